@@ -1,0 +1,67 @@
+/**
+ * What manifest/ produces: validated, defaulted objects with their place in the repository, and
+ * diagnostics that name file, line, column, field path and what was expected.
+ */
+import type { ErrorCode } from "../api/errors.js";
+import type { DesiredObject, ResourceKey } from "../api/objects.js";
+
+/** A place in a repository file; line and col are 1-based. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One problem found in a commit's manifests. */
+export interface Diagnostic extends SourcePosition {
+  code: ErrorCode;
+  /** Errors block the whole commit; warnings are reported and the commit applies. */
+  severity: "error" | "warning";
+  /** Field path inside the object, e.g. "spec.template.spec.containers[0].image"; "" for the document. */
+  field: string;
+  /** What was wrong and what was expected, e.g. "must be integer (got string "three")". */
+  message: string;
+}
+
+/** A validated object and where it came from. */
+export interface ManifestObject {
+  key: ResourceKey;
+  /** The object with Kubernetes' defaults applied (replicas 1, maxSurge 25%, …). */
+  object: DesiredObject;
+  /** Position of the document (its first line). */
+  source: SourcePosition;
+  /** Position of a field path (e.g. ["spec", "replicas"]); falls back to the nearest existing parent. */
+  locate(path: readonly (string | number)[]): SourcePosition;
+}
+
+/** A file to read manifests from: repository path, content, and blob oid when it comes from Git (cache key). */
+export interface ManifestFile {
+  path: string;
+  content: string | Uint8Array;
+  oid?: string;
+}
+
+/** The result of reading a set of files: objects sorted by key, diagnostics sorted by file, line, col, code. */
+export interface ManifestSet {
+  objects: ManifestObject[];
+  diagnostics: Diagnostic[];
+}
+
+/** Formats a diagnostic as one line: "file:line:col: error Code field: message". */
+export function formatDiagnostic(d: Diagnostic): string {
+  const field = d.field ? ` ${d.field}:` : "";
+  return `${d.file}:${d.line}:${d.col}: ${d.severity} ${d.code}${field} ${d.message}`;
+}
+
+/** Sorts diagnostics deterministically (file, line, col, code, field, message). */
+export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
+  const ka = [a.file, a.line, a.col, a.code, a.field, a.message];
+  const kb = [b.file, b.line, b.col, b.code, b.field, b.message];
+  for (let i = 0; i < ka.length; i++) {
+    const x = ka[i]!;
+    const y = kb[i]!;
+    if (x < y) return -1;
+    if (x > y) return 1;
+  }
+  return 0;
+}

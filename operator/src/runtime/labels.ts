@@ -1,0 +1,38 @@
+/**
+ * The label registry: every label coxswain puts on a container, in one place. Observed state is rebuilt
+ * from these after a restart, so their names and meanings are a compatibility promise.
+ */
+
+/** Prefix of every coxswain label. */
+export const LABEL_PREFIX = "io.coxswain.";
+
+/** Label names. */
+export const LABELS = {
+  /** Operator instance that owns the container (default "coxswain"); containers of other owners are never touched. */
+  owner: "io.coxswain.owner",
+  /** Namespace of the workload. */
+  namespace: "io.coxswain.namespace",
+  /** Kind of the owning workload, e.g. "Deployment". */
+  kind: "io.coxswain.kind",
+  /** Name of the owning workload. */
+  workload: "io.coxswain.workload",
+  /** Pod name: "<workload>-<revision>-<suffix>"; all containers of a pod share it. */
+  pod: "io.coxswain.pod",
+  /** Container name within the pod (from the manifest). */
+  container: "io.coxswain.container",
+  /** Pod-template hash: the revision the pod belongs to. */
+  revision: "io.coxswain.revision",
+  /** Hash of the container's full launch spec (resolved env, ports, limits): recreate when it differs. */
+  specHash: "io.coxswain.spec-hash",
+  /** Commit of the deploy branch that created the container. */
+  commit: "io.coxswain.commit",
+  /** Node name the container was placed on. */
+  node: "io.coxswain.node",
+  /** Assigned ports, JSON: [{"name":"http","containerPort":8080,"hostPort":30001,"protocol":"TCP"}]. */
+  ports: "io.coxswain.ports",
+  /** Pod's cpu/memory requests, JSON {"cpuMillis":100,"memoryBytes":0}, so capacity accounting survives restarts. */
+  requests: "io.coxswain.requests",
+} as const;
+
+/** The default owner label value; `coxswain run --instance` changes it. */
+export const DEFAULT_OWNER = "coxswain";
