@@ -1,0 +1,211 @@
+/**
+ * Probe execution and threshold tracking, following Kubernetes' rules. No scheduling loop: the fleet
+ * decides when a probe is due (ProbeTracker.dueAt) and calls runProbe.
+ */
+import { request } from "node:http";
+import { connect } from "node:net";
+import { CoxError } from "../api/errors.js";
+
+/** Where to probe: an HTTP GET or a TCP connect. */
+export type ProbeTarget =
+  | { type: "http"; host: string; port: number; path: string }
+  | { type: "tcp"; host: string; port: number };
+
+/** The result of one probe; `message` says what was seen, e.g. "HTTP 404 from GET http://127.0.0.1:30001/healthz". */
+export interface ProbeOutcome {
+  ok: boolean;
+  message: string;
+}
+
+/** At most this much of an HTTP body is read before the connection is dropped (Kubernetes: 10 KiB). */
+export const MAX_BODY_BYTES = 10 * 1024;
+
+/** User-Agent of HTTP probes (Kubernetes sends kube-probe/<version>). */
+export const PROBE_USER_AGENT = "coxswain-probe/1";
+
+function hostForUrl(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+/**
+ * Runs one probe with a deadline and never throws. HTTP: GET without following redirects; success is
+ * 200 ≤ status < 400 (a 3xx counts as success), the body is read up to MAX_BODY_BYTES and discarded, and
+ * an error while reading it is a failure. TCP: success is an established connection, closed at once.
+ * A probe that has not finished within `timeoutMs` fails with "timed out after N ms".
+ */
+export function runProbe(target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
+  return new Promise<ProbeOutcome>((resolve) => {
+    let settled = false;
+    let cleanup: () => void = () => {};
+    const finish = (outcome: ProbeOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      cleanup();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => finish({ ok: false, message: `timed out after ${timeoutMs} ms` }), Math.max(0, timeoutMs));
+    try {
+      if (target.type === "tcp") probeTcp(target, finish, (c) => (cleanup = c));
+      else probeHttp(target, finish, (c) => (cleanup = c));
+    } catch (err) {
+      finish({ ok: false, message: err instanceof Error ? err.message : String(err) });
+    }
+  });
+}
+
+function probeTcp(
+  target: Extract<ProbeTarget, { type: "tcp" }>,
+  finish: (o: ProbeOutcome) => void,
+  setCleanup: (c: () => void) => void,
+): void {
+  const socket = connect({ host: target.host, port: target.port });
+  setCleanup(() => socket.destroy());
+  socket.once("connect", () => finish({ ok: true, message: `connected to ${hostForUrl(target.host)}:${target.port}` }));
+  socket.on("error", (err) => finish({ ok: false, message: err.message }));
+}
+
+function probeHttp(
+  target: Extract<ProbeTarget, { type: "http" }>,
+  finish: (o: ProbeOutcome) => void,
+  setCleanup: (c: () => void) => void,
+): void {
+  const path = target.path.startsWith("/") ? target.path : `/${target.path}`;
+  const url = `http://${hostForUrl(target.host)}:${target.port}${path}`;
+  const req = request({
+    host: target.host,
+    port: target.port,
+    path,
+    method: "GET",
+    agent: false, // a fresh connection per probe, as Kubernetes does (no keep-alive between probes)
+    headers: { "User-Agent": PROBE_USER_AGENT, Accept: "*/*", Connection: "close" },
+  });
+  setCleanup(() => req.destroy());
+  req.on("error", (err) => finish({ ok: false, message: err.message }));
+  req.on("response", (res) => {
+    const status = res.statusCode ?? 0;
+    const outcome: ProbeOutcome = { ok: status >= 200 && status < 400, message: `HTTP ${status} from GET ${url}` };
+    let read = 0;
+    res.on("data", (chunk: Buffer) => {
+      read += chunk.length;
+      if (read >= MAX_BODY_BYTES) finish(outcome); // enough: the rest is dropped with the connection
+    });
+    res.on("end", () => finish(outcome));
+    res.on("error", (err) => finish({ ok: false, message: `reading the body of ${url} failed: ${err.message}` }));
+    res.on("close", () => {
+      if (!res.complete) finish({ ok: false, message: `${url} closed the connection before the body was complete` });
+    });
+  });
+  req.end();
+}
+
+/** Probe timing and thresholds as in a Pod spec; unset fields take Kubernetes' defaults. */
+export interface ProbeParams {
+  /** Seconds after the container started before the first probe (default 0). */
+  initialDelaySeconds: number;
+  /** Seconds between probes (default 10). */
+  periodSeconds: number;
+  /** Consecutive successes that make a failing probe pass (default 1). */
+  successThreshold: number;
+  /** Consecutive failures that make a passing probe fail (default 3). */
+  failureThreshold: number;
+}
+
+/** Kubernetes' probe defaults. */
+export const PROBE_DEFAULTS: Readonly<ProbeParams> = Object.freeze({
+  initialDelaySeconds: 0,
+  periodSeconds: 10,
+  successThreshold: 1,
+  failureThreshold: 3,
+});
+
+/** What a ProbeTracker says after recording a result. */
+export interface ProbeRecordResult {
+  /** The tracked state after this result. */
+  ready: boolean;
+  /** True when this result flipped the state. */
+  changed: boolean;
+}
+
+/**
+ * Pure threshold tracking for one probe of one container run, as Kubernetes' prober worker does it:
+ * the state starts false (readiness; pass `initiallyReady` true for liveness, which starts passing);
+ * it becomes true after successThreshold consecutive successes and false after failureThreshold
+ * consecutive failures; results in between leave it as it was. Results recorded before the initial
+ * delay has passed are ignored. Times are epoch milliseconds.
+ */
+export class ProbeTracker {
+  /** The resolved parameters. */
+  readonly params: Readonly<ProbeParams>;
+  /** Epoch ms the container run started. */
+  readonly startedAt: number;
+  #ready: boolean;
+  #since: number | undefined;
+  #successes = 0;
+  #failures = 0;
+  #dueAt: number;
+
+  /** Starts tracking a container run that started at `startedAt`. Throws InvalidArgument for non-positive thresholds or period, or a negative delay. */
+  constructor(params: Partial<ProbeParams>, startedAt: number, initiallyReady = false) {
+    const p: ProbeParams = { ...PROBE_DEFAULTS };
+    for (const key of Object.keys(PROBE_DEFAULTS) as (keyof ProbeParams)[]) {
+      const value = params[key];
+      if (value !== undefined) p[key] = value;
+    }
+    for (const key of ["periodSeconds", "successThreshold", "failureThreshold"] as const) {
+      if (!(p[key] >= 1)) throw new CoxError("InvalidArgument", `probe ${key} must be at least 1; got ${p[key]}`);
+    }
+    if (!(p.initialDelaySeconds >= 0)) {
+      throw new CoxError("InvalidArgument", `probe initialDelaySeconds must be 0 or more; got ${p.initialDelaySeconds}`);
+    }
+    this.params = Object.freeze(p);
+    this.startedAt = startedAt;
+    this.#ready = initiallyReady;
+    this.#since = initiallyReady ? startedAt : undefined;
+    this.#dueAt = startedAt + p.initialDelaySeconds * 1000;
+  }
+
+  /** The current state (readiness: ready; liveness: alive). */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Epoch ms of the last flip to true (or the start, when initially ready); undefined while false. */
+  get readySince(): number | undefined {
+    return this.#ready ? this.#since : undefined;
+  }
+
+  /** Epoch ms when the next probe is due: the end of the initial delay, then periodSeconds after the last result. */
+  get dueAt(): number {
+    return this.#dueAt;
+  }
+
+  /** Consecutive successes (0 after a failure). */
+  get consecutiveSuccesses(): number {
+    return this.#successes;
+  }
+
+  /** Consecutive failures (0 after a success). */
+  get consecutiveFailures(): number {
+    return this.#failures;
+  }
+
+  /** Records one probe result observed at `now` and returns the state it leads to. */
+  record(ok: boolean, now: number): ProbeRecordResult {
+    if (now < this.startedAt + this.params.initialDelaySeconds * 1000) return { ready: this.#ready, changed: false };
+    if (ok) {
+      this.#successes += 1;
+      this.#failures = 0;
+    } else {
+      this.#failures += 1;
+      this.#successes = 0;
+    }
+    this.#dueAt = now + this.params.periodSeconds * 1000;
+    const before = this.#ready;
+    if (ok && !this.#ready && this.#successes >= this.params.successThreshold) this.#ready = true;
+    else if (!ok && this.#ready && this.#failures >= this.params.failureThreshold) this.#ready = false;
+    const changed = before !== this.#ready;
+    if (changed) this.#since = this.#ready ? now : undefined;
+    return { ready: this.#ready, changed };
+  }
+}
