@@ -1,0 +1,307 @@
+import { describe, expect, it } from "vitest";
+import { isCoxError, type ErrorCode } from "../../../operator/src/api/errors.js";
+import {
+  FAKE_OPS,
+  FAKE_SIGKILL_EXIT,
+  FAKE_SIGTERM_EXIT,
+  FakeRuntime,
+  type FakeOp,
+} from "../../../operator/src/runtime/fake/index.js";
+import { DEFAULT_OWNER, LABELS } from "../../../operator/src/runtime/labels.js";
+import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
+
+function launch(name: string, image = "web:v1", owner = DEFAULT_OWNER): ContainerLaunch {
+  return {
+    runtimeName: name,
+    image,
+    env: {},
+    network: "host",
+    ports: [],
+    limits: {},
+    labels: { [LABELS.owner]: owner, [LABELS.pod]: name },
+  };
+}
+
+async function codeOf(p: Promise<unknown>): Promise<ErrorCode | "resolved" | "not a CoxError"> {
+  try {
+    await p;
+    return "resolved";
+  } catch (err) {
+    return isCoxError(err) ? err.code : "not a CoxError";
+  }
+}
+
+function node(extra: Partial<ConstructorParameters<typeof FakeRuntime>[0]> = {}): FakeRuntime {
+  return new FakeRuntime({ name: "n1", cpuMillis: 4000, memoryBytes: 8 << 30, ...extra });
+}
+
+/** Calls one operation with arguments that succeed on a node holding container "n1-c1". */
+function call(rt: FakeRuntime, op: FakeOp): Promise<unknown> {
+  switch (op) {
+    case "connect":
+      return rt.connect();
+    case "list":
+      return rt.list();
+    case "run":
+      return rt.run(launch(`extra-${rt.calls.run}`));
+    case "start":
+      return rt.start("n1-c1");
+    case "stop":
+      return rt.stop("n1-c1", 1);
+    case "remove":
+      return rt.remove("does-not-exist");
+    case "images":
+      return rt.images();
+  }
+}
+
+describe("FakeRuntime", () => {
+  it("reports the configured capacity on connect", async () => {
+    const info = await node().connect();
+    expect(info).toEqual({ cpuMillis: 4000, memoryBytes: 8 << 30, engine: "fake n1", platform: "linux/amd64" });
+  });
+
+  it("runs a container immediately with a deterministic, counter-based id", async () => {
+    const rt = node({ now: () => 42 });
+    const a = await rt.run(launch("a"));
+    const b = await rt.run(launch("b"));
+    expect(a).toMatchObject({ id: "n1-c1", runtimeName: "a", image: "web:v1", state: "running", createdAt: 42, startedAt: 42 });
+    expect(b.id).toBe("n1-c2");
+    expect(a.labels).toEqual(launch("a").labels);
+  });
+
+  it("lists only the owner's containers, sorted by runtime name", async () => {
+    const rt = node();
+    await rt.run(launch("zeta"));
+    await rt.run(launch("alpha"));
+    await rt.run(launch("mine-not", "web:v1", "someone-else"));
+    const listed = await rt.list();
+    expect(listed.map((c) => c.runtimeName)).toEqual(["alpha", "zeta"]);
+    expect(rt.size).toBe(3);
+  });
+
+  it("hands out copies, so callers cannot change the node's state", async () => {
+    const rt = node();
+    const c = await rt.run(launch("a"));
+    c.state = "exited";
+    const [listed] = await rt.list();
+    listed!.state = "dead";
+    expect(rt.get(c.id)?.state).toBe("running");
+  });
+
+  it("rejects a second container with the same runtime name", async () => {
+    const rt = node();
+    await rt.run(launch("a"));
+    expect(await codeOf(rt.run(launch("a")))).toBe("RuntimeCallFailed");
+    expect(rt.size).toBe(1);
+  });
+
+  it("stops with the SIGTERM exit code given a grace period and the SIGKILL code without one", async () => {
+    const rt = node({ now: () => 7 });
+    const a = await rt.run(launch("a"));
+    const b = await rt.run(launch("b"));
+    await rt.stop(a.id, 30);
+    await rt.stop(b.id, 0);
+    expect(rt.get(a.id)).toMatchObject({ state: "exited", exitCode: FAKE_SIGTERM_EXIT, finishedAt: 7 });
+    expect(rt.get(b.id)).toMatchObject({ state: "exited", exitCode: FAKE_SIGKILL_EXIT });
+    await rt.stop(a.id, 30); // no-op when stopped
+    expect(rt.get(a.id)?.exitCode).toBe(FAKE_SIGTERM_EXIT);
+  });
+
+  it("starts a stopped container again with a new start time and no exit", async () => {
+    let now = 1;
+    const rt = node({ now: () => now });
+    const a = await rt.run(launch("a"));
+    await rt.stop(a.id, 1);
+    now = 5;
+    await rt.start(a.id);
+    const after = rt.get(a.id)!;
+    expect(after.state).toBe("running");
+    expect(after.startedAt).toBe(5);
+    expect(after.exitCode).toBeUndefined();
+    expect(after.finishedAt).toBeUndefined();
+  });
+
+  it("removes running and stopped containers, frees the name, and keeps the image", async () => {
+    const rt = node();
+    const a = await rt.run(launch("a", "web:v1"));
+    const b = await rt.run(launch("b", "web:v2"));
+    await rt.stop(b.id, 0);
+    await rt.remove(a.id);
+    await rt.remove(b.id);
+    await rt.remove("never-existed");
+    expect(await rt.list()).toEqual([]);
+    expect(await rt.images()).toEqual(["web:v1", "web:v2"]);
+    expect((await rt.run(launch("a"))).state).toBe("running");
+  });
+
+  it.each([
+    { name: "rejects start of an unknown container", op: "start" as const },
+    { name: "rejects stop of an unknown container", op: "stop" as const },
+  ])("$name", async ({ op }) => {
+    const rt = node();
+    const p = op === "start" ? rt.start("nope") : rt.stop("nope", 1);
+    expect(await codeOf(p)).toBe("RuntimeCallFailed");
+  });
+
+  it("lists added images, sorted", async () => {
+    const rt = node();
+    rt.addImage("zz:1");
+    rt.addImage("aa:1");
+    await rt.run(launch("a", "mm:1"));
+    expect(await rt.images()).toEqual(["aa:1", "mm:1", "zz:1"]);
+  });
+
+  it("reports a crashed container as exited with its exit code and not ready", async () => {
+    const rt = node({ now: () => 9 });
+    const a = await rt.run(launch("a"));
+    expect(rt.isReady(a.id)).toBe(true);
+    rt.crash(a.id, 3);
+    expect(rt.get(a.id)).toMatchObject({ state: "exited", exitCode: 3, finishedAt: 9 });
+    expect(rt.isReady(a.id)).toBe(false);
+  });
+
+  it("is ready by default while running, follows setReady, and drops the override on restart", async () => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    rt.setReady(a.id, false);
+    expect(rt.isReady(a.id)).toBe(false);
+    rt.setReady(a.id, true);
+    expect(rt.isReady(a.id)).toBe(true);
+    rt.setReady(a.id, false);
+    await rt.stop(a.id, 0);
+    expect(rt.isReady(a.id)).toBe(false);
+    await rt.start(a.id);
+    expect(rt.isReady(a.id)).toBe(true);
+    expect(rt.isReady("unknown")).toBe(false);
+  });
+
+  it.each([
+    { name: "rejects crash of an unknown container", act: (rt: FakeRuntime) => rt.crash("nope", 1) },
+    { name: "rejects setReady of an unknown container", act: (rt: FakeRuntime) => rt.setReady("nope", true) },
+  ])("$name", ({ act }) => {
+    let caught: unknown;
+    try {
+      act(node());
+    } catch (err) {
+      caught = err;
+    }
+    expect(isCoxError(caught, "InvalidArgument")).toBe(true);
+  });
+
+  it.each(FAKE_OPS.map((op) => ({ op })))("fails the next $op calls with the injected code, then recovers", async ({ op }) => {
+    const rt = node();
+    await rt.run(launch("first")); // n1-c1, the target of start/stop
+    const before = rt.calls[op];
+    rt.failNext(op, "ImagePullFailed", 2);
+    expect(await codeOf(call(rt, op))).toBe("ImagePullFailed");
+    expect(await codeOf(call(rt, op))).toBe("ImagePullFailed");
+    expect(await codeOf(call(rt, op))).toBe("resolved");
+    expect(rt.calls[op] - before).toBe(3);
+  });
+
+  it("queues injected failures in order", async () => {
+    const rt = node();
+    rt.failNext("list", "RuntimeCallFailed");
+    rt.failNext("list", "NodeUnreachable");
+    expect(await codeOf(rt.list())).toBe("RuntimeCallFailed");
+    expect(await codeOf(rt.list())).toBe("NodeUnreachable");
+    expect(await codeOf(rt.list())).toBe("resolved");
+  });
+
+  it("does not create a container when run fails", async () => {
+    const rt = node();
+    rt.failNext("run", "RuntimeCallFailed");
+    await codeOf(rt.run(launch("a")));
+    expect(rt.size).toBe(0);
+    expect((await rt.run(launch("a"))).id).toBe("n1-c1");
+  });
+
+  it("throws NodeUnreachable from every call while down and keeps its containers", async () => {
+    const rt = node();
+    const a = await rt.run(launch("first"));
+    rt.setDown(true);
+    expect(rt.down).toBe(true);
+    for (const op of FAKE_OPS) expect(await codeOf(call(rt, op))).toBe("NodeUnreachable");
+    rt.setDown(false);
+    expect((await rt.list()).map((c) => c.id)).toEqual([a.id]);
+    expect(rt.get(a.id)?.state).toBe("running");
+  });
+
+  it("counts every call per operation", async () => {
+    const rt = node();
+    await rt.connect();
+    await rt.list();
+    await rt.list();
+    const a = await rt.run(launch("a"));
+    await rt.stop(a.id, 0);
+    await rt.start(a.id);
+    await rt.remove(a.id);
+    await rt.images();
+    expect(rt.calls).toEqual({ connect: 1, list: 2, run: 1, start: 1, stop: 1, remove: 1, images: 1 });
+  });
+
+  it("delays every call by a fixed latency", async () => {
+    const rt = node({ latencyMs: 40 });
+    const started = performance.now();
+    await rt.list();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(35);
+  });
+
+  it("delays each operation by its own latency", async () => {
+    const rt = node({ latencyMs: (op) => (op === "run" ? 60 : 0) });
+    let started = performance.now();
+    await rt.list();
+    expect(performance.now() - started).toBeLessThan(30);
+    started = performance.now();
+    await rt.run(launch("a"));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(55);
+  });
+
+  it("notifies watchers of every change, and not after unsubscribing", async () => {
+    const rt = node();
+    const seen: (string | undefined)[] = [];
+    const off = rt.watch((id) => seen.push(id));
+    const a = await rt.run(launch("a"));
+    rt.crash(a.id, 1);
+    await rt.start(a.id);
+    await rt.stop(a.id, 1);
+    await rt.remove(a.id);
+    await Promise.resolve();
+    expect(seen).toEqual([a.id, a.id, a.id, a.id, a.id]);
+    off();
+    await rt.run(launch("b"));
+    await Promise.resolve();
+    expect(seen).toHaveLength(5);
+  });
+
+  it("takes seeded containers as found, including those of other owners", async () => {
+    const rt = node();
+    rt.seed({ id: "old-1", runtimeName: "leftover", image: "web:v0", labels: { [LABELS.owner]: DEFAULT_OWNER }, state: "exited", exitCode: 1, createdAt: 1 });
+    rt.seed({ id: "other-1", runtimeName: "theirs", image: "db:1", labels: { [LABELS.owner]: "other" }, state: "running", createdAt: 1 });
+    expect((await rt.list()).map((c) => c.id)).toEqual(["old-1"]);
+    expect(await rt.images()).toEqual(["db:1", "web:v0"]);
+    expect(() => rt.seed({ id: "x", runtimeName: "leftover", image: "i", labels: {}, state: "running", createdAt: 1 })).toThrow();
+  });
+
+  it("lists with a custom owner", async () => {
+    const rt = node({ owner: "blue" });
+    await rt.run(launch("a", "i", "blue"));
+    await rt.run(launch("b", "i", DEFAULT_OWNER));
+    expect((await rt.list()).map((c) => c.runtimeName)).toEqual(["a"]);
+  });
+
+  it("runs 50,000 containers in well under a second with no latency", async () => {
+    const rt = node({ cpuMillis: 1_000_000 });
+    const launches = Array.from({ length: 50_000 }, (_, i) => launch(`pod-${i}`));
+    const started = performance.now();
+    for (const l of launches) await rt.run(l);
+    const elapsed = performance.now() - started;
+    console.log(`fake runtime: 50,000 run() calls in ${elapsed.toFixed(0)} ms`);
+    expect(rt.size).toBe(50_000);
+    expect(elapsed).toBeLessThan(1_000);
+    const listStarted = performance.now();
+    expect((await rt.list()).length).toBe(50_000);
+    console.log(`fake runtime: list() of 50,000 containers in ${(performance.now() - listStarted).toFixed(0)} ms`);
+  });
+});
