@@ -30,8 +30,13 @@ export const LABELS = {
   node: "io.coxswain.node",
   /** Assigned ports, JSON: [{"name":"http","containerPort":8080,"hostPort":30001,"protocol":"TCP"}]. */
   ports: "io.coxswain.ports",
-  /** Pod's cpu/memory requests, JSON {"cpuMillis":100,"memoryBytes":0}, so capacity accounting survives restarts. */
+  /** The container's cpu/memory requests, JSON {"cpuMillis":100,"memoryBytes":0} (0 = unset), so capacity accounting survives restarts. */
   requests: "io.coxswain.requests",
+  /**
+   * Readiness probe as resolved at create time, JSON (see ReadinessLabel in runtime/fleet.ts): the host
+   * port is already assigned, so the fleet can probe after a restart without reading the repository.
+   */
+  readiness: "io.coxswain.readiness",
 } as const;
 
 /** The default owner label value; `coxswain run --instance` changes it. */

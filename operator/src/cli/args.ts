@@ -1,0 +1,34 @@
+/**
+ * Command-line parsing shared by the subcommands: node:util parseArgs plus the errors users see.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { CoxError } from "../api/errors.js";
+
+/** Parses argv against `options`; unknown flags and missing values become InvalidArgument errors. */
+export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+): { values: { [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : string }; positionals: string[] } {
+  try {
+    const r = parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return r as never;
+  } catch (err) {
+    throw new CoxError("InvalidArgument", (err as Error).message);
+  }
+}
+
+/** Parses a duration: "500ms", "5s", "2m" or a bare number of milliseconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new CoxError("InvalidArgument", `${flag}: expected a duration like 500ms, 5s or 2m (got ${JSON.stringify(text)})`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? "ms";
+  return Math.round(unit === "m" ? n * 60_000 : unit === "s" ? n * 1000 : n);
+}
+
+/** Requires a flag. */
+export function required(flag: string, value: string | undefined): string {
+  if (!value) throw new CoxError("InvalidArgument", `${flag} is required`);
+  return value;
+}

@@ -1,0 +1,66 @@
+/**
+ * The `coxswain` command: dispatches to the subcommands. Exit codes: 0 success, 1 the input is invalid
+ * (validate, plan) or the operator failed, 2 the command line is wrong.
+ */
+import { isCoxError, toCoxError } from "../api/errors.js";
+import { planCommand } from "./plan.js";
+import { quickstartCommand } from "./quickstart.js";
+import { RUN_USAGE, runCommand } from "./run.js";
+import { validateCommand } from "./validate.js";
+
+/** Top-level help. */
+export const USAGE = `coxswain — GitOps for plain Docker hosts
+
+usage:
+  coxswain run --repo <path|url> [--branch main] [--path DIR] [--state-dir DIR] [--runtime auto|docker|process]
+  coxswain validate <DIR>
+  coxswain plan --repo <path|url> [--from REF] [--to REF] [--path DIR] [--output json]
+  coxswain quickstart             run the operator on a Git copy of examples-repo (npm start)
+
+${RUN_USAGE}`;
+
+/** Prints a line with a timestamp (progress of `run`). */
+function stamped(line: string): void {
+  const t = new Date().toISOString().slice(11, 19);
+  process.stdout.write(`${t} ${line}\n`);
+}
+
+function plain(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Runs the CLI with argv (without node and script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case "run":
+        return await runCommand(rest, stamped);
+      case "validate":
+        return await validateCommand(rest, plain);
+      case "plan":
+        return await planCommand(rest, plain);
+      case "quickstart":
+        return await quickstartCommand(rest, stamped);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        plain(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}\n`);
+        return 2;
+    }
+  } catch (err) {
+    const e = toCoxError(err);
+    process.stderr.write(`error ${e.code}: ${e.message}\n`);
+    return isCoxError(err, "InvalidArgument") ? 2 : 1;
+  }
+}
+
+// Run directly (node operator/src/cli/main.ts via tsx, or dist/cli/main.js): not when imported by bin/.
+const invoked = process.argv[1] ?? "";
+if (/cli[\\/]main\.(ts|js)$/.test(invoked)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,230 @@
+/**
+ * From a Deployment's pod template to what a runtime runs. Pure.
+ *
+ * - The revision (pod-template hash) covers the template and the values of the ConfigMap keys it reads:
+ *   Docker fixes a container's environment at create, so a changed ConfigMap value can only reach the
+ *   app through new containers, and coxswain rolls them out like any template change. (Kubernetes does
+ *   not roll on ConfigMap changes; people add checksum annotations to get this behaviour.)
+ * - Ports: each container port gets a host port from the node's portRange. The container sees PORT (its
+ *   first port) and PORT_<NAME> for each named port. In host network mode these are the assigned host
+ *   ports, which the app must listen on; in bridge mode they are the declared containerPorts and the
+ *   assigned host ports are published to them.
+ * - Every container also sees COXSWAIN_POD, COXSWAIN_NODE and COXSWAIN_REVISION (coxswain's small
+ *   stand-in for Kubernetes' downward API).
+ * - $(VAR) in env values, command and args is expanded as Kubernetes does: from PORT variables and the
+ *   variables defined before it; $$ is a literal $; an unknown $(VAR) stays as written.
+ */
+import { canonicalJson, shortHash } from "../../api/canonical.js";
+import type { ConfigMap, Deployment } from "../../api/objects.js";
+import { makeKey } from "../../api/objects.js";
+import type { Container } from "../../api/generated/index.js";
+import { parseCpu, parseMemory } from "../../api/quantity.js";
+import type { NodeConfig, ReadinessLabel } from "../../runtime/fleet.js";
+import { scoringRequests } from "../../runtime/fleet.js";
+import { LABELS } from "../../runtime/labels.js";
+import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
+import type { Resources } from "../../scheduler/types.js";
+
+/** Looks up ConfigMaps by key (the desired graph). */
+export type ConfigMapLookup = (key: string) => ConfigMap | undefined;
+
+/** A container of the template with everything resolved that does not depend on the node. */
+export interface ContainerPlan {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  /** User env in declaration order, ConfigMap references resolved (missing optional keys dropped). */
+  env: { name: string; value: string }[];
+  ports: { name?: string; containerPort: number; protocol: "TCP" | "UDP" }[];
+  requests: Resources;
+  limits: { cpuMillis?: number; memoryBytes?: number };
+  readinessProbe?: Container["readinessProbe"];
+}
+
+/** What every pod of one revision of a Deployment needs. */
+export interface TemplatePlan {
+  /** Owner key, "Deployment/ns/name". */
+  owner: string;
+  namespace: string;
+  workload: string;
+  revision: string;
+  containers: ContainerPlan[];
+  /** Sum of real requests (what the scheduler filters on). */
+  requests: Resources;
+  requestsForScoring: Resources;
+  /** Host ports a pod needs. */
+  portCount: number;
+  graceSeconds: number;
+}
+
+/** Resolves a Deployment's template against the ConfigMaps of the same commit. */
+export function planTemplate(dep: Deployment, configMaps: ConfigMapLookup): TemplatePlan {
+  const namespace = dep.metadata.namespace ?? "default";
+  const resolvedConfig: Record<string, string | null> = {};
+  const containers: ContainerPlan[] = dep.spec.template.spec.containers.map((c) => {
+    const env: { name: string; value: string }[] = [];
+    for (const e of c.env ?? []) {
+      const ref = e.valueFrom?.configMapKeyRef;
+      if (ref) {
+        const cm = configMaps(makeKey("ConfigMap", ref.name, namespace));
+        const value = cm?.data?.[ref.key];
+        resolvedConfig[`${ref.name}/${ref.key}`] = value ?? null;
+        if (value !== undefined) env.push({ name: e.name, value });
+      } else {
+        env.push({ name: e.name, value: e.value ?? "" });
+      }
+    }
+    const requests = {
+      cpuMillis: c.resources?.requests?.cpu !== undefined ? parseCpu(c.resources.requests.cpu) : 0,
+      memoryBytes: c.resources?.requests?.memory !== undefined ? parseMemory(c.resources.requests.memory) : 0,
+    };
+    const limits: ContainerPlan["limits"] = {};
+    if (c.resources?.limits?.cpu !== undefined) limits.cpuMillis = parseCpu(c.resources.limits.cpu);
+    if (c.resources?.limits?.memory !== undefined) limits.memoryBytes = parseMemory(c.resources.limits.memory);
+    return {
+      name: c.name,
+      image: c.image,
+      ...(c.command ? { command: c.command } : {}),
+      ...(c.args ? { args: c.args } : {}),
+      ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+      env,
+      ports: (c.ports ?? []).map((p) => ({ ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, protocol: p.protocol ?? "TCP" })),
+      requests,
+      limits,
+      ...(c.readinessProbe ? { readinessProbe: c.readinessProbe } : {}),
+    };
+  });
+  const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
+  return {
+    owner: makeKey("Deployment", dep.metadata.name, namespace),
+    namespace,
+    workload: dep.metadata.name,
+    revision,
+    containers,
+    requests: containers.reduce(
+      (acc, c) => ({ cpuMillis: acc.cpuMillis + c.requests.cpuMillis, memoryBytes: acc.memoryBytes + c.requests.memoryBytes }),
+      { cpuMillis: 0, memoryBytes: 0 },
+    ),
+    requestsForScoring: scoringRequests(containers.map((c) => c.requests)),
+    portCount: containers.reduce((n, c) => n + c.ports.length, 0),
+    graceSeconds: dep.spec.template.spec.terminationGracePeriodSeconds ?? 30,
+  };
+}
+
+/** Facts of one pod that the plan does not know: its name, node, host ports and the commit creating it. */
+export interface PodPlacement {
+  pod: string;
+  node: NodeConfig;
+  /** Host ports in the order of the template's ports (container by container). */
+  hostPorts: readonly number[];
+  commit: string;
+  /** Operator instance (the io.coxswain.owner label value). */
+  instance: string;
+}
+
+/** The container launches of one pod. Deterministic for the same plan and placement. */
+export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaunch[] {
+  let next = 0;
+  return plan.containers.map((c) => {
+    const ports: LaunchPort[] = c.ports.map((p) => {
+      const hostPort = at.hostPorts[next++];
+      if (hostPort === undefined) throw new Error(`pod ${at.pod}: not enough host ports assigned`);
+      return { ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort, protocol: p.protocol };
+    });
+    const seen = (p: LaunchPort) => (at.node.network === "host" ? p.hostPort : p.containerPort);
+    // Injected first, so that the user's env and $(VAR) references can use them.
+    const vars: Record<string, string> = { COXSWAIN_POD: at.pod, COXSWAIN_NODE: at.node.name, COXSWAIN_REVISION: plan.revision };
+    if (ports[0]) vars.PORT = String(seen(ports[0]));
+    for (const p of ports) if (p.name) vars[`PORT_${p.name.toUpperCase().replace(/-/g, "_")}`] = String(seen(p));
+    const env: Record<string, string> = { ...vars };
+    for (const e of c.env) env[e.name] = expandVars(e.value, env);
+    const readiness = readinessLabel(c, ports);
+    const base = {
+      image: c.image,
+      ...(c.command ? { command: c.command.map((s) => expandVars(s, env)) } : {}),
+      ...(c.args ? { args: c.args.map((s) => expandVars(s, env)) } : {}),
+      env,
+      ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+      network: at.node.network,
+      ports,
+      limits: c.limits,
+    };
+    const labels: Record<string, string> = {
+      [LABELS.owner]: at.instance,
+      [LABELS.kind]: "Deployment",
+      [LABELS.namespace]: plan.namespace,
+      [LABELS.workload]: plan.workload,
+      [LABELS.pod]: at.pod,
+      [LABELS.container]: c.name,
+      [LABELS.revision]: plan.revision,
+      [LABELS.commit]: at.commit,
+      [LABELS.node]: at.node.name,
+      [LABELS.ports]: JSON.stringify(ports),
+      [LABELS.requests]: JSON.stringify(c.requests),
+      [LABELS.specHash]: shortHash(base),
+    };
+    if (readiness) labels[LABELS.readiness] = canonicalJson(readiness);
+    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels };
+  });
+}
+
+/** Docker container name of a pod's container: "cx_<namespace>_<pod>_<container>". */
+export function runtimeName(namespace: string, pod: string, container: string): string {
+  return `cx_${namespace}_${pod}_${container}`;
+}
+
+/** Expands $(VAR) from `vars` as Kubernetes does ($$ → $, unknown references kept verbatim). */
+export function expandVars(input: string, vars: Readonly<Record<string, string>>): string {
+  let out = "";
+  for (let i = 0; i < input.length; i++) {
+    const ch = input[i];
+    if (ch !== "$" || i + 1 >= input.length) {
+      out += ch;
+      continue;
+    }
+    const nextCh = input[i + 1];
+    if (nextCh === "$") {
+      out += "$";
+      i++;
+      continue;
+    }
+    if (nextCh === "(") {
+      const close = input.indexOf(")", i + 2);
+      if (close > 0) {
+        const name = input.slice(i + 2, close);
+        if (Object.prototype.hasOwnProperty.call(vars, name)) {
+          out += vars[name];
+          i = close;
+          continue;
+        }
+      }
+    }
+    out += ch;
+  }
+  return out;
+}
+
+/** The probe with its port resolved to the host port: probes go to the node's address in both network modes. */
+function readinessLabel(c: ContainerPlan, ports: readonly LaunchPort[]): ReadinessLabel | undefined {
+  const p = c.readinessProbe;
+  if (!p) return undefined;
+  const handler = p.httpGet ?? p.tcpSocket;
+  if (!handler) return undefined;
+  const ref = handler.port;
+  const port = typeof ref === "string" && !/^[0-9]+$/.test(ref)
+    ? ports.find((x) => x.name === ref)
+    : ports.find((x) => x.containerPort === Number(ref));
+  if (!port) throw new Error(`container ${c.name}: probe port ${ref} is not a declared port`);
+  return {
+    type: p.httpGet ? "http" : "tcp",
+    port: port.hostPort,
+    ...(p.httpGet ? { path: p.httpGet.path ?? "/" } : {}),
+    initialDelaySeconds: p.initialDelaySeconds ?? 0,
+    periodSeconds: p.periodSeconds ?? 10,
+    timeoutSeconds: p.timeoutSeconds ?? 1,
+    successThreshold: p.successThreshold ?? 1,
+    failureThreshold: p.failureThreshold ?? 3,
+  };
+}

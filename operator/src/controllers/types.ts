@@ -1,0 +1,42 @@
+/**
+ * What controllers need from the rest of the operator, as small interfaces, so that the sync loop, the
+ * CLI and tests can provide them.
+ */
+import type { WorkloadEvent } from "../api/conditions.js";
+import type { DesiredGraph } from "../graph/index.js";
+import type { WorkloadRecord } from "../status/types.js";
+
+/** The desired state currently applied: the graph of the last valid commit of the deploy branch. */
+export interface DesiredView {
+  /** undefined until a valid commit has been applied (then nothing is created or deleted). */
+  graph(): DesiredGraph | undefined;
+  /** The applied commit. */
+  commit(): string | undefined;
+}
+
+/** A workload's rollout as the sync loop needs it to decide a commit's phase. */
+export interface WorkloadState {
+  key: string;
+  /** Revision the workload wants now. */
+  revision: string;
+  /** Commit whose desired state this reconcile acted on. */
+  commit: string;
+  /** All pods on the wanted revision, available, nothing old left. */
+  complete: boolean;
+  /** The rollout failed (progress deadline exceeded). */
+  failed: boolean;
+  /** One line for logs and commit records. */
+  message: string;
+}
+
+/** Where controllers report what they observe and decide. */
+export interface WorkloadReporter {
+  /** The workload's record for the status branch and its state for the commit's phase. */
+  report(record: WorkloadRecord, state: WorkloadState): void;
+  /** The workload is gone (deleted from Git and its pods removed). */
+  removed(key: string): void;
+  /** Previously recorded events of a workload (read back from the status branch after a restart). */
+  previousEvents(key: string): WorkloadEvent[];
+  /** A line of progress for the console. */
+  progress(line: string): void;
+}

@@ -1,0 +1,629 @@
+/**
+ * The fleet: every node's runtime and the observed state of all coxswain containers on them, grouped into
+ * pods. This is coxswain's informer cache: it is filled by listing each runtime (at start, on the
+ * runtime's change events and on a poll) and written through by our own creates and deletes, so that a
+ * reconcile reads a consistent picture without calling every engine.
+ *
+ * Guarantees:
+ * - Observed state is derived only from the runtimes (container labels) plus in-flight facts of this
+ *   process (pods being created or stopped, probe results). Nothing is persisted; after a restart the
+ *   same picture is rebuilt by listing.
+ * - Reservations ("assume"): `reserve` records a placement synchronously, so that the next scheduling
+ *   decision counts it even though the container does not exist yet.
+ * - Listeners get the owner keys (e.g. "Deployment/default/web") whose pods changed, never raw events.
+ */
+import type { CoxError } from "../api/errors.js";
+import { toCoxError } from "../api/errors.js";
+import type { NodeSnapshot, Resources } from "../scheduler/types.js";
+import { LABELS } from "./labels.js";
+import { ProbeTracker, runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
+import type { ContainerLaunch, LaunchPort, NodeInfo, NodeRuntime, ObservedContainer } from "./types.js";
+
+/** How a node is configured: from a Node object in the repository, or the default local node. */
+export interface NodeConfig {
+  name: string;
+  /** "unix:///path/docker.sock", or "process://local" for the process runtime. */
+  endpoint: string;
+  network: "host" | "bridge";
+  /** Address clients and probes use to reach the node's ports. */
+  address: string;
+  portRange: { from: number; to: number };
+  unschedulable: boolean;
+  labels: Record<string, string>;
+}
+
+/** Makes the runtime of a node; swapped for the fake runtime in tests and benchmarks. */
+export type RuntimeFactory = (node: NodeConfig) => NodeRuntime;
+
+/** The readiness probe stored on a container (LABELS.readiness), ports already resolved to host ports. */
+export interface ReadinessLabel {
+  type: "http" | "tcp";
+  port: number;
+  path?: string;
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+}
+
+/** Phase of an observed pod, in Kubernetes' words. */
+export type PodPhase = "Pending" | "Running" | "Failed" | "Terminating";
+
+/** A pod as observed: the containers sharing one pod label on one node. */
+export interface ObservedPod {
+  name: string;
+  node: string;
+  /** Owner key, e.g. "Deployment/default/web". */
+  owner: string;
+  namespace: string;
+  workload: string;
+  revision: string;
+  commit: string;
+  phase: PodPhase;
+  containers: ObservedContainer[];
+  ports: LaunchPort[];
+  /** Sum of the containers' real requests (0 when unset). */
+  requests: Resources;
+  /** Requests for scoring: 100m / 200Mi for each container that sets none. */
+  requestsForScoring: Resources;
+  /** Earliest container creation, epoch ms. */
+  createdAt: number;
+  ready: boolean;
+  /** Epoch ms since when the pod has been ready continuously. */
+  readySince?: number;
+  /** Last probe failure or exit, for status. */
+  message?: string;
+}
+
+/** A node as observed. */
+export interface ObservedNode {
+  config: NodeConfig;
+  info?: NodeInfo;
+  /** Listing succeeded the last time it was tried. */
+  ready: boolean;
+  error?: CoxError;
+  pods: number;
+}
+
+/** Options of the fleet. */
+export interface FleetOptions {
+  runtimeFactory: RuntimeFactory;
+  /** Re-list every node this often (ms). The source of truth when events are missed. */
+  pollMs?: number;
+  /** Probe executor (real sockets by default). */
+  prober?: (target: ProbeTarget, timeoutMs: number) => Promise<ProbeOutcome>;
+  /** Clock, for tests. */
+  now?: () => number;
+  /** Called with the owner keys whose pods changed, and with node names whose readiness changed. */
+  onChange?: (change: { owners: string[]; nodes: string[] }) => void;
+  /** Diagnostics (never secrets). */
+  log?: (line: string) => void;
+}
+
+interface NodeEntry {
+  config: NodeConfig;
+  runtime: NodeRuntime;
+  info?: NodeInfo;
+  ready: boolean;
+  error?: CoxError;
+  containers: ObservedContainer[];
+  /** Pods by name, rebuilt on every list and write-through. */
+  pods: Map<string, ObservedPod>;
+  unwatch?: () => void;
+  listing?: Promise<void>;
+  relistAgain: boolean;
+  debounce?: NodeJS.Timeout;
+}
+
+interface Reservation {
+  pod: string;
+  node: string;
+  owner: string;
+  requests: Resources;
+  requestsForScoring: Resources;
+  ports: number[];
+}
+
+interface ProbeState {
+  tracker: ProbeTracker;
+  target: ProbeTarget;
+  timeoutMs: number;
+  inFlight: boolean;
+  /** Container start this tracker belongs to: a restart starts a new tracker. */
+  startedAt: number;
+  readySince?: number;
+  message?: string;
+}
+
+const DEFAULT_SCORING_CPU = 100;
+const DEFAULT_SCORING_MEMORY = 200 * 1024 * 1024;
+
+/** Requests used for scoring: Kubernetes counts 100m CPU and 200Mi per container that sets none. */
+export function scoringRequests(perContainer: readonly Resources[]): Resources {
+  let cpuMillis = 0;
+  let memoryBytes = 0;
+  for (const r of perContainer) {
+    cpuMillis += r.cpuMillis > 0 ? r.cpuMillis : DEFAULT_SCORING_CPU;
+    memoryBytes += r.memoryBytes > 0 ? r.memoryBytes : DEFAULT_SCORING_MEMORY;
+  }
+  return { cpuMillis, memoryBytes };
+}
+
+/** The observed state of every node, with scheduling reservations and readiness probing. */
+export class Fleet {
+  private readonly nodes = new Map<string, NodeEntry>();
+  private readonly reservations = new Map<string, Reservation>();
+  private readonly terminating = new Set<string>();
+  private readonly probes = new Map<string, ProbeState>();
+  private readonly opts: Required<Omit<FleetOptions, "onChange" | "log">> & Pick<FleetOptions, "onChange" | "log">;
+  private pollTimer?: NodeJS.Timeout;
+  private probeTimer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(opts: FleetOptions) {
+    this.opts = {
+      pollMs: 2000,
+      prober: runProbe,
+      now: Date.now,
+      ...opts,
+    };
+  }
+
+  /** Starts polling and probing. Call setNodes first. */
+  start(): void {
+    this.pollTimer = setInterval(() => void this.refreshAll(), this.opts.pollMs);
+    this.probeTimer = setInterval(() => this.probeDue(), 100);
+    this.pollTimer.unref?.();
+    this.probeTimer.unref?.();
+  }
+
+  /** Stops timers and closes runtimes. Containers keep running. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pollTimer);
+    clearInterval(this.probeTimer);
+    for (const n of this.nodes.values()) {
+      clearTimeout(n.debounce);
+      n.unwatch?.();
+      await n.runtime.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Makes the fleet's nodes be exactly `configs`: new nodes are connected and listed, changed ones are
+   * updated in place (a changed endpoint reconnects), removed ones are closed. Returns the names of
+   * removed nodes, whose pods the caller must move.
+   */
+  async setNodes(configs: readonly NodeConfig[]): Promise<string[]> {
+    const wanted = new Map(configs.map((c) => [c.name, c]));
+    const removed: string[] = [];
+    for (const [name, entry] of this.nodes) {
+      const next = wanted.get(name);
+      if (!next || next.endpoint !== entry.config.endpoint) {
+        entry.unwatch?.();
+        clearTimeout(entry.debounce);
+        await entry.runtime.close().catch(() => undefined);
+        this.nodes.delete(name);
+        if (!next) removed.push(name);
+      } else {
+        entry.config = next;
+      }
+    }
+    const added: NodeEntry[] = [];
+    for (const config of configs) {
+      if (this.nodes.has(config.name)) continue;
+      const runtime = this.opts.runtimeFactory(config);
+      const entry: NodeEntry = { config, runtime, ready: false, containers: [], pods: new Map(), relistAgain: false };
+      entry.unwatch = runtime.watch(() => this.scheduleRelist(entry));
+      this.nodes.set(config.name, entry);
+      added.push(entry);
+    }
+    await Promise.all(added.map((e) => this.refreshEntry(e)));
+    this.emit([], [...added.map((e) => e.config.name), ...removed]);
+    return removed.sort();
+  }
+
+  /** Re-lists every node now. */
+  async refreshAll(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.nodes.values()].map((e) => this.refreshEntry(e)));
+  }
+
+  /** Re-lists one node now. */
+  async refresh(node: string): Promise<void> {
+    const e = this.nodes.get(node);
+    if (e) await this.refreshEntry(e);
+  }
+
+  /** Nodes, sorted by name. */
+  listNodes(): ObservedNode[] {
+    return [...this.nodes.values()]
+      .map((e) => ({
+        config: e.config,
+        ...(e.info ? { info: e.info } : {}),
+        ready: e.ready,
+        ...(e.error ? { error: e.error } : {}),
+        pods: e.pods.size,
+      }))
+      .sort((a, b) => (a.config.name < b.config.name ? -1 : 1));
+  }
+
+  /** The configuration of one node. */
+  nodeConfig(name: string): NodeConfig | undefined {
+    return this.nodes.get(name)?.config;
+  }
+
+  /** The runtime of one node (for effects the fleet does not wrap). */
+  runtimeOf(name: string): NodeRuntime | undefined {
+    return this.nodes.get(name)?.runtime;
+  }
+
+  /** Observed pods, optionally of one owner, sorted by name. Includes pods being stopped (phase Terminating). */
+  pods(owner?: string): ObservedPod[] {
+    const out: ObservedPod[] = [];
+    for (const e of this.nodes.values()) {
+      for (const p of e.pods.values()) if (owner === undefined || p.owner === owner) out.push(this.decorate(p));
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Owner keys of every observed pod, sorted (to find workloads that are no longer desired). */
+  owners(): string[] {
+    const s = new Set<string>();
+    for (const e of this.nodes.values()) for (const p of e.pods.values()) s.add(p.owner);
+    return [...s].sort();
+  }
+
+  /** Pods being created right now (reserved, not yet observed) per owner. */
+  pendingCreates(owner: string): number {
+    let n = 0;
+    for (const r of this.reservations.values()) if (r.owner === owner) n++;
+    return n;
+  }
+
+  /**
+   * The scheduler's view: every ready node with what is requested on it, counting reservations.
+   * Nodes that did not answer their last listing are left out (a pod cannot be placed there).
+   */
+  schedulerSnapshot(): NodeSnapshot[] {
+    const out: NodeSnapshot[] = [];
+    for (const e of this.nodes.values()) {
+      if (!e.ready || !e.info) continue;
+      const requested = { cpuMillis: 0, memoryBytes: 0 };
+      const scoring = { cpuMillis: 0, memoryBytes: 0 };
+      const podsByOwner: Record<string, number> = {};
+      let podCount = 0;
+      const add = (owner: string, r: Resources, s: Resources) => {
+        requested.cpuMillis += r.cpuMillis;
+        requested.memoryBytes += r.memoryBytes;
+        scoring.cpuMillis += s.cpuMillis;
+        scoring.memoryBytes += s.memoryBytes;
+        podsByOwner[owner] = (podsByOwner[owner] ?? 0) + 1;
+        podCount++;
+      };
+      // Pods being stopped still hold their resources until their containers are gone, as in Kubernetes.
+      for (const p of e.pods.values()) add(p.owner, p.requests, p.requestsForScoring);
+      for (const r of this.reservations.values()) if (r.node === e.config.name) add(r.owner, r.requests, r.requestsForScoring);
+      const range = e.config.portRange.to - e.config.portRange.from + 1;
+      out.push({
+        name: e.config.name,
+        unschedulable: e.config.unschedulable,
+        labels: e.config.labels,
+        allocatable: { cpuMillis: e.info.cpuMillis, memoryBytes: e.info.memoryBytes, pods: 110 },
+        requested,
+        requestedForScoring: scoring,
+        podCount,
+        freePorts: Math.max(0, range - this.usedPorts(e).size),
+        podsByOwner,
+      });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /**
+   * Records a placement before the pod exists and assigns its host ports (lowest free in the node's
+   * range). Synchronous on purpose: schedule → reserve must not interleave with another reconcile.
+   * Throws when the node is unknown or has too few free ports (the scheduler filters those, so this is
+   * a bug guard).
+   */
+  reserve(r: Omit<Reservation, "ports"> & { portCount: number }): number[] {
+    const e = this.nodes.get(r.node);
+    if (!e) throw new Error(`reserve on unknown node ${r.node}`);
+    const used = this.usedPorts(e);
+    const ports: number[] = [];
+    for (let p = e.config.portRange.from; p <= e.config.portRange.to && ports.length < r.portCount; p++) {
+      if (!used.has(p)) ports.push(p);
+    }
+    if (ports.length < r.portCount) throw new Error(`node ${r.node} has no ${r.portCount} free ports`);
+    this.reservations.set(r.pod, { pod: r.pod, node: r.node, owner: r.owner, requests: r.requests, requestsForScoring: r.requestsForScoring, ports });
+    return ports;
+  }
+
+  /** Drops a reservation (the create failed or was abandoned). */
+  release(pod: string): void {
+    this.reservations.delete(pod);
+  }
+
+  /**
+   * Creates and starts the containers of a reserved pod, in order. On failure the containers created so
+   * far are removed and the error is thrown; the reservation is released either way. The new containers
+   * are in the cache when this resolves.
+   */
+  async createPod(pod: string, node: string, launches: readonly ContainerLaunch[]): Promise<void> {
+    const e = this.nodes.get(node);
+    if (!e) {
+      this.release(pod);
+      throw new Error(`createPod on unknown node ${node}`);
+    }
+    const created: ObservedContainer[] = [];
+    try {
+      for (const launch of launches) {
+        const c = await e.runtime.run(launch);
+        created.push(c);
+        e.containers = [...e.containers.filter((x) => x.id !== c.id), c];
+      }
+    } catch (err) {
+      for (const c of created) await e.runtime.remove(c.id).catch(() => undefined);
+      e.containers = e.containers.filter((x) => !created.some((c) => c.id === x.id));
+      throw toCoxError(err);
+    } finally {
+      this.release(pod);
+      this.rebuildPods(e);
+    }
+  }
+
+  /**
+   * Stops (SIGTERM, grace, SIGKILL) and removes every container of a pod, in the background. The pod is
+   * Terminating at once; it leaves the cache when its containers are gone. Errors are logged and the pod
+   * becomes a normal pod again, so the next reconcile retries.
+   */
+  deletePod(pod: ObservedPod, graceSeconds: number): void {
+    if (this.terminating.has(pod.name)) return;
+    const e = this.nodes.get(pod.node);
+    if (!e) return;
+    this.terminating.add(pod.name);
+    this.probes.delete(pod.name);
+    this.emit([pod.owner], []);
+    void (async () => {
+      try {
+        await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, graceSeconds)));
+        for (const c of pod.containers) await e.runtime.remove(c.id);
+        e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
+      } catch (err) {
+        this.opts.log?.(`stopping pod ${pod.name} on ${pod.node} failed: ${toCoxError(err).message}`);
+      } finally {
+        this.terminating.delete(pod.name);
+        this.rebuildPods(e);
+        this.emit([pod.owner], []);
+      }
+    })();
+  }
+
+  /** Starts a stopped container of a pod again (restart in place) and re-lists its node. */
+  async restartContainer(pod: ObservedPod, containerId: string): Promise<void> {
+    const e = this.nodes.get(pod.node);
+    if (!e) return;
+    this.probes.delete(pod.name);
+    await e.runtime.start(containerId);
+    await this.refreshEntry(e);
+  }
+
+  /** Resolves when no pod is being stopped any more (for tests and shutdown). */
+  async settled(timeoutMs = 60_000): Promise<void> {
+    const deadline = this.opts.now() + timeoutMs;
+    while ((this.terminating.size > 0 || this.reservations.size > 0) && this.opts.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private usedPorts(e: NodeEntry): Set<number> {
+    const used = new Set<number>();
+    for (const p of e.pods.values()) for (const port of p.ports) used.add(port.hostPort);
+    for (const r of this.reservations.values()) if (r.node === e.config.name) for (const p of r.ports) used.add(p);
+    return used;
+  }
+
+  private scheduleRelist(e: NodeEntry): void {
+    clearTimeout(e.debounce);
+    e.debounce = setTimeout(() => void this.refreshEntry(e), 50);
+    e.debounce.unref?.();
+  }
+
+  /** Lists one node; concurrent calls share one listing and one more runs if asked for meanwhile. */
+  private async refreshEntry(e: NodeEntry): Promise<void> {
+    if (e.listing) {
+      e.relistAgain = true;
+      return e.listing;
+    }
+    e.listing = (async () => {
+      do {
+        e.relistAgain = false;
+        const wasReady = e.ready;
+        try {
+          if (!e.info || !e.ready) e.info = await e.runtime.connect();
+          const containers = await e.runtime.list();
+          if (this.nodes.get(e.config.name) !== e) return;
+          e.containers = containers;
+          e.ready = true;
+          delete e.error;
+        } catch (err) {
+          e.ready = false;
+          e.error = toCoxError(err, "NodeUnreachable");
+        }
+        this.rebuildPods(e);
+        if (wasReady !== e.ready) this.emit([], [e.config.name]);
+      } while (e.relistAgain && !this.closed);
+    })();
+    try {
+      await e.listing;
+    } finally {
+      e.listing = undefined;
+    }
+  }
+
+  /** Regroups a node's containers into pods and tells listeners which owners' pods changed. */
+  private rebuildPods(e: NodeEntry): void {
+    const before = e.pods;
+    const byPod = new Map<string, ObservedContainer[]>();
+    for (const c of e.containers) {
+      const pod = c.labels[LABELS.pod];
+      if (!pod) continue;
+      const list = byPod.get(pod) ?? [];
+      list.push(c);
+      byPod.set(pod, list);
+    }
+    const after = new Map<string, ObservedPod>();
+    for (const [name, containers] of byPod) after.set(name, this.toPod(e, name, containers));
+    e.pods = after;
+    const changed = new Set<string>();
+    for (const [name, p] of after) {
+      const prev = before.get(name);
+      if (!prev || signature(prev) !== signature(p)) changed.add(p.owner);
+    }
+    for (const [name, p] of before) if (!after.has(name)) changed.add(p.owner);
+    for (const name of this.probes.keys()) if (!this.podExists(name)) this.probes.delete(name);
+    if (changed.size > 0) this.emit([...changed], []);
+  }
+
+  private podExists(name: string): boolean {
+    for (const e of this.nodes.values()) if (e.pods.has(name)) return true;
+    return false;
+  }
+
+  private toPod(e: NodeEntry, name: string, containers: ObservedContainer[]): ObservedPod {
+    containers.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : 1));
+    const first = containers[0]!;
+    const l = first.labels;
+    const namespace = l[LABELS.namespace] ?? "";
+    const workload = l[LABELS.workload] ?? "";
+    const kind = l[LABELS.kind] ?? "Deployment";
+    const ports: LaunchPort[] = [];
+    const requests = { cpuMillis: 0, memoryBytes: 0 };
+    const perContainer: Resources[] = [];
+    for (const c of containers) {
+      ports.push(...parseJson<LaunchPort[]>(c.labels[LABELS.ports], []));
+      const r = parseJson<Resources>(c.labels[LABELS.requests], { cpuMillis: 0, memoryBytes: 0 });
+      perContainer.push(r);
+      requests.cpuMillis += r.cpuMillis;
+      requests.memoryBytes += r.memoryBytes;
+    }
+    let phase: PodPhase;
+    if (containers.some((c) => c.state === "exited" || c.state === "dead")) phase = "Failed";
+    else if (containers.every((c) => c.state === "running")) phase = "Running";
+    else phase = "Pending";
+    const exited = containers.find((c) => c.state === "exited" || c.state === "dead");
+    return {
+      name,
+      node: e.config.name,
+      owner: `${kind}/${namespace}/${workload}`,
+      namespace,
+      workload,
+      revision: l[LABELS.revision] ?? "",
+      commit: l[LABELS.commit] ?? "",
+      phase,
+      containers,
+      ports,
+      requests,
+      requestsForScoring: scoringRequests(perContainer),
+      createdAt: Math.min(...containers.map((c) => c.createdAt)),
+      ready: false,
+      ...(exited ? { message: `container ${exited.labels[LABELS.container] ?? exited.runtimeName} exited with code ${exited.exitCode ?? "unknown"}` } : {}),
+    };
+  }
+
+  /** Adds what only this process knows: terminating, readiness. */
+  private decorate(p: ObservedPod): ObservedPod {
+    const out: ObservedPod = { ...p };
+    if (this.terminating.has(p.name)) {
+      out.phase = "Terminating";
+      out.ready = false;
+      delete out.readySince;
+      return out;
+    }
+    if (p.phase !== "Running") return out;
+    const probed = p.containers.filter((c) => c.labels[LABELS.readiness]);
+    if (probed.length === 0) {
+      out.ready = true;
+      out.readySince = Math.max(...p.containers.map((c) => c.startedAt ?? c.createdAt));
+      return out;
+    }
+    const state = this.probes.get(p.name);
+    if (state?.tracker.ready) {
+      out.ready = true;
+      if (state.readySince !== undefined) out.readySince = state.readySince;
+    }
+    if (state?.message && !out.ready) out.message = state.message;
+    return out;
+  }
+
+  /** Runs the readiness probes that are due; a change of readiness is reported as a change of the owner. */
+  private probeDue(): void {
+    if (this.closed) return;
+    const now = this.opts.now();
+    for (const e of this.nodes.values()) {
+      for (const p of e.pods.values()) {
+        if (p.phase !== "Running" || this.terminating.has(p.name)) continue;
+        const c = p.containers.find((x) => x.labels[LABELS.readiness]);
+        if (!c) continue;
+        const startedAt = c.startedAt ?? c.createdAt;
+        let st = this.probes.get(p.name);
+        if (!st || st.startedAt !== startedAt) {
+          const spec = parseJson<ReadinessLabel | undefined>(c.labels[LABELS.readiness], undefined);
+          if (!spec) continue;
+          st = {
+            tracker: new ProbeTracker(
+              {
+                initialDelaySeconds: spec.initialDelaySeconds,
+                periodSeconds: spec.periodSeconds,
+                successThreshold: spec.successThreshold,
+                failureThreshold: spec.failureThreshold,
+              },
+              startedAt,
+            ),
+            target:
+              spec.type === "http"
+                ? { type: "http", host: e.config.address, port: spec.port, path: spec.path ?? "/" }
+                : { type: "tcp", host: e.config.address, port: spec.port },
+            timeoutMs: spec.timeoutSeconds * 1000,
+            inFlight: false,
+            startedAt,
+          };
+          this.probes.set(p.name, st);
+        }
+        if (st.inFlight || now < st.tracker.dueAt) continue;
+        const state = st;
+        state.inFlight = true;
+        void this.opts.prober(state.target, state.timeoutMs).then((outcome) => {
+          state.inFlight = false;
+          if (this.probes.get(p.name) !== state) return;
+          const wasReady = state.tracker.ready;
+          state.tracker.record(outcome.ok, this.opts.now());
+          state.message = outcome.ok ? undefined : `readiness probe failed: ${outcome.message}`;
+          if (state.tracker.ready !== wasReady) {
+            state.readySince = state.tracker.ready ? this.opts.now() : undefined;
+            this.emit([p.owner], []);
+          }
+        });
+      }
+    }
+  }
+
+  private emit(owners: string[], nodes: string[]): void {
+    if (this.closed || (owners.length === 0 && nodes.length === 0)) return;
+    this.opts.onChange?.({ owners: [...new Set(owners)].sort(), nodes: [...new Set(nodes)].sort() });
+  }
+}
+
+function signature(p: ObservedPod): string {
+  return p.containers.map((c) => `${c.id}:${c.state}:${c.startedAt ?? ""}:${c.exitCode ?? ""}`).join(",");
+}
+
+function parseJson<T>(text: string | undefined, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
