@@ -3,6 +3,7 @@
  * directly) and for a remote one (a bare mirror under the state dir, fetched over smart HTTP).
  * Nothing outside source/ and status/ imports isomorphic-git.
  */
+import type { CoxError } from "../api/errors.js";
 
 /** One blob under a directory at a commit. */
 export interface RepoFile {
@@ -79,6 +80,29 @@ export interface GitWriter {
    * GitPushRejected when the remote ref moved, GitAuthFailed, GitTimeout or GitFetchFailed.
    */
   push(refs: readonly string[]): Promise<void>;
+  /** The current local tip of `ref` (a full ref name), undefined when it does not exist. */
+  tip(ref: string): Promise<string | undefined>;
+  /**
+   * For a remote repository: fetches `ref` (a full ref name) from origin and returns its tip there, or
+   * undefined when the remote has no such ref; the objects arrive locally, the local ref does not move.
+   * On disk: returns undefined (there is no other copy). Throws like refresh().
+   */
+  fetchRemoteRef(ref: string): Promise<string | undefined>;
+  /**
+   * Points one of our refs (the status branch, the notes ref; never a deploy branch) at `oid`, e.g. onto a
+   * fetched remote tip before our tree is re-committed on top. Serialized with commitFiles and setNote.
+   */
+  setRef(ref: string, oid: string): Promise<void>;
+}
+
+/** Options of Repository.watch. */
+export interface WatchOptions {
+  /** Poll interval: a repository on disk calls onChange, a remote one fetches then calls onChange. */
+  pollMs: number;
+  /** Called with errors of the poll (a failed fetch) and of the file watcher; they are never thrown from a timer. */
+  onError?: (err: CoxError) => void;
+  /** Debounce of file-watcher events, ms (default 20). */
+  debounceMs?: number;
 }
 
 /** A followed repository: where commits come from and where status goes. */
@@ -97,7 +121,7 @@ export interface Repository {
    * Calls `onChange` whenever refs may have moved: chokidar on refs for a repository on disk (any event
    * means "re-read the refs"), plus a poll every `pollMs` (for remotes the poll fetches). Returns stop().
    */
-  watch(onChange: () => void, opts: { pollMs: number }): () => Promise<void>;
+  watch(onChange: () => void, opts: WatchOptions): () => Promise<void>;
   /** Stops watchers and releases resources. */
   close(): Promise<void>;
 }

@@ -1,0 +1,654 @@
+/**
+ * One Git repository, reached through isomorphic-git: a gitdir on disk (the user's repository, opened in
+ * place) or a bare mirror of a remote one under the state dir. Implements GitReader, GitWriter and
+ * Repository (source/types.ts) following the measured facts in LIBRARIES.md:
+ * - one `cache` object per repository passed to every call, replaced when a repack removed packs;
+ * - every network call goes through an HTTP client with a per-request deadline (GitTimeout);
+ * - fetch moves refs/remotes/origin/*, never local branches;
+ * - one writer per repository (process-wide, keyed by the real gitdir) with a per-ref mutex, and ref
+ *   updates under git's own `.lock` protocol so the git CLI can write other refs concurrently;
+ * - diffs walk both trees and skip equal subtrees.
+ */
+import { execFile } from "node:child_process";
+import fs, { promises as fsp } from "node:fs";
+import { join } from "node:path";
+import * as git from "isomorphic-git";
+import type { ReadCommitResult, TreeEntry, WalkerEntry } from "isomorphic-git";
+import { CoxError, toCoxError } from "../api/errors.js";
+import { isNotFound, mapNetworkError, type GitNetworkOp } from "./errors.js";
+import { timedHttpClient } from "./http.js";
+import { KeyedMutex, SharedExclusiveLock } from "./mutex.js";
+import { assertRefName, updateRefLocked } from "./refs.js";
+import type { CommitInfo, FileChange, GitReader, GitWriter, RepoFile, Repository, TreeFile, WatchOptions } from "./types.js";
+import { basicAuthHeader, type GitCredentials } from "./url.js";
+import { watchRepository } from "./watch.js";
+
+/** The tree every repository knows (git special-cases it; so does isomorphic-git). */
+export const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+/** Who coxswain's commits are by. */
+export const COXSWAIN_IDENTITY = { name: "coxswain", email: "coxswain@localhost" } as const;
+/** Default deadline of one HTTP request of a clone, fetch or push. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** A mirror is repacked (git CLI, when available) once it holds this many packs: each fetch adds one. */
+const REPACK_AFTER_PACKS = 32;
+/** How often reads look for a repack that removed packs (so the cache gets replaced). */
+const CACHE_CHECK_MS = 1_000;
+
+/** Locks shared by every Repository object opened on the same gitdir in this process: one writer per repository. */
+interface RepoLocks {
+  refs: KeyedMutex;
+  gate: SharedExclusiveLock;
+}
+const LOCKS = new Map<string, RepoLocks>();
+function locksFor(gitdir: string): RepoLocks {
+  let l = LOCKS.get(gitdir);
+  if (!l) {
+    l = { refs: new KeyedMutex(), gate: new SharedExclusiveLock() };
+    LOCKS.set(gitdir, l);
+  }
+  return l;
+}
+
+/** How a GitRepository reaches its objects. */
+export interface GitRepositoryOptions {
+  /** The real (symlink-free) path of the gitdir. */
+  gitdir: string;
+  /** For messages: a path or a credential-free URL. */
+  location: string;
+  /** For a mirror: the credential-free URL of origin. */
+  url?: string;
+  credentials?: GitCredentials;
+  timeoutMs?: number;
+}
+
+/** A Git repository on disk or a mirror of a remote one. Create it through openRepository (source/index.ts). */
+export class GitRepository implements Repository, GitReader, GitWriter {
+  readonly location: string;
+  readonly remote: boolean;
+  readonly reader: GitReader;
+  readonly writer: GitWriter;
+  /** The gitdir (bare repository or `.git`). */
+  readonly gitdir: string;
+  private readonly url: string | undefined;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly locks: RepoLocks;
+  private cache: object = {};
+  private knownPacks = new Set<string>();
+  private lastCacheCheck = 0;
+  private readonly stops = new Set<() => Promise<void>>();
+  /** A repack needs the git CLI; once it is found missing we stop trying. */
+  private gitCliMissing = false;
+
+  constructor(opts: GitRepositoryOptions) {
+    this.gitdir = opts.gitdir;
+    this.location = opts.location;
+    this.url = opts.url;
+    this.remote = opts.url !== undefined;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // Credentials go up front in a header: isomorphic-git's onAuth costs a second round trip after a 401.
+    this.headers = opts.credentials ? { authorization: basicAuthHeader(opts.credentials) } : {};
+    this.locks = locksFor(opts.gitdir);
+    this.reader = this;
+    this.writer = this;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /**
+   * Resolves to a commit oid. A full oid is checked to exist; "refs/…" is taken as is; a short name is
+   * looked up as refs/heads/, refs/tags/, refs/remotes/ on disk. In a mirror, the remote's branches come
+   * first: "main" and "refs/heads/main" resolve to refs/remotes/origin/main (the mirror has no local
+   * copies of the remote's branches; its own refs/heads/* are coxswain's, e.g. the status branch), then
+   * our local refs. Annotated tags are peeled. Undefined when nothing matches.
+   */
+  async resolve(ref: string): Promise<string | undefined> {
+    const candidates: string[] = [];
+    if (/^[0-9a-f]{40}$/.test(ref)) candidates.push(ref);
+    else if (this.remote) {
+      if (ref === "HEAD") candidates.push("refs/remotes/origin/HEAD");
+      else if (ref.startsWith("refs/heads/")) candidates.push(`refs/remotes/origin/${ref.slice("refs/heads/".length)}`, ref);
+      else if (ref.startsWith("refs/")) candidates.push(ref);
+      else candidates.push(`refs/remotes/origin/${ref}`, `refs/heads/${ref}`, `refs/tags/${ref}`);
+    } else if (ref.startsWith("refs/") || ref === "HEAD") candidates.push(ref);
+    else candidates.push(`refs/heads/${ref}`, `refs/tags/${ref}`, `refs/remotes/${ref}`);
+    for (const candidate of candidates) {
+      const oid = /^[0-9a-f]{40}$/.test(candidate) ? candidate : await this.readRef(candidate);
+      if (oid === undefined) continue;
+      const commit = await this.tryReadCommit(oid);
+      if (commit) return commit.oid;
+    }
+    return undefined;
+  }
+
+  /** The commit's metadata; CoxError GitFetchFailed when the object is not in the repository (yet). */
+  async readCommit(oid: string): Promise<CommitInfo> {
+    const c = await this.mustReadCommit(oid);
+    return toCommitInfo(c);
+  }
+
+  /** Every blob under dir at commit, recursively, sorted by path (code-unit order); submodules are skipped. */
+  async listFiles(commit: string, dir: string): Promise<RepoFile[]> {
+    const prefix = normalizeDir(dir);
+    const tree = await this.dirTree(commit, prefix);
+    if (tree === undefined) throw pathNotFound(commit, prefix, this.location);
+    const out: RepoFile[] = [];
+    await this.collectBlobs(tree, prefix, out);
+    return out.sort(byPath);
+  }
+
+  /** A blob's bytes; CoxError GitFetchFailed when it is missing. */
+  async readBlob(oid: string): Promise<Uint8Array> {
+    try {
+      const { blob } = await this.withFreshCacheRetry(() => git.readBlob({ fs, gitdir: this.gitdir, cache: this.cache, oid }));
+      return blob;
+    } catch (err) {
+      if (isNotFound(err)) throw missingObject("blob", oid, this.location, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Paths under dir whose blob differs between `from` and `to`, sorted by path. Walks both trees at dir
+   * and skips every subtree whose oid is equal on both sides, so a one-file change reads a handful of
+   * trees. A directory that exists on one side only yields all-added or all-deleted; missing on both
+   * sides is PathNotFound. Mode-only changes are not content changes and are not reported.
+   */
+  async changedFiles(from: string, to: string, dir: string): Promise<FileChange[]> {
+    const prefix = normalizeDir(dir);
+    const [a, b] = await Promise.all([this.dirTree(from, prefix), this.dirTree(to, prefix)]);
+    if (a === undefined && b === undefined) throw pathNotFound(`${from} or ${to}`, prefix, this.location);
+    if (a === b) return [];
+    const base = prefix === "" ? "" : `${prefix}/`;
+    const result = await this.withFreshCacheRetry(() =>
+      git.walk({
+        fs,
+        gitdir: this.gitdir,
+        cache: this.cache,
+        trees: [git.TREE({ ref: a ?? EMPTY_TREE }), git.TREE({ ref: b ?? EMPTY_TREE })],
+        map: async (filepath: string, entries: (WalkerEntry | null)[]) => {
+          const [ea, eb] = entries;
+          const [ta, tb] = await Promise.all([ea ? ea.type() : undefined, eb ? eb.type() : undefined]);
+          if (ta === "tree" && tb === "tree") {
+            // Equal subtree oids: nothing below can differ; null tells walk() not to descend.
+            return (await ea!.oid()) === (await eb!.oid()) ? null : undefined;
+          }
+          const before = ta === "blob" ? await ea!.oid() : undefined;
+          const after = tb === "blob" ? await eb!.oid() : undefined;
+          if (before === after) return undefined;
+          const change: FileChange = { path: base + filepath };
+          if (before !== undefined) change.before = before;
+          if (after !== undefined) change.after = after;
+          return change;
+        },
+      }),
+    );
+    return ((result ?? []) as FileChange[]).sort(byPath);
+  }
+
+  /** Up to `limit` commits reachable from ref, newest first (by committer date, as isomorphic-git walks). */
+  async log(ref: string, limit: number): Promise<CommitInfo[]> {
+    const oid = await this.resolve(ref);
+    if (oid === undefined) throw new CoxError("BranchNotFound", `${ref} does not exist in ${this.location}`, { requeueAfterMs: 5_000, details: { ref } });
+    if (limit <= 0) return [];
+    const commits = await this.withFreshCacheRetry(() => git.log({ fs, gitdir: this.gitdir, cache: this.cache, ref: oid, depth: limit }));
+    return commits.slice(0, limit).map(toCommitInfo);
+  }
+
+  /** True when ancestor is descendant or reachable from it. */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    if (ancestor === descendant) return true;
+    await Promise.all([this.mustReadCommit(ancestor), this.mustReadCommit(descendant)]);
+    return this.withFreshCacheRetry(() =>
+      git.isDescendent({ fs, gitdir: this.gitdir, cache: this.cache, oid: descendant, ancestor, depth: -1 }),
+    );
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Builds a tree from flat "a/b/c.yaml" paths (writeBlob/writeTree, no work tree), commits it as
+   * coxswain on top of `parent` (undefined = the ref's tip or a root commit, null = a root commit) and
+   * moves `ref` there under the ref's mutex and git's lock protocol. Undefined, and no commit, when the
+   * tree equals the parent's tree.
+   */
+  async commitFiles(opts: { ref: string; files: readonly TreeFile[]; message: string; parent?: string | null }): Promise<string | undefined> {
+    assertRefName(opts.ref);
+    const root = buildDirectory(opts.files);
+    return this.locks.refs.run(opts.ref, () =>
+      this.locks.gate.shared(async () => {
+        const current = await this.readRef(opts.ref);
+        const parent = opts.parent === undefined ? current : (opts.parent ?? undefined);
+        const tree = await this.writeDirectory(root);
+        if (parent !== undefined) {
+          const p = await this.mustReadCommit(parent);
+          if (p.commit.tree === tree) {
+            // Same content as the parent. If the caller rebased us onto another parent, the ref still moves there.
+            if (current !== parent) await this.moveRef(opts.ref, parent, current);
+            return undefined;
+          }
+        }
+        const oid = await this.writeCommitObject(tree, parent === undefined ? [] : [parent], opts.message);
+        await this.moveRef(opts.ref, oid, current);
+        return oid;
+      }),
+    );
+  }
+
+  /** The text files under dir in a commit (or a ref), sorted by path; PathNotFound when dir is missing. */
+  async readFiles(commit: string, dir: string): Promise<TreeFile[]> {
+    const oid = /^[0-9a-f]{40}$/.test(commit) ? commit : await this.resolve(commit);
+    if (oid === undefined) throw new CoxError("BranchNotFound", `${commit} does not exist in ${this.location}`, { requeueAfterMs: 5_000 });
+    const files = await this.listFiles(oid, dir);
+    const decoder = new TextDecoder();
+    return Promise.all(files.map(async (f) => ({ path: f.path, content: decoder.decode(await this.readBlob(f.oid)) })));
+  }
+
+  /**
+   * Sets the note on `commit` under notesRef, replacing an earlier one; no new notes commit when the text
+   * is unchanged. Notes are stored flat (one entry per annotated commit at the tree root), as
+   * isomorphic-git's addNote does. Caveat: the git CLI switches a notes tree to fan-out (ab/cdef…) once it
+   * holds ~256 notes; we read fan-out entries (readNote) but always write flat, so keep notes to small
+   * per-commit markers and the real record on the status branch.
+   */
+  async setNote(notesRef: string, commit: string, text: string): Promise<void> {
+    assertRefName(notesRef);
+    const body = text.endsWith("\n") ? text : `${text}\n`;
+    await this.locks.refs.run(notesRef, () =>
+      this.locks.gate.shared(async () => {
+        const current = await this.readRef(notesRef);
+        if (current !== undefined && (await this.readNoteAt(current, commit)) === body) return;
+        const entries: TreeEntry[] = current === undefined ? [] : (await this.readTreeOf(current)).filter((e) => e.path !== commit);
+        const blob = await git.writeBlob({ fs, gitdir: this.gitdir, blob: new TextEncoder().encode(body) });
+        entries.push({ mode: "100644", path: commit, oid: blob, type: "blob" });
+        const tree = await git.writeTree({ fs, gitdir: this.gitdir, tree: entries });
+        const oid = await this.writeCommitObject(tree, current === undefined ? [] : [current], "Notes added by 'git notes add'\n");
+        await this.moveRef(notesRef, oid, current);
+      }),
+    );
+  }
+
+  /** The note on commit under notesRef (flat or fan-out layout), without the trailing newline git adds. */
+  async readNote(notesRef: string, commit: string): Promise<string | undefined> {
+    const tip = await this.readRef(notesRef);
+    if (tip === undefined) return undefined;
+    const text = await this.readNoteAt(tip, commit);
+    return text === undefined ? undefined : text.replace(/\n$/, "");
+  }
+
+  /**
+   * For a mirror: pushes each ref to the same name on origin. Non-fast-forward (someone moved the remote
+   * ref) or a refused update → GitPushRejected; also GitAuthFailed, GitTimeout, GitFetchFailed.
+   * No-op for a repository on disk (our refs are already where everyone reads them).
+   */
+  async push(refs: readonly string[]): Promise<void> {
+    if (!this.remote) return;
+    for (const ref of [...refs].sort()) {
+      assertRefName(ref);
+      await this.locks.refs.run(`push:${ref}`, () =>
+        this.network("push", ref, (http) =>
+          git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref, remoteRef: ref, headers: this.headers }),
+        ),
+      );
+    }
+  }
+
+  /** The local tip of a full ref name. */
+  async tip(ref: string): Promise<string | undefined> {
+    return this.readRef(ref);
+  }
+
+  /** For a mirror: fetches one ref from origin and returns the remote's tip (undefined when absent); see types.ts. */
+  async fetchRemoteRef(ref: string): Promise<string | undefined> {
+    if (!this.remote) return undefined;
+    assertRefName(ref);
+    return this.locks.gate.shared(() =>
+      this.network("fetch", ref, async (http) => {
+        try {
+          const res = await git.fetch({
+            fs,
+            http,
+            gitdir: this.gitdir,
+            cache: this.cache,
+            remote: "origin",
+            ref,
+            remoteRef: ref,
+            singleBranch: true,
+            tags: false,
+            headers: this.headers,
+          });
+          return res.fetchHead ?? undefined;
+        } catch (err) {
+          if (isNotFound(err)) return undefined; // the remote has no such ref
+          throw err;
+        }
+      }),
+    );
+  }
+
+  /** Moves one of our refs to oid (which must be a commit we have). */
+  async setRef(ref: string, oid: string): Promise<void> {
+    assertRefName(ref);
+    await this.mustReadCommit(oid);
+    await this.locks.refs.run(ref, () =>
+      this.locks.gate.shared(async () => {
+        const current = await this.readRef(ref);
+        if (current !== oid) await this.moveRef(ref, oid, current);
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- remote and watching
+
+  /**
+   * For a mirror: fetches every branch and tag of origin into refs/remotes/origin/* and refs/tags/*
+   * (pruning branches deleted there); the local refs (coxswain's) never move. Then repacks when fetches
+   * have piled up packs. No-op on disk.
+   */
+  async refresh(): Promise<void> {
+    if (!this.remote) return;
+    await this.locks.refs.run("fetch:", async () => {
+      await this.locks.gate.shared(() => this.fetchAll());
+      await this.maybeRepack();
+    });
+  }
+
+  /** The tip of branch as last seen: refs/heads/<branch> on disk, refs/remotes/origin/<branch> in a mirror. */
+  async head(branch: string): Promise<string | undefined> {
+    const name = branch.startsWith("refs/heads/") ? branch.slice("refs/heads/".length) : branch;
+    const oid = await this.readRef(this.remote ? `refs/remotes/origin/${name}` : `refs/heads/${name}`);
+    if (oid === undefined) return undefined;
+    return (await this.tryReadCommit(oid))?.oid;
+  }
+
+  /** See Repository.watch: chokidar on refs (disk) plus a poll; for a mirror the poll fetches first. */
+  watch(onChange: () => void, opts: WatchOptions): () => Promise<void> {
+    const stop = watchRepository({
+      gitdir: this.gitdir,
+      remote: this.remote,
+      refresh: () => this.refresh(),
+      onChange,
+      opts,
+    });
+    const wrapped = async (): Promise<void> => {
+      this.stops.delete(wrapped);
+      await stop();
+    };
+    this.stops.add(wrapped);
+    return wrapped;
+  }
+
+  /** Stops every watcher started by watch(). */
+  async close(): Promise<void> {
+    await Promise.all([...this.stops].map((s) => s()));
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Creates the mirror's content: called once on a fresh bare gitdir by openRepository. */
+  async initialFetch(): Promise<void> {
+    await this.fetchAll();
+  }
+
+  private async fetchAll(): Promise<void> {
+    await this.network("fetch", undefined, async (http) => {
+      const base = { fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", singleBranch: false, tags: true, prune: true, headers: this.headers };
+      try {
+        await git.fetch(base);
+      } catch (err) {
+        // fetch needs a ref to resolve even when fetching all branches; it picks the remote's HEAD, which a
+        // bare repository whose HEAD names a missing branch does not advertise. Retry with any branch.
+        if (!isNotFound(err)) throw err;
+        const refs = await git.listServerRefs({ http, url: this.url!, prefix: "refs/heads/", headers: this.headers });
+        const first = refs.map((r) => r.ref).sort()[0];
+        if (first === undefined) return; // an empty remote: nothing to fetch
+        await git.fetch({ ...base, remoteRef: first });
+      }
+    });
+  }
+
+  /** Runs one network operation with a fresh deadline-carrying HTTP client and maps its errors. */
+  private async network<T>(op: GitNetworkOp, ref: string | undefined, fn: (http: ReturnType<typeof timedHttpClient>["client"]) => Promise<T>): Promise<T> {
+    const timed = timedHttpClient(this.timeoutMs);
+    try {
+      return await fn(timed.client);
+    } catch (err) {
+      throw mapNetworkError(err, { op, location: this.location, timedOut: timed.timedOut(), timeoutMs: this.timeoutMs, ...(ref ? { ref } : {}) });
+    }
+  }
+
+  /** isomorphic-git has no gc and each fetch adds a pack; reads slow down as packs pile up. */
+  private async maybeRepack(): Promise<void> {
+    if (this.gitCliMissing) return;
+    const packs = await this.packNames();
+    if (packs.size < REPACK_AFTER_PACKS) return;
+    await this.locks.gate.exclusive(async () => {
+      try {
+        await new Promise<void>((resolve, reject) =>
+          execFile("git", ["--git-dir", this.gitdir, "repack", "-a", "-d", "-q"], { timeout: 10 * 60_000 }, (err) => (err ? reject(err) : resolve())),
+        );
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") this.gitCliMissing = true;
+        return; // best effort: reads still work with many packs, only slower
+      }
+      this.renewCache(await this.packNames());
+    });
+  }
+
+  private async packNames(): Promise<Set<string>> {
+    try {
+      return new Set((await fsp.readdir(join(this.gitdir, "objects", "pack"))).filter((n) => n.endsWith(".pack")));
+    } catch {
+      return new Set();
+    }
+  }
+
+  private renewCache(packs: Set<string>): void {
+    this.cache = {};
+    this.knownPacks = packs;
+  }
+
+  /**
+   * The cache holds parsed pack indexes and never shrinks. When a repack (ours, or the git CLI's in a
+   * repository on disk) removed packs, start a new cache. Checked at most once a second.
+   */
+  private async checkCache(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastCacheCheck < CACHE_CHECK_MS) return;
+    this.lastCacheCheck = now;
+    const packs = await this.packNames();
+    for (const p of this.knownPacks) {
+      if (!packs.has(p)) {
+        this.renewCache(packs);
+        return;
+      }
+    }
+    this.knownPacks = packs;
+  }
+
+  /** Runs a read; when it fails because a pack vanished under it (a concurrent repack), retries once with a new cache. */
+  private async withFreshCacheRetry<T>(fn: () => Promise<T>): Promise<T> {
+    await this.checkCache();
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof CoxError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "NotFoundError") throw err;
+      this.renewCache(await this.packNames());
+      return fn();
+    }
+  }
+
+  private async readRef(ref: string): Promise<string | undefined> {
+    try {
+      return await git.resolveRef({ fs, gitdir: this.gitdir, ref });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw toCoxError(err, "GitFetchFailed");
+    }
+  }
+
+  private async tryReadCommit(oid: string): Promise<ReadCommitResult | undefined> {
+    try {
+      return await this.withFreshCacheRetry(() => git.readCommit({ fs, gitdir: this.gitdir, cache: this.cache, oid }));
+    } catch (err) {
+      if (isNotFound(err) || (err as { code?: string }).code === "ObjectTypeError") return undefined;
+      throw err;
+    }
+  }
+
+  private async mustReadCommit(oid: string): Promise<ReadCommitResult> {
+    const c = await this.tryReadCommit(oid);
+    if (!c) throw missingObject("commit", oid, this.location);
+    return c;
+  }
+
+  /** The tree oid of dir ("" = root) in commit; undefined when dir does not exist or is not a directory. */
+  private async dirTree(commit: string, dir: string): Promise<string | undefined> {
+    const c = await this.mustReadCommit(commit);
+    if (dir === "") return c.commit.tree;
+    try {
+      const { oid } = await this.withFreshCacheRetry(() => git.readTree({ fs, gitdir: this.gitdir, cache: this.cache, oid: c.commit.tree, filepath: dir }));
+      return oid;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "NotFoundError" || code === "ObjectTypeError") return undefined;
+      throw err;
+    }
+  }
+
+  private async readTreeOf(commitOrTree: string): Promise<TreeEntry[]> {
+    const { tree } = await this.withFreshCacheRetry(() => git.readTree({ fs, gitdir: this.gitdir, cache: this.cache, oid: commitOrTree }));
+    return tree;
+  }
+
+  private async collectBlobs(tree: string, prefix: string, out: RepoFile[]): Promise<void> {
+    const entries = await this.readTreeOf(tree);
+    const base = prefix === "" ? "" : `${prefix}/`;
+    const subtrees: Promise<void>[] = [];
+    for (const e of entries) {
+      if (e.type === "blob") out.push({ path: base + e.path, oid: e.oid });
+      else if (e.type === "tree") subtrees.push(this.collectBlobs(e.oid, base + e.path, out));
+      // "commit" entries are submodules: not files of this repository.
+    }
+    await Promise.all(subtrees);
+  }
+
+  /** Note text at a notes commit: flat "<oid>", then fan-out "ab/<rest>" and "ab/cd/<rest>" (the git CLI's layouts). */
+  private async readNoteAt(notesCommit: string, commit: string): Promise<string | undefined> {
+    const paths = [commit, `${commit.slice(0, 2)}/${commit.slice(2)}`, `${commit.slice(0, 2)}/${commit.slice(2, 4)}/${commit.slice(4)}`];
+    for (const filepath of paths) {
+      try {
+        const { blob } = await this.withFreshCacheRetry(() => git.readBlob({ fs, gitdir: this.gitdir, cache: this.cache, oid: notesCommit, filepath }));
+        return new TextDecoder().decode(blob);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== "NotFoundError" && code !== "ObjectTypeError") throw err;
+      }
+    }
+    return undefined;
+  }
+
+  private async writeDirectory(dir: Directory): Promise<string> {
+    const names = [...dir.keys()];
+    const entries = await mapLimit(names, 32, async (name): Promise<TreeEntry> => {
+      const node = dir.get(name)!;
+      if (typeof node === "string") {
+        const oid = await git.writeBlob({ fs, gitdir: this.gitdir, blob: new TextEncoder().encode(node) });
+        return { mode: "100644", path: name, oid, type: "blob" };
+      }
+      return { mode: "040000", path: name, oid: await this.writeDirectory(node), type: "tree" };
+    });
+    // writeTree sorts entries the way git does (directories compare as "name/").
+    return git.writeTree({ fs, gitdir: this.gitdir, tree: entries });
+  }
+
+  private async writeCommitObject(tree: string, parents: string[], message: string): Promise<string> {
+    const who = { ...COXSWAIN_IDENTITY, timestamp: Math.floor(Date.now() / 1000), timezoneOffset: 0 };
+    return git.writeCommit({
+      fs,
+      gitdir: this.gitdir,
+      commit: { tree, parent: parents, author: who, committer: who, message: message.endsWith("\n") ? message : `${message}\n` },
+    });
+  }
+
+  private async moveRef(ref: string, newOid: string, expected: string | undefined): Promise<void> {
+    await updateRefLocked({ gitdir: this.gitdir, ref, newOid, expected, current: () => this.readRef(ref) });
+  }
+}
+
+/** A directory being built: name → file content or subdirectory. */
+type Directory = Map<string, Directory | string>;
+
+/** Nests flat "a/b/c.yaml" paths; rejects empty, absolute, "."/".." segments and a path used as both file and directory. */
+export function buildDirectory(files: readonly TreeFile[]): Directory {
+  const root: Directory = new Map();
+  for (const f of files) {
+    const parts = f.path.split("/");
+    if (parts.some((p) => p === "" || p === "." || p === ".." || p === ".git")) {
+      throw new CoxError("InvalidArgument", `invalid tree path ${JSON.stringify(f.path)}: expected a relative path like "a/b/c.yaml" without empty, ".", ".." or ".git" segments`);
+    }
+    let dir = root;
+    for (const [i, part] of parts.entries()) {
+      const last = i === parts.length - 1;
+      const existing = dir.get(part);
+      if (last) {
+        if (existing !== undefined) throw new CoxError("InvalidArgument", `tree path ${JSON.stringify(f.path)} is given twice or is also a directory`);
+        dir.set(part, f.content);
+      } else if (existing === undefined) {
+        const sub: Directory = new Map();
+        dir.set(part, sub);
+        dir = sub;
+      } else if (typeof existing === "string") {
+        throw new CoxError("InvalidArgument", `tree path ${JSON.stringify(f.path)} needs ${JSON.stringify(parts.slice(0, i + 1).join("/"))} as a directory, but it is a file`);
+      } else dir = existing;
+    }
+  }
+  return root;
+}
+
+/** "" for the root; strips "./", leading and trailing slashes. */
+export function normalizeDir(dir: string): string {
+  let d = dir.trim().replace(/\\/g, "/");
+  while (d.startsWith("./")) d = d.slice(2);
+  d = d.replace(/^\/+|\/+$/g, "");
+  return d === "." ? "" : d;
+}
+
+function byPath(a: { path: string }, b: { path: string }): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
+
+function toCommitInfo(c: ReadCommitResult): CommitInfo {
+  return {
+    oid: c.oid,
+    message: c.commit.message,
+    author: { name: c.commit.author.name, email: c.commit.author.email, timestamp: c.commit.author.timestamp },
+    parents: [...c.commit.parent],
+  };
+}
+
+function pathNotFound(commit: string, dir: string, location: string): CoxError {
+  return new CoxError("PathNotFound", `directory ${JSON.stringify(dir)} does not exist at ${commit} in ${location}; expected a directory of the repository`, {
+    details: { commit, path: dir },
+  });
+}
+
+function missingObject(kind: string, oid: string, location: string, cause?: unknown): CoxError {
+  // Transient: in a mirror, the next fetch may bring it.
+  return new CoxError("GitFetchFailed", `${kind} ${oid} is not in ${location}`, { cause, details: { oid } });
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
