@@ -71,4 +71,50 @@ export interface ScheduleResult {
 export interface ScheduleOptions {
   /** Seed for breaking ties between equal scores; same seed, same snapshot → same placements. */
   seed?: number;
+  /** The plugins to run; DEFAULT_PROFILE (scheduler/plugins.ts) when omitted. */
+  profile?: SchedulerProfile;
+}
+
+/**
+ * Scratch space of one scheduling cycle (one pod), shared by that cycle's plugins, as kube-scheduler's
+ * CycleState: a plugin's preScore writes what its score and normalize read. Keys are plugin names.
+ */
+export type CycleState = Map<string, unknown>;
+
+/** What a filter says about one node: undefined = the pod fits; otherwise every reason it does not. */
+export type FilterResult = undefined | string | readonly string[];
+
+/**
+ * A hard constraint (kube-scheduler Filter extension point). Filters run in profile order and the first
+ * that rejects a node decides its reasons; the later filters do not run for that node.
+ * The node is the scheduler's working copy (earlier placements of the pass included): read it, never write it.
+ */
+export interface FilterPlugin {
+  /** Stable plugin name, e.g. "NodeResourcesFit". */
+  readonly name: string;
+  /** Reasons are Kubernetes' short phrases ("Insufficient cpu"); they are counted per node in explanations. */
+  filter(pod: PodRequest, node: NodeSnapshot, state: CycleState): FilterResult;
+}
+
+/**
+ * A soft preference (kube-scheduler PreScore + Score + NormalizeScore). After normalize (or score, when
+ * there is no normalize) every value must be an integer in 0..100; the scheduler sums value·weight.
+ */
+export interface ScorePlugin {
+  /** Stable plugin name, e.g. "PodTopologySpread". */
+  readonly name: string;
+  /** Multiplies this plugin's 0..100 score in the weighted sum. */
+  readonly weight: number;
+  /** Once per pod, before score, with every feasible node (in the scheduler's node order). */
+  preScore?(pod: PodRequest, feasible: readonly NodeSnapshot[], state: CycleState): void;
+  /** The raw score of one feasible node. */
+  score(pod: PodRequest, node: NodeSnapshot, state: CycleState): number;
+  /** Rewrites scores in place into 0..100; scores[i] belongs to feasible[i]. */
+  normalize?(pod: PodRequest, scores: Float64Array, feasible: readonly NodeSnapshot[], state: CycleState): void;
+}
+
+/** The plugin lists of a scheduler, as a kube-scheduler profile: filters in order, scores with weights. */
+export interface SchedulerProfile {
+  filters: readonly FilterPlugin[];
+  scores: readonly ScorePlugin[];
 }

@@ -1,0 +1,39 @@
+/**
+ * Why a pod fits nowhere, in Kubernetes' words (kube-scheduler FitError.Error and ErrNoNodesAvailable).
+ */
+import { CoxError } from "../api/errors.js";
+import { REASON_NO_FREE_PORTS } from "./plugins.js";
+import type { Unschedulable } from "./types.js";
+
+/** What kube-scheduler says when the cluster has no nodes at all (ErrNoNodesAvailable). */
+export const NO_NODES_MESSAGE = "no nodes available to schedule pods";
+
+/** The message for a pass over zero nodes: Kubernetes prints ErrNoNodesAvailable, not "0/0 nodes …". */
+export function explainNoNodes(): string {
+  return NO_NODES_MESSAGE;
+}
+
+/**
+ * Kubernetes' FitError message: "0/N nodes are available: <count> <reason>, ….". Each node counts once under
+ * every reason it was rejected for; the "<count> <reason>" strings are sorted as strings (so "10 …" sorts
+ * before "2 …", as in Kubernetes). With N = 0 it is explainNoNodes().
+ */
+export function explainUnschedulable(totalNodes: number, reasons: Readonly<Record<string, number>>): string {
+  if (totalNodes === 0) return explainNoNodes();
+  const parts = Object.entries(reasons).map(([reason, count]) => `${count} ${reason}`);
+  parts.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const head = `0/${totalNodes} nodes are available:`;
+  return parts.length === 0 ? `${head}.` : `${head} ${parts.join(", ")}.`;
+}
+
+/**
+ * The CoxError for an unschedulable pod ("waiting": it may fit after the fleet changes). When host ports
+ * are the only reason any node gave, the code is PortRangeExhausted; otherwise Unschedulable.
+ */
+export function unschedulableError(u: Unschedulable): CoxError {
+  const keys = Object.keys(u.reasons);
+  const portsOnly = keys.length === 1 && keys[0] === REASON_NO_FREE_PORTS;
+  return new CoxError(portsOnly ? "PortRangeExhausted" : "Unschedulable", `pod ${u.id}: ${u.message}`, {
+    details: { pod: u.id, reasons: u.reasons },
+  });
+}
