@@ -1,0 +1,109 @@
+/**
+ * Fabricates ManifestObjects for graph tests without the manifest loader. Positions mimic a YAML block
+ * layout: the document starts at `line`, and every field sits on its own line in pre-order (key order as
+ * written), indented two columns per level. locate(path) returns the position of the path, or of its
+ * nearest existing parent, so tests can check that a diagnostic points at the offending field.
+ */
+import { keyOf, type ConfigMap, type Deployment, type DesiredObject, type Namespace, type Node } from "../../../operator/src/api/objects.js";
+import type { ManifestObject, SourcePosition } from "../../../operator/src/manifest/types.js";
+
+type Path = readonly (string | number)[];
+
+/** Wraps an object as the loader would, declared in `file` starting at `line`. */
+export function manifest(object: DesiredObject, file = `${keyOf(object).replaceAll("/", "_")}.yaml`, line = 1): ManifestObject {
+  let lines: Map<string, SourcePosition> | undefined; // built on first locate: most objects are never located
+  const layout = (): Map<string, SourcePosition> => {
+    const out = new Map<string, SourcePosition>();
+    let next = line;
+    const walk = (value: unknown, path: Path): void => {
+      out.set(JSON.stringify(path), { file, line: next++, col: 1 + 2 * Math.max(0, path.length - 1) });
+      if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
+      else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+    };
+    walk(object, []);
+    return out;
+  };
+  return {
+    key: keyOf(object),
+    object,
+    source: { file, line, col: 1 },
+    locate(path) {
+      for (let n = path.length; n >= 0; n--) {
+        const at = (lines ??= layout()).get(JSON.stringify(path.slice(0, n)));
+        if (at) return at;
+      }
+      return { file, line, col: 1 };
+    },
+  };
+}
+
+/** A Namespace. */
+export function namespace(name: string, annotations?: Record<string, string>): Namespace {
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name, ...(annotations ? { annotations } : {}) } };
+}
+
+/** A Node. */
+export function node(name: string, annotations?: Record<string, string>): Node {
+  return {
+    apiVersion: "coxswain.io/v1alpha1",
+    kind: "Node",
+    metadata: { name, ...(annotations ? { annotations } : {}) },
+    spec: { endpoint: `unix:///run/${name}.sock` },
+  };
+}
+
+/** A ConfigMap. */
+export function configMap(
+  name: string,
+  ns: string,
+  data: Record<string, string> = {},
+  annotations?: Record<string, string>,
+): ConfigMap {
+  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns, ...(annotations ? { annotations } : {}) }, data };
+}
+
+/** An env var reading a ConfigMap key. */
+export interface EnvRef {
+  configMap: string;
+  key: string;
+  optional?: boolean;
+}
+
+/** A defaulted Deployment with one container; env refs go to that container in order. */
+export function deployment(
+  name: string,
+  ns: string,
+  opts: { replicas?: number; image?: string; env?: EnvRef[]; annotations?: Record<string, string>; containers?: number } = {},
+): Deployment {
+  const labels = { app: name };
+  const env = (opts.env ?? []).map((r, i) => ({
+    name: `VAR_${i}`,
+    valueFrom: { configMapKeyRef: { name: r.configMap, key: r.key, ...(r.optional === undefined ? {} : { optional: r.optional }) } },
+  }));
+  const containers = Array.from({ length: opts.containers ?? 1 }, (_, i) => ({
+    name: i === 0 ? "main" : `side${i}`,
+    image: opts.image ?? "app:v1",
+    ...(i === (opts.containers ?? 1) - 1 && env.length ? { env } : {}),
+  }));
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: ns, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+    spec: {
+      replicas: opts.replicas ?? 1,
+      selector: { matchLabels: labels },
+      minReadySeconds: 0,
+      progressDeadlineSeconds: 600,
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
+      template: {
+        metadata: { labels },
+        spec: { terminationGracePeriodSeconds: 30, containers: containers as Deployment["spec"]["template"]["spec"]["containers"] },
+      },
+    },
+  };
+}
+
+/** The depends-on annotation. */
+export function dependsOn(value: string): Record<string, string> {
+  return { "coxswain.io/depends-on": value };
+}
