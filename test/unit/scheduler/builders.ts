@@ -12,7 +12,7 @@ export function node(name: string, o: Partial<Omit<NodeSnapshot, "name">> = {}):
     labels: o.labels ?? {},
     allocatable: o.allocatable ?? { cpuMillis: 4000, memoryBytes: 8 * Gi, pods: 110 },
     requested: o.requested ?? { cpuMillis: 0, memoryBytes: 0 },
-    requestedForScoring: o.requestedForScoring ?? o.requested ?? { cpuMillis: 0, memoryBytes: 0 },
+    requestedForScoring: o.requestedForScoring ?? (o.requested ? { ...o.requested } : { cpuMillis: 0, memoryBytes: 0 }),
     podCount: o.podCount ?? 0,
     freePorts: o.freePorts ?? 100,
     podsByOwner: o.podsByOwner ?? {},
