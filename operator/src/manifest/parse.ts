@@ -1,0 +1,171 @@
+/**
+ * YAML → plain data plus the source position of every field.
+ *
+ * Dialect: YAML 1.2 core schema (the `yaml` package's default), so `yes`, `on`, `off` stay strings and
+ * `0755` is the decimal 755. kubectl reads YAML 1.1, where `yes` is true: coxswain deliberately differs, so a
+ * label value `yes` is the string "yes" as written, and nobody's `country: NO` turns into false. A document
+ * that asks for `%YAML 1.1` explicitly gets 1.1. Merge keys (`<<: *anchor`) are enabled because Kubernetes
+ * users rely on them (kubectl supports them). Duplicate keys are errors and documents that expand more than
+ * 100 aliases are refused (the package's defaults: uniqueKeys, maxAliasCount), which blocks alias bombs.
+ */
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
+import type { Node as YamlNode } from "yaml";
+import type { Diagnostic } from "./types.js";
+import type { PathSegment } from "./paths.js";
+
+/** A diagnostic before it is attached to a file (the cache stores these; the file path is added per load). */
+export type FileIssue = Omit<Diagnostic, "file">;
+
+/** Line and column, 1-based. */
+export interface LineCol {
+  line: number;
+  col: number;
+}
+
+/** Limit on alias expansion per document: the `yaml` package's default, stated so it cannot drift. */
+const MAX_ALIAS_COUNT = 100;
+
+const SEP = "\u0000";
+
+function pathKey(path: readonly PathSegment[]): string {
+  return path.join(SEP);
+}
+
+/**
+ * Where each field of one document sits. For every field two places are kept: the field's own position (its
+ * value, or its key when the value is a block mapping or list that starts on a later line) and its key's
+ * position (the item's value for list items). Lookups fall back to the nearest parent that exists, so a
+ * defaulted field or one reached through an alias or merge key still points somewhere useful.
+ */
+export class PositionIndex {
+  readonly #entries = new Map<string, readonly [number, number, number, number]>();
+
+  /** Records a field: [fieldLine, fieldCol, keyLine, keyCol]. Used by the parser only. */
+  set(path: readonly PathSegment[], pos: readonly [number, number, number, number]): void {
+    this.#entries.set(pathKey(path), pos);
+  }
+
+  /** Position of a field (value, or key for block collections); nearest existing parent otherwise. */
+  locate(path: readonly PathSegment[]): LineCol {
+    const e = this.#find(path);
+    return { line: e[0], col: e[1] };
+  }
+
+  /** Position of a field's key (for unknown-field diagnostics); nearest existing parent otherwise. */
+  locateKey(path: readonly PathSegment[]): LineCol {
+    const e = this.#find(path);
+    return { line: e[2], col: e[3] };
+  }
+
+  #find(path: readonly PathSegment[]): readonly [number, number, number, number] {
+    for (let n = path.length; n >= 0; n--) {
+      const e = this.#entries.get(pathKey(path.slice(0, n)));
+      if (e) return e;
+    }
+    // The root is always recorded; this is only reached for an index nobody filled.
+    return [1, 1, 1, 1];
+  }
+}
+
+/** One non-empty YAML document: its data, where its fields are, and where it starts. */
+export interface ParsedDocument {
+  data: unknown;
+  positions: PositionIndex;
+  start: LineCol;
+}
+
+/** The documents of one file and the YAML problems found in it (YamlSyntax). */
+export interface ParsedFile {
+  documents: ParsedDocument[];
+  issues: FileIssue[];
+}
+
+/**
+ * Parses every document of a file (`---` separated). Empty documents (nothing, only comments, or a bare
+ * null) are skipped. A document with a syntax error yields one YamlSyntax error (its first problem; the
+ * rest usually follow from it) and no data; the other documents of the file are still returned.
+ */
+export function parseYamlFile(text: string): ParsedFile {
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, merge: true, prettyErrors: false });
+  const list = Array.isArray(docs) ? docs : [];
+  const out: ParsedFile = { documents: [], issues: [] };
+  const at = (offset: number): LineCol => lc.linePos(offset);
+
+  for (const doc of list) {
+    const start = at(doc.contents?.range?.[0] ?? doc.range[0]);
+    if (doc.errors.length > 0) {
+      const errs = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0]);
+      const first = errs[0]!;
+      const more = errs.length > 1 ? ` (and ${errs.length - 1} more problem(s) in this document)` : "";
+      out.issues.push({
+        ...at(first.pos[0]),
+        code: "YamlSyntax",
+        severity: "error",
+        field: "",
+        message: `${yamlMessage(first.message, first.code)}${more}`,
+      });
+      continue;
+    }
+    for (const w of doc.warnings) {
+      out.issues.push({ ...at(w.pos[0]), code: "YamlSyntax", severity: "warning", field: "", message: yamlMessage(w.message, w.code) });
+    }
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      out.issues.push({
+        ...start,
+        code: "YamlSyntax",
+        severity: "error",
+        field: "",
+        message:
+          err instanceof ReferenceError && /alias/i.test(err.message)
+            ? `the document expands aliases more than ${MAX_ALIAS_COUNT} times (alias bomb); expected plain data`
+            : `cannot read the document: ${err instanceof Error ? err.message : String(err)}`,
+      });
+      continue;
+    }
+    if (data === null || data === undefined) continue;
+    const positions = new PositionIndex();
+    if (doc.contents) indexNode(doc.contents as YamlNode, [], null, positions, at);
+    out.documents.push({ data, positions, start });
+  }
+  return out;
+}
+
+function yamlMessage(message: string, code: string): string {
+  const firstLine = message.split("\n")[0] ?? message;
+  return `${firstLine.replace(/ at line \d+, column \d+:?$/, "")} (${code})`;
+}
+
+function indexNode(
+  node: YamlNode | null,
+  path: PathSegment[],
+  keyNode: YamlNode | null,
+  index: PositionIndex,
+  at: (offset: number) => LineCol,
+): void {
+  const keyOffset = keyNode?.range?.[0];
+  const valueOffset = node?.range?.[0];
+  const keyPos = at(keyOffset ?? valueOffset ?? 0);
+  let fieldOffset = valueOffset ?? keyOffset ?? 0;
+  const blockCollection = (isMap(node) || isSeq(node)) && !node.flow;
+  const emptyScalar = isScalar(node) && node.value === null && node.source === "";
+  if (keyOffset !== undefined && (blockCollection || emptyScalar || valueOffset === undefined)) fieldOffset = keyOffset;
+  const fieldPos = at(fieldOffset);
+  index.set(path, [fieldPos.line, fieldPos.col, keyPos.line, keyPos.col]);
+
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const k = pair.key as YamlNode | null;
+      if (!isScalar(k)) continue; // complex keys: the field falls back to its parent's position
+      const name = k.value === null ? "" : String(k.value);
+      if (name === "<<" && (isAlias(pair.value) || isMap(pair.value) || isSeq(pair.value))) continue; // merge key
+      indexNode((pair.value as YamlNode | null) ?? null, [...path, name], k, index, at);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => indexNode((item as YamlNode | null) ?? null, [...path, i], null, index, at));
+  }
+  // Aliases are not followed: fields reached through one point at the alias.
+}

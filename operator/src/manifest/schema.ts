@@ -1,0 +1,280 @@
+/**
+ * Schema validation with ajv 8 against the CRDs in crds/, plus coxswain's schema for `metadata`.
+ *
+ * - ajv runs in strict mode so that a typo in a schema fails loudly. Kubernetes' x-kubernetes-* keywords are
+ *   registered: int-or-string expands to anyOf number|string (numbers, not only integers, because quantities
+ *   such as `cpu: 0.5` are YAML numbers; Kubernetes accepts them), the others are annotations.
+ *   strictTypes is off for one reason: a `pattern` next to int-or-string must apply to strings only, which is
+ *   exactly JSON Schema's rule for type-specific keywords, but strictTypes demands a `type: string` there.
+ * - Objects that do not say otherwise get additionalProperties: false, because Kubernetes prunes unknown
+ *   fields and coxswain reports them instead of ignoring them.
+ * - useDefaults fills the schema defaults (replicas 1, probe periodSeconds 10, …) into the data.
+ * - ajv reports several errors for one bad value (each anyOf branch, …): they are grouped by instancePath into
+ *   one issue phrased "must be X (got Y)". Unknown fields, missing fields and bad keys get one issue each.
+ * Each kind's schema is compiled once per process (about 20 ms each) and reused.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+import { KINDS, type Kind } from "../api/objects.js";
+import { readCrdSchema, type JsonSchema } from "./crds.js";
+import { describeGot, showValue, type Issue } from "./issue.js";
+import { getAtPath, pointerToPath, type PathSegment } from "./paths.js";
+
+/** Kubernetes' DNS-1123 label: names of namespaces, containers, ports. At most 63 characters. */
+export const DNS1123_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/** Kubernetes' DNS-1123 subdomain: object names. At most 253 characters. */
+export const DNS1123_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/** A label value: empty, or at most 63 alphanumerics with '-', '_', '.' inside. */
+export const LABEL_VALUE = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
+/** A label or annotation key: optional DNS-subdomain prefix (≤ 253) and "/", then a name (≤ 63). */
+export const QUALIFIED_NAME =
+  "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
+
+/**
+ * Fields of metadata that the API server sets. Manifests exported with `kubectl get -o yaml` carry them;
+ * coxswain reports them as warnings ("ignored, set by the server") and drops them instead of failing the
+ * commit. Any other field outside name/namespace/labels/annotations is an error.
+ */
+export const SERVER_SET_METADATA_FIELDS: readonly string[] = ["creationTimestamp", "generation", "managedFields", "resourceVersion", "uid"];
+
+/** coxswain's schema for metadata (the CRDs only say `metadata: {type: object}`). */
+export const METADATA_SCHEMA: JsonSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name"],
+  properties: {
+    name: { type: "string", minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN },
+    namespace: { type: "string", minLength: 1, maxLength: 63, pattern: DNS1123_LABEL },
+    labels: {
+      type: "object",
+      propertyNames: { pattern: QUALIFIED_NAME },
+      additionalProperties: { type: "string", maxLength: 63, pattern: LABEL_VALUE },
+    },
+    annotations: {
+      type: "object",
+      propertyNames: { pattern: QUALIFIED_NAME },
+      additionalProperties: { type: "string" },
+    },
+  },
+};
+
+/** Human phrases for the patterns used in crds/ and above; unknown patterns are printed as regular expressions. */
+const PATTERN_PHRASES: Record<string, string> = {
+  [DNS1123_LABEL]: "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)",
+  [DNS1123_SUBDOMAIN]: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)",
+  [LABEL_VALUE]: "a label value (letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)",
+  [QUALIFIED_NAME]: "a qualified name like \"app\" or \"example.com/app\" (name part: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)",
+  "^[0-9]+%?$": "a non-negative integer or a percentage like \"25%\"",
+  "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)m?$": "a CPU quantity like 250m, 0.5 or 2",
+  "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a memory quantity like 128Mi, 1G or 1048576",
+  "^[-._a-zA-Z][-._a-zA-Z0-9]*$": "an environment variable name (letters, digits, '_', '-' and '.', not starting with a digit)",
+  "^[-._a-zA-Z0-9]+$": "a ConfigMap key (letters, digits, '-', '_' and '.')",
+  "^unix:///.+$": "unix:///absolute/path/to/docker.sock (only local Docker sockets are supported so far)",
+  "^[0-9]{1,5}-[0-9]{1,5}$": "a port range \"from-to\" like 30000-32767",
+};
+
+let ajvInstance: Ajv | undefined;
+const validators = new Map<Kind, ValidateFunction>();
+
+function ajv(): Ajv {
+  if (ajvInstance) return ajvInstance;
+  const a = new Ajv({ strict: true, strictTypes: false, allErrors: true, useDefaults: true, verbose: true });
+  // ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
+  const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (x: Ajv) => Ajv;
+  addFormats(a);
+  a.addKeyword({
+    keyword: "x-kubernetes-int-or-string",
+    metaSchema: { type: "boolean" },
+    macro: (on: boolean) => (on ? { anyOf: [{ type: "number" }, { type: "string" }] } : true),
+  });
+  for (const keyword of [
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-embedded-resource",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type",
+  ]) {
+    a.addKeyword({ keyword });
+  }
+  ajvInstance = a;
+  return a;
+}
+
+/**
+ * Rewrites a CRD schema for ajv: closes objects that say nothing about unknown fields (Kubernetes prunes
+ * them; coxswain reports them) and, at the root, replaces `metadata` by METADATA_SCHEMA.
+ */
+export function toAjvSchema(schema: JsonSchema, isRoot = true): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  if (out.type === "object" && out.additionalProperties === undefined && out["x-kubernetes-preserve-unknown-fields"] !== true) {
+    out.additionalProperties = false;
+  }
+  if (isPlainObject(out.properties)) {
+    const props: JsonSchema = {};
+    for (const [name, sub] of Object.entries(out.properties)) {
+      props[name] = isRoot && name === "metadata" ? METADATA_SCHEMA : isPlainObject(sub) ? toAjvSchema(sub, false) : sub;
+    }
+    out.properties = props;
+  }
+  if (isPlainObject(out.items)) out.items = toAjvSchema(out.items, false);
+  if (isPlainObject(out.additionalProperties)) out.additionalProperties = toAjvSchema(out.additionalProperties, false);
+  for (const k of ["anyOf", "oneOf", "allOf"]) {
+    if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).map((s) => (isPlainObject(s) ? toAjvSchema(s, false) : s));
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is JsonSchema {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** The compiled validator of a kind; compiled on first use, then reused for the life of the process. */
+export function validatorFor(kind: Kind): ValidateFunction {
+  let v = validators.get(kind);
+  if (!v) {
+    v = ajv().compile(toAjvSchema(readCrdSchema(kind)));
+    validators.set(kind, v);
+  }
+  return v;
+}
+
+/** Compiles every kind's validator now (startup, benchmarks) instead of on first use. */
+export function compileAllSchemas(): void {
+  for (const kind of Object.keys(KINDS) as Kind[]) validatorFor(kind);
+}
+
+/**
+ * Validates an object of a known kind against its schema, applying schema defaults to `data` in place.
+ * Returns SchemaViolation issues, one per offending field (see the file comment).
+ */
+export function validateSchema(kind: Kind, data: unknown): Issue[] {
+  const validate = validatorFor(kind);
+  if (validate(data)) return [];
+  return issuesFromAjv(validate.errors ?? [], data);
+}
+
+/** Groups ajv errors into issues: one per bad value, unknown field, missing field or bad key. */
+export function issuesFromAjv(errors: readonly ErrorObject[], data: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Set<string>();
+  const byValue = new Map<string, ErrorObject[]>();
+  const byKey = new Map<string, { pointer: string; key: string; errors: ErrorObject[] }>();
+
+  for (const e of errors) {
+    const segs = (): PathSegment[] => pointerToPath(e.instancePath, data);
+    if (e.keyword === "additionalProperties") {
+      const prop = String((e.params as { additionalProperty: string }).additionalProperty);
+      const id = `${e.instancePath}\u0000+${prop}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const props = isPlainObject(e.parentSchema) && isPlainObject(e.parentSchema.properties) ? Object.keys(e.parentSchema.properties).sort() : [];
+      const supported = props.length > 0 ? `supported: ${props.join(", ")}` : "no fields are supported here";
+      issues.push({ code: "SchemaViolation", severity: "error", path: [...segs(), prop], at: "key", message: `unknown field ${JSON.stringify(prop)} (${supported})` });
+      continue;
+    }
+    if (e.keyword === "required") {
+      const prop = String((e.params as { missingProperty: string }).missingProperty);
+      const id = `${e.instancePath}\u0000!${prop}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      issues.push({ code: "SchemaViolation", severity: "error", path: [...segs(), prop], at: "value", message: `missing required field ${JSON.stringify(prop)}` });
+      continue;
+    }
+    if (e.keyword === "propertyNames") continue; // summarised by the errors about the key itself
+    if (e.propertyName !== undefined) {
+      const id = `${e.instancePath}\u0000${e.propertyName}`;
+      let g = byKey.get(id);
+      if (!g) byKey.set(id, (g = { pointer: e.instancePath, key: e.propertyName, errors: [] }));
+      g.errors.push(e);
+      continue;
+    }
+    let g = byValue.get(e.instancePath);
+    if (!g) byValue.set(e.instancePath, (g = []));
+    g.push(e);
+  }
+
+  for (const [pointer, errs] of byValue) {
+    const path = pointerToPath(pointer, data);
+    issues.push({ code: "SchemaViolation", severity: "error", path, at: "value", message: valueMessage(errs, getAtPath(data, path)) });
+  }
+  for (const g of byKey.values()) {
+    const path = [...pointerToPath(g.pointer, data), g.key];
+    issues.push({ code: "SchemaViolation", severity: "error", path, at: "key", message: `key ${valueMessage(g.errors, g.key)}` });
+  }
+  return issues;
+}
+
+const TYPE_PHRASES: Record<string, string> = {
+  integer: "an integer",
+  number: "a number",
+  string: "a string",
+  boolean: "a boolean",
+  object: "a mapping",
+  array: "a list",
+  null: "null",
+};
+
+/** One message for all errors about one value: a type mismatch wins; otherwise every constraint it breaks. */
+function valueMessage(errs: readonly ErrorObject[], value: unknown): string {
+  const typeErrors = errs.filter((e) => e.keyword === "type");
+  if (typeErrors.length > 0) {
+    const types = new Set<string>();
+    for (const e of typeErrors) for (const t of String((e.params as { type: string }).type).split(",")) types.add(t);
+    const expected = [...types].map((t) => TYPE_PHRASES[t] ?? t).join(" or ");
+    return `must be ${expected} (${describeGot(value)})`;
+  }
+  const parts: string[] = [];
+  for (const e of errs) {
+    const p = constraintPhrase(e);
+    if (p && !parts.includes(p)) parts.push(p);
+  }
+  if (parts.length === 0) parts.push("is not valid");
+  return `${parts.join("; ")} (got ${showValue(value)})`;
+}
+
+function constraintPhrase(e: ErrorObject): string | undefined {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case "anyOf":
+    case "oneOf":
+    case "x-kubernetes-int-or-string":
+    case "if":
+      return undefined; // their branches' errors say what is wrong
+    case "enum":
+      return `must be one of ${(p.allowedValues as unknown[]).map((v) => (typeof v === "string" ? v : showValue(v))).join(", ")}`;
+    case "const":
+      return `must be ${showValue(p.allowedValue)}`;
+    case "pattern": {
+      const pattern = String(p.pattern);
+      return `must be ${PATTERN_PHRASES[pattern] ?? `a string matching /${pattern}/`}`;
+    }
+    case "format":
+      return `must be a valid ${String(p.format)}`;
+    case "minimum":
+      return `must be at least ${String(p.limit)}`;
+    case "maximum":
+      return `must be at most ${String(p.limit)}`;
+    case "exclusiveMinimum":
+      return `must be greater than ${String(p.limit)}`;
+    case "exclusiveMaximum":
+      return `must be less than ${String(p.limit)}`;
+    case "multipleOf":
+      return `must be a multiple of ${String(p.multipleOf)}`;
+    case "minLength":
+      return p.limit === 1 ? "must not be empty" : `must be at least ${String(p.limit)} characters long`;
+    case "maxLength":
+      return `must be at most ${String(p.limit)} characters long`;
+    case "minItems":
+      return `must have at least ${String(p.limit)} item(s)`;
+    case "maxItems":
+      return `must have at most ${String(p.limit)} item(s)`;
+    case "minProperties":
+      return `must have at least ${String(p.limit)} entr${p.limit === 1 ? "y" : "ies"}`;
+    case "maxProperties":
+      return `must have at most ${String(p.limit)} entr${p.limit === 1 ? "y" : "ies"}`;
+    case "uniqueItems":
+      return "must not contain duplicate items";
+    default:
+      return e.message ?? `breaks ${e.keyword}`;
+  }
+}
