@@ -1,0 +1,84 @@
+/**
+ * Reading Linux /proc for the process runtime: a process's identity (pid + start time) and the live
+ * members of a process group. Synchronous on purpose: each read is one small file, and a consistent
+ * answer matters more than yielding to the event loop.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+
+/** What /proc/<pid>/stat says about one process. */
+export interface ProcStat {
+  pid: number;
+  /** One-letter state (R, S, D, Z, T, …); "Z" is a zombie: dead, only waiting to be reaped. */
+  state: string;
+  /** Process group id. */
+  pgrp: number;
+  /** Field 22: start time in clock ticks since boot; together with pid it identifies a process. */
+  startTime: number;
+}
+
+/**
+ * Reads /proc/<pid>/stat, or returns undefined when there is no such process. The command name (field 2)
+ * may contain spaces and parentheses, so fields are counted after the last ")".
+ */
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  return parseProcStat(text);
+}
+
+/** Parses the text of a /proc/<pid>/stat file; undefined when it is malformed. */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const pid = Number.parseInt(text.slice(0, text.indexOf(" ")), 10);
+  // After ") " come fields 3 (state), 4 (ppid), 5 (pgrp), …, 22 (starttime): index = field − 3.
+  const rest = text.slice(close + 2).split(" ");
+  const state = rest[0];
+  const pgrp = Number.parseInt(rest[2] ?? "", 10);
+  const startTime = Number.parseInt(rest[19] ?? "", 10);
+  if (state === undefined || !Number.isInteger(pid) || !Number.isInteger(pgrp) || !Number.isInteger(startTime)) {
+    return undefined;
+  }
+  return { pid, state, pgrp, startTime };
+}
+
+/**
+ * True when the process `pid` exists, is not a zombie, and started at `startTime` (so a pid reused by
+ * another program after ours died is not mistaken for ours). Also asks the kernel with kill(pid, 0), as
+ * /proc may lag behind; EPERM means "exists, owned by someone else", which the start time then settles.
+ */
+export function isAlive(pid: number, startTime: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== "Z" && stat.startTime === startTime;
+}
+
+/**
+ * Pids of the live (non-zombie) processes whose process group is `pgid`, sorted. Scans /proc: a group
+ * whose only members are unreaped zombies still answers kill(-pgid, 0), so that test alone could wait
+ * forever on a host whose init does not reap.
+ */
+export function liveGroupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return members;
+  }
+  for (const entry of entries) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue; // not a pid directory
+    const stat = readProcStat(Number(entry));
+    if (stat !== undefined && stat.pgrp === pgid && stat.state !== "Z") members.push(stat.pid);
+  }
+  return members.sort((a, b) => a - b);
+}

@@ -1,0 +1,611 @@
+/**
+ * The process runtime: the embedded default for machines without a Docker engine, like Nomad's raw_exec.
+ * A "container" is a local process group running the container's command.
+ *
+ * Documented limits: the image is ignored (nothing is pulled or unpacked: the program must be installed
+ * on the host), there is no isolation (same user, filesystem and network as the operator), limits are not
+ * enforced, and only host networking exists (the program must listen on its hostPort; the launch env
+ * carries PORT / PORT_<NAME>). Linux only (it reads /proc). One operator instance per stateDir.
+ *
+ * Layout under `<stateDir>/process/`:
+ * - `<id>.json`  the record: launch facts, pid + start time of the current run, and its exit (mode 0600,
+ *                as it holds the resolved environment, which may carry secrets); written atomically.
+ * - `<id>/`      the per-container directory: the default working directory, and the base of a relative
+ *                `workingDir`.
+ * - `<id>.log`   stdout and stderr of every run, appended.
+ * - `<id>.exit`  the exit code of the current run, written by the wrapper shell (below).
+ *
+ * How a process outlives the operator and still reports its exit code: the program runs under a tiny
+ * wrapper, `/bin/sh -c 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"' <exitfile> <program> <args…>`,
+ * spawned detached (setsid: its own session and process group, so a kill -9 or Ctrl-C of the operator
+ * does not reach it) and unref'd. The shell waits for the program as a foreground child and writes its
+ * exit status (128+n when killed by signal n) to the exit file, so an exit that no operator watched is
+ * still known to the next one. The trap keeps the shell alive through HUP/INT/QUIT/TERM sent to the whole
+ * group (a trap with a handler, unlike an ignored signal, is reset to the default in the program, so the
+ * program still receives and handles them). The recorded pid is the shell's: it leads the process group,
+ * and every signal from stop() goes to the whole group. Only a SIGKILL of the shell itself loses the exit
+ * code: stop() then records 128+9 = 137; an unknown killer leaves exitCode undefined.
+ *
+ * A pid is trusted only together with its start time (/proc/<pid>/stat field 22), so a pid reused by
+ * another program after ours died is never reported as running, stopped or killed.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { accessSync, closeSync, constants as fsConstants, openSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { arch, constants as osConstants, cpus, platform, totalmem } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoxError, isCoxError } from "../../api/errors.js";
+import { LABELS } from "../labels.js";
+import type {
+  ContainerLaunch,
+  NodeInfo,
+  NodeRuntime,
+  ObservedContainer,
+  RuntimeChangeListener,
+} from "../types.js";
+import { isAlive, liveGroupMembers, readProcStat } from "./proc.js";
+import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
+
+/** Options of a ProcessRuntime. */
+export interface ProcessRuntimeOptions {
+  /** Directory for records, logs and per-container directories; created when missing. */
+  stateDir: string;
+  /** Owner label value of this operator instance; only records carrying it are listed or touched. */
+  owner: string;
+}
+
+/**
+ * Variables a launched program inherits from the operator's environment, when set there, before the
+ * launch's own env is merged over them. Nothing else leaks from the operator (no credentials, no
+ * DOCKER_HOST, no NODE_OPTIONS). PATH defaults to DEFAULT_PATH when the operator has none; the program
+ * is looked up on the resulting PATH. The wrapper shell (dash) also exports PWD = the working directory.
+ */
+export const INHERITED_ENV = ["HOME", "LANG", "PATH", "TZ"] as const;
+
+/** The wrapper shell script; "$0" is the exit file, "$@" the program and its arguments. */
+export const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
+
+/** Shell that runs the wrapper. */
+const SHELL = "/bin/sh";
+
+/** How often stop() looks whether the process group is gone. */
+const POLL_MS = 20;
+
+/** How long stop() waits for a SIGKILLed group to vanish before reporting failure. */
+const KILL_WAIT_MS = 10_000;
+
+/** The persisted record of one process container (`<stateDir>/process/<id>.json`). */
+export interface ProcessRecord {
+  /** Record format version. */
+  version: 1;
+  id: string;
+  runtimeName: string;
+  /** The launch's image, reported back unchanged (the process runtime does not use it). */
+  image: string;
+  labels: Record<string, string>;
+  /** command ++ args as launched; the program is resolved on PATH again at every start. */
+  argv: string[];
+  /** Final environment: INHERITED_ENV from the operator, the launch's env merged over it. */
+  env: Record<string, string>;
+  /** Absolute working directory. */
+  cwd: string;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Pid of the current run's wrapper shell, which leads its process group (pgid = pid). */
+  pid?: number;
+  /** Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22). */
+  startTime?: number;
+  /** Epoch ms of the current run's start. */
+  startedAt?: number;
+  /** Epoch ms of the current run's exit, once observed. */
+  finishedAt?: number;
+  /** Exit code of the current run (128+n for signal n); undefined when unknown. */
+  exitCode?: number;
+}
+
+function fail(message: string, cause?: unknown, details?: Record<string, unknown>): CoxError {
+  return new CoxError("RuntimeCallFailed", message, { cause, details });
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+const ARCH_NAMES: Record<string, string> = { x64: "amd64", arm64: "arm64", ia32: "386", arm: "arm" };
+
+/** The process runtime (see the module comment for its layout, wrapper and limits). */
+export class ProcessRuntime implements NodeRuntime {
+  /** Always "process". */
+  readonly type = "process";
+  readonly #dir: string;
+  readonly #owner: string;
+  readonly #listeners = new Set<RuntimeChangeListener>();
+  /** Children spawned by this instance, by container id, while their exit is still pending. */
+  readonly #children = new Map<string, ChildProcess>();
+  /** Per-container mutex: record read-modify-write never interleaves. */
+  readonly #locks = new Map<string, Promise<void>>();
+  /** Runtime names being created right now, so two concurrent run() calls cannot both take one. */
+  readonly #creating = new Set<string>();
+  #closed = false;
+
+  /** Creates the runtime; nothing touches the disk before the first call. */
+  constructor(options: ProcessRuntimeOptions) {
+    if (options.stateDir === "") throw new CoxError("InvalidArgument", "ProcessRuntime needs a stateDir; got an empty path");
+    if (options.owner === "") throw new CoxError("InvalidArgument", "ProcessRuntime needs an owner; got an empty string");
+    this.#dir = join(resolve(options.stateDir), "process");
+    this.#owner = options.owner;
+  }
+
+  /** Path of the record of container `id`. */
+  recordPath(id: string): string {
+    return join(this.#dir, `${id}.json`);
+  }
+
+  /** Path of the log file holding stdout and stderr of every run of container `id`. */
+  logPath(id: string): string {
+    return join(this.#dir, `${id}.log`);
+  }
+
+  /** The per-container directory of `id` (default working directory). */
+  containerDir(id: string): string {
+    return join(this.#dir, id);
+  }
+
+  #exitPath(id: string): string {
+    return join(this.#dir, `${id}.exit`);
+  }
+
+  /** Checks the host (Linux /proc, /bin/sh), creates the state directory and reports the host's capacity. */
+  async connect(): Promise<NodeInfo> {
+    try {
+      accessSync("/proc/self/stat", fsConstants.R_OK);
+    } catch (err) {
+      throw fail("the process runtime needs Linux /proc (to tell its processes from reused pids); /proc/self/stat is not readable", err);
+    }
+    try {
+      accessSync(SHELL, fsConstants.X_OK);
+    } catch (err) {
+      throw fail(`the process runtime runs programs under ${SHELL}, which is missing or not executable`, err);
+    }
+    await this.#ensureDir();
+    return {
+      cpuMillis: Math.max(1, cpus().length) * 1000,
+      memoryBytes: totalmem(),
+      engine: `process (pid ${process.pid})`,
+      platform: `${platform()}/${ARCH_NAMES[arch()] ?? arch()}`,
+    };
+  }
+
+  /** Every record carrying our owner label, with its state checked against the live processes; sorted by runtimeName, then id. */
+  async list(): Promise<ObservedContainer[]> {
+    const records = await this.#readAll();
+    const out: ObservedContainer[] = [];
+    for (const found of records) {
+      if (found.labels[LABELS.owner] !== this.#owner) continue;
+      let record = found;
+      if (this.#isDeadUnsettled(found)) {
+        record = this.#locks.has(found.id)
+          ? // A stop/start holds the record; report what the exit file says without persisting.
+            await this.#settled(found, undefined)
+          : await this.#locked(found.id, async () => {
+              const fresh = await this.#read(found.id);
+              return fresh === undefined ? found : this.#settle(fresh, undefined);
+            });
+      }
+      out.push(this.#observe(record));
+    }
+    return out.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * Creates the container (record, per-container directory) and starts its program. Throws
+   * CommandNotFound when there is no command/args or the program is not on PATH, RuntimeCallFailed for
+   * bridge networking, a name already in use, a missing absolute workingDir or a failed spawn; nothing is
+   * left behind on failure.
+   */
+  async run(launch: ContainerLaunch): Promise<ObservedContainer> {
+    if (launch.network !== "host") {
+      throw fail(
+        `container ${launch.runtimeName} asks for network "${launch.network}"; the process runtime only has host networking (programs listen on their hostPort directly)`,
+        undefined,
+        { runtimeName: launch.runtimeName, network: launch.network },
+      );
+    }
+    const argv = [...(launch.command ?? []), ...(launch.args ?? [])];
+    if (argv.length === 0) {
+      throw new CoxError(
+        "CommandNotFound",
+        `container ${launch.runtimeName}: the process runtime needs command or args; it has no image to take an entrypoint from`,
+        { details: { runtimeName: launch.runtimeName } },
+      );
+    }
+    const labels = { ...launch.labels };
+    const owner = labels[LABELS.owner];
+    if (owner === undefined) labels[LABELS.owner] = this.#owner;
+    else if (owner !== this.#owner) {
+      throw fail(
+        `container ${launch.runtimeName} is labelled ${LABELS.owner}=${owner}, but this runtime belongs to owner "${this.#owner}"`,
+      );
+    }
+    if (this.#creating.has(launch.runtimeName)) {
+      throw fail(`a container named ${launch.runtimeName} is already being created`);
+    }
+    this.#creating.add(launch.runtimeName);
+    try {
+      await this.#ensureDir();
+      const clash = (await this.#readAll()).find((r) => r.runtimeName === launch.runtimeName);
+      if (clash !== undefined) {
+        throw fail(`a container named ${launch.runtimeName} already exists (id ${clash.id}); remove it first`, undefined, {
+          runtimeName: launch.runtimeName,
+          id: clash.id,
+        });
+      }
+      const id = randomBytes(8).toString("hex");
+      const containerDir = this.containerDir(id);
+      const wd = launch.workingDir;
+      const cwd = wd === undefined || wd === "" ? containerDir : resolve(containerDir, wd);
+      const env = baseEnv();
+      Object.assign(env, launch.env);
+      // Resolve before creating anything, so that a typo leaves no trace.
+      resolveProgram(argv[0]!, env.PATH ?? DEFAULT_PATH, cwd);
+      if (wd !== undefined && isAbsolute(wd)) {
+        const st = await stat(wd).catch(() => undefined);
+        if (st === undefined || !st.isDirectory()) {
+          throw fail(
+            `container ${launch.runtimeName}: workingDir ${wd} does not exist or is not a directory; the process runtime creates relative working directories only (under ${containerDir})`,
+          );
+        }
+      }
+      const record: ProcessRecord = {
+        version: 1,
+        id,
+        runtimeName: launch.runtimeName,
+        image: launch.image,
+        labels,
+        argv,
+        env,
+        cwd,
+        createdAt: Date.now(),
+      };
+      try {
+        await mkdir(containerDir, { recursive: true, mode: 0o700 });
+        await mkdir(cwd, { recursive: true });
+        await this.#write(record);
+        const started = await this.#locked(id, () => this.#spawn(record));
+        return this.#observe(started);
+      } catch (err) {
+        await this.#removeFiles(id);
+        throw isCoxError(err) ? err : fail(`creating container ${launch.runtimeName} failed: ${String(err)}`, err);
+      }
+    } finally {
+      this.#creating.delete(launch.runtimeName);
+    }
+  }
+
+  /**
+   * Runs the container's argv again (new pid, startedAt; exit cleared). No-op when it runs. Leftover
+   * members of its previous process group are killed first. Throws RuntimeCallFailed for an unknown id,
+   * CommandNotFound when the program has disappeared from PATH.
+   */
+  async start(id: string): Promise<void> {
+    await this.#locked(id, async () => {
+      const record = await this.#mustRead(id, "start");
+      if (this.#isRunning(record)) return;
+      await this.#killGroup(await this.#settle(record, undefined), 0);
+      await this.#spawn(record);
+    });
+  }
+
+  /**
+   * SIGTERM to the process group, SIGKILL to it after graceSeconds (at once when 0); resolves when no
+   * member of the group lives, with the exit recorded. No-op when nothing runs. Throws RuntimeCallFailed
+   * for an unknown id or a group that survives SIGKILL for 10 s.
+   */
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    await this.#locked(id, async () => {
+      const record = await this.#mustRead(id, "stop");
+      await this.#killGroup(record, graceSeconds);
+    });
+  }
+
+  /** Kills the container's process group if anything of it lives, then deletes its record, log and directory. No-op for an unknown id. */
+  async remove(id: string): Promise<void> {
+    const removed = await this.#locked(id, async () => {
+      const record = await this.#read(id);
+      if (record === undefined || record.labels[LABELS.owner] !== this.#owner) return false;
+      await this.#killGroup(record, 0);
+      this.#children.get(id)?.removeAllListeners("exit");
+      this.#children.delete(id);
+      await this.#removeFiles(id);
+      return true;
+    });
+    if (removed) this.#notify(id);
+  }
+
+  /** Always empty: the process runtime has no images. */
+  async images(): Promise<string[]> {
+    return [];
+  }
+
+  /** Calls `listener` (best effort) when a child spawned by this instance exits or a container is removed. */
+  watch(listener: RuntimeChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Stops watching children and drops listeners; processes keep running, and the next instance finds them. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#listeners.clear();
+    for (const child of this.#children.values()) child.removeAllListeners("exit");
+    this.#children.clear();
+  }
+
+  // ---- internals ----
+
+  async #ensureDir(): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+  }
+
+  #observe(record: ProcessRecord): ObservedContainer {
+    const running = this.#isRunning(record);
+    const observed: ObservedContainer = {
+      id: record.id,
+      runtimeName: record.runtimeName,
+      image: record.image,
+      labels: { ...record.labels },
+      state: running ? "running" : record.pid === undefined ? "created" : "exited",
+      createdAt: record.createdAt,
+    };
+    if (record.startedAt !== undefined) observed.startedAt = record.startedAt;
+    if (!running && record.pid !== undefined) {
+      if (record.exitCode !== undefined) observed.exitCode = record.exitCode;
+      if (record.finishedAt !== undefined) observed.finishedAt = record.finishedAt;
+    }
+    return observed;
+  }
+
+  #isRunning(record: ProcessRecord): boolean {
+    return (
+      record.pid !== undefined &&
+      record.startTime !== undefined &&
+      record.finishedAt === undefined &&
+      isAlive(record.pid, record.startTime)
+    );
+  }
+
+  #isDeadUnsettled(record: ProcessRecord): boolean {
+    return record.pid !== undefined && record.finishedAt === undefined && !this.#isRunning(record);
+  }
+
+  /**
+   * Live members of the record's process group. Empty when the leader's pid now belongs to another
+   * program: Linux never hands out a pid that is still some group's id, so a reused leader pid proves
+   * our group is gone, and a group without its leader can only be ours.
+   */
+  #group(record: ProcessRecord): number[] {
+    if (record.pid === undefined) return [];
+    const leader = readProcStat(record.pid);
+    if (leader !== undefined && leader.startTime !== record.startTime) return [];
+    return liveGroupMembers(record.pid);
+  }
+
+  async #waitGone(record: ProcessRecord, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (this.#group(record).length === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /** The stop sequence; caller holds the lock. Settles the record when the group is gone. */
+  async #killGroup(record: ProcessRecord, graceSeconds: number): Promise<ProcessRecord> {
+    if (record.pid === undefined) return record;
+    const pgid = record.pid;
+    let killed = false;
+    if (this.#group(record).length > 0) {
+      if (graceSeconds > 0) {
+        signalGroup(pgid, "SIGTERM");
+        await this.#waitGone(record, graceSeconds * 1000);
+      }
+      if (this.#group(record).length > 0) {
+        signalGroup(pgid, "SIGKILL");
+        killed = true;
+        if (!(await this.#waitGone(record, KILL_WAIT_MS))) {
+          throw fail(`container ${record.runtimeName} (process group ${pgid}) still has live processes ${KILL_WAIT_MS} ms after SIGKILL`);
+        }
+      }
+    }
+    // SIGKILL leaves the wrapper no chance to write the exit file: the status is 128 + 9.
+    return this.#settle(record, killed ? 128 + osConstants.signals.SIGKILL : undefined);
+  }
+
+  /** Spawns the wrapper for the record's argv; caller holds the lock. Returns the updated, persisted record. */
+  async #spawn(record: ProcessRecord): Promise<ProcessRecord> {
+    const program = resolveProgram(record.argv[0]!, record.env.PATH ?? DEFAULT_PATH, record.cwd);
+    await unlink(this.#exitPath(record.id)).catch((err: unknown) => {
+      if (errnoCode(err) !== "ENOENT") throw err;
+    });
+    await mkdir(record.cwd, { recursive: true });
+    const logFd = openSync(this.logPath(record.id), "a", 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(SHELL, ["-c", WRAPPER_SCRIPT, this.#exitPath(record.id), program, ...record.argv.slice(1)], {
+        cwd: record.cwd,
+        env: record.env,
+        detached: true,
+        stdio: ["ignore", logFd, logFd],
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    const spawnError = new Promise<Error>((res) => child.once("error", res));
+    child.on("error", () => {}); // an 'error' after spawn (e.g. from kill) must never crash the operator
+    const pid = child.pid;
+    if (pid === undefined) {
+      const err = await spawnError;
+      throw fail(`spawning ${SHELL} for container ${record.runtimeName} in ${record.cwd} failed: ${err.message}`, err);
+    }
+    // Our unreaped child cannot vanish from /proc before the event loop turns, so this read is safe.
+    const stat = readProcStat(pid);
+    if (stat === undefined) throw fail(`spawned process ${pid} of container ${record.runtimeName} has no /proc entry`);
+    child.unref();
+    const next: ProcessRecord = { ...record, pid, startTime: stat.startTime, startedAt: Date.now() };
+    delete next.finishedAt;
+    delete next.exitCode;
+    await this.#write(next);
+    if (!this.#closed) {
+      this.#children.set(record.id, child);
+      child.once("exit", (code, signal) => this.#onExit(record.id, pid, child, code, signal));
+    }
+    return next;
+  }
+
+  #onExit(id: string, pid: number, child: ChildProcess, _code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#children.get(id) === child) this.#children.delete(id);
+    if (this.#closed) return;
+    const hint = signal === null ? undefined : 128 + (osConstants.signals[signal] ?? 0);
+    void this.#locked(id, async () => {
+      const record = await this.#read(id);
+      if (record === undefined || record.pid !== pid || record.finishedAt !== undefined) return;
+      if (this.#isRunning(record)) return;
+      await this.#settle(record, hint);
+    })
+      .catch(() => {}) // best effort: list() settles from the exit file anyway
+      .then(() => this.#notify(id));
+  }
+
+  #notify(id: string): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(id);
+      } catch {
+        // a listener's failure is its own business
+      }
+    }
+  }
+
+  /** The record with the current run's exit filled in (exit file first, then the hint); not persisted. */
+  async #settled(record: ProcessRecord, hint: number | undefined): Promise<ProcessRecord> {
+    if (record.pid === undefined || record.finishedAt !== undefined || this.#isRunning(record)) return record;
+    const exit = await readExitFile(this.#exitPath(record.id));
+    const next: ProcessRecord = { ...record, finishedAt: Math.max(exit?.at ?? Date.now(), record.startedAt ?? 0) };
+    const code = exit?.code ?? hint;
+    if (code !== undefined) next.exitCode = code;
+    return next;
+  }
+
+  /** Fills in and persists the current run's exit when the leader is dead; caller holds the lock. */
+  async #settle(record: ProcessRecord, hint: number | undefined): Promise<ProcessRecord> {
+    const next = await this.#settled(record, hint);
+    if (next !== record) await this.#write(next);
+    return next;
+  }
+
+  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((res) => {
+      release = res;
+    });
+    const tail = previous.then(() => mine);
+    this.#locks.set(id, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+
+  async #read(id: string): Promise<ProcessRecord | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.recordPath(id), "utf8");
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT") return undefined;
+      throw fail(`reading the record of container ${id} failed: ${String(err)}`, err);
+    }
+    try {
+      const record = JSON.parse(text) as ProcessRecord;
+      return record.version === 1 && record.id === id ? record : undefined;
+    } catch {
+      return undefined; // records are written by rename, so a torn file means someone else's file
+    }
+  }
+
+  async #mustRead(id: string, op: string): Promise<ProcessRecord> {
+    const record = await this.#read(id);
+    if (record === undefined || record.labels[LABELS.owner] !== this.#owner) {
+      throw fail(`cannot ${op} container ${id}: the process runtime has no such container (owner "${this.#owner}")`, undefined, { id });
+    }
+    return record;
+  }
+
+  async #readAll(): Promise<ProcessRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.#dir);
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT") return [];
+      throw fail(`listing ${this.#dir} failed: ${String(err)}`, err);
+    }
+    const ids = names.filter((n) => n.endsWith(".json")).map((n) => n.slice(0, -".json".length)).sort();
+    const records: ProcessRecord[] = [];
+    for (const id of ids) {
+      const record = await this.#read(id);
+      if (record !== undefined) records.push(record);
+    }
+    return records;
+  }
+
+  async #write(record: ProcessRecord): Promise<void> {
+    const path = this.recordPath(record.id);
+    const tmp = `${path}.tmp-${process.pid}`;
+    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    await rename(tmp, path);
+  }
+
+  async #removeFiles(id: string): Promise<void> {
+    await rm(this.containerDir(id), { recursive: true, force: true });
+    await rm(this.logPath(id), { force: true });
+    await rm(this.#exitPath(id), { force: true });
+    await rm(`${this.recordPath(id)}.tmp-${process.pid}`, { force: true });
+    await rm(this.recordPath(id), { force: true });
+  }
+}
+
+/** The environment a program starts from: INHERITED_ENV from the operator, PATH defaulted. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  env.PATH ??= DEFAULT_PATH;
+  return env;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (err) {
+    if (errnoCode(err) !== "ESRCH") throw fail(`sending ${signal} to process group ${pgid} failed: ${String(err)}`, err);
+  }
+}
+
+async function readExitFile(path: string): Promise<{ code: number; at: number } | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    const code = Number.parseInt(text.trim(), 10);
+    return Number.isInteger(code) ? { code, at: Math.round(st.mtimeMs) } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,556 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { isCoxError, type ErrorCode } from "../../../operator/src/api/errors.js";
+import { LABELS } from "../../../operator/src/runtime/labels.js";
+import { runProbe } from "../../../operator/src/runtime/probe.js";
+import {
+  INHERITED_ENV,
+  ProcessRuntime,
+  type ProcessRecord,
+} from "../../../operator/src/runtime/process/index.js";
+import { liveGroupMembers, readProcStat } from "../../../operator/src/runtime/process/proc.js";
+import type { ContainerLaunch, ObservedContainer } from "../../../operator/src/runtime/types.js";
+
+const OWNER = "coxswain-test";
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const OPERATOR_FIXTURE = fileURLToPath(new URL("./process-operator.fixture.ts", import.meta.url));
+
+/** A node program serving its own cwd, env and argv as JSON on 127.0.0.1:$PORT. */
+const SERVER = `require("http").createServer((q, s) => s.end(JSON.stringify({ cwd: process.cwd(), env: process.env, argv: process.argv.slice(1) }))).listen(Number(process.env.PORT), "127.0.0.1", () => console.log("listening"))`;
+
+// ---- bookkeeping: every state dir, runtime and process a test makes is cleaned up ----
+
+const stateDirs: string[] = [];
+const runtimes: ProcessRuntime[] = [];
+const directChildren: ChildProcess[] = [];
+/** Process groups the runtime started (wrapper pids), over the whole file. */
+const groupsSeen = new Set<number>();
+
+async function newStateDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "cx-process-"));
+  stateDirs.push(dir);
+  return dir;
+}
+
+function runtime(stateDir: string, owner = OWNER): ProcessRuntime {
+  const rt = new ProcessRuntime({ stateDir, owner });
+  runtimes.push(rt);
+  return rt;
+}
+
+async function readRecords(stateDir: string): Promise<ProcessRecord[]> {
+  const dir = join(stateDir, "process");
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: ProcessRecord[] = [];
+  for (const name of names.filter((n) => n.endsWith(".json"))) {
+    out.push(JSON.parse(await readFile(join(dir, name), "utf8")) as ProcessRecord);
+  }
+  return out;
+}
+
+/** Live members of a record's group, unless its pid now belongs to another program. */
+function liveGroupOf(record: { pid?: number; startTime?: number }): number[] {
+  if (record.pid === undefined) return [];
+  const leader = readProcStat(record.pid);
+  if (leader !== undefined && leader.startTime !== record.startTime) return [];
+  return liveGroupMembers(record.pid);
+}
+
+afterEach(async () => {
+  const strays: number[] = [];
+  for (const dir of stateDirs) {
+    for (const record of await readRecords(dir)) {
+      if (record.pid === undefined) continue;
+      groupsSeen.add(record.pid);
+      const live = liveGroupOf(record);
+      if (live.length > 0) {
+        strays.push(...live);
+        try {
+          process.kill(-record.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+  for (const rt of runtimes.splice(0)) await rt.close();
+  for (const child of directChildren.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const dir of stateDirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  // Every test stops or removes what it runs: a live process here means stop/remove did not reach it.
+  expect(strays).toEqual([]);
+});
+
+afterAll(async () => {
+  await waitFor(() => [...groupsSeen].every((pgid) => liveGroupMembers(pgid).length === 0), 5_000);
+  expect([...groupsSeen].flatMap((pgid) => liveGroupMembers(pgid))).toEqual([]);
+});
+
+// ---- helpers ----
+
+function launch(name: string, over: Partial<ContainerLaunch> = {}): ContainerLaunch {
+  return {
+    runtimeName: name,
+    image: "ignored:latest",
+    env: {},
+    network: "host",
+    ports: [],
+    limits: {},
+    labels: { [LABELS.owner]: OWNER, [LABELS.pod]: name },
+    ...over,
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+  }
+}
+
+async function find(rt: ProcessRuntime, id: string): Promise<ObservedContainer | undefined> {
+  return (await rt.list()).find((c) => c.id === id);
+}
+
+async function waitExited(rt: ProcessRuntime, id: string, timeoutMs = 10_000): Promise<ObservedContainer> {
+  let seen: ObservedContainer | undefined;
+  await waitFor(async () => {
+    seen = await find(rt, id);
+    return seen?.state === "exited";
+  }, timeoutMs);
+  return seen!;
+}
+
+async function waitLog(rt: ProcessRuntime, id: string, text: string): Promise<string> {
+  let log = "";
+  await waitFor(async () => {
+    log = await readFile(rt.logPath(id), "utf8").catch(() => "");
+    return log.includes(text);
+  });
+  return log;
+}
+
+async function recordOf(rt: ProcessRuntime, id: string): Promise<ProcessRecord> {
+  return JSON.parse(await readFile(rt.recordPath(id), "utf8")) as ProcessRecord;
+}
+
+async function codeOf(p: Promise<unknown>): Promise<ErrorCode | "resolved" | "not a CoxError"> {
+  try {
+    await p;
+    return "resolved";
+  } catch (err) {
+    return isCoxError(err) ? err.code : "not a CoxError";
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Starts the stand-in operator, returns it and the container it ran. */
+async function startOperator(stateDir: string, name: string, argv: string[]): Promise<{ op: ChildProcess; container: ObservedContainer }> {
+  const op = spawn(process.execPath, ["--import", "tsx", OPERATOR_FIXTURE, stateDir, OWNER, name, ...argv], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, so the test can kill the whole group like a terminal's Ctrl-\ would
+  });
+  directChildren.push(op);
+  let out = "";
+  let err = "";
+  op.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    op.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf("\n");
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    op.once("exit", (code) => reject(new Error(`operator fixture exited ${code}: ${err}`)));
+  });
+  return { op, container: JSON.parse(line) as ObservedContainer };
+}
+
+/** SIGKILL to the operator's whole process group: what it spawned survives only in a group of its own. */
+async function kill9(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  process.kill(-child.pid!, "SIGKILL");
+  await exited;
+}
+
+// ---- tests ----
+
+describe("ProcessRuntime with real processes", () => {
+  it("reports the host's capacity and no images", async () => {
+    const rt = runtime(await newStateDir());
+    const info = await rt.connect();
+    expect(info.cpuMillis).toBe(cpus().length * 1000);
+    expect(info.memoryBytes).toBe(totalmem());
+    expect(info.engine).toBe(`process (pid ${process.pid})`);
+    expect(info.platform).toMatch(/^linux\//);
+    expect(await rt.images()).toEqual([]);
+  });
+
+  it("runs a node HTTP server that answers on 127.0.0.1:$PORT with the launch env over a minimal inherited env", async () => {
+    const rt = runtime(await newStateDir());
+    const port = await freePort();
+    process.env.COX_TEST_MUST_NOT_LEAK = "secret";
+    try {
+      const c = await rt.run(
+        launch("web", {
+          command: ["node"],
+          args: ["-e", SERVER],
+          env: { PORT: String(port), GREETING: "hello", LANG: "C" },
+          ports: [{ containerPort: port, hostPort: port, protocol: "TCP" }],
+        }),
+      );
+      expect(c.state).toBe("running");
+      expect(c.image).toBe("ignored:latest");
+      await waitFor(async () => (await runProbe({ type: "http", host: "127.0.0.1", port, path: "/" }, 500)).ok);
+      const body = (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as {
+        cwd: string;
+        env: Record<string, string>;
+        argv: string[];
+      };
+      expect(body.cwd).toBe(rt.containerDir(c.id));
+      expect(body.argv).toEqual([]);
+      expect(body.env.GREETING).toBe("hello");
+      expect(body.env.PORT).toBe(String(port));
+      expect(body.env.LANG).toBe("C");
+      expect(body.env.COX_TEST_MUST_NOT_LEAK).toBeUndefined();
+      // Only the documented inherited variables, the launch's own, and PWD (set by the wrapper shell).
+      const allowed = new Set<string>([...INHERITED_ENV, "PORT", "GREETING", "PWD"]);
+      expect(Object.keys(body.env).filter((k) => !allowed.has(k))).toEqual([]);
+      expect(body.env.PATH).toBe(process.env.PATH);
+      expect((await find(rt, c.id))?.state).toBe("running");
+
+      await rt.remove(c.id);
+      expect((await runProbe({ type: "tcp", host: "127.0.0.1", port }, 500)).ok).toBe(false);
+    } finally {
+      delete process.env.COX_TEST_MUST_NOT_LEAK;
+    }
+  });
+
+  it("uses args alone as argv when there is no command", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("args-only", { args: ["sh", "-c", "exit 4"] }));
+    expect((await waitExited(rt, c.id)).exitCode).toBe(4);
+    await rt.remove(c.id);
+  });
+
+  const workingDirCases: { name: string; workingDir?: (stateDir: string) => Promise<string> | string; expected: (rt: ProcessRuntime, id: string, stateDir: string) => string }[] = [
+    {
+      name: "runs in the per-container directory when there is no workingDir",
+      expected: (rt, id) => rt.containerDir(id),
+    },
+    {
+      name: "creates a relative workingDir under the per-container directory and runs there",
+      workingDir: () => "data/work",
+      expected: (rt, id) => join(rt.containerDir(id), "data/work"),
+    },
+    {
+      name: "runs in an existing absolute workingDir",
+      workingDir: async (stateDir) => {
+        await mkdir(join(stateDir, "abs"), { recursive: true });
+        return join(stateDir, "abs");
+      },
+      expected: (_rt, _id, stateDir) => join(stateDir, "abs"),
+    },
+  ];
+
+  it.each(workingDirCases)("$name", async ({ workingDir, expected }) => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    const wd = workingDir === undefined ? undefined : await workingDir(stateDir);
+    const c = await rt.run(launch("wd", { command: ["sh", "-c", "pwd -P"], ...(wd === undefined ? {} : { workingDir: wd }) }));
+    expect((await waitExited(rt, c.id)).exitCode).toBe(0);
+    const log = await readFile(rt.logPath(c.id), "utf8");
+    expect(log.trim()).toBe(expected(rt, c.id, stateDir));
+    await rt.remove(c.id);
+  });
+
+  const rejectCases: { name: string; code: ErrorCode; launch: (stateDir: string) => Promise<ContainerLaunch> | ContainerLaunch }[] = [
+    {
+      name: "rejects a container with neither command nor args",
+      code: "CommandNotFound",
+      launch: () => launch("x"),
+    },
+    {
+      name: "rejects a program that is not on PATH",
+      code: "CommandNotFound",
+      launch: () => launch("x", { command: ["coxswain-no-such-program-anywhere"] }),
+    },
+    {
+      name: "rejects a program the launch's own PATH does not contain",
+      code: "CommandNotFound",
+      launch: (stateDir) => launch("x", { command: ["sh"], env: { PATH: join(stateDir, "empty-bin") } }),
+    },
+    {
+      name: "rejects an absolute program path that does not exist",
+      code: "CommandNotFound",
+      launch: () => launch("x", { command: ["/nonexistent/bin/server"] }),
+    },
+    {
+      name: "rejects a program file that is not executable",
+      code: "CommandNotFound",
+      launch: async (stateDir) => {
+        const file = join(stateDir, "not-executable.sh");
+        await writeFile(file, "#!/bin/sh\nexit 0\n");
+        await chmod(file, 0o644);
+        return launch("x", { command: [file] });
+      },
+    },
+    {
+      name: "rejects a directory given as the program",
+      code: "CommandNotFound",
+      launch: (stateDir) => launch("x", { command: [stateDir] }),
+    },
+    {
+      name: "rejects bridge networking",
+      code: "RuntimeCallFailed",
+      launch: () => launch("x", { command: ["sleep", "30"], network: "bridge" }),
+    },
+    {
+      name: "rejects an absolute workingDir that does not exist",
+      code: "RuntimeCallFailed",
+      launch: () => launch("x", { command: ["sleep", "30"], workingDir: "/nonexistent/coxswain/wd" }),
+    },
+    {
+      name: "rejects a container labelled with another owner",
+      code: "RuntimeCallFailed",
+      launch: () => launch("x", { command: ["sleep", "30"], labels: { [LABELS.owner]: "someone-else" } }),
+    },
+  ];
+
+  it.each(rejectCases)("$name, leaving nothing behind", async ({ code, launch: make }) => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    expect(await codeOf(rt.run(await make(stateDir)))).toBe(code);
+    expect(await rt.list()).toEqual([]);
+    expect(await readdir(join(stateDir, "process")).catch(() => [])).toEqual([]);
+  });
+
+  it("rejects a second container with the same runtime name", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("twice", { command: ["sleep", "30"] }));
+    expect(await codeOf(rt.run(launch("twice", { command: ["sleep", "30"] })))).toBe("RuntimeCallFailed");
+    expect((await rt.list()).map((x) => x.id)).toEqual([c.id]);
+    await rt.remove(c.id);
+  });
+
+  it("reports the exit code of a process that exits 3, to the instance that started it and to a new instance", async () => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    const exits: (string | undefined)[] = [];
+    rt.watch((id) => exits.push(id));
+    const c = await rt.run(launch("exit3", { command: ["sh", "-c", "exit 3"] }));
+    await waitFor(() => exits.includes(c.id));
+    const seen = await find(rt, c.id);
+    expect(seen).toMatchObject({ state: "exited", exitCode: 3 });
+    expect(seen!.finishedAt).toBeGreaterThanOrEqual(seen!.startedAt!);
+
+    const second = runtime(stateDir);
+    expect(await find(second, c.id)).toMatchObject({ state: "exited", exitCode: 3 });
+    await second.remove(c.id);
+  });
+
+  it("reports the exit code of a process that exited while no instance existed", async () => {
+    const stateDir = await newStateDir();
+    const first = runtime(stateDir);
+    const c = await first.run(launch("unwatched", { command: ["sh", "-c", "sleep 0.3; exit 3"] }));
+    await first.close();
+    const pgid = (await recordOf(first, c.id)).pid!;
+    await waitFor(() => liveGroupMembers(pgid).length === 0);
+    // Nobody recorded the exit: it is only in the exit file the wrapper wrote.
+    expect((await recordOf(first, c.id)).finishedAt).toBeUndefined();
+
+    const second = runtime(stateDir);
+    const seen = await find(second, c.id);
+    expect(seen).toMatchObject({ state: "exited", exitCode: 3 });
+    expect((await recordOf(second, c.id)).exitCode).toBe(3);
+    await second.remove(c.id);
+  });
+
+  it("keeps a process running through a kill -9 of its operator; a new instance lists it and stops it", async () => {
+    const stateDir = await newStateDir();
+    const { op, container } = await startOperator(stateDir, "survivor", ["sleep", "60"]);
+    const pid = (await recordOf(new ProcessRuntime({ stateDir, owner: OWNER }), container.id)).pid!;
+    expect(readProcStat(pid)?.pgrp).toBe(pid); // leads a process group of its own
+    expect(readProcStat(pid)?.pgrp).not.toBe(readProcStat(op.pid!)?.pgrp);
+    await kill9(op);
+    const rt = runtime(stateDir);
+    expect(await find(rt, container.id)).toMatchObject({ state: "running", startedAt: container.startedAt });
+    const started = Date.now();
+    await rt.stop(container.id, 10);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await find(rt, container.id)).toMatchObject({ state: "exited", exitCode: 143 });
+    expect(liveGroupMembers((await recordOf(rt, container.id)).pid!)).toEqual([]);
+    await rt.remove(container.id);
+  });
+
+  it("reports the exit code of a process that exited after its operator was killed with -9", async () => {
+    const stateDir = await newStateDir();
+    const { op, container } = await startOperator(stateDir, "orphan", ["sh", "-c", "sleep 0.5; exit 3"]);
+    await kill9(op);
+    const rt = runtime(stateDir);
+    expect((await waitExited(rt, container.id)).exitCode).toBe(3);
+    await rt.remove(container.id);
+  });
+
+  it.each([
+    { name: "does not mistake another program with the recorded pid for its process", target: "other" as const },
+    { name: "does not mistake the operator itself with the recorded pid for its process", target: "self" as const },
+  ])("$name, and never signals it", async ({ target }) => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    await rt.connect();
+    let pid = process.pid;
+    if (target === "other") {
+      const other = spawn("sleep", ["60"], { stdio: "ignore" });
+      directChildren.push(other);
+      pid = other.pid!;
+    }
+    const real = readProcStat(pid)!;
+    const id = "fake0000reused00";
+    const record: ProcessRecord = {
+      version: 1,
+      id,
+      runtimeName: "reused",
+      image: "none",
+      labels: { [LABELS.owner]: OWNER },
+      argv: ["sleep", "60"],
+      env: {},
+      cwd: stateDir,
+      createdAt: Date.now() - 60_000,
+      pid,
+      startTime: real.startTime - 1, // our process started earlier: this pid was reused
+      startedAt: Date.now() - 60_000,
+    };
+    await writeFile(rt.recordPath(id), JSON.stringify(record));
+    expect((await find(rt, id))?.state).toBe("exited");
+    await rt.stop(id, 0);
+    await rt.remove(id);
+    expect(readProcStat(pid)?.startTime).toBe(real.startTime);
+    expect(await find(rt, id)).toBeUndefined();
+  });
+
+  it("escalates to SIGKILL when the program ignores SIGTERM for the grace period", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(
+      launch("stubborn", {
+        command: ["node", "-e", `process.on("SIGTERM", () => console.log("ignoring TERM")); console.log("ready"); setInterval(() => {}, 1000)`],
+      }),
+    );
+    await waitLog(rt, c.id, "ready");
+    const started = Date.now();
+    await rt.stop(c.id, 1);
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeLessThan(4_000);
+    expect(await find(rt, c.id)).toMatchObject({ state: "exited", exitCode: 137 });
+    // SIGTERM did reach the program through the wrapper.
+    expect(await readFile(rt.logPath(c.id), "utf8")).toContain("ignoring TERM");
+    await rt.remove(c.id);
+  });
+
+  it("lets a program that handles SIGTERM exit on its own within the grace period, with its exit code", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(
+      launch("polite", {
+        command: ["node", "-e", `process.on("SIGTERM", () => process.exit(0)); console.log("ready"); setInterval(() => {}, 1000)`],
+      }),
+    );
+    await waitLog(rt, c.id, "ready");
+    const started = Date.now();
+    await rt.stop(c.id, 30);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await find(rt, c.id)).toMatchObject({ state: "exited", exitCode: 0 });
+    await rt.remove(c.id);
+  });
+
+  it("stops every process of the container's process group", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("family", { command: ["sh", "-c", "sleep 60 & sleep 60 & echo started; wait"] }));
+    await waitLog(rt, c.id, "started");
+    const pgid = (await recordOf(rt, c.id)).pid!;
+    await waitFor(() => liveGroupMembers(pgid).length >= 4); // wrapper, inner shell, two sleeps
+    await rt.stop(c.id, 5);
+    expect(liveGroupMembers(pgid)).toEqual([]);
+    expect((await find(rt, c.id))?.state).toBe("exited");
+    await rt.stop(c.id, 5); // no-op once stopped
+    await rt.remove(c.id);
+  });
+
+  it("starts an exited container again with the same argv, a new pid and a new start time", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("again", { command: ["sh", "-c", "echo run; sleep 0.2; exit 5"] }));
+    const firstExit = await waitExited(rt, c.id);
+    expect(firstExit.exitCode).toBe(5);
+    const firstPid = (await recordOf(rt, c.id)).pid;
+
+    await rt.start(c.id);
+    const restarted = await find(rt, c.id);
+    expect(restarted?.state).toBe("running");
+    expect(restarted?.exitCode).toBeUndefined();
+    expect(restarted?.startedAt).toBeGreaterThanOrEqual(firstExit.finishedAt!);
+    const secondPid = (await recordOf(rt, c.id)).pid;
+    expect(secondPid).not.toBe(firstPid);
+    await rt.start(c.id); // no-op while running
+    expect((await recordOf(rt, c.id)).pid).toBe(secondPid);
+
+    expect((await waitExited(rt, c.id)).exitCode).toBe(5);
+    expect((await readFile(rt.logPath(c.id), "utf8")).match(/run/g)).toHaveLength(2);
+    await rt.remove(c.id);
+  });
+
+  it("removes a running container: kills it and deletes its record, log and directory", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("doomed", { command: ["sleep", "60"] }));
+    const pgid = (await recordOf(rt, c.id)).pid!;
+    await rt.remove(c.id);
+    expect(liveGroupMembers(pgid)).toEqual([]);
+    expect(await exists(rt.recordPath(c.id))).toBe(false);
+    expect(await exists(rt.logPath(c.id))).toBe(false);
+    expect(await exists(rt.containerDir(c.id))).toBe(false);
+    expect(await rt.list()).toEqual([]);
+    await rt.remove(c.id); // no-op once gone
+  });
+
+  it("only lists and touches containers of its own owner", async () => {
+    const stateDir = await newStateDir();
+    const mine = runtime(stateDir);
+    const theirs = runtime(stateDir, "other-owner");
+    const a = await mine.run(launch("mine", { command: ["sleep", "60"] }));
+    const b = await theirs.run(
+      launch("theirs", { command: ["sleep", "60"], labels: { [LABELS.owner]: "other-owner" } }),
+    );
+    expect((await mine.list()).map((c) => c.id)).toEqual([a.id]);
+    expect((await theirs.list()).map((c) => c.id)).toEqual([b.id]);
+    await mine.remove(b.id);
+    expect(await codeOf(mine.stop(b.id, 0))).toBe("RuntimeCallFailed");
+    expect((await find(theirs, b.id))?.state).toBe("running");
+    await mine.remove(a.id);
+    await theirs.remove(b.id);
+  });
+
+  it("rejects stop and start of an unknown container", async () => {
+    const rt = runtime(await newStateDir());
+    expect(await codeOf(rt.stop("nope", 1))).toBe("RuntimeCallFailed");
+    expect(await codeOf(rt.start("nope"))).toBe("RuntimeCallFailed");
+  });
+});
