@@ -1,0 +1,311 @@
+/**
+ * What coxswain records in Git, held in memory, and its rendering into the status branch tree:
+ *
+ *   summary.yaml
+ *   workloads/<namespace>/<kind lower>-<name>.yaml      (cluster-scoped kinds: namespace "_cluster")
+ *   commits/<oid[0:2]>/<oid>.yaml
+ *
+ * Rendering is a pure function of the records: keys in a fixed order, every list sorted as status/types.ts
+ * says, no clocks of its own. The same records always give the same bytes, so recomputing the same state
+ * writes no new status commit. Parsing reads the same tree back (after an operator restart).
+ */
+import { parse, stringify } from "yaml";
+import { dataEqual } from "../api/canonical.js";
+import type { Condition, WorkloadEvent } from "../api/conditions.js";
+import type { TreeFile } from "../source/types.js";
+import type { CommitPhase, CommitRecord, RecordedError, RecordedPod, SummaryRecord, WorkloadRecord } from "./types.js";
+
+/** The path of the summary file. */
+export const SUMMARY_PATH = "summary.yaml";
+/** The directory segment used for cluster-scoped objects (empty namespace). */
+export const CLUSTER_SCOPE = "_cluster";
+/** A workload keeps at most this many events, the most recent last. */
+export const MAX_EVENTS = 20;
+
+/** Everything the status branch holds. */
+export interface StatusState {
+  summary?: SummaryRecord;
+  commits: CommitRecord[];
+  workloads: WorkloadRecord[];
+  /** Files under other paths (e.g. written by a newer coxswain); kept verbatim so a flush never drops them. */
+  extra: TreeFile[];
+}
+
+/** commits/<oid[0:2]>/<oid>.yaml */
+export function commitPath(oid: string): string {
+  return `commits/${oid.slice(0, 2)}/${oid}.yaml`;
+}
+
+/** workloads/<namespace>/<kind lower>-<name>.yaml */
+export function workloadPath(kind: string, namespace: string, name: string): string {
+  return `workloads/${namespace === "" ? CLUSTER_SCOPE : namespace}/${kind.toLowerCase()}-${name}.yaml`;
+}
+
+/**
+ * The note written on a deploy commit: one line, e.g.
+ * "coxswain: Succeeded — 3/3 pods of Deployment/default/web ready (revision 5d8f7c9b6)".
+ * Whitespace is collapsed and the line is capped at 200 characters: notes are small markers, the full
+ * record lives on the status branch.
+ */
+export function noteText(record: CommitRecord): string {
+  const message = record.message.replace(/\s+/g, " ").trim();
+  const line = message === "" ? `coxswain: ${record.phase}` : `coxswain: ${record.phase} — ${message}`;
+  return line.length <= 200 ? line : `${line.slice(0, 199)}…`;
+}
+
+/** Renders the status tree: one file per record plus the extra files, sorted by path. Pure. */
+export function renderStatusTree(state: StatusState): TreeFile[] {
+  const files = new Map<string, string>();
+  for (const f of state.extra) files.set(f.path, f.content);
+  if (state.summary) files.set(SUMMARY_PATH, toYaml(orderSummary(state.summary)));
+  for (const w of state.workloads) files.set(workloadPath(w.kind, w.namespace, w.name), toYaml(orderWorkload(w)));
+  for (const c of state.commits) files.set(commitPath(c.commit), toYaml(orderCommit(c)));
+  return [...files.entries()].map(([path, content]) => ({ path, content })).sort((a, b) => cmp(a.path, b.path));
+}
+
+/** What parseStatusTree found. */
+export interface ParsedStatusTree {
+  state: StatusState;
+  /** Files that looked like records but could not be read, with why; they are skipped. */
+  problems: { path: string; message: string }[];
+}
+
+/** Reads a status tree back into records (the inverse of renderStatusTree for the files it wrote). */
+export function parseStatusTree(files: readonly TreeFile[]): ParsedStatusTree {
+  const state: StatusState = { commits: [], workloads: [], extra: [] };
+  const problems: { path: string; message: string }[] = [];
+  for (const f of [...files].sort((a, b) => cmp(a.path, b.path))) {
+    const isCommit = /^commits\/[0-9a-f]{2}\/[0-9a-f]{40}\.yaml$/.test(f.path);
+    const isWorkload = /^workloads\/[^/]+\/[^/]+\.yaml$/.test(f.path);
+    if (f.path !== SUMMARY_PATH && !isCommit && !isWorkload) {
+      state.extra.push({ path: f.path, content: f.content });
+      continue;
+    }
+    try {
+      const doc: unknown = parse(f.content);
+      if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new Error("expected a YAML mapping");
+      const rec = doc as Record<string, unknown>;
+      if (f.path === SUMMARY_PATH) {
+        requireStrings(rec, ["repository", "branch", "path"]);
+        state.summary = orderSummary(rec as unknown as SummaryRecord);
+      } else if (isCommit) {
+        requireStrings(rec, ["commit", "branch", "subject", "phase", "message"]);
+        if (commitPath(rec.commit as string) !== f.path) throw new Error(`commit ${String(rec.commit)} does not match its file name`);
+        state.commits.push(orderCommit(rec as unknown as CommitRecord));
+      } else {
+        requireStrings(rec, ["kind", "namespace", "name", "revision", "commit"]);
+        const w = rec as unknown as WorkloadRecord;
+        if (workloadPath(w.kind, w.namespace, w.name) !== f.path) throw new Error(`${w.kind}/${w.namespace}/${w.name} does not match its file name`);
+        state.workloads.push(orderWorkload(w));
+      }
+    } catch (err) {
+      problems.push({ path: f.path, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return { state, problems };
+}
+
+/**
+ * The records coxswain keeps, in memory. Setters store copies and bump `version` only when the data
+ * actually changed, so a writer can tell "nothing new" without rendering. Getters return copies.
+ */
+export class StatusStore {
+  private summaryRec: SummaryRecord | undefined;
+  private readonly commitRecs = new Map<string, CommitRecord>();
+  private readonly workloadRecs = new Map<string, WorkloadRecord>();
+  private readonly extraFiles = new Map<string, string>();
+  private changes = 0;
+
+  /** Increases whenever a record changed; equal versions mean equal contents. */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** Records (or replaces) a processed commit. */
+  setCommit(record: CommitRecord): void {
+    const rec = orderCommit(record);
+    if (dataEqual(this.commitRecs.get(rec.commit), rec)) return;
+    this.commitRecs.set(rec.commit, rec);
+    this.changes++;
+  }
+
+  /** The record of a commit, if any. */
+  getCommit(oid: string): CommitRecord | undefined {
+    const rec = this.commitRecs.get(oid);
+    return rec && structuredClone(rec);
+  }
+
+  /** Every commit record, sorted by commit oid. */
+  commits(): CommitRecord[] {
+    return [...this.commitRecs.values()].sort((a, b) => cmp(a.commit, b.commit)).map((r) => structuredClone(r));
+  }
+
+  /** Records (or replaces) a workload. */
+  setWorkload(record: WorkloadRecord): void {
+    const rec = orderWorkload(record);
+    const key = workloadPath(rec.kind, rec.namespace, rec.name);
+    if (dataEqual(this.workloadRecs.get(key), rec)) return;
+    this.workloadRecs.set(key, rec);
+    this.changes++;
+  }
+
+  /** The record of a workload, if any. */
+  getWorkload(kind: string, namespace: string, name: string): WorkloadRecord | undefined {
+    const rec = this.workloadRecs.get(workloadPath(kind, namespace, name));
+    return rec && structuredClone(rec);
+  }
+
+  /** Every workload record, sorted by file path (namespace, kind, name). */
+  workloads(): WorkloadRecord[] {
+    return [...this.workloadRecs.entries()].sort((a, b) => cmp(a[0], b[0])).map(([, r]) => structuredClone(r));
+  }
+
+  /** Forgets a workload (it was pruned from Git); its file disappears at the next flush. */
+  removeWorkload(kind: string, namespace: string, name: string): void {
+    if (this.workloadRecs.delete(workloadPath(kind, namespace, name))) this.changes++;
+  }
+
+  /** Sets summary.yaml. */
+  setSummary(summary: SummaryRecord): void {
+    const rec = orderSummary(summary);
+    if (dataEqual(this.summaryRec, rec)) return;
+    this.summaryRec = rec;
+    this.changes++;
+  }
+
+  /** The summary, if one was set or loaded. */
+  summary(): SummaryRecord | undefined {
+    return this.summaryRec && structuredClone(this.summaryRec);
+  }
+
+  /** Sets (or with undefined, removes) a file outside the record layout, e.g. a plan; kept verbatim. */
+  setFile(path: string, content: string | undefined): void {
+    if (content === undefined) {
+      if (this.extraFiles.delete(path)) this.changes++;
+    } else if (this.extraFiles.get(path) !== content) {
+      this.extraFiles.set(path, content);
+      this.changes++;
+    }
+  }
+
+  /** A copy of everything, for rendering. */
+  snapshot(): StatusState {
+    return {
+      ...(this.summaryRec ? { summary: structuredClone(this.summaryRec) } : {}),
+      commits: this.commits(),
+      workloads: this.workloads(),
+      extra: [...this.extraFiles.entries()].map(([path, content]) => ({ path, content })).sort((a, b) => cmp(a.path, b.path)),
+    };
+  }
+
+  /**
+   * Adds loaded records for everything the store does not hold yet (what was set since start wins over
+   * what was read back from Git).
+   */
+  merge(state: StatusState): void {
+    if (state.summary && !this.summaryRec) this.setSummary(state.summary);
+    for (const c of state.commits) if (!this.commitRecs.has(c.commit)) this.setCommit(c);
+    for (const w of state.workloads) if (!this.workloadRecs.has(workloadPath(w.kind, w.namespace, w.name))) this.setWorkload(w);
+    for (const f of state.extra) if (!this.extraFiles.has(f.path)) this.setFile(f.path, f.content);
+  }
+}
+
+// ---------------------------------------------------------------- fixed key order and sorted lists
+
+function orderCommit(c: CommitRecord): CommitRecord {
+  const timings: CommitRecord["timings"] = { seen: c.timings?.seen ?? "" };
+  if (c.timings?.applied !== undefined) timings.applied = c.timings.applied;
+  if (c.timings?.finished !== undefined) timings.finished = c.timings.finished;
+  if (c.timings?.durationMs !== undefined) timings.durationMs = c.timings.durationMs;
+  return {
+    commit: c.commit,
+    branch: c.branch,
+    subject: c.subject,
+    phase: c.phase as CommitPhase,
+    message: c.message,
+    changes: [...(c.changes ?? [])].sort(cmp),
+    errors: (c.errors ?? []).map(orderError).sort(compareErrors),
+    timings,
+  };
+}
+
+function orderError(e: RecordedError): RecordedError {
+  const out: RecordedError = { code: e.code, message: e.message };
+  if (e.file !== undefined) out.file = e.file;
+  if (e.line !== undefined) out.line = e.line;
+  if (e.col !== undefined) out.col = e.col;
+  if (e.field !== undefined) out.field = e.field;
+  return out;
+}
+
+function compareErrors(a: RecordedError, b: RecordedError): number {
+  return (
+    cmp(a.file ?? "", b.file ?? "") ||
+    (a.line ?? 0) - (b.line ?? 0) ||
+    (a.col ?? 0) - (b.col ?? 0) ||
+    cmp(a.code, b.code) ||
+    cmp(a.field ?? "", b.field ?? "") ||
+    cmp(a.message, b.message)
+  );
+}
+
+function orderWorkload(w: WorkloadRecord): WorkloadRecord {
+  const r = w.replicas ?? ({} as WorkloadRecord["replicas"]);
+  // Events: oldest first, the last MAX_EVENTS kept; the sort is stable so same-time events keep their order.
+  const events = [...(w.events ?? [])].map(orderEvent).sort((a, b) => cmp(a.time, b.time)).slice(-MAX_EVENTS);
+  return {
+    kind: w.kind,
+    namespace: w.namespace,
+    name: w.name,
+    revision: w.revision,
+    commit: w.commit,
+    replicas: { desired: r.desired ?? 0, current: r.current ?? 0, updated: r.updated ?? 0, ready: r.ready ?? 0, available: r.available ?? 0 },
+    pods: (w.pods ?? []).map(orderPod).sort((a, b) => cmp(a.name, b.name)),
+    conditions: (w.conditions ?? []).map(orderCondition).sort((a, b) => cmp(a.type, b.type)),
+    events,
+  };
+}
+
+function orderPod(p: RecordedPod): RecordedPod {
+  return { name: p.name, node: p.node, revision: p.revision, ready: p.ready, endpoints: [...(p.endpoints ?? [])].sort(cmp) };
+}
+
+function orderCondition(c: Condition): Condition {
+  return { type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime };
+}
+
+function orderEvent(e: WorkloadEvent): WorkloadEvent {
+  return { time: e.time, type: e.type, reason: e.reason, message: e.message };
+}
+
+function orderSummary(s: SummaryRecord): SummaryRecord {
+  const out: SummaryRecord = { repository: s.repository, branch: s.branch, path: s.path, workloads: { total: 0, ready: 0, progressing: 0, failed: 0 }, nodes: [] };
+  if (s.head) out.head = { commit: s.head.commit, phase: s.head.phase };
+  if (s.applied !== undefined) out.applied = s.applied;
+  const w = s.workloads ?? out.workloads;
+  out.workloads = { total: w.total ?? 0, ready: w.ready ?? 0, progressing: w.progressing ?? 0, failed: w.failed ?? 0 };
+  out.nodes = (s.nodes ?? [])
+    .map((n) => {
+      const node: SummaryRecord["nodes"][number] = { name: n.name, ready: n.ready, pods: n.pods };
+      if (n.message !== undefined) node.message = n.message;
+      return node;
+    })
+    .sort((a, b) => cmp(a.name, b.name));
+  // Re-create in the documented key order (head and applied after path).
+  const { repository, branch, path, head, applied, workloads, nodes } = out;
+  return { repository, branch, path, ...(head ? { head } : {}), ...(applied !== undefined ? { applied } : {}), workloads, nodes };
+}
+
+function requireStrings(rec: Record<string, unknown>, keys: string[]): void {
+  for (const k of keys) if (typeof rec[k] !== "string") throw new Error(`field ${k} must be a string`);
+}
+
+const HEADER = "# Written by coxswain. Do not edit: the next status write replaces this file.\n";
+
+function toYaml(value: unknown): string {
+  return HEADER + stringify(value, { lineWidth: 0, minContentWidth: 0, indentSeq: true });
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,291 @@
+/**
+ * Writes the StatusStore into Git: the status branch (a tree of its own, see store.ts) and one-line notes
+ * on deploy commits. Writes are coalesced (many updates within debounceMs → one commit), only one flush
+ * runs at a time, and an unchanged tree makes no commit. Never touches the deploy branch.
+ *
+ * For a remote repository the branch and the notes ref are pushed after each change. When a push is
+ * rejected because someone else moved the remote ref, the writer fetches the remote tip, re-commits its
+ * own tree (or re-applies its notes) on top of it and pushes once more; a second rejection is reported
+ * (StatusWriteFailed caused by GitPushRejected) and retried at the next flush.
+ */
+import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
+import type { GitWriter } from "../source/types.js";
+import { noteText, parseStatusTree, renderStatusTree, StatusStore, type StatusState } from "./store.js";
+
+/** Options of a StatusWriter. */
+export interface StatusWriterOptions {
+  /** The repository's writer (Repository.writer). */
+  writer: GitWriter;
+  /** The records to write; a new empty store when omitted (see `store`). */
+  store?: StatusStore;
+  /** Status branch name (default "coxswain/status"). */
+  branch?: string;
+  /** Notes ref (default "refs/notes/coxswain"). */
+  notesRef?: string;
+  /** True for a remote repository: push after writing. */
+  remote: boolean;
+  /** Coalescing window of schedule(), ms (default 500). */
+  debounceMs?: number;
+  /** Failures, always as CoxError StatusWriteFailed (the cause carries the underlying code). Default: one line on stderr. */
+  onError?: (err: CoxError) => void;
+  /** First retry delay after a failed flush, doubling up to 60 s (default 1000 ms). */
+  retryMs?: number;
+}
+
+/** What one flush did. */
+export interface FlushResult {
+  /** The new status commit, when the tree changed. */
+  commit?: string;
+  /** Deploy commits whose note was (re)written. */
+  notes: string[];
+  /** Refs pushed to the remote. */
+  pushed: string[];
+}
+
+const MAX_RETRY_MS = 60_000;
+
+/** Coalescing, single-flight writer of the status branch and notes. */
+export class StatusWriter {
+  /** The records this writer renders. */
+  readonly store: StatusStore;
+  /** Full name of the status branch ref. */
+  readonly branchRef: string;
+  /** The notes ref. */
+  readonly notesRef: string;
+  private readonly writer: GitWriter;
+  private readonly remote: boolean;
+  private readonly debounceMs: number;
+  private readonly retryMs: number;
+  private readonly onError: (err: CoxError) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<FlushResult> | undefined;
+  private followUp: Promise<FlushResult> | undefined;
+  /** Store version whose tree is committed on the status branch. */
+  private committedVersion = -1;
+  /** Deploy commit → note text known to be in the notes ref. */
+  private notes = new Map<string, string>();
+  /** Ref → the tip last known to be on the remote. */
+  private readonly pushed = new Map<string, string>();
+  private failures = 0;
+  private closed = false;
+
+  constructor(opts: StatusWriterOptions) {
+    this.writer = opts.writer;
+    this.store = opts.store ?? new StatusStore();
+    const branch = opts.branch ?? "coxswain/status";
+    this.branchRef = branch.startsWith("refs/") ? branch : `refs/heads/${branch}`;
+    this.notesRef = opts.notesRef ?? "refs/notes/coxswain";
+    this.remote = opts.remote;
+    this.debounceMs = opts.debounceMs ?? 500;
+    this.retryMs = opts.retryMs ?? 1_000;
+    this.onError = opts.onError ?? ((err) => process.stderr.write(`coxswain status: ${err.code}: ${err.message}\n`));
+  }
+
+  /**
+   * Reads the status branch back into the store (records already set in the store win), so commit and
+   * workload records survive a restart; learns which notes exist. For a remote repository it first fetches
+   * the remote's status branch and notes: the remote's records are read, our local (possibly unpushed)
+   * ones overlaid, and our refs moved onto the remote tips so the next commit fast-forwards them. A failed
+   * fetch is reported and the local refs are used. Writes nothing to the remote.
+   */
+  async load(): Promise<void> {
+    let remoteTip: string | undefined;
+    let remoteNotes: string | undefined;
+    if (this.remote) {
+      try {
+        remoteTip = await this.writer.fetchRemoteRef(this.branchRef);
+        remoteNotes = await this.writer.fetchRemoteRef(this.notesRef);
+      } catch (err) {
+        this.report(err, "fetching the remote status branch and notes (continuing with the local copies)");
+      }
+    }
+    try {
+      const localTip = await this.writer.tip(this.branchRef);
+      // Local first so that it wins in merge(): its records are ours and at least as new.
+      if (localTip !== undefined) this.store.merge(await this.readState(localTip));
+      if (remoteTip !== undefined && remoteTip !== localTip) this.store.merge(await this.readState(remoteTip));
+      if (remoteTip !== undefined) {
+        if (remoteTip !== localTip) await this.writer.setRef(this.branchRef, remoteTip);
+        this.pushed.set(this.branchRef, remoteTip);
+      }
+      const localNotes = await this.writer.tip(this.notesRef);
+      if (remoteNotes !== undefined) {
+        if (remoteNotes !== localNotes) await this.writer.setRef(this.notesRef, remoteNotes);
+        this.pushed.set(this.notesRef, remoteNotes);
+      }
+      this.notes = await this.readNotes();
+    } catch (err) {
+      throw this.wrap(err, "reading the status branch back");
+    }
+  }
+
+  /** Asks for a flush within debounceMs; calls in the same window share one flush (one commit). */
+  schedule(): void {
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.debounceMs);
+  }
+
+  /**
+   * Writes now: commits the rendered tree if it changed (no change → no commit), writes notes whose text
+   * changed, then pushes changed refs when remote. Never throws: failures go to onError as
+   * StatusWriteFailed and a retry is scheduled. While a flush runs, further calls share one follow-up flush.
+   */
+  async flush(): Promise<void> {
+    await this.flushWithResult();
+  }
+
+  /** flush(), resolving with what it did (the follow-up's result when it joined a running flush). */
+  flushWithResult(): Promise<FlushResult> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (!this.inflight) {
+      this.inflight = this.runFlush().finally(() => {
+        this.inflight = undefined;
+      });
+      return this.inflight;
+    }
+    this.followUp ??= this.inflight.then(() => {
+      this.followUp = undefined;
+      return this.flushWithResult();
+    });
+    return this.followUp;
+  }
+
+  /** Final flush; afterwards schedule() does nothing and no retry is pending. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** The status commit message: "status: <head short oid> <phase>", or "status: update" without a head. */
+  message(): string {
+    const head = this.store.summary()?.head;
+    return head ? `status: ${head.commit.slice(0, 9)} ${head.phase}` : "status: update";
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private async runFlush(): Promise<FlushResult> {
+    const result: FlushResult = { notes: [], pushed: [] };
+    try {
+      const version = this.store.version;
+      if (version !== this.committedVersion) {
+        const commit = await this.writer.commitFiles({ ref: this.branchRef, files: renderStatusTree(this.store.snapshot()), message: this.message() });
+        if (commit !== undefined) result.commit = commit;
+        this.committedVersion = version;
+      }
+      result.notes = await this.writeNotes();
+      if (this.remote) result.pushed = await this.pushChanged();
+      this.failures = 0;
+    } catch (err) {
+      this.report(err, "writing the status branch");
+      this.scheduleRetry();
+    }
+    return result;
+  }
+
+  /** Sets the note of every commit record whose text differs from what the notes ref holds. */
+  private async writeNotes(): Promise<string[]> {
+    const written: string[] = [];
+    for (const record of this.store.commits()) {
+      const text = noteText(record);
+      if (this.notes.get(record.commit) === text) continue;
+      await this.writer.setNote(this.notesRef, record.commit, text);
+      this.notes.set(record.commit, text);
+      written.push(record.commit);
+    }
+    return written;
+  }
+
+  /** Pushes the branch, then the notes, when their local tips differ from what the remote has. */
+  private async pushChanged(): Promise<string[]> {
+    const pushed: string[] = [];
+    for (const ref of [this.branchRef, this.notesRef]) {
+      let tip = await this.writer.tip(ref);
+      if (tip === undefined || tip === this.pushed.get(ref)) continue;
+      try {
+        await this.writer.push([ref]);
+      } catch (err) {
+        if (!isCoxError(err, "GitPushRejected")) throw err;
+        // Someone else moved the remote ref: rebuild ours on their tip and try once more.
+        await this.rebuildOnRemote(ref);
+        tip = await this.writer.tip(ref);
+        if (tip === undefined) continue;
+        await this.writer.push([ref]);
+      }
+      this.pushed.set(ref, tip);
+      pushed.push(ref);
+    }
+    return pushed;
+  }
+
+  private async rebuildOnRemote(ref: string): Promise<void> {
+    const remoteTip = await this.writer.fetchRemoteRef(ref);
+    if (ref === this.branchRef) {
+      // Our tree is the whole truth of what we record: commit it on top of the remote tip.
+      await this.writer.commitFiles({ ref, files: renderStatusTree(this.store.snapshot()), message: this.message(), parent: remoteTip ?? null });
+      this.committedVersion = this.store.version;
+      return;
+    }
+    // Notes: adopt the remote notes, then re-apply ours on top.
+    if (remoteTip !== undefined) await this.writer.setRef(ref, remoteTip);
+    this.notes = await this.readNotes();
+    await this.writeNotes();
+  }
+
+  private async readState(commit: string): Promise<StatusState> {
+    const { state, problems } = parseStatusTree(await this.writer.readFiles(commit, ""));
+    for (const p of problems) {
+      this.onError(new CoxError("StatusWriteFailed", `status file ${p.path} at ${commit} could not be read back and is skipped: ${p.message}`, { details: { path: p.path } }));
+    }
+    return state;
+  }
+
+  /** The notes our notes ref holds (flat or fan-out layout), as commit → text without the trailing newline. */
+  private async readNotes(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const tip = await this.writer.tip(this.notesRef);
+    if (tip === undefined) return out;
+    for (const f of await this.writer.readFiles(tip, "")) {
+      const oid = f.path.replace(/\//g, "");
+      if (/^[0-9a-f]{40}$/.test(oid)) out.set(oid, f.content.replace(/\n$/, ""));
+    }
+    return out;
+  }
+
+  private scheduleRetry(): void {
+    this.failures++;
+    if (this.closed || this.timer) return;
+    const delay = Math.min(MAX_RETRY_MS, this.retryMs * 2 ** (this.failures - 1));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delay);
+  }
+
+  private wrap(err: unknown, doing: string): CoxError {
+    if (isCoxError(err, "StatusWriteFailed")) return err;
+    const cause = toCoxError(err, "StatusWriteFailed");
+    return new CoxError("StatusWriteFailed", `${doing} (${this.branchRef}, ${this.notesRef}) failed: ${cause.code}: ${cause.message}`, {
+      cause,
+      details: { cause: cause.code },
+    });
+  }
+
+  private report(err: unknown, doing: string): void {
+    try {
+      this.onError(this.wrap(err, doing));
+    } catch {
+      // An error handler that throws must not break the writer.
+    }
+  }
+}
