@@ -224,17 +224,26 @@ function topologicalOrder(
   return out;
 }
 
-/** The smallest unplaced key of a cycle that waits on nothing outside its own cycle. */
+/**
+ * The smallest unplaced key of a cyclic component none of whose members waits on anything outside it, so
+ * that whole components keep their dependency order and only edges inside a cycle give way.
+ */
 function breakCycle(
   keys: readonly ResourceKey[],
   deps: ReadonlyMap<ResourceKey, readonly ResourceKey[]>,
   componentOf: ReadonlyMap<ResourceKey, ReadonlySet<ResourceKey>>,
   placed: ReadonlySet<ResourceKey>,
 ): ResourceKey {
+  const free = new Map<ReadonlySet<ResourceKey>, boolean>();
   for (const k of keys) {
     const c = componentOf.get(k);
     if (placed.has(k) || !c) continue;
-    if ((deps.get(k) ?? EMPTY).every((d) => placed.has(d) || c.has(d))) return k;
+    let ok = free.get(c);
+    if (ok === undefined) {
+      ok = [...c].every((m) => (deps.get(m) ?? EMPTY).every((d) => placed.has(d) || c.has(d)));
+      free.set(c, ok);
+    }
+    if (ok) return k;
   }
   // Unreachable: when nothing is ready, some cycle has all its outside dependencies placed.
   throw new Error("DesiredGraph: topological order is stuck without a cycle");

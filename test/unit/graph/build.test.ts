@@ -289,6 +289,17 @@ describe("cycles", () => {
     expect(graph.order()).toEqual(["Deployment/default/m", "Deployment/default/a", "Deployment/default/0", "Deployment/default/b"]);
   });
 
+  it("breaks a cycle that waits on another cycle only after that one", () => {
+    // a↔b depends on c↔d through a → c: c and d come first although a is the smallest key.
+    const { graph } = buildGraph([
+      manifest(deployment("a", "default", { annotations: dependsOn("b, c") })),
+      manifest(deployment("b", "default", { annotations: dependsOn("a") })),
+      manifest(deployment("c", "default", { annotations: dependsOn("d") })),
+      manifest(deployment("d", "default", { annotations: dependsOn("c") })),
+    ]);
+    expect(graph.order()).toEqual(["Deployment/default/c", "Deployment/default/d", "Deployment/default/a", "Deployment/default/b"]);
+  });
+
   it("handles a depends-on chain of 20,000 objects without deep recursion", () => {
     const n = 20_000;
     const name = (i: number) => `d${String(i).padStart(5, "0")}`;

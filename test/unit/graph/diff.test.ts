@@ -288,6 +288,21 @@ describe("DesiredGraph order properties", () => {
     );
   });
 
+  it("respects every edge between keys that are not on a common cycle, in any graph", () => {
+    fc.assert(
+      fc.property(randomGraphArb, (g) => {
+        const keys = g.keys();
+        const reach = new Map(keys.map((k) => [k, new Set(g.dependentsOf(k))]));
+        for (const via of keys) for (const k of keys) if (reach.get(k)!.has(via)) for (const x of reach.get(via)!) reach.get(k)!.add(x);
+        const index = new Map(g.order().map((k, i) => [k, i]));
+        for (const { from, to } of g.edges()) {
+          if (reach.get(to)!.has(from)) continue; // on a cycle: some edge of it must give way
+          expect(index.get(from)!).toBeLessThan(index.get(to)!);
+        }
+      }),
+    );
+  });
+
   it("reports real cycles, each from its smallest key, and still orders every key once", () => {
     fc.assert(
       fc.property(randomGraphArb, (g) => {
