@@ -1,0 +1,212 @@
+/**
+ * Thin, typed access to one Docker engine through dockerode's modem: explicit connection options (never
+ * the DOCKER_* environment), a version prefix pinned after negotiation, per-call abort signals, and the
+ * translation of transport and HTTP failures into CoxErrors.
+ */
+import http from "node:http";
+import Docker from "dockerode";
+import { CoxError } from "../../api/errors.js";
+
+/** Where an engine listens, parsed from a Node's endpoint. */
+export type EngineTarget =
+  | { kind: "unix"; socketPath: string; endpoint: string }
+  | { kind: "tcp"; host: string; port: number; endpoint: string };
+
+/**
+ * Parses "unix:///path/docker.sock" or "tcp://host:port" (plain HTTP; TLS is not supported yet).
+ * Anything else is an InvalidArgument naming the accepted forms.
+ */
+export function parseEndpoint(endpoint: string): EngineTarget {
+  if (endpoint.startsWith("unix://")) {
+    const socketPath = endpoint.slice("unix://".length);
+    if (socketPath.startsWith("/")) return { kind: "unix", socketPath, endpoint };
+  } else if (endpoint.startsWith("tcp://")) {
+    const m = /^tcp:\/\/([^/:]+|\[[^\]]+\]):(\d{1,5})\/?$/.exec(endpoint);
+    if (m && Number(m[2]) > 0 && Number(m[2]) < 65536) {
+      return { kind: "tcp", host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]), endpoint };
+    }
+  }
+  throw new CoxError(
+    "InvalidArgument",
+    `Docker endpoint ${JSON.stringify(endpoint)} is not supported; expected unix:///absolute/path/docker.sock or tcp://host:port`,
+  );
+}
+
+/**
+ * Runs fn with every DOCKER_* variable removed from process.env, restoring them afterwards. docker-modem
+ * reads DOCKER_HOST, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY, DOCKER_CLIENT_TIMEOUT… in its constructor and
+ * lets them override explicit options (with DOCKER_HOST set, socketPath was ignored); the constructor is
+ * synchronous, so no other code can observe the gap.
+ */
+function withoutDockerEnv<T>(fn: () => T): T {
+  const saved: Array<[string, string | undefined]> = [];
+  for (const key of Object.keys(process.env)) {
+    if (key.startsWith("DOCKER_")) {
+      saved.push([key, process.env[key]]);
+      delete process.env[key];
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    for (const [key, value] of saved) if (value !== undefined) process.env[key] = value;
+  }
+}
+
+/**
+ * Builds a dockerode client for a target. `version` is the pinned API version ("1.41") or undefined for
+ * unversioned requests (GET /version during negotiation). No `timeout` is set on purpose: it is a socket
+ * idle timeout that kills event streams and long pulls; callers pass an abort signal per request instead.
+ */
+export function createDockerClient(target: EngineTarget, version: string | undefined, agent: http.Agent): Docker {
+  const options: Record<string, unknown> = {
+    // Every field docker-modem could take from the environment is set explicitly.
+    host: undefined,
+    port: undefined,
+    socketPath: undefined,
+    protocol: "http",
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+    timeout: undefined,
+    pathPrefix: undefined,
+    version: version === undefined ? undefined : `v${version}`,
+    agent,
+  };
+  if (target.kind === "unix") options.socketPath = target.socketPath;
+  else {
+    options.host = target.host;
+    options.port = target.port;
+  }
+  return withoutDockerEnv(() => new Docker(options as Docker.DockerOptions));
+}
+
+/** One HTTP request to the engine. */
+export interface EngineRequest {
+  method: "GET" | "POST" | "DELETE";
+  /** Path without the version prefix, e.g. "/containers/json". */
+  path: string;
+  /** Query parameters; objects are JSON-encoded (filters), arrays repeat the key. */
+  query?: Record<string, unknown>;
+  /** JSON body for POST. */
+  body?: unknown;
+  /** Statuses outside 2xx that count as success (304 "already started/stopped"). */
+  okStatuses?: number[];
+  /** Resolve with the response stream instead of the parsed body. */
+  stream?: boolean;
+  /** Aborts the request (and the response stream) when fired. */
+  signal?: AbortSignal;
+}
+
+/** The error docker-modem produces for an HTTP status it was not told to accept. */
+export interface EngineHttpError extends Error {
+  statusCode: number;
+  json?: unknown;
+}
+
+/** True when err is an HTTP error from the engine, optionally with the given status. */
+export function isEngineHttpError(err: unknown, status?: number): err is EngineHttpError {
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<EngineHttpError>).statusCode === "number" &&
+    (status === undefined || (err as EngineHttpError).statusCode === status)
+  );
+}
+
+/** The engine's own error message from an HTTP error ("No such container: …"), else the error's message. */
+export function engineMessage(err: unknown): string {
+  if (isEngineHttpError(err)) {
+    const json = err.json;
+    if (json && typeof json === "object" && typeof (json as { message?: unknown }).message === "string") {
+      return (json as { message: string }).message;
+    }
+    if (typeof json === "string" && json.trim()) return json.trim();
+    if (Buffer.isBuffer(json) && json.length) return json.toString("utf8").trim();
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Sends one request through dockerode's modem. Rejects with the modem's error (see classifyEngineError). */
+export function dial<T>(docker: Docker, req: EngineRequest): Promise<T> {
+  const statusCodes: Record<number, true> = { 200: true, 201: true, 204: true };
+  for (const s of req.okStatuses ?? []) statusCodes[s] = true;
+  const options: Record<string, unknown> = { _query: req.query ?? {} };
+  // docker-modem sends JSON(opts._body || opts) for POST; an empty object is sent as no body at all.
+  if (req.method === "POST") options._body = req.body ?? {};
+  const dialOptions: Record<string, unknown> = {
+    path: `${req.path}?`,
+    method: req.method,
+    options,
+    statusCodes,
+    isStream: req.stream === true,
+  };
+  if (req.signal) dialOptions.abortSignal = req.signal;
+  return new Promise<T>((resolve, reject) => {
+    (docker.modem as unknown as { dial(o: unknown, cb: (err: unknown, data: unknown) => void): void }).dial(
+      dialOptions,
+      (err, data) => (err ? reject(err) : resolve(data as T)),
+    );
+  });
+}
+
+/** Transport error codes that mean "nobody answers at this endpoint". */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOENT",
+  "ECONNRESET",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EACCES",
+  "ENOTSOCK",
+  "ECONNABORTED",
+]);
+
+/** Context for error messages: which node, which call, which deadline. */
+export interface CallContext {
+  node: string;
+  endpoint: string;
+  /** What was attempted, e.g. "create container cx_default_web-1_app". */
+  what: string;
+  timeoutMs?: number;
+  /** True when our deadline fired (as opposed to a caller's signal). */
+  timedOut?: boolean;
+}
+
+/**
+ * Turns whatever a call threw into a CoxError: transport failures and deadlines → NodeUnreachable,
+ * HTTP errors → RuntimeCallFailed with the engine's message and status in details.
+ */
+export function classifyEngineError(err: unknown, ctx: CallContext): CoxError {
+  if (err instanceof CoxError) return err;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown };
+  if (ctx.timedOut || e?.name === "AbortError" || e?.name === "TimeoutError") {
+    return new CoxError(
+      "NodeUnreachable",
+      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: the Docker engine did not answer within ${ctx.timeoutMs ?? "?"} ms`,
+      { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, timeoutMs: ctx.timeoutMs } },
+    );
+  }
+  if (typeof e?.code === "string" && UNREACHABLE_CODES.has(e.code)) {
+    return new CoxError(
+      "NodeUnreachable",
+      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: cannot reach the Docker engine (${e.code}); expected a Docker engine listening there`,
+      { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, errno: e.code } },
+    );
+  }
+  if (isEngineHttpError(err)) {
+    return new CoxError(
+      "RuntimeCallFailed",
+      `node ${ctx.node}: ${ctx.what}: the Docker engine answered HTTP ${err.statusCode}: ${engineMessage(err)}`,
+      { cause: err, details: { node: ctx.node, status: err.statusCode } },
+    );
+  }
+  return new CoxError(
+    "RuntimeCallFailed",
+    `node ${ctx.node}: ${ctx.what}: ${typeof e?.message === "string" ? e.message : String(err)}`,
+    { cause: err, details: { node: ctx.node } },
+  );
+}

@@ -1,0 +1,269 @@
+/**
+ * Pure translations between coxswain's runtime types and the Docker Engine API's JSON: the create body
+ * of a ContainerLaunch, ObservedContainer from list/inspect answers, image references, engine timestamps.
+ */
+import { StringDecoder } from "node:string_decoder";
+import { LABEL_PREFIX } from "../labels.js";
+import type { ContainerLaunch, ContainerState, ObservedContainer } from "../types.js";
+
+/** The fields of a GET /containers/json entry coxswain reads. */
+export interface DockerContainerSummary {
+  Id: string;
+  Names?: string[];
+  Image?: string;
+  /** Seconds since the epoch. */
+  Created?: number;
+  State?: string;
+  /** Human text: "Up 3 minutes", "Exited (1) 2 seconds ago". */
+  Status?: string;
+  Labels?: Record<string, string> | null;
+}
+
+/** The fields of a GET /containers/{id}/json answer coxswain reads. */
+export interface DockerContainerInspect {
+  Id: string;
+  Name?: string;
+  /** RFC 3339 with nanoseconds. */
+  Created?: string;
+  Config?: { Image?: string; Labels?: Record<string, string> | null };
+  State?: {
+    Status?: string;
+    Running?: boolean;
+    ExitCode?: number;
+    Error?: string;
+    StartedAt?: string;
+    FinishedAt?: string;
+  };
+}
+
+const STATES: ReadonlySet<string> = new Set<ContainerState>([
+  "created",
+  "running",
+  "restarting",
+  "paused",
+  "exited",
+  "dead",
+  "removing",
+]);
+
+/** Maps Docker's state word to ContainerState; an unknown word is reported as "dead" (not running, not coming back by itself). */
+export function toContainerState(state: string | undefined): ContainerState {
+  const s = (state ?? "").toLowerCase();
+  return STATES.has(s) ? (s as ContainerState) : "dead";
+}
+
+/**
+ * Parses an engine timestamp (RFC 3339, up to nanoseconds) into epoch milliseconds. Docker reports
+ * "0001-01-01T00:00:00Z" for "never"; that and anything unparsable give undefined.
+ */
+export function parseDockerTime(text: string | undefined): number | undefined {
+  if (!text || text.startsWith("0001-01-01")) return undefined;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
+/** The exit code in a list entry's Status ("Exited (137) 5 seconds ago" → 137); undefined when absent. */
+export function exitCodeFromStatus(status: string | undefined): number | undefined {
+  const m = /^Exited \((-?\d+)\)/.exec(status ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A container name as Docker reports it ("/name") without the leading slash. */
+export function containerName(name: string | undefined): string {
+  return (name ?? "").replace(/^\//, "");
+}
+
+/**
+ * The coxswain labels of a container (prefix io.coxswain.). Docker merges the image's labels into the
+ * container's; keeping only ours makes list() return exactly the labels run() was given.
+ */
+export function ownLabels(labels: Record<string, string> | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(labels ?? {}).sort()) {
+    if (key.startsWith(LABEL_PREFIX)) out[key] = labels![key]!;
+  }
+  return out;
+}
+
+/** ObservedContainer from an inspect answer (exact timestamps and exit code). */
+export function observedFromInspect(info: DockerContainerInspect): ObservedContainer {
+  const state = toContainerState(info.State?.Status);
+  const out: ObservedContainer = {
+    id: info.Id,
+    runtimeName: containerName(info.Name),
+    image: info.Config?.Image ?? "",
+    labels: ownLabels(info.Config?.Labels),
+    state,
+    createdAt: parseDockerTime(info.Created) ?? 0,
+  };
+  if ((state === "exited" || state === "dead") && typeof info.State?.ExitCode === "number") {
+    out.exitCode = info.State.ExitCode;
+  }
+  const startedAt = parseDockerTime(info.State?.StartedAt);
+  if (startedAt !== undefined) out.startedAt = startedAt;
+  const finishedAt = parseDockerTime(info.State?.FinishedAt);
+  if (finishedAt !== undefined) out.finishedAt = finishedAt;
+  return out;
+}
+
+/**
+ * ObservedContainer from a list entry alone: state, exit code (from Status), creation time to the
+ * second; no start/finish times (the list endpoint does not carry them).
+ */
+export function observedFromSummary(s: DockerContainerSummary): ObservedContainer {
+  const state = toContainerState(s.State);
+  const out: ObservedContainer = {
+    id: s.Id,
+    runtimeName: containerName(s.Names?.[0]),
+    image: s.Image ?? "",
+    labels: ownLabels(s.Labels),
+    state,
+    createdAt: (s.Created ?? 0) * 1000,
+  };
+  const exitCode = state === "exited" || state === "dead" ? exitCodeFromStatus(s.Status) : undefined;
+  if (exitCode !== undefined) out.exitCode = exitCode;
+  return out;
+}
+
+/** Orders observed containers by runtime name, then id, so every listing is deterministic. */
+export function compareObserved(a: ObservedContainer, b: ObservedContainer): number {
+  if (a.runtimeName !== b.runtimeName) return a.runtimeName < b.runtimeName ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** An image reference split the way POST /images/create wants it (fromImage + tag, where tag may be a digest). */
+export function splitImageReference(image: string): { repository: string; tag: string } {
+  const at = image.indexOf("@");
+  if (at >= 0) return { repository: image.slice(0, at), tag: image.slice(at + 1) };
+  const colon = image.lastIndexOf(":");
+  // A colon before the last "/" belongs to a registry port ("localhost:5000/app"), not a tag.
+  if (colon > image.lastIndexOf("/")) return { repository: image.slice(0, colon), tag: image.slice(colon + 1) };
+  return { repository: image, tag: "latest" };
+}
+
+/** How bridge-mode containers are wired. */
+export interface BridgeOptions {
+  /** Name of the user-defined bridge network containers join. */
+  network: string;
+  /** Host address published ports bind to; "" means every interface, like `docker run -p`. */
+  publishIp: string;
+}
+
+/** The JSON body of POST /containers/create for a launch (the name goes in the query). */
+export interface CreateContainerBody {
+  Image: string;
+  Env: string[];
+  Labels: Record<string, string>;
+  Entrypoint?: string[];
+  Cmd?: string[];
+  WorkingDir?: string;
+  ExposedPorts?: Record<string, Record<string, never>>;
+  HostConfig: {
+    NetworkMode: string;
+    PortBindings?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+    NanoCpus?: number;
+    Memory?: number;
+    RestartPolicy: { Name: "no" };
+  };
+}
+
+/**
+ * Builds the create body. Kubernetes semantics for command/args: command replaces the image's
+ * ENTRYPOINT (and then the image's CMD is not used, as Docker does when an entrypoint is given), args
+ * replace CMD. Env is sorted by name. Restart policy is "no": coxswain restarts containers itself, with
+ * back-off, so the engine must not race it. Host network: ports are not published (the container
+ * listens on its host port directly). Bridge: each hostPort is published to its containerPort.
+ */
+export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions): CreateContainerBody {
+  const body: CreateContainerBody = {
+    Image: launch.image,
+    Env: Object.keys(launch.env)
+      .sort()
+      .map((k) => `${k}=${launch.env[k]}`),
+    Labels: { ...launch.labels },
+    HostConfig: { NetworkMode: launch.network === "host" ? "host" : bridge.network, RestartPolicy: { Name: "no" } },
+  };
+  if (launch.command && launch.command.length > 0) body.Entrypoint = [...launch.command];
+  if (launch.args && launch.args.length > 0) body.Cmd = [...launch.args];
+  if (launch.workingDir) body.WorkingDir = launch.workingDir;
+  if (launch.network === "bridge" && launch.ports.length > 0) {
+    const exposed: Record<string, Record<string, never>> = {};
+    const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+    const sorted = [...launch.ports].sort((a, b) => a.containerPort - b.containerPort || a.hostPort - b.hostPort);
+    for (const p of sorted) {
+      const key = `${p.containerPort}/${p.protocol.toLowerCase()}`;
+      exposed[key] = {};
+      (bindings[key] ??= []).push({ HostIp: bridge.publishIp, HostPort: String(p.hostPort) });
+    }
+    body.ExposedPorts = exposed;
+    body.HostConfig.PortBindings = bindings;
+  }
+  if (launch.limits.cpuMillis !== undefined) body.HostConfig.NanoCpus = Math.round(launch.limits.cpuMillis * 1e6);
+  if (launch.limits.memoryBytes !== undefined) body.HostConfig.Memory = Math.round(launch.limits.memoryBytes);
+  return body;
+}
+
+/**
+ * Splits a byte stream into text lines, whatever the chunk boundaries: the engine's JSON streams
+ * (events, pull progress) are one object per line, and a chunk may end in the middle of an object or
+ * of a UTF-8 character.
+ */
+export class LineSplitter {
+  private readonly decoder = new StringDecoder("utf8");
+  private rest = "";
+
+  /** Feeds a chunk; returns the complete, non-empty lines it finished. */
+  push(chunk: Buffer | string): string[] {
+    this.rest += typeof chunk === "string" ? chunk : this.decoder.write(chunk);
+    const parts = this.rest.split("\n");
+    this.rest = parts.pop() ?? "";
+    return parts.map((l) => l.replace(/\r$/, "")).filter((l) => l.trim().length > 0);
+  }
+
+  /** Whatever is left after the stream ended (a last line without newline), or undefined. */
+  end(): string | undefined {
+    const last = (this.rest + this.decoder.end()).trim();
+    this.rest = "";
+    return last.length > 0 ? last : undefined;
+  }
+}
+
+/** One engine event as coxswain uses it. */
+export interface EngineEvent {
+  /** Object id (the container id for container events). */
+  id: string;
+  /** "create", "start", "die", "destroy", … */
+  action: string;
+  /** "container", "image", … */
+  type: string;
+  /** Nanoseconds since the epoch as the exact decimal digits the engine sent (too big for a double). */
+  timeNano: string;
+}
+
+/**
+ * Parses one line of GET /events. Reads Actor.ID and Action (present since API 1.22; the top-level
+ * id/status were removed in API 1.52) with the old fields as fallback; takes timeNano from the raw text
+ * so that its nanoseconds survive (JSON.parse would round them). Undefined for lines that are not events.
+ */
+export function parseEventLine(line: string): EngineEvent | undefined {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!obj || typeof obj !== "object") return undefined;
+  const o = obj as { Actor?: { ID?: unknown }; id?: unknown; Action?: unknown; status?: unknown; Type?: unknown; time?: unknown };
+  const id = typeof o.Actor?.ID === "string" && o.Actor.ID ? o.Actor.ID : typeof o.id === "string" ? o.id : undefined;
+  const action = typeof o.Action === "string" && o.Action ? o.Action : typeof o.status === "string" ? o.status : undefined;
+  if (!id || !action) return undefined;
+  const m = /"timeNano"\s*:\s*(\d+)/.exec(line);
+  const timeNano = m ? m[1]! : typeof o.time === "number" ? `${Math.trunc(o.time)}000000000` : "0";
+  return { id, action, type: typeof o.Type === "string" ? o.Type : "", timeNano };
+}
+
+/** The `since` query value for resuming after an event: "seconds.nanoseconds", exact. */
+export function sinceFromTimeNano(timeNano: string): string {
+  const digits = timeNano.replace(/^0+/, "").padStart(10, "0");
+  return `${digits.slice(0, -9)}.${digits.slice(-9)}`;
+}

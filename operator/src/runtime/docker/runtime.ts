@@ -1,0 +1,702 @@
+/**
+ * DockerRuntime: the NodeRuntime of one Docker engine, on dockerode.
+ *
+ * - The API version is negotiated per engine (GET /version unversioned, pin min(engine, MAX_API_VERSION),
+ *   refuse below MIN_API_VERSION) and negotiated again once when the engine answers 400 "client version
+ *   … is too new/old" (the engine was replaced under us).
+ * - At most maxConcurrentCalls engine calls are in flight per node; each has its own deadline
+ *   (callTimeoutMs, pullTimeoutMs, grace + callTimeoutMs for stop), enforced with abort signals.
+ * - Everything coxswain must remember about a container is in its labels; list() rebuilds state from
+ *   them, so a new DockerRuntime instance sees what an earlier one created.
+ * - list() needs start/finish times, which only inspect has. Inspect answers are cached per container
+ *   while an event stream is open (a watcher exists): every event for a container, every own call on it
+ *   and every reconnect invalidates; without a stream nothing is cached and every list inspects.
+ */
+import http from "node:http";
+import type Docker from "dockerode";
+import { CoxError, isCoxError } from "../../api/errors.js";
+import { LABELS } from "../labels.js";
+import type {
+  ContainerLaunch,
+  NodeInfo,
+  NodeRuntime,
+  ObservedContainer,
+  RuntimeChangeListener,
+} from "../types.js";
+import { chooseApiVersion, isApiVersionMismatch, type EngineVersionReport } from "./api-version.js";
+import {
+  classifyEngineError,
+  createDockerClient,
+  dial,
+  engineMessage,
+  parseEndpoint,
+  type EngineRequest,
+  type EngineTarget,
+} from "./client.js";
+import { EventStream } from "./events.js";
+import {
+  LineSplitter,
+  compareObserved,
+  createContainerBody,
+  observedFromInspect,
+  splitImageReference,
+  type DockerContainerInspect,
+  type DockerContainerSummary,
+  type EngineEvent,
+} from "./mapping.js";
+import { Semaphore } from "./semaphore.js";
+
+/** Options of a DockerRuntime. */
+export interface DockerRuntimeOptions {
+  /** "unix:///path/docker.sock" or "tcp://host:port" (plain HTTP). */
+  endpoint: string;
+  /** Value of the io.coxswain.owner label: only containers carrying it are listed, and run() sets it. */
+  owner: string;
+  /** Node name for messages and error details; defaults to the endpoint. */
+  nodeName?: string;
+  /** Engine calls in flight at once on this node (default 8). */
+  maxConcurrentCalls?: number;
+  /** Deadline of one engine call in ms (default 30 000); stop() adds the grace period. */
+  callTimeoutMs?: number;
+  /** Deadline of an image pull in ms (default 300 000). */
+  pullTimeoutMs?: number;
+  /** Bridge mode: the user-defined bridge network containers join (default "coxswain"; created on first use). */
+  bridgeNetwork?: string;
+  /** Bridge mode: host address published ports bind to; "" (default) binds every interface, like `docker run -p`. */
+  publishIp?: string;
+  /**
+   * Pin this API version instead of asking the engine first (e.g. an engine behind a proxy that hides
+   * /version). A 400 "client version … too new/old" still triggers one negotiation.
+   */
+  apiVersion?: string;
+}
+
+/** Container event actions that change what list() reports; exec_*, attach, resize… are ignored. */
+const LIFECYCLE_ACTIONS: ReadonlySet<string> = new Set([
+  "create",
+  "start",
+  "restart",
+  "die",
+  "kill",
+  "oom",
+  "stop",
+  "pause",
+  "unpause",
+  "destroy",
+  "rename",
+  "update",
+]);
+
+/** The fields of GET /version coxswain reads. */
+interface VersionReport extends EngineVersionReport {
+  Version?: string;
+  Os?: string;
+  Arch?: string;
+}
+
+/** The fields of GET /info coxswain reads. */
+interface InfoReport {
+  NCPU?: number;
+  MemTotal?: number;
+  OSType?: string;
+  Architecture?: string;
+}
+
+interface CacheEntry {
+  state: string;
+  observed: ObservedContainer;
+}
+
+/** The HTTP status of an engine error wrapped in a CoxError, if any. */
+function statusOf(err: unknown): number | undefined {
+  if (!isCoxError(err)) return undefined;
+  const status = err.details?.status;
+  return typeof status === "number" ? status : undefined;
+}
+
+/** A NodeRuntime backed by one Docker engine. */
+export class DockerRuntime implements NodeRuntime {
+  /** Always "docker". */
+  readonly type = "docker";
+  /** The endpoint this runtime talks to. */
+  readonly endpoint: string;
+  /** The owner label value this runtime manages. */
+  readonly owner: string;
+  /** Node name used in messages. */
+  readonly nodeName: string;
+
+  private readonly target: EngineTarget;
+  private readonly callTimeoutMs: number;
+  private readonly pullTimeoutMs: number;
+  private readonly bridgeNetwork: string;
+  private readonly publishIp: string;
+  private readonly semaphore: Semaphore;
+  /** Keep-alive connections for calls; a separate agent for the long-lived event stream. */
+  private readonly agent: http.Agent;
+  private readonly streamAgent: http.Agent;
+  private version: string | undefined;
+  private client: Docker | undefined;
+  private streamClient: Docker | undefined;
+  private negotiation: Promise<VersionReport> | undefined;
+  private bridgeReady: Promise<void> | undefined;
+  private readonly listeners = new Set<RuntimeChangeListener>();
+  private events: EventStream | undefined;
+  private readonly cache = new Map<string, CacheEntry>();
+  /** Bumped by every event and own call on a container: an inspect that overlapped one is not cached. */
+  private readonly generations = new Map<string, number>();
+  /** Bumped on every stream (dis)connection: invalidates everything in flight. */
+  private epoch = 0;
+  private closed = false;
+
+  constructor(options: DockerRuntimeOptions) {
+    if (!options.owner) throw new CoxError("InvalidArgument", "DockerRuntime needs a non-empty owner label value");
+    this.target = parseEndpoint(options.endpoint);
+    this.endpoint = options.endpoint;
+    this.owner = options.owner;
+    this.nodeName = options.nodeName ?? options.endpoint;
+    this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
+    this.pullTimeoutMs = options.pullTimeoutMs ?? 300_000;
+    this.bridgeNetwork = options.bridgeNetwork ?? "coxswain";
+    this.publishIp = options.publishIp ?? "";
+    const limit = options.maxConcurrentCalls ?? 8;
+    this.semaphore = new Semaphore(limit);
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: limit + 2 });
+    this.streamAgent = new http.Agent({ keepAlive: false });
+    if (options.apiVersion !== undefined) {
+      this.pin(chooseApiVersion({ ApiVersion: options.apiVersion }, `node ${this.nodeName}`, options.apiVersion));
+    }
+  }
+
+  /** The pinned API version, once negotiated. */
+  get apiVersion(): string | undefined {
+    return this.version;
+  }
+
+  /** Calls waiting for a slot and calls in flight; for metrics. */
+  get load(): { inFlight: number; waiting: number } {
+    return { inFlight: this.semaphore.inUse, waiting: this.semaphore.waiting };
+  }
+
+  // ---------------------------------------------------------------- NodeRuntime
+
+  /** Negotiates the API version (again, every time: the engine may have been upgraded) and reads capacity. */
+  async connect(): Promise<NodeInfo> {
+    const report = await this.engineCall("read the engine version", (_docker, signal) => this.negotiate(signal), {
+      pinned: false,
+    });
+    const info = await this.call<InfoReport>("read the engine info", { method: "GET", path: "/info" });
+    const os = report.Os ?? info.OSType ?? "unknown";
+    const arch = report.Arch ?? info.Architecture ?? "unknown";
+    return {
+      cpuMillis: Math.round((info.NCPU ?? 0) * 1000),
+      memoryBytes: info.MemTotal ?? 0,
+      engine: `docker ${report.Version ?? "unknown"} (API ${this.version})`,
+      platform: `${os}/${arch}`,
+    };
+  }
+
+  /** Every container (any state) labelled with our owner, sorted by runtime name then id. */
+  async list(): Promise<ObservedContainer[]> {
+    const summaries = await this.call<DockerContainerSummary[]>("list containers", {
+      method: "GET",
+      path: "/containers/json",
+      query: { all: true, filters: { label: [`${LABELS.owner}=${this.owner}`] } },
+    });
+    const listed = new Set(summaries.map((s) => s.Id));
+    for (const id of this.cache.keys()) if (!listed.has(id)) this.cache.delete(id);
+    const observed = await Promise.all(summaries.map((s) => this.observe(s)));
+    return observed.filter((o): o is ObservedContainer => o !== undefined).sort(compareObserved);
+  }
+
+  /**
+   * Ensures the image (pulling it when missing), creates the container with the launch's labels and
+   * starts it. All or nothing: when start fails, the container created by this call is removed again.
+   * A container that already has the name is reused when it is ours with the same spec hash (a retry
+   * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed.
+   */
+  async run(launch: ContainerLaunch): Promise<ObservedContainer> {
+    const labels = { ...launch.labels };
+    const owner = labels[LABELS.owner];
+    if (owner === undefined) labels[LABELS.owner] = this.owner;
+    else if (owner !== this.owner) {
+      throw new CoxError(
+        "InvalidArgument",
+        `launch of ${launch.runtimeName} carries ${LABELS.owner}=${owner}; this runtime manages owner ${this.owner}`,
+      );
+    }
+    await this.ensureImage(launch.image);
+    if (launch.network === "bridge") await this.ensureBridgeNetwork();
+    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetwork, publishIp: this.publishIp });
+    let id: string;
+    let createdHere = true;
+    try {
+      const created = await this.call<{ Id: string }>(`create container ${launch.runtimeName}`, {
+        method: "POST",
+        path: "/containers/create",
+        query: { name: launch.runtimeName },
+        body,
+      });
+      id = created.Id;
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      const existing = await this.inspect(launch.runtimeName, `inspect existing container ${launch.runtimeName}`);
+      if (!existing) throw err; // gone in the meantime: let the caller retry
+      const theirs = existing.Config?.Labels ?? {};
+      const specHash = labels[LABELS.specHash];
+      if (theirs[LABELS.owner] !== this.owner || specHash === undefined || theirs[LABELS.specHash] !== specHash) {
+        throw new CoxError(
+          "RuntimeCallFailed",
+          `node ${this.nodeName}: container name ${launch.runtimeName} is taken by ${existing.Id.slice(0, 12)} ` +
+            `(owner ${theirs[LABELS.owner] ?? "none"}, spec hash ${theirs[LABELS.specHash] ?? "none"}); ` +
+            `expected it free or ours with spec hash ${specHash ?? "(launch has none)"}`,
+          { cause: err, details: { node: this.nodeName, conflict: existing.Id } },
+        );
+      }
+      id = existing.Id;
+      createdHere = false;
+      if (existing.State?.Running) {
+        return observedFromInspect(existing);
+      }
+    }
+    this.invalidate(id);
+    try {
+      await this.call(`start container ${launch.runtimeName}`, {
+        method: "POST",
+        path: `/containers/${id}/start`,
+        okStatuses: [304],
+      });
+    } catch (err) {
+      if (createdHere) await this.remove(id).catch(() => undefined);
+      throw this.startError(err, launch);
+    }
+    const info = await this.inspect(id, `inspect container ${launch.runtimeName}`);
+    if (!info) {
+      throw new CoxError(
+        "RuntimeCallFailed",
+        `node ${this.nodeName}: container ${launch.runtimeName} (${id.slice(0, 12)}) disappeared right after it was started`,
+        { details: { node: this.nodeName } },
+      );
+    }
+    return observedFromInspect(info);
+  }
+
+  /** Starts a stopped container again; already running is fine, a missing container is RuntimeCallFailed. */
+  async start(id: string): Promise<void> {
+    this.invalidate(id);
+    await this.call(`start container ${id}`, { method: "POST", path: `/containers/${id}/start`, okStatuses: [304] });
+    this.invalidate(id);
+  }
+
+  /**
+   * POST /containers/{id}/stop?t=grace: SIGTERM (or the image's STOPSIGNAL), SIGKILL after grace seconds;
+   * the engine answers when the container no longer runs. Already stopped (304) and missing (404) are fine.
+   */
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    const t = Math.max(0, Math.ceil(graceSeconds));
+    this.invalidate(id);
+    try {
+      await this.call(
+        `stop container ${id}`,
+        { method: "POST", path: `/containers/${id}/stop`, query: { t }, okStatuses: [304] },
+        { timeoutMs: t * 1000 + this.callTimeoutMs },
+      );
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    } finally {
+      this.invalidate(id);
+    }
+  }
+
+  /** Force-removes a container (and its anonymous volumes); missing or already being removed is fine. */
+  async remove(id: string): Promise<void> {
+    this.invalidate(id);
+    try {
+      await this.call(`remove container ${id}`, {
+        method: "DELETE",
+        path: `/containers/${id}`,
+        query: { force: true, v: true },
+      });
+    } catch (err) {
+      const status = statusOf(err);
+      // 409: "removal of container … is already in progress" — someone else is doing our job.
+      if (status !== 404 && status !== 409) throw err;
+    } finally {
+      this.invalidate(id);
+    }
+  }
+
+  /** Every repo:tag present on the engine, sorted; untagged images are left out. */
+  async images(): Promise<string[]> {
+    const images = await this.call<Array<{ RepoTags?: string[] | null }>>("list images", {
+      method: "GET",
+      path: "/images/json",
+    });
+    const tags = new Set<string>();
+    for (const image of images) for (const tag of image.RepoTags ?? []) if (tag !== "<none>:<none>") tags.add(tag);
+    return [...tags].sort();
+  }
+
+  /**
+   * Subscribes to container events of our owner: listener(id) for every create/start/die/destroy/… (each
+   * engine event once), listener(undefined) after the stream reconnected (events may have been missed:
+   * re-list everything). One stream per runtime, shared by all listeners, opened on first subscription.
+   */
+  watch(listener: RuntimeChangeListener): () => void {
+    if (this.closed) return () => undefined;
+    this.listeners.add(listener);
+    this.ensureEventStream();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopEventStream();
+    };
+  }
+
+  /** Closes the event stream, cancels reconnects, drops idle connections. Never touches containers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    this.stopEventStream();
+    this.agent.destroy();
+    this.streamAgent.destroy();
+  }
+
+  // ---------------------------------------------------------------- engine calls
+
+  private pin(version: string): void {
+    this.version = version;
+    this.client = createDockerClient(this.target, version, this.agent);
+    this.streamClient = createDockerClient(this.target, version, this.streamAgent);
+  }
+
+  /** GET /version without prefix, then pin. Concurrent callers share one negotiation. */
+  private negotiate(signal?: AbortSignal): Promise<VersionReport> {
+    this.negotiation ??= (async () => {
+      try {
+        const raw = createDockerClient(this.target, undefined, this.agent);
+        const req: EngineRequest = { method: "GET", path: "/version" };
+        if (signal) req.signal = signal;
+        const report = await dial<VersionReport>(raw, req);
+        this.pin(chooseApiVersion(report, `node ${this.nodeName} (${this.endpoint})`));
+        return report;
+      } finally {
+        this.negotiation = undefined;
+      }
+    })();
+    return this.negotiation;
+  }
+
+  private async pinnedClient(signal: AbortSignal): Promise<Docker> {
+    if (!this.client) await this.negotiate(signal);
+    return this.client!;
+  }
+
+  /**
+   * Runs one engine interaction while holding a slot, under a deadline; negotiates the version first
+   * when none is pinned, and once more on a version mismatch. Failures become CoxErrors.
+   */
+  private async engineCall<T>(
+    what: string,
+    fn: (docker: Docker, signal: AbortSignal) => Promise<T>,
+    options: { timeoutMs?: number; pinned?: boolean } = {},
+  ): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
+    const release = await this.semaphore.acquire();
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, timeoutMs);
+    try {
+      const docker = options.pinned === false ? undefined : await this.pinnedClient(abort.signal);
+      try {
+        return await fn(docker as Docker, abort.signal);
+      } catch (err) {
+        if (!isApiVersionMismatch(err) || options.pinned === false) throw err;
+        await this.negotiate(abort.signal);
+        return await fn(this.client!, abort.signal);
+      }
+    } catch (err) {
+      throw classifyEngineError(err, { node: this.nodeName, endpoint: this.endpoint, what, timeoutMs, timedOut });
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+  }
+
+  private call<T = unknown>(what: string, req: EngineRequest, options: { timeoutMs?: number } = {}): Promise<T> {
+    return this.engineCall(what, (docker, signal) => dial<T>(docker, { ...req, signal }), options);
+  }
+
+  private async inspect(idOrName: string, what: string): Promise<DockerContainerInspect | undefined> {
+    try {
+      return await this.call<DockerContainerInspect>(what, { method: "GET", path: `/containers/${idOrName}/json` });
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** A list entry → ObservedContainer, from the cache when it is valid, else from inspect. */
+  private async observe(s: DockerContainerSummary): Promise<ObservedContainer | undefined> {
+    const usable = this.events?.connected === true;
+    const cached = usable ? this.cache.get(s.Id) : undefined;
+    if (cached && cached.state === s.State) return cached.observed;
+    const epoch = this.epoch;
+    const generation = this.generations.get(s.Id) ?? 0;
+    const info = await this.inspect(s.Id, `inspect container ${s.Id.slice(0, 12)}`);
+    if (!info) return undefined; // removed between list and inspect
+    const observed = observedFromInspect(info);
+    if (
+      this.events?.connected === true &&
+      epoch === this.epoch &&
+      generation === (this.generations.get(s.Id) ?? 0) &&
+      info.State?.Status !== undefined
+    ) {
+      this.cache.set(s.Id, { state: info.State.Status, observed });
+    }
+    return observed;
+  }
+
+  private invalidate(id: string): void {
+    this.cache.delete(id);
+    this.generations.set(id, (this.generations.get(id) ?? 0) + 1);
+  }
+
+  private startError(err: unknown, launch: ContainerLaunch): CoxError {
+    const text = engineMessage(isCoxError(err) ? ((err as Error).cause ?? err) : err);
+    const m = /exec: "([^"]*)": (stat [^:]*: no such file or directory|executable file not found[^:]*)/.exec(text);
+    if (m) {
+      return new CoxError(
+        "CommandNotFound",
+        `node ${this.nodeName}: container ${launch.runtimeName}: command ${JSON.stringify(m[1])} does not exist in image ${launch.image} (${m[2]}); fix command/args or the image`,
+        { cause: err, details: { node: this.nodeName, command: m[1], image: launch.image } },
+      );
+    }
+    return isCoxError(err) ? err : classifyEngineError(err, { node: this.nodeName, endpoint: this.endpoint, what: "start" });
+  }
+
+  // ---------------------------------------------------------------- images and networks
+
+  /** Inspects the image; when missing, pulls it under pullTimeoutMs. Pull failures are ImagePullFailed. */
+  private async ensureImage(image: string): Promise<void> {
+    if (await this.hasImage(image)) return;
+    const { repository, tag } = splitImageReference(image);
+    let failure: unknown;
+    try {
+      await this.engineCall(
+        `pull image ${image}`,
+        async (docker, signal) => {
+          const stream = await dial<NodeJS.ReadableStream>(docker, {
+            method: "POST",
+            path: "/images/create",
+            query: { fromImage: repository, tag },
+            stream: true,
+            signal,
+          });
+          await readPullProgress(stream, signal);
+        },
+        { timeoutMs: this.pullTimeoutMs },
+      );
+    } catch (err) {
+      failure = err;
+    }
+    if (failure === undefined && (await this.hasImage(image))) return;
+    const reason =
+      failure === undefined
+        ? "the pull finished but the image is still not there"
+        : isCoxError(failure, "NodeUnreachable") && failure.details?.timeoutMs !== undefined
+          ? `no answer within ${this.pullTimeoutMs} ms`
+          : isCoxError(failure)
+            ? engineMessage(failure.cause ?? failure)
+            : String(failure);
+    throw new CoxError(
+      "ImagePullFailed",
+      `node ${this.nodeName}: image ${image} is not present and could not be pulled: ${reason}`,
+      { cause: failure, details: { node: this.nodeName, image } },
+    );
+  }
+
+  private async hasImage(image: string): Promise<boolean> {
+    try {
+      await this.call(`inspect image ${image}`, { method: "GET", path: `/images/${image}/json` });
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Creates the user-defined bridge network on first use. The default "bridge" network does not exist
+   * on engines started with --bridge=none; a user-defined bridge works there, and published ports are
+   * served by docker-proxy (the userland proxy) even with --iptables=false.
+   */
+  private ensureBridgeNetwork(): Promise<void> {
+    this.bridgeReady ??= (async () => {
+      const name = this.bridgeNetwork;
+      try {
+        await this.call(`inspect network ${name}`, { method: "GET", path: `/networks/${name}` });
+        return;
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+      try {
+        await this.call(`create network ${name}`, {
+          method: "POST",
+          path: "/networks/create",
+          body: { Name: name, Driver: "bridge", CheckDuplicate: true },
+        });
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err; // created concurrently: fine
+      }
+    })().catch((err: unknown) => {
+      this.bridgeReady = undefined;
+      throw err;
+    });
+    return this.bridgeReady;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private ensureEventStream(): void {
+    if (this.events) return;
+    const stream = new EventStream({
+      open: (since, signal) => this.openEvents(since, signal),
+      onEvent: (event) => this.onEngineEvent(event),
+      onConnected: (reconnect) => {
+        this.epoch++;
+        this.cache.clear();
+        if (reconnect) this.notify(undefined);
+      },
+      onDisconnected: () => {
+        this.epoch++;
+        this.cache.clear();
+      },
+    });
+    this.events = stream;
+    stream.start();
+  }
+
+  private stopEventStream(): void {
+    this.events?.stop();
+    this.events = undefined;
+    this.epoch++;
+    this.cache.clear();
+  }
+
+  /** Opens GET /events for our containers; gives up after callTimeoutMs without a response. */
+  private async openEvents(since: string | undefined, outer: AbortSignal): Promise<NodeJS.ReadableStream> {
+    const abort = new AbortController();
+    const onOuter = () => abort.abort();
+    outer.addEventListener("abort", onOuter, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.callTimeoutMs);
+    const query: Record<string, unknown> = {
+      filters: { type: ["container"], label: [`${LABELS.owner}=${this.owner}`] },
+    };
+    if (since !== undefined) query.since = since;
+    const open = async () => {
+      if (!this.streamClient) await this.negotiate(abort.signal);
+      return dial<NodeJS.ReadableStream>(this.streamClient!, {
+        method: "GET",
+        path: "/events",
+        query,
+        stream: true,
+        signal: abort.signal,
+      });
+    };
+    try {
+      try {
+        return await open();
+      } catch (err) {
+        if (!isApiVersionMismatch(err)) throw err;
+        await this.negotiate(abort.signal);
+        return await open();
+      }
+    } catch (err) {
+      throw classifyEngineError(err, {
+        node: this.nodeName,
+        endpoint: this.endpoint,
+        what: "open the event stream",
+        timeoutMs: this.callTimeoutMs,
+        timedOut,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private onEngineEvent(event: EngineEvent): void {
+    if (event.type !== "" && event.type !== "container") return;
+    if (!LIFECYCLE_ACTIONS.has(event.action)) return;
+    this.invalidate(event.id);
+    if (event.action === "destroy") this.generations.delete(event.id);
+    this.notify(event.id);
+  }
+
+  private notify(id: string | undefined): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(id);
+      } catch {
+        // One listener's failure must not starve the others.
+      }
+    }
+  }
+}
+
+/**
+ * Reads a pull's progress stream to its end. Resolves when the engine closes it without an error
+ * message; rejects with the engine's error ("manifest unknown", "pull access denied", …), with the stream
+ * error, or when the signal fires. (dockerode's pull() resolves as soon as the stream starts.)
+ */
+function readPullProgress(stream: NodeJS.ReadableStream, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const splitter = new LineSplitter();
+    let error: string | undefined;
+    let settled = false;
+    const s = stream as NodeJS.ReadableStream & { destroy?: (err?: Error) => void };
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      if (err !== undefined) {
+        s.destroy?.();
+        reject(err);
+      } else if (error !== undefined) reject(new Error(error));
+      else resolve();
+    };
+    const onLine = (line: string) => {
+      try {
+        const obj = JSON.parse(line) as { error?: unknown; errorDetail?: { message?: unknown } };
+        if (typeof obj.error === "string") error = obj.error;
+        else if (typeof obj.errorDetail?.message === "string") error = obj.errorDetail.message;
+      } catch {
+        // not JSON: progress noise
+      }
+    };
+    const onAbort = () => {
+      const err = new Error("pull aborted");
+      err.name = "AbortError";
+      settle(err);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    stream.on("data", (chunk: Buffer | string) => {
+      for (const line of splitter.push(chunk)) onLine(line);
+    });
+    stream.on("error", (err: unknown) => settle(err));
+    stream.on("aborted", () => settle(new Error("pull stream aborted by the engine")));
+    const done = () => {
+      const last = splitter.end();
+      if (last !== undefined) onLine(last);
+      settle();
+    };
+    stream.on("end", done);
+    stream.on("close", done);
+  });
+}

@@ -1,0 +1,584 @@
+/**
+ * A fleet of real Docker engines on this machine for integration and end-to-end tests: N dockerd
+ * daemons side by side, each with its own socket, data root, exec root, pidfile, log and port range,
+ * all under one temp dir.
+ *
+ * Cleanup is by pid only, never by process name: stop() removes every container (so no shim keeps
+ * running), SIGTERMs each daemon, SIGKILLs it after a wait, kills what is left of its process tree,
+ * unmounts what the daemon left mounted under the fleet dir and removes the dir. A process exit handler
+ * does the same synchronously if a test forgets stop() or the worker dies on a signal; and every
+ * startFleet() first reaps fleets whose owning test process no longer exists (a run killed with -9).
+ *
+ * Set CX_FLEET_KEEP=1 to keep the fleet dir (daemon logs) after stop() for debugging.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { stringify } from "yaml";
+
+/** One engine of a test fleet. */
+export interface FleetNode {
+  /** "node-1", "node-2", … */
+  name: string;
+  /** The engine's unix socket. */
+  socketPath: string;
+  /** "unix://" + socketPath, as a Node manifest wants it. */
+  endpoint: string;
+  /** Pid of the dockerd process (changes after startNode). */
+  pid: number;
+  /** Host ports reserved for this node, "from-to" inclusive; disjoint across nodes and across fleets. */
+  portRange: string;
+  /** The node's directory (data root, exec root, pidfile, dockerd.log). */
+  dir: string;
+  /** Storage driver the daemon runs with ("overlay2", or "vfs" when overlay2 failed here). */
+  storageDriver: "overlay2" | "vfs";
+}
+
+/** A running fleet. */
+export interface TestFleet {
+  name: string;
+  /** The temp dir holding every node's dir. */
+  dir: string;
+  nodes: FleetNode[];
+  /** Simulates node loss: SIGTERM to the node's dockerd, SIGKILL after a wait. Resolves when it is gone. */
+  stopNode(index: number): Promise<void>;
+  /** Starts a stopped node again on the same data root (its containers are still known) and waits for /_ping. */
+  startNode(index: number): Promise<void>;
+  /** Removes every container, stops every daemon, removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+  /** YAML of coxswain.io/v1alpha1 Node objects for the fleet (endpoint, network host, address 127.0.0.1, portRange). */
+  nodeManifests(): string;
+}
+
+/** Options of startFleet. */
+export interface FleetOptions {
+  /** Number of engines (≥ 1). */
+  nodes: number;
+  /** Short name used in the temp dir and manifests (default "fleet"). */
+  name?: string;
+  /**
+   * First port of node 1's range; node i gets portBase + 1000·i … +999. Without it, each node takes a
+   * free 1000-port slot in 20000–59999 reserved machine-wide (lock files), so fleets of concurrently
+   * running suites never share ports.
+   */
+  portBase?: number;
+  /** How long to wait for each daemon's /_ping (default 60 s). */
+  startTimeoutMs?: number;
+}
+
+const PORT_SLOT_BASE = 20_000;
+const PORT_SLOT_SIZE = 1_000;
+const PORT_SLOTS = 40;
+const FLEET_PREFIX = "cxf-";
+
+function findExecutable(name: string): string | undefined {
+  const dirs = (process.env.PATH ?? "").split(path.delimiter).concat(["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]);
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+/** Synchronous availability check: dockerd, containerd and runc are installed and we are root. */
+export function dockerAvailableSync(): boolean {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return false;
+  return ["dockerd", "containerd", "runc"].every((b) => findExecutable(b) !== undefined);
+}
+
+/** True when this machine can run a test fleet: dockerd (with containerd and runc) installed and we are root. */
+export async function dockerAvailable(): Promise<boolean> {
+  return dockerAvailableSync();
+}
+
+/**
+ * For test files: true when Docker suites can run. When they cannot, returns false locally (use
+ * describe.skipIf(!requireDocker(name))), but throws in CI (CI=true), so that a CI machine without
+ * Docker fails the suite instead of skipping it silently.
+ */
+export function requireDocker(suiteName: string): boolean {
+  if (dockerAvailableSync()) return true;
+  const why = "needs root and dockerd, containerd and runc on PATH (apt-get install -y docker.io busybox-static)";
+  if (process.env.CI === "true") throw new Error(`${suiteName}: Docker is not available in CI: ${why}`);
+  console.warn(`${suiteName}: skipped, Docker is not available: ${why}`);
+  return false;
+}
+
+// ---------------------------------------------------------------- process bookkeeping (by pid)
+
+/** Start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), to tell a reused pid from ours. */
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19]; // field 22 overall; fields here start at field 3
+  } catch {
+    return undefined;
+  }
+}
+
+function processState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  const state = processState(pid);
+  return state !== undefined && state !== "Z" && state !== "X";
+}
+
+interface ProcInfo {
+  pid: number;
+  ppid: number;
+  cmdline: string;
+}
+
+function listProcesses(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+      out.push({ pid: Number(entry), ppid, cmdline });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Every process that belongs to a fleet dir: processes whose command line names the dir (dockerd,
+ * containerd, containerd-shim), plus the given root pids, plus all their descendants (the containers).
+ */
+function fleetProcesses(dir: string, roots: number[]): number[] {
+  // Match "<dir>/" so that node-1 does not claim node-10's processes.
+  const needle = dir.endsWith("/") ? dir : dir + "/";
+  const procs = listProcesses();
+  const children = new Map<number, number[]>();
+  for (const p of procs) {
+    const list = children.get(p.ppid) ?? [];
+    list.push(p.pid);
+    children.set(p.ppid, list);
+  }
+  const found = new Set<number>();
+  const stack = [...roots.filter((pid) => pid > 1), ...procs.filter((p) => p.cmdline.includes(needle)).map((p) => p.pid)];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    if (pid === process.pid || found.has(pid)) continue;
+    found.add(pid);
+    for (const c of children.get(pid) ?? []) stack.push(c);
+  }
+  return [...found];
+}
+
+function killSync(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Unmounts (lazily) everything mounted under dir, deepest first: dockerd leaves exec-root/netns/default behind. */
+function unmountUnder(dir: string): void {
+  let mounts: string[] = [];
+  try {
+    mounts = fs
+      .readFileSync("/proc/self/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[1] ?? "")
+      .map((p) => p.replace(/\\040/g, " "))
+      .filter((p) => p === dir || p.startsWith(dir + "/"));
+  } catch {
+    return;
+  }
+  for (const m of mounts.sort((a, b) => b.length - a.length)) spawnSync("umount", ["-l", m], { stdio: "ignore" });
+}
+
+function removeDirSync(dir: string): void {
+  unmountUnder(dir);
+  try {
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    unmountUnder(dir);
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+/** Kills a fleet's whole process tree and removes its dir, synchronously (exit handler, reaper). */
+function destroyFleetSync(dir: string, pids: number[], keepDir: boolean): void {
+  const victims = fleetProcesses(dir, pids.filter((pid) => pid > 0 && alive(pid)));
+  killSync(victims, "SIGKILL");
+  // Give the kernel a moment to tear processes down before unmounting what they used.
+  const until = Date.now() + 2_000;
+  while (Date.now() < until && victims.some(alive)) spawnSync("sleep", ["0.05"]);
+  if (keepDir) unmountUnder(dir);
+  else removeDirSync(dir);
+}
+
+/** Fleets started by this process and not stopped yet. */
+const liveFleets = new Map<string, { pids: () => number[]; slots: string[] }>();
+let handlersInstalled = false;
+
+function emergencyCleanup(): void {
+  for (const [dir, fleet] of liveFleets) {
+    try {
+      destroyFleetSync(dir, fleet.pids(), process.env.CX_FLEET_KEEP === "1");
+    } catch {
+      // best effort: keep going with the other fleets
+    }
+    for (const slot of fleet.slots) fs.rmSync(slot, { force: true });
+  }
+  liveFleets.clear();
+}
+
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on("exit", emergencyCleanup);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const handler = () => {
+      emergencyCleanup();
+      process.removeListener(signal, handler);
+      process.kill(process.pid, signal); // die of the signal as we would have
+    };
+    process.on(signal, handler);
+  }
+}
+
+interface OwnerRecord {
+  pid: number;
+  startTime: string | undefined;
+}
+
+function ownerAlive(owner: OwnerRecord): boolean {
+  return alive(owner.pid) && (owner.startTime === undefined || processStartTime(owner.pid) === owner.startTime);
+}
+
+function me(): OwnerRecord {
+  return { pid: process.pid, startTime: processStartTime(process.pid) };
+}
+
+/** Removes fleets (and port slots) left behind by test processes that died without cleaning up. */
+function reapAbandonedFleets(): void {
+  const tmp = os.tmpdir();
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(tmp);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.startsWith(FLEET_PREFIX) || entry === `${FLEET_PREFIX}ports`) continue;
+    const dir = path.join(tmp, entry);
+    let owner: OwnerRecord;
+    try {
+      owner = JSON.parse(fs.readFileSync(path.join(dir, "owner.json"), "utf8")) as OwnerRecord;
+    } catch {
+      continue; // not ours, or still being created
+    }
+    if (ownerAlive(owner) || liveFleets.has(dir)) continue;
+    const pids: number[] = [];
+    for (const node of fs.readdirSync(dir)) {
+      try {
+        const pid = Number(fs.readFileSync(path.join(dir, node, "docker.pid"), "utf8").trim());
+        // Only a process whose command line names this dir is taken for its daemon (pids get reused).
+        if (pid > 0 && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) pids.push(pid);
+      } catch {
+        // no pidfile or process gone
+      }
+    }
+    try {
+      destroyFleetSync(dir, pids, false);
+    } catch {
+      // leave it for the next run
+    }
+  }
+  const slotDir = path.join(tmp, `${FLEET_PREFIX}ports`);
+  try {
+    for (const slot of fs.readdirSync(slotDir)) {
+      const file = path.join(slotDir, slot);
+      try {
+        const owner = JSON.parse(fs.readFileSync(file, "utf8")) as OwnerRecord;
+        if (!ownerAlive(owner)) fs.rmSync(file, { force: true });
+      } catch {
+        // being written right now, or gone
+      }
+    }
+  } catch {
+    // no slots yet
+  }
+}
+
+/** Reserves `count` free port slots machine-wide; returns the slot numbers and their lock files. */
+function reservePortSlots(count: number): { slots: number[]; files: string[] } {
+  const slotDir = path.join(os.tmpdir(), `${FLEET_PREFIX}ports`);
+  fs.mkdirSync(slotDir, { recursive: true });
+  const slots: number[] = [];
+  const files: string[] = [];
+  for (let k = 0; k < PORT_SLOTS && slots.length < count; k++) {
+    const file = path.join(slotDir, `slot-${k}.json`);
+    try {
+      fs.writeFileSync(file, JSON.stringify(me()), { flag: "wx" });
+      slots.push(k);
+      files.push(file);
+    } catch {
+      // taken
+    }
+  }
+  if (slots.length < count) {
+    for (const f of files) fs.rmSync(f, { force: true });
+    throw new Error(`no free port slots: wanted ${count} of ${PORT_SLOTS} (see ${slotDir})`);
+  }
+  return { slots, files };
+}
+
+// ---------------------------------------------------------------- talking to a daemon (plain HTTP on its socket)
+
+function engineRequest(socketPath: string, method: string, urlPath: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path: urlPath, timeout: timeoutMs, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function logTail(logFile: string, lines = 30): string {
+  try {
+    return fs.readFileSync(logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+interface NodeState {
+  node: FleetNode;
+  child: ChildProcess | undefined;
+  exited: Promise<void> | undefined;
+  logFile: string;
+}
+
+function daemonArgs(node: FleetNode, driver: string): string[] {
+  return [
+    "-H", `unix://${node.socketPath}`,
+    "--data-root", path.join(node.dir, "data"),
+    "--exec-root", path.join(node.dir, "exec"),
+    "--pidfile", path.join(node.dir, "docker.pid"),
+    // An explicit, empty config file: /etc/docker/daemon.json (if any) must not leak into tests.
+    "--config-file", path.join(node.dir, "daemon.json"),
+    "--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none",
+    `--storage-driver=${driver}`,
+    // Daemon shutdown (stopNode) stops containers; do not wait the default 15 s for ones that ignore TERM.
+    "--shutdown-timeout=5",
+  ];
+}
+
+/** Spawns dockerd and waits for /_ping; rejects (after killing it) with the log tail when it does not come up. */
+async function launch(state: NodeState, driver: string, timeoutMs: number): Promise<void> {
+  const { node } = state;
+  fs.writeFileSync(path.join(node.dir, "daemon.json"), "{}\n");
+  const fd = fs.openSync(state.logFile, "a");
+  fs.writeSync(fd, `\n==== ${new Date().toISOString()} starting dockerd (${driver})\n`);
+  const child = spawn(findExecutable("dockerd") ?? "dockerd", daemonArgs(node, driver), {
+    stdio: ["ignore", fd, fd],
+  });
+  fs.closeSync(fd);
+  child.unref();
+  let exitCode: number | null | undefined;
+  state.child = child;
+  state.exited = new Promise<void>((resolve) => {
+    child.once("exit", (code) => {
+      exitCode = code;
+      resolve();
+    });
+    child.once("error", () => resolve());
+  });
+  node.pid = child.pid ?? 0;
+  node.storageDriver = driver as FleetNode["storageDriver"];
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) break;
+    try {
+      const res = await engineRequest(node.socketPath, "GET", "/_ping", 1_000);
+      if (res.status === 200 && res.body.trim() === "OK") return;
+    } catch {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  const why = exitCode !== undefined ? `dockerd exited with code ${exitCode}` : `no answer to /_ping within ${timeoutMs} ms`;
+  if (exitCode === undefined) await terminate(state, 2_000);
+  throw new Error(`${node.name}: ${why}; last lines of ${state.logFile}:\n${logTail(state.logFile)}`);
+}
+
+/** SIGTERM, wait, SIGKILL; then kill what is left of the node's process tree. */
+async function terminate(state: NodeState, graceMs: number): Promise<void> {
+  const { child, node } = state;
+  if (child && child.exitCode === null && child.signalCode === null && node.pid > 0) {
+    try {
+      process.kill(node.pid, "SIGTERM");
+    } catch {
+      // gone
+    }
+    const done = await Promise.race([state.exited!.then(() => true), sleep(graceMs).then(() => false)]);
+    if (!done) {
+      try {
+        process.kill(node.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+      await state.exited;
+    }
+  }
+  const leftovers = fleetProcesses(node.dir, []);
+  if (leftovers.length) {
+    killSync(leftovers, "SIGKILL");
+    const until = Date.now() + 2_000;
+    while (Date.now() < until && leftovers.some(alive)) await sleep(20);
+  }
+  state.child = undefined;
+}
+
+async function removeAllContainers(socketPath: string): Promise<void> {
+  const res = await engineRequest(socketPath, "GET", "/containers/json?all=1");
+  if (res.status !== 200) return;
+  const ids = (JSON.parse(res.body) as Array<{ Id: string }>).map((c) => c.Id);
+  await Promise.all(ids.map((id) => engineRequest(socketPath, "DELETE", `/containers/${id}?force=1&v=1`, 30_000).catch(() => undefined)));
+}
+
+/**
+ * Starts `nodes` dockerd daemons in parallel under a new temp dir and waits until each answers /_ping.
+ * overlay2 is tried first; a node whose daemon fails to start with it is started again with vfs (and a
+ * warning says so).
+ */
+export async function startFleet(options: FleetOptions): Promise<TestFleet> {
+  if (!Number.isInteger(options.nodes) || options.nodes < 1) throw new Error(`nodes must be an integer >= 1, got ${options.nodes}`);
+  if (!dockerAvailableSync()) throw new Error("startFleet: Docker is not available (root and dockerd, containerd, runc needed)");
+  installExitHandlers();
+  reapAbandonedFleets();
+  const name = (options.name ?? "fleet").replace(/[^a-zA-Z0-9-]/g, "-").slice(0, 12);
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  // Short paths: unix socket paths are limited to 108 bytes.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${FLEET_PREFIX}${name}-`));
+  fs.writeFileSync(path.join(dir, "owner.json"), JSON.stringify(me()));
+  let slotFiles: string[] = [];
+  let bases: number[];
+  if (options.portBase !== undefined) {
+    bases = Array.from({ length: options.nodes }, (_, i) => options.portBase! + PORT_SLOT_SIZE * i);
+  } else {
+    const reserved = reservePortSlots(options.nodes);
+    slotFiles = reserved.files;
+    bases = reserved.slots.map((k) => PORT_SLOT_BASE + PORT_SLOT_SIZE * k);
+  }
+  const states: NodeState[] = bases.map((base, i) => {
+    const nodeDir = path.join(dir, `node-${i + 1}`);
+    fs.mkdirSync(nodeDir, { recursive: true });
+    const socketPath = path.join(nodeDir, "docker.sock");
+    return {
+      node: {
+        name: `node-${i + 1}`,
+        socketPath,
+        endpoint: `unix://${socketPath}`,
+        pid: 0,
+        portRange: `${base}-${base + PORT_SLOT_SIZE - 1}`,
+        dir: nodeDir,
+        storageDriver: "overlay2",
+      },
+      child: undefined,
+      exited: undefined,
+      logFile: path.join(nodeDir, "dockerd.log"),
+    };
+  });
+  liveFleets.set(dir, { pids: () => states.map((s) => s.node.pid), slots: slotFiles });
+
+  const startOne = async (state: NodeState, driver?: string): Promise<void> => {
+    const first = driver ?? state.node.storageDriver;
+    try {
+      await launch(state, first, startTimeoutMs);
+    } catch (err) {
+      if (first !== "overlay2" || !/overlay/i.test(logTail(state.logFile, 60))) throw err;
+      console.warn(`${state.node.name}: dockerd failed with overlay2 on this machine; falling back to vfs (slow, but works)`);
+      await launch(state, "vfs", startTimeoutMs);
+    }
+  };
+
+  let stopped = false;
+  const fleet: TestFleet = {
+    name,
+    dir,
+    nodes: states.map((s) => s.node),
+    async stopNode(index) {
+      const state = states[index];
+      if (!state) throw new Error(`no node ${index} (fleet has ${states.length})`);
+      await terminate(state, 10_000);
+    },
+    async startNode(index) {
+      const state = states[index];
+      if (!state) throw new Error(`no node ${index} (fleet has ${states.length})`);
+      if (state.child) return;
+      await startOne(state, state.node.storageDriver);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await Promise.all(
+        states.map(async (state) => {
+          if (state.child) await removeAllContainers(state.node.socketPath).catch(() => undefined);
+          await terminate(state, 15_000);
+        }),
+      );
+      if (process.env.CX_FLEET_KEEP === "1") unmountUnder(dir);
+      else removeDirSync(dir);
+      for (const f of slotFiles) fs.rmSync(f, { force: true });
+      liveFleets.delete(dir);
+    },
+    nodeManifests() {
+      return states
+        .map((s) =>
+          stringify({
+            apiVersion: "coxswain.io/v1alpha1",
+            kind: "Node",
+            metadata: { name: s.node.name },
+            spec: { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange },
+          }),
+        )
+        .join("---\n");
+    },
+  };
+
+  try {
+    await Promise.all(states.map((s) => startOne(s)));
+  } catch (err) {
+    await fleet.stop().catch(() => undefined);
+    throw err;
+  }
+  return fleet;
+}

@@ -1,0 +1,223 @@
+/**
+ * Test images, made locally (no registry is reachable in tests or CI): a busybox-static root file system
+ * (/bin/busybox plus one symlink per applet) streamed as a tar into POST /images/create?fromSrc=- (the
+ * API behind `docker import`), with CMD ["/bin/start"] set through the import's `changes`.
+ *
+ * - coxswain-test/app:v1, :v2 — busybox httpd on ${BIND:-127.0.0.1}:$PORT serving /index.html ("v1" /
+ *   "v2") and /healthz ("ok"). /bin/start traps TERM/INT, stops httpd and exits 0: a graceful stop.
+ *   BIND=0.0.0.0 is for bridge mode, where the published port reaches the container's own interface.
+ * - coxswain-test/app:never-ready — the same server without /healthz (404: an httpGet readiness probe
+ *   never passes); index.html says "never-ready".
+ * - coxswain-test/app:exits — /bin/start exits 1 at once.
+ *
+ * Each image carries a label with the hash of its content; buildTestImages skips images whose label
+ * matches, so it is idempotent and fast (~1 ms per present image), and rebuilds an image whose recipe changed.
+ */
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import { Readable } from "node:stream";
+import { createDockerClient, dial, parseEndpoint } from "../../operator/src/runtime/docker/client.js";
+
+/** The names of the test images. */
+export const TEST_IMAGES = {
+  v1: "coxswain-test/app:v1",
+  v2: "coxswain-test/app:v2",
+  neverReady: "coxswain-test/app:never-ready",
+  exits: "coxswain-test/app:exits",
+} as const;
+
+/** Label holding the content hash of a test image. */
+export const TEST_IMAGE_HASH_LABEL = "coxswain-test.content-hash";
+
+const APP_START = `#!/bin/sh
+# coxswain test app: busybox httpd on \${BIND:-127.0.0.1}:$PORT serving /www.
+if [ -z "$PORT" ]; then echo "start: PORT is not set" >&2; exit 2; fi
+httpd -f -p "\${BIND:-127.0.0.1}:$PORT" -h /www &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
+wait "$child"
+exit $?
+`;
+
+const EXITS_START = `#!/bin/sh
+echo "start: exiting with code 1 on purpose" >&2
+exit 1
+`;
+
+interface ImageRecipe {
+  name: string;
+  files: Record<string, string>;
+}
+
+const RECIPES: ImageRecipe[] = [
+  { name: TEST_IMAGES.v1, files: { "bin/start": APP_START, "www/index.html": "v1\n", "www/healthz": "ok\n" } },
+  { name: TEST_IMAGES.v2, files: { "bin/start": APP_START, "www/index.html": "v2\n", "www/healthz": "ok\n" } },
+  { name: TEST_IMAGES.neverReady, files: { "bin/start": APP_START, "www/index.html": "never-ready\n" } },
+  { name: TEST_IMAGES.exits, files: { "bin/start": EXITS_START } },
+];
+
+/** The busybox binary to put in images; it must be statically linked (the image has no libc). */
+function findStaticBusybox(): string {
+  for (const candidate of ["/bin/busybox", "/usr/bin/busybox"]) {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(candidate);
+    } catch {
+      continue;
+    }
+    if (!isStaticElf(bytes)) {
+      throw new Error(`${candidate} is dynamically linked; test images need busybox-static (apt-get install -y busybox-static)`);
+    }
+    return candidate;
+  }
+  throw new Error("busybox not found in /bin or /usr/bin; install busybox-static");
+}
+
+/** True for a 64-bit little-endian ELF without a PT_INTERP program header (no dynamic loader needed). */
+function isStaticElf(bytes: Buffer): boolean {
+  if (bytes.length < 64 || bytes.readUInt32BE(0) !== 0x7f454c46 || bytes[4] !== 2 || bytes[5] !== 1) return false;
+  const phoff = Number(bytes.readBigUInt64LE(0x20));
+  const phentsize = bytes.readUInt16LE(0x36);
+  const phnum = bytes.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) {
+    if (bytes.readUInt32LE(phoff + i * phentsize) === 3) return false; // PT_INTERP
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- a minimal ustar writer
+
+interface TarEntry {
+  path: string;
+  type: "file" | "dir" | "symlink";
+  mode: number;
+  content?: Buffer;
+  target?: string;
+}
+
+function octal(value: number, width: number): string {
+  return value.toString(8).padStart(width - 1, "0") + "\0";
+}
+
+function tarHeader(entry: TarEntry): Buffer {
+  const h = Buffer.alloc(512, 0);
+  const name = entry.type === "dir" ? `${entry.path}/` : entry.path;
+  if (Buffer.byteLength(name) > 100) throw new Error(`tar path too long: ${name}`);
+  h.write(name, 0, "utf8");
+  h.write(octal(entry.mode, 8), 100);
+  h.write(octal(0, 8), 108); // uid
+  h.write(octal(0, 8), 116); // gid
+  h.write(octal(entry.type === "file" ? entry.content!.length : 0, 12), 124);
+  h.write(octal(0, 12), 136); // mtime: fixed, so the content hash is stable
+  h.write("        ", 148); // checksum placeholder
+  h.write(entry.type === "file" ? "0" : entry.type === "symlink" ? "2" : "5", 156);
+  if (entry.target) h.write(entry.target, 157);
+  h.write("ustar\0", 257);
+  h.write("00", 263);
+  h.write("root", 265);
+  h.write("root", 297);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(octal(sum, 7) + " ", 148);
+  return h;
+}
+
+function tar(entries: TarEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    parts.push(tarHeader(e));
+    if (e.type === "file") {
+      parts.push(e.content!);
+      const pad = (512 - (e.content!.length % 512)) % 512;
+      if (pad) parts.push(Buffer.alloc(pad, 0));
+    }
+  }
+  parts.push(Buffer.alloc(1024, 0));
+  return Buffer.concat(parts);
+}
+
+let rootfsCache: { busybox: Buffer; applets: string[] } | undefined;
+
+function baseRootfs(): { busybox: Buffer; applets: string[] } {
+  if (!rootfsCache) {
+    const bin = findStaticBusybox();
+    const applets = execFileSync(bin, ["--list"], { encoding: "utf8" })
+      .split("\n")
+      .map((a) => a.trim())
+      .filter((a) => /^[a-zA-Z0-9_.[-]+$/.test(a) && a !== "busybox")
+      .sort();
+    rootfsCache = { busybox: fs.readFileSync(bin), applets };
+  }
+  return rootfsCache;
+}
+
+/** The root file system tar of one recipe (deterministic bytes). */
+function imageTar(recipe: ImageRecipe): Buffer {
+  const { busybox, applets } = baseRootfs();
+  const entries: TarEntry[] = [
+    { path: "bin", type: "dir", mode: 0o755 },
+    { path: "etc", type: "dir", mode: 0o755 },
+    { path: "tmp", type: "dir", mode: 0o1777 },
+    { path: "www", type: "dir", mode: 0o755 },
+    { path: "bin/busybox", type: "file", mode: 0o755, content: busybox },
+  ];
+  for (const applet of applets) {
+    if (recipe.files[`bin/${applet}`] === undefined) entries.push({ path: `bin/${applet}`, type: "symlink", mode: 0o777, target: "busybox" });
+  }
+  entries.push({ path: "etc/passwd", type: "file", mode: 0o644, content: Buffer.from("root:x:0:0:root:/:/bin/sh\n") });
+  entries.push({ path: "etc/group", type: "file", mode: 0o644, content: Buffer.from("root:x:0:\n") });
+  for (const file of Object.keys(recipe.files).sort()) {
+    entries.push({
+      path: file,
+      type: "file",
+      mode: file.startsWith("bin/") ? 0o755 : 0o644,
+      content: Buffer.from(recipe.files[file]!),
+    });
+  }
+  return tar(entries);
+}
+
+/**
+ * Imports the test images into the engine at socketPath, skipping those already present with the same
+ * content. Uses the Engine API directly (no docker CLI), so CI needs only the docker.io package.
+ */
+export async function buildTestImages(socketPath: string): Promise<void> {
+  const agent = new http.Agent({ keepAlive: false });
+  const docker = createDockerClient(parseEndpoint(`unix://${socketPath}`), undefined, agent);
+  try {
+    await Promise.all(
+      RECIPES.map(async (recipe) => {
+        const content = imageTar(recipe);
+        const changes = ['CMD ["/bin/start"]', "ENV PATH=/bin"];
+        const hash = createHash("sha256").update(content).update(JSON.stringify(changes)).digest("hex").slice(0, 16);
+        try {
+          const info = await dial<{ Config?: { Labels?: Record<string, string> | null } }>(docker, {
+            method: "GET",
+            path: `/images/${recipe.name}/json`,
+          });
+          if (info.Config?.Labels?.[TEST_IMAGE_HASH_LABEL] === hash) return;
+        } catch (err) {
+          if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+        }
+        const colon = recipe.name.lastIndexOf(":");
+        const stream = await docker.importImage(Readable.from([content]), {
+          repo: recipe.name.slice(0, colon),
+          tag: recipe.name.slice(colon + 1),
+          changes: [...changes, `LABEL ${TEST_IMAGE_HASH_LABEL}=${hash}`],
+        });
+        const text = await new Promise<string>((resolve, reject) => {
+          let out = "";
+          stream.on("data", (c: Buffer) => (out += c.toString("utf8")));
+          stream.on("end", () => resolve(out));
+          stream.on("error", reject);
+        });
+        const failure = /"error(?:Detail)?"\s*:\s*(?:\{\s*"message"\s*:\s*)?"([^"]*)"/.exec(text);
+        if (failure) throw new Error(`importing ${recipe.name} failed: ${failure[1]}`);
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
+}
