@@ -10,9 +10,15 @@ export interface RolloutPod {
   revision: string;
   /** Epoch ms the pod was created (older pods are removed last among equals). */
   createdAt: number;
-  /** Being stopped: never counts as available, never removed twice. */
+  /**
+   * Being stopped: never active nor available, never removed twice; until it is gone it still runs, so it
+   * counts against maxSurge (unless failed).
+   */
   terminating: boolean;
-  /** Its containers exited or it failed to start; unhealthy pods are removed first. */
+  /**
+   * Its containers exited or it failed to start. A failed pod does not run: it is not active, does not count
+   * against maxSurge, and is removed at once (one of the wanted revision is replaced in the same step).
+   */
   failed: boolean;
   /** Readiness as last probed (running and probe passing, or running with no probe). */
   ready: boolean;
@@ -47,27 +53,37 @@ export interface RolloutInput {
 
 /** Counts reported in status, as Deployment.status does. */
 export interface RolloutCounts {
-  /** Pods that are not terminating. */
+  /** Pods that are neither terminating nor failed (Kubernetes' active pods). */
   replicas: number;
-  /** Non-terminating pods of the wanted revision. */
+  /** Active (neither terminating nor failed) pods of the wanted revision. */
   updated: number;
+  /** Active pods that are ready. */
   ready: number;
-  /** Ready for at least minReadySeconds and not terminating. */
+  /** Active pods ready for more than minReadySeconds (any ready active pod when minReadySeconds is 0). */
   available: number;
   /** replicas wanted − available (never negative). */
   unavailable: number;
 }
 
-/** The next step. Apply `remove` and `create`, then reconcile again (at the latest after requeueAfterMs). */
+/**
+ * The next step. Apply `remove` first, then `create`, then reconcile again (at the latest after
+ * requeueAfterMs). When `progressed` is true the caller sets lastProgressAt = now for the next input.
+ */
 export interface RolloutStep {
   /** Number of pods of the wanted revision to create now. */
   create: number;
   /** Pods to stop and remove now, in order. */
   remove: string[];
   counts: RolloutCounts;
-  /** All pods on the wanted revision, no old pods left, available ≥ replicas − maxUnavailable... and nothing to do. */
+  /**
+   * Kubernetes' DeploymentComplete (updated = replicas, active = replicas, available = replicas) and nothing
+   * left to create or remove. Old pods still terminating do not prevent completion (they are not active).
+   */
   complete: boolean;
-  /** True when this step or the state since lastProgressAt counts as progress (resets the deadline clock). */
+  /**
+   * True when this step creates pods (replacements of failed new pods excepted) or removes active pods, or a
+   * pod became available after lastProgressAt (resets the deadline clock).
+   */
   progressed: boolean;
   /** Progress deadline passed without progress (Progressing=False, ProgressDeadlineExceeded). */
   deadlineExceeded: boolean;
