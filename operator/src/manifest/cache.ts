@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Kind, DesiredObject, ResourceKey } from "../api/objects.js";
-import type { FileIssue, LineCol, PositionIndex } from "./parse.js";
+import type { FileIssue, FilePositions, LineCol } from "./parse.js";
 
 /** One document of a cached file, after all per-document checks. */
 export interface CheckedDocument {
@@ -16,7 +16,9 @@ export interface CheckedDocument {
   start: LineCol;
   /** Where metadata.name sits (duplicate objects are reported there). */
   namePos: LineCol;
-  positions: PositionIndex;
+  /** Positions of the file this document belongs to, and the document's ordinal in it (for locate()). */
+  positions: FilePositions;
+  ordinal: number;
   /** Set when the document names a known kind and a name, even if it has other errors (duplicate checks). */
   identity?: { kind: Kind; key: ResourceKey };
   /** The validated, defaulted, frozen object; absent when the document has errors. */

@@ -6,7 +6,7 @@
 import { KINDS, isKind, makeKey, type DesiredObject, type Kind } from "../api/objects.js";
 import { deepFreeze, type CheckedDocument, type CheckedFile } from "./cache.js";
 import { describeGot, showValue, type Issue } from "./issue.js";
-import { parseYamlFile, type FileIssue, type ParsedDocument, type PositionIndex } from "./parse.js";
+import { FilePositions, parseYamlFile, type FileIssue, type ParsedDocument, type PositionIndex } from "./parse.js";
 import { formatFieldPath } from "./paths.js";
 import { SERVER_SET_METADATA_FIELDS, validateSchema } from "./schema.js";
 import { applyDefaults, semanticIssues } from "./semantic.js";
@@ -34,7 +34,8 @@ export function checkFile(content: string | Uint8Array): CheckedFile {
     }
   }
   const parsed = parseYamlFile(text);
-  return { documents: parsed.documents.map(checkDocument), issues: parsed.issues };
+  const positions = new FilePositions(text);
+  return { documents: parsed.documents.map((d, i) => checkDocument(d, positions, i)), issues: parsed.issues };
 }
 
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -42,12 +43,13 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 }
 
 /** Runs the per-document pipeline: identity, server-set fields, schema, cluster scope, rules, defaults. */
-export function checkDocument(doc: ParsedDocument): CheckedDocument {
+export function checkDocument(doc: ParsedDocument, positions: FilePositions, ordinal: number): CheckedDocument {
   const issues: Issue[] = [];
   const result = (extra: Partial<CheckedDocument> = {}): CheckedDocument => ({
     start: doc.start,
     namePos: doc.positions.locate(["metadata", "name"]),
-    positions: doc.positions,
+    positions,
+    ordinal,
     issues: issues.map((i) => place(i, doc.positions)),
     ...extra,
   });

@@ -9,7 +9,7 @@
 import { compareKeys, type DesiredObject, type ResourceKey } from "../api/objects.js";
 import { ManifestCache, blobOid, defaultManifestCache } from "./cache.js";
 import { checkFile } from "./check.js";
-import type { PositionIndex } from "./parse.js";
+import type { FilePositions } from "./parse.js";
 import type { PathSegment } from "./paths.js";
 import { compareDiagnostics, type Diagnostic, type ManifestFile, type ManifestObject, type ManifestSet, type SourcePosition } from "./types.js";
 
@@ -28,24 +28,26 @@ export function isManifestPath(path: string): boolean {
   return path.split("/").every((seg) => seg === "." || !seg.startsWith("."));
 }
 
-/** A ManifestObject whose positions come from the document's PositionIndex. */
+/** A ManifestObject whose positions come from its file's (lazily rebuilt) position index. */
 class LoadedManifestObject implements ManifestObject {
   readonly key: ResourceKey;
   readonly object: DesiredObject;
   readonly source: SourcePosition;
   readonly #file: string;
-  readonly #positions: PositionIndex;
+  readonly #positions: FilePositions;
+  readonly #ordinal: number;
 
-  constructor(key: ResourceKey, object: DesiredObject, source: SourcePosition, positions: PositionIndex) {
+  constructor(key: ResourceKey, object: DesiredObject, source: SourcePosition, positions: FilePositions, ordinal: number) {
     this.key = key;
     this.object = object;
     this.source = source;
     this.#file = source.file;
     this.#positions = positions;
+    this.#ordinal = ordinal;
   }
 
   locate(path: readonly PathSegment[]): SourcePosition {
-    return { file: this.#file, ...this.#positions.locate(path) };
+    return { file: this.#file, ...this.#positions.document(this.#ordinal).locate(path) };
   }
 }
 
@@ -83,7 +85,7 @@ export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions 
         continue;
       }
       firstSeen.set(key, { file: f.path, ...doc.start });
-      if (doc.object) objects.push(new LoadedManifestObject(key, doc.object, { file: f.path, ...doc.start }, doc.positions));
+      if (doc.object) objects.push(new LoadedManifestObject(key, doc.object, { file: f.path, ...doc.start }, doc.positions, doc.ordinal));
     }
   }
 

@@ -67,6 +67,30 @@ export class PositionIndex {
   }
 }
 
+/**
+ * The positions of a file's documents for later locate() calls, kept cheaply: the file's text until the
+ * first call, then the rebuilt indexes. A cached file costs its text (bytes) instead of a position entry
+ * per field (kilobytes), and only files somebody asks about are indexed again. Parsing is deterministic,
+ * so the rebuilt indexes equal the ones the checks used.
+ */
+export class FilePositions {
+  #text: string | undefined;
+  #indexes: PositionIndex[] | undefined;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  /** The index of the n-th non-empty document (the order of ParsedFile.documents). */
+  document(ordinal: number): PositionIndex {
+    if (!this.#indexes) {
+      this.#indexes = parseYamlFile(this.#text ?? "").documents.map((d) => d.positions);
+      this.#text = undefined;
+    }
+    return this.#indexes[ordinal] ?? new PositionIndex();
+  }
+}
+
 /** One non-empty YAML document: its data, where its fields are, and where it starts. */
 export interface ParsedDocument {
   data: unknown;

@@ -188,6 +188,15 @@ describe("positions", () => {
     expect(o!.locate([])).toEqual({ file: "d.yaml", line: 2, col: 1 });
   });
 
+  it("locates fields of objects served from the cache exactly as on the first load", () => {
+    const cache = new ManifestCache();
+    const paths: (string | number)[][] = [["spec", "replicas"], ["spec", "template", "spec", "containers", 0, "image"], ["metadata", "name"], ["nope"]];
+    const first = loadManifests([{ path: "d.yaml", content: text }], { cache }).objects[0]!;
+    const second = loadManifests([{ path: "other/d.yaml", content: text }], { cache }).objects[0]!;
+    expect(cache.stats.hits).toBe(1);
+    for (const p of paths) expect(second.locate(p)).toEqual({ ...first.locate(p), file: "other/d.yaml" });
+  });
+
   it("points an unknown field at its key and a wrong value at the value", () => {
     const bad = text.replace("          image: web:1", "          image: web:1\n          imagePullPolicy: Always").replace("replicas: 2", "replicas: two");
     const set = loadManifests([{ path: "d.yaml", content: bad }], { cache: null });
