@@ -44,6 +44,16 @@ const rolling: Case[] = [
     want: { create: 0, remove: ["a-3", "a-2"] },
   },
   {
+    name: "removes at most maxScaledDown unavailable old pods (active − minAvailable − new unavailable)",
+    input: input(params(4, 1, 1), "b", [...starting("a", 4), ...starting("b", 1, 10)]),
+    want: { create: 0, remove: ["a-3"] },
+  },
+  {
+    name: "re-uses the pods of a revision it rolls back to and removes the surplus of the other",
+    input: input(params(3, 1, 0), "a", [...available("b", 3, 10), ...available("a", 1)], { revisionOrder: ["b", "a"] }),
+    want: { create: 0, remove: ["b-12"], counts: { updated: 1, available: 4 } },
+  },
+  {
     name: "removes old pods of the oldest revision first",
     input: input(params(4, 1, 1), "c", [...available("a", 1), ...available("b", 2, 10), ...available("c", 2, 20)]),
     want: { create: 0, remove: ["a-0", "b-11"] },
