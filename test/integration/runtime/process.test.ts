@@ -468,6 +468,23 @@ describe("ProcessRuntime with real processes", () => {
     await rt.remove(c.id);
   });
 
+  it("stops a container gracefully even right after starting it, while the wrapper is still starting the program", async () => {
+    const rt = runtime(await newStateDir());
+    const slow: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const c = await rt.run(launch(`young-${i}`, { command: ["sleep", "60"] }));
+      await new Promise((resolve) => setTimeout(resolve, i % 8));
+      const started = Date.now();
+      await rt.stop(c.id, 10);
+      const elapsed = Date.now() - started;
+      if (elapsed > 2_000) slow.push(elapsed);
+      expect((await find(rt, c.id))?.exitCode).toBe(143);
+      await rt.remove(c.id);
+    }
+    // A swallowed SIGTERM would show as a stop that waited the whole grace period.
+    expect(slow).toEqual([]);
+  });
+
   it("lets a program that handles SIGTERM exit on its own within the grace period, with its exit code", async () => {
     const rt = runtime(await newStateDir());
     const c = await rt.run(

@@ -82,3 +82,12 @@ export function liveGroupMembers(pgid: number): number[] {
   }
   return members.sort((a, b) => a - b);
 }
+
+/** The raw /proc/<pid>/cmdline (NUL-separated argv), or undefined when there is no such process. */
+export function readCmdline(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1");
+  } catch {
+    return undefined;
+  }
+}

@@ -45,7 +45,7 @@ import type {
   ObservedContainer,
   RuntimeChangeListener,
 } from "../types.js";
-import { isAlive, liveGroupMembers, readProcStat } from "./proc.js";
+import { isAlive, liveGroupMembers, readCmdline, readProcStat } from "./proc.js";
 import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
 
 /** Options of a ProcessRuntime. */
@@ -394,10 +394,31 @@ export class ProcessRuntime implements NodeRuntime {
     return liveGroupMembers(record.pid);
   }
 
-  async #waitGone(record: ProcessRecord, ms: number): Promise<boolean> {
+  /**
+   * True once the program runs: some member of the group has a command line other than the wrapper's
+   * (a forked child shows the wrapper's until it execs the program). Also true when the wrapper is gone.
+   */
+  #programStarted(record: ProcessRecord, members: number[]): boolean {
+    const pgid = record.pid;
+    if (pgid === undefined || !members.includes(pgid)) return true;
+    const wrapper = readCmdline(pgid);
+    return members.some((pid) => pid !== pgid && readCmdline(pid) !== wrapper);
+  }
+
+  /**
+   * Waits up to `ms` for the group to vanish. With `resendTerm`, sends SIGTERM again once, as soon as the
+   * program has started (see #killGroup).
+   */
+  async #waitGone(record: ProcessRecord, ms: number, resendTerm = false): Promise<boolean> {
     const deadline = Date.now() + ms;
+    let pending = resendTerm;
     for (;;) {
-      if (this.#group(record).length === 0) return true;
+      const members = this.#group(record);
+      if (members.length === 0) return true;
+      if (pending && this.#programStarted(record, members)) {
+        pending = false;
+        signalGroup(record.pid!, "SIGTERM");
+      }
       if (Date.now() >= deadline) return false;
       await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
     }
@@ -408,10 +429,18 @@ export class ProcessRuntime implements NodeRuntime {
     if (record.pid === undefined) return record;
     const pgid = record.pid;
     let killed = false;
-    if (this.#group(record).length > 0) {
+    let termed = false;
+    const members = this.#group(record);
+    if (members.length > 0) {
       if (graceSeconds > 0) {
+        // A SIGTERM that lands while the wrapper is still starting the program is swallowed: by the
+        // wrapper's trap before it forks, or by the forked child before it execs (measured here: 10% of
+        // stops within 10 ms of a start). So when the program has not started yet, send SIGTERM once
+        // more as soon as it has; a program that is already running gets exactly one.
+        const started = this.#programStarted(record, members);
         signalGroup(pgid, "SIGTERM");
-        await this.#waitGone(record, graceSeconds * 1000);
+        termed = true;
+        await this.#waitGone(record, graceSeconds * 1000, !started);
       }
       if (this.#group(record).length > 0) {
         signalGroup(pgid, "SIGKILL");
@@ -421,8 +450,14 @@ export class ProcessRuntime implements NodeRuntime {
         }
       }
     }
-    // SIGKILL leaves the wrapper no chance to write the exit file: the status is 128 + 9.
-    return this.#settle(record, killed ? 128 + osConstants.signals.SIGKILL : undefined);
+    // SIGKILL leaves the wrapper no chance to write the exit file: the status is 128 + 9. A wrapper that
+    // dies of our SIGTERM before its trap is set writes none either: 128 + 15.
+    const hint = killed
+      ? 128 + osConstants.signals.SIGKILL
+      : termed
+        ? 128 + osConstants.signals.SIGTERM
+        : undefined;
+    return this.#settle(record, hint);
   }
 
   /** Spawns the wrapper for the record's argv; caller holds the lock. Returns the updated, persisted record. */
@@ -447,6 +482,12 @@ export class ProcessRuntime implements NodeRuntime {
     const spawnError = new Promise<Error>((res) => child.once("error", res));
     child.on("error", () => {}); // an 'error' after spawn (e.g. from kill) must never crash the operator
     const pid = child.pid;
+    if (pid !== undefined && !this.#closed) {
+      // Listen before the first await: a program that exits at once would otherwise exit unheard. The
+      // handler takes the record's lock, which this spawn holds, so it sees the record written below.
+      this.#children.set(record.id, child);
+      child.once("exit", (code, signal) => this.#onExit(record.id, pid, child, code, signal));
+    }
     if (pid === undefined) {
       const err = await spawnError;
       throw fail(`spawning ${SHELL} for container ${record.runtimeName} in ${record.cwd} failed: ${err.message}`, err);
@@ -459,10 +500,6 @@ export class ProcessRuntime implements NodeRuntime {
     delete next.finishedAt;
     delete next.exitCode;
     await this.#write(next);
-    if (!this.#closed) {
-      this.#children.set(record.id, child);
-      child.once("exit", (code, signal) => this.#onExit(record.id, pid, child, code, signal));
-    }
     return next;
   }
 
