@@ -11,7 +11,7 @@
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
 import type { Node as YamlNode } from "yaml";
 import type { Diagnostic } from "./types.js";
-import type { PathSegment } from "./paths.js";
+import { formatFieldPath, type PathSegment } from "./paths.js";
 
 /** A diagnostic before it is attached to a file (the cache stores these; the file path is added per load). */
 export type FileIssue = Omit<Diagnostic, "file">;
@@ -107,7 +107,9 @@ export interface ParsedFile {
 /**
  * Parses every document of a file (`---` separated). Empty documents (nothing, only comments, or a bare
  * null) are skipped. A document with a syntax error yields one YamlSyntax error (its first problem; the
- * rest usually follow from it) and no data; the other documents of the file are still returned.
+ * rest usually follow from it) and no data; the other documents of the file are still returned. So does a
+ * document holding what JSON cannot (list or mapping keys, !!binary, !!set, !!omap, timestamps, .inf/.nan):
+ * one YamlSyntax error per such value, at its position.
  */
 export function parseYamlFile(text: string): ParsedFile {
   const lc = new LineCounter();
@@ -134,6 +136,17 @@ export function parseYamlFile(text: string): ParsedFile {
     for (const w of doc.warnings) {
       out.issues.push({ ...at(w.pos[0]), code: "YamlSyntax", severity: "warning", field: "", message: yamlMessage(w.message, w.code) });
     }
+    // Index first: it also finds mapping keys that are lists or mappings, which plain data cannot hold
+    // (toJS would stringify them and print a process warning).
+    const positions = new PositionIndex();
+    const complexKeys: LineCol[] = [];
+    if (doc.contents) indexNode(doc.contents as YamlNode, [], null, positions, at, complexKeys);
+    if (complexKeys.length > 0) {
+      for (const pos of complexKeys) {
+        out.issues.push({ ...pos, code: "YamlSyntax", severity: "error", field: "", message: "a mapping key must be a scalar (got a list or mapping as key)" });
+      }
+      continue;
+    }
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -151,8 +164,19 @@ export function parseYamlFile(text: string): ParsedFile {
       continue;
     }
     if (data === null || data === undefined) continue;
-    const positions = new PositionIndex();
-    if (doc.contents) indexNode(doc.contents as YamlNode, [], null, positions, at);
+    const foreign = nonJsonValues(data, []);
+    if (foreign.length > 0) {
+      for (const f of foreign) {
+        out.issues.push({
+          ...positions.locate(f.path),
+          code: "YamlSyntax",
+          severity: "error",
+          field: formatFieldPath(f.path),
+          message: `${f.what} is not supported; expected a string, number, boolean, null, list or mapping`,
+        });
+      }
+      continue;
+    }
     out.documents.push({ data, positions, start });
   }
   return out;
@@ -169,6 +193,7 @@ function indexNode(
   keyNode: YamlNode | null,
   index: PositionIndex,
   at: (offset: number) => LineCol,
+  complexKeys: LineCol[],
 ): void {
   const keyOffset = keyNode?.range?.[0];
   const valueOffset = node?.range?.[0];
@@ -183,13 +208,32 @@ function indexNode(
   if (isMap(node)) {
     for (const pair of node.items) {
       const k = pair.key as YamlNode | null;
-      if (!isScalar(k)) continue; // complex keys: the field falls back to its parent's position
+      if (!isScalar(k)) {
+        complexKeys.push(at(k?.range?.[0] ?? node.range?.[0] ?? 0));
+        continue;
+      }
       const name = k.value === null ? "" : String(k.value);
       if (name === "<<" && (isAlias(pair.value) || isMap(pair.value) || isSeq(pair.value))) continue; // merge key
-      indexNode((pair.value as YamlNode | null) ?? null, [...path, name], k, index, at);
+      indexNode((pair.value as YamlNode | null) ?? null, [...path, name], k, index, at, complexKeys);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => indexNode((item as YamlNode | null) ?? null, [...path, i], null, index, at));
+    node.items.forEach((item, i) => indexNode((item as YamlNode | null) ?? null, [...path, i], null, index, at, complexKeys));
   }
   // Aliases are not followed: fields reached through one point at the alias.
+}
+
+/**
+ * Values YAML can express but JSON (and so Kubernetes) cannot: !!binary, !!set, !!omap, timestamps under
+ * %YAML 1.1, .inf and .nan. Returns each with its path; plain data yields [].
+ */
+function nonJsonValues(v: unknown, path: PathSegment[]): { path: PathSegment[]; what: string }[] {
+  if (typeof v === "number") return Number.isFinite(v) ? [] : [{ path, what: `the number ${String(v)}` }];
+  if (v === null || typeof v !== "object") return [];
+  if (Array.isArray(v)) return v.flatMap((x, i) => nonJsonValues(x, [...path, i]));
+  if (v instanceof Uint8Array) return [{ path, what: "binary data (!!binary)" }];
+  if (v instanceof Set) return [{ path, what: "a set (!!set)" }];
+  if (v instanceof Map) return [{ path, what: "an ordered map (!!omap)" }];
+  if (v instanceof Date) return [{ path, what: "a timestamp" }];
+  if (Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null) return [{ path, what: "a tagged value" }];
+  return Object.entries(v).flatMap(([k, x]) => nonJsonValues(x, [...path, k]));
 }
