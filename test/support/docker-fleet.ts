@@ -276,8 +276,12 @@ function me(): OwnerRecord {
   return { pid: process.pid, startTime: processStartTime(process.pid) };
 }
 
-/** Removes fleets (and port slots) left behind by test processes that died without cleaning up. */
-function reapAbandonedFleets(): void {
+/**
+ * Removes fleets (daemons, their process trees, mounts, dirs) and port slots left behind by test
+ * processes that died without cleaning up (killed with -9). startFleet() calls it first; a fleet whose
+ * owner process is alive is never touched.
+ */
+export function reapAbandonedFleets(): void {
   const tmp = os.tmpdir();
   let entries: string[] = [];
   try {
@@ -436,7 +440,26 @@ async function launch(state: NodeState, driver: string, timeoutMs: number): Prom
   }
   const why = exitCode !== undefined ? `dockerd exited with code ${exitCode}` : `no answer to /_ping within ${timeoutMs} ms`;
   if (exitCode === undefined) await terminate(state, 2_000);
-  throw new Error(`${node.name}: ${why}; last lines of ${state.logFile}:\n${logTail(state.logFile)}`);
+  throw new DaemonStartError(`${node.name}: ${why}; last lines of ${state.logFile}:\n${logTail(state.logFile)}`, exitCode !== undefined);
+}
+
+/** A daemon that did not come up; `exited` tells a crash at startup from a timeout. */
+class DaemonStartError extends Error {
+  constructor(message: string, readonly exited: boolean) {
+    super(message);
+  }
+}
+
+/** True when the daemon's last start failed because of its storage driver (overlay2 unsupported here). */
+function failedOnStorageDriver(logFile: string): boolean {
+  let log = "";
+  try {
+    log = fs.readFileSync(logFile, "utf8");
+  } catch {
+    return false;
+  }
+  const lastStart = log.slice(log.lastIndexOf("==== "));
+  return /error initializing graphdriver|driver not supported|overlay2?:? .*not supported/i.test(lastStart);
 }
 
 /** SIGTERM, wait, SIGKILL; then kill what is left of the node's process tree. */
@@ -524,7 +547,7 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
     try {
       await launch(state, first, startTimeoutMs);
     } catch (err) {
-      if (first !== "overlay2" || !/overlay/i.test(logTail(state.logFile, 60))) throw err;
+      if (first !== "overlay2" || !(err instanceof DaemonStartError && err.exited) || !failedOnStorageDriver(state.logFile)) throw err;
       console.warn(`${state.node.name}: dockerd failed with overlay2 on this machine; falling back to vfs (slow, but works)`);
       await launch(state, "vfs", startTimeoutMs);
     }
