@@ -4,10 +4,11 @@
  * refresh, head and watch. See repository.ts for how isomorphic-git is used.
  */
 import { randomBytes } from "node:crypto";
-import fs, { promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import * as git from "isomorphic-git";
 import { CoxError } from "../api/errors.js";
+import { gitFs as fs } from "./fs.js";
 import { GitRepository } from "./repository.js";
 import type { Repository } from "./types.js";
 import { mirrorPath, parseRepoLocation, type GitCredentials } from "./url.js";

@@ -42,7 +42,6 @@ export async function updateRefLocked(opts: {
   if (!/^[0-9a-f]{40}$/.test(newOid)) throw new CoxError("InvalidArgument", `invalid object id ${JSON.stringify(newOid)} for ${ref}: expected 40 hex digits`);
   const path = join(gitdir, ref);
   const lockPath = `${path}.lock`;
-  await fsp.mkdir(dirname(path), { recursive: true });
   const handle = await acquire(lockPath, ref);
   let renamed = false;
   try {
@@ -74,7 +73,15 @@ async function acquire(lockPath: string, ref: string): Promise<fsp.FileHandle> {
     try {
       return await fsp.open(lockPath, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o644);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        // The ref's directory is missing, or `git pack-refs --prune` just removed it as empty: create it
+        // and try again, as git's own raceproof file creation does.
+        await fsp.mkdir(dirname(lockPath), { recursive: true });
+        if (Date.now() >= deadline) throw err;
+        continue;
+      }
+      if (code !== "EEXIST") throw err;
       if (Date.now() >= deadline) {
         throw new CoxError("StatusWriteFailed", `${ref} is locked by another process (${lockPath} exists for more than ${LOCK_WAIT_MS} ms)`, {
           details: { ref },
@@ -84,4 +91,46 @@ async function acquire(lockPath: string, ref: string): Promise<fsp.FileHandle> {
       delay = Math.min(delay * 2, 50);
     }
   }
+}
+
+/**
+ * Reads a ref the way git does: the loose file first, then packed-refs, following symbolic refs.
+ * (isomorphic-git reads packed-refs before the loose file; when `git pack-refs` runs between the two
+ * reads it returns a stale value.) A loose file caught mid-write by a writer that does not use rename
+ * (isomorphic-git's fetch) is read again. Undefined when the ref does not exist.
+ */
+export async function readRefValue(gitdir: string, ref: string, depth = 5): Promise<string | undefined> {
+  let text: string | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      text = (await fsp.readFile(join(gitdir, ref), "utf8")).trim();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "EISDIR" && code !== "ENOTDIR") throw err;
+      text = undefined;
+    }
+    if (text === undefined || /^[0-9a-f]{40}$/.test(text) || text.startsWith("ref: ")) break;
+    await new Promise((r) => setTimeout(r, 2)); // empty or partial: a writer is in the middle of it
+  }
+  if (text === undefined || !(/^[0-9a-f]{40}$/.test(text) || text.startsWith("ref: "))) text = (await readPackedRefs(gitdir)).get(ref);
+  if (text === undefined) return undefined;
+  if (text.startsWith("ref: ")) return depth > 0 ? readRefValue(gitdir, text.slice("ref: ".length).trim(), depth - 1) : undefined;
+  return text;
+}
+
+async function readPackedRefs(gitdir: string): Promise<Map<string, string>> {
+  const refs = new Map<string, string>();
+  let text: string;
+  try {
+    text = await fsp.readFile(join(gitdir, "packed-refs"), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return refs;
+    throw err;
+  }
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#") || line.startsWith("^")) continue;
+    const space = line.indexOf(" ");
+    if (space === 40) refs.set(line.slice(41).trim(), line.slice(0, 40));
+  }
+  return refs;
 }

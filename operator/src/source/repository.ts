@@ -10,15 +10,16 @@
  * - diffs walk both trees and skip equal subtrees.
  */
 import { execFile } from "node:child_process";
-import fs, { promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import * as git from "isomorphic-git";
 import type { ReadCommitResult, TreeEntry, WalkerEntry } from "isomorphic-git";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { isNotFound, mapNetworkError, type GitNetworkOp } from "./errors.js";
+import { gitFs as fs } from "./fs.js";
 import { timedHttpClient } from "./http.js";
 import { KeyedMutex, SharedExclusiveLock } from "./mutex.js";
-import { assertRefName, updateRefLocked } from "./refs.js";
+import { assertRefName, readRefValue, updateRefLocked } from "./refs.js";
 import type { CommitInfo, FileChange, GitReader, GitWriter, RepoFile, Repository, TreeFile, WatchOptions } from "./types.js";
 import { basicAuthHeader, type GitCredentials } from "./url.js";
 import { watchRepository } from "./watch.js";
@@ -482,9 +483,8 @@ export class GitRepository implements Repository, GitReader, GitWriter {
 
   private async readRef(ref: string): Promise<string | undefined> {
     try {
-      return await git.resolveRef({ fs, gitdir: this.gitdir, ref });
+      return await readRefValue(this.gitdir, ref);
     } catch (err) {
-      if (isNotFound(err)) return undefined;
       throw toCoxError(err, "GitFetchFailed");
     }
   }
