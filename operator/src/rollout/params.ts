@@ -6,11 +6,15 @@ import { CoxError } from "../api/errors.js";
 import type { DeploymentSpec } from "../api/generated/deployment.js";
 import type { RolloutParams } from "./types.js";
 
-/** apps/v1 defaults. */
+/** apps/v1 default of spec.replicas. */
 export const DEFAULT_REPLICAS = 1;
+/** apps/v1 default of spec.strategy.rollingUpdate.maxSurge. */
 export const DEFAULT_MAX_SURGE = "25%";
+/** apps/v1 default of spec.strategy.rollingUpdate.maxUnavailable. */
 export const DEFAULT_MAX_UNAVAILABLE = "25%";
+/** apps/v1 default of spec.minReadySeconds. */
 export const DEFAULT_MIN_READY_SECONDS = 0;
+/** apps/v1 default of spec.progressDeadlineSeconds. */
 export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 
 function invalid(field: string, value: unknown, expected: string): CoxError {

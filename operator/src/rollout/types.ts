@@ -31,6 +31,7 @@ export interface RolloutParams {
   replicas: number;
   /** Resolved with Kubernetes' rounding (surge up, unavailable down, both 0 → unavailable 1). */
   maxSurge: number;
+  /** As maxSurge's rounding says, then capped at replicas (0 when replicas is 0), as MaxUnavailable() does. */
   maxUnavailable: number;
   minReadySeconds: number;
   progressDeadlineSeconds: number;

@@ -12,9 +12,11 @@ export const MAX_NODE_SCORE = 100;
 export const REASON_UNSCHEDULABLE = "node(s) were unschedulable";
 /** Kubernetes' reason for a node without the ports a pod needs (NodePorts ErrReason). */
 export const REASON_NO_FREE_PORTS = "node(s) didn't have free ports for the requested pod ports";
-/** NodeResourcesFit reasons, in the order Kubernetes checks them. */
+/** NodeResourcesFit: the node already holds allocatable.pods pods (checked first, as Kubernetes does). */
 export const REASON_TOO_MANY_PODS = "Too many pods";
+/** NodeResourcesFit: the pod's cpu request exceeds allocatable − requested. */
 export const REASON_INSUFFICIENT_CPU = "Insufficient cpu";
+/** NodeResourcesFit: the pod's memory request exceeds allocatable − requested. */
 export const REASON_INSUFFICIENT_MEMORY = "Insufficient memory";
 
 /** NodeUnschedulable: a cordoned node takes no new pods. */
