@@ -14,8 +14,6 @@ import type { FileIssue, FilePositions, LineCol } from "./parse.js";
 export interface CheckedDocument {
   /** First line of the document. */
   start: LineCol;
-  /** Where metadata.name sits (duplicate objects are reported there). */
-  namePos: LineCol;
   /** Positions of the file this document belongs to, and the document's ordinal in it (for locate()). */
   positions: FilePositions;
   ordinal: number;

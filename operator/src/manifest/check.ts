@@ -47,10 +47,9 @@ export function checkDocument(doc: ParsedDocument, positions: FilePositions, ord
   const issues: Issue[] = [];
   const result = (extra: Partial<CheckedDocument> = {}): CheckedDocument => ({
     start: doc.start,
-    namePos: doc.positions.locate(["metadata", "name"]),
     positions,
     ordinal,
-    issues: issues.map((i) => place(i, doc.positions)),
+    issues: issues.map((i) => place(i, doc.positions())),
     ...extra,
   });
   const invalid = (path: string[], message: string): CheckedDocument => {

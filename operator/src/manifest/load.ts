@@ -76,7 +76,7 @@ export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions 
       if (first) {
         diagnostics.push({
           file: f.path,
-          ...doc.namePos,
+          ...doc.positions.document(doc.ordinal).locate(["metadata", "name"]),
           code: "DuplicateObject",
           severity: "error",
           field: "metadata.name",

@@ -84,18 +84,22 @@ export class FilePositions {
   /** The index of the n-th non-empty document (the order of ParsedFile.documents). */
   document(ordinal: number): PositionIndex {
     if (!this.#indexes) {
-      this.#indexes = parseYamlFile(this.#text ?? "").documents.map((d) => d.positions);
+      this.#indexes = parseYamlFile(this.#text ?? "").documents.map((d) => d.positions());
       this.#text = undefined;
     }
     return this.#indexes[ordinal] ?? new PositionIndex();
   }
 }
 
-/** One non-empty YAML document: its data, where its fields are, and where it starts. */
+/** One non-empty YAML document: its data, where it starts, and where its fields are. */
 export interface ParsedDocument {
   data: unknown;
-  positions: PositionIndex;
   start: LineCol;
+  /**
+   * The document's position index, built on the first call (most documents have no problem to place, and
+   * indexing every field costs about a third of parsing).
+   */
+  positions(): PositionIndex;
 }
 
 /** The documents of one file and the YAML problems found in it (YamlSyntax). */
@@ -136,14 +140,22 @@ export function parseYamlFile(text: string): ParsedFile {
     for (const w of doc.warnings) {
       out.issues.push({ ...at(w.pos[0]), code: "YamlSyntax", severity: "warning", field: "", message: yamlMessage(w.message, w.code) });
     }
-    // Index first: it also finds mapping keys that are lists or mappings, which plain data cannot hold
-    // (toJS would stringify them and print a process warning).
-    const positions = new PositionIndex();
-    const complexKeys: LineCol[] = [];
-    if (doc.contents) indexNode(doc.contents as YamlNode, [], null, positions, at, complexKeys);
+    const contents = (doc.contents as YamlNode | null) ?? null;
+    let index: PositionIndex | undefined;
+    const positions = (): PositionIndex => {
+      if (!index) {
+        index = new PositionIndex();
+        indexNode(contents, [], null, index, at);
+      }
+      return index;
+    };
+    // Mapping keys that are lists or mappings cannot become plain data (toJS would stringify them and
+    // print a process warning): refuse them first.
+    const complexKeys: number[] = [];
+    findComplexKeys(contents, complexKeys);
     if (complexKeys.length > 0) {
-      for (const pos of complexKeys) {
-        out.issues.push({ ...pos, code: "YamlSyntax", severity: "error", field: "", message: "a mapping key must be a scalar (got a list or mapping as key)" });
+      for (const offset of complexKeys) {
+        out.issues.push({ ...at(offset), code: "YamlSyntax", severity: "error", field: "", message: "a mapping key must be a scalar (got a list or mapping as key)" });
       }
       continue;
     }
@@ -168,7 +180,7 @@ export function parseYamlFile(text: string): ParsedFile {
     if (foreign.length > 0) {
       for (const f of foreign) {
         out.issues.push({
-          ...positions.locate(f.path),
+          ...positions().locate(f.path),
           code: "YamlSyntax",
           severity: "error",
           field: formatFieldPath(f.path),
@@ -193,7 +205,6 @@ function indexNode(
   keyNode: YamlNode | null,
   index: PositionIndex,
   at: (offset: number) => LineCol,
-  complexKeys: LineCol[],
 ): void {
   const keyOffset = keyNode?.range?.[0];
   const valueOffset = node?.range?.[0];
@@ -208,18 +219,28 @@ function indexNode(
   if (isMap(node)) {
     for (const pair of node.items) {
       const k = pair.key as YamlNode | null;
-      if (!isScalar(k)) {
-        complexKeys.push(at(k?.range?.[0] ?? node.range?.[0] ?? 0));
-        continue;
-      }
+      if (!isScalar(k)) continue; // refused by findComplexKeys before anyone asks for positions
       const name = k.value === null ? "" : String(k.value);
       if (name === "<<" && (isAlias(pair.value) || isMap(pair.value) || isSeq(pair.value))) continue; // merge key
-      indexNode((pair.value as YamlNode | null) ?? null, [...path, name], k, index, at, complexKeys);
+      indexNode((pair.value as YamlNode | null) ?? null, [...path, name], k, index, at);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => indexNode((item as YamlNode | null) ?? null, [...path, i], null, index, at, complexKeys));
+    node.items.forEach((item, i) => indexNode((item as YamlNode | null) ?? null, [...path, i], null, index, at));
   }
   // Aliases are not followed: fields reached through one point at the alias.
+}
+
+/** Collects the offsets of mapping keys that are not scalars (lists, mappings). */
+function findComplexKeys(node: YamlNode | null, out: number[]): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const k = pair.key as YamlNode | null;
+      if (k !== null && !isScalar(k)) out.push(k.range?.[0] ?? node.range?.[0] ?? 0);
+      findComplexKeys((pair.value as YamlNode | null) ?? null, out);
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) findComplexKeys((item as YamlNode | null) ?? null, out);
+  }
 }
 
 /**
