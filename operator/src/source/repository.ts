@@ -288,7 +288,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
       assertRefName(ref);
       await this.locks.refs.run(`push:${ref}`, () =>
         this.network("push", ref, (http) =>
-          git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref, remoteRef: ref, headers: this.headers }),
+          git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref, remoteRef: ref, headers: { ...this.headers } }),
         ),
       );
     }
@@ -316,7 +316,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
             remoteRef: ref,
             singleBranch: true,
             tags: false,
-            headers: this.headers,
+            headers: { ...this.headers },
           });
           return res.fetchHead ?? undefined;
         } catch (err) {
@@ -393,18 +393,9 @@ export class GitRepository implements Repository, GitReader, GitWriter {
 
   private async fetchAll(): Promise<void> {
     await this.network("fetch", undefined, async (http) => {
-      const base = { fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", singleBranch: false, tags: true, prune: true, headers: this.headers };
-      try {
-        await git.fetch(base);
-      } catch (err) {
-        // fetch needs a ref to resolve even when fetching all branches; it picks the remote's HEAD, which a
-        // bare repository whose HEAD names a missing branch does not advertise. Retry with any branch.
-        if (!isNotFound(err)) throw err;
-        const refs = await git.listServerRefs({ http, url: this.url!, prefix: "refs/heads/", headers: this.headers });
-        const first = refs.map((r) => r.ref).sort()[0];
-        if (first === undefined) return; // an empty remote: nothing to fetch
-        await git.fetch({ ...base, remoteRef: first });
-      }
+      // isomorphic-git adds to the headers object it is given (Git-Protocol, Authorization): always a fresh copy.
+      // A remote whose HEAD names a missing branch is handled in the HTTP client (patchUnbornHead).
+      await git.fetch({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", singleBranch: false, tags: true, prune: true, headers: { ...this.headers } });
     });
   }
 
