@@ -14,7 +14,7 @@ import { CoxError, toCoxError } from "../api/errors.js";
 import type { ReconcileResult } from "../engine/queue.js";
 import type { Manager } from "../engine/manager.js";
 import { buildGraph, diffGraphs, formatChange, type DesiredGraph } from "../graph/index.js";
-import { loadManifests } from "../manifest/index.js";
+import { isManifestPath, loadManifests } from "../manifest/index.js";
 import type { Diagnostic, ManifestFile } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
 import type { Fleet } from "../runtime/fleet.js";
@@ -64,14 +64,18 @@ export async function loadCommit(repo: Repository, commit: string, path: string,
     return { commit, diagnostics: [{ code: e.code, severity: "error", file: path || ".", line: 1, col: 1, field: "", message: e.message }] };
   }
   const manifests: ManifestFile[] = [];
+  const seen = new Map<string, string>();
   for (const f of files) {
-    if (!/\.ya?ml$/i.test(f.path)) continue;
+    if (!isManifestPath(f.path)) continue;
     let content = cache?.get(f.oid);
-    if (content === undefined) {
-      content = new TextDecoder().decode(await repo.reader.readBlob(f.oid));
-      cache?.set(f.oid, content);
-    }
+    if (content === undefined) content = new TextDecoder().decode(await repo.reader.readBlob(f.oid));
+    seen.set(f.oid, content);
     manifests.push({ path: f.path, content, oid: f.oid });
+  }
+  // Keep only this commit's blobs: the next commit usually shares most of them.
+  if (cache) {
+    cache.clear();
+    for (const [oid, text] of seen) cache.set(oid, text);
   }
   const set = loadManifests(manifests);
   const built = buildGraph(set.objects);

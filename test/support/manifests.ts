@@ -1,0 +1,120 @@
+/**
+ * Manifest builders for tests: small YAML documents with the fields a test cares about.
+ */
+
+/** Options of a test Deployment. */
+export interface DeploymentOptions {
+  name?: string;
+  namespace?: string;
+  replicas?: number;
+  image?: string;
+  maxSurge?: number | string;
+  maxUnavailable?: number | string;
+  minReadySeconds?: number;
+  progressDeadlineSeconds?: number;
+  cpu?: string;
+  memory?: string;
+  /** Adds a readiness probe (httpGet /healthz on the named port "http"). */
+  probe?: boolean;
+  /** Env entries as YAML lines (already indented for the env list). */
+  env?: { name: string; value?: string; configMap?: { name: string; key: string } }[];
+  command?: string[];
+  args?: string[];
+  ports?: boolean;
+  grace?: number;
+}
+
+/** A Deployment manifest. */
+export function deploymentYaml(o: DeploymentOptions = {}): string {
+  const name = o.name ?? "web";
+  const lines = [
+    "apiVersion: apps/v1",
+    "kind: Deployment",
+    "metadata:",
+    `  name: ${name}`,
+    ...(o.namespace ? [`  namespace: ${o.namespace}`] : []),
+    "spec:",
+    `  replicas: ${o.replicas ?? 3}`,
+    ...(o.minReadySeconds !== undefined ? [`  minReadySeconds: ${o.minReadySeconds}`] : []),
+    ...(o.progressDeadlineSeconds !== undefined ? [`  progressDeadlineSeconds: ${o.progressDeadlineSeconds}`] : []),
+    "  selector:",
+    "    matchLabels:",
+    `      app: ${name}`,
+  ];
+  if (o.maxSurge !== undefined || o.maxUnavailable !== undefined) {
+    lines.push("  strategy:", "    type: RollingUpdate", "    rollingUpdate:");
+    if (o.maxSurge !== undefined) lines.push(`      maxSurge: ${JSON.stringify(o.maxSurge)}`);
+    if (o.maxUnavailable !== undefined) lines.push(`      maxUnavailable: ${JSON.stringify(o.maxUnavailable)}`);
+  }
+  lines.push(
+    "  template:",
+    "    metadata:",
+    "      labels:",
+    `        app: ${name}`,
+    "    spec:",
+    `      terminationGracePeriodSeconds: ${o.grace ?? 5}`,
+    "      containers:",
+    "        - name: app",
+    `          image: ${o.image ?? "coxswain-test/app:v1"}`,
+  );
+  if (o.command) lines.push(`          command: ${JSON.stringify(o.command)}`);
+  if (o.args) lines.push(`          args: ${JSON.stringify(o.args)}`);
+  if (o.env?.length) {
+    lines.push("          env:");
+    for (const e of o.env) {
+      lines.push(`            - name: ${e.name}`);
+      if (e.configMap) lines.push("              valueFrom:", "                configMapKeyRef:", `                  name: ${e.configMap.name}`, `                  key: ${e.configMap.key}`);
+      else lines.push(`              value: ${JSON.stringify(e.value ?? "")}`);
+    }
+  }
+  if (o.ports !== false) lines.push("          ports:", "            - name: http", "              containerPort: 8080");
+  if (o.cpu || o.memory) {
+    lines.push("          resources:", "            requests:");
+    if (o.cpu) lines.push(`              cpu: ${o.cpu}`);
+    if (o.memory) lines.push(`              memory: ${o.memory}`);
+  }
+  if (o.probe) {
+    lines.push(
+      "          readinessProbe:",
+      "            httpGet:",
+      "              path: /healthz",
+      "              port: http",
+      "            periodSeconds: 1",
+      "            failureThreshold: 1",
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** A ConfigMap manifest. */
+export function configMapYaml(name: string, data: Record<string, string>, namespace?: string): string {
+  return [
+    "apiVersion: v1",
+    "kind: ConfigMap",
+    "metadata:",
+    `  name: ${name}`,
+    ...(namespace ? [`  namespace: ${namespace}`] : []),
+    "data:",
+    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
+  ].join("\n") + "\n";
+}
+
+/** Node manifests for named nodes (endpoints need not exist when a fake runtime factory is used). */
+export function nodesYaml(nodes: { name: string; endpoint?: string; portRange?: string; unschedulable?: boolean }[]): string {
+  return nodes
+    .map((n, i) =>
+      [
+        "apiVersion: coxswain.io/v1alpha1",
+        "kind: Node",
+        "metadata:",
+        `  name: ${n.name}`,
+        "spec:",
+        `  endpoint: ${n.endpoint ?? `unix:///fake/${n.name}.sock`}`,
+        "  network: host",
+        "  address: 127.0.0.1",
+        `  portRange: ${n.portRange ?? `${40000 + i * 1000}-${40999 + i * 1000}`}`,
+        ...(n.unschedulable ? ["  unschedulable: true"] : []),
+      ].join("\n"),
+    )
+    .join("\n---\n") + "\n";
+}
