@@ -302,8 +302,12 @@ function requireStrings(rec: Record<string, unknown>, keys: string[]): void {
 
 const HEADER = "# Written by coxswain. Do not edit: the next status write replaces this file.\n";
 
+/**
+ * YAML 1.2, but quoted wherever a YAML 1.1 reader (kubectl, older tools) would read a string as something
+ * else ("yes", "on", timestamps, "0755"), so every reader gets the same strings back.
+ */
 function toYaml(value: unknown): string {
-  return HEADER + stringify(value, { lineWidth: 0, minContentWidth: 0, indentSeq: true });
+  return HEADER + stringify(value, { lineWidth: 0, minContentWidth: 0, indentSeq: true, compat: "yaml-1.1" });
 }
 
 function cmp(a: string, b: string): number {
