@@ -16,7 +16,6 @@
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
 import { Readable } from "node:stream";
 import { createDockerClient, dial, parseEndpoint } from "../../operator/src/runtime/docker/client.js";
 
@@ -184,40 +183,35 @@ function imageTar(recipe: ImageRecipe): Buffer {
  * content. Uses the Engine API directly (no docker CLI), so CI needs only the docker.io package.
  */
 export async function buildTestImages(socketPath: string): Promise<void> {
-  const agent = new http.Agent({ keepAlive: false });
-  const docker = createDockerClient(parseEndpoint(`unix://${socketPath}`), undefined, agent);
-  try {
-    await Promise.all(
-      RECIPES.map(async (recipe) => {
-        const content = imageTar(recipe);
-        const changes = ['CMD ["/bin/start"]', "ENV PATH=/bin"];
-        const hash = createHash("sha256").update(content).update(JSON.stringify(changes)).digest("hex").slice(0, 16);
-        try {
-          const info = await dial<{ Config?: { Labels?: Record<string, string> | null } }>(docker, {
-            method: "GET",
-            path: `/images/${recipe.name}/json`,
-          });
-          if (info.Config?.Labels?.[TEST_IMAGE_HASH_LABEL] === hash) return;
-        } catch (err) {
-          if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-        }
-        const colon = recipe.name.lastIndexOf(":");
-        const stream = await docker.importImage(Readable.from([content]), {
-          repo: recipe.name.slice(0, colon),
-          tag: recipe.name.slice(colon + 1),
-          changes: [...changes, `LABEL ${TEST_IMAGE_HASH_LABEL}=${hash}`],
+  const docker = createDockerClient(parseEndpoint(`unix://${socketPath}`), undefined);
+  await Promise.all(
+    RECIPES.map(async (recipe) => {
+      const content = imageTar(recipe);
+      const changes = ['CMD ["/bin/start"]', "ENV PATH=/bin"];
+      const hash = createHash("sha256").update(content).update(JSON.stringify(changes)).digest("hex").slice(0, 16);
+      try {
+        const info = await dial<{ Config?: { Labels?: Record<string, string> | null } }>(docker, {
+          method: "GET",
+          path: `/images/${recipe.name}/json`,
         });
-        const text = await new Promise<string>((resolve, reject) => {
-          let out = "";
-          stream.on("data", (c: Buffer) => (out += c.toString("utf8")));
-          stream.on("end", () => resolve(out));
-          stream.on("error", reject);
-        });
-        const failure = /"error(?:Detail)?"\s*:\s*(?:\{\s*"message"\s*:\s*)?"([^"]*)"/.exec(text);
-        if (failure) throw new Error(`importing ${recipe.name} failed: ${failure[1]}`);
-      }),
-    );
-  } finally {
-    agent.destroy();
-  }
+        if (info.Config?.Labels?.[TEST_IMAGE_HASH_LABEL] === hash) return;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+      const colon = recipe.name.lastIndexOf(":");
+      const stream = await docker.importImage(Readable.from([content]), {
+        repo: recipe.name.slice(0, colon),
+        tag: recipe.name.slice(colon + 1),
+        changes: [...changes, `LABEL ${TEST_IMAGE_HASH_LABEL}=${hash}`],
+      });
+      const text = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        stream.on("data", (c: Buffer) => (out += c.toString("utf8")));
+        stream.on("end", () => resolve(out));
+        stream.on("error", reject);
+      });
+      const failure = /"error(?:Detail)?"\s*:\s*(?:\{\s*"message"\s*:\s*)?"([^"]*)"/.exec(text);
+      if (failure) throw new Error(`importing ${recipe.name} failed: ${failure[1]}`);
+    }),
+  );
 }

@@ -12,7 +12,6 @@
  *   while an event stream is open (a watcher exists): every event for a container, every own call on it
  *   and every reconnect invalidates; without a stream nothing is cached and every list inspects.
  */
-import http from "node:http";
 import type Docker from "dockerode";
 import { CoxError, isCoxError } from "../../api/errors.js";
 import { LABELS } from "../labels.js";
@@ -131,9 +130,6 @@ export class DockerRuntime implements NodeRuntime {
   private readonly bridgeNetwork: string;
   private readonly publishIp: string;
   private readonly semaphore: Semaphore;
-  /** Keep-alive connections for calls; a separate agent for the long-lived event stream. */
-  private readonly agent: http.Agent;
-  private readonly streamAgent: http.Agent;
   private version: string | undefined;
   private client: Docker | undefined;
   private streamClient: Docker | undefined;
@@ -160,8 +156,6 @@ export class DockerRuntime implements NodeRuntime {
     this.publishIp = options.publishIp ?? "";
     const limit = options.maxConcurrentCalls ?? 8;
     this.semaphore = new Semaphore(limit);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: limit + 2 });
-    this.streamAgent = new http.Agent({ keepAlive: false });
     if (options.apiVersion !== undefined) {
       this.pin(chooseApiVersion({ ApiVersion: options.apiVersion }, `node ${this.nodeName}`, options.apiVersion));
     }
@@ -351,28 +345,30 @@ export class DockerRuntime implements NodeRuntime {
     };
   }
 
-  /** Closes the event stream, cancels reconnects, drops idle connections. Never touches containers. */
+  /**
+   * Closes the event stream and cancels reconnects. Never touches containers. Idle keep-alive
+   * connections belong to Node's global agent, which unrefs them, so they never keep a process alive.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
     this.stopEventStream();
-    this.agent.destroy();
-    this.streamAgent.destroy();
   }
 
   // ---------------------------------------------------------------- engine calls
 
   private pin(version: string): void {
     this.version = version;
-    this.client = createDockerClient(this.target, version, this.agent);
-    this.streamClient = createDockerClient(this.target, version, this.streamAgent);
+    this.client = createDockerClient(this.target, version);
+    // A client of its own for the long-lived event stream, so its settings can never leak into calls.
+    this.streamClient = createDockerClient(this.target, version);
   }
 
   /** GET /version without prefix, then pin. Concurrent callers share one negotiation. */
   private negotiate(signal?: AbortSignal): Promise<VersionReport> {
     this.negotiation ??= (async () => {
       try {
-        const raw = createDockerClient(this.target, undefined, this.agent);
+        const raw = createDockerClient(this.target, undefined);
         const req: EngineRequest = { method: "GET", path: "/version" };
         if (signal) req.signal = signal;
         const report = await dial<VersionReport>(raw, req);
