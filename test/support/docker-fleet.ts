@@ -186,6 +186,14 @@ function fleetProcesses(dir: string, roots: number[]): number[] {
   return [...found];
 }
 
+function cmdlineOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+}
+
 function killSync(pids: number[], signal: NodeJS.Signals): void {
   for (const pid of pids) {
     try {
@@ -224,7 +232,9 @@ function removeDirSync(dir: string): void {
 
 /** Kills a fleet's whole process tree and removes its dir, synchronously (exit handler, reaper). */
 function destroyFleetSync(dir: string, pids: number[], keepDir: boolean): void {
-  const victims = fleetProcesses(dir, pids.filter((pid) => pid > 0 && alive(pid)));
+  // A recorded pid counts only while its command line still names the fleet dir: pids get reused.
+  const roots = pids.filter((pid) => pid > 0 && alive(pid) && cmdlineOf(pid).includes(dir + "/"));
+  const victims = fleetProcesses(dir, roots);
   killSync(victims, "SIGKILL");
   // Give the kernel a moment to tear processes down before unmounting what they used.
   const until = Date.now() + 2_000;

@@ -497,6 +497,8 @@ export class DockerRuntime implements NodeRuntime {
     } catch (err) {
       failure = err;
     }
+    // The engine itself going away is a node problem, not an image problem; a pull deadline is the image's.
+    if (isCoxError(failure, "NodeUnreachable") && failure.details?.errno !== undefined) throw failure;
     if (failure === undefined && (await this.hasImage(image))) return;
     const reason =
       failure === undefined
