@@ -38,7 +38,10 @@ export function runGit(args: readonly string[], opts: { cwd?: string; env?: Reco
         else resolve(stdout.replace(/\n$/, ""));
       },
     );
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    if (opts.input !== undefined) {
+      child.stdin?.on("error", () => undefined); // git may exit before reading it all; its exit code tells
+      child.stdin?.end(opts.input);
+    }
   });
 }
 
