@@ -63,10 +63,7 @@ export function timedHttpClient(timeoutMs: number): TimedHttpClient {
           };
           if (out.statusCode === 200 && outHeaders["content-type"] === "application/x-git-upload-pack-advertisement") {
             // Small (one line per ref): buffer it so an unborn HEAD can be worked around (see patchUnbornHead).
-            collect(out.body!).then(
-              (buf) => resolve({ ...out, body: once(patchUnbornHead(buf)) }),
-              reject,
-            );
+            collect(out.body!).then((buf) => resolve({ ...out, body: once(patchUnbornHead(buf)) }), reject);
           } else resolve(out);
         });
         request.once("error", (err) => {
@@ -134,7 +131,9 @@ export function patchUnbornHead(adv: Buffer): Buffer {
   if (refs.some((r) => r.name === "HEAD" || r.name === "capabilities^{}")) return adv;
   const branches = refs.filter((r) => r.name.startsWith("refs/heads/"));
   const target =
-    branches.find((r) => r.name === "refs/heads/main") ?? branches.find((r) => r.name === "refs/heads/master") ?? [...branches].sort((a, b) => (a.name < b.name ? -1 : 1))[0];
+    branches.find((r) => r.name === "refs/heads/main") ??
+    branches.find((r) => r.name === "refs/heads/master") ??
+    [...branches].sort((a, b) => (a.name < b.name ? -1 : 1))[0];
   if (!target) return adv;
   const caps = first.slice(nul + 1).replace(/\n$/, "");
   const pkt = (payload: string): Buffer => {

@@ -46,7 +46,12 @@ export async function openRepository(opts: OpenRepositoryOptions): Promise<Repos
   if (!opts.stateDir) throw new CoxError("InvalidArgument", "a state directory is required to mirror a remote repository");
   const credentials = where.credentials ?? opts.auth;
   const path = mirrorPath(resolvePath(opts.stateDir), where.url);
-  const base = { location: where.url, url: where.url, ...(credentials ? { credentials } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) };
+  const base = {
+    location: where.url,
+    url: where.url,
+    ...(credentials ? { credentials } : {}),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  };
   if (await isGitdir(path)) return new GitRepository({ gitdir: await fsp.realpath(path), ...base });
 
   await fsp.mkdir(dirname(path), { recursive: true });
@@ -88,16 +93,21 @@ async function findGitdir(path: string): Promise<string> {
       const target = resolvePath(abs, m[1]!);
       const linked = await fsp.stat(join(target, "commondir")).catch(() => undefined);
       if (!linked && (await isGitdir(target))) return fsp.realpath(target);
-      if (linked) throw new CoxError("RepoNotFound", `${path} is a linked worktree (its .git file points at ${target}); point --repo at the main repository instead`);
+      if (linked)
+        throw new CoxError(
+          "RepoNotFound",
+          `${path} is a linked worktree (its .git file points at ${target}); point --repo at the main repository instead`,
+        );
     }
   }
-  throw new CoxError("RepoNotFound", `${path} is not a Git repository: it is neither a gitdir (HEAD, objects/, refs/) nor a work tree with a .git directory`);
+  throw new CoxError(
+    "RepoNotFound",
+    `${path} is not a Git repository: it is neither a gitdir (HEAD, objects/, refs/) nor a work tree with a .git directory`,
+  );
 }
 
 /** True when dir looks like a gitdir: a HEAD file and objects/ and refs/ directories. */
 async function isGitdir(dir: string): Promise<boolean> {
-  const [head, objects, refs] = await Promise.all(
-    ["HEAD", "objects", "refs"].map((n) => fsp.stat(join(dir, n)).catch(() => undefined)),
-  );
+  const [head, objects, refs] = await Promise.all(["HEAD", "objects", "refs"].map((n) => fsp.stat(join(dir, n)).catch(() => undefined)));
   return !!head?.isFile() && !!objects?.isDirectory() && !!refs?.isDirectory();
 }

@@ -39,7 +39,8 @@ export async function updateRefLocked(opts: {
 }): Promise<void> {
   const { gitdir, ref, newOid, expected } = opts;
   assertRefName(ref);
-  if (!/^[0-9a-f]{40}$/.test(newOid)) throw new CoxError("InvalidArgument", `invalid object id ${JSON.stringify(newOid)} for ${ref}: expected 40 hex digits`);
+  if (!/^[0-9a-f]{40}$/.test(newOid))
+    throw new CoxError("InvalidArgument", `invalid object id ${JSON.stringify(newOid)} for ${ref}: expected 40 hex digits`);
   const path = join(gitdir, ref);
   const lockPath = `${path}.lock`;
   const handle = await acquire(lockPath, ref);

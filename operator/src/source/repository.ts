@@ -33,6 +33,8 @@ export const COXSWAIN_IDENTITY = { name: "coxswain", email: "coxswain@localhost"
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** A mirror is repacked (git CLI, when available) once it holds this many packs: each fetch adds one. */
 const REPACK_AFTER_PACKS = 32;
+/** Mutex key that serializes fetches (never a ref name: those start with "refs/"). */
+const FETCH_KEY = "fetch:";
 /** How long an object written by us is trusted to still exist without looking (git gc spares unreachable objects for two weeks). */
 const KNOWN_OBJECT_TTL_MS = 60 * 60_000;
 const MAX_KNOWN_OBJECTS = 200_000;
@@ -205,7 +207,8 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   /** Up to `limit` commits reachable from ref, newest first (by committer date, as isomorphic-git walks). */
   async log(ref: string, limit: number): Promise<CommitInfo[]> {
     const oid = await this.resolve(ref);
-    if (oid === undefined) throw new CoxError("BranchNotFound", `${ref} does not exist in ${this.location}`, { requeueAfterMs: 5_000, details: { ref } });
+    if (oid === undefined)
+      throw new CoxError("BranchNotFound", `${ref} does not exist in ${this.location}`, { requeueAfterMs: 5_000, details: { ref } });
     if (limit <= 0) return [];
     const commits = await this.withFreshCacheRetry(() => git.log({ fs, gitdir: this.gitdir, cache: this.cache, ref: oid, depth: limit }));
     return commits.slice(0, limit).map(toCommitInfo);
@@ -215,9 +218,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
     if (ancestor === descendant) return true;
     await Promise.all([this.mustReadCommit(ancestor), this.mustReadCommit(descendant)]);
-    return this.withFreshCacheRetry(() =>
-      git.isDescendent({ fs, gitdir: this.gitdir, cache: this.cache, oid: descendant, ancestor, depth: -1 }),
-    );
+    return this.withFreshCacheRetry(() => git.isDescendent({ fs, gitdir: this.gitdir, cache: this.cache, oid: descendant, ancestor, depth: -1 }));
   }
 
   // ---------------------------------------------------------------- writing
@@ -318,27 +319,30 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   async fetchRemoteRef(ref: string): Promise<string | undefined> {
     if (!this.remote) return undefined;
     assertRefName(ref);
-    return this.locks.gate.shared(() =>
-      this.network("fetch", ref, async (http) => {
-        try {
-          const res = await git.fetch({
-            fs,
-            http,
-            gitdir: this.gitdir,
-            cache: this.cache,
-            remote: "origin",
-            ref,
-            remoteRef: ref,
-            singleBranch: true,
-            tags: false,
-            headers: { ...this.headers },
-          });
-          return res.fetchHead ?? undefined;
-        } catch (err) {
-          if (isNotFound(err)) return undefined; // the remote has no such ref
-          throw err;
-        }
-      }),
+    // One fetch at a time per repository (refresh() takes the same key): both write packs and remote refs.
+    return this.locks.refs.run(FETCH_KEY, () =>
+      this.locks.gate.shared(() =>
+        this.network("fetch", ref, async (http) => {
+          try {
+            const res = await git.fetch({
+              fs,
+              http,
+              gitdir: this.gitdir,
+              cache: this.cache,
+              remote: "origin",
+              ref,
+              remoteRef: ref,
+              singleBranch: true,
+              tags: false,
+              headers: { ...this.headers },
+            });
+            return res.fetchHead ?? undefined;
+          } catch (err) {
+            if (isNotFound(err)) return undefined; // the remote has no such ref
+            throw err;
+          }
+        }),
+      ),
     );
   }
 
@@ -363,7 +367,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
    */
   async refresh(): Promise<void> {
     if (!this.remote) return;
-    await this.locks.refs.run("fetch:", async () => {
+    await this.locks.refs.run(FETCH_KEY, async () => {
       await this.locks.gate.shared(() => this.fetchAll());
       await this.maybeRepack();
     });
@@ -410,12 +414,26 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     await this.network("fetch", undefined, async (http) => {
       // isomorphic-git adds to the headers object it is given (Git-Protocol, Authorization): always a fresh copy.
       // A remote whose HEAD names a missing branch is handled in the HTTP client (patchUnbornHead).
-      await git.fetch({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", singleBranch: false, tags: true, prune: true, headers: { ...this.headers } });
+      await git.fetch({
+        fs,
+        http,
+        gitdir: this.gitdir,
+        cache: this.cache,
+        remote: "origin",
+        singleBranch: false,
+        tags: true,
+        prune: true,
+        headers: { ...this.headers },
+      });
     });
   }
 
   /** Runs one network operation with a fresh deadline-carrying HTTP client and maps its errors. */
-  private async network<T>(op: GitNetworkOp, ref: string | undefined, fn: (http: ReturnType<typeof timedHttpClient>["client"]) => Promise<T>): Promise<T> {
+  private async network<T>(
+    op: GitNetworkOp,
+    ref: string | undefined,
+    fn: (http: ReturnType<typeof timedHttpClient>["client"]) => Promise<T>,
+  ): Promise<T> {
     const timed = timedHttpClient(this.timeoutMs);
     try {
       return await fn(timed.client);
@@ -515,7 +533,9 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     const c = await this.mustReadCommit(commit);
     if (dir === "") return c.commit.tree;
     try {
-      const { oid } = await this.withFreshCacheRetry(() => git.readTree({ fs, gitdir: this.gitdir, cache: this.cache, oid: c.commit.tree, filepath: dir }));
+      const { oid } = await this.withFreshCacheRetry(() =>
+        git.readTree({ fs, gitdir: this.gitdir, cache: this.cache, oid: c.commit.tree, filepath: dir }),
+      );
       return oid;
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -546,7 +566,9 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     const paths = [commit, `${commit.slice(0, 2)}/${commit.slice(2)}`, `${commit.slice(0, 2)}/${commit.slice(2, 4)}/${commit.slice(4)}`];
     for (const filepath of paths) {
       try {
-        const { blob } = await this.withFreshCacheRetry(() => git.readBlob({ fs, gitdir: this.gitdir, cache: this.cache, oid: notesCommit, filepath }));
+        const { blob } = await this.withFreshCacheRetry(() =>
+          git.readBlob({ fs, gitdir: this.gitdir, cache: this.cache, oid: notesCommit, filepath }),
+        );
         return new TextDecoder().decode(blob);
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -572,7 +594,9 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     // git's tree order: byte order of names, a directory compared as "name/".
     const key = (e: { name: string; tree: boolean }): Buffer => Buffer.from(e.tree ? `${e.name}/` : e.name, "utf8");
     entries.sort((x, y) => Buffer.compare(key(x), key(y)));
-    const body = Buffer.concat(entries.flatMap((e) => [Buffer.from(`${e.tree ? "40000" : "100644"} ${e.name}\0`, "utf8"), Buffer.from(e.oid, "hex")]));
+    const body = Buffer.concat(
+      entries.flatMap((e) => [Buffer.from(`${e.tree ? "40000" : "100644"} ${e.name}\0`, "utf8"), Buffer.from(e.oid, "hex")]),
+    );
     return this.ensureObject("tree", body);
   }
 
@@ -611,21 +635,28 @@ export function buildDirectory(files: readonly TreeFile[]): Directory {
   for (const f of files) {
     const parts = f.path.split("/");
     if (parts.some((p) => p === "" || p === "." || p === ".." || p === ".git")) {
-      throw new CoxError("InvalidArgument", `invalid tree path ${JSON.stringify(f.path)}: expected a relative path like "a/b/c.yaml" without empty, ".", ".." or ".git" segments`);
+      throw new CoxError(
+        "InvalidArgument",
+        `invalid tree path ${JSON.stringify(f.path)}: expected a relative path like "a/b/c.yaml" without empty, ".", ".." or ".git" segments`,
+      );
     }
     let dir = root;
     for (const [i, part] of parts.entries()) {
       const last = i === parts.length - 1;
       const existing = dir.get(part);
       if (last) {
-        if (existing !== undefined) throw new CoxError("InvalidArgument", `tree path ${JSON.stringify(f.path)} is given twice or is also a directory`);
+        if (existing !== undefined)
+          throw new CoxError("InvalidArgument", `tree path ${JSON.stringify(f.path)} is given twice or is also a directory`);
         dir.set(part, f.content);
       } else if (existing === undefined) {
         const sub: Directory = new Map();
         dir.set(part, sub);
         dir = sub;
       } else if (typeof existing === "string") {
-        throw new CoxError("InvalidArgument", `tree path ${JSON.stringify(f.path)} needs ${JSON.stringify(parts.slice(0, i + 1).join("/"))} as a directory, but it is a file`);
+        throw new CoxError(
+          "InvalidArgument",
+          `tree path ${JSON.stringify(f.path)} needs ${JSON.stringify(parts.slice(0, i + 1).join("/"))} as a directory, but it is a file`,
+        );
       } else dir = existing;
     }
   }
@@ -654,9 +685,13 @@ function toCommitInfo(c: ReadCommitResult): CommitInfo {
 }
 
 function pathNotFound(commit: string, dir: string, location: string): CoxError {
-  return new CoxError("PathNotFound", `directory ${JSON.stringify(dir)} does not exist at ${commit} in ${location}; expected a directory of the repository`, {
-    details: { commit, path: dir },
-  });
+  return new CoxError(
+    "PathNotFound",
+    `directory ${JSON.stringify(dir)} does not exist at ${commit} in ${location}; expected a directory of the repository`,
+    {
+      details: { commit, path: dir },
+    },
+  );
 }
 
 function missingObject(kind: string, oid: string, location: string, cause?: unknown): CoxError {

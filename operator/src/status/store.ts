@@ -252,7 +252,10 @@ function compareErrors(a: RecordedError, b: RecordedError): number {
 function orderWorkload(w: WorkloadRecord): WorkloadRecord {
   const r = w.replicas ?? ({} as WorkloadRecord["replicas"]);
   // Events: oldest first, the last MAX_EVENTS kept; the sort is stable so same-time events keep their order.
-  const events = [...(w.events ?? [])].map(orderEvent).sort((a, b) => cmp(a.time, b.time)).slice(-MAX_EVENTS);
+  const events = [...(w.events ?? [])]
+    .map(orderEvent)
+    .sort((a, b) => cmp(a.time, b.time))
+    .slice(-MAX_EVENTS);
   return {
     kind: w.kind,
     namespace: w.namespace,
@@ -279,7 +282,13 @@ function orderEvent(e: WorkloadEvent): WorkloadEvent {
 }
 
 function orderSummary(s: SummaryRecord): SummaryRecord {
-  const out: SummaryRecord = { repository: s.repository, branch: s.branch, path: s.path, workloads: { total: 0, ready: 0, progressing: 0, failed: 0 }, nodes: [] };
+  const out: SummaryRecord = {
+    repository: s.repository,
+    branch: s.branch,
+    path: s.path,
+    workloads: { total: 0, ready: 0, progressing: 0, failed: 0 },
+    nodes: [],
+  };
   if (s.head) out.head = { commit: s.head.commit, phase: s.head.phase };
   if (s.applied !== undefined) out.applied = s.applied;
   const w = s.workloads ?? out.workloads;

@@ -179,7 +179,11 @@ export class StatusWriter {
     try {
       const version = this.store.version;
       if (version !== this.committedVersion) {
-        const commit = await this.writer.commitFiles({ ref: this.branchRef, files: renderStatusTree(this.store.snapshot()), message: this.message() });
+        const commit = await this.writer.commitFiles({
+          ref: this.branchRef,
+          files: renderStatusTree(this.store.snapshot()),
+          message: this.message(),
+        });
         if (commit !== undefined) result.commit = commit;
         this.committedVersion = version;
       }
@@ -245,7 +249,11 @@ export class StatusWriter {
   private async readState(commit: string): Promise<StatusState> {
     const { state, problems } = parseStatusTree(await this.writer.readFiles(commit, ""));
     for (const p of problems) {
-      this.onError(new CoxError("StatusWriteFailed", `status file ${p.path} at ${commit} could not be read back and is skipped: ${p.message}`, { details: { path: p.path } }));
+      this.onError(
+        new CoxError("StatusWriteFailed", `status file ${p.path} at ${commit} could not be read back and is skipped: ${p.message}`, {
+          details: { path: p.path },
+        }),
+      );
     }
     return state;
   }

@@ -124,7 +124,9 @@ describe.each(KINDS)("a %s", (kind) => {
       for (const dir of ["", "apps", "apps/web", "conf", "deep"]) {
         // dir names a directory: a file of that name (conf before c3) is not part of it.
         const under = (p: string): boolean => dir === "" || p.startsWith(`${dir}/`);
-        const present = [...(await lsTree(gitdirOf(kind), commits[from]!, dir)), ...(await lsTree(gitdirOf(kind), commits[to]!, dir))].filter((f) => under(f.path));
+        const present = [...(await lsTree(gitdirOf(kind), commits[from]!, dir)), ...(await lsTree(gitdirOf(kind), commits[to]!, dir))].filter((f) =>
+          under(f.path),
+        );
         if (present.length === 0) continue;
         const expected = (await diffTree(gitdirOf(kind), commits[from]!, commits[to]!, dir)).filter((c) => under(c.path));
         expect(await repo.reader.changedFiles(commits[from]!, commits[to]!, dir), `${from}..${to} ${dir}`).toEqual(expected);
@@ -177,12 +179,12 @@ describe.each(KINDS)("a %s", (kind) => {
     }
   });
 
-  it.each([["a branch that does not exist", "nope"], ["an oid that is not in the repository", "0123456789abcdef0123456789abcdef01234567"]])(
-    "resolves %s to undefined",
-    async (_what, rev) => {
-      expect(await repos[kind]!.reader.resolve(rev)).toBeUndefined();
-    },
-  );
+  it.each([
+    ["a branch that does not exist", "nope"],
+    ["an oid that is not in the repository", "0123456789abcdef0123456789abcdef01234567"],
+  ])("resolves %s to undefined", async (_what, rev) => {
+    expect(await repos[kind]!.reader.resolve(rev)).toBeUndefined();
+  });
 
   it("reads the head of a branch, and undefined for a missing one", async () => {
     expect(await repos[kind]!.head("main")).toBe(commits.c4);
@@ -226,23 +228,35 @@ describe.each(KINDS)("a %s", (kind) => {
 describe("opening a path", () => {
   it.each([
     ["a path that does not exist", async (dir: string) => join(dir, "missing")],
-    ["an empty directory", async (dir: string) => {
-      await mkdir(join(dir, "empty"));
-      return join(dir, "empty");
-    }],
-    ["a directory of plain files", async (dir: string) => {
-      await mkdir(join(dir, "plain"));
-      await writeFile(join(dir, "plain", "a.yaml"), "a: 1\n");
-      return join(dir, "plain");
-    }],
-    ["a regular file", async (dir: string) => {
-      await writeFile(join(dir, "file.txt"), "x");
-      return join(dir, "file.txt");
-    }],
-    ["a linked worktree", async (dir: string) => {
-      await work.git(["worktree", "add", "--quiet", "--detach", join(dir, "linked")]);
-      return join(dir, "linked");
-    }],
+    [
+      "an empty directory",
+      async (dir: string) => {
+        await mkdir(join(dir, "empty"));
+        return join(dir, "empty");
+      },
+    ],
+    [
+      "a directory of plain files",
+      async (dir: string) => {
+        await mkdir(join(dir, "plain"));
+        await writeFile(join(dir, "plain", "a.yaml"), "a: 1\n");
+        return join(dir, "plain");
+      },
+    ],
+    [
+      "a regular file",
+      async (dir: string) => {
+        await writeFile(join(dir, "file.txt"), "x");
+        return join(dir, "file.txt");
+      },
+    ],
+    [
+      "a linked worktree",
+      async (dir: string) => {
+        await work.git(["worktree", "add", "--quiet", "--detach", join(dir, "linked")]);
+        return join(dir, "linked");
+      },
+    ],
     ["an ssh URL", async () => "ssh://git@example.invalid/repo.git"],
     ["a scp-like address", async () => "git@example.invalid:repo.git"],
   ])("rejects %s with RepoNotFound", async (_what, make) => {

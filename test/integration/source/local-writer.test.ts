@@ -51,7 +51,9 @@ describe("commitFiles", () => {
     expect(listed).toEqual(files.map((f) => f.path).sort());
     for (const f of files) expect(`${await git("show", `${STATUS}:${f.path}`)}\n`).toBe(f.content);
     await git("fsck", "--strict", "--no-dangling");
-    expect(await git("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", STATUS)).toBe("coxswain <coxswain@localhost>|coxswain <coxswain@localhost>|status: test");
+    expect(await git("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", STATUS)).toBe(
+      "coxswain <coxswain@localhost>|coxswain <coxswain@localhost>|status: test",
+    );
     // Never the deploy branch, never the work tree.
     expect(await git("rev-parse", "main")).toBe(base);
     expect(await git("status", "--porcelain")).toBe("");
@@ -77,7 +79,9 @@ describe("commitFiles", () => {
 
   it("serializes concurrent commits to one ref so that none is lost", async () => {
     const oids = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => repo.writer.commitFiles({ ref: STATUS, files: [{ path: "n.yaml", content: `n: ${i}\n` }], message: `n=${i}` })),
+      Array.from({ length: 20 }, (_, i) =>
+        repo.writer.commitFiles({ ref: STATUS, files: [{ path: "n.yaml", content: `n: ${i}\n` }], message: `n=${i}` }),
+      ),
     );
     expect(oids.every((o) => o !== undefined)).toBe(true);
     expect(await git("rev-list", "--count", STATUS)).toBe("20");
@@ -192,12 +196,16 @@ describe("notes", () => {
     const lines: string[] = [];
     // 300 commits and a note on each in one fast-import stream, then let git notes rewrite the tree
     // (it switches to fan-out as it grows).
-    for (let i = 0; i < 300; i++) lines.push(`commit refs/heads/many`, `mark :${i + 1}`, `committer T <t@e> ${1_700_000_000 + i} +0000`, `data 2`, `${i % 10}`, ``);
+    for (let i = 0; i < 300; i++)
+      lines.push(`commit refs/heads/many`, `mark :${i + 1}`, `committer T <t@e> ${1_700_000_000 + i} +0000`, `data 2`, `${i % 10}`, ``);
     await runGit(["fast-import", "--quiet"], { cwd: work.dir, input: `${lines.join("\n")}\n` });
     oids.push(...(await git("rev-list", "many")).split("\n"));
     for (const oid of oids) await runGit(["notes", "--ref=coxswain", "add", "-m", `n ${oid.slice(0, 8)}`, oid], { cwd: work.dir });
     const tree = await git("ls-tree", NOTES);
-    expect(tree.split("\n").some((l) => / tree /.test(l)), "git used fan-out subtrees").toBe(true);
+    expect(
+      tree.split("\n").some((l) => / tree /.test(l)),
+      "git used fan-out subtrees",
+    ).toBe(true);
     for (const oid of [oids[0]!, oids[150]!, oids[299]!]) expect(await repo.writer.readNote(NOTES, oid)).toBe(`n ${oid.slice(0, 8)}`);
   });
 });
@@ -212,11 +220,12 @@ describe("refs of our own", () => {
     await repo.writer.push([STATUS]); // no-op on disk
   });
 
-  it.each([["a name outside refs/", "coxswain/status"], ["a name with a lock suffix", "refs/heads/x.lock"], ["a name with dot-dot", "refs/heads/a..b"]])(
-    "rejects %s with InvalidArgument",
-    async (_what, ref) => {
-      const err = await repo.writer.commitFiles({ ref, files: [], message: "x" }).catch((e: unknown) => e);
-      expect(isCoxError(err, "InvalidArgument")).toBe(true);
-    },
-  );
+  it.each([
+    ["a name outside refs/", "coxswain/status"],
+    ["a name with a lock suffix", "refs/heads/x.lock"],
+    ["a name with dot-dot", "refs/heads/a..b"],
+  ])("rejects %s with InvalidArgument", async (_what, ref) => {
+    const err = await repo.writer.commitFiles({ ref, files: [], message: "x" }).catch((e: unknown) => e);
+    expect(isCoxError(err, "InvalidArgument")).toBe(true);
+  });
 });

@@ -58,10 +58,13 @@ const MODES: Exclude<StallMode, false>[] = ["no-response", "headers-then-stall"]
 const OPS: [string, () => Promise<unknown>][] = [
   ["a first clone", () => openRepository({ repo: server.url("app.git"), stateDir: join(state, "fresh"), timeoutMs: TIMEOUT_MS })],
   ["a refresh", () => repo.refresh()],
-  ["a push", async () => {
-    await repo.writer.commitFiles({ ref: "refs/heads/coxswain/status", files: [{ path: "t", content: String(Math.random()) }], message: "t" });
-    return repo.writer.push(["refs/heads/coxswain/status"]);
-  }],
+  [
+    "a push",
+    async () => {
+      await repo.writer.commitFiles({ ref: "refs/heads/coxswain/status", files: [{ path: "t", content: String(Math.random()) }], message: "t" });
+      return repo.writer.push(["refs/heads/coxswain/status"]);
+    },
+  ],
   ["a fetch of one ref", () => repo.writer.fetchRemoteRef("refs/heads/coxswain/status")],
 ];
 

@@ -9,7 +9,15 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { commitPath, noteText, parseStatusTree, renderStatusTree, StatusStore, workloadPath, type StatusState } from "../../../operator/src/status/store.js";
+import {
+  commitPath,
+  noteText,
+  parseStatusTree,
+  renderStatusTree,
+  StatusStore,
+  workloadPath,
+  type StatusState,
+} from "../../../operator/src/status/store.js";
 import type { CommitPhase, CommitRecord, SummaryRecord, WorkloadRecord } from "../../../operator/src/status/types.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/status/render/", import.meta.url));
@@ -23,7 +31,12 @@ function filesUnder(dir: string): string[] {
 
 function loadCase(name: string): { state: StatusState; expected: { path: string; content: string }[] } {
   const raw = parse(readFileSync(join(FIXTURES, name, "state.yaml"), "utf8")) as Partial<StatusState>;
-  const state: StatusState = { commits: raw.commits ?? [], workloads: raw.workloads ?? [], extra: [], ...(raw.summary ? { summary: raw.summary } : {}) };
+  const state: StatusState = {
+    commits: raw.commits ?? [],
+    workloads: raw.workloads ?? [],
+    extra: [],
+    ...(raw.summary ? { summary: raw.summary } : {}),
+  };
   const expectedDir = join(FIXTURES, name, "expected");
   const expected = filesUnder(expectedDir)
     .map((p) => ({ path: relative(expectedDir, p).split("\\").join("/"), content: readFileSync(p, "utf8") }))
@@ -68,10 +81,7 @@ const commitRecord: fc.Arbitrary<CommitRecord> = fc.record({
   message: text,
   changes: fc.array(text, { maxLength: 5 }),
   errors: fc.array(
-    fc.record(
-      { code: name, message: text, file: name, line: fc.nat(500), col: fc.nat(80), field: name },
-      { requiredKeys: ["code", "message"] },
-    ),
+    fc.record({ code: name, message: text, file: name, line: fc.nat(500), col: fc.nat(80), field: name }, { requiredKeys: ["code", "message"] }),
     { maxLength: 4 },
   ),
   timings: fc.record({ seen: time, applied: time, finished: time, durationMs: fc.nat() }, { requiredKeys: ["seen"] }),
@@ -89,7 +99,13 @@ const workloadRecord: fc.Arbitrary<WorkloadRecord> = fc.record({
     { maxLength: 5, selector: (p) => p.name },
   ),
   conditions: fc.uniqueArray(
-    fc.record({ type: name, status: fc.constantFrom("True" as const, "False" as const, "Unknown" as const), reason: name, message: text, lastTransitionTime: time }),
+    fc.record({
+      type: name,
+      status: fc.constantFrom("True" as const, "False" as const, "Unknown" as const),
+      reason: name,
+      message: text,
+      lastTransitionTime: time,
+    }),
     { maxLength: 4, selector: (c) => c.type },
   ),
   events: fc.array(fc.record({ time, type: fc.constantFrom("Normal" as const, "Warning" as const), reason: name, message: text }), { maxLength: 30 }),
