@@ -224,7 +224,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   // ---------------------------------------------------------------- writing
 
   /**
-   * Builds a tree from flat "a/b/c.yaml" paths (writeBlob/writeTree, no work tree), commits it as
+   * Builds a tree from flat "a/b/c.yaml" paths (blob and tree objects only, no work tree), commits it as
    * coxswain on top of `parent` (undefined = the ref's tip or a root commit, null = a root commit) and
    * moves `ref` there under the ref's mutex and git's lock protocol. Undefined, and no commit, when the
    * tree equals the parent's tree.
@@ -302,9 +302,12 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     if (!this.remote) return;
     for (const ref of [...refs].sort()) {
       assertRefName(ref);
+      // Shared gate: a push reads packs, which a repack of the mirror must not delete under it.
       await this.locks.refs.run(`push:${ref}`, () =>
-        this.network("push", ref, (http) =>
-          git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref, remoteRef: ref, headers: { ...this.headers } }),
+        this.locks.gate.shared(() =>
+          this.network("push", ref, (http) =>
+            git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref, remoteRef: ref, headers: { ...this.headers } }),
+          ),
         ),
       );
     }
@@ -450,7 +453,11 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     await this.locks.gate.exclusive(async () => {
       try {
         await new Promise<void>((resolve, reject) =>
-          execFile("git", ["--git-dir", this.gitdir, "repack", "-a", "-d", "-q"], { timeout: 10 * 60_000 }, (err) => (err ? reject(err) : resolve())),
+          // --keep-unreachable: objects of commits we orphaned (a status branch rebuilt on the remote tip) may
+          // be written again from knownObjects without a look; they must not disappear.
+          execFile("git", ["--git-dir", this.gitdir, "repack", "-a", "-d", "-q", "--keep-unreachable"], { timeout: 10 * 60_000 }, (err) =>
+            err ? reject(err) : resolve(),
+          ),
         );
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") this.gitCliMissing = true;
@@ -471,6 +478,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   private renewCache(packs: Set<string>): void {
     this.cache = {};
     this.knownPacks = packs;
+    this.knownObjects.clear(); // after a repack, look again before trusting an object to exist
   }
 
   /**
@@ -500,7 +508,10 @@ export class GitRepository implements Repository, GitReader, GitWriter {
       if (err instanceof CoxError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== "ENOENT" && code !== "NotFoundError") throw err;
-      this.renewCache(await this.packNames());
+      // Retry only when the packs changed under us (most "not found" answers are just that: a missing path).
+      const packs = await this.packNames();
+      if (packs.size === this.knownPacks.size && [...packs].every((p) => this.knownPacks.has(p))) throw err;
+      this.renewCache(packs);
       return fn();
     }
   }
