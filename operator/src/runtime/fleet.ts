@@ -106,6 +106,8 @@ interface NodeEntry {
   runtime: NodeRuntime;
   info?: NodeInfo;
   ready: boolean;
+  /** Left the fleet: late listings are dropped. */
+  removed: boolean;
   error?: CoxError;
   containers: ObservedContainer[];
   /** Pods by name, rebuilt on every list and write-through. */
@@ -201,6 +203,7 @@ export class Fleet {
     for (const [name, entry] of this.nodes) {
       const next = wanted.get(name);
       if (!next || next.endpoint !== entry.config.endpoint) {
+        entry.removed = true;
         entry.unwatch?.();
         clearTimeout(entry.debounce);
         await entry.runtime.close().catch(() => undefined);
@@ -214,13 +217,15 @@ export class Fleet {
     for (const config of configs) {
       if (this.nodes.has(config.name)) continue;
       const runtime = this.opts.runtimeFactory(config);
-      const entry: NodeEntry = { config, runtime, ready: false, containers: [], pods: new Map(), relistAgain: false };
+      const entry: NodeEntry = { config, runtime, ready: false, removed: false, containers: [], pods: new Map(), relistAgain: false };
       entry.unwatch = runtime.watch(() => this.scheduleRelist(entry));
-      this.nodes.set(config.name, entry);
       added.push(entry);
     }
+    // New nodes join only after their first listing, all together: a decision taken meanwhile must not
+    // see half a fleet (it would pile every replica onto the node that answered first).
     await Promise.all(added.map((e) => this.refreshEntry(e)));
-    this.emit([], [...added.map((e) => e.config.name), ...removed]);
+    for (const e of added) this.nodes.set(e.config.name, e);
+    this.emit(this.ownersOn(added), [...added.map((e) => e.config.name), ...removed]);
     return removed.sort();
   }
 
@@ -443,7 +448,7 @@ export class Fleet {
         try {
           if (!e.info || !e.ready) e.info = await e.runtime.connect();
           const containers = await e.runtime.list();
-          if (this.nodes.get(e.config.name) !== e) return;
+          if (e.removed) return;
           e.containers = containers;
           e.ready = true;
           delete e.error;
@@ -452,7 +457,7 @@ export class Fleet {
           e.error = toCoxError(err, "NodeUnreachable");
         }
         this.rebuildPods(e);
-        if (wasReady !== e.ready) this.emit([], [e.config.name]);
+        if (wasReady !== e.ready && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
       } while (e.relistAgain && !this.closed);
     })();
     try {
@@ -483,7 +488,13 @@ export class Fleet {
     }
     for (const [name, p] of before) if (!after.has(name)) changed.add(p.owner);
     for (const name of this.probes.keys()) if (!this.podExists(name)) this.probes.delete(name);
-    if (changed.size > 0) this.emit([...changed], []);
+    if (changed.size > 0 && this.nodes.get(e.config.name) === e) this.emit([...changed], []);
+  }
+
+  private ownersOn(entries: readonly NodeEntry[]): string[] {
+    const owners = new Set<string>();
+    for (const e of entries) for (const p of e.pods.values()) owners.add(p.owner);
+    return [...owners];
   }
 
   private podExists(name: string): boolean {

@@ -40,6 +40,8 @@ export interface BranchSyncOptions {
   /** Asks for a coalesced write of the status branch. */
   scheduleStatusWrite: () => void;
   progress: (line: string) => void;
+  /** Makes the fleet match the applied graph's Node objects; awaited before Deployments are queued. */
+  applyNodes?: () => Promise<unknown>;
   now?: () => number;
 }
 
@@ -205,6 +207,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.opts.progress(
       `commit ${short(commit)} "${record.subject}": valid (${loaded.graph.size} objects, read in ${loadMs} ms), ${lines.length} change(s)${lines.length ? ": " + lines.join("; ") : ""}`,
     );
+    if (changes.changes.some((c) => c.key.startsWith("Node/"))) await this.opts.applyNodes?.();
     const keys = new Set<string>();
     for (const c of changes.changes) {
       keys.add(c.key);

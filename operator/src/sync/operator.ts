@@ -135,7 +135,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     concurrency: 4,
     onError: (key, err) => log(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`),
   });
+  let nodes: NodeController | undefined;
   sync = new BranchSync({
+    applyNodes: () => nodes!.reconcile(NODES_KEY),
     repo,
     branch,
     path: repoPath,
@@ -152,7 +154,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     instance,
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
   });
-  const nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
+  nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
   manager.register("Deployment", deployments);
   manager.register("Node", nodes);
   manager.register(SOURCE_KEY, sync);

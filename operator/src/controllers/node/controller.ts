@@ -48,8 +48,19 @@ export class NodeController {
 
   constructor(private readonly opts: NodeControllerOptions) {}
 
-  /** Any Node key: make the fleet match the applied graph. */
-  async reconcile(_key: string): Promise<ReconcileResult | void> {
+  /**
+   * Any Node key: make the fleet match the applied graph. Serialized: the sync loop also calls this
+   * directly (and waits) before it lets Deployments decide on a new fleet.
+   */
+  reconcile(_key: string): Promise<ReconcileResult | void> {
+    const run = this.running.then(() => this.apply());
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private running: Promise<unknown> = Promise.resolve();
+
+  private async apply(): Promise<void> {
     const configs = nodeConfigsOf(this.opts.desired.graph(), this.opts.defaultNode);
     const removed = await this.opts.fleet.setNodes(configs);
     const line = configs.map((c) => `${c.name} (${c.endpoint}${c.unschedulable ? ", cordoned" : ""})`).join(", ");

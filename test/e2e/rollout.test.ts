@@ -1,0 +1,238 @@
+/**
+ * End to end on a 2-node Docker fleet (two real dockerd engines), through the real CLI:
+ * commit v1 → 3 ready pods over both nodes; commit v2 → a rolling update sampled against
+ * maxSurge/maxUnavailable; git revert → v1 again (the known revision is re-used); kill -9 mid-rollout
+ * and restart → the rollout completes with no duplicates and no leftovers; the status branch and the
+ * notes describe every commit. The same flow runs with the repository served by the smart-HTTP Git
+ * server on 127.0.0.1.
+ */
+import { rm } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFleet, requireDocker, type TestFleet } from "../support/docker-fleet.js";
+import { createBareRepo, startGitServer, type GitServer } from "../support/git-server.js";
+import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
+import { buildTestImages, TEST_IMAGES } from "../support/images.js";
+import { deploymentYaml } from "../support/manifests.js";
+import { FleetObserver, httpGet, type SeenContainer } from "../support/observe.js";
+import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
+import { sleep, waitFor } from "../support/wait.js";
+
+const HAS_DOCKER = requireDocker("e2e rollout");
+
+/** 3 replicas at the default 25%/25%: surge 1, unavailable 0 (Kubernetes' rounding). */
+const REPLICAS = 3;
+const MAX_TOTAL = REPLICAS + 1;
+const MIN_AVAILABLE = REPLICAS - 0;
+
+function web(image: string, extra: { minReadySeconds?: number } = {}): string {
+  return deploymentYaml({ name: "web", replicas: REPLICAS, image, probe: true, grace: 5, ...extra });
+}
+
+/** Running containers of the web Deployment, and what each serves. */
+async function running(obs: FleetObserver): Promise<(SeenContainer & { body?: string })[]> {
+  const all = (await obs.containers()).filter((c) => c.workload === "web" && c.state === "running");
+  return Promise.all(all.map(async (c) => ({ ...c, body: c.port ? (await httpGet(c.port, "/"))?.trim() : undefined })));
+}
+
+/** Waits until exactly REPLICAS containers run, all serving `version`, and nothing else of ours exists. */
+async function settledOn(obs: FleetObserver, version: string, timeoutMs = 90_000): Promise<SeenContainer[]> {
+  return waitFor(
+    `${REPLICAS} pods serving ${version} and nothing else`,
+    async () => {
+      const all = await obs.containers();
+      const run = await running(obs);
+      return all.length === REPLICAS && run.length === REPLICAS && run.every((c) => c.body === version) ? run : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}
+
+/** Samples the fleet until stopped: the most pods running at once and the fewest answering. */
+function sampler(obs: FleetObserver) {
+  let stop = false;
+  const stats = { samples: 0, maxRunning: 0, minAvailable: Number.POSITIVE_INFINITY, revisions: new Set<string>() };
+  const done = (async () => {
+    while (!stop) {
+      const run = await running(obs).catch(() => undefined);
+      if (run) {
+        stats.samples++;
+        stats.maxRunning = Math.max(stats.maxRunning, run.length);
+        stats.minAvailable = Math.min(stats.minAvailable, run.filter((c) => c.body !== undefined).length);
+        for (const c of run) stats.revisions.add(c.revision);
+      }
+      await sleep(50);
+    }
+  })();
+  return {
+    stats,
+    async finish() {
+      stop = true;
+      await done;
+      return stats;
+    },
+  };
+}
+
+async function notes(gitdirOrRepo: { cwd?: string; gitDir?: string }): Promise<Map<string, string>> {
+  const args = gitdirOrRepo.gitDir ? ["--git-dir", gitdirOrRepo.gitDir] : [];
+  const out = await runGit([...args, "log", "--notes=coxswain", "--format=%H %N", "main"], gitdirOrRepo.cwd ? { cwd: gitdirOrRepo.cwd } : {});
+  const m = new Map<string, string>();
+  for (const line of out.split("\n")) {
+    const [oid, ...rest] = line.split(" ");
+    if (oid && rest.join(" ").trim()) m.set(oid, rest.join(" ").trim());
+  }
+  return m;
+}
+
+async function statusRecord(where: { cwd?: string; gitDir?: string }, oid: string): Promise<string> {
+  const args = where.gitDir ? ["--git-dir", where.gitDir] : [];
+  return runGit([...args, "show", `coxswain/status:commits/${oid.slice(0, 2)}/${oid}.yaml`], where.cwd ? { cwd: where.cwd } : {});
+}
+
+describe.skipIf(!HAS_DOCKER).each([
+  { transport: "a repository on disk" as const },
+  { transport: "the smart-HTTP Git server" as const },
+])("rollouts on a 2-node Docker fleet from $transport", ({ transport }) => {
+  let fleet: TestFleet;
+  let obs: FleetObserver;
+  let repo: TestRepo;
+  let stateDir: string;
+  let server: GitServer | undefined;
+  let serverRoot: string | undefined;
+  let bare: string | undefined;
+  let operator: OperatorProcess | undefined;
+  const commits: { oid: string; expect: string }[] = [];
+  let v1Revision = "";
+
+  /** Where the status branch and notes end up: the repository itself, or the server's bare repository. */
+  const statusWhere = () => (bare ? { gitDir: bare } : { cwd: repo.dir });
+
+  /** Waits until the operator has recorded the commit's phase in the status branch. */
+  async function recorded(oid: string, phase: string): Promise<void> {
+    await waitFor(`commit ${oid.slice(0, 7)} recorded as ${phase}`, async () => {
+      const text = await statusRecord(statusWhere(), oid).catch(() => "");
+      return new RegExp(`^phase: ${phase}$`, "m").test(text);
+    }, 60_000, 200);
+  }
+
+  async function publish(message: string): Promise<string> {
+    const oid = await repo.commit(message);
+    if (bare) await repo.push("origin", "main");
+    return oid;
+  }
+
+  function startOperator(): OperatorProcess {
+    const repoArg = server ? server.url("deploy.git") : repo.dir;
+    operator = startOperatorProcess(["run", "--repo", repoArg, "--state-dir", stateDir, "--poll-interval", "300ms"]);
+    return operator;
+  }
+
+  beforeAll(async () => {
+    fleet = await startFleet({ nodes: 2, name: transport.includes("HTTP") ? "e2e-http" : "e2e-local" });
+    await Promise.all(fleet.nodes.map((n) => buildTestImages(n.socketPath)));
+    obs = new FleetObserver(fleet);
+    repo = await makeRepo();
+    stateDir = await tempDir("coxswain-e2e-state-");
+    if (transport.includes("HTTP")) {
+      serverRoot = await tempDir("coxswain-e2e-git-");
+      bare = await createBareRepo(serverRoot, "deploy.git");
+      server = await startGitServer({ root: serverRoot });
+      await repo.git(["remote", "add", "origin", server.url("deploy.git")]);
+    }
+    await repo.write("fleet/nodes.yaml", fleet.nodeManifests());
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    await obs?.close();
+    await fleet?.stop();
+    await server?.close();
+    await repo?.cleanup();
+    if (serverRoot) await rm(serverRoot, { recursive: true, force: true });
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("commit v1 → 3 ready pods spread over both nodes", async () => {
+    await repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
+    commits.push({ oid: await publish("web v1"), expect: "Succeeded" });
+    startOperator();
+    const pods = await settledOn(obs, "v1");
+    v1Revision = pods[0]!.revision;
+    expect(new Set(pods.map((p) => p.node)).size).toBe(2);
+    await recorded(commits[0]!.oid, "Succeeded");
+    expect(pods.every((p) => p.commit === commits[0]!.oid)).toBe(true);
+  });
+
+  it("commit v2 → a rolling update that never exceeds maxSurge nor goes below replicas − maxUnavailable", async () => {
+    const sample = sampler(obs);
+    // minReadySeconds (not part of the pod template) makes each step wait, so the sampler sees more.
+    await repo.write("apps/web.yaml", web(TEST_IMAGES.v2, { minReadySeconds: 1 }));
+    commits.push({ oid: await publish("web v2"), expect: "Succeeded" });
+    await settledOn(obs, "v2");
+    await recorded(commits[1]!.oid, "Succeeded");
+    const stats = await sample.finish();
+    expect(stats.samples).toBeGreaterThan(20);
+    expect(stats.revisions.size).toBe(2); // the samples did see the rollout in progress
+    expect(stats.maxRunning).toBeLessThanOrEqual(MAX_TOTAL);
+    expect(stats.minAvailable).toBeGreaterThanOrEqual(MIN_AVAILABLE);
+  });
+
+  it("git revert → 3 pods of the known v1 revision again", async () => {
+    const v2 = commits[1]!.oid;
+    await repo.revert(v2);
+    const oid = await repo.revParse("HEAD");
+    if (bare) await repo.push("origin", "main");
+    commits.push({ oid, expect: "Succeeded" });
+    const pods = await settledOn(obs, "v1");
+    expect(pods.every((p) => p.revision === v1Revision)).toBe(true);
+    await recorded(oid, "Succeeded");
+  });
+
+  it("kill -9 mid-rollout, start again → the rollout completes with no duplicates and no leftovers", async () => {
+    // minReadySeconds slows each step so that the kill lands mid-rollout.
+    await repo.write("apps/web.yaml", web(TEST_IMAGES.v2, { minReadySeconds: 2 }));
+    commits.push({ oid: await publish("web v2, slower"), expect: "Succeeded" });
+    await waitFor("a v2 pod running beside v1 pods", async () => {
+      const run = await running(obs);
+      return run.some((c) => c.body === "v2") && run.some((c) => c.body === "v1");
+    }, 60_000, 100);
+    operator!.kill("SIGKILL");
+    expect(await operator!.exited).toBe("SIGKILL");
+    const during = await obs.containers();
+    startOperator();
+    const pods = await settledOn(obs, "v2");
+    expect(new Set(pods.map((p) => p.pod)).size).toBe(REPLICAS);
+    // No container of ours in any other state anywhere: nothing orphaned, nothing duplicated.
+    const all = await obs.containers();
+    expect(all.map((c) => c.state)).toEqual(["running", "running", "running"]);
+    // The pods that existed at the kill and were v2 are still there (adopted, not recreated).
+    const survivors = during.filter((c) => c.state === "running" && c.revision === pods[0]!.revision).map((c) => c.pod);
+    for (const p of survivors) expect(pods.map((x) => x.pod)).toContain(p);
+  });
+
+  it("the status branch and the notes describe every commit", async () => {
+    const where = statusWhere();
+    let last = new Map<string, string>();
+    await waitFor("a note on every commit", async () => {
+      last = await notes(where);
+      return commits.every((c) => last.get(c.oid)?.includes(c.expect)) ? last : undefined;
+    }, 30_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}\nnotes: ${JSON.stringify([...last])}\ncommits: ${JSON.stringify(commits)}\noperator:\n${operator?.lines.join("\n")}`);
+    });
+    for (const c of commits) {
+      const record = await statusRecord(where, c.oid);
+      expect(record).toMatch(new RegExp(`^phase: ${c.expect}$`, "m"));
+      expect(record).toMatch(/^ {2}finished: /m);
+    }
+    const summary = await runGit([...(bare ? ["--git-dir", bare] : []), "show", "coxswain/status:summary.yaml"], bare ? {} : { cwd: repo.dir });
+    expect(summary).toContain(`applied: ${commits.at(-1)!.oid}`);
+    const workload = await runGit([...(bare ? ["--git-dir", bare] : []), "show", "coxswain/status:workloads/default/deployment-web.yaml"], bare ? {} : { cwd: repo.dir });
+    expect(workload).toMatch(/available: 3/);
+    // Nothing was written to the deploy branch.
+    const log = await runGit([...(bare ? ["--git-dir", bare] : []), "log", "--format=%H", "main"], bare ? {} : { cwd: repo.dir });
+    expect(log.split("\n").filter(Boolean)).toHaveLength(commits.length);
+  });
+});
+
+

@@ -1,0 +1,72 @@
+/**
+ * What tests see of a Docker fleet, read straight from the engines (not from the operator): coxswain's
+ * containers with their labels, and whether each answers HTTP on its assigned port.
+ */
+import http from "node:http";
+import { DockerRuntime } from "../../operator/src/runtime/docker/index.js";
+import { LABELS } from "../../operator/src/runtime/labels.js";
+import type { LaunchPort } from "../../operator/src/runtime/types.js";
+import type { TestFleet } from "./docker-fleet.js";
+
+/** One coxswain container as seen on an engine. */
+export interface SeenContainer {
+  node: string;
+  id: string;
+  pod: string;
+  workload: string;
+  revision: string;
+  commit: string;
+  state: string;
+  port?: number;
+}
+
+/** Reads every coxswain container of every node of the fleet. */
+export class FleetObserver {
+  private readonly runtimes: { node: string; rt: DockerRuntime }[];
+
+  constructor(fleet: TestFleet, owner = "coxswain") {
+    this.runtimes = fleet.nodes.map((n) => ({ node: n.name, rt: new DockerRuntime({ endpoint: n.endpoint, owner, callTimeoutMs: 5_000 }) }));
+  }
+
+  /** All containers (any state), sorted by node then pod. */
+  async containers(): Promise<SeenContainer[]> {
+    const out: SeenContainer[] = [];
+    await Promise.all(
+      this.runtimes.map(async ({ node, rt }) => {
+        for (const c of await rt.list()) {
+          const ports = JSON.parse(c.labels[LABELS.ports] ?? "[]") as LaunchPort[];
+          out.push({
+            node,
+            id: c.id,
+            pod: c.labels[LABELS.pod] ?? "",
+            workload: c.labels[LABELS.workload] ?? "",
+            revision: c.labels[LABELS.revision] ?? "",
+            commit: c.labels[LABELS.commit] ?? "",
+            state: c.state,
+            ...(ports[0] ? { port: ports[0].hostPort } : {}),
+          });
+        }
+      }),
+    );
+    return out.sort((a, b) => (a.node + a.pod < b.node + b.pod ? -1 : 1));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.runtimes.map(({ rt }) => rt.close()));
+  }
+}
+
+/** GET http://127.0.0.1:port/path → body, or undefined when it fails (within timeoutMs). */
+export function httpGet(port: number, path = "/", timeoutMs = 1000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: "127.0.0.1", port, path, timeout: timeoutMs, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve(res.statusCode && res.statusCode < 400 ? body : undefined));
+      res.on("error", () => resolve(undefined));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
+  });
+}
