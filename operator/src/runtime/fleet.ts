@@ -206,9 +206,15 @@ export class Fleet {
         entry.removed = true;
         entry.unwatch?.();
         clearTimeout(entry.debounce);
-        await entry.runtime.close().catch(() => undefined);
         this.nodes.delete(name);
-        if (!next) removed.push(name);
+        if (!next) {
+          removed.push(name);
+          // A node removed from Git is left clean: its pods are stopped in the background (their
+          // workloads place replacements on the remaining nodes at once), then the runtime is closed.
+          void this.drainRemoved(entry);
+        } else {
+          await entry.runtime.close().catch(() => undefined);
+        }
       } else {
         entry.config = next;
       }
@@ -227,6 +233,23 @@ export class Fleet {
     for (const e of added) this.nodes.set(e.config.name, e);
     this.emit(this.ownersOn(added), [...added.map((e) => e.config.name), ...removed]);
     return removed.sort();
+  }
+
+  private async drainRemoved(entry: NodeEntry): Promise<void> {
+    const owners = this.ownersOn([entry]);
+    try {
+      await Promise.all(
+        entry.containers.map(async (c) => {
+          await entry.runtime.stop(c.id, 10);
+          await entry.runtime.remove(c.id);
+        }),
+      );
+    } catch (err) {
+      this.opts.log?.(`node ${entry.config.name} left the fleet; removing its containers failed: ${toCoxError(err).message}`);
+    } finally {
+      await entry.runtime.close().catch(() => undefined);
+    }
+    this.emit(owners, []);
   }
 
   /** Re-lists every node now. */

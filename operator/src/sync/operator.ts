@@ -2,6 +2,7 @@
  * Assembles one operator: repository → branch sync → work queue → controllers → fleet → status writer.
  * `coxswain run` is a thin shell around startOperator(); tests start it in-process too.
  */
+import { isIP } from "node:net";
 import path from "node:path";
 import { CoxError } from "../api/errors.js";
 import { DeploymentController } from "../controllers/deployment/controller.js";
@@ -88,7 +89,10 @@ export async function resolveDefaultNode(runtime: DefaultRuntime, instance: stri
 /** The runtime factory of real nodes: unix:// → Docker, process:// → local processes. */
 export function realRuntimeFactory(stateDir: string, instance: string): RuntimeFactory {
   return (node) => {
-    if (node.endpoint.startsWith("unix://")) return new DockerRuntime({ endpoint: node.endpoint, owner: instance });
+    if (node.endpoint.startsWith("unix://")) {
+      // Bridge mode publishes host ports on the node's address when it is an IP (all interfaces otherwise).
+      return new DockerRuntime({ endpoint: node.endpoint, owner: instance, nodeName: node.name, publishIp: isIP(node.address) ? node.address : "" });
+    }
     if (node.endpoint.startsWith("process://")) return new ProcessRuntime({ stateDir: path.join(stateDir, "process"), owner: instance });
     throw new CoxError("InvalidField", `node ${node.name}: unsupported endpoint ${node.endpoint}`);
   };

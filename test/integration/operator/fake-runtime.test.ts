@@ -195,4 +195,34 @@ describe("operator with the fake runtime", () => {
       return now.length === 2 && !now.some((c) => c.pod === victim!.labels[LABELS.pod]);
     });
   });
+
+  it("restarts a container that stopped behind its back, in place (same pod)", async () => {
+    await repo.write("web.yaml", deploymentYaml({ replicas: 1, image: "app:v1" }));
+    const c1 = await repo.commit("v1");
+    await start();
+    await waitFor("c1", async () => (await commitPhase(c1)) === "Succeeded");
+    const rt = runtimes.get("local")!;
+    const [victim] = await rt.list();
+    rt.crash(victim!.id, 1);
+    await waitFor("restarted in place", async () => {
+      const [c] = await rt.list();
+      return c?.id === victim!.id && c.state === "running" && (c.startedAt ?? 0) > (victim!.startedAt ?? 0);
+    });
+    expect(rt.calls.start).toBeGreaterThanOrEqual(1);
+    expect((await rt.list()).length).toBe(1);
+  });
+
+  it("moves the pods of a node removed from Git to the remaining nodes and cleans the removed node", async () => {
+    await repo.write("nodes.yaml", nodesYaml([{ name: "node-1" }, { name: "node-2" }]));
+    await repo.write("web.yaml", deploymentYaml({ replicas: 4, image: "app:v1" }));
+    const c1 = await repo.commit("two nodes");
+    await start();
+    await waitFor("c1", async () => (await commitPhase(c1)) === "Succeeded");
+    await repo.write("nodes.yaml", nodesYaml([{ name: "node-1" }]));
+    const c2 = await repo.commit("drop node-2");
+    await waitFor("c2", async () => (await commitPhase(c2)) === "Succeeded");
+    await waitFor("node-2 empty", async () => (await runtimes.get("node-2")!.list()).length === 0);
+    const running = await containers();
+    expect(running.filter((c) => c.node === "node-1")).toHaveLength(4);
+  });
 });
