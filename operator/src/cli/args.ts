@@ -32,3 +32,14 @@ export function required(flag: string, value: string | undefined): string {
   if (!value) throw new CoxError("InvalidArgument", `${flag} is required`);
   return value;
 }
+
+/** Parses a port range "from-to" (1 ≤ from ≤ to ≤ 65535). */
+export function parsePortRange(flag: string, text: string): { from: number; to: number } {
+  const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(text.trim());
+  const from = Number(m?.[1]);
+  const to = Number(m?.[2]);
+  if (!m || from < 1 || to > 65535 || from > to) {
+    throw new CoxError("InvalidArgument", `${flag}: expected a port range like 30000-32767 (got ${JSON.stringify(text)})`);
+  }
+  return { from, to };
+}

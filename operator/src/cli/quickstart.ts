@@ -72,12 +72,12 @@ export function ensureExampleImage(endpoint: string, out: (line: string) => void
 
 /** Sets up the example and runs the operator on it. */
 export async function quickstartCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  const { values } = parse(argv, { "state-dir": { type: "string" }, runtime: { type: "string" } });
+  const { values } = parse(argv, { "state-dir": { type: "string" }, runtime: { type: "string" }, "port-range": { type: "string" } });
   const stateDir = path.resolve(values["state-dir"] ?? ".coxswain");
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
   const repo = ensureExampleRepo(stateDir, out);
   const node = await resolveDefaultNode(runtime, "coxswain");
   if (node.endpoint.startsWith("unix://")) ensureExampleImage(node.endpoint, out);
   out(`edit ${repo}, commit, and watch the rollout here; status: git -C ${repo} log --notes=coxswain`);
-  return runCommand(["--repo", repo, "--state-dir", stateDir, "--runtime", runtime], out);
+  return runCommand(["--repo", repo, "--state-dir", stateDir, "--runtime", runtime, ...(values["port-range"] ? ["--port-range", values["port-range"]] : [])], out);
 }

@@ -5,7 +5,7 @@
 import path from "node:path";
 import { CoxError } from "../api/errors.js";
 import { startOperator, type DefaultRuntime } from "../sync/operator.js";
-import { parse, parseDuration, required } from "./args.js";
+import { parse, parseDuration, parsePortRange, required } from "./args.js";
 
 /** Help text of `coxswain run`. */
 export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
@@ -15,6 +15,7 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --path <dir>            directory of the manifests in the repository (default: the root)
   --state-dir <dir>       mirrors and process-runtime state (default .coxswain)
   --runtime <r>           default node when the repository declares no Node: auto | docker | process (default auto)
+  --port-range <a-b>      host ports of the default node (default 30000-32767)
   --instance <name>       owner label value, to run several operators on one engine (default coxswain)
   --poll-interval <d>     how often to poll the repository (default 5s; a local repository is also watched)
   --status-branch <name>  where status is written (default coxswain/status)
@@ -28,6 +29,7 @@ export async function runCommand(argv: string[], out: (line: string) => void): P
     path: { type: "string" },
     "state-dir": { type: "string" },
     runtime: { type: "string" },
+    "port-range": { type: "string" },
     instance: { type: "string" },
     "poll-interval": { type: "string" },
     "status-branch": { type: "string" },
@@ -45,6 +47,7 @@ export async function runCommand(argv: string[], out: (line: string) => void): P
     path: values.path ?? "",
     stateDir: path.resolve(values["state-dir"] ?? ".coxswain"),
     runtime,
+    ...(values["port-range"] ? { defaultPortRange: parsePortRange("--port-range", values["port-range"]) } : {}),
     instance: values.instance ?? "coxswain",
     ...(values["poll-interval"] ? { pollMs: parseDuration("--poll-interval", values["poll-interval"]) } : {}),
     ...(values["status-branch"] ? { statusBranch: values["status-branch"] } : {}),

@@ -32,6 +32,8 @@ export interface OperatorOptions {
   /** io.coxswain.owner label value; two operators on one engine need different instances. */
   instance?: string;
   runtime?: DefaultRuntime;
+  /** Host ports of the default local node (default 30000-32767). */
+  defaultPortRange?: { from: number; to: number };
   /** Poll interval of the repository (the local watch fires sooner). */
   pollMs?: number;
   /** Re-list interval of the nodes. */
@@ -70,8 +72,12 @@ export function localDockerEndpoint(): string {
 }
 
 /** Decides the default node: Docker when an engine answers (or is demanded), else the process runtime. */
-export async function resolveDefaultNode(runtime: DefaultRuntime, instance: string): Promise<NodeConfig> {
-  const base = { name: "local", network: "host" as const, address: "127.0.0.1", portRange: { from: 30000, to: 32767 }, unschedulable: false, labels: { "kubernetes.io/hostname": "local" } };
+export async function resolveDefaultNode(
+  runtime: DefaultRuntime,
+  instance: string,
+  portRange: { from: number; to: number } = { from: 30000, to: 32767 },
+): Promise<NodeConfig> {
+  const base = { name: "local", network: "host" as const, address: "127.0.0.1", portRange, unschedulable: false, labels: { "kubernetes.io/hostname": "local" } };
   if (runtime === "process") return { ...base, endpoint: "process://local" };
   const endpoint = localDockerEndpoint();
   if (runtime === "docker") return { ...base, endpoint };
@@ -119,7 +125,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   await writer.load();
 
-  const defaultNode = await resolveDefaultNode(opts.runtime ?? "auto", instance);
+  const defaultNode = await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange);
   const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
   let manager: Manager | undefined;
   let sync: BranchSync | undefined;
