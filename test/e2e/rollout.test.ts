@@ -14,6 +14,7 @@ import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js
 import { buildTestImages, TEST_IMAGES } from "../support/images.js";
 import { deploymentYaml } from "../support/manifests.js";
 import { FleetObserver, httpGet, type SeenContainer } from "../support/observe.js";
+import { DockerRuntime } from "../../operator/src/runtime/docker/index.js";
 import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
 import { sleep, waitFor } from "../support/wait.js";
 
@@ -89,6 +90,53 @@ async function statusRecord(where: { cwd?: string; gitDir?: string }, oid: strin
   const args = where.gitDir ? ["--git-dir", where.gitDir] : [];
   return runGit([...args, "show", `coxswain/status:commits/${oid.slice(0, 2)}/${oid}.yaml`], where.cwd ? { cwd: where.cwd } : {});
 }
+
+describe.skipIf(!HAS_DOCKER)("containers changed behind coxswain's back on a Docker engine", () => {
+  let fleet: TestFleet;
+  let obs: FleetObserver;
+  let repo: TestRepo;
+  let stateDir: string;
+  let operator: OperatorProcess | undefined;
+
+  beforeAll(async () => {
+    fleet = await startFleet({ nodes: 1, name: "e2e-drift" });
+    await buildTestImages(fleet.nodes[0]!.socketPath);
+    obs = new FleetObserver(fleet);
+    repo = await makeRepo();
+    stateDir = await tempDir("coxswain-e2e-drift-");
+    await repo.write("fleet/nodes.yaml", fleet.nodeManifests());
+    await repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
+    await repo.commit("web v1");
+    operator = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--poll-interval", "300ms"]);
+    await settledOn(obs, "v1");
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    await obs?.close();
+    await fleet?.stop();
+    await repo?.cleanup();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("a stopped container is started again in place", async () => {
+    const [victim] = await obs.containers();
+    const engine = new DockerRuntime({ endpoint: fleet.nodes[0]!.endpoint, owner: "coxswain" });
+    await engine.stop(victim!.id, 1);
+    await engine.close();
+    const pods = await settledOn(obs, "v1");
+    expect(pods.map((p) => p.id)).toContain(victim!.id);
+  });
+
+  it("a removed container is replaced by a new pod", async () => {
+    const [victim] = await obs.containers();
+    const engine = new DockerRuntime({ endpoint: fleet.nodes[0]!.endpoint, owner: "coxswain" });
+    await engine.remove(victim!.id);
+    await engine.close();
+    const pods = await settledOn(obs, "v1");
+    expect(pods.map((p) => p.pod)).not.toContain(victim!.pod);
+  });
+});
 
 describe.skipIf(!HAS_DOCKER).each([
   { transport: "a repository on disk" as const },
