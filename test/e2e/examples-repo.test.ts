@@ -57,7 +57,7 @@ function scenario(runtime: "process" | "docker", setup: () => Promise<Record<str
     await op?.stop();
     if (runtime === "process" && stateDir) {
       // Processes outlive the operator by design: stop them through the runtime, as a restart would see them.
-      const rt = new ProcessRuntime({ stateDir: path.join(stateDir, "process"), owner: "coxswain" });
+      const rt = new ProcessRuntime({ stateDir, owner: "coxswain" });
       for (const c of await rt.list()) await rt.remove(c.id);
       await rt.close();
     }

@@ -99,7 +99,7 @@ export function realRuntimeFactory(stateDir: string, instance: string): RuntimeF
       // Bridge mode publishes host ports on the node's address when it is an IP (all interfaces otherwise).
       return new DockerRuntime({ endpoint: node.endpoint, owner: instance, nodeName: node.name, publishIp: isIP(node.address) ? node.address : "" });
     }
-    if (node.endpoint.startsWith("process://")) return new ProcessRuntime({ stateDir: path.join(stateDir, "process"), owner: instance });
+    if (node.endpoint.startsWith("process://")) return new ProcessRuntime({ stateDir, owner: instance });
     throw new CoxError("InvalidField", `node ${node.name}: unsupported endpoint ${node.endpoint}`);
   };
 }
