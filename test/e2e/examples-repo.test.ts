@@ -7,7 +7,7 @@
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { ensureExampleImage } from "../../operator/src/cli/quickstart.js";
 import { ProcessRuntime } from "../../operator/src/runtime/process/index.js";
 import { requireDocker, startFleet, type TestFleet } from "../support/docker-fleet.js";

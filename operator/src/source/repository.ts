@@ -76,7 +76,6 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   readonly writer: GitWriter;
   /** The gitdir (bare repository or `.git`). */
   readonly gitdir: string;
-  private readonly url: string | undefined;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly locks: RepoLocks;
@@ -92,7 +91,6 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   constructor(opts: GitRepositoryOptions) {
     this.gitdir = opts.gitdir;
     this.location = opts.location;
-    this.url = opts.url;
     this.remote = opts.url !== undefined;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Credentials go up front in a header: isomorphic-git's onAuth costs a second round trip after a 401.

@@ -3,7 +3,6 @@
  * `coxswain run` is a thin shell around startOperator(); tests start it in-process too.
  */
 import { isIP } from "node:net";
-import path from "node:path";
 import { CoxError } from "../api/errors.js";
 import { DeploymentController } from "../controllers/deployment/controller.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
