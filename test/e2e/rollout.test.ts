@@ -138,6 +138,63 @@ describe.skipIf(!HAS_DOCKER)("containers changed behind coxswain's back on a Doc
   });
 });
 
+describe.skipIf(!HAS_DOCKER)("rollouts that cannot complete on a Docker engine", () => {
+  let fleet: TestFleet;
+  let obs: FleetObserver;
+  let repo: TestRepo;
+  let stateDir: string;
+  let operator: OperatorProcess | undefined;
+
+  const show = (p: string) => runGit(["show", `coxswain/status:${p}`], { cwd: repo.dir }).catch(() => "");
+
+  beforeAll(async () => {
+    fleet = await startFleet({ nodes: 1, name: "e2e-stuck" });
+    await buildTestImages(fleet.nodes[0]!.socketPath);
+    obs = new FleetObserver(fleet);
+    repo = await makeRepo();
+    stateDir = await tempDir("coxswain-e2e-stuck-");
+    await repo.write("fleet/nodes.yaml", fleet.nodeManifests());
+    await repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
+    await repo.commit("web v1");
+    operator = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--poll-interval", "300ms"]);
+    await settledOn(obs, "v1");
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    await obs?.close();
+    await fleet?.stop();
+    await repo?.cleanup();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("a revision whose pods never become ready hits the progress deadline; the old pods keep serving", async () => {
+    await repo.write("apps/web.yaml", deploymentYaml({ name: "web", replicas: REPLICAS, image: TEST_IMAGES.neverReady, probe: true, progressDeadlineSeconds: 3 }));
+    const oid = await repo.commit("web that never gets ready");
+    await waitFor("commit recorded as Failed", async () => /^phase: Failed$/m.test(await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`)), 60_000, 250);
+    const workload = await show("workloads/default/deployment-web.yaml");
+    expect(workload).toMatch(/type: Progressing\n\s+status: "?False"?\n\s+reason: ProgressDeadlineExceeded/);
+    const note = await runGit(["notes", "--ref=coxswain", "show", oid], { cwd: repo.dir });
+    expect(note).toMatch(/^coxswain: Failed/);
+    // maxUnavailable 0: the three v1 pods were never touched, one stuck new pod sits beside them.
+    const run = await running(obs);
+    expect(run.filter((c) => c.body === "v1")).toHaveLength(REPLICAS);
+    expect(run).toHaveLength(REPLICAS + 1);
+  });
+
+  it("a container that exits at once is restarted in place with backoff, and the restarts are recorded", async () => {
+    await repo.write("apps/crash.yaml", deploymentYaml({ name: "crash", replicas: 1, image: TEST_IMAGES.exits }));
+    await repo.commit("a crashing app");
+    const events = await waitFor("a BackOff event", async () => {
+      const text = await show("workloads/default/deployment-crash.yaml");
+      return /reason: BackOff/.test(text) ? text : undefined;
+    }, 60_000, 250);
+    expect(events).toMatch(/reason: Restarted/);
+    const crash = (await obs.containers()).filter((c) => c.workload === "crash");
+    expect(crash).toHaveLength(1); // restarted in place, not replaced by new pods
+  });
+});
+
 describe.skipIf(!HAS_DOCKER).each([
   { transport: "a repository on disk" as const },
   { transport: "the smart-HTTP Git server" as const },
