@@ -91,106 +91,83 @@ async function statusRecord(where: { cwd?: string; gitDir?: string }, oid: strin
   return runGit([...args, "show", `coxswain/status:commits/${oid.slice(0, 2)}/${oid}.yaml`], where.cwd ? { cwd: where.cwd } : {});
 }
 
-describe.skipIf(!HAS_DOCKER)("containers changed behind coxswain's back on a Docker engine", () => {
-  let fleet: TestFleet;
-  let obs: FleetObserver;
-  let repo: TestRepo;
-  let stateDir: string;
-  let operator: OperatorProcess | undefined;
-
+/**
+ * A 1-node fleet with the operator running on web v1 (settled), for suites about one behaviour.
+ * Call in a describe body; the returned object is filled in beforeAll.
+ */
+function singleNodeOperator(name: string) {
+  const ctx = {} as { fleet: TestFleet; obs: FleetObserver; repo: TestRepo; stateDir: string; operator?: OperatorProcess };
   beforeAll(async () => {
-    fleet = await startFleet({ nodes: 1, name: "e2e-drift" });
-    await buildTestImages(fleet.nodes[0]!.socketPath);
-    obs = new FleetObserver(fleet);
-    repo = await makeRepo();
-    stateDir = await tempDir("coxswain-e2e-drift-");
-    await repo.write("fleet/nodes.yaml", fleet.nodeManifests());
-    await repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
-    await repo.commit("web v1");
-    operator = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--poll-interval", "300ms"]);
-    await settledOn(obs, "v1");
+    ctx.fleet = await startFleet({ nodes: 1, name });
+    await buildTestImages(ctx.fleet.nodes[0]!.socketPath);
+    ctx.obs = new FleetObserver(ctx.fleet);
+    ctx.repo = await makeRepo();
+    ctx.stateDir = await tempDir(`coxswain-${name}-`);
+    await ctx.repo.write("fleet/nodes.yaml", ctx.fleet.nodeManifests());
+    await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
+    await ctx.repo.commit("web v1");
+    ctx.operator = startOperatorProcess(["run", "--repo", ctx.repo.dir, "--state-dir", ctx.stateDir, "--poll-interval", "300ms"]);
+    await settledOn(ctx.obs, "v1");
   });
-
   afterAll(async () => {
-    await operator?.stop();
-    await obs?.close();
-    await fleet?.stop();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await ctx.operator?.stop();
+    await ctx.obs?.close();
+    await ctx.fleet?.stop();
+    await ctx.repo?.cleanup();
+    if (ctx.stateDir) await rm(ctx.stateDir, { recursive: true, force: true });
   });
+  return ctx;
+}
+
+describe.skipIf(!HAS_DOCKER)("containers changed behind coxswain's back on a Docker engine", () => {
+  const ctx = singleNodeOperator("e2e-drift");
 
   it("a stopped container is started again in place", async () => {
-    const [victim] = await obs.containers();
-    const engine = new DockerRuntime({ endpoint: fleet.nodes[0]!.endpoint, owner: "coxswain" });
+    const [victim] = await ctx.obs.containers();
+    const engine = new DockerRuntime({ endpoint: ctx.fleet.nodes[0]!.endpoint, owner: "coxswain" });
     await engine.stop(victim!.id, 1);
     await engine.close();
-    const pods = await settledOn(obs, "v1");
+    const pods = await settledOn(ctx.obs, "v1");
     expect(pods.map((p) => p.id)).toContain(victim!.id);
   });
 
   it("a removed container is replaced by a new pod", async () => {
-    const [victim] = await obs.containers();
-    const engine = new DockerRuntime({ endpoint: fleet.nodes[0]!.endpoint, owner: "coxswain" });
+    const [victim] = await ctx.obs.containers();
+    const engine = new DockerRuntime({ endpoint: ctx.fleet.nodes[0]!.endpoint, owner: "coxswain" });
     await engine.remove(victim!.id);
     await engine.close();
-    const pods = await settledOn(obs, "v1");
+    const pods = await settledOn(ctx.obs, "v1");
     expect(pods.map((p) => p.pod)).not.toContain(victim!.pod);
   });
 });
 
 describe.skipIf(!HAS_DOCKER)("rollouts that cannot complete on a Docker engine", () => {
-  let fleet: TestFleet;
-  let obs: FleetObserver;
-  let repo: TestRepo;
-  let stateDir: string;
-  let operator: OperatorProcess | undefined;
-
-  const show = (p: string) => runGit(["show", `coxswain/status:${p}`], { cwd: repo.dir }).catch(() => "");
-
-  beforeAll(async () => {
-    fleet = await startFleet({ nodes: 1, name: "e2e-stuck" });
-    await buildTestImages(fleet.nodes[0]!.socketPath);
-    obs = new FleetObserver(fleet);
-    repo = await makeRepo();
-    stateDir = await tempDir("coxswain-e2e-stuck-");
-    await repo.write("fleet/nodes.yaml", fleet.nodeManifests());
-    await repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
-    await repo.commit("web v1");
-    operator = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--poll-interval", "300ms"]);
-    await settledOn(obs, "v1");
-  });
-
-  afterAll(async () => {
-    await operator?.stop();
-    await obs?.close();
-    await fleet?.stop();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
-  });
+  const ctx = singleNodeOperator("e2e-stuck");
+  const show = (p: string) => runGit(["show", `coxswain/status:${p}`], { cwd: ctx.repo.dir }).catch(() => "");
 
   it("a revision whose pods never become ready hits the progress deadline; the old pods keep serving", async () => {
-    await repo.write("apps/web.yaml", deploymentYaml({ name: "web", replicas: REPLICAS, image: TEST_IMAGES.neverReady, probe: true, progressDeadlineSeconds: 3 }));
-    const oid = await repo.commit("web that never gets ready");
+    await ctx.repo.write("apps/web.yaml", deploymentYaml({ name: "web", replicas: REPLICAS, image: TEST_IMAGES.neverReady, probe: true, progressDeadlineSeconds: 3 }));
+    const oid = await ctx.repo.commit("web that never gets ready");
     await waitFor("commit recorded as Failed", async () => /^phase: Failed$/m.test(await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`)), 60_000, 250);
     const workload = await show("workloads/default/deployment-web.yaml");
     expect(workload).toMatch(/type: Progressing\n\s+status: "?False"?\n\s+reason: ProgressDeadlineExceeded/);
-    const note = await runGit(["notes", "--ref=coxswain", "show", oid], { cwd: repo.dir });
+    const note = await runGit(["notes", "--ref=coxswain", "show", oid], { cwd: ctx.repo.dir });
     expect(note).toMatch(/^coxswain: Failed/);
     // maxUnavailable 0: the three v1 pods were never touched, one stuck new pod sits beside them.
-    const run = await running(obs);
+    const run = await running(ctx.obs);
     expect(run.filter((c) => c.body === "v1")).toHaveLength(REPLICAS);
     expect(run).toHaveLength(REPLICAS + 1);
   });
 
   it("a container that exits at once is restarted in place with backoff, and the restarts are recorded", async () => {
-    await repo.write("apps/crash.yaml", deploymentYaml({ name: "crash", replicas: 1, image: TEST_IMAGES.exits }));
-    await repo.commit("a crashing app");
+    await ctx.repo.write("apps/crash.yaml", deploymentYaml({ name: "crash", replicas: 1, image: TEST_IMAGES.exits }));
+    await ctx.repo.commit("a crashing app");
     const events = await waitFor("a BackOff event", async () => {
       const text = await show("workloads/default/deployment-crash.yaml");
       return /reason: BackOff/.test(text) ? text : undefined;
     }, 60_000, 250);
     expect(events).toMatch(/reason: Restarted/);
-    const crash = (await obs.containers()).filter((c) => c.workload === "crash");
+    const crash = (await ctx.obs.containers()).filter((c) => c.workload === "crash");
     expect(crash).toHaveLength(1); // restarted in place, not replaced by new pods
   });
 });

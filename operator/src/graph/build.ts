@@ -8,7 +8,10 @@ import { DEFAULT_NAMESPACE, KINDS, compareKeys, keyOf, makeKey, type ResourceKey
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
-import { formatFieldPath, type FieldPath } from "./path.js";
+import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
+
+/** A path into an object: property names and array indexes, outermost first. */
+type FieldPath = readonly PathSegment[];
 
 /** The result of building a graph: the graph (always built) and diagnostics sorted by position. */
 export interface GraphBuild {

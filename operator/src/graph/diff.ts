@@ -5,7 +5,7 @@
 import { canonicalJson } from "../api/canonical.js";
 import type { DesiredObject, ResourceKey } from "../api/objects.js";
 import type { DesiredGraph } from "./graph.js";
-import { formatFieldPath } from "./path.js";
+import { formatFieldPath } from "../manifest/paths.js";
 
 /** What a change does to one object. */
 export type ChangeAction = "create" | "update" | "delete";

@@ -5,4 +5,4 @@ export { buildGraph, type GraphBuild } from "./build.js";
 export { DEPENDS_ON_ANNOTATION, parseDependsOn, type DependsOnEntry } from "./depends-on.js";
 export { changedFields, diffGraphs, formatChange, type Change, type ChangeAction, type ChangeSet } from "./diff.js";
 export { DesiredGraph, type GraphEdge, type GraphEntry, type GraphNode, type ObjectOfKind } from "./graph.js";
-export { formatFieldPath, type FieldPath } from "./path.js";
+export { formatFieldPath } from "../manifest/paths.js";
