@@ -84,7 +84,8 @@ interface Ctx {
 /** Reconciles Deployments into pods on the fleet. */
 export class DeploymentController {
   private readonly memory = new Map<string, Memory>();
-  private readonly restarts = new Map<string, RestartState>();
+  /** Crash-loop state per Deployment key, then per pod name. */
+  private readonly restarts = new Map<string, Map<string, RestartState>>();
   private readonly now: () => number;
   private readonly steps: ((ctx: Ctx) => Promise<void>)[];
 
@@ -133,6 +134,7 @@ export class DeploymentController {
     for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
     if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
       this.memory.delete(ctx.key);
+      this.restarts.delete(ctx.key);
       this.opts.reporter.removed(ctx.key);
       this.opts.reporter.progress(`${ctx.key}: deleted`);
     }
@@ -147,6 +149,8 @@ export class DeploymentController {
   private async repairPods(ctx: Ctx): Promise<void> {
     const plan = ctx.plan!;
     const expected = plan.containers.length;
+    let restarts = this.restarts.get(ctx.key);
+    if (!restarts) this.restarts.set(ctx.key, (restarts = new Map()));
     for (const pod of ctx.pods) {
       if (pod.phase === "Terminating" || pod.revision !== plan.revision) continue;
       if (pod.containers.length < expected) {
@@ -155,19 +159,19 @@ export class DeploymentController {
         continue;
       }
       if (pod.phase !== "Failed") {
-        const r = this.restarts.get(pod.name);
+        const r = restarts.get(pod.name);
         const running = pod.containers.every((c) => c.state === "running");
         const since = Math.min(...pod.containers.map((c) => c.startedAt ?? ctx.now));
-        if (r && running && ctx.now - since > RESTART_RESET_MS) this.restarts.delete(pod.name);
+        if (r && running && ctx.now - since > RESTART_RESET_MS) restarts.delete(pod.name);
         continue;
       }
-      const r = this.restarts.get(pod.name) ?? { restarts: 0, nextAt: 0 };
+      const r = restarts.get(pod.name) ?? { restarts: 0, nextAt: 0 };
       if (ctx.now < r.nextAt) {
         this.requeue(ctx, r.nextAt - ctx.now);
         continue;
       }
       const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** r.restarts);
-      this.restarts.set(pod.name, { restarts: r.restarts + 1, nextAt: ctx.now + delay });
+      restarts.set(pod.name, { restarts: r.restarts + 1, nextAt: ctx.now + delay });
       ctx.events.push({
         type: "Warning",
         reason: r.restarts > 0 ? "BackOff" : "Restarted",
@@ -182,7 +186,7 @@ export class DeploymentController {
         }
       }
     }
-    for (const name of this.restarts.keys()) if (!ctx.pods.some((p) => p.name === name) && name.startsWith(`${ctx.name}-`)) this.restarts.delete(name);
+    for (const name of restarts.keys()) if (!ctx.pods.some((p) => p.name === name)) restarts.delete(name);
     ctx.pods = this.opts.fleet.pods(ctx.key);
   }
 

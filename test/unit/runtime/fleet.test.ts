@@ -1,0 +1,139 @@
+/**
+ * The fleet cache on fake runtimes: pods grouped from container labels, host ports assigned from the
+ * node's range and never twice, reservations counted by the scheduler's view before containers exist,
+ * nodes joining only after their first listing, and readiness from the probe stored in the labels.
+ */
+import { describe, expect, it } from "vitest";
+import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
+import { Fleet, type NodeConfig } from "../../../operator/src/runtime/fleet.js";
+import { LABELS } from "../../../operator/src/runtime/labels.js";
+import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
+import type { ProbeTarget } from "../../../operator/src/runtime/probe.js";
+import { waitFor } from "../../support/wait.js";
+
+const GiB = 2 ** 30;
+
+function node(name: string, from = 30000, to = 30003): NodeConfig {
+  return { name, endpoint: `unix:///fake/${name}.sock`, network: "host", address: "127.0.0.1", portRange: { from, to }, unschedulable: false, labels: {} };
+}
+
+function launch(pod: string, ports: number[], extra: Record<string, string> = {}): ContainerLaunch {
+  return {
+    runtimeName: `cx_default_${pod}_app`,
+    image: "app:v1",
+    env: {},
+    network: "host",
+    ports: ports.map((p) => ({ containerPort: 8080, hostPort: p, protocol: "TCP" as const })),
+    limits: {},
+    labels: {
+      [LABELS.owner]: "coxswain",
+      [LABELS.kind]: "Deployment",
+      [LABELS.namespace]: "default",
+      [LABELS.workload]: "web",
+      [LABELS.pod]: pod,
+      [LABELS.container]: "app",
+      [LABELS.revision]: "r1",
+      [LABELS.ports]: JSON.stringify(ports.map((p) => ({ containerPort: 8080, hostPort: p, protocol: "TCP" }))),
+      [LABELS.requests]: JSON.stringify({ cpuMillis: 500, memoryBytes: GiB }),
+      ...extra,
+    },
+  };
+}
+
+function makeFleet(opts: { latency?: (name: string) => number; prober?: (t: ProbeTarget) => Promise<{ ok: boolean; message: string }> } = {}) {
+  const runtimes = new Map<string, FakeRuntime>();
+  const changes: string[][] = [];
+  const fleet = new Fleet({
+    runtimeFactory: (n) => {
+      const rt = new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB, latencyMs: opts.latency?.(n.name) ?? 0 });
+      runtimes.set(n.name, rt);
+      return rt;
+    },
+    pollMs: 60_000,
+    ...(opts.prober ? { prober: (t) => opts.prober!(t) } : {}),
+    onChange: ({ owners }) => owners.length && changes.push(owners),
+  });
+  return { fleet, runtimes, changes };
+}
+
+describe("fleet", () => {
+  it("assigns the lowest free host ports and never one that a pod or a reservation holds", async () => {
+    const { fleet } = makeFleet();
+    await fleet.setNodes([node("n1", 30000, 30003)]);
+    const a = fleet.reserve({ pod: "web-a", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 100, memoryBytes: 0 }, portCount: 2 });
+    expect(a).toEqual([30000, 30001]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", a)]);
+    const b = fleet.reserve({ pod: "web-b", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 100, memoryBytes: 0 }, portCount: 1 });
+    expect(b).toEqual([30002]);
+    expect(() => fleet.reserve({ pod: "web-c", node: "n1", owner: "x", requests: { cpuMillis: 0, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 0, memoryBytes: 0 }, portCount: 2 })).toThrow();
+    await fleet.close();
+  });
+
+  it("the scheduler's view counts reservations before their containers exist, and pods' labelled requests", async () => {
+    const { fleet } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    fleet.reserve({ pod: "web-b", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 250, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 250, memoryBytes: 200 }, portCount: 1 });
+    const [snap] = fleet.schedulerSnapshot();
+    expect(snap!.requested).toEqual({ cpuMillis: 750, memoryBytes: GiB });
+    expect(snap!.podCount).toBe(2);
+    expect(snap!.podsByOwner).toEqual({ "Deployment/default/web": 2 });
+    expect(snap!.freePorts).toBe(2);
+    fleet.release("web-b");
+    expect(fleet.schedulerSnapshot()[0]!.podCount).toBe(1);
+    await fleet.close();
+  });
+
+  it("groups containers into pods by label and rebuilds the same pods from a new fleet (a restart)", async () => {
+    const first = makeFleet();
+    await first.fleet.setNodes([node("n1")]);
+    await first.fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    const rt = first.runtimes.get("n1")!;
+    const second = new Fleet({ runtimeFactory: () => rt, pollMs: 60_000 });
+    await second.setNodes([node("n1")]);
+    expect(second.pods().map((p) => [p.name, p.owner, p.phase, p.ready])).toEqual([["web-a", "Deployment/default/web", "Running", true]]);
+    await first.fleet.close();
+    await second.close();
+  });
+
+  it("adds new nodes only after every one of them was listed, so no decision sees half a fleet", async () => {
+    const { fleet } = makeFleet({ latency: (n) => (n === "slow" ? 100 : 0) });
+    const joining = fleet.setNodes([node("fast"), node("slow", 31000, 31003)]);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(fleet.schedulerSnapshot()).toEqual([]);
+    await joining;
+    expect(fleet.schedulerSnapshot().map((n) => n.name)).toEqual(["fast", "slow"]);
+    await fleet.close();
+  });
+
+  it("a pod with a readiness probe label is ready only once the probe passes, and the change is reported", async () => {
+    let ok = false;
+    const probed: ProbeTarget[] = [];
+    const { fleet, changes } = makeFleet({ prober: async (t) => (probed.push(t), { ok, message: ok ? "200" : "refused" }) });
+    await fleet.setNodes([node("n1")]);
+    fleet.start();
+    const readiness = JSON.stringify({ type: "http", port: 30000, path: "/healthz", initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 });
+    fleet.reserve({ pod: "web-a", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 0, memoryBytes: 0 }, portCount: 1 });
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000], { [LABELS.readiness]: readiness })]);
+    await waitFor("a failed probe", () => probed.length > 0);
+    expect(fleet.pods()[0]!.ready).toBe(false);
+    expect(probed[0]).toEqual({ type: "http", host: "127.0.0.1", port: 30000, path: "/healthz" });
+    ok = true;
+    changes.length = 0;
+    await waitFor("ready", () => fleet.pods()[0]!.ready, 5_000);
+    expect(changes.flat()).toContain("Deployment/default/web");
+    await fleet.close();
+  });
+
+  it("a pod being deleted is Terminating at once and leaves the cache when its containers are gone", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    fleet.deletePod(fleet.pods()[0]!, 1);
+    expect(fleet.pods()[0]!.phase).toBe("Terminating");
+    await fleet.settled();
+    expect(fleet.pods()).toEqual([]);
+    expect(await runtimes.get("n1")!.list()).toEqual([]);
+    await fleet.close();
+  });
+});
