@@ -41,7 +41,20 @@ export const ERROR_CODES = {
   // scheduler and rollout
   Unschedulable: "waiting",
   PortRangeExhausted: "waiting",
+  NodeNotReady: "transient",
   ProgressDeadlineExceeded: "stalled",
+  PodStartDeadlineExceeded: "stalled",
+  CrashLoopBackOff: "waiting",
+  RolloutFailed: "stalled",
+  RollbackFailed: "stalled",
+  CommitQuarantined: "stalled",
+  RevertConflict: "stalled",
+  // secrets and TLS
+  SecretInvalid: "stalled",
+  // HTTP surface (webhooks)
+  WebhookUnauthorized: "stalled",
+  RequestTooLarge: "stalled",
+  RateLimited: "waiting",
   // status and CLI
   StatusWriteFailed: "transient",
   InvalidArgument: "stalled",

@@ -6,7 +6,15 @@
 import type { Condition, WorkloadEvent } from "../api/conditions.js";
 
 /** Phase of a processed commit of the deploy branch. */
-export type CommitPhase = "Pending" | "Invalid" | "Progressing" | "Succeeded" | "Failed" | "Superseded";
+export type CommitPhase =
+  | "Pending"
+  | "Invalid"
+  | "Progressing"
+  | "Succeeded"
+  | "Failed"
+  | "RolledBack"
+  | "Quarantined"
+  | "Superseded";
 
 /** An error in a commit record (a manifest diagnostic or a rollout failure). */
 export interface RecordedError {
