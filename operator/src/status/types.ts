@@ -41,6 +41,16 @@ export interface CommitRecord {
   errors: RecordedError[];
   /** ISO-8601 times: seen (commit noticed), applied (desired state handed to controllers), finished. */
   timings: { seen: string; applied?: string; finished?: string; /** ms from seen to finished */ durationMs?: number };
+  /** True when the commit failed and must not be applied again until a newer commit supersedes it. */
+  quarantined?: boolean;
+  /** When the commit's rollout failed and coxswain rolled back: to which commit, and why (error code + message). */
+  rollback?: { to: string; code: string; reason: string };
+  /** Auto-revert of this (failed) commit: the revert commit, and whether it was committed, pushed or refused. */
+  revert?: { state: "Committed" | "Pushed" | "Conflict" | "Failed"; commit?: string; message: string };
+  /** The deploy branch was force-pushed: this head does not descend from the previous one. */
+  historyRewritten?: boolean;
+  /** For a merged proposal: the plan that was shown for it (path on the status branch, e.g. "plans/pr-12.yaml"). */
+  plan?: string;
 }
 
 /** A pod as recorded in a workload file. */
@@ -51,6 +61,10 @@ export interface RecordedPod {
   ready: boolean;
   /** "http=127.0.0.1:30001", … sorted. */
   endpoints: string[];
+  /** Restarts of its containers (in place, by coxswain), when any. */
+  restarts?: number;
+  /** Why it is not ready, e.g. "CrashLoopBackOff", "StartupProbeFailing", when it is not. */
+  state?: string;
 }
 
 /** One workload: workloads/<namespace>/<kind>-<name>.yaml on the status branch. */
@@ -66,6 +80,18 @@ export interface WorkloadRecord {
   conditions: Condition[];
   /** Most recent last; at most 20. */
   events: WorkloadEvent[];
+  /** "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen". */
+  strategy?: string;
+  /** The last revision that completed healthy (the rollback target), and the commit that brought it. */
+  stable?: { revision: string; commit: string };
+  /** Revision history, oldest first, at most revisionHistoryLimit + 1 entries; numbers as Kubernetes' revision annotation. */
+  revisions?: { number: number; revision: string; commit: string }[];
+  /** The workload is paused (spec.paused, or after a rollback that itself failed). */
+  paused?: boolean;
+  /** Canary progress: current step index, number of steps, current weight (percent of replicas). */
+  canary?: { step: number; steps: number; weight: number };
+  /** Blue/green: the active and the preview revision, and when the preview was promoted. */
+  blueGreen?: { active?: string; preview?: string; promotedAt?: string };
 }
 
 /** summary.yaml: the one-glance view. */
@@ -78,5 +104,31 @@ export interface SummaryRecord {
   /** Last commit that was applied (valid) — what should be running. */
   applied?: string;
   workloads: { total: number; ready: number; progressing: number; failed: number };
-  nodes: { name: string; ready: boolean; pods: number; message?: string }[];
+  nodes: { name: string; ready: boolean; pods: number; message?: string; cordoned?: boolean; draining?: boolean }[];
+  /** The last commit whose rollout succeeded: what an automatic rollback goes back to. */
+  stable?: string;
+  /** Commits that failed and are not applied again until a newer commit supersedes them, sorted. */
+  quarantined?: string[];
+}
+
+/** A proposal's plan: plans/<name>.yaml on the status branch (name: the branch with "/" → "-", or "pr-<n>"). */
+export interface PlanRecord {
+  /** The proposal ref, e.g. "refs/heads/pr/login" or "refs/pull/12/head". */
+  ref: string;
+  /** Its head commit, and the deploy-branch commit it was planned against. */
+  commit: string;
+  base?: string;
+  valid: boolean;
+  errors: RecordedError[];
+  /** Per object, sorted in apply order. */
+  changes: {
+    action: "create" | "update" | "delete";
+    key: string;
+    fields: string[];
+    /** For workloads that would roll: the new revision and where each new pod would go. */
+    rollsTo?: { revision: string; replicas: number };
+    placements?: { pod: string; node?: string; fits: boolean; message?: string }[];
+  }[];
+  /** The preview environment of the proposal, when one runs. */
+  preview?: { namespace: string; state: string; expiresAt?: string };
 }
