@@ -37,6 +37,12 @@ export const LABELS = {
    * port is already assigned, so the fleet can probe after a restart without reading the repository.
    */
   readiness: "io.coxswain.readiness",
+  /** The pod template's labels, JSON, so that selectors (spreading, inter-pod affinity) see running pods after a restart. */
+  podLabels: "io.coxswain.pod-labels",
+  /** The pod's scheduling priority (integer as text), from its PriorityClass or coxswain.io/priority; for preemption. */
+  priority: "io.coxswain.priority",
+  /** Liveness and startup probes as resolved at create time, JSON {"liveness":…, "startup":…} (same shape as readiness). */
+  probes: "io.coxswain.probes",
 } as const;
 
 /** The default owner label value; `coxswain run --instance` changes it. */
