@@ -80,8 +80,16 @@ export interface ObservedPod {
 export interface ObservedNode {
   config: NodeConfig;
   info?: NodeInfo;
-  /** Listing succeeded the last time it was tried. */
+  /** Listing succeeded the last time it was tried (pods can be placed on it now). */
   ready: boolean;
+  /**
+   * Kubernetes-style node condition: "Ready" while it answers or has not been silent longer than the
+   * grace period, then "NotReady". After the eviction timeout on top, its pods count as lost (`evicted`).
+   */
+  condition: "Ready" | "NotReady";
+  evicted: boolean;
+  /** Epoch ms of the last successful listing. */
+  lastSeenAt?: number;
   error?: CoxError;
   pods: number;
 }
@@ -89,8 +97,12 @@ export interface ObservedNode {
 /** Options of the fleet. */
 export interface FleetOptions {
   runtimeFactory: RuntimeFactory;
-  /** Re-list every node this often (ms). The source of truth when events are missed. */
+  /** Re-list every node this often (ms). The source of truth when events are missed; also the heartbeat. */
   pollMs?: number;
+  /** A node that has not answered for this long is NotReady (default 10 s; Kubernetes: 40 s). */
+  nodeGraceMs?: number;
+  /** Pods of a node NotReady for this long more are replaced elsewhere (default 30 s; Kubernetes: 300 s). */
+  evictionTimeoutMs?: number;
   /** Probe executor (real sockets by default). */
   prober?: (target: ProbeTarget, timeoutMs: number) => Promise<ProbeOutcome>;
   /** Clock, for tests. */
@@ -108,6 +120,15 @@ interface NodeEntry {
   ready: boolean;
   /** Left the fleet: late listings are dropped. */
   removed: boolean;
+  /** Epoch ms of the last successful listing (or of joining, before the first one). */
+  lastSeenAt: number;
+  condition: "Ready" | "NotReady";
+  /** NotReady past the eviction timeout: its pods are left out of pods() so that they are replaced. */
+  evicted: boolean;
+  /** Pods the node held when it was evicted: removed when it answers again (they were replaced). */
+  evictedPods: Set<string>;
+  /** Listed successfully at least once since it joined: until then its pods are unknown. */
+  listedOnce: boolean;
   error?: CoxError;
   containers: ObservedContainer[];
   /** Pods by name, rebuilt on every list and write-through. */
@@ -166,6 +187,8 @@ export class Fleet {
   constructor(opts: FleetOptions) {
     this.opts = {
       pollMs: 2000,
+      nodeGraceMs: 10_000,
+      evictionTimeoutMs: 30_000,
       prober: runProbe,
       now: Date.now,
       ...opts,
@@ -174,7 +197,10 @@ export class Fleet {
 
   /** Starts polling and probing. Call setNodes first. */
   start(): void {
-    this.pollTimer = setInterval(() => void this.refreshAll(), this.opts.pollMs);
+    this.pollTimer = setInterval(() => {
+      void this.refreshAll();
+      this.checkHealth();
+    }, this.opts.pollMs);
     this.probeTimer = setInterval(() => this.probeDue(), 100);
     this.pollTimer.unref?.();
     this.probeTimer.unref?.();
@@ -223,7 +249,20 @@ export class Fleet {
     for (const config of configs) {
       if (this.nodes.has(config.name)) continue;
       const runtime = this.opts.runtimeFactory(config);
-      const entry: NodeEntry = { config, runtime, ready: false, removed: false, containers: [], pods: new Map(), relistAgain: false };
+      const entry: NodeEntry = {
+        config,
+        runtime,
+        ready: false,
+        removed: false,
+        lastSeenAt: this.opts.now(),
+        condition: "Ready",
+        evicted: false,
+        evictedPods: new Set(),
+        listedOnce: false,
+        containers: [],
+        pods: new Map(),
+        relistAgain: false,
+      };
       entry.unwatch = runtime.watch(() => this.scheduleRelist(entry));
       added.push(entry);
     }
@@ -264,6 +303,30 @@ export class Fleet {
     if (e) await this.refreshEntry(e);
   }
 
+  /**
+   * The heartbeat check: a node silent for longer than the grace period becomes NotReady; after the
+   * eviction timeout its pods are left out of pods() (so their workloads replace them elsewhere) and are
+   * remembered, to be removed when the node answers again. Runs on every poll; callable from tests.
+   */
+  checkHealth(): void {
+    const now = this.opts.now();
+    for (const e of this.nodes.values()) {
+      const silent = e.ready ? 0 : now - e.lastSeenAt;
+      const condition = silent > this.opts.nodeGraceMs ? "NotReady" : "Ready";
+      if (condition !== e.condition) {
+        e.condition = condition;
+        this.opts.log?.(`node ${e.config.name} is ${condition}${condition === "NotReady" ? ` (no answer for ${Math.round(silent / 1000)}s)` : ""}`);
+        this.emit([], [e.config.name]);
+      }
+      if (!e.evicted && silent > this.opts.nodeGraceMs + this.opts.evictionTimeoutMs) {
+        e.evicted = true;
+        for (const p of e.pods.keys()) e.evictedPods.add(p);
+        this.opts.log?.(`node ${e.config.name} NotReady for ${Math.round((silent - this.opts.nodeGraceMs) / 1000)}s: replacing its ${e.pods.size} pod(s) elsewhere`);
+        this.emit(this.ownersOn([e]), [e.config.name]);
+      }
+    }
+  }
+
   /** Nodes, sorted by name. */
   listNodes(): ObservedNode[] {
     return [...this.nodes.values()]
@@ -271,10 +334,22 @@ export class Fleet {
         config: e.config,
         ...(e.info ? { info: e.info } : {}),
         ready: e.ready,
+        condition: e.condition,
+        evicted: e.evicted,
+        lastSeenAt: e.lastSeenAt,
         ...(e.error ? { error: e.error } : {}),
         pods: e.pods.size,
       }))
       .sort((a, b) => (a.config.name < b.config.name ? -1 : 1));
+  }
+
+  /**
+   * Nodes whose pods are unknown: never listed since they joined (e.g. down when the operator started)
+   * and not yet evicted. Decisions that create pods wait for them, or they could duplicate pods that run
+   * there; after the eviction timeout they count as lost like any NotReady node. Sorted.
+   */
+  unknownNodes(): string[] {
+    return [...this.nodes.values()].filter((e) => !e.listedOnce && !e.evicted).map((e) => e.config.name).sort();
   }
 
   /** The configuration of one node. */
@@ -291,6 +366,7 @@ export class Fleet {
   pods(owner?: string): ObservedPod[] {
     const out: ObservedPod[] = [];
     for (const e of this.nodes.values()) {
+      if (e.evicted) continue; // lost until the node answers again; then its stale pods are removed
       for (const p of e.pods.values()) if (owner === undefined || p.owner === owner) out.push(this.decorate(p));
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -317,7 +393,7 @@ export class Fleet {
   schedulerSnapshot(): NodeSnapshot[] {
     const out: NodeSnapshot[] = [];
     for (const e of this.nodes.values()) {
-      if (!e.ready || !e.info) continue;
+      if (!e.ready || !e.info || e.evicted) continue;
       const requested = { cpuMillis: 0, memoryBytes: 0 };
       const scoring = { cpuMillis: 0, memoryBytes: 0 };
       const podsByOwner: Record<string, number> = {};
@@ -474,12 +550,16 @@ export class Fleet {
           if (e.removed) return;
           e.containers = containers;
           e.ready = true;
+          e.listedOnce = true;
+          e.lastSeenAt = this.opts.now();
           delete e.error;
         } catch (err) {
           e.ready = false;
           e.error = toCoxError(err, "NodeUnreachable");
         }
         this.rebuildPods(e);
+        if (e.ready && e.evicted) this.returned(e);
+        else if (e.ready && e.condition === "NotReady") this.checkHealth();
         if (wasReady !== e.ready && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
       } while (e.relistAgain && !this.closed);
     })();
@@ -512,6 +592,17 @@ export class Fleet {
     for (const [name, p] of before) if (!after.has(name)) changed.add(p.owner);
     for (const name of this.probes.keys()) if (!this.podExists(name)) this.probes.delete(name);
     if (changed.size > 0 && this.nodes.get(e.config.name) === e) this.emit([...changed], []);
+  }
+
+  /** An evicted node answers again: its pods were replaced elsewhere, so the stale ones are removed. */
+  private returned(e: NodeEntry): void {
+    e.evicted = false;
+    e.condition = "Ready";
+    const stale = [...e.pods.values()].filter((p) => e.evictedPods.has(p.name));
+    e.evictedPods.clear();
+    this.opts.log?.(`node ${e.config.name} is back: removing ${stale.length} stale pod(s) that were replaced meanwhile`);
+    for (const p of stale) this.deletePod(this.decorate(p), 0);
+    this.emit(this.ownersOn([e]), [e.config.name]);
   }
 
   private ownersOn(entries: readonly NodeEntry[]): string[] {

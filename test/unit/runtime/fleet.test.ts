@@ -136,4 +136,54 @@ describe("fleet", () => {
     expect(await runtimes.get("n1")!.list()).toEqual([]);
     await fleet.close();
   });
+
+  it("a silent node is NotReady after the grace period; after the eviction timeout its pods are lost, and removed when it is back", async () => {
+    let now = 1_000_000;
+    const runtimes = new Map<string, FakeRuntime>();
+    const fleet = new Fleet({
+      runtimeFactory: (n) => {
+        const rt = new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB });
+        runtimes.set(n.name, rt);
+        return rt;
+      },
+      pollMs: 60_000,
+      nodeGraceMs: 10_000,
+      evictionTimeoutMs: 30_000,
+      now: () => now,
+    });
+    await fleet.setNodes([node("n1"), node("n2", 31000, 31003)]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    runtimes.get("n1")!.setDown(true);
+    await fleet.refresh("n1");
+    expect(fleet.schedulerSnapshot().map((n) => n.name)).toEqual(["n2"]); // not placeable while silent
+    now += 5_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]!.condition).toBe("Ready"); // within the grace period
+    now += 6_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]!.condition).toBe("NotReady");
+    expect(fleet.pods().map((p) => p.name)).toEqual(["web-a"]); // not yet evicted
+    now += 30_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]!.evicted).toBe(true);
+    expect(fleet.pods()).toEqual([]);
+    runtimes.get("n1")!.setDown(false);
+    await fleet.refresh("n1");
+    await fleet.settled();
+    expect(fleet.listNodes()[0]).toMatchObject({ condition: "Ready", evicted: false });
+    expect(await runtimes.get("n1")!.list()).toEqual([]); // the stale pod was removed
+    await fleet.close();
+  });
+
+  it("a node never listed since it joined is unknown until it answers", async () => {
+    const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
+    rt.setDown(true);
+    const fleet = new Fleet({ runtimeFactory: () => rt, pollMs: 60_000 });
+    await fleet.setNodes([node("n1")]);
+    expect(fleet.unknownNodes()).toEqual(["n1"]);
+    rt.setDown(false);
+    await fleet.refresh("n1");
+    expect(fleet.unknownNodes()).toEqual([]);
+    await fleet.close();
+  });
 });

@@ -218,7 +218,13 @@ export class DeploymentController {
       if (pod) this.opts.fleet.deletePod(pod, plan.graceSeconds);
     }
     if (step.remove.length > 0) ctx.events.push({ type: "Normal", reason: "ScalingDown", message: `removing ${step.remove.length} pod(s): ${step.remove.join(", ")}` });
-    if (step.create > 0) await this.createPods(ctx, plan, step.create);
+    const unknown = this.opts.fleet.unknownNodes();
+    if (step.create > 0 && unknown.length > 0) {
+      // Pods may run on a node that has not answered since the operator started: creating now could
+      // duplicate them. Wait until it answers, or until the eviction timeout declares its pods lost.
+      ctx.events.push({ type: "Normal", reason: "WaitingForNodes", message: `not creating pods until ${unknown.join(", ")} answer(s) or are evicted` });
+      this.requeue(ctx, 1_000);
+    } else if (step.create > 0) await this.createPods(ctx, plan, step.create);
     if (!step.complete && step.requeueAfterMs === undefined) this.requeue(ctx, Math.max(1000, params.progressDeadlineSeconds * 1000 - (ctx.now - mem.lastProgressAt)));
   }
 
@@ -314,7 +320,12 @@ export class DeploymentController {
     const becameFailed = step?.deadlineExceeded && !mem.conditions.some((c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded");
     if (becameFailed) ctx.events.push({ type: "Warning", reason: "ProgressDeadlineExceeded", message: `revision ${plan.revision} made no progress for ${params.progressDeadlineSeconds}s` });
     mem.conditions = conditions;
-    for (const e of ctx.events) mem.events.push({ time: now.toISOString(), ...e });
+    for (const e of ctx.events) {
+      // The same event again (a condition that persists across reconciles) is not news: keep the first.
+      const last = mem.events[mem.events.length - 1];
+      if (last && last.reason === e.reason && last.message === e.message) continue;
+      mem.events.push({ time: now.toISOString(), ...e });
+    }
     if (mem.events.length > MAX_EVENTS) mem.events.splice(0, mem.events.length - MAX_EVENTS);
 
     const recordedPods: RecordedPod[] = live.map((p) => ({
