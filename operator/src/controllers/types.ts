@@ -3,15 +3,30 @@
  * CLI and tests can provide them.
  */
 import type { WorkloadEvent } from "../api/conditions.js";
+import type { DesiredObject } from "../api/objects.js";
 import type { DesiredGraph } from "../graph/index.js";
 import type { WorkloadRecord } from "../status/types.js";
 
-/** The desired state currently applied: the graph of the last valid commit of the deploy branch. */
+/** What one workload's controller drives toward right now. */
+export interface DesiredEntry {
+  /** The object as the controller must drive it now (during a coordinated rollout, maybe the previous one). */
+  object: DesiredObject;
+  /** The graph the object comes from (for the ConfigMaps, PriorityClasses… it refers to). */
+  graph: DesiredGraph;
+  /** That graph's commit. */
+  commit: string;
+  /** Take no step (a rollback failed; coxswain waits for a new commit). */
+  paused: boolean;
+}
+
+/** The desired state currently applied. */
 export interface DesiredView {
-  /** undefined until a valid commit has been applied (then nothing is created or deleted). */
+  /** The target graph; undefined until a valid commit has been applied (then nothing is created or deleted). */
   graph(): DesiredGraph | undefined;
-  /** The applied commit. */
+  /** The target commit. */
   commit(): string | undefined;
+  /** What the workload's controller drives now; undefined = not desired (its pods go). */
+  entry(key: string): DesiredEntry | undefined;
 }
 
 /** A workload's rollout as the sync loop needs it to decide a commit's phase. */
@@ -23,8 +38,10 @@ export interface WorkloadState {
   commit: string;
   /** All pods on the wanted revision, available, nothing old left. */
   complete: boolean;
-  /** The rollout failed (progress deadline exceeded). */
+  /** The rollout failed (progress deadline exceeded, a pod never started, crash loops). */
   failed: boolean;
+  /** Why it failed: an error code (ProgressDeadlineExceeded, PodStartDeadlineExceeded, CrashLoopBackOff). */
+  failureCode?: string;
   /** One line for logs and commit records. */
   message: string;
 }

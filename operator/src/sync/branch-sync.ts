@@ -7,12 +7,23 @@
  *   and the errors are recorded on the commit (phase Invalid).
  * - Only the branch head is processed; commits pushed in a burst are never rolled out one by one.
  *   A commit still Progressing when a newer one is applied becomes Superseded.
- * - After a restart the applied commit is read back from the status branch (summary.applied), so an
- *   invalid head does not make coxswain forget what should run.
+ * - Coordinated rollout: changed workloads are released in dependency and wave order (sync/gate.ts);
+ *   a held workload keeps driving its previous object.
+ * - Automatic rollback: when a released workload's rollout fails, the whole commit goes back to the last
+ *   commit that succeeded ("stable"), in reverse order; the failed commit is quarantined — not applied
+ *   again, not after a restart either, until a newer commit supersedes it. A commit whose manifests equal
+ *   a quarantined commit's is quarantined too. A rollback that fails pauses and reports; it is never rolled
+ *   back. Without a stable commit there is nothing proven to go back to: the failure is recorded and the
+ *   workloads keep their state.
+ * - After a restart the applied (target) commit, the stable commit and the quarantine are read back from
+ *   the status branch, so an invalid or quarantined head does not make coxswain forget what should run.
  */
+import type { WorkloadEvent } from "../api/conditions.js";
+import { shortHash } from "../api/canonical.js";
 import { CoxError, toCoxError } from "../api/errors.js";
-import type { ReconcileResult } from "../engine/queue.js";
+import type { DesiredEntry, DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
 import type { Manager } from "../engine/manager.js";
+import type { ReconcileResult } from "../engine/queue.js";
 import { buildGraph, diffGraphs, formatChange, type DesiredGraph } from "../graph/index.js";
 import { isManifestPath, loadManifests } from "../manifest/index.js";
 import type { Diagnostic, ManifestFile } from "../manifest/types.js";
@@ -20,10 +31,8 @@ import { formatDiagnostic } from "../manifest/types.js";
 import type { Fleet } from "../runtime/fleet.js";
 import type { Repository } from "../source/types.js";
 import type { StatusStore } from "../status/store.js";
-import type { CommitRecord, RecordedError, SummaryRecord } from "../status/types.js";
-import type { WorkloadEvent } from "../api/conditions.js";
-import type { DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
-import type { WorkloadRecord } from "../status/types.js";
+import type { CommitRecord, RecordedError, SummaryRecord, WorkloadRecord } from "../status/types.js";
+import { gate, isWorkloadKey, type GateDecision, type GateWorkloadState } from "./gate.js";
 
 /** The key of the branch sync in the work queue. */
 export const SOURCE_KEY = "@source";
@@ -40,8 +49,10 @@ export interface BranchSyncOptions {
   /** Asks for a coalesced write of the status branch. */
   scheduleStatusWrite: () => void;
   progress: (line: string) => void;
-  /** Makes the fleet match the applied graph's Node objects; awaited before Deployments are queued. */
+  /** Makes the fleet match the applied graph's Node objects; awaited before workloads are queued. */
   applyNodes?: () => Promise<unknown>;
+  /** Called when a failed commit has been rolled back (auto-revert hooks in here). */
+  onRolledBack?: (failed: string, stable: string, graph: DesiredGraph) => void;
   now?: () => number;
 }
 
@@ -86,11 +97,56 @@ export async function loadCommit(repo: Repository, commit: string, path: string,
   return hasError ? { commit, diagnostics } : { commit, graph: built.graph, diagnostics };
 }
 
+/** A digest of a graph's objects: equal digests, equal desired state. */
+export function graphDigest(graph: DesiredGraph): string {
+  return shortHash(graph.objects(), 16);
+}
+
+/** The workloads whose desired object differs between two graphs (created, changed, deleted), sorted. */
+export function changedWorkloads(from: DesiredGraph | undefined, to: DesiredGraph): string[] {
+  const out = new Set<string>();
+  for (const c of diffGraphs(from, to).changes) if (isWorkloadKey(c.key)) out.add(c.key);
+  // A workload also changes when a ConfigMap it reads changed: its dependents in either graph.
+  for (const c of diffGraphs(from, to).changes) {
+    if (isWorkloadKey(c.key)) continue;
+    for (const g of [from, to]) {
+      if (!g?.has(c.key)) continue;
+      const stack = [...g.dependentsOf(c.key)];
+      while (stack.length) {
+        const k = stack.pop()!;
+        if (isWorkloadKey(k)) out.add(k);
+        else stack.push(...g.dependentsOf(k));
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+interface Rollout {
+  /** Where the workloads come from (for gating structure and held objects). */
+  fromGraph?: DesiredGraph;
+  fromCommit?: string;
+  changed: string[];
+  direction: "forward" | "reverse";
+  /** In reverse: the commit being rolled back, and why. */
+  failed?: { commit: string; code: string; reason: string };
+  decision?: GateDecision;
+}
+
 /** Follows one branch and turns its head into the applied desired state. */
 export class BranchSync implements DesiredView, WorkloadReporter {
-  private applied?: { commit: string; graph: DesiredGraph };
+  private target?: { commit: string; graph: DesiredGraph };
+  private rollout?: Rollout;
+  private paused = false;
+  private stable?: string;
+  private readonly quarantined = new Set<string>();
+  private readonly quarantinedDigests = new Map<string, string>();
   private lastProcessed?: string;
+  /** What each workload's controller drives now (released → target, held → previous). */
+  private readonly current = new Map<string, DesiredEntry>();
   private readonly states = new Map<string, WorkloadState>();
+  /** Workloads reported gone since they were released for deletion. */
+  private readonly gone = new Set<string>();
   private readonly blobCache = new Map<string, string>();
   private readonly now: () => number;
 
@@ -98,28 +154,55 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.now = opts.now ?? Date.now;
   }
 
-  /** DesiredView: the applied graph. */
+  // ------------------------------------------------------------------ DesiredView
+
+  /** The target graph. */
   graph(): DesiredGraph | undefined {
-    return this.applied?.graph;
+    return this.target?.graph;
   }
 
-  /** DesiredView: the applied commit. */
+  /** The target commit. */
   commit(): string | undefined {
-    return this.applied?.commit;
+    return this.target?.commit;
   }
+
+  /** What a workload's controller drives now. */
+  entry(key: string): DesiredEntry | undefined {
+    if (!this.target) return undefined;
+    const cur = this.current.get(key);
+    if (cur) return cur.paused === this.paused ? cur : { ...cur, paused: this.paused };
+    if (!isWorkloadKey(key) || this.rollout?.changed.includes(key)) return undefined;
+    const m = this.target.graph.get(key);
+    return m ? { object: m.object, graph: this.target.graph, commit: this.target.commit, paused: this.paused } : undefined;
+  }
+
+  // ------------------------------------------------------------------ restore and reconcile
 
   /**
-   * Restores the applied commit recorded in the status branch (call after the status store was loaded
-   * and before the first reconcile), so that an invalid head keeps the last valid state running.
+   * Restores the applied commit, the stable commit and the quarantine recorded in the status branch (call
+   * after the status store was loaded and before the first reconcile).
    */
   async restore(): Promise<void> {
-    const applied = this.opts.store.summary()?.applied;
+    const summary = this.opts.store.summary();
+    for (const q of summary?.quarantined ?? []) this.quarantined.add(q);
+    for (const c of this.opts.store.commits()) if (c.quarantined) this.quarantined.add(c.commit);
+    if (summary?.stable) this.stable = summary.stable;
+    const applied = summary?.applied;
     if (!applied) return;
     const loaded = await loadCommit(this.opts.repo, applied, this.opts.path, this.blobCache).catch(() => undefined);
-    if (loaded?.graph) {
-      this.applied = { commit: applied, graph: loaded.graph };
-      this.opts.progress(`restored applied commit ${short(applied)} from the status branch`);
+    if (!loaded?.graph) return;
+    this.target = { commit: applied, graph: loaded.graph };
+    const record = this.opts.store.getCommit(applied);
+    // A rollback in progress: some commit failed with rollback.to = applied and is not RolledBack yet.
+    const rollingBack = this.opts.store.commits().find((c) => c.rollback?.to === applied && c.phase === "Failed");
+    const from = rollingBack ? rollingBack.commit : record?.phase === "Progressing" && this.stable !== applied ? this.stable : undefined;
+    if (from) {
+      const prev = await loadCommit(this.opts.repo, from, this.opts.path).catch(() => undefined);
+      if (prev?.graph) {
+        this.startRollout({ commit: from, graph: prev.graph }, rollingBack ? "reverse" : "forward", rollingBack?.rollback ? { commit: rollingBack.commit, code: rollingBack.rollback.code, reason: rollingBack.rollback.reason } : undefined);
+      }
     }
+    this.opts.progress(`restored applied commit ${short(applied)} from the status branch${this.stable ? `; stable ${short(this.stable)}` : ""}${this.quarantined.size ? `; quarantined ${[...this.quarantined].map(short).join(", ")}` : ""}`);
   }
 
   /** Reconciles the branch: process the head if it moved. */
@@ -132,7 +215,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const before = this.lastProcessed;
     this.lastProcessed = head;
     try {
-      await this.process(head);
+      await this.process(head, before);
     } catch (err) {
       // Reading the commit failed (Git error): look at it again on the next reconcile.
       this.lastProcessed = before;
@@ -140,64 +223,84 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     }
   }
 
-  private async process(commit: string): Promise<void> {
-    const info = await this.opts.repo.reader.readCommit(commit);
-    const existing = this.opts.store.getCommit(commit);
-    const seenAt = this.now();
-    const record: CommitRecord = existing ?? {
+  private newRecord(commit: string, subject: string, seenAt: number): CommitRecord {
+    return {
       commit,
       branch: this.opts.branch,
-      subject: info.message.split("\n", 1)[0] ?? "",
+      subject,
       phase: "Pending",
       message: "",
       changes: [],
       errors: [],
       timings: { seen: new Date(seenAt).toISOString() },
     };
+  }
 
-    if (this.applied?.commit === commit) {
-      // Already applied before a restart: look at everything again, keep the record as it was.
+  private async process(commit: string, previousHead: string | undefined): Promise<void> {
+    const info = await this.opts.repo.reader.readCommit(commit);
+    const seenAt = this.now();
+    const subject = info.message.split("\n", 1)[0] ?? "";
+    const record: CommitRecord = this.opts.store.getCommit(commit) ?? this.newRecord(commit, subject, seenAt);
+
+    if (this.target?.commit === commit) {
+      // Already applied (before a restart): look at everything again, keep the record as it was.
       this.enqueueAll();
       this.evaluate();
       return;
     }
+    if (this.quarantined.has(commit)) {
+      this.opts.progress(`commit ${short(commit)} "${subject}": quarantined (it failed before); not applied — push a newer commit`);
+      this.writeSummary();
+      return;
+    }
 
+    const rewritten = previousHead !== undefined && !(await this.opts.repo.reader.isAncestor(previousHead, commit).catch(() => true));
     const t0 = this.now();
     const loaded = await loadCommit(this.opts.repo, commit, this.opts.path, this.blobCache);
     const loadMs = this.now() - t0;
     const errors = loaded.diagnostics.filter((d) => d.severity === "error");
     for (const d of loaded.diagnostics) this.opts.progress(`  ${formatDiagnostic(d)}`);
+    const base = { ...record, ...(rewritten ? { historyRewritten: true } : {}) };
+    if (rewritten) this.opts.progress(`branch ${this.opts.branch} was rewritten: ${short(commit)} does not descend from ${short(previousHead!)}`);
     if (!loaded.graph || errors.length > 0) {
-      const still = this.applied ? `; still running ${short(this.applied.commit)}` : "; nothing applied";
+      const still = this.target ? `; still running ${short(this.target.commit)}` : "; nothing applied";
       this.setCommit({
-        ...record,
+        ...base,
         phase: "Invalid",
         message: `${errors.length} error(s) in manifests, nothing applied${still}`,
         errors: errors.map(toRecordedError),
         timings: { ...record.timings, finished: new Date(this.now()).toISOString(), durationMs: this.now() - seenAt },
       });
-      this.opts.progress(`commit ${short(commit)} "${record.subject}": invalid, ${errors.length} error(s), nothing applied${still}`);
+      this.opts.progress(`commit ${short(commit)} "${subject}": invalid, ${errors.length} error(s), nothing applied${still}`);
       this.writeSummary();
       return;
     }
 
-    const changes = diffGraphs(this.applied?.graph, loaded.graph);
-    const previous = this.applied?.commit;
-    if (previous) {
-      const prev = this.opts.store.getCommit(previous);
-      if (prev && (prev.phase === "Progressing" || prev.phase === "Pending")) {
-        this.setCommit({
-          ...prev,
-          phase: "Superseded",
-          message: `superseded by ${short(commit)} before it completed`,
-          timings: { ...prev.timings, finished: new Date(this.now()).toISOString() },
-        });
-      }
+    const digest = graphDigest(loaded.graph);
+    const twin = await this.quarantinedTwin(digest);
+    if (twin) {
+      this.quarantined.add(commit);
+      this.setCommit({
+        ...base,
+        phase: "Quarantined",
+        quarantined: true,
+        message: `same manifests as quarantined ${short(twin)}; not applied`,
+        timings: { ...record.timings, finished: new Date(this.now()).toISOString() },
+      });
+      this.opts.progress(`commit ${short(commit)} "${subject}": same manifests as quarantined ${short(twin)}; not applied`);
+      this.writeSummary();
+      return;
     }
-    this.applied = { commit, graph: loaded.graph };
+
+    const changes = diffGraphs(this.target?.graph, loaded.graph);
+    this.supersedeInFlight(commit);
+    const from = this.target;
+    this.target = { commit, graph: loaded.graph };
+    this.paused = false;
+    this.startRollout(from, "forward");
     const lines = changes.changes.map(formatChange);
     this.setCommit({
-      ...record,
+      ...base,
       phase: "Progressing",
       message: lines.length === 0 ? "no changes" : `${lines.length} change(s) applied`,
       changes: lines,
@@ -205,91 +308,251 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       timings: { ...record.timings, applied: new Date(this.now()).toISOString() },
     });
     this.opts.progress(
-      `commit ${short(commit)} "${record.subject}": valid (${loaded.graph.size} objects, read in ${loadMs} ms), ${lines.length} change(s)${lines.length ? ": " + lines.join("; ") : ""}`,
+      `commit ${short(commit)} "${subject}": valid (${loaded.graph.size} objects, read in ${loadMs} ms), ${lines.length} change(s)${lines.length ? ": " + lines.join("; ") : ""}`,
     );
     if (changes.changes.some((c) => c.key.startsWith("Node/"))) await this.opts.applyNodes?.();
-    const keys = new Set<string>();
-    for (const c of changes.changes) {
-      keys.add(c.key);
-      const stack = [c.key];
-      while (stack.length) for (const d of loaded.graph.dependentsOf(stack.pop()!)) if (!keys.has(d)) (keys.add(d), stack.push(d));
-    }
-    for (const k of [...keys].sort()) this.enqueueKey(k);
     this.enqueueAll();
     this.evaluate();
   }
 
-  /** Queues every key that may need work: all Deployments desired, every owner observed, the fleet. */
+  /** Marks the commit whose rollout is in flight as Superseded (a rollback in flight keeps its Failed record). */
+  private supersedeInFlight(by: string): void {
+    const prev = this.target?.commit;
+    if (!prev) return;
+    const rec = this.opts.store.getCommit(prev);
+    if (rec && (rec.phase === "Progressing" || rec.phase === "Pending")) {
+      this.setCommit({ ...rec, phase: "Superseded", message: `superseded by ${short(by)} before it completed`, timings: { ...rec.timings, finished: new Date(this.now()).toISOString() } });
+    }
+    const failed = this.rollout?.failed;
+    if (failed) {
+      const f = this.opts.store.getCommit(failed.commit);
+      if (f && f.phase === "Failed") this.setCommit({ ...f, message: `${f.message}; rollback superseded by ${short(by)}` });
+    }
+  }
+
+  /** Begins driving the workloads from `from` to the target, gated; `from` undefined = nothing ran. */
+  private startRollout(from: { commit: string; graph: DesiredGraph } | undefined, direction: "forward" | "reverse", failed?: Rollout["failed"]): void {
+    const target = this.target!;
+    const changed = changedWorkloads(from?.graph, target.graph);
+    // Held workloads keep what their controllers drive now; the first time, that is `from`'s object.
+    const held = new Map<string, DesiredEntry>();
+    for (const key of changed) {
+      const cur = this.current.get(key);
+      if (cur) held.set(key, cur);
+      else {
+        const m = from?.graph.get(key);
+        if (m && from) held.set(key, { object: m.object, graph: from.graph, commit: from.commit, paused: false });
+      }
+    }
+    this.current.clear();
+    for (const [k, v] of held) this.current.set(k, v);
+    for (const key of changed) {
+      this.states.delete(key);
+      this.gone.delete(key);
+    }
+    this.rollout = { ...(from ? { fromGraph: from.graph, fromCommit: from.commit } : {}), changed, direction, ...(failed ? { failed } : {}) };
+  }
+
+  /** Queues every key that may need work: all workloads desired, every owner observed, the fleet. */
   enqueueAll(): void {
     this.opts.manager.enqueue("Node/*");
-    const graph = this.applied?.graph;
-    if (!graph) return;
-    for (const m of graph.ofKind("Deployment")) this.opts.manager.enqueue(m.key);
-    for (const owner of this.opts.fleet.owners()) this.opts.manager.enqueue(owner);
+    const keys = new Set<string>();
+    for (const g of [this.target?.graph, this.rollout?.fromGraph]) {
+      if (!g) continue;
+      for (const k of g.keys()) if (isWorkloadKey(k)) keys.add(k);
+    }
+    for (const owner of this.opts.fleet.owners()) keys.add(owner);
+    for (const k of [...keys].sort()) this.opts.manager.enqueue(k);
   }
 
-  private enqueueKey(key: string): void {
-    const kind = key.split("/", 1)[0];
-    if (kind === "Deployment" || kind === "Node") this.opts.manager.enqueue(key);
-  }
+  // ------------------------------------------------------------------ WorkloadReporter
 
-  /** WorkloadReporter: record a workload and re-evaluate the applied commit's phase. */
+  /** Records a workload and re-evaluates the rollout. */
   report(record: WorkloadRecord, state: WorkloadState): void {
     this.opts.store.setWorkload(record);
     this.states.set(state.key, state);
     this.evaluate();
   }
 
-  /** WorkloadReporter: a workload is gone. */
+  /** A workload is gone. */
   removed(key: string): void {
     const [kind, namespace, name] = key.split("/") as [string, string, string];
     this.opts.store.removeWorkload(kind, namespace, name);
     this.states.delete(key);
+    this.gone.add(key);
     this.evaluate();
   }
 
-  /** WorkloadReporter: events recorded before a restart. */
+  /** Events recorded before a restart. */
   previousEvents(key: string): WorkloadEvent[] {
     const [kind, namespace, name] = key.split("/") as [string, string, string];
     return [...(this.opts.store.getWorkload(kind, namespace, name)?.events ?? [])];
   }
 
-  /** WorkloadReporter: console progress. */
+  /** Console progress. */
   progress(line: string): void {
     this.opts.progress(line);
   }
 
-  /** Derives the applied commit's phase from the workloads' states. */
+  // ------------------------------------------------------------------ evaluation
+
+  /** Progress of a changed workload toward the commit it was released for. */
+  private gateState(key: string): GateWorkloadState {
+    const target = this.target!;
+    if (!target.graph.has(key)) return { done: this.gone.has(key), failed: false };
+    const s = this.states.get(key);
+    const onTarget = s?.commit === target.commit;
+    return { done: onTarget && s!.complete, failed: onTarget && s!.failed };
+  }
+
+  /** Releases what the gate allows and derives the target commit's phase. */
   evaluate(): void {
-    const applied = this.applied;
-    if (applied) {
-      const record = this.opts.store.getCommit(applied.commit);
-      if (record && (record.phase === "Progressing" || record.phase === "Pending")) {
-        const keys = applied.graph.ofKind("Deployment").map((m) => m.key);
-        const states = keys.map((k) => this.states.get(k));
-        const failed = states.find((s) => s?.failed && s.commit === applied.commit);
-        const leftovers = this.opts.fleet.owners().filter((o) => !applied.graph.has(o));
-        const done = states.every((s) => s?.complete && s.commit === applied.commit) && leftovers.length === 0;
-        if (failed || done) {
-          const finished = this.now();
-          const seen = Date.parse(record.timings.seen);
-          const message = failed
-            ? failed.message
-            : keys.length === 0
-              ? "no workloads"
-              : states.map((s) => s!.message).join("; ");
-          this.setCommit({
-            ...record,
-            phase: failed ? "Failed" : "Succeeded",
-            message,
-            errors: failed ? [{ code: "ProgressDeadlineExceeded", message: failed.message }] : [],
-            timings: { ...record.timings, finished: new Date(finished).toISOString(), durationMs: finished - seen },
-          });
-          this.opts.progress(`commit ${short(applied.commit)} "${record.subject}": ${failed ? "Failed" : "Succeeded"} in ${((finished - seen) / 1000).toFixed(1)}s`);
-        }
+    const target = this.target;
+    const rollout = this.rollout;
+    if (target && rollout) {
+      const states = new Map(rollout.changed.map((k) => [k, this.gateState(k)]));
+      const decision = gate({ from: rollout.fromGraph, to: target.graph, changed: rollout.changed, direction: rollout.direction, states });
+      rollout.decision = decision;
+      for (const key of decision.released) {
+        const m = target.graph.get(key);
+        const next: DesiredEntry | undefined = m ? { object: m.object, graph: target.graph, commit: target.commit, paused: false } : undefined;
+        const cur = this.current.get(key);
+        if (cur?.commit === target.commit || (!m && !cur)) continue;
+        if (next) this.current.set(key, next);
+        else this.current.delete(key);
+        this.opts.manager.enqueue(key);
+        if (rollout.changed.length > 1) this.opts.progress(`${key}: released (${rollout.direction === "reverse" ? "rolling back" : "rolling out"} in dependency order)`);
       }
+      // Everything not changed follows the target at once.
+      for (const [key, cur] of this.current) if (!rollout.changed.includes(key) && cur.commit !== target.commit) this.current.delete(key);
+      if (decision.failed) this.onFailure(decision.failed);
+      else if (decision.done) this.onDone();
     }
     this.writeSummary();
+  }
+
+  private onFailure(key: string): void {
+    const target = this.target!;
+    const rollout = this.rollout!;
+    const state = this.states.get(key);
+    const reason = state?.message ?? `${key} failed`;
+    const code = state?.failureCode ?? "RolloutFailed";
+    if (rollout.direction === "reverse") {
+      if (this.paused) return;
+      this.paused = true;
+      const f = rollout.failed!;
+      const rec = this.opts.store.getCommit(f.commit);
+      if (rec) {
+        this.setCommit({
+          ...rec,
+          phase: "Failed",
+          message: `rollback to ${short(target.commit)} failed too (${reason}); paused — push a fix`,
+          errors: [...rec.errors, { code: "RollbackFailed", message: `rolling back to ${short(target.commit)} failed: ${reason}` }],
+        });
+      }
+      this.opts.progress(`rollback of ${short(f.commit)} to ${short(target.commit)} failed (${reason}); workloads paused until a new commit`);
+      for (const k of rollout.changed) this.opts.manager.enqueue(k);
+      return;
+    }
+    const rec = this.opts.store.getCommit(target.commit);
+    const stable = this.stable;
+    if (!stable || stable === target.commit) {
+      if (rec && rec.phase === "Progressing") {
+        this.setCommit({
+          ...rec,
+          phase: "Failed",
+          message: `${reason}; no earlier commit succeeded, so there is nothing proven to roll back to`,
+          errors: [{ code, message: reason }],
+          timings: { ...rec.timings, finished: new Date(this.now()).toISOString() },
+        });
+        this.opts.progress(`commit ${short(target.commit)} failed: ${reason}; no stable commit to roll back to`);
+      }
+      return;
+    }
+    void this.beginRollback(target.commit, stable, code, reason);
+  }
+
+  /** Switches the target back to the stable commit, in reverse order, and quarantines the failed one. */
+  private async beginRollback(failed: string, stable: string, code: string, reason: string): Promise<void> {
+    if (this.rollout?.failed?.commit === failed) return;
+    const failedTarget = this.target!;
+    const loaded = await loadCommit(this.opts.repo, stable, this.opts.path).catch(() => undefined);
+    if (!loaded?.graph) {
+      this.opts.progress(`cannot read stable commit ${short(stable)} to roll back to; ${short(failed)} stays as it is`);
+      return;
+    }
+    if (this.target?.commit !== failed) return; // a newer commit arrived meanwhile
+    this.quarantined.add(failed);
+    this.quarantinedDigests.set(failed, graphDigest(failedTarget.graph));
+    const rec = this.opts.store.getCommit(failed);
+    if (rec) {
+      this.setCommit({
+        ...rec,
+        phase: "Failed",
+        quarantined: true,
+        rollback: { to: stable, code, reason },
+        message: `${reason}; rolling back to ${short(stable)}`,
+        errors: [{ code, message: reason }],
+      });
+    }
+    this.opts.progress(`commit ${short(failed)} failed (${code}: ${reason}); rolling back to ${short(stable)} and quarantining it`);
+    this.target = { commit: stable, graph: loaded.graph };
+    this.startRollout(failedTarget, "reverse", { commit: failed, code, reason });
+    this.enqueueAll();
+    this.evaluate();
+  }
+
+  private onDone(): void {
+    const target = this.target!;
+    const rollout = this.rollout!;
+    const finished = this.now();
+    if (rollout.direction === "reverse" && rollout.failed) {
+      const f = rollout.failed;
+      const rec = this.opts.store.getCommit(f.commit);
+      if (rec && rec.phase === "Failed" && !this.paused) {
+        this.setCommit({
+          ...rec,
+          phase: "RolledBack",
+          quarantined: true,
+          message: `${f.reason}; rolled back to ${short(target.commit)}; quarantined until a newer commit`,
+          timings: { ...rec.timings, finished: new Date(finished).toISOString(), durationMs: finished - Date.parse(rec.timings.seen) },
+        });
+        this.opts.progress(`commit ${short(f.commit)} rolled back to ${short(target.commit)}; quarantined`);
+        this.opts.onRolledBack?.(f.commit, target.commit, target.graph);
+      }
+      this.rollout = undefined;
+      this.writeSummary();
+      return;
+    }
+    const rec = this.opts.store.getCommit(target.commit);
+    if (rec && (rec.phase === "Progressing" || rec.phase === "Pending")) {
+      const seen = Date.parse(rec.timings.seen);
+      const messages = rollout.changed.map((k) => this.states.get(k)?.message).filter((m): m is string => !!m);
+      this.setCommit({
+        ...rec,
+        phase: "Succeeded",
+        message: messages.length ? messages.join("; ") : rollout.changed.length === 0 ? "no workload changed" : "workloads removed",
+        errors: [],
+        timings: { ...rec.timings, finished: new Date(finished).toISOString(), durationMs: finished - seen },
+      });
+      this.opts.progress(`commit ${short(target.commit)} "${rec.subject}": Succeeded in ${((finished - seen) / 1000).toFixed(1)}s`);
+    }
+    this.stable = target.commit;
+    this.rollout = undefined;
+  }
+
+  /** A quarantined commit with the same digest, if any. */
+  private async quarantinedTwin(digest: string): Promise<string | undefined> {
+    for (const q of [...this.quarantined].sort()) {
+      let d = this.quarantinedDigests.get(q);
+      if (d === undefined) {
+        const loaded = await loadCommit(this.opts.repo, q, this.opts.path).catch(() => undefined);
+        d = loaded?.graph ? graphDigest(loaded.graph) : "";
+        this.quarantinedDigests.set(q, d);
+      }
+      if (d === digest) return q;
+    }
+    return undefined;
   }
 
   private setCommit(record: CommitRecord): void {
@@ -297,10 +560,10 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.opts.scheduleStatusWrite();
   }
 
-  /** summary.yaml: head, applied commit, workload and node counts. */
+  /** summary.yaml: head, applied commit, stable commit, quarantine, workload and node counts. */
   writeSummary(): void {
-    const graph = this.applied?.graph;
-    const keys = graph ? graph.ofKind("Deployment").map((m) => m.key) : [];
+    const graph = this.target?.graph;
+    const keys = graph ? graph.keys().filter(isWorkloadKey) : [];
     let ready = 0;
     let failed = 0;
     let progressing = 0;
@@ -310,28 +573,26 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       else if (s?.complete) ready++;
       else progressing++;
     }
-    const headRecord = this.lastProcessedRecord();
+    const headRecord = this.lastProcessed ? this.opts.store.getCommit(this.lastProcessed) : this.target ? this.opts.store.getCommit(this.target.commit) : undefined;
     const summary: SummaryRecord = {
       repository: this.opts.repo.location,
       branch: this.opts.branch,
       path: this.opts.path || ".",
       ...(headRecord ? { head: { commit: headRecord.commit, phase: headRecord.phase } } : {}),
-      ...(this.applied ? { applied: this.applied.commit } : {}),
+      ...(this.target ? { applied: this.target.commit } : {}),
+      ...(this.stable ? { stable: this.stable } : {}),
+      ...(this.quarantined.size ? { quarantined: [...this.quarantined].sort() } : {}),
       workloads: { total: keys.length, ready, progressing, failed },
       nodes: this.opts.fleet.listNodes().map((n) => ({
         name: n.config.name,
-        ready: n.ready,
+        ready: n.condition === "Ready",
         pods: n.pods,
+        ...(n.config.unschedulable ? { cordoned: true } : {}),
         ...(n.error ? { message: `${n.error.code}: ${n.error.message}` } : {}),
       })),
     };
     this.opts.store.setSummary(summary);
     this.opts.scheduleStatusWrite();
-  }
-
-  private lastProcessedRecord(): CommitRecord | undefined {
-    const c = this.lastProcessed ?? this.applied?.commit;
-    return c ? this.opts.store.getCommit(c) : undefined;
   }
 }
 

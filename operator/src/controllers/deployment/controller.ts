@@ -70,6 +70,9 @@ interface Ctx {
   namespace: string;
   name: string;
   deployment?: Deployment;
+  /** The commit whose object this reconcile drives (the entry's, which may lag the target while held). */
+  commit: string;
+  paused: boolean;
   plan?: TemplatePlan;
   params?: RolloutParams;
   pods: ObservedPod[];
@@ -102,7 +105,7 @@ export class DeploymentController {
   /** One reconcile of Deployment/<namespace>/<name>. */
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const { namespace, name } = parseKey(key);
-    const ctx: Ctx = { key, now: this.now(), namespace: namespace ?? "default", name, pods: [], createErrors: [], events: [], done: false };
+    const ctx: Ctx = { key, now: this.now(), namespace: namespace ?? "default", name, commit: "", paused: false, pods: [], createErrors: [], events: [], done: false };
     for (const step of this.steps) {
       await step(ctx);
       if (ctx.done) break;
@@ -120,11 +123,14 @@ export class DeploymentController {
       ctx.done = true;
       return;
     }
-    const found = graph.get(ctx.key);
-    if (found && found.object.kind === "Deployment") {
-      ctx.deployment = found.object;
-      ctx.plan = planTemplate(found.object, (k) => graph.get(k)?.object as ConfigMap | undefined);
-      ctx.params = resolveRollingParams(found.object.spec);
+    const entry = this.opts.desired.entry(ctx.key);
+    if (entry && entry.object.kind === "Deployment") {
+      const from = entry.graph;
+      ctx.deployment = entry.object;
+      ctx.commit = entry.commit;
+      ctx.paused = entry.paused;
+      ctx.plan = planTemplate(entry.object, (k) => from.get(k)?.object as ConfigMap | undefined);
+      ctx.params = resolveRollingParams(entry.object.spec);
     }
     ctx.pods = this.opts.fleet.pods(ctx.key);
   }
@@ -195,6 +201,11 @@ export class DeploymentController {
     const plan = ctx.plan!;
     const params = ctx.params!;
     const mem = this.memoryOf(ctx, plan.revision);
+    if (ctx.paused) {
+      // A rollback failed: nothing moves until a new commit (the pods as they are keep running).
+      mem.lastProgressAt = ctx.now;
+      return;
+    }
     const pods: RolloutPod[] = ctx.pods.map((p) => ({
       name: p.name,
       revision: p.revision,
@@ -243,7 +254,7 @@ export class DeploymentController {
     // schedule → reserve runs without an await in between: the next decision sees these placements.
     const result = schedule(fleet.schedulerSnapshot(), requests, this.opts.seed !== undefined ? { seed: this.opts.seed } : {});
     const creates: Promise<void>[] = [];
-    const commit = this.opts.desired.commit() ?? "";
+    const commit = ctx.commit;
     for (const placement of result.placements) {
       const node = fleet.nodeConfig(placement.node)!;
       const hostPorts = fleet.reserve({
@@ -357,12 +368,20 @@ export class DeploymentController {
       mem.lastLine = line;
       this.opts.reporter.progress(line);
     }
-    this.opts.reporter.report(record, { key: ctx.key, revision: plan.revision, commit: mem.commit, complete, failed, message: line });
+    this.opts.reporter.report(record, {
+      key: ctx.key,
+      revision: plan.revision,
+      commit: mem.commit,
+      complete,
+      failed,
+      ...(failed ? { failureCode: "ProgressDeadlineExceeded" } : {}),
+      message: line,
+    });
   }
 
   private memoryOf(ctx: Ctx, revision: string): Memory {
     let mem = this.memory.get(ctx.key);
-    const commit = this.opts.desired.commit() ?? "";
+    const commit = ctx.commit;
     if (!mem) {
       mem = { revision, lastProgressAt: ctx.now, conditions: [], events: this.opts.reporter.previousEvents(ctx.key), commit };
       this.memory.set(ctx.key, mem);
