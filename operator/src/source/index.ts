@@ -17,6 +17,21 @@ export type * from "./types.js";
 export { GitRepository, COXSWAIN_IDENTITY, DEFAULT_TIMEOUT_MS, EMPTY_TREE } from "./repository.js";
 export { mirrorPath, parseRepoLocation, redactUrl } from "./url.js";
 export type { GitCredentials } from "./url.js";
+export {
+  credentialsFromEnv,
+  DEFAULT_TOKEN_USERNAME,
+  ENV_PASSWORD,
+  ENV_USERNAME,
+  parseCredentials,
+  readCredentialsFile,
+  readSecretFile,
+  resolveGitCredentials,
+  type ResolvedCredentials,
+} from "./credentials.js";
+export { backoffDelay, DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_MAX_MS } from "./watch.js";
+export { refGlob } from "./refs.js";
+export { classifyMove, isMergedInto } from "./moves.js";
+export { acquireRepositoryLock, LOCK_FILE, type LockHolder, type RepositoryLock } from "./lock.js";
 
 /** Options of openRepository. */
 export interface OpenRepositoryOptions {
@@ -28,6 +43,8 @@ export interface OpenRepositoryOptions {
   timeoutMs?: number;
   /** Basic-auth credentials; credentials in the URL take precedence. */
   auth?: GitCredentials;
+  /** For a URL: also mirror the remote's pull/merge request heads (refs/pull/<n>/head, refs/merge-requests/<n>/head). */
+  pullRequests?: boolean;
 }
 
 /**
@@ -51,6 +68,7 @@ export async function openRepository(opts: OpenRepositoryOptions): Promise<Repos
     url: where.url,
     ...(credentials ? { credentials } : {}),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.pullRequests ? { pullRequests: true } : {}),
   };
   if (await isGitdir(path)) return new GitRepository({ gitdir: await fsp.realpath(path), ...base });
 
@@ -62,6 +80,7 @@ export async function openRepository(opts: OpenRepositoryOptions): Promise<Repos
     await git.setConfig({ fs, gitdir: tmp, path: "remote.origin.fetch", value: "+refs/heads/*:refs/remotes/origin/*" });
     const cloning = new GitRepository({ gitdir: tmp, ...base });
     await cloning.initialFetch();
+    if (opts.pullRequests) await cloning.refresh();
     try {
       await fsp.rename(tmp, path);
     } catch (err) {

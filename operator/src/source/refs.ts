@@ -135,3 +135,106 @@ async function readPackedRefs(gitdir: string): Promise<Map<string, string>> {
   }
   return refs;
 }
+
+/**
+ * Deletes `ref` if it still points at `expected`: the loose file (under git's `.lock` protocol) and its
+ * line in packed-refs (under packed-refs.lock), as `git update-ref -d` does. No-op when it is absent.
+ */
+export async function deleteRefLocked(opts: { gitdir: string; ref: string; expected: string; current: () => Promise<string | undefined> }): Promise<void> {
+  const { gitdir, ref, expected } = opts;
+  assertRefName(ref);
+  const path = join(gitdir, ref);
+  const lockPath = `${path}.lock`;
+  const handle = await acquire(lockPath, ref);
+  try {
+    const now = await opts.current();
+    if (now === undefined) return;
+    if (now !== expected) {
+      throw new CoxError("StatusWriteFailed", `${ref} moved while coxswain was deleting it (expected ${expected}, found ${now})`, {
+        details: { ref, expected, found: now },
+      });
+    }
+    if ((await readPackedRefs(gitdir)).has(ref)) {
+      const packedLock = join(gitdir, "packed-refs.lock");
+      const packed = await acquire(packedLock, "packed-refs");
+      let renamed = false;
+      try {
+        const text = await fsp.readFile(join(gitdir, "packed-refs"), "utf8");
+        const lines = text.split("\n");
+        const kept: string[] = [];
+        for (let i = 0; i < lines.length; i++) {
+          const line = lines[i]!;
+          if (line.length > 41 && line.slice(41).trim() === ref && !line.startsWith("#") && !line.startsWith("^")) {
+            if (lines[i + 1]?.startsWith("^")) i++; // its peeled line goes with it
+            continue;
+          }
+          kept.push(line);
+        }
+        await packed.writeFile(kept.join("\n"), "utf8");
+        await packed.sync();
+        await packed.close();
+        await fsp.rename(packedLock, join(gitdir, "packed-refs"));
+        renamed = true;
+      } finally {
+        if (!renamed) {
+          await packed.close().catch(() => undefined);
+          await fsp.rm(packedLock, { force: true });
+        }
+      }
+    }
+    await fsp.rm(path, { force: true });
+  } finally {
+    await handle.close().catch(() => undefined);
+    await fsp.rm(lockPath, { force: true });
+  }
+}
+
+/** Every ref under `prefix` ("refs/pull/"), loose and packed, with its value (loose wins), sorted by name. */
+export async function listRefValues(gitdir: string, prefix: string): Promise<{ ref: string; oid: string }[]> {
+  const names = new Set<string>();
+  for (const name of (await readPackedRefs(gitdir)).keys()) if (name.startsWith(prefix)) names.add(name);
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await fsp.readdir(join(gitdir, dir), { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return;
+      throw err;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith(".") || e.name.endsWith(".lock")) continue; // our temp files, git's locks
+      const child = `${dir}/${e.name}`;
+      if (e.isDirectory()) await walk(child);
+      else if (e.isFile() && child.startsWith(prefix)) names.add(child);
+    }
+  };
+  const start = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix.slice(0, Math.max(prefix.lastIndexOf("/"), 0));
+  await walk(start || "refs");
+  const out: { ref: string; oid: string }[] = [];
+  for (const ref of [...names].sort()) {
+    const oid = await readRefValue(gitdir, ref);
+    if (oid !== undefined && /^[0-9a-f]{40}$/.test(oid)) out.push({ ref, oid });
+  }
+  return out;
+}
+
+/**
+ * Compiles a branch glob: `*` matches any characters except "/", `**` any characters including "/",
+ * `?` one character except "/"; everything else literally. "pr/*" matches "pr/a" but not "pr/a/b";
+ * "pr/**" matches both. Pure.
+ */
+export function refGlob(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*") {
+      if (pattern[i + 1] === "*") {
+        re += ".*";
+        i++;
+      } else re += "[^/]*";
+    } else if (c === "?") re += "[^/]";
+    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}

@@ -20,8 +20,19 @@ import { isNotFound, mapNetworkError, type GitNetworkOp } from "./errors.js";
 import { gitFs as fs } from "./fs.js";
 import { timedHttpClient } from "./http.js";
 import { KeyedMutex, SharedExclusiveLock } from "./mutex.js";
-import { assertRefName, readRefValue, updateRefLocked } from "./refs.js";
-import type { CommitInfo, FileChange, GitReader, GitWriter, RepoFile, Repository, TreeFile, WatchOptions } from "./types.js";
+import { assertRefName, deleteRefLocked, listRefValues, readRefValue, refGlob, updateRefLocked } from "./refs.js";
+import type {
+  CommitInfo,
+  FileChange,
+  GitReader,
+  GitWriter,
+  ProposalRef,
+  RepoFile,
+  Repository,
+  TreeFile,
+  WatchHandle,
+  WatchOptions,
+} from "./types.js";
 import { basicAuthHeader, type GitCredentials } from "./url.js";
 import { watchRepository } from "./watch.js";
 
@@ -66,7 +77,12 @@ export interface GitRepositoryOptions {
   url?: string;
   credentials?: GitCredentials;
   timeoutMs?: number;
+  /** For a mirror: also mirror refs/pull/<n>/head and refs/merge-requests/<n>/head on refresh(). */
+  pullRequests?: boolean;
 }
+
+/** The pull/merge request heads mirrored when asked: GitHub and Gitea (pull), GitLab (merge-requests). */
+const PULL_REF = /^refs\/(pull|merge-requests)\/([0-9]+)\/head$/;
 
 /** A Git repository on disk or a mirror of a remote one. Create it through openRepository (source/index.ts). */
 export class GitRepository implements Repository, GitReader, GitWriter {
@@ -78,6 +94,8 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   readonly gitdir: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
+  private readonly url: string | undefined;
+  private readonly pullRequests: boolean;
   private readonly locks: RepoLocks;
   private cache: object = {};
   /** Objects this process wrote or found present, with when: see writeDirectory. */
@@ -92,6 +110,8 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     this.gitdir = opts.gitdir;
     this.location = opts.location;
     this.remote = opts.url !== undefined;
+    this.url = opts.url;
+    this.pullRequests = opts.pullRequests ?? false;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Credentials go up front in a header: isomorphic-git's onAuth costs a second round trip after a 401.
     this.headers = opts.credentials ? { authorization: basicAuthHeader(opts.credentials) } : {};
@@ -369,9 +389,38 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   async refresh(): Promise<void> {
     if (!this.remote) return;
     await this.locks.refs.run(FETCH_KEY, async () => {
-      await this.locks.gate.shared(() => this.fetchAll());
+      await this.locks.gate.shared(async () => {
+        await this.fetchAll();
+        if (this.pullRequests) await this.fetchPullRequests();
+      });
       await this.maybeRepack();
     });
+  }
+
+  /** See Repository.listRefs. */
+  async listRefs(pattern: string, opts: { pullRequests?: boolean } = {}): Promise<ProposalRef[]> {
+    const glob = refGlob(pattern);
+    const out: ProposalRef[] = [];
+    const branchPrefix = this.remote ? "refs/remotes/origin/" : "refs/heads/";
+    for (const { ref, oid } of await listRefValues(this.gitdir, branchPrefix)) {
+      const name = ref.slice(branchPrefix.length);
+      if (name === "HEAD" || (this.remote && PULL_REF.test(`refs/${name}`))) continue;
+      if (glob.test(name)) out.push({ kind: "branch", name, ref, oid });
+    }
+    if (opts.pullRequests) {
+      const pulls: ProposalRef[] = [];
+      for (const prefix of ["refs/pull/", "refs/merge-requests/"]) {
+        for (const { ref, oid } of await listRefValues(this.gitdir, prefix)) {
+          const m = PULL_REF.exec(ref);
+          if (m) pulls.push({ kind: "pull", name: `${m[1]}/${m[2]}`, number: Number(m[2]), ref, oid });
+        }
+      }
+      // "merge-requests/…" before "pull/…", then by number (12 before 100).
+      const family = (p: ProposalRef): string => p.name.slice(0, p.name.indexOf("/"));
+      pulls.sort((a, b) => (family(a) < family(b) ? -1 : family(a) > family(b) ? 1 : a.number! - b.number!));
+      out.push(...pulls);
+    }
+    return out;
   }
 
   /** The tip of branch as last seen: refs/heads/<branch> on disk, refs/remotes/origin/<branch> in a mirror. */
@@ -383,8 +432,8 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   }
 
   /** See Repository.watch: chokidar on refs (disk) plus a poll; for a mirror the poll fetches first. */
-  watch(onChange: () => void, opts: WatchOptions): () => Promise<void> {
-    const stop = watchRepository({
+  watch(onChange: () => void, opts: WatchOptions): WatchHandle {
+    const handle = watchRepository({
       gitdir: this.gitdir,
       remote: this.remote,
       refresh: () => this.refresh(),
@@ -393,10 +442,10 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     });
     const wrapped = async (): Promise<void> => {
       this.stops.delete(wrapped);
-      await stop();
+      await handle();
     };
     this.stops.add(wrapped);
-    return wrapped;
+    return Object.assign(wrapped, { trigger: () => handle.trigger(), state: () => handle.state() });
   }
 
   /** Stops every watcher started by watch(). */
@@ -427,6 +476,50 @@ export class GitRepository implements Repository, GitReader, GitWriter {
         headers: { ...this.headers },
       });
     });
+  }
+
+  /**
+   * isomorphic-git's fetch keeps only branches, tags and HEAD of the advertisement, so pull-request heads
+   * are mirrored here: list the server's refs (one request), fetch each head whose commit we lack (one
+   * fetch per changed head, negotiating from origin's HEAD so only new objects come), point the local
+   * refs/pull/<n>/head at it, and delete the local ones the server no longer advertises.
+   */
+  private async fetchPullRequests(): Promise<void> {
+    const url = this.url!;
+    const advertised = await this.network("fetch", "refs/pull/*/head", (http) =>
+      git.listServerRefs({ http, url, headers: { ...this.headers }, protocolVersion: 1 }),
+    );
+    const wanted = new Map<string, string>();
+    for (const r of advertised) if (PULL_REF.test(r.ref) && /^[0-9a-f]{40}$/.test(r.oid)) wanted.set(r.ref, r.oid);
+    const local = new Map<string, string>();
+    for (const prefix of ["refs/pull/", "refs/merge-requests/"]) for (const r of await listRefValues(this.gitdir, prefix)) local.set(r.ref, r.oid);
+    const have = (await this.readRef("refs/remotes/origin/HEAD")) !== undefined ? "refs/remotes/origin/HEAD" : undefined;
+    for (const [ref, oid] of [...wanted].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const current = local.get(ref);
+      if (current === oid) continue;
+      if (!(await this.tryReadCommit(oid))) {
+        await this.network("fetch", ref, (http) =>
+          git.fetch({
+            fs,
+            http,
+            gitdir: this.gitdir,
+            cache: this.cache,
+            remote: "origin",
+            // `ref` is what isomorphic-git tells the server we have: the default branch, so a new pull
+            // request costs its own commits only, not the whole history.
+            ...(have ? { ref: have } : {}),
+            remoteRef: ref,
+            singleBranch: true,
+            tags: false,
+            headers: { ...this.headers },
+          }),
+        );
+      }
+      await this.locks.refs.run(ref, () => this.moveRef(ref, oid, current));
+    }
+    for (const [ref, oid] of local) {
+      if (!wanted.has(ref)) await this.locks.refs.run(ref, () => deleteRefLocked({ gitdir: this.gitdir, ref, expected: oid, current: () => this.readRef(ref) }));
+    }
   }
 
   /** Runs one network operation with a fresh deadline-carrying HTTP client and maps its errors. */

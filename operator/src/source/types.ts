@@ -71,6 +71,8 @@ export interface GitWriter {
   }): Promise<string | undefined>;
   /** Reads the files of a commit's tree (the status branch reads itself back after a restart). */
   readFiles(commit: string, dir: string): Promise<TreeFile[]>;
+  /** The blobs of a commit's tree under dir with their oids, without reading them (see GitReader.listFiles). */
+  listFiles(commit: string, dir: string): Promise<RepoFile[]>;
   /** Sets the note on `commit` under `notesRef` (e.g. "refs/notes/coxswain"), replacing any earlier one. */
   setNote(notesRef: string, commit: string, text: string): Promise<void>;
   /** Reads a note; undefined when there is none. */
@@ -99,10 +101,57 @@ export interface GitWriter {
 export interface WatchOptions {
   /** Poll interval: a repository on disk calls onChange, a remote one fetches then calls onChange. */
   pollMs: number;
-  /** Called with errors of the poll (a failed fetch) and of the file watcher; they are never thrown from a timer. */
+  /**
+   * Called with errors of the poll (a failed fetch, once per attempt) and of the file watcher; they are
+   * never thrown from a timer.
+   */
   onError?: (err: CoxError) => void;
+  /** Called once when a fetch succeeds after `failures` failed ones (the remote is back). */
+  onRecover?: (failures: number) => void;
   /** Debounce of file-watcher events, ms (default 20). */
   debounceMs?: number;
+  /** Retry delays of a remote after a failed fetch: initialMs doubling up to maxMs (default 1 s → 60 s), ±20 % jitter. */
+  backoff?: { initialMs?: number; maxMs?: number };
+}
+
+/** How the watch of a repository is doing (for /healthz and logs). */
+export interface WatchState {
+  remote: boolean;
+  /** Failed fetches in a row (0 while the remote answers). */
+  failures: number;
+  /** ISO time of the last successful fetch. */
+  lastSuccessAt?: string;
+  /** The last failure, while failing. */
+  lastError?: { code: string; message: string; at: string };
+  /** ISO time of the next scheduled fetch. */
+  nextAttemptAt?: string;
+}
+
+/**
+ * What Repository.watch returns. Calling it stops watching (waits for an in-flight fetch). trigger()
+ * asks for a fetch now (a webhook said "pushed"): for a remote it fetches at once, even in a backoff, and
+ * then calls onChange; on disk it calls onChange. state() reports the remote's health.
+ */
+export interface WatchHandle {
+  (): Promise<void>;
+  trigger(): void;
+  state(): WatchState;
+}
+
+/** A proposal head found by Repository.listRefs: a branch matching the pattern, or a pull/merge request. */
+export interface ProposalRef {
+  kind: "branch" | "pull";
+  /**
+   * Branch name ("pr/login-form"), or for a pull request "pull/<n>" (GitHub, Gitea: refs/pull/<n>/head)
+   * or "merge-requests/<n>" (GitLab: refs/merge-requests/<n>/head).
+   */
+  name: string;
+  /** The pull/merge request number. */
+  number?: number;
+  /** The full ref to read in this repository (refs/heads/… on disk, refs/remotes/origin/… in a mirror, refs/pull/<n>/head). */
+  ref: string;
+  /** The commit it points at. */
+  oid: string;
 }
 
 /** A followed repository: where commits come from and where status goes. */
@@ -111,17 +160,31 @@ export interface Repository {
   readonly location: string;
   /** True when reached over HTTP(S) through a mirror. */
   readonly remote: boolean;
+  /** The gitdir read and written (the repository's .git or bare directory, or the mirror). */
+  readonly gitdir: string;
   readonly reader: GitReader;
   readonly writer: GitWriter;
-  /** Fetches from the remote (no-op on disk). Throws CoxError GitFetchFailed/GitTimeout/GitAuthFailed. */
+  /**
+   * Fetches from the remote (no-op on disk): branches and tags; with `pullRequests` (openRepository) also
+   * every refs/pull/<n>/head and refs/merge-requests/<n>/head the remote advertises, into the same names
+   * locally (pruned when the remote drops them). Throws CoxError GitFetchFailed/GitTimeout/GitAuthFailed.
+   */
   refresh(): Promise<void>;
   /** The commit at the tip of `branch` as last seen (after refresh for remotes); undefined if absent. */
   head(branch: string): Promise<string | undefined>;
   /**
-   * Calls `onChange` whenever refs may have moved: chokidar on refs for a repository on disk (any event
-   * means "re-read the refs"), plus a poll every `pollMs` (for remotes the poll fetches). Returns stop().
+   * Branches whose name matches `pattern` (a glob: `*` matches within one path segment, `**` across
+   * segments, `?` one character; e.g. "pr/*"), and with `pullRequests` every pull/merge request head
+   * present locally. Sorted by kind (branches first), then name (pull requests by number). Reads local
+   * refs only: call refresh() first for a remote.
    */
-  watch(onChange: () => void, opts: WatchOptions): () => Promise<void>;
+  listRefs(pattern: string, opts?: { pullRequests?: boolean }): Promise<ProposalRef[]>;
+  /**
+   * Calls `onChange` whenever refs may have moved: chokidar on refs for a repository on disk (any event
+   * means "re-read the refs"), plus a poll every `pollMs` (for remotes the poll fetches, with backoff after
+   * failures). Returns a handle: call it to stop; trigger() for "fetch now"; state() for health.
+   */
+  watch(onChange: () => void, opts: WatchOptions): WatchHandle;
   /** Stops watchers and releases resources. */
   close(): Promise<void>;
 }

@@ -4,6 +4,8 @@
  *   summary.yaml
  *   workloads/<namespace>/<kind lower>-<name>.yaml      (cluster-scoped kinds: namespace "_cluster")
  *   commits/<oid[0:2]>/<oid>.yaml
+ *   plans/<branch or pull/<n>>.yaml                      (written through setFile; see planPath)
+ *   anything else                                        (kept verbatim)
  *
  * Rendering is a pure function of the records: keys in a fixed order, every list sorted as status/types.ts
  * says, no clocks of its own. The same records always give the same bytes, so recomputing the same state
@@ -11,6 +13,7 @@
  */
 import { parse, stringify } from "yaml";
 import { dataEqual } from "../api/canonical.js";
+import { CoxError } from "../api/errors.js";
 import type { Condition, WorkloadEvent } from "../api/conditions.js";
 import type { TreeFile } from "../source/types.js";
 import type { CommitPhase, CommitRecord, RecordedError, RecordedPod, SummaryRecord, WorkloadRecord } from "./types.js";
@@ -39,6 +42,34 @@ export function commitPath(oid: string): string {
 /** workloads/<namespace>/<kind lower>-<name>.yaml */
 export function workloadPath(kind: string, namespace: string, name: string): string {
   return `workloads/${namespace === "" ? CLUSTER_SCOPE : namespace}/${kind.toLowerCase()}-${name}.yaml`;
+}
+
+/**
+ * The file of a proposal's plan: plans/<name>.yaml, where name is a branch name ("pr/login" →
+ * plans/pr/login.yaml) or a pull request ("pull/12" → plans/pull/12.yaml). InvalidArgument for a name
+ * that is not a valid relative path (empty, ".", "..", ".git" segments).
+ */
+export function planPath(name: string): string {
+  const path = `plans/${name}.yaml`;
+  assertTreePath(path);
+  return path;
+}
+
+/** True for paths the record layout owns (summary, commit and workload files). */
+export function isRecordPath(path: string): boolean {
+  return path === SUMMARY_PATH || COMMIT_FILE.test(path) || WORKLOAD_FILE.test(path);
+}
+
+const COMMIT_FILE = /^commits\/[0-9a-f]{2}\/[0-9a-f]{40}\.yaml$/;
+const WORKLOAD_FILE = /^workloads\/[^/]+\/[^/]+\.yaml$/;
+
+function assertTreePath(path: string): void {
+  if (path.split("/").some((p) => p === "" || p === "." || p === ".." || p === ".git")) {
+    throw new CoxError(
+      "InvalidArgument",
+      `invalid status file path ${JSON.stringify(path)}: expected a relative path like "plans/pr/a.yaml" without empty, ".", ".." or ".git" segments`,
+    );
+  }
 }
 
 /**
@@ -75,8 +106,8 @@ export function parseStatusTree(files: readonly TreeFile[]): ParsedStatusTree {
   const state: StatusState = { commits: [], workloads: [], extra: [] };
   const problems: { path: string; message: string }[] = [];
   for (const f of [...files].sort((a, b) => cmp(a.path, b.path))) {
-    const isCommit = /^commits\/[0-9a-f]{2}\/[0-9a-f]{40}\.yaml$/.test(f.path);
-    const isWorkload = /^workloads\/[^/]+\/[^/]+\.yaml$/.test(f.path);
+    const isCommit = COMMIT_FILE.test(f.path);
+    const isWorkload = WORKLOAD_FILE.test(f.path);
     if (f.path !== SUMMARY_PATH && !isCommit && !isWorkload) {
       state.extra.push({ path: f.path, content: f.content });
       continue;
@@ -100,9 +131,44 @@ export function parseStatusTree(files: readonly TreeFile[]): ParsedStatusTree {
       }
     } catch (err) {
       problems.push({ path: f.path, message: err instanceof Error ? err.message : String(err) });
+      // Kept verbatim (like files we do not own), so a flush never deletes what it could not read; a
+      // record set later for the same path replaces it.
+      state.extra.push({ path: f.path, content: f.content });
     }
   }
   return { state, problems };
+}
+
+/** What mergeStatusTrees decided. */
+export interface MergedStatusTrees {
+  /** The merged tree, sorted by path. */
+  files: TreeFile[];
+  /** Paths where the result differs from ours (their change adopted); content undefined = removed. */
+  adopted: { path: string; content?: string }[];
+}
+
+/**
+ * Three-way merge of status trees, per file, ours winning: for each path, when ours differs from
+ * `base` (we changed it, added it or removed it) ours is kept; else theirs is taken (their change, their
+ * addition, their removal). `base` is the last tree both sides are known to share (the remote tip we
+ * last pushed or read); with no base (empty) every path both sides have is ours and every path only
+ * they have is added — no record of either side is lost. Pure.
+ */
+export function mergeStatusTrees(base: readonly TreeFile[], ours: readonly TreeFile[], theirs: readonly TreeFile[]): MergedStatusTrees {
+  const b = new Map(base.map((f) => [f.path, f.content]));
+  const o = new Map(ours.map((f) => [f.path, f.content]));
+  const t = new Map(theirs.map((f) => [f.path, f.content]));
+  const out = new Map<string, string>();
+  const adopted: { path: string; content?: string }[] = [];
+  for (const path of [...new Set([...b.keys(), ...o.keys(), ...t.keys()])].sort(cmp)) {
+    const ob = o.get(path);
+    const tb = t.get(path);
+    const weChanged = ob !== b.get(path);
+    const result = weChanged ? ob : tb;
+    if (result !== undefined) out.set(path, result);
+    if (result !== ob) adopted.push(result === undefined ? { path } : { path, content: result });
+  }
+  return { files: [...out.entries()].map(([path, content]) => ({ path, content })), adopted };
 }
 
 /**
@@ -114,6 +180,9 @@ export class StatusStore {
   private readonly commitRecs = new Map<string, CommitRecord>();
   private readonly workloadRecs = new Map<string, WorkloadRecord>();
   private readonly extraFiles = new Map<string, string>();
+  private readonly extraNotes = new Map<string, string>();
+  /** Record path → rendered YAML, kept up to date by the setters so a flush renders nothing again. */
+  private readonly rendered = new Map<string, string>();
   private changes = 0;
 
   /** Increases whenever a record changed; equal versions mean equal contents. */
@@ -126,7 +195,16 @@ export class StatusStore {
     const rec = orderCommit(record);
     if (dataEqual(this.commitRecs.get(rec.commit), rec)) return;
     this.commitRecs.set(rec.commit, rec);
+    this.rendered.set(commitPath(rec.commit), toYaml(rec));
     this.changes++;
+  }
+
+  /** Forgets a commit record (its file disappears at the next flush). Used when adopting another writer's removal. */
+  removeCommit(oid: string): void {
+    if (this.commitRecs.delete(oid)) {
+      this.rendered.delete(commitPath(oid));
+      this.changes++;
+    }
   }
 
   /** The record of a commit, if any. */
@@ -146,6 +224,7 @@ export class StatusStore {
     const key = workloadPath(rec.kind, rec.namespace, rec.name);
     if (dataEqual(this.workloadRecs.get(key), rec)) return;
     this.workloadRecs.set(key, rec);
+    this.rendered.set(key, toYaml(rec));
     this.changes++;
   }
 
@@ -162,7 +241,11 @@ export class StatusStore {
 
   /** Forgets a workload (it was pruned from Git); its file disappears at the next flush. */
   removeWorkload(kind: string, namespace: string, name: string): void {
-    if (this.workloadRecs.delete(workloadPath(kind, namespace, name))) this.changes++;
+    const key = workloadPath(kind, namespace, name);
+    if (this.workloadRecs.delete(key)) {
+      this.rendered.delete(key);
+      this.changes++;
+    }
   }
 
   /** Sets summary.yaml. */
@@ -170,7 +253,17 @@ export class StatusStore {
     const rec = orderSummary(summary);
     if (dataEqual(this.summaryRec, rec)) return;
     this.summaryRec = rec;
+    this.rendered.set(SUMMARY_PATH, toYaml(rec));
     this.changes++;
+  }
+
+  /** Removes summary.yaml (adopting another writer's removal). */
+  removeSummary(): void {
+    if (this.summaryRec) {
+      this.summaryRec = undefined;
+      this.rendered.delete(SUMMARY_PATH);
+      this.changes++;
+    }
   }
 
   /** The summary, if one was set or loaded. */
@@ -178,8 +271,102 @@ export class StatusStore {
     return this.summaryRec && structuredClone(this.summaryRec);
   }
 
-  /** Sets (or with undefined, removes) a file outside the record layout, e.g. a plan; kept verbatim. */
+  /**
+   * Sets (or with undefined, removes) a file outside the record layout, e.g. a plan (planPath); kept
+   * verbatim. InvalidArgument for an invalid path or one the record layout owns (summary.yaml,
+   * commits/…, workloads/…): records go through their own setters.
+   */
   setFile(path: string, content: string | undefined): void {
+    assertTreePath(path);
+    if (isRecordPath(path) && content !== undefined) {
+      throw new CoxError("InvalidArgument", `status file ${path} belongs to the record layout; use setCommit/setWorkload/setSummary`);
+    }
+    this.putExtra(path, content);
+  }
+
+  /** Removes a file set with setFile (e.g. the plan of a merged or deleted proposal). */
+  removeFile(path: string): void {
+    this.putExtra(path, undefined);
+  }
+
+  /** A file set with setFile (or read back), if any. */
+  getFile(path: string): string | undefined {
+    return this.extraFiles.get(path);
+  }
+
+  /** Paths of the files set with setFile under `prefix` (e.g. "plans/"), sorted. */
+  filePaths(prefix = ""): string[] {
+    return [...this.extraFiles.keys()].filter((p) => p.startsWith(prefix)).sort(cmp);
+  }
+
+  /**
+   * Asks for a note on `commit` that no commit record provides, e.g. the plan of a proposal head
+   * (undefined forgets the request; an existing note stays in Git). A commit record's note wins over
+   * this one. Trailing newlines are dropped (git adds one).
+   */
+  setNote(commit: string, text: string | undefined): void {
+    if (text === undefined) {
+      if (this.extraNotes.delete(commit)) this.changes++;
+      return;
+    }
+    const t = text.replace(/\n+$/, "");
+    if (this.extraNotes.get(commit) === t) return;
+    this.extraNotes.set(commit, t);
+    this.changes++;
+  }
+
+  /**
+   * The note coxswain wants on each commit: the commit record's one line (noteText), else what
+   * setNote asked for. Sorted by commit.
+   */
+  wantedNotes(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [commit, text] of this.extraNotes) out.set(commit, text);
+    for (const rec of this.commitRecs.values()) out.set(rec.commit, noteText(rec));
+    return new Map([...out.entries()].sort((a, b) => cmp(a[0], b[0])));
+  }
+
+  /**
+   * The status tree of everything held, sorted by path; equal to renderStatusTree(snapshot()) but
+   * without rendering records again (each is rendered once, when it changes).
+   */
+  renderedTree(): TreeFile[] {
+    const files = new Map<string, string>(this.extraFiles);
+    for (const [path, content] of this.rendered) files.set(path, content);
+    return [...files.entries()].map(([path, content]) => ({ path, content })).sort((a, b) => cmp(a.path, b.path));
+  }
+
+  /**
+   * Applies file-level changes (another writer's, adopted by mergeStatusTrees) to the records: a record
+   * file is parsed and set (or removed), any other path goes to setFile. A record file that cannot be
+   * read is kept verbatim and returned as a problem.
+   */
+  applyFiles(changes: readonly { path: string; content?: string }[]): { path: string; message: string }[] {
+    const problems: { path: string; message: string }[] = [];
+    for (const c of changes) {
+      if (c.content === undefined) {
+        const commit = /^commits\/[0-9a-f]{2}\/([0-9a-f]{40})\.yaml$/.exec(c.path);
+        if (c.path === SUMMARY_PATH) this.removeSummary();
+        else if (commit) this.removeCommit(commit[1]!);
+        else {
+          const w = this.workloadRecs.get(c.path);
+          if (w) this.removeWorkload(w.kind, w.namespace, w.name);
+        }
+        this.putExtra(c.path, undefined);
+        continue;
+      }
+      const parsed = parseStatusTree([{ path: c.path, content: c.content }]);
+      problems.push(...parsed.problems);
+      const { summary, commits, workloads, extra } = parsed.state;
+      if (summary) this.setSummary(summary);
+      for (const r of commits) this.setCommit(r);
+      for (const w of workloads) this.setWorkload(w);
+      for (const f of extra) this.putExtra(f.path, f.content);
+    }
+    return problems;
+  }
+
+  private putExtra(path: string, content: string | undefined): void {
     if (content === undefined) {
       if (this.extraFiles.delete(path)) this.changes++;
     } else if (this.extraFiles.get(path) !== content) {
@@ -206,7 +393,7 @@ export class StatusStore {
     if (state.summary && !this.summaryRec) this.setSummary(state.summary);
     for (const c of state.commits) if (!this.commitRecs.has(c.commit)) this.setCommit(c);
     for (const w of state.workloads) if (!this.workloadRecs.has(workloadPath(w.kind, w.namespace, w.name))) this.setWorkload(w);
-    for (const f of state.extra) if (!this.extraFiles.has(f.path)) this.setFile(f.path, f.content);
+    for (const f of state.extra) if (!this.extraFiles.has(f.path)) this.putExtra(f.path, f.content);
   }
 }
 

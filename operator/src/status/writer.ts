@@ -4,13 +4,22 @@
  * runs at a time, and an unchanged tree makes no commit. Never touches the deploy branch.
  *
  * For a remote repository the branch and the notes ref are pushed after each change. When a push is
- * rejected because someone else moved the remote ref, the writer fetches the remote tip, re-commits its
- * own tree (or re-applies its notes) on top of it and pushes once more; a second rejection is reported
- * (StatusWriteFailed caused by GitPushRejected) and retried at the next flush.
+ * rejected because someone else moved the remote ref (another coxswain, a person, a CI job), the writer
+ * fetches the remote tip and rebuilds on top of it, losing no entry:
+ * - the status branch is merged file by file against the last remote tip we shared (mergeStatusTrees):
+ *   their changes and additions — other commit records, plans — are adopted into our store, ours win
+ *   where both sides changed a file; the merged tree is committed with the remote tip as parent;
+ * - the notes ref is adopted and our notes are re-applied on top (ours win per commit).
+ * Then it pushes again, up to MAX_PUSH_ATTEMPTS times with a short growing pause; if the remote keeps
+ * moving, the failure is reported (StatusWriteFailed caused by GitPushRejected) and the next flush retries.
+ *
+ * One writer per repository: inside a process the repository serializes writes per ref; across processes
+ * the operator holds source/lock.ts's lock on the gitdir.
  */
+import { createHash } from "node:crypto";
 import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
-import type { GitWriter } from "../source/types.js";
-import { noteText, parseStatusTree, renderStatusTree, StatusStore, type StatusState } from "./store.js";
+import type { GitWriter, TreeFile } from "../source/types.js";
+import { mergeStatusTrees, parseStatusTree, StatusStore, type StatusState } from "./store.js";
 
 /** Options of a StatusWriter. */
 export interface StatusWriterOptions {
@@ -43,6 +52,8 @@ export interface FlushResult {
 }
 
 const MAX_RETRY_MS = 60_000;
+/** Pushes of one ref per flush before a rejection is reported (each after rebuilding on the new remote tip). */
+export const MAX_PUSH_ATTEMPTS = 5;
 
 /** Coalescing, single-flight writer of the status branch and notes. */
 export class StatusWriter {
@@ -62,7 +73,7 @@ export class StatusWriter {
   private followUp: Promise<FlushResult> | undefined;
   /** Store version whose tree is committed on the status branch. */
   private committedVersion = -1;
-  /** Deploy commit → note text known to be in the notes ref. */
+  /** Annotated commit → blob oid of its note as the notes ref holds it (compared without reading blobs). */
   private notes = new Map<string, string>();
   /** Ref → the tip last known to be on the remote. */
   private readonly pushed = new Map<string, string>();
@@ -181,7 +192,7 @@ export class StatusWriter {
       if (version !== this.committedVersion) {
         const commit = await this.writer.commitFiles({
           ref: this.branchRef,
-          files: renderStatusTree(this.store.snapshot()),
+          files: this.store.renderedTree(),
           message: this.message(),
         });
         if (commit !== undefined) result.commit = commit;
@@ -197,15 +208,15 @@ export class StatusWriter {
     return result;
   }
 
-  /** Sets the note of every commit record whose text differs from what the notes ref holds. */
+  /** Sets every note the store wants (commit records' lines, plan notes) whose text differs from the notes ref's. */
   private async writeNotes(): Promise<string[]> {
     const written: string[] = [];
-    for (const record of this.store.commits()) {
-      const text = noteText(record);
-      if (this.notes.get(record.commit) === text) continue;
-      await this.writer.setNote(this.notesRef, record.commit, text);
-      this.notes.set(record.commit, text);
-      written.push(record.commit);
+    for (const [commit, text] of this.store.wantedNotes()) {
+      const oid = noteBlobOid(text);
+      if (this.notes.get(commit) === oid) continue;
+      await this.writer.setNote(this.notesRef, commit, text);
+      this.notes.set(commit, oid);
+      written.push(commit);
     }
     return written;
   }
@@ -216,32 +227,56 @@ export class StatusWriter {
     for (const ref of [this.branchRef, this.notesRef]) {
       let tip = await this.writer.tip(ref);
       if (tip === undefined || tip === this.pushed.get(ref)) continue;
-      try {
-        await this.writer.push([ref]);
-      } catch (err) {
-        if (!isCoxError(err, "GitPushRejected")) throw err;
-        // Someone else moved the remote ref: rebuild ours on their tip and try once more.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.writer.push([ref]);
+          break;
+        } catch (err) {
+          if (!isCoxError(err, "GitPushRejected") || attempt >= MAX_PUSH_ATTEMPTS) throw err;
+        }
+        // Someone else moved the remote ref: rebuild on their tip and try again. The pause grows and is
+        // jittered so that two writers racing each other fall out of step.
+        await sleep(Math.round((20 + Math.random() * 80) * attempt));
         await this.rebuildOnRemote(ref);
         tip = await this.writer.tip(ref);
-        if (tip === undefined) continue;
-        await this.writer.push([ref]);
+        if (tip === undefined) break;
       }
+      if (tip === undefined) continue;
       this.pushed.set(ref, tip);
       pushed.push(ref);
     }
     return pushed;
   }
 
+  /** Rebuilds `ref` on the remote's tip (see the module comment); the remote tip becomes the new base. */
   private async rebuildOnRemote(ref: string): Promise<void> {
     const remoteTip = await this.writer.fetchRemoteRef(ref);
     if (ref === this.branchRef) {
-      // Our tree is the whole truth of what we record: commit it on top of the remote tip.
-      await this.writer.commitFiles({ ref, files: renderStatusTree(this.store.snapshot()), message: this.message(), parent: remoteTip ?? null });
-      this.committedVersion = this.store.version;
+      const baseTip = this.pushed.get(ref);
+      const [base, theirs] = await Promise.all([
+        baseTip === undefined ? Promise.resolve<TreeFile[]>([]) : this.writer.readFiles(baseTip, ""),
+        remoteTip === undefined ? Promise.resolve<TreeFile[]>([]) : this.writer.readFiles(remoteTip, ""),
+      ]);
+      // From the snapshot to the adoption nothing awaits, so records set meanwhile by the sync loop are
+      // either in `ours` or set after the merge: none is overwritten by a stale copy.
+      const { adopted } = mergeStatusTrees(base, this.store.renderedTree(), theirs);
+      for (const p of this.store.applyFiles(adopted)) {
+        this.report(
+          new CoxError("StatusWriteFailed", `status file ${p.path} written by another writer could not be read and is kept verbatim: ${p.message}`),
+          "merging the remote status branch",
+        );
+      }
+      const version = this.store.version;
+      await this.writer.commitFiles({ ref, files: this.store.renderedTree(), message: this.message(), parent: remoteTip ?? null });
+      this.committedVersion = version;
+      if (remoteTip !== undefined) this.pushed.set(ref, remoteTip);
       return;
     }
     // Notes: adopt the remote notes, then re-apply ours on top.
-    if (remoteTip !== undefined) await this.writer.setRef(ref, remoteTip);
+    if (remoteTip !== undefined) {
+      await this.writer.setRef(ref, remoteTip);
+      this.pushed.set(ref, remoteTip);
+    }
     this.notes = await this.readNotes();
     await this.writeNotes();
   }
@@ -258,14 +293,14 @@ export class StatusWriter {
     return state;
   }
 
-  /** The notes our notes ref holds (flat or fan-out layout), as commit → text without the trailing newline. */
+  /** The notes our notes ref holds (flat or fan-out layout), as commit → note blob oid; no blob is read. */
   private async readNotes(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const tip = await this.writer.tip(this.notesRef);
     if (tip === undefined) return out;
-    for (const f of await this.writer.readFiles(tip, "")) {
-      const oid = f.path.replace(/\//g, "");
-      if (/^[0-9a-f]{40}$/.test(oid)) out.set(oid, f.content.replace(/\n$/, ""));
+    for (const f of await this.writer.listFiles(tip, "")) {
+      const commit = f.path.replace(/\//g, "");
+      if (/^[0-9a-f]{40}$/.test(commit)) out.set(commit, f.oid);
     }
     return out;
   }
@@ -296,4 +331,14 @@ export class StatusWriter {
       // An error handler that throws must not break the writer.
     }
   }
+}
+
+/** The blob oid of a note as GitWriter.setNote stores it (the text plus one newline). */
+function noteBlobOid(text: string): string {
+  const body = Buffer.from(text.endsWith("\n") ? text : `${text}\n`, "utf8");
+  return createHash("sha1").update(`blob ${body.length}\0`).update(body).digest("hex");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -201,14 +201,18 @@ describe("renderStatusTree properties", () => {
     expect(parseStatusTree(tree).state.extra).toEqual(extra);
   });
 
-  it("reports a record file that is not valid YAML or does not match its path as a problem and skips it", () => {
+  it("reports a record file that is not valid YAML or does not match its path as a problem and keeps it verbatim", () => {
     const oid = "a".repeat(40);
-    const { state: back, problems } = parseStatusTree([
+    const files = [
       { path: commitPath(oid), content: "commit: [unclosed\n" },
       { path: commitPath("b".repeat(40)), content: `commit: ${"c".repeat(40)}\nbranch: main\nsubject: s\nphase: Pending\nmessage: m\n` },
-    ]);
+    ];
+    const { state: back, problems } = parseStatusTree(files);
     expect(back.commits).toEqual([]);
     expect(problems.map((p) => p.path)).toEqual([commitPath(oid), commitPath("b".repeat(40))]);
+    // A flush must not delete what it could not read.
+    expect(back.extra).toEqual(files);
+    expect(renderStatusTree(back)).toEqual(files);
   });
 });
 
