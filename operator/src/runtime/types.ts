@@ -70,6 +70,48 @@ export interface ObservedContainer {
   startedAt?: number;
   /** Epoch milliseconds of the last exit, when it ever exited. */
   finishedAt?: number;
+  /**
+   * How often coxswain restarted this container in place (start() of a container that had run before),
+   * since it was created. Kept by the runtime itself, so it survives an operator restart: the process
+   * runtime in its record, Docker in the container's name ("<runtimeName>.<n>", see runtime/docker),
+   * the fake in memory. Restarts by anyone else (`docker start`, an engine restart policy) are not counted.
+   */
+  restartCount: number;
+}
+
+/** The result of running a command inside a container (NodeRuntime.exec). */
+export interface ExecResult {
+  /** The command's exit code; -1 when it did not finish (timedOut). 0 is success, as for an exec probe. */
+  exitCode: number;
+  /**
+   * stdout and stderr interleaved as they arrived, at most MAX_EXEC_OUTPUT_BYTES (the rest is dropped, as
+   * the kubelet does for exec probes), decoded as UTF-8.
+   */
+  output: string;
+  /** Present (true) when the command was still running at the deadline; it was killed where the runtime can (see each runtime). */
+  timedOut?: true;
+}
+
+/** At most this much output of an exec is kept (Kubernetes keeps 10 KiB of an exec probe's output). */
+export const MAX_EXEC_OUTPUT_BYTES = 10 * 1024;
+
+/**
+ * Signals NodeRuntime.kill can send. Limited to those the process runtime's wrapper shell survives
+ * (HUP, INT, QUIT, TERM) plus KILL, so that a signal never kills the wrapper and orphans the program.
+ */
+export type KillSignal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGQUIT" | "SIGHUP";
+
+/** Every KillSignal, in a fixed order. */
+export const KILL_SIGNALS: readonly KillSignal[] = ["SIGHUP", "SIGINT", "SIGKILL", "SIGQUIT", "SIGTERM"];
+
+/** Client credentials and trust for a Docker engine over TCP with TLS; PEM text, as read from a Secret. */
+export interface TlsCredentials {
+  /** CA certificate(s) the engine's server certificate must chain to (PEM; a bundle is fine). */
+  ca: string;
+  /** Client certificate (PEM), for engines started with --tlsverify. Give cert and key together, or neither. */
+  cert?: string;
+  /** Private key of the client certificate (PEM, PKCS#8, PKCS#1 or SEC1). */
+  key?: string;
 }
 
 /** Something changed on the node (a container started, died, was removed); callers re-list. */
@@ -88,10 +130,32 @@ export interface NodeRuntime {
   list(): Promise<ObservedContainer[]>;
   /** Makes sure the image is present (pulling when the runtime can), creates the container and starts it. */
   run(launch: ContainerLaunch): Promise<ObservedContainer>;
-  /** Starts an existing stopped container again (restart in place). */
+  /**
+   * Starts an existing stopped container again (restart in place). When the container had run before,
+   * its restartCount goes up by one. No-op when it runs.
+   */
   start(id: string): Promise<void>;
-  /** SIGTERM, then SIGKILL after graceSeconds; resolves when the container no longer runs. No-op if stopped. */
+  /**
+   * SIGTERM (Docker: the image's STOPSIGNAL), then SIGKILL after graceSeconds (at once when 0); resolves
+   * when the container no longer runs, with the exit recorded as it happened: the program's own code when
+   * it exits on SIGTERM by itself, 143 (128+15) when SIGTERM killed it, 137 (128+9) after SIGKILL.
+   * No-op if stopped.
+   */
   stop(id: string, graceSeconds: number): Promise<void>;
+  /**
+   * Sends one signal to the container's processes and returns at once, without waiting for an exit (for
+   * a caller that runs the grace period itself). No-op when the container does not run; RuntimeCallFailed
+   * for an unknown container.
+   */
+  kill(id: string, signal: KillSignal): Promise<void>;
+  /**
+   * Runs `command` (argv, no shell) inside the running container, in its working directory and
+   * environment, and resolves with its exit code and output. Never hangs: at `timeoutMs` it resolves with
+   * `timedOut` (exitCode -1) and kills the command where the runtime can. A command that cannot be found
+   * is a result (exit code 126/127), not an error. Throws RuntimeCallFailed when the container does not
+   * exist or does not run, NodeUnreachable when the node does not answer.
+   */
+  exec(id: string, command: readonly string[], timeoutMs: number): Promise<ExecResult>;
   /** Removes a stopped container (force-kills it if it still runs). No-op when it does not exist. */
   remove(id: string): Promise<void>;
   /** Images present on the node (repo:tag), for image locality and fast rollback. */

@@ -571,3 +571,116 @@ describe("ProcessRuntime with real processes", () => {
     expect(await codeOf(rt.start("nope"))).toBe("RuntimeCallFailed");
   });
 });
+
+describe("ProcessRuntime exec, kill and restart counts", () => {
+  it("runs exec in the container's working directory and environment", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("exec-env", { command: ["sleep", "60"], workingDir: "work", env: { GREETING: "hello from env" } }));
+    const result = await rt.exec(c.id, ["sh", "-c", 'pwd; echo "$GREETING"'], 5_000);
+    expect(result).toEqual({ exitCode: 0, output: `${join(rt.containerDir(c.id), "work")}\nhello from env\n` });
+    await rt.remove(c.id);
+  });
+
+  it("reports a failing command's exit code with stdout and stderr together", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("exec-fail", { command: ["sleep", "60"] }));
+    const result = await rt.exec(c.id, ["sh", "-c", "echo out; sleep 0.05; echo err >&2; exit 3"], 5_000);
+    expect(result).toEqual({ exitCode: 3, output: "out\nerr\n" });
+    await rt.remove(c.id);
+  });
+
+  it("reports a program missing from the container's PATH as exit code 127 with the reason", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("exec-missing", { command: ["sleep", "60"] }));
+    const result = await rt.exec(c.id, ["no-such-program-cx"], 5_000);
+    expect(result.exitCode).toBe(127);
+    expect(result.output).toContain("no-such-program-cx");
+    await rt.remove(c.id);
+  });
+
+  it("kills the command and everything it started at the deadline and reports a timeout", async () => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    const c = await rt.run(launch("exec-slow", { command: ["sleep", "60"] }));
+    const started = Date.now();
+    const result = await rt.exec(c.id, ["sh", "-c", "echo $$ > exec.pid; echo begun; sleep 30 & sleep 30; echo never"], 400);
+    const elapsed = Date.now() - started;
+    expect(result).toEqual({ exitCode: -1, output: "begun\n", timedOut: true });
+    expect(elapsed).toBeGreaterThanOrEqual(390);
+    expect(elapsed).toBeLessThan(2_500);
+    const pgid = Number((await readFile(join(rt.containerDir(c.id), "exec.pid"), "utf8")).trim());
+    expect(liveGroupMembers(pgid)).toEqual([]);
+    expect((await find(rt, c.id))?.state).toBe("running"); // the container itself is untouched
+    await rt.remove(c.id);
+  });
+
+  it("returns as soon as the command exits even when a background child keeps its output open", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("exec-bg", { command: ["sleep", "60"] }));
+    const started = Date.now();
+    const result = await rt.exec(c.id, ["sh", "-c", "sleep 1 & echo done"], 5_000);
+    expect(result).toEqual({ exitCode: 0, output: "done\n" });
+    expect(Date.now() - started).toBeLessThan(900);
+    await rt.remove(c.id);
+  });
+
+  it("keeps the first 10 KiB of a command's output", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("exec-big", { command: ["sleep", "60"] }));
+    const result = await rt.exec(c.id, ["sh", "-c", "yes 0123456789 | head -c 100000"], 5_000);
+    expect(result.exitCode).toBe(0);
+    expect(result.output).toHaveLength(10 * 1024);
+    expect(result.output.startsWith("0123456789\n0123456789\n")).toBe(true);
+    await rt.remove(c.id);
+  });
+
+  it.each([
+    { name: "refuses exec in a stopped container", code: "RuntimeCallFailed" as const, target: "stopped" as const, command: ["true"] },
+    { name: "refuses exec in an unknown container", code: "RuntimeCallFailed" as const, target: "unknown" as const, command: ["true"] },
+    { name: "refuses an empty exec command", code: "InvalidArgument" as const, target: "running" as const, command: [] as string[] },
+  ])("$name", async ({ code, target, command }) => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("exec-refused", { command: ["sleep", "60"] }));
+    if (target === "stopped") await rt.stop(c.id, 0);
+    expect(await codeOf(rt.exec(target === "unknown" ? "nope" : c.id, command, 1_000))).toBe(code);
+    await rt.remove(c.id);
+  });
+
+  it("counts restarts in place in the record, so that a new instance sees the same count", async () => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    const c = await rt.run(launch("counted", { command: ["sh", "-c", "exit 1"] }));
+    expect(c.restartCount).toBe(0);
+    await waitExited(rt, c.id);
+    await rt.start(c.id);
+    await waitExited(rt, c.id);
+    await rt.start(c.id);
+    await waitExited(rt, c.id);
+    expect((await find(rt, c.id))?.restartCount).toBe(2);
+    expect((await find(runtime(stateDir), c.id))?.restartCount).toBe(2);
+    await rt.remove(c.id);
+  });
+
+  it.each([
+    { name: "SIGTERM ends a program with default handling: exit 143", signal: "SIGTERM" as const, exit: 143 },
+    { name: "SIGINT ends a program with default handling: exit 130", signal: "SIGINT" as const, exit: 130 },
+    { name: "SIGKILL ends the program and its wrapper: exit 137", signal: "SIGKILL" as const, exit: 137 },
+  ])("kill sends one signal without waiting — $name, as a new instance sees it too", async ({ signal, exit }) => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    const c = await rt.run(launch(`signalled-${signal}`, { command: ["sleep", "60"] }));
+    await waitFor(async () => liveGroupMembers((await recordOf(rt, c.id)).pid!).length >= 2); // wrapper + sleep
+    await rt.kill(c.id, signal);
+    await rt.close(); // the exit is read by a new instance that did not spawn the process
+    const other = runtime(stateDir);
+    expect((await waitExited(other, c.id)).exitCode).toBe(exit);
+    await other.kill(c.id, "SIGKILL"); // no-op once stopped
+    expect((await find(other, c.id))?.exitCode).toBe(exit);
+    await other.remove(c.id);
+  });
+
+  it("refuses kill of an unknown container", async () => {
+    const rt = runtime(await newStateDir());
+    expect(await codeOf(rt.kill("nope", "SIGTERM"))).toBe("RuntimeCallFailed");
+  });
+});

@@ -48,6 +48,10 @@ function call(rt: FakeRuntime, op: FakeOp): Promise<unknown> {
       return rt.start("n1-c1");
     case "stop":
       return rt.stop("n1-c1", 1);
+    case "kill":
+      return rt.kill("n1-c1", "SIGTERM");
+    case "exec":
+      return rt.exec("n1-c1", ["true"], 1_000);
     case "remove":
       return rt.remove("does-not-exist");
     case "images":
@@ -236,9 +240,11 @@ describe("FakeRuntime", () => {
     const a = await rt.run(launch("a"));
     await rt.stop(a.id, 0);
     await rt.start(a.id);
+    await rt.exec(a.id, ["true"], 100);
+    await rt.kill(a.id, "SIGKILL");
     await rt.remove(a.id);
     await rt.images();
-    expect(rt.calls).toEqual({ connect: 1, list: 2, run: 1, start: 1, stop: 1, remove: 1, images: 1 });
+    expect(rt.calls).toEqual({ connect: 1, list: 2, run: 1, start: 1, stop: 1, kill: 1, remove: 1, images: 1, exec: 1 });
   });
 
   it("delays every call by a fixed latency", async () => {
@@ -303,5 +309,120 @@ describe("FakeRuntime", () => {
     const listStarted = performance.now();
     expect((await rt.list()).length).toBe(50_000);
     console.log(`fake runtime: list() of 50,000 containers in ${(performance.now() - listStarted).toFixed(0)} ms`);
+  });
+});
+
+describe("FakeRuntime restarts, signals and exec", () => {
+  it("counts restarts in place: a new container has 0, each start after a run adds one, and the count stays after a stop", async () => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    expect(a.restartCount).toBe(0);
+    await rt.start(a.id); // running: no-op, not a restart
+    expect(rt.get(a.id)?.restartCount).toBe(0);
+    rt.crash(a.id, 1);
+    await rt.start(a.id);
+    await rt.stop(a.id, 1);
+    await rt.start(a.id);
+    await rt.stop(a.id, 0);
+    expect((await rt.list())[0]?.restartCount).toBe(2);
+  });
+
+  it("keeps the restart count of a seeded container and counts from there", async () => {
+    const rt = node();
+    rt.seed({ id: "s", runtimeName: "s", image: "i", labels: { [LABELS.owner]: DEFAULT_OWNER }, state: "exited", exitCode: 1, createdAt: 1, startedAt: 2, finishedAt: 3, restartCount: 4 });
+    await rt.start("s");
+    expect(rt.get("s")?.restartCount).toBe(5);
+  });
+
+  it.each([
+    { name: "a program that dies of SIGTERM exits 143 on stop", behaviour: undefined, grace: 30, exit: FAKE_SIGTERM_EXIT },
+    { name: "a program that handles SIGTERM exits 0 on stop", behaviour: "exit0" as const, grace: 30, exit: 0 },
+    { name: "a program that ignores SIGTERM is killed after the grace period (137)", behaviour: "ignore" as const, grace: 30, exit: FAKE_SIGKILL_EXIT },
+    { name: "a stop without grace kills at once even a program that exits on SIGTERM (137)", behaviour: "exit0" as const, grace: 0, exit: FAKE_SIGKILL_EXIT },
+  ])("$name", async ({ behaviour, grace, exit }) => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    if (behaviour) rt.setSigtermBehaviour(a.id, behaviour);
+    await rt.stop(a.id, grace);
+    expect(rt.get(a.id)).toMatchObject({ state: "exited", exitCode: exit });
+  });
+
+  it.each([
+    { name: "SIGKILL kills with 137", signal: "SIGKILL" as const, behaviour: undefined, state: "exited", exit: 137 },
+    { name: "SIGTERM kills a default program with 143", signal: "SIGTERM" as const, behaviour: undefined, state: "exited", exit: 143 },
+    { name: "SIGTERM leaves a program that ignores it running", signal: "SIGTERM" as const, behaviour: "ignore" as const, state: "running", exit: undefined },
+    { name: "SIGINT kills with 130", signal: "SIGINT" as const, behaviour: undefined, state: "exited", exit: 130 },
+    { name: "SIGHUP kills with 129", signal: "SIGHUP" as const, behaviour: undefined, state: "exited", exit: 129 },
+  ])("kill: $name", async ({ signal, behaviour, state, exit }) => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    if (behaviour) rt.setSigtermBehaviour(a.id, behaviour);
+    await rt.kill(a.id, signal);
+    expect(rt.get(a.id)?.state).toBe(state);
+    expect(rt.get(a.id)?.exitCode).toBe(exit);
+  });
+
+  it("kill of a stopped container is a no-op, of an unknown one RuntimeCallFailed", async () => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    await rt.stop(a.id, 1);
+    await rt.kill(a.id, "SIGKILL");
+    expect(rt.get(a.id)?.exitCode).toBe(FAKE_SIGTERM_EXIT);
+    expect(await codeOf(rt.kill("nope", "SIGTERM"))).toBe("RuntimeCallFailed");
+  });
+
+  it("exec succeeds with empty output when nothing is scripted, and records every command", async () => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    expect(await rt.exec(a.id, ["cat", "/healthz"], 1_000)).toEqual({ exitCode: 0, output: "" });
+    expect(rt.execs).toEqual([{ id: a.id, command: ["cat", "/healthz"] }]);
+  });
+
+  it.each([
+    { name: "returns a scripted success", script: () => ({ exitCode: 0, output: "ok\n" }), result: { exitCode: 0, output: "ok\n" } },
+    { name: "returns a scripted failure", script: () => ({ exitCode: 1, output: "cat: /healthz: No such file\n" }), result: { exitCode: 1, output: "cat: /healthz: No such file\n" } },
+    { name: "returns an async script's result before the deadline", script: async () => ({ exitCode: 3, output: "" }), result: { exitCode: 3, output: "" } },
+    { name: "turns a throwing script into exit code 126 with its message", script: () => { throw new Error("exec format error"); }, result: { exitCode: 126, output: "exec format error" } },
+    { name: "times out a script that does not answer by the deadline", script: () => new Promise<never>(() => undefined), result: { exitCode: -1, output: "", timedOut: true } },
+    { name: "cuts output to 10 KiB", script: () => ({ exitCode: 0, output: "x".repeat(20_000) }), result: { exitCode: 0, output: "x".repeat(10 * 1024) } },
+  ])("exec $name", async ({ script, result }) => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    rt.setExecResult(a.id, script);
+    expect(await rt.exec(a.id, ["probe"], 50)).toEqual(result);
+  });
+
+  it("passes the command and deadline to the script", async () => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    const seen: Array<[readonly string[], number]> = [];
+    rt.setExecResult(a.id, (command, timeoutMs) => {
+      seen.push([command, timeoutMs]);
+      return { exitCode: command[0] === "ok" ? 0 : 1, output: "" };
+    });
+    expect((await rt.exec(a.id, ["ok"], 500)).exitCode).toBe(0);
+    expect((await rt.exec(a.id, ["bad"], 700)).exitCode).toBe(1);
+    expect(seen).toEqual([[["ok"], 500], [["bad"], 700]]);
+  });
+
+  it("refuses exec in a stopped or unknown container with RuntimeCallFailed", async () => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    rt.crash(a.id, 1);
+    expect(await codeOf(rt.exec(a.id, ["true"], 100))).toBe("RuntimeCallFailed");
+    expect(await codeOf(rt.exec("nope", ["true"], 100))).toBe("RuntimeCallFailed");
+  });
+
+  it.each([
+    { name: "rejects setExecResult for an unknown container", act: (rt: FakeRuntime) => rt.setExecResult("nope", () => ({ exitCode: 0, output: "" })) },
+    { name: "rejects setSigtermBehaviour for an unknown container", act: (rt: FakeRuntime) => rt.setSigtermBehaviour("nope", "ignore") },
+  ])("$name", ({ act }) => {
+    let caught: unknown;
+    try {
+      act(node());
+    } catch (err) {
+      caught = err;
+    }
+    expect(isCoxError(caught, "InvalidArgument")).toBe(true);
   });
 });

@@ -10,11 +10,11 @@ describe("parseProcStat", () => {
   const tail = "S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10 18446744073709551615";
 
   it.each([
-    { name: "reads state, process group and start time of a plain command", comm: "sleep" },
+    { name: "reads state, parent, process group and start time of a plain command", comm: "sleep" },
     { name: "reads past a command name with spaces", comm: "my server" },
     { name: "reads past a command name with parentheses", comm: "a) (b) S 7 7" },
   ])("$name", ({ comm }) => {
-    expect(parseProcStat(`4242 (${comm}) ${tail}`)).toEqual({ pid: 4242, state: "S", pgrp: 42, startTime: 98765 });
+    expect(parseProcStat(`4242 (${comm}) ${tail}`)).toEqual({ pid: 4242, state: "S", ppid: 1, pgrp: 42, startTime: 98765 });
   });
 
   it.each([

@@ -8,19 +8,37 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoxError, type ErrorCode } from "../../api/errors.js";
 import { DEFAULT_OWNER, LABELS } from "../labels.js";
-import type {
-  ContainerLaunch,
-  NodeInfo,
-  NodeRuntime,
-  ObservedContainer,
-  RuntimeChangeListener,
+import {
+  MAX_EXEC_OUTPUT_BYTES,
+  type ContainerLaunch,
+  type ExecResult,
+  type KillSignal,
+  type NodeInfo,
+  type NodeRuntime,
+  type ObservedContainer,
+  type RuntimeChangeListener,
 } from "../types.js";
 
 /** The NodeRuntime calls the fake counts, delays and can fail. */
-export type FakeOp = "connect" | "list" | "run" | "start" | "stop" | "remove" | "images";
+export type FakeOp = "connect" | "list" | "run" | "start" | "stop" | "kill" | "remove" | "images" | "exec";
 
 /** Every FakeOp, in a fixed order. */
-export const FAKE_OPS: readonly FakeOp[] = ["connect", "list", "run", "start", "stop", "remove", "images"];
+export const FAKE_OPS: readonly FakeOp[] = ["connect", "list", "run", "start", "stop", "kill", "remove", "images", "exec"];
+
+/**
+ * What a fake container's program does on SIGTERM: "die" of it (exit 143, the default), "exit0" (a
+ * handler that exits cleanly), or "ignore" it (stop() then ends in SIGKILL: exit 137).
+ */
+export type FakeSigtermBehaviour = "die" | "exit0" | "ignore";
+
+/** A scripted exec: gets the command and the deadline; may be async (a result later than the deadline times out). */
+export type FakeExecScript = (
+  command: readonly string[],
+  timeoutMs: number,
+) => Pick<ExecResult, "exitCode" | "output"> | Promise<Pick<ExecResult, "exitCode" | "output">>;
+
+/** Signal numbers on Linux, for 128+n exit codes. */
+const SIGNAL_NUMBERS: Record<KillSignal, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
 
 /** Options of a FakeRuntime. */
 export interface FakeRuntimeOptions {
@@ -54,7 +72,17 @@ export class FakeRuntime implements NodeRuntime {
   /** The node name. */
   readonly name: string;
   /** Number of calls per operation, including calls that failed. */
-  readonly calls: Record<FakeOp, number> = { connect: 0, list: 0, run: 0, start: 0, stop: 0, remove: 0, images: 0 };
+  readonly calls: Record<FakeOp, number> = {
+    connect: 0,
+    list: 0,
+    run: 0,
+    start: 0,
+    stop: 0,
+    kill: 0,
+    remove: 0,
+    images: 0,
+    exec: 0,
+  };
   readonly #cpuMillis: number;
   readonly #memoryBytes: number;
   readonly #latency: (op: FakeOp) => number;
@@ -65,6 +93,10 @@ export class FakeRuntime implements NodeRuntime {
   readonly #images = new Set<string>();
   readonly #ready = new Map<string, boolean>();
   readonly #inject = new Map<FakeOp, Injected[]>();
+  readonly #exec = new Map<string, FakeExecScript>();
+  readonly #sigterm = new Map<string, FakeSigtermBehaviour>();
+  /** Every exec() that reached a running container, in order: [id, command]. */
+  readonly execs: Array<{ id: string; command: string[] }> = [];
   readonly #listeners = new Set<RuntimeChangeListener>();
   #counter = 0;
   #down = false;
@@ -104,11 +136,7 @@ export class FakeRuntime implements NodeRuntime {
   crash(id: string, exitCode: number): void {
     const c = this.#mustGet(id, "crash");
     if (c.state !== "running") return;
-    c.state = "exited";
-    c.exitCode = exitCode;
-    c.finishedAt = this.#now();
-    this.#ready.delete(id);
-    this.#notify(id);
+    this.#exit(c, exitCode);
   }
 
   /** Overrides readiness of a container until its next start, stop or crash. Throws InvalidArgument for an unknown id. */
@@ -124,17 +152,38 @@ export class FakeRuntime implements NodeRuntime {
     return c !== undefined && c.state === "running" && (this.#ready.get(id) ?? true);
   }
 
+  /**
+   * Scripts exec() on container `id` (until it is removed): the script's result is returned, a thrown
+   * error becomes exit code 126 with the error's message as output (a command that could not run), and a
+   * script still pending at the deadline times out. Without a script, exec succeeds with empty output.
+   * Throws InvalidArgument for an unknown id.
+   */
+  setExecResult(id: string, script: FakeExecScript): void {
+    this.#mustGet(id, "setExecResult");
+    this.#exec.set(id, script);
+  }
+
+  /** Sets what container `id`'s program does on SIGTERM (default "die"); kept across restarts. Throws InvalidArgument for an unknown id. */
+  setSigtermBehaviour(id: string, behaviour: FakeSigtermBehaviour): void {
+    this.#mustGet(id, "setSigtermBehaviour");
+    this.#sigterm.set(id, behaviour);
+  }
+
   /** Puts an image on the node, as a pull or a previous revision would have. */
   addImage(ref: string): void {
     this.#images.add(ref);
   }
 
   /** Adds a container as found on the node (e.g. left by an earlier operator, or of another owner). Throws InvalidArgument when its id or name is taken. */
-  seed(container: ObservedContainer): void {
+  seed(container: Omit<ObservedContainer, "restartCount"> & { restartCount?: number }): void {
     if (this.#containers.has(container.id) || this.#byName.has(container.runtimeName)) {
       throw new CoxError("InvalidArgument", `fake node ${this.name} already has container ${container.id} / ${container.runtimeName}`);
     }
-    this.#containers.set(container.id, { ...container, labels: Object.freeze({ ...container.labels }) });
+    this.#containers.set(container.id, {
+      ...container,
+      restartCount: container.restartCount ?? 0,
+      labels: Object.freeze({ ...container.labels }),
+    });
     this.#byName.set(container.runtimeName, container.id);
     this.#images.add(container.image);
   }
@@ -188,6 +237,7 @@ export class FakeRuntime implements NodeRuntime {
       state: "running",
       createdAt: now,
       startedAt: now,
+      restartCount: 0,
     };
     this.#containers.set(id, c);
     this.#byName.set(launch.runtimeName, id);
@@ -196,11 +246,15 @@ export class FakeRuntime implements NodeRuntime {
     return { ...c };
   }
 
-  /** Starts a stopped container again (new startedAt, exit cleared); no-op when running. Throws RuntimeCallFailed for an unknown id. */
+  /**
+   * Starts a stopped container again (new startedAt, exit cleared, restartCount + 1 when it had run
+   * before); no-op when running. Throws RuntimeCallFailed for an unknown id.
+   */
   async start(id: string): Promise<void> {
     await this.#enter("start");
     const c = this.#known(id, "start");
     if (c.state === "running") return;
+    if (c.startedAt !== undefined) c.restartCount += 1;
     c.state = "running";
     c.startedAt = this.#now();
     delete c.exitCode;
@@ -209,16 +263,67 @@ export class FakeRuntime implements NodeRuntime {
     this.#notify(id);
   }
 
-  /** Stops a running container: exit FAKE_SIGTERM_EXIT with a grace period, FAKE_SIGKILL_EXIT without. No-op when stopped; RuntimeCallFailed for an unknown id. */
+  /**
+   * Stops a running container at once (the grace period is not waited): with a grace period the program
+   * gets SIGTERM and exits as setSigtermBehaviour says (default: FAKE_SIGTERM_EXIT; "ignore" ends in
+   * FAKE_SIGKILL_EXIT), without one it is killed (FAKE_SIGKILL_EXIT). No-op when stopped;
+   * RuntimeCallFailed for an unknown id.
+   */
   async stop(id: string, graceSeconds: number): Promise<void> {
     await this.#enter("stop");
     const c = this.#known(id, "stop");
     if (c.state !== "running") return;
-    c.state = "exited";
-    c.exitCode = graceSeconds > 0 ? FAKE_SIGTERM_EXIT : FAKE_SIGKILL_EXIT;
-    c.finishedAt = this.#now();
-    this.#ready.delete(id);
-    this.#notify(id);
+    const onTerm = this.#sigterm.get(id) ?? "die";
+    const code = graceSeconds <= 0 || onTerm === "ignore" ? FAKE_SIGKILL_EXIT : onTerm === "exit0" ? 0 : FAKE_SIGTERM_EXIT;
+    this.#exit(c, code);
+  }
+
+  /**
+   * Sends a signal: SIGKILL kills (FAKE_SIGKILL_EXIT); SIGTERM acts as setSigtermBehaviour says ("ignore"
+   * leaves it running); SIGHUP/SIGINT/SIGQUIT kill with 128+n. No-op when not running; RuntimeCallFailed
+   * for an unknown id.
+   */
+  async kill(id: string, signal: KillSignal): Promise<void> {
+    await this.#enter("kill");
+    const c = this.#known(id, "kill");
+    if (c.state !== "running") return;
+    if (signal === "SIGTERM") {
+      const onTerm = this.#sigterm.get(id) ?? "die";
+      if (onTerm === "ignore") return;
+      this.#exit(c, onTerm === "exit0" ? 0 : FAKE_SIGTERM_EXIT);
+      return;
+    }
+    this.#exit(c, 128 + SIGNAL_NUMBERS[signal]);
+  }
+
+  /**
+   * Runs the container's exec script (see setExecResult). RuntimeCallFailed for an unknown or stopped
+   * container. Output is cut to MAX_EXEC_OUTPUT_BYTES.
+   */
+  async exec(id: string, command: readonly string[], timeoutMs: number): Promise<ExecResult> {
+    await this.#enter("exec");
+    const c = this.#known(id, "exec");
+    if (c.state !== "running") {
+      throw new CoxError("RuntimeCallFailed", `fake node ${this.name}: cannot exec in container ${id}: it is ${c.state}, not running`, {
+        details: { node: this.name, id, state: c.state },
+      });
+    }
+    this.execs.push({ id, command: [...command] });
+    const script = this.#exec.get(id);
+    if (script === undefined) return { exitCode: 0, output: "" };
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), Math.max(0, timeoutMs));
+    });
+    try {
+      const outcome = await Promise.race([Promise.resolve().then(() => script(command, timeoutMs)), deadline]);
+      if (outcome === "timeout") return { exitCode: -1, output: "", timedOut: true };
+      return { exitCode: outcome.exitCode, output: cutOutput(outcome.output) };
+    } catch (err) {
+      return { exitCode: 126, output: cutOutput(err instanceof Error ? err.message : String(err)) };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Removes a container, running or not; no-op for an unknown id. Its image stays on the node. */
@@ -229,6 +334,8 @@ export class FakeRuntime implements NodeRuntime {
     this.#containers.delete(id);
     this.#byName.delete(c.runtimeName);
     this.#ready.delete(id);
+    this.#exec.delete(id);
+    this.#sigterm.delete(id);
     this.#notify(id);
   }
 
@@ -274,6 +381,14 @@ export class FakeRuntime implements NodeRuntime {
     }
   }
 
+  #exit(c: ObservedContainer, code: number): void {
+    c.state = "exited";
+    c.exitCode = code;
+    c.finishedAt = this.#now();
+    this.#ready.delete(c.id);
+    this.#notify(c.id);
+  }
+
   #known(id: string, op: FakeOp): ObservedContainer {
     const c = this.#containers.get(id);
     if (c === undefined) {
@@ -303,4 +418,11 @@ export class FakeRuntime implements NodeRuntime {
       }
     });
   }
+}
+
+/** Cuts text to MAX_EXEC_OUTPUT_BYTES of UTF-8 (a split character at the end is dropped). */
+function cutOutput(text: string): string {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= MAX_EXEC_OUTPUT_BYTES) return text;
+  return bytes.subarray(0, MAX_EXEC_OUTPUT_BYTES).toString("utf8").replace(/\uFFFD$/, "");
 }

@@ -10,6 +10,8 @@ export interface ProcStat {
   pid: number;
   /** One-letter state (R, S, D, Z, T, …); "Z" is a zombie: dead, only waiting to be reaped. */
   state: string;
+  /** Parent pid. */
+  ppid: number;
   /** Process group id. */
   pgrp: number;
   /** Field 22: start time in clock ticks since boot; together with pid it identifies a process. */
@@ -38,12 +40,19 @@ export function parseProcStat(text: string): ProcStat | undefined {
   // After ") " come fields 3 (state), 4 (ppid), 5 (pgrp), …, 22 (starttime): index = field − 3.
   const rest = text.slice(close + 2).split(" ");
   const state = rest[0];
+  const ppid = Number.parseInt(rest[1] ?? "", 10);
   const pgrp = Number.parseInt(rest[2] ?? "", 10);
   const startTime = Number.parseInt(rest[19] ?? "", 10);
-  if (state === undefined || !Number.isInteger(pid) || !Number.isInteger(pgrp) || !Number.isInteger(startTime)) {
+  if (
+    state === undefined ||
+    !Number.isInteger(pid) ||
+    !Number.isInteger(ppid) ||
+    !Number.isInteger(pgrp) ||
+    !Number.isInteger(startTime)
+  ) {
     return undefined;
   }
-  return { pid, state, pgrp, startTime };
+  return { pid, state, ppid, pgrp, startTime };
 }
 
 /**
@@ -90,4 +99,35 @@ export function readCmdline(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The live (non-zombie) descendants of `pid` (children, grandchildren, …), sorted; empty when it has
+ * none or does not exist. One scan of /proc.
+ */
+export function liveDescendants(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const children = new Map<number, number[]>();
+  for (const entry of entries) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat === undefined || stat.state === "Z") continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push(stat.pid);
+    children.set(stat.ppid, list);
+  }
+  const out: number[] = [];
+  const stack = [...(children.get(pid) ?? [])];
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    out.push(next);
+    stack.push(...(children.get(next) ?? []));
+  }
+  return out.sort((a, b) => a - b);
 }

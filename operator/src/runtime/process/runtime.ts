@@ -40,11 +40,14 @@ import { CoxError, isCoxError } from "../../api/errors.js";
 import { LABELS } from "../labels.js";
 import type {
   ContainerLaunch,
+  ExecResult,
+  KillSignal,
   NodeInfo,
   NodeRuntime,
   ObservedContainer,
   RuntimeChangeListener,
 } from "../types.js";
+import { runCommand } from "./exec.js";
 import { isAlive, liveGroupMembers, readCmdline, readProcStat } from "./proc.js";
 import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
 
@@ -103,6 +106,13 @@ export interface ProcessRecord {
   finishedAt?: number;
   /** Exit code of the current run (128+n for signal n); undefined when unknown. */
   exitCode?: number;
+  /** Restarts in place so far: start() of a container that had run before (absent in older records: 0). */
+  restartCount?: number;
+  /**
+   * Signal number kill() sent with SIGKILL to the current run: the wrapper dies with the program and
+   * writes no exit file, so the exit is 128 + this, whichever operator instance observes it.
+   */
+  killSignal?: number;
 }
 
 function fail(message: string, cause?: unknown, details?: Record<string, unknown>): CoxError {
@@ -285,9 +295,9 @@ export class ProcessRuntime implements NodeRuntime {
   }
 
   /**
-   * Runs the container's argv again (new pid, startedAt; exit cleared). No-op when it runs. Leftover
-   * members of its previous process group are killed first. Throws RuntimeCallFailed for an unknown id,
-   * CommandNotFound when the program has disappeared from PATH.
+   * Runs the container's argv again (new pid, startedAt; exit cleared; restartCount + 1, persisted in the
+   * record). No-op when it runs. Leftover members of its previous process group are killed first. Throws
+   * RuntimeCallFailed for an unknown id, CommandNotFound when the program has disappeared from PATH.
    */
   async start(id: string): Promise<void> {
     await this.#locked(id, async () => {
@@ -308,6 +318,45 @@ export class ProcessRuntime implements NodeRuntime {
       const record = await this.#mustRead(id, "stop");
       await this.#killGroup(record, graceSeconds);
     });
+  }
+
+  /**
+   * Sends `signal` to the container's process group and returns. SIGTERM/SIGINT/SIGQUIT/SIGHUP reach the
+   * program (the wrapper traps them and records the program's exit); after SIGKILL the exit is recorded
+   * as 137. No-op when nothing runs; RuntimeCallFailed for an unknown id.
+   */
+  async kill(id: string, signal: KillSignal): Promise<void> {
+    await this.#locked(id, async () => {
+      const record = await this.#mustRead(id, "kill");
+      if (!this.#isRunning(record)) return;
+      if (signal === "SIGKILL") await this.#write({ ...record, killSignal: osConstants.signals.SIGKILL });
+      signalGroup(record.pid!, signal);
+    });
+  }
+
+  /**
+   * Runs `command` as a child of the operator in the container's working directory and environment (the
+   * record's: INHERITED_ENV plus the launch env), the program looked up on that PATH. The child has its
+   * own process group, which is SIGKILLed at the deadline. A program not found is exit code 127 with the
+   * reason as output. Throws RuntimeCallFailed for an unknown or stopped container, InvalidArgument for
+   * an empty command.
+   */
+  async exec(id: string, command: readonly string[], timeoutMs: number): Promise<ExecResult> {
+    if (command.length === 0 || command[0] === "") {
+      throw new CoxError("InvalidArgument", `exec in container ${id}: the command is empty; expected a program and its arguments`);
+    }
+    const record = await this.#mustRead(id, "exec");
+    if (!this.#isRunning(record)) {
+      throw fail(`cannot exec in container ${record.runtimeName} (${id}): it is not running`, undefined, { id });
+    }
+    let program: string;
+    try {
+      program = resolveProgram(command[0]!, record.env.PATH ?? DEFAULT_PATH, record.cwd);
+    } catch (err) {
+      if (isCoxError(err, "CommandNotFound")) return { exitCode: 127, output: err.message };
+      throw err;
+    }
+    return runCommand(program, command.slice(1), { cwd: record.cwd, env: record.env, timeoutMs });
   }
 
   /** Kills the container's process group if anything of it lives, then deletes its record, log and directory. No-op for an unknown id. */
@@ -360,6 +409,7 @@ export class ProcessRuntime implements NodeRuntime {
       labels: { ...record.labels },
       state: running ? "running" : record.pid === undefined ? "created" : "exited",
       createdAt: record.createdAt,
+      restartCount: record.restartCount ?? 0,
     };
     if (record.startedAt !== undefined) observed.startedAt = record.startedAt;
     if (!running && record.pid !== undefined) {
@@ -496,9 +546,17 @@ export class ProcessRuntime implements NodeRuntime {
     const stat = readProcStat(pid);
     if (stat === undefined) throw fail(`spawned process ${pid} of container ${record.runtimeName} has no /proc entry`);
     child.unref();
-    const next: ProcessRecord = { ...record, pid, startTime: stat.startTime, startedAt: Date.now() };
+    const restarted = record.pid !== undefined; // it ran before: this start is a restart in place
+    const next: ProcessRecord = {
+      ...record,
+      pid,
+      startTime: stat.startTime,
+      startedAt: Date.now(),
+      restartCount: (record.restartCount ?? 0) + (restarted ? 1 : 0),
+    };
     delete next.finishedAt;
     delete next.exitCode;
+    delete next.killSignal;
     await this.#write(next);
     return next;
   }
@@ -532,7 +590,7 @@ export class ProcessRuntime implements NodeRuntime {
     if (record.pid === undefined || record.finishedAt !== undefined || this.#isRunning(record)) return record;
     const exit = await readExitFile(this.#exitPath(record.id));
     const next: ProcessRecord = { ...record, finishedAt: Math.max(exit?.at ?? Date.now(), record.startedAt ?? 0) };
-    const code = exit?.code ?? hint;
+    const code = exit?.code ?? hint ?? (record.killSignal === undefined ? undefined : 128 + record.killSignal);
     if (code !== undefined) next.exitCode = code;
     return next;
   }
