@@ -1,23 +1,57 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, Deployment, Namespace, Node } from "./generated/index.js";
+import type { ConfigMap, Deployment, Namespace, Node, PriorityClass, Rollout, Secret } from "./generated/index.js";
 
-export type { ConfigMap, Deployment, Namespace, Node } from "./generated/index.js";
+export type { ConfigMap, Deployment, Namespace, Node, PriorityClass, Rollout, Secret } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Deployment | Node;
+export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Rollout | Node | PriorityClass;
 
-/** The kind names coxswain accepts, sorted. */
+/** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
 
-/** apiVersion and scope per accepted kind; the single table that says what coxswain supports. */
-export const KINDS: Readonly<Record<Kind, { apiVersion: string; namespaced: boolean; crd: string }>> = {
-  ConfigMap: { apiVersion: "v1", namespaced: true, crd: "configmap.yaml" },
-  Deployment: { apiVersion: "apps/v1", namespaced: true, crd: "deployment.yaml" },
-  Namespace: { apiVersion: "v1", namespaced: false, crd: "namespace.yaml" },
-  Node: { apiVersion: "coxswain.io/v1alpha1", namespaced: false, crd: "node.yaml" },
-};
+/** What KINDS says about one kind. */
+export interface KindInfo {
+  /**
+   * The apiVersions a manifest may use for this kind, the canonical one first. Most kinds have one; Rollout
+   * is accepted as Argo Rollouts' argoproj.io/v1alpha1 and as coxswain.io/v1alpha1. The key of an object
+   * does not depend on which one it was written with.
+   */
+  readonly apiVersions: readonly [string, ...string[]];
+  /** The canonical apiVersion (apiVersions[0]); the group of the CRD file. */
+  readonly apiVersion: string;
+  /** Namespaced kinds are keyed Kind/namespace/name, cluster-scoped ones Kind/name. */
+  readonly namespaced: boolean;
+  /** The schema file under crds/. */
+  readonly crd: string;
+}
+
+function kind(apiVersions: readonly [string, ...string[]], namespaced: boolean, crd: string): KindInfo {
+  return Object.freeze({ apiVersions: Object.freeze(apiVersions) as readonly [string, ...string[]], apiVersion: apiVersions[0], namespaced, crd });
+}
+
+/** apiVersions and scope per accepted kind; the single table that says what coxswain supports. */
+export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
+  ConfigMap: kind(["v1"], true, "configmap.yaml"),
+  Deployment: kind(["apps/v1"], true, "deployment.yaml"),
+  Namespace: kind(["v1"], false, "namespace.yaml"),
+  Node: kind(["coxswain.io/v1alpha1"], false, "node.yaml"),
+  PriorityClass: kind(["scheduling.k8s.io/v1"], false, "priorityclass.yaml"),
+  Rollout: kind(["argoproj.io/v1alpha1", "coxswain.io/v1alpha1"], true, "rollout.yaml"),
+  Secret: kind(["v1"], true, "secret.yaml"),
+});
+
+/** The workload kinds: objects with a pod template that controllers turn into pods. */
+export type Workload = Deployment | Rollout;
+
+/** The kinds whose objects are workloads, sorted. */
+export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["Deployment", "Rollout"]);
+
+/** True for Deployments and Rollouts (objects with spec.template). */
+export function isWorkload(obj: DesiredObject): obj is Workload {
+  return obj.kind === "Deployment" || obj.kind === "Rollout";
+}
 
 /** The namespace namespaced objects land in when metadata.namespace is omitted; never needs declaring. */
 export const DEFAULT_NAMESPACE = "default";
@@ -31,6 +65,11 @@ export type ResourceKey = string;
 /** Returns true when the kind is one coxswain accepts. */
 export function isKind(kind: unknown): kind is Kind {
   return typeof kind === "string" && Object.prototype.hasOwnProperty.call(KINDS, kind);
+}
+
+/** "apps/v1", or "argoproj.io/v1alpha1 or coxswain.io/v1alpha1": a kind's apiVersions for messages. */
+export function describeApiVersions(kind: Kind): string {
+  return KINDS[kind].apiVersions.join(" or ");
 }
 
 /** Builds the key of an object from its parts. */

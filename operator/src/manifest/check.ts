@@ -3,7 +3,7 @@
  * validation, rules beyond the schema and defaulting. The result does not depend on the file's path or on
  * other files, which is what makes it cacheable by blob oid. Cross-document checks live in load.ts.
  */
-import { KINDS, isKind, makeKey, type DesiredObject, type Kind } from "../api/objects.js";
+import { KINDS, describeApiVersions, isKind, makeKey, type DesiredObject, type Kind } from "../api/objects.js";
 import { deepFreeze, type CheckedDocument, type CheckedFile } from "./cache.js";
 import { describeGot, showValue, type Issue } from "./issue.js";
 import { FilePositions, parseYamlFile, type FileIssue, type ParsedDocument, type PositionIndex } from "./parse.js";
@@ -15,7 +15,7 @@ import { applyDefaults, semanticIssues } from "./semantic.js";
 function supportedKinds(): string {
   return (Object.keys(KINDS) as Kind[])
     .sort()
-    .map((k) => `${k} (${KINDS[k].apiVersion})`)
+    .map((k) => `${k} (${describeApiVersions(k)})`)
     .join(", ");
 }
 
@@ -63,7 +63,7 @@ export function checkDocument(doc: ParsedDocument, positions: FilePositions, ord
   if (kind === undefined) return invalid(["kind"], `missing "kind"; expected one of ${supportedKinds()}`);
   if (typeof kind !== "string") return invalid(["kind"], `"kind" must be a string (${describeGot(kind)})`);
   const apiVersion = data.apiVersion;
-  if (apiVersion === undefined) return invalid(["apiVersion"], `missing "apiVersion"${isKind(kind) ? `; ${kind} is ${KINDS[kind].apiVersion}` : ""}`);
+  if (apiVersion === undefined) return invalid(["apiVersion"], `missing "apiVersion"${isKind(kind) ? `; ${kind} is ${describeApiVersions(kind)}` : ""}`);
   if (typeof apiVersion !== "string") return invalid(["apiVersion"], `"apiVersion" must be a string (${describeGot(apiVersion)})`);
   if (!isKind(kind)) {
     issues.push({
@@ -75,13 +75,13 @@ export function checkDocument(doc: ParsedDocument, positions: FilePositions, ord
     });
     return result();
   }
-  if (apiVersion !== KINDS[kind].apiVersion) {
+  if (!KINDS[kind].apiVersions.includes(apiVersion)) {
     issues.push({
       code: "UnsupportedApiVersion",
       severity: "error",
       path: ["apiVersion"],
       at: "value",
-      message: `${kind} is accepted as apiVersion ${KINDS[kind].apiVersion} (got ${showValue(apiVersion)})`,
+      message: `${kind} is accepted as apiVersion ${describeApiVersions(kind)} (got ${showValue(apiVersion)})`,
     });
     return result();
   }

@@ -6,6 +6,21 @@ export { loadManifests, isManifestPath, type LoadOptions } from "./load.js";
 export { validateDirectory, listManifestFiles } from "./directory.js";
 export { ManifestCache, defaultManifestCache, blobOid, DEFAULT_CACHE_ENTRIES, type ManifestCacheStats } from "./cache.js";
 export { resolveCrdDir, readCrdSchema } from "./crds.js";
-export { compileAllSchemas, METADATA_SCHEMA, SERVER_SET_METADATA_FIELDS } from "./schema.js";
+export { compileAllSchemas, isSensitivePath, METADATA_SCHEMA, SENSITIVE_FIELDS, SERVER_SET_METADATA_FIELDS, UNSUPPORTED_KEYWORD } from "./schema.js";
 export { formatFieldPath, parseFieldPath, type PathSegment } from "./paths.js";
-export { DEFAULT_ROLLING_PERCENT } from "./semantic.js";
+export { DEFAULT_ROLLING_PERCENT, pauseDurationSeconds } from "./workload.js";
+export { isEmptySelector, requirementMatches, selectorMatches, unmetRequirements, type Labels } from "./selector.js";
+export {
+  AUTO_REVERT_ANNOTATION,
+  MAX_USER_PRIORITY,
+  MIN_PRIORITY,
+  PRIORITY_ANNOTATION,
+  PROMOTE_ANNOTATION,
+  SYNC_WAVE_ANNOTATION,
+  autoRevertOf,
+  priorityAnnotationOf,
+  promoteOf,
+  syncWaveOf,
+} from "./annotations.js";
+export { isBase64, secretKeys, secretValue, MAX_SECRET_BYTES, TLS_SECRET_KEYS } from "./secret.js";
+export { BUILTIN_PRIORITY_CLASSES, SYSTEM_PRIORITY_PREFIX, parseTcpEndpoint, parseUnixEndpoint, type TcpEndpoint } from "./cluster.js";

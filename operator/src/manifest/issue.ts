@@ -18,8 +18,8 @@ export interface Issue {
 }
 
 /** An error-severity issue at a field's value. */
-export function fieldError(code: ErrorCode, path: PathSegment[], message: string): Issue {
-  return { code, severity: "error", path, at: "value", message };
+export function fieldError(code: ErrorCode, path: readonly PathSegment[], message: string): Issue {
+  return { code, severity: "error", path: [...path], at: "value", message };
 }
 
 /** Renders a value for a message: JSON, cut to a readable length. */

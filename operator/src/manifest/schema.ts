@@ -11,13 +11,18 @@
  * - useDefaults fills the schema defaults (replicas 1, probe periodSeconds 10, …) into the data.
  * - ajv reports several errors for one bad value (each anyOf branch, …): they are grouped by instancePath into
  *   one issue phrased "must be X (got Y)". Unknown fields, missing fields and bad keys get one issue each.
+ * - `x-coxswain-unsupported: "<why>"` on a property marks a field coxswain knows (Argo Rollouts' Services,
+ *   analysis, …) but does not support yet: using it is one error "<field> is not supported yet: <why>" at its
+ *   key, and such fields are not listed among the supported ones in unknown-field messages.
+ * - Values under sensitive paths (a Secret's data and stringData, see SENSITIVE_FIELDS) are never shown in
+ *   messages: "must be a string (got integer)", never the integer.
  * Each kind's schema is compiled once per process (about 20 ms each) and reused.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { KINDS, type Kind } from "../api/objects.js";
 import { readCrdSchema, type JsonSchema } from "./crds.js";
-import { describeGot, showValue, type Issue } from "./issue.js";
+import { describeGot, showValue, typeName, type Issue } from "./issue.js";
 import { getAtPath, pointerToPath, type PathSegment } from "./paths.js";
 
 /** Kubernetes' DNS-1123 label: names of namespaces, containers, ports. At most 63 characters. */
@@ -69,9 +74,25 @@ const PATTERN_PHRASES: Record<string, string> = {
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a memory quantity like 128Mi, 1G or 1048576",
   "^[-._a-zA-Z][-._a-zA-Z0-9]*$": "an environment variable name (letters, digits, '_', '-' and '.', not starting with a digit)",
   "^[-._a-zA-Z0-9]+$": "a ConfigMap key (letters, digits, '-', '_' and '.')",
-  "^unix:///.+$": "unix:///absolute/path/to/docker.sock (only local Docker sockets are supported so far)",
+  "^(unix:///|tcp://).+$": "unix:///absolute/path/to/docker.sock or tcp://host:port",
+  "^[-A-Za-z0-9]+$": "an HTTP header name (letters, digits and '-')",
   "^[0-9]{1,5}-[0-9]{1,5}$": "a port range \"from-to\" like 30000-32767",
 };
+
+/** The keyword that marks a field coxswain knows by name but does not support yet; its value says why. */
+export const UNSUPPORTED_KEYWORD = "x-coxswain-unsupported";
+
+/**
+ * Fields whose values are secret, per kind (top-level field names). Messages about a value under these paths
+ * name the field and the problem, never the value.
+ */
+export const SENSITIVE_FIELDS: Readonly<Partial<Record<Kind, readonly string[]>>> = { Secret: ["data", "stringData"] };
+
+/** True when a field path of an object of this kind holds secret values (see SENSITIVE_FIELDS). */
+export function isSensitivePath(kind: Kind, path: readonly PathSegment[]): boolean {
+  const top = path[0];
+  return typeof top === "string" && (SENSITIVE_FIELDS[kind]?.includes(top) ?? false);
+}
 
 let ajvInstance: Ajv | undefined;
 const validators = new Map<Kind, ValidateFunction>();
@@ -86,6 +107,13 @@ function ajv(): Ajv {
     keyword: "x-kubernetes-int-or-string",
     metaSchema: { type: "boolean" },
     macro: (on: boolean) => (on ? { anyOf: [{ type: "number" }, { type: "string" }] } : true),
+  });
+  a.addKeyword({
+    keyword: UNSUPPORTED_KEYWORD,
+    metaSchema: { type: "string", minLength: 1 },
+    // Present only on properties: reached only when the field is used, which is always an error.
+    validate: () => false,
+    errors: false,
   });
   for (const keyword of [
     "x-kubernetes-preserve-unknown-fields",
@@ -150,11 +178,14 @@ export function compileAllSchemas(): void {
 export function validateSchema(kind: Kind, data: unknown): Issue[] {
   const validate = validatorFor(kind);
   if (validate(data)) return [];
-  return issuesFromAjv(validate.errors ?? [], data);
+  return issuesFromAjv(validate.errors ?? [], data, (path) => isSensitivePath(kind, path));
 }
 
-/** Groups ajv errors into issues: one per bad value, unknown field, missing field or bad key. */
-export function issuesFromAjv(errors: readonly ErrorObject[], data: unknown): Issue[] {
+/**
+ * Groups ajv errors into issues: one per bad value, unknown field, missing field, unsupported field or bad
+ * key. Values at paths for which `hidden` is true are described by type only.
+ */
+export function issuesFromAjv(errors: readonly ErrorObject[], data: unknown, hidden: (path: readonly PathSegment[]) => boolean = () => false): Issue[] {
   const issues: Issue[] = [];
   const seen = new Set<string>();
   const byValue = new Map<string, ErrorObject[]>();
@@ -167,7 +198,13 @@ export function issuesFromAjv(errors: readonly ErrorObject[], data: unknown): Is
       const id = `${e.instancePath}\u0000+${prop}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      const props = isPlainObject(e.parentSchema) && isPlainObject(e.parentSchema.properties) ? Object.keys(e.parentSchema.properties).sort() : [];
+      const props =
+        isPlainObject(e.parentSchema) && isPlainObject(e.parentSchema.properties)
+          ? Object.entries(e.parentSchema.properties)
+              .filter(([, sub]) => !(isPlainObject(sub) && sub[UNSUPPORTED_KEYWORD] !== undefined))
+              .map(([name]) => name)
+              .sort()
+          : [];
       const supported = props.length > 0 ? `supported: ${props.join(", ")}` : "no fields are supported here";
       issues.push({ code: "SchemaViolation", severity: "error", path: [...segs(), prop], at: "key", message: `unknown field ${JSON.stringify(prop)} (${supported})` });
       continue;
@@ -178,6 +215,12 @@ export function issuesFromAjv(errors: readonly ErrorObject[], data: unknown): Is
       if (seen.has(id)) continue;
       seen.add(id);
       issues.push({ code: "SchemaViolation", severity: "error", path: [...segs(), prop], at: "value", message: `missing required field ${JSON.stringify(prop)}` });
+      continue;
+    }
+    if (e.keyword === UNSUPPORTED_KEYWORD) {
+      const path = segs();
+      const name = path[path.length - 1];
+      issues.push({ code: "SchemaViolation", severity: "error", path, at: "key", message: `${JSON.stringify(name)} is not supported yet: ${String(e.schema)}` });
       continue;
     }
     if (e.keyword === "propertyNames") continue; // summarised by the errors about the key itself
@@ -195,7 +238,7 @@ export function issuesFromAjv(errors: readonly ErrorObject[], data: unknown): Is
 
   for (const [pointer, errs] of byValue) {
     const path = pointerToPath(pointer, data);
-    issues.push({ code: "SchemaViolation", severity: "error", path, at: "value", message: valueMessage(errs, getAtPath(data, path)) });
+    issues.push({ code: "SchemaViolation", severity: "error", path, at: "value", message: valueMessage(errs, getAtPath(data, path), hidden(path)) });
   }
   for (const g of byKey.values()) {
     const path = [...pointerToPath(g.pointer, data), g.key];
@@ -214,14 +257,17 @@ const TYPE_PHRASES: Record<string, string> = {
   null: "null",
 };
 
-/** One message for all errors about one value: a type mismatch wins; otherwise every constraint it breaks. */
-function valueMessage(errs: readonly ErrorObject[], value: unknown): string {
+/**
+ * One message for all errors about one value: a type mismatch wins; otherwise every constraint it breaks.
+ * A hidden value is described by its type only.
+ */
+function valueMessage(errs: readonly ErrorObject[], value: unknown, hide = false): string {
   const typeErrors = errs.filter((e) => e.keyword === "type");
   if (typeErrors.length > 0) {
     const types = new Set<string>();
     for (const e of typeErrors) for (const t of String((e.params as { type: string }).type).split(",")) types.add(t);
     const expected = [...types].map((t) => TYPE_PHRASES[t] ?? t).join(" or ");
-    return `must be ${expected} (${describeGot(value)})`;
+    return `must be ${expected} (${hide ? `got ${typeName(value)}` : describeGot(value)})`;
   }
   const parts: string[] = [];
   for (const e of errs) {
@@ -229,7 +275,7 @@ function valueMessage(errs: readonly ErrorObject[], value: unknown): string {
     if (p && !parts.includes(p)) parts.push(p);
   }
   if (parts.length === 0) parts.push("is not valid");
-  return `${parts.join("; ")} (got ${showValue(value)})`;
+  return `${parts.join("; ")} (${hide ? "the value is secret and not shown" : `got ${showValue(value)}`})`;
 }
 
 function constraintPhrase(e: ErrorObject): string | undefined {

@@ -15,9 +15,10 @@ export interface Node {
 }
 export interface NodeSpec {
   /**
-   * How to reach the Docker engine. Only unix:///path/to/docker.sock is supported so far.
+   * How to reach the Docker engine. unix:///path/to/docker.sock, or tcp://host:port with spec.tls (plain TCP is refused).
    */
   endpoint: string;
+  tls?: NodeTLS;
   /**
    * Container network mode. host (the default) runs containers in the host's network, where they must listen on the ports coxswain assigns; bridge publishes the assigned host ports to the container ports.
    */
@@ -34,4 +35,55 @@ export interface NodeSpec {
    * When true no new pod is placed on this node (cordon); running pods stay.
    */
   unschedulable?: boolean;
+  /**
+   * Pods without a matching toleration are kept off (NoSchedule), scored down (PreferNoSchedule) or also evicted (NoExecute). Unique by key and effect.
+   */
+  taints?: Taint[];
+  capacity?: NodeCapacity;
+  reserved?: NodeReserved;
+}
+/**
+ * Mutual TLS to a tcp:// endpoint; required for tcp://, not allowed for unix://.
+ */
+export interface NodeTLS {
+  secretRef: SecretReference;
+}
+/**
+ * A Secret in this commit holding ca.crt (the engine's CA), tls.crt and tls.key (coxswain's client certificate and key), PEM-encoded.
+ */
+export interface SecretReference {
+  name: string;
+  namespace?: string;
+}
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+/**
+ * Overrides what the engine reports (CPUs, memory); pods caps how many pods the node runs.
+ */
+export interface NodeCapacity {
+  /**
+   * Kubernetes quantity, e.g. 250m or 0.5.
+   */
+  cpu?: number | string;
+  /**
+   * Kubernetes quantity, e.g. 128Mi, 1G or 1048576.
+   */
+  memory?: number | string;
+  pods?: number;
+}
+/**
+ * Kept back for the host (the Docker engine, the system) and subtracted from the capacity before pods are placed. Default 100m CPU and 256Mi memory.
+ */
+export interface NodeReserved {
+  /**
+   * Kubernetes quantity, e.g. 250m or 0.5. Default 100m.
+   */
+  cpu?: number | string;
+  /**
+   * Kubernetes quantity, e.g. 128Mi, 1G or 1048576. Default 256Mi.
+   */
+  memory?: number | string;
 }

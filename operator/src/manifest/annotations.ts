@@ -1,0 +1,132 @@
+/**
+ * The annotations coxswain reads, their value rules, and typed readers for the stages after the manifest
+ * stage. Values are checked where they are set (InvalidField at the annotation; a warning where the
+ * annotation has no effect on that kind), so the readers below can assume a valid value and fall back to
+ * the default otherwise. coxswain.io/depends-on is parsed by graph/depends-on.ts (it needs the whole commit).
+ */
+import { isWorkload, type DesiredObject, type Kind } from "../api/objects.js";
+import { fieldError, showValue, type Issue } from "./issue.js";
+
+/** Argo CD's sync wave: objects are applied wave by wave, lower first; default 0, may be negative. */
+export const SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave";
+/** "true" or "false": after an automatic rollback of this workload, push a revert of the failed commit. */
+export const AUTO_REVERT_ANNOTATION = "coxswain.io/auto-revert";
+/** An integer priority for a workload's pods when its pod template names no priorityClassName. */
+export const PRIORITY_ANNOTATION = "coxswain.io/priority";
+/**
+ * On a Rollout: "full" (skip every remaining step and pause) or N, a non-negative integer meaning "promoted
+ * past the first N indefinite pauses". Level-based: it is read from the commit, so promoting is a Git change.
+ */
+export const PROMOTE_ANNOTATION = "coxswain.io/promote";
+
+/** The range of a priority, as Kubernetes allows for pods (int32; user-defined classes stop at 1e9). */
+export const MIN_PRIORITY = -2147483648;
+/** The highest priority a user may give (Kubernetes' HighestUserDefinablePriority). */
+export const MAX_USER_PRIORITY = 1_000_000_000;
+
+const INTEGER = /^[+-]?[0-9]+$/;
+
+function annotation(obj: DesiredObject, name: string): string | undefined {
+  return obj.metadata.annotations?.[name];
+}
+
+/** Parses an integer annotation value ("-1", "+5", "10"); undefined when it is not one (or not a safe integer). */
+function parseInteger(value: string): number | undefined {
+  if (!INTEGER.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The object's sync wave (argocd.argoproj.io/sync-wave); 0 when absent or not an integer. */
+export function syncWaveOf(obj: DesiredObject): number {
+  const v = annotation(obj, SYNC_WAVE_ANNOTATION);
+  return v === undefined ? 0 : (parseInteger(v) ?? 0);
+}
+
+/** The workload's auto-revert choice: true, false, or undefined when not annotated (the --auto-revert flag decides). */
+export function autoRevertOf(obj: DesiredObject): boolean | undefined {
+  const v = annotation(obj, AUTO_REVERT_ANNOTATION);
+  return v === "true" ? true : v === "false" ? false : undefined;
+}
+
+/** The coxswain.io/priority annotation as a number; undefined when absent or invalid. */
+export function priorityAnnotationOf(obj: DesiredObject): number | undefined {
+  const v = annotation(obj, PRIORITY_ANNOTATION);
+  if (v === undefined) return undefined;
+  const n = parseInteger(v);
+  return n !== undefined && n >= MIN_PRIORITY && n <= MAX_USER_PRIORITY ? n : undefined;
+}
+
+/**
+ * A Rollout's promotion (coxswain.io/promote): "full", a count of indefinite pauses promoted past, or
+ * undefined when not annotated (or invalid, or not a Rollout).
+ */
+export function promoteOf(obj: DesiredObject): "full" | number | undefined {
+  if (obj.kind !== "Rollout") return undefined;
+  const v = annotation(obj, PROMOTE_ANNOTATION);
+  if (v === undefined) return undefined;
+  if (v === "full") return "full";
+  return /^[0-9]+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined;
+}
+
+/** Checks the values of the annotations coxswain reads on one object (see the file comment). */
+export function annotationIssues(obj: DesiredObject): Issue[] {
+  const issues: Issue[] = [];
+  const annotations = obj.metadata.annotations ?? {};
+  const at = (name: string) => ["metadata", "annotations", name];
+  const noEffect = (name: string, appliesTo: string): void => {
+    issues.push({
+      code: "InvalidField",
+      severity: "warning",
+      path: at(name),
+      at: "value",
+      message: `has no effect on a ${obj.kind}; it applies to ${appliesTo}`,
+    });
+  };
+  const workloads = "Deployments and Rollouts";
+
+  const wave = annotations[SYNC_WAVE_ANNOTATION];
+  if (wave !== undefined && parseInteger(wave) === undefined) {
+    issues.push(fieldError("InvalidField", at(SYNC_WAVE_ANNOTATION), `must be an integer like "-1", "0" or "5" (Argo CD's sync wave; lower waves apply first) (got ${showValue(wave)})`));
+  }
+
+  const revert = annotations[AUTO_REVERT_ANNOTATION];
+  if (revert !== undefined) {
+    if (revert !== "true" && revert !== "false") {
+      issues.push(fieldError("InvalidField", at(AUTO_REVERT_ANNOTATION), `must be "true" or "false" (got ${showValue(revert)})`));
+    } else if (!isWorkload(obj)) noEffect(AUTO_REVERT_ANNOTATION, workloads);
+  }
+
+  const priority = annotations[PRIORITY_ANNOTATION];
+  if (priority !== undefined) {
+    const n = parseInteger(priority);
+    if (n === undefined || n < MIN_PRIORITY || n > MAX_USER_PRIORITY) {
+      issues.push(
+        fieldError("InvalidField", at(PRIORITY_ANNOTATION), `must be an integer from ${MIN_PRIORITY} to ${MAX_USER_PRIORITY} (got ${showValue(priority)})`),
+      );
+    } else if (!isWorkload(obj)) noEffect(PRIORITY_ANNOTATION, workloads);
+    else if (obj.spec.template.spec.priorityClassName !== undefined) {
+      issues.push({
+        code: "InvalidField",
+        severity: "warning",
+        path: at(PRIORITY_ANNOTATION),
+        at: "value",
+        message: `is ignored: spec.template.spec.priorityClassName (${showValue(obj.spec.template.spec.priorityClassName)}) decides the priority`,
+      });
+    }
+  }
+
+  const promote = annotations[PROMOTE_ANNOTATION];
+  if (promote !== undefined) {
+    if (promote !== "full" && !(/^[0-9]+$/.test(promote) && Number.isSafeInteger(Number(promote)))) {
+      issues.push(
+        fieldError(
+          "InvalidField",
+          at(PROMOTE_ANNOTATION),
+          `must be "full" (skip every remaining step) or a non-negative integer N (promoted past the first N indefinite pauses) (got ${showValue(promote)})`,
+        ),
+      );
+    } else if (obj.kind !== ("Rollout" satisfies Kind)) noEffect(PROMOTE_ANNOTATION, "Rollouts");
+  }
+  return issues;
+}

@@ -1,0 +1,297 @@
+/**
+ * Kubernetes' rules for a pod template beyond its schema (InvalidField errors and warnings): containers,
+ * ports and host ports, probes, resources, affinity, tolerations and topology spread constraints. Shared by
+ * every workload kind; paths start at the template (["spec", "template"]).
+ */
+import type {
+  Container,
+  ContainerPort,
+  NodeSelectorTerm,
+  PodAffinityTerm,
+  PodTemplateSpec,
+  Probe,
+  Toleration,
+  TopologySpreadConstraint,
+} from "../api/generated/index.js";
+import { parseCpu, parseMemory } from "../api/quantity.js";
+import { fieldError, showValue, type Issue } from "./issue.js";
+import type { PathSegment } from "./paths.js";
+import { LABEL_VALUE, QUALIFIED_NAME } from "./schema.js";
+import { selectorIssues } from "./selector.js";
+
+type Path = readonly PathSegment[];
+
+const QUALIFIED = new RegExp(QUALIFIED_NAME);
+const LABEL = new RegExp(LABEL_VALUE);
+
+/** The probes a container may have, in the order they are checked. */
+const PROBES = ["readinessProbe", "livenessProbe", "startupProbe"] as const;
+
+/** Rules for a pod template at `base` (the template's path inside the object). */
+export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[] {
+  const spec = template.spec;
+  const specPath = [...base, "spec"];
+  const issues: Issue[] = [];
+  issues.push(...containerIssues(spec.containers, [...specPath, "containers"]));
+  const affinity = spec.affinity;
+  if (affinity) issues.push(...affinityIssues(affinity, [...specPath, "affinity"]));
+  (spec.tolerations ?? []).forEach((t, i) => issues.push(...tolerationIssues(t, [...specPath, "tolerations", i])));
+  issues.push(...spreadIssues(spec.topologySpreadConstraints ?? [], [...specPath, "topologySpreadConstraints"]));
+  return issues;
+}
+
+function containerIssues(containers: readonly Container[], path: Path): Issue[] {
+  const issues: Issue[] = [];
+  const containerNames = new Map<string, number>();
+  const portNames = new Map<string, string>();
+  const portNumbers = new Map<string, string>();
+  const hostPorts = new Map<string, string>();
+  containers.forEach((c, ci) => {
+    const cPath = [...path, ci];
+    const firstC = containerNames.get(c.name);
+    if (firstC !== undefined) {
+      issues.push(fieldError("InvalidField", [...cPath, "name"], `duplicate container name ${showValue(c.name)} (first used by containers[${firstC}]); names must be unique in a pod`));
+    } else containerNames.set(c.name, ci);
+
+    (c.ports ?? []).forEach((p, pi) => {
+      const pPath = [...cPath, "ports", pi];
+      const where = `containers[${ci}].ports[${pi}]`;
+      if (p.name !== undefined) {
+        const first = portNames.get(p.name);
+        if (first !== undefined) {
+          issues.push(fieldError("InvalidField", [...pPath, "name"], `duplicate port name ${showValue(p.name)} (first used by ${first}); port names must be unique in a pod`));
+        } else portNames.set(p.name, where);
+      }
+      const protocol = p.protocol ?? "TCP";
+      const id = `${protocol}/${p.containerPort}`;
+      const first = portNumbers.get(id);
+      if (first !== undefined) {
+        issues.push(
+          fieldError("InvalidField", [...pPath, "containerPort"], `duplicate containerPort ${p.containerPort}/${protocol} (first declared by ${first}); each port and protocol may appear once in a pod`),
+        );
+      } else portNumbers.set(id, where);
+      if (p.hostPort !== undefined) {
+        const hid = `${protocol}/${p.hostPort}`;
+        const firstHost = hostPorts.get(hid);
+        if (firstHost !== undefined) {
+          issues.push(
+            fieldError("InvalidField", [...pPath, "hostPort"], `duplicate hostPort ${p.hostPort}/${protocol} (first declared by ${firstHost}); a host port can be used once per pod, as in Kubernetes`),
+          );
+        } else hostPorts.set(hid, where);
+      }
+    });
+
+    const envNames = new Map<string, number>();
+    (c.env ?? []).forEach((e, ei) => {
+      const first = envNames.get(e.name);
+      if (first !== undefined) {
+        issues.push({
+          code: "InvalidField",
+          severity: "warning",
+          path: [...cPath, "env", ei, "name"],
+          at: "value",
+          message: `duplicate env name ${showValue(e.name)} (first at env[${first}]); as in Kubernetes the last value wins`,
+        });
+      }
+      envNames.set(e.name, ei);
+    });
+
+    for (const kind of PROBES) {
+      const probe = c[kind];
+      if (probe) issues.push(...probeIssues(c, probe, kind, [...cPath, kind]));
+    }
+    issues.push(...resourceIssues(c, [...cPath, "resources"]));
+  });
+  return issues;
+}
+
+function probeIssues(c: Container, probe: Probe, kind: (typeof PROBES)[number], path: Path): Issue[] {
+  const issues: Issue[] = [];
+  if (kind !== "readinessProbe" && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
+    issues.push(fieldError("InvalidField", [...path, "successThreshold"], `must be 1 for a ${kind}, as in Kubernetes (got ${probe.successThreshold})`));
+  }
+  const handlers = (["httpGet", "tcpSocket", "exec"] as const).filter((h) => probe[h] !== undefined);
+  if (handlers.length !== 1) {
+    const got = handlers.length === 0 ? "none" : handlers.join(" and ");
+    issues.push(fieldError("InvalidField", path, `must have exactly one handler, httpGet, tcpSocket or exec (got ${got})`));
+    return issues;
+  }
+  const handler = handlers[0]!;
+  if (handler === "exec") return issues;
+  const port = probe[handler]!.port;
+  const portPath = [...path, handler, "port"];
+  const ports: ContainerPort[] = c.ports ?? [];
+  const why = "coxswain assigns host ports, so it can only probe a port the container declares";
+  if (typeof port === "string") {
+    if (ports.some((p) => p.name === port)) return issues;
+    const names = ports.flatMap((p) => (p.name === undefined ? [] : [p.name])).sort();
+    issues.push(
+      fieldError(
+        "InvalidField",
+        portPath,
+        `port ${showValue(port)} is not a port name of container ${showValue(c.name)} (declared: ${names.length > 0 ? names.join(", ") : "none"}); ${why}`,
+      ),
+    );
+    return issues;
+  }
+  if (ports.some((p) => p.containerPort === port && (p.protocol ?? "TCP") === "TCP")) return issues;
+  const numbers = ports.filter((p) => (p.protocol ?? "TCP") === "TCP").map((p) => p.containerPort).sort((a, b) => a - b);
+  issues.push(
+    fieldError(
+      "InvalidField",
+      portPath,
+      `port ${showValue(port)} is not a TCP containerPort of container ${showValue(c.name)} (declared: ${numbers.length > 0 ? numbers.join(", ") : "none"}); ${why}`,
+    ),
+  );
+  return issues;
+}
+
+/** Parses a quantity the schema admitted; reports (and returns undefined for) negative or malformed numbers. */
+export function quantityOrIssue(res: "cpu" | "memory", q: number | string, path: Path, issues: Issue[]): number | undefined {
+  try {
+    return res === "cpu" ? parseCpu(q) : parseMemory(q);
+  } catch {
+    issues.push(
+      fieldError(
+        "InvalidField",
+        path,
+        `must be a non-negative ${res === "cpu" ? "CPU quantity like 250m, 0.5 or 2" : "memory quantity like 128Mi, 1G or 1048576"} (got ${showValue(q)})`,
+      ),
+    );
+    return undefined;
+  }
+}
+
+function resourceIssues(c: Container, path: Path): Issue[] {
+  const issues: Issue[] = [];
+  const parsed: Record<string, Record<string, number>> = { requests: {}, limits: {} };
+  for (const group of ["requests", "limits"] as const) {
+    const list = c.resources?.[group];
+    if (!list) continue;
+    for (const res of ["cpu", "memory"] as const) {
+      const q = list[res];
+      if (q === undefined) continue;
+      const n = quantityOrIssue(res, q, [...path, group, res], issues);
+      if (n !== undefined) parsed[group]![res] = n;
+    }
+  }
+  for (const res of ["cpu", "memory"] as const) {
+    const req = parsed.requests![res];
+    const lim = parsed.limits![res];
+    if (req !== undefined && lim !== undefined && req > lim) {
+      issues.push(
+        fieldError(
+          "InvalidField",
+          [...path, "requests", res],
+          `must be less than or equal to the ${res} limit ${showValue(c.resources?.limits?.[res])} (got ${showValue(c.resources?.requests?.[res])})`,
+        ),
+      );
+    }
+  }
+  return issues;
+}
+
+function affinityIssues(affinity: NonNullable<PodTemplateSpec["spec"]["affinity"]>, path: Path): Issue[] {
+  const issues: Issue[] = [];
+  const na = affinity.nodeAffinity;
+  if (na) {
+    const reqPath = [...path, "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"];
+    (na.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []).forEach((term, i) =>
+      issues.push(...nodeSelectorTermIssues(term, [...reqPath, i])),
+    );
+    const prefPath = [...path, "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"];
+    (na.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((p, i) => issues.push(...nodeSelectorTermIssues(p.preference, [...prefPath, i, "preference"])));
+  }
+  for (const which of ["podAffinity", "podAntiAffinity"] as const) {
+    const pa = affinity[which];
+    if (!pa) continue;
+    const reqPath = [...path, which, "requiredDuringSchedulingIgnoredDuringExecution"];
+    (pa.requiredDuringSchedulingIgnoredDuringExecution ?? []).forEach((t, i) => issues.push(...podAffinityTermIssues(t, [...reqPath, i])));
+    const prefPath = [...path, which, "preferredDuringSchedulingIgnoredDuringExecution"];
+    (pa.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((w, i) => issues.push(...podAffinityTermIssues(w.podAffinityTerm, [...prefPath, i, "podAffinityTerm"])));
+  }
+  return issues;
+}
+
+/**
+ * Kubernetes' ValidateNodeSelectorRequirement: In/NotIn need values, Exists/DoesNotExist take none, Gt/Lt
+ * take exactly one. coxswain also requires Gt/Lt's value to be an integer (Kubernetes accepts anything and
+ * the term then never matches) and warns about a term without expressions (it matches no node).
+ */
+function nodeSelectorTermIssues(term: NodeSelectorTerm, path: Path): Issue[] {
+  const issues: Issue[] = [];
+  const expressions = term.matchExpressions ?? [];
+  if (expressions.length === 0) {
+    issues.push({ code: "InvalidField", severity: "warning", path: [...path], at: "value", message: "a term without matchExpressions matches no node (as in Kubernetes)" });
+  }
+  expressions.forEach((req, i) => {
+    const at = [...path, "matchExpressions", i, "values"];
+    const values = req.values ?? [];
+    switch (req.operator) {
+      case "In":
+      case "NotIn":
+        if (values.length === 0) issues.push(fieldError("InvalidField", at, "must be specified when `operator` is 'In' or 'NotIn' (as in Kubernetes): give at least one value"));
+        break;
+      case "Exists":
+      case "DoesNotExist":
+        if (values.length > 0) issues.push(fieldError("InvalidField", at, "may not be specified when `operator` is 'Exists' or 'DoesNotExist' (as in Kubernetes): remove the values"));
+        break;
+      case "Gt":
+      case "Lt":
+        if (values.length !== 1) {
+          issues.push(fieldError("InvalidField", at, `must be specified single value when \`operator\` is 'Lt' or 'Gt' (as in Kubernetes) (got ${values.length} values)`));
+        } else if (!/^[+-]?[0-9]+$/.test(values[0]!)) {
+          issues.push(fieldError("InvalidField", [...at, 0], `must be an integer for operator ${req.operator}: the node label's value is compared as a number (got ${showValue(values[0])})`));
+        }
+        break;
+    }
+  });
+  return issues;
+}
+
+function podAffinityTermIssues(term: PodAffinityTerm, path: Path): Issue[] {
+  return term.labelSelector ? selectorIssues(term.labelSelector, [...path, "labelSelector"]) : [];
+}
+
+/** Kubernetes' ValidateTolerations (operator defaults to Equal before this runs). */
+function tolerationIssues(t: Toleration, path: Path): Issue[] {
+  const issues: Issue[] = [];
+  const key = t.key ?? "";
+  if (key !== "" && !QUALIFIED.test(key)) {
+    issues.push(fieldError("InvalidField", [...path, "key"], `must be a qualified name like "dedicated" or "example.com/gpu" (got ${showValue(key)})`));
+  }
+  if (key === "" && t.operator !== "Exists") {
+    issues.push(fieldError("InvalidField", [...path, "operator"], 'operator must be Exists when `key` is empty, which means "match all values and all keys" (as in Kubernetes)'));
+  }
+  if (t.tolerationSeconds !== undefined && t.effect !== "NoExecute") {
+    issues.push(fieldError("InvalidField", [...path, "effect"], `effect must be 'NoExecute' when \`tolerationSeconds\` is set (as in Kubernetes) (got ${t.effect === undefined ? "none" : showValue(t.effect)})`));
+  }
+  const value = t.value ?? "";
+  if (t.operator === "Exists" && value !== "") {
+    issues.push(fieldError("InvalidField", [...path, "value"], "value must be empty when `operator` is 'Exists' (as in Kubernetes)"));
+  } else if (t.operator !== "Exists" && (value.length > 63 || !LABEL.test(value))) {
+    issues.push(fieldError("InvalidField", [...path, "value"], `must be a label value (at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty) (got ${showValue(value)})`));
+  }
+  return issues;
+}
+
+/** Kubernetes' ValidateTopologySpreadConstraints beyond the schema: minDomains only with DoNotSchedule, no repeated pair. */
+function spreadIssues(constraints: readonly TopologySpreadConstraint[], path: Path): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Map<string, number>();
+  constraints.forEach((c, i) => {
+    const cPath = [...path, i];
+    if (c.minDomains !== undefined && c.whenUnsatisfiable !== "DoNotSchedule") {
+      issues.push(fieldError("InvalidField", [...cPath, "minDomains"], `can only use minDomains if whenUnsatisfiable=DoNotSchedule, not ${c.whenUnsatisfiable} (as in Kubernetes)`));
+    }
+    const id = `${c.topologyKey}\u0000${c.whenUnsatisfiable}`;
+    const first = seen.get(id);
+    if (first !== undefined) {
+      issues.push(
+        fieldError("InvalidField", [...cPath, "topologyKey"], `duplicate {${c.topologyKey}, ${c.whenUnsatisfiable}} (first at topologySpreadConstraints[${first}]); each topologyKey and whenUnsatisfiable pair may appear once, as in Kubernetes`),
+      );
+    } else seen.set(id, i);
+    if (c.labelSelector) issues.push(...selectorIssues(c.labelSelector, [...cPath, "labelSelector"]));
+  });
+  return issues;
+}

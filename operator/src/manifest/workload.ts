@@ -1,0 +1,194 @@
+/**
+ * Rules and defaults of the workload kinds, Deployment (Kubernetes' apps/v1 validation) and Rollout (Argo
+ * Rollouts' validation), beyond their schemas. The pod template's own rules are in pod.ts.
+ */
+import type { Deployment, Rollout, Workload } from "../api/objects.js";
+import { fieldError, showValue, type Issue } from "./issue.js";
+import type { PathSegment } from "./paths.js";
+import { podTemplateIssues } from "./pod.js";
+import { isEmptySelector, selectorIssues, unmetRequirements } from "./selector.js";
+
+/** Kubernetes' (and Argo's) default for maxSurge and maxUnavailable. */
+export const DEFAULT_ROLLING_PERCENT = "25%";
+
+type Path = readonly PathSegment[];
+
+/** Rules shared by every workload: selector, template, deadlines. */
+function workloadIssues(w: Workload): Issue[] {
+  const issues: Issue[] = [];
+  const spec = w.spec;
+  const noun = w.kind === "Deployment" ? "a Deployment" : "a Rollout";
+
+  const selectorPath = ["spec", "selector"];
+  if (isEmptySelector(spec.selector)) {
+    issues.push(fieldError("InvalidField", selectorPath, `empty selector is invalid for ${noun} (as in Kubernetes): give matchLabels or matchExpressions that select the template's labels`));
+  } else {
+    const bad = selectorIssues(spec.selector, selectorPath);
+    issues.push(...bad);
+    // Kubernetes: "`selector` does not match template `labels`". Only meaningful for a valid selector.
+    const unmet = bad.length === 0 ? unmetRequirements(spec.selector, spec.template.metadata.labels) : [];
+    if (unmet.length > 0) {
+      issues.push(
+        fieldError(
+          "InvalidField",
+          ["spec", "template", "metadata", "labels"],
+          `selector does not match template labels: every requirement of spec.selector must hold for spec.template.metadata.labels; unmet: ${unmet.join(", ")}`,
+        ),
+      );
+    }
+  }
+
+  const deadline = spec.progressDeadlineSeconds;
+  const minReady = spec.minReadySeconds ?? 0;
+  if (deadline !== undefined && deadline <= minReady) {
+    issues.push(fieldError("InvalidField", ["spec", "progressDeadlineSeconds"], `must be greater than minReadySeconds (${minReady}), as in Kubernetes (got ${deadline})`));
+  }
+  issues.push(...podTemplateIssues(spec.template, ["spec", "template"]));
+  return issues;
+}
+
+/** Rules for a Deployment beyond its schema. */
+export function deploymentIssues(d: Deployment): Issue[] {
+  const issues = workloadIssues(d);
+  const strategy = d.spec.strategy;
+  if (strategy?.type === "Recreate" && strategy.rollingUpdate !== undefined) {
+    issues.push(fieldError("InvalidField", ["spec", "strategy", "rollingUpdate"], "may not be specified when strategy `type` is 'Recreate' (as in Kubernetes)"));
+  } else if (strategy?.rollingUpdate) {
+    issues.push(...surgeIssues(strategy.rollingUpdate, ["spec", "strategy", "rollingUpdate"]));
+  }
+  return issues;
+}
+
+/** Rules for a Rollout beyond its schema (Argo Rollouts' validation, for the fields coxswain supports). */
+export function rolloutIssues(r: Rollout): Issue[] {
+  const issues = workloadIssues(r);
+  const strategy = r.spec.strategy;
+  const path = ["spec", "strategy"];
+  if (strategy.canary === undefined && strategy.blueGreen === undefined) {
+    issues.push(fieldError("InvalidField", path, "must have exactly one of canary or blueGreen (got neither)"));
+  } else if (strategy.canary !== undefined && strategy.blueGreen !== undefined) {
+    issues.push(fieldError("InvalidField", path, "must have exactly one of canary or blueGreen (got both; Argo: Multiple Strategies can not be listed)"));
+  } else if (strategy.canary) {
+    const canary = strategy.canary;
+    issues.push(...surgeIssues(canary, [...path, "canary"]));
+    (canary.steps ?? []).forEach((step, i) => {
+      const stepPath = [...path, "canary", "steps", i];
+      const kinds = (["setWeight", "pause"] as const).filter((k) => step[k] !== undefined);
+      if (kinds.length !== 1) {
+        issues.push(fieldError("InvalidField", stepPath, `a step must have exactly one of setWeight or pause (got ${kinds.length === 0 ? "none" : kinds.join(" and ")})`));
+      }
+      const duration = step.pause?.duration;
+      if (duration !== undefined && pauseDurationSeconds(duration) === undefined) {
+        issues.push(
+          fieldError(
+            "InvalidField",
+            [...stepPath, "pause", "duration"],
+            `must be a non-negative number of seconds, or a duration like "30s", "5m", "1h" or "1h30m" (got ${showValue(duration)})`,
+          ),
+        );
+      }
+    });
+  } else if (strategy.blueGreen) {
+    const bg = strategy.blueGreen;
+    if (bg.autoPromotionEnabled === false && bg.autoPromotionSeconds !== undefined) {
+      issues.push({
+        code: "InvalidField",
+        severity: "warning",
+        path: [...path, "blueGreen", "autoPromotionSeconds"],
+        at: "value",
+        message: "is ignored because autoPromotionEnabled is false (as in Argo Rollouts): promotion waits for the coxswain.io/promote annotation",
+      });
+    }
+  }
+  return issues;
+}
+
+/** maxSurge / maxUnavailable: form, maxUnavailable ≤ 100%, not both 0. */
+function surgeIssues(ru: { maxSurge?: number | string; maxUnavailable?: number | string }, path: Path): Issue[] {
+  const issues: Issue[] = [];
+  const surge = checkIntOrPercent(ru.maxSurge, [...path, "maxSurge"], false, issues);
+  const unavailable = checkIntOrPercent(ru.maxUnavailable, [...path, "maxUnavailable"], true, issues);
+  if (surge === 0 && unavailable === 0) {
+    issues.push(fieldError("InvalidField", [...path, "maxUnavailable"], "may not be 0 when maxSurge is 0: a rollout could never replace a pod (as in Kubernetes)"));
+  }
+  return issues;
+}
+
+/** Returns the absolute value when it is a plain integer (or the percentage), and checks the form. */
+function checkIntOrPercent(v: number | string | undefined, path: Path, capAt100: boolean, issues: Issue[]): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === "number") {
+    if (!Number.isInteger(v) || v < 0) {
+      issues.push(fieldError("InvalidField", path, `must be a non-negative integer or a percentage like "25%" (got ${showValue(v)})`));
+      return undefined;
+    }
+    return v;
+  }
+  const pct = Number(v.slice(0, -1));
+  if (v.endsWith("%")) {
+    if (capAt100 && pct > 100) issues.push(fieldError("InvalidField", path, `must not be greater than 100% (got ${showValue(v)})`));
+    return pct;
+  }
+  // A bare digit string ("1") is a percentage-less string: Kubernetes rejects it, it must be a number or "N%".
+  issues.push(fieldError("InvalidField", path, `a string must be a percentage like "25%"; write a number without quotes (got ${showValue(v)})`));
+  return undefined;
+}
+
+const GO_DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, "μs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+
+/**
+ * A canary pause's duration in whole seconds, as Argo Rollouts reads it (RolloutPause.DurationSeconds): an
+ * integer is seconds; a string is an integer ("30") or a Go duration ("30s", "5m", "1h30m", "1.5h"),
+ * truncated to seconds. Undefined for anything else, negative values, or more than 2^31 − 1 seconds.
+ */
+export function pauseDurationSeconds(duration: number | string): number | undefined {
+  let seconds: number;
+  if (typeof duration === "number") seconds = duration;
+  else if (/^[0-9]+$/.test(duration)) seconds = Number(duration);
+  else {
+    const s = duration.startsWith("+") ? duration.slice(1) : duration;
+    if (s === "0") return 0;
+    const part = /([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)/y;
+    let total = 0;
+    let i = 0;
+    while (i < s.length) {
+      part.lastIndex = i;
+      const m = part.exec(s);
+      if (!m || m[1] === "" || m[1] === ".") return undefined;
+      total += Number(m[1]) * GO_DURATION_UNITS[m[2]!]!;
+      i = part.lastIndex;
+    }
+    if (s.length === 0) return undefined;
+    seconds = Math.trunc(total + 1e-9);
+  }
+  return Number.isInteger(seconds) && seconds >= 0 && seconds <= 2147483647 ? seconds : undefined;
+}
+
+/**
+ * Defaults a JSON schema cannot express for workloads, in place: Deployment strategy RollingUpdate with 25%/25%
+ * (also when strategy is omitted), a canary's maxSurge/maxUnavailable 25%/25%, and, in the pod template, a
+ * resource limit without a request makes the request equal to the limit (Kubernetes does this when it creates
+ * the pods; coxswain has no pod objects, so it happens in the template, where the scheduler reads requests).
+ */
+export function applyWorkloadDefaults(w: Workload): void {
+  if (w.kind === "Deployment") {
+    const strategy = (w.spec.strategy ??= {});
+    strategy.type ??= "RollingUpdate";
+    if (strategy.type === "RollingUpdate") {
+      const ru = (strategy.rollingUpdate ??= {});
+      ru.maxSurge ??= DEFAULT_ROLLING_PERCENT;
+      ru.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
+    }
+  } else if (w.spec.strategy.canary) {
+    const canary = w.spec.strategy.canary;
+    canary.maxSurge ??= DEFAULT_ROLLING_PERCENT;
+    canary.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
+  }
+  for (const c of w.spec.template.spec.containers) {
+    const limits = c.resources?.limits;
+    if (!limits || !c.resources) continue;
+    const requests = (c.resources.requests ??= {});
+    if (limits.cpu !== undefined) requests.cpu ??= limits.cpu;
+    if (limits.memory !== undefined) requests.memory ??= limits.memory;
+  }
+}
