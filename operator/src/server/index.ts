@@ -1,0 +1,34 @@
+/**
+ * server/: coxswain's HTTP surface — webhooks that trigger a fetch at once, and /healthz. startServer
+ * (server.ts) serves; webhooks.ts verifies and parses each provider's requests (pure); rate.ts limits
+ * requests per client; readWebhookSecretFile reads `--webhook-secret-file`.
+ */
+import { CoxError } from "../api/errors.js";
+import { readSecretFile } from "../source/credentials.js";
+
+export { DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_PER_SECOND, parseListen, startServer } from "./server.js";
+export type { RunningServer, ServerOptions, WebhookSecrets } from "./server.js";
+export { deliveryId, parseWebhookEvent, PROVIDERS, sign, verifyWebhook } from "./webhooks.js";
+export type { Headers, Provider, PushEvent, Verification, WebhookEvent } from "./webhooks.js";
+export { RateLimiter } from "./rate.js";
+export type { RateDecision, RateLimitOptions } from "./rate.js";
+
+/** A secret shorter than this gets a warning (GitHub suggests a random string of high entropy). */
+const SHORT_SECRET = 16;
+
+/**
+ * Reads `--webhook-secret-file`: the whole file is one secret shared by every provider; surrounding
+ * whitespace and newlines are ignored. Empty → InvalidArgument. Warnings (safe to print, no secret in
+ * them): the file is readable by group or others; the secret is shorter than 16 characters. Errors never
+ * quote the content.
+ */
+export async function readWebhookSecretFile(path: string): Promise<{ secret: string; warnings: string[] }> {
+  const { text, warnings } = await readSecretFile(path, "webhook secret file");
+  const secret = text.trim();
+  if (secret === "") throw new CoxError("InvalidArgument", `webhook secret file ${path} is empty; expected one line with the secret`);
+  if (/[\r\n]/.test(secret)) {
+    throw new CoxError("InvalidArgument", `webhook secret file ${path} has more than one line; expected one line with the secret`);
+  }
+  if (secret.length < SHORT_SECRET) warnings.push(`webhook secret in ${path} is shorter than ${SHORT_SECRET} characters; use a long random string`);
+  return { secret, warnings };
+}

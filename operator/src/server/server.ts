@@ -1,0 +1,238 @@
+/**
+ * coxswain's HTTP surface: the webhook receiver and the health endpoint.
+ *
+ *   POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}
+ *   GET  /healthz
+ *
+ * Every request is first counted against its client's rate (429 RateLimited, Retry-After). A webhook's
+ * body is bounded (413 RequestTooLarge: a declared Content-Length over the limit is refused before reading
+ * anything; a body that grows past it is cut off and the rest discarded unread), then verified with the
+ * provider's signature or token (401 WebhookUnauthorized; onPush is not called), then parsed: a push calls
+ * onPush at once and answers 200, a ping answers 200, any other event 202 (ignored). Errors are JSON
+ * `{ "code": …, "message": … }`. Nothing logged or answered contains a secret, a signature or a body.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { CoxError, type ErrorCode } from "../api/errors.js";
+import { RateLimiter } from "./rate.js";
+import { deliveryId, parseWebhookEvent, PROVIDERS, verifyWebhook, type Provider, type PushEvent } from "./webhooks.js";
+
+/** Default largest webhook body: GitHub caps payloads at 25 MB, but a push of a few commits is a few KiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Default sustained requests per second per client. */
+export const DEFAULT_RATE_PER_SECOND = 10;
+
+/** Secrets: one shared by every provider, or one per provider (a provider without one refuses all requests). */
+export type WebhookSecrets = string | Partial<Record<Provider, string>>;
+
+/** Options of startServer. */
+export interface ServerOptions {
+  /** "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" for every interface; port 0 picks a free one). */
+  listen: string;
+  /** Webhook secrets; without any, every webhook is refused with 401. */
+  secrets?: WebhookSecrets;
+  /** A verified push. Called at once, before the answer is sent; its errors answer 500. Should only trigger work. */
+  onPush: (event: PushEvent) => void;
+  /** GET /healthz body; `ok: false` in it answers 503. */
+  health?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** Largest webhook body (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Requests per second per client address (default 10; burst twice that). */
+  rate?: number;
+  /** Burst of the rate limit (default 2 × rate). */
+  burst?: number;
+  /** One line per refused or failed request and per push (never secrets or bodies). */
+  log?: (line: string) => void;
+}
+
+/** A listening server. */
+export interface RunningServer {
+  /** http://HOST:PORT (for an all-interfaces listen, the loopback address). */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  /** Stops listening and closes open connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Parses a listen address: "HOST:PORT", "[IPv6]:PORT" or ":PORT" (every interface). InvalidArgument
+ * otherwise. Pure.
+ */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):([0-9]{1,5})$/.exec(text.trim());
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new CoxError("InvalidArgument", `--listen: expected HOST:PORT such as 127.0.0.1:8080 (got ${JSON.stringify(text)})`);
+  }
+  const host = m[1] ?? (m[2] === "" ? "0.0.0.0" : m[2]!);
+  return { host, port };
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const { host, port } = parseListen(opts.listen);
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limiter = new RateLimiter({ perSecond: opts.rate ?? DEFAULT_RATE_PER_SECOND, ...(opts.burst ? { burst: opts.burst } : {}) });
+  const log = opts.log ?? (() => undefined);
+  const secretFor = (p: Provider): string => (typeof opts.secrets === "string" ? opts.secrets : (opts.secrets?.[p] ?? ""));
+
+  const server = http.createServer((req, res) => {
+    void handle(req, res).catch((err: unknown) => {
+      log(`http: ${req.method} ${safePath(req.url)}: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) send(res, 500, { code: "RuntimeCallFailed", message: "internal error" });
+      else res.destroy();
+    });
+  });
+  // Bounded time for headers and the whole request: a client that trickles bytes cannot hold a socket.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const client = req.socket.remoteAddress ?? "unknown";
+    const path = safePath(req.url);
+    const rate = limiter.take(client);
+    if (!rate.allowed) {
+      res.setHeader("retry-after", String(Math.max(1, Math.ceil(rate.retryAfterMs / 1000))));
+      log(`http: ${req.method} ${path} from ${client}: 429 rate limited`);
+      return refuse(req, res, 429, "RateLimited", `more than ${opts.rate ?? DEFAULT_RATE_PER_SECOND} requests per second from ${client}`);
+    }
+    if (path === "/healthz") {
+      if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, "use GET /healthz", { allow: "GET, HEAD" });
+      const body = (await opts.health?.()) ?? { ok: true };
+      return send(res, body.ok === false ? 503 : 200, body, req.method === "HEAD");
+    }
+    const m = /^\/api\/v1\/webhooks\/([a-z]+)$/.exec(path);
+    if (!m || !(PROVIDERS as readonly string[]).includes(m[1]!)) {
+      return refuse(req, res, 404, undefined, `no such endpoint; webhooks are POST /api/v1/webhooks/{${PROVIDERS.join(",")}}`);
+    }
+    const provider = m[1] as Provider;
+    if (req.method !== "POST") return refuse(req, res, 405, undefined, `use POST for ${path}`, { allow: "POST" });
+
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > maxBody) {
+      log(`webhook ${provider} from ${client}: 413 body of ${declared} bytes`);
+      return refuse(req, res, 413, "RequestTooLarge", `the body is ${declared} bytes; at most ${maxBody} are accepted`);
+    }
+    const body = await readBody(req, maxBody);
+    if (body === undefined) {
+      log(`webhook ${provider} from ${client}: 413 body over ${maxBody} bytes`);
+      return refuse(req, res, 413, "RequestTooLarge", `the body exceeds ${maxBody} bytes`);
+    }
+    const verified = verifyWebhook(provider, req.headers, body, secretFor(provider));
+    if (!verified.ok) {
+      log(`webhook ${provider} from ${client}: 401 ${verified.reason}`);
+      return send(res, 401, { code: "WebhookUnauthorized", message: verified.reason });
+    }
+    const event = parseWebhookEvent(provider, req.headers, body);
+    const delivery = deliveryId(provider, req.headers);
+    switch (event.kind) {
+      case "ping":
+        log(`webhook ${provider}: ping`);
+        return send(res, 200, { result: "pong" });
+      case "ignored":
+        return send(res, 202, { result: "ignored", event: event.event });
+      case "invalid":
+        log(`webhook ${provider} from ${client}: 400 ${event.message}`);
+        return send(res, 400, { code: "InvalidArgument", message: event.message });
+      case "push": {
+        const push: PushEvent = { provider };
+        if (event.ref !== undefined) push.ref = event.ref;
+        if (event.after !== undefined) push.after = event.after;
+        if (delivery !== undefined) push.delivery = delivery;
+        try {
+          opts.onPush(push);
+        } catch (err) {
+          log(`webhook ${provider}: onPush failed: ${err instanceof Error ? err.message : String(err)}`);
+          return send(res, 500, { code: "RuntimeCallFailed", message: "the push could not be handed to the operator" });
+        }
+        log(`webhook ${provider}: push${push.ref ? ` ${push.ref}` : ""}${push.after ? ` ${push.after.slice(0, 7)}` : ""}${delivery ? ` (delivery ${delivery})` : ""}`);
+        return send(res, 200, { result: "triggered", ...(push.ref ? { ref: push.ref } : {}), ...(push.after ? { after: push.after } : {}) });
+      }
+    }
+  }
+
+  const sockets = new Set<import("node:net").Socket>();
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new CoxError("InvalidArgument", `--listen ${opts.listen}: cannot listen (${err.code ?? err.message})`, { cause: err })),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return {
+    url: `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}`,
+    port: address.port,
+    host,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
+
+/** Reads the body up to `max` bytes; undefined (and the rest is left unread) when it is longer. */
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > max) {
+        req.off("data", onData);
+        req.off("end", onEnd);
+        chunks.length = 0;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => resolve(Buffer.concat(chunks));
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", reject);
+  });
+}
+
+/**
+ * Answers an error and closes the connection. What the client still sends is discarded without being
+ * kept (closing at once could reset the connection before the client reads the answer), for at most a
+ * second.
+ */
+function refuse(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: number,
+  code: ErrorCode | undefined,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.setHeader("connection", "close");
+  send(res, status, code ? { code, message } : { message });
+  if (!req.complete) {
+    req.resume();
+    const timer = setTimeout(() => req.socket.destroy(), 1_000);
+    timer.unref();
+    req.once("end", () => clearTimeout(timer));
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: Record<string, unknown>, headOnly = false): void {
+  const text = `${JSON.stringify(body)}\n`;
+  // Headers set earlier with setHeader (retry-after, allow, connection) are merged in by writeHead.
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(headOnly ? undefined : text);
+}
+
+/** The path of a request URL without its query (which could carry a token in other tools' setups). */
+function safePath(url: string | undefined): string {
+  return (url ?? "/").split("?", 1)[0]!.slice(0, 200);
+}
