@@ -1,6 +1,6 @@
 /**
- * The rollout decision: resolving a Deployment's rolling-update parameters and computing the next step
- * of a rolling update from a snapshot of its pods. Pure.
+ * The rollout decisions, pure: Deployment steps (RollingUpdate, Recreate, scaling, paused), canary and
+ * blue/green steps (Argo Rollouts), revision history, failure detection and the rollback decision.
  */
 export type * from "./types.js";
 export {

@@ -1,237 +1,245 @@
 /**
- * Kubernetes' rolling update, one step per sync, at the level of pods instead of ReplicaSets
- * (pkg/controller/deployment/rolling.go with the ReplicaSet controller's choice of victims folded in).
+ * A Deployment's step, as Kubernetes' Deployment controller (pkg/controller/deployment: sync.go, rolling.go,
+ * recreate.go) decides it over ReplicaSets, with the ReplicaSet controller folded in (core.ts planPods).
  *
- * Pod classes used throughout:
- * - active: neither terminating nor failed — what a ReplicaSet's .spec.replicas counts;
- * - running: not failed (active + terminating) — what really runs and holds ports and memory;
- * - available: active, ready, and ready for more than minReadySeconds (deploymentutil's IsPodAvailable).
+ * One step per call, in Kubernetes' order (syncDeployment):
+ *  - paused → only sync(): scale() as below, never a rollout step, no progress deadline;
+ *  - a scaling event (the given sizes were set for other replicas) → scale(): the one active revision (or the
+ *    newest when none is active) takes all replicas; a saturated new revision → old ones to 0; otherwise, for
+ *    RollingUpdate, proportional scaling: replicas + maxSurge − Σ sizes shared out by getProportion
+ *    (size × (replicas + maxSurge) / max-replicas, rounded), largest revision first (newer first on ties when
+ *    growing, older first when shrinking), leftovers to the first, never below 0;
+ *  - RollingUpdate (rolloutRolling): (1) the new revision above replicas → down to replicas; below →
+ *    up by min(replicas + maxSurge − Σ sizes, replicas − size); a step that changed it ends here;
+ *    (2) old revisions (reconcileOldReplicaSets): maxScaledDown = Σ sizes − (replicas − maxUnavailable) −
+ *    new unavailable; first their unavailable pods, oldest revision first, at most maxScaledDown
+ *    (cleanupUnhealthyReplicas); then, while more than replicas − maxUnavailable are available, oldest first
+ *    (scaleDownOldReplicaSetsForRollingUpdate). On a rollover (the template changed mid-rollout) the
+ *    intermediate revision's pods are not available yet, so they go first, as in Kubernetes.
+ *  - Recreate (rolloutRecreate): old revisions to 0; while any old pod still runs (terminating included),
+ *    wait; then the new revision to replicas.
  *
- * One step, in order:
- *  0. failed active pods are removed (they do not run; Kubernetes does not count them in a ReplicaSet);
- *  1. new revision above replicas → remove the surplus (not-ready first, then newest);
- *     new revision below replicas → create min(replicas + maxSurge − running, replicas − new) pods.
- *     Deviation, on purpose: Kubernetes counts only active pods here, so pods still terminating can push
- *     what runs above replicas + maxSurge. coxswain counts them (like Kubernetes' podReplacementPolicy
- *     TerminationComplete) so that never more than replicas + maxSurge pods run;
- *  2. if nothing was created: scale old revisions down (reconcileOldReplicaSets):
- *     maxScaledDown = active − (replicas − maxUnavailable) − new unavailable; first unavailable old pods,
- *     oldest revision first, at most maxScaledDown (cleanupUnhealthyReplicas); then old pods while more than
- *     replicas − maxUnavailable are available, oldest revision first (scaleDownOldReplicaSetsForRollingUpdate).
+ * Where coxswain decides differently, on purpose:
+ *  - pods still terminating count against maxSurge (like podReplacementPolicy TerminationComplete), so never
+ *    more than replicas + maxSurge pods run; creations wait for them;
+ *  - failed pods do not run: they are removed at once and replaced in the same step (not counted as progress);
+ *  - availability is the effective one (core.ts), so the decision sees in one step what Kubernetes sees a
+ *    sync later; a new revision's unavailable count is never negative.
  *
- * Victims within one revision follow the ReplicaSet controller's ranking, simplified to what coxswain knows
- * about a pod: not ready before ready; among ready pods, unknown ready time, then the most recently ready
- * first; then the newest first; then by name (determinism). Because recently ready pods go first, the pods
- * that are ready but not yet available go before available ones, so removing k "unhealthy" pods of a
- * revision removes exactly its k unavailable pods.
- *
- * Plain scaling is the same code: with no old pods, step 1 scales the current revision up or down.
- * Failed pods of the wanted revision are removed and replaced in the same step: a failed pod does not run,
- * so the replacement never takes what runs above replicas + maxSurge; `remove` is applied before `create`.
+ * Without the caller's sizes, they are derived from the active pods: no scaling event can be seen then, and
+ * every rule above still holds (the rolling update itself copes with a change of replicas).
  */
-import { CoxError } from "../api/errors.js";
-import type { RolloutCounts, RolloutInput, RolloutPod, RolloutStep } from "./types.js";
+import type { Rev, World } from "./core.js";
+import { buildWorld, effAvailable, finishStep, oldRevs, planPods, roundHalfAway, short, validateCommon } from "./core.js";
+import type { RolloutInput, RolloutStep } from "./types.js";
 
-/** Short form of a revision hash for human-readable reasons. */
-function short(revision: string): string {
-  return revision.length > 10 ? `${revision.slice(0, 10)}…` : revision;
+export { compareForRemoval, isAvailable } from "./core.js";
+
+type Sizes = Map<string, number>;
+
+/** Records size changes as human-readable reasons, in revision order. */
+function describeChanges(w: World, before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, how = ""): string[] {
+  const out: string[] = [];
+  for (const r of [w.wanted, ...oldRevs(w)]) {
+    const a = before.get(r.revision) ?? 0;
+    const b = after.get(r.revision) ?? 0;
+    if (a === b) continue;
+    out.push(`scaling ${how}${b > a ? "up" : "down"} revision ${short(r.revision)} from ${a} to ${b}`);
+  }
+  return out;
 }
 
-/** Removal order of the ReplicaSet controller (simplified, see the module comment): first = removed first. */
-export function compareForRemoval(a: RolloutPod, b: RolloutPod): number {
-  if (a.ready !== b.ready) return a.ready ? 1 : -1;
-  if (a.ready && b.ready && a.readySince !== b.readySince) {
-    if (a.readySince === undefined) return -1;
-    if (b.readySince === undefined) return 1;
-    return b.readySince - a.readySince;
-  }
-  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+/** deploymentutil.FindActiveOrLatest: the only revision with a size, or the newest when none has one. */
+function findActiveOrLatest(w: World, sizes: Sizes): Rev | undefined {
+  const existing = w.revs.filter((r) => r.exists);
+  if (existing.length === 0) return undefined;
+  const active = existing.filter((r) => (sizes.get(r.revision) ?? 0) > 0);
+  if (active.length === 1) return active[0];
+  if (active.length > 1) return undefined;
+  if (w.wanted.exists) return w.wanted;
+  return existing.filter((r) => r !== w.wanted).sort((a, b) => b.age - a.age)[0];
 }
 
 /**
- * Whether a pod counts as available at `now`: active, ready, and (with minReadySeconds > 0) ready since a
- * known time more than minReadySeconds ago — Kubernetes' IsPodAvailable, strict comparison included.
+ * deploymentutil.IsSaturated: the new revision exists, is sized for replicas (with the sizes set for these
+ * replicas; derived sizes count as such) and all its replicas are available.
  */
-export function isAvailable(pod: RolloutPod, minReadySeconds: number, now: number): boolean {
-  if (pod.terminating || pod.failed || !pod.ready) return false;
-  if (minReadySeconds === 0) return true;
-  return pod.readySince !== undefined && pod.readySince + minReadySeconds * 1000 < now;
+function isSaturated(w: World, sizes: Sizes): boolean {
+  const n = w.wanted;
+  const size = sizes.get(n.revision) ?? 0;
+  const annotated = w.given ? w.given.replicas : w.params.replicas;
+  return n.exists && size === w.params.replicas && annotated === w.params.replicas && effAvailable(n, size) === w.params.replicas;
 }
 
-function validate(input: RolloutInput): void {
-  const { params } = input;
-  for (const k of ["replicas", "maxSurge", "maxUnavailable", "minReadySeconds", "progressDeadlineSeconds"] as const) {
-    const v = params[k];
-    if (!Number.isSafeInteger(v) || v < 0) {
-      throw new CoxError("InvalidArgument", `rollout params.${k} is ${v}; expected an integer ≥ 0 (use resolveRollingParams)`);
+/** Kubernetes' scale() for paused Deployments and scaling events. */
+function scale(w: World, sizes: Sizes, rolling: boolean): void {
+  const { replicas, maxSurge } = w.params;
+  const single = findActiveOrLatest(w, sizes);
+  if (single) {
+    if ((sizes.get(single.revision) ?? 0) !== replicas) sizes.set(single.revision, replicas);
+    return;
+  }
+  if (isSaturated(w, sizes)) {
+    for (const r of oldRevs(w)) sizes.set(r.revision, 0);
+    return;
+  }
+  if (!rolling) return;
+  const active = w.revs.filter((r) => (sizes.get(r.revision) ?? 0) > 0);
+  const total = active.reduce((n, r) => n + (sizes.get(r.revision) ?? 0), 0);
+  const allowedSize = replicas > 0 ? replicas + maxSurge : 0;
+  const toAdd = allowedSize - total;
+  if (toAdd === 0) return;
+  // Largest first; ties: newer first when growing, older first when shrinking.
+  active.sort((a, b) => {
+    const d = (sizes.get(b.revision) ?? 0) - (sizes.get(a.revision) ?? 0);
+    if (d !== 0) return d;
+    return toAdd > 0 ? b.age - a.age : a.age - b.age;
+  });
+  // The max-replicas annotation, else the Deployment's status.replicas (active pods), as getReplicaSetFraction.
+  const annotated = w.given ? w.given.maxReplicas : w.revs.reduce((n, r) => n + r.active.length, 0);
+  let added = 0;
+  const next = new Map<string, number>();
+  for (const r of active) {
+    const size = sizes.get(r.revision) ?? 0;
+    let proportion = 0;
+    if (size > 0 && toAdd !== added) {
+      let fraction: number;
+      if (replicas === 0) fraction = -size;
+      else if (annotated > 0) fraction = roundHalfAway((size * (replicas + maxSurge)) / annotated) - size;
+      else fraction = 0;
+      const allowed = toAdd - added;
+      proportion = toAdd > 0 ? Math.min(fraction, allowed) : Math.max(fraction, allowed);
+    }
+    next.set(r.revision, size + proportion);
+    added += proportion;
+  }
+  const first = active[0]!;
+  next.set(first.revision, Math.max(0, next.get(first.revision)! + toAdd - added));
+  for (const [rev, n] of next) sizes.set(rev, Math.max(0, n));
+}
+
+/** rolloutRolling over sizes: the new revision up (or down), else old revisions down. */
+function rolling(w: World, sizes: Sizes): void {
+  const { replicas, maxSurge, maxUnavailable } = w.params;
+  const n = w.wanted;
+  const size = (r: Rev) => sizes.get(r.revision) ?? 0;
+  const sum = () => w.revs.reduce((t, r) => t + size(r), 0);
+
+  // reconcileNewReplicaSet
+  if (size(n) > replicas) {
+    sizes.set(n.revision, replicas);
+    return;
+  }
+  if (size(n) < replicas) {
+    const maxTotal = replicas + maxSurge;
+    const total = sum();
+    if (total < maxTotal) {
+      const up = Math.min(maxTotal - total, replicas - size(n));
+      if (up > 0) {
+        sizes.set(n.revision, size(n) + up);
+        return;
+      }
     }
   }
-  const names = new Set<string>();
-  for (const p of input.pods) {
-    if (names.has(p.name)) throw new CoxError("InvalidArgument", `pod ${JSON.stringify(p.name)} appears twice; expected unique pod names`);
-    names.add(p.name);
+
+  // reconcileOldReplicaSets
+  const olds = oldRevs(w);
+  if (olds.every((r) => size(r) === 0)) return;
+  const minAvailable = replicas - maxUnavailable;
+  const newUnavailable = Math.max(0, size(n) - effAvailable(n, size(n)));
+  const maxScaledDown = sum() - minAvailable - newUnavailable;
+  if (maxScaledDown <= 0) return;
+  let cleaned = 0;
+  for (const r of olds) {
+    if (cleaned >= maxScaledDown) break;
+    const s = size(r);
+    if (s === 0) continue;
+    const unhealthy = s - effAvailable(r, s);
+    if (unhealthy <= 0) continue;
+    const k = Math.min(maxScaledDown - cleaned, unhealthy);
+    sizes.set(r.revision, s - k);
+    cleaned += k;
+  }
+  const available = w.revs.reduce((t, r) => t + effAvailable(r, size(r)), 0);
+  if (available <= minAvailable) return;
+  const target = available - minAvailable;
+  let scaled = 0;
+  for (const r of olds) {
+    if (scaled >= target) break;
+    const s = size(r);
+    if (s === 0) continue;
+    const k = Math.min(s, target - scaled);
+    sizes.set(r.revision, s - k);
+    scaled += k;
   }
 }
 
-/** Old revisions, oldest first: by position in revisionOrder; unlisted ones first, by their oldest pod, then hash. */
-function orderOldRevisions(old: Map<string, RolloutPod[]>, revisionOrder: readonly string[] | undefined): string[] {
-  const index = new Map<string, number>();
-  revisionOrder?.forEach((r, i) => {
-    if (!index.has(r)) index.set(r, i);
-  });
-  const oldest = (r: string) => old.get(r)!.reduce((m, p) => Math.min(m, p.createdAt), Infinity);
-  return [...old.keys()].sort((a, b) => {
-    const ia = index.get(a) ?? -1;
-    const ib = index.get(b) ?? -1;
-    if (ia !== ib) return ia - ib;
-    const oa = oldest(a);
-    const ob = oldest(b);
-    if (oa !== ob) return oa - ob;
-    return a < b ? -1 : a > b ? 1 : 0;
-  });
+/** rolloutRecreate over sizes. Returns the number of old pods still running when it has to wait for them. */
+function recreate(w: World, sizes: Sizes): number {
+  const olds = oldRevs(w);
+  let scaledDown = false;
+  for (const r of olds) {
+    if ((sizes.get(r.revision) ?? 0) > 0) {
+      sizes.set(r.revision, 0);
+      scaledDown = true;
+    }
+  }
+  if (scaledDown) return 0;
+  const oldRunning = olds.reduce((t, r) => t + r.active.length + r.terminating, 0);
+  if (oldRunning > 0) return oldRunning;
+  if ((sizes.get(w.wanted.revision) ?? 0) !== w.params.replicas) sizes.set(w.wanted.revision, w.params.replicas);
+  return 0;
 }
 
 /**
- * The next step of a rolling update (or of plain scaling when the revision did not change), Kubernetes'
- * way; see the module comment for the exact rules and the two places coxswain decides differently
- * (terminating pods count against maxSurge; failed pods are replaced at once and do not count as progress).
- * Pure. Throws CoxError InvalidArgument on duplicate pod names or parameters that are not integers ≥ 0.
+ * The next step of a Deployment — rolling update, Recreate, plain scaling, or a paused Deployment's scaling —
+ * Kubernetes' way; see the module comment for the exact rules and where coxswain decides differently.
+ * Pure. Throws CoxError InvalidArgument on duplicate pod names, parameters or sizes that are not integers ≥ 0.
  */
 export function nextStep(input: RolloutInput): RolloutStep {
-  validate(input);
-  const { params, revision, now, lastProgressAt } = input;
-  const { replicas, maxSurge, maxUnavailable, minReadySeconds } = params;
-  const minReadyMs = minReadySeconds * 1000;
-  const deadlineMs = params.progressDeadlineSeconds * 1000;
-  const available = (p: RolloutPod) => isAvailable(p, minReadySeconds, now);
-
-  const active = input.pods.filter((p) => !p.terminating && !p.failed);
-  const failed = input.pods.filter((p) => !p.terminating && p.failed);
-  const running = input.pods.filter((p) => !p.failed);
-  const newActive = active.filter((p) => p.revision === revision);
-  const oldByRevision = new Map<string, RolloutPod[]>();
-  for (const p of active) {
-    if (p.revision === revision) continue;
-    const list = oldByRevision.get(p.revision);
-    if (list) list.push(p);
-    else oldByRevision.set(p.revision, [p]);
-  }
-  const oldCount = active.length - newActive.length;
-  const newAvailable = newActive.filter(available).length;
-  const availableCount = active.filter(available).length;
-  const counts: RolloutCounts = {
-    replicas: active.length,
-    updated: newActive.length,
-    ready: active.filter((p) => p.ready).length,
-    available: availableCount,
-    unavailable: Math.max(0, replicas - availableCount),
-  };
-
-  // 0. Failed pods do not run: remove them now (by name, for a deterministic plan).
-  const remove: string[] = failed.map((p) => p.name).sort();
-  const failedNew = failed.filter((p) => p.revision === revision).length;
-  let removedActive = 0;
-  let create = 0;
+  const { params, now } = input;
+  validateCommon(params, input.pods, input.sizes, now, input.lastProgressAt);
+  const w = buildWorld(params, input.revision, input.pods, now, input.revisionOrder, input.sizes);
+  const before = new Map(w.revs.map((r) => [r.revision, r.size]));
+  const sizes: Sizes = new Map(before);
+  const strategy = params.strategy ?? "RollingUpdate";
+  const paused = params.paused === true;
   const reasons: string[] = [];
-  if (failed.length > 0) reasons.push(`removing ${failed.length} failed pod(s)`);
+  let waitingFor = 0;
 
-  // 1. The new revision: surplus down, or up within the surge budget.
-  if (newActive.length > replicas) {
-    const surplus = newActive.length - replicas;
-    for (const p of [...newActive].sort(compareForRemoval).slice(0, surplus)) remove.push(p.name);
-    removedActive += surplus;
-    reasons.push(`scaling down revision ${short(revision)} from ${newActive.length} to ${replicas}`);
-  } else if (newActive.length < replicas) {
-    const budget = replicas + maxSurge - running.length;
-    create = Math.max(0, Math.min(budget, replicas - newActive.length));
-    if (create > 0) reasons.push(`scaling up revision ${short(revision)} to ${newActive.length + create}`);
+  const scalingEvent =
+    w.given !== undefined && w.given.replicas !== params.replicas && w.revs.some((r) => (before.get(r.revision) ?? 0) > 0);
+  if (paused || scalingEvent) {
+    scale(w, sizes, strategy === "RollingUpdate");
+    reasons.push(...describeChanges(w, before, sizes, scalingEvent ? "proportionally " : ""));
+    if (paused) reasons.unshift("paused");
+  } else if (strategy === "Recreate") {
+    waitingFor = recreate(w, sizes);
+    reasons.push(...describeChanges(w, before, sizes));
+  } else {
+    rolling(w, sizes);
+    reasons.push(...describeChanges(w, before, sizes));
   }
 
-  // 2. Old revisions down, only when step 1 created nothing (Kubernetes returns after a scale-up).
-  if (create === 0 && newActive.length <= replicas && oldCount > 0) {
-    const minAvailable = replicas - maxUnavailable;
-    const newUnavailable = newActive.length - newAvailable;
-    const maxScaledDown = active.length - minAvailable - newUnavailable;
-    if (maxScaledDown > 0) {
-      const order = orderOldRevisions(oldByRevision, input.revisionOrder);
-      const removed = new Set<string>();
-      let cleaned = 0;
-      for (const rev of order) {
-        if (cleaned >= maxScaledDown) break;
-        const pods = oldByRevision.get(rev)!;
-        const unhealthy = pods.length - pods.filter(available).length;
-        if (unhealthy === 0) continue;
-        const n = Math.min(maxScaledDown - cleaned, unhealthy);
-        for (const p of [...pods].sort(compareForRemoval).slice(0, n)) removed.add(p.name);
-        cleaned += n;
-      }
-      let scaled = 0;
-      if (availableCount > minAvailable) {
-        const target = availableCount - minAvailable;
-        for (const rev of order) {
-          if (scaled >= target) break;
-          const rest = oldByRevision.get(rev)!.filter((p) => !removed.has(p.name));
-          if (rest.length === 0) continue;
-          const n = Math.min(rest.length, target - scaled);
-          for (const p of rest.sort(compareForRemoval).slice(0, n)) removed.add(p.name);
-          scaled += n;
-        }
-      }
-      if (removed.size > 0) {
-        for (const name of removed) remove.push(name);
-        removedActive += removed.size;
-        reasons.push(
-          cleaned > 0
-            ? `removing ${removed.size} old pod(s), ${cleaned} of them unavailable`
-            : `removing ${removed.size} old pod(s)`,
-        );
-      }
-    }
-  }
-
+  const limit = params.replicas + params.maxSurge;
+  const pods = planPods(w, sizes, { limit, exclusive: strategy === "Recreate" });
+  const { replicas } = params;
+  const counts = {
+    updated: w.wanted.active.length,
+    replicas: w.revs.reduce((t, r) => t + r.active.length, 0),
+    available: w.revs.reduce((t, r) => t + r.availablePods, 0),
+  };
   const complete =
-    counts.updated === replicas && counts.replicas === replicas && counts.available === replicas && create === 0 && remove.length === 0;
-
-  // Progress: pods created (replacing failed new pods does not count: a crash loop must not hold off the
-  // deadline), active pods removed, or a pod that became available after lastProgressAt.
-  let becameAvailable = false;
-  for (const p of active) {
-    if (p.readySince !== undefined && available(p) && p.readySince + minReadyMs > lastProgressAt) {
-      becameAvailable = true;
-      break;
-    }
-  }
-  const progressed = create - Math.min(create, failedNew) > 0 || removedActive > 0 || becameAvailable;
-  const deadlineExceeded = !complete && !progressed && now - lastProgressAt > deadlineMs;
-
-  // Requeue: when the next ready pod matures into available, and when the deadline would pass.
-  let requeueAfterMs: number | undefined;
-  const soonest = (ms: number) => {
-    if (ms > 0 && (requeueAfterMs === undefined || ms < requeueAfterMs)) requeueAfterMs = ms;
-  };
-  if (minReadyMs > 0) {
-    for (const p of active) {
-      if (p.ready && p.readySince !== undefined && !available(p)) soonest(p.readySince + minReadyMs - now + 1);
-    }
-  }
-  if (!complete && !deadlineExceeded) soonest((progressed ? now : lastProgressAt) + deadlineMs - now + 1);
-
-  let reason: string;
-  if (complete) reason = `revision ${short(revision)} complete: ${replicas} available`;
-  else if (reasons.length > 0) reason = reasons.join("; ");
-  else if (newActive.length < replicas && running.length > active.length) {
-    reason = `waiting for ${running.length - active.length} terminating pod(s) to stop before scaling up`;
-  } else reason = `waiting for pods to become available (${counts.available}/${replicas} available, ${counts.updated} updated)`;
-
-  return {
-    create,
-    remove,
-    counts,
+    counts.updated === replicas && counts.replicas === replicas && counts.available === replicas && pods.created === 0 && pods.remove.length === 0;
+  if (complete) reasons.splice(0, reasons.length, `revision ${short(input.revision)} complete: ${replicas} available`);
+  const step = finishStep(w, pods, {
+    lastProgressAt: input.lastProgressAt,
     complete,
-    progressed,
-    deadlineExceeded,
-    ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
-    reason,
-  };
+    holdDeadline: paused,
+    reasons,
+    ...(waitingFor > 0 ? { idleReason: `waiting for ${waitingFor} old pod(s) to stop before creating the new ones` } : {}),
+    desired: sizes,
+    maxSurge: params.maxSurge,
+  });
+  return { ...step, paused };
 }

@@ -1,6 +1,8 @@
 /**
- * The rolling-update decision's inputs and outputs. The decision is pure: the Deployment's rollout
- * parameters, the pods that exist (with their health) and the time go in; the next step comes out.
+ * The rollout decisions' inputs and outputs. Every decision is pure: parameters, the pods that exist (with
+ * their health), what the caller remembers (desired sizes, step index, …) and the time go in; the next step
+ * comes out. Whatever the caller remembers is optional: without it the decision derives a safe state from the
+ * pods alone (after an operator restart), and every output carries what to remember for the next call.
  */
 
 /** A pod as the rollout decision sees it. */
@@ -26,18 +28,42 @@ export interface RolloutPod {
   readySince?: number;
 }
 
+/** Deployment strategy types (apps/v1 DeploymentStrategyType). */
+export type DeploymentStrategyType = "RollingUpdate" | "Recreate";
+
 /** The Deployment's rollout parameters, defaults applied, percentages resolved to counts. */
 export interface RolloutParams {
   replicas: number;
-  /** Resolved with Kubernetes' rounding (surge up, unavailable down, both 0 → unavailable 1). */
+  /** Resolved with Kubernetes' rounding (surge up, unavailable down, both 0 → unavailable 1); 0 for Recreate. */
   maxSurge: number;
-  /** As maxSurge's rounding says, then capped at replicas (0 when replicas is 0), as MaxUnavailable() does. */
+  /** As maxSurge's rounding says, then capped at replicas (0 when replicas is 0), as MaxUnavailable() does; 0 for Recreate. */
   maxUnavailable: number;
   minReadySeconds: number;
   progressDeadlineSeconds: number;
+  /** spec.strategy.type; RollingUpdate when absent. */
+  strategy?: DeploymentStrategyType;
+  /** spec.paused: no rollout step, only Kubernetes' scaling of a paused Deployment; false when absent. */
+  paused?: boolean;
+  /** spec.revisionHistoryLimit (10 when absent); used with pruneHistory. */
+  revisionHistoryLimit?: number;
 }
 
-/** Everything the decision needs. */
+/**
+ * The desired size of each revision — what Kubernetes keeps as each ReplicaSet's .spec.replicas and its
+ * deployment.kubernetes.io/desired-replicas and max-replicas annotations. Every step returns the sizes to pass
+ * to the next call; without them the step derives them from the pods (active pods per revision), which is
+ * always safe but cannot tell a change of replicas (a "scaling event") from a rollout.
+ */
+export interface RevisionSizes {
+  /** spec.replicas when these sizes were set (desired-replicas annotation). */
+  replicas: number;
+  /** replicas + maxSurge when these sizes were set (max-replicas annotation). */
+  maxReplicas: number;
+  /** Desired size per revision hash; a revision not listed has size 0. */
+  byRevision: Readonly<Record<string, number>>;
+}
+
+/** Everything the rolling-update (and Recreate) decision needs. */
 export interface RolloutInput {
   params: RolloutParams;
   /** The revision the Deployment wants (hash of the current template). */
@@ -48,8 +74,14 @@ export interface RolloutInput {
   now: number;
   /** Epoch ms of the last observed progress (or of the start of this rollout). */
   lastProgressAt: number;
-  /** Revision order, oldest first (revisions not listed count as older than all listed). */
+  /**
+   * Revision creation order, oldest first (Kubernetes orders ReplicaSets by creation time). Revisions not
+   * listed count as older than all listed ones (among themselves: by their oldest pod, then hash), except
+   * the wanted revision, which counts as the newest when not listed.
+   */
   revisionOrder?: readonly string[];
+  /** The sizes returned by the previous step; omitted → derived from the pods. */
+  sizes?: RevisionSizes;
 }
 
 /** Counts reported in status, as Deployment.status does. */
@@ -66,30 +98,291 @@ export interface RolloutCounts {
   unavailable: number;
 }
 
-/**
- * The next step. Apply `remove` first, then `create`, then reconcile again (at the latest after
- * requeueAfterMs). When `progressed` is true the caller sets lastProgressAt = now for the next input.
- */
-export interface RolloutStep {
-  /** Number of pods of the wanted revision to create now. */
+/** What one step does to one revision. */
+export interface RevisionPlan {
+  revision: string;
+  /** Its desired size after this step (the ReplicaSet's .spec.replicas). */
+  desired: number;
+  /** Pods of this revision to create now (the caller may rebuild an old revision's template from Git). */
   create: number;
-  /** Pods to stop and remove now, in order. */
+  /** Pods of this revision to stop and remove now, in order (failed pods first). */
   remove: string[];
+}
+
+/** What every strategy's step returns. Apply `remove` first, then the creations, then reconcile again. */
+export interface PlannedStep {
+  /** Number of pods of the wanted revision to create now (= its entry in `revisions`). */
+  create: number;
+  /** Every pod to stop and remove now, any revision, in order: failed pods (by name), then per revision. */
+  remove: string[];
+  /** Per revision: desired size, creations and removals. The wanted revision first, then oldest first. */
+  revisions: RevisionPlan[];
+  /** The sizes to pass to the next step. */
+  sizes: RevisionSizes;
   counts: RolloutCounts;
+  /** The rollout is done (see each strategy for its exact meaning). */
+  complete: boolean;
+  /**
+   * True when this step creates pods (replacements of failed pods excepted), removes active pods, moves to a
+   * later canary step or promotes, or a pod became available after lastProgressAt. The caller then sets
+   * lastProgressAt = now for the next input.
+   */
+  progressed: boolean;
+  /** Progress deadline passed without progress (Progressing=False, ProgressDeadlineExceeded). Never while paused. */
+  deadlineExceeded: boolean;
+  /** When to look again even if nothing changes (minReadySeconds maturing, deadlines, pauses); undefined = on change only. */
+  requeueAfterMs?: number;
+  /** Short human summary of why this step, e.g. "scaling up revision 5d8f… to 2". */
+  reason: string;
+}
+
+/**
+ * The next step of a Deployment. When `progressed` is true the caller sets lastProgressAt = now for the next
+ * input; it keeps `sizes` for the next call (in memory is enough).
+ */
+export interface RolloutStep extends PlannedStep {
   /**
    * Kubernetes' DeploymentComplete (updated = replicas, active = replicas, available = replicas) and nothing
    * left to create or remove. Old pods still terminating do not prevent completion (they are not active).
    */
   complete: boolean;
-  /**
-   * True when this step creates pods (replacements of failed new pods excepted) or removes active pods, or a
-   * pod became available after lastProgressAt (resets the deadline clock).
-   */
-  progressed: boolean;
-  /** Progress deadline passed without progress (Progressing=False, ProgressDeadlineExceeded). */
-  deadlineExceeded: boolean;
-  /** When to look again even if nothing changes (minReadySeconds maturing, deadline); undefined = on change only. */
+  /** spec.paused: only scaling happened (Kubernetes' sync of a paused Deployment), never a rollout step. */
+  paused: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Revision history
+
+/** One revision in the history the caller keeps in Git (Kubernetes' deployment.kubernetes.io/revision). */
+export interface RevisionRecord {
+  /** Revision number, unique, ≥ 1; the highest is the current revision. */
+  revision: number;
+  /** Pod-template hash. */
+  hash: string;
+  /** The commit that last made this revision current (to rebuild its template from Git). */
+  commit: string;
+}
+
+/** What pruneHistory keeps and drops. */
+export interface PrunedHistory {
+  /** Kept records, by revision number ascending. */
+  kept: RevisionRecord[];
+  /** Dropped records, oldest first. */
+  pruned: RevisionRecord[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Failure detection and rollback
+
+/** When a rollout counts as failed (see health.ts for the exact rules and defaults). */
+export interface FailurePolicy {
+  /** The Deployment's progressDeadlineSeconds (600). */
+  progressDeadlineSeconds: number;
+  /** Per-pod start deadline (300, Nomad's healthy_deadline); the effective one is min(this, progressDeadlineSeconds). */
+  podStartDeadlineSeconds: number;
+  /** Crashed updated pods / replicas above this ratio fail the rollout (0, Swarm's max_failure_ratio: any crash). */
+  maxFailureRatio: number;
+  /** How long every updated pod must stay ready after completion before the revision is stable (5, Swarm's monitor). */
+  monitorSeconds: number;
+}
+
+/** A pod of the revision being rolled out, as failure detection sees it. */
+export interface HealthPod {
+  name: string;
+  /** Epoch ms it was created. */
+  createdAt: number;
+  ready: boolean;
+  /** Epoch ms since when it has been ready continuously. */
+  readySince?: number;
+  /** Epoch ms it first became ready, when the caller knows; a pod that is ready now has started anyway. */
+  firstReadyAt?: number;
+  /** Container restarts since it was created (crashes; the kubelet's restartCount). */
+  restartCount: number;
+  /** Waiting in crash-loop back-off now. */
+  crashLooping: boolean;
+  /** Its containers exited and it will not be restarted. */
+  failed?: boolean;
+}
+
+/** Everything failure detection needs. */
+export interface HealthInput {
+  /** Epoch ms. */
+  now: number;
+  /** Epoch ms of the last progress (after applying this step's `progressed`). */
+  lastProgressAt: number;
+  /** The Deployment's replicas (the ratio's denominator; Swarm divides by the tasks to update). */
+  replicas: number;
+  /** The step says the rollout is complete. */
+  complete: boolean;
+  /** The rollout waits in a pause, for a promotion or spec.paused: the progress deadline does not run. */
+  paused?: boolean;
+  policy: FailurePolicy;
+  /** The pods of the revision being rolled out that are not terminating. */
+  pods: readonly HealthPod[];
+}
+
+/** Failure codes of a rollout (registered in api/errors.ts). */
+export type RolloutFailureCode = "ProgressDeadlineExceeded" | "PodStartDeadlineExceeded" | "CrashLoopBackOff";
+
+/** Why a rollout failed. */
+export interface RolloutFailure {
+  code: RolloutFailureCode;
+  /** What went wrong and what was expected. */
+  message: string;
+  /** The pods at fault, by name (empty for the progress deadline). */
+  pods: string[];
+}
+
+/** Failure detection and stability of the revision being rolled out. */
+export interface RolloutHealth {
+  failure?: RolloutFailure;
+  /** Complete, no failure, and every updated pod ready for at least monitorSeconds: record it as the stable revision. */
+  stable: boolean;
+  /** Updated pods that crashed (counted for maxFailureRatio), by name. */
+  crashedPods: string[];
+  /** When time alone changes the verdict (a pod's start deadline, the progress deadline, the monitor window). */
   requeueAfterMs?: number;
-  /** Short human summary of why this step, e.g. "scaling up new revision 5d8f… to 2". */
-  reason: string;
+}
+
+/** Input of the rollback decision. */
+export interface RollbackInput {
+  /** The revision whose rollout failed. */
+  failed: string;
+  /** The last stable revision (the caller persists it); undefined when there is none. */
+  stable?: string;
+  /** The failing rollout was itself a rollback. */
+  failedIsRollback: boolean;
+  /** Why it failed (carried into the reason). */
+  failure?: RolloutFailure;
+}
+
+/** Roll back to the stable revision, or pause and report. */
+export type RollbackDecision =
+  | { action: "rollback"; to: string; reason: string }
+  | { action: "pause"; code: "RollbackFailed" | "RolloutFailed"; reason: string };
+
+// ---------------------------------------------------------------------------------------------------------
+// Canary and blue/green (Argo Rollouts)
+
+/** A canary step: a share of replicas for the new revision, or a pause (timed, or until promoted). */
+export type CanaryStepSpec = { setWeight: number } | { pause: { durationSeconds?: number } };
+
+/**
+ * Promotion through Git: the Rollout annotation coxswain.io/promote. "full" skips every remaining step;
+ * an integer N means "promoted past the first N indefinite pauses" (blue/green: any N ≥ 1 promotes).
+ */
+export type Promote = "full" | number;
+
+/** What a canary rollout remembers between steps (the caller keeps it in the status branch; it may be lost). */
+export interface CanaryStatus {
+  /** The revision this status belongs to (a different wanted revision starts at step 0). */
+  revision: string;
+  /** Index of the current step; steps.length once all are done. */
+  stepIndex: number;
+  /** Epoch ms the current pause started. */
+  pauseStartedAt?: number;
+}
+
+/** Everything a canary step needs. */
+export interface CanaryInput {
+  /** replicas, maxSurge, maxUnavailable (canary's, resolved), minReadySeconds, progressDeadlineSeconds. */
+  params: RolloutParams;
+  steps: readonly CanaryStepSpec[];
+  /** The wanted revision. */
+  revision: string;
+  /** The stable revision (Argo's status.stableRS); undefined on the first rollout (no steps then). */
+  stable?: string;
+  pods: readonly RolloutPod[];
+  now: number;
+  lastProgressAt: number;
+  revisionOrder?: readonly string[];
+  sizes?: RevisionSizes;
+  /** What the previous step returned; omitted or for another revision → derived from the pods (safe). */
+  status?: CanaryStatus;
+  promote?: Promote;
+  /** spec.paused: hold sizes and step. */
+  paused?: boolean;
+}
+
+/** Why a rollout waits although its pods are fine. */
+export type Waiting = "pause" | "promotion" | "paused";
+
+/** The next canary step. */
+export interface CanaryResult extends PlannedStep {
+  /** Keep it for the next call. */
+  status: CanaryStatus;
+  /** The setWeight in effect (0–100). */
+  weight: number;
+  /** The stable revision after this step (the wanted one once fully promoted). */
+  stable?: string;
+  /** This step made the wanted revision stable (Argo's promoteStable): every step done and all replicas available. */
+  promoted: boolean;
+  /** Set while waiting in a pause, for a promotion, or because of spec.paused. */
+  waiting?: Waiting;
+  /** With waiting "promotion": the promote value that passes this pause (N). */
+  promoteToPass?: number;
+  /** Stable is the wanted revision, all replicas updated and available, no other pods active. */
+  complete: boolean;
+}
+
+/** Blue/green parameters (Argo's strategy.blueGreen, defaults applied). */
+export interface BlueGreenParams {
+  /** true: promote by itself (at once, or after autoPromotionSeconds); false: only a promote annotation. */
+  autoPromotionEnabled: boolean;
+  /** 0 = at once (when autoPromotionEnabled). */
+  autoPromotionSeconds: number;
+  /** How long a replaced set stays up after the switch (30). */
+  scaleDownDelaySeconds: number;
+  /** Size of the preview set before promotion; undefined = full replicas. */
+  previewReplicaCount?: number;
+}
+
+/** What a blue/green rollout remembers between steps (it may be lost). */
+export interface BlueGreenStatus {
+  /** The preview revision this status belongs to. */
+  revision: string;
+  /** Epoch ms the pause before promotion started. */
+  pauseStartedAt?: number;
+  /** Promotion passed and the preview is being scaled to full replicas (Argo's scaleUpPreviewCheckPoint). */
+  scaleUpPreviewCheckPoint?: boolean;
+  /** Epoch ms after which a replaced set is scaled to 0, per revision. */
+  scaleDownAt?: Readonly<Record<string, number>>;
+}
+
+/** Everything a blue/green step needs. */
+export interface BlueGreenInput {
+  /** replicas, minReadySeconds, progressDeadlineSeconds (maxSurge/maxUnavailable are not used). */
+  params: RolloutParams;
+  blueGreen: BlueGreenParams;
+  /** The wanted (preview) revision. */
+  revision: string;
+  /** The revision that receives traffic; undefined before the first switch. The caller records it. */
+  active?: string;
+  pods: readonly RolloutPod[];
+  now: number;
+  lastProgressAt: number;
+  revisionOrder?: readonly string[];
+  sizes?: RevisionSizes;
+  status?: BlueGreenStatus;
+  promote?: Promote;
+  /** spec.paused: hold sizes; no promotion. */
+  paused?: boolean;
+}
+
+/** The next blue/green step. */
+export interface BlueGreenResult extends PlannedStep {
+  /** The revision that receives traffic after this step (switch traffic when it changed). */
+  active?: string;
+  /** The preview revision (the wanted one while it is not active). */
+  preview?: string;
+  /** This step switched traffic to the wanted revision. */
+  promoted: boolean;
+  waiting?: Waiting;
+  /** Keep it for the next call. */
+  status: BlueGreenStatus;
+  /**
+   * The wanted revision is active with all replicas updated and available. Replaced sets may still run until
+   * their scale-down delay ends (that is what makes a switch back instant): they do not block completion.
+   */
+  complete: boolean;
 }
