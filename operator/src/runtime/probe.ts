@@ -1,15 +1,62 @@
 /**
  * Probe execution and threshold tracking, following Kubernetes' rules. No scheduling loop: the fleet
- * decides when a probe is due (ProbeTracker.dueAt) and calls runProbe.
+ * decides when a probe is due (ProbeTracker.dueAt, or runtime/health.ts) and calls runProbe.
  */
-import { request } from "node:http";
+import { request, type OutgoingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { CoxError } from "../api/errors.js";
+import type { ExecResult, NodeRuntime } from "./types.js";
 
-/** Where to probe: an HTTP GET or a TCP connect. */
-export type ProbeTarget =
-  | { type: "http"; host: string; port: number; path: string }
-  | { type: "tcp"; host: string; port: number };
+/** One custom header of an HTTP probe (Kubernetes httpGet.httpHeaders); names may repeat. */
+export interface ProbeHttpHeader {
+  name: string;
+  value: string;
+}
+
+/** An HTTP GET probe. */
+export interface HttpProbeTarget {
+  type: "http";
+  /** Address to connect to: httpGet.host when the manifest sets it, else the node's address. */
+  host: string;
+  port: number;
+  path: string;
+  /** "HTTPS" connects with TLS and, as the kubelet, does not verify the certificate (default "HTTP"). */
+  scheme?: "HTTP" | "HTTPS";
+  /**
+   * Headers sent in order; a header named like a default (User-Agent, Accept) replaces it, and "Host"
+   * replaces the Host header (Kubernetes' way to probe a virtual host).
+   */
+  headers?: readonly ProbeHttpHeader[];
+}
+
+/** A TCP connect probe. */
+export interface TcpProbeTarget {
+  type: "tcp";
+  host: string;
+  port: number;
+}
+
+/** An exec probe run through a node's runtime in one container. */
+export interface RuntimeExecProbeTarget {
+  type: "exec";
+  /** argv, no shell (wrap in ["sh", "-c", …] for one), as Kubernetes' exec.command. */
+  command: readonly string[];
+  runtime: Pick<NodeRuntime, "exec">;
+  containerId: string;
+}
+
+/** An exec probe given as a function (tests, or a caller that already holds the runtime call). */
+export interface FunctionExecProbeTarget {
+  type: "exec";
+  /** Runs the command with the deadline; a rejection is a failed probe. */
+  run: (timeoutMs: number) => Promise<ExecResult>;
+  /** For messages; defaults to "exec". */
+  command?: readonly string[];
+}
+
+/** Where to probe: an HTTP GET, a TCP connect, or a command in the container. */
+export type ProbeTarget = HttpProbeTarget | TcpProbeTarget | RuntimeExecProbeTarget | FunctionExecProbeTarget;
 
 /** The result of one probe; `message` says what was seen, e.g. "HTTP 404 from GET http://127.0.0.1:30001/healthz". */
 export interface ProbeOutcome {
@@ -31,7 +78,9 @@ function hostForUrl(host: string): string {
  * Runs one probe with a deadline and never throws. HTTP: GET without following redirects; success is
  * 200 ≤ status < 400 (a 3xx counts as success), the body is read up to MAX_BODY_BYTES and discarded, and
  * an error while reading it is a failure. TCP: success is an established connection, closed at once.
- * A probe that has not finished within `timeoutMs` fails with "timed out after N ms".
+ * Exec: success is exit code 0; any other code, a command that could not run (the runtime threw: the
+ * container stopped, the node is unreachable) and a timeout are failures, the message carrying the
+ * command's output. A probe that has not finished within `timeoutMs` fails with "timed out after N ms".
  */
 export function runProbe(target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   return new Promise<ProbeOutcome>((resolve) => {
@@ -47,11 +96,63 @@ export function runProbe(target: ProbeTarget, timeoutMs: number): Promise<ProbeO
     const timer = setTimeout(() => finish({ ok: false, message: `timed out after ${timeoutMs} ms` }), Math.max(0, timeoutMs));
     try {
       if (target.type === "tcp") probeTcp(target, finish, (c) => (cleanup = c));
+      else if (target.type === "exec") probeExec(target, timeoutMs, finish);
       else probeHttp(target, finish, (c) => (cleanup = c));
     } catch (err) {
       finish({ ok: false, message: err instanceof Error ? err.message : String(err) });
     }
   });
+}
+
+/** At most this much of an exec probe's output goes into its message. */
+const EXEC_MESSAGE_OUTPUT = 256;
+
+function describeCommand(command: readonly string[] | undefined): string {
+  return command === undefined ? "exec" : `exec ${JSON.stringify(command)}`;
+}
+
+function probeExec(
+  target: RuntimeExecProbeTarget | FunctionExecProbeTarget,
+  timeoutMs: number,
+  finish: (o: ProbeOutcome) => void,
+): void {
+  const what = describeCommand(target.command);
+  const run = "run" in target ? target.run(timeoutMs) : target.runtime.exec(target.containerId, target.command, timeoutMs);
+  run.then(
+    (result) => {
+      if (result.timedOut) return finish({ ok: false, message: `${what} timed out after ${timeoutMs} ms` });
+      const output = result.output.trim();
+      const shown = output.length > EXEC_MESSAGE_OUTPUT ? `${output.slice(0, EXEC_MESSAGE_OUTPUT)}…` : output;
+      finish({
+        ok: result.exitCode === 0,
+        message: `${what} exited with exit code ${result.exitCode}${shown === "" ? "" : `: ${shown}`}`,
+      });
+    },
+    (err: unknown) => finish({ ok: false, message: `${what} could not run: ${err instanceof Error ? err.message : String(err)}` }),
+  );
+}
+
+/**
+ * The headers of an HTTP probe: Kubernetes' defaults (User-Agent, Accept: star/star) with the target's
+ * headers over them (case-insensitive; repeated names send every value), and Connection: close.
+ */
+export function probeHeaders(target: Pick<HttpProbeTarget, "headers">): OutgoingHttpHeaders {
+  const out = new Map<string, { name: string; values: string[] }>([
+    ["user-agent", { name: "User-Agent", values: [PROBE_USER_AGENT] }],
+    ["accept", { name: "Accept", values: ["*/*"] }],
+  ]);
+  const custom = new Set<string>();
+  for (const h of target.headers ?? []) {
+    const key = h.name.toLowerCase();
+    if (key === "connection" || key === "content-length" || key === "transfer-encoding") continue;
+    if (!custom.has(key)) out.set(key, { name: h.name, values: [] });
+    custom.add(key);
+    out.get(key)!.values.push(h.value);
+  }
+  const headers: OutgoingHttpHeaders = {};
+  for (const { name, values } of out.values()) headers[name] = values.length === 1 ? values[0]! : values;
+  headers.Connection = "close";
+  return headers;
 }
 
 function probeTcp(
@@ -66,20 +167,23 @@ function probeTcp(
 }
 
 function probeHttp(
-  target: Extract<ProbeTarget, { type: "http" }>,
+  target: HttpProbeTarget,
   finish: (o: ProbeOutcome) => void,
   setCleanup: (c: () => void) => void,
 ): void {
   const path = target.path.startsWith("/") ? target.path : `/${target.path}`;
-  const url = `http://${hostForUrl(target.host)}:${target.port}${path}`;
-  const req = request({
+  const https = target.scheme === "HTTPS";
+  const url = `${https ? "https" : "http"}://${hostForUrl(target.host)}:${target.port}${path}`;
+  const options = {
     host: target.host,
     port: target.port,
     path,
     method: "GET",
-    agent: false, // a fresh connection per probe, as Kubernetes does (no keep-alive between probes)
-    headers: { "User-Agent": PROBE_USER_AGENT, Accept: "*/*", Connection: "close" },
-  });
+    agent: false as const, // a fresh connection per probe, as Kubernetes does (no keep-alive between probes)
+    headers: probeHeaders(target),
+  };
+  // HTTPS probes do not verify the certificate, as the kubelet's do not.
+  const req = https ? httpsRequest({ ...options, rejectUnauthorized: false }) : request(options);
   setCleanup(() => req.destroy());
   req.on("error", (err) => finish({ ok: false, message: err.message }));
   req.on("response", (res) => {

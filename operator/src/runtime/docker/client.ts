@@ -3,32 +3,96 @@
  * the DOCKER_* environment), a version prefix pinned after negotiation, per-call abort signals, and the
  * translation of transport and HTTP failures into CoxErrors.
  */
+import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import Docker from "dockerode";
 import { CoxError } from "../../api/errors.js";
+import type { TlsCredentials } from "../types.js";
 
 /** Where an engine listens, parsed from a Node's endpoint. */
 export type EngineTarget =
   | { kind: "unix"; socketPath: string; endpoint: string }
-  | { kind: "tcp"; host: string; port: number; endpoint: string };
+  | { kind: "tcp"; host: string; port: number; endpoint: string; tls?: TlsCredentials };
 
 /**
- * Parses "unix:///path/docker.sock" or "tcp://host:port" (plain HTTP; TLS is not supported yet).
- * Anything else is an InvalidArgument naming the accepted forms.
+ * Parses "unix:///path/docker.sock" or "tcp://host:port". With `tls`, a tcp endpoint is spoken to over
+ * HTTPS (server certificate verified against tls.ca, for the endpoint's host name or IP; client
+ * certificate when given), after checking the PEM (checkTlsCredentials). Anything else is an
+ * InvalidArgument naming the accepted forms; TLS on a unix socket is an InvalidArgument too.
  */
-export function parseEndpoint(endpoint: string): EngineTarget {
+export function parseEndpoint(endpoint: string, tls?: TlsCredentials): EngineTarget {
   if (endpoint.startsWith("unix://")) {
     const socketPath = endpoint.slice("unix://".length);
-    if (socketPath.startsWith("/")) return { kind: "unix", socketPath, endpoint };
+    if (socketPath.startsWith("/")) {
+      if (tls !== undefined) {
+        throw new CoxError(
+          "InvalidArgument",
+          `Docker endpoint ${endpoint} is a unix socket; TLS credentials apply to tcp://host:port endpoints only`,
+        );
+      }
+      return { kind: "unix", socketPath, endpoint };
+    }
   } else if (endpoint.startsWith("tcp://")) {
     const m = /^tcp:\/\/([^/:]+|\[[^\]]+\]):(\d{1,5})\/?$/.exec(endpoint);
     if (m && Number(m[2]) > 0 && Number(m[2]) < 65536) {
-      return { kind: "tcp", host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]), endpoint };
+      const target: EngineTarget = { kind: "tcp", host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]), endpoint };
+      if (tls !== undefined) {
+        checkTlsCredentials(tls, endpoint);
+        target.tls = { ...tls };
+      }
+      return target;
     }
   }
   throw new CoxError(
     "InvalidArgument",
     `Docker endpoint ${JSON.stringify(endpoint)} is not supported; expected unix:///absolute/path/docker.sock or tcp://host:port`,
   );
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * Checks TLS credentials before they are used, so that a broken Secret is reported as what it is and not
+ * as an unreachable node: the CA is one or more PEM certificates, the client certificate and key are
+ * given together, each parses, and the key belongs to the certificate. Throws SecretInvalid naming the
+ * field and what was expected; messages never contain PEM text.
+ */
+export function checkTlsCredentials(tls: TlsCredentials, endpoint: string): void {
+  const bad = (field: string, problem: string, cause?: unknown): CoxError =>
+    new CoxError("SecretInvalid", `TLS credentials for ${endpoint}: ${field} ${problem}`, {
+      cause,
+      details: { endpoint, field },
+    });
+  if (typeof tls.ca !== "string" || tls.ca.trim() === "") throw bad("ca", "is empty; expected the PEM certificate of the CA that signed the engine's certificate");
+  const cas = tls.ca.match(PEM_CERTIFICATE) ?? [];
+  if (cas.length === 0) throw bad("ca", "holds no PEM certificate; expected -----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----");
+  cas.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw bad("ca", `certificate ${i + 1} of ${cas.length} does not parse as X.509 (${(err as Error).message})`, err);
+    }
+  });
+  const hasCert = tls.cert !== undefined && tls.cert.trim() !== "";
+  const hasKey = tls.key !== undefined && tls.key.trim() !== "";
+  if (hasCert !== hasKey) {
+    throw bad(hasCert ? "key" : "cert", `is missing; the client certificate and its key are given together or not at all`);
+  }
+  if (!hasCert) return;
+  let cert: X509Certificate;
+  try {
+    const first = tls.cert!.match(PEM_CERTIFICATE)?.[0];
+    if (first === undefined) throw new Error("no -----BEGIN CERTIFICATE----- block");
+    cert = new X509Certificate(first);
+  } catch (err) {
+    throw bad("cert", `is not a PEM X.509 certificate (${(err as Error).message})`, err);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(tls.key!);
+  } catch (err) {
+    throw bad("key", `is not a PEM private key (${(err as Error).message})`, err);
+  }
+  if (!cert.checkPrivateKey(key)) throw bad("key", "does not belong to the client certificate (their public keys differ)");
 }
 
 /**
@@ -63,6 +127,7 @@ function withoutDockerEnv<T>(fn: () => T): T {
  * with an agent option (any agent, even http.globalAgent) and 6–12 ms without.
  */
 export function createDockerClient(target: EngineTarget, version: string | undefined): Docker {
+  // (TLS: ca/cert/key go to https.request; Node verifies the chain and the host name or IP.)
   const options: Record<string, unknown> = {
     // Every field docker-modem could take from the environment is set explicitly.
     host: undefined,
@@ -80,6 +145,14 @@ export function createDockerClient(target: EngineTarget, version: string | undef
   else {
     options.host = target.host;
     options.port = target.port;
+    if (target.tls) {
+      options.protocol = "https";
+      options.ca = target.tls.ca;
+      if (target.tls.cert !== undefined && target.tls.key !== undefined) {
+        options.cert = target.tls.cert;
+        options.key = target.tls.key;
+      }
+    }
   }
   return withoutDockerEnv(() => new Docker(options as Docker.DockerOptions));
 }
@@ -179,13 +252,51 @@ export interface CallContext {
   timedOut?: boolean;
 }
 
+/** OpenSSL's certificate verification results, as Node reports them in err.code. */
+const CERT_VERIFY_CODES = new Set([
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_DECRYPT_CERT_SIGNATURE",
+  "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_NOT_YET_VALID",
+  "CERT_HAS_EXPIRED",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "INVALID_CA",
+  "INVALID_PURPOSE",
+  "PATH_LENGTH_EXCEEDED",
+  "HOSTNAME_MISMATCH",
+]);
+
+/** True when err comes from TLS: the handshake, certificate verification or a TLS alert. */
+export function isTlsError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return false;
+  return code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || CERT_VERIFY_CODES.has(code);
+}
+
 /**
- * Turns whatever a call threw into a CoxError: transport failures and deadlines → NodeUnreachable,
- * HTTP errors → RuntimeCallFailed with the engine's message and status in details.
+ * Turns whatever a call threw into a CoxError: TLS failures, transport failures and deadlines →
+ * NodeUnreachable (TLS ones with the reason and details.tls = Node's code), HTTP errors →
+ * RuntimeCallFailed with the engine's message and status in details.
  */
 export function classifyEngineError(err: unknown, ctx: CallContext): CoxError {
   if (err instanceof CoxError) return err;
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
+  if (isTlsError(err)) {
+    const code = e.code as string;
+    return new CoxError(
+      "NodeUnreachable",
+      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: TLS with the Docker engine failed (${code}: ${String(e.message)}); ` +
+        `expected an engine whose certificate is signed by the configured CA and names this host, accepting the client certificate`,
+      { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, tls: code } },
+    );
+  }
   if (ctx.timedOut || e?.name === "AbortError" || e?.name === "TimeoutError") {
     return new CoxError(
       "NodeUnreachable",
@@ -198,6 +309,13 @@ export function classifyEngineError(err: unknown, ctx: CallContext): CoxError {
       "NodeUnreachable",
       `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: cannot reach the Docker engine (${e.code}); expected a Docker engine listening there`,
       { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, errno: e.code } },
+    );
+  }
+  if (isEngineHttpError(err) && err.statusCode === 400 && /HTTP request to an HTTPS server/i.test(engineMessage(err))) {
+    return new CoxError(
+      "NodeUnreachable",
+      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: the engine speaks TLS on this port; give the node TLS credentials`,
+      { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, tls: "PLAIN_HTTP_TO_TLS_PORT" } },
     );
   }
   if (isEngineHttpError(err)) {

@@ -4,7 +4,7 @@
  */
 import { StringDecoder } from "node:string_decoder";
 import { LABEL_PREFIX } from "../labels.js";
-import type { ContainerLaunch, ContainerState, ObservedContainer } from "../types.js";
+import { MAX_EXEC_OUTPUT_BYTES, type ContainerLaunch, type ContainerState, type ObservedContainer } from "../types.js";
 
 /** The fields of a GET /containers/json entry coxswain reads. */
 export interface DockerContainerSummary {
@@ -73,6 +73,32 @@ export function containerName(name: string | undefined): string {
   return (name ?? "").replace(/^\//, "");
 }
 
+/** The restart-count suffix of a container name: "." and a positive decimal without leading zeros. */
+const RESTART_SUFFIX = /\.([1-9][0-9]{0,8})$/;
+
+/**
+ * Splits a Docker container name into the runtime name coxswain gave it and its restart count. Docker
+ * labels are fixed at create, so the only durable, mutable fact a container carries is its name: each
+ * restart in place renames it to "<runtimeName>.<n>" (as dockershim's "_<attempt>"), and every list
+ * reads the count back without extra calls. Runtime names themselves never end in ".<digits>"
+ * (isValidRuntimeName), so the split is unambiguous.
+ */
+export function splitRuntimeName(dockerName: string | undefined): { runtimeName: string; restartCount: number } {
+  const name = containerName(dockerName);
+  const m = RESTART_SUFFIX.exec(name);
+  return m ? { runtimeName: name.slice(0, m.index), restartCount: Number(m[1]) } : { runtimeName: name, restartCount: 0 };
+}
+
+/** The Docker name of a container after `restartCount` restarts in place. */
+export function restartName(runtimeName: string, restartCount: number): string {
+  return restartCount > 0 ? `${runtimeName}.${restartCount}` : runtimeName;
+}
+
+/** True when `runtimeName` is a name Docker accepts and does not look like it carries a restart count. */
+export function isValidRuntimeName(runtimeName: string): boolean {
+  return /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(runtimeName) && !RESTART_SUFFIX.test(runtimeName);
+}
+
 /**
  * The coxswain labels of a container (prefix io.coxswain.). Docker merges the image's labels into the
  * container's; keeping only ours makes list() return exactly the labels run() was given.
@@ -88,13 +114,15 @@ export function ownLabels(labels: Record<string, string> | null | undefined): Re
 /** ObservedContainer from an inspect answer (exact timestamps and exit code). */
 export function observedFromInspect(info: DockerContainerInspect): ObservedContainer {
   const state = toContainerState(info.State?.Status);
+  const { runtimeName, restartCount } = splitRuntimeName(info.Name);
   const out: ObservedContainer = {
     id: info.Id,
-    runtimeName: containerName(info.Name),
+    runtimeName,
     image: info.Config?.Image ?? "",
     labels: ownLabels(info.Config?.Labels),
     state,
     createdAt: parseDockerTime(info.Created) ?? 0,
+    restartCount,
   };
   if ((state === "exited" || state === "dead") && typeof info.State?.ExitCode === "number") {
     out.exitCode = info.State.ExitCode;
@@ -112,13 +140,15 @@ export function observedFromInspect(info: DockerContainerInspect): ObservedConta
  */
 export function observedFromSummary(s: DockerContainerSummary): ObservedContainer {
   const state = toContainerState(s.State);
+  const { runtimeName, restartCount } = splitRuntimeName(s.Names?.[0]);
   const out: ObservedContainer = {
     id: s.Id,
-    runtimeName: containerName(s.Names?.[0]),
+    runtimeName,
     image: s.Image ?? "",
     labels: ownLabels(s.Labels),
     state,
     createdAt: (s.Created ?? 0) * 1000,
+    restartCount,
   };
   const exitCode = state === "exited" || state === "dead" ? exitCodeFromStatus(s.Status) : undefined;
   if (exitCode !== undefined) out.exitCode = exitCode;
@@ -266,4 +296,56 @@ export function parseEventLine(line: string): EngineEvent | undefined {
 export function sinceFromTimeNano(timeNano: string): string {
   const digits = timeNano.replace(/^0+/, "").padStart(10, "0");
   return `${digits.slice(0, -9)}.${digits.slice(-9)}`;
+}
+
+/** The fields of GET /exec/{id}/json coxswain reads. */
+export interface DockerExecInspect {
+  ID?: string;
+  Running?: boolean;
+  /** null while running (and on some engines right after the stream ended). */
+  ExitCode?: number | null;
+  /** Pid of the exec'd process in the engine host's pid namespace; 0 when it is not running. */
+  Pid?: number;
+  ContainerID?: string;
+}
+
+/**
+ * Reads the multiplexed stream of a non-TTY exec (or logs): frames of an 8-byte header — stream type
+ * (0 stdin, 1 stdout, 2 stderr), three zero bytes, a big-endian 32-bit length — and the payload, split
+ * anywhere by the transport. stdout and stderr payloads are kept interleaved in arrival order, up to a
+ * byte limit (the rest is read and dropped, so the engine never blocks on us).
+ */
+export class ExecOutputDemuxer {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly kept: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number = MAX_EXEC_OUTPUT_BYTES) {}
+
+  /** Feeds one chunk of the stream. */
+  push(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    for (;;) {
+      if (this.pending.length < 8) return;
+      const length = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + length) return;
+      const type = this.pending[0];
+      if (type === 1 || type === 2) this.keep(this.pending.subarray(8, 8 + length));
+      this.pending = this.pending.subarray(8 + length);
+    }
+  }
+
+  /** The output so far as UTF-8; a character cut at the limit is dropped. */
+  text(): string {
+    const text = Buffer.concat(this.kept).toString("utf8");
+    return this.size >= this.limit ? text.replace(/\uFFFD$/, "") : text;
+  }
+
+  private keep(payload: Buffer): void {
+    const room = this.limit - this.size;
+    if (room <= 0) return;
+    const part = payload.length <= room ? payload : payload.subarray(0, room);
+    this.kept.push(Buffer.from(part)); // a copy: `pending` is re-sliced and may be released
+    this.size += part.length;
+  }
 }

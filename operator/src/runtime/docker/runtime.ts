@@ -11,16 +11,33 @@
  * - list() needs start/finish times, which only inspect has. Inspect answers are cached per container
  *   while an event stream is open (a watcher exists): every event for a container, every own call on it
  *   and every reconnect invalidates; without a stream nothing is cached and every list inspects.
+ * - Restart counts live in the container's name: start() of a container that ran before renames it to
+ *   "<runtimeName>.<n>" first (labels are fixed at create; the name is the one durable, mutable fact,
+ *   read back by every list without extra calls). ObservedContainer.runtimeName is the name without it.
+ * - stop() waits up to the grace period inside the engine; it holds a slot of a separate pool of the
+ *   same size, so that stopping many pods never starves list/inspect/create of their slots.
+ * - exec(): create, start (attached, non-TTY, demultiplexed), inspect for the exit code. Docker has no
+ *   call to kill an exec; at the deadline the stream is closed and, when the engine runs on this host
+ *   (the exec's pid is in a cgroup naming the container), the exec'd process and its descendants are
+ *   SIGKILLed. On a remote engine a timed-out command is abandoned: it ends when it ends, or with the
+ *   container.
+ * - TLS: endpoint tcp://host:port with `tls` (ca, and a client cert + key) speaks HTTPS; the server
+ *   certificate must chain to tls.ca and name the host (IP SAN for an address).
  */
+import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import { CoxError, isCoxError } from "../../api/errors.js";
 import { LABELS } from "../labels.js";
+import { liveDescendants } from "../process/proc.js";
 import type {
   ContainerLaunch,
+  ExecResult,
+  KillSignal,
   NodeInfo,
   NodeRuntime,
   ObservedContainer,
   RuntimeChangeListener,
+  TlsCredentials,
 } from "../types.js";
 import { chooseApiVersion, isApiVersionMismatch, type EngineVersionReport } from "./api-version.js";
 import {
@@ -34,21 +51,32 @@ import {
 } from "./client.js";
 import { EventStream } from "./events.js";
 import {
+  ExecOutputDemuxer,
   LineSplitter,
   compareObserved,
   createContainerBody,
+  isValidRuntimeName,
   observedFromInspect,
+  restartName,
   splitImageReference,
+  splitRuntimeName,
   type DockerContainerInspect,
   type DockerContainerSummary,
+  type DockerExecInspect,
   type EngineEvent,
 } from "./mapping.js";
 import { Semaphore } from "./semaphore.js";
 
 /** Options of a DockerRuntime. */
 export interface DockerRuntimeOptions {
-  /** "unix:///path/docker.sock" or "tcp://host:port" (plain HTTP). */
+  /** "unix:///path/docker.sock", or "tcp://host:port" (plain HTTP, or HTTPS with `tls`). */
   endpoint: string;
+  /**
+   * TLS for a tcp:// endpoint (PEM text, e.g. from a Secret): the engine's certificate is verified
+   * against `ca` and must name the endpoint's host; `cert` + `key` are the client certificate an engine
+   * started with --tlsverify asks for. Checked in the constructor: broken PEM is SecretInvalid.
+   */
+  tls?: TlsCredentials;
   /** Value of the io.coxswain.owner label: only containers carrying it are listed, and run() sets it. */
   owner: string;
   /** Node name for messages and error details; defaults to the endpoint. */
@@ -106,6 +134,54 @@ interface CacheEntry {
   observed: ObservedContainer;
 }
 
+/** Per-call options of engine calls. */
+interface CallOptions {
+  /** Deadline of the call (default callTimeoutMs). */
+  timeoutMs?: number;
+  /** Aborts the call early (the error is then classified as a deadline). */
+  signal?: AbortSignal;
+  /** The pool of slots the call holds (default: the node's call limit). */
+  semaphore?: Semaphore;
+}
+
+/** An error as an aborted request raises it. */
+function abortError(): Error {
+  const err = new Error("aborted");
+  err.name = "AbortError";
+  return err;
+}
+
+/** True when an engine timestamp is set (Docker says "0001-01-01T00:00:00Z" for never). */
+function parseDockerTimeSet(text: string | undefined): boolean {
+  return text !== undefined && text !== "" && !text.startsWith("0001-01-01");
+}
+
+/**
+ * Reads an exec's multiplexed output stream into `output`. Resolves true when the stream ended, false
+ * when `signal` fired first (the stream is destroyed then). A stream error also ends it: the exit code
+ * read afterwards decides.
+ */
+function readExecStream(stream: NodeJS.ReadableStream, output: ExecOutputDemuxer, signal: AbortSignal): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = stream as NodeJS.ReadableStream & { destroy?: (err?: Error) => void };
+    let settled = false;
+    const settle = (ended: boolean) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      if (!ended) s.destroy?.();
+      resolve(ended);
+    };
+    const onAbort = () => settle(false);
+    if (signal.aborted) return settle(false);
+    signal.addEventListener("abort", onAbort, { once: true });
+    stream.on("data", (chunk: Buffer | string) => output.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk));
+    stream.on("error", () => settle(!signal.aborted));
+    stream.on("end", () => settle(true));
+    stream.on("close", () => settle(!signal.aborted));
+  });
+}
+
 /** The HTTP status of an engine error wrapped in a CoxError, if any. */
 function statusOf(err: unknown): number | undefined {
   if (!isCoxError(err)) return undefined;
@@ -130,6 +206,8 @@ export class DockerRuntime implements NodeRuntime {
   private readonly bridgeNetwork: string;
   private readonly publishIp: string;
   private readonly semaphore: Semaphore;
+  /** Slots for stop(), which waits inside the engine for up to the grace period. */
+  private readonly stopSemaphore: Semaphore;
   private version: string | undefined;
   private client: Docker | undefined;
   private streamClient: Docker | undefined;
@@ -146,7 +224,7 @@ export class DockerRuntime implements NodeRuntime {
 
   constructor(options: DockerRuntimeOptions) {
     if (!options.owner) throw new CoxError("InvalidArgument", "DockerRuntime needs a non-empty owner label value");
-    this.target = parseEndpoint(options.endpoint);
+    this.target = parseEndpoint(options.endpoint, options.tls);
     this.endpoint = options.endpoint;
     this.owner = options.owner;
     this.nodeName = options.nodeName ?? options.endpoint;
@@ -156,6 +234,7 @@ export class DockerRuntime implements NodeRuntime {
     this.publishIp = options.publishIp ?? "";
     const limit = options.maxConcurrentCalls ?? 8;
     this.semaphore = new Semaphore(limit);
+    this.stopSemaphore = new Semaphore(limit);
     if (options.apiVersion !== undefined) {
       this.pin(chooseApiVersion({ ApiVersion: options.apiVersion }, `node ${this.nodeName}`, options.apiVersion));
     }
@@ -209,6 +288,12 @@ export class DockerRuntime implements NodeRuntime {
    * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed.
    */
   async run(launch: ContainerLaunch): Promise<ObservedContainer> {
+    if (!isValidRuntimeName(launch.runtimeName)) {
+      throw new CoxError(
+        "InvalidArgument",
+        `container name ${JSON.stringify(launch.runtimeName)} is not usable: expected [a-zA-Z0-9][a-zA-Z0-9_.-]* not ending in ".<digits>" (that suffix counts restarts)`,
+      );
+    }
     const labels = { ...launch.labels };
     const owner = labels[LABELS.owner];
     if (owner === undefined) labels[LABELS.owner] = this.owner;
@@ -274,8 +359,34 @@ export class DockerRuntime implements NodeRuntime {
     return observedFromInspect(info);
   }
 
-  /** Starts a stopped container again; already running is fine, a missing container is RuntimeCallFailed. */
+  /**
+   * Starts a stopped container again; already running is fine, a missing container is RuntimeCallFailed.
+   * A container that ran before is first renamed "<runtimeName>.<restartCount + 1>" (its durable restart
+   * count); when the rename fails for another reason than an unreachable engine, it is started anyway
+   * (running matters more than counting).
+   */
   async start(id: string): Promise<void> {
+    this.invalidate(id);
+    const info = await this.inspect(id, `inspect container ${id}`);
+    if (!info) {
+      throw new CoxError("RuntimeCallFailed", `node ${this.nodeName}: cannot start container ${id}: no such container`, {
+        details: { node: this.nodeName, id, status: 404 },
+      });
+    }
+    if (info.State?.Running) return;
+    if (parseDockerTimeSet(info.State?.StartedAt)) {
+      const { runtimeName, restartCount } = splitRuntimeName(info.Name);
+      const name = restartName(runtimeName, restartCount + 1);
+      try {
+        await this.call(`rename container ${id} to ${name}`, {
+          method: "POST",
+          path: `/containers/${id}/rename`,
+          query: { name },
+        });
+      } catch (err) {
+        if (isCoxError(err, "NodeUnreachable")) throw err;
+      }
+    }
     this.invalidate(id);
     await this.call(`start container ${id}`, { method: "POST", path: `/containers/${id}/start`, okStatuses: [304] });
     this.invalidate(id);
@@ -292,12 +403,87 @@ export class DockerRuntime implements NodeRuntime {
       await this.call(
         `stop container ${id}`,
         { method: "POST", path: `/containers/${id}/stop`, query: { t }, okStatuses: [304] },
-        { timeoutMs: t * 1000 + this.callTimeoutMs },
+        { timeoutMs: t * 1000 + this.callTimeoutMs, semaphore: this.stopSemaphore },
       );
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     } finally {
       this.invalidate(id);
+    }
+  }
+
+  /**
+   * POST /containers/{id}/kill?signal=…: one signal, no waiting. Not running (409) is a no-op; a missing
+   * container is RuntimeCallFailed.
+   */
+  async kill(id: string, signal: KillSignal): Promise<void> {
+    this.invalidate(id);
+    try {
+      await this.call(`send ${signal} to container ${id}`, {
+        method: "POST",
+        path: `/containers/${id}/kill`,
+        query: { signal },
+      });
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err; // "container … is not running"
+    } finally {
+      this.invalidate(id);
+    }
+  }
+
+  /**
+   * Runs a command in the running container (see the module comment for the deadline): exec create
+   * (stdout+stderr attached, no TTY), exec start read to its end and demultiplexed, exec inspect for the
+   * exit code. Engine errors before the command runs are thrown (no such container, not running: 409 →
+   * RuntimeCallFailed; unreachable → NodeUnreachable); at `timeoutMs` the result is timedOut whatever
+   * step was under way.
+   */
+  async exec(id: string, command: readonly string[], timeoutMs: number): Promise<ExecResult> {
+    if (command.length === 0 || command[0] === "") {
+      throw new CoxError("InvalidArgument", `exec in container ${id}: the command is empty; expected a program and its arguments`);
+    }
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), Math.max(0, timeoutMs));
+    const output = new ExecOutputDemuxer();
+    let execId: string | undefined;
+    const timedOut = (): ExecResult => {
+      if (execId !== undefined) void this.killExec(execId).catch(() => undefined);
+      return { exitCode: -1, output: output.text(), timedOut: true };
+    };
+    try {
+      const created = await this.call<{ Id: string }>(
+        `create exec in container ${id}`,
+        {
+          method: "POST",
+          path: `/containers/${id}/exec`,
+          body: { AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false, Cmd: [...command] },
+        },
+        { signal: deadline.signal },
+      );
+      execId = created.Id;
+      const stream = await this.call<NodeJS.ReadableStream>(
+        `start exec in container ${id}`,
+        { method: "POST", path: `/exec/${execId}/start`, body: { Detach: false, Tty: false }, stream: true },
+        { signal: deadline.signal },
+      );
+      const ended = await readExecStream(stream, output, deadline.signal);
+      if (!ended) return timedOut();
+      // The stream ends when the process closed its output; the exit code can lag behind by a moment.
+      for (;;) {
+        const info = await this.call<DockerExecInspect>(
+          `inspect exec in container ${id}`,
+          { method: "GET", path: `/exec/${execId}/json` },
+          { signal: deadline.signal },
+        );
+        if (!info.Running && typeof info.ExitCode === "number") return { exitCode: info.ExitCode, output: output.text() };
+        await new Promise<void>((resolve) => setTimeout(resolve, 10));
+        if (deadline.signal.aborted) return timedOut();
+      }
+    } catch (err) {
+      if (deadline.signal.aborted) return timedOut();
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -393,16 +579,21 @@ export class DockerRuntime implements NodeRuntime {
   private async engineCall<T>(
     what: string,
     fn: (docker: Docker, signal: AbortSignal) => Promise<T>,
-    options: { timeoutMs?: number; pinned?: boolean } = {},
+    options: CallOptions & { pinned?: boolean } = {},
   ): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
-    const release = await this.semaphore.acquire();
+    const outer = options.signal;
+    if (outer?.aborted) throw classifyEngineError(abortError(), { node: this.nodeName, endpoint: this.endpoint, what });
+    const release = await (options.semaphore ?? this.semaphore).acquire();
     const abort = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       abort.abort();
     }, timeoutMs);
+    // The caller's signal (an exec deadline) aborts the call too; unlinked when the call returns.
+    const onOuter = () => abort.abort();
+    outer?.addEventListener("abort", onOuter, { once: true });
     try {
       const docker = options.pinned === false ? undefined : await this.pinnedClient(abort.signal);
       try {
@@ -416,11 +607,12 @@ export class DockerRuntime implements NodeRuntime {
       throw classifyEngineError(err, { node: this.nodeName, endpoint: this.endpoint, what, timeoutMs, timedOut });
     } finally {
       clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuter);
       release();
     }
   }
 
-  private call<T = unknown>(what: string, req: EngineRequest, options: { timeoutMs?: number } = {}): Promise<T> {
+  private call<T = unknown>(what: string, req: EngineRequest, options: CallOptions = {}): Promise<T> {
     return this.engineCall(what, (docker, signal) => dial<T>(docker, { ...req, signal }), options);
   }
 
@@ -470,6 +662,32 @@ export class DockerRuntime implements NodeRuntime {
       );
     }
     return isCoxError(err) ? err : classifyEngineError(err, { node: this.nodeName, endpoint: this.endpoint, what: "start" });
+  }
+
+  /**
+   * Kills a timed-out exec's process and its descendants when the engine runs on this host: the exec's
+   * pid (engine host's pid namespace) counts only while /proc/<pid>/cgroup names the container's full
+   * id, so a remote engine's pid, or a pid reused since, is never signalled.
+   */
+  private async killExec(execId: string): Promise<void> {
+    const info = await this.call<DockerExecInspect>(`inspect exec ${execId}`, { method: "GET", path: `/exec/${execId}/json` });
+    const pid = info.Pid ?? 0;
+    const container = info.ContainerID ?? "";
+    if (!info.Running || pid <= 0 || !/^[0-9a-f]{64}$/.test(container)) return;
+    let cgroup: string;
+    try {
+      cgroup = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+    } catch {
+      return; // not on this host (or gone)
+    }
+    if (!cgroup.includes(container)) return;
+    for (const victim of [pid, ...liveDescendants(pid)]) {
+      try {
+        process.kill(victim, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
+    }
   }
 
   // ---------------------------------------------------------------- images and networks
