@@ -9,14 +9,20 @@
  * does the same synchronously if a test forgets stop() or the worker dies on a signal; and every
  * startFleet() first reaps fleets whose owning test process no longer exists (a run killed with -9).
  *
+ * With `tls: true` every engine also listens on tcp://127.0.0.1:<free port> with --tlsverify: a server
+ * certificate for 127.0.0.1 signed by a CA made for the fleet (test/support/tls.ts), client certificates
+ * required. Each node exposes that endpoint and the client's PEM credentials.
+ *
  * Set CX_FLEET_KEEP=1 to keep the fleet dir (daemon logs) after stop() for debugging.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
+import { makeTestPki, type TestPki } from "./tls.js";
 
 /** One engine of a test fleet. */
 export interface FleetNode {
@@ -34,6 +40,10 @@ export interface FleetNode {
   dir: string;
   /** Storage driver the daemon runs with ("overlay2", or "vfs" when overlay2 failed here). */
   storageDriver: "overlay2" | "vfs";
+  /** With FleetOptions.tls: "tcp://127.0.0.1:<port>", where the engine speaks TLS and requires a client certificate. */
+  tcpEndpoint?: string;
+  /** With FleetOptions.tls: what a client needs for tcpEndpoint (PEM): the CA, a client certificate and its key. */
+  tls?: { ca: string; cert: string; key: string };
 }
 
 /** A running fleet. */
@@ -50,6 +60,8 @@ export interface TestFleet {
   stop(): Promise<void>;
   /** YAML of coxswain.io/v1alpha1 Node objects for the fleet (endpoint, network host, address 127.0.0.1, portRange). */
   nodeManifests(): string;
+  /** With FleetOptions.tls: the fleet's CA, server and client certificates (keys included). */
+  pki?: TestPki;
 }
 
 /** Options of startFleet. */
@@ -66,6 +78,8 @@ export interface FleetOptions {
   portBase?: number;
   /** How long to wait for each daemon's /_ping (default 60 s). */
   startTimeoutMs?: number;
+  /** Also listen on tcp://127.0.0.1:<free port> with TLS and client-certificate verification (default false). */
+  tls?: boolean;
 }
 
 const PORT_SLOT_BASE = 20_000;
@@ -400,9 +414,32 @@ interface NodeState {
   logFile: string;
 }
 
+/** A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). */
+async function freeTcpPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Paths of a node's TLS files (written when the fleet has TLS). */
+function tlsFiles(node: FleetNode): { ca: string; cert: string; key: string } {
+  return { ca: path.join(node.dir, "tls-ca.pem"), cert: path.join(node.dir, "tls-server.pem"), key: path.join(node.dir, "tls-server-key.pem") };
+}
+
 function daemonArgs(node: FleetNode, driver: string): string[] {
+  const tls: string[] = [];
+  if (node.tcpEndpoint !== undefined) {
+    const files = tlsFiles(node);
+    tls.push("-H", node.tcpEndpoint, "--tlsverify", "--tlscacert", files.ca, "--tlscert", files.cert, "--tlskey", files.key);
+  }
   return [
     "-H", `unix://${node.socketPath}`,
+    ...tls,
     "--data-root", path.join(node.dir, "data"),
     "--exec-root", path.join(node.dir, "exec"),
     "--pidfile", path.join(node.dir, "docker.pid"),
@@ -551,6 +588,19 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
     };
   });
   liveFleets.set(dir, { pids: () => states.map((s) => s.node.pid), slots: slotFiles });
+  let pki: TestPki | undefined;
+  if (options.tls) {
+    pki = makeTestPki(["127.0.0.1", "localhost"]);
+    for (const state of states) {
+      const node = state.node;
+      node.tcpEndpoint = `tcp://127.0.0.1:${await freeTcpPort()}`;
+      node.tls = { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key };
+      const files = tlsFiles(node);
+      fs.writeFileSync(files.ca, pki.ca.cert);
+      fs.writeFileSync(files.cert, pki.server.cert);
+      fs.writeFileSync(files.key, pki.server.key, { mode: 0o600 });
+    }
+  }
 
   const startOne = async (state: NodeState, driver?: string): Promise<void> => {
     const first = driver ?? state.node.storageDriver;
@@ -568,6 +618,7 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
     name,
     dir,
     nodes: states.map((s) => s.node),
+    ...(pki ? { pki } : {}),
     async stopNode(index) {
       const state = states[index];
       if (!state) throw new Error(`no node ${index} (fleet has ${states.length})`);

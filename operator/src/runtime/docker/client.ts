@@ -273,11 +273,22 @@ const CERT_VERIFY_CODES = new Set([
   "HOSTNAME_MISMATCH",
 ]);
 
-/** True when err comes from TLS: the handshake, certificate verification or a TLS alert. */
+/**
+ * True when err comes from TLS: the handshake, certificate verification or a TLS alert (EPROTO with an
+ * OpenSSL reason, e.g. "wrong version number" when the other side does not speak TLS).
+ */
 export function isTlsError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = e?.code;
   if (typeof code !== "string") return false;
+  if (code === "EPROTO") return typeof e?.message === "string" && /SSL routines|TLS/i.test(e.message);
   return code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || CERT_VERIFY_CODES.has(code);
+}
+
+/** OpenSSL's reason out of its error text ("…:SSL routines:ssl3_get_record:wrong version number:…" → "wrong version number"). */
+function tlsReason(message: string): string {
+  const m = /SSL routines:[^:]*:([^:]+)/.exec(message);
+  return (m ? m[1]! : message).trim();
 }
 
 /**
@@ -292,7 +303,7 @@ export function classifyEngineError(err: unknown, ctx: CallContext): CoxError {
     const code = e.code as string;
     return new CoxError(
       "NodeUnreachable",
-      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: TLS with the Docker engine failed (${code}: ${String(e.message)}); ` +
+      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: TLS with the Docker engine failed (${code}: ${tlsReason(String(e.message))}); ` +
         `expected an engine whose certificate is signed by the configured CA and names this host, accepting the client certificate`,
       { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, tls: code } },
     );
