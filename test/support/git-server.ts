@@ -13,8 +13,11 @@ import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 
-/** How the server misbehaves on purpose: answer normally, never answer, or send headers and then nothing. */
-export type StallMode = false | "no-response" | "headers-then-stall";
+/**
+ * How the server misbehaves on purpose: answer normally, never answer, send headers and then nothing, or
+ * reset every connection at once (a remote that is down).
+ */
+export type StallMode = false | "no-response" | "headers-then-stall" | "reset";
 
 /** A running server. */
 export interface GitServer {
@@ -37,6 +40,10 @@ export interface GitServerOptions {
   root: string;
   /** When set, every request needs these basic-auth credentials (else 401 with WWW-Authenticate). */
   auth?: { username: string; password: string };
+  /** Port to listen on (default 0: a free one); a server restarted on the same port looks like a remote that came back. */
+  port?: number;
+  /** Called with the Authorization header of every request (tests that check what a client sends). */
+  onAuthorization?: (header: string | undefined) => void;
 }
 
 /** Starts the server on 127.0.0.1, port 0 (a free port). */
@@ -48,6 +55,11 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
 
   const server = http.createServer((req, res) => {
     requests++;
+    opts.onAuthorization?.(req.headers.authorization);
+    if (stallMode === "reset") {
+      req.socket.destroy();
+      return;
+    }
     if (stallMode === "no-response") return; // keep the socket open, say nothing
     if (stallMode === "headers-then-stall") {
       res.writeHead(200, { "content-type": "application/x-git-upload-pack-advertisement" });
@@ -67,7 +79,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 

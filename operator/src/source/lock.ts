@@ -64,7 +64,9 @@ export async function acquireRepositoryLock(gitdir: string, owner = "coxswain"):
     if (seen === undefined) continue; // released meanwhile: try again
     const holder = parseHolder(seen);
     if (holder && holder.host === me.host && holder.pid === me.pid) {
-      throw new CoxError("InvalidArgument", `${gitdir} is already locked by this process (${holder.owner}, since ${holder.since})`);
+      throw new CoxError("InvalidArgument", `${gitdir} is already locked by this process (${holder.owner}, since ${holder.since})`, {
+        details: { ...holder },
+      });
     }
     if (holder && holder.host === me.host && !alive(holder.pid)) {
       await takeOverStale(path, seen);
