@@ -1,14 +1,30 @@
 /**
- * The rollout decisions, pure: Deployment steps (RollingUpdate, Recreate, scaling, paused), canary and
- * blue/green steps (Argo Rollouts), revision history, failure detection and the rollback decision.
+ * The rollout decisions, pure: Deployment steps (RollingUpdate, Recreate, scaling, paused — Kubernetes),
+ * canary and blue/green steps (Argo Rollouts), revision history, failure detection (Kubernetes' progress
+ * deadline, Nomad's healthy deadline, Swarm's failure ratio) and the rollback decision.
  */
 export type * from "./types.js";
 export {
+  DEFAULT_MAX_FAILURE_RATIO,
   DEFAULT_MAX_SURGE,
   DEFAULT_MAX_UNAVAILABLE,
   DEFAULT_MIN_READY_SECONDS,
+  DEFAULT_MONITOR_SECONDS,
+  DEFAULT_POD_START_DEADLINE_SECONDS,
   DEFAULT_PROGRESS_DEADLINE_SECONDS,
   DEFAULT_REPLICAS,
+  DEFAULT_REVISION_HISTORY_LIMIT,
+  DEFAULT_SCALE_DOWN_DELAY_SECONDS,
+  parseDurationSeconds,
+  parsePromote,
+  resolveBlueGreenParams,
+  resolveCanaryParams,
+  resolveFailurePolicy,
   resolveRollingParams,
 } from "./params.js";
 export { compareForRemoval, isAvailable, nextStep } from "./rolling.js";
+export { nextRevisionNumber, pruneHistory, recordRevision } from "./history.js";
+export { detectFailure, rolloutHealth } from "./health.js";
+export { decideRollback } from "./rollback.js";
+export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex } from "./canary.js";
+export { blueGreenStep } from "./bluegreen.js";

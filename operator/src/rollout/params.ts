@@ -1,10 +1,12 @@
 /**
- * A Deployment's rolling-update parameters: Kubernetes' defaults, validation and percentage rounding
- * (deploymentutil.ResolveFenceposts and MaxUnavailable).
+ * Rollout parameters from manifests: Kubernetes' Deployment defaults, validation and percentage rounding
+ * (deploymentutil.ResolveFenceposts and MaxUnavailable), Argo Rollouts' canary and blue/green defaults, pause
+ * durations, the promote annotation, and the failure policy's defaults.
  */
 import { CoxError } from "../api/errors.js";
 import type { DeploymentSpec } from "../api/generated/deployment.js";
-import type { RolloutParams } from "./types.js";
+import type { RolloutSpec } from "../api/generated/rollout.js";
+import type { BlueGreenParams, CanaryStepSpec, FailurePolicy, Promote, RolloutParams } from "./types.js";
 
 /** apps/v1 default of spec.replicas. */
 export const DEFAULT_REPLICAS = 1;
@@ -16,6 +18,16 @@ export const DEFAULT_MAX_UNAVAILABLE = "25%";
 export const DEFAULT_MIN_READY_SECONDS = 0;
 /** apps/v1 default of spec.progressDeadlineSeconds. */
 export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+/** apps/v1 default of spec.revisionHistoryLimit. */
+export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
+/** Argo Rollouts' default of strategy.blueGreen.scaleDownDelaySeconds. */
+export const DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30;
+/** Per-pod start deadline: Nomad's update.healthy_deadline (5 min). */
+export const DEFAULT_POD_START_DEADLINE_SECONDS = 300;
+/** Swarm's update max_failure_ratio: 0, any crash of an updated pod fails the rollout. */
+export const DEFAULT_MAX_FAILURE_RATIO = 0;
+/** Swarm's update monitor: 5 s. */
+export const DEFAULT_MONITOR_SECONDS = 5;
 
 function invalid(field: string, value: unknown, expected: string): CoxError {
   return new CoxError("InvalidField", `spec.${field}: ${JSON.stringify(value)} is invalid; expected ${expected}`, {
@@ -40,38 +52,198 @@ function parseIntOrPercent(field: string, value: unknown): IntOrPercent {
   throw invalid(field, value, 'an integer ≥ 0 or a whole percentage such as "25%"');
 }
 
-/**
- * Defaults, validates and resolves a Deployment's rollout parameters.
- * - replicas 1, maxSurge 25%, maxUnavailable 25%, minReadySeconds 0, progressDeadlineSeconds 600;
- * - surge = ceil(pct·replicas), unavailable = floor(pct·replicas), counts as given; both 0 → unavailable 1
- *   (ResolveFenceposts); unavailable is then capped at replicas, and 0 when replicas is 0 (MaxUnavailable).
- *   10 replicas at 25%/25% → 3/2; 3 replicas → 1/0; 1 replica → 1/0.
- * Throws CoxError InvalidField where Kubernetes' validation rejects the spec: negative or fractional counts,
- * malformed percentages, maxUnavailable above 100%, maxSurge and maxUnavailable both 0, or
- * progressDeadlineSeconds not greater than minReadySeconds.
- */
-export function resolveRollingParams(spec: DeploymentSpec): RolloutParams {
+/** Resolves maxSurge and maxUnavailable as ResolveFenceposts and MaxUnavailable do; `prefix` names the fields. */
+function resolveFenceposts(prefix: string, surgeRaw: unknown, unavailableRaw: unknown, replicas: number): { maxSurge: number; maxUnavailable: number } {
+  const surge = parseIntOrPercent(`${prefix}.maxSurge`, surgeRaw);
+  const unavailable = parseIntOrPercent(`${prefix}.maxUnavailable`, unavailableRaw);
+  if (unavailable.kind === "percent" && unavailable.value > 100) {
+    throw invalid(`${prefix}.maxUnavailable`, unavailableRaw, "at most 100%");
+  }
+  if (surge.value === 0 && unavailable.value === 0) {
+    throw invalid(`${prefix}.maxUnavailable`, unavailableRaw, "a value above 0 when maxSurge is 0");
+  }
+  const maxSurge = surge.kind === "int" ? surge.value : Math.ceil((surge.value * replicas) / 100);
+  let maxUnavailable = unavailable.kind === "int" ? unavailable.value : Math.floor((unavailable.value * replicas) / 100);
+  if (maxSurge === 0 && maxUnavailable === 0) maxUnavailable = 1;
+  maxUnavailable = Math.min(maxUnavailable, replicas);
+  return { maxSurge, maxUnavailable };
+}
+
+/** replicas, minReadySeconds, progressDeadlineSeconds and revisionHistoryLimit, defaulted and validated. */
+function commonFields(spec: { replicas?: unknown; minReadySeconds?: unknown; progressDeadlineSeconds?: unknown; revisionHistoryLimit?: unknown }) {
   const replicas = nonNegativeInt("replicas", spec.replicas ?? DEFAULT_REPLICAS);
   const minReadySeconds = nonNegativeInt("minReadySeconds", spec.minReadySeconds ?? DEFAULT_MIN_READY_SECONDS);
   const progressDeadlineSeconds = nonNegativeInt("progressDeadlineSeconds", spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS);
   if (progressDeadlineSeconds <= minReadySeconds) {
     throw invalid("progressDeadlineSeconds", progressDeadlineSeconds, `a value greater than minReadySeconds (${minReadySeconds})`);
   }
-  const rolling = spec.strategy?.rollingUpdate;
-  const surgeRaw = rolling?.maxSurge ?? DEFAULT_MAX_SURGE;
-  const unavailableRaw = rolling?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE;
-  const surge = parseIntOrPercent("strategy.rollingUpdate.maxSurge", surgeRaw);
-  const unavailable = parseIntOrPercent("strategy.rollingUpdate.maxUnavailable", unavailableRaw);
-  if (unavailable.kind === "percent" && unavailable.value > 100) {
-    throw invalid("strategy.rollingUpdate.maxUnavailable", unavailableRaw, "at most 100%");
-  }
-  if (surge.value === 0 && unavailable.value === 0) {
-    throw invalid("strategy.rollingUpdate.maxUnavailable", unavailableRaw, "a value above 0 when maxSurge is 0");
-  }
+  const revisionHistoryLimit = nonNegativeInt("revisionHistoryLimit", spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT);
+  return { replicas, minReadySeconds, progressDeadlineSeconds, revisionHistoryLimit };
+}
 
-  const maxSurge = surge.kind === "int" ? surge.value : Math.ceil((surge.value * replicas) / 100);
-  let maxUnavailable = unavailable.kind === "int" ? unavailable.value : Math.floor((unavailable.value * replicas) / 100);
-  if (maxSurge === 0 && maxUnavailable === 0) maxUnavailable = 1;
-  maxUnavailable = Math.min(maxUnavailable, replicas);
-  return { replicas, maxSurge, maxUnavailable, minReadySeconds, progressDeadlineSeconds };
+/**
+ * Defaults, validates and resolves a Deployment's rollout parameters.
+ * - replicas 1, strategy RollingUpdate, maxSurge 25%, maxUnavailable 25%, minReadySeconds 0,
+ *   progressDeadlineSeconds 600, revisionHistoryLimit 10, paused false;
+ * - surge = ceil(pct·replicas), unavailable = floor(pct·replicas), counts as given; both 0 → unavailable 1
+ *   (ResolveFenceposts); unavailable is then capped at replicas, and 0 when replicas is 0 (MaxUnavailable).
+ *   10 replicas at 25%/25% → 3/2; 3 replicas → 1/0; 1 replica → 1/0.
+ * - Recreate: maxSurge and maxUnavailable are 0 (deploymentutil.MaxSurge/MaxUnavailable for non-rolling).
+ * Throws CoxError InvalidField where Kubernetes' validation rejects the spec: negative or fractional counts,
+ * malformed percentages, maxUnavailable above 100%, maxSurge and maxUnavailable both 0, progressDeadlineSeconds
+ * not greater than minReadySeconds, an unknown strategy type, or rollingUpdate with Recreate.
+ */
+export function resolveRollingParams(spec: DeploymentSpec): RolloutParams {
+  // Read through a loose view: the generated type may lag behind the fields Kubernetes accepts.
+  const loose = spec as DeploymentSpec & { paused?: unknown; revisionHistoryLimit?: unknown; strategy?: { type?: unknown; rollingUpdate?: unknown } };
+  const common = commonFields(loose);
+  const type = loose.strategy?.type ?? "RollingUpdate";
+  if (type !== "RollingUpdate" && type !== "Recreate") throw invalid("strategy.type", type, '"RollingUpdate" or "Recreate"');
+  const paused = loose.paused ?? false;
+  if (typeof paused !== "boolean") throw invalid("paused", paused, "true or false");
+  if (type === "Recreate") {
+    if (loose.strategy?.rollingUpdate !== undefined) {
+      throw invalid("strategy.rollingUpdate", loose.strategy.rollingUpdate, "no rollingUpdate when strategy type is 'Recreate'");
+    }
+    // MaxSurge and MaxUnavailable are 0 for anything but RollingUpdate (deploymentutil).
+    return { replicas: common.replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, strategy: "Recreate", paused, revisionHistoryLimit: common.revisionHistoryLimit };
+  }
+  const rolling = spec.strategy?.rollingUpdate;
+  const { maxSurge, maxUnavailable } = resolveFenceposts(
+    "strategy.rollingUpdate",
+    rolling?.maxSurge ?? DEFAULT_MAX_SURGE,
+    rolling?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE,
+    common.replicas,
+  );
+  return {
+    replicas: common.replicas,
+    maxSurge,
+    maxUnavailable,
+    minReadySeconds: common.minReadySeconds,
+    progressDeadlineSeconds: common.progressDeadlineSeconds,
+    strategy: "RollingUpdate",
+    paused,
+    revisionHistoryLimit: common.revisionHistoryLimit,
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+
+/**
+ * A pause duration in whole seconds, as Argo's RolloutPause.DurationSeconds: an integer (or a string of digits)
+ * is seconds; otherwise a Go duration such as "30s", "5m", "1h30m" or "1.5h", truncated to whole seconds.
+ * Throws CoxError InvalidField (naming `field`) for anything else or a negative value.
+ */
+export function parseDurationSeconds(value: unknown, field = "duration"): number {
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value) && value >= 0) return value;
+  } else if (typeof value === "string") {
+    if (/^[0-9]+$/.test(value)) return Number(value);
+    const unit = /([0-9]*\.?[0-9]+|[0-9]+\.)(ns|us|µs|ms|s|m|h)/y;
+    let total = 0;
+    let at = 0;
+    while (at < value.length) {
+      unit.lastIndex = at;
+      const m = unit.exec(value);
+      if (!m) break;
+      total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+      at = unit.lastIndex;
+    }
+    if (value.length > 0 && at === value.length) return Math.trunc(total + 1e-9);
+  }
+  throw invalid(field, value, 'whole seconds (an integer ≥ 0) or a duration such as "30s", "5m", "1h" or "1h30m"');
+}
+
+/**
+ * The coxswain.io/promote annotation: "full" skips every remaining step; a non-negative integer N means
+ * "promoted past the first N indefinite pauses". Absent → undefined. Throws CoxError InvalidField otherwise.
+ */
+export function parsePromote(value: string | undefined): Promote | undefined {
+  if (value === undefined) return undefined;
+  if (value === "full") return "full";
+  if (/^[0-9]+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  throw new CoxError("InvalidField", `metadata.annotations["coxswain.io/promote"]: ${JSON.stringify(value)} is invalid; expected "full" or a non-negative integer`, {
+    details: { field: 'metadata.annotations["coxswain.io/promote"]', value },
+  });
+}
+
+/**
+ * A Rollout's canary parameters, Argo's defaults applied: replicas 1, maxSurge 25%, maxUnavailable 25%
+ * (ResolveFenceposts rounding, both 0 rejected), minReadySeconds 0, progressDeadlineSeconds 600,
+ * revisionHistoryLimit 10; steps with setWeight 0–100 or a pause (duration in seconds; none = until promoted).
+ * Throws CoxError InvalidField on invalid values, or when the strategy is not canary.
+ */
+export function resolveCanaryParams(spec: RolloutSpec): { params: RolloutParams; steps: CanaryStepSpec[] } {
+  const canary = spec.strategy?.canary;
+  if (!canary) throw invalid("strategy.canary", undefined, "a canary strategy");
+  const common = commonFields(spec);
+  const paused = spec.paused ?? false;
+  const { maxSurge, maxUnavailable } = resolveFenceposts(
+    "strategy.canary",
+    canary.maxSurge ?? DEFAULT_MAX_SURGE,
+    canary.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE,
+    common.replicas,
+  );
+  const steps: CanaryStepSpec[] = (canary.steps ?? []).map((step, i) => {
+    const field = `strategy.canary.steps[${i}]`;
+    const hasWeight = step.setWeight !== undefined;
+    const hasPause = step.pause !== undefined;
+    if (hasWeight === hasPause) throw invalid(field, step, "exactly one of setWeight or pause");
+    if (hasWeight) {
+      const w = step.setWeight;
+      if (typeof w !== "number" || !Number.isSafeInteger(w) || w < 0 || w > 100) throw invalid(`${field}.setWeight`, w, "an integer from 0 to 100");
+      return { setWeight: w };
+    }
+    const d = step.pause!.duration;
+    return d === undefined ? { pause: {} } : { pause: { durationSeconds: parseDurationSeconds(d, `${field}.pause.duration`) } };
+  });
+  return {
+    params: { replicas: common.replicas, maxSurge, maxUnavailable, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused, revisionHistoryLimit: common.revisionHistoryLimit },
+    steps,
+  };
+}
+
+/**
+ * A Rollout's blue/green parameters, Argo's defaults applied: autoPromotionEnabled true, autoPromotionSeconds 0,
+ * scaleDownDelaySeconds 30, previewReplicaCount unset (full replicas; a larger value is capped at replicas).
+ * maxSurge and maxUnavailable are not used by blue/green (0). Throws CoxError InvalidField on invalid values,
+ * or when the strategy is not blue/green.
+ */
+export function resolveBlueGreenParams(spec: RolloutSpec): { params: RolloutParams; blueGreen: BlueGreenParams } {
+  const bg = spec.strategy?.blueGreen;
+  if (!bg) throw invalid("strategy.blueGreen", undefined, "a blueGreen strategy");
+  const common = commonFields(spec);
+  const autoPromotionEnabled = bg.autoPromotionEnabled ?? true;
+  if (typeof autoPromotionEnabled !== "boolean") throw invalid("strategy.blueGreen.autoPromotionEnabled", autoPromotionEnabled, "true or false");
+  const autoPromotionSeconds = nonNegativeInt("strategy.blueGreen.autoPromotionSeconds", bg.autoPromotionSeconds ?? 0);
+  const scaleDownDelaySeconds = nonNegativeInt("strategy.blueGreen.scaleDownDelaySeconds", bg.scaleDownDelaySeconds ?? DEFAULT_SCALE_DOWN_DELAY_SECONDS);
+  const blueGreen: BlueGreenParams = { autoPromotionEnabled, autoPromotionSeconds, scaleDownDelaySeconds };
+  if (bg.previewReplicaCount !== undefined) {
+    blueGreen.previewReplicaCount = Math.min(common.replicas, nonNegativeInt("strategy.blueGreen.previewReplicaCount", bg.previewReplicaCount));
+  }
+  return {
+    params: { replicas: common.replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused: spec.paused ?? false, revisionHistoryLimit: common.revisionHistoryLimit },
+    blueGreen,
+  };
+}
+
+/**
+ * The failure policy of a workload: its progressDeadlineSeconds, and coxswain's defaults for the rest —
+ * podStartDeadlineSeconds 300 (Nomad's healthy_deadline), maxFailureRatio 0 (Swarm), monitorSeconds 5 (Swarm) —
+ * unless overridden. Throws CoxError InvalidArgument on negative or non-finite overrides, or a ratio above 1.
+ */
+export function resolveFailurePolicy(params: Pick<RolloutParams, "progressDeadlineSeconds">, overrides: Partial<Omit<FailurePolicy, "progressDeadlineSeconds">> = {}): FailurePolicy {
+  const policy: FailurePolicy = {
+    progressDeadlineSeconds: params.progressDeadlineSeconds,
+    podStartDeadlineSeconds: overrides.podStartDeadlineSeconds ?? DEFAULT_POD_START_DEADLINE_SECONDS,
+    maxFailureRatio: overrides.maxFailureRatio ?? DEFAULT_MAX_FAILURE_RATIO,
+    monitorSeconds: overrides.monitorSeconds ?? DEFAULT_MONITOR_SECONDS,
+  };
+  for (const [k, v] of Object.entries(policy)) {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+      throw new CoxError("InvalidArgument", `failure policy ${k} is ${String(v)}; expected a number ≥ 0`);
+    }
+  }
+  if (policy.maxFailureRatio > 1) throw new CoxError("InvalidArgument", `failure policy maxFailureRatio is ${policy.maxFailureRatio}; expected a ratio from 0 to 1`);
+  return policy;
 }
