@@ -1,10 +1,23 @@
 /**
  * buildGraph: a commit's validated objects → the desired-state graph plus the reference and ordering
  * problems that schema validation cannot see (they need the whole commit): undeclared namespaces, missing
- * ConfigMaps or keys, depends-on naming nothing, and dependency cycles.
+ * ConfigMaps or keys, missing PriorityClasses, a Node's TLS Secret, depends-on naming nothing, more than one
+ * global default PriorityClass, dependency cycles and dependencies in a later sync wave.
  */
+import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import type { ErrorCode } from "../api/errors.js";
-import { DEFAULT_NAMESPACE, KINDS, compareKeys, keyOf, makeKey, type ResourceKey } from "../api/objects.js";
+import {
+  DEFAULT_NAMESPACE,
+  KINDS,
+  compareKeys,
+  isWorkload,
+  keyOf,
+  makeKey,
+  type ResourceKey,
+  type Secret,
+} from "../api/objects.js";
+import { BUILTIN_PRIORITY_CLASSES } from "../manifest/cluster.js";
+import { secretKeys, secretValue } from "../manifest/secret.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
@@ -12,6 +25,9 @@ import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 
 /** A path into an object: property names and array indexes, outermost first. */
 type FieldPath = readonly PathSegment[];
+
+/** The keys a Node's TLS Secret must hold, PEM-encoded. */
+export const NODE_TLS_KEYS: readonly string[] = ["ca.crt", "tls.crt", "tls.key"];
 
 /** The result of building a graph: the graph (always built) and diagnostics sorted by position. */
 export interface GraphBuild {
@@ -23,16 +39,22 @@ export interface GraphBuild {
 /**
  * Builds the desired-state graph of one commit.
  *
- * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap → every
- * Deployment with an env valueFrom.configMapKeyRef to it (optional refs too, when the ConfigMap exists);
- * each `coxswain.io/depends-on` entry → the annotated object.
+ * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap → every workload
+ * (Deployment, Rollout) with an env valueFrom.configMapKeyRef to it (optional refs too, when the ConfigMap
+ * exists); a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
+ * spec.tls.secretRef names it; each `coxswain.io/depends-on` entry → the annotated object.
  *
  * Diagnostics (all errors, each at the offending field): MissingReference for a namespace other than
  * "default" without a Namespace object, a non-optional configMapKeyRef to a ConfigMap or key that does not
- * exist, a depends-on entry naming an object not in the commit; InvalidField for a malformed depends-on
- * entry; DependencyCycle once per cycle (at the first object of the cycle, on the field that declares its
- * dependency on the next); DuplicateObject when two objects share a key (the loader normally drops those;
- * the first by file, line, col is kept). The output does not depend on the order of `objects`.
+ * exist, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
+ * commit, a depends-on entry naming an object not in the commit; SecretInvalid for a Node TLS Secret without
+ * ca.crt, tls.crt and tls.key as PEM (a certificate, a certificate, and the certificate's private key);
+ * InvalidField for a malformed or ambiguous depends-on entry and for a second PriorityClass with globalDefault
+ * (in key order); DependencyCycle once per cycle (at the first object of the cycle, on the field that
+ * declares its dependency on the next) and once per edge whose dependency is in a later sync wave than its
+ * dependent (at the dependent's field that declares the edge); DuplicateObject when two objects share a key
+ * (the loader normally drops those; the first by file, line, col is kept). No message contains a Secret
+ * value. The output does not depend on the order of `objects`.
  */
 export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
   const diagnostics: Diagnostic[] = [];
@@ -63,6 +85,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
     if (!edges.has(id)) edges.set(id, { edge: { from, to }, path });
   };
 
+  let globalDefault: ResourceKey | undefined;
   for (const [key, m] of byKey) {
     const obj = m.object;
     const namespace = KINDS[obj.kind].namespaced ? (obj.metadata.namespace ?? DEFAULT_NAMESPACE) : undefined;
@@ -77,8 +100,9 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
     }
 
-    if (obj.kind === "Deployment") {
-      obj.spec.template.spec.containers.forEach((container, ci) => {
+    if (isWorkload(obj)) {
+      const podSpec = obj.spec.template.spec;
+      podSpec.containers.forEach((container, ci) => {
         (container.env ?? []).forEach((env, ei) => {
           const ref = env.valueFrom?.configMapKeyRef;
           if (!ref) return;
@@ -101,17 +125,70 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
           }
         });
       });
+
+      const className = podSpec.priorityClassName;
+      if (className !== undefined && !Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className)) {
+        const pcKey = makeKey("PriorityClass", className);
+        const path = ["spec", "template", "spec", "priorityClassName"];
+        if (byKey.has(pcKey)) addEdge(pcKey, key, path);
+        else {
+          const builtins = Object.keys(BUILTIN_PRIORITY_CLASSES).sort().join(", ");
+          report(m, "MissingReference", path,
+            `PriorityClass "${className}" is not declared: expected a PriorityClass of that name in this commit ` +
+              `(Kubernetes rejects pods that name a missing class; built in: ${builtins})`);
+        }
+      }
+    }
+
+    if (obj.kind === "Node" && obj.spec.tls) {
+      const ref = obj.spec.tls.secretRef;
+      const secretNamespace = ref.namespace ?? DEFAULT_NAMESPACE;
+      const secretKey = makeKey("Secret", ref.name, secretNamespace);
+      const path = ["spec", "tls", "secretRef", "name"];
+      const secret = byKey.get(secretKey)?.object;
+      if (secret?.kind === "Secret") {
+        addEdge(secretKey, key, path);
+        const problem = tlsSecretProblem(secret);
+        if (problem) report(m, "SecretInvalid", path, `Secret "${ref.name}" in namespace "${secretNamespace}" ${problem}`);
+      } else {
+        report(m, "MissingReference", path,
+          `Secret "${ref.name}" is not declared in namespace "${secretNamespace}": expected a Secret of that name in this commit ` +
+            `holding ${NODE_TLS_KEYS.join(", ")} for ${obj.spec.endpoint}`);
+      }
+    }
+
+    if (obj.kind === "PriorityClass" && obj.globalDefault === true) {
+      if (globalDefault === undefined) globalDefault = key;
+      else {
+        report(m, "InvalidField", ["globalDefault"],
+          `${globalDefault} is already the global default: at most one PriorityClass may have globalDefault: true (as in Kubernetes)`);
+      }
     }
 
     const dependsOn = obj.metadata.annotations?.[DEPENDS_ON_ANNOTATION];
     if (dependsOn !== undefined) {
       const path = ["metadata", "annotations", DEPENDS_ON_ANNOTATION];
       for (const entry of parseDependsOn(dependsOn, namespace)) {
-        if ("error" in entry) report(m, "InvalidField", path, entry.error);
-        else if (byKey.has(entry.key)) addEdge(entry.key, key, path);
+        if ("error" in entry) {
+          report(m, "InvalidField", path, entry.error);
+          continue;
+        }
+        let target = entry.key;
+        if (!entry.entry.includes("/")) {
+          // A bare name is a workload in the same namespace: the Deployment, or else the Rollout of that name.
+          const rollout = makeKey("Rollout", entry.entry, namespace);
+          if (byKey.has(target) && byKey.has(rollout)) {
+            report(m, "InvalidField", path,
+              `depends-on entry "${entry.entry}" is ambiguous: both ${target} and ${rollout} exist; ` +
+                `expected "Deployment/${entry.entry}" or "Rollout/${entry.entry}"`);
+            continue;
+          }
+          if (!byKey.has(target) && byKey.has(rollout)) target = rollout;
+        }
+        if (byKey.has(target)) addEdge(target, key, path);
         else {
           report(m, "MissingReference", path,
-            `depends-on entry "${entry.entry}" names ${entry.key}, which is not in this commit: ` +
+            `depends-on entry "${entry.entry}" names ${target}, which is not in this commit: ` +
               `expected an object of that kind, namespace and name`);
         }
       }
@@ -132,8 +209,44 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       `dependency cycle: ${listed} (each depends on the next): expected dependencies without cycles`);
   }
 
+  for (const { from, to } of graph.waveConflicts()) {
+    const wf = graph.waveOf(from);
+    const wt = graph.waveOf(to);
+    report(byKey.get(to)!, "DependencyCycle", edges.get(`${from}\n${to}`)!.path,
+      `${to} (sync-wave ${wt}) depends on ${from} (sync-wave ${wf}), a later wave: waves apply lower first, so the ` +
+        `dependency and the waves contradict each other; expected ${from} in wave ${wt} or lower, or ${to} in wave ${wf} or higher`);
+  }
+
   diagnostics.sort(compareDiagnostics);
   return { graph, diagnostics };
+}
+
+/**
+ * What is wrong with a Secret used for a Node's TLS, or undefined: each of ca.crt, tls.crt and tls.key present
+ * and PEM (certificates and a private key), and the key belonging to tls.crt. Names keys, never values.
+ */
+export function tlsSecretProblem(secret: Secret): string | undefined {
+  const have = secretKeys(secret);
+  const missing = NODE_TLS_KEYS.filter((k) => !have.includes(k));
+  if (missing.length > 0) {
+    return `has no ${missing.join(", ")} (keys: ${have.length ? have.join(", ") : "none"}): expected ${NODE_TLS_KEYS.join(", ")}, PEM-encoded`;
+  }
+  const certs: Record<string, X509Certificate> = {};
+  for (const k of ["ca.crt", "tls.crt"]) {
+    try {
+      certs[k] = new X509Certificate(secretValue(secret, k)!);
+    } catch {
+      return `holds a ${k} that is not a PEM certificate: expected "-----BEGIN CERTIFICATE-----" …`;
+    }
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(secretValue(secret, "tls.key")!);
+  } catch {
+    return `holds a tls.key that is not a PEM private key (an encrypted key cannot be used): expected "-----BEGIN PRIVATE KEY-----" or an RSA/EC key`;
+  }
+  if (!certs["tls.crt"]!.checkPrivateKey(key)) return "holds a tls.key that is not the private key of its tls.crt: expected the key pair of the client certificate";
+  return undefined;
 }
 
 function comparePositions(a: { file: string; line: number; col: number }, b: typeof a): number {

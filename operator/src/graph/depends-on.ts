@@ -2,7 +2,9 @@
  * The `coxswain.io/depends-on` annotation: explicit ordering edges written by users.
  *
  * Syntax: comma-separated references, whitespace around entries ignored, empty entries skipped.
- * - "name": a Deployment in the annotated object's namespace (the common case: web depends on api);
+ * - "name": a workload in the annotated object's namespace (the common case: web depends on api) — the
+ *   Deployment of that name, or the Rollout when there is no such Deployment (buildGraph resolves this: it
+ *   needs the whole commit; parseDependsOn returns the Deployment key);
  * - "Kind/name": an object of that kind; namespaced kinds are looked up in the annotated object's namespace;
  * - "Kind/namespace/name": a namespaced object anywhere.
  * A cluster-scoped object has no namespace to resolve relative references against, so on Namespace and Node
@@ -17,7 +19,7 @@ export const DEPENDS_ON_ANNOTATION = "coxswain.io/depends-on";
 export type DependsOnEntry = { entry: string; key: ResourceKey } | { entry: string; error: string };
 
 const SUPPORTED = (Object.keys(KINDS) as Kind[]).sort().join(", ");
-const SYNTAX = `expected "name" (a Deployment in the same namespace), "Kind/name" or "Kind/namespace/name" with Kind one of ${SUPPORTED}`;
+const SYNTAX = `expected "name" (a Deployment or Rollout in the same namespace), "Kind/name" or "Kind/namespace/name" with Kind one of ${SUPPORTED}`;
 
 /**
  * Parses the annotation's value as written on an object in `namespace` (undefined for cluster-scoped objects).

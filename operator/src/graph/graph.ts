@@ -1,10 +1,12 @@
 /**
  * The desired-state graph of one commit: every object keyed "Kind/namespace/name" (or "Kind/name"), with
- * dependency edges (dependency → dependent) and one deterministic topological order. Immutable once built:
- * objects are deep-frozen copies and every list handed out is frozen, so a graph can be shared between the
- * planner, the controllers and the status writer without defensive copies.
+ * dependency edges (dependency → dependent), a sync wave per object (Argo CD's argocd.argoproj.io/sync-wave
+ * annotation, default 0) and one deterministic order: lower waves first, dependencies before dependents, then
+ * by key. Immutable once built: objects are deep-frozen copies and every list handed out is frozen, so a
+ * graph can be shared between the planner, the controllers and the status writer without defensive copies.
  */
 import { compareKeys, keyOf, type DesiredObject, type Kind, type ResourceKey } from "../api/objects.js";
+import { syncWaveOf } from "../manifest/annotations.js";
 import type { SourcePosition } from "../manifest/types.js";
 
 /** An object to put in a graph, with where it came from when known (file:line for plans). */
@@ -24,6 +26,12 @@ export interface GraphEntry<T extends DesiredObject = DesiredObject> {
 export interface GraphEdge {
   from: ResourceKey;
   to: ResourceKey;
+}
+
+/** The keys of one sync wave, in apply order. */
+export interface Wave {
+  readonly wave: number;
+  readonly keys: readonly ResourceKey[];
 }
 
 /** The object type of one kind, e.g. ObjectOfKind<"Deployment"> = Deployment. */
@@ -47,6 +55,9 @@ export class DesiredGraph {
   readonly #byKind = new Map<Kind, readonly GraphEntry[]>();
   readonly #order: readonly ResourceKey[];
   readonly #cycles: readonly (readonly ResourceKey[])[];
+  readonly #waveOf: ReadonlyMap<ResourceKey, number>;
+  readonly #waveConflicts: readonly GraphEdge[];
+  #waves: readonly Wave[] | undefined;
 
   /**
    * Builds a graph from objects and edges. Throws (a programming error, not a user error) when two nodes have
@@ -79,8 +90,23 @@ export class DesiredGraph {
     this.#sorted = Object.freeze(keys.map((k) => entries.get(k)!.object));
     this.#dependencies = freezeAdjacency(deps);
     this.#dependents = freezeAdjacency(dents);
+    const waveOf = new Map<ResourceKey, number>();
+    for (const k of keys) {
+      const w = syncWaveOf(entries.get(k)!.object);
+      if (w !== 0) waveOf.set(k, w);
+    }
+    this.#waveOf = waveOf;
+    const wave = (k: ResourceKey): number => waveOf.get(k) ?? 0;
+    const conflicts: GraphEdge[] = [];
+    for (const from of keys) for (const to of this.#dependents.get(from) ?? EMPTY) if (wave(from) > wave(to)) conflicts.push(Object.freeze({ from, to }));
+    this.#waveConflicts = Object.freeze(conflicts);
+    const before = (a: ResourceKey, b: ResourceKey): boolean => {
+      const wa = wave(a);
+      const wb = wave(b);
+      return wa !== wb ? wa < wb : a < b;
+    };
     const components = cyclicComponents(keys, this.#dependencies);
-    this.#order = Object.freeze(topologicalOrder(keys, this.#dependencies, this.#dependents, components));
+    this.#order = Object.freeze(topologicalOrder(keys, this.#dependencies, this.#dependents, components, before));
     this.#cycles = Object.freeze(
       components
         .map((c) => Object.freeze(cycleIn(c, this.#dependencies)))
@@ -141,12 +167,51 @@ export class DesiredGraph {
   }
 
   /**
-   * All keys, dependencies before dependents; among keys whose dependencies are all placed, the smallest
-   * key comes first, so the order is a function of the graph alone. If there are cycles (reported by
-   * `cycles()`, and as errors by buildGraph) the smallest key still waiting is placed next to break them.
+   * All keys, dependencies before dependents; among keys whose dependencies are all placed, the one with the
+   * lowest sync wave, then the smallest key, comes first, so the order is a function of the graph alone.
+   * When no edge goes from a higher wave to a lower one (see `waveConflicts()`), the order is sorted by wave:
+   * every key of wave n comes before every key of wave n + 1. A conflicting edge is still respected (the
+   * dependency comes first). If there are cycles (reported by `cycles()`, and as errors by buildGraph) the
+   * first key (by wave, then key) still waiting is placed next to break them.
    */
   order(): readonly ResourceKey[] {
     return this.#order;
+  }
+
+  /**
+   * The sync wave of an object: the integer in its argocd.argoproj.io/sync-wave annotation, 0 when it has
+   * none (or an invalid one, which the manifest stage reports). 0 for keys not in the graph.
+   */
+  waveOf(key: ResourceKey): number {
+    return this.#waveOf.get(key) ?? 0;
+  }
+
+  /**
+   * order() split by wave: one entry per wave that has objects, lowest wave first, each with its keys in
+   * order() order. A coordinated rollout applies wave by wave, waiting for each to be healthy.
+   */
+  waves(): readonly Wave[] {
+    if (!this.#waves) {
+      const groups = new Map<number, ResourceKey[]>();
+      for (const k of this.#order) {
+        const w = this.waveOf(k);
+        let list = groups.get(w);
+        if (!list) groups.set(w, (list = []));
+        list.push(k);
+      }
+      this.#waves = Object.freeze(
+        [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([wave, keys]) => Object.freeze({ wave, keys: Object.freeze(keys) })),
+      );
+    }
+    return this.#waves;
+  }
+
+  /**
+   * The edges whose dependency is in a later wave than its dependent, sorted by (from, to): the two orders
+   * contradict each other. buildGraph reports each as a DependencyCycle error naming both waves.
+   */
+  waveConflicts(): readonly GraphEdge[] {
+    return this.#waveConflicts;
   }
 
   /**
@@ -187,18 +252,19 @@ function frozenCopy<T>(value: T): T {
 }
 
 /**
- * Kahn's algorithm with a min-heap of ready keys. When every waiting key waits on a cycle, the smallest key
- * of a cycle whose outside dependencies are all placed goes next, so a cycle never drags unrelated keys
- * (that merely depend on it) ahead of their dependencies.
+ * Kahn's algorithm with a min-heap of ready keys ordered by `before` (wave, then key). When every waiting key
+ * waits on a cycle, the first key (by `before`) of a cycle whose outside dependencies are all placed goes
+ * next, so a cycle never drags unrelated keys (that merely depend on it) ahead of their dependencies.
  */
 function topologicalOrder(
   keys: readonly ResourceKey[],
   deps: ReadonlyMap<ResourceKey, readonly ResourceKey[]>,
   dents: ReadonlyMap<ResourceKey, readonly ResourceKey[]>,
   components: readonly ReadonlySet<ResourceKey>[],
+  before: (a: ResourceKey, b: ResourceKey) => boolean,
 ): ResourceKey[] {
   const waiting = new Map<ResourceKey, number>();
-  const ready = new MinHeap();
+  const ready = new MinHeap(before);
   for (const k of keys) {
     const n = deps.get(k)?.length ?? 0;
     waiting.set(k, n);
@@ -208,9 +274,10 @@ function topologicalOrder(
   for (const c of components) for (const k of c) componentOf.set(k, c);
   const placed = new Set<ResourceKey>();
   const out: ResourceKey[] = [];
+  let byRank: ResourceKey[] | undefined; // keys sorted by `before`, built only when a cycle must be broken
   while (out.length < keys.length) {
     let next = ready.pop();
-    if (next === undefined) next = breakCycle(keys, deps, componentOf, placed);
+    if (next === undefined) next = breakCycle((byRank ??= [...keys].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0))), deps, componentOf, placed);
     else if (placed.has(next)) continue;
     placed.add(next);
     out.push(next);
@@ -225,8 +292,9 @@ function topologicalOrder(
 }
 
 /**
- * The smallest unplaced key of a cyclic component none of whose members waits on anything outside it, so
- * that whole components keep their dependency order and only edges inside a cycle give way.
+ * The first unplaced key (in `keys` order: by wave, then key) of a cyclic component none of whose members
+ * waits on anything outside it, so that whole components keep their dependency order and only edges inside
+ * a cycle give way.
  */
 function breakCycle(
   keys: readonly ResourceKey[],
@@ -330,9 +398,14 @@ function cycleIn(component: ReadonlySet<ResourceKey>, deps: ReadonlyMap<Resource
   throw new Error("DesiredGraph: a cyclic component without a cycle through its smallest key");
 }
 
-/** A binary min-heap of keys ordered by code unit; enough for Kahn's ready set. */
+/** A binary min-heap of keys ordered by `before`; enough for Kahn's ready set. */
 class MinHeap {
   readonly #items: ResourceKey[] = [];
+  readonly #before: (a: ResourceKey, b: ResourceKey) => boolean;
+
+  constructor(before: (a: ResourceKey, b: ResourceKey) => boolean) {
+    this.#before = before;
+  }
 
   push(key: ResourceKey): void {
     const a = this.#items;
@@ -340,7 +413,7 @@ class MinHeap {
     let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (a[p]! <= a[i]!) break;
+      if (!this.#before(a[i]!, a[p]!)) break;
       [a[p], a[i]] = [a[i]!, a[p]!];
       i = p;
     }
@@ -358,8 +431,8 @@ class MinHeap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < a.length && a[l]! < a[m]!) m = l;
-        if (r < a.length && a[r]! < a[m]!) m = r;
+        if (l < a.length && this.#before(a[l]!, a[m]!)) m = l;
+        if (r < a.length && this.#before(a[r]!, a[m]!)) m = r;
         if (m === i) break;
         [a[m], a[i]] = [a[i]!, a[m]!];
         i = m;

@@ -73,7 +73,7 @@ const PATTERN_PHRASES: Record<string, string> = {
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)m?$": "a CPU quantity like 250m, 0.5 or 2",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a memory quantity like 128Mi, 1G or 1048576",
   "^[-._a-zA-Z][-._a-zA-Z0-9]*$": "an environment variable name (letters, digits, '_', '-' and '.', not starting with a digit)",
-  "^[-._a-zA-Z0-9]+$": "a ConfigMap key (letters, digits, '-', '_' and '.')",
+  "^[-._a-zA-Z0-9]+$": "a ConfigMap or Secret key (letters, digits, '-', '_' and '.')",
   "^(unix:///|tcp://).+$": "unix:///absolute/path/to/docker.sock or tcp://host:port",
   "^[-A-Za-z0-9]+$": "an HTTP header name (letters, digits and '-')",
   "^[0-9]{1,5}-[0-9]{1,5}$": "a port range \"from-to\" like 30000-32767",
