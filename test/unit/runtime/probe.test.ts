@@ -2,7 +2,9 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
-import { runProbe, ProbeTracker, type ProbeParams } from "../../../operator/src/runtime/probe.js";
+import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
+import { PROBE_USER_AGENT, probeHeaders, runProbe, ProbeTracker, type ProbeParams } from "../../../operator/src/runtime/probe.js";
+import type { ExecResult } from "../../../operator/src/runtime/types.js";
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -349,5 +351,135 @@ describe("ProbeTracker", () => {
       caught = err;
     }
     expect(isCoxError(caught, "InvalidArgument")).toBe(true);
+  });
+});
+
+describe("runProbe: httpGet headers, host and HTTPS", () => {
+  let server: HttpServer;
+  let port = 0;
+  /** Raw headers of the last request, as [name, value] pairs in order. */
+  let lastHeaders: Array<[string, string]> = [];
+
+  beforeAll(async () => {
+    server = createHttpServer((req, res) => {
+      lastHeaders = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lastHeaders.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+      // A virtual host: only "app.example" is served.
+      res.writeHead(req.headers.host === "app.example" ? 200 : 404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const values = (name: string) => lastHeaders.filter(([n]) => n === name).map(([, v]) => v);
+
+  it("sends the default User-Agent and Accept, and closes the connection", async () => {
+    await runProbe({ type: "http", host: "127.0.0.1", port, path: "/" }, 1_000);
+    expect(values("user-agent")).toEqual([PROBE_USER_AGENT]);
+    expect(values("accept")).toEqual(["*/*"]);
+    expect(values("connection")).toEqual(["close"]);
+  });
+
+  it.each([
+    {
+      name: "adds custom headers, repeating a name as often as it is given",
+      headers: [{ name: "X-Probe", value: "a" }, { name: "X-Probe", value: "b" }, { name: "X-Other", value: "c" }],
+      expect: { "x-probe": ["a", "b"], "x-other": ["c"], "user-agent": [PROBE_USER_AGENT] },
+    },
+    {
+      name: "replaces the default User-Agent and Accept when the manifest sets them, whatever their case",
+      headers: [{ name: "user-agent", value: "mine/1" }, { name: "ACCEPT", value: "application/json" }],
+      expect: { "user-agent": ["mine/1"], accept: ["application/json"] },
+    },
+    {
+      name: "never lets a header change the connection handling",
+      headers: [{ name: "Connection", value: "keep-alive" }],
+      expect: { connection: ["close"] },
+    },
+  ])("$name", async ({ headers, expect: expected }) => {
+    await runProbe({ type: "http", host: "127.0.0.1", port, path: "/", headers }, 1_000);
+    for (const [name, want] of Object.entries(expected)) expect(values(name)).toEqual(want);
+  });
+
+  it("probes a virtual host through a Host header: success only with it", async () => {
+    expect((await runProbe({ type: "http", host: "127.0.0.1", port, path: "/" }, 1_000)).ok).toBe(false);
+    const outcome = await runProbe({ type: "http", host: "127.0.0.1", port, path: "/", headers: [{ name: "Host", value: "app.example" }] }, 1_000);
+    expect(outcome.ok).toBe(true);
+    expect(values("host")).toEqual(["app.example"]);
+  });
+
+  it("probes HTTPS without verifying the certificate, as the kubelet does", async () => {
+    const { createServer: createHttpsServer } = await import("node:https");
+    const { makeTestPki } = await import("../../support/tls.js");
+    const pki = makeTestPki(["not-this-host.example"]); // a certificate no client would trust for 127.0.0.1
+    const tls = createHttpsServer({ cert: pki.server.cert, key: pki.server.key }, (req, res) => res.writeHead(req.url === "/healthz" ? 200 : 500).end());
+    await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
+    const tlsPort = (tls.address() as AddressInfo).port;
+    try {
+      const ok = await runProbe({ type: "http", scheme: "HTTPS", host: "127.0.0.1", port: tlsPort, path: "/healthz" }, 2_000);
+      expect(ok).toEqual({ ok: true, message: `HTTP 200 from GET https://127.0.0.1:${tlsPort}/healthz` });
+      expect((await runProbe({ type: "http", scheme: "HTTPS", host: "127.0.0.1", port: tlsPort, path: "/other" }, 2_000)).ok).toBe(false);
+      // Plain HTTP to a TLS port fails.
+      expect((await runProbe({ type: "http", host: "127.0.0.1", port: tlsPort, path: "/healthz" }, 2_000)).ok).toBe(false);
+    } finally {
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+    }
+  });
+
+  it("builds the header set deterministically", () => {
+    expect(probeHeaders({ headers: [{ name: "X-A", value: "1" }, { name: "x-a", value: "2" }] })).toEqual({
+      "User-Agent": PROBE_USER_AGENT,
+      Accept: "*/*",
+      "X-A": ["1", "2"],
+      Connection: "close",
+    });
+  });
+});
+
+describe("runProbe: exec", () => {
+  const result = (exitCode: number, output = "", timedOut = false): ExecResult => ({ exitCode, output, ...(timedOut ? { timedOut: true as const } : {}) });
+
+  it.each([
+    { name: "passes on exit code 0", run: async () => result(0, "ok\n"), ok: true, message: 'exec ["cat","/healthz"] exited with exit code 0: ok' },
+    { name: "fails on exit code 1 with the output", run: async () => result(1, "cat: can't open '/healthz'\n"), ok: false, message: `exec ["cat","/healthz"] exited with exit code 1: cat: can't open '/healthz'` },
+    { name: "fails on a command that was not found (127)", run: async () => result(127, "not found"), ok: false, message: 'exec ["cat","/healthz"] exited with exit code 127: not found' },
+    { name: "fails when the runtime reports a timeout", run: async () => result(-1, "", true), ok: false, message: 'exec ["cat","/healthz"] timed out after 500 ms' },
+    { name: "fails when the command cannot run (the runtime throws)", run: async () => { throw new Error("container is not running"); }, ok: false, message: 'exec ["cat","/healthz"] could not run: container is not running' },
+  ])("$name", async ({ run, ok, message }) => {
+    expect(await runProbe({ type: "exec", command: ["cat", "/healthz"], run }, 500)).toEqual({ ok, message });
+  });
+
+  it("fails an exec that never answers at the probe's own deadline", async () => {
+    const started = Date.now();
+    const outcome = await runProbe({ type: "exec", run: () => new Promise<ExecResult>(() => undefined) }, 200);
+    expect(outcome).toEqual({ ok: false, message: "timed out after 200 ms" });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("cuts long output in the message", async () => {
+    const outcome = await runProbe({ type: "exec", run: async () => result(2, "x".repeat(5_000)) }, 500);
+    expect(outcome.message.length).toBeLessThan(400);
+    expect(outcome.message.endsWith("…")).toBe(true);
+  });
+
+  it("runs through a runtime's exec with the container, the command and the deadline", async () => {
+    const rt = new FakeRuntime({ cpuMillis: 1000, memoryBytes: 1 << 30 });
+    const c = await rt.run({ runtimeName: "a", image: "i", env: {}, network: "host", ports: [], limits: {}, labels: {} });
+    const seen: Array<[readonly string[], number]> = [];
+    rt.setExecResult(c.id, (command, timeoutMs) => {
+      seen.push([command, timeoutMs]);
+      return { exitCode: 1, output: "" };
+    });
+    const outcome = await runProbe({ type: "exec", command: ["test", "-f", "/ready"], runtime: rt, containerId: c.id }, 700);
+    expect(outcome).toEqual({ ok: false, message: 'exec ["test","-f","/ready"] exited with exit code 1' });
+    expect(seen).toEqual([[["test", "-f", "/ready"], 700]]);
+    rt.crash(c.id, 1);
+    expect((await runProbe({ type: "exec", command: ["true"], runtime: rt, containerId: c.id }, 700)).message).toMatch(/could not run/);
   });
 });

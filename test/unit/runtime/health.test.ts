@@ -1,0 +1,427 @@
+/**
+ * The container health state machine (runtime/health.ts): the kubelet's probe and restart rules as
+ * table tests of event sequences, plus properties over random sequences.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { isCoxError } from "../../../operator/src/api/errors.js";
+import {
+  applyHealthEvents,
+  formatDuration,
+  healthStatus,
+  newHealthState,
+  observeContainer,
+  resolveHealthSpec,
+  restartDelayMs,
+  RESTART_BACKOFF,
+  type ContainerFacts,
+  type HealthEvent,
+  type HealthSpec,
+  type HealthStatus,
+  type ProbeKind,
+} from "../../../operator/src/runtime/health.js";
+
+const S = 1000;
+const MIN = 60 * S;
+
+const started = (at: number, restartCount?: number): HealthEvent => ({ type: "started", at, ...(restartCount !== undefined ? { restartCount } : {}) });
+const exited = (at: number, exitCode = 1): HealthEvent => ({ type: "exited", at, exitCode });
+const probe = (kind: ProbeKind, at: number, ok: boolean, message = ok ? "HTTP 200" : "HTTP 500"): HealthEvent => ({ type: "probe", probe: kind, at, ok, message });
+/** n results of one probe, one per period starting at `from`. */
+const probes = (kind: ProbeKind, from: number, periodMs: number, results: boolean[]): HealthEvent[] =>
+  results.map((ok, i) => probe(kind, from + i * periodMs, ok));
+
+function statusAfter(spec: HealthSpec, events: HealthEvent[], now: number): HealthStatus {
+  return healthStatus(applyHealthEvents(newHealthState(spec), events), now);
+}
+
+describe("readiness", () => {
+  it.each([
+    {
+      name: "a running container without probes is ready from its start",
+      spec: {},
+      events: [started(1000)],
+      now: 1000,
+      expected: { ready: true, readySince: 1000, reason: "Running", action: "none" },
+    },
+    {
+      name: "a container with a readiness probe is not ready before its first success",
+      spec: { readiness: {} },
+      events: [started(0)],
+      now: 5 * S,
+      expected: { ready: false, reason: "NotReady", action: "none", due: ["readiness"] },
+    },
+    {
+      name: "a readiness probe makes it ready at the successThreshold-th consecutive success",
+      spec: { readiness: { successThreshold: 2, periodSeconds: 1 } },
+      events: [started(0), ...probes("readiness", 0, S, [true, false, true, true])],
+      now: 3 * S,
+      expected: { ready: true, readySince: 3 * S, reason: "Running" },
+    },
+    {
+      name: "readiness stays until failureThreshold consecutive failures",
+      spec: { readiness: { failureThreshold: 3, periodSeconds: 1 } },
+      events: [started(0), ...probes("readiness", 0, S, [true, false, false])],
+      now: 3 * S,
+      expected: { ready: true, readySince: 0 },
+    },
+    {
+      name: "failureThreshold consecutive readiness failures make it not ready, with the probe's message, and never restart it",
+      spec: { readiness: { failureThreshold: 3, periodSeconds: 1 } },
+      events: [started(0), ...probes("readiness", 0, S, [true, false, false, false, false, false])],
+      now: 6 * S,
+      expected: { ready: false, reason: "NotReady", action: "none", message: "Readiness probe failed: HTTP 500" },
+    },
+    {
+      name: "results before initialDelaySeconds are ignored",
+      spec: { readiness: { initialDelaySeconds: 5 } },
+      events: [started(0), probe("readiness", 4 * S, true)],
+      now: 4.5 * S,
+      expected: { ready: false, due: [], nextProbeAt: 5 * S, nextCheckAt: 5 * S },
+    },
+    {
+      name: "a readiness result from before the current run started is ignored",
+      spec: { readiness: {} },
+      events: [started(0), exited(10 * S), started(20 * S), probe("readiness", 15 * S, true)],
+      now: 21 * S,
+      expected: { ready: false, reason: "NotReady" },
+    },
+  ])("$name", ({ spec, events, now, expected }) => {
+    expect(statusAfter(spec, events, now)).toMatchObject(expected);
+  });
+});
+
+describe("startup and liveness probes", () => {
+  it.each([
+    {
+      name: "a startup probe holds liveness and readiness: only startup is due, their results are ignored",
+      spec: { startup: { periodSeconds: 1 }, liveness: {}, readiness: {} },
+      events: [started(0), probe("readiness", 100, true), probe("liveness", 100, false), probe("liveness", 200, false), probe("liveness", 300, false)],
+      now: 500,
+      expected: { ready: false, started: false, reason: "Starting", action: "none", due: ["startup"] },
+    },
+    {
+      name: "a failing startup probe below its threshold keeps the container starting, showing the last failure",
+      spec: { startup: { periodSeconds: 1, failureThreshold: 3 } },
+      events: [started(0), ...probes("startup", 0, S, [false, false])],
+      now: 1.5 * S,
+      expected: { started: false, reason: "Starting", action: "none", message: "Startup probe failed: HTTP 500", nextProbeAt: 2 * S },
+    },
+    {
+      name: "startup failing failureThreshold times in a row (≈ threshold × period) asks to stop the container",
+      spec: { startup: { periodSeconds: 2, failureThreshold: 3 }, readiness: {} },
+      events: [started(0), ...probes("startup", 0, 2 * S, [false, false, false])],
+      now: 4 * S,
+      expected: { ready: false, action: "stop", reason: "Unhealthy", message: "Startup probe failed 3 time(s) in a row: HTTP 500; the container will be restarted" },
+    },
+    {
+      name: "startup success makes a container without a readiness probe ready and releases liveness",
+      spec: { startup: { periodSeconds: 1 }, liveness: { periodSeconds: 10 } },
+      events: [started(0), probe("startup", 0, false), probe("startup", S, true)],
+      now: S,
+      expected: { ready: true, readySince: S, started: true, reason: "Running", due: ["liveness"] },
+    },
+    {
+      name: "startup success does not make a container with a readiness probe ready: readiness must pass",
+      spec: { startup: {}, readiness: {} },
+      events: [started(0), probe("startup", S, true)],
+      now: S,
+      expected: { ready: false, started: true, reason: "NotReady", due: ["readiness"] },
+    },
+    {
+      name: "liveness failures below the threshold, broken by a success, do not restart",
+      spec: { liveness: { periodSeconds: 1, failureThreshold: 3 } },
+      events: [started(0), ...probes("liveness", 0, S, [false, false, true, false, false])],
+      now: 5 * S,
+      expected: { action: "none", ready: true, reason: "Running" },
+    },
+    {
+      name: "liveness failing failureThreshold times in a row asks to stop the container and takes it out of ready",
+      spec: { liveness: { periodSeconds: 1, failureThreshold: 3 } },
+      events: [started(0), ...probes("liveness", 0, S, [true, false, false, false])],
+      now: 4 * S,
+      expected: { action: "stop", ready: false, reason: "Unhealthy", due: [], message: "Liveness probe failed 3 time(s) in a row: HTTP 500; the container will be restarted" },
+    },
+    {
+      name: "probe results after the stop was decided change nothing",
+      spec: { liveness: { periodSeconds: 1, failureThreshold: 1 } },
+      events: [started(0), probe("liveness", S, false), probe("liveness", 2 * S, true)],
+      now: 3 * S,
+      expected: { action: "stop", reason: "Unhealthy" },
+    },
+    {
+      name: "liveness and readiness run side by side after startup, each on its own period",
+      spec: { liveness: { periodSeconds: 10 }, readiness: { periodSeconds: 3 } },
+      events: [started(0), probe("liveness", 0, true), probe("readiness", 0, true), probe("readiness", 3 * S, true)],
+      now: 5 * S,
+      expected: { due: [], nextProbeAt: 6 * S, ready: true },
+    },
+  ])("$name", ({ spec, events, now, expected }) => {
+    expect(statusAfter(spec, events, now)).toMatchObject(expected);
+  });
+
+  it("reports the exit of a container stopped for a failed liveness probe with the reason", () => {
+    const spec = { liveness: { periodSeconds: 1, failureThreshold: 1 } };
+    const status = statusAfter(spec, [started(0), probe("liveness", S, false, "exec [\"cat\",\"/healthz\"] exited with exit code 1"), exited(2 * S, 137)], 2 * S);
+    expect(status).toMatchObject({ action: "restart", reason: "Error" });
+    expect(status.message).toBe('Liveness probe failed 1 time(s) in a row: exec ["cat","/healthz"] exited with exit code 1; stopped, exited with code 137; restarting');
+  });
+});
+
+describe("restarts with the kubelet's back-off", () => {
+  it.each([
+    { restarts: 0, delay: 0 },
+    { restarts: 1, delay: 10 * S },
+    { restarts: 2, delay: 20 * S },
+    { restarts: 3, delay: 40 * S },
+    { restarts: 4, delay: 80 * S },
+    { restarts: 5, delay: 160 * S },
+    { restarts: 6, delay: 300 * S },
+    { restarts: 50, delay: 300 * S },
+  ])("after $restarts restart(s) of a crash loop the next waits $delay ms", ({ restarts, delay }) => {
+    expect(restartDelayMs(restarts)).toBe(delay);
+  });
+
+  it("restarts a crash loop at once, then 10 s, 20 s, 40 s after the previous restart, showing CrashLoopBackOff while waiting", () => {
+    // Each run crashes 1 s after it starts; the caller restarts exactly when allowed.
+    let state = applyHealthEvents(newHealthState({}), [started(0)]);
+    const restartTimes: number[] = [];
+    let t = 0;
+    for (let i = 0; i < 5; i++) {
+      state = applyHealthEvents(state, [exited(t + S)]);
+      const crashed = healthStatus(state, t + S);
+      if (i === 0) expect(crashed.action).toBe("restart");
+      else {
+        expect(crashed).toMatchObject({
+          action: "wait",
+          reason: "CrashLoopBackOff",
+          restartCount: i,
+          message: `back-off ${formatDuration(restartDelayMs(i))} restarting failed container: exited with code 1`,
+        });
+        expect(healthStatus(state, crashed.waitUntil! - 1).action).toBe("wait");
+        expect(healthStatus(state, crashed.waitUntil!)).toMatchObject({ action: "restart", reason: "Error" });
+      }
+      t = crashed.action === "restart" ? t + S : crashed.waitUntil!;
+      restartTimes.push(t);
+      state = applyHealthEvents(state, [started(t)]);
+    }
+    const gaps = restartTimes.slice(1).map((x, i) => x - restartTimes[i]!);
+    expect(gaps).toEqual([10 * S, 20 * S, 40 * S, 80 * S]);
+    expect(healthStatus(state, t).restartCount).toBe(5);
+  });
+
+  it("restarts at once a container that crashed after its back-off window had passed", () => {
+    // Restart 2 at 100 s: the next back-off is 20 s; a crash at 150 s is past it.
+    const status = statusAfter({}, [started(0), exited(S), started(S), exited(2 * S), started(100 * S), exited(150 * S)], 150 * S);
+    expect(status).toMatchObject({ action: "restart", restartCount: 2 });
+  });
+
+  it("ends the crash loop after 10 minutes of running: the next restart is at once and the delays start over at 10 s", () => {
+    const loop = [started(0), exited(S), started(S), exited(2 * S), started(12 * S), exited(13 * S), started(32 * S)];
+    const longRun = 32 * S + RESTART_BACKOFF.resetAfterMs;
+    const afterLongRun = statusAfter({}, [...loop, exited(longRun)], longRun);
+    expect(afterLongRun).toMatchObject({ action: "restart", restartCount: 3 });
+    const nextCrash = statusAfter({}, [...loop, exited(longRun), started(longRun), exited(longRun + S)], longRun + S);
+    expect(nextCrash).toMatchObject({ action: "wait", waitUntil: longRun + 10 * S, restartCount: 4 });
+  });
+
+  it("a run just short of 10 minutes keeps the loop going", () => {
+    const loop = [started(0), exited(S), started(S)];
+    const crash = S + RESTART_BACKOFF.resetAfterMs - 1;
+    expect(statusAfter({}, [...loop, exited(crash), started(crash), exited(crash + S)], crash + S)).toMatchObject({
+      action: "wait",
+      waitUntil: crash + 20 * S,
+    });
+  });
+
+  it("restarts a container that exited 0 too (restartPolicy Always), reason Completed", () => {
+    expect(statusAfter({}, [started(0), exited(S, 0)], S)).toMatchObject({ action: "restart", reason: "Completed", message: "exited with code 0; restarting" });
+  });
+
+  it("takes the runtime's restart count when it reports one", () => {
+    expect(statusAfter({}, [started(0, 7), exited(S), started(2 * S, 8)], 2 * S).restartCount).toBe(8);
+  });
+
+  it("asks to start a container that was created but never started, without counting a restart", () => {
+    const created = observeContainer(newHealthState({}), { state: "created", restartCount: 0 });
+    expect(healthStatus(created, 0)).toMatchObject({ action: "restart", reason: "ContainerCreating", restartCount: 0 });
+    expect(healthStatus(applyHealthEvents(created, [started(5)]), 5)).toMatchObject({ ready: true, restartCount: 0 });
+  });
+
+  it("knows nothing before the first observation", () => {
+    expect(healthStatus(newHealthState({ readiness: {} }), 0)).toMatchObject({ action: "none", reason: "Unknown", ready: false });
+  });
+});
+
+describe("observing containers and rebuilding after an operator restart", () => {
+  const crashLoop = (count: number): ContainerFacts => ({ state: "exited", startedAt: 100 * S, finishedAt: 101 * S, exitCode: 2, restartCount: count });
+
+  it.each([
+    { name: "a container that never restarted is restarted at once", facts: crashLoop(0), now: 102 * S, expected: { action: "restart", restartCount: 0 } },
+    { name: "a container restarted 3 times waits 40 s from its last start", facts: crashLoop(3), now: 102 * S, expected: { action: "wait", waitUntil: 140 * S, restartCount: 3, reason: "CrashLoopBackOff" } },
+    { name: "a container restarted 9 times waits 5 min from its last start", facts: crashLoop(9), now: 102 * S, expected: { action: "wait", waitUntil: 400 * S } },
+    {
+      name: "a container whose last run lasted 10 min is restarted at once whatever its count",
+      facts: { state: "exited" as const, startedAt: 0, finishedAt: 10 * MIN, exitCode: 1, restartCount: 9 },
+      now: 10 * MIN,
+      expected: { action: "restart", restartCount: 9 },
+    },
+    {
+      name: "a running container with a readiness probe is probed again from zero",
+      facts: { state: "running" as const, startedAt: 50 * S, restartCount: 2 },
+      now: 60 * S,
+      expected: { action: "none", ready: false, reason: "NotReady", due: ["readiness"], restartCount: 2 },
+    },
+  ])("$name", ({ facts, now, expected }) => {
+    const state = observeContainer(newHealthState({ readiness: {} }), facts);
+    expect(healthStatus(state, now)).toMatchObject(expected);
+  });
+
+  it("turns listings into events: a new start time is a start, an exit is an exit, the same listing again changes nothing", () => {
+    const spec = {};
+    let state = observeContainer(newHealthState(spec), { state: "running", startedAt: 0, restartCount: 0 });
+    expect(healthStatus(state, 0)).toMatchObject({ phase: "running", ready: true });
+    const crashed: ContainerFacts = { state: "exited", startedAt: 0, finishedAt: 5 * S, exitCode: 3, restartCount: 0 };
+    state = observeContainer(state, crashed);
+    expect(observeContainer(state, crashed)).toEqual(state);
+    expect(healthStatus(state, 5 * S)).toMatchObject({ phase: "exited", action: "restart" });
+    state = observeContainer(state, { state: "running", startedAt: 5 * S, restartCount: 1 });
+    expect(healthStatus(state, 5 * S)).toMatchObject({ phase: "running", restartCount: 1 });
+    state = observeContainer(state, { state: "exited", startedAt: 5 * S, finishedAt: 6 * S, exitCode: 3, restartCount: 1 });
+    expect(healthStatus(state, 6 * S)).toMatchObject({ action: "wait", waitUntil: 15 * S });
+  });
+});
+
+describe("resolveHealthSpec", () => {
+  it("applies Kubernetes' defaults", () => {
+    expect(resolveHealthSpec({ liveness: {} }).liveness).toEqual({
+      initialDelaySeconds: 0,
+      periodSeconds: 10,
+      timeoutSeconds: 1,
+      successThreshold: 1,
+      failureThreshold: 3,
+    });
+  });
+
+  it.each([
+    { name: "a period of 0", spec: { readiness: { periodSeconds: 0 } } },
+    { name: "a failure threshold of 0", spec: { readiness: { failureThreshold: 0 } } },
+    { name: "a negative initial delay", spec: { startup: { initialDelaySeconds: -1 } } },
+    { name: "a timeout of 0", spec: { liveness: { timeoutSeconds: 0 } } },
+    { name: "a liveness success threshold above 1", spec: { liveness: { successThreshold: 2 } } },
+    { name: "a startup success threshold above 1", spec: { startup: { successThreshold: 3 } } },
+  ])("rejects $name with InvalidArgument", ({ spec }) => {
+    let caught: unknown;
+    try {
+      newHealthState(spec);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isCoxError(caught, "InvalidArgument")).toBe(true);
+  });
+
+  it("formats durations as the kubelet prints them", () => {
+    expect([10 * S, 80 * S, 300 * S].map(formatDuration)).toEqual(["10s", "1m20s", "5m0s"]);
+  });
+});
+
+describe("properties over random event sequences", () => {
+  const specArb: fc.Arbitrary<HealthSpec> = fc.record(
+    {
+      startup: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), failureThreshold: fc.integer({ min: 1, max: 4 }) }),
+      liveness: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), failureThreshold: fc.integer({ min: 1, max: 4 }), initialDelaySeconds: fc.integer({ min: 0, max: 3 }) }),
+      readiness: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), successThreshold: fc.integer({ min: 1, max: 3 }), failureThreshold: fc.integer({ min: 1, max: 4 }) }),
+    },
+    { requiredKeys: [] },
+  );
+  type Step = { kind: "start" | "exit" | ProbeKind; dt: number; ok: boolean };
+  const stepArb: fc.Arbitrary<Step> = fc.record({
+    kind: fc.constantFrom("start", "exit", "startup", "liveness", "readiness"),
+    dt: fc.integer({ min: 0, max: 400 * S }),
+    ok: fc.boolean(),
+  });
+  function toEvents(steps: Step[]): { events: HealthEvent[]; end: number } {
+    let t = 0;
+    const events: HealthEvent[] = [started(0)];
+    for (const s of steps) {
+      t += s.dt;
+      if (s.kind === "start") events.push(started(t));
+      else if (s.kind === "exit") events.push(exited(t, s.ok ? 0 : 1));
+      else events.push(probe(s.kind, t, s.ok));
+    }
+    return { events, end: t };
+  }
+
+  it("ready only while running with startup passed and no stop pending; stop only while running; wait only while exited, never longer than 5 min after the last restart", () => {
+    fc.assert(
+      fc.property(specArb, fc.array(stepArb, { maxLength: 40 }), fc.integer({ min: 0, max: 600 * S }), (spec, steps, extra) => {
+        const { events, end } = toEvents(steps);
+        const state = applyHealthEvents(newHealthState(spec), events);
+        const status = healthStatus(state, end + extra);
+        if (status.ready) {
+          expect(status.phase).toBe("running");
+          expect(status.started).toBe(true);
+          expect(status.action).toBe("none");
+        }
+        if (status.action === "stop") expect(status.phase).toBe("running");
+        if (status.action === "wait") {
+          expect(status.phase).toBe("exited");
+          expect(status.reason).toBe("CrashLoopBackOff");
+          expect(status.waitUntil! - (state.lastRestartAt ?? 0)).toBeLessThanOrEqual(RESTART_BACKOFF.maxMs);
+          expect(status.waitUntil!).toBeGreaterThan(end + extra);
+        }
+        for (const kind of status.due) expect(state.spec[kind]).toBeDefined();
+        if (spec.startup && !status.started) expect(status.due.every((k) => k === "startup")).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("counts every restart: restartCount equals the starts after the first", () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 40 }), (steps) => {
+        const { events } = toEvents(steps);
+        const state = applyHealthEvents(newHealthState({}), events);
+        let runs = 0;
+        let last = -1;
+        for (const e of events) if (e.type === "started" && e.at > last) (runs++, (last = e.at));
+        expect(state.restartCount).toBe(runs - 1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("rebuilding from the container in a crash loop decides as the live state does", () => {
+    // Runs of 0.5–60 s (never 10 min): the loop length equals the restart count, which the runtime keeps.
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ run: fc.integer({ min: 500, max: 60 * S }), late: fc.integer({ min: 0, max: 30 * S }) }), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 0, max: 400 * S }),
+        (runs, lookAfter) => {
+          let live = newHealthState({});
+          let t = 0;
+          live = applyHealthEvents(live, [started(t)]);
+          let facts: ContainerFacts = { state: "running", startedAt: t, restartCount: 0 };
+          for (const [i, r] of runs.entries()) {
+            const end = t + r.run;
+            live = applyHealthEvents(live, [exited(end)]);
+            facts = { state: "exited", startedAt: t, finishedAt: end, exitCode: 1, restartCount: i };
+            const s = healthStatus(live, end);
+            t = (s.action === "restart" ? end : s.waitUntil!) + r.late;
+            if (i < runs.length - 1) live = applyHealthEvents(live, [started(t)]);
+          }
+          const now = facts.finishedAt! + lookAfter;
+          const rebuilt = observeContainer(newHealthState({}), facts);
+          const a = healthStatus(live, now);
+          const b = healthStatus(rebuilt, now);
+          expect({ action: b.action, waitUntil: b.waitUntil, restartCount: b.restartCount }).toEqual({
+            action: a.action,
+            waitUntil: a.waitUntil,
+            restartCount: a.restartCount,
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
