@@ -1,0 +1,116 @@
+/**
+ * Pure parts of the Docker runtime: restart counts carried in container names, and the demultiplexing of
+ * exec output (frames split anywhere by the transport).
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  ExecOutputDemuxer,
+  isValidRuntimeName,
+  observedFromInspect,
+  observedFromSummary,
+  restartName,
+  splitRuntimeName,
+} from "../../../operator/src/runtime/docker/mapping.js";
+
+describe("restart counts in container names", () => {
+  it.each([
+    { name: "/cx_default_web-5d8f-x2k4q_app", runtimeName: "cx_default_web-5d8f-x2k4q_app", restartCount: 0 },
+    { name: "/cx_default_web-5d8f-x2k4q_app.1", runtimeName: "cx_default_web-5d8f-x2k4q_app", restartCount: 1 },
+    { name: "cx_default_web-5d8f-x2k4q_app.42", runtimeName: "cx_default_web-5d8f-x2k4q_app", restartCount: 42 },
+    { name: "/cx_ns_my.pod_app", runtimeName: "cx_ns_my.pod_app", restartCount: 0 },
+    { name: "/cx_ns_pod_app.07", runtimeName: "cx_ns_pod_app.07", restartCount: 0 },
+    { name: "/cx_ns_pod_app.0", runtimeName: "cx_ns_pod_app.0", restartCount: 0 },
+  ])("reads $name as $runtimeName restarted $restartCount time(s)", ({ name, runtimeName, restartCount }) => {
+    expect(splitRuntimeName(name)).toEqual({ runtimeName, restartCount });
+  });
+
+  it("round-trips every valid runtime name and count", () => {
+    const nameArb = fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$/).filter(isValidRuntimeName);
+    fc.assert(
+      fc.property(nameArb, fc.integer({ min: 0, max: 100_000 }), (runtimeName, restartCount) => {
+        expect(splitRuntimeName(`/${restartName(runtimeName, restartCount)}`)).toEqual({ runtimeName, restartCount });
+      }),
+    );
+  });
+
+  it.each([
+    { name: "cx_default_web-1_app", valid: true },
+    { name: "cx_ns_my.pod_app", valid: true },
+    { name: "cx_default_web-1_app.3", valid: false },
+    { name: "-leading-dash", valid: false },
+    { name: "has space", valid: false },
+    { name: "", valid: false },
+  ])("a runtime name $name is usable: $valid", ({ name, valid }) => {
+    expect(isValidRuntimeName(name)).toBe(valid);
+  });
+
+  it("reports the count from list entries and from inspect answers alike", () => {
+    const summary = observedFromSummary({ Id: "a", Names: ["/web.3"], State: "exited", Status: "Exited (1) 2 seconds ago", Labels: {} });
+    const inspect = observedFromInspect({ Id: "a", Name: "/web.3", State: { Status: "exited", ExitCode: 1 }, Config: { Labels: {} } });
+    expect([summary.runtimeName, summary.restartCount, inspect.runtimeName, inspect.restartCount]).toEqual(["web", 3, "web", 3]);
+  });
+});
+
+/** One frame of Docker's multiplexed stream. */
+function frame(stream: 0 | 1 | 2, payload: string | Buffer): Buffer {
+  const body = typeof payload === "string" ? Buffer.from(payload) : payload;
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(body.length, 4);
+  return Buffer.concat([header, body]);
+}
+
+/** Splits bytes at the given cut points. */
+function cut(bytes: Buffer, points: number[]): Buffer[] {
+  const sorted = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const p of sorted) {
+    out.push(bytes.subarray(from, p));
+    from = p;
+  }
+  out.push(bytes.subarray(from));
+  return out;
+}
+
+describe("ExecOutputDemuxer", () => {
+  it("keeps stdout and stderr interleaved in arrival order and drops stdin frames", () => {
+    const d = new ExecOutputDemuxer();
+    d.push(Buffer.concat([frame(1, "out 1\n"), frame(2, "err 1\n"), frame(0, "ignored"), frame(1, "out 2\n")]));
+    expect(d.text()).toBe("out 1\nerr 1\nout 2\n");
+  });
+
+  it("gives the same text however the transport splits the frames", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ stream: fc.constantFrom<1 | 2>(1, 2), text: fc.string({ maxLength: 50 }) }), { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (frames, points) => {
+          const bytes = Buffer.concat(frames.map((f) => frame(f.stream, f.text)));
+          const d = new ExecOutputDemuxer();
+          for (const chunk of cut(bytes, points)) d.push(chunk);
+          expect(d.text()).toBe(frames.map((f) => f.text).join(""));
+        },
+      ),
+    );
+  });
+
+  it("keeps a multi-byte character split across frames whole", () => {
+    const euro = Buffer.from("€");
+    const d = new ExecOutputDemuxer();
+    d.push(frame(1, euro.subarray(0, 1)));
+    d.push(frame(1, euro.subarray(1)));
+    expect(d.text()).toBe("€");
+  });
+
+  it("keeps the first `limit` bytes and drops a character cut at the limit", () => {
+    const d = new ExecOutputDemuxer(5);
+    d.push(frame(1, "abcd€€"));
+    d.push(frame(2, "more"));
+    expect(d.text()).toBe("abcd");
+    const exact = new ExecOutputDemuxer(4);
+    exact.push(frame(1, "abcdef"));
+    expect(exact.text()).toBe("abcd");
+  });
+});
