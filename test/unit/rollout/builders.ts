@@ -1,5 +1,5 @@
 /** Builders for rollout tests: readable pods and inputs around a fixed "now". */
-import type { RolloutInput, RolloutParams, RolloutPod } from "../../../operator/src/rollout/types.js";
+import type { PlannedStep, RevisionSizes, RolloutInput, RolloutParams, RolloutPod } from "../../../operator/src/rollout/types.js";
 
 /** The "now" of table tests. */
 export const T = 10_000_000;
@@ -40,4 +40,30 @@ export function as(pods: RolloutPod[], change: Partial<RolloutPod>): RolloutPod[
 /** An input at now = T with lastProgressAt = T unless given. */
 export function input(p: RolloutParams, revision: string, pods: RolloutPod[], o: Partial<RolloutInput> = {}): RolloutInput {
   return { params: p, revision, pods, now: T, lastProgressAt: T, ...o };
+}
+
+/** Sizes as the previous step returned them: set for `replicas` (+ maxSurge) with the given per-revision sizes. */
+export function sizes(replicas: number, maxSurge: number, byRevision: Record<string, number>): RevisionSizes {
+  return { replicas, maxReplicas: replicas + maxSurge, byRevision };
+}
+
+/** Names of the pods a step removes, per revision (only revisions with removals). */
+export function removalsByRevision(step: PlannedStep): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const r of step.revisions) if (r.remove.length > 0) out[r.revision] = r.remove;
+  return out;
+}
+
+/** Desired size per revision after a step. */
+export function desiredByRevision(step: PlannedStep): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of step.revisions) out[r.revision] = r.desired;
+  return out;
+}
+
+/** Creations per revision (only revisions with creations). */
+export function createsByRevision(step: PlannedStep): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of step.revisions) if (r.create > 0) out[r.revision] = r.create;
+  return out;
 }

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
 import type { DeploymentSpec } from "../../../operator/src/api/generated/deployment.js";
-import { resolveRollingParams } from "../../../operator/src/rollout/index.js";
+import type { RolloutSpec } from "../../../operator/src/api/generated/rollout.js";
+import {
+  parseDurationSeconds,
+  parsePromote,
+  resolveBlueGreenParams,
+  resolveCanaryParams,
+  resolveFailurePolicy,
+  resolveRollingParams,
+} from "../../../operator/src/rollout/index.js";
 
 function spec(o: Partial<DeploymentSpec> & { maxSurge?: number | string; maxUnavailable?: number | string } = {}): DeploymentSpec {
   const { maxSurge, maxUnavailable, ...rest } = o;
@@ -65,5 +73,162 @@ describe("resolveRollingParams", () => {
       caught = e;
     }
     expect(isCoxError(caught, "InvalidField")).toBe(true);
+  });
+});
+
+describe("resolveRollingParams: strategy, paused, revision history", () => {
+  it("defaults to RollingUpdate, not paused, revisionHistoryLimit 10", () => {
+    expect(resolveRollingParams(spec())).toMatchObject({ strategy: "RollingUpdate", paused: false, revisionHistoryLimit: 10 });
+  });
+
+  it("takes Recreate with maxSurge and maxUnavailable 0, paused and the history limit as given", () => {
+    const s = { ...spec({ replicas: 4 }), strategy: { type: "Recreate" as const }, paused: true, revisionHistoryLimit: 2 };
+    expect(resolveRollingParams(s)).toMatchObject({ strategy: "Recreate", maxSurge: 0, maxUnavailable: 0, paused: true, revisionHistoryLimit: 2, replicas: 4 });
+  });
+
+  it.each([
+    { name: "rollingUpdate with Recreate", spec: { ...spec(), strategy: { type: "Recreate", rollingUpdate: { maxSurge: 1 } } } },
+    { name: "an unknown strategy type", spec: { ...spec(), strategy: { type: "BlueGreen" } } },
+    { name: "a negative revisionHistoryLimit", spec: { ...spec(), revisionHistoryLimit: -1 } },
+  ])("rejects $name with InvalidField", ({ spec: s }) => {
+    let caught: unknown;
+    try {
+      resolveRollingParams(s as DeploymentSpec);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isCoxError(caught, "InvalidField")).toBe(true);
+  });
+});
+
+function rolloutSpec(strategy: RolloutSpec["strategy"], o: Partial<RolloutSpec> = {}): RolloutSpec {
+  return {
+    selector: { matchLabels: { app: "web" } },
+    template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "web:1" }] } },
+    strategy,
+    ...o,
+  } as RolloutSpec;
+}
+
+describe("resolveCanaryParams", () => {
+  it("applies Argo's defaults: 1 replica, 25%/25%, no steps", () => {
+    const got = resolveCanaryParams(rolloutSpec({ canary: {} }));
+    expect(got.params).toMatchObject({ replicas: 1, maxSurge: 1, maxUnavailable: 0, minReadySeconds: 0, progressDeadlineSeconds: 600, paused: false });
+    expect(got.steps).toEqual([]);
+  });
+
+  it("resolves steps, pause durations in seconds and surge/unavailable", () => {
+    const got = resolveCanaryParams(
+      rolloutSpec(
+        { canary: { maxSurge: "20%", maxUnavailable: 1, steps: [{ setWeight: 20 }, { pause: { duration: "1m30s" } }, { setWeight: 50 }, { pause: {} }, { pause: { duration: 45 } }] } },
+        { replicas: 10 },
+      ),
+    );
+    expect(got.params).toMatchObject({ replicas: 10, maxSurge: 2, maxUnavailable: 1 });
+    expect(got.steps).toEqual([{ setWeight: 20 }, { pause: { durationSeconds: 90 } }, { setWeight: 50 }, { pause: {} }, { pause: { durationSeconds: 45 } }]);
+  });
+
+  it.each([
+    { name: "a weight above 100", strategy: { canary: { steps: [{ setWeight: 120 }] } } },
+    { name: "a step with both setWeight and pause", strategy: { canary: { steps: [{ setWeight: 10, pause: {} }] } } },
+    { name: "a step with neither", strategy: { canary: { steps: [{}] } } },
+    { name: "a malformed duration", strategy: { canary: { steps: [{ pause: { duration: "soon" } }] } } },
+    { name: "maxSurge and maxUnavailable both 0", strategy: { canary: { maxSurge: 0, maxUnavailable: 0 } } },
+    { name: "a blue/green strategy", strategy: { blueGreen: {} } },
+  ])("rejects $name with InvalidField", ({ strategy }) => {
+    let caught: unknown;
+    try {
+      resolveCanaryParams(rolloutSpec(strategy as RolloutSpec["strategy"]));
+    } catch (e) {
+      caught = e;
+    }
+    expect(isCoxError(caught, "InvalidField")).toBe(true);
+  });
+});
+
+describe("resolveBlueGreenParams", () => {
+  it("applies Argo's defaults: auto promotion at once, scale-down delay 30 s, full preview", () => {
+    const got = resolveBlueGreenParams(rolloutSpec({ blueGreen: {} }, { replicas: 3 }));
+    expect(got.blueGreen).toEqual({ autoPromotionEnabled: true, autoPromotionSeconds: 0, scaleDownDelaySeconds: 30 });
+    expect(got.params).toMatchObject({ replicas: 3, maxSurge: 0, maxUnavailable: 0 });
+  });
+
+  it("keeps given values and caps previewReplicaCount at replicas", () => {
+    const got = resolveBlueGreenParams(
+      rolloutSpec({ blueGreen: { autoPromotionEnabled: false, autoPromotionSeconds: 20, scaleDownDelaySeconds: 0, previewReplicaCount: 9 } }, { replicas: 3, paused: true }),
+    );
+    expect(got.blueGreen).toEqual({ autoPromotionEnabled: false, autoPromotionSeconds: 20, scaleDownDelaySeconds: 0, previewReplicaCount: 3 });
+    expect(got.params.paused).toBe(true);
+  });
+
+  it("rejects a negative scale-down delay with InvalidField", () => {
+    let caught: unknown;
+    try {
+      resolveBlueGreenParams(rolloutSpec({ blueGreen: { scaleDownDelaySeconds: -5 } }));
+    } catch (e) {
+      caught = e;
+    }
+    expect(isCoxError(caught, "InvalidField")).toBe(true);
+  });
+});
+
+describe("parseDurationSeconds", () => {
+  it.each([
+    [30, 30],
+    ["45", 45],
+    ["30s", 30],
+    ["5m", 300],
+    ["1h", 3600],
+    ["1h30m", 5400],
+    ["1.5h", 5400],
+    ["1500ms", 1],
+    ["0s", 0],
+  ] as [string | number, number][])("reads %j as %i seconds", (value, want) => {
+    expect(parseDurationSeconds(value)).toBe(want);
+  });
+
+  it.each([[-1], [1.5], ["-5s"], ["5 m"], ["5d"], [""], ["s"], [null]])("rejects %j with InvalidField", (value) => {
+    let caught: unknown;
+    try {
+      parseDurationSeconds(value);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isCoxError(caught, "InvalidField")).toBe(true);
+  });
+});
+
+describe("parsePromote", () => {
+  it.each([
+    [undefined, undefined],
+    ["full", "full"],
+    ["0", 0],
+    ["2", 2],
+  ] as [string | undefined, unknown][])("reads %j as %j", (value, want) => {
+    expect(parsePromote(value)).toBe(want);
+  });
+
+  it.each([["yes"], ["-1"], ["1.5"], ["Full"], [""]])("rejects %j with InvalidField", (value) => {
+    let caught: unknown;
+    try {
+      parsePromote(value);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isCoxError(caught, "InvalidField")).toBe(true);
+  });
+});
+
+describe("resolveFailurePolicy", () => {
+  it("takes the progress deadline and coxswain's defaults: start deadline 300 s, ratio 0, monitor 5 s", () => {
+    expect(resolveFailurePolicy({ progressDeadlineSeconds: 120 })).toEqual({ progressDeadlineSeconds: 120, podStartDeadlineSeconds: 300, maxFailureRatio: 0, monitorSeconds: 5 });
+  });
+
+  it("keeps overrides", () => {
+    expect(resolveFailurePolicy({ progressDeadlineSeconds: 600 }, { maxFailureRatio: 0.25, monitorSeconds: 30, podStartDeadlineSeconds: 60 })).toMatchObject({
+      maxFailureRatio: 0.25,
+      monitorSeconds: 30,
+      podStartDeadlineSeconds: 60,
+    });
   });
 });
