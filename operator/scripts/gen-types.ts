@@ -135,11 +135,11 @@ interface CrdVersion {
   schema: Schema;
 }
 
-async function readCrds(): Promise<CrdVersion[]> {
-  const files = (await readdir(crdDir)).filter((f) => f.endsWith(".yaml")).sort();
+async function readCrds(dir: string): Promise<CrdVersion[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".yaml")).sort();
   const out: CrdVersion[] = [];
   for (const file of files) {
-    const crd = YAML.parse(await readFile(path.join(crdDir, file), "utf8"));
+    const crd = YAML.parse(await readFile(path.join(dir, file), "utf8"));
     const kind: string = crd.spec.names.kind;
     const versions = (crd.spec.versions as { name: string; served?: boolean; schema: { openAPIV3Schema: Schema } }[]).filter((v) => v.served !== false);
     if (versions.length !== 1) throw new Error(`${file}: expected exactly one served version (got ${versions.length})`);
@@ -149,9 +149,9 @@ async function readCrds(): Promise<CrdVersion[]> {
   return out;
 }
 
-/** Generates the TypeScript source of every CRD; returns file name → content. */
-export async function generate(): Promise<Map<string, string>> {
-  const crds = await readCrds();
+/** Generates the TypeScript source of every CRD in `dir` (default: crds/); returns file name → content. */
+export async function generate(dir: string = crdDir): Promise<Map<string, string>> {
+  const crds = await readCrds(dir);
   const titles = new Map<string, { schema: Schema; files: Set<string> }>();
   for (const c of crds) collectTitles(c.schema, c.file, titles, true);
   const shared = new Set([...titles].filter(([, t]) => t.files.size > 1).map(([name]) => name));

@@ -64,7 +64,7 @@ export const METADATA_SCHEMA: JsonSchema = {
 };
 
 /** Human phrases for the patterns used in crds/ and above; unknown patterns are printed as regular expressions. */
-const PATTERN_PHRASES: Record<string, string> = {
+export const PATTERN_PHRASES: Record<string, string> = {
   [DNS1123_LABEL]: "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)",
   [DNS1123_SUBDOMAIN]: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)",
   [LABEL_VALUE]: "a label value (letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)",

@@ -4,7 +4,17 @@
  * written), indented two columns per level. locate(path) returns the position of the path, or of its
  * nearest existing parent, so tests can check that a diagnostic points at the offending field.
  */
-import { keyOf, type ConfigMap, type Deployment, type DesiredObject, type Namespace, type Node } from "../../../operator/src/api/objects.js";
+import {
+  keyOf,
+  type ConfigMap,
+  type Deployment,
+  type DesiredObject,
+  type Namespace,
+  type Node,
+  type PriorityClass,
+  type Rollout,
+  type Secret,
+} from "../../../operator/src/api/objects.js";
 import type { ManifestObject, SourcePosition } from "../../../operator/src/manifest/types.js";
 
 type Path = readonly (string | number)[];
@@ -42,7 +52,7 @@ export function namespace(name: string, annotations?: Record<string, string>): N
   return { apiVersion: "v1", kind: "Namespace", metadata: { name, ...(annotations ? { annotations } : {}) } };
 }
 
-/** A Node. */
+/** A Node on a local socket. */
 export function node(name: string, annotations?: Record<string, string>): Node {
   return {
     apiVersion: "coxswain.io/v1alpha1",
@@ -50,6 +60,60 @@ export function node(name: string, annotations?: Record<string, string>): Node {
     metadata: { name, ...(annotations ? { annotations } : {}) },
     spec: { endpoint: `unix:///run/${name}.sock` },
   };
+}
+
+/** A Node on tcp:// whose TLS material is the Secret `secretName` in `secretNamespace`. */
+export function tcpNode(name: string, secretName: string, secretNamespace = "default"): Node {
+  return {
+    apiVersion: "coxswain.io/v1alpha1",
+    kind: "Node",
+    metadata: { name },
+    spec: { endpoint: `tcp://${name}.example.com:2376`, tls: { secretRef: { name: secretName, namespace: secretNamespace } } },
+  };
+}
+
+/** A defaulted Secret whose data holds `values` base64-encoded. */
+export function secret(name: string, ns: string, values: Record<string, string | Uint8Array>, type: Secret["type"] = "Opaque"): Secret {
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) data[k] = Buffer.from(v).toString("base64");
+  return { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: ns }, type, data };
+}
+
+/** A defaulted PriorityClass. */
+export function priorityClass(
+  name: string,
+  value: number,
+  opts: { globalDefault?: boolean; preemptionPolicy?: PriorityClass["preemptionPolicy"]; annotations?: Record<string, string> } = {},
+): PriorityClass {
+  return {
+    apiVersion: "scheduling.k8s.io/v1",
+    kind: "PriorityClass",
+    metadata: { name, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+    value,
+    globalDefault: opts.globalDefault ?? false,
+    preemptionPolicy: opts.preemptionPolicy ?? "PreemptLowerPriority",
+  };
+}
+
+/** A defaulted canary Rollout made from the Deployment the same options would make. */
+export function rollout(
+  name: string,
+  ns: string,
+  opts: Parameters<typeof deployment>[2] & { apiVersion?: Rollout["apiVersion"] } = {},
+): Rollout {
+  const d = deployment(name, ns, opts);
+  const { strategy: _strategy, ...spec } = d.spec;
+  return {
+    apiVersion: opts.apiVersion ?? "argoproj.io/v1alpha1",
+    kind: "Rollout",
+    metadata: d.metadata,
+    spec: { ...spec, revisionHistoryLimit: 10, paused: false, strategy: { canary: { steps: [{ setWeight: 50 }, { pause: {} }], maxSurge: "25%", maxUnavailable: "25%" } } },
+  };
+}
+
+/** The sync-wave annotation. */
+export function wave(n: number | string): Record<string, string> {
+  return { "argocd.argoproj.io/sync-wave": String(n) };
 }
 
 /** A ConfigMap. */
@@ -73,7 +137,14 @@ export interface EnvRef {
 export function deployment(
   name: string,
   ns: string,
-  opts: { replicas?: number; image?: string; env?: EnvRef[]; annotations?: Record<string, string>; containers?: number } = {},
+  opts: {
+    replicas?: number;
+    image?: string;
+    env?: EnvRef[];
+    annotations?: Record<string, string>;
+    containers?: number;
+    priorityClassName?: string;
+  } = {},
 ): Deployment {
   const labels = { app: name };
   const env = (opts.env ?? []).map((r, i) => ({
@@ -97,7 +168,11 @@ export function deployment(
       strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
       template: {
         metadata: { labels },
-        spec: { terminationGracePeriodSeconds: 30, containers: containers as Deployment["spec"]["template"]["spec"]["containers"] },
+        spec: {
+          terminationGracePeriodSeconds: 30,
+          ...(opts.priorityClassName === undefined ? {} : { priorityClassName: opts.priorityClassName }),
+          containers: containers as Deployment["spec"]["template"]["spec"]["containers"],
+        },
       },
     },
   };

@@ -1,0 +1,55 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { KINDS, WORKLOAD_KINDS, describeApiVersions, isKind, isWorkload, makeKey, parseKey, type DesiredObject, type Kind } from "../../../operator/src/api/objects.js";
+
+const kinds = Object.keys(KINDS) as Kind[];
+
+describe("KINDS", () => {
+  it("lists every kind coxswain accepts", () => {
+    expect([...kinds].sort()).toEqual(["ConfigMap", "Deployment", "Namespace", "Node", "PriorityClass", "Rollout", "Secret"]);
+  });
+
+  it("accepts Rollout under Argo's group and coxswain's, Argo's first", () => {
+    expect(KINDS.Rollout.apiVersions).toEqual(["argoproj.io/v1alpha1", "coxswain.io/v1alpha1"]);
+    expect(describeApiVersions("Rollout")).toBe("argoproj.io/v1alpha1 or coxswain.io/v1alpha1");
+    expect(describeApiVersions("Deployment")).toBe("apps/v1");
+  });
+
+  it("cannot be changed", () => {
+    expect(() => ((KINDS as Record<string, unknown>).Service = {})).toThrow(TypeError);
+    expect(() => (KINDS.Rollout.apiVersions as unknown as string[]).push("x")).toThrow(TypeError);
+  });
+
+  it("names the workload kinds, and isWorkload agrees", () => {
+    expect(WORKLOAD_KINDS).toEqual(["Deployment", "Rollout"]);
+    for (const kind of kinds) expect(isWorkload({ kind } as DesiredObject)).toBe(WORKLOAD_KINDS.includes(kind as never));
+  });
+});
+
+describe("keys of every kind", () => {
+  const nameArb = fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,20}[a-z0-9])?$/);
+  it("round-trip through makeKey and parseKey, namespaced kinds with their namespace", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...kinds), nameArb, fc.stringMatching(/^[a-z0-9]{1,10}$/), (kind, name, ns) => {
+        expect(isKind(kind)).toBe(true);
+        const key = makeKey(kind, name, ns);
+        const parsed = parseKey(key);
+        expect(parsed.kind).toBe(kind);
+        expect(parsed.name).toBe(name);
+        expect(parsed.namespace).toBe(KINDS[kind].namespaced ? ns : undefined);
+        expect(key.split("/")).toHaveLength(KINDS[kind].namespaced ? 3 : 2);
+      }),
+    );
+  });
+
+  it("put namespaced kinds without a namespace in default", () => {
+    expect(makeKey("Secret", "s")).toBe("Secret/default/s");
+    expect(makeKey("Rollout", "r")).toBe("Rollout/default/r");
+    expect(makeKey("PriorityClass", "p", "ignored")).toBe("PriorityClass/p");
+  });
+
+  it("reject keys of unknown kinds or with the wrong number of parts", () => {
+    for (const bad of ["Service/default/x", "Rollout/x", "PriorityClass/a/b", "", "Secret"]) expect(() => parseKey(bad), bad).toThrow();
+    for (const bad of ["Service", "rollout", "", 1, null, "toString"]) expect(isKind(bad), String(bad)).toBe(false);
+  });
+});
