@@ -9,6 +9,10 @@
  * - coxswain-test/app:never-ready — the same server without /healthz (404: an httpGet readiness probe
  *   never passes); index.html says "never-ready".
  * - coxswain-test/app:exits — /bin/start exits 1 at once.
+ * - coxswain-test/app:probes — the v1 server whose /www/healthz comes and goes, for startup and liveness
+ *   probes (httpGet /healthz or exec `cat /www/healthz`): it appears $HEALTHZ_AFTER seconds after the
+ *   start (default 0) and, when $HEALTHZ_FOR is set, disappears that many seconds later. Every start
+ *   begins again without it, so a restart in place heals the container for another $HEALTHZ_FOR seconds.
  *
  * Each image carries a label with the hash of its content; buildTestImages skips images whose label
  * matches, so it is idempotent and fast (~1 ms per present image), and rebuilds an image whose recipe changed.
@@ -25,6 +29,7 @@ export const TEST_IMAGES = {
   v2: "coxswain-test/app:v2",
   neverReady: "coxswain-test/app:never-ready",
   exits: "coxswain-test/app:exits",
+  probes: "coxswain-test/app:probes",
 } as const;
 
 /** Label holding the content hash of a test image. */
@@ -36,6 +41,23 @@ if [ -z "$PORT" ]; then echo "start: PORT is not set" >&2; exit 2; fi
 httpd -f -p "\${BIND:-127.0.0.1}:$PORT" -h /www &
 child=$!
 trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
+wait "$child"
+exit $?
+`;
+
+const PROBES_START = `#!/bin/sh
+# coxswain test app with a /healthz that appears after $HEALTHZ_AFTER s and, with $HEALTHZ_FOR, goes away again.
+if [ -z "$PORT" ]; then echo "start: PORT is not set" >&2; exit 2; fi
+rm -f /www/healthz
+(
+  sleep "\${HEALTHZ_AFTER:-0}"
+  echo ok > /www/healthz
+  if [ -n "$HEALTHZ_FOR" ]; then sleep "$HEALTHZ_FOR"; rm -f /www/healthz; fi
+) &
+helper=$!
+httpd -f -p "\${BIND:-127.0.0.1}:$PORT" -h /www &
+child=$!
+trap 'kill -TERM "$child" "$helper" 2>/dev/null; wait "$child"; exit 0' TERM INT
 wait "$child"
 exit $?
 `;
@@ -55,6 +77,7 @@ const RECIPES: ImageRecipe[] = [
   { name: TEST_IMAGES.v2, files: { "bin/start": APP_START, "www/index.html": "v2\n", "www/healthz": "ok\n" } },
   { name: TEST_IMAGES.neverReady, files: { "bin/start": APP_START, "www/index.html": "never-ready\n" } },
   { name: TEST_IMAGES.exits, files: { "bin/start": EXITS_START } },
+  { name: TEST_IMAGES.probes, files: { "bin/start": PROBES_START, "www/index.html": "probes\n" } },
 ];
 
 /** The busybox binary to put in images; it must be statically linked (the image has no libc). */

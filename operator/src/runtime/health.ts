@@ -88,8 +88,10 @@ export interface ProbeFailure {
 export interface Termination {
   readonly at: number;
   readonly exitCode?: number;
-  /** "Completed" (exit 0), "Error" (any other exit), "Unhealthy" (stopped after a probe failure). */
-  readonly reason: "Completed" | "Error" | "Unhealthy";
+  /** As the kubelet's lastState.terminated.reason: "Completed" (exit 0) or "Error" (any other or unknown exit). */
+  readonly reason: "Completed" | "Error";
+  /** Set when the run was stopped because this probe failed. */
+  readonly stoppedBy?: "startup" | "liveness";
   readonly message: string;
 }
 
@@ -280,12 +282,12 @@ function onExited(state: HealthState, at: number, exitCode: number | undefined):
 
 function termination(failure: ProbeFailure | undefined, at: number, exitCode: number | undefined): Termination {
   const code = exitCode === undefined ? "with an unknown exit code" : `with code ${exitCode}`;
-  if (failure) return { at, ...(exitCode !== undefined ? { exitCode } : {}), reason: "Unhealthy", message: `${failure.message}; stopped, exited ${code}` };
   return {
     at,
     ...(exitCode !== undefined ? { exitCode } : {}),
     reason: exitCode === 0 ? "Completed" : "Error",
-    message: `exited ${code}`,
+    ...(failure ? { stoppedBy: failure.probe } : {}),
+    message: failure ? `${failure.message}; stopped, exited ${code}` : `exited ${code}`,
   };
 }
 
@@ -415,7 +417,7 @@ export function healthStatus(state: HealthState, now: number): HealthStatus {
           ready: false,
           started: false,
           action: "restart",
-          reason: state.lastTermination?.reason === "Completed" ? "Completed" : "Error",
+          reason: state.lastTermination?.reason ?? "Error",
           message: `${ended}; restarting`,
           due: [],
         };
