@@ -1,0 +1,194 @@
+/**
+ * `coxswain status --repo <path|url> [--branch main] [--status-branch coxswain/status] [--output json]`:
+ * what runs, read from the status branch of any clone (or of a remote, through a throw-away mirror) —
+ * never from the operator. Prints the summary (head commit and phase, applied commit, whether the
+ * branch's current head was processed yet), each workload's revision, replicas and conditions, and the
+ * nodes. Human output is aligned and sorted; JSON has a fixed shape and order.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Condition } from "../api/conditions.js";
+import { CoxError } from "../api/errors.js";
+import { openRepository, resolveGitCredentials } from "../source/index.js";
+import type { Repository } from "../source/types.js";
+import { readRecords, type RecordedStatus } from "../status/reader.js";
+import type { WorkloadRecord } from "../status/types.js";
+import { parse } from "./args.js";
+
+/** Help text of `coxswain status`. */
+export const STATUS_USAGE = `coxswain status --repo <path|url> [flags]
+
+  --repo <path|url>             a clone or bare repository on disk, or an http(s) URL
+  --branch <name>               the deploy branch, to tell whether its head was processed (default main)
+  --status-branch <name>        where coxswain writes status (default coxswain/status)
+  --notes-ref <ref>             per-commit notes (default refs/notes/coxswain)
+  --state-dir <dir>             keep the mirror of a URL there (default: a temporary directory, removed after)
+  --git-credentials-file <f>    username=/password= file for a URL (else COXSWAIN_GIT_USERNAME/PASSWORD)
+  --output json                 machine-readable output`;
+
+/** Flags shared by status and history. */
+export const READ_FLAGS = {
+  repo: { type: "string" },
+  branch: { type: "string" },
+  "status-branch": { type: "string" },
+  "notes-ref": { type: "string" },
+  "state-dir": { type: "string" },
+  "git-credentials-file": { type: "string" },
+  output: { type: "string" },
+} as const;
+
+/** A repository opened for reading records, and how to let it go. */
+export interface OpenedForReading {
+  repo: Repository;
+  /** Warnings to print (credentials file mode); never secrets. */
+  warnings: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Opens --repo for reading: a path in place; a URL through a mirror in --state-dir, or in a temporary
+ * directory removed by close(). Credentials for a URL: --git-credentials-file, else the environment.
+ */
+export async function openForReading(values: { repo?: string | undefined; "state-dir"?: string | undefined; "git-credentials-file"?: string | undefined }): Promise<OpenedForReading> {
+  if (!values.repo) throw new CoxError("InvalidArgument", "--repo is required");
+  const remote = /^https?:\/\//i.test(values.repo);
+  if (!remote) {
+    const repo = await openRepository({ repo: path.resolve(values.repo), stateDir: path.resolve(values["state-dir"] ?? ".coxswain") });
+    return { repo, warnings: [], close: () => repo.close() };
+  }
+  const creds = await resolveGitCredentials(values["git-credentials-file"] ? { file: values["git-credentials-file"] } : {});
+  const temp = values["state-dir"] ? undefined : await mkdtemp(path.join(tmpdir(), "coxswain-read-"));
+  try {
+    const repo = await openRepository({ repo: values.repo, stateDir: temp ?? path.resolve(values["state-dir"]!), ...(creds ? { auth: creds.credentials } : {}) });
+    // A reused mirror may be old: bring it up to date (a fresh one was just cloned).
+    if (!temp) await repo.refresh();
+    return {
+      repo,
+      warnings: creds?.warnings ?? [],
+      async close() {
+        await repo.close();
+        if (temp) await rm(temp, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    if (temp) await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The JSON shape of `coxswain status --output json`. */
+export interface StatusReport {
+  repository: string;
+  statusBranch: { ref: string; commit: string; writtenAt: string } | null;
+  summary: RecordedStatus["state"]["summary"] | null;
+  /** The record of the last processed commit (summary.head): its subject and one-line result. */
+  head: { commit: string; subject: string; phase: string; message: string } | null;
+  /** The deploy branch's head in this clone and whether coxswain has processed it. */
+  branchHead: { branch: string; commit: string; processed: boolean; phase: string | null } | null;
+  workloads: WorkloadRecord[];
+  /** Files on the status branch that could not be read. */
+  problems: { path: string; message: string }[];
+}
+
+/** Prints the status; resolves with the exit code (0; a missing status branch throws BranchNotFound → 1). */
+export async function statusCommand(argv: string[], out: (line: string) => void): Promise<number> {
+  const { values } = parse(argv, READ_FLAGS);
+  const output = values.output ?? "text";
+  if (output !== "text" && output !== "json") throw new CoxError("InvalidArgument", `--output: expected json (got ${JSON.stringify(values.output)})`);
+  const opened = await openForReading(values);
+  try {
+    for (const w of opened.warnings) process.stderr.write(`warning: ${w}\n`);
+    const report = await buildStatusReport(opened.repo, {
+      branch: values.branch ?? "main",
+      statusBranch: values["status-branch"] ?? "coxswain/status",
+      notesRef: values["notes-ref"] ?? "refs/notes/coxswain",
+    });
+    if (output === "json") out(JSON.stringify(report, null, 2));
+    else for (const line of formatStatus(report)) out(line);
+    return 0;
+  } finally {
+    await opened.close();
+  }
+}
+
+/** Reads the records and the deploy branch head into a StatusReport. */
+export async function buildStatusReport(repo: Repository, opts: { branch: string; statusBranch: string; notesRef: string }): Promise<StatusReport> {
+  const rec = await readRecords(repo, opts);
+  const head = (await repo.head(opts.branch)) ?? (repo.remote ? undefined : await repo.reader.resolve(`refs/remotes/origin/${opts.branch}`));
+  const headRecord = head ? rec.state.commits.find((c) => c.commit === head) : undefined;
+  const last = rec.state.summary?.head ? rec.state.commits.find((c) => c.commit === rec.state.summary!.head!.commit) : undefined;
+  return {
+    repository: rec.state.summary?.repository ?? repo.location,
+    statusBranch: rec.statusCommit ? { ref: rec.statusRef!, commit: rec.statusCommit, writtenAt: rec.statusWrittenAt! } : null,
+    summary: rec.state.summary ?? null,
+    head: last ? { commit: last.commit, subject: last.subject, phase: last.phase, message: last.message } : null,
+    branchHead: head ? { branch: opts.branch, commit: head, processed: headRecord !== undefined, phase: headRecord?.phase ?? null } : null,
+    workloads: rec.state.workloads,
+    problems: rec.problems,
+  };
+}
+
+/** The human form of a StatusReport: aligned, sorted. Pure. */
+export function formatStatus(r: StatusReport): string[] {
+  const lines: string[] = [];
+  const s = r.summary;
+  const field = (name: string, value: string): void => void lines.push(`${name.padEnd(11)}${value}`);
+  field("repository", r.repository);
+  if (r.statusBranch) field("written", `${r.statusBranch.writtenAt.replace(/\.\d+Z$/, "Z")} (${r.statusBranch.ref.replace(/^refs\/(heads|remotes)\//, "")} at ${r.statusBranch.commit.slice(0, 7)})`);
+  else field("written", "no status branch (notes only)");
+  if (s) {
+    field("branch", `${s.branch}${s.path && s.path !== "." ? ` (path ${s.path})` : ""}`);
+    field("head", s.head ? `${s.head.commit.slice(0, 7)} ${s.head.phase}${r.head ? ` ${JSON.stringify(r.head.subject)}` : ""}` : "none processed yet");
+    if (r.head?.message) field("", r.head.message);
+    field("applied", s.applied ? s.applied.slice(0, 7) : "nothing applied");
+  }
+  if (r.branchHead) {
+    const b = r.branchHead;
+    field("now", `${b.branch} is at ${b.commit.slice(0, 7)}: ${b.processed ? `processed (${b.phase})` : "not processed yet"}`);
+  }
+  if (s) field("workloads", `${s.workloads.total} total: ${s.workloads.ready} ready, ${s.workloads.progressing} progressing, ${s.workloads.failed} failed`);
+
+  if (r.workloads.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table(
+        ["WORKLOAD", "REVISION", "COMMIT", "DESIRED", "CURRENT", "UPDATED", "READY", "AVAILABLE", "CONDITIONS"],
+        r.workloads.map((w) => [
+          `${w.kind}/${w.namespace}/${w.name}`,
+          w.revision,
+          w.commit.slice(0, 7),
+          String(w.replicas.desired),
+          String(w.replicas.current),
+          String(w.replicas.updated),
+          String(w.replicas.ready),
+          String(w.replicas.available),
+          w.conditions.map(formatCondition).join(" ") || "-",
+        ]),
+      ),
+    );
+  }
+  const nodes = s?.nodes ?? [];
+  if (nodes.length > 0) {
+    lines.push("");
+    lines.push(...table(["NODE", "READY", "PODS", "MESSAGE"], nodes.map((n) => [n.name, n.ready ? "yes" : "no", String(n.pods), n.message ?? ""])));
+  }
+  for (const p of r.problems) lines.push(`warning: ${p.path} could not be read: ${p.message}`);
+  return lines;
+}
+
+/** "Available=True", or with a reason when it matters: "Progressing=False(ProgressDeadlineExceeded)". */
+function formatCondition(c: Condition): string {
+  return c.status === "True" && !/Deadline|Fail|Error/i.test(c.reason) ? `${c.type}=True` : `${c.type}=${c.status}(${c.reason})`;
+}
+
+/** Left-aligned columns separated by two spaces; trailing spaces trimmed. Pure. */
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
