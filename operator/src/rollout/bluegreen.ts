@@ -46,7 +46,8 @@ export function blueGreenStep(input: BlueGreenInput): BlueGreenResult {
   const { params, now, blueGreen: bg } = input;
   validateCommon(params, input.pods, input.sizes, now, input.lastProgressAt);
   validate(input);
-  const w = buildWorld(params, input.revision, input.pods, now, input.revisionOrder, input.sizes);
+  // The active revision exists even when all its pods are gone: it serves traffic and is brought back to full.
+  const w = buildWorld(params, input.revision, input.pods, now, input.revisionOrder, input.sizes, input.active !== undefined ? [input.active] : []);
   const R = params.replicas;
   const sizes = new Map(w.revs.map((r) => [r.revision, r.size]));
   const before = new Map(sizes);
@@ -63,7 +64,7 @@ export function blueGreenStep(input: BlueGreenInput): BlueGreenResult {
   let checkpoint = same ? input.status?.scaleUpPreviewCheckPoint === true : false;
 
   let active = input.active;
-  const activeRev = active !== undefined && active !== input.revision ? w.revs.find((r) => r.revision === active && r.exists) : undefined;
+  const activeRev = active !== undefined && active !== input.revision ? w.revs.find((r) => r.revision === active) : undefined;
   if (activeRev) scaleDownAt.delete(activeRev.revision);
   let promoted = false;
   let advanced = false;

@@ -276,10 +276,12 @@ export function canaryStep(input: CanaryInput): CanaryResult {
   const { params, now, steps } = input;
   validateCommon(params, input.pods, input.sizes, now, input.lastProgressAt);
   validateSteps(input);
-  const w = buildWorld(params, input.revision, input.pods, now, input.revisionOrder, input.sizes);
+  // The stable revision exists even when it has no pod left (Argo never deletes the stable ReplicaSet).
+  const hasStable = input.stable !== undefined && input.stable !== input.revision;
+  const w = buildWorld(params, input.revision, input.pods, now, input.revisionOrder, input.sizes, hasStable ? [input.stable!] : []);
   const sizes: Sizes = new Map(w.revs.map((r) => [r.revision, r.size]));
   const before = new Map(sizes);
-  const stableRev = input.stable !== undefined && input.stable !== input.revision ? w.revs.find((r) => r.revision === input.stable && r.exists) : undefined;
+  const stableRev = hasStable ? w.revs.find((r) => r.revision === input.stable) : undefined;
   const sides: Sides = { wanted: w.wanted, ...(stableRev ? { stable: stableRev } : {}), others: w.revs.filter((r) => r !== w.wanted && r !== stableRev) };
   const n = steps.length;
   const reasons: string[] = [];

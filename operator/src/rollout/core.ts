@@ -119,7 +119,10 @@ export function validateCommon(params: RolloutParams, pods: readonly RolloutPod[
   }
 }
 
-/** Builds the snapshot: pods grouped by revision, sizes given or derived, creation order. */
+/**
+ * Builds the snapshot: pods grouped by revision, sizes given or derived, creation order. Revisions in `known`
+ * exist even without pods or sizes (the caller knows them: a canary's stable revision, the active one).
+ */
 export function buildWorld(
   params: RolloutParams,
   revision: string,
@@ -127,6 +130,7 @@ export function buildWorld(
   now: number,
   revisionOrder: readonly string[] | undefined,
   sizes: RevisionSizes | undefined,
+  known: readonly string[] = [],
 ): World {
   const byRev = new Map<string, Rev>();
   const get = (rev: string): Rev => {
@@ -138,6 +142,7 @@ export function buildWorld(
     return r;
   };
   get(revision);
+  for (const rev of known) get(rev).exists = true;
   let running = 0;
   for (const p of pods) {
     const r = get(p.revision);

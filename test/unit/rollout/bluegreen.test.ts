@@ -128,6 +128,11 @@ const cases: Case[] = [
     want: { active: "a", complete: true, remove: [], scaleDownAt: { b: T + 30_000 }, desired: { a: 3, b: 3 } },
   },
   {
+    name: "brings the active revision back to all replicas when its pods are gone",
+    input: bg({ pods: available("b", 3) }, { autoPromotionEnabled: false }),
+    want: { active: "a", desired: { b: 3, a: 3 }, creates: { a: 3 }, waiting: "promotion" },
+  },
+  {
     name: "makes the first revision active once all its replicas are available",
     input: bg({ active: undefined, pods: available("b", 3) }),
     want: { active: "b", promoted: true, complete: true },

@@ -237,6 +237,11 @@ const cases: Case[] = [
     want: { stepIndex: 1, waiting: "pause" },
   },
   {
+    name: "keeps counting a stable revision with no pod left as the stable one: an indefinite pause is not skipped",
+    input: canary({ params: params(1, 0, 1), steps: [{ setWeight: 50 }, { pause: {} }], pods: available("b", 1), status: { revision: "b", stepIndex: 0 } }),
+    want: { stepIndex: 1, waiting: "promotion", stable: "a", promoted: false },
+  },
+  {
     name: "holds sizes and step while spec.paused",
     input: canary({ pods: [...available("a", 8), ...available("b", 2)], status: { revision: "b", stepIndex: 0 }, paused: true, lastProgressAt: T - 3_600_000 }),
     want: { stepIndex: 0, waiting: "paused", create: 0, remove: [], deadlineExceeded: false, desired: { b: 2, a: 8 } },
