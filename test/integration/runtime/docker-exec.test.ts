@@ -2,6 +2,7 @@
  * DockerRuntime exec, kill, restart counts and stop exit codes against a real Docker engine (one dockerd
  * started by the test fleet support), with the busybox test images.
  */
+import net from "node:net";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCoxError, type ErrorCode } from "../../../operator/src/api/errors.js";
@@ -125,6 +126,28 @@ describe.skipIf(!enabled)("DockerRuntime exec, kill and restart counts on a real
     }, 5_000, "the timed-out command to be killed");
     expect(left).toContain("sleep 600");
     expect((await observed(rt, c.id))?.state).toBe("running");
+    await rt.remove(c.id);
+  });
+
+  it("resolves at the deadline while waiting for an engine slot, and never runs the command afterwards", async () => {
+    const c = await rt.run(launch({ command: ["sleep", "600"] }));
+    const silent = net.createServer(() => undefined); // a registry that accepts and never answers
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const registry = (silent.address() as net.AddressInfo).port;
+    try {
+      const busy = runtime({ maxConcurrentCalls: 1, pullTimeoutMs: 2_000 });
+      const pull = busy.run(launch({ image: `127.0.0.1:${registry}/coxswain-test/missing:v1` })).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200)); // the pull holds the only slot now
+      const started = Date.now();
+      const result = await busy.exec(c.id, ["sh", "-c", "echo ran > /tmp/marker"], 500);
+      expect(result).toMatchObject({ exitCode: -1, timedOut: true });
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await pull;
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await rt.exec(c.id, ["cat", "/tmp/marker"], 5_000)).exitCode).not.toBe(0);
+    } finally {
+      silent.close();
+    }
     await rt.remove(c.id);
   });
 

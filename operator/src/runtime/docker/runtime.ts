@@ -450,6 +450,27 @@ export class DockerRuntime implements NodeRuntime {
       if (execId !== undefined) void this.killExec(execId).catch(() => undefined);
       return { exitCode: -1, output: output.text(), timedOut: true };
     };
+    // Resolves at the deadline even when the work still waits for a slot; the work then stops at its
+    // next step (every engine call checks the deadline) and kills what it started.
+    const atDeadline = new Promise<ExecResult>((resolve) =>
+      deadline.signal.addEventListener("abort", () => resolve({ exitCode: -1, output: output.text(), timedOut: true }), { once: true }),
+    );
+    try {
+      return await Promise.race([this.execSteps(id, command, deadline.signal, output, timedOut, (x) => (execId = x)), atDeadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The steps of exec(); errors after the deadline become the timed-out result. */
+  private async execSteps(
+    id: string,
+    command: readonly string[],
+    deadline: AbortSignal,
+    output: ExecOutputDemuxer,
+    timedOut: () => ExecResult,
+    setExecId: (execId: string) => void,
+  ): Promise<ExecResult> {
     try {
       const created = await this.call<{ Id: string }>(
         `create exec in container ${id}`,
@@ -458,32 +479,31 @@ export class DockerRuntime implements NodeRuntime {
           path: `/containers/${id}/exec`,
           body: { AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false, Cmd: [...command] },
         },
-        { signal: deadline.signal },
+        { signal: deadline },
       );
-      execId = created.Id;
+      const execId = created.Id;
+      setExecId(execId);
       const stream = await this.call<NodeJS.ReadableStream>(
         `start exec in container ${id}`,
         { method: "POST", path: `/exec/${execId}/start`, body: { Detach: false, Tty: false }, stream: true },
-        { signal: deadline.signal },
+        { signal: deadline },
       );
-      const ended = await readExecStream(stream, output, deadline.signal);
+      const ended = await readExecStream(stream, output, deadline);
       if (!ended) return timedOut();
       // The stream ends when the process closed its output; the exit code can lag behind by a moment.
       for (;;) {
         const info = await this.call<DockerExecInspect>(
           `inspect exec in container ${id}`,
           { method: "GET", path: `/exec/${execId}/json` },
-          { signal: deadline.signal },
+          { signal: deadline },
         );
         if (!info.Running && typeof info.ExitCode === "number") return { exitCode: info.ExitCode, output: output.text() };
         await new Promise<void>((resolve) => setTimeout(resolve, 10));
-        if (deadline.signal.aborted) return timedOut();
+        if (deadline.aborted) return timedOut();
       }
     } catch (err) {
-      if (deadline.signal.aborted) return timedOut();
+      if (deadline.aborted) return timedOut();
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -585,6 +605,10 @@ export class DockerRuntime implements NodeRuntime {
     const outer = options.signal;
     if (outer?.aborted) throw classifyEngineError(abortError(), { node: this.nodeName, endpoint: this.endpoint, what });
     const release = await (options.semaphore ?? this.semaphore).acquire();
+    if (outer?.aborted) {
+      release(); // the caller's deadline passed while the call waited for a slot
+      throw classifyEngineError(abortError(), { node: this.nodeName, endpoint: this.endpoint, what });
+    }
     const abort = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
