@@ -11,7 +11,8 @@
  *   scaled up before the new revision) and replicas − maxUnavailable available (the side that shrinks gives
  *   way, adjustReplicaWithinLimits). Other revisions are scaled down first, before new or stable
  *   (cleanupUnhealthyReplicas, then by availability, newest first).
- * - One ReplicaSet changes per step, in Argo's order: stable, new, then the others.
+ * - One side changes per step, in Argo's order: the stable revision, else the new one, else the others
+ *   (reconcileCanaryReplicaSets returns after the first that scaled).
  * - A setWeight step is done when the new revision has exactly its count, all available, the stable one has
  *   its count created and the others have nothing available (AtDesiredReplicaCountsForCanary).
  * - A pause with a duration ends after it (requeueAfterMs says when); a pause without one waits for the

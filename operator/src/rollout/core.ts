@@ -279,7 +279,8 @@ export function planPods(w: World, desired: ReadonlyMap<string, number>, opts: {
     plans.push({ revision: r.revision, desired: d, create, remove });
   }
   const remove = [...failedNames];
-  for (const p of plans) for (const name of p.remove) if (!failedNames.includes(name)) remove.push(name);
+  const failedSet = new Set(failedNames);
+  for (const p of plans) for (const name of p.remove) if (!failedSet.has(name)) remove.push(name);
   return { plans, remove, replacements, created, removedActive, heldBack };
 }
 
