@@ -152,7 +152,7 @@ function abortError(): Error {
 }
 
 /** True when an engine timestamp is set (Docker says "0001-01-01T00:00:00Z" for never). */
-function parseDockerTimeSet(text: string | undefined): boolean {
+function isDockerTimeSet(text: string | undefined): boolean {
   return text !== undefined && text !== "" && !text.startsWith("0001-01-01");
 }
 
@@ -374,7 +374,7 @@ export class DockerRuntime implements NodeRuntime {
       });
     }
     if (info.State?.Running) return;
-    if (parseDockerTimeSet(info.State?.StartedAt)) {
+    if (isDockerTimeSet(info.State?.StartedAt)) {
       const { runtimeName, restartCount } = splitRuntimeName(info.Name);
       const name = restartName(runtimeName, restartCount + 1);
       try {

@@ -28,6 +28,10 @@
  *
  * A pid is trusted only together with its start time (/proc/<pid>/stat field 22), so a pid reused by
  * another program after ours died is never reported as running, stopped or killed.
+ *
+ * The record also keeps the restart count (start() after a run adds one), so it survives an operator
+ * restart. exec() runs a command as a child of the operator (not of the wrapper) in the container's
+ * working directory and environment, in a process group of its own that is SIGKILLed at the deadline.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
