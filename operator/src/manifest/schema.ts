@@ -130,9 +130,17 @@ function ajv(): Ajv {
 
 /**
  * Rewrites a CRD schema for ajv: closes objects that say nothing about unknown fields (Kubernetes prunes
- * them; coxswain reports them) and, at the root, replaces `metadata` by METADATA_SCHEMA.
+ * them; coxswain reports them) and, at the root, replaces `metadata` by METADATA_SCHEMA. With `share`, every
+ * titled sub-schema is handed to it and replaced by what it returns (validatorFor turns them into $refs, so
+ * that a pod template used by two kinds, or a selector used in five places, is compiled once).
  */
-export function toAjvSchema(schema: JsonSchema, isRoot = true): JsonSchema {
+export function toAjvSchema(schema: JsonSchema, isRoot = true, share?: (title: string, convert: () => JsonSchema) => JsonSchema): JsonSchema {
+  if (!isRoot && share && typeof schema.title === "string") {
+    // A default stays where the schema is used: ajv fills defaults from the parent's properties.
+    const { default: dflt, ...rest } = schema;
+    const ref = share(schema.title, () => toAjvSchema(rest, true, share));
+    return dflt === undefined ? ref : { ...ref, default: dflt };
+  }
   const out: JsonSchema = { ...schema };
   if (out.type === "object" && out.additionalProperties === undefined && out["x-kubernetes-preserve-unknown-fields"] !== true) {
     out.additionalProperties = false;
@@ -140,17 +148,21 @@ export function toAjvSchema(schema: JsonSchema, isRoot = true): JsonSchema {
   if (isPlainObject(out.properties)) {
     const props: JsonSchema = {};
     for (const [name, sub] of Object.entries(out.properties)) {
-      props[name] = isRoot && name === "metadata" ? METADATA_SCHEMA : isPlainObject(sub) ? toAjvSchema(sub, false) : sub;
+      props[name] = isRoot && name === "metadata" && !share ? METADATA_SCHEMA : isPlainObject(sub) ? toAjvSchema(sub, false, share) : sub;
     }
     out.properties = props;
   }
-  if (isPlainObject(out.items)) out.items = toAjvSchema(out.items, false);
-  if (isPlainObject(out.additionalProperties)) out.additionalProperties = toAjvSchema(out.additionalProperties, false);
+  if (isPlainObject(out.items)) out.items = toAjvSchema(out.items, false, share);
+  if (isPlainObject(out.additionalProperties)) out.additionalProperties = toAjvSchema(out.additionalProperties, false, share);
   for (const k of ["anyOf", "oneOf", "allOf"]) {
-    if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).map((s) => (isPlainObject(s) ? toAjvSchema(s, false) : s));
+    if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).map((s) => (isPlainObject(s) ? toAjvSchema(s, false, share) : s));
   }
   return out;
 }
+
+/** The $id under which a titled sub-schema is registered with ajv (one per title for the whole process). */
+const sharedId = (title: string): string => `https://coxswain.io/schemas/shared/${encodeURIComponent(title)}`;
+const registered = new Set<string>();
 
 function isPlainObject(v: unknown): v is JsonSchema {
   return v !== null && typeof v === "object" && !Array.isArray(v);
@@ -160,7 +172,20 @@ function isPlainObject(v: unknown): v is JsonSchema {
 export function validatorFor(kind: Kind): ValidateFunction {
   let v = validators.get(kind);
   if (!v) {
-    v = ajv().compile(toAjvSchema(readCrdSchema(kind)));
+    const a = ajv();
+    // Titled sub-schemas become $refs to schemas registered once: a title names one shape in every CRD
+    // (npm run gen fails otherwise), so Deployment and Rollout share one compiled pod template.
+    const share = (title: string, convert: () => JsonSchema): JsonSchema => {
+      const id = sharedId(title);
+      if (!registered.has(id)) {
+        registered.add(id);
+        a.addSchema({ ...convert(), $id: id });
+      }
+      return { $ref: id };
+    };
+    const root = toAjvSchema(readCrdSchema(kind), true, share);
+    root.properties = { ...(root.properties as JsonSchema), metadata: METADATA_SCHEMA };
+    v = a.compile(root);
     validators.set(kind, v);
   }
   return v;
