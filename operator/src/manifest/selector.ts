@@ -62,10 +62,10 @@ export function selectorMatches(selector: LabelSelector, labels: Labels): boolea
  */
 export function unmetRequirements(selector: LabelSelector, labels: Labels): string[] {
   const out: string[] = [];
-  const have = (k: string): string =>
-    labels !== undefined && Object.prototype.hasOwnProperty.call(labels, k) ? `the labels have ${k}=${labels[k]}` : `the labels have no ${k}`;
+  const has = (k: string): boolean => labels !== undefined && Object.prototype.hasOwnProperty.call(labels, k);
+  const have = (k: string): string => (has(k) ? `the labels have ${k}=${labels![k]}` : `the labels have no ${k}`);
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
-    if (labels?.[k] !== v || !Object.prototype.hasOwnProperty.call(labels, k)) out.push(`${k}=${v} (${have(k)})`);
+    if (!has(k) || labels![k] !== v) out.push(`${k}=${v} (${have(k)})`);
   }
   for (const req of selector.matchExpressions ?? []) {
     if (requirementMatches(req, labels)) continue;

@@ -87,6 +87,18 @@ describe("Secret values in diagnostics", () => {
     );
   });
 
+  it("are measured, not printed, when a Secret holds more than 1 MiB", () => {
+    const big = "A".repeat(700 * 1024);
+    const doc = YAML.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "big" }, data: { a: Buffer.from(big).toString("base64") }, stringData: { b: big } });
+    const set = loadManifests([{ path: "big.yaml", content: doc }], { cache: new ManifestCache() });
+    expect(set.diagnostics.map((d) => [d.code, d.field])).toEqual([["InvalidField", "data"]]);
+    expect(set.diagnostics[0]!.message).not.toContain("AAAAAAAA");
+    const half = loadManifests([{ path: "half.yaml", content: YAML.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "half" }, stringData: { b: big } }) }], {
+      cache: new ManifestCache(),
+    });
+    expect(half.diagnostics).toEqual([]);
+  });
+
   it("are reported by key when data is not base64, so the property above exercises real diagnostics", () => {
     const set = loadManifests(
       [{ path: "s.yaml", content: "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: hunter2, n: 5}\n" }],
