@@ -23,6 +23,7 @@ import {
   UNSUPPORTED_KEYWORD,
 } from "../../../operator/src/manifest/index.js";
 import { PATTERN_PHRASES } from "../../../operator/src/manifest/schema.js";
+import { discoverCases } from "./fixture-files.js";
 
 describe("selectorMatches", () => {
   const cases: { name: string; selector: LabelSelector; labels: Record<string, string> | undefined; want: boolean }[] = [
@@ -151,6 +152,13 @@ describe("schemas in crds/ and KINDS", () => {
       expect(schema.properties.kind.enum, kind).toEqual([kind]);
       expect(KINDS[kind].apiVersion).toBe(KINDS[kind].apiVersions[0]);
     }
+  });
+
+  it("are all shown by the all-kinds fixture, which loads an object of every kind", () => {
+    const allKinds = discoverCases("valid").find((c) => c.name === "all-kinds")!;
+    const set = loadManifests(allKinds.files, { cache: new ManifestCache() });
+    expect(set.diagnostics).toEqual([]);
+    expect([...new Set(set.objects.map((o) => o.object.kind))].sort()).toEqual([...kinds].sort());
   });
 
   it("loads a minimal object of each kind under every apiVersion KINDS lists", () => {
