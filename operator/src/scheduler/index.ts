@@ -1,24 +1,42 @@
 /**
- * The scheduler: pure placement of pods on a snapshot of the fleet (see schedule.ts), its plugins and
- * Kubernetes-style explanations of unschedulable pods.
+ * The scheduler: pure placement of pods on a snapshot of the fleet (schedule.ts) with kube-scheduler's
+ * filters and scores (plugins.ts), preemption (preemption.ts), the queue of pods waiting for a node
+ * (queue.ts) and Kubernetes-style explanations of unschedulable pods (explain.ts).
  */
 export type * from "./types.js";
-export { DEFAULT_SEED, schedule } from "./schedule.js";
-export { explainNoNodes, explainUnschedulable, NO_NODES_MESSAGE, unschedulableError } from "./explain.js";
+export { DEFAULT_SEED, evaluatePod, schedule, type NodeEvaluation, type PodEvaluation } from "./schedule.js";
+export { selectVictims } from "./preemption.js";
+export { explainNoNodes, explainPreemption, explainUnschedulable, NO_NODES_MESSAGE, unschedulableError } from "./explain.js";
 export {
+  balancedAllocation,
+  createProfile,
   DEFAULT_HOSTNAME_MAX_SKEW,
+  DEFAULT_IMAGE_SIZE_BYTES,
   DEFAULT_PROFILE,
+  DEFAULT_ZONE_MAX_SKEW,
   filterReasons,
+  imageLocality,
+  interPodAffinity,
+  interPodAffinityScore,
   leastAllocated,
   MAX_NODE_SCORE,
+  mostAllocated,
+  nodeAffinity,
+  nodeAffinityScore,
+  nodeName,
   nodePorts,
   nodeResourcesFit,
+  nodeResourcesFitScore,
   nodeUnschedulable,
   podTopologySpread,
-  REASON_INSUFFICIENT_CPU,
-  REASON_INSUFFICIENT_MEMORY,
-  REASON_NO_FREE_PORTS,
-  REASON_TOO_MANY_PODS,
-  REASON_UNSCHEDULABLE,
+  podTopologySpreadScore,
+  taintToleration,
+  taintTolerationScore,
+  type ProfileOptions,
+  type ResourceWeights,
+  type ScoringStrategy,
+  type UtilizationShapePoint,
 } from "./plugins.js";
+export * from "./reasons.js";
+export { EVENT_PLUGINS, SchedulingQueue, type ClusterEvent, type QueuedPod, type SchedulingQueueOptions } from "./queue.js";
 export { seededRandom } from "./random.js";

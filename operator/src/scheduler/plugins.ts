@@ -1,148 +1,185 @@
 /**
- * The scheduler's plugins, each a small copy of the kube-scheduler plugin of the same name, and the default
- * profile that lists them in kube-scheduler's order. Later plugins (TaintToleration, NodeAffinity, …) slot
- * into DEFAULT_PROFILE without touching the framework.
+ * The built-in plugins as profile entries, and the default profile that lists them in kube-scheduler's order
+ * with Kubernetes' default weights. The plugins themselves run inside the framework (framework.ts) on the
+ * scheduler's working state; these objects name them (and carry their configuration). Each also works as a
+ * plain FilterPlugin/ScorePlugin when called directly, on the nodes it is given.
+ *
+ * Default profile (kube-scheduler's getDefaultPlugins, without volumes):
+ *   filters: NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit,
+ *            PodTopologySpread, InterPodAffinity
+ *   scores:  TaintToleration 3, NodeAffinity 2, PodTopologySpread 2, InterPodAffinity 2,
+ *            NodeResourcesFit 1 (LeastAllocated), NodeResourcesBalancedAllocation 1, ImageLocality 1
  */
-import type { CycleState, FilterPlugin, FilterResult, NodeSnapshot, PodRequest, SchedulerProfile, ScorePlugin } from "./types.js";
+import { CoxError } from "../api/errors.js";
+import {
+  BUILTIN,
+  compileProfile,
+  Engine,
+  FilterCode,
+  ScoreCode,
+  type BuiltinSpec,
+  type ScoringStrategy,
+  type UtilizationShapePoint,
+} from "./framework.js";
+import { compilePod } from "./podinfo.js";
+import type { CycleState, FilterPlugin, NodeSnapshot, PodRequest, SchedulerProfile, ScorePlugin } from "./types.js";
 
-/** Highest score a plugin gives a node (kube-scheduler's MaxNodeScore). */
-export const MAX_NODE_SCORE = 100;
+export { DEFAULT_IMAGE_SIZE_BYTES, MAX_NODE_SCORE, type ResourceWeights, type ScoringStrategy, type UtilizationShapePoint } from "./framework.js";
+export { DEFAULT_HOSTNAME_MAX_SKEW, DEFAULT_ZONE_MAX_SKEW } from "./podinfo.js";
+export * from "./reasons.js";
 
-/** Kubernetes' reason for a cordoned node (NodeUnschedulable ErrReasonUnschedulable). */
-export const REASON_UNSCHEDULABLE = "node(s) were unschedulable";
-/** Kubernetes' reason for a node without the ports a pod needs (NodePorts ErrReason). */
-export const REASON_NO_FREE_PORTS = "node(s) didn't have free ports for the requested pod ports";
-/** NodeResourcesFit: the node already holds allocatable.pods pods (checked first, as Kubernetes does). */
-export const REASON_TOO_MANY_PODS = "Too many pods";
-/** NodeResourcesFit: the pod's cpu request exceeds allocatable − requested. */
-export const REASON_INSUFFICIENT_CPU = "Insufficient cpu";
-/** NodeResourcesFit: the pod's memory request exceeds allocatable − requested. */
-export const REASON_INSUFFICIENT_MEMORY = "Insufficient memory";
-
-/** NodeUnschedulable: a cordoned node takes no new pods. */
-export const nodeUnschedulable: FilterPlugin = {
-  name: "NodeUnschedulable",
-  filter(_pod, node) {
-    return node.unschedulable ? REASON_UNSCHEDULABLE : undefined;
-  },
-};
-
-/**
- * NodePorts, coxswain's way: host ports are not named in the manifest but assigned from the node's
- * portRange, so a node fits when its range still has as many free ports as the pod needs.
- */
-export const nodePorts: FilterPlugin = {
-  name: "NodePorts",
-  filter(pod, node) {
-    return pod.ports > 0 && pod.ports > node.freePorts ? REASON_NO_FREE_PORTS : undefined;
-  },
-};
-
-/**
- * NodeResourcesFit (filter half): the pod count, then each resource the pod requests (> 0) against
- * allocatable − requested. Like Kubernetes' fitsRequest it reports every insufficient resource of the node,
- * not only the first, so one node can count under several reasons in the explanation.
- */
-export const nodeResourcesFit: FilterPlugin = {
-  name: "NodeResourcesFit",
-  filter(pod, node): FilterResult {
-    let reasons: string[] | undefined;
-    if (node.podCount + 1 > node.allocatable.pods) (reasons ??= []).push(REASON_TOO_MANY_PODS);
-    const cpu = pod.requests.cpuMillis;
-    if (cpu > 0 && cpu > node.allocatable.cpuMillis - node.requested.cpuMillis) (reasons ??= []).push(REASON_INSUFFICIENT_CPU);
-    const mem = pod.requests.memoryBytes;
-    if (mem > 0 && mem > node.allocatable.memoryBytes - node.requested.memoryBytes) {
-      (reasons ??= []).push(REASON_INSUFFICIENT_MEMORY);
-    }
-    return reasons;
-  },
-};
-
-/** ((capacity − requested)·100)/capacity in integer arithmetic; 0 when the request exceeds capacity. */
-function leastRequestedScore(requested: number, capacity: number): number {
-  if (capacity <= 0 || requested > capacity) return 0;
-  return Math.floor(((capacity - requested) * MAX_NODE_SCORE) / capacity);
+/** The reasons a built-in filter gives a single node (the node alone is the whole fleet). */
+function standaloneFilter(self: FilterPlugin, pod: PodRequest, node: NodeSnapshot): readonly string[] | undefined {
+  const engine = new Engine([node], compileProfile({ filters: [self], scores: [] }), {});
+  const r = engine.filter(engine.cycle(compilePod(pod)), 0);
+  return r === 0 ? undefined : engine.reasons.list[r]!.reasons;
 }
 
-/**
- * NodeResourcesFit LeastAllocated score (Kubernetes' default scoring strategy): per resource
- * ((allocatable − requested)·100)/allocatable, where requested is the node's scoring requests plus the
- * incoming pod's (100m / 200Mi per container without requests), averaged over cpu and memory with equal
- * weights in integer arithmetic. A resource the node has none of is left out, as Kubernetes does.
- */
-export const leastAllocated: ScorePlugin = {
-  name: "NodeResourcesFit",
-  weight: 1,
-  score(pod, node) {
-    let sum = 0;
-    let weights = 0;
-    const cpuCap = node.allocatable.cpuMillis;
-    if (cpuCap > 0) {
-      sum += leastRequestedScore(node.requestedForScoring.cpuMillis + pod.requestsForScoring.cpuMillis, cpuCap);
-      weights += 1;
-    }
-    const memCap = node.allocatable.memoryBytes;
-    if (memCap > 0) {
-      sum += leastRequestedScore(node.requestedForScoring.memoryBytes + pod.requestsForScoring.memoryBytes, memCap);
-      weights += 1;
-    }
-    return weights === 0 ? 0 : Math.floor(sum / weights);
-  },
-};
-
-/** maxSkew of Kubernetes' system default hostname spreading constraint (ScheduleAnyway). */
-export const DEFAULT_HOSTNAME_MAX_SKEW = 3;
-
-interface SpreadState {
-  /** log(feasible nodes + 2): Kubernetes' topologyNormalizingWeight for the hostname key. */
-  weight: number;
+function builtinFilter(name: string, code: number, resolvable: boolean): FilterPlugin {
+  const spec: BuiltinSpec = { kind: "filter", code };
+  const plugin: FilterPlugin & { [BUILTIN]: BuiltinSpec } = {
+    name,
+    resolvable,
+    [BUILTIN]: spec,
+    filter(pod, node) {
+      return standaloneFilter(plugin, pod, node);
+    },
+  };
+  return Object.freeze(plugin);
 }
 
-/**
- * PodTopologySpread score with Kubernetes' system default constraint on the hostname key
- * (maxSkew 3, ScheduleAnyway): replicas of one owner prefer the nodes with fewer of them.
- * Raw score per node = round(count·log(feasible + 2) + (maxSkew − 1)); normalize maps the lowest raw score to
- * 100 and the others to 100·(max + min − s)/max (integer division), exactly kube-scheduler's NormalizeScore.
- * This is PodTopologySpread's scoring, not the retired SelectorSpread. The system default zone constraint
- * is not applied: coxswain nodes carry no zone label yet (and Kubernetes skips it for nodes without one).
- * A pod without owner has no default constraint: every node scores 100.
- */
-export const podTopologySpread: ScorePlugin = {
-  name: "PodTopologySpread",
-  weight: 2,
-  preScore(pod, feasible, state) {
-    if (pod.owner === "") return;
-    const s: SpreadState = { weight: Math.log(feasible.length + 2) };
-    state.set("PodTopologySpread", s);
-  },
-  score(pod, node, state) {
-    const s = state.get("PodTopologySpread") as SpreadState | undefined;
-    if (s === undefined) return 0;
-    const count = node.podsByOwner[pod.owner] ?? 0;
-    return Math.round(count * s.weight + (DEFAULT_HOSTNAME_MAX_SKEW - 1));
-  },
-  normalize(_pod, scores) {
-    let min = Infinity;
-    let max = 0;
-    for (let i = 0; i < scores.length; i++) {
-      const v = scores[i]!;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    for (let i = 0; i < scores.length; i++) {
-      scores[i] = max === 0 ? MAX_NODE_SCORE : Math.floor((MAX_NODE_SCORE * (max + min - scores[i]!)) / max);
-    }
-  },
-};
+/** Normalized scores of a built-in score plugin over the given nodes, by node name (standalone use). */
+function standaloneScores(self: ScorePlugin, pod: PodRequest, nodes: readonly NodeSnapshot[]): Map<string, number> {
+  const engine = new Engine(nodes, compileProfile({ filters: [], scores: [self] }), {});
+  const cy = engine.cycle(compilePod(pod));
+  const n = engine.cl.n;
+  const feasible = Int32Array.from({ length: n }, (_, i) => i);
+  const record = new Map<string, Float64Array>();
+  engine.score(cy, feasible, n, record);
+  const scores = record.get(self.name)!;
+  return new Map(engine.cl.names.map((name, i) => [name, scores[i]!]));
+}
 
+function builtinScore(name: string, code: number, weight: number, strategy?: ScoringStrategy): ScorePlugin {
+  const spec: BuiltinSpec = strategy === undefined ? { kind: "score", code } : { kind: "score", code, strategy };
+  const key = `${name}#standalone`;
+  const plugin: ScorePlugin & { [BUILTIN]: BuiltinSpec } = {
+    name,
+    weight,
+    [BUILTIN]: spec,
+    preScore(pod, feasible, state: CycleState) {
+      state.set(key, standaloneScores(plugin, pod, feasible));
+    },
+    score(pod, node, state: CycleState) {
+      const all = state.get(key) as Map<string, number> | undefined;
+      return all?.get(node.name) ?? standaloneScores(plugin, pod, [node]).get(node.name)!;
+    },
+  };
+  return Object.freeze(plugin);
+}
+
+/** NodeUnschedulable: a cordoned node takes no pods, unless they tolerate node.kubernetes.io/unschedulable:NoSchedule. */
+export const nodeUnschedulable = builtinFilter("NodeUnschedulable", FilterCode.NodeUnschedulable, false);
+/** NodeName: a pod with spec.nodeName fits only that node. */
+export const nodeName = builtinFilter("NodeName", FilterCode.NodeName, false);
+/** TaintToleration (filter): the first NoSchedule/NoExecute taint the pod does not tolerate rejects the node. */
+export const taintToleration = builtinFilter("TaintToleration", FilterCode.TaintToleration, false);
+/** NodeAffinity (filter): nodeSelector AND one of the required terms (terms ORed, expressions ANDed, Gt/Lt numeric). */
+export const nodeAffinity = builtinFilter("NodeAffinity", FilterCode.NodeAffinity, false);
 /**
- * The default profile: filters in kube-scheduler's order (NodeUnschedulable, NodePorts, NodeResourcesFit),
- * scores with Kubernetes' default weights (NodeResourcesFit LeastAllocated 1, PodTopologySpread 2).
+ * NodePorts: a fixed hostPort taken on the node (same protocol and port, on the same address or 0.0.0.0), or —
+ * coxswain's own ports — fewer free ports in the node's portRange than the pod needs.
  */
+export const nodePorts = builtinFilter("NodePorts", FilterCode.NodePorts, true);
+/** NodeResourcesFit (filter): pod count, then every requested resource against allocatable − requested; all shortfalls listed. */
+export const nodeResourcesFit = builtinFilter("NodeResourcesFit", FilterCode.NodeResourcesFit, true);
+/** PodTopologySpread (filter): DoNotSchedule constraints; a node without the topology key is infeasible. */
+export const podTopologySpread = builtinFilter("PodTopologySpread", FilterCode.PodTopologySpread, true);
+/** InterPodAffinity (filter): the pod's required affinity and anti-affinity, and existing pods' required anti-affinity. */
+export const interPodAffinity = builtinFilter("InterPodAffinity", FilterCode.InterPodAffinity, true);
+
+/** TaintToleration (score, weight 3): fewer intolerable PreferNoSchedule taints is better. */
+export const taintTolerationScore = builtinScore("TaintToleration", ScoreCode.TaintToleration, 3);
+/** NodeAffinity (score, weight 2): sum of the matching preferred terms' weights, normalized by the maximum. */
+export const nodeAffinityScore = builtinScore("NodeAffinity", ScoreCode.NodeAffinity, 2);
+/**
+ * PodTopologySpread (score, weight 2): ScheduleAnyway constraints, or the system defaults (hostname maxSkew 3,
+ * zone maxSkew 5, over the pods of the same owner) for a pod without constraints.
+ */
+export const podTopologySpreadScore = builtinScore("PodTopologySpread", ScoreCode.PodTopologySpread, 2);
+/** InterPodAffinity (score, weight 2): preferred terms of the pod and of existing pods, both directions. */
+export const interPodAffinityScore = builtinScore("InterPodAffinity", ScoreCode.InterPodAffinity, 2);
+/** NodeResourcesFit LeastAllocated (score, weight 1, the default strategy): prefers the emptiest node. */
+export const leastAllocated = builtinScore("NodeResourcesFit", ScoreCode.NodeResourcesFit, 1, { type: "LeastAllocated" });
+/** NodeResourcesFit MostAllocated (score, weight 1): prefers the fullest node that fits (bin packing). */
+export const mostAllocated = builtinScore("NodeResourcesFit", ScoreCode.NodeResourcesFit, 1, { type: "MostAllocated" });
+/** NodeResourcesBalancedAllocation (score, weight 1): prefers nodes whose cpu and memory fractions stay close. */
+export const balancedAllocation = builtinScore("NodeResourcesBalancedAllocation", ScoreCode.BalancedAllocation, 1);
+/** ImageLocality (score, weight 1): prefers nodes that already hold the pod's images (fast start, fast rollback). */
+export const imageLocality = builtinScore("ImageLocality", ScoreCode.ImageLocality, 1);
+
+/** NodeResourcesFit with a scoring strategy (weight 1). RequestedToCapacityRatio needs 1..n shape points, utilization ascending. */
+export function nodeResourcesFitScore(strategy: ScoringStrategy): ScorePlugin {
+  if (strategy.type === "RequestedToCapacityRatio") validateShape(strategy.shape);
+  return builtinScore("NodeResourcesFit", ScoreCode.NodeResourcesFit, 1, strategy);
+}
+
+function validateShape(shape: readonly UtilizationShapePoint[]): void {
+  if (shape.length === 0) throw new CoxError("InvalidArgument", "RequestedToCapacityRatio shape is empty; expected at least one point");
+  let last = -1;
+  for (const p of shape) {
+    if (!(p.utilization >= 0 && p.utilization <= 100) || p.utilization <= last) {
+      throw new CoxError("InvalidArgument", `RequestedToCapacityRatio shape utilization ${p.utilization} is invalid; expected 0..100, strictly ascending`);
+    }
+    if (!(p.score >= 0 && p.score <= 10)) {
+      throw new CoxError("InvalidArgument", `RequestedToCapacityRatio shape score ${p.score} is invalid; expected 0..10`);
+    }
+    last = p.utilization;
+  }
+}
+
+/** The default profile: every built-in plugin, kube-scheduler's order and weights, LeastAllocated. */
 export const DEFAULT_PROFILE: SchedulerProfile = Object.freeze({
-  filters: Object.freeze([nodeUnschedulable, nodePorts, nodeResourcesFit]),
-  scores: Object.freeze([leastAllocated, podTopologySpread]),
+  filters: Object.freeze([nodeUnschedulable, nodeName, taintToleration, nodeAffinity, nodePorts, nodeResourcesFit, podTopologySpread, interPodAffinity]),
+  scores: Object.freeze([
+    taintTolerationScore,
+    nodeAffinityScore,
+    podTopologySpreadScore,
+    interPodAffinityScore,
+    leastAllocated,
+    balancedAllocation,
+    imageLocality,
+  ]),
 });
+
+/** Options of createProfile. */
+export interface ProfileOptions {
+  /** NodeResourcesFit's scoring strategy; LeastAllocated when omitted. */
+  scoringStrategy?: ScoringStrategy;
+  /** Score weights by plugin name ("NodeResourcesFit", "ImageLocality", …), replacing the defaults. */
+  weights?: Readonly<Record<string, number>>;
+  /** Plugin names to leave out, filters and scores alike (e.g. "ImageLocality"). */
+  disabled?: readonly string[];
+}
+
+/**
+ * A profile derived from the default one (KubeSchedulerConfiguration-style): another NodeResourcesFit strategy,
+ * other weights, plugins disabled. Throws CoxError InvalidArgument for a weight that is not a positive number.
+ */
+export function createProfile(o: ProfileOptions = {}): SchedulerProfile {
+  const off = new Set(o.disabled ?? []);
+  const fit = o.scoringStrategy === undefined ? leastAllocated : nodeResourcesFitScore(o.scoringStrategy);
+  const scores = DEFAULT_PROFILE.scores
+    .map((s) => (s === leastAllocated ? fit : s))
+    .filter((s) => !off.has(s.name))
+    .map((s) => {
+      const w = o.weights?.[s.name];
+      if (w === undefined) return s;
+      if (!(w > 0)) throw new CoxError("InvalidArgument", `weight ${w} of score plugin ${s.name} is invalid; expected a positive number`);
+      return Object.freeze({ ...s, weight: w });
+    });
+  return Object.freeze({ filters: DEFAULT_PROFILE.filters.filter((f) => !off.has(f.name)), scores });
+}
 
 /** Runs one filter on a node and returns its reasons as a list (empty = fits); for tests and plans. */
 export function filterReasons(plugin: FilterPlugin, pod: PodRequest, node: NodeSnapshot, state: CycleState = new Map()): string[] {
