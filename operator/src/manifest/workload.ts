@@ -134,21 +134,22 @@ function checkIntOrPercent(v: number | string | undefined, path: Path, capAt100:
   return undefined;
 }
 
-const GO_DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, "μs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+const GO_DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
 /**
  * A canary pause's duration in whole seconds, as Argo Rollouts reads it (RolloutPause.DurationSeconds): an
  * integer is seconds; a string is an integer ("30") or a Go duration ("30s", "5m", "1h30m", "1.5h"),
- * truncated to seconds. Undefined for anything else, negative values, or more than 2^31 − 1 seconds.
+ * truncated to seconds. Undefined for anything else, negative values, or more than 2^31 − 1 seconds. (Go also
+ * takes a leading "+" and a Greek mu in "μs"; coxswain does not, so that rollout/params.ts reads every
+ * duration this accepts.)
  */
 export function pauseDurationSeconds(duration: number | string): number | undefined {
   let seconds: number;
   if (typeof duration === "number") seconds = duration;
   else if (/^[0-9]+$/.test(duration)) seconds = Number(duration);
   else {
-    const s = duration.startsWith("+") ? duration.slice(1) : duration;
-    if (s === "0") return 0;
-    const part = /([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)/y;
+    const s = duration;
+    const part = /([0-9]*(?:\.[0-9]*)?)(ns|us|µs|ms|s|m|h)/y;
     let total = 0;
     let i = 0;
     while (i < s.length) {
