@@ -58,8 +58,13 @@ export interface TestFleet {
   startNode(index: number): Promise<void>;
   /** Removes every container, stops every daemon, removes the temp dir. Idempotent. */
   stop(): Promise<void>;
-  /** YAML of coxswain.io/v1alpha1 Node objects for the fleet (endpoint, network host, address 127.0.0.1, portRange). */
-  nodeManifests(): string;
+  /**
+   * YAML of coxswain.io/v1alpha1 Node objects for the fleet (endpoint, network host, address 127.0.0.1,
+   * portRange). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
+   * spec.tls.secretRef "<node>-tls" in namespace default, and a kubernetes.io/tls Secret of that name
+   * (stringData ca.crt, tls.crt, tls.key: the client's credentials) precedes it.
+   */
+  nodeManifests(options?: { tls?: boolean }): string;
   /** With FleetOptions.tls: the fleet's CA, server and client certificates (keys included). */
   pki?: TestPki;
 }
@@ -644,16 +649,26 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
       for (const f of slotFiles) fs.rmSync(f, { force: true });
       liveFleets.delete(dir);
     },
-    nodeManifests() {
+    nodeManifests(options = {}) {
+      if (options.tls && !pki) throw new Error("nodeManifests({ tls: true }) needs a fleet started with tls: true");
       return states
-        .map((s) =>
-          stringify({
-            apiVersion: "coxswain.io/v1alpha1",
-            kind: "Node",
-            metadata: { name: s.node.name },
-            spec: { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange },
-          }),
-        )
+        .flatMap((s) => {
+          const spec = { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange };
+          const node = (extra: Record<string, unknown>) =>
+            stringify({ apiVersion: "coxswain.io/v1alpha1", kind: "Node", metadata: { name: s.node.name }, spec: { ...spec, ...extra } });
+          if (!options.tls) return [node({})];
+          const secretName = `${s.node.name}-tls`;
+          return [
+            stringify({
+              apiVersion: "v1",
+              kind: "Secret",
+              metadata: { name: secretName, namespace: "default" },
+              type: "kubernetes.io/tls",
+              stringData: { "ca.crt": s.node.tls!.ca, "tls.crt": s.node.tls!.cert, "tls.key": s.node.tls!.key },
+            }),
+            node({ endpoint: s.node.tcpEndpoint!, tls: { secretRef: { name: secretName, namespace: "default" } } }),
+          ];
+        })
         .join("---\n");
     },
   };

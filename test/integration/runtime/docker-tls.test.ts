@@ -3,6 +3,7 @@
  * `tls`): the happy path end to end, and each way the handshake can be refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { isCoxError, type CoxError } from "../../../operator/src/api/errors.js";
 import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
@@ -145,6 +146,32 @@ describe.skipIf(!enabled)("DockerRuntime over tcp:// with TLS", () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  it("writes Node manifests for the TLS endpoints with a kubernetes.io/tls Secret of the client's credentials", () => {
+    const docs = parseAllDocuments(fleet.nodeManifests({ tls: true })).map((d) => d.toJS() as Record<string, any>);
+    const node = fleet.nodes[0]!;
+    expect(docs).toEqual([
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "node-1-tls", namespace: "default" },
+        type: "kubernetes.io/tls",
+        stringData: { "ca.crt": node.tls!.ca, "tls.crt": node.tls!.cert, "tls.key": node.tls!.key },
+      },
+      {
+        apiVersion: "coxswain.io/v1alpha1",
+        kind: "Node",
+        metadata: { name: "node-1" },
+        spec: {
+          endpoint: node.tcpEndpoint,
+          network: "host",
+          address: "127.0.0.1",
+          portRange: node.portRange,
+          tls: { secretRef: { name: "node-1-tls", namespace: "default" } },
+        },
+      },
+    ]);
   });
 
   it("uses a client certificate issued later by the same CA", () => {
