@@ -4,7 +4,7 @@
  *   summary.yaml
  *   workloads/<namespace>/<kind lower>-<name>.yaml      (cluster-scoped kinds: namespace "_cluster")
  *   commits/<oid[0:2]>/<oid>.yaml
- *   plans/<branch or pull/<n>>.yaml                      (written through setFile; see planPath)
+ *   plans/<proposal>.yaml                                (renderPlan, written through setFile; see planName)
  *   anything else                                        (kept verbatim)
  *
  * Rendering is a pure function of the records: keys in a fixed order, every list sorted as status/types.ts
@@ -16,7 +16,7 @@ import { dataEqual } from "../api/canonical.js";
 import { CoxError } from "../api/errors.js";
 import type { Condition, WorkloadEvent } from "../api/conditions.js";
 import type { TreeFile } from "../source/types.js";
-import type { CommitPhase, CommitRecord, RecordedError, RecordedPod, SummaryRecord, WorkloadRecord } from "./types.js";
+import type { CommitPhase, CommitRecord, PlanRecord, RecordedError, RecordedPod, SummaryRecord, WorkloadRecord } from "./types.js";
 
 /** The path of the summary file. */
 export const SUMMARY_PATH = "summary.yaml";
@@ -45,14 +45,46 @@ export function workloadPath(kind: string, namespace: string, name: string): str
 }
 
 /**
- * The file of a proposal's plan: plans/<name>.yaml, where name is a branch name ("pr/login" →
- * plans/pr/login.yaml) or a pull request ("pull/12" → plans/pull/12.yaml). InvalidArgument for a name
- * that is not a valid relative path (empty, ".", "..", ".git" segments).
+ * The file of a proposal's plan: plans/<name>.yaml (name from planName: "pr-login", "pr-12").
+ * InvalidArgument for a name that is not a valid relative path (empty, ".", "..", ".git" segments).
  */
 export function planPath(name: string): string {
-  const path = `plans/${name}.yaml`;
-  assertTreePath(path);
-  return path;
+  assertTreePath(name);
+  return `plans/${name}.yaml`;
+}
+
+/**
+ * The plan name of a proposal (status/types.ts PlanRecord): a branch with "/" → "-" ("pr/login" →
+ * "pr-login"), a pull or merge request "pr-<n>". Distinct proposals can share a name (branches "a/b" and
+ * "a-b", branch "pr-12" and pull request 12): the plan records its `ref`, so a reader can tell. Pure.
+ */
+export function planName(proposal: { kind: "branch" | "pull"; name: string; number?: number }): string {
+  return proposal.kind === "pull" ? `pr-${proposal.number ?? proposal.name.replace(/^.*\//, "")}` : proposal.name.replace(/\//g, "-");
+}
+
+/**
+ * Renders a plan as the status branch stores it: fixed key order (as PlanRecord declares), changes in
+ * the given (apply) order, each change's fields and placements sorted, errors sorted as in commit
+ * records. Same plan, same bytes. Pure.
+ */
+export function renderPlan(plan: PlanRecord): string {
+  return toYaml(orderPlan(plan));
+}
+
+/** Reads a rendered plan back; InvalidArgument when it is not a plan. */
+export function parsePlan(text: string): PlanRecord {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new CoxError("InvalidArgument", `not a plan: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new CoxError("InvalidArgument", "not a plan: expected a YAML mapping");
+  const rec = doc as Record<string, unknown>;
+  if (typeof rec.ref !== "string" || typeof rec.commit !== "string" || typeof rec.valid !== "boolean") {
+    throw new CoxError("InvalidArgument", "not a plan: expected ref, commit (strings) and valid (boolean)");
+  }
+  return orderPlan(rec as unknown as PlanRecord);
 }
 
 /** True for paths the record layout owns (summary, commit and workload files). */
@@ -404,7 +436,7 @@ function orderCommit(c: CommitRecord): CommitRecord {
   if (c.timings?.applied !== undefined) timings.applied = c.timings.applied;
   if (c.timings?.finished !== undefined) timings.finished = c.timings.finished;
   if (c.timings?.durationMs !== undefined) timings.durationMs = c.timings.durationMs;
-  return {
+  const out: CommitRecord = {
     commit: c.commit,
     branch: c.branch,
     subject: c.subject,
@@ -414,6 +446,14 @@ function orderCommit(c: CommitRecord): CommitRecord {
     errors: (c.errors ?? []).map(orderError).sort(compareErrors),
     timings,
   };
+  if (c.quarantined !== undefined) out.quarantined = c.quarantined;
+  if (c.rollback) out.rollback = { to: c.rollback.to, code: c.rollback.code, reason: c.rollback.reason };
+  if (c.revert) {
+    out.revert = { state: c.revert.state, ...(c.revert.commit !== undefined ? { commit: c.revert.commit } : {}), message: c.revert.message };
+  }
+  if (c.historyRewritten !== undefined) out.historyRewritten = c.historyRewritten;
+  if (c.plan !== undefined) out.plan = c.plan;
+  return withRest(out, c);
 }
 
 function orderError(e: RecordedError): RecordedError {
@@ -422,7 +462,7 @@ function orderError(e: RecordedError): RecordedError {
   if (e.line !== undefined) out.line = e.line;
   if (e.col !== undefined) out.col = e.col;
   if (e.field !== undefined) out.field = e.field;
-  return out;
+  return withRest(out, e);
 }
 
 function compareErrors(a: RecordedError, b: RecordedError): number {
@@ -443,7 +483,7 @@ function orderWorkload(w: WorkloadRecord): WorkloadRecord {
     .map(orderEvent)
     .sort((a, b) => cmp(a.time, b.time))
     .slice(-MAX_EVENTS);
-  return {
+  const out: WorkloadRecord = {
     kind: w.kind,
     namespace: w.namespace,
     name: w.name,
@@ -454,10 +494,29 @@ function orderWorkload(w: WorkloadRecord): WorkloadRecord {
     conditions: (w.conditions ?? []).map(orderCondition).sort((a, b) => cmp(a.type, b.type)),
     events,
   };
+  if (w.strategy !== undefined) out.strategy = w.strategy;
+  if (w.stable) out.stable = { revision: w.stable.revision, commit: w.stable.commit };
+  if (w.revisions) {
+    out.revisions = w.revisions.map((v) => ({ number: v.number, revision: v.revision, commit: v.commit })).sort((a, b) => a.number - b.number);
+  }
+  if (w.paused !== undefined) out.paused = w.paused;
+  if (w.canary) out.canary = { step: w.canary.step, steps: w.canary.steps, weight: w.canary.weight };
+  if (w.blueGreen) {
+    const bg = w.blueGreen;
+    out.blueGreen = {
+      ...(bg.active !== undefined ? { active: bg.active } : {}),
+      ...(bg.preview !== undefined ? { preview: bg.preview } : {}),
+      ...(bg.promotedAt !== undefined ? { promotedAt: bg.promotedAt } : {}),
+    };
+  }
+  return withRest(out, w);
 }
 
 function orderPod(p: RecordedPod): RecordedPod {
-  return { name: p.name, node: p.node, revision: p.revision, ready: p.ready, endpoints: [...(p.endpoints ?? [])].sort(cmp) };
+  const out: RecordedPod = { name: p.name, node: p.node, revision: p.revision, ready: p.ready, endpoints: [...(p.endpoints ?? [])].sort(cmp) };
+  if (p.restarts !== undefined) out.restarts = p.restarts;
+  if (p.state !== undefined) out.state = p.state;
+  return withRest(out, p);
 }
 
 function orderCondition(c: Condition): Condition {
@@ -469,27 +528,68 @@ function orderEvent(e: WorkloadEvent): WorkloadEvent {
 }
 
 function orderSummary(s: SummaryRecord): SummaryRecord {
+  const w = s.workloads ?? { total: 0, ready: 0, progressing: 0, failed: 0 };
+  const nodes = (s.nodes ?? [])
+    .map((n) => {
+      const node: SummaryRecord["nodes"][number] = { name: n.name, ready: n.ready, pods: n.pods };
+      if (n.message !== undefined) node.message = n.message;
+      if (n.cordoned !== undefined) node.cordoned = n.cordoned;
+      if (n.draining !== undefined) node.draining = n.draining;
+      return withRest(node, n);
+    })
+    .sort((a, b) => cmp(a.name, b.name));
+  // The documented key order: where, what was processed and applied, what is proven and what is barred, counts, nodes.
   const out: SummaryRecord = {
     repository: s.repository,
     branch: s.branch,
     path: s.path,
-    workloads: { total: 0, ready: 0, progressing: 0, failed: 0 },
-    nodes: [],
+    ...(s.head ? { head: { commit: s.head.commit, phase: s.head.phase } } : {}),
+    ...(s.applied !== undefined ? { applied: s.applied } : {}),
+    ...(s.stable !== undefined ? { stable: s.stable } : {}),
+    ...(s.quarantined !== undefined ? { quarantined: [...new Set(s.quarantined)].sort(cmp) } : {}),
+    workloads: { total: w.total ?? 0, ready: w.ready ?? 0, progressing: w.progressing ?? 0, failed: w.failed ?? 0 },
+    nodes,
   };
-  if (s.head) out.head = { commit: s.head.commit, phase: s.head.phase };
-  if (s.applied !== undefined) out.applied = s.applied;
-  const w = s.workloads ?? out.workloads;
-  out.workloads = { total: w.total ?? 0, ready: w.ready ?? 0, progressing: w.progressing ?? 0, failed: w.failed ?? 0 };
-  out.nodes = (s.nodes ?? [])
-    .map((n) => {
-      const node: SummaryRecord["nodes"][number] = { name: n.name, ready: n.ready, pods: n.pods };
-      if (n.message !== undefined) node.message = n.message;
-      return node;
-    })
-    .sort((a, b) => cmp(a.name, b.name));
-  // Re-create in the documented key order (head and applied after path).
-  const { repository, branch, path, head, applied, workloads, nodes } = out;
-  return { repository, branch, path, ...(head ? { head } : {}), ...(applied !== undefined ? { applied } : {}), workloads, nodes };
+  return withRest(out, s);
+}
+
+function orderPlan(p: PlanRecord): PlanRecord {
+  const out: PlanRecord = {
+    ref: p.ref,
+    commit: p.commit,
+    ...(p.base !== undefined ? { base: p.base } : {}),
+    valid: p.valid,
+    errors: (p.errors ?? []).map(orderError).sort(compareErrors),
+    changes: (p.changes ?? []).map((c) => {
+      const change: PlanRecord["changes"][number] = { action: c.action, key: c.key, fields: [...(c.fields ?? [])].sort(cmp) };
+      if (c.rollsTo) change.rollsTo = { revision: c.rollsTo.revision, replicas: c.rollsTo.replicas };
+      if (c.placements) {
+        change.placements = c.placements
+          .map((x) => withRest({ pod: x.pod, ...(x.node !== undefined ? { node: x.node } : {}), fits: x.fits, ...(x.message !== undefined ? { message: x.message } : {}) }, x))
+          .sort((a, b) => cmp(a.pod, b.pod));
+      }
+      return withRest(change, c);
+    }),
+  };
+  if (p.preview) {
+    out.preview = { namespace: p.preview.namespace, state: p.preview.state, ...(p.preview.expiresAt !== undefined ? { expiresAt: p.preview.expiresAt } : {}) };
+  }
+  return withRest(out, p);
+}
+
+/**
+ * Adds the fields of `source` that `known` does not have (fields a newer coxswain or a newer types.ts
+ * added), sorted by name after the known ones, so a record is never silently cut down on its way
+ * through the store. Undefined values are dropped, as YAML cannot hold them.
+ */
+function withRest<T extends object>(known: T, source: object): T {
+  const extra = Object.keys(source)
+    .filter((k) => !(k in known) && (source as Record<string, unknown>)[k] !== undefined)
+    .sort(cmp);
+  if (extra.length === 0) return known;
+  const out = { ...known } as Record<string, unknown>;
+  for (const k of extra) out[k] = structuredClone((source as Record<string, unknown>)[k]);
+  return out as T;
 }
 
 function requireStrings(rec: Record<string, unknown>, keys: string[]): void {

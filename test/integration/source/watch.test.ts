@@ -165,7 +165,7 @@ describe("watching a remote repository", () => {
     await when(() => seen.filter((o) => o === oid).length, 1, 3_000);
   });
 
-  it("reports a failing fetch through onError and keeps polling", async () => {
+  it("reports a failing fetch through onError and keeps retrying (with backoff: resilience.test.ts)", async () => {
     const root = await dir();
     await createBareRepo(root, "app.git");
     const s = await startGitServer({ root });
@@ -175,7 +175,7 @@ describe("watching a remote repository", () => {
     await s.close(); // from now on, connection refused
     const errors: CoxError[] = [];
     let calls = 0;
-    const stop = repo.watch(() => calls++, { pollMs: 100, onError: (e) => errors.push(e) });
+    const stop = repo.watch(() => calls++, { pollMs: 100, backoff: { initialMs: 100, maxMs: 200 }, onError: (e) => errors.push(e) });
     cleanups.push(stop);
     await when(() => errors.length, 3, 3_000);
     expect(errors.every((e) => e.code === "GitFetchFailed")).toBe(true);

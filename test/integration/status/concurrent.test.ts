@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { CoxError } from "../../../operator/src/api/errors.js";
 import { openRepository } from "../../../operator/src/source/index.js";
-import { commitPath, noteText, planPath } from "../../../operator/src/status/store.js";
+import { commitPath, noteText, parsePlan, planName, planPath, renderPlan } from "../../../operator/src/status/store.js";
 import type { CommitPhase, CommitRecord } from "../../../operator/src/status/types.js";
 import { StatusWriter } from "../../../operator/src/status/writer.js";
 import { makeRepo, runGit, tempDir } from "../../support/git-repo.js";
@@ -158,14 +158,14 @@ describe("a status branch moved by someone else", () => {
   it("adopts their removal of a file we did not change", async () => {
     const e = await env();
     const { w } = await e.writer("a");
-    w.store.setFile(planPath("pr/old"), "plan: old\n");
+    w.store.setFile(planPath("pr-old"), "plan: old\n");
     w.store.setCommit(record(e.commits[0]!, "Succeeded"));
     await w.flush();
-    await humanCommit(e, { "plans/pr/old.yaml": null });
+    await humanCommit(e, { "plans/pr-old.yaml": null });
     w.store.setCommit(record(e.commits[1]!, "Succeeded"));
     await w.flush();
-    expect((await remoteTree(e)).has("plans/pr/old.yaml")).toBe(false);
-    expect(w.store.getFile("plans/pr/old.yaml")).toBeUndefined();
+    expect((await remoteTree(e)).has("plans/pr-old.yaml")).toBe(false);
+    expect(w.store.getFile("plans/pr-old.yaml")).toBeUndefined();
   });
 
   it("loses no record when two coxswains with their own mirrors write the same status branch at once", async () => {
@@ -250,17 +250,19 @@ describe("plans of proposals", () => {
     const e = await env(3);
     const { w, errors } = await e.writer("a");
     const head = e.commits[2]!;
-    w.store.setFile(planPath("pull/12"), "valid: true\nchanges: 1\n");
-    w.store.setNote(head, "coxswain plan: valid — 1 change (plans/pull/12.yaml)");
+    const path = planPath(planName({ kind: "pull", name: "pull/12", number: 12 }));
+    expect(path).toBe("plans/pr-12.yaml");
+    w.store.setFile(path, renderPlan({ ref: "refs/pull/12/head", commit: head, valid: true, errors: [], changes: [{ action: "create", key: "ConfigMap/default/c", fields: [] }] }));
+    w.store.setNote(head, "coxswain plan: valid — 1 change (plans/pr-12.yaml)");
     await w.flush();
     expect(errors).toEqual([]);
-    expect(await e.git("show", `${BRANCH}:plans/pull/12.yaml`)).toBe("valid: true\nchanges: 1");
-    expect(await e.git("notes", "--ref=coxswain", "show", head)).toBe("coxswain plan: valid — 1 change (plans/pull/12.yaml)");
+    expect(parsePlan(await e.git("show", `${BRANCH}:plans/pr-12.yaml`))).toMatchObject({ ref: "refs/pull/12/head", commit: head, valid: true });
+    expect(await e.git("notes", "--ref=coxswain", "show", head)).toBe("coxswain plan: valid — 1 change (plans/pr-12.yaml)");
     // Merged: the record of the deploy commit takes over its note; the plan file goes.
-    w.store.removeFile(planPath("pull/12"));
+    w.store.removeFile(path);
     w.store.setCommit(record(head, "Succeeded", "merged pull/12"));
     await w.flush();
-    expect((await remoteTree(e)).has("plans/pull/12.yaml")).toBe(false);
+    expect((await remoteTree(e)).has("plans/pr-12.yaml")).toBe(false);
     expect(await e.git("notes", "--ref=coxswain", "show", head)).toBe("coxswain: Succeeded — merged pull/12");
   });
 });

@@ -8,8 +8,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CoxError } from "../../../operator/src/api/errors.js";
 import type { TreeFile } from "../../../operator/src/source/types.js";
-import { commitPath, mergeStatusTrees, noteText, planPath, renderStatusTree, StatusStore } from "../../../operator/src/status/store.js";
-import type { CommitRecord } from "../../../operator/src/status/types.js";
+import { commitPath, mergeStatusTrees, noteText, parsePlan, planName, planPath, renderPlan, renderStatusTree, StatusStore } from "../../../operator/src/status/store.js";
+import type { CommitRecord, PlanRecord } from "../../../operator/src/status/types.js";
 
 const f = (path: string, content: string): TreeFile => ({ path, content });
 
@@ -142,5 +142,111 @@ describe("StatusStore files and notes", () => {
     expect(store.getFile("plans/pr/x.yaml")).toBe("x\n");
     // What could not be read stays verbatim.
     expect(store.renderedTree().map((x) => x.path)).toContain(commitPath("d".repeat(40)));
+  });
+});
+
+describe("records with the fields of later issues", () => {
+  it("keeps rollback, quarantine, revert, rewritten-history and plan fields of a commit, in a fixed order", () => {
+    const store = new StatusStore();
+    const rec: CommitRecord = {
+      ...record("a".repeat(40), "RolledBack"),
+      plan: "plans/pr-12.yaml",
+      historyRewritten: true,
+      revert: { message: "revert pushed", commit: "b".repeat(40), state: "Pushed" },
+      rollback: { reason: "probes never passed", code: "ProgressDeadlineExceeded", to: "c".repeat(40) },
+      quarantined: true,
+    };
+    store.setCommit(rec);
+    const text = store.renderedTree()[0]!.content;
+    const keys = [...text.matchAll(/^(\w+):/gm)].map((m) => m[1]);
+    expect(keys).toEqual(["commit", "branch", "subject", "phase", "message", "changes", "errors", "timings", "quarantined", "rollback", "revert", "historyRewritten", "plan"]);
+    expect(text).toContain(`rollback:\n  to: ${"c".repeat(40)}\n  code: ProgressDeadlineExceeded\n`);
+    expect(store.getCommit("a".repeat(40))).toEqual(rec);
+  });
+
+  it("keeps the strategy state of a workload and the stable commit and quarantine of the summary, sorted", () => {
+    const store = new StatusStore();
+    store.setWorkload({
+      kind: "Deployment",
+      namespace: "default",
+      name: "web",
+      revision: "r2",
+      commit: "a".repeat(40),
+      replicas: { desired: 1, current: 1, updated: 1, ready: 1, available: 1 },
+      pods: [{ name: "p", node: "n", revision: "r2", ready: false, endpoints: [], state: "CrashLoopBackOff", restarts: 3 }],
+      conditions: [],
+      events: [],
+      revisions: [
+        { number: 3, revision: "r2", commit: "a".repeat(40) },
+        { number: 1, revision: "r1", commit: "b".repeat(40) },
+      ],
+      stable: { revision: "r1", commit: "b".repeat(40) },
+      strategy: "Canary",
+      canary: { step: 1, steps: 4, weight: 25 },
+      paused: false,
+    });
+    store.setSummary({
+      repository: "r",
+      branch: "main",
+      path: ".",
+      quarantined: ["f".repeat(40), "e".repeat(40), "f".repeat(40)],
+      stable: "b".repeat(40),
+      workloads: { total: 1, ready: 0, progressing: 1, failed: 0 },
+      nodes: [{ name: "n", ready: true, pods: 1, cordoned: true }],
+    });
+    const w = store.getWorkload("Deployment", "default", "web")!;
+    expect(w.revisions!.map((r) => r.number)).toEqual([1, 3]);
+    expect(w.pods[0]).toEqual({ name: "p", node: "n", revision: "r2", ready: false, endpoints: [], restarts: 3, state: "CrashLoopBackOff" });
+    expect(w.canary).toEqual({ step: 1, steps: 4, weight: 25 });
+    const summary = store.summary()!;
+    expect(Object.keys(summary)).toEqual(["repository", "branch", "path", "stable", "quarantined", "workloads", "nodes"]);
+    expect(summary.quarantined).toEqual(["e".repeat(40), "f".repeat(40)]);
+    expect(summary.nodes[0]!.cordoned).toBe(true);
+  });
+
+  it("keeps fields it does not know, after the known ones, sorted", () => {
+    const store = new StatusStore();
+    store.setCommit({ ...record("a".repeat(40), "Succeeded"), zeta: 1, alpha: { b: 2 } } as CommitRecord);
+    const text = store.renderedTree()[0]!.content;
+    expect(text.indexOf("alpha:")).toBeGreaterThan(text.indexOf("timings:"));
+    expect(text.indexOf("zeta:")).toBeGreaterThan(text.indexOf("alpha:"));
+  });
+});
+
+describe("plans", () => {
+  it("are named after the branch or the pull request", () => {
+    expect(planName({ kind: "branch", name: "pr/login" })).toBe("pr-login");
+    expect(planName({ kind: "pull", name: "pull/12", number: 12 })).toBe("pr-12");
+    expect(planName({ kind: "pull", name: "merge-requests/7", number: 7 })).toBe("pr-7");
+    expect(planPath(planName({ kind: "branch", name: "pr/login" }))).toBe("plans/pr-login.yaml");
+  });
+
+  it("render the same bytes whatever order fields and placements come in, and read back", () => {
+    const plan: PlanRecord = {
+      valid: false,
+      commit: "a".repeat(40),
+      ref: "refs/pull/12/head",
+      base: "b".repeat(40),
+      errors: [{ message: "m2", code: "SchemaViolation", file: "b.yaml", line: 2 }, { code: "UnknownKind", message: "m1", file: "a.yaml", line: 9 }],
+      changes: [
+        { key: "ConfigMap/default/c", action: "update", fields: ["data.b", "data.a"] },
+        {
+          action: "create",
+          key: "Deployment/default/web",
+          fields: [],
+          rollsTo: { replicas: 2, revision: "r1" },
+          placements: [{ pod: "web-2", fits: false, message: "0/1 nodes are available: 1 Insufficient cpu." }, { pod: "web-1", node: "n1", fits: true }],
+        },
+      ],
+    };
+    const text = renderPlan(plan);
+    expect(renderPlan(JSON.parse(JSON.stringify(plan)) as PlanRecord)).toBe(text);
+    expect(text.indexOf("ConfigMap/default/c")).toBeLessThan(text.indexOf("Deployment/default/web")); // apply order kept
+    expect(text.indexOf("pod: web-1")).toBeLessThan(text.indexOf("pod: web-2"));
+    expect(text.indexOf("a.yaml")).toBeLessThan(text.indexOf("b.yaml"));
+    const back = parsePlan(text);
+    expect(renderPlan(back)).toBe(text);
+    expect(back.changes[0]!.fields).toEqual(["data.a", "data.b"]);
+    expect(() => parsePlan("just: text\n")).toThrow(CoxError);
   });
 });
