@@ -133,7 +133,7 @@ export async function buildStatusReport(repo: Repository, opts: { branch: string
 export function formatStatus(r: StatusReport): string[] {
   const lines: string[] = [];
   const s = r.summary;
-  const field = (name: string, value: string): void => void lines.push(`${name.padEnd(11)}${value}`);
+  const field = (name: string, value: string): void => void lines.push(`${name.padEnd(12)}${value}`.trimEnd());
   field("repository", r.repository);
   if (r.statusBranch) field("written", `${r.statusBranch.writtenAt.replace(/\.\d+Z$/, "Z")} (${r.statusBranch.ref.replace(/^refs\/(heads|remotes)\//, "")} at ${r.statusBranch.commit.slice(0, 7)})`);
   else field("written", "no status branch (notes only)");
@@ -142,6 +142,8 @@ export function formatStatus(r: StatusReport): string[] {
     field("head", s.head ? `${s.head.commit.slice(0, 7)} ${s.head.phase}${r.head ? ` ${JSON.stringify(r.head.subject)}` : ""}` : "none processed yet");
     if (r.head?.message) field("", r.head.message);
     field("applied", s.applied ? s.applied.slice(0, 7) : "nothing applied");
+    if (s.stable) field("stable", `${s.stable.slice(0, 7)} (what an automatic rollback goes back to)`);
+    if (s.quarantined?.length) field("quarantined", s.quarantined.map((q) => q.slice(0, 7)).join(", "));
   }
   if (r.branchHead) {
     const b = r.branchHead;

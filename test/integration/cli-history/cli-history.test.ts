@@ -99,6 +99,8 @@ async function written(): Promise<Written> {
     path: ".",
     head: { commit: c4, phase: "Progressing" },
     applied: c4,
+    stable: c2,
+    quarantined: [c3],
     workloads: { total: 2, ready: 1, progressing: 1, failed: 0 },
     nodes: [
       { name: "node-2", ready: false, pods: 0, message: "NodeUnreachable: connect ENOENT" },
@@ -117,12 +119,14 @@ describe("coxswain status", () => {
     expect(r.error).toBeUndefined();
     expect(r.code).toBe(0);
     const c4 = commits[3]!.slice(0, 7);
-    expect(r.lines[0]).toBe(`repository ${work.dir}`);
-    expect(r.lines).toContain(`head       ${c4} Progressing "revert web v2"`);
-    expect(r.lines).toContain(`           1 change(s) applied`);
-    expect(r.lines).toContain(`applied    ${c4}`);
-    expect(r.lines).toContain(`now        main is at ${c4}: processed (Progressing)`);
-    expect(r.lines).toContain("workloads  2 total: 1 ready, 1 progressing, 0 failed");
+    expect(r.lines[0]).toBe(`repository  ${work.dir}`);
+    expect(r.lines).toContain(`head        ${c4} Progressing "revert web v2"`);
+    expect(r.lines).toContain(`            1 change(s) applied`);
+    expect(r.lines).toContain(`applied     ${c4}`);
+    expect(r.lines).toContain(`now         main is at ${c4}: processed (Progressing)`);
+    expect(r.lines).toContain("workloads   2 total: 1 ready, 1 progressing, 0 failed");
+    expect(r.lines).toContain(`stable      ${commits[1]!.slice(0, 7)} (what an automatic rollback goes back to)`);
+    expect(r.lines).toContain(`quarantined ${commits[2]!.slice(0, 7)}`);
     const header = r.lines.findIndex((l) => l.startsWith("WORKLOAD"));
     const rows = r.lines.slice(header, header + 3);
     expect(rows.map((l) => l.split(/\s{2,}/)[0])).toEqual(["WORKLOAD", "Deployment/default/api", "Deployment/default/web"]);
@@ -152,7 +156,7 @@ describe("coxswain status", () => {
     const { work } = await written();
     const next = await work.commit("not yet seen");
     const r = await run(statusCommand, ["--repo", work.dir]);
-    expect(r.lines).toContain(`now        main is at ${next.slice(0, 7)}: not processed yet`);
+    expect(r.lines).toContain(`now         main is at ${next.slice(0, 7)}: not processed yet`);
   });
 
   it("reads a fresh git clone, whose status branch is under refs/remotes/origin", async () => {
