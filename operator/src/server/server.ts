@@ -198,6 +198,8 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | unde
     req.on("data", onData);
     req.once("end", onEnd);
     req.once("error", reject);
+    // A client that goes away mid-body: settle (a no-op when the body was complete or cut off already).
+    req.once("close", () => reject(new Error("the client closed the connection before the body was complete")));
   });
 }
 
