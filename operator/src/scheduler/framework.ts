@@ -553,47 +553,37 @@ export class Engine {
   /** Runs the cycle's filters on node i: 0 when the pod fits, else the id of the first failing filter's reasons. */
   filter(cy: Cycle, i: number): number {
     if (cy.canonical) return this.filterCanonical(cy, i);
-    const cl = this.cl;
-    const p = cy.p;
     const fs = cy.filters;
     for (let k = 0; k < fs.length; k++) {
-      let r = 0;
-      switch (fs[k]) {
-        case FilterCode.NodeUnschedulable:
-          if (cl.unschedulable[i] === 1) r = this.rUnschedulable;
-          break;
-        case FilterCode.NodeName:
-          if (i !== cy.nodeNameIndex) r = this.rNodeName;
-          break;
-        case FilterCode.TaintToleration:
-          if (cl.taints[i] !== undefined) r = this.taintStatus(cy, i);
-          break;
-        case FilterCode.NodeAffinity:
-          if (!this.nodeAffinityMatches(cy, i)) r = this.rNodeAffinity;
-          break;
-        case FilterCode.NodePorts:
-          r = this.portsStatus(p, i);
-          break;
-        case FilterCode.NodeResourcesFit: {
-          let bits = 0;
-          if (cl.podCount[i]! + 1 > cl.allocPods[i]!) bits = 1;
-          if (p.cpu > 0 && p.cpu > cl.allocCpu[i]! - cl.reqCpu[i]!) bits |= 2;
-          if (p.mem > 0 && p.mem > cl.allocMem[i]! - cl.reqMem[i]!) bits |= 4;
-          if (bits !== 0) r = this.fitReasons[bits]!;
-          break;
-        }
-        case FilterCode.PodTopologySpread:
-          r = this.spreadStatus(cy, i);
-          break;
-        case FilterCode.InterPodAffinity:
-          r = this.interPodStatus(cy, i);
-          break;
-        default:
-          r = this.customStatus(cy, -fs[k]! - 1, i);
-      }
+      const code = fs[k]!;
+      const r = code > 0 ? this.builtinStatus(cy, code, i) : this.customStatus(cy, -code - 1, i);
       if (r !== 0) return r;
     }
     return 0;
+  }
+
+  /** One built-in filter on node i (the cycle says it applies to the pod). */
+  private builtinStatus(cy: Cycle, code: number, i: number): number {
+    switch (code) {
+      case FilterCode.NodeUnschedulable:
+        return this.cl.unschedulable[i] === 1 ? this.rUnschedulable : 0;
+      case FilterCode.NodeName:
+        return i !== cy.nodeNameIndex ? this.rNodeName : 0;
+      case FilterCode.TaintToleration:
+        return this.cl.taints[i] !== undefined ? this.taintStatus(cy, i) : 0;
+      case FilterCode.NodeAffinity:
+        return this.nodeAffinityMatches(cy, i) ? 0 : this.rNodeAffinity;
+      case FilterCode.NodePorts:
+        return this.portsStatus(cy.p, i);
+      case FilterCode.NodeResourcesFit:
+        return this.fitStatus(cy.p, i);
+      case FilterCode.PodTopologySpread:
+        return this.spreadStatus(cy, i);
+      case FilterCode.InterPodAffinity:
+        return this.interPodStatus(cy, i);
+      default:
+        return 0;
+    }
   }
 
   /** filter() for the default order: the same checks, straight-line (the hot loop of every pass). */
@@ -612,11 +602,8 @@ export class Engine {
       if (r !== 0) return r;
     }
     if (cy.fFit) {
-      let bits = 0;
-      if (cl.podCount[i]! + 1 > cl.allocPods[i]!) bits = 1;
-      if (p.cpu > 0 && p.cpu > cl.allocCpu[i]! - cl.reqCpu[i]!) bits |= 2;
-      if (p.mem > 0 && p.mem > cl.allocMem[i]! - cl.reqMem[i]!) bits |= 4;
-      if (bits !== 0) return this.fitReasons[bits]!;
+      const r = this.fitStatus(p, i);
+      if (r !== 0) return r;
     }
     if (cy.fSpread) {
       const r = this.spreadStatus(cy, i);
@@ -624,6 +611,19 @@ export class Engine {
     }
     if (cy.fInterPod) return this.interPodStatus(cy, i);
     return 0;
+  }
+
+  /**
+   * NodeResourcesFit.Filter (fitsRequest): the pod count, then each resource the pod requests (> 0) against
+   * allocatable − requested; every shortfall is reported.
+   */
+  private fitStatus(p: PodInfo, i: number): number {
+    const cl = this.cl;
+    let bits = 0;
+    if (cl.podCount[i]! + 1 > cl.allocPods[i]!) bits = 1;
+    if (p.cpu > 0 && p.cpu > cl.allocCpu[i]! - cl.reqCpu[i]!) bits |= 2;
+    if (p.mem > 0 && p.mem > cl.allocMem[i]! - cl.reqMem[i]!) bits |= 4;
+    return bits === 0 ? 0 : this.fitReasons[bits]!;
   }
 
   private portsStatus(p: PodInfo, i: number): number {

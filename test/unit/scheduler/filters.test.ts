@@ -504,6 +504,14 @@ describe("filter order", () => {
     });
   });
 
+  it("runs the filters in the profile's order when it differs from kube-scheduler's", () => {
+    const nodes = [node("a", { unschedulable: true, requested: { cpuMillis: 4000, memoryBytes: 0 }, freePorts: 0 })];
+    const ev = evaluatePod(nodes, pod("p"), { profile: { filters: [nodeResourcesFit, nodePorts, nodeUnschedulable], scores: [] } });
+    expect(ev.nodes[0]!.reasons).toEqual(["Insufficient cpu"]);
+    const ports = evaluatePod(nodes, pod("p", { requests: { cpuMillis: 0, memoryBytes: 0 } }), { profile: { filters: [nodeResourcesFit, nodePorts, nodeUnschedulable], scores: [] } });
+    expect(ports.nodes[0]!.reasons).toEqual(["node(s) didn't have free ports for the requested pod ports"]);
+  });
+
   it("works as a plain FilterPlugin on a single node", () => {
     expect(filterReasons(taintToleration, pod("p"), node("a", { taints: [{ key: "k", value: "v", effect: "NoSchedule" }] }))).toEqual([
       "node(s) had untolerated taint {k: v}",
