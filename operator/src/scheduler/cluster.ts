@@ -388,6 +388,8 @@ export class Cluster {
   private readonly ownerMatchers = new Map<string, Matcher>();
   /** Owner → [node, count, node, count, …] from the snapshot's podsByOwner. */
   private readonly ownerIndex = new Map<string, number[]>();
+  /** Owner → the snapshot's pods listed as terminating (counted in podsByOwner, not by spreading). */
+  private readonly terminatingByOwner = new Map<string, PodEntry[]>();
   /** Owner → the pods placed in this pass (not in podsByOwner). */
   private readonly placedByOwner = new Map<string, Set<PodEntry>>();
   readonly groups: TermGroup[] = [];
@@ -493,6 +495,11 @@ export class Cluster {
         e.node = i;
         list.push(e);
         this.indexLabels(e, true);
+        if (e.terminating) {
+          let t = this.terminatingByOwner.get(e.owner);
+          if (t === undefined) this.terminatingByOwner.set(e.owner, (t = []));
+          t.push(e);
+        }
         this.addHolder(e, 1);
       }
     }
@@ -609,11 +616,17 @@ export class Cluster {
   ownerMatcher(owner: string): Matcher {
     let m = this.ownerMatchers.get(owner);
     if (m !== undefined) return m;
-    m = new Matcher(this.matchers.length, `owner\u0000${owner}`, (e) => e.owner === owner, false, this.n);
+    m = new Matcher(this.matchers.length, `owner\u0000${owner}`, (e) => e.owner === owner, true, this.n);
     const seeds = this.ownerIndex.get(owner) ?? [];
     for (let k = 0; k < seeds.length; k += 2) {
       m.perNode[seeds[k]!]! += seeds[k + 1]!;
       m.total += seeds[k + 1]!;
+    }
+    // podsByOwner counts terminating pods too; spreading does not (those the snapshot lists as terminating).
+    for (const e of this.terminatingByOwner.get(owner) ?? []) {
+      if (!e.terminating || m.perNode[e.node]! <= 0) continue;
+      m.perNode[e.node]! -= 1;
+      m.total -= 1;
     }
     for (const e of this.placedByOwner.get(owner) ?? []) {
       m.perNode[e.node]! += 1;

@@ -19,7 +19,7 @@ import {
   type PodEntry,
   type TermGroup,
 } from "./cluster.js";
-import { tolerationsTolerate, type Labels } from "./match.js";
+import { tolerationsTolerate } from "./match.js";
 import { entryForPlaced, type PodInfo, type SpreadConstraint } from "./podinfo.js";
 import { seededRandom } from "./random.js";
 import {
@@ -1227,6 +1227,3 @@ function defaultNormalize(out: Float64Array, m: number, max: number, reverse: bo
   }
   return undefined;
 }
-
-/** Labels of no node: used where a placeholder is needed. */
-export const NO_LABELS: Labels = Object.freeze({});

@@ -40,3 +40,4 @@ export {
 export * from "./reasons.js";
 export { EVENT_PLUGINS, SchedulingQueue, type ClusterEvent, type QueuedPod, type SchedulingQueueOptions } from "./queue.js";
 export { seededRandom } from "./random.js";
+export { DEFAULT_NAMESPACE, HOSTNAME_KEY, ZONE_KEY } from "./cluster.js";

@@ -205,7 +205,10 @@ export interface NodeSnapshot {
   podCount: number;
   /** Host ports still free in the node's portRange. */
   freePorts: number;
-  /** Pods on the node per owner ("Deployment/ns/name"), for the default spreading of an owner's replicas. */
+  /**
+   * Pods on the node per owner ("Deployment/ns/name"), for the default spreading of an owner's replicas. Pods that
+   * `pods` lists as terminating are taken out of these counts for spreading, as Kubernetes does.
+   */
   podsByOwner: Record<string, number>;
   /** Taints, in the node's order (the first untolerated one is named in explanations). Default none. */
   taints?: readonly Taint[];

@@ -113,6 +113,16 @@ describe("PodTopologySpread score", () => {
       pod: pod("p"),
       scores: [66, 88, 100],
     },
+    {
+      // a: 2 replicas, both terminating (not counted); b: 1 running. weight log(4): raw a = 2, b = round(1.386 + 2) = 3
+      name: "does not count an owner's terminating pods",
+      nodes: [
+        node("a", { podsByOwner: { [owner]: 2 }, pods: [running("t1", { owner, terminating: true }), running("t2", { owner, terminating: true })] }),
+        node("b", { podsByOwner: { [owner]: 1 }, pods: [running("r1", { owner })] }),
+      ],
+      pod: pod("p"),
+      scores: [100, 66],
+    },
     { name: "skips a pod without owner (no default constraints): 0 everywhere", nodes: [node("a", { podsByOwner: { "": 5 } }), node("b")], pod: pod("p", { owner: "" }), scores: [0, 0] },
     {
       // explicit ScheduleAnyway on zone, selector app=web: counts z1 = 2, z2 = 0; weight log(2 + 2); raw z1 = 2·1.386 + 0 = 3, z2 = 0
