@@ -96,11 +96,11 @@ function runCase(name: string, nodeCount: number, podCount: number): void {
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   console.log(`case ${name}: ${nodeCount} nodes × ${podCount} pods${spread ? ", zone+hostname spread, hostname anti-affinity" : ", default plugins"}`);
-  console.log(`  placed: ${result.placements.length}, unschedulable: ${result.unschedulable.length}, seconds: ${seconds.toFixed(2)}`);
-  console.log(`  pods/s: ${Math.round(podCount / seconds)}`);
+  console.log(`placed: ${result.placements.length}, unschedulable: ${result.unschedulable.length}, seconds: ${seconds.toFixed(2)}`);
+  console.log(`pods/s: ${Math.round(podCount / seconds)}`);
   // On a shared machine wall time includes waiting for the CPU; CPU time does not.
-  console.log(`  cpu seconds: ${cpuSeconds.toFixed(2)} (pods per cpu-second: ${Math.round(podCount / cpuSeconds)})`);
-  console.log(`  peak rss MiB: ${(peakRss / Mi).toFixed(0)}`);
+  console.log(`cpu seconds: ${cpuSeconds.toFixed(2)} (pods per cpu-second: ${Math.round(podCount / cpuSeconds)})`);
+  console.log(`peak rss MiB: ${(peakRss / Mi).toFixed(0)}`);
 }
 
 const [caseName, nodesArg, podsArg] = process.argv.slice(2);

@@ -163,6 +163,7 @@ export class DomainCounter {
     }
   }
 
+  /** The matcher's count on node i changed by delta: update its domain (when eligible) and the minimum. */
   onNode(i: number, delta: number): void {
     const d = this.domains.of[i]!;
     if (d < 0 || (this.mask !== undefined && this.mask[i] === 0)) return;

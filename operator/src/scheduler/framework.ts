@@ -147,6 +147,7 @@ export class ReasonSets {
   readonly list: ReasonSet[] = [{ reasons: [], resolvable: false, plugin: "" }];
   private readonly ids = new Map<string, number>();
 
+  /** The id of a reason set (interned: equal sets share one id). */
   id(plugin: string, reasons: readonly string[], resolvable: boolean): number {
     const key = `${plugin}\u0000${resolvable ? 1 : 0}\u0000${reasons.join("\u0001")}`;
     let id = this.ids.get(key);
