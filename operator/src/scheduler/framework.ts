@@ -906,21 +906,34 @@ export class Engine {
       }
       weights[ci] = Math.log(size + 2);
     }
-    // Raw score per node, rounded as the plugin returns int64(math.Round(score)); then normalize.
+    // Raw score per node, one constraint at a time (tight loops), then rounded as the plugin returns
+    // int64(math.Round(score)), then normalized.
+    for (let ci = 0; ci < plan.length; ci++) {
+      const s = plan[ci]!;
+      const w = weights[ci]!;
+      const base = s.base;
+      const of = s.domains.of;
+      const perNode = s.perNode;
+      const counts = s.counts;
+      if (perNode !== undefined) {
+        // Hostname: every node is its own domain.
+        for (let k = 0; k < m; k++) if (out[k]! >= 0) out[k]! += perNode[f[k]!]! * w + base;
+      } else if (counts !== undefined) {
+        for (let k = 0; k < m; k++) {
+          if (out[k]! < 0) continue;
+          const d = of[f[k]!]!;
+          if (d >= 0) out[k]! += counts[d]! * w + base;
+        }
+      } else {
+        for (let k = 0; k < m; k++) if (out[k]! >= 0 && of[f[k]!]! >= 0) out[k]! += base;
+      }
+    }
     let min = Infinity;
     let max = 0;
     for (let k = 0; k < m; k++) {
-      if (out[k]! < 0) continue;
-      const i = f[k]!;
-      let raw = 0;
-      for (let ci = 0; ci < plan.length; ci++) {
-        const s = plan[ci]!;
-        const d = s.domains.of[i]!;
-        if (d < 0) continue;
-        const cnt = s.perNode !== undefined ? s.perNode[i]! : s.counts !== undefined ? s.counts[d]! : 0;
-        raw += cnt * weights[ci]! + s.base;
-      }
-      const r = Math.round(raw);
+      const v = out[k]!;
+      if (v < 0) continue;
+      const r = Math.round(v);
       out[k] = r;
       if (r < min) min = r;
       if (r > max) max = r;
