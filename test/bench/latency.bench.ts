@@ -96,9 +96,12 @@ async function commitChange(work: TestRepo, i: number): Promise<string> {
   return work.commit(`change ${i}`);
 }
 
-async function pause(): Promise<void> {
-  // A random gap decorrelates pushes from the poll's phase and lets the previous rollout settle.
-  await new Promise((r) => setTimeout(r, 150 + Math.random() * 250));
+/**
+ * A random gap between pushes: lets the previous commit's work settle and, for the poll, spreads the
+ * pushes uniformly over the poll's phase (else every push would land at the same point of the cycle).
+ */
+async function pause(spreadMs = 250): Promise<void> {
+  await new Promise((r) => setTimeout(r, 150 + Math.random() * spreadMs));
 }
 
 async function main(): Promise<void> {
@@ -220,7 +223,7 @@ async function main(): Promise<void> {
         const reconciled = seen.when(oid, POLL_MS * 3 + 30_000);
         await work.push(url, "main");
         lat.push((await reconciled) - t0);
-        await pause();
+        await pause(POLL_MS);
       }
       row(`poll (every ${POLL_MS} ms)`, stats(lat));
       await stop();
