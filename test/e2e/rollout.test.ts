@@ -145,23 +145,32 @@ describe.skipIf(!HAS_DOCKER)("rollouts that cannot complete on a Docker engine",
   const ctx = singleNodeOperator("e2e-stuck");
   const show = (p: string) => runGit(["show", `coxswain/status:${p}`], { cwd: ctx.repo.dir }).catch(() => "");
 
-  it("a revision whose pods never become ready hits the progress deadline; the old pods keep serving", async () => {
+  it("a revision whose pods never become ready hits the progress deadline and is rolled back and quarantined", async () => {
     await ctx.repo.write("apps/web.yaml", deploymentYaml({ name: "web", replicas: REPLICAS, image: TEST_IMAGES.neverReady, probe: true, progressDeadlineSeconds: 3 }));
     const oid = await ctx.repo.commit("web that never gets ready");
-    await waitFor("commit recorded as Failed", async () => /^phase: Failed$/m.test(await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`)), 60_000, 250);
-    const workload = await show("workloads/default/deployment-web.yaml");
-    expect(workload).toMatch(/type: Progressing\n\s+status: "?False"?\n\s+reason: ProgressDeadlineExceeded/);
-    const note = await runGit(["notes", "--ref=coxswain", "show", oid], { cwd: ctx.repo.dir });
-    expect(note).toMatch(/^coxswain: Failed/);
-    // maxUnavailable 0: the three v1 pods were never touched, one stuck new pod sits beside them.
-    const run = await running(ctx.obs);
-    expect(run.filter((c) => c.body === "v1")).toHaveLength(REPLICAS);
-    expect(run).toHaveLength(REPLICAS + 1);
+    const record = await waitFor("commit recorded as RolledBack", async () => {
+      const text = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
+      return /^phase: RolledBack$/m.test(text) ? text : undefined;
+    }, 60_000, 250);
+    expect(record).toMatch(/quarantined: true/);
+    expect(record).toMatch(/code: ProgressDeadlineExceeded/);
+    await waitFor("the note says RolledBack", async () => /^coxswain: RolledBack/.test(await runGit(["notes", "--ref=coxswain", "show", oid], { cwd: ctx.repo.dir }).catch(() => "")), 10_000, 200);
+    // Back on v1: the stuck new pod is gone, three v1 pods serve.
+    await settledOn(ctx.obs, "v1");
+  });
+
+  it("after the rollback the failed commit stays quarantined: the branch head is not applied again", async () => {
+    const before = (await ctx.obs.containers()).map((c) => c.id).sort();
+    await sleep(2_000);
+    expect((await ctx.obs.containers()).map((c) => c.id).sort()).toEqual(before);
+    const summary = await show("summary.yaml");
+    expect(summary).toMatch(/quarantined:\n\s+- [0-9a-f]{40}/);
   });
 
   it("a container that exits at once is restarted in place with backoff, and the restarts are recorded", async () => {
+    await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
     await ctx.repo.write("apps/crash.yaml", deploymentYaml({ name: "crash", replicas: 1, image: TEST_IMAGES.exits }));
-    await ctx.repo.commit("a crashing app");
+    await ctx.repo.commit("web back to v1, and a crashing app");
     const events = await waitFor("a BackOff event", async () => {
       const text = await show("workloads/default/deployment-crash.yaml");
       return /reason: BackOff/.test(text) ? text : undefined;
