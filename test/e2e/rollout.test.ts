@@ -105,9 +105,14 @@ function singleNodeOperator(name: string) {
     ctx.stateDir = await tempDir(`coxswain-${name}-`);
     await ctx.repo.write("fleet/nodes.yaml", ctx.fleet.nodeManifests());
     await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
-    await ctx.repo.commit("web v1");
+    const v1 = await ctx.repo.commit("web v1");
     ctx.operator = startOperatorProcess(["run", "--repo", ctx.repo.dir, "--state-dir", ctx.stateDir, "--poll-interval", "300ms"]);
     await settledOn(ctx.obs, "v1");
+    // v1 must be recorded as Succeeded (the stable commit a rollback goes back to) before a test moves on.
+    await waitFor("web v1 Succeeded", async () => {
+      const text = await runGit(["show", `coxswain/status:commits/${v1.slice(0, 2)}/${v1}.yaml`], { cwd: ctx.repo.dir }).catch(() => "");
+      return /^phase: Succeeded$/m.test(text);
+    }, 60_000, 200);
   });
   afterAll(async () => {
     await ctx.operator?.stop();

@@ -376,6 +376,8 @@ export class BranchSync implements DesiredView, WorkloadReporter {
 
   /** A workload is gone. */
   removed(key: string): void {
+    // A workload created by this commit but held back by the gate has no pods yet: not a removal.
+    if (this.target?.graph.has(key) && this.rollout?.changed.includes(key) && !this.current.has(key)) return;
     const [kind, namespace, name] = key.split("/") as [string, string, string];
     this.opts.store.removeWorkload(kind, namespace, name);
     this.states.delete(key);

@@ -139,10 +139,10 @@ export class DeploymentController {
     if (ctx.deployment) return;
     for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
     if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
-      this.memory.delete(ctx.key);
+      const known = this.memory.delete(ctx.key);
       this.restarts.delete(ctx.key);
       this.opts.reporter.removed(ctx.key);
-      this.opts.reporter.progress(`${ctx.key}: deleted`);
+      if (known) this.opts.reporter.progress(`${ctx.key}: deleted`);
     }
     ctx.done = true;
   }
