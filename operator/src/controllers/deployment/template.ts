@@ -23,7 +23,7 @@ import type { NodeConfig, ReadinessLabel } from "../../runtime/fleet.js";
 import { scoringRequests } from "../../runtime/fleet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
-import type { Resources } from "../../scheduler/types.js";
+import type { PodRequest, Resources } from "../../scheduler/types.js";
 
 /** Looks up ConfigMaps by key (the desired graph). */
 export type ConfigMapLookup = (key: string) => ConfigMap | undefined;
@@ -226,5 +226,19 @@ function readinessLabel(c: ContainerPlan, ports: readonly LaunchPort[]): Readine
     timeoutSeconds: p.timeoutSeconds ?? 1,
     successThreshold: p.successThreshold ?? 1,
     failureThreshold: p.failureThreshold ?? 3,
+  };
+}
+
+/**
+ * The scheduler's request for one new pod of a plan. Used by the controller and by plans of proposals
+ * (`coxswain plan`, PR plans) so that both ask the scheduler the same question.
+ */
+export function podRequest(plan: TemplatePlan, id: string): PodRequest {
+  return {
+    id,
+    owner: plan.owner,
+    requests: plan.requests,
+    requestsForScoring: plan.requestsForScoring,
+    ports: plan.portCount,
   };
 }
