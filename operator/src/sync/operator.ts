@@ -91,12 +91,19 @@ export async function resolveDefaultNode(
   }
 }
 
-/** The runtime factory of real nodes: unix:// → Docker, process:// → local processes. */
+/** The runtime factory of real nodes: unix:// and tcp:// (TLS) → Docker, process:// → local processes. */
 export function realRuntimeFactory(stateDir: string, instance: string): RuntimeFactory {
   return (node) => {
-    if (node.endpoint.startsWith("unix://")) {
+    if (node.endpoint.startsWith("unix://") || node.endpoint.startsWith("tcp://")) {
       // Bridge mode publishes host ports on the node's address when it is an IP (all interfaces otherwise).
-      return new DockerRuntime({ endpoint: node.endpoint, owner: instance, nodeName: node.name, publishIp: isIP(node.address) ? node.address : "" });
+      // tcp:// always carries TLS client credentials from the Node's Secret (the manifest stage insists).
+      return new DockerRuntime({
+        endpoint: node.endpoint,
+        owner: instance,
+        nodeName: node.name,
+        publishIp: isIP(node.address) ? node.address : "",
+        ...(node.tls ? { tls: node.tls } : {}),
+      });
     }
     if (node.endpoint.startsWith("process://")) return new ProcessRuntime({ stateDir, owner: instance });
     throw new CoxError("InvalidField", `node ${node.name}: unsupported endpoint ${node.endpoint}`);
