@@ -14,9 +14,10 @@
  */
 import type { CoxError } from "../api/errors.js";
 import { toCoxError } from "../api/errors.js";
-import type { NodeSnapshot, Resources } from "../scheduler/types.js";
+import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
 import { LABELS } from "./labels.js";
-import { ProbeTracker, runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
+import { Kubelet } from "./kubelet.js";
+import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
 import type { ContainerLaunch, LaunchPort, NodeInfo, NodeRuntime, ObservedContainer } from "./types.js";
 
 /** How a node is configured: from a Node object in the repository, or the default local node. */
@@ -30,22 +31,23 @@ export interface NodeConfig {
   portRange: { from: number; to: number };
   unschedulable: boolean;
   labels: Record<string, string>;
+  /** Node taints (Kubernetes' shape). */
+  taints?: { key: string; value?: string; effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute" }[];
+  /** Override of what the engine reports (Node spec.capacity). */
+  capacity?: { cpuMillis?: number; memoryBytes?: number; pods?: number };
+  /** Kept back from capacity for the engine and the host (Node spec.reserved). */
+  reserved?: { cpuMillis: number; memoryBytes: number };
+  /** Client credentials for tcp:// endpoints (from the Node's TLS Secret). */
+  tls?: { ca: string; cert?: string; key?: string };
+  /** Move the pods off this node (implies cordon). */
+  drain?: boolean;
 }
+
+/** Kubernetes' default pod limit per node. */
+export const DEFAULT_MAX_PODS = 110;
 
 /** Makes the runtime of a node; swapped for the fake runtime in tests and benchmarks. */
 export type RuntimeFactory = (node: NodeConfig) => NodeRuntime;
-
-/** The readiness probe stored on a container (LABELS.readiness), ports already resolved to host ports. */
-export interface ReadinessLabel {
-  type: "http" | "tcp";
-  port: number;
-  path?: string;
-  initialDelaySeconds: number;
-  periodSeconds: number;
-  timeoutSeconds: number;
-  successThreshold: number;
-  failureThreshold: number;
-}
 
 /** Phase of an observed pod, in Kubernetes' words. */
 export type PodPhase = "Pending" | "Running" | "Failed" | "Terminating";
@@ -72,6 +74,14 @@ export interface ObservedPod {
   ready: boolean;
   /** Epoch ms since when the pod has been ready continuously. */
   readySince?: number;
+  /** Restarts in place of its containers (by coxswain's kubelet). */
+  restartCount: number;
+  /** A container waits in crash-loop back-off. */
+  crashLooping: boolean;
+  /** First time this process saw the pod ready (pod start deadline). */
+  firstReadyAt?: number;
+  /** Kubernetes-style reason when not ready ("CrashLoopBackOff", "Starting", "NotReady", …). */
+  reason?: string;
   /** Last probe failure or exit, for status. */
   message?: string;
 }
@@ -129,6 +139,8 @@ interface NodeEntry {
   evictedPods: Set<string>;
   /** Listed successfully at least once since it joined: until then its pods are unknown. */
   listedOnce: boolean;
+  /** Images present on the node (repo:tag), refreshed with every listing (ImageLocality). */
+  images: string[];
   error?: CoxError;
   containers: ObservedContainer[];
   /** Pods by name, rebuilt on every list and write-through. */
@@ -146,17 +158,6 @@ interface Reservation {
   requests: Resources;
   requestsForScoring: Resources;
   ports: number[];
-}
-
-interface ProbeState {
-  tracker: ProbeTracker;
-  target: ProbeTarget;
-  timeoutMs: number;
-  inFlight: boolean;
-  /** Container start this tracker belongs to: a restart starts a new tracker. */
-  startedAt: number;
-  readySince?: number;
-  message?: string;
 }
 
 const DEFAULT_SCORING_CPU = 100;
@@ -178,10 +179,10 @@ export class Fleet {
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly reservations = new Map<string, Reservation>();
   private readonly terminating = new Set<string>();
-  private readonly probes = new Map<string, ProbeState>();
+  private readonly kubelet: Kubelet;
   private readonly opts: Required<Omit<FleetOptions, "onChange" | "log">> & Pick<FleetOptions, "onChange" | "log">;
   private pollTimer?: NodeJS.Timeout;
-  private probeTimer?: NodeJS.Timeout;
+  private healthTimer?: NodeJS.Timeout;
   private closed = false;
 
   constructor(opts: FleetOptions) {
@@ -193,6 +194,19 @@ export class Fleet {
       now: Date.now,
       ...opts,
     };
+    this.kubelet = new Kubelet({
+      runtimeOf: (node) => this.nodes.get(node)?.runtime,
+      addressOf: (node) => this.nodes.get(node)?.config.address,
+      busy: (pod) => this.terminating.has(pod) || this.reservations.has(pod),
+      changed: (owner) => this.emit([owner], []),
+      relist: (node) => {
+        const e = this.nodes.get(node);
+        if (e) this.scheduleRelist(e);
+      },
+      prober: (target, timeoutMs) => this.opts.prober(target, timeoutMs),
+      now: () => this.opts.now(),
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    });
   }
 
   /** Starts polling and probing. Call setNodes first. */
@@ -201,16 +215,18 @@ export class Fleet {
       void this.refreshAll();
       this.checkHealth();
     }, this.opts.pollMs);
-    this.probeTimer = setInterval(() => this.probeDue(), 100);
+    this.healthTimer = setInterval(() => {
+      if (!this.closed) this.kubelet.evaluate();
+    }, 100);
     this.pollTimer.unref?.();
-    this.probeTimer.unref?.();
+    this.healthTimer.unref?.();
   }
 
   /** Stops timers and closes runtimes. Containers keep running. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pollTimer);
-    clearInterval(this.probeTimer);
+    clearInterval(this.healthTimer);
     for (const n of this.nodes.values()) {
       clearTimeout(n.debounce);
       n.unwatch?.();
@@ -228,7 +244,7 @@ export class Fleet {
     const removed: string[] = [];
     for (const [name, entry] of this.nodes) {
       const next = wanted.get(name);
-      if (!next || next.endpoint !== entry.config.endpoint) {
+      if (!next || next.endpoint !== entry.config.endpoint || JSON.stringify(next.tls ?? null) !== JSON.stringify(entry.config.tls ?? null)) {
         entry.removed = true;
         entry.unwatch?.();
         clearTimeout(entry.debounce);
@@ -248,7 +264,13 @@ export class Fleet {
     const added: NodeEntry[] = [];
     for (const config of configs) {
       if (this.nodes.has(config.name)) continue;
-      const runtime = this.opts.runtimeFactory(config);
+      let runtime: NodeRuntime;
+      try {
+        runtime = this.opts.runtimeFactory(config);
+      } catch (err) {
+        // E.g. unreadable TLS credentials (SecretInvalid): the node joins, NotReady with that error.
+        runtime = failingRuntime(toCoxError(err, "NodeUnreachable"));
+      }
       const entry: NodeEntry = {
         config,
         runtime,
@@ -259,6 +281,7 @@ export class Fleet {
         evicted: false,
         evictedPods: new Set(),
         listedOnce: false,
+        images: [],
         containers: [],
         pods: new Map(),
         relistAgain: false,
@@ -397,29 +420,58 @@ export class Fleet {
       const requested = { cpuMillis: 0, memoryBytes: 0 };
       const scoring = { cpuMillis: 0, memoryBytes: 0 };
       const podsByOwner: Record<string, number> = {};
+      const pods: PodSummary[] = [];
       let podCount = 0;
-      const add = (owner: string, r: Resources, s: Resources) => {
+      const add = (owner: string, r: Resources, sr: Resources) => {
         requested.cpuMillis += r.cpuMillis;
         requested.memoryBytes += r.memoryBytes;
-        scoring.cpuMillis += s.cpuMillis;
-        scoring.memoryBytes += s.memoryBytes;
+        scoring.cpuMillis += sr.cpuMillis;
+        scoring.memoryBytes += sr.memoryBytes;
         podsByOwner[owner] = (podsByOwner[owner] ?? 0) + 1;
         podCount++;
       };
       // Pods being stopped still hold their resources until their containers are gone, as in Kubernetes.
-      for (const p of e.pods.values()) add(p.owner, p.requests, p.requestsForScoring);
+      for (const p of e.pods.values()) {
+        add(p.owner, p.requests, p.requestsForScoring);
+        const first = p.containers[0]!;
+        pods.push({
+          name: p.name,
+          namespace: p.namespace,
+          labels: parseJson<Record<string, string>>(first.labels[LABELS.podLabels], {}),
+          owner: p.owner,
+          priority: Number(first.labels[LABELS.priority] ?? 0) || 0,
+          requests: p.requests,
+          requestsForScoring: p.requestsForScoring,
+          ports: p.ports.length,
+          hostPorts: p.ports.map((x) => ({ port: x.hostPort, protocol: x.protocol })),
+          startTime: p.createdAt,
+          ...(this.terminating.has(p.name) ? { terminating: true } : {}),
+        });
+      }
       for (const r of this.reservations.values()) if (r.node === e.config.name) add(r.owner, r.requests, r.requestsForScoring);
       const range = e.config.portRange.to - e.config.portRange.from + 1;
+      const used = this.usedPorts(e);
+      const cap = e.config.capacity ?? {};
+      const reserved = e.config.reserved ?? { cpuMillis: 0, memoryBytes: 0 };
       out.push({
         name: e.config.name,
-        unschedulable: e.config.unschedulable,
+        unschedulable: e.config.unschedulable || e.config.drain === true,
         labels: e.config.labels,
-        allocatable: { cpuMillis: e.info.cpuMillis, memoryBytes: e.info.memoryBytes, pods: 110 },
+        allocatable: {
+          cpuMillis: Math.max(0, (cap.cpuMillis ?? e.info.cpuMillis) - reserved.cpuMillis),
+          memoryBytes: Math.max(0, (cap.memoryBytes ?? e.info.memoryBytes) - reserved.memoryBytes),
+          pods: cap.pods ?? DEFAULT_MAX_PODS,
+        },
         requested,
         requestedForScoring: scoring,
         podCount,
-        freePorts: Math.max(0, range - this.usedPorts(e).size),
+        freePorts: Math.max(0, range - [...used].filter((p) => p >= e.config.portRange.from && p <= e.config.portRange.to).length),
         podsByOwner,
+        ...(e.config.taints?.length ? { taints: e.config.taints } : {}),
+        // Every host port in use, from the range or fixed: a fixed hostPort must avoid both.
+        hostPortsInUse: [...used].sort((a, b) => a - b).map((port) => ({ port })),
+        images: e.images,
+        pods,
       });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -431,16 +483,17 @@ export class Fleet {
    * Throws when the node is unknown or has too few free ports (the scheduler filters those, so this is
    * a bug guard).
    */
-  reserve(r: Omit<Reservation, "ports"> & { portCount: number }): number[] {
+  reserve(r: Omit<Reservation, "ports"> & { portCount: number; fixedPorts?: readonly number[] }): number[] {
     const e = this.nodes.get(r.node);
     if (!e) throw new Error(`reserve on unknown node ${r.node}`);
     const used = this.usedPorts(e);
+    for (const p of r.fixedPorts ?? []) used.add(p);
     const ports: number[] = [];
     for (let p = e.config.portRange.from; p <= e.config.portRange.to && ports.length < r.portCount; p++) {
       if (!used.has(p)) ports.push(p);
     }
     if (ports.length < r.portCount) throw new Error(`node ${r.node} has no ${r.portCount} free ports`);
-    this.reservations.set(r.pod, { pod: r.pod, node: r.node, owner: r.owner, requests: r.requests, requestsForScoring: r.requestsForScoring, ports });
+    this.reservations.set(r.pod, { pod: r.pod, node: r.node, owner: r.owner, requests: r.requests, requestsForScoring: r.requestsForScoring, ports: [...ports, ...(r.fixedPorts ?? [])] });
     return ports;
   }
 
@@ -487,7 +540,6 @@ export class Fleet {
     const e = this.nodes.get(pod.node);
     if (!e) return;
     this.terminating.add(pod.name);
-    this.probes.delete(pod.name);
     this.emit([pod.owner], []);
     void (async () => {
       try {
@@ -508,7 +560,6 @@ export class Fleet {
   async restartContainer(pod: ObservedPod, containerId: string): Promise<void> {
     const e = this.nodes.get(pod.node);
     if (!e) return;
-    this.probes.delete(pod.name);
     await e.runtime.start(containerId);
     await this.refreshEntry(e);
   }
@@ -546,8 +597,9 @@ export class Fleet {
         const wasReady = e.ready;
         try {
           if (!e.info || !e.ready) e.info = await e.runtime.connect();
-          const containers = await e.runtime.list();
+          const [containers, images] = await Promise.all([e.runtime.list(), e.runtime.images().catch(() => e.images)]);
           if (e.removed) return;
+          e.images = [...images].sort();
           e.containers = containers;
           e.ready = true;
           e.listedOnce = true;
@@ -584,13 +636,13 @@ export class Fleet {
     const after = new Map<string, ObservedPod>();
     for (const [name, containers] of byPod) after.set(name, this.toPod(e, name, containers));
     e.pods = after;
+    if (!e.removed) this.kubelet.observe(e.config.name, after);
     const changed = new Set<string>();
     for (const [name, p] of after) {
       const prev = before.get(name);
       if (!prev || signature(prev) !== signature(p)) changed.add(p.owner);
     }
     for (const [name, p] of before) if (!after.has(name)) changed.add(p.owner);
-    for (const name of this.probes.keys()) if (!this.podExists(name)) this.probes.delete(name);
     if (changed.size > 0 && this.nodes.get(e.config.name) === e) this.emit([...changed], []);
   }
 
@@ -611,11 +663,6 @@ export class Fleet {
     return [...owners];
   }
 
-  private podExists(name: string): boolean {
-    for (const e of this.nodes.values()) if (e.pods.has(name)) return true;
-    return false;
-  }
-
   private toPod(e: NodeEntry, name: string, containers: ObservedContainer[]): ObservedPod {
     containers.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : 1));
     const first = containers[0]!;
@@ -633,9 +680,11 @@ export class Fleet {
       requests.cpuMillis += r.cpuMillis;
       requests.memoryBytes += r.memoryBytes;
     }
+    // restartPolicy Always: an exited container is restarted in place by the kubelet, so its pod stays
+    // Running (not ready) rather than Failed, as on Kubernetes. A pod that never ran is Pending.
     let phase: PodPhase;
-    if (containers.some((c) => c.state === "exited" || c.state === "dead")) phase = "Failed";
-    else if (containers.every((c) => c.state === "running")) phase = "Running";
+    if (containers.every((c) => c.state === "running")) phase = "Running";
+    else if (containers.some((c) => c.startedAt !== undefined)) phase = "Running";
     else phase = "Pending";
     const exited = containers.find((c) => c.state === "exited" || c.state === "dead");
     return {
@@ -653,11 +702,13 @@ export class Fleet {
       requestsForScoring: scoringRequests(perContainer),
       createdAt: Math.min(...containers.map((c) => c.createdAt)),
       ready: false,
+      restartCount: containers.reduce((n, c) => n + (c.restartCount ?? 0), 0),
+      crashLooping: false,
       ...(exited ? { message: `container ${exited.labels[LABELS.container] ?? exited.runtimeName} exited with code ${exited.exitCode ?? "unknown"}` } : {}),
     };
   }
 
-  /** Adds what only this process knows: terminating, readiness. */
+  /** Adds what only this process knows: terminating, and health (readiness, restarts) from the kubelet. */
   private decorate(p: ObservedPod): ObservedPod {
     const out: ObservedPod = { ...p };
     if (this.terminating.has(p.name)) {
@@ -666,72 +717,18 @@ export class Fleet {
       delete out.readySince;
       return out;
     }
-    if (p.phase !== "Running") return out;
-    const probed = p.containers.filter((c) => c.labels[LABELS.readiness]);
-    if (probed.length === 0) {
-      out.ready = true;
-      out.readySince = Math.max(...p.containers.map((c) => c.startedAt ?? c.createdAt));
-      return out;
+    const h = this.kubelet.podHealth(p.name);
+    if (!h) return out;
+    out.restartCount = Math.max(out.restartCount, h.restartCount);
+    out.crashLooping = h.crashLooping;
+    out.ready = h.ready && p.phase === "Running";
+    if (out.ready && h.readySince !== undefined) out.readySince = h.readySince;
+    if (h.firstReadyAt !== undefined) out.firstReadyAt = h.firstReadyAt;
+    if (!out.ready) {
+      out.reason = h.reason;
+      if (h.message) out.message = h.message;
     }
-    const state = this.probes.get(p.name);
-    if (state?.tracker.ready) {
-      out.ready = true;
-      if (state.readySince !== undefined) out.readySince = state.readySince;
-    }
-    if (state?.message && !out.ready) out.message = state.message;
     return out;
-  }
-
-  /** Runs the readiness probes that are due; a change of readiness is reported as a change of the owner. */
-  private probeDue(): void {
-    if (this.closed) return;
-    const now = this.opts.now();
-    for (const e of this.nodes.values()) {
-      for (const p of e.pods.values()) {
-        if (p.phase !== "Running" || this.terminating.has(p.name)) continue;
-        const c = p.containers.find((x) => x.labels[LABELS.readiness]);
-        if (!c) continue;
-        const startedAt = c.startedAt ?? c.createdAt;
-        let st = this.probes.get(p.name);
-        if (!st || st.startedAt !== startedAt) {
-          const spec = parseJson<ReadinessLabel | undefined>(c.labels[LABELS.readiness], undefined);
-          if (!spec) continue;
-          st = {
-            tracker: new ProbeTracker(
-              {
-                initialDelaySeconds: spec.initialDelaySeconds,
-                periodSeconds: spec.periodSeconds,
-                successThreshold: spec.successThreshold,
-                failureThreshold: spec.failureThreshold,
-              },
-              startedAt,
-            ),
-            target:
-              spec.type === "http"
-                ? { type: "http", host: e.config.address, port: spec.port, path: spec.path ?? "/" }
-                : { type: "tcp", host: e.config.address, port: spec.port },
-            timeoutMs: spec.timeoutSeconds * 1000,
-            inFlight: false,
-            startedAt,
-          };
-          this.probes.set(p.name, st);
-        }
-        if (st.inFlight || now < st.tracker.dueAt) continue;
-        const state = st;
-        state.inFlight = true;
-        void this.opts.prober(state.target, state.timeoutMs).then((outcome) => {
-          state.inFlight = false;
-          if (this.probes.get(p.name) !== state) return;
-          const wasReady = state.tracker.ready;
-          state.tracker.record(outcome.ok, this.opts.now());
-          state.message = outcome.ok ? undefined : `readiness probe failed: ${outcome.message}`;
-          if (state.tracker.ready !== wasReady) {
-            state.readySince = state.tracker.ready ? this.opts.now() : undefined;
-            this.emit([p.owner], []);
-          }
-        });
-      }
-    }
   }
 
   private emit(owners: string[], nodes: string[]): void {
@@ -751,4 +748,25 @@ function parseJson<T>(text: string | undefined, fallback: T): T {
   } catch {
     return fallback;
   }
+}
+
+/** A runtime whose every call fails with `err`: a node that cannot even be set up still shows in status. */
+function failingRuntime(err: CoxError): NodeRuntime {
+  const fail = async (): Promise<never> => {
+    throw err;
+  };
+  return {
+    type: "unavailable",
+    connect: fail,
+    list: fail,
+    run: fail,
+    start: fail,
+    stop: fail,
+    kill: fail,
+    remove: fail,
+    exec: fail,
+    images: fail,
+    watch: () => () => undefined,
+    close: async () => undefined,
+  };
 }

@@ -36,6 +36,10 @@ export interface NodeSpec {
    */
   unschedulable?: boolean;
   /**
+   * When true the node is cordoned and its pods are moved to other nodes, each workload keeping at least replicas − maxUnavailable pods available (new pods are started elsewhere first, within maxSurge). Set it back to false (or remove the Node) when the node is empty.
+   */
+  drain?: boolean;
+  /**
    * Pods without a matching toleration are kept off (NoSchedule), scored down (PreferNoSchedule) or also evicted (NoExecute). Unique by key and effect.
    */
   taints?: Taint[];

@@ -15,15 +15,16 @@
  *   variables defined before it; $$ is a literal $; an unknown $(VAR) stays as written.
  */
 import { canonicalJson, shortHash } from "../../api/canonical.js";
-import type { ConfigMap, Deployment } from "../../api/objects.js";
+import type { ConfigMap, Workload } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
-import type { Container } from "../../api/generated/index.js";
+import type { PodSpec, Probe } from "../../api/generated/index.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
-import type { NodeConfig, ReadinessLabel } from "../../runtime/fleet.js";
+import type { NodeConfig } from "../../runtime/fleet.js";
 import { scoringRequests } from "../../runtime/fleet.js";
+import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
-import type { PodRequest, Resources } from "../../scheduler/types.js";
+import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 
 /** Looks up ConfigMaps by key (the desired graph). */
 export type ConfigMapLookup = (key: string) => ConfigMap | undefined;
@@ -37,16 +38,26 @@ export interface ContainerPlan {
   workingDir?: string;
   /** User env in declaration order, ConfigMap references resolved (missing optional keys dropped). */
   env: { name: string; value: string }[];
-  ports: { name?: string; containerPort: number; protocol: "TCP" | "UDP" }[];
+  /** hostPort set: that fixed host port; otherwise one from the node's portRange. */
+  ports: { name?: string; containerPort: number; hostPort?: number; protocol: "TCP" | "UDP" }[];
   requests: Resources;
   limits: { cpuMillis?: number; memoryBytes?: number };
-  readinessProbe?: Container["readinessProbe"];
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  startupProbe?: Probe;
 }
 
-/** What every pod of one revision of a Deployment needs. */
+/** Scheduling priority of a workload's pods (PriorityClass, coxswain.io/priority, global default). */
+export interface PodPriority {
+  value: number;
+  preemptionPolicy: "PreemptLowerPriority" | "Never";
+}
+
+/** What every pod of one revision of a workload (Deployment or Rollout) needs. */
 export interface TemplatePlan {
-  /** Owner key, "Deployment/ns/name". */
+  /** Owner key, "Deployment/ns/name" or "Rollout/ns/name". */
   owner: string;
+  kind: Workload["kind"];
   namespace: string;
   workload: string;
   revision: string;
@@ -54,13 +65,24 @@ export interface TemplatePlan {
   /** Sum of real requests (what the scheduler filters on). */
   requests: Resources;
   requestsForScoring: Resources;
-  /** Host ports a pod needs. */
+  /** Host ports a pod needs from the node's portRange (ports without a fixed hostPort). */
   portCount: number;
+  /** Fixed host ports (containers' hostPort). */
+  fixedHostPorts: HostPort[];
   graceSeconds: number;
+  /** The template's labels (for selectors: spreading, affinity). */
+  podLabels: Record<string, string>;
+  priority: PodPriority;
+  /** Scheduling constraints of the pod spec, as Kubernetes writes them. */
+  scheduling: Pick<PodSpec, "nodeName" | "nodeSelector" | "affinity" | "tolerations" | "topologySpreadConstraints">;
+  images: string[];
 }
 
-/** Resolves a Deployment's template against the ConfigMaps of the same commit. */
-export function planTemplate(dep: Deployment, configMaps: ConfigMapLookup): TemplatePlan {
+/**
+ * Resolves a workload's template against the ConfigMaps of the same commit. The priority is resolved by the
+ * caller from the graph (graph/priority.ts resolvePriority); 0 when not given.
+ */
+export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priority: PodPriority = { value: 0, preemptionPolicy: "PreemptLowerPriority" }): TemplatePlan {
   const namespace = dep.metadata.namespace ?? "default";
   const resolvedConfig: Record<string, string | null> = {};
   const containers: ContainerPlan[] = dep.spec.template.spec.containers.map((c) => {
@@ -90,15 +112,30 @@ export function planTemplate(dep: Deployment, configMaps: ConfigMapLookup): Temp
       ...(c.args ? { args: c.args } : {}),
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       env,
-      ports: (c.ports ?? []).map((p) => ({ ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, protocol: p.protocol ?? "TCP" })),
+      ports: (c.ports ?? []).map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        containerPort: p.containerPort,
+        ...(p.hostPort !== undefined ? { hostPort: p.hostPort } : {}),
+        protocol: p.protocol ?? "TCP",
+      })),
       requests,
       limits,
       ...(c.readinessProbe ? { readinessProbe: c.readinessProbe } : {}),
+      ...(c.livenessProbe ? { livenessProbe: c.livenessProbe } : {}),
+      ...(c.startupProbe ? { startupProbe: c.startupProbe } : {}),
     };
   });
   const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
+  const spec = dep.spec.template.spec;
+  const scheduling: TemplatePlan["scheduling"] = {};
+  if (spec.nodeName) scheduling.nodeName = spec.nodeName;
+  if (spec.nodeSelector) scheduling.nodeSelector = spec.nodeSelector;
+  if (spec.affinity) scheduling.affinity = spec.affinity;
+  if (spec.tolerations) scheduling.tolerations = spec.tolerations;
+  if (spec.topologySpreadConstraints) scheduling.topologySpreadConstraints = spec.topologySpreadConstraints;
   return {
-    owner: makeKey("Deployment", dep.metadata.name, namespace),
+    owner: makeKey(dep.kind, dep.metadata.name, namespace),
+    kind: dep.kind,
     namespace,
     workload: dep.metadata.name,
     revision,
@@ -108,8 +145,13 @@ export function planTemplate(dep: Deployment, configMaps: ConfigMapLookup): Temp
       { cpuMillis: 0, memoryBytes: 0 },
     ),
     requestsForScoring: scoringRequests(containers.map((c) => c.requests)),
-    portCount: containers.reduce((n, c) => n + c.ports.length, 0),
-    graceSeconds: dep.spec.template.spec.terminationGracePeriodSeconds ?? 30,
+    portCount: containers.reduce((n, c) => n + c.ports.filter((p) => p.hostPort === undefined).length, 0),
+    fixedHostPorts: containers.flatMap((c) => c.ports.filter((p) => p.hostPort !== undefined).map((p) => ({ port: p.hostPort!, protocol: p.protocol }))),
+    graceSeconds: spec.terminationGracePeriodSeconds ?? 30,
+    podLabels: { ...(dep.spec.template.metadata.labels ?? {}) },
+    priority,
+    scheduling,
+    images: [...new Set(containers.map((c) => c.image))].sort(),
   };
 }
 
@@ -117,7 +159,7 @@ export function planTemplate(dep: Deployment, configMaps: ConfigMapLookup): Temp
 export interface PodPlacement {
   pod: string;
   node: NodeConfig;
-  /** Host ports in the order of the template's ports (container by container). */
+  /** Host ports from the node's range, in the order of the template's ports without a fixed hostPort. */
   hostPorts: readonly number[];
   commit: string;
   /** Operator instance (the io.coxswain.owner label value). */
@@ -129,7 +171,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
   let next = 0;
   return plan.containers.map((c) => {
     const ports: LaunchPort[] = c.ports.map((p) => {
-      const hostPort = at.hostPorts[next++];
+      const hostPort = p.hostPort ?? at.hostPorts[next++];
       if (hostPort === undefined) throw new Error(`pod ${at.pod}: not enough host ports assigned`);
       return { ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort, protocol: p.protocol };
     });
@@ -140,7 +182,10 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     for (const p of ports) if (p.name) vars[`PORT_${p.name.toUpperCase().replace(/-/g, "_")}`] = String(seen(p));
     const env: Record<string, string> = { ...vars };
     for (const e of c.env) env[e.name] = expandVars(e.value, env);
-    const readiness = readinessLabel(c, ports);
+    const readiness = c.readinessProbe ? probeLabel(c, c.readinessProbe, ports) : undefined;
+    const probes: ProbesLabel = { grace: plan.graceSeconds };
+    if (c.livenessProbe) probes.liveness = probeLabel(c, c.livenessProbe, ports);
+    if (c.startupProbe) probes.startup = probeLabel(c, c.startupProbe, ports);
     const base = {
       image: c.image,
       ...(c.command ? { command: c.command.map((s) => expandVars(s, env)) } : {}),
@@ -153,7 +198,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     };
     const labels: Record<string, string> = {
       [LABELS.owner]: at.instance,
-      [LABELS.kind]: "Deployment",
+      [LABELS.kind]: plan.kind,
       [LABELS.namespace]: plan.namespace,
       [LABELS.workload]: plan.workload,
       [LABELS.pod]: at.pod,
@@ -166,6 +211,9 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       [LABELS.specHash]: shortHash(base),
     };
     if (readiness) labels[LABELS.readiness] = canonicalJson(readiness);
+    if (probes.liveness || probes.startup) labels[LABELS.probes] = canonicalJson(probes);
+    labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
+    labels[LABELS.priority] = String(plan.priority.value);
     return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels };
   });
 }
@@ -206,26 +254,30 @@ export function expandVars(input: string, vars: Readonly<Record<string, string>>
   return out;
 }
 
-/** The probe with its port resolved to the host port: probes go to the node's address in both network modes. */
-function readinessLabel(c: ContainerPlan, ports: readonly LaunchPort[]): ReadinessLabel | undefined {
-  const p = c.readinessProbe;
-  if (!p) return undefined;
-  const handler = p.httpGet ?? p.tcpSocket;
-  if (!handler) return undefined;
-  const ref = handler.port;
-  const port = typeof ref === "string" && !/^[0-9]+$/.test(ref)
-    ? ports.find((x) => x.name === ref)
-    : ports.find((x) => x.containerPort === Number(ref));
-  if (!port) throw new Error(`container ${c.name}: probe port ${ref} is not a declared port`);
-  return {
-    type: p.httpGet ? "http" : "tcp",
-    port: port.hostPort,
-    ...(p.httpGet ? { path: p.httpGet.path ?? "/" } : {}),
+/** A probe with its port resolved to the host port: probes go to the node's address (or httpGet.host). */
+function probeLabel(c: ContainerPlan, p: Probe, ports: readonly LaunchPort[]): ProbeLabel {
+  const thresholds = {
     initialDelaySeconds: p.initialDelaySeconds ?? 0,
     periodSeconds: p.periodSeconds ?? 10,
     timeoutSeconds: p.timeoutSeconds ?? 1,
     successThreshold: p.successThreshold ?? 1,
     failureThreshold: p.failureThreshold ?? 3,
+  };
+  if (p.exec) return { type: "exec", command: [...p.exec.command], ...thresholds };
+  const handler = p.httpGet ?? p.tcpSocket;
+  if (!handler) throw new Error(`container ${c.name}: a probe without a handler`);
+  const ref = handler.port;
+  const port = typeof ref === "string" && !/^[0-9]+$/.test(ref) ? ports.find((x) => x.name === ref) : ports.find((x) => x.containerPort === Number(ref));
+  if (!port) throw new Error(`container ${c.name}: probe port ${ref} is not a declared port`);
+  if (!p.httpGet) return { type: "tcp", port: port.hostPort, ...thresholds };
+  return {
+    type: "http",
+    port: port.hostPort,
+    path: p.httpGet.path ?? "/",
+    ...(p.httpGet.host ? { host: p.httpGet.host } : {}),
+    ...(p.httpGet.scheme ? { scheme: p.httpGet.scheme } : {}),
+    ...(p.httpGet.httpHeaders?.length ? { headers: p.httpGet.httpHeaders.map((h) => ({ name: h.name, value: h.value })) } : {}),
+    ...thresholds,
   };
 }
 
@@ -237,8 +289,15 @@ export function podRequest(plan: TemplatePlan, id: string): PodRequest {
   return {
     id,
     owner: plan.owner,
+    namespace: plan.namespace,
+    labels: plan.podLabels,
     requests: plan.requests,
     requestsForScoring: plan.requestsForScoring,
     ports: plan.portCount,
+    priority: plan.priority.value,
+    preemptionPolicy: plan.priority.preemptionPolicy,
+    ...plan.scheduling,
+    ...(plan.fixedHostPorts.length ? { hostPorts: plan.fixedHostPorts } : {}),
+    images: plan.images,
   };
 }

@@ -4,6 +4,9 @@
  * recomputes the whole set (idempotent), so the order in which Node changes arrive does not matter.
  */
 import type { Node } from "../../api/objects.js";
+import { makeKey } from "../../api/objects.js";
+import { parseCpu, parseMemory } from "../../api/quantity.js";
+import { secretValue } from "../../manifest/index.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
 import type { Fleet, NodeConfig } from "../../runtime/fleet.js";
@@ -12,23 +15,53 @@ import type { DesiredView } from "../types.js";
 /** The key that makes the Node controller recompute the fleet (any "Node/…" key does the same). */
 export const NODES_KEY = "Node/*";
 
-/** Turns a Node object into the fleet's configuration of it (defaults are applied by the manifest stage). */
-export function nodeConfigOf(node: Node): NodeConfig {
+/**
+ * Turns a Node object into the fleet's configuration of it (defaults are applied by the manifest stage).
+ * TLS client credentials come from the Secret the Node names, looked up in the same graph.
+ */
+export function nodeConfigOf(node: Node, graph?: DesiredGraph): NodeConfig {
   const [from, to] = (node.spec.portRange ?? "30000-32767").split("-").map(Number) as [number, number];
-  return {
+  const cfg: NodeConfig = {
     name: node.metadata.name,
     endpoint: node.spec.endpoint,
     network: node.spec.network ?? "host",
     address: node.spec.address ?? "127.0.0.1",
     portRange: { from, to },
     unschedulable: node.spec.unschedulable ?? false,
-    labels: { ...(node.metadata.labels ?? {}), "kubernetes.io/hostname": node.metadata.name },
+    labels: { "kubernetes.io/hostname": node.metadata.name, ...(node.metadata.labels ?? {}) },
+    drain: node.spec.drain ?? false,
   };
+  if (node.spec.taints?.length) cfg.taints = node.spec.taints.map((t) => ({ key: t.key, ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect }));
+  const cap = node.spec.capacity;
+  if (cap) {
+    cfg.capacity = {
+      ...(cap.cpu !== undefined ? { cpuMillis: parseCpu(cap.cpu) } : {}),
+      ...(cap.memory !== undefined ? { memoryBytes: parseMemory(cap.memory) } : {}),
+      ...(cap.pods !== undefined ? { pods: cap.pods } : {}),
+    };
+  }
+  const reserved = node.spec.reserved;
+  cfg.reserved = {
+    cpuMillis: reserved?.cpu !== undefined ? parseCpu(reserved.cpu) : 0,
+    memoryBytes: reserved?.memory !== undefined ? parseMemory(reserved.memory) : 0,
+  };
+  const ref = node.spec.tls?.secretRef;
+  if (ref && graph) {
+    const secret = graph.get(makeKey("Secret", ref.name, ref.namespace ?? "default"))?.object;
+    if (secret?.kind === "Secret") {
+      const read = (k: string) => secretValue(secret, k)?.toString("utf8");
+      const ca = read("ca.crt");
+      const cert = read("tls.crt");
+      const key = read("tls.key");
+      if (ca) cfg.tls = { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+    }
+  }
+  return cfg;
 }
 
 /** The fleet a graph describes: its Node objects sorted by name, or the default node when there are none. */
 export function nodeConfigsOf(graph: DesiredGraph | undefined, defaultNode: NodeConfig): NodeConfig[] {
-  const nodes = graph ? graph.ofKind("Node").map((m) => nodeConfigOf(m.object as Node)) : [];
+  const nodes = graph ? graph.ofKind("Node").map((m) => nodeConfigOf(m.object as Node, graph)) : [];
   return nodes.length > 0 ? nodes.sort((a, b) => (a.name < b.name ? -1 : 1)) : [defaultNode];
 }
 
@@ -63,7 +96,7 @@ export class NodeController {
   private async apply(): Promise<void> {
     const configs = nodeConfigsOf(this.opts.desired.graph(), this.opts.defaultNode);
     const removed = await this.opts.fleet.setNodes(configs);
-    const line = configs.map((c) => `${c.name} (${c.endpoint}${c.unschedulable ? ", cordoned" : ""})`).join(", ");
+    const line = configs.map((c) => `${c.name} (${c.endpoint}${c.drain ? ", draining" : c.unschedulable ? ", cordoned" : ""})`).join(", ");
     if (line !== this.last) {
       this.last = line;
       this.opts.progress?.(`fleet: ${line}`);

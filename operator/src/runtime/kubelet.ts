@@ -1,0 +1,279 @@
+/**
+ * The kubelet's share of coxswain: per container, the health state machine (runtime/health.ts) fed with
+ * what the runtime reports and with probe results, and the effects it asks for — run probes (readiness,
+ * liveness, startup; httpGet, tcpSocket, exec), stop a container whose liveness or startup probe failed,
+ * restart exited containers in place with the crash-loop back-off.
+ *
+ * Guarantees:
+ * - Everything it needs is on the container: the probes are in its labels (resolved to host ports at
+ *   create), the restart count comes from the runtime. After an operator restart the same decisions are
+ *   rebuilt from a listing (health.ts observeContainer).
+ * - One action at a time per container; a probe kind is never run twice at once for one container.
+ * - It never touches a container of a pod that is being created or stopped (the fleet says which).
+ */
+import { toCoxError } from "../api/errors.js";
+import {
+  applyHealthEvent,
+  healthStatus,
+  newHealthState,
+  observeContainer,
+  type HealthProbeParams,
+  type HealthSpec,
+  type HealthState,
+  type HealthStatus,
+  type ProbeKind,
+} from "./health.js";
+import { LABELS } from "./labels.js";
+import type { ProbeHttpHeader, ProbeOutcome, ProbeTarget } from "./probe.js";
+import type { NodeRuntime, ObservedContainer } from "./types.js";
+
+/** A probe as stored in a container's labels: the handler with its port resolved to the host port, and the thresholds. */
+export interface ProbeLabel {
+  type: "http" | "tcp" | "exec";
+  /** Host port (http, tcp). */
+  port?: number;
+  path?: string;
+  /** httpGet.host: address to connect to instead of the node's. */
+  host?: string;
+  scheme?: "HTTP" | "HTTPS";
+  headers?: ProbeHttpHeader[];
+  /** exec.command. */
+  command?: string[];
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+}
+
+/** The liveness and startup probes label (LABELS.probes), with the pod's grace period for stops. */
+export interface ProbesLabel {
+  liveness?: ProbeLabel;
+  startup?: ProbeLabel;
+  /** terminationGracePeriodSeconds of the pod. */
+  grace?: number;
+}
+
+/** What the kubelet knows of one pod's health, summed over its containers. */
+export interface PodHealth {
+  ready: boolean;
+  readySince?: number;
+  /** First time this process saw the pod ready (for the pod start deadline). */
+  firstReadyAt?: number;
+  restartCount: number;
+  /** Some container is waiting in crash-loop back-off. */
+  crashLooping: boolean;
+  /** Kubernetes-style reason of the least healthy container ("Running" when all are ready). */
+  reason: string;
+  message: string;
+}
+
+/** How the kubelet reaches the rest of the fleet. */
+export interface KubeletHost {
+  runtimeOf(node: string): NodeRuntime | undefined;
+  /** The node's address, where http/tcp probes connect. */
+  addressOf(node: string): string | undefined;
+  /** True while a pod is being created or stopped by the fleet: hands off. */
+  busy(pod: string): boolean;
+  /** The pod's owner changed health: reconcile it. */
+  changed(owner: string): void;
+  /** The container was started or stopped: re-list its node. */
+  relist(node: string): void;
+  prober(target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome>;
+  now(): number;
+  log?: (line: string) => void;
+}
+
+interface Tracked {
+  node: string;
+  pod: string;
+  owner: string;
+  container: ObservedContainer;
+  state: HealthState;
+  labels: { readiness?: ProbeLabel; liveness?: ProbeLabel; startup?: ProbeLabel; grace: number };
+  probing: Set<ProbeKind>;
+  acting: boolean;
+  firstReadyAt?: number;
+  lastSignature: string;
+}
+
+function parse<T>(text: string | undefined): T | undefined {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function params(p: ProbeLabel | undefined): Partial<HealthProbeParams> | undefined {
+  if (!p) return undefined;
+  return {
+    initialDelaySeconds: p.initialDelaySeconds,
+    periodSeconds: p.periodSeconds,
+    timeoutSeconds: p.timeoutSeconds,
+    successThreshold: p.successThreshold,
+    failureThreshold: p.failureThreshold,
+  };
+}
+
+/** Per-container health and its effects. */
+export class Kubelet {
+  private readonly tracked = new Map<string, Tracked>();
+
+  constructor(private readonly host: KubeletHost) {}
+
+  /**
+   * Takes in a fresh listing of one node's pods (container lists grouped by pod): new containers are
+   * tracked (their state rebuilt from what the runtime reports), gone ones forgotten.
+   */
+  observe(node: string, pods: ReadonlyMap<string, { owner: string; containers: readonly ObservedContainer[] }>): void {
+    const seen = new Set<string>();
+    for (const [pod, { owner, containers }] of pods) {
+      for (const c of containers) {
+        seen.add(c.id);
+        let t = this.tracked.get(c.id);
+        if (!t) {
+          const readiness = parse<ProbeLabel>(c.labels[LABELS.readiness]);
+          const probes = parse<ProbesLabel>(c.labels[LABELS.probes]) ?? {};
+          const spec: HealthSpec = {};
+          if (readiness) spec.readiness = params(readiness)!;
+          if (probes.liveness) spec.liveness = params(probes.liveness)!;
+          if (probes.startup) spec.startup = params(probes.startup)!;
+          let state: HealthState;
+          try {
+            state = newHealthState(spec);
+          } catch {
+            state = newHealthState({});
+          }
+          t = {
+            node,
+            pod,
+            owner,
+            container: c,
+            state,
+            labels: { ...(readiness ? { readiness } : {}), ...(probes.liveness ? { liveness: probes.liveness } : {}), ...(probes.startup ? { startup: probes.startup } : {}), grace: probes.grace ?? 30 },
+            probing: new Set(),
+            acting: false,
+            lastSignature: "",
+          };
+          this.tracked.set(c.id, t);
+        }
+        t.container = c;
+        t.state = observeContainer(t.state, c);
+      }
+    }
+    for (const [id, t] of this.tracked) if (t.node === node && !seen.has(id)) this.tracked.delete(id);
+    this.evaluate();
+  }
+
+  /** Forgets every container of a node (it left the fleet). */
+  forgetNode(node: string): void {
+    for (const [id, t] of this.tracked) if (t.node === node) this.tracked.delete(id);
+  }
+
+  /** The pod's health over its containers; undefined when none is tracked. */
+  podHealth(pod: string): PodHealth | undefined {
+    const now = this.host.now();
+    const ts = [...this.tracked.values()].filter((t) => t.pod === pod);
+    if (ts.length === 0) return undefined;
+    let ready = true;
+    let readySince = 0;
+    let restartCount = 0;
+    let crashLooping = false;
+    let worst: HealthStatus | undefined;
+    let firstReadyAt: number | undefined;
+    for (const t of ts) {
+      const s = healthStatus(t.state, now);
+      restartCount += s.restartCount;
+      if (s.reason === "CrashLoopBackOff") crashLooping = true;
+      if (!s.ready) {
+        ready = false;
+        worst ??= s;
+      } else readySince = Math.max(readySince, s.readySince ?? now);
+      if (t.firstReadyAt !== undefined) firstReadyAt = Math.max(firstReadyAt ?? 0, t.firstReadyAt);
+    }
+    return {
+      ready,
+      ...(ready ? { readySince } : {}),
+      ...(ready && firstReadyAt !== undefined ? { firstReadyAt } : {}),
+      restartCount,
+      crashLooping,
+      reason: worst?.reason ?? "Running",
+      message: worst?.message ?? "",
+    };
+  }
+
+  /** Runs due probes and the actions the state machine asks for. Call often (the fleet does every 100 ms). */
+  evaluate(): void {
+    const now = this.host.now();
+    for (const t of this.tracked.values()) {
+      const s = healthStatus(t.state, now);
+      const sig = `${s.ready}:${s.reason}:${s.restartCount}`;
+      if (s.ready && t.firstReadyAt === undefined) t.firstReadyAt = now;
+      if (sig !== t.lastSignature) {
+        t.lastSignature = sig;
+        this.host.changed(t.owner);
+      }
+      for (const kind of s.due) this.probe(t, kind);
+      if (t.acting || this.host.busy(t.pod)) continue;
+      if (s.action === "stop") void this.act(t, "stop", s);
+      else if (s.action === "restart") void this.act(t, "restart", s);
+    }
+  }
+
+  private target(t: Tracked, label: ProbeLabel): ProbeTarget | undefined {
+    if (label.type === "exec") {
+      const runtime = this.host.runtimeOf(t.node);
+      if (!runtime || !label.command) return undefined;
+      return { type: "exec", command: label.command, runtime, containerId: t.container.id };
+    }
+    const host = label.host ?? this.host.addressOf(t.node);
+    if (!host || label.port === undefined) return undefined;
+    if (label.type === "tcp") return { type: "tcp", host, port: label.port };
+    return {
+      type: "http",
+      host,
+      port: label.port,
+      path: label.path ?? "/",
+      ...(label.scheme ? { scheme: label.scheme } : {}),
+      ...(label.headers?.length ? { headers: label.headers } : {}),
+    };
+  }
+
+  private probe(t: Tracked, kind: ProbeKind): void {
+    if (t.probing.has(kind)) return;
+    const label = t.labels[kind];
+    if (!label) return;
+    const target = this.target(t, label);
+    if (!target) return;
+    t.probing.add(kind);
+    const startedAt = t.state.startedAt;
+    void this.host.prober(target, label.timeoutSeconds * 1000).then((outcome) => {
+      t.probing.delete(kind);
+      if (this.tracked.get(t.container.id) !== t || t.state.startedAt !== startedAt) return;
+      t.state = applyHealthEvent(t.state, { type: "probe", probe: kind, at: this.host.now(), ok: outcome.ok, message: outcome.message });
+      this.evaluate();
+    });
+  }
+
+  private async act(t: Tracked, action: "stop" | "restart", s: HealthStatus): Promise<void> {
+    const runtime = this.host.runtimeOf(t.node);
+    if (!runtime) return;
+    t.acting = true;
+    try {
+      if (action === "stop") {
+        this.host.log?.(`pod ${t.pod}: ${s.message || s.reason}; stopping container ${t.container.runtimeName}`);
+        await runtime.stop(t.container.id, t.labels.grace);
+      } else {
+        await runtime.start(t.container.id);
+      }
+    } catch (err) {
+      this.host.log?.(`pod ${t.pod}: ${action} of ${t.container.runtimeName} failed: ${toCoxError(err).message}`);
+    } finally {
+      t.acting = false;
+      this.host.relist(t.node);
+      this.host.changed(t.owner);
+    }
+  }
+}
