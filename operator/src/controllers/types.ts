@@ -27,6 +27,11 @@ export interface DesiredView {
   commit(): string | undefined;
   /** What the workload's controller drives now; undefined = not desired (its pods go). */
   entry(key: string): DesiredEntry | undefined;
+  /**
+   * The object `key` had at `commit`, with that commit's graph — to rebuild the template of an older
+   * revision from Git (scaling old revisions proportionally). undefined when it cannot be read.
+   */
+  objectAt?(commit: string, key: string): Promise<{ object: DesiredObject; graph: DesiredGraph } | undefined>;
 }
 
 /** A workload's rollout as the sync loop needs it to decide a commit's phase. */
@@ -54,6 +59,8 @@ export interface WorkloadReporter {
   removed(key: string): void;
   /** Previously recorded events of a workload (read back from the status branch after a restart). */
   previousEvents(key: string): WorkloadEvent[];
+  /** The workload's record as last written (read back from the status branch after a restart). */
+  previousRecord?(key: string): WorkloadRecord | undefined;
   /** A line of progress for the console. */
   progress(line: string): void;
 }

@@ -500,16 +500,24 @@ function orderWorkload(w: WorkloadRecord): WorkloadRecord {
     out.revisions = w.revisions.map((v) => ({ number: v.number, revision: v.revision, commit: v.commit })).sort((a, b) => a.number - b.number);
   }
   if (w.paused !== undefined) out.paused = w.paused;
-  if (w.canary) out.canary = { step: w.canary.step, steps: w.canary.steps, weight: w.canary.weight };
-  if (w.blueGreen) {
-    const bg = w.blueGreen;
-    out.blueGreen = {
-      ...(bg.active !== undefined ? { active: bg.active } : {}),
-      ...(bg.preview !== undefined ? { preview: bg.preview } : {}),
-      ...(bg.promotedAt !== undefined ? { promotedAt: bg.promotedAt } : {}),
-    };
-  }
+  // Strategy state: every field kept, keys sorted (the controller persists what it must remember here).
+  if (w.canary) out.canary = sortedKeys(w.canary) as NonNullable<WorkloadRecord["canary"]>;
+  if (w.blueGreen) out.blueGreen = sortedKeys(w.blueGreen) as NonNullable<WorkloadRecord["blueGreen"]>;
   return withRest(out, w);
+}
+
+/** A copy with keys sorted at every level and undefined values dropped. */
+function sortedKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortedKeys);
+  if (v && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = sortedKeys(x);
+    }
+    return out;
+  }
+  return v;
 }
 
 function orderPod(p: RecordedPod): RecordedPod {

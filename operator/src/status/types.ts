@@ -88,10 +88,17 @@ export interface WorkloadRecord {
   revisions?: { number: number; revision: string; commit: string }[];
   /** The workload is paused (spec.paused, or after a rollback that itself failed). */
   paused?: boolean;
-  /** Canary progress: current step index, number of steps, current weight (percent of replicas). */
-  canary?: { step: number; steps: number; weight: number };
-  /** Blue/green: the active and the preview revision, and when the preview was promoted. */
-  blueGreen?: { active?: string; preview?: string; promotedAt?: string };
+  /**
+   * Canary progress: current step index, number of steps, current weight (percent of replicas), when the
+   * current pause started, what it waits for, and the coxswain.io/promote value seen when this revision
+   * started (only a change of the annotation promotes).
+   */
+  canary?: { revision?: string; step: number; steps: number; weight: number; pauseStartedAt?: string; waiting?: string; promoteBaseline?: string };
+  /**
+   * Blue/green: the active and the preview revision, when the preview was promoted, when replaced sets go,
+   * and the promote baseline (as for canary).
+   */
+  blueGreen?: { active?: string; preview?: string; promotedAt?: string; pauseStartedAt?: string; scaleDownAt?: Record<string, string>; waiting?: string; promoteBaseline?: string };
 }
 
 /** summary.yaml: the one-glance view. */

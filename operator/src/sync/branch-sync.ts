@@ -148,6 +148,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
   /** Workloads reported gone since they were released for deletion. */
   private readonly gone = new Set<string>();
   private readonly blobCache = new Map<string, string>();
+  private readonly graphsAt = new Map<string, DesiredGraph>();
   private readonly now: () => number;
 
   constructor(private readonly opts: BranchSyncOptions) {
@@ -383,6 +384,26 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.states.delete(key);
     this.gone.add(key);
     this.evaluate();
+  }
+
+  /** The workload's record as last written (or read back after a restart). */
+  previousRecord(key: string): WorkloadRecord | undefined {
+    const [kind, namespace, name] = key.split("/") as [string, string, string];
+    return this.opts.store.getWorkload(kind, namespace, name);
+  }
+
+  /** The object `key` had at `commit` (a small cache of read commits). */
+  async objectAt(commit: string, key: string): Promise<{ object: import("../api/objects.js").DesiredObject; graph: DesiredGraph } | undefined> {
+    let graph = this.graphsAt.get(commit);
+    if (!graph) {
+      const loaded = await loadCommit(this.opts.repo, commit, this.opts.path).catch(() => undefined);
+      if (!loaded?.graph) return undefined;
+      graph = loaded.graph;
+      this.graphsAt.set(commit, graph);
+      if (this.graphsAt.size > 8) this.graphsAt.delete(this.graphsAt.keys().next().value!);
+    }
+    const m = graph.get(key);
+    return m ? { object: m.object, graph } : undefined;
   }
 
   /** Events recorded before a restart. */
