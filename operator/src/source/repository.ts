@@ -12,15 +12,16 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import * as git from "isomorphic-git";
 import type { ReadCommitResult, TreeEntry } from "isomorphic-git";
-import { CoxError, toCoxError } from "../api/errors.js";
+import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
 import { isNotFound, mapNetworkError, type GitNetworkOp } from "./errors.js";
 import { gitFs as fs } from "./fs.js";
 import { timedHttpClient } from "./http.js";
 import { KeyedMutex, SharedExclusiveLock } from "./mutex.js";
 import { assertRefName, deleteRefLocked, listRefValues, readRefValue, refGlob, updateRefLocked } from "./refs.js";
+import { editSegments, entryType, parseTreeObject, serializeTreeObject, type RawTreeEntry, type TreeEdit } from "./trees.js";
 import type {
   CommitInfo,
   FileChange,
@@ -29,7 +30,9 @@ import type {
   ProposalRef,
   RepoFile,
   Repository,
+  TreeEntryChange,
   TreeFile,
+  TreeItem,
   WatchHandle,
   WatchOptions,
 } from "./types.js";
@@ -377,6 +380,224 @@ export class GitRepository implements Repository, GitReader, GitWriter {
         if (current !== oid) await this.moveRef(ref, oid, current);
       }),
     );
+  }
+
+  // ---------------------------------------------------------------- trees (byte-exact commits)
+
+  /** The root tree oid of a commit. */
+  async treeOf(commit: string): Promise<string> {
+    return (await this.mustReadCommit(commit)).commit.tree;
+  }
+
+  /** A tree's entries as stored (modes and names not normalized), in git's order; `oid` may name a commit. */
+  async readTreeEntries(oid: string): Promise<TreeItem[]> {
+    return (await this.readRawTree(oid)).map((e) => ({ path: e.name.toString("utf8"), mode: e.mode, oid: e.oid, type: entryType(e.mode) }));
+  }
+
+  /** The entry at `path` ("a/b.yaml") in a tree (or a commit's tree); undefined when there is none. */
+  async entryAt(treeOrCommit: string, path: string): Promise<TreeItem | undefined> {
+    const segments = editSegments(path);
+    let tree = treeOrCommit;
+    for (const [i, segment] of segments.entries()) {
+      const name = Buffer.from(segment, "utf8");
+      const e = (await this.readRawTree(tree)).find((x) => x.name.equals(name));
+      if (!e) return undefined;
+      if (i === segments.length - 1) return { path, mode: e.mode, oid: e.oid, type: entryType(e.mode) };
+      if (entryType(e.mode) !== "tree") return undefined;
+      tree = e.oid;
+    }
+    return undefined;
+  }
+
+  /**
+   * Every path whose entry differs between two trees (or commits): content, mode or type; subtrees with
+   * equal oids are skipped. Sorted by path. A path that is a file on one side and a directory on the other
+   * yields the file's change and every file of the directory.
+   */
+  async diffTreeEntries(from: string | undefined, to: string | undefined): Promise<TreeEntryChange[]> {
+    const out: TreeEntryChange[] = [];
+    const [a, b] = await Promise.all([from === undefined ? undefined : this.rootTree(from), to === undefined ? undefined : this.rootTree(to)]);
+    await this.diffRaw(a, b, "", out);
+    return out.sort(byPath);
+  }
+
+  private async diffRaw(a: string | undefined, b: string | undefined, base: string, out: TreeEntryChange[]): Promise<void> {
+    if (a === b) return;
+    const [ta, tb] = await Promise.all([a ? this.readRawTree(a) : [], b ? this.readRawTree(b) : []]);
+    const key = (e: RawTreeEntry): string => e.name.toString("latin1");
+    const before = new Map(ta.map((e) => [key(e), e]));
+    const after = new Map(tb.map((e) => [key(e), e]));
+    const subtrees: Promise<void>[] = [];
+    for (const k of new Set([...before.keys(), ...after.keys()])) {
+      const x = before.get(k);
+      const y = after.get(k);
+      const name = (x ?? y)!.name.toString("utf8");
+      if (x && y && x.oid === y.oid && x.mode === y.mode) continue;
+      const xt = x && entryType(x.mode) === "tree" ? x : undefined;
+      const yt = y && entryType(y.mode) === "tree" ? y : undefined;
+      const xf = x && !xt ? x : undefined;
+      const yf = y && !yt ? y : undefined;
+      if (xf || yf) {
+        const change: TreeEntryChange = { path: base + name };
+        if (xf) change.before = { oid: xf.oid, mode: xf.mode };
+        if (yf) change.after = { oid: yf.oid, mode: yf.mode };
+        if (!(xf && yf && xf.oid === yf.oid && xf.mode === yf.mode)) out.push(change);
+      }
+      if (xt || yt) subtrees.push(this.diffRaw(xt?.oid, yt?.oid, `${base}${name}/`, out));
+    }
+    await Promise.all(subtrees);
+  }
+
+  /**
+   * Writes the tree that results from applying `edits` to `base` (a tree or commit oid; undefined = the
+   * empty tree) and returns its oid. Only the trees on edited paths are rewritten; every other entry keeps
+   * its bytes (mode, name, oid). A directory left empty disappears, as git cannot store one.
+   */
+  async editTree(base: string | undefined, edits: readonly TreeEdit[]): Promise<string> {
+    interface Node {
+      entry?: { oid: string; mode: string } | null;
+      children: Map<string, Node>;
+    }
+    const root: Node = { children: new Map() };
+    for (const edit of edits) {
+      let node = root;
+      const segments = editSegments(edit.path);
+      for (const [i, segment] of segments.entries()) {
+        let child = node.children.get(segment);
+        if (!child) node.children.set(segment, (child = { children: new Map() }));
+        if (i === segments.length - 1) {
+          if (child.entry !== undefined || child.children.size > 0) throw new CoxError("InvalidArgument", `tree edit ${JSON.stringify(edit.path)} is given twice or is also a directory`);
+          child.entry = edit.entry ?? null;
+        } else if (child.entry !== undefined) {
+          throw new CoxError("InvalidArgument", `tree edit ${JSON.stringify(edit.path)} needs ${JSON.stringify(segments.slice(0, i + 1).join("/"))} as a directory, but it is edited as a file`);
+        }
+        node = child;
+      }
+    }
+    const apply = async (tree: string | undefined, node: Node): Promise<string | undefined> => {
+      const entries = new Map<string, RawTreeEntry>();
+      for (const e of tree ? await this.readRawTree(tree) : []) entries.set(e.name.toString("latin1"), e);
+      for (const [segment, child] of node.children) {
+        const name = Buffer.from(segment, "utf8");
+        const k = name.toString("latin1");
+        const existing = entries.get(k);
+        if (child.entry !== undefined) {
+          if (child.entry === null) entries.delete(k);
+          else entries.set(k, { mode: child.entry.mode, name, oid: child.entry.oid });
+          continue;
+        }
+        const sub = existing && entryType(existing.mode) === "tree" ? existing.oid : undefined;
+        const next = await apply(sub, child);
+        if (next === undefined) entries.delete(k);
+        else entries.set(k, { mode: sub !== undefined ? existing!.mode : "40000", name, oid: next });
+      }
+      if (entries.size === 0) return undefined;
+      return this.ensureObject("tree", serializeTreeObject([...entries.values()]));
+    };
+    return this.locks.gate.shared(async () => (await apply(base === undefined ? undefined : await this.rootTree(base), root)) ?? (await this.ensureObject("tree", Buffer.alloc(0))));
+  }
+
+  /**
+   * Commits `tree` with `parents` as coxswain and moves `ref` there — only if `ref` still points at
+   * `expected` (undefined: must not exist), and only as a fast-forward (`expected` must be one of the
+   * parents). Runs under the ref's mutex and git's lock-file protocol, so neither another coxswain writer
+   * nor the git CLI can interleave. When the ref moved meanwhile: CoxError GitPushRejected (details:
+   * expected, found) — rebuild on the new tip and try again.
+   */
+  async commitTree(opts: { ref: string; tree: string; parents: readonly string[]; message: string; expected: string | undefined }): Promise<string> {
+    assertRefName(opts.ref);
+    if (opts.expected !== undefined && !opts.parents.includes(opts.expected)) {
+      throw new CoxError("InvalidArgument", `commit on ${opts.ref} would not fast-forward it: ${opts.expected} is not among its parents`);
+    }
+    return this.locks.refs.run(opts.ref, () =>
+      this.locks.gate.shared(async () => {
+        const current = await this.readRef(opts.ref);
+        if (current !== opts.expected) throw refMoved(opts.ref, opts.expected, current);
+        for (const p of opts.parents) await this.mustReadCommit(p);
+        const oid = await this.writeCommitObject(opts.tree, [...opts.parents], opts.message);
+        try {
+          await this.moveRef(opts.ref, oid, opts.expected);
+        } catch (err) {
+          if (isCoxError(err, "StatusWriteFailed") && err.details && "found" in err.details) {
+            throw refMoved(opts.ref, opts.expected, err.details.found as string | undefined);
+          }
+          throw err;
+        }
+        return oid;
+      }),
+    );
+  }
+
+  /**
+   * For a mirror: pushes our local ref `localRef` to `remoteRef` on origin (fast-forward only) and, on
+   * success, moves the mirror's copy of it (refs/remotes/origin/<branch>). Non-fast-forward →
+   * GitPushRejected; also GitAuthFailed, GitTimeout, GitFetchFailed. No-op on disk.
+   */
+  async pushRef(localRef: string, remoteRef: string): Promise<void> {
+    if (!this.remote) return;
+    assertRefName(localRef);
+    assertRefName(remoteRef);
+    // Serialized with fetches: both write refs/remotes/origin/*.
+    await this.locks.refs.run(FETCH_KEY, () =>
+      this.locks.gate.shared(() =>
+        this.network("push", remoteRef, (http) =>
+          git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref: localRef, remoteRef, headers: { ...this.headers } }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Where `ref` (refs/heads/<b>) is checked out: the work tree of a non-bare repository whose HEAD names
+   * it, or a linked worktree's (gitdir/worktrees/<w>/HEAD). Undefined when no work tree has it checked
+   * out (a bare repository, a mirror, or another branch checked out).
+   */
+  async checkedOutAt(ref: string): Promise<string | undefined> {
+    if (this.remote) return undefined;
+    const headOf = async (dir: string): Promise<string | undefined> => {
+      const text = await fsp.readFile(join(dir, "HEAD"), "utf8").catch(() => undefined);
+      const m = /^ref:\s*(\S+)\s*$/.exec(text ?? "");
+      return m?.[1];
+    };
+    const bare = await git.getConfig({ fs, gitdir: this.gitdir, path: "core.bare" }).catch(() => undefined);
+    const isBare = bare === true || bare === "true" || (bare === undefined && !this.gitdir.endsWith(`${sep}.git`));
+    if (!isBare && (await headOf(this.gitdir)) === ref) return dirname(this.gitdir);
+    let worktrees: string[] = [];
+    try {
+      worktrees = await fsp.readdir(join(this.gitdir, "worktrees"));
+    } catch {
+      // no linked worktrees
+    }
+    for (const w of worktrees.sort()) {
+      const dir = join(this.gitdir, "worktrees", w);
+      if ((await headOf(dir)) !== ref) continue;
+      const where = await fsp.readFile(join(dir, "gitdir"), "utf8").catch(() => "");
+      return where.trim() ? dirname(where.trim()) : dir;
+    }
+    return undefined;
+  }
+
+  private async rootTree(oid: string): Promise<string> {
+    const { type } = await this.readObjectContent(oid);
+    return type === "tree" ? oid : this.treeOf(oid);
+  }
+
+  private async readRawTree(oid: string): Promise<RawTreeEntry[]> {
+    const { type, object } = await this.readObjectContent(oid);
+    if (type === "commit") return this.readRawTree(await this.treeOf(oid));
+    if (type !== "tree") throw new CoxError("InvalidArgument", `${oid} is a ${type}, expected a tree or a commit`);
+    return parseTreeObject(object);
+  }
+
+  private async readObjectContent(oid: string): Promise<{ type: string; object: Uint8Array }> {
+    if (oid === EMPTY_TREE) return { type: "tree", object: new Uint8Array(0) };
+    try {
+      const r = await this.withFreshCacheRetry(() => git.readObject({ fs, gitdir: this.gitdir, cache: this.cache, oid, format: "content" }));
+      return { type: r.type, object: r.object as Uint8Array };
+    } catch (err) {
+      if (isNotFound(err)) throw missingObject("object", oid, this.location, err);
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- remote and watching
@@ -793,6 +1014,14 @@ function pathNotFound(commit: string, dir: string, location: string): CoxError {
     {
       details: { commit, path: dir },
     },
+  );
+}
+
+function refMoved(ref: string, expected: string | undefined, found: string | undefined): CoxError {
+  return new CoxError(
+    "GitPushRejected",
+    `${ref} moved while coxswain was committing on it (expected ${expected ?? "no ref"}, found ${found ?? "no ref"}); rebuild on the new tip`,
+    { details: { ref, expected, found } },
   );
 }
 

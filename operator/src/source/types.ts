@@ -4,6 +4,7 @@
  * Nothing outside source/ and status/ imports isomorphic-git.
  */
 import type { CoxError } from "../api/errors.js";
+import type { TreeEdit } from "./trees.js";
 
 /** One blob under a directory at a commit. */
 export interface RepoFile {
@@ -56,6 +57,24 @@ export interface TreeFile {
   content: string;
 }
 
+/** One entry of a tree as stored: name, raw mode ("100644", "100755", "120000", "40000", "160000"), oid. */
+export interface TreeItem {
+  /** The entry's name (one path segment) or, from entryAt, the path asked for. */
+  path: string;
+  mode: string;
+  oid: string;
+  type: "blob" | "tree" | "commit";
+}
+
+/** A path whose entry (content, mode or type) differs between two trees; before/after absent = added/deleted. */
+export interface TreeEntryChange {
+  path: string;
+  before?: { oid: string; mode: string };
+  after?: { oid: string; mode: string };
+}
+
+export type { TreeEdit } from "./trees.js";
+
 /** Write access, for status/ only. One writer per repository: calls are serialized per ref inside. */
 export interface GitWriter {
   /**
@@ -95,6 +114,29 @@ export interface GitWriter {
    * fetched remote tip before our tree is re-committed on top. Serialized with commitFiles and setNote.
    */
   setRef(ref: string, oid: string): Promise<void>;
+
+  // Byte-exact tree commits (revert commits on the deploy branch): built from blob and tree oids, never
+  // from decoded text, so every file not edited keeps its bytes, mode and name (binary files too).
+
+  /** The root tree oid of a commit. */
+  treeOf(commit: string): Promise<string>;
+  /** A tree's entries as stored, in git's order; `oid` may name a commit. */
+  readTreeEntries(oid: string): Promise<TreeItem[]>;
+  /** The entry at a path of a tree or commit; undefined when absent. */
+  entryAt(treeOrCommit: string, path: string): Promise<TreeItem | undefined>;
+  /** Paths whose entry differs between two trees or commits (content, mode, type), sorted; undefined = the empty tree. */
+  diffTreeEntries(from: string | undefined, to: string | undefined): Promise<TreeEntryChange[]>;
+  /** Writes `base` (tree or commit; undefined = empty) with `edits` applied; only trees on edited paths are rewritten. */
+  editTree(base: string | undefined, edits: readonly TreeEdit[]): Promise<string>;
+  /**
+   * Commits `tree` on `parents` as coxswain and fast-forwards `ref` from `expected` to it, under the ref's
+   * mutex and git's lock protocol. GitPushRejected when `ref` no longer points at `expected`.
+   */
+  commitTree(opts: { ref: string; tree: string; parents: readonly string[]; message: string; expected: string | undefined }): Promise<string>;
+  /** For a mirror: pushes local `localRef` to `remoteRef` on origin (fast-forward only); no-op on disk. */
+  pushRef(localRef: string, remoteRef: string): Promise<void>;
+  /** The work tree where `ref` is checked out, if any (never for a bare repository or a mirror). */
+  checkedOutAt(ref: string): Promise<string | undefined>;
 }
 
 /** Options of Repository.watch. */
