@@ -158,7 +158,7 @@ describe.skipIf(!HAS_DOCKER)("rollouts that cannot complete on a Docker engine",
       return /^phase: RolledBack$/m.test(text) ? text : undefined;
     }, 60_000, 250);
     expect(record).toMatch(/quarantined: true/);
-    expect(record).toMatch(/code: ProgressDeadlineExceeded/);
+    expect(record).toMatch(/code: PodStartDeadlineExceeded/);
     await waitFor("the note says RolledBack", async () => /^coxswain: RolledBack/.test(await runGit(["notes", "--ref=coxswain", "show", oid], { cwd: ctx.repo.dir }).catch(() => "")), 10_000, 200);
     // Back on v1: the stuck new pod is gone, three v1 pods serve.
     await settledOn(ctx.obs, "v1");

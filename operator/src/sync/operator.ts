@@ -4,7 +4,7 @@
  */
 import { isIP } from "node:net";
 import { CoxError } from "../api/errors.js";
-import { DeploymentController } from "../controllers/deployment/controller.js";
+import { WorkloadController } from "../controllers/workload/controller.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
 import { DockerRuntime } from "../runtime/docker/index.js";
@@ -163,7 +163,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     scheduleStatusWrite: () => writer.schedule(),
     progress: log,
   });
-  const deployments = new DeploymentController({
+  const workloads = new WorkloadController({
     desired: sync,
     fleet,
     reporter: sync,
@@ -171,7 +171,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
   });
   nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
-  manager.register("Deployment", deployments);
+  manager.register("Deployment", workloads);
+  manager.register("Rollout", workloads);
   manager.register("Node", nodes);
   manager.register(SOURCE_KEY, sync);
 

@@ -76,7 +76,7 @@ describe("automatic rollback and quarantine (fake runtime)", () => {
     const rec = await record(v2);
     expect(rec).toMatch(/quarantined: true/);
     expect(rec).toMatch(new RegExp(`to: ${v1}`));
-    expect(rec).toMatch(/code: ProgressDeadlineExceeded/);
+    expect(rec).toMatch(/code: PodStartDeadlineExceeded/); // the new pod was not ready within min(300 s, progressDeadlineSeconds)
     await waitFor("only v1 pods", async () => (await images()).join() === "app:v1,app:v1");
     const summary = await runGit(["show", "coxswain/status:summary.yaml"], { cwd: repo.dir });
     expect(summary).toContain(`stable: ${v1}`);

@@ -1,0 +1,682 @@
+/**
+ * The workload controller: Deployments (RollingUpdate, Recreate) and Rollouts (canary, blue/green).
+ * reconcile(key) re-reads the desired object (DesiredView.entry) and the observed pods (the fleet), then
+ * runs an ordered list of small steps and one summarizer:
+ *
+ *   1. observe        desired object, template plan, strategy parameters, pods, what was remembered
+ *   2. removeOrphans  the workload is gone from Git → stop every pod, report removal
+ *   3. repairPods     a pod that lost a container (removed behind our back) is removed; the strategy replaces it
+ *   4. decide         the strategy's pure step (rollout/), or a drain move, plus failure detection
+ *   5. apply          removals in the background, creations scheduled (with preemption) and awaited
+ *   6. summarize      counts, conditions, strategy state, events → status record and the sync's verdict
+ *
+ * Containers that crash are restarted in place by the fleet's kubelet; this controller only sees their
+ * restart counts and crash loops (failure detection).
+ *
+ * Guarantees: level-based (a crash at any point is repaired by the next reconcile); placements are
+ * reserved synchronously, so two decisions never place the same pod twice; what must survive a restart
+ * (revision history, stable revision, canary/blue-green state) is written to the status branch and read
+ * back from it; the rest (progress clock, desired sizes) is rebuilt safely from the pods.
+ */
+import { randomBytes } from "node:crypto";
+import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
+import { toCoxError, type CoxError } from "../../api/errors.js";
+import type { ConfigMap, Rollout, Workload } from "../../api/objects.js";
+import { parseKey } from "../../api/objects.js";
+import type { ReconcileResult } from "../../engine/queue.js";
+import type { DesiredGraph } from "../../graph/index.js";
+import { resolvePriority } from "../../graph/priority.js";
+import {
+  blueGreenStep,
+  canaryStep,
+  nextStep,
+  parsePromote,
+  pruneHistory,
+  recordRevision,
+  resolveBlueGreenParams,
+  resolveCanaryParams,
+  resolveFailurePolicy,
+  resolveRollingParams,
+  rolloutHealth,
+} from "../../rollout/index.js";
+import type {
+  BlueGreenParams,
+  BlueGreenStatus,
+  CanaryStatus,
+  CanaryStepSpec,
+  PlannedStep,
+  Promote,
+  RevisionRecord,
+  RevisionSizes,
+  RolloutHealth,
+  RolloutParams,
+  RolloutPod,
+  Waiting,
+} from "../../rollout/types.js";
+import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
+import { schedule } from "../../scheduler/index.js";
+import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
+import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "../deployment/template.js";
+import type { DesiredView, WorkloadReporter } from "../types.js";
+
+/** Options of the workload controller. */
+export interface WorkloadControllerOptions {
+  desired: DesiredView;
+  fleet: Fleet;
+  reporter: WorkloadReporter;
+  /** Operator instance: the io.coxswain.owner label value. */
+  instance: string;
+  now?: () => number;
+  /** Seed for the scheduler's tie-breaking (tests). */
+  seed?: number;
+  /** How long to wait before looking again at pods that cannot be scheduled. */
+  unschedulableRetryMs?: number;
+}
+
+const MAX_EVENTS = 20;
+const PROMOTE_ANNOTATION = "coxswain.io/promote";
+
+type Strategy = "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen";
+
+/** What the controller remembers per workload between reconciles (restored from the status record). */
+interface Memory {
+  revision: string;
+  commit: string;
+  lastProgressAt: number;
+  sizes?: RevisionSizes;
+  conditions: Condition[];
+  events: WorkloadEvent[];
+  history: RevisionRecord[];
+  stable?: { revision: string; commit: string };
+  canary?: CanaryStatus & { promoteBaseline?: string };
+  blueGreen?: { active?: string; status?: BlueGreenStatus; promotedAt?: number; promoteBaseline?: string };
+  waiting?: Waiting;
+  weight?: number;
+  nominatedNode?: string;
+  lastLine?: string;
+}
+
+/** Everything one reconcile knows; the steps fill it in order. */
+interface Ctx {
+  key: string;
+  kind: Workload["kind"];
+  now: number;
+  namespace: string;
+  name: string;
+  workload?: Workload;
+  graph?: DesiredGraph;
+  commit: string;
+  paused: boolean;
+  plan?: TemplatePlan;
+  strategy?: Strategy;
+  params?: RolloutParams;
+  steps?: CanaryStepSpec[];
+  blueGreen?: BlueGreenParams;
+  pods: ObservedPod[];
+  mem?: Memory;
+  step?: PlannedStep & { waiting?: Waiting };
+  health?: RolloutHealth;
+  draining: string[];
+  requeueAfterMs?: number;
+  unschedulable?: string;
+  createErrors: CoxError[];
+  events: Omit<WorkloadEvent, "time">[];
+  done: boolean;
+}
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+function ms(iso: string | undefined): number | undefined {
+  if (!iso) return undefined;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** Reconciles Deployments and Rollouts into pods on the fleet. */
+export class WorkloadController {
+  private readonly memory = new Map<string, Memory>();
+  private readonly now: () => number;
+  private readonly steps: ((ctx: Ctx) => Promise<void>)[];
+  private nextStartIndex = 0;
+
+  constructor(private readonly opts: WorkloadControllerOptions) {
+    this.now = opts.now ?? Date.now;
+    this.steps = [
+      (c) => this.observe(c),
+      (c) => this.removeOrphans(c),
+      (c) => this.repairPods(c),
+      (c) => this.decide(c),
+      (c) => this.apply(c),
+    ];
+  }
+
+  /** One reconcile of Deployment/<ns>/<name> or Rollout/<ns>/<name>. */
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const { kind, namespace, name } = parseKey(key);
+    const ctx: Ctx = {
+      key,
+      kind: kind as Workload["kind"],
+      now: this.now(),
+      namespace: namespace ?? "default",
+      name,
+      commit: "",
+      paused: false,
+      pods: [],
+      draining: [],
+      createErrors: [],
+      events: [],
+      done: false,
+    };
+    for (const step of this.steps) {
+      await step(ctx);
+      if (ctx.done) break;
+    }
+    if (ctx.workload) this.summarize(ctx);
+    const firstError = ctx.createErrors[0];
+    if (firstError) throw firstError;
+    return ctx.requeueAfterMs !== undefined ? { requeueAfterMs: ctx.requeueAfterMs } : undefined;
+  }
+
+  // ------------------------------------------------------------------ steps
+
+  private async observe(ctx: Ctx): Promise<void> {
+    if (!this.opts.desired.graph()) {
+      // Nothing applied yet (no valid commit): touch nothing.
+      ctx.done = true;
+      return;
+    }
+    ctx.pods = this.opts.fleet.pods(ctx.key);
+    const entry = this.opts.desired.entry(ctx.key);
+    if (!entry || (entry.object.kind !== "Deployment" && entry.object.kind !== "Rollout")) return;
+    const w = entry.object;
+    const graph = entry.graph;
+    ctx.workload = w;
+    ctx.graph = graph;
+    ctx.commit = entry.commit;
+    ctx.paused = entry.paused;
+    const priority = resolvePriority(graph, w);
+    ctx.plan = planTemplate(w, (k) => graph.get(k)?.object as ConfigMap | undefined, { value: priority.value, preemptionPolicy: priority.preemptionPolicy });
+    if (w.kind === "Deployment") {
+      ctx.params = resolveRollingParams(w.spec);
+      ctx.strategy = ctx.params.strategy ?? "RollingUpdate";
+    } else if (w.spec.strategy?.canary) {
+      const r = resolveCanaryParams(w.spec);
+      ctx.params = r.params;
+      ctx.steps = r.steps;
+      ctx.strategy = "Canary";
+    } else {
+      const r = resolveBlueGreenParams(w.spec);
+      ctx.params = r.params;
+      ctx.blueGreen = r.blueGreen;
+      ctx.strategy = "BlueGreen";
+    }
+    ctx.mem = this.memoryOf(ctx);
+  }
+
+  private async removeOrphans(ctx: Ctx): Promise<void> {
+    if (ctx.workload) return;
+    for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
+    if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
+      const known = this.memory.delete(ctx.key);
+      this.opts.reporter.removed(ctx.key);
+      if (known) this.opts.reporter.progress(`${ctx.key}: deleted`);
+    }
+    ctx.done = true;
+  }
+
+  /** A pod of the wanted revision that lost a container is removed whole; the strategy replaces it. */
+  private async repairPods(ctx: Ctx): Promise<void> {
+    const plan = ctx.plan!;
+    for (const pod of ctx.pods) {
+      if (pod.phase === "Terminating" || pod.revision !== plan.revision) continue;
+      if (pod.containers.length < plan.containers.length) {
+        ctx.events.push({ type: "Warning", reason: "PodBroken", message: `pod ${pod.name} lost a container; replacing it` });
+        this.opts.fleet.deletePod(pod, plan.graceSeconds);
+      }
+    }
+    ctx.pods = this.opts.fleet.pods(ctx.key);
+  }
+
+  /** The strategy's next step (or a drain move), and failure detection for the revision rolling out. */
+  private async decide(ctx: Ctx): Promise<void> {
+    const plan = ctx.plan!;
+    const params = ctx.params!;
+    const mem = ctx.mem!;
+    const drainingNodes = new Set(this.opts.fleet.listNodes().filter((n) => n.config.drain).map((n) => n.config.name));
+    ctx.draining = ctx.pods.filter((p) => drainingNodes.has(p.node) && p.phase !== "Terminating").map((p) => p.name);
+    const pods: RolloutPod[] = ctx.pods.map((p) => ({
+      name: p.name,
+      revision: p.revision,
+      createdAt: p.createdAt,
+      terminating: p.phase === "Terminating",
+      failed: false,
+      ready: p.ready,
+      ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
+    }));
+    // Pods being created right now exist for the decision: never create them twice.
+    for (let i = 0; i < this.opts.fleet.pendingCreates(ctx.key); i++) {
+      pods.push({ name: `(creating-${i})`, revision: plan.revision, createdAt: ctx.now, terminating: false, failed: false, ready: false });
+    }
+    const revisionOrder = mem.history.map((h) => h.hash);
+    const common = { params: { ...params, paused: ctx.paused || params.paused === true }, revision: plan.revision, now: ctx.now, lastProgressAt: mem.lastProgressAt, revisionOrder };
+    const promote = this.promote(ctx);
+    let step: PlannedStep & { waiting?: Waiting };
+    if (ctx.draining.length > 0) {
+      // Drain: the pods on a draining node count as an older revision, so the rolling rules move them —
+      // new pods first (within maxSurge, off the cordoned node), old ones removed while availability holds.
+      const moved = pods.map((p) => (ctx.draining.includes(p.name) ? { ...p, revision: `${p.revision}~drain` } : p));
+      const surge = ctx.strategy === "Recreate" || ctx.strategy === "BlueGreen" ? Math.max(1, params.maxSurge) : params.maxSurge;
+      step = nextStep({ ...common, params: { ...common.params, strategy: "RollingUpdate", maxSurge: surge, maxUnavailable: surge === 0 && params.maxUnavailable === 0 ? 1 : params.maxUnavailable }, pods: moved });
+      delete mem.sizes;
+    } else if (ctx.strategy === "Canary") {
+      const r = canaryStep({
+        ...common,
+        steps: ctx.steps!,
+        ...(mem.stable ? { stable: mem.stable.revision } : {}),
+        pods,
+        ...(mem.sizes ? { sizes: mem.sizes } : {}),
+        ...(mem.canary && mem.canary.revision === plan.revision ? { status: mem.canary } : {}),
+        ...(promote !== undefined ? { promote } : {}),
+        paused: common.params.paused,
+      });
+      mem.canary = { ...r.status, ...(mem.canary?.promoteBaseline !== undefined && mem.canary.revision === plan.revision ? { promoteBaseline: mem.canary.promoteBaseline } : {}) };
+      mem.weight = r.weight;
+      step = r;
+    } else if (ctx.strategy === "BlueGreen") {
+      const active = mem.blueGreen?.active ?? mem.stable?.revision;
+      const r = blueGreenStep({
+        ...common,
+        blueGreen: ctx.blueGreen!,
+        ...(active ? { active } : {}),
+        pods,
+        ...(mem.sizes ? { sizes: mem.sizes } : {}),
+        ...(mem.blueGreen?.status && mem.blueGreen.status.revision === plan.revision ? { status: mem.blueGreen.status } : {}),
+        ...(promote !== undefined ? { promote } : {}),
+        paused: common.params.paused,
+      });
+      const bg = (mem.blueGreen ??= {});
+      if (r.promoted) {
+        bg.promotedAt = ctx.now;
+        ctx.events.push({ type: "Normal", reason: "Promoted", message: `revision ${plan.revision} is active` });
+      }
+      if (r.active) bg.active = r.active;
+      bg.status = r.status;
+      step = r;
+    } else {
+      step = nextStep({ ...common, pods, ...(mem.sizes ? { sizes: mem.sizes } : {}) });
+    }
+    ctx.step = step;
+    if (ctx.draining.length === 0) mem.sizes = step.sizes;
+    mem.waiting = step.waiting;
+    if (step.progressed) mem.lastProgressAt = ctx.now;
+    if (step.requeueAfterMs !== undefined) this.requeue(ctx, step.requeueAfterMs);
+
+    // Failure detection runs until the revision is stable; afterwards crashes are the kubelet's business.
+    if (mem.stable?.revision !== plan.revision) {
+      const updated = ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating");
+      ctx.health = rolloutHealth({
+        now: ctx.now,
+        lastProgressAt: mem.lastProgressAt,
+        replicas: params.replicas,
+        complete: step.complete,
+        paused: common.params.paused || step.waiting !== undefined,
+        policy: resolveFailurePolicy(params),
+        pods: updated.map((p) => ({
+          name: p.name,
+          createdAt: p.createdAt,
+          ready: p.ready,
+          ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
+          ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
+          restartCount: p.restartCount,
+          crashLooping: p.crashLooping,
+        })),
+      });
+      if (ctx.health.requeueAfterMs !== undefined) this.requeue(ctx, ctx.health.requeueAfterMs);
+      if (ctx.health.stable && !ctx.paused) {
+        mem.stable = { revision: plan.revision, commit: ctx.commit };
+        mem.history = pruneHistory(mem.history, params.revisionHistoryLimit ?? 10, [...new Set(ctx.pods.map((p) => p.revision)), plan.revision]).kept;
+        ctx.events.push({ type: "Normal", reason: "Stable", message: `revision ${plan.revision} completed and stayed healthy` });
+      }
+    }
+  }
+
+  /** Removals in the background, then creations per revision (old revisions' templates come from Git). */
+  private async apply(ctx: Ctx): Promise<void> {
+    const step = ctx.step!;
+    const plan = ctx.plan!;
+    if (ctx.paused && step.create === 0 && step.remove.length === 0) return;
+    for (const name of step.remove) {
+      const pod = ctx.pods.find((p) => p.name === name);
+      if (pod) this.opts.fleet.deletePod(pod, plan.graceSeconds);
+    }
+    if (step.remove.length > 0) {
+      const why = ctx.draining.some((d) => step.remove.includes(d)) ? "moving off a draining node" : "scaling down";
+      ctx.events.push({ type: "Normal", reason: "ScalingDown", message: `${why}: removing ${step.remove.length} pod(s): ${step.remove.join(", ")}` });
+    }
+    const creates: { plan: TemplatePlan; count: number; commit: string }[] = [];
+    for (const r of step.revisions) {
+      if (r.create <= 0) continue;
+      if (r.revision === plan.revision || r.revision === `${plan.revision}~drain`) creates.push({ plan, count: r.create, commit: ctx.commit });
+      else {
+        const old = await this.templateOf(ctx, r.revision);
+        if (old) creates.push({ plan: old.plan, count: r.create, commit: old.commit });
+        else ctx.events.push({ type: "Warning", reason: "RevisionUnavailable", message: `cannot scale revision ${r.revision}: its template is not in the history` });
+      }
+    }
+    if (creates.length === 0) {
+      if (!step.complete && step.requeueAfterMs === undefined) this.requeue(ctx, 1000);
+      return;
+    }
+    const unknown = this.opts.fleet.unknownNodes();
+    if (unknown.length > 0) {
+      // Pods may run on a node that has not answered since the operator started: creating now could
+      // duplicate them. Wait until it answers, or until the eviction timeout declares its pods lost.
+      ctx.events.push({ type: "Normal", reason: "WaitingForNodes", message: `not creating pods until ${unknown.join(", ")} answer(s) or are evicted` });
+      this.requeue(ctx, 1_000);
+      return;
+    }
+    for (const c of creates) await this.createPods(ctx, c.plan, c.count, c.commit);
+  }
+
+  // ------------------------------------------------------------------ effects
+
+  private async createPods(ctx: Ctx, plan: TemplatePlan, count: number, commit: string): Promise<void> {
+    const fleet = this.opts.fleet;
+    const mem = ctx.mem!;
+    const requests = [];
+    for (let i = 0; i < count; i++) {
+      const req = podRequest(plan, `${ctx.name}-${plan.revision}-${randomBytes(4).toString("hex").slice(0, 5)}`);
+      if (i === 0 && mem.nominatedNode) req.nominatedNodeName = mem.nominatedNode;
+      requests.push(req);
+    }
+    // schedule → reserve runs without an await in between: the next decision sees these placements.
+    const result = schedule(fleet.schedulerSnapshot(), requests, { ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
+    this.nextStartIndex = result.nextStartIndex;
+    const creates: Promise<void>[] = [];
+    for (const placement of result.placements) {
+      const node = fleet.nodeConfig(placement.node)!;
+      if (placement.node === mem.nominatedNode) delete mem.nominatedNode;
+      const hostPorts = fleet.reserve({
+        pod: placement.id,
+        node: placement.node,
+        owner: ctx.key,
+        requests: plan.requests,
+        requestsForScoring: plan.requestsForScoring,
+        portCount: plan.portCount,
+        fixedPorts: plan.fixedHostPorts.map((p) => p.port),
+      });
+      const launches = podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance });
+      creates.push(
+        fleet.createPod(placement.id, placement.node, launches).then(
+          () => void ctx.events.push({ type: "Normal", reason: "Created", message: `created pod ${placement.id} on ${placement.node}` }),
+          (err: unknown) => {
+            const e = toCoxError(err);
+            ctx.createErrors.push(e);
+            ctx.events.push({ type: "Warning", reason: "FailedCreate", message: `pod ${placement.id} on ${placement.node}: ${e.code}: ${e.message}` });
+          },
+        ),
+      );
+    }
+    const first = result.unschedulable[0];
+    if (first) {
+      if (first.preemption) {
+        // Kubernetes' DefaultPreemption: stop the chosen lower-priority victims, nominate the node, retry.
+        for (const v of first.preemption.victims) {
+          const victim = fleet.pods().find((p) => p.name === v.name);
+          if (victim) fleet.deletePod(victim, 30);
+        }
+        mem.nominatedNode = first.preemption.node;
+        ctx.events.push({
+          type: "Normal",
+          reason: "Preempting",
+          message: `stopping ${first.preemption.victims.map((v) => `${v.namespace}/${v.name} (priority ${v.priority})`).join(", ")} on ${first.preemption.node} to make room`,
+        });
+        this.requeue(ctx, 500);
+      } else {
+        ctx.unschedulable = first.message;
+        ctx.events.push({ type: "Warning", reason: "FailedScheduling", message: first.message });
+        // Unschedulable pods wait (Kubernetes' backoff starts at 1 s, up to 10 s); fleet changes requeue at once.
+        this.requeue(ctx, this.opts.unschedulableRetryMs ?? 5_000);
+      }
+    }
+    await Promise.all(creates);
+  }
+
+  /** The plan of an older revision, rebuilt from the commit that last made it current. */
+  private async templateOf(ctx: Ctx, revision: string): Promise<{ plan: TemplatePlan; commit: string } | undefined> {
+    const h = ctx.mem!.history.find((r) => r.hash === revision);
+    if (!h || !this.opts.desired.objectAt) return undefined;
+    const at = await this.opts.desired.objectAt(h.commit, ctx.key);
+    if (!at || (at.object.kind !== "Deployment" && at.object.kind !== "Rollout")) return undefined;
+    const graph = at.graph;
+    const priority = resolvePriority(graph, at.object);
+    const plan = planTemplate(at.object, (k) => graph.get(k)?.object as ConfigMap | undefined, { value: priority.value, preemptionPolicy: priority.preemptionPolicy });
+    return plan.revision === revision ? { plan, commit: h.commit } : undefined;
+  }
+
+  /** The promote annotation, counted only when it changed since the revision started (it is level-based). */
+  private promote(ctx: Ctx): Promote | undefined {
+    const w = ctx.workload as Rollout;
+    if (w.kind !== "Rollout") return undefined;
+    const value = w.metadata.annotations?.[PROMOTE_ANNOTATION];
+    const mem = ctx.mem!;
+    const holder = ctx.strategy === "Canary" ? mem.canary : mem.blueGreen;
+    const baseline = holder?.promoteBaseline;
+    if (value === undefined || value === baseline) return undefined;
+    try {
+      return parsePromote(value);
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------ summarizer
+
+  /** Derives counts, conditions and events, and reports them. */
+  private summarize(ctx: Ctx): void {
+    const plan = ctx.plan!;
+    const params = ctx.params!;
+    const step = ctx.step;
+    const mem = ctx.mem!;
+    const now = new Date(ctx.now);
+    const pods = this.opts.fleet.pods(ctx.key);
+    const live = pods.filter((p) => p.phase !== "Terminating");
+    const counts = step?.counts ?? { replicas: live.length, updated: 0, ready: 0, available: 0, unavailable: params.replicas };
+    const minAvailable = params.replicas - params.maxUnavailable;
+    const failure = ctx.health?.failure;
+    const isStable = mem.stable?.revision === plan.revision;
+
+    let conditions = setCondition(
+      mem.conditions,
+      counts.available >= minAvailable
+        ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Workload has minimum availability." }
+        : { type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: "Workload does not have minimum availability." },
+      now,
+    );
+    let progressing: Omit<Condition, "lastTransitionTime">;
+    if (ctx.paused || params.paused) {
+      progressing = { type: "Progressing", status: "Unknown", reason: "DeploymentPaused", message: ctx.paused ? "paused: a rollback failed; push a new commit" : "spec.paused is true" };
+    } else if (failure) {
+      progressing = { type: "Progressing", status: "False", reason: failure.code, message: failure.message };
+    } else if (step?.complete) {
+      progressing = { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `revision ${plan.revision} has successfully progressed.` };
+    } else if (step?.waiting) {
+      progressing = { type: "Progressing", status: "True", reason: step.waiting === "promotion" ? "WaitingForPromotion" : "Paused", message: step.reason };
+    } else {
+      progressing = { type: "Progressing", status: "True", reason: "ReplicaSetUpdated", message: `revision ${plan.revision} is progressing.` };
+    }
+    conditions = setCondition(conditions, progressing, now);
+    if (ctx.unschedulable || ctx.createErrors.length > 0) {
+      conditions = setCondition(
+        conditions,
+        {
+          type: "ReplicaFailure",
+          status: "True",
+          reason: ctx.unschedulable ? "FailedScheduling" : "FailedCreate",
+          message: ctx.unschedulable ?? `${ctx.createErrors[0]!.code}: ${ctx.createErrors[0]!.message}`,
+        },
+        now,
+      );
+    } else if (conditions.some((c) => c.type === "ReplicaFailure")) {
+      conditions = conditions.filter((c) => c.type !== "ReplicaFailure");
+    }
+    if (failure && !mem.conditions.some((c) => c.type === "Progressing" && c.reason === failure.code)) {
+      ctx.events.push({ type: "Warning", reason: failure.code, message: failure.message });
+    }
+    mem.conditions = conditions;
+    for (const e of ctx.events) {
+      // The same event again (a condition that persists across reconciles) is not news: keep the first.
+      const last = mem.events[mem.events.length - 1];
+      if (last && last.reason === e.reason && last.message === e.message) continue;
+      mem.events.push({ time: now.toISOString(), ...e });
+    }
+    if (mem.events.length > MAX_EVENTS) mem.events.splice(0, mem.events.length - MAX_EVENTS);
+
+    const recordedPods: RecordedPod[] = live.map((p) => ({
+      name: p.name,
+      node: p.node,
+      revision: p.revision,
+      ready: p.ready,
+      endpoints: p.ports.map((port) => `${port.name ?? String(port.containerPort)}=${this.opts.fleet.nodeConfig(p.node)?.address ?? "?"}:${port.hostPort}`).sort(),
+      ...(p.restartCount > 0 ? { restarts: p.restartCount } : {}),
+      ...(!p.ready && p.reason ? { state: p.reason } : {}),
+    }));
+    const record: WorkloadRecord = {
+      kind: ctx.kind,
+      namespace: ctx.namespace,
+      name: ctx.name,
+      revision: plan.revision,
+      commit: mem.commit,
+      replicas: { desired: params.replicas, current: counts.replicas, updated: counts.updated, ready: counts.ready, available: counts.available },
+      pods: recordedPods,
+      conditions,
+      events: [...mem.events],
+      strategy: ctx.strategy!,
+      ...(mem.stable ? { stable: mem.stable } : {}),
+      revisions: mem.history.map((h) => ({ number: h.revision, revision: h.hash, commit: h.commit })),
+      ...(ctx.paused || params.paused ? { paused: true } : {}),
+    };
+    if (ctx.strategy === "Canary" && mem.canary) {
+      record.canary = {
+        revision: mem.canary.revision,
+        step: mem.canary.stepIndex,
+        steps: ctx.steps!.length,
+        weight: mem.weight ?? 0,
+        ...(mem.canary.pauseStartedAt !== undefined ? { pauseStartedAt: iso(mem.canary.pauseStartedAt)! } : {}),
+        ...(mem.waiting ? { waiting: mem.waiting } : {}),
+        ...(mem.canary.promoteBaseline !== undefined ? { promoteBaseline: mem.canary.promoteBaseline } : {}),
+      };
+    }
+    if (ctx.strategy === "BlueGreen" && mem.blueGreen) {
+      const bg = mem.blueGreen;
+      const st = bg.status;
+      record.blueGreen = {
+        ...(bg.active ? { active: bg.active } : {}),
+        ...(st && st.revision !== bg.active ? { preview: st.revision } : {}),
+        ...(bg.promotedAt !== undefined ? { promotedAt: iso(bg.promotedAt)! } : {}),
+        ...(st?.pauseStartedAt !== undefined ? { pauseStartedAt: iso(st.pauseStartedAt)! } : {}),
+        ...(st?.scaleDownAt ? { scaleDownAt: Object.fromEntries(Object.entries(st.scaleDownAt).map(([k, v]) => [k, iso(v)!])) } : {}),
+        ...(mem.waiting ? { waiting: mem.waiting } : {}),
+        ...(bg.promoteBaseline !== undefined ? { promoteBaseline: bg.promoteBaseline } : {}),
+      };
+    }
+    // Done for the sync (gate and commit phase): stable (complete, then healthy for the monitor window), or
+    // complete again for a revision that was already stable (scaling, drains).
+    const complete = step?.complete === true && (isStable || mem.stable?.revision === plan.revision);
+    const failed = failure !== undefined;
+    const line = `${ctx.key} revision ${plan.revision}: ${counts.updated}/${params.replicas} updated, ${counts.ready} ready, ${counts.available} available${
+      complete
+        ? " — complete"
+        : failed
+          ? ` — ${failure!.code}: ${failure!.message}`
+          : step?.complete
+            ? " — complete, watching it stay healthy"
+            : ctx.unschedulable
+              ? ` — ${ctx.unschedulable}`
+              : step?.reason
+                ? ` — ${step.reason}`
+                : ""
+    }`;
+    if (line !== mem.lastLine) {
+      mem.lastLine = line;
+      this.opts.reporter.progress(line);
+    }
+    this.opts.reporter.report(record, {
+      key: ctx.key,
+      revision: plan.revision,
+      commit: mem.commit,
+      complete,
+      failed,
+      ...(failed ? { failureCode: failure!.code } : {}),
+      message: failed ? `${ctx.key}: ${failure!.message}` : line,
+    });
+  }
+
+  /** The memory of a workload: restored from its status record the first time, updated per revision. */
+  private memoryOf(ctx: Ctx): Memory {
+    const plan = ctx.plan!;
+    let mem = this.memory.get(ctx.key);
+    if (!mem) {
+      const rec = this.opts.reporter.previousRecord?.(ctx.key);
+      mem = {
+        revision: rec?.revision ?? plan.revision,
+        commit: rec?.commit ?? ctx.commit,
+        lastProgressAt: ctx.now,
+        conditions: rec?.conditions ? [...rec.conditions] : [],
+        events: rec?.events ? [...rec.events] : this.opts.reporter.previousEvents(ctx.key),
+        history: (rec?.revisions ?? []).map((r) => ({ revision: r.number, hash: r.revision, commit: r.commit })),
+        ...(rec?.stable ? { stable: { ...rec.stable } } : {}),
+      };
+      if (rec?.canary?.revision) {
+        mem.canary = {
+          revision: rec.canary.revision,
+          stepIndex: rec.canary.step,
+          ...(ms(rec.canary.pauseStartedAt) !== undefined ? { pauseStartedAt: ms(rec.canary.pauseStartedAt)! } : {}),
+          ...(rec.canary.promoteBaseline !== undefined ? { promoteBaseline: rec.canary.promoteBaseline } : {}),
+        };
+      }
+      if (rec?.blueGreen) {
+        const bg = rec.blueGreen;
+        mem.blueGreen = {
+          ...(bg.active ? { active: bg.active } : {}),
+          ...(bg.preview || bg.active
+            ? {
+                status: {
+                  revision: bg.preview ?? bg.active!,
+                  ...(ms(bg.pauseStartedAt) !== undefined ? { pauseStartedAt: ms(bg.pauseStartedAt)! } : {}),
+                  ...(bg.scaleDownAt ? { scaleDownAt: Object.fromEntries(Object.entries(bg.scaleDownAt).map(([k, v]) => [k, ms(v) ?? 0])) } : {}),
+                },
+              }
+            : {}),
+          ...(ms(bg.promotedAt) !== undefined ? { promotedAt: ms(bg.promotedAt)! } : {}),
+          ...(bg.promoteBaseline !== undefined ? { promoteBaseline: bg.promoteBaseline } : {}),
+        };
+      }
+      this.memory.set(ctx.key, mem);
+    }
+    if (mem.revision !== plan.revision || mem.history.length === 0 || mem.history[mem.history.length - 1]?.hash !== plan.revision) {
+      const isNew = mem.revision !== plan.revision;
+      // A new rollout starts: the progress clock restarts, the revision (re-)enters the history as max+1,
+      // and the promote annotation's current value becomes the baseline (only a change promotes).
+      if (isNew) {
+        mem.revision = plan.revision;
+        mem.lastProgressAt = ctx.now;
+        const promoteValue = (ctx.workload as Workload).metadata.annotations?.[PROMOTE_ANNOTATION];
+        if (ctx.strategy === "Canary") mem.canary = { revision: plan.revision, stepIndex: 0, ...(promoteValue !== undefined ? { promoteBaseline: promoteValue } : {}) };
+        if (ctx.strategy === "BlueGreen") {
+          mem.blueGreen = { ...(mem.blueGreen?.active ? { active: mem.blueGreen.active } : {}), ...(promoteValue !== undefined ? { promoteBaseline: promoteValue } : {}) };
+          if (mem.blueGreen.active === undefined && mem.stable) mem.blueGreen.active = mem.stable.revision;
+        }
+      }
+      mem.history = recordRevision(mem.history, plan.revision, ctx.commit);
+    }
+    if (mem.commit !== ctx.commit) mem.commit = ctx.commit;
+    return mem;
+  }
+
+  private requeue(ctx: Ctx, ms: number): void {
+    const v = Math.max(50, Math.ceil(ms));
+    ctx.requeueAfterMs = ctx.requeueAfterMs === undefined ? v : Math.min(ctx.requeueAfterMs, v);
+  }
+}
