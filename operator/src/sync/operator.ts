@@ -1,6 +1,8 @@
 /**
- * Assembles one operator: repository → branch sync → work queue → controllers → fleet → status writer.
- * `coxswain run` is a thin shell around startOperator(); tests start it in-process too.
+ * Assembles one operator: repository (credentials, writer lock) → branch sync → work queue → controllers
+ * → fleet → status writer, plus what makes Git the whole interface: the webhook and health server,
+ * proposals (PR plans and previews) and auto-revert. `coxswain run` is a thin shell around
+ * startOperator(); tests start it in-process too.
  */
 import { isIP } from "node:net";
 import { CoxError } from "../api/errors.js";
@@ -11,10 +13,16 @@ import { DockerRuntime } from "../runtime/docker/index.js";
 import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js";
 import { DEFAULT_OWNER } from "../runtime/labels.js";
 import { ProcessRuntime } from "../runtime/process/index.js";
-import { openRepository } from "../source/index.js";
+import { startServer, type RunningServer, type WebhookSecrets } from "../server/index.js";
+import { acquireRepositoryLock, openRepository, type GitCredentials, type RepositoryLock } from "../source/index.js";
+import type { Repository, WatchHandle } from "../source/types.js";
+import { AutoReverter, autoRevertWanted } from "../status/revert.js";
 import { StatusStore } from "../status/store.js";
 import { StatusWriter } from "../status/writer.js";
-import { BranchSync, SOURCE_KEY } from "./branch-sync.js";
+import { BranchSync, changedWorkloads, loadCommit, short, SOURCE_KEY } from "./branch-sync.js";
+import type { FleetView } from "./plan.js";
+import { CompositeView, Previews } from "./previews.js";
+import { DEFAULT_PREVIEW_TTL_MS, ProposalTracker, PROPOSALS_KEY } from "./proposals.js";
 
 /** Which runtime the default local node uses when the repository declares no Node objects. */
 export type DefaultRuntime = "auto" | "docker" | "process";
@@ -43,6 +51,24 @@ export interface OperatorOptions {
   statusDebounceMs?: number;
   /** Git network timeout. */
   gitTimeoutMs?: number;
+  /** Basic-auth credentials for a remote repository (source/credentials.ts); credentials in the URL win. */
+  gitCredentials?: GitCredentials;
+  /** Retry delays of a remote after a failed fetch (default 1 s doubling to 60 s). */
+  fetchBackoff?: { initialMs?: number; maxMs?: number };
+  /** "HOST:PORT": serve the webhooks and /healthz there. */
+  listen?: string;
+  /** Webhook secrets (one for every provider, or one per provider). */
+  webhookSecret?: WebhookSecrets;
+  /** Webhook requests per second per client (default 10). */
+  webhookRate?: number;
+  /** Revert a failed commit on the deploy branch once it has been rolled back (also per workload by annotation). */
+  autoRevert?: boolean;
+  /** Globs of proposals to validate and plan (branches; "pull/*", "merge-requests/*" for pull requests). */
+  previewBranches?: string[];
+  /** Globs of proposals that also run as previews. */
+  previewEnvs?: string[];
+  /** Lifetime of a preview after its proposal's last new head (default 24 h). */
+  previewTtlMs?: number;
   /** Progress lines (the CLI prints them with a timestamp). */
   log?: (line: string) => void;
   /** Replaces the runtimes (tests and benchmarks use the fake runtime). */
@@ -56,11 +82,25 @@ export interface RunningOperator {
   readonly sync: BranchSync;
   readonly fleet: Fleet;
   readonly store: StatusStore;
+  readonly repo: Repository;
+  /** The webhook and health server, when `listen` was given. */
+  readonly server?: RunningServer;
+  /** Proposals, when globs were given. */
+  readonly proposals?: ProposalTracker;
+  readonly previews: Previews;
+  readonly reverter: AutoReverter;
   /** The default local node's runtime type ("docker" or "process"). */
   readonly defaultRuntime: string;
+  /** What GET /healthz answers. */
+  health(): Record<string, unknown>;
+  /** Fetch (remote) and look at the refs now, as a webhook does. */
+  trigger(): void;
   /** Writes pending status now (tests). */
   flushStatus(): Promise<void>;
-  /** Stops watching, lets reconciles in flight finish, writes status a last time. Containers keep running. */
+  /**
+   * Stops the server and the watch, lets reconciles and reverts in flight finish, writes status a last
+   * time, releases the repository lock. Containers keep running.
+   */
   stop(): Promise<void>;
 }
 
@@ -110,99 +150,245 @@ export function realRuntimeFactory(stateDir: string, instance: string): RuntimeF
   };
 }
 
+/** The fleet as plans see it: the scheduler snapshot and each workload's live pods. */
+export function fleetView(fleet: Fleet): FleetView {
+  return {
+    snapshot: () => fleet.schedulerSnapshot(),
+    pods: (owner) => fleet.pods(owner).filter((p) => p.phase !== "Terminating").map((p) => ({ name: p.name, revision: p.revision })),
+  };
+}
+
 /** Starts an operator and returns once the first reconciles are queued. */
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = opts.log ?? (() => undefined);
   const instance = opts.instance ?? DEFAULT_OWNER;
   const branch = opts.branch ?? "main";
   const repoPath = normalizePath(opts.path ?? "");
-  const repo = await openRepository({ repo: opts.repo, stateDir: opts.stateDir, ...(opts.gitTimeoutMs ? { timeoutMs: opts.gitTimeoutMs } : {}) });
-  if (repo.remote) await repo.refresh();
+  const statusBranch = opts.statusBranch ?? "coxswain/status";
+  const previewBranches = opts.previewBranches ?? [];
+  const previewEnvs = opts.previewEnvs ?? [];
+  const following = previewBranches.length + previewEnvs.length > 0;
+  const repo = await openRepository({
+    repo: opts.repo,
+    stateDir: opts.stateDir,
+    ...(opts.gitTimeoutMs ? { timeoutMs: opts.gitTimeoutMs } : {}),
+    ...(opts.gitCredentials ? { auth: opts.gitCredentials } : {}),
+    // Pull/merge request heads are mirrored only when some proposal glob could name them.
+    ...(following ? { pullRequests: true } : {}),
+  });
+  let lock: RepositoryLock | undefined;
+  const cleanups: (() => Promise<unknown>)[] = [() => repo.close()];
+  try {
+    lock = await acquireRepositoryLock(repo.gitdir, `coxswain run (instance ${instance}, branch ${branch})`);
+    cleanups.push(() => lock!.release());
+    if (repo.remote) await repo.refresh();
+    return await assemble();
+  } catch (err) {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    throw err;
+  }
 
-  const store = new StatusStore();
-  const writer = new StatusWriter({
-    writer: repo.writer,
-    store,
-    branch: opts.statusBranch ?? "coxswain/status",
-    notesRef: opts.notesRef ?? "refs/notes/coxswain",
-    remote: repo.remote,
-    debounceMs: opts.statusDebounceMs ?? 500,
-    onError: (err) => log(`status: ${err.code}: ${err.message}`),
-  });
-  await writer.load();
+  async function assemble(): Promise<RunningOperator> {
+    const store = new StatusStore();
+    let proposals: ProposalTracker | undefined;
+    let sync: BranchSync | undefined;
+    let manager: Manager | undefined;
+    // Every record change schedules a write; when the deploy branch applied another commit, proposals
+    // are planned again against it.
+    const scheduleStatusWrite = (): void => {
+      writer.schedule();
+      if (proposals?.enabled && sync && manager && sync.commit() !== proposals.plannedBase()) manager.enqueue(PROPOSALS_KEY);
+    };
+    const writer = new StatusWriter({
+      writer: repo.writer,
+      store,
+      branch: statusBranch,
+      notesRef: opts.notesRef ?? "refs/notes/coxswain",
+      remote: repo.remote,
+      debounceMs: opts.statusDebounceMs ?? 500,
+      onError: (err) => log(`status: ${err.code}: ${err.message}`),
+    });
+    await writer.load();
+    cleanups.push(() => writer.close());
 
-  const defaultNode = await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange);
-  const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
-  let manager: Manager | undefined;
-  let sync: BranchSync | undefined;
-  const fleet = new Fleet({
-    runtimeFactory: opts.runtimeFactory ?? realRuntimeFactory(opts.stateDir, instance),
-    ...(opts.fleetPollMs ? { pollMs: opts.fleetPollMs } : {}),
-    log,
-    onChange: ({ owners, nodes }) => {
-      for (const o of owners) manager?.enqueue(o);
-      if (nodes.length > 0) {
-        sync?.enqueueAll();
-        sync?.writeSummary();
-      }
-    },
-  });
-  manager = new Manager({
-    concurrency: 4,
-    onError: (key, err) => log(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`),
-  });
-  let nodes: NodeController | undefined;
-  sync = new BranchSync({
-    applyNodes: () => nodes!.reconcile(NODES_KEY),
-    repo,
-    branch,
-    path: repoPath,
-    manager,
-    fleet,
-    store,
-    scheduleStatusWrite: () => writer.schedule(),
-    progress: log,
-  });
-  const workloads = new WorkloadController({
-    desired: sync,
-    fleet,
-    reporter: sync,
-    instance,
-    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-  });
-  nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
-  manager.register("Deployment", workloads);
-  manager.register("Rollout", workloads);
-  manager.register("Node", nodes);
-  manager.register(SOURCE_KEY, sync);
+    const defaultNode = await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange);
+    const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
+    const fleet = new Fleet({
+      runtimeFactory: opts.runtimeFactory ?? realRuntimeFactory(opts.stateDir, instance),
+      ...(opts.fleetPollMs ? { pollMs: opts.fleetPollMs } : {}),
+      log,
+      onChange: ({ owners, nodes }) => {
+        for (const o of owners) manager?.enqueue(o);
+        if (nodes.length > 0) {
+          sync?.enqueueAll();
+          sync?.writeSummary();
+        }
+      },
+    });
+    cleanups.push(() => fleet.close());
+    manager = new Manager({
+      concurrency: 4,
+      onError: (key, err) => log(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`),
+    });
+    const reverter = new AutoReverter({
+      repo,
+      branch,
+      store,
+      scheduleStatusWrite,
+      log,
+      onReverted: () => {
+        watch?.trigger();
+        manager!.enqueue(SOURCE_KEY);
+      },
+    });
+    let nodes: NodeController | undefined;
+    sync = new BranchSync({
+      applyNodes: () => nodes!.reconcile(NODES_KEY),
+      repo,
+      branch,
+      path: repoPath,
+      manager,
+      fleet,
+      store,
+      scheduleStatusWrite,
+      progress: log,
+      onRolledBack: (failed, stable, graph) => void considerRevert(failed, stable, graph),
+    });
+    /** Auto-revert policy: the flag, or the annotation on a workload the failed commit changed. */
+    const considerRevert = async (failed: string, stable: string, stableGraph: Parameters<typeof changedWorkloads>[1]): Promise<void> => {
+      const loaded = await loadCommit(repo, failed, repoPath).catch(() => undefined);
+      const changed = loaded?.graph ? changedWorkloads(stableGraph, loaded.graph) : [];
+      const wanted = loaded?.graph ? autoRevertWanted(changed, loaded.graph, stableGraph, opts.autoRevert === true) : opts.autoRevert === true;
+      if (!wanted) return;
+      log(`commit ${short(failed)} was rolled back to ${short(stable)}; reverting it on ${branch} (auto-revert)`);
+      await reverter.revert(failed);
+    };
+    const previews = new Previews();
+    const desired = new CompositeView(sync, previews, { store, scheduleStatusWrite, onPreviewChange: (name) => proposals?.previewChanged(name) });
+    const workloads = new WorkloadController({
+      desired,
+      fleet,
+      reporter: desired,
+      instance,
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    });
+    nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
+    manager.register("Deployment", workloads);
+    manager.register("Rollout", workloads);
+    manager.register("Node", nodes);
+    manager.register(SOURCE_KEY, sync);
+    if (following) {
+      proposals = new ProposalTracker({
+        repo,
+        branch,
+        path: repoPath,
+        statusBranch,
+        store,
+        scheduleStatusWrite,
+        log,
+        base: sync,
+        fleet: fleetView(fleet),
+        enqueue: (key) => manager!.enqueue(key),
+        planPatterns: previewBranches,
+        previewPatterns: previewEnvs,
+        pullRequests: true,
+        previews,
+        ttlMs: opts.previewTtlMs ?? DEFAULT_PREVIEW_TTL_MS,
+      });
+      manager.register(PROPOSALS_KEY, proposals);
+    }
 
-  await sync.restore();
-  // The fleet first: observed state must be known before any Deployment decides anything.
-  await nodes.reconcile(NODES_KEY);
-  manager.start();
-  fleet.start();
-  manager.enqueue(SOURCE_KEY);
-  sync.enqueueAll();
-  const stopWatch = repo.watch(() => manager!.enqueue(SOURCE_KEY), {
-    pollMs: opts.pollMs ?? 5_000,
-    onError: (err: CoxError) => log(`source: ${err.code}: ${err.message}`),
-  });
-  log(`following ${repo.location} branch ${branch}${repoPath ? ` path ${repoPath}` : ""}; default node runtime: ${defaultRuntime}`);
+    await sync.restore();
+    // The fleet first: observed state must be known before any Deployment decides anything.
+    await nodes.reconcile(NODES_KEY);
+    // Previews next, before any workload is reconciled: after a restart their pods must be recognised as
+    // desired, not removed as orphans.
+    if (proposals) await proposals.reconcile().catch((err: unknown) => log(`proposals: ${(err as Error).message}`));
+    manager.start();
+    cleanups.push(() => manager!.stop());
+    fleet.start();
+    manager.enqueue(SOURCE_KEY);
+    if (proposals) manager.enqueue(PROPOSALS_KEY);
+    sync.enqueueAll();
+    let watch: WatchHandle | undefined = repo.watch(
+      () => {
+        manager!.enqueue(SOURCE_KEY);
+        if (proposals) manager!.enqueue(PROPOSALS_KEY);
+      },
+      {
+        pollMs: opts.pollMs ?? 5_000,
+        onError: (err: CoxError) => log(`source: ${err.code}: ${err.message}${repo.remote ? `; retrying (${watch?.state().failures ?? 1} failure(s) in a row), what runs is left as it is` : ""}`),
+        onRecover: (failures) => log(`source: ${repo.location} answers again after ${failures} failed fetch(es)`),
+        ...(opts.fetchBackoff ? { backoff: opts.fetchBackoff } : {}),
+      },
+    );
+    cleanups.push(async () => {
+      const w = watch;
+      watch = undefined;
+      await w?.();
+    });
 
-  return {
-    sync,
-    fleet,
-    store,
-    defaultRuntime,
-    flushStatus: () => writer.flush(),
-    async stop() {
-      await stopWatch();
-      await manager!.stop();
-      await writer.close();
-      await fleet.close();
-      await repo.close();
-    },
-  };
+    const health = (): Record<string, unknown> => {
+      const summary = store.summary();
+      return {
+        ok: true,
+        repository: repo.location,
+        branch,
+        source: watch?.state() ?? { remote: repo.remote, failures: 0 },
+        applied: sync!.commit() ?? null,
+        stable: summary?.stable ?? null,
+        head: summary?.head ?? null,
+        nodes: fleet.listNodes().map((n) => ({ name: n.config.name, ready: n.condition === "Ready", pods: n.pods })),
+        ...(proposals ? { previews: previews.list().map((p) => ({ name: p.name, commit: p.commit, namespaces: p.namespaces, expiresAt: new Date(p.expiresAt).toISOString() })) } : {}),
+      };
+    };
+    let server: RunningServer | undefined;
+    if (opts.listen) {
+      server = await startServer({
+        listen: opts.listen,
+        ...(opts.webhookSecret !== undefined ? { secrets: opts.webhookSecret } : {}),
+        ...(opts.webhookRate !== undefined ? { rate: opts.webhookRate } : {}),
+        // A verified push only triggers a fetch: the refs fetched decide what happens, not the payload.
+        onPush: () => watch?.trigger(),
+        health,
+        log,
+      });
+      cleanups.push(() => server!.close());
+      log(`listening on ${server.url}: POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz`);
+    }
+    log(
+      `following ${repo.location} branch ${branch}${repoPath ? ` path ${repoPath}` : ""}; default node runtime: ${defaultRuntime}` +
+        (following ? `; proposals: ${[...previewBranches, ...previewEnvs.map((p) => `${p} (previews)`)].join(", ")}` : "") +
+        (opts.autoRevert ? "; auto-revert on" : ""),
+    );
+
+    let stopping: Promise<void> | undefined;
+    return {
+      sync,
+      fleet,
+      store,
+      repo,
+      ...(server ? { server } : {}),
+      ...(proposals ? { proposals } : {}),
+      previews,
+      reverter,
+      defaultRuntime,
+      health,
+      trigger: () => watch?.trigger(),
+      flushStatus: () => writer.flush(),
+      stop() {
+        stopping ??= (async () => {
+          // Reverse order of start: server, watch, queue, reverts in flight, status, fleet, lock, repository.
+          const order = [...cleanups].reverse();
+          for (const c of order) {
+            if (c === cleanups[0]) await reverter.idle(); // before the repository closes
+            await c().catch((err: unknown) => log(`stop: ${(err as Error).message}`));
+          }
+        })();
+        return stopping;
+      },
+    };
+  }
 }
 
 function normalizePath(p: string): string {

@@ -1,15 +1,50 @@
 /**
  * Plans: what applying one commit after another would do — objects created, updated (with the fields that
- * changed), deleted, and which Deployments would roll to a new revision. Pure once both commits are read.
- * `coxswain plan` prints it; PR plans (a later issue) reuse it.
+ * changed), deleted, which workloads would roll to a new revision, and where each new pod would be placed
+ * on the fleet as it runs now, whether it fits, and Kubernetes' reason when it does not.
+ *
+ * One function makes the plan (buildPlan) and one prints it (formatPlan); `coxswain plan`, the PR plans the
+ * operator writes to the status branch (toPlanRecord) and their one-line notes (planNote) all use them.
+ *
+ * Placement is asked of the real scheduler (scheduler/schedule) on the fleet's scheduler snapshot, workload
+ * by workload in apply order, each placement counting for the next pod. A rollout does not need room for
+ * its whole new revision on top of the old one: the old pods of that workload free their resources as it
+ * proceeds. The plan accounts for that the way the strategy does it, in two phases per workload:
+ * - surge: the first min(maxSurge, replicas) new pods are placed while every old pod still holds its
+ *   resources (RollingUpdate and canary create them before removing anything; blue/green starts the whole
+ *   new set beside the old one, so all of its pods are in this phase);
+ * - after the old pods go: the old pods of the workload are released (requests, pod count, host ports,
+ *   spreading counts) and the remaining new pods are placed — the rollout's end state. With maxSurge 0 and
+ *   for Recreate everything is in this phase.
+ * This is exact for the first step and for the end state, and optimistic in between only for rollouts
+ * that interleave several removals and creations on nearly full nodes. Pods of workloads the commit
+ * deletes are not released (deletions run last). A scale-up without a new revision places only the
+ * additional pods. Placements are against the fleet that runs now: Node objects the commit adds or
+ * changes are not taken into account.
  */
-import type { ConfigMap, Deployment } from "../api/objects.js";
-import { diffGraphs, DesiredGraph, type Change } from "../graph/index.js";
+import type { ConfigMap, Workload } from "../api/objects.js";
+import { isWorkload } from "../api/objects.js";
+import { DEFAULT_SEED, schedule } from "../scheduler/index.js";
+import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
+import { diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
 import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
-import { planTemplate } from "../controllers/deployment/template.js";
+import { planTemplate, podRequest, type TemplatePlan } from "../controllers/deployment/template.js";
+import { resolveCanaryParams, resolveRollingParams } from "../rollout/index.js";
 import type { Repository } from "../source/types.js";
-import { loadCommit, short } from "./branch-sync.js";
+import type { PlanRecord, RecordedError } from "../status/types.js";
+import { loadCommit, short, type LoadedCommit } from "./branch-sync.js";
+
+/** Where one new pod would go. */
+export interface PlannedPlacement {
+  /** A name for the new pod in the plan: <workload>-<revision>-<n>. */
+  pod: string;
+  /** The node chosen (or, with preemption, nominated). */
+  node?: string;
+  fits: boolean;
+  /** Why it does not fit (Kubernetes' FitError text), or how it fits (after the old pods go, by preempting). */
+  message?: string;
+}
 
 /** One planned change. */
 export interface PlannedChange {
@@ -17,8 +52,10 @@ export interface PlannedChange {
   key: string;
   /** For updates: changed field paths, sorted. */
   fields: string[];
-  /** For Deployments whose pod template (or read config) changes: the revision they roll to. */
+  /** For workloads whose pod template (or read config) changes: the revision they roll to. */
   rollsTo?: { revision: string; replicas: number };
+  /** New pods and where they would go (with a fleet to ask), in creation order. */
+  placements?: PlannedPlacement[];
 }
 
 /** A plan between two commits. */
@@ -30,53 +67,220 @@ export interface Plan {
   /** Diagnostics of `to` (errors mean the commit would not apply). */
   diagnostics: Diagnostic[];
   valid: boolean;
+  /** The nodes placements were computed on (ready ones, sorted); absent when no fleet was asked. */
+  nodes?: string[];
 }
 
-/** Computes the plan of applying `to` after `from` (graph order: dependencies first, deletions last). */
+/** What placement needs of the fleet: Fleet.schedulerSnapshot() and the live pods of a workload. */
+export interface FleetView {
+  /** Nodes as the scheduler sees them now. */
+  snapshot(): NodeSnapshot[];
+  /** Pods of a workload that are not terminating: name and revision. */
+  pods(owner: string): { name: string; revision: string }[];
+}
+
+/** The template of a workload in a graph, with its priority resolved from that graph. */
+function templateOf(graph: DesiredGraph, key: string): TemplatePlan | undefined {
+  const o = graph.get(key)?.object;
+  if (!o || !isWorkload(o)) return undefined;
+  return planTemplate(o, (k) => graph.get(k)?.object as ConfigMap | undefined, resolvePriority(graph, o));
+}
+
+/** Computes the plan of applying `after` where `before` runs (graph order: dependencies first, deletions last). */
 export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph): PlannedChange[] {
-  const revisionOf = (g: DesiredGraph | undefined, key: string): string | undefined => {
-    const o = g?.get(key)?.object;
-    if (!g || !o || o.kind !== "Deployment") return undefined;
-    return planTemplate(o, (k) => g.get(k)?.object as ConfigMap | undefined).revision;
-  };
-  const changes = diffGraphs(before, after).changes.map((c): PlannedChange => {
-    const out: PlannedChange = { action: c.action, key: c.key, fields: [...(c.fields ?? [])] };
-    return out;
-  });
-  // A Deployment rolls when its revision changes, also when only a ConfigMap it reads changed.
+  const changes = diffGraphs(before, after).changes.map((c): PlannedChange => ({ action: c.action, key: c.key, fields: [...(c.fields ?? [])] }));
+  // A workload rolls when its revision changes, also when only a ConfigMap it reads changed.
   const byKey = new Map(changes.map((c) => [c.key, c]));
-  for (const m of after.ofKind("Deployment")) {
-    const next = revisionOf(after, m.key)!;
-    const prev = revisionOf(before, m.key);
-    if (prev === next) continue;
-    let change = byKey.get(m.key);
+  for (const key of after.keys()) {
+    const next = templateOf(after, key);
+    if (!next) continue;
+    const prev = before?.has(key) ? templateOf(before, key) : undefined;
+    if (prev?.revision === next.revision) continue;
+    let change = byKey.get(key);
     if (!change) {
-      change = { action: "update", key: m.key, fields: ["(referenced ConfigMap data)"] };
-      byKey.set(m.key, change);
+      change = { action: "update", key, fields: ["(referenced ConfigMap data)"] };
+      byKey.set(key, change);
       changes.push(change);
     }
-    change.rollsTo = { revision: next, replicas: (m.object as Deployment).spec.replicas ?? 1 };
+    change.rollsTo = { revision: next.revision, replicas: replicasOf(after.get(key)!.object as Workload) };
   }
   const order = new Map(after.order().map((k, i) => [k, i]));
   const rank = (c: PlannedChange) => (c.action === "delete" ? Number.MAX_SAFE_INTEGER : (order.get(c.key) ?? 0));
   return changes.sort((a, b) => rank(a) - rank(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** Reads both commits and plans. */
-export async function planCommits(repo: Repository, from: string | undefined, to: string, path: string): Promise<Plan> {
-  const target = await loadCommit(repo, to, path);
-  if (!target.graph) return { ...(from ? { from } : {}), to, changes: [], diagnostics: target.diagnostics, valid: false };
-  const base = from ? await loadCommit(repo, from, path) : undefined;
-  return {
-    ...(from ? { from } : {}),
-    to,
-    changes: planGraphs(base?.graph, target.graph),
-    diagnostics: target.diagnostics,
-    valid: true,
-  };
+function replicasOf(w: Workload): number {
+  return w.spec.replicas ?? 1;
 }
 
-/** Human form of a plan, one change per line. */
+/** New pods placed while the old ones still run (the first step), per the workload's strategy. */
+function surgeOf(w: Workload, replicas: number): number {
+  try {
+    if (w.kind === "Deployment") return Math.min(replicas, resolveRollingParams(w.spec).maxSurge);
+    if (w.spec.strategy?.blueGreen) return replicas;
+    if (w.spec.strategy?.canary) return Math.min(replicas, resolveCanaryParams(w.spec).params.maxSurge);
+    return 0;
+  } catch {
+    return 0; // invalid parameters are the manifest stage's to report; plan the conservative way
+  }
+}
+
+/**
+ * Adds placements to the changes that create pods (see the module comment), asking the scheduler on the
+ * fleet's snapshot. Deterministic for the same snapshot (fixed seed). Mutates and returns `changes`.
+ */
+export function placeChanges(changes: PlannedChange[], after: DesiredGraph, fleet: FleetView, opts: { seed?: number } = {}): PlannedChange[] {
+  let nodes = fleet.snapshot().map(copyNode);
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const place = (requests: PodRequest[], label: string | undefined, plan: TemplatePlan): PlannedPlacement[] => {
+    if (requests.length === 0) return [];
+    const result = schedule(nodes, requests, { seed });
+    const out: PlannedPlacement[] = [];
+    const byId = new Map(result.placements.map((p) => [p.id, p]));
+    const unschedulable = new Map(result.unschedulable.map((u) => [u.id, u]));
+    for (const r of requests) {
+      const display = r.id.slice(r.id.indexOf("#") + 1);
+      const p = byId.get(r.id);
+      if (p) {
+        nodes = assume(nodes, p.node, r, plan);
+        out.push({ pod: display, node: p.node, fits: true, ...(label ? { message: label } : {}) });
+        continue;
+      }
+      const u = unschedulable.get(r.id)!;
+      if (u.preemption) {
+        nodes = release(nodes, new Set(u.preemption.victims.map((v) => v.name)));
+        nodes = assume(nodes, u.preemption.node, r, plan);
+        const victims = u.preemption.victims.map((v) => `${v.namespace}/${v.name}`).join(", ");
+        out.push({ pod: display, node: u.preemption.node, fits: true, message: `by preempting lower-priority pod(s) ${victims}${label ? `, ${label}` : ""}` });
+      } else out.push({ pod: display, fits: false, message: u.message });
+    }
+    return out;
+  };
+  for (const change of changes) {
+    if (change.action === "delete") continue;
+    const plan = templateOf(after, change.key);
+    if (!plan) continue;
+    const w = after.get(change.key)!.object as Workload;
+    const replicas = replicasOf(w);
+    const live = fleet.pods(change.key);
+    const ids = (from: number, count: number): PodRequest[] =>
+      Array.from({ length: count }, (_, i) => podRequest(plan, `${change.key}#${plan.workload}-${plan.revision}-${from + i + 1}`));
+    if (change.rollsTo) {
+      const old = live.filter((p) => p.revision !== plan.revision);
+      const current = live.length - old.length;
+      const wanted = Math.max(0, replicas - current);
+      const surge = old.length === 0 ? wanted : Math.min(wanted, surgeOf(w, replicas));
+      const first = place(ids(current, surge), undefined, plan);
+      nodes = release(nodes, new Set(old.map((p) => p.name)));
+      const rest = place(ids(current + surge, wanted - surge), old.length > 0 ? "after the old pods are removed" : undefined, plan);
+      change.placements = [...first, ...rest];
+    } else if (change.action === "update" && live.length < replicas) {
+      change.placements = place(ids(live.length, replicas - live.length), undefined, plan);
+    }
+  }
+  return changes;
+}
+
+function copyNode(n: NodeSnapshot): NodeSnapshot {
+  return { ...n, requested: { ...n.requested }, requestedForScoring: { ...n.requestedForScoring }, podsByOwner: { ...n.podsByOwner }, ...(n.pods ? { pods: [...n.pods] } : {}), ...(n.hostPortsInUse ? { hostPortsInUse: [...n.hostPortsInUse] } : {}) };
+}
+
+/** The snapshot with a new pod counted on `node` (the scheduler's "assume"). Pure. */
+function assume(nodes: NodeSnapshot[], node: string, r: PodRequest, plan: TemplatePlan): NodeSnapshot[] {
+  return nodes.map((n) => {
+    if (n.name !== node) return n;
+    const c = copyNode(n);
+    c.requested.cpuMillis += r.requests.cpuMillis;
+    c.requested.memoryBytes += r.requests.memoryBytes;
+    c.requestedForScoring.cpuMillis += r.requestsForScoring.cpuMillis;
+    c.requestedForScoring.memoryBytes += r.requestsForScoring.memoryBytes;
+    c.podCount++;
+    c.podsByOwner[r.owner] = (c.podsByOwner[r.owner] ?? 0) + 1;
+    c.freePorts = Math.max(0, c.freePorts - r.ports);
+    if (r.hostPorts?.length) c.hostPortsInUse = [...(c.hostPortsInUse ?? []), ...r.hostPorts];
+    const summary: PodSummary = {
+      name: r.id,
+      namespace: plan.namespace,
+      labels: plan.podLabels,
+      owner: r.owner,
+      priority: plan.priority.value,
+      requests: r.requests,
+      requestsForScoring: r.requestsForScoring,
+      ports: r.ports,
+      ...(r.hostPorts ? { hostPorts: r.hostPorts } : {}),
+      ...(r.affinity ? { affinity: r.affinity } : {}),
+    };
+    c.pods = [...(c.pods ?? []), summary];
+    return c;
+  });
+}
+
+/** The snapshot with the named pods gone: their requests, counts, ports and summaries freed. Pure. */
+export function release(nodes: NodeSnapshot[], gone: ReadonlySet<string>): NodeSnapshot[] {
+  if (gone.size === 0) return nodes;
+  return nodes.map((n) => {
+    const leaving = (n.pods ?? []).filter((p) => gone.has(p.name));
+    if (leaving.length === 0) return n;
+    const c = copyNode(n);
+    for (const p of leaving) {
+      const req = p.requests ?? { cpuMillis: 0, memoryBytes: 0 };
+      const sreq = p.requestsForScoring ?? req;
+      c.requested.cpuMillis = Math.max(0, c.requested.cpuMillis - req.cpuMillis);
+      c.requested.memoryBytes = Math.max(0, c.requested.memoryBytes - req.memoryBytes);
+      c.requestedForScoring.cpuMillis = Math.max(0, c.requestedForScoring.cpuMillis - sreq.cpuMillis);
+      c.requestedForScoring.memoryBytes = Math.max(0, c.requestedForScoring.memoryBytes - sreq.memoryBytes);
+      c.podCount = Math.max(0, c.podCount - 1);
+      if (p.owner !== undefined) {
+        const left = (c.podsByOwner[p.owner] ?? 0) - 1;
+        if (left > 0) c.podsByOwner[p.owner] = left;
+        else delete c.podsByOwner[p.owner];
+      }
+      c.freePorts += p.ports ?? 0;
+      if (p.hostPorts?.length && c.hostPortsInUse) {
+        const freed = new Set(p.hostPorts.map((h) => h.port));
+        c.hostPortsInUse = c.hostPortsInUse.filter((h) => !freed.has(h.port));
+      }
+    }
+    c.pods = (c.pods ?? []).filter((p) => !gone.has(p.name));
+    return c;
+  });
+}
+
+/**
+ * The plan of a loaded commit against a base graph, with placements when a fleet is given. Pure apart
+ * from the fleet's snapshot.
+ */
+export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; target: LoadedCommit; fleet?: FleetView; seed?: number }): Plan {
+  const { target } = input;
+  const base = { ...(input.from ? { from: input.from } : {}), to: target.commit, diagnostics: target.diagnostics };
+  if (!target.graph) return { ...base, changes: [], valid: false };
+  const changes = planGraphs(input.fromGraph, target.graph);
+  if (!input.fleet) return { ...base, changes, valid: true };
+  const nodes = input.fleet.snapshot().map((n) => n.name).sort();
+  return { ...base, changes: placeChanges(changes, target.graph, input.fleet, input.seed !== undefined ? { seed: input.seed } : {}), valid: true, nodes };
+}
+
+/** Reads both commits and plans; placements when a fleet is given. */
+export async function planCommits(repo: Repository, from: string | undefined, to: string, path: string, fleet?: FleetView): Promise<Plan> {
+  const target = await loadCommit(repo, to, path);
+  const base = from && target.graph ? await loadCommit(repo, from, path) : undefined;
+  return buildPlan({ ...(from ? { from } : {}), ...(base?.graph ? { fromGraph: base.graph } : {}), target, ...(fleet ? { fleet } : {}) });
+}
+
+/** Counts of a plan's new pods: all, placed, not fitting. */
+export function placementCounts(plan: Plan): { pods: number; fit: number; unfit: number } {
+  let pods = 0;
+  let fit = 0;
+  for (const c of plan.changes) {
+    for (const p of c.placements ?? []) {
+      pods++;
+      if (p.fits) fit++;
+    }
+  }
+  return { pods, fit, unfit: pods - fit };
+}
+
+/** Human form of a plan, one change per line, each new pod's placement indented below its workload. */
 export function formatPlan(plan: Plan): string[] {
   const lines = [`plan ${plan.from ? short(plan.from) : "(nothing)"}..${short(plan.to)}`];
   for (const d of plan.diagnostics) lines.push(`  ${formatDiagnostic(d)}`);
@@ -89,12 +293,64 @@ export function formatPlan(plan: Plan): string[] {
     if (c.action === "update" && c.fields.length) line += ` (${c.fields.join(", ")})`;
     if (c.rollsTo) line += ` → rolls out revision ${c.rollsTo.revision} (${c.rollsTo.replicas} replicas)`;
     lines.push(line);
+    for (const p of c.placements ?? []) {
+      const where = p.fits ? `→ ${p.node}` : "does not fit:";
+      lines.push(`      ${p.pod} ${where}${p.message ? (p.fits ? ` (${p.message})` : ` ${p.message}`) : ""}`);
+    }
   }
   const count = (a: string) => plan.changes.filter((c) => c.action === a).length;
-  lines.push(
-    plan.changes.length === 0
-      ? "no changes"
-      : `${count("create")} to create, ${count("update")} to update, ${count("delete")} to delete`,
-  );
+  let summary = plan.changes.length === 0 ? "no changes" : `${count("create")} to create, ${count("update")} to update, ${count("delete")} to delete`;
+  if (plan.nodes) {
+    const { pods, fit, unfit } = placementCounts(plan);
+    summary += `; ${pods} new pod(s) on ${plan.nodes.length} node(s): ${fit} fit${unfit ? `, ${unfit} do not fit` : ""}`;
+  }
+  lines.push(summary);
   return lines;
+}
+
+/** A plan's errors as the status branch records them. */
+function recordedErrors(plan: Plan): RecordedError[] {
+  return plan.diagnostics
+    .filter((d) => d.severity === "error")
+    .map((d) => ({ code: d.code, message: d.message, file: d.file, line: d.line, col: d.col, ...(d.field ? { field: d.field } : {}) }));
+}
+
+/** The plan as plans/<name>.yaml records it (status/types.ts PlanRecord). Pure. */
+export function toPlanRecord(plan: Plan, ref: string, preview?: PlanRecord["preview"]): PlanRecord {
+  return {
+    ref,
+    commit: plan.to,
+    ...(plan.from ? { base: plan.from } : {}),
+    valid: plan.valid,
+    errors: recordedErrors(plan),
+    changes: plan.changes.map((c) => ({
+      action: c.action,
+      key: c.key,
+      fields: [...c.fields],
+      ...(c.rollsTo ? { rollsTo: { ...c.rollsTo } } : {}),
+      ...(c.placements ? { placements: c.placements.map((p) => ({ ...p })) } : {}),
+    })),
+    ...(preview ? { preview } : {}),
+  };
+}
+
+/**
+ * The one-line note coxswain puts on a proposal's head commit, e.g.
+ * "coxswain plan: valid against 1a2b3c4 — 1 to create, 2 to update, 0 to delete; 4 new pod(s): 4 fit (plans/pr-login.yaml)".
+ * At most 200 characters. Pure.
+ */
+export function planNote(plan: Plan, path: string): string {
+  let line: string;
+  if (!plan.valid) {
+    const errors = plan.diagnostics.filter((d) => d.severity === "error");
+    const first = errors[0];
+    line = `coxswain plan: invalid — ${errors.length} error(s)${first ? `, first ${first.file}:${first.line}:${first.col} ${first.code}` : ""} (${path})`;
+  } else {
+    const count = (a: string) => plan.changes.filter((c) => c.action === a).length;
+    const { pods, fit, unfit } = placementCounts(plan);
+    const placed = plan.nodes ? `; ${pods} new pod(s): ${unfit ? `${fit} fit, ${unfit} do not fit` : `${fit} fit`}` : "";
+    line = `coxswain plan: valid against ${plan.from ? short(plan.from) : "nothing"} — ${count("create")} to create, ${count("update")} to update, ${count("delete")} to delete${placed} (${path})`;
+  }
+  line = line.replace(/\s+/g, " ");
+  return line.length <= 200 ? line : `${line.slice(0, 199)}…`;
 }
