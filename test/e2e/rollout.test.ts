@@ -172,17 +172,46 @@ describe.skipIf(!HAS_DOCKER)("rollouts that cannot complete on a Docker engine",
     expect(summary).toMatch(/quarantined:\n\s+- [0-9a-f]{40}/);
   });
 
-  it("a container that exits at once is restarted in place with backoff, and the restarts are recorded", async () => {
+  it("a new workload whose container keeps crashing fails its rollout (CrashLoopBackOff) and the commit is rolled back", async () => {
     await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
     await ctx.repo.write("apps/crash.yaml", deploymentYaml({ name: "crash", replicas: 1, image: TEST_IMAGES.exits }));
-    await ctx.repo.commit("web back to v1, and a crashing app");
-    const events = await waitFor("a BackOff event", async () => {
-      const text = await show("workloads/default/deployment-crash.yaml");
-      return /reason: BackOff/.test(text) ? text : undefined;
+    const oid = await ctx.repo.commit("web back to v1, and a crashing app");
+    const record = await waitFor("commit recorded as RolledBack", async () => {
+      const text = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
+      return /^phase: RolledBack$/m.test(text) ? text : undefined;
     }, 60_000, 250);
-    expect(events).toMatch(/reason: Restarted/);
-    const crash = (await ctx.obs.containers()).filter((c) => c.workload === "crash");
-    expect(crash).toHaveLength(1); // restarted in place, not replaced by new pods
+    expect(record).toMatch(/code: CrashLoopBackOff/);
+    await waitFor("the crashing app removed", async () => (await ctx.obs.containers()).every((c) => c.workload !== "crash"), 30_000, 200);
+    await settledOn(ctx.obs, "v1");
+  });
+});
+
+describe.skipIf(!HAS_DOCKER)("liveness on a Docker engine", () => {
+  const ctx = singleNodeOperator("e2e-liveness");
+  const show = (p: string) => runGit(["show", `coxswain/status:${p}`], { cwd: ctx.repo.dir }).catch(() => "");
+
+  it("a container failing its liveness probe is restarted in place by coxswain, and the restart shows in status", async () => {
+    const manifest = deploymentYaml({ name: "live", replicas: 1, image: TEST_IMAGES.probes, env: [{ name: "HEALTHZ_FOR", value: "8" }] }).replace(
+      "          ports:",
+      [
+        "          livenessProbe:",
+        "            exec:",
+        '              command: ["cat", "/www/healthz"]',
+        "            periodSeconds: 1",
+        "            failureThreshold: 2",
+        "          ports:",
+      ].join("\n"),
+    );
+    await ctx.repo.write("apps/live.yaml", manifest);
+    await ctx.repo.commit("a workload whose health comes and goes");
+    const first = await waitFor("the live pod", async () => (await ctx.obs.containers()).find((c) => c.workload === "live" && c.state === "running"), 30_000, 200);
+    const text = await waitFor("a restart recorded", async () => {
+      const t = await show("workloads/default/deployment-live.yaml");
+      return /restarts: [1-9]/.test(t) ? t : undefined;
+    }, 60_000, 250);
+    expect(text).toMatch(new RegExp(`name: ${first.pod}`));
+    const now = (await ctx.obs.containers()).filter((c) => c.workload === "live");
+    expect(now.map((c) => c.id)).toEqual([first.id]); // the same container, started again: not a new pod
   });
 });
 
