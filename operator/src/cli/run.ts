@@ -18,6 +18,8 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --port-range <a-b>      host ports of the default node (default 30000-32767)
   --instance <name>       owner label value, to run several operators on one engine (default coxswain)
   --poll-interval <d>     how often to poll the repository (default 5s; a local repository is also watched)
+  --node-grace <d>        a node silent this long is NotReady (default 10s)
+  --eviction-timeout <d>  then its pods are replaced elsewhere after this much longer (default 30s)
   --status-branch <name>  where status is written (default coxswain/status)
   --notes-ref <ref>       per-commit notes (default refs/notes/coxswain)`;
 
@@ -32,6 +34,8 @@ export async function runCommand(argv: string[], out: (line: string) => void): P
     "port-range": { type: "string" },
     instance: { type: "string" },
     "poll-interval": { type: "string" },
+    "node-grace": { type: "string" },
+    "eviction-timeout": { type: "string" },
     "status-branch": { type: "string" },
     "notes-ref": { type: "string" },
     seed: { type: "string" },
@@ -50,6 +54,8 @@ export async function runCommand(argv: string[], out: (line: string) => void): P
     ...(values["port-range"] ? { defaultPortRange: parsePortRange("--port-range", values["port-range"]) } : {}),
     instance: values.instance ?? "coxswain",
     ...(values["poll-interval"] ? { pollMs: parseDuration("--poll-interval", values["poll-interval"]) } : {}),
+    ...(values["node-grace"] ? { nodeGraceMs: parseDuration("--node-grace", values["node-grace"]) } : {}),
+    ...(values["eviction-timeout"] ? { evictionTimeoutMs: parseDuration("--eviction-timeout", values["eviction-timeout"]) } : {}),
     ...(values["status-branch"] ? { statusBranch: values["status-branch"] } : {}),
     ...(values["notes-ref"] ? { notesRef: values["notes-ref"] } : {}),
     ...(values.seed ? { seed: Number(values.seed) } : {}),

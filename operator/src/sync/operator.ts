@@ -45,6 +45,10 @@ export interface OperatorOptions {
   pollMs?: number;
   /** Re-list interval of the nodes. */
   fleetPollMs?: number;
+  /** A node silent this long is NotReady (default 10 s). */
+  nodeGraceMs?: number;
+  /** Pods of a NotReady node are replaced after this much longer (default 30 s). */
+  evictionTimeoutMs?: number;
   statusBranch?: string;
   notesRef?: string;
   /** Coalescing window of status writes. */
@@ -216,6 +220,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const fleet = new Fleet({
       runtimeFactory: opts.runtimeFactory ?? realRuntimeFactory(opts.stateDir, instance),
       ...(opts.fleetPollMs ? { pollMs: opts.fleetPollMs } : {}),
+      ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
+      ...(opts.evictionTimeoutMs !== undefined ? { evictionTimeoutMs: opts.evictionTimeoutMs } : {}),
       log,
       onChange: ({ owners, nodes }) => {
         for (const o of owners) manager?.enqueue(o);
