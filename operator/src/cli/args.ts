@@ -18,13 +18,13 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
   }
 }
 
-/** Parses a duration: "500ms", "5s", "2m" or a bare number of milliseconds. */
+/** Parses a duration: "500ms", "5s", "2m", "24h" or a bare number of milliseconds. */
 export function parseDuration(flag: string, text: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new CoxError("InvalidArgument", `${flag}: expected a duration like 500ms, 5s or 2m (got ${JSON.stringify(text)})`);
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new CoxError("InvalidArgument", `${flag}: expected a duration like 500ms, 5s, 2m or 24h (got ${JSON.stringify(text)})`);
   const n = Number(m[1]);
   const unit = m[2] ?? "ms";
-  return Math.round(unit === "m" ? n * 60_000 : unit === "s" ? n * 1000 : n);
+  return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[unit]!);
 }
 
 /** Requires a flag. */

@@ -3,9 +3,11 @@
  * (validate, plan) or the operator failed, 2 the command line is wrong.
  */
 import { isCoxError, toCoxError } from "../api/errors.js";
-import { planCommand } from "./plan.js";
+import { HISTORY_USAGE, historyCommand } from "./history.js";
+import { PLAN_USAGE, planCommand } from "./plan.js";
 import { quickstartCommand } from "./quickstart.js";
 import { RUN_USAGE, runCommand } from "./run.js";
+import { STATUS_USAGE, statusCommand } from "./status.js";
 import { validateCommand } from "./validate.js";
 
 /** Top-level help. */
@@ -13,11 +15,20 @@ export const USAGE = `coxswain — GitOps for plain Docker hosts
 
 usage:
   coxswain run --repo <path|url> [--branch main] [--path DIR] [--state-dir DIR] [--runtime auto|docker|process]
+               [--listen HOST:PORT --webhook-secret-file F] [--auto-revert] [--preview-branches GLOB] [--preview-envs GLOB]
   coxswain validate <DIR>
-  coxswain plan --repo <path|url> [--from REF] [--to REF] [--path DIR] [--output json]
+  coxswain plan --repo <path|url> [--from REF] [--to REF] [--path DIR] [--offline] [--output json]
+  coxswain status --repo <path|url> [--branch main] [--output json]     what runs, from the status branch of any clone
+  coxswain history --repo <path|url> [--limit 50] [--output json]        the deploy log, from the records and notes
   coxswain quickstart             run the operator on a Git copy of examples-repo (npm start)
 
-${RUN_USAGE}`;
+${RUN_USAGE}
+
+${PLAN_USAGE}
+
+${STATUS_USAGE}
+
+${HISTORY_USAGE}`;
 
 /** Prints a line with a timestamp (progress of `run`). */
 function stamped(line: string): void {
@@ -40,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
         return await validateCommand(rest, plain);
       case "plan":
         return await planCommand(rest, plain);
+      case "status":
+        return await statusCommand(rest, plain);
+      case "history":
+        return await historyCommand(rest, plain);
       case "quickstart":
         return await quickstartCommand(rest, stamped);
       case undefined:

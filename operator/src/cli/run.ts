@@ -1,30 +1,49 @@
 /**
  * `coxswain run`: follow a branch and drive the fleet until interrupted (SIGINT/SIGTERM stop gracefully;
- * containers keep running, so a restart picks up where this one left off).
+ * containers keep running, so a restart picks up where this one left off). Secrets (Git credentials, the
+ * webhook secret) are read from files or the environment and never printed: only where they came from.
  */
 import path from "node:path";
 import { CoxError } from "../api/errors.js";
-import { startOperator, type DefaultRuntime } from "../sync/operator.js";
+import { parseListen, readWebhookSecretFile } from "../server/index.js";
+import { refGlob, resolveGitCredentials } from "../source/index.js";
+import { startOperator, type DefaultRuntime, type OperatorOptions } from "../sync/operator.js";
 import { parse, parseDuration, parsePortRange, required } from "./args.js";
 
 /** Help text of `coxswain run`. */
 export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
 
-  --repo <path|url>       repository on disk (opened directly) or http(s) URL (mirrored under the state dir)
-  --branch <name>         branch to follow (default main)
-  --path <dir>            directory of the manifests in the repository (default: the root)
-  --state-dir <dir>       mirrors and process-runtime state (default .coxswain)
-  --runtime <r>           default node when the repository declares no Node: auto | docker | process (default auto)
-  --port-range <a-b>      host ports of the default node (default 30000-32767)
-  --instance <name>       owner label value, to run several operators on one engine (default coxswain)
-  --poll-interval <d>     how often to poll the repository (default 5s; a local repository is also watched)
-  --node-grace <d>        a node silent this long is NotReady (default 10s)
-  --eviction-timeout <d>  then its pods are replaced elsewhere after this much longer (default 30s)
-  --status-branch <name>  where status is written (default coxswain/status)
-  --notes-ref <ref>       per-commit notes (default refs/notes/coxswain)`;
+  --repo <path|url>             repository on disk (opened directly) or http(s) URL (mirrored under the state dir)
+  --branch <name>               branch to follow (default main)
+  --path <dir>                  directory of the manifests in the repository (default: the root)
+  --state-dir <dir>             mirrors and process-runtime state (default .coxswain)
+  --runtime <r>                 default node when the repository declares no Node: auto | docker | process (default auto)
+  --port-range <a-b>            host ports of the default node (default 30000-32767)
+  --instance <name>             owner label value, to run several operators on one engine (default coxswain)
+  --poll-interval <d>           how often to poll the repository (default 5s; a local repository is also watched)
+  --status-branch <name>        where status is written (default coxswain/status)
+  --notes-ref <ref>             per-commit notes (default refs/notes/coxswain)
+  --git-credentials-file <f>    username=/password= file for an http(s) repository
+                                (else COXSWAIN_GIT_USERNAME / COXSWAIN_GIT_PASSWORD; a token goes in the password)
+  --git-timeout <d>             deadline of each request to the remote (default 30s)
+  --listen <host:port>          serve POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic} and GET /healthz
+  --webhook-secret-file <f>     the webhook secret (HMAC key, or GitLab's token); without it every webhook gets 401
+  --webhook-rate <n>            webhook requests per second per client (default 10)
+  --auto-revert                 after a failed commit was rolled back, commit a revert of it to the branch (and push it)
+  --preview-branches <glob>     plan proposals: branches like 'pr/*', pull requests as 'pull/*' or 'merge-requests/*'
+                                (repeatable); the plan goes to plans/<name>.yaml on the status branch and a note
+  --preview-envs <glob>         plan these proposals and also run them as previews in namespaces of their own (repeatable)
+  --preview-ttl <d>             remove a preview whose proposal got no new head for this long (default 24h)`;
 
-/** Runs the operator until a signal arrives; resolves with the exit code. */
-export async function runCommand(argv: string[], out: (line: string) => void): Promise<number> {
+/** Checks a proposal glob: not empty, no whitespace. */
+function glob(flag: string, value: string): string {
+  if (value.trim() === "" || /\s/.test(value)) throw new CoxError("InvalidArgument", `${flag}: expected a glob like 'pr/*' (got ${JSON.stringify(value)})`);
+  refGlob(value);
+  return value;
+}
+
+/** Turns `coxswain run` flags into operator options; prints where secrets come from and their warnings. */
+export async function runOptions(argv: string[], out: (line: string) => void): Promise<OperatorOptions> {
   const { values } = parse(argv, {
     repo: { type: "string" },
     branch: { type: "string" },
@@ -34,10 +53,17 @@ export async function runCommand(argv: string[], out: (line: string) => void): P
     "port-range": { type: "string" },
     instance: { type: "string" },
     "poll-interval": { type: "string" },
-    "node-grace": { type: "string" },
-    "eviction-timeout": { type: "string" },
     "status-branch": { type: "string" },
     "notes-ref": { type: "string" },
+    "git-credentials-file": { type: "string" },
+    "git-timeout": { type: "string" },
+    listen: { type: "string" },
+    "webhook-secret-file": { type: "string" },
+    "webhook-rate": { type: "string" },
+    "auto-revert": { type: "boolean" },
+    "preview-branches": { type: "string", multiple: true },
+    "preview-envs": { type: "string", multiple: true },
+    "preview-ttl": { type: "string" },
     seed: { type: "string" },
   });
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
@@ -45,22 +71,66 @@ export async function runCommand(argv: string[], out: (line: string) => void): P
     throw new CoxError("InvalidArgument", `--runtime: expected auto, docker or process (got ${JSON.stringify(values.runtime)})`);
   }
   const repo = required("--repo", values.repo);
-  const op = await startOperator({
-    repo: /^https?:\/\//.test(repo) ? repo : path.resolve(repo),
+  const remote = /^https?:\/\//i.test(repo);
+  const opts: OperatorOptions = {
+    repo: remote ? repo : path.resolve(repo),
     branch: values.branch ?? "main",
     path: values.path ?? "",
     stateDir: path.resolve(values["state-dir"] ?? ".coxswain"),
     runtime,
-    ...(values["port-range"] ? { defaultPortRange: parsePortRange("--port-range", values["port-range"]) } : {}),
     instance: values.instance ?? "coxswain",
-    ...(values["poll-interval"] ? { pollMs: parseDuration("--poll-interval", values["poll-interval"]) } : {}),
-    ...(values["node-grace"] ? { nodeGraceMs: parseDuration("--node-grace", values["node-grace"]) } : {}),
-    ...(values["eviction-timeout"] ? { evictionTimeoutMs: parseDuration("--eviction-timeout", values["eviction-timeout"]) } : {}),
-    ...(values["status-branch"] ? { statusBranch: values["status-branch"] } : {}),
-    ...(values["notes-ref"] ? { notesRef: values["notes-ref"] } : {}),
-    ...(values.seed ? { seed: Number(values.seed) } : {}),
     log: out,
-  });
+  };
+  if (values["port-range"]) opts.defaultPortRange = parsePortRange("--port-range", values["port-range"]);
+  if (values["poll-interval"]) opts.pollMs = parseDuration("--poll-interval", values["poll-interval"]);
+  if (values["status-branch"]) opts.statusBranch = values["status-branch"];
+  if (values["notes-ref"]) opts.notesRef = values["notes-ref"];
+  if (values["git-timeout"]) opts.gitTimeoutMs = parseDuration("--git-timeout", values["git-timeout"]);
+  if (values.seed) opts.seed = Number(values.seed);
+
+  const creds = await resolveGitCredentials(values["git-credentials-file"] ? { file: values["git-credentials-file"] } : {});
+  if (creds) {
+    for (const w of creds.warnings) out(`warning: ${w}`);
+    if (remote) {
+      opts.gitCredentials = creds.credentials;
+      out(`git credentials: from ${creds.source}`);
+    } else out(`warning: git credentials from ${creds.source} are not used: ${repo} is a repository on disk`);
+  }
+
+  if (values["webhook-secret-file"] && !values.listen) throw new CoxError("InvalidArgument", "--webhook-secret-file needs --listen <host:port>");
+  if (values.listen) {
+    parseListen(values.listen); // a bad address is a usage error before anything starts
+    opts.listen = values.listen;
+    if (values["webhook-secret-file"]) {
+      const { secret, warnings } = await readWebhookSecretFile(values["webhook-secret-file"]);
+      for (const w of warnings) out(`warning: ${w}`);
+      opts.webhookSecret = secret;
+      out(`webhook secret: from file ${values["webhook-secret-file"]}`);
+    } else out("warning: --listen without --webhook-secret-file: every webhook is refused (401); /healthz is served");
+    if (values["webhook-rate"]) {
+      const rate = Number(values["webhook-rate"]);
+      if (!(rate > 0)) throw new CoxError("InvalidArgument", `--webhook-rate: expected a positive number (got ${JSON.stringify(values["webhook-rate"])})`);
+      opts.webhookRate = rate;
+    }
+  }
+  if (values["auto-revert"]) opts.autoRevert = true;
+  // parseArgs gives arrays for `multiple` flags (the helper's type does not know).
+  const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : typeof v === "string" ? [v] : []);
+  const branches = list(values["preview-branches"]).map((g) => glob("--preview-branches", g));
+  const envs = list(values["preview-envs"]).map((g) => glob("--preview-envs", g));
+  if (branches.length) opts.previewBranches = branches;
+  if (envs.length) opts.previewEnvs = envs;
+  if (values["preview-ttl"]) {
+    if (!envs.length) throw new CoxError("InvalidArgument", "--preview-ttl needs --preview-envs <glob>");
+    opts.previewTtlMs = parseDuration("--preview-ttl", values["preview-ttl"]);
+    if (opts.previewTtlMs <= 0) throw new CoxError("InvalidArgument", "--preview-ttl: expected a duration above 0");
+  }
+  return opts;
+}
+
+/** Runs the operator until a signal arrives; resolves with the exit code. */
+export async function runCommand(argv: string[], out: (line: string) => void): Promise<number> {
+  const op = await startOperator(await runOptions(argv, out));
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       out(`${sig}: stopping (containers keep running)`);

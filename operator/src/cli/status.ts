@@ -50,7 +50,13 @@ export interface OpenedForReading {
  * Opens --repo for reading: a path in place; a URL through a mirror in --state-dir, or in a temporary
  * directory removed by close(). Credentials for a URL: --git-credentials-file, else the environment.
  */
-export async function openForReading(values: { repo?: string | undefined; "state-dir"?: string | undefined; "git-credentials-file"?: string | undefined }): Promise<OpenedForReading> {
+export async function openForReading(values: {
+  repo?: string | undefined;
+  "state-dir"?: string | undefined;
+  "git-credentials-file"?: string | undefined;
+  /** Also mirror pull/merge request heads (a URL's refs/pull/<n>/head). */
+  pullRequests?: boolean;
+}): Promise<OpenedForReading> {
   if (!values.repo) throw new CoxError("InvalidArgument", "--repo is required");
   const remote = /^https?:\/\//i.test(values.repo);
   if (!remote) {
@@ -60,7 +66,12 @@ export async function openForReading(values: { repo?: string | undefined; "state
   const creds = await resolveGitCredentials(values["git-credentials-file"] ? { file: values["git-credentials-file"] } : {});
   const temp = values["state-dir"] ? undefined : await mkdtemp(path.join(tmpdir(), "coxswain-read-"));
   try {
-    const repo = await openRepository({ repo: values.repo, stateDir: temp ?? path.resolve(values["state-dir"]!), ...(creds ? { auth: creds.credentials } : {}) });
+    const repo = await openRepository({
+      repo: values.repo,
+      stateDir: temp ?? path.resolve(values["state-dir"]!),
+      ...(creds ? { auth: creds.credentials } : {}),
+      ...(values.pullRequests ? { pullRequests: true } : {}),
+    });
     // A reused mirror may be old: bring it up to date (a fresh one was just cloned).
     if (!temp) await repo.refresh();
     return {

@@ -1,6 +1,8 @@
 /**
  * The CLI as users run it (a real child process): validate prints file:line diagnostics and exits 1,
- * plan prints what a commit would create, change and delete, and usage errors exit 2.
+ * plan prints what a commit would create, change and delete and where each new pod would go (asking the
+ * scheduler on the nodes, read-only), status and history are registered, run refuses bad flags and never
+ * prints a secret, and usage errors exit 2.
  */
 import { spawn } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
@@ -12,9 +14,9 @@ import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
-function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], cwd = ROOT, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "operator/src/cli/main.ts"), ...args], { cwd, env: { ...process.env, FORCE_COLOR: "0" } });
+    const p = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "operator/src/cli/main.ts"), ...args], { cwd, env: { ...process.env, FORCE_COLOR: "0", ...env } });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
@@ -74,7 +76,7 @@ describe("coxswain plan", () => {
     await repo.write("new.yaml", deploymentYaml({ name: "new", replicas: 1 }));
     await repo.write("web.yaml", deploymentYaml({ name: "web", replicas: 5, env: [{ name: "A", configMap: { name: "cfg", key: "A" } }] }));
     const to = await repo.commit("two");
-    const r = await cli(["plan", "--repo", repo.dir, "--from", from, "--to", to]);
+    const r = await cli(["plan", "--repo", repo.dir, "--from", from, "--to", to, "--offline"]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toBe(`plan ${from.slice(0, 7)}..${to.slice(0, 7)}`);
@@ -91,7 +93,7 @@ describe("coxswain plan", () => {
   it("plans everything as created when nothing was applied yet, and prints JSON on request", async () => {
     await repo.write("web.yaml", deploymentYaml({ name: "web" }));
     await repo.commit("one");
-    const r = await cli(["plan", "--repo", repo.dir, "--output", "json"]);
+    const r = await cli(["plan", "--repo", repo.dir, "--output", "json", "--offline"]);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
     expect(plan.valid).toBe(true);
@@ -107,4 +109,109 @@ describe("coxswain plan", () => {
   });
 });
 
+describe("coxswain plan with placements (process runtime, read-only)", () => {
+  let repo: TestRepo;
+  let state: string;
+  beforeEach(async () => {
+    repo = await makeRepo();
+    state = await tempDir("coxswain-plan-state-");
+  });
+  afterEach(async () => {
+    await repo.cleanup();
+    await rm(state, { recursive: true, force: true });
+  });
+  const planArgs = (extra: string[]) => ["plan", "--repo", repo.dir, "--runtime", "process", "--state-dir", state, ...extra];
 
+  it("places each new pod of any ref (a proposal branch) and prints the same plan as JSON", async () => {
+    await repo.write("web.yaml", deploymentYaml({ name: "web", replicas: 1, cpu: "100m" }));
+    const base = await repo.commit("base");
+    await repo.git(["checkout", "--quiet", "-b", "pr/more"]);
+    await repo.write("web.yaml", deploymentYaml({ name: "web", replicas: 3, cpu: "100m", image: "app:v2" }));
+    await repo.commit("three replicas of v2");
+    const text = await cli(planArgs(["--from", base, "--to", "pr/more"]));
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trim().split("\n");
+    expect(lines.find((l) => l.startsWith("  update Deployment/default/web"))).toMatch(/→ rolls out revision ([0-9a-f]{10}) \(3 replicas\)/);
+    const placed = lines.filter((l) => /^ {6}web-[0-9a-f]{10}-[123] → local$/.test(l));
+    expect(placed).toHaveLength(3);
+    expect(lines.at(-1)).toBe("0 to create, 1 to update, 0 to delete; 3 new pod(s) on 1 node(s): 3 fit");
+    const json = await cli(planArgs(["--from", base, "--to", "pr/more", "--output", "json"]));
+    const plan = JSON.parse(json.stdout);
+    expect(plan.nodes).toEqual(["local"]);
+    expect(plan.changes[0].placements).toEqual([1, 2, 3].map((n) => ({ pod: `web-${plan.changes[0].rollsTo.revision}-${n}`, node: "local", fits: true })));
+  });
+
+  it("says why a pod fits nowhere in Kubernetes' words and exits 1", async () => {
+    await repo.write("web.yaml", deploymentYaml({ name: "web", replicas: 1, cpu: "100000" }));
+    await repo.commit("too big");
+    const r = await cli(planArgs([]));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ {6}web-[0-9a-f]{10}-1 does not fit: 0\/1 nodes are available: 1 Insufficient cpu\./m);
+    expect(r.stdout.trim().split("\n").at(-1)).toBe("1 to create, 0 to update, 0 to delete; 1 new pod(s) on 1 node(s): 0 fit, 1 do not fit");
+  });
+});
+
+describe("coxswain status and history are commands", () => {
+  it("lists them in the usage", async () => {
+    const r = await cli(["help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}coxswain status --repo/m);
+    expect(r.stdout).toMatch(/^ {2}coxswain history --repo/m);
+    expect(r.stdout).toMatch(/--webhook-secret-file/);
+    expect(r.stdout).toMatch(/--preview-envs/);
+  });
+
+  it("runs them: a repository coxswain never wrote to is BranchNotFound (exit 1)", async () => {
+    const repo = await makeRepo();
+    try {
+      await repo.write("a.yaml", "x: 1\n");
+      await repo.commit("one");
+      for (const cmd of ["status", "history"]) {
+        const r = await cli([cmd, "--repo", repo.dir]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/^error BranchNotFound: /m);
+      }
+    } finally {
+      await repo.cleanup();
+    }
+  });
+});
+
+describe("coxswain run refuses bad flags and never prints a secret", () => {
+  it.each([
+    { name: "a webhook secret without --listen", args: ["--webhook-secret-file", "/nonexistent"], error: /--webhook-secret-file needs --listen/ },
+    { name: "--preview-ttl without --preview-envs", args: ["--preview-ttl", "1h"], error: /--preview-ttl needs --preview-envs/ },
+    { name: "an empty proposal glob", args: ["--preview-branches", ""], error: /--preview-branches: expected a glob/ },
+    { name: "a listen address that is not HOST:PORT", args: ["--listen", "nowhere"], error: /--listen: expected HOST:PORT/ },
+  ])("refuses $name with a usage error (exit 2)", async ({ args, error }) => {
+    const state = await tempDir("coxswain-run-");
+    try {
+      const r = await cli(["run", "--repo", state, "--state-dir", state, "--runtime", "process", ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(error);
+    } finally {
+      await rm(state, { recursive: true, force: true });
+    }
+  });
+
+  it("names where the credentials come from, never their value, and refuses a bad credentials file by line", async () => {
+    const state = await tempDir("coxswain-run-");
+    try {
+      const file = path.join(state, "creds");
+      await writeFile(file, "username=deployer\nghp_SECRETTOKEN123\n", { mode: 0o600 });
+      const r = await cli(["run", "--repo", "http://127.0.0.1:9/none.git", "--state-dir", state, "--git-credentials-file", file]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/line 2: expected key=value/);
+      expect(r.stdout + r.stderr).not.toContain("SECRETTOKEN");
+      const env = await cli(["run", "--repo", "http://127.0.0.1:9/none.git", "--state-dir", state, "--git-timeout", "2s"], ROOT, {
+        COXSWAIN_GIT_USERNAME: "deployer",
+        COXSWAIN_GIT_PASSWORD: "pa55-SECRET-word",
+      });
+      expect(env.stdout).toMatch(/git credentials: from environment \(COXSWAIN_GIT_USERNAME\/COXSWAIN_GIT_PASSWORD\)/);
+      expect(env.code).toBe(1); // nothing listens on port 9
+      expect(env.stdout + env.stderr).not.toContain("pa55-SECRET-word");
+    } finally {
+      await rm(state, { recursive: true, force: true });
+    }
+  });
+});
