@@ -21,6 +21,8 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --port-range <a-b>            host ports of the default node (default 30000-32767)
   --instance <name>             owner label value, to run several operators on one engine (default coxswain)
   --poll-interval <d>           how often to poll the repository (default 5s; a local repository is also watched)
+  --node-grace <d>              a node silent this long is NotReady (default 10s)
+  --eviction-timeout <d>        then its pods are replaced elsewhere after this much longer (default 30s)
   --status-branch <name>        where status is written (default coxswain/status)
   --notes-ref <ref>             per-commit notes (default refs/notes/coxswain)
   --git-credentials-file <f>    username=/password= file for an http(s) repository
@@ -53,6 +55,8 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     "port-range": { type: "string" },
     instance: { type: "string" },
     "poll-interval": { type: "string" },
+    "node-grace": { type: "string" },
+    "eviction-timeout": { type: "string" },
     "status-branch": { type: "string" },
     "notes-ref": { type: "string" },
     "git-credentials-file": { type: "string" },
@@ -83,6 +87,8 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   };
   if (values["port-range"]) opts.defaultPortRange = parsePortRange("--port-range", values["port-range"]);
   if (values["poll-interval"]) opts.pollMs = parseDuration("--poll-interval", values["poll-interval"]);
+  if (values["node-grace"]) opts.nodeGraceMs = parseDuration("--node-grace", values["node-grace"]);
+  if (values["eviction-timeout"]) opts.evictionTimeoutMs = parseDuration("--eviction-timeout", values["eviction-timeout"]);
   if (values["status-branch"]) opts.statusBranch = values["status-branch"];
   if (values["notes-ref"]) opts.notesRef = values["notes-ref"];
   if (values["git-timeout"]) opts.gitTimeoutMs = parseDuration("--git-timeout", values["git-timeout"]);
