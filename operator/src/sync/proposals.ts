@@ -34,6 +34,7 @@ import { parsePlan, planName, planPath, renderPlan, type StatusStore } from "../
 import type { PlanRecord } from "../status/types.js";
 import { loadCommit, short } from "./branch-sync.js";
 import { buildPlan, formatPlan, planNote, toPlanRecord, type FleetView, type Plan } from "./plan.js";
+import { isWorkloadKey } from "./gate.js";
 import { previewGraph, type Previews } from "./previews.js";
 
 /** The work-queue key of the proposal tracker. */
@@ -152,6 +153,7 @@ export class ProposalTracker {
     const proposals = await this.list();
     const head = await repo.head(this.opts.branch);
     const base = this.opts.base.commit();
+    const baseChanged = base !== this.lastBase;
     this.lastBase = base;
     for (const [name, { ref, preview }] of proposals) {
       const k = this.known.get(name);
@@ -170,6 +172,9 @@ export class ProposalTracker {
       else this.forget(name, "deleted");
     }
     await this.settleMerged(head);
+    // Previews run only once the deploy branch applied a commit (and on its fleet): when that changes,
+    // every preview workload is looked at again.
+    if (baseChanged) for (const env of this.opts.previews.list()) for (const key of env.graph.keys().filter(isWorkloadKey)) this.opts.enqueue(key);
     return this.expire();
   }
 
