@@ -28,12 +28,19 @@ export class FleetObserver {
     this.runtimes = fleet.nodes.map((n) => ({ node: n.name, rt: new DockerRuntime({ endpoint: n.endpoint, owner, callTimeoutMs: 5_000 }) }));
   }
 
-  /** All containers (any state), sorted by node then pod. */
+  /** All containers (any state), sorted by node then pod. Nodes that do not answer (stopped on purpose) are skipped. */
   async containers(): Promise<SeenContainer[]> {
     const out: SeenContainer[] = [];
     await Promise.all(
       this.runtimes.map(async ({ node, rt }) => {
-        for (const c of await rt.list()) {
+        let listed;
+        try {
+          listed = await rt.list();
+        } catch (err) {
+          if ((err as { code?: string }).code === "NodeUnreachable") return;
+          throw err;
+        }
+        for (const c of listed) {
           const ports = JSON.parse(c.labels[LABELS.ports] ?? "[]") as LaunchPort[];
           out.push({
             node,

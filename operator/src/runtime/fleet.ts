@@ -179,6 +179,8 @@ export class Fleet {
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly reservations = new Map<string, Reservation>();
   private readonly terminating = new Set<string>();
+  /** Preemptors' nominated nodes (Kubernetes' nominatedNodeName), by owner: room held for them. */
+  private readonly nominations = new Map<string, { node: string; priority: number; requests: Resources; requestsForScoring: Resources; expiresAt: number }>();
   private readonly kubelet: Kubelet;
   private readonly opts: Required<Omit<FleetOptions, "onChange" | "log">> & Pick<FleetOptions, "onChange" | "log">;
   private pollTimer?: NodeJS.Timeout;
@@ -198,6 +200,7 @@ export class Fleet {
       runtimeOf: (node) => this.nodes.get(node)?.runtime,
       addressOf: (node) => this.nodes.get(node)?.config.address,
       busy: (pod) => this.terminating.has(pod) || this.reservations.has(pod),
+      nodeReady: (node) => this.nodes.get(node)?.ready === true,
       changed: (owner) => this.emit([owner], []),
       relist: (node) => {
         const e = this.nodes.get(node);
@@ -413,8 +416,10 @@ export class Fleet {
    * The scheduler's view: every ready node with what is requested on it, counting reservations.
    * Nodes that did not answer their last listing are left out (a pod cannot be placed there).
    */
-  schedulerSnapshot(): NodeSnapshot[] {
+  schedulerSnapshot(forPriority = Number.POSITIVE_INFINITY, forOwner?: string): NodeSnapshot[] {
     const out: NodeSnapshot[] = [];
+    const now = this.opts.now();
+    for (const [owner, n] of this.nominations) if (n.expiresAt < now) this.nominations.delete(owner);
     for (const e of this.nodes.values()) {
       if (!e.ready || !e.info || e.evicted) continue;
       const requested = { cpuMillis: 0, memoryBytes: 0 };
@@ -449,6 +454,11 @@ export class Fleet {
         });
       }
       for (const r of this.reservations.values()) if (r.node === e.config.name) add(r.owner, r.requests, r.requestsForScoring);
+      // Room held for a higher-priority preemptor counts against lower-priority pods (Kubernetes'
+      // scheduler does the same with nominated pods), so a victim's workload cannot take it back.
+      for (const [owner, n] of this.nominations) {
+        if (n.node === e.config.name && owner !== forOwner && n.priority > forPriority) add(owner, n.requests, n.requestsForScoring);
+      }
       const range = e.config.portRange.to - e.config.portRange.from + 1;
       const used = this.usedPorts(e);
       const cap = e.config.capacity ?? {};
@@ -495,6 +505,19 @@ export class Fleet {
     if (ports.length < r.portCount) throw new Error(`node ${r.node} has no ${r.portCount} free ports`);
     this.reservations.set(r.pod, { pod: r.pod, node: r.node, owner: r.owner, requests: r.requests, requestsForScoring: r.requestsForScoring, ports: [...ports, ...(r.fixedPorts ?? [])] });
     return ports;
+  }
+
+  /**
+   * Holds room on `node` for a preempting workload's pod (until it is placed there, or for 60 s): lower
+   * priority pods do not see that room. Replaces an earlier nomination of the owner.
+   */
+  nominate(owner: string, n: { node: string; priority: number; requests: Resources; requestsForScoring: Resources }): void {
+    this.nominations.set(owner, { ...n, expiresAt: this.opts.now() + 60_000 });
+  }
+
+  /** Ends a nomination (the preemptor was placed). */
+  clearNomination(owner: string): void {
+    this.nominations.delete(owner);
   }
 
   /** Drops a reservation (the create failed or was abandoned). */

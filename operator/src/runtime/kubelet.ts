@@ -75,6 +75,8 @@ export interface KubeletHost {
   addressOf(node: string): string | undefined;
   /** True while a pod is being created or stopped by the fleet: hands off. */
   busy(pod: string): boolean;
+  /** The node answers now (no action is tried on a node that does not). */
+  nodeReady(node: string): boolean;
   /** The pod's owner changed health: reconcile it. */
   changed(owner: string): void;
   /** The container was started or stopped: re-list its node. */
@@ -93,6 +95,9 @@ interface Tracked {
   labels: { readiness?: ProbeLabel; liveness?: ProbeLabel; startup?: ProbeLabel; grace: number };
   probing: Set<ProbeKind>;
   acting: boolean;
+  /** No action before this time: after an action (let the listing catch up) or a failed one (backoff). */
+  holdUntil: number;
+  actionFailures: number;
   firstReadyAt?: number;
   lastSignature: string;
 }
@@ -155,6 +160,8 @@ export class Kubelet {
             labels: { ...(readiness ? { readiness } : {}), ...(probes.liveness ? { liveness: probes.liveness } : {}), ...(probes.startup ? { startup: probes.startup } : {}), grace: probes.grace ?? 30 },
             probing: new Set(),
             acting: false,
+            holdUntil: 0,
+            actionFailures: 0,
             lastSignature: "",
           };
           this.tracked.set(c.id, t);
@@ -216,7 +223,7 @@ export class Kubelet {
         this.host.changed(t.owner);
       }
       for (const kind of s.due) this.probe(t, kind);
-      if (t.acting || this.host.busy(t.pod)) continue;
+      if (t.acting || now < t.holdUntil || this.host.busy(t.pod) || !this.host.nodeReady(t.node)) continue;
       if (s.action === "stop") void this.act(t, "stop", s);
       else if (s.action === "restart") void this.act(t, "restart", s);
     }
@@ -268,8 +275,13 @@ export class Kubelet {
       } else {
         await runtime.start(t.container.id);
       }
+      t.actionFailures = 0;
+      t.holdUntil = this.host.now() + 1_000;
     } catch (err) {
-      this.host.log?.(`pod ${t.pod}: ${action} of ${t.container.runtimeName} failed: ${toCoxError(err).message}`);
+      t.actionFailures++;
+      const delay = Math.min(30_000, 1_000 * 2 ** (t.actionFailures - 1));
+      t.holdUntil = this.host.now() + delay;
+      this.host.log?.(`pod ${t.pod}: ${action} of ${t.container.runtimeName} failed (retry in ${Math.round(delay / 1000)}s): ${toCoxError(err).message}`);
     } finally {
       t.acting = false;
       this.host.relist(t.node);

@@ -391,12 +391,15 @@ export class WorkloadController {
       requests.push(req);
     }
     // schedule → reserve runs without an await in between: the next decision sees these placements.
-    const result = schedule(fleet.schedulerSnapshot(), requests, { ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
+    const result = schedule(fleet.schedulerSnapshot(plan.priority.value, ctx.key), requests, { ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
     this.nextStartIndex = result.nextStartIndex;
     const creates: Promise<void>[] = [];
     for (const placement of result.placements) {
       const node = fleet.nodeConfig(placement.node)!;
-      if (placement.node === mem.nominatedNode) delete mem.nominatedNode;
+      if (placement.node === mem.nominatedNode) {
+        delete mem.nominatedNode;
+        fleet.clearNomination(ctx.key);
+      }
       const hostPorts = fleet.reserve({
         pod: placement.id,
         node: placement.node,
@@ -427,6 +430,7 @@ export class WorkloadController {
           if (victim) fleet.deletePod(victim, 30);
         }
         mem.nominatedNode = first.preemption.node;
+        fleet.nominate(ctx.key, { node: first.preemption.node, priority: plan.priority.value, requests: plan.requests, requestsForScoring: plan.requestsForScoring });
         ctx.events.push({
           type: "Normal",
           reason: "Preempting",
