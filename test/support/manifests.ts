@@ -118,3 +118,55 @@ export function nodesYaml(nodes: { name: string; endpoint?: string; portRange?: 
     )
     .join("\n---\n") + "\n";
 }
+
+/** A Rollout (coxswain.io/v1alpha1 unless `argo`), canary or blue/green, with one container. */
+export function rolloutYaml(o: {
+  name?: string;
+  replicas?: number;
+  image: string;
+  argo?: boolean;
+  canary?: ({ setWeight: number } | { pause: { duration?: string } })[];
+  blueGreen?: { autoPromotionEnabled?: boolean; scaleDownDelaySeconds?: number };
+  promote?: string;
+}): string {
+  const name = o.name ?? "web";
+  const lines = [
+    `apiVersion: ${o.argo ? "argoproj.io/v1alpha1" : "coxswain.io/v1alpha1"}`,
+    "kind: Rollout",
+    "metadata:",
+    `  name: ${name}`,
+    ...(o.promote !== undefined ? ["  annotations:", `    coxswain.io/promote: ${JSON.stringify(o.promote)}`] : []),
+    "spec:",
+    `  replicas: ${o.replicas ?? 4}`,
+    "  selector:",
+    "    matchLabels:",
+    `      app: ${name}`,
+    "  strategy:",
+  ];
+  if (o.canary) {
+    lines.push("    canary:", "      steps:");
+    for (const st of o.canary) {
+      if ("setWeight" in st) lines.push(`        - setWeight: ${st.setWeight}`);
+      else lines.push(st.pause.duration ? `        - pause: { duration: ${st.pause.duration} }` : "        - pause: {}");
+    }
+  } else {
+    lines.push("    blueGreen:");
+    lines.push(`      autoPromotionEnabled: ${o.blueGreen?.autoPromotionEnabled ?? true}`);
+    lines.push(`      scaleDownDelaySeconds: ${o.blueGreen?.scaleDownDelaySeconds ?? 1}`);
+  }
+  lines.push(
+    "  template:",
+    "    metadata:",
+    "      labels:",
+    `        app: ${name}`,
+    "    spec:",
+    "      terminationGracePeriodSeconds: 5",
+    "      containers:",
+    "        - name: app",
+    `          image: ${o.image}`,
+    "          ports:",
+    "            - name: http",
+    "              containerPort: 8080",
+  );
+  return lines.join("\n") + "\n";
+}
