@@ -93,6 +93,8 @@ interface Memory {
   waiting?: Waiting;
   weight?: number;
   nominatedNode?: string;
+  /** Scheduling attempts that placed nothing in a row: the backoff of kube-scheduler's queue (1 s doubling to 10 s). */
+  unschedulableAttempts: number;
   lastLine?: string;
 }
 
@@ -440,9 +442,14 @@ export class WorkloadController {
       } else {
         ctx.unschedulable = first.message;
         ctx.events.push({ type: "Warning", reason: "FailedScheduling", message: first.message });
-        // Unschedulable pods wait (Kubernetes' backoff starts at 1 s, up to 10 s); fleet changes requeue at once.
-        this.requeue(ctx, this.opts.unschedulableRetryMs ?? 5_000);
+        // Unschedulable pods wait with kube-scheduler's backoff (1 s doubling to 10 s); a change of the
+        // fleet (a node added, changed or back) requeues every workload at once.
+        const backoff = this.opts.unschedulableRetryMs ?? Math.min(10_000, 1_000 * 2 ** mem.unschedulableAttempts);
+        mem.unschedulableAttempts++;
+        this.requeue(ctx, backoff);
       }
+    } else if (result.placements.length > 0) {
+      mem.unschedulableAttempts = 0;
     }
     await Promise.all(creates);
   }
@@ -630,6 +637,7 @@ export class WorkloadController {
         conditions: rec?.conditions ? [...rec.conditions] : [],
         events: rec?.events ? [...rec.events] : this.opts.reporter.previousEvents(ctx.key),
         history: (rec?.revisions ?? []).map((r) => ({ revision: r.number, hash: r.revision, commit: r.commit })),
+        unschedulableAttempts: 0,
         ...(rec?.stable ? { stable: { ...rec.stable } } : {}),
       };
       if (rec?.canary?.revision) {
