@@ -10,20 +10,21 @@
  *
  * - watch:   a bare repository on disk, pushed to with `git push <path>`; chokidar on its refs.
  * - webhook: a remote over the smart-HTTP server; after the push a signed webhook (the generic endpoint)
- *            is POSTed to server/'s startServer, whose onPush calls trigger() on a watch of the same
- *            mirror; that fetches at once and hands the branch to the sync loop. (Until startOperator
- *            wires --listen itself, the bench calls the sync's reconcile where the operator would enqueue
- *            its source key: the queue hop is sub-millisecond.)
+ *            is POSTed to the operator's own server (startOperator with `listen` and `webhookSecret`, as
+ *            `coxswain run --listen … --webhook-secret-file …`), whose onPush triggers an immediate fetch
+ *            of the mirror and queues the branch sync.
  * - poll:    the same remote, found by the operator's own poll (interval POLL_MS, default 1 s: the
  *            latency is about half the interval plus a fetch).
  * Baselines in the same run: how long `git push` itself takes (to disk and over HTTP).
+ *
+ * Pushes in the watch and webhook modes are at least 600 ms apart: the operator holds a head that moves
+ * again within 500 ms of its previous move until the burst is over (sync/operator.ts BurstGate), and this
+ * bench measures single pushes, not bursts.
  */
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { FakeRuntime } from "../../operator/src/runtime/fake/index.js";
-import { sign, startServer } from "../../operator/src/server/index.js";
-import { openRepository } from "../../operator/src/source/index.js";
-import { SOURCE_KEY } from "../../operator/src/sync/branch-sync.js";
+import { sign } from "../../operator/src/server/index.js";
 import { startOperator, type RunningOperator } from "../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
 import { createBareRepo, startGitServer, type GitServer } from "../support/git-server.js";
@@ -97,11 +98,12 @@ async function commitChange(work: TestRepo, i: number): Promise<string> {
 }
 
 /**
- * A random gap between pushes: lets the previous commit's work settle and, for the poll, spreads the
- * pushes uniformly over the poll's phase (else every push would land at the same point of the cycle).
+ * A random gap between pushes: lets the previous commit's work settle, keeps single pushes apart from the
+ * burst window (500 ms), and, for the poll, spreads the pushes uniformly over the poll's phase (else every
+ * push would land at the same point of the cycle).
  */
 async function pause(spreadMs = 250): Promise<void> {
-  await new Promise((r) => setTimeout(r, 150 + Math.random() * spreadMs));
+  await new Promise((r) => setTimeout(r, 600 + Math.random() * spreadMs));
 }
 
 async function main(): Promise<void> {
@@ -167,19 +169,21 @@ async function main(): Promise<void> {
       const state = await tempDir("coxswain-state-");
       cleanup.push(() => rm(state, { recursive: true, force: true }));
       const seen = new Seen();
-      const op: RunningOperator = await startOperator({ repo: url, stateDir: state, runtime: "process", pollMs: 600_000, statusDebounceMs: 200, log: seen.line, runtimeFactory: fakeRuntime });
+      const op: RunningOperator = await startOperator({
+        repo: url,
+        stateDir: state,
+        runtime: "process",
+        pollMs: 600_000,
+        statusDebounceMs: 200,
+        log: seen.line,
+        runtimeFactory: fakeRuntime,
+        listen: "127.0.0.1:0",
+        webhookSecret: SECRET,
+        webhookRate: 1_000,
+      });
       const stop = once(() => op.stop());
       cleanup.push(stop);
-      // The same mirror (same state dir and URL: one gitdir, one set of in-process locks).
-      const mirror = await openRepository({ repo: url, stateDir: state });
-      const watch = mirror.watch(() => void op.sync.reconcile(SOURCE_KEY).catch(() => undefined), { pollMs: 600_000 });
-      const server = await startServer({ listen: "127.0.0.1:0", secrets: SECRET, onPush: () => watch.trigger(), rate: 1_000 });
-      const stopHook = once(async () => {
-        await server.close();
-        await watch();
-        await mirror.close();
-      });
-      cleanup.push(stopHook);
+      const server = op.server!;
       const lat: number[] = [];
       const push: number[] = [];
       const hook: number[] = [];
@@ -204,7 +208,6 @@ async function main(): Promise<void> {
       row("webhook (git push over HTTP, then the hook)", stats(lat));
       row("  baseline: git push over HTTP", stats(push));
       row("  the webhook request itself", stats(hook));
-      await stopHook();
       await stop();
     }
 

@@ -9,6 +9,7 @@ import { CoxError } from "../api/errors.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
+import type { ReconcileResult } from "../engine/queue.js";
 import { DockerRuntime } from "../runtime/docker/index.js";
 import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js";
 import { DEFAULT_OWNER } from "../runtime/labels.js";
@@ -73,6 +74,9 @@ export interface OperatorOptions {
   previewEnvs?: string[];
   /** Lifetime of a preview after its proposal's last new head (default 24 h). */
   previewTtlMs?: number;
+  /** Burst coalescing of pushes (BurstGate): quiet time and longest hold (defaults 500 ms and 2 s). */
+  burstQuietMs?: number;
+  burstMaxWaitMs?: number;
   /** Progress lines (the CLI prints them with a timestamp). */
   log?: (line: string) => void;
   /** Replaces the runtimes (tests and benchmarks use the fake runtime). */
@@ -152,6 +156,54 @@ export function realRuntimeFactory(stateDir: string, instance: string): RuntimeF
     if (node.endpoint.startsWith("process://")) return new ProcessRuntime({ stateDir, owner: instance });
     throw new CoxError("InvalidField", `node ${node.name}: unsupported endpoint ${node.endpoint}`);
   };
+}
+
+/** A head that moves again within this long of its previous move is part of a burst of pushes. */
+export const DEFAULT_BURST_QUIET_MS = 500;
+/** During a burst, a head is applied at least this often. */
+export const DEFAULT_BURST_MAX_WAIT_MS = 2_000;
+
+/**
+ * Coalesces bursts of pushes in front of the branch sync (the SOURCE_KEY reconciler). A head that moved
+ * once is handed to the sync at once (no added latency for a single push). A head that moves again within
+ * `quietMs` of its previous move is part of a burst: it is held until the branch has been quiet for
+ * `quietMs`, or at most `maxWaitMs` after the burst began, so 100 commits pushed in a few seconds start a
+ * handful of rollouts, not 100 — the sync only ever applies the head it reads when it runs. Reconciles
+ * without a new head pass straight through.
+ */
+export class BurstGate {
+  private lastHead: string | undefined;
+  private lastMoveAt = Number.NEGATIVE_INFINITY;
+  private burstSince: number | undefined;
+
+  constructor(
+    private readonly sync: { reconcile(key: string): Promise<ReconcileResult | void> },
+    private readonly head: () => Promise<string | undefined>,
+    private readonly quietMs: number,
+    private readonly maxWaitMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Holds a head that is part of a burst (requeueing itself), else reconciles the sync. */
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const head = await this.head();
+    const now = this.now();
+    if (head !== this.lastHead) {
+      // The first head seen (at start) is not a move: the first push after it must not wait.
+      const first = this.lastHead === undefined;
+      const sincePrevious = now - this.lastMoveAt;
+      this.lastHead = head;
+      this.lastMoveAt = first ? Number.NEGATIVE_INFINITY : now;
+      if (!first && sincePrevious < this.quietMs) this.burstSince ??= now;
+    }
+    if (this.burstSince !== undefined) {
+      const quietFor = now - this.lastMoveAt;
+      const waited = now - this.burstSince;
+      if (quietFor < this.quietMs && waited < this.maxWaitMs) return { requeueAfterMs: Math.max(10, Math.min(this.quietMs - quietFor, this.maxWaitMs - waited)) };
+      this.burstSince = undefined;
+    }
+    return this.sync.reconcile(key);
+  }
 }
 
 /** The fleet as plans see it: the scheduler snapshot and each workload's live pods. */
@@ -282,7 +334,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("Deployment", workloads);
     manager.register("Rollout", workloads);
     manager.register("Node", nodes);
-    manager.register(SOURCE_KEY, sync);
+    manager.register(SOURCE_KEY, new BurstGate(sync, () => repo.head(branch), opts.burstQuietMs ?? DEFAULT_BURST_QUIET_MS, opts.burstMaxWaitMs ?? DEFAULT_BURST_MAX_WAIT_MS));
     if (following) {
       proposals = new ProposalTracker({
         repo,

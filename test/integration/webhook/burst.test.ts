@@ -1,0 +1,77 @@
+/**
+ * Safe write-back under a burst (fake runtime, the smart-HTTP Git server): 100 commits, each a new revision,
+ * pushed one by one within 10 s, each followed by a signed webhook. The operator converges to the last one
+ * without starting 100 rollouts — only the head is ever processed, and a rollout in flight is superseded —
+ * and the record stays coherent: every processed commit has a final phase, the summary and the note agree
+ * with the records, and the remote's status branch holds the same records as the operator.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { sign } from "../../../operator/src/server/index.js";
+import { LABELS } from "../../../operator/src/runtime/labels.js";
+import { noteText } from "../../../operator/src/status/store.js";
+import { runGit } from "../../support/git-repo.js";
+import { deploymentYaml } from "../../support/manifests.js";
+import { waitFor } from "../../support/wait.js";
+import { note, operator, Scope, statusFile } from "../proposals/harness.js";
+
+const SECRET = "burst-secret-0123456789abcdef";
+const COMMITS = 100;
+const scope = new Scope();
+afterEach(() => scope.cleanup());
+
+describe("a burst of pushes", () => {
+  it(`converges to the last of ${COMMITS} commits pushed within 10 s without starting ${COMMITS} rollouts, and the record stays coherent`, async () => {
+    const work = await scope.work();
+    const { url, gitdir } = await scope.served(work);
+    const web = (i: number) => deploymentYaml({ name: "web", replicas: 2, image: `app:v${i}`, maxSurge: 1, maxUnavailable: 0 });
+    await work.write("web.yaml", web(0));
+    const v0 = await work.commit("v0");
+    await work.push("origin", "main");
+    const t = await operator(scope, { repo: url, listen: "127.0.0.1:0", webhookSecret: SECRET, pollMs: 1_000 });
+    await waitFor("v0 Succeeded", () => t.op.store.getCommit(v0)?.phase === "Succeeded", 30_000, 50);
+    const before = t.runtimes.get("local")!.launched.length;
+
+    const oids: string[] = [];
+    for (let i = 1; i <= COMMITS; i++) {
+      await work.write("web.yaml", web(i));
+      oids.push(await work.commit(`v${i}`));
+    }
+    const hooks: Promise<Response>[] = [];
+    const started = performance.now();
+    for (const oid of oids) {
+      await work.git(["push", "--quiet", "origin", `${oid}:refs/heads/main`]);
+      const body = JSON.stringify({ ref: "refs/heads/main", after: oid });
+      hooks.push(fetch(`${t.op.server!.url}/api/v1/webhooks/generic`, { method: "POST", headers: { "x-coxswain-signature-256": `sha256=${sign(SECRET, body)}` }, body }));
+    }
+    const pushedIn = performance.now() - started;
+    expect(pushedIn).toBeLessThan(10_000);
+    // The rate limit (10/s, burst 20) refuses some hooks with 429: the fetch they ask for happens anyway.
+    expect((await Promise.all(hooks)).every((r) => r.status === 200 || r.status === 429)).toBe(true);
+
+    const last = oids.at(-1)!;
+    await waitFor("the last commit Succeeded", () => t.op.store.getCommit(last)?.phase === "Succeeded", 60_000, 100);
+    expect((await t.containers()).map((c) => c.image)).toEqual([`app:v${COMMITS}`, `app:v${COMMITS}`]);
+
+    // Not 100 rollouts: only a few distinct revisions were ever started.
+    const launched = t.runtimes.get("local")!.launched.slice(before);
+    const revisions = new Set(launched.map((l) => l.labels[LABELS.revision]));
+    if (process.env.COXSWAIN_TEST_VERBOSE) process.stderr.write(`burst: ${COMMITS} pushes in ${Math.round(pushedIn)} ms, ${revisions.size} revision(s) started, ${launched.length} pod(s) created\n`);
+    expect(revisions.size).toBeLessThanOrEqual(8);
+    expect(launched.length).toBeLessThanOrEqual(2 * revisions.size + 4);
+
+    // Coherent records: every processed commit is final, only the last succeeded, the summary agrees.
+    const processed = oids.filter((o) => t.op.store.getCommit(o));
+    expect(processed.length).toBeLessThanOrEqual(revisions.size + 4);
+    for (const o of processed) expect(["Succeeded", "Superseded"]).toContain(t.op.store.getCommit(o)!.phase);
+    expect(processed.filter((o) => t.op.store.getCommit(o)!.phase === "Succeeded")).toEqual([last]);
+    expect(t.op.store.summary()).toMatchObject({ head: { commit: last, phase: "Succeeded" }, applied: last, stable: last });
+
+    // What the remote holds is the same record: summary, one file per processed commit, matching notes.
+    await t.op.flushStatus();
+    await waitFor("the remote status branch is current", async () => parse((await statusFile(gitdir, "summary.yaml")) ?? "{}")?.head?.phase === "Succeeded", 10_000, 100);
+    const files = (await runGit(["--git-dir", gitdir, "ls-tree", "-r", "--name-only", "coxswain/status", "commits/"])).split("\n").filter(Boolean);
+    expect(files.sort()).toEqual([v0, ...processed].map((o) => `commits/${o.slice(0, 2)}/${o}.yaml`).sort());
+    for (const o of processed) expect(await note(gitdir, o)).toBe(noteText(t.op.store.getCommit(o)!));
+  });
+});
