@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { sign } from "../../../operator/src/server/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
+import { BurstGate } from "../../../operator/src/sync/operator.js";
 import { noteText } from "../../../operator/src/status/store.js";
 import { runGit } from "../../support/git-repo.js";
 import { deploymentYaml } from "../../support/manifests.js";
@@ -73,5 +74,35 @@ describe("a burst of pushes", () => {
     const files = (await runGit(["--git-dir", gitdir, "ls-tree", "-r", "--name-only", "coxswain/status", "commits/"])).split("\n").filter(Boolean);
     expect(files.sort()).toEqual([v0, ...processed].map((o) => `commits/${o.slice(0, 2)}/${o}.yaml`).sort());
     for (const o of processed) expect(await note(gitdir, o)).toBe(noteText(t.op.store.getCommit(o)!));
+  });
+});
+
+describe("BurstGate (the decision, on a clock of our own)", () => {
+  it.each([
+    { name: "hands the head seen at start and a later single push to the sync at once", steps: [[0, "a"], [100, "b"]] as [number, string][], want: ["sync a", "sync b"] },
+    {
+      name: "holds a head that moves again within 500 ms until the branch has been quiet for 500 ms",
+      steps: [[0, "a"], [1_000, "b"], [1_100, "c"], [1_300, "d"], [1_900, "d"]] as [number, string][],
+      want: ["sync a", "sync b", "hold c 500", "hold d 500", "sync d"],
+    },
+    {
+      name: "applies the head at least every 2 s during a burst that does not stop",
+      steps: [[0, "a"], [1_000, "b"], [1_100, "c"], [1_500, "d"], [1_900, "e"], [2_300, "f"], [2_700, "g"], [3_100, "h"], [3_200, "i"]] as [number, string][],
+      // h is applied 2 s after the burst began; i, 100 ms later, starts the next hold.
+      want: ["sync a", "sync b", "hold c 500", "hold d 500", "hold e 500", "hold f 500", "hold g 400", "sync h", "hold i 500"],
+    },
+    { name: "lets reconciles without a new head pass", steps: [[0, "a"], [10, "a"], [20, "a"]] as [number, string][], want: ["sync a", "sync a", "sync a"] },
+  ])("$name", async ({ steps, want }) => {
+    let now = 0;
+    let head = "";
+    const out: string[] = [];
+    const gate = new BurstGate({ reconcile: async () => void out.push(`sync ${head}`) }, async () => head, 500, 2_000, () => now);
+    for (const [t, h] of steps) {
+      now = t;
+      head = h;
+      const r = await gate.reconcile("@source");
+      if (r && r.requeueAfterMs !== undefined) out.push(`hold ${head} ${r.requeueAfterMs}`);
+    }
+    expect(out).toEqual(want);
   });
 });
