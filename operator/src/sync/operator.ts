@@ -300,6 +300,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       },
     });
     let nodes: NodeController | undefined;
+    /** Auto-revert decisions in flight (awaited on stop). */
+    let reverting: Promise<unknown> = Promise.resolve();
     sync = new BranchSync({
       applyNodes: () => nodes!.reconcile(NODES_KEY),
       repo,
@@ -310,7 +312,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       store,
       scheduleStatusWrite,
       progress: log,
-      onRolledBack: (failed, stable, graph) => void considerRevert(failed, stable, graph),
+      onRolledBack: (failed, stable, graph) => {
+        reverting = reverting.then(() => considerRevert(failed, stable, graph)).catch((err: unknown) => log(`auto-revert: ${(err as Error).message}`));
+      },
     });
     /** Auto-revert policy: the flag, or the annotation on a workload the failed commit changed. */
     const considerRevert = async (failed: string, stable: string, stableGraph: Parameters<typeof changedWorkloads>[1]): Promise<void> => {
@@ -362,6 +366,12 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     // Previews next, before any workload is reconciled: after a restart their pods must be recognised as
     // desired, not removed as orphans.
     if (proposals) await proposals.reconcile().catch((err: unknown) => log(`proposals: ${(err as Error).message}`));
+    // Stopped in reverse: the queue drains first, then reverts in flight finish (their outcome is part of
+    // the final status write), then the fleet and the status writer close.
+    cleanups.push(async () => {
+      await reverting;
+      await reverter.idle();
+    });
     manager.start();
     cleanups.push(() => manager!.stop());
     fleet.start();
@@ -436,12 +446,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       flushStatus: () => writer.flush(),
       stop() {
         stopping ??= (async () => {
-          // Reverse order of start: server, watch, queue, reverts in flight, status, fleet, lock, repository.
+          // Reverse order of start: server, watch, queue, reverts in flight, fleet, status, lock, repository.
           const order = [...cleanups].reverse();
-          for (const c of order) {
-            if (c === cleanups[0]) await reverter.idle(); // before the repository closes
-            await c().catch((err: unknown) => log(`stop: ${(err as Error).message}`));
-          }
+          for (const c of order) await c().catch((err: unknown) => log(`stop: ${(err as Error).message}`));
         })();
         return stopping;
       },
