@@ -15,7 +15,7 @@ import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js
 import { DEFAULT_OWNER } from "../runtime/labels.js";
 import { ProcessRuntime } from "../runtime/process/index.js";
 import { startServer, type RunningServer, type WebhookSecrets } from "../server/index.js";
-import { acquireRepositoryLock, openRepository, type GitCredentials, type RepositoryLock } from "../source/index.js";
+import { acquireRepositoryLock, openRepository, refGlob, type GitCredentials, type RepositoryLock } from "../source/index.js";
 import type { Repository, WatchHandle } from "../source/types.js";
 import { AutoReverter, autoRevertWanted } from "../status/revert.js";
 import { StatusStore } from "../status/store.js";
@@ -224,13 +224,15 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const previewBranches = opts.previewBranches ?? [];
   const previewEnvs = opts.previewEnvs ?? [];
   const following = previewBranches.length + previewEnvs.length > 0;
+  // Pull/merge request heads ("pull/<n>", "merge-requests/<n>") are followed when some glob names them.
+  const pullRequests = [...previewBranches, ...previewEnvs].some((g) => refGlob(g).test("pull/1") || refGlob(g).test("merge-requests/1"));
   const repo = await openRepository({
     repo: opts.repo,
     stateDir: opts.stateDir,
     ...(opts.gitTimeoutMs ? { timeoutMs: opts.gitTimeoutMs } : {}),
     ...(opts.gitCredentials ? { auth: opts.gitCredentials } : {}),
-    // Pull/merge request heads are mirrored only when some proposal glob could name them.
-    ...(following ? { pullRequests: true } : {}),
+    // One more request per fetch (the server's ref list), so only when a glob asks for them.
+    ...(pullRequests ? { pullRequests: true } : {}),
   });
   let lock: RepositoryLock | undefined;
   const cleanups: (() => Promise<unknown>)[] = [() => repo.close()];
@@ -353,7 +355,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         enqueue: (key) => manager!.enqueue(key),
         planPatterns: previewBranches,
         previewPatterns: previewEnvs,
-        pullRequests: true,
+        pullRequests,
         previews,
         ttlMs: opts.previewTtlMs ?? DEFAULT_PREVIEW_TTL_MS,
       });
