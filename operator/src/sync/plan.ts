@@ -29,7 +29,7 @@ import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js
 import { diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
 import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
-import { planTemplate, podRequest, type TemplatePlan } from "../controllers/deployment/template.js";
+import { planTemplate, podRequest, type TemplatePlan } from "../controllers/workload/template.js";
 import { resolveCanaryParams, resolveRollingParams } from "../rollout/index.js";
 import type { Repository } from "../source/types.js";
 import type { PlanRecord, RecordedError } from "../status/types.js";

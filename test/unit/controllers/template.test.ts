@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ConfigMap, Deployment } from "../../../operator/src/api/objects.js";
-import { expandVars, planTemplate, podLaunches } from "../../../operator/src/controllers/deployment/template.js";
+import { expandVars, planTemplate, podLaunches } from "../../../operator/src/controllers/workload/template.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 

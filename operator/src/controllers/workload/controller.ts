@@ -56,7 +56,7 @@ import type {
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import { schedule } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
-import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "../deployment/template.js";
+import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
 import type { DesiredView, WorkloadReporter } from "../types.js";
 
 /** Options of the workload controller. */
