@@ -28,6 +28,8 @@ export interface GitServer {
   readonly port: number;
   /** Number of requests served (including refused and stalled ones). */
   readonly requests: number;
+  /** Number of fetch requests (git-upload-pack: ref advertisement or pack), so pushes of status do not count. */
+  readonly fetches: number;
   /** From now on, requests are accepted and stalled in the given way (false = serve normally again). */
   stall(mode: StallMode): void;
   /** Stops listening, kills every http-backend child still running and drops open connections. */
@@ -52,9 +54,11 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   const sockets = new Set<Socket>();
   let stallMode: StallMode = false;
   let requests = 0;
+  let fetches = 0;
 
   const server = http.createServer((req, res) => {
     requests++;
+    if ((req.url ?? "").includes("git-upload-pack")) fetches++;
     opts.onAuthorization?.(req.headers.authorization);
     if (stallMode === "reset") {
       req.socket.destroy();
@@ -87,6 +91,9 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     port,
     get requests() {
       return requests;
+    },
+    get fetches() {
+      return fetches;
     },
     url: (name) => `http://127.0.0.1:${port}/${name}`,
     urlWithCredentials: (name, username, password) =>

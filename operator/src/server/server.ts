@@ -204,9 +204,10 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | unde
 }
 
 /**
- * Answers an error and closes the connection. What the client still sends is discarded without being
- * kept (closing at once could reset the connection before the client reads the answer), for at most a
- * second.
+ * Answers an error and closes the connection. A body the client is still sending is read and discarded
+ * first (for at most a second; then the socket is destroyed): answering and closing while the client
+ * still writes makes the kernel reset the connection, and the client would see ECONNRESET instead of the
+ * answer. A body declared too large (413) is answered at once — reading it is what the limit prevents.
  */
 function refuse(
   req: http.IncomingMessage,
@@ -218,13 +219,27 @@ function refuse(
 ): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.setHeader("connection", "close");
-  send(res, status, code ? { code, message } : { message });
-  if (!req.complete) {
-    req.resume();
-    const timer = setTimeout(() => req.socket.destroy(), 1_000);
-    timer.unref();
-    req.once("end", () => clearTimeout(timer));
+  const answer = () => send(res, status, code ? { code, message } : { message });
+  if (req.complete || status === 413) {
+    answer();
+    if (!req.complete) drainThenDestroy(req);
+    return;
   }
+  const timer = setTimeout(() => req.socket.destroy(), 1_000);
+  timer.unref();
+  req.once("end", () => {
+    clearTimeout(timer);
+    answer();
+  });
+  req.resume();
+}
+
+/** Discards what the client still sends, for at most a second, then drops the connection. */
+function drainThenDestroy(req: http.IncomingMessage): void {
+  req.resume();
+  const timer = setTimeout(() => req.socket.destroy(), 1_000);
+  timer.unref();
+  req.once("end", () => clearTimeout(timer));
 }
 
 function send(res: http.ServerResponse, status: number, body: Record<string, unknown>, headOnly = false): void {
