@@ -3,6 +3,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CoxError } from "../api/errors.js";
+import { createProfile, DEFAULT_PROFILE, type ProfileOptions, type SchedulerSettings } from "../scheduler/index.js";
 
 /** Parses argv against `options`; unknown flags and missing values become InvalidArgument errors. */
 export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
@@ -42,4 +43,56 @@ export function parsePortRange(flag: string, text: string): { from: number; to: 
     throw new CoxError("InvalidArgument", `${flag}: expected a port range like 30000-32767 (got ${JSON.stringify(text)})`);
   }
   return { from, to };
+}
+
+/** The scheduler flags shared by `run` and `plan` (KubeSchedulerConfiguration's knobs, as flags). */
+export const SCHEDULER_FLAGS = {
+  "scheduler-scoring": { type: "string" },
+  "scheduler-weight": { type: "string", multiple: true },
+  "percentage-of-nodes-to-score": { type: "string" },
+} as const;
+
+/** Help lines of SCHEDULER_FLAGS. */
+export const SCHEDULER_USAGE = `  --scheduler-scoring <s>       NodeResourcesFit's strategy: LeastAllocated (default, spreads) or MostAllocated (packs)
+  --scheduler-weight <P=N>      weight of a score plugin (repeatable), e.g. NodeResourcesBalancedAllocation=3 (defaults as
+                                Kubernetes: TaintToleration 3, NodeAffinity 2, PodTopologySpread 2, InterPodAffinity 2,
+                                NodeResourcesFit 1, NodeResourcesBalancedAllocation 1, ImageLocality 1)
+  --percentage-of-nodes-to-score <n>  with ≥ 100 nodes, score max(100, N·n/100) feasible nodes (default 0: adaptive)`;
+
+/**
+ * Turns the scheduler flags into SchedulerSettings; undefined when none is given. InvalidArgument for an
+ * unknown strategy or plugin, a weight that is not a positive number, or a percentage outside 0..100.
+ */
+export function parseSchedulerFlags(values: { "scheduler-scoring"?: string; "scheduler-weight"?: string | string[]; "percentage-of-nodes-to-score"?: string }): SchedulerSettings | undefined {
+  const scoring = values["scheduler-scoring"];
+  const weightFlags = ([] as string[]).concat(values["scheduler-weight"] ?? []);
+  const pct = values["percentage-of-nodes-to-score"];
+  if (scoring === undefined && weightFlags.length === 0 && pct === undefined) return undefined;
+  const settings: SchedulerSettings = {};
+  const options: ProfileOptions = {};
+  if (scoring !== undefined) {
+    if (scoring !== "LeastAllocated" && scoring !== "MostAllocated") {
+      throw new CoxError("InvalidArgument", `--scheduler-scoring: expected LeastAllocated or MostAllocated (got ${JSON.stringify(scoring)})`);
+    }
+    options.scoringStrategy = { type: scoring };
+  }
+  const plugins = DEFAULT_PROFILE.scores.map((s) => s.name).sort();
+  const weights: Record<string, number> = {};
+  for (const w of weightFlags) {
+    const m = /^([A-Za-z]+)=([0-9]+(?:\.[0-9]+)?)$/.exec(w.trim());
+    if (!m || !plugins.includes(m[1]!) || !(Number(m[2]) > 0)) {
+      throw new CoxError("InvalidArgument", `--scheduler-weight: expected PLUGIN=N with N > 0 and PLUGIN one of ${plugins.join(", ")} (got ${JSON.stringify(w)})`);
+    }
+    weights[m[1]!] = Number(m[2]);
+  }
+  if (Object.keys(weights).length > 0) options.weights = weights;
+  if (options.scoringStrategy || options.weights) settings.profile = createProfile(options);
+  if (pct !== undefined) {
+    const n = Number(pct);
+    if (!/^[0-9]{1,3}$/.test(pct.trim()) || n > 100) {
+      throw new CoxError("InvalidArgument", `--percentage-of-nodes-to-score: expected an integer from 0 to 100 (got ${JSON.stringify(pct)})`);
+    }
+    settings.percentageOfNodesToScore = n;
+  }
+  return settings;
 }

@@ -16,7 +16,7 @@ import { StatusWriter } from "../status/writer.js";
 import { loadCommit } from "../sync/branch-sync.js";
 import { realRuntimeFactory, resolveDefaultNode, type DefaultRuntime } from "../sync/operator.js";
 import { buildPlan, formatPlan, type Plan } from "../sync/plan.js";
-import { parsePortRange, parse } from "./args.js";
+import { parse, parsePortRange, parseSchedulerFlags, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
 import { observeFleet } from "./fleet.js";
 import { openForReading } from "./status.js";
 
@@ -35,7 +35,8 @@ export const PLAN_USAGE = `coxswain plan --repo <path|url> [flags]
   --port-range <a-b>            host ports of the default node (default 30000-32767)
   --instance <name>             the operator's owner label, to recognise its pods (default coxswain)
   --offline                     do not contact the nodes: no placements
-  --output json                 machine-readable output`;
+  --output json                 machine-readable output
+${SCHEDULER_USAGE}`;
 
 /** Prints a plan; resolves with the exit code (1 when the target commit is invalid or a pod does not fit). */
 export async function planCommand(argv: string[], out: (line: string) => void): Promise<number> {
@@ -53,7 +54,9 @@ export async function planCommand(argv: string[], out: (line: string) => void): 
     instance: { type: "string" },
     offline: { type: "boolean" },
     output: { type: "string" },
+    ...SCHEDULER_FLAGS,
   });
+  const scheduler = parseSchedulerFlags(values);
   const output = values.output ?? "text";
   if (output !== "text" && output !== "json") throw new CoxError("InvalidArgument", `--output: expected json (got ${JSON.stringify(values.output)})`);
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
@@ -89,7 +92,7 @@ export async function planCommand(argv: string[], out: (line: string) => void): 
       const fleet = await observeFleet(base?.graph, defaultNode, realRuntimeFactory(stateDir, instance));
       try {
         unreachable = fleet.unreachable;
-        plan = buildPlan({ ...(from ? { from } : {}), ...(base?.graph ? { fromGraph: base.graph } : {}), target, fleet: fleet.view });
+        plan = buildPlan({ ...(from ? { from } : {}), ...(base?.graph ? { fromGraph: base.graph } : {}), target, fleet: fleet.view, ...(scheduler ? { scheduler } : {}) });
       } finally {
         await fleet.close();
       }

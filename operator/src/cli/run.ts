@@ -8,7 +8,7 @@ import { CoxError } from "../api/errors.js";
 import { parseListen, readWebhookSecretFile } from "../server/index.js";
 import { refGlob, resolveGitCredentials } from "../source/index.js";
 import { startOperator, type DefaultRuntime, type OperatorOptions } from "../sync/operator.js";
-import { parse, parseDuration, parsePortRange, required } from "./args.js";
+import { parse, parseDuration, parsePortRange, parseSchedulerFlags, required, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
 
 /** Help text of `coxswain run`. */
 export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
@@ -35,7 +35,8 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --preview-branches <glob>     plan proposals: branches like 'pr/*', pull requests as 'pull/*' or 'merge-requests/*'
                                 (repeatable); the plan goes to plans/<name>.yaml on the status branch and a note
   --preview-envs <glob>         plan these proposals and also run them as previews in namespaces of their own (repeatable)
-  --preview-ttl <d>             remove a preview whose proposal got no new head for this long (default 24h)`;
+  --preview-ttl <d>             remove a preview whose proposal got no new head for this long (default 24h)
+${SCHEDULER_USAGE}`;
 
 /** Checks a proposal glob: not empty, no whitespace. */
 function glob(flag: string, value: string): string {
@@ -69,6 +70,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     "preview-envs": { type: "string", multiple: true },
     "preview-ttl": { type: "string" },
     seed: { type: "string" },
+    ...SCHEDULER_FLAGS,
   });
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
   if (!["auto", "docker", "process"].includes(runtime)) {
@@ -93,6 +95,8 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   if (values["notes-ref"]) opts.notesRef = values["notes-ref"];
   if (values["git-timeout"]) opts.gitTimeoutMs = parseDuration("--git-timeout", values["git-timeout"]);
   if (values.seed) opts.seed = Number(values.seed);
+  const scheduler = parseSchedulerFlags(values);
+  if (scheduler) opts.scheduler = scheduler;
 
   const creds = await resolveGitCredentials(values["git-credentials-file"] ? { file: values["git-credentials-file"] } : {});
   if (creds) {

@@ -10,6 +10,7 @@ export { explainNoNodes, explainPreemption, explainUnschedulable, NO_NODES_MESSA
 export {
   balancedAllocation,
   createProfile,
+  type SchedulerSettings,
   DEFAULT_HOSTNAME_MAX_SKEW,
   DEFAULT_IMAGE_SIZE_BYTES,
   DEFAULT_PROFILE,

@@ -181,6 +181,15 @@ export function createProfile(o: ProfileOptions = {}): SchedulerProfile {
   return Object.freeze({ filters: DEFAULT_PROFILE.filters.filter((f) => !off.has(f.name)), scores });
 }
 
+/**
+ * The scheduler settings an operator runs with (`coxswain run --scheduler-scoring …`): the profile and
+ * percentageOfNodesToScore, handed to every schedule() call of the workload controller and of plans.
+ */
+export interface SchedulerSettings {
+  profile?: SchedulerProfile;
+  percentageOfNodesToScore?: number;
+}
+
 /** Runs one filter on a node and returns its reasons as a list (empty = fits); for tests and plans. */
 export function filterReasons(plugin: FilterPlugin, pod: PodRequest, node: NodeSnapshot, state: CycleState = new Map()): string[] {
   const r = plugin.filter(pod, node, state);

@@ -14,6 +14,7 @@ import { DockerRuntime } from "../runtime/docker/index.js";
 import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js";
 import { DEFAULT_OWNER } from "../runtime/labels.js";
 import { ProcessRuntime } from "../runtime/process/index.js";
+import type { SchedulerSettings } from "../scheduler/index.js";
 import { startServer, type RunningServer, type WebhookSecrets } from "../server/index.js";
 import { acquireRepositoryLock, openRepository, refGlob, type GitCredentials, type RepositoryLock } from "../source/index.js";
 import type { Repository, WatchHandle } from "../source/types.js";
@@ -83,6 +84,8 @@ export interface OperatorOptions {
   runtimeFactory?: RuntimeFactory;
   /** Scheduler seed (tests). */
   seed?: number;
+  /** Scoring profile and percentageOfNodesToScore of the scheduler (`--scheduler-scoring`, …). */
+  scheduler?: SchedulerSettings;
 }
 
 /** A running operator. */
@@ -335,6 +338,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       reporter: desired,
       instance,
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
     });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
     manager.register("Deployment", workloads);
@@ -352,6 +356,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         log,
         base: sync,
         fleet: fleetView(fleet),
+        ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
         enqueue: (key) => manager!.enqueue(key),
         planPatterns: previewBranches,
         previewPatterns: previewEnvs,

@@ -24,7 +24,7 @@
  */
 import type { ConfigMap, Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
-import { DEFAULT_SEED, schedule } from "../scheduler/index.js";
+import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
 import { diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
 import type { Diagnostic } from "../manifest/types.js";
@@ -129,12 +129,12 @@ function surgeOf(w: Workload, replicas: number): number {
  * Adds placements to the changes that create pods (see the module comment), asking the scheduler on the
  * fleet's snapshot. Deterministic for the same snapshot (fixed seed). Mutates and returns `changes`.
  */
-export function placeChanges(changes: PlannedChange[], after: DesiredGraph, fleet: FleetView, opts: { seed?: number } = {}): PlannedChange[] {
+export function placeChanges(changes: PlannedChange[], after: DesiredGraph, fleet: FleetView, opts: { seed?: number; scheduler?: SchedulerSettings } = {}): PlannedChange[] {
   let nodes = fleet.snapshot().map(copyNode);
   const seed = opts.seed ?? DEFAULT_SEED;
   const place = (requests: PodRequest[], label: string | undefined, plan: TemplatePlan): PlannedPlacement[] => {
     if (requests.length === 0) return [];
-    const result = schedule(nodes, requests, { seed });
+    const result = schedule(nodes, requests, { ...opts.scheduler, seed });
     const out: PlannedPlacement[] = [];
     const byId = new Map(result.placements.map((p) => [p.id, p]));
     const unschedulable = new Map(result.unschedulable.map((u) => [u.id, u]));
@@ -250,14 +250,14 @@ export function release(nodes: NodeSnapshot[], gone: ReadonlySet<string>): NodeS
  * The plan of a loaded commit against a base graph, with placements when a fleet is given. Pure apart
  * from the fleet's snapshot.
  */
-export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; target: LoadedCommit; fleet?: FleetView; seed?: number }): Plan {
+export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; target: LoadedCommit; fleet?: FleetView; seed?: number; scheduler?: SchedulerSettings }): Plan {
   const { target } = input;
   const base = { ...(input.from ? { from: input.from } : {}), to: target.commit, diagnostics: target.diagnostics };
   if (!target.graph) return { ...base, changes: [], valid: false };
   const changes = planGraphs(input.fromGraph, target.graph);
   if (!input.fleet) return { ...base, changes, valid: true };
   const nodes = input.fleet.snapshot().map((n) => n.name).sort();
-  return { ...base, changes: placeChanges(changes, target.graph, input.fleet, input.seed !== undefined ? { seed: input.seed } : {}), valid: true, nodes };
+  return { ...base, changes: placeChanges(changes, target.graph, input.fleet, { ...(input.seed !== undefined ? { seed: input.seed } : {}), ...(input.scheduler ? { scheduler: input.scheduler } : {}) }), valid: true, nodes };
 }
 
 /** Reads both commits and plans; placements when a fleet is given. */

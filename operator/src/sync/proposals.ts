@@ -33,6 +33,7 @@ import type { ProposalRef, Repository } from "../source/types.js";
 import { parsePlan, planName, planPath, renderPlan, type StatusStore } from "../status/store.js";
 import type { PlanRecord } from "../status/types.js";
 import { loadCommit, short } from "./branch-sync.js";
+import type { SchedulerSettings } from "../scheduler/index.js";
 import { buildPlan, formatPlan, planNote, toPlanRecord, type FleetView, type Plan } from "./plan.js";
 import { isWorkloadKey } from "./gate.js";
 import { previewGraph, type Previews } from "./previews.js";
@@ -54,6 +55,8 @@ export interface ProposalTrackerOptions {
   store: StatusStore;
   scheduleStatusWrite: () => void;
   log?: (line: string) => void;
+  /** The operator's scheduler settings, so that a plan places pods as the rollout will. */
+  scheduler?: SchedulerSettings;
   /** What the deploy branch has applied (BranchSync): plans are made against it. */
   base: { commit(): string | undefined; graph(): DesiredGraph | undefined };
   /** Where placements are asked; without it plans have no placements. */
@@ -218,7 +221,7 @@ export class ProposalTracker {
     const target = await loadCommit(repo, ref.oid, this.opts.path, this.blobCache);
     const base = this.opts.base.commit();
     const baseGraph = this.opts.base.graph();
-    const plan = buildPlan({ ...(base ? { from: base } : {}), ...(baseGraph ? { fromGraph: baseGraph } : {}), target, ...(this.opts.fleet ? { fleet: this.opts.fleet } : {}) });
+    const plan = buildPlan({ ...(base ? { from: base } : {}), ...(baseGraph ? { fromGraph: baseGraph } : {}), target, ...(this.opts.fleet ? { fleet: this.opts.fleet } : {}), ...(this.opts.scheduler ? { scheduler: this.opts.scheduler } : {}) });
     const next: Known = { name, ref: ref.ref, commit: ref.oid, base, record: k?.record ?? toPlanRecord(plan, ref.ref) };
     const sameHead = k?.commit === ref.oid;
     if (preview) {

@@ -54,7 +54,7 @@ import type {
   Waiting,
 } from "../../rollout/types.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
-import { schedule } from "../../scheduler/index.js";
+import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
 import type { DesiredView, WorkloadReporter } from "../types.js";
@@ -69,6 +69,8 @@ export interface WorkloadControllerOptions {
   now?: () => number;
   /** Seed for the scheduler's tie-breaking (tests). */
   seed?: number;
+  /** Scoring profile and percentageOfNodesToScore (default: kube-scheduler's default profile, adaptive). */
+  scheduler?: SchedulerSettings;
   /** How long to wait before looking again at pods that cannot be scheduled. */
   unschedulableRetryMs?: number;
 }
@@ -393,7 +395,7 @@ export class WorkloadController {
       requests.push(req);
     }
     // schedule → reserve runs without an await in between: the next decision sees these placements.
-    const result = schedule(fleet.schedulerSnapshot(plan.priority.value, ctx.key), requests, { ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
+    const result = schedule(fleet.schedulerSnapshot(plan.priority.value, ctx.key), requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
     this.nextStartIndex = result.nextStartIndex;
     const creates: Promise<void>[] = [];
     for (const placement of result.placements) {
