@@ -40,7 +40,7 @@ export interface NodeSpec {
    */
   drain?: boolean;
   /**
-   * Pods without a matching toleration are kept off (NoSchedule), scored down (PreferNoSchedule) or also evicted (NoExecute). Unique by key and effect.
+   * Pods without a matching toleration are kept off (NoSchedule), scored down (PreferNoSchedule) or kept off like NoSchedule (NoExecute; running pods are not evicted yet and tolerationSeconds has no effect). Unique by key and effect.
    */
   taints?: Taint[];
   capacity?: NodeCapacity;
