@@ -177,10 +177,14 @@ describe.skipIf(!HAS_DOCKER)("rollouts that cannot complete on a Docker engine",
     await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
     await ctx.repo.write("apps/crash.yaml", deploymentYaml({ name: "crash", replicas: 1, image: TEST_IMAGES.exits }));
     const oid = await ctx.repo.commit("web back to v1, and a crashing app");
+    let last = "";
     const record = await waitFor("commit recorded as RolledBack", async () => {
-      const text = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
-      return /^phase: RolledBack$/m.test(text) ? text : undefined;
-    }, 60_000, 250);
+      last = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
+      return /^phase: RolledBack$/m.test(last) ? last : undefined;
+    }, 60_000, 250).catch((err: Error) => {
+      // What the operator saw, so that a failure here can be understood from the CI log alone.
+      throw new Error(`${err.message}\nlast record:\n${last}\noperator output (last 60 lines):\n${ctx.operator!.lines.slice(-60).join("\n")}`);
+    });
     expect(record).toMatch(/code: CrashLoopBackOff/);
     await waitFor("the crashing app removed", async () => (await ctx.obs.containers()).every((c) => c.workload !== "crash"), 30_000, 200);
     await settledOn(ctx.obs, "v1");
