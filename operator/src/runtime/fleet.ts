@@ -551,6 +551,11 @@ export class Fleet {
       this.release(pod);
       this.rebuildPods(e);
     }
+    // What run() returned was observed before it returned; a container that exited at once may already
+    // have been listed as exited by a refresh that our assignment above just overwrote. Listing again
+    // makes the engine's word the last one (otherwise a crash-looping pod could look ready until the
+    // next poll, long enough to be called stable).
+    await this.refreshEntry(e);
   }
 
   /**
