@@ -3,9 +3,9 @@
  * they turn into, and the errors for bad values (asserted by code).
  */
 import { describe, expect, it } from "vitest";
-import { isCoxError } from "../../../operator/src/api/errors.js";
 import { parseSchedulerFlags } from "../../../operator/src/cli/args.js";
 import { BUILTIN } from "../../../operator/src/scheduler/framework.js";
+import { codeOf } from "../../support/errors.js";
 
 type Flags = Parameters<typeof parseSchedulerFlags>[0];
 
@@ -56,12 +56,6 @@ describe("scheduler flags", () => {
     ["a percentage above 100", { "percentage-of-nodes-to-score": "101" }],
     ["a negative percentage", { "percentage-of-nodes-to-score": "-1" }],
   ])("refuse %s with InvalidArgument", (_, flags) => {
-    let err: unknown;
-    try {
-      parseSchedulerFlags(flags);
-    } catch (e) {
-      err = e;
-    }
-    expect(isCoxError(err) && err.code).toBe("InvalidArgument");
+    expect(codeOf(() => parseSchedulerFlags(flags))).toBe("InvalidArgument");
   });
 });
