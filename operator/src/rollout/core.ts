@@ -216,8 +216,6 @@ export function countsOf(w: World): RolloutCounts {
 export interface PodPlan {
   plans: RevisionPlan[];
   remove: string[];
-  /** Creations of pods that replace failed pods of the same revision (not progress). */
-  replacements: number;
   created: number;
   /** Active pods removed. */
   removedActive: number;
@@ -256,7 +254,6 @@ export function planPods(w: World, desired: ReadonlyMap<string, number>, opts: {
   let budget = opts.limit === Infinity ? Infinity : Math.max(0, opts.limit - w.running);
   const createBy = new Map<string, number>();
   let heldBack = 0;
-  let replacements = 0;
   let created = 0;
   for (const r of want) {
     const need = size(r) - r.active.length;
@@ -265,7 +262,6 @@ export function planPods(w: World, desired: ReadonlyMap<string, number>, opts: {
     heldBack += need - n;
     budget -= n;
     createBy.set(r.revision, n);
-    replacements += Math.min(n, r.failed.length);
     created += n;
   }
 
@@ -281,7 +277,7 @@ export function planPods(w: World, desired: ReadonlyMap<string, number>, opts: {
   const remove = [...failedNames];
   const failedSet = new Set(failedNames);
   for (const p of plans) for (const name of p.remove) if (!failedSet.has(name)) remove.push(name);
-  return { plans, remove, replacements, created, removedActive, heldBack };
+  return { plans, remove, created, removedActive, heldBack };
 }
 
 /** The sizes to hand back: non-zero ones plus the wanted revision (so that it keeps existing). */
@@ -313,10 +309,15 @@ export interface FinishArgs {
 }
 
 /**
- * Everything a strategy's step reports besides its own fields: counts, progress (pods created — replacements
- * of failed pods excepted —, active pods removed, a pod became available since lastProgressAt, or the
- * strategy's own progress), the deadline (not while held), and when to look again (minReadySeconds maturing,
- * the deadline, the strategy's timers).
+ * Everything a strategy's step reports besides its own fields: counts, progress, the deadline (not while
+ * held), and when to look again (minReadySeconds maturing, the deadline, the strategy's timers).
+ *
+ * Progress is what was observed to move, never what is only planned (Kubernetes' DeploymentProgressing
+ * compares observed counts): active pods removed, a pod became available since lastProgressAt, or the
+ * strategy's own progress (a canary step passed, a promotion). Planned creations are not progress: a pod
+ * that cannot be created, started or scheduled is planned again at every step, and counting that kept a
+ * broken rollout "progressing" forever. Waiting for terminating pods to stop is progress: it is the
+ * engines' work, bounded by the grace period, and never a sign that the new revision is broken.
  */
 export function finishStep(w: World, pods: PodPlan, a: FinishArgs): PlannedStep {
   const { now } = w;
@@ -330,8 +331,9 @@ export function finishStep(w: World, pods: PodPlan, a: FinishArgs): PlannedStep 
       }
     }
   }
-  const progressed = pods.created - pods.replacements > 0 || pods.removedActive > 0 || becameAvailable || a.extraProgress === true;
   const complete = a.complete;
+  const waitingForTermination = !complete && w.revs.some((r) => r.terminating > 0);
+  const progressed = pods.removedActive > 0 || becameAvailable || a.extraProgress === true || waitingForTermination;
   const deadlineExceeded = !complete && !progressed && a.holdDeadline !== true && now - a.lastProgressAt > deadlineMs;
 
   let requeueAfterMs: number | undefined;

@@ -10,11 +10,11 @@ import { short } from "./core.js";
 import type { RollbackDecision, RollbackInput } from "./types.js";
 
 /**
- * What to do about a failed rollout:
+ * What to do about a failed rollout (the branch sync acts on it for whole commits; `failed` and `stable` are
+ * commits there):
  * - the failing rollout was a rollback → pause, RollbackFailed;
- * - no stable revision, or the failing revision is the stable one (nothing better to go back to) → pause,
- *   RolloutFailed;
- * - otherwise → roll back to the stable revision.
+ * - no stable one, or the failing one is the stable one (nothing better to go back to) → report, RolloutFailed;
+ * - otherwise → roll back to the stable one.
  * Pure. Throws CoxError InvalidArgument when `failed` is empty.
  */
 export function decideRollback(input: RollbackInput): RollbackDecision {
@@ -25,18 +25,14 @@ export function decideRollback(input: RollbackInput): RollbackDecision {
     return {
       action: "pause",
       code: "RollbackFailed",
-      reason: `the rollback to revision ${short(failed)} failed${why}; a rollback is never rolled back: paused until a new commit`,
+      reason: `the rollback to ${short(failed)} failed${why}; a rollback is never rolled back: paused until a new commit`,
     };
   }
   if (stable === undefined || stable.length === 0) {
-    return { action: "pause", code: "RolloutFailed", reason: `revision ${short(failed)} failed${why} and there is no stable revision to go back to: paused until a new commit` };
+    return { action: "report", code: "RolloutFailed", reason: `${short(failed)} failed${why}; nothing succeeded before it, so there is nothing proven to roll back to` };
   }
   if (stable === failed) {
-    return {
-      action: "pause",
-      code: "RolloutFailed",
-      reason: `revision ${short(failed)} failed${why} and it is the last stable revision itself: paused until a new commit`,
-    };
+    return { action: "report", code: "RolloutFailed", reason: `${short(failed)} failed${why}; it is the stable one itself, so there is nothing proven to roll back to` };
   }
-  return { action: "rollback", to: stable, reason: `revision ${short(failed)} failed${why}; rolling back to the last stable revision ${short(stable)}` };
+  return { action: "rollback", to: stable, reason: `${short(failed)} failed${why}; rolling back to the last stable ${short(stable)}` };
 }

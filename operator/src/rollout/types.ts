@@ -256,10 +256,15 @@ export interface RollbackInput {
   failure?: RolloutFailure;
 }
 
-/** Roll back to the stable revision, or pause and report. */
+/**
+ * Roll back to the stable revision; pause (a rollback failed: take no step until a new commit); or report
+ * (nothing proven to go back to: record the failure, leave what runs as it is — Kubernetes' behaviour after
+ * ProgressDeadlineExceeded).
+ */
 export type RollbackDecision =
   | { action: "rollback"; to: string; reason: string }
-  | { action: "pause"; code: "RollbackFailed" | "RolloutFailed"; reason: string };
+  | { action: "pause"; code: "RollbackFailed"; reason: string }
+  | { action: "report"; code: "RolloutFailed"; reason: string };
 
 // ---------------------------------------------------------------------------------------------------------
 // Canary and blue/green (Argo Rollouts)

@@ -28,9 +28,9 @@ const recreateCases: Case[] = [
     want: { create: 0, remove: ["a-2", "a-1", "a-0"], desired: { b: 0, a: 0 }, progressed: true },
   },
   {
-    name: "Recreate waits while an old pod is still terminating",
+    name: "Recreate waits while an old pod is still terminating, and the wait counts as progress",
     input: input(recreate(3), "b", as(available("a", 1), { terminating: true })),
-    want: { create: 0, remove: [], progressed: false, reason: /1 old pod\(s\) to stop/ },
+    want: { create: 0, remove: [], progressed: true, reason: /1 old pod\(s\) to stop/ },
   },
   {
     name: "Recreate creates every new pod once no old pod runs",

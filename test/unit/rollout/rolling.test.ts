@@ -14,9 +14,9 @@ interface Case {
 
 const rolling: Case[] = [
   {
-    name: "10 replicas at 25%/25% first creates 3 new pods",
+    name: "10 replicas at 25%/25% first creates 3 new pods, which is not progress until one becomes available",
     input: input(params(10, 3, 2), "b", available("a", 10)),
-    want: { create: 3, remove: [], progressed: true, complete: false },
+    want: { create: 3, remove: [], progressed: false, complete: false },
   },
   {
     name: "10 replicas at 25%/25% then removes the 2 most recently ready old pods while the 3 new ones start",
@@ -81,9 +81,9 @@ const rolling: Case[] = [
     want: { create: 0, remove: ["a-2"] },
   },
   {
-    name: "with maxSurge 0 waits while the removed old pod is still terminating",
+    name: "with maxSurge 0 waits while the removed old pod is still terminating, and waiting for it is progress",
     input: input(params(3, 0, 1), "b", [...available("a", 2), ...as(available("a", 1, 2), { terminating: true })]),
-    want: { create: 0, remove: [], progressed: false },
+    want: { create: 0, remove: [], progressed: true },
   },
   {
     name: "with maxSurge 0 creates the new pod once the old one is gone",
@@ -146,6 +146,11 @@ const failures: Case[] = [
     name: "replaces a failed new pod in the same step without counting it as progress",
     input: input(params(3, 1, 0), "b", [...available("b", 2), ...as(starting("b", 1, 2), { failed: true })], { lastProgressAt: T - 1000 }),
     want: { create: 1, remove: ["b-2"], progressed: false, complete: false, counts: { replicas: 2, updated: 2 } },
+  },
+  {
+    name: "plans the same creations again when the pods never appeared, without counting them as progress",
+    input: input({ ...params(3, 1, 0), progressDeadlineSeconds: 15 }, "b", available("a", 3), { lastProgressAt: T - 20_000 }),
+    want: { create: 1, remove: [], progressed: false, complete: false, deadlineExceeded: true },
   },
   {
     name: "removes failed old pods at once without counting it as progress",
