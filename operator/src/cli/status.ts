@@ -155,6 +155,7 @@ export function formatStatus(r: StatusReport): string[] {
     field("applied", s.applied ? s.applied.slice(0, 7) : "nothing applied");
     if (s.stable) field("stable", `${s.stable.slice(0, 7)} (what an automatic rollback goes back to)`);
     if (s.quarantined?.length) field("quarantined", s.quarantined.map((q) => q.slice(0, 7)).join(", "));
+    for (const f of s.faults ?? []) field("fault", `${f.where}: ${f.code}: ${f.message} (since ${f.since.replace(/\.\d+Z$/, "Z")})`);
   }
   if (r.branchHead) {
     const b = r.branchHead;

@@ -447,6 +447,7 @@ function orderCommit(c: CommitRecord): CommitRecord {
     timings,
   };
   if (c.quarantined !== undefined) out.quarantined = c.quarantined;
+  if (c.supersededBy !== undefined) out.supersededBy = c.supersededBy;
   if (c.rollback) out.rollback = { to: c.rollback.to, code: c.rollback.code, reason: c.rollback.reason };
   if (c.revert) {
     out.revert = { state: c.revert.state, ...(c.revert.commit !== undefined ? { commit: c.revert.commit } : {}), message: c.revert.message };
@@ -546,7 +547,7 @@ function orderSummary(s: SummaryRecord): SummaryRecord {
       return withRest(node, n);
     })
     .sort((a, b) => cmp(a.name, b.name));
-  // The documented key order: where, what was processed and applied, what is proven and what is barred, counts, nodes.
+  // The documented key order: where, what was processed and applied, what is proven and what is barred, faults, counts, nodes.
   const out: SummaryRecord = {
     repository: s.repository,
     branch: s.branch,
@@ -555,6 +556,7 @@ function orderSummary(s: SummaryRecord): SummaryRecord {
     ...(s.applied !== undefined ? { applied: s.applied } : {}),
     ...(s.stable !== undefined ? { stable: s.stable } : {}),
     ...(s.quarantined !== undefined ? { quarantined: [...new Set(s.quarantined)].sort(cmp) } : {}),
+    ...(s.faults !== undefined ? { faults: s.faults.map((f) => ({ where: f.where, code: f.code, message: f.message, since: f.since })).sort((a, b) => cmp(a.where, b.where)) } : {}),
     workloads: { total: w.total ?? 0, ready: w.ready ?? 0, progressing: w.progressing ?? 0, failed: w.failed ?? 0 },
     nodes,
   };

@@ -41,6 +41,11 @@ export interface CommitRecord {
   errors: RecordedError[];
   /** ISO-8601 times: seen (commit noticed), applied (desired state handed to controllers), finished. */
   timings: { seen: string; applied?: string; finished?: string; /** ms from seen to finished */ durationMs?: number };
+  /**
+   * The newer commit that replaced this one while it was in flight: its rollout was cut short (Superseded),
+   * or only its monitor window was (Succeeded: it had rolled out with every pod ready).
+   */
+  supersededBy?: string;
   /** True when the commit failed and must not be applied again until a newer commit supersedes it. */
   quarantined?: boolean;
   /** When the commit's rollout failed and coxswain rolled back: to which commit, and why (error code + message). */
@@ -116,6 +121,16 @@ export interface SummaryRecord {
   stable?: string;
   /** Commits that failed and are not applied again until a newer commit supersedes them, sorted. */
   quarantined?: string[];
+  /** Faults of the deploy branch now (a fetch that fails, a branch or object that cannot be read), sorted by where. */
+  faults?: SourceFault[];
+}
+
+/** A fault of the deploy branch: where ("fetch", "read"), its error code and message, and since when (ISO-8601). */
+export interface SourceFault {
+  where: string;
+  code: string;
+  message: string;
+  since: string;
 }
 
 /** A proposal's plan: plans/<name>.yaml on the status branch (name: the branch with "/" → "-", or "pr-<n>"). */

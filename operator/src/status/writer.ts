@@ -37,6 +37,8 @@ export interface StatusWriterOptions {
   debounceMs?: number;
   /** Failures, always as CoxError StatusWriteFailed (the cause carries the underlying code). Default: one line on stderr. */
   onError?: (err: CoxError) => void;
+  /** Called after a flush that wrote (or had nothing to write) without an error: a failure before it is over. */
+  onWritten?: () => void;
   /** First retry delay after a failed flush, doubling up to 60 s (default 1000 ms). */
   retryMs?: number;
 }
@@ -68,6 +70,7 @@ export class StatusWriter {
   private readonly debounceMs: number;
   private readonly retryMs: number;
   private readonly onError: (err: CoxError) => void;
+  private readonly onWritten: () => void;
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<FlushResult> | undefined;
   private followUp: Promise<FlushResult> | undefined;
@@ -90,6 +93,7 @@ export class StatusWriter {
     this.debounceMs = opts.debounceMs ?? 500;
     this.retryMs = opts.retryMs ?? 1_000;
     this.onError = opts.onError ?? ((err) => process.stderr.write(`coxswain status: ${err.code}: ${err.message}\n`));
+    this.onWritten = opts.onWritten ?? (() => undefined);
   }
 
   /**
@@ -201,6 +205,7 @@ export class StatusWriter {
       result.notes = await this.writeNotes();
       if (this.remote) result.pushed = await this.pushChanged();
       this.failures = 0;
+      this.onWritten();
     } catch (err) {
       this.report(err, "writing the status branch");
       this.scheduleRetry();
