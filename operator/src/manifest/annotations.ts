@@ -19,6 +19,14 @@ export const PRIORITY_ANNOTATION = "coxswain.io/priority";
  */
 export const PROMOTE_ANNOTATION = "coxswain.io/promote";
 
+/**
+ * On a Deployment or Rollout: how long (whole seconds, 0–86400) every pod of a completed rollout must stay
+ * ready before the revision counts as stable (Swarm's update monitor, Nomad's min_healthy_time). Default 5.
+ */
+export const MONITOR_SECONDS_ANNOTATION = "coxswain.io/monitor-seconds";
+/** The largest coxswain.io/monitor-seconds: one day. */
+const MAX_MONITOR_SECONDS = 86_400;
+
 /** The range of a priority, as Kubernetes allows for pods (int32; user-defined classes stop at 1e9). */
 export const MIN_PRIORITY = -2147483648;
 /** The highest priority a user may give (Kubernetes' HighestUserDefinablePriority). */
@@ -55,6 +63,14 @@ export function priorityAnnotationOf(obj: DesiredObject): number | undefined {
   if (v === undefined) return undefined;
   const n = parseInteger(v);
   return n !== undefined && n >= MIN_PRIORITY && n <= MAX_USER_PRIORITY ? n : undefined;
+}
+
+/** The workload's coxswain.io/monitor-seconds; undefined when absent or invalid (the default applies). */
+export function monitorSecondsOf(obj: DesiredObject): number | undefined {
+  const v = annotation(obj, MONITOR_SECONDS_ANNOTATION);
+  if (v === undefined || !/^[0-9]+$/.test(v)) return undefined;
+  const n = Number(v);
+  return n <= MAX_MONITOR_SECONDS ? n : undefined;
 }
 
 /**
@@ -114,6 +130,13 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
         message: `is ignored: spec.template.spec.priorityClassName (${showValue(obj.spec.template.spec.priorityClassName)}) decides the priority`,
       });
     }
+  }
+
+  const monitor = annotations[MONITOR_SECONDS_ANNOTATION];
+  if (monitor !== undefined) {
+    if (!/^[0-9]+$/.test(monitor) || Number(monitor) > MAX_MONITOR_SECONDS) {
+      issues.push(fieldError("InvalidField", at(MONITOR_SECONDS_ANNOTATION), `must be a whole number of seconds from 0 to ${MAX_MONITOR_SECONDS} (got ${showValue(monitor)})`));
+    } else if (!isWorkload(obj)) noEffect(MONITOR_SECONDS_ANNOTATION, workloads);
   }
 
   const promote = annotations[PROMOTE_ANNOTATION];
