@@ -25,6 +25,8 @@ export interface DesiredView {
   graph(): DesiredGraph | undefined;
   /** The target commit. */
   commit(): string | undefined;
+  /** False while controllers must create and remove nothing (the head has not been read since start). */
+  ready?(): boolean;
   /** What the workload's controller drives now; undefined = not desired (its pods go). */
   entry(key: string): DesiredEntry | undefined;
   /**
@@ -41,8 +43,13 @@ export interface WorkloadState {
   revision: string;
   /** Commit whose desired state this reconcile acted on. */
   commit: string;
-  /** All pods on the wanted revision, available, nothing old left. */
+  /** Done: all pods on the wanted revision, available, nothing old left, and healthy for the monitor window. */
   complete: boolean;
+  /**
+   * All pods on the wanted revision, available, nothing old left, no failure seen — the monitor window may
+   * still run. A commit replaced by a newer one in this state still counts as the rollback target.
+   */
+  rolledOut: boolean;
   /** The rollout failed (progress deadline exceeded, a pod never started, crash loops). */
   failed: boolean;
   /** Why it failed: an error code (ProgressDeadlineExceeded, PodStartDeadlineExceeded, CrashLoopBackOff). */

@@ -31,7 +31,8 @@ import { formatDiagnostic } from "../manifest/types.js";
 import type { Fleet } from "../runtime/fleet.js";
 import type { Repository } from "../source/types.js";
 import type { StatusStore } from "../status/store.js";
-import type { CommitRecord, RecordedError, SummaryRecord, WorkloadRecord } from "../status/types.js";
+import type { CommitRecord, RecordedError, SourceFault, SummaryRecord, WorkloadRecord } from "../status/types.js";
+import { decideRollback } from "../rollout/index.js";
 import { gate, isWorkloadKey, type GateDecision, type GateWorkloadState } from "./gate.js";
 
 /** The key of the branch sync in the work queue. */
@@ -142,6 +143,12 @@ export class BranchSync implements DesiredView, WorkloadReporter {
   private readonly quarantined = new Set<string>();
   private readonly quarantinedDigests = new Map<string, string>();
   private lastProcessed?: string;
+  /** The head has been read once since start: until then controllers create and remove nothing. */
+  private headRead = false;
+  /** The applied commit the status branch names, kept in the summary even when this run cannot read it. */
+  private recordedApplied?: string;
+  /** Faults of the deploy branch, by where they happen ("fetch", "read"): in summary.yaml, status and /healthz. */
+  private readonly faults = new Map<string, SourceFault>();
   /** What each workload's controller drives now (released → target, held → previous). */
   private readonly current = new Map<string, DesiredEntry>();
   private readonly states = new Map<string, WorkloadState>();
@@ -167,6 +174,39 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     return this.target?.commit;
   }
 
+  /**
+   * False until the head commit has been read once after start (whatever it turned out to be): until then
+   * what runs may belong to a newer commit than the applied one, so nothing is created or removed.
+   */
+  ready(): boolean {
+    return this.headRead;
+  }
+
+  /** The current faults of the deploy branch, sorted by where they happen. */
+  sourceFaults(): SourceFault[] {
+    return [...this.faults.values()].sort((a, b) => (a.where < b.where ? -1 : a.where > b.where ? 1 : 0));
+  }
+
+  /**
+   * Records (err) or clears (undefined) a fault of the deploy branch at `where`. A new or changed fault is
+   * logged once and written to summary.yaml; the same fault again changes nothing (no log line, no status
+   * commit). Clearing logs the recovery.
+   */
+  setFault(where: string, err: CoxError | undefined): void {
+    const prev = this.faults.get(where);
+    if (!err) {
+      if (!prev) return;
+      this.faults.delete(where);
+      this.opts.progress(`source (${where}): recovered from ${prev.code}`);
+      this.writeSummary();
+      return;
+    }
+    if (prev && prev.code === err.code && prev.message === err.message) return;
+    this.faults.set(where, { where, code: err.code, message: err.message, since: prev?.since ?? new Date(this.now()).toISOString() });
+    this.opts.progress(`source (${where}): ${err.code}: ${err.message}; what runs is left as it is`);
+    this.writeSummary();
+  }
+
   /** What a workload's controller drives now. */
   entry(key: string): DesiredEntry | undefined {
     if (!this.target) return undefined;
@@ -190,8 +230,15 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     if (summary?.stable) this.stable = summary.stable;
     const applied = summary?.applied;
     if (!applied) return;
+    this.recordedApplied = applied;
     const loaded = await loadCommit(this.opts.repo, applied, this.opts.path, this.blobCache).catch(() => undefined);
-    if (!loaded?.graph) return;
+    if (!loaded?.graph) {
+      this.opts.progress(
+        `the status branch names ${short(applied)} as applied, but it does not read as valid with this run's options (--path ${this.opts.path || "."}); ` +
+          `nothing is applied from it and its records are kept`,
+      );
+      return;
+    }
     this.target = { commit: applied, graph: loaded.graph };
     const record = this.opts.store.getCommit(applied);
     // A rollback in progress: some commit failed with rollback.to = applied and is not RolledBack yet.
@@ -208,6 +255,17 @@ export class BranchSync implements DesiredView, WorkloadReporter {
 
   /** Reconciles the branch: process the head if it moved. */
   async reconcile(_key: string): Promise<ReconcileResult | void> {
+    try {
+      await this.readHead();
+      this.setFault("read", undefined);
+    } catch (err) {
+      const e = toCoxError(err);
+      this.setFault("read", e);
+      throw e;
+    }
+  }
+
+  private async readHead(): Promise<void> {
     const head = await this.opts.repo.head(this.opts.branch);
     if (!head) {
       throw new CoxError("BranchNotFound", `branch ${this.opts.branch} does not exist in ${this.opts.repo.location}`, { requeueAfterMs: 5_000 });
@@ -221,6 +279,10 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       // Reading the commit failed (Git error): look at it again on the next reconcile.
       this.lastProcessed = before;
       throw err;
+    }
+    if (!this.headRead) {
+      this.headRead = true;
+      this.enqueueAll();
     }
   }
 
@@ -245,8 +307,8 @@ export class BranchSync implements DesiredView, WorkloadReporter {
 
     if (this.target?.commit === commit) {
       // Already applied (before a restart): look at everything again, keep the record as it was.
-      this.enqueueAll();
       this.evaluate();
+      this.enqueueAll();
       return;
     }
     if (this.quarantined.has(commit)) {
@@ -263,6 +325,16 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     for (const d of loaded.diagnostics) this.opts.progress(`  ${formatDiagnostic(d)}`);
     const base = { ...record, ...(rewritten ? { historyRewritten: true } : {}) };
     if (rewritten) this.opts.progress(`branch ${this.opts.branch} was rewritten: ${short(commit)} does not descend from ${short(previousHead!)}`);
+    if ((!loaded.graph || errors.length > 0) && record.phase !== "Pending" && record.phase !== "Invalid") {
+      // An earlier run recorded an outcome for this very commit; reading it now as invalid says that this
+      // run's options (--path, limits) differ, not that the commit changed. Its record stays as it is.
+      this.opts.progress(
+        `commit ${short(commit)} "${subject}" was recorded as ${record.phase} by an earlier run but does not read as valid with this run's options ` +
+          `(--path ${this.opts.path || "."}): nothing applied, its record is kept — check the flags`,
+      );
+      this.writeSummary();
+      return;
+    }
     if (!loaded.graph || errors.length > 0) {
       const still = this.target ? `; still running ${short(this.target.commit)}` : "; nothing applied";
       this.setCommit({
@@ -312,17 +384,37 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       `commit ${short(commit)} "${subject}": valid (${loaded.graph.size} objects, read in ${loadMs} ms), ${lines.length} change(s)${lines.length ? ": " + lines.join("; ") : ""}`,
     );
     if (changes.changes.some((c) => c.key.startsWith("Node/"))) await this.opts.applyNodes?.();
-    this.enqueueAll();
+    // Release first: an enqueued key may be reconciled at once, and must see what the gate released.
     this.evaluate();
+    this.enqueueAll();
   }
 
-  /** Marks the commit whose rollout is in flight as Superseded (a rollback in flight keeps its Failed record). */
+  /**
+   * Ends the record of the commit whose rollout is in flight (a rollback in flight keeps its Failed record).
+   * A commit whose every changed workload had rolled out — complete, no failure seen — when the newer one
+   * arrived counts as Succeeded and becomes the stable commit: only its monitor window was cut short. Any
+   * other is Superseded.
+   */
   private supersedeInFlight(by: string): void {
     const prev = this.target?.commit;
     if (!prev) return;
     const rec = this.opts.store.getCommit(prev);
     if (rec && (rec.phase === "Progressing" || rec.phase === "Pending")) {
-      this.setCommit({ ...rec, phase: "Superseded", message: `superseded by ${short(by)} before it completed`, timings: { ...rec.timings, finished: new Date(this.now()).toISOString() } });
+      const finished = new Date(this.now()).toISOString();
+      if (this.rollout?.direction === "forward" && this.rolledOut()) {
+        this.setCommit({
+          ...rec,
+          phase: "Succeeded",
+          message: `rolled out; its pods were ready when ${short(by)} replaced it before the monitor window ended`,
+          supersededBy: by,
+          errors: [],
+          timings: { ...rec.timings, finished, durationMs: this.now() - Date.parse(rec.timings.seen) },
+        });
+        this.stable = prev;
+        this.opts.progress(`commit ${short(prev)} "${rec.subject}": rolled out and ready when ${short(by)} replaced it; it is the stable commit`);
+      } else {
+        this.setCommit({ ...rec, phase: "Superseded", message: `superseded by ${short(by)} before it completed`, supersededBy: by, timings: { ...rec.timings, finished } });
+      }
     }
     const failed = this.rollout?.failed;
     if (failed) {
@@ -428,6 +520,16 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     return { done: onTarget && s!.complete, failed: onTarget && s!.failed };
   }
 
+  /** Every changed workload of the rollout in flight reached its target: rolled out (monitor window aside) or gone. */
+  private rolledOut(): boolean {
+    const target = this.target!;
+    return (this.rollout?.changed ?? []).every((key) => {
+      if (!target.graph.has(key)) return this.gone.has(key);
+      const s = this.states.get(key);
+      return s !== undefined && s.commit === target.commit && !s.failed && (s.complete || s.rolledOut);
+    });
+  }
+
   /** Releases what the gate allows and derives the target commit's phase. */
   evaluate(): void {
     const target = this.target;
@@ -454,32 +556,35 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.writeSummary();
   }
 
+  /** A released workload failed: the rollback policy (rollout/rollback.ts) decides what the commit does. */
   private onFailure(key: string): void {
     const target = this.target!;
     const rollout = this.rollout!;
     const state = this.states.get(key);
     const reason = state?.message ?? `${key} failed`;
     const code = state?.failureCode ?? "RolloutFailed";
-    if (rollout.direction === "reverse") {
+    // The rollout that failed goes to target.commit: the commit itself, or (a rollback) the stable commit.
+    const decision = decideRollback({ failed: target.commit, failedIsRollback: rollout.direction === "reverse", ...(this.stable ? { stable: this.stable } : {}) });
+    if (decision.action === "pause") {
+      const failed = rollout.failed!.commit;
       if (this.paused) return;
       this.paused = true;
-      const f = rollout.failed!;
-      const rec = this.opts.store.getCommit(f.commit);
+      const rec = this.opts.store.getCommit(failed);
       if (rec) {
         this.setCommit({
           ...rec,
           phase: "Failed",
           message: `rollback to ${short(target.commit)} failed too (${reason}); paused — push a fix`,
-          errors: [...rec.errors, { code: "RollbackFailed", message: `rolling back to ${short(target.commit)} failed: ${reason}` }],
+          errors: [...rec.errors, { code: decision.code, message: `rolling back to ${short(target.commit)} failed: ${reason}` }],
         });
       }
-      this.opts.progress(`rollback of ${short(f.commit)} to ${short(target.commit)} failed (${reason}); workloads paused until a new commit`);
+      this.opts.progress(`rollback of ${short(failed)} to ${short(target.commit)} failed (${reason}); workloads paused until a new commit`);
       for (const k of rollout.changed) this.opts.manager.enqueue(k);
       return;
     }
-    const rec = this.opts.store.getCommit(target.commit);
-    const stable = this.stable;
-    if (!stable || stable === target.commit) {
+    if (decision.action === "report") {
+      // Said once: the record leaves Progressing here, and a Failed record is not reported again.
+      const rec = this.opts.store.getCommit(target.commit);
       if (rec && rec.phase === "Progressing") {
         this.setCommit({
           ...rec,
@@ -488,11 +593,11 @@ export class BranchSync implements DesiredView, WorkloadReporter {
           errors: [{ code, message: reason }],
           timings: { ...rec.timings, finished: new Date(this.now()).toISOString() },
         });
-        this.opts.progress(`commit ${short(target.commit)} failed: ${reason}; no stable commit to roll back to`);
+        this.opts.progress(`commit ${short(target.commit)} failed: ${reason}; no stable commit to roll back to — what runs is left as it is`);
       }
       return;
     }
-    void this.beginRollback(target.commit, stable, code, reason);
+    void this.beginRollback(target.commit, decision.to, code, reason);
   }
 
   /** Switches the target back to the stable commit, in reverse order, and quarantines the failed one. */
@@ -521,8 +626,9 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.opts.progress(`commit ${short(failed)} failed (${code}: ${reason}); rolling back to ${short(stable)} and quarantining it`);
     this.target = { commit: stable, graph: loaded.graph };
     this.startRollout(failedTarget, "reverse", { commit: failed, code, reason });
-    this.enqueueAll();
+    // Release first: an enqueued key may be reconciled at once, and must see what the gate released.
     this.evaluate();
+    this.enqueueAll();
   }
 
   private onDone(): void {
@@ -602,9 +708,10 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       branch: this.opts.branch,
       path: this.opts.path || ".",
       ...(headRecord ? { head: { commit: headRecord.commit, phase: headRecord.phase } } : {}),
-      ...(this.target ? { applied: this.target.commit } : {}),
+      ...(this.target ? { applied: this.target.commit } : this.recordedApplied ? { applied: this.recordedApplied } : {}),
       ...(this.stable ? { stable: this.stable } : {}),
       ...(this.quarantined.size ? { quarantined: [...this.quarantined].sort() } : {}),
+      ...(this.faults.size ? { faults: this.sourceFaults() } : {}),
       workloads: { total: keys.length, ready, progressing, failed },
       nodes: this.opts.fleet.listNodes().map((n) => ({
         name: n.config.name,

@@ -243,6 +243,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     lock = await acquireRepositoryLock(repo.gitdir, `coxswain run (instance ${instance}, branch ${branch})`);
     cleanups.push(() => lock!.release());
     if (repo.remote) await repo.refresh();
+    await checkBranchAndPath(repo, branch, repoPath);
     return await assemble();
   } catch (err) {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -251,6 +252,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 
   async function assemble(): Promise<RunningOperator> {
     const store = new StatusStore();
+    /** The status branch's last write failed (cleared by the next write that succeeds). */
+    let statusFault: { code: string; message: string; since: string } | undefined;
     let proposals: ProposalTracker | undefined;
     let sync: BranchSync | undefined;
     let manager: Manager | undefined;
@@ -267,7 +270,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       notesRef: opts.notesRef ?? "refs/notes/coxswain",
       remote: repo.remote,
       debounceMs: opts.statusDebounceMs ?? 500,
-      onError: (err) => log(`status: ${err.code}: ${err.message}`),
+      onError: (err) => {
+        log(`status: ${err.code}: ${err.message}`);
+        statusFault = { code: err.code, message: err.message, since: statusFault?.since ?? new Date().toISOString() };
+      },
+      onWritten: () => {
+        statusFault = undefined;
+      },
     });
     await writer.load();
     cleanups.push(() => writer.close());
@@ -291,7 +300,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     cleanups.push(() => fleet.close());
     manager = new Manager({
       concurrency: 4,
-      onError: (key, err) => log(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`),
+      // The branch sync reports its own faults, once each (sync.setFault), in the log and the summary.
+      onError: (key, err) => {
+        if (key !== SOURCE_KEY) log(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`);
+      },
     });
     const reverter = new AutoReverter({
       repo,
@@ -392,8 +404,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       },
       {
         pollMs: opts.pollMs ?? 5_000,
-        onError: (err: CoxError) => log(`source: ${err.code}: ${err.message}${repo.remote ? `; retrying (${watch?.state().failures ?? 1} failure(s) in a row), what runs is left as it is` : ""}`),
-        onRecover: (failures) => log(`source: ${repo.location} answers again after ${failures} failed fetch(es)`),
+        onError: (err: CoxError) => {
+          log(`source: ${err.code}: ${err.message}${repo.remote ? `; retrying (${watch?.state().failures ?? 1} failure(s) in a row), what runs is left as it is` : ""}`);
+          sync!.setFault("fetch", err);
+        },
+        onRecover: (failures) => {
+          log(`source: ${repo.location} answers again after ${failures} failed fetch(es)`);
+          sync!.setFault("fetch", undefined);
+        },
         ...(opts.fetchBackoff ? { backoff: opts.fetchBackoff } : {}),
       },
     );
@@ -405,8 +423,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 
     const health = (): Record<string, unknown> => {
       const summary = store.summary();
+      const faults = [...sync!.sourceFaults(), ...(statusFault ? [{ where: "status", code: statusFault.code, message: statusFault.message, since: statusFault.since }] : [])];
       return {
-        ok: true,
+        // Not ok while the deploy branch cannot be fetched or read, or the status branch cannot be written.
+        ok: faults.length === 0,
+        ...(faults.length ? { faults } : {}),
         repository: repo.location,
         branch,
         source: watch?.state() ?? { remote: repo.remote, failures: 0 },
@@ -460,6 +481,29 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         return stopping;
       },
     };
+  }
+}
+
+/**
+ * An error of the run, before anything is read from the status branch or done on a node: the branch must
+ * exist, and the manifest path must be a directory at its head. A typo in --branch or --path must never look
+ * like a commit that deletes everything (nor rewrite what earlier runs recorded).
+ */
+async function checkBranchAndPath(repo: Repository, branch: string, path: string): Promise<void> {
+  const head = await repo.head(branch);
+  if (!head) {
+    const branches = (await repo.listRefs("**").catch(() => []))
+      .map((r) => r.name)
+      .filter((b) => !b.startsWith("coxswain/"));
+    // A repository with no branch yet is waiting for its first push: the run waits with it.
+    if (branches.length === 0) return;
+    throw new CoxError("BranchNotFound", `--branch ${branch}: no such branch in ${repo.location}; expected one of: ${branches.slice(0, 20).join(", ")}`);
+  }
+  if (path === "") return;
+  try {
+    await repo.reader.listFiles(head, path);
+  } catch (err) {
+    throw new CoxError("PathNotFound", `--path ${path}: no such directory at ${branch} (${short(head)}); expected a directory of manifests in the repository`, { cause: err });
   }
 }
 

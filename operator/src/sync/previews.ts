@@ -264,6 +264,10 @@ export class CompositeView implements DesiredView, WorkloadReporter {
     return this.branch.commit();
   }
 
+  ready(): boolean {
+    return this.branch.ready?.() !== false;
+  }
+
   entry(key: string): DesiredEntry | undefined {
     if (!this.isPreviewKey(key)) return this.branch.entry(key);
     return this.branch.graph() ? this.previews.entry(key) : undefined;

@@ -25,6 +25,7 @@ import type { ConfigMap, Rollout, Workload } from "../../api/objects.js";
 import { parseKey } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
+import { monitorSecondsOf } from "../../manifest/index.js";
 import { resolvePriority } from "../../graph/priority.js";
 import {
   blueGreenStep,
@@ -90,6 +91,12 @@ interface Memory {
   events: WorkloadEvent[];
   history: RevisionRecord[];
   stable?: { revision: string; commit: string };
+  /**
+   * The revision whose rollout was complete, with no failure seen, at the last reconcile (not yet stable: its
+   * monitor window runs). When a newer revision replaces it before the window ends, it becomes the stable
+   * revision all the same: it completed and its pods were ready when it was replaced.
+   */
+  rolledOut?: string;
   canary?: CanaryStatus & { promoteBaseline?: string };
   blueGreen?: { active?: string; status?: BlueGreenStatus; promotedAt?: number; promoteBaseline?: string };
   waiting?: Waiting;
@@ -126,6 +133,12 @@ interface Ctx {
   createErrors: CoxError[];
   events: Omit<WorkloadEvent, "time">[];
   done: boolean;
+}
+
+/** The workload's coxswain.io/monitor-seconds as a failure-policy override (none: the default). */
+function monitorOverride(w: Workload): { monitorSeconds?: number } {
+  const m = monitorSecondsOf(w);
+  return m === undefined ? {} : { monitorSeconds: m };
 }
 
 function iso(ms: number | undefined): string | undefined {
@@ -177,16 +190,20 @@ export class WorkloadController {
       if (ctx.done) break;
     }
     if (ctx.workload) this.summarize(ctx);
-    const firstError = ctx.createErrors[0];
-    if (firstError) throw firstError;
+    // A pod that could not be created for a passing reason is retried with the engine's backoff. One whose
+    // error needs a fix (stalled) is not retried at once, but the workload is still looked at when its
+    // deadline passes (requeueAfterMs): the rollout must fail and be rolled back. The error is in the
+    // ReplicaFailure condition, the events and the progress line.
+    const retry = ctx.createErrors.find((e) => e.retry !== "stalled");
+    if (retry) throw retry;
     return ctx.requeueAfterMs !== undefined ? { requeueAfterMs: ctx.requeueAfterMs } : undefined;
   }
 
   // ------------------------------------------------------------------ steps
 
   private async observe(ctx: Ctx): Promise<void> {
-    if (!this.opts.desired.graph()) {
-      // Nothing applied yet (no valid commit): touch nothing.
+    if (!this.opts.desired.graph() || this.opts.desired.ready?.() === false) {
+      // Nothing applied yet (no valid commit), or the head not read since start: touch nothing.
       ctx.done = true;
       return;
     }
@@ -220,6 +237,11 @@ export class WorkloadController {
 
   private async removeOrphans(ctx: Ctx): Promise<void> {
     if (ctx.workload) return;
+    if (this.opts.desired.graph()?.has(ctx.key)) {
+      // Desired, but held back by the coordinated rollout (not released yet): its pods are not orphans.
+      ctx.done = true;
+      return;
+    }
     for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
     if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
       const known = this.memory.delete(ctx.key);
@@ -313,19 +335,23 @@ export class WorkloadController {
     ctx.step = step;
     if (ctx.draining.length === 0) mem.sizes = step.sizes;
     mem.waiting = step.waiting;
-    if (step.progressed) mem.lastProgressAt = ctx.now;
+    // A complete workload is not late: if it stops being complete (a pod lost), the deadline counts from then.
+    if (step.progressed || step.complete) mem.lastProgressAt = ctx.now;
     if (step.requeueAfterMs !== undefined) this.requeue(ctx, step.requeueAfterMs);
 
-    // Failure detection runs until the revision is stable; afterwards crashes are the kubelet's business.
-    if (mem.stable?.revision !== plan.revision) {
-      const updated = ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating");
+    // Failure detection runs until the revision is stable. A stable revision that is not complete (a
+    // rollback to it, pods replaced after a node loss) is held to its progress deadline only: its pods were
+    // proven before, and crashes of a proven revision are the kubelet's business.
+    const proving = mem.stable?.revision !== plan.revision;
+    if (proving || !step.complete) {
+      const updated = proving ? ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating") : [];
       ctx.health = rolloutHealth({
         now: ctx.now,
         lastProgressAt: mem.lastProgressAt,
         replicas: params.replicas,
         complete: step.complete,
         paused: common.params.paused || step.waiting !== undefined,
-        policy: resolveFailurePolicy(params),
+        policy: resolveFailurePolicy(params, monitorOverride(ctx.workload!)),
         pods: updated.map((p) => ({
           name: p.name,
           createdAt: p.createdAt,
@@ -337,7 +363,9 @@ export class WorkloadController {
         })),
       });
       if (ctx.health.requeueAfterMs !== undefined) this.requeue(ctx, ctx.health.requeueAfterMs);
-      if (ctx.health.stable && !ctx.paused) {
+      if (proving && step.complete && !ctx.health.failure) mem.rolledOut = plan.revision;
+      else delete mem.rolledOut;
+      if (proving && ctx.health.stable && !ctx.paused) {
         mem.stable = { revision: plan.revision, commit: ctx.commit };
         mem.history = pruneHistory(mem.history, params.revisionHistoryLimit ?? 10, [...new Set(ctx.pods.map((p) => p.revision)), plan.revision]).kept;
         ctx.events.push({ type: "Normal", reason: "Stable", message: `revision ${plan.revision} completed and stayed healthy` });
@@ -607,6 +635,8 @@ export class WorkloadController {
             ? " — complete, watching it stay healthy"
             : ctx.unschedulable
               ? ` — ${ctx.unschedulable}`
+              : ctx.createErrors[0]
+                ? ` — cannot create pods: ${ctx.createErrors[0].code}: ${ctx.createErrors[0].message}`
               : step?.reason
                 ? ` — ${step.reason}`
                 : ""
@@ -620,6 +650,7 @@ export class WorkloadController {
       revision: plan.revision,
       commit: mem.commit,
       complete,
+      rolledOut: complete || (!failed && mem.rolledOut === plan.revision),
       failed,
       ...(failed ? { failureCode: failure!.code } : {}),
       message: failed ? `${ctx.key}: ${failure!.message}` : line,
@@ -674,6 +705,18 @@ export class WorkloadController {
       // A new rollout starts: the progress clock restarts, the revision (re-)enters the history as max+1,
       // and the promote annotation's current value becomes the baseline (only a change promotes).
       if (isNew) {
+        // The revision being replaced completed and was healthy at its last look: its monitor window was
+        // cut short, not failed, so it is what a rollback goes back to.
+        if (mem.rolledOut === mem.revision && mem.stable?.revision !== mem.revision) {
+          mem.stable = { revision: mem.revision, commit: mem.commit };
+          mem.events.push({
+            time: new Date(ctx.now).toISOString(),
+            type: "Normal",
+            reason: "Stable",
+            message: `revision ${mem.revision} completed and its pods were ready when revision ${plan.revision} replaced it`,
+          });
+        }
+        delete mem.rolledOut;
         mem.revision = plan.revision;
         mem.lastProgressAt = ctx.now;
         const promoteValue = (ctx.workload as Workload).metadata.annotations?.[PROMOTE_ANNOTATION];

@@ -122,6 +122,12 @@ export class FakeRuntime implements NodeRuntime {
     this.#inject.set(op, queue);
   }
 
+  /** Drops the failures queued by failNext (of one operation, or all). */
+  clearFailures(op?: FakeOp): void {
+    if (op) this.#inject.delete(op);
+    else this.#inject.clear();
+  }
+
   /** While down, every call throws NodeUnreachable; containers keep their state (the engine is unreachable, not gone). */
   setDown(down: boolean): void {
     this.#down = down;
