@@ -25,6 +25,8 @@ let repo: TestRepo;
 let stateDir: string;
 let sockets: string;
 let op: RunningOperator | undefined;
+/** An operator still starting when a test ended (it must be stopped too, or it keeps the repository lock). */
+let starting: Promise<RunningOperator> | undefined;
 const lines: string[] = [];
 const savedDockerHost = process.env.DOCKER_HOST;
 
@@ -37,6 +39,8 @@ beforeAll(async () => {
 afterEach(async () => {
   await op?.stop();
   op = undefined;
+  await (await starting?.catch(() => undefined))?.stop();
+  starting = undefined;
   lines.length = 0;
   if (savedDockerHost === undefined) delete process.env.DOCKER_HOST;
   else process.env.DOCKER_HOST = savedDockerHost;
@@ -128,7 +132,7 @@ describe.skipIf(!HAS_DOCKER)("--runtime auto with a Docker socket", () => {
       process.env.DOCKER_HOST = `unix://${socketPath}`;
       await repo.write("web.yaml", deploymentYaml({ name: "waits", replicas: 1, image: TEST_IMAGES.v1 }));
       await repo.commit("a Deployment for the engine that comes back");
-      const starting = startOperator(options({ runtime: "auto", defaultPortRange: portRange() }));
+      starting = startOperator(options({ runtime: "auto", defaultPortRange: portRange() }));
       starting.catch(() => undefined); // awaited below; a rejection meanwhile must not go unhandled
       const warning = await waitFor("the warning about the silent engine", () => lines.find((l) => /^warning: default node runtime: docker, but the engine does not answer yet \(NodeUnreachable/.test(l)), 20_000);
       expect(warning).toMatch(/nothing runs as a local process meanwhile/);
@@ -139,6 +143,7 @@ describe.skipIf(!HAS_DOCKER)("--runtime auto with a Docker socket", () => {
       await unlink(socketPath).catch(() => undefined);
       await symlink(fleet.nodes[0]!.socketPath, socketPath);
       op = await starting;
+      starting = undefined;
       expect(op.defaultRuntime).toBe("docker");
       expect(lines.some((l) => l.startsWith("warning: default node runtime: process"))).toBe(false);
       await waitFor("the pod running on the Docker engine", async () => (await observer.containers()).some((c) => c.workload === "waits" && c.state === "running"), 60_000);
