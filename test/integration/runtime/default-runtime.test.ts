@@ -2,17 +2,20 @@
  * Which runtime the default node gets under `--runtime auto`, against real endpoints: no socket at all
  * (the process runtime, with a warning that says what it means), a real unix socket whose "engine" accepts
  * and never answers (Docker all the same: the node waits, nothing runs as a local process, and the pod
- * runs on the engine once one answers there), a real dockerd (Docker, no warning), and DOCKER_HOST naming a
- * tcp:// engine (RuntimeUndecided from the CLI, nothing started).
+ * runs on the engine once one answers there; quickstart's docker CLI step fails instead of hanging), a real
+ * dockerd (Docker, no warning), and DOCKER_HOST naming a tcp:// engine (RuntimeUndecided from the CLI,
+ * nothing started).
  */
 import { mkdir, readdir, rm, symlink, unlink } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ensureExampleImage } from "../../../operator/src/cli/quickstart.js";
 import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";
 import { startOperator, type OperatorOptions, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
+import { codeOf } from "../../support/errors.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { deploymentYaml } from "../../support/manifests.js";
 import { FleetObserver } from "../../support/observe.js";
@@ -148,6 +151,17 @@ describe.skipIf(!HAS_DOCKER)("--runtime auto with a Docker socket", () => {
       expect(lines.some((l) => l.startsWith("warning: default node runtime: process"))).toBe(false);
       await waitFor("the pod running on the Docker engine", async () => (await observer.containers()).some((c) => c.workload === "waits" && c.state === "running"), 60_000);
       expect(await processRecords()).toEqual([]);
+    } finally {
+      await engine.close();
+      await rm(socketPath, { force: true });
+    }
+  });
+
+  it("makes quickstart's image step an error, not a hang, when the engine does not answer", async () => {
+    const socketPath = path.join(sockets, "hung-cli.sock");
+    const engine = await hungEngine(socketPath);
+    try {
+      expect(codeOf(() => ensureExampleImage(`unix://${socketPath}`, () => undefined, 1_000))).toBe("NodeUnreachable");
     } finally {
       await engine.close();
       await rm(socketPath, { force: true });
