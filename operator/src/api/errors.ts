@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   ImagePullFailed: "transient",
   RuntimeCallFailed: "transient",
   CommandNotFound: "stalled",
+  RuntimeUndecided: "stalled",
   // scheduler and rollout
   Unschedulable: "waiting",
   PortRangeExhausted: "waiting",

@@ -47,10 +47,21 @@ export function ensureExampleRepo(stateDir: string, out: (line: string) => void)
   return repo;
 }
 
-/** Imports the host's node binary (and its libraries) as EXAMPLE_IMAGE into the engine at `endpoint`, once. */
-export function ensureExampleImage(endpoint: string, out: (line: string) => void): void {
+/**
+ * Imports the host's node binary (and its libraries) as EXAMPLE_IMAGE into the engine at `endpoint`, once.
+ * NodeUnreachable when the engine does not answer the docker CLI within `answerMs`.
+ */
+export function ensureExampleImage(endpoint: string, out: (line: string) => void, answerMs = 15_000): void {
   const env = { ...process.env, DOCKER_HOST: endpoint };
-  if (spawnSync("docker", ["image", "inspect", EXAMPLE_IMAGE], { env, stdio: "ignore" }).status === 0) return;
+  // A socket whose engine hangs would hang the docker CLI too: give it a deadline and say what to do.
+  const inspect = spawnSync("docker", ["image", "inspect", EXAMPLE_IMAGE], { env, stdio: "ignore", timeout: answerMs });
+  if (inspect.status === 0) return;
+  if ((inspect.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT") {
+    throw new CoxError(
+      "NodeUnreachable",
+      `the Docker engine at ${endpoint} does not answer the docker CLI; start it (or fix it), or run the example as local processes on purpose with: npm start -- --runtime process`,
+    );
+  }
   out(`building ${EXAMPLE_IMAGE} from ${process.execPath} (docker import; no registry needed)…`);
   const root = mkdtempSync(path.join(os.tmpdir(), "coxswain-example-image-"));
   try {

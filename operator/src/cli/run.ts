@@ -17,7 +17,9 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --branch <name>               branch to follow (default main)
   --path <dir>                  directory of the manifests in the repository (default: the root)
   --state-dir <dir>             mirrors and process-runtime state (default .coxswain)
-  --runtime <r>                 default node when the repository declares no Node: auto | docker | process (default auto)
+  --runtime <r>                 default node when the repository declares no Node: auto | docker | process (default auto:
+                                docker when a Docker socket exists, waiting for it if it does not answer; process only
+                                when there is none, with a warning: manifests then run as local processes, unisolated)
   --port-range <a-b>            host ports of the default node (default 30000-32767)
   --instance <name>             owner label value, to run several operators on one engine (default coxswain)
   --poll-interval <d>           how often to poll the repository (default 5s; a local repository is also watched)

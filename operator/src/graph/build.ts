@@ -17,6 +17,7 @@ import {
   type Secret,
 } from "../api/objects.js";
 import { BUILTIN_PRIORITY_CLASSES } from "../manifest/cluster.js";
+import { NUL_IN_ENV } from "../manifest/pod.js";
 import { secretKeys, secretValue } from "../manifest/secret.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
@@ -49,7 +50,8 @@ export interface GraphBuild {
  * exist, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
  * commit, a depends-on entry naming an object not in the commit; SecretInvalid for a Node TLS Secret without
  * ca.crt, tls.crt and tls.key as PEM (a certificate, a certificate, and the certificate's private key);
- * InvalidField for a malformed or ambiguous depends-on entry and for a second PriorityClass with globalDefault
+ * InvalidField for a malformed or ambiguous depends-on entry, for a configMapKeyRef to a value holding a NUL
+ * byte (no environment can hold one; the value is never shown), and for a second PriorityClass with globalDefault
  * (in key order); DependencyCycle once per cycle (at the first object of the cycle, on the field that
  * declares its dependency on the next) and once per edge whose dependency is in a later sync wave than its
  * dependent (at the dependent's field that declares the edge); DuplicateObject when two objects share a key
@@ -117,6 +119,10 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
               report(m, "MissingReference", [...base, "key"],
                 `ConfigMap "${ref.name}" in namespace "${namespace}" has no key "${ref.key}" ` +
                   `(keys: ${have.length ? have.join(", ") : "none"}): expected one of its keys, or optional: true`);
+            } else if (Object.prototype.hasOwnProperty.call(data, ref.key) && data[ref.key]!.includes("\u0000")) {
+              // Where it is used, once it becomes an env value; the value is not shown.
+              report(m, "InvalidField", [...base, "key"],
+                `ConfigMap "${ref.name}" key "${ref.key}" holds a NUL byte and cannot be an environment value: ${NUL_IN_ENV}; the value is not shown`);
             }
           } else if (!ref.optional) {
             report(m, "MissingReference", [...base, "name"],

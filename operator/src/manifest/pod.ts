@@ -24,6 +24,12 @@ type Path = readonly PathSegment[];
 const QUALIFIED = new RegExp(QUALIFIED_NAME);
 const LABEL = new RegExp(LABEL_VALUE);
 
+/**
+ * Why an environment value with a NUL byte is refused; messages about one name the field, never the value
+ * (env values carry tokens and passwords).
+ */
+export const NUL_IN_ENV = "no process environment can hold one (Docker's runtime refuses to start such a container)";
+
 /** The probes a container may have, in the order they are checked. */
 const PROBES = ["readinessProbe", "livenessProbe", "startupProbe"] as const;
 
@@ -94,6 +100,9 @@ function containerIssues(containers: readonly Container[], path: Path): Issue[] 
         });
       }
       envNames.set(e.name, ei);
+      if (e.value?.includes("\u0000")) {
+        issues.push(fieldError("InvalidField", [...cPath, "env", ei, "value"], `must not contain a NUL byte: ${NUL_IN_ENV}; the value is not shown`));
+      }
     });
 
     for (const kind of PROBES) {

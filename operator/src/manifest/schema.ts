@@ -88,10 +88,18 @@ export const UNSUPPORTED_KEYWORD = "x-coxswain-unsupported";
  */
 export const SENSITIVE_FIELDS: Readonly<Partial<Record<Kind, readonly string[]>>> = { Secret: ["data", "stringData"] };
 
-/** True when a field path of an object of this kind holds secret values (see SENSITIVE_FIELDS). */
+/**
+ * True when a field path of an object of this kind may hold a value that must not reach a message: under
+ * SENSITIVE_FIELDS, or a container's env values — the `env` list, an entry of it, and an entry's `value`
+ * (tokens and passwords go there), but not an entry's `name` or `valueFrom`, which name things.
+ */
 export function isSensitivePath(kind: Kind, path: readonly PathSegment[]): boolean {
   const top = path[0];
-  return typeof top === "string" && (SENSITIVE_FIELDS[kind]?.includes(top) ?? false);
+  if (typeof top === "string" && (SENSITIVE_FIELDS[kind]?.includes(top) ?? false)) return true;
+  const env = path.findIndex((seg, i) => seg === "env" && typeof path[i - 1] === "number" && path[i - 2] === "containers");
+  if (env < 0) return false;
+  const field = path[env + 2];
+  return field === undefined || field === "value";
 }
 
 let ajvInstance: Ajv | undefined;
@@ -300,7 +308,7 @@ function valueMessage(errs: readonly ErrorObject[], value: unknown, hide = false
     if (p && !parts.includes(p)) parts.push(p);
   }
   if (parts.length === 0) parts.push("is not valid");
-  return `${parts.join("; ")} (${hide ? "the value is secret and not shown" : `got ${showValue(value)}`})`;
+  return `${parts.join("; ")} (${hide ? "the value is not shown" : `got ${showValue(value)}`})`;
 }
 
 function constraintPhrase(e: ErrorObject): string | undefined {

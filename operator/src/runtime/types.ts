@@ -128,7 +128,10 @@ export interface NodeRuntime {
   connect(): Promise<NodeInfo>;
   /** Every container on the node that carries the owner label of this operator instance. */
   list(): Promise<ObservedContainer[]>;
-  /** Makes sure the image is present (pulling when the runtime can), creates the container and starts it. */
+  /**
+   * Makes sure the image is present (pulling when the runtime can), creates the container and starts it.
+   * Env values never appear in what it throws (InvalidField for one no environment can hold; see env.ts).
+   */
   run(launch: ContainerLaunch): Promise<ObservedContainer>;
   /**
    * Starts an existing stopped container again (restart in place). When the container had run before,

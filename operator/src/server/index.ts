@@ -1,7 +1,8 @@
 /**
  * server/: coxswain's HTTP surface — webhooks that trigger a fetch at once, and /healthz. startServer
  * (server.ts) serves; webhooks.ts verifies and parses each provider's requests (pure); rate.ts limits
- * requests per client; readWebhookSecretFile reads `--webhook-secret-file`.
+ * requests per client; refusals.ts counts refused requests and rations their log lines;
+ * readWebhookSecretFile reads `--webhook-secret-file`.
  */
 import { CoxError } from "../api/errors.js";
 import { readSecretFile } from "../source/credentials.js";
@@ -11,6 +12,8 @@ export type { RunningServer, ServerOptions, WebhookSecrets } from "./server.js";
 export { deliveryId, parseWebhookEvent, PROVIDERS, sign, verifyWebhook } from "./webhooks.js";
 export type { Headers, Provider, PushEvent, Verification, WebhookEvent } from "./webhooks.js";
 export { RateLimiter } from "./rate.js";
+export { DEFAULT_REFUSAL_LOG_INTERVAL_MS, REFUSAL_REASONS, RefusalLog } from "./refusals.js";
+export type { RefusalLogOptions, RefusalReason } from "./refusals.js";
 export type { RateDecision, RateLimitOptions } from "./rate.js";
 
 /** A secret shorter than this gets a warning (GitHub suggests a random string of high entropy). */

@@ -10,11 +10,16 @@
  * provider's signature or token (401 WebhookUnauthorized; onPush is not called), then parsed: a push calls
  * onPush at once and answers 200, a ping answers 200, any other event 202 (ignored). Errors are JSON
  * `{ "code": …, "message": … }`. Nothing logged or answered contains a secret, a signature or a body.
+ *
+ * Refused requests (401, 413, 429, and bodies the client abandoned) are counted per reason and reported
+ * in /healthz as `webhooks.refused`; the log gets at most one line a minute per client about them
+ * (refusals.ts), so whoever can reach the port cannot fill the log.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { CoxError, type ErrorCode } from "../api/errors.js";
 import { RateLimiter } from "./rate.js";
+import { RefusalLog, type RefusalReason } from "./refusals.js";
 import { deliveryId, parseWebhookEvent, PROVIDERS, verifyWebhook, type Provider, type PushEvent } from "./webhooks.js";
 
 /** Default largest webhook body: GitHub caps payloads at 25 MB, but a push of a few commits is a few KiB. */
@@ -41,8 +46,13 @@ export interface ServerOptions {
   rate?: number;
   /** Burst of the rate limit (default 2 × rate). */
   burst?: number;
-  /** One line per refused or failed request and per push (never secrets or bodies). */
+  /**
+   * One line per push and per failed request; refused requests (401, 413, 429) at most one line a minute
+   * per client. Never secrets, signatures or bodies.
+   */
   log?: (line: string) => void;
+  /** Clock of the rate limit and of the refusal log (tests). */
+  now?: () => number;
 }
 
 /** A listening server. */
@@ -51,6 +61,8 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly host: string;
+  /** Refused requests so far, per reason (also in GET /healthz as `webhooks.refused`). */
+  refused(): Record<RefusalReason, number>;
   /** Stops listening and closes open connections. */
   close(): Promise<void>;
 }
@@ -73,8 +85,9 @@ export function parseListen(text: string): { host: string; port: number } {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen);
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const limiter = new RateLimiter({ perSecond: opts.rate ?? DEFAULT_RATE_PER_SECOND, ...(opts.burst ? { burst: opts.burst } : {}) });
+  const limiter = new RateLimiter({ perSecond: opts.rate ?? DEFAULT_RATE_PER_SECOND, ...(opts.burst ? { burst: opts.burst } : {}), ...(opts.now ? { now: opts.now } : {}) });
   const log = opts.log ?? (() => undefined);
+  const refusals = new RefusalLog({ log, ...(opts.now ? { now: opts.now } : {}) });
   const secretFor = (p: Provider): string => (typeof opts.secrets === "string" ? opts.secrets : (opts.secrets?.[p] ?? ""));
 
   const server = http.createServer((req, res) => {
@@ -95,12 +108,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const rate = limiter.take(client);
     if (!rate.allowed) {
       res.setHeader("retry-after", String(Math.max(1, Math.ceil(rate.retryAfterMs / 1000))));
-      log(`http: ${req.method} ${path} from ${client}: 429 rate limited`);
+      refusals.refused(client, "rateLimited", `429 ${req.method} ${path}: over ${opts.rate ?? DEFAULT_RATE_PER_SECOND} requests per second`);
       return refuse(req, res, 429, "RateLimited", `more than ${opts.rate ?? DEFAULT_RATE_PER_SECOND} requests per second from ${client}`);
     }
     if (path === "/healthz") {
       if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, "use GET /healthz", { allow: "GET, HEAD" });
-      const body = (await opts.health?.()) ?? { ok: true };
+      const body: Record<string, unknown> = { ...((await opts.health?.()) ?? { ok: true }), webhooks: { refused: refusals.counts() } };
       return send(res, body.ok === false ? 503 : 200, body, req.method === "HEAD");
     }
     const m = /^\/api\/v1\/webhooks\/([a-z]+)$/.exec(path);
@@ -112,17 +125,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > maxBody) {
-      log(`webhook ${provider} from ${client}: 413 body of ${declared} bytes`);
+      refusals.refused(client, "tooLarge", `413 webhook ${provider}: a body of ${declared} bytes (at most ${maxBody})`);
       return refuse(req, res, 413, "RequestTooLarge", `the body is ${declared} bytes; at most ${maxBody} are accepted`);
     }
     const body = await readBody(req, maxBody);
+    if (body === null) {
+      // Nobody is left to answer; counted, not logged each time, like a refusal (anyone can do this).
+      refusals.refused(client, "incomplete", `webhook ${provider}: the client went away before the body was complete`);
+      res.destroy();
+      return;
+    }
     if (body === undefined) {
-      log(`webhook ${provider} from ${client}: 413 body over ${maxBody} bytes`);
+      refusals.refused(client, "tooLarge", `413 webhook ${provider}: a body over ${maxBody} bytes`);
       return refuse(req, res, 413, "RequestTooLarge", `the body exceeds ${maxBody} bytes`);
     }
     const verified = verifyWebhook(provider, req.headers, body, secretFor(provider));
     if (!verified.ok) {
-      log(`webhook ${provider} from ${client}: 401 ${verified.reason}`);
+      refusals.refused(client, "unauthorized", `401 webhook ${provider}: ${verified.reason}`);
       return send(res, 401, { code: "WebhookUnauthorized", message: verified.reason });
     }
     const event = parseWebhookEvent(provider, req.headers, body);
@@ -170,6 +189,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     url: `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}`,
     port: address.port,
     host,
+    refused: () => refusals.counts(),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
@@ -178,9 +198,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 }
 
-/** Reads the body up to `max` bytes; undefined (and the rest is left unread) when it is longer. */
-function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
+/**
+ * Reads the body up to `max` bytes; undefined (and the rest is left unread) when it is longer, null when
+ * the client goes away (or the request errs) before it is complete.
+ */
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined | null> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {
@@ -197,9 +220,9 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | unde
     const onEnd = (): void => resolve(Buffer.concat(chunks));
     req.on("data", onData);
     req.once("end", onEnd);
-    req.once("error", reject);
+    req.once("error", () => resolve(null));
     // A client that goes away mid-body: settle (a no-op when the body was complete or cut off already).
-    req.once("close", () => reject(new Error("the client closed the connection before the body was complete")));
+    req.once("close", () => resolve(null));
   });
 }
 

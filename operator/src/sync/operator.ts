@@ -5,11 +5,12 @@
  * startOperator(); tests start it in-process too.
  */
 import { isIP } from "node:net";
-import { CoxError } from "../api/errors.js";
+import { CoxError, toCoxError } from "../api/errors.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
+import { decideDefaultRuntime, inspectLocalDocker, type RuntimeChoice } from "../runtime/default-runtime.js";
 import { DockerRuntime } from "../runtime/docker/index.js";
 import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js";
 import { DEFAULT_OWNER } from "../runtime/labels.js";
@@ -27,7 +28,7 @@ import { CompositeView, Previews } from "./previews.js";
 import { DEFAULT_PREVIEW_TTL_MS, ProposalTracker, PROPOSALS_KEY } from "./proposals.js";
 
 /** Which runtime the default local node uses when the repository declares no Node objects. */
-export type DefaultRuntime = "auto" | "docker" | "process";
+export type DefaultRuntime = RuntimeChoice;
 
 /** Options of one operator. */
 export interface OperatorOptions {
@@ -121,25 +122,37 @@ export function localDockerEndpoint(): string {
   return env && env.startsWith("unix://") ? env : "unix:///var/run/docker.sock";
 }
 
-/** Decides the default node: Docker when an engine answers (or is demanded), else the process runtime. */
+/**
+ * Decides the default node (runtime/default-runtime.ts): `process` only when chosen, or under `auto` when
+ * there is no Docker socket at all — never because an engine is slow to answer — with a warning through
+ * `warn`; a Docker socket that exists is the node whether it answers or not (the node waits for it, and
+ * `warn` says so when it does not answer within 2 s). RuntimeUndecided when `auto` cannot tell.
+ */
 export async function resolveDefaultNode(
   runtime: DefaultRuntime,
   instance: string,
   portRange: { from: number; to: number } = { from: 30000, to: 32767 },
+  warn: (line: string) => void = () => undefined,
 ): Promise<NodeConfig> {
   const base = { name: "local", network: "host" as const, address: "127.0.0.1", portRange, unschedulable: false, labels: { "kubernetes.io/hostname": "local" } };
-  if (runtime === "process") return { ...base, endpoint: "process://local" };
+  const decision = decideDefaultRuntime(runtime, await inspectLocalDocker(process.env.DOCKER_HOST));
+  if (decision.warning) warn(`warning: ${decision.warning}`);
+  if (decision.runtime === "process") return { ...base, endpoint: "process://local" };
   const endpoint = localDockerEndpoint();
-  if (runtime === "docker") return { ...base, endpoint };
+  // Only for the message: whatever the answer, this engine is the default node.
   const probe = new DockerRuntime({ endpoint, owner: instance, callTimeoutMs: 2_000 });
   try {
     await probe.connect();
-    return { ...base, endpoint };
-  } catch {
-    return { ...base, endpoint: "process://local" };
+  } catch (err) {
+    const e = toCoxError(err, "NodeUnreachable");
+    warn(
+      `warning: default node runtime: docker, but the engine does not answer yet (${e.code}: ${e.message}); ` +
+        "the node waits for it: pods are placed once it answers, and nothing runs as a local process meanwhile",
+    );
   } finally {
     await probe.close().catch(() => undefined);
   }
+  return { ...base, endpoint };
 }
 
 /** The runtime factory of real nodes: unix:// and tcp:// (TLS) → Docker, process:// → local processes. */
@@ -281,7 +294,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     await writer.load();
     cleanups.push(() => writer.close());
 
-    const defaultNode = await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange);
+    const defaultNode = await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log);
     const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
     const fleet = new Fleet({
       runtimeFactory: opts.runtimeFactory ?? realRuntimeFactory(opts.stateDir, instance),

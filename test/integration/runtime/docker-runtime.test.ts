@@ -348,6 +348,17 @@ describe.skipIf(!enabled)("DockerRuntime on real engines", () => {
     expect((await rt.list()).map((c) => c.runtimeName)).not.toContain(l.runtimeName);
   });
 
+  it("refuses an env value with a NUL byte as InvalidField naming the variable, not the value, and creates nothing", async () => {
+    const marker = "Dk61nulValueQp";
+    const l = launch();
+    l.env = { ...l.env, TOKEN: `abc\u0000${marker}` };
+    const err = await rejection(rt.run(l));
+    expect(err.code).toBe("InvalidField");
+    expect(err.message).toContain("TOKEN");
+    expect(`${err.message} ${JSON.stringify(err.details)}`).not.toContain(marker);
+    expect((await raw.listContainers({ all: true })).flatMap((c) => c.Names ?? [])).not.toContain(`/${l.runtimeName}`);
+  });
+
   it("fails fast with ImagePullFailed when the registry refuses connections", async () => {
     const l = launch({ image: "127.0.0.1:1/coxswain-test/missing:v1" });
     const t0 = Date.now();

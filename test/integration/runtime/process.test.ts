@@ -345,6 +345,41 @@ describe("ProcessRuntime with real processes", () => {
     expect(await readdir(join(stateDir, "process")).catch(() => [])).toEqual([]);
   });
 
+  it("refuses an env value with a NUL byte as InvalidField naming the variable, not the value, leaving nothing behind", async () => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    const marker = "Pr17nulValueWx";
+    const err = await rt.run(launch("nul-env", { command: ["sleep", "30"], env: { TOKEN: `abc\u0000${marker}` } })).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message: string; details?: unknown },
+    );
+    expect(err?.code).toBe("InvalidField");
+    expect(err?.message).toContain("TOKEN");
+    expect(`${err?.message} ${JSON.stringify(err?.details)}`).not.toContain(marker);
+    expect(await readdir(join(stateDir, "process")).catch(() => [])).toEqual([]);
+  });
+
+  it("names a program missing from PATH without the PATH searched (the operator's or the container's)", async () => {
+    const rt = runtime(await newStateDir());
+    const marker = "Pa29pathDirQv";
+    const envs: Record<string, string>[] = [{}, { PATH: `/opt/${marker}/bin:/usr/bin` }];
+    for (const env of envs) {
+      const saved = process.env.PATH;
+      process.env.PATH = `/nonexistent/${marker}:${saved ?? "/usr/bin:/bin"}`;
+      try {
+        const err = await rt.run(launch("no-program", { command: ["cx-missing-program-zz"], env })).then(
+          () => undefined,
+          (e: unknown) => e as { code?: string; message: string; details?: unknown },
+        );
+        expect(err?.code).toBe("CommandNotFound");
+        expect(err?.message).toContain("cx-missing-program-zz");
+        expect(`${err?.message} ${JSON.stringify(err?.details)}`).not.toContain(marker);
+      } finally {
+        process.env.PATH = saved;
+      }
+    }
+  });
+
   it("rejects a second container with the same runtime name", async () => {
     const rt = runtime(await newStateDir());
     const c = await rt.run(launch("twice", { command: ["sleep", "30"] }));
@@ -595,6 +630,7 @@ describe("ProcessRuntime exec, kill and restart counts", () => {
     const result = await rt.exec(c.id, ["no-such-program-cx"], 5_000);
     expect(result.exitCode).toBe(127);
     expect(result.output).toContain("no-such-program-cx");
+    expect(result.output).not.toContain("/usr/bin"); // the PATH searched is not shown
     await rt.remove(c.id);
   });
 

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CoxError } from "../../../operator/src/api/errors.js";
 import { readWebhookSecretFile, sign, startServer, type PushEvent, type RunningServer, type ServerOptions } from "../../../operator/src/server/index.js";
 import { tempDir } from "../../support/git-repo.js";
+import { waitFor } from "../../support/wait.js";
 
 const SECRET = "whsec-9f1c2e7a-coxswain-test";
 const AFTER = "bffeb74224043ba2feb48d137756c8a9331c449a";
@@ -47,13 +48,13 @@ interface Reply {
   body: Record<string, unknown>;
 }
 
-/** One real HTTP request; `chunks` sends the body chunked (no Content-Length). */
+/** One real HTTP request; `chunks` sends the body chunked (no Content-Length); `from` is the client's loopback address. */
 function request(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[] } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[]; from?: string } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? "POST", headers: opts.headers ?? {}, agent: false }, (res) => {
+    const req = http.request(url, { method: opts.method ?? "POST", headers: opts.headers ?? {}, agent: false, ...(opts.from ? { localAddress: opts.from } : {}) }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (text += d));
@@ -223,12 +224,83 @@ describe("limits", () => {
   });
 });
 
+describe("refused requests", () => {
+  /** A clock the test moves by hand (the rate limit and the refusal log both read it). */
+  function clock(): { now: () => number; advance: (ms: number) => void } {
+    let t = 1_700_000_000_000;
+    return { now: () => t, advance: (ms) => (t += ms) };
+  }
+  const refusedLines = (h: Harness, client: string) => h.lines.filter((l) => l.startsWith(`webhook: refused a request from ${client}:`));
+
+  it("counts every refused request per reason in /healthz, and logs at most one line a minute per client", async () => {
+    const c = clock();
+    const h = await serve({ now: c.now, maxBodyBytes: 1024 });
+    const body = pushBody("github");
+    const forged = () => request(`${h.server.url}/api/v1/webhooks/github`, { headers: pushHeaders("github", body, "not-the-secret"), body });
+    const big = JSON.stringify({ pad: "x".repeat(2048) });
+    for (let i = 0; i < 5; i++) expect((await forged()).status).toBe(401);
+    for (let i = 0; i < 2; i++) expect((await request(`${h.server.url}/api/v1/webhooks/generic`, { headers: pushHeaders("generic", big), body: big })).status).toBe(413);
+    expect(refusedLines(h, "127.0.0.1")).toHaveLength(1);
+    // Another client has a line of its own.
+    expect((await request(`${h.server.url}/api/v1/webhooks/github`, { headers: pushHeaders("github", body, "not-the-secret"), body, from: "127.0.0.2" })).status).toBe(401);
+    expect(refusedLines(h, "127.0.0.2")).toHaveLength(1);
+
+    const health = await request(`${h.server.url}/healthz`, { method: "GET" });
+    expect(health.body.webhooks).toEqual({ refused: { incomplete: 0, rateLimited: 0, tooLarge: 2, unauthorized: 6 } });
+    expect(h.server.refused()).toEqual({ incomplete: 0, rateLimited: 0, tooLarge: 2, unauthorized: 6 });
+
+    c.advance(59_999);
+    await forged();
+    expect(refusedLines(h, "127.0.0.1")).toHaveLength(1);
+    c.advance(1);
+    await forged();
+    const lines = refusedLines(h, "127.0.0.1");
+    expect(lines).toHaveLength(2);
+    // What went unlogged since the first line: 4 + 1 forged, 2 too large.
+    expect(lines[1]).toMatch(/and 7 more from 127\.0\.0\.1 since its last line \(tooLarge 2, unauthorized 5\)/);
+    expect(h.pushes).toEqual([]);
+    expect(h.lines.join("\n")).not.toContain("not-the-secret");
+  });
+
+  it("counts requests over the rate and logs them like other refusals", async () => {
+    const c = clock();
+    const h = await serve({ now: c.now, rate: 1, burst: 1 });
+    const body = pushBody("generic");
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await request(`${h.server.url}/api/v1/webhooks/generic`, { headers: pushHeaders("generic", body), body })).status);
+    expect(statuses).toEqual([200, 429, 429, 429]);
+    expect(refusedLines(h, "127.0.0.1")).toHaveLength(1);
+    // /healthz from another client (this one is over its rate).
+    const health = await request(`${h.server.url}/healthz`, { method: "GET", from: "127.0.0.3" });
+    expect(health.body.webhooks).toEqual({ refused: { incomplete: 0, rateLimited: 3, tooLarge: 0, unauthorized: 0 } });
+    // The clock, not the wall, refills the bucket.
+    c.advance(1_000);
+    expect((await request(`${h.server.url}/api/v1/webhooks/generic`, { headers: pushHeaders("generic", body), body })).status).toBe(200);
+  });
+
+  it("counts a body the client abandons, without a line per request", async () => {
+    const c = clock();
+    const h = await serve({ now: c.now });
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve) => {
+        const req = http.request(`${h.server.url}/api/v1/webhooks/generic`, { method: "POST", headers: { "content-length": "1000" }, agent: false });
+        req.on("error", () => resolve());
+        req.on("close", () => resolve());
+        req.write("{", () => req.destroy());
+      });
+    }
+    await waitFor("three abandoned bodies counted", () => h.server.refused().incomplete === 3);
+    expect(refusedLines(h, "127.0.0.1")).toHaveLength(1);
+    expect(h.lines.filter((l) => l.startsWith("http:"))).toEqual([]);
+  });
+});
+
 describe("other endpoints", () => {
-  it("serves /healthz from the health callback, 503 when it says ok: false", async () => {
+  it("serves /healthz from the health callback plus the refusal counts, 503 when it says ok: false", async () => {
     let ok = true;
     const h = await serve({ health: () => ({ ok, source: { failures: ok ? 0 : 3 } }) });
     const good = await request(`${h.server.url}/healthz`, { method: "GET" });
-    expect(good).toMatchObject({ status: 200, body: { ok: true, source: { failures: 0 } } });
+    expect(good).toMatchObject({ status: 200, body: { ok: true, source: { failures: 0 }, webhooks: { refused: { unauthorized: 0 } } } });
     ok = false;
     const bad = await request(`${h.server.url}/healthz`, { method: "GET" });
     expect(bad).toMatchObject({ status: 503, body: { ok: false, source: { failures: 3 } } });

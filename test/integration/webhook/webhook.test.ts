@@ -70,6 +70,8 @@ describe("webhooks trigger the operator", () => {
     expect(server.fetches).toBe(before);
     expect(t.lines.some((l) => l.includes(v2.slice(0, 7)))).toBe(false);
     expect(t.lines.join("\n")).not.toContain(SECRET);
+    const health = (await (await fetch(`${t.op.server!.url}/healthz`)).json()) as Record<string, unknown>;
+    expect(health.webhooks).toEqual({ refused: { incomplete: 0, rateLimited: 0, tooLarge: 0, unauthorized: 1 } });
   });
 
   it("/healthz reports the source, the applied and stable commits and the nodes; the server closes on stop", async () => {

@@ -27,6 +27,7 @@
 import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
 import { CoxError, isCoxError } from "../../api/errors.js";
+import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
 import { liveDescendants } from "../process/proc.js";
 import type {
@@ -285,9 +286,21 @@ export class DockerRuntime implements NodeRuntime {
    * Ensures the image (pulling it when missing), creates the container with the launch's labels and
    * starts it. All or nothing: when start fails, the container created by this call is removed again.
    * A container that already has the name is reused when it is ours with the same spec hash (a retry
-   * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed.
+   * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed. An env
+   * entry no environment can hold is InvalidField before anything is created; env values never appear in
+   * what it throws.
    */
   async run(launch: ContainerLaunch): Promise<ObservedContainer> {
+    checkLaunchEnv(launch);
+    try {
+      return await this.launch(launch);
+    } catch (err) {
+      // The engine's error text may quote the environment (runc does): never pass a value on.
+      throw withoutEnvValues(err, launch.env);
+    }
+  }
+
+  private async launch(launch: ContainerLaunch): Promise<ObservedContainer> {
     if (!isValidRuntimeName(launch.runtimeName)) {
       throw new CoxError(
         "InvalidArgument",

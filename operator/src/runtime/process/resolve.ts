@@ -23,7 +23,7 @@ function isExecutableFile(path: string): boolean {
  * Resolves `program` the way execvp does: a name containing "/" is a path (relative to `cwd`), any other
  * name is searched in the directories of `pathVar` in order (empty entries are skipped: searching the
  * working directory implicitly is a hazard). Returns the path to execute; throws CommandNotFound naming
- * the program and the PATH searched when nothing executable is found.
+ * the program, but not the PATH searched (it is the operator's environment), when nothing executable is found.
  */
 export function resolveProgram(program: string, pathVar: string, cwd: string): string {
   if (program === "") {
@@ -38,14 +38,17 @@ export function resolveProgram(program: string, pathVar: string, cwd: string): s
       { details: { program, path: full } },
     );
   }
-  for (const dir of pathVar.split(":")) {
-    if (dir === "") continue;
+  const dirs = pathVar.split(":").filter((d) => d !== "");
+  for (const dir of dirs) {
     const candidate = join(isAbsolute(dir) ? dir : resolve(cwd, dir), program);
     if (isExecutableFile(candidate)) return candidate;
   }
+  // The PATH itself is not shown: it is the operator's own unless the container's env sets one, and
+  // this message goes to the status branch, which whoever can read the repository reads.
   throw new CoxError(
     "CommandNotFound",
-    `program "${program}" was not found as an executable file on PATH ${pathVar === "" ? '""' : pathVar}`,
-    { details: { program, PATH: pathVar } },
+    `program "${program}" is not an executable file in any directory of the container's PATH ` +
+      `(${dirs.length} searched; the container's env PATH, else the operator's); install it, set PATH in env, or give its absolute path`,
+    { details: { program, pathDirectories: dirs.length } },
   );
 }

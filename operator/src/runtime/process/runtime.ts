@@ -41,6 +41,7 @@ import { arch, constants as osConstants, cpus, platform, totalmem } from "node:o
 import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoxError, isCoxError } from "../../api/errors.js";
+import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
 import type {
   ContainerLaunch,
@@ -214,12 +215,23 @@ export class ProcessRuntime implements NodeRuntime {
   }
 
   /**
-   * Creates the container (record, per-container directory) and starts its program. Throws
+   * Creates the container (record, per-container directory) and starts its program. Throws InvalidField
+   * for an env entry no environment can hold (env values never appear in what it throws),
    * CommandNotFound when there is no command/args or the program is not on PATH, RuntimeCallFailed for
    * bridge networking, a name already in use, a missing absolute workingDir or a failed spawn; nothing is
    * left behind on failure.
    */
   async run(launch: ContainerLaunch): Promise<ObservedContainer> {
+    checkLaunchEnv(launch);
+    try {
+      return await this.#run(launch);
+    } catch (err) {
+      // Node's spawn quotes an environment it refuses: never pass a value on.
+      throw withoutEnvValues(err, launch.env);
+    }
+  }
+
+  async #run(launch: ContainerLaunch): Promise<ObservedContainer> {
     if (launch.network !== "host") {
       throw fail(
         `container ${launch.runtimeName} asks for network "${launch.network}"; the process runtime only has host networking (programs listen on their hostPort directly)`,
