@@ -84,8 +84,12 @@ describe("limits", () => {
     expect(loadManifests(files, { cache }).objects).toHaveLength(3);
     expect(codes(loadManifests(files, { cache, limits: { maxDocumentsPerFile: 2 } }))).toEqual([["TooManyDocuments", "abc.yaml", 9, 1]]);
     expect(codes(loadManifests(files, { cache, limits: { maxFileBytes: 100 } }))).toEqual([["FileTooLarge", "abc.yaml", 1, 1]]);
-    // A file refused for its document count is not cached under that limit.
+    // Refused under a limit of 2: that result is reused under the same limit, and not under another one.
+    const parses = cache.stats.parses;
+    expect(codes(loadManifests(files, { cache, limits: { maxDocumentsPerFile: 2 } }))).toEqual([["TooManyDocuments", "abc.yaml", 9, 1]]);
+    expect(cache.stats.parses).toBe(parses);
     expect(loadManifests(files, { cache }).objects).toHaveLength(3);
+    expect(cache.stats.parses).toBe(parses + 1);
   });
 
   it("stops parsing a file at the first document past the limit", () => {
