@@ -41,6 +41,8 @@ export interface CheckedFile {
    * without parsing again; maxDocuments + 1 when checkFile stopped at the limit.
    */
   documentCount: number;
+  /** Set when checkFile stopped at this document limit (the result is then only valid under that limit). */
+  stoppedAtLimit?: number;
   documents: CheckedDocument[];
   issues: FileIssue[];
 }

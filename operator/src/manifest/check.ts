@@ -57,6 +57,7 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
       return {
         bytes,
         documentCount: maxDocuments + 1,
+        stoppedAtLimit: maxDocuments,
         documents: [],
         issues: [
           {

@@ -156,18 +156,23 @@ class SetBuilder {
     return true;
   }
 
-  /** The cached file for an oid when it is usable under this reading's document limit. */
+  /**
+   * The cached file for an oid when its result holds under this reading's document limit: it was checked
+   * whole and has no more documents than allowed, or it was stopped at exactly this limit. Otherwise it is
+   * parsed again (a lower limit is never bypassed by the cache, a higher one gets the whole file checked).
+   */
   cached(oid: string | undefined): CheckedFile | undefined {
     if (!this.cache || oid === undefined || !this.cache.has(oid)) return undefined;
     const hit = this.cache.get(oid)!;
-    // Cached under a higher document limit: parse again, which reports TooManyDocuments.
-    return hit.documentCount <= this.limits.maxDocumentsPerFile ? hit : undefined;
+    const max = this.limits.maxDocumentsPerFile;
+    const holds = hit.stoppedAtLimit === undefined ? hit.documentCount <= max : hit.stoppedAtLimit === max;
+    return holds ? hit : undefined;
   }
 
-  /** Parses and checks admitted content, through the cache (a file over the document limit is not kept). */
+  /** Parses and checks admitted content, and caches the result. */
   check(content: string | Uint8Array, oid: string | undefined): CheckedFile {
     const checked = checkFile(content, { maxDocuments: this.limits.maxDocumentsPerFile });
-    if (this.cache && checked.documentCount <= this.limits.maxDocumentsPerFile) this.cache.set(oid ?? blobOid(content), checked);
+    if (this.cache) this.cache.set(oid ?? blobOid(content), checked);
     return checked;
   }
 
