@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   SchemaViolation: "stalled",
   InvalidField: "stalled",
   DuplicateObject: "stalled",
+  SymlinkNotAllowed: "stalled",
+  FileTooLarge: "stalled",
+  TooManyDocuments: "stalled",
+  ManifestsTooLarge: "stalled",
   MissingReference: "stalled",
   DependencyCycle: "stalled",
   // source: Git

@@ -3,6 +3,8 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CoxError } from "../api/errors.js";
+import { formatMemory, parseMemory } from "../api/quantity.js";
+import { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, ManifestCache, type LoadOptions, type ManifestLimits } from "../manifest/index.js";
 import { createProfile, DEFAULT_PROFILE, type ProfileOptions, type SchedulerSettings } from "../scheduler/index.js";
 
 /** Parses argv against `options`; unknown flags and missing values become InvalidArgument errors. */
@@ -95,4 +97,71 @@ export function parseSchedulerFlags(values: { "scheduler-scoring"?: string; "sch
     settings.percentageOfNodesToScore = n;
   }
   return settings;
+}
+
+/** The manifest limit flags shared by `run`, `plan` and `validate` (see manifest/limits.ts). */
+export const MANIFEST_LIMIT_FLAGS = {
+  "manifest-max-file-size": { type: "string" },
+  "manifest-max-documents": { type: "string" },
+  "manifest-max-total-size": { type: "string" },
+} as const;
+
+/** `run`'s flag for the parse cache. */
+export const MANIFEST_CACHE_FLAG = { "manifest-cache-size": { type: "string" } } as const;
+
+/** Help lines of MANIFEST_LIMIT_FLAGS. */
+export const MANIFEST_LIMITS_USAGE = `  --manifest-max-file-size <n>  largest manifest file: bytes, or 512Ki, 4Mi, 1Gi, 10M (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxFileBytes)})
+  --manifest-max-documents <n>  most YAML documents in one file (default ${DEFAULT_MANIFEST_LIMITS.maxDocumentsPerFile})
+  --manifest-max-total-size <n> largest sum of manifest file sizes of one commit or directory (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxTotalBytes)})`;
+
+/** Help line of MANIFEST_CACHE_FLAG. */
+export const MANIFEST_CACHE_USAGE = `  --manifest-cache-size <n>     parsed manifests kept across commits, counted in bytes of their YAML (default ${formatMemory(DEFAULT_CACHE_BYTES)};
+                                in memory the parsed form takes about 7-10 times that)`;
+
+/** A size flag: a positive whole number of bytes, or a Kubernetes quantity (512Ki, 4Mi, 1Gi, 10M). */
+export function parseByteSize(flag: string, text: string): number {
+  let n: number;
+  try {
+    n = parseMemory(text);
+  } catch {
+    n = NaN;
+  }
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new CoxError("InvalidArgument", `${flag}: expected a size in bytes like 4Mi, 512Ki, 1Gi or 1048576 (got ${JSON.stringify(text)})`);
+  }
+  return n;
+}
+
+/** A count flag: a positive whole number. */
+function parseCount(flag: string, text: string): number {
+  const n = Number(text.trim());
+  if (!/^[0-9]+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new CoxError("InvalidArgument", `${flag}: expected a whole number above 0 (got ${JSON.stringify(text)})`);
+  }
+  return n;
+}
+
+/**
+ * Turns the manifest flags into read options: the limits given (the others keep their defaults) and, with
+ * `--manifest-cache-size`, a parse cache of that size. InvalidArgument for a value that is not a positive
+ * size or count. {} when no flag is given.
+ */
+export function parseManifestFlags(values: {
+  "manifest-max-file-size"?: string;
+  "manifest-max-documents"?: string;
+  "manifest-max-total-size"?: string;
+  "manifest-cache-size"?: string;
+}): LoadOptions {
+  const limits: Partial<ManifestLimits> = {};
+  const size = values["manifest-max-file-size"];
+  const docs = values["manifest-max-documents"];
+  const total = values["manifest-max-total-size"];
+  const cache = values["manifest-cache-size"];
+  if (size !== undefined) limits.maxFileBytes = parseByteSize(LIMIT_FLAGS.maxFileBytes, size);
+  if (docs !== undefined) limits.maxDocumentsPerFile = parseCount(LIMIT_FLAGS.maxDocumentsPerFile, docs);
+  if (total !== undefined) limits.maxTotalBytes = parseByteSize(LIMIT_FLAGS.maxTotalBytes, total);
+  const out: LoadOptions = {};
+  if (Object.keys(limits).length > 0) out.limits = limits;
+  if (cache !== undefined) out.cache = new ManifestCache({ maxBytes: parseByteSize("--manifest-cache-size", cache) });
+  return out;
 }

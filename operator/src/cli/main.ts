@@ -8,7 +8,7 @@ import { PLAN_USAGE, planCommand } from "./plan.js";
 import { quickstartCommand } from "./quickstart.js";
 import { RUN_USAGE, runCommand } from "./run.js";
 import { STATUS_USAGE, statusCommand } from "./status.js";
-import { validateCommand } from "./validate.js";
+import { VALIDATE_USAGE, validateCommand } from "./validate.js";
 
 /** Top-level help. */
 export const USAGE = `coxswain — GitOps for plain Docker hosts
@@ -16,13 +16,15 @@ export const USAGE = `coxswain — GitOps for plain Docker hosts
 usage:
   coxswain run --repo <path|url> [--branch main] [--path DIR] [--state-dir DIR] [--runtime auto|docker|process]
                [--listen HOST:PORT --webhook-secret-file F] [--auto-revert] [--preview-branches GLOB] [--preview-envs GLOB]
-  coxswain validate <DIR>
+  coxswain validate <DIR> [--manifest-max-file-size N] [--manifest-max-documents N] [--manifest-max-total-size N]
   coxswain plan --repo <path|url> [--from REF] [--to REF] [--path DIR] [--offline] [--output json]
   coxswain status --repo <path|url> [--branch main] [--output json]     what runs, from the status branch of any clone
   coxswain history --repo <path|url> [--limit 50] [--output json]        the deploy log, from the records and notes
   coxswain quickstart             run the operator on a Git copy of examples-repo (npm start)
 
 ${RUN_USAGE}
+
+${VALIDATE_USAGE}
 
 ${PLAN_USAGE}
 

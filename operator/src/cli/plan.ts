@@ -13,10 +13,10 @@ import path from "node:path";
 import { CoxError } from "../api/errors.js";
 import { StatusStore } from "../status/store.js";
 import { StatusWriter } from "../status/writer.js";
-import { loadCommit } from "../sync/branch-sync.js";
+import { loadCommit } from "../sync/load.js";
 import { realRuntimeFactory, resolveDefaultNode, type DefaultRuntime } from "../sync/operator.js";
 import { buildPlan, formatPlan, type Plan } from "../sync/plan.js";
-import { parse, parsePortRange, parseSchedulerFlags, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
+import { MANIFEST_LIMIT_FLAGS, MANIFEST_LIMITS_USAGE, parse, parseManifestFlags, parsePortRange, parseSchedulerFlags, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
 import { observeFleet } from "./fleet.js";
 import { openForReading } from "./status.js";
 
@@ -36,6 +36,7 @@ export const PLAN_USAGE = `coxswain plan --repo <path|url> [flags]
   --instance <name>             the operator's owner label, to recognise its pods (default coxswain)
   --offline                     do not contact the nodes: no placements
   --output json                 machine-readable output
+${MANIFEST_LIMITS_USAGE}
 ${SCHEDULER_USAGE}`;
 
 /** Prints a plan; resolves with the exit code (1 when the target commit is invalid or a pod does not fit). */
@@ -54,9 +55,11 @@ export async function planCommand(argv: string[], out: (line: string) => void): 
     instance: { type: "string" },
     offline: { type: "boolean" },
     output: { type: "string" },
+    ...MANIFEST_LIMIT_FLAGS,
     ...SCHEDULER_FLAGS,
   });
   const scheduler = parseSchedulerFlags(values);
+  const manifests = parseManifestFlags(values);
   const output = values.output ?? "text";
   if (output !== "text" && output !== "json") throw new CoxError("InvalidArgument", `--output: expected json (got ${JSON.stringify(values.output)})`);
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
@@ -79,8 +82,8 @@ export async function planCommand(argv: string[], out: (line: string) => void): 
       from = store.summary()?.applied;
     }
     const dir = (values.path ?? "").replace(/^\.\/?$/, "");
-    const target = await loadCommit(repo, to, dir);
-    const base = from ? await loadCommit(repo, from, dir) : undefined;
+    const target = await loadCommit(repo, to, dir, manifests);
+    const base = from ? await loadCommit(repo, from, dir, manifests) : undefined;
     let plan: Plan;
     let unreachable: string[] = [];
     if (values.offline || !target.graph) {

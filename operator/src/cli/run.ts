@@ -8,7 +8,20 @@ import { CoxError } from "../api/errors.js";
 import { parseListen, readWebhookSecretFile } from "../server/index.js";
 import { refGlob, resolveGitCredentials } from "../source/index.js";
 import { startOperator, type DefaultRuntime, type OperatorOptions } from "../sync/operator.js";
-import { parse, parseDuration, parsePortRange, parseSchedulerFlags, required, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
+import {
+  MANIFEST_CACHE_FLAG,
+  MANIFEST_CACHE_USAGE,
+  MANIFEST_LIMIT_FLAGS,
+  MANIFEST_LIMITS_USAGE,
+  parse,
+  parseDuration,
+  parseManifestFlags,
+  parsePortRange,
+  parseSchedulerFlags,
+  required,
+  SCHEDULER_FLAGS,
+  SCHEDULER_USAGE,
+} from "./args.js";
 
 /** Help text of `coxswain run`. */
 export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
@@ -38,6 +51,8 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
                                 (repeatable); the plan goes to plans/<name>.yaml on the status branch and a note
   --preview-envs <glob>         plan these proposals and also run them as previews in namespaces of their own (repeatable)
   --preview-ttl <d>             remove a preview whose proposal got no new head for this long (default 24h)
+${MANIFEST_LIMITS_USAGE}
+${MANIFEST_CACHE_USAGE}
 ${SCHEDULER_USAGE}`;
 
 /** Checks a proposal glob: not empty, no whitespace. */
@@ -72,6 +87,8 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     "preview-envs": { type: "string", multiple: true },
     "preview-ttl": { type: "string" },
     seed: { type: "string" },
+    ...MANIFEST_LIMIT_FLAGS,
+    ...MANIFEST_CACHE_FLAG,
     ...SCHEDULER_FLAGS,
   });
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
@@ -99,6 +116,8 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   if (values.seed) opts.seed = Number(values.seed);
   const scheduler = parseSchedulerFlags(values);
   if (scheduler) opts.scheduler = scheduler;
+  const manifests = parseManifestFlags(values);
+  if (Object.keys(manifests).length > 0) opts.manifests = manifests;
 
   const creds = await resolveGitCredentials(values["git-credentials-file"] ? { file: values["git-credentials-file"] } : {});
   if (creds) {

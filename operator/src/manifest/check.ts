@@ -6,7 +6,9 @@
 import { KINDS, describeApiVersions, isKind, makeKey, type DesiredObject, type Kind } from "../api/objects.js";
 import { deepFreeze, type CheckedDocument, type CheckedFile } from "./cache.js";
 import { describeGot, showValue, type Issue } from "./issue.js";
-import { FilePositions, parseYamlFile, type FileIssue, type ParsedDocument, type PositionIndex } from "./parse.js";
+import { decodeUtf8 } from "./decode.js";
+import { LIMIT_FLAGS } from "./limits.js";
+import { FilePositions, yamlDocuments, type FileIssue, type ParsedDocument, type PositionIndex } from "./parse.js";
 import { formatFieldPath } from "./paths.js";
 import { SERVER_SET_METADATA_FIELDS, validateSchema } from "./schema.js";
 import { applyDefaults, semanticIssues } from "./semantic.js";
@@ -19,23 +21,57 @@ function supportedKinds(): string {
     .join(", ");
 }
 
-/** Parses and checks one file's content (UTF-8 text or bytes). */
-export function checkFile(content: string | Uint8Array): CheckedFile {
+/**
+ * Parses and checks one file's content (UTF-8 text or bytes). Bytes are decoded strictly (decode.ts): a
+ * file that is not UTF-8 is one YamlSyntax error at its first invalid byte. A file with more non-empty
+ * documents than `maxDocuments` is one TooManyDocuments error where the first document past the limit
+ * starts, and none of its documents are returned (a commit is applied whole or not at all, so there is
+ * nothing to gain from checking the rest). Documents are checked as they are parsed, so only one
+ * document's syntax tree exists at a time.
+ */
+export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: number } = {}): CheckedFile {
   let text: string;
+  const bytes = typeof content === "string" ? Buffer.byteLength(content, "utf8") : content.byteLength;
   if (typeof content === "string") text = content;
   else {
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(content);
-    } catch {
+    const decoded = decodeUtf8(content);
+    if ("invalidAt" in decoded) {
+      const { line, col, offset } = decoded.invalidAt;
       return {
+        bytes,
+        documentCount: 0,
         documents: [],
-        issues: [{ line: 1, col: 1, code: "YamlSyntax", severity: "error", field: "", message: "the file is not valid UTF-8; expected UTF-8 YAML" }],
+        issues: [{ line, col, code: "YamlSyntax", severity: "error", field: "", message: `the file is not valid UTF-8 (byte 0x${content[offset]!.toString(16).padStart(2, "0")} at offset ${offset}); expected UTF-8 YAML` }],
+      };
+    }
+    text = decoded.text;
+  }
+  const maxDocuments = opts.maxDocuments ?? Infinity;
+  const positions = new FilePositions(text);
+  const out: CheckedFile = { bytes, documentCount: 0, documents: [], issues: [] };
+  for (const item of yamlDocuments(text, maxDocuments)) {
+    if ("document" in item) out.documents.push(checkDocument(item.document, positions, out.documents.length));
+    else if ("issue" in item) out.issues.push(item.issue);
+    else if ("counted" in item) out.documentCount = item.counted;
+    else {
+      return {
+        bytes,
+        documentCount: maxDocuments + 1,
+        stoppedAtLimit: maxDocuments,
+        documents: [],
+        issues: [
+          {
+            ...item.tooMany,
+            code: "TooManyDocuments",
+            severity: "error",
+            field: "",
+            message: `the file holds more than ${maxDocuments} YAML documents (this is document ${maxDocuments + 1}); split it into several files or raise ${LIMIT_FLAGS.maxDocumentsPerFile}`,
+          },
+        ],
       };
     }
   }
-  const parsed = parseYamlFile(text);
-  const positions = new FilePositions(text);
-  return { documents: parsed.documents.map((d, i) => checkDocument(d, positions, i)), issues: parsed.issues };
+  return out;
 }
 
 function isMapping(v: unknown): v is Record<string, unknown> {

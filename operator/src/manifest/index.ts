@@ -2,9 +2,20 @@
  * The manifest stage: files of a commit → validated, defaulted objects with positions, and diagnostics.
  */
 export * from "./types.js";
-export { loadManifests, isManifestPath, type LoadOptions } from "./load.js";
-export { validateDirectory, listManifestFiles } from "./directory.js";
+export {
+  loadManifests,
+  readManifestFiles,
+  isManifestPath,
+  isHiddenPath,
+  isReadPath,
+  DEFAULT_READ_CONCURRENCY,
+  type LoadOptions,
+  type SourceFile,
+} from "./load.js";
+export { validateDirectory, listManifestFiles, type ListedFile } from "./directory.js";
 export { ManifestCache, defaultManifestCache, blobOid, DEFAULT_CACHE_ENTRIES, type ManifestCacheStats } from "./cache.js";
+export { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./limits.js";
+export { decodeUtf8, firstInvalidUtf8, type Decoded } from "./decode.js";
 export { resolveCrdDir, readCrdSchema } from "./crds.js";
 export { compileAllSchemas, isSensitivePath, METADATA_SCHEMA, SENSITIVE_FIELDS, SERVER_SET_METADATA_FIELDS, UNSUPPORTED_KEYWORD } from "./schema.js";
 export { formatFieldPath, parseFieldPath, type PathSegment } from "./paths.js";

@@ -1,23 +1,58 @@
 /**
- * loadManifests: the files of one commit → validated, defaulted objects and sorted diagnostics.
+ * The one reading of a set of manifest files — a commit's (sync/load.ts) or a directory's (directory.ts,
+ * `coxswain validate`) — into validated, defaulted objects and sorted diagnostics. Both go through
+ * readManifestFiles, so they decode (strict UTF-8, decode.ts), treat symbolic links, apply the limits
+ * (limits.ts) and parse exactly alike; loadManifests is the same reading for files already in memory.
  *
- * Per-file work (parse, validate, default) is cached by blob oid (cache.ts); what depends on the whole set
- * (duplicate objects) and on paths (diagnostic file names, ManifestObject positions) is recomputed on every
- * load, which is cheap. The result does not depend on the order of the input files: files are processed in
- * path order, objects come out sorted by key and diagnostics by compareDiagnostics.
+ * Per-file work (decode, parse, validate, default) is cached by blob oid (cache.ts); what depends on the
+ * whole set (duplicate objects, the total size) and on paths (diagnostic file names, ManifestObject
+ * positions) is recomputed on every load, which is cheap. The result does not depend on the order of the
+ * input files: files are processed in path order, objects come out sorted by key and diagnostics by
+ * compareDiagnostics.
  */
 import { compareKeys, type DesiredObject, type ResourceKey } from "../api/objects.js";
-import { ManifestCache, blobOid, defaultManifestCache } from "./cache.js";
+import { ManifestCache, blobOid, defaultManifestCache, type CheckedFile } from "./cache.js";
 import { checkFile } from "./check.js";
+import { LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./limits.js";
 import type { FilePositions } from "./parse.js";
 import type { PathSegment } from "./paths.js";
 import { compareDiagnostics, type Diagnostic, type ManifestFile, type ManifestObject, type ManifestSet, type SourcePosition } from "./types.js";
 
-/** Options of loadManifests. */
+/** Options of loadManifests, readManifestFiles and validateDirectory. */
 export interface LoadOptions {
   /** Cache of checked files by blob oid; defaults to the process-wide defaultManifestCache; null disables caching. */
   cache?: ManifestCache | null;
+  /** Limits of this reading; missing ones take DEFAULT_MANIFEST_LIMITS. */
+  limits?: Partial<ManifestLimits>;
+  /** Files read at once (default 8): bounds open file descriptors on disk and blobs in memory. */
+  concurrency?: number;
 }
+
+/**
+ * One file to read, before it is read: where it is, whether it is a symbolic link, its blob oid when the
+ * source knows it without reading (Git), and how to read it.
+ */
+export interface SourceFile {
+  /** "/"-separated path, as diagnostics print it. */
+  path: string;
+  /** Git blob oid (the cache key); when known, a cached file is not read at all. */
+  oid?: string;
+  /** A symbolic link (Git mode 120000, or a link on disk): an error, never followed. */
+  symlink?: boolean;
+  /**
+   * The file's bytes. A source that learns the size before reading (a file on disk) returns { size }
+   * instead of reading a file larger than maxBytes.
+   */
+  read(maxBytes: number): Promise<Uint8Array | { size: number }>;
+  /** Where a link points, for the message; only called for symlinks. */
+  linkTarget?(): Promise<string>;
+}
+
+/** Default number of files read at once. */
+export const DEFAULT_READ_CONCURRENCY = 8;
+
+/** Parsing yields to the event loop when it has held it this long (ms), so HTTP (/healthz, webhooks) is served during a long load. */
+const YIELD_AFTER_MS = 10;
 
 /**
  * True for the paths coxswain reads as manifests: names ending in .yaml or .yml, with no path segment that
@@ -25,7 +60,20 @@ export interface LoadOptions {
  */
 export function isManifestPath(path: string): boolean {
   if (!/\.ya?ml$/.test(path)) return false;
-  return path.split("/").every((seg) => seg === "." || !seg.startsWith("."));
+  return !isHiddenPath(path);
+}
+
+/** True when a segment of the path starts with "." (hidden files and tool folders are never read). */
+export function isHiddenPath(path: string): boolean {
+  return path.split("/").some((seg) => seg !== "." && seg.startsWith("."));
+}
+
+/**
+ * True for what a reading looks at: every manifest path, and every symbolic link outside hidden folders,
+ * whatever its name (a link to a directory of manifests has no .yaml name, and is refused too).
+ */
+export function isReadPath(path: string, symlink: boolean): boolean {
+  return symlink ? !isHiddenPath(path) : isManifestPath(path);
 }
 
 /** A ManifestObject whose positions come from its file's (lazily rebuilt) position index. */
@@ -52,30 +100,93 @@ class LoadedManifestObject implements ManifestObject {
 }
 
 /**
- * Reads the manifests among `files` (other files are skipped, see isManifestPath). Every YAML document
- * becomes an object or diagnostics; objects with errors are left out, objects with only warnings stay in.
- * When two documents declare the same object, the one later in path order gets a DuplicateObject error
- * naming the first, and only the first is kept. Objects are deeply frozen (they are shared through the cache).
+ * The decisions of one reading, fed file by file in path order by both entry points: the symlink rule,
+ * the limits, the cache, and the set-wide duplicate check.
  */
-export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions = {}): ManifestSet {
-  const cache = opts.cache === undefined ? defaultManifestCache : opts.cache;
-  const sorted = files.filter((f) => isManifestPath(f.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+class SetBuilder {
+  readonly limits: ManifestLimits;
+  readonly cache: ManifestCache | null;
+  readonly #diagnostics: Diagnostic[] = [];
+  readonly #objects: ManifestObject[] = [];
+  readonly #firstSeen = new Map<ResourceKey, SourcePosition>();
+  #total = 0;
+  /** Set once the total size was exceeded: no later file is read. */
+  full = false;
 
-  const diagnostics: Diagnostic[] = [];
-  const objects: ManifestObject[] = [];
-  const firstSeen = new Map<ResourceKey, SourcePosition>();
+  constructor(opts: LoadOptions) {
+    this.limits = resolveLimits(opts.limits);
+    this.cache = opts.cache === undefined ? defaultManifestCache : opts.cache;
+  }
 
-  for (const f of sorted) {
-    const checked = cache ? cache.getOrCreate(f.oid ?? blobOid(f.content), () => checkFile(f.content)) : checkFile(f.content);
-    for (const i of checked.issues) diagnostics.push({ file: f.path, ...i });
+  #error(file: string, code: Diagnostic["code"], message: string): void {
+    this.#diagnostics.push({ file, line: 1, col: 1, code, severity: "error", field: "", message });
+  }
+
+  symlink(path: string, target: string | undefined): void {
+    const to = target === undefined ? "" : ` (to ${JSON.stringify(target.length > 200 ? `${target.slice(0, 197)}...` : target)})`;
+    this.#error(
+      path,
+      "SymlinkNotAllowed",
+      `this is a symbolic link${to}; coxswain follows no links under the manifest path, in Git or on disk — replace it with the file or directory it points to`,
+    );
+  }
+
+  /**
+   * Accounts for a file's size before it is parsed; false when it must not be parsed: larger than one file
+   * may be (FileTooLarge), or it takes the set over the total (ManifestsTooLarge; `remaining` files after
+   * it are not read either).
+   */
+  admit(path: string, bytes: number, remaining: number): boolean {
+    const { maxFileBytes, maxTotalBytes } = this.limits;
+    if (bytes > maxFileBytes) {
+      this.#error(path, "FileTooLarge", `the file is ${formatBytes(bytes)}, above the limit of ${formatBytes(maxFileBytes)} for one manifest file; it was not parsed — split it, or raise ${LIMIT_FLAGS.maxFileBytes}`);
+      return false;
+    }
+    this.#total += bytes;
+    if (this.#total > maxTotalBytes) {
+      this.full = true;
+      const rest = remaining > 0 ? ` and the ${remaining} file(s) after it were` : " was";
+      this.#error(
+        path,
+        "ManifestsTooLarge",
+        `with this file the manifests reach ${formatBytes(this.#total)}, above the limit of ${formatBytes(maxTotalBytes)} for one commit; this file${rest} not read — keep fewer manifests under the path, or raise ${LIMIT_FLAGS.maxTotalBytes}`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * The cached file for an oid when its result holds under this reading's document limit: it was checked
+   * whole and has no more documents than allowed, or it was stopped at exactly this limit. Otherwise it is
+   * parsed again (a lower limit is never bypassed by the cache, a higher one gets the whole file checked).
+   */
+  cached(oid: string | undefined): CheckedFile | undefined {
+    if (!this.cache || oid === undefined || !this.cache.has(oid)) return undefined;
+    const hit = this.cache.get(oid)!;
+    const max = this.limits.maxDocumentsPerFile;
+    const holds = hit.stoppedAtLimit === undefined ? hit.documentCount <= max : hit.stoppedAtLimit === max;
+    return holds ? hit : undefined;
+  }
+
+  /** Parses and checks admitted content, and caches the result. */
+  check(content: string | Uint8Array, oid: string | undefined): CheckedFile {
+    const checked = checkFile(content, { maxDocuments: this.limits.maxDocumentsPerFile });
+    if (this.cache) this.cache.set(oid ?? blobOid(content), checked);
+    return checked;
+  }
+
+  /** Adds a checked file's documents and diagnostics under its path. */
+  add(path: string, checked: CheckedFile): void {
+    for (const i of checked.issues) this.#diagnostics.push({ file: path, ...i });
     for (const doc of checked.documents) {
-      for (const i of doc.issues) diagnostics.push({ file: f.path, ...i });
+      for (const i of doc.issues) this.#diagnostics.push({ file: path, ...i });
       if (!doc.identity) continue;
       const { key } = doc.identity;
-      const first = firstSeen.get(key);
+      const first = this.#firstSeen.get(key);
       if (first) {
-        diagnostics.push({
-          file: f.path,
+        this.#diagnostics.push({
+          file: path,
           ...doc.positions.document(doc.ordinal).locate(["metadata", "name"]),
           code: "DuplicateObject",
           severity: "error",
@@ -84,12 +195,105 @@ export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions 
         });
         continue;
       }
-      firstSeen.set(key, { file: f.path, ...doc.start });
-      if (doc.object) objects.push(new LoadedManifestObject(key, doc.object, { file: f.path, ...doc.start }, doc.positions, doc.ordinal));
+      this.#firstSeen.set(key, { file: path, ...doc.start });
+      if (doc.object) this.#objects.push(new LoadedManifestObject(key, doc.object, { file: path, ...doc.start }, doc.positions, doc.ordinal));
     }
   }
 
-  objects.sort((a, b) => compareKeys(a.key, b.key));
-  diagnostics.sort(compareDiagnostics);
-  return { objects, diagnostics };
+  finish(): ManifestSet {
+    this.#objects.sort((a, b) => compareKeys(a.key, b.key));
+    this.#diagnostics.sort(compareDiagnostics);
+    return { objects: this.#objects, diagnostics: this.#diagnostics, ...(this.full ? { incomplete: true as const } : {}) };
+  }
+}
+
+function byPath<T extends { path: string }>(a: T, b: T): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
+
+/**
+ * Reads the manifests among `files` already in memory (other paths are skipped, see isReadPath), with the
+ * same rules as readManifestFiles: a file marked `symlink` is a SymlinkNotAllowed error (its content is the
+ * link's target), the limits apply, bytes are decoded strictly. Every YAML document becomes an object or
+ * diagnostics; objects with errors are left out, objects with only warnings stay in. When two documents
+ * declare the same object, the one later in path order gets a DuplicateObject error naming the first, and
+ * only the first is kept. Objects are deeply frozen (they are shared through the cache).
+ */
+export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions = {}): ManifestSet {
+  const b = new SetBuilder(opts);
+  const sorted = files.filter((f) => isReadPath(f.path, f.symlink === true)).sort(byPath);
+  for (const [i, f] of sorted.entries()) {
+    if (b.full) break;
+    if (f.symlink) {
+      b.symlink(f.path, typeof f.content === "string" ? f.content : new TextDecoder().decode(f.content));
+      continue;
+    }
+    const size = typeof f.content === "string" ? Buffer.byteLength(f.content, "utf8") : f.content.byteLength;
+    if (!b.admit(f.path, size, sorted.length - i - 1)) continue;
+    const oid = f.oid ?? (b.cache ? blobOid(f.content) : undefined);
+    b.add(f.path, b.cached(oid) ?? b.check(f.content, oid));
+  }
+  return b.finish();
+}
+
+type Settled = { bytes: Uint8Array } | { size: number } | { error: unknown };
+
+/**
+ * Reads and loads the manifests among `files` (see isReadPath), in path order, with a bounded number of
+ * reads in flight (opts.concurrency). Symbolic links are SymlinkNotAllowed errors and never read. A file
+ * whose oid is cached is not read. A file larger than maxFileBytes is never parsed (a source that knows
+ * sizes does not even read it); once the running total passes maxTotalBytes nothing more is read. The
+ * event loop gets a turn at least every few milliseconds between files. Errors of the source (a missing
+ * Git object, an unreadable file) are thrown.
+ */
+export async function readManifestFiles(files: readonly SourceFile[], opts: LoadOptions = {}): Promise<ManifestSet> {
+  const b = new SetBuilder(opts);
+  const sorted = files.filter((f) => isReadPath(f.path, f.symlink === true)).sort(byPath);
+  const window = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_READ_CONCURRENCY));
+  const reads = new Map<number, Promise<Settled>>();
+  const needsRead = (f: SourceFile): boolean => !f.symlink && !(f.oid !== undefined && b.cache?.has(f.oid));
+  const start = (i: number): Promise<Settled> => {
+    let p = reads.get(i);
+    if (!p) {
+      p = sorted[i]!.read(b.limits.maxFileBytes).then(
+        (r) => (r instanceof Uint8Array ? { bytes: r } : { size: r.size }),
+        (error: unknown) => ({ error }),
+      );
+      reads.set(i, p);
+    }
+    return p;
+  };
+  let next = 0; // the next index whose read may start
+  let lastYield = performance.now();
+
+  for (let i = 0; i < sorted.length; i++) {
+    if (b.full) break;
+    // Keep up to `window` reads in flight ahead of the file being processed.
+    next = Math.max(next, i);
+    while (next < sorted.length && next < i + window) {
+      if (needsRead(sorted[next]!)) void start(next);
+      next++;
+    }
+    const f = sorted[i]!;
+    const remaining = sorted.length - i - 1;
+    if (f.symlink) {
+      b.symlink(f.path, await f.linkTarget?.().catch(() => undefined));
+      continue;
+    }
+    const hit = b.cached(f.oid);
+    if (hit) {
+      if (b.admit(f.path, hit.bytes, remaining)) b.add(f.path, hit);
+    } else {
+      const r = await start(i);
+      reads.delete(i);
+      if ("error" in r) throw r.error;
+      if ("size" in r) b.admit(f.path, r.size, remaining);
+      else if (b.admit(f.path, r.bytes.byteLength, remaining)) b.add(f.path, b.check(r.bytes, f.oid));
+    }
+    if (performance.now() - lastYield >= YIELD_AFTER_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
+  }
+  return b.finish();
 }

@@ -8,7 +8,7 @@
  * users rely on them (kubectl supports them). Duplicate keys are errors and documents that expand more than
  * 100 aliases are refused (the package's defaults: uniqueKeys, maxAliasCount), which blocks alias bombs.
  */
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
+import { Composer, LineCounter, Parser, isAlias, isMap, isScalar, isSeq } from "yaml";
 import type { Node as YamlNode } from "yaml";
 import type { Diagnostic } from "./types.js";
 import { formatFieldPath, type PathSegment } from "./paths.js";
@@ -109,6 +109,13 @@ export interface ParsedFile {
 }
 
 /**
+ * What parsing a file yields, in file order: a document, a problem, and last either that the file holds
+ * more non-empty documents than allowed (where the first one past the limit starts; nothing more is
+ * parsed) or how many non-empty documents it holds.
+ */
+export type YamlItem = { document: ParsedDocument } | { issue: FileIssue } | { tooMany: LineCol } | { counted: number };
+
+/**
  * Parses every document of a file (`---` separated). Empty documents (nothing, only comments, or a bare
  * null) are skipped. A document with a syntax error yields one YamlSyntax error (its first problem; the
  * rest usually follow from it) and no data; the other documents of the file are still returned. So does a
@@ -116,29 +123,55 @@ export interface ParsedFile {
  * one YamlSyntax error per such value, at its position.
  */
 export function parseYamlFile(text: string): ParsedFile {
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, merge: true, prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [];
   const out: ParsedFile = { documents: [], issues: [] };
-  const at = (offset: number): LineCol => lc.linePos(offset);
+  for (const item of yamlDocuments(text)) {
+    if ("document" in item) out.documents.push(item.document);
+    else if ("issue" in item) out.issues.push(item.issue);
+  }
+  return out;
+}
 
-  for (const doc of list) {
+/**
+ * parseYamlFile one document at a time, stopping after `maxDocuments` non-empty documents (a document
+ * counts unless it holds nothing, only comments or a bare null; one with errors counts): the rest of the file is neither parsed nor kept, so a
+ * file of a million documents costs what the first maxDocuments + 1 cost. Each document's syntax tree is
+ * released once the consumer moves on (positions are rebuilt from the text when asked).
+ */
+export function* yamlDocuments(text: string, maxDocuments = Infinity): Generator<YamlItem> {
+  const lc = new LineCounter();
+  const parser = new Parser(lc.addNewLine);
+  const composer = new Composer({ merge: true });
+  const at = (offset: number): LineCol => lc.linePos(offset);
+  let counted = 0;
+
+  for (const doc of composer.compose(parser.parse(text))) {
     const start = at(doc.contents?.range?.[0] ?? doc.range[0]);
+    // Empty documents (no content, only comments, a bare null) do not count: a trailing "---" costs nothing.
+    const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+    if (!empty || doc.errors.length > 0) {
+      counted++;
+      if (counted > maxDocuments) {
+        yield { tooMany: start };
+        return;
+      }
+    }
     if (doc.errors.length > 0) {
       const errs = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0]);
       const first = errs[0]!;
       const more = errs.length > 1 ? ` (and ${errs.length - 1} more problem(s) in this document)` : "";
-      out.issues.push({
-        ...at(first.pos[0]),
-        code: "YamlSyntax",
-        severity: "error",
-        field: "",
-        message: `${yamlMessage(first.message, first.code)}${more}`,
-      });
+      yield {
+        issue: {
+          ...at(first.pos[0]),
+          code: "YamlSyntax",
+          severity: "error",
+          field: "",
+          message: `${yamlMessage(first.message, first.code)}${more}`,
+        },
+      };
       continue;
     }
     for (const w of doc.warnings) {
-      out.issues.push({ ...at(w.pos[0]), code: "YamlSyntax", severity: "warning", field: "", message: yamlMessage(w.message, w.code) });
+      yield { issue: { ...at(w.pos[0]), code: "YamlSyntax", severity: "warning", field: "", message: yamlMessage(w.message, w.code) } };
     }
     const contents = (doc.contents as YamlNode | null) ?? null;
     let index: PositionIndex | undefined;
@@ -155,7 +188,7 @@ export function parseYamlFile(text: string): ParsedFile {
     findComplexKeys(contents, complexKeys);
     if (complexKeys.length > 0) {
       for (const offset of complexKeys) {
-        out.issues.push({ ...at(offset), code: "YamlSyntax", severity: "error", field: "", message: "a mapping key must be a scalar (got a list or mapping as key)" });
+        yield { issue: { ...at(offset), code: "YamlSyntax", severity: "error", field: "", message: "a mapping key must be a scalar (got a list or mapping as key)" } };
       }
       continue;
     }
@@ -163,35 +196,39 @@ export function parseYamlFile(text: string): ParsedFile {
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (err) {
-      out.issues.push({
-        ...start,
-        code: "YamlSyntax",
-        severity: "error",
-        field: "",
-        message:
-          err instanceof ReferenceError && /alias/i.test(err.message)
-            ? `the document expands aliases more than ${MAX_ALIAS_COUNT} times (alias bomb); expected plain data`
-            : `cannot read the document: ${err instanceof Error ? err.message : String(err)}`,
-      });
+      yield {
+        issue: {
+          ...start,
+          code: "YamlSyntax",
+          severity: "error",
+          field: "",
+          message:
+            err instanceof ReferenceError && /alias/i.test(err.message)
+              ? `the document expands aliases more than ${MAX_ALIAS_COUNT} times (alias bomb); expected plain data`
+              : `cannot read the document: ${err instanceof Error ? err.message : String(err)}`,
+        },
+      };
       continue;
     }
     if (data === null || data === undefined) continue;
     const foreign = nonJsonValues(data, []);
     if (foreign.length > 0) {
       for (const f of foreign) {
-        out.issues.push({
-          ...positions().locate(f.path),
-          code: "YamlSyntax",
-          severity: "error",
-          field: formatFieldPath(f.path),
-          message: `${f.what} is not supported; expected a string, number, boolean, null, list or mapping`,
-        });
+        yield {
+          issue: {
+            ...positions().locate(f.path),
+            code: "YamlSyntax",
+            severity: "error",
+            field: formatFieldPath(f.path),
+            message: `${f.what} is not supported; expected a string, number, boolean, null, list or mapping`,
+          },
+        };
       }
       continue;
     }
-    out.documents.push({ data, positions, start });
+    yield { document: { data, positions, start } };
   }
-  return out;
+  yield { counted };
 }
 
 function yamlMessage(message: string, code: string): string {

@@ -37,14 +37,22 @@ export interface ManifestObject {
 /** A file to read manifests from: repository path, content, and blob oid when it comes from Git (cache key). */
 export interface ManifestFile {
   path: string;
+  /** The file's text or bytes; for a symbolic link, the path it points to. */
   content: string | Uint8Array;
   oid?: string;
+  /** A symbolic link: reported as SymlinkNotAllowed, never read as a manifest. */
+  symlink?: boolean;
 }
 
 /** The result of reading a set of files: objects sorted by key, diagnostics sorted by file, line, col, code. */
 export interface ManifestSet {
   objects: ManifestObject[];
   diagnostics: Diagnostic[];
+  /**
+   * Set when reading stopped early (the total size limit): files after the one reported were not read, so
+   * checks across objects (references, cycles) would report what is only missing from the reading.
+   */
+  incomplete?: true;
 }
 
 /** Formats a diagnostic as one line: "file:line:col: error Code field: message". */

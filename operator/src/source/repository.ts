@@ -157,7 +157,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     return toCommitInfo(c);
   }
 
-  /** Every blob under dir at commit, recursively, sorted by path (code-unit order); submodules are skipped. */
+  /** Every blob under dir at commit, recursively, sorted by path (code-unit order); links are marked, submodules skipped. */
   async listFiles(commit: string, dir: string): Promise<RepoFile[]> {
     const prefix = normalizeDir(dir);
     const tree = await this.dirTree(commit, prefix);
@@ -877,7 +877,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     const base = prefix === "" ? "" : `${prefix}/`;
     const subtrees: Promise<void>[] = [];
     for (const e of entries) {
-      if (e.type === "blob") out.push({ path: base + e.path, oid: e.oid });
+      if (e.type === "blob") out.push(e.mode === "120000" ? { path: base + e.path, oid: e.oid, symlink: true } : { path: base + e.path, oid: e.oid });
       else if (e.type === "tree") subtrees.push(this.collectBlobs(e.oid, base + e.path, out));
       // "commit" entries are submodules: not files of this repository.
     }

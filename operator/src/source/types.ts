@@ -12,6 +12,8 @@ export interface RepoFile {
   path: string;
   /** Blob oid; equal oids mean equal content (used to cache parsed manifests). */
   oid: string;
+  /** Set for a symbolic link (mode 120000): the blob holds the path it points to, not a file's content. */
+  symlink?: true;
 }
 
 /** A commit's metadata. */

@@ -24,9 +24,8 @@ import { CoxError, toCoxError } from "../api/errors.js";
 import type { DesiredEntry, DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
 import type { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
-import { buildGraph, diffGraphs, formatChange, type DesiredGraph } from "../graph/index.js";
-import { isManifestPath, loadManifests } from "../manifest/index.js";
-import type { Diagnostic, ManifestFile } from "../manifest/types.js";
+import { diffGraphs, formatChange, type DesiredGraph } from "../graph/index.js";
+import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
 import type { Fleet } from "../runtime/fleet.js";
 import type { Repository } from "../source/types.js";
@@ -34,6 +33,7 @@ import type { StatusStore } from "../status/store.js";
 import type { CommitRecord, RecordedError, SourceFault, SummaryRecord, WorkloadRecord } from "../status/types.js";
 import { decideRollback } from "../rollout/index.js";
 import { gate, isWorkloadKey, type GateDecision, type GateWorkloadState } from "./gate.js";
+import { loadCommit, type ManifestReadOptions } from "./load.js";
 
 /** The key of the branch sync in the work queue. */
 export const SOURCE_KEY = "@source";
@@ -55,48 +55,12 @@ export interface BranchSyncOptions {
   /** Called when a failed commit has been rolled back (auto-revert hooks in here). */
   onRolledBack?: (failed: string, stable: string, graph: DesiredGraph) => void;
   now?: () => number;
+  /** How commits are read (limits, parse cache); the same for every commit this sync reads. */
+  manifests?: ManifestReadOptions;
 }
 
-/** The result of reading one commit. */
-export interface LoadedCommit {
-  commit: string;
-  graph?: DesiredGraph;
-  /** Errors and warnings, sorted. */
-  diagnostics: Diagnostic[];
-}
-
-/**
- * Reads a commit's manifests under `path` and builds its graph. Pure apart from reading Git; used by the
- * sync loop, `coxswain plan` and `coxswain validate`. `graph` is undefined when there is any error.
- */
-export async function loadCommit(repo: Repository, commit: string, path: string, cache?: Map<string, string>): Promise<LoadedCommit> {
-  let files;
-  try {
-    files = await repo.reader.listFiles(commit, path);
-  } catch (err) {
-    const e = toCoxError(err, "PathNotFound");
-    return { commit, diagnostics: [{ code: e.code, severity: "error", file: path || ".", line: 1, col: 1, field: "", message: e.message }] };
-  }
-  const manifests: ManifestFile[] = [];
-  const seen = new Map<string, string>();
-  for (const f of files) {
-    if (!isManifestPath(f.path)) continue;
-    let content = cache?.get(f.oid);
-    if (content === undefined) content = new TextDecoder().decode(await repo.reader.readBlob(f.oid));
-    seen.set(f.oid, content);
-    manifests.push({ path: f.path, content, oid: f.oid });
-  }
-  // Keep only this commit's blobs: the next commit usually shares most of them.
-  if (cache) {
-    cache.clear();
-    for (const [oid, text] of seen) cache.set(oid, text);
-  }
-  const set = loadManifests(manifests);
-  const built = buildGraph(set.objects);
-  const diagnostics = [...set.diagnostics, ...built.diagnostics];
-  const hasError = diagnostics.some((d) => d.severity === "error");
-  return hasError ? { commit, diagnostics } : { commit, graph: built.graph, diagnostics };
-}
+// loadCommit lives in load.ts; re-exported so existing imports keep working.
+export { loadCommit, type LoadedCommit, type ManifestReadOptions } from "./load.js";
 
 /** A digest of a graph's objects: equal digests, equal desired state. */
 export function graphDigest(graph: DesiredGraph): string {
@@ -154,7 +118,6 @@ export class BranchSync implements DesiredView, WorkloadReporter {
   private readonly states = new Map<string, WorkloadState>();
   /** Workloads reported gone since they were released for deletion. */
   private readonly gone = new Set<string>();
-  private readonly blobCache = new Map<string, string>();
   private readonly graphsAt = new Map<string, DesiredGraph>();
   private readonly now: () => number;
 
@@ -231,10 +194,10 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const applied = summary?.applied;
     if (!applied) return;
     this.recordedApplied = applied;
-    const loaded = await loadCommit(this.opts.repo, applied, this.opts.path, this.blobCache).catch(() => undefined);
+    const loaded = await loadCommit(this.opts.repo, applied, this.opts.path, this.opts.manifests).catch(() => undefined);
     if (!loaded?.graph) {
       this.opts.progress(
-        `the status branch names ${short(applied)} as applied, but it does not read as valid with this run's options (--path ${this.opts.path || "."}); ` +
+        `the status branch names ${short(applied)} as applied, but it does not read as valid with this run's options (--path ${this.opts.path || "."}, manifest limits); ` +
           `nothing is applied from it and its records are kept`,
       );
       return;
@@ -245,7 +208,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const rollingBack = this.opts.store.commits().find((c) => c.rollback?.to === applied && c.phase === "Failed");
     const from = rollingBack ? rollingBack.commit : record?.phase === "Progressing" && this.stable !== applied ? this.stable : undefined;
     if (from) {
-      const prev = await loadCommit(this.opts.repo, from, this.opts.path).catch(() => undefined);
+      const prev = await loadCommit(this.opts.repo, from, this.opts.path, this.opts.manifests).catch(() => undefined);
       if (prev?.graph) {
         this.startRollout({ commit: from, graph: prev.graph }, rollingBack ? "reverse" : "forward", rollingBack?.rollback ? { commit: rollingBack.commit, code: rollingBack.rollback.code, reason: rollingBack.rollback.reason } : undefined);
       }
@@ -319,7 +282,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
 
     const rewritten = previousHead !== undefined && !(await this.opts.repo.reader.isAncestor(previousHead, commit).catch(() => true));
     const t0 = this.now();
-    const loaded = await loadCommit(this.opts.repo, commit, this.opts.path, this.blobCache);
+    const loaded = await loadCommit(this.opts.repo, commit, this.opts.path, this.opts.manifests);
     const loadMs = this.now() - t0;
     const errors = loaded.diagnostics.filter((d) => d.severity === "error");
     for (const d of loaded.diagnostics) this.opts.progress(`  ${formatDiagnostic(d)}`);
@@ -330,7 +293,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       // run's options (--path, limits) differ, not that the commit changed. Its record stays as it is.
       this.opts.progress(
         `commit ${short(commit)} "${subject}" was recorded as ${record.phase} by an earlier run but does not read as valid with this run's options ` +
-          `(--path ${this.opts.path || "."}): nothing applied, its record is kept — check the flags`,
+          `(--path ${this.opts.path || "."}, manifest limits): nothing applied, its record is kept — check the flags`,
       );
       this.writeSummary();
       return;
@@ -488,7 +451,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
   async objectAt(commit: string, key: string): Promise<{ object: import("../api/objects.js").DesiredObject; graph: DesiredGraph } | undefined> {
     let graph = this.graphsAt.get(commit);
     if (!graph) {
-      const loaded = await loadCommit(this.opts.repo, commit, this.opts.path).catch(() => undefined);
+      const loaded = await loadCommit(this.opts.repo, commit, this.opts.path, this.opts.manifests).catch(() => undefined);
       if (!loaded?.graph) return undefined;
       graph = loaded.graph;
       this.graphsAt.set(commit, graph);
@@ -604,7 +567,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
   private async beginRollback(failed: string, stable: string, code: string, reason: string): Promise<void> {
     if (this.rollout?.failed?.commit === failed) return;
     const failedTarget = this.target!;
-    const loaded = await loadCommit(this.opts.repo, stable, this.opts.path).catch(() => undefined);
+    const loaded = await loadCommit(this.opts.repo, stable, this.opts.path, this.opts.manifests).catch(() => undefined);
     if (!loaded?.graph) {
       this.opts.progress(`cannot read stable commit ${short(stable)} to roll back to; ${short(failed)} stays as it is`);
       return;
@@ -675,7 +638,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     for (const q of [...this.quarantined].sort()) {
       let d = this.quarantinedDigests.get(q);
       if (d === undefined) {
-        const loaded = await loadCommit(this.opts.repo, q, this.opts.path).catch(() => undefined);
+        const loaded = await loadCommit(this.opts.repo, q, this.opts.path, this.opts.manifests).catch(() => undefined);
         d = loaded?.graph ? graphDigest(loaded.graph) : "";
         this.quarantinedDigests.set(q, d);
       }

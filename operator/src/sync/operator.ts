@@ -22,7 +22,9 @@ import type { Repository, WatchHandle } from "../source/types.js";
 import { AutoReverter, autoRevertWanted } from "../status/revert.js";
 import { StatusStore } from "../status/store.js";
 import { StatusWriter } from "../status/writer.js";
-import { BranchSync, changedWorkloads, loadCommit, short, SOURCE_KEY } from "./branch-sync.js";
+import { BranchSync, changedWorkloads, short, SOURCE_KEY } from "./branch-sync.js";
+import { ManifestCache } from "../manifest/index.js";
+import { loadCommit, type ManifestReadOptions } from "./load.js";
 import type { FleetView } from "./plan.js";
 import { CompositeView, Previews } from "./previews.js";
 import { DEFAULT_PREVIEW_TTL_MS, ProposalTracker, PROPOSALS_KEY } from "./proposals.js";
@@ -87,6 +89,11 @@ export interface OperatorOptions {
   seed?: number;
   /** Scoring profile and percentageOfNodesToScore of the scheduler (`--scheduler-scoring`, …). */
   scheduler?: SchedulerSettings;
+  /**
+   * How commits are read: limits (`--manifest-max-*`) and the parse cache (`--manifest-cache-size`). The
+   * same for the branch, proposals and auto-revert. Default: the default limits and a cache of its own.
+   */
+  manifests?: ManifestReadOptions;
 }
 
 /** A running operator. */
@@ -236,6 +243,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const instance = opts.instance ?? DEFAULT_OWNER;
   const branch = opts.branch ?? "main";
   const repoPath = normalizePath(opts.path ?? "");
+  // One parse cache per operator, bounded in bytes: the process-wide default is for the CLI's one-shot reads.
+  const manifests: ManifestReadOptions = { ...opts.manifests, cache: opts.manifests?.cache === undefined ? new ManifestCache() : opts.manifests.cache };
   const statusBranch = opts.statusBranch ?? "coxswain/status";
   const previewBranches = opts.previewBranches ?? [];
   const previewEnvs = opts.previewEnvs ?? [];
@@ -333,6 +342,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     /** Auto-revert decisions in flight (awaited on stop). */
     let reverting: Promise<unknown> = Promise.resolve();
     sync = new BranchSync({
+      manifests,
       applyNodes: () => nodes!.reconcile(NODES_KEY),
       repo,
       branch,
@@ -348,7 +358,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     });
     /** Auto-revert policy: the flag, or the annotation on a workload the failed commit changed. */
     const considerRevert = async (failed: string, stable: string, stableGraph: Parameters<typeof changedWorkloads>[1]): Promise<void> => {
-      const loaded = await loadCommit(repo, failed, repoPath).catch(() => undefined);
+      const loaded = await loadCommit(repo, failed, repoPath, manifests).catch(() => undefined);
       const changed = loaded?.graph ? changedWorkloads(stableGraph, loaded.graph) : [];
       const wanted = loaded?.graph ? autoRevertWanted(changed, loaded.graph, stableGraph, opts.autoRevert === true) : opts.autoRevert === true;
       if (!wanted) return;
@@ -388,6 +398,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         pullRequests,
         previews,
         ttlMs: opts.previewTtlMs ?? DEFAULT_PREVIEW_TTL_MS,
+        manifests,
       });
       manager.register(PROPOSALS_KEY, proposals);
     }

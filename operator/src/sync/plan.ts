@@ -33,7 +33,8 @@ import { planTemplate, podRequest, type TemplatePlan } from "../controllers/work
 import { resolveCanaryParams, resolveRollingParams } from "../rollout/index.js";
 import type { Repository } from "../source/types.js";
 import type { PlanRecord, RecordedError } from "../status/types.js";
-import { loadCommit, short, type LoadedCommit } from "./branch-sync.js";
+import { short } from "./branch-sync.js";
+import { loadCommit, type LoadedCommit, type ManifestReadOptions } from "./load.js";
 
 /** Where one new pod would go. */
 export interface PlannedPlacement {
@@ -261,9 +262,9 @@ export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; targ
 }
 
 /** Reads both commits and plans; placements when a fleet is given. */
-export async function planCommits(repo: Repository, from: string | undefined, to: string, path: string, fleet?: FleetView): Promise<Plan> {
-  const target = await loadCommit(repo, to, path);
-  const base = from && target.graph ? await loadCommit(repo, from, path) : undefined;
+export async function planCommits(repo: Repository, from: string | undefined, to: string, path: string, fleet?: FleetView, manifests?: ManifestReadOptions): Promise<Plan> {
+  const target = await loadCommit(repo, to, path, manifests);
+  const base = from && target.graph ? await loadCommit(repo, from, path, manifests) : undefined;
   return buildPlan({ ...(from ? { from } : {}), ...(base?.graph ? { fromGraph: base.graph } : {}), target, ...(fleet ? { fleet } : {}) });
 }
 

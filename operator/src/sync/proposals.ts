@@ -32,7 +32,8 @@ import { isMergedInto, refGlob } from "../source/index.js";
 import type { ProposalRef, Repository } from "../source/types.js";
 import { parsePlan, planName, planPath, renderPlan, type StatusStore } from "../status/store.js";
 import type { PlanRecord } from "../status/types.js";
-import { loadCommit, short } from "./branch-sync.js";
+import { short } from "./branch-sync.js";
+import { loadCommit, type ManifestReadOptions } from "./load.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
 import { buildPlan, formatPlan, planNote, toPlanRecord, type FleetView, type Plan } from "./plan.js";
 import { isWorkloadKey } from "./gate.js";
@@ -73,6 +74,8 @@ export interface ProposalTrackerOptions {
   /** Preview lifetime after the last new head (default DEFAULT_PREVIEW_TTL_MS). */
   ttlMs?: number;
   now?: () => number;
+  /** How commits are read (limits, parse cache): the deploy branch's, so a proposal is judged as its merge would be. */
+  manifests?: ManifestReadOptions;
 }
 
 /** What the tracker knows about one proposal. */
@@ -94,7 +97,6 @@ interface Known {
 /** Follows proposals; reconcile() is registered under PROPOSALS_KEY. */
 export class ProposalTracker {
   private readonly known = new Map<string, Known>();
-  private readonly blobCache = new Map<string, string>();
   private readonly now: () => number;
   private readonly ttlMs: number;
   private readonly log: (line: string) => void;
@@ -218,7 +220,7 @@ export class ProposalTracker {
 
   private async planProposal(name: string, ref: ProposalRef, preview: boolean, k: Known | undefined): Promise<void> {
     const { repo } = this.opts;
-    const target = await loadCommit(repo, ref.oid, this.opts.path, this.blobCache);
+    const target = await loadCommit(repo, ref.oid, this.opts.path, this.opts.manifests);
     const base = this.opts.base.commit();
     const baseGraph = this.opts.base.graph();
     const plan = buildPlan({ ...(base ? { from: base } : {}), ...(baseGraph ? { fromGraph: baseGraph } : {}), target, ...(this.opts.fleet ? { fleet: this.opts.fleet } : {}), ...(this.opts.scheduler ? { scheduler: this.opts.scheduler } : {}) });

@@ -5,7 +5,7 @@
  * prints a secret, and usage errors exit 2.
  */
 import { spawn } from "node:child_process";
-import { rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -14,9 +14,15 @@ import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
-function cli(args: string[], cwd = ROOT, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], cwd = ROOT, env: Record<string, string> = {}, fdLimit?: number): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "operator/src/cli/main.ts"), ...args], { cwd, env: { ...process.env, FORCE_COLOR: "0", ...env } });
+    const argv = [process.execPath, "--import", "tsx", path.join(ROOT, "operator/src/cli/main.ts"), ...args];
+    const quoted = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    // With fdLimit the CLI runs under `ulimit -n`, as a user with a low open-files limit would run it.
+    const p =
+      fdLimit === undefined
+        ? spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, FORCE_COLOR: "0", ...env } })
+        : spawn("sh", ["-c", `ulimit -n ${fdLimit} && exec ${quoted}`], { cwd, env: { ...process.env, FORCE_COLOR: "0", ...env } });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
@@ -52,6 +58,49 @@ describe("coxswain validate", () => {
 
   it("exits 2 with a usage error when the directory is missing from the command line", async () => {
     const r = await cli(["validate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/InvalidArgument/);
+  });
+
+  it("reads 2,000 files with only 256 file descriptors allowed", async () => {
+    for (let i = 0; i < 2000; i++) {
+      const sub = path.join(dir, `team-${i % 10}`);
+      if (i < 10) await mkdir(sub);
+      await writeFile(path.join(sub, `cm-${i}.yaml`), configMapYaml(`cm-${i}`, { k: String(i) }));
+    }
+    const r = await cli(["validate", dir], ROOT, {}, 256);
+    expect(r.stderr).not.toMatch(/EMFILE/);
+    expect(r.stdout).toMatch(/^2000 object\(s\), 0 error\(s\), 0 warning\(s\)$/m);
+    expect(r.code).toBe(0);
+  });
+
+  it("applies the limits given by flags and names the flag to raise", async () => {
+    await writeFile(path.join(dir, "cm.yaml"), configMapYaml("cm", { k: "x".repeat(2000) }));
+    await writeFile(path.join(dir, "two.yaml"), `${configMapYaml("a", { k: "v" })}---\n${configMapYaml("b", { k: "v" })}`);
+    expect((await cli(["validate", dir])).code).toBe(0);
+    const r = await cli(["validate", "--manifest-max-file-size", "1Ki", "--manifest-max-documents", "1", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^cm\.yaml:1:1: error FileTooLarge .*--manifest-max-file-size/m);
+    expect(r.stdout).toMatch(/^two\.yaml:8:1: error TooManyDocuments .*--manifest-max-documents/m);
+    const total = await cli(["validate", "--manifest-max-total-size", "2048", dir]);
+    expect(total.code).toBe(1);
+    expect(total.stdout).toMatch(/^cm\.yaml:1:1: error ManifestsTooLarge .*--manifest-max-total-size/m);
+  });
+
+  it("refuses a symbolic link as the operator does", async () => {
+    await writeFile(path.join(dir, "cm.yaml"), configMapYaml("cm", { k: "v" }));
+    await symlink("cm.yaml", path.join(dir, "again.yaml"));
+    const r = await cli(["validate", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^again\.yaml:1:1: error SymlinkNotAllowed /m);
+  });
+
+  it.each([
+    ["a size that is not a size", ["--manifest-max-file-size", "big"]],
+    ["a size of zero", ["--manifest-max-total-size", "0"]],
+    ["a fractional document count", ["--manifest-max-documents", "1.5"]],
+  ])("refuses %s with a usage error (exit 2)", async (_, flags) => {
+    const r = await cli(["validate", ...flags, dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/InvalidArgument/);
   });
@@ -106,6 +155,15 @@ describe("coxswain plan", () => {
     const r = await cli(["plan", "--repo", repo.dir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/web\.yaml:5:\d+: error SchemaViolation spec/);
+  });
+
+  it("judges a commit with the limits given by flags, as the operator would", async () => {
+    await repo.write("two.yaml", `${configMapYaml("a", { k: "v" })}---\n${configMapYaml("b", { k: "v" })}`);
+    await repo.commit("two documents in one file");
+    expect((await cli(["plan", "--repo", repo.dir, "--offline"])).code).toBe(0);
+    const r = await cli(["plan", "--repo", repo.dir, "--offline", "--manifest-max-documents", "1"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/two\.yaml:8:1: error TooManyDocuments /);
   });
 });
 
@@ -183,6 +241,8 @@ describe("coxswain run refuses bad flags and never prints a secret", () => {
     { name: "--preview-ttl without --preview-envs", args: ["--preview-ttl", "1h"], error: /--preview-ttl needs --preview-envs/ },
     { name: "an empty proposal glob", args: ["--preview-branches", ""], error: /--preview-branches: expected a glob/ },
     { name: "a listen address that is not HOST:PORT", args: ["--listen", "nowhere"], error: /--listen: expected HOST:PORT/ },
+    { name: "a manifest size limit that is not a size", args: ["--manifest-max-file-size", "4 megabytes"], error: /--manifest-max-file-size: expected a size/ },
+    { name: "a parse cache of zero bytes", args: ["--manifest-cache-size", "0"], error: /--manifest-cache-size: expected a size/ },
   ])("refuses $name with a usage error (exit 2)", async ({ args, error }) => {
     const state = await tempDir("coxswain-run-");
     try {

@@ -30,17 +30,20 @@ afterAll(() => {
 });
 
 describe("validateDirectory", () => {
-  it("lists *.yaml and *.yml recursively, sorted, relative to the directory, without hidden entries or links", async () => {
-    expect(await listManifestFiles(dir)).toEqual(["a/bad.yaml", "a/deeper/cm.yml", "b/ns.yaml"]);
+  it("lists *.yaml and *.yml recursively, sorted, relative to the directory, without hidden entries; links are listed as links", async () => {
+    expect(await listManifestFiles(dir)).toEqual([{ path: "a/bad.yaml" }, { path: "a/deeper/cm.yml" }, { path: "b/ns.yaml" }, { path: "link.yaml", symlink: true }]);
   });
 
-  it("loads the manifests with file paths relative to the directory", async () => {
+  it("loads the manifests with file paths relative to the directory, and refuses the link as a commit would", async () => {
     const set = await validateDirectory(dir, { cache: new ManifestCache() });
     expect(set.objects.map((o) => [o.key, o.source.file])).toEqual([
       ["ConfigMap/b/cm", "a/deeper/cm.yml"],
       ["Namespace/b", "b/ns.yaml"],
     ]);
-    expect(set.diagnostics.map((d) => [d.code, d.file, d.line, d.field])).toEqual([["SchemaViolation", "a/bad.yaml", 4, "metadata.name"]]);
+    expect(set.diagnostics.map((d) => [d.code, d.file, d.line, d.field])).toEqual([
+      ["SchemaViolation", "a/bad.yaml", 4, "metadata.name"],
+      ["SymlinkNotAllowed", "link.yaml", 1, ""],
+    ]);
   });
 
   it("rejects a directory that does not exist with PathNotFound", async () => {

@@ -2,7 +2,7 @@
  * Test support: discovers the manifest fixture cases under test/fixtures/manifests/{valid,invalid}/<case>/
  * and reads their files the way the source stage hands them over (repository-relative paths, bytes).
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
@@ -22,12 +22,16 @@ export interface FixtureCase {
   expected: Record<string, unknown> | undefined;
 }
 
-/** Every file of a case folder, recursively (hidden ones included: the loader must skip them), sorted by path. */
+/**
+ * Every file of a case folder, recursively (hidden ones included: the loader must skip them), sorted by
+ * path. A symbolic link is handed over as Git holds it: marked, with the path it points to as content.
+ */
 export function readCaseFiles(dir: string, rel = ""): ManifestFile[] {
   const out: ManifestFile[] = [];
   for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
     const p = rel === "" ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) out.push(...readCaseFiles(dir, p));
+    if (e.isSymbolicLink()) out.push({ path: p, content: readlinkSync(path.join(dir, p)), symlink: true });
+    else if (e.isDirectory()) out.push(...readCaseFiles(dir, p));
     else if (!(rel === "" && EXPECTATION_FILES.has(e.name))) out.push({ path: p, content: new Uint8Array(readFileSync(path.join(dir, p))) });
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -1,10 +1,11 @@
 /**
  * Table-driven fixture tests: every folder under test/fixtures/manifests/valid must load with no
  * diagnostics (and match expected-objects.yaml when present); every folder under .../invalid must produce
- * exactly the diagnostics listed in its expected.yaml ({code, file, line, field, severity?}; no message text).
+ * exactly the diagnostics listed in its expected.yaml ({code, file, line, field, severity?, col?}; no message
+ * text), read with the `limits` it names (ManifestLimits fields; the defaults otherwise).
  */
 import { describe, expect, it } from "vitest";
-import { ManifestCache, loadManifests, parseFieldPath, type ManifestFile } from "../../../operator/src/manifest/index.js";
+import { ManifestCache, loadManifests, parseFieldPath, type ManifestFile, type ManifestLimits } from "../../../operator/src/manifest/index.js";
 import { getAtPath } from "../../../operator/src/manifest/paths.js";
 import { discoverCases } from "./fixture-files.js";
 
@@ -23,10 +24,11 @@ interface ExpectedDiagnostic {
   line: number;
   field: string;
   severity?: "error" | "warning";
+  col?: number;
 }
 
-function load(files: ManifestFile[]) {
-  return loadManifests(files, { cache: new ManifestCache() });
+function load(files: ManifestFile[], limits?: Partial<ManifestLimits>) {
+  return loadManifests(files, { cache: new ManifestCache(), ...(limits ? { limits } : {}) });
 }
 
 function text(files: ManifestFile[], p: string): string {
@@ -80,9 +82,10 @@ describe("invalid manifests", () => {
   for (const c of invalid) {
     const title = (c.expected?.description as string | undefined) ?? c.name;
     it(`${title} [${c.name}]`, () => {
-      const set = load(c.files);
-      const want = (c.expected?.diagnostics as ExpectedDiagnostic[]).map((d) => ({ ...d, severity: d.severity ?? "error" }));
-      const got = set.diagnostics.map((d) => ({ code: d.code, file: d.file, line: d.line, field: d.field, severity: d.severity }));
+      const set = load(c.files, c.expected?.limits as Partial<ManifestLimits> | undefined);
+      const expected = c.expected?.diagnostics as ExpectedDiagnostic[];
+      const want = expected.map((d) => ({ ...d, severity: d.severity ?? "error" }));
+      const got = set.diagnostics.map((d, i) => ({ code: d.code, file: d.file, line: d.line, field: d.field, severity: d.severity, ...(expected[i]?.col !== undefined ? { col: d.col } : {}) }));
       expect(got).toEqual(want);
       for (const d of set.diagnostics) expect(d.message.length, `${d.file}:${d.line} ${d.field}`).toBeGreaterThan(0);
       const objects = c.expected?.objects as string[] | undefined;
@@ -91,8 +94,20 @@ describe("invalid manifests", () => {
   }
 
   it("covers every manifest error code that the loader produces", () => {
-    const codes = new Set(invalid.flatMap((c) => load(c.files).diagnostics.map((d) => d.code)));
-    for (const code of ["YamlSyntax", "InvalidDocument", "UnknownKind", "UnsupportedApiVersion", "SchemaViolation", "InvalidField", "DuplicateObject"]) {
+    const codes = new Set(invalid.flatMap((c) => load(c.files, c.expected?.limits as Partial<ManifestLimits> | undefined).diagnostics.map((d) => d.code)));
+    for (const code of [
+      "YamlSyntax",
+      "InvalidDocument",
+      "UnknownKind",
+      "UnsupportedApiVersion",
+      "SchemaViolation",
+      "InvalidField",
+      "DuplicateObject",
+      "SymlinkNotAllowed",
+      "FileTooLarge",
+      "TooManyDocuments",
+      "ManifestsTooLarge",
+    ]) {
       expect(codes.has(code as never), code).toBe(true);
     }
   });

@@ -1,0 +1,51 @@
+/**
+ * `--manifest-max-file-size`, `--manifest-max-documents`, `--manifest-max-total-size` (run, plan, validate)
+ * and `--manifest-cache-size` (run): what they turn into, and the errors for bad values (asserted by code).
+ */
+import { describe, expect, it } from "vitest";
+import { parseByteSize, parseManifestFlags } from "../../../operator/src/cli/args.js";
+import { ManifestCache } from "../../../operator/src/manifest/index.js";
+import { codeOf } from "../../support/errors.js";
+
+type Flags = Parameters<typeof parseManifestFlags>[0];
+
+describe("manifest flags", () => {
+  it("give nothing when none is set, so the defaults apply", () => {
+    expect(parseManifestFlags({})).toEqual({});
+  });
+
+  it.each<[string, number]>([
+    ["1048576", 1048576],
+    ["512Ki", 512 * 1024],
+    ["4Mi", 4 * 2 ** 20],
+    ["1Gi", 2 ** 30],
+    ["10M", 10_000_000],
+    ["2k", 2000],
+  ])("read the size %s as %i bytes", (text, bytes) => {
+    expect(parseByteSize("--manifest-max-file-size", text)).toBe(bytes);
+  });
+
+  it("turn the limits given into limits, leaving the others to their defaults", () => {
+    expect(parseManifestFlags({ "manifest-max-file-size": "8Mi", "manifest-max-documents": "5000" })).toEqual({ limits: { maxFileBytes: 8 * 2 ** 20, maxDocumentsPerFile: 5000 } });
+    expect(parseManifestFlags({ "manifest-max-total-size": "64Mi" })).toEqual({ limits: { maxTotalBytes: 64 * 2 ** 20 } });
+  });
+
+  it("make a parse cache of the size given", () => {
+    const { cache } = parseManifestFlags({ "manifest-cache-size": "128Mi" });
+    expect(cache).toBeInstanceOf(ManifestCache);
+    expect(cache!.maxBytes).toBe(128 * 2 ** 20);
+  });
+
+  it.each<[string, Flags]>([
+    ["a size with a unit Kubernetes does not know", { "manifest-max-file-size": "4MB" }],
+    ["a size of zero", { "manifest-max-total-size": "0" }],
+    ["a negative size", { "manifest-max-file-size": "-1" }],
+    ["an empty size", { "manifest-max-file-size": "" }],
+    ["a document count of zero", { "manifest-max-documents": "0" }],
+    ["a fractional document count", { "manifest-max-documents": "2.5" }],
+    ["a document count with a unit", { "manifest-max-documents": "1k" }],
+    ["a cache of zero bytes", { "manifest-cache-size": "0" }],
+  ])("refuse %s with InvalidArgument", (_, flags) => {
+    expect(codeOf(() => parseManifestFlags(flags))).toBe("InvalidArgument");
+  });
+});
