@@ -104,6 +104,12 @@ interface Memory {
   nominatedNode?: string;
   /** Scheduling attempts that placed nothing in a row: the backoff of kube-scheduler's queue (1 s doubling to 10 s). */
   unschedulableAttempts: number;
+  /**
+   * When this process first saw each pod, and its restart count then. Failure detection judges a pod by
+   * what happened since: a pod adopted after a restart (readiness not probed yet, restarts of unknown age)
+   * gets a fresh start deadline and only its new crashes count, so adopting never fails a rollout.
+   */
+  seen: Map<string, { at: number; restarts: number }>;
   lastLine?: string;
 }
 
@@ -156,9 +162,12 @@ export class WorkloadController {
   private readonly now: () => number;
   private readonly steps: ((ctx: Ctx) => Promise<void>)[];
   private nextStartIndex = 0;
+  /** When this controller started: pods created before were found running (adopted), not created by it. */
+  private readonly startedAt: number;
 
   constructor(private readonly opts: WorkloadControllerOptions) {
     this.now = opts.now ?? Date.now;
+    this.startedAt = this.now();
     this.steps = [
       (c) => this.observe(c),
       (c) => this.removeOrphans(c),
@@ -345,6 +354,7 @@ export class WorkloadController {
     const proving = mem.stable?.revision !== plan.revision;
     if (proving || !step.complete) {
       const updated = proving ? ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating") : [];
+      const seen = this.seenSince(mem, ctx);
       ctx.health = rolloutHealth({
         now: ctx.now,
         lastProgressAt: mem.lastProgressAt,
@@ -352,15 +362,18 @@ export class WorkloadController {
         complete: step.complete,
         paused: common.params.paused || step.waiting !== undefined,
         policy: resolveFailurePolicy(params, monitorOverride(ctx.workload!)),
-        pods: updated.map((p) => ({
-          name: p.name,
-          createdAt: p.createdAt,
-          ready: p.ready,
-          ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
-          ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
-          restartCount: p.restartCount,
-          crashLooping: p.crashLooping,
-        })),
+        pods: updated.map((p) => {
+          const since = seen.get(p.name)!;
+          return {
+            name: p.name,
+            createdAt: Math.max(p.createdAt, since.at),
+            ready: p.ready,
+            ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
+            ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
+            restartCount: Math.max(0, p.restartCount - since.restarts),
+            crashLooping: p.crashLooping,
+          };
+        }),
       });
       if (ctx.health.requeueAfterMs !== undefined) this.requeue(ctx, ctx.health.requeueAfterMs);
       if (proving && step.complete && !ctx.health.failure) mem.rolledOut = plan.revision;
@@ -671,6 +684,7 @@ export class WorkloadController {
         events: rec?.events ? [...rec.events] : this.opts.reporter.previousEvents(ctx.key),
         history: (rec?.revisions ?? []).map((r) => ({ revision: r.number, hash: r.revision, commit: r.commit })),
         unschedulableAttempts: 0,
+        seen: new Map(),
         ...(rec?.stable ? { stable: { ...rec.stable } } : {}),
       };
       if (rec?.canary?.revision) {
@@ -730,6 +744,18 @@ export class WorkloadController {
     }
     if (mem.commit !== ctx.commit) mem.commit = ctx.commit;
     return mem;
+  }
+
+  /** Records pods seen for the first time (at now, with their restart count) and forgets pods that are gone. */
+  private seenSince(mem: Memory, ctx: Ctx): Map<string, { at: number; restarts: number }> {
+    const names = new Set(ctx.pods.map((p) => p.name));
+    for (const name of mem.seen.keys()) if (!names.has(name)) mem.seen.delete(name);
+    for (const p of ctx.pods) {
+      if (mem.seen.has(p.name)) continue;
+      // Created by this process: judged from its creation. Found running: from now, with the crashes it had.
+      mem.seen.set(p.name, p.createdAt >= this.startedAt ? { at: p.createdAt, restarts: 0 } : { at: ctx.now, restarts: p.restartCount });
+    }
+    return mem.seen;
   }
 
   private requeue(ctx: Ctx, ms: number): void {
