@@ -409,6 +409,18 @@ export class Fleet {
     return [...s].sort();
   }
 
+  /**
+   * Every pod name in use, of any owner: observed on any node (an evicted node's too, whose pods come back
+   * to be removed by name), being stopped, or reserved and not yet created. A new pod must take a name
+   * outside this set: pods, reservations and stops are keyed by name across the fleet.
+   */
+  podNames(): Set<string> {
+    const names = new Set<string>(this.reservations.keys());
+    for (const n of this.terminating) names.add(n);
+    for (const e of this.nodes.values()) for (const n of e.pods.keys()) names.add(n);
+    return names;
+  }
+
   /** Pods being created right now (reserved, not yet observed) per owner. */
   pendingCreates(owner: string): number {
     let n = 0;
