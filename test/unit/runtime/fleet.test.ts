@@ -97,10 +97,19 @@ describe("fleet", () => {
   });
 
   it("adds new nodes only after every one of them was listed, so no decision sees half a fleet", async () => {
-    const { fleet } = makeFleet({ latency: (n) => (n === "slow" ? 100 : 0) });
+    const { fleet, runtimes } = makeFleet();
+    // The slow node's first listing waits for a gate the test opens.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
     const joining = fleet.setNodes([node("fast"), node("slow", 31000, 31003)]);
-    await new Promise((r) => setTimeout(r, 30));
+    const slow = runtimes.get("slow")!;
+    const list = slow.list.bind(slow);
+    slow.list = async () => (await gate, list());
+    const fast = runtimes.get("fast")!;
+    await waitFor("the fast node to be listed", () => fast.calls.list > 0 && fast.calls.images > 0);
+    await new Promise((r) => setImmediate(r)); // its listing has been taken in
     expect(fleet.schedulerSnapshot()).toEqual([]);
+    open();
     await joining;
     expect(fleet.schedulerSnapshot().map((n) => n.name)).toEqual(["fast", "slow"]);
     await fleet.close();
