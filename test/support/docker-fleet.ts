@@ -56,6 +56,14 @@ export interface TestFleet {
   stopNode(index: number): Promise<void>;
   /** Starts a stopped node again on the same data root (its containers are still known) and waits for /_ping. */
   startNode(index: number): Promise<void>;
+  /**
+   * Simulates a hung engine: SIGSTOP to the node's dockerd. Resolves once every thread of the daemon is
+   * stopped (/proc/<pid>/task/<tid>/stat in state T): the kernel stops threads one by one, and until the
+   * last one has stopped the daemon may still answer (a request was once answered 58 ms after the signal).
+   */
+  pauseNode(index: number): Promise<void>;
+  /** Lets a paused node run again (SIGCONT). */
+  resumeNode(index: number): void;
   /** Removes every container, stops every daemon, removes the temp dir. Idempotent. */
   stop(): Promise<void>;
   /**
@@ -151,6 +159,25 @@ function processState(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** True when every thread of the process is stopped (state T, or t under a tracer); false when it is gone. */
+function allThreadsStopped(pid: number): boolean {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return false;
+  }
+  return tids.length > 0 && tids.every((tid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
+      return state === "T" || state === "t";
+    } catch {
+      return true; // the thread exited: it runs no more
+    }
+  });
 }
 
 function alive(pid: number): boolean {
@@ -519,6 +546,7 @@ async function terminate(state: NodeState, graceMs: number): Promise<void> {
   const { child, node } = state;
   if (child && child.exitCode === null && child.signalCode === null && node.pid > 0) {
     try {
+      process.kill(node.pid, "SIGCONT"); // a paused node (pauseNode) would not act on SIGTERM
       process.kill(node.pid, "SIGTERM");
     } catch {
       // gone
@@ -634,6 +662,22 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
       if (!state) throw new Error(`no node ${index} (fleet has ${states.length})`);
       if (state.child) return;
       await startOne(state, state.node.storageDriver);
+    },
+    async pauseNode(index) {
+      const state = states[index];
+      if (!state?.child) throw new Error(`no running node ${index} (fleet has ${states.length})`);
+      const pid = state.node.pid;
+      process.kill(pid, "SIGSTOP");
+      const deadline = Date.now() + 10_000;
+      while (!allThreadsStopped(pid)) {
+        if (Date.now() > deadline) throw new Error(`${state.node.name}: dockerd (pid ${pid}) still has running threads 10 s after SIGSTOP`);
+        await sleep(5);
+      }
+    },
+    resumeNode(index) {
+      const state = states[index];
+      if (!state?.child) throw new Error(`no running node ${index} (fleet has ${states.length})`);
+      process.kill(state.node.pid, "SIGCONT");
     },
     async stop() {
       if (stopped) return;

@@ -100,7 +100,7 @@ export function configMapYaml(name: string, data: Record<string, string>, namesp
 }
 
 /** Node manifests for named nodes (endpoints need not exist when a fake runtime factory is used). */
-export function nodesYaml(nodes: { name: string; endpoint?: string; portRange?: string; unschedulable?: boolean }[]): string {
+export function nodesYaml(nodes: { name: string; endpoint?: string; portRange?: string; unschedulable?: boolean; capacityPods?: number }[]): string {
   return nodes
     .map((n, i) =>
       [
@@ -114,6 +114,7 @@ export function nodesYaml(nodes: { name: string; endpoint?: string; portRange?: 
         "  address: 127.0.0.1",
         `  portRange: ${n.portRange ?? `${40000 + i * 1000}-${40999 + i * 1000}`}`,
         ...(n.unschedulable ? ["  unschedulable: true"] : []),
+        ...(n.capacityPods !== undefined ? ["  capacity:", `    pods: ${n.capacityPods}`] : []),
       ].join("\n"),
     )
     .join("\n---\n") + "\n";

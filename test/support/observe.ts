@@ -1,12 +1,14 @@
 /**
  * What tests see of a Docker fleet, read straight from the engines (not from the operator): coxswain's
- * containers with their labels, and whether each answers HTTP on its assigned port.
+ * containers with their labels, whether each answers HTTP on its assigned port, and whether a container's
+ * program has set up its SIGTERM handling yet.
  */
 import http from "node:http";
 import { DockerRuntime } from "../../operator/src/runtime/docker/index.js";
 import { LABELS } from "../../operator/src/runtime/labels.js";
-import type { LaunchPort } from "../../operator/src/runtime/types.js";
+import type { LaunchPort, NodeRuntime } from "../../operator/src/runtime/types.js";
 import type { TestFleet } from "./docker-fleet.js";
+import { waitFor } from "./wait.js";
 
 /** One coxswain container as seen on an engine. */
 export interface SeenContainer {
@@ -76,4 +78,24 @@ export function httpGet(port: number, path = "/", timeoutMs = 1000): Promise<str
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(undefined));
   });
+}
+
+/**
+ * Resolves once PID 1 of the container catches SIGTERM (a shell `trap '…' TERM`) or ignores it (`trap ''
+ * TERM`), read from /proc/1/status (SigCgt, SigIgn) by exec. A test that signals a freshly started shell
+ * must wait for this: until the trap is set, PID 1 of a container has no handler, and the kernel drops the
+ * signal instead; a fixed sleep "to let the shell set its trap" can be too short on a loaded machine.
+ */
+export async function waitForSigtermHandling(rt: NodeRuntime, containerId: string, how: "caught" | "ignored", timeoutMs = 15_000): Promise<void> {
+  const field = how === "caught" ? "SigCgt" : "SigIgn";
+  const SIGTERM_BIT = 1n << 14n; // signal 15
+  await waitFor(
+    `PID 1 of ${containerId.slice(0, 12)} to have SIGTERM ${how}`,
+    async () => {
+      const r = await rt.exec(containerId, ["cat", "/proc/1/status"], 5_000);
+      const mask = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(r.output)?.[1];
+      return mask !== undefined && (BigInt(`0x${mask}`) & SIGTERM_BIT) !== 0n;
+    },
+    timeoutMs,
+  );
 }

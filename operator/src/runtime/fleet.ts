@@ -174,6 +174,10 @@ export function scoringRequests(perContainer: readonly Resources[]): Resources {
   return { cpuMillis, memoryBytes };
 }
 
+function byRuntimeName(a: ObservedContainer, b: ObservedContainer): number {
+  return a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : 0;
+}
+
 /** The observed state of every node, with scheduling reservations and readiness probing. */
 export class Fleet {
   private readonly nodes = new Map<string, NodeEntry>();
@@ -403,6 +407,18 @@ export class Fleet {
     const s = new Set<string>();
     for (const e of this.nodes.values()) for (const p of e.pods.values()) s.add(p.owner);
     return [...s].sort();
+  }
+
+  /**
+   * Every pod name in use, of any owner: observed on any node (an evicted node's too, whose pods come back
+   * to be removed by name), being stopped, or reserved and not yet created. A new pod must take a name
+   * outside this set: pods, reservations and stops are keyed by name across the fleet.
+   */
+  podNames(): Set<string> {
+    const names = new Set<string>(this.reservations.keys());
+    for (const n of this.terminating) names.add(n);
+    for (const e of this.nodes.values()) for (const n of e.pods.keys()) names.add(n);
+    return names;
   }
 
   /** Pods being created right now (reserved, not yet observed) per owner. */
@@ -662,13 +678,20 @@ export class Fleet {
       byPod.set(pod, list);
     }
     const after = new Map<string, ObservedPod>();
-    for (const [name, containers] of byPod) after.set(name, this.toPod(e, name, containers));
+    for (const [name, containers] of byPod) {
+      containers.sort(byRuntimeName);
+      // A pod whose containers are the very objects it was built from is the same pod: a create or a
+      // stop rebuilds one node's pods, and building every other pod again made a large scale-up quadratic.
+      const prev = before.get(name);
+      const same = prev !== undefined && prev.containers.length === containers.length && prev.containers.every((c, i) => c === containers[i]);
+      after.set(name, same ? prev : this.toPod(e, name, containers));
+    }
     e.pods = after;
     if (!e.removed) this.kubelet.observe(e.config.name, after);
     const changed = new Set<string>();
     for (const [name, p] of after) {
       const prev = before.get(name);
-      if (!prev || signature(prev) !== signature(p)) changed.add(p.owner);
+      if (!prev || (prev !== p && signature(prev) !== signature(p))) changed.add(p.owner);
     }
     for (const [name, p] of before) if (!after.has(name)) changed.add(p.owner);
     if (changed.size > 0 && this.nodes.get(e.config.name) === e) this.emit([...changed], []);
@@ -691,8 +714,8 @@ export class Fleet {
     return [...owners];
   }
 
+  /** A pod from its containers, which are sorted by runtime name. */
   private toPod(e: NodeEntry, name: string, containers: ObservedContainer[]): ObservedPod {
-    containers.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : 1));
     const first = containers[0]!;
     const l = first.labels;
     const namespace = l[LABELS.namespace] ?? "";

@@ -339,7 +339,8 @@ const EXITED_STATES: ReadonlySet<ContainerState> = new Set(["exited", "dead"]);
  * Brings the state in line with what the runtime reports (level-based: call it with every listing): a
  * start time not seen before is a "started" event (with the runtime's restart count), an exit not seen
  * before an "exited" event. On a fresh state this is the rebuild after an operator restart (see the
- * module comment). Paused and restarting containers count as running; "removing" changes nothing.
+ * module comment). Paused and restarting containers count as running; "removing" changes nothing. A
+ * listing that tells nothing new returns `state` itself (the kubelet evaluates only what changed).
  */
 export function observeContainer(state: HealthState, container: ContainerFacts): HealthState {
   let next = state;

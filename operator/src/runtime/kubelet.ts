@@ -125,6 +125,10 @@ function params(p: ProbeLabel | undefined): Partial<HealthProbeParams> | undefin
 /** Per-container health and its effects. */
 export class Kubelet {
   private readonly tracked = new Map<string, Tracked>();
+  // Indexes of `tracked` by node and by pod: a listing of one node and a pod's health touch only their own
+  // containers, so creating the pods of a 10,000-replica workload one by one stays linear, not quadratic.
+  private readonly byNode = new Map<string, Map<string, Tracked>>();
+  private readonly byPod = new Map<string, Set<Tracked>>();
 
   constructor(private readonly host: KubeletHost) {}
 
@@ -134,6 +138,7 @@ export class Kubelet {
    */
   observe(node: string, pods: ReadonlyMap<string, { owner: string; containers: readonly ObservedContainer[] }>): void {
     const seen = new Set<string>();
+    const changed: Tracked[] = [];
     for (const [pod, { owner, containers }] of pods) {
       for (const c of containers) {
         seen.add(c.id);
@@ -164,25 +169,31 @@ export class Kubelet {
             actionFailures: 0,
             lastSignature: "",
           };
-          this.tracked.set(c.id, t);
+          this.track(t);
         }
         t.container = c;
+        const before = t.state;
         t.state = observeContainer(t.state, c);
+        if (t.state !== before) changed.push(t);
       }
     }
-    for (const [id, t] of this.tracked) if (t.node === node && !seen.has(id)) this.tracked.delete(id);
-    this.evaluate();
+    const onNode = this.byNode.get(node);
+    for (const [id, t] of onNode ?? []) if (!seen.has(id)) this.untrack(t);
+    // Only the containers whose state this listing changed (observeContainer returns the same state
+    // otherwise); the passing of time is the periodic evaluate()'s. Evaluating the whole fleet on every
+    // listing made a large scale-up quadratic: each pod created re-lists its node.
+    this.evaluateAll(changed);
   }
 
   /** Forgets every container of a node (it left the fleet). */
   forgetNode(node: string): void {
-    for (const [id, t] of this.tracked) if (t.node === node) this.tracked.delete(id);
+    for (const t of [...(this.byNode.get(node)?.values() ?? [])]) this.untrack(t);
   }
 
   /** The pod's health over its containers; undefined when none is tracked. */
   podHealth(pod: string): PodHealth | undefined {
     const now = this.host.now();
-    const ts = [...this.tracked.values()].filter((t) => t.pod === pod);
+    const ts = [...(this.byPod.get(pod) ?? [])];
     if (ts.length === 0) return undefined;
     let ready = true;
     let readySince = 0;
@@ -213,8 +224,33 @@ export class Kubelet {
 
   /** Runs due probes and the actions the state machine asks for. Call often (the fleet does every 100 ms). */
   evaluate(): void {
+    this.evaluateAll(this.tracked.values());
+  }
+
+  private track(t: Tracked): void {
+    this.tracked.set(t.container.id, t);
+    let onNode = this.byNode.get(t.node);
+    if (!onNode) this.byNode.set(t.node, (onNode = new Map()));
+    onNode.set(t.container.id, t);
+    let ofPod = this.byPod.get(t.pod);
+    if (!ofPod) this.byPod.set(t.pod, (ofPod = new Set()));
+    ofPod.add(t);
+  }
+
+  private untrack(t: Tracked): void {
+    const id = t.container.id;
+    if (this.tracked.get(id) === t) this.tracked.delete(id);
+    const onNode = this.byNode.get(t.node);
+    if (onNode?.get(id) === t) onNode.delete(id);
+    if (onNode?.size === 0) this.byNode.delete(t.node);
+    const ofPod = this.byPod.get(t.pod);
+    ofPod?.delete(t);
+    if (ofPod?.size === 0) this.byPod.delete(t.pod);
+  }
+
+  private evaluateAll(ts: Iterable<Tracked>): void {
     const now = this.host.now();
-    for (const t of this.tracked.values()) {
+    for (const t of ts) {
       const s = healthStatus(t.state, now);
       const sig = `${s.ready}:${s.reason}:${s.restartCount}`;
       if (s.ready && t.firstReadyAt === undefined) t.firstReadyAt = now;
@@ -260,7 +296,7 @@ export class Kubelet {
       t.probing.delete(kind);
       if (this.tracked.get(t.container.id) !== t || t.state.startedAt !== startedAt) return;
       t.state = applyHealthEvent(t.state, { type: "probe", probe: kind, at: this.host.now(), ok: outcome.ok, message: outcome.message });
-      this.evaluate();
+      this.evaluateAll([t]); // the result changed this container only
     });
   }
 

@@ -68,7 +68,7 @@ export interface ObservedContainer {
   createdAt: number;
   /** Epoch milliseconds of the last start, when it ever started. */
   startedAt?: number;
-  /** Epoch milliseconds of the last exit, when it ever exited. */
+  /** Epoch milliseconds of the last exit, when it ever exited; not before startedAt while the container is exited. */
   finishedAt?: number;
   /**
    * How often coxswain restarted this container in place (start() of a container that had run before),

@@ -1,7 +1,8 @@
 /**
  * The scheduler: pure placement of pods on a snapshot of the fleet (schedule.ts) with kube-scheduler's
- * filters and scores (plugins.ts), preemption (preemption.ts), the queue of pods waiting for a node
- * (queue.ts) and Kubernetes-style explanations of unschedulable pods (explain.ts).
+ * filters and scores (plugins.ts), preemption (preemption.ts) and Kubernetes-style explanations of
+ * unschedulable pods (explain.ts). Pods that fit nowhere wait in the workload controller, which retries
+ * them with back-off and at once when the fleet changes.
  */
 export type * from "./types.js";
 export { DEFAULT_SEED, evaluatePod, schedule, type NodeEvaluation, type PodEvaluation } from "./schedule.js";
@@ -39,6 +40,5 @@ export {
   type UtilizationShapePoint,
 } from "./plugins.js";
 export * from "./reasons.js";
-export { EVENT_PLUGINS, SchedulingQueue, type ClusterEvent, type QueuedPod, type SchedulingQueueOptions } from "./queue.js";
 export { seededRandom } from "./random.js";
 export { DEFAULT_NAMESPACE, HOSTNAME_KEY, ZONE_KEY } from "./cluster.js";

@@ -106,8 +106,9 @@ describe.skipIf(!enabled)("DockerRuntime events on a real engine", () => {
       Labels: { [LABELS.owner]: "someone-else" },
       HostConfig: { NetworkMode: "host" },
     });
-    // Give the stream time to open, then make events of both kinds; ours comes last.
-    await new Promise((r) => setTimeout(r, 300));
+    // The stream is open once an event of ours arrives; then events of both kinds, ours last.
+    const opener = await rt.run(launch());
+    await eventually(() => seen.includes(opener.id), 5_000, "the stream to open");
     await foreign.start();
     const c = await rt.run(mine);
     await eventually(() => seen.includes(c.id), 5_000, "our event");
@@ -227,9 +228,13 @@ describe.skipIf(!enabled)("DockerRuntime events on a real engine", () => {
 
   it("keeps list() exact while the event stream caches inspect results", async () => {
     const rt = runtime();
-    const unsubscribe = rt.watch(() => undefined);
+    const seen: Array<string | undefined> = [];
+    const unsubscribe = rt.watch((id) => seen.push(id));
     const c = await rt.run(launch());
-    await new Promise((r) => setTimeout(r, 200));
+    // Events arrive in order: once a later container's event is in, c's create and start events are too,
+    // so the inspect result list() caches next stays valid until something changes c.
+    const later = await rt.run(launch());
+    await eventually(() => seen.includes(later.id), 5_000, "the events up to a later container's");
     const first = (await rt.list()).find((x) => x.id === c.id)!;
     expect(first.state).toBe("running");
     // Changed behind our back: stop and start again through the raw API.

@@ -12,6 +12,7 @@ import { runProbe } from "../../../operator/src/runtime/probe.js";
 import type { ContainerLaunch, ObservedContainer } from "../../../operator/src/runtime/types.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
+import { waitForSigtermHandling } from "../../support/observe.js";
 
 const OWNER = "cx-test-exec";
 const enabled = requireDocker("docker exec");
@@ -116,9 +117,9 @@ describe.skipIf(!enabled)("DockerRuntime exec, kill and restart counts on a real
     const started = Date.now();
     const result = await rt.exec(c.id, ["sh", "-c", "echo begun; sleep 300"], 500);
     const elapsed = Date.now() - started;
+    // Not before the deadline; not at the command's end either (it sleeps 300 s; the test would time out).
     expect(result).toEqual({ exitCode: -1, output: "begun\n", timedOut: true });
     expect(elapsed).toBeGreaterThanOrEqual(490);
-    expect(elapsed).toBeLessThan(2_000);
     // The engine runs on this host, so the exec'd shell and its sleep are killed: only PID 1's sleep 600 is left.
     const left = await eventually(async () => {
       const ps = await rt.exec(c.id, ["ps", "-o", "args"], 5_000);
@@ -131,19 +132,25 @@ describe.skipIf(!enabled)("DockerRuntime exec, kill and restart counts on a real
 
   it("resolves at the deadline while waiting for an engine slot, and never runs the command afterwards", async () => {
     const c = await rt.run(launch({ command: ["sleep", "600"] }));
-    const silent = net.createServer(() => undefined); // a registry that accepts and never answers
+    let pulling!: () => void;
+    const pullReachedRegistry = new Promise<void>((resolve) => (pulling = resolve));
+    const silent = net.createServer(() => pulling()); // a registry that accepts and never answers
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const registry = (silent.address() as net.AddressInfo).port;
     try {
-      const busy = runtime({ maxConcurrentCalls: 1, pullTimeoutMs: 2_000 });
-      const pull = busy.run(launch({ image: `127.0.0.1:${registry}/coxswain-test/missing:v1` })).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 200)); // the pull holds the only slot now
-      const started = Date.now();
-      const result = await busy.exec(c.id, ["sh", "-c", "echo ran > /tmp/marker"], 500);
-      expect(result).toMatchObject({ exitCode: -1, timedOut: true });
-      expect(Date.now() - started).toBeLessThan(1_000);
+      const busy = runtime({ maxConcurrentCalls: 1, pullTimeoutMs: 5_000 });
+      const pull = busy.run(launch({ image: `127.0.0.1:${registry}/coxswain-test/missing:v1` })).then(
+        () => "pull",
+        () => "pull",
+      );
+      await pullReachedRegistry; // the engine is pulling: the pull holds the only slot now
+      const exec = busy.exec(c.id, ["sh", "-c", "echo ran > /tmp/marker"], 500);
+      // The exec gives up at its own deadline (0.5 s), before the pull (deadline 5 s) frees the slot.
+      expect(await Promise.race([exec.then(() => "exec"), pull])).toBe("exec");
+      expect(await exec).toMatchObject({ exitCode: -1, timedOut: true });
       await pull;
-      await new Promise((r) => setTimeout(r, 200));
+      // One more call through the same single slot: an exec still queued for it would have run first.
+      await busy.list();
       expect((await rt.exec(c.id, ["cat", "/tmp/marker"], 5_000)).exitCode).not.toBe(0);
     } finally {
       silent.close();
@@ -219,7 +226,7 @@ describe.skipIf(!enabled)("DockerRuntime exec, kill and restart counts on a real
     { name: "a program that ignores SIGTERM is killed after the grace period: 137", command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"], grace: 1, exit: 137 },
   ])("stop reports the exit as it happened — $name", async ({ command, grace, exit }) => {
     const c = await rt.run(launch({ command }));
-    await new Promise((r) => setTimeout(r, 200)); // let the shell set its trap
+    await waitForSigtermHandling(rt, c.id, exit === 137 ? "ignored" : "caught");
     await rt.stop(c.id, grace);
     expect(await observed(rt, c.id)).toMatchObject({ state: "exited", exitCode: exit });
     await rt.remove(c.id);
@@ -230,7 +237,7 @@ describe.skipIf(!enabled)("DockerRuntime exec, kill and restart counts on a real
     { name: "SIGTERM reaches the test app, which exits 0 by itself", signal: "SIGTERM" as const, exit: 0 },
   ])("kill sends one signal without waiting — $name", async ({ signal, exit }) => {
     const c = await rt.run(launch());
-    await new Promise((r) => setTimeout(r, 200));
+    await waitForSigtermHandling(rt, c.id, "caught"); // /bin/start has set its trap
     await rt.kill(c.id, signal);
     expect((await waitExited(rt, c.id)).exitCode).toBe(exit);
     await rt.kill(c.id, "SIGKILL"); // no-op once stopped
@@ -241,18 +248,22 @@ describe.skipIf(!enabled)("DockerRuntime exec, kill and restart counts on a real
 
   it("keeps list and create answering while stops wait out their grace periods", async () => {
     const r = runtime({ maxConcurrentCalls: 1 });
+    // The handler notes the SIGTERM and carries on, so each stop waits out its grace period.
     const stubborn = await Promise.all(
-      [0, 1].map(() => r.run(launch({ command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"] }))),
+      [0, 1].map(() => r.run(launch({ command: ["sh", "-c", "trap 'touch /tmp/got-term' TERM; while true; do sleep 0.1; done"] }))),
     );
-    await new Promise((res) => setTimeout(res, 200));
-    const stops = stubborn.map((c) => r.stop(c.id, 3));
-    await new Promise((res) => setTimeout(res, 200)); // both stops are waiting inside the engine now
-    const t0 = Date.now();
+    for (const c of stubborn) await waitForSigtermHandling(rt, c.id, "caught");
+    let stopsDone = false;
+    const stops = Promise.all(stubborn.map((c) => r.stop(c.id, 10))).finally(() => (stopsDone = true));
+    for (const c of stubborn) {
+      await eventually(async () => ((await rt.exec(c.id, ["test", "-e", "/tmp/got-term"], 5_000)).exitCode === 0 ? true : undefined), 10_000, "the stop's SIGTERM");
+    }
+    // Both stops are inside their grace periods now; list and create go through the single call slot.
     const listed = await r.list();
     const fresh = await r.run(launch());
-    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(stopsDone).toBe(false);
     expect(listed.filter((c) => stubborn.some((s) => s.id === c.id))).toHaveLength(2);
-    await Promise.all(stops);
+    await stops;
     for (const c of [...stubborn, fresh]) await r.remove(c.id);
   });
 });

@@ -13,7 +13,7 @@ import {
   ProcessRuntime,
   type ProcessRecord,
 } from "../../../operator/src/runtime/process/index.js";
-import { liveGroupMembers, readProcStat } from "../../../operator/src/runtime/process/proc.js";
+import { liveGroupMembers, readCmdline, readProcStat } from "../../../operator/src/runtime/process/proc.js";
 import type { ContainerLaunch, ObservedContainer } from "../../../operator/src/runtime/types.js";
 
 const OWNER = "coxswain-test";
@@ -430,9 +430,8 @@ describe("ProcessRuntime with real processes", () => {
     await kill9(op);
     const rt = runtime(stateDir);
     expect(await find(rt, container.id)).toMatchObject({ state: "running", startedAt: container.startedAt });
-    const started = Date.now();
     await rt.stop(container.id, 10);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // 143: it died of the SIGTERM; a SIGKILL at the end of the grace period would show as 137.
     expect(await find(rt, container.id)).toMatchObject({ state: "exited", exitCode: 143 });
     expect(liveGroupMembers((await recordOf(rt, container.id)).pid!)).toEqual([]);
     await rt.remove(container.id);
@@ -488,36 +487,33 @@ describe("ProcessRuntime with real processes", () => {
     const rt = runtime(await newStateDir());
     const c = await rt.run(
       launch("stubborn", {
-        command: ["node", "-e", `process.on("SIGTERM", () => console.log("ignoring TERM")); console.log("ready"); setInterval(() => {}, 1000)`],
+        command: ["node", "-e", `process.on("SIGTERM", () => console.log("ignoring TERM at " + Date.now())); console.log("ready"); setInterval(() => {}, 1000)`],
       }),
     );
     await waitLog(rt, c.id, "ready");
-    const started = Date.now();
     await rt.stop(c.id, 1);
-    const elapsed = Date.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(950);
-    expect(elapsed).toBeLessThan(4_000);
-    expect(await find(rt, c.id)).toMatchObject({ state: "exited", exitCode: 137 });
-    // SIGTERM did reach the program through the wrapper.
-    expect(await readFile(rt.logPath(c.id), "utf8")).toContain("ignoring TERM");
+    const stopped = await find(rt, c.id);
+    expect(stopped).toMatchObject({ state: "exited", exitCode: 137 });
+    // SIGTERM did reach the program through the wrapper; SIGKILL followed after the grace period (1 s),
+    // not after some other one (10 s would be Docker's default).
+    const termAt = Number(/ignoring TERM at (\d+)/.exec(await readFile(rt.logPath(c.id), "utf8"))?.[1]);
+    expect(stopped!.finishedAt! - termAt).toBeGreaterThanOrEqual(950);
+    expect(stopped!.finishedAt! - termAt).toBeLessThan(10_000);
     await rt.remove(c.id);
   });
 
   it("stops a container gracefully even right after starting it, while the wrapper is still starting the program", async () => {
     const rt = runtime(await newStateDir());
-    const slow: number[] = [];
+    const exits: number[] = [];
     for (let i = 0; i < 40; i++) {
       const c = await rt.run(launch(`young-${i}`, { command: ["sleep", "60"] }));
-      await new Promise((resolve) => setTimeout(resolve, i % 8));
-      const started = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, i % 8)); // stops at varied moments of the start, not a wait for anything
       await rt.stop(c.id, 10);
-      const elapsed = Date.now() - started;
-      if (elapsed > 2_000) slow.push(elapsed);
-      expect((await find(rt, c.id))?.exitCode).toBe(143);
+      exits.push((await find(rt, c.id))!.exitCode!);
       await rt.remove(c.id);
     }
-    // A swallowed SIGTERM would show as a stop that waited the whole grace period.
-    expect(slow).toEqual([]);
+    // A swallowed SIGTERM would show as a SIGKILL at the end of the grace period: 137 instead of 143.
+    expect(exits).toEqual(Array(40).fill(143));
   });
 
   it("lets a program that handles SIGTERM exit on its own within the grace period, with its exit code", async () => {
@@ -528,10 +524,8 @@ describe("ProcessRuntime with real processes", () => {
       }),
     );
     await waitLog(rt, c.id, "ready");
-    const started = Date.now();
     await rt.stop(c.id, 30);
-    expect(Date.now() - started).toBeLessThan(3_000);
-    expect(await find(rt, c.id)).toMatchObject({ state: "exited", exitCode: 0 });
+    expect(await find(rt, c.id)).toMatchObject({ state: "exited", exitCode: 0 }); // not 137: no SIGKILL was needed
     await rt.remove(c.id);
   });
 
@@ -641,9 +635,8 @@ describe("ProcessRuntime exec, kill and restart counts", () => {
     const started = Date.now();
     const result = await rt.exec(c.id, ["sh", "-c", "echo $$ > exec.pid; echo begun; sleep 30 & sleep 30; echo never"], 400);
     const elapsed = Date.now() - started;
-    expect(result).toEqual({ exitCode: -1, output: "begun\n", timedOut: true });
+    expect(result).toEqual({ exitCode: -1, output: "begun\n", timedOut: true }); // not "never": the deadline ended it
     expect(elapsed).toBeGreaterThanOrEqual(390);
-    expect(elapsed).toBeLessThan(2_500);
     const pgid = Number((await readFile(join(rt.containerDir(c.id), "exec.pid"), "utf8")).trim());
     expect(liveGroupMembers(pgid)).toEqual([]);
     expect((await find(rt, c.id))?.state).toBe("running"); // the container itself is untouched
@@ -653,10 +646,10 @@ describe("ProcessRuntime exec, kill and restart counts", () => {
   it("returns as soon as the command exits even when a background child keeps its output open", async () => {
     const rt = runtime(await newStateDir());
     const c = await rt.run(launch("exec-bg", { command: ["sleep", "60"] }));
-    const started = Date.now();
-    const result = await rt.exec(c.id, ["sh", "-c", "sleep 1 & echo done"], 5_000);
+    // The background sleep holds the output open for 60 s: waiting for it would end at the 20 s deadline, timed out.
+    const result = await rt.exec(c.id, ["sh", "-c", "sleep 60 & echo $! > bg.pid; echo done"], 20_000);
     expect(result).toEqual({ exitCode: 0, output: "done\n" });
-    expect(Date.now() - started).toBeLessThan(900);
+    process.kill(Number((await readFile(join(rt.containerDir(c.id), "bg.pid"), "utf8")).trim()), "SIGKILL");
     await rt.remove(c.id);
   });
 
@@ -705,7 +698,12 @@ describe("ProcessRuntime exec, kill and restart counts", () => {
     const stateDir = await newStateDir();
     const rt = runtime(stateDir);
     const c = await rt.run(launch(`signalled-${signal}`, { command: ["sleep", "60"] }));
-    await waitFor(async () => liveGroupMembers((await recordOf(rt, c.id)).pid!).length >= 2); // wrapper + sleep
+    // Wait until the wrapper's child has become `sleep`: a signal that lands while the child is still the
+    // forked wrapper, before its exec, is swallowed like the wrapper's (the group had two members then, and
+    // waiting only for that let SIGINT get lost under load).
+    const pgid = (await recordOf(rt, c.id)).pid!;
+    const wrapper = readCmdline(pgid);
+    await waitFor(() => liveGroupMembers(pgid).some((pid) => pid !== pgid && readCmdline(pid) !== wrapper));
     await rt.kill(c.id, signal);
     await rt.close(); // the exit is read by a new instance that did not spawn the process
     const other = runtime(stateDir);

@@ -52,6 +52,24 @@ describe("restart counts in container names", () => {
   });
 });
 
+describe("start and exit times from inspect answers", () => {
+  const started = "2026-01-01T00:00:00.007Z";
+  const finished = "2026-01-01T00:00:00.000Z"; // Docker's exit stamp, 7 ms before its start stamp
+  it.each([
+    { state: "exited", finishedAt: Date.parse(started), why: "an exited container never finishes before it started" },
+    { state: "dead", finishedAt: Date.parse(started), why: "neither does a dead one" },
+    { state: "running", finishedAt: Date.parse(finished), why: "a running container's finish time is its previous run's and is kept" },
+  ])("$why", ({ state, finishedAt }) => {
+    const c = observedFromInspect({ Id: "a", Name: "/web", State: { Status: state, ExitCode: 1, StartedAt: started, FinishedAt: finished }, Config: { Labels: {} } });
+    expect([c.startedAt, c.finishedAt]).toEqual([Date.parse(started), finishedAt]);
+  });
+
+  it("keeps an exit stamped after the start as it is", () => {
+    const c = observedFromInspect({ Id: "a", Name: "/web", State: { Status: "exited", ExitCode: 1, StartedAt: "2026-01-01T00:00:00.000Z", FinishedAt: "2026-01-01T00:00:02.500Z" }, Config: { Labels: {} } });
+    expect(c.finishedAt! - c.startedAt!).toBe(2_500);
+  });
+});
+
 /** One frame of Docker's multiplexed stream. */
 function frame(stream: 0 | 1 | 2, payload: string | Buffer): Buffer {
   const body = typeof payload === "string" ? Buffer.from(payload) : payload;

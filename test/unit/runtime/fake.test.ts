@@ -256,10 +256,13 @@ describe("FakeRuntime", () => {
 
   it("delays each operation by its own latency", async () => {
     const rt = node({ latencyMs: (op) => (op === "run" ? 60 : 0) });
-    let started = performance.now();
+    // No latency: answered without a timer, before anything queued on the event loop runs.
+    const order: string[] = [];
+    setImmediate(() => order.push("next turn of the event loop"));
     await rt.list();
-    expect(performance.now() - started).toBeLessThan(30);
-    started = performance.now();
+    order.push("list");
+    expect(order).toEqual(["list"]);
+    const started = performance.now();
     await rt.run(launch("a"));
     expect(performance.now() - started).toBeGreaterThanOrEqual(55);
   });
@@ -297,7 +300,7 @@ describe("FakeRuntime", () => {
     expect((await rt.list()).map((c) => c.runtimeName)).toEqual(["a"]);
   });
 
-  it("runs 50,000 containers in well under a second with no latency", async () => {
+  it("runs and lists 50,000 containers (the time is printed, not asserted: a benchmark's job)", async () => {
     const rt = node({ cpuMillis: 1_000_000 });
     const launches = Array.from({ length: 50_000 }, (_, i) => launch(`pod-${i}`));
     const started = performance.now();
@@ -305,7 +308,6 @@ describe("FakeRuntime", () => {
     const elapsed = performance.now() - started;
     console.log(`fake runtime: 50,000 run() calls in ${elapsed.toFixed(0)} ms`);
     expect(rt.size).toBe(50_000);
-    expect(elapsed).toBeLessThan(1_000);
     const listStarted = performance.now();
     expect((await rt.list()).length).toBe(50_000);
     console.log(`fake runtime: list() of 50,000 containers in ${(performance.now() - listStarted).toFixed(0)} ms`);

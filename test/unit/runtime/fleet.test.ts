@@ -97,10 +97,19 @@ describe("fleet", () => {
   });
 
   it("adds new nodes only after every one of them was listed, so no decision sees half a fleet", async () => {
-    const { fleet } = makeFleet({ latency: (n) => (n === "slow" ? 100 : 0) });
+    const { fleet, runtimes } = makeFleet();
+    // The slow node's first listing waits for a gate the test opens.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
     const joining = fleet.setNodes([node("fast"), node("slow", 31000, 31003)]);
-    await new Promise((r) => setTimeout(r, 30));
+    const slow = runtimes.get("slow")!;
+    const list = slow.list.bind(slow);
+    slow.list = async () => (await gate, list());
+    const fast = runtimes.get("fast")!;
+    await waitFor("the fast node to be listed", () => fast.calls.list > 0 && fast.calls.images > 0);
+    await new Promise((r) => setImmediate(r)); // its listing has been taken in
     expect(fleet.schedulerSnapshot()).toEqual([]);
+    open();
     await joining;
     expect(fleet.schedulerSnapshot().map((n) => n.name)).toEqual(["fast", "slow"]);
     await fleet.close();
@@ -184,6 +193,39 @@ describe("fleet", () => {
     rt.setDown(false);
     await fleet.refresh("n1");
     expect(fleet.unknownNodes()).toEqual([]);
+    await fleet.close();
+  });
+
+  it("knows every pod name in use: observed pods of any owner, an evicted node's, pods being stopped and reservations", async () => {
+    let now = 1_000_000;
+    const runtimes = new Map<string, FakeRuntime>();
+    const fleet = new Fleet({
+      runtimeFactory: (n) => {
+        const rt = new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB });
+        runtimes.set(n.name, rt);
+        return rt;
+      },
+      pollMs: 60_000,
+      nodeGraceMs: 10_000,
+      evictionTimeoutMs: 30_000,
+      now: () => now,
+    });
+    await fleet.setNodes([node("n1"), node("n2", 31000, 31003)]);
+    await fleet.createPod("web-lost", "n1", [launch("web-lost", [30000])]);
+    await fleet.createPod("api-a", "n2", [launch("api-a", [31000], { [LABELS.workload]: "api", [LABELS.namespace]: "other" })]);
+    await fleet.createPod("web-stopping", "n2", [launch("web-stopping", [31001])]);
+    runtimes.get("n1")!.setDown(true);
+    await fleet.refresh("n1");
+    now += 41_000;
+    fleet.checkHealth();
+    expect(fleet.pods().map((p) => p.name)).toEqual(["api-a", "web-stopping"]); // web-lost is replaced elsewhere; its name is still held
+    fleet.reserve({ pod: "web-reserved", node: "n2", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 0, memoryBytes: 0 }, portCount: 1 });
+    fleet.deletePod(fleet.pods().find((p) => p.name === "web-stopping")!, 30);
+    expect([...fleet.podNames()].sort()).toEqual(["api-a", "web-lost", "web-reserved", "web-stopping"]);
+    await waitFor("web-stopping's containers to be removed", () => fleet.pods().every((p) => p.name !== "web-stopping"));
+    expect([...fleet.podNames()].sort()).toEqual(["api-a", "web-lost", "web-reserved"]);
+    fleet.release("web-reserved");
+    expect([...fleet.podNames()].sort()).toEqual(["api-a", "web-lost"]);
     await fleet.close();
   });
 });

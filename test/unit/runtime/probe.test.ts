@@ -135,22 +135,20 @@ describe("runProbe over real sockets", () => {
     expect(hits.get("/ok")).toBe(1);
   });
 
-  it("fails a server that answers after the timeout, within about the timeout", async () => {
+  it("fails a server that answers after the timeout, at the timeout", async () => {
     const started = Date.now();
     const outcome = await runProbe({ type: "http", host: "127.0.0.1", port: httpPort, path: "/slow" }, 300);
     const elapsed = Date.now() - started;
+    // Failed by the deadline: the server's 200 comes after 2 s and would have passed the probe.
     expect(outcome.ok).toBe(false);
     expect(outcome.message).toContain("300");
     expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(1_500);
   });
 
   it("reads only the start of a large body and drops the connection", async () => {
     streamAborted = false;
-    const started = Date.now();
     const outcome = await runProbe({ type: "http", host: "127.0.0.1", port: httpPort, path: "/endless" }, 2_000);
-    expect(outcome.ok).toBe(true);
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(outcome.ok).toBe(true); // reading the ~8 MiB body to its end would take 5 s: the 2 s deadline would fail it
     await expect.poll(() => streamAborted, { timeout: 2_000 }).toBe(true);
   });
 
@@ -456,10 +454,8 @@ describe("runProbe: exec", () => {
   });
 
   it("fails an exec that never answers at the probe's own deadline", async () => {
-    const started = Date.now();
     const outcome = await runProbe({ type: "exec", run: () => new Promise<ExecResult>(() => undefined) }, 200);
     expect(outcome).toEqual({ ok: false, message: "timed out after 200 ms" });
-    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it("cuts long output in the message", async () => {

@@ -18,7 +18,6 @@
  * (revision history, stable revision, canary/blue-green state) is written to the status branch and read
  * back from it; the rest (progress clock, desired sizes) is rebuilt safely from the pods.
  */
-import { randomBytes } from "node:crypto";
 import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
 import { toCoxError, type CoxError } from "../../api/errors.js";
 import type { ConfigMap, Rollout, Workload } from "../../api/objects.js";
@@ -57,6 +56,7 @@ import type {
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
+import { uniquePodName } from "./names.js";
 import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
 import type { DesiredView, WorkloadReporter } from "../types.js";
 
@@ -430,8 +430,13 @@ export class WorkloadController {
     const fleet = this.opts.fleet;
     const mem = ctx.mem!;
     const requests = [];
+    // Names are checked against every name the fleet knows and the ones drawn here, then reserved with
+    // no await in between, so two pods never share a name.
+    const taken = fleet.podNames();
     for (let i = 0; i < count; i++) {
-      const req = podRequest(plan, `${ctx.name}-${plan.revision}-${randomBytes(4).toString("hex").slice(0, 5)}`);
+      const { name } = uniquePodName(`${ctx.name}-${plan.revision}`, (n) => taken.has(n));
+      taken.add(name);
+      const req = podRequest(plan, name);
       if (i === 0 && mem.nominatedNode) req.nominatedNodeName = mem.nominatedNode;
       requests.push(req);
     }

@@ -130,7 +130,15 @@ export function observedFromInspect(info: DockerContainerInspect): ObservedConta
   const startedAt = parseDockerTime(info.State?.StartedAt);
   if (startedAt !== undefined) out.startedAt = startedAt;
   const finishedAt = parseDockerTime(info.State?.FinishedAt);
-  if (finishedAt !== undefined) out.finishedAt = finishedAt;
+  // Docker stamps StartedAt when containerd's start call returns and FinishedAt from the exit event,
+  // so a process that exits at once can "finish" before it "started" (seen: 7 ms, on a loaded machine).
+  // An exited container's last run cannot end before it began; an exit stamped earlier would be taken
+  // for an older run's and ignored (the container would look running). A running container's
+  // FinishedAt is the previous run's and stays as it is.
+  if (finishedAt !== undefined) {
+    const exited = state === "exited" || state === "dead";
+    out.finishedAt = exited && startedAt !== undefined ? Math.max(finishedAt, startedAt) : finishedAt;
+  }
   return out;
 }
 
