@@ -340,6 +340,9 @@ const EXITED_STATES: ReadonlySet<ContainerState> = new Set(["exited", "dead"]);
  * start time not seen before is a "started" event (with the runtime's restart count), an exit not seen
  * before an "exited" event. On a fresh state this is the rebuild after an operator restart (see the
  * module comment). Paused and restarting containers count as running; "removing" changes nothing.
+ * A container reported exited or dead leaves the state exited (never running, never ready), whatever
+ * order its recorded start and end are in; only a report of an older run than one already seen is
+ * ignored, as stale.
  */
 export function observeContainer(state: HealthState, container: ContainerFacts): HealthState {
   let next = state;
@@ -353,7 +356,12 @@ export function observeContainer(state: HealthState, container: ContainerFacts):
     next = applyHealthEvent(next, { type: "started", at: container.startedAt, restartCount: container.restartCount });
   }
   if (exited) {
-    const at = container.finishedAt ?? container.startedAt ?? 0;
+    // The exit ends the run the runtime reports, even when its recorded end precedes its start: Docker
+    // takes StartedAt from the daemon's clock once the start call returned and FinishedAt from containerd's
+    // exit time, so a program that exits at once often shows FinishedAt a few ms *before* StartedAt (about
+    // one start in five, measured here). Taken as it is, that exit looked older than the run and was
+    // dropped, and the container stayed "running" and ready for good.
+    const at = Math.max(container.finishedAt ?? container.startedAt ?? 0, container.startedAt ?? 0);
     if (next.phase !== "exited" || next.finishedAt !== at) {
       next = applyHealthEvent(next, { type: "exited", at, ...(container.exitCode !== undefined ? { exitCode: container.exitCode } : {}) });
     }

@@ -290,6 +290,24 @@ describe("observing containers and rebuilding after an operator restart", () => 
     state = observeContainer(state, { state: "exited", startedAt: 5 * S, finishedAt: 6 * S, exitCode: 3, restartCount: 1 });
     expect(healthStatus(state, 6 * S)).toMatchObject({ action: "wait", waitUntil: 15 * S });
   });
+
+  it("takes an exit recorded a few ms before the start it ends as the end of that run (Docker stamps the start with the daemon's clock, the exit with containerd's)", () => {
+    const early: ContainerFacts = { state: "exited", startedAt: 1000, finishedAt: 997, exitCode: 1, restartCount: 0 };
+    let state = observeContainer(newHealthState({}), { state: "running", startedAt: 1000, restartCount: 0 });
+    state = observeContainer(state, early);
+    expect(healthStatus(state, 1001)).toMatchObject({ phase: "exited", ready: false, action: "restart", reason: "Error" });
+    expect(observeContainer(state, early)).toEqual(state);
+    expect(healthStatus(observeContainer(newHealthState({}), early), 1001)).toMatchObject({ phase: "exited", ready: false, action: "restart" });
+    state = observeContainer(state, { state: "exited", startedAt: 1100, finishedAt: 1098, exitCode: 1, restartCount: 1 });
+    expect(healthStatus(state, 1200)).toMatchObject({ phase: "exited", ready: false, action: "wait", reason: "CrashLoopBackOff", restartCount: 1 });
+  });
+
+  it("ignores a listing of an older run than the one already seen", () => {
+    let state = observeContainer(newHealthState({}), { state: "running", startedAt: 5 * S, restartCount: 1 });
+    state = observeContainer(state, { state: "exited", startedAt: 0, finishedAt: 4 * S, exitCode: 1, restartCount: 0 });
+    expect(state.startedAt).toBe(5 * S);
+    expect(healthStatus(state, 6 * S)).toMatchObject({ phase: "running", restartCount: 1 });
+  });
 });
 
 describe("resolveHealthSpec", () => {
@@ -372,6 +390,30 @@ describe("properties over random event sequences", () => {
         }
         for (const kind of status.due) expect(state.spec[kind]).toBeDefined();
         if (spec.startup && !status.started) expect(status.due.every((k) => k === "startup")).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("a container listed exited or dead is exited and not ready, whatever its start and end times say", () => {
+    const runArb = fc.record({
+      gap: fc.integer({ min: 1, max: 60 * S }),
+      // Docker can record the end up to a few ms before the start of a run that ended at once.
+      ran: fc.integer({ min: -50, max: 30 * S }),
+      seenRunning: fc.integer({ min: 0, max: 2 }),
+      dead: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(specArb, fc.array(runArb, { minLength: 1, maxLength: 10 }), (spec, runs) => {
+        let state = newHealthState(spec);
+        let t = 0;
+        for (const [i, r] of runs.entries()) {
+          const start = t + r.gap;
+          for (let k = 0; k < r.seenRunning; k++) state = observeContainer(state, { state: "running", startedAt: start, restartCount: i });
+          state = observeContainer(state, { state: r.dead ? "dead" : "exited", startedAt: start, finishedAt: start + r.ran, exitCode: 1, restartCount: i });
+          t = Math.max(start, start + r.ran);
+          expect(healthStatus(state, t)).toMatchObject({ phase: "exited", ready: false });
+        }
       }),
       { numRuns: 500 },
     );
