@@ -639,8 +639,11 @@ export class Fleet {
       do {
         e.relistAgain = false;
         const wasReady = e.ready;
+        /** When the listing began; the kubelet confirms runs without probes by it. */
+        let listedAt: number | undefined;
         try {
           if (!e.info || !e.ready) e.info = await e.runtime.connect();
+          listedAt = this.opts.now();
           const [containers, images] = await Promise.all([e.runtime.list(), e.runtime.images().catch(() => e.images)]);
           if (e.removed) return;
           e.images = [...images].sort();
@@ -652,8 +655,9 @@ export class Fleet {
         } catch (err) {
           e.ready = false;
           e.error = toCoxError(err, "NodeUnreachable");
+          listedAt = undefined; // the containers are the previous listing's
         }
-        this.rebuildPods(e);
+        this.rebuildPods(e, listedAt);
         if (e.ready && e.evicted) this.returned(e);
         else if (e.ready && e.condition === "NotReady") this.checkHealth();
         if (wasReady !== e.ready && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
@@ -666,8 +670,11 @@ export class Fleet {
     }
   }
 
-  /** Regroups a node's containers into pods and tells listeners which owners' pods changed. */
-  private rebuildPods(e: NodeEntry): void {
+  /**
+   * Regroups a node's containers into pods and tells listeners which owners' pods changed. `listedAt`:
+   * the containers are exactly a listing begun then (not merged with a create's answer).
+   */
+  private rebuildPods(e: NodeEntry, listedAt?: number): void {
     const before = e.pods;
     const byPod = new Map<string, ObservedContainer[]>();
     for (const c of e.containers) {
@@ -687,7 +694,7 @@ export class Fleet {
       after.set(name, same ? prev : this.toPod(e, name, containers));
     }
     e.pods = after;
-    if (!e.removed) this.kubelet.observe(e.config.name, after);
+    if (!e.removed) this.kubelet.observe(e.config.name, after, listedAt);
     const changed = new Set<string>();
     for (const [name, p] of after) {
       const prev = before.get(name);

@@ -10,7 +10,13 @@
  * - Liveness starts passing; failureThreshold consecutive failures get the container restarted.
  * - Readiness starts failing; successThreshold consecutive successes make the container ready,
  *   failureThreshold consecutive failures make it not ready again. It only gates "ready", never restarts.
- *   Without a readiness probe a running container is ready as soon as it has started (startup passed).
+ *   With a startup probe and no readiness probe, the container is ready once the startup probe passed.
+ * - Without any readiness or startup probe Kubernetes counts a running container ready; coxswain asks one
+ *   thing more: two listings begun at least RUNNING_CONFIRM_MS apart must both have seen the run running
+ *   (the "running" event). coxswain lists an engine within milliseconds of a start, where a kubelet
+ *   relists only every second, so without this a program that exits at once would be ready, and count
+ *   as available to a rolling update, for the moment between the listing that saw it start and the one
+ *   that sees it exit. No probe has seen such a container alive; a probe result is the proof otherwise.
  * - Probe results are ignored before initialDelaySeconds after the container started, from an earlier
  *   run, while the container does not run, and once a restart is pending.
  * - Restart policy Always with the kubelet's back-off: the first restart of a crash loop is immediate;
@@ -54,6 +60,12 @@ export interface HealthSpec {
 /** HealthSpec with every default applied. */
 export type ResolvedHealthSpec = { readonly [K in ProbeKind]?: Readonly<HealthProbeParams> };
 
+/**
+ * A run without readiness or startup probe is ready once listings begun this far apart (the caller's
+ * clock) both saw it running: a container that exits within about its first second is never ready.
+ */
+export const RUNNING_CONFIRM_MS = 1_000;
+
 /** The kubelet's restart back-off (pkg/kubelet: 10 s doubling to 5 min; reset after 10 min of running). */
 export const RESTART_BACKOFF = Object.freeze({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 });
 
@@ -63,6 +75,8 @@ export type HealthEvent =
   | { type: "started"; at: number; restartCount?: number }
   /** The run ended at `at` (the container's finishedAt) with its exit code when known. */
   | { type: "exited"; at: number; exitCode?: number }
+  /** A listing begun at `at` (the caller's clock) saw the current run running. */
+  | { type: "running"; at: number }
   /** One probe result, at the time it was taken. `message` says what was seen (runProbe's message). */
   | { type: "probe"; probe: ProbeKind; at: number; ok: boolean; message?: string };
 
@@ -114,6 +128,8 @@ export interface HealthState {
   /** When the startup probe passed (the start itself when there is no startup probe); undefined while it has not. */
   readonly startupPassedAt?: number;
   readonly probes: { readonly [K in ProbeKind]?: ProbeCounters };
+  /** When a listing first saw the current run running (the caller's clock); cleared by the next start. */
+  readonly runningSeenAt?: number;
   /** Since when the container is ready; undefined while it is not. */
   readonly readySince?: number;
   /** Set when a probe failure condemned the current run (cleared by the next start). */
@@ -143,7 +159,8 @@ export interface HealthStatus {
   /** With action "wait": when the back-off ends (status shows it as nextRestartAt). */
   waitUntil?: number;
   /**
-   * One word, Kubernetes-style: "Running" (ready), "NotReady", "Starting" (startup probe pending),
+   * One word, Kubernetes-style: "Running" (ready), "NotReady", "Starting" (startup probe pending, or a
+   * run without probes not yet seen running by a second listing RUNNING_CONFIRM_MS after the first),
    * "Unhealthy" (stop pending), "Completed"/"Error" (exited, restarting now), "CrashLoopBackOff",
    * "ContainerCreating", "Unknown".
    */
@@ -155,7 +172,12 @@ export interface HealthStatus {
   due: ProbeKind[];
   /** The earliest time a probe falls due later (when none is due now). */
   nextProbeAt?: number;
-  /** When to evaluate again at the latest: the next probe or the end of the back-off. */
+  /**
+   * A run without probes waiting to be confirmed: a listing begun at or after this time (the caller's
+   * clock) that still sees it running makes it ready. The caller lists the node then.
+   */
+  listAt?: number;
+  /** When to evaluate again at the latest: the next probe, the confirming listing or the end of the back-off. */
   nextCheckAt?: number;
 }
 
@@ -208,6 +230,8 @@ export function applyHealthEvent(state: HealthState, event: HealthEvent): Health
       return onExited(state, event.at, event.exitCode);
     case "probe":
       return onProbe(state, event.probe, event.at, event.ok, event.message);
+    case "running":
+      return onRunning(state, event.at);
   }
 }
 
@@ -246,10 +270,22 @@ function onStarted(state: HealthState, at: number, reported: number | undefined)
     probes: freshProbes(spec),
     ...(lastRestartAt !== undefined ? { lastRestartAt } : {}),
     ...(spec.startup ? {} : { startupPassedAt: at }),
-    ...(spec.startup || spec.readiness ? {} : { readySince: at }),
     ...(state.lastTermination ? { lastTermination: state.lastTermination } : {}),
   };
   return next;
+}
+
+/** Whether readiness comes from listings alone (no probe ever sees the container alive). */
+function confirmedByListings(spec: ResolvedHealthSpec): boolean {
+  return spec.startup === undefined && spec.readiness === undefined;
+}
+
+function onRunning(state: HealthState, at: number): HealthState {
+  if (state.phase !== "running" || state.failure !== undefined) return state;
+  if (state.runningSeenAt === undefined) return { ...state, runningSeenAt: at };
+  if (!confirmedByListings(state.spec) || state.readySince !== undefined) return state;
+  if (at - state.runningSeenAt < RUNNING_CONFIRM_MS) return state;
+  return { ...state, readySince: at };
 }
 
 function onExited(state: HealthState, at: number, exitCode: number | undefined): HealthState {
@@ -277,6 +313,7 @@ function onExited(state: HealthState, at: number, exitCode: number | undefined):
   if (lastRestartAt === undefined) delete next.lastRestartAt;
   else next.lastRestartAt = lastRestartAt;
   delete next.readySince;
+  delete next.runningSeenAt;
   return next;
 }
 
@@ -339,10 +376,15 @@ const EXITED_STATES: ReadonlySet<ContainerState> = new Set(["exited", "dead"]);
  * Brings the state in line with what the runtime reports (level-based: call it with every listing): a
  * start time not seen before is a "started" event (with the runtime's restart count), an exit not seen
  * before an "exited" event. On a fresh state this is the rebuild after an operator restart (see the
- * module comment). Paused and restarting containers count as running; "removing" changes nothing. A
- * listing that tells nothing new returns `state` itself (the kubelet evaluates only what changed).
+ * module comment). Paused and restarting containers count as running; "removing" changes nothing.
+ * A container reported exited or dead leaves the state exited (never running, never ready), whatever
+ * order its recorded start and end are in; only a report of an older run than one already seen is
+ * ignored, as stale. `listedAt`, when the facts come from a listing, is when that listing began (the
+ * caller's clock): a running container then also gets the "running" event that confirms a run without
+ * probes (see RUNNING_CONFIRM_MS). Facts from elsewhere (what a create call returned) never confirm.
+ * A listing that tells nothing new returns `state` itself (the kubelet evaluates only what changed).
  */
-export function observeContainer(state: HealthState, container: ContainerFacts): HealthState {
+export function observeContainer(state: HealthState, container: ContainerFacts, listedAt?: number): HealthState {
   let next = state;
   const running = RUNNING_STATES.has(container.state);
   const exited = EXITED_STATES.has(container.state);
@@ -353,8 +395,16 @@ export function observeContainer(state: HealthState, container: ContainerFacts):
   if ((running || exited) && container.startedAt !== undefined && container.startedAt !== next.startedAt) {
     next = applyHealthEvent(next, { type: "started", at: container.startedAt, restartCount: container.restartCount });
   }
+  if (running && listedAt !== undefined && container.startedAt !== undefined && container.startedAt === next.startedAt) {
+    next = applyHealthEvent(next, { type: "running", at: listedAt });
+  }
   if (exited) {
-    const at = container.finishedAt ?? container.startedAt ?? 0;
+    // The exit ends the run the runtime reports, even when its recorded end precedes its start: Docker
+    // takes StartedAt from the daemon's clock once the start call returned and FinishedAt from containerd's
+    // exit time, so a program that exits at once often shows FinishedAt a few ms *before* StartedAt (about
+    // one start in five, measured here). Taken as it is, that exit looked older than the run and was
+    // dropped, and the container stayed "running" and ready for good.
+    const at = Math.max(container.finishedAt ?? container.startedAt ?? 0, container.startedAt ?? 0);
     if (next.phase !== "exited" || next.finishedAt !== at) {
       next = applyHealthEvent(next, { type: "exited", at, ...(container.exitCode !== undefined ? { exitCode: container.exitCode } : {}) });
     }
@@ -467,6 +517,22 @@ export function healthStatus(state: HealthState, now: number): HealthStatus {
         };
       }
       if (ready) return { ...base, ready, started, action: "none", reason: "Running", message: "", ...timing };
+      if (confirmedByListings(state.spec)) {
+        const listAt = state.runningSeenAt === undefined ? undefined : state.runningSeenAt + RUNNING_CONFIRM_MS;
+        return {
+          ...base,
+          ready,
+          started,
+          action: "none",
+          reason: "Starting",
+          message:
+            listAt === undefined
+              ? "started; no listing has seen it running yet"
+              : `started; ready when a listing ${formatDuration(RUNNING_CONFIRM_MS)} after the first one that saw it running still sees it running`,
+          due,
+          ...(listAt !== undefined ? { listAt, nextCheckAt: listAt } : {}),
+        };
+      }
       const last = state.probes.readiness?.lastMessage;
       const failing = state.probes.readiness?.failures ?? 0;
       return {

@@ -100,6 +100,8 @@ interface Tracked {
   actionFailures: number;
   firstReadyAt?: number;
   lastSignature: string;
+  /** The confirming listing (HealthStatus.listAt) already asked for, so that it is asked for once. */
+  listAsked?: number;
 }
 
 function parse<T>(text: string | undefined): T | undefined {
@@ -134,9 +136,11 @@ export class Kubelet {
 
   /**
    * Takes in a fresh listing of one node's pods (container lists grouped by pod): new containers are
-   * tracked (their state rebuilt from what the runtime reports), gone ones forgotten.
+   * tracked (their state rebuilt from what the runtime reports), gone ones forgotten. `listedAt` is when
+   * the listing began (host clock); leave it out when the containers are not all from one listing (e.g.
+   * a create's own answer merged in): only listings confirm a run without probes.
    */
-  observe(node: string, pods: ReadonlyMap<string, { owner: string; containers: readonly ObservedContainer[] }>): void {
+  observe(node: string, pods: ReadonlyMap<string, { owner: string; containers: readonly ObservedContainer[] }>, listedAt?: number): void {
     const seen = new Set<string>();
     const changed: Tracked[] = [];
     for (const [pod, { owner, containers }] of pods) {
@@ -173,7 +177,7 @@ export class Kubelet {
         }
         t.container = c;
         const before = t.state;
-        t.state = observeContainer(t.state, c);
+        t.state = observeContainer(t.state, c, listedAt);
         if (t.state !== before) changed.push(t);
       }
     }
@@ -259,6 +263,11 @@ export class Kubelet {
         this.host.changed(t.owner);
       }
       for (const kind of s.due) this.probe(t, kind);
+      if (s.listAt !== undefined && now >= s.listAt && t.listAsked !== s.listAt) {
+        // A run without probes becomes ready only through a listing begun after listAt: ask for it.
+        t.listAsked = s.listAt;
+        this.host.relist(t.node);
+      }
       if (t.acting || now < t.holdUntil || this.host.busy(t.pod) || !this.host.nodeReady(t.node)) continue;
       if (s.action === "stop") void this.act(t, "stop", s);
       else if (s.action === "restart") void this.act(t, "restart", s);

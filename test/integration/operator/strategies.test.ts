@@ -122,8 +122,8 @@ describe("rollout strategies (fake runtime)", () => {
     await repo.write("web.yaml", bg("app:v2"));
     await repo.commit("v2 preview");
     await waitFor("preview beside active", async () => (await images()).join() === "app:v1,app:v1,app:v2,app:v2", 30_000);
-    const before = await show("workloads/default/rollout-web.yaml");
-    expect(before).toMatch(/waiting: promotion/);
+    // The preview's pods have no readiness probe: they are ready a second after they started, then it waits.
+    await waitFor("the status says it waits for promotion", async () => /waiting: promotion/.test(await show("workloads/default/rollout-web.yaml")), 30_000);
     await repo.write("web.yaml", bg("app:v2", "1"));
     const promote = await repo.commit("promote v2");
     await waitFor("old set removed after the delay", async () => (await images()).join() === "app:v2,app:v2", 30_000);

@@ -55,9 +55,10 @@ async function drive(
   const actions: string[] = [];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const listedAt = Date.now();
     const container = (await rt.list()).find((c) => c.id === id);
     if (!container) throw new Error(`container ${id} disappeared`);
-    state = observeContainer(state, container);
+    state = observeContainer(state, container, listedAt);
     const status = healthStatus(state, Date.now());
     if (reasons[reasons.length - 1] !== status.reason) reasons.push(status.reason);
     if (until(status, state)) return { state, status, reasons, actions };
@@ -119,7 +120,8 @@ describe.skipIf(!enabled)("container health on a Docker engine", () => {
     const targets = { liveness: { type: "exec" as const, command: ["cat", "/www/healthz"], runtime: rt, containerId: c.id } };
     const result = await drive(rt, c.id, spec, targets, (s) => s.reason === "CrashLoopBackOff", 30_000);
     expect(result.actions).toEqual(["stop", "restart", "stop"]);
-    expect(result.reasons).toEqual(["Running", "Unhealthy", "Completed", "Running", "Unhealthy", "CrashLoopBackOff"]);
+    // Without a readiness probe each run is "Starting" until a listing a second later still sees it running.
+    expect(result.reasons).toEqual(["Starting", "Running", "Unhealthy", "Completed", "Starting", "Running", "Unhealthy", "CrashLoopBackOff"]);
     expect(result.status.restartCount).toBe(1);
     expect(result.status.message).toMatch(/^back-off 10s restarting failed container: Liveness probe failed 2 time\(s\) in a row: exec \["cat","\/www\/healthz"\] exited with exit code 1/);
     const lastStart = result.state.startedAt!;
@@ -205,7 +207,7 @@ describe("container health on the process runtime", () => {
     const targets = { liveness: { type: "exec" as const, command: ["test", "-f", "healthz"], runtime: rt, containerId: c.id } };
     const result = await drive(rt, c.id, spec, targets, (s) => s.restartCount === 1 && s.reason === "Running", 20_000);
     expect(result.actions).toEqual(["stop", "restart"]);
-    expect(result.reasons).toEqual(["Running", "Unhealthy", "Error", "Running"]);
+    expect(result.reasons).toEqual(["Starting", "Running", "Unhealthy", "Error", "Starting", "Running"]);
     const again = new ProcessRuntime({ stateDir, owner: OWNER });
     expect((await again.list()).find((x) => x.id === c.id)?.restartCount).toBe(1);
     await again.close();

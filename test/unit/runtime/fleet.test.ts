@@ -91,9 +91,33 @@ describe("fleet", () => {
     const rt = first.runtimes.get("n1")!;
     const second = new Fleet({ runtimeFactory: () => rt, pollMs: 60_000 });
     await second.setNodes([node("n1")]);
-    expect(second.pods().map((p) => [p.name, p.owner, p.phase, p.ready])).toEqual([["web-a", "Deployment/default/web", "Running", true]]);
+    // Readiness starts afresh: a pod without probes is ready once a listing a second later still sees it.
+    expect(second.pods().map((p) => [p.name, p.owner, p.phase, p.ready, p.reason])).toEqual([["web-a", "Deployment/default/web", "Running", false, "Starting"]]);
+    second.start();
+    await waitFor("ready again", () => second.pods()[0]?.ready, 5_000);
     await first.fleet.close();
     await second.close();
+  });
+
+  it("a pod without probes is ready only once a listing begun a second after the first still sees it running; a run that exits before never was", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    fleet.start();
+    const readySeen = new Set<string>();
+    const sample = setInterval(() => fleet.pods().forEach((p) => p.ready && readySeen.add(`${p.name} run ${p.restartCount}`)), 10);
+    try {
+      await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+      await fleet.createPod("web-b", "n1", [launch("web-b", [30001])]);
+      expect(fleet.pods().map((p) => [p.name, p.ready, p.reason])).toEqual([["web-a", false, "Starting"], ["web-b", false, "Starting"]]);
+      runtimes.get("n1")!.crash(fleet.pods()[1]!.containers[0]!.id, 1);
+      await fleet.refresh("n1");
+      await waitFor("web-a ready", () => fleet.pods()[0]!.ready, 5_000);
+      // web-b's first run crashed within its first second: never ready (its restart in place may be).
+      expect(readySeen.has("web-b run 0")).toBe(false);
+    } finally {
+      clearInterval(sample);
+      await fleet.close();
+    }
   });
 
   it("adds new nodes only after every one of them was listed, so no decision sees half a fleet", async () => {

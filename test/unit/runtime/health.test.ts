@@ -14,6 +14,7 @@ import {
   resolveHealthSpec,
   restartDelayMs,
   RESTART_BACKOFF,
+  RUNNING_CONFIRM_MS,
   type ContainerFacts,
   type HealthEvent,
   type HealthSpec,
@@ -26,6 +27,10 @@ const MIN = 60 * S;
 
 const started = (at: number, restartCount?: number): HealthEvent => ({ type: "started", at, ...(restartCount !== undefined ? { restartCount } : {}) });
 const exited = (at: number, exitCode = 1): HealthEvent => ({ type: "exited", at, exitCode });
+/** A listing begun at `at` saw the run running. */
+const running = (at: number): HealthEvent => ({ type: "running", at });
+/** The two listings that make a run without probes ready: at `at` and RUNNING_CONFIRM_MS later. */
+const confirmed = (at: number): HealthEvent[] => [running(at), running(at + RUNNING_CONFIRM_MS)];
 const probe = (kind: ProbeKind, at: number, ok: boolean, message = ok ? "HTTP 200" : "HTTP 500"): HealthEvent => ({ type: "probe", probe: kind, at, ok, message });
 /** n results of one probe, one per period starting at `from`. */
 const probes = (kind: ProbeKind, from: number, periodMs: number, results: boolean[]): HealthEvent[] =>
@@ -38,11 +43,53 @@ function statusAfter(spec: HealthSpec, events: HealthEvent[], now: number): Heal
 describe("readiness", () => {
   it.each([
     {
-      name: "a running container without probes is ready from its start",
+      name: "a container without probes is not ready at its start, before any listing saw it running",
       spec: {},
       events: [started(1000)],
       now: 1000,
-      expected: { ready: true, readySince: 1000, reason: "Running", action: "none" },
+      expected: { ready: false, reason: "Starting", action: "none", listAt: undefined },
+    },
+    {
+      name: "a container without probes seen running by one listing asks for another one 1 s later",
+      spec: {},
+      events: [started(1000), running(1010)],
+      now: 1500,
+      expected: { ready: false, reason: "Starting", action: "none", listAt: 2010, nextCheckAt: 2010 },
+    },
+    {
+      name: "a container without probes is not ready by a second listing begun less than 1 s after the first",
+      spec: {},
+      events: [started(1000), running(1010), running(2009)],
+      now: 2100,
+      expected: { ready: false, reason: "Starting", listAt: 2010 },
+    },
+    {
+      name: "a container without probes is ready once a listing begun 1 s after the first still sees it running",
+      spec: {},
+      events: [started(1000), running(1010), running(2010)],
+      now: 2010,
+      expected: { ready: true, readySince: 2010, reason: "Running", action: "none", listAt: undefined },
+    },
+    {
+      name: "a restart needs two listings of its own (the previous run's do not count)",
+      spec: {},
+      events: [started(0), ...confirmed(0), exited(5 * S), started(6 * S), running(6 * S)],
+      now: 6 * S,
+      expected: { ready: false, reason: "Starting", listAt: 7 * S },
+    },
+    {
+      name: "a container with a startup probe and no readiness probe is ready when the startup probe passes, without a second listing",
+      spec: { startup: { periodSeconds: 1 } },
+      events: [started(0), probe("startup", 0, true)],
+      now: 0,
+      expected: { ready: true, readySince: 0, reason: "Running", listAt: undefined },
+    },
+    {
+      name: "listings do not make a container with a readiness probe ready",
+      spec: { readiness: {} },
+      events: [started(0), ...confirmed(0)],
+      now: 5 * S,
+      expected: { ready: false, reason: "NotReady", listAt: undefined },
     },
     {
       name: "a container with a readiness probe is not ready before its first success",
@@ -87,7 +134,11 @@ describe("readiness", () => {
       expected: { ready: false, reason: "NotReady" },
     },
   ])("$name", ({ spec, events, now, expected }) => {
-    expect(statusAfter(spec, events, now)).toMatchObject(expected);
+    // toMatchObject cannot say "absent": listAt: undefined is checked on its own.
+    const { listAt, ...rest } = expected as Record<string, unknown>;
+    const status = statusAfter(spec, events, now);
+    expect(status).toMatchObject(rest);
+    if ("listAt" in expected) expect(status.listAt).toBe(listAt);
   });
 });
 
@@ -131,7 +182,7 @@ describe("startup and liveness probes", () => {
     {
       name: "liveness failures below the threshold, broken by a success, do not restart",
       spec: { liveness: { periodSeconds: 1, failureThreshold: 3 } },
-      events: [started(0), ...probes("liveness", 0, S, [false, false, true, false, false])],
+      events: [started(0), ...confirmed(0), ...probes("liveness", 0, S, [false, false, true, false, false])],
       now: 5 * S,
       expected: { action: "none", ready: true, reason: "Running" },
     },
@@ -245,7 +296,7 @@ describe("restarts with the kubelet's back-off", () => {
   it("asks to start a container that was created but never started, without counting a restart", () => {
     const created = observeContainer(newHealthState({}), { state: "created", restartCount: 0 });
     expect(healthStatus(created, 0)).toMatchObject({ action: "restart", reason: "ContainerCreating", restartCount: 0 });
-    expect(healthStatus(applyHealthEvents(created, [started(5)]), 5)).toMatchObject({ ready: true, restartCount: 0 });
+    expect(healthStatus(applyHealthEvents(created, [started(5), ...confirmed(5)]), 5 + RUNNING_CONFIRM_MS)).toMatchObject({ ready: true, restartCount: 0 });
   });
 
   it("knows nothing before the first observation", () => {
@@ -279,8 +330,10 @@ describe("observing containers and rebuilding after an operator restart", () => 
 
   it("turns listings into events: a new start time is a start, an exit is an exit, the same listing again changes nothing", () => {
     const spec = {};
-    let state = observeContainer(newHealthState(spec), { state: "running", startedAt: 0, restartCount: 0 });
-    expect(healthStatus(state, 0)).toMatchObject({ phase: "running", ready: true });
+    let state = observeContainer(newHealthState(spec), { state: "running", startedAt: 0, restartCount: 0 }, 0);
+    expect(healthStatus(state, 0)).toMatchObject({ phase: "running", ready: false, listAt: S });
+    state = observeContainer(state, { state: "running", startedAt: 0, restartCount: 0 }, S);
+    expect(healthStatus(state, S)).toMatchObject({ phase: "running", ready: true });
     const crashed: ContainerFacts = { state: "exited", startedAt: 0, finishedAt: 5 * S, exitCode: 3, restartCount: 0 };
     const running = state;
     expect(observeContainer(running, { state: "running", startedAt: 0, restartCount: 0 })).toBe(running); // the same object: nothing to evaluate
@@ -291,6 +344,24 @@ describe("observing containers and rebuilding after an operator restart", () => 
     expect(healthStatus(state, 5 * S)).toMatchObject({ phase: "running", restartCount: 1 });
     state = observeContainer(state, { state: "exited", startedAt: 5 * S, finishedAt: 6 * S, exitCode: 3, restartCount: 1 });
     expect(healthStatus(state, 6 * S)).toMatchObject({ action: "wait", waitUntil: 15 * S });
+  });
+
+  it("takes an exit recorded a few ms before the start it ends as the end of that run (Docker stamps the start with the daemon's clock, the exit with containerd's)", () => {
+    const early: ContainerFacts = { state: "exited", startedAt: 1000, finishedAt: 997, exitCode: 1, restartCount: 0 };
+    let state = observeContainer(newHealthState({}), { state: "running", startedAt: 1000, restartCount: 0 });
+    state = observeContainer(state, early);
+    expect(healthStatus(state, 1001)).toMatchObject({ phase: "exited", ready: false, action: "restart", reason: "Error" });
+    expect(observeContainer(state, early)).toEqual(state);
+    expect(healthStatus(observeContainer(newHealthState({}), early), 1001)).toMatchObject({ phase: "exited", ready: false, action: "restart" });
+    state = observeContainer(state, { state: "exited", startedAt: 1100, finishedAt: 1098, exitCode: 1, restartCount: 1 });
+    expect(healthStatus(state, 1200)).toMatchObject({ phase: "exited", ready: false, action: "wait", reason: "CrashLoopBackOff", restartCount: 1 });
+  });
+
+  it("ignores a listing of an older run than the one already seen", () => {
+    let state = observeContainer(newHealthState({}), { state: "running", startedAt: 5 * S, restartCount: 1 });
+    state = observeContainer(state, { state: "exited", startedAt: 0, finishedAt: 4 * S, exitCode: 1, restartCount: 0 });
+    expect(state.startedAt).toBe(5 * S);
+    expect(healthStatus(state, 6 * S)).toMatchObject({ phase: "running", restartCount: 1 });
   });
 });
 
@@ -374,6 +445,56 @@ describe("properties over random event sequences", () => {
         }
         for (const kind of status.due) expect(state.spec[kind]).toBeDefined();
         if (spec.startup && !status.started) expect(status.due.every((k) => k === "startup")).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("a container listed exited or dead is exited and not ready, whatever its start and end times say", () => {
+    const runArb = fc.record({
+      gap: fc.integer({ min: 1, max: 60 * S }),
+      // Docker can record the end up to a few ms before the start of a run that ended at once.
+      ran: fc.integer({ min: -50, max: 30 * S }),
+      seenRunning: fc.integer({ min: 0, max: 2 }),
+      dead: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(specArb, fc.array(runArb, { minLength: 1, maxLength: 10 }), (spec, runs) => {
+        let state = newHealthState(spec);
+        let t = 0;
+        for (const [i, r] of runs.entries()) {
+          const start = t + r.gap;
+          for (let k = 0; k < r.seenRunning; k++) state = observeContainer(state, { state: "running", startedAt: start, restartCount: i });
+          state = observeContainer(state, { state: r.dead ? "dead" : "exited", startedAt: start, finishedAt: start + r.ran, exitCode: 1, restartCount: i });
+          t = Math.max(start, start + r.ran);
+          expect(healthStatus(state, t)).toMatchObject({ phase: "exited", ready: false });
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("a run without readiness or startup probe is ready exactly when two listings at least RUNNING_CONFIRM_MS apart saw it running and it has not exited", () => {
+    const lifeArb = fc.record({ kind: fc.constantFrom("start", "exit", "seen"), dt: fc.integer({ min: 0, max: 3 * S }) });
+    fc.assert(
+      fc.property(fc.array(lifeArb, { maxLength: 30 }), (steps) => {
+        let t = 0;
+        const events: HealthEvent[] = [started(0)];
+        for (const s of steps) {
+          t += s.dt;
+          events.push(s.kind === "start" ? started(t) : s.kind === "exit" ? exited(t) : running(t));
+        }
+        const status = healthStatus(applyHealthEvents(newHealthState({}), events), t);
+        // Restated: the events after the last start that began a new run.
+        let from = 0;
+        let lastStart = -1;
+        events.forEach((e, i) => {
+          if (e.type === "started" && e.at > lastStart) [lastStart, from] = [e.at, i];
+        });
+        const after = events.slice(from + 1);
+        const seen = after.filter((e) => e.type === "running").map((e) => e.at);
+        const expected = !after.some((e) => e.type === "exited") && seen.some((at) => at - seen[0]! >= RUNNING_CONFIRM_MS);
+        expect(status.ready).toBe(expected);
       }),
       { numRuns: 500 },
     );
