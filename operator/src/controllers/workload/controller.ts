@@ -102,6 +102,8 @@ interface Memory {
   waiting?: Waiting;
   weight?: number;
   nominatedNode?: string;
+  /** Some pod of the workload was stopping at the last reconcile. */
+  sawStopping?: boolean;
   /** Scheduling attempts that placed nothing in a row: the backoff of kube-scheduler's queue (1 s doubling to 10 s). */
   unschedulableAttempts: number;
   /**
@@ -345,7 +347,11 @@ export class WorkloadController {
     if (ctx.draining.length === 0) mem.sizes = step.sizes;
     mem.waiting = step.waiting;
     // A complete workload is not late: if it stops being complete (a pod lost), the deadline counts from then.
-    if (step.progressed || step.complete) mem.lastProgressAt = ctx.now;
+    // Waiting for pods to stop is progress (the step says so while they stop); the reconcile that sees the
+    // last of them gone is too, so the pods created after the wait get the whole deadline.
+    const stopping = ctx.pods.some((p) => p.phase === "Terminating");
+    if (step.progressed || step.complete || (mem.sawStopping && !stopping)) mem.lastProgressAt = ctx.now;
+    mem.sawStopping = stopping;
     if (step.requeueAfterMs !== undefined) this.requeue(ctx, step.requeueAfterMs);
 
     // Failure detection runs until the revision is stable. A stable revision that is not complete (a
