@@ -98,7 +98,9 @@ describe("auto-revert after an automatic rollback", () => {
     if (reverted) {
       await waitFor("revert Committed", () => t.op.store.getCommit(v2)?.revert?.state === "Committed", 30_000, 50);
     } else {
-      await new Promise((r) => setTimeout(r, 1_500));
+      // The decision was queued when v2 was marked RolledBack; stop() waits for it (and for any revert it
+      // started) before it returns.
+      await t.stop();
       expect(t.op.store.getCommit(v2)?.revert).toBeUndefined();
       expect(await runGit(["--git-dir", gitdir, "rev-parse", "main"])).toBe(v2);
     }
