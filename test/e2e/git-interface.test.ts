@@ -135,7 +135,7 @@ describe.skipIf(!HAS_DOCKER)("Git as the whole interface on a 2-node Docker flee
     await hook(v2);
     await operator.waitForLine(new RegExp(`commit ${v2.slice(0, 7)} "web v2": valid`));
     // The fetch that brought v2 was the hook's: it succeeded before the next poll (ten minutes away) was
-    // due. How fast that is: \`npm run bench:latency\`.
+    // due. How fast that is: `npm run bench:latency`.
     expect(Date.parse((await source()).lastSuccessAt!)).toBeLessThan(Date.parse(pollDue));
     await waitFor("v2 serving", async () => (await serving("default")).join() === "v2,v2", 120_000, 250);
     await waitFor("v2 Succeeded", async () => (await phase(v2)) === "Succeeded", 60_000, 250);

@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CoxError, isCoxError } from "../../../operator/src/api/errors.js";
 import { sign } from "../../../operator/src/server/index.js";
+import type { WatchState } from "../../../operator/src/source/types.js";
 import { deploymentYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
-import type { WatchState } from "../../../operator/src/source/types.js";
 import { operator, record, Scope, type TestOperator } from "../proposals/harness.js";
 
 const SECRET = "whsec-0123456789abcdef0123456789";
@@ -51,7 +51,7 @@ describe("webhooks trigger the operator", () => {
     expect(r.body.result).toBe("triggered");
     await t.line(new RegExp(`commit ${v2.slice(0, 7)} .*: valid`));
     // The fetch that brought v2 was the hook's: it succeeded before the next poll (ten minutes away) was due.
-    // How fast a hook turns into a reconcile is a figure of \`npm run bench:latency\`, not a test.
+    // How fast a hook turns into a reconcile is a figure of `npm run bench:latency`, not a test.
     expect(Date.parse(source(t).lastSuccessAt!)).toBeLessThan(Date.parse(pollDue));
   });
 
