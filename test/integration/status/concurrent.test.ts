@@ -3,8 +3,8 @@
  * person or CI job with the git CLI), over the real smart-HTTP server: a rejected push is rebuilt on the
  * new remote tip by merging file by file — every commit record of both sides survives, ours win where
  * both changed a file, their untouched-by-us changes and files are adopted — and retried. 100 commit
- * records arriving faster than the writes end as one coherent record with a note each. Plans and plan notes are
- * written and removed like any other file.
+ * records arriving faster than the writes end as one coherent record with a note each. Plans and plan
+ * notes are written and removed like any other file.
  */
 import { rm } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
