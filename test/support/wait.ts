@@ -18,7 +18,11 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
   }
 }
 
-/** Sleeps. */
+/**
+ * Sleeps. For the pace of a sampler loop that watches something run; a test that waits for something to
+ * happen uses waitFor, and one that asserts nothing happened first waits for evidence that the system had
+ * its chance to act (test/support/reconciles.ts, a later event, a counter).
+ */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -11,6 +11,7 @@ import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { configMapYaml, deploymentYaml, nodesYaml } from "../../support/manifests.js";
+import { Reconciles } from "../../support/reconciles.js";
 import { waitFor } from "../../support/wait.js";
 
 const GiB = 2 ** 30;
@@ -176,9 +177,15 @@ describe("operator with the fake runtime", () => {
     const before = (await containers()).map((c) => c.pod).sort();
     await op!.stop();
     op = undefined;
+    const calls = () => [...runtimes.values()].reduce((n, rt) => n + rt.calls.run + rt.calls.stop + rt.calls.kill + rt.calls.remove, 0);
+    const changesBefore = calls();
     await start();
+    const reconciles = new Reconciles(op!);
     await waitFor("restarted operator reports the workload", () => op!.store.getWorkload("Deployment", "default", "web")?.replicas.available === 3);
-    await new Promise((r) => setTimeout(r, 500));
+    // The restarted controller has looked at the Deployment with every node listed (twice, from now on):
+    // had it missed the running pods, it would have created or removed some by now.
+    for (let i = 0; i < 2; i++) await reconciles.fresh("Deployment/default/web");
+    expect(calls()).toBe(changesBefore);
     expect((await containers()).map((c) => c.pod).sort()).toEqual(before);
   });
 

@@ -10,6 +10,7 @@ import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml } from "../../support/manifests.js";
+import { Reconciles } from "../../support/reconciles.js";
 import { waitFor } from "../../support/wait.js";
 
 const GiB = 2 ** 30;
@@ -95,9 +96,11 @@ describe("automatic rollback and quarantine (fake runtime)", () => {
     await op!.stop();
     op = undefined;
     const runsBefore = rt.calls.run;
-    await start();
-    await waitFor("restart noticed the quarantine", () => lines.some((l) => l.includes(`${v2.slice(0, 7)}`) && l.includes("quarantined")), 10_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    const reconciles = new Reconciles(await start());
+    await waitFor("restart noticed the quarantine", () => lines.some((l) => l.includes(`${v2.slice(0, 7)}`) && l.includes("quarantined")));
+    // The restarted controller has looked at the Deployment after that (twice): a head applied again
+    // would have created pods by now.
+    for (let i = 0; i < 2; i++) await reconciles.fresh("Deployment/default/web");
     expect(rt.calls.run).toBe(runsBefore); // nothing re-created
     expect(await images()).toEqual(["app:v1", "app:v1"]);
     // The same manifests in a newer commit stay quarantined…

@@ -11,6 +11,7 @@ import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml, rolloutYaml } from "../../support/manifests.js";
+import { Reconciles } from "../../support/reconciles.js";
 import { waitFor } from "../../support/wait.js";
 
 const GiB = 2 ** 30;
@@ -99,14 +100,17 @@ describe("rollout strategies (fake runtime)", () => {
     await repo.write("web.yaml", rolloutYaml({ image: "app:v1", canary: steps }));
     const v1 = await repo.commit("v1");
     await waitFor("v1", async () => (await phase(v1)) === "Succeeded", 30_000);
+    const reconciles = new Reconciles(op!);
     await repo.write("web.yaml", rolloutYaml({ image: "app:v2", canary: steps }));
     const v2 = await repo.commit("v2 canary");
     await waitFor("half on v2, waiting for promotion", async () => {
       const t = await show("workloads/default/rollout-web.yaml");
       return /waiting: promotion/.test(t) && (await images()).join() === "app:v1,app:v1,app:v2,app:v2";
     }, 30_000);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(await images()).toEqual(["app:v1", "app:v1", "app:v2", "app:v2"]); // it really holds
+    // It really holds: the controller looks at the Rollout again (twice, from after the hold was seen)
+    // and leaves it where it is.
+    for (let i = 0; i < 2; i++) await reconciles.fresh("Rollout/default/web");
+    expect(await images()).toEqual(["app:v1", "app:v1", "app:v2", "app:v2"]);
     expect(await phase(v2)).toBe("Progressing");
     await repo.write("web.yaml", rolloutYaml({ image: "app:v2", canary: steps, promote: "1" }));
     const promote = await repo.commit("promote past the pause");

@@ -11,6 +11,7 @@ import { parsePlan } from "../../../operator/src/status/store.js";
 import type { PlanRecord } from "../../../operator/src/status/types.js";
 import { runGit } from "../../support/git-repo.js";
 import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
+import { Reconciles } from "../../support/reconciles.js";
 import { waitFor } from "../../support/wait.js";
 import { note, operator, Scope, statusFile, type RecordingRuntime, type TestOperator } from "./harness.js";
 
@@ -235,8 +236,11 @@ describe("previews", () => {
     await first.stop();
     const launched = runtimes.get("local")!.launched.length;
     const second = await operator(scope, { repo: gitdir, stateDir, runtimes, previewEnvs: ["pr/*"] });
-    await second.line(/^proposal pr\/keep at /, 10_000);
-    await new Promise((r) => setTimeout(r, 1_500));
+    const reconciles = new Reconciles(second.op);
+    await second.line(/^proposal pr\/keep at /);
+    // The restarted controller has looked at the preview's Deployment (twice, from now on): pods it did
+    // not recognise would have been removed as orphans or created again by now.
+    for (let i = 0; i < 2; i++) await reconciles.fresh("Deployment/pv-pr-keep-default/web");
     expect((await second.containers()).map((c) => c.pod)).toEqual(pods);
     expect(runtimes.get("local")!.launched.length).toBe(launched);
   });

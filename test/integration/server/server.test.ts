@@ -42,6 +42,12 @@ async function serve(opts: Partial<ServerOptions> = {}): Promise<Harness> {
   return { server, pushes, lines };
 }
 
+/** A clock the test moves by hand (the rate limit and the refusal log both read it). */
+function clock(): { now: () => number; advance: (ms: number) => void } {
+  let t = 1_700_000_000_000;
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
 interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -208,7 +214,9 @@ describe("limits", () => {
   });
 
   it("answers 429 RateLimited with Retry-After once a client exceeds its rate, and serves it again later", async () => {
-    const h = await serve({ rate: 2, burst: 2 });
+    // On the test's clock: on the real one a loaded machine could refill a token between two requests.
+    const c = clock();
+    const h = await serve({ rate: 2, burst: 2, now: c.now });
     const body = pushBody("generic");
     const send = () => request(`${h.server.url}/api/v1/webhooks/generic`, { headers: pushHeaders("generic", body), body });
     const statuses = [];
@@ -219,17 +227,14 @@ describe("limits", () => {
     expect(limited.body.code).toBe("RateLimited");
     expect(Number(limited.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect(h.pushes).toHaveLength(2);
-    await new Promise((r) => setTimeout(r, 600));
+    c.advance(499);
+    expect((await send()).status).toBe(429);
+    c.advance(1); // 2 per second: one token 500 ms after the last one was taken
     expect((await send()).status).toBe(200);
   });
 });
 
 describe("refused requests", () => {
-  /** A clock the test moves by hand (the rate limit and the refusal log both read it). */
-  function clock(): { now: () => number; advance: (ms: number) => void } {
-    let t = 1_700_000_000_000;
-    return { now: () => t, advance: (ms) => (t += ms) };
-  }
   const refusedLines = (h: Harness, client: string) => h.lines.filter((l) => l.startsWith(`webhook: refused a request from ${client}:`));
 
   it("counts every refused request per reason in /healthz, and logs at most one line a minute per client", async () => {

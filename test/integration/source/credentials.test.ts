@@ -192,7 +192,7 @@ describe("credentials are written nowhere", () => {
     );
     // A fetch that fails (the server refuses for a moment) must not leak either.
     e.server.stall("reset");
-    await new Promise((r) => setTimeout(r, 600));
+    await waitFor("a failed fetch reported", () => lines.some((l) => l.startsWith("source: GitFetchFailed")), 30_000, 20);
     e.server.stall(false);
     await op.stop();
     stopped = true;

@@ -11,7 +11,7 @@ import { classifyMove, isMergedInto, openRepository } from "../../../operator/sr
 import type { Repository, WatchHandle } from "../../../operator/src/source/types.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { createBareRepo, startGitServer, type GitServer } from "../../support/git-server.js";
-import { sleep, waitFor } from "../../support/wait.js";
+import { waitFor } from "../../support/wait.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -63,26 +63,33 @@ describe("a remote that goes away", () => {
   it("is retried with doubling delays up to the cap, each failure reported, not at the poll rate", async () => {
     const e = await env();
     const errors: { at: number; err: CoxError }[] = [];
+    /** The delay the loop chose after each failure: its next attempt time, read right after it was set. */
+    const delays: number[] = [];
     const t0 = performance.now();
     const watch = e.repo.watch(() => undefined, {
       pollMs: 50,
       backoff: { initialMs: 100, maxMs: 800 },
-      onError: (err) => errors.push({ at: performance.now() - t0, err }),
+      onError: (err) => {
+        errors.push({ at: performance.now() - t0, err });
+        // The loop schedules the retry in the same turn, after this call (nextAttemptAt = its now + the
+        // delay): read just after, the time left is the delay or a little less, never more.
+        setImmediate(() => delays.push(Date.parse(watch.state().nextAttemptAt!) - Date.now()));
+      },
     });
     cleanups.push(() => watch());
     await e.server.close();
-    await sleep(4_500);
+    // 100, 200, 400, then 800 three times: the cap is reached and held.
+    await waitFor("seven failed fetches", () => delays.length >= 7, 30_000, 20);
     await watch();
-    // At the poll rate this would be ~90 attempts; with 100 → 800 ms backoff, about 8.
-    expect(errors.length).toBeGreaterThanOrEqual(5);
-    expect(errors.length).toBeLessThanOrEqual(12);
     expect(errors.every((x) => x.err.code === "GitFetchFailed" && x.err.retry === "transient")).toBe(true);
-    const gaps = errors.slice(1).map((x, i) => x.at - errors[i]!.at);
-    for (const [i, gap] of gaps.entries()) {
-      const expected = Math.min(800, 100 * 2 ** i);
-      expect(gap).toBeGreaterThanOrEqual(expected * 0.8 - 20);
-      expect(gap).toBeLessThanOrEqual(expected * 1.2 + 400); // + the failed attempt's own time
+    // Each retry waits the doubling delay (±20 % jitter), capped at 800 ms: never the 50 ms poll. At most
+    // that long: the delay the loop chose, read from its own next attempt time. At least that long: the
+    // gap between two reports (a timer never fires early; the failed attempt only adds to it).
+    for (const [i, delay] of delays.slice(0, 7).entries()) {
+      expect(delay, `delay ${i + 1}`).toBeLessThanOrEqual(Math.min(800, Math.ceil(100 * 2 ** i * 1.2)));
     }
+    const gaps = errors.slice(1).map((x, i) => x.at - errors[i]!.at);
+    for (const [i, gap] of gaps.entries()) expect(gap, `gap ${i + 1}`).toBeGreaterThanOrEqual(Math.min(800, 100 * 2 ** i) * 0.8 - 20);
     const state = watch.state();
     expect(state.failures).toBe(errors.length);
     expect(state.lastError?.code).toBe("GitFetchFailed");
@@ -100,16 +107,16 @@ describe("a remote that goes away", () => {
     });
     cleanups.push(() => watch());
     await e.server.close();
-    await waitFor("two failed fetches", () => watch.state().failures >= 2, 10_000, 20);
+    await waitFor("two failed fetches", () => watch.state().failures >= 2, 30_000, 20);
     // Pushed straight into the server's repository while HTTP is down.
     await e.work.write("a.yaml", "a: 1\n");
     const next = await e.work.commit("while away");
     await e.work.push(e.bare, "main");
     expect(await e.repo.head("main")).toBe(before);
     await e.restart();
-    await waitFor("recovery", () => recovered !== undefined, 5_000, 20);
+    await waitFor("recovery", () => recovered !== undefined, 30_000, 20);
     expect(recovered).toBeGreaterThanOrEqual(2);
-    await waitFor("the new head delivered", () => heads.includes(next), 5_000, 20);
+    await waitFor("the new head delivered", () => heads.includes(next), 30_000, 20);
     expect(watch.state()).toMatchObject({ failures: 0 });
     expect(watch.state().lastError).toBeUndefined();
   });
@@ -119,7 +126,7 @@ describe("a remote that goes away", () => {
     const watch: WatchHandle = e.repo.watch(() => undefined, { pollMs: 50, backoff: { initialMs: 30_000, maxMs: 60_000 } });
     cleanups.push(() => watch());
     await e.server.close();
-    await waitFor("a failed fetch", () => watch.state().failures >= 1, 5_000, 20);
+    await waitFor("a failed fetch", () => watch.state().failures >= 1, 30_000, 20);
     const next = await (async () => {
       await e.work.write("a.yaml", "a: 2\n");
       const oid = await e.work.commit("pushed, then a webhook");
@@ -127,10 +134,11 @@ describe("a remote that goes away", () => {
       return oid;
     })();
     await e.restart();
-    const t0 = performance.now();
+    const retryDue = watch.state().nextAttemptAt!;
     watch.trigger();
-    await waitFor("the triggered fetch", async () => (await e.repo.head("main")) === next, 5_000, 10);
-    expect(performance.now() - t0).toBeLessThan(2_000);
+    await waitFor("the triggered fetch", async () => (await e.repo.head("main")) === next, 30_000, 10);
+    // The fetch was the trigger's: it succeeded before the retry (24 s or more away) was due.
+    expect(Date.parse(watch.state().lastSuccessAt!)).toBeLessThan(Date.parse(retryDue));
     expect(watch.state().failures).toBe(0);
   });
 
@@ -140,13 +148,14 @@ describe("a remote that goes away", () => {
     const watch = e.repo.watch(() => changes++, { pollMs: 600_000 });
     cleanups.push(() => watch());
     e.server.stall("no-response"); // the first fetch hangs until its 2 s deadline
+    const requests = e.server.requests;
     watch.trigger();
-    await sleep(100);
+    await waitFor("the first fetch's request at the stalled server", () => e.server.requests > requests, 30_000, 5);
     watch.trigger();
     watch.trigger();
     e.server.stall(false);
-    await waitFor("the follow-up fetch", () => changes >= 1, 10_000, 20);
-    await sleep(300);
+    // The loop is idle again once it has scheduled the next poll: only then is no further fetch owed.
+    await waitFor("the follow-up fetch, and the loop idle", () => changes >= 1 && watch.state().nextAttemptAt !== undefined, 30_000, 20);
     expect(changes).toBe(1); // the failed fetch called nothing; the three triggers made exactly one more
   });
 });

@@ -80,7 +80,7 @@ describe("auto-revert after an automatic rollback", () => {
     await waitFor("the revert Succeeded", () => t.op.store.getCommit(revert.commit!)?.phase === "Succeeded", 30_000, 50);
     // The pushed status branch records it too.
     await t.op.flushStatus();
-    await waitFor("the remote's status branch has the revert", async () => /state: Pushed/.test((await statusFile(gitdir, `commits/${v2.slice(0, 2)}/${v2}.yaml`)) ?? ""), 10_000, 100);
+    await waitFor("the remote's status branch has the revert", async () => /state: Pushed/.test((await statusFile(gitdir, `commits/${v2.slice(0, 2)}/${v2}.yaml`)) ?? ""), 30_000, 100);
   });
 
   it.each([
@@ -98,7 +98,9 @@ describe("auto-revert after an automatic rollback", () => {
     if (reverted) {
       await waitFor("revert Committed", () => t.op.store.getCommit(v2)?.revert?.state === "Committed", 30_000, 50);
     } else {
-      await new Promise((r) => setTimeout(r, 1_500));
+      // The decision was queued when v2 was marked RolledBack; stop() waits for it (and for any revert it
+      // started) before it returns.
+      await t.stop();
       expect(t.op.store.getCommit(v2)?.revert).toBeUndefined();
       expect(await runGit(["--git-dir", gitdir, "rev-parse", "main"])).toBe(v2);
     }

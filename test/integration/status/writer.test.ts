@@ -16,6 +16,7 @@ import type { CommitPhase, CommitRecord, SummaryRecord, WorkloadRecord } from ".
 import { StatusWriter, type StatusWriterOptions } from "../../../operator/src/status/writer.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { createBareRepo, startGitServer, type GitServer } from "../../support/git-server.js";
+import { waitFor } from "../../support/wait.js";
 
 const BRANCH = "refs/heads/coxswain/status";
 
@@ -95,7 +96,6 @@ async function localEnv(): Promise<Env> {
 }
 
 const count = (work: TestRepo, ref: string): Promise<number> => work.git(["rev-list", "--count", ref]).then(Number, () => 0);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- a repository on disk
 
@@ -135,7 +135,9 @@ describe("the status writer on a repository on disk", () => {
       w.store.setWorkload(workload("web", ready % 4, env.deploy));
       w.schedule();
     }
-    await sleep(500);
+    await waitFor("the debounced write", async () => (await count(env.work, BRANCH)) >= 1, 30_000, 20);
+    // Nothing was left for a second commit: the one write already held the last state.
+    await w.flush();
     expect(await count(env.work, BRANCH)).toBe(1);
     const wl = parse(await env.work.git(["show", `${BRANCH}:${workloadPath("Deployment", "default", "web")}`]));
     expect(wl.replicas.ready).toBe(30 % 4);
@@ -245,7 +247,8 @@ describe("the status writer on a repository on disk", () => {
     expect(env.errors.map((e) => e.code)).toEqual(["StatusWriteFailed"]);
     expect(await count(env.work, BRANCH)).toBe(1);
     await rm(lock);
-    for (let i = 0; i < 50 && (await count(env.work, BRANCH)) < 2; i++) await sleep(50);
+    // Retried by itself (no flush from here): the second commit appears.
+    await waitFor("the retried write", async () => (await count(env.work, BRANCH)) >= 2, 30_000, 20);
     expect(await count(env.work, BRANCH)).toBe(2);
   });
 });

@@ -1,15 +1,17 @@
 /**
  * Safe write-back under a burst (fake runtime, the smart-HTTP Git server): 100 commits, each a new revision,
- * pushed within 10 s, each push followed by a signed webhook. One push through git http-backend costs
- * 160–250 ms on these 2-core machines (two CGI requests, each a fresh git process), so 100 one-commit pushes
- * cannot fit in 10 s here: the branch moves in pushes of PER_PUSH commits, which still moves the head every
- * few hundred milliseconds, faster than a rollout completes. The operator converges to the last one
- * without starting 100 rollouts — only the head is ever processed, and a rollout in flight is superseded —
- * and the record stays coherent: every processed commit has a final phase, the summary and the note agree
- * with the records, and the remote's status branch holds the same records as the operator.
+ * pushed in a burst while a rollout is in flight, each push followed by a signed webhook. The branch moves
+ * in pushes of PER_PUSH commits (each push through git http-backend is two CGI requests, each a fresh git
+ * process). "While a rollout is in flight" is made true, not
+ * hoped for from the push rate: the runtime holds every container start from the first push until the
+ * operator has taken the last head. The operator converges to the last commit without starting a rollout
+ * per commit — only pushed heads are ever processed, and the rollout in flight is superseded — and the
+ * record stays coherent: every processed commit has a final phase, the summary and the note agree with
+ * the records, and the remote's status branch holds the same records as the operator.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import { sign } from "../../../operator/src/server/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { BurstGate } from "../../../operator/src/sync/operator.js";
@@ -17,7 +19,7 @@ import { noteText } from "../../../operator/src/status/store.js";
 import { runGit } from "../../support/git-repo.js";
 import { deploymentYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
-import { note, operator, Scope, statusFile } from "../proposals/harness.js";
+import { GiB, note, operator, RecordingRuntime, Scope, statusFile } from "../proposals/harness.js";
 
 const SECRET = "burst-secret-0123456789abcdef";
 const COMMITS = 100;
@@ -26,27 +28,55 @@ const PER_PUSH = 5;
 const scope = new Scope();
 afterEach(() => scope.cleanup());
 
+/** The recording fake runtime whose run() waits while held: a rollout that cannot complete until released. */
+class HeldRuntime extends RecordingRuntime {
+  /** run() calls that waited for release. */
+  held = 0;
+  private gate: { promise: Promise<void>; release: () => void } | undefined;
+  /** From now on, run() waits until release(). */
+  hold(): void {
+    let release = (): void => undefined;
+    const promise = new Promise<void>((r) => (release = r));
+    this.gate = { promise, release };
+  }
+  /** Lets every waiting and later run() through. */
+  release(): void {
+    this.gate?.release();
+    this.gate = undefined;
+  }
+  override async run(launch: ContainerLaunch) {
+    if (this.gate) {
+      this.held++;
+      await this.gate.promise;
+    }
+    return super.run(launch);
+  }
+}
+
 describe("a burst of pushes", () => {
-  it(`converges to the last of ${COMMITS} commits pushed within 10 s without starting ${COMMITS} rollouts, and the record stays coherent`, async () => {
+  it(`converges to the last of ${COMMITS} commits pushed while a rollout is in flight, without a rollout per commit, and the record stays coherent`, async () => {
     const work = await scope.work();
     const { url, gitdir } = await scope.served(work);
     const web = (i: number) => deploymentYaml({ name: "web", replicas: 2, image: `app:v${i}`, maxSurge: 1, maxUnavailable: 0 });
     await work.write("web.yaml", web(0));
     const v0 = await work.commit("v0");
     await work.push("origin", "main");
-    const t = await operator(scope, { repo: url, listen: "127.0.0.1:0", webhookSecret: SECRET, pollMs: 1_000 });
+    const rt = new HeldRuntime({ name: "local", cpuMillis: 4000, memoryBytes: 8 * GiB });
+    const t = await operator(scope, { repo: url, listen: "127.0.0.1:0", webhookSecret: SECRET, pollMs: 1_000, runtimes: new Map([["local", rt]]) });
     await waitFor("v0 Succeeded", () => t.op.store.getCommit(v0)?.phase === "Succeeded", 30_000, 50);
-    const before = t.runtimes.get("local")!.launched.length;
+    const before = rt.launched.length;
 
     const oids: string[] = [];
     for (let i = 1; i <= COMMITS; i++) {
       await work.write("web.yaml", web(i));
       oids.push(await work.commit(`v${i}`));
     }
+    const heads = oids.filter((_, i) => (i + 1) % PER_PUSH === 0 || i === oids.length - 1);
+    rt.hold();
     // Each answer is caught at once (a hook that fails is a status string, not an unhandled rejection).
     const hooks: Promise<number | string>[] = [];
     const started = performance.now();
-    for (const oid of oids.filter((_, i) => (i + 1) % PER_PUSH === 0 || i === oids.length - 1)) {
+    for (const oid of heads) {
       await work.git(["push", "--quiet", "origin", `${oid}:refs/heads/main`]);
       const body = JSON.stringify({ ref: "refs/heads/main", after: oid });
       hooks.push(fetch(`${t.op.server!.url}/api/v1/webhooks/generic`, { method: "POST", headers: { "x-coxswain-signature-256": `sha256=${sign(SECRET, body)}` }, body }).then(
@@ -55,35 +85,37 @@ describe("a burst of pushes", () => {
       ));
     }
     const pushedIn = performance.now() - started;
-    expect(pushedIn).toBeLessThan(10_000);
-    // The rate limit (10/s, burst 20) refuses some hooks with 429: the fetch they ask for happens anyway.
+    // The rate limit (10/s, burst 20) may refuse some hooks with 429: the fetch they ask for happens anyway.
     expect((await Promise.all(hooks)).filter((s) => s !== 200 && s !== 429)).toEqual([]);
 
     const last = oids.at(-1)!;
+    // The operator has taken the last head while the first rollout of the burst still waits to start pods.
+    await waitFor("the last head processed", () => t.op.store.getCommit(last) !== undefined, 60_000, 50);
+    await waitFor("a pod start held", () => rt.held > 0, 30_000, 20);
+    rt.release();
     await waitFor("the last commit Succeeded", () => t.op.store.getCommit(last)?.phase === "Succeeded", 60_000, 100);
     expect((await t.containers()).map((c) => c.image)).toEqual([`app:v${COMMITS}`, `app:v${COMMITS}`]);
 
-    // Not 100 rollouts: only a few distinct revisions were ever started.
-    const launched = t.runtimes.get("local")!.launched.slice(before);
+    // Not a rollout per commit: at most the revision in flight when the burst began, and the last one.
+    const launched = rt.launched.slice(before);
     const revisions = new Set(launched.map((l) => l.labels[LABELS.revision]));
-    if (process.env.COXSWAIN_TEST_VERBOSE) process.stderr.write(`burst: ${COMMITS} commits in ${Math.ceil(COMMITS / PER_PUSH)} pushes in ${Math.round(pushedIn)} ms, ${revisions.size} revision(s) started, ${launched.length} pod(s) created\n`);
-    expect(revisions.size).toBeLessThanOrEqual(8);
+    const processed = oids.filter((o) => t.op.store.getCommit(o));
+    if (process.env.COXSWAIN_TEST_VERBOSE) {
+      process.stderr.write(`burst: ${COMMITS} commits in ${heads.length} pushes in ${Math.round(pushedIn)} ms, ${processed.length} head(s) processed, ${revisions.size} revision(s) started, ${launched.length} pod(s) created\n`);
+    }
+    expect(revisions.size).toBeLessThanOrEqual(2);
     expect(launched.length).toBeLessThanOrEqual(2 * revisions.size + 4);
 
-    // Coherent records: every processed commit is final, the summary agrees. Besides the last, only a commit
-    // that had rolled out when the next one replaced it (its monitor window cut short) counts as Succeeded.
-    const processed = oids.filter((o) => t.op.store.getCommit(o));
-    expect(processed.length).toBeLessThanOrEqual(revisions.size + 4);
-    for (const o of processed) expect(["Succeeded", "Superseded"]).toContain(t.op.store.getCommit(o)!.phase);
+    // Only pushed heads are processed; every one but the last was superseded while the rollout was held,
+    // and the summary agrees.
+    for (const o of processed) expect(heads).toContain(o);
+    for (const o of processed.filter((o) => o !== last)) expect(t.op.store.getCommit(o)!.phase).toBe("Superseded");
     expect(t.op.store.getCommit(last)!.phase).toBe("Succeeded");
-    for (const o of processed.filter((o) => o !== last && t.op.store.getCommit(o)!.phase === "Succeeded")) {
-      expect(oids).toContain(t.op.store.getCommit(o)!.supersededBy);
-    }
     expect(t.op.store.summary()).toMatchObject({ head: { commit: last, phase: "Succeeded" }, applied: last, stable: last });
 
     // What the remote holds is the same record: summary, one file per processed commit, matching notes.
     await t.op.flushStatus();
-    await waitFor("the remote status branch is current", async () => parse((await statusFile(gitdir, "summary.yaml")) ?? "{}")?.head?.phase === "Succeeded", 10_000, 100);
+    await waitFor("the remote status branch is current", async () => parse((await statusFile(gitdir, "summary.yaml")) ?? "{}")?.head?.phase === "Succeeded", 30_000, 100);
     const files = (await runGit(["--git-dir", gitdir, "ls-tree", "-r", "--name-only", "coxswain/status", "commits/"])).split("\n").filter(Boolean);
     expect(files.sort()).toEqual([v0, ...processed].map((o) => `commits/${o.slice(0, 2)}/${o}.yaml`).sort());
     for (const o of processed) expect(await note(gitdir, o)).toBe(noteText(t.op.store.getCommit(o)!));
