@@ -530,14 +530,27 @@ class DaemonStartError extends Error {
 }
 
 /** True when the daemon's last start failed because of its storage driver (overlay2 unsupported here). */
-function failedOnStorageDriver(logFile: string): boolean {
+/** The log of the daemon's last start (each start appends after a "==== " line). */
+function lastStartLog(logFile: string): string {
   let log = "";
   try {
     log = fs.readFileSync(logFile, "utf8");
   } catch {
-    return false;
+    return "";
   }
-  const lastStart = log.slice(log.lastIndexOf("==== "));
+  return log.slice(log.lastIndexOf("==== "));
+}
+
+/**
+ * dockerd gave up on the containerd it supervises ("timeout waiting for containerd to start"): its own
+ * fixed limit, which a loaded machine can pass. Starting again is the remedy; nothing else was wrong.
+ */
+function containerdStartTimedOut(logFile: string): boolean {
+  return /failed to start containerd: timeout waiting for containerd to start/.test(lastStartLog(logFile));
+}
+
+function failedOnStorageDriver(logFile: string): boolean {
+  const lastStart = lastStartLog(logFile);
   return /error initializing graphdriver|driver not supported|overlay2?:? .*not supported/i.test(lastStart);
 }
 
@@ -637,12 +650,21 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
 
   const startOne = async (state: NodeState, driver?: string): Promise<void> => {
     const first = driver ?? state.node.storageDriver;
-    try {
-      await launch(state, first, startTimeoutMs);
-    } catch (err) {
-      if (first !== "overlay2" || !(err instanceof DaemonStartError && err.exited) || !failedOnStorageDriver(state.logFile)) throw err;
-      console.warn(`${state.node.name}: dockerd failed with overlay2 on this machine; falling back to vfs (slow, but works)`);
-      await launch(state, "vfs", startTimeoutMs);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await launch(state, first, startTimeoutMs);
+        return;
+      } catch (err) {
+        const exited = err instanceof DaemonStartError && err.exited;
+        if (exited && attempt < 3 && containerdStartTimedOut(state.logFile)) {
+          console.warn(`${state.node.name}: dockerd timed out starting its containerd (a loaded machine); starting it again (attempt ${attempt + 1})`);
+          continue;
+        }
+        if (first !== "overlay2" || !exited || !failedOnStorageDriver(state.logFile)) throw err;
+        console.warn(`${state.node.name}: dockerd failed with overlay2 on this machine; falling back to vfs (slow, but works)`);
+        await launch(state, "vfs", startTimeoutMs);
+        return;
+      }
     }
   };
 
