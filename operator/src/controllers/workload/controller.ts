@@ -48,6 +48,7 @@ import type {
   Promote,
   RevisionRecord,
   RevisionSizes,
+  RolloutFailure,
   RolloutHealth,
   RolloutParams,
   RolloutPod,
@@ -102,6 +103,8 @@ interface Memory {
   waiting?: Waiting;
   weight?: number;
   nominatedNode?: string;
+  /** The failure the revision was first reported with, while it keeps failing. */
+  failure?: { revision: string; failure: RolloutFailure };
   /** Some pod of the workload was stopping at the last reconcile. */
   sawStopping?: boolean;
   /** Scheduling attempts that placed nothing in a row: the backoff of kube-scheduler's queue (1 s doubling to 10 s). */
@@ -382,6 +385,12 @@ export class WorkloadController {
         }),
       });
       if (ctx.health.requeueAfterMs !== undefined) this.requeue(ctx, ctx.health.requeueAfterMs);
+      // While the revision keeps failing it keeps the failure it was first reported with: two deadlines that
+      // pass a moment apart must not take turns in the log, the conditions and the commit record.
+      const failure = ctx.health.failure;
+      if (failure && mem.failure?.revision === plan.revision) ctx.health = { ...ctx.health, failure: mem.failure.failure };
+      else if (failure) mem.failure = { revision: plan.revision, failure };
+      else delete mem.failure;
       if (proving && step.complete && !ctx.health.failure) mem.rolledOut = plan.revision;
       else delete mem.rolledOut;
       if (proving && ctx.health.stable && !ctx.paused) {
