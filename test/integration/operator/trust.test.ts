@@ -188,8 +188,10 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
 
     it("a rollback that fails too pauses the workloads until a new commit, and is never rolled back", async () => {
       // maxSurge 0: v2 replaces a v1 pod; going back needs a new v1 pod, and creating it fails.
+      // v2 fails fast (2 s); v1's deadline, which the rollback to it is held to, leaves a loaded machine time
+      // to start good pods (a pod without probes is ready a second after it started).
       const strict = (image: string, probe = false) =>
-        deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 0, maxUnavailable: 1, progressDeadlineSeconds: 2, probe });
+        deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 0, maxUnavailable: 1, progressDeadlineSeconds: probe ? 2 : 8, probe });
       await repo.write("web.yaml", strict("app:v1"));
       const v1 = await repo.commit("v1");
       await start();
