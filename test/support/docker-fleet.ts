@@ -276,8 +276,8 @@ function removeDirSync(dir: string): void {
   }
 }
 
-/** Kills a fleet's whole process tree and removes its dir, synchronously (exit handler, reaper). */
-function destroyFleetSync(dir: string, pids: number[], keepDir: boolean): void {
+/** Kills a fleet's whole process tree, deletes its known bridges and removes its dir, synchronously (exit handler, reaper). */
+function destroyFleetSync(dir: string, pids: number[], keepDir: boolean, bridges: string[] = []): void {
   // A recorded pid counts only while its command line still names the fleet dir: pids get reused.
   const roots = pids.filter((pid) => pid > 0 && alive(pid) && cmdlineOf(pid).includes(dir + "/"));
   const victims = fleetProcesses(dir, roots);
@@ -285,18 +285,19 @@ function destroyFleetSync(dir: string, pids: number[], keepDir: boolean): void {
   // Give the kernel a moment to tear processes down before unmounting what they used.
   const until = Date.now() + 2_000;
   while (Date.now() < until && victims.some(alive)) spawnSync("sleep", ["0.05"]);
+  deleteBridgesSync(bridges);
   if (keepDir) unmountUnder(dir);
   else removeDirSync(dir);
 }
 
 /** Fleets started by this process and not stopped yet. */
-const liveFleets = new Map<string, { pids: () => number[]; slots: string[] }>();
+const liveFleets = new Map<string, { pids: () => number[]; bridges: () => string[]; slots: string[] }>();
 let handlersInstalled = false;
 
 function emergencyCleanup(): void {
   for (const [dir, fleet] of liveFleets) {
     try {
-      destroyFleetSync(dir, fleet.pids(), process.env.CX_FLEET_KEEP === "1");
+      destroyFleetSync(dir, fleet.pids(), process.env.CX_FLEET_KEEP === "1", fleet.bridges());
     } catch {
       // best effort: keep going with the other fleets
     }
@@ -444,6 +445,37 @@ interface NodeState {
   child: ChildProcess | undefined;
   exited: Promise<void> | undefined;
   logFile: string;
+  /** Host bridge interfaces of the node's user-defined networks, as last listed (see rememberBridges). */
+  bridges: Set<string>;
+}
+
+/**
+ * Lists the node's bridge networks and remembers their host interfaces. dockerd leaves a user-defined
+ * network's bridge (br-<id>) on the host when it stops, and once its data root is gone nothing removes it;
+ * every leaked bridge keeps one of the engine's default address pools (31 in all) taken machine-wide, and a
+ * CI run that leaked 31 of them failed with "could not find an available, non-overlapping IPv4 address
+ * pool". Best effort: a node that does not answer keeps what was remembered before.
+ */
+async function rememberBridges(state: NodeState): Promise<void> {
+  try {
+    const res = await engineRequest(state.node.socketPath, "GET", "/networks", 2_000);
+    if (res.status !== 200) return;
+    const networks = JSON.parse(res.body) as Array<{ Id: string; Name: string; Driver: string; Options?: Record<string, string> }>;
+    for (const n of networks) {
+      if (n.Driver !== "bridge" || n.Name === "bridge") continue;
+      state.bridges.add(n.Options?.["com.docker.network.bridge.name"] ?? `br-${n.Id.slice(0, 12)}`);
+    }
+  } catch {
+    // not answering: keep what we had
+  }
+}
+
+/** Deletes the given host interfaces that still exist (the daemon that made them must be gone). */
+function deleteBridgesSync(names: Iterable<string>): void {
+  for (const name of names) {
+    if (!/^[\w.-]{1,15}$/.test(name) || !fs.existsSync(`/sys/class/net/${name}`)) continue;
+    spawnSync("ip", ["link", "delete", name], { stdio: "ignore" });
+  }
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). */
@@ -560,6 +592,11 @@ async function terminate(state: NodeState, graceMs: number): Promise<void> {
   if (child && child.exitCode === null && child.signalCode === null && node.pid > 0) {
     try {
       process.kill(node.pid, "SIGCONT"); // a paused node (pauseNode) would not act on SIGTERM
+    } catch {
+      // gone
+    }
+    await rememberBridges(state);
+    try {
       process.kill(node.pid, "SIGTERM");
     } catch {
       // gone
@@ -581,6 +618,8 @@ async function terminate(state: NodeState, graceMs: number): Promise<void> {
     while (Date.now() < until && leftovers.some(alive)) await sleep(20);
   }
   state.child = undefined;
+  // dockerd makes the bridges again from its data root when the node is started again (startNode).
+  deleteBridgesSync(state.bridges);
 }
 
 async function removeAllContainers(socketPath: string): Promise<void> {
@@ -631,9 +670,10 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
       child: undefined,
       exited: undefined,
       logFile: path.join(nodeDir, "dockerd.log"),
+      bridges: new Set<string>(),
     };
   });
-  liveFleets.set(dir, { pids: () => states.map((s) => s.node.pid), slots: slotFiles });
+  liveFleets.set(dir, { pids: () => states.map((s) => s.node.pid), bridges: () => states.flatMap((s) => [...s.bridges]), slots: slotFiles });
   let pki: TestPki | undefined;
   if (options.tls) {
     pki = makeTestPki(["127.0.0.1", "localhost"]);

@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -50,6 +51,26 @@ function processesMentioning(dir: string): number[] {
     }
   }
   return out;
+}
+
+/** GET on an engine's socket, parsed. */
+function engineJson(socketPath: string, urlPath: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath, path: urlPath }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`GET ${urlPath}: ${res.statusCode} ${body}`))));
+      })
+      .on("error", reject);
+  });
+}
+
+/** The host interface of a bridge network as the engine describes it. */
+function bridgeOf(network: unknown): string {
+  const n = network as { Id: string; Options?: Record<string, string> };
+  return n.Options?.["com.docker.network.bridge.name"] ?? `br-${n.Id.slice(0, 12)}`;
 }
 
 /** The CoxError a call rejects with; fails the test when it resolves or throws anything else. */
@@ -202,7 +223,7 @@ describe.skipIf(!enabled)("test fleet of real dockerd daemons", () => {
     expect(fs.readdirSync(os.tmpdir()).filter((e) => e.startsWith("cxf-slow-"))).toEqual([]);
   });
 
-  it("stop() removes containers, daemons, their process trees, mounts and the temp dir", async () => {
+  it("stop() removes containers, daemons, their process trees, mounts, network bridges and the temp dir", async () => {
     const f = await startFleet({ nodes: 2, name: "stop" });
     await buildTestImages(f.nodes[0]!.socketPath);
     const rt = new DockerRuntime({ endpoint: f.nodes[0]!.endpoint, owner: OWNER });
@@ -218,6 +239,31 @@ describe.skipIf(!enabled)("test fleet of real dockerd daemons", () => {
     });
     expect(c.state).toBe("running");
     await rt.close();
+    // A bridge-mode pod on node 2 makes the runtime create its user-defined network: a host bridge.
+    await buildTestImages(f.nodes[1]!.socketPath);
+    const bridged = () => new DockerRuntime({ endpoint: f.nodes[1]!.endpoint, owner: OWNER, nodeName: f.nodes[1]!.name });
+    const bridgeLaunch = (name: string) => ({
+      runtimeName: name,
+      image: TEST_IMAGES.v1,
+      env: { PORT: "8080", BIND: "0.0.0.0" },
+      network: "bridge" as const,
+      ports: [{ name: "http", containerPort: 8080, hostPort: port + 1_000, protocol: "TCP" as const }],
+      limits: {},
+      labels: { [LABELS.owner]: OWNER },
+    });
+    let rt2 = bridged();
+    expect((await rt2.run(bridgeLaunch("cx_fleet_stop_bridged"))).state).toBe("running");
+    await rt2.close();
+    const bridge = bridgeOf(await engineJson(f.nodes[1]!.socketPath, "/networks/coxswain"));
+    expect(fs.existsSync(`/sys/class/net/${bridge}`)).toBe(true);
+    // Node loss leaves no bridge behind; the node started again makes it again and can use it.
+    await f.stopNode(1);
+    expect(fs.existsSync(`/sys/class/net/${bridge}`)).toBe(false);
+    await f.startNode(1);
+    rt2 = bridged();
+    expect((await rt2.run(bridgeLaunch("cx_fleet_stop_bridged_again"))).state).toBe("running");
+    await rt2.close();
+    expect(fs.existsSync(`/sys/class/net/${bridge}`)).toBe(true);
     const daemonPids = f.nodes.map((n) => n.pid);
     const related = processesMentioning(f.dir);
     expect(related.length).toBeGreaterThanOrEqual(4); // 2 × (dockerd + containerd) + the shim
@@ -225,6 +271,8 @@ describe.skipIf(!enabled)("test fleet of real dockerd daemons", () => {
     for (const pid of [...daemonPids, ...related]) expect(alive(pid)).toBe(false);
     expect(processesMentioning(f.dir)).toEqual([]);
     expect(mountsUnder(f.dir)).toEqual([]);
+    // A bridge left on the host keeps one of the engines' 31 default address pools taken machine-wide.
+    expect(fs.existsSync(`/sys/class/net/${bridge}`)).toBe(false);
     expect(fs.existsSync(f.dir)).toBe(false);
     await f.stop(); // idempotent
   });
