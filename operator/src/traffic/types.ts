@@ -1,0 +1,135 @@
+/**
+ * What the traffic module works on and produces: Services (defaults applied), pods as traffic sees them,
+ * endpoints, and the proxy configuration of one node. Plain data, sorted deterministically, so that a
+ * decision is a pure function of snapshots and a rendered configuration changes only when traffic would.
+ */
+
+/** Kubernetes' Service types coxswain serves; LoadBalancer is NodePort on every node's address. */
+export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer";
+
+/** One port of a Service, defaults applied. */
+export interface ServicePortSpec {
+  /** Required (DNS label) when the Service has more than one port; lower-case. */
+  name?: string;
+  /** The port clients use on the Service's address. */
+  port: number;
+  /** A number, or the name of a container port resolved per pod (two pods may map a name to different numbers). */
+  targetPort: number | string;
+  protocol: "TCP";
+  /** NodePort and LoadBalancer Services: the port on every node's address (given, or allocated). */
+  nodePort?: number;
+  /**
+   * "http" when the port carries HTTP (appProtocol http, or a name that is "http" or starts with "http-"):
+   * the proxy then balances per request and can finish in-flight requests of a leaving pod; "tcp" otherwise.
+   */
+  mode: "http" | "tcp";
+}
+
+/** A v1 Service as traffic needs it, defaults applied (type ClusterIP, sessionAffinity None, timeout 10800 s). */
+export interface ServiceSpec {
+  namespace: string;
+  name: string;
+  type: ServiceType;
+  /** Pods with all these labels (in the Service's namespace) are its endpoints; undefined selects none. */
+  selector?: Record<string, string>;
+  /** At least one; sorted by port, then name. */
+  ports: ServicePortSpec[];
+  sessionAffinity: "None" | "ClientIP";
+  /** sessionAffinityConfig.clientIP.timeoutSeconds (default 10800). */
+  affinityTimeoutSeconds: number;
+  /** Not-ready pods are endpoints too. */
+  publishNotReadyAddresses: boolean;
+  /** clusterIP: None: names resolve to the pods themselves, no proxy listener. */
+  headless: boolean;
+}
+
+/** One port of a pod as launched: the name and number the manifest declared, and the host port assigned. */
+export interface TrafficPodPort {
+  name?: string;
+  containerPort: number;
+  /** Where the pod answers on its node's address. */
+  hostPort: number;
+  protocol: "TCP" | "UDP";
+}
+
+/** A pod as traffic sees it (made by the service controller from the observed fleet). */
+export interface TrafficPod {
+  namespace: string;
+  name: string;
+  node: string;
+  /** The pod template's labels. */
+  labels: Record<string, string>;
+  /** The node address its host ports answer on. */
+  address: string;
+  ports: TrafficPodPort[];
+  /** Readiness as the kubelet decided it (probe passed, or running without a readiness probe). */
+  ready: boolean;
+  /** The pod is leaving (rolling update, scale-down, drain, deletion): taken out of every proxy first. */
+  terminating: boolean;
+}
+
+/** One backend of one Service port. */
+export interface Endpoint {
+  pod: string;
+  node: string;
+  address: string;
+  port: number;
+  ready: boolean;
+  /** Leaving: served only while no ready endpoint is left (Kubernetes' terminating-but-serving rule). */
+  terminating: boolean;
+}
+
+/** The endpoints of one Service port, sorted by pod name. */
+export interface ServicePortEndpoints {
+  /** The Service port's name, when it has one. */
+  name?: string;
+  port: number;
+  endpoints: Endpoint[];
+}
+
+/** The endpoints of one Service, its ports in ServiceSpec order. */
+export interface ServiceEndpoints {
+  namespace: string;
+  name: string;
+  ports: ServicePortEndpoints[];
+}
+
+/**
+ * A backend server in a proxy listener. `id` is stable while the endpoint exists (the pod name and port),
+ * so that an endpoint change is a runtime-API edit of one server, not a reload.
+ */
+export interface ProxyServer {
+  id: string;
+  address: string;
+  port: number;
+  /** 0–256 (HAProxy's range); canary weights are shares of it. */
+  weight: number;
+  /** ready: takes traffic; drain: finishes what it has, takes no new requests; maint: no traffic at all. */
+  state: "ready" | "drain" | "maint";
+}
+
+/** An address and port a node's proxy listens on. */
+export interface ProxyBind {
+  address: string;
+  port: number;
+}
+
+/** One Service port on one node's proxy. */
+export interface ProxyListener {
+  /** "<namespace>/<service>:<port>", unique in a ProxyConfig; listeners sort by it. */
+  key: string;
+  /** The Service address and port, plus every node address with the nodePort for NodePort/LoadBalancer. Sorted. */
+  binds: ProxyBind[];
+  mode: "http" | "tcp";
+  /** ClientIP affinity: the same client address goes to the same server for `affinityTimeoutSeconds`. */
+  affinity?: { timeoutSeconds: number };
+  /** Sorted by id. */
+  servers: ProxyServer[];
+}
+
+/** Everything one node's proxy serves. */
+export interface ProxyConfig {
+  node: string;
+  /** Sorted by key. */
+  listeners: ProxyListener[];
+}
