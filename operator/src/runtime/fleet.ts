@@ -121,6 +121,13 @@ export interface FleetOptions {
   onChange?: (change: { owners: string[]; nodes: string[] }) => void;
   /** Diagnostics (never secrets). */
   log?: (line: string) => void;
+  /**
+   * Runs when a pod starts terminating, before any of its containers gets SIGTERM: the traffic manager
+   * takes the pod out of every proxy and lets its in-flight requests finish (then a preStop hook would
+   * run). It counts against the pod's grace period, as a preStop hook does in Kubernetes: at most
+   * `budgetMs` is waited for it, and what it leaves of the grace period goes to stop().
+   */
+  beforeStop?: (pod: ObservedPod, budgetMs: number) => Promise<void>;
 }
 
 interface NodeEntry {
@@ -186,7 +193,7 @@ export class Fleet {
   /** Preemptors' nominated nodes (Kubernetes' nominatedNodeName), by owner: room held for them. */
   private readonly nominations = new Map<string, { node: string; priority: number; requests: Resources; requestsForScoring: Resources; expiresAt: number }>();
   private readonly kubelet: Kubelet;
-  private readonly opts: Required<Omit<FleetOptions, "onChange" | "log">> & Pick<FleetOptions, "onChange" | "log">;
+  private readonly opts: Required<Omit<FleetOptions, "onChange" | "log" | "beforeStop">> & Pick<FleetOptions, "onChange" | "log" | "beforeStop">;
   private pollTimer?: NodeJS.Timeout;
   private healthTimer?: NodeJS.Timeout;
   private closed = false;
@@ -587,7 +594,8 @@ export class Fleet {
     this.emit([pod.owner], []);
     void (async () => {
       try {
-        await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, graceSeconds)));
+        const grace = await this.runBeforeStop(pod, graceSeconds);
+        await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
         for (const c of pod.containers) await e.runtime.remove(c.id);
         e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
       } catch (err) {
@@ -598,6 +606,34 @@ export class Fleet {
         this.emit([pod.owner], []);
       }
     })();
+  }
+
+  /**
+   * Runs the beforeStop hook within the grace period and returns the seconds left for SIGTERM → SIGKILL.
+   * Like the kubelet after a preStop hook that used up the grace period, the containers get at least
+   * 2 s more (never more than the grace period itself). A hook that fails is logged; the pod stops anyway.
+   */
+  private async runBeforeStop(pod: ObservedPod, graceSeconds: number): Promise<number> {
+    const hook = this.opts.beforeStop;
+    if (!hook) return graceSeconds;
+    const started = this.opts.now();
+    const budgetMs = graceSeconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        hook(pod, budgetMs),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, budgetMs);
+          timer.unref?.();
+        }),
+      ]);
+    } catch (err) {
+      this.opts.log?.(`before stopping pod ${pod.name}: ${toCoxError(err).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    const leftSeconds = graceSeconds - (this.opts.now() - started) / 1000;
+    return Math.max(Math.ceil(leftSeconds), Math.min(2, graceSeconds));
   }
 
   /** Starts a stopped container of a pod again (restart in place) and re-lists its node. */

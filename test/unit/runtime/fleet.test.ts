@@ -3,7 +3,7 @@
  * node's range and never twice, reservations counted by the scheduler's view before containers exist,
  * nodes joining only after their first listing, and readiness from the probe stored in the labels.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { Fleet, type NodeConfig } from "../../../operator/src/runtime/fleet.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
@@ -167,6 +167,58 @@ describe("fleet", () => {
     await fleet.settled();
     expect(fleet.pods()).toEqual([]);
     expect(await runtimes.get("n1")!.list()).toEqual([]);
+    await fleet.close();
+  });
+
+  it("a leaving pod's containers get SIGTERM only after beforeStop is done, with what it left of the grace period", async () => {
+    let now = 1_000_000;
+    let release!: () => void;
+    const seen: string[] = [];
+    const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
+    const stop = vi.spyOn(rt, "stop");
+    const fleet = new Fleet({
+      runtimeFactory: () => rt,
+      pollMs: 60_000,
+      now: () => now,
+      beforeStop: async (pod, budgetMs) => {
+        seen.push(`${pod.name} ${budgetMs}`);
+        await new Promise<void>((resolve) => (release = resolve));
+        now += 12_000; // the proxies took 12 s to drain it
+      },
+    });
+    await fleet.setNodes([node("n1")]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    fleet.deletePod(fleet.pods()[0]!, 30);
+    await waitFor("beforeStop to run", () => seen.length === 1);
+    expect(seen).toEqual(["web-a 30000"]);
+    expect(fleet.pods()[0]).toMatchObject({ phase: "Terminating", ready: false });
+    expect((await rt.list())[0]!.state).toBe("running");
+    expect(stop).not.toHaveBeenCalled();
+    release();
+    await fleet.settled();
+    expect(stop.mock.calls.map((c) => c[1])).toEqual([18]);
+    expect(fleet.pods()).toEqual([]);
+    await fleet.close();
+  });
+
+  it("a beforeStop that outlasts the grace period is not waited for longer, and a failing one does not keep the pod", async () => {
+    const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
+    const stop = vi.spyOn(rt, "stop");
+    const logs: string[] = [];
+    const fleet = new Fleet({
+      runtimeFactory: () => rt,
+      pollMs: 60_000,
+      log: (l) => logs.push(l),
+      beforeStop: (pod) => (pod.name === "web-hangs" ? new Promise<void>(() => undefined) : Promise.reject(new Error("proxy unreachable"))),
+    });
+    await fleet.setNodes([node("n1")]);
+    await fleet.createPod("web-hangs", "n1", [launch("web-hangs", [30000])]);
+    await fleet.createPod("web-fails", "n1", [launch("web-fails", [30001])]);
+    for (const p of fleet.pods()) fleet.deletePod(p, 1);
+    await fleet.settled();
+    expect(fleet.pods()).toEqual([]);
+    expect(stop).toHaveBeenCalledTimes(2);
+    expect(logs.some((l) => l.includes("web-fails") && l.includes("proxy unreachable"))).toBe(true);
     await fleet.close();
   });
 
