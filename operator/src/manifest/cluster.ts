@@ -63,6 +63,18 @@ export function nodeIssues(node: Node): Issue[] {
     }
   }
 
+  const serviceNetwork = spec.serviceNetwork;
+  if (serviceNetwork !== undefined) {
+    const [base, prefix] = serviceNetwork.split("/");
+    const octets = base!.split(".").map(Number);
+    const bits = Number(prefix);
+    if (octets.some((o) => o > 255) || !(bits >= 8 && bits <= 24)) {
+      issues.push(fieldError("InvalidField", ["spec", "serviceNetwork"], `must be an IPv4 network inside 127.0.0.0/8 with a prefix from /8 to /24, like 127.77.0.0/16 (got ${showValue(serviceNetwork)})`));
+    } else if (octets.reduce((n, o) => n * 256 + o, 0) % 2 ** (32 - bits) !== 0) {
+      issues.push(fieldError("InvalidField", ["spec", "serviceNetwork"], `has host bits set: a /${bits} network starts at a multiple of ${2 ** (32 - bits)} addresses (got ${showValue(serviceNetwork)})`));
+    }
+  }
+
   const endpoint = spec.endpoint;
   if (endpoint.startsWith("tcp://")) {
     if (!parseTcpEndpoint(endpoint)) {

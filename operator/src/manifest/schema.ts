@@ -77,6 +77,7 @@ export const PATTERN_PHRASES: Record<string, string> = {
   "^(unix:///|tcp://).+$": "unix:///absolute/path/to/docker.sock or tcp://host:port",
   "^[-A-Za-z0-9]+$": "an HTTP header name (letters, digits and '-')",
   "^[0-9]{1,5}-[0-9]{1,5}$": "a port range \"from-to\" like 30000-32767",
+  "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}/[0-9]{1,2}$": "a network inside 127.0.0.0/8 like 127.77.0.0/16",
 };
 
 /** The keyword that marks a field coxswain knows by name but does not support yet; its value says why. */

@@ -29,6 +29,10 @@ export interface NodeConfig {
   /** Address clients and probes use to reach the node's ports. */
   address: string;
   portRange: { from: number; to: number };
+  /** Where the node's proxy gives each Service an address (IPv4 CIDR in 127.0.0.0/8; default 127.77.0.0/16). */
+  serviceNetwork?: string;
+  /** Image of the node's HAProxy on Docker nodes (default haproxy:2.6). */
+  proxyImage?: string;
   unschedulable: boolean;
   labels: Record<string, string>;
   /** Node taints (Kubernetes' shape). */

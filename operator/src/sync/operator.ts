@@ -7,7 +7,7 @@
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
-import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
+import { DEFAULT_PROXY_IMAGE, DEFAULT_SERVICE_NETWORK, NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
 import { decideDefaultRuntime, inspectLocalDocker, type RuntimeChoice } from "../runtime/default-runtime.js";
@@ -141,7 +141,16 @@ export async function resolveDefaultNode(
   portRange: { from: number; to: number } = { from: 30000, to: 32767 },
   warn: (line: string) => void = () => undefined,
 ): Promise<NodeConfig> {
-  const base = { name: "local", network: "host" as const, address: "127.0.0.1", portRange, unschedulable: false, labels: { "kubernetes.io/hostname": "local" } };
+  const base = {
+    name: "local",
+    network: "host" as const,
+    address: "127.0.0.1",
+    portRange,
+    serviceNetwork: DEFAULT_SERVICE_NETWORK,
+    proxyImage: DEFAULT_PROXY_IMAGE,
+    unschedulable: false,
+    labels: { "kubernetes.io/hostname": "local" },
+  };
   const decision = decideDefaultRuntime(runtime, await inspectLocalDocker(process.env.DOCKER_HOST));
   if (decision.warning) warn(`warning: ${decision.warning}`);
   if (decision.runtime === "process") return { ...base, endpoint: "process://local" };

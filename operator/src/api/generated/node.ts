@@ -32,6 +32,14 @@ export interface NodeSpec {
    */
   portRange?: string;
   /**
+   * Where this node's proxy gives every Service an address of its own (an IPv4 CIDR inside 127.0.0.0/8, prefix /8 to /24), so that Services with the same port never clash. Pods of this node reach a Service there, by name through /etc/hosts or through Kubernetes' environment variables. Nodes on separate hosts can share it; nodes that share one host (a test fleet) need disjoint ones.
+   */
+  serviceNetwork?: string;
+  /**
+   * The image of the HAProxy that serves this node's Services, on Docker nodes (the official image by default; any image whose haproxy runs in master-worker mode on /usr/local/etc/haproxy/haproxy.cfg).
+   */
+  proxyImage?: string;
+  /**
    * When true no new pod is placed on this node (cordon); running pods stay.
    */
   unschedulable?: boolean;

@@ -12,6 +12,12 @@ import type { DesiredGraph } from "../../graph/index.js";
 import type { Fleet, NodeConfig } from "../../runtime/fleet.js";
 import type { DesiredView } from "../types.js";
 
+/** Where a node's Services get their addresses unless its Node says otherwise (Node spec.serviceNetwork). */
+export const DEFAULT_SERVICE_NETWORK = "127.77.0.0/16";
+
+/** The HAProxy image of Docker nodes unless their Node says otherwise (Node spec.proxyImage). */
+export const DEFAULT_PROXY_IMAGE = "haproxy:2.6";
+
 /** The key that makes the Node controller recompute the fleet (any "Node/…" key does the same). */
 export const NODES_KEY = "Node/*";
 
@@ -27,6 +33,8 @@ export function nodeConfigOf(node: Node, graph?: DesiredGraph): NodeConfig {
     network: node.spec.network ?? "host",
     address: node.spec.address ?? "127.0.0.1",
     portRange: { from, to },
+    serviceNetwork: node.spec.serviceNetwork ?? DEFAULT_SERVICE_NETWORK,
+    proxyImage: node.spec.proxyImage ?? DEFAULT_PROXY_IMAGE,
     unschedulable: node.spec.unschedulable ?? false,
     labels: { "kubernetes.io/hostname": node.metadata.name, ...(node.metadata.labels ?? {}) },
     drain: node.spec.drain ?? false,
