@@ -6,6 +6,7 @@
 import type {
   Container,
   ContainerPort,
+  LifecycleHandler,
   NodeSelectorTerm,
   PodAffinityTerm,
   PodTemplateSpec,
@@ -109,6 +110,8 @@ function containerIssues(containers: readonly Container[], path: Path): Issue[] 
       const probe = c[kind];
       if (probe) issues.push(...probeIssues(c, probe, kind, [...cPath, kind]));
     }
+    const preStop = c.lifecycle?.preStop;
+    if (preStop) issues.push(...preStopIssues(c, preStop, [...cPath, "lifecycle", "preStop"]));
     issues.push(...resourceIssues(c, [...cPath, "resources"]));
   });
   return issues;
@@ -127,10 +130,25 @@ function probeIssues(c: Container, probe: Probe, kind: (typeof PROBES)[number], 
   }
   const handler = handlers[0]!;
   if (handler === "exec") return issues;
-  const port = probe[handler]!.port;
-  const portPath = [...path, handler, "port"];
+  issues.push(...declaredPortIssues(c, probe[handler]!.port, [...path, handler, "port"], "coxswain assigns host ports, so it can only probe a port the container declares"));
+  return issues;
+}
+
+/** A preStop hook: exactly one handler (exec, httpGet or sleep); an httpGet port the container declares. */
+function preStopIssues(c: Container, hook: LifecycleHandler, path: Path): Issue[] {
+  const handlers = (["exec", "httpGet", "sleep"] as const).filter((h) => hook[h] !== undefined);
+  if (handlers.length !== 1) {
+    const got = handlers.length === 0 ? "none" : handlers.join(" and ");
+    return [fieldError("InvalidField", path, `must have exactly one handler, exec, httpGet or sleep (got ${got})`)];
+  }
+  if (!hook.httpGet) return [];
+  return declaredPortIssues(c, hook.httpGet.port, [...path, "httpGet", "port"], "coxswain assigns host ports, so it can only call a port the container declares");
+}
+
+/** A port given by number or name must be one the container declares (TCP for numbers); `why` ends the message. */
+function declaredPortIssues(c: Container, port: number | string, portPath: Path, why: string): Issue[] {
+  const issues: Issue[] = [];
   const ports: ContainerPort[] = c.ports ?? [];
-  const why = "coxswain assigns host ports, so it can only probe a port the container declares";
   if (typeof port === "string") {
     if (ports.some((p) => p.name === port)) return issues;
     const names = ports.flatMap((p) => (p.name === undefined ? [] : [p.name])).sort();

@@ -17,6 +17,7 @@ import { toCoxError } from "../api/errors.js";
 import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
 import { LABELS } from "./labels.js";
 import { Kubelet } from "./kubelet.js";
+import { runPreStop, type PreStopLabel } from "./prestop.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
 import type { ContainerLaunch, LaunchPort, NodeInfo, NodeRuntime, ObservedContainer } from "./types.js";
 
@@ -598,7 +599,7 @@ export class Fleet {
     this.emit([pod.owner], []);
     void (async () => {
       try {
-        const grace = await this.runBeforeStop(pod, graceSeconds);
+        const grace = await this.runBeforeStop(pod, graceSeconds, e);
         await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
         for (const c of pod.containers) await e.runtime.remove(c.id);
         e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
@@ -613,31 +614,40 @@ export class Fleet {
   }
 
   /**
-   * Runs the beforeStop hook within the grace period and returns the seconds left for SIGTERM → SIGKILL.
-   * Like the kubelet after a preStop hook that used up the grace period, the containers get at least
-   * 2 s more (never more than the grace period itself). A hook that fails is logged; the pod stops anyway.
+   * What comes before SIGTERM, within the grace period: the beforeStop hook (out of every proxy), then each
+   * container's preStop hook (in parallel). Returns the seconds left for SIGTERM → SIGKILL; like the kubelet
+   * after a preStop hook that used up the grace period, the containers get at least 2 s more (never more
+   * than the grace period itself). A hook that fails or runs out of time is logged; the pod stops anyway.
    */
-  private async runBeforeStop(pod: ObservedPod, graceSeconds: number): Promise<number> {
-    const hook = this.opts.beforeStop;
-    if (!hook) return graceSeconds;
+  private async runBeforeStop(pod: ObservedPod, graceSeconds: number, e: NodeEntry): Promise<number> {
     const started = this.opts.now();
-    const budgetMs = graceSeconds * 1000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        hook(pod, budgetMs),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, budgetMs);
-          timer.unref?.();
-        }),
-      ]);
-    } catch (err) {
-      this.opts.log?.(`before stopping pod ${pod.name}: ${toCoxError(err).message}`);
-    } finally {
-      clearTimeout(timer);
+    const left = () => graceSeconds * 1000 - (this.opts.now() - started);
+    const hook = this.opts.beforeStop;
+    if (hook) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          hook(pod, left()),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, left());
+            timer.unref?.();
+          }),
+        ]);
+      } catch (err) {
+        this.opts.log?.(`before stopping pod ${pod.name}: ${toCoxError(err).message}`);
+      } finally {
+        clearTimeout(timer);
+      }
     }
-    const leftSeconds = graceSeconds - (this.opts.now() - started) / 1000;
-    return Math.max(Math.ceil(leftSeconds), Math.min(2, graceSeconds));
+    await Promise.all(
+      pod.containers.map(async (c) => {
+        const label = parseJson<PreStopLabel | undefined>(c.labels[LABELS.preStop], undefined);
+        if (!label || c.state !== "running") return;
+        const failed = await runPreStop(label, { runtime: e.runtime, containerId: c.id, address: e.config.address, prober: this.opts.prober }, left());
+        if (failed) this.opts.log?.(`pod ${pod.name}: preStop hook of container ${c.labels[LABELS.container] ?? c.runtimeName}: ${failed}`);
+      }),
+    );
+    return Math.max(Math.ceil(left() / 1000), Math.min(2, graceSeconds));
   }
 
   /** Starts a stopped container of a pod again (restart in place) and re-lists its node. */

@@ -43,6 +43,8 @@ export const LABELS = {
   priority: "io.coxswain.priority",
   /** Liveness and startup probes as resolved at create time, JSON {"liveness":…, "startup":…} (same shape as readiness). */
   probes: "io.coxswain.probes",
+  /** The container's preStop hook as resolved at create time, JSON (PreStopLabel in runtime/prestop.ts; host port assigned). */
+  preStop: "io.coxswain.pre-stop",
 } as const;
 
 /** The default owner label value; `coxswain run --instance` changes it. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { LifecycleHandler } from "../../../operator/src/api/generated/index.js";
 import type { ConfigMap, Deployment } from "../../../operator/src/api/objects.js";
 import { expandVars, planTemplate, podLaunches } from "../../../operator/src/controllers/workload/template.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
@@ -91,6 +92,17 @@ describe("pod template", () => {
     expect(JSON.parse(l[LABELS.requests]!)).toEqual({ cpuMillis: 250, memoryBytes: 64 * 2 ** 20 });
     expect(JSON.parse(l[LABELS.readiness]!)).toMatchObject({ type: "http", port: 30001, path: "/healthz", periodSeconds: 10, failureThreshold: 3 });
     expect(launch!.runtimeName).toBe("cx_shop_web-abc-1_app");
+  });
+
+  it.each<[string, LifecycleHandler, unknown]>([
+    ["an HTTP GET on a named port, resolved to its host port", { httpGet: { path: "/drain", port: "admin" } }, { type: "http", port: 30002, path: "/drain" }],
+    ["an exec command", { exec: { command: ["sh", "-c", "kill -USR1 1"] } }, { type: "exec", command: ["sh", "-c", "kill -USR1 1"] }],
+    ["a sleep", { sleep: { seconds: 7 } }, { type: "sleep", seconds: 7 }],
+  ])("a preStop hook is kept in a label for the fleet to run after a restart: %s", (_, preStop, label) => {
+    const plan = planTemplate(deployment({ lifecycle: { preStop } }), lookup(cfg("hi")));
+    const [launch] = podLaunches(plan, { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" });
+    expect(JSON.parse(launch!.labels[LABELS.preStop]!)).toEqual(label);
+    expect(plan.revision).not.toBe(planTemplate(deployment(), lookup(cfg("hi"))).revision);
   });
 
   it("the same plan and placement always give the same launch (spec hash included)", () => {

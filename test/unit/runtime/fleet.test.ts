@@ -222,6 +222,44 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("each container's preStop hook runs after beforeStop and before SIGTERM, and its time comes out of the grace period", async () => {
+    let now = 1_000_000;
+    const order: string[] = [];
+    const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
+    const stop = vi.spyOn(rt, "stop").mockImplementation(async (id, grace) => {
+      order.push(`stop ${grace}`);
+      return FakeRuntime.prototype.stop.call(rt, id, grace);
+    });
+    const logs: string[] = [];
+    const fleet = new Fleet({
+      runtimeFactory: () => rt,
+      pollMs: 60_000,
+      now: () => now,
+      log: (l) => logs.push(l),
+      beforeStop: async () => {
+        order.push("out of the proxies");
+      },
+    });
+    await fleet.setNodes([node("n1")]);
+    const hook = (command: string[]) => ({ [LABELS.preStop]: JSON.stringify({ type: "exec", command }) });
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000], hook(["drain"])), { ...launch("web-a", [30001], hook(["fail"])), runtimeName: "cx_default_web-a_side" }]);
+    for (const c of await rt.list()) {
+      rt.setExecResult(c.id, (command) => {
+        order.push(`exec ${command.join(" ")}`);
+        now += 5_000;
+        return { exitCode: command[0] === "fail" ? 3 : 0, output: "" };
+      });
+    }
+    fleet.deletePod(fleet.pods()[0]!, 30);
+    await fleet.settled();
+    expect(order.slice(0, 3).sort()).toEqual(["exec drain", "exec fail", "out of the proxies"]);
+    expect(order[0]).toBe("out of the proxies");
+    expect(order.slice(3)).toEqual(["stop 20", "stop 20"]); // two hooks of 5 s each (in parallel, on a shared clock)
+    expect(stop).toHaveBeenCalledTimes(2);
+    expect(logs.filter((l) => l.includes("preStop"))).toEqual([expect.stringContaining("exited with code 3")]);
+    await fleet.close();
+  });
+
   it("a silent node is NotReady after the grace period; after the eviction timeout its pods are lost, and removed when it is back", async () => {
     let now = 1_000_000;
     const runtimes = new Map<string, FakeRuntime>();

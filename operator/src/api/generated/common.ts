@@ -200,6 +200,7 @@ export interface Container {
    * Exactly one handler (httpGet, tcpSocket or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
    */
   startupProbe?: Probe;
+  lifecycle?: Lifecycle;
 }
 export interface EnvVar {
   name: string;
@@ -284,4 +285,27 @@ export interface ExecAction {
    * @minItems 1
    */
   command: [string, ...string[]];
+}
+/**
+ * Hooks around the container's life.
+ */
+export interface Lifecycle {
+  preStop?: LifecycleHandler;
+}
+/**
+ * Runs when the pod is leaving, after coxswain took it out of every proxy and before SIGTERM, within terminationGracePeriodSeconds. Exactly one handler. A handler that fails or outlasts the grace period does not keep the pod.
+ */
+export interface LifecycleHandler {
+  /**
+   * Runs the command inside the container; exit status 0 is success.
+   */
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  sleep?: SleepAction;
+}
+/**
+ * Waits this many seconds (Kubernetes 1.30's sleep action), so that clients that cached the pod's address let go.
+ */
+export interface SleepAction {
+  seconds: number;
 }

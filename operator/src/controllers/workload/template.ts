@@ -17,12 +17,13 @@
 import { canonicalJson, shortHash } from "../../api/canonical.js";
 import type { ConfigMap, Workload } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
-import type { PodSpec, Probe } from "../../api/generated/index.js";
+import type { LifecycleHandler, PodSpec, Probe } from "../../api/generated/index.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
 import type { NodeConfig } from "../../runtime/fleet.js";
 import { scoringRequests } from "../../runtime/fleet.js";
 import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
+import type { PreStopLabel } from "../../runtime/prestop.js";
 import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 
@@ -45,6 +46,8 @@ export interface ContainerPlan {
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   startupProbe?: Probe;
+  /** lifecycle.preStop: run when the pod leaves, after the proxies let it go and before SIGTERM. */
+  preStop?: LifecycleHandler;
 }
 
 /** Scheduling priority of a workload's pods (PriorityClass, coxswain.io/priority, global default). */
@@ -123,6 +126,7 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
       ...(c.readinessProbe ? { readinessProbe: c.readinessProbe } : {}),
       ...(c.livenessProbe ? { livenessProbe: c.livenessProbe } : {}),
       ...(c.startupProbe ? { startupProbe: c.startupProbe } : {}),
+      ...(c.lifecycle?.preStop ? { preStop: c.lifecycle.preStop } : {}),
     };
   });
   const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
@@ -212,6 +216,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     };
     if (readiness) labels[LABELS.readiness] = canonicalJson(readiness);
     if (probes.liveness || probes.startup) labels[LABELS.probes] = canonicalJson(probes);
+    if (c.preStop) labels[LABELS.preStop] = canonicalJson(preStopLabel(c, c.preStop, ports));
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
     labels[LABELS.priority] = String(plan.priority.value);
     return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels };
@@ -278,6 +283,23 @@ function probeLabel(c: ContainerPlan, p: Probe, ports: readonly LaunchPort[]): P
     ...(p.httpGet.scheme ? { scheme: p.httpGet.scheme } : {}),
     ...(p.httpGet.httpHeaders?.length ? { headers: p.httpGet.httpHeaders.map((h) => ({ name: h.name, value: h.value })) } : {}),
     ...thresholds,
+  };
+}
+
+function preStopLabel(c: ContainerPlan, h: LifecycleHandler, ports: readonly LaunchPort[]): PreStopLabel {
+  if (h.exec) return { type: "exec", command: [...h.exec.command] };
+  if (h.sleep) return { type: "sleep", seconds: h.sleep.seconds };
+  const get = h.httpGet;
+  if (!get) throw new Error(`container ${c.name}: a preStop hook without a handler`);
+  const ref = get.port;
+  const port = typeof ref === "string" && !/^[0-9]+$/.test(ref) ? ports.find((x) => x.name === ref) : ports.find((x) => x.containerPort === Number(ref));
+  if (!port) throw new Error(`container ${c.name}: preStop port ${ref} is not a declared port`);
+  return {
+    type: "http",
+    port: port.hostPort,
+    path: get.path ?? "/",
+    ...(get.host ? { host: get.host } : {}),
+    ...(get.httpHeaders?.length ? { headers: get.httpHeaders.map((x) => ({ name: x.name, value: x.value })) } : {}),
   };
 }
 
