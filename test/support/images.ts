@@ -201,40 +201,74 @@ function imageTar(recipe: ImageRecipe): Buffer {
   return tar(entries);
 }
 
+/** The test image of the node proxy: this machine's haproxy with its shared libraries (see buildProxyImage). */
+export const TEST_PROXY_IMAGE = "coxswain-test/haproxy:2.6";
+
+/**
+ * The root file system of TEST_PROXY_IMAGE: the busybox base plus /usr/sbin/haproxy and every library
+ * `ldd` names (with the dynamic loader), at the paths they have here, and the directories the official
+ * image has (/usr/local/etc/haproxy, /var/lib/haproxy, /run).
+ */
+function proxyTar(): Buffer {
+  const haproxy = "/usr/sbin/haproxy";
+  if (!fs.existsSync(haproxy)) throw new Error(`${haproxy} not found; install Debian's haproxy (apt-get install -y haproxy)`);
+  const libs = execFileSync("ldd", [haproxy], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(l)?.[1])
+    .filter((p): p is string => p !== undefined);
+  const { busybox, applets } = baseRootfs();
+  const files = [haproxy, ...libs].sort();
+  const dirs = new Set<string>(["bin", "etc", "tmp", "run", "usr/local/etc/haproxy", "var/lib/haproxy"]);
+  for (const f of files) for (let d = f.slice(1, f.lastIndexOf("/")); d; d = d.includes("/") ? d.slice(0, d.lastIndexOf("/")) : "") dirs.add(d);
+  for (const d of [...dirs]) for (let p = d; p.includes("/"); ) dirs.add((p = p.slice(0, p.lastIndexOf("/"))));
+  const entries: TarEntry[] = [...dirs].sort().map((d) => ({ path: d, type: "dir" as const, mode: d === "tmp" ? 0o1777 : 0o755 }));
+  entries.push({ path: "bin/busybox", type: "file", mode: 0o755, content: busybox });
+  for (const applet of applets) entries.push({ path: `bin/${applet}`, type: "symlink", mode: 0o777, target: "busybox" });
+  entries.push({ path: "etc/passwd", type: "file", mode: 0o644, content: Buffer.from("root:x:0:0:root:/:/bin/sh\nhaproxy:x:99:99:haproxy:/var/lib/haproxy:/bin/false\n") });
+  entries.push({ path: "etc/group", type: "file", mode: 0o644, content: Buffer.from("root:x:0:\nhaproxy:x:99:\n") });
+  for (const f of files) entries.push({ path: f.slice(1), type: "file", mode: 0o755, content: fs.readFileSync(f) });
+  return tar(entries);
+}
+
+/**
+ * Imports TEST_PROXY_IMAGE into the engine at socketPath (skipped when present with the same content): the
+ * stand-in for the official haproxy image, which no test can pull. Its command runs haproxy in master-worker
+ * mode on /usr/local/etc/haproxy/haproxy.cfg, as the official image does.
+ */
+export async function buildProxyImage(socketPath: string): Promise<void> {
+  await importImage(socketPath, TEST_PROXY_IMAGE, proxyTar(), ['CMD ["/usr/sbin/haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]', "ENV PATH=/usr/sbin:/bin"]);
+}
+
 /**
  * Imports the test images into the engine at socketPath, skipping those already present with the same
  * content. Uses the Engine API directly (no docker CLI), so CI needs only the docker.io package.
  */
 export async function buildTestImages(socketPath: string): Promise<void> {
+  await Promise.all(RECIPES.map((recipe) => importImage(socketPath, recipe.name, imageTar(recipe), ['CMD ["/bin/start"]', "ENV PATH=/bin"])));
+}
+
+/** Imports one root file system tar as image `name` with the given changes, unless it is present with the same content. */
+async function importImage(socketPath: string, name: string, content: Buffer, changes: string[]): Promise<void> {
   const docker = createDockerClient(parseEndpoint(`unix://${socketPath}`), undefined);
-  await Promise.all(
-    RECIPES.map(async (recipe) => {
-      const content = imageTar(recipe);
-      const changes = ['CMD ["/bin/start"]', "ENV PATH=/bin"];
-      const hash = createHash("sha256").update(content).update(JSON.stringify(changes)).digest("hex").slice(0, 16);
-      try {
-        const info = await dial<{ Config?: { Labels?: Record<string, string> | null } }>(docker, {
-          method: "GET",
-          path: `/images/${recipe.name}/json`,
-        });
-        if (info.Config?.Labels?.[TEST_IMAGE_HASH_LABEL] === hash) return;
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      }
-      const colon = recipe.name.lastIndexOf(":");
-      const stream = await docker.importImage(Readable.from([content]), {
-        repo: recipe.name.slice(0, colon),
-        tag: recipe.name.slice(colon + 1),
-        changes: [...changes, `LABEL ${TEST_IMAGE_HASH_LABEL}=${hash}`],
-      });
-      const text = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        stream.on("data", (c: Buffer) => (out += c.toString("utf8")));
-        stream.on("end", () => resolve(out));
-        stream.on("error", reject);
-      });
-      const failure = /"error(?:Detail)?"\s*:\s*(?:\{\s*"message"\s*:\s*)?"([^"]*)"/.exec(text);
-      if (failure) throw new Error(`importing ${recipe.name} failed: ${failure[1]}`);
-    }),
-  );
+  const hash = createHash("sha256").update(content).update(JSON.stringify(changes)).digest("hex").slice(0, 16);
+  try {
+    const info = await dial<{ Config?: { Labels?: Record<string, string> | null } }>(docker, { method: "GET", path: `/images/${name}/json` });
+    if (info.Config?.Labels?.[TEST_IMAGE_HASH_LABEL] === hash) return;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+  const colon = name.lastIndexOf(":");
+  const stream = await docker.importImage(Readable.from([content]), {
+    repo: name.slice(0, colon),
+    tag: name.slice(colon + 1),
+    changes: [...changes, `LABEL ${TEST_IMAGE_HASH_LABEL}=${hash}`],
+  });
+  const text = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    stream.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    stream.on("end", () => resolve(out));
+    stream.on("error", reject);
+  });
+  const failure = /"error(?:Detail)?"\s*:\s*(?:\{\s*"message"\s*:\s*)?"([^"]*)"/.exec(text);
+  if (failure) throw new Error(`importing ${name} failed: ${failure[1]}`);
 }
