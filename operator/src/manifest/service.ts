@@ -23,7 +23,7 @@ import type { PathSegment } from "./paths.js";
 export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 
 /** clusterIP of a headless Service. */
-export const HEADLESS = "None";
+const HEADLESS = "None";
 
 /** Kubernetes' DNS-1035 label, which a Service's name must be (it becomes a host name and a variable prefix). */
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -45,7 +45,7 @@ const IGNORED_FIELDS = [
  * Why a targetPort name is not an IANA service name (Kubernetes' IsValidPortName): at most 15 characters,
  * lowercase letters, digits and '-', at least one letter, no '-' at either end, no "--". Undefined when it is one.
  */
-export function ianaServiceNameProblem(name: string): string | undefined {
+function ianaServiceNameProblem(name: string): string | undefined {
   if (name.length === 0 || name.length > 15) return "must be 1 to 15 characters long";
   if (!/^[-a-z0-9]+$/.test(name)) return "must hold only lowercase letters, digits and '-'";
   if (!/[a-z]/.test(name)) return "must contain at least one letter (a number must be written without quotes)";
@@ -72,8 +72,8 @@ export function serviceIssues(svc: Service): Issue[] {
   const warn = (path: Path, message: string, at: Issue["at"] = "key"): void => {
     issues.push({ code: "InvalidField", severity: "warning", path: [...path], at, message });
   };
-  const notYet = (path: Path, message: string): void => {
-    issues.push(fieldError("InvalidField", path, `${message} is not supported yet`));
+  const notYet = (path: Path, what: string, why: string): void => {
+    issues.push(fieldError("InvalidField", path, `${what} is not supported yet: ${why}`));
   };
 
   const name = svc.metadata.name;
@@ -88,7 +88,7 @@ export function serviceIssues(svc: Service): Issue[] {
   }
 
   if (type === "ExternalName") {
-    notYet(["spec", "type"], "type ExternalName (a DNS alias)");
+    notYet(["spec", "type"], "type ExternalName", "coxswain serves no DNS aliases; point clients at the external name directly");
   }
 
   issues.push(...clusterIPIssues(svc, warn));
@@ -114,7 +114,7 @@ export function serviceIssues(svc: Service): Issue[] {
       else names.set(p.name, i);
     }
     const protocol = p.protocol ?? "TCP";
-    if (protocol !== "TCP") notYet([...path, "protocol"], `protocol ${protocol} (coxswain's Service proxy carries TCP only)`);
+    if (protocol !== "TCP") notYet([...path, "protocol"], `protocol ${protocol}`, "coxswain's Service proxy carries TCP only");
     const id = `${p.port}/${protocol}`;
     const firstNumber = numbers.get(id);
     if (firstNumber !== undefined) {
@@ -140,7 +140,7 @@ export function serviceIssues(svc: Service): Issue[] {
     }
   });
 
-  if (Object.keys(spec.selector ?? {}).length === 0) {
+  if (Object.keys(spec.selector ?? {}).length === 0 && type !== "ExternalName") {
     warn(["spec", "selector"], "the Service has no selector, so it selects no pods and has no endpoints (coxswain has no Endpoints objects to list them by hand)", "value");
   }
 
@@ -148,15 +148,16 @@ export function serviceIssues(svc: Service): Issue[] {
     warn(["spec", "sessionAffinityConfig"], `is ignored without sessionAffinity: ClientIP (sessionAffinity is ${spec.sessionAffinity ?? "None"}), as in Kubernetes`);
   }
 
-  const why = "coxswain serves a Service the same way on every node";
-  if (spec.externalTrafficPolicy === "Local") notYet(["spec", "externalTrafficPolicy"], "externalTrafficPolicy Local (each node forwards to every endpoint)");
-  else if (spec.externalTrafficPolicy !== undefined) warn(["spec", "externalTrafficPolicy"], `is ignored: Cluster is what coxswain does (${why}, forwarding to every endpoint)`);
-  if (spec.internalTrafficPolicy === "Local") notYet(["spec", "internalTrafficPolicy"], "internalTrafficPolicy Local (each node forwards to every endpoint)");
-  else if (spec.internalTrafficPolicy !== undefined) warn(["spec", "internalTrafficPolicy"], `is ignored: Cluster is what coxswain does (${why}, forwarding to every endpoint)`);
-  if (spec.ipFamilyPolicy === "RequireDualStack") notYet(["spec", "ipFamilyPolicy"], "ipFamilyPolicy RequireDualStack (coxswain serves on the one address each node has)");
-  else if (spec.ipFamilyPolicy !== undefined) warn(["spec", "ipFamilyPolicy"], "is ignored, as Kubernetes' API server sets it: coxswain serves on the addresses its nodes have");
-  if (spec.ipFamilies !== undefined) warn(["spec", "ipFamilies"], "is ignored, as Kubernetes' API server sets it: coxswain serves on the addresses its nodes have");
-  if (spec.allocateLoadBalancerNodePorts === false) notYet(["spec", "allocateLoadBalancerNodePorts"], "allocateLoadBalancerNodePorts false (a LoadBalancer Service is a NodePort Service on every node's address)");
+  const everyNode = "every node's proxy forwards to every endpoint, wherever it runs";
+  if (spec.externalTrafficPolicy === "Local") notYet(["spec", "externalTrafficPolicy"], "externalTrafficPolicy Local", everyNode);
+  else if (spec.externalTrafficPolicy !== undefined) warn(["spec", "externalTrafficPolicy"], `is ignored: Cluster is what coxswain does (${everyNode})`);
+  if (spec.internalTrafficPolicy === "Local") notYet(["spec", "internalTrafficPolicy"], "internalTrafficPolicy Local", everyNode);
+  else if (spec.internalTrafficPolicy !== undefined) warn(["spec", "internalTrafficPolicy"], `is ignored: Cluster is what coxswain does (${everyNode})`);
+  const families = "coxswain serves on the addresses its nodes have";
+  if (spec.ipFamilyPolicy === "RequireDualStack") notYet(["spec", "ipFamilyPolicy"], "ipFamilyPolicy RequireDualStack", families);
+  else if (spec.ipFamilyPolicy !== undefined) warn(["spec", "ipFamilyPolicy"], `is ignored, as Kubernetes' API server sets it: ${families}`);
+  if (spec.ipFamilies !== undefined) warn(["spec", "ipFamilies"], `is ignored, as Kubernetes' API server sets it: ${families}`);
+  if (spec.allocateLoadBalancerNodePorts === false) notYet(["spec", "allocateLoadBalancerNodePorts"], "allocateLoadBalancerNodePorts false", "a LoadBalancer Service is a NodePort Service on every node's address");
   else if (spec.allocateLoadBalancerNodePorts !== undefined) warn(["spec", "allocateLoadBalancerNodePorts"], "is ignored: coxswain always gives a LoadBalancer Service nodePorts (it is a NodePort Service on every node's address)");
   if (spec.healthCheckNodePort !== undefined) warn(["spec", "healthCheckNodePort"], "is ignored, as Kubernetes' API server sets it for externalTrafficPolicy Local, which coxswain does not support");
   return issues;
