@@ -54,9 +54,9 @@ function ianaServiceNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-/** The clusterIP a Service asks for: clusterIP, else clusterIPs[0] (Kubernetes defaults one from the other). */
+/** The clusterIP a Service asks for: clusterIP, else (omitted or "") clusterIPs[0], as Kubernetes defaults one from the other. */
 function requestedClusterIP(svc: Service): string | undefined {
-  return svc.spec.clusterIP ?? svc.spec.clusterIPs?.[0];
+  return svc.spec.clusterIP || svc.spec.clusterIPs?.[0];
 }
 
 /** True when the Service is headless (clusterIP None, or clusterIPs ["None"] without clusterIP). */

@@ -46,11 +46,13 @@ describe("a loaded Service", () => {
     for (const f of ["clusterIP", "allocateLoadBalancerNodePorts", "healthCheckNodePort"]) expect(svc.spec, f).not.toHaveProperty(f);
   });
 
-  it("keeps clusterIP None, and makes clusterIPs [None] alone clusterIP None (Kubernetes fills one from the other)", () => {
+  it("keeps clusterIP None, and makes clusterIPs [None] with clusterIP omitted or empty clusterIP None (Kubernetes fills one from the other)", () => {
     expect(loadedService({ clusterIP: "None", selector: { a: "b" } }).spec.clusterIP).toBe("None");
-    const fromList = loadedService({ clusterIPs: ["None"], selector: { a: "b" } });
-    expect(fromList.spec.clusterIP).toBe("None");
-    expect(fromList.spec).not.toHaveProperty("clusterIPs");
+    for (const clusterIP of [undefined, ""]) {
+      const fromList = loadedService({ ...(clusterIP === undefined ? {} : { clusterIP }), clusterIPs: ["None"], selector: { a: "b" } });
+      expect(fromList.spec.clusterIP).toBe("None");
+      expect(fromList.spec).not.toHaveProperty("clusterIPs");
+    }
   });
 
   it("drops a sessionAffinityConfig without sessionAffinity ClientIP, as Kubernetes does, and fills the timeout with ClientIP", () => {
