@@ -99,6 +99,29 @@ export function configMapYaml(name: string, data: Record<string, string>, namesp
   ].join("\n") + "\n";
 }
 
+/** A v1 Service selecting `app: <selector>` (default: its own name), one line per port. */
+export function serviceYaml(o: {
+  name?: string;
+  selector?: string;
+  type?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  ports?: { name?: string; port: number; targetPort?: number | string; nodePort?: number }[];
+}): string {
+  const name = o.name ?? "web";
+  const ports = o.ports ?? [{ port: 80, targetPort: "http" }];
+  return [
+    "apiVersion: v1",
+    "kind: Service",
+    "metadata:",
+    `  name: ${name}`,
+    "spec:",
+    ...(o.type ? [`  type: ${o.type}`] : []),
+    "  selector:",
+    `    app: ${o.selector ?? name}`,
+    "  ports:",
+    ...ports.map((p) => `    - ${JSON.stringify(p)}`),
+  ].join("\n") + "\n";
+}
+
 /** Node manifests for named nodes (endpoints need not exist when a fake runtime factory is used). */
 export function nodesYaml(nodes: { name: string; endpoint?: string; portRange?: string; unschedulable?: boolean; capacityPods?: number }[]): string {
   return nodes

@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, Deployment, Namespace, Node, PriorityClass, Rollout, Secret } from "./generated/index.js";
+import type { ConfigMap, Deployment, Namespace, Node, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
-export type { ConfigMap, Deployment, Namespace, Node, PriorityClass, Rollout, Secret } from "./generated/index.js";
+export type { ConfigMap, Deployment, Namespace, Node, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Rollout | Node | PriorityClass;
+export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Rollout | Node | PriorityClass | Service;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -40,6 +40,7 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   PriorityClass: kind(["scheduling.k8s.io/v1"], false, "priorityclass.yaml"),
   Rollout: kind(["argoproj.io/v1alpha1", "coxswain.io/v1alpha1"], true, "rollout.yaml"),
   Secret: kind(["v1"], true, "secret.yaml"),
+  Service: kind(["v1"], true, "service.yaml"),
 });
 
 /** The workload kinds: objects with a pod template that controllers turn into pods. */

@@ -2,7 +2,8 @@
  * buildGraph: a commit's validated objects → the desired-state graph plus the reference and ordering
  * problems that schema validation cannot see (they need the whole commit): undeclared namespaces, missing
  * ConfigMaps or keys, missing PriorityClasses, a Node's TLS Secret, depends-on naming nothing, more than one
- * global default PriorityClass, dependency cycles and dependencies in a later sync wave.
+ * global default PriorityClass, dependency cycles and dependencies in a later sync wave, and the rules of
+ * Services against Nodes and workloads (services.ts).
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import type { ErrorCode } from "../api/errors.js";
@@ -22,6 +23,7 @@ import { secretKeys, secretValue } from "../manifest/secret.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
+import { serviceDiagnostics } from "./services.js";
 import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 
 /** A path into an object: property names and array indexes, outermost first. */
@@ -45,7 +47,7 @@ export interface GraphBuild {
  * exists); a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
  * spec.tls.secretRef names it; each `coxswain.io/depends-on` entry → the annotated object.
  *
- * Diagnostics (all errors, each at the offending field): MissingReference for a namespace other than
+ * Diagnostics (errors unless said otherwise, each at the offending field): MissingReference for a namespace other than
  * "default" without a Namespace object, a non-optional configMapKeyRef to a ConfigMap or key that does not
  * exist, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
  * commit, a depends-on entry naming an object not in the commit; SecretInvalid for a Node TLS Secret without
@@ -55,8 +57,10 @@ export interface GraphBuild {
  * (in key order); DependencyCycle once per cycle (at the first object of the cycle, on the field that
  * declares its dependency on the next) and once per edge whose dependency is in a later sync wave than its
  * dependent (at the dependent's field that declares the edge); DuplicateObject when two objects share a key
- * (the loader normally drops those; the first by file, line, col is kept). No message contains a Secret
- * value. The output does not depend on the order of `objects`.
+ * (the loader normally drops those; the first by file, line, col is kept); and serviceDiagnostics'
+ * (services.ts: nodePorts outside a node's portRange or in two Services are errors, a selector or targetPort
+ * that matches no workload's pods is a warning). No message contains a Secret value. The output does not
+ * depend on the order of `objects`.
  */
 export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
   const diagnostics: Diagnostic[] = [];
@@ -200,6 +204,8 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
     }
   }
+
+  diagnostics.push(...serviceDiagnostics([...byKey.values()]));
 
   const graph = new DesiredGraph(
     [...byKey.values()].map((m) => ({ object: m.object, source: m.source })),

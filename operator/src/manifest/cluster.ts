@@ -49,18 +49,31 @@ export function parseUnixEndpoint(endpoint: string): string | undefined {
   return p.slice(1).split("/").every((s) => s !== "" && s !== "." && s !== "..") ? p : undefined;
 }
 
+/** A Node's portRange as numbers, both ends inclusive. */
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+/** The portRange of a Node without one (the schema's default), and of the default local node unless --port-range changes it. */
+export const DEFAULT_PORT_RANGE: Readonly<PortRange> = Object.freeze({ from: 30000, to: 32767 });
+
+/** Parses a portRange "from-to" with 1 <= from <= to <= 65535; undefined when it is not one. */
+export function parsePortRange(range: string): PortRange | undefined {
+  const m = /^([0-9]+)-([0-9]+)$/.exec(range);
+  if (!m) return undefined;
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  return from >= 1 && from <= to && to <= 65535 ? { from, to } : undefined;
+}
+
 /** Rules for a Node beyond its schema: port range, endpoint form, TLS for tcp://, taints, capacity vs reserve. */
 export function nodeIssues(node: Node): Issue[] {
   const issues: Issue[] = [];
   const spec = node.spec;
   const range = spec.portRange;
-  if (range !== undefined) {
-    const m = /^([0-9]+)-([0-9]+)$/.exec(range);
-    const from = Number(m?.[1]);
-    const to = Number(m?.[2]);
-    if (!m || !(from >= 1 && from <= to && to <= 65535)) {
-      issues.push(fieldError("InvalidField", ["spec", "portRange"], `must be "from-to" with 1 <= from <= to <= 65535 (got ${showValue(range)})`));
-    }
+  if (range !== undefined && parsePortRange(range) === undefined) {
+    issues.push(fieldError("InvalidField", ["spec", "portRange"], `must be "from-to" with 1 <= from <= to <= 65535 (got ${showValue(range)})`));
   }
 
   const serviceNetwork = spec.serviceNetwork;

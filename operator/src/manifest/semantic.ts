@@ -2,13 +2,15 @@
  * Rules beyond the schema (InvalidField) and the defaults a JSON schema cannot express, per kind. Both run
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
- * templates), workload.ts (Deployment, Rollout), cluster.ts (Node, PriorityClass), secret.ts, annotations.ts.
+ * templates), workload.ts (Deployment, Rollout), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
+ * annotations.ts.
  */
 import { DEFAULT_NAMESPACE, KINDS, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
 import { annotationIssues } from "./annotations.js";
 import { nodeIssues, priorityClassIssues } from "./cluster.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import { mergeStringData, secretIssues } from "./secret.js";
+import { applyServiceDefaults, serviceIssues } from "./service.js";
 import { applyWorkloadDefaults, deploymentIssues, rolloutIssues } from "./workload.js";
 
 export { DEFAULT_ROLLING_PERCENT } from "./workload.js";
@@ -20,12 +22,14 @@ export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
  * Applies the defaults the schema cannot express, in place, as Kubernetes' defaulting does:
  * - namespaced objects without metadata.namespace land in "default";
  * - workloads: see applyWorkloadDefaults (strategy, canary surge, requests from limits);
- * - Secrets: stringData is merged into data (base64), as the API server stores it.
+ * - Secrets: stringData is merged into data (base64), as the API server stores it;
+ * - Services: see applyServiceDefaults (targetPort, session affinity; fields reported as ignored are dropped).
  */
 export function applyDefaults(obj: DesiredObject): void {
   if (KINDS[obj.kind].namespaced && obj.metadata.namespace === undefined) obj.metadata.namespace = DEFAULT_NAMESPACE;
   if (obj.kind === "Deployment" || obj.kind === "Rollout") applyWorkloadDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
+  else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
 
 /** Rules beyond the schema for one object; InvalidField errors and warnings. Run before applyDefaults. */
@@ -49,6 +53,8 @@ function kindIssues(obj: DesiredObject): Issue[] {
       return secretIssues(obj);
     case "PriorityClass":
       return priorityClassIssues(obj);
+    case "Service":
+      return serviceIssues(obj);
   }
 }
 

@@ -32,7 +32,7 @@ export interface ServiceSpec {
   type: ServiceType;
   /** Pods with all these labels (in the Service's namespace) are its endpoints; undefined selects none. */
   selector?: Record<string, string>;
-  /** At least one; sorted by port, then name. */
+  /** At least one, except for a headless Service (which may have none); sorted by port, then name. */
   ports: ServicePortSpec[];
   sessionAffinity: "None" | "ClientIP";
   /** sessionAffinityConfig.clientIP.timeoutSeconds (default 10800). */

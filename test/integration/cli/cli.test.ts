@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
-import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
+import { configMapYaml, deploymentYaml, serviceYaml } from "../../support/manifests.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -54,6 +54,19 @@ describe("coxswain validate", () => {
     expect(r.stdout).toMatch(/^web\.yaml:\d+:\d+: error SchemaViolation spec\.template\.spec\.containers\[0\]\.image: /m);
     expect(r.stdout).toMatch(/^web\.yaml:\d+:\d+: error SchemaViolation spec\.template\.spec\.containers\[0\]\.colour: unknown field "colour"/m);
     expect(r.stdout).toMatch(/^app\.yaml:\d+:\d+: error MissingReference /m);
+  });
+
+  it("accepts Services, prints their warnings (a selector that matches nothing) and exits 0, and their errors exit 1", async () => {
+    await writeFile(path.join(dir, "web.yaml"), deploymentYaml({ name: "web" }));
+    await writeFile(path.join(dir, "svc.yaml"), `${serviceYaml({ name: "web" })}---\n${serviceYaml({ name: "other", selector: "nothing" })}`);
+    const ok = await cli(["validate", dir]);
+    expect(ok.stdout).toMatch(/^svc\.yaml:\d+:\d+: warning MissingReference spec\.selector: selects no pods/m);
+    expect(ok.stdout).toMatch(/3 object\(s\), 0 error\(s\), 1 warning\(s\)/);
+    expect(ok.code).toBe(0);
+    await writeFile(path.join(dir, "svc.yaml"), serviceYaml({ name: "web", type: "NodePort", ports: [{ port: 80, targetPort: "http", nodePort: 8080 }] }));
+    const bad = await cli(["validate", dir]);
+    expect(bad.stdout).toMatch(/^svc\.yaml:\d+:\d+: error InvalidField spec\.ports\[0\]\.nodePort: nodePort 8080 is outside 30000-32767/m);
+    expect(bad.code).toBe(1);
   });
 
   it("exits 2 with a usage error when the directory is missing from the command line", async () => {
@@ -137,6 +150,24 @@ describe("coxswain plan", () => {
     // Dependencies first, deletions last.
     expect(lines.indexOf("  update ConfigMap/default/cfg (data.A)")).toBeLessThan(lines.findIndex((l) => l.includes("Deployment/default/web")));
     expect(lines.at(-2)).toBe("  delete Deployment/default/old");
+  });
+
+  it("plans Services as objects created, updated and deleted, with no rollout of their own", async () => {
+    await repo.write("web.yaml", deploymentYaml({ name: "web" }));
+    await repo.write("svc.yaml", serviceYaml({ name: "web" }));
+    await repo.write("old.yaml", serviceYaml({ name: "old", selector: "web" }));
+    const from = await repo.commit("one");
+    await repo.write("svc.yaml", serviceYaml({ name: "web", ports: [{ port: 8080, targetPort: "http" }] }));
+    await repo.rm("old.yaml");
+    await repo.write("new.yaml", serviceYaml({ name: "new", selector: "web", type: "NodePort", ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] }));
+    const to = await repo.commit("two");
+    const r = await cli(["plan", "--repo", repo.dir, "--from", from, "--to", to, "--offline"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toContain("  create Service/default/new");
+    expect(lines).toContain("  update Service/default/web (spec.ports)");
+    expect(lines).toContain("  delete Service/default/old");
+    expect(lines.at(-1)).toBe("1 to create, 1 to update, 1 to delete");
   });
 
   it("plans everything as created when nothing was applied yet, and prints JSON on request", async () => {

@@ -14,7 +14,9 @@ import {
   type PriorityClass,
   type Rollout,
   type Secret,
+  type Service,
 } from "../../../operator/src/api/objects.js";
+import type { ContainerPort, ServicePort } from "../../../operator/src/api/generated/index.js";
 import type { ManifestObject, SourcePosition } from "../../../operator/src/manifest/types.js";
 
 type Path = readonly (string | number)[];
@@ -144,9 +146,13 @@ export function deployment(
     annotations?: Record<string, string>;
     containers?: number;
     priorityClassName?: string;
+    /** The first container's ports. */
+    ports?: ContainerPort[];
+    /** The template's (and selector's) labels; default { app: name }. */
+    labels?: Record<string, string>;
   } = {},
 ): Deployment {
-  const labels = { app: name };
+  const labels = opts.labels ?? { app: name };
   const env = (opts.env ?? []).map((r, i) => ({
     name: `VAR_${i}`,
     valueFrom: { configMapKeyRef: { name: r.configMap, key: r.key, ...(r.optional === undefined ? {} : { optional: r.optional }) } },
@@ -154,6 +160,7 @@ export function deployment(
   const containers = Array.from({ length: opts.containers ?? 1 }, (_, i) => ({
     name: i === 0 ? "main" : `side${i}`,
     image: opts.image ?? "app:v1",
+    ...(i === 0 && opts.ports ? { ports: opts.ports } : {}),
     ...(i === (opts.containers ?? 1) - 1 && env.length ? { env } : {}),
   }));
   return {
@@ -181,4 +188,25 @@ export function deployment(
 /** The depends-on annotation. */
 export function dependsOn(value: string): Record<string, string> {
   return { "coxswain.io/depends-on": value };
+}
+
+/** A defaulted Service (type ClusterIP unless given; targetPort defaulted to port as the loader does). */
+export function service(
+  name: string,
+  ns: string,
+  opts: { selector?: Record<string, string>; ports?: ServicePort[]; type?: Service["spec"]["type"] } = {},
+): Service {
+  const ports = (opts.ports ?? [{ port: 80 }]).map((p) => ({ protocol: "TCP" as const, ...p, targetPort: p.targetPort ?? p.port }));
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: ns },
+    spec: {
+      ...(opts.selector ? { selector: opts.selector } : {}),
+      ports,
+      type: opts.type ?? "ClusterIP",
+      sessionAffinity: "None",
+      publishNotReadyAddresses: false,
+    },
+  };
 }

@@ -172,6 +172,7 @@ describe("schemas in crds/ and KINDS", () => {
       Rollout: {
         spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } }, strategy: { canary: {} } },
       },
+      Service: { spec: { selector: { a: "b" }, ports: [{ port: 80 }] } },
     };
     for (const kind of kinds) {
       for (const apiVersion of KINDS[kind].apiVersions) {

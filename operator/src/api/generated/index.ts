@@ -7,3 +7,4 @@ export type * from "./node.js";
 export type * from "./priorityclass.js";
 export type * from "./rollout.js";
 export type * from "./secret.js";
+export type * from "./service.js";

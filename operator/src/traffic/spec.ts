@@ -1,0 +1,70 @@
+/**
+ * A v1 Service as the manifest stage leaves it (validated, defaulted) → the ServiceSpec traffic works on.
+ */
+import { DEFAULT_NAMESPACE, type Service } from "../api/objects.js";
+import type { ServicePort } from "../api/generated/index.js";
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, isHeadless } from "../manifest/service.js";
+import type { ServicePortSpec, ServiceSpec } from "./types.js";
+
+/**
+ * "http" or "tcp" for one Service port. An appProtocol, when given, decides: "http" (any case) is HTTP,
+ * anything else (https, h2c, a domain-prefixed name, …) is not, whatever the port's name. Without one, a
+ * port named "http" or "http-…" is HTTP. Balancing per request a port that carries TLS or another
+ * protocol would break it, so an explicit appProtocol wins over a name.
+ */
+function portMode(port: Pick<ServicePort, "name" | "appProtocol">): ServicePortSpec["mode"] {
+  if (port.appProtocol !== undefined) return port.appProtocol.toLowerCase() === "http" ? "http" : "tcp";
+  const name = port.name?.toLowerCase();
+  return name !== undefined && (name === "http" || name.startsWith("http-")) ? "http" : "tcp";
+}
+
+/**
+ * Converts a Service that passed the manifest stage into a ServiceSpec: defaults applied (namespace
+ * "default", type ClusterIP, targetPort = port, sessionAffinity None, timeout 10800 s,
+ * publishNotReadyAddresses false), the selector undefined when empty and its keys sorted, ports sorted by
+ * port then name with names lower-cased and a mode each (see portMode), headless from clusterIP "None"
+ * (or clusterIPs ["None"]).
+ * Throws a plain Error for what the manifest stage refuses (type ExternalName, a protocol other than TCP):
+ * reaching here with one is a programming error. Pure; the input is not modified.
+ */
+export function toServiceSpec(service: Service): ServiceSpec {
+  const spec = service.spec;
+  const type = spec.type ?? "ClusterIP";
+  const id = `Service/${service.metadata.namespace ?? DEFAULT_NAMESPACE}/${service.metadata.name}`;
+  if (type === "ExternalName") throw new Error(`${id}: type ExternalName is refused by the manifest stage`);
+  const ports = (spec.ports ?? []).map((p): ServicePortSpec => {
+    const protocol = p.protocol ?? "TCP";
+    if (protocol !== "TCP") throw new Error(`${id}: protocol ${protocol} is refused by the manifest stage`);
+    const name = p.name?.toLowerCase();
+    return {
+      ...(name !== undefined ? { name } : {}),
+      port: p.port,
+      targetPort: p.targetPort ?? p.port,
+      protocol,
+      ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+      mode: portMode(p),
+    };
+  });
+  ports.sort((a, b) => a.port - b.port || compareNames(a.name, b.name));
+  const selectorKeys = Object.keys(spec.selector ?? {}).sort();
+  const sessionAffinity = spec.sessionAffinity ?? "None";
+  return {
+    namespace: service.metadata.namespace ?? DEFAULT_NAMESPACE,
+    name: service.metadata.name,
+    type,
+    ...(selectorKeys.length > 0 ? { selector: Object.fromEntries(selectorKeys.map((k) => [k, spec.selector![k]!])) } : {}),
+    ports,
+    sessionAffinity,
+    affinityTimeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+    publishNotReadyAddresses: spec.publishNotReadyAddresses ?? false,
+    headless: isHeadless(service),
+  };
+}
+
+/** Orders port names, a port without a name first (a Service with one port may leave it out). */
+function compareNames(a: string | undefined, b: string | undefined): number {
+  if (a === b) return 0;
+  if (a === undefined) return -1;
+  if (b === undefined) return 1;
+  return a < b ? -1 : 1;
+}
