@@ -49,6 +49,12 @@ export interface ContainerLaunch {
   limits: { cpuMillis?: number; memoryBytes?: number };
   /** Labels from runtime/labels.ts; the runtime stores them verbatim and returns them from list(). */
   labels: Record<string, string>;
+  /**
+   * Extra /etc/hosts lines (Service names → their addresses on the node), sorted by address. Docker adds them
+   * to the container's hosts file; the process runtime cannot give a process a hosts file of its own and
+   * ignores them (its programs find Services through the environment).
+   */
+  hosts?: { address: string; names: string[] }[];
 }
 
 /** Lifecycle state of a container as the runtime reports it. */

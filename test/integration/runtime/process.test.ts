@@ -564,6 +564,28 @@ describe("ProcessRuntime with real processes", () => {
     await rt.remove(c.id);
   });
 
+  it("gives a process with hosts its own /etc/hosts (the host's lines plus the Service names), in every run, leaving the host's alone", async () => {
+    const hostBefore = await readFile("/etc/hosts", "utf8");
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(
+      launch("hosts", {
+        command: ["sh", "-c", "getent hosts redis redis.shop.svc.cluster.local localhost; exit 4"],
+        hosts: [{ address: "127.77.0.9", names: ["redis", "redis.shop", "redis.shop.svc", "redis.shop.svc.cluster.local"] }],
+      }),
+    );
+    expect((await waitExited(rt, c.id)).exitCode).toBe(4);
+    await rt.start(c.id); // a restart in place mounts it again
+    expect((await waitExited(rt, c.id)).exitCode).toBe(4);
+    const log = await readFile(rt.logPath(c.id), "utf8");
+    // Two names looked up in each of two runs, each answered with the Service's line.
+    const answers = log.split("\n").filter((l) => l.startsWith("127.77.0.9"));
+    expect(answers).toHaveLength(4);
+    for (const a of answers) expect(a.split(/\s+/)).toEqual(expect.arrayContaining(["redis", "redis.shop.svc.cluster.local"]));
+    expect(log).toMatch(/^(127\.0\.0\.1|::1)\s+localhost/m); // the host's own lines are still there
+    expect(await readFile("/etc/hosts", "utf8")).toBe(hostBefore);
+    await rt.remove(c.id);
+  });
+
   it("removes a running container: kills it and deletes its record, log and directory", async () => {
     const rt = runtime(await newStateDir());
     const c = await rt.run(launch("doomed", { command: ["sleep", "60"] }));

@@ -202,6 +202,7 @@ export interface CreateContainerBody {
     NanoCpus?: number;
     Memory?: number;
     RestartPolicy: { Name: "no" };
+    ExtraHosts?: string[];
   };
 }
 
@@ -210,7 +211,8 @@ export interface CreateContainerBody {
  * ENTRYPOINT (and then the image's CMD is not used, as Docker does when an entrypoint is given), args
  * replace CMD. Env is sorted by name. Restart policy is "no": coxswain restarts containers itself, with
  * back-off, so the engine must not race it. Host network: ports are not published (the container
- * listens on its host port directly). Bridge: each hostPort is published to its containerPort.
+ * listens on its host port directly). Bridge: each hostPort is published to its containerPort. Service
+ * names (launch.hosts) become ExtraHosts, in the order given.
  */
 export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions): CreateContainerBody {
   const body: CreateContainerBody = {
@@ -236,6 +238,8 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
     body.ExposedPorts = exposed;
     body.HostConfig.PortBindings = bindings;
   }
+  // Service names (ContainerLaunch.hosts): Docker writes them into the container's own /etc/hosts.
+  if (launch.hosts?.length) body.HostConfig.ExtraHosts = launch.hosts.flatMap((h) => h.names.map((n) => `${n}:${h.address}`));
   if (launch.limits.cpuMillis !== undefined) body.HostConfig.NanoCpus = Math.round(launch.limits.cpuMillis * 1e6);
   if (launch.limits.memoryBytes !== undefined) body.HostConfig.Memory = Math.round(launch.limits.memoryBytes);
   return body;

@@ -78,6 +78,27 @@ export const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
 /** Shell that runs the wrapper. */
 const SHELL = "/bin/sh";
 
+/** Run in the container's mount namespace before the wrapper: its hosts file ($0) over /etc/hosts. */
+const HOSTS_SCRIPT = 'mount --bind "$0" /etc/hosts && exec "$@"';
+
+/**
+ * unshare(1) when this runtime can give a process its own /etc/hosts: as root (a mount namespace of its
+ * own needs CAP_SYS_ADMIN) with unshare and mount installed (util-linux). Undefined otherwise.
+ */
+const PRIVATE_HOSTS: { unshare: string } | undefined = (() => {
+  if (process.getuid?.() !== 0) return undefined;
+  const find = (name: string) => ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((d) => join(d, name)).find((p) => {
+    try {
+      accessSync(p, fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const unshare = find("unshare");
+  return unshare && find("mount") ? { unshare } : undefined;
+})();
+
 /** How often stop() looks whether the process group is gone. */
 const POLL_MS = 20;
 
@@ -118,6 +139,12 @@ export interface ProcessRecord {
    * writes no exit file, so the exit is 128 + this, whichever operator instance observes it.
    */
   killSignal?: number;
+  /**
+   * The container's own /etc/hosts (the host's, plus the launch's Service names), bind-mounted over
+   * /etc/hosts in a private mount namespace at every start. Absent when the launch had no hosts or this
+   * runtime cannot do it (not root, or no unshare/mount): then the program sees the host's /etc/hosts.
+   */
+  hostsFile?: string;
 }
 
 function fail(message: string, cause?: unknown, details?: Record<string, unknown>): CoxError {
@@ -170,6 +197,10 @@ export class ProcessRuntime implements NodeRuntime {
 
   #exitPath(id: string): string {
     return join(this.#dir, `${id}.exit`);
+  }
+
+  #hostsPath(id: string): string {
+    return join(this.#dir, `${id}.hosts`);
   }
 
   /** Checks the host (Linux /proc, /bin/sh), creates the state directory and reports the host's capacity. */
@@ -298,6 +329,12 @@ export class ProcessRuntime implements NodeRuntime {
       try {
         await mkdir(containerDir, { recursive: true, mode: 0o700 });
         await mkdir(cwd, { recursive: true });
+        if (launch.hosts?.length && PRIVATE_HOSTS) {
+          const own = (await readFile("/etc/hosts", "utf8").catch(() => "127.0.0.1\tlocalhost\n")).replace(/\n*$/, "\n");
+          const lines = launch.hosts.map((h) => `${h.address}\t${h.names.join(" ")}\n`).join("");
+          record.hostsFile = this.#hostsPath(id);
+          await writeFile(record.hostsFile, `${own}# Services (coxswain)\n${lines}`, { mode: 0o644 });
+        }
         await this.#write(record);
         const started = await this.#locked(id, () => this.#spawn(record));
         return this.#observe(started);
@@ -536,7 +573,10 @@ export class ProcessRuntime implements NodeRuntime {
     const logFd = openSync(this.logPath(record.id), "a", 0o600);
     let child: ChildProcess;
     try {
-      child = spawn(SHELL, ["-c", WRAPPER_SCRIPT, this.#exitPath(record.id), program, ...record.argv.slice(1)], {
+      const wrapper = [SHELL, "-c", WRAPPER_SCRIPT, this.#exitPath(record.id), program, ...record.argv.slice(1)];
+      // unshare and sh exec in place: the pid that leads the process group is still the wrapper's.
+      const argv = record.hostsFile && PRIVATE_HOSTS ? [PRIVATE_HOSTS.unshare, "--mount", "--propagation", "private", SHELL, "-c", HOSTS_SCRIPT, record.hostsFile, ...wrapper] : wrapper;
+      child = spawn(argv[0]!, argv.slice(1), {
         cwd: record.cwd,
         env: record.env,
         detached: true,
@@ -687,6 +727,7 @@ export class ProcessRuntime implements NodeRuntime {
     await rm(this.containerDir(id), { recursive: true, force: true });
     await rm(this.logPath(id), { force: true });
     await rm(this.#exitPath(id), { force: true });
+    await rm(this.#hostsPath(id), { force: true });
     await rm(`${this.recordPath(id)}.tmp-${process.pid}`, { force: true });
     await rm(this.recordPath(id), { force: true });
   }
