@@ -43,6 +43,11 @@ export const ERROR_CODES = {
   RuntimeCallFailed: "transient",
   CommandNotFound: "stalled",
   RuntimeUndecided: "stalled",
+  // node proxy (HAProxy)
+  ProxyConfigInvalid: "stalled",
+  ProxyBindFailed: "transient",
+  ProxyCommandRejected: "transient",
+  ProxyUnreachable: "transient",
   // scheduler and rollout
   Unschedulable: "waiting",
   PortRangeExhausted: "waiting",
