@@ -77,7 +77,9 @@ function slotCapacity(servers: number): number {
 
 /**
  * The complete HAProxy 2.6 configuration of `config`, and the state HAProxy holds once it runs it. Run it
- * master-worker (`-W -S …`, not a `daemon`); the admin stats socket is at `opts.statsSocket`.
+ * master-worker (`-W -S …`, not a `daemon`); the admin stats socket is at `opts.statsSocket` and exposes
+ * the listening sockets (`expose-fd listeners`), so that at a reload the master hands them to the new
+ * worker (`-x`, added by the master itself) rather than the new worker binding them anew.
  *
  * With `opts.previous` (the state of the HAProxy this text replaces), every server that was there keeps
  * its slot and a listener keeps its slot count unless it outgrew it; without, slots are handed out in id
@@ -91,16 +93,16 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
     const slots = assignSlots(before.get(listener.key), listener.servers).map((s): SlotState => {
       if (s === undefined) return { ...FREE_SLOT };
       const base = { server: s.id, address: s.address, port: s.port };
-      // No server keyword means "drain"; weight 0 does the same to new requests, and proxyEdits knows it.
+      // HAProxy has no server keyword for drain; weight 0 does the same to new requests, and proxyEdits knows it.
       if (s.state === "drain") return { ...base, weight: 0, admin: "ready" };
       return { ...base, weight: s.weight, admin: s.state };
     });
     return {
       key: listener.key,
       name,
-      binds: listener.binds,
+      binds: listener.binds.map((b) => ({ ...b })),
       mode: listener.mode,
-      ...(listener.affinity === undefined ? {} : { affinity: listener.affinity }),
+      ...(listener.affinity === undefined ? {} : { affinity: { ...listener.affinity } }),
       slots,
     };
   });
