@@ -118,7 +118,10 @@ export interface ProxyBind {
 export interface ProxyListener {
   /** "<namespace>/<service>:<port>", unique in a ProxyConfig; listeners sort by it. */
   key: string;
-  /** The Service address and port, plus every node address with the nodePort for NodePort/LoadBalancer. Sorted. */
+  /**
+   * The Service address and port, plus this node's address with the nodePort for NodePort/LoadBalancer (a
+   * node can bind only its own addresses; every node's proxy binds its own). Sorted by address, then port.
+   */
   binds: ProxyBind[];
   mode: "http" | "tcp";
   /** ClientIP affinity: the same client address goes to the same server for `affinityTimeoutSeconds`. */
