@@ -6,6 +6,7 @@
  */
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
+import { PROXY_PREFIX, ServiceController } from "../controllers/service/controller.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
 import { DEFAULT_PROXY_IMAGE, DEFAULT_SERVICE_NETWORK, NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
@@ -15,6 +16,8 @@ import { DockerRuntime } from "../runtime/docker/index.js";
 import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js";
 import { DEFAULT_OWNER } from "../runtime/labels.js";
 import { ProcessRuntime } from "../runtime/process/index.js";
+import { FakeProxy } from "../runtime/fake/index.js";
+import { nodeProxyFactory, type ProxyFactory } from "../runtime/proxy/index.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
 import { startServer, type RunningServer, type WebhookSecrets } from "../server/index.js";
 import { acquireRepositoryLock, openRepository, refGlob, type GitCredentials, type RepositoryLock } from "../source/index.js";
@@ -85,6 +88,8 @@ export interface OperatorOptions {
   log?: (line: string) => void;
   /** Replaces the runtimes (tests and benchmarks use the fake runtime). */
   runtimeFactory?: RuntimeFactory;
+  /** Replaces the node proxies; with a runtimeFactory and no proxyFactory, nodes get in-memory FakeProxy ones. */
+  proxyFactory?: ProxyFactory;
   /** Scheduler seed (tests). */
   seed?: number;
   /** Scoring profile and percentageOfNodesToScore of the scheduler (`--scheduler-scoring`, …). */
@@ -118,9 +123,10 @@ export interface RunningOperator {
   flushStatus(): Promise<void>;
   /**
    * Stops the server and the watch, lets reconciles and reverts in flight finish, writes status a last
-   * time, releases the repository lock. Containers keep running.
+   * time, releases the repository lock. Containers and node proxies keep running (the next run adopts
+   * them, so traffic does not stop with the operator); `stopProxies` stops the proxies too (tests).
    */
-  stop(): Promise<void>;
+  stop(options?: { stopProxies?: boolean }): Promise<void>;
 }
 
 /** The local Docker socket coxswain tries for the default node: DOCKER_HOST when it is unix://, else the standard path. */
@@ -314,6 +320,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 
     const defaultNode = await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log);
     const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
+    let services: ServiceController | undefined;
     const fleet = new Fleet({
       runtimeFactory: opts.runtimeFactory ?? realRuntimeFactory(opts.stateDir, instance),
       ...(opts.fleetPollMs ? { pollMs: opts.fleetPollMs } : {}),
@@ -322,11 +329,15 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       log,
       onChange: ({ owners, nodes }) => {
         for (const o of owners) manager?.enqueue(o);
+        services?.podsChanged(owners);
         if (nodes.length > 0) {
           sync?.enqueueAll();
           sync?.writeSummary();
+          services?.nodesChanged();
         }
       },
+      // Out of every proxy first, then preStop, then SIGTERM.
+      beforeStop: (pod, budgetMs) => services?.beforeStop(pod, budgetMs) ?? Promise.resolve(),
     });
     cleanups.push(() => fleet.close());
     manager = new Manager({
@@ -385,6 +396,22 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
     });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
+    services = new ServiceController({
+      desired: sync,
+      fleet,
+      // Fake runtimes (tests, benchmarks) get fake proxies unless a test asks for real ones.
+      proxyFor: opts.proxyFactory ?? (opts.runtimeFactory ? () => new FakeProxy() : nodeProxyFactory(opts.stateDir)),
+      setStatusFile: (path, content) => {
+        if (content === undefined) store.removeFile(path);
+        else store.setFile(path, content);
+        scheduleStatusWrite();
+      },
+      statusFiles: (prefix) => store.filePaths(prefix),
+      enqueue: (key) => manager!.enqueue(key),
+      log,
+    });
+    manager.register("Service", services);
+    manager.register(PROXY_PREFIX, services);
     manager.register("Deployment", workloads);
     manager.register("Rollout", workloads);
     manager.register("Node", nodes);
@@ -468,6 +495,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         stable: summary?.stable ?? null,
         head: summary?.head ?? null,
         nodes: fleet.listNodes().map((n) => ({ name: n.config.name, ready: n.condition === "Ready", pods: n.pods })),
+        proxies: services!.health(),
         ...(proposals ? { previews: previews.list().map((p) => ({ name: p.name, commit: p.commit, namespaces: p.namespaces, expiresAt: new Date(p.expiresAt).toISOString() })) } : {}),
       };
     };
@@ -505,7 +533,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       health,
       trigger: () => watch?.trigger(),
       flushStatus: () => writer.flush(),
-      stop() {
+      stop(options = {}) {
+        if (options.stopProxies) cleanups.push(() => services!.close());
         stopping ??= (async () => {
           // Reverse order of start: server, watch, queue, reverts in flight, fleet, status, lock, repository.
           const order = [...cleanups].reverse();

@@ -27,8 +27,11 @@ import type { ProxyBind, ProxyConfig, ProxyListener, ProxyServer } from "./types
 
 /** How the rendered HAProxy is reached. */
 export interface HaproxyOptions {
-  /** Path of the admin stats socket (the runtime API); no quote or line break. */
-  statsSocket: string;
+  /**
+   * Path of the admin stats socket (the runtime API); no quote or line break. Omitted when the proxy
+   * manager declares its own (runtime/proxy appends a `global` section with it).
+   */
+  statsSocket?: string;
 }
 
 /** What HAProxy holds in one server slot; `server` is the ProxyServer id in it, none when the slot is free. */
@@ -55,7 +58,7 @@ export interface ListenerState {
 
 /** What a running HAProxy was given: the output of renderHaproxy, then of each proxyEdits. Plain JSON data. */
 export interface RenderedState {
-  statsSocket: string;
+  statsSocket?: string;
   /** Sorted by key. */
   listeners: ListenerState[];
 }
@@ -109,7 +112,7 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
   const lines = [
     `# The HAProxy configuration of coxswain node ${config.node.replace(/[^\x20-\x7e]/g, "?")}, rendered by operator/src/traffic/haproxy.ts.`,
     "global",
-    `    stats socket '${opts.statsSocket}' mode 600 level admin expose-fd listeners`,
+    ...(opts.statsSocket !== undefined ? [`    stats socket '${opts.statsSocket}' mode 600 level admin expose-fd listeners`] : []),
     "    hard-stop-after 30s",
     "",
     "defaults",
@@ -128,7 +131,7 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
     if (l.affinity !== undefined) lines.push(`    stick-table type ip size 100k expire ${l.affinity.timeoutSeconds}s`, "    stick on src");
     lines.push(...serverLines(l.slots));
   }
-  return { text: lines.join("\n") + "\n", state: { statsSocket: opts.statsSocket, listeners } };
+  return { text: lines.join("\n") + "\n", state: { ...(opts.statsSocket !== undefined ? { statsSocket: opts.statsSocket } : {}), listeners } };
 }
 
 /** `server` lines for the slots, runs of free slots as one `server-template`. */
@@ -175,7 +178,7 @@ export function proxyEdits(applied: RenderedState | undefined, next: ProxyConfig
     return { ...was, slots };
   });
   const commands = edits.sort((a, b) => a.phase - b.phase).flatMap((e) => e.commands);
-  return { reload: false, commands, state: { statsSocket: applied.statsSocket, listeners } };
+  return { reload: false, commands, state: { ...(applied.statsSocket !== undefined ? { statsSocket: applied.statsSocket } : {}), listeners } };
 }
 
 /** Whether `next` differs from `applied` in anything the runtime API cannot change. */
@@ -279,7 +282,7 @@ function validate(config: ProxyConfig, opts: HaproxyOptions): void {
   const bad = (what: string, details: Record<string, unknown>): never => {
     throw new CoxError("InvalidArgument", what, { details });
   };
-  if (opts.statsSocket === "" || /['\x00-\x1f\x7f]/.test(opts.statsSocket)) bad(`stats socket path ${JSON.stringify(opts.statsSocket)} cannot be written in a configuration`, { statsSocket: opts.statsSocket });
+  if (opts.statsSocket !== undefined && (opts.statsSocket === "" || /['\x00-\x1f\x7f]/.test(opts.statsSocket))) bad(`stats socket path ${JSON.stringify(opts.statsSocket)} cannot be written in a configuration`, { statsSocket: opts.statsSocket });
   const endpoint = (key: string, address: string, port: number): void => {
     if (parseIpv4(address) === undefined) bad(`${key}: ${JSON.stringify(address)} is not an IPv4 address`, { listener: key, address });
     if (!Number.isInteger(port) || port < 1 || port > 65535) bad(`${key}: port ${port} is not from 1 to 65535`, { listener: key, port });

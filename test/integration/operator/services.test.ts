@@ -76,7 +76,11 @@ describe("operator with Services in the repository", () => {
     await waitFor("c3 Succeeded", async () => (await phase(c3)) === "Succeeded");
     expect(await commitRecord(c3)).toContain("delete Service/default/web");
     expect(await running()).toBe(2);
-    expect(await runGit(["ls-tree", "-r", "--name-only", "coxswain/status"], { cwd: repo.dir })).not.toMatch(/service/i);
+    // The Service's status file goes with it.
+    await waitFor("services/default/web.yaml removed", async () => {
+      await op!.flushStatus();
+      return !/^services\//m.test(await runGit(["ls-tree", "-r", "--name-only", "coxswain/status"], { cwd: repo.dir }));
+    });
   });
 
   it("records a commit with an invalid Service as Invalid, with file and line, and applies nothing of it", async () => {

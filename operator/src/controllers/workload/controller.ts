@@ -20,7 +20,7 @@
  */
 import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
 import { toCoxError, type CoxError } from "../../api/errors.js";
-import type { ConfigMap, Rollout, Workload } from "../../api/objects.js";
+import type { ConfigMap, Rollout, Service, Workload } from "../../api/objects.js";
 import { parseKey } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
@@ -57,6 +57,9 @@ import type {
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
+import { discoveryFor } from "../../traffic/discovery.js";
+import { toServiceSpec } from "../../traffic/spec.js";
+import { DEFAULT_SERVICE_NETWORK } from "../node/controller.js";
 import { uniquePodName } from "./names.js";
 import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
 import type { DesiredView, WorkloadReporter } from "../types.js";
@@ -459,6 +462,7 @@ export class WorkloadController {
     const result = schedule(fleet.schedulerSnapshot(plan.priority.value, ctx.key), requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
     this.nextStartIndex = result.nextStartIndex;
     const creates: Promise<void>[] = [];
+    const services = (this.opts.desired.graph()?.ofKind("Service") ?? []).map((m) => toServiceSpec(m.object as Service));
     for (const placement of result.placements) {
       const node = fleet.nodeConfig(placement.node)!;
       if (placement.node === mem.nominatedNode) {
@@ -474,7 +478,9 @@ export class WorkloadController {
         portCount: plan.portCount,
         fixedPorts: plan.fixedHostPorts.map((p) => p.port),
       });
-      const launches = podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance });
+      // Services are reached on the node's own loopback addresses: host-network pods only (bridge: not yet).
+      const discovery = services.length > 0 && node.network === "host" ? discoveryFor(services, node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK, ctx.namespace) : undefined;
+      const launches = podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}) });
       creates.push(
         fleet.createPod(placement.id, placement.node, launches).then(
           () => void ctx.events.push({ type: "Normal", reason: "Created", message: `created pod ${placement.id} on ${placement.node}` }),

@@ -26,6 +26,7 @@ import { LABELS } from "../../runtime/labels.js";
 import type { PreStopLabel } from "../../runtime/prestop.js";
 import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
+import type { Discovery } from "../../traffic/discovery.js";
 
 /** Looks up ConfigMaps by key (the desired graph). */
 export type ConfigMapLookup = (key: string) => ConfigMap | undefined;
@@ -168,6 +169,8 @@ export interface PodPlacement {
   commit: string;
   /** Operator instance (the io.coxswain.owner label value). */
   instance: string;
+  /** The Services that exist as the pod starts, as seen from its node (traffic/discovery.ts). */
+  discovery?: Discovery;
 }
 
 /** The container launches of one pod. Deterministic for the same plan and placement. */
@@ -181,7 +184,8 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     });
     const seen = (p: LaunchPort) => (at.node.network === "host" ? p.hostPort : p.containerPort);
     // Injected first, so that the user's env and $(VAR) references can use them.
-    const vars: Record<string, string> = { COXSWAIN_POD: at.pod, COXSWAIN_NODE: at.node.name, COXSWAIN_REVISION: plan.revision };
+    // Kubernetes' Service variables come first: the pod's own variables and env override them.
+    const vars: Record<string, string> = { ...at.discovery?.env, COXSWAIN_POD: at.pod, COXSWAIN_NODE: at.node.name, COXSWAIN_REVISION: plan.revision };
     if (ports[0]) vars.PORT = String(seen(ports[0]));
     for (const p of ports) if (p.name) vars[`PORT_${p.name.toUpperCase().replace(/-/g, "_")}`] = String(seen(p));
     const env: Record<string, string> = { ...vars };
@@ -199,6 +203,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       network: at.node.network,
       ports,
       limits: c.limits,
+      ...(at.discovery?.hosts.length ? { hosts: at.discovery.hosts.map((h) => ({ address: h.address, names: [...h.names] })) } : {}),
     };
     const labels: Record<string, string> = {
       [LABELS.owner]: at.instance,

@@ -1,0 +1,64 @@
+/**
+ * The status file of a Service: services/<namespace>/<name>.yaml on the status branch. What a user asks
+ * when traffic misbehaves — which pods serve it, which do not and why, where it answers on each node, and
+ * whether each node's proxy serves it — in one file per Service.
+ *
+ * Rendering is pure and deterministic (lists sorted, no clock), so the same state writes no new commit.
+ */
+import { stringify } from "yaml";
+
+/** services/<namespace>/<name>.yaml. */
+export function servicePath(namespace: string, name: string): string {
+  return `services/${namespace}/${name}.yaml`;
+}
+
+/** One endpoint as the status file lists it. */
+export interface ServiceEndpointRecord {
+  pod: string;
+  node: string;
+  /** "address:port" where the pod answers. */
+  address: string;
+}
+
+/** What the status file of one Service says. */
+export interface ServiceRecord {
+  namespace: string;
+  name: string;
+  type: string;
+  /** Per Service port (in ServiceSpec order): its numbers and its endpoints. */
+  ports: {
+    name?: string;
+    port: number;
+    targetPort: number | string;
+    nodePort?: number;
+    ready: ServiceEndpointRecord[];
+    notReady: ServiceEndpointRecord[];
+    terminating: ServiceEndpointRecord[];
+  }[];
+  /** Per node: the Service's address there, and whether the node's proxy serves the configuration that has it. */
+  nodes: { node: string; address?: string; serving: boolean; error?: string }[];
+}
+
+const byPod = (a: ServiceEndpointRecord, b: ServiceEndpointRecord): number => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
+
+/** The YAML text of a Service's status file. */
+export function renderServiceRecord(r: ServiceRecord): string {
+  return stringify({
+    service: `${r.namespace}/${r.name}`,
+    type: r.type,
+    ports: r.ports.map((p) => ({
+      ...(p.name !== undefined ? { name: p.name } : {}),
+      port: p.port,
+      targetPort: p.targetPort,
+      ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+      endpoints: {
+        ready: [...p.ready].sort(byPod),
+        notReady: [...p.notReady].sort(byPod),
+        terminating: [...p.terminating].sort(byPod),
+      },
+    })),
+    nodes: [...r.nodes]
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
+      .map((n) => ({ node: n.node, ...(n.address !== undefined ? { address: n.address } : {}), serving: n.serving, ...(n.error ? { error: n.error } : {}) })),
+  });
+}

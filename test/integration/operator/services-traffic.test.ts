@@ -1,0 +1,215 @@
+/**
+ * Services carry traffic: the whole operator in-process on a real Git repository with the process runtime
+ * (real processes) and a real HAProxy (Debian's) as the node proxy. A Service's address answers with its
+ * ready pods, pods find it by name and by Kubernetes' variables, a rolling update under steady load fails
+ * no request, and a Service removed from Git stops being served.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { LABELS } from "../../../operator/src/runtime/labels.js";
+import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";
+import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
+import { deploymentYaml, serviceYaml } from "../../support/manifests.js";
+import { waitFor } from "../../support/wait.js";
+
+const HAPROXY = "/usr/sbin/haproxy";
+const enabled = existsSync(HAPROXY) && process.getuid?.() === 0;
+if (!enabled && process.env.CI === "true") throw new Error(`services-traffic: CI needs ${HAPROXY} (apt-get install -y haproxy) and root`);
+
+/**
+ * A small HTTP server: answers "<version> <pod>" on 127.0.0.1:$PORT after 30 ms, so that requests are always
+ * in flight, and exits at once on SIGTERM as many programs do — dropping whatever it was answering. Only
+ * taking a pod out of the proxies (and letting its requests finish) before SIGTERM keeps clients whole.
+ */
+const APP = `
+const http = require("node:http");
+const server = http.createServer((req, res) => {
+  setTimeout(() => res.end(process.env.VERSION + " " + process.env.COXSWAIN_POD + "\\n"), 30);
+});
+server.keepAliveTimeout = 60000;
+server.listen(Number(process.env.PORT), "127.0.0.1");
+process.on("SIGTERM", () => process.exit(0));
+`;
+
+interface ServiceStatus {
+  ports: { port: number; endpoints: { ready: { pod: string }[]; notReady: unknown[]; terminating: unknown[] } }[];
+  nodes: { node: string; address?: string; serving: boolean; error?: string }[];
+}
+
+describe.skipIf(!enabled)("Services through a real HAProxy (process runtime)", () => {
+  let repo: TestRepo;
+  let stateDir: string;
+  let appFile: string;
+  let op: RunningOperator | undefined;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    appFile = join(await tempDir("coxswain-svc-app-"), "app.cjs");
+    await writeFile(appFile, APP);
+  });
+
+  afterAll(async () => {
+    await rm(join(appFile, ".."), { recursive: true, force: true });
+  });
+
+  afterEach(async () => {
+    await op?.stop({ stopProxies: true });
+    op = undefined;
+    const rt = new ProcessRuntime({ stateDir, owner: "coxswain" });
+    for (const c of await rt.list()) await rt.remove(c.id);
+    await rt.close();
+    await repo.cleanup();
+    await rm(stateDir, { recursive: true, force: true });
+    lines.length = 0;
+  });
+
+  async function start(): Promise<RunningOperator> {
+    op = await startOperator({
+      repo: repo.dir,
+      stateDir,
+      runtime: "process",
+      pollMs: 200,
+      fleetPollMs: 200,
+      statusDebounceMs: 50,
+      defaultPortRange: { from: 62600, to: 62699 },
+      log: (l) => lines.push(l),
+    });
+    return op;
+  }
+
+  function web(version: string, replicas = 2): string {
+    return deploymentYaml({ replicas, command: [process.execPath, appFile], env: [{ name: "VERSION", value: version }], probe: true, grace: 10 });
+  }
+
+  async function status(name: string): Promise<ServiceStatus | undefined> {
+    await op!.flushStatus();
+    const text = await runGit(["show", `coxswain/status:services/default/${name}.yaml`], { cwd: repo.dir }).catch(() => undefined);
+    return text === undefined ? undefined : (parse(text) as ServiceStatus);
+  }
+
+  /** The Service's status once `ready` endpoints are ready and the node serves it. */
+  async function served(name: string, ready: number): Promise<ServiceStatus> {
+    return waitFor(`Service ${name} served with ${ready} ready endpoints`, async () => {
+      const s = await status(name);
+      return s && s.ports[0]!.endpoints.ready.length === ready && s.nodes.every((n) => n.serving) ? s : undefined;
+    }, 60_000);
+  }
+
+  function get(address: string, port: number, agent?: http.Agent): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: address, port, path: "/", agent: agent ?? false, timeout: 5_000 }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => (res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}: ${body}`))));
+      });
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+    });
+  }
+
+  it("a Service's address on the node answers with its ready pods, and its status file lists them", async () => {
+    stateDir = await tempDir("coxswain-svc-");
+    repo = await makeRepo();
+    await repo.write("web.yaml", web("v1"));
+    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 8080, targetPort: "http" }] }));
+    await repo.commit("web and its Service");
+    await start();
+    const s = await served("web", 2);
+    const address = s.nodes[0]!.address!;
+    expect(address).toMatch(/^127\.77\./);
+    const pods = new Set(s.ports[0]!.endpoints.ready.map((e) => e.pod));
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) seen.add((await get(address, 8080)).split(" ")[1]!);
+    expect(seen).toEqual(pods); // both pods take requests
+    expect(lines.some((l) => /proxy of local: /.test(l) && /Proxy/.test(l))).toBe(false);
+  });
+
+  it("a pod finds a Service that existed when it started by name (/etc/hosts) and by Kubernetes' variables", async () => {
+    stateDir = await tempDir("coxswain-svc-");
+    repo = await makeRepo();
+    await repo.write("web.yaml", web("v1", 1));
+    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 8080, targetPort: "http" }] }));
+    await repo.commit("web and its Service");
+    await start();
+    const s = await served("web", 1);
+    const script = 'getent hosts web web.default.svc.cluster.local; echo "env $WEB_SERVICE_HOST $WEB_SERVICE_PORT $WEB_SERVICE_PORT_HTTP"; exec sleep 300';
+    await repo.write("client.yaml", deploymentYaml({ name: "client", replicas: 1, command: ["sh", "-c", script], ports: false }));
+    await repo.commit("a client");
+    const rt = new ProcessRuntime({ stateDir, owner: "coxswain" });
+    const log = await waitFor("the client's output", async () => {
+      const c = (await rt.list()).find((x) => x.labels[LABELS.workload] === "client");
+      const text = c ? await readFile(rt.logPath(c.id), "utf8").catch(() => "") : "";
+      return text.includes("env ") ? text : undefined;
+    });
+    await rt.close();
+    const address = s.nodes[0]!.address!;
+    expect(log).toContain(`env ${address} 8080 8080`);
+    const answers = log.split("\n").filter((l) => l.startsWith(address));
+    expect(answers.length).toBe(2);
+  });
+
+  it("a rolling update under steady keep-alive load through the Service fails no request", async () => {
+    stateDir = await tempDir("coxswain-svc-");
+    repo = await makeRepo();
+    await repo.write("web.yaml", web("v1", 3));
+    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 8080, targetPort: "http" }] }));
+    await repo.commit("v1");
+    await start();
+    const address = (await served("web", 3)).nodes[0]!.address!;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    let sent = 0;
+    const failures: string[] = [];
+    const versions = new Set<string>();
+    let running = true;
+    const client = async () => {
+      while (running) {
+        sent++;
+        try {
+          versions.add((await get(address, 8080, agent)).split(" ")[0]!);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    await waitFor("traffic flowing", () => sent > 50);
+    await repo.write("web.yaml", web("v2", 3));
+    const v2 = await repo.commit("v2");
+    await waitFor("v2 rolled out and serving alone", async () => {
+      const s = await status("web");
+      const pods = (await op!.fleet.pods()).filter((p) => p.owner === "Deployment/default/web");
+      return s?.ports[0]!.endpoints.ready.length === 3 && pods.length === 3 && pods.every((p) => p.commit === v2 && p.ready) && s.ports[0]!.endpoints.terminating.length === 0;
+    }, 120_000);
+    const before = sent;
+    await waitFor("more traffic after the rollout", () => sent > before + 50);
+    running = false;
+    await Promise.all(clients);
+    agent.destroy();
+    console.log(`rolling update through the Service: ${sent} requests, ${failures.length} failed`);
+    expect(failures).toEqual([]);
+    expect(versions).toEqual(new Set(["v1", "v2"]));
+  });
+
+  it("a Service removed from Git stops being served and its status file goes", async () => {
+    stateDir = await tempDir("coxswain-svc-");
+    repo = await makeRepo();
+    await repo.write("web.yaml", web("v1", 1));
+    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 8080, targetPort: "http" }] }));
+    await repo.commit("web and its Service");
+    await start();
+    const address = (await served("web", 1)).nodes[0]!.address!;
+    expect(await get(address, 8080)).toMatch(/^v1 /);
+    await repo.rm("svc.yaml");
+    await repo.commit("no Service");
+    await waitFor("the status file gone", async () => (await status("web")) === undefined);
+    await waitFor("the address refuses connections", async () => get(address, 8080).then(() => false, (err: Error) => /ECONNREFUSED/.test(err.message)));
+    expect(execFileSync("git", ["ls-tree", "-r", "--name-only", "coxswain/status"], { cwd: repo.dir, encoding: "utf8" })).not.toMatch(/^services\//m);
+  });
+});
