@@ -195,6 +195,8 @@ export class Fleet {
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly reservations = new Map<string, Reservation>();
   private readonly terminating = new Set<string>();
+  /** See setReservedHostPorts. */
+  private reservedHostPorts = new Set<number>();
   /** Preemptors' nominated nodes (Kubernetes' nominatedNodeName), by owner: room held for them. */
   private readonly nominations = new Map<string, { node: string; priority: number; requests: Resources; requestsForScoring: Resources; expiresAt: number }>();
   private readonly kubelet: Kubelet;
@@ -666,8 +668,16 @@ export class Fleet {
     }
   }
 
+  /**
+   * Host ports kept out of pod assignment on every node: the Services' nodePorts, where each node's proxy
+   * listens. Pods that already hold one keep it (the proxy then reports the bind as failed on that node).
+   */
+  setReservedHostPorts(ports: Iterable<number>): void {
+    this.reservedHostPorts = new Set(ports);
+  }
+
   private usedPorts(e: NodeEntry): Set<number> {
-    const used = new Set<number>();
+    const used = new Set<number>(this.reservedHostPorts);
     for (const p of e.pods.values()) for (const port of p.ports) used.add(port.hostPort);
     for (const r of this.reservations.values()) if (r.node === e.config.name) for (const p of r.ports) used.add(p);
     return used;

@@ -132,3 +132,25 @@ export function allocateNodePorts(services: readonly ServiceSpec[], range: PortR
 function nodePortKey(s: ServiceSpec, port: number): string {
   return `${s.namespace}/${s.name}:${port}`;
 }
+
+/**
+ * The Services with every nodePort assigned, for a fleet whose nodes have `ranges` as their portRanges: a
+ * node port is one every node can listen on, so it comes from the ports all ranges share (30000-32767
+ * when there are no nodes). Throws as allocateNodePorts does (PortRangeExhausted when the ranges share
+ * too few ports).
+ */
+export function withNodePorts(services: readonly ServiceSpec[], ranges: readonly PortRange[]): ServiceSpec[] {
+  const shared = ranges.length === 0 ? { from: 30000, to: 32767 } : { from: Math.max(...ranges.map((r) => r.from)), to: Math.min(...ranges.map((r) => r.to)) };
+  if (shared.from > shared.to) {
+    if (!services.some((s) => (s.type === "NodePort" || s.type === "LoadBalancer") && s.ports.some((p) => p.nodePort === undefined))) return [...services];
+    throw new CoxError("PortRangeExhausted", "the nodes' portRanges share no port, so a Service without a nodePort cannot get one; give it a nodePort or make the ranges overlap", {
+      details: { ranges: ranges.map((r) => `${r.from}-${r.to}`) },
+    });
+  }
+  return allocateNodePorts(services, shared, new Set());
+}
+
+/** Every nodePort of these Services (assigned ones included), sorted. */
+export function assignedNodePorts(services: readonly ServiceSpec[]): number[] {
+  return [...new Set(services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort !== undefined ? [p.nodePort] : []))))].sort((a, b) => a - b);
+}

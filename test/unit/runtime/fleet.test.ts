@@ -69,6 +69,15 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("never assigns a port reserved for the Services' node ports", async () => {
+    const { fleet } = makeFleet();
+    await fleet.setNodes([node("n1", 30000, 30003)]);
+    fleet.setReservedHostPorts([30000, 30002]);
+    const a = fleet.reserve({ pod: "web-a", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 100, memoryBytes: 0 }, portCount: 2 });
+    expect(a).toEqual([30001, 30003]);
+    await fleet.close();
+  });
+
   it("the scheduler's view counts reservations before their containers exist, and pods' labelled requests", async () => {
     const { fleet } = makeFleet();
     await fleet.setNodes([node("n1")]);

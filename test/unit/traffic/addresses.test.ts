@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { allocateNodePorts, allocateServiceAddresses, parseIpv4 } from "../../../operator/src/traffic/addresses.js";
+import { allocateNodePorts, allocateServiceAddresses, assignedNodePorts, parseIpv4, withNodePorts } from "../../../operator/src/traffic/addresses.js";
 import type { ServiceSpec } from "../../../operator/src/traffic/types.js";
 import { codeOf } from "../../support/errors.js";
 import { port, service } from "./builders.js";
@@ -205,5 +205,28 @@ describe("allocateNodePorts properties", () => {
         },
       ),
     );
+  });
+});
+
+describe("withNodePorts", () => {
+  it("takes node ports from the ports every node's range shares, and lists every node port once, sorted", () => {
+    const services = [nodePortService("web"), nodePortService("fixed", { ports: [port({ nodePort: 30050 })] }), service("plain")];
+    const got = withNodePorts(services, [
+      { from: 30000, to: 30099 },
+      { from: 30040, to: 30199 },
+    ]);
+    const web = got[0]!.ports[0]!.nodePort!;
+    expect(web).toBeGreaterThanOrEqual(30040);
+    expect(web).toBeLessThanOrEqual(30099);
+    expect(assignedNodePorts(got)).toEqual([30050, web].sort((a, b) => a - b));
+  });
+
+  it("refuses with PortRangeExhausted when the nodes share no port and a Service needs one assigned", () => {
+    const ranges = [
+      { from: 30000, to: 30009 },
+      { from: 31000, to: 31009 },
+    ];
+    expect(codeOf(() => withNodePorts([nodePortService("web")], ranges))).toBe("PortRangeExhausted");
+    expect(withNodePorts([nodePortService("fixed", { ports: [port({ nodePort: 30005 })] })], ranges)[0]!.ports[0]!.nodePort).toBe(30005);
   });
 });

@@ -21,7 +21,7 @@ import { LABELS } from "../../runtime/labels.js";
 import type { Fleet, NodeConfig, ObservedPod } from "../../runtime/fleet.js";
 import type { NodeProxy, ProxyFactory } from "../../runtime/proxy/index.js";
 import { renderServiceRecord, servicePath, type ServiceEndpointRecord } from "../../status/services.js";
-import { allocateNodePorts, allocateServiceAddresses } from "../../traffic/addresses.js";
+import { allocateServiceAddresses, assignedNodePorts, withNodePorts } from "../../traffic/addresses.js";
 import { serviceEndpoints } from "../../traffic/endpoints.js";
 import { proxyEdits, type RenderedState } from "../../traffic/haproxy.js";
 import { proxyConfig } from "../../traffic/proxy.js";
@@ -263,8 +263,8 @@ export class ServiceController {
   private snapshot(): Snapshot {
     const nodes = this.opts.fleet.listNodes().map((n) => n.config);
     const specs = this.serviceObjects().map(toServiceSpec);
-    const range = nodePortRange(nodes);
-    const services = allocateNodePorts(specs, range, new Set());
+    const services = withNodePorts(specs, nodes.map((n) => n.portRange));
+    this.opts.fleet.setReservedHostPorts(assignedNodePorts(services));
     const pods = this.opts.fleet.pods().map((p) => trafficPod(p, this.opts.fleet.nodeConfig(p.node)?.address ?? "127.0.0.1"));
     const endpoints = new Map(services.map((s) => [`${s.namespace}/${s.name}`, serviceEndpoints(s, pods)]));
     return { services, endpoints, nodes };
@@ -303,10 +303,4 @@ function trafficPod(p: ObservedPod, address: string): TrafficPod {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Node ports come out of every node's portRange: the ports all nodes have in common. */
-function nodePortRange(nodes: readonly NodeConfig[]): { from: number; to: number } {
-  if (nodes.length === 0) return { from: 30000, to: 32767 };
-  return { from: Math.max(...nodes.map((n) => n.portRange.from)), to: Math.min(...nodes.map((n) => n.portRange.to)) };
 }

@@ -57,6 +57,7 @@ import type {
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
+import { assignedNodePorts, withNodePorts } from "../../traffic/addresses.js";
 import { discoveryFor } from "../../traffic/discovery.js";
 import { toServiceSpec } from "../../traffic/spec.js";
 import { DEFAULT_SERVICE_NETWORK } from "../node/controller.js";
@@ -458,11 +459,20 @@ export class WorkloadController {
       if (i === 0 && mem.nominatedNode) req.nominatedNodeName = mem.nominatedNode;
       requests.push(req);
     }
+    const services = (this.opts.desired.graph()?.ofKind("Service") ?? []).map((m) => toServiceSpec(m.object as Service));
+    // The Services' node ports are where every node's proxy listens: never a pod's host port.
+    // (Node ports that cannot be assigned are the service controller's to report; pods are placed anyway.)
+    if (services.length > 0) {
+      try {
+        fleet.setReservedHostPorts(assignedNodePorts(withNodePorts(services, fleet.listNodes().map((n) => n.config.portRange))));
+      } catch {
+        fleet.setReservedHostPorts(assignedNodePorts(services));
+      }
+    }
     // schedule → reserve runs without an await in between: the next decision sees these placements.
     const result = schedule(fleet.schedulerSnapshot(plan.priority.value, ctx.key), requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
     this.nextStartIndex = result.nextStartIndex;
     const creates: Promise<void>[] = [];
-    const services = (this.opts.desired.graph()?.ofKind("Service") ?? []).map((m) => toServiceSpec(m.object as Service));
     for (const placement of result.placements) {
       const node = fleet.nodeConfig(placement.node)!;
       if (placement.node === mem.nominatedNode) {
