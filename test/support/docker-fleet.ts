@@ -68,7 +68,7 @@ export interface TestFleet {
   stop(): Promise<void>;
   /**
    * YAML of coxswain.io/v1alpha1 Node objects for the fleet (endpoint, network host, address 127.0.0.1,
-   * portRange). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
+   * portRange, serviceNetwork 127.<100+i>.0.0/16 so that the nodes' proxies never share an address). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
    * spec.tls.secretRef "<node>-tls" in namespace default, and a kubernetes.io/tls Secret of that name
    * (stringData ca.crt, tls.crt, tls.key: the client's credentials) precedes it.
    */
@@ -759,7 +759,8 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
       if (options.tls && !pki) throw new Error("nodeManifests({ tls: true }) needs a fleet started with tls: true");
       return states
         .flatMap((s) => {
-          const spec = { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange };
+          // Nodes share this host's loopback: each needs a Service network of its own for its proxy.
+          const spec = { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange, serviceNetwork: `127.${100 + states.indexOf(s)}.0.0/16` };
           const node = (extra: Record<string, unknown>) =>
             stringify({ apiVersion: "coxswain.io/v1alpha1", kind: "Node", metadata: { name: s.node.name }, spec: { ...spec, ...extra } });
           if (!options.tls) return [node({})];

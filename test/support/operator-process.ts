@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { readdir } from "node:fs/promises";
+import { HaproxyProcess } from "../../operator/src/runtime/proxy/haproxy-process.js";
 import { waitFor } from "./wait.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -73,4 +75,15 @@ export function startOperatorProcess(args: string[], env: Record<string, string>
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Stops the node proxies an operator left running under its state dir (`<stateDir>/proxy/<node>`): they
+ * outlive the operator by design, and a test must not leave them behind. Each is stopped through its own
+ * manager, which adopts it by its pid file and checks its command line before signalling it.
+ */
+export async function stopNodeProxies(stateDir: string): Promise<void> {
+  const dir = path.join(stateDir, "proxy");
+  const nodes = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(nodes.map((n) => new HaproxyProcess({ stateDir: path.join(dir, n) }).close()));
 }

@@ -229,6 +229,9 @@ export class HaproxyProcess implements NodeProxy {
     clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
     await this.#lock.run(LOCK, async () => {
+      // A proxy an earlier manager of this directory left running is ours to stop too.
+      if (this.#master === undefined && !this.#adoptChecked) await this.#adopt();
+      this.#adoptChecked = true;
       const m = this.#master;
       if (m !== undefined) await this.#stop(m);
     });

@@ -72,6 +72,6 @@ export interface NodeProxy {
   health(): ProxyHealth;
   /** Per backend and server counters, sorted by backend, the backend's own row first, then by server. */
   stats(): Promise<ProxyServerStats[]>;
-  /** Stops the proxy this manager runs (gracefully, then by force after a bound); later applies fail. */
+  /** Stops the proxy this manager runs (or one an earlier manager of the same place left running: adopted first), gracefully, then by force after a bound; later applies fail. */
   close(): Promise<void>;
 }
