@@ -7,13 +7,13 @@
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureExampleImage } from "../../operator/src/cli/quickstart.js";
 import { ProcessRuntime } from "../../operator/src/runtime/process/index.js";
 import { requireDocker, startFleet, type TestFleet } from "../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
 import { httpGet } from "../support/observe.js";
-import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
+import { startOperatorProcess, stopNodeProxies, type OperatorProcess } from "../support/operator-process.js";
 import { waitFor } from "../support/wait.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -55,6 +55,7 @@ function scenario(runtime: "process" | "docker", setup: () => Promise<Record<str
 
   afterAll(async () => {
     await op?.stop();
+    if (stateDir) await stopNodeProxies(stateDir);
     if (runtime === "process" && stateDir) {
       // Processes outlive the operator by design: stop them through the runtime, as a restart would see them.
       const rt = new ProcessRuntime({ stateDir, owner: "coxswain" });
@@ -70,6 +71,18 @@ function scenario(runtime: "process" | "docker", setup: () => Promise<Record<str
     op = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--runtime", runtime, "--port-range", portRange, "--poll-interval", "300ms"], env);
     await op.waitForLine(new RegExp(`default node runtime: ${runtime}`));
     await waitFor("2 pods serving the shipped message", () => serves(repo, "Hello from coxswain (pod hello-"), 120_000, 250);
+  });
+
+  it(`serves the Service at the URLs the operator prints: its own address and the node port (${runtime} runtime)`, async () => {
+    const line = await op!.waitForLine(/Service demo\/hello:8080 is served on node local at /, 60_000);
+    const urls = [...line.matchAll(/http:\/\/[0-9.]+:[0-9]+\//g)].map((m) => m[0]);
+    expect(urls).toHaveLength(2);
+    expect(urls.filter((u) => u.startsWith("http://127.77."))).toHaveLength(1); // its own address; the other is the node port
+    for (const url of urls) {
+      const { hostname, port } = new URL(url);
+      const body = await waitFor(`${url} answering`, () => httpGet(Number(port), "/", 1000, hostname), 30_000);
+      expect(body).toMatch(/^Hello from coxswain \(pod hello-/);
+    }
   });
 
   it(`rolls the Deployment when the ConfigMap changes (${runtime} runtime)`, async () => {

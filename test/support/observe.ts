@@ -65,10 +65,10 @@ export class FleetObserver {
   }
 }
 
-/** GET http://127.0.0.1:port/path → body, or undefined when it fails (within timeoutMs). */
-export function httpGet(port: number, path = "/", timeoutMs = 1000): Promise<string | undefined> {
+/** GET http://host:port/path (host 127.0.0.1 unless given) → body, or undefined when it fails (within timeoutMs). */
+export function httpGet(port: number, path = "/", timeoutMs = 1000, host = "127.0.0.1"): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const req = http.get({ host: "127.0.0.1", port, path, timeout: timeoutMs, agent: false }, (res) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs, agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));

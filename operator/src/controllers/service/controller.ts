@@ -175,9 +175,16 @@ export class ServiceController {
       const edits = proxyEdits(s.applied, config, {});
       if (edits.reload) await s.proxy.apply({ reload: true, text: edits.text });
       else if (edits.commands.length > 0) await s.proxy.apply({ reload: false, commands: edits.commands });
+      const before = new Set(s.config?.listeners.map((l) => l.key));
       s.applied = edits.state;
       s.config = config;
       s.appliedAt = takenAt;
+      // Say once where each new listener answers: that is the address a person tries first.
+      for (const l of config.listeners) {
+        if (before.has(l.key)) continue;
+        const at = l.binds.map((b) => `${l.mode === "http" ? "http://" : ""}${b.address}:${b.port}${l.mode === "http" ? "/" : ""}`).join(" and ");
+        this.opts.log?.(`Service ${l.key} is served on node ${nodeName} at ${at}`);
+      }
       if (s.error) this.opts.log?.(`proxy of ${nodeName} serves again`);
       delete s.error;
     } catch (err) {
