@@ -1,12 +1,17 @@
 /**
  * Services in a followed branch, through the whole pipeline in-process (real Git repository, manifest,
- * graph, diff, controllers, status; the fake runtime for the engines): they are accepted desired objects
- * that no controller acts on yet — commits with them apply, record their changes and succeed, they start
- * nothing, and an invalid Service makes its commit Invalid like any other manifest error.
+ * graph, diff, controllers, status; the fake runtime for the engines and in-memory node proxies): commits
+ * with Services apply, record their changes and succeed, start no pods of their own; the service controller
+ * turns ready pods into endpoints and node proxy configurations, reports a node whose proxy cannot be
+ * configured while the others serve, and nothing of an invalid commit reaches a proxy. (Real traffic through
+ * a real HAProxy: services-traffic.test.ts and test/e2e/services.test.ts.)
  */
 import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
+import { parse } from "yaml";
+import { CoxError } from "../../../operator/src/api/errors.js";
+import { FakeProxy, FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
+import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml, serviceYaml } from "../../support/manifests.js";
@@ -32,6 +37,45 @@ describe("operator with Services in the repository", () => {
     await repo.cleanup();
     await rm(stateDir, { recursive: true, force: true });
   });
+
+  const proxies = new Map<string, FakeProxy>();
+  const runtimes = new Map<string, FakeRuntime>();
+
+  /** Two fake nodes; the proxy of `broken` refuses every configuration. */
+  async function startFleet(broken?: string): Promise<void> {
+    proxies.clear();
+    runtimes.clear();
+    op = await startOperator({
+      repo: repo.dir,
+      stateDir,
+      pollMs: 200,
+      fleetPollMs: 200,
+      statusDebounceMs: 50,
+      seed: 1,
+      log: (l) => lines.push(l),
+      runtimeFactory: (node) => {
+        const rt = new FakeRuntime({ name: node.name, cpuMillis: 2000, memoryBytes: 4 * GiB });
+        runtimes.set(node.name, rt);
+        return rt;
+      },
+      proxyFactory: (node: NodeConfig) => {
+        const proxy = new FakeProxy();
+        if (node.name === broken) proxy.apply = () => Promise.reject(new CoxError("ProxyBindFailed", "127.0.0.1:30080 (Address already in use)"));
+        proxies.set(node.name, proxy);
+        return proxy;
+      },
+    });
+  }
+  const lines: string[] = [];
+  const nodesYaml = ["n1", "n2"]
+    .map((n, i) => `apiVersion: coxswain.io/v1alpha1\nkind: Node\nmetadata:\n  name: ${n}\nspec:\n  endpoint: unix:///fake/${n}.sock\n  address: 127.0.0.${11 + i}\n  portRange: 30000-30999\n  serviceNetwork: 127.${100 + i}.0.0/16\n`)
+    .join("---\n");
+
+  async function serviceStatus(): Promise<{ ports: { endpoints: { ready: { pod: string }[]; notReady: { pod: string }[] } }[]; nodes: { node: string; serving: boolean; error?: string; address?: string }[] } | undefined> {
+    await op!.flushStatus();
+    const text = await runGit(["show", "coxswain/status:services/default/web.yaml"], { cwd: repo.dir }).catch(() => undefined);
+    return text === undefined ? undefined : parse(text);
+  }
 
   async function start(): Promise<void> {
     op = await startOperator({
@@ -98,5 +142,80 @@ describe("operator with Services in the repository", () => {
     expect(record).toMatch(/file: svc.yaml/);
     expect(record).toMatch(/field: spec.ports\[0\].nodePort/);
     expect(await running()).toBe(1);
+  });
+
+  it("makes the ready pods of every node endpoints on every node's proxy, and takes a leaving pod out without a reload", async () => {
+    await repo.write("nodes.yaml", nodesYaml);
+    await repo.write("web.yaml", deploymentYaml({ replicas: 2, image: "app:v1" }));
+    await repo.write("svc.yaml", serviceYaml({ type: "NodePort", ports: [{ name: "http", port: 80, targetPort: "http", nodePort: 30080 }] }));
+    await repo.commit("web behind a NodePort Service on two nodes");
+    await startFleet();
+    const s = await waitFor("2 ready endpoints served by both nodes", async () => {
+      const st = await serviceStatus();
+      return st?.ports[0]!.endpoints.ready.length === 2 && st.nodes.every((n) => n.serving) ? st : undefined;
+    });
+    expect(s.nodes.map((n) => n.address)).toEqual([expect.stringMatching(/^127\.100\./), expect.stringMatching(/^127\.101\./)]);
+    for (const name of ["n1", "n2"]) {
+      const text = proxies.get(name)!.reloads.at(-1)!;
+      expect(text).toContain(`127.0.0.${name === "n1" ? 11 : 12}:30080`); // the node port on the node's own address
+      // Both pods, wherever they run: in the configuration's server lines or set by runtime edits since.
+      const ports = new Set([
+        ...[...text.matchAll(/^\s+server s\d+ (127\.0\.0\.1\d:3\d+)/gm)].map((m) => m[1]),
+        ...proxies.get(name)!.commands.flatMap((c) => {
+          const m = /addr (127\.0\.0\.1\d) port (3\d+)/.exec(c);
+          return m ? [`${m[1]}:${m[2]}`] : [];
+        }),
+      ]);
+      expect(ports.size).toBe(2);
+    }
+    // No pod was given the node port.
+    const containers = (await Promise.all([...runtimes.values()].map((rt) => rt.list()))).flat();
+    expect(containers).toHaveLength(2);
+    for (const c of containers) expect(c.labels["io.coxswain.ports"]).not.toContain("30080");
+
+    // Scaled down to one: the leaving pod goes out of every proxy through runtime edits, not a reload.
+    const reloads = [...proxies.values()].map((p) => p.reloads.length);
+    await repo.write("web.yaml", deploymentYaml({ replicas: 1, image: "app:v1" }));
+    await repo.commit("web scaled to 1");
+    await waitFor("1 ready endpoint, none leaving", async () => {
+      const st = await serviceStatus();
+      return st?.ports[0]!.endpoints.ready.length === 1 && st.ports[0]!.endpoints.notReady.length === 0;
+    });
+    await waitFor("both proxies told to drain it, then to take it out", () =>
+      [...proxies.values()].every((p) => p.commands.some((c) => /state drain|weight 0/.test(c)) && p.commands.some((c) => /state maint/.test(c))),
+    );
+    expect([...proxies.values()].map((p) => p.reloads.length)).toEqual(reloads);
+  });
+
+  it("reports a node whose proxy cannot be configured, in the status file and the log, while the other serves", async () => {
+    await repo.write("nodes.yaml", nodesYaml);
+    await repo.write("web.yaml", deploymentYaml({ replicas: 2, image: "app:v1" }));
+    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 80, targetPort: "http" }] }));
+    await repo.commit("web behind a Service");
+    await startFleet("n2");
+    const s = await waitFor("n1 serving, n2 failing", async () => {
+      const st = await serviceStatus();
+      const [n1, n2] = st?.nodes ?? [];
+      return n1?.serving && n2 && !n2.serving && n2.error ? st : undefined;
+    });
+    expect(s.nodes[1]!.error).toMatch(/^ProxyBindFailed: /);
+    expect(lines.filter((l) => l.includes("proxy of n2: ProxyBindFailed"))).toHaveLength(1); // said once, not at every retry
+    expect(proxies.get("n1")!.reloads).toHaveLength(1);
+  });
+
+  it("lets nothing of an invalid commit reach a proxy", async () => {
+    await repo.write("web.yaml", deploymentYaml({ replicas: 1, image: "app:v1" }));
+    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 80, targetPort: "http" }] }));
+    const good = await repo.commit("web behind a Service");
+    await startFleet();
+    await waitFor("good Succeeded and served", async () => (await phase(good)) === "Succeeded" && (await serviceStatus())?.nodes.every((n) => n.serving) === true);
+    const proxy = [...proxies.values()][0]!;
+    const before = { reloads: proxy.reloads.length, commands: proxy.commands.length };
+    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 81, targetPort: "http" }, { name: "http", port: 82, targetPort: "http" }] }));
+    const bad = await repo.commit("two ports with one name");
+    await waitFor("bad Invalid", async () => (await phase(bad)) === "Invalid");
+    await op!.flushStatus();
+    expect({ reloads: proxy.reloads.length, commands: proxy.commands.length }).toEqual(before);
+    expect(proxy.reloads.at(-1)).not.toMatch(/:8[12]\b/);
   });
 });
