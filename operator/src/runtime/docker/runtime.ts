@@ -744,8 +744,11 @@ export class DockerRuntime implements NodeRuntime {
 
   // ---------------------------------------------------------------- images and networks
 
-  /** Inspects the image; when missing, pulls it under pullTimeoutMs. Pull failures are ImagePullFailed. */
-  private async ensureImage(image: string): Promise<void> {
+  /**
+   * Inspects the image; when missing, pulls it under pullTimeoutMs. Pull failures are ImagePullFailed.
+   * Public for the node proxy (runtime/proxy/docker-proxy.ts), whose image is pulled like a pod's.
+   */
+  async ensureImage(image: string): Promise<void> {
     if (await this.hasImage(image)) return;
     const { repository, tag } = splitImageReference(image);
     let failure: unknown;
