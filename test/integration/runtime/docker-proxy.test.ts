@@ -304,25 +304,34 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     const { proxy } = newProxy();
     const good = config(["v1"]);
     await proxy.apply({ reload: true, text: good });
+    const pid = proxy.health().pid;
     const l = load();
     await servedBy(l, ["v1"], ["v2"]);
 
     const err = await errorOf(proxy.apply({ reload: true, text: config(["v2"], [`    bind 127.0.0.1:${ports.held}`]) }));
     expect(err.code).toBe("ProxyBindFailed");
     expect(err.details?.binds).toEqual([expect.objectContaining({ bind: `127.0.0.1:${ports.held}`, where: expect.stringMatching(/^haproxy\.cfg:\d+$/) })]);
-    expect(proxy.health()).toMatchObject({ running: true, config: { hash: sha256(good) }, lastError: { code: "ProxyBindFailed" } });
+    expect(proxy.health()).toMatchObject({ running: true, pid, config: { hash: sha256(good) }, lastError: { code: "ProxyBindFailed" } });
     await servedBy(l, ["v1"], ["v2"]);
+    // The file in the container is the serving one again.
+    const id = (await inspect(proxy.containerName))!.Id as string;
+    expect(await configInContainer(id)).toContain(good);
 
-    // The file in the container is the serving one again: a crash restarts into it, not into the failed text.
-    const info = (await inspect(proxy.containerName))!;
-    expect(await configInContainer(info.Id)).toContain(good);
+    // The master takes the next reload as usual.
+    const next = config(["v2"]);
+    await proxy.apply({ reload: true, text: next });
+    await servedBy(l, ["v2"], ["v1"]);
+    expect(proxy.health()).toMatchObject({ running: true, pid, config: { hash: sha256(next) } });
+
+    // A failed reload followed by a crash: the engine restarts the container into the text that served.
+    expect(await codeOf(proxy.apply({ reload: true, text: config(["v1"], [`    bind 127.0.0.1:${ports.held}`]) }))).toBe("ProxyBindFailed");
     await l.stop();
-    process.kill(info.State.Pid as number, "SIGKILL");
+    process.kill(pid!, "SIGKILL");
     await waitFor("the engine to restart the proxy", () => {
       const h = proxy.health();
-      return h.running && h.pid !== info.State.Pid && h.restarts >= 1;
+      return h.running && h.pid !== pid && h.restarts >= 1;
     });
-    await waitFor("v1 to answer through the restarted proxy", () => get(ports.listener).then((b) => b === "v1"));
+    await waitFor("v2 to answer through the restarted proxy", () => get(ports.listener).then((b) => b === "v2"));
   });
 
   it("a first start that does not load leaves no container behind: ProxyConfigInvalid, or ProxyBindFailed for a taken address", async () => {

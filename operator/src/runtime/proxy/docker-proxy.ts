@@ -34,7 +34,9 @@
  * forked and took over the listening sockets: hitless, given `option idle-close-on-response` and
  * `hard-stop-after`, the renderer's part) or "Loading failure!" after its [ALERT] lines (the old worker
  * keeps serving; a bind that failed is ProxyBindFailed naming it). After a failure haproxy.cfg.prev goes
- * back in place, so that a restart of the container runs the configuration that is serving.
+ * back in place, so that a restart of the container runs the configuration that is serving. The master's
+ * notices are the signal, so configurations must not set `quiet` (HAProxy 2.6 then drops "Loading
+ * failure!", and the reload would end as ProxyUnreachable when readyTimeoutMs runs out).
  *
  * The first start is the same without the check (there is nothing to exec in yet): "Loading success."
  * means serving; the log ending (the container stopped) means it did not load, and the container is
