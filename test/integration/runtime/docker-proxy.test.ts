@@ -442,18 +442,23 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     expect(l.failures).toEqual([]);
   });
 
-  it("an engine restart brings the proxy back by its restart policy, with no call from the manager", async () => {
+  it("an engine restart brings the proxy back by its restart policy, with no call from the manager", { timeout: 300_000 }, async () => {
     const { proxy } = newProxy();
     await proxy.apply({ reload: true, text: config(["v1"]) });
     const before = proxy.health().pid;
     await fleet.stopNode(0);
     await fleet.startNode(0);
     // The backends (restart policy "no") stay down: HAProxy answering at all (503) is the proof.
-    await waitFor("the proxy to answer after the engine restart", () => status(ports.listener).then((s) => s === 503));
-    await waitFor("health to show the proxy running again", () => {
-      const h = proxy.health();
-      return h.running && h.pid !== before;
-    });
+    // Bounds only (a loaded machine restarts an engine slowly); nothing here is timed.
+    await waitFor("the proxy to answer after the engine restart", () => status(ports.listener).then((s) => s === 503), 90_000);
+    await waitFor(
+      "health to show the proxy running again",
+      () => {
+        const h = proxy.health();
+        return h.running && h.pid !== before;
+      },
+      90_000,
+    );
     for (const v of ["v1", "v2"] as const) {
       const backend = (await raw.list()).find((c) => c.runtimeName === `cx_test_proxy_backend_${v}`)!;
       await raw.start(backend.id);
