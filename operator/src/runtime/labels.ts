@@ -45,6 +45,12 @@ export const LABELS = {
   probes: "io.coxswain.probes",
   /** The container's preStop hook as resolved at create time, JSON (PreStopLabel in runtime/prestop.ts; host port assigned). */
   preStop: "io.coxswain.pre-stop",
+  /**
+   * Marks the node's proxy container (runtime/proxy/docker-proxy.ts), one per node and owner, named
+   * "cx-proxy-<owner>"; the value is the node's name. It is never a pod (it carries no pod label), so the
+   * fleet does not count or schedule it; a new operator adopts it by name, owner and this label.
+   */
+  nodeProxy: "io.coxswain.node-proxy",
 } as const;
 
 /** The default owner label value; `coxswain run --instance` changes it. */

@@ -159,13 +159,15 @@ export function createDockerClient(target: EngineTarget, version: string | undef
 
 /** One HTTP request to the engine. */
 export interface EngineRequest {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** Path without the version prefix, e.g. "/containers/json". */
   path: string;
   /** Query parameters; objects are JSON-encoded (filters), arrays repeat the key. */
   query?: Record<string, unknown>;
   /** JSON body for POST. */
   body?: unknown;
+  /** A tar archive sent as the body (application/tar), for PUT /containers/{id}/archive. */
+  tar?: Buffer;
   /** Statuses outside 2xx that count as success (304 "already started/stopped"). */
   okStatuses?: number[];
   /** Resolve with the response stream instead of the parsed body. */
@@ -216,6 +218,7 @@ export function dial<T>(docker: Docker, req: EngineRequest): Promise<T> {
     statusCodes,
     isStream: req.stream === true,
   };
+  if (req.tar) dialOptions.file = req.tar;
   if (req.signal) dialOptions.abortSignal = req.signal;
   return new Promise<T>((resolve, reject) => {
     (docker.modem as unknown as { dial(o: unknown, cb: (err: unknown, data: unknown) => void): void }).dial(

@@ -334,15 +334,24 @@ export class ExecOutputDemuxer {
 
   constructor(private readonly limit: number = MAX_EXEC_OUTPUT_BYTES) {}
 
-  /** Feeds one chunk of the stream. */
-  push(chunk: Buffer): void {
+  /**
+   * Feeds one chunk of the stream. Returns the stdout and stderr payloads of the frames this chunk
+   * completed, in order and whole (not cut at the limit), for readers of a stream that never ends (a
+   * followed log); the limit applies only to what text() keeps.
+   */
+  push(chunk: Buffer): Buffer[] {
+    const payloads: Buffer[] = [];
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     for (;;) {
-      if (this.pending.length < 8) return;
+      if (this.pending.length < 8) return payloads;
       const length = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + length) return;
+      if (this.pending.length < 8 + length) return payloads;
       const type = this.pending[0];
-      if (type === 1 || type === 2) this.keep(this.pending.subarray(8, 8 + length));
+      if (type === 1 || type === 2) {
+        const payload = this.pending.subarray(8, 8 + length);
+        payloads.push(payload);
+        this.keep(payload);
+      }
       this.pending = this.pending.subarray(8 + length);
     }
   }

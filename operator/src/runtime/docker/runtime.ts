@@ -30,15 +30,16 @@ import { CoxError, isCoxError } from "../../api/errors.js";
 import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
 import { liveDescendants } from "../process/proc.js";
-import type {
-  ContainerLaunch,
-  ExecResult,
-  KillSignal,
-  NodeInfo,
-  NodeRuntime,
-  ObservedContainer,
-  RuntimeChangeListener,
-  TlsCredentials,
+import {
+  MAX_EXEC_OUTPUT_BYTES,
+  type ContainerLaunch,
+  type ExecResult,
+  type KillSignal,
+  type NodeInfo,
+  type NodeRuntime,
+  type ObservedContainer,
+  type RuntimeChangeListener,
+  type TlsCredentials,
 } from "../types.js";
 import { chooseApiVersion, isApiVersionMismatch, type EngineVersionReport } from "./api-version.js";
 import {
@@ -449,15 +450,16 @@ export class DockerRuntime implements NodeRuntime {
    * (stdout+stderr attached, no TTY), exec start read to its end and demultiplexed, exec inspect for the
    * exit code. Engine errors before the command runs are thrown (no such container, not running: 409 →
    * RuntimeCallFailed; unreachable → NodeUnreachable); at `timeoutMs` the result is timedOut whatever
-   * step was under way.
+   * step was under way. At most `maxOutputBytes` of output are kept (default MAX_EXEC_OUTPUT_BYTES, the
+   * probes' limit); a reader of longer answers (the node proxy's statistics) asks for more.
    */
-  async exec(id: string, command: readonly string[], timeoutMs: number): Promise<ExecResult> {
+  async exec(id: string, command: readonly string[], timeoutMs: number, maxOutputBytes = MAX_EXEC_OUTPUT_BYTES): Promise<ExecResult> {
     if (command.length === 0 || command[0] === "") {
       throw new CoxError("InvalidArgument", `exec in container ${id}: the command is empty; expected a program and its arguments`);
     }
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), Math.max(0, timeoutMs));
-    const output = new ExecOutputDemuxer();
+    const output = new ExecOutputDemuxer(maxOutputBytes);
     let execId: string | undefined;
     const timedOut = (): ExecResult => {
       if (execId !== undefined) void this.killExec(execId).catch(() => undefined);
@@ -536,6 +538,19 @@ export class DockerRuntime implements NodeRuntime {
     } finally {
       this.invalidate(id);
     }
+  }
+
+  /**
+   * One Engine API call that NodeRuntime does not cover, made like the runtime's own calls: under the
+   * node's call limit and a deadline (`timeoutMs`, default callTimeoutMs), on the negotiated API version,
+   * with failures as CoxErrors (NodeUnreachable, RuntimeCallFailed with details.status). With `stream`,
+   * the deadline covers opening the stream and the slot is given back once it is open; the caller ends
+   * the stream (destroy()). For coxswain's own infrastructure on the node, which NodeRuntime's pod-shaped
+   * calls do not fit: the node proxy (runtime/proxy/docker-proxy.ts) creates its container with a restart
+   * policy, puts files into it and follows its log.
+   */
+  request<T>(what: string, req: EngineRequest, options: { timeoutMs?: number } = {}): Promise<T> {
+    return this.call<T>(what, req, options);
   }
 
   /** Every repo:tag present on the engine, sorted; untagged images are left out. */
@@ -729,8 +744,11 @@ export class DockerRuntime implements NodeRuntime {
 
   // ---------------------------------------------------------------- images and networks
 
-  /** Inspects the image; when missing, pulls it under pullTimeoutMs. Pull failures are ImagePullFailed. */
-  private async ensureImage(image: string): Promise<void> {
+  /**
+   * Inspects the image; when missing, pulls it under pullTimeoutMs. Pull failures are ImagePullFailed.
+   * Public for the node proxy (runtime/proxy/docker-proxy.ts), whose image is pulled like a pod's.
+   */
+  async ensureImage(image: string): Promise<void> {
     if (await this.hasImage(image)) return;
     const { repository, tag } = splitImageReference(image);
     let failure: unknown;

@@ -1,0 +1,92 @@
+/**
+ * HTTP traffic through a proxy under test: one-off GETs and steady keep-alive clients that count answers
+ * per backend and record every failed request. Tests assert counts and failures, never durations.
+ */
+import http from "node:http";
+import { expect } from "vitest";
+import { waitFor } from "./wait.js";
+
+/** One GET on a fresh connection to 127.0.0.1:port: the body (trimmed); rejects on any status but 200. */
+export function get(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => (res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`))));
+      res.on("error", reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+/** Steady keep-alive clients: loops of back-to-back requests over one http.Agent. */
+export interface Load {
+  /** Successful responses per body (trimmed: the backend's name). */
+  counts: Map<string, number>;
+  /** Every failed request: a socket error, a timeout or a status other than 200. */
+  failures: string[];
+  /** Stops the loops (each finishes its request in flight) and closes the connections. */
+  stop(): Promise<void>;
+}
+
+/** Starts `clients` loops of requests to 127.0.0.1:port; call stop() when done. */
+export function startLoad(port: number, clients = 4): Load {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const counts = new Map<string, number>();
+  const failures: string[] = [];
+  let running = true;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const fail = (why: string): void => {
+        failures.push(why);
+        resolve();
+      };
+      const req = http.request({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("error", (err) => fail(err.message));
+        res.on("end", () => {
+          if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
+          const name = body.trim();
+          counts.set(name, (counts.get(name) ?? 0) + 1);
+          resolve();
+        });
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error("request timeout")));
+      req.on("error", (err) => fail(err.message));
+      req.end();
+    });
+  const loops = Array.from({ length: clients }, async () => {
+    while (running) await one();
+  });
+  return {
+    counts,
+    failures,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      agent.destroy();
+    },
+  };
+}
+
+/**
+ * Traffic goes where it should: every backend in `serving` answers at least `n` more requests, twice in a
+ * row, and none in `idle` answered any request during the second round (the first lets requests already
+ * on their way finish); no request of the load failed.
+ */
+export async function servedBy(load: Load, serving: string[], idle: string[], n = 40): Promise<void> {
+  const count = (name: string): number => load.counts.get(name) ?? 0;
+  const more = async (): Promise<void> => {
+    const base = serving.map(count);
+    await waitFor(`${serving.join(", ")} to answer ${n} more requests`, () => serving.every((s, i) => count(s) >= base[i]! + n), 60_000);
+  };
+  await more();
+  const idleBefore = idle.map(count);
+  await more();
+  expect(idle.map(count), `requests to ${idle.join(", ")}`).toEqual(idleBefore);
+  expect(load.failures).toEqual([]);
+}
