@@ -41,7 +41,8 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import type { Fleet, ObservedPod } from "../../operator/src/runtime/fleet.js";
 import { ProcessRuntime } from "../../operator/src/runtime/process/index.js";
-import { nodeProxyFactory, type ProxyChange, type ProxyFactory } from "../../operator/src/runtime/proxy/index.js";
+import { nodeProxyFactory, type ProxyFactory } from "../../operator/src/runtime/proxy/index.js";
+import type { ProxyChange } from "../../operator/src/runtime/proxy/types.js";
 import { startOperator, type RunningOperator } from "../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../support/git-repo.js";
 import { deploymentYaml, serviceYaml } from "../support/manifests.js";
@@ -281,7 +282,7 @@ async function main(): Promise<void> {
       stateDir,
       runtime: "process",
       defaultPortRange: PORT_RANGE,
-      proxyFactory: timedProxies(nodeProxyFactory(stateDir), applies),
+      proxyFactory: timedProxies(nodeProxyFactory(stateDir, () => undefined), applies), // process runtime: local HAProxy
       log: (line) => {
         const m = /^commit ([0-9a-f]{7}) .*: valid/.exec(line);
         if (m) validAt.set(m[1]!, monotonicMs());

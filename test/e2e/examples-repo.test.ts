@@ -12,6 +12,7 @@ import { ensureExampleImage } from "../../operator/src/cli/quickstart.js";
 import { ProcessRuntime } from "../../operator/src/runtime/process/index.js";
 import { requireDocker, startFleet, type TestFleet } from "../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
+import { buildProxyImage, TEST_PROXY_IMAGE } from "../support/images.js";
 import { httpGet } from "../support/observe.js";
 import { startOperatorProcess, stopNodeProxies, type OperatorProcess } from "../support/operator-process.js";
 import { waitFor } from "../support/wait.js";
@@ -39,7 +40,7 @@ async function serves(repo: TestRepo, message: string): Promise<boolean> {
   return bodies.every((b) => b?.startsWith(message));
 }
 
-function scenario(runtime: "process" | "docker", setup: () => Promise<Record<string, string>>, teardown: () => Promise<void>, portRange: string) {
+function scenario(runtime: "process" | "docker", setup: () => Promise<Record<string, string>>, teardown: () => Promise<void>, portRange: string, extraArgs: string[] = []) {
   let repo: TestRepo;
   let stateDir: string;
   let op: OperatorProcess | undefined;
@@ -68,7 +69,7 @@ function scenario(runtime: "process" | "docker", setup: () => Promise<Record<str
   });
 
   it(`runs 2 ready replicas answering with the ConfigMap's message (${runtime} runtime)`, async () => {
-    op = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--runtime", runtime, "--port-range", portRange, "--poll-interval", "300ms"], env);
+    op = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--runtime", runtime, "--port-range", portRange, "--poll-interval", "300ms", ...extraArgs], env);
     await op.waitForLine(new RegExp(`default node runtime: ${runtime}`));
     await waitFor("2 pods serving the shipped message", () => serves(repo, "Hello from coxswain (pod hello-"), 120_000, 250);
   });
@@ -105,11 +106,14 @@ describe.skipIf(!HAS_DOCKER)("examples-repo on a Docker engine", () => {
       fleet = await startFleet({ nodes: 1, name: "e2e-example" });
       const node = fleet.nodes[0]!;
       ensureExampleImage(node.endpoint, () => undefined);
+      await buildProxyImage(node.socketPath);
       return { DOCKER_HOST: node.endpoint };
     },
     async () => {
       await fleet?.stop();
     },
     "62100-62199",
+    // The official haproxy image cannot be pulled here: the local stand-in serves the Service.
+    ["--proxy-image", TEST_PROXY_IMAGE],
   );
 });

@@ -1,8 +1,8 @@
 /**
  * Services end to end on a fleet of three real Docker engines through the real CLI: a 10-replica
  * Deployment behind a Service rolls from v1 to v2 and back while a load generator on 127.0.0.1 sends steady
- * keep-alive HTTP requests through one node's proxy — no request fails — and every node's proxy serves the
- * pods of every node.
+ * keep-alive HTTP requests through one node's proxy (an HAProxy container on each engine) — no request
+ * fails — and every node's proxy serves the pods of every node.
  */
 import { rm } from "node:fs/promises";
 import http from "node:http";
@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { requireDocker, startFleet, type TestFleet } from "../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
-import { buildTestImages, TEST_IMAGES } from "../support/images.js";
+import { buildProxyImage, buildTestImages, TEST_IMAGES } from "../support/images.js";
 import { deploymentYaml, serviceYaml } from "../support/manifests.js";
-import { startOperatorProcess, stopNodeProxies, type OperatorProcess } from "../support/operator-process.js";
+import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
 import { waitFor } from "../support/wait.js";
 
 const HAS_DOCKER = requireDocker("e2e services");
@@ -74,15 +74,14 @@ describe.skipIf(!HAS_DOCKER)("Services on a three-node Docker fleet", () => {
 
   beforeAll(async () => {
     ctx.fleet = await startFleet({ nodes: 3, name: "e2e-svc" });
-    await Promise.all(ctx.fleet.nodes.map((n) => buildTestImages(n.socketPath)));
+    await Promise.all(ctx.fleet.nodes.flatMap((n) => [buildTestImages(n.socketPath), buildProxyImage(n.socketPath)]));
     ctx.repo = await makeRepo();
     ctx.stateDir = await tempDir("coxswain-e2e-svc-");
     await ctx.repo.write("fleet/nodes.yaml", ctx.fleet.nodeManifests());
   });
   afterAll(async () => {
     await ctx.operator?.stop();
-    if (ctx.stateDir) await stopNodeProxies(ctx.stateDir);
-    await ctx.fleet?.stop();
+    await ctx.fleet?.stop(); // the node proxies are containers on the fleet's engines
     await ctx.repo?.cleanup();
     if (ctx.stateDir) await rm(ctx.stateDir, { recursive: true, force: true });
   });

@@ -22,6 +22,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
+import { TEST_PROXY_IMAGE } from "./images.js";
 import { makeTestPki, type TestPki } from "./tls.js";
 
 /** One engine of a test fleet. */
@@ -68,7 +69,8 @@ export interface TestFleet {
   stop(): Promise<void>;
   /**
    * YAML of coxswain.io/v1alpha1 Node objects for the fleet (endpoint, network host, address 127.0.0.1,
-   * portRange, serviceNetwork 127.<100+i>.0.0/16 so that the nodes' proxies never share an address). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
+   * portRange, serviceNetwork 127.<100+i>.0.0/16 so that the nodes' proxies never share an address, proxyImage
+   * TEST_PROXY_IMAGE). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
    * spec.tls.secretRef "<node>-tls" in namespace default, and a kubernetes.io/tls Secret of that name
    * (stringData ca.crt, tls.crt, tls.key: the client's credentials) precedes it.
    */
@@ -760,7 +762,8 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
       return states
         .flatMap((s) => {
           // Nodes share this host's loopback: each needs a Service network of its own for its proxy.
-          const spec = { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange, serviceNetwork: `127.${100 + states.indexOf(s)}.0.0/16` };
+          // The proxy image is the local stand-in for the official one (buildProxyImage), which no test can pull.
+          const spec = { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange, serviceNetwork: `127.${100 + states.indexOf(s)}.0.0/16`, proxyImage: TEST_PROXY_IMAGE };
           const node = (extra: Record<string, unknown>) =>
             stringify({ apiVersion: "coxswain.io/v1alpha1", kind: "Node", metadata: { name: s.node.name }, spec: { ...spec, ...extra } });
           if (!options.tls) return [node({})];

@@ -34,6 +34,8 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
                                 docker when a Docker socket exists, waiting for it if it does not answer; process only
                                 when there is none, with a warning: manifests then run as local processes, unisolated)
   --port-range <a-b>            host ports of the default node (default 30000-32767)
+  --proxy-image <image>         HAProxy image of the default node's Service proxy when it is a Docker
+                                engine (default haproxy:2.6; Nodes in Git name theirs in spec.proxyImage)
   --instance <name>             owner label value, to run several operators on one engine (default coxswain)
   --poll-interval <d>           how often to poll the repository (default 5s; a local repository is also watched)
   --node-grace <d>              a node silent this long is NotReady (default 10s)
@@ -71,6 +73,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     "state-dir": { type: "string" },
     runtime: { type: "string" },
     "port-range": { type: "string" },
+    "proxy-image": { type: "string" },
     instance: { type: "string" },
     "poll-interval": { type: "string" },
     "node-grace": { type: "string" },
@@ -107,6 +110,10 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     log: out,
   };
   if (values["port-range"]) opts.defaultPortRange = parsePortRange("--port-range", values["port-range"]);
+  if (values["proxy-image"] !== undefined) {
+    if (!/^[^\s]+$/.test(values["proxy-image"])) throw new CoxError("InvalidArgument", `--proxy-image: expected an image reference like haproxy:2.6 (got ${JSON.stringify(values["proxy-image"])})`);
+    opts.defaultProxyImage = values["proxy-image"];
+  }
   if (values["poll-interval"]) opts.pollMs = parseDuration("--poll-interval", values["poll-interval"]);
   if (values["node-grace"]) opts.nodeGraceMs = parseDuration("--node-grace", values["node-grace"]);
   if (values["eviction-timeout"]) opts.evictionTimeoutMs = parseDuration("--eviction-timeout", values["eviction-timeout"]);

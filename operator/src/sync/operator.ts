@@ -8,7 +8,7 @@ import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { PROXY_PREFIX, ServiceController } from "../controllers/service/controller.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
-import { DEFAULT_PROXY_IMAGE, DEFAULT_SERVICE_NETWORK, NodeController, NODES_KEY } from "../controllers/node/controller.js";
+import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
 import { decideDefaultRuntime, inspectLocalDocker, type RuntimeChoice } from "../runtime/default-runtime.js";
@@ -17,7 +17,7 @@ import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js
 import { DEFAULT_OWNER } from "../runtime/labels.js";
 import { ProcessRuntime } from "../runtime/process/index.js";
 import { FakeProxy } from "../runtime/fake/index.js";
-import { nodeProxyFactory, type ProxyFactory } from "../runtime/proxy/index.js";
+import { DEFAULT_PROXY_IMAGE, DEFAULT_SERVICE_NETWORK, nodeProxyFactory, type ProxyFactory } from "../runtime/proxy/index.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
 import { startServer, type RunningServer, type WebhookSecrets } from "../server/index.js";
 import { acquireRepositoryLock, openRepository, refGlob, type GitCredentials, type RepositoryLock } from "../source/index.js";
@@ -49,6 +49,8 @@ export interface OperatorOptions {
   runtime?: DefaultRuntime;
   /** Host ports of the default local node (default 30000-32767). */
   defaultPortRange?: { from: number; to: number };
+  /** HAProxy image of the default node's proxy when it is a Docker engine (default haproxy:2.6). */
+  defaultProxyImage?: string;
   /** Poll interval of the repository (the local watch fires sooner). */
   pollMs?: number;
   /** Re-list interval of the nodes. */
@@ -318,7 +320,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     await writer.load();
     cleanups.push(() => writer.close());
 
-    const defaultNode = await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log);
+    const defaultNode = { ...(await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log)), ...(opts.defaultProxyImage ? { proxyImage: opts.defaultProxyImage } : {}) };
     const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
     let services: ServiceController | undefined;
     const fleet = new Fleet({
@@ -400,7 +402,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       desired: sync,
       fleet,
       // Fake runtimes (tests, benchmarks) get fake proxies unless a test asks for real ones.
-      proxyFor: opts.proxyFactory ?? (opts.runtimeFactory ? () => new FakeProxy() : nodeProxyFactory(opts.stateDir)),
+      proxyFor: opts.proxyFactory ?? (opts.runtimeFactory ? () => new FakeProxy() : nodeProxyFactory(opts.stateDir, (name) => fleet.runtimeOf(name))),
       setStatusFile: (path, content) => {
         if (content === undefined) store.removeFile(path);
         else store.setFile(path, content);

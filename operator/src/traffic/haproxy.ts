@@ -114,6 +114,9 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
     "global",
     ...(opts.statsSocket !== undefined ? [`    stats socket '${opts.statsSocket}' mode 600 level admin expose-fd listeners`] : []),
     "    hard-stop-after 30s",
+    // A second proxy binding the same address must fail, not silently share its connections (SO_REUSEPORT);
+    // reloads do not need it: the master hands the listeners to the new worker.
+    "    noreuseport",
     "",
     "defaults",
     "    mode tcp",

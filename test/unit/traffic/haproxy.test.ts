@@ -35,13 +35,14 @@ function commands(edits: ProxyEdits): string[] {
 }
 
 describe("renderHaproxy", () => {
-  it("renders a complete configuration with no listeners: the admin socket, the hard stop, the defaults", () => {
+  it("renders a complete configuration with no listeners: the admin socket, the hard stop, no shared binds, the defaults", () => {
     expect(renderHaproxy(config(), opts).text).toBe(
       [
         "# The HAProxy configuration of coxswain node n1, rendered by operator/src/traffic/haproxy.ts.",
         "global",
         `    stats socket '${SOCKET}' mode 600 level admin expose-fd listeners`,
         "    hard-stop-after 30s",
+        "    noreuseport",
         "",
         "defaults",
         "    mode tcp",

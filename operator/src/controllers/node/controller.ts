@@ -10,13 +10,8 @@ import { secretValue } from "../../manifest/index.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
 import type { Fleet, NodeConfig } from "../../runtime/fleet.js";
+import { DEFAULT_PROXY_IMAGE, DEFAULT_SERVICE_NETWORK } from "../../runtime/proxy/index.js";
 import type { DesiredView } from "../types.js";
-
-/** Where a node's Services get their addresses unless its Node says otherwise (Node spec.serviceNetwork). */
-export const DEFAULT_SERVICE_NETWORK = "127.77.0.0/16";
-
-/** The HAProxy image of Docker nodes unless their Node says otherwise (Node spec.proxyImage). */
-export const DEFAULT_PROXY_IMAGE = "haproxy:2.6";
 
 /** The key that makes the Node controller recompute the fleet (any "Node/…" key does the same). */
 export const NODES_KEY = "Node/*";

@@ -19,15 +19,14 @@ import { parseKey, type Service } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { Fleet, NodeConfig, ObservedPod } from "../../runtime/fleet.js";
-import type { NodeProxy, ProxyFactory } from "../../runtime/proxy/index.js";
+import { DEFAULT_SERVICE_NETWORK, type NodeProxy, type ProxyFactory } from "../../runtime/proxy/index.js";
 import { renderServiceRecord, servicePath, type ServiceEndpointRecord } from "../../status/services.js";
 import { allocateServiceAddresses, assignedNodePorts, withNodePorts } from "../../traffic/addresses.js";
 import { serviceEndpoints } from "../../traffic/endpoints.js";
-import { proxyEdits, type RenderedState } from "../../traffic/haproxy.js";
+import { proxyEdits, renderHaproxy, type RenderedState } from "../../traffic/haproxy.js";
 import { proxyConfig } from "../../traffic/proxy.js";
 import { toServiceSpec } from "../../traffic/spec.js";
 import type { ProxyConfig, ServiceEndpoints, ServiceSpec, TrafficPod } from "../../traffic/types.js";
-import { DEFAULT_SERVICE_NETWORK } from "../node/controller.js";
 import type { DesiredView } from "../types.js";
 
 /** The key that makes the service controller look at every Service (and every proxy) again, e.g. after a new commit. */
@@ -172,7 +171,12 @@ export class ServiceController {
     this.nodes.set(nodeName, s);
     const config = this.nodeConfig(node, snap);
     try {
-      const edits = proxyEdits(s.applied, config, {});
+      let edits = proxyEdits(s.applied, config, {});
+      if (!edits.reload && edits.commands.length > 0 && s.proxy.runtimeApi === false) {
+        // This proxy takes whole configurations only: the same change as a (hitless) reload.
+        const whole = renderHaproxy(config, s.applied ? { previous: s.applied } : {});
+        edits = { reload: true, text: whole.text, state: whole.state };
+      }
       if (edits.reload) await s.proxy.apply({ reload: true, text: edits.text });
       else if (edits.commands.length > 0) await s.proxy.apply({ reload: false, commands: edits.commands });
       const before = new Set(s.config?.listeners.map((l) => l.key));

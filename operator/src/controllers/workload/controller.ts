@@ -55,12 +55,12 @@ import type {
   Waiting,
 } from "../../rollout/types.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
+import { DEFAULT_SERVICE_NETWORK } from "../../runtime/proxy/index.js";
 import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { assignedNodePorts, withNodePorts } from "../../traffic/addresses.js";
 import { discoveryFor } from "../../traffic/discovery.js";
 import { toServiceSpec } from "../../traffic/spec.js";
-import { DEFAULT_SERVICE_NETWORK } from "../node/controller.js";
 import { uniquePodName } from "./names.js";
 import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
 import type { DesiredView, WorkloadReporter } from "../types.js";

@@ -61,6 +61,11 @@ export interface ProxyServerStats {
 /** One node's proxy. Calls are serialized: an apply waits for the one before it. */
 export interface NodeProxy {
   /**
+   * False when the proxy takes whole configurations only (apply({ reload: false }) is refused): the
+   * controller then renders the whole configuration and reloads. Absent means true.
+   */
+  readonly runtimeApi?: boolean;
+  /**
    * Applies a change and resolves once the proxy serves it (after a reload: the new process answers).
    * Throws CoxError: ProxyConfigInvalid (the text does not load; the running configuration is kept),
    * ProxyBindFailed (an address cannot be bound; the running configuration is kept), ProxyCommandRejected
