@@ -5,10 +5,10 @@
  * fails — and every node's proxy serves the pods of every node.
  */
 import { rm } from "node:fs/promises";
-import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { requireDocker, startFleet, type TestFleet } from "../support/docker-fleet.js";
+import { startLoad } from "../support/http-load.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
 import { buildProxyImage, buildTestImages, TEST_IMAGES } from "../support/images.js";
 import { deploymentYaml, serviceYaml } from "../support/manifests.js";
@@ -20,53 +20,6 @@ const HAS_DOCKER = requireDocker("e2e services");
 interface ServiceStatus {
   ports: { port: number; endpoints: { ready: { pod: string; node: string }[]; notReady: unknown[]; terminating: unknown[] } }[];
   nodes: { node: string; address?: string; serving: boolean; error?: string }[];
-}
-
-/** Steady keep-alive GETs from `clients` loops until stopped: what was sent, what failed, the latencies. */
-function loadGenerator(address: string, port: number, clients: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  const latencies: number[] = [];
-  const failures: string[] = [];
-  const bodies = new Map<string, number>();
-  let running = true;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const t0 = performance.now();
-      const req = http.get({ host: address, port, path: "/", agent, timeout: 10_000 }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (body += c));
-        res.on("end", () => {
-          latencies.push(performance.now() - t0);
-          if (res.statusCode !== 200) failures.push(`HTTP ${res.statusCode}`);
-          else bodies.set(body.trim(), (bodies.get(body.trim()) ?? 0) + 1);
-          resolve();
-        });
-        res.on("error", (err) => {
-          failures.push(err.message);
-          resolve();
-        });
-      });
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", (err) => {
-        failures.push(err.message);
-        resolve();
-      });
-    });
-  const loops = Array.from({ length: clients }, async () => {
-    while (running) await one();
-  });
-  return {
-    latencies,
-    failures,
-    bodies,
-    sent: () => latencies.length + failures.filter((f) => !f.startsWith("HTTP")).length,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      agent.destroy();
-    },
-  };
 }
 
 describe.skipIf(!HAS_DOCKER)("Services on a three-node Docker fleet", () => {
@@ -126,15 +79,16 @@ describe.skipIf(!HAS_DOCKER)("Services on a three-node Docker fleet", () => {
     const addresses = first.nodes.map((n) => n.address!);
     expect(new Set(addresses).size).toBe(3);
     for (const address of addresses) {
-      const gen = loadGenerator(address, 8080, 2);
-      await waitFor(`requests through ${address}`, () => gen.sent() >= 20);
+      const gen = startLoad(8080, 2, address);
+      await waitFor(`requests through ${address}`, () => gen.latencies.length >= 20);
       await gen.stop();
       expect(gen.failures).toEqual([]);
-      expect([...gen.bodies.keys()]).toEqual(["v1"]);
+      expect([...gen.counts.keys()]).toEqual(["v1"]);
     }
 
-    const load = loadGenerator(addresses[0]!, 8080, 8);
-    await waitFor("traffic flowing", () => load.sent() > 100);
+    const load = startLoad(8080, 8, addresses[0]!);
+    const sent = () => load.latencies.length + load.failures.length;
+    await waitFor("traffic flowing", () => sent() > 100);
     let revision = first.revision;
     for (const [image, body] of [
       [TEST_IMAGES.v2, "v2"],
@@ -143,15 +97,15 @@ describe.skipIf(!HAS_DOCKER)("Services on a three-node Docker fleet", () => {
       await ctx.repo.write("apps/web.yaml", web(image));
       await ctx.repo.commit(`web ${body}`);
       revision = (await settled(`web ${body} rolled out`, revision)).revision;
-      expect((load.bodies.get(body) ?? 0) > 0).toBe(true);
-      const seen = load.sent();
-      await waitFor("traffic after the rollout", () => load.sent() > seen + 100);
+      expect((load.counts.get(body) ?? 0) > 0).toBe(true);
+      const seen = sent();
+      await waitFor("traffic after the rollout", () => sent() > seen + 100);
     }
     await load.stop();
     const sorted = [...load.latencies].sort((a, b) => a - b);
     const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
-    console.log(`rolling 10 replicas v1 → v2 → v1 on 3 Docker nodes through the Service: ${load.sent()} requests, ${load.failures.length} failed, p99 ${p99.toFixed(1)} ms`);
+    console.log(`rolling 10 replicas v1 → v2 → v1 on 3 Docker nodes through the Service: ${sent()} requests, ${load.failures.length} failed, p99 ${p99.toFixed(1)} ms`);
     expect(load.failures).toEqual([]);
-    expect(load.bodies.get("v2")).toBeGreaterThan(0);
+    expect(load.counts.get("v2")).toBeGreaterThan(0);
   });
 });

@@ -27,15 +27,18 @@ export interface Load {
   counts: Map<string, number>;
   /** Every failed request: a socket error, a timeout or a status other than 200. */
   failures: string[];
+  /** Milliseconds from sending to the end of the answer, of every successful request. */
+  latencies: number[];
   /** Stops the loops (each finishes its request in flight) and closes the connections. */
   stop(): Promise<void>;
 }
 
-/** Starts `clients` loops of requests to 127.0.0.1:port; call stop() when done. */
-export function startLoad(port: number, clients = 4): Load {
+/** Starts `clients` loops of requests to host:port (127.0.0.1 unless given); call stop() when done. */
+export function startLoad(port: number, clients = 4, host = "127.0.0.1"): Load {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const counts = new Map<string, number>();
   const failures: string[] = [];
+  const latencies: number[] = [];
   let running = true;
   const one = (): Promise<void> =>
     new Promise((resolve) => {
@@ -43,13 +46,15 @@ export function startLoad(port: number, clients = 4): Load {
         failures.push(why);
         resolve();
       };
-      const req = http.request({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
+      const t0 = performance.now();
+      const req = http.request({ host, port, path: "/", agent }, (res) => {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (c: string) => (body += c));
         res.on("error", (err) => fail(err.message));
         res.on("end", () => {
           if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
+          latencies.push(performance.now() - t0);
           const name = body.trim();
           counts.set(name, (counts.get(name) ?? 0) + 1);
           resolve();
@@ -65,6 +70,7 @@ export function startLoad(port: number, clients = 4): Load {
   return {
     counts,
     failures,
+    latencies,
     stop: async () => {
       running = false;
       await Promise.all(loops);

@@ -18,6 +18,7 @@ import { CoxError, isCoxError } from "../../../operator/src/api/errors.js";
 import { readCmdline, readProcStat } from "../../../operator/src/runtime/process/proc.js";
 import { HaproxyProcess } from "../../../operator/src/runtime/proxy/haproxy-process.js";
 import type { ProxyHealth } from "../../../operator/src/runtime/proxy/types.js";
+import { get, servedBy, startLoad } from "../../support/http-load.js";
 import { waitFor } from "../../support/wait.js";
 
 const HAPROXY = "/usr/sbin/haproxy";
@@ -94,90 +95,6 @@ async function holdPort(): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return (server.address() as AddressInfo).port;
-}
-
-/** One GET through the proxy on a fresh connection: the backend's name. */
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`))));
-      res.on("error", reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
-}
-
-/** Steady keep-alive clients: `clients` loops of back-to-back requests over one http.Agent. */
-interface Load {
-  /** Successful responses per backend name. */
-  counts: Map<string, number>;
-  /** Every failed request: a socket error, a timeout or a status other than 200. */
-  failures: string[];
-  stop(): Promise<void>;
-}
-
-function startLoad(port: number, clients = 4): Load {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
-  const counts = new Map<string, number>();
-  const failures: string[] = [];
-  let running = true;
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const fail = (why: string): void => {
-        failures.push(why);
-        resolve();
-      };
-      const req = http.request({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (body += c));
-        res.on("error", (err) => fail(err.message));
-        res.on("end", () => {
-          if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
-          counts.set(body, (counts.get(body) ?? 0) + 1);
-          resolve();
-        });
-      });
-      req.setTimeout(10_000, () => req.destroy(new Error("request timeout")));
-      req.on("error", (err) => fail(err.message));
-      req.end();
-    });
-  const loops = Array.from({ length: clients }, async () => {
-    while (running) await one();
-  });
-  const load: Load = {
-    counts,
-    failures,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-      agent.destroy();
-    },
-  };
-  closers.push(() => (running ? load.stop() : Promise.resolve()));
-  return load;
-}
-
-/**
- * Traffic went where it should: every backend in `serving` answers at least `n` more requests, twice in a
- * row, and none in `idle` answered any request during the second round (the first lets requests already
- * on their way finish).
- */
-async function servedBy(load: Load, serving: string[], idle: string[], n = 40): Promise<void> {
-  const count = (name: string): number => load.counts.get(name) ?? 0;
-  const more = async (): Promise<void> => {
-    const base = serving.map(count);
-    await waitFor(`${serving.join(", ")} to answer ${n} more requests`, () => serving.every((s, i) => count(s) >= base[i]! + n), 60_000);
-  };
-  await more();
-  const idleBefore = idle.map(count);
-  await more();
-  expect(idle.map(count), `requests to ${idle.join(", ")}`).toEqual(idleBefore);
-  expect(load.failures).toEqual([]);
 }
 
 /** A small HTTP configuration: one frontend on `port` and backend `be` with the given server lines. */
