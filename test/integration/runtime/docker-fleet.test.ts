@@ -14,7 +14,7 @@ import { isCoxError, type CoxError } from "../../../operator/src/api/errors.js";
 import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { reapAbandonedFleets, requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
-import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
+import { buildTestImages, TEST_IMAGES, TEST_PROXY_IMAGE } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
 
 const OWNER = "cx-test-fleet";
@@ -148,7 +148,7 @@ describe.skipIf(!enabled)("test fleet of real dockerd daemons", () => {
     expect(await runtime(1).images()).not.toContain(TEST_IMAGES.v1);
   });
 
-  it("describes the fleet as coxswain Node manifests", () => {
+  it("describes the fleet as coxswain Node manifests, each node with its own Service network and the local proxy image", () => {
     const docs = parseAllDocuments(fleet.nodeManifests()).map((d) => d.toJS() as Record<string, any>);
     expect(docs).toHaveLength(3);
     docs.forEach((doc, i) => {
@@ -156,7 +156,14 @@ describe.skipIf(!enabled)("test fleet of real dockerd daemons", () => {
         apiVersion: "coxswain.io/v1alpha1",
         kind: "Node",
         metadata: { name: fleet.nodes[i]!.name },
-        spec: { endpoint: fleet.nodes[i]!.endpoint, network: "host", address: "127.0.0.1", portRange: fleet.nodes[i]!.portRange },
+        spec: {
+          endpoint: fleet.nodes[i]!.endpoint,
+          network: "host",
+          address: "127.0.0.1",
+          portRange: fleet.nodes[i]!.portRange,
+          serviceNetwork: `127.${100 + i}.0.0/16`, // nodes on one host need disjoint ones
+          proxyImage: TEST_PROXY_IMAGE,
+        },
       });
     });
   });
