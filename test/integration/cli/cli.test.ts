@@ -42,7 +42,7 @@ describe("coxswain validate", () => {
 
   it("accepts examples-repo and exits 0", async () => {
     const r = await cli(["validate", path.join(ROOT, "examples-repo")]);
-    expect(r.stdout).toMatch(/3 object\(s\), 0 error\(s\)/);
+    expect(r.stdout).toMatch(/4 object\(s\), 0 error\(s\)/); // Namespace, ConfigMap, Deployment, Service
     expect(r.code).toBe(0);
   });
 

@@ -9,7 +9,7 @@ import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ContainerLaunch, TlsCredentials } from "../../../operator/src/runtime/types.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
-import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
+import { buildTestImages, TEST_IMAGES, TEST_PROXY_IMAGE } from "../../support/images.js";
 import { issueCertificate, makeTestPki } from "../../support/tls.js";
 
 const OWNER = "cx-test-tls";
@@ -168,6 +168,8 @@ describe.skipIf(!enabled)("DockerRuntime over tcp:// with TLS", () => {
           network: "host",
           address: "127.0.0.1",
           portRange: node.portRange,
+          serviceNetwork: "127.100.0.0/16",
+          proxyImage: TEST_PROXY_IMAGE,
           tls: { secretRef: { name: "node-1-tls", namespace: "default" } },
         },
       },
