@@ -17,7 +17,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isCoxError, type CoxError, type ErrorCode } from "../../../operator/src/api/errors.js";
+import { isCoxError, type ErrorCode } from "../../../operator/src/api/errors.js";
 import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { DockerProxy } from "../../../operator/src/runtime/proxy/docker-proxy.js";
@@ -25,6 +25,7 @@ import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import { requireDocker, startFleet, type FleetNode, type TestFleet } from "../../support/docker-fleet.js";
 import { get, servedBy, startLoad, type Load } from "../../support/http-load.js";
 import { buildProxyImage, buildTestImages, TEST_IMAGES, TEST_PROXY_IMAGE } from "../../support/images.js";
+import { coxErrorOf } from "../../support/errors.js";
 import { waitFor } from "../../support/wait.js";
 
 const HAPROXY = "/usr/sbin/haproxy";
@@ -49,16 +50,6 @@ async function codeOf(p: Promise<unknown>): Promise<ErrorCode | "resolved" | "no
   } catch (err) {
     return isCoxError(err) ? err.code : "not a CoxError";
   }
-}
-
-async function errorOf(p: Promise<unknown>): Promise<CoxError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCoxError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a CoxError, the call resolved");
 }
 
 function sha256(text: string): string {
@@ -289,7 +280,7 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     const l = load();
     await servedBy(l, ["v1"], ["v2"]);
 
-    const err = await errorOf(proxy.apply({ reload: true, text: `${config(["v2"])}    no-such-keyword here\n` }));
+    const err = await coxErrorOf(proxy.apply({ reload: true, text: `${config(["v2"])}    no-such-keyword here\n` }));
     expect(err.code).toBe("ProxyConfigInvalid");
     expect((err.details?.lines as string[]).join("\n")).toMatch(/haproxy\.cfg:\d+/);
     expect(proxy.health()).toMatchObject({ running: true, config: { hash: sha256(good) }, lastError: { code: "ProxyConfigInvalid" } });
@@ -308,7 +299,7 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     const l = load();
     await servedBy(l, ["v1"], ["v2"]);
 
-    const err = await errorOf(proxy.apply({ reload: true, text: config(["v2"], [`    bind 127.0.0.1:${ports.held}`]) }));
+    const err = await coxErrorOf(proxy.apply({ reload: true, text: config(["v2"], [`    bind 127.0.0.1:${ports.held}`]) }));
     expect(err.code).toBe("ProxyBindFailed");
     expect(err.details?.binds).toEqual([expect.objectContaining({ bind: `127.0.0.1:${ports.held}`, where: expect.stringMatching(/^haproxy\.cfg:\d+$/) })]);
     expect(proxy.health()).toMatchObject({ running: true, pid, config: { hash: sha256(good) }, lastError: { code: "ProxyBindFailed" } });
@@ -341,7 +332,7 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     expect(proxy.health()).toMatchObject({ running: false, lastError: { code: "ProxyConfigInvalid" } });
     expect(proxy.health().config).toBeUndefined();
 
-    const err = await errorOf(proxy.apply({ reload: true, text: config(["v1"], [`    bind 127.0.0.1:${ports.held}`]) }));
+    const err = await coxErrorOf(proxy.apply({ reload: true, text: config(["v1"], [`    bind 127.0.0.1:${ports.held}`]) }));
     expect(err.code).toBe("ProxyBindFailed");
     expect(err.details?.binds).toEqual([expect.objectContaining({ bind: `127.0.0.1:${ports.held}` })]);
     expect(await inspect(proxy.containerName)).toBeUndefined();
@@ -380,7 +371,7 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     const { proxy } = newProxy();
     expect(proxy.runtimeApi).toBe(false);
     await proxy.apply({ reload: true, text: config(["v1"]) });
-    const err = await errorOf(proxy.apply({ reload: false, commands: ["set server be/s1 state drain"] }));
+    const err = await coxErrorOf(proxy.apply({ reload: false, commands: ["set server be/s1 state drain"] }));
     expect(err.code).toBe("ProxyCommandRejected");
     expect(err.details?.runtimeApi).toBe(false);
     expect(await get(ports.listener)).toBe("v1");

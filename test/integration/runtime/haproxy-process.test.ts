@@ -14,11 +14,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { CoxError, isCoxError } from "../../../operator/src/api/errors.js";
+import { isCoxError } from "../../../operator/src/api/errors.js";
 import { readCmdline, readProcStat } from "../../../operator/src/runtime/process/proc.js";
 import { HaproxyProcess } from "../../../operator/src/runtime/proxy/haproxy-process.js";
 import type { ProxyHealth } from "../../../operator/src/runtime/proxy/types.js";
 import { get, servedBy, startLoad } from "../../support/http-load.js";
+import { coxErrorOf } from "../../support/errors.js";
 import { waitFor } from "../../support/wait.js";
 
 const HAPROXY = "/usr/sbin/haproxy";
@@ -128,16 +129,6 @@ const SLOTS = "server-template s 1-4 127.0.0.1:1 disabled";
 
 function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
-}
-
-async function rejection(p: Promise<unknown>): Promise<CoxError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCoxError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a CoxError, the call succeeded");
 }
 
 function running(h: ProxyHealth): number {
@@ -260,7 +251,7 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
       ["two commands in one", ["set server be/s1 state ready; set server be/s2 state ready"], 0],
     ];
     for (const [what, commands, index] of cases) {
-      const err = await rejection(proxy.apply({ reload: false, commands }));
+      const err = await coxErrorOf(proxy.apply({ reload: false, commands }));
       expect(err.code, what).toBe("ProxyCommandRejected");
       expect(err.details?.index, what).toBe(index);
       expect(proxy.health().lastError?.code, what).toBe("ProxyCommandRejected");
@@ -284,7 +275,7 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
 
     const bad = config(port, [server(a), "balance nonsense"]);
     const line = bad.split("\n").indexOf("    balance nonsense") + 1;
-    const err = await rejection(proxy.apply({ reload: true, text: bad }));
+    const err = await coxErrorOf(proxy.apply({ reload: true, text: bad }));
     expect(err.code).toBe("ProxyConfigInvalid");
     expect(err.retry).toBe("stalled");
     expect((err.details?.lines as string[]).some((l) => l.includes(`[haproxy.cfg:${line}]`))).toBe(true);
@@ -300,9 +291,9 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
 
     // A first configuration that does not load starts nothing.
     const { proxy: fresh } = await newProxy();
-    expect((await rejection(fresh.apply({ reload: true, text: bad }))).code).toBe("ProxyConfigInvalid");
+    expect((await coxErrorOf(fresh.apply({ reload: true, text: bad }))).code).toBe("ProxyConfigInvalid");
     expect(fresh.health()).toMatchObject({ running: false, restarts: 0 });
-    expect((await rejection(fresh.apply({ reload: false, commands: ["show info"] }))).code).toBe("ProxyUnreachable");
+    expect((await coxErrorOf(fresh.apply({ reload: false, commands: ["show info"] }))).code).toBe("ProxyUnreachable");
   });
 
   it("reports a bind that is in use with ProxyBindFailed naming it, at start and at reload, and keeps serving", async () => {
@@ -311,7 +302,7 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
     const held = await holdPort();
     const port = await freePort();
 
-    const atStart = await rejection(proxy.apply({ reload: true, text: config(held, [server(a)]) }));
+    const atStart = await coxErrorOf(proxy.apply({ reload: true, text: config(held, [server(a)]) }));
     expect(atStart.code).toBe("ProxyBindFailed");
     expect(atStart.message).toContain(`127.0.0.1:${held}`);
     expect(atStart.details?.binds).toEqual([{ bind: `127.0.0.1:${held}`, reason: "Address already in use", where: "haproxy.cfg:10" }]);
@@ -324,7 +315,7 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
     await servedBy(load, ["a"], []);
 
     const clash = config(port, [server(a)], ["frontend other", `    bind 127.0.0.1:${held}`, "    default_backend be"]);
-    const atReload = await rejection(proxy.apply({ reload: true, text: clash }));
+    const atReload = await coxErrorOf(proxy.apply({ reload: true, text: clash }));
     expect(atReload.code).toBe("ProxyBindFailed");
     expect(atReload.message).toContain(`127.0.0.1:${held}`);
     expect(running(proxy.health())).toBe(pid);
@@ -348,7 +339,7 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
     await proxy.apply({ reload: false, commands: [`set server be/s1 addr 127.0.0.1 port ${b.port}`] });
     expect(await get(port)).toBe("b");
     // An invalid text in between is not what the restart uses.
-    await rejection(proxy.apply({ reload: true, text: "global\n    nonsense\n" }));
+    await coxErrorOf(proxy.apply({ reload: true, text: "global\n    nonsense\n" }));
 
     const before = running(proxy.health());
     process.kill(before, "SIGKILL");
@@ -380,7 +371,7 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
     await proxy.close();
     expect(processesUsing(dir)).toEqual([]);
     expect(proxy.health().running).toBe(false);
-    expect((await rejection(proxy.apply({ reload: true, text: config(port, [server(a)]) }))).code).toBe("ProxyUnreachable");
+    expect((await coxErrorOf(proxy.apply({ reload: true, text: config(port, [server(a)]) }))).code).toBe("ProxyUnreachable");
     await proxy.close(); // twice is harmless
   });
 
@@ -433,7 +424,7 @@ describe("HaproxyProcess without a usable haproxy", () => {
     stateDirs.push(dir);
     const proxy = new HaproxyProcess({ stateDir: dir, binary: join(dir, "no-such-haproxy") });
     proxies.push(proxy);
-    const err = await rejection(proxy.apply({ reload: true, text: config(1, []) }));
+    const err = await coxErrorOf(proxy.apply({ reload: true, text: config(1, []) }));
     expect(err.code).toBe("CommandNotFound");
     expect(proxy.health()).toMatchObject({ running: false, restarts: 0, lastError: { code: "CommandNotFound" } });
   });
