@@ -17,7 +17,8 @@ import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js
 import { DEFAULT_OWNER } from "../runtime/labels.js";
 import { ProcessRuntime } from "../runtime/process/index.js";
 import { FakeProxy } from "../runtime/fake/index.js";
-import { DEFAULT_PROXY_IMAGE, DEFAULT_SERVICE_NETWORK, nodeProxyFactory, type ProxyFactory } from "../runtime/proxy/index.js";
+import { DEFAULT_PROXY_IMAGE, nodeProxyFactory, type ProxyFactory } from "../runtime/proxy/index.js";
+import { DEFAULT_SERVICE_NETWORK } from "../traffic/addresses.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
 import { startServer, type RunningServer, type WebhookSecrets } from "../server/index.js";
 import { acquireRepositoryLock, openRepository, refGlob, type GitCredentials, type RepositoryLock } from "../source/index.js";

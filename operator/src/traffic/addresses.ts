@@ -62,6 +62,9 @@ function place(keys: readonly string[], size: number, isTaken: (slot: number) =>
   return out;
 }
 
+/** Where a node's Services get their addresses unless its Node says otherwise (Node spec.serviceNetwork). */
+export const DEFAULT_SERVICE_NETWORK = "127.77.0.0/16";
+
 /**
  * An address in `network` (IPv4 CIDR, prefix 8–30, e.g. "127.77.0.0/16") for every key ("namespace/name"),
  * never the network or broadcast address, no two keys alike; the map iterates in key order. Duplicate

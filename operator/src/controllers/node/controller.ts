@@ -10,7 +10,8 @@ import { secretValue } from "../../manifest/index.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
 import type { Fleet, NodeConfig } from "../../runtime/fleet.js";
-import { DEFAULT_PROXY_IMAGE, DEFAULT_SERVICE_NETWORK } from "../../runtime/proxy/index.js";
+import { DEFAULT_PROXY_IMAGE } from "../../runtime/proxy/index.js";
+import { DEFAULT_SERVICE_NETWORK } from "../../traffic/addresses.js";
 import type { DesiredView } from "../types.js";
 
 /** The key that makes the Node controller recompute the fleet (any "Node/…" key does the same). */

@@ -55,10 +55,9 @@ import type {
   Waiting,
 } from "../../rollout/types.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
-import { DEFAULT_SERVICE_NETWORK } from "../../runtime/proxy/index.js";
 import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
-import { assignedNodePorts, withNodePorts } from "../../traffic/addresses.js";
+import { assignedNodePorts, DEFAULT_SERVICE_NETWORK, withNodePorts } from "../../traffic/addresses.js";
 import { discoveryFor } from "../../traffic/discovery.js";
 import { toServiceSpec } from "../../traffic/spec.js";
 import { uniquePodName } from "./names.js";

@@ -14,9 +14,6 @@ import type { NodeProxy } from "./types.js";
 
 export type { NodeProxy } from "./types.js";
 
-/** Where a node's Services get their addresses unless its Node says otherwise (Node spec.serviceNetwork). */
-export const DEFAULT_SERVICE_NETWORK = "127.77.0.0/16";
-
 /** The HAProxy image of Docker nodes unless their Node or the run says otherwise: the official one. */
 export const DEFAULT_PROXY_IMAGE = "haproxy:2.6";
 
