@@ -3,11 +3,12 @@
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
  * templates), workload.ts (Deployment, Rollout), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
- * annotations.ts.
+ * ingress.ts, annotations.ts.
  */
 import { DEFAULT_NAMESPACE, KINDS, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
 import { annotationIssues } from "./annotations.js";
 import { nodeIssues, priorityClassIssues } from "./cluster.js";
+import { ingressIssues } from "./ingress.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import { mergeStringData, secretIssues } from "./secret.js";
 import { applyServiceDefaults, serviceIssues } from "./service.js";
@@ -55,6 +56,8 @@ function kindIssues(obj: DesiredObject): Issue[] {
       return priorityClassIssues(obj);
     case "Service":
       return serviceIssues(obj);
+    case "Ingress":
+      return ingressIssues(obj);
   }
 }
 

@@ -28,6 +28,11 @@ const HEADLESS = "None";
 /** Kubernetes' DNS-1035 label, which a Service's name must be (it becomes a host name and a variable prefix). */
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
+/** True when `name` is a DNS-1035 label (at most 63 characters): a valid Service name, as Kubernetes checks it. */
+export function isServiceName(name: string): boolean {
+  return name.length <= 63 && DNS1035_LABEL.test(name);
+}
+
 type Path = readonly PathSegment[];
 
 /** The fields reported as warnings ("ignored") and dropped by applyServiceDefaults, when not an error. */
@@ -42,10 +47,11 @@ const IGNORED_FIELDS = [
 ] as const;
 
 /**
- * Why a targetPort name is not an IANA service name (Kubernetes' IsValidPortName): at most 15 characters,
- * lowercase letters, digits and '-', at least one letter, no '-' at either end, no "--". Undefined when it is one.
+ * Why a port name (a targetPort, an Ingress backend's port) is not an IANA service name (Kubernetes'
+ * IsValidPortName): at most 15 characters, lowercase letters, digits and '-', at least one letter, no '-'
+ * at either end, no "--". Undefined when it is one.
  */
-function ianaServiceNameProblem(name: string): string | undefined {
+export function ianaServiceNameProblem(name: string): string | undefined {
   if (name.length === 0 || name.length > 15) return "must be 1 to 15 characters long";
   if (!/^[-a-z0-9]+$/.test(name)) return "must hold only lowercase letters, digits and '-'";
   if (!/[a-z]/.test(name)) return "must contain at least one letter (a number must be written without quotes)";
@@ -77,7 +83,7 @@ export function serviceIssues(svc: Service): Issue[] {
   };
 
   const name = svc.metadata.name;
-  if (name.length > 63 || !DNS1035_LABEL.test(name)) {
+  if (!isServiceName(name)) {
     issues.push(
       fieldError(
         "InvalidField",

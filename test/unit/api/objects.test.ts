@@ -6,7 +6,7 @@ const kinds = Object.keys(KINDS) as Kind[];
 
 describe("KINDS", () => {
   it("lists every kind coxswain accepts", () => {
-    expect([...kinds].sort()).toEqual(["ConfigMap", "Deployment", "Namespace", "Node", "PriorityClass", "Rollout", "Secret", "Service"]);
+    expect([...kinds].sort()).toEqual(["ConfigMap", "Deployment", "Ingress", "Namespace", "Node", "PriorityClass", "Rollout", "Secret", "Service"]);
   });
 
   it("accepts Rollout under Argo's group and coxswain's, Argo's first", () => {
@@ -16,7 +16,7 @@ describe("KINDS", () => {
   });
 
   it("cannot be changed", () => {
-    expect(() => ((KINDS as Record<string, unknown>).Ingress = {})).toThrow(TypeError);
+    expect(() => ((KINDS as Record<string, unknown>).NetworkPolicy = {})).toThrow(TypeError);
     expect(() => (KINDS.Rollout.apiVersions as unknown as string[]).push("x")).toThrow(TypeError);
   });
 
@@ -49,7 +49,7 @@ describe("keys of every kind", () => {
   });
 
   it("reject keys of unknown kinds or with the wrong number of parts", () => {
-    for (const bad of ["Ingress/default/x", "Rollout/x", "PriorityClass/a/b", "", "Secret"]) expect(() => parseKey(bad), bad).toThrow();
-    for (const bad of ["Ingress", "service", "", 1, null, "toString"]) expect(isKind(bad), String(bad)).toBe(false);
+    for (const bad of ["NetworkPolicy/default/x", "Rollout/x", "PriorityClass/a/b", "", "Secret"]) expect(() => parseKey(bad), bad).toThrow();
+    for (const bad of ["NetworkPolicy", "service", "", 1, null, "toString"]) expect(isKind(bad), String(bad)).toBe(false);
   });
 });

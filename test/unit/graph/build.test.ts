@@ -164,7 +164,7 @@ describe("buildGraph diagnostics", () => {
     },
     {
       name: "reports each bad depends-on entry on its own",
-      objects: [manifest(deployment("web", "default", { annotations: dependsOn("db, Ingress/x, a/b/c/d, Node/ns/n, api") }))],
+      objects: [manifest(deployment("web", "default", { annotations: dependsOn("db, NetworkPolicy/x, a/b/c/d, Node/ns/n, api") }))],
       expected: [
         { code: "InvalidField", at: 0, path: DEPENDS },
         { code: "InvalidField", at: 0, path: DEPENDS },

@@ -17,7 +17,7 @@ describe("parseDependsOn", () => {
   });
 
   const bad: { name: string; value: string; namespace: string | undefined }[] = [
-    { name: "rejects a kind coxswain does not accept", value: "Ingress/web", namespace: "default" },
+    { name: "rejects a kind coxswain does not accept", value: "NetworkPolicy/web", namespace: "default" },
     { name: "rejects a kind written in the wrong case", value: "deployment/web", namespace: "default" },
     { name: "rejects more than three parts", value: "Deployment/a/b/c", namespace: "default" },
     { name: "rejects empty parts", value: "Deployment//web", namespace: "default" },

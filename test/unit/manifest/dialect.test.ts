@@ -173,6 +173,7 @@ describe("schemas in crds/ and KINDS", () => {
         spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } }, strategy: { canary: {} } },
       },
       Service: { spec: { selector: { a: "b" }, ports: [{ port: 80 }] } },
+      Ingress: { spec: { defaultBackend: { service: { name: "web", port: { number: 80 } } } } },
     };
     for (const kind of kinds) {
       for (const apiVersion of KINDS[kind].apiVersions) {
