@@ -2,8 +2,9 @@
  * buildGraph: a commit's validated objects → the desired-state graph plus the reference and ordering
  * problems that schema validation cannot see (they need the whole commit): undeclared namespaces, missing
  * ConfigMaps or keys, missing PriorityClasses, a Node's TLS Secret, depends-on naming nothing, more than one
- * global default PriorityClass, dependency cycles and dependencies in a later sync wave, and the rules of
- * Services against Nodes and workloads (services.ts).
+ * global default PriorityClass, dependency cycles and dependencies in a later sync wave, the rules of
+ * Services against Nodes and workloads (services.ts), and of Ingresses against Services and Secrets
+ * (ingresses.ts).
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import type { ErrorCode } from "../api/errors.js";
@@ -23,6 +24,7 @@ import { secretKeys, secretValue } from "../manifest/secret.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
+import { ingressDiagnostics } from "./ingresses.js";
 import { serviceDiagnostics } from "./services.js";
 import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 
@@ -59,7 +61,9 @@ export interface GraphBuild {
  * dependent (at the dependent's field that declares the edge); DuplicateObject when two objects share a key
  * (the loader normally drops those; the first by file, line, col is kept); and serviceDiagnostics'
  * (services.ts: nodePorts outside a node's portRange or in two Services are errors, a selector or targetPort
- * that matches no workload's pods is a warning). No message contains a Secret value. The output does not
+ * that matches no workload's pods is a warning) and ingressDiagnostics' (ingresses.ts: a backend Service or
+ * port, or a TLS Secret, that is not in the commit or not usable is an error; conflicts between Ingresses
+ * are warnings). No message contains a Secret value. The output does not
  * depend on the order of `objects`.
  */
 export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
@@ -206,6 +210,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
   }
 
   diagnostics.push(...serviceDiagnostics([...byKey.values()]));
+  diagnostics.push(...ingressDiagnostics([...byKey.values()]));
 
   const graph = new DesiredGraph(
     [...byKey.values()].map((m) => ({ object: m.object, source: m.source })),

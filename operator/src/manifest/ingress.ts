@@ -101,8 +101,7 @@ export function ingressIssues(ingress: Ingress): Issue[] {
   }
   if (spec.defaultBackend !== undefined) issues.push(...backendIssues(spec.defaultBackend, ["spec", "defaultBackend"]));
 
-  // (host, match, routed path) → where it was first declared, to warn about later paths it shadows.
-  const seen = new Map<string, string>();
+  const valid = new Set<string>();
   (spec.rules ?? []).forEach((rule, i) => {
     const rulePath = ["spec", "rules", i];
     if (rule.host !== undefined) {
@@ -117,17 +116,24 @@ export function ingressIssues(ingress: Ingress): Issue[] {
         issues.push(fieldError("InvalidField", [...at, "path"], problem));
         return;
       }
+      valid.add(`${i}/${j}`);
       if (p.pathType === "ImplementationSpecific" && p.path !== undefined && REGEX_CHARACTERS.test(p.path)) {
         warn([...at, "path"], `coxswain matches an ImplementationSpecific path as a Prefix path, not as a regular expression: ${showValue(p.path)} matches only requests that start with it element by element`);
       }
-      const r = routedPath(p.path, p.pathType);
-      const key = `${rule.host ?? ""}\n${r.match}\n${r.path}`;
-      const first = seen.get(key);
-      if (first !== undefined) {
-        warn([...at, "path"], `routes the same requests as ${first} (same host, ${r.match === "Exact" ? "Exact path" : "prefix"}), which wins: this path is never used`);
-      } else seen.set(key, `rules[${i}].http.paths[${j}]`);
     });
   });
+  // Paths of this Ingress that route the same requests: the one compareClaims puts first is used.
+  const groups = new Map<string, IngressPathClaim[]>();
+  for (const c of ingressPathClaims(ingress)) {
+    if (valid.has(`${c.rule}/${c.index}`)) groups.set(c.key, [...(groups.get(c.key) ?? []), c]);
+  }
+  for (const list of groups.values()) {
+    const [used, ...others] = [...list].sort(compareClaims);
+    for (const c of others) {
+      warn(["spec", "rules", c.rule, "http", "paths", c.index, "path"],
+        `routes the same requests as rules[${used!.rule}].http.paths[${used!.index}] (same host, ${c.match === "Exact" ? "Exact path" : "prefix"}), which is used instead: this path never is`);
+    }
+  }
 
   (spec.tls ?? []).forEach((t, i) => {
     const at = ["spec", "tls", i];
@@ -181,4 +187,53 @@ function pathProblem(path: string | undefined, pathType: "Exact" | "Prefix" | "I
     return `must be a URL path as requests send it: letters, digits, "-._~!$&'()*+,;=:@/" and %XX escapes; no request could match ${showValue(path)}`;
   }
   return undefined;
+}
+
+/**
+ * One path of an Ingress as routing sees it: the host group it belongs to, how it matches, where it is
+ * declared. Two claims with the same key route the same requests; compareClaims says which one is used.
+ */
+export interface IngressPathClaim {
+  /** "namespace/name" of the Ingress. */
+  ingress: string;
+  rule: number;
+  index: number;
+  host?: string;
+  pathType: "Exact" | "Prefix" | "ImplementationSpecific";
+  /** See routedPath. */
+  match: "Exact" | "Prefix";
+  path: string;
+  /** Host, match and routed path: equal keys route the same requests. */
+  key: string;
+}
+
+/** Every path of an Ingress, in declaration order, as claims (see IngressPathClaim). */
+export function ingressPathClaims(ingress: Ingress): IngressPathClaim[] {
+  const id = `${ingress.metadata.namespace ?? "default"}/${ingress.metadata.name}`;
+  return (ingress.spec.rules ?? []).flatMap((rule, i) =>
+    (rule.http?.paths ?? []).map((p, j): IngressPathClaim => {
+      const r = routedPath(p.path, p.pathType);
+      return {
+        ingress: id,
+        rule: i,
+        index: j,
+        ...(rule.host !== undefined ? { host: rule.host } : {}),
+        pathType: p.pathType,
+        match: r.match,
+        path: r.path,
+        key: `${rule.host ?? ""}\n${r.match}\n${r.path}`,
+      };
+    }),
+  );
+}
+
+/**
+ * Orders claims with the same key, the one that is used first: an Exact or Prefix path before an
+ * ImplementationSpecific one (Kubernetes' rule for paths that match equally), then by Ingress
+ * namespace/name, then in declaration order. Kubernetes leaves conflicts between Ingresses to the
+ * controller; coxswain's order depends on nothing but the objects, so every node and every run agrees.
+ */
+export function compareClaims(a: IngressPathClaim, b: IngressPathClaim): number {
+  const rank = (c: IngressPathClaim): number => (c.pathType === "ImplementationSpecific" ? 1 : 0);
+  return rank(a) - rank(b) || (a.ingress < b.ingress ? -1 : a.ingress > b.ingress ? 1 : 0) || a.rule - b.rule || a.index - b.index;
 }
