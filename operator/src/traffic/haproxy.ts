@@ -20,10 +20,11 @@
  * Not kept across a reload: ClientIP affinity (the stick tables of the old worker are not handed over; a
  * `peers` section would do it at the cost of a port per node).
  */
+import { createHash } from "node:crypto";
 import { CoxError } from "../api/errors.js";
 import { parseIpv4 } from "./addresses.js";
 import { compareText, hash32 } from "./keys.js";
-import type { ProxyBind, ProxyConfig, ProxyListener, ProxyServer } from "./types.js";
+import type { ProxyBind, ProxyConfig, ProxyIngress, ProxyListener, ProxyServer } from "./types.js";
 
 /** How the rendered HAProxy is reached. */
 export interface HaproxyOptions {
@@ -32,6 +33,22 @@ export interface HaproxyOptions {
    * manager declares its own (runtime/proxy appends a `global` section with it).
    */
   statsSocket?: string;
+  /**
+   * The directory (absolute, as the proxy reads it) where the proxy manager puts the files of a
+   * configuration (ProxyFile); the text names them `<filesDir>/<name>`. Needed when there are certificates
+   * to present; no whitespace, quote, '#', '$' or '\\' in it.
+   */
+  filesDir?: string;
+}
+
+/**
+ * A file a configuration names (a certificate and its key, a crt-list): the proxy manager writes `content`
+ * to `<filesDir>/<name>` (mode 0600) before it checks the text. A name is a hash of its content, so a file
+ * never changes under a proxy that runs it, and a stale one is simply left out of the next configuration.
+ */
+export interface ProxyFile {
+  name: string;
+  content: string;
 }
 
 /** What HAProxy holds in one server slot; `server` is the ProxyServer id in it, none when the slot is free. */
@@ -54,6 +71,11 @@ export interface ListenerState {
   mode: "http" | "tcp";
   affinity?: { timeoutSeconds: number };
   slots: SlotState[];
+  /**
+   * The `backend` section (mode http) that mirrors this listener's slots for the ingress frontend, when a
+   * route or the default backend of the ingress sends requests to this listener. Its slots are the same.
+   */
+  ingressBackend?: string;
 }
 
 /** What a running HAProxy was given: the output of renderHaproxy, then of each proxyEdits. Plain JSON data. */
@@ -61,11 +83,13 @@ export interface RenderedState {
   statsSocket?: string;
   /** Sorted by key. */
   listeners: ListenerState[];
+  /** The ingress frontend as rendered, with its crt-list (names and hosts, no keys): any change is a reload. */
+  ingress?: string;
 }
 
 /** How to get a running HAProxy from its applied state to a new configuration. */
 export type ProxyEdits =
-  | { reload: true; text: string; state: RenderedState }
+  | { reload: true; text: string; state: RenderedState; files: ProxyFile[] }
   | { reload: false; commands: string[]; state: RenderedState };
 
 /** Where a free slot points: nothing listens on port 1, and the slot is in maintenance anyway. */
@@ -79,20 +103,31 @@ function slotCapacity(servers: number): number {
 }
 
 /**
- * The complete HAProxy 2.6 configuration of `config`, and the state HAProxy holds once it runs it. Run it
- * master-worker (`-W -S …`, not a `daemon`); the admin stats socket is at `opts.statsSocket` and exposes
- * the listening sockets (`expose-fd listeners`), so that at a reload the master hands them to the new
- * worker (`-x`, added by the master itself) rather than the new worker binding them anew.
+ * The complete HAProxy 2.6 configuration of `config`, the state HAProxy holds once it runs it, and the
+ * files the text names (certificates and their crt-list, for `opts.filesDir`). Run it master-worker
+ * (`-W -S …`, not a `daemon`); the admin stats socket is at `opts.statsSocket` and exposes the listening
+ * sockets (`expose-fd listeners`), so that at a reload the master hands them to the new worker (`-x`,
+ * added by the master itself) rather than the new worker binding them anew.
  *
  * With `opts.previous` (the state of the HAProxy this text replaces), every server that was there keeps
  * its slot and a listener keeps its slot count unless it outgrew it; without, slots are handed out in id
  * order. Throws InvalidArgument for a socket path, address, port, weight or affinity timeout HAProxy
- * cannot take (addresses are IPv4: `set server … addr` takes no host names).
+ * cannot take (addresses are IPv4: `set server … addr` takes no host names), and for an ingress HAProxy
+ * cannot take (see checkProxyConfig).
+ *
+ * The ingress (config.ingress with a bind): one `frontend ingress` in mode http on its binds (HTTPS with
+ * `ssl crt-list`), whose `use_backend` rules follow the routes' precedence, each Service listener it
+ * sends to mirrored by a `backend <listener>:ingress` in mode http with the listener's own slots (so that
+ * an HTTP route works whatever the Service port's mode, and endpoint churn edits both alike); requests no
+ * route takes go to the default backend's, or to `ingress:no-route`, which answers 404. The frontend adds
+ * X-Forwarded-For and X-Forwarded-Proto.
  */
-export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { previous?: RenderedState }): { text: string; state: RenderedState } {
-  validate(config, opts);
+export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { previous?: RenderedState }): { text: string; state: RenderedState; files: ProxyFile[] } {
+  checkProxyConfig(config, opts);
   const before = new Map((opts.previous?.listeners ?? []).map((l) => [l.key, l.slots]));
-  const listeners = namedListeners(config).map(({ listener, name }): ListenerState => {
+  const named = namedListeners(config);
+  const ingress = renderIngress(config.ingress, named, opts.filesDir);
+  const listeners = named.map(({ listener, name }): ListenerState => {
     const slots = assignSlots(before.get(listener.key), listener.servers).map((s): SlotState => {
       if (s === undefined) return { ...FREE_SLOT };
       const base = { server: s.id, address: s.address, port: s.port };
@@ -100,6 +135,7 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
       if (s.state === "drain") return { ...base, weight: 0, admin: "ready" };
       return { ...base, weight: s.weight, admin: s.state };
     });
+    const ingressBackend = ingress?.backends.get(listener.key);
     return {
       key: listener.key,
       name,
@@ -107,6 +143,7 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
       mode: listener.mode,
       ...(listener.affinity === undefined ? {} : { affinity: { ...listener.affinity } }),
       slots,
+      ...(ingressBackend === undefined ? {} : { ingressBackend }),
     };
   });
   const lines = [
@@ -134,7 +171,146 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
     if (l.affinity !== undefined) lines.push(`    stick-table type ip size 100k expire ${l.affinity.timeoutSeconds}s`, "    stick on src");
     lines.push(...serverLines(l.slots));
   }
-  return { text: lines.join("\n") + "\n", state: { ...(opts.statsSocket !== undefined ? { statsSocket: opts.statsSocket } : {}), listeners } };
+  if (ingress !== undefined) {
+    lines.push("", ...ingress.frontend);
+    if (ingress.noRoute) lines.push("", `backend ${NO_ROUTE}`, "    mode http", "    http-request deny deny_status 404");
+    for (const l of listeners) {
+      if (l.ingressBackend === undefined) continue;
+      lines.push("", `backend ${l.ingressBackend}`, "    mode http", "    balance roundrobin", ...serverLines(l.slots));
+    }
+  }
+  const state: RenderedState = {
+    ...(opts.statsSocket !== undefined ? { statsSocket: opts.statsSocket } : {}),
+    listeners,
+    ...(ingress !== undefined ? { ingress: ingress.signature } : {}),
+  };
+  return { text: lines.join("\n") + "\n", state, files: ingress?.files ?? [] };
+}
+
+/** The frontend's name, and the backend that answers 404 to requests no route takes and no default backend would. */
+const INGRESS_FRONTEND = "ingress";
+const NO_ROUTE = "ingress:no-route";
+
+/** What renderIngress makes of a ProxyIngress. */
+interface RenderedIngress {
+  /** The `frontend` section's lines. */
+  frontend: string[];
+  /** Listener key → the name of the backend section that mirrors it for the frontend. */
+  backends: Map<string, string>;
+  /** Whether the frontend sends anything to NO_ROUTE. */
+  noRoute: boolean;
+  files: ProxyFile[];
+  /** What the running HAProxy must equal for the frontend to need no reload: its lines and the crt-list. */
+  signature: string;
+}
+
+/** A name for content: its sha256, shortened (128 bits: no two certificates meet). */
+function contentName(content: string, ext: string): string {
+  return `${createHash("sha256").update(content).digest("hex").slice(0, 32)}.${ext}`;
+}
+
+/**
+ * A value as one word of a HAProxy configuration line: characters that mean something to HAProxy's
+ * parser (space, quotes, '#', '$', '\\', control characters, …) as \xNN escapes, every other character
+ * as itself. Values are ASCII (checkProxyConfig refuses anything else).
+ */
+function word(value: string): string {
+  return value.replace(/[^A-Za-z0-9/._~:@!*+,;=&()%-]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/**
+ * The ingress frontend of `ingress` (undefined when it binds nothing): the host groups in route order,
+ * each followed by a rule that sends the rest of that host's requests to the default backend, so that a
+ * host's requests never reach the routes of a less specific host.
+ */
+function renderIngress(ingress: ProxyIngress | undefined, named: readonly { listener: ProxyListener; name: string }[], filesDir: string | undefined): RenderedIngress | undefined {
+  if (ingress === undefined || ingress.http.length + ingress.https.length === 0) return undefined;
+  const nameOf = new Map(named.map((n) => [n.listener.key, n.name]));
+  const backends = new Map<string, string>();
+  const backendOf = (key: string): string => {
+    const name = `${nameOf.get(key)!}:ingress`;
+    backends.set(key, name);
+    return name;
+  };
+  const fallback = ingress.defaultBackend !== undefined ? backendOf(ingress.defaultBackend) : NO_ROUTE;
+
+  const files: ProxyFile[] = [];
+  const binds = ingress.http.map((b) => `    bind ${b.address}:${b.port}`);
+  let crtList = "";
+  if (ingress.https.length > 0) {
+    const pems = new Map<string, string>();
+    for (const c of ingress.certificates) {
+      const name = contentName(c.pem, "pem");
+      if (!pems.has(name)) files.push({ name, content: c.pem });
+      pems.set(name, c.pem);
+      crtList += `${filesDir!}/${name}${c.hosts.map((h) => ` ${h}`).join("")}\n`;
+    }
+    const listName = contentName(crtList, "crt-list");
+    files.push({ name: listName, content: crtList });
+    for (const b of ingress.https) binds.push(`    bind ${b.address}:${b.port} ssl crt-list ${word(`${filesDir!}/${listName}`)}`);
+  }
+
+  const acls: string[] = [];
+  const rules: string[] = [];
+  const hostAcl = new Map<string, string>();
+  const pathAcl = new Map<string, string>();
+  const hostCondition = (host: string | undefined): string => {
+    if (host === undefined) return "";
+    let acl = hostAcl.get(host);
+    if (acl === undefined) {
+      acl = `host_${hostAcl.size + 1}`;
+      hostAcl.set(host, acl);
+      // A wildcard matches one label: the host without its first label is the wildcard's domain.
+      acls.push(host.startsWith("*.") ? `    acl ${acl} var(txn.domain) -m str ${word(host.slice(2))}` : `    acl ${acl} var(txn.host) -m str ${word(host)}`);
+    }
+    return ` ${acl}`;
+  };
+  const pathCondition = (match: "Exact" | "Prefix", path: string): string => {
+    if (match === "Prefix" && path === "") return "";
+    const id = `${match} ${path}`;
+    let acl = pathAcl.get(id);
+    if (acl === undefined) {
+      acl = `path_${pathAcl.size + 1}`;
+      pathAcl.set(id, acl);
+      acls.push(`    acl ${acl} path -m str ${word(path)}`);
+      // Whole path elements: /foo matches /foo and /foo/…, never /foobar.
+      if (match === "Prefix") acls.push(`    acl ${acl} path -m beg ${word(`${path}/`)}`);
+    }
+    return ` ${acl}`;
+  };
+  let group: string | undefined;
+  const closeGroup = (): void => {
+    if (group !== undefined) rules.push(`    use_backend ${fallback} if${group}`);
+  };
+  for (const r of ingress.routes) {
+    const host = hostCondition(r.host);
+    if (host !== group) {
+      closeGroup();
+      group = host === "" ? undefined : host;
+    }
+    const condition = `${host}${pathCondition(r.match, r.path)}`;
+    rules.push(condition === "" ? `    use_backend ${backendOf(r.backend)}` : `    use_backend ${backendOf(r.backend)} if${condition}`);
+  }
+  closeGroup();
+
+  const frontend = [
+    `frontend ${INGRESS_FRONTEND}`,
+    "    mode http",
+    "    option idle-close-on-response",
+    "    option forwardfor",
+    "    timeout http-request 10s",
+    ...binds,
+    // The Host header without its port, lower-cased; and without its first label, for wildcard hosts.
+    "    http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
+    "    http-request set-var(txn.domain) var(txn.host),field(2,.,0)",
+    "    http-request set-header X-Forwarded-Proto https if { ssl_fc }",
+    "    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }",
+    ...acls,
+    ...rules,
+    `    default_backend ${fallback}`,
+  ];
+  const noRoute = fallback === NO_ROUTE;
+  return { frontend, backends, noRoute, files, signature: `${frontend.join("\n")}\n${crtList}` };
 }
 
 /** `server` lines for the slots, runs of free slots as one `server-template`. */
@@ -164,34 +340,45 @@ function serverLines(slots: readonly SlotState[]): string[] {
  * Commands are ordered so that traffic never lacks a server it could have: first every slot that ends up
  * taking requests (a new server is given its address and weight before it is made ready), then every
  * slot that ends up draining, then every slot taken out; within each, by listener key and slot number.
+ * A listener's ingress backend gets each command right after the listener. A change of the ingress
+ * (binds, routes, default backend, certificates, which listeners it sends to) is a reload.
  * Throws as renderHaproxy does.
  */
 export function proxyEdits(applied: RenderedState | undefined, next: ProxyConfig, opts: HaproxyOptions): ProxyEdits {
-  validate(next, opts);
+  checkProxyConfig(next, opts);
   const named = namedListeners(next);
-  if (applied === undefined || needsReload(applied, named, opts)) return { reload: true, ...renderHaproxy(next, { ...opts, previous: applied }) };
+  const ingress = renderIngress(next.ingress, named, opts.filesDir);
+  if (applied === undefined || needsReload(applied, named, ingress, opts)) return { reload: true, ...renderHaproxy(next, { ...opts, previous: applied }) };
   const edits: { phase: number; commands: string[] }[] = [];
   const listeners = named.map(({ listener }, i): ListenerState => {
     const was = applied.listeners[i]!;
+    // The ingress backend mirrors the listener's slots: every edit is made to both.
+    const sections = was.ingressBackend === undefined ? [was.name] : [was.name, was.ingressBackend];
     const slots = assignSlots(was.slots, listener.servers).map((want, slot) => {
       const edit = slotEdit(was.slots[slot]!, want);
-      edits.push({ phase: edit.phase, commands: edit.steps.map((step) => `set server ${was.name}/s${slot + 1} ${step}`) });
+      edits.push({ phase: edit.phase, commands: edit.steps.flatMap((step) => sections.map((section) => `set server ${section}/s${slot + 1} ${step}`)) });
       return edit.next;
     });
     return { ...was, slots };
   });
   const commands = edits.sort((a, b) => a.phase - b.phase).flatMap((e) => e.commands);
-  return { reload: false, commands, state: { ...(applied.statsSocket !== undefined ? { statsSocket: applied.statsSocket } : {}), listeners } };
+  const state: RenderedState = {
+    ...(applied.statsSocket !== undefined ? { statsSocket: applied.statsSocket } : {}),
+    listeners,
+    ...(applied.ingress !== undefined ? { ingress: applied.ingress } : {}),
+  };
+  return { reload: false, commands, state };
 }
 
-/** Whether `next` differs from `applied` in anything the runtime API cannot change. */
-function needsReload(applied: RenderedState, next: readonly { listener: ProxyListener; name: string }[], opts: HaproxyOptions): boolean {
-  if (applied.statsSocket !== opts.statsSocket || applied.listeners.length !== next.length) return true;
+/** Whether `next` (with its ingress as rendered) differs from `applied` in anything the runtime API cannot change. */
+function needsReload(applied: RenderedState, next: readonly { listener: ProxyListener; name: string }[], ingress: RenderedIngress | undefined, opts: HaproxyOptions): boolean {
+  if (applied.statsSocket !== opts.statsSocket || applied.listeners.length !== next.length || applied.ingress !== ingress?.signature) return true;
   return next.some(({ listener: l, name }, i) => {
     const a = applied.listeners[i]!;
     return (
       a.key !== l.key ||
       a.name !== name ||
+      a.ingressBackend !== ingress?.backends.get(l.key) ||
       a.mode !== l.mode ||
       a.affinity?.timeoutSeconds !== l.affinity?.timeoutSeconds ||
       a.binds.length !== l.binds.length ||
@@ -280,8 +467,12 @@ function namedListeners(config: ProxyConfig): { listener: ProxyListener; name: s
     });
 }
 
-/** Throws InvalidArgument for anything HAProxy would refuse or read differently. */
-function validate(config: ProxyConfig, opts: HaproxyOptions): void {
+/**
+ * Throws InvalidArgument for anything in `config` HAProxy would refuse or read differently with these
+ * options (renderHaproxy and proxyEdits check it first), e.g. the ingress binding an address and port a
+ * Service listener binds, or certificates without a files directory; returns otherwise.
+ */
+export function checkProxyConfig(config: ProxyConfig, opts: HaproxyOptions): void {
   const bad = (what: string, details: Record<string, unknown>): never => {
     throw new CoxError("InvalidArgument", what, { details });
   };
@@ -311,4 +502,36 @@ function validate(config: ProxyConfig, opts: HaproxyOptions): void {
       ids.add(s.id);
     }
   }
+  const ingress = config.ingress;
+  if (ingress === undefined) return;
+  for (const b of [...ingress.http, ...ingress.https]) {
+    endpoint("the ingress", b.address, b.port);
+    const at = `${b.address}:${b.port}`;
+    const other = boundBy.get(at);
+    if (other !== undefined) bad(`${other} and the ingress both listen on ${at}`, { at, listeners: [other, "ingress"] });
+    boundBy.set(at, "the ingress");
+  }
+  const keys = new Set(config.listeners.map((l) => l.key));
+  const listener = (key: string): void => {
+    if (!keys.has(key)) bad(`the ingress routes to ${key}, which is not a listener of this configuration`, { backend: key });
+  };
+  if (ingress.defaultBackend !== undefined) listener(ingress.defaultBackend);
+  for (const r of ingress.routes) {
+    listener(r.backend);
+    if (r.host !== undefined && !INGRESS_HOST.test(r.host)) bad(`the ingress route host ${JSON.stringify(r.host)} is not a DNS name or "*." and one`, { host: r.host });
+    // Printable ASCII only; Prefix paths come without their trailing "/" ("" for every path).
+    const path = r.match === "Exact" ? /^\/[\x21-\x7e]*$/ : /^(\/[\x21-\x7e]*[\x21-\x2e\x30-\x7e])?$/;
+    if (!path.test(r.path)) bad(`the ingress route path ${JSON.stringify(r.path)} cannot be a ${r.match} path`, { path: r.path });
+  }
+  if (ingress.https.length > 0) {
+    if (ingress.certificates.length === 0) bad("the ingress has an HTTPS bind but no certificate", {});
+    if (opts.filesDir === undefined || !/^\/[^\s'"#$\\]*$/.test(opts.filesDir)) bad(`the files directory ${JSON.stringify(opts.filesDir)} cannot hold the ingress's certificates: expected an absolute path without whitespace, quotes, '#', '$' or '\\'`, { filesDir: opts.filesDir });
+    for (const c of ingress.certificates) {
+      for (const h of c.hosts) if (!INGRESS_HOST.test(h)) bad(`the certificate of ${c.secret}: host ${JSON.stringify(h)} is not a DNS name or "*." and one`, { host: h });
+      if (!c.pem.includes("-----BEGIN")) bad(`the certificate of ${c.secret} is not PEM`, { secret: c.secret });
+    }
+  }
 }
+
+/** An Ingress host as routes and certificates name it: a DNS name, or "*." and one. */
+const INGRESS_HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

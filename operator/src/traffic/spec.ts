@@ -1,10 +1,11 @@
 /**
- * A v1 Service as the manifest stage leaves it (validated, defaulted) → the ServiceSpec traffic works on.
+ * A v1 Service and a networking.k8s.io/v1 Ingress as the manifest stage leaves them (validated, defaulted)
+ * → the ServiceSpec and IngressSpec traffic works on.
  */
-import { DEFAULT_NAMESPACE, type Service } from "../api/objects.js";
-import type { ServicePort } from "../api/generated/index.js";
+import { DEFAULT_NAMESPACE, type Ingress, type Service } from "../api/objects.js";
+import type { IngressBackend, ServicePort } from "../api/generated/index.js";
 import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, isHeadless } from "../manifest/service.js";
-import type { ServicePortSpec, ServiceSpec } from "./types.js";
+import type { IngressBackendSpec, IngressSpec, ServicePortSpec, ServiceSpec } from "./types.js";
 
 /**
  * "http" or "tcp" for one Service port. An appProtocol, when given, decides: "http" (any case) is HTTP,
@@ -67,4 +68,36 @@ function compareNames(a: string | undefined, b: string | undefined): number {
   if (a === undefined) return -1;
   if (b === undefined) return 1;
   return a < b ? -1 : 1;
+}
+
+/**
+ * Converts an Ingress that passed the manifest stage into an IngressSpec: namespace defaulted, backends as
+ * (service, port number or name), rules without http as rules without paths, TLS entries without hosts as
+ * empty lists. Whether coxswain serves it (its class) is for the caller to ask (isServedIngress). Throws a
+ * plain Error for what the manifest stage refuses (a backend without a Service, a TLS entry without
+ * secretName): reaching here with one is a programming error. Pure; the input is not modified.
+ */
+export function toIngressSpec(ingress: Ingress): IngressSpec {
+  const namespace = ingress.metadata.namespace ?? DEFAULT_NAMESPACE;
+  const id = `Ingress/${namespace}/${ingress.metadata.name}`;
+  const backend = (b: IngressBackend): IngressBackendSpec => {
+    const s = b.service;
+    const port = s?.port.number ?? s?.port.name;
+    if (s === undefined || port === undefined) throw new Error(`${id}: a backend without a Service port is refused by the manifest stage`);
+    return { service: s.name, port };
+  };
+  const spec = ingress.spec;
+  return {
+    namespace,
+    name: ingress.metadata.name,
+    ...(spec.defaultBackend !== undefined ? { defaultBackend: backend(spec.defaultBackend) } : {}),
+    rules: (spec.rules ?? []).map((r) => ({
+      ...(r.host !== undefined ? { host: r.host } : {}),
+      paths: (r.http?.paths ?? []).map((p) => ({ ...(p.path !== undefined ? { path: p.path } : {}), pathType: p.pathType, backend: backend(p.backend) })),
+    })),
+    tls: (spec.tls ?? []).map((t) => {
+      if (t.secretName === undefined || t.secretName === "") throw new Error(`${id}: a TLS entry without secretName is refused by the manifest stage`);
+      return { hosts: [...(t.hosts ?? [])], secretName: t.secretName };
+    }),
+  };
 }

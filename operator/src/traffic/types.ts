@@ -130,9 +130,85 @@ export interface ProxyListener {
   servers: ProxyServer[];
 }
 
+/** A backend of an Ingress: a Service of the Ingress's namespace and one of its ports, by number (its port) or by name. */
+export interface IngressBackendSpec {
+  service: string;
+  port: number | string;
+}
+
+/** One path of an Ingress rule, as written (routing reads it with manifest/ingress.ts's routedPath). */
+export interface IngressPathSpec {
+  /** Absent only for an ImplementationSpecific path (then "/"). */
+  path?: string;
+  pathType: "Exact" | "Prefix" | "ImplementationSpecific";
+  backend: IngressBackendSpec;
+}
+
+/** One rule of an Ingress: a host (exact, or "*." and a DNS name; absent: every host no rule names) and its paths. */
+export interface IngressRuleSpec {
+  host?: string;
+  paths: IngressPathSpec[];
+}
+
+/** One TLS entry of an Ingress: a kubernetes.io/tls Secret of its namespace, and the hosts it is for (none: its own names). */
+export interface IngressTlsSpec {
+  hosts: string[];
+  secretName: string;
+}
+
+/** An Ingress coxswain serves (class "coxswain" or none), as traffic needs it; rules, paths and TLS entries in manifest order. */
+export interface IngressSpec {
+  namespace: string;
+  name: string;
+  defaultBackend?: IngressBackendSpec;
+  rules: IngressRuleSpec[];
+  tls: IngressTlsSpec[];
+}
+
+/**
+ * One route of a node's ingress: requests for `host` whose path matches go to the listener `backend`. A
+ * host is exact ("a.example.com", compared without the Host header's port, ignoring case) or a wildcard
+ * ("*.example.com": any single label there); undefined: any host that no route names. Exact matches the
+ * path alone; Prefix matches `path` and everything below it element by element ("" matches every path).
+ */
+export interface IngressRoute {
+  host?: string;
+  match: "Exact" | "Prefix";
+  /** Exact: the path as written; Prefix: without trailing "/" (manifest/ingress.ts's routedPath). */
+  path: string;
+  /** The key of the Service listener ("<namespace>/<service>:<port>") that takes the requests. */
+  backend: string;
+}
+
+/** A certificate the ingress's HTTPS port presents. */
+export interface IngressCertificate {
+  /** "<namespace>/<secret>" it comes from. */
+  secret: string;
+  /** The server names (SNI; exact or "*." wildcard) it is presented for; empty: the names it holds. */
+  hosts: string[];
+  /** The certificate (chain) and then its private key, PEM: the proxy manager writes it to a file of mode 0600. */
+  pem: string;
+}
+
+/** What a node's proxy serves for Ingresses: one HTTP frontend on the ingress ports, routing to Service listeners. */
+export interface ProxyIngress {
+  /** Where plain HTTP is served (this node's address and the ingress HTTP port); may be empty. */
+  http: ProxyBind[];
+  /** Where HTTPS is served; empty when there is no certificate. */
+  https: ProxyBind[];
+  /** In precedence order: exact hosts, then wildcard hosts, then no host; within a host, Exact paths, then the longest Prefix first. */
+  routes: IngressRoute[];
+  /** The listener key that takes requests no route matches; none: they get 404. */
+  defaultBackend?: string;
+  /** In presentation order: the first is presented when the client names no host or one no certificate is for. */
+  certificates: IngressCertificate[];
+}
+
 /** Everything one node's proxy serves. */
 export interface ProxyConfig {
   node: string;
   /** Sorted by key. */
   listeners: ProxyListener[];
+  /** The ingress frontend, when the operator has ingress ports. */
+  ingress?: ProxyIngress;
 }

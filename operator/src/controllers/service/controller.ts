@@ -175,7 +175,7 @@ export class ServiceController {
       if (!edits.reload && edits.commands.length > 0 && s.proxy.runtimeApi === false) {
         // This proxy takes whole configurations only: the same change as a (hitless) reload.
         const whole = renderHaproxy(config, s.applied ? { previous: s.applied } : {});
-        edits = { reload: true, text: whole.text, state: whole.state };
+        edits = { reload: true, ...whole };
       }
       if (edits.reload) await s.proxy.apply({ reload: true, text: edits.text });
       else if (edits.commands.length > 0) await s.proxy.apply({ reload: false, commands: edits.commands });

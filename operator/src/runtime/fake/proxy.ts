@@ -1,7 +1,7 @@
 /**
  * An in-memory node proxy for unit tests and scale benchmarks: it keeps what it was given (the last
- * configuration text and the runtime commands since) and answers stats with no traffic. Never the only
- * proof that traffic works: the real proxies (runtime/proxy) are tested with real HAProxy.
+ * configuration text, its files and the runtime commands since) and answers stats with no traffic. Never
+ * the only proof that traffic works: the real proxies (runtime/proxy) are tested with real HAProxy.
  */
 import { createHash } from "node:crypto";
 import { CoxError } from "../../api/errors.js";
@@ -9,8 +9,12 @@ import type { NodeProxy, ProxyChange, ProxyHealth, ProxyServerStats } from "../p
 
 /** A NodeProxy that applies nothing anywhere; see the module comment. */
 export class FakeProxy implements NodeProxy {
+  /** Where a real proxy would put the files; nothing is written there. */
+  readonly filesDir = "/fake/proxy/files";
   /** The configuration texts applied with a reload, oldest first. */
   readonly reloads: string[] = [];
+  /** The files of the last reload, by name. */
+  readonly files = new Map<string, string>();
   /** Runtime-API commands applied since the last reload, in order. */
   readonly commands: string[] = [];
   #health: ProxyHealth = { running: false, restarts: 0 };
@@ -21,6 +25,8 @@ export class FakeProxy implements NodeProxy {
     if (this.#closed) throw new CoxError("ProxyUnreachable", "the fake proxy was closed");
     if (change.reload) {
       this.reloads.push(change.text);
+      this.files.clear();
+      for (const f of change.files ?? []) this.files.set(f.name, f.content);
       this.commands.length = 0;
       this.#health = { ...this.#health, running: true, config: { hash: createHash("sha256").update(change.text).digest("hex"), appliedAt: Date.now() } };
     } else {

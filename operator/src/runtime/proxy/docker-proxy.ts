@@ -261,6 +261,12 @@ export class DockerProxy implements NodeProxy {
             { details: { runtimeApi: false, commands: change.commands } },
           );
         }
+        if ((change.files?.length ?? 0) > 0) {
+          // Certificates would have to go into the container with the text (not done yet): no filesDir.
+          throw new CoxError("ProxyConfigInvalid", `the node proxy of node ${this.#engine.nodeName} takes no files (certificates) yet`, {
+            details: { files: change.files!.map((f) => f.name) },
+          });
+        }
         await this.#load(change.text);
         this.#lastError = undefined;
         this.#deathError = undefined;

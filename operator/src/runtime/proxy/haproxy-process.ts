@@ -11,6 +11,9 @@
  * - `master.sock`       the master CLI (`show proc`, `reload`)
  * - `stats.sock`        the serving worker's runtime API (`level admin`)
  * - `haproxy.pid`       the master's pid; `haproxy.log` its and its workers' output (truncated at each start)
+ * - `files/`            the files a configuration names (certificates with their keys, crt-lists; mode 0600),
+ *                       written before the text is checked; those the serving text does not name are removed
+ *                       once it serves
  *
  * Why it is hitless, measured here: a reload forks a new worker that takes over the listening sockets
  * from the old one (`-x sockpair@…`), and the old worker finishes its requests and closes idle keep-alive
@@ -33,7 +36,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join, resolve as resolvePath } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -51,7 +54,7 @@ import {
   runtimeAnswerError,
   type MasterProcs,
 } from "./haproxy-cli.js";
-import type { NodeProxy, ProxyChange, ProxyHealth, ProxyServerStats } from "./types.js";
+import type { NodeProxy, ProxyChange, ProxyChangeFile, ProxyHealth, ProxyServerStats } from "./types.js";
 
 /** Options of a HaproxyProcess. */
 export interface HaproxyProcessOptions {
@@ -83,6 +86,8 @@ const MAX_SOCKET_PATH = 107 - ".4194304.tmp".length;
 const HAPROXY_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
 /** Mutex key: every apply, restart and close runs alone. */
 const LOCK = "proxy";
+/** What a file of a change may be called: a plain name in files/, never a path. */
+const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 /** One run of the master process. */
 interface Master {
@@ -153,6 +158,8 @@ function editKey(command: string): string {
 
 /** The local HAProxy of one node; see the module comment. */
 export class HaproxyProcess implements NodeProxy {
+  /** `<stateDir>/files`: see the module comment. */
+  readonly filesDir: string;
   readonly #dir: string;
   readonly #binary: string;
   readonly #readyTimeoutMs: number;
@@ -178,6 +185,7 @@ export class HaproxyProcess implements NodeProxy {
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     const p = (name: string): string => join(this.#dir, name);
+    this.filesDir = p("files");
     this.#paths = {
       config: p(CONFIG_NAME),
       candidate: p(`${CONFIG_NAME}.next`),
@@ -197,7 +205,7 @@ export class HaproxyProcess implements NodeProxy {
     await this.#lock.run(LOCK, async () => {
       if (this.#closed) throw unreachable("the node proxy was closed");
       try {
-        if (change.reload) await this.#load(change.text);
+        if (change.reload) await this.#load(change.text, change.files ?? []);
         else await this.#edit(change.commands);
         this.#lastError = undefined;
       } catch (err) {
@@ -245,10 +253,11 @@ export class HaproxyProcess implements NodeProxy {
     return `${body}\n# Added by coxswain's node proxy manager: the runtime API of this proxy.\nglobal\n    stats socket ${this.#paths.stats} mode 600 level admin\n`;
   }
 
-  /** Validates `text`; then reloads the running proxy with it, or starts one. */
-  async #load(text: string): Promise<void> {
+  /** Writes `files`, validates `text`; then reloads the running proxy with it, or starts one; then removes files it does not name. */
+  async #load(text: string, files: readonly ProxyChangeFile[]): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     await chmod(this.#dir, 0o700);
+    await this.#writeFiles(files);
     await this.#check(text);
     if (this.#master === undefined && !this.#adoptChecked) await this.#adopt();
     this.#adoptChecked = true;
@@ -270,6 +279,32 @@ export class HaproxyProcess implements NodeProxy {
     }
     this.#applied = { text, hash: sha256(text), appliedAt: Date.now() };
     this.#edits.clear();
+    await this.#removeFilesBut(files);
+  }
+
+  /**
+   * Writes each file into files/ (mode 0600, by a rename, so HAProxy never reads half a file). Throws
+   * ProxyConfigInvalid for a name that is not a plain file name.
+   */
+  async #writeFiles(files: readonly ProxyChangeFile[]): Promise<void> {
+    if (files.length === 0) return;
+    await mkdir(this.filesDir, { recursive: true, mode: 0o700 });
+    await chmod(this.filesDir, 0o700);
+    for (const f of files) {
+      if (!FILE_NAME.test(f.name) || f.name.endsWith(".tmp")) {
+        throw new CoxError("ProxyConfigInvalid", `the node proxy's configuration names a file it cannot take: ${JSON.stringify(f.name)}`, { details: { file: f.name } });
+      }
+      const path = join(this.filesDir, f.name);
+      await writeFile(`${path}.tmp`, f.content, { mode: 0o600 });
+      await rename(`${path}.tmp`, path);
+    }
+  }
+
+  /** Removes from files/ what the serving configuration does not name (certificates of a removed Ingress, …). */
+  async #removeFilesBut(files: readonly ProxyChangeFile[]): Promise<void> {
+    const keep = new Set(files.map((f) => f.name));
+    const present = await readdir(this.filesDir).catch(() => [] as string[]);
+    await Promise.all(present.filter((name) => !keep.has(name)).map((name) => rm(join(this.filesDir, name), { force: true })));
   }
 
   /** Writes the candidate file and runs `haproxy -c` on it; throws ProxyConfigInvalid with HAProxy's lines. */

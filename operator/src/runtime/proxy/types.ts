@@ -8,9 +8,16 @@ import type { ErrorCode } from "../../api/errors.js";
 /**
  * What to apply: the whole configuration text (validated, then a hitless reload, or the first start), or
  * runtime-API commands (one HAProxy CLI command each, e.g. `set server be/s1 state drain`) applied in order
- * to the running configuration without a reload.
+ * to the running configuration without a reload. `files` are files the text names as `<filesDir>/<name>`
+ * (certificates and their keys, crt-lists): the proxy writes them before it checks the text.
  */
-export type ProxyChange = { reload: true; text: string } | { reload: false; commands: string[] };
+export type ProxyChange = { reload: true; text: string; files?: readonly ProxyChangeFile[] } | { reload: false; commands: string[] };
+
+/** A file of a configuration: a plain name (letters, digits, '.', '_', '-'), and its content. */
+export interface ProxyChangeFile {
+  name: string;
+  content: string;
+}
 
 /** How a node proxy is doing, from the manager's own bookkeeping (no call to the proxy). */
 export interface ProxyHealth {
@@ -66,7 +73,15 @@ export interface NodeProxy {
    */
   readonly runtimeApi?: boolean;
   /**
-   * Applies a change and resolves once the proxy serves it (after a reload: the new process answers).
+   * The directory (absolute, as the proxy reads it) where the files of a change go: a configuration names
+   * them `<filesDir>/<name>`. Absent: this proxy takes no files, and a change with files is refused
+   * (ProxyConfigInvalid).
+   */
+  readonly filesDir?: string;
+  /**
+   * Applies a change and resolves once the proxy serves it (after a reload: the new process answers). The
+   * files of a reload are written (mode 0600) before the text is checked; files of earlier reloads that
+   * the new one does not name are removed once it serves.
    * Throws CoxError: ProxyConfigInvalid (the text does not load; the running configuration is kept),
    * ProxyBindFailed (an address cannot be bound; the running configuration is kept), ProxyCommandRejected
    * (a runtime-API command was refused; the ones before it were applied), ProxyUnreachable (the proxy is
