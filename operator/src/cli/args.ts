@@ -47,6 +47,15 @@ export function parsePortRange(flag: string, text: string): { from: number; to: 
   return { from, to };
 }
 
+/** Parses a port number (1–65535, digits only), as --port-range's ends are. */
+export function parsePort(flag: string, text: string): number {
+  const port = Number(text.trim());
+  if (!/^[0-9]{1,5}$/.test(text.trim()) || port < 1 || port > 65535) {
+    throw new CoxError("InvalidArgument", `${flag}: expected a port from 1 to 65535 like 8080 (got ${JSON.stringify(text)})`);
+  }
+  return port;
+}
+
 /** The scheduler flags shared by `run` and `plan` (KubeSchedulerConfiguration's knobs, as flags). */
 export const SCHEDULER_FLAGS = {
   "scheduler-scoring": { type: "string" },

@@ -16,6 +16,7 @@ import {
   parse,
   parseDuration,
   parseManifestFlags,
+  parsePort,
   parsePortRange,
   parseSchedulerFlags,
   required,
@@ -36,6 +37,9 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --port-range <a-b>            host ports of the default node (default 30000-32767)
   --proxy-image <image>         HAProxy image of the default node's Service proxy when it is a Docker
                                 engine (default haproxy:2.6; Nodes in Git name theirs in spec.proxyImage)
+  --ingress-http-port <port>    serve Ingresses (class coxswain or none) over HTTP at this port on every node's address
+  --ingress-https-port <port>   and over HTTPS, with the certificates of the Ingresses' TLS Secrets (process-runtime nodes
+                                only so far); without either flag, Ingresses are validated but not served
   --instance <name>             owner label value, to run several operators on one engine (default coxswain)
   --poll-interval <d>           how often to poll the repository (default 5s; a local repository is also watched)
   --node-grace <d>              a node silent this long is NotReady (default 10s)
@@ -74,6 +78,8 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     runtime: { type: "string" },
     "port-range": { type: "string" },
     "proxy-image": { type: "string" },
+    "ingress-http-port": { type: "string" },
+    "ingress-https-port": { type: "string" },
     instance: { type: "string" },
     "poll-interval": { type: "string" },
     "node-grace": { type: "string" },
@@ -114,6 +120,10 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     if (!/^[^\s]+$/.test(values["proxy-image"])) throw new CoxError("InvalidArgument", `--proxy-image: expected an image reference like haproxy:2.6 (got ${JSON.stringify(values["proxy-image"])})`);
     opts.defaultProxyImage = values["proxy-image"];
   }
+  const httpPort = values["ingress-http-port"] !== undefined ? parsePort("--ingress-http-port", values["ingress-http-port"]) : undefined;
+  const httpsPort = values["ingress-https-port"] !== undefined ? parsePort("--ingress-https-port", values["ingress-https-port"]) : undefined;
+  if (httpPort !== undefined && httpPort === httpsPort) throw new CoxError("InvalidArgument", `--ingress-http-port and --ingress-https-port: expected two different ports (got ${httpPort} for both)`);
+  if (httpPort !== undefined || httpsPort !== undefined) opts.ingress = { ...(httpPort !== undefined ? { httpPort } : {}), ...(httpsPort !== undefined ? { httpsPort } : {}) };
   if (values["poll-interval"]) opts.pollMs = parseDuration("--poll-interval", values["poll-interval"]);
   if (values["node-grace"]) opts.nodeGraceMs = parseDuration("--node-grace", values["node-grace"]);
   if (values["eviction-timeout"]) opts.evictionTimeoutMs = parseDuration("--eviction-timeout", values["eviction-timeout"]);

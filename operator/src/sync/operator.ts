@@ -52,6 +52,8 @@ export interface OperatorOptions {
   defaultPortRange?: { from: number; to: number };
   /** HAProxy image of the default node's proxy when it is a Docker engine (default haproxy:2.6). */
   defaultProxyImage?: string;
+  /** Serve Ingresses on every node's address at these ports (`--ingress-http-port`, `--ingress-https-port`); none: not served. */
+  ingress?: { httpPort?: number; httpsPort?: number };
   /** Poll interval of the repository (the local watch fires sooner). */
   pollMs?: number;
   /** Re-list interval of the nodes. */
@@ -412,6 +414,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       statusFiles: (prefix) => store.filePaths(prefix),
       enqueue: (key) => manager!.enqueue(key),
       log,
+      ...(opts.ingress ? { ingress: opts.ingress } : {}),
     });
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);

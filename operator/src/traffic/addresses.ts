@@ -139,10 +139,10 @@ function nodePortKey(s: ServiceSpec, port: number): string {
 /**
  * The Services with every nodePort assigned, for a fleet whose nodes have `ranges` as their portRanges: a
  * node port is one every node can listen on, so it comes from the ports all ranges share (30000-32767
- * when there are no nodes). Throws as allocateNodePorts does (PortRangeExhausted when the ranges share
- * too few ports).
+ * when there are no nodes), never one of `taken` (the ingress ports). Throws as allocateNodePorts does
+ * (PortRangeExhausted when the ranges share too few ports).
  */
-export function withNodePorts(services: readonly ServiceSpec[], ranges: readonly PortRange[]): ServiceSpec[] {
+export function withNodePorts(services: readonly ServiceSpec[], ranges: readonly PortRange[], taken: ReadonlySet<number> = new Set()): ServiceSpec[] {
   const shared = ranges.length === 0 ? { from: 30000, to: 32767 } : { from: Math.max(...ranges.map((r) => r.from)), to: Math.min(...ranges.map((r) => r.to)) };
   if (shared.from > shared.to) {
     if (!services.some((s) => (s.type === "NodePort" || s.type === "LoadBalancer") && s.ports.some((p) => p.nodePort === undefined))) return [...services];
@@ -150,7 +150,7 @@ export function withNodePorts(services: readonly ServiceSpec[], ranges: readonly
       details: { ranges: ranges.map((r) => `${r.from}-${r.to}`) },
     });
   }
-  return allocateNodePorts(services, shared, new Set());
+  return allocateNodePorts(services, shared, taken);
 }
 
 /** Every nodePort of these Services (assigned ones included), sorted. */

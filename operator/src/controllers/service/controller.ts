@@ -11,21 +11,34 @@
  * which waits until every node's proxy runs a configuration where the pod takes no new requests and its
  * in-flight ones are done (or the grace period is up).
  *
+ * Ingresses (class "coxswain" or none), when the operator has ingress ports (options.ingress): every
+ * node's proxy also serves one HTTP(S) frontend on its own address at those ports, routing by host and
+ * path to the Services' listeners (traffic/ingress.ts), the same table on every node; TLS certificates
+ * come from the Ingresses' kubernetes.io/tls Secrets and go to the proxy as files. An ingress a node
+ * cannot serve (its port is a Service's nodePort there, its proxy takes no certificate files) is left out
+ * of that node's configuration and reported; its Services keep being served. A status file per Ingress:
+ * `ingresses/<ns>/<name>.yaml`, rewritten with the Services' files.
+ *
  * Nothing happens before the head commit was read once (DesiredView.ready), and nothing of a commit that
  * did not validate reaches a proxy: the desired graph is the applied one.
  */
 import { toCoxError, type CoxError } from "../../api/errors.js";
-import { parseKey, type Service } from "../../api/objects.js";
+import { makeKey, parseKey, type Ingress, type Secret, type Service } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
+import { ingressClassOf, isServedIngress } from "../../manifest/ingress.js";
+import { secretValue } from "../../manifest/secret.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { Fleet, NodeConfig, ObservedPod } from "../../runtime/fleet.js";
 import type { NodeProxy, ProxyFactory } from "../../runtime/proxy/index.js";
+import { ingressPath, renderIngressRecord, type IngressBackendRecord } from "../../status/ingresses.js";
 import { renderServiceRecord, servicePath, type ServiceEndpointRecord } from "../../status/services.js";
 import { allocateServiceAddresses, assignedNodePorts, DEFAULT_SERVICE_NETWORK, withNodePorts } from "../../traffic/addresses.js";
 import { serviceEndpoints } from "../../traffic/endpoints.js";
-import { proxyEdits, renderHaproxy, type RenderedState } from "../../traffic/haproxy.js";
+import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type RenderedState } from "../../traffic/haproxy.js";
+import { ingressRouting, proxyIngress, type BackendOutcome, type IngressRouting, type TlsKeyPair } from "../../traffic/ingress.js";
+import { compareText } from "../../traffic/keys.js";
 import { proxyConfig } from "../../traffic/proxy.js";
-import { toServiceSpec } from "../../traffic/spec.js";
+import { toIngressSpec, toServiceSpec } from "../../traffic/spec.js";
 import type { ProxyConfig, ServiceEndpoints, ServiceSpec, TrafficPod } from "../../traffic/types.js";
 import type { DesiredView } from "../types.js";
 
@@ -48,6 +61,23 @@ export interface ServiceControllerOptions {
   /** Queues a key on the operator's work queue. */
   enqueue(key: string): void;
   log?: (line: string) => void;
+  /**
+   * Serve Ingresses on every node's address: plain HTTP at `httpPort`, HTTPS at `httpsPort` (bound once an
+   * Ingress has a certificate). Both ports are kept out of node ports and pods' host ports. Absent (or
+   * neither port): Ingresses are not served, and their status files say so.
+   */
+  ingress?: { httpPort?: number; httpsPort?: number };
+}
+
+/** How one node serves Ingresses (for the status files and the log). */
+interface NodeIngress {
+  /** "address:port" where plain HTTP and HTTPS are bound. */
+  http?: string;
+  https?: string;
+  /** Why the ingress (or its HTTPS port) cannot be served on this node, when it cannot. */
+  problem?: string;
+  /** What is worth knowing and not wrong (HTTPS waits for a certificate). */
+  note?: string;
 }
 
 interface NodeState {
@@ -59,6 +89,8 @@ interface NodeState {
   /** When the observed state was read that the proxy now runs (epoch ms): beforeStop waits for one after the pod left. */
   appliedAt?: number;
   error?: CoxError;
+  /** The ingress of the configuration last applied (undefined: none). */
+  ingress?: NodeIngress;
 }
 
 /** Everything one reconcile needs, computed from the desired graph and the observed fleet. */
@@ -66,6 +98,10 @@ interface Snapshot {
   services: ServiceSpec[];
   endpoints: Map<string, ServiceEndpoints>;
   nodes: NodeConfig[];
+  /** Every Ingress of the graph, served or not, sorted by namespace/name. */
+  ingresses: Ingress[];
+  /** The routing of those coxswain serves. */
+  routing: IngressRouting;
 }
 
 /** How often beforeStop looks at the proxies' counters while a leaving pod finishes its requests. */
@@ -166,28 +202,36 @@ export class ServiceController {
       }
       return;
     }
-    if (snap.services.every((s) => s.headless) && !state) return; // nothing to serve yet: start no proxy
+    // Nothing to serve yet: start no proxy.
+    if (snap.services.every((s) => s.headless) && (!this.servesIngresses() || snap.routing.outcomes.length === 0) && !state) return;
     const s = state ?? { proxy: this.opts.proxyFor(node) };
     this.nodes.set(nodeName, s);
-    const config = this.nodeConfig(node, snap);
+    const { config, ingress } = this.nodeConfig(node, snap, s.proxy.filesDir);
+    const haproxy: HaproxyOptions = s.proxy.filesDir !== undefined ? { filesDir: s.proxy.filesDir } : {};
     try {
-      let edits = proxyEdits(s.applied, config, {});
+      let edits = proxyEdits(s.applied, config, haproxy);
       if (!edits.reload && edits.commands.length > 0 && s.proxy.runtimeApi === false) {
         // This proxy takes whole configurations only: the same change as a (hitless) reload.
-        const whole = renderHaproxy(config, s.applied ? { previous: s.applied } : {});
-        edits = { reload: true, ...whole };
+        edits = { reload: true, ...renderHaproxy(config, { ...haproxy, ...(s.applied ? { previous: s.applied } : {}) }) };
       }
-      if (edits.reload) await s.proxy.apply({ reload: true, text: edits.text });
+      if (edits.reload) await s.proxy.apply({ reload: true, text: edits.text, ...(edits.files.length > 0 ? { files: edits.files } : {}) });
       else if (edits.commands.length > 0) await s.proxy.apply({ reload: false, commands: edits.commands });
       const before = new Set(s.config?.listeners.map((l) => l.key));
+      const ingressBefore = s.ingress;
       s.applied = edits.state;
       s.config = config;
       s.appliedAt = takenAt;
+      s.ingress = ingress;
       // Say once where each new listener answers: that is the address a person tries first.
       for (const l of config.listeners) {
         if (before.has(l.key)) continue;
         const at = l.binds.map((b) => `${l.mode === "http" ? "http://" : ""}${b.address}:${b.port}${l.mode === "http" ? "/" : ""}`).join(" and ");
         this.opts.log?.(`Service ${l.key} is served on node ${nodeName} at ${at}`);
+      }
+      if (ingress !== undefined && (ingress.http !== ingressBefore?.http || ingress.https !== ingressBefore?.https || ingress.problem !== ingressBefore?.problem)) {
+        const at = [ingress.http && `http://${ingress.http}/`, ingress.https && `https://${ingress.https}/`].filter(Boolean).join(" and ");
+        const why = [ingress.problem, ingress.note].filter(Boolean).join("; ");
+        this.opts.log?.(`Ingresses ${at ? `are served on node ${nodeName} at ${at}` : `are not served on node ${nodeName}`}${why ? ` (${why})` : ""}`);
       }
       if (s.error) this.opts.log?.(`proxy of ${nodeName} serves again`);
       delete s.error;
@@ -203,12 +247,49 @@ export class ServiceController {
     this.statusOfAll(snap);
   }
 
-  private nodeConfig(node: NodeConfig, snap: Snapshot): ProxyConfig {
-    return proxyConfig(
+  /**
+   * The configuration of `node`'s proxy (whose files go to `filesDir`, if it takes any), and how it serves
+   * Ingresses. An ingress the node cannot serve is left out, so that its Services are still served.
+   */
+  private nodeConfig(node: NodeConfig, snap: Snapshot, filesDir: string | undefined): { config: ProxyConfig; ingress?: NodeIngress } {
+    const config = proxyConfig(
       { name: node.name, address: node.address, serviceNetworkAddresses: this.addresses(node, snap.services) },
       snap.services,
       [...snap.endpoints.values()],
     );
+    const ports = this.opts.ingress;
+    if (!this.servesIngresses() || snap.routing.outcomes.length === 0) return { config };
+    let problem: string | undefined;
+    let note: string | undefined;
+    if (ports?.httpsPort !== undefined) {
+      if (snap.routing.certificates.length === 0) note = `HTTPS (port ${ports.httpsPort}) is bound once an Ingress has a TLS certificate`;
+      else if (filesDir === undefined) problem = "HTTPS is not served: this node's proxy takes no certificate files (not supported yet on Docker nodes)";
+    }
+    const extra = { ...(problem !== undefined ? { problem } : {}), ...(note !== undefined ? { note } : {}) };
+    try {
+      const want = { ...(ports?.httpPort !== undefined ? { http: ports.httpPort } : {}), ...(ports?.httpsPort !== undefined ? { https: ports.httpsPort } : {}) };
+      const ingress = proxyIngress(snap.routing, node.address, want, filesDir !== undefined);
+      if (ingress === undefined) return { config, ingress: extra };
+      const withIngress = { ...config, ingress };
+      checkProxyConfig(withIngress, filesDir !== undefined ? { filesDir } : {});
+      const at = (b: readonly { address: string; port: number }[]): string | undefined => (b[0] ? `${b[0].address}:${b[0].port}` : undefined);
+      const http = at(ingress.http);
+      const https = at(ingress.https);
+      return { config: withIngress, ingress: { ...(http ? { http } : {}), ...(https ? { https } : {}), ...extra } };
+    } catch (err) {
+      const e = toCoxError(err);
+      return { config, ingress: { problem: `${e.code}: ${e.message}` } };
+    }
+  }
+
+  /** True when the operator has an ingress port. */
+  private servesIngresses(): boolean {
+    return this.opts.ingress?.httpPort !== undefined || this.opts.ingress?.httpsPort !== undefined;
+  }
+
+  /** The ingress ports, kept out of node ports and host ports. */
+  private ingressPorts(): number[] {
+    return [this.opts.ingress?.httpPort, this.opts.ingress?.httpsPort].filter((p): p is number => p !== undefined);
   }
 
   private addresses(node: NodeConfig, services: readonly ServiceSpec[]): Map<string, string> {
@@ -230,6 +311,46 @@ export class ServiceController {
       this.writeStatus(path, this.record(spec, snap));
     }
     for (const path of this.opts.statusFiles("services/")) if (!wanted.has(path)) this.writeStatus(path, undefined);
+    for (const ing of snap.ingresses) {
+      const path = ingressPath(ing.metadata.namespace ?? "default", ing.metadata.name);
+      wanted.add(path);
+      this.writeStatus(path, this.ingressRecord(ing, snap));
+    }
+    for (const path of this.opts.statusFiles("ingresses/")) if (!wanted.has(path)) this.writeStatus(path, undefined);
+  }
+
+  private ingressRecord(ing: Ingress, snap: Snapshot): string {
+    const namespace = ing.metadata.namespace ?? "default";
+    const cls = ingressClassOf(ing);
+    const base = { namespace, name: ing.metadata.name, ...(cls !== undefined ? { ingressClass: cls } : {}) };
+    const record = (b: BackendOutcome): IngressBackendRecord => ({ service: b.service, port: b.port, ...(b.backend !== undefined ? { listener: b.backend } : {}), ...(b.problem !== undefined ? { problem: b.problem } : {}) });
+    const outcome = snap.routing.outcomes.find((o) => o.namespace === namespace && o.name === ing.metadata.name);
+    const notServed = (reason: string): string => renderIngressRecord({ ...base, served: false, reason, paths: [], tls: [], nodes: [] });
+    if (!isServedIngress(ing) || outcome === undefined) return notServed(`ingress class ${JSON.stringify(cls)} is not coxswain's: another controller's Ingress`);
+    if (!this.servesIngresses()) return notServed("the operator serves no Ingresses: start it with --ingress-http-port and/or --ingress-https-port");
+    const used = outcome.paths.some((p) => p.backend !== undefined) || outcome.defaultBackend?.backend !== undefined;
+    return renderIngressRecord({
+      ...base,
+      served: used,
+      ...(used ? {} : { reason: "none of its paths and no default backend of it is used" }),
+      ...(outcome.defaultBackend !== undefined ? { defaultBackend: record(outcome.defaultBackend) } : {}),
+      paths: outcome.paths.map((p) => ({ ...(p.host !== undefined ? { host: p.host } : {}), path: p.path, pathType: p.pathType, ...record(p) })),
+      tls: outcome.tls.map((t) => ({ ...t, hosts: [...t.hosts] })),
+      nodes: snap.nodes.map((n) => {
+        const st = this.nodes.get(n.name);
+        const ingress = st?.ingress;
+        const serving = used && st !== undefined && st.error === undefined && st.config?.ingress !== undefined;
+        const error = st?.error ? `${st.error.code}: ${st.error.message}` : ingress?.problem;
+        return {
+          node: n.name,
+          ...(ingress?.http ? { http: ingress.http } : {}),
+          ...(ingress?.https ? { https: ingress.https } : {}),
+          serving,
+          ...(error ? { error } : {}),
+          ...(ingress?.note ? { note: ingress.note } : {}),
+        };
+      }),
+    });
   }
 
   private record(spec: ServiceSpec, snap: Snapshot): string {
@@ -261,7 +382,8 @@ export class ServiceController {
   }
 
   private writeStatus(path: string, content: string | undefined): void {
-    if (this.written.get(path) === content && (content !== undefined || !this.opts.statusFiles("services/").includes(path))) return;
+    const folder = path.slice(0, path.indexOf("/") + 1);
+    if (this.written.get(path) === content && (content !== undefined || !this.opts.statusFiles(folder).includes(path))) return;
     if (content === undefined) this.written.delete(path);
     else this.written.set(path, content);
     this.opts.setStatusFile(path, content);
@@ -274,17 +396,33 @@ export class ServiceController {
   private snapshot(): Snapshot {
     const nodes = this.opts.fleet.listNodes().map((n) => n.config);
     const specs = this.serviceObjects().map(toServiceSpec);
-    const services = withNodePorts(specs, nodes.map((n) => n.portRange));
-    this.opts.fleet.setReservedHostPorts(assignedNodePorts(services));
+    const ingressPorts = this.ingressPorts();
+    const services = withNodePorts(specs, nodes.map((n) => n.portRange), new Set(ingressPorts));
+    this.opts.fleet.setReservedHostPorts([...assignedNodePorts(services), ...ingressPorts]);
     const pods = this.opts.fleet.pods().map((p) => trafficPod(p, this.opts.fleet.nodeConfig(p.node)?.address ?? "127.0.0.1"));
     const endpoints = new Map(services.map((s) => [`${s.namespace}/${s.name}`, serviceEndpoints(s, pods)]));
-    return { services, endpoints, nodes };
+    const graph = this.opts.desired.graph();
+    const ingresses = (graph?.ofKind("Ingress") ?? []).map((m) => m.object as Ingress);
+    ingresses.sort((a, b) => compareText(`${a.metadata.namespace ?? "default"}/${a.metadata.name}`, `${b.metadata.namespace ?? "default"}/${b.metadata.name}`));
+    const keyPair = (namespace: string, name: string): TlsKeyPair | undefined => {
+      const secret = graph?.get(makeKey("Secret", name, namespace))?.object as Secret | undefined;
+      const cert = secret?.type === "kubernetes.io/tls" ? secretValue(secret, "tls.crt") : undefined;
+      const key = secret?.type === "kubernetes.io/tls" ? secretValue(secret, "tls.key") : undefined;
+      return cert !== undefined && key !== undefined ? { cert: cert.toString("utf8"), key: key.toString("utf8") } : undefined;
+    };
+    const routing = ingressRouting(ingresses.filter(isServedIngress).map(toIngressSpec), services, keyPair);
+    return { services, endpoints, nodes, ingresses, routing };
   }
 
   private async sessionsOf(n: NodeState, pod: string): Promise<number> {
     try {
       const stats = await n.proxy.stats();
-      const servers = new Set(n.applied?.listeners.flatMap((l) => l.slots.map((slot, i) => (slot.server?.startsWith(`${pod}:`) ? `${l.name}/s${i + 1}` : ""))).filter(Boolean));
+      // A listener's slot, and the same slot of its ingress backend.
+      const servers = new Set(
+        n.applied?.listeners.flatMap((l) =>
+          l.slots.flatMap((slot, i) => (slot.server?.startsWith(`${pod}:`) ? [l.name, ...(l.ingressBackend !== undefined ? [l.ingressBackend] : [])].map((section) => `${section}/s${i + 1}`) : [])),
+        ),
+      );
       return stats.filter((s) => s.server !== undefined && servers.has(`${s.backend}/${s.server}`)).reduce((sum, s) => sum + s.currentSessions, 0);
     } catch {
       return 0; // a proxy that does not answer holds no request of ours we could wait for

@@ -1,0 +1,242 @@
+/**
+ * The service controller's Ingress hook, on in-memory fakes (a desired graph built from manifests, a
+ * stand-in fleet, FakeProxy): with ingress ports every node's proxy gets the ingress frontend on its own
+ * address, HTTPS with the Ingresses' certificates as files; the ports are kept from node ports and host
+ * ports; a node that cannot serve the ingress (a nodePort on its port, a proxy that takes no files) keeps
+ * serving its Services and says why; each Ingress gets ingresses/<ns>/<name>.yaml, removed with it.
+ * (Real traffic through a real HAProxy: test/integration/traffic/ingress.test.ts.)
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ServiceController, type ServiceControllerOptions } from "../../../operator/src/controllers/service/controller.js";
+import type { DesiredView } from "../../../operator/src/controllers/types.js";
+import { buildGraph } from "../../../operator/src/graph/index.js";
+import { ManifestCache, loadManifests } from "../../../operator/src/manifest/index.js";
+import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
+import type { Fleet, NodeConfig, ObservedPod } from "../../../operator/src/runtime/fleet.js";
+import { LABELS } from "../../../operator/src/runtime/labels.js";
+
+const TLS = fileURLToPath(new URL("../../fixtures/manifests/tls/", import.meta.url));
+const indent = (text: string): string => text.trim().split("\n").map((l) => `    ${l}`).join("\n");
+
+const MANIFESTS = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - {name: web, image: "web:1", ports: [{name: http, containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports:
+    - {name: http, port: 80, targetPort: http}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: shop-tls}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+${indent(readFileSync(`${TLS}/tls.crt`, "utf8"))}
+  tls.key: |
+${indent(readFileSync(`${TLS}/tls.key`, "utf8"))}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop}
+spec:
+  tls:
+    - {hosts: [shop.example.com], secretName: shop-tls}
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {name: http}}}}
+          - {path: /gone, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: elsewhere}
+spec:
+  ingressClassName: nginx
+  defaultBackend: {service: {name: web, port: {number: 80}}}
+`;
+
+function node(name: string, address: string): NodeConfig {
+  return { name, endpoint: `unix:///fake/${name}.sock`, network: "host", address, portRange: { from: 30000, to: 30001 }, unschedulable: false, labels: {} };
+}
+
+/** A ready pod of web on `nodeName`, answering on host port 30500 there. */
+function webPod(name: string, nodeName: string): ObservedPod {
+  return {
+    name,
+    node: nodeName,
+    namespace: "default",
+    phase: "Running",
+    ready: true,
+    containers: [{ labels: { [LABELS.podLabels]: JSON.stringify({ app: "web" }) } }],
+    ports: [{ name: "http", containerPort: 8080, hostPort: 30500, protocol: "TCP" }],
+  } as unknown as ObservedPod;
+}
+
+interface Harness {
+  controller: ServiceController;
+  proxies: Map<string, FakeProxy>;
+  status: Map<string, string>;
+  reserved: number[];
+  logs: string[];
+  /** Reconciles the Services and every node's proxy once. */
+  run(): Promise<void>;
+  setManifests(text: string): void;
+}
+
+function harness(opts: { ingress?: ServiceControllerOptions["ingress"]; nodes?: NodeConfig[]; proxy?: (n: NodeConfig) => FakeProxy; manifests?: string } = {}): Harness {
+  const nodes = opts.nodes ?? [node("n1", "10.0.0.1"), node("n2", "10.0.0.2")];
+  let graph = build(opts.manifests ?? MANIFESTS);
+  const desired: DesiredView = { graph: () => graph, commit: () => "c1", ready: () => true, entry: () => undefined };
+  const h: Partial<Harness> & { reserved: number[] } = { proxies: new Map(), status: new Map(), reserved: [], logs: [] };
+  const fleet = {
+    listNodes: () => nodes.map((config) => ({ config, ready: true, condition: "Ready", evicted: false })),
+    pods: () => [webPod("web-a", "n1"), webPod("web-b", "n2")],
+    nodeConfig: (name: string) => nodes.find((n) => n.name === name),
+    setReservedHostPorts: (ports: Iterable<number>) => (h.reserved = [...ports]),
+  } as unknown as Fleet;
+  const keys: string[] = [];
+  h.controller = new ServiceController({
+    desired,
+    fleet,
+    proxyFor: (n) => {
+      const p = opts.proxy?.(n) ?? new FakeProxy();
+      h.proxies!.set(n.name, p);
+      return p;
+    },
+    setStatusFile: (path, content) => (content === undefined ? h.status!.delete(path) : h.status!.set(path, content)),
+    statusFiles: (prefix) => [...h.status!.keys()].filter((p) => p.startsWith(prefix)),
+    enqueue: (key) => keys.push(key),
+    log: (line) => h.logs!.push(line),
+    ...(opts.ingress ? { ingress: opts.ingress } : {}),
+  });
+  h.run = async () => {
+    await h.controller!.reconcile("Service/*");
+    for (const key of [...new Set(keys.splice(0))].sort()) await h.controller!.reconcile(key).catch(() => undefined);
+  };
+  h.setManifests = (text) => (graph = build(text));
+  return h as Harness;
+}
+
+function build(text: string) {
+  const set = loadManifests([{ path: "all.yaml", content: text }], { cache: new ManifestCache() });
+  const g = buildGraph(set.objects);
+  const errors = [...set.diagnostics, ...g.diagnostics].filter((d) => d.severity === "error");
+  if (errors.length > 0) throw new Error(errors.map((d) => `${d.line} ${d.field}: ${d.message}`).join("\n"));
+  return g.graph;
+}
+
+/** The lines of the section that starts with `header` in the last configuration `proxy` was given. */
+function section(proxy: FakeProxy, header: string): string[] {
+  const text = proxy.reloads.at(-1) ?? "";
+  const block = text.split("\n\n").find((b) => b.startsWith(`${header}\n`));
+  return block === undefined ? [] : block.split("\n").slice(1).map((l) => l.trim());
+}
+
+describe("the service controller with Ingresses", () => {
+  it("serves no Ingress without ingress ports, and says so in each Ingress's status file", async () => {
+    const h = harness();
+    await h.run();
+    expect(h.proxies.get("n1")!.reloads.at(-1)).not.toContain("frontend ingress");
+    expect(h.reserved).toEqual([]);
+    expect(parse(h.status.get("ingresses/default/shop.yaml")!)).toMatchObject({ ingress: "default/shop", served: false, reason: expect.stringMatching(/--ingress-http-port/) });
+  });
+
+  it("gives every node's proxy the ingress frontend on its own address, HTTPS with the certificate as files", async () => {
+    const h = harness({ ingress: { httpPort: 30000, httpsPort: 8443 } });
+    await h.run();
+    for (const [name, address] of [["n1", "10.0.0.1"], ["n2", "10.0.0.2"]] as const) {
+      const proxy = h.proxies.get(name)!;
+      const binds = section(proxy, "frontend ingress").filter((l) => l.startsWith("bind "));
+      const crtList = [...proxy.files.keys()].find((f) => f.endsWith(".crt-list"))!;
+      expect(binds).toEqual([`bind ${address}:30000`, `bind ${address}:8443 ssl crt-list ${proxy.filesDir}/${crtList}`]);
+      const pem = [...proxy.files.entries()].find(([f]) => f.endsWith(".pem"))![1];
+      expect(pem).toContain("BEGIN CERTIFICATE");
+      expect(pem).toContain("BEGIN PRIVATE KEY");
+      expect(proxy.files.get(crtList)).toMatch(/\.pem shop\.example\.com\n$/);
+      // Every node's ingress sends to the pods of every node, as its Services do.
+      expect(section(proxy, "backend default.web:80:ingress").filter((l) => l.startsWith("server s"))).toEqual(["server s1 10.0.0.1:30500 weight 1", "server s2 10.0.0.2:30500 weight 1"]);
+    }
+    expect(h.logs).toContain("Ingresses are served on node n1 at http://10.0.0.1:30000/ and https://10.0.0.1:8443/");
+  });
+
+  it("keeps the ingress ports from node ports and pods' host ports", async () => {
+    const nodePort = MANIFESTS.replace("spec:\n  selector: {app: web}\n  ports:", "spec:\n  type: NodePort\n  selector: {app: web}\n  ports:");
+    const h = harness({ ingress: { httpPort: 30000, httpsPort: 8443 }, manifests: nodePort });
+    await h.run();
+    expect(h.reserved).toEqual([30001, 30000, 8443]);
+    expect(section(h.proxies.get("n1")!, "listen default.web:80")).toContain("bind 10.0.0.1:30001");
+  });
+
+  it("writes what each path resolved to, the certificate and where each node serves it in the Ingress's status file", async () => {
+    const h = harness({ ingress: { httpPort: 30000, httpsPort: 8443 } });
+    await h.run();
+    expect(parse(h.status.get("ingresses/default/shop.yaml")!)).toEqual({
+      ingress: "default/shop",
+      class: "(none: coxswain)",
+      served: true,
+      paths: [
+        { host: "shop.example.com", path: "/", pathType: "Prefix", service: "web", port: "http", listener: "default/web:80" },
+        { host: "shop.example.com", path: "/gone", pathType: "Prefix", service: "web", port: 80, listener: "default/web:80" },
+      ],
+      tls: [{ hosts: ["shop.example.com"], secretName: "shop-tls" }],
+      nodes: [
+        { node: "n1", http: "10.0.0.1:30000", https: "10.0.0.1:8443", serving: true },
+        { node: "n2", http: "10.0.0.2:30000", https: "10.0.0.2:8443", serving: true },
+      ],
+    });
+    expect(parse(h.status.get("ingresses/default/elsewhere.yaml")!)).toMatchObject({ class: "nginx", served: false, reason: expect.stringMatching(/another controller/) });
+  });
+
+  it("serves HTTP only on a node whose proxy takes no certificate files, and says why", async () => {
+    const noFiles = (): FakeProxy => Object.defineProperty(new FakeProxy(), "filesDir", { value: undefined });
+    const h = harness({ ingress: { httpPort: 30000, httpsPort: 8443 }, proxy: (n) => (n.name === "n2" ? noFiles() : new FakeProxy()) });
+    await h.run();
+    expect(section(h.proxies.get("n2")!, "frontend ingress").filter((l) => l.startsWith("bind "))).toEqual(["bind 10.0.0.2:30000"]);
+    expect(h.proxies.get("n2")!.files.size).toBe(0);
+    const n2 = (parse(h.status.get("ingresses/default/shop.yaml")!) as { nodes: Record<string, unknown>[] }).nodes[1];
+    expect(n2).toMatchObject({ node: "n2", http: "10.0.0.2:30000", serving: true, error: expect.stringMatching(/no certificate files/) });
+    expect(n2).not.toHaveProperty("https");
+  });
+
+  it("leaves the ingress out where its port is a Service's nodePort, keeps serving the Service there, and says why", async () => {
+    const taken = MANIFESTS.replace("    - {name: http, port: 80, targetPort: http}", "    - {name: http, port: 80, targetPort: http, nodePort: 30000}").replace("spec:\n  selector: {app: web}\n  ports:", "spec:\n  type: NodePort\n  selector: {app: web}\n  ports:");
+    const h = harness({ ingress: { httpPort: 30000 }, manifests: taken });
+    await h.run();
+    const proxy = h.proxies.get("n1")!;
+    expect(proxy.reloads.at(-1)).not.toContain("frontend ingress");
+    expect(section(proxy, "listen default.web:80")).toContain("bind 10.0.0.1:30000");
+    expect(parse(h.status.get("ingresses/default/shop.yaml")!)).toMatchObject({
+      served: true,
+      nodes: [{ node: "n1", serving: false, error: expect.stringMatching(/^InvalidArgument: .*10\.0\.0\.1:30000/) }, { node: "n2", serving: false }],
+    });
+  });
+
+  it("reloads when an Ingress changes and removes the status file of one that is gone", async () => {
+    const h = harness({ ingress: { httpPort: 30000 } });
+    await h.run();
+    const proxy = h.proxies.get("n1")!;
+    const before = proxy.reloads.length;
+    h.setManifests(MANIFESTS.replace("path: /gone", "path: /moved").replace(/---\napiVersion: networking.k8s.io\/v1\nkind: Ingress\nmetadata: \{name: elsewhere\}[\s\S]*$/, ""));
+    await h.run();
+    expect(proxy.reloads.length).toBe(before + 1);
+    expect(section(proxy, "frontend ingress")).toContain("acl path_1 path -m str /moved");
+    expect([...h.status.keys()].filter((k) => k.startsWith("ingresses/"))).toEqual(["ingresses/default/shop.yaml"]);
+  });
+});
