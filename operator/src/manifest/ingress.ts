@@ -24,10 +24,10 @@ import type { PathSegment } from "./paths.js";
 import { ianaServiceNameProblem, isServiceName } from "./service.js";
 
 /** The ingress class coxswain serves; an Ingress without a class is served too (coxswain is the default class). */
-export const COXSWAIN_INGRESS_CLASS = "coxswain";
+const COXSWAIN_INGRESS_CLASS = "coxswain";
 
 /** The class annotation Kubernetes had before spec.ingressClassName, still read by controllers. */
-export const INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class";
+const INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class";
 
 /** A DNS-1123 subdomain (Kubernetes' IsDNS1123Subdomain, at most 253 characters). */
 const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { CoxError } from "../../../operator/src/api/errors.js";
 import { ServiceController, type ServiceControllerOptions } from "../../../operator/src/controllers/service/controller.js";
 import type { DesiredView } from "../../../operator/src/controllers/types.js";
 import { buildGraph } from "../../../operator/src/graph/index.js";
@@ -226,6 +227,25 @@ describe("the service controller with Ingresses", () => {
       served: true,
       nodes: [{ node: "n1", serving: false, error: expect.stringMatching(/^InvalidArgument: .*10\.0\.0\.1:30000/) }, { node: "n2", serving: false }],
     });
+  });
+
+  it("serves a node's Services without the ingress when its proxy refuses the ingress (its port is in use), and says why", async () => {
+    const busy = (): FakeProxy => {
+      const p = new FakeProxy();
+      const apply = p.apply.bind(p);
+      p.apply = (change) => (change.reload && change.text.includes("frontend ingress") ? Promise.reject(new CoxError("ProxyBindFailed", "the node proxy cannot listen on 10.0.0.2:30000 (Address already in use)")) : apply(change));
+      return p;
+    };
+    const h = harness({ ingress: { httpPort: 30000 }, proxy: (n) => (n.name === "n2" ? busy() : new FakeProxy()) });
+    await h.run();
+    expect(h.proxies.get("n2")!.reloads.at(-1)).toContain("listen default.web:80");
+    expect(h.proxies.get("n2")!.reloads.at(-1)).not.toContain("frontend ingress");
+    expect(h.proxies.get("n1")!.reloads.at(-1)).toContain("frontend ingress");
+    expect(parse(h.status.get("services/default/web.yaml")!)).toMatchObject({ nodes: [{ node: "n1", serving: true }, { node: "n2", serving: true }] });
+    expect(parse(h.status.get("ingresses/default/shop.yaml")!)).toMatchObject({
+      nodes: [{ node: "n1", serving: true }, { node: "n2", serving: false, error: expect.stringMatching(/^ProxyBindFailed: /) }],
+    });
+    expect(h.logs).toContain("Ingresses are not served on node n2 (ProxyBindFailed: the node proxy cannot listen on 10.0.0.2:30000 (Address already in use))");
   });
 
   it("reloads when an Ingress changes and removes the status file of one that is gone", async () => {

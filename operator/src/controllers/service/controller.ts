@@ -15,8 +15,9 @@
  * node's proxy also serves one HTTP(S) frontend on its own address at those ports, routing by host and
  * path to the Services' listeners (traffic/ingress.ts), the same table on every node; TLS certificates
  * come from the Ingresses' kubernetes.io/tls Secrets and go to the proxy as files. An ingress a node
- * cannot serve (its port is a Service's nodePort there, its proxy takes no certificate files) is left out
- * of that node's configuration and reported; its Services keep being served. A status file per Ingress:
+ * cannot serve (its port is a Service's nodePort there, its proxy takes no certificate files, or the
+ * proxy refuses the configuration with it, e.g. the port is in use) is left out of that node's
+ * configuration and reported; its Services keep being served. A status file per Ingress:
  * `ingresses/<ns>/<name>.yaml`, rewritten with the Services' files.
  *
  * Nothing happens before the head commit was read once (DesiredView.ready), and nothing of a commit that
@@ -34,7 +35,7 @@ import { ingressPath, renderIngressRecord, type IngressBackendRecord } from "../
 import { renderServiceRecord, servicePath, type ServiceEndpointRecord } from "../../status/services.js";
 import { allocateServiceAddresses, assignedNodePorts, DEFAULT_SERVICE_NETWORK, withNodePorts } from "../../traffic/addresses.js";
 import { serviceEndpoints } from "../../traffic/endpoints.js";
-import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type RenderedState } from "../../traffic/haproxy.js";
+import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type ProxyEdits, type RenderedState } from "../../traffic/haproxy.js";
 import { ingressRouting, proxyIngress, type BackendOutcome, type IngressRouting, type TlsKeyPair } from "../../traffic/ingress.js";
 import { compareText } from "../../traffic/keys.js";
 import { proxyConfig } from "../../traffic/proxy.js";
@@ -206,16 +207,22 @@ export class ServiceController {
     if (snap.services.every((s) => s.headless) && (!this.servesIngresses() || snap.routing.outcomes.length === 0) && !state) return;
     const s = state ?? { proxy: this.opts.proxyFor(node) };
     this.nodes.set(nodeName, s);
-    const { config, ingress } = this.nodeConfig(node, snap, s.proxy.filesDir);
-    const haproxy: HaproxyOptions = s.proxy.filesDir !== undefined ? { filesDir: s.proxy.filesDir } : {};
+    let { config, ingress } = this.nodeConfig(node, snap, s.proxy.filesDir);
     try {
-      let edits = proxyEdits(s.applied, config, haproxy);
-      if (!edits.reload && edits.commands.length > 0 && s.proxy.runtimeApi === false) {
-        // This proxy takes whole configurations only: the same change as a (hitless) reload.
-        edits = { reload: true, ...renderHaproxy(config, { ...haproxy, ...(s.applied ? { previous: s.applied } : {}) }) };
+      let edits: ProxyEdits;
+      try {
+        edits = await this.apply(s, config);
+      } catch (err) {
+        if (config.ingress === undefined) throw err;
+        // An ingress the proxy cannot take (its port is in use on this node, …) must not take the node's
+        // Services down with it: they are served without it, and the ingress reports why.
+        const e = toCoxError(err);
+        delete s.applied;
+        const { ingress: _left, ...without } = config;
+        edits = await this.apply(s, without);
+        config = without;
+        ingress = { problem: `${e.code}: ${e.message}` };
       }
-      if (edits.reload) await s.proxy.apply({ reload: true, text: edits.text, ...(edits.files.length > 0 ? { files: edits.files } : {}) });
-      else if (edits.commands.length > 0) await s.proxy.apply({ reload: false, commands: edits.commands });
       const before = new Set(s.config?.listeners.map((l) => l.key));
       const ingressBefore = s.ingress;
       s.applied = edits.state;
@@ -245,6 +252,19 @@ export class ServiceController {
       throw e;
     }
     this.statusOfAll(snap);
+  }
+
+  /** Takes the node's proxy to `config`: runtime-API edits when they do, else a reload with its files. */
+  private async apply(s: NodeState, config: ProxyConfig): Promise<ProxyEdits> {
+    const haproxy: HaproxyOptions = s.proxy.filesDir !== undefined ? { filesDir: s.proxy.filesDir } : {};
+    let edits = proxyEdits(s.applied, config, haproxy);
+    if (!edits.reload && edits.commands.length > 0 && s.proxy.runtimeApi === false) {
+      // This proxy takes whole configurations only: the same change as a (hitless) reload.
+      edits = { reload: true, ...renderHaproxy(config, { ...haproxy, ...(s.applied ? { previous: s.applied } : {}) }) };
+    }
+    if (edits.reload) await s.proxy.apply({ reload: true, text: edits.text, ...(edits.files.length > 0 ? { files: edits.files } : {}) });
+    else if (edits.commands.length > 0) await s.proxy.apply({ reload: false, commands: edits.commands });
+    return edits;
   }
 
   /**
