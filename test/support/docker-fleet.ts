@@ -69,7 +69,7 @@ export interface TestFleet {
   stop(): Promise<void>;
   /**
    * YAML of coxswain.io/v1alpha1 Node objects for the fleet (endpoint, network host, address 127.0.0.1,
-   * portRange, serviceNetwork 127.<100+i>.0.0/16 so that the nodes' proxies never share an address, proxyImage
+   * portRange, serviceNetwork 127.<100+slot>.0.0/16 so that no two nodes' proxies on this machine share an address, proxyImage
    * TEST_PROXY_IMAGE). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
    * spec.tls.secretRef "<node>-tls" in namespace default, and a kubernetes.io/tls Secret of that name
    * (stringData ca.crt, tls.crt, tls.key: the client's credentials) precedes it.
@@ -449,6 +449,8 @@ interface NodeState {
   logFile: string;
   /** Host bridge interfaces of the node's user-defined networks, as last listed (see rememberBridges). */
   bridges: Set<string>;
+  /** The Service network of the node's proxy (nodeManifests). */
+  serviceNetwork: string;
 }
 
 /**
@@ -648,12 +650,17 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
   fs.writeFileSync(path.join(dir, "owner.json"), JSON.stringify(me()));
   let slotFiles: string[] = [];
   let bases: number[];
+  // Each node's proxy takes Service addresses in 127.<octet>.0.0/16: from its machine-wide port slot
+  // (127.100–127.139), so that the proxies of fleets run side by side never bind the same address.
+  let networkOctets: number[];
   if (options.portBase !== undefined) {
     bases = Array.from({ length: options.nodes }, (_, i) => options.portBase! + PORT_SLOT_SIZE * i);
+    networkOctets = bases.map((_, i) => 100 + PORT_SLOTS + i);
   } else {
     const reserved = reservePortSlots(options.nodes);
     slotFiles = reserved.files;
     bases = reserved.slots.map((k) => PORT_SLOT_BASE + PORT_SLOT_SIZE * k);
+    networkOctets = reserved.slots.map((k) => 100 + k);
   }
   const states: NodeState[] = bases.map((base, i) => {
     const nodeDir = path.join(dir, `node-${i + 1}`);
@@ -673,6 +680,7 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
       exited: undefined,
       logFile: path.join(nodeDir, "dockerd.log"),
       bridges: new Set<string>(),
+      serviceNetwork: `127.${networkOctets[i]}.0.0/16`,
     };
   });
   liveFleets.set(dir, { pids: () => states.map((s) => s.node.pid), bridges: () => states.flatMap((s) => [...s.bridges]), slots: slotFiles });
@@ -763,7 +771,7 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
         .flatMap((s) => {
           // Nodes share this host's loopback: each needs a Service network of its own for its proxy.
           // The proxy image is the local stand-in for the official one (buildProxyImage), which no test can pull.
-          const spec = { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange, serviceNetwork: `127.${100 + states.indexOf(s)}.0.0/16`, proxyImage: TEST_PROXY_IMAGE };
+          const spec = { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange, serviceNetwork: s.serviceNetwork, proxyImage: TEST_PROXY_IMAGE };
           const node = (extra: Record<string, unknown>) =>
             stringify({ apiVersion: "coxswain.io/v1alpha1", kind: "Node", metadata: { name: s.node.name }, spec: { ...spec, ...extra } });
           if (!options.tls) return [node({})];
