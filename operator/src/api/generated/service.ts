@@ -2,7 +2,7 @@
 import type { ObjectMeta } from "../meta.js";
 
 /**
- * A stable name and ports in front of the pods a selector picks. Accepted and validated; coxswain does not serve a Service's traffic yet.
+ * A stable name and ports in front of the pods a selector picks. Served by every node's HAProxy, on a per-node Service address at each port, and on every node's address at the nodePorts of NodePort and LoadBalancer Services.
  */
 export interface Service {
   apiVersion: "v1";
