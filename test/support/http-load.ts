@@ -7,9 +7,9 @@ import { expect } from "vitest";
 import { waitFor } from "./wait.js";
 
 /** One GET on a fresh connection to 127.0.0.1:port: the body (trimmed); rejects on any status but 200. */
-export function get(port: number): Promise<string> {
+export function get(port: number, opts: { localAddress?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false, ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}) }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));

@@ -17,8 +17,12 @@
  * HAProxy holds per slot (address, port, configured weight, admin state), so that two configurations that
  * mean the same traffic need no command.
  *
- * Not kept across a reload: ClientIP affinity (the stick tables of the old worker are not handed over; a
- * `peers` section would do it at the cost of a port per node).
+ * ClientIP affinity survives reloads when the proxy manager gives a peers socket (HaproxyOptions.peersSocket):
+ * the stick tables belong to a `peers` section whose only peer is the proxy itself, on a unix socket, and
+ * at a reload the old worker pushes its entries to the new one through it (HAProxy's own mechanism; a unix
+ * socket rather than a TCP port, so that no port per node is taken). Measured on HAProxy 2.6: a worker
+ * hands its table over only after its own start-up resync (up to 5 s after it started), so a reload in
+ * that window still starts afresh. Without a peers socket, affinity starts afresh at every reload.
  */
 import { createHash } from "node:crypto";
 import { CoxError } from "../api/errors.js";
@@ -39,7 +43,16 @@ export interface HaproxyOptions {
    * to present; no whitespace, quote, '#', '$' or '\\' in it.
    */
   filesDir?: string;
+  /**
+   * Absolute path of a unix socket (as the proxy sees it) for the `peers` section that hands the stick
+   * tables of ClientIP affinity from the old worker to the new one at a reload; no whitespace, quote or
+   * control character. Omitted: affinity is not kept across a reload.
+   */
+  peersSocket?: string;
 }
+
+/** Name of the local peer and of its `peers` section (only this proxy is in it). */
+const LOCAL_PEER = "coxswain";
 
 /**
  * A file a configuration names (a certificate and its key, a crt-list): the proxy manager writes `content`
@@ -146,10 +159,13 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
       ...(ingressBackend === undefined ? {} : { ingressBackend }),
     };
   });
+  // The stick tables of affinity go through the local peer at a reload (see the module's comment).
+  const peers = opts.peersSocket !== undefined && listeners.some((l) => l.affinity !== undefined);
   const lines = [
     `# The HAProxy configuration of coxswain node ${config.node.replace(/[^\x20-\x7e]/g, "?")}, rendered by operator/src/traffic/haproxy.ts.`,
     "global",
     ...(opts.statsSocket !== undefined ? [`    stats socket '${opts.statsSocket}' mode 600 level admin expose-fd listeners`] : []),
+    ...(peers ? [`    localpeer ${LOCAL_PEER}`] : []),
     "    hard-stop-after 30s",
     // A second proxy binding the same address must fail, not silently share its connections (SO_REUSEPORT);
     // reloads do not need it: the master hands the listeners to the new worker.
@@ -162,13 +178,14 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
     "    timeout server 60s",
     "    option redispatch",
     "    retries 2",
+    ...(peers ? ["", `peers ${LOCAL_PEER}`, `    peer ${LOCAL_PEER} unix@${opts.peersSocket}`] : []),
   ];
   for (const l of listeners) {
     lines.push("", `listen ${l.name}`, `    mode ${l.mode}`);
     if (l.mode === "http") lines.push("    option idle-close-on-response");
     for (const b of l.binds) lines.push(`    bind ${b.address}:${b.port}`);
     lines.push("    balance roundrobin");
-    if (l.affinity !== undefined) lines.push(`    stick-table type ip size 100k expire ${l.affinity.timeoutSeconds}s`, "    stick on src");
+    if (l.affinity !== undefined) lines.push(`    stick-table type ip size 100k expire ${l.affinity.timeoutSeconds}s${peers ? ` peers ${LOCAL_PEER}` : ""}`, "    stick on src");
     lines.push(...serverLines(l.slots));
   }
   if (ingress !== undefined) {
@@ -477,6 +494,7 @@ export function checkProxyConfig(config: ProxyConfig, opts: HaproxyOptions): voi
     throw new CoxError("InvalidArgument", what, { details });
   };
   if (opts.statsSocket !== undefined && (opts.statsSocket === "" || /['\x00-\x1f\x7f]/.test(opts.statsSocket))) bad(`stats socket path ${JSON.stringify(opts.statsSocket)} cannot be written in a configuration`, { statsSocket: opts.statsSocket });
+  if (opts.peersSocket !== undefined && !/^\/[^\s'"\x00-\x1f\x7f]*$/.test(opts.peersSocket)) bad(`peers socket path ${JSON.stringify(opts.peersSocket)} is not an absolute path a configuration can name`, { peersSocket: opts.peersSocket });
   const endpoint = (key: string, address: string, port: number): void => {
     if (parseIpv4(address) === undefined) bad(`${key}: ${JSON.stringify(address)} is not an IPv4 address`, { listener: key, address });
     if (!Number.isInteger(port) || port < 1 || port > 65535) bad(`${key}: port ${port} is not from 1 to 65535`, { listener: key, port });

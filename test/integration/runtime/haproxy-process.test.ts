@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
-import { createServer, type AddressInfo, type Server } from "node:net";
+import { createConnection, createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
 import { readCmdline, readProcStat } from "../../../operator/src/runtime/process/proc.js";
 import { HaproxyProcess } from "../../../operator/src/runtime/proxy/haproxy-process.js";
+import { renderHaproxy } from "../../../operator/src/traffic/haproxy.js";
+import type { ProxyListener } from "../../../operator/src/traffic/types.js";
 import type { ProxyHealth } from "../../../operator/src/runtime/proxy/types.js";
 import { get, servedBy, startLoad } from "../../support/http-load.js";
 import { coxErrorOf } from "../../support/errors.js";
@@ -67,6 +69,17 @@ function processesUsing(dir: string): number[] {
     .filter((e) => /^\d+$/.test(e))
     .map(Number)
     .filter((pid) => readCmdline(pid)?.includes(dir) && readProcStat(pid)?.state !== "Z");
+}
+
+/** One command on a unix-socket CLI of HAProxy; resolves with its answer. */
+function cli(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const conn = createConnection(socket, () => conn.end(`${command}\n`));
+    conn.on("data", (c: Buffer) => chunks.push(c));
+    conn.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    conn.on("error", reject);
+  });
 }
 
 /** A port nobody listens on right now. */
@@ -236,6 +249,40 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
       ["s1", `127.0.0.1:${c.port}`, 100],
       ["s2", `127.0.0.1:${b.port}`, 100],
     ]);
+  });
+
+  it("keeps ClientIP affinity across reloads: each client address stays on its backend, asked in another order", async () => {
+    const { proxy, dir } = await newProxy();
+    const [a, b] = [await backend("a"), await backend("b")];
+    const [port, other] = [await freePort(), await freePort()];
+    const sticky: ProxyListener = {
+      key: "default/sticky:80",
+      binds: [{ address: "127.0.0.1", port }],
+      mode: "http",
+      affinity: { timeoutSeconds: 600 },
+      servers: [a, b].map((s) => ({ id: `${s.name}:80`, address: "127.0.0.1", port: s.port, weight: 1, state: "ready" as const })),
+    };
+    const render = (listeners: ProxyListener[]) => renderHaproxy({ node: "n1", listeners }, { peersSocket: proxy.peersSocket }).text;
+    await proxy.apply({ reload: true, text: render([sticky]) });
+    // Eight client addresses: round robin gives them a and b in turn, and the stick table remembers each.
+    const clients = Array.from({ length: 8 }, (_, i) => `127.0.0.${20 + i}`);
+    const from = (localAddress: string): Promise<string> => get(port, { localAddress });
+    const first = new Map<string, string>();
+    for (const c of clients) first.set(c, await from(c));
+    expect(new Set(first.values())).toEqual(new Set(["a", "b"]));
+    // A worker hands its tables over only once it has finished its own start-up resync (HAProxy waits up
+    // to 5 s to learn from a predecessor): wait for that, as a proxy that has run a while has.
+    const stats = join(dir, "stats.sock");
+    await waitFor("the first worker's start-up resync to end", async () => /resync_timeout=<PAST>/.test(await cli(stats, "show peers")));
+    // A reload (a new listener is one), then the clients in reverse order: a fresh round robin would hand
+    // the first of them "a" whatever it had; each must get its own backend again.
+    const unrelated: ProxyListener = { key: "default/other:80", binds: [{ address: "127.0.0.1", port: other }], mode: "http", servers: [] };
+    await proxy.apply({ reload: true, text: render([unrelated, sticky]) });
+    // The old worker pushes its entries to the new one through the peers socket as it stops.
+    await waitFor("the new worker to hold the 8 entries", async () => /used:8\b/.test(await cli(stats, "show table default.sticky:80")));
+    const after = new Map<string, string>();
+    for (const c of [...clients].reverse()) after.set(c, await from(c));
+    expect(after).toEqual(first);
   });
 
   it("refuses a runtime-API command HAProxy rejects with ProxyCommandRejected, after applying the ones before it", async () => {

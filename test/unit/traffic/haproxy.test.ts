@@ -173,6 +173,28 @@ describe("renderHaproxy", () => {
     });
   });
 
+  it("puts ClientIP stick tables in a peers section on the peers socket, and only when a listener has affinity", () => {
+    const sticky = listener("a/web:80", [server("w-1")], { affinity: { timeoutSeconds: 600 } });
+    const withPeers = renderHaproxy(config(sticky, listener("a/db:5432", [], { binds: [{ address: "127.77.0.11", port: 5432 }] })), { ...opts, peersSocket: "/run/cx/peers.sock" }).text;
+    expect(withPeers).toContain("\n    localpeer coxswain\n");
+    expect(withPeers).toContain("\npeers coxswain\n    peer coxswain unix@/run/cx/peers.sock\n");
+    expect(section(withPeers, "a.web:80")).toContain("stick-table type ip size 100k expire 600s peers coxswain");
+    expect(section(withPeers, "a.db:5432").some((l) => l.startsWith("stick"))).toBe(false);
+    const noAffinity = renderHaproxy(config(listener("a/web:80", [server("w-1")])), { ...opts, peersSocket: "/run/cx/peers.sock" }).text;
+    expect(noAffinity).not.toMatch(/peer/);
+    const noSocket = renderHaproxy(config(sticky), opts).text;
+    expect(noSocket).not.toMatch(/peer/);
+    expect(section(noSocket, "a.web:80")).toContain("stick-table type ip size 100k expire 600s");
+  });
+
+  it.each([
+    { name: "refuses a relative peers socket path", peersSocket: "run/peers.sock" },
+    { name: "refuses a peers socket path with a space", peersSocket: "/run/my peers.sock" },
+    { name: "refuses a peers socket path with a quote", peersSocket: "/run/it's.sock" },
+  ])("$name", ({ peersSocket }) => {
+    expect(codeOf(() => renderHaproxy(config(), { ...opts, peersSocket }))).toBe("InvalidArgument");
+  });
+
   const bad: { name: string; config: ProxyConfig; statsSocket?: string }[] = [
     { name: "refuses a stats socket path with a quote", config: config(), statsSocket: "/run/it's.sock" },
     { name: "refuses a stats socket path with a line break", config: config(), statsSocket: "/run/a\nglobal" },

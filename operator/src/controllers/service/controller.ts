@@ -256,7 +256,10 @@ export class ServiceController {
 
   /** Takes the node's proxy to `config`: runtime-API edits when they do, else a reload with its files. */
   private async apply(s: NodeState, config: ProxyConfig): Promise<ProxyEdits> {
-    const haproxy: HaproxyOptions = s.proxy.filesDir !== undefined ? { filesDir: s.proxy.filesDir } : {};
+    const haproxy: HaproxyOptions = {
+      ...(s.proxy.filesDir !== undefined ? { filesDir: s.proxy.filesDir } : {}),
+      ...(s.proxy.peersSocket !== undefined ? { peersSocket: s.proxy.peersSocket } : {}),
+    };
     let edits = proxyEdits(s.applied, config, haproxy);
     if (!edits.reload && edits.commands.length > 0 && s.proxy.runtimeApi === false) {
       // This proxy takes whole configurations only: the same change as a (hitless) reload.

@@ -86,6 +86,8 @@ const CANDIDATE_PATH = `${CONFIG_PATH}.next`;
 /** The name HAProxy's messages use for the configuration, whichever file was read. */
 const CONFIG_NAME = "haproxy.cfg";
 const STATS_SOCKET = "/var/lib/haproxy/cx-stats.sock";
+/** The `peers` socket through which a reload keeps ClientIP affinity (NodeProxy.peersSocket). */
+const PEERS_SOCKET = "/var/lib/haproxy/cx-peers.sock";
 /** The container's command: the official image's entrypoint would add -W -db itself; ours says it. */
 const COMMAND = ["haproxy", "-W", "-db", "-f", CONFIG_PATH];
 /** Keeps the serving file, puts the checked candidate in its place, asks the master (PID 1) to reload. */
@@ -212,6 +214,8 @@ export class DockerProxy implements NodeProxy {
    * configuration and reloads instead (see the module comment for why).
    */
   readonly runtimeApi = false;
+  /** Inside the container, beside the stats socket: see NodeProxy.peersSocket. */
+  readonly peersSocket = PEERS_SOCKET;
   /** The container's name on the engine: "cx-proxy-<owner>". */
   readonly containerName: string;
 

@@ -160,6 +160,8 @@ function editKey(command: string): string {
 export class HaproxyProcess implements NodeProxy {
   /** `<stateDir>/files`: see the module comment. */
   readonly filesDir: string;
+  /** `<stateDir>/peers.sock`: see NodeProxy.peersSocket. */
+  readonly peersSocket: string;
   readonly #dir: string;
   readonly #binary: string;
   readonly #readyTimeoutMs: number;
@@ -186,6 +188,7 @@ export class HaproxyProcess implements NodeProxy {
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     const p = (name: string): string => join(this.#dir, name);
     this.filesDir = p("files");
+    this.peersSocket = p("peers.sock");
     this.#paths = {
       config: p(CONFIG_NAME),
       candidate: p(`${CONFIG_NAME}.next`),
@@ -194,7 +197,7 @@ export class HaproxyProcess implements NodeProxy {
       pid: p("haproxy.pid"),
       log: p("haproxy.log"),
     };
-    for (const socket of [this.#paths.master, this.#paths.stats]) {
+    for (const socket of [this.#paths.master, this.#paths.stats, this.peersSocket]) {
       if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
         throw new CoxError("InvalidArgument", `proxy state directory ${this.#dir} is too long for a unix socket path (${socket})`);
       }

@@ -79,6 +79,11 @@ export interface NodeProxy {
    */
   readonly filesDir?: string;
   /**
+   * Where the proxy's `peers` unix socket goes (absolute, as the proxy sees it): the stick tables of
+   * ClientIP affinity cross reloads through it (HaproxyOptions.peersSocket). Absent: they do not.
+   */
+  readonly peersSocket?: string;
+  /**
    * Applies a change and resolves once the proxy serves it (after a reload: the new process answers). The
    * files of a reload are written (mode 0600) before the text is checked; files of earlier reloads that
    * the new one does not name are removed once it serves.
