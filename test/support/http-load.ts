@@ -3,6 +3,8 @@
  * per backend and record every failed request. Tests assert counts and failures, never durations.
  */
 import http from "node:http";
+import https from "node:https";
+import type { TLSSocket } from "node:tls";
 import { expect } from "vitest";
 import { waitFor } from "./wait.js";
 
@@ -14,6 +16,54 @@ export function get(port: number, opts: { localAddress?: string } = {}): Promise
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
       res.on("end", () => (res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`))));
+      res.on("error", reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+/** What one request got: its status, its body (trimmed) and, over HTTPS, whom the server's certificate names. */
+export interface Answer {
+  status: number;
+  body: string;
+  /** HTTPS: the subject's common name of the certificate the server presented. */
+  certificate?: string;
+}
+
+/** Where fetchAnswer sends its request. */
+export interface AnswerRequest {
+  /** The address to connect to; default 127.0.0.1. */
+  address?: string;
+  /** The Host header; default address:port. */
+  host?: string;
+  /** Default "/". */
+  path?: string;
+  /** HTTPS, trusting `ca`, asking for `servername` (SNI; none when absent). The name is not verified: the test looks at `certificate`. */
+  tls?: { ca: string; servername?: string };
+}
+
+/**
+ * One GET on a fresh connection to address:port, whatever the status (a proxy's 404 or 503 is an answer
+ * too); rejects on a connection error or after 10 s.
+ */
+export function fetchAnswer(port: number, r: AnswerRequest = {}): Promise<Answer> {
+  const address = r.address ?? "127.0.0.1";
+  const options: https.RequestOptions = {
+    host: address,
+    port,
+    path: r.path ?? "/",
+    agent: false,
+    ...(r.host !== undefined ? { setHost: false, headers: { host: r.host } } : {}),
+    ...(r.tls ? { ca: r.tls.ca, ...(r.tls.servername !== undefined ? { servername: r.tls.servername } : {}), checkServerIdentity: () => undefined } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const req = (r.tls ? https : http).get(options, (res) => {
+      const certificate = r.tls ? ((res.socket as TLSSocket).getPeerCertificate().subject?.CN as string | undefined) : undefined;
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: body.trim(), ...(certificate !== undefined ? { certificate } : {}) }));
       res.on("error", reject);
     });
     req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
@@ -33,8 +83,11 @@ export interface Load {
   stop(): Promise<void>;
 }
 
-/** Starts `clients` loops of requests to host:port (127.0.0.1 unless given); call stop() when done. */
-export function startLoad(port: number, clients = 4, host = "127.0.0.1"): Load {
+/**
+ * Starts `clients` loops of requests to host:port (127.0.0.1 unless given), for `target.path` ("/") with
+ * the Host header `target.host` (host:port); call stop() when done.
+ */
+export function startLoad(port: number, clients = 4, host = "127.0.0.1", target: { host?: string; path?: string } = {}): Load {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const counts = new Map<string, number>();
   const failures: string[] = [];
@@ -47,7 +100,8 @@ export function startLoad(port: number, clients = 4, host = "127.0.0.1"): Load {
         resolve();
       };
       const t0 = performance.now();
-      const req = http.request({ host, port, path: "/", agent }, (res) => {
+      const headers = target.host !== undefined ? { setHost: false, headers: { host: target.host } } : {};
+      const req = http.request({ host, port, path: target.path ?? "/", agent, ...headers }, (res) => {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (c: string) => (body += c));

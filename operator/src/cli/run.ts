@@ -38,8 +38,8 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --proxy-image <image>         HAProxy image of the default node's Service proxy when it is a Docker
                                 engine (default haproxy:2.6; Nodes in Git name theirs in spec.proxyImage)
   --ingress-http-port <port>    serve Ingresses (class coxswain or none) over HTTP at this port on every node's address
-  --ingress-https-port <port>   and over HTTPS, with the certificates of the Ingresses' TLS Secrets (process-runtime nodes
-                                only so far); without either flag, Ingresses are validated but not served
+  --ingress-https-port <port>   and over HTTPS, with the certificates of the Ingresses' TLS Secrets; without
+                                either flag, Ingresses are validated but not served
   --instance <name>             owner label value, to run several operators on one engine (default coxswain)
   --poll-interval <d>           how often to poll the repository (default 5s; a local repository is also watched)
   --node-grace <d>              a node silent this long is NotReady (default 10s)

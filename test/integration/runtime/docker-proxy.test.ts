@@ -4,6 +4,7 @@
  * on ports of the node's range). Configurations are small hand-written templates (the renderer lives in
  * traffic/). Steady keep-alive clients run through reloads, refusals, crashes and an adoption; the tests
  * assert that none of their requests failed and where traffic went, never how long anything took.
+ * Certificates (test/support/tls.ts) go in as the files of a configuration and are served over HTTPS.
  *
  * Images: coxswain-test/haproxy:2.6 (busybox and this machine's haproxy) and, made from it here, a stand-in
  * closer to the official haproxy:2.6: Debian's perl-base added (the official image has it, and no socat
@@ -23,9 +24,10 @@ import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { DockerProxy } from "../../../operator/src/runtime/proxy/docker-proxy.js";
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import { requireDocker, startFleet, type FleetNode, type TestFleet } from "../../support/docker-fleet.js";
-import { get, servedBy, startLoad, type Load } from "../../support/http-load.js";
+import { fetchAnswer, get, servedBy, startLoad, type Load } from "../../support/http-load.js";
 import { buildProxyImage, buildTestImages, TEST_IMAGES, TEST_PROXY_IMAGE } from "../../support/images.js";
 import { coxErrorOf } from "../../support/errors.js";
+import { issueCertificate } from "../../support/tls.js";
 import { waitFor } from "../../support/wait.js";
 
 const HAPROXY = "/usr/sbin/haproxy";
@@ -128,8 +130,8 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
   let node: FleetNode;
   /** Test plumbing (images, backends, inspection): the same engine over its unix socket. */
   let raw: DockerRuntime;
-  /** Ports of the node's range: the proxy's listener, the two backends, one the test holds. */
-  let ports: { listener: number; v1: number; v2: number; held: number };
+  /** Ports of the node's range: the proxy's listener, the two backends, one the test holds, the proxy's HTTPS listener. */
+  let ports: { listener: number; v1: number; v2: number; held: number; tls: number };
   let heldServer: Server;
   let seq = 0;
   const runtimes: DockerRuntime[] = [];
@@ -201,7 +203,7 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     await Promise.all([buildTestImages(node.socketPath), buildProxyImage(node.socketPath)]);
     await buildOfficialLikeImage(raw);
     const from = Number(node.portRange.split("-")[0]);
-    ports = { listener: from, v1: from + 1, v2: from + 2, held: from + 3 };
+    ports = { listener: from, v1: from + 1, v2: from + 2, held: from + 3, tls: from + 4 };
     for (const v of ["v1", "v2"] as const) {
       const launch: ContainerLaunch = {
         runtimeName: `cx_test_proxy_backend_${v}`,
@@ -365,6 +367,67 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     await proxy.apply({ reload: true, text: config(["v2"]) });
     await servedBy(l, ["v2"], ["v1"]);
     expect(await codeOf(proxy.stats())).toBe("CommandNotFound");
+  });
+
+  it("takes the files of a configuration: HTTPS with certificates from filesDir in the container; files no longer named go once the next one serves", async () => {
+    const { proxy } = newProxy();
+    expect(proxy.filesDir).toBe("/usr/local/etc/haproxy/files");
+    const ca = issueCertificate({ commonName: "proxy test CA", usage: "ca" });
+    const pems = Object.fromEntries(
+      ["a.test", "b.test"].map((name) => {
+        const c = issueCertificate({ commonName: name, hosts: [name], usage: "server" }, ca);
+        return [name, { name: `${name}.pem`, content: `${c.cert}${c.key}` }];
+      }),
+    ) as Record<"a.test" | "b.test", { name: string; content: string }>;
+    /** The HTTP configuration plus an HTTPS frontend presenting `names` (crt-list in that order: the first is the default). */
+    const change = (names: ("a.test" | "b.test")[]) => {
+      const list = { name: `list-${names.join("-")}.crt-list`, content: names.map((n) => `${proxy.filesDir}/${pems[n].name} ${n}\n`).join("") };
+      const text = config(["v1"], [`    bind 127.0.0.1:${ports.tls} ssl crt-list ${proxy.filesDir}/${list.name}`]);
+      return { reload: true as const, text, files: [...names.map((n) => pems[n]), list] };
+    };
+    const filesIn = async (id: string): Promise<string[]> => {
+      const r = await raw.exec(id, ["sh", "-c", `cd ${proxy.filesDir} && stat -c '%a %n' . *`], 10_000);
+      return r.output.trim().split("\n").sort();
+    };
+    const presented = (servername: string) => fetchAnswer(ports.tls, { tls: { ca: ca.cert, servername } });
+
+    await proxy.apply(change(["a.test", "b.test"]));
+    const id = (await inspect(proxy.containerName))!.Id as string;
+    expect(await presented("a.test")).toEqual({ status: 200, body: "v1", certificate: "a.test" });
+    expect(await presented("b.test")).toEqual({ status: 200, body: "v1", certificate: "b.test" });
+    expect(await filesIn(id)).toEqual(["600 a.test.pem", "600 b.test.pem", "600 list-a.test-b.test.crt-list", "700 ."]);
+
+    await proxy.apply(change(["b.test"]));
+    expect(await presented("a.test")).toMatchObject({ status: 200, certificate: "b.test" });
+    expect(await filesIn(id)).toEqual(["600 b.test.pem", "600 list-b.test.crt-list", "700 ."]);
+    expect(proxy.health().lastError).toBeUndefined();
+  });
+
+  it("a second manager that adopts the container puts the files of its configuration again and removes the others", async () => {
+    const owner = `cx-test-proxy-${++seq}`;
+    const { proxy: first } = newProxy(OFFICIAL_LIKE_IMAGE, owner);
+    const ca = issueCertificate({ commonName: "proxy test CA", usage: "ca" });
+    const c = issueCertificate({ commonName: "a.test", hosts: ["a.test"], usage: "server" }, ca);
+    const pem = { name: "a.pem", content: `${c.cert}${c.key}` };
+    const text = config(["v1"], [`    bind 127.0.0.1:${ports.tls} ssl crt ${first.filesDir}/a.pem`]);
+    await first.apply({ reload: true, text, files: [pem] });
+    const id = (await inspect(first.containerName))!.Id as string;
+    // While no operator runs, the file goes and a stray one comes: the adopting manager assumes nothing.
+    await raw.exec(id, ["sh", "-c", `cd ${first.filesDir} && rm a.pem && echo x > stray.pem`], 10_000);
+
+    const { proxy: second } = newProxy(OFFICIAL_LIKE_IMAGE, owner);
+    await second.apply({ reload: true, text: config(["v2"], [`    bind 127.0.0.1:${ports.tls} ssl crt ${second.filesDir}/a.pem`]), files: [pem] });
+    expect(await fetchAnswer(ports.tls, { tls: { ca: ca.cert, servername: "a.test" } })).toEqual({ status: 200, body: "v2", certificate: "a.test" });
+    expect((await raw.exec(id, ["ls", second.filesDir], 10_000)).output.trim().split("\n")).toEqual(["a.pem"]);
+    expect((await inspect(second.containerName))!.Id).toBe(id);
+  });
+
+  it("refuses a file whose name is a path with ProxyConfigInvalid, before anything is created", async () => {
+    const { proxy } = newProxy();
+    const err = await coxErrorOf(proxy.apply({ reload: true, text: config(["v1"]), files: [{ name: "../haproxy.cfg", content: "x" }] }));
+    expect(err.code).toBe("ProxyConfigInvalid");
+    expect(err.details?.file).toBe("../haproxy.cfg");
+    expect(await inspect(proxy.containerName)).toBeUndefined();
   });
 
   it("takes no runtime-API commands: runtimeApi is false and apply({ reload: false }) is ProxyCommandRejected", async () => {

@@ -286,7 +286,7 @@ export class ServiceController {
     let note: string | undefined;
     if (ports?.httpsPort !== undefined) {
       if (snap.routing.certificates.length === 0) note = `HTTPS (port ${ports.httpsPort}) is bound once an Ingress has a TLS certificate`;
-      else if (filesDir === undefined) problem = "HTTPS is not served: this node's proxy takes no certificate files (not supported yet on Docker nodes)";
+      else if (filesDir === undefined) problem = "HTTPS is not served: this node's proxy takes no certificate files";
     }
     const extra = { ...(problem !== undefined ? { problem } : {}), ...(note !== undefined ? { note } : {}) };
     try {

@@ -10,7 +10,8 @@
  * - `haproxy -W -db -f /usr/local/etc/haproxy/haproxy.cfg` with the image's entrypoint cleared, user root
  *   (the official image runs as uid 99, which cannot bind ports below 1024) and no init process, so every
  *   image runs the same master-worker HAProxy as PID 1; stop signal SIGUSR1 (HAProxy's soft stop);
- * - the configuration is put into it (PUT /containers/{id}/archive) before it starts;
+ * - the configuration, and the files it names, are put into it (PUT /containers/{id}/archive) before it
+ *   starts;
  * - restart policy "always": the engine starts it again when it dies (with its own back-off) and when the
  *   engine itself starts, whatever happened before. "unless-stopped" would leave it down after an engine
  *   restart once it counted as stopped by hand, and Docker 20.10 counts any POST /containers/{id}/kill
@@ -24,9 +25,18 @@
  * /var/lib/haproxy/cx-stats.sock, mode 600, level operator (all statistics, server addresses
  * included, which level user hides; changes to servers need level admin).
  *
- * A reload: the candidate goes to haproxy.cfg.next (archive), `haproxy -c` checks it inside the running
- * container (exec; refused: ProxyConfigInvalid, nothing else changed), then one exec keeps the running
- * file as haproxy.cfg.prev, renames the candidate over haproxy.cfg and sends SIGUSR2 to PID 1, the master.
+ * The files of a configuration (certificates with their keys, crt-lists: ProxyChange.files) go into
+ * /usr/local/etc/haproxy/files (filesDir, mode 0700; the files 0600), in the same archive as the text that
+ * names them, so they are in place before it is checked. They are never changed in place: their names are
+ * hashes of their content (traffic/haproxy.ts), and one already there is simply written again. Once a
+ * reload serves, one exec removes the files there that the serving text does not name (none when the
+ * container can hold no others: it was created with these). Every reload puts all of its files, whatever
+ * the manager put before, so a container adopted from an earlier operator gets them again.
+ *
+ * A reload: the candidate goes to haproxy.cfg.next with its files (one archive), `haproxy -c` checks it
+ * inside the running container (exec; refused: ProxyConfigInvalid, nothing else changed), then one exec
+ * keeps the running file as haproxy.cfg.prev, renames the candidate over haproxy.cfg and sends SIGUSR2 to
+ * PID 1, the master.
  * The signal goes through exec, not POST /containers/{id}/kill: measured on Docker 20.10, a container that
  * was sent any signal through the kill endpoint is not restarted by its policy when it next dies. The
  * master reports on its stderr, the container's log, which is followed from the engine's clock (GET
@@ -62,8 +72,9 @@ import { KeyedMutex } from "../../source/mutex.js";
 import type { DockerRuntime } from "../docker/runtime.js";
 import { ExecOutputDemuxer, LineSplitter, isValidRuntimeName, type DockerContainerInspect } from "../docker/mapping.js";
 import { LABELS } from "../labels.js";
+import { checkProxyFileNames } from "./files.js";
 import { alertLines, bindFailures, parseStatCsv } from "./haproxy-cli.js";
-import type { NodeProxy, ProxyChange, ProxyHealth, ProxyServerStats } from "./types.js";
+import type { NodeProxy, ProxyChange, ProxyChangeFile, ProxyHealth, ProxyServerStats } from "./types.js";
 
 /** What a DockerProxy needs of the node's engine: a DockerRuntime (its owner and node name name the container). */
 export type ProxyEngine = Pick<DockerRuntime, "owner" | "nodeName" | "request" | "exec" | "ensureImage" | "stop" | "remove" | "watch">;
@@ -83,6 +94,8 @@ export interface DockerProxyOptions {
 const CONFIG_DIR = "/usr/local/etc/haproxy";
 const CONFIG_PATH = `${CONFIG_DIR}/haproxy.cfg`;
 const CANDIDATE_PATH = `${CONFIG_PATH}.next`;
+/** Where the files of a configuration go inside the container (filesDir). */
+const FILES_DIR = `${CONFIG_DIR}/files`;
 /** The name HAProxy's messages use for the configuration, whichever file was read. */
 const CONFIG_NAME = "haproxy.cfg";
 const STATS_SOCKET = "/var/lib/haproxy/cx-stats.sock";
@@ -94,6 +107,11 @@ const COMMAND = ["haproxy", "-W", "-db", "-f", CONFIG_PATH];
 const RELOAD_SCRIPT = `set -e; cd ${CONFIG_DIR}; cp -f haproxy.cfg haproxy.cfg.prev; mv -f haproxy.cfg.next haproxy.cfg; kill -USR2 1`;
 /** After a reload that failed: the file that is serving goes back in place. */
 const RESTORE_SCRIPT = `cd ${CONFIG_DIR} && mv -f haproxy.cfg.prev haproxy.cfg`;
+/** `sh -c PRUNE_SCRIPT sh <name>…`: removes every file of FILES_DIR but the ones named. */
+const PRUNE_SCRIPT = [
+  `cd ${FILES_DIR} 2>/dev/null || exit 0`,
+  'for f in *; do [ -e "$f" ] || continue; for k in "$@"; do [ "$f" = "$k" ] && continue 2; done; rm -f -- "$f" || exit 1; done',
+].join("\n");
 /** Exit status of CLI_SCRIPT when the image has no client for the unix socket. */
 const NO_CLIENT = 97;
 /**
@@ -165,23 +183,27 @@ function sinceOf(rfc3339: string): string | undefined {
   return `${ms / 1000}.${(m[2] ?? "").slice(0, 9).padEnd(9, "0")}`;
 }
 
-/** A ustar archive of regular files (mode 0600, root), for PUT /containers/{id}/archive at "/". */
-function tarOf(files: { path: string; text: string }[]): Buffer {
+/** An entry of an archive put into the container: a regular file (mode 0600) or a directory (mode 0700). */
+type TarEntry = { path: string; text: string } | { dir: string };
+
+/** A ustar archive of `entries` (root's), for PUT /containers/{id}/archive at "/". */
+function tarOf(entries: readonly TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   const mtime = Math.floor(Date.now() / 1000);
-  for (const file of files) {
-    const body = Buffer.from(file.text, "utf8");
+  for (const entry of entries) {
+    const isDir = "dir" in entry;
+    const body = isDir ? Buffer.alloc(0) : Buffer.from(entry.text, "utf8");
     const h = Buffer.alloc(512, 0);
-    const name = file.path.replace(/^\//, "");
+    const name = isDir ? `${entry.dir.replace(/^\//, "")}/` : entry.path.replace(/^\//, "");
     if (Buffer.byteLength(name) > 100) throw new CoxError("InvalidArgument", `tar path too long: ${name}`);
     h.write(name, 0, "utf8");
-    h.write("0000600\0", 100); // mode
+    h.write(isDir ? "0000700\0" : "0000600\0", 100); // mode
     h.write("0000000\0", 108); // uid
     h.write("0000000\0", 116); // gid
     h.write(`${body.length.toString(8).padStart(11, "0")}\0`, 124);
     h.write(`${mtime.toString(8).padStart(11, "0")}\0`, 136);
     h.write("        ", 148); // checksum placeholder
-    h.write("0", 156); // regular file
+    h.write(isDir ? "5" : "0", 156); // directory or regular file
     h.write("ustar\0", 257);
     h.write("00", 263);
     let sum = 0;
@@ -218,6 +240,8 @@ export class DockerProxy implements NodeProxy {
   readonly peersSocket = PEERS_SOCKET;
   /** The container's name on the engine: "cx-proxy-<owner>". */
   readonly containerName: string;
+  /** /usr/local/etc/haproxy/files, inside the container: see the module comment. */
+  readonly filesDir = FILES_DIR;
 
   readonly #engine: ProxyEngine;
   readonly #image: string;
@@ -234,6 +258,8 @@ export class DockerProxy implements NodeProxy {
   /** The proxy ran once: every later start by the manager is a restart. */
   #ranBefore = false;
   #applied: Applied | undefined;
+  /** The names of the files the container holds, as far as this manager knows; undefined: unknown (adopted). */
+  #held: Set<string> | undefined;
   #lastError: ProxyHealth["lastError"];
   /** The error health() reports because the container was seen dead; cleared when it is seen running again. */
   #deathError: ProxyHealth["lastError"];
@@ -265,13 +291,7 @@ export class DockerProxy implements NodeProxy {
             { details: { runtimeApi: false, commands: change.commands } },
           );
         }
-        if ((change.files?.length ?? 0) > 0) {
-          // Certificates would have to go into the container with the text (not done yet): no filesDir.
-          throw new CoxError("ProxyConfigInvalid", `the node proxy of node ${this.#engine.nodeName} takes no files (certificates) yet`, {
-            details: { files: change.files!.map((f) => f.name) },
-          });
-        }
-        await this.#load(change.text);
+        await this.#load(change.text, change.files ?? []);
         this.#lastError = undefined;
         this.#deathError = undefined;
       } catch (err) {
@@ -339,13 +359,15 @@ export class DockerProxy implements NodeProxy {
 
   // ------------------------------------------------------------------ loading configurations
 
-  /** Reloads the running container with `text`, or starts one with it. */
-  async #load(text: string): Promise<void> {
+  /** Reloads the running container with `text` and its files, or starts one with them; then removes the files it does not name. */
+  async #load(text: string, files: readonly ProxyChangeFile[]): Promise<void> {
+    checkProxyFileNames(files);
     const full = fullConfig(text);
     if (!this.#looked) await this.#adopt();
-    if (await this.#ensureStarted()) await this.#reload(full);
-    else await this.#create(full);
+    if (await this.#ensureStarted()) await this.#reload(full, files);
+    else await this.#create(full, files);
     this.#applied = { text, hash: sha256(text), appliedAt: Date.now() };
+    await this.#pruneFiles(files);
     await this.#refresh();
   }
 
@@ -373,8 +395,8 @@ export class DockerProxy implements NodeProxy {
     return false;
   }
 
-  /** Creates the container with `full` as its configuration and starts it; removes it again when it does not serve. */
-  async #create(full: string): Promise<void> {
+  /** Creates the container with `full` as its configuration, and its files, and starts it; removes it again when it does not serve. */
+  async #create(full: string, files: readonly ProxyChangeFile[]): Promise<void> {
     await this.#engine.ensureImage(this.#image);
     const created = await this.#engine.request<{ Id: string }>(`create the node proxy container ${this.containerName}`, {
       method: "POST",
@@ -397,10 +419,11 @@ export class DockerProxy implements NodeProxy {
     });
     const id = created.Id;
     this.#id = id;
+    this.#held = new Set();
     this.#subscribe();
     let outcome: LoadOutcome;
     try {
-      await this.#putFiles(id, [{ path: CONFIG_PATH, text: full }]);
+      await this.#putFiles(id, CONFIG_PATH, full, files);
       outcome = await this.#start(id);
     } catch (err) {
       await this.#discard(id).catch(() => undefined);
@@ -426,10 +449,10 @@ export class DockerProxy implements NodeProxy {
     return this.#loadOutcome(id, since, "start");
   }
 
-  /** Checks `full` inside the running container, then reloads the master with it; see the module comment. */
-  async #reload(full: string): Promise<void> {
+  /** Checks `full` (with its files put beside it) inside the running container, then reloads the master with it; see the module comment. */
+  async #reload(full: string, files: readonly ProxyChangeFile[]): Promise<void> {
     const id = this.#id!;
-    await this.#putFiles(id, [{ path: CANDIDATE_PATH, text: full }]);
+    await this.#putFiles(id, CANDIDATE_PATH, full, files);
     await this.#check(id);
     const since = await this.#engineNow();
     const signalled = await this.#engine.exec(id, ["sh", "-c", RELOAD_SCRIPT], CLI_TIMEOUT_MS);
@@ -574,13 +597,29 @@ export class DockerProxy implements NodeProxy {
     return config?.endsWith(MANAGED_SECTION) ? config.slice(0, -MANAGED_SECTION.length) : undefined;
   }
 
-  async #putFiles(id: string, files: { path: string; text: string }[]): Promise<void> {
-    await this.#engine.request(`put ${files.map((f) => f.path).join(", ")} into the node proxy container`, {
+  /** Puts the configuration `full` at `path` and `files` into FILES_DIR, in one archive. */
+  async #putFiles(id: string, path: string, full: string, files: readonly ProxyChangeFile[]): Promise<void> {
+    const entries: TarEntry[] = [{ path, text: full }];
+    if (files.length > 0) entries.push({ dir: FILES_DIR }, ...files.map((f) => ({ path: `${FILES_DIR}/${f.name}`, text: f.content })));
+    await this.#engine.request(`put ${path}${files.length > 0 ? ` and ${files.length} files` : ""} into the node proxy container`, {
       method: "PUT",
       path: `/containers/${id}/archive`,
       query: { path: "/" },
-      tar: tarOf(files),
+      tar: tarOf(entries),
     });
+    if (this.#held !== undefined) for (const f of files) this.#held.add(f.name);
+  }
+
+  /** Removes from FILES_DIR the files the serving configuration does not name (one exec; none when there can be none). */
+  async #pruneFiles(files: readonly ProxyChangeFile[]): Promise<void> {
+    const keep = new Set(files.map((f) => f.name));
+    const id = this.#id;
+    if (id === undefined || (this.#held !== undefined && [...this.#held].every((name) => keep.has(name)))) return;
+    const result = await this.#engine.exec(id, ["sh", "-c", PRUNE_SCRIPT, "sh", ...[...keep].sort()], CLI_TIMEOUT_MS);
+    if (result.timedOut || result.exitCode !== 0) {
+      throw unreachable(`cannot remove the node proxy's unused files: ${result.timedOut ? "no answer" : result.output.trim()}`);
+    }
+    this.#held = keep;
   }
 
   /** The engine's clock as a `since` for its log (GET /info SystemTime): log lines are stamped by the same clock. */

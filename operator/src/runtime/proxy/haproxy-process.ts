@@ -45,6 +45,7 @@ import { KeyedMutex } from "../../source/mutex.js";
 import { RESTART_BACKOFF, restartDelayMs } from "../health.js";
 import { runCommand } from "../process/exec.js";
 import { isAlive, liveDescendants, readCmdline, readProcStat } from "../process/proc.js";
+import { checkProxyFileNames } from "./files.js";
 import {
   alertLines,
   bindFailures,
@@ -86,8 +87,6 @@ const MAX_SOCKET_PATH = 107 - ".4194304.tmp".length;
 const HAPROXY_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
 /** Mutex key: every apply, restart and close runs alone. */
 const LOCK = "proxy";
-/** What a file of a change may be called: a plain name in files/, never a path. */
-const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 /** One run of the master process. */
 interface Master {
@@ -291,12 +290,10 @@ export class HaproxyProcess implements NodeProxy {
    */
   async #writeFiles(files: readonly ProxyChangeFile[]): Promise<void> {
     if (files.length === 0) return;
+    checkProxyFileNames(files);
     await mkdir(this.filesDir, { recursive: true, mode: 0o700 });
     await chmod(this.filesDir, 0o700);
     for (const f of files) {
-      if (!FILE_NAME.test(f.name) || f.name.endsWith(".tmp")) {
-        throw new CoxError("ProxyConfigInvalid", `the node proxy's configuration names a file it cannot take: ${JSON.stringify(f.name)}`, { details: { file: f.name } });
-      }
       const path = join(this.filesDir, f.name);
       await writeFile(`${path}.tmp`, f.content, { mode: 0o600 });
       await rename(`${path}.tmp`, path);
