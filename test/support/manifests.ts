@@ -1,6 +1,7 @@
 /**
  * Manifest builders for tests: small YAML documents with the fields a test cares about.
  */
+import { stringify } from "yaml";
 
 /** Options of a test Deployment. */
 export interface DeploymentOptions {
@@ -193,4 +194,44 @@ export function rolloutYaml(o: {
     "              containerPort: 8080",
   );
   return lines.join("\n") + "\n";
+}
+
+/** A kubernetes.io/tls Secret holding `pair` (PEM text, e.g. from test/support/tls.ts). */
+export function tlsSecretYaml(name: string, pair: { cert: string; key: string }): string {
+  return stringify({ apiVersion: "v1", kind: "Secret", metadata: { name }, type: "kubernetes.io/tls", stringData: { "tls.crt": pair.cert, "tls.key": pair.key } });
+}
+
+/** An Ingress backend: a Service and the port number it serves on. */
+export interface IngressBackendOptions {
+  service: string;
+  port: number;
+}
+
+/** A networking.k8s.io/v1 Ingress: rules by host (undefined: every host) of Prefix paths unless said otherwise. */
+export function ingressYaml(o: {
+  name: string;
+  className?: string;
+  defaultBackend?: IngressBackendOptions;
+  tls?: { hosts: string[]; secretName: string }[];
+  rules?: { host?: string; paths: ({ path: string; pathType?: "Prefix" | "Exact" | "ImplementationSpecific" } & IngressBackendOptions)[] }[];
+}): string {
+  const backend = (b: IngressBackendOptions) => ({ service: { name: b.service, port: { number: b.port } } });
+  return stringify({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: { name: o.name },
+    spec: {
+      ...(o.className !== undefined ? { ingressClassName: o.className } : {}),
+      ...(o.defaultBackend ? { defaultBackend: backend(o.defaultBackend) } : {}),
+      ...(o.tls ? { tls: o.tls } : {}),
+      ...(o.rules
+        ? {
+            rules: o.rules.map((r) => ({
+              ...(r.host !== undefined ? { host: r.host } : {}),
+              http: { paths: r.paths.map((p) => ({ path: p.path, pathType: p.pathType ?? "Prefix", backend: backend(p) })) },
+            })),
+          }
+        : {}),
+    },
+  });
 }

@@ -2,40 +2,22 @@
  * Services carry traffic: the whole operator in-process on a real Git repository with the process runtime
  * (real processes) and a real HAProxy (Debian's) as the node proxy. A Service's address answers with its
  * ready pods, pods find it by name and by Kubernetes' variables, a rolling update under steady load fails
- * no request, and a Service removed from Git stops being served.
+ * no request, and a Service removed from Git stops being served. (Setup shared with the Ingress suite:
+ * test/support/in-process-operator.ts.)
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import http from "node:http";
-import { join } from "node:path";
-import { parse } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
-import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
+import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
+import { appDeployment, requireHaproxyAndRoot, startProcessOperator, statusFile, stopProcessOperator, writeTestApp } from "../../support/in-process-operator.js";
 import { deploymentYaml, serviceYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
 
-const HAPROXY = "/usr/sbin/haproxy";
-const enabled = existsSync(HAPROXY) && process.getuid?.() === 0;
-if (!enabled && process.env.CI === "true") throw new Error(`services-traffic: CI needs ${HAPROXY} (apt-get install -y haproxy) and root`);
-
-/**
- * A small HTTP server: answers "<version> <pod>" on 127.0.0.1:$PORT after 30 ms, so that requests are always
- * in flight, and exits at once on SIGTERM as many programs do — dropping whatever it was answering. Only
- * taking a pod out of the proxies (and letting its requests finish) before SIGTERM keeps clients whole.
- */
-const APP = `
-const http = require("node:http");
-const server = http.createServer((req, res) => {
-  setTimeout(() => res.end(process.env.VERSION + " " + process.env.COXSWAIN_POD + "\\n"), 30);
-});
-server.keepAliveTimeout = 60000;
-server.listen(Number(process.env.PORT), "127.0.0.1");
-process.on("SIGTERM", () => process.exit(0));
-`;
+const enabled = requireHaproxyAndRoot("services-traffic");
 
 interface ServiceStatus {
   ports: { port: number; endpoints: { ready: { pod: string }[]; notReady: unknown[]; terminating: unknown[] } }[];
@@ -45,52 +27,36 @@ interface ServiceStatus {
 describe.skipIf(!enabled)("Services through a real HAProxy (process runtime)", () => {
   let repo: TestRepo;
   let stateDir: string;
-  let appFile: string;
+  let app: Awaited<ReturnType<typeof writeTestApp>>;
   let op: RunningOperator | undefined;
   const lines: string[] = [];
 
   beforeAll(async () => {
-    appFile = join(await tempDir("coxswain-svc-app-"), "app.cjs");
-    await writeFile(appFile, APP);
+    app = await writeTestApp();
   });
 
   afterAll(async () => {
-    await rm(join(appFile, ".."), { recursive: true, force: true });
+    await app?.remove();
   });
 
   afterEach(async () => {
-    await op?.stop({ stopProxies: true });
+    await stopProcessOperator(op, stateDir);
     op = undefined;
-    const rt = new ProcessRuntime({ stateDir, owner: "coxswain" });
-    for (const c of await rt.list()) await rt.remove(c.id);
-    await rt.close();
     await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
     lines.length = 0;
   });
 
   async function start(): Promise<RunningOperator> {
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      runtime: "process",
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      defaultPortRange: { from: 62600, to: 62699 },
-      log: (l) => lines.push(l),
-    });
+    op = await startProcessOperator(repo, stateDir, { from: 62600, to: 62699 }, lines);
     return op;
   }
 
   function web(version: string, replicas = 2): string {
-    return deploymentYaml({ replicas, command: [process.execPath, appFile], env: [{ name: "VERSION", value: version }], probe: true, grace: 10 });
+    return appDeployment(app.file, { version, replicas });
   }
 
-  async function status(name: string): Promise<ServiceStatus | undefined> {
-    await op!.flushStatus();
-    const text = await runGit(["show", `coxswain/status:services/default/${name}.yaml`], { cwd: repo.dir }).catch(() => undefined);
-    return text === undefined ? undefined : (parse(text) as ServiceStatus);
+  function status(name: string): Promise<ServiceStatus | undefined> {
+    return statusFile<ServiceStatus>(op!, repo, `services/default/${name}.yaml`);
   }
 
   /** The Service's status once `ready` endpoints are ready and the node serves it. */
