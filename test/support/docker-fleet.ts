@@ -72,9 +72,12 @@ export interface TestFleet {
    * portRange, serviceNetwork 127.<100+slot>.0.0/16 so that no two nodes' proxies on this machine share an address, proxyImage
    * TEST_PROXY_IMAGE). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
    * spec.tls.secretRef "<node>-tls" in namespace default, and a kubernetes.io/tls Secret of that name
-   * (stringData ca.crt, tls.crt, tls.key: the client's credentials) precedes it.
+   * (stringData ca.crt, tls.crt, tls.key: the client's credentials) precedes it. With `ownAddresses`,
+   * each Node has an address of its own, 127.<100+slot>.128.1, above a Service network of half the size
+   * (127.<100+slot>.0.0/17): for what every node binds on its address at the same port (the Ingress ports).
+   * Pods must then listen on that address or on all of them (the test app: env BIND=0.0.0.0).
    */
-  nodeManifests(options?: { tls?: boolean }): string;
+  nodeManifests(options?: { tls?: boolean; ownAddresses?: boolean }): string;
   /** With FleetOptions.tls: the fleet's CA, server and client certificates (keys included). */
   pki?: TestPki;
 }
@@ -449,8 +452,8 @@ interface NodeState {
   logFile: string;
   /** Host bridge interfaces of the node's user-defined networks, as last listed (see rememberBridges). */
   bridges: Set<string>;
-  /** The Service network of the node's proxy (nodeManifests). */
-  serviceNetwork: string;
+  /** The second octet of the node's addresses: its Service network is 127.<octet>.0.0/16, or /17 with an address of its own (nodeManifests). */
+  octet: number;
 }
 
 /**
@@ -680,7 +683,7 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
       exited: undefined,
       logFile: path.join(nodeDir, "dockerd.log"),
       bridges: new Set<string>(),
-      serviceNetwork: `127.${networkOctets[i]}.0.0/16`,
+      octet: networkOctets[i]!,
     };
   });
   liveFleets.set(dir, { pids: () => states.map((s) => s.node.pid), bridges: () => states.flatMap((s) => [...s.bridges]), slots: slotFiles });
@@ -771,7 +774,15 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
         .flatMap((s) => {
           // Nodes share this host's loopback: each needs a Service network of its own for its proxy.
           // The proxy image is the local stand-in for the official one (buildProxyImage), which no test can pull.
-          const spec = { endpoint: s.node.endpoint, network: "host", address: "127.0.0.1", portRange: s.node.portRange, serviceNetwork: s.serviceNetwork, proxyImage: TEST_PROXY_IMAGE };
+          const own = options.ownAddresses === true;
+          const spec = {
+            endpoint: s.node.endpoint,
+            network: "host",
+            address: own ? `127.${s.octet}.128.1` : "127.0.0.1",
+            portRange: s.node.portRange,
+            serviceNetwork: `127.${s.octet}.0.0/${own ? 17 : 16}`,
+            proxyImage: TEST_PROXY_IMAGE,
+          };
           const node = (extra: Record<string, unknown>) =>
             stringify({ apiVersion: "coxswain.io/v1alpha1", kind: "Node", metadata: { name: s.node.name }, spec: { ...spec, ...extra } });
           if (!options.tls) return [node({})];
