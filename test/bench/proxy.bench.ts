@@ -5,13 +5,15 @@
  *
  * Everything runs through the real path: the whole operator in-process (startOperator) on a Git repository
  * with the process runtime, a Deployment `bench-web` (3 pods: small Node HTTP servers, each its own process,
- * on 127.0.0.1) and a Service selecting it, served by the node's real HAProxy 2.6 (HaproxyProcess, master-
- * worker, runtime API). The HTTP clients run in a child process of their own (proxy-client.ts), so neither
- * the operator nor a backend shares their event loop.
+ * on 127.0.0.1), a Service selecting it and an Ingress routing host "bench" to that Service, served by the
+ * node's real HAProxy 2.6 (HaproxyProcess, master-worker, runtime API; the operator runs with an ingress
+ * HTTP port). The HTTP clients run in a child process of their own (proxy-client.ts), so neither the
+ * operator nor a backend shares their event loop.
  *
- * 1. Throughput and latency: N keep-alive clients (8, 32) against the Service's address (HAProxy → 3 pods)
- *    and straight against one of those pods, interleaved direct, Service, Service, direct so that the
- *    machine's load affects both alike; requests/s, p50, p99, errors, the client's CPU, and Service ÷ direct.
+ * 1. Throughput and latency: N keep-alive clients (8, 32) against the Service's address (HAProxy → 3 pods),
+ *    through the ingress port (the Ingress's host and path rules, then the same pods) and straight against
+ *    one of those pods, interleaved direct, Service, ingress, ingress, Service, direct so that the machine's
+ *    load affects them alike; requests/s, p50, p99, errors, the client's CPU, and each ÷ direct.
  * 2. Endpoint change → served, as a user feels it: the Deployment scaled by a commit (3 → 4 → 3, repeated);
  *    t0 is the first moment anything in the operator reads the new pod as ready (or the leaving pod as
  *    Terminating) from its fleet — what the service controller reads; the fleet's pods() is wrapped to see
@@ -26,7 +28,8 @@
  *    port (tried every 2 ms).
  * For 2 and 3, the time in the node proxy's apply() (runtime-API commands, or `haproxy -c` + reload + the
  * new worker serving) is measured by wrapping the real proxy factory, and the probe's failed requests over
- * all the changes are printed (a pod leaves drained; reloads are hitless).
+ * all the changes are printed (a pod leaves drained; reloads are hitless). The Ingress is part of every
+ * change: an endpoint change edits its backend too, and a reload loads its frontend.
  *
  * Times across processes are CLOCK_MONOTONIC. Output lines come in a fixed order; figures vary from run to
  * run on a loaded machine (the load average is printed at the start and the end).
@@ -45,7 +48,7 @@ import { nodeProxyFactory, type ProxyFactory } from "../../operator/src/runtime/
 import type { ProxyChange } from "../../operator/src/runtime/proxy/types.js";
 import { startOperator, type RunningOperator } from "../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../support/git-repo.js";
-import { deploymentYaml, serviceYaml } from "../support/manifests.js";
+import { deploymentYaml, ingressYaml, serviceYaml } from "../support/manifests.js";
 import { waitFor } from "../support/wait.js";
 import { monotonicMs, type ClientAsk, type ClientReply, type ClientRequest, type FirstAnswer, type LoadResult, type ProbeSeen } from "./proxy-client.js";
 
@@ -59,6 +62,8 @@ const CLIENTS = [8, 32];
 const NAME = "bench-web";
 const OWNER = `Deployment/default/${NAME}`;
 const PORT = 18080;
+/** The operator's ingress HTTP port, on the node's address (127.0.0.1). */
+const INGRESS_PORT = 18081;
 /** The reload changes add port EXTRA_PORT + i. */
 const EXTRA_PORT = 19000;
 /** Host ports of the pods; away from the test suites' ranges and from the ephemeral ports. */
@@ -272,7 +277,9 @@ async function main(): Promise<void> {
       });
     await repo.write("web.yaml", web(PODS));
     await repo.write("svc.yaml", service());
-    await repo.commit("bench-web and its Service");
+    // The client sends "Host: bench".
+    await repo.write("ingress.yaml", ingressYaml({ name: NAME, rules: [{ host: "bench", paths: [{ path: "/", service: NAME, port: PORT }] }] }));
+    await repo.commit("bench-web, its Service and an Ingress to it");
 
     const applies: ApplyRecord[] = [];
     /** Short oid → monotonic ms of the operator's "valid" line: the moment it has the commit. */
@@ -282,6 +289,7 @@ async function main(): Promise<void> {
       stateDir,
       runtime: "process",
       defaultPortRange: PORT_RANGE,
+      ingress: { httpPort: INGRESS_PORT },
       proxyFactory: timedProxies(nodeProxyFactory(stateDir, () => undefined), applies), // process runtime: local HAProxy
       log: (line) => {
         const m = /^commit ([0-9a-f]{7}) .*: valid/.exec(line);
@@ -306,15 +314,19 @@ async function main(): Promise<void> {
     const info = await cli(join(stateDir, "proxy", "local", "stats.sock"), "show info");
     const field = (name: string): string => new RegExp(`^${name}: (.*)$`, "m").exec(info)?.[1] ?? "?";
     console.log(`proxy: HAProxy ${field("Version")} (${field("Nbthread")} threads), master-worker, as the operator runs it on a process-runtime node`);
-    console.log(`Service default/${NAME} at ${address}:${PORT} (HTTP mode, round robin) → ${PODS} pods of Deployment ${NAME}; backends: Node ${process.version} HTTP servers, one process each, answering at once\n`);
+    console.log(`Service default/${NAME} at ${address}:${PORT} (HTTP mode, round robin) → ${PODS} pods of Deployment ${NAME}; backends: Node ${process.version} HTTP servers, one process each, answering at once`);
+    console.log(`Ingress default/${NAME}: host bench, path / (Prefix) → that Service, at 127.0.0.1:${INGRESS_PORT} (the operator's ingress HTTP port)\n`);
 
     const client = Client.start();
     cleanups.push(() => client.stop());
-    // Every pod answers through the Service before anything is measured.
-    {
+    // Every pod answers through the Service and through the ingress before anything is measured.
+    for (const [host, port] of [
+      [address, PORT],
+      ["127.0.0.1", INGRESS_PORT],
+    ] as const) {
       const seen = new Set<string>();
-      await waitFor("every pod answering through the Service", async () => {
-        const r = await client.call<LoadResult>({ type: "load", host: address, port: PORT, clients: 4, warmupMs: 0, durationMs: 300 });
+      await waitFor(`every pod answering through ${host}:${port}`, async () => {
+        const r = await client.call<LoadResult>({ type: "load", host, port, clients: 4, warmupMs: 0, durationMs: 300 });
         for (const b of Object.keys(r.byBackend)) seen.add(b);
         return seen.size === PODS;
       });
@@ -324,14 +336,14 @@ async function main(): Promise<void> {
     {
       const direct = podsOf()[0]!;
       const directPort = direct.ports.find((p) => p.name === "http")!.hostPort;
-      const targets = { direct: { host: "127.0.0.1", port: directPort }, service: { host: address, port: PORT } };
+      const targets = { direct: { host: "127.0.0.1", port: directPort }, service: { host: address, port: PORT }, ingress: { host: "127.0.0.1", port: INGRESS_PORT } };
       console.log(
-        `1. Throughput and latency: closed loop (a client sends when its previous request answered), pre-opened keep-alive connections, ${WARMUP_MS} ms warm-up, then 2 × ${DURATION_MS} ms per target, interleaved direct, Service, Service, direct`,
+        `1. Throughput and latency: closed loop (a client sends when its previous request answered), pre-opened keep-alive connections, ${WARMUP_MS} ms warm-up, then 2 × ${DURATION_MS} ms per target, interleaved direct, Service, ingress, ingress, Service, direct`,
       );
       console.log(`   ${"clients  target".padEnd(44)} ${"req/s".padStart(8)} ${"p50".padStart(9)} ${"p99".padStart(9)}  ${"client CPU".padStart(10)}  errors`);
       for (const clients of CLIENTS) {
-        const runs: Record<"direct" | "service", LoadResult[]> = { direct: [], service: [] };
-        for (const which of ["direct", "service", "service", "direct"] as const) {
+        const runs: Record<keyof typeof targets, LoadResult[]> = { direct: [], service: [], ingress: [] };
+        for (const which of ["direct", "service", "ingress", "ingress", "service", "direct"] as const) {
           runs[which].push(await client.call<LoadResult>({ type: "load", ...targets[which], clients, warmupMs: WARMUP_MS, durationMs: DURATION_MS }));
         }
         const summary = (rs: LoadResult[]) => {
@@ -352,16 +364,26 @@ async function main(): Promise<void> {
         };
         const d = summary(runs.direct);
         const s = summary(runs.service);
+        const g = summary(runs.ingress);
         const row = (what: string, x: typeof d): string =>
           `   ${`${String(clients).padEnd(8)} ${what}`.padEnd(44)} ${int(x.rps).padStart(8)} ${ms(x.p50).padStart(9)} ${ms(x.p99).padStart(9)}  ${`${Math.round(x.cpu * 100)}%`.padStart(10)}  ${errorText(x.errors)}${x.reconnects > 0 ? `; ${x.reconnects} reconnects` : ""}`;
+        const ratio = (what: string, x: typeof d): string =>
+          `   ${`${String(clients).padEnd(8)} ${what} ÷ direct`.padEnd(44)} ${(x.rps / d.rps).toFixed(2).padStart(8)} ${(x.p50 / d.p50).toFixed(2).padStart(9)} ${(x.p99 / d.p99).toFixed(2).padStart(9)}`;
+        /** How the requests of a target spread over the pods. */
+        const shares = (x: typeof d): string => {
+          const total = Object.values(x.byBackend).reduce((a, b) => a + b, 0);
+          return Object.values(x.byBackend)
+            .map((n) => Math.round((n / total) * 100))
+            .sort((a, b) => a - b)
+            .map((p) => `${p}%`)
+            .join(" / ");
+        };
         console.log(row("direct to one pod", d));
         console.log(row(`Service (HAProxy → ${PODS} pods)`, s));
-        console.log(`   ${`${String(clients).padEnd(8)} Service ÷ direct`.padEnd(44)} ${(s.rps / d.rps).toFixed(2).padStart(8)} ${(s.p50 / d.p50).toFixed(2).padStart(9)} ${(s.p99 / d.p99).toFixed(2).padStart(9)}`);
-        const total = Object.values(s.byBackend).reduce((a, b) => a + b, 0);
-        const shares = Object.values(s.byBackend)
-          .map((n) => Math.round((n / total) * 100))
-          .sort((a, b) => a - b);
-        console.log(`   ${"".padEnd(8)} Service requests per pod: ${shares.map((p) => `${p}%`).join(" / ")}`);
+        console.log(row(`ingress (host, path → ${PODS} pods)`, g));
+        console.log(ratio("Service", s));
+        console.log(ratio("ingress", g));
+        console.log(`   ${"".padEnd(8)} requests per pod: Service ${shares(s)}; ingress ${shares(g)}`);
       }
       console.log("   (client CPU: the load generator's share of one core in the window; near 100% means it, not the target, set the pace)\n");
     }
