@@ -496,6 +496,24 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     expect(l.failures).toEqual([]);
   });
 
+  it("a manager with another image replaces the adopted container at its first apply, and serves from the new one", async () => {
+    const owner = `cx-test-proxy-${++seq}`;
+    const { proxy: first } = newProxy(TEST_PROXY_IMAGE, owner);
+    await first.apply({ reload: true, text: config(["v1"]) });
+    const before = (await inspect(first.containerName))!;
+    expect(before.Config.Image).toBe(TEST_PROXY_IMAGE);
+
+    // The operator restarts with the Node's proxyImage changed.
+    const { proxy: second } = newProxy(OFFICIAL_LIKE_IMAGE, owner);
+    await second.apply({ reload: true, text: config(["v2"]) });
+    const after = (await inspect(second.containerName))!;
+    expect(after.Id).not.toBe(before.Id);
+    expect(after.Config.Image).toBe(OFFICIAL_LIKE_IMAGE);
+    expect(await inspect(before.Id)).toBeUndefined();
+    await waitFor("v2 to answer through the new container", () => get(ports.listener).then((b) => b === "v2"));
+    expect(second.health()).toMatchObject({ running: true });
+  });
+
   it("an engine restart brings the proxy back by its restart policy, with no call from the manager", { timeout: 300_000 }, async () => {
     const { proxy } = newProxy();
     await proxy.apply({ reload: true, text: config(["v1"]) });

@@ -3,7 +3,8 @@
  * stand-in fleet, FakeProxy): with ingress ports every node's proxy gets the ingress frontend on its own
  * address, HTTPS with the Ingresses' certificates as files; the ports are kept from node ports and host
  * ports; a node that cannot serve the ingress (a nodePort on its port, a proxy that takes no files) keeps
- * serving its Services and says why; each Ingress gets ingresses/<ns>/<name>.yaml, removed with it.
+ * serving its Services and says why; each Ingress gets ingresses/<ns>/<name>.yaml, removed with it. And
+ * the node proxies' lifecycle: a Node that names another proxy image gets a new proxy.
  * (Real traffic through a real HAProxy: test/integration/traffic/ingress.test.ts.)
  */
 import { readFileSync } from "node:fs";
@@ -258,5 +259,25 @@ describe("the service controller with Ingresses", () => {
     expect(proxy.reloads.length).toBe(before + 1);
     expect(section(proxy, "frontend ingress")).toContain("acl path_1 path -m str /moved");
     expect([...h.status.keys()].filter((k) => k.startsWith("ingresses/"))).toEqual(["ingresses/default/shop.yaml"]);
+  });
+});
+
+describe("the service controller's node proxies", () => {
+  it("replaces a node's proxy when the Node names another proxy image, and keeps the one whose image is unchanged", async () => {
+    const nodes = [{ ...node("n1", "10.0.0.1"), proxyImage: "haproxy:2.6" }, { ...node("n2", "10.0.0.2"), proxyImage: "haproxy:2.6" }];
+    const h = harness({ nodes });
+    await h.run();
+    const [first, other] = [h.proxies.get("n1")!, h.proxies.get("n2")!];
+    expect(first.health().running).toBe(true);
+
+    nodes[0]!.proxyImage = "registry.example/haproxy:2.8";
+    await h.run();
+    const second = h.proxies.get("n1")!;
+    expect(second).not.toBe(first);
+    expect(first.health().running).toBe(false); // closed
+    expect(second.reloads.at(-1)).toBe(first.reloads.at(-1)); // the same configuration, on the new proxy
+    expect(h.proxies.get("n2")).toBe(other);
+    expect(other.health().running).toBe(true);
+    expect(h.logs.filter((l) => l.includes("replacing the proxy"))).toEqual(["proxy of n1: image haproxy:2.6 → registry.example/haproxy:2.8, replacing the proxy"]);
   });
 });

@@ -83,6 +83,8 @@ interface NodeIngress {
 
 interface NodeState {
   proxy: NodeProxy;
+  /** The node's proxyImage when the proxy was made: another one replaces the proxy. */
+  image: string | undefined;
   /** The configuration the proxy runs (undefined: nothing applied yet, or a change failed midway: reload next). */
   applied?: RenderedState;
   /** The last configuration applied, for beforeStop and the status files. */
@@ -194,7 +196,15 @@ export class ServiceController {
     const takenAt = Date.now();
     const snap = this.snapshot();
     const node = snap.nodes.find((n) => n.name === nodeName);
-    const state = this.nodes.get(nodeName);
+    let state = this.nodes.get(nodeName);
+    if (node && state && state.image !== node.proxyImage) {
+      // The Node names another proxy image: a new proxy replaces this one (on Docker a new container, which
+      // can bind the node's addresses only once the old one is gone — the one proxy change that is not hitless).
+      this.opts.log?.(`proxy of ${nodeName}: image ${state.image ?? "(default)"} → ${node.proxyImage ?? "(default)"}, replacing the proxy`);
+      this.nodes.delete(nodeName);
+      await state.proxy.close().catch((err: unknown) => this.opts.log?.(`proxy of ${nodeName}: ${toCoxError(err).message}`));
+      state = undefined;
+    }
     if (!node) {
       // The node left the fleet: its proxy goes with it.
       if (state) {
@@ -205,7 +215,7 @@ export class ServiceController {
     }
     // Nothing to serve yet: start no proxy.
     if (snap.services.every((s) => s.headless) && (!this.servesIngresses() || snap.routing.outcomes.length === 0) && !state) return;
-    const s = state ?? { proxy: this.opts.proxyFor(node) };
+    const s = state ?? { proxy: this.opts.proxyFor(node), image: node.proxyImage };
     this.nodes.set(nodeName, s);
     let { config, ingress } = this.nodeConfig(node, snap, s.proxy.filesDir);
     try {

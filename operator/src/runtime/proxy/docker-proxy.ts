@@ -260,6 +260,8 @@ export class DockerProxy implements NodeProxy {
   #applied: Applied | undefined;
   /** The names of the files the container holds, as far as this manager knows; undefined: unknown (adopted). */
   #held: Set<string> | undefined;
+  /** The image the adopted container runs, when it is not #image (the Node's proxyImage changed): replaced at the next load. */
+  #otherImage: string | undefined;
   #lastError: ProxyHealth["lastError"];
   /** The error health() reports because the container was seen dead; cleared when it is seen running again. */
   #deathError: ProxyHealth["lastError"];
@@ -364,6 +366,15 @@ export class DockerProxy implements NodeProxy {
     checkProxyFileNames(files);
     const full = fullConfig(text);
     if (!this.#looked) await this.#adopt();
+    if (this.#id !== undefined && this.#otherImage !== undefined) {
+      // The Node's proxyImage changed while no operator ran (or since this container was made). The new
+      // container binds the same addresses (host network), so the old one goes first: the node's Services
+      // are not served for that moment — the one change of a proxy that is not hitless.
+      const id = this.#id;
+      await this.#engine.stop(id, Math.ceil(this.#stopTimeoutMs / 1000));
+      await this.#discard(id);
+      this.#otherImage = undefined;
+    }
     if (await this.#ensureStarted()) await this.#reload(full, files);
     else await this.#create(full, files);
     this.#applied = { text, hash: sha256(text), appliedAt: Date.now() };
@@ -578,6 +589,8 @@ export class DockerProxy implements NodeProxy {
       );
     }
     this.#id = info.Id;
+    const image = info.Config?.Image;
+    this.#otherImage = image !== undefined && image !== this.#image ? image : undefined;
     this.#subscribe();
     this.#observe(info);
     this.#ranBefore = (info.State?.StartedAt ?? "").length > 0 && !(info.State?.StartedAt ?? "").startsWith("0001-");
