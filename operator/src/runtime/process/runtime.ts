@@ -231,7 +231,10 @@ export class ProcessRuntime implements NodeRuntime {
     for (const found of records) {
       if (found.labels[LABELS.owner] !== this.#owner) continue;
       let record = found;
-      if (this.#isDeadUnsettled(found)) {
+      // Liveness is read once per record: read again for the state, a leader that died in between made
+      // an "exited" container with no exit code (its exit file not read yet) — seen once on a loaded machine.
+      const running = this.#isRunning(found);
+      if (!running && found.pid !== undefined && found.finishedAt === undefined) {
         record = this.#locks.has(found.id)
           ? // A stop/start holds the record; report what the exit file says without persisting.
             await this.#settled(found, undefined)
@@ -240,7 +243,8 @@ export class ProcessRuntime implements NodeRuntime {
               return fresh === undefined ? found : this.#settle(fresh, undefined);
             });
       }
-      out.push(this.#observe(record));
+      // A record settled here is not running; one read again under the lock may be a new run: look again.
+      out.push(this.#observe(record, record === found ? running : this.#isRunning(record)));
     }
     return out.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
@@ -453,8 +457,7 @@ export class ProcessRuntime implements NodeRuntime {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
   }
 
-  #observe(record: ProcessRecord): ObservedContainer {
-    const running = this.#isRunning(record);
+  #observe(record: ProcessRecord, running = this.#isRunning(record)): ObservedContainer {
     const observed: ObservedContainer = {
       id: record.id,
       runtimeName: record.runtimeName,
@@ -479,10 +482,6 @@ export class ProcessRuntime implements NodeRuntime {
       record.finishedAt === undefined &&
       isAlive(record.pid, record.startTime)
     );
-  }
-
-  #isDeadUnsettled(record: ProcessRecord): boolean {
-    return record.pid !== undefined && record.finishedAt === undefined && !this.#isRunning(record);
   }
 
   /**
