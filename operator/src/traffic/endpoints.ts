@@ -8,7 +8,7 @@
  * name (then node).
  */
 import { compareText } from "./keys.js";
-import type { Endpoint, ProxyServer, ServiceEndpoints, ServicePortSpec, ServiceSpec, TrafficPod, TrafficPodPort } from "./types.js";
+import type { Endpoint, ProxyServer, ServiceEndpoints, ServicePortSpec, ServiceRoute, ServiceSpec, TrafficPod, TrafficPodPort } from "./types.js";
 
 /**
  * The endpoints of `service` among `pods`, one list per Service port (in the Service's port order).
@@ -24,10 +24,15 @@ import type { Endpoint, ProxyServer, ServiceEndpoints, ServicePortSpec, ServiceS
  *   Service port (it has no host port coxswain could send traffic to).
  * - `ready` is the pod's readiness, or true for every endpoint of a `publishNotReadyAddresses` Service (as
  *   the EndpointSlice controller sets it); `serverStates` decides what a terminating endpoint does.
+ * - A `route` that names a revision (a Rollout's canaryService, activeService, …) keeps the selected pods
+ *   of that Rollout and revision only, as the pod-template hash Argo adds to such a Service's selector does.
+ *   Every endpoint carries its pod's owner and revision, for the weights of a split.
  */
-export function serviceEndpoints(service: ServiceSpec, pods: readonly TrafficPod[]): ServiceEndpoints {
+export function serviceEndpoints(service: ServiceSpec, pods: readonly TrafficPod[], route?: ServiceRoute): ServiceEndpoints {
+  const only = route !== undefined && route.role !== "split" ? route : undefined;
   const selected = pods
     .filter((pod) => selects(service, pod) && (pod.ready || pod.terminating || service.publishNotReadyAddresses))
+    .filter((pod) => only === undefined || (pod.owner === only.rollout && pod.revision === only.revision))
     .sort((a, b) => compareText(a.name, b.name) || compareText(a.node, b.node));
   return {
     namespace: service.namespace,
@@ -46,6 +51,8 @@ export function serviceEndpoints(service: ServiceSpec, pods: readonly TrafficPod
             port: target.hostPort,
             ready: pod.ready || service.publishNotReadyAddresses,
             terminating: pod.terminating,
+            ...(pod.owner !== undefined ? { owner: pod.owner } : {}),
+            ...(pod.revision !== undefined ? { revision: pod.revision } : {}),
           },
         ];
       }),

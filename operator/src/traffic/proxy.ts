@@ -10,7 +10,8 @@
 import { CoxError } from "../api/errors.js";
 import { serverStates } from "./endpoints.js";
 import { compareText } from "./keys.js";
-import type { ProxyBind, ProxyConfig, ProxyListener, ProxyServer, ServiceEndpoints, ServiceSpec } from "./types.js";
+import type { Endpoint, ProxyBind, ProxyConfig, ProxyListener, ProxyServer, ServiceEndpoints, ServiceRoute, ServiceSpec } from "./types.js";
+import { splitWeights } from "./weights.js";
 
 /** The node a configuration is for. */
 export interface ProxyNode {
@@ -21,7 +22,7 @@ export interface ProxyNode {
   serviceNetworkAddresses: ReadonlyMap<string, string>;
 }
 
-/** A server's weight when `weights` does not name its pod: every pod of a Service gets an equal share. */
+/** A server's weight outside a canary split: every pod of a Service gets an equal share. */
 const DEFAULT_WEIGHT = 1;
 
 /**
@@ -36,26 +37,23 @@ const DEFAULT_WEIGHT = 1;
  * is "maint" rather than "drain": HAProxy keeps sending the clients stuck to a drained server there
  * (persistence outranks drain), while "maint" sends them elsewhere and still lets in-flight requests finish.
  *
- * Weights: `weights` maps "namespace/pod" to an integer from 0 to 256 (HAProxy's range); a pod it does not
- * name gets 1. A server takes its weight's share of the sum over the listener's ready servers (0: none
- * unless stuck to it), so a canary that should take a share s of a Service gives its pods weights that
- * make that share, e.g. 1 canary pod at 10 beside 9 stable pods at 10 is 10%, at 1 beside them is 1.1%.
+ * Weights: 1 each, except in the listeners of a Service whose route (`routes`, by "namespace/name") is a
+ * canary split: there the ready servers of the canary revision's pods take the route's weight % of new
+ * requests and those of the stable revision's the rest (traffic/weights.ts, which states the rounding),
+ * and any other ready server (another revision's pod, another workload's) gets 0 — unless neither
+ * revision has a ready server there, when they get 1 each so that the Service still answers. With the
+ * canary revision equal to the stable one, its servers share everything.
  *
  * Throws InvalidArgument when a Service that needs one has no address in `node.serviceNetworkAddresses`,
- * a NodePort/LoadBalancer port has no nodePort (allocateNodePorts), a weight is out of range, a Service
- * is given twice, or two listeners would bind the same address and port.
+ * a NodePort/LoadBalancer port has no nodePort (allocateNodePorts), a route's weight is out of range, a
+ * Service is given twice, or two listeners would bind the same address and port.
  */
 export function proxyConfig(
   node: ProxyNode,
   services: readonly ServiceSpec[],
   endpoints: readonly ServiceEndpoints[],
-  weights: ReadonlyMap<string, number> = new Map(),
+  routes: ReadonlyMap<string, ServiceRoute> = new Map(),
 ): ProxyConfig {
-  for (const [pod, w] of weights) {
-    if (!Number.isInteger(w) || w < 0 || w > 256) {
-      throw new CoxError("InvalidArgument", `weight ${w} of pod ${pod} is not an integer from 0 to 256`, { details: { pod, weight: w } });
-    }
-  }
   const endpointsOf = new Map(endpoints.map((e) => [`${e.namespace}/${e.name}`, e]));
   const listeners: ProxyListener[] = [];
   for (const service of services) {
@@ -77,26 +75,22 @@ export function proxyConfig(
       const eps = endpointsOf.get(serviceKey)?.ports.find((p) => p.port === sp.port)?.endpoints ?? [];
       const states = serverStates(eps);
       const affinity = service.sessionAffinity === "ClientIP" ? { timeoutSeconds: service.affinityTimeoutSeconds } : undefined;
-      const servers = new Map<string, ProxyServer>();
+      const entries = new Map<string, { endpoint: Endpoint; state: ProxyServer["state"] }>();
       eps.forEach((e, i) => {
         const id = `${e.pod}:${e.port}`;
         const state = states[i]!;
         // A pod name is unique in its namespace; were it seen on two nodes at once, the first (by node) is kept.
-        if (servers.has(id)) return;
-        servers.set(id, {
-          id,
-          address: e.address,
-          port: e.port,
-          weight: weights.get(`${service.namespace}/${e.pod}`) ?? DEFAULT_WEIGHT,
-          state: affinity !== undefined && state === "drain" ? "maint" : state,
-        });
+        if (!entries.has(id)) entries.set(id, { endpoint: e, state: affinity !== undefined && state === "drain" ? "maint" : state });
       });
+      const route = routes.get(serviceKey);
+      const weights = route?.role === "split" ? splitServerWeights([...entries.values()], route) : undefined;
+      const servers = [...entries].map(([id, { endpoint: e, state }], i): ProxyServer => ({ id, address: e.address, port: e.port, weight: weights?.[i] ?? DEFAULT_WEIGHT, state }));
       listeners.push({
         key,
         binds: binds.sort((a, b) => compareText(a.address, b.address) || a.port - b.port),
         mode: sp.mode,
         ...(affinity === undefined ? {} : { affinity }),
-        servers: [...servers.values()].sort((a, b) => compareText(a.id, b.id)),
+        servers: servers.sort((a, b) => compareText(a.id, b.id)),
       });
     }
   }
@@ -117,4 +111,16 @@ export function proxyConfig(
     }
   }
   return { node: node.name, listeners };
+}
+
+/** The weight of each server (in the order given) of a listener whose Service carries `route`'s split. */
+function splitServerWeights(servers: readonly { endpoint: Endpoint; state: ProxyServer["state"] }[], route: Extract<ServiceRoute, { role: "split" }>): number[] {
+  const side = (e: Endpoint): "canary" | "stable" | "other" =>
+    e.owner !== route.rollout ? "other" : e.revision === route.canary ? "canary" : e.revision === route.stable ? "stable" : "other";
+  const ready = servers.map((s) => (s.state === "ready" ? side(s.endpoint) : undefined));
+  const split = splitWeights(ready.filter((x) => x === "canary").length, ready.filter((x) => x === "stable").length, route.weight);
+  const others = split.canary.length + split.stable.length > 0 ? 0 : DEFAULT_WEIGHT;
+  let c = 0;
+  let st = 0;
+  return ready.map((x) => (x === "canary" ? split.canary[c++]! : x === "stable" ? split.stable[st++]! : x === "other" ? others : DEFAULT_WEIGHT));
 }

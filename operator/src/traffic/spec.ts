@@ -1,11 +1,11 @@
 /**
- * A v1 Service and a networking.k8s.io/v1 Ingress as the manifest stage leaves them (validated, defaulted)
- * → the ServiceSpec and IngressSpec traffic works on.
+ * A v1 Service, a networking.k8s.io/v1 Ingress and a Rollout as the manifest stage leaves them (validated,
+ * defaulted) → the ServiceSpec, IngressSpec and RolloutServices traffic works on.
  */
-import { DEFAULT_NAMESPACE, type Ingress, type Service } from "../api/objects.js";
+import { DEFAULT_NAMESPACE, type Ingress, type Rollout, type Service } from "../api/objects.js";
 import type { IngressBackend, ServicePort } from "../api/generated/index.js";
 import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, isHeadless } from "../manifest/service.js";
-import type { IngressBackendSpec, IngressSpec, ServicePortSpec, ServiceSpec } from "./types.js";
+import type { IngressBackendSpec, IngressSpec, RolloutServices, ServicePortSpec, ServiceSpec } from "./types.js";
 
 /**
  * "http" or "tcp" for one Service port. An appProtocol, when given, decides: "http" (any case) is HTTP,
@@ -99,5 +99,30 @@ export function toIngressSpec(ingress: Ingress): IngressSpec {
       if (t.secretName === undefined || t.secretName === "") throw new Error(`${id}: a TLS entry without secretName is refused by the manifest stage`);
       return { hosts: [...(t.hosts ?? [])], secretName: t.secretName };
     }),
+  };
+}
+
+/**
+ * A Rollout's pod labels and Service fields as traffic reads them (traffic/rollouts.ts): canaryService,
+ * stableService and trafficRouting of a canary, activeService and previewService of a blue/green Rollout,
+ * each only when given. Pure; the input is not modified.
+ */
+export function toRolloutServices(rollout: Rollout): RolloutServices {
+  const { canary, blueGreen } = rollout.spec.strategy;
+  const base = { namespace: rollout.metadata.namespace ?? DEFAULT_NAMESPACE, name: rollout.metadata.name, labels: { ...(rollout.spec.template.metadata.labels ?? {}) } };
+  if (canary === undefined && blueGreen !== undefined) {
+    return {
+      ...base,
+      strategy: "blueGreen",
+      ...(blueGreen.activeService !== undefined ? { activeService: blueGreen.activeService } : {}),
+      ...(blueGreen.previewService !== undefined ? { previewService: blueGreen.previewService } : {}),
+    };
+  }
+  return {
+    ...base,
+    strategy: "canary",
+    ...(canary?.canaryService !== undefined ? { canaryService: canary.canaryService } : {}),
+    ...(canary?.stableService !== undefined ? { stableService: canary.stableService } : {}),
+    ...(canary?.trafficRouting !== undefined ? { trafficRouting: true } : {}),
   };
 }

@@ -66,6 +66,10 @@ export interface TrafficPod {
   ready: boolean;
   /** The pod is leaving (rolling update, scale-down, drain, deletion): taken out of every proxy first. */
   terminating: boolean;
+  /** The workload that owns it ("Rollout/<ns>/<name>", …), when known: a Rollout's routes pick its pods by it. */
+  owner?: string;
+  /** Its pod-template hash (the revision of its workload), when known. */
+  revision?: string;
 }
 
 /** One backend of one Service port. */
@@ -77,6 +81,9 @@ export interface Endpoint {
   ready: boolean;
   /** Leaving: served only while no ready endpoint is left (Kubernetes' terminating-but-serving rule). */
   terminating: boolean;
+  /** The pod's owner and revision (TrafficPod's), for the weights of a canary split. */
+  owner?: string;
+  revision?: string;
 }
 
 /** The endpoints of one Service port, sorted by pod name. */
@@ -93,6 +100,53 @@ export interface ServiceEndpoints {
   name: string;
   ports: ServicePortEndpoints[];
 }
+
+/** What a Service is to a Rollout that names it or whose pods it selects (traffic/rollouts.ts decides it). */
+export type ServiceRole =
+  /** A canary's Service that selects its pods (or its stableService with trafficRouting): the weighted split. */
+  | "split"
+  /** canaryService: the canary (wanted) revision's pods only. */
+  | "canary"
+  /** stableService without trafficRouting: the stable revision's pods only. */
+  | "stable"
+  /** activeService, or a blue/green Rollout's Service that selects its pods: the active revision's pods only. */
+  | "active"
+  /** previewService: the preview revision's pods only (the active one's when there is no preview). */
+  | "preview";
+
+/**
+ * How a Rollout shapes one Service's traffic now. `revision`: only the pods of that revision of the
+ * Rollout are endpoints (Argo adds the pod-template hash to the Service's selector). `split`: every
+ * selected pod is an endpoint, and the canary revision's ready pods take `weight` % of new requests, the
+ * stable revision's the rest, any other pod none while either has a ready pod (traffic/weights.ts).
+ */
+export type ServiceRoute =
+  | { rollout: string; role: Exclude<ServiceRole, "split">; revision: string }
+  | { rollout: string; role: "split"; stable: string; canary: string; weight: number };
+
+/** A Rollout as traffic needs it (traffic/spec.ts's toRolloutServices): its pods' labels and the Services it names. */
+export interface RolloutServices {
+  namespace: string;
+  name: string;
+  /** The pod template's labels: a Service whose selector they satisfy selects the Rollout's pods. */
+  labels: Record<string, string>;
+  strategy: "canary" | "blueGreen";
+  canaryService?: string;
+  stableService?: string;
+  /** trafficRouting: {} — coxswain's proxy splits the stableService's traffic too. */
+  trafficRouting?: boolean;
+  activeService?: string;
+  previewService?: string;
+}
+
+/**
+ * What a Rollout's controller decided its traffic is now. Canary: the stable and the canary (wanted)
+ * revision, and the canary's share of requests (the same revision twice: no canary in progress). Blue/green:
+ * the active revision (the wanted one before the first switch) and the preview, while there is one.
+ */
+export type RolloutTrafficState =
+  | { strategy: "canary"; stable: string; canary: string; weight: number }
+  | { strategy: "blueGreen"; active: string; preview?: string };
 
 /**
  * A backend server in a proxy listener. `id` is stable while the endpoint exists (the pod name and port),

@@ -2,7 +2,8 @@
  * The pure pipeline against a running HAProxy: pods → serviceEndpoints → proxyConfig → renderHaproxy, then
  * proxyEdits' runtime-API commands for a rolling sequence of pods. After each step, what HAProxy reports
  * (`show servers state`) is what the returned state says, and requests reach exactly the servers that
- * should take them: a draining pod gets none, a pod at weight 0 none, a stuck client leaves a leaving pod.
+ * should take them: a draining pod gets none, a pod at weight 0 none, a stuck client leaves a leaving pod,
+ * and a canary split gives the canary revision's pods their share of requests.
  * Everything listens on 127.0.0.1.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -15,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceEndpoints } from "../../../operator/src/traffic/endpoints.js";
 import { proxyEdits, type RenderedState } from "../../../operator/src/traffic/haproxy.js";
 import { proxyConfig } from "../../../operator/src/traffic/proxy.js";
-import type { ProxyConfig, ServiceSpec, TrafficPod } from "../../../operator/src/traffic/types.js";
+import type { ProxyConfig, ServiceRoute, ServiceSpec, TrafficPod } from "../../../operator/src/traffic/types.js";
 import { waitFor } from "../../support/wait.js";
 import { pod, podPort, port, service } from "../../unit/traffic/builders.js";
 import { requireHaproxy } from "./haproxy-binary.js";
@@ -47,10 +48,14 @@ async function serversState(socket: string, listener: string): Promise<unknown[]
 
 /** Who answers `n` requests to 127.0.0.1:port, each on a new connection: backend names, or "503". */
 async function responders(listenPort: number, n = 12): Promise<string[]> {
-  const seen = new Set<string>();
+  return [...(await answers(listenPort, n)).keys()].sort();
+}
+
+/** How many of `n` requests to 127.0.0.1:port, each on a new connection, each backend (or "503") answers. */
+async function answers(listenPort: number, n: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
   for (let i = 0; i < n; i++) {
-    seen.add(
-      await new Promise<string>((resolve, reject) => {
+    const who = await new Promise<string>((resolve, reject) => {
         const req = request({ host: "127.0.0.1", port: listenPort, path: "/", agent: false }, (res) => {
           let body = "";
           res.on("data", (c: Buffer) => (body += c.toString()));
@@ -58,10 +63,10 @@ async function responders(listenPort: number, n = 12): Promise<string[]> {
         });
         req.on("error", reject);
         req.end();
-      }),
-    );
+      });
+    seen.set(who, (seen.get(who) ?? 0) + 1);
   }
-  return [...seen].sort();
+  return seen;
 }
 
 async function freePort(): Promise<number> {
@@ -110,9 +115,14 @@ describe.skipIf(haproxy === undefined)("proxyEdits on a running haproxy", () => 
   const backendPod = (name: string, over: Partial<TrafficPod> = {}): TrafficPod =>
     pod(name, { address: "127.0.0.1", ports: [podPort({ hostPort: backends.get(name)!.port })], ...over });
 
-  function configFor(pods: TrafficPod[], weights: Record<string, number> = {}): ProxyConfig {
+  /** A pod of the Rollout default/web at revision "s" (stable) or "c" (canary). */
+  const rolloutPod = (name: string, revision: "s" | "c"): TrafficPod => backendPod(name, { owner: "Rollout/default/web", revision });
+
+  /** The configuration for `pods`; with `canaryWeight`, Service web carries the Rollout's split at that weight. */
+  function configFor(pods: TrafficPod[], canaryWeight?: number): ProxyConfig {
     const node = { name: "n1", address: "127.0.0.1", serviceNetworkAddresses: new Map([["default/web", "127.0.0.1"], ["default/sticky", "127.0.0.1"]]) };
-    return proxyConfig(node, services, services.map((s) => serviceEndpoints(s, pods)), new Map(Object.entries(weights).map(([p, w]) => [`default/${p}`, w])));
+    const routes = new Map<string, ServiceRoute>(canaryWeight === undefined ? [] : [["default/web", { rollout: "Rollout/default/web", role: "split", stable: "s", canary: "c", weight: canaryWeight }]]);
+    return proxyConfig(node, services, services.map((s) => serviceEndpoints(s, pods)), routes);
   }
 
   /** Takes HAProxy to `config` (starting it the first time) and checks that it reports what the state says. */
@@ -163,9 +173,12 @@ describe.skipIf(haproxy === undefined)("proxyEdits on a running haproxy", () => 
     await expectResponders(webPort, ["b1"]);
     expect(await stuckTo()).toBe("b1");
 
-    // Two new pods, one at double weight: they take requests; the stuck client stays.
-    state = await apply(state, configFor([backendPod("b1"), backendPod("b2"), backendPod("b3")], { b3: 2 }));
+    // Two new pods, a canary split at 50 %: the canary pod b3 takes as many requests as b1 and b2 together;
+    // the stuck client stays.
+    state = await apply(state, configFor([rolloutPod("b1", "s"), rolloutPod("b2", "s"), rolloutPod("b3", "c")], 50));
     await expectResponders(webPort, ["b1", "b2", "b3"]);
+    const half = await answers(webPort, 400);
+    expect(Math.abs((half.get("b3") ?? 0) / 400 - 0.5)).toBeLessThanOrEqual(0.05);
     expect(await stuckTo()).toBe("b1");
 
     // b1 leaves: it drains (no new requests), and the client stuck to it moves to another pod and stays there.
@@ -175,9 +188,14 @@ describe.skipIf(haproxy === undefined)("proxyEdits on a running haproxy", () => 
     expect(moved).not.toBe("b1");
     expect(await stuckTo()).toBe(moved);
 
-    // b1 is gone; b2 goes to weight 0.
-    state = await apply(state, configFor([backendPod("b2"), backendPod("b3"), backendPod("b4")], { b2: 0 }));
+    // b1 is gone; the split goes to 100 %: the stable pod b2 gets weight 0 and no request.
+    state = await apply(state, configFor([rolloutPod("b2", "s"), rolloutPod("b3", "c"), rolloutPod("b4", "c")], 100));
     await expectResponders(webPort, ["b3", "b4"]);
+
+    // A 10 % split over one canary and two stable pods takes 10 % of requests, not the canary's third of the pods.
+    state = await apply(state, configFor([rolloutPod("b2", "s"), rolloutPod("b3", "s"), rolloutPod("b4", "c")], 10));
+    const tenth = await answers(webPort, 560);
+    expect(Math.abs((tenth.get("b4") ?? 0) / 560 - 0.1)).toBeLessThanOrEqual(0.02);
 
     // Four pods fill the four slots the first text had.
     state = await apply(state, configFor([backendPod("b1"), backendPod("b2"), backendPod("b3"), backendPod("b4")]));

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { serviceEndpoints } from "../../../operator/src/traffic/endpoints.js";
 import { proxyConfig, type ProxyNode } from "../../../operator/src/traffic/proxy.js";
-import type { ProxyConfig, ServiceSpec, TrafficPod } from "../../../operator/src/traffic/types.js";
+import type { ProxyConfig, ServiceRoute, ServiceSpec, TrafficPod } from "../../../operator/src/traffic/types.js";
 import { codeOf } from "../../support/errors.js";
 import { pod, podPort, port, service } from "./builders.js";
 
@@ -16,10 +16,16 @@ const node: ProxyNode = {
   ]),
 };
 
-/** The proxy configuration of node n1 for `services` and the endpoints `pods` give them. */
-function configFor(services: ServiceSpec[], pods: TrafficPod[], weights?: Map<string, number>): ProxyConfig {
-  return proxyConfig(node, services, services.map((s) => serviceEndpoints(s, pods)), weights);
+/** The proxy configuration of node n1 for `services` and the endpoints `pods` give them, with Rollouts' `routes`. */
+function configFor(services: ServiceSpec[], pods: TrafficPod[], routes?: Map<string, ServiceRoute>): ProxyConfig {
+  return proxyConfig(node, services, services.map((s) => serviceEndpoints(s, pods, routes?.get(`${s.namespace}/${s.name}`))), routes);
 }
+
+const ROLLOUT = "Rollout/default/web";
+/** A pod of the Rollout default/web at `revision`. */
+const rolloutPod = (name: string, revision: string, over: Partial<TrafficPod> = {}): TrafficPod => pod(name, { owner: ROLLOUT, revision, ...over });
+/** default/web carries the Rollout's split: `weight` % to revision c1, the rest to s1. */
+const split = (weight: number, canary = "c1"): Map<string, ServiceRoute> => new Map([["default/web", { rollout: ROLLOUT, role: "split", stable: "s1", canary, weight }]]);
 
 /** Listeners as "key mode [affinity] binds → servers" lines, servers as "id@address:port/weight state". */
 function lines(config: ProxyConfig): string[] {
@@ -34,7 +40,7 @@ const web = (over: Partial<ServiceSpec> = {}): ServiceSpec => service("web", ove
 const podB = (name: string, over: Partial<TrafficPod> = {}): TrafficPod => pod(name, { node: "n2", address: "10.0.0.2", ports: [podPort({ hostPort: 31001 })], ...over });
 
 describe("proxyConfig", () => {
-  const cases: { name: string; services: ServiceSpec[]; pods: TrafficPod[]; weights?: Map<string, number>; want: string[] }[] = [
+  const cases: { name: string; services: ServiceSpec[]; pods: TrafficPod[]; routes?: Map<string, ServiceRoute>; want: string[] }[] = [
     {
       name: "serves a ClusterIP Service on its address with every endpoint of the fleet, weight 1",
       services: [web()],
@@ -85,17 +91,42 @@ describe("proxyConfig", () => {
       want: ["default/web:80 tcp 127.77.0.10:80 → web-a:31000@10.0.0.1:31000/1 ready, web-b:31001@10.0.0.2:31001/1 drain"],
     },
     {
-      name: "gives the pods the weights named for them by namespace and name, and 1 to the others",
+      name: "weights a canary split so that the canary revision's pods take its share and other pods none, in the split Service only",
       services: [web(), service("web", { namespace: "shop" })],
-      pods: [pod("web-a"), podB("web-b"), pod("web-a", { namespace: "shop" })],
-      weights: new Map([
-        ["default/web-a", 256],
-        ["default/web-b", 0],
-      ]),
+      pods: [rolloutPod("web-c1-a", "c1"), rolloutPod("web-s1-a", "s1"), rolloutPod("web-s1-b", "s1"), rolloutPod("web-old", "o1"), pod("web-x"), pod("web-a", { namespace: "shop" })],
+      routes: split(10),
       want: [
-        "default/web:80 tcp 127.77.0.10:80 → web-a:31000@10.0.0.1:31000/256 ready, web-b:31001@10.0.0.2:31001/0 ready",
+        "default/web:80 tcp 127.77.0.10:80 → web-c1-a:31000@10.0.0.1:31000/56 ready, web-old:31000@10.0.0.1:31000/0 ready, web-s1-a:31000@10.0.0.1:31000/252 ready, web-s1-b:31000@10.0.0.1:31000/252 ready, web-x:31000@10.0.0.1:31000/0 ready",
         "shop/web:80 tcp 127.77.0.12:80 → web-a:31000@10.0.0.1:31000/1 ready",
       ],
+    },
+    {
+      name: "gives the stable revision everything while no canary pod is ready, and leaves leaving pods out of the count",
+      services: [web()],
+      pods: [rolloutPod("web-c1-a", "c1", { ready: false }), rolloutPod("web-c1-b", "c1", { terminating: true }), rolloutPod("web-s1-a", "s1")],
+      routes: split(50),
+      want: ["default/web:80 tcp 127.77.0.10:80 → web-c1-b:31000@10.0.0.1:31000/1 drain, web-s1-a:31000@10.0.0.1:31000/1 ready"],
+    },
+    {
+      name: "sends to the other pods at weight 1 when neither revision of the split has a ready pod",
+      services: [web()],
+      pods: [rolloutPod("web-old", "o1"), pod("web-x")],
+      routes: split(10),
+      want: ["default/web:80 tcp 127.77.0.10:80 → web-old:31000@10.0.0.1:31000/1 ready, web-x:31000@10.0.0.1:31000/1 ready"],
+    },
+    {
+      name: "gives a revision that is both canary and stable every request, and its older pods none",
+      services: [web()],
+      pods: [rolloutPod("web-s1-a", "s1"), rolloutPod("web-old", "o1")],
+      routes: split(10, "s1"),
+      want: ["default/web:80 tcp 127.77.0.10:80 → web-old:31000@10.0.0.1:31000/0 ready, web-s1-a:31000@10.0.0.1:31000/1 ready"],
+    },
+    {
+      name: "serves only the pods of the Rollout's revision a revision route names",
+      services: [web()],
+      pods: [rolloutPod("web-c1-a", "c1"), rolloutPod("web-s1-a", "s1"), pod("web-x", { revision: "c1" })],
+      routes: new Map([["default/web", { rollout: ROLLOUT, role: "canary", revision: "c1" }]]),
+      want: ["default/web:80 tcp 127.77.0.10:80 → web-c1-a:31000@10.0.0.1:31000/1 ready"],
     },
     {
       name: "sorts listeners by key and servers by id whatever the input order",
@@ -107,8 +138,8 @@ describe("proxyConfig", () => {
       ],
     },
   ];
-  it.each(cases)("$name", ({ services, pods, weights, want }) => {
-    expect(lines(configFor(services, pods, weights))).toEqual(want);
+  it.each(cases)("$name", ({ services, pods, routes, want }) => {
+    expect(lines(configFor(services, pods, routes))).toEqual(want);
   });
 
   it("gives a Service without an endpoints entry a listener with no servers", () => {
@@ -119,20 +150,20 @@ describe("proxyConfig", () => {
     expect(proxyConfig(node, [], []).node).toBe("n1");
   });
 
-  const bad: { name: string; services: ServiceSpec[]; weights?: Map<string, number> }[] = [
+  const bad: { name: string; services: ServiceSpec[]; routes?: Map<string, ServiceRoute> }[] = [
     { name: "refuses a Service that has no address on the node", services: [service("unknown")] },
     { name: "refuses a NodePort Service port without a nodePort", services: [web({ type: "NodePort" })] },
-    { name: "refuses a weight above 256", services: [web()], weights: new Map([["default/web-a", 257]]) },
-    { name: "refuses a negative weight", services: [web()], weights: new Map([["default/web-a", -1]]) },
-    { name: "refuses a fractional weight", services: [web()], weights: new Map([["default/web-a", 1.5]]) },
+    { name: "refuses a split weight above 100", services: [web()], routes: split(101) },
+    { name: "refuses a negative split weight", services: [web()], routes: split(-1) },
+    { name: "refuses a fractional split weight", services: [web()], routes: split(1.5) },
     { name: "refuses a Service given twice", services: [web(), web()] },
     {
       name: "refuses two Services on the same node port",
       services: [web({ type: "NodePort", ports: [port({ nodePort: 30080 })] }), service("api", { type: "NodePort", ports: [port({ port: 81, nodePort: 30080 })] })],
     },
   ];
-  it.each(bad)("$name", ({ services, weights }) => {
-    expect(codeOf(() => configFor(services, [pod("web-a")], weights))).toBe("InvalidArgument");
+  it.each(bad)("$name", ({ services, routes }) => {
+    expect(codeOf(() => configFor(services, [rolloutPod("web-a", "c1"), rolloutPod("web-b", "s1")], routes))).toBe("InvalidArgument");
   });
 });
 
