@@ -3,8 +3,8 @@
  * problems that schema validation cannot see (they need the whole commit): undeclared namespaces, missing
  * ConfigMaps or keys, missing PriorityClasses, a Node's TLS Secret, depends-on naming nothing, more than one
  * global default PriorityClass, dependency cycles and dependencies in a later sync wave, the rules of
- * Services against Nodes and workloads (services.ts), and of Ingresses against Services and Secrets
- * (ingresses.ts).
+ * Services against Nodes and workloads (services.ts), of Ingresses against Services and Secrets
+ * (ingresses.ts), and of Rollouts against the Services they name (rollout-services.ts).
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import type { ErrorCode } from "../api/errors.js";
@@ -25,6 +25,7 @@ import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../man
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
 import { ingressDiagnostics } from "./ingresses.js";
+import { rolloutServiceDiagnostics } from "./rollout-services.js";
 import { serviceDiagnostics } from "./services.js";
 import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 
@@ -63,7 +64,9 @@ export interface GraphBuild {
  * (services.ts: nodePorts outside a node's portRange or in two Services are errors, a selector or targetPort
  * that matches no workload's pods is a warning) and ingressDiagnostics' (ingresses.ts: a backend Service or
  * port, or a TLS Secret, that is not in the commit or not usable is an error; conflicts between Ingresses
- * are warnings). No message contains a Secret value. The output does not
+ * are warnings) and rolloutServiceDiagnostics' (rollout-services.ts: a Service a Rollout names that is not
+ * in its namespace, headless, or does not select its pods, or that two fields name, is an error). No
+ * message contains a Secret value. The output does not
  * depend on the order of `objects`.
  */
 export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
@@ -211,6 +214,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
 
   diagnostics.push(...serviceDiagnostics([...byKey.values()]));
   diagnostics.push(...ingressDiagnostics([...byKey.values()]));
+  diagnostics.push(...rolloutServiceDiagnostics([...byKey.values()]));
 
   const graph = new DesiredGraph(
     [...byKey.values()].map((m) => ({ object: m.object, source: m.source })),

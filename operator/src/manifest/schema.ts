@@ -69,6 +69,7 @@ export const PATTERN_PHRASES: Record<string, string> = {
   [DNS1123_SUBDOMAIN]: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)",
   [LABEL_VALUE]: "a label value (letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)",
   [QUALIFIED_NAME]: "a qualified name like \"app\" or \"example.com/app\" (name part: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)",
+  "^[a-z]([-a-z0-9]*[a-z0-9])?$": "a Service name (a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit)",
   "^[0-9]+%?$": "a non-negative integer or a percentage like \"25%\"",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)m?$": "a CPU quantity like 250m, 0.5 or 2",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a memory quantity like 128Mi, 1G or 1048576",

@@ -266,7 +266,7 @@ describe("schemas in crds/ and KINDS", () => {
     });
     const set = loadManifests([{ path: "r.yaml", content: doc }], { cache: new ManifestCache() });
     expect(set.diagnostics.map((d) => d.field)).toEqual(["spec.strategy.canary.stepz"]);
-    expect(set.diagnostics[0]!.message).not.toContain("canaryService");
+    expect(set.diagnostics[0]!.message).not.toContain("scaleDownDelaySeconds");
     expect(set.diagnostics[0]!.message).toContain("maxSurge");
   });
 });

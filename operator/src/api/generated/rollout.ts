@@ -50,7 +50,7 @@ export interface RolloutStrategy {
   blueGreen?: BlueGreenStrategy;
 }
 /**
- * Steps of setWeight (share of the replicas on the new revision) and pause; after the last step the rest rolls out at maxSurge/maxUnavailable.
+ * Steps of setWeight (share of the requests, and of the replicas, on the new revision) and pause; after the last step the rest rolls out at maxSurge/maxUnavailable.
  */
 export interface CanaryStrategy {
   steps?: CanaryStep[];
@@ -62,13 +62,22 @@ export interface CanaryStrategy {
    * Pods allowed below replicas during an update; a number or a percentage (rounded down). Default 25%.
    */
   maxUnavailable?: number | string;
+  /**
+   * A Service of the Rollout's namespace (in the commit, selecting the Rollout's pods) that serves the canary (new) revision's pods only; the stable revision's when no canary is in progress.
+   */
+  canaryService?: string;
+  /**
+   * A Service of the Rollout's namespace (in the commit, selecting the Rollout's pods) that serves the stable revision's pods only — or, with trafficRouting, carries the weighted split between the stable and the canary revision.
+   */
+  stableService?: string;
+  trafficRouting?: RolloutTrafficRouting;
 }
 /**
  * Exactly one of setWeight or pause.
  */
 export interface CanaryStep {
   /**
-   * Percentage of the replicas on the new revision (and of traffic, once Services exist).
+   * Percentage of the requests the Services that select the Rollout's pods (or the stableService, with trafficRouting) send to the new revision, whatever the pod counts; the new revision's replicas follow it too (Argo's counts). The step is done once every node's proxy sends it.
    */
   setWeight?: number;
   pause?: RolloutPause;
@@ -82,6 +91,10 @@ export interface RolloutPause {
    */
   duration?: number | string;
 }
+/**
+ * `trafficRouting: {}` is coxswain's own proxy (every node's HAProxy) as the traffic router: the stableService carries the weighted split, and, as with Argo's routers, the stable revision keeps all its replicas while the canary gets ceil(replicas × setWeight / 100). Argo's router keys are not supported yet.
+ */
+export interface RolloutTrafficRouting {}
 /**
  * Starts the new revision beside the old one, promotes it when ready, and removes the old one after scaleDownDelaySeconds.
  */
@@ -102,4 +115,12 @@ export interface BlueGreenStrategy {
    * Pods of the new revision started before promotion; the rest start at promotion. Default all replicas.
    */
   previewReplicaCount?: number;
+  /**
+   * A Service of the Rollout's namespace (in the commit, selecting the Rollout's pods) that serves the active revision's pods only, switching to the new revision at promotion. Any other Service that selects the Rollout's pods does the same.
+   */
+  activeService?: string;
+  /**
+   * A Service of the Rollout's namespace (in the commit, selecting the Rollout's pods) that serves the preview (new) revision's pods before promotion, and the active revision's otherwise.
+   */
+  previewService?: string;
 }
