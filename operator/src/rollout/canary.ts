@@ -1,7 +1,8 @@
 /**
- * Canary rollouts with Argo Rollouts' semantics, without traffic routing (replica counts are the weight; with
- * Services, the share of traffic follows the share of ready pods). From argo-rollouts rollout/canary.go and
- * utils/replicaset/canary.go:
+ * Canary rollouts with Argo Rollouts' semantics. The weight is a share of requests wherever Services carry
+ * the Rollout's traffic (coxswain's proxy weights them, traffic/weights.ts), and a share of replicas too:
+ * without trafficRouting Argo's basic counts, with `trafficRouting: {}` (coxswain's proxy as the router)
+ * Argo's traffic-routed ones. From argo-rollouts rollout/canary.go and utils/replicaset/canary.go:
  *
  * - Steps: setWeight N (N% of replicas on the new revision) and pause (a duration, or until promoted). The
  *   weight in effect is the last setWeight at or before the current step (0 if none, 100 after the last).
@@ -17,6 +18,12 @@
  *   its count created and the others have nothing available (AtDesiredReplicaCountsForCanary).
  * - A pause with a duration ends after it (requeueAfterMs says when); a pause without one waits for the
  *   promote annotation: "full" skips every remaining step, N passes the first N indefinite pauses.
+ * - Traffic-routed counts (CalculateReplicaCountsForTrafficRoutedCanary, no dynamicStableScale): the stable
+ *   revision keeps all replicas, the new one gets ceil(replicas × weight / 100), outside maxSurge.
+ * - With Services carrying the split (CanaryInput.traffic), a setWeight step is also done only once every
+ *   node's proxy sends its weight (Argo waits for its traffic router the same way); the share the Services
+ *   are told (trafficWeight) moves to the step's weight once its counts are reached, as Argo holds the
+ *   previous weight until then.
  * - After the last step the weight is 100: the rest rolls out within maxSurge/maxUnavailable, and when every
  *   replica of the new revision is available it becomes the stable one (promoteStable).
  * - No stable revision (the first rollout), or the wanted revision IS the stable one (a rollback after an
@@ -63,6 +70,14 @@ export function canaryWeightCounts(replicas: number, weight: number, maxSurge: n
   let best = options[0]!;
   for (const o of options.slice(1)) if (delta(o) < delta(best)) best = o;
   return { canary: best[0], stable: best[1] - best[0] };
+}
+
+/**
+ * Argo's CalculateReplicaCountsForTrafficRoutedCanary without dynamicStableScale: the stable revision keeps
+ * all replicas, the canary gets ceil(replicas × weight / 100) (trafficWeightToReplicas).
+ */
+export function routedCanaryCounts(replicas: number, weight: number): { canary: number; stable: number } {
+  return { canary: Math.ceil((replicas * weight) / 100), stable: replicas };
 }
 
 /** A ReplicaSet as CalculateReplicaCountsForBasicCanary sees it. */
@@ -158,13 +173,14 @@ export function canaryWeightAt(steps: readonly CanaryStepSpec[], index: number):
 
 /**
  * The step index a canary must be at, derived from the number of new pods (see the module comment): the latest
- * setWeight step (or the end, as a step of weight 100) whose count exceeds every earlier step's count; 0 if none.
+ * setWeight step (or the end, as a step of weight 100) whose count (basic, or traffic-routed when `routed`)
+ * exceeds every earlier step's count; 0 if none.
  */
-export function deriveCanaryStepIndex(steps: readonly CanaryStepSpec[], replicas: number, maxSurge: number, newPods: number): number {
+export function deriveCanaryStepIndex(steps: readonly CanaryStepSpec[], replicas: number, maxSurge: number, newPods: number, routed = false): number {
   let maxBefore = 0;
   let index = 0;
   const consider = (i: number, weight: number) => {
-    const count = canaryWeightCounts(replicas, weight, maxSurge).canary;
+    const count = routed ? routedCanaryCounts(replicas, weight).canary : canaryWeightCounts(replicas, weight, maxSurge).canary;
     if (newPods > maxBefore) index = i;
     maxBefore = Math.max(maxBefore, count);
   };
@@ -193,16 +209,21 @@ function validateSteps(input: CanaryInput): void {
   }
 }
 
-/** The canary world: wanted, stable (when it exists and differs) and the others. */
+/** The canary world: wanted, stable (when it exists and differs) and the others; traffic-routed counts or basic ones. */
 interface Sides {
   wanted: Rev;
   stable?: Rev;
   others: Rev[];
+  routed: boolean;
 }
 
 function countsFor(w: World, sides: Sides, sizes: Sizes, weight: number) {
   const size = (r: Rev) => sizes.get(r.revision) ?? 0;
   const { replicas, maxSurge, maxUnavailable } = w.params;
+  if (sides.routed && sides.stable) {
+    const { canary, stable } = routedCanaryCounts(replicas, weight);
+    return { newCount: canary, stableCount: stable };
+  }
   const rs = (r: Rev): RS => ({ size: size(r), available: effAvailable(r, size(r)) });
   return basicCanaryCounts({
     replicas,
@@ -262,6 +283,22 @@ function atDesired(w: World, sides: Sides, sizes: Sizes, weight: number): boolea
   return sides.others.every((r) => effAvailable(r, size(r)) === 0);
 }
 
+/**
+ * The share of requests for the wanted revision while a canary is in progress (CanaryResult.trafficWeight):
+ * the weight at `index` once its counts are reached; before, the wanted revision's share of the ready pods
+ * of it and the stable revision, kept between the weight before `index` and the weight at it.
+ */
+function sharedWeight(w: World, sides: Sides, sizes: Sizes, steps: readonly CanaryStepSpec[], index: number): number {
+  const weight = canaryWeightAt(steps, index);
+  if (atDesired(w, sides, sizes, weight)) return weight;
+  const before = index > 0 ? canaryWeightAt(steps, index - 1) : 0;
+  const ready = (r: Rev | undefined) => r?.active.filter((p) => p.ready).length ?? 0;
+  const c = ready(sides.wanted);
+  const s = ready(sides.stable);
+  const share = c + s === 0 ? before : Math.round((100 * c) / (c + s));
+  return Math.min(Math.max(share, Math.min(before, weight)), Math.max(before, weight));
+}
+
 function describeStep(steps: readonly CanaryStepSpec[], index: number): string {
   if (index >= steps.length) return `all ${steps.length} step(s) done`;
   const s = steps[index]!;
@@ -283,7 +320,8 @@ export function canaryStep(input: CanaryInput): CanaryResult {
   const sizes: Sizes = new Map(w.revs.map((r) => [r.revision, r.size]));
   const before = new Map(sizes);
   const stableRev = hasStable ? w.revs.find((r) => r.revision === input.stable) : undefined;
-  const sides: Sides = { wanted: w.wanted, ...(stableRev ? { stable: stableRev } : {}), others: w.revs.filter((r) => r !== w.wanted && r !== stableRev) };
+  const routed = input.trafficRouting === true;
+  const sides: Sides = { wanted: w.wanted, ...(stableRev ? { stable: stableRev } : {}), others: w.revs.filter((r) => r !== w.wanted && r !== stableRev), routed };
   const n = steps.length;
   const reasons: string[] = [];
   const wake: number[] = [];
@@ -296,7 +334,7 @@ export function canaryStep(input: CanaryInput): CanaryResult {
     pauseStartedAt = input.status.pauseStartedAt;
   } else {
     const newPods = Math.max(w.wanted.active.length, w.explicit ? w.wanted.size : 0);
-    index = deriveCanaryStepIndex(steps, params.replicas, params.maxSurge, newPods);
+    index = deriveCanaryStepIndex(steps, params.replicas, params.maxSurge, newPods, routed);
   }
   const startIndex = index;
   if (input.promote === "full" && index < n) {
@@ -320,6 +358,10 @@ export function canaryStep(input: CanaryInput): CanaryResult {
       const step = steps[index]!;
       if ("setWeight" in step) {
         if (!atDesired(w, sides, sizes, weight)) break;
+        if (input.traffic !== undefined && input.traffic.appliedWeight !== weight) {
+          reasons.push(`${describeStep(steps, index)}: waiting for every node's proxy to send ${weight}% of requests to revision ${short(input.revision)}`);
+          break;
+        }
         index += 1;
         pauseStartedAt = undefined;
         continue;
@@ -357,7 +399,7 @@ export function canaryStep(input: CanaryInput): CanaryResult {
       promoted = true;
       reasons.push(`revision ${short(input.revision)} promoted to stable`);
       // The former stable revision is now one of the others: start scaling it down in this step.
-      const after: Sides = { wanted: w.wanted, others: w.revs.filter((r) => r !== w.wanted) };
+      const after: Sides = { wanted: w.wanted, others: w.revs.filter((r) => r !== w.wanted), routed };
       scaleCanary(w, after, sizes, 100);
     }
   }
@@ -367,7 +409,8 @@ export function canaryStep(input: CanaryInput): CanaryResult {
     const b = sizes.get(r.revision) ?? 0;
     if (a !== b) reasons.push(`scaling ${b > a ? "up" : "down"} revision ${short(r.revision)} from ${a} to ${b}`);
   }
-  const limit = params.replicas + params.maxSurge;
+  // Traffic-routed counts run the stable revision in full beside the canary: Argo puts no maxSurge on them.
+  const limit = routed && stableRev ? Infinity : params.replicas + params.maxSurge;
   const pods = planPods(w, sizes, { limit });
   const { replicas } = params;
   const active = w.revs.reduce((t, r) => t + r.active.length, 0);
@@ -380,6 +423,7 @@ export function canaryStep(input: CanaryInput): CanaryResult {
     pods.created === 0 &&
     pods.remove.length === 0;
   const weight = stable === input.revision || !stableRev ? 100 : canaryWeightAt(steps, index);
+  const trafficWeight = stable === input.revision || !stableRev ? 100 : sharedWeight(w, sides, sizes, steps, index);
   if (complete) reasons.splice(0, reasons.length, `revision ${short(input.revision)} complete: ${replicas} available`);
   else if (reasons.length === 0 && stableRev) reasons.push(`${describeStep(steps, index)}: waiting for pods (weight ${weight})`);
   const step = finishStep(w, pods, {
@@ -396,6 +440,7 @@ export function canaryStep(input: CanaryInput): CanaryResult {
     ...step,
     status: { revision: input.revision, stepIndex: index, ...(pauseStartedAt !== undefined ? { pauseStartedAt } : {}) },
     weight,
+    trafficWeight,
     ...(stable !== undefined ? { stable } : {}),
     promoted,
     ...(waiting ? { waiting } : {}),

@@ -26,5 +26,5 @@ export { compareForRemoval, isAvailable, nextStep } from "./rolling.js";
 export { nextRevisionNumber, pruneHistory, recordRevision } from "./history.js";
 export { detectFailure, rolloutHealth } from "./health.js";
 export { decideRollback } from "./rollback.js";
-export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex } from "./canary.js";
+export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";

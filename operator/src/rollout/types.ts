@@ -307,6 +307,17 @@ export interface CanaryInput {
   promote?: Promote;
   /** spec.paused: hold sizes and step. */
   paused?: boolean;
+  /**
+   * trafficRouting: {} (coxswain's proxy as the traffic router): Argo's counts for a traffic-routed canary —
+   * the stable revision keeps all replicas, the wanted one gets ceil(replicas × weight / 100).
+   */
+  trafficRouting?: boolean;
+  /**
+   * Present when Services carry this Rollout's weighted split: the canary weight every node's proxy runs
+   * for this revision against the stable one (undefined while not every proxy runs one). A setWeight step is
+   * done only once it is the step's weight. Absent: nothing to wait for but pods.
+   */
+  traffic?: { appliedWeight?: number };
 }
 
 /** Why a rollout waits although its pods are fine. */
@@ -318,6 +329,13 @@ export interface CanaryResult extends PlannedStep {
   status: CanaryStatus;
   /** The setWeight in effect (0–100). */
   weight: number;
+  /**
+   * The share of requests (0–100) the Services that carry the split should send the wanted revision now: the
+   * step's weight once its replica counts are reached; before, the wanted revision's share of the ready pods
+   * of both revisions, kept between the previous step's weight and this one's (so that no side gets more than
+   * either step gives it while pods come and go). 100 once the wanted revision is stable.
+   */
+  trafficWeight: number;
   /** The stable revision after this step (the wanted one once fully promoted). */
   stable?: string;
   /** This step made the wanted revision stable (Argo's promoteStable): every step done and all replicas available. */

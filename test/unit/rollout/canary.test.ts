@@ -1,10 +1,12 @@
 /**
  * Canary rollouts: Argo Rollouts' replica arithmetic (checked against the vectors of Argo's own tests),
- * steps, pauses, promotion through the annotation, the step index derived from pods, rollback to stable.
+ * basic and traffic-routed, steps, pauses, promotion through the annotation, the step index derived from
+ * pods, rollback to stable, the share of requests the Services are told and the wait for every proxy to
+ * send a step's weight.
  */
 import { describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
-import { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex } from "../../../operator/src/rollout/index.js";
+import { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "../../../operator/src/rollout/index.js";
 import type { CanaryInput, CanaryResult, CanaryStepSpec } from "../../../operator/src/rollout/types.js";
 import { as, available, createsByRevision, desiredByRevision, params, removalsByRevision, starting, T } from "./builders.js";
 
@@ -100,6 +102,18 @@ describe("basicCanaryCounts (Argo's CalculateReplicaCountsForBasicCanary)", () =
   });
 });
 
+describe("routedCanaryCounts (Argo's CalculateReplicaCountsForTrafficRoutedCanary, no dynamicStableScale)", () => {
+  it.each([
+    { name: "gives one canary pod for 10 % of 10 replicas and keeps all 10 stable", replicas: 10, weight: 10, want: { canary: 1, stable: 10 } },
+    { name: "rounds the canary up: 10 % of 2 replicas is one pod", replicas: 2, weight: 10, want: { canary: 1, stable: 2 } },
+    { name: "rounds 33 % of 3 replicas up to one pod", replicas: 3, weight: 33, want: { canary: 1, stable: 3 } },
+    { name: "gives the canary nothing at weight 0", replicas: 4, weight: 0, want: { canary: 0, stable: 4 } },
+    { name: "runs both in full at weight 100", replicas: 4, weight: 100, want: { canary: 4, stable: 4 } },
+  ])("$name", ({ replicas, weight, want }) => {
+    expect(routedCanaryCounts(replicas, weight)).toEqual(want);
+  });
+});
+
 describe("canaryWeightAt", () => {
   const steps: CanaryStepSpec[] = [{ pause: {} }, { setWeight: 20 }, { pause: { durationSeconds: 10 } }, { setWeight: 60 }];
   it.each([
@@ -125,6 +139,11 @@ describe("deriveCanaryStepIndex", () => {
     expect(deriveCanaryStepIndex(steps, 10, 3, pods)).toBe(want);
   });
 
+  it("uses the traffic-routed counts with trafficRouting: 3 new pods of 10 are past the first step (2) but not the second (5)", () => {
+    expect(deriveCanaryStepIndex(steps, 10, 3, 3, true)).toBe(2);
+    expect(deriveCanaryStepIndex(steps, 10, 3, 6, true)).toBe(4);
+  });
+
   it("counts a pause before the first setWeight as passed once there is a new pod", () => {
     expect(deriveCanaryStepIndex([{ pause: {} }, { setWeight: 50 }], 4, 1, 1)).toBe(1);
     expect(deriveCanaryStepIndex([{ pause: {} }, { setWeight: 50 }], 4, 1, 0)).toBe(0);
@@ -140,7 +159,7 @@ function canary(o: Partial<CanaryInput> & Pick<CanaryInput, "pods">): CanaryInpu
 interface Case {
   name: string;
   input: CanaryInput;
-  want: Partial<Pick<CanaryResult, "create" | "remove" | "weight" | "waiting" | "promoteToPass" | "promoted" | "stable" | "complete" | "progressed" | "deadlineExceeded" | "requeueAfterMs">> & {
+  want: Partial<Pick<CanaryResult, "create" | "remove" | "weight" | "trafficWeight" | "waiting" | "promoteToPass" | "promoted" | "stable" | "complete" | "progressed" | "deadlineExceeded" | "requeueAfterMs">> & {
     stepIndex?: number;
     pauseStartedAt?: number | null;
     desired?: Record<string, number>;
@@ -209,7 +228,7 @@ const cases: Case[] = [
   {
     name: "is complete once the stable revision is the wanted one and nothing else runs",
     input: canary({ pods: available("b", 10), stable: "b" }),
-    want: { complete: true, weight: 100, create: 0, remove: [] },
+    want: { complete: true, weight: 100, trafficWeight: 100, create: 0, remove: [] },
   },
   {
     name: "has no steps on the first rollout: the new revision goes to full replicas within maxSurge",
@@ -219,7 +238,7 @@ const cases: Case[] = [
   {
     name: "skips every step when rolling back to the stable revision, and removes the canary as others",
     input: canary({ revision: "a", stable: "a", pods: [...available("a", 8), ...as(starting("b", 2), { createdAt: T - 1000 })], status: { revision: "b", stepIndex: 2 } }),
-    want: { weight: 100, desired: { a: 10, b: 2 }, creates: { a: 2 } },
+    want: { weight: 100, trafficWeight: 100, desired: { a: 10, b: 2 }, creates: { a: 2 } },
   },
   {
     name: "removes a failed canary's unavailable pods once the stable revision is back to full",
@@ -254,6 +273,46 @@ const cases: Case[] = [
       lastProgressAt: T - 600_001,
     }),
     want: { stepIndex: 0, deadlineExceeded: true, progressed: false },
+  },
+  {
+    name: "waits at a setWeight step whose pods are there until every node's proxy sends its weight",
+    input: canary({ pods: [...available("a", 8), ...available("b", 2)], status: { revision: "b", stepIndex: 0 }, traffic: { appliedWeight: 0 } }),
+    want: { stepIndex: 0, weight: 20, trafficWeight: 20, create: 0, remove: [], progressed: false },
+  },
+  {
+    name: "waits at a setWeight step while not every node's proxy runs a weight",
+    input: canary({ pods: [...available("a", 8), ...available("b", 2)], status: { revision: "b", stepIndex: 0 }, traffic: {} }),
+    want: { stepIndex: 0, trafficWeight: 20 },
+  },
+  {
+    name: "moves past a setWeight step once every node's proxy sends its weight",
+    input: canary({ pods: [...available("a", 8), ...available("b", 2)], status: { revision: "b", stepIndex: 0 }, traffic: { appliedWeight: 20 } }),
+    want: { stepIndex: 1, waiting: "pause", trafficWeight: 20, progressed: true },
+  },
+  {
+    name: "tells the Services the previous weight while the next step's pods are not there yet",
+    input: canary({ pods: [...available("a", 8), ...available("b", 2)], status: { revision: "b", stepIndex: 2 }, traffic: { appliedWeight: 20 } }),
+    want: { stepIndex: 2, weight: 50, trafficWeight: 20 },
+  },
+  {
+    name: "tells the Services the canary's share of ready pods between the previous weight and the step's while pods come and go",
+    input: canary({ pods: [...available("a", 6), ...available("b", 4), ...starting("b", 1, 4)], status: { revision: "b", stepIndex: 2 }, traffic: { appliedWeight: 20 } }),
+    want: { stepIndex: 2, weight: 50, trafficWeight: 40 },
+  },
+  {
+    name: "keeps the stable revision at all replicas and gives the canary ceil(replicas × weight / 100) with trafficRouting",
+    input: canary({ pods: available("a", 10), status: { revision: "b", stepIndex: 0 }, trafficRouting: true }),
+    want: { stepIndex: 0, weight: 20, trafficWeight: 0, desired: { a: 10, b: 2 }, create: 2 },
+  },
+  {
+    name: "holds the previous weight with trafficRouting until the canary's pods are there, the stable ones all staying",
+    input: canary({ pods: [...available("a", 10), ...available("b", 2)], status: { revision: "b", stepIndex: 2 }, trafficRouting: true, traffic: { appliedWeight: 20 } }),
+    want: { stepIndex: 2, weight: 50, trafficWeight: 20, desired: { a: 10, b: 5 }, create: 3 },
+  },
+  {
+    name: "runs both revisions in full after the last step with trafficRouting, then makes the new one stable",
+    input: canary({ pods: [...available("a", 10), ...available("b", 10)], status: { revision: "b", stepIndex: 6 }, trafficRouting: true, sizes: { replicas: 10, maxReplicas: 13, byRevision: { a: 10, b: 10 } } }),
+    want: { promoted: true, stable: "b", trafficWeight: 100 },
   },
 ];
 

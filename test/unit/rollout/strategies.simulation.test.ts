@@ -38,6 +38,10 @@ describe("canary simulation", () => {
     losses: number[];
     /** How the user promotes when the rollout waits for it: step by step, or in full. */
     promoteFull: boolean;
+    /** trafficRouting: {} — Argo's traffic-routed counts. */
+    routed?: boolean;
+    /** Services carry the split, and every proxy sends a new weight this many ticks after it was decided. */
+    proxyLag?: number;
   }
 
   const step = fc.oneof(
@@ -54,6 +58,8 @@ describe("canary simulation", () => {
       stopDelays: delays,
       losses: fc.array(fc.integer({ min: 0, max: 150 }), { maxLength: 4 }),
       promoteFull: fc.boolean(),
+      routed: fc.boolean(),
+      proxyLag: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
     })
     .map((s): Scenario => (isZero(s.maxSurge) && isZero(s.maxUnavailable) ? { ...s, maxUnavailable: 1 } : s));
 
@@ -70,15 +76,22 @@ describe("canary simulation", () => {
     const limit = params.replicas + params.maxSurge;
     const pausedSince = new Map<number, number>();
     let reached = true;
+    // The weight every proxy sends, and the one decided with the tick it was decided at.
+    let applied: number | undefined;
+    let told: { weight: number; at: number } | undefined;
     for (let i = 0; i < 3000; i++) {
       if (s.losses.includes(i)) {
         status = undefined;
         sizes = undefined;
       }
+      if (s.proxyLag !== undefined && told !== undefined && i - told.at >= s.proxyLag) applied = told.weight;
       const availableBefore = world.available(0);
       const runningBefore = world.running();
-      const r = canaryStep({ params, steps: s.steps, revision: "n", stable, pods: world.view(), now: world.now, lastProgressAt, status, sizes, promote });
+      const traffic = s.proxyLag === undefined ? {} : { traffic: applied === undefined ? {} : { appliedWeight: applied } };
+      const r = canaryStep({ params, steps: s.steps, revision: "n", stable, pods: world.view(), now: world.now, lastProgressAt, status, sizes, promote, trafficRouting: s.routed === true, ...traffic });
       expect(r.deadlineExceeded).toBe(false);
+      expect(r.trafficWeight >= 0 && r.trafficWeight <= 100).toBe(true);
+      if (told?.weight !== r.trafficWeight) told = { weight: r.trafficWeight, at: i };
       if (r.progressed) lastProgressAt = world.now;
       // Pauses: an indefinite one is passed only when promoted past it; a timed one only after its duration
       // (promote "full" skips every remaining step, timed pauses included).
@@ -87,6 +100,8 @@ describe("canary simulation", () => {
       if (from !== undefined) {
         for (let k = from; k < Math.min(r.status.stepIndex, s.steps.length); k++) {
           const st = s.steps[k]!;
+          // A setWeight step is passed only while every proxy sends its weight (when Services carry the split).
+          if ("setWeight" in st && s.proxyLag !== undefined && promote !== "full") expect(applied).toBe(st.setWeight);
           if (!("pause" in st)) continue;
           if (st.pause.durationSeconds === undefined) {
             const ordinal = s.steps.slice(0, k).filter((x) => "pause" in x && x.pause.durationSeconds === undefined).length;
@@ -99,8 +114,13 @@ describe("canary simulation", () => {
       }
       world.apply(r);
       const runningAfter = world.running();
-      if (r.revisions.some((p) => p.create > 0)) expect(runningAfter).toBeLessThanOrEqual(limit);
-      expect(runningAfter).toBeLessThanOrEqual(Math.max(limit, runningBefore));
+      if (s.routed === true) {
+        // Traffic-routed counts keep the stable revision in full beside the canary, with no surge limit (Argo).
+        expect(world.active("n") + world.active("s")).toBeLessThanOrEqual(2 * params.replicas);
+      } else {
+        if (r.revisions.some((p) => p.create > 0)) expect(runningAfter).toBeLessThanOrEqual(limit);
+        expect(runningAfter).toBeLessThanOrEqual(Math.max(limit, runningBefore));
+      }
       const availableAfter = world.available(0);
       if (reached) expect(availableAfter).toBeGreaterThanOrEqual(Math.min(availableBefore, minAvailable));
       reached = reached || availableAfter >= minAvailable;
@@ -122,7 +142,15 @@ describe("canary simulation", () => {
     expect(o.world.active("s")).toBe(0);
   });
 
-  it("keeps surge and availability limits, never skips a pause, and always finishes — also when its status is lost (properties)", () => {
+  it("rolls 10 replicas through 20% → 50% with trafficRouting and lagging proxies: the stable revision stays in full, every weight is sent before its step passes", () => {
+    const o = run({ replicas: 10, maxSurge: "25%", maxUnavailable: "25%", steps: [{ setWeight: 20 }, { pause: { durationSeconds: 10 } }, { setWeight: 50 }, { pause: {} }], readyDelays: [1500, 2500], stopDelays: [800], losses: [], promoteFull: false, routed: true, proxyLag: 3 });
+    expect(o.complete).toBe(true);
+    expect(o.stable).toBe("n");
+    expect(o.world.active("n")).toBe(10);
+    expect(o.world.active("s")).toBe(0);
+  });
+
+  it("keeps surge and availability limits, never skips a pause nor a weight the proxies do not send yet, and always finishes — basic or traffic-routed, also when its status is lost (properties)", () => {
     fc.assert(
       fc.property(scenario, (s) => {
         const o = run(s);
