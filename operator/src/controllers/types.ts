@@ -6,6 +6,7 @@ import type { WorkloadEvent } from "../api/conditions.js";
 import type { DesiredObject } from "../api/objects.js";
 import type { DesiredGraph } from "../graph/index.js";
 import type { WorkloadRecord } from "../status/types.js";
+import type { RolloutTrafficState } from "../traffic/types.js";
 
 /** What one workload's controller drives toward right now. */
 export interface DesiredEntry {
@@ -70,4 +71,27 @@ export interface WorkloadReporter {
   previousRecord?(key: string): WorkloadRecord | undefined;
   /** A line of progress for the console. */
   progress(line: string): void;
+}
+
+/**
+ * What the workload controller tells about Rollouts' traffic and asks back (controllers/traffic-board.ts
+ * holds it between the two controllers; neither knows the other).
+ */
+export interface RolloutTrafficPort {
+  /** The traffic the Rollout (its key) decided now; undefined: it has none (it is gone). */
+  want(rollout: string, state: RolloutTrafficState | undefined): void;
+  /** The traffic every node's proxy runs for the Rollout, once all run the same; undefined before. */
+  applied(rollout: string): RolloutTrafficState | undefined;
+}
+
+/** What the service controller reads about Rollouts' traffic and tells back. */
+export interface ServiceTrafficPort {
+  /**
+   * The traffic each of these Rollouts (keys) wants: as last decided, or, for one not decided since the
+   * operator started, as last recorded (so that a restart does not send requests by pod counts for a
+   * moment). A Rollout with neither is left out.
+   */
+  wanted(rollouts: readonly string[]): Map<string, RolloutTrafficState>;
+  /** Every node's proxy runs `state` for the Rollout (undefined: not every one does). */
+  setApplied(rollout: string, state: RolloutTrafficState | undefined): void;
 }

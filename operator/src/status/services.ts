@@ -37,6 +37,13 @@ export interface ServiceRecord {
   }[];
   /** Per node: the Service's address there, and whether the node's proxy serves the configuration that has it. */
   nodes: { node: string; address?: string; serving: boolean; error?: string }[];
+  /**
+   * The Rollout (of the Service's namespace) that shapes the Service, when one does: the Service's role
+   * (split, canary, stable, active, preview), and what it serves now — one revision, or a canary's split
+   * (the stable and the canary revision, and the canary's share of requests in percent). Neither while the
+   * Rollout has decided nothing yet.
+   */
+  rollout?: { name: string; role: string; revision?: string; stable?: string; canary?: string; weight?: number };
 }
 
 const byPod = (a: ServiceEndpointRecord, b: ServiceEndpointRecord): number => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
@@ -46,6 +53,7 @@ export function renderServiceRecord(r: ServiceRecord): string {
   return stringify({
     service: `${r.namespace}/${r.name}`,
     type: r.type,
+    ...(r.rollout !== undefined ? { rollout: { ...r.rollout } } : {}),
     ports: r.ports.map((p) => ({
       ...(p.name !== undefined ? { name: p.name } : {}),
       port: p.port,

@@ -504,6 +504,7 @@ function orderWorkload(w: WorkloadRecord): WorkloadRecord {
   // Strategy state: every field kept, keys sorted (the controller persists what it must remember here).
   if (w.canary) out.canary = sortedKeys(w.canary) as NonNullable<WorkloadRecord["canary"]>;
   if (w.blueGreen) out.blueGreen = sortedKeys(w.blueGreen) as NonNullable<WorkloadRecord["blueGreen"]>;
+  if (w.traffic) out.traffic = sortedKeys(w.traffic) as NonNullable<WorkloadRecord["traffic"]>;
   return withRest(out, w);
 }
 

@@ -104,6 +104,23 @@ export interface WorkloadRecord {
    * and the promote baseline (as for canary).
    */
   blueGreen?: { active?: string; preview?: string; promotedAt?: string; pauseStartedAt?: string; scaleDownAt?: Record<string, string>; waiting?: string; promoteBaseline?: string };
+  /**
+   * A Rollout's traffic as its Services carry it: canary — the stable and the canary revision and the share
+   * of requests the canary's pods get (weight); blue/green — the active and the preview revision. Whether
+   * every node's proxy runs it (applied), and which Services carry it: each with its role (split, canary,
+   * stable, active, preview) and the revision it serves (none for a split: both). Read back after a restart,
+   * so that the proxies keep it until the Rollout is decided again.
+   */
+  traffic?: {
+    strategy: "canary" | "blueGreen";
+    stable?: string;
+    canary?: string;
+    weight?: number;
+    active?: string;
+    preview?: string;
+    applied: boolean;
+    services: { service: string; role: string; revision?: string }[];
+  };
 }
 
 /** summary.yaml: the one-glance view. */

@@ -6,7 +6,8 @@
  */
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
-import { PROXY_PREFIX, ServiceController } from "../controllers/service/controller.js";
+import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
+import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
@@ -392,10 +393,17 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     };
     const previews = new Previews();
     const desired = new CompositeView(sync, previews, { store, scheduleStatusWrite, onPreviewChange: (name) => proposals?.previewChanged(name) });
+    // Rollouts' traffic between the two controllers: a decision reaches every proxy, what they run comes back.
+    const traffic = new TrafficBoard({
+      onWanted: () => manager!.enqueue(SERVICES_KEY),
+      onApplied: (rollout) => manager!.enqueue(rollout),
+      recorded: (rollout) => recordedTraffic(desired.previousRecord(rollout)),
+    });
     const workloads = new WorkloadController({
       desired,
       fleet,
       reporter: desired,
+      traffic,
       instance,
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
@@ -414,6 +422,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       statusFiles: (prefix) => store.filePaths(prefix),
       enqueue: (key) => manager!.enqueue(key),
       log,
+      traffic,
       ...(opts.ingress ? { ingress: opts.ingress } : {}),
     });
     manager.register("Service", services);

@@ -20,11 +20,17 @@
  * configuration and reported; its Services keep being served. A status file per Ingress:
  * `ingresses/<ns>/<name>.yaml`, rewritten with the Services' files.
  *
+ * Rollouts (options.traffic): the Services a Rollout names or whose pods they select carry its traffic as
+ * its controller decided it (traffic/rollouts.ts: one revision's pods, or a canary's weighted split); once
+ * every node's proxy runs a Rollout's decision — a node whose proxy fails is not waited for, it serves
+ * nothing — that is told back (ServiceTrafficPort.setApplied), and the Service's status file says which
+ * revision it serves and at which weight.
+ *
  * Nothing happens before the head commit was read once (DesiredView.ready), and nothing of a commit that
  * did not validate reaches a proxy: the desired graph is the applied one.
  */
 import { toCoxError, type CoxError } from "../../api/errors.js";
-import { makeKey, parseKey, type Ingress, type Secret, type Service } from "../../api/objects.js";
+import { makeKey, parseKey, type Ingress, type Rollout, type Secret, type Service } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import { ingressClassOf, isServedIngress } from "../../manifest/ingress.js";
 import { secretValue } from "../../manifest/secret.js";
@@ -39,9 +45,11 @@ import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type 
 import { ingressRouting, proxyIngress, type BackendOutcome, type IngressRouting, type TlsKeyPair } from "../../traffic/ingress.js";
 import { compareText } from "../../traffic/keys.js";
 import { proxyConfig } from "../../traffic/proxy.js";
-import { toIngressSpec, toServiceSpec } from "../../traffic/spec.js";
-import type { ProxyConfig, ServiceEndpoints, ServiceSpec, TrafficPod } from "../../traffic/types.js";
-import type { DesiredView } from "../types.js";
+import { rolloutKeyOf, rolloutServiceRoles, serviceRoutes, type ServiceRoleOf } from "../../traffic/rollouts.js";
+import { toIngressSpec, toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
+import type { ProxyConfig, RolloutTrafficState, ServiceEndpoints, ServiceRoute, ServiceSpec, TrafficPod } from "../../traffic/types.js";
+import { stateKey } from "../traffic-board.js";
+import type { DesiredView, ServiceTrafficPort } from "../types.js";
 
 /** The key that makes the service controller look at every Service (and every proxy) again, e.g. after a new commit. */
 export const SERVICES_KEY = "Service/*";
@@ -68,6 +76,8 @@ export interface ServiceControllerOptions {
    * neither port): Ingresses are not served, and their status files say so.
    */
   ingress?: { httpPort?: number; httpsPort?: number };
+  /** Rollouts' traffic as their controller decided it, and where to say what every proxy runs; without it, Rollouts shape no Service. */
+  traffic?: ServiceTrafficPort;
 }
 
 /** How one node serves Ingresses (for the status files and the log). */
@@ -94,6 +104,8 @@ interface NodeState {
   error?: CoxError;
   /** The ingress of the configuration last applied (undefined: none). */
   ingress?: NodeIngress;
+  /** Rollout key → the traffic (stateKey) the configuration last applied was made with. */
+  traffic?: Map<string, string>;
 }
 
 /** Everything one reconcile needs, computed from the desired graph and the observed fleet. */
@@ -105,6 +117,12 @@ interface Snapshot {
   ingresses: Ingress[];
   /** The routing of those coxswain serves. */
   routing: IngressRouting;
+  /** "namespace/name" → what the Service is to the Rollout that shapes it. */
+  roles: Map<string, ServiceRoleOf>;
+  /** Rollout key → its traffic as decided, for every Rollout of the graph that has one. */
+  states: Map<string, RolloutTrafficState>;
+  /** "namespace/name" → the Service's route now (a Rollout with a state shapes it). */
+  routes: Map<string, ServiceRoute>;
 }
 
 /** How often beforeStop looks at the proxies' counters while a leaving pod finishes its requests. */
@@ -211,6 +229,7 @@ export class ServiceController {
         this.nodes.delete(nodeName);
         await state.proxy.close().catch((err: unknown) => this.opts.log?.(`proxy of ${nodeName}: ${toCoxError(err).message}`));
       }
+      this.publishApplied(snap);
       return;
     }
     // Nothing to serve yet: start no proxy.
@@ -239,6 +258,7 @@ export class ServiceController {
       s.config = config;
       s.appliedAt = takenAt;
       s.ingress = ingress;
+      s.traffic = new Map([...snap.states].map(([k, st]) => [k, stateKey(st)]));
       // Say once where each new listener answers: that is the address a person tries first.
       for (const l of config.listeners) {
         if (before.has(l.key)) continue;
@@ -259,9 +279,29 @@ export class ServiceController {
       // A runtime edit may have been half applied: the next attempt reloads the whole configuration.
       delete s.applied;
       this.statusOfAll(snap);
+      this.publishApplied(snap);
       throw e;
     }
     this.statusOfAll(snap);
+    this.publishApplied(snap);
+  }
+
+  /**
+   * Tells, per Rollout of `snap`, whether every node's proxy runs its traffic as decided now: each node of
+   * the fleet has applied a configuration made with it, except nodes whose proxy fails (they serve nothing).
+   */
+  private publishApplied(snap: Snapshot): void {
+    const port = this.opts.traffic;
+    if (port === undefined) return;
+    const now = port.wanted([...snap.states.keys()]);
+    for (const [key, state] of now) {
+      const want = stateKey(state);
+      const everywhere = snap.nodes.every((n) => {
+        const st = this.nodes.get(n.name);
+        return st?.error !== undefined || st?.traffic?.get(key) === want;
+      });
+      port.setApplied(key, everywhere ? state : undefined);
+    }
   }
 
   /** Takes the node's proxy to `config`: runtime-API edits when they do, else a reload with its files. */
@@ -289,6 +329,7 @@ export class ServiceController {
       { name: node.name, address: node.address, serviceNetworkAddresses: this.addresses(node, snap.services) },
       snap.services,
       [...snap.endpoints.values()],
+      snap.routes,
     );
     const ports = this.opts.ingress;
     if (!this.servesIngresses() || snap.routing.outcomes.length === 0) return { config };
@@ -389,10 +430,14 @@ export class ServiceController {
   private record(spec: ServiceSpec, snap: Snapshot): string {
     const eps = snap.endpoints.get(`${spec.namespace}/${spec.name}`);
     const entry = (e: { pod: string; node: string; address: string; port: number }): ServiceEndpointRecord => ({ pod: e.pod, node: e.node, address: `${e.address}:${e.port}` });
+    const key = `${spec.namespace}/${spec.name}`;
+    const role = snap.roles.get(key);
+    const route = snap.routes.get(key);
     return renderServiceRecord({
       namespace: spec.namespace,
       name: spec.name,
       type: spec.headless ? `${spec.type} (headless)` : spec.type,
+      ...(role !== undefined ? { rollout: { name: parseKey(role.rollout).name, role: role.role, ...(route === undefined ? {} : route.role === "split" ? { stable: route.stable, canary: route.canary, weight: route.weight } : { revision: route.revision }) } } : {}),
       ports: spec.ports.map((p) => {
         const list = eps?.ports.find((x) => x.port === p.port)?.endpoints ?? [];
         return {
@@ -433,8 +478,12 @@ export class ServiceController {
     const services = withNodePorts(specs, nodes.map((n) => n.portRange), new Set(ingressPorts));
     this.opts.fleet.setReservedHostPorts([...assignedNodePorts(services), ...ingressPorts]);
     const pods = this.opts.fleet.pods().map((p) => trafficPod(p, this.opts.fleet.nodeConfig(p.node)?.address ?? "127.0.0.1"));
-    const endpoints = new Map(services.map((s) => [`${s.namespace}/${s.name}`, serviceEndpoints(s, pods)]));
     const graph = this.opts.desired.graph();
+    const rollouts = (graph?.ofKind("Rollout") ?? []).map((m) => toRolloutServices(m.object as Rollout));
+    const roles = rolloutServiceRoles(rollouts, services);
+    const states = this.opts.traffic?.wanted(rollouts.map(rolloutKeyOf)) ?? new Map<string, RolloutTrafficState>();
+    const routes = serviceRoutes(roles, states);
+    const endpoints = new Map(services.map((s) => [`${s.namespace}/${s.name}`, serviceEndpoints(s, pods, routes.get(`${s.namespace}/${s.name}`))]));
     const ingresses = (graph?.ofKind("Ingress") ?? []).map((m) => m.object as Ingress);
     ingresses.sort((a, b) => compareText(`${a.metadata.namespace ?? "default"}/${a.metadata.name}`, `${b.metadata.namespace ?? "default"}/${b.metadata.name}`));
     const keyPair = (namespace: string, name: string): TlsKeyPair | undefined => {
@@ -444,7 +493,7 @@ export class ServiceController {
       return cert !== undefined && key !== undefined ? { cert: cert.toString("utf8"), key: key.toString("utf8") } : undefined;
     };
     const routing = ingressRouting(ingresses.filter(isServedIngress).map(toIngressSpec), services, keyPair);
-    return { services, endpoints, nodes, ingresses, routing };
+    return { services, endpoints, nodes, ingresses, routing, roles, states, routes };
   }
 
   private async sessionsOf(n: NodeState, pod: string): Promise<number> {
@@ -480,6 +529,8 @@ function trafficPod(p: ObservedPod, address: string): TrafficPod {
     ports: p.ports.map((x) => ({ ...(x.name !== undefined ? { name: x.name } : {}), containerPort: x.containerPort, hostPort: x.hostPort, protocol: x.protocol })),
     ready: p.ready,
     terminating: p.phase === "Terminating",
+    owner: p.owner,
+    revision: p.revision,
   };
 }
 

@@ -13,6 +13,10 @@
  * Containers that crash are restarted in place by the fleet's kubelet; this controller only sees their
  * restart counts and crash loops (failure detection).
  *
+ * A Rollout's traffic (its Services: which revision each serves, a canary's share of requests) is decided
+ * here and told to the service controller through RolloutTrafficPort; what every node's proxy runs comes
+ * back the same way, and a canary's setWeight step waits for it (rollout/canary.ts).
+ *
  * Guarantees: level-based (a crash at any point is repaired by the next reconcile); placements are
  * reserved synchronously, so two decisions never place the same pod twice; what must survive a restart
  * (revision history, stable revision, canary/blue-green state) is written to the status branch and read
@@ -59,10 +63,13 @@ import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { assignedNodePorts, DEFAULT_SERVICE_NETWORK, withNodePorts } from "../../traffic/addresses.js";
 import { discoveryFor } from "../../traffic/discovery.js";
-import { toServiceSpec } from "../../traffic/spec.js";
+import { rolloutServiceRoles } from "../../traffic/rollouts.js";
+import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
+import type { RolloutTrafficState, ServiceRole } from "../../traffic/types.js";
+import { stateKey } from "../traffic-board.js";
 import { uniquePodName } from "./names.js";
 import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
-import type { DesiredView, WorkloadReporter } from "../types.js";
+import type { DesiredView, RolloutTrafficPort, WorkloadReporter } from "../types.js";
 
 /** Options of the workload controller. */
 export interface WorkloadControllerOptions {
@@ -78,6 +85,8 @@ export interface WorkloadControllerOptions {
   scheduler?: SchedulerSettings;
   /** How long to wait before looking again at pods that cannot be scheduled. */
   unschedulableRetryMs?: number;
+  /** Where Rollouts' traffic is told to the service controller and read back; without it, no step waits for a proxy. */
+  traffic?: RolloutTrafficPort;
 }
 
 const MAX_EVENTS = 20;
@@ -105,6 +114,8 @@ interface Memory {
   blueGreen?: { active?: string; status?: BlueGreenStatus; promotedAt?: number; promoteBaseline?: string };
   waiting?: Waiting;
   weight?: number;
+  /** The Rollout's traffic as last decided (told to the service controller). */
+  traffic?: RolloutTrafficState;
   nominatedNode?: string;
   /** The failure the revision was first reported with, while it keeps failing. */
   failure?: { revision: string; failure: RolloutFailure };
@@ -137,6 +148,10 @@ interface Ctx {
   params?: RolloutParams;
   steps?: CanaryStepSpec[];
   blueGreen?: BlueGreenParams;
+  /** A canary with trafficRouting: {} (coxswain's proxy as the router: Argo's traffic-routed counts). */
+  trafficRouting?: boolean;
+  /** A Rollout's Services (names in its namespace) and what each is to it, by name. */
+  services?: { service: string; role: ServiceRole }[];
   pods: ObservedPod[];
   mem?: Memory;
   step?: PlannedStep & { waiting?: Waiting };
@@ -243,12 +258,14 @@ export class WorkloadController {
       ctx.params = r.params;
       ctx.steps = r.steps;
       ctx.strategy = "Canary";
+      ctx.trafficRouting = w.spec.strategy.canary.trafficRouting !== undefined;
     } else {
       const r = resolveBlueGreenParams(w.spec);
       ctx.params = r.params;
       ctx.blueGreen = r.blueGreen;
       ctx.strategy = "BlueGreen";
     }
+    if (w.kind === "Rollout") ctx.services = servicesOf(ctx.key, graph);
     ctx.mem = this.memoryOf(ctx);
   }
 
@@ -259,6 +276,7 @@ export class WorkloadController {
       ctx.done = true;
       return;
     }
+    if (ctx.kind === "Rollout") this.opts.traffic?.want(ctx.key, undefined);
     for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
     if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
       const known = this.memory.delete(ctx.key);
@@ -313,6 +331,11 @@ export class WorkloadController {
       step = nextStep({ ...common, params: { ...common.params, strategy: "RollingUpdate", maxSurge: surge, maxUnavailable: surge === 0 && params.maxUnavailable === 0 ? 1 : params.maxUnavailable }, pods: moved });
       delete mem.sizes;
     } else if (ctx.strategy === "Canary") {
+      // Services carry the split: a setWeight step waits until every proxy sends its weight for this revision.
+      const split = this.opts.traffic !== undefined && ctx.services!.some((s) => s.role === "split");
+      const applied = this.opts.traffic?.applied(ctx.key);
+      const stableNow = mem.stable?.revision ?? plan.revision;
+      const appliedWeight = applied?.strategy === "canary" && applied.canary === plan.revision && applied.stable === stableNow ? applied.weight : undefined;
       const r = canaryStep({
         ...common,
         steps: ctx.steps!,
@@ -322,7 +345,10 @@ export class WorkloadController {
         ...(mem.canary && mem.canary.revision === plan.revision ? { status: mem.canary } : {}),
         ...(promote !== undefined ? { promote } : {}),
         paused: common.params.paused,
+        trafficRouting: ctx.trafficRouting === true,
+        ...(split ? { traffic: appliedWeight === undefined ? {} : { appliedWeight } } : {}),
       });
+      mem.traffic = { strategy: "canary", stable: r.stable ?? plan.revision, canary: plan.revision, weight: r.trafficWeight };
       mem.canary = { ...r.status, ...(mem.canary?.promoteBaseline !== undefined && mem.canary.revision === plan.revision ? { promoteBaseline: mem.canary.promoteBaseline } : {}) };
       mem.weight = r.weight;
       step = r;
@@ -345,11 +371,14 @@ export class WorkloadController {
       }
       if (r.active) bg.active = r.active;
       bg.status = r.status;
+      // Before the first switch the wanted revision is the only one: the active Services serve it.
+      mem.traffic = { strategy: "blueGreen", active: bg.active ?? plan.revision, ...(bg.active !== undefined && bg.active !== plan.revision ? { preview: plan.revision } : {}) };
       step = r;
     } else {
       step = nextStep({ ...common, pods, ...(mem.sizes ? { sizes: mem.sizes } : {}) });
     }
     ctx.step = step;
+    if (mem.traffic !== undefined) this.opts.traffic?.want(ctx.key, mem.traffic);
     if (ctx.draining.length === 0) mem.sizes = step.sizes;
     mem.waiting = step.waiting;
     // A complete workload is not late: if it stops being complete (a pod lost), the deadline counts from then.
@@ -657,6 +686,7 @@ export class WorkloadController {
         ...(mem.canary.promoteBaseline !== undefined ? { promoteBaseline: mem.canary.promoteBaseline } : {}),
       };
     }
+    if (mem.traffic !== undefined && (ctx.services?.length ?? 0) > 0) record.traffic = this.trafficRecord(ctx.key, mem.traffic, ctx.services!);
     if (ctx.strategy === "BlueGreen" && mem.blueGreen) {
       const bg = mem.blueGreen;
       const st = bg.status;
@@ -703,6 +733,22 @@ export class WorkloadController {
       ...(failed ? { failureCode: failure!.code } : {}),
       message: failed ? `${ctx.key}: ${failure!.message}` : line,
     });
+  }
+
+  /** A Rollout's traffic for its status record: the state, whether every proxy runs it, what each Service serves. */
+  private trafficRecord(key: string, t: RolloutTrafficState, services: readonly { service: string; role: ServiceRole }[]): NonNullable<WorkloadRecord["traffic"]> {
+    const revisionOf = (role: ServiceRole): string | undefined => {
+      if (t.strategy === "canary") return role === "canary" ? t.canary : role === "stable" ? t.stable : undefined;
+      return role === "active" ? t.active : role === "preview" ? (t.preview ?? t.active) : undefined;
+    };
+    return {
+      ...t,
+      applied: stateKey(this.opts.traffic?.applied(key)) === stateKey(t),
+      services: services.map((s) => {
+        const revision = revisionOf(s.role);
+        return { service: s.service, role: s.role, ...(revision !== undefined ? { revision } : {}) };
+      }),
+    };
   }
 
   /** The memory of a workload: restored from its status record the first time, updated per revision. */
@@ -797,4 +843,11 @@ export class WorkloadController {
     const v = Math.max(50, Math.ceil(ms));
     ctx.requeueAfterMs = ctx.requeueAfterMs === undefined ? v : Math.min(ctx.requeueAfterMs, v);
   }
+}
+
+/** The Services of `graph` that carry the Rollout `key`'s traffic (traffic/rollouts.ts), by name, and their roles. */
+function servicesOf(key: string, graph: DesiredGraph): { service: string; role: ServiceRole }[] {
+  const rollouts = graph.ofKind("Rollout").map((m) => toRolloutServices(m.object as Rollout));
+  const services = graph.ofKind("Service").map((m) => toServiceSpec(m.object as Service));
+  return [...rolloutServiceRoles(rollouts, services)].filter(([, r]) => r.rollout === key).map(([s, r]) => ({ service: s.slice(s.indexOf("/") + 1), role: r.role }));
 }
