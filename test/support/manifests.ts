@@ -151,8 +151,19 @@ export function rolloutYaml(o: {
   image: string;
   argo?: boolean;
   canary?: ({ setWeight: number } | { pause: { duration?: string } })[];
-  blueGreen?: { autoPromotionEnabled?: boolean; scaleDownDelaySeconds?: number };
+  /** Canary: maxSurge and maxUnavailable (Argo's 25 % each when absent), Service fields, trafficRouting: {}. */
+  maxSurge?: number | string;
+  maxUnavailable?: number | string;
+  canaryService?: string;
+  stableService?: string;
+  trafficRouting?: boolean;
+  blueGreen?: { autoPromotionEnabled?: boolean; scaleDownDelaySeconds?: number; activeService?: string; previewService?: string };
   promote?: string;
+  /** The container's command and environment (the process runtime runs the command). */
+  command?: string[];
+  env?: { name: string; value: string }[];
+  /** Adds a readiness probe (httpGet /healthz on the port "http", every second). */
+  probe?: boolean;
 }): string {
   const name = o.name ?? "web";
   const lines = [
@@ -169,7 +180,13 @@ export function rolloutYaml(o: {
     "  strategy:",
   ];
   if (o.canary) {
-    lines.push("    canary:", "      steps:");
+    lines.push("    canary:");
+    if (o.maxSurge !== undefined) lines.push(`      maxSurge: ${JSON.stringify(o.maxSurge)}`);
+    if (o.maxUnavailable !== undefined) lines.push(`      maxUnavailable: ${JSON.stringify(o.maxUnavailable)}`);
+    if (o.canaryService) lines.push(`      canaryService: ${o.canaryService}`);
+    if (o.stableService) lines.push(`      stableService: ${o.stableService}`);
+    if (o.trafficRouting) lines.push("      trafficRouting: {}");
+    lines.push("      steps:");
     for (const st of o.canary) {
       if ("setWeight" in st) lines.push(`        - setWeight: ${st.setWeight}`);
       else lines.push(st.pause.duration ? `        - pause: { duration: ${st.pause.duration} }` : "        - pause: {}");
@@ -178,6 +195,8 @@ export function rolloutYaml(o: {
     lines.push("    blueGreen:");
     lines.push(`      autoPromotionEnabled: ${o.blueGreen?.autoPromotionEnabled ?? true}`);
     lines.push(`      scaleDownDelaySeconds: ${o.blueGreen?.scaleDownDelaySeconds ?? 1}`);
+    if (o.blueGreen?.activeService) lines.push(`      activeService: ${o.blueGreen.activeService}`);
+    if (o.blueGreen?.previewService) lines.push(`      previewService: ${o.blueGreen.previewService}`);
   }
   lines.push(
     "  template:",
@@ -189,10 +208,16 @@ export function rolloutYaml(o: {
     "      containers:",
     "        - name: app",
     `          image: ${o.image}`,
-    "          ports:",
-    "            - name: http",
-    "              containerPort: 8080",
   );
+  if (o.command) lines.push(`          command: ${JSON.stringify(o.command)}`);
+  if (o.env?.length) {
+    lines.push("          env:");
+    for (const e of o.env) lines.push(`            - name: ${e.name}`, `              value: ${JSON.stringify(e.value)}`);
+  }
+  lines.push("          ports:", "            - name: http", "              containerPort: 8080");
+  if (o.probe) {
+    lines.push("          readinessProbe:", "            httpGet:", "              path: /healthz", "              port: http", "            periodSeconds: 1", "            failureThreshold: 1");
+  }
   return lines.join("\n") + "\n";
 }
 
