@@ -1,6 +1,7 @@
 /**
- * Blue/green rollouts with Argo Rollouts' semantics (rollout/bluegreen.go), without Services yet: the
- * caller records which revision is active (receives traffic) and switches traffic when it changes.
+ * Blue/green rollouts with Argo Rollouts' semantics (rollout/bluegreen.go): the caller records which
+ * revision is active (receives traffic) and switches its Services when it changes (the active Services
+ * serve the active revision, the previewService the preview: traffic/rollouts.ts).
  *
  * - The active revision keeps all replicas. The wanted revision (the preview) starts beside it with all
  *   replicas, or previewReplicaCount.

@@ -269,7 +269,7 @@ export type RollbackDecision =
 // ---------------------------------------------------------------------------------------------------------
 // Canary and blue/green (Argo Rollouts)
 
-/** A canary step: a share of replicas for the new revision, or a pause (timed, or until promoted). */
+/** A canary step: a share (of requests, and of replicas) for the new revision, or a pause (timed, or until promoted). */
 export type CanaryStepSpec = { setWeight: number } | { pause: { durationSeconds?: number } };
 
 /**
