@@ -1,10 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import type { Service } from "../../../operator/src/api/objects.js";
+import type { Rollout, Service } from "../../../operator/src/api/objects.js";
 import { loadManifests } from "../../../operator/src/manifest/index.js";
-import { toServiceSpec } from "../../../operator/src/traffic/spec.js";
-import type { ServiceSpec } from "../../../operator/src/traffic/types.js";
+import { toRolloutServices, toServiceSpec } from "../../../operator/src/traffic/spec.js";
+import type { RolloutServices, ServiceSpec } from "../../../operator/src/traffic/types.js";
 
 /** A Service as the manifest stage hands it over: validated, defaulted, frozen. Fails on any error. */
 function loaded(spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: "web" }): Service {
@@ -133,5 +133,47 @@ describe("toServiceSpec", () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("toRolloutServices", () => {
+  /** A Rollout as the manifest stage hands it over, with `strategy`. Fails on any error. */
+  function rollout(strategy: Record<string, unknown>, namespace?: string): Rollout {
+    const doc = YAML.stringify({
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "Rollout",
+      metadata: { name: "web", ...(namespace ? { namespace } : {}) },
+      spec: { selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "web", tier: "front" } }, spec: { containers: [{ name: "c", image: "i" }] } }, strategy },
+    });
+    const set = loadManifests([{ path: "r.yaml", content: doc }], { cache: null });
+    expect(set.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    return set.objects[0]!.object as Rollout;
+  }
+
+  it("reads a canary's Service fields and trafficRouting: {}", () => {
+    expect(toRolloutServices(rollout({ canary: { canaryService: "c", stableService: "s", trafficRouting: {} } }))).toEqual<RolloutServices>({
+      namespace: "default",
+      name: "web",
+      labels: { app: "web", tier: "front" },
+      strategy: "canary",
+      canaryService: "c",
+      stableService: "s",
+      trafficRouting: true,
+    });
+  });
+
+  it("reads a blue/green Rollout's Service fields, in its namespace", () => {
+    expect(toRolloutServices(rollout({ blueGreen: { activeService: "a", previewService: "p" } }, "shop"))).toEqual<RolloutServices>({
+      namespace: "shop",
+      name: "web",
+      labels: { app: "web", tier: "front" },
+      strategy: "blueGreen",
+      activeService: "a",
+      previewService: "p",
+    });
+  });
+
+  it("leaves out the fields a Rollout does not give", () => {
+    expect(toRolloutServices(rollout({ canary: { steps: [{ setWeight: 10 }] } }))).toEqual<RolloutServices>({ namespace: "default", name: "web", labels: { app: "web", tier: "front" }, strategy: "canary" });
   });
 });
