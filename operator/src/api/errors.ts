@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   ProxyBindFailed: "transient",
   ProxyCommandRejected: "transient",
   ProxyUnreachable: "transient",
+  BridgeNetworkUnusable: "stalled",
   // scheduler and rollout
   Unschedulable: "waiting",
   PortRangeExhausted: "waiting",

@@ -15,6 +15,7 @@
 import type { CoxError } from "../api/errors.js";
 import { toCoxError } from "../api/errors.js";
 import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
+import { bridgeProxyPort } from "../traffic/bridge.js";
 import { LABELS } from "./labels.js";
 import { Kubelet } from "./kubelet.js";
 import { runPreStop, type PreStopLabel } from "./prestop.js";
@@ -678,6 +679,9 @@ export class Fleet {
 
   private usedPorts(e: NodeEntry): Set<number> {
     const used = new Set<number>(this.reservedHostPorts);
+    // A bridge node's proxy takes its Service forwarders' connections there (traffic/bridge.ts).
+    const bridgePort = bridgeProxyPort(e.config);
+    if (bridgePort !== undefined) used.add(bridgePort);
     for (const p of e.pods.values()) for (const port of p.ports) used.add(port.hostPort);
     for (const r of this.reservations.values()) if (r.node === e.config.name) for (const p of r.ports) used.add(p);
     return used;

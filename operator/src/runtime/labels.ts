@@ -51,6 +51,12 @@ export const LABELS = {
    * fleet does not count or schedule it; a new operator adopts it by name, owner and this label.
    */
   nodeProxy: "io.coxswain.node-proxy",
+  /**
+   * Marks a Service forwarder on a bridge network (runtime/docker/forwarders.ts, traffic/bridge.ts); the
+   * value is the Service's "namespace/name". Like the node proxy it is never a pod; a new operator adopts it
+   * by owner, this label and its spec hash (io.coxswain.spec-hash), and removes it when its Service is gone.
+   */
+  serviceForwarder: "io.coxswain.service-forwarder",
 } as const;
 
 /** The default owner label value; `coxswain run --instance` changes it. */

@@ -7,6 +7,8 @@
  * (runtime/labels.ts), so that observed state can be rebuilt from any runtime after a restart.
  */
 
+import type { BridgeNetwork } from "../traffic/bridge.js";
+
 /** What a node offers, read from the engine when connecting. */
 export interface NodeInfo {
   /** CPU capacity in millicores (engine's NCPU × 1000). */
@@ -55,6 +57,11 @@ export interface ContainerLaunch {
    * ignores them (its programs find Services through the environment).
    */
   hosts?: { address: string; names: string[] }[];
+  /**
+   * Bridge network: the DNS search path of the container (Kubernetes' `<ns>.svc.cluster.local svc.cluster.local
+   * cluster.local`), so that its short Service names resolve through the network's DNS (traffic/bridge.ts).
+   */
+  dnsSearch?: string[];
 }
 
 /** Lifecycle state of a container as the runtime reports it. */
@@ -171,6 +178,11 @@ export interface NodeRuntime {
   images(): Promise<string[]>;
   /** Subscribes to changes; returns an unsubscribe function. Runtimes without events may never call it. */
   watch(listener: RuntimeChangeListener): () => void;
+  /**
+   * The network bridge-mode containers join, created when missing, with where its Service forwarders get
+   * their addresses (traffic/bridge.ts). Only runtimes with bridge networks (Docker) have it.
+   */
+  bridgeNetwork?(): Promise<BridgeNetwork>;
   /** Releases connections and timers. Never stops containers. */
   close(): Promise<void>;
 }

@@ -26,7 +26,8 @@ export function parseIpv4(text: string): number | undefined {
   return n;
 }
 
-function formatIpv4(n: number): string {
+/** The dotted quad of a 32-bit unsigned number. */
+export function formatIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 

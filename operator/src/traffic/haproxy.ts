@@ -28,7 +28,7 @@ import { createHash } from "node:crypto";
 import { CoxError } from "../api/errors.js";
 import { parseIpv4 } from "./addresses.js";
 import { compareText, hash32 } from "./keys.js";
-import type { ProxyBind, ProxyConfig, ProxyIngress, ProxyListener, ProxyServer } from "./types.js";
+import type { ProxyBind, ProxyBridge, ProxyConfig, ProxyIngress, ProxyListener, ProxyServer } from "./types.js";
 
 /** How the rendered HAProxy is reached. */
 export interface HaproxyOptions {
@@ -98,6 +98,8 @@ export interface RenderedState {
   listeners: ListenerState[];
   /** The ingress frontend as rendered, with its crt-list (names and hosts, no keys): any change is a reload. */
   ingress?: string;
+  /** The bridge frontend as rendered: any change is a reload. */
+  bridge?: string;
 }
 
 /** How to get a running HAProxy from its applied state to a new configuration. */
@@ -134,12 +136,18 @@ function slotCapacity(servers: number): number {
  * an HTTP route works whatever the Service port's mode, and endpoint churn edits both alike); requests no
  * route takes go to the default backend's, or to `ingress:no-route`, which answers 404. The frontend adds
  * X-Forwarded-For and X-Forwarded-Proto.
+ *
+ * The bridge frontend (config.bridge, traffic/bridge.ts): `frontend bridge` in mode tcp on its bind with
+ * `accept-proxy`, one `use_backend <listener> if { dst <address> } { dst_port <port> }` per route (with
+ * the PROXY protocol, dst is where the client connected: the Service's forwarder); a connection no route
+ * takes is closed. A TCP frontend may hand connections to an HTTP listener: HAProxy upgrades them.
  */
 export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { previous?: RenderedState }): { text: string; state: RenderedState; files: ProxyFile[] } {
   checkProxyConfig(config, opts);
   const before = new Map((opts.previous?.listeners ?? []).map((l) => [l.key, l.slots]));
   const named = namedListeners(config);
   const ingress = renderIngress(config.ingress, named, opts.filesDir);
+  const bridge = renderBridge(config.bridge, named);
   const listeners = named.map(({ listener, name }): ListenerState => {
     const slots = assignSlots(before.get(listener.key), listener.servers).map((s): SlotState => {
       if (s === undefined) return { ...FREE_SLOT };
@@ -196,10 +204,12 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
       lines.push("", `backend ${l.ingressBackend}`, "    mode http", "    balance roundrobin", ...serverLines(l.slots));
     }
   }
+  if (bridge !== undefined) lines.push("", bridge);
   const state: RenderedState = {
     ...(opts.statsSocket !== undefined ? { statsSocket: opts.statsSocket } : {}),
     listeners,
     ...(ingress !== undefined ? { ingress: ingress.signature } : {}),
+    ...(bridge !== undefined ? { bridge } : {}),
   };
   return { text: lines.join("\n") + "\n", state, files: ingress?.files ?? [] };
 }
@@ -330,6 +340,21 @@ function renderIngress(ingress: ProxyIngress | undefined, named: readonly { list
   return { frontend, backends, noRoute, files, signature: `${frontend.join("\n")}\n${crtList}` };
 }
 
+/** The bridge frontend's name. */
+const BRIDGE_FRONTEND = "bridge";
+
+/** The `frontend bridge` section of `bridge` (see renderHaproxy), as one text; undefined without a bridge. */
+function renderBridge(bridge: ProxyBridge | undefined, named: readonly { listener: ProxyListener; name: string }[]): string | undefined {
+  if (bridge === undefined) return undefined;
+  const nameOf = new Map(named.map((n) => [n.listener.key, n.name]));
+  return [
+    `frontend ${BRIDGE_FRONTEND}`,
+    "    mode tcp",
+    `    bind ${bridge.bind.address}:${bridge.bind.port} accept-proxy`,
+    ...bridge.routes.map((r) => `    use_backend ${nameOf.get(r.backend)!} if { dst ${r.address} } { dst_port ${r.port} }`),
+  ].join("\n");
+}
+
 /** `server` lines for the slots, runs of free slots as one `server-template`. */
 function serverLines(slots: readonly SlotState[]): string[] {
   const out: string[] = [];
@@ -358,14 +383,15 @@ function serverLines(slots: readonly SlotState[]): string[] {
  * taking requests (a new server is given its address and weight before it is made ready), then every
  * slot that ends up draining, then every slot taken out; within each, by listener key and slot number.
  * A listener's ingress backend gets each command right after the listener. A change of the ingress
- * (binds, routes, default backend, certificates, which listeners it sends to) is a reload.
+ * (binds, routes, default backend, certificates, which listeners it sends to) or of the bridge frontend is
+ * a reload.
  * Throws as renderHaproxy does.
  */
 export function proxyEdits(applied: RenderedState | undefined, next: ProxyConfig, opts: HaproxyOptions): ProxyEdits {
   checkProxyConfig(next, opts);
   const named = namedListeners(next);
   const ingress = renderIngress(next.ingress, named, opts.filesDir);
-  if (applied === undefined || needsReload(applied, named, ingress, opts)) return { reload: true, ...renderHaproxy(next, { ...opts, previous: applied }) };
+  if (applied === undefined || applied.bridge !== renderBridge(next.bridge, named) || needsReload(applied, named, ingress, opts)) return { reload: true, ...renderHaproxy(next, { ...opts, previous: applied }) };
   const edits: { phase: number; commands: string[] }[] = [];
   const listeners = named.map(({ listener }, i): ListenerState => {
     const was = applied.listeners[i]!;
@@ -383,6 +409,7 @@ export function proxyEdits(applied: RenderedState | undefined, next: ProxyConfig
     ...(applied.statsSocket !== undefined ? { statsSocket: applied.statsSocket } : {}),
     listeners,
     ...(applied.ingress !== undefined ? { ingress: applied.ingress } : {}),
+    ...(applied.bridge !== undefined ? { bridge: applied.bridge } : {}),
   };
   return { reload: false, commands, state };
 }
@@ -520,6 +547,22 @@ export function checkProxyConfig(config: ProxyConfig, opts: HaproxyOptions): voi
       ids.add(s.id);
     }
   }
+  const keys = new Set(config.listeners.map((l) => l.key));
+  const bridge = config.bridge;
+  if (bridge !== undefined) {
+    endpoint("the bridge frontend", bridge.bind.address, bridge.bind.port);
+    const at = `${bridge.bind.address}:${bridge.bind.port}`;
+    const other = boundBy.get(at);
+    if (other !== undefined) bad(`${other} and the bridge frontend both listen on ${at}`, { at, listeners: [other, "bridge"] });
+    boundBy.set(at, "the bridge frontend");
+    const routed = new Set<string>();
+    for (const r of bridge.routes) {
+      endpoint("a bridge route", r.address, r.port);
+      if (!keys.has(r.backend)) bad(`the bridge frontend routes to ${r.backend}, which is not a listener of this configuration`, { backend: r.backend });
+      if (routed.has(`${r.address}:${r.port}`)) bad(`the bridge frontend routes ${r.address}:${r.port} twice`, { route: `${r.address}:${r.port}` });
+      routed.add(`${r.address}:${r.port}`);
+    }
+  }
   const ingress = config.ingress;
   if (ingress === undefined) return;
   for (const b of [...ingress.http, ...ingress.https]) {
@@ -529,7 +572,6 @@ export function checkProxyConfig(config: ProxyConfig, opts: HaproxyOptions): voi
     if (other !== undefined) bad(`${other} and the ingress both listen on ${at}`, { at, listeners: [other, "ingress"] });
     boundBy.set(at, "the ingress");
   }
-  const keys = new Set(config.listeners.map((l) => l.key));
   const listener = (key: string): void => {
     if (!keys.has(key)) bad(`the ingress routes to ${key}, which is not a listener of this configuration`, { backend: key });
   };

@@ -258,6 +258,26 @@ export interface ProxyIngress {
   certificates: IngressCertificate[];
 }
 
+/** One Service port as a bridge-network forwarder sends it: its forwarder's address and the port, and the listener that takes it. */
+export interface BridgeRoute {
+  /** The Service's address on the bridge network (its forwarder's). */
+  address: string;
+  port: number;
+  /** The key of the Service listener ("<namespace>/<service>:<port>"). */
+  backend: string;
+}
+
+/**
+ * What a bridge node's proxy serves for its Service forwarders (traffic/bridge.ts): one TCP frontend on the
+ * bridge network's gateway at the node's bridge port, taking the PROXY protocol, that hands each connection
+ * to the Service listener of the address and port the client connected to.
+ */
+export interface ProxyBridge {
+  bind: ProxyBind;
+  /** Sorted by address, then port. */
+  routes: BridgeRoute[];
+}
+
 /** Everything one node's proxy serves. */
 export interface ProxyConfig {
   node: string;
@@ -265,4 +285,6 @@ export interface ProxyConfig {
   listeners: ProxyListener[];
   /** The ingress frontend, when the operator has ingress ports. */
   ingress?: ProxyIngress;
+  /** The frontend of the bridge network's Service forwarders, on a bridge node whose bridge discovery is set up. */
+  bridge?: ProxyBridge;
 }

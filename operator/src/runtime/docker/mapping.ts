@@ -3,6 +3,8 @@
  * of a ContainerLaunch, ObservedContainer from list/inspect answers, image references, engine timestamps.
  */
 import { StringDecoder } from "node:string_decoder";
+import { formatIpv4, parseIpv4 } from "../../traffic/addresses.js";
+import { SERVICE_RANGE_LABEL, serviceRangeOf, type BridgeNetwork } from "../../traffic/bridge.js";
 import { LABEL_PREFIX } from "../labels.js";
 import { MAX_EXEC_OUTPUT_BYTES, type ContainerLaunch, type ContainerState, type ObservedContainer } from "../types.js";
 
@@ -179,6 +181,33 @@ export function splitImageReference(image: string): { repository: string; tag: s
   return { repository: image, tag: "latest" };
 }
 
+/** The fields of GET /networks/{id} coxswain reads. */
+export interface DockerNetworkInspect {
+  Id: string;
+  Name?: string;
+  Labels?: Record<string, string> | null;
+  IPAM?: { Config?: Array<{ Subnet?: string; IPRange?: string; Gateway?: string }> | null };
+  /** The containers attached, by id. */
+  Containers?: Record<string, unknown> | null;
+}
+
+/**
+ * A bridge network as coxswain uses it, from its inspect answer: its IPv4 subnet and gateway (the subnet's
+ * first address when the engine names none) and its Service range, or why it has none (serviceRangeOf).
+ */
+export function bridgeNetworkOf(info: DockerNetworkInspect): BridgeNetwork {
+  const name = info.Name ?? info.Id;
+  const ipam = info.IPAM?.Config?.find((c) => c.Subnet?.includes(".") === true);
+  if (ipam?.Subnet === undefined) return { name, subnet: "", gateway: "", problem: "it has no IPv4 subnet" };
+  const first = parseIpv4(ipam.Subnet.split("/")[0]!);
+  const gateway = ipam.Gateway !== undefined && ipam.Gateway !== "" ? ipam.Gateway.split("/")[0]! : first === undefined ? "" : formatIpv4(first + 1);
+  const range = serviceRangeOf(
+    { subnet: ipam.Subnet, ...(ipam.IPRange ? { ipRange: ipam.IPRange } : {}), ...(gateway ? { gateway } : {}) },
+    info.Labels?.[SERVICE_RANGE_LABEL],
+  );
+  return { name, subnet: ipam.Subnet, gateway, ...range };
+}
+
 /** How bridge-mode containers are wired. */
 export interface BridgeOptions {
   /** Name of the user-defined bridge network containers join. */
@@ -203,6 +232,7 @@ export interface CreateContainerBody {
     Memory?: number;
     RestartPolicy: { Name: "no" };
     ExtraHosts?: string[];
+    DnsSearch?: string[];
   };
 }
 
@@ -212,7 +242,7 @@ export interface CreateContainerBody {
  * replace CMD. Env is sorted by name. Restart policy is "no": coxswain restarts containers itself, with
  * back-off, so the engine must not race it. Host network: ports are not published (the container
  * listens on its host port directly). Bridge: each hostPort is published to its containerPort. Service
- * names (launch.hosts) become ExtraHosts, in the order given.
+ * names (launch.hosts) become ExtraHosts, in the order given; a bridge container's launch.dnsSearch its DnsSearch.
  */
 export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions): CreateContainerBody {
   const body: CreateContainerBody = {
@@ -240,6 +270,8 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
   }
   // Service names (ContainerLaunch.hosts): Docker writes them into the container's own /etc/hosts.
   if (launch.hosts?.length) body.HostConfig.ExtraHosts = launch.hosts.flatMap((h) => h.names.map((n) => `${n}:${h.address}`));
+  // On a user-defined network Docker's DNS answers the Service forwarders' aliases; the search path makes short names work.
+  if (launch.network === "bridge" && launch.dnsSearch?.length) body.HostConfig.DnsSearch = [...launch.dnsSearch];
   if (launch.limits.cpuMillis !== undefined) body.HostConfig.NanoCpus = Math.round(launch.limits.cpuMillis * 1e6);
   if (launch.limits.memoryBytes !== undefined) body.HostConfig.Memory = Math.round(launch.limits.memoryBytes);
   return body;

@@ -52,7 +52,9 @@ import {
   type EngineTarget,
 } from "./client.js";
 import { EventStream } from "./events.js";
+import { bridgeNetworkPlan, SERVICE_RANGE_LABEL, type BridgeNetwork } from "../../traffic/bridge.js";
 import {
+  bridgeNetworkOf,
   ExecOutputDemuxer,
   LineSplitter,
   compareObserved,
@@ -65,6 +67,7 @@ import {
   type DockerContainerInspect,
   type DockerContainerSummary,
   type DockerExecInspect,
+  type DockerNetworkInspect,
   type EngineEvent,
 } from "./mapping.js";
 import { Semaphore } from "./semaphore.js";
@@ -99,6 +102,9 @@ export interface DockerRuntimeOptions {
    */
   apiVersion?: string;
 }
+
+/** Marks a network made only to learn which subnet the engine would give it (see ensureBridgeNetwork). */
+const NETWORK_PROBE_LABEL = "io.coxswain.network-probe";
 
 /** Container event actions that change what list() reports; exec_*, attach, resize… are ignored. */
 const LIFECYCLE_ACTIONS: ReadonlySet<string> = new Set([
@@ -205,7 +211,7 @@ export class DockerRuntime implements NodeRuntime {
   private readonly target: EngineTarget;
   private readonly callTimeoutMs: number;
   private readonly pullTimeoutMs: number;
-  private readonly bridgeNetwork: string;
+  private readonly bridgeNetworkName: string;
   private readonly publishIp: string;
   private readonly semaphore: Semaphore;
   /** Slots for stop(), which waits inside the engine for up to the grace period. */
@@ -214,7 +220,7 @@ export class DockerRuntime implements NodeRuntime {
   private client: Docker | undefined;
   private streamClient: Docker | undefined;
   private negotiation: Promise<VersionReport> | undefined;
-  private bridgeReady: Promise<void> | undefined;
+  private bridgeReady: Promise<BridgeNetwork> | undefined;
   private readonly listeners = new Set<RuntimeChangeListener>();
   private events: EventStream | undefined;
   private readonly cache = new Map<string, CacheEntry>();
@@ -232,7 +238,7 @@ export class DockerRuntime implements NodeRuntime {
     this.nodeName = options.nodeName ?? options.endpoint;
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
     this.pullTimeoutMs = options.pullTimeoutMs ?? 300_000;
-    this.bridgeNetwork = options.bridgeNetwork ?? "coxswain";
+    this.bridgeNetworkName = options.bridgeNetwork ?? "coxswain";
     this.publishIp = options.publishIp ?? "";
     const limit = options.maxConcurrentCalls ?? 8;
     this.semaphore = new Semaphore(limit);
@@ -319,7 +325,7 @@ export class DockerRuntime implements NodeRuntime {
     }
     await this.ensureImage(launch.image);
     if (launch.network === "bridge") await this.ensureBridgeNetwork();
-    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetwork, publishIp: this.publishIp });
+    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp });
     let id: string;
     let createdHere = true;
     try {
@@ -551,6 +557,14 @@ export class DockerRuntime implements NodeRuntime {
    */
   request<T>(what: string, req: EngineRequest, options: { timeoutMs?: number } = {}): Promise<T> {
     return this.call<T>(what, req, options);
+  }
+
+  /**
+   * The network bridge-mode containers join (DockerRuntimeOptions.bridgeNetwork), created on first use with
+   * room for Service forwarders; see ensureBridgeNetwork.
+   */
+  bridgeNetwork(): Promise<BridgeNetwork> {
+    return this.ensureBridgeNetwork();
   }
 
   /** Every repo:tag present on the engine, sorted; untagged images are left out. */
@@ -799,33 +813,81 @@ export class DockerRuntime implements NodeRuntime {
   }
 
   /**
-   * Creates the user-defined bridge network on first use. The default "bridge" network does not exist
+   * The user-defined bridge network, created on first use. The default "bridge" network does not exist
    * on engines started with --bridge=none; a user-defined bridge works there, and published ports are
    * served by docker-proxy (the userland proxy) even with --iptables=false.
+   *
+   * coxswain creates it with room for Service forwarders (traffic/bridge.ts): Docker first makes a probe
+   * network of that name (labelled io.coxswain.network-probe) in a subnet it chooses free of its other
+   * networks and of the host's routes; the probe is removed and the network made again in that subnet with
+   * bridgeNetworkPlan's layout (IPRange the lower half, the Service range label the upper). A probe left
+   * by a crash (no containers on it) is removed and the steps run again; a network made meanwhile by someone
+   * else is taken as it is. A network that exists already is used as it is, with its Service range when
+   * it has a valid one (serviceRangeOf) and the problem otherwise.
    */
-  private ensureBridgeNetwork(): Promise<void> {
-    this.bridgeReady ??= (async () => {
-      const name = this.bridgeNetwork;
-      try {
-        await this.call(`inspect network ${name}`, { method: "GET", path: `/networks/${name}` });
-        return;
-      } catch (err) {
-        if (statusOf(err) !== 404) throw err;
-      }
-      try {
-        await this.call(`create network ${name}`, {
-          method: "POST",
-          path: "/networks/create",
-          body: { Name: name, Driver: "bridge", CheckDuplicate: true },
-        });
-      } catch (err) {
-        if (statusOf(err) !== 409) throw err; // created concurrently: fine
-      }
-    })().catch((err: unknown) => {
+  private ensureBridgeNetwork(): Promise<BridgeNetwork> {
+    this.bridgeReady ??= this.setUpBridgeNetwork().catch((err: unknown) => {
       this.bridgeReady = undefined;
       throw err;
     });
     return this.bridgeReady;
+  }
+
+  /** See ensureBridgeNetwork. */
+  private async setUpBridgeNetwork(): Promise<BridgeNetwork> {
+    const name = this.bridgeNetworkName;
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.inspectNetwork(name);
+      if (existing !== undefined) {
+        const leftProbe = existing.Labels?.[NETWORK_PROBE_LABEL] !== undefined && Object.keys(existing.Containers ?? {}).length === 0;
+        if (!leftProbe) return bridgeNetworkOf(existing);
+        await this.removeNetwork(existing.Id);
+      }
+      let subnet: string | undefined;
+      try {
+        const probe = await this.call<{ Id: string }>(`create network ${name} (probe)`, {
+          method: "POST",
+          path: "/networks/create",
+          body: { Name: name, Driver: "bridge", CheckDuplicate: true, Labels: { [NETWORK_PROBE_LABEL]: "true" } },
+        });
+        const inspected = await this.inspectNetwork(probe.Id);
+        subnet = inspected?.IPAM?.Config?.find((c) => c.Subnet?.includes(".") === true)?.Subnet;
+        await this.removeNetwork(probe.Id);
+        if (subnet === undefined) throw new CoxError("RuntimeCallFailed", `node ${this.nodeName}: the engine gave network ${name} no IPv4 subnet`, { details: { node: this.nodeName, network: name } });
+        const plan = bridgeNetworkPlan(subnet);
+        await this.call(`create network ${name} in ${subnet}`, {
+          method: "POST",
+          path: "/networks/create",
+          body: {
+            Name: name,
+            Driver: "bridge",
+            CheckDuplicate: true,
+            Labels: { [SERVICE_RANGE_LABEL]: plan.serviceRange },
+            IPAM: { Driver: "default", Config: [{ Subnet: plan.subnet, IPRange: plan.ipRange, Gateway: plan.gateway }] },
+          },
+        });
+      } catch (err) {
+        // 409: made meanwhile (take it as it is); else the subnet may have been taken meanwhile: try again.
+        if (statusOf(err) !== 409 && attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private async inspectNetwork(idOrName: string): Promise<DockerNetworkInspect | undefined> {
+    try {
+      return await this.call<DockerNetworkInspect>(`inspect network ${idOrName}`, { method: "GET", path: `/networks/${idOrName}` });
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private async removeNetwork(id: string): Promise<void> {
+    try {
+      await this.call(`remove network ${id.slice(0, 12)}`, { method: "DELETE", path: `/networks/${id}` });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
   }
 
   // ---------------------------------------------------------------- events
