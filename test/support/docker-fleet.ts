@@ -70,14 +70,14 @@ export interface TestFleet {
   /**
    * YAML of coxswain.io/v1alpha1 Node objects for the fleet (endpoint, network host, address 127.0.0.1,
    * portRange, serviceNetwork 127.<100+slot>.0.0/16 so that no two nodes' proxies on this machine share an address, proxyImage
-   * TEST_PROXY_IMAGE). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
+   * TEST_PROXY_IMAGE; `network: "bridge"` for bridge nodes). With `tls` (a fleet started with tls), each Node uses its tcp:// endpoint with
    * spec.tls.secretRef "<node>-tls" in namespace default, and a kubernetes.io/tls Secret of that name
    * (stringData ca.crt, tls.crt, tls.key: the client's credentials) precedes it. With `ownAddresses`,
    * each Node has an address of its own, 127.<100+slot>.128.1, above a Service network of half the size
    * (127.<100+slot>.0.0/17): for what every node binds on its address at the same port (the Ingress ports).
    * Pods must then listen on that address or on all of them (the test app: env BIND=0.0.0.0).
    */
-  nodeManifests(options?: { tls?: boolean; ownAddresses?: boolean }): string;
+  nodeManifests(options?: { tls?: boolean; ownAddresses?: boolean; network?: "host" | "bridge" }): string;
   /** With FleetOptions.tls: the fleet's CA, server and client certificates (keys included). */
   pki?: TestPki;
 }
@@ -517,6 +517,10 @@ function daemonArgs(node: FleetNode, driver: string): string[] {
     // An explicit, empty config file: /etc/docker/daemon.json (if any) must not leak into tests.
     "--config-file", path.join(node.dir, "daemon.json"),
     "--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none",
+    // Names that no container or network alias answers go to this resolver, where nothing listens: a test
+    // never sends a lookup off this machine (by default the embedded DNS of a bridge network would forward
+    // it to the host's nameservers).
+    "--dns", "127.0.0.1",
     `--storage-driver=${driver}`,
     // Daemon shutdown (stopNode) stops containers; do not wait the default 15 s for ones that ignore TERM.
     "--shutdown-timeout=5",
@@ -777,7 +781,7 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
           const own = options.ownAddresses === true;
           const spec = {
             endpoint: s.node.endpoint,
-            network: "host",
+            network: options.network ?? "host",
             address: own ? `127.${s.octet}.128.1` : "127.0.0.1",
             portRange: s.node.portRange,
             serviceNetwork: `127.${s.octet}.0.0/${own ? 17 : 16}`,

@@ -36,7 +36,7 @@ export interface ServiceRecord {
     terminating: ServiceEndpointRecord[];
   }[];
   /** Per node: the Service's address there, and whether the node's proxy serves the configuration that has it. */
-  nodes: { node: string; address?: string; serving: boolean; error?: string }[];
+  nodes: ServiceNodeRecord[];
   /**
    * The Rollout (of the Service's namespace) that shapes the Service, when one does: the Service's role
    * (split, canary, stable, active, preview), and what it serves now — one revision, or a canary's split
@@ -44,6 +44,19 @@ export interface ServiceRecord {
    * Rollout has decided nothing yet.
    */
   rollout?: { name: string; role: string; revision?: string; stable?: string; canary?: string; weight?: number };
+}
+
+/** One node of a Service's status file. */
+export interface ServiceNodeRecord {
+  node: string;
+  address?: string;
+  serving: boolean;
+  error?: string;
+  /**
+   * Bridge nodes: the Service's address on the bridge network (its forwarder's, which its names resolve
+   * to there), whether bridge pods reach it by name, and why not.
+   */
+  bridge?: { address?: string; serving: boolean; error?: string };
 }
 
 const byPod = (a: ServiceEndpointRecord, b: ServiceEndpointRecord): number => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0);
@@ -67,6 +80,12 @@ export function renderServiceRecord(r: ServiceRecord): string {
     })),
     nodes: [...r.nodes]
       .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))
-      .map((n) => ({ node: n.node, ...(n.address !== undefined ? { address: n.address } : {}), serving: n.serving, ...(n.error ? { error: n.error } : {}) })),
+      .map((n) => ({
+        node: n.node,
+        ...(n.address !== undefined ? { address: n.address } : {}),
+        serving: n.serving,
+        ...(n.error ? { error: n.error } : {}),
+        ...(n.bridge ? { bridge: { ...(n.bridge.address !== undefined ? { address: n.bridge.address } : {}), serving: n.bridge.serving, ...(n.bridge.error ? { error: n.bridge.error } : {}) } } : {}),
+      })),
   });
 }

@@ -18,6 +18,7 @@ import { Fleet, type NodeConfig, type RuntimeFactory } from "../runtime/fleet.js
 import { DEFAULT_OWNER } from "../runtime/labels.js";
 import { ProcessRuntime } from "../runtime/process/index.js";
 import { FakeProxy } from "../runtime/fake/index.js";
+import { dockerForwardersFactory } from "../runtime/docker/forwarders.js";
 import { DEFAULT_PROXY_IMAGE, nodeProxyFactory, type ProxyFactory } from "../runtime/proxy/index.js";
 import { DEFAULT_SERVICE_NETWORK } from "../traffic/addresses.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
@@ -414,6 +415,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       fleet,
       // Fake runtimes (tests, benchmarks) get fake proxies unless a test asks for real ones.
       proxyFor: opts.proxyFactory ?? (opts.runtimeFactory ? () => new FakeProxy() : nodeProxyFactory(opts.stateDir, (name) => fleet.runtimeOf(name))),
+      // Bridge nodes' Service forwarders (Docker engines only; fake runtimes have none).
+      ...(opts.runtimeFactory ? {} : { forwardersFor: dockerForwardersFactory((name) => fleet.runtimeOf(name), DEFAULT_PROXY_IMAGE) }),
       setStatusFile: (path, content) => {
         if (content === undefined) store.removeFile(path);
         else store.setFile(path, content);

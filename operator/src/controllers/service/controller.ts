@@ -26,20 +26,30 @@
  * nothing — that is told back (ServiceTrafficPort.setApplied), and the Service's status file says which
  * revision it serves and at which weight.
  *
+ * Bridge nodes (Docker, `network: bridge`; traffic/bridge.ts says how and why): the proxy also serves a
+ * bridge frontend on the bridge network's gateway at the node's bridge port, and once it does, the node's
+ * Service forwarders are made to match the Services (runtime/docker/forwarders.ts), so that bridge pods find
+ * every Service by name. A node whose bridge discovery cannot be set up (its network has no Service range,
+ * the frontend cannot bind, a forwarder cannot be made) keeps serving everything else and reports it: in
+ * each Service's status file (per node, `bridge`) and once in the log; it is tried again after a while.
+ * Docker nodes in host mode lose forwarders a former bridge mode left behind.
+ *
  * Nothing happens before the head commit was read once (DesiredView.ready), and nothing of a commit that
  * did not validate reaches a proxy: the desired graph is the applied one.
  */
-import { toCoxError, type CoxError } from "../../api/errors.js";
+import { CoxError, toCoxError } from "../../api/errors.js";
 import { makeKey, parseKey, type Ingress, type Rollout, type Secret, type Service } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import { ingressClassOf, isServedIngress } from "../../manifest/ingress.js";
 import { secretValue } from "../../manifest/secret.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { Fleet, NodeConfig, ObservedPod } from "../../runtime/fleet.js";
+import type { BridgeForwarders, ForwardersFactory } from "../../runtime/docker/forwarders.js";
 import type { NodeProxy, ProxyFactory } from "../../runtime/proxy/index.js";
 import { ingressPath, renderIngressRecord, type IngressBackendRecord } from "../../status/ingresses.js";
-import { renderServiceRecord, servicePath, type ServiceEndpointRecord } from "../../status/services.js";
+import { renderServiceRecord, servicePath, type ServiceEndpointRecord, type ServiceNodeRecord } from "../../status/services.js";
 import { allocateServiceAddresses, assignedNodePorts, DEFAULT_SERVICE_NETWORK, withNodePorts } from "../../traffic/addresses.js";
+import { bridgeProxyPort, proxyBridge, serviceForwarders, type BridgeNetwork, type ServiceForwarder } from "../../traffic/bridge.js";
 import { serviceEndpoints } from "../../traffic/endpoints.js";
 import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type ProxyEdits, type RenderedState } from "../../traffic/haproxy.js";
 import { ingressRouting, proxyIngress, type BackendOutcome, type IngressRouting, type TlsKeyPair } from "../../traffic/ingress.js";
@@ -47,7 +57,7 @@ import { compareText } from "../../traffic/keys.js";
 import { proxyConfig } from "../../traffic/proxy.js";
 import { rolloutKeyOf, rolloutServiceRoles, serviceRoutes, type ServiceRoleOf } from "../../traffic/rollouts.js";
 import { toIngressSpec, toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
-import type { ProxyConfig, RolloutTrafficState, ServiceEndpoints, ServiceRoute, ServiceSpec, TrafficPod } from "../../traffic/types.js";
+import type { ProxyBind, ProxyConfig, RolloutTrafficState, ServiceEndpoints, ServiceRoute, ServiceSpec, TrafficPod } from "../../traffic/types.js";
 import { stateKey } from "../traffic-board.js";
 import type { DesiredView, ServiceTrafficPort } from "../types.js";
 
@@ -63,6 +73,8 @@ export interface ServiceControllerOptions {
   fleet: Fleet;
   /** The proxy of a node, made on first use (an effect: it starts nothing until the first apply). */
   proxyFor: ProxyFactory;
+  /** The Service forwarders of a node, made on first use (Docker nodes; undefined elsewhere). Absent: no bridge discovery. */
+  forwardersFor?: ForwardersFactory;
   /** Writes (or, with undefined, removes) a status file. */
   setStatusFile(path: string, content: string | undefined): void;
   /** Paths of the status files under a prefix (read back after a restart too), to remove those of Services gone meanwhile. */
@@ -106,7 +118,37 @@ interface NodeState {
   ingress?: NodeIngress;
   /** Rollout key → the traffic (stateKey) the configuration last applied was made with. */
   traffic?: Map<string, string>;
+  /** The node's Service forwarders (Docker nodes). */
+  forwarders?: BridgeForwarders;
+  /** A host-mode node's leftover forwarders were removed (once per operator run). */
+  forwardersCleared?: boolean;
+  /** How bridge discovery went the last time (bridge nodes with forwarders). */
+  bridge?: NodeBridge;
+  /** The forwarders last synced without a problem, and when: the same plan is synced again only after BRIDGE_RESYNC_MS. */
+  bridgeSynced?: { signature: string; at: number };
 }
+
+/** Bridge discovery on one node as last applied. */
+interface NodeBridge {
+  /** Why the node has none at all (its network, the bridge frontend), "CODE: message". */
+  problem?: string;
+  /** Service key → its forwarder's address, for every Service the frontend routes. */
+  addresses: Map<string, string>;
+  /** Service key → why its forwarder is not serving, "CODE: message". */
+  errors: Map<string, string>;
+}
+
+/** What a bridge node needs this time (bridgePlan), or why it cannot have it. */
+type BridgePlan = { network: BridgeNetwork; forwarders: ServiceForwarder[]; bind: ProxyBind } | { problem: CoxError };
+
+/** How soon bridge discovery is tried again after a problem: transient ones soon, the user's later. */
+const BRIDGE_RETRY_MS = { transient: 5_000, stalled: 30_000 } as const;
+
+/**
+ * An unchanged set of forwarders is looked at again (one engine listing) at most this often: endpoint churn
+ * reconciles a proxy many times a second, and forwarders change only with Services.
+ */
+const BRIDGE_RESYNC_MS = 30_000;
 
 /** Everything one reconcile needs, computed from the desired graph and the observed fleet. */
 interface Snapshot {
@@ -237,20 +279,34 @@ export class ServiceController {
     const s = state ?? { proxy: this.opts.proxyFor(node), image: node.proxyImage };
     this.nodes.set(nodeName, s);
     let { config, ingress } = this.nodeConfig(node, snap, s.proxy.filesDir);
+    const bridge = await this.bridgePlan(node, s, snap.services);
+    if (bridge !== undefined && "bind" in bridge) config = { ...config, bridge: proxyBridge(bridge.forwarders, bridge.bind) };
+    let bridgeProblem = bridge !== undefined && "problem" in bridge ? bridge.problem : undefined;
     try {
       let edits: ProxyEdits;
-      try {
-        edits = await this.apply(s, config);
-      } catch (err) {
-        if (config.ingress === undefined) throw err;
-        // An ingress the proxy cannot take (its port is in use on this node, …) must not take the node's
-        // Services down with it: they are served without it, and the ingress reports why.
-        const e = toCoxError(err);
-        delete s.applied;
-        const { ingress: _left, ...without } = config;
-        edits = await this.apply(s, without);
-        config = without;
-        ingress = { problem: `${e.code}: ${e.message}` };
+      for (;;) {
+        try {
+          edits = await this.apply(s, config);
+          break;
+        } catch (err) {
+          // An ingress or a bridge frontend the proxy cannot take (its port is in use on this node, …) must
+          // not take the node's Services down with it: they are served without it, and it reports why. The
+          // part the error names goes first.
+          const e = toCoxError(err);
+          const at = config.bridge ? `${config.bridge.bind.address}:${config.bridge.bind.port}` : undefined;
+          const dropBridge = config.bridge !== undefined && (config.ingress === undefined || e.message.includes(at!));
+          if (!dropBridge && config.ingress === undefined) throw err;
+          delete s.applied;
+          if (dropBridge) {
+            const { bridge: _left, ...without } = config;
+            config = without;
+            bridgeProblem = e;
+          } else {
+            const { ingress: _left, ...without } = config;
+            config = without;
+            ingress = { problem: `${e.code}: ${e.message}` };
+          }
+        }
       }
       const before = new Set(s.config?.listeners.map((l) => l.key));
       const ingressBefore = s.ingress;
@@ -272,6 +328,8 @@ export class ServiceController {
       }
       if (s.error) this.opts.log?.(`proxy of ${nodeName} serves again`);
       delete s.error;
+      // The forwarders follow the proxy: the frontend they send to serves now.
+      await this.syncForwarders(node, s, bridge, config.bridge !== undefined ? undefined : bridgeProblem);
     } catch (err) {
       const e = toCoxError(err);
       if (s.error?.code !== e.code || s.error.message !== e.message) this.opts.log?.(`proxy of ${nodeName}: ${e.code}: ${e.message}`);
@@ -284,6 +342,92 @@ export class ServiceController {
     }
     this.statusOfAll(snap);
     this.publishApplied(snap);
+    if (s.bridge?.problem !== undefined || (s.bridge?.errors.size ?? 0) > 0) {
+      const stalled = bridgeProblem?.retry === "stalled";
+      return { requeueAfterMs: stalled ? BRIDGE_RETRY_MS.stalled : BRIDGE_RETRY_MS.transient };
+    }
+  }
+
+  /**
+   * What bridge discovery `node` needs now: its network (created when missing), the forwarders of
+   * `services` in its Service range and where the proxy takes their connections; or why it cannot have it.
+   * Undefined for a node that is not a Docker bridge node.
+   */
+  private async bridgePlan(node: NodeConfig, s: NodeState, services: readonly ServiceSpec[]): Promise<BridgePlan | undefined> {
+    if (this.opts.forwardersFor === undefined) return undefined;
+    s.forwarders ??= this.opts.forwardersFor(node);
+    const port = bridgeProxyPort(node);
+    if (s.forwarders === undefined || port === undefined) return undefined;
+    try {
+      const network = await s.forwarders.network();
+      if (network.serviceRange === undefined) {
+        throw new CoxError("BridgeNetworkUnusable", `node ${node.name}: its bridge network ${network.name} has no room for Service forwarders: ${network.problem ?? "no Service range"}`, {
+          details: { node: node.name, network: network.name },
+        });
+      }
+      let forwarders: ServiceForwarder[];
+      try {
+        forwarders = serviceForwarders(services, network.serviceRange);
+      } catch (err) {
+        throw new CoxError("BridgeNetworkUnusable", `node ${node.name}: the Service range ${network.serviceRange} of bridge network ${network.name} is too small: ${toCoxError(err).message}`, {
+          cause: err,
+          details: { node: node.name, network: network.name },
+        });
+      }
+      return { network, forwarders, bind: { address: network.gateway, port } };
+    } catch (err) {
+      return { problem: toCoxError(err) };
+    }
+  }
+
+  /**
+   * Makes `node`'s forwarders match the plan (a host node: removes leftovers, once), and records and logs
+   * what changed. `problem`: the proxy does not serve the bridge frontend, and why.
+   */
+  private async syncForwarders(node: NodeConfig, s: NodeState, plan: BridgePlan | undefined, problem: CoxError | undefined): Promise<void> {
+    if (s.forwarders === undefined) return;
+    if (plan === undefined) {
+      if (s.forwardersCleared) return;
+      await s.forwarders
+        .sync([])
+        .then(() => (s.forwardersCleared = true))
+        .catch((err: unknown) => this.opts.log?.(`node ${node.name}: cannot remove leftover Service forwarders: ${toCoxError(err).message}`));
+      return;
+    }
+    const before = s.bridge;
+    const next: NodeBridge = { addresses: new Map(), errors: new Map() };
+    if ("problem" in plan || problem !== undefined) {
+      const e = problem ?? (plan as { problem: CoxError }).problem;
+      next.problem = `${e.code}: ${e.message}`;
+      delete s.bridgeSynced;
+    } else {
+      const signature = JSON.stringify([plan.network, plan.bind, plan.forwarders]);
+      const fresh = s.bridgeSynced !== undefined && s.bridgeSynced.signature === signature && Date.now() - s.bridgeSynced.at < BRIDGE_RESYNC_MS;
+      if (fresh && before !== undefined) return;
+      delete s.bridgeSynced;
+      try {
+        const errors = await s.forwarders.sync(plan.forwarders, { network: plan.network, proxy: plan.bind });
+        for (const f of plan.forwarders) next.addresses.set(f.key, f.address);
+        for (const [key, e] of errors) next.errors.set(key, `${e.code}: ${e.message}`);
+        if (errors.size === 0) s.bridgeSynced = { signature, at: Date.now() };
+      } catch (err) {
+        const e = toCoxError(err);
+        next.problem = `${e.code}: ${e.message}`;
+      }
+    }
+    s.bridge = next;
+    if (next.problem !== undefined && next.problem !== before?.problem) this.opts.log?.(`bridge discovery on node ${node.name}: ${next.problem}`);
+    if (next.problem === undefined && before?.problem !== undefined) this.opts.log?.(`bridge discovery on node ${node.name} works again`);
+    if ("network" in plan) {
+      for (const f of plan.forwarders) {
+        const error = next.errors.get(f.key);
+        if (error !== undefined) {
+          if (before?.errors.get(f.key) !== error) this.opts.log?.(`Service ${f.key} cannot be found by name on node ${node.name}: ${error}`);
+        } else if (next.problem === undefined && (before?.addresses.get(f.key) !== f.address || before.errors.has(f.key) || before.problem !== undefined)) {
+          this.opts.log?.(`Service ${f.key} is found by name on node ${node.name}'s bridge network ${plan.network.name} at ${f.address} (${f.aliases.join(", ")})`);
+        }
+      }
+    }
   }
 
   /**
@@ -454,9 +598,20 @@ export class ServiceController {
         const s = this.nodes.get(n.name);
         const address = spec.headless ? undefined : this.addresses(n, snap.services).get(`${spec.namespace}/${spec.name}`);
         const serving = s?.config?.listeners.some((l) => l.key.startsWith(`${spec.namespace}/${spec.name}:`)) === true && !s.error;
-        return { node: n.name, ...(address ? { address } : {}), serving, ...(s?.error ? { error: `${s.error.code}: ${s.error.message}` } : {}) };
+        const bridge = spec.headless ? undefined : this.bridgeRecord(`${spec.namespace}/${spec.name}`, s);
+        return { node: n.name, ...(address ? { address } : {}), serving, ...(s?.error ? { error: `${s.error.code}: ${s.error.message}` } : {}), ...(bridge ? { bridge } : {}) };
       }),
     });
+  }
+
+  /** How a bridge node serves the Service `key` by name (undefined for other nodes). */
+  private bridgeRecord(key: string, s: NodeState | undefined): ServiceNodeRecord["bridge"] {
+    const b = s?.bridge;
+    if (b === undefined) return undefined;
+    const address = b.addresses.get(key);
+    const error = b.problem ?? b.errors.get(key) ?? (s!.error ? `${s!.error.code}: ${s!.error.message}` : undefined);
+    const routed = s!.config?.bridge?.routes.some((r) => r.address === address) === true;
+    return { ...(address !== undefined ? { address } : {}), serving: error === undefined && routed, ...(error !== undefined ? { error } : {}) };
   }
 
   private writeStatus(path: string, content: string | undefined): void {

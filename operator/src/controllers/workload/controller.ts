@@ -62,10 +62,10 @@ import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { assignedNodePorts, DEFAULT_SERVICE_NETWORK, withNodePorts } from "../../traffic/addresses.js";
-import { discoveryFor } from "../../traffic/discovery.js";
+import { bridgeDiscoveryFor, discoveryFor, type Discovery } from "../../traffic/discovery.js";
 import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
-import type { RolloutTrafficState, ServiceRole } from "../../traffic/types.js";
+import type { RolloutTrafficState, ServiceRole, ServiceSpec } from "../../traffic/types.js";
 import { stateKey } from "../traffic-board.js";
 import { uniquePodName } from "./names.js";
 import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
@@ -516,11 +516,27 @@ export class WorkloadController {
         portCount: plan.portCount,
         fixedPorts: plan.fixedHostPorts.map((p) => p.port),
       });
-      // Services are reached on the node's own loopback addresses: host-network pods only (bridge: not yet).
-      const discovery = services.length > 0 && node.network === "host" ? discoveryFor(services, node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK, ctx.namespace) : undefined;
-      const launches = podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}) });
+      // Services are reached on the node's own loopback addresses (host network) or, on a bridge network,
+      // through their forwarders there (traffic/bridge.ts), whose addresses come from the network's Service range.
+      const launches = async () => {
+        const discovery =
+          node.network === "bridge"
+            ? await this.bridgeDiscovery(placement.node, services, ctx.namespace)
+            : services.length > 0
+              ? discoveryFor(services, node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK, ctx.namespace)
+              : undefined;
+        return podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}) });
+      };
       creates.push(
-        fleet.createPod(placement.id, placement.node, launches).then(
+        launches()
+          .then(
+            (l) => fleet.createPod(placement.id, placement.node, l),
+            (err: unknown) => {
+              fleet.release(placement.id);
+              throw err;
+            },
+          )
+          .then(
           () => void ctx.events.push({ type: "Normal", reason: "Created", message: `created pod ${placement.id} on ${placement.node}` }),
           (err: unknown) => {
             const e = toCoxError(err);
@@ -559,6 +575,17 @@ export class WorkloadController {
       mem.unschedulableAttempts = 0;
     }
     await Promise.all(creates);
+  }
+
+  /**
+   * What a pod of `namespace` on the bridge node `node` is told about `services`: their variables with
+   * their forwarders' addresses when the node's network has a Service range (asked of its runtime; none
+   * when it cannot say), and always the DNS search path that makes their short names resolve.
+   */
+  private async bridgeDiscovery(node: string, services: readonly ServiceSpec[], namespace: string): Promise<Discovery> {
+    const runtime = this.opts.fleet.runtimeOf(node);
+    const network = services.length > 0 && runtime?.bridgeNetwork ? await runtime.bridgeNetwork().catch(() => undefined) : undefined;
+    return bridgeDiscoveryFor(services, network?.serviceRange, namespace);
   }
 
   /** The plan of an older revision, rebuilt from the commit that last made it current. */

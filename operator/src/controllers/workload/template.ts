@@ -204,6 +204,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       ports,
       limits: c.limits,
       ...(at.discovery?.hosts.length ? { hosts: at.discovery.hosts.map((h) => ({ address: h.address, names: [...h.names] })) } : {}),
+      ...(at.discovery?.dnsSearch?.length ? { dnsSearch: [...at.discovery.dnsSearch] } : {}),
     };
     const labels: Record<string, string> = {
       [LABELS.owner]: at.instance,
