@@ -71,6 +71,20 @@ const cases: { name: string; config: ProxyConfig; statsSocket?: string }[] = [
   },
   { name: "a stats socket path with spaces and a dollar sign", config: { node: "n1", listeners: [listener("default/web:80")] }, statsSocket: "/run/cox swain/$HOME/admin.sock" },
   { name: "what the pure pipeline gives for HTTP, TCP, NodePort, affinity and headless Services", config: pipeline() },
+  {
+    name: "a bridge frontend handing PROXY-protocol connections to an HTTP and a TCP listener",
+    config: {
+      node: "n1",
+      listeners: [listener("default/web:80", { mode: "http" }), listener("default/db:5432", { binds: [{ address: "127.77.0.11", port: 5432 }], affinity: { timeoutSeconds: 60 } })],
+      bridge: {
+        bind: { address: "172.18.0.1", port: 20999 },
+        routes: [
+          { address: "172.18.130.7", port: 80, backend: "default/web:80" },
+          { address: "172.18.200.3", port: 5432, backend: "default/db:5432" },
+        ],
+      },
+    },
+  },
 ];
 
 describe.skipIf(haproxy === undefined)("renderHaproxy output checked by the real haproxy -c", () => {

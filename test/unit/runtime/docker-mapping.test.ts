@@ -1,10 +1,14 @@
 /**
- * Pure parts of the Docker runtime: restart counts carried in container names, and the demultiplexing of
- * exec output (frames split anywhere by the transport).
+ * Pure parts of the Docker runtime: restart counts carried in container names, the demultiplexing of
+ * exec output (frames split anywhere by the transport), a bridge container's DNS settings and what a
+ * bridge network's inspect answer says about its Service range.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import {
+  bridgeNetworkOf,
+  createContainerBody,
   ExecOutputDemuxer,
   isValidRuntimeName,
   observedFromInspect,
@@ -130,5 +134,46 @@ describe("ExecOutputDemuxer", () => {
     const exact = new ExecOutputDemuxer(4);
     exact.push(frame(1, "abcdef"));
     expect(exact.text()).toBe("abcd");
+  });
+});
+
+describe("a bridge container's DNS", () => {
+  const launch = (over: Partial<ContainerLaunch>): ContainerLaunch => ({ runtimeName: "cx_default_web-1_app", image: "app:v1", env: {}, network: "bridge", ports: [], limits: {}, labels: {}, ...over });
+  const bridge = { network: "coxswain", publishIp: "" };
+
+  it("takes the launch's search path, with the resolver's own ndots (Docker would write ndots:0)", () => {
+    const body = createContainerBody(launch({ dnsSearch: ["shop.svc.cluster.local", "svc.cluster.local", "cluster.local"] }), bridge);
+    expect(body.HostConfig.DnsSearch).toEqual(["shop.svc.cluster.local", "svc.cluster.local", "cluster.local"]);
+    expect(body.HostConfig.DnsOptions).toEqual(["ndots:1"]);
+  });
+
+  it.each([
+    { name: "a host-network container", over: { network: "host" as const, dnsSearch: ["default.svc.cluster.local"] } },
+    { name: "a launch without a search path", over: {} },
+  ])("leaves the engine's settings to $name", ({ over }) => {
+    const body = createContainerBody(launch(over), bridge);
+    expect(body.HostConfig.DnsSearch).toBeUndefined();
+    expect(body.HostConfig.DnsOptions).toBeUndefined();
+  });
+});
+
+describe("bridgeNetworkOf", () => {
+  const made = { Id: "abc", Name: "coxswain", Labels: { "io.coxswain.service-range": "172.18.128.0/17" }, IPAM: { Config: [{ Subnet: "172.18.0.0/16", IPRange: "172.18.0.0/17", Gateway: "172.18.0.1" }] } };
+  const cases = [
+    { name: "a network coxswain made", info: made, want: { name: "coxswain", subnet: "172.18.0.0/16", gateway: "172.18.0.1", serviceRange: "172.18.128.0/17" } },
+    {
+      name: "an IPv6 entry before the IPv4 one, and no gateway named",
+      info: { ...made, IPAM: { Config: [{ Subnet: "fd00::/64" }, { Subnet: "172.18.0.0/16", IPRange: "172.18.0.0/17" }] } },
+      want: { name: "coxswain", subnet: "172.18.0.0/16", gateway: "172.18.0.1", serviceRange: "172.18.128.0/17" },
+    },
+    {
+      name: "a network made by hand (no label)",
+      info: { Id: "abc", Name: "coxswain", Labels: {}, IPAM: { Config: [{ Subnet: "172.19.0.0/16", Gateway: "172.19.0.1" }] } },
+      want: { name: "coxswain", subnet: "172.19.0.0/16", gateway: "172.19.0.1", problem: expect.stringMatching(/no io\.coxswain\.service-range label/) },
+    },
+    { name: "a network without an IPv4 subnet", info: { Id: "abc", Name: "v6", IPAM: { Config: [{ Subnet: "fd00::/64" }] } }, want: { name: "v6", subnet: "", gateway: "", problem: "it has no IPv4 subnet" } },
+  ];
+  it.each(cases)("reads $name", ({ info, want }) => {
+    expect(bridgeNetworkOf(info)).toEqual(want);
   });
 });

@@ -233,6 +233,7 @@ export interface CreateContainerBody {
     RestartPolicy: { Name: "no" };
     ExtraHosts?: string[];
     DnsSearch?: string[];
+    DnsOptions?: string[];
   };
 }
 
@@ -270,8 +271,14 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
   }
   // Service names (ContainerLaunch.hosts): Docker writes them into the container's own /etc/hosts.
   if (launch.hosts?.length) body.HostConfig.ExtraHosts = launch.hosts.flatMap((h) => h.names.map((n) => `${n}:${h.address}`));
-  // On a user-defined network Docker's DNS answers the Service forwarders' aliases; the search path makes short names work.
-  if (launch.network === "bridge" && launch.dnsSearch?.length) body.HostConfig.DnsSearch = [...launch.dnsSearch];
+  // On a user-defined network Docker's DNS answers the Service forwarders' aliases; the search path makes
+  // short names work. Docker writes ndots:0 there unless told otherwise (every name tried as it is first,
+  // each short name asked of the upstream servers): ndots:1, the resolver's own default, tries the search
+  // path first for a name without a dot, and a name with one as it is.
+  if (launch.network === "bridge" && launch.dnsSearch?.length) {
+    body.HostConfig.DnsSearch = [...launch.dnsSearch];
+    body.HostConfig.DnsOptions = ["ndots:1"];
+  }
   if (launch.limits.cpuMillis !== undefined) body.HostConfig.NanoCpus = Math.round(launch.limits.cpuMillis * 1e6);
   if (launch.limits.memoryBytes !== undefined) body.HostConfig.Memory = Math.round(launch.limits.memoryBytes);
   return body;
