@@ -129,7 +129,12 @@ describe.skipIf(!HAS_DOCKER)("Service discovery on bridge nodes", () => {
 
     // A Service made after the pod started: found by name, not in its environment (Kubernetes' rule).
     await ctx.repo.write("apps/late-svc.yaml", serviceYaml({ name: "late", selector: "api", ports: [{ port: 8081, targetPort: "http" }] }));
+    const committed = Date.now();
     await ctx.repo.commit("a Service after the client started");
+    await waitFor("late by name from the client", async () => (await inClient("wget -qO- http://late:8081/")).output === "v2\n", 120_000, 100).catch((err: Error) => {
+      throw new Error(`${err.message}${output()}`);
+    });
+    console.log(`a Service committed after the pod started answers it by name ${((Date.now() - committed) / 1000).toFixed(1)} s after the commit (2 bridge nodes, poll 300 ms)`);
     const late = await servedByName("late");
     expect(await inClient("wget -qO- http://late:8081/ && wget -qO- http://late.default.svc.cluster.local:8081/")).toEqual({ exitCode: 0, output: "v2\nv2\n" });
     expect((await inClient('echo "[$LATE_SERVICE_HOST]"')).output.trim()).toBe("[]");
