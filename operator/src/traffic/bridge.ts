@@ -42,7 +42,7 @@ import { compareText } from "./keys.js";
 import type { ProxyBind, ProxyBridge, ServiceSpec } from "./types.js";
 
 /** The domain Kubernetes' cluster DNS answers for (Service names end in `.svc.<it>`). */
-export const CLUSTER_DOMAIN = "cluster.local";
+const CLUSTER_DOMAIN = "cluster.local";
 
 /** The label on a bridge network that holds its Service range (a CIDR inside its subnet, outside its IPRange). */
 export const SERVICE_RANGE_LABEL = "io.coxswain.service-range";

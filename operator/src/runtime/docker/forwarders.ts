@@ -82,7 +82,7 @@ export function dockerForwardersFactory(runtimeOf: (node: string) => NodeRuntime
 }
 
 /** The container name of a Service's forwarder. */
-export function forwarderName(owner: string, forwarder: Pick<ServiceForwarder, "namespace" | "name">): string {
+function forwarderName(owner: string, forwarder: Pick<ServiceForwarder, "namespace" | "name">): string {
   return `cx-svc-${owner}_${forwarder.namespace}_${forwarder.name}`;
 }
 
