@@ -7,7 +7,8 @@
  * - a Service made after the pod started answers by name (the network's DNS), without variables;
  * - a Service removed stops resolving, and its forwarder is gone;
  * - an operator that restarts adopts the forwarders (same containers);
- * - once the apps and Services are gone no forwarder is left, and the fleet leaves no bridge behind.
+ * - once the apps and Services are gone no forwarder is left, and the fleet leaves no bridge behind;
+ * - a node whose network was made by hand (no Service range) says so and serves its Services all the same.
  */
 import fs from "node:fs";
 import { rm } from "node:fs/promises";
@@ -188,17 +189,73 @@ describe.skipIf(!HAS_DOCKER)("Service discovery on bridge nodes", () => {
   });
 });
 
-/** GET on an engine's unix socket; the body as text (throws on a status other than 200). */
-async function fetchEngine(socketPath: string, path: string): Promise<string> {
+describe.skipIf(!HAS_DOCKER)("a bridge node whose network was made by hand", () => {
+  const ctx = {} as { fleet: TestFleet; repo: TestRepo; stateDir: string; operator?: OperatorProcess };
+
+  beforeAll(async () => {
+    ctx.fleet = await startFleet({ nodes: 1, name: "e2e-bridge-hand" });
+    const node = ctx.fleet.nodes[0]!;
+    await Promise.all([buildTestImages(node.socketPath), buildProxyImage(node.socketPath)]);
+    // As an older coxswain (or a person) would have made it: no room set aside for Service forwarders.
+    await fetchEngine(node.socketPath, "/networks/create", { Name: "coxswain", Driver: "bridge", CheckDuplicate: true });
+    ctx.repo = await makeRepo();
+    ctx.stateDir = await tempDir("coxswain-e2e-bridge-hand-");
+    await ctx.repo.write("fleet/nodes.yaml", ctx.fleet.nodeManifests({ network: "bridge" }));
+  });
+  afterAll(async () => {
+    await ctx.operator?.stop();
+    await ctx.fleet?.stop();
+    await ctx.repo?.cleanup();
+    if (ctx.stateDir) await rm(ctx.stateDir, { recursive: true, force: true });
+  });
+
+  it("says so in the status file and the log, and keeps serving its Services and pods", async () => {
+    await ctx.repo.write("apps/web.yaml", deploymentYaml({ name: "web", replicas: 1, image: TEST_IMAGES.v1, probe: true, env: BIND }));
+    await ctx.repo.write("apps/web-svc.yaml", serviceYaml({ name: "web", ports: [{ name: "http", port: 80, targetPort: "http" }] }));
+    await ctx.repo.commit("web and its Service");
+    ctx.operator = startOperatorProcess(["run", "--repo", ctx.repo.dir, "--state-dir", ctx.stateDir, "--poll-interval", "300ms"]);
+    await ctx.operator.waitForLine(/^.*bridge discovery on node node-1: BridgeNetworkUnusable: node node-1: its bridge network coxswain has no room for Service forwarders/, 120_000);
+    const node = await waitFor("web served, its bridge discovery reported", async () => {
+      const text = await runGit(["show", "coxswain/status:services/default/web.yaml"], { cwd: ctx.repo.dir }).catch(() => undefined);
+      const n = text === undefined ? undefined : (parse(text) as ServiceStatus & { nodes: { address?: string }[] }).nodes[0];
+      return n?.serving === true && n.bridge?.error !== undefined ? n : undefined;
+    }, 120_000, 250);
+    expect(node.bridge).toEqual({ serving: false, error: expect.stringMatching(/^BridgeNetworkUnusable: /) });
+    // The node's proxy serves the Service on its host address all the same (its pod on the bridge network).
+    const address = (node as { address?: string }).address!;
+    const body = await waitFor("web through the node proxy", () => httpGet(address, 80).catch(() => undefined), 60_000, 250);
+    expect(body).toBe("v1\n");
+    expect(JSON.parse(await fetchEngine(ctx.fleet.nodes[0]!.socketPath, `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [LABELS.serviceForwarder] }))}`))).toEqual([]);
+  });
+});
+
+/** The body of GET http://address:port/ (rejects on a status other than 200). */
+async function httpGet(address: string, port: number): Promise<string> {
   const http = await import("node:http");
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path, method: "GET" }, (res) => {
+    const req = http.get({ host: address, port, path: "/", agent: false, timeout: 5_000 }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => (body += c));
-      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${path}: ${res.statusCode} ${body}`))));
+      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+/** A call on an engine's unix socket (GET, or POST with a JSON body); the answer as text (throws on a status other than 2xx). */
+async function fetchEngine(socketPath: string, path: string, body?: unknown): Promise<string> {
+  const http = await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, path, method: body === undefined ? "GET" : "POST", headers: body === undefined ? {} : { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? resolve(text) : reject(new Error(`${path}: ${res.statusCode} ${text}`))));
     });
     req.on("error", reject);
+    if (body !== undefined) req.write(JSON.stringify(body));
     req.end();
   });
 }
