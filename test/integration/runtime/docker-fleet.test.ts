@@ -161,11 +161,13 @@ describe.skipIf(!enabled)("test fleet of real dockerd daemons", () => {
           network: "host",
           address: "127.0.0.1",
           portRange: fleet.nodes[i]!.portRange,
-          serviceNetwork: `127.${100 + i}.0.0/16`, // nodes on one host need disjoint ones
+          serviceNetwork: expect.stringMatching(/^127\.1[0-3][0-9]\.0\.0\/16$/), // from the node's machine-wide port slot
           proxyImage: TEST_PROXY_IMAGE,
         },
       });
     });
+    // Nodes on one host need disjoint ones (and fleets side by side too: the slot is machine-wide).
+    expect(new Set(docs.map((d) => d.spec.serviceNetwork)).size).toBe(3);
   });
 
   it("makes connect and list fail with NodeUnreachable at once while a node is down, and recovers", async () => {
