@@ -8,7 +8,7 @@
  *   IP address; an Exact or Prefix path that is not absolute and clean (no "//", "/./", "/../", "%2f",
  *   not ending in "/." or "/.."), an ImplementationSpecific path that is not empty or absolute, and any
  *   path with a character no request path can hold; a TLS entry without secretName (coxswain has no
- *   default certificate: not supported yet); spec.ingressClassName and the kubernetes.io/ingress.class
+ *   default certificate); spec.ingressClassName and the kubernetes.io/ingress.class
  *   annotation both set (as in Kubernetes);
  * - warnings (InvalidField): a class other than "coxswain" (the Ingress is ignored: another controller's),
  *   a path that routes the same as an earlier one of the same Ingress (the earlier one wins), an
@@ -142,7 +142,7 @@ export function ingressIssues(ingress: Ingress): Issue[] {
       if (problem) issues.push(fieldError("InvalidField", [...at, "hosts", j], problem));
     });
     if (t.secretName === undefined || t.secretName === "") {
-      issues.push(fieldError("InvalidField", [...at, "secretName"], "is required: a TLS entry without secretName uses the controller's default certificate, and coxswain has none (not supported yet); name a kubernetes.io/tls Secret of this namespace"));
+      issues.push(fieldError("InvalidField", [...at, "secretName"], "is required: a TLS entry without secretName uses the controller's default certificate, and coxswain has none; name a kubernetes.io/tls Secret of this namespace"));
     }
   });
   return issues;

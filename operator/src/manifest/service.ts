@@ -3,7 +3,7 @@
  * SetDefaults_Service, for the fields coxswain accepts). What is reported how (see also crds/service.yaml):
  * - errors (InvalidField): a Service coxswain could not serve as written — missing or clashing ports and
  *   names, a bad targetPort, a nodePort on a ClusterIP Service, headless NodePort/LoadBalancer, and values
- *   coxswain does not support yet (protocol UDP/SCTP, type ExternalName, externalTrafficPolicy or
+ *   coxswain does not support (protocol UDP/SCTP, type ExternalName, externalTrafficPolicy or
  *   internalTrafficPolicy Local, ipFamilyPolicy RequireDualStack, allocateLoadBalancerNodePorts false);
  * - warnings (InvalidField), the field then dropped when defaults are applied: values that are ignored
  *   because coxswain does the same thing anyway or decides it itself — a concrete clusterIP, clusterIPs,
@@ -78,8 +78,8 @@ export function serviceIssues(svc: Service): Issue[] {
   const warn = (path: Path, message: string, at: Issue["at"] = "key"): void => {
     issues.push({ code: "InvalidField", severity: "warning", path: [...path], at, message });
   };
-  const notYet = (path: Path, what: string, why: string): void => {
-    issues.push(fieldError("InvalidField", path, `${what} is not supported yet: ${why}`));
+  const unsupported = (path: Path, what: string, why: string): void => {
+    issues.push(fieldError("InvalidField", path, `${what} is not supported by coxswain: ${why}`));
   };
 
   const name = svc.metadata.name;
@@ -94,7 +94,7 @@ export function serviceIssues(svc: Service): Issue[] {
   }
 
   if (type === "ExternalName") {
-    notYet(["spec", "type"], "type ExternalName", "coxswain serves no DNS aliases; point clients at the external name directly");
+    unsupported(["spec", "type"], "type ExternalName", "coxswain serves no DNS aliases; point clients at the external name directly");
   }
 
   issues.push(...clusterIPIssues(svc, warn));
@@ -120,7 +120,7 @@ export function serviceIssues(svc: Service): Issue[] {
       else names.set(p.name, i);
     }
     const protocol = p.protocol ?? "TCP";
-    if (protocol !== "TCP") notYet([...path, "protocol"], `protocol ${protocol}`, "coxswain's Service proxy carries TCP only");
+    if (protocol !== "TCP") unsupported([...path, "protocol"], `protocol ${protocol}`, "coxswain's Service proxy carries TCP only");
     const id = `${p.port}/${protocol}`;
     const firstNumber = numbers.get(id);
     if (firstNumber !== undefined) {
@@ -155,15 +155,15 @@ export function serviceIssues(svc: Service): Issue[] {
   }
 
   const everyNode = "every node's proxy forwards to every endpoint, wherever it runs";
-  if (spec.externalTrafficPolicy === "Local") notYet(["spec", "externalTrafficPolicy"], "externalTrafficPolicy Local", everyNode);
+  if (spec.externalTrafficPolicy === "Local") unsupported(["spec", "externalTrafficPolicy"], "externalTrafficPolicy Local", everyNode);
   else if (spec.externalTrafficPolicy !== undefined) warn(["spec", "externalTrafficPolicy"], `is ignored: Cluster is what coxswain does (${everyNode})`);
-  if (spec.internalTrafficPolicy === "Local") notYet(["spec", "internalTrafficPolicy"], "internalTrafficPolicy Local", everyNode);
+  if (spec.internalTrafficPolicy === "Local") unsupported(["spec", "internalTrafficPolicy"], "internalTrafficPolicy Local", everyNode);
   else if (spec.internalTrafficPolicy !== undefined) warn(["spec", "internalTrafficPolicy"], `is ignored: Cluster is what coxswain does (${everyNode})`);
   const families = "coxswain serves on the addresses its nodes have";
-  if (spec.ipFamilyPolicy === "RequireDualStack") notYet(["spec", "ipFamilyPolicy"], "ipFamilyPolicy RequireDualStack", families);
+  if (spec.ipFamilyPolicy === "RequireDualStack") unsupported(["spec", "ipFamilyPolicy"], "ipFamilyPolicy RequireDualStack", families);
   else if (spec.ipFamilyPolicy !== undefined) warn(["spec", "ipFamilyPolicy"], `is ignored, as Kubernetes' API server sets it: ${families}`);
   if (spec.ipFamilies !== undefined) warn(["spec", "ipFamilies"], `is ignored, as Kubernetes' API server sets it: ${families}`);
-  if (spec.allocateLoadBalancerNodePorts === false) notYet(["spec", "allocateLoadBalancerNodePorts"], "allocateLoadBalancerNodePorts false", "a LoadBalancer Service is a NodePort Service on every node's address");
+  if (spec.allocateLoadBalancerNodePorts === false) unsupported(["spec", "allocateLoadBalancerNodePorts"], "allocateLoadBalancerNodePorts false", "a LoadBalancer Service is a NodePort Service on every node's address");
   else if (spec.allocateLoadBalancerNodePorts !== undefined) warn(["spec", "allocateLoadBalancerNodePorts"], "is ignored: coxswain always gives a LoadBalancer Service nodePorts (it is a NodePort Service on every node's address)");
   if (spec.healthCheckNodePort !== undefined) warn(["spec", "healthCheckNodePort"], "is ignored, as Kubernetes' API server sets it for externalTrafficPolicy Local, which coxswain does not support");
   return issues;

@@ -32,7 +32,7 @@ export interface IngressManifestSpec {
   tls?: IngressTLS[];
 }
 /**
- * Where a request goes. A Service of the Ingress's namespace and one of its ports; resource backends are not supported yet.
+ * Where a request goes. A Service of the Ingress's namespace and one of its ports; resource backends are not supported by coxswain.
  */
 export interface IngressBackend {
   service?: IngressServiceBackend;
@@ -85,7 +85,7 @@ export interface HTTPIngressPath {
    */
   pathType: "Exact" | "Prefix" | "ImplementationSpecific";
   /**
-   * Where a request goes. A Service of the Ingress's namespace and one of its ports; resource backends are not supported yet.
+   * Where a request goes. A Service of the Ingress's namespace and one of its ports; resource backends are not supported by coxswain.
    */
   backend: IngressBackend;
 }

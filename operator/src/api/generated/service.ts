@@ -28,7 +28,7 @@ export interface ServiceManifestSpec {
    */
   ports?: ServicePort[];
   /**
-   * ClusterIP (default) is reached on the Service's address; NodePort also on every node's address at the nodePort; LoadBalancer is NodePort on every node's address. ExternalName is not supported yet (an error).
+   * ClusterIP (default) is reached on the Service's address; NodePort also on every node's address at the nodePort; LoadBalancer is NodePort on every node's address. ExternalName is not supported by coxswain (an error).
    */
   type?: "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName";
   /**
@@ -49,11 +49,11 @@ export interface ServiceManifestSpec {
    */
   publishNotReadyAddresses?: boolean;
   /**
-   * Cluster is what coxswain does (every node forwards to every endpoint); ignored with a warning and dropped. Local is not supported yet (an error).
+   * Cluster is what coxswain does (every node forwards to every endpoint); ignored with a warning and dropped. Local is not supported by coxswain (an error).
    */
   externalTrafficPolicy?: "Cluster" | "Local";
   /**
-   * Cluster is what coxswain does; ignored with a warning and dropped. Local is not supported yet (an error).
+   * Cluster is what coxswain does; ignored with a warning and dropped. Local is not supported by coxswain (an error).
    */
   internalTrafficPolicy?: "Cluster" | "Local";
   /**
@@ -61,11 +61,11 @@ export interface ServiceManifestSpec {
    */
   ipFamilies?: ("IPv4" | "IPv6")[];
   /**
-   * SingleStack and PreferDualStack are ignored with a warning and dropped (coxswain serves on the addresses its nodes have); RequireDualStack is not supported yet (an error).
+   * SingleStack and PreferDualStack are ignored with a warning and dropped (coxswain serves on the addresses its nodes have); RequireDualStack is not supported by coxswain (an error).
    */
   ipFamilyPolicy?: "SingleStack" | "PreferDualStack" | "RequireDualStack";
   /**
-   * true is what coxswain does (a LoadBalancer Service is NodePort on every node); ignored with a warning and dropped. false is not supported yet (an error).
+   * true is what coxswain does (a LoadBalancer Service is NodePort on every node); ignored with a warning and dropped. false is not supported by coxswain (an error).
    */
   allocateLoadBalancerNodePorts?: boolean;
   /**
@@ -87,7 +87,7 @@ export interface ServicePort {
    */
   targetPort?: number | string;
   /**
-   * TCP (default). UDP and SCTP are Kubernetes values coxswain does not support yet (an error).
+   * TCP (default). UDP and SCTP are Kubernetes values coxswain does not support (an error; its Service proxy carries TCP only).
    */
   protocol?: "TCP" | "UDP" | "SCTP";
   /**
