@@ -17,6 +17,7 @@ import { toCoxError } from "../api/errors.js";
 import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
 import { bridgeProxyPort } from "../traffic/bridge.js";
 import { LABELS } from "./labels.js";
+import { withPlatformLabels } from "./platform.js";
 import { Kubelet } from "./kubelet.js";
 import { runPreStop, type PreStopLabel } from "./prestop.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
@@ -497,7 +498,8 @@ export class Fleet {
       out.push({
         name: e.config.name,
         unschedulable: e.config.unschedulable || e.config.drain === true,
-        labels: e.config.labels,
+        // The engine's kubernetes.io/os and kubernetes.io/arch, as the kubelet adds them.
+        labels: withPlatformLabels(e.config.labels, e.info.platform),
         allocatable: {
           cpuMillis: Math.max(0, (cap.cpuMillis ?? e.info.cpuMillis) - reserved.cpuMillis),
           memoryBytes: Math.max(0, (cap.memoryBytes ?? e.info.memoryBytes) - reserved.memoryBytes),
