@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   YamlSyntax: "stalled",
   InvalidDocument: "stalled",
   UnknownKind: "stalled",
+  IgnoredKind: "stalled",
   UnsupportedApiVersion: "stalled",
   SchemaViolation: "stalled",
   InvalidField: "stalled",

@@ -24,6 +24,8 @@ export interface CheckedDocument {
   /** Positions of the file this document belongs to, and the document's ordinal in it (for locate()). */
   positions: FilePositions;
   ordinal: number;
+  /** Set for a document of a kind coxswain ignores (manifest/ignored.ts): counted, warned about, never an object. */
+  ignored?: true;
   /** Set when the document names a known kind and a name, even if it has other errors (duplicate checks). */
   identity?: { kind: Kind; key: ResourceKey };
   /** The validated, defaulted, frozen object; absent when the document has errors. */

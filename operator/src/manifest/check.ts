@@ -3,23 +3,26 @@
  * validation, rules beyond the schema and defaulting. The result does not depend on the file's path or on
  * other files, which is what makes it cacheable by blob oid. Cross-document checks live in load.ts.
  */
-import { KINDS, describeApiVersions, isKind, makeKey, type DesiredObject, type Kind } from "../api/objects.js";
+import { DEFAULT_NAMESPACE, KINDS, describeApiVersions, isKind, makeKey, type DesiredObject } from "../api/objects.js";
 import { deepFreeze, type CheckedDocument, type CheckedFile } from "./cache.js";
 import { describeGot, showValue, type Issue } from "./issue.js";
 import { decodeUtf8 } from "./decode.js";
 import { LIMIT_FLAGS } from "./limits.js";
+import { ignoredKind } from "./ignored.js";
 import { FilePositions, yamlDocuments, type FileIssue, type ParsedDocument, type PositionIndex } from "./parse.js";
 import { formatFieldPath } from "./paths.js";
-import { SERVER_SET_METADATA_FIELDS, validateSchema } from "./schema.js";
+import { SERVER_SET_ANNOTATIONS, SERVER_SET_METADATA_FIELDS, validateSchema } from "./schema.js";
 import { applyDefaults, semanticIssues } from "./semantic.js";
 
-/** The supported kinds with their apiVersions, sorted, for messages. */
-function supportedKinds(): string {
-  return (Object.keys(KINDS) as Kind[])
-    .sort()
-    .map((k) => `${k} (${describeApiVersions(k)})`)
-    .join(", ");
-}
+/**
+ * What a document that is not a manifest is told: coxswain reads every YAML file under the manifest path,
+ * so a Compose file, Helm values or a kustomization kept there is read too.
+ */
+const NOT_A_MANIFEST =
+  "coxswain reads every *.yaml and *.yml under the manifest path, so keep other YAML (a Compose file, Helm values, a kustomization) out of it, or point --path (run, plan) or validate's directory at the folder of the manifests";
+
+/** Where the list of kinds is, for messages about a kind (printed once by `coxswain kinds`, not in every message). */
+const KINDS_POINTER = "`coxswain kinds` lists the kinds coxswain reads and those it ignores";
 
 /**
  * Parses and checks one file's content (UTF-8 text or bytes). Bytes are decoded strictly (decode.ts): a
@@ -78,14 +81,48 @@ function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** Runs the per-document pipeline: identity, server-set fields, schema, cluster scope, rules, defaults. */
+/** True for null and for mappings that hold nothing but such values ({}, {loadBalancer: {}}): nothing said. */
+function isEmptyValue(v: unknown): boolean {
+  return v === null || (isMapping(v) && Object.values(v).every(isEmptyValue));
+}
+
+/**
+ * How messages name an object: its key for the kinds coxswain reads (Deployment/shop/cart, Node/a), and
+ * the same shape for the others (Kind/namespace/name when the kind is namespaced or the document names a
+ * namespace, Kind/name otherwise). Undefined when the document has no usable name.
+ */
+function objectLabel(kind: string, metadata: unknown): string | undefined {
+  if (!isMapping(metadata) || typeof metadata.name !== "string" || metadata.name === "") return undefined;
+  const name = metadata.name;
+  const namespace = typeof metadata.namespace === "string" && metadata.namespace !== "" ? metadata.namespace : undefined;
+  if (isKind(kind)) return makeKey(kind, name, namespace);
+  const namespaced = ignoredKind(kind)?.namespaced ?? namespace !== undefined;
+  return namespaced ? `${kind}/${namespace ?? DEFAULT_NAMESPACE}/${name}` : `${kind}/${name}`;
+}
+
+/** The message for a kind coxswain neither reads nor ignores; a List and a kustomization get a hint of their own. */
+function unknownKindMessage(kind: string, apiVersion: string): string {
+  if (kind === "List") {
+    return `a List (what kubectl get -o yaml prints for several objects) is not read: write each of its items as a YAML document of its own, separated by "---"`;
+  }
+  if (kind === "Kustomization") {
+    return `a kustomization is not a manifest: coxswain does not run kustomize; commit what \`kubectl kustomize\` renders and point --path at it`;
+  }
+  return `unknown kind ${showValue(kind)} (apiVersion ${apiVersion}): coxswain neither runs nor ignores it; ${KINDS_POINTER}`;
+}
+
+/**
+ * Runs the per-document pipeline: identity, kinds coxswain ignores, server-set fields, schema, cluster
+ * scope, rules, defaults. Every issue of a document that says what it is carries the object's name.
+ */
 export function checkDocument(doc: ParsedDocument, positions: FilePositions, ordinal: number): CheckedDocument {
   const issues: Issue[] = [];
+  let object: string | undefined;
   const result = (extra: Partial<CheckedDocument> = {}): CheckedDocument => ({
     start: doc.start,
     positions,
     ordinal,
-    issues: issues.map((i) => place(i, doc.positions())),
+    issues: issues.map((i) => place(i, doc.positions(), object)),
     ...extra,
   });
   const invalid = (path: string[], message: string): CheckedDocument => {
@@ -94,30 +131,31 @@ export function checkDocument(doc: ParsedDocument, positions: FilePositions, ord
   };
 
   const data = doc.data;
-  if (!isMapping(data)) return invalid([], `a document must be a mapping with apiVersion, kind and metadata (${describeGot(data)})`);
+  if (!isMapping(data)) return invalid([], `a document must be a mapping with apiVersion, kind and metadata (${describeGot(data)}); if this file is not a Kubernetes manifest: ${NOT_A_MANIFEST}`);
   const kind = data.kind;
-  if (kind === undefined) return invalid(["kind"], `missing "kind"; expected one of ${supportedKinds()}`);
-  if (typeof kind !== "string") return invalid(["kind"], `"kind" must be a string (${describeGot(kind)})`);
   const apiVersion = data.apiVersion;
-  if (apiVersion === undefined) return invalid(["apiVersion"], `missing "apiVersion"${isKind(kind) ? `; ${kind} is ${describeApiVersions(kind)}` : ""}`);
+  if (kind === undefined && apiVersion === undefined) return invalid([], `no "apiVersion" and no "kind", so this is not a Kubernetes manifest: ${NOT_A_MANIFEST}`);
+  if (kind === undefined) return invalid(["kind"], `missing "kind" (Deployment, Service, …); if this file is not a Kubernetes manifest: ${NOT_A_MANIFEST}`);
+  if (typeof kind !== "string") return invalid(["kind"], `"kind" must be a string (${describeGot(kind)})`);
+  object = objectLabel(kind, data.metadata);
+  const ignored = ignoredKind(kind);
+  if (apiVersion === undefined) {
+    const expected = isKind(kind) ? `; ${kind} is ${describeApiVersions(kind)}` : ignored ? `; ${kind} is ${ignored.apiVersions.join(" or ")}` : "";
+    return invalid(["apiVersion"], `missing "apiVersion"${expected}`);
+  }
   if (typeof apiVersion !== "string") return invalid(["apiVersion"], `"apiVersion" must be a string (${describeGot(apiVersion)})`);
-  if (!isKind(kind)) {
-    issues.push({
-      code: "UnknownKind",
-      severity: "error",
-      path: ["kind"],
-      at: "value",
-      message: `unknown kind ${showValue(kind)} (apiVersion ${apiVersion}); coxswain supports ${supportedKinds()}`,
-    });
+  if (!isKind(kind) && !ignored) {
+    issues.push({ code: "UnknownKind", severity: "error", path: ["kind"], at: "value", message: unknownKindMessage(kind, apiVersion) });
     return result();
   }
-  if (!KINDS[kind].apiVersions.includes(apiVersion)) {
+  const apiVersions = isKind(kind) ? KINDS[kind].apiVersions : ignored!.apiVersions;
+  if (!apiVersions.includes(apiVersion)) {
     issues.push({
       code: "UnsupportedApiVersion",
       severity: "error",
       path: ["apiVersion"],
       at: "value",
-      message: `${kind} is accepted as apiVersion ${describeApiVersions(kind)} (got ${showValue(apiVersion)})`,
+      message: `${kind} is accepted as apiVersion ${apiVersions.join(" or ")} (got ${showValue(apiVersion)})`,
     });
     return result();
   }
@@ -128,18 +166,53 @@ export function checkDocument(doc: ParsedDocument, positions: FilePositions, ord
   if (name === undefined) return invalid(["metadata", "name"], `missing "metadata.name"; every object needs a name`);
   if (typeof name !== "string" || name === "") return invalid(["metadata", "name"], `"metadata.name" must be a non-empty string (${describeGot(name)})`);
 
+  if (!isKind(kind)) {
+    // A kind coxswain ignores (unknown ones were refused above), read for its name only: nothing of it is
+    // used, so its fields are not checked.
+    issues.push({ code: "IgnoredKind", severity: "warning", path: ["kind"], at: "value", message: `${kind} is ignored: ${ignored!.why}` });
+    return result({ ignored: true });
+  }
   const namespace = typeof metadata.namespace === "string" ? metadata.namespace : undefined;
   const identity = { kind, key: makeKey(kind, name, namespace) };
 
   // Fields the API server sets (kubectl get -o yaml): reported, then dropped so the schema does not see them.
+  // A null one (kubectl create --dry-run=client writes creationTimestamp: null) and an empty status say
+  // nothing and are dropped without a word.
+  const serverSet = (path: string[], who = "the API server sets it"): void => {
+    issues.push({ code: "SchemaViolation", severity: "warning", path, at: "key", message: `is ignored: ${who}` });
+  };
   for (const f of SERVER_SET_METADATA_FIELDS) {
     if (!(f in metadata)) continue;
-    issues.push({ code: "SchemaViolation", severity: "warning", path: ["metadata", f], at: "key", message: `metadata.${f} is ignored, set by the server` });
+    if (metadata[f] !== null) serverSet(["metadata", f]);
     delete metadata[f];
   }
+  const annotations = metadata.annotations;
+  if (isMapping(annotations)) {
+    const before = Object.keys(annotations).length;
+    for (const [a, who] of Object.entries(SERVER_SET_ANNOTATIONS)) {
+      if (!(a in annotations)) continue;
+      serverSet(["metadata", "annotations", a], who);
+      delete annotations[a];
+    }
+    if (before > 0 && Object.keys(annotations).length === 0) delete metadata.annotations;
+  }
   if ("status" in data) {
-    issues.push({ code: "SchemaViolation", severity: "warning", path: ["status"], at: "key", message: "status is ignored, set by the server (coxswain writes status to its status branch)" });
+    if (!isEmptyValue(data.status)) serverSet(["status"], "the API server sets it (coxswain writes status to its status branch)");
     delete data.status;
+  }
+  // A pod template's metadata as kubectl writes it: creationTimestamp: null.
+  const template = isMapping(data.spec) && isMapping(data.spec.template) && isMapping(data.spec.template.metadata) ? data.spec.template.metadata : undefined;
+  if (template && "creationTimestamp" in template) {
+    if (template.creationTimestamp !== null) {
+      issues.push({
+        code: "SchemaViolation",
+        severity: "warning",
+        path: ["spec", "template", "metadata", "creationTimestamp"],
+        at: "key",
+        message: "is ignored: a pod template has no creation time of its own",
+      });
+    }
+    delete template.creationTimestamp;
   }
 
   issues.push(...validateSchema(kind, data));
@@ -162,8 +235,16 @@ export function checkDocument(doc: ParsedDocument, positions: FilePositions, ord
   return result({ identity, object: deepFreeze(obj) });
 }
 
-/** Gives an issue its line:col: the key's position for unknown fields and bad keys, the value's otherwise. */
-function place(issue: Issue, positions: PositionIndex): FileIssue {
+/** Gives an issue its line:col (the key's position for unknown fields and bad keys, the value's otherwise) and the object it is about. */
+function place(issue: Issue, positions: PositionIndex, object: string | undefined): FileIssue {
   const pos = issue.at === "key" ? positions.locateKey(issue.path) : positions.locate(issue.path);
-  return { line: pos.line, col: pos.col, code: issue.code, severity: issue.severity, field: formatFieldPath(issue.path), message: issue.message };
+  return {
+    line: pos.line,
+    col: pos.col,
+    code: issue.code,
+    severity: issue.severity,
+    ...(object !== undefined ? { object } : {}),
+    field: formatFieldPath(issue.path),
+    message: issue.message,
+  };
 }

@@ -14,9 +14,9 @@ import { compareKeys, type DesiredObject, type ResourceKey } from "../api/object
 import { ManifestCache, blobOid, defaultManifestCache, type CheckedFile } from "./cache.js";
 import { checkFile } from "./check.js";
 import { LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./limits.js";
-import type { FilePositions } from "./parse.js";
+import type { FileIssue, FilePositions } from "./parse.js";
 import type { PathSegment } from "./paths.js";
-import { compareDiagnostics, type Diagnostic, type ManifestFile, type ManifestObject, type ManifestSet, type SourcePosition } from "./types.js";
+import { compareDiagnostics, type Diagnostic, type ManifestFile, type ManifestObject, type ManifestSet, type ObjectPosition, type SourcePosition } from "./types.js";
 
 /** Options of loadManifests, readManifestFiles and validateDirectory. */
 export interface LoadOptions {
@@ -26,6 +26,11 @@ export interface LoadOptions {
   limits?: Partial<ManifestLimits>;
   /** Files read at once (default 8): bounds open file descriptors on disk and blobs in memory. */
   concurrency?: number;
+  /**
+   * `--strict`: every warning of the reading (an ignored kind or field, server-set metadata, …) is an
+   * error, and the object it is about is left out, so that nothing written in the manifests is ignored.
+   */
+  strict?: boolean;
 }
 
 /**
@@ -94,14 +99,17 @@ class LoadedManifestObject implements ManifestObject {
     this.#ordinal = ordinal;
   }
 
-  locate(path: readonly PathSegment[]): SourcePosition {
-    return { file: this.#file, ...this.#positions.document(this.#ordinal).locate(path) };
+  locate(path: readonly PathSegment[]): ObjectPosition {
+    return { file: this.#file, ...this.#positions.document(this.#ordinal).locate(path), object: this.key };
   }
 }
 
+/** What --strict appends to a warning it turns into an error. */
+const STRICT_NOTE = " (an error with --strict)";
+
 /**
  * The decisions of one reading, fed file by file in path order by both entry points: the symlink rule,
- * the limits, the cache, and the set-wide duplicate check.
+ * the limits, the cache, --strict, the counts, and the set-wide duplicate check.
  */
 class SetBuilder {
   readonly limits: ManifestLimits;
@@ -109,6 +117,8 @@ class SetBuilder {
   readonly #diagnostics: Diagnostic[] = [];
   readonly #objects: ManifestObject[] = [];
   readonly #firstSeen = new Map<ResourceKey, SourcePosition>();
+  readonly #strict: boolean;
+  readonly #read = { files: 0, documents: 0, ignored: 0 };
   #total = 0;
   /** Set once the total size was exceeded: no later file is read. */
   full = false;
@@ -116,6 +126,13 @@ class SetBuilder {
   constructor(opts: LoadOptions) {
     this.limits = resolveLimits(opts.limits);
     this.cache = opts.cache === undefined ? defaultManifestCache : opts.cache;
+    this.#strict = opts.strict === true;
+  }
+
+  /** A checked issue under this file's path; with --strict a warning becomes an error that says why. */
+  #issue(file: string, i: FileIssue): Diagnostic {
+    if (this.#strict && i.severity === "warning") return { file, ...i, severity: "error", message: `${i.message}${STRICT_NOTE}` };
+    return { file, ...i };
   }
 
   #error(file: string, code: Diagnostic["code"], message: string): void {
@@ -178,9 +195,12 @@ class SetBuilder {
 
   /** Adds a checked file's documents and diagnostics under its path. */
   add(path: string, checked: CheckedFile): void {
-    for (const i of checked.issues) this.#diagnostics.push({ file: path, ...i });
+    this.#read.files++;
+    this.#read.documents += checked.documentCount;
+    for (const i of checked.issues) this.#diagnostics.push(this.#issue(path, i));
     for (const doc of checked.documents) {
-      for (const i of doc.issues) this.#diagnostics.push({ file: path, ...i });
+      if (doc.ignored) this.#read.ignored++;
+      for (const i of doc.issues) this.#diagnostics.push(this.#issue(path, i));
       if (!doc.identity) continue;
       const { key } = doc.identity;
       const first = this.#firstSeen.get(key);
@@ -188,6 +208,7 @@ class SetBuilder {
         this.#diagnostics.push({
           file: path,
           ...doc.positions.document(doc.ordinal).locate(["metadata", "name"]),
+          object: key,
           code: "DuplicateObject",
           severity: "error",
           field: "metadata.name",
@@ -196,14 +217,16 @@ class SetBuilder {
         continue;
       }
       this.#firstSeen.set(key, { file: path, ...doc.start });
-      if (doc.object) this.#objects.push(new LoadedManifestObject(key, doc.object, { file: path, ...doc.start }, doc.positions, doc.ordinal));
+      // With --strict a document with warnings has errors now: its object is left out, as for any error.
+      const promoted = this.#strict && doc.issues.some((i) => i.severity === "warning");
+      if (doc.object && !promoted) this.#objects.push(new LoadedManifestObject(key, doc.object, { file: path, ...doc.start }, doc.positions, doc.ordinal));
     }
   }
 
   finish(): ManifestSet {
     this.#objects.sort((a, b) => compareKeys(a.key, b.key));
     this.#diagnostics.sort(compareDiagnostics);
-    return { objects: this.#objects, diagnostics: this.#diagnostics, ...(this.full ? { incomplete: true as const } : {}) };
+    return { objects: this.#objects, diagnostics: this.#diagnostics, read: { ...this.#read }, ...(this.full ? { incomplete: true as const } : {}) };
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Kubernetes' rules for a pod template beyond its schema (InvalidField errors and warnings): containers,
- * ports and host ports, probes, resources, affinity, tolerations and topology spread constraints. Shared by
- * every workload kind; paths start at the template (["spec", "template"]).
+ * ports and host ports, probes, resources, affinity, tolerations and topology spread constraints, and the
+ * fields that mean nothing on Docker hosts (IGNORED_POD_FIELDS). Shared by every workload kind; paths start
+ * at the template (["spec", "template"]).
  */
 import type {
   Container,
@@ -34,11 +35,88 @@ export const NUL_IN_ENV = "no process environment can hold one (Docker's runtime
 /** The probes a container may have, in the order they are checked. */
 const PROBES = ["readinessProbe", "livenessProbe", "startupProbe"] as const;
 
+/**
+ * A field that means nothing on Docker hosts: the values that ask for what coxswain does anyway (Kubernetes'
+ * default, which `kubectl get -o yaml` writes out; "any" when the schema admits no other), and why any other
+ * value is ignored.
+ */
+interface IgnoredField {
+  readonly quiet: readonly unknown[] | "any";
+  readonly why: string;
+}
+
+const NO_API = "coxswain serves no Kubernetes API, so a pod needs no identity for it and no token is mounted";
+const NO_TERMINATION_MESSAGE = "coxswain reads no termination message; it reports a container's exit code";
+
+/**
+ * The pod fields (spec.template.spec) coxswain accepts and ignores. A quiet value passes without a word,
+ * any other is a warning; either way the field is dropped when the template is defaulted, so it makes no
+ * revision (and no rollout) of its own. restartPolicy admits Always only and securityContext only {} (the
+ * schema refuses the rest), both what coxswain does.
+ */
+const IGNORED_POD_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze({
+  automountServiceAccountToken: { quiet: [false], why: NO_API },
+  dnsPolicy: {
+    quiet: ["ClusterFirst", "ClusterFirstWithHostNet"],
+    why: "a pod finds its Services by the names coxswain writes to its hosts file and every other name through the node's resolver, whatever the policy",
+  },
+  enableServiceLinks: { quiet: [true], why: "coxswain gives every pod the variables of its namespace's Services (<NAME>_SERVICE_HOST, …)" },
+  restartPolicy: { quiet: "any", why: "" },
+  schedulerName: { quiet: ["default-scheduler"], why: "coxswain's own scheduler (kube-scheduler's filters and scores) places every pod" },
+  securityContext: { quiet: "any", why: "" },
+  serviceAccount: { quiet: ["default"], why: NO_API },
+  serviceAccountName: { quiet: ["default"], why: NO_API },
+});
+
+/** The container fields (containers[]) coxswain accepts and ignores, as IGNORED_POD_FIELDS. */
+const IGNORED_CONTAINER_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze({
+  imagePullPolicy: {
+    quiet: ["IfNotPresent"],
+    why: "on Docker nodes coxswain pulls an image exactly when the node does not have it (IfNotPresent); give each build a tag of its own",
+  },
+  securityContext: { quiet: "any", why: "" },
+  terminationMessagePath: { quiet: ["/dev/termination-log"], why: NO_TERMINATION_MESSAGE },
+  terminationMessagePolicy: { quiet: ["File"], why: NO_TERMINATION_MESSAGE },
+});
+
+/** Warnings for the ignored fields of one object (a pod spec or a container) at `path`. */
+function ignoredFieldIssues(obj: object, fields: Readonly<Record<string, IgnoredField>>, path: Path): Issue[] {
+  const issues: Issue[] = [];
+  for (const [field, value] of Object.entries(obj)) {
+    const rule = fields[field];
+    if (!rule || rule.quiet === "any" || rule.quiet.includes(value)) continue;
+    issues.push({ code: "InvalidField", severity: "warning", path: [...path, field], at: "value", message: `${showValue(value)} is ignored: ${rule.why}` });
+  }
+  return issues;
+}
+
+/** Drops the ignored fields of a template (see IGNORED_POD_FIELDS), in place; run when defaults are applied. */
+export function dropIgnoredPodFields(template: PodTemplateSpec): void {
+  const spec = template.spec as unknown as Record<string, unknown>;
+  for (const field of Object.keys(IGNORED_POD_FIELDS)) delete spec[field];
+  for (const c of template.spec.containers) {
+    const container = c as unknown as Record<string, unknown>;
+    for (const field of Object.keys(IGNORED_CONTAINER_FIELDS)) delete container[field];
+  }
+}
+
 /** Rules for a pod template at `base` (the template's path inside the object). */
 export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[] {
   const spec = template.spec;
   const specPath = [...base, "spec"];
   const issues: Issue[] = [];
+  const noDns = spec.dnsPolicy === "None";
+  if (noDns) {
+    issues.push(
+      fieldError(
+        "InvalidField",
+        [...specPath, "dnsPolicy"],
+        "dnsPolicy None is not supported by coxswain: it takes the pod's resolver settings from dnsConfig, and a pod resolves names through the node's resolver, plus its Services' names in its hosts file",
+      ),
+    );
+  }
+  issues.push(...ignoredFieldIssues(spec, IGNORED_POD_FIELDS, specPath).filter((i) => !(noDns && i.path.at(-1) === "dnsPolicy")));
+  spec.containers.forEach((c, i) => issues.push(...ignoredFieldIssues(c, IGNORED_CONTAINER_FIELDS, [...specPath, "containers", i])));
   issues.push(...containerIssues(spec.containers, [...specPath, "containers"]));
   const affinity = spec.affinity;
   if (affinity) issues.push(...affinityIssues(affinity, [...specPath, "affinity"]));

@@ -11,9 +11,10 @@
  * - useDefaults fills the schema defaults (replicas 1, probe periodSeconds 10, …) into the data.
  * - ajv reports several errors for one bad value (each anyOf branch, …): they are grouped by instancePath into
  *   one issue phrased "must be X (got Y)". Unknown fields, missing fields and bad keys get one issue each.
- * - `x-coxswain-unsupported: "<why>"` on a property marks a field coxswain knows (Argo Rollouts' Services,
- *   analysis, …) but does not support yet: using it is one error "<field> is not supported yet: <why>" at its
- *   key, and such fields are not listed among the supported ones in unknown-field messages.
+ * - `x-coxswain-unsupported: "<why>"` on a property marks a field coxswain knows (a pod's volumes, Argo
+ *   Rollouts' analysis, …) but does not support: using it is one error "<field> is not supported by
+ *   coxswain: <why>" at its key, and such fields are not listed among the supported ones in unknown-field
+ *   messages. The reason says what coxswain does instead or why it cannot, never what it may do later.
  * - Values under sensitive paths (a Secret's data and stringData, see SENSITIVE_FIELDS) are never shown in
  *   messages: "must be a string (got integer)", never the integer.
  * Each kind's schema is compiled once per process (about 20 ms each) and reused.
@@ -41,6 +42,16 @@ export const QUALIFIED_NAME =
  * commit. Any other field outside name/namespace/labels/annotations is an error.
  */
 export const SERVER_SET_METADATA_FIELDS: readonly string[] = ["creationTimestamp", "generation", "managedFields", "resourceVersion", "uid"];
+
+/**
+ * Annotations that Kubernetes' tools write onto an object, not its author (kubectl get -o yaml shows them),
+ * with who writes them: reported as warnings and dropped like SERVER_SET_METADATA_FIELDS, so that an
+ * exported object is the one written by hand.
+ */
+export const SERVER_SET_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({
+  "deployment.kubernetes.io/revision": "Kubernetes' Deployment controller writes it",
+  "kubectl.kubernetes.io/last-applied-configuration": "kubectl apply writes it",
+});
 
 /** coxswain's schema for metadata (the CRDs only say `metadata: {type: object}`). */
 export const METADATA_SCHEMA: JsonSchema = {
@@ -81,7 +92,7 @@ export const PATTERN_PHRASES: Record<string, string> = {
   "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}/[0-9]{1,2}$": "a network inside 127.0.0.0/8 like 127.77.0.0/16",
 };
 
-/** The keyword that marks a field coxswain knows by name but does not support yet; its value says why. */
+/** The keyword that marks a field coxswain knows by name but does not support; its value says why. */
 export const UNSUPPORTED_KEYWORD = "x-coxswain-unsupported";
 
 /**
@@ -255,7 +266,7 @@ export function issuesFromAjv(errors: readonly ErrorObject[], data: unknown, hid
     if (e.keyword === UNSUPPORTED_KEYWORD) {
       const path = segs();
       const name = path[path.length - 1];
-      issues.push({ code: "SchemaViolation", severity: "error", path, at: "key", message: `${JSON.stringify(name)} is not supported yet: ${String(e.schema)}` });
+      issues.push({ code: "SchemaViolation", severity: "error", path, at: "key", message: `${JSON.stringify(name)} is not supported by coxswain: ${String(e.schema)}` });
       continue;
     }
     if (e.keyword === "propertyNames") continue; // summarised by the errors about the key itself

@@ -22,13 +22,16 @@ export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 /**
  * Applies the defaults the schema cannot express, in place, as Kubernetes' defaulting does:
  * - namespaced objects without metadata.namespace land in "default";
+ * - Namespaces: spec.finalizers is dropped, and the spec with it when nothing else is in it (reported by
+ *   namespaceIssues unless it is what the server sets), so an exported Namespace is the one written by hand;
  * - workloads: see applyWorkloadDefaults (strategy, canary surge, requests from limits);
  * - Secrets: stringData is merged into data (base64), as the API server stores it;
  * - Services: see applyServiceDefaults (targetPort, session affinity; fields reported as ignored are dropped).
  */
 export function applyDefaults(obj: DesiredObject): void {
   if (KINDS[obj.kind].namespaced && obj.metadata.namespace === undefined) obj.metadata.namespace = DEFAULT_NAMESPACE;
-  if (obj.kind === "Deployment" || obj.kind === "Rollout") applyWorkloadDefaults(obj);
+  if (obj.kind === "Namespace") dropFinalizers(obj);
+  else if (obj.kind === "Deployment" || obj.kind === "Rollout") applyWorkloadDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
   else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
@@ -61,16 +64,26 @@ function kindIssues(obj: DesiredObject): Issue[] {
   }
 }
 
+function dropFinalizers(ns: Namespace): void {
+  if (ns.spec?.finalizers === undefined) return;
+  delete ns.spec.finalizers;
+  if (Object.keys(ns.spec).length === 0) delete ns.spec;
+}
+
+/** The finalizers the API server gives every Namespace (kubectl get -o yaml writes them). */
+const SERVER_FINALIZERS = ["kubernetes"];
+
 function namespaceIssues(ns: Namespace): Issue[] {
+  const issues: Issue[] = [];
   const name = ns.metadata.name;
-  if (name.length <= 63 && !name.includes(".")) return [];
-  return [
-    fieldError(
-      "InvalidField",
-      ["metadata", "name"],
-      `a Namespace name must be a DNS-1123 label: at most 63 characters, no '.' (got ${showValue(name)})`,
-    ),
-  ];
+  if (name.length > 63 || name.includes(".")) {
+    issues.push(fieldError("InvalidField", ["metadata", "name"], `a Namespace name must be a DNS-1123 label: at most 63 characters, no '.' (got ${showValue(name)})`));
+  }
+  const finalizers = ns.spec?.finalizers;
+  if (finalizers !== undefined && !(finalizers.length === SERVER_FINALIZERS.length && finalizers.every((f, i) => f === SERVER_FINALIZERS[i]))) {
+    issues.push({ code: "InvalidField", severity: "warning", path: ["spec", "finalizers"], at: "value", message: `${showValue(finalizers)} is ignored: coxswain runs no finalizers` });
+  }
+  return issues;
 }
 
 function configMapIssues(cm: ConfigMap): Issue[] {

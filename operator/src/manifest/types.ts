@@ -12,9 +12,20 @@ export interface SourcePosition {
   col: number;
 }
 
+/** Where a field of an object sits, and which object it belongs to, so that a diagnostic built from it names the object. */
+export interface ObjectPosition extends SourcePosition {
+  /** The object as messages name it: its key, e.g. "Deployment/shop/cart" (see objectLabel in check.ts). */
+  object: string;
+}
+
 /** One problem found in a commit's manifests. */
 export interface Diagnostic extends SourcePosition {
   code: ErrorCode;
+  /**
+   * The object the problem is about, e.g. "Deployment/shop/cart" ("Kind/name" for cluster-scoped kinds);
+   * absent when the document does not say what it is (no kind, no name) or the problem is the file's.
+   */
+  object?: string;
   /** Errors block the whole commit; warnings are reported and the commit applies. */
   severity: "error" | "warning";
   /** Field path inside the object, e.g. "spec.template.spec.containers[0].image"; "" for the document. */
@@ -30,8 +41,8 @@ export interface ManifestObject {
   object: DesiredObject;
   /** Position of the document (its first line). */
   source: SourcePosition;
-  /** Position of a field path (e.g. ["spec", "replicas"]); falls back to the nearest existing parent. */
-  locate(path: readonly (string | number)[]): SourcePosition;
+  /** Position of a field path (e.g. ["spec", "replicas"]); falls back to the nearest existing parent. Names the object (its key). */
+  locate(path: readonly (string | number)[]): ObjectPosition;
 }
 
 /** A file to read manifests from: repository path, content, and blob oid when it comes from Git (cache key). */
@@ -49,16 +60,27 @@ export interface ManifestSet {
   objects: ManifestObject[];
   diagnostics: Diagnostic[];
   /**
+   * What was read: files parsed, their non-empty YAML documents (every object, including those with errors
+   * and those of ignored kinds), and how many of those are of kinds coxswain ignores (IGNORED_KINDS).
+   */
+  read: { files: number; documents: number; ignored: number };
+  /**
    * Set when reading stopped early (the total size limit): files after the one reported were not read, so
    * checks across objects (references, cycles) would report what is only missing from the reading.
    */
   incomplete?: true;
 }
 
-/** Formats a diagnostic as one line: "file:line:col: error Code field: message". */
+/**
+ * Formats a diagnostic as one line: "file:line:col: error Code Kind/namespace/name field: message" (the
+ * object and the field when known, e.g. "web.yaml:12:9: error SchemaViolation Deployment/shop/cart
+ * spec.replicas: must be integer (got string "three")").
+ */
 export function formatDiagnostic(d: Diagnostic): string {
-  const field = d.field ? ` ${d.field}:` : "";
-  return `${d.file}:${d.line}:${d.col}: ${d.severity} ${d.code}${field} ${d.message}`;
+  const object = d.object ? ` ${d.object}` : "";
+  const field = d.field ? ` ${d.field}` : "";
+  const where = object || field ? `${object}${field}:` : "";
+  return `${d.file}:${d.line}:${d.col}: ${d.severity} ${d.code}${where} ${d.message}`;
 }
 
 /** Sorts diagnostics deterministically (file, line, col, code, field, message). */

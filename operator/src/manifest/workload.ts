@@ -5,7 +5,7 @@
 import type { Deployment, Rollout, Workload } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
-import { podTemplateIssues } from "./pod.js";
+import { dropIgnoredPodFields, podTemplateIssues } from "./pod.js";
 import { isEmptySelector, selectorIssues, unmetRequirements } from "./selector.js";
 
 /** Kubernetes' (and Argo's) default for maxSurge and maxUnavailable. */
@@ -170,8 +170,10 @@ export function pauseDurationSeconds(duration: number | string): number | undefi
  * (also when strategy is omitted), a canary's maxSurge/maxUnavailable 25%/25%, and, in the pod template, a
  * resource limit without a request makes the request equal to the limit (Kubernetes does this when it creates
  * the pods; coxswain has no pod objects, so it happens in the template, where the scheduler reads requests).
+ * The template's ignored fields (serviceAccountName, dnsPolicy, …: pod.ts) are dropped.
  */
 export function applyWorkloadDefaults(w: Workload): void {
+  dropIgnoredPodFields(w.spec.template);
   if (w.kind === "Deployment") {
     const strategy = (w.spec.strategy ??= {});
     strategy.type ??= "RollingUpdate";

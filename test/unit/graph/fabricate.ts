@@ -35,16 +35,17 @@ export function manifest(object: DesiredObject, file = `${keyOf(object).replaceA
     walk(object, []);
     return out;
   };
+  const key = keyOf(object);
   return {
-    key: keyOf(object),
+    key,
     object,
     source: { file, line, col: 1 },
     locate(path) {
       for (let n = path.length; n >= 0; n--) {
         const at = (lines ??= layout()).get(JSON.stringify(path.slice(0, n)));
-        if (at) return at;
+        if (at) return { ...at, object: key };
       }
-      return { file, line, col: 1 };
+      return { file, line, col: 1, object: key };
     },
   };
 }

@@ -127,7 +127,8 @@ describe("buildGraph's rules of Services", () => {
     const want = expected
       .map((e) => ({ ...objects[e.at]!.locate(e.path), code: e.code, severity: e.severity, field: formatFieldPath(e.path) }))
       .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line));
-    expect(diagnostics.map(({ file, line, col, code, severity, field }) => ({ file, line, col, code, severity, field }))).toEqual(want);
+    // Each diagnostic names the Service it is about (locate() gives the object's key).
+    expect(diagnostics.map(({ file, line, col, object, code, severity, field }) => ({ file, line, col, object, code, severity, field }))).toEqual(want);
     for (const d of diagnostics) expect(d.message.length).toBeGreaterThan(0);
     // Services are objects of the graph like any other, with no edges of their own.
     for (const m of objects) expect(graph.has(m.key)).toBe(true);

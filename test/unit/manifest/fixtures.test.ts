@@ -1,6 +1,8 @@
 /**
  * Table-driven fixture tests: every folder under test/fixtures/manifests/valid must load with no
- * diagnostics (and match expected-objects.yaml when present); every folder under .../invalid must produce
+ * diagnostics but the `warnings` its expected-objects.yaml lists ({code, file, line, field, col?}: what
+ * is ignored, for manifests as kubectl writes them) and match its `objects` when present; with --strict
+ * each of those warnings must be an error and leave its object out. Every folder under .../invalid must produce
  * exactly the diagnostics listed in its expected.yaml ({code, file, line, field, severity?, col?}; no message
  * text), read with the `limits` it names (ManifestLimits fields; the defaults otherwise). A case whose
  * expectation file says `graph: true` is judged as a commit is: its diagnostics include buildGraph's (the
@@ -30,8 +32,8 @@ interface ExpectedDiagnostic {
   col?: number;
 }
 
-function load(files: ManifestFile[], limits?: Partial<ManifestLimits>, graph = false): ManifestSet {
-  const set = loadManifests(files, { cache: new ManifestCache(), ...(limits ? { limits } : {}) });
+function load(files: ManifestFile[], limits?: Partial<ManifestLimits>, graph = false, strict = false): ManifestSet {
+  const set = loadManifests(files, { cache: new ManifestCache(), ...(limits ? { limits } : {}), ...(strict ? { strict } : {}) });
   if (!graph) return set;
   return { ...set, diagnostics: [...set.diagnostics, ...buildGraph(set.objects).diagnostics].sort(compareDiagnostics) };
 }
@@ -49,9 +51,14 @@ describe("valid manifests", () => {
 
   for (const c of valid) {
     const title = (c.expected?.description as string | undefined) ?? `loads the ${c.name.replace(/-/g, " ")} manifests without diagnostics`;
+    const warnings = (c.expected?.warnings as ExpectedDiagnostic[] | undefined) ?? [];
     it(`${title} [${c.name}]`, () => {
       const set = load(c.files, undefined, c.expected?.graph === true);
-      expect(set.diagnostics).toEqual([]);
+      expect(set.diagnostics.map((d, i) => ({ code: d.code, file: d.file, line: d.line, field: d.field, ...(warnings[i]?.col !== undefined ? { col: d.col } : {}) }))).toEqual(warnings);
+      for (const d of set.diagnostics) {
+        expect(d.severity, `${d.file}:${d.line} ${d.field}`).toBe("warning");
+        expect(d.message.length).toBeGreaterThan(0);
+      }
       expect(set.objects.length).toBeGreaterThan(0);
 
       // Every object's metadata.name points at the line that declares it.
@@ -78,6 +85,22 @@ describe("valid manifests", () => {
   }
 });
 
+describe("valid manifests with warnings, read with --strict", () => {
+  const warned = valid.filter((c) => Array.isArray(c.expected?.warnings));
+  it("has such cases", () => {
+    expect(warned.length).toBeGreaterThan(0);
+  });
+  for (const c of warned) {
+    it(`turns every warning into an error and leaves the objects they are about out [${c.name}]`, () => {
+      const lax = load(c.files);
+      const strict = load(c.files, undefined, false, true);
+      expect(strict.diagnostics.map((d) => [d.severity, d.code, d.file, d.line, d.field])).toEqual(lax.diagnostics.map((d) => ["error", d.code, d.file, d.line, d.field]));
+      const warnedObjects = new Set(lax.diagnostics.map((d) => d.object));
+      expect(strict.objects.map((o) => o.key)).toEqual(lax.objects.map((o) => o.key).filter((k) => !warnedObjects.has(k)));
+    });
+  }
+});
+
 describe("invalid manifests", () => {
   it("has fixture cases to run, each with an expected.yaml", () => {
     expect(invalid.length).toBeGreaterThan(0);
@@ -98,12 +121,13 @@ describe("invalid manifests", () => {
     });
   }
 
-  it("covers every manifest error code that the loader produces", () => {
-    const codes = new Set(invalid.flatMap((c) => load(c.files, c.expected?.limits as Partial<ManifestLimits> | undefined).diagnostics.map((d) => d.code)));
+  it("covers every manifest error code that the loader produces (warnings in the valid cases)", () => {
+    const codes = new Set([...invalid, ...valid].flatMap((c) => load(c.files, c.expected?.limits as Partial<ManifestLimits> | undefined).diagnostics.map((d) => d.code)));
     for (const code of [
       "YamlSyntax",
       "InvalidDocument",
       "UnknownKind",
+      "IgnoredKind",
       "UnsupportedApiVersion",
       "SchemaViolation",
       "InvalidField",

@@ -175,17 +175,18 @@ describe("positions", () => {
     "",
   ].join("\n");
 
-  it("locates fields by path and falls back to the nearest parent for absent ones", () => {
+  it("locates fields by path and falls back to the nearest parent for absent ones, naming the object", () => {
     const [o] = loadManifests([{ path: "d.yaml", content: text }], { cache: null }).objects;
+    const at = (line: number, col: number) => ({ file: "d.yaml", line, col, object: "Deployment/default/web" });
     expect(o!.source).toEqual({ file: "d.yaml", line: 2, col: 1 });
-    expect(o!.locate(["spec", "replicas"])).toEqual({ file: "d.yaml", line: 7, col: 13 });
-    expect(o!.locate(["spec", "template", "spec", "containers", 0, "image"])).toEqual({ file: "d.yaml", line: 16, col: 18 });
-    expect(o!.locate(["spec", "template", "spec", "containers", 0, "ports", 0, "containerPort"])).toEqual({ file: "d.yaml", line: 18, col: 30 });
-    expect(o!.locate(["spec", "selector", "matchLabels", "app"])).toEqual({ file: "d.yaml", line: 9, col: 24 });
+    expect(o!.locate(["spec", "replicas"])).toEqual(at(7, 13));
+    expect(o!.locate(["spec", "template", "spec", "containers", 0, "image"])).toEqual(at(16, 18));
+    expect(o!.locate(["spec", "template", "spec", "containers", 0, "ports", 0, "containerPort"])).toEqual(at(18, 30));
+    expect(o!.locate(["spec", "selector", "matchLabels", "app"])).toEqual(at(9, 24));
     // Defaulted fields are not in the file: their nearest written parent is "spec" (a block mapping: its key).
-    expect(o!.locate(["spec", "strategy", "rollingUpdate", "maxSurge"])).toEqual({ file: "d.yaml", line: 6, col: 1 });
-    expect(o!.locate(["spec", "template", "spec", "containers", 0, "ports", 0, "protocol"])).toEqual({ file: "d.yaml", line: 18, col: 15 });
-    expect(o!.locate([])).toEqual({ file: "d.yaml", line: 2, col: 1 });
+    expect(o!.locate(["spec", "strategy", "rollingUpdate", "maxSurge"])).toEqual(at(6, 1));
+    expect(o!.locate(["spec", "template", "spec", "containers", 0, "ports", 0, "protocol"])).toEqual(at(18, 15));
+    expect(o!.locate([])).toEqual(at(2, 1));
   });
 
   it("locates fields of objects served from the cache exactly as on the first load", () => {
@@ -198,9 +199,9 @@ describe("positions", () => {
   });
 
   it("points an unknown field at its key and a wrong value at the value", () => {
-    const bad = text.replace("          image: web:1", "          image: web:1\n          imagePullPolicy: Always").replace("replicas: 2", "replicas: two");
+    const bad = text.replace("          image: web:1", "          image: web:1\n          imagePulPolicy: Always").replace("replicas: 2", "replicas: two");
     const set = loadManifests([{ path: "d.yaml", content: bad }], { cache: null });
-    const unknown = set.diagnostics.find((d) => d.field === "spec.template.spec.containers[0].imagePullPolicy")!;
+    const unknown = set.diagnostics.find((d) => d.field === "spec.template.spec.containers[0].imagePulPolicy")!;
     expect([unknown.code, unknown.line, unknown.col]).toEqual(["SchemaViolation", 17, 11]);
     const wrong = set.diagnostics.find((d) => d.field === "spec.replicas")!;
     expect([wrong.code, wrong.line, wrong.col]).toEqual(["SchemaViolation", 7, 13]);

@@ -54,6 +54,35 @@ export interface PodSpec {
    * Name of a PriorityClass in this commit (or system-cluster-critical / system-node-critical); without it the coxswain.io/priority annotation, then the globalDefault class, then 0.
    */
   priorityClassName?: string;
+  /**
+   * Always, the only value Kubernetes allows in a workload's pod template, and what coxswain does (a container that exits is started again, with back-off). Dropped when loaded.
+   */
+  restartPolicy?: "Always";
+  /**
+   * Ignored and dropped, with a warning unless it is "default" (what kubectl get -o yaml writes) — coxswain serves no Kubernetes API, so a pod needs no identity for it and no token is mounted.
+   */
+  serviceAccountName?: string;
+  /**
+   * The deprecated name of serviceAccountName, treated the same way.
+   */
+  serviceAccount?: string;
+  /**
+   * No token is ever mounted, so false is what coxswain does; true is ignored with a warning. Dropped when loaded.
+   */
+  automountServiceAccountToken?: boolean;
+  /**
+   * ClusterFirst (Kubernetes' default) and ClusterFirstWithHostNet are what coxswain does — a pod finds its Services by the names in its own hosts file and every other name through the node's resolver. Default is ignored with a warning; None needs dnsConfig, which coxswain does not support (an error). Dropped when loaded.
+   */
+  dnsPolicy?: "ClusterFirst" | "ClusterFirstWithHostNet" | "Default" | "None";
+  /**
+   * default-scheduler is what coxswain does (its own scheduler has kube-scheduler's filters and scores); another scheduler's name is ignored with a warning. Dropped when loaded.
+   */
+  schedulerName?: string;
+  /**
+   * true (Kubernetes' default) is what coxswain does — a pod gets the <NAME>_SERVICE_HOST, … variables of its namespace's Services; false is ignored with a warning. Dropped when loaded.
+   */
+  enableServiceLinks?: boolean;
+  securityContext?: PodSecurityContext;
   affinity?: Affinity;
   tolerations?: Toleration[];
   topologySpreadConstraints?: TopologySpreadConstraint[];
@@ -64,6 +93,10 @@ export interface PodSpec {
    */
   containers: [Container, ...Container[]];
 }
+/**
+ * Accepted empty ({}, as kubectl get -o yaml and Helm charts write it) and dropped; every setting in it is an error.
+ */
+export interface PodSecurityContext {}
 export interface Affinity {
   nodeAffinity?: NodeAffinity;
   podAffinity?: PodAffinity;
@@ -191,6 +224,19 @@ export interface Container {
   env?: EnvVar[];
   ports?: ContainerPort[];
   resources?: ResourceRequirements;
+  /**
+   * IfNotPresent is what coxswain does on Docker nodes (an image is pulled only when the node does not have it); Always and Never are ignored with a warning. Dropped when loaded.
+   */
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /**
+   * Kubernetes' default /dev/termination-log is accepted silently; another path is ignored with a warning (coxswain reads no termination message; it reports a container's exit code). Dropped when loaded.
+   */
+  terminationMessagePath?: string;
+  /**
+   * File (Kubernetes' default) is accepted silently; FallbackToLogsOnError is ignored with a warning (coxswain reads no termination message). Dropped when loaded.
+   */
+  terminationMessagePolicy?: "File" | "FallbackToLogsOnError";
+  securityContext?: SecurityContext;
   readinessProbe?: Probe;
   /**
    * Exactly one handler (httpGet, tcpSocket or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
@@ -241,6 +287,10 @@ export interface ResourceList {
    */
   memory?: number | string;
 }
+/**
+ * Accepted empty ({}, as Helm charts write it) and dropped; every setting in it is an error.
+ */
+export interface SecurityContext {}
 /**
  * Exactly one handler (httpGet, tcpSocket or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
  */

@@ -11,5 +11,10 @@ export interface Namespace {
    * Standard object metadata (name, namespace, labels, annotations).
    */
   metadata: ObjectMeta;
-  spec?: {};
+  spec?: {
+    /**
+     * [kubernetes], what kubectl get -o yaml writes, is accepted silently; other finalizers are ignored with a warning (coxswain runs none). Dropped when loaded.
+     */
+    finalizers?: string[];
+  };
 }
