@@ -108,18 +108,24 @@ export function parseSchedulerFlags(values: { "scheduler-scoring"?: string; "sch
   return settings;
 }
 
-/** The manifest limit flags shared by `run`, `plan` and `validate` (see manifest/limits.ts). */
+/**
+ * The manifest flags shared by `run`, `plan` and `validate`: the limits (see manifest/limits.ts) and
+ * --strict (every warning of the reading is an error).
+ */
 export const MANIFEST_LIMIT_FLAGS = {
   "manifest-max-file-size": { type: "string" },
   "manifest-max-documents": { type: "string" },
   "manifest-max-total-size": { type: "string" },
+  strict: { type: "boolean" },
 } as const;
 
 /** `run`'s flag for the parse cache. */
 export const MANIFEST_CACHE_FLAG = { "manifest-cache-size": { type: "string" } } as const;
 
 /** Help lines of MANIFEST_LIMIT_FLAGS. */
-export const MANIFEST_LIMITS_USAGE = `  --manifest-max-file-size <n>  largest manifest file: bytes, or 512Ki, 4Mi, 1Gi, 10M (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxFileBytes)})
+export const MANIFEST_LIMITS_USAGE = `  --strict                      every warning about the manifests is an error: nothing written in them is ignored
+                                (kinds such as ServiceAccount, fields such as serviceAccountName, server-set metadata)
+  --manifest-max-file-size <n>  largest manifest file: bytes, or 512Ki, 4Mi, 1Gi, 10M (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxFileBytes)})
   --manifest-max-documents <n>  most YAML documents in one file (default ${DEFAULT_MANIFEST_LIMITS.maxDocumentsPerFile})
   --manifest-max-total-size <n> largest sum of manifest file sizes of one commit or directory (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxTotalBytes)})`;
 
@@ -151,15 +157,16 @@ function parseCount(flag: string, text: string): number {
 }
 
 /**
- * Turns the manifest flags into read options: the limits given (the others keep their defaults) and, with
- * `--manifest-cache-size`, a parse cache of that size. InvalidArgument for a value that is not a positive
- * size or count. {} when no flag is given.
+ * Turns the manifest flags into read options: the limits given (the others keep their defaults), --strict
+ * and, with `--manifest-cache-size`, a parse cache of that size. InvalidArgument for a value that is not a
+ * positive size or count. {} when no flag is given.
  */
 export function parseManifestFlags(values: {
   "manifest-max-file-size"?: string;
   "manifest-max-documents"?: string;
   "manifest-max-total-size"?: string;
   "manifest-cache-size"?: string;
+  strict?: boolean;
 }): LoadOptions {
   const limits: Partial<ManifestLimits> = {};
   const size = values["manifest-max-file-size"];
@@ -172,5 +179,6 @@ export function parseManifestFlags(values: {
   const out: LoadOptions = {};
   if (Object.keys(limits).length > 0) out.limits = limits;
   if (cache !== undefined) out.cache = new ManifestCache({ maxBytes: parseByteSize("--manifest-cache-size", cache) });
+  if (values.strict) out.strict = true;
   return out;
 }

@@ -4,6 +4,7 @@
  */
 import { isCoxError, toCoxError } from "../api/errors.js";
 import { HISTORY_USAGE, historyCommand } from "./history.js";
+import { KINDS_USAGE, kindsCommand } from "./kinds.js";
 import { PLAN_USAGE, planCommand } from "./plan.js";
 import { quickstartCommand } from "./quickstart.js";
 import { RUN_USAGE, runCommand } from "./run.js";
@@ -16,10 +17,11 @@ export const USAGE = `coxswain — GitOps for plain Docker hosts
 usage:
   coxswain run --repo <path|url> [--branch main] [--path DIR] [--state-dir DIR] [--runtime auto|docker|process]
                [--listen HOST:PORT --webhook-secret-file F] [--auto-revert] [--preview-branches GLOB] [--preview-envs GLOB]
-  coxswain validate <DIR> [--manifest-max-file-size N] [--manifest-max-documents N] [--manifest-max-total-size N]
-  coxswain plan --repo <path|url> [--from REF] [--to REF] [--path DIR] [--offline] [--output json]
+  coxswain validate <DIR> [--strict] [--manifest-max-file-size N] [--manifest-max-documents N] [--manifest-max-total-size N]
+  coxswain plan --repo <path|url> [--from REF] [--to REF] [--path DIR] [--offline] [--output json] [--strict]
   coxswain status --repo <path|url> [--branch main] [--output json]     what runs, from the status branch of any clone
   coxswain history --repo <path|url> [--limit 50] [--output json]        the deploy log, from the records and notes
+  coxswain kinds                  the kinds coxswain reads, and those it accepts and ignores
   coxswain quickstart             run the operator on a Git copy of examples-repo (npm start)
 
 ${RUN_USAGE}
@@ -30,7 +32,9 @@ ${PLAN_USAGE}
 
 ${STATUS_USAGE}
 
-${HISTORY_USAGE}`;
+${HISTORY_USAGE}
+
+${KINDS_USAGE}`;
 
 /** Prints a line with a timestamp (progress of `run`). */
 function stamped(line: string): void {
@@ -57,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
         return await statusCommand(rest, plain);
       case "history":
         return await historyCommand(rest, plain);
+      case "kinds":
+        return kindsCommand(rest, plain);
       case "quickstart":
         return await quickstartCommand(rest, stamped);
       case undefined:
