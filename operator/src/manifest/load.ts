@@ -28,7 +28,9 @@ export interface LoadOptions {
   concurrency?: number;
   /**
    * `--strict`: every warning of the reading (an ignored kind or field, server-set metadata, …) is an
-   * error, and the object it is about is left out, so that nothing written in the manifests is ignored.
+   * error, so that nothing written in the manifests is ignored. The objects they are about stay in the set
+   * (they are valid as objects; checks across objects would otherwise report them missing), and the set has
+   * errors, so nothing of it is applied.
    */
   strict?: boolean;
 }
@@ -217,9 +219,7 @@ class SetBuilder {
         continue;
       }
       this.#firstSeen.set(key, { file: path, ...doc.start });
-      // With --strict a document with warnings has errors now: its object is left out, as for any error.
-      const promoted = this.#strict && doc.issues.some((i) => i.severity === "warning");
-      if (doc.object && !promoted) this.#objects.push(new LoadedManifestObject(key, doc.object, { file: path, ...doc.start }, doc.positions, doc.ordinal));
+      if (doc.object) this.#objects.push(new LoadedManifestObject(key, doc.object, { file: path, ...doc.start }, doc.positions, doc.ordinal));
     }
   }
 
@@ -238,9 +238,9 @@ function byPath<T extends { path: string }>(a: T, b: T): number {
  * Reads the manifests among `files` already in memory (other paths are skipped, see isReadPath), with the
  * same rules as readManifestFiles: a file marked `symlink` is a SymlinkNotAllowed error (its content is the
  * link's target), the limits apply, bytes are decoded strictly. Every YAML document becomes an object or
- * diagnostics; objects with errors are left out, objects with only warnings stay in. When two documents
- * declare the same object, the one later in path order gets a DuplicateObject error naming the first, and
- * only the first is kept. Objects are deeply frozen (they are shared through the cache).
+ * diagnostics; objects with errors are left out, objects with only warnings stay in (with --strict too,
+ * where those warnings are errors). When two documents declare the same object, the one later in path
+ * order gets a DuplicateObject error naming the first, and only the first is kept. Objects are deeply frozen (they are shared through the cache).
  */
 export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions = {}): ManifestSet {
   const b = new SetBuilder(opts);

@@ -40,7 +40,7 @@ describe("kinds coxswain ignores", () => {
     for (const kind of Object.keys(IGNORED_KINDS)) expect(Object.keys(KINDS)).not.toContain(kind);
   });
 
-  it("are errors with --strict, and so is every other warning of the reading, leaving the object out", () => {
+  it("are errors with --strict, and so is every other warning of the reading", () => {
     const text = `${YAML.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "cart" } })}---\n${deployment("cart", { serviceAccountName: "cart" })}---\n${deployment("web")}`;
     const lax = load(text);
     expect(lax.diagnostics.map((d) => [d.code, d.severity])).toEqual([
@@ -54,7 +54,8 @@ describe("kinds coxswain ignores", () => {
       ["InvalidField", "error"],
     ]);
     for (const d of strict.diagnostics) expect(d.message).toMatch(/--strict/);
-    expect(strict.objects.map((o) => o.key)).toEqual(["Deployment/shop/web"]);
+    // The objects stay, so that a Service selecting the Deployment is not told it selects nothing.
+    expect(strict.objects.map((o) => o.key)).toEqual(["Deployment/shop/cart", "Deployment/shop/web"]);
   });
 });
 
