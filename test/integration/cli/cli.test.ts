@@ -1,35 +1,16 @@
 /**
- * The CLI as users run it (a real child process): validate prints file:line diagnostics and exits 1,
+ * The CLI as users run it (a real child process): validate prints file:line diagnostics naming their
+ * object and exits 1 on errors (with --strict on warnings too), kinds lists what coxswain reads and ignores,
  * plan prints what a commit would create, change and delete and where each new pod would go (asking the
  * scheduler on the nodes, read-only), status and history are registered, run refuses bad flags and never
  * prints a secret, and usage errors exit 2.
  */
-import { spawn } from "node:child_process";
 import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ROOT, runCli as cli } from "../../support/cli.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { configMapYaml, deploymentYaml, serviceYaml } from "../../support/manifests.js";
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-
-function cli(args: string[], cwd = ROOT, env: Record<string, string> = {}, fdLimit?: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const argv = [process.execPath, "--import", "tsx", path.join(ROOT, "operator/src/cli/main.ts"), ...args];
-    const quoted = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-    // With fdLimit the CLI runs under `ulimit -n`, as a user with a low open-files limit would run it.
-    const p =
-      fdLimit === undefined
-        ? spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, FORCE_COLOR: "0", ...env } })
-        : spawn("sh", ["-c", `ulimit -n ${fdLimit} && exec ${quoted}`], { cwd, env: { ...process.env, FORCE_COLOR: "0", ...env } });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describe("coxswain validate", () => {
   let dir: string;
@@ -42,31 +23,69 @@ describe("coxswain validate", () => {
 
   it("accepts examples-repo and exits 0", async () => {
     const r = await cli(["validate", path.join(ROOT, "examples-repo")]);
-    expect(r.stdout).toMatch(/4 object\(s\), 0 error\(s\)/); // Namespace, ConfigMap, Deployment, Service
+    expect(r.stdout.trim().split("\n").at(-1)).toBe("4 objects in 4 files: valid"); // Namespace, ConfigMap, Deployment, Service
     expect(r.code).toBe(0);
   });
 
-  it("prints each error as file:line:col with code and field, and exits 1", async () => {
+  it("prints each error as file:line:col with code, object and field, and exits 1", async () => {
     await writeFile(path.join(dir, "web.yaml"), deploymentYaml({ replicas: 2 }).replace("image: coxswain-test/app:v1", "image: 42\n          colour: blue"));
     await writeFile(path.join(dir, "app.yaml"), deploymentYaml({ name: "app", env: [{ name: "X", configMap: { name: "missing", key: "k" } }] }));
     const r = await cli(["validate", dir]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^web\.yaml:\d+:\d+: error SchemaViolation spec\.template\.spec\.containers\[0\]\.image: /m);
-    expect(r.stdout).toMatch(/^web\.yaml:\d+:\d+: error SchemaViolation spec\.template\.spec\.containers\[0\]\.colour: unknown field "colour"/m);
-    expect(r.stdout).toMatch(/^app\.yaml:\d+:\d+: error MissingReference /m);
+    expect(r.stdout).toMatch(/^web\.yaml:\d+:\d+: error SchemaViolation Deployment\/default\/web spec\.template\.spec\.containers\[0\]\.image: /m);
+    expect(r.stdout).toMatch(/^web\.yaml:\d+:\d+: error SchemaViolation Deployment\/default\/web spec\.template\.spec\.containers\[0\]\.colour: unknown field "colour"/m);
+    expect(r.stdout).toMatch(/^app\.yaml:\d+:\d+: error MissingReference Deployment\/default\/app /m);
   });
 
   it("accepts Services, prints their warnings (a selector that matches nothing) and exits 0, and their errors exit 1", async () => {
     await writeFile(path.join(dir, "web.yaml"), deploymentYaml({ name: "web" }));
     await writeFile(path.join(dir, "svc.yaml"), `${serviceYaml({ name: "web" })}---\n${serviceYaml({ name: "other", selector: "nothing" })}`);
     const ok = await cli(["validate", dir]);
-    expect(ok.stdout).toMatch(/^svc\.yaml:\d+:\d+: warning MissingReference spec\.selector: selects no pods/m);
-    expect(ok.stdout).toMatch(/3 object\(s\), 0 error\(s\), 1 warning\(s\)/);
+    expect(ok.stdout).toMatch(/^svc\.yaml:\d+:\d+: warning MissingReference Service\/default\/other spec\.selector: selects no pods/m);
+    expect(ok.stdout.trim().split("\n").at(-1)).toBe("3 objects in 2 files: valid, 1 warning");
     expect(ok.code).toBe(0);
     await writeFile(path.join(dir, "svc.yaml"), serviceYaml({ name: "web", type: "NodePort", ports: [{ port: 80, targetPort: "http", nodePort: 8080 }] }));
     const bad = await cli(["validate", dir]);
-    expect(bad.stdout).toMatch(/^svc\.yaml:\d+:\d+: error InvalidField spec\.ports\[0\]\.nodePort: nodePort 8080 is outside 30000-32767/m);
+    expect(bad.stdout).toMatch(/^svc\.yaml:\d+:\d+: error InvalidField Service\/default\/web spec\.ports\[0\]\.nodePort: nodePort 8080 is outside 30000-32767/m);
     expect(bad.code).toBe(1);
+  });
+
+  it("accepts what means nothing on Docker hosts with warnings (exit 0), and --strict makes them errors (exit 1)", async () => {
+    await writeFile(path.join(dir, "sa.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n");
+    await writeFile(path.join(dir, "web.yaml"), deploymentYaml({ name: "web" }).replace("    spec:\n", "    spec:\n      serviceAccountName: web\n"));
+    const lax = await cli(["validate", dir]);
+    expect(lax.stdout).toMatch(/^sa\.yaml:2:7: warning IgnoredKind ServiceAccount\/default\/web kind: ServiceAccount is ignored: /m);
+    expect(lax.stdout).toMatch(/^web\.yaml:\d+:\d+: warning InvalidField Deployment\/default\/web spec\.template\.spec\.serviceAccountName: "web" is ignored: /m);
+    expect(lax.stdout.trim().split("\n").at(-1)).toBe("2 objects in 2 files (1 ignored): valid, 2 warnings");
+    expect(lax.code).toBe(0);
+    const strict = await cli(["validate", "--strict", dir]);
+    expect(strict.stdout).toMatch(/^sa\.yaml:2:7: error IgnoredKind ServiceAccount\/default\/web kind: .*--strict/m);
+    expect(strict.stdout.trim().split("\n").at(-1)).toBe("2 objects in 2 files (1 ignored): invalid, 2 errors");
+    expect(strict.code).toBe(1);
+  });
+
+  it("says of each unknown kind in one line where the kinds are, and lists them once at the end", async () => {
+    for (const kind of ["Certificate", "ServiceMonitor", "Widget"]) await writeFile(path.join(dir, `${kind}.yaml`), `apiVersion: example.com/v1\nkind: ${kind}\nmetadata:\n  name: x\n`);
+    const r = await cli(["validate", dir]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split("\n");
+    const unknown = lines.filter((l) => / error UnknownKind /.test(l));
+    expect(unknown).toHaveLength(3);
+    for (const l of unknown) expect(l).not.toContain("Deployment");
+    expect(lines.filter((l) => l.startsWith("kinds coxswain reads: "))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith("kinds coxswain ignores, with a warning: "))).toHaveLength(1);
+    expect(lines.at(-1)).toBe("3 objects in 3 files: invalid, 3 errors");
+  });
+
+  it("tells a Compose file, Helm values or a kustomization under the path that they are not manifests, and names --path", async () => {
+    await writeFile(path.join(dir, "docker-compose.yml"), "services:\n  web:\n    image: nginx\n");
+    await writeFile(path.join(dir, "values.yaml"), "replicaCount: 2\n");
+    await writeFile(path.join(dir, "kustomization.yaml"), "resources:\n  - web.yaml\n");
+    const r = await cli(["validate", dir]);
+    expect(r.code).toBe(1);
+    for (const f of ["docker-compose\\.yml", "values\\.yaml", "kustomization\\.yaml"]) {
+      expect(r.stdout).toMatch(new RegExp(`^${f}:1:1: error InvalidDocument no "apiVersion" and no "kind", so this is not a Kubernetes manifest: .*--path`, "m"));
+    }
   });
 
   it("exits 2 with a usage error when the directory is missing from the command line", async () => {
@@ -83,7 +102,7 @@ describe("coxswain validate", () => {
     }
     const r = await cli(["validate", dir], ROOT, {}, 256);
     expect(r.stderr).not.toMatch(/EMFILE/);
-    expect(r.stdout).toMatch(/^2000 object\(s\), 0 error\(s\), 0 warning\(s\)$/m);
+    expect(r.stdout).toMatch(/^2000 objects in 2000 files: valid$/m);
     expect(r.code).toBe(0);
   });
 
@@ -185,7 +204,7 @@ describe("coxswain plan", () => {
     await repo.commit("bad");
     const r = await cli(["plan", "--repo", repo.dir]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/web\.yaml:5:\d+: error SchemaViolation spec/);
+    expect(r.stdout).toMatch(/web\.yaml:5:\d+: error SchemaViolation Deployment\/default\/web spec/);
   });
 
   it("judges a commit with the limits given by flags, as the operator would", async () => {
@@ -240,12 +259,31 @@ describe("coxswain plan with placements (process runtime, read-only)", () => {
   });
 });
 
+describe("coxswain kinds", () => {
+  it("lists the kinds coxswain reads and those it ignores, with why", async () => {
+    const r = await cli(["kinds"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}Deployment +apps\/v1$/m);
+    expect(r.stdout).toMatch(/^ {2}Rollout +argoproj\.io\/v1alpha1 or coxswain\.io\/v1alpha1$/m);
+    expect(r.stdout).toMatch(/^ {2}NetworkPolicy +networking\.k8s\.io\/v1: coxswain does not filter traffic between pods/m);
+    expect(r.stdout).toMatch(/^ {2}ServiceAccount +v1: /m);
+  });
+
+  it("takes no arguments (exit 2)", async () => {
+    const r = await cli(["kinds", "extra"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/InvalidArgument/);
+  });
+});
+
 describe("coxswain status and history are commands", () => {
   it("lists them in the usage", async () => {
     const r = await cli(["help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ {2}coxswain status --repo/m);
     expect(r.stdout).toMatch(/^ {2}coxswain history --repo/m);
+    expect(r.stdout).toMatch(/^ {2}coxswain kinds /m);
+    expect(r.stdout).toMatch(/--strict/);
     expect(r.stdout).toMatch(/--webhook-secret-file/);
     expect(r.stdout).toMatch(/--preview-envs/);
   });

@@ -1,9 +1,11 @@
 /**
- * `--manifest-max-file-size`, `--manifest-max-documents`, `--manifest-max-total-size` (run, plan, validate)
- * and `--manifest-cache-size` (run): what they turn into, and the errors for bad values (asserted by code).
+ * `--manifest-max-file-size`, `--manifest-max-documents`, `--manifest-max-total-size`, `--strict` (run, plan,
+ * validate) and `--manifest-cache-size` (run): what they turn into, and the errors for bad values (asserted
+ * by code).
  */
 import { describe, expect, it } from "vitest";
-import { parseByteSize, parseManifestFlags } from "../../../operator/src/cli/args.js";
+import { MANIFEST_LIMIT_FLAGS, parse, parseByteSize, parseManifestFlags } from "../../../operator/src/cli/args.js";
+import { runOptions } from "../../../operator/src/cli/run.js";
 import { ManifestCache } from "../../../operator/src/manifest/index.js";
 import { codeOf } from "../../support/errors.js";
 
@@ -28,6 +30,15 @@ describe("manifest flags", () => {
   it("turn the limits given into limits, leaving the others to their defaults", () => {
     expect(parseManifestFlags({ "manifest-max-file-size": "8Mi", "manifest-max-documents": "5000" })).toEqual({ limits: { maxFileBytes: 8 * 2 ** 20, maxDocumentsPerFile: 5000 } });
     expect(parseManifestFlags({ "manifest-max-total-size": "64Mi" })).toEqual({ limits: { maxTotalBytes: 64 * 2 ** 20 } });
+  });
+
+  it("turn --strict into the reading's strict option, which run hands to the operator", async () => {
+    const { values } = parse(["--strict"], { ...MANIFEST_LIMIT_FLAGS });
+    expect(parseManifestFlags(values)).toEqual({ strict: true });
+    const opts = await runOptions(["--repo", "/nonexistent", "--runtime", "process", "--strict"], () => undefined);
+    expect(opts.manifests).toEqual({ strict: true });
+    const lax = await runOptions(["--repo", "/nonexistent", "--runtime", "process"], () => undefined);
+    expect(lax.manifests).toBeUndefined();
   });
 
   it("make a parse cache of the size given", () => {
