@@ -7,7 +7,7 @@
  * The CRD schemas are pre-processed first, because json-schema-to-typescript does not know Kubernetes'
  * extensions: x-kubernetes-int-or-string becomes `number | string`, `metadata` becomes the hand-written
  * ObjectMeta type, and fields marked x-coxswain-unsupported (accepted by name only to say "not supported
- * yet") are left out of the types.
+ * by coxswain") are left out of the types.
  *
  * Titled sub-schemas name the generated types. A title stands for one shape everywhere: the generator fails
  * when two schemas with the same title differ, inside one CRD or across CRDs. A titled schema used by one CRD
@@ -28,7 +28,7 @@ const outDir = path.join(root, "operator/src/api/generated");
 
 type Schema = Record<string, unknown>;
 
-/** The keyword that marks a field coxswain knows by name but does not support yet (see manifest/schema.ts). */
+/** The keyword that marks a field coxswain knows by name but does not support (see manifest/schema.ts). */
 const UNSUPPORTED = "x-coxswain-unsupported";
 
 /** The file that holds the types several CRDs share. */
