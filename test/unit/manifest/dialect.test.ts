@@ -1,7 +1,7 @@
 /**
  * The pieces of the manifest dialect that fixtures do not show well on their own: the readers other stages
  * use (selectors, pause durations, annotations, endpoints), how the schemas in crds/ agree with KINDS, and
- * the "not supported yet" fields.
+ * the fields "not supported by coxswain".
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -232,7 +232,7 @@ describe("schemas in crds/ and KINDS", () => {
     });
   };
 
-  it("report each Argo Rollouts field coxswain does not support yet as not supported, with the schema's reason, not as unknown", () => {
+  it("report each Argo Rollouts field coxswain does not support as not supported, with the schema's reason, not as unknown", () => {
     const fields = unsupported(readCrdSchema("Rollout"), [], []);
     expect(fields.length).toBeGreaterThan(20);
     for (const { path: fieldPath, reason } of fields) {
@@ -253,7 +253,7 @@ describe("schemas in crds/ and KINDS", () => {
     }
   });
 
-  it("leave fields that are not supported yet out of the supported ones an unknown field lists", () => {
+  it("leave fields that are not supported out of the supported ones an unknown field lists", () => {
     const doc = YAML.stringify({
       apiVersion: "argoproj.io/v1alpha1",
       kind: "Rollout",

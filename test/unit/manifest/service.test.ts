@@ -1,6 +1,6 @@
 /**
  * The Service kind beyond what the fixtures show: what loading keeps of a Service (defaults applied, fields
- * reported as ignored dropped) and how every field marked not supported yet is reported.
+ * reported as ignored dropped) and how every field marked not supported by coxswain is reported.
  */
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
@@ -75,7 +75,7 @@ describe("a loaded Service", () => {
   });
 });
 
-describe("Service fields coxswain does not support yet", () => {
+describe("Service fields coxswain does not support", () => {
   const schema = readCrdSchema("Service") as { properties: { spec: { properties: Record<string, Record<string, unknown>> } } };
   const fields = Object.entries(schema.properties.spec.properties).filter(([, s]) => typeof s[UNSUPPORTED_KEYWORD] === "string");
 
