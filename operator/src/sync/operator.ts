@@ -406,6 +406,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       reporter: desired,
       traffic,
       instance,
+      ingressPorts: [opts.ingress?.httpPort, opts.ingress?.httpsPort].filter((p): p is number => p !== undefined),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
     });

@@ -154,6 +154,22 @@ export function withNodePorts(services: readonly ServiceSpec[], ranges: readonly
   return allocateNodePorts(services, shared, taken);
 }
 
+/**
+ * The host ports no pod may take on any node, sorted: every nodePort of `services` (given, or assigned by
+ * withNodePorts from `ranges`, never one of `ingressPorts`) and the ingress ports. Both controllers that
+ * place or serve ports call this, so that they agree. When the nodePorts cannot all be assigned (a range
+ * too small: the service controller reports it), the ones given and the ingress ports.
+ */
+export function reservedHostPorts(services: readonly ServiceSpec[], ranges: readonly PortRange[], ingressPorts: readonly number[]): number[] {
+  let withPorts: readonly ServiceSpec[];
+  try {
+    withPorts = withNodePorts(services, ranges, new Set(ingressPorts));
+  } catch {
+    withPorts = services;
+  }
+  return [...new Set([...assignedNodePorts(withPorts), ...ingressPorts])].sort((a, b) => a - b);
+}
+
 /** Every nodePort of these Services (assigned ones included), sorted. */
 export function assignedNodePorts(services: readonly ServiceSpec[]): number[] {
   return [...new Set(services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort !== undefined ? [p.nodePort] : []))))].sort((a, b) => a - b);

@@ -218,4 +218,29 @@ describe("operator with Services in the repository", () => {
     expect({ reloads: proxy.reloads.length, commands: proxy.commands.length }).toEqual(before);
     expect(proxy.reloads.at(-1)).not.toMatch(/:8[12]\b/);
   });
+
+  it("never gives a pod the ingress port, even where it lies in a node's port range", async () => {
+    // One node with ten host ports, the ingress HTTP port among them: nine pods fit, none on 30003.
+    await repo.write("nodes.yaml", "apiVersion: coxswain.io/v1alpha1\nkind: Node\nmetadata:\n  name: n1\nspec:\n  endpoint: unix:///fake/n1.sock\n  portRange: 30000-30009\n");
+    await repo.write("web.yaml", deploymentYaml({ replicas: 10, image: "app:v1" }));
+    // A Service too: both controllers keep ports from pods then, and must agree on the ingress port.
+    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 80, targetPort: "http" }] }));
+    await repo.commit("ten pods in ten ports");
+    op = await startOperator({
+      repo: repo.dir,
+      stateDir,
+      pollMs: 200,
+      fleetPollMs: 200,
+      statusDebounceMs: 50,
+      seed: 1,
+      log: () => undefined,
+      ingress: { httpPort: 30003 },
+      runtimeFactory: (node) => (runtime ??= new FakeRuntime({ name: node.name, cpuMillis: 64_000, memoryBytes: 64 * GiB })),
+      proxyFactory: () => new FakeProxy(),
+    });
+    await waitFor("nine pods running", async () => (await running()) === 9);
+    const hostPorts = (await runtime!.list()).flatMap((c) => (JSON.parse(c.labels["io.coxswain.ports"] ?? "[]") as { hostPort: number }[]).map((p) => p.hostPort));
+    expect(hostPorts).toHaveLength(9);
+    expect(hostPorts).not.toContain(30003);
+  });
 });

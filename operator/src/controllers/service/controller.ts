@@ -48,7 +48,7 @@ import type { BridgeForwarders, ForwardersFactory } from "../../runtime/docker/f
 import type { NodeProxy, ProxyFactory } from "../../runtime/proxy/index.js";
 import { ingressPath, renderIngressRecord, type IngressBackendRecord } from "../../status/ingresses.js";
 import { renderServiceRecord, servicePath, type ServiceEndpointRecord, type ServiceNodeRecord } from "../../status/services.js";
-import { allocateServiceAddresses, assignedNodePorts, DEFAULT_SERVICE_NETWORK, withNodePorts } from "../../traffic/addresses.js";
+import { allocateServiceAddresses, DEFAULT_SERVICE_NETWORK, reservedHostPorts, withNodePorts } from "../../traffic/addresses.js";
 import { bridgeProxyPort, proxyBridge, serviceForwarders, type BridgeNetwork, type ServiceForwarder } from "../../traffic/bridge.js";
 import { serviceEndpoints } from "../../traffic/endpoints.js";
 import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type ProxyEdits, type RenderedState } from "../../traffic/haproxy.js";
@@ -631,7 +631,7 @@ export class ServiceController {
     const specs = this.serviceObjects().map(toServiceSpec);
     const ingressPorts = this.ingressPorts();
     const services = withNodePorts(specs, nodes.map((n) => n.portRange), new Set(ingressPorts));
-    this.opts.fleet.setReservedHostPorts([...assignedNodePorts(services), ...ingressPorts]);
+    this.opts.fleet.setReservedHostPorts(reservedHostPorts(services, nodes.map((n) => n.portRange), ingressPorts));
     const pods = this.opts.fleet.pods().map((p) => trafficPod(p, this.opts.fleet.nodeConfig(p.node)?.address ?? "127.0.0.1"));
     const graph = this.opts.desired.graph();
     const rollouts = (graph?.ofKind("Rollout") ?? []).map((m) => toRolloutServices(m.object as Rollout));

@@ -61,7 +61,7 @@ import type {
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
-import { assignedNodePorts, DEFAULT_SERVICE_NETWORK, withNodePorts } from "../../traffic/addresses.js";
+import { DEFAULT_SERVICE_NETWORK, reservedHostPorts } from "../../traffic/addresses.js";
 import { bridgeDiscoveryFor, discoveryFor, type Discovery } from "../../traffic/discovery.js";
 import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
@@ -87,6 +87,8 @@ export interface WorkloadControllerOptions {
   unschedulableRetryMs?: number;
   /** Where Rollouts' traffic is told to the service controller and read back; without it, no step waits for a proxy. */
   traffic?: RolloutTrafficPort;
+  /** The operator's ingress ports (`--ingress-http-port`, `--ingress-https-port`): never a pod's host port. */
+  ingressPorts?: readonly number[];
 }
 
 const MAX_EVENTS = 20;
@@ -488,15 +490,10 @@ export class WorkloadController {
       requests.push(req);
     }
     const services = (this.opts.desired.graph()?.ofKind("Service") ?? []).map((m) => toServiceSpec(m.object as Service));
-    // The Services' node ports are where every node's proxy listens: never a pod's host port.
-    // (Node ports that cannot be assigned are the service controller's to report; pods are placed anyway.)
-    if (services.length > 0) {
-      try {
-        fleet.setReservedHostPorts(assignedNodePorts(withNodePorts(services, fleet.listNodes().map((n) => n.config.portRange))));
-      } catch {
-        fleet.setReservedHostPorts(assignedNodePorts(services));
-      }
-    }
+    // The Services' node ports and the ingress ports are where every node's proxy listens: never a pod's
+    // host port. (Node ports that cannot be assigned are the service controller's to report; pods are placed anyway.)
+    const ingressPorts = this.opts.ingressPorts ?? [];
+    if (services.length > 0 || ingressPorts.length > 0) fleet.setReservedHostPorts(reservedHostPorts(services, fleet.listNodes().map((n) => n.config.portRange), ingressPorts));
     // schedule → reserve runs without an await in between: the next decision sees these placements.
     const result = schedule(fleet.schedulerSnapshot(plan.priority.value, ctx.key), requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
     this.nextStartIndex = result.nextStartIndex;
