@@ -182,7 +182,7 @@ describe("the service controller with Ingresses", () => {
     const nodePort = MANIFESTS.replace("spec:\n  selector: {app: web}\n  ports:", "spec:\n  type: NodePort\n  selector: {app: web}\n  ports:");
     const h = harness({ ingress: { httpPort: 30000, httpsPort: 8443 }, manifests: nodePort });
     await h.run();
-    expect(h.reserved).toEqual([30001, 30000, 8443]);
+    expect(h.reserved).toEqual([8443, 30000, 30001]);
     expect(section(h.proxies.get("n1")!, "listen default.web:80")).toContain("bind 10.0.0.1:30001");
   });
 
