@@ -154,3 +154,50 @@ export async function servedBy(load: Load, serving: string[], idle: string[], n 
   }, 120_000);
   expect(load.failures).toEqual([]);
 }
+
+/** One answer of sendRequests: the status and body (trimmed: the backend's name), or the error; and how long it took. */
+export interface TimedAnswer {
+  status?: number;
+  body?: string;
+  error?: string;
+  /** Milliseconds from sending to the end of the answer. */
+  ms: number;
+}
+
+/**
+ * Sends exactly `total` GETs to host:port (127.0.0.1 unless given) over `clients` keep-alive connections,
+ * back to back, and resolves with every answer, whatever its status, in the order they ended.
+ */
+export async function sendRequests(port: number, total: number, clients = 4, host = "127.0.0.1"): Promise<TimedAnswer[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const answers: TimedAnswer[] = [];
+  let sent = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const done = (a: Omit<TimedAnswer, "ms">): void => {
+        answers.push({ ...a, ms: performance.now() - t0 });
+        resolve();
+      };
+      const req = http.request({ host, port, path: "/", agent }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("error", (err) => done({ error: err.message }));
+        res.on("end", () => done({ status: res.statusCode ?? 0, body: body.trim() }));
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error("request timeout")));
+      req.on("error", (err) => done({ error: err.message }));
+      req.end();
+    });
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (sent < total) {
+        sent++;
+        await one();
+      }
+    }),
+  );
+  agent.destroy();
+  return answers;
+}

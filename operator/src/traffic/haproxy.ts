@@ -23,12 +23,19 @@
  * socket rather than a TCP port, so that no port per node is taken). Measured on HAProxy 2.6: a worker
  * hands its table over only after its own start-up resync (up to 5 s after it started), so a reload in
  * that window still starts afresh. Without a peers socket, affinity starts afresh at every reload.
+ *
+ * Request log (canary analysis): a listener with `requestLog` logs one line per request (HTTP) or
+ * connection (TCP) when it ends, in a format of coxswain's (logLines) that parseRequestLine reads back, to
+ * the address the node proxy's collector gives (HaproxyOptions.requestLog: UDP on 127.0.0.1, or stdout in
+ * a container). HAProxy keeps no percentiles; the per-request log lets traffic/analysis.ts compute them.
+ * Turning a listener's log on or off is a reload; a configuration where no listener logs renders as if
+ * there were no request log at all.
  */
 import { createHash } from "node:crypto";
 import { CoxError } from "../api/errors.js";
 import { parseIpv4 } from "./addresses.js";
 import { compareText, hash32 } from "./keys.js";
-import type { ProxyBind, ProxyBridge, ProxyConfig, ProxyIngress, ProxyListener, ProxyServer } from "./types.js";
+import type { ProxyBind, ProxyBridge, ProxyConfig, ProxyIngress, ProxyListener, ProxyServer, RequestRecord } from "./types.js";
 
 /** How the rendered HAProxy is reached. */
 export interface HaproxyOptions {
@@ -49,6 +56,22 @@ export interface HaproxyOptions {
    * control character. Omitted: affinity is not kept across a reload.
    */
   peersSocket?: string;
+  /**
+   * Where the request log goes (the node proxy's RequestLog says): needed when a listener has
+   * `requestLog`, unused otherwise.
+   */
+  requestLog?: RequestLogTarget;
+}
+
+/** Where a node proxy's request log goes, and the tag its lines carry. */
+export interface RequestLogTarget {
+  /** HAProxy's log address: "stdout", or "<IPv4 address>:<port>" (UDP). */
+  address: string;
+  /**
+   * 8 to 64 letters and digits at the start of every line: a line without it is not this proxy's request
+   * log (another program sending to the same port, other output on stdout), and is ignored.
+   */
+  tag: string;
 }
 
 /** Name of the local peer and of its `peers` section (only this proxy is in it). */
@@ -84,6 +107,8 @@ export interface ListenerState {
   mode: "http" | "tcp";
   affinity?: { timeoutSeconds: number };
   slots: SlotState[];
+  /** Every request is logged (ProxyListener.requestLog). */
+  requestLog?: true;
   /**
    * The `backend` section (mode http) that mirrors this listener's slots for the ingress frontend, when a
    * route or the default backend of the ingress sends requests to this listener. Its slots are the same.
@@ -100,6 +125,8 @@ export interface RenderedState {
   ingress?: string;
   /** The bridge frontend as rendered: any change is a reload. */
   bridge?: string;
+  /** Where the request log goes, when a section logs requests: a new address or tag is a reload. */
+  requestLog?: RequestLogTarget;
 }
 
 /** How to get a running HAProxy from its applied state to a new configuration. */
@@ -146,7 +173,8 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
   checkProxyConfig(config, opts);
   const before = new Map((opts.previous?.listeners ?? []).map((l) => [l.key, l.slots]));
   const named = namedListeners(config);
-  const ingress = renderIngress(config.ingress, named, opts.filesDir);
+  const log = requestLogOf(config, opts);
+  const ingress = renderIngress(config.ingress, named, opts.filesDir, log);
   const bridge = renderBridge(config.bridge, named);
   const listeners = named.map(({ listener, name }): ListenerState => {
     const slots = assignSlots(before.get(listener.key), listener.servers).map((s): SlotState => {
@@ -164,6 +192,7 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
       mode: listener.mode,
       ...(listener.affinity === undefined ? {} : { affinity: { ...listener.affinity } }),
       slots,
+      ...(listener.requestLog === true ? { requestLog: true as const } : {}),
       ...(ingressBackend === undefined ? {} : { ingressBackend }),
     };
   });
@@ -191,6 +220,7 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
   for (const l of listeners) {
     lines.push("", `listen ${l.name}`, `    mode ${l.mode}`);
     if (l.mode === "http") lines.push("    option idle-close-on-response");
+    if (l.requestLog && log !== undefined) lines.push(...logLines(log, l.mode));
     for (const b of l.binds) lines.push(`    bind ${b.address}:${b.port}`);
     lines.push("    balance roundrobin");
     if (l.affinity !== undefined) lines.push(`    stick-table type ip size 100k expire ${l.affinity.timeoutSeconds}s${peers ? ` peers ${LOCAL_PEER}` : ""}`, "    stick on src");
@@ -210,6 +240,7 @@ export function renderHaproxy(config: ProxyConfig, opts: HaproxyOptions & { prev
     listeners,
     ...(ingress !== undefined ? { ingress: ingress.signature } : {}),
     ...(bridge !== undefined ? { bridge } : {}),
+    ...(log !== undefined ? { requestLog: { ...log } } : {}),
   };
   return { text: lines.join("\n") + "\n", state, files: ingress?.files ?? [] };
 }
@@ -250,7 +281,12 @@ function word(value: string): string {
  * each followed by a rule that sends the rest of that host's requests to the default backend, so that a
  * host's requests never reach the routes of a less specific host.
  */
-function renderIngress(ingress: ProxyIngress | undefined, named: readonly { listener: ProxyListener; name: string }[], filesDir: string | undefined): RenderedIngress | undefined {
+function renderIngress(
+  ingress: ProxyIngress | undefined,
+  named: readonly { listener: ProxyListener; name: string }[],
+  filesDir: string | undefined,
+  log: RequestLogTarget | undefined,
+): RenderedIngress | undefined {
   if (ingress === undefined || ingress.http.length + ingress.https.length === 0) return undefined;
   const nameOf = new Map(named.map((n) => [n.listener.key, n.name]));
   const backends = new Map<string, string>();
@@ -320,10 +356,13 @@ function renderIngress(ingress: ProxyIngress | undefined, named: readonly { list
   }
   closeGroup();
 
+  // HAProxy logs a request on its frontend: the ingress's requests are logged when a listener it sends to logs them.
+  const logged = log !== undefined && named.some(({ listener }) => listener.requestLog === true && backends.has(listener.key));
   const frontend = [
     `frontend ${INGRESS_FRONTEND}`,
     "    mode http",
     "    option idle-close-on-response",
+    ...(logged ? logLines(log, "http") : []),
     "    option forwardfor",
     "    timeout http-request 10s",
     ...binds,
@@ -390,8 +429,9 @@ function serverLines(slots: readonly SlotState[]): string[] {
 export function proxyEdits(applied: RenderedState | undefined, next: ProxyConfig, opts: HaproxyOptions): ProxyEdits {
   checkProxyConfig(next, opts);
   const named = namedListeners(next);
-  const ingress = renderIngress(next.ingress, named, opts.filesDir);
-  if (applied === undefined || applied.bridge !== renderBridge(next.bridge, named) || needsReload(applied, named, ingress, opts)) return { reload: true, ...renderHaproxy(next, { ...opts, previous: applied }) };
+  const log = requestLogOf(next, opts);
+  const ingress = renderIngress(next.ingress, named, opts.filesDir, log);
+  if (applied === undefined || applied.bridge !== renderBridge(next.bridge, named) || needsReload(applied, named, ingress, log, opts)) return { reload: true, ...renderHaproxy(next, { ...opts, previous: applied }) };
   const edits: { phase: number; commands: string[] }[] = [];
   const listeners = named.map(({ listener }, i): ListenerState => {
     const was = applied.listeners[i]!;
@@ -410,18 +450,27 @@ export function proxyEdits(applied: RenderedState | undefined, next: ProxyConfig
     listeners,
     ...(applied.ingress !== undefined ? { ingress: applied.ingress } : {}),
     ...(applied.bridge !== undefined ? { bridge: applied.bridge } : {}),
+    ...(applied.requestLog !== undefined ? { requestLog: { ...applied.requestLog } } : {}),
   };
   return { reload: false, commands, state };
 }
 
-/** Whether `next` (with its ingress as rendered) differs from `applied` in anything the runtime API cannot change. */
-function needsReload(applied: RenderedState, next: readonly { listener: ProxyListener; name: string }[], ingress: RenderedIngress | undefined, opts: HaproxyOptions): boolean {
+/** Whether `next` (with its ingress and request log as rendered) differs from `applied` in anything the runtime API cannot change. */
+function needsReload(
+  applied: RenderedState,
+  next: readonly { listener: ProxyListener; name: string }[],
+  ingress: RenderedIngress | undefined,
+  log: RequestLogTarget | undefined,
+  opts: HaproxyOptions,
+): boolean {
   if (applied.statsSocket !== opts.statsSocket || applied.listeners.length !== next.length || applied.ingress !== ingress?.signature) return true;
+  if (applied.requestLog?.address !== log?.address || applied.requestLog?.tag !== log?.tag) return true;
   return next.some(({ listener: l, name }, i) => {
     const a = applied.listeners[i]!;
     return (
       a.key !== l.key ||
       a.name !== name ||
+      (a.requestLog === true) !== (l.requestLog === true) ||
       a.ingressBackend !== ingress?.backends.get(l.key) ||
       a.mode !== l.mode ||
       a.affinity?.timeoutSeconds !== l.affinity?.timeoutSeconds ||
@@ -511,6 +560,62 @@ function namedListeners(config: ProxyConfig): { listener: ProxyListener; name: s
     });
 }
 
+/** The request log a configuration sends to: the options' when a listener logs its requests, none otherwise. */
+function requestLogOf(config: ProxyConfig, opts: HaproxyOptions): RequestLogTarget | undefined {
+  return config.listeners.some((l) => l.requestLog === true) ? opts.requestLog : undefined;
+}
+
+/** First word of a request-log line: the version of its format. */
+const LOG_FORMAT_VERSION = "cx1";
+
+/**
+ * The lines that make a section log its requests: one line each, when it ends, in `format raw` (the text
+ * alone, no syslog header), as parseRequestLine reads them back:
+ * `cx1 <tag> h|t <backend> <server> <server ip:port> <status> <Tr> <Ta> <termination> <retries>`; TCP
+ * sections log "-" for status and Tr, and the whole connection time (%Tt) for Ta.
+ */
+function logLines(log: RequestLogTarget, mode: "http" | "tcp"): string[] {
+  const fields = mode === "http" ? "h %b %s %si:%sp %ST %Tr %Ta %ts %rc" : "t %b %s %si:%sp - - %Tt %ts %rc";
+  return [`    log ${log.address} format raw daemon`, `    log-format "${LOG_FORMAT_VERSION} ${log.tag} ${fields}"`];
+}
+
+/** An integer field of a request-log line: HAProxy writes -1 (or "-") where it has no value. */
+function logNumber(field: string): number | undefined {
+  if (!/^-?\d+$/.test(field)) return undefined;
+  const n = Number(field);
+  return n < 0 ? undefined : n;
+}
+
+/**
+ * The record of one request-log line (see logLines) that carries `tag`, received at `at` (epoch ms);
+ * undefined for any other line (another tag, another program's output, a malformed or cut line). Pure.
+ */
+export function parseRequestLine(line: string, tag: string, at: number): RequestRecord | undefined {
+  const f = line.trimEnd().split(" ");
+  if (f.length !== 11 || f[0] !== LOG_FORMAT_VERSION || f[1] !== tag || (f[2] !== "h" && f[2] !== "t")) return undefined;
+  const [, , kind, backend, server, address, status, tr, ta, termination, rc] = f as [string, string, string, string, string, string, string, string, string, string, string];
+  const totalMs = logNumber(ta);
+  const retries = /^\+?\d+$/.exec(rc) ? Number(rc.replace("+", "")) : undefined;
+  if (backend === "" || totalMs === undefined || retries === undefined || termination.length !== 2) return undefined;
+  const mode = kind === "h" ? "http" : "tcp";
+  const code = mode === "http" ? logNumber(status) : undefined;
+  const responseMs = mode === "http" ? logNumber(tr) : undefined;
+  const chosen = server !== "<NOSRV>" && server !== "-" && server !== "";
+  return {
+    at,
+    mode,
+    backend,
+    ...(chosen ? { server } : {}),
+    ...(chosen && /^\d+\.\d+\.\d+\.\d+:\d+$/.test(address) ? { serverAddress: address } : {}),
+    ...(code !== undefined && code > 0 ? { status: code } : {}),
+    ...(responseMs !== undefined ? { responseMs } : {}),
+    totalMs,
+    termination,
+    retries,
+    redispatched: rc.startsWith("+"),
+  };
+}
+
 /**
  * Throws InvalidArgument for anything in `config` HAProxy would refuse or read differently with these
  * options (renderHaproxy and proxyEdits check it first), e.g. the ingress binding an address and port a
@@ -522,6 +627,16 @@ export function checkProxyConfig(config: ProxyConfig, opts: HaproxyOptions): voi
   };
   if (opts.statsSocket !== undefined && (opts.statsSocket === "" || /['\x00-\x1f\x7f]/.test(opts.statsSocket))) bad(`stats socket path ${JSON.stringify(opts.statsSocket)} cannot be written in a configuration`, { statsSocket: opts.statsSocket });
   if (opts.peersSocket !== undefined && !/^\/[^\s'"\x00-\x1f\x7f]*$/.test(opts.peersSocket)) bad(`peers socket path ${JSON.stringify(opts.peersSocket)} is not an absolute path a configuration can name`, { peersSocket: opts.peersSocket });
+  const log = opts.requestLog;
+  if (log !== undefined) {
+    const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(log.address);
+    const udp = m !== null && parseIpv4(m[1]!) !== undefined && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+    if (log.address !== "stdout" && !udp) bad(`request log address ${JSON.stringify(log.address)}: expected "stdout" or an IPv4 address and a port`, { address: log.address });
+    if (!/^[A-Za-z0-9]{8,64}$/.test(log.tag)) bad(`request log tag ${JSON.stringify(log.tag)}: expected 8 to 64 letters and digits`, { tag: log.tag });
+  } else {
+    const logging = config.listeners.find((l) => l.requestLog === true);
+    if (logging !== undefined) bad(`${logging.key} logs its requests, but the options name no request log to send them to`, { listener: logging.key });
+  }
   const endpoint = (key: string, address: string, port: number): void => {
     if (parseIpv4(address) === undefined) bad(`${key}: ${JSON.stringify(address)} is not an IPv4 address`, { listener: key, address });
     if (!Number.isInteger(port) || port < 1 || port > 65535) bad(`${key}: port ${port} is not from 1 to 65535`, { listener: key, port });

@@ -182,6 +182,42 @@ export interface ProxyListener {
   affinity?: { timeoutSeconds: number };
   /** Sorted by id. */
   servers: ProxyServer[];
+  /**
+   * Log every request (HTTP) or connection (TCP) to the proxy's request log (RequestRecord): what canary
+   * analysis measures. Off unless set: a log line per request costs the proxy and the operator.
+   */
+  requestLog?: boolean;
+}
+
+/**
+ * One request (HTTP mode) or connection (TCP mode) as a node proxy logged it when it ended: the request
+ * log that traffic/haproxy.ts renders and reads back (parseRequestLine). Times are HAProxy's timers, in
+ * whole milliseconds.
+ */
+export interface RequestRecord {
+  /** When the operator received it (epoch ms, the operator's clock): just after the request ended. */
+  at: number;
+  mode: "http" | "tcp";
+  /** The HAProxy section that served it: a listener's name, or the name of its ingress backend. */
+  backend: string;
+  /** The server slot that served it ("s3") and its address ("ip:port"); none when no server was chosen. */
+  server?: string;
+  serverAddress?: string;
+  /** HTTP: the status sent to the client (HAProxy's own 502/503/504 when the server failed); TCP: none. */
+  status?: number;
+  /** HTTP: how long the server took to send its response headers; none when it sent none. */
+  responseMs?: number;
+  /** HTTP: the request's active time, from its first byte in to the last byte out (%Ta); TCP: the whole connection (%Tt). */
+  totalMs: number;
+  /** HAProxy's termination state, two characters: "--" is normal; a first "S" or "s" is the server's doing (refused, aborted, timed out). */
+  termination: string;
+  /** Connection attempts that were retried. */
+  retries: number;
+  /**
+   * The request was moved to another server after its connection attempts failed: `server` is the one
+   * that served it in the end, not the one that refused it (which the log does not name).
+   */
+  redispatched: boolean;
 }
 
 /** A backend of an Ingress: a Service of the Ingress's namespace and one of its ports, by number (its port) or by name. */

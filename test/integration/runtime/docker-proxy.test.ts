@@ -24,7 +24,8 @@ import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { DockerProxy } from "../../../operator/src/runtime/proxy/docker-proxy.js";
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import { requireDocker, startFleet, type FleetNode, type TestFleet } from "../../support/docker-fleet.js";
-import { fetchAnswer, get, servedBy, startLoad, type Load } from "../../support/http-load.js";
+import type { RequestRecord } from "../../../operator/src/traffic/types.js";
+import { fetchAnswer, get, sendRequests, servedBy, startLoad, type TimedAnswer, type Load } from "../../support/http-load.js";
 import { buildProxyImage, buildTestImages, TEST_IMAGES, TEST_PROXY_IMAGE } from "../../support/images.js";
 import { coxErrorOf } from "../../support/errors.js";
 import { issueCertificate } from "../../support/tls.js";
@@ -537,6 +538,56 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
       await waitFor(`backend ${v} to answer again`, () => get(ports[v]).then((body) => body === v));
     }
     await waitFor("v1 to answer through the proxy", () => get(ports.listener).then((b) => b === "v1"));
+  });
+
+  it("its request log reaches the operator through the container's log, every request once, also across a restart of the container", async () => {
+    const { proxy } = newProxy();
+    const records: RequestRecord[] = [];
+    proxy.requestLog.subscribe((batch) => records.push(...batch));
+    const target = await proxy.requestLog.start();
+    expect(target.address).toBe("stdout");
+    // Hand-written like the other configurations here: the lines renderHaproxy writes for a logging listener.
+    const logged = config(["v1", "v2"], [`    log stdout format raw daemon`, `    log-format "cx1 ${target.tag} h %b %s %si:%sp %ST %Tr %Ta %ts %rc"`]);
+    await proxy.apply({ reload: true, text: logged });
+    const perServer = (rs: RequestRecord[]): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const r of rs) out[r.serverAddress!] = (out[r.serverAddress!] ?? 0) + 1;
+      return out;
+    };
+    const clientCounts = (answers: TimedAnswer[]): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const a of answers) {
+        const at = `127.0.0.1:${ports[a.body as "v1" | "v2"]}`;
+        out[at] = (out[at] ?? 0) + 1;
+      }
+      return out;
+    };
+
+    const first = await sendRequests(ports.listener, 200, 4);
+    expect(first.every((a) => a.status === 200)).toBe(true);
+    await waitFor("a record of every request", () => records.length >= 200);
+    expect(records.every((r) => r.mode === "http" && r.backend === "be" && r.status === 200)).toBe(true);
+    expect(perServer(records)).toEqual(clientCounts(first));
+
+    // The master dies; the engine starts the container again; the log is followed again from where it was.
+    const before = proxy.health().pid!;
+    process.kill(before, "SIGKILL");
+    await waitFor("the engine to restart the proxy", () => {
+      const h = proxy.health();
+      return h.running && h.pid !== before;
+    });
+    // Until it answers: every answer with a status was logged (a refused connection never reached HAProxy).
+    const probes: TimedAnswer[] = [];
+    await waitFor("the restarted proxy to answer", async () => {
+      const [a] = await sendRequests(ports.listener, 1, 1);
+      probes.push(a!);
+      return a!.status === 200;
+    });
+    const second = await sendRequests(ports.listener, 100, 2);
+    const answered = [...probes.filter((a) => a.status !== undefined), ...second];
+    await waitFor("a record of every request after the restart", () => records.length >= 200 + answered.length);
+    expect(records).toHaveLength(200 + answered.length);
+    expect(perServer(records.slice(200))).toEqual(clientCounts(answered));
   });
 
   it("close() stops and removes the container; later applies are ProxyUnreachable", async () => {

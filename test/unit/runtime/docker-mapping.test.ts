@@ -1,7 +1,7 @@
 /**
  * Pure parts of the Docker runtime: restart counts carried in container names, the demultiplexing of
- * exec output (frames split anywhere by the transport), a bridge container's DNS settings and what a
- * bridge network's inspect answer says about its Service range.
+ * exec output (frames split anywhere by the transport), a bridge container's DNS settings, what a bridge
+ * network's inspect answer says about its Service range, and `since` values of engine timestamps.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import {
   observedFromInspect,
   observedFromSummary,
   restartName,
+  sinceOfTimestamp,
   splitRuntimeName,
 } from "../../../operator/src/runtime/docker/mapping.js";
 
@@ -175,5 +176,22 @@ describe("bridgeNetworkOf", () => {
   ];
   it.each(cases)("reads $name", ({ info, want }) => {
     expect(bridgeNetworkOf(info)).toEqual(want);
+  });
+});
+
+describe("sinceOfTimestamp", () => {
+  it.each([
+    { name: "a log line's timestamp with nanoseconds, exactly", at: "2024-05-01T10:00:00.123456789Z", plus: 0, since: "1714557600.123456789" },
+    { name: "just after a log line", at: "2024-05-01T10:00:00.123456789Z", plus: 1, since: "1714557600.123456790" },
+    { name: "just after a line at the last nanosecond of a second", at: "2024-05-01T10:00:00.999999999Z", plus: 1, since: "1714557601.000000000" },
+    { name: "fewer fraction digits", at: "2024-05-01T10:00:00.5Z", plus: 0, since: "1714557600.500000000" },
+    { name: "no fraction", at: "2024-05-01T10:00:00Z", plus: 0, since: "1714557600.000000000" },
+    { name: "an offset", at: "2024-05-01T12:00:00.000000001+02:00", plus: 0, since: "1714557600.000000001" },
+  ])("$name", ({ at, plus, since }) => {
+    expect(sinceOfTimestamp(at, plus)).toBe(since);
+  });
+
+  it("gives nothing for what is not an RFC 3339 time", () => {
+    for (const text of ["", "yesterday", "2024-05-01 10:00:00Z", "2024-05-01T10:00:00"]) expect(sinceOfTimestamp(text), text).toBeUndefined();
   });
 });

@@ -349,6 +349,19 @@ export function sinceFromTimeNano(timeNano: string): string {
   return `${digits.slice(0, -9)}.${digits.slice(-9)}`;
 }
 
+/**
+ * Docker's `since` ("<seconds>.<nanoseconds>", exact) for an engine timestamp in RFC 3339 with up to
+ * nanoseconds (GET /info SystemTime, a log line's timestamp), moved on by `plusNanos` (1: just after a log
+ * line, which a `since` of its own time would include); undefined for anything else.
+ */
+export function sinceOfTimestamp(rfc3339: string, plusNanos = 0): string | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(rfc3339.trim());
+  const ms = m ? Date.parse(`${m[1]}${m[3]}`) : Number.NaN;
+  if (!m || !Number.isFinite(ms) || ms < 0) return undefined;
+  const nanos = BigInt(ms / 1000) * 1_000_000_000n + BigInt((m[2] ?? "").slice(0, 9).padEnd(9, "0")) + BigInt(plusNanos);
+  return sinceFromTimeNano(nanos.toString());
+}
+
 /** The fields of GET /exec/{id}/json coxswain reads. */
 export interface DockerExecInspect {
   ID?: string;

@@ -59,6 +59,10 @@
  * Alpine variant. Statistics use that channel when the image has one: `show stat` on the stats socket
  * through exec, with socat or else perl; without either, stats() is CommandNotFound.
  *
+ * Its request log (the records of the listeners that log requests, for canary analysis): HAProxy writes
+ * the lines to its standard output (`log stdout`, HaproxyOptions.requestLog from requestLog.start()), and
+ * the operator follows the container's log for them (docker-request-log.ts).
+ *
  * A container that dies is started again by the engine; health() follows the engine's container events
  * (running, the main pid, the engine's RestartCount) and the restart needs nothing from the manager: the
  * container keeps the last configuration that loaded, and there are no runtime edits to replay. A
@@ -70,9 +74,10 @@ import { createHash } from "node:crypto";
 import { CoxError, toCoxError } from "../../api/errors.js";
 import { KeyedMutex } from "../../source/mutex.js";
 import type { DockerRuntime } from "../docker/runtime.js";
-import { ExecOutputDemuxer, LineSplitter, isValidRuntimeName, type DockerContainerInspect } from "../docker/mapping.js";
+import { ExecOutputDemuxer, LineSplitter, isValidRuntimeName, sinceOfTimestamp, type DockerContainerInspect } from "../docker/mapping.js";
 import { LABELS } from "../labels.js";
 import { checkProxyFileNames } from "./files.js";
+import { DockerRequestLog } from "./docker-request-log.js";
 import { alertLines, bindFailures, parseStatCsv } from "./haproxy-cli.js";
 import type { NodeProxy, ProxyChange, ProxyChangeFile, ProxyHealth, ProxyServerStats } from "./types.js";
 
@@ -175,14 +180,6 @@ function fullConfig(text: string): string {
 /** The master's lines that tell how a (re)load went. */
 const MASTER_EVENT = /^\[(?:NOTICE|WARNING)\]\s+\(\d+\)\s*:\s*(Reloading HAProxy|Loading success\.|Loading failure!)\s*$/;
 
-/** Docker's `since` ("<seconds>.<nanoseconds>") for an engine timestamp in RFC 3339 with up to nanoseconds. */
-function sinceOf(rfc3339: string): string | undefined {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(rfc3339.trim());
-  const ms = m ? Date.parse(`${m[1]}${m[3]}`) : Number.NaN;
-  if (!m || !Number.isFinite(ms)) return undefined;
-  return `${ms / 1000}.${(m[2] ?? "").slice(0, 9).padEnd(9, "0")}`;
-}
-
 /** An entry of an archive put into the container: a regular file (mode 0600) or a directory (mode 0700). */
 type TarEntry = { path: string; text: string } | { dir: string };
 
@@ -242,6 +239,8 @@ export class DockerProxy implements NodeProxy {
   readonly containerName: string;
   /** /usr/local/etc/haproxy/files, inside the container: see the module comment. */
   readonly filesDir = FILES_DIR;
+  /** Followed through the container's log: see the module comment. */
+  readonly requestLog: DockerRequestLog;
 
   readonly #engine: ProxyEngine;
   readonly #image: string;
@@ -280,6 +279,7 @@ export class DockerProxy implements NodeProxy {
       throw new CoxError("InvalidArgument", `owner ${JSON.stringify(options.engine.owner)} makes no usable container name (${this.containerName})`);
     }
     if (options.image.trim() === "") throw new CoxError("InvalidArgument", "the node proxy needs an image (NodeConfig.proxyImage)");
+    this.requestLog = new DockerRequestLog({ engine: options.engine, container: () => this.#id, engineNow: () => this.#engineNow() });
   }
 
   async apply(change: ProxyChange): Promise<void> {
@@ -338,6 +338,7 @@ export class DockerProxy implements NodeProxy {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.requestLog.close();
     await this.#lock.run(LOCK, async () => {
       this.#unwatch?.();
       this.#unwatch = undefined;
@@ -457,6 +458,7 @@ export class DockerProxy implements NodeProxy {
       path: `/containers/${id}/start`,
       okStatuses: [304],
     });
+    this.requestLog.containerChanged();
     return this.#loadOutcome(id, since, "start");
   }
 
@@ -592,6 +594,7 @@ export class DockerProxy implements NodeProxy {
     const image = info.Config?.Image;
     this.#otherImage = image !== undefined && image !== this.#image ? image : undefined;
     this.#subscribe();
+    this.requestLog.containerChanged();
     this.#observe(info);
     this.#ranBefore = (info.State?.StartedAt ?? "").length > 0 && !(info.State?.StartedAt ?? "").startsWith("0001-");
     const text = await this.#readConfig(info.Id).catch(() => undefined);
@@ -638,7 +641,7 @@ export class DockerProxy implements NodeProxy {
   /** The engine's clock as a `since` for its log (GET /info SystemTime): log lines are stamped by the same clock. */
   async #engineNow(): Promise<string> {
     const info = await this.#engine.request<{ SystemTime?: unknown }>("read the engine's clock", { method: "GET", path: "/info" });
-    const since = typeof info.SystemTime === "string" ? sinceOf(info.SystemTime) : undefined;
+    const since = typeof info.SystemTime === "string" ? sinceOfTimestamp(info.SystemTime) : undefined;
     if (since === undefined) {
       throw new CoxError("RuntimeCallFailed", `node ${this.#engine.nodeName}: GET /info gave no readable SystemTime (${JSON.stringify(info.SystemTime)})`);
     }

@@ -15,6 +15,10 @@
  *                       written before the text is checked; those the serving text does not name are removed
  *                       once it serves
  *
+ * Its request log (the records of the listeners that log requests, for canary analysis) comes to the
+ * operator over UDP on 127.0.0.1 (udp-request-log.ts): HAProxy sends each line as a datagram to the
+ * address the configuration names (HaproxyOptions.requestLog, from requestLog.start()).
+ *
  * Why it is hitless, measured here: a reload forks a new worker that takes over the listening sockets
  * from the old one (`-x sockpair@…`), and the old worker finishes its requests and closes idle keep-alive
  * connections after their next response, given `option idle-close-on-response` in `defaults` and
@@ -56,6 +60,7 @@ import {
   type MasterProcs,
 } from "./haproxy-cli.js";
 import type { NodeProxy, ProxyChange, ProxyChangeFile, ProxyHealth, ProxyServerStats } from "./types.js";
+import { UdpRequestLog } from "./udp-request-log.js";
 
 /** Options of a HaproxyProcess. */
 export interface HaproxyProcessOptions {
@@ -161,6 +166,8 @@ export class HaproxyProcess implements NodeProxy {
   readonly filesDir: string;
   /** `<stateDir>/peers.sock`: see NodeProxy.peersSocket. */
   readonly peersSocket: string;
+  /** Over UDP on 127.0.0.1: see the module comment. */
+  readonly requestLog = new UdpRequestLog();
   readonly #dir: string;
   readonly #binary: string;
   readonly #readyTimeoutMs: number;
@@ -238,13 +245,17 @@ export class HaproxyProcess implements NodeProxy {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
-    await this.#lock.run(LOCK, async () => {
-      // A proxy an earlier manager of this directory left running is ours to stop too.
-      if (this.#master === undefined && !this.#adoptChecked) await this.#adopt();
-      this.#adoptChecked = true;
-      const m = this.#master;
-      if (m !== undefined) await this.#stop(m);
-    });
+    try {
+      await this.#lock.run(LOCK, async () => {
+        // A proxy an earlier manager of this directory left running is ours to stop too.
+        if (this.#master === undefined && !this.#adoptChecked) await this.#adopt();
+        this.#adoptChecked = true;
+        const m = this.#master;
+        if (m !== undefined) await this.#stop(m);
+      });
+    } finally {
+      await this.requestLog.close();
+    }
   }
 
   // ------------------------------------------------------------------ whole configurations

@@ -4,6 +4,8 @@
  * The configuration text and the edit commands are made elsewhere (traffic/); this side only applies them.
  */
 import type { ErrorCode } from "../../api/errors.js";
+import type { RequestLogTarget } from "../../traffic/haproxy.js";
+import type { RequestRecord } from "../../traffic/types.js";
 
 /**
  * What to apply: the whole configuration text (validated, then a hitless reload, or the first start), or
@@ -65,6 +67,21 @@ export interface ProxyServerStats {
   totalTimeMs: number;
 }
 
+/**
+ * The request log of a node proxy: a record of every request (or TCP connection) of the listeners that log
+ * them (ProxyListener.requestLog), collected by the operator as the proxy sends them. Records are
+ * delivered once, in the order they arrived; none are kept (whoever needs a window keeps its records).
+ */
+export interface RequestLog {
+  /**
+   * Starts collecting (the first call; later ones give the same answer) and resolves to where the proxy
+   * must send its log and the tag of its lines: HaproxyOptions.requestLog of the configurations it is given.
+   */
+  start(): Promise<RequestLogTarget>;
+  /** Calls `listener` with every batch of records that arrives from now on; returns what stops that. */
+  subscribe(listener: (records: readonly RequestRecord[]) => void): () => void;
+}
+
 /** One node's proxy. Calls are serialized: an apply waits for the one before it. */
 export interface NodeProxy {
   /**
@@ -78,6 +95,8 @@ export interface NodeProxy {
    * (ProxyConfigInvalid).
    */
   readonly filesDir?: string;
+  /** Its request log; absent: this proxy logs no requests, and a listener that would is refused (InvalidArgument). */
+  readonly requestLog?: RequestLog;
   /**
    * Where the proxy's `peers` unix socket goes (absolute, as the proxy sees it): the stick tables of
    * ClientIP affinity cross reloads through it (HaproxyOptions.peersSocket). Absent: they do not.
@@ -97,6 +116,9 @@ export interface NodeProxy {
   health(): ProxyHealth;
   /** Per backend and server counters, sorted by backend, the backend's own row first, then by server. */
   stats(): Promise<ProxyServerStats[]>;
-  /** Stops the proxy this manager runs (or one an earlier manager of the same place left running: adopted first), gracefully, then by force after a bound; later applies fail. */
+  /**
+   * Stops the proxy this manager runs (or one an earlier manager of the same place left running: adopted
+   * first), gracefully, then by force after a bound, and its request log; later applies fail.
+   */
   close(): Promise<void>;
 }
