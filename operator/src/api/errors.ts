@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   ProgressDeadlineExceeded: "stalled",
   PodStartDeadlineExceeded: "stalled",
   CrashLoopBackOff: "waiting",
+  AnalysisFailed: "stalled",
   RolloutFailed: "stalled",
   RollbackFailed: "stalled",
   CommitQuarantined: "stalled",

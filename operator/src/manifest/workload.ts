@@ -2,6 +2,7 @@
  * Rules and defaults of the workload kinds, Deployment (Kubernetes' apps/v1 validation) and Rollout (Argo
  * Rollouts' validation), beyond their schemas. The pod template's own rules are in pod.ts.
  */
+import type { CanaryAnalysis } from "../api/generated/rollout.js";
 import type { Deployment, Rollout, Workload } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
@@ -71,12 +72,15 @@ export function rolloutIssues(r: Rollout): Issue[] {
   } else if (strategy.canary) {
     const canary = strategy.canary;
     issues.push(...surgeIssues(canary, [...path, "canary"]));
+    let weight = 0;
     (canary.steps ?? []).forEach((step, i) => {
       const stepPath = [...path, "canary", "steps", i];
-      const kinds = (["setWeight", "pause"] as const).filter((k) => step[k] !== undefined);
+      const kinds = (["setWeight", "pause", "analysis"] as const).filter((k) => step[k] !== undefined);
       if (kinds.length !== 1) {
-        issues.push(fieldError("InvalidField", stepPath, `a step must have exactly one of setWeight or pause (got ${kinds.length === 0 ? "none" : kinds.join(" and ")})`));
+        issues.push(fieldError("InvalidField", stepPath, `a step must have exactly one of setWeight, pause or analysis (got ${kinds.length === 0 ? "none" : kinds.join(" and ")})`));
       }
+      if (step.setWeight !== undefined) weight = step.setWeight;
+      if (step.analysis !== undefined) issues.push(...analysisIssues(step.analysis, [...stepPath, "analysis"], weight));
       const duration = step.pause?.duration;
       if (duration !== undefined && pauseDurationSeconds(duration) === undefined) {
         issues.push(
@@ -99,6 +103,31 @@ export function rolloutIssues(r: Rollout): Issue[] {
         message: "is ignored because autoPromotionEnabled is false (as in Argo Rollouts): promotion waits for the coxswain.io/promote annotation",
       });
     }
+  }
+  return issues;
+}
+
+/**
+ * A canary analysis step: an interval of at least a second, a latency check with a limit; a warning when
+ * the weight in effect is 0 (no pod of the new revision takes requests, so every window is inconclusive).
+ */
+function analysisIssues(a: CanaryAnalysis, path: Path, weight: number): Issue[] {
+  const issues: Issue[] = [];
+  const interval = a.interval === undefined ? undefined : pauseDurationSeconds(a.interval);
+  if (a.interval !== undefined && (interval === undefined || interval < 1)) {
+    issues.push(fieldError("InvalidField", [...path, "interval"], `must be at least 1 second: seconds as an integer, or a duration like "30s", "1m" or "1m30s" (got ${showValue(a.interval)})`));
+  }
+  if (a.latencyP95 !== undefined && a.latencyP95.maxMs === undefined && a.latencyP95.maxRatio === undefined) {
+    issues.push(fieldError("InvalidField", [...path, "latencyP95"], "must have maxMs, maxRatio or both: the highest p95 in milliseconds, or the highest ratio to the stable revision's p95"));
+  }
+  if (weight === 0) {
+    issues.push({
+      code: "InvalidField",
+      severity: "warning",
+      path: [...path],
+      at: "key",
+      message: "measures nothing: the weight in effect here is 0 (no setWeight above 0 before it), so no pod of the new revision takes requests and every window is inconclusive",
+    });
   }
   return issues;
 }

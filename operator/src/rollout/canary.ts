@@ -17,7 +17,13 @@
  * - A setWeight step is done when the new revision has exactly its count, all available, the stable one has
  *   its count created and the others have nothing available (AtDesiredReplicaCountsForCanary).
  * - A pause with a duration ends after it (requeueAfterMs says when); a pause without one waits for the
- *   promote annotation: "full" skips every remaining step, N passes the first N indefinite pauses.
+ *   promote annotation: "full" skips every remaining step, N passes the first N gates (indefinite pauses
+ *   and analysis steps, counted in order).
+ * - An analysis step (coxswain's; analysis.ts decides it from the caller's measurements, input.analysis):
+ *   it waits while measuring (the progress deadline does not run), goes on when it passed, holds when it
+ *   failed (the caller fails the rollout, which rolls back), and when it is inconclusive waits for promotion
+ *   as an indefinite pause does. A promotion passes an analysis only once it is inconclusive: it is measured
+ *   anyway, and a failed one is never passed ("full" alone skips it, with every other remaining step).
  * - Traffic-routed counts (CalculateReplicaCountsForTrafficRoutedCanary, no dynamicStableScale): the stable
  *   revision keeps all replicas, the new one gets ceil(replicas × weight / 100), outside maxSurge.
  * - With Services carrying the split (CanaryInput.traffic), a setWeight step is also done only once every
@@ -40,6 +46,7 @@
  */
 import { CoxError } from "../api/errors.js";
 import type { Rev, World } from "./core.js";
+import { windowsDue } from "./analysis.js";
 import { buildWorld, effAvailable, finishStep, planPods, short, validateCommon } from "./core.js";
 import type { CanaryInput, CanaryResult, CanaryStepSpec, Waiting } from "./types.js";
 
@@ -191,14 +198,21 @@ export function deriveCanaryStepIndex(steps: readonly CanaryStepSpec[], replicas
   return index;
 }
 
+/** A step only a promotion may pass: a pause without duration, or an analysis (when it is inconclusive). */
+function isGate(s: CanaryStepSpec): boolean {
+  return "analysis" in s || ("pause" in s && s.pause.durationSeconds === undefined);
+}
+
 function validateSteps(input: CanaryInput): void {
   input.steps.forEach((s, i) => {
     if ("setWeight" in s) {
       if (!Number.isSafeInteger(s.setWeight) || s.setWeight < 0 || s.setWeight > 100) {
         throw new CoxError("InvalidArgument", `canary step ${i}: setWeight ${s.setWeight}; expected an integer from 0 to 100`);
       }
+    } else if ("analysis" in s) {
+      windowsDue(s.analysis, 0, 0, 0); // validates the spec
     } else if (!("pause" in s) || (s.pause.durationSeconds !== undefined && (!Number.isSafeInteger(s.pause.durationSeconds) || s.pause.durationSeconds < 0))) {
-      throw new CoxError("InvalidArgument", `canary step ${i}: expected { setWeight } or { pause: { durationSeconds? } } with whole seconds ≥ 0`);
+      throw new CoxError("InvalidArgument", `canary step ${i}: expected { setWeight }, { pause: { durationSeconds? } } with whole seconds ≥ 0, or { analysis }`);
     }
   });
   if (input.status && (!Number.isSafeInteger(input.status.stepIndex) || input.status.stepIndex < 0)) {
@@ -302,7 +316,14 @@ function sharedWeight(w: World, sides: Sides, sizes: Sizes, steps: readonly Cana
 function describeStep(steps: readonly CanaryStepSpec[], index: number): string {
   if (index >= steps.length) return `all ${steps.length} step(s) done`;
   const s = steps[index]!;
-  const what = "setWeight" in s ? `setWeight ${s.setWeight}` : s.pause.durationSeconds === undefined ? "pause until promoted" : `pause ${s.pause.durationSeconds}s`;
+  const what =
+    "setWeight" in s
+      ? `setWeight ${s.setWeight}`
+      : "analysis" in s
+        ? `analysis, ${s.analysis.count} × ${s.analysis.intervalSeconds}s`
+        : s.pause.durationSeconds === undefined
+          ? "pause until promoted"
+          : `pause ${s.pause.durationSeconds}s`;
   return `step ${index + 1}/${steps.length} (${what})`;
 }
 
@@ -366,9 +387,28 @@ export function canaryStep(input: CanaryInput): CanaryResult {
         pauseStartedAt = undefined;
         continue;
       }
-      const duration = step.pause.durationSeconds;
+      if ("analysis" in step) {
+        const phase = input.analysis?.stepIndex === index ? input.analysis.phase : "Running";
+        if (phase === "Successful") {
+          index += 1;
+          pauseStartedAt = undefined;
+          continue;
+        }
+        pauseStartedAt ??= now;
+        if (phase === "Failed") {
+          reasons.push(`${describeStep(steps, index)}: failed`);
+          break;
+        }
+        if (phase === "Running") {
+          waiting = "analysis";
+          reasons.push(`${describeStep(steps, index)}: measuring`);
+          break;
+        }
+      }
+      const duration = "pause" in step ? step.pause.durationSeconds : undefined;
       if (duration === undefined) {
-        const ordinal = steps.slice(0, index).filter((s) => "pause" in s && s.pause.durationSeconds === undefined).length;
+        // An indefinite pause, or an inconclusive analysis: a gate only a promotion passes.
+        const ordinal = steps.slice(0, index).filter(isGate).length;
         if (typeof input.promote === "number" && input.promote > ordinal) {
           index += 1;
           pauseStartedAt = undefined;

@@ -1,10 +1,11 @@
 /**
  * The rollout decisions, pure: Deployment steps (RollingUpdate, Recreate, scaling, paused — Kubernetes),
- * canary and blue/green steps (Argo Rollouts), revision history, failure detection (Kubernetes' progress
+ * canary and blue/green steps (Argo Rollouts) with canary analysis (coxswain's), revision history, failure detection (Kubernetes' progress
  * deadline, Nomad's healthy deadline, Swarm's failure ratio) and the rollback decision.
  */
 export type * from "./types.js";
 export {
+  DEFAULT_ANALYSIS,
   DEFAULT_MAX_FAILURE_RATIO,
   DEFAULT_MAX_SURGE,
   DEFAULT_MAX_UNAVAILABLE,
@@ -28,3 +29,4 @@ export { detectFailure, rolloutHealth } from "./health.js";
 export { decideRollback } from "./rollback.js";
 export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";
+export { analysisVerdict, judgeWindow, windowsDue } from "./analysis.js";

@@ -5,8 +5,8 @@
  */
 import { CoxError } from "../api/errors.js";
 import type { DeploymentSpec } from "../api/generated/deployment.js";
-import type { RolloutSpec } from "../api/generated/rollout.js";
-import type { BlueGreenParams, CanaryStepSpec, FailurePolicy, Promote, RolloutParams } from "./types.js";
+import type { CanaryAnalysis, RolloutSpec } from "../api/generated/rollout.js";
+import type { AnalysisSpec, BlueGreenParams, CanaryStepSpec, FailurePolicy, Promote, RolloutParams } from "./types.js";
 
 /** apps/v1 default of spec.replicas. */
 export const DEFAULT_REPLICAS = 1;
@@ -170,7 +170,8 @@ export function parsePromote(value: string | undefined): Promote | undefined {
 /**
  * A Rollout's canary parameters, Argo's defaults applied: replicas 1, maxSurge 25%, maxUnavailable 25%
  * (ResolveFenceposts rounding, both 0 rejected), minReadySeconds 0, progressDeadlineSeconds 600,
- * revisionHistoryLimit 10; steps with setWeight 0–100 or a pause (duration in seconds; none = until promoted).
+ * revisionHistoryLimit 10; steps with setWeight 0–100, a pause (duration in seconds; none = until promoted) or
+ * an analysis (DEFAULT_ANALYSIS for what it does not say).
  * Throws CoxError InvalidField on invalid values, or when the strategy is not canary.
  */
 export function resolveCanaryParams(spec: RolloutSpec): { params: RolloutParams; steps: CanaryStepSpec[] } {
@@ -186,10 +187,10 @@ export function resolveCanaryParams(spec: RolloutSpec): { params: RolloutParams;
   );
   const steps: CanaryStepSpec[] = (canary.steps ?? []).map((step, i) => {
     const field = `strategy.canary.steps[${i}]`;
-    const hasWeight = step.setWeight !== undefined;
-    const hasPause = step.pause !== undefined;
-    if (hasWeight === hasPause) throw invalid(field, step, "exactly one of setWeight or pause");
-    if (hasWeight) {
+    const kinds = [step.setWeight, step.pause, step.analysis].filter((k) => k !== undefined).length;
+    if (kinds !== 1) throw invalid(field, step, "exactly one of setWeight, pause or analysis");
+    if (step.analysis !== undefined) return { analysis: resolveAnalysis(step.analysis, `${field}.analysis`) };
+    if (step.setWeight !== undefined) {
       const w = step.setWeight;
       if (typeof w !== "number" || !Number.isSafeInteger(w) || w < 0 || w > 100) throw invalid(`${field}.setWeight`, w, "an integer from 0 to 100");
       return { setWeight: w };
@@ -201,6 +202,39 @@ export function resolveCanaryParams(spec: RolloutSpec): { params: RolloutParams;
     params: { replicas: common.replicas, maxSurge, maxUnavailable, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused, revisionHistoryLimit: common.revisionHistoryLimit },
     steps,
   };
+}
+
+/** Defaults of a canary analysis step (crds/rollout.yaml, CanaryAnalysis). */
+export const DEFAULT_ANALYSIS: Readonly<AnalysisSpec> = { intervalSeconds: 30, count: 3, failureLimit: 0, inconclusiveLimit: 0, minRequests: 20, successRateMin: 99 };
+
+/** A canary analysis step with its defaults; throws CoxError InvalidField (naming `field`) on invalid values. */
+function resolveAnalysis(a: CanaryAnalysis, field: string): AnalysisSpec {
+  const intervalSeconds = a.interval === undefined ? DEFAULT_ANALYSIS.intervalSeconds : parseDurationSeconds(a.interval, `${field}.interval`);
+  if (intervalSeconds < 1) throw invalid(`${field}.interval`, a.interval, "at least 1 second");
+  const positive = (name: string, v: unknown): number => {
+    const n = nonNegativeInt(`${field}.${name}`, v);
+    if (n < 1) throw invalid(`${field}.${name}`, v, "an integer ≥ 1");
+    return n;
+  };
+  const spec: AnalysisSpec = {
+    intervalSeconds,
+    count: positive("count", a.count ?? DEFAULT_ANALYSIS.count),
+    failureLimit: nonNegativeInt(`${field}.failureLimit`, a.failureLimit ?? DEFAULT_ANALYSIS.failureLimit),
+    inconclusiveLimit: nonNegativeInt(`${field}.inconclusiveLimit`, a.inconclusiveLimit ?? DEFAULT_ANALYSIS.inconclusiveLimit),
+    minRequests: positive("minRequests", a.minRequests ?? DEFAULT_ANALYSIS.minRequests),
+    successRateMin: a.successRate?.min ?? DEFAULT_ANALYSIS.successRateMin,
+  };
+  if (typeof spec.successRateMin !== "number" || !(spec.successRateMin >= 0 && spec.successRateMin <= 100)) {
+    throw invalid(`${field}.successRate.min`, a.successRate?.min, "a percentage from 0 to 100");
+  }
+  const l = a.latencyP95;
+  if (l !== undefined) {
+    if (l.maxMs === undefined && l.maxRatio === undefined) throw invalid(`${field}.latencyP95`, l, "maxMs, maxRatio or both");
+    if (l.maxMs !== undefined) positive("latencyP95.maxMs", l.maxMs);
+    if (l.maxRatio !== undefined && !(typeof l.maxRatio === "number" && l.maxRatio > 0 && Number.isFinite(l.maxRatio))) throw invalid(`${field}.latencyP95.maxRatio`, l.maxRatio, "a number > 0");
+    spec.latencyP95 = { ...(l.maxMs !== undefined ? { maxMs: l.maxMs } : {}), ...(l.maxRatio !== undefined ? { maxRatio: l.maxRatio } : {}) };
+  }
+  return spec;
 }
 
 /**

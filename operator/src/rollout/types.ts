@@ -222,7 +222,7 @@ export interface HealthInput {
 }
 
 /** Failure codes of a rollout (registered in api/errors.ts). */
-export type RolloutFailureCode = "ProgressDeadlineExceeded" | "PodStartDeadlineExceeded" | "CrashLoopBackOff";
+export type RolloutFailureCode = "ProgressDeadlineExceeded" | "PodStartDeadlineExceeded" | "CrashLoopBackOff" | "AnalysisFailed";
 
 /** Why a rollout failed. */
 export interface RolloutFailure {
@@ -269,8 +269,66 @@ export type RollbackDecision =
 // ---------------------------------------------------------------------------------------------------------
 // Canary and blue/green (Argo Rollouts)
 
-/** A canary step: a share (of requests, and of replicas) for the new revision, or a pause (timed, or until promoted). */
-export type CanaryStepSpec = { setWeight: number } | { pause: { durationSeconds?: number } };
+/**
+ * A canary step: a share (of requests, and of replicas) for the new revision, a pause (timed, or until
+ * promoted), or an analysis of the new revision's requests (analysis.ts).
+ */
+export type CanaryStepSpec = { setWeight: number } | { pause: { durationSeconds?: number } } | { analysis: AnalysisSpec };
+
+/** A canary analysis step, defaults applied (crds/rollout.yaml, CanaryAnalysis, says what each field means). */
+export interface AnalysisSpec {
+  /** Length of one window, whole seconds ≥ 1 (30). */
+  intervalSeconds: number;
+  /** Windows to measure, ≥ 1 (3). */
+  count: number;
+  /** Failed windows tolerated (0). */
+  failureLimit: number;
+  /** Inconclusive windows tolerated (0). */
+  inconclusiveLimit: number;
+  /** Requests of the new revision a window needs to be judged, ≥ 1 (20); of the stable one too for a latency ratio. */
+  minRequests: number;
+  /** The lowest success rate that passes, percent (99); 0: not checked. */
+  successRateMin: number;
+  /** The p95 latency check, when given: at least one of its limits. */
+  latencyP95?: { maxMs?: number; maxRatio?: number };
+}
+
+/** What the node proxies measured of one revision's pods in one window (traffic/analysis.ts's figures). */
+export interface AnalysisFigures {
+  /** Requests (TCP: connections) that ended in the window. */
+  requests: number;
+  /** Of those, the ones that failed. */
+  failed: number;
+  /** Percentage that succeeded; undefined without requests. */
+  successRate?: number;
+  /** HTTP requests, which the latency is measured over. */
+  latencyRequests: number;
+  /** Nearest-rank 95th percentile of the HTTP requests' time, ms; undefined without HTTP requests. */
+  latencyP95Ms?: number;
+}
+
+/** One window of an analysis: [from, to) in epoch ms, the new (canary) and the stable revision's figures. */
+export interface AnalysisWindow {
+  from: number;
+  to: number;
+  canary: AnalysisFigures;
+  stable: AnalysisFigures;
+}
+
+/** How a window, or a whole analysis once it ended, came out (Argo's phases). */
+export type AnalysisPhase = "Successful" | "Failed" | "Inconclusive";
+
+/** A window and how it was judged; `reason` says why when it was not Successful. */
+export interface JudgedWindow extends AnalysisWindow {
+  phase: AnalysisPhase;
+  reason?: string;
+}
+
+/** Where an analysis stands: still measuring, or ended; the message names the figures it ended on. */
+export interface AnalysisVerdict {
+  phase: AnalysisPhase | "Running";
+  message: string;
+}
 
 /**
  * Promotion through Git: the Rollout annotation coxswain.io/promote. "full" skips every remaining step;
@@ -284,7 +342,7 @@ export interface CanaryStatus {
   revision: string;
   /** Index of the current step; steps.length once all are done. */
   stepIndex: number;
-  /** Epoch ms the current pause started. */
+  /** Epoch ms the current pause, or analysis, started. */
   pauseStartedAt?: number;
 }
 
@@ -318,10 +376,16 @@ export interface CanaryInput {
    * done only once it is the step's weight. Absent: nothing to wait for but pods.
    */
   traffic?: { appliedWeight?: number };
+  /**
+   * How the analysis of step `stepIndex` stands (analysisVerdict of its windows so far): Successful moves
+   * on, Running waits, Inconclusive waits for promotion, Failed holds the step (the caller fails the
+   * rollout). Absent, or for another step: Running (it starts).
+   */
+  analysis?: { stepIndex: number; phase: AnalysisVerdict["phase"] };
 }
 
-/** Why a rollout waits although its pods are fine. */
-export type Waiting = "pause" | "promotion" | "paused";
+/** Why a rollout waits although its pods are fine: a pause, a promotion, spec.paused, or an analysis measuring. */
+export type Waiting = "pause" | "promotion" | "paused" | "analysis";
 
 /** The next canary step. */
 export interface CanaryResult extends PlannedStep {

@@ -3,6 +3,7 @@ import { isCoxError } from "../../../operator/src/api/errors.js";
 import type { DeploymentSpec } from "../../../operator/src/api/generated/deployment.js";
 import type { RolloutSpec } from "../../../operator/src/api/generated/rollout.js";
 import {
+  DEFAULT_ANALYSIS,
   parseDurationSeconds,
   parsePromote,
   resolveBlueGreenParams,
@@ -139,6 +140,40 @@ describe("resolveCanaryParams", () => {
     let caught: unknown;
     try {
       resolveCanaryParams(rolloutSpec(strategy as RolloutSpec["strategy"]));
+    } catch (e) {
+      caught = e;
+    }
+    expect(isCoxError(caught, "InvalidField")).toBe(true);
+  });
+});
+
+describe("resolveCanaryParams: analysis steps", () => {
+  it("fills what an analysis step does not say with the defaults: 3 windows of 30 s, no failure or inconclusive window tolerated, 20 requests, 99% success, no latency check", () => {
+    const got = resolveCanaryParams(rolloutSpec({ canary: { steps: [{ setWeight: 20 }, { analysis: {} }] } }));
+    expect(got.steps[1]).toEqual({ analysis: { intervalSeconds: 30, count: 3, failureLimit: 0, inconclusiveLimit: 0, minRequests: 20, successRateMin: 99 } });
+    expect(got.steps[1]).toEqual({ analysis: DEFAULT_ANALYSIS });
+  });
+
+  it("resolves every field of an analysis step, its interval as a duration", () => {
+    const analysis = { interval: "1m30s", count: 5, failureLimit: 1, inconclusiveLimit: 2, minRequests: 100, successRate: { min: 99.5 }, latencyP95: { maxMs: 250, maxRatio: 1.5 } };
+    expect(resolveCanaryParams(rolloutSpec({ canary: { steps: [{ setWeight: 20 }, { analysis }] } })).steps[1]).toEqual({
+      analysis: { intervalSeconds: 90, count: 5, failureLimit: 1, inconclusiveLimit: 2, minRequests: 100, successRateMin: 99.5, latencyP95: { maxMs: 250, maxRatio: 1.5 } },
+    });
+  });
+
+  it.each([
+    { name: "an interval under a second", analysis: { interval: "500ms" } },
+    { name: "an interval that is no duration", analysis: { interval: "soon" } },
+    { name: "a count of 0", analysis: { count: 0 } },
+    { name: "minRequests of 0", analysis: { minRequests: 0 } },
+    { name: "a success rate above 100", analysis: { successRate: { min: 101 } } },
+    { name: "a latency check without a limit", analysis: { latencyP95: {} } },
+    { name: "a latency ratio of 0", analysis: { latencyP95: { maxRatio: 0 } } },
+    { name: "a step with both setWeight and analysis", step: { setWeight: 10, analysis: {} } },
+  ])("rejects $name with InvalidField", ({ analysis, step }) => {
+    let caught: unknown;
+    try {
+      resolveCanaryParams(rolloutSpec({ canary: { steps: [step ?? { analysis }] } } as RolloutSpec["strategy"]));
     } catch (e) {
       caught = e;
     }

@@ -50,7 +50,7 @@ export interface RolloutStrategy {
   blueGreen?: BlueGreenStrategy;
 }
 /**
- * Steps of setWeight (share of the requests, and of the replicas, on the new revision) and pause; after the last step the rest rolls out at maxSurge/maxUnavailable.
+ * Steps of setWeight (share of the requests, and of the replicas, on the new revision), pause and analysis; after the last step the rest rolls out at maxSurge/maxUnavailable.
  */
 export interface CanaryStrategy {
   steps?: CanaryStep[];
@@ -73,7 +73,7 @@ export interface CanaryStrategy {
   trafficRouting?: RolloutTrafficRouting;
 }
 /**
- * Exactly one of setWeight or pause.
+ * Exactly one of setWeight, pause or analysis.
  */
 export interface CanaryStep {
   /**
@@ -81,6 +81,7 @@ export interface CanaryStep {
    */
   setWeight?: number;
   pause?: RolloutPause;
+  analysis?: CanaryAnalysis;
 }
 /**
  * Without duration the rollout waits until promoted (the coxswain.io/promote annotation, a Git change).
@@ -90,6 +91,55 @@ export interface RolloutPause {
    * Seconds as an integer, or a duration like "30s", "5m", "1h" or "1h30m".
    */
   duration?: number | string;
+}
+/**
+ * Measures the new revision's requests against the stable revision's, as every node's proxy logged them (the Services that select the Rollout's pods; no AnalysisTemplate, no metrics provider): count windows of interval each. A window in which the new revision had fewer than minRequests requests (or the stable one too few to compare latency with) is inconclusive; otherwise it fails when a check below fails. More than failureLimit failed windows fail the analysis at once: the rollout is aborted and rolled back (AnalysisFailed, with the figures in the status branch). More than inconclusiveLimit inconclusive windows make it inconclusive: the rollout waits for the coxswain.io/promote annotation, as at a pause without duration. After count windows it passes and the next step begins.
+ */
+export interface CanaryAnalysis {
+  /**
+   * How long one window lasts; seconds as an integer, or a duration like "30s", "1m" or "1m30s"; at least 1 second. Default 30s.
+   */
+  interval?: number | string;
+  /**
+   * How many windows to measure (Argo's count). Default 3.
+   */
+  count?: number;
+  /**
+   * Failed windows tolerated; one more fails the analysis (Argo's failureLimit). Default 0.
+   */
+  failureLimit?: number;
+  /**
+   * Inconclusive windows tolerated; one more makes the analysis inconclusive (Argo's inconclusiveLimit). Default 0.
+   */
+  inconclusiveLimit?: number;
+  /**
+   * Requests (TCP Services, connections) of the new revision a window needs to be judged; with latencyP95.maxRatio, of the stable revision too. Default 20.
+   */
+  minRequests?: number;
+  successRate?: SuccessRateCheck;
+  latencyP95?: LatencyCheck;
+}
+/**
+ * The share of the new revision's requests that succeeded (HTTP no 5xx and a whole answer; TCP the server accepted and did not abort). Default min 99.
+ */
+export interface SuccessRateCheck {
+  /**
+   * The lowest success rate that passes, in percent (as Flagger's request-success-rate). 0 turns the check off. Default 99.
+   */
+  min?: number;
+}
+/**
+ * The 95th percentile of the new revision's HTTP request time (from the request's first byte at the proxy to the last byte of the answer, %Ta). At least one of maxMs and maxRatio; not checked unless given. A window without HTTP requests of the new revision (a TCP Service) is inconclusive when it is given.
+ */
+export interface LatencyCheck {
+  /**
+   * The highest p95 that passes, in milliseconds.
+   */
+  maxMs?: number;
+  /**
+   * The highest ratio of the new revision's p95 to the stable revision's (in the same window, at least 1 ms) that passes, e.g. 1.5.
+   */
+  maxRatio?: number;
 }
 /**
  * `trafficRouting: {}` is coxswain's own proxy (every node's HAProxy) as the traffic router: the stableService carries the weighted split, and, as with Argo's routers, the stable revision keeps all its replicas while the canary gets ceil(replicas × setWeight / 100). Argo's router keys are not supported yet.
