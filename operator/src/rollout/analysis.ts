@@ -95,7 +95,7 @@ export function judgeWindow(spec: AnalysisSpec, window: AnalysisWindow): JudgedW
 }
 
 /** A window for a message: its number, how it came out and why, and both revisions' figures. */
-function describeWindow(w: JudgedWindow, n: number): string {
+export function describeWindow(w: JudgedWindow, n: number): string {
   return `window ${n}: ${w.reason ?? w.phase.toLowerCase()} (new revision: ${describeFigures(w.canary)}; stable: ${describeFigures(w.stable)})`;
 }
 

@@ -29,4 +29,4 @@ export { detectFailure, rolloutHealth } from "./health.js";
 export { decideRollback } from "./rollback.js";
 export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";
-export { analysisVerdict, judgeWindow, windowsDue } from "./analysis.js";
+export { analysisVerdict, describeWindow, judgeWindow, windowsDue } from "./analysis.js";

@@ -95,10 +95,10 @@ export interface WorkloadRecord {
   paused?: boolean;
   /**
    * Canary progress: current step index, number of steps, current weight (percent of replicas), when the
-   * current pause started, what it waits for, and the coxswain.io/promote value seen when this revision
-   * started (only a change of the annotation promotes).
+   * current pause (or analysis) started, what it waits for, the coxswain.io/promote value seen when this
+   * revision started (only a change of the annotation promotes), and the last analysis with its figures.
    */
-  canary?: { revision?: string; step: number; steps: number; weight: number; pauseStartedAt?: string; waiting?: string; promoteBaseline?: string };
+  canary?: { revision?: string; step: number; steps: number; weight: number; pauseStartedAt?: string; waiting?: string; promoteBaseline?: string; analysis?: RecordedAnalysis };
   /**
    * Blue/green: the active and the preview revision, when the preview was promoted, when replaced sets go,
    * and the promote baseline (as for canary).
@@ -121,6 +121,32 @@ export interface WorkloadRecord {
     applied: boolean;
     services: { service: string; role: string; revision?: string }[];
   };
+}
+
+/** What the node proxies measured of one revision in one window of a canary analysis. */
+export interface RecordedFigures {
+  requests: number;
+  failed: number;
+  /** Percent; absent without requests. */
+  successRate?: number;
+  /** HTTP requests, which the latency is measured over. */
+  latencyRequests: number;
+  /** Milliseconds; absent without HTTP requests. */
+  latencyP95Ms?: number;
+}
+
+/**
+ * The last canary analysis of a workload: the revision and step it measured, when it started, where it
+ * stands (Running, Successful, Failed, Inconclusive) and why, and every window it measured with the new
+ * (canary) and the stable revision's figures and how the window came out.
+ */
+export interface RecordedAnalysis {
+  revision: string;
+  step: number;
+  startedAt: string;
+  phase: string;
+  message: string;
+  windows: { from: string; to: string; phase: string; reason?: string; canary: RecordedFigures; stable: RecordedFigures }[];
 }
 
 /** summary.yaml: the one-glance view. */

@@ -409,6 +409,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ingressPorts: [opts.ingress?.httpPort, opts.ingress?.httpsPort].filter((p): p is number => p !== undefined),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
+      // Canary analysis measures what the node proxies log (the service controller is made just below).
+      requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
     });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
     services = new ServiceController({

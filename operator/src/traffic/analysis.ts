@@ -4,11 +4,14 @@
  * (RequestRecord, one per request or TCP connection). This is canary analysis without a metrics provider:
  * HAProxy counts but keeps no percentiles, so they come from the per-request log.
  *
+ * Which requests are logged at all: the listeners of the Services that select the pods of a workload being
+ * analysed (analyzedServices, withRequestLogs); the others log nothing.
+ *
  * Guarantees: pure; exact (counts are counts, the percentile is the nearest-rank one over every request of
  * the window, HAProxy's timers being whole milliseconds); groups sorted by name.
  */
 import { compareText } from "./keys.js";
-import type { RequestRecord } from "./types.js";
+import type { ProxyConfig, RequestRecord, ServiceSpec } from "./types.js";
 
 /** What the requests of one group did in one window. */
 export interface RequestFigures {
@@ -78,4 +81,36 @@ export function requestFigures(
     });
   }
   return out;
+}
+
+/** The pods of a workload whose requests canary analysis measures: their namespace and template labels. */
+export interface AnalyzedPods {
+  namespace: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * "namespace/name" of the Services whose requests canary analysis measures: those (not headless) whose
+ * selector, non-empty, the labels of some `analyzed` pods satisfy in their namespace. Sorted.
+ */
+export function analyzedServices(services: readonly ServiceSpec[], analyzed: readonly AnalyzedPods[]): string[] {
+  const selects = (s: ServiceSpec, a: AnalyzedPods): boolean => {
+    const pairs = Object.entries(s.selector ?? {});
+    return s.namespace === a.namespace && pairs.length > 0 && pairs.every(([k, v]) => Object.hasOwn(a.labels, k) && a.labels[k] === v);
+  };
+  return services
+    .filter((s) => !s.headless && analyzed.some((a) => selects(s, a)))
+    .map((s) => `${s.namespace}/${s.name}`)
+    .sort(compareText);
+}
+
+/** `config` with the request log on for every listener of the Services named ("namespace/name"), and off for the others. */
+export function withRequestLogs(config: ProxyConfig, services: ReadonlySet<string>): ProxyConfig {
+  return {
+    ...config,
+    listeners: config.listeners.map((l) => {
+      const { requestLog: _was, ...rest } = l;
+      return services.has(l.key.slice(0, l.key.lastIndexOf(":"))) ? { ...rest, requestLog: true } : rest;
+    }),
+  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { requestFailed, requestFigures } from "../../../operator/src/traffic/analysis.js";
-import type { RequestRecord } from "../../../operator/src/traffic/types.js";
+import { analyzedServices, requestFailed, requestFigures, withRequestLogs } from "../../../operator/src/traffic/analysis.js";
+import type { ProxyConfig, RequestRecord } from "../../../operator/src/traffic/types.js";
+import { service } from "./builders.js";
 
 /** An HTTP request to 10.0.0.1:31001 at t=1000 that got 200 in 10 ms. */
 function rec(over: Partial<RequestRecord> = {}): RequestRecord {
@@ -77,5 +78,32 @@ describe("requestFigures", () => {
   it("measures no latency over TCP connections, whose duration is the client's to choose", () => {
     const figures = requestFigures([rec({ mode: "tcp", status: undefined, totalMs: 60_000 })], GROUPS, WINDOW).get("canary")!;
     expect(figures).toEqual({ requests: 1, failed: 0, successRate: 100, latencyRequests: 0 });
+  });
+});
+
+describe("analyzedServices", () => {
+  const web = { namespace: "default", labels: { app: "web", tier: "front" } };
+  const cases: { name: string; services: Parameters<typeof analyzedServices>[0]; want: string[] }[] = [
+    { name: "names a Service whose selector the analyzed pods' labels satisfy", services: [service("web", { selector: { app: "web" } })], want: ["default/web"] },
+    { name: "names one that selects them by several labels", services: [service("front", { selector: { app: "web", tier: "front" } })], want: ["default/front"] },
+    { name: "leaves out one with a label the pods lack", services: [service("back", { selector: { app: "web", tier: "back" } })], want: [] },
+    { name: "leaves out one in another namespace", services: [service("web", { namespace: "other", selector: { app: "web" } })], want: [] },
+    { name: "leaves out one without a selector, which selects nothing", services: [service("manual", { selector: undefined }), service("empty", { selector: {} })], want: [] },
+    { name: "leaves out a headless one, which has no listener", services: [service("web", { selector: { app: "web" }, headless: true })], want: [] },
+    { name: "sorts what it names", services: [service("z", { selector: { app: "web" } }), service("a", { selector: { tier: "front" } })], want: ["default/a", "default/z"] },
+  ];
+  for (const c of cases) it(c.name, () => expect(analyzedServices(c.services, [web])).toEqual(c.want));
+});
+
+describe("withRequestLogs", () => {
+  it("turns the request log on for every listener of the Services named, and off for every other", () => {
+    const l = (key: string, requestLog?: boolean) => ({ key, binds: [], mode: "http" as const, servers: [], ...(requestLog ? { requestLog } : {}) });
+    const config: ProxyConfig = { node: "n1", listeners: [l("default/web:80"), l("default/web:8443"), l("default/api:80", true), l("default/webber:80")] };
+    expect(withRequestLogs(config, new Set(["default/web"])).listeners.map((x) => [x.key, x.requestLog === true])).toEqual([
+      ["default/web:80", true],
+      ["default/web:8443", true],
+      ["default/api:80", false],
+      ["default/webber:80", false],
+    ]);
   });
 });

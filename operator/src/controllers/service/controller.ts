@@ -34,6 +34,10 @@
  * each Service's status file (per node, `bridge`) and once in the log; it is tried again after a while.
  * Docker nodes in host mode lose forwarders a former bridge mode left behind.
  *
+ * Canary analysis: the listeners of every Service that selects the pods of a Rollout with an analysis step
+ * log their requests (traffic/analysis.ts's analyzedServices), on every node whose proxy has a request
+ * log; subscribeRequests() hands the records of every node's proxy to the workload controller.
+ *
  * Nothing happens before the head commit was read once (DesiredView.ready), and nothing of a commit that
  * did not validate reaches a proxy: the desired graph is the applied one.
  */
@@ -50,14 +54,15 @@ import { ingressPath, renderIngressRecord, type IngressBackendRecord } from "../
 import { renderServiceRecord, servicePath, type ServiceEndpointRecord, type ServiceNodeRecord } from "../../status/services.js";
 import { allocateServiceAddresses, DEFAULT_SERVICE_NETWORK, reservedHostPorts, withNodePorts } from "../../traffic/addresses.js";
 import { bridgeProxyPort, proxyBridge, serviceForwarders, type BridgeNetwork, type ServiceForwarder } from "../../traffic/bridge.js";
+import { analyzedServices, withRequestLogs } from "../../traffic/analysis.js";
 import { serviceEndpoints } from "../../traffic/endpoints.js";
-import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type ProxyEdits, type RenderedState } from "../../traffic/haproxy.js";
+import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type ProxyEdits, type RenderedState, type RequestLogTarget } from "../../traffic/haproxy.js";
 import { ingressRouting, proxyIngress, type BackendOutcome, type IngressRouting, type TlsKeyPair } from "../../traffic/ingress.js";
 import { compareText } from "../../traffic/keys.js";
 import { proxyConfig } from "../../traffic/proxy.js";
 import { rolloutKeyOf, rolloutServiceRoles, serviceRoutes, type ServiceRoleOf } from "../../traffic/rollouts.js";
 import { toIngressSpec, toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
-import type { ProxyBind, ProxyConfig, RolloutTrafficState, ServiceEndpoints, ServiceRoute, ServiceSpec, TrafficPod } from "../../traffic/types.js";
+import type { ProxyBind, ProxyConfig, RequestRecord, RolloutTrafficState, ServiceEndpoints, ServiceRoute, ServiceSpec, TrafficPod } from "../../traffic/types.js";
 import { stateKey } from "../traffic-board.js";
 import type { DesiredView, ServiceTrafficPort } from "../types.js";
 
@@ -126,6 +131,8 @@ interface NodeState {
   bridge?: NodeBridge;
   /** The forwarders last synced without a problem, and when: the same plan is synced again only after BRIDGE_RESYNC_MS. */
   bridgeSynced?: { signature: string; at: number };
+  /** The line last logged because the proxy's request log could not be started. */
+  requestLogError?: string;
 }
 
 /** Bridge discovery on one node as last applied. */
@@ -165,6 +172,8 @@ interface Snapshot {
   states: Map<string, RolloutTrafficState>;
   /** "namespace/name" → the Service's route now (a Rollout with a state shapes it). */
   routes: Map<string, ServiceRoute>;
+  /** "namespace/name" of the Services whose listeners log their requests (canary analysis). */
+  analyzed: Set<string>;
 }
 
 /** How often beforeStop looks at the proxies' counters while a leaving pod finishes its requests. */
@@ -175,6 +184,8 @@ export class ServiceController {
   private readonly nodes = new Map<string, NodeState>();
   /** The status file last written per Service path, to write only what changed. */
   private readonly written = new Map<string, string>();
+  /** Who gets the records of every node proxy's request log. */
+  private readonly requestListeners = new Set<(records: readonly RequestRecord[]) => void>();
 
   constructor(private readonly opts: ServiceControllerOptions) {}
 
@@ -233,6 +244,15 @@ export class ServiceController {
     }
   }
 
+  /**
+   * Calls `listener` with the request-log records of every node's proxy, those started later too, from now
+   * on; returns what stops that.
+   */
+  subscribeRequests(listener: (records: readonly RequestRecord[]) => void): () => void {
+    this.requestListeners.add(listener);
+    return () => this.requestListeners.delete(listener);
+  }
+
   /** Proxy health per node, sorted by node, for /healthz and logs. */
   health(): { node: string; running: boolean; restarts: number; error?: string }[] {
     return [...this.nodes.entries()]
@@ -276,9 +296,11 @@ export class ServiceController {
     }
     // Nothing to serve yet: start no proxy.
     if (snap.services.every((s) => s.headless) && (!this.servesIngresses() || snap.routing.outcomes.length === 0) && !state) return;
-    const s = state ?? { proxy: this.opts.proxyFor(node), image: node.proxyImage };
+    const s = state ?? this.newNode(node);
     this.nodes.set(nodeName, s);
     let { config, ingress } = this.nodeConfig(node, snap, s.proxy.filesDir);
+    const requestLog = snap.analyzed.size > 0 ? await this.requestLogOf(nodeName, s) : undefined;
+    if (requestLog !== undefined) config = withRequestLogs(config, snap.analyzed);
     const bridge = await this.bridgePlan(node, s, snap.services);
     if (bridge !== undefined && "bind" in bridge) config = { ...config, bridge: proxyBridge(bridge.forwarders, bridge.bind) };
     let bridgeProblem = bridge !== undefined && "problem" in bridge ? bridge.problem : undefined;
@@ -286,7 +308,7 @@ export class ServiceController {
       let edits: ProxyEdits;
       for (;;) {
         try {
-          edits = await this.apply(s, config);
+          edits = await this.apply(s, config, requestLog);
           break;
         } catch (err) {
           // An ingress or a bridge frontend the proxy cannot take (its port is in use on this node, …) must
@@ -448,11 +470,40 @@ export class ServiceController {
     }
   }
 
+  /** The state of a node seen for the first time: its proxy, whose request log goes to subscribeRequests' listeners. */
+  private newNode(node: NodeConfig): NodeState {
+    const proxy = this.opts.proxyFor(node);
+    proxy.requestLog?.subscribe((records) => {
+      for (const listener of this.requestListeners) listener(records);
+    });
+    return { proxy, image: node.proxyImage };
+  }
+
+  /**
+   * Where the node's proxy sends its request log (started on first use); undefined when it has none, or
+   * when it cannot be started (said once in the log): its Services are then served without a request log.
+   */
+  private async requestLogOf(nodeName: string, s: NodeState): Promise<RequestLogTarget | undefined> {
+    if (s.proxy.requestLog === undefined) return undefined;
+    try {
+      const target = await s.proxy.requestLog.start();
+      delete s.requestLogError;
+      return target;
+    } catch (err) {
+      const e = toCoxError(err);
+      const line = `proxy of ${nodeName}: its request log cannot be collected, canary analysis measures nothing there: ${e.code}: ${e.message}`;
+      if (s.requestLogError !== line) this.opts.log?.(line);
+      s.requestLogError = line;
+      return undefined;
+    }
+  }
+
   /** Takes the node's proxy to `config`: runtime-API edits when they do, else a reload with its files. */
-  private async apply(s: NodeState, config: ProxyConfig): Promise<ProxyEdits> {
+  private async apply(s: NodeState, config: ProxyConfig, requestLog: RequestLogTarget | undefined): Promise<ProxyEdits> {
     const haproxy: HaproxyOptions = {
       ...(s.proxy.filesDir !== undefined ? { filesDir: s.proxy.filesDir } : {}),
       ...(s.proxy.peersSocket !== undefined ? { peersSocket: s.proxy.peersSocket } : {}),
+      ...(requestLog !== undefined ? { requestLog } : {}),
     };
     let edits = proxyEdits(s.applied, config, haproxy);
     if (!edits.reload && edits.commands.length > 0 && s.proxy.runtimeApi === false) {
@@ -648,7 +699,11 @@ export class ServiceController {
       return cert !== undefined && key !== undefined ? { cert: cert.toString("utf8"), key: key.toString("utf8") } : undefined;
     };
     const routing = ingressRouting(ingresses.filter(isServedIngress).map(toIngressSpec), services, keyPair);
-    return { services, endpoints, nodes, ingresses, routing, roles, states, routes };
+    const analyzed = (graph?.ofKind("Rollout") ?? [])
+      .map((m) => m.object as Rollout)
+      .filter((r) => r.spec.strategy.canary?.steps?.some((step) => step.analysis !== undefined) === true)
+      .map((r) => ({ namespace: r.metadata.namespace ?? "default", labels: r.spec.template.metadata.labels ?? {} }));
+    return { services, endpoints, nodes, ingresses, routing, roles, states, routes, analyzed: new Set(analyzedServices(services, analyzed)) };
   }
 
   private async sessionsOf(n: NodeState, pod: string): Promise<number> {

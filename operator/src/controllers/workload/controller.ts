@@ -33,6 +33,7 @@ import { resolvePriority } from "../../graph/priority.js";
 import {
   blueGreenStep,
   canaryStep,
+  describeWindow,
   nextStep,
   parsePromote,
   pruneHistory,
@@ -46,6 +47,7 @@ import {
 import type {
   BlueGreenParams,
   BlueGreenStatus,
+  CanaryInput,
   CanaryStatus,
   CanaryStepSpec,
   PlannedStep,
@@ -67,6 +69,7 @@ import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
 import type { RolloutTrafficState, ServiceRole, ServiceSpec } from "../../traffic/types.js";
 import { stateKey } from "../traffic-board.js";
+import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
 import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
 import type { DesiredView, RolloutTrafficPort, WorkloadReporter } from "../types.js";
@@ -89,6 +92,8 @@ export interface WorkloadControllerOptions {
   traffic?: RolloutTrafficPort;
   /** The operator's ingress ports (`--ingress-http-port`, `--ingress-https-port`): never a pod's host port. */
   ingressPorts?: readonly number[];
+  /** The node proxies' request logs, which canary analysis steps measure (none: every analysis window has no request). */
+  requests?: RequestSubscription;
 }
 
 const MAX_EVENTS = 20;
@@ -113,6 +118,8 @@ interface Memory {
    */
   rolledOut?: string;
   canary?: CanaryStatus & { promoteBaseline?: string };
+  /** The canary's last analysis step (measuring, or how it ended), with its windows. */
+  analysis?: AnalysisState;
   blueGreen?: { active?: string; status?: BlueGreenStatus; promotedAt?: number; promoteBaseline?: string };
   waiting?: Waiting;
   weight?: number;
@@ -184,6 +191,7 @@ function ms(iso: string | undefined): number | undefined {
 /** Reconciles Deployments and Rollouts into pods on the fleet. */
 export class WorkloadController {
   private readonly memory = new Map<string, Memory>();
+  private readonly analyses: CanaryAnalyses;
   private readonly now: () => number;
   private readonly steps: ((ctx: Ctx) => Promise<void>)[];
   private nextStartIndex = 0;
@@ -193,6 +201,7 @@ export class WorkloadController {
   constructor(private readonly opts: WorkloadControllerOptions) {
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
+    this.analyses = new CanaryAnalyses(opts.requests);
     this.steps = [
       (c) => this.observe(c),
       (c) => this.removeOrphans(c),
@@ -280,6 +289,7 @@ export class WorkloadController {
     }
     if (ctx.kind === "Rollout") this.opts.traffic?.want(ctx.key, undefined);
     for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
+    this.analyses.stop(ctx.key);
     if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
       const known = this.memory.delete(ctx.key);
       this.opts.reporter.removed(ctx.key);
@@ -338,6 +348,7 @@ export class WorkloadController {
       const applied = this.opts.traffic?.applied(ctx.key);
       const stableNow = mem.stable?.revision ?? plan.revision;
       const appliedWeight = applied?.strategy === "canary" && applied.canary === plan.revision && applied.stable === stableNow ? applied.weight : undefined;
+      const analysis = this.measureAnalysis(ctx, mem.canary);
       const r = canaryStep({
         ...common,
         steps: ctx.steps!,
@@ -349,9 +360,12 @@ export class WorkloadController {
         paused: common.params.paused,
         trafficRouting: ctx.trafficRouting === true,
         ...(split ? { traffic: appliedWeight === undefined ? {} : { appliedWeight } } : {}),
+        ...(analysis !== undefined ? { analysis } : {}),
       });
       mem.traffic = { strategy: "canary", stable: r.stable ?? plan.revision, canary: plan.revision, weight: r.trafficWeight };
       mem.canary = { ...r.status, ...(mem.canary?.promoteBaseline !== undefined && mem.canary.revision === plan.revision ? { promoteBaseline: mem.canary.promoteBaseline } : {}) };
+      // A step just entered may be an analysis: it collects from now on.
+      this.measureAnalysis(ctx, r.status);
       mem.weight = r.weight;
       step = r;
     } else if (ctx.strategy === "BlueGreen") {
@@ -379,6 +393,7 @@ export class WorkloadController {
     } else {
       step = nextStep({ ...common, pods, ...(mem.sizes ? { sizes: mem.sizes } : {}) });
     }
+    if (ctx.strategy !== "Canary" || ctx.draining.length > 0) this.analyses.stop(ctx.key);
     ctx.step = step;
     if (mem.traffic !== undefined) this.opts.traffic?.want(ctx.key, mem.traffic);
     if (ctx.draining.length === 0) mem.sizes = step.sizes;
@@ -419,6 +434,12 @@ export class WorkloadController {
         }),
       });
       if (ctx.health.requeueAfterMs !== undefined) this.requeue(ctx, ctx.health.requeueAfterMs);
+      // A failed analysis of the revision fails its rollout like a deadline does: it is rolled back.
+      const analysis = mem.analysis;
+      if (!ctx.health.failure && proving && analysis?.revision === plan.revision && analysis.verdict.phase === "Failed") {
+        const canaryPods = ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating").map((p) => p.name).sort();
+        ctx.health = { ...ctx.health, failure: { code: "AnalysisFailed", message: analysis.verdict.message, pods: canaryPods } };
+      }
       // While the revision keeps failing it keeps the failure it was first reported with: two deadlines that
       // pass a moment apart must not take turns in the log, the conditions and the commit record.
       const failure = ctx.health.failure;
@@ -597,6 +618,34 @@ export class WorkloadController {
     return plan.revision === revision ? { plan, commit: h.commit } : undefined;
   }
 
+  /**
+   * Measures the analysis step the canary `status` is at, for the wanted revision (controllers/workload/
+   * analysis.ts), says each window and the outcome in the log, and returns the verdict for canaryStep; at
+   * any other step, stops measuring and returns nothing.
+   */
+  private measureAnalysis(ctx: Ctx, status: CanaryStatus | undefined): CanaryInput["analysis"] {
+    const plan = ctx.plan!;
+    const mem = ctx.mem!;
+    const step = status !== undefined && status.revision === plan.revision ? ctx.steps?.[status.stepIndex] : undefined;
+    if (step === undefined || !("analysis" in step) || status!.pauseStartedAt === undefined) {
+      this.analyses.stop(ctx.key);
+      return undefined;
+    }
+    const { stepIndex, pauseStartedAt } = status!;
+    const groups = revisionGroups(ctx.pods, plan.revision, mem.stable?.revision, (node) => this.opts.fleet.nodeConfig(node)?.address);
+    const before = mem.analysis;
+    const { state, judged, wakeAt } = this.analyses.measure(ctx.key, { revision: plan.revision, step: stepIndex, spec: step.analysis, startedAt: pauseStartedAt! }, before, groups, ctx.now);
+    const where = `${ctx.key} revision ${plan.revision} step ${stepIndex + 1}`;
+    judged.forEach((w, i) => this.opts.reporter.progress(`${where}: analysis ${describeWindow(w, state.windows.length - judged.length + i + 1)}`));
+    if (state.verdict.phase !== "Running" && (before?.verdict.phase !== state.verdict.phase || before.startedAt !== state.startedAt)) {
+      this.opts.reporter.progress(`${where}: ${state.verdict.message}`);
+      ctx.events.push({ type: state.verdict.phase === "Successful" ? "Normal" : "Warning", reason: `Analysis${state.verdict.phase}`, message: state.verdict.message });
+    }
+    mem.analysis = state;
+    if (wakeAt !== undefined) this.requeue(ctx, wakeAt - ctx.now);
+    return { stepIndex, phase: state.verdict.phase };
+  }
+
   /** The promote annotation, counted only when it changed since the revision started (it is level-based). */
   private promote(ctx: Ctx): Promote | undefined {
     const w = ctx.workload as Rollout;
@@ -644,7 +693,8 @@ export class WorkloadController {
     } else if (step?.complete) {
       progressing = { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `revision ${plan.revision} has successfully progressed.` };
     } else if (step?.waiting) {
-      progressing = { type: "Progressing", status: "True", reason: step.waiting === "promotion" ? "WaitingForPromotion" : "Paused", message: step.reason };
+      const reason = step.waiting === "promotion" ? "WaitingForPromotion" : step.waiting === "analysis" ? "Analyzing" : "Paused";
+      progressing = { type: "Progressing", status: "True", reason, message: step.reason };
     } else {
       progressing = { type: "Progressing", status: "True", reason: "ReplicaSetUpdated", message: `revision ${plan.revision} is progressing.` };
     }
@@ -708,6 +758,7 @@ export class WorkloadController {
         ...(mem.canary.pauseStartedAt !== undefined ? { pauseStartedAt: iso(mem.canary.pauseStartedAt)! } : {}),
         ...(mem.waiting ? { waiting: mem.waiting } : {}),
         ...(mem.canary.promoteBaseline !== undefined ? { promoteBaseline: mem.canary.promoteBaseline } : {}),
+        ...(mem.analysis !== undefined ? { analysis: analysisRecord(mem.analysis) } : {}),
       };
     }
     if (mem.traffic !== undefined && (ctx.services?.length ?? 0) > 0) record.traffic = this.trafficRecord(ctx.key, mem.traffic, ctx.services!);
@@ -799,6 +850,8 @@ export class WorkloadController {
           ...(ms(rec.canary.pauseStartedAt) !== undefined ? { pauseStartedAt: ms(rec.canary.pauseStartedAt)! } : {}),
           ...(rec.canary.promoteBaseline !== undefined ? { promoteBaseline: rec.canary.promoteBaseline } : {}),
         };
+        const analysis = analysisFromRecord(rec.canary.analysis);
+        if (analysis !== undefined) mem.analysis = analysis;
       }
       if (rec?.blueGreen) {
         const bg = rec.blueGreen;
