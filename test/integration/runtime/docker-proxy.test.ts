@@ -540,7 +540,7 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     await waitFor("v1 to answer through the proxy", () => get(ports.listener).then((b) => b === "v1"));
   });
 
-  it("its request log reaches the operator through the container's log, every request once, also across a restart of the container", async () => {
+  it("its request log reaches the operator through the container's log: every line HAProxy wrote, once, also across a restart of the container", async () => {
     const { proxy } = newProxy();
     const records: RequestRecord[] = [];
     proxy.requestLog.subscribe((batch) => records.push(...batch));
@@ -549,25 +549,36 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     // Hand-written like the other configurations here: the lines renderHaproxy writes for a logging listener.
     const logged = config(["v1", "v2"], [`    log stdout format raw daemon`, `    log-format "cx1 ${target.tag} h %b %s %si:%sp %ST %Tr %Ta %ts %rc"`]);
     await proxy.apply({ reload: true, text: logged });
-    const perServer = (rs: RequestRecord[]): Record<string, number> => {
-      const out: Record<string, number> = {};
-      for (const r of rs) out[r.serverAddress!] = (out[r.serverAddress!] ?? 0) + 1;
+    /**
+     * Lines HAProxy did not write: `log stdout` never blocks, and drops a line when the pipe to the engine is
+     * full (its DroppedLogs counter, from the stats socket through the image's perl). A loaded engine reads
+     * the pipe late; the collector can only read what was written.
+     */
+    const dropped = async (): Promise<number> => {
+      const id = (await inspect(proxy.containerName))!.Id as string;
+      const script = `perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Peer => "/var/lib/haproxy/cx-stats.sock") or die; print $s "show info\\n"; shutdown($s, 1); print while <$s>;'`;
+      const info = await raw.exec(id, ["sh", "-c", script], 10_000);
+      return Number(/^DroppedLogs: (\d+)$/m.exec(info.output)?.[1] ?? Number.NaN);
+    };
+    const perServer = (rs: readonly { serverAddress?: string }[]): Map<string, number> => {
+      const out = new Map<string, number>();
+      for (const r of rs) out.set(r.serverAddress!, (out.get(r.serverAddress!) ?? 0) + 1);
       return out;
     };
-    const clientCounts = (answers: TimedAnswer[]): Record<string, number> => {
-      const out: Record<string, number> = {};
-      for (const a of answers) {
-        const at = `127.0.0.1:${ports[a.body as "v1" | "v2"]}`;
-        out[at] = (out[at] ?? 0) + 1;
-      }
-      return out;
+    const asServers = (answers: TimedAnswer[]) => answers.map((a) => ({ serverAddress: `127.0.0.1:${ports[a.body as "v1" | "v2"]}` }));
+    /** Every answer recorded once, but the lines HAProxy dropped: no server has more records than answers. */
+    const expectRecorded = (got: RequestRecord[], answers: TimedAnswer[], lost: number): void => {
+      expect(got).toHaveLength(answers.length - lost);
+      const sent = perServer(asServers(answers));
+      for (const [server, n] of perServer(got)) expect(n).toBeLessThanOrEqual(sent.get(server) ?? 0);
     };
 
     const first = await sendRequests(ports.listener, 200, 4);
     expect(first.every((a) => a.status === 200)).toBe(true);
-    await waitFor("a record of every request", () => records.length >= 200);
+    const lost1 = await dropped();
+    await waitFor("a record of every line written", () => records.length >= first.length - lost1);
     expect(records.every((r) => r.mode === "http" && r.backend === "be" && r.status === 200)).toBe(true);
-    expect(perServer(records)).toEqual(clientCounts(first));
+    expectRecorded(records, first, lost1);
 
     // The master dies; the engine starts the container again; the log is followed again from where it was.
     const before = proxy.health().pid!;
@@ -585,9 +596,10 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
     });
     const second = await sendRequests(ports.listener, 100, 2);
     const answered = [...probes.filter((a) => a.status !== undefined), ...second];
-    await waitFor("a record of every request after the restart", () => records.length >= 200 + answered.length);
-    expect(records).toHaveLength(200 + answered.length);
-    expect(perServer(records.slice(200))).toEqual(clientCounts(answered));
+    const lost2 = await dropped();
+    await waitFor("a record of every line written after the restart", () => records.length >= first.length - lost1 + answered.length - lost2);
+    expectRecorded(records.slice(first.length - lost1), answered, lost2);
+    console.log(`docker request log: ${records.length} records of ${first.length + answered.length} requests; HAProxy dropped ${lost1} + ${lost2} lines (log stdout, pipe full)`);
   });
 
   it("close() stops and removes the container; later applies are ProxyUnreachable", async () => {

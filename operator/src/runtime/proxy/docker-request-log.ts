@@ -3,6 +3,8 @@
  * (`log stdout`), which the engine keeps as the container's log (json-file, 10 MB × 3); the operator
  * follows that log through the Engine API (GET /containers/{id}/logs?follow, stdout only), so a remote
  * engine works like a local one. A line without this collector's random tag is not a request of ours.
+ * HAProxy never waits on its standard output: when the engine reads it late and the pipe is full, it drops
+ * the line (counted in `show info`'s DroppedLogs), so under load the records are a sample, not every request.
  *
  * Each line comes with the engine's timestamp. When the stream ends (the container stopped or was
  * replaced, the connection broke) it is opened again after a second, from just after the last line read:
