@@ -58,9 +58,19 @@ export function appDeployment(appFile: string, o: { name?: string; version: stri
 }
 
 /**
+ * The Service network of a process-runtime operator whose default node has `portRange`: 127.<150 + its
+ * hundreds mod 100>.0.0/16, so that suites with ranges of their own (62600–62699, 62700–62799, …) running
+ * side by side never give two proxies the same Service address (the default, 127.77.0.0/16, is shared).
+ */
+export function processServiceNetwork(portRange: { from: number }): string {
+  return `127.${150 + (Math.floor(portRange.from / 100) % 100)}.0.0/16`;
+}
+
+/**
  * Starts the operator on `repo` with the process runtime, polling fast and writing status soon; the default
- * node's host ports are `portRange` (one range per suite, so that suites run side by side), `extra` adds
- * options (ingress ports, …). Its log lines go to `lines`.
+ * node's host ports are `portRange` (one range per suite, so that suites run side by side) and its Service
+ * network follows from it (processServiceNetwork), `extra` adds options (ingress ports, …). Its log lines
+ * go to `lines`.
  */
 export function startProcessOperator(
   repo: TestRepo,
@@ -77,6 +87,7 @@ export function startProcessOperator(
     fleetPollMs: 200,
     statusDebounceMs: 50,
     defaultPortRange: portRange,
+    defaultServiceNetwork: processServiceNetwork(portRange),
     log: (l) => lines.push(l),
     ...extra,
   });

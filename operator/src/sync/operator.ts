@@ -54,6 +54,8 @@ export interface OperatorOptions {
   defaultPortRange?: { from: number; to: number };
   /** HAProxy image of the default node's proxy when it is a Docker engine (default haproxy:2.6). */
   defaultProxyImage?: string;
+  /** Service network of the default local node (default 127.77.0.0/16): operators that share one host need disjoint ones. */
+  defaultServiceNetwork?: string;
   /** Serve Ingresses on every node's address at these ports (`--ingress-http-port`, `--ingress-https-port`); none: not served. */
   ingress?: { httpPort?: number; httpsPort?: number };
   /** Poll interval of the repository (the local watch fires sooner). */
@@ -325,7 +327,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     await writer.load();
     cleanups.push(() => writer.close());
 
-    const defaultNode = { ...(await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log)), ...(opts.defaultProxyImage ? { proxyImage: opts.defaultProxyImage } : {}) };
+    const defaultNode = { ...(await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log)), ...(opts.defaultProxyImage ? { proxyImage: opts.defaultProxyImage } : {}), ...(opts.defaultServiceNetwork ? { serviceNetwork: opts.defaultServiceNetwork } : {}) };
     const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
     let services: ServiceController | undefined;
     const fleet = new Fleet({

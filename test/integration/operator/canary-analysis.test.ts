@@ -115,7 +115,7 @@ describe.skipIf(!enabled)("canary analysis through a real HAProxy's request log 
     await repo.write("checkout.yaml", rollout("v1", 0));
     await repo.write("svc.yaml", serviceYaml({ name: "checkout", ports: [{ name: "http", port: 8080, targetPort: "http" }] }));
     const v1 = await repo.commit("v1");
-    op = await startProcessOperator(repo, stateDir, { from: 62700, to: 62799 }, lines);
+    op = await startProcessOperator(repo, stateDir, { from: 62900, to: 62999 }, lines);
     await waitFor("v1 Succeeded", async () => (await commitRecord(v1))?.phase === "Succeeded", 120_000, 200);
     const svc = (await statusFile<{ nodes: { address: string }[] }>(op, repo, "services/default/checkout.yaml"))!;
     const address = svc.nodes[0]!.address;

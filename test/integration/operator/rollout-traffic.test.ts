@@ -24,6 +24,7 @@ import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { startLoad, servedBy } from "../../support/http-load.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
+import { processServiceNetwork } from "../../support/in-process-operator.js";
 import { rolloutYaml, serviceYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
 
@@ -91,6 +92,7 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
       fleetPollMs: 200,
       statusDebounceMs: 50,
       defaultPortRange: { from: 62700, to: 62799 },
+      defaultServiceNetwork: processServiceNetwork({ from: 62700 }),
       log: () => undefined,
     });
   }
