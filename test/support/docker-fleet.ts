@@ -502,7 +502,7 @@ function tlsFiles(node: FleetNode): { ca: string; cert: string; key: string } {
   return { ca: path.join(node.dir, "tls-ca.pem"), cert: path.join(node.dir, "tls-server.pem"), key: path.join(node.dir, "tls-server-key.pem") };
 }
 
-function daemonArgs(node: FleetNode, driver: string): string[] {
+function daemonArgs(node: FleetNode, driver: string, octet: number): string[] {
   const tls: string[] = [];
   if (node.tcpEndpoint !== undefined) {
     const files = tlsFiles(node);
@@ -521,6 +521,12 @@ function daemonArgs(node: FleetNode, driver: string): string[] {
     // never sends a lookup off this machine (by default the embedded DNS of a bridge network would forward
     // it to the host's nameservers).
     "--dns", "127.0.0.1",
+    // Engines side by side on this host must never give two bridge networks the same subnet: each one
+    // avoids the routes it sees, but two that pick at once (a network made and removed to learn a free
+    // subnet, then made again) can both take the same one, and the host then routes one network's replies
+    // into the other (seen: a bridge pod asking for one Service got another's answer). Each node's engine
+    // takes its networks from a pool of its own, 10.<octet>.0.0/16, by its machine-wide slot.
+    "--default-address-pool", `base=10.${octet}.0.0/16,size=24`,
     `--storage-driver=${driver}`,
     // Daemon shutdown (stopNode) stops containers; do not wait the default 15 s for ones that ignore TERM.
     "--shutdown-timeout=5",
@@ -533,7 +539,7 @@ async function launch(state: NodeState, driver: string, timeoutMs: number): Prom
   fs.writeFileSync(path.join(node.dir, "daemon.json"), "{}\n");
   const fd = fs.openSync(state.logFile, "a");
   fs.writeSync(fd, `\n==== ${new Date().toISOString()} starting dockerd (${driver})\n`);
-  const child = spawn(findExecutable("dockerd") ?? "dockerd", daemonArgs(node, driver), {
+  const child = spawn(findExecutable("dockerd") ?? "dockerd", daemonArgs(node, driver, state.octet), {
     stdio: ["ignore", fd, fd],
   });
   fs.closeSync(fd);
