@@ -207,24 +207,28 @@ export interface IngressPathClaim {
   key: string;
 }
 
+/**
+ * The claim of one path: `path` and `pathType` as written, at rules[rule].http.paths[index] of the Ingress
+ * "namespace/name" `ingress`. The one place a claim's key is made, so validation and routing agree on it.
+ */
+export function pathClaim(ingress: string, rule: number, index: number, host: string | undefined, path: string | undefined, pathType: IngressPathClaim["pathType"]): IngressPathClaim {
+  const r = routedPath(path, pathType);
+  return {
+    ingress,
+    rule,
+    index,
+    ...(host !== undefined ? { host } : {}),
+    pathType,
+    match: r.match,
+    path: r.path,
+    key: `${host ?? ""}\n${r.match}\n${r.path}`,
+  };
+}
+
 /** Every path of an Ingress, in declaration order, as claims (see IngressPathClaim). */
 export function ingressPathClaims(ingress: Ingress): IngressPathClaim[] {
   const id = `${ingress.metadata.namespace ?? "default"}/${ingress.metadata.name}`;
-  return (ingress.spec.rules ?? []).flatMap((rule, i) =>
-    (rule.http?.paths ?? []).map((p, j): IngressPathClaim => {
-      const r = routedPath(p.path, p.pathType);
-      return {
-        ingress: id,
-        rule: i,
-        index: j,
-        ...(rule.host !== undefined ? { host: rule.host } : {}),
-        pathType: p.pathType,
-        match: r.match,
-        path: r.path,
-        key: `${rule.host ?? ""}\n${r.match}\n${r.path}`,
-      };
-    }),
-  );
+  return (ingress.spec.rules ?? []).flatMap((rule, i) => (rule.http?.paths ?? []).map((p, j) => pathClaim(id, i, j, rule.host, p.path, p.pathType)));
 }
 
 /**

@@ -21,7 +21,7 @@
  * Guarantees: pure; the output depends on the set of Ingresses and Services, not their order.
  */
 import { CoxError } from "../api/errors.js";
-import { compareClaims, routedPath, type IngressPathClaim } from "../manifest/ingress.js";
+import { compareClaims, pathClaim, type IngressPathClaim } from "../manifest/ingress.js";
 import { compareText } from "./keys.js";
 import type { IngressBackendSpec, IngressCertificate, IngressRoute, IngressSpec, ProxyBind, ProxyIngress, ServiceSpec } from "./types.js";
 
@@ -105,20 +105,10 @@ export function ingressRouting(
     }
     ing.rules.forEach((rule, i) =>
       rule.paths.forEach((p, j) => {
-        const r = routedPath(p.path, p.pathType);
         const o = { rule: i, index: j, ...(rule.host !== undefined ? { host: rule.host } : {}), path: p.path ?? "", pathType: p.pathType, ...resolve(ing.namespace, p.backend) };
         outcome.paths.push(o);
         if (o.backend === undefined) return;
-        const claim: IngressPathClaim = {
-          ingress: id,
-          rule: i,
-          index: j,
-          ...(rule.host !== undefined ? { host: rule.host } : {}),
-          pathType: p.pathType,
-          match: r.match,
-          path: r.path,
-          key: `${rule.host ?? ""}\n${r.match}\n${r.path}`,
-        };
+        const claim = pathClaim(id, i, j, rule.host, p.path, p.pathType);
         claims.push({ claim, outcome: o });
       }),
     );
