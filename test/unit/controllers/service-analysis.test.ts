@@ -7,14 +7,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { CoxError } from "../../../operator/src/api/errors.js";
-import { ServiceController } from "../../../operator/src/controllers/service/controller.js";
-import type { DesiredView } from "../../../operator/src/controllers/types.js";
-import { buildGraph } from "../../../operator/src/graph/index.js";
-import { ManifestCache, loadManifests } from "../../../operator/src/manifest/index.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
-import type { Fleet, NodeConfig, ObservedPod } from "../../../operator/src/runtime/fleet.js";
-import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { RequestRecord } from "../../../operator/src/traffic/types.js";
+import { proxySection, readyPod, serviceHarness } from "./service-harness.js";
 
 /** A Rollout with or without an analysis step, its Service, and a Deployment with a Service of its own. */
 function manifests(analysis: boolean): string {
@@ -64,68 +59,17 @@ spec:
 `;
 }
 
-function node(name: string, address: string): NodeConfig {
-  return { name, endpoint: `unix:///fake/${name}.sock`, network: "host", address, portRange: { from: 30000, to: 30001 }, unschedulable: false, labels: {} };
-}
-
-function pod(name: string, app: string, nodeName: string, hostPort: number): ObservedPod {
-  return {
-    name,
-    node: nodeName,
-    namespace: "default",
-    phase: "Running",
-    ready: true,
-    containers: [{ labels: { [LABELS.podLabels]: JSON.stringify({ app }) } }],
-    ports: [{ name: "http", containerPort: 8080, hostPort, protocol: "TCP" }],
-  } as unknown as ObservedPod;
-}
-
-function build(text: string) {
-  const set = loadManifests([{ path: "all.yaml", content: text }], { cache: new ManifestCache() });
-  const g = buildGraph(set.objects);
-  const errors = [...set.diagnostics, ...g.diagnostics].filter((d) => d.severity === "error");
-  if (errors.length > 0) throw new Error(errors.map((d) => `${d.line} ${d.field}: ${d.message}`).join("\n"));
-  return g.graph;
-}
-
-function harness(analysis = true, proxy: () => FakeProxy = () => new FakeProxy()) {
-  const nodes = [node("n1", "10.0.0.1"), node("n2", "10.0.0.2")];
-  let graph = build(manifests(analysis));
-  const desired: DesiredView = { graph: () => graph, commit: () => "c1", ready: () => true, entry: () => undefined };
-  const proxies = new Map<string, FakeProxy>();
-  const logs: string[] = [];
-  const fleet = {
-    listNodes: () => nodes.map((config) => ({ config, ready: true, condition: "Ready", evicted: false })),
-    pods: () => [pod("web-a", "web", "n1", 30500), pod("api-a", "api", "n2", 30501)],
-    nodeConfig: (name: string) => nodes.find((n) => n.name === name),
-    setReservedHostPorts: () => undefined,
-  } as unknown as Fleet;
-  const keys: string[] = [];
-  const controller = new ServiceController({
-    desired,
-    fleet,
-    proxyFor: (n) => {
-      const p = proxy();
-      proxies.set(n.name, p);
-      return p;
-    },
-    setStatusFile: () => undefined,
-    statusFiles: () => [],
-    enqueue: (key) => keys.push(key),
-    log: (line) => logs.push(line),
+function harness(analysis = true, proxy?: () => FakeProxy) {
+  const h = serviceHarness({
+    manifests: manifests(analysis),
+    pods: [readyPod({ name: "web-a", node: "n1", labels: { app: "web" }, hostPort: 30500 }), readyPod({ name: "api-a", node: "n2", labels: { app: "api" }, hostPort: 30501 })],
+    ...(proxy ? { proxy } : {}),
   });
-  const run = async (): Promise<void> => {
-    await controller.reconcile("Service/*");
-    for (const key of [...new Set(keys.splice(0))].sort()) await controller.reconcile(key);
-  };
-  return { controller, proxies, logs, run, setAnalysis: (on: boolean) => (graph = build(manifests(on))) };
+  return Object.assign(h, { setAnalysis: (on: boolean) => h.setManifests(manifests(on)) });
 }
 
 /** The `listen` section of `name` in the last text `proxy` was given, without indentation. */
-function listen(proxy: FakeProxy, name: string): string[] {
-  const block = (proxy.reloads.at(-1) ?? "").split("\n\n").find((b) => b.startsWith(`listen ${name}\n`));
-  return block === undefined ? [] : block.split("\n").slice(1).map((l) => l.trim());
-}
+const listen = (proxy: FakeProxy, name: string): string[] => proxySection(proxy, `listen ${name}`);
 
 const record = (serverAddress: string): RequestRecord => ({ at: 1, mode: "http", backend: "default.web:80", server: "s1", serverAddress, status: 200, responseMs: 1, totalMs: 1, termination: "--", retries: 0, redispatched: false });
 

@@ -9,16 +9,12 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CoxError } from "../../../operator/src/api/errors.js";
-import { ServiceController } from "../../../operator/src/controllers/service/controller.js";
-import type { DesiredView } from "../../../operator/src/controllers/types.js";
-import { buildGraph } from "../../../operator/src/graph/index.js";
-import { ManifestCache, loadManifests } from "../../../operator/src/manifest/index.js";
 import type { BridgeForwarders } from "../../../operator/src/runtime/docker/forwarders.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
-import type { Fleet, NodeConfig, ObservedPod } from "../../../operator/src/runtime/fleet.js";
-import { LABELS } from "../../../operator/src/runtime/labels.js";
+import type { NodeConfig, ObservedPod } from "../../../operator/src/runtime/fleet.js";
 import { serviceForwarders, type BridgeNetwork, type ServiceForwarder } from "../../../operator/src/traffic/bridge.js";
 import type { ProxyBind } from "../../../operator/src/traffic/types.js";
+import { fakeNode, readyPod, serviceHarness } from "./service-harness.js";
 
 const service = (name: string, port: number) => `
 apiVersion: v1
@@ -32,21 +28,8 @@ spec:
 const MANIFESTS = [service("web", 80), service("api", 80)].join("---\n");
 const NETWORK: BridgeNetwork = { name: "coxswain", subnet: "172.18.0.0/16", gateway: "172.18.0.1", serviceRange: "172.18.128.0/17" };
 
-function node(name: string, network: "host" | "bridge"): NodeConfig {
-  return { name, endpoint: `unix:///fake/${name}.sock`, network, address: "10.0.0.1", portRange: { from: 30000, to: 30999 }, unschedulable: false, labels: {} };
-}
-
-function webPod(name: string, nodeName: string): ObservedPod {
-  return {
-    name,
-    node: nodeName,
-    namespace: "default",
-    phase: "Running",
-    ready: true,
-    containers: [{ labels: { [LABELS.podLabels]: JSON.stringify({ app: "web" }) } }],
-    ports: [{ name: "http", containerPort: 8080, hostPort: 30500, protocol: "TCP" }],
-  } as unknown as ObservedPod;
-}
+const PORTS = { from: 30000, to: 30999 };
+const webPod = (name: string, node: string): ObservedPod => readyPod({ name, node, labels: { app: "web" }, hostPort: 30500 });
 
 /** Forwarders that remember every sync and fail as told. */
 class FakeForwarders implements BridgeForwarders {
@@ -65,53 +48,22 @@ class FakeForwarders implements BridgeForwarders {
 }
 
 function harness(opts: { forwarders?: (n: NodeConfig) => FakeForwarders; proxy?: (n: NodeConfig) => FakeProxy } = {}) {
-  const nodes = [node("n1", "host"), node("n2", "bridge")];
-  let graph = build(MANIFESTS);
-  const desired: DesiredView = { graph: () => graph, commit: () => "c1", ready: () => true, entry: () => undefined };
-  const proxies = new Map<string, FakeProxy>();
   const forwarders = new Map<string, FakeForwarders>();
-  const status = new Map<string, string>();
-  const logs: string[] = [];
-  const results = new Map<string, unknown>();
-  const fleet = {
-    listNodes: () => nodes.map((config) => ({ config, ready: true, condition: "Ready", evicted: false })),
-    pods: () => [webPod("web-a", "n1"), webPod("web-b", "n2")],
-    nodeConfig: (name: string) => nodes.find((n) => n.name === name),
-    setReservedHostPorts: () => undefined,
-  } as unknown as Fleet;
-  const keys: string[] = [];
-  const controller = new ServiceController({
-    desired,
-    fleet,
-    proxyFor: (n) => {
-      const p = opts.proxy?.(n) ?? new FakeProxy();
-      proxies.set(n.name, p);
-      return p;
-    },
-    forwardersFor: (n) => {
-      const f = opts.forwarders?.(n) ?? new FakeForwarders();
-      forwarders.set(n.name, f);
-      return f;
-    },
-    setStatusFile: (path, content) => (content === undefined ? status.delete(path) : status.set(path, content)),
-    statusFiles: (prefix) => [...status.keys()].filter((p) => p.startsWith(prefix)),
-    enqueue: (key) => keys.push(key),
-    log: (line) => logs.push(line),
+  const h = serviceHarness({
+    manifests: MANIFESTS,
+    nodes: [fakeNode("n1", "10.0.0.1", "host", PORTS), fakeNode("n2", "10.0.0.1", "bridge", PORTS)],
+    pods: [webPod("web-a", "n1"), webPod("web-b", "n2")],
+    ...(opts.proxy ? { proxy: opts.proxy } : {}),
+    options: () => ({
+      forwardersFor: (n) => {
+        const f = opts.forwarders?.(n) ?? new FakeForwarders();
+        forwarders.set(n.name, f);
+        return f;
+      },
+    }),
   });
-  const run = async () => {
-    await controller.reconcile("Service/*");
-    for (const key of [...new Set(keys.splice(0))].sort()) results.set(key, await controller.reconcile(key).catch((err: unknown) => err));
-  };
-  const nodeStatus = (svc: string, n: string) => (parse(status.get(`services/default/${svc}.yaml`)!) as { nodes: { node: string; bridge?: { address?: string; serving: boolean; error?: string } }[] }).nodes.find((x) => x.node === n);
-  return { controller, proxies, forwarders, status, logs, results, run, nodeStatus, setManifests: (text: string) => (graph = build(text)) };
-}
-
-function build(text: string) {
-  const set = loadManifests([{ path: "all.yaml", content: text }], { cache: new ManifestCache() });
-  const g = buildGraph(set.objects);
-  const errors = [...set.diagnostics, ...g.diagnostics].filter((d) => d.severity === "error");
-  if (errors.length > 0) throw new Error(errors.map((d) => `${d.line} ${d.field}: ${d.message}`).join("\n"));
-  return g.graph;
+  const nodeStatus = (svc: string, n: string) => (parse(h.status.get(`services/default/${svc}.yaml`)!) as { nodes: { node: string; bridge?: { address?: string; serving: boolean; error?: string } }[] }).nodes.find((x) => x.node === n);
+  return Object.assign(h, { forwarders, nodeStatus });
 }
 
 /** The forwarders the pure plan gives for web and api on NETWORK, by key. */

@@ -3,8 +3,7 @@
  * stand-in fleet, FakeProxy): with ingress ports every node's proxy gets the ingress frontend on its own
  * address, HTTPS with the Ingresses' certificates as files; the ports are kept from node ports and host
  * ports; a node that cannot serve the ingress (a nodePort on its port, a proxy that takes no files) keeps
- * serving its Services and says why; each Ingress gets ingresses/<ns>/<name>.yaml, removed with it. And
- * the node proxies' lifecycle: a Node that names another proxy image gets a new proxy.
+ * serving its Services and says why; each Ingress gets ingresses/<ns>/<name>.yaml, removed with it.
  * (Real traffic through a real HAProxy: test/integration/traffic/ingress.test.ts.)
  */
 import { readFileSync } from "node:fs";
@@ -12,13 +11,10 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CoxError } from "../../../operator/src/api/errors.js";
-import { ServiceController, type ServiceControllerOptions } from "../../../operator/src/controllers/service/controller.js";
-import type { DesiredView } from "../../../operator/src/controllers/types.js";
-import { buildGraph } from "../../../operator/src/graph/index.js";
-import { ManifestCache, loadManifests } from "../../../operator/src/manifest/index.js";
+import type { ServiceControllerOptions } from "../../../operator/src/controllers/service/controller.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
-import type { Fleet, NodeConfig, ObservedPod } from "../../../operator/src/runtime/fleet.js";
-import { LABELS } from "../../../operator/src/runtime/labels.js";
+import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
+import { proxySection, readyPod, serviceHarness } from "./service-harness.js";
 
 const TLS = fileURLToPath(new URL("../../fixtures/manifests/tls/", import.meta.url));
 const indent = (text: string): string => text.trim().split("\n").map((l) => `    ${l}`).join("\n");
@@ -74,82 +70,16 @@ spec:
   defaultBackend: {service: {name: web, port: {number: 80}}}
 `;
 
-function node(name: string, address: string): NodeConfig {
-  return { name, endpoint: `unix:///fake/${name}.sock`, network: "host", address, portRange: { from: 30000, to: 30001 }, unschedulable: false, labels: {} };
-}
-
-/** A ready pod of web on `nodeName`, answering on host port 30500 there. */
-function webPod(name: string, nodeName: string): ObservedPod {
-  return {
-    name,
-    node: nodeName,
-    namespace: "default",
-    phase: "Running",
-    ready: true,
-    containers: [{ labels: { [LABELS.podLabels]: JSON.stringify({ app: "web" }) } }],
-    ports: [{ name: "http", containerPort: 8080, hostPort: 30500, protocol: "TCP" }],
-  } as unknown as ObservedPod;
-}
-
-interface Harness {
-  controller: ServiceController;
-  proxies: Map<string, FakeProxy>;
-  status: Map<string, string>;
-  reserved: number[];
-  logs: string[];
-  /** Reconciles the Services and every node's proxy once. */
-  run(): Promise<void>;
-  setManifests(text: string): void;
-}
-
-function harness(opts: { ingress?: ServiceControllerOptions["ingress"]; nodes?: NodeConfig[]; proxy?: (n: NodeConfig) => FakeProxy; manifests?: string } = {}): Harness {
-  const nodes = opts.nodes ?? [node("n1", "10.0.0.1"), node("n2", "10.0.0.2")];
-  let graph = build(opts.manifests ?? MANIFESTS);
-  const desired: DesiredView = { graph: () => graph, commit: () => "c1", ready: () => true, entry: () => undefined };
-  const h: Partial<Harness> & { reserved: number[] } = { proxies: new Map(), status: new Map(), reserved: [], logs: [] };
-  const fleet = {
-    listNodes: () => nodes.map((config) => ({ config, ready: true, condition: "Ready", evicted: false })),
-    pods: () => [webPod("web-a", "n1"), webPod("web-b", "n2")],
-    nodeConfig: (name: string) => nodes.find((n) => n.name === name),
-    setReservedHostPorts: (ports: Iterable<number>) => (h.reserved = [...ports]),
-  } as unknown as Fleet;
-  const keys: string[] = [];
-  h.controller = new ServiceController({
-    desired,
-    fleet,
-    proxyFor: (n) => {
-      const p = opts.proxy?.(n) ?? new FakeProxy();
-      h.proxies!.set(n.name, p);
-      return p;
-    },
-    setStatusFile: (path, content) => (content === undefined ? h.status!.delete(path) : h.status!.set(path, content)),
-    statusFiles: (prefix) => [...h.status!.keys()].filter((p) => p.startsWith(prefix)),
-    enqueue: (key) => keys.push(key),
-    log: (line) => h.logs!.push(line),
-    ...(opts.ingress ? { ingress: opts.ingress } : {}),
+function harness(opts: { ingress?: ServiceControllerOptions["ingress"]; proxy?: (n: NodeConfig) => FakeProxy; manifests?: string } = {}) {
+  return serviceHarness({
+    manifests: opts.manifests ?? MANIFESTS,
+    pods: [readyPod({ name: "web-a", node: "n1", labels: { app: "web" }, hostPort: 30500 }), readyPod({ name: "web-b", node: "n2", labels: { app: "web" }, hostPort: 30500 })],
+    ...(opts.proxy ? { proxy: opts.proxy } : {}),
+    options: () => (opts.ingress ? { ingress: opts.ingress } : {}),
   });
-  h.run = async () => {
-    await h.controller!.reconcile("Service/*");
-    for (const key of [...new Set(keys.splice(0))].sort()) await h.controller!.reconcile(key).catch(() => undefined);
-  };
-  h.setManifests = (text) => (graph = build(text));
-  return h as Harness;
 }
 
-function build(text: string) {
-  const set = loadManifests([{ path: "all.yaml", content: text }], { cache: new ManifestCache() });
-  const g = buildGraph(set.objects);
-  const errors = [...set.diagnostics, ...g.diagnostics].filter((d) => d.severity === "error");
-  if (errors.length > 0) throw new Error(errors.map((d) => `${d.line} ${d.field}: ${d.message}`).join("\n"));
-  return g.graph;
-}
-
-/** The lines of the section that starts with `header` in the last configuration `proxy` was given. */
-function section(proxy: FakeProxy, header: string): string[] {
-  const text = proxy.reloads.at(-1) ?? "";
-  const block = text.split("\n\n").find((b) => b.startsWith(`${header}\n`));
-  return block === undefined ? [] : block.split("\n").slice(1).map((l) => l.trim());
-}
+const section = proxySection;
 
 describe("the service controller with Ingresses", () => {
   it("serves no Ingress without ingress ports, and says so in each Ingress's status file", async () => {
@@ -259,25 +189,5 @@ describe("the service controller with Ingresses", () => {
     expect(proxy.reloads.length).toBe(before + 1);
     expect(section(proxy, "frontend ingress")).toContain("acl path_1 path -m str /moved");
     expect([...h.status.keys()].filter((k) => k.startsWith("ingresses/"))).toEqual(["ingresses/default/shop.yaml"]);
-  });
-});
-
-describe("the service controller's node proxies", () => {
-  it("replaces a node's proxy when the Node names another proxy image, and keeps the one whose image is unchanged", async () => {
-    const nodes = [{ ...node("n1", "10.0.0.1"), proxyImage: "haproxy:2.6" }, { ...node("n2", "10.0.0.2"), proxyImage: "haproxy:2.6" }];
-    const h = harness({ nodes });
-    await h.run();
-    const [first, other] = [h.proxies.get("n1")!, h.proxies.get("n2")!];
-    expect(first.health().running).toBe(true);
-
-    nodes[0]!.proxyImage = "registry.example/haproxy:2.8";
-    await h.run();
-    const second = h.proxies.get("n1")!;
-    expect(second).not.toBe(first);
-    expect(first.health().running).toBe(false); // closed
-    expect(second.reloads.at(-1)).toBe(first.reloads.at(-1)); // the same configuration, on the new proxy
-    expect(h.proxies.get("n2")).toBe(other);
-    expect(other.health().running).toBe(true);
-    expect(h.logs.filter((l) => l.includes("replacing the proxy"))).toEqual(["proxy of n1: image haproxy:2.6 → registry.example/haproxy:2.8, replacing the proxy"]);
   });
 });

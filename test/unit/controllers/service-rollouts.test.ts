@@ -9,16 +9,11 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CoxError } from "../../../operator/src/api/errors.js";
-import { ServiceController } from "../../../operator/src/controllers/service/controller.js";
 import { TrafficBoard, recordedTraffic } from "../../../operator/src/controllers/traffic-board.js";
-import type { DesiredView } from "../../../operator/src/controllers/types.js";
-import { buildGraph } from "../../../operator/src/graph/index.js";
-import { ManifestCache, loadManifests } from "../../../operator/src/manifest/index.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
-import type { Fleet, NodeConfig, ObservedPod } from "../../../operator/src/runtime/fleet.js";
-import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { RolloutTrafficState } from "../../../operator/src/traffic/types.js";
 import type { ProxyChange } from "../../../operator/src/runtime/proxy/types.js";
+import { proxySection, readyPod, serviceHarness } from "./service-harness.js";
 
 const WEB = "Rollout/default/web";
 
@@ -71,24 +66,8 @@ metadata: {name: web-preview}
 spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}
 `;
 
-function node(name: string, address: string): NodeConfig {
-  return { name, endpoint: `unix:///fake/${name}.sock`, network: "host", address, portRange: { from: 30000, to: 30001 }, unschedulable: false, labels: {} };
-}
-
 /** A ready pod of the Rollout web at `revision` on node n1, answering on `hostPort`. */
-function rolloutPod(name: string, revision: string, hostPort: number): ObservedPod {
-  return {
-    name,
-    node: "n1",
-    namespace: "default",
-    owner: WEB,
-    revision,
-    phase: "Running",
-    ready: true,
-    containers: [{ labels: { [LABELS.podLabels]: JSON.stringify({ app: "web" }) } }],
-    ports: [{ name: "http", containerPort: 8080, hostPort, protocol: "TCP" }],
-  } as unknown as ObservedPod;
-}
+const rolloutPod = (name: string, revision: string, hostPort: number) => readyPod({ name, node: "n1", labels: { app: "web" }, hostPort, owner: WEB, revision });
 
 /** A proxy that refuses every configuration. */
 class BrokenProxy extends FakeProxy {
@@ -97,67 +76,27 @@ class BrokenProxy extends FakeProxy {
   }
 }
 
-function build(text: string) {
-  const set = loadManifests([{ path: "all.yaml", content: text }], { cache: new ManifestCache() });
-  const g = buildGraph(set.objects);
-  const errors = [...set.diagnostics, ...g.diagnostics].filter((d) => d.severity === "error");
-  if (errors.length > 0) throw new Error(errors.map((d) => `${d.line} ${d.field}: ${d.message}`).join("\n"));
-  return g.graph;
-}
-
 function harness(manifests: string, opts: { broken?: string[]; recorded?: RolloutTrafficState } = {}) {
-  const nodes = [node("n1", "10.0.0.1"), node("n2", "10.0.0.2")];
-  const graph = build(manifests);
-  const desired: DesiredView = { graph: () => graph, commit: () => "c1", ready: () => true, entry: () => undefined };
-  const proxies = new Map<string, FakeProxy>();
-  const status = new Map<string, string>();
-  const keys: string[] = [];
   const appliedEvents: string[] = [];
-  const board = new TrafficBoard({
-    onWanted: () => keys.push("Service/*"),
-    onApplied: (rollout) => appliedEvents.push(rollout),
-    ...(opts.recorded ? { recorded: () => opts.recorded } : {}),
-  });
-  const fleet = {
-    listNodes: () => nodes.map((config) => ({ config, ready: true, condition: "Ready", evicted: false })),
-    pods: () => [rolloutPod("web-s1-a", "s1", 30500), rolloutPod("web-s1-b", "s1", 30501), rolloutPod("web-c1-a", "c1", 30502)],
-    nodeConfig: (name: string) => nodes.find((n) => n.name === name),
-    setReservedHostPorts: () => undefined,
-  } as unknown as Fleet;
-  const controller = new ServiceController({
-    desired,
-    fleet,
-    proxyFor: (n) => {
-      const p = opts.broken?.includes(n.name) ? new BrokenProxy() : new FakeProxy();
-      proxies.set(n.name, p);
-      return p;
+  let board!: TrafficBoard;
+  const h = serviceHarness({
+    manifests,
+    pods: [rolloutPod("web-s1-a", "s1", 30500), rolloutPod("web-s1-b", "s1", 30501), rolloutPod("web-c1-a", "c1", 30502)],
+    proxy: (n) => (opts.broken?.includes(n.name) ? new BrokenProxy() : new FakeProxy()),
+    options: (enqueue) => {
+      board = new TrafficBoard({
+        onWanted: () => enqueue("Service/*"),
+        onApplied: (rollout) => appliedEvents.push(rollout),
+        ...(opts.recorded ? { recorded: () => opts.recorded } : {}),
+      });
+      return { traffic: board };
     },
-    setStatusFile: (path, content) => (content === undefined ? status.delete(path) : status.set(path, content)),
-    statusFiles: (prefix) => [...status.keys()].filter((p) => p.startsWith(prefix)),
-    enqueue: (key) => keys.push(key),
-    traffic: board,
   });
-  return {
-    board,
-    proxies,
-    status,
-    appliedEvents,
-    /** Reconciles the Services, then the proxies of `only` (every node's by default). */
-    async run(only?: string[]): Promise<void> {
-      await controller.reconcile("Service/*");
-      for (const key of [...new Set(keys.splice(0))].sort()) {
-        if (only !== undefined && key.startsWith("Proxy/") && !only.includes(key.slice(6))) continue;
-        await controller.reconcile(key).catch(() => undefined);
-      }
-    },
-  };
+  return Object.assign(h, { board, appliedEvents });
 }
 
 /** The `server` lines of listener `name` in the last configuration `proxy` was given. */
-function servers(proxy: FakeProxy, name: string): string[] {
-  const block = (proxy.reloads.at(-1) ?? "").split("\n\n").find((b) => b.startsWith(`listen ${name}\n`)) ?? "";
-  return block.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("server s"));
-}
+const servers = (proxy: FakeProxy, name: string): string[] => proxySection(proxy, `listen ${name}`).filter((l) => l.startsWith("server s"));
 
 const canaryAt = (weight: number): RolloutTrafficState => ({ strategy: "canary", stable: "s1", canary: "c1", weight });
 
