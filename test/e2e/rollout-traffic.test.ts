@@ -6,9 +6,9 @@
  * points: over 5 standard deviations even for requests drawn at random), and all of them after promotion.
  */
 import { rm } from "node:fs/promises";
-import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { countAnswers } from "../support/http-load.js";
 import { requireDocker, startFleet, type TestFleet } from "../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
 import { buildProxyImage, buildTestImages, TEST_IMAGES } from "../support/images.js";
@@ -31,25 +31,6 @@ interface RolloutStatus {
   stable?: { revision: string };
   canary?: { waiting?: string };
   traffic?: { weight?: number; applied: boolean };
-}
-
-/** The answers of `n` requests to address:port, each on a new connection, counted by body. */
-async function answers(address: string, port: number, n: number): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = http.get({ host: address, port, path: "/", agent: false, timeout: 10_000 }, (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => (res.statusCode === 200 ? resolve(text.trim()) : reject(new Error(`HTTP ${res.statusCode}: ${text}`))));
-      });
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-    });
-    counts.set(body, (counts.get(body) ?? 0) + 1);
-  }
-  return counts;
 }
 
 describe.skipIf(!HAS_DOCKER)("a canary's share of requests on a three-node Docker fleet", () => {
@@ -100,7 +81,7 @@ describe.skipIf(!HAS_DOCKER)("a canary's share of requests on a three-node Docke
     expect((await show<ServiceStatus>("services/default/shop.yaml"))!.ports[0]!.endpoints.ready).toHaveLength(2);
 
     for (const address of addresses) {
-      const counts = await answers(address, 8090, N);
+      const counts = await countAnswers(address, 8090, N);
       const share = (counts.get("v2") ?? 0) / N;
       console.log(`Docker node proxy ${address}: ${counts.get("v2") ?? 0} of ${N} requests to the canary at setWeight 10 (${(share * 100).toFixed(1)} %)`);
       expect(Math.abs(share - 0.1)).toBeLessThanOrEqual(BAND);
@@ -114,6 +95,6 @@ describe.skipIf(!HAS_DOCKER)("a canary's share of requests on a three-node Docke
       const s = await show<ServiceStatus>("services/default/shop.yaml");
       return r?.stable?.revision === r?.revision && r?.traffic?.applied === true && s?.ports[0]!.endpoints.ready.length === 2;
     }, 180_000, 250).catch(failWithOutput);
-    for (const address of addresses) expect(await answers(address, 8090, 100)).toEqual(new Map([["v2", 100]]));
+    for (const address of addresses) expect(await countAnswers(address, 8090, 100)).toEqual(new Map([["v2", 100]]));
   });
 });

@@ -71,6 +71,20 @@ export function fetchAnswer(port: number, r: AnswerRequest = {}): Promise<Answer
   });
 }
 
+/**
+ * The bodies of `n` GETs to address:port, one after another, each on a fresh connection (so a proxy's
+ * balancing decides each one), counted by body; rejects on any status but 200.
+ */
+export async function countAnswers(address: string, port: number, n: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const a = await fetchAnswer(port, { address });
+    if (a.status !== 200) throw new Error(`HTTP ${a.status}: ${a.body.slice(0, 200)}`);
+    counts.set(a.body, (counts.get(a.body) ?? 0) + 1);
+  }
+  return counts;
+}
+
 /** Steady keep-alive clients: loops of back-to-back requests over one http.Agent. */
 export interface Load {
   /** Successful responses per body (trimmed: the backend's name). */

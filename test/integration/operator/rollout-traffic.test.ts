@@ -16,13 +16,12 @@
  */
 import { existsSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
-import http from "node:http";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
-import { startLoad, servedBy } from "../../support/http-load.js";
+import { countAnswers, servedBy, startLoad } from "../../support/http-load.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { processServiceNetwork } from "../../support/in-process-operator.js";
 import { rolloutYaml, serviceYaml } from "../../support/manifests.js";
@@ -119,25 +118,6 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
     return s.nodes[0]!.address!;
   }
 
-  /** The answers of `n` requests to address:port, each on a new connection, counted by body. */
-  async function answers(address: string, port: number, n: number): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    for (let i = 0; i < n; i++) {
-      const body = await new Promise<string>((resolve, reject) => {
-        const req = http.get({ host: address, port, path: "/", agent: false, timeout: 5_000 }, (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (c: string) => (text += c));
-          res.on("end", () => (res.statusCode === 200 ? resolve(text.trim()) : reject(new Error(`HTTP ${res.statusCode}: ${text}`))));
-        });
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", reject);
-      });
-      counts.set(body, (counts.get(body) ?? 0) + 1);
-    }
-    return counts;
-  }
-
   const app = (version: string) => ({ image: "node", command: [process.execPath, appFile], env: [{ name: "VERSION", value: version }], probe: true });
 
   it("a canary at setWeight 10 with 2 replicas sends about 10 % of requests to the new revision, its canaryService only there; promotion sends all", async () => {
@@ -166,12 +146,12 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
       { service: "shop-canary", role: "canary", revision: paused.revision },
     ]);
 
-    const counts = await answers(address, 8181, N);
+    const counts = await countAnswers(address, 8181, N);
     const share = (counts.get("v2") ?? 0) / N;
     console.log(`canary at setWeight 10, 1 pod of 2: ${counts.get("v2") ?? 0} of ${N} requests to v2 (${(share * 100).toFixed(1)} %)`);
     expect(Math.abs(share - 0.1)).toBeLessThanOrEqual(BAND);
     expect((counts.get("v1") ?? 0) + (counts.get("v2") ?? 0)).toBe(N);
-    expect(await answers(canaryAddress, 8182, 20)).toEqual(new Map([["v2", 20]]));
+    expect(await countAnswers(canaryAddress, 8182, 20)).toEqual(new Map([["v2", 20]]));
 
     await repo.write("shop.yaml", shop("v2", "full"));
     await repo.commit("promote shop v2");
@@ -180,7 +160,7 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
       const s = await service("shop");
       return r?.stable?.revision === r?.revision && r?.traffic?.applied === true && s?.ports[0]!.endpoints.ready.length === 2;
     }, 120_000);
-    expect(await answers(address, 8181, 200)).toEqual(new Map([["v2", 200]]));
+    expect(await countAnswers(address, 8181, 200)).toEqual(new Map([["v2", 200]]));
   });
 
   it("with trafficRouting: {} the stable revision keeps all its replicas and the stableService carries the 10 % split", async () => {
@@ -201,11 +181,11 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
     }, 120_000);
     // Both stable pods and one canary pod (ceil(2 × 10 / 100)) behind the stableService.
     expect((await service("cart-stable"))!.ports[0]!.endpoints.ready).toHaveLength(3);
-    const counts = await answers(stable, 8183, N);
+    const counts = await countAnswers(stable, 8183, N);
     const share = (counts.get("v2") ?? 0) / N;
     console.log(`trafficRouting canary at setWeight 10, 1 pod of 3: ${counts.get("v2") ?? 0} of ${N} requests to v2 (${(share * 100).toFixed(1)} %)`);
     expect(Math.abs(share - 0.1)).toBeLessThanOrEqual(BAND);
-    expect(await answers((await service("cart-canary"))!.nodes[0]!.address!, 8184, 20)).toEqual(new Map([["v2", 20]]));
+    expect(await countAnswers((await service("cart-canary"))!.nodes[0]!.address!, 8184, 20)).toEqual(new Map([["v2", 20]]));
   });
 
   it("blue/green: the previewService answers v2 while the activeService answers v1; promotion switches the activeService with no failed request", async () => {
@@ -227,8 +207,8 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
       return /waiting: promotion/.test((await show("workloads/default/rollout-desk.yaml")) ?? "") && r?.traffic?.applied === true && r.traffic.preview === r.revision;
     }, 120_000);
     await served("desk-preview", 2);
-    expect(await answers(preview, 8186, 20)).toEqual(new Map([["v2", 20]]));
-    expect(await answers(active, 8185, 20)).toEqual(new Map([["v1", 20]]));
+    expect(await countAnswers(preview, 8186, 20)).toEqual(new Map([["v2", 20]]));
+    expect(await countAnswers(active, 8185, 20)).toEqual(new Map([["v1", 20]]));
 
     const load = startLoad(8185, 4, active);
     await servedBy(load, ["v1"], ["v2"]);
@@ -244,6 +224,6 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
     const total = [...load.counts.values()].reduce((a, b) => a + b, 0);
     console.log(`blue/green switch under keep-alive load: ${total} requests, ${load.failures.length} failed`);
     expect(load.failures).toEqual([]);
-    expect(await answers(preview, 8186, 20)).toEqual(new Map([["v2", 20]]));
+    expect(await countAnswers(preview, 8186, 20)).toEqual(new Map([["v2", 20]]));
   });
 });
