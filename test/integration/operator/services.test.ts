@@ -12,7 +12,7 @@ import { parse } from "yaml";
 import { CoxError } from "../../../operator/src/api/errors.js";
 import { FakeProxy, FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import { startOperator, type OperatorOptions, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml, serviceYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
@@ -22,13 +22,11 @@ const GiB = 2 ** 30;
 describe("operator with Services in the repository", () => {
   let repo: TestRepo;
   let stateDir: string;
-  let runtime: FakeRuntime | undefined;
   let op: RunningOperator | undefined;
 
   beforeEach(async () => {
     repo = await makeRepo();
     stateDir = await tempDir("coxswain-state-");
-    runtime = undefined;
   });
 
   afterEach(async () => {
@@ -40,11 +38,16 @@ describe("operator with Services in the repository", () => {
 
   const proxies = new Map<string, FakeProxy>();
   const runtimes = new Map<string, FakeRuntime>();
+  const lines: string[] = [];
 
-  /** Two fake nodes; the proxy of `broken` refuses every configuration. */
-  async function startFleet(broken?: string): Promise<void> {
+  /**
+   * The operator on fake nodes, each with 2 CPUs and 4 GiB (or `capacity`) and a FakeProxy; the proxy of
+   * `broken` refuses every configuration.
+   */
+  async function start(opts: { broken?: string; ingress?: OperatorOptions["ingress"]; capacity?: { cpuMillis: number; memoryBytes: number } } = {}): Promise<void> {
     proxies.clear();
     runtimes.clear();
+    lines.length = 0;
     op = await startOperator({
       repo: repo.dir,
       stateDir,
@@ -53,20 +56,20 @@ describe("operator with Services in the repository", () => {
       statusDebounceMs: 50,
       seed: 1,
       log: (l) => lines.push(l),
+      ...(opts.ingress ? { ingress: opts.ingress } : {}),
       runtimeFactory: (node) => {
-        const rt = new FakeRuntime({ name: node.name, cpuMillis: 2000, memoryBytes: 4 * GiB });
+        const rt = new FakeRuntime({ name: node.name, ...(opts.capacity ?? { cpuMillis: 2000, memoryBytes: 4 * GiB }) });
         runtimes.set(node.name, rt);
         return rt;
       },
       proxyFactory: (node: NodeConfig) => {
         const proxy = new FakeProxy();
-        if (node.name === broken) proxy.apply = () => Promise.reject(new CoxError("ProxyBindFailed", "127.0.0.1:30080 (Address already in use)"));
+        if (node.name === opts.broken) proxy.apply = () => Promise.reject(new CoxError("ProxyBindFailed", "127.0.0.1:30080 (Address already in use)"));
         proxies.set(node.name, proxy);
         return proxy;
       },
     });
   }
-  const lines: string[] = [];
   const nodesYaml = ["n1", "n2"]
     .map((n, i) => `apiVersion: coxswain.io/v1alpha1\nkind: Node\nmetadata:\n  name: ${n}\nspec:\n  endpoint: unix:///fake/${n}.sock\n  address: 127.0.0.${11 + i}\n  portRange: 30000-30999\n  serviceNetwork: 127.${100 + i}.0.0/16\n`)
     .join("---\n");
@@ -77,19 +80,6 @@ describe("operator with Services in the repository", () => {
     return text === undefined ? undefined : parse(text);
   }
 
-  async function start(): Promise<void> {
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      seed: 1,
-      log: () => undefined,
-      runtimeFactory: (node) => (runtime ??= new FakeRuntime({ name: node.name, cpuMillis: 2000, memoryBytes: 4 * GiB })),
-    });
-  }
-
   async function commitRecord(oid: string): Promise<string> {
     await op!.flushStatus();
     return runGit(["show", `coxswain/status:commits/${oid.slice(0, 2)}/${oid}.yaml`], { cwd: repo.dir }).catch(() => "");
@@ -97,8 +87,10 @@ describe("operator with Services in the repository", () => {
 
   const phase = async (oid: string): Promise<string | undefined> => /^phase: (\w+)/m.exec(await commitRecord(oid))?.[1];
 
+  /** Containers running on every node. */
   async function running(): Promise<number> {
-    return (await runtime?.list() ?? []).filter((c) => c.state === "running").length;
+    const lists = await Promise.all([...runtimes.values()].map((rt) => rt.list()));
+    return lists.flat().filter((c) => c.state === "running").length;
   }
 
   it("applies commits that create, change and delete Services, starting pods for the Deployment only", async () => {
@@ -149,7 +141,7 @@ describe("operator with Services in the repository", () => {
     await repo.write("web.yaml", deploymentYaml({ replicas: 2, image: "app:v1" }));
     await repo.write("svc.yaml", serviceYaml({ type: "NodePort", ports: [{ name: "http", port: 80, targetPort: "http", nodePort: 30080 }] }));
     await repo.commit("web behind a NodePort Service on two nodes");
-    await startFleet();
+    await start();
     const s = await waitFor("2 ready endpoints served by both nodes", async () => {
       const st = await serviceStatus();
       return st?.ports[0]!.endpoints.ready.length === 2 && st.nodes.every((n) => n.serving) ? st : undefined;
@@ -192,7 +184,7 @@ describe("operator with Services in the repository", () => {
     await repo.write("web.yaml", deploymentYaml({ replicas: 2, image: "app:v1" }));
     await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 80, targetPort: "http" }] }));
     await repo.commit("web behind a Service");
-    await startFleet("n2");
+    await start({ broken: "n2" });
     const s = await waitFor("n1 serving, n2 failing", async () => {
       const st = await serviceStatus();
       const [n1, n2] = st?.nodes ?? [];
@@ -207,7 +199,7 @@ describe("operator with Services in the repository", () => {
     await repo.write("web.yaml", deploymentYaml({ replicas: 1, image: "app:v1" }));
     await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 80, targetPort: "http" }] }));
     const good = await repo.commit("web behind a Service");
-    await startFleet();
+    await start();
     await waitFor("good Succeeded and served", async () => (await phase(good)) === "Succeeded" && (await serviceStatus())?.nodes.every((n) => n.serving) === true);
     const proxy = [...proxies.values()][0]!;
     const before = { reloads: proxy.reloads.length, commands: proxy.commands.length };
@@ -226,20 +218,9 @@ describe("operator with Services in the repository", () => {
     // A Service too: both controllers keep ports from pods then, and must agree on the ingress port.
     await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 80, targetPort: "http" }] }));
     await repo.commit("ten pods in ten ports");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      seed: 1,
-      log: () => undefined,
-      ingress: { httpPort: 30003 },
-      runtimeFactory: (node) => (runtime ??= new FakeRuntime({ name: node.name, cpuMillis: 64_000, memoryBytes: 64 * GiB })),
-      proxyFactory: () => new FakeProxy(),
-    });
+    await start({ ingress: { httpPort: 30003 }, capacity: { cpuMillis: 64_000, memoryBytes: 64 * GiB } });
     await waitFor("nine pods running", async () => (await running()) === 9);
-    const hostPorts = (await runtime!.list()).flatMap((c) => (JSON.parse(c.labels["io.coxswain.ports"] ?? "[]") as { hostPort: number }[]).map((p) => p.hostPort));
+    const hostPorts = (await runtimes.get("n1")!.list()).flatMap((c) => (JSON.parse(c.labels["io.coxswain.ports"] ?? "[]") as { hostPort: number }[]).map((p) => p.hostPort));
     expect(hostPorts).toHaveLength(9);
     expect(hostPorts).not.toContain(30003);
   });
