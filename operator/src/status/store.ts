@@ -462,6 +462,7 @@ function orderError(e: RecordedError): RecordedError {
   if (e.file !== undefined) out.file = e.file;
   if (e.line !== undefined) out.line = e.line;
   if (e.col !== undefined) out.col = e.col;
+  if (e.object !== undefined) out.object = e.object;
   if (e.field !== undefined) out.field = e.field;
   return withRest(out, e);
 }

@@ -24,6 +24,8 @@ export interface RecordedError {
   file?: string;
   line?: number;
   col?: number;
+  /** The object it is about, e.g. "Deployment/shop/cart" (absent when the document does not say). */
+  object?: string;
   field?: string;
 }
 

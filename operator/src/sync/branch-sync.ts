@@ -691,8 +691,9 @@ export class BranchSync implements DesiredView, WorkloadReporter {
   }
 }
 
-function toRecordedError(d: Diagnostic): RecordedError {
-  return { code: d.code, message: d.message, file: d.file, line: d.line, col: d.col, ...(d.field ? { field: d.field } : {}) };
+/** An error diagnostic as the status branch records it (a commit's or a plan's errors): where, which object, which field. */
+export function toRecordedError(d: Diagnostic): RecordedError {
+  return { code: d.code, message: d.message, file: d.file, line: d.line, col: d.col, ...(d.object ? { object: d.object } : {}), ...(d.field ? { field: d.field } : {}) };
 }
 
 /** The short form of a commit oid used in messages. */

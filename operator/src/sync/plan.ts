@@ -33,7 +33,7 @@ import { planTemplate, podRequest, type TemplatePlan } from "../controllers/work
 import { resolveCanaryParams, resolveRollingParams } from "../rollout/index.js";
 import type { Repository } from "../source/types.js";
 import type { PlanRecord, RecordedError } from "../status/types.js";
-import { short } from "./branch-sync.js";
+import { short, toRecordedError } from "./branch-sync.js";
 import { loadCommit, type LoadedCommit, type ManifestReadOptions } from "./load.js";
 
 /** Where one new pod would go. */
@@ -311,9 +311,7 @@ export function formatPlan(plan: Plan): string[] {
 
 /** A plan's errors as the status branch records them. */
 function recordedErrors(plan: Plan): RecordedError[] {
-  return plan.diagnostics
-    .filter((d) => d.severity === "error")
-    .map((d) => ({ code: d.code, message: d.message, file: d.file, line: d.line, col: d.col, ...(d.field ? { field: d.field } : {}) }));
+  return plan.diagnostics.filter((d) => d.severity === "error").map(toRecordedError);
 }
 
 /** The plan as plans/<name>.yaml records it (status/types.ts PlanRecord). Pure. */

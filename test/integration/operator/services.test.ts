@@ -132,6 +132,7 @@ describe("operator with Services in the repository", () => {
     const record = await commitRecord(bad);
     expect(record).toMatch(/code: InvalidField/);
     expect(record).toMatch(/file: svc.yaml/);
+    expect(record).toMatch(/object: Service\/default\/web/);
     expect(record).toMatch(/field: spec.ports\[0\].nodePort/);
     expect(await running()).toBe(1);
   });
