@@ -84,7 +84,7 @@ export function ingressDiagnostics(objects: readonly ManifestObject[]): Diagnost
         return;
       }
       if (isHeadless(svc)) {
-        report(m, "error", "InvalidField", [...path, "service", "name"], `Service "${ref.name}" is headless (clusterIP: None), so no proxy listens for it and an Ingress cannot route to it (not supported yet): route to a Service with a proxy`);
+        report(m, "error", "InvalidField", [...path, "service", "name"], `Service "${ref.name}" is headless (clusterIP: None), so no proxy listens for it and an Ingress cannot route to it: route to a Service with a cluster address (a node proxy listens for those)`);
         return;
       }
       const ports = svc.spec.ports ?? [];

@@ -142,7 +142,7 @@ export interface LatencyCheck {
   maxRatio?: number;
 }
 /**
- * `trafficRouting: {}` is coxswain's own proxy (every node's HAProxy) as the traffic router: the stableService carries the weighted split, and, as with Argo's routers, the stable revision keeps all its replicas while the canary gets ceil(replicas × setWeight / 100). Argo's router keys are not supported yet.
+ * `trafficRouting: {}` is coxswain's own proxy (every node's HAProxy) as the traffic router: the stableService carries the weighted split, and, as with Argo's routers, the stable revision keeps all its replicas while the canary gets ceil(replicas × setWeight / 100). Argo's router keys (nginx, istio, …) are refused: coxswain's own proxy is the router.
  */
 export interface RolloutTrafficRouting {}
 /**
