@@ -5,7 +5,7 @@
 import { canonicalJson } from "../api/canonical.js";
 import type { DesiredObject, ResourceKey } from "../api/objects.js";
 import type { DesiredGraph } from "./graph.js";
-import { formatFieldPath } from "../manifest/paths.js";
+import { formatFieldPath, parseFieldPath } from "../manifest/paths.js";
 
 /** What a change does to one object. */
 export type ChangeAction = "create" | "update" | "delete";
@@ -74,6 +74,70 @@ export function changedFields(before: DesiredObject, after: DesiredObject): stri
     }
   }
   return out.sort();
+}
+
+/** A value longer than this is named as changed, not shown. */
+const MAX_SHOWN_VALUE = 40;
+
+/** The values a detail shows: scalars up to MAX_SHOWN_VALUE characters; anything else is only "changed". */
+function shown(v: unknown): string | undefined {
+  if (v === undefined) return "(none)";
+  if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") return undefined;
+  const text = typeof v === "string" ? v : String(v);
+  return text.length <= MAX_SHOWN_VALUE && !/[\n\r]/.test(text) ? text : undefined;
+}
+
+/** "replicas 2 → 4", or "<what> changed" when a side cannot be shown. */
+function detail(what: string, x: unknown, y: unknown): string {
+  const [a, b] = [shown(x), shown(y)];
+  return a !== undefined && b !== undefined ? `${what} ${a} → ${b}` : `${what} changed`;
+}
+
+/** Containers of a pod template by name. */
+function containersOf(template: unknown): Map<string, Record<string, unknown>> {
+  const spec = isRecord(template) && isRecord(template.spec) ? template.spec : {};
+  const list = Array.isArray(spec.containers) ? spec.containers : [];
+  return new Map(list.filter(isRecord).map((c) => [String(c.name), c]));
+}
+
+/** What changed in a pod template: each container's image, containers added or removed, then the rest. */
+function templateDetails(x: unknown, y: unknown): string[] {
+  const [a, b] = [containersOf(x), containersOf(y)];
+  const out: string[] = [];
+  for (const name of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const [c, d] = [a.get(name), b.get(name)];
+    if (!c) out.push(`container ${name} added`);
+    else if (!d) out.push(`container ${name} removed`);
+    else if (c.image !== d.image) out.push(detail(`${name} image`, c.image, d.image));
+  }
+  // Anything else: compare the templates with the images made equal.
+  const strip = (t: unknown): string => {
+    const copy = JSON.parse(canonicalJson(t ?? null)) as unknown;
+    for (const c of containersOf(copy).values()) delete c.image;
+    return canonicalJson(copy);
+  };
+  if (strip(x) !== strip(y) && out.every((l) => !l.startsWith("container "))) out.push("pod template changed");
+  return out;
+}
+
+/**
+ * What an update changes, for people reading a plan: "replicas 2 → 4", "web image app:1 → app:2",
+ * "data.LOG_LEVEL changed". Field paths as changedFields gives them, without a leading "spec."; short
+ * scalar values are shown, others only named. A Secret's values are never shown. Sorted by field.
+ */
+export function changeDetails(before: DesiredObject, after: DesiredObject): string[] {
+  const secret = before.kind === "Secret" || after.kind === "Secret";
+  const get = (o: DesiredObject, path: string): unknown => {
+    let v: unknown = o;
+    for (const part of parseFieldPath(path)) v = isRecord(v) ? v[part] : undefined;
+    return v;
+  };
+  return changedFields(before, after).flatMap((field) => {
+    const what = field.replace(/^spec\./, "");
+    if (secret) return [`${what} changed`];
+    if (field === "spec.template") return templateDetails(get(before, field), get(after, field));
+    return [detail(what, get(before, field), get(after, field))];
+  });
 }
 
 /** One line per change: "create Deployment/default/web", "update Deployment/default/web (spec.replicas)". */

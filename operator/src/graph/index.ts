@@ -3,7 +3,7 @@
  */
 export { buildGraph, tlsSecretProblem, NODE_TLS_KEYS, type GraphBuild } from "./build.js";
 export { DEPENDS_ON_ANNOTATION, parseDependsOn, type DependsOnEntry } from "./depends-on.js";
-export { changedFields, diffGraphs, formatChange, type Change, type ChangeAction, type ChangeSet } from "./diff.js";
+export { changeDetails, changedFields, diffGraphs, formatChange, type Change, type ChangeAction, type ChangeSet } from "./diff.js";
 export { DesiredGraph, type GraphEdge, type GraphEntry, type GraphNode, type ObjectOfKind, type Wave } from "./graph.js";
 export { resolvePriority, type PrioritySource, type ResolvedPriority } from "./priority.js";
 export { formatFieldPath } from "../manifest/paths.js";

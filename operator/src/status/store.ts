@@ -574,6 +574,7 @@ function orderPlan(p: PlanRecord): PlanRecord {
     errors: (p.errors ?? []).map(orderError).sort(compareErrors),
     changes: (p.changes ?? []).map((c) => {
       const change: PlanRecord["changes"][number] = { action: c.action, key: c.key, fields: [...(c.fields ?? [])].sort(cmp) };
+      if (c.details) change.details = [...c.details];
       if (c.rollsTo) change.rollsTo = { revision: c.rollsTo.revision, replicas: c.rollsTo.replicas };
       if (c.placements) {
         change.placements = c.placements

@@ -192,6 +192,8 @@ export interface PlanRecord {
     action: "create" | "update" | "delete";
     key: string;
     fields: string[];
+    /** For updates: what changed, for people ("replicas 2 → 4"); a Secret's values are never shown. */
+    details?: string[];
     /** For workloads that would roll: the new revision and where each new pod would go. */
     rollsTo?: { revision: string; replicas: number };
     placements?: { pod: string; node?: string; fits: boolean; message?: string }[];

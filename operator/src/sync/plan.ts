@@ -26,7 +26,7 @@ import type { ConfigMap, Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
-import { diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
+import { changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
 import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
 import { planTemplate, podRequest, type TemplatePlan } from "../controllers/workload/template.js";
@@ -53,6 +53,8 @@ export interface PlannedChange {
   key: string;
   /** For updates: changed field paths, sorted. */
   fields: string[];
+  /** For updates: what changed, for people ("replicas 2 → 4", "web image app:1 → app:2"); see changeDetails. */
+  details?: string[];
   /** For workloads whose pod template (or read config) changes: the revision they roll to. */
   rollsTo?: { revision: string; replicas: number };
   /** New pods and where they would go (with a fleet to ask), in creation order. */
@@ -89,7 +91,9 @@ function templateOf(graph: DesiredGraph, key: string): TemplatePlan | undefined 
 
 /** Computes the plan of applying `after` where `before` runs (graph order: dependencies first, deletions last). */
 export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph): PlannedChange[] {
-  const changes = diffGraphs(before, after).changes.map((c): PlannedChange => ({ action: c.action, key: c.key, fields: [...(c.fields ?? [])] }));
+  const changes = diffGraphs(before, after).changes.map(
+    (c): PlannedChange => ({ action: c.action, key: c.key, fields: [...(c.fields ?? [])], ...(c.before && c.after ? { details: changeDetails(c.before, c.after) } : {}) }),
+  );
   // A workload rolls when its revision changes, also when only a ConfigMap it reads changed.
   const byKey = new Map(changes.map((c) => [c.key, c]));
   for (const key of after.keys()) {
@@ -99,7 +103,7 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
     if (prev?.revision === next.revision) continue;
     let change = byKey.get(key);
     if (!change) {
-      change = { action: "update", key, fields: ["(referenced ConfigMap data)"] };
+      change = { action: "update", key, fields: ["(referenced ConfigMap data)"], details: [READ_DATA_CHANGED] };
       byKey.set(key, change);
       changes.push(change);
     }
@@ -109,6 +113,9 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
   const rank = (c: PlannedChange) => (c.action === "delete" ? Number.MAX_SAFE_INTEGER : (order.get(c.key) ?? 0));
   return changes.sort((a, b) => rank(a) - rank(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
+
+/** The detail of a workload that rolls only because data it reads changed. */
+const READ_DATA_CHANGED = "data it reads changed";
 
 function replicasOf(w: Workload): number {
   return w.spec.replicas ?? 1;
@@ -291,7 +298,7 @@ export function formatPlan(plan: Plan): string[] {
   }
   for (const c of plan.changes) {
     let line = `  ${c.action} ${c.key}`;
-    if (c.action === "update" && c.fields.length) line += ` (${c.fields.join(", ")})`;
+    if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
     if (c.rollsTo) line += ` → rolls out revision ${c.rollsTo.revision} (${c.rollsTo.replicas} replicas)`;
     lines.push(line);
     for (const p of c.placements ?? []) {
@@ -326,6 +333,7 @@ export function toPlanRecord(plan: Plan, ref: string, preview?: PlanRecord["prev
       action: c.action,
       key: c.key,
       fields: [...c.fields],
+      ...(c.details ? { details: [...c.details] } : {}),
       ...(c.rollsTo ? { rollsTo: { ...c.rollsTo } } : {}),
       ...(c.placements ? { placements: c.placements.map((p) => ({ ...p })) } : {}),
     })),
@@ -333,23 +341,53 @@ export function toPlanRecord(plan: Plan, ref: string, preview?: PlanRecord["prev
   };
 }
 
+/** The longest line of a plan note; longer ones end in "…". */
+const NOTE_LINE = 200;
+/** The changes (or errors) a plan note lists; past this it counts the rest and points to the plan file. */
+const NOTE_ITEMS = 20;
+
+/** `text` on one line of at most NOTE_LINE characters. */
+function noteLine(text: string): string {
+  const line = text.replace(/\s+/g, " ");
+  return line.length <= NOTE_LINE ? line : `${line.slice(0, NOTE_LINE - 1)}…`;
+}
+
+/** "2 new pod(s) → node1 (2), node2; 1 does not fit": where a change's new pods go, nodes in first-use order. */
+function placementSummary(placements: readonly PlannedPlacement[]): string {
+  const nodes = new Map<string, number>();
+  for (const p of placements) if (p.fits && p.node !== undefined) nodes.set(p.node, (nodes.get(p.node) ?? 0) + 1);
+  const unfit = placements.filter((p) => !p.fits).length;
+  const where = [...nodes].map(([n, k]) => (k > 1 ? `${n} (${k})` : n)).join(", ");
+  return `${placements.length} new pod(s)${where ? ` → ${where}` : ""}${unfit ? `; ${unfit} do not fit` : ""}`;
+}
+
 /**
- * The one-line note coxswain puts on a proposal's head commit, e.g.
- * "coxswain plan: valid against 1a2b3c4 — 1 to create, 2 to update, 0 to delete; 4 new pod(s): 4 fit (plans/pr-login.yaml)".
- * At most 200 characters. Pure.
+ * The note coxswain puts on a proposal's head commit. Its first line sums the plan up, e.g.
+ * "coxswain plan: valid against 1a2b3c4 — 1 to create, 2 to update, 0 to delete; 4 new pod(s): 4 fit (plans/pr-login.yaml)";
+ * then one line per change, in apply order ("update Deployment/default/web: replicas 2 → 4; 2 new pod(s) → node1, node2"),
+ * or per error of an invalid plan (file:line:col, code, object, field, message), at most NOTE_ITEMS of them and
+ * a count of the rest. Each line at most NOTE_LINE characters. Pure.
  */
 export function planNote(plan: Plan, path: string): string {
-  let line: string;
+  const lines: string[] = [];
+  let items: string[];
   if (!plan.valid) {
     const errors = plan.diagnostics.filter((d) => d.severity === "error");
     const first = errors[0];
-    line = `coxswain plan: invalid — ${errors.length} error(s)${first ? `, first ${first.file}:${first.line}:${first.col} ${first.code}` : ""} (${path})`;
+    lines.push(`coxswain plan: invalid — ${errors.length} error(s)${first ? `, first ${first.file}:${first.line}:${first.col} ${first.code}` : ""} (${path})`);
+    items = errors.map((d) => `${d.file}:${d.line}:${d.col} ${d.code}${d.object ? ` ${d.object}` : ""}${d.field ? ` ${d.field}` : ""}: ${d.message}`);
   } else {
     const count = (a: string) => plan.changes.filter((c) => c.action === a).length;
     const { pods, fit, unfit } = placementCounts(plan);
     const placed = plan.nodes ? `; ${pods} new pod(s): ${unfit ? `${fit} fit, ${unfit} do not fit` : `${fit} fit`}` : "";
-    line = `coxswain plan: valid against ${plan.from ? short(plan.from) : "nothing"} — ${count("create")} to create, ${count("update")} to update, ${count("delete")} to delete${placed} (${path})`;
+    lines.push(`coxswain plan: valid against ${plan.from ? short(plan.from) : "nothing"} — ${count("create")} to create, ${count("update")} to update, ${count("delete")} to delete${placed} (${path})`);
+    items = plan.changes.map((c) => {
+      const parts = [...(c.details ?? [])];
+      if (c.placements?.length) parts.push(placementSummary(c.placements));
+      return `${c.action} ${c.key}${parts.length ? `: ${parts.join("; ")}` : ""}`;
+    });
   }
-  line = line.replace(/\s+/g, " ");
-  return line.length <= 200 ? line : `${line.slice(0, 199)}…`;
+  lines.push(...items.slice(0, NOTE_ITEMS));
+  if (items.length > NOTE_ITEMS) lines.push(`… and ${items.length - NOTE_ITEMS} more (${path})`);
+  return lines.map(noteLine).join("\n");
 }

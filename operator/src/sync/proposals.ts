@@ -244,7 +244,7 @@ export class ProposalTracker {
   }
 
   private summaryOf(plan: Plan): string {
-    return planNote(plan, "").replace(/^coxswain plan: /, "").replace(/ \(\)$/, "");
+    return planNote(plan, "").split("\n")[0]!.replace(/^coxswain plan: /, "").replace(/ \(\)$/, "");
   }
 
   private startPreview(name: string, ref: ProposalRef, graph: DesiredGraph, k: Known): void {

@@ -161,13 +161,13 @@ describe("coxswain plan", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toBe(`plan ${from.slice(0, 7)}..${to.slice(0, 7)}`);
-    expect(lines).toContain("  update ConfigMap/default/cfg (data.A)");
-    expect(lines.find((l) => l.startsWith("  update Deployment/default/web"))).toMatch(/\(spec\.replicas\) → rolls out revision [0-9a-f]{10} \(5 replicas\)/);
+    expect(lines).toContain("  update ConfigMap/default/cfg (data.A 1 → 2)");
+    expect(lines.find((l) => l.startsWith("  update Deployment/default/web"))).toMatch(/\(replicas 3 → 5\) → rolls out revision [0-9a-f]{10} \(5 replicas\)/);
     expect(lines.find((l) => l.startsWith("  create Deployment/default/new"))).toMatch(/→ rolls out revision/);
     expect(lines).toContain("  delete Deployment/default/old");
     expect(lines.at(-1)).toBe("1 to create, 2 to update, 1 to delete");
     // Dependencies first, deletions last.
-    expect(lines.indexOf("  update ConfigMap/default/cfg (data.A)")).toBeLessThan(lines.findIndex((l) => l.includes("Deployment/default/web")));
+    expect(lines.indexOf("  update ConfigMap/default/cfg (data.A 1 → 2)")).toBeLessThan(lines.findIndex((l) => l.includes("Deployment/default/web")));
     expect(lines.at(-2)).toBe("  delete Deployment/default/old");
   });
 
@@ -184,7 +184,7 @@ describe("coxswain plan", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines).toContain("  create Service/default/new");
-    expect(lines).toContain("  update Service/default/web (spec.ports)");
+    expect(lines).toContain("  update Service/default/web (ports changed)");
     expect(lines).toContain("  delete Service/default/old");
     expect(lines.at(-1)).toBe("1 to create, 1 to update, 1 to delete");
   });

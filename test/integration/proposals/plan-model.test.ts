@@ -135,13 +135,40 @@ describe("placements account for the old pods a rollout removes", () => {
     const placed = plan.changes[0]!.placements!;
     expect(placed.filter((p) => p.fits).map((p) => p.node).sort()).toEqual(["n1", "n2"]);
     expect(placed.filter((p) => !p.fits)).toHaveLength(1);
-    expect(planNote(plan, "plans/x.yaml")).toBe("coxswain plan: valid against nothing — 1 to create, 0 to update, 0 to delete; 3 new pod(s): 2 fit, 1 do not fit (plans/x.yaml)");
+    const [first, second] = [placed[0]!.node!, placed.find((p) => p.fits && p.node !== placed[0]!.node)!.node!];
+    expect(planNote(plan, "plans/x.yaml").split("\n")).toEqual([
+      "coxswain plan: valid against nothing — 1 to create, 0 to update, 0 to delete; 3 new pod(s): 2 fit, 1 do not fit (plans/x.yaml)",
+      `create Deployment/default/api: 3 new pod(s) → ${first}, ${second}; 1 do not fit`,
+    ]);
   });
 
   it("release frees exactly the named pods' requests, counts, ports and summaries", () => {
     const [n] = release([node("n1", 2000, 3)], new Set(["n1-web-old-0", "n1-web-old-2"]));
     expect(n).toMatchObject({ requested: { cpuMillis: 600 }, podCount: 1, freePorts: 99, podsByOwner: { "Deployment/default/web": 1 } });
     expect(n!.pods!.map((p) => p.name)).toEqual(["n1-web-old-1"]);
+  });
+});
+
+describe("plan notes", () => {
+  const configMaps = (n: number, value: string): Record<string, string> =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`cm${String(i).padStart(2, "0")}.yaml`, configMapYaml(`cm${String(i).padStart(2, "0")}`, { A: value })]));
+
+  it("name each changed object and what changes in it, then count what is past twenty", () => {
+    const from = { commit: "a".repeat(40), graph: graphOf(configMaps(23, "1")), diagnostics: [] };
+    const to = { commit: "b".repeat(40), graph: graphOf(configMaps(23, "2")), diagnostics: [] };
+    const lines = planNote(buildPlan({ from: from.commit, fromGraph: from.graph, target: to }), "plans/x.yaml").split("\n");
+    expect(lines[0]).toBe("coxswain plan: valid against aaaaaaa — 0 to create, 23 to update, 0 to delete (plans/x.yaml)");
+    expect(lines.slice(1, 3)).toEqual(["update ConfigMap/default/cm00: data.A 1 → 2", "update ConfigMap/default/cm01: data.A 1 → 2"]);
+    expect(lines).toHaveLength(22);
+    expect(lines.at(-1)).toBe("… and 3 more (plans/x.yaml)");
+  });
+
+  it("list an invalid plan's errors with file, line, code, object and field", () => {
+    const set = loadManifests([{ path: "web.yaml", content: deploymentYaml({ name: "web", replicas: 1 }).replace("replicas: 1", "replicas: many") }]);
+    const target = { commit: "b".repeat(40), diagnostics: set.diagnostics }; // an invalid commit has no graph
+    const lines = planNote(buildPlan({ target }), "plans/x.yaml").split("\n");
+    expect(lines[0]).toMatch(/^coxswain plan: invalid — 1 error\(s\), first web\.yaml:\d+:\d+ SchemaViolation \(plans\/x\.yaml\)$/);
+    expect(lines.slice(1)).toEqual([expect.stringMatching(/^web\.yaml:\d+:\d+ SchemaViolation Deployment\/default\/web spec\.replicas: /)]);
   });
 });
 

@@ -62,7 +62,12 @@ describe("PR plans", () => {
     expect(webChange.placements).toEqual([1, 2].map((n) => expect.objectContaining({ pod: `web-${webChange.rollsTo!.revision}-${n}`, node: "local", fits: true })));
     const login = plan.changes.find((c) => c.key === "Deployment/default/login")!;
     expect(login).toMatchObject({ action: "create", placements: [{ pod: `login-${login.rollsTo!.revision}-1`, node: "local", fits: true }] });
-    expect(await note(gitdir, head)).toBe(`coxswain plan: valid against ${v1.slice(0, 7)} — 1 to create, 1 to update, 0 to delete; 3 new pod(s): 3 fit (plans/pr-login.yaml)`);
+    // The note names each object, what changes in it and where its new pods go.
+    expect((await note(gitdir, head)).split("\n")).toEqual([
+      `coxswain plan: valid against ${v1.slice(0, 7)} — 1 to create, 1 to update, 0 to delete; 3 new pod(s): 3 fit (plans/pr-login.yaml)`,
+      "create Deployment/default/login: 1 new pod(s) → local",
+      "update Deployment/default/web: app image app:v1 → app:v2; 2 new pod(s) → local (2)",
+    ]);
     // Planning runs nothing.
     expect((await t.containers()).map((c) => c.image)).toEqual(["app:v1", "app:v1"]);
   });
@@ -80,7 +85,10 @@ describe("PR plans", () => {
     const invalid = await planOf(t, gitdir, "pr-broken", broken);
     expect(invalid.valid).toBe(false);
     expect(invalid.errors).toEqual([expect.objectContaining({ code: "SchemaViolation", file: "web.yaml", line: 6, field: "spec.replicas" })]);
-    expect(await note(gitdir, broken)).toMatch(/^coxswain plan: invalid — 1 error\(s\), first web\.yaml:6:\d+ SchemaViolation \(plans\/pr-broken\.yaml\)$/);
+    expect((await note(gitdir, broken)).split("\n")).toEqual([
+      expect.stringMatching(/^coxswain plan: invalid — 1 error\(s\), first web\.yaml:6:\d+ SchemaViolation \(plans\/pr-broken\.yaml\)$/),
+      expect.stringMatching(/^web\.yaml:6:\d+ SchemaViolation Deployment\/default\/web spec\.replicas: must be an integer/),
+    ]);
     const big = await planOf(t, gitdir, "pr-huge", huge);
     expect(big.changes.find((c) => c.key === "Deployment/default/big")!.placements).toEqual([
       // Kubernetes' FitError, with the preemption part the scheduler adds when no victim would help.
@@ -97,7 +105,7 @@ describe("PR plans", () => {
     await pushBranch(work, "pr/scale");
     const p1 = await planOf(t, gitdir, "pr-scale", first);
     // A scale-up rolls nothing and places only the additional pod.
-    expect(p1.changes).toEqual([{ action: "update", key: "Deployment/default/web", fields: ["spec.replicas"], placements: [expect.objectContaining({ fits: true, node: "local" })] }]);
+    expect(p1.changes).toEqual([{ action: "update", key: "Deployment/default/web", fields: ["spec.replicas"], details: ["replicas 2 → 3"], placements: [expect.objectContaining({ fits: true, node: "local" })] }]);
     await work.write("web.yaml", web("app:v1", { replicas: 4, env: [{ name: "GREETING", configMap: { name: "web-config", key: "GREETING" } }] }));
     const second = await work.commit("four replicas");
     await pushBranch(work, "pr/scale");
@@ -149,7 +157,7 @@ describe("PR plans", () => {
     const plan = await planOf(t, gitdir, "pr-7", head);
     expect(plan.ref).toBe("refs/pull/7/head");
     expect(plan.changes.map((c) => c.key)).toEqual(["Deployment/default/web"]);
-    expect(await note(gitdir, head)).toMatch(/^coxswain plan: valid .*\(plans\/pr-7\.yaml\)$/);
+    expect(await note(gitdir, head)).toMatch(/^coxswain plan: valid .*\(plans\/pr-7\.yaml\)\n/);
   });
 });
 

@@ -4,13 +4,14 @@ import { canonicalJson, dataEqual } from "../../../operator/src/api/canonical.js
 import type { DesiredObject, ResourceKey } from "../../../operator/src/api/objects.js";
 import {
   buildGraph,
+  changeDetails,
   changedFields,
   DesiredGraph,
   diffGraphs,
   formatChange,
   type ChangeSet,
 } from "../../../operator/src/graph/index.js";
-import { configMap, dependsOn, deployment, manifest, namespace, node } from "./fabricate.js";
+import { configMap, dependsOn, deployment, manifest, namespace, node, secret } from "./fabricate.js";
 
 const graphOf = (objects: DesiredObject[]) => buildGraph(objects.map((o) => manifest(o))).graph;
 
@@ -172,6 +173,24 @@ function canonicalOf(graph: DesiredGraph) {
     objects: graph.objects().map(canonicalJson),
   };
 }
+
+describe("changeDetails", () => {
+  const long = "x".repeat(41);
+  const withPort = deployment("web", "default", { ports: [{ containerPort: 8080 }] });
+  it.each<[string, DesiredObject, DesiredObject, string[]]>([
+    ["shows a scalar field's old and new value", deployment("web", "default", { replicas: 2 }), deployment("web", "default", { replicas: 4 }), ["replicas 2 → 4"]],
+    ["shows a container's image change by container name", deployment("web", "default", { image: "app:v1" }), deployment("web", "default", { image: "app:v2" }), ["main image app:v1 → app:v2"]],
+    ["names a container added to the template", deployment("web", "default"), deployment("web", "default", { containers: 2 }), ["container side1 added"]],
+    ["names any other template change without its values", deployment("web", "default"), withPort, ["pod template changed"]],
+    ["lists every changed field, in field order", deployment("web", "default", { replicas: 1, image: "a:1" }), deployment("web", "default", { replicas: 3, image: "a:2", annotations: { n: "x" } }), ["metadata.annotations changed", "replicas 1 → 3", "main image a:1 → a:2"]],
+    ["shows ConfigMap keys with short values, and names a key that came or went", configMap("cfg", "default", { a: "1", b: "2" }), configMap("cfg", "default", { a: "3", c: "4" }), ["data.a 1 → 3", "data.b 2 → (none)", "data.c (none) → 4"]],
+    ["only names a value too long to show", configMap("cfg", "default", { a: "1" }), configMap("cfg", "default", { a: long }), ["data.a changed"]],
+    ["looks up keys that are not identifiers", configMap("cfg", "default", { "b.conf": "x" }), configMap("cfg", "default", { "b.conf": "y" }), ['data["b.conf"] x → y']],
+    ["never shows a Secret's values", secret("s", "default", { token: "old-token" }), secret("s", "default", { token: "new-token" }), ["data.token changed"]],
+  ])("%s", (_, before, after, want) => {
+    expect(changeDetails(before, after)).toEqual(want);
+  });
+});
 
 describe("diffGraphs properties", () => {
   it("finds no change between a graph and itself", () => {
