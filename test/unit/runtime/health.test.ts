@@ -365,6 +365,51 @@ describe("observing containers and rebuilding after an operator restart", () => 
   });
 });
 
+describe("postStart hooks", () => {
+  const hook = (at: number, ok: boolean, message?: string): HealthEvent => ({ type: "postStart", at, ok, ...(message !== undefined ? { message } : {}) });
+
+  it("holds a run not ready, with no probe due, until the hook finished; then probes decide", () => {
+    const spec: HealthSpec = { postStart: true, readiness: { periodSeconds: 1 } };
+    const waiting = statusAfter(spec, [started(0)], 5 * S);
+    expect(waiting).toMatchObject({ ready: false, reason: "ContainerCreating", postStartDue: true, due: [], action: "none" });
+    // A probe result that arrives while the hook runs is not taken.
+    expect(statusAfter(spec, [started(0), probe("readiness", 1 * S, true)], 2 * S).ready).toBe(false);
+    const after = statusAfter(spec, [started(0), hook(3 * S, true)], 3 * S);
+    expect(after).toMatchObject({ ready: false, reason: "NotReady", due: ["readiness"] });
+    expect(after.postStartDue).toBeUndefined();
+    expect(statusAfter(spec, [started(0), hook(3 * S, true), probe("readiness", 3 * S, true)], 3 * S).ready).toBe(true);
+  });
+
+  it("without probes, a run is ready only once the hook finished and listings confirmed it", () => {
+    const spec: HealthSpec = { postStart: true };
+    expect(statusAfter(spec, [started(0), ...confirmed(100)], 5 * S).ready).toBe(false);
+    expect(statusAfter(spec, [started(0), ...confirmed(100), hook(2 * S, true), running(3 * S)], 3 * S).ready).toBe(true);
+  });
+
+  it("a failed hook stops the run (FailedPostStartHook); the restart follows the back-off and the next run waits for its hook again", () => {
+    const spec: HealthSpec = { postStart: true };
+    const failing = statusAfter(spec, [started(0), hook(1 * S, false, "exec exited with code 2")], 1 * S);
+    expect(failing).toMatchObject({ ready: false, action: "stop", reason: "FailedPostStartHook" });
+    expect(failing.message).toContain("exec exited with code 2");
+    const events = [started(0), hook(1 * S, false), exited(2 * S, 143), started(2 * S + 100), hook(3 * S, false), exited(4 * S, 143)];
+    const state = applyHealthEvents(newHealthState(spec), events);
+    expect(state.lastTermination).toMatchObject({ stoppedBy: "postStart", exitCode: 143 });
+    expect(healthStatus(state, 5 * S)).toMatchObject({ action: "wait", reason: "CrashLoopBackOff", restartCount: 1 });
+    expect(healthStatus(state, 2 * S + 100 + RESTART_BACKOFF.initialMs)).toMatchObject({ action: "restart" });
+    expect(healthStatus(applyHealthEvents(state, [started(13 * S)]), 13 * S)).toMatchObject({ postStartDue: true, restartCount: 2 });
+  });
+
+  it("ignores a hook result when no hook is pending or the run is over", () => {
+    const spec: HealthSpec = { postStart: true };
+    const done = applyHealthEvents(newHealthState(spec), [started(0), hook(1 * S, true)]);
+    expect(applyHealthEvents(done, [hook(2 * S, false)])).toBe(done);
+    const gone = applyHealthEvents(newHealthState(spec), [started(0), exited(1 * S)]);
+    expect(applyHealthEvents(gone, [hook(2 * S, false)])).toBe(gone);
+    const plain = applyHealthEvents(newHealthState({}), [started(0)]);
+    expect(applyHealthEvents(plain, [hook(1 * S, false)])).toBe(plain);
+  });
+});
+
 describe("resolveHealthSpec", () => {
   it("applies Kubernetes' defaults", () => {
     expect(resolveHealthSpec({ liveness: {} }).liveness).toEqual({
