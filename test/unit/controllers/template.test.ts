@@ -114,6 +114,7 @@ describe("pod template", () => {
     const [launch] = podLaunches(plan, { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" });
     expect(JSON.parse(launch!.labels[LABELS.postStart]!)).toEqual(label);
     expect(launch!.labels[LABELS.preStop]).toBeUndefined();
+    expect(JSON.parse(launch!.labels[LABELS.probes]!)).toEqual({ grace: 30 }); // for the kubelet's stop after a failed hook
     expect(plan.revision).not.toBe(planTemplate(deployment(), lookup(cfg("hi"))).revision);
   });
 

@@ -224,7 +224,8 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       [LABELS.specHash]: shortHash(base),
     };
     if (readiness) labels[LABELS.readiness] = canonicalJson(readiness);
-    if (probes.liveness || probes.startup) labels[LABELS.probes] = canonicalJson(probes);
+    // The grace period is there for the kubelet's stops: failed liveness or startup probes, a failed postStart.
+    if (probes.liveness || probes.startup || c.postStart) labels[LABELS.probes] = canonicalJson(probes);
     if (c.preStop) labels[LABELS.preStop] = canonicalJson(hookLabel(c, "preStop", c.preStop, ports));
     if (c.postStart) labels[LABELS.postStart] = canonicalJson(hookLabel(c, "postStart", c.postStart, ports));
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
