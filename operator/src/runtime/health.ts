@@ -338,6 +338,7 @@ function onExited(state: HealthState, at: number, exitCode: number | undefined):
   else next.lastRestartAt = lastRestartAt;
   delete next.readySince;
   delete next.runningSeenAt;
+  delete next.postStartPending; // the run is over: its hook no longer matters
   return next;
 }
 

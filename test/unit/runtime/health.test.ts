@@ -449,12 +449,13 @@ describe("properties over random event sequences", () => {
       startup: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), failureThreshold: fc.integer({ min: 1, max: 4 }) }),
       liveness: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), failureThreshold: fc.integer({ min: 1, max: 4 }), initialDelaySeconds: fc.integer({ min: 0, max: 3 }) }),
       readiness: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), successThreshold: fc.integer({ min: 1, max: 3 }), failureThreshold: fc.integer({ min: 1, max: 4 }) }),
+      postStart: fc.boolean(),
     },
     { requiredKeys: [] },
   );
-  type Step = { kind: "start" | "exit" | ProbeKind; dt: number; ok: boolean };
+  type Step = { kind: "start" | "exit" | "postStart" | ProbeKind; dt: number; ok: boolean };
   const stepArb: fc.Arbitrary<Step> = fc.record({
-    kind: fc.constantFrom("start", "exit", "startup", "liveness", "readiness"),
+    kind: fc.constantFrom("start", "exit", "postStart", "startup", "liveness", "readiness"),
     dt: fc.integer({ min: 0, max: 400 * S }),
     ok: fc.boolean(),
   });
@@ -465,12 +466,13 @@ describe("properties over random event sequences", () => {
       t += s.dt;
       if (s.kind === "start") events.push(started(t));
       else if (s.kind === "exit") events.push(exited(t, s.ok ? 0 : 1));
+      else if (s.kind === "postStart") events.push({ type: "postStart", at: t, ok: s.ok });
       else events.push(probe(s.kind, t, s.ok));
     }
     return { events, end: t };
   }
 
-  it("ready only while running with startup passed and no stop pending; stop only while running; wait only while exited, never longer than 5 min after the last restart", () => {
+  it("ready only while running with startup passed, no postStart hook pending and no stop pending; stop only while running; wait only while exited, never longer than 5 min after the last restart", () => {
     fc.assert(
       fc.property(specArb, fc.array(stepArb, { maxLength: 40 }), fc.integer({ min: 0, max: 600 * S }), (spec, steps, extra) => {
         const { events, end } = toEvents(steps);
@@ -490,6 +492,10 @@ describe("properties over random event sequences", () => {
         }
         for (const kind of status.due) expect(state.spec[kind]).toBeDefined();
         if (spec.startup && !status.started) expect(status.due.every((k) => k === "startup")).toBe(true);
+        if (state.postStartPending) {
+          expect(status).toMatchObject({ ready: false, due: [], postStartDue: true });
+          expect(spec.postStart).toBe(true);
+        }
       }),
       { numRuns: 500 },
     );
