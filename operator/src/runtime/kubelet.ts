@@ -138,7 +138,7 @@ function params(p: ProbeLabel | undefined): Partial<HealthProbeParams> | undefin
  * never ends holds the container in ContainerCreating for good); coxswain ends the wait and restarts the
  * container, which keeps a hung hook visible in the restart count instead.
  */
-export const POST_START_TIMEOUT_MS = 5 * 60_000;
+const POST_START_TIMEOUT_MS = 5 * 60_000;
 
 /** Per-container health and its effects. */
 export class Kubelet {
