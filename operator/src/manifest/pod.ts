@@ -188,8 +188,10 @@ function containerIssues(containers: readonly Container[], path: Path): Issue[] 
       const probe = c[kind];
       if (probe) issues.push(...probeIssues(c, probe, kind, [...cPath, kind]));
     }
-    const preStop = c.lifecycle?.preStop;
-    if (preStop) issues.push(...preStopIssues(c, preStop, [...cPath, "lifecycle", "preStop"]));
+    for (const hook of ["postStart", "preStop"] as const) {
+      const handler = c.lifecycle?.[hook];
+      if (handler) issues.push(...hookIssues(c, handler, [...cPath, "lifecycle", hook]));
+    }
     issues.push(...resourceIssues(c, [...cPath, "resources"]));
   });
   return issues;
@@ -200,10 +202,10 @@ function probeIssues(c: Container, probe: Probe, kind: (typeof PROBES)[number], 
   if (kind !== "readinessProbe" && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
     issues.push(fieldError("InvalidField", [...path, "successThreshold"], `must be 1 for a ${kind}, as in Kubernetes (got ${probe.successThreshold})`));
   }
-  const handlers = (["httpGet", "tcpSocket", "exec"] as const).filter((h) => probe[h] !== undefined);
+  const handlers = (["httpGet", "tcpSocket", "grpc", "exec"] as const).filter((h) => probe[h] !== undefined);
   if (handlers.length !== 1) {
     const got = handlers.length === 0 ? "none" : handlers.join(" and ");
-    issues.push(fieldError("InvalidField", path, `must have exactly one handler, httpGet, tcpSocket or exec (got ${got})`));
+    issues.push(fieldError("InvalidField", path, `must have exactly one handler, httpGet, tcpSocket, grpc or exec (got ${got})`));
     return issues;
   }
   const handler = handlers[0]!;
@@ -212,8 +214,8 @@ function probeIssues(c: Container, probe: Probe, kind: (typeof PROBES)[number], 
   return issues;
 }
 
-/** A preStop hook: exactly one handler (exec, httpGet or sleep); an httpGet port the container declares. */
-function preStopIssues(c: Container, hook: LifecycleHandler, path: Path): Issue[] {
+/** A postStart or preStop hook: exactly one handler (exec, httpGet or sleep); an httpGet port the container declares. */
+function hookIssues(c: Container, hook: LifecycleHandler, path: Path): Issue[] {
   const handlers = (["exec", "httpGet", "sleep"] as const).filter((h) => hook[h] !== undefined);
   if (handlers.length !== 1) {
     const got = handlers.length === 0 ? "none" : handlers.join(" and ");

@@ -19,7 +19,7 @@ import { bridgeProxyPort } from "../traffic/bridge.js";
 import { LABELS } from "./labels.js";
 import { withPlatformLabels } from "./platform.js";
 import { Kubelet } from "./kubelet.js";
-import { runPreStop, type PreStopLabel } from "./prestop.js";
+import { runHook, type HookLabel } from "./hooks.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
 import type { ContainerLaunch, LaunchPort, NodeInfo, NodeRuntime, ObservedContainer } from "./types.js";
 
@@ -573,6 +573,7 @@ export class Fleet {
     try {
       for (const launch of launches) {
         const c = await e.runtime.run(launch);
+        this.kubelet.willStart(c.id); // its postStart hook runs once the pod is no longer being created
         created.push(c);
         e.containers = [...e.containers.filter((x) => x.id !== c.id), c];
       }
@@ -646,9 +647,9 @@ export class Fleet {
     }
     await Promise.all(
       pod.containers.map(async (c) => {
-        const label = parseJson<PreStopLabel | undefined>(c.labels[LABELS.preStop], undefined);
+        const label = parseJson<HookLabel | undefined>(c.labels[LABELS.preStop], undefined);
         if (!label || c.state !== "running") return;
-        const failed = await runPreStop(label, { runtime: e.runtime, containerId: c.id, address: e.config.address, prober: this.opts.prober }, left());
+        const failed = await runHook(label, { runtime: e.runtime, containerId: c.id, address: e.config.address, prober: this.opts.prober }, left());
         if (failed) this.opts.log?.(`pod ${pod.name}: preStop hook of container ${c.labels[LABELS.container] ?? c.runtimeName}: ${failed}`);
       }),
     );
@@ -659,6 +660,7 @@ export class Fleet {
   async restartContainer(pod: ObservedPod, containerId: string): Promise<void> {
     const e = this.nodes.get(pod.node);
     if (!e) return;
+    this.kubelet.willStart(containerId);
     await e.runtime.start(containerId);
     await this.refreshEntry(e);
   }

@@ -19,6 +19,10 @@
  *   that sees it exit. No probe has seen such a container alive; a probe result is the proof otherwise.
  * - Probe results are ignored before initialDelaySeconds after the container started, from an earlier
  *   run, while the container does not run, and once a restart is pending.
+ * - A postStart hook (spec.postStart) holds each run as the kubelet does ("the container is not Running
+ *   until the hook completes"): not ready, no probes run, until the hook's result arrives (a "postStart"
+ *   event). A failed hook condemns the run like a failed liveness probe: the container is stopped and
+ *   restarted with the back-off below (Kubernetes' FailedPostStartHook).
  * - Restart policy Always with the kubelet's back-off: the first restart of a crash loop is immediate;
  *   after restart k (k ≥ 1) the next one waits until 10 s · 2^(k−1), at most 5 min, have passed since
  *   restart k ("CrashLoopBackOff" while waiting). A run of 10 min or more ends the loop: the next restart
@@ -55,10 +59,12 @@ export interface HealthSpec {
   startup?: Partial<HealthProbeParams>;
   liveness?: Partial<HealthProbeParams>;
   readiness?: Partial<HealthProbeParams>;
+  /** The container has a postStart hook: each run waits for its result (a "postStart" event). */
+  postStart?: boolean;
 }
 
 /** HealthSpec with every default applied. */
-export type ResolvedHealthSpec = { readonly [K in ProbeKind]?: Readonly<HealthProbeParams> };
+export type ResolvedHealthSpec = { readonly [K in ProbeKind]?: Readonly<HealthProbeParams> } & { readonly postStart?: true };
 
 /**
  * A run without readiness or startup probe is ready once listings begun this far apart (the caller's
@@ -78,7 +84,9 @@ export type HealthEvent =
   /** A listing begun at `at` (the caller's clock) saw the current run running. */
   | { type: "running"; at: number }
   /** One probe result, at the time it was taken. `message` says what was seen (runProbe's message). */
-  | { type: "probe"; probe: ProbeKind; at: number; ok: boolean; message?: string };
+  | { type: "probe"; probe: ProbeKind; at: number; ok: boolean; message?: string }
+  /** The postStart hook of the current run finished at `at`; `message` says why it failed. */
+  | { type: "postStart"; at: number; ok: boolean; message?: string };
 
 /** Threshold counters of one probe during one run. */
 export interface ProbeCounters {
@@ -91,9 +99,9 @@ export interface ProbeCounters {
   readonly lastMessage?: string;
 }
 
-/** Why the current run must be stopped: a startup or liveness probe failed too often. */
+/** Why the current run must be stopped: a startup or liveness probe failed too often, or the postStart hook failed. */
 export interface ProbeFailure {
-  readonly probe: "startup" | "liveness";
+  readonly probe: "startup" | "liveness" | "postStart";
   readonly at: number;
   readonly message: string;
 }
@@ -104,8 +112,8 @@ export interface Termination {
   readonly exitCode?: number;
   /** As the kubelet's lastState.terminated.reason: "Completed" (exit 0) or "Error" (any other or unknown exit). */
   readonly reason: "Completed" | "Error";
-  /** Set when the run was stopped because this probe failed. */
-  readonly stoppedBy?: "startup" | "liveness";
+  /** Set when the run was stopped because this probe (or the postStart hook) failed. */
+  readonly stoppedBy?: ProbeFailure["probe"];
   readonly message: string;
 }
 
@@ -125,6 +133,8 @@ export interface HealthState {
   readonly loopRestarts: number;
   /** When the latest restart of the loop happened. */
   readonly lastRestartAt?: number;
+  /** Set while the current run waits for its postStart hook (cleared by its "postStart" event). */
+  readonly postStartPending?: true;
   /** When the startup probe passed (the start itself when there is no startup probe); undefined while it has not. */
   readonly startupPassedAt?: number;
   readonly probes: { readonly [K in ProbeKind]?: ProbeCounters };
@@ -159,9 +169,10 @@ export interface HealthStatus {
   /** With action "wait": when the back-off ends (status shows it as nextRestartAt). */
   waitUntil?: number;
   /**
-   * One word, Kubernetes-style: "Running" (ready), "NotReady", "Starting" (startup probe pending, or a
+   * One word, Kubernetes-style: "Running" (ready), "NotReady", "ContainerCreating" (postStart hook
+   * running, as Kubernetes shows it), "Starting" (startup probe pending, or a
    * run without probes not yet seen running by a second listing RUNNING_CONFIRM_MS after the first),
-   * "Unhealthy" (stop pending), "Completed"/"Error" (exited, restarting now), "CrashLoopBackOff",
+   * "Unhealthy" (stop pending), "FailedPostStartHook" (stop pending after the hook failed), "Completed"/"Error" (exited, restarting now), "CrashLoopBackOff",
    * "ContainerCreating", "Unknown".
    */
   reason: string;
@@ -170,6 +181,8 @@ export interface HealthStatus {
   restartCount: number;
   /** Probes to run now. */
   due: ProbeKind[];
+  /** The current run waits for its postStart hook: run it (once per run). */
+  postStartDue?: true;
   /** The earliest time a probe falls due later (when none is due now). */
   nextProbeAt?: number;
   /**
@@ -205,7 +218,7 @@ export function resolveHealthSpec(spec: HealthSpec): ResolvedHealthSpec {
     }
     out[kind] = Object.freeze(p);
   }
-  return Object.freeze(out);
+  return Object.freeze(spec.postStart ? { ...out, postStart: true as const } : out);
 }
 
 /** A state that knows nothing about the container yet. Throws InvalidArgument for an impossible spec. */
@@ -232,6 +245,8 @@ export function applyHealthEvent(state: HealthState, event: HealthEvent): Health
       return onProbe(state, event.probe, event.at, event.ok, event.message);
     case "running":
       return onRunning(state, event.at);
+    case "postStart":
+      return onPostStart(state, event.at, event.ok, event.message);
   }
 }
 
@@ -270,9 +285,18 @@ function onStarted(state: HealthState, at: number, reported: number | undefined)
     probes: freshProbes(spec),
     ...(lastRestartAt !== undefined ? { lastRestartAt } : {}),
     ...(spec.startup ? {} : { startupPassedAt: at }),
+    ...(spec.postStart ? { postStartPending: true as const } : {}),
     ...(state.lastTermination ? { lastTermination: state.lastTermination } : {}),
   };
   return next;
+}
+
+function onPostStart(state: HealthState, at: number, ok: boolean, message: string | undefined): HealthState {
+  if (state.phase !== "running" || state.postStartPending === undefined || state.failure !== undefined) return state;
+  const { postStartPending: _done, ...rest } = state;
+  if (ok) return rest;
+  const said = message === undefined || message === "" ? "" : `: ${message}`;
+  return { ...rest, failure: { probe: "postStart", at, message: `PostStart hook failed${said}` } };
 }
 
 /** Whether readiness comes from listings alone (no probe ever sees the container alive). */
@@ -283,7 +307,7 @@ function confirmedByListings(spec: ResolvedHealthSpec): boolean {
 function onRunning(state: HealthState, at: number): HealthState {
   if (state.phase !== "running" || state.failure !== undefined) return state;
   if (state.runningSeenAt === undefined) return { ...state, runningSeenAt: at };
-  if (!confirmedByListings(state.spec) || state.readySince !== undefined) return state;
+  if (!confirmedByListings(state.spec) || state.readySince !== undefined || state.postStartPending) return state;
   if (at - state.runningSeenAt < RUNNING_CONFIRM_MS) return state;
   return { ...state, readySince: at };
 }
@@ -314,6 +338,7 @@ function onExited(state: HealthState, at: number, exitCode: number | undefined):
   else next.lastRestartAt = lastRestartAt;
   delete next.readySince;
   delete next.runningSeenAt;
+  delete next.postStartPending; // the run is over: its hook no longer matters
   return next;
 }
 
@@ -332,7 +357,7 @@ function onProbe(state: HealthState, kind: ProbeKind, at: number, ok: boolean, m
   const params = state.spec[kind];
   const counters = state.probes[kind];
   if (params === undefined || counters === undefined) return state;
-  if (state.phase !== "running" || state.startedAt === undefined || state.failure !== undefined) return state;
+  if (state.phase !== "running" || state.startedAt === undefined || state.failure !== undefined || state.postStartPending) return state;
   if (at < state.startedAt + params.initialDelaySeconds * 1000) return state;
   if (kind === "startup" ? state.startupPassedAt !== undefined : state.startupPassedAt === undefined) return state;
   if (counters.lastAt !== undefined && at < counters.lastAt) return state; // out of order
@@ -430,7 +455,7 @@ export function probeDueAt(state: HealthState, kind: ProbeKind): number | undefi
   const params = state.spec[kind];
   const counters = state.probes[kind];
   if (params === undefined || counters === undefined) return undefined;
-  if (state.phase !== "running" || state.startedAt === undefined || state.failure !== undefined) return undefined;
+  if (state.phase !== "running" || state.startedAt === undefined || state.failure !== undefined || state.postStartPending) return undefined;
   let first = state.startedAt + params.initialDelaySeconds * 1000;
   if (kind === "startup") {
     if (state.startupPassedAt !== undefined) return undefined;
@@ -502,7 +527,11 @@ export function healthStatus(state: HealthState, now: number): HealthStatus {
         ...(ready ? { readySince: state.readySince! } : {}),
       };
       if (state.failure) {
-        return { ...base, ready: false, started, action: "stop", reason: "Unhealthy", message: `${state.failure.message}; the container will be restarted`, due: [] };
+        const reason = state.failure.probe === "postStart" ? "FailedPostStartHook" : "Unhealthy";
+        return { ...base, ready: false, started, action: "stop", reason, message: `${state.failure.message}; the container will be restarted`, due: [] };
+      }
+      if (state.postStartPending) {
+        return { ...base, ready: false, started, action: "none", reason: "ContainerCreating", message: "running the postStart hook", due: [], postStartDue: true };
       }
       if (!started) {
         const last = state.probes.startup?.lastMessage;

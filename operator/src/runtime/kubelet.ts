@@ -1,7 +1,7 @@
 /**
  * The kubelet's share of coxswain: per container, the health state machine (runtime/health.ts) fed with
  * what the runtime reports and with probe results, and the effects it asks for — run probes (readiness,
- * liveness, startup; httpGet, tcpSocket, exec), stop a container whose liveness or startup probe failed,
+ * liveness, startup; httpGet, tcpSocket, grpc, exec), stop a container whose liveness or startup probe failed,
  * restart exited containers in place with the crash-loop back-off.
  *
  * Guarantees:
@@ -10,6 +10,10 @@
  *   rebuilt from a listing (health.ts observeContainer).
  * - One action at a time per container; a probe kind is never run twice at once for one container.
  * - It never touches a container of a pod that is being created or stopped (the fleet says which).
+ * - postStart hooks run once per run that this process started (willStart): right after the start, before
+ *   any probe, the container not ready meanwhile; a failed hook gets the container stopped, then restarted
+ *   with the back-off. A run found already running (after an operator restart) is taken to have had its
+ *   hook: the operator that started it ran it, as a restarted kubelet does not run it again either.
  */
 import { toCoxError } from "../api/errors.js";
 import {
@@ -23,15 +27,18 @@ import {
   type HealthStatus,
   type ProbeKind,
 } from "./health.js";
+import { runHook, type HookLabel } from "./hooks.js";
 import { LABELS } from "./labels.js";
 import type { ProbeHttpHeader, ProbeOutcome, ProbeTarget } from "./probe.js";
 import type { NodeRuntime, ObservedContainer } from "./types.js";
 
 /** A probe as stored in a container's labels: the handler with its port resolved to the host port, and the thresholds. */
 export interface ProbeLabel {
-  type: "http" | "tcp" | "exec";
-  /** Host port (http, tcp). */
+  type: "http" | "tcp" | "grpc" | "exec";
+  /** Host port (http, tcp, grpc). */
   port?: number;
+  /** grpc.service: the service asked about; absent asks about the whole server (""). */
+  service?: string;
   path?: string;
   /** httpGet.host: address to connect to instead of the node's. */
   host?: string;
@@ -92,8 +99,10 @@ interface Tracked {
   owner: string;
   container: ObservedContainer;
   state: HealthState;
-  labels: { readiness?: ProbeLabel; liveness?: ProbeLabel; startup?: ProbeLabel; grace: number };
+  labels: { readiness?: ProbeLabel; liveness?: ProbeLabel; startup?: ProbeLabel; postStart?: HookLabel; grace: number };
   probing: Set<ProbeKind>;
+  /** startedAt of the run whose postStart hook was taken care of (run, or taken as done). */
+  hookHandled?: number;
   acting: boolean;
   /** No action before this time: after an action (let the listing catch up) or a failed one (backoff). */
   holdUntil: number;
@@ -124,9 +133,18 @@ function params(p: ProbeLabel | undefined): Partial<HealthProbeParams> | undefin
   };
 }
 
+/**
+ * How long a postStart hook may take before it counts as failed. The kubelet sets no limit (a hook that
+ * never ends holds the container in ContainerCreating for good); coxswain ends the wait and restarts the
+ * container, which keeps a hung hook visible in the restart count instead.
+ */
+const POST_START_TIMEOUT_MS = 5 * 60_000;
+
 /** Per-container health and its effects. */
 export class Kubelet {
   private readonly tracked = new Map<string, Tracked>();
+  /** Containers this process is starting: their next run gets its postStart hook. */
+  private readonly startedHere = new Set<string>();
   // Indexes of `tracked` by node and by pod: a listing of one node and a pod's health touch only their own
   // containers, so creating the pods of a 10,000-replica workload one by one stays linear, not quadratic.
   private readonly byNode = new Map<string, Map<string, Tracked>>();
@@ -150,7 +168,9 @@ export class Kubelet {
         if (!t) {
           const readiness = parse<ProbeLabel>(c.labels[LABELS.readiness]);
           const probes = parse<ProbesLabel>(c.labels[LABELS.probes]) ?? {};
-          const spec: HealthSpec = {};
+          const postStart = parse<HookLabel>(c.labels[LABELS.postStart]);
+          if (!postStart) this.startedHere.delete(c.id);
+          const spec: HealthSpec = postStart ? { postStart: true } : {};
           if (readiness) spec.readiness = params(readiness)!;
           if (probes.liveness) spec.liveness = params(probes.liveness)!;
           if (probes.startup) spec.startup = params(probes.startup)!;
@@ -166,7 +186,13 @@ export class Kubelet {
             owner,
             container: c,
             state,
-            labels: { ...(readiness ? { readiness } : {}), ...(probes.liveness ? { liveness: probes.liveness } : {}), ...(probes.startup ? { startup: probes.startup } : {}), grace: probes.grace ?? 30 },
+            labels: {
+              ...(readiness ? { readiness } : {}),
+              ...(probes.liveness ? { liveness: probes.liveness } : {}),
+              ...(probes.startup ? { startup: probes.startup } : {}),
+              ...(postStart ? { postStart } : {}),
+              grace: probes.grace ?? 30,
+            },
             probing: new Set(),
             acting: false,
             holdUntil: 0,
@@ -187,6 +213,14 @@ export class Kubelet {
     // otherwise); the passing of time is the periodic evaluate()'s. Evaluating the whole fleet on every
     // listing made a large scale-up quadratic: each pod created re-lists its node.
     this.evaluateAll(changed);
+  }
+
+  /**
+   * The container is being started by this process (created, or started again): the run that follows gets
+   * its postStart hook. Call it before the container can be listed with that run.
+   */
+  willStart(containerId: string): void {
+    this.startedHere.add(containerId);
   }
 
   /** Forgets every container of a node (it left the fleet). */
@@ -247,6 +281,7 @@ export class Kubelet {
     const onNode = this.byNode.get(t.node);
     if (onNode?.get(id) === t) onNode.delete(id);
     if (onNode?.size === 0) this.byNode.delete(t.node);
+    if (this.tracked.get(id) === undefined) this.startedHere.delete(id);
     const ofPod = this.byPod.get(t.pod);
     ofPod?.delete(t);
     if (ofPod?.size === 0) this.byPod.delete(t.pod);
@@ -262,6 +297,7 @@ export class Kubelet {
         t.lastSignature = sig;
         this.host.changed(t.owner);
       }
+      if (s.postStartDue && !this.host.busy(t.pod)) this.postStart(t);
       for (const kind of s.due) this.probe(t, kind);
       if (s.listAt !== undefined && now >= s.listAt && t.listAsked !== s.listAt) {
         // A run without probes becomes ready only through a listing begun after listAt: ask for it.
@@ -283,6 +319,7 @@ export class Kubelet {
     const host = label.host ?? this.host.addressOf(t.node);
     if (!host || label.port === undefined) return undefined;
     if (label.type === "tcp") return { type: "tcp", host, port: label.port };
+    if (label.type === "grpc") return { type: "grpc", host, port: label.port, ...(label.service ? { service: label.service } : {}) };
     return {
       type: "http",
       host,
@@ -309,6 +346,31 @@ export class Kubelet {
     });
   }
 
+  /** Runs the current run's postStart hook (once), or takes it as done for a run this process did not start. */
+  private postStart(t: Tracked): void {
+    const startedAt = t.state.startedAt;
+    const label = t.labels.postStart;
+    if (startedAt === undefined || t.hookHandled === startedAt) return;
+    const done = (ok: boolean, message?: string): void => {
+      if (this.tracked.get(t.container.id) !== t || t.state.startedAt !== startedAt) return;
+      t.state = applyHealthEvent(t.state, { type: "postStart", at: this.host.now(), ok, ...(message !== undefined ? { message } : {}) });
+      this.evaluateAll([t]);
+    };
+    if (!label || !this.startedHere.has(t.container.id)) {
+      t.hookHandled = startedAt;
+      return done(true);
+    }
+    const runtime = this.host.runtimeOf(t.node);
+    const address = this.host.addressOf(t.node);
+    if (!runtime || address === undefined || !this.host.nodeReady(t.node)) return; // try again at the next evaluation
+    this.startedHere.delete(t.container.id);
+    t.hookHandled = startedAt;
+    void runHook(label, { runtime, containerId: t.container.id, address, prober: this.host.prober }, POST_START_TIMEOUT_MS).then((failed) => {
+      if (failed !== undefined) this.host.log?.(`pod ${t.pod}: postStart hook of ${t.container.runtimeName} failed: ${failed}`);
+      done(failed === undefined, failed);
+    });
+  }
+
   private async act(t: Tracked, action: "stop" | "restart", s: HealthStatus): Promise<void> {
     const runtime = this.host.runtimeOf(t.node);
     if (!runtime) return;
@@ -318,6 +380,7 @@ export class Kubelet {
         this.host.log?.(`pod ${t.pod}: ${s.message || s.reason}; stopping container ${t.container.runtimeName}`);
         await runtime.stop(t.container.id, t.labels.grace);
       } else {
+        this.willStart(t.container.id);
         await runtime.start(t.container.id);
       }
       t.actionFailures = 0;

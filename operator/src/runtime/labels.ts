@@ -43,8 +43,10 @@ export const LABELS = {
   priority: "io.coxswain.priority",
   /** Liveness and startup probes as resolved at create time, JSON {"liveness":…, "startup":…} (same shape as readiness). */
   probes: "io.coxswain.probes",
-  /** The container's preStop hook as resolved at create time, JSON (PreStopLabel in runtime/prestop.ts; host port assigned). */
+  /** The container's preStop hook as resolved at create time, JSON (HookLabel in runtime/hooks.ts; host port assigned). */
   preStop: "io.coxswain.pre-stop",
+  /** The container's postStart hook as resolved at create time, JSON (HookLabel in runtime/hooks.ts; host port assigned). */
+  postStart: "io.coxswain.post-start",
   /**
    * Marks the node's proxy container (runtime/proxy/docker-proxy.ts), one per node and owner, named
    * "cx-proxy-<owner>"; the value is the node's name. It is never a pod (it carries no pod label), so the

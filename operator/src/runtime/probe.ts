@@ -4,8 +4,10 @@
  */
 import { request, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
+import { ChannelCredentials, Client, credentials, Metadata, status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { CoxError } from "../api/errors.js";
+import { HEALTH_SERVICE, type HealthCheckRequest, type HealthCheckResponse } from "./grpc-health.js";
 import type { ExecResult, NodeRuntime } from "./types.js";
 
 /** One custom header of an HTTP probe (Kubernetes httpGet.httpHeaders); names may repeat. */
@@ -37,6 +39,15 @@ export interface TcpProbeTarget {
   port: number;
 }
 
+/** A gRPC probe: grpc.health.v1.Health/Check over plaintext HTTP/2, as the kubelet's. */
+export interface GrpcProbeTarget {
+  type: "grpc";
+  host: string;
+  port: number;
+  /** The service asked about (HealthCheckRequest.service); "" (the default) asks about the whole server. */
+  service?: string;
+}
+
 /** An exec probe run through a node's runtime in one container. */
 export interface RuntimeExecProbeTarget {
   type: "exec";
@@ -55,8 +66,8 @@ export interface FunctionExecProbeTarget {
   command?: readonly string[];
 }
 
-/** Where to probe: an HTTP GET, a TCP connect, or a command in the container. */
-export type ProbeTarget = HttpProbeTarget | TcpProbeTarget | RuntimeExecProbeTarget | FunctionExecProbeTarget;
+/** Where to probe: an HTTP GET, a TCP connect, a gRPC health check, or a command in the container. */
+export type ProbeTarget = HttpProbeTarget | TcpProbeTarget | GrpcProbeTarget | RuntimeExecProbeTarget | FunctionExecProbeTarget;
 
 /** The result of one probe; `message` says what was seen, e.g. "HTTP 404 from GET http://127.0.0.1:30001/healthz". */
 export interface ProbeOutcome {
@@ -80,7 +91,10 @@ function hostForUrl(host: string): string {
  * an error while reading it is a failure. TCP: success is an established connection, closed at once.
  * Exec: success is exit code 0; any other code, a command that could not run (the runtime threw: the
  * container stopped, the node is unreachable) and a timeout are failures, the message carrying the
- * command's output. A probe that has not finished within `timeoutMs` fails with "timed out after N ms".
+ * command's output. gRPC: one Health/Check call on a fresh plaintext connection; success is the status
+ * SERVING, anything else (NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN, an RPC error such as NOT_FOUND for a
+ * service the server does not know, no connection) is a failure, with the kubelet's messages. A probe that
+ * has not finished within `timeoutMs` fails with "timed out after N ms".
  */
 export function runProbe(target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome> {
   return new Promise<ProbeOutcome>((resolve) => {
@@ -97,6 +111,7 @@ export function runProbe(target: ProbeTarget, timeoutMs: number): Promise<ProbeO
     try {
       if (target.type === "tcp") probeTcp(target, finish, (c) => (cleanup = c));
       else if (target.type === "exec") probeExec(target, timeoutMs, finish);
+      else if (target.type === "grpc") probeGrpc(target, timeoutMs, finish, (c) => (cleanup = c));
       else probeHttp(target, finish, (c) => (cleanup = c));
     } catch (err) {
       finish({ ok: false, message: err instanceof Error ? err.message : String(err) });
@@ -164,6 +179,102 @@ function probeTcp(
   setCleanup(() => socket.destroy());
   socket.once("connect", () => finish({ ok: true, message: `connected to ${hostForUrl(target.host)}:${target.port}` }));
   socket.on("error", (err) => finish({ ok: false, message: err.message }));
+}
+
+type SecureConnector = ReturnType<ChannelCredentials["_createSecureConnector"]>;
+
+/**
+ * Plaintext credentials of one probe that remember the probe's connections so that they can be closed.
+ * grpc-js does not abort a connection still waiting for the server's HTTP/2 settings when its channel
+ * closes: against a server that accepted the TCP connection but never answers (a hung process whose
+ * kernel still completes handshakes) every probe would leave a socket open for good. grpc-js calls the
+ * connector's destroy() when the channel lets go of it; the probe also closes them itself when it ends.
+ */
+class ProbeCredentials extends ChannelCredentials {
+  readonly #insecure = credentials.createInsecure();
+  readonly #sockets = new Set<Socket>();
+
+  _isSecure(): boolean {
+    return false;
+  }
+
+  /** Equal to itself only: a probe never shares a connection with another one. */
+  _equals(other: ChannelCredentials): boolean {
+    return other === this;
+  }
+
+  _createSecureConnector(...args: Parameters<ChannelCredentials["_createSecureConnector"]>): SecureConnector {
+    const inner = this.#insecure._createSecureConnector(...args);
+    return {
+      connect: (socket) => {
+        this.#sockets.add(socket);
+        return inner.connect(socket);
+      },
+      waitForReady: () => inner.waitForReady(),
+      getCallCredentials: () => inner.getCallCredentials(),
+      destroy: () => {
+        inner.destroy();
+        this.closeAll();
+      },
+    };
+  }
+
+  /** Destroys every connection the probe opened. */
+  closeAll(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+}
+
+/**
+ * One Health/Check, as the kubelet's gRPC prober (pkg/probe/grpc): insecure credentials, the probe's
+ * User-Agent, the deadline of the probe, a new connection each time (closed afterwards). Unlike the kubelet,
+ * which dials with WithBlock and so waits out the whole timeout on a refused connection, a refused or
+ * reset connection fails at once (grpc-js reports UNAVAILABLE); the outcome is the same failure.
+ */
+function probeGrpc(target: GrpcProbeTarget, timeoutMs: number, finish: (o: ProbeOutcome) => void, setCleanup: (c: () => void) => void): void {
+  const addr = `${hostForUrl(target.host)}:${target.port}`;
+  const creds = new ProbeCredentials();
+  const client = new Client(addr, creds, {
+    "grpc.primary_user_agent": PROBE_USER_AGENT,
+    "grpc.enable_retries": 0,
+    "grpc.use_local_subchannel_pool": 1, // a connection of this probe's own, never one shared with another probe
+  });
+  const check = HEALTH_SERVICE.Check;
+  const request: HealthCheckRequest = { service: target.service ?? "" };
+  const call = client.makeUnaryRequest<HealthCheckRequest, HealthCheckResponse>(
+    check.path,
+    check.requestSerialize,
+    check.responseDeserialize,
+    request,
+    new Metadata(),
+    { deadline: Date.now() + timeoutMs },
+    (err: ServiceError | null, response?: HealthCheckResponse) => {
+      if (err) return finish({ ok: false, message: grpcErrorMessage(err, addr, timeoutMs) });
+      const status = response?.status ?? "UNKNOWN";
+      if (status !== "SERVING") return finish({ ok: false, message: `service unhealthy (responded with ${JSON.stringify(status)})` });
+      finish({ ok: true, message: "service healthy" });
+    },
+  );
+  setCleanup(() => {
+    call.cancel();
+    client.close();
+    creds.closeAll();
+  });
+}
+
+/** The kubelet's wording for a failed Health/Check (pkg/probe/grpc), by status code. */
+function grpcErrorMessage(err: ServiceError, addr: string, timeoutMs: number): string {
+  switch (err.code) {
+    case grpcStatus.UNIMPLEMENTED:
+      return `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${err.details}`;
+    case grpcStatus.DEADLINE_EXCEEDED:
+      return `timeout: health rpc did not complete within ${timeoutMs} ms`;
+    case grpcStatus.UNAVAILABLE:
+      return `error: failed to connect service at ${JSON.stringify(addr)}: ${err.details}`;
+    default:
+      return `error: health rpc probe failed: ${grpcStatus[err.code] ?? err.code}: ${err.details}`;
+  }
 }
 
 function probeHttp(

@@ -105,6 +105,31 @@ describe("pod template", () => {
     expect(plan.revision).not.toBe(planTemplate(deployment(), lookup(cfg("hi"))).revision);
   });
 
+  it.each<[string, LifecycleHandler, unknown]>([
+    ["an HTTP GET on a container port number, resolved to its host port", { httpGet: { path: "/warm", port: 9090 } }, { type: "http", port: 30002, path: "/warm" }],
+    ["an exec command", { exec: { command: ["touch", "/tmp/started"] } }, { type: "exec", command: ["touch", "/tmp/started"] }],
+    ["a sleep", { sleep: { seconds: 2 } }, { type: "sleep", seconds: 2 }],
+  ])("a postStart hook is kept in a label of its own for the kubelet: %s", (_, postStart, label) => {
+    const plan = planTemplate(deployment({ lifecycle: { postStart } }), lookup(cfg("hi")));
+    const [launch] = podLaunches(plan, { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" });
+    expect(JSON.parse(launch!.labels[LABELS.postStart]!)).toEqual(label);
+    expect(launch!.labels[LABELS.preStop]).toBeUndefined();
+    expect(JSON.parse(launch!.labels[LABELS.probes]!)).toEqual({ grace: 30 }); // for the kubelet's stop after a failed hook
+    expect(plan.revision).not.toBe(planTemplate(deployment(), lookup(cfg("hi"))).revision);
+  });
+
+  it("a gRPC probe is resolved to the host port of its container port, with its service", () => {
+    const plan = planTemplate(
+      deployment({ livenessProbe: { grpc: { port: 9090, service: "cart" }, periodSeconds: 2 }, startupProbe: { grpc: { port: 8080 } } }),
+      lookup(cfg("hi")),
+    );
+    const [launch] = podLaunches(plan, { pod: "web-abc-1", node: node("bridge"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" });
+    const probes = JSON.parse(launch!.labels[LABELS.probes]!);
+    expect(probes.liveness).toEqual({ type: "grpc", port: 30002, service: "cart", initialDelaySeconds: 0, periodSeconds: 2, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 });
+    expect(probes.startup).toMatchObject({ type: "grpc", port: 30001 });
+    expect(probes.startup.service).toBeUndefined();
+  });
+
   it("the same plan and placement always give the same launch (spec hash included)", () => {
     const plan = planTemplate(deployment(), lookup(cfg("hi")));
     const at = { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" };

@@ -269,6 +269,21 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("runs a postStart hook for a container it creates, but not again for one it finds running (an operator restart)", async () => {
+    const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
+    const hook = { [LABELS.postStart]: JSON.stringify({ type: "exec", command: ["warm-up"] }) };
+    // Started by an earlier operator: its hook ran then.
+    await rt.run(launch("web-old", [30003], hook));
+    const fleet = new Fleet({ runtimeFactory: () => rt, pollMs: 60_000 });
+    await fleet.setNodes([node("n1")]);
+    fleet.start();
+    await fleet.createPod("web-new", "n1", [launch("web-new", [30000], hook)]);
+    await waitFor("both pods ready", () => fleet.pods().length === 2 && fleet.pods().every((p) => p.ready), 10_000);
+    const newId = fleet.pods().find((p) => p.name === "web-new")!.containers[0]!.id;
+    expect(rt.execs).toEqual([{ id: newId, command: ["warm-up"] }]);
+    await fleet.close();
+  });
+
   it("a silent node is NotReady after the grace period; after the eviction timeout its pods are lost, and removed when it is back", async () => {
     let now = 1_000_000;
     const runtimes = new Map<string, FakeRuntime>();

@@ -365,6 +365,51 @@ describe("observing containers and rebuilding after an operator restart", () => 
   });
 });
 
+describe("postStart hooks", () => {
+  const hook = (at: number, ok: boolean, message?: string): HealthEvent => ({ type: "postStart", at, ok, ...(message !== undefined ? { message } : {}) });
+
+  it("holds a run not ready, with no probe due, until the hook finished; then probes decide", () => {
+    const spec: HealthSpec = { postStart: true, readiness: { periodSeconds: 1 } };
+    const waiting = statusAfter(spec, [started(0)], 5 * S);
+    expect(waiting).toMatchObject({ ready: false, reason: "ContainerCreating", postStartDue: true, due: [], action: "none" });
+    // A probe result that arrives while the hook runs is not taken.
+    expect(statusAfter(spec, [started(0), probe("readiness", 1 * S, true)], 2 * S).ready).toBe(false);
+    const after = statusAfter(spec, [started(0), hook(3 * S, true)], 3 * S);
+    expect(after).toMatchObject({ ready: false, reason: "NotReady", due: ["readiness"] });
+    expect(after.postStartDue).toBeUndefined();
+    expect(statusAfter(spec, [started(0), hook(3 * S, true), probe("readiness", 3 * S, true)], 3 * S).ready).toBe(true);
+  });
+
+  it("without probes, a run is ready only once the hook finished and listings confirmed it", () => {
+    const spec: HealthSpec = { postStart: true };
+    expect(statusAfter(spec, [started(0), ...confirmed(100)], 5 * S).ready).toBe(false);
+    expect(statusAfter(spec, [started(0), ...confirmed(100), hook(2 * S, true), running(3 * S)], 3 * S).ready).toBe(true);
+  });
+
+  it("a failed hook stops the run (FailedPostStartHook); the restart follows the back-off and the next run waits for its hook again", () => {
+    const spec: HealthSpec = { postStart: true };
+    const failing = statusAfter(spec, [started(0), hook(1 * S, false, "exec exited with code 2")], 1 * S);
+    expect(failing).toMatchObject({ ready: false, action: "stop", reason: "FailedPostStartHook" });
+    expect(failing.message).toContain("exec exited with code 2");
+    const events = [started(0), hook(1 * S, false), exited(2 * S, 143), started(2 * S + 100), hook(3 * S, false), exited(4 * S, 143)];
+    const state = applyHealthEvents(newHealthState(spec), events);
+    expect(state.lastTermination).toMatchObject({ stoppedBy: "postStart", exitCode: 143 });
+    expect(healthStatus(state, 5 * S)).toMatchObject({ action: "wait", reason: "CrashLoopBackOff", restartCount: 1 });
+    expect(healthStatus(state, 2 * S + 100 + RESTART_BACKOFF.initialMs)).toMatchObject({ action: "restart" });
+    expect(healthStatus(applyHealthEvents(state, [started(13 * S)]), 13 * S)).toMatchObject({ postStartDue: true, restartCount: 2 });
+  });
+
+  it("ignores a hook result when no hook is pending or the run is over", () => {
+    const spec: HealthSpec = { postStart: true };
+    const done = applyHealthEvents(newHealthState(spec), [started(0), hook(1 * S, true)]);
+    expect(applyHealthEvents(done, [hook(2 * S, false)])).toBe(done);
+    const gone = applyHealthEvents(newHealthState(spec), [started(0), exited(1 * S)]);
+    expect(applyHealthEvents(gone, [hook(2 * S, false)])).toBe(gone);
+    const plain = applyHealthEvents(newHealthState({}), [started(0)]);
+    expect(applyHealthEvents(plain, [hook(1 * S, false)])).toBe(plain);
+  });
+});
+
 describe("resolveHealthSpec", () => {
   it("applies Kubernetes' defaults", () => {
     expect(resolveHealthSpec({ liveness: {} }).liveness).toEqual({
@@ -404,12 +449,13 @@ describe("properties over random event sequences", () => {
       startup: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), failureThreshold: fc.integer({ min: 1, max: 4 }) }),
       liveness: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), failureThreshold: fc.integer({ min: 1, max: 4 }), initialDelaySeconds: fc.integer({ min: 0, max: 3 }) }),
       readiness: fc.record({ periodSeconds: fc.integer({ min: 1, max: 5 }), successThreshold: fc.integer({ min: 1, max: 3 }), failureThreshold: fc.integer({ min: 1, max: 4 }) }),
+      postStart: fc.boolean(),
     },
     { requiredKeys: [] },
   );
-  type Step = { kind: "start" | "exit" | ProbeKind; dt: number; ok: boolean };
+  type Step = { kind: "start" | "exit" | "postStart" | ProbeKind; dt: number; ok: boolean };
   const stepArb: fc.Arbitrary<Step> = fc.record({
-    kind: fc.constantFrom("start", "exit", "startup", "liveness", "readiness"),
+    kind: fc.constantFrom("start", "exit", "postStart", "startup", "liveness", "readiness"),
     dt: fc.integer({ min: 0, max: 400 * S }),
     ok: fc.boolean(),
   });
@@ -420,12 +466,13 @@ describe("properties over random event sequences", () => {
       t += s.dt;
       if (s.kind === "start") events.push(started(t));
       else if (s.kind === "exit") events.push(exited(t, s.ok ? 0 : 1));
+      else if (s.kind === "postStart") events.push({ type: "postStart", at: t, ok: s.ok });
       else events.push(probe(s.kind, t, s.ok));
     }
     return { events, end: t };
   }
 
-  it("ready only while running with startup passed and no stop pending; stop only while running; wait only while exited, never longer than 5 min after the last restart", () => {
+  it("ready only while running with startup passed, no postStart hook pending and no stop pending; stop only while running; wait only while exited, never longer than 5 min after the last restart", () => {
     fc.assert(
       fc.property(specArb, fc.array(stepArb, { maxLength: 40 }), fc.integer({ min: 0, max: 600 * S }), (spec, steps, extra) => {
         const { events, end } = toEvents(steps);
@@ -445,6 +492,10 @@ describe("properties over random event sequences", () => {
         }
         for (const kind of status.due) expect(state.spec[kind]).toBeDefined();
         if (spec.startup && !status.started) expect(status.due.every((k) => k === "startup")).toBe(true);
+        if (state.postStartPending) {
+          expect(status).toMatchObject({ ready: false, due: [], postStartDue: true });
+          expect(spec.postStart).toBe(true);
+        }
       }),
       { numRuns: 500 },
     );

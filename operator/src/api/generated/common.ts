@@ -239,11 +239,11 @@ export interface Container {
   securityContext?: SecurityContext;
   readinessProbe?: Probe;
   /**
-   * Exactly one handler (httpGet, tcpSocket or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
+   * Exactly one handler (httpGet, tcpSocket, grpc or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
    */
   livenessProbe?: Probe;
   /**
-   * Exactly one handler (httpGet, tcpSocket or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
+   * Exactly one handler (httpGet, tcpSocket, grpc or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
    */
   startupProbe?: Probe;
   lifecycle?: Lifecycle;
@@ -292,11 +292,12 @@ export interface ResourceList {
  */
 export interface SecurityContext {}
 /**
- * Exactly one handler (httpGet, tcpSocket or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
+ * Exactly one handler (httpGet, tcpSocket, grpc or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
  */
 export interface Probe {
   httpGet?: HTTPGetAction;
   tcpSocket?: TCPSocketAction;
+  grpc?: GRPCAction;
   exec?: ExecAction;
   initialDelaySeconds?: number;
   periodSeconds?: number;
@@ -328,6 +329,19 @@ export interface TCPSocketAction {
   port: number | string;
 }
 /**
+ * Calls grpc.health.v1.Health/Check over plaintext HTTP/2 (no TLS, as the kubelet); the status SERVING is success.
+ */
+export interface GRPCAction {
+  /**
+   * A container port number (a number only, as in Kubernetes).
+   */
+  port: number;
+  /**
+   * The service name sent in the HealthCheckRequest; "" (the default) asks about the server as a whole.
+   */
+  service?: string;
+}
+/**
  * Runs the command inside the container; exit status 0 is success.
  */
 export interface ExecAction {
@@ -337,13 +351,17 @@ export interface ExecAction {
   command: [string, ...string[]];
 }
 /**
- * Hooks around the container's life.
+ * Hooks around the container's life. postStart runs right after each start of the container (restarts included); the container is not ready, and its probes do not run, until it has finished; a postStart that fails, or has not finished within 5 minutes, gets the container stopped, and it is restarted with the crash-loop back-off, as in Kubernetes. preStop runs when the pod is leaving, after coxswain took it out of every proxy and before SIGTERM, within terminationGracePeriodSeconds; one that fails or outlasts the grace period does not keep the pod.
  */
 export interface Lifecycle {
   preStop?: LifecycleHandler;
+  /**
+   * Exactly one handler (exec, httpGet or sleep).
+   */
+  postStart?: LifecycleHandler;
 }
 /**
- * Runs when the pod is leaving, after coxswain took it out of every proxy and before SIGTERM, within terminationGracePeriodSeconds. Exactly one handler. A handler that fails or outlasts the grace period does not keep the pod.
+ * Exactly one handler (exec, httpGet or sleep).
  */
 export interface LifecycleHandler {
   /**

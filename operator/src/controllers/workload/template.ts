@@ -23,7 +23,7 @@ import type { NodeConfig } from "../../runtime/fleet.js";
 import { scoringRequests } from "../../runtime/fleet.js";
 import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
-import type { PreStopLabel } from "../../runtime/prestop.js";
+import type { HookLabel } from "../../runtime/hooks.js";
 import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 import type { Discovery } from "../../traffic/discovery.js";
@@ -49,6 +49,8 @@ export interface ContainerPlan {
   startupProbe?: Probe;
   /** lifecycle.preStop: run when the pod leaves, after the proxies let it go and before SIGTERM. */
   preStop?: LifecycleHandler;
+  /** lifecycle.postStart: run by the kubelet after each start of the container, before it can be ready. */
+  postStart?: LifecycleHandler;
 }
 
 /** Scheduling priority of a workload's pods (PriorityClass, coxswain.io/priority, global default). */
@@ -128,6 +130,7 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
       ...(c.livenessProbe ? { livenessProbe: c.livenessProbe } : {}),
       ...(c.startupProbe ? { startupProbe: c.startupProbe } : {}),
       ...(c.lifecycle?.preStop ? { preStop: c.lifecycle.preStop } : {}),
+      ...(c.lifecycle?.postStart ? { postStart: c.lifecycle.postStart } : {}),
     };
   });
   const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
@@ -221,8 +224,10 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       [LABELS.specHash]: shortHash(base),
     };
     if (readiness) labels[LABELS.readiness] = canonicalJson(readiness);
-    if (probes.liveness || probes.startup) labels[LABELS.probes] = canonicalJson(probes);
-    if (c.preStop) labels[LABELS.preStop] = canonicalJson(preStopLabel(c, c.preStop, ports));
+    // The grace period is there for the kubelet's stops: failed liveness or startup probes, a failed postStart.
+    if (probes.liveness || probes.startup || c.postStart) labels[LABELS.probes] = canonicalJson(probes);
+    if (c.preStop) labels[LABELS.preStop] = canonicalJson(hookLabel(c, "preStop", c.preStop, ports));
+    if (c.postStart) labels[LABELS.postStart] = canonicalJson(hookLabel(c, "postStart", c.postStart, ports));
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
     labels[LABELS.priority] = String(plan.priority.value);
     return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels };
@@ -265,7 +270,7 @@ export function expandVars(input: string, vars: Readonly<Record<string, string>>
   return out;
 }
 
-/** A probe with its port resolved to the host port: probes go to the node's address (or httpGet.host). */
+/** A probe with its port resolved to the host port: probes go to the node's address (or httpGet.host); a grpc port is a number only. */
 function probeLabel(c: ContainerPlan, p: Probe, ports: readonly LaunchPort[]): ProbeLabel {
   const thresholds = {
     initialDelaySeconds: p.initialDelaySeconds ?? 0,
@@ -275,6 +280,12 @@ function probeLabel(c: ContainerPlan, p: Probe, ports: readonly LaunchPort[]): P
     failureThreshold: p.failureThreshold ?? 3,
   };
   if (p.exec) return { type: "exec", command: [...p.exec.command], ...thresholds };
+  if (p.grpc) {
+    const target = p.grpc.port;
+    const port = ports.find((x) => x.containerPort === target);
+    if (!port) throw new Error(`container ${c.name}: probe port ${target} is not a declared port`);
+    return { type: "grpc", port: port.hostPort, ...(p.grpc.service ? { service: p.grpc.service } : {}), ...thresholds };
+  }
   const handler = p.httpGet ?? p.tcpSocket;
   if (!handler) throw new Error(`container ${c.name}: a probe without a handler`);
   const ref = handler.port;
@@ -292,14 +303,14 @@ function probeLabel(c: ContainerPlan, p: Probe, ports: readonly LaunchPort[]): P
   };
 }
 
-function preStopLabel(c: ContainerPlan, h: LifecycleHandler, ports: readonly LaunchPort[]): PreStopLabel {
+function hookLabel(c: ContainerPlan, hook: "postStart" | "preStop", h: LifecycleHandler, ports: readonly LaunchPort[]): HookLabel {
   if (h.exec) return { type: "exec", command: [...h.exec.command] };
   if (h.sleep) return { type: "sleep", seconds: h.sleep.seconds };
   const get = h.httpGet;
-  if (!get) throw new Error(`container ${c.name}: a preStop hook without a handler`);
+  if (!get) throw new Error(`container ${c.name}: a ${hook} hook without a handler`);
   const ref = get.port;
   const port = typeof ref === "string" && !/^[0-9]+$/.test(ref) ? ports.find((x) => x.name === ref) : ports.find((x) => x.containerPort === Number(ref));
-  if (!port) throw new Error(`container ${c.name}: preStop port ${ref} is not a declared port`);
+  if (!port) throw new Error(`container ${c.name}: ${hook} port ${ref} is not a declared port`);
   return {
     type: "http",
     port: port.hostPort,
