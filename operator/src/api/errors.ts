@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   UnsupportedApiVersion: "stalled",
   SchemaViolation: "stalled",
   InvalidField: "stalled",
+  PolicyDenied: "stalled",
   DuplicateObject: "stalled",
   SymlinkNotAllowed: "stalled",
   FileTooLarge: "stalled",
@@ -44,6 +45,7 @@ export const ERROR_CODES = {
   RuntimeCallFailed: "transient",
   CommandNotFound: "stalled",
   RuntimeUndecided: "stalled",
+  SecurityContextUnmet: "stalled",
   // node proxy (HAProxy)
   ProxyConfigInvalid: "stalled",
   ProxyBindFailed: "transient",

@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CoxError } from "../api/errors.js";
 import { formatMemory, parseMemory } from "../api/quantity.js";
 import { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, ManifestCache, type LoadOptions, type ManifestLimits } from "../manifest/index.js";
+import { loadPolicyFile } from "../manifest/policy.js";
 import { createProfile, DEFAULT_PROFILE, type ProfileOptions, type SchedulerSettings } from "../scheduler/index.js";
 
 /** Parses argv against `options`; unknown flags and missing values become InvalidArgument errors. */
@@ -109,14 +110,15 @@ export function parseSchedulerFlags(values: { "scheduler-scoring"?: string; "sch
 }
 
 /**
- * The manifest flags shared by `run`, `plan` and `validate`: the limits (see manifest/limits.ts) and
- * --strict (every warning of the reading is an error).
+ * The manifest flags shared by `run`, `plan` and `validate`: the limits (see manifest/limits.ts),
+ * --strict (every warning of the reading is an error) and --policy-file (manifest/policy.ts).
  */
 export const MANIFEST_LIMIT_FLAGS = {
   "manifest-max-file-size": { type: "string" },
   "manifest-max-documents": { type: "string" },
   "manifest-max-total-size": { type: "string" },
   strict: { type: "boolean" },
+  "policy-file": { type: "string" },
 } as const;
 
 /** `run`'s flag for the parse cache. */
@@ -125,6 +127,8 @@ export const MANIFEST_CACHE_FLAG = { "manifest-cache-size": { type: "string" } }
 /** Help lines of MANIFEST_LIMIT_FLAGS. */
 export const MANIFEST_LIMITS_USAGE = `  --strict                      every warning about the manifests is an error: nothing written in them is ignored
                                 (kinds such as ServiceAccount, fields such as serviceAccountName, server-set metadata)
+  --policy-file <path>          what pods may ask for per namespace: privileged, hostPID, hostIPC, added capabilities
+                                (YAML, see README "Security"); without it none of that is allowed
   --manifest-max-file-size <n>  largest manifest file: bytes, or 512Ki, 4Mi, 1Gi, 10M (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxFileBytes)})
   --manifest-max-documents <n>  most YAML documents in one file (default ${DEFAULT_MANIFEST_LIMITS.maxDocumentsPerFile})
   --manifest-max-total-size <n> largest sum of manifest file sizes of one commit or directory (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxTotalBytes)})`;
@@ -158,8 +162,9 @@ function parseCount(flag: string, text: string): number {
 
 /**
  * Turns the manifest flags into read options: the limits given (the others keep their defaults), --strict
- * and, with `--manifest-cache-size`, a parse cache of that size. InvalidArgument for a value that is not a
- * positive size or count. {} when no flag is given.
+ * and, with `--manifest-cache-size`, a parse cache of that size, and the policy of `--policy-file` (read here,
+ * once). InvalidArgument for a value that is not a positive size or count, or a policy file that cannot be
+ * read or is not valid (with file:line). {} when no flag is given.
  */
 export function parseManifestFlags(values: {
   "manifest-max-file-size"?: string;
@@ -167,6 +172,7 @@ export function parseManifestFlags(values: {
   "manifest-max-total-size"?: string;
   "manifest-cache-size"?: string;
   strict?: boolean;
+  "policy-file"?: string;
 }): LoadOptions {
   const limits: Partial<ManifestLimits> = {};
   const size = values["manifest-max-file-size"];
@@ -180,5 +186,6 @@ export function parseManifestFlags(values: {
   if (Object.keys(limits).length > 0) out.limits = limits;
   if (cache !== undefined) out.cache = new ManifestCache({ maxBytes: parseByteSize("--manifest-cache-size", cache) });
   if (values.strict) out.strict = true;
+  if (values["policy-file"] !== undefined) out.policy = loadPolicyFile(values["policy-file"]);
   return out;
 }

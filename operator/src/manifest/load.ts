@@ -15,6 +15,7 @@ import { ManifestCache, blobOid, defaultManifestCache, type CheckedFile } from "
 import { checkFile } from "./check.js";
 import { LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./limits.js";
 import type { FileIssue, FilePositions } from "./parse.js";
+import { policyDiagnostics, type Policy } from "./policy.js";
 import type { PathSegment } from "./paths.js";
 import { compareDiagnostics, type Diagnostic, type ManifestFile, type ManifestObject, type ManifestSet, type ObjectPosition, type SourcePosition } from "./types.js";
 
@@ -33,6 +34,11 @@ export interface LoadOptions {
    * errors, so nothing of it is applied.
    */
   strict?: boolean;
+  /**
+   * The operator's policy file (`--policy-file`, policy.ts): what pods of each namespace may ask for
+   * (privileged, hostPID, hostIPC, hostPath, added capabilities). Absent: none of it is allowed.
+   */
+  policy?: Policy;
 }
 
 /**
@@ -120,6 +126,7 @@ class SetBuilder {
   readonly #objects: ManifestObject[] = [];
   readonly #firstSeen = new Map<ResourceKey, SourcePosition>();
   readonly #strict: boolean;
+  readonly #policy: Policy | undefined;
   readonly #read = { files: 0, documents: 0, ignored: 0 };
   #total = 0;
   /** Set once the total size was exceeded: no later file is read. */
@@ -129,6 +136,7 @@ class SetBuilder {
     this.limits = resolveLimits(opts.limits);
     this.cache = opts.cache === undefined ? defaultManifestCache : opts.cache;
     this.#strict = opts.strict === true;
+    this.#policy = opts.policy;
   }
 
   /** A checked issue under this file's path; with --strict a warning becomes an error that says why. */
@@ -225,6 +233,7 @@ class SetBuilder {
 
   finish(): ManifestSet {
     this.#objects.sort((a, b) => compareKeys(a.key, b.key));
+    this.#diagnostics.push(...policyDiagnostics(this.#policy, this.#objects));
     this.#diagnostics.sort(compareDiagnostics);
     return { objects: this.#objects, diagnostics: this.#diagnostics, read: { ...this.#read }, ...(this.full ? { incomplete: true as const } : {}) };
   }

@@ -1,8 +1,8 @@
 /**
  * Kubernetes' rules for a pod template beyond its schema (InvalidField errors and warnings): containers,
- * ports and host ports, probes, resources, affinity, tolerations and topology spread constraints, and the
- * fields that mean nothing on Docker hosts (IGNORED_POD_FIELDS). Shared by every workload kind; paths start
- * at the template (["spec", "template"]).
+ * ports and host ports, probes, resources, security contexts, affinity, tolerations and topology spread
+ * constraints, and the fields that mean nothing on Docker hosts (IGNORED_POD_FIELDS). Shared by every
+ * workload kind; paths start at the template (["spec", "template"]).
  */
 import type {
   Container,
@@ -11,10 +11,13 @@ import type {
   NodeSelectorTerm,
   PodAffinityTerm,
   PodTemplateSpec,
+  PodSpec,
   Probe,
+  SeccompProfile,
   Toleration,
   TopologySpreadConstraint,
 } from "../api/generated/index.js";
+import { capabilityName } from "../api/capabilities.js";
 import { parseCpu, parseMemory } from "../api/quantity.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
@@ -51,8 +54,8 @@ const NO_TERMINATION_MESSAGE = "coxswain reads no termination message; it report
 /**
  * The pod fields (spec.template.spec) coxswain accepts and ignores. A quiet value passes without a word,
  * any other is a warning; either way the field is dropped when the template is defaulted, so it makes no
- * revision (and no rollout) of its own. restartPolicy admits Always only and securityContext only {} (the
- * schema refuses the rest), both what coxswain does.
+ * revision (and no rollout) of its own. restartPolicy admits Always only (the schema refuses the rest),
+ * what coxswain does.
  */
 const IGNORED_POD_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze({
   automountServiceAccountToken: { quiet: [false], why: NO_API },
@@ -63,7 +66,6 @@ const IGNORED_POD_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze
   enableServiceLinks: { quiet: [true], why: "coxswain gives every pod the variables of its namespace's Services (<NAME>_SERVICE_HOST, …)" },
   restartPolicy: { quiet: "any", why: "" },
   schedulerName: { quiet: ["default-scheduler"], why: "coxswain's own scheduler (kube-scheduler's filters and scores) places every pod" },
-  securityContext: { quiet: "any", why: "" },
   serviceAccount: { quiet: ["default"], why: NO_API },
   serviceAccountName: { quiet: ["default"], why: NO_API },
 });
@@ -74,7 +76,6 @@ const IGNORED_CONTAINER_FIELDS: Readonly<Record<string, IgnoredField>> = Object.
     quiet: ["IfNotPresent"],
     why: "on Docker nodes coxswain pulls an image exactly when the node does not have it (IfNotPresent); give each build a tag of its own",
   },
-  securityContext: { quiet: "any", why: "" },
   terminationMessagePath: { quiet: ["/dev/termination-log"], why: NO_TERMINATION_MESSAGE },
   terminationMessagePolicy: { quiet: ["File"], why: NO_TERMINATION_MESSAGE },
 });
@@ -90,14 +91,24 @@ function ignoredFieldIssues(obj: object, fields: Readonly<Record<string, Ignored
   return issues;
 }
 
-/** Drops the ignored fields of a template (see IGNORED_POD_FIELDS), in place; run when defaults are applied. */
+/**
+ * Drops the ignored fields of a template (see IGNORED_POD_FIELDS), in place, and empty securityContexts
+ * ({}, as kubectl and Helm charts write them: they ask for nothing, and were dropped before coxswain honoured
+ * security settings, so keeping them would give unchanged templates a new revision); run when defaults are applied.
+ */
 export function dropIgnoredPodFields(template: PodTemplateSpec): void {
   const spec = template.spec as unknown as Record<string, unknown>;
   for (const field of Object.keys(IGNORED_POD_FIELDS)) delete spec[field];
+  if (isEmpty(template.spec.securityContext)) delete template.spec.securityContext;
   for (const c of template.spec.containers) {
     const container = c as unknown as Record<string, unknown>;
     for (const field of Object.keys(IGNORED_CONTAINER_FIELDS)) delete container[field];
+    if (isEmpty(c.securityContext)) delete c.securityContext;
   }
+}
+
+function isEmpty(obj: object | undefined): boolean {
+  return obj !== undefined && Object.keys(obj).length === 0;
 }
 
 /** Rules for a pod template at `base` (the template's path inside the object). */
@@ -118,6 +129,7 @@ export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[
   issues.push(...ignoredFieldIssues(spec, IGNORED_POD_FIELDS, specPath).filter((i) => !(noDns && i.path.at(-1) === "dnsPolicy")));
   spec.containers.forEach((c, i) => issues.push(...ignoredFieldIssues(c, IGNORED_CONTAINER_FIELDS, [...specPath, "containers", i])));
   issues.push(...containerIssues(spec.containers, [...specPath, "containers"]));
+  issues.push(...securityIssues(spec, specPath));
   const affinity = spec.affinity;
   if (affinity) issues.push(...affinityIssues(affinity, [...specPath, "affinity"]));
   (spec.tolerations ?? []).forEach((t, i) => issues.push(...tolerationIssues(t, [...specPath, "tolerations", i])));
@@ -251,6 +263,64 @@ function declaredPortIssues(c: Container, port: number | string, portPath: Path,
     ),
   );
   return issues;
+}
+
+/**
+ * Kubernetes' securityContext rules beyond the schema, plus what coxswain cannot do: runAsNonRoot with
+ * runAsUser 0 (the kubelet refuses such a container at start; coxswain says so before anything is applied),
+ * a Localhost seccomp profile, localhostProfile without it, allowPrivilegeEscalation false with privileged
+ * or an added SYS_ADMIN, capability names Linux does not have.
+ */
+function securityIssues(spec: PodSpec, specPath: Path): Issue[] {
+  const issues: Issue[] = [];
+  const pod = spec.securityContext;
+  const podPath = [...specPath, "securityContext"];
+  if (pod?.seccompProfile) issues.push(...seccompIssues(pod.seccompProfile, [...podPath, "seccompProfile"]));
+  spec.containers.forEach((c, ci) => {
+    const own = c.securityContext;
+    const path = [...specPath, "containers", ci, "securityContext"];
+    const nonRoot = own?.runAsNonRoot ?? pod?.runAsNonRoot;
+    const user = own?.runAsUser ?? pod?.runAsUser;
+    if (nonRoot === true && user === 0) {
+      const at = own?.runAsUser !== undefined ? [...path, "runAsUser"] : own?.runAsNonRoot !== undefined ? [...path, "runAsNonRoot"] : [...podPath, "runAsUser"];
+      issues.push(fieldError("InvalidField", at, `container ${showValue(c.name)} has runAsNonRoot and runAsUser 0 (root): it could never start; give a non-zero runAsUser or drop runAsNonRoot`));
+    }
+    if (!own) return;
+    if (own.seccompProfile) issues.push(...seccompIssues(own.seccompProfile, [...path, "seccompProfile"]));
+    for (const which of ["add", "drop"] as const) {
+      (own.capabilities?.[which] ?? []).forEach((name, i) => {
+        if (capabilityName(name) === undefined) {
+          issues.push(fieldError("InvalidField", [...path, "capabilities", which, i], `${showValue(name)} is not a Linux capability; expected a name like NET_ADMIN or CAP_NET_ADMIN, or ALL`));
+        }
+      });
+    }
+    if (own.allowPrivilegeEscalation === false) {
+      if (own.privileged === true) {
+        issues.push(fieldError("InvalidField", [...path, "allowPrivilegeEscalation"], "cannot set allowPrivilegeEscalation to false and privileged to true (as in Kubernetes): a privileged container has every privilege"));
+      }
+      const sysAdmin = (own.capabilities?.add ?? []).findIndex((n) => capabilityName(n) === "SYS_ADMIN");
+      if (sysAdmin >= 0) {
+        issues.push(fieldError("InvalidField", [...path, "capabilities", "add", sysAdmin], "cannot set allowPrivilegeEscalation to false and add CAP_SYS_ADMIN (as in Kubernetes): SYS_ADMIN gives the privileges back"));
+      }
+    }
+  });
+  return issues;
+}
+
+function seccompIssues(profile: SeccompProfile, path: Path): Issue[] {
+  if (profile.type === "Localhost") {
+    return [
+      fieldError(
+        "InvalidField",
+        [...path, "type"],
+        "Localhost is not supported by coxswain: Docker takes a profile's JSON with the create call, and coxswain reads no profile files on nodes; use RuntimeDefault (the engine's default profile) or Unconfined",
+      ),
+    ];
+  }
+  if (profile.localhostProfile !== undefined) {
+    return [fieldError("InvalidField", [...path, "localhostProfile"], `can only be set when type is Localhost (as in Kubernetes) (type is ${profile.type})`)];
+  }
+  return [];
 }
 
 /** Parses a quantity the schema admitted; reports (and returns undefined for) negative or malformed numbers. */

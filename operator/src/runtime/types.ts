@@ -62,6 +62,34 @@ export interface ContainerLaunch {
    * cluster.local`), so that its short Service names resolve through the network's DNS (traffic/bridge.ts).
    */
   dnsSearch?: string[];
+  /** The pod's and container's securityContext merged; absent when it asks for nothing (the runtime's defaults). */
+  security?: LaunchSecurity;
+}
+
+/**
+ * A container's securityContext as a runtime applies it: the container's fields over the pod's (as in
+ * Kubernetes), capability names bare and upper-case (api/capabilities.ts), sorted. A field is present only
+ * when it asks for something beyond the runtime's defaults; a runtime that cannot meet one refuses the
+ * launch with SecurityContextUnmet, never runs the container without it.
+ */
+export interface LaunchSecurity {
+  runAsUser?: number;
+  runAsGroup?: number;
+  /** Refuse to run as uid 0 (runAsUser, or the image's user when runAsUser is absent). */
+  runAsNonRoot?: true;
+  /** Extra gids of the container's processes, sorted. */
+  supplementalGroups?: number[];
+  readOnlyRootFilesystem?: true;
+  /** allowPrivilegeEscalation: false (no-new-privileges). */
+  noNewPrivileges?: true;
+  privileged?: true;
+  capAdd?: string[];
+  capDrop?: string[];
+  /** seccompProfile.type; RuntimeDefault is kept so that a runtime without seccomp can refuse it. */
+  seccomp?: "RuntimeDefault" | "Unconfined";
+  /** The pod's hostPID and hostIPC: share the node's process / IPC namespace. */
+  hostPID?: true;
+  hostIPC?: true;
 }
 
 /** Lifecycle state of a container as the runtime reports it. */

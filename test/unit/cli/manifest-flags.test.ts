@@ -1,8 +1,11 @@
 /**
- * `--manifest-max-file-size`, `--manifest-max-documents`, `--manifest-max-total-size`, `--strict` (run, plan,
+ * `--manifest-max-file-size`, `--manifest-max-documents`, `--manifest-max-total-size`, `--strict`, `--policy-file` (run, plan,
  * validate) and `--manifest-cache-size` (run): what they turn into, and the errors for bad values (asserted
  * by code).
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MANIFEST_LIMIT_FLAGS, parse, parseByteSize, parseManifestFlags } from "../../../operator/src/cli/args.js";
 import { runOptions } from "../../../operator/src/cli/run.js";
@@ -39,6 +42,22 @@ describe("manifest flags", () => {
     expect(opts.manifests).toEqual({ strict: true });
     const lax = await runOptions(["--repo", "/nonexistent", "--runtime", "process"], () => undefined);
     expect(lax.manifests).toBeUndefined();
+  });
+
+  it("read --policy-file once, into the reading's policy, which run hands to the operator", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cx-policy-"));
+    try {
+      const file = join(dir, "policy.yaml");
+      writeFileSync(file, "namespaces:\n  monitoring: {allowPrivileged: true}\n");
+      expect(parseManifestFlags({ "policy-file": file }).policy?.namespaces.get("monitoring")?.allowPrivileged).toBe(true);
+      const opts = await runOptions(["--repo", "/nonexistent", "--runtime", "process", "--policy-file", file], () => undefined);
+      expect(opts.manifests?.policy?.file).toBe(file);
+      writeFileSync(file, "namespaces:\n  monitoring: {allowPrivileged: maybe}\n");
+      expect(codeOf(() => parseManifestFlags({ "policy-file": file }))).toBe("InvalidArgument");
+      expect(codeOf(() => parseManifestFlags({ "policy-file": join(dir, "missing.yaml") }))).toBe("InvalidArgument");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("make a parse cache of the size given", () => {

@@ -135,6 +135,7 @@ describe("invalid manifests", () => {
       "FileTooLarge",
       "TooManyDocuments",
       "ManifestsTooLarge",
+      "PolicyDenied",
     ]) {
       expect(codes.has(code as never), code).toBe(true);
     }

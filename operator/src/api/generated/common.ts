@@ -83,6 +83,14 @@ export interface PodSpec {
    */
   enableServiceLinks?: boolean;
   securityContext?: PodSecurityContext;
+  /**
+   * true shares the node's process namespace with the pod's containers (Docker's PidMode host). Refused unless the operator's policy file allows it for the pod's namespace (allowHostPID).
+   */
+  hostPID?: boolean;
+  /**
+   * true shares the node's IPC namespace with the pod's containers (Docker's IpcMode host). Refused unless the operator's policy file allows it for the pod's namespace (allowHostIPC).
+   */
+  hostIPC?: boolean;
   affinity?: Affinity;
   tolerations?: Toleration[];
   topologySpreadConstraints?: TopologySpreadConstraint[];
@@ -94,9 +102,38 @@ export interface PodSpec {
   containers: [Container, ...Container[]];
 }
 /**
- * Accepted empty ({}, as kubectl get -o yaml and Helm charts write it) and dropped; every setting in it is an error.
+ * Security settings of every container of the pod (Docker create options). A container's own securityContext overrides runAsUser, runAsGroup, runAsNonRoot and seccompProfile, as in Kubernetes. On the process runtime a setting the operator's own process does not already meet makes the pod fail with SecurityContextUnmet.
  */
-export interface PodSecurityContext {}
+export interface PodSecurityContext {
+  /**
+   * The uid the container's processes run as (Docker's User); without it, the image's user.
+   */
+  runAsUser?: number;
+  /**
+   * The gid the container's processes run as (Docker's User uid:gid); without it, the user's own group.
+   */
+  runAsGroup?: number;
+  /**
+   * true refuses to start a container whose user is root - uid 0 from runAsUser, or the image's user when runAsUser is not set (a user the image names rather than numbers cannot be verified and is refused too, as in Kubernetes); the pod then reports SecurityContextUnmet.
+   */
+  runAsNonRoot?: boolean;
+  /**
+   * More gids for the processes of every container (Docker's GroupAdd), besides the groups the image's /etc/group gives the user.
+   */
+  supplementalGroups?: number[];
+  /**
+   * Merge (Kubernetes' default) is what Docker does - the groups the image's /etc/group gives the user are kept; Strict is not supported.
+   */
+  supplementalGroupsPolicy?: "Merge";
+  seccompProfile?: SeccompProfile;
+}
+/**
+ * RuntimeDefault is the engine's default profile (what Docker applies anyway); Unconfined turns seccomp off (seccomp=unconfined). Localhost is not supported (an error).
+ */
+export interface SeccompProfile {
+  type: "RuntimeDefault" | "Unconfined" | "Localhost";
+  localhostProfile?: string;
+}
 export interface Affinity {
   nodeAffinity?: NodeAffinity;
   podAffinity?: PodAffinity;
@@ -288,9 +325,50 @@ export interface ResourceList {
   memory?: number | string;
 }
 /**
- * Accepted empty ({}, as Helm charts write it) and dropped; every setting in it is an error.
+ * Security settings of this container (Docker create options); runAsUser, runAsGroup, runAsNonRoot and seccompProfile override the pod's.
  */
-export interface SecurityContext {}
+export interface SecurityContext {
+  /**
+   * The uid the container's processes run as (Docker's User); without it, the image's user.
+   */
+  runAsUser?: number;
+  /**
+   * The gid the container's processes run as (Docker's User uid:gid); without it, the user's own group.
+   */
+  runAsGroup?: number;
+  /**
+   * true refuses to start a container whose user is root - uid 0 from runAsUser, or the image's user when runAsUser is not set (a user the image names rather than numbers cannot be verified and is refused too, as in Kubernetes); the pod then reports SecurityContextUnmet.
+   */
+  runAsNonRoot?: boolean;
+  /**
+   * true mounts the container's root filesystem read-only (Docker's ReadonlyRootfs).
+   */
+  readOnlyRootFilesystem?: boolean;
+  /**
+   * false keeps a process from gaining privileges it was not started with, through setuid programs or file capabilities (Docker's no-new-privileges).
+   */
+  allowPrivilegeEscalation?: boolean;
+  /**
+   * true runs the container privileged (every capability, every device, no seccomp). Refused unless the operator's policy file allows it for the pod's namespace (allowPrivileged).
+   */
+  privileged?: boolean;
+  capabilities?: Capabilities;
+  /**
+   * Default (Docker's masked /proc paths) is the only value; Unmasked is not supported.
+   */
+  procMount?: "Default";
+  /**
+   * RuntimeDefault is the engine's default profile (what Docker applies anyway); Unconfined turns seccomp off (seccomp=unconfined). Localhost is not supported (an error).
+   */
+  seccompProfile?: SeccompProfile;
+}
+/**
+ * Linux capabilities to add to and drop from the engine's default set (Docker's CapAdd and CapDrop), by Kubernetes' names (NET_ADMIN; CAP_NET_ADMIN is accepted too) or ALL. An added capability is refused unless the operator's policy file allows it for the pod's namespace (allowedCapabilities).
+ */
+export interface Capabilities {
+  add?: string[];
+  drop?: string[];
+}
 /**
  * Exactly one handler (httpGet, tcpSocket, grpc or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
  */

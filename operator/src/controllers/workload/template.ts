@@ -24,9 +24,10 @@ import { scoringRequests } from "../../runtime/fleet.js";
 import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { HookLabel } from "../../runtime/hooks.js";
-import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
+import type { ContainerLaunch, LaunchPort, LaunchSecurity } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 import type { Discovery } from "../../traffic/discovery.js";
+import { launchSecurity } from "./security.js";
 
 /** Looks up ConfigMaps by key (the desired graph). */
 export type ConfigMapLookup = (key: string) => ConfigMap | undefined;
@@ -51,6 +52,8 @@ export interface ContainerPlan {
   preStop?: LifecycleHandler;
   /** lifecycle.postStart: run by the kubelet after each start of the container, before it can be ready. */
   postStart?: LifecycleHandler;
+  /** The pod's and the container's securityContext merged (security.ts); absent when it asks for nothing. */
+  security?: LaunchSecurity;
 }
 
 /** Scheduling priority of a workload's pods (PriorityClass, coxswain.io/priority, global default). */
@@ -92,6 +95,7 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
   const namespace = dep.metadata.namespace ?? "default";
   const resolvedConfig: Record<string, string | null> = {};
   const containers: ContainerPlan[] = dep.spec.template.spec.containers.map((c) => {
+    const security = launchSecurity(dep.spec.template.spec, c);
     const env: { name: string; value: string }[] = [];
     for (const e of c.env ?? []) {
       const ref = e.valueFrom?.configMapKeyRef;
@@ -131,6 +135,7 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
       ...(c.startupProbe ? { startupProbe: c.startupProbe } : {}),
       ...(c.lifecycle?.preStop ? { preStop: c.lifecycle.preStop } : {}),
       ...(c.lifecycle?.postStart ? { postStart: c.lifecycle.postStart } : {}),
+      ...(security ? { security } : {}),
     };
   });
   const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
@@ -208,6 +213,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       limits: c.limits,
       ...(at.discovery?.hosts.length ? { hosts: at.discovery.hosts.map((h) => ({ address: h.address, names: [...h.names] })) } : {}),
       ...(at.discovery?.dnsSearch?.length ? { dnsSearch: [...at.discovery.dnsSearch] } : {}),
+      ...(c.security ? { security: c.security } : {}),
     };
     const labels: Record<string, string> = {
       [LABELS.owner]: at.instance,

@@ -7,6 +7,7 @@ import { formatIpv4, parseIpv4 } from "../../traffic/addresses.js";
 import { SERVICE_RANGE_LABEL, serviceRangeOf, type BridgeNetwork } from "../../traffic/bridge.js";
 import { LABEL_PREFIX } from "../labels.js";
 import { MAX_EXEC_OUTPUT_BYTES, type ContainerLaunch, type ContainerState, type ObservedContainer } from "../types.js";
+import { dockerSecurityOptions, type DockerSecurityOptions } from "./security.js";
 
 /** The fields of a GET /containers/json entry coxswain reads. */
 export interface DockerContainerSummary {
@@ -224,6 +225,7 @@ export interface CreateContainerBody {
   Entrypoint?: string[];
   Cmd?: string[];
   WorkingDir?: string;
+  User?: string;
   ExposedPorts?: Record<string, Record<string, never>>;
   HostConfig: {
     NetworkMode: string;
@@ -234,7 +236,7 @@ export interface CreateContainerBody {
     ExtraHosts?: string[];
     DnsSearch?: string[];
     DnsOptions?: string[];
-  };
+  } & DockerSecurityOptions["HostConfig"];
 }
 
 /**
@@ -244,8 +246,10 @@ export interface CreateContainerBody {
  * back-off, so the engine must not race it. Host network: ports are not published (the container
  * listens on its host port directly). Bridge: each hostPort is published to its containerPort. Service
  * names (launch.hosts) become ExtraHosts, in the order given; a bridge container's launch.dnsSearch its DnsSearch.
+ * launch.security becomes User and HostConfig fields (security.ts); `imageUser` is the image's Config.User,
+ * needed only when security.ts needsImageUser says so.
  */
-export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions): CreateContainerBody {
+export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions, imageUser?: string): CreateContainerBody {
   const body: CreateContainerBody = {
     Image: launch.image,
     Env: Object.keys(launch.env)
@@ -281,6 +285,11 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
   }
   if (launch.limits.cpuMillis !== undefined) body.HostConfig.NanoCpus = Math.round(launch.limits.cpuMillis * 1e6);
   if (launch.limits.memoryBytes !== undefined) body.HostConfig.Memory = Math.round(launch.limits.memoryBytes);
+  if (launch.security) {
+    const security = dockerSecurityOptions(launch.security, imageUser);
+    if (security.User !== undefined) body.User = security.User;
+    Object.assign(body.HostConfig, security.HostConfig);
+  }
   return body;
 }
 

@@ -71,6 +71,7 @@ import {
   type EngineEvent,
 } from "./mapping.js";
 import { Semaphore } from "./semaphore.js";
+import { needsImageUser, runAsRootProblem } from "./security.js";
 
 /** Options of a DockerRuntime. */
 export interface DockerRuntimeOptions {
@@ -324,8 +325,15 @@ export class DockerRuntime implements NodeRuntime {
       );
     }
     await this.ensureImage(launch.image);
+    const imageUser = needsImageUser(launch.security) ? await this.imageUser(launch.image) : undefined;
+    const asRoot = runAsRootProblem(launch.security, imageUser);
+    if (asRoot !== undefined) {
+      throw new CoxError("SecurityContextUnmet", `node ${this.nodeName}: container ${launch.runtimeName} (image ${launch.image}) is not started: ${asRoot}`, {
+        details: { node: this.nodeName, image: launch.image },
+      });
+    }
     if (launch.network === "bridge") await this.ensureBridgeNetwork();
-    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp });
+    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp }, imageUser);
     let id: string;
     let createdHere = true;
     try {
@@ -800,6 +808,12 @@ export class DockerRuntime implements NodeRuntime {
       `node ${this.nodeName}: image ${image} is not present and could not be pulled: ${reason}`,
       { cause: failure, details: { node: this.nodeName, image } },
     );
+  }
+
+  /** The user an image's containers run as (its Config.User, "" for root) when nothing else is said. */
+  private async imageUser(image: string): Promise<string> {
+    const info = await this.call<{ Config?: { User?: string } | null }>(`inspect image ${image}`, { method: "GET", path: `/images/${image}/json` });
+    return info.Config?.User ?? "";
   }
 
   private async hasImage(image: string): Promise<boolean> {

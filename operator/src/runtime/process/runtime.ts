@@ -55,6 +55,7 @@ import type {
 import { runCommand } from "./exec.js";
 import { isAlive, liveGroupMembers, readCmdline, readProcStat } from "./proc.js";
 import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
+import { unmetSecurity } from "./security.js";
 
 /** Options of a ProcessRuntime. */
 export interface ProcessRuntimeOptions {
@@ -252,7 +253,8 @@ export class ProcessRuntime implements NodeRuntime {
   /**
    * Creates the container (record, per-container directory) and starts its program. Throws InvalidField
    * for an env entry no environment can hold (env values never appear in what it throws),
-   * CommandNotFound when there is no command/args or the program is not on PATH, RuntimeCallFailed for
+   * CommandNotFound when there is no command/args or the program is not on PATH, SecurityContextUnmet for
+   * a securityContext setting a local process cannot have (security.ts), RuntimeCallFailed for
    * bridge networking, a name already in use, a missing absolute workingDir or a failed spawn; nothing is
    * left behind on failure.
    */
@@ -267,6 +269,14 @@ export class ProcessRuntime implements NodeRuntime {
   }
 
   async #run(launch: ContainerLaunch): Promise<ObservedContainer> {
+    const unmet = unmetSecurity(launch.security, { uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, groups: process.getgroups?.() ?? [] });
+    if (unmet.length > 0) {
+      throw new CoxError(
+        "SecurityContextUnmet",
+        `container ${launch.runtimeName} is not started: the process runtime runs it as a local process of the operator and cannot meet its securityContext: ${unmet.join("; ")}; run the pod on a Docker node`,
+        { details: { runtimeName: launch.runtimeName } },
+      );
+    }
     if (launch.network !== "host") {
       throw fail(
         `container ${launch.runtimeName} asks for network "${launch.network}"; the process runtime only has host networking (programs listen on their hostPort directly)`,
