@@ -70,10 +70,6 @@ const IGNORED_POD_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze
 
 /** The container fields (containers[]) coxswain accepts and ignores, as IGNORED_POD_FIELDS. */
 const IGNORED_CONTAINER_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze({
-  imagePullPolicy: {
-    quiet: ["IfNotPresent"],
-    why: "on Docker nodes coxswain pulls an image exactly when the node does not have it (IfNotPresent); give each build a tag of its own",
-  },
   securityContext: { quiet: "any", why: "" },
   terminationMessagePath: { quiet: ["/dev/termination-log"], why: NO_TERMINATION_MESSAGE },
   terminationMessagePolicy: { quiet: ["File"], why: NO_TERMINATION_MESSAGE },

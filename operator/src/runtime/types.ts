@@ -8,6 +8,7 @@
  */
 
 import type { BridgeNetwork } from "../traffic/bridge.js";
+import type { PullSpec } from "./pull.js";
 
 /** What a node offers, read from the engine when connecting. */
 export interface NodeInfo {
@@ -62,6 +63,12 @@ export interface ContainerLaunch {
    * cluster.local`), so that its short Service names resolve through the network's DNS (traffic/bridge.ts).
    */
   dnsSearch?: string[];
+  /**
+   * imagePullPolicy and the registry credentials of the pod's imagePullSecrets (runtime/pull.ts); absent:
+   * IfNotPresent without credentials. Holds secrets: not in the labels nor the spec hash, never logged.
+   * Runtimes without images (process) ignore it.
+   */
+  pull?: PullSpec;
 }
 
 /** Lifecycle state of a container as the runtime reports it. */

@@ -4,7 +4,10 @@
  * - The revision (pod-template hash) covers the template and the values of the ConfigMap keys it reads:
  *   Docker fixes a container's environment at create, so a changed ConfigMap value can only reach the
  *   app through new containers, and coxswain rolls them out like any template change. (Kubernetes does
- *   not roll on ConfigMap changes; people add checksum annotations to get this behaviour.)
+ *   not roll on ConfigMap changes; people add checksum annotations to get this behaviour.) An imagePullPolicy
+ *   equal to its default counts as absent (Kubernetes hashes the defaulted template). The contents of the
+ *   imagePullSecrets are not in it, only their names: a rotated registry password needs no new pods, and the
+ *   next pull (a new pod, or every pod with Always) uses the Secret of the current commit (pullConfigsOf).
  * - Ports: each container port gets a host port from the node's portRange. The container sees PORT (its
  *   first port) and PORT_<NAME> for each named port. In host network mode these are the assigned host
  *   ports, which the app must listen on; in bridge mode they are the declared containerPorts and the
@@ -15,7 +18,7 @@
  *   variables defined before it; $$ is a literal $; an unknown $(VAR) stays as written.
  */
 import { canonicalJson, shortHash } from "../../api/canonical.js";
-import type { ConfigMap, Workload } from "../../api/objects.js";
+import type { ConfigMap, Secret, Workload } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
 import type { LifecycleHandler, PodSpec, Probe } from "../../api/generated/index.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
@@ -24,6 +27,7 @@ import { scoringRequests } from "../../runtime/fleet.js";
 import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { PreStopLabel } from "../../runtime/prestop.js";
+import { defaultPullPolicy, readPullSecret, registryCredentials, type DockerConfig, type PullPolicy } from "../../runtime/pull.js";
 import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 import type { Discovery } from "../../traffic/discovery.js";
@@ -49,6 +53,8 @@ export interface ContainerPlan {
   startupProbe?: Probe;
   /** lifecycle.preStop: run when the pod leaves, after the proxies let it go and before SIGTERM. */
   preStop?: LifecycleHandler;
+  /** imagePullPolicy, defaulted as Kubernetes does (runtime/pull.ts defaultPullPolicy). */
+  pullPolicy: PullPolicy;
 }
 
 /** Scheduling priority of a workload's pods (PriorityClass, coxswain.io/priority, global default). */
@@ -80,6 +86,8 @@ export interface TemplatePlan {
   /** Scheduling constraints of the pod spec, as Kubernetes writes them. */
   scheduling: Pick<PodSpec, "nodeName" | "nodeSelector" | "affinity" | "tolerations" | "topologySpreadConstraints">;
   images: string[];
+  /** The names of the pod's imagePullSecrets, in order (Secrets of `namespace`); their contents are not here. */
+  pullSecrets: string[];
 }
 
 /**
@@ -128,9 +136,10 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
       ...(c.livenessProbe ? { livenessProbe: c.livenessProbe } : {}),
       ...(c.startupProbe ? { startupProbe: c.startupProbe } : {}),
       ...(c.lifecycle?.preStop ? { preStop: c.lifecycle.preStop } : {}),
+      pullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image),
     };
   });
-  const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
+  const revision = shortHash({ template: withoutDefaultPullPolicies(dep.spec.template), config: resolvedConfig });
   const spec = dep.spec.template.spec;
   const scheduling: TemplatePlan["scheduling"] = {};
   if (spec.nodeName) scheduling.nodeName = spec.nodeName;
@@ -157,7 +166,35 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
     priority,
     scheduling,
     images: [...new Set(containers.map((c) => c.image))].sort(),
+    pullSecrets: (spec.imagePullSecrets ?? []).map((r) => r.name),
   };
+}
+
+/** The template with every imagePullPolicy that equals its image's default left out (for the revision hash). */
+function withoutDefaultPullPolicies(template: Workload["spec"]["template"]): Workload["spec"]["template"] {
+  if (!template.spec.containers.some((c) => c.imagePullPolicy !== undefined && c.imagePullPolicy === defaultPullPolicy(c.image))) return template;
+  const containers = template.spec.containers.map((c) => {
+    if (c.imagePullPolicy === undefined || c.imagePullPolicy !== defaultPullPolicy(c.image)) return c;
+    const { imagePullPolicy: _default, ...rest } = c;
+    return rest;
+  });
+  return { ...template, spec: { ...template.spec, containers: containers as typeof template.spec.containers } };
+}
+
+/**
+ * The registry credentials of a plan's imagePullSecrets, read from `secrets` (the desired graph of the current
+ * commit, so that a rotated password reaches the next pull), in the plan's order. A Secret that is missing or
+ * unusable is left out (validation refuses such a commit: pull-secrets.ts).
+ */
+export function pullConfigsOf(plan: TemplatePlan, secrets: (key: string) => Secret | undefined): DockerConfig[] {
+  const out: DockerConfig[] = [];
+  for (const name of plan.pullSecrets) {
+    const secret = secrets(makeKey("Secret", name, plan.namespace));
+    if (secret?.kind !== "Secret") continue;
+    const read = readPullSecret(secret);
+    if ("config" in read) out.push(read.config);
+  }
+  return out;
 }
 
 /** Facts of one pod that the plan does not know: its name, node, host ports and the commit creating it. */
@@ -171,6 +208,8 @@ export interface PodPlacement {
   instance: string;
   /** The Services that exist as the pod starts, as seen from its node (traffic/discovery.ts). */
   discovery?: Discovery;
+  /** The pod's pull Secrets, read (pullConfigsOf); none: anonymous pulls. */
+  pullConfigs?: readonly DockerConfig[];
 }
 
 /** The container launches of one pod. Deterministic for the same plan and placement. */
@@ -225,7 +264,10 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     if (c.preStop) labels[LABELS.preStop] = canonicalJson(preStopLabel(c, c.preStop, ports));
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
     labels[LABELS.priority] = String(plan.priority.value);
-    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels };
+    // After the spec hash and outside the labels: the credentials are secret, and a rotated one is no new spec.
+    const auth = registryCredentials(c.image, at.pullConfigs ?? []);
+    const pull = { policy: c.pullPolicy, ...(auth.length ? { auth } : {}) };
+    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels, pull };
   });
 }
 
