@@ -2,7 +2,7 @@
  * The rules of a pod template's imagePullSecrets that need the whole commit (buildGraph runs them): each
  * Secret named must be in the commit in the workload's namespace (MissingReference) and be a usable pull
  * Secret (SecretInvalid: a kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg Secret whose JSON holds
- * credentials, runtime/pull.ts readPullSecret). Kubernetes' kubelet skips a missing pull Secret with a
+ * credentials, manifest/image.ts readPullSecret). Kubernetes' kubelet skips a missing pull Secret with a
  * warning and pulls without it; coxswain refuses the commit instead, so that a typo does not turn into
  * "pull access denied" on every node. Each problem is an error at the entry's name; no message holds a
  * Secret value. Pure.
@@ -10,7 +10,7 @@
 import { DEFAULT_NAMESPACE, compareKeys, isWorkload, keyOf, type Secret } from "../api/objects.js";
 import { formatFieldPath } from "../manifest/paths.js";
 import type { Diagnostic, ManifestObject } from "../manifest/types.js";
-import { readPullSecret } from "../runtime/pull.js";
+import { readPullSecret } from "../manifest/image.js";
 
 /** The diagnostics of the workloads among `objects` about their imagePullSecrets, in workload key order, then entry order. */
 export function pullSecretDiagnostics(objects: readonly ManifestObject[]): Diagnostic[] {

@@ -16,6 +16,7 @@ import type {
   TopologySpreadConstraint,
 } from "../api/generated/index.js";
 import { parseCpu, parseMemory } from "../api/quantity.js";
+import { defaultPullPolicy } from "./image.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { LABEL_VALUE, QUALIFIED_NAME } from "./schema.js";
@@ -86,13 +87,18 @@ function ignoredFieldIssues(obj: object, fields: Readonly<Record<string, Ignored
   return issues;
 }
 
-/** Drops the ignored fields of a template (see IGNORED_POD_FIELDS), in place; run when defaults are applied. */
+/**
+ * Drops the ignored fields of a template (see IGNORED_POD_FIELDS) and an imagePullPolicy equal to its default
+ * (manifest/image.ts), in place; run when defaults are applied.
+ */
 export function dropIgnoredPodFields(template: PodTemplateSpec): void {
   const spec = template.spec as unknown as Record<string, unknown>;
   for (const field of Object.keys(IGNORED_POD_FIELDS)) delete spec[field];
   for (const c of template.spec.containers) {
     const container = c as unknown as Record<string, unknown>;
     for (const field of Object.keys(IGNORED_CONTAINER_FIELDS)) delete container[field];
+    // Kubernetes' default, written out or not, is the same template (and revision).
+    if (c.imagePullPolicy !== undefined && c.imagePullPolicy === defaultPullPolicy(c.image)) delete c.imagePullPolicy;
   }
 }
 

@@ -9,6 +9,12 @@ import { fieldError, type Issue } from "./issue.js";
 /** Kubernetes refuses Secrets whose data exceed 1 MiB (MaxSecretSize). */
 export const MAX_SECRET_BYTES = 1024 * 1024;
 
+/** The Secret types a pull Secret may have, with the key holding its JSON. */
+export const PULL_SECRET_KEYS: Readonly<Record<string, string>> = Object.freeze({
+  "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
+  "kubernetes.io/dockercfg": ".dockercfg",
+});
+
 /** The keys a kubernetes.io/tls Secret must hold. */
 export const TLS_SECRET_KEYS: readonly string[] = ["tls.crt", "tls.key"];
 
@@ -41,7 +47,7 @@ export function secretIssues(secret: Secret): Issue[] {
   if (size > MAX_SECRET_BYTES) {
     issues.push(fieldError("InvalidField", ["data"], `must hold at most ${MAX_SECRET_BYTES} bytes, as in Kubernetes (got ${size} bytes in data and stringData)`));
   }
-  const configKey = secret.type === "kubernetes.io/dockerconfigjson" ? ".dockerconfigjson" : secret.type === "kubernetes.io/dockercfg" ? ".dockercfg" : undefined;
+  const configKey = secret.type === undefined ? undefined : PULL_SECRET_KEYS[secret.type];
   if (configKey !== undefined) {
     // Kubernetes' rule for these types: the key is there and holds JSON (what it holds is pull-secrets.ts's to judge).
     const value = secretValue(secret, configKey);

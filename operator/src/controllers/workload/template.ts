@@ -4,8 +4,8 @@
  * - The revision (pod-template hash) covers the template and the values of the ConfigMap keys it reads:
  *   Docker fixes a container's environment at create, so a changed ConfigMap value can only reach the
  *   app through new containers, and coxswain rolls them out like any template change. (Kubernetes does
- *   not roll on ConfigMap changes; people add checksum annotations to get this behaviour.) An imagePullPolicy
- *   equal to its default counts as absent (Kubernetes hashes the defaulted template). The contents of the
+ *   not roll on ConfigMap changes; people add checksum annotations to get this behaviour.) (An imagePullPolicy
+ *   equal to its default was dropped when loading: writing it out makes no revision of its own.) The contents of the
  *   imagePullSecrets are not in it, only their names: a rotated registry password needs no new pods, and the
  *   next pull (a new pod, or every pod with Always) uses the Secret of the current commit (pullConfigsOf).
  * - Ports: each container port gets a host port from the node's portRange. The container sees PORT (its
@@ -27,7 +27,8 @@ import { scoringRequests } from "../../runtime/fleet.js";
 import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { PreStopLabel } from "../../runtime/prestop.js";
-import { defaultPullPolicy, readPullSecret, registryCredentials, type DockerConfig, type PullPolicy } from "../../runtime/pull.js";
+import { defaultPullPolicy, readPullSecret, type DockerConfig, type PullPolicy } from "../../manifest/image.js";
+import { registryCredentials } from "../../runtime/pull.js";
 import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 import type { Discovery } from "../../traffic/discovery.js";
@@ -139,7 +140,7 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
       pullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image),
     };
   });
-  const revision = shortHash({ template: withoutDefaultPullPolicies(dep.spec.template), config: resolvedConfig });
+  const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
   const spec = dep.spec.template.spec;
   const scheduling: TemplatePlan["scheduling"] = {};
   if (spec.nodeName) scheduling.nodeName = spec.nodeName;
@@ -168,17 +169,6 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
     images: [...new Set(containers.map((c) => c.image))].sort(),
     pullSecrets: (spec.imagePullSecrets ?? []).map((r) => r.name),
   };
-}
-
-/** The template with every imagePullPolicy that equals its image's default left out (for the revision hash). */
-function withoutDefaultPullPolicies(template: Workload["spec"]["template"]): Workload["spec"]["template"] {
-  if (!template.spec.containers.some((c) => c.imagePullPolicy !== undefined && c.imagePullPolicy === defaultPullPolicy(c.image))) return template;
-  const containers = template.spec.containers.map((c) => {
-    if (c.imagePullPolicy === undefined || c.imagePullPolicy !== defaultPullPolicy(c.image)) return c;
-    const { imagePullPolicy: _default, ...rest } = c;
-    return rest;
-  });
-  return { ...template, spec: { ...template.spec, containers: containers as typeof template.spec.containers } };
 }
 
 /**

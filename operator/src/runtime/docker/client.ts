@@ -6,7 +6,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import Docker from "dockerode";
 import { CoxError } from "../../api/errors.js";
-import type { RegistryAuth } from "../pull.js";
+import type { RegistryAuth } from "../../manifest/image.js";
 import type { TlsCredentials } from "../types.js";
 
 /** Where an engine listens, parsed from a Node's endpoint. */

@@ -29,7 +29,8 @@ import type Docker from "dockerode";
 import { CoxError, isCoxError } from "../../api/errors.js";
 import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
-import { withoutCredentials, type PullSpec, type RegistryAuth } from "../pull.js";
+import type { RegistryAuth } from "../../manifest/image.js";
+import { withoutCredentials, type PullSpec } from "../pull.js";
 import { liveDescendants } from "../process/proc.js";
 import {
   MAX_EXEC_OUTPUT_BYTES,
