@@ -272,3 +272,58 @@ async function importImage(socketPath: string, name: string, content: Buffer, ch
   const failure = /"error(?:Detail)?"\s*:\s*(?:\{\s*"message"\s*:\s*)?"([^"]*)"/.exec(text);
   if (failure) throw new Error(`importing ${name} failed: ${failure[1]}`);
 }
+
+/** An image as `docker save` writes it: its config JSON and its layers (uncompressed tars), base layer first. */
+export interface SavedImage {
+  config: Buffer;
+  layers: Buffer[];
+}
+
+/**
+ * Saves image `name` from the engine at socketPath (GET /images/{name}/get, the API behind `docker save`)
+ * and reads its config and layers out of the archive through its manifest.json (the legacy layout of Docker
+ * 20.10 and the OCI one of later engines both have it), e.g. to serve it from a test registry.
+ */
+export async function saveImage(socketPath: string, name: string): Promise<SavedImage> {
+  const docker = createDockerClient(parseEndpoint(`unix://${socketPath}`), undefined);
+  const stream = await dial<NodeJS.ReadableStream>(docker, { method: "GET", path: `/images/${name}/get`, stream: true });
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  const files = untar(Buffer.concat(chunks));
+  const manifest = JSON.parse(files.get("manifest.json")?.toString("utf8") ?? "null") as { Config: string; Layers: string[] }[] | null;
+  const entry = manifest?.[0];
+  if (!entry) throw new Error(`docker save of ${name}: no manifest.json in the archive`);
+  const read = (p: string): Buffer => {
+    const b = files.get(p);
+    if (!b) throw new Error(`docker save of ${name}: ${p} is not in the archive`);
+    return b;
+  };
+  return { config: read(entry.Config), layers: entry.Layers.map(read) };
+}
+
+/** The regular files of a tar archive by path (ustar, with PAX and GNU long-name headers). */
+function untar(archive: Buffer): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  let longName: string | undefined;
+  for (let off = 0; off + 512 <= archive.length; ) {
+    const h = archive.subarray(off, off + 512);
+    if (h.every((b) => b === 0)) break;
+    const field = (start: number, len: number) => h.toString("utf8", start, start + len).replace(/\0.*$/s, "");
+    const size = parseInt(field(124, 12).trim() || "0", 8);
+    const type = String.fromCharCode(h[156]!);
+    const prefix = field(257, 6) === "ustar" ? field(345, 155) : "";
+    const body = archive.subarray(off + 512, off + 512 + size);
+    let name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    longName = undefined;
+    if (type === "L") longName = body.toString("utf8").replace(/\0.*$/s, "");
+    else if (type === "x") {
+      const path = /\d+ path=([^\n]*)\n/.exec(body.toString("utf8"))?.[1];
+      if (path) longName = path;
+    } else if (type === "0" || type === "\0") {
+      name = name.replace(/^\.\//, "");
+      files.set(name, Buffer.from(body));
+    }
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
+}

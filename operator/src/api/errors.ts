@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   NodeUnreachable: "transient",
   EngineApiUnsupported: "stalled",
   ImagePullFailed: "transient",
+  ImageNeverPull: "transient",
   RuntimeCallFailed: "transient",
   CommandNotFound: "stalled",
   RuntimeUndecided: "stalled",

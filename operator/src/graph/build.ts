@@ -25,6 +25,7 @@ import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../man
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
 import { ingressDiagnostics } from "./ingresses.js";
+import { pullSecretDiagnostics } from "./pull-secrets.js";
 import { rolloutServiceDiagnostics } from "./rollout-services.js";
 import { serviceDiagnostics } from "./services.js";
 import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
@@ -65,7 +66,9 @@ export interface GraphBuild {
  * that matches no workload's pods is a warning) and ingressDiagnostics' (ingresses.ts: a backend Service or
  * port, or a TLS Secret, that is not in the commit or not usable is an error; conflicts between Ingresses
  * are warnings) and rolloutServiceDiagnostics' (rollout-services.ts: a Service a Rollout names that is not
- * in its namespace, headless, or does not select its pods, or that two fields name, is an error). No
+ * in its namespace, headless, or does not select its pods, or that two fields name, is an error) and
+ * pullSecretDiagnostics' (pull-secrets.ts: an imagePullSecrets entry naming no Secret, or no usable pull
+ * Secret). No
  * message contains a Secret value. The output does not
  * depend on the order of `objects`.
  */
@@ -215,6 +218,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
   diagnostics.push(...serviceDiagnostics([...byKey.values()]));
   diagnostics.push(...ingressDiagnostics([...byKey.values()]));
   diagnostics.push(...rolloutServiceDiagnostics([...byKey.values()]));
+  diagnostics.push(...pullSecretDiagnostics([...byKey.values()]));
 
   const graph = new DesiredGraph(
     [...byKey.values()].map((m) => ({ object: m.object, source: m.source })),

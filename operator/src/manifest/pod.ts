@@ -19,6 +19,7 @@ import type {
 } from "../api/generated/index.js";
 import { capabilityName } from "../api/capabilities.js";
 import { parseCpu, parseMemory } from "../api/quantity.js";
+import { defaultPullPolicy } from "./image.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { LABEL_VALUE, QUALIFIED_NAME } from "./schema.js";
@@ -72,10 +73,6 @@ const IGNORED_POD_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze
 
 /** The container fields (containers[]) coxswain accepts and ignores, as IGNORED_POD_FIELDS. */
 const IGNORED_CONTAINER_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze({
-  imagePullPolicy: {
-    quiet: ["IfNotPresent"],
-    why: "on Docker nodes coxswain pulls an image exactly when the node does not have it (IfNotPresent); give each build a tag of its own",
-  },
   terminationMessagePath: { quiet: ["/dev/termination-log"], why: NO_TERMINATION_MESSAGE },
   terminationMessagePolicy: { quiet: ["File"], why: NO_TERMINATION_MESSAGE },
 });
@@ -92,9 +89,10 @@ function ignoredFieldIssues(obj: object, fields: Readonly<Record<string, Ignored
 }
 
 /**
- * Drops the ignored fields of a template (see IGNORED_POD_FIELDS), in place, and empty securityContexts
- * ({}, as kubectl and Helm charts write them: they ask for nothing, and were dropped before coxswain honoured
- * security settings, so keeping them would give unchanged templates a new revision); run when defaults are applied.
+ * Drops the ignored fields of a template (see IGNORED_POD_FIELDS), in place, an imagePullPolicy equal to its
+ * default (manifest/image.ts), and empty securityContexts ({}, as kubectl and Helm charts write them: they ask
+ * for nothing, and were dropped before coxswain honoured security settings, so keeping them would give
+ * unchanged templates a new revision); run when defaults are applied.
  */
 export function dropIgnoredPodFields(template: PodTemplateSpec): void {
   const spec = template.spec as unknown as Record<string, unknown>;
@@ -104,6 +102,8 @@ export function dropIgnoredPodFields(template: PodTemplateSpec): void {
     const container = c as unknown as Record<string, unknown>;
     for (const field of Object.keys(IGNORED_CONTAINER_FIELDS)) delete container[field];
     if (isEmpty(c.securityContext)) delete c.securityContext;
+    // Kubernetes' default, written out or not, is the same template (and revision).
+    if (c.imagePullPolicy !== undefined && c.imagePullPolicy === defaultPullPolicy(c.image)) delete c.imagePullPolicy;
   }
 }
 

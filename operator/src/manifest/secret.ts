@@ -9,6 +9,12 @@ import { fieldError, type Issue } from "./issue.js";
 /** Kubernetes refuses Secrets whose data exceed 1 MiB (MaxSecretSize). */
 export const MAX_SECRET_BYTES = 1024 * 1024;
 
+/** The Secret types a pull Secret may have, with the key holding its JSON. */
+export const PULL_SECRET_KEYS: Readonly<Record<string, string>> = Object.freeze({
+  "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
+  "kubernetes.io/dockercfg": ".dockercfg",
+});
+
 /** The keys a kubernetes.io/tls Secret must hold. */
 export const TLS_SECRET_KEYS: readonly string[] = ["tls.crt", "tls.key"];
 
@@ -21,7 +27,7 @@ export function isBase64(value: string): boolean {
   return s.length % 4 === 0 && /^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s);
 }
 
-/** Rules for one Secret (InvalidField): base64 data, required keys of kubernetes.io/tls, total size. */
+/** Rules for one Secret (InvalidField): base64 data, required keys of kubernetes.io/tls, JSON of the Docker config types, total size. */
 export function secretIssues(secret: Secret): Issue[] {
   const issues: Issue[] = [];
   const data = secret.data ?? {};
@@ -40,6 +46,20 @@ export function secretIssues(secret: Secret): Issue[] {
   for (const [key, value] of Object.entries(stringData)) size += Buffer.byteLength(key) + Buffer.byteLength(value);
   if (size > MAX_SECRET_BYTES) {
     issues.push(fieldError("InvalidField", ["data"], `must hold at most ${MAX_SECRET_BYTES} bytes, as in Kubernetes (got ${size} bytes in data and stringData)`));
+  }
+  const configKey = secret.type === undefined ? undefined : PULL_SECRET_KEYS[secret.type];
+  if (configKey !== undefined) {
+    // Kubernetes' rule for these types: the key is there and holds JSON (what it holds is pull-secrets.ts's to judge).
+    const value = secretValue(secret, configKey);
+    let json = value !== undefined;
+    try {
+      if (value !== undefined) JSON.parse(value.toString("utf8"));
+    } catch {
+      json = false;
+    }
+    if (!json) {
+      issues.push(fieldError("InvalidField", ["data", configKey], `a ${secret.type} Secret must hold ${configKey} (in data or stringData) as JSON, as in Kubernetes; the value is secret and not shown`));
+    }
   }
   if (secret.type === "kubernetes.io/tls") {
     for (const key of TLS_SECRET_KEYS) {

@@ -8,6 +8,7 @@
  */
 
 import type { BridgeNetwork } from "../traffic/bridge.js";
+import type { PullSpec } from "./pull.js";
 
 /** What a node offers, read from the engine when connecting. */
 export interface NodeInfo {
@@ -64,6 +65,12 @@ export interface ContainerLaunch {
   dnsSearch?: string[];
   /** The pod's and container's securityContext merged; absent when it asks for nothing (the runtime's defaults). */
   security?: LaunchSecurity;
+  /**
+   * imagePullPolicy and the registry credentials of the pod's imagePullSecrets (runtime/pull.ts); absent:
+   * IfNotPresent without credentials. Holds secrets: not in the labels nor the spec hash, never logged.
+   * Runtimes without images (process) ignore it.
+   */
+  pull?: PullSpec;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LifecycleHandler } from "../../../operator/src/api/generated/index.js";
-import type { ConfigMap, Deployment } from "../../../operator/src/api/objects.js";
-import { expandVars, planTemplate, podLaunches } from "../../../operator/src/controllers/workload/template.js";
+import type { ConfigMap, Deployment, Secret } from "../../../operator/src/api/objects.js";
+import { expandVars, planTemplate, podLaunches, pullConfigsOf } from "../../../operator/src/controllers/workload/template.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 
@@ -134,5 +134,63 @@ describe("pod template", () => {
     const plan = planTemplate(deployment(), lookup(cfg("hi")));
     const at = { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" };
     expect(podLaunches(plan, at)).toEqual(podLaunches(plan, at));
+  });
+});
+
+describe("image pulls of a pod template", () => {
+  const REGISTRY = "registry.example.com";
+  const pullSecret = (password: string): Secret =>
+    ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "registry", namespace: "shop" },
+      type: "kubernetes.io/dockerconfigjson",
+      stringData: { ".dockerconfigjson": JSON.stringify({ auths: { [REGISTRY]: { username: "ci", password } } }) },
+    }) as Secret;
+  const withSecrets = (d: Deployment): Deployment => {
+    d.spec.template.spec.imagePullSecrets = [{ name: "registry" }];
+    return d;
+  };
+  const at = { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" };
+  const launchWith = (d: Deployment, password: string) => {
+    const plan = planTemplate(d, lookup(cfg("hi")));
+    const secrets = (k: string) => (k === "Secret/shop/registry" ? pullSecret(password) : undefined);
+    return { plan, launch: podLaunches(plan, { ...at, pullConfigs: pullConfigsOf(plan, secrets) })[0]! };
+  };
+
+  it.each<[string, string, string | undefined, string]>([
+    ["a tagged image is pulled when missing by default", "app:v1", undefined, "IfNotPresent"],
+    ["a latest image is pulled every time by default", "app:latest", undefined, "Always"],
+    ["the written policy wins", "app:v1", "Never", "Never"],
+  ])("%s", (_, image, policy, expected) => {
+    const { launch } = launchWith(deployment({ image, ...(policy ? { imagePullPolicy: policy as "Never" } : {}) }), "pw");
+    expect(launch.pull?.policy).toBe(expected);
+  });
+
+  it("gives the launch the credentials of its registry, and keeps them out of the labels and the spec hash", () => {
+    const password = "pa55-for-the-pull-only";
+    const { launch } = launchWith(withSecrets(deployment({ image: `${REGISTRY}/team/app:v1` })), password);
+    expect(launch.pull).toEqual({ policy: "IfNotPresent", auth: [{ username: "ci", password, serveraddress: REGISTRY }] });
+    expect(JSON.stringify(launch.labels)).not.toContain(password);
+    expect(JSON.stringify({ ...launch, pull: undefined })).not.toContain(password);
+  });
+
+  it("gives an image of another registry no credentials", () => {
+    const { launch } = launchWith(withSecrets(deployment({ image: "elsewhere.example.com/app:v1" })), "pw");
+    expect(launch.pull).toEqual({ policy: "IfNotPresent" });
+  });
+
+  it("rolls no pod for a rotated registry password: the revision and the spec hash stay, the next pull gets the new one", () => {
+    const before = launchWith(withSecrets(deployment({ image: `${REGISTRY}/app:v1` })), "old-password");
+    const after = launchWith(withSecrets(deployment({ image: `${REGISTRY}/app:v1` })), "new-password");
+    expect(after.plan.revision).toBe(before.plan.revision);
+    expect(after.launch.labels).toEqual(before.launch.labels);
+    expect(after.launch.pull?.auth?.[0]?.password).toBe("new-password");
+  });
+
+  it("makes a new revision when the policy or the list of pull Secrets changes", () => {
+    const base = planTemplate(deployment({ image: "app:v1" }), lookup(cfg("hi"))).revision;
+    expect(planTemplate(deployment({ image: "app:v1", imagePullPolicy: "Always" }), lookup(cfg("hi"))).revision).not.toBe(base);
+    expect(planTemplate(withSecrets(deployment({ image: "app:v1" })), lookup(cfg("hi"))).revision).not.toBe(base);
   });
 });

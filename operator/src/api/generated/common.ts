@@ -84,6 +84,12 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   securityContext?: PodSecurityContext;
   /**
+   * Secrets in the pod's namespace (kubernetes.io/dockerconfigjson, or the legacy kubernetes.io/dockercfg) whose registry credentials Docker nodes use to pull the pod's images, matched to each image's registry host as the kubelet does. The process runtime has no images and ignores them.
+   */
+  imagePullSecrets?: {
+    name: string;
+  }[];
+  /**
    * true shares the node's process namespace with the pod's containers (Docker's PidMode host). Refused unless the operator's policy file allows it for the pod's namespace (allowHostPID).
    */
   hostPID?: boolean;
@@ -262,7 +268,7 @@ export interface Container {
   ports?: ContainerPort[];
   resources?: ResourceRequirements;
   /**
-   * IfNotPresent is what coxswain does on Docker nodes (an image is pulled only when the node does not have it); Always and Never are ignored with a warning. Dropped when loaded.
+   * When a Docker node pulls the image: Always (before each container is created; the engine downloads only the layers it lacks), IfNotPresent (only when the node lacks it), Never (a missing image is the pod error ImageNeverPull). Default as in Kubernetes: Always for a :latest tag or neither tag nor digest, else IfNotPresent. The process runtime has no images and ignores it.
    */
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
   /**

@@ -2,7 +2,7 @@
 import type { ObjectMeta } from "../meta.js";
 
 /**
- * Confidential values (TLS material for Node endpoints so far). stringData is merged into data (base64) when loaded, as the Kubernetes API server does; stringData wins for a key in both.
+ * Confidential values (TLS material for Node endpoints and Ingresses, registry credentials for imagePullSecrets). stringData is merged into data (base64) when loaded, as the Kubernetes API server does; stringData wins for a key in both.
  */
 export interface Secret {
   apiVersion: "v1";
@@ -12,9 +12,9 @@ export interface Secret {
    */
   metadata: ObjectMeta;
   /**
-   * Opaque (default) holds anything; kubernetes.io/tls must hold tls.crt and tls.key (and may hold ca.crt).
+   * Opaque (default) holds anything; kubernetes.io/tls must hold tls.crt and tls.key (and may hold ca.crt); kubernetes.io/dockerconfigjson must hold .dockerconfigjson and kubernetes.io/dockercfg .dockercfg, a Docker config as JSON (registry credentials for a pod's imagePullSecrets).
    */
-  type?: "Opaque" | "kubernetes.io/tls";
+  type?: "Opaque" | "kubernetes.io/tls" | "kubernetes.io/dockerconfigjson" | "kubernetes.io/dockercfg";
   /**
    * Keys and their values, base64-encoded (standard alphabet, padded). Keys follow Kubernetes' rule ([-._a-zA-Z0-9]+).
    */

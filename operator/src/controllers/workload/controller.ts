@@ -24,7 +24,7 @@
  */
 import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
 import { toCoxError, type CoxError } from "../../api/errors.js";
-import type { ConfigMap, Rollout, Service, Workload } from "../../api/objects.js";
+import type { ConfigMap, Rollout, Secret, Service, Workload } from "../../api/objects.js";
 import { parseKey } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
@@ -71,7 +71,7 @@ import type { RolloutTrafficState, ServiceRole, ServiceSpec } from "../../traffi
 import { stateKey } from "../traffic-board.js";
 import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
-import { planTemplate, podLaunches, podRequest, type TemplatePlan } from "./template.js";
+import { planTemplate, podLaunches, podRequest, pullConfigsOf, type TemplatePlan } from "./template.js";
 import type { DesiredView, RolloutTrafficPort, WorkloadReporter } from "../types.js";
 
 /** Options of the workload controller. */
@@ -519,6 +519,8 @@ export class WorkloadController {
     const result = schedule(fleet.schedulerSnapshot(plan.priority.value, ctx.key), requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
     this.nextStartIndex = result.nextStartIndex;
     const creates: Promise<void>[] = [];
+    // Registry credentials from the current commit's Secrets, also for an older revision's pods (template.ts).
+    const pullConfigs = pullConfigsOf(plan, (k) => ctx.graph?.get(k)?.object as Secret | undefined);
     for (const placement of result.placements) {
       const node = fleet.nodeConfig(placement.node)!;
       if (placement.node === mem.nominatedNode) {
@@ -543,7 +545,7 @@ export class WorkloadController {
             : services.length > 0
               ? discoveryFor(services, node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK, ctx.namespace)
               : undefined;
-        return podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}) });
+        return podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}), pullConfigs });
       };
       creates.push(
         launches()

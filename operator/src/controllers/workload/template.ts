@@ -4,7 +4,10 @@
  * - The revision (pod-template hash) covers the template and the values of the ConfigMap keys it reads:
  *   Docker fixes a container's environment at create, so a changed ConfigMap value can only reach the
  *   app through new containers, and coxswain rolls them out like any template change. (Kubernetes does
- *   not roll on ConfigMap changes; people add checksum annotations to get this behaviour.)
+ *   not roll on ConfigMap changes; people add checksum annotations to get this behaviour.) (An imagePullPolicy
+ *   equal to its default was dropped when loading: writing it out makes no revision of its own.) The contents of the
+ *   imagePullSecrets are not in it, only their names: a rotated registry password needs no new pods, and the
+ *   next pull (a new pod, or every pod with Always) uses the Secret of the current commit (pullConfigsOf).
  * - Ports: each container port gets a host port from the node's portRange. The container sees PORT (its
  *   first port) and PORT_<NAME> for each named port. In host network mode these are the assigned host
  *   ports, which the app must listen on; in bridge mode they are the declared containerPorts and the
@@ -15,7 +18,7 @@
  *   variables defined before it; $$ is a literal $; an unknown $(VAR) stays as written.
  */
 import { canonicalJson, shortHash } from "../../api/canonical.js";
-import type { ConfigMap, Workload } from "../../api/objects.js";
+import type { ConfigMap, Secret, Workload } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
 import type { LifecycleHandler, PodSpec, Probe } from "../../api/generated/index.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
@@ -24,6 +27,8 @@ import { scoringRequests } from "../../runtime/fleet.js";
 import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { HookLabel } from "../../runtime/hooks.js";
+import { defaultPullPolicy, readPullSecret, type DockerConfig, type PullPolicy } from "../../manifest/image.js";
+import { registryCredentials } from "../../runtime/pull.js";
 import type { ContainerLaunch, LaunchPort, LaunchSecurity } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 import type { Discovery } from "../../traffic/discovery.js";
@@ -54,6 +59,8 @@ export interface ContainerPlan {
   postStart?: LifecycleHandler;
   /** The pod's and the container's securityContext merged (security.ts); absent when it asks for nothing. */
   security?: LaunchSecurity;
+  /** imagePullPolicy, defaulted as Kubernetes does (runtime/pull.ts defaultPullPolicy). */
+  pullPolicy: PullPolicy;
 }
 
 /** Scheduling priority of a workload's pods (PriorityClass, coxswain.io/priority, global default). */
@@ -85,6 +92,8 @@ export interface TemplatePlan {
   /** Scheduling constraints of the pod spec, as Kubernetes writes them. */
   scheduling: Pick<PodSpec, "nodeName" | "nodeSelector" | "affinity" | "tolerations" | "topologySpreadConstraints">;
   images: string[];
+  /** The names of the pod's imagePullSecrets, in order (Secrets of `namespace`); their contents are not here. */
+  pullSecrets: string[];
 }
 
 /**
@@ -136,6 +145,7 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
       ...(c.lifecycle?.preStop ? { preStop: c.lifecycle.preStop } : {}),
       ...(c.lifecycle?.postStart ? { postStart: c.lifecycle.postStart } : {}),
       ...(security ? { security } : {}),
+      pullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image),
     };
   });
   const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
@@ -165,7 +175,24 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
     priority,
     scheduling,
     images: [...new Set(containers.map((c) => c.image))].sort(),
+    pullSecrets: (spec.imagePullSecrets ?? []).map((r) => r.name),
   };
+}
+
+/**
+ * The registry credentials of a plan's imagePullSecrets, read from `secrets` (the desired graph of the current
+ * commit, so that a rotated password reaches the next pull), in the plan's order. A Secret that is missing or
+ * unusable is left out (validation refuses such a commit: pull-secrets.ts).
+ */
+export function pullConfigsOf(plan: TemplatePlan, secrets: (key: string) => Secret | undefined): DockerConfig[] {
+  const out: DockerConfig[] = [];
+  for (const name of plan.pullSecrets) {
+    const secret = secrets(makeKey("Secret", name, plan.namespace));
+    if (secret?.kind !== "Secret") continue;
+    const read = readPullSecret(secret);
+    if ("config" in read) out.push(read.config);
+  }
+  return out;
 }
 
 /** Facts of one pod that the plan does not know: its name, node, host ports and the commit creating it. */
@@ -179,6 +206,8 @@ export interface PodPlacement {
   instance: string;
   /** The Services that exist as the pod starts, as seen from its node (traffic/discovery.ts). */
   discovery?: Discovery;
+  /** The pod's pull Secrets, read (pullConfigsOf); none: anonymous pulls. */
+  pullConfigs?: readonly DockerConfig[];
 }
 
 /** The container launches of one pod. Deterministic for the same plan and placement. */
@@ -236,7 +265,10 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     if (c.postStart) labels[LABELS.postStart] = canonicalJson(hookLabel(c, "postStart", c.postStart, ports));
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
     labels[LABELS.priority] = String(plan.priority.value);
-    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels };
+    // After the spec hash and outside the labels: the credentials are secret, and a rotated one is no new spec.
+    const auth = registryCredentials(c.image, at.pullConfigs ?? []);
+    const pull = { policy: c.pullPolicy, ...(auth.length ? { auth } : {}) };
+    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels, pull };
   });
 }
 

@@ -6,6 +6,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import Docker from "dockerode";
 import { CoxError } from "../../api/errors.js";
+import type { RegistryAuth } from "../../manifest/image.js";
 import type { TlsCredentials } from "../types.js";
 
 /** Where an engine listens, parsed from a Node's endpoint. */
@@ -172,6 +173,8 @@ export interface EngineRequest {
   okStatuses?: number[];
   /** Resolve with the response stream instead of the parsed body. */
   stream?: boolean;
+  /** Registry credentials, sent as the X-Registry-Auth header (POST /images/create). */
+  authconfig?: RegistryAuth;
   /** Aborts the request (and the response stream) when fired. */
   signal?: AbortSignal;
 }
@@ -219,6 +222,7 @@ export function dial<T>(docker: Docker, req: EngineRequest): Promise<T> {
     isStream: req.stream === true,
   };
   if (req.tar) dialOptions.file = req.tar;
+  if (req.authconfig) dialOptions.authconfig = req.authconfig;
   if (req.signal) dialOptions.abortSignal = req.signal;
   return new Promise<T>((resolve, reject) => {
     (docker.modem as unknown as { dial(o: unknown, cb: (err: unknown, data: unknown) => void): void }).dial(

@@ -29,6 +29,8 @@ import type Docker from "dockerode";
 import { CoxError, isCoxError } from "../../api/errors.js";
 import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
+import type { RegistryAuth } from "../../manifest/image.js";
+import { withoutCredentials, type PullSpec } from "../pull.js";
 import { liveDescendants } from "../process/proc.js";
 import {
   MAX_EXEC_OUTPUT_BYTES,
@@ -291,7 +293,7 @@ export class DockerRuntime implements NodeRuntime {
   }
 
   /**
-   * Ensures the image (pulling it when missing), creates the container with the launch's labels and
+   * Ensures the image as launch.pull says (ensureImage), creates the container with the launch's labels and
    * starts it. All or nothing: when start fails, the container created by this call is removed again.
    * A container that already has the name is reused when it is ours with the same spec hash (a retry
    * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed. An env
@@ -324,7 +326,7 @@ export class DockerRuntime implements NodeRuntime {
         `launch of ${launch.runtimeName} carries ${LABELS.owner}=${owner}; this runtime manages owner ${this.owner}`,
       );
     }
-    await this.ensureImage(launch.image);
+    await this.ensureImage(launch.image, launch.pull);
     const imageUser = needsImageUser(launch.security) ? await this.imageUser(launch.image) : undefined;
     const asRoot = runAsRootProblem(launch.security, imageUser);
     if (asRoot !== undefined) {
@@ -767,33 +769,30 @@ export class DockerRuntime implements NodeRuntime {
   // ---------------------------------------------------------------- images and networks
 
   /**
-   * Inspects the image; when missing, pulls it under pullTimeoutMs. Pull failures are ImagePullFailed.
-   * Public for the node proxy (runtime/proxy/docker-proxy.ts), whose image is pulled like a pod's.
+   * Makes the image present as `pull` says (absent: IfNotPresent, anonymous). IfNotPresent pulls only a
+   * missing image; Always pulls every time (the engine downloads only layers it lacks); Never pulls nothing,
+   * and a missing image is ImageNeverPull. A pull tries each of pull.auth in turn (X-Registry-Auth) until the
+   * registry accepts one, or once anonymously without any; failures are ImagePullFailed with the registry's
+   * last answer, credentials cut out. Public for the node proxy (runtime/proxy/docker-proxy.ts), whose image
+   * is pulled like a pod's.
    */
-  async ensureImage(image: string): Promise<void> {
-    if (await this.hasImage(image)) return;
-    const { repository, tag } = splitImageReference(image);
-    let failure: unknown;
-    try {
-      await this.engineCall(
-        `pull image ${image}`,
-        async (docker, signal) => {
-          const stream = await dial<NodeJS.ReadableStream>(docker, {
-            method: "POST",
-            path: "/images/create",
-            query: { fromImage: repository, tag },
-            stream: true,
-            signal,
-          });
-          await readPullProgress(stream, signal);
-        },
-        { timeoutMs: this.pullTimeoutMs },
+  async ensureImage(image: string, pull?: PullSpec): Promise<void> {
+    const policy = pull?.policy ?? "IfNotPresent";
+    if (policy !== "Always" && (await this.hasImage(image))) return;
+    if (policy === "Never") {
+      throw new CoxError(
+        "ImageNeverPull",
+        `node ${this.nodeName}: image ${image} is not present and imagePullPolicy is Never: expected the image on the node (docker pull or docker load there), or another imagePullPolicy`,
+        { details: { node: this.nodeName, image } },
       );
-    } catch (err) {
-      failure = err;
     }
-    // The engine itself going away is a node problem, not an image problem; a pull deadline is the image's.
-    if (isCoxError(failure, "NodeUnreachable") && failure.details?.errno !== undefined) throw failure;
+    let failure: unknown;
+    for (const auth of pull?.auth?.length ? pull.auth : [undefined]) {
+      failure = await this.pullOnce(image, auth);
+      // The engine itself going away is a node problem, not an image problem; a pull deadline is the image's.
+      if (isCoxError(failure, "NodeUnreachable") && failure.details?.errno !== undefined) throw failure;
+      if (failure === undefined) break;
+    }
     if (failure === undefined && (await this.hasImage(image))) return;
     const reason =
       failure === undefined
@@ -803,9 +802,10 @@ export class DockerRuntime implements NodeRuntime {
           : isCoxError(failure)
             ? engineMessage(failure.cause ?? failure)
             : String(failure);
+    const credentials = pull?.auth?.length ? ` (with the credentials of ${[...new Set(pull.auth.map((a) => a.serveraddress))].join(", ")})` : "";
     throw new CoxError(
       "ImagePullFailed",
-      `node ${this.nodeName}: image ${image} is not present and could not be pulled: ${reason}`,
+      withoutCredentials(`node ${this.nodeName}: image ${image} could not be pulled${credentials}: ${reason}`, pull?.auth),
       { cause: failure, details: { node: this.nodeName, image } },
     );
   }
@@ -814,6 +814,31 @@ export class DockerRuntime implements NodeRuntime {
   private async imageUser(image: string): Promise<string> {
     const info = await this.call<{ Config?: { User?: string } | null }>(`inspect image ${image}`, { method: "GET", path: `/images/${image}/json` });
     return info.Config?.User ?? "";
+  }
+
+  /** One POST /images/create of `image`, with `auth` as X-Registry-Auth; resolves with the failure, if any. */
+  private async pullOnce(image: string, auth: RegistryAuth | undefined): Promise<unknown> {
+    const { repository, tag } = splitImageReference(image);
+    try {
+      await this.engineCall(
+        `pull image ${image}`,
+        async (docker, signal) => {
+          const stream = await dial<NodeJS.ReadableStream>(docker, {
+            method: "POST",
+            path: "/images/create",
+            query: { fromImage: repository, tag },
+            ...(auth ? { authconfig: auth } : {}),
+            stream: true,
+            signal,
+          });
+          await readPullProgress(stream, signal);
+        },
+        { timeoutMs: this.pullTimeoutMs },
+      );
+      return undefined;
+    } catch (err) {
+      return err;
+    }
   }
 
   private async hasImage(image: string): Promise<boolean> {

@@ -3,7 +3,7 @@
  * A "container" is a local process group running the container's command.
  *
  * Documented limits: the image is ignored (nothing is pulled or unpacked: the program must be installed
- * on the host), there is no isolation (same user, filesystem and network as the operator), limits are not
+ * on the host; so are imagePullPolicy and imagePullSecrets, launch.pull, without a word), there is no isolation (same user, filesystem and network as the operator), limits are not
  * enforced, and only host networking exists (the program must listen on its hostPort; the launch env
  * carries PORT / PORT_<NAME>). Linux only (it reads /proc). One operator instance per stateDir.
  *
