@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   ManifestsTooLarge: "stalled",
   MissingReference: "stalled",
   DependencyCycle: "stalled",
+  SecretUndecryptable: "stalled",
   // source: Git
   RepoNotFound: "stalled",
   BranchNotFound: "waiting",
