@@ -46,8 +46,11 @@ function macBytes(v: string | number | boolean): Buffer {
   return Buffer.from(String(v), "utf8");
 }
 
-/** Encrypts one manifest (a plain object) for the recipients; returns the YAML sops would write. */
-export async function sopsEncrypt(doc: Record<string, unknown>, opts: SopsOptions): Promise<string> {
+/**
+ * Encrypts one manifest (a plain object), or several as one file (one data key, one MAC over all of them,
+ * the same sops block in each document, as sops does), for the recipients; returns the YAML sops would write.
+ */
+export async function sopsEncrypt(docs: Record<string, unknown> | Record<string, unknown>[], opts: SopsOptions): Promise<string> {
   const key = randomBytes(32);
   const hash = createHash("sha512");
   const regex = opts.encryptedRegex === undefined ? undefined : new RegExp(opts.encryptedRegex);
@@ -61,7 +64,7 @@ export async function sopsEncrypt(doc: Record<string, unknown>, opts: SopsOption
     hash.update(macBytes(leaf));
     return encrypted(path) ? encryptValue(leaf, key, `${path.join(":")}:`) : leaf;
   };
-  const tree = walk(doc, []) as Record<string, unknown>;
+  const trees = (Array.isArray(docs) ? docs : [docs]).map((doc) => walk(doc, []) as Record<string, unknown>);
   const lastModified = opts.lastModified ?? new Date().toISOString().replace(/\.\d+Z$/, "Z");
   const age = [];
   for (const recipient of opts.recipients) {
@@ -71,5 +74,5 @@ export async function sopsEncrypt(doc: Record<string, unknown>, opts: SopsOption
   }
   const mac = encryptValue(hash.digest("hex").toUpperCase(), key, lastModified);
   const sops: Record<string, unknown> = { age, lastmodified: lastModified, mac, ...(regex ? { encrypted_regex: opts.encryptedRegex } : { unencrypted_suffix: suffix }), version: "3.9.0" };
-  return stringify({ ...tree, sops }, { indent: 4, lineWidth: 0 });
+  return trees.map((tree) => stringify({ ...tree, sops }, { indent: 4, lineWidth: 0 })).join("---\n");
 }

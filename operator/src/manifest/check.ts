@@ -90,8 +90,12 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
   }
   out.keyDependent = true;
   if ("errors" in opened) {
-    out.issues.push(...opened.errors);
     out.documents = parsed.map((d, i) => ({ start: d.start, positions, ordinal: i, issues: [], ...secretIdentity(d.data) }));
+    for (const e of opened.errors) {
+      // Named after the document the error sits in, when its kind and name are readable.
+      const doc = out.documents.filter((d) => d.start.line <= e.line).at(-1);
+      out.issues.push(doc?.identity ? { ...e, object: doc.identity.key } : e);
+    }
     return out;
   }
   out.documents = parsed.map((d, i) => checkDocument({ ...d, data: opened.documents.get(documentKey(d.start)) ?? d.data }, positions, i));

@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Secret } from "../../../operator/src/api/objects.js";
-import { formatDiagnostic, readManifestFiles, secretValue, ManifestCache, type ManifestSet, type SourceFile } from "../../../operator/src/manifest/index.js";
+import { formatDiagnostic, readManifestFiles, secretValue, ManifestCache, type Diagnostic, type ManifestSet, type SourceFile } from "../../../operator/src/manifest/index.js";
 import { AgeKeyring, goFormatFloat, rfc3339AsGoFormats } from "../../../operator/src/manifest/sops.js";
 import { coxErrorOf } from "../../support/errors.js";
 import { tempDir } from "../../support/git-repo.js";
@@ -29,7 +29,7 @@ function secretDoc(extra: Record<string, unknown> = {}): Record<string, unknown>
   return { apiVersion: "v1", kind: "Secret", metadata: { name: "db", namespace: "shop" }, type: "Opaque", stringData: { token: TOKEN, password: PASSWORD }, ...extra };
 }
 
-function errorsOf(set: ManifestSet): { code: string; file: string; line: number; field: string; message: string }[] {
+function errorsOf(set: ManifestSet): Diagnostic[] {
   return set.diagnostics.filter((d) => d.severity === "error");
 }
 
@@ -122,6 +122,19 @@ describe("SOPS-encrypted Secrets", () => {
     const config = await sopsEncrypt({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { token: TOKEN } }, { recipients: [key.recipient], encryptedRegex: "^data$" });
     const set = await read({ "config.yaml": config }, { age: keyring });
     expect(errorsOf(set).map((d) => [d.code, d.line, d.field])).toEqual([["SecretUndecryptable", 2, "kind"]]);
+  });
+
+  it("reads a file of several documents as one unit: one MAC over all of them, in their order", async () => {
+    const docs = [secretDoc({ metadata: { name: "one" } }), secretDoc({ metadata: { name: "two" }, stringData: { token: "other" } })];
+    const text = await sopsEncrypt(docs, { recipients: [key.recipient], encryptedRegex: "^(data|stringData)$" });
+    const set = await read({ "two.yaml": text }, { age: keyring });
+    expect(errorsOf(set)).toEqual([]);
+    expect(set.objects.map((o) => o.key)).toEqual(["Secret/default/one", "Secret/default/two"]);
+    const [first, second] = text.split(/^---\n/m) as [string, string];
+    const swapped = await read({ "two.yaml": `${second}---\n${first}` }, { age: keyring });
+    expect(errorsOf(swapped).map((d) => [d.code, d.field])).toEqual([["SecretUndecryptable", "sops.mac"]]);
+    const dropped = await read({ "two.yaml": first }, { age: keyring });
+    expect(errorsOf(dropped).map((d) => [d.code, d.field, d.object])).toEqual([["SecretUndecryptable", "sops.mac", "Secret/default/one"]]);
   });
 
   it("keeps a Secret that cannot be decrypted known by name (no MissingReference noise, duplicates still found)", async () => {
