@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   ManifestsTooLarge: "stalled",
   MissingReference: "stalled",
   DependencyCycle: "stalled",
+  SecretUndecryptable: "stalled",
   // source: Git
   RepoNotFound: "stalled",
   BranchNotFound: "waiting",

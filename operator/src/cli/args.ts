@@ -1,11 +1,13 @@
 /**
  * Command-line parsing shared by the subcommands: node:util parseArgs plus the errors users see.
  */
+import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CoxError } from "../api/errors.js";
 import { formatMemory, parseMemory } from "../api/quantity.js";
 import { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, ManifestCache, type LoadOptions, type ManifestLimits } from "../manifest/index.js";
 import { loadPolicyFile } from "../manifest/policy.js";
+import { AgeKeyring } from "../manifest/sops.js";
 import { createProfile, DEFAULT_PROFILE, type ProfileOptions, type SchedulerSettings } from "../scheduler/index.js";
 
 /** Parses argv against `options`; unknown flags and missing values become InvalidArgument errors. */
@@ -111,7 +113,8 @@ export function parseSchedulerFlags(values: { "scheduler-scoring"?: string; "sch
 
 /**
  * The manifest flags shared by `run`, `plan` and `validate`: the limits (see manifest/limits.ts),
- * --strict (every warning of the reading is an error) and --policy-file (manifest/policy.ts).
+ * --strict (every warning of the reading is an error), --policy-file (manifest/policy.ts) and --age-key-file
+ * (manifest/sops.ts).
  */
 export const MANIFEST_LIMIT_FLAGS = {
   "manifest-max-file-size": { type: "string" },
@@ -119,6 +122,7 @@ export const MANIFEST_LIMIT_FLAGS = {
   "manifest-max-total-size": { type: "string" },
   strict: { type: "boolean" },
   "policy-file": { type: "string" },
+  "age-key-file": { type: "string" },
 } as const;
 
 /** `run`'s flag for the parse cache. */
@@ -131,7 +135,9 @@ export const MANIFEST_LIMITS_USAGE = `  --strict                      every warn
                                 (YAML, see README "Security"); without it none of that is allowed
   --manifest-max-file-size <n>  largest manifest file: bytes, or 512Ki, 4Mi, 1Gi, 10M (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxFileBytes)})
   --manifest-max-documents <n>  most YAML documents in one file (default ${DEFAULT_MANIFEST_LIMITS.maxDocumentsPerFile})
-  --manifest-max-total-size <n> largest sum of manifest file sizes of one commit or directory (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxTotalBytes)})`;
+  --manifest-max-total-size <n> largest sum of manifest file sizes of one commit or directory (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxTotalBytes)})
+  --age-key-file <path>         age identities (as age-keygen writes them) that decrypt SOPS-encrypted Secrets
+                                (default: the file SOPS_AGE_KEY_FILE names; without either, such a Secret is an error)`;
 
 /** Help line of MANIFEST_CACHE_FLAG. */
 export const MANIFEST_CACHE_USAGE = `  --manifest-cache-size <n>     parsed manifests kept across commits, counted in bytes of their YAML (default ${formatMemory(DEFAULT_CACHE_BYTES)};
@@ -158,6 +164,16 @@ function parseCount(flag: string, text: string): number {
     throw new CoxError("InvalidArgument", `${flag}: expected a whole number above 0 (got ${JSON.stringify(text)})`);
   }
   return n;
+}
+
+/**
+ * The age identities of `--age-key-file`, or of the file SOPS_AGE_KEY_FILE names (as sops reads it),
+ * read once at start; undefined when neither is given. InvalidArgument naming the file when it cannot be
+ * read or holds no identity.
+ */
+export async function readAgeKeyFlag(values: { "age-key-file"?: string }, env: NodeJS.ProcessEnv = process.env): Promise<AgeKeyring | undefined> {
+  const file = values["age-key-file"] ?? (env.SOPS_AGE_KEY_FILE || undefined);
+  return file === undefined ? undefined : AgeKeyring.fromFile(path.resolve(file));
 }
 
 /**

@@ -16,7 +16,7 @@ import { StatusWriter } from "../status/writer.js";
 import { loadCommit } from "../sync/load.js";
 import { realRuntimeFactory, resolveDefaultNode, type DefaultRuntime } from "../sync/operator.js";
 import { buildPlan, formatPlan, type Plan } from "../sync/plan.js";
-import { MANIFEST_LIMIT_FLAGS, MANIFEST_LIMITS_USAGE, parse, parseManifestFlags, parsePortRange, parseSchedulerFlags, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
+import { MANIFEST_LIMIT_FLAGS, MANIFEST_LIMITS_USAGE, parse, parseManifestFlags, parsePortRange, readAgeKeyFlag, parseSchedulerFlags, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
 import { observeFleet } from "./fleet.js";
 import { openForReading } from "./status.js";
 
@@ -60,6 +60,8 @@ export async function planCommand(argv: string[], out: (line: string) => void): 
   });
   const scheduler = parseSchedulerFlags(values);
   const manifests = parseManifestFlags(values);
+  const age = await readAgeKeyFlag(values);
+  if (age) manifests.age = age;
   const output = values.output ?? "text";
   if (output !== "text" && output !== "json") throw new CoxError("InvalidArgument", `--output: expected json (got ${JSON.stringify(values.output)})`);
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;

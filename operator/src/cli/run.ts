@@ -16,6 +16,7 @@ import {
   parse,
   parseDuration,
   parseManifestFlags,
+  readAgeKeyFlag,
   parsePort,
   parsePortRange,
   parseSchedulerFlags,
@@ -134,6 +135,11 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   const scheduler = parseSchedulerFlags(values);
   if (scheduler) opts.scheduler = scheduler;
   const manifests = parseManifestFlags(values);
+  const age = await readAgeKeyFlag(values);
+  if (age) {
+    manifests.age = age;
+    out(`age keys: ${age.recipients.length} identit${age.recipients.length === 1 ? "y" : "ies"} from ${age.source} (for SOPS-encrypted Secrets)`);
+  }
   if (Object.keys(manifests).length > 0) opts.manifests = manifests;
 
   const creds = await resolveGitCredentials(values["git-credentials-file"] ? { file: values["git-credentials-file"] } : {});

@@ -9,7 +9,7 @@ import { CoxError } from "../api/errors.js";
 import { buildGraph } from "../graph/index.js";
 import { validateDirectory } from "../manifest/directory.js";
 import { compareDiagnostics, formatDiagnostic, type Diagnostic, type ManifestSet } from "../manifest/types.js";
-import { MANIFEST_LIMIT_FLAGS, MANIFEST_LIMITS_USAGE, parse, parseManifestFlags } from "./args.js";
+import { MANIFEST_LIMIT_FLAGS, MANIFEST_LIMITS_USAGE, parse, parseManifestFlags, readAgeKeyFlag } from "./args.js";
 import { kindsSummary } from "./kinds.js";
 
 /** Help text of `coxswain validate`. */
@@ -38,9 +38,12 @@ function validateSummary(read: ManifestSet["read"], diagnostics: readonly Diagno
 /** Validates a directory; resolves with the exit code. */
 export async function validateCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const { values, positionals } = parse(argv, { ...MANIFEST_LIMIT_FLAGS }, true);
-  if (positionals.length !== 1) throw new CoxError("InvalidArgument", "usage: coxswain validate <DIR> [--strict] [--policy-file PATH] [--manifest-max-file-size N] [--manifest-max-documents N] [--manifest-max-total-size N]");
+  if (positionals.length !== 1) throw new CoxError("InvalidArgument", "usage: coxswain validate <DIR> [--strict] [--policy-file PATH] [--age-key-file PATH] [--manifest-max-file-size N] [--manifest-max-documents N] [--manifest-max-total-size N]");
   const dir = path.resolve(positionals[0]!);
-  const set = await validateDirectory(dir, parseManifestFlags(values));
+  const manifests = parseManifestFlags(values);
+  const age = await readAgeKeyFlag(values);
+  if (age) manifests.age = age;
+  const set = await validateDirectory(dir, manifests);
   // Reading stopped at the total size limit: cross-object checks would report what is only unread.
   const graphDiagnostics = set.incomplete ? [] : buildGraph(set.objects).diagnostics;
   const diagnostics = [...set.diagnostics, ...graphDiagnostics].sort(compareDiagnostics);

@@ -47,6 +47,11 @@ export interface CheckedFile {
   stoppedAtLimit?: number;
   documents: CheckedDocument[];
   issues: FileIssue[];
+  /**
+   * Set for a SOPS file (manifest/sops.ts): what it yields depends on the age keys of the reading, so it
+   * is never cached (and its decrypted values do not outlive the reading in the cache).
+   */
+  keyDependent?: true;
 }
 
 /** Counters of a cache, for tests and metrics. */

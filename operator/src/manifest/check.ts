@@ -13,6 +13,7 @@ import { FilePositions, yamlDocuments, type FileIssue, type ParsedDocument, type
 import { formatFieldPath } from "./paths.js";
 import { SERVER_SET_ANNOTATIONS, SERVER_SET_METADATA_FIELDS, validateSchema } from "./schema.js";
 import { applyDefaults, semanticIssues } from "./semantic.js";
+import { documentKey, mightBeSops, openSopsFile, type AgeKeyring } from "./sops.js";
 
 /**
  * What a document that is not a manifest is told: coxswain reads every YAML file under the manifest path,
@@ -30,9 +31,11 @@ const KINDS_POINTER = "`coxswain kinds` lists the kinds coxswain reads and those
  * documents than `maxDocuments` is one TooManyDocuments error where the first document past the limit
  * starts, and none of its documents are returned (a commit is applied whole or not at all, so there is
  * nothing to gain from checking the rest). Documents are checked as they are parsed, so only one
- * document's syntax tree exists at a time.
+ * document's syntax tree exists at a time — except in a SOPS file (manifest/sops.ts), which is decrypted
+ * whole with `opts.age` (unlocked for this content before) and then checked; when it cannot be decrypted,
+ * its SecretUndecryptable errors are the file's and none of its documents yields an object.
  */
-export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: number } = {}): CheckedFile {
+export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: number; age?: AgeKeyring } = {}): CheckedFile {
   let text: string;
   const bytes = typeof content === "string" ? Buffer.byteLength(content, "utf8") : content.byteLength;
   if (typeof content === "string") text = content;
@@ -52,9 +55,14 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
   const maxDocuments = opts.maxDocuments ?? Infinity;
   const positions = new FilePositions(text);
   const out: CheckedFile = { bytes, documentCount: 0, documents: [], issues: [] };
+  // A SOPS file is one unit (its MAC covers every document): its documents are collected, then decrypted.
+  const sops = mightBeSops(text);
+  const parsed: ParsedDocument[] = [];
   for (const item of yamlDocuments(text, maxDocuments)) {
-    if ("document" in item) out.documents.push(checkDocument(item.document, positions, out.documents.length));
-    else if ("issue" in item) out.issues.push(item.issue);
+    if ("document" in item) {
+      if (sops) parsed.push(item.document);
+      else out.documents.push(checkDocument(item.document, positions, out.documents.length));
+    } else if ("issue" in item) out.issues.push(item.issue);
     else if ("counted" in item) out.documentCount = item.counted;
     else {
       return {
@@ -74,7 +82,35 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
       };
     }
   }
+  if (!sops) return out;
+  const opened = openSopsFile(text, opts.age);
+  if (opened === undefined) {
+    out.documents = parsed.map((d, i) => checkDocument(d, positions, i));
+    return out;
+  }
+  out.keyDependent = true;
+  if ("errors" in opened) {
+    out.documents = parsed.map((d, i) => ({ start: d.start, positions, ordinal: i, issues: [], ...secretIdentity(d.data) }));
+    for (const e of opened.errors) {
+      // Named after the document the error sits in, when its kind and name are readable.
+      const doc = out.documents.filter((d) => d.start.line <= e.line).at(-1);
+      out.issues.push(doc?.identity ? { ...e, object: doc.identity.key } : e);
+    }
+    return out;
+  }
+  out.documents = parsed.map((d, i) => checkDocument({ ...d, data: opened.documents.get(documentKey(d.start)) ?? d.data }, positions, i));
   return out;
+}
+
+/**
+ * The identity of a SOPS document that could not be decrypted, when its kind and name are in plain text
+ * (encrypted_regex leaves them so), so that checks across objects still see the Secret.
+ */
+function secretIdentity(data: unknown): Pick<CheckedDocument, "identity"> {
+  if (!isMapping(data) || data.kind !== "Secret" || !isMapping(data.metadata)) return {};
+  const { name, namespace } = data.metadata;
+  if (typeof name !== "string" || name === "" || name.startsWith("ENC[")) return {};
+  return { identity: { kind: "Secret", key: makeKey("Secret", name, typeof namespace === "string" && !namespace.startsWith("ENC[") ? namespace : undefined) } };
 }
 
 function isMapping(v: unknown): v is Record<string, unknown> {

@@ -17,6 +17,7 @@ import { LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./
 import type { FileIssue, FilePositions } from "./parse.js";
 import { policyDiagnostics, type Policy } from "./policy.js";
 import type { PathSegment } from "./paths.js";
+import type { AgeKeyring } from "./sops.js";
 import { compareDiagnostics, type Diagnostic, type ManifestFile, type ManifestObject, type ManifestSet, type ObjectPosition, type SourcePosition } from "./types.js";
 
 /** Options of loadManifests, readManifestFiles and validateDirectory. */
@@ -39,6 +40,12 @@ export interface LoadOptions {
    * (privileged, hostPID, hostIPC, hostPath, added capabilities). Absent: none of it is allowed.
    */
   policy?: Policy;
+  /**
+   * The age identities that decrypt SOPS-encrypted Secrets (manifest/sops.ts); without them such a file is
+   * a SecretUndecryptable error. readManifestFiles unlocks each file's data keys itself; loadManifests is
+   * synchronous and only finds the keys an earlier `await age.unlock(content)` unwrapped.
+   */
+  age?: AgeKeyring;
 }
 
 /**
@@ -122,6 +129,7 @@ const STRICT_NOTE = " (an error with --strict)";
 class SetBuilder {
   readonly limits: ManifestLimits;
   readonly cache: ManifestCache | null;
+  readonly age: AgeKeyring | undefined;
   readonly #diagnostics: Diagnostic[] = [];
   readonly #objects: ManifestObject[] = [];
   readonly #firstSeen = new Map<ResourceKey, SourcePosition>();
@@ -137,6 +145,7 @@ class SetBuilder {
     this.cache = opts.cache === undefined ? defaultManifestCache : opts.cache;
     this.#strict = opts.strict === true;
     this.#policy = opts.policy;
+    this.age = opts.age;
   }
 
   /** A checked issue under this file's path; with --strict a warning becomes an error that says why. */
@@ -196,10 +205,10 @@ class SetBuilder {
     return holds ? hit : undefined;
   }
 
-  /** Parses and checks admitted content, and caches the result. */
+  /** Parses and checks admitted content, and caches the result (unless it depends on the age keys). */
   check(content: string | Uint8Array, oid: string | undefined): CheckedFile {
-    const checked = checkFile(content, { maxDocuments: this.limits.maxDocumentsPerFile });
-    if (this.cache) this.cache.set(oid ?? blobOid(content), checked);
+    const checked = checkFile(content, { maxDocuments: this.limits.maxDocumentsPerFile, ...(this.age ? { age: this.age } : {}) });
+    if (this.cache && !checked.keyDependent) this.cache.set(oid ?? blobOid(content), checked);
     return checked;
   }
 
@@ -320,7 +329,11 @@ export async function readManifestFiles(files: readonly SourceFile[], opts: Load
       reads.delete(i);
       if ("error" in r) throw r.error;
       if ("size" in r) b.admit(f.path, r.size, remaining);
-      else if (b.admit(f.path, r.bytes.byteLength, remaining)) b.add(f.path, b.check(r.bytes, f.oid));
+      else if (b.admit(f.path, r.bytes.byteLength, remaining)) {
+        // The age data keys of a SOPS file are unwrapped (asynchronously) before its synchronous check.
+        if (b.age) await b.age.unlock(r.bytes);
+        b.add(f.path, b.check(r.bytes, f.oid));
+      }
     }
     if (performance.now() - lastYield >= YIELD_AFTER_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));

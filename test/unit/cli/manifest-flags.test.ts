@@ -1,5 +1,5 @@
 /**
- * `--manifest-max-file-size`, `--manifest-max-documents`, `--manifest-max-total-size`, `--strict`, `--policy-file` (run, plan,
+ * `--manifest-max-file-size`, `--manifest-max-documents`, `--manifest-max-total-size`, `--strict`, `--policy-file`, `--age-key-file` (run, plan,
  * validate) and `--manifest-cache-size` (run): what they turn into, and the errors for bad values (asserted
  * by code).
  */
@@ -7,10 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { MANIFEST_LIMIT_FLAGS, parse, parseByteSize, parseManifestFlags } from "../../../operator/src/cli/args.js";
+import { writeFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { MANIFEST_LIMIT_FLAGS, parse, parseByteSize, parseManifestFlags, readAgeKeyFlag } from "../../../operator/src/cli/args.js";
 import { runOptions } from "../../../operator/src/cli/run.js";
 import { ManifestCache } from "../../../operator/src/manifest/index.js";
-import { codeOf } from "../../support/errors.js";
+import { codeOf, coxErrorOf } from "../../support/errors.js";
+import { tempDir } from "../../support/git-repo.js";
+import { newAgeKey } from "../../support/sops.js";
 
 type Flags = Parameters<typeof parseManifestFlags>[0];
 
@@ -77,5 +81,22 @@ describe("manifest flags", () => {
     ["a cache of zero bytes", { "manifest-cache-size": "0" }],
   ])("refuse %s with InvalidArgument", (_, flags) => {
     expect(codeOf(() => parseManifestFlags(flags))).toBe("InvalidArgument");
+  });
+
+  it("--age-key-file wins over SOPS_AGE_KEY_FILE, an empty SOPS_AGE_KEY_FILE counts as unset, and a bad file is InvalidArgument", async () => {
+    const dir = await tempDir("coxswain-age-flag-");
+    try {
+      const a = await newAgeKey();
+      const b = await newAgeKey();
+      await writeFile(path.join(dir, "a.txt"), a.file);
+      await writeFile(path.join(dir, "b.txt"), b.file);
+      const env = { SOPS_AGE_KEY_FILE: path.join(dir, "b.txt") };
+      expect((await readAgeKeyFlag({ "age-key-file": path.join(dir, "a.txt") }, env))?.recipients).toEqual([a.recipient]);
+      expect((await readAgeKeyFlag({}, env))?.recipients).toEqual([b.recipient]);
+      expect(await readAgeKeyFlag({}, { SOPS_AGE_KEY_FILE: "" })).toBeUndefined();
+      expect((await coxErrorOf(readAgeKeyFlag({ "age-key-file": path.join(dir, "none.txt") }, {}))).code).toBe("InvalidArgument");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
