@@ -16,6 +16,7 @@ import type {
   TopologySpreadConstraint,
 } from "../api/generated/index.js";
 import { parseCpu, parseMemory } from "../api/quantity.js";
+import { envIssues } from "./env.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { LABEL_VALUE, QUALIFIED_NAME } from "./schema.js";
@@ -183,6 +184,8 @@ function containerIssues(containers: readonly Container[], path: Path): Issue[] 
         issues.push(fieldError("InvalidField", [...cPath, "env", ei, "value"], `must not contain a NUL byte: ${NUL_IN_ENV}; the value is not shown`));
       }
     });
+
+    issues.push(...envIssues(c, containers, cPath));
 
     for (const kind of PROBES) {
       const probe = c[kind];

@@ -116,7 +116,7 @@ describe("reasons of unsupported fields", () => {
 
   it("cover the pod fields people's manifests carry", () => {
     const pod = new Set(fields.filter((f) => f.kind === "Deployment").map((f) => f.path.join(".")));
-    for (const f of ["volumes", "initContainers", "imagePullSecrets", "hostNetwork", "securityContext.runAsNonRoot", "containers.[].volumeMounts", "containers.[].envFrom", "containers.[].securityContext.capabilities"]) {
+    for (const f of ["volumes", "initContainers", "imagePullSecrets", "hostNetwork", "securityContext.runAsNonRoot", "containers.[].volumeMounts", "containers.[].securityContext.capabilities"]) {
       expect(pod.has(`spec.template.spec.${f}`), f).toBe(true);
     }
   });
