@@ -19,13 +19,13 @@ export type PodField = "metadata.name" | "spec.nodeName" | "status.hostIP" | "st
 export const POD_FIELDS: readonly PodField[] = ["metadata.name", "spec.nodeName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"];
 
 /** The fieldRef paths coxswain resolves (Kubernetes' env downward API without metadata.uid and spec.serviceAccountName). */
-export const ENV_FIELD_PATHS: readonly string[] = [...POD_FIELDS, "metadata.namespace", "metadata.labels['<key>']", "metadata.annotations['<key>']"].sort();
+const ENV_FIELD_PATHS: readonly string[] = [...POD_FIELDS, "metadata.namespace", "metadata.labels['<key>']", "metadata.annotations['<key>']"].sort();
 
 /** Kubernetes' IsEnvVarName: what a variable name made by envFrom (prefix + key) must be; others are skipped. */
 export const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 /** The divisors Kubernetes allows for a resourceFieldRef, by resource. */
-export const RESOURCE_DIVISORS: Readonly<Record<"cpu" | "memory", readonly string[]>> = Object.freeze({
+const RESOURCE_DIVISORS: Readonly<Record<"cpu" | "memory", readonly string[]>> = Object.freeze({
   cpu: ["1m", "1"],
   memory: ["1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"],
 });
