@@ -169,6 +169,8 @@ describe("revision and Secrets", () => {
     const [launch] = podLaunches(a, { pod: "web-1", node, hostPorts: [], commit: "c0ffee", instance: "coxswain" });
     expect(launch!.env.P ?? launch!.env.password).toBe("first-password");
     expect(JSON.stringify(launch!.labels)).not.toContain("first-password");
+    // The runtime keeps these out of its error messages however short they are (runtime/env.ts).
+    expect(launch!.secretEnv).toEqual(w === byKeyRef ? ["P"] : ["password"]);
   });
 
   it("a changed ConfigMap value read through envFrom makes a new revision", () => {

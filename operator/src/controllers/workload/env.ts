@@ -26,8 +26,8 @@ export type ReferenceLookup = (key: string) => DesiredObject | undefined;
 
 /** One variable as planned, in the order it is applied (later entries win). */
 export type PlannedEnvVar =
-  /** A value taken as it is (from a ConfigMap, a Secret, a field or a resource). */
-  | { name: string; value: string }
+  /** A value taken as it is (from a ConfigMap, a Secret — then `secret` —, a field or a resource). */
+  | { name: string; value: string; secret?: true }
   /** env[].value: $(VAR) is expanded at launch from the variables before it. */
   | { name: string; expand: string }
   /** A field of the pod that only exists once it is placed. */
@@ -61,6 +61,7 @@ export function planEnv(container: Container, pod: PodEnvContext, refs: Referenc
   for (const source of container.envFrom ?? []) {
     const prefix = source.prefix ?? "";
     const values: [string, string][] = [];
+    const fromSecret = source.secretRef !== undefined;
     if (source.configMapRef) {
       const cm = refs(makeKey("ConfigMap", source.configMapRef.name, pod.namespace));
       const data = cm?.kind === "ConfigMap" ? cm.data : undefined;
@@ -79,7 +80,7 @@ export function planEnv(container: Container, pod: PodEnvContext, refs: Referenc
       inputs[`envFrom/Secret/${source.secretRef.name}`] = secret?.kind === "Secret" ? hashes : null;
     }
     for (const [key, value] of values.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (ENV_VAR_NAME.test(prefix + key)) env.push({ name: prefix + key, value });
+      if (ENV_VAR_NAME.test(prefix + key)) env.push({ name: prefix + key, value, ...(fromSecret ? { secret: true as const } : {}) });
     }
   }
   for (const e of container.env ?? []) {
@@ -98,7 +99,7 @@ export function planEnv(container: Container, pod: PodEnvContext, refs: Referenc
       const secret = refs(makeKey("Secret", ref.name, pod.namespace));
       const value = secret?.kind === "Secret" && secretKeys(secret).includes(ref.key) ? secretValue(secret, ref.key)!.toString("utf8") : undefined;
       inputs[`Secret/${ref.name}/${ref.key}`] = value === undefined ? null : valueHash(value);
-      if (value !== undefined) env.push({ name: e.name, value });
+      if (value !== undefined) env.push({ name: e.name, value, secret: true });
     } else if (from.fieldRef) {
       env.push({ name: e.name, ...fieldValue(from.fieldRef.fieldPath, pod) });
     } else if (from.resourceFieldRef) {

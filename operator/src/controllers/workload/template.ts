@@ -223,7 +223,9 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     if (c.preStop) labels[LABELS.preStop] = canonicalJson(preStopLabel(c, c.preStop, ports));
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
     labels[LABELS.priority] = String(plan.priority.value);
-    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels };
+    // Not in the spec hash: which values are a Secret's changes nothing in the container.
+    const secretEnv = [...new Set(c.env.flatMap((e) => ("secret" in e && e.secret ? [e.name] : [])))].sort();
+    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, ...(secretEnv.length ? { secretEnv } : {}), labels };
   });
 }
 
