@@ -19,13 +19,13 @@ import {
   type Secret,
 } from "../api/objects.js";
 import { BUILTIN_PRIORITY_CLASSES } from "../manifest/cluster.js";
-import { NUL_IN_ENV } from "../manifest/pod.js";
 import { secretKeys, secretValue } from "../manifest/secret.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
 import { ingressDiagnostics } from "./ingresses.js";
 import { pullSecretDiagnostics } from "./pull-secrets.js";
+import { podReferences } from "./pod-references.js";
 import { rolloutServiceDiagnostics } from "./rollout-services.js";
 import { serviceDiagnostics } from "./services.js";
 import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
@@ -46,18 +46,18 @@ export interface GraphBuild {
 /**
  * Builds the desired-state graph of one commit.
  *
- * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap → every workload
- * (Deployment, Rollout) with an env valueFrom.configMapKeyRef to it (optional refs too, when the ConfigMap
- * exists); a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
+ * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap or Secret → every workload
+ * (Deployment, Rollout) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
+ * optional refs too, when it exists: pod-references.ts); a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
  * spec.tls.secretRef names it; each `coxswain.io/depends-on` entry → the annotated object.
  *
  * Diagnostics (errors unless said otherwise, each at the offending field): MissingReference for a namespace other than
- * "default" without a Namespace object, a non-optional configMapKeyRef to a ConfigMap or key that does not
- * exist, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
+ * "default" without a Namespace object, a non-optional env reference to a ConfigMap, Secret or key that does
+ * not exist (pod-references.ts, which also warns about envFrom keys that are skipped), a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
  * commit, a depends-on entry naming an object not in the commit; SecretInvalid for a Node TLS Secret without
  * ca.crt, tls.crt and tls.key as PEM (a certificate, a certificate, and the certificate's private key);
- * InvalidField for a malformed or ambiguous depends-on entry, for a configMapKeyRef to a value holding a NUL
- * byte (no environment can hold one; the value is never shown), and for a second PriorityClass with globalDefault
+ * InvalidField for a malformed or ambiguous depends-on entry, for an env reference to a value holding a NUL
+ * byte or (a Secret's) not UTF-8 (no environment can hold one; the value is never shown), and for a second PriorityClass with globalDefault
  * (in key order); DependencyCycle once per cycle (at the first object of the cycle, on the field that
  * declares its dependency on the next) and once per edge whose dependency is in a later sync wave than its
  * dependent (at the dependent's field that declares the edge); DuplicateObject when two objects share a key
@@ -118,33 +118,9 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
 
     if (isWorkload(obj)) {
       const podSpec = obj.spec.template.spec;
-      podSpec.containers.forEach((container, ci) => {
-        (container.env ?? []).forEach((env, ei) => {
-          const ref = env.valueFrom?.configMapKeyRef;
-          if (!ref) return;
-          const base = ["spec", "template", "spec", "containers", ci, "env", ei, "valueFrom", "configMapKeyRef"];
-          const cmKey = makeKey("ConfigMap", ref.name, namespace);
-          const cm = byKey.get(cmKey)?.object;
-          if (cm?.kind === "ConfigMap") {
-            addEdge(cmKey, key, [...base, "name"]);
-            const data = cm.data ?? {};
-            if (!ref.optional && !Object.prototype.hasOwnProperty.call(data, ref.key)) {
-              const have = Object.keys(data).sort();
-              report(m, "MissingReference", [...base, "key"],
-                `ConfigMap "${ref.name}" in namespace "${namespace}" has no key "${ref.key}" ` +
-                  `(keys: ${have.length ? have.join(", ") : "none"}): expected one of its keys, or optional: true`);
-            } else if (Object.prototype.hasOwnProperty.call(data, ref.key) && data[ref.key]!.includes("\u0000")) {
-              // Where it is used, once it becomes an env value; the value is not shown.
-              report(m, "InvalidField", [...base, "key"],
-                `ConfigMap "${ref.name}" key "${ref.key}" holds a NUL byte and cannot be an environment value: ${NUL_IN_ENV}; the value is not shown`);
-            }
-          } else if (!ref.optional) {
-            report(m, "MissingReference", [...base, "name"],
-              `ConfigMap "${ref.name}" is not declared in namespace "${namespace}": expected a ConfigMap of that name ` +
-                `in this commit, or optional: true`);
-          }
-        });
-      });
+      const refs = podReferences(obj, namespace!, (k) => byKey.get(k)?.object);
+      for (const e of refs.edges) addEdge(e.from, key, e.path);
+      for (const p of refs.problems) diagnostics.push({ ...m.locate(p.path), code: p.code, severity: p.severity, field: formatFieldPath(p.path), message: p.message });
 
       const className = podSpec.priorityClassName;
       if (className !== undefined && !Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className)) {

@@ -20,6 +20,7 @@ import type {
 import { capabilityName } from "../api/capabilities.js";
 import { parseCpu, parseMemory } from "../api/quantity.js";
 import { defaultPullPolicy } from "./image.js";
+import { envIssues } from "./env.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { LABEL_VALUE, QUALIFIED_NAME } from "./schema.js";
@@ -195,6 +196,8 @@ function containerIssues(containers: readonly Container[], path: Path): Issue[] 
         issues.push(fieldError("InvalidField", [...cPath, "env", ei, "value"], `must not contain a NUL byte: ${NUL_IN_ENV}; the value is not shown`));
       }
     });
+
+    issues.push(...envIssues(c, containers, cPath));
 
     for (const kind of PROBES) {
       const probe = c[kind];

@@ -84,6 +84,7 @@ export const PATTERN_PHRASES: Record<string, string> = {
   "^[0-9]+%?$": "a non-negative integer or a percentage like \"25%\"",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)m?$": "a CPU quantity like 250m, 0.5 or 2",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a memory quantity like 128Mi, 1G or 1048576",
+  "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|[KMGTPE]i|[kMGTPE])?$": "a resource divisor like 1, 1m or 1Mi",
   "^[-._a-zA-Z][-._a-zA-Z0-9]*$": "an environment variable name (letters, digits, '_', '-' and '.', not starting with a digit)",
   "^[-._a-zA-Z0-9]+$": "a ConfigMap or Secret key (letters, digits, '-', '_' and '.')",
   "^(unix:///|tcp://).+$": "unix:///absolute/path/to/docker.sock or tcp://host:port",

@@ -53,17 +53,23 @@ function forms(value: string): string[] {
 }
 
 /**
- * `text` with every env value of at least MIN_REDACTED_LENGTH characters replaced by "<value of NAME>",
- * in any of the forms a message may quote it in. Longer values first, so that a value containing another
- * is replaced whole.
+ * `text` with every env value of at least MIN_REDACTED_LENGTH characters, and every value of a name in
+ * `secret` (a Secret's, however short), replaced by "<value of NAME>", in any of the forms a message may
+ * quote it in. One pass, longer forms first, so that a value containing another is replaced whole and no
+ * replacement is searched again.
  */
-export function redactEnv(text: string, env: Readonly<Record<string, string>>): string {
-  const entries = Object.entries(env)
-    .filter(([, v]) => v.length >= MIN_REDACTED_LENGTH)
-    .sort(([an, av], [bn, bv]) => bv.length - av.length || (an < bn ? -1 : an > bn ? 1 : 0));
-  let out = text;
-  for (const [name, value] of entries) for (const f of forms(value)) out = out.split(f).join(`<value of ${name}>`);
-  return out;
+export function redactEnv(text: string, env: Readonly<Record<string, string>>, secret: readonly string[] = []): string {
+  const byForm = new Map<string, string>();
+  const names = Object.keys(env).sort();
+  for (const name of names) {
+    const value = env[name]!;
+    if (value.length < (secret.includes(name) ? 1 : MIN_REDACTED_LENGTH)) continue;
+    for (const f of forms(value)) if (!byForm.has(f)) byForm.set(f, name);
+  }
+  if (byForm.size === 0) return text;
+  const sorted = [...byForm.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : a > b ? 1 : 0));
+  const pattern = new RegExp(sorted.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
+  return text.replace(pattern, (m) => `<value of ${byForm.get(m)!}>`);
 }
 
 /** The messages of an error and of its causes, outermost first. */
@@ -74,15 +80,15 @@ function messages(err: unknown): string[] {
 }
 
 /**
- * `err` as a CoxError whose message holds no env value of `env`: unchanged when neither it nor its causes
- * quote one; otherwise a new error with the same code, details and requeue delay, the values redacted, and
- * no cause (the cause would still carry them).
+ * `err` as a CoxError whose message holds no env value of `env` (redactEnv; `secret` names the Secrets'
+ * values): unchanged when neither it nor its causes quote one; otherwise a new error with the same code,
+ * details and requeue delay, the values redacted, and no cause (the cause would still carry them).
  */
-export function withoutEnvValues(err: unknown, env: Readonly<Record<string, string>>): unknown {
+export function withoutEnvValues(err: unknown, env: Readonly<Record<string, string>>, secret: readonly string[] = []): unknown {
   const all = messages(err).join("\n");
-  if (redactEnv(all, env) === all) return err;
+  if (redactEnv(all, env, secret) === all) return err;
   const e = isCoxError(err) ? err : new CoxError("RuntimeCallFailed", err instanceof Error ? err.message : String(err));
-  return new CoxError(e.code, redactEnv(e.message, env), {
+  return new CoxError(e.code, redactEnv(e.message, env, secret), {
     ...(e.details ? { details: e.details } : {}),
     ...(e.requeueAfterMs !== undefined ? { requeueAfterMs: e.requeueAfterMs } : {}),
   });

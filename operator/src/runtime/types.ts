@@ -44,6 +44,11 @@ export interface ContainerLaunch {
   args?: string[];
   /** Final environment, including PORT and PORT_<NAME>. */
   env: Record<string, string>;
+  /**
+   * The names in env whose values come from Secrets, sorted: kept out of error messages whatever their
+   * length (runtime/env.ts), where other values are only from MIN_REDACTED_LENGTH characters on.
+   */
+  secretEnv?: string[];
   workingDir?: string;
   /** "host": container shares the node's network and must listen on hostPort; "bridge": hostPort → containerPort. */
   network: "host" | "bridge";

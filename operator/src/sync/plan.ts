@@ -22,7 +22,7 @@
  * additional pods. Placements are against the fleet that runs now: Node objects the commit adds or
  * changes are not taken into account.
  */
-import type { ConfigMap, Workload } from "../api/objects.js";
+import type { Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
@@ -86,7 +86,7 @@ export interface FleetView {
 function templateOf(graph: DesiredGraph, key: string): TemplatePlan | undefined {
   const o = graph.get(key)?.object;
   if (!o || !isWorkload(o)) return undefined;
-  return planTemplate(o, (k) => graph.get(k)?.object as ConfigMap | undefined, resolvePriority(graph, o));
+  return planTemplate(o, (k) => graph.get(k)?.object, resolvePriority(graph, o));
 }
 
 /** Computes the plan of applying `after` where `before` runs (graph order: dependencies first, deletions last). */

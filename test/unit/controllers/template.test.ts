@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { LifecycleHandler } from "../../../operator/src/api/generated/index.js";
 import type { ConfigMap, Deployment, Secret } from "../../../operator/src/api/objects.js";
-import { expandVars, planTemplate, podLaunches, pullConfigsOf } from "../../../operator/src/controllers/workload/template.js";
+import { expandVars } from "../../../operator/src/controllers/workload/env.js";
+import { planTemplate, podLaunches, pullConfigsOf } from "../../../operator/src/controllers/workload/template.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 

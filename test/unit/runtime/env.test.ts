@@ -33,7 +33,7 @@ describe("checkLaunchEnv", () => {
 });
 
 describe("redactEnv", () => {
-  const cases: { name: string; text: string; env: Record<string, string>; expected: string }[] = [
+  const cases: { name: string; text: string; env: Record<string, string>; secret?: string[]; expected: string }[] = [
     {
       name: "replaces a value as written",
       text: `login failed for token ${MARKER}`,
@@ -64,10 +64,24 @@ describe("redactEnv", () => {
       env: { PORT: "31999", DEBUG: "true" },
       expected: "port 31999 is in use; debug true",
     },
+    {
+      name: "replaces a Secret's value however short, and only the Secret's",
+      text: "exec: pin 4711 refused on port 31999",
+      env: { PIN: "4711", PORT: "31999" },
+      secret: ["PIN"],
+      expected: "exec: pin <value of PIN> refused on port 31999",
+    },
+    {
+      name: "never searches a replacement again: a one-letter Secret (in the other value too) leaves the text it put in alone",
+      text: `${MARKER} a`,
+      env: { TOKEN: MARKER, A: "a" },
+      secret: ["A"],
+      expected: "<value of TOKEN> <value of A>",
+    },
   ];
 
-  it.each(cases)("$name", ({ text, env, expected }) => {
-    expect(redactEnv(text, env)).toBe(expected);
+  it.each(cases)("$name", ({ text, env, secret, expected }) => {
+    expect(redactEnv(text, env, secret)).toBe(expected);
   });
 
   it("redacts from MIN_REDACTED_LENGTH characters on", () => {

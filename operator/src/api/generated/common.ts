@@ -280,6 +280,10 @@ export interface Container {
    */
   terminationMessagePolicy?: "File" | "FallbackToLogsOnError";
   securityContext?: SecurityContext;
+  /**
+   * Every key of a ConfigMap or Secret as a variable, in order (a later source wins), before env (which wins over all of them). Keys that are not valid variable names are skipped with a warning, as in Kubernetes.
+   */
+  envFrom?: EnvFromSource[];
   readinessProbe?: Probe;
   /**
    * Exactly one handler (httpGet, tcpSocket, grpc or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
@@ -296,13 +300,45 @@ export interface EnvVar {
   value?: string;
   valueFrom?: EnvVarSource;
 }
+/**
+ * Exactly one source. Values that depend on the pod (its name, node and addresses) are set when each pod is created; the others are part of the revision, so a changed ConfigMap or Secret value rolls the workload.
+ */
 export interface EnvVarSource {
-  configMapKeyRef: ConfigMapKeySelector;
+  configMapKeyRef?: ConfigMapKeySelector;
+  secretKeyRef?: SecretKeySelector;
+  fieldRef?: ObjectFieldSelector;
+  resourceFieldRef?: ResourceFieldSelector;
 }
 export interface ConfigMapKeySelector {
   name: string;
   key: string;
   optional?: boolean;
+}
+/**
+ * One key of a Secret in the pod's namespace; the value is never shown in messages, status or plans.
+ */
+export interface SecretKeySelector {
+  name: string;
+  key: string;
+  optional?: boolean;
+}
+/**
+ * A field of the pod, as Kubernetes' downward API gives it (metadata.name, metadata.namespace, metadata.labels['k'], metadata.annotations['k'], spec.nodeName, status.hostIP, status.podIP).
+ */
+export interface ObjectFieldSelector {
+  apiVersion?: "v1";
+  fieldPath: string;
+}
+/**
+ * A container's CPU or memory request or limit, divided by divisor and rounded up; an unset limit is the node's allocatable amount, as in Kubernetes.
+ */
+export interface ResourceFieldSelector {
+  containerName?: string;
+  resource: "limits.cpu" | "limits.memory" | "requests.cpu" | "requests.memory";
+  /**
+   * Kubernetes quantity; 1m or 1 for CPU, 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi or 1Ei for memory (default 1).
+   */
+  divisor?: number | string;
 }
 export interface ContainerPort {
   /**
@@ -374,6 +410,19 @@ export interface SecurityContext {
 export interface Capabilities {
   add?: string[];
   drop?: string[];
+}
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: ConfigMapEnvSource;
+  secretRef?: SecretEnvSource;
+}
+export interface ConfigMapEnvSource {
+  name: string;
+  optional?: boolean;
+}
+export interface SecretEnvSource {
+  name: string;
+  optional?: boolean;
 }
 /**
  * Exactly one handler (httpGet, tcpSocket, grpc or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.

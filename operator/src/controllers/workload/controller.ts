@@ -24,7 +24,7 @@
  */
 import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
 import { toCoxError, type CoxError } from "../../api/errors.js";
-import type { ConfigMap, Rollout, Secret, Service, Workload } from "../../api/objects.js";
+import type { Rollout, Secret, Service, Workload } from "../../api/objects.js";
 import { parseKey } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
@@ -260,7 +260,7 @@ export class WorkloadController {
     ctx.commit = entry.commit;
     ctx.paused = entry.paused;
     const priority = resolvePriority(graph, w);
-    ctx.plan = planTemplate(w, (k) => graph.get(k)?.object as ConfigMap | undefined, { value: priority.value, preemptionPolicy: priority.preemptionPolicy });
+    ctx.plan = planTemplate(w, (k) => graph.get(k)?.object, { value: priority.value, preemptionPolicy: priority.preemptionPolicy });
     if (w.kind === "Deployment") {
       ctx.params = resolveRollingParams(w.spec);
       ctx.strategy = ctx.params.strategy ?? "RollingUpdate";
@@ -516,13 +516,15 @@ export class WorkloadController {
     const ingressPorts = this.opts.ingressPorts ?? [];
     if (services.length > 0 || ingressPorts.length > 0) fleet.setReservedHostPorts(reservedHostPorts(services, fleet.listNodes().map((n) => n.config.portRange), ingressPorts));
     // schedule → reserve runs without an await in between: the next decision sees these placements.
-    const result = schedule(fleet.schedulerSnapshot(plan.priority.value, ctx.key), requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
+    const snapshot = fleet.schedulerSnapshot(plan.priority.value, ctx.key);
+    const result = schedule(snapshot, requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
     this.nextStartIndex = result.nextStartIndex;
     const creates: Promise<void>[] = [];
     // Registry credentials from the current commit's Secrets, also for an older revision's pods (template.ts).
     const pullConfigs = pullConfigsOf(plan, (k) => ctx.graph?.get(k)?.object as Secret | undefined);
     for (const placement of result.placements) {
       const node = fleet.nodeConfig(placement.node)!;
+      const allocatable = snapshot.find((n) => n.name === placement.node)?.allocatable;
       if (placement.node === mem.nominatedNode) {
         delete mem.nominatedNode;
         fleet.clearNomination(ctx.key);
@@ -545,7 +547,7 @@ export class WorkloadController {
             : services.length > 0
               ? discoveryFor(services, node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK, ctx.namespace)
               : undefined;
-        return podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}), pullConfigs });
+        return podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}), pullConfigs, ...(allocatable ? { allocatable } : {}) });
       };
       creates.push(
         launches()
@@ -616,7 +618,7 @@ export class WorkloadController {
     if (!at || (at.object.kind !== "Deployment" && at.object.kind !== "Rollout")) return undefined;
     const graph = at.graph;
     const priority = resolvePriority(graph, at.object);
-    const plan = planTemplate(at.object, (k) => graph.get(k)?.object as ConfigMap | undefined, { value: priority.value, preemptionPolicy: priority.preemptionPolicy });
+    const plan = planTemplate(at.object, (k) => graph.get(k)?.object, { value: priority.value, preemptionPolicy: priority.preemptionPolicy });
     return plan.revision === revision ? { plan, commit: h.commit } : undefined;
   }
 

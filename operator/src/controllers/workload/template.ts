@@ -16,9 +16,11 @@
  *   stand-in for Kubernetes' downward API).
  * - $(VAR) in env values, command and args is expanded as Kubernetes does: from PORT variables and the
  *   variables defined before it; $$ is a literal $; an unknown $(VAR) stays as written.
+ * - env and envFrom (ConfigMaps, Secrets, pod fields, resources) are resolved by env.ts: what does not
+ *   depend on the pod when the plan is made (and into the revision), the rest in podLaunches.
  */
 import { canonicalJson, shortHash } from "../../api/canonical.js";
-import type { ConfigMap, Secret, Workload } from "../../api/objects.js";
+import type { Secret, Workload } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
 import type { LifecycleHandler, PodSpec, Probe } from "../../api/generated/index.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
@@ -33,9 +35,7 @@ import type { ContainerLaunch, LaunchPort, LaunchSecurity } from "../../runtime/
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 import type { Discovery } from "../../traffic/discovery.js";
 import { launchSecurity } from "./security.js";
-
-/** Looks up ConfigMaps by key (the desired graph). */
-export type ConfigMapLookup = (key: string) => ConfigMap | undefined;
+import { expandVars, launchEnv, planEnv, type PlannedEnvVar, type ReferenceLookup } from "./env.js";
 
 /** A container of the template with everything resolved that does not depend on the node. */
 export interface ContainerPlan {
@@ -44,8 +44,8 @@ export interface ContainerPlan {
   command?: string[];
   args?: string[];
   workingDir?: string;
-  /** User env in declaration order, ConfigMap references resolved (missing optional keys dropped). */
-  env: { name: string; value: string }[];
+  /** envFrom and env in the order they apply (env.ts planEnv), missing optional references dropped. */
+  env: PlannedEnvVar[];
   /** hostPort set: that fixed host port; otherwise one from the node's portRange. */
   ports: { name?: string; containerPort: number; hostPort?: number; protocol: "TCP" | "UDP" }[];
   requests: Resources;
@@ -97,26 +97,17 @@ export interface TemplatePlan {
 }
 
 /**
- * Resolves a workload's template against the ConfigMaps of the same commit. The priority is resolved by the
+ * Resolves a workload's template against the ConfigMaps and Secrets of the same commit. The priority is resolved by the
  * caller from the graph (graph/priority.ts resolvePriority); 0 when not given.
  */
-export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priority: PodPriority = { value: 0, preemptionPolicy: "PreemptLowerPriority" }): TemplatePlan {
+export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: PodPriority = { value: 0, preemptionPolicy: "PreemptLowerPriority" }): TemplatePlan {
   const namespace = dep.metadata.namespace ?? "default";
-  const resolvedConfig: Record<string, string | null> = {};
+  const resolvedConfig: Record<string, unknown> = {};
+  const meta = dep.spec.template.metadata;
+  const pod = { namespace, labels: meta.labels ?? {}, annotations: meta.annotations ?? {}, containers: dep.spec.template.spec.containers };
   const containers: ContainerPlan[] = dep.spec.template.spec.containers.map((c) => {
     const security = launchSecurity(dep.spec.template.spec, c);
-    const env: { name: string; value: string }[] = [];
-    for (const e of c.env ?? []) {
-      const ref = e.valueFrom?.configMapKeyRef;
-      if (ref) {
-        const cm = configMaps(makeKey("ConfigMap", ref.name, namespace));
-        const value = cm?.data?.[ref.key];
-        resolvedConfig[`${ref.name}/${ref.key}`] = value ?? null;
-        if (value !== undefined) env.push({ name: e.name, value });
-      } else {
-        env.push({ name: e.name, value: e.value ?? "" });
-      }
-    }
+    const env = planEnv(c, pod, refs, resolvedConfig);
     const requests = {
       cpuMillis: c.resources?.requests?.cpu !== undefined ? parseCpu(c.resources.requests.cpu) : 0,
       memoryBytes: c.resources?.requests?.memory !== undefined ? parseMemory(c.resources.requests.memory) : 0,
@@ -208,6 +199,8 @@ export interface PodPlacement {
   discovery?: Discovery;
   /** The pod's pull Secrets, read (pullConfigsOf); none: anonymous pulls. */
   pullConfigs?: readonly DockerConfig[];
+  /** The node's allocatable CPU and memory (resourceFieldRef to a limit a container does not set). */
+  allocatable?: { cpuMillis: number; memoryBytes: number };
 }
 
 /** The container launches of one pod. Deterministic for the same plan and placement. */
@@ -225,8 +218,13 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     const vars: Record<string, string> = { ...at.discovery?.env, COXSWAIN_POD: at.pod, COXSWAIN_NODE: at.node.name, COXSWAIN_REVISION: plan.revision };
     if (ports[0]) vars.PORT = String(seen(ports[0]));
     for (const p of ports) if (p.name) vars[`PORT_${p.name.toUpperCase().replace(/-/g, "_")}`] = String(seen(p));
-    const env: Record<string, string> = { ...vars };
-    for (const e of c.env) env[e.name] = expandVars(e.value, env);
+    const env = launchEnv(c.env, vars, {
+      pod: at.pod,
+      node: at.node.name,
+      hostIP: at.node.address,
+      ...(at.node.network === "host" ? { podIP: at.node.address } : {}),
+      ...(at.allocatable ? { allocatable: at.allocatable } : {}),
+    }, c.name);
     const readiness = c.readinessProbe ? probeLabel(c, c.readinessProbe, ports) : undefined;
     const probes: ProbesLabel = { grace: plan.graceSeconds };
     if (c.livenessProbe) probes.liveness = probeLabel(c, c.livenessProbe, ports);
@@ -268,44 +266,15 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     // After the spec hash and outside the labels: the credentials are secret, and a rotated one is no new spec.
     const auth = registryCredentials(c.image, at.pullConfigs ?? []);
     const pull = { policy: c.pullPolicy, ...(auth.length ? { auth } : {}) };
-    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, labels, pull };
+    // Not in the spec hash either: which values are a Secret's changes nothing in the container.
+    const secretEnv = [...new Set(c.env.flatMap((e) => ("secret" in e && e.secret ? [e.name] : [])))].sort();
+    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, ...(secretEnv.length ? { secretEnv } : {}), labels, pull };
   });
 }
 
 /** Docker container name of a pod's container: "cx_<namespace>_<pod>_<container>". */
 export function runtimeName(namespace: string, pod: string, container: string): string {
   return `cx_${namespace}_${pod}_${container}`;
-}
-
-/** Expands $(VAR) from `vars` as Kubernetes does ($$ → $, unknown references kept verbatim). */
-export function expandVars(input: string, vars: Readonly<Record<string, string>>): string {
-  let out = "";
-  for (let i = 0; i < input.length; i++) {
-    const ch = input[i];
-    if (ch !== "$" || i + 1 >= input.length) {
-      out += ch;
-      continue;
-    }
-    const nextCh = input[i + 1];
-    if (nextCh === "$") {
-      out += "$";
-      i++;
-      continue;
-    }
-    if (nextCh === "(") {
-      const close = input.indexOf(")", i + 2);
-      if (close > 0) {
-        const name = input.slice(i + 2, close);
-        if (Object.prototype.hasOwnProperty.call(vars, name)) {
-          out += vars[name];
-          i = close;
-          continue;
-        }
-      }
-    }
-    out += ch;
-  }
-  return out;
 }
 
 /** A probe with its port resolved to the host port: probes go to the node's address (or httpGet.host); a grpc port is a number only. */

@@ -306,7 +306,7 @@ export class DockerRuntime implements NodeRuntime {
       return await this.launch(launch);
     } catch (err) {
       // The engine's error text may quote the environment (runc does): never pass a value on.
-      throw withoutEnvValues(err, launch.env);
+      throw withoutEnvValues(err, launch.env, launch.secretEnv);
     }
   }
 

@@ -264,7 +264,7 @@ export class ProcessRuntime implements NodeRuntime {
       return await this.#run(launch);
     } catch (err) {
       // Node's spawn quotes an environment it refuses: never pass a value on.
-      throw withoutEnvValues(err, launch.env);
+      throw withoutEnvValues(err, launch.env, launch.secretEnv);
     }
   }
 
