@@ -27,6 +27,7 @@ import { DesiredGraph, type GraphEdge } from "./graph.js";
 import { ingressDiagnostics } from "./ingresses.js";
 import { rolloutServiceDiagnostics } from "./rollout-services.js";
 import { serviceDiagnostics } from "./services.js";
+import { volumeReferences } from "./volume-references.js";
 import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 
 /** A path into an object: property names and array indexes, outermost first. */
@@ -47,12 +48,13 @@ export interface GraphBuild {
  *
  * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap → every workload
  * (Deployment, Rollout) with an env valueFrom.configMapKeyRef to it (optional refs too, when the ConfigMap
- * exists); a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
+ * exists); a ConfigMap or Secret → every workload with a configMap or secret volume of it (volume-references.ts);
+ * a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
  * spec.tls.secretRef names it; each `coxswain.io/depends-on` entry → the annotated object.
  *
  * Diagnostics (errors unless said otherwise, each at the offending field): MissingReference for a namespace other than
  * "default" without a Namespace object, a non-optional configMapKeyRef to a ConfigMap or key that does not
- * exist, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
+ * exist, a non-optional configMap or secret volume whose object or listed key does not exist, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
  * commit, a depends-on entry naming an object not in the commit; SecretInvalid for a Node TLS Secret without
  * ca.crt, tls.crt and tls.key as PEM (a certificate, a certificate, and the certificate's private key);
  * InvalidField for a malformed or ambiguous depends-on entry, for a configMapKeyRef to a value holding a NUL
@@ -142,6 +144,12 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
           }
         });
       });
+
+      // configMap and secret volumes (volume-references.ts).
+      for (const ref of volumeReferences(obj, namespace ?? DEFAULT_NAMESPACE, (k) => byKey.get(k)?.object)) {
+        if ("dependency" in ref) addEdge(ref.dependency, key, ref.path);
+        else report(m, "MissingReference", ref.path, ref.missing);
+      }
 
       const className = podSpec.priorityClassName;
       if (className !== undefined && !Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className)) {

@@ -83,6 +83,10 @@ export interface PodSpec {
    */
   enableServiceLinks?: boolean;
   securityContext?: PodSecurityContext;
+  /**
+   * The pod's volumes, mounted by name through containers' volumeMounts. configMap and secret volumes hold the keys of a ConfigMap or Secret of the commit as files (put into the container before it starts; always read-only, as in Kubernetes); emptyDir is an empty directory shared by the pod's containers and removed with the pod (medium Memory - a tmpfs of sizeLimit). A change of a ConfigMap or Secret a volume reads rolls the workload.
+   */
+  volumes?: Volume[];
   affinity?: Affinity;
   tolerations?: Toleration[];
   topologySpreadConstraints?: TopologySpreadConstraint[];
@@ -97,6 +101,72 @@ export interface PodSpec {
  * Accepted empty ({}, as kubectl get -o yaml and Helm charts write it) and dropped; every setting in it is an error.
  */
 export interface PodSecurityContext {}
+export interface Volume {
+  /**
+   * Unique in the pod; what volumeMounts name.
+   */
+  name: string;
+  configMap?: ConfigMapVolumeSource;
+  secret?: SecretVolumeSource;
+  emptyDir?: EmptyDirVolumeSource;
+}
+/**
+ * The keys of a ConfigMap (data and binaryData) as files, one per key, or the keys listed in items.
+ */
+export interface ConfigMapVolumeSource {
+  name: string;
+  /**
+   * Only these keys, each at its path (relative, no ".." element); a listed key must exist unless optional.
+   */
+  items?: KeyToPath[];
+  /**
+   * File mode bits of the files (0 to 0777); 0644 when not given, as in Kubernetes.
+   */
+  defaultMode?: number;
+  /**
+   * The ConfigMap or a listed key may be missing; the volume is then empty (or without that file).
+   */
+  optional?: boolean;
+}
+export interface KeyToPath {
+  key: string;
+  path: string;
+  /**
+   * File mode bits of this file (0 to 0777; YAML 0644 is octal); defaultMode when not given.
+   */
+  mode?: number;
+}
+/**
+ * The keys of a Secret as files, one per key, or the keys listed in items. The values are never written to the status branch, plans or logs.
+ */
+export interface SecretVolumeSource {
+  secretName: string;
+  /**
+   * Only these keys, each at its path (relative, no ".." element); a listed key must exist unless optional.
+   */
+  items?: KeyToPath[];
+  /**
+   * File mode bits of the files (0 to 0777); 0644 when not given, as in Kubernetes.
+   */
+  defaultMode?: number;
+  /**
+   * The Secret or a listed key may be missing; the volume is then empty (or without that file).
+   */
+  optional?: boolean;
+}
+/**
+ * An empty directory made for the pod, shared by its containers and removed with it.
+ */
+export interface EmptyDirVolumeSource {
+  /**
+   * "" (default) - a Docker volume on the node's disk; Memory - a tmpfs (on the process runtime, a plain directory).
+   */
+  medium?: "" | "Memory";
+  /**
+   * With medium Memory, the size of the tmpfs (a Kubernetes quantity, e.g. 64Mi); ignored on disk.
+   */
+  sizeLimit?: number | string;
+}
 export interface Affinity {
   nodeAffinity?: NodeAffinity;
   podAffinity?: PodAffinity;
@@ -237,6 +307,10 @@ export interface Container {
    */
   terminationMessagePolicy?: "File" | "FallbackToLogsOnError";
   securityContext?: SecurityContext;
+  /**
+   * Where the pod's volumes appear in this container.
+   */
+  volumeMounts?: VolumeMount[];
   readinessProbe?: Probe;
   /**
    * Exactly one handler (httpGet, tcpSocket or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
@@ -291,6 +365,24 @@ export interface ResourceList {
  * Accepted empty ({}, as Helm charts write it) and dropped; every setting in it is an error.
  */
 export interface SecurityContext {}
+export interface VolumeMount {
+  /**
+   * A volume of the pod (spec.volumes).
+   */
+  name: string;
+  /**
+   * An absolute path in the container, at most one mount per path. On the process runtime it is taken below the container's directory ($COXSWAIN_MOUNT_ROOT).
+   */
+  mountPath: string;
+  /**
+   * Mounted read-only (configMap and secret volumes always are).
+   */
+  readOnly?: boolean;
+  /**
+   * A path inside the volume (relative, no ".." element) mounted instead of its root.
+   */
+  subPath?: string;
+}
 /**
  * Exactly one handler (httpGet, tcpSocket or exec), with Kubernetes' defaults for the thresholds. Liveness and startup probes need successThreshold 1.
  */

@@ -11,11 +11,13 @@
  *   assigned host ports are published to them.
  * - Every container also sees COXSWAIN_POD, COXSWAIN_NODE and COXSWAIN_REVISION (coxswain's small
  *   stand-in for Kubernetes' downward API).
+ * - Volumes (configMap, secret, emptyDir) and volumeMounts are planned in volumes.ts; their content is part
+ *   of the revision too.
  * - $(VAR) in env values, command and args is expanded as Kubernetes does: from PORT variables and the
  *   variables defined before it; $$ is a literal $; an unknown $(VAR) stays as written.
  */
 import { canonicalJson, shortHash } from "../../api/canonical.js";
-import type { ConfigMap, Workload } from "../../api/objects.js";
+import type { ConfigMap, Secret, Workload } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
 import type { LifecycleHandler, PodSpec, Probe } from "../../api/generated/index.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
@@ -26,10 +28,11 @@ import { LABELS } from "../../runtime/labels.js";
 import type { PreStopLabel } from "../../runtime/prestop.js";
 import type { ContainerLaunch, LaunchPort } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
+import { containerVolumes, planVolumes, type VolumesPlan } from "./volumes.js";
 import type { Discovery } from "../../traffic/discovery.js";
 
-/** Looks up ConfigMaps by key (the desired graph). */
-export type ConfigMapLookup = (key: string) => ConfigMap | undefined;
+/** Looks up ConfigMaps (and, for secret volumes, Secrets) by key (the desired graph). */
+export type ConfigMapLookup = (key: string) => ConfigMap | Secret | undefined;
 
 /** A container of the template with everything resolved that does not depend on the node. */
 export interface ContainerPlan {
@@ -80,6 +83,8 @@ export interface TemplatePlan {
   /** Scheduling constraints of the pod spec, as Kubernetes writes them. */
   scheduling: Pick<PodSpec, "nodeName" | "nodeSelector" | "affinity" | "tolerations" | "topologySpreadConstraints">;
   images: string[];
+  /** The pod's volumes and each container's mounts (volumes.ts); absent when the template has none. */
+  volumes?: Pick<VolumesPlan, "volumes" | "mounts">;
 }
 
 /**
@@ -130,8 +135,9 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
       ...(c.lifecycle?.preStop ? { preStop: c.lifecycle.preStop } : {}),
     };
   });
-  const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
   const spec = dep.spec.template.spec;
+  const volumes = planVolumes(spec, namespace, configMaps);
+  const revision = shortHash({ template: dep.spec.template, config: resolvedConfig, ...(volumes.revisionInput ? { volumes: volumes.revisionInput } : {}) });
   const scheduling: TemplatePlan["scheduling"] = {};
   if (spec.nodeName) scheduling.nodeName = spec.nodeName;
   if (spec.nodeSelector) scheduling.nodeSelector = spec.nodeSelector;
@@ -157,6 +163,7 @@ export function planTemplate(dep: Workload, configMaps: ConfigMapLookup, priorit
     priority,
     scheduling,
     images: [...new Set(containers.map((c) => c.image))].sort(),
+    ...(volumes.volumes.length > 0 ? { volumes: { volumes: volumes.volumes, mounts: volumes.mounts } } : {}),
   };
 }
 
@@ -205,6 +212,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       limits: c.limits,
       ...(at.discovery?.hosts.length ? { hosts: at.discovery.hosts.map((h) => ({ address: h.address, names: [...h.names] })) } : {}),
       ...(at.discovery?.dnsSearch?.length ? { dnsSearch: [...at.discovery.dnsSearch] } : {}),
+      ...(plan.volumes ? containerVolumes(plan.volumes, c.name) : {}),
     };
     const labels: Record<string, string> = {
       [LABELS.owner]: at.instance,
