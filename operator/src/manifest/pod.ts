@@ -129,7 +129,8 @@ export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[
 /**
  * Volumes and volumeMounts: unique volume names, one source per volume, items' paths and subPaths relative
  * without "..", unique item paths per volume, a Memory emptyDir's sizeLimit; each mount names a volume of
- * the pod at an absolute mountPath (not "/", no ".."), once per path in a container.
+ * the pod at an absolute mountPath (not "/", no ".."), once per path in a container, and no subPath of a
+ * Memory emptyDir (runtime/docker/volumes.ts: subPath is a link into a mount, and a tmpfs starts empty).
  */
 function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
   const issues: Issue[] = [];
@@ -189,6 +190,10 @@ function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
       if (m.subPath !== undefined && m.subPath !== "") {
         const problem = relativePathProblem(m.subPath);
         if (problem) issues.push(fieldError("InvalidField", [...mPath, "subPath"], `${problem} (got ${showValue(m.subPath)})`));
+        const volume = (spec.volumes ?? []).find((v) => v.name === m.name);
+        if (volume?.emptyDir?.medium === "Memory") {
+          issues.push(fieldError("InvalidField", [...mPath, "subPath"], "a subPath of a Memory emptyDir is not supported by coxswain: its tmpfs is mounted empty, so no sub-directory exists to mount; mount the volume itself"));
+        }
       }
     });
   });
