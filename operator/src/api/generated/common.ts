@@ -120,7 +120,7 @@ export interface ConfigMapVolumeSource {
    */
   items?: KeyToPath[];
   /**
-   * File mode bits of the files (0 to 0777); 0644 when not given, as in Kubernetes.
+   * File mode bits of the files, 0 to 0o777 (write 0o644 or 420, not 0644); 0o644 when not given, as in Kubernetes.
    */
   defaultMode?: number;
   /**
@@ -132,7 +132,7 @@ export interface KeyToPath {
   key: string;
   path: string;
   /**
-   * File mode bits of this file (0 to 0777; YAML 0644 is octal); defaultMode when not given.
+   * File mode bits of this file, 0 to 0o777 (write 0o600 or 384; coxswain reads YAML 1.2, where 0600 would be the decimal 600, so that spelling is refused); defaultMode when not given.
    */
   mode?: number;
 }
@@ -146,7 +146,7 @@ export interface SecretVolumeSource {
    */
   items?: KeyToPath[];
   /**
-   * File mode bits of the files (0 to 0777); 0644 when not given, as in Kubernetes.
+   * File mode bits of the files, 0 to 0o777 (write 0o644 or 420, not 0644); 0o644 when not given, as in Kubernetes.
    */
   defaultMode?: number;
   /**
