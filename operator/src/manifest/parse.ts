@@ -250,7 +250,10 @@ export function* yamlDocuments(text: string, maxDocuments = Infinity): Generator
   yield { counted };
 }
 
-/** The file modes (keys `mode` and `defaultMode`) written as plain integers with a leading zero, with their paths. */
+/**
+ * The file modes (keys `mode` and `defaultMode`) written as plain integers with a leading zero and read as
+ * decimal, with their paths (a `%YAML 1.1` document reads them as octal, as kubectl does: those pass).
+ */
 function leadingZeroModes(node: YamlNode | null, path: PathSegment[], out: { path: PathSegment[]; source: string }[]): void {
   if (isMap(node)) {
     for (const pair of node.items) {
@@ -258,7 +261,7 @@ function leadingZeroModes(node: YamlNode | null, path: PathSegment[], out: { pat
       if (!isScalar(k)) continue;
       const name = k.value === null ? "" : String(k.value);
       const v = pair.value as YamlNode | null;
-      if ((name === "mode" || name === "defaultMode") && isScalar(v) && typeof v.value === "number" && /^0[0-9]+$/.test(v.source ?? "")) {
+      if ((name === "mode" || name === "defaultMode") && isScalar(v) && typeof v.value === "number" && /^0[0-9]+$/.test(v.source ?? "") && v.value === Number(v.source)) {
         out.push({ path: [...path, name], source: v.source! });
       } else leadingZeroModes(v ?? null, [...path, name], out);
     }
