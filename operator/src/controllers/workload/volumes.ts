@@ -21,7 +21,7 @@ import type { LaunchFile, LaunchMount, LaunchVolume } from "../../runtime/types.
 export type VolumeSourceLookup = (key: string) => ConfigMap | Secret | undefined;
 
 /** Kubernetes' default file mode of configMap and secret volumes (0644). */
-export const DEFAULT_FILE_MODE = 0o644;
+const DEFAULT_FILE_MODE = 0o644;
 
 /** The volumes of a template, planned. */
 export interface VolumesPlan {

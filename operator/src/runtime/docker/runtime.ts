@@ -329,7 +329,8 @@ export class DockerRuntime implements NodeRuntime {
     }
     await this.ensureImage(launch.image);
     if (launch.network === "bridge") await this.ensureBridgeNetwork();
-    for (const v of volumeCreates(launch, { [LABELS.owner]: this.owner })) {
+    const volumes = volumeCreates(launch, { [LABELS.owner]: this.owner });
+    for (const v of volumes) {
       await this.call(`create volume ${v.Name}`, { method: "POST", path: "/volumes/create", body: v });
     }
     const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp });
@@ -344,7 +345,10 @@ export class DockerRuntime implements NodeRuntime {
       });
       id = created.Id;
     } catch (err) {
-      if (statusOf(err) !== 409) throw err;
+      if (statusOf(err) !== 409) {
+        await this.removeUnusedVolumes(volumes.map((v) => v.Name)).catch(() => undefined);
+        throw err;
+      }
       const existing = await this.inspect(launch.runtimeName, `inspect existing container ${launch.runtimeName}`);
       if (!existing) throw err; // gone in the meantime: let the caller retry
       const theirs = existing.Config?.Labels ?? {};
@@ -606,7 +610,12 @@ export class DockerRuntime implements NodeRuntime {
     } finally {
       this.invalidate(id);
     }
-    for (const name of volumes) {
+    await this.removeUnusedVolumes(volumes);
+  }
+
+  /** Removes each of the named volumes that no container uses (the engine refuses the others: 409). */
+  private async removeUnusedVolumes(names: readonly string[]): Promise<void> {
+    for (const name of names) {
       try {
         await this.call(`remove volume ${name}`, { method: "DELETE", path: `/volumes/${name}` });
       } catch (err) {

@@ -28,10 +28,10 @@ import type { ContainerLaunch, LaunchVolume } from "../types.js";
 import type { TarEntry } from "./tar.js";
 
 /** Where the fill container mounts the volumes it fills: FILL_ROOT/<volume>. */
-export const FILL_ROOT = "/coxswain-fill";
+const FILL_ROOT = "/coxswain-fill";
 
 /** Where a mount with a subPath mounts its volume inside the container: SUBPATH_ROOT/<mount index>. */
-export const SUBPATH_ROOT = "/.coxswain/mounts";
+const SUBPATH_ROOT = "/.coxswain/mounts";
 
 /** The prefix of every volume name coxswain makes (remove() only tries to remove those). */
 export const VOLUME_PREFIX = "cx_";

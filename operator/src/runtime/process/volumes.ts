@@ -12,7 +12,7 @@
  *   privileges the runtime does not have).
  * - readOnly is not enforced: the program runs as the operator's user, who owns the files.
  */
-import { chmod, mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ContainerLaunch } from "../types.js";
 
@@ -56,6 +56,9 @@ export async function writeVolumes(launch: ContainerLaunch, mountRoot: string, p
     if (m.subPath && volume?.type === "emptyDir") await mkdir(target, { recursive: true });
     const link = join(mountRoot, m.mountPath);
     await mkdir(dirname(link), { recursive: true });
+    // A link left by an earlier run (a mount nested in a shared emptyDir) is replaced; anything else there is an error.
+    const existing = await lstat(link).catch(() => undefined);
+    if (existing?.isSymbolicLink()) await unlink(link);
     await symlink(target, link);
   }
 }
