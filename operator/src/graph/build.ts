@@ -28,6 +28,7 @@ import { pullSecretDiagnostics } from "./pull-secrets.js";
 import { podReferences } from "./pod-references.js";
 import { rolloutServiceDiagnostics } from "./rollout-services.js";
 import { serviceDiagnostics } from "./services.js";
+import { volumeReferences } from "./volume-references.js";
 import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 
 /** A path into an object: property names and array indexes, outermost first. */
@@ -48,12 +49,14 @@ export interface GraphBuild {
  *
  * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap or Secret → every workload
  * (Deployment, Rollout) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
- * optional refs too, when it exists: pod-references.ts); a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
+ * optional refs too, when it exists: pod-references.ts), or mounts it as a configMap or secret volume
+ * (volume-references.ts); a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
  * spec.tls.secretRef names it; each `coxswain.io/depends-on` entry → the annotated object.
  *
  * Diagnostics (errors unless said otherwise, each at the offending field): MissingReference for a namespace other than
  * "default" without a Namespace object, a non-optional env reference to a ConfigMap, Secret or key that does
- * not exist (pod-references.ts, which also warns about envFrom keys that are skipped), a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
+ * not exist (pod-references.ts, which also warns about envFrom keys that are skipped), a non-optional configMap or secret
+ * volume whose object or listed key does not exist, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
  * commit, a depends-on entry naming an object not in the commit; SecretInvalid for a Node TLS Secret without
  * ca.crt, tls.crt and tls.key as PEM (a certificate, a certificate, and the certificate's private key);
  * InvalidField for a malformed or ambiguous depends-on entry, for an env reference to a value holding a NUL
@@ -121,6 +124,12 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       const refs = podReferences(obj, namespace!, (k) => byKey.get(k)?.object);
       for (const e of refs.edges) addEdge(e.from, key, e.path);
       for (const p of refs.problems) diagnostics.push({ ...m.locate(p.path), code: p.code, severity: p.severity, field: formatFieldPath(p.path), message: p.message });
+
+      // configMap and secret volumes (volume-references.ts).
+      for (const ref of volumeReferences(obj, namespace ?? DEFAULT_NAMESPACE, (k) => byKey.get(k)?.object)) {
+        if ("dependency" in ref) addEdge(ref.dependency, key, ref.path);
+        else report(m, "MissingReference", ref.path, ref.missing);
+      }
 
       const className = podSpec.priorityClassName;
       if (className !== undefined && !Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className)) {

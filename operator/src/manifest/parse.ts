@@ -2,7 +2,8 @@
  * YAML → plain data plus the source position of every field.
  *
  * Dialect: YAML 1.2 core schema (the `yaml` package's default), so `yes`, `on`, `off` stay strings and
- * `0755` is the decimal 755. kubectl reads YAML 1.1, where `yes` is true: coxswain deliberately differs, so a
+ * `0755` is the decimal 755 (so a file mode written that way, `mode`/`defaultMode: 0644` as Kubernetes users
+ * write them, is refused rather than read as another mode: leadingZeroModes). kubectl reads YAML 1.1, where `yes` is true: coxswain deliberately differs, so a
  * label value `yes` is the string "yes" as written, and nobody's `country: NO` turns into false. A document
  * that asks for `%YAML 1.1` explicitly gets 1.1. Merge keys (`<<: *anchor`) are enabled because Kubernetes
  * users rely on them (kubectl supports them). Duplicate keys are errors and documents that expand more than
@@ -226,9 +227,47 @@ export function* yamlDocuments(text: string, maxDocuments = Infinity): Generator
       }
       continue;
     }
+    const modes: { path: PathSegment[]; source: string }[] = [];
+    leadingZeroModes(contents, [], modes);
+    if (modes.length > 0) {
+      for (const m of modes) {
+        const octal = Number.parseInt(m.source, 8);
+        const fix = Number.isNaN(octal) || /[89]/.test(m.source) ? "" : ` or as the decimal ${octal}`;
+        yield {
+          issue: {
+            ...positions().locate(m.path),
+            code: "InvalidField",
+            severity: "error",
+            field: formatFieldPath(m.path),
+            message: `${m.source} is the decimal number ${Number(m.source)} in YAML 1.2, which coxswain reads, not the octal file mode kubectl's YAML 1.1 makes of it: write it as 0o${m.source.replace(/^0+/, "")}${fix}`,
+          },
+        };
+      }
+      continue;
+    }
     yield { document: { data, positions, start } };
   }
   yield { counted };
+}
+
+/**
+ * The file modes (keys `mode` and `defaultMode`) written as plain integers with a leading zero and read as
+ * decimal, with their paths (a `%YAML 1.1` document reads them as octal, as kubectl does: those pass).
+ */
+function leadingZeroModes(node: YamlNode | null, path: PathSegment[], out: { path: PathSegment[]; source: string }[]): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const k = pair.key as YamlNode | null;
+      if (!isScalar(k)) continue;
+      const name = k.value === null ? "" : String(k.value);
+      const v = pair.value as YamlNode | null;
+      if ((name === "mode" || name === "defaultMode") && isScalar(v) && typeof v.value === "number" && /^0[0-9]+$/.test(v.source ?? "") && v.value === Number(v.source)) {
+        out.push({ path: [...path, name], source: v.source! });
+      } else leadingZeroModes(v ?? null, [...path, name], out);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => leadingZeroModes((item as YamlNode | null) ?? null, [...path, i], out));
+  }
 }
 
 function yamlMessage(message: string, code: string): string {

@@ -1,6 +1,6 @@
 /**
  * Kubernetes' rules for a pod template beyond its schema (InvalidField errors and warnings): containers,
- * ports and host ports, probes, resources, security contexts, affinity, tolerations and topology spread
+ * ports and host ports, probes, resources, security contexts, volumes and volumeMounts, affinity, tolerations and topology spread
  * constraints, and the fields that mean nothing on Docker hosts (IGNORED_POD_FIELDS). Shared by every
  * workload kind; paths start at the template (["spec", "template"]).
  */
@@ -131,11 +131,93 @@ export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[
   spec.containers.forEach((c, i) => issues.push(...ignoredFieldIssues(c, IGNORED_CONTAINER_FIELDS, [...specPath, "containers", i])));
   issues.push(...containerIssues(spec.containers, [...specPath, "containers"]));
   issues.push(...securityIssues(spec, specPath));
+  issues.push(...volumeIssues(spec, specPath));
   const affinity = spec.affinity;
   if (affinity) issues.push(...affinityIssues(affinity, [...specPath, "affinity"]));
   (spec.tolerations ?? []).forEach((t, i) => issues.push(...tolerationIssues(t, [...specPath, "tolerations", i])));
   issues.push(...spreadIssues(spec.topologySpreadConstraints ?? [], [...specPath, "topologySpreadConstraints"]));
   return issues;
+}
+
+/**
+ * Volumes and volumeMounts: unique volume names, one source per volume, items' paths and subPaths relative
+ * without "..", unique item paths per volume, a Memory emptyDir's sizeLimit; each mount names a volume of
+ * the pod at an absolute mountPath (not "/", no ".."), once per path in a container, and no subPath of a
+ * Memory emptyDir (runtime/docker/volumes.ts: subPath is a link into a mount, and a tmpfs starts empty).
+ */
+function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
+  const issues: Issue[] = [];
+  const volumes = new Map<string, number>();
+  (spec.volumes ?? []).forEach((v, vi) => {
+    const vPath = [...specPath, "volumes", vi];
+    const first = volumes.get(v.name);
+    if (first !== undefined) {
+      issues.push(fieldError("InvalidField", [...vPath, "name"], `duplicate volume name ${showValue(v.name)} (first used by volumes[${first}]); names must be unique in a pod`));
+    } else volumes.set(v.name, vi);
+    const sources = (["configMap", "secret", "emptyDir"] as const).filter((k) => v[k] !== undefined);
+    if (sources.length > 1) {
+      issues.push(fieldError("InvalidField", vPath, `must have at most one volume source, configMap, secret or emptyDir (got ${sources.join(" and ")})`));
+    }
+    const items = v.configMap?.items ?? v.secret?.items;
+    const source = v.configMap ? "configMap" : "secret";
+    const paths = new Map<string, number>();
+    (items ?? []).forEach((item, ii) => {
+      const iPath = [...vPath, source, "items", ii, "path"];
+      const problem = relativePathProblem(item.path);
+      if (problem) issues.push(fieldError("InvalidField", iPath, `${problem} (got ${showValue(item.path)})`));
+      const firstPath = paths.get(item.path);
+      if (firstPath !== undefined) {
+        issues.push(fieldError("InvalidField", iPath, `duplicate path ${showValue(item.path)} (first used by items[${firstPath}]); each file of a volume has one key`));
+      } else paths.set(item.path, ii);
+    });
+    const size = v.emptyDir?.sizeLimit;
+    if (size !== undefined) {
+      quantityOrIssue("memory", size, [...vPath, "emptyDir", "sizeLimit"], issues);
+      if (v.emptyDir?.medium !== "Memory") {
+        issues.push({
+          code: "InvalidField",
+          severity: "warning",
+          path: [...vPath, "emptyDir", "sizeLimit"],
+          at: "value",
+          message: `${showValue(size)} is ignored: coxswain limits the size of a Memory emptyDir (its tmpfs) only; a disk emptyDir is a Docker volume without a size`,
+        });
+      }
+    }
+  });
+  spec.containers.forEach((c, ci) => {
+    const mountPaths = new Map<string, number>();
+    (c.volumeMounts ?? []).forEach((m, mi) => {
+      const mPath = [...specPath, "containers", ci, "volumeMounts", mi];
+      if (!volumes.has(m.name)) {
+        const names = [...volumes.keys()].sort();
+        issues.push(fieldError("InvalidField", [...mPath, "name"], `names no volume of the pod (volumes: ${names.length > 0 ? names.join(", ") : "none"}): expected the name of an entry of spec.volumes`));
+      }
+      const mountPath = m.mountPath.replace(/(.)\/+$/, "$1");
+      if (!mountPath.startsWith("/") || mountPath === "/" || mountPath.split("/").includes("..")) {
+        issues.push(fieldError("InvalidField", [...mPath, "mountPath"], `must be an absolute path other than "/" without a ".." element (got ${showValue(m.mountPath)})`));
+      }
+      const first = mountPaths.get(mountPath);
+      if (first !== undefined) {
+        issues.push(fieldError("InvalidField", [...mPath, "mountPath"], `duplicate mountPath ${showValue(m.mountPath)} (first used by volumeMounts[${first}]); a path can hold one mount`));
+      } else mountPaths.set(mountPath, mi);
+      if (m.subPath !== undefined && m.subPath !== "") {
+        const problem = relativePathProblem(m.subPath);
+        if (problem) issues.push(fieldError("InvalidField", [...mPath, "subPath"], `${problem} (got ${showValue(m.subPath)})`));
+        const volume = (spec.volumes ?? []).find((v) => v.name === m.name);
+        if (volume?.emptyDir?.medium === "Memory") {
+          issues.push(fieldError("InvalidField", [...mPath, "subPath"], "a subPath of a Memory emptyDir is not supported by coxswain: its tmpfs is mounted empty, so no sub-directory exists to mount; mount the volume itself"));
+        }
+      }
+    });
+  });
+  return issues;
+}
+
+/** Why `path` is not a relative path inside a volume (as Kubernetes checks items' paths and subPaths), or undefined. */
+function relativePathProblem(path: string): string | undefined {
+  if (path.startsWith("/")) return "must be a relative path inside the volume";
+  if (path.split("/").includes("..")) return 'must not contain a ".." element';
+  return undefined;
 }
 
 function containerIssues(containers: readonly Container[], path: Path): Issue[] {

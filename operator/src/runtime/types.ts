@@ -33,6 +33,42 @@ export interface LaunchPort {
   protocol: "TCP" | "UDP";
 }
 
+/** A file of a configMap or secret volume, as a runtime writes it. */
+export interface LaunchFile {
+  /** Relative to the volume's root, "/"-separated, without "." or ".." elements (checked when the manifest was read). */
+  path: string;
+  /** Permission bits, 0 to 0o777. */
+  mode: number;
+  /** The content, base64-encoded (a Secret's bytes or a ConfigMap value's UTF-8). Never logged or written to Git. */
+  data: string;
+}
+
+/** A volume of the pod, as a container that mounts it needs it (controllers/workload/volumes.ts plans them). */
+export interface LaunchVolume {
+  /** The volume's name, unique in the pod. */
+  name: string;
+  /**
+   * "files": a configMap or secret volume, its content fixed at launch and always mounted read-only (as in
+   * Kubernetes); "emptyDir": starts empty, shared by the pod's containers, removed with the pod's last one.
+   */
+  type: "files" | "emptyDir";
+  /** type "files": the files, sorted by path. */
+  files?: LaunchFile[];
+  /** emptyDir medium Memory: a tmpfs, `sizeBytes` big when sizeLimit was given. */
+  memory?: { sizeBytes?: number };
+}
+
+/** Where a container sees one of its pod's volumes (a volumeMount). */
+export interface LaunchMount {
+  /** A LaunchVolume's name. */
+  volume: string;
+  /** Absolute path in the container. */
+  mountPath: string;
+  readOnly: boolean;
+  /** A path inside the volume mounted instead of its root (relative, no ".." elements). */
+  subPath?: string;
+}
+
 /** Everything a runtime needs to create one container. Fully resolved: no defaults left to apply. */
 export interface ContainerLaunch {
   /** Unique, deterministic runtime name, e.g. "cx_default_web-5d8f7c9b6-x2k4q_app". */
@@ -76,6 +112,10 @@ export interface ContainerLaunch {
    * Runtimes without images (process) ignore it.
    */
   pull?: PullSpec;
+  /** The pod's volumes this container mounts, in the pod's order; absent when it mounts none. */
+  volumes?: LaunchVolume[];
+  /** The container's volumeMounts, in declaration order; absent when it has none. */
+  mounts?: LaunchMount[];
 }
 
 /**

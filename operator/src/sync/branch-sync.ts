@@ -72,7 +72,7 @@ export function graphDigest(graph: DesiredGraph): string {
 export function changedWorkloads(from: DesiredGraph | undefined, to: DesiredGraph): string[] {
   const out = new Set<string>();
   for (const c of diffGraphs(from, to).changes) if (isWorkloadKey(c.key)) out.add(c.key);
-  // A workload also changes when a ConfigMap it reads changed: its dependents in either graph.
+  // A workload also changes when a ConfigMap or Secret it reads changed: its dependents in either graph.
   for (const c of diffGraphs(from, to).changes) {
     if (isWorkloadKey(c.key)) continue;
     for (const g of [from, to]) {

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { buildGraph, type DesiredGraph } from "../../../operator/src/graph/index.js";
 import { loadManifests } from "../../../operator/src/manifest/index.js";
 import type { NodeSnapshot, PodSummary } from "../../../operator/src/scheduler/types.js";
-import { buildPlan, planNote, release, type FleetView } from "../../../operator/src/sync/plan.js";
+import { buildPlan, formatPlan, planNote, release, type FleetView } from "../../../operator/src/sync/plan.js";
 import { namespaceOfKey, previewGraph, previewNamespace } from "../../../operator/src/sync/previews.js";
 import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
 
@@ -140,6 +140,27 @@ describe("placements account for the old pods a rollout removes", () => {
       "coxswain plan: valid against nothing — 1 to create, 0 to update, 0 to delete; 3 new pod(s): 2 fit, 1 do not fit (plans/x.yaml)",
       `create Deployment/default/api: 3 new pod(s) → ${first}, ${second}; 1 do not fit`,
     ]);
+  });
+
+  it("plans the rollout a changed Secret of a volume makes, without the Secret's value in the plan, its text or its note", () => {
+    const files = (value: string) => ({
+      "web.yaml": `apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: ${value}\n---\n${deploymentYaml({ name: "web", replicas: 1, image: "web:v1" }).replace(
+        "      containers:\n",
+        "      volumes:\n        - name: creds\n          secret: {secretName: creds}\n      containers:\n",
+      )}`,
+    });
+    const before = graphOf(files("old-password-value"));
+    const target = { commit: "b".repeat(40), graph: graphOf(files("new-password-value")), diagnostics: [] };
+    const plan = buildPlan({ from: "a".repeat(40), fromGraph: before, target, fleet: fleetOf([node("n1", 2000, 0)]) });
+    expect(plan.changes.map((c) => [c.action, c.key, c.rollsTo !== undefined])).toEqual([
+      ["update", "Secret/default/creds", false],
+      ["update", "Deployment/default/web", true],
+    ]);
+    const printed = [JSON.stringify(plan), ...formatPlan(plan), planNote(plan, "plans/x.yaml")].join("\n");
+    for (const value of ["old-password-value", "new-password-value"]) {
+      expect(printed).not.toContain(value);
+      expect(printed).not.toContain(Buffer.from(value).toString("base64"));
+    }
   });
 
   it("release frees exactly the named pods' requests, counts, ports and summaries", () => {

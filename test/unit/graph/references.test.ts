@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../operator/src/api/errors.js";
+import type { Deployment } from "../../../operator/src/api/objects.js";
 import type { ManifestObject } from "../../../operator/src/manifest/types.js";
 import { formatDiagnostic } from "../../../operator/src/manifest/types.js";
 import { buildGraph, formatFieldPath, tlsSecretProblem } from "../../../operator/src/graph/index.js";
@@ -10,6 +11,11 @@ import { configMap, dependsOn, deployment, manifest, namespace, priorityClass, r
 const tls = (file: string) => readFileSync(new URL(`../../fixtures/manifests/tls/${file}`, import.meta.url), "utf8");
 const PEM = { ca: tls("ca.crt"), crt: tls("tls.crt"), key: tls("tls.key"), otherKey: tls("other.key") };
 const GOOD_TLS = { "ca.crt": PEM.ca, "tls.crt": PEM.crt, "tls.key": PEM.key };
+
+/** `d` with these pod volumes. */
+function withVolumes(d: Deployment, volumes: NonNullable<Deployment["spec"]["template"]["spec"]["volumes"]>): Deployment {
+  return { ...d, spec: { ...d.spec, template: { ...d.spec.template, spec: { ...d.spec.template.spec, volumes } } } };
+}
 
 const SECRET_REF = ["spec", "tls", "secretRef", "name"];
 const PRIORITY = ["spec", "template", "spec", "priorityClassName"];
@@ -63,6 +69,22 @@ describe("buildGraph edges of the new kinds", () => {
         manifest(rollout("web", "default", { env: [{ configMap: "cfg", key: "a" }] })),
       ],
       edges: [["ConfigMap/default/cfg", "Rollout/default/web"]],
+    },
+    {
+      name: "links a ConfigMap and a Secret to the workloads whose volumes read them, and an optional missing one to nothing",
+      objects: [
+        manifest(configMap("cfg", "default", { a: "1" })),
+        manifest(secret("creds", "default", { k: "v" })),
+        manifest(withVolumes(deployment("web", "default"), [
+          { name: "c", configMap: { name: "cfg" } },
+          { name: "s", secret: { secretName: "creds", items: [{ key: "k", path: "k" }] } },
+          { name: "o", secret: { secretName: "not-here", optional: true } },
+        ])),
+      ],
+      edges: [
+        ["ConfigMap/default/cfg", "Deployment/default/web"],
+        ["Secret/default/creds", "Deployment/default/web"],
+      ],
     },
     {
       name: "resolves a bare depends-on name to the Rollout when there is no Deployment of that name",

@@ -84,6 +84,10 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   securityContext?: PodSecurityContext;
   /**
+   * The pod's volumes, mounted by name through containers' volumeMounts. configMap and secret volumes hold the keys of a ConfigMap or Secret of the commit as files (put into the container before it starts; always read-only, as in Kubernetes); emptyDir is an empty directory shared by the pod's containers and removed with the pod (medium Memory - a tmpfs of sizeLimit). A change of a ConfigMap or Secret a volume reads rolls the workload.
+   */
+  volumes?: Volume[];
+  /**
    * Secrets in the pod's namespace (kubernetes.io/dockerconfigjson, or the legacy kubernetes.io/dockercfg) whose registry credentials Docker nodes use to pull the pod's images, matched to each image's registry host as the kubelet does. The process runtime has no images and ignores them.
    */
   imagePullSecrets?: {
@@ -139,6 +143,72 @@ export interface PodSecurityContext {
 export interface SeccompProfile {
   type: "RuntimeDefault" | "Unconfined" | "Localhost";
   localhostProfile?: string;
+}
+export interface Volume {
+  /**
+   * Unique in the pod; what volumeMounts name.
+   */
+  name: string;
+  configMap?: ConfigMapVolumeSource;
+  secret?: SecretVolumeSource;
+  emptyDir?: EmptyDirVolumeSource;
+}
+/**
+ * The keys of a ConfigMap (data and binaryData) as files, one per key, or the keys listed in items.
+ */
+export interface ConfigMapVolumeSource {
+  name: string;
+  /**
+   * Only these keys, each at its path (relative, no ".." element); a listed key must exist unless optional.
+   */
+  items?: KeyToPath[];
+  /**
+   * File mode bits of the files, 0 to 0o777 (write 0o644 or 420, not 0644); 0o644 when not given, as in Kubernetes.
+   */
+  defaultMode?: number;
+  /**
+   * The ConfigMap or a listed key may be missing; the volume is then empty (or without that file).
+   */
+  optional?: boolean;
+}
+export interface KeyToPath {
+  key: string;
+  path: string;
+  /**
+   * File mode bits of this file, 0 to 0o777 (write 0o600 or 384; coxswain reads YAML 1.2, where 0600 would be the decimal 600, so that spelling is refused); defaultMode when not given.
+   */
+  mode?: number;
+}
+/**
+ * The keys of a Secret as files, one per key, or the keys listed in items. The values are never written to the status branch, plans or logs.
+ */
+export interface SecretVolumeSource {
+  secretName: string;
+  /**
+   * Only these keys, each at its path (relative, no ".." element); a listed key must exist unless optional.
+   */
+  items?: KeyToPath[];
+  /**
+   * File mode bits of the files, 0 to 0o777 (write 0o644 or 420, not 0644); 0o644 when not given, as in Kubernetes.
+   */
+  defaultMode?: number;
+  /**
+   * The Secret or a listed key may be missing; the volume is then empty (or without that file).
+   */
+  optional?: boolean;
+}
+/**
+ * An empty directory made for the pod, shared by its containers and removed with it.
+ */
+export interface EmptyDirVolumeSource {
+  /**
+   * "" (default) - a Docker volume on the node's disk; Memory - a tmpfs (on the process runtime, a plain directory).
+   */
+  medium?: "" | "Memory";
+  /**
+   * With medium Memory, the size of the tmpfs (a Kubernetes quantity, e.g. 64Mi); ignored on disk.
+   */
+  sizeLimit?: number | string;
 }
 export interface Affinity {
   nodeAffinity?: NodeAffinity;
@@ -281,6 +351,10 @@ export interface Container {
   terminationMessagePolicy?: "File" | "FallbackToLogsOnError";
   securityContext?: SecurityContext;
   /**
+   * Where the pod's volumes appear in this container.
+   */
+  volumeMounts?: VolumeMount[];
+  /**
    * Every key of a ConfigMap or Secret as a variable, in order (a later source wins), before env (which wins over all of them). Keys that are not valid variable names are skipped with a warning, as in Kubernetes.
    */
   envFrom?: EnvFromSource[];
@@ -410,6 +484,24 @@ export interface SecurityContext {
 export interface Capabilities {
   add?: string[];
   drop?: string[];
+}
+export interface VolumeMount {
+  /**
+   * A volume of the pod (spec.volumes).
+   */
+  name: string;
+  /**
+   * An absolute path in the container, at most one mount per path. On the process runtime it is taken below the container's directory ($COXSWAIN_MOUNT_ROOT).
+   */
+  mountPath: string;
+  /**
+   * Mounted read-only (configMap and secret volumes always are).
+   */
+  readOnly?: boolean;
+  /**
+   * A path inside the volume (relative, no ".." element) mounted instead of its root.
+   */
+  subPath?: string;
 }
 export interface EnvFromSource {
   prefix?: string;

@@ -14,6 +14,8 @@
  *   assigned host ports are published to them.
  * - Every container also sees COXSWAIN_POD, COXSWAIN_NODE and COXSWAIN_REVISION (coxswain's small
  *   stand-in for Kubernetes' downward API).
+ * - Volumes (configMap, secret, emptyDir) and volumeMounts are planned in volumes.ts; their content is part
+ *   of the revision too.
  * - $(VAR) in env values, command and args is expanded as Kubernetes does: from PORT variables and the
  *   variables defined before it; $$ is a literal $; an unknown $(VAR) stays as written.
  * - env and envFrom (ConfigMaps, Secrets, pod fields, resources) are resolved by env.ts: what does not
@@ -33,6 +35,7 @@ import { defaultPullPolicy, readPullSecret, type DockerConfig, type PullPolicy }
 import { registryCredentials } from "../../runtime/pull.js";
 import type { ContainerLaunch, LaunchPort, LaunchSecurity } from "../../runtime/types.js";
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
+import { containerVolumes, planVolumes, type VolumesPlan } from "./volumes.js";
 import type { Discovery } from "../../traffic/discovery.js";
 import { launchSecurity } from "./security.js";
 import { expandVars, launchEnv, planEnv, type PlannedEnvVar, type ReferenceLookup } from "./env.js";
@@ -94,6 +97,8 @@ export interface TemplatePlan {
   images: string[];
   /** The names of the pod's imagePullSecrets, in order (Secrets of `namespace`); their contents are not here. */
   pullSecrets: string[];
+  /** The pod's volumes and each container's mounts (volumes.ts); absent when the template has none. */
+  volumes?: Pick<VolumesPlan, "volumes" | "mounts">;
 }
 
 /**
@@ -139,8 +144,12 @@ export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: Pod
       pullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image),
     };
   });
-  const revision = shortHash({ template: dep.spec.template, config: resolvedConfig });
   const spec = dep.spec.template.spec;
+  const volumes = planVolumes(spec, namespace, (k) => {
+    const o = refs(k);
+    return o?.kind === "ConfigMap" || o?.kind === "Secret" ? o : undefined;
+  });
+  const revision = shortHash({ template: dep.spec.template, config: resolvedConfig, ...(volumes.revisionInput ? { volumes: volumes.revisionInput } : {}) });
   const scheduling: TemplatePlan["scheduling"] = {};
   if (spec.nodeName) scheduling.nodeName = spec.nodeName;
   if (spec.nodeSelector) scheduling.nodeSelector = spec.nodeSelector;
@@ -167,6 +176,7 @@ export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: Pod
     scheduling,
     images: [...new Set(containers.map((c) => c.image))].sort(),
     pullSecrets: (spec.imagePullSecrets ?? []).map((r) => r.name),
+    ...(volumes.volumes.length > 0 ? { volumes: { volumes: volumes.volumes, mounts: volumes.mounts } } : {}),
   };
 }
 
@@ -241,6 +251,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       ...(at.discovery?.hosts.length ? { hosts: at.discovery.hosts.map((h) => ({ address: h.address, names: [...h.names] })) } : {}),
       ...(at.discovery?.dnsSearch?.length ? { dnsSearch: [...at.discovery.dnsSearch] } : {}),
       ...(c.security ? { security: c.security } : {}),
+      ...(plan.volumes ? containerVolumes(plan.volumes, c.name) : {}),
     };
     const labels: Record<string, string> = {
       [LABELS.owner]: at.instance,

@@ -8,6 +8,7 @@ import { SERVICE_RANGE_LABEL, serviceRangeOf, type BridgeNetwork } from "../../t
 import { LABEL_PREFIX } from "../labels.js";
 import { MAX_EXEC_OUTPUT_BYTES, type ContainerLaunch, type ContainerState, type ObservedContainer } from "../types.js";
 import { dockerSecurityOptions, type DockerSecurityOptions } from "./security.js";
+import { dockerMounts, type DockerMount } from "./volumes.js";
 
 /** The fields of a GET /containers/json entry coxswain reads. */
 export interface DockerContainerSummary {
@@ -29,6 +30,8 @@ export interface DockerContainerInspect {
   /** RFC 3339 with nanoseconds. */
   Created?: string;
   Config?: { Image?: string; Labels?: Record<string, string> | null };
+  /** The container's mounts; remove() reads the names of its volumes here. */
+  Mounts?: { Type?: string; Name?: string }[] | null;
   State?: {
     Status?: string;
     Running?: boolean;
@@ -236,6 +239,8 @@ export interface CreateContainerBody {
     ExtraHosts?: string[];
     DnsSearch?: string[];
     DnsOptions?: string[];
+    /** The launch's volumes (volumes.ts). */
+    Mounts?: DockerMount[];
   } & DockerSecurityOptions["HostConfig"];
 }
 
@@ -274,6 +279,7 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
     body.HostConfig.PortBindings = bindings;
   }
   // Service names (ContainerLaunch.hosts): Docker writes them into the container's own /etc/hosts.
+  if (launch.mounts?.length) body.HostConfig.Mounts = dockerMounts(launch);
   if (launch.hosts?.length) body.HostConfig.ExtraHosts = launch.hosts.flatMap((h) => h.names.map((n) => `${n}:${h.address}`));
   // On a user-defined network Docker's DNS answers the Service forwarders' aliases; the search path makes
   // short names work. Docker writes ndots:0 there unless told otherwise (every name tried as it is first,

@@ -21,6 +21,8 @@
  *   (the exec's pid is in a cgroup naming the container), the exec'd process and its descendants are
  *   SIGKILLed. On a remote engine a timed-out command is abandoned: it ends when it ends, or with the
  *   container.
+ * - Volumes (configMap, secret, emptyDir; see volumes.ts): named volumes made before the container, filled
+ *   by a fill container before it starts, removed with the last container that uses them.
  * - TLS: endpoint tcp://host:port with `tls` (ca, and a client cert + key) speaks HTTPS; the server
  *   certificate must chain to tls.ca and name the host (IP SAN for an address).
  */
@@ -74,6 +76,8 @@ import {
 } from "./mapping.js";
 import { Semaphore } from "./semaphore.js";
 import { needsImageUser, runAsRootProblem } from "./security.js";
+import { tarOf } from "./tar.js";
+import { fillEntries, fillMounts, subPathLinks, VOLUME_PREFIX, volumeCreates } from "./volumes.js";
 
 /** Options of a DockerRuntime. */
 export interface DockerRuntimeOptions {
@@ -335,6 +339,10 @@ export class DockerRuntime implements NodeRuntime {
       });
     }
     if (launch.network === "bridge") await this.ensureBridgeNetwork();
+    const volumes = volumeCreates(launch, { [LABELS.owner]: this.owner });
+    for (const v of volumes) {
+      await this.call(`create volume ${v.Name}`, { method: "POST", path: "/volumes/create", body: v });
+    }
     const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp }, imageUser);
     let id: string;
     let createdHere = true;
@@ -347,7 +355,10 @@ export class DockerRuntime implements NodeRuntime {
       });
       id = created.Id;
     } catch (err) {
-      if (statusOf(err) !== 409) throw err;
+      if (statusOf(err) !== 409) {
+        await this.removeUnusedVolumes(volumes.map((v) => v.Name)).catch(() => undefined);
+        throw err;
+      }
       const existing = await this.inspect(launch.runtimeName, `inspect existing container ${launch.runtimeName}`);
       if (!existing) throw err; // gone in the meantime: let the caller retry
       const theirs = existing.Config?.Labels ?? {};
@@ -368,6 +379,12 @@ export class DockerRuntime implements NodeRuntime {
       }
     }
     this.invalidate(id);
+    try {
+      await this.fillVolumes(id, launch);
+    } catch (err) {
+      if (createdHere) await this.remove(id).catch(() => undefined);
+      throw err;
+    }
     try {
       await this.call(`start container ${launch.runtimeName}`, {
         method: "POST",
@@ -538,9 +555,58 @@ export class DockerRuntime implements NodeRuntime {
     }
   }
 
-  /** Force-removes a container (and its anonymous volumes); missing or already being removed is fine. */
+  /**
+   * Puts the files of the launch's volumes into them (a fill container, see volumes.ts) and the links
+   * that stand in for subPath mounts into the created container `id`. Nothing to do without volumes.
+   */
+  private async fillVolumes(id: string, launch: ContainerLaunch): Promise<void> {
+    const entries = fillEntries(launch);
+    if (entries.length > 0) {
+      const name = `${launch.runtimeName}-fill`;
+      // A fill container left by an earlier attempt (an operator that died in between) goes first.
+      await this.remove(name);
+      const created = await this.call<{ Id: string }>(`create the fill container of ${launch.runtimeName}`, {
+        method: "POST",
+        path: "/containers/create",
+        query: { name },
+        // Never started: an entrypoint that need not exist, no network.
+        body: { Image: launch.image, Entrypoint: ["/coxswain-fill"], Labels: {}, HostConfig: { NetworkMode: "none", Mounts: fillMounts(launch) } },
+      });
+      try {
+        await this.call(`put the volume files of ${launch.runtimeName}`, {
+          method: "PUT",
+          path: `/containers/${created.Id}/archive`,
+          query: { path: "/" },
+          tar: tarOf(entries),
+        });
+      } finally {
+        await this.call(`remove the fill container of ${launch.runtimeName}`, {
+          method: "DELETE",
+          path: `/containers/${created.Id}`,
+          query: { force: true },
+          okStatuses: [404],
+        }).catch(() => undefined);
+      }
+    }
+    const links = subPathLinks(launch);
+    if (links.length > 0) {
+      await this.call(`put the subPath links of ${launch.runtimeName}`, {
+        method: "PUT",
+        path: `/containers/${id}/archive`,
+        query: { path: "/" },
+        tar: tarOf(links),
+      });
+    }
+  }
+
+  /**
+   * Force-removes a container (and its anonymous volumes); missing or already being removed is fine. Then
+   * removes the coxswain volumes it used that no other container uses (the engine refuses those in use).
+   */
   async remove(id: string): Promise<void> {
     this.invalidate(id);
+    const volumes = ((await this.inspect(id, `inspect container ${id}`).catch(() => undefined))?.Mounts ?? [])
+      .flatMap((m) => (m.Type === "volume" && m.Name?.startsWith(VOLUME_PREFIX) ? [m.Name] : []));
     try {
       await this.call(`remove container ${id}`, {
         method: "DELETE",
@@ -553,6 +619,20 @@ export class DockerRuntime implements NodeRuntime {
       if (status !== 404 && status !== 409) throw err;
     } finally {
       this.invalidate(id);
+    }
+    await this.removeUnusedVolumes(volumes);
+  }
+
+  /** Removes each of the named volumes that no container uses (the engine refuses the others: 409). */
+  private async removeUnusedVolumes(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      try {
+        await this.call(`remove volume ${name}`, { method: "DELETE", path: `/volumes/${name}` });
+      } catch (err) {
+        // 409: still used by another container of the pod (or a removal in progress); 404: gone.
+        const status = statusOf(err);
+        if (status !== 404 && status !== 409) throw err;
+      }
     }
   }
 

@@ -14,6 +14,8 @@
  *                `workingDir`.
  * - `<id>.log`   stdout and stderr of every run, appended.
  * - `<id>.exit`  the exit code of the current run, written by the wrapper shell (below).
+ * - `pods/<pod>/` the emptyDir volumes of a pod, removed with its last container (volumes.ts: how a
+ *                process sees its volumes, below its container directory).
  *
  * How a process outlives the operator and still reports its exit code: the program runs under a tiny
  * wrapper, `/bin/sh -c 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"' <exitfile> <program> <args…>`,
@@ -56,6 +58,7 @@ import { runCommand } from "./exec.js";
 import { isAlive, liveGroupMembers, readCmdline, readProcStat } from "./proc.js";
 import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
 import { unmetSecurity } from "./security.js";
+import { MOUNT_ROOT_ENV, podPart, writeVolumes } from "./volumes.js";
 
 /** Options of a ProcessRuntime. */
 export interface ProcessRuntimeOptions {
@@ -319,6 +322,7 @@ export class ProcessRuntime implements NodeRuntime {
       const cwd = wd === undefined || wd === "" ? containerDir : resolve(containerDir, wd);
       const env = baseEnv();
       Object.assign(env, launch.env);
+      if (launch.mounts?.length) env[MOUNT_ROOT_ENV] = containerDir;
       // Resolve before creating anything, so that a typo leaves no trace.
       resolveProgram(argv[0]!, env.PATH ?? DEFAULT_PATH, cwd);
       if (wd !== undefined && isAbsolute(wd)) {
@@ -343,6 +347,7 @@ export class ProcessRuntime implements NodeRuntime {
       try {
         await mkdir(containerDir, { recursive: true, mode: 0o700 });
         await mkdir(cwd, { recursive: true });
+        if (launch.volumes?.length || launch.mounts?.length) await writeVolumes(launch, containerDir, this.#podsDir);
         if (launch.hosts?.length && PRIVATE_HOSTS) {
           const own = (await readFile("/etc/hosts", "utf8").catch(() => "127.0.0.1\tlocalhost\n")).replace(/\n*$/, "\n");
           const lines = launch.hosts.map((h) => `${h.address}\t${h.names.join(" ")}\n`).join("");
@@ -354,6 +359,7 @@ export class ProcessRuntime implements NodeRuntime {
         return this.#observe(started);
       } catch (err) {
         await this.#removeFiles(id);
+        await this.#removePodDirIfUnused(launch.runtimeName, launch.runtimeName);
         throw isCoxError(err) ? err : fail(`creating container ${launch.runtimeName} failed: ${String(err)}`, err);
       }
     } finally {
@@ -435,9 +441,23 @@ export class ProcessRuntime implements NodeRuntime {
       this.#children.get(id)?.removeAllListeners("exit");
       this.#children.delete(id);
       await this.#removeFiles(id);
+      await this.#removePodDirIfUnused(record.runtimeName);
       return true;
     });
     if (removed) this.#notify(id);
+  }
+
+  /** The directory of the pods' emptyDir volumes. */
+  get #podsDir(): string {
+    return join(this.#dir, "pods");
+  }
+
+  /** Removes the emptyDir volumes of `runtimeName`'s pod when no other container of the pod exists or is being created (`creating` aside). */
+  async #removePodDirIfUnused(runtimeName: string, creating?: string): Promise<void> {
+    const pod = podPart(runtimeName);
+    const others = (await this.#readAll()).some((r) => podPart(r.runtimeName) === pod);
+    const beingCreated = [...this.#creating].some((n) => n !== creating && podPart(n) === pod);
+    if (!others && !beingCreated) await rm(join(this.#podsDir, pod), { recursive: true, force: true });
   }
 
   /** Always empty: the process runtime has no images. */

@@ -75,6 +75,7 @@ import { CoxError, toCoxError } from "../../api/errors.js";
 import { KeyedMutex } from "../../source/mutex.js";
 import type { DockerRuntime } from "../docker/runtime.js";
 import { ExecOutputDemuxer, LineSplitter, isValidRuntimeName, sinceOfTimestamp, type DockerContainerInspect } from "../docker/mapping.js";
+import { tarOf, type TarEntry } from "../docker/tar.js";
 import { LABELS } from "../labels.js";
 import { checkProxyFileNames } from "./files.js";
 import { DockerRequestLog } from "./docker-request-log.js";
@@ -179,38 +180,6 @@ function fullConfig(text: string): string {
 
 /** The master's lines that tell how a (re)load went. */
 const MASTER_EVENT = /^\[(?:NOTICE|WARNING)\]\s+\(\d+\)\s*:\s*(Reloading HAProxy|Loading success\.|Loading failure!)\s*$/;
-
-/** An entry of an archive put into the container: a regular file (mode 0600) or a directory (mode 0700). */
-type TarEntry = { path: string; text: string } | { dir: string };
-
-/** A ustar archive of `entries` (root's), for PUT /containers/{id}/archive at "/". */
-function tarOf(entries: readonly TarEntry[]): Buffer {
-  const parts: Buffer[] = [];
-  const mtime = Math.floor(Date.now() / 1000);
-  for (const entry of entries) {
-    const isDir = "dir" in entry;
-    const body = isDir ? Buffer.alloc(0) : Buffer.from(entry.text, "utf8");
-    const h = Buffer.alloc(512, 0);
-    const name = isDir ? `${entry.dir.replace(/^\//, "")}/` : entry.path.replace(/^\//, "");
-    if (Buffer.byteLength(name) > 100) throw new CoxError("InvalidArgument", `tar path too long: ${name}`);
-    h.write(name, 0, "utf8");
-    h.write(isDir ? "0000700\0" : "0000600\0", 100); // mode
-    h.write("0000000\0", 108); // uid
-    h.write("0000000\0", 116); // gid
-    h.write(`${body.length.toString(8).padStart(11, "0")}\0`, 124);
-    h.write(`${mtime.toString(8).padStart(11, "0")}\0`, 136);
-    h.write("        ", 148); // checksum placeholder
-    h.write(isDir ? "5" : "0", 156); // directory or regular file
-    h.write("ustar\0", 257);
-    h.write("00", 263);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-    parts.push(h, body, Buffer.alloc((512 - (body.length % 512)) % 512, 0));
-  }
-  parts.push(Buffer.alloc(1024, 0));
-  return Buffer.concat(parts);
-}
 
 /** The content of the first regular file in a tar archive (GET /containers/{id}/archive); PAX and other entries are skipped. */
 function firstFileOfTar(tar: Buffer): Buffer | undefined {
@@ -615,8 +584,14 @@ export class DockerProxy implements NodeProxy {
 
   /** Puts the configuration `full` at `path` and `files` into FILES_DIR, in one archive. */
   async #putFiles(id: string, path: string, full: string, files: readonly ProxyChangeFile[]): Promise<void> {
-    const entries: TarEntry[] = [{ path, text: full }];
-    if (files.length > 0) entries.push({ dir: FILES_DIR }, ...files.map((f) => ({ path: `${FILES_DIR}/${f.name}`, text: f.content })));
+    // Root's files (0600) and directory (0700): the proxy runs as root and nobody else needs them.
+    const entries: TarEntry[] = [{ type: "file", path, data: Buffer.from(full, "utf8"), mode: 0o600 }];
+    if (files.length > 0) {
+      entries.push(
+        { type: "dir", path: FILES_DIR, mode: 0o700 },
+        ...files.map((f): TarEntry => ({ type: "file", path: `${FILES_DIR}/${f.name}`, data: Buffer.from(f.content, "utf8"), mode: 0o600 })),
+      );
+    }
     await this.#engine.request(`put ${path}${files.length > 0 ? ` and ${files.length} files` : ""} into the node proxy container`, {
       method: "PUT",
       path: `/containers/${id}/archive`,

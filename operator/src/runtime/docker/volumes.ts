@@ -1,0 +1,141 @@
+/**
+ * A launch's volumes on a Docker engine, planned (pure; runtime.ts makes the calls). Everything goes
+ * through the Engine API, so it works with remote engines as well as local ones.
+ *
+ * - Every volume is a Docker named volume (local driver) labelled with the owner: an emptyDir one per pod,
+ *   "cx_<ns>_<pod>_<volume>", shared by the pod's containers; a configMap or secret ("files") volume one
+ *   per container, "<runtimeName>_<volume>". A volume is removed when the last container using it is
+ *   removed (runtime.ts remove(): Docker refuses to remove a volume in use, so every removal tries).
+ * - Files are put into a volume before the container starts by a fill container: created (never started)
+ *   from the pod's own image with the volumes mounted read-write under FILL_ROOT, given the files with
+ *   PUT /containers/{id}/archive, and removed. Why not put them into the container itself: a read-only
+ *   mount refuses the archive call (Docker: "mounted volume is marked read-only"), and files put into the
+ *   container's own filesystem would be writable by its root user whatever their mode. So a configMap or
+ *   secret volume is mounted read-only, as in Kubernetes, and readOnly of an emptyDir mount is the engine's.
+ * - An emptyDir of medium Memory is a local volume of type tmpfs (size=sizeLimit): the engine mounts it
+ *   when the first container using it starts and unmounts it when the last one stops, so its content
+ *   survives while some container of the pod runs (not a restart of a pod's only container). A secret
+ *   volume cannot be a tmpfs for the same reason: the content put in by the fill container would be gone.
+ * - Mounts set NoCopy: a new volume is not filled with what the image holds at the mount path (Docker's
+ *   default), since Kubernetes' volumes start with their own content only.
+ * - subPath: Docker 20.10's API has no sub-path mounts of volumes (VolumeOptions.Subpath came with API
+ *   1.45), so a mount with a subPath mounts the volume at SUBPATH_ROOT/<index> and puts a symbolic link
+ *   at mountPath pointing into it (with the archive call on the created container). Reads and writes go
+ *   through the link to the mount, which enforces readOnly.
+ * - emptyDir volumes get mode 0777 at their root (as in Kubernetes), so that a non-root program can write.
+ */
+import type { ContainerLaunch, LaunchVolume } from "../types.js";
+import type { TarEntry } from "./tar.js";
+
+/** Where the fill container mounts the volumes it fills: FILL_ROOT/<volume>. */
+const FILL_ROOT = "/coxswain-fill";
+
+/** Where a mount with a subPath mounts its volume inside the container: SUBPATH_ROOT/<mount index>. */
+const SUBPATH_ROOT = "/.coxswain/mounts";
+
+/** The prefix of every volume name coxswain makes (remove() only tries to remove those). */
+export const VOLUME_PREFIX = "cx_";
+
+/** A mount of HostConfig.Mounts (the parts coxswain uses). */
+export interface DockerMount {
+  Type: "volume";
+  Source: string;
+  Target: string;
+  ReadOnly: boolean;
+  VolumeOptions: { NoCopy: true };
+}
+
+/** A volume to create (POST /volumes/create). */
+export interface VolumeCreate {
+  Name: string;
+  Labels: Record<string, string>;
+  DriverOpts?: Record<string, string>;
+}
+
+/** The Docker volume name of `volume` as the launch's container uses it (see the module comment). */
+export function volumeName(launch: Pick<ContainerLaunch, "runtimeName">, volume: LaunchVolume): string {
+  if (volume.type === "files") return `${launch.runtimeName}_${volume.name}`;
+  // runtimeName is "cx_<ns>_<pod>_<container>" (controllers/workload/template.ts): the pod's part.
+  const podPart = launch.runtimeName.slice(0, launch.runtimeName.lastIndexOf("_"));
+  return `${podPart}_${volume.name}`;
+}
+
+/** The volumes to create for a launch, with the owner's label (and the pod's, when the launch has it). */
+export function volumeCreates(launch: ContainerLaunch, labels: Record<string, string>): VolumeCreate[] {
+  return (launch.volumes ?? []).map((v) => ({
+    Name: volumeName(launch, v),
+    Labels: { ...labels },
+    ...(v.memory
+      ? { DriverOpts: { type: "tmpfs", device: "tmpfs", o: [`mode=0777`, ...(v.memory.sizeBytes !== undefined ? [`size=${v.memory.sizeBytes}`] : [])].join(",") } }
+      : {}),
+  }));
+}
+
+/** HostConfig.Mounts of a launch, in the order of its mounts. */
+export function dockerMounts(launch: ContainerLaunch): DockerMount[] {
+  const byName = new Map((launch.volumes ?? []).map((v) => [v.name, v]));
+  return (launch.mounts ?? []).flatMap((m, i) => {
+    const volume = byName.get(m.volume);
+    if (!volume) return [];
+    return [
+      {
+        Type: "volume" as const,
+        Source: volumeName(launch, volume),
+        Target: m.subPath ? `${SUBPATH_ROOT}/${i}` : m.mountPath,
+        ReadOnly: volume.type === "files" || m.readOnly,
+        VolumeOptions: { NoCopy: true as const },
+      },
+    ];
+  });
+}
+
+/**
+ * What the fill container puts into the volumes (paths relative to "/"): each files volume's root (0755),
+ * directories and files; each disk emptyDir's root (0777) and the subPath directories mounts need.
+ * Empty when there is nothing to put (no fill container is made then).
+ */
+export function fillEntries(launch: ContainerLaunch): TarEntry[] {
+  const entries: TarEntry[] = [];
+  for (const v of launch.volumes ?? []) {
+    if (v.memory) continue;
+    const root = `${FILL_ROOT}/${v.name}`;
+    const dirs = new Set<string>();
+    const dir = (path: string, mode: number): void => {
+      if (dirs.has(path)) return;
+      dirs.add(path);
+      entries.push({ type: "dir", path: `${root}/${path}`, mode });
+    };
+    const parents = (path: string, mode: number): void => {
+      const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+      for (let i = 1; i < parts.length; i++) dir(parts.slice(0, i).join("/"), mode);
+    };
+    if (v.type === "files") {
+      entries.push({ type: "dir", path: root, mode: 0o755 });
+      for (const f of v.files ?? []) {
+        parents(f.path, 0o755);
+        entries.push({ type: "file", path: `${root}/${f.path}`, data: Buffer.from(f.data, "base64"), mode: f.mode });
+      }
+    } else {
+      entries.push({ type: "dir", path: root, mode: 0o777 });
+      for (const m of launch.mounts ?? []) {
+        if (m.volume !== v.name || !m.subPath) continue;
+        parents(`${m.subPath}/x`, 0o777);
+      }
+    }
+  }
+  return entries;
+}
+
+/** The volumes the fill container mounts: every volume that is not a tmpfs, read-write under FILL_ROOT. */
+export function fillMounts(launch: ContainerLaunch): DockerMount[] {
+  return (launch.volumes ?? [])
+    .filter((v) => !v.memory)
+    .map((v) => ({ Type: "volume" as const, Source: volumeName(launch, v), Target: `${FILL_ROOT}/${v.name}`, ReadOnly: false, VolumeOptions: { NoCopy: true as const } }));
+}
+
+/** The symbolic links that stand in for subPath mounts (put into the created container at "/"). */
+export function subPathLinks(launch: ContainerLaunch): TarEntry[] {
+  return (launch.mounts ?? []).flatMap((m, i) =>
+    m.subPath ? [{ type: "symlink" as const, path: m.mountPath.replace(/\/+$/, ""), target: `${SUBPATH_ROOT}/${i}/${m.subPath.replace(/\/+$/, "")}` }] : [],
+  );
+}

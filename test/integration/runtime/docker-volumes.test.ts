@@ -1,0 +1,136 @@
+/**
+ * DockerRuntime volumes against a real Docker engine: files of a configMap/secret volume at the mount path
+ * with their modes, a subPath mount of one file, read-only mounts refusing writes (the container runs as
+ * root, so only the mount can refuse), an emptyDir shared by two containers of a pod and removed with the
+ * pod's last container, and a Memory emptyDir that is a tmpfs of sizeLimit.
+ */
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
+import { LABELS } from "../../../operator/src/runtime/labels.js";
+import type { ContainerLaunch, LaunchVolume } from "../../../operator/src/runtime/types.js";
+import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
+import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
+
+const OWNER = "cx-test-volumes";
+const enabled = requireDocker("docker volumes");
+
+const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
+
+describe.skipIf(!enabled)("DockerRuntime volumes on a real engine", () => {
+  let fleet: TestFleet;
+  let rt: DockerRuntime;
+  let raw: Docker;
+
+  function launch(pod: string, container: string, overrides: Partial<ContainerLaunch>): ContainerLaunch {
+    return {
+      runtimeName: `cx_test_${pod}_${container}`,
+      image: TEST_IMAGES.v1,
+      command: ["sleep", "600"],
+      env: {},
+      network: "host",
+      ports: [],
+      limits: {},
+      labels: { [LABELS.owner]: OWNER, [LABELS.pod]: pod, [LABELS.specHash]: `${pod}-${container}` },
+      ...overrides,
+    };
+  }
+
+  async function sh(id: string, script: string): Promise<{ exitCode: number; output: string }> {
+    const r = await rt.exec(id, ["sh", "-c", script], 10_000);
+    return { exitCode: r.exitCode, output: r.output };
+  }
+
+  async function volumeNames(): Promise<string[]> {
+    const { Volumes } = await raw.listVolumes();
+    return (Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith("cx_test_")).sort();
+  }
+
+  beforeAll(async () => {
+    fleet = await startFleet({ nodes: 1, name: "volumes" });
+    await buildTestImages(fleet.nodes[0]!.socketPath);
+    raw = new Docker({ socketPath: fleet.nodes[0]!.socketPath });
+    rt = new DockerRuntime({ endpoint: fleet.nodes[0]!.endpoint, owner: OWNER, nodeName: "node-1", callTimeoutMs: 20_000 });
+  });
+
+  afterAll(async () => {
+    await rt?.close();
+    await fleet?.stop();
+  });
+
+  it("puts a files volume's files at the mount path with their modes, read-only, and one file by subPath", async () => {
+    const config: LaunchVolume = {
+      name: "config",
+      type: "files",
+      files: [
+        { path: "app.conf", mode: 0o644, data: b64("color=blue\n") },
+        { path: "nested/deep/key.pem", mode: 0o400, data: b64("SECRET-BYTES") },
+      ],
+    };
+    const c = await rt.run(
+      launch("files-1", "app", {
+        volumes: [config],
+        mounts: [
+          { volume: "config", mountPath: "/etc/app", readOnly: false },
+          { volume: "config", mountPath: "/etc/single/app.conf", readOnly: true, subPath: "app.conf" },
+        ],
+      }),
+    );
+    expect(await sh(c.id, "cat /etc/app/app.conf /etc/app/nested/deep/key.pem")).toEqual({ exitCode: 0, output: "color=blue\nSECRET-BYTES" });
+    expect(await sh(c.id, "stat -c '%a %n' /etc/app/app.conf /etc/app/nested/deep/key.pem")).toEqual({
+      exitCode: 0,
+      output: "644 /etc/app/app.conf\n400 /etc/app/nested/deep/key.pem\n",
+    });
+    expect(await sh(c.id, "cat /etc/single/app.conf")).toEqual({ exitCode: 0, output: "color=blue\n" });
+    // configMap and secret volumes are read-only even without readOnly (as in Kubernetes): root cannot write.
+    const write = await sh(c.id, "echo x > /etc/app/app.conf; echo x > /etc/app/new; echo x > /etc/single/app.conf");
+    expect(write.exitCode).not.toBe(0);
+    expect(write.output).toMatch(/Read-only file system/);
+    expect(await sh(c.id, "cat /etc/app/app.conf /etc/single/app.conf")).toEqual({ exitCode: 0, output: "color=blue\ncolor=blue\n" });
+    expect(await volumeNames()).toEqual(["cx_test_files-1_app_config"]);
+    await rt.remove(c.id);
+    expect(await volumeNames()).toEqual([]);
+    // No fill container is left behind.
+    expect((await raw.listContainers({ all: true })).map((x) => x.Names[0])).not.toContain("/cx_test_files-1_app-fill");
+  });
+
+  it("shares an emptyDir between a pod's containers, honours readOnly, and removes it with the last container", async () => {
+    const data: LaunchVolume = { name: "data", type: "emptyDir" };
+    const writer = await rt.run(launch("empty-1", "writer", { volumes: [data], mounts: [{ volume: "data", mountPath: "/data", readOnly: false }] }));
+    const reader = await rt.run(
+      launch("empty-1", "reader", {
+        volumes: [data],
+        mounts: [
+          { volume: "data", mountPath: "/data", readOnly: true },
+          { volume: "data", mountPath: "/sub", readOnly: false, subPath: "part/one" },
+        ],
+      }),
+    );
+    expect(await sh(writer.id, "stat -c %a /data && echo hello > /data/greeting")).toEqual({ exitCode: 0, output: "777\n" });
+    expect(await sh(reader.id, "cat /data/greeting")).toEqual({ exitCode: 0, output: "hello\n" });
+    const write = await sh(reader.id, "echo x > /data/other");
+    expect(write.exitCode).not.toBe(0);
+    expect(write.output).toMatch(/Read-only file system/);
+    expect(await sh(reader.id, "echo via-subpath > /sub/file")).toEqual({ exitCode: 0, output: "" });
+    expect(await sh(writer.id, "cat /data/part/one/file")).toEqual({ exitCode: 0, output: "via-subpath\n" });
+    await rt.remove(writer.id);
+    expect(await volumeNames()).toEqual(["cx_test_empty-1_data"]);
+    await rt.remove(reader.id);
+    expect(await volumeNames()).toEqual([]);
+  });
+
+  it("makes a Memory emptyDir a tmpfs of its sizeLimit", async () => {
+    const c = await rt.run(
+      launch("memory-1", "app", {
+        volumes: [{ name: "cache", type: "emptyDir", memory: { sizeBytes: 8 * 1024 * 1024 } }],
+        mounts: [{ volume: "cache", mountPath: "/cache", readOnly: false }],
+      }),
+    );
+    const mounts = await sh(c.id, "grep ' /cache ' /proc/mounts");
+    expect(mounts.exitCode).toBe(0);
+    expect(mounts.output).toMatch(/^tmpfs \/cache tmpfs rw\S*size=8192k/);
+    expect(await sh(c.id, "echo hi > /cache/x && cat /cache/x")).toEqual({ exitCode: 0, output: "hi\n" });
+    await rt.remove(c.id);
+    expect(await volumeNames()).toEqual([]);
+  });
+});
