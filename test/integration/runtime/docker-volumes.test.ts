@@ -1,6 +1,6 @@
 /**
  * DockerRuntime volumes against a real Docker engine: files of a configMap/secret volume at the mount path
- * with their modes, a subPath mount of one file, read-only mounts refusing writes (the container runs as
+ * with their modes, a subPath mount of one file (also into a read-only root filesystem), read-only mounts refusing writes (the container runs as
  * root, so only the mount can refuse), an emptyDir shared by two containers of a pod and removed with the
  * pod's last container, and a Memory emptyDir that is a tmpfs of sizeLimit.
  */
@@ -92,6 +92,24 @@ describe.skipIf(!enabled)("DockerRuntime volumes on a real engine", () => {
     expect(await volumeNames()).toEqual([]);
     // No fill container is left behind.
     expect((await raw.listContainers({ all: true })).map((x) => x.Names[0])).not.toContain("/cx_test_files-1_app-fill");
+  });
+
+  it("mounts a subPath file into a container whose root filesystem is read-only, as the file itself (no link in the container)", async () => {
+    const config: LaunchVolume = { name: "config", type: "files", files: [{ path: "nginx.conf", mode: 0o644, data: b64("worker_processes 1;\n") }] };
+    const c = await rt.run(
+      launch("ro-root-1", "app", {
+        volumes: [config],
+        mounts: [{ volume: "config", mountPath: "/etc/nginx/nginx.conf", readOnly: true, subPath: "nginx.conf" }],
+        security: { readOnlyRootFilesystem: true },
+      }),
+    );
+    expect(await sh(c.id, "cat /etc/nginx/nginx.conf")).toEqual({ exitCode: 0, output: "worker_processes 1;\n" });
+    expect((await sh(c.id, "test -L /etc/nginx/nginx.conf")).exitCode).not.toBe(0);
+    const write = await sh(c.id, "echo x > /etc/nginx/nginx.conf; echo x > /root-file");
+    expect(write.output).toMatch(/Read-only file system/);
+    expect(await volumeNames()).toEqual(["cx_test_ro-root-1_app_config"]);
+    await rt.remove(c.id);
+    expect(await volumeNames()).toEqual([]);
   });
 
   it("shares an emptyDir between a pod's containers, honours readOnly, and removes it with the last container", async () => {

@@ -4,7 +4,7 @@ import type { ConfigMap, Deployment, Secret } from "../../../operator/src/api/ob
 import { planTemplate, podLaunches } from "../../../operator/src/controllers/workload/template.js";
 import { planVolumes, type VolumeSourceLookup } from "../../../operator/src/controllers/workload/volumes.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
-import { dockerMounts, fillEntries, subPathLinks, volumeCreates } from "../../../operator/src/runtime/docker/volumes.js";
+import { dockerMounts, fillEntries, volumeCreates } from "../../../operator/src/runtime/docker/volumes.js";
 import type { LaunchVolume } from "../../../operator/src/runtime/types.js";
 
 const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
@@ -144,17 +144,23 @@ describe("volumes on a Docker engine, planned", () => {
     ]);
   });
 
-  it("mounts files volumes read-only always, and a subPath's volume under the mounts root with a link at mountPath", () => {
-    expect(dockerMounts(launch).map((m) => [m.Source, m.Target, m.ReadOnly])).toEqual([
-      ["cx_shop_web-abc-1_app_c", "/etc/c", true],
-      ["cx_shop_web-abc-1_app_c", "/.coxswain/mounts/1", true],
-      ["cx_shop_web-abc-1_d", "/.coxswain/mounts/2", true],
-      ["cx_shop_web-abc-1_m", "/cache", false],
+  it("mounts files volumes read-only always, and for a subPath the volume under the mounts root and a bind of the path inside it at mountPath", () => {
+    const mountpoints = new Map([
+      ["cx_shop_web-abc-1_app_c", "/var/lib/docker/volumes/cx_shop_web-abc-1_app_c/_data"],
+      ["cx_shop_web-abc-1_d", "/var/lib/docker/volumes/cx_shop_web-abc-1_d/_data/"],
     ]);
-    expect(subPathLinks(launch)).toEqual([
-      { type: "symlink", path: "/etc/one", target: "/.coxswain/mounts/1/dir/a" },
-      { type: "symlink", path: "/data", target: "/.coxswain/mounts/2/logs/x" },
+    expect(dockerMounts(launch, mountpoints).map((m) => [m.Type, m.Source, m.Target, m.ReadOnly])).toEqual([
+      ["volume", "cx_shop_web-abc-1_app_c", "/etc/c", true],
+      ["volume", "cx_shop_web-abc-1_app_c", "/.coxswain/mounts/1", true],
+      ["bind", "/var/lib/docker/volumes/cx_shop_web-abc-1_app_c/_data/dir/a", "/etc/one", true],
+      ["volume", "cx_shop_web-abc-1_d", "/.coxswain/mounts/2", true],
+      ["bind", "/var/lib/docker/volumes/cx_shop_web-abc-1_d/_data/logs/x", "/data", true],
+      ["volume", "cx_shop_web-abc-1_m", "/cache", false],
     ]);
+  });
+
+  it("refuses to plan a subPath mount of a volume whose mountpoint is unknown", () => {
+    expect(() => dockerMounts(launch, new Map())).toThrow(/no mountpoint known/);
   });
 
   it("fills files with their modes and makes an emptyDir's root 0777 with its subPath directories, never a tmpfs", () => {

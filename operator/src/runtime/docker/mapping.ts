@@ -252,9 +252,10 @@ export interface CreateContainerBody {
  * listens on its host port directly). Bridge: each hostPort is published to its containerPort. Service
  * names (launch.hosts) become ExtraHosts, in the order given; a bridge container's launch.dnsSearch its DnsSearch.
  * launch.security becomes User and HostConfig fields (security.ts); `imageUser` is the image's Config.User,
- * needed only when security.ts needsImageUser says so.
+ * needed only when security.ts needsImageUser says so. `mountpoints`: the launch's volumes' Mountpoints on the
+ * engine's host by volume name, which its subPath mounts bind into (volumes.ts dockerMounts).
  */
-export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions, imageUser?: string): CreateContainerBody {
+export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions, imageUser?: string, mountpoints: ReadonlyMap<string, string> = new Map()): CreateContainerBody {
   const body: CreateContainerBody = {
     Image: launch.image,
     Env: Object.keys(launch.env)
@@ -279,7 +280,7 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
     body.HostConfig.PortBindings = bindings;
   }
   // Service names (ContainerLaunch.hosts): Docker writes them into the container's own /etc/hosts.
-  if (launch.mounts?.length) body.HostConfig.Mounts = dockerMounts(launch);
+  if (launch.mounts?.length) body.HostConfig.Mounts = dockerMounts(launch, mountpoints);
   if (launch.hosts?.length) body.HostConfig.ExtraHosts = launch.hosts.flatMap((h) => h.names.map((n) => `${n}:${h.address}`));
   // On a user-defined network Docker's DNS answers the Service forwarders' aliases; the search path makes
   // short names work. Docker writes ndots:0 there unless told otherwise (every name tried as it is first,

@@ -77,7 +77,7 @@ import {
 import { Semaphore } from "./semaphore.js";
 import { needsImageUser, runAsRootProblem } from "./security.js";
 import { tarOf } from "./tar.js";
-import { fillEntries, fillMounts, subPathLinks, VOLUME_PREFIX, volumeCreates } from "./volumes.js";
+import { fillEntries, fillMounts, VOLUME_PREFIX, volumeCreates } from "./volumes.js";
 
 /** Options of a DockerRuntime. */
 export interface DockerRuntimeOptions {
@@ -340,10 +340,19 @@ export class DockerRuntime implements NodeRuntime {
     }
     if (launch.network === "bridge") await this.ensureBridgeNetwork();
     const volumes = volumeCreates(launch, { [LABELS.owner]: this.owner });
+    const mountpoints = new Map<string, string>();
     for (const v of volumes) {
-      await this.call(`create volume ${v.Name}`, { method: "POST", path: "/volumes/create", body: v });
+      const made = await this.call<{ Mountpoint?: string }>(`create volume ${v.Name}`, { method: "POST", path: "/volumes/create", body: v });
+      if (made.Mountpoint) mountpoints.set(v.Name, made.Mountpoint);
     }
-    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp }, imageUser);
+    // Filled before the container is made: a subPath mount binds a path inside a volume, which must exist then.
+    try {
+      await this.fillVolumes(launch);
+    } catch (err) {
+      await this.removeUnusedVolumes(volumes.map((v) => v.Name)).catch(() => undefined);
+      throw err;
+    }
+    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp }, imageUser, mountpoints);
     let id: string;
     let createdHere = true;
     try {
@@ -379,12 +388,6 @@ export class DockerRuntime implements NodeRuntime {
       }
     }
     this.invalidate(id);
-    try {
-      await this.fillVolumes(id, launch);
-    } catch (err) {
-      if (createdHere) await this.remove(id).catch(() => undefined);
-      throw err;
-    }
     try {
       await this.call(`start container ${launch.runtimeName}`, {
         method: "POST",
@@ -556,10 +559,10 @@ export class DockerRuntime implements NodeRuntime {
   }
 
   /**
-   * Puts the files of the launch's volumes into them (a fill container, see volumes.ts) and the links
-   * that stand in for subPath mounts into the created container `id`. Nothing to do without volumes.
+   * Puts the files of the launch's volumes into them (a fill container, see volumes.ts), and makes the
+   * directories its subPath mounts bind. Nothing to do without volumes.
    */
-  private async fillVolumes(id: string, launch: ContainerLaunch): Promise<void> {
+  private async fillVolumes(launch: ContainerLaunch): Promise<void> {
     const entries = fillEntries(launch);
     if (entries.length > 0) {
       const name = `${launch.runtimeName}-fill`;
@@ -587,15 +590,6 @@ export class DockerRuntime implements NodeRuntime {
           okStatuses: [404],
         }).catch(() => undefined);
       }
-    }
-    const links = subPathLinks(launch);
-    if (links.length > 0) {
-      await this.call(`put the subPath links of ${launch.runtimeName}`, {
-        method: "PUT",
-        path: `/containers/${id}/archive`,
-        query: { path: "/" },
-        tar: tarOf(links),
-      });
     }
   }
 

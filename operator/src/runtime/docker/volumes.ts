@@ -19,9 +19,14 @@
  * - Mounts set NoCopy: a new volume is not filled with what the image holds at the mount path (Docker's
  *   default), since Kubernetes' volumes start with their own content only.
  * - subPath: Docker 20.10's API has no sub-path mounts of volumes (VolumeOptions.Subpath came with API
- *   1.45), so a mount with a subPath mounts the volume at SUBPATH_ROOT/<index> and puts a symbolic link
- *   at mountPath pointing into it (with the archive call on the created container). Reads and writes go
- *   through the link to the mount, which enforces readOnly.
+ *   1.45), so a mount with a subPath binds the path inside the volume (its Mountpoint on the engine's host,
+ *   which POST /volumes/create answers; a bind source is resolved on the engine's host, so remote engines
+ *   work too) at mountPath, with the mount's readOnly. The volume itself is mounted as well, at
+ *   SUBPATH_ROOT/<index>, so that the engine counts the container as its user and never removes a volume
+ *   a running container binds. Nothing is put into the container's own filesystem, so a subPath mount
+ *   works with readOnlyRootFilesystem, and a subPath naming a file (a configuration file among others,
+ *   the common case) is that file at mountPath, as in Kubernetes. The bind source must exist when the
+ *   container is created: the fill container runs first.
  * - emptyDir volumes get mode 0777 at their root (as in Kubernetes), so that a non-root program can write.
  */
 import type { ContainerLaunch, LaunchVolume } from "../types.js";
@@ -36,14 +41,10 @@ const SUBPATH_ROOT = "/.coxswain/mounts";
 /** The prefix of every volume name coxswain makes (remove() only tries to remove those). */
 export const VOLUME_PREFIX = "cx_";
 
-/** A mount of HostConfig.Mounts (the parts coxswain uses). */
-export interface DockerMount {
-  Type: "volume";
-  Source: string;
-  Target: string;
-  ReadOnly: boolean;
-  VolumeOptions: { NoCopy: true };
-}
+/** A mount of HostConfig.Mounts (the parts coxswain uses): a volume, or a bind of a path inside one (subPath). */
+export type DockerMount =
+  | { Type: "volume"; Source: string; Target: string; ReadOnly: boolean; VolumeOptions: { NoCopy: true } }
+  | { Type: "bind"; Source: string; Target: string; ReadOnly: boolean };
 
 /** A volume to create (POST /volumes/create). */
 export interface VolumeCreate {
@@ -71,20 +72,24 @@ export function volumeCreates(launch: ContainerLaunch, labels: Record<string, st
   }));
 }
 
-/** HostConfig.Mounts of a launch, in the order of its mounts. */
-export function dockerMounts(launch: ContainerLaunch): DockerMount[] {
+/**
+ * HostConfig.Mounts of a launch, in the order of its mounts; a subPath mount is two (the volume under
+ * SUBPATH_ROOT, then the bind of the path inside it). `mountpoints`: each volume's Mountpoint on the
+ * engine's host, by Docker volume name; a subPath mount of a volume without one throws (a bug).
+ */
+export function dockerMounts(launch: ContainerLaunch, mountpoints: ReadonlyMap<string, string>): DockerMount[] {
   const byName = new Map((launch.volumes ?? []).map((v) => [v.name, v]));
-  return (launch.mounts ?? []).flatMap((m, i) => {
+  return (launch.mounts ?? []).flatMap((m, i): DockerMount[] => {
     const volume = byName.get(m.volume);
     if (!volume) return [];
+    const source = volumeName(launch, volume);
+    const readOnly = volume.type === "files" || m.readOnly;
+    if (!m.subPath) return [{ Type: "volume", Source: source, Target: m.mountPath, ReadOnly: readOnly, VolumeOptions: { NoCopy: true } }];
+    const root = mountpoints.get(source);
+    if (root === undefined) throw new Error(`volume ${source}: no mountpoint known for the subPath mount at ${m.mountPath}`);
     return [
-      {
-        Type: "volume" as const,
-        Source: volumeName(launch, volume),
-        Target: m.subPath ? `${SUBPATH_ROOT}/${i}` : m.mountPath,
-        ReadOnly: volume.type === "files" || m.readOnly,
-        VolumeOptions: { NoCopy: true as const },
-      },
+      { Type: "volume", Source: source, Target: `${SUBPATH_ROOT}/${i}`, ReadOnly: readOnly, VolumeOptions: { NoCopy: true } },
+      { Type: "bind", Source: `${root.replace(/\/+$/, "")}/${m.subPath.replace(/\/+$/, "")}`, Target: m.mountPath.replace(/\/+$/, ""), ReadOnly: readOnly },
     ];
   });
 }
@@ -130,12 +135,5 @@ export function fillEntries(launch: ContainerLaunch): TarEntry[] {
 export function fillMounts(launch: ContainerLaunch): DockerMount[] {
   return (launch.volumes ?? [])
     .filter((v) => !v.memory)
-    .map((v) => ({ Type: "volume" as const, Source: volumeName(launch, v), Target: `${FILL_ROOT}/${v.name}`, ReadOnly: false, VolumeOptions: { NoCopy: true as const } }));
-}
-
-/** The symbolic links that stand in for subPath mounts (put into the created container at "/"). */
-export function subPathLinks(launch: ContainerLaunch): TarEntry[] {
-  return (launch.mounts ?? []).flatMap((m, i) =>
-    m.subPath ? [{ type: "symlink" as const, path: m.mountPath.replace(/\/+$/, ""), target: `${SUBPATH_ROOT}/${i}/${m.subPath.replace(/\/+$/, "")}` }] : [],
-  );
+    .map((v): DockerMount => ({ Type: "volume", Source: volumeName(launch, v), Target: `${FILL_ROOT}/${v.name}`, ReadOnly: false, VolumeOptions: { NoCopy: true } }));
 }
