@@ -60,6 +60,31 @@ export function serviceEndpoints(service: ServiceSpec, pods: readonly TrafficPod
   };
 }
 
+/**
+ * serviceEndpoints of every Service, by "namespace/name": the same result, but each Service looks only at the
+ * pods that carry the rarest pair of its selector (an index by namespace and label pair), so the work grows
+ * with the pods each Service selects rather than with Services × pods.
+ */
+export function allServiceEndpoints(services: readonly ServiceSpec[], pods: readonly TrafficPod[], routes: ReadonlyMap<string, ServiceRoute>): Map<string, ServiceEndpoints> {
+  const index = new Map<string, TrafficPod[]>();
+  for (const pod of pods) {
+    for (const [k, v] of Object.entries(pod.labels)) {
+      const key = `${pod.namespace}\n${k}\n${v}`;
+      const list = index.get(key);
+      if (list === undefined) index.set(key, [pod]);
+      else list.push(pod);
+    }
+  }
+  const out = new Map<string, ServiceEndpoints>();
+  for (const s of services) {
+    const key = `${s.namespace}/${s.name}`;
+    const lists = Object.entries(s.selector ?? {}).map(([k, v]) => index.get(`${s.namespace}\n${k}\n${v}`) ?? []);
+    const candidates = lists.length === 0 ? [] : lists.reduce((a, b) => (b.length < a.length ? b : a));
+    out.set(key, serviceEndpoints(s, candidates, routes.get(key)));
+  }
+  return out;
+}
+
 /** Whether the Service's selector picks the pod: same namespace, every selector pair among its labels. */
 function selects(service: ServiceSpec, pod: TrafficPod): boolean {
   const selector = service.selector;

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { CoxError } from "../../../operator/src/api/errors.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import type { RequestRecord } from "../../../operator/src/traffic/types.js";
-import { proxySection, readyPod, serviceHarness } from "./service-harness.js";
+import { proxySection, readyPod, serviceHarness } from "../../support/service-harness.js";
 
 /** A Rollout with or without an analysis step, its Service, and a Deployment with a Service of its own. */
 function manifests(analysis: boolean): string {

@@ -14,7 +14,7 @@ import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import type { NodeConfig, ObservedPod } from "../../../operator/src/runtime/fleet.js";
 import { serviceForwarders, type BridgeNetwork, type ServiceForwarder } from "../../../operator/src/traffic/bridge.js";
 import type { ProxyBind } from "../../../operator/src/traffic/types.js";
-import { fakeNode, readyPod, serviceHarness } from "./service-harness.js";
+import { fakeNode, readyPod, serviceHarness } from "../../support/service-harness.js";
 
 const service = (name: string, port: number) => `
 apiVersion: v1

@@ -14,7 +14,7 @@ import { CoxError } from "../../../operator/src/api/errors.js";
 import type { ServiceControllerOptions } from "../../../operator/src/controllers/service/controller.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
-import { proxySection, readyPod, serviceHarness } from "./service-harness.js";
+import { proxySection, readyPod, serviceHarness } from "../../support/service-harness.js";
 
 const TLS = fileURLToPath(new URL("../../fixtures/manifests/tls/", import.meta.url));
 const indent = (text: string): string => text.trim().split("\n").map((l) => `    ${l}`).join("\n");

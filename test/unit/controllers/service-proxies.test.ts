@@ -4,7 +4,7 @@
  * test/integration/runtime/docker-proxy.test.ts.)
  */
 import { describe, expect, it } from "vitest";
-import { fakeNode, readyPod, serviceHarness } from "./service-harness.js";
+import { fakeNode, readyPod, serviceHarness } from "../../support/service-harness.js";
 
 const WEB = `
 apiVersion: v1

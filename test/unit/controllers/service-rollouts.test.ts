@@ -13,7 +13,7 @@ import { TrafficBoard, recordedTraffic } from "../../../operator/src/controllers
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import type { RolloutTrafficState } from "../../../operator/src/traffic/types.js";
 import type { ProxyChange } from "../../../operator/src/runtime/proxy/types.js";
-import { proxySection, readyPod, serviceHarness } from "./service-harness.js";
+import { proxySection, readyPod, serviceHarness } from "../../support/service-harness.js";
 
 const WEB = "Rollout/default/web";
 

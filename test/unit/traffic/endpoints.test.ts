@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { serverStates, serviceEndpoints } from "../../../operator/src/traffic/endpoints.js";
+import { allServiceEndpoints, serverStates, serviceEndpoints } from "../../../operator/src/traffic/endpoints.js";
 import type { Endpoint, ServiceEndpoints, ServiceSpec, TrafficPod } from "../../../operator/src/traffic/types.js";
 import { pod, podPort, port, service } from "./builders.js";
 
@@ -227,6 +227,17 @@ describe("serviceEndpoints properties", () => {
     fc.assert(
       fc.property(arbService, arbPods.chain((pods) => fc.tuple(fc.constant(pods), fc.shuffledSubarray(pods, { minLength: pods.length }))), (s, [pods, shuffled]) => {
         expect(serviceEndpoints(s, shuffled)).toEqual(serviceEndpoints(s, pods));
+      }),
+    );
+  });
+
+  it("gives every Service through the label index exactly what serviceEndpoints gives it over all pods", () => {
+    const arbServices = fc.array(arbService, { maxLength: 4 }).map((ss) => ss.map((s, i) => ({ ...s, name: `svc${i}` })));
+    fc.assert(
+      fc.property(arbServices, arbPods, (services, pods) => {
+        const all = allServiceEndpoints(services, pods, new Map());
+        expect([...all.keys()]).toEqual(services.map((s) => `${s.namespace}/${s.name}`));
+        for (const s of services) expect(all.get(`${s.namespace}/${s.name}`)).toEqual(serviceEndpoints(s, pods));
       }),
     );
   });

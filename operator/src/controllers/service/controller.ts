@@ -51,11 +51,11 @@ import type { Fleet, NodeConfig, ObservedPod } from "../../runtime/fleet.js";
 import type { BridgeForwarders, ForwardersFactory } from "../../runtime/docker/forwarders.js";
 import type { NodeProxy, ProxyFactory } from "../../runtime/proxy/index.js";
 import { ingressPath, renderIngressRecord, type IngressBackendRecord } from "../../status/ingresses.js";
-import { renderServiceRecord, servicePath, type ServiceEndpointRecord, type ServiceNodeRecord } from "../../status/services.js";
+import { renderServiceRecord, servicePath, type ServiceEndpointRecord, type ServiceNodeRecord, type ServiceRecord } from "../../status/services.js";
 import { allocateServiceAddresses, DEFAULT_SERVICE_NETWORK, reservedHostPorts, withNodePorts } from "../../traffic/addresses.js";
 import { bridgeProxyPort, proxyBridge, serviceForwarders, type BridgeNetwork, type ServiceForwarder } from "../../traffic/bridge.js";
 import { analyzedServices, withRequestLogs } from "../../traffic/analysis.js";
-import { serviceEndpoints } from "../../traffic/endpoints.js";
+import { allServiceEndpoints } from "../../traffic/endpoints.js";
 import { checkProxyConfig, proxyEdits, renderHaproxy, type HaproxyOptions, type ProxyEdits, type RenderedState, type RequestLogTarget } from "../../traffic/haproxy.js";
 import { ingressRouting, proxyIngress, type BackendOutcome, type IngressRouting, type TlsKeyPair } from "../../traffic/ingress.js";
 import { compareText } from "../../traffic/keys.js";
@@ -71,6 +71,14 @@ export const SERVICES_KEY = "Service/*";
 
 /** The key prefix of node proxies ("Proxy/<node>"). */
 export const PROXY_PREFIX = "Proxy";
+
+/**
+ * The key that writes every Service's (and Ingress's) status file from the proxies' state. A proxy
+ * reconcile queues it instead of writing them itself: a burst of N proxy reconciles (an endpoint change
+ * reaches every node) makes one write of the S files, not N — the queue keeps one pending copy of a key.
+ * ("*" is no node name: node names are DNS labels.)
+ */
+const STATUS_KEY = `${PROXY_PREFIX}/*`;
 
 /** Options of the service controller. */
 export interface ServiceControllerOptions {
@@ -174,6 +182,22 @@ interface Snapshot {
   routes: Map<string, ServiceRoute>;
   /** "namespace/name" of the Services whose listeners log their requests (canary analysis). */
   analyzed: Set<string>;
+  /**
+   * Service addresses by service network, computed once per snapshot: every node's configuration and every
+   * Service's status file ask, and placing all Services per ask made a status write quadratic in Services.
+   */
+  addressCache: Map<string, Map<string, string>>;
+}
+
+/** "namespace/name" of the Services a configuration has listeners for, worked out once per configuration. */
+const served = new WeakMap<ProxyConfig, Set<string>>();
+function servedServices(config: ProxyConfig): Set<string> {
+  let keys = served.get(config);
+  if (keys === undefined) {
+    keys = new Set(config.listeners.map((l) => l.key.slice(0, l.key.lastIndexOf(":"))));
+    served.set(config, keys);
+  }
+  return keys;
 }
 
 /** How often beforeStop looks at the proxies' counters while a leaving pod finishes its requests. */
@@ -184,14 +208,17 @@ export class ServiceController {
   private readonly nodes = new Map<string, NodeState>();
   /** The status file last written per Service path, to write only what changed. */
   private readonly written = new Map<string, string>();
+  /** Per Service path, the record last rendered (as JSON) and its YAML. */
+  private readonly rendered = new Map<string, { json: string; text: string }>();
   /** Who gets the records of every node proxy's request log. */
   private readonly requestListeners = new Set<(records: readonly RequestRecord[]) => void>();
 
   constructor(private readonly opts: ServiceControllerOptions) {}
 
-  /** One reconcile of "Service/<ns>/<name>" or "Proxy/<node>". */
+  /** One reconcile of "Service/<ns>/<name>", "Service/*", "Proxy/<node>" or the status key ("Proxy/*"). */
   async reconcile(key: string): Promise<ReconcileResult | void> {
     if (!this.opts.desired.graph() || this.opts.desired.ready?.() === false) return;
+    if (key === STATUS_KEY) return this.statusOfAll(this.snapshot());
     if (key.startsWith(`${PROXY_PREFIX}/`)) return this.reconcileProxy(key.slice(PROXY_PREFIX.length + 1));
     if (key === SERVICES_KEY) {
       const snap = this.snapshot();
@@ -207,10 +234,14 @@ export class ServiceController {
     for (const n of snap.nodes) this.opts.enqueue(`${PROXY_PREFIX}/${n.name}`);
   }
 
-  /** Pods of these owners changed: their Services' endpoints may have. */
+  /**
+   * Pods of these owners changed: the endpoints of their namespaces' Services may have. One key for all
+   * of them (Service/*: one snapshot, then every proxy), not one per Service: each Service key takes a
+   * snapshot of its own, and a namespace of S Services made every pod change cost S snapshots.
+   */
   podsChanged(owners: readonly string[]): void {
     const namespaces = new Set(owners.map((o) => parseKey(o).namespace ?? "default"));
-    for (const s of this.serviceObjects()) if (namespaces.has(s.metadata.namespace ?? "default")) this.opts.enqueue(`Service/${s.metadata.namespace ?? "default"}/${s.metadata.name}`);
+    if (this.serviceObjects().some((s) => namespaces.has(s.metadata.namespace ?? "default"))) this.opts.enqueue(SERVICES_KEY);
   }
 
   /** The fleet's membership or a node's readiness changed: every proxy and every Service is looked at again. */
@@ -358,11 +389,11 @@ export class ServiceController {
       s.error = e;
       // A runtime edit may have been half applied: the next attempt reloads the whole configuration.
       delete s.applied;
-      this.statusOfAll(snap);
+      this.opts.enqueue(STATUS_KEY);
       this.publishApplied(snap);
       throw e;
     }
-    this.statusOfAll(snap);
+    this.opts.enqueue(STATUS_KEY);
     this.publishApplied(snap);
     if (s.bridge?.problem !== undefined || (s.bridge?.errors.size ?? 0) > 0) {
       const stalled = bridgeProblem?.retry === "stalled";
@@ -521,7 +552,7 @@ export class ServiceController {
    */
   private nodeConfig(node: NodeConfig, snap: Snapshot, filesDir: string | undefined): { config: ProxyConfig; ingress?: NodeIngress } {
     const config = proxyConfig(
-      { name: node.name, address: node.address, serviceNetworkAddresses: this.addresses(node, snap.services) },
+      { name: node.name, address: node.address, serviceNetworkAddresses: this.addresses(node, snap) },
       snap.services,
       [...snap.endpoints.values()],
       snap.routes,
@@ -561,11 +592,15 @@ export class ServiceController {
     return [this.opts.ingress?.httpPort, this.opts.ingress?.httpsPort].filter((p): p is number => p !== undefined);
   }
 
-  private addresses(node: NodeConfig, services: readonly ServiceSpec[]): Map<string, string> {
-    return allocateServiceAddresses(
-      node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK,
-      services.filter((s) => !s.headless).map((s) => `${s.namespace}/${s.name}`),
-    );
+  /** The addresses of the snapshot's Services in `node`'s service network (one placement per network and snapshot). */
+  private addresses(node: NodeConfig, snap: Snapshot): Map<string, string> {
+    const network = node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK;
+    let placed = snap.addressCache.get(network);
+    if (placed === undefined) {
+      placed = allocateServiceAddresses(network, snap.services.filter((s) => !s.headless).map((s) => `${s.namespace}/${s.name}`));
+      snap.addressCache.set(network, placed);
+    }
+    return placed;
   }
 
   /**
@@ -628,7 +663,7 @@ export class ServiceController {
     const key = `${spec.namespace}/${spec.name}`;
     const role = snap.roles.get(key);
     const route = snap.routes.get(key);
-    return renderServiceRecord({
+    const rec: ServiceRecord = {
       namespace: spec.namespace,
       name: spec.name,
       type: spec.headless ? `${spec.type} (headless)` : spec.type,
@@ -647,12 +682,20 @@ export class ServiceController {
       }),
       nodes: snap.nodes.map((n) => {
         const s = this.nodes.get(n.name);
-        const address = spec.headless ? undefined : this.addresses(n, snap.services).get(`${spec.namespace}/${spec.name}`);
-        const serving = s?.config?.listeners.some((l) => l.key.startsWith(`${spec.namespace}/${spec.name}:`)) === true && !s.error;
+        const address = spec.headless ? undefined : this.addresses(n, snap).get(`${spec.namespace}/${spec.name}`);
+        const serving = s?.config !== undefined && servedServices(s.config).has(`${spec.namespace}/${spec.name}`) && !s.error;
         const bridge = spec.headless ? undefined : this.bridgeRecord(`${spec.namespace}/${spec.name}`, s);
         return { node: n.name, ...(address ? { address } : {}), serving, ...(s?.error ? { error: `${s.error.code}: ${s.error.message}` } : {}), ...(bridge ? { bridge } : {}) };
       }),
-    });
+    };
+    // Every proxy reconcile rewrites every Service's file: render YAML only for a record that changed.
+    const path = servicePath(spec.namespace, spec.name);
+    const json = JSON.stringify(rec);
+    const last = this.rendered.get(path);
+    if (last?.json === json) return last.text;
+    const text = renderServiceRecord(rec);
+    this.rendered.set(path, { json, text });
+    return text;
   }
 
   /** How a bridge node serves the Service `key` by name (undefined for other nodes). */
@@ -668,8 +711,10 @@ export class ServiceController {
   private writeStatus(path: string, content: string | undefined): void {
     const folder = path.slice(0, path.indexOf("/") + 1);
     if (this.written.get(path) === content && (content !== undefined || !this.opts.statusFiles(folder).includes(path))) return;
-    if (content === undefined) this.written.delete(path);
-    else this.written.set(path, content);
+    if (content === undefined) {
+      this.written.delete(path);
+      this.rendered.delete(path);
+    } else this.written.set(path, content);
     this.opts.setStatusFile(path, content);
   }
 
@@ -689,7 +734,7 @@ export class ServiceController {
     const roles = rolloutServiceRoles(rollouts, services);
     const states = this.opts.traffic?.wanted(rollouts.map(rolloutKeyOf)) ?? new Map<string, RolloutTrafficState>();
     const routes = serviceRoutes(roles, states);
-    const endpoints = new Map(services.map((s) => [`${s.namespace}/${s.name}`, serviceEndpoints(s, pods, routes.get(`${s.namespace}/${s.name}`))]));
+    const endpoints = allServiceEndpoints(services, pods, routes);
     const ingresses = (graph?.ofKind("Ingress") ?? []).map((m) => m.object as Ingress);
     ingresses.sort((a, b) => compareText(`${a.metadata.namespace ?? "default"}/${a.metadata.name}`, `${b.metadata.namespace ?? "default"}/${b.metadata.name}`));
     const keyPair = (namespace: string, name: string): TlsKeyPair | undefined => {
@@ -703,7 +748,7 @@ export class ServiceController {
       .map((m) => m.object as Rollout)
       .filter((r) => r.spec.strategy.canary?.steps?.some((step) => step.analysis !== undefined) === true)
       .map((r) => ({ namespace: r.metadata.namespace ?? "default", labels: r.spec.template.metadata.labels ?? {} }));
-    return { services, endpoints, nodes, ingresses, routing, roles, states, routes, analyzed: new Set(analyzedServices(services, analyzed)) };
+    return { services, endpoints, nodes, ingresses, routing, roles, states, routes, analyzed: new Set(analyzedServices(services, analyzed)), addressCache: new Map() };
   }
 
   private async sessionsOf(n: NodeState, pod: string): Promise<number> {

@@ -4,15 +4,15 @@
  * the controller), status files in a map, the log in an array. Real traffic through a real HAProxy is in
  * the integration suites; this is for the controller's decisions.
  */
-import type { ServiceControllerOptions } from "../../../operator/src/controllers/service/controller.js";
-import { ServiceController } from "../../../operator/src/controllers/service/controller.js";
-import type { DesiredView } from "../../../operator/src/controllers/types.js";
-import { buildGraph } from "../../../operator/src/graph/index.js";
-import type { DesiredGraph } from "../../../operator/src/graph/graph.js";
-import { ManifestCache, loadManifests } from "../../../operator/src/manifest/index.js";
-import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
-import type { Fleet, NodeConfig, ObservedPod } from "../../../operator/src/runtime/fleet.js";
-import { LABELS } from "../../../operator/src/runtime/labels.js";
+import type { ServiceControllerOptions } from "../../operator/src/controllers/service/controller.js";
+import { ServiceController } from "../../operator/src/controllers/service/controller.js";
+import type { DesiredView } from "../../operator/src/controllers/types.js";
+import { buildGraph } from "../../operator/src/graph/index.js";
+import type { DesiredGraph } from "../../operator/src/graph/graph.js";
+import { ManifestCache, loadManifests } from "../../operator/src/manifest/index.js";
+import { FakeProxy } from "../../operator/src/runtime/fake/index.js";
+import type { Fleet, NodeConfig, ObservedPod } from "../../operator/src/runtime/fleet.js";
+import { LABELS } from "../../operator/src/runtime/labels.js";
 
 /** A host-network (or bridge) node at `address` with a small port range. */
 export function fakeNode(name: string, address: string, network: "host" | "bridge" = "host", portRange = { from: 30000, to: 30001 }): NodeConfig {
@@ -73,8 +73,10 @@ export interface ServiceHarness {
   reserved: number[];
   /** What the last reconcile of each key returned or threw. */
   results: Map<string, unknown>;
-  /** Reconciles the Services, then every key they queued in key order (the proxies of `only` nodes, when given). */
+  /** Reconciles the Services, then drains the queue (the proxies of `only` nodes, when given). */
   run(only?: string[]): Promise<void>;
+  /** Reconciles every queued key, one copy each, in key order, round after round until none is left. */
+  drain(only?: string[]): Promise<void>;
   setManifests(text: string): void;
 }
 
@@ -93,9 +95,15 @@ export function serviceHarness(opts: ServiceHarnessOptions): ServiceHarness {
     results: new Map(),
     run: async (only) => {
       await controller.reconcile("Service/*");
-      for (const key of [...new Set(keys.splice(0))].sort()) {
-        if (only !== undefined && key.startsWith("Proxy/") && !only.includes(key.slice("Proxy/".length))) continue;
-        h.results.set(key, await controller.reconcile(key).catch((err: unknown) => err));
+      await h.drain(only);
+    },
+    drain: async (only) => {
+      // As the work queue does: one pending copy of each key; what a reconcile queues runs in the next round.
+      while (keys.length > 0) {
+        for (const key of [...new Set(keys.splice(0))].sort()) {
+          if (only !== undefined && key.startsWith("Proxy/") && key !== "Proxy/*" && !only.includes(key.slice("Proxy/".length))) continue;
+          h.results.set(key, await controller.reconcile(key).catch((err: unknown) => err));
+        }
       }
     },
     setManifests: (text) => void (graph = graphOf(text)),
