@@ -153,14 +153,19 @@ describe.skipIf(!HAS_DOCKER)("the corpus guestbook on a two-node Docker fleet", 
     }
     console.log(`the guestbook (6 pods, 3 Services) available on 2 Docker nodes ${((Date.now() - started) / 1000).toFixed(1)} s after the operator started`);
 
-    // The frontend's Service on every node: its node port on each node's address, its own address there.
-    const frontend = await waitFor("the frontend served by both nodes with its 3 pods", async () => {
-      const s = await statusOf<ServiceStatus>("services/default/frontend.yaml");
-      const ok = s && s.ports[0]?.endpoints.ready.length === 3 && s.nodes.length === 2 && s.nodes.every((n) => n.serving && n.address);
-      return ok ? s : undefined;
-    }, 120_000, 250).catch((err: Error) => {
-      throw new Error(`${err.message}${output()}`);
-    });
+    // Every Service served by both nodes' proxies with all its pods; the frontend's node port on each node's
+    // address, and each Service's own address on each node.
+    const served = (name: string, pods: number): Promise<ServiceStatus> =>
+      waitFor(`${name} served by both nodes with its ${pods} pod(s)`, async () => {
+        const s = await statusOf<ServiceStatus>(`services/default/${name}.yaml`);
+        const ok = s && s.ports[0]?.endpoints.ready.length === pods && s.nodes.length === 2 && s.nodes.every((n) => n.serving && n.address);
+        return ok ? s : undefined;
+      }, 120_000, 250).catch((err: Error) => {
+        throw new Error(`${err.message}${output()}`);
+      });
+    const frontend = await served("frontend", DEPLOYMENTS.frontend);
+    const leaderService = await served("redis-leader", DEPLOYMENTS["redis-leader"]);
+    const followerService = await served("redis-follower", DEPLOYMENTS["redis-follower"]);
     expect(new Set(frontend.ports[0]!.endpoints.ready.map((e) => e.node)).size).toBe(2);
     const nodePort = frontend.ports[0]!.nodePort!;
     expect(nodePort).toBeGreaterThan(0);
@@ -181,12 +186,12 @@ describe.skipIf(!HAS_DOCKER)("the corpus guestbook on a two-node Docker fleet", 
 
     // The leader, through its Service on node-1: only the Secret's password opens it, and it serves the
     // redis.conf it reads from the ConfigMap volume.
-    const leader = (await statusOf<ServiceStatus>("services/default/redis-leader.yaml"))!.nodes.find((n) => n.node === "node-1")!.address!;
+    const leader = leaderService.nodes.find((n) => n.node === "node-1")!.address!;
     expect((await get(leader, 6379, "/cgi-bin/config", { "X-Auth": "not-the-password" }))?.status).toBe(401);
     const config = await get(leader, 6379, "/cgi-bin/config", { "X-Auth": PASSWORD });
     expect(config).toEqual({ status: 200, body: "maxmemory 2mb\nmaxmemory-policy allkeys-lru\n" });
     // A follower refuses writes (a read-only replica), with the password it got through envFrom.
-    const follower = (await statusOf<ServiceStatus>("services/default/redis-follower.yaml"))!.nodes.find((n) => n.node === "node-1")!.address!;
+    const follower = followerService.nodes.find((n) => n.node === "node-1")!.address!;
     expect((await get(follower, 6379, "/cgi-bin/set?key=x&value=y", { "X-Auth": PASSWORD }))?.status).toBe(403);
 
     // The containers run as the manifests ask: non-root, read-only root, no capabilities, no new privileges.
@@ -238,6 +243,10 @@ describe.skipIf(!HAS_DOCKER)("the corpus guestbook on a two-node Docker fleet", 
     const everything = texts.map((t) => t.text).join("\n");
     expect(texts.map((t) => t.where)).toEqual(expect.arrayContaining(["git log -p coxswain/status", "git log -p refs/notes/coxswain"]));
     for (const name of ["Secret/default/redis-auth", "Secret/default/regcred", "plans/pr-rotate.yaml"]) expect(everything).toContain(name);
-    expect(findSecrets(texts, [PASSWORD, ROTATED, PULL_PASSWORD, `${PULL_USER}:${PULL_PASSWORD}`])).toEqual([]);
+    const values = [PASSWORD, ROTATED, PULL_PASSWORD, `${PULL_USER}:${PULL_PASSWORD}`];
+    expect(findSecrets(texts, values)).toEqual([]);
+    // The scan finds what it looks for: the pull Secret as committed holds "user:password" in base64.
+    const committed = { where: "fleet/regcred.yaml", text: await runGit(["show", `${main}:fleet/regcred.yaml`], { cwd: ctx.repo.dir }) };
+    expect(findSecrets([committed], values)).toEqual(["value 2 (base64) in fleet/regcred.yaml", "value 3 (base64) in fleet/regcred.yaml"]);
   }, 600_000);
 });
