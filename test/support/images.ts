@@ -80,6 +80,123 @@ const RECIPES: ImageRecipe[] = [
   { name: TEST_IMAGES.probes, files: { "bin/start": PROBES_START, "www/index.html": "probes\n" } },
 ];
 
+/**
+ * Stand-ins for the guestbook's images (test/fixtures/corpus/guestbook), for test/e2e/corpus-guestbook.test.ts;
+ * built by buildGuestbookImages. Each listens on ${BIND:-127.0.0.1}:$PORT and writes nothing outside /data.
+ * - redis: `redis-server [CONFIG_FILE] [--requirepass P] [--masterauth P] [--replicaof HOST PORT]`, a key
+ *   store over HTTP (busybox httpd CGI): GET /cgi-bin/get?key=K, /cgi-bin/set?key=K&value=V (refused by a
+ *   replica: READONLY), /cgi-bin/dump, /cgi-bin/config (the CONFIG_FILE's text); every request needs the
+ *   header X-Auth: <requirepass> (else 401); keys live in /data/keys, so /data must be writable (an emptyDir
+ *   under a read-only root). A replica copies its leader's keys every second. Its CMD is `redis-server`.
+ * - follower: the same server, started as gb-redis-follower starts Redis: a replica of redis-leader:6379,
+ *   with $REDIS_PASSWORD as its own password and its leader's.
+ * - frontend: guestbook.php's API in sh (httpd runs *.php with /bin/sh): ?cmd=set&key=K&value=V writes
+ *   through redis-leader:6379, ?cmd=get&key=K reads through redis-follower:6379 ({"data": "V"}); Service
+ *   names with GET_HOSTS_FROM=dns (the default), else their <NAME>_SERVICE_HOST/_PORT variables. The password
+ *   is the file $REDIS_PASSWORD_FILE holds, else $REDIS_PASSWORD.
+ */
+export const GUESTBOOK_IMAGES = {
+  redis: "coxswain-test/guestbook-redis:v1",
+  follower: "coxswain-test/guestbook-follower:v1",
+  frontend: "coxswain-test/guestbook-frontend:v1",
+} as const;
+
+const REDIS_SERVER = `#!/bin/sh
+# A stand-in for redis-server: keys over HTTP (see GUESTBOOK_IMAGES in test/support/images.ts).
+conf=; pass=; masterauth=; leader=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --requirepass) pass=$2; shift 2 ;;
+    --masterauth) masterauth=$2; shift 2 ;;
+    --replicaof) leader="$2:$3"; shift 3 ;;
+    --*) echo "redis-server: unknown option $1" >&2; exit 2 ;;
+    *) conf=$1; shift ;;
+  esac
+done
+if [ -z "$PORT" ]; then echo "redis-server: PORT is not set" >&2; exit 2; fi
+if [ -n "$conf" ] && [ ! -r "$conf" ]; then echo "redis-server: cannot read $conf" >&2; exit 2; fi
+mkdir -p /data/keys || exit 2
+export REDIS_CONF="$conf" REDIS_REQUIREPASS="$pass" REDIS_ROLE="\${leader:+replica}"
+httpd -f -p "\${BIND:-127.0.0.1}:$PORT" -h /redis &
+child=$!
+helper=
+if [ -n "$leader" ]; then
+  (
+    while :; do
+      if wget -q -O /data/dump --header "X-Auth: $masterauth" "http://$leader/cgi-bin/dump"; then
+        while read -r k v; do printf '%s' "$v" > "/data/keys/$k"; done < /data/dump
+      fi
+      sleep 1
+    done
+  ) &
+  helper=$!
+fi
+trap 'kill -TERM "$child" $helper 2>/dev/null; wait "$child"; exit 0' TERM INT
+wait "$child"
+exit $?
+`;
+
+/** Sourced by every endpoint of the redis stand-in: reply(), 401 without the password, and the query's key. */
+const REDIS_COMMON = `reply() { printf 'HTTP/1.0 %s\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s' "$1" "$2"; exit 0; }
+param() { echo "$QUERY_STRING" | sed -n "s/^\\(.*&\\)\\{0,1\\}$1=\\([^&]*\\).*\$/\\2/p"; }
+[ "$HTTP_X_AUTH" = "$REDIS_REQUIREPASS" ] || reply "401 Unauthorized" "NOAUTH Authentication required."
+key=$(param key)
+case "$key" in *[!A-Za-z0-9_-]*) reply "400 Bad Request" "ERR bad key" ;; esac
+`;
+
+const REDIS_RECIPE_FILES: Record<string, string> = {
+  "bin/redis-server": REDIS_SERVER,
+  "redis/common.sh": REDIS_COMMON,
+  "redis/cgi-bin/get": `#!/bin/sh\n. /redis/common.sh\n[ -n "$key" ] && [ -f "/data/keys/$key" ] || reply "404 Not Found" ""\nreply "200 OK" "$(cat "/data/keys/$key")"\n`,
+  "redis/cgi-bin/set": `#!/bin/sh\n. /redis/common.sh\n[ -z "$REDIS_ROLE" ] || reply "403 Forbidden" "READONLY You can't write against a read only replica."\n[ -n "$key" ] || reply "400 Bad Request" "ERR no key"\nprintf '%s' "$(param value)" > "/data/keys/$key" || reply "500 Internal Server Error" "ERR cannot write"\nreply "200 OK" "OK"\n`,
+  "redis/cgi-bin/dump": `#!/bin/sh\n. /redis/common.sh\nprintf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n'\nfor f in /data/keys/*; do [ -f "$f" ] && printf '%s %s\\n' "\${f##*/}" "$(cat "$f")"; done\nexit 0\n`,
+  "redis/cgi-bin/config": `#!/bin/sh\n. /redis/common.sh\n[ -n "$REDIS_CONF" ] || reply "404 Not Found" ""\nprintf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n'\nexec cat "$REDIS_CONF"\n`,
+};
+
+const FOLLOWER_START = `#!/bin/sh
+# As gb-redis-follower starts Redis: a replica of redis-leader, found by its Service name.
+exec redis-server --replicaof redis-leader 6379 --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD"
+`;
+
+const FRONTEND_START = `#!/bin/sh
+# The guestbook frontend: busybox httpd on \${BIND:-127.0.0.1}:$PORT serving /www, guestbook.php run by /bin/sh.
+if [ -z "$PORT" ]; then echo "start: PORT is not set" >&2; exit 2; fi
+httpd -f -c /etc/httpd.conf -p "\${BIND:-127.0.0.1}:$PORT" -h /www &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
+wait "$child"
+exit $?
+`;
+
+const GUESTBOOK_PHP = `# guestbook.php of gb-frontend, in sh: set writes through the leader, get reads through a follower.
+reply() { printf 'HTTP/1.0 %s\\r\\nContent-Type: application/json\\r\\n\\r\\n%s\\n' "$1" "$2"; exit 0; }
+param() { echo "$QUERY_STRING" | sed -n "s/^\\(.*&\\)\\{0,1\\}$1=\\([^&]*\\).*\$/\\2/p"; }
+pass=$REDIS_PASSWORD
+if [ -n "$REDIS_PASSWORD_FILE" ]; then pass=$(cat "$REDIS_PASSWORD_FILE") || reply "500 Internal Server Error" '{"error": "REDIS_PASSWORD_FILE unreadable"}'; fi
+if [ "$GET_HOSTS_FROM" = env ]; then
+  leader="$REDIS_LEADER_SERVICE_HOST:$REDIS_LEADER_SERVICE_PORT"; follower="$REDIS_FOLLOWER_SERVICE_HOST:$REDIS_FOLLOWER_SERVICE_PORT"
+else
+  leader=redis-leader:6379; follower=redis-follower:6379
+fi
+key=$(param key)
+case $(param cmd) in
+  set) wget -q -O /dev/null --header "X-Auth: $pass" "http://$leader/cgi-bin/set?key=$key&value=$(param value)" || reply "502 Bad Gateway" '{"error": "redis-leader refused or did not answer"}'
+       reply "200 OK" '{"message": "Updated"}' ;;
+  get) value=$(wget -q -O - --header "X-Auth: $pass" "http://$follower/cgi-bin/get?key=$key") || reply "502 Bad Gateway" '{"error": "redis-follower refused or did not answer"}'
+       reply "200 OK" "{\\"data\\": \\"$value\\"}" ;;
+  *) reply "400 Bad Request" '{"error": "cmd is set or get"}' ;;
+esac
+`;
+
+const GUESTBOOK_RECIPES: ImageRecipe[] = [
+  { name: GUESTBOOK_IMAGES.redis, files: REDIS_RECIPE_FILES },
+  { name: GUESTBOOK_IMAGES.follower, files: { ...REDIS_RECIPE_FILES, "bin/start": FOLLOWER_START } },
+  {
+    name: GUESTBOOK_IMAGES.frontend,
+    files: { "bin/start": FRONTEND_START, "etc/httpd.conf": "*.php:/bin/sh\n", "www/index.html": "guestbook\n", "www/guestbook.php": GUESTBOOK_PHP },
+  },
+];
+
 /** The busybox binary to put in images; it must be statically linked (the image has no libc). */
 function findStaticBusybox(): string {
   for (const candidate of ["/bin/busybox", "/usr/bin/busybox"]) {
@@ -190,11 +307,18 @@ function imageTar(recipe: ImageRecipe): Buffer {
   }
   entries.push({ path: "etc/passwd", type: "file", mode: 0o644, content: Buffer.from("root:x:0:0:root:/:/bin/sh\n") });
   entries.push({ path: "etc/group", type: "file", mode: 0o644, content: Buffer.from("root:x:0:\n") });
+  const dirs = new Set(entries.filter((e) => e.type === "dir").map((e) => e.path));
+  for (const file of Object.keys(recipe.files).sort()) {
+    for (let d = file.slice(0, file.lastIndexOf("/")); d && !dirs.has(d); d = d.includes("/") ? d.slice(0, d.lastIndexOf("/")) : "") {
+      dirs.add(d);
+      entries.push({ path: d, type: "dir", mode: 0o755 });
+    }
+  }
   for (const file of Object.keys(recipe.files).sort()) {
     entries.push({
       path: file,
       type: "file",
-      mode: file.startsWith("bin/") ? 0o755 : 0o644,
+      mode: file.startsWith("bin/") || file.includes("/cgi-bin/") ? 0o755 : 0o644,
       content: Buffer.from(recipe.files[file]!),
     });
   }
@@ -245,6 +369,11 @@ export async function buildProxyImage(socketPath: string): Promise<void> {
  */
 export async function buildTestImages(socketPath: string): Promise<void> {
   await Promise.all(RECIPES.map((recipe) => importImage(socketPath, recipe.name, imageTar(recipe), ['CMD ["/bin/start"]', "ENV PATH=/bin"])));
+}
+
+/** Imports the guestbook's stand-in images (GUESTBOOK_IMAGES) into the engine at socketPath, as buildTestImages does. */
+export async function buildGuestbookImages(socketPath: string): Promise<void> {
+  await Promise.all(GUESTBOOK_RECIPES.map((recipe) => importImage(socketPath, recipe.name, imageTar(recipe), [recipe.name === GUESTBOOK_IMAGES.redis ? 'CMD ["redis-server"]' : 'CMD ["/bin/start"]', "ENV PATH=/bin"])));
 }
 
 /** Imports one root file system tar as image `name` with the given changes, unless it is present with the same content. */

@@ -1,8 +1,11 @@
 /**
  * The corpus: manifests in the form of the public examples people copy (test/fixtures/corpus: Kubernetes'
  * guestbook, Docker's voting app, a microservices shop with ServiceAccounts, RBAC, NetworkPolicies, a
- * PodDisruptionBudget, an autoscaler, probes and a kubectl export), validated and planned through the CLI
- * as users run it. Each must be valid (exit 0) with exactly the warnings its <name>.expected.yaml lists,
+ * PodDisruptionBudget, an autoscaler, probes and a kubectl export), written as people harden them now (Secrets
+ * through env, envFrom and volumes, ConfigMap and emptyDir volumes, non-root read-only containers without
+ * capabilities, resources, probes), validated and planned through the CLI as users run it. Each must be
+ * valid (exit 0) with exactly the warnings its <name>.expected.yaml lists — given the policy file it names,
+ * if any, and refused without it (PolicyDenied: the capabilities it adds back) —
  * plan the objects it lists from a Git repository (--path, beside YAML that is not a manifest), place every
  * pod of the guestbook on the process runtime's node (its frontend asks for kubernetes.io/os: linux), and
  * fail as a whole with --strict when it has warnings.
@@ -19,12 +22,19 @@ const NAMES = ["guestbook", "voting-app", "shop"] as const;
 
 interface Expected {
   summary: string;
+  /** The operator's policy file the app needs (beside the expectations), and the fields refused without it. */
+  policy?: { file: string; deniedWithout: string[] };
   warnings: string[];
   creates: string[];
 }
 
 async function expected(name: string): Promise<Expected> {
   return YAML.parse(await readFile(path.join(CORPUS, `${name}.expected.yaml`), "utf8")) as Expected;
+}
+
+/** --policy-file and the app's policy file, when it needs one. */
+function policyArgs(want: Expected): string[] {
+  return want.policy ? ["--policy-file", path.join(CORPUS, want.policy.file)] : [];
 }
 
 /** A diagnostic line as the expectations list it: "file:line Code Object field" (the message left out). */
@@ -47,7 +57,7 @@ describe.each(NAMES)("the %s corpus", (name) => {
 
   it("validates with exit 0 and exactly the expected warnings, each naming its object", async () => {
     const want = await expected(name);
-    const r = await cli(["validate", path.join(CORPUS, name)]);
+    const r = await cli(["validate", path.join(CORPUS, name), ...policyArgs(want)]);
     expect(r.stderr).toBe("");
     const lines = r.stdout.trim().split("\n");
     expect(lines.at(-1)).toBe(want.summary);
@@ -55,6 +65,12 @@ describe.each(NAMES)("the %s corpus", (name) => {
     expect(diagnostics.every((d) => d?.severity === "warning")).toBe(true);
     expect(diagnostics.map((d) => d!.text)).toEqual(want.warnings);
     expect(r.code).toBe(0);
+    if (want.policy) {
+      const without = await cli(["validate", path.join(CORPUS, name)]);
+      expect(without.code).toBe(1);
+      const errors = without.stdout.trim().split("\n").map(short).filter((d) => d?.severity === "error");
+      expect(errors.map((d) => d!.text)).toEqual(want.policy.deniedWithout);
+    }
   });
 
   it("plans every object from a repository's --path, printing the same warnings, with exit 0; --strict refuses it when it has warnings", async () => {
@@ -64,7 +80,7 @@ describe.each(NAMES)("the %s corpus", (name) => {
     await repo.write("docker-compose.yml", "services:\n  web:\n    image: nginx\n");
     await repo.write(".github/workflows/ci.yml", "on: push\n");
     const commit = await repo.commit(name);
-    const r = await cli(["plan", "--repo", repo.dir, "--path", "deploy", "--offline"]);
+    const r = await cli(["plan", "--repo", repo.dir, "--path", "deploy", "--offline", ...policyArgs(want)]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toBe(`plan (nothing)..${commit.slice(0, 7)}`);
@@ -74,7 +90,7 @@ describe.each(NAMES)("the %s corpus", (name) => {
     expect([...created].sort()).toEqual(want.creates);
     expect(lines.at(-1)).toBe(`${want.creates.length} to create, 0 to update, 0 to delete`);
 
-    const strict = await cli(["plan", "--repo", repo.dir, "--path", "deploy", "--offline", "--strict"]);
+    const strict = await cli(["plan", "--repo", repo.dir, "--path", "deploy", "--offline", "--strict", ...policyArgs(want)]);
     if (want.warnings.length === 0) {
       expect(strict.code).toBe(0);
     } else {
@@ -93,7 +109,7 @@ describe.each(NAMES)("the %s corpus", (name) => {
       expect(r.code).toBe(0);
       const lines = r.stdout.trim().split("\n");
       expect(lines.filter((l) => /^ {6}frontend-[0-9a-f]{10}-[123] → local$/.test(l))).toHaveLength(3);
-      expect(lines.at(-1)).toBe("6 to create, 0 to update, 0 to delete; 6 new pod(s) on 1 node(s): 6 fit");
+      expect(lines.at(-1)).toBe("8 to create, 0 to update, 0 to delete; 6 new pod(s) on 1 node(s): 6 fit");
     });
   }
 });

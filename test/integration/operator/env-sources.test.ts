@@ -12,8 +12,9 @@ import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { runCli } from "../../support/cli.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
-import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
+import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildProxyImage, buildTestImages, TEST_IMAGES } from "../../support/images.js";
+import { findSecrets, gitWritten, type ScannedText } from "../../support/secret-scan.js";
 import { waitFor } from "../../support/wait.js";
 
 const HAS_DOCKER = requireDocker("env sources on Docker");
@@ -126,16 +127,12 @@ describe.skipIf(!HAS_DOCKER)("env from Secrets, ConfigMaps, pod fields and resou
   }
 
   /** Every file of the status branch and every note, as one text. */
-  async function written(): Promise<string> {
+  /** What the operator wrote to Git, once its status is flushed. */
+  async function written(): Promise<ScannedText[]> {
     await ctx.op!.flushStatus();
-    const git = (args: string[]) => runGit(args, { cwd: ctx.repo.dir });
-    const out: string[] = [];
-    for (const ref of ["coxswain/status", "refs/notes/coxswain"]) {
-      const paths = (await git(["ls-tree", "-r", "--name-only", ref])).split("\n").filter(Boolean);
-      for (const p of paths) out.push(`${ref}:${p}\n${await git(["show", `${ref}:${p}`])}`);
-    }
-    return out.join("\n");
+    return gitWritten(ctx.repo.dir);
   }
+
 
   it("gives the container Secret, envFrom, field and resource values; a changed Secret value rolls it; the values are written nowhere", async () => {
     await ctx.repo.write("apps/web.yaml", manifests(FIRST_PASSWORD));
@@ -187,8 +184,8 @@ describe.skipIf(!HAS_DOCKER)("env from Secrets, ConfigMaps, pod fields and resou
     const plan = await runCli(["plan", "--repo", ctx.repo.dir, "--from", first, "--to", second, "--output", "json"]);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toContain(two.revision);
-    const everything = `${await written()}\n${lines.join("\n")}\n${plan.stdout}\n${plan.stderr}`;
-    expect(everything).toContain("Deployment/default/web");
-    for (const value of [FIRST_PASSWORD, SECOND_PASSWORD, API_TOKEN]) expect(everything).not.toContain(value);
+    const texts = [...(await written()), { where: "the operator's log", text: lines.join("\n") }, { where: "plan --output json", text: `${plan.stdout}\n${plan.stderr}` }];
+    expect(texts.map((t) => t.text).join("\n")).toContain("Deployment/default/web");
+    expect(findSecrets(texts, [FIRST_PASSWORD, SECOND_PASSWORD, API_TOKEN])).toEqual([]);
   }, 400_000);
 });

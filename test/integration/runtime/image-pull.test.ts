@@ -18,9 +18,10 @@ import { registryCredentials, type PullSpec } from "../../../operator/src/runtim
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
-import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
+import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { statusFile } from "../../support/in-process-operator.js";
 import { nodesYaml } from "../../support/manifests.js";
+import { findSecrets, gitWritten } from "../../support/secret-scan.js";
 import { waitFor } from "../../support/wait.js";
 import { coxErrorOf } from "../../support/errors.js";
 import { buildTestImages, saveImage, TEST_IMAGES } from "../../support/images.js";
@@ -133,7 +134,7 @@ describe.skipIf(!enabled)("image pulls from a registry with credentials", () => 
     expect(err.code).toBe("ImagePullFailed");
     expect(registry.requests.slice(before).some((r) => r.status === 401 && r.path !== "/v2/")).toBe(true);
     const seen = `${err.message} ${JSON.stringify(err.details)} ${String(err.cause)} ${(err.cause as Error | undefined)?.message ?? ""}`;
-    for (const s of [wrong, Buffer.from(`${USER}:${wrong}`).toString("base64")]) expect(seen).not.toContain(s);
+    expect(findSecrets([{ where: "the error", text: seen }], [wrong, `${USER}:${wrong}`])).toEqual([]);
     expect(await present()).toBe(false);
   }, 120_000);
 
@@ -251,12 +252,9 @@ describe.skipIf(!enabled)("image pulls from a registry with credentials", () => 
       }
       await waitFor("ReplicaFailure cleared", async () => (await replicaFailureCode()) === undefined, 60_000);
 
-      const statusHistory = await runGit(["log", "-p", "coxswain/status"], { cwd: repo.dir });
-      const everything = `${statusHistory}\n${lines.join("\n")}`;
-      for (const password of [wrong, PASSWORD]) {
-        expect(everything).not.toContain(password);
-        expect(everything).not.toContain(Buffer.from(`${USER}:${password}`).toString("base64"));
-      }
+      const texts = [...(await gitWritten(repo.dir)), { where: "the operator's log", text: lines.join("\n") }];
+      expect(texts[0]!.where).toBe("git log -p coxswain/status");
+      expect(findSecrets(texts, [wrong, PASSWORD, `${USER}:${wrong}`, `${USER}:${PASSWORD}`])).toEqual([]);
     }, 240_000);
   });
 });
