@@ -34,9 +34,11 @@ export function readyPod(p: { name: string; node: string; labels: Record<string,
   } as unknown as ObservedPod;
 }
 
-/** The desired graph of manifest text; throws with every error when the text is not valid. */
+/** The desired graph of manifest text (documents separated by "---" lines); throws with every error when it is not valid. */
 export function graphOf(text: string): DesiredGraph {
-  const set = loadManifests([{ path: "all.yaml", content: text }], { cache: new ManifestCache() });
+  // One file per document, as a repository would hold them (a file may hold at most 1,000 documents).
+  const files = text.split(/^---\n/m).map((content, i) => ({ path: `doc-${String(i).padStart(5, "0")}.yaml`, content }));
+  const set = loadManifests(files, { cache: new ManifestCache() });
   const g = buildGraph(set.objects);
   const errors = [...set.diagnostics, ...g.diagnostics].filter((d) => d.severity === "error");
   if (errors.length > 0) throw new Error(errors.map((d) => `${d.line} ${d.field}: ${d.message}`).join("\n"));
