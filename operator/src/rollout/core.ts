@@ -226,8 +226,8 @@ export interface PodPlan {
 /**
  * The ReplicaSet controller, for every revision at once: failed pods are removed; a revision with more active
  * pods than its size loses the surplus (compareForRemoval order); one with fewer gets new pods — the wanted
- * revision first, then larger and newer ones — as long as what runs (terminating pods included) stays within
- * `limit`. With `exclusive` (Recreate) no pod is created while pods of another revision still run.
+ * revision first, then larger and newer ones — as long as the active pods (with podReplacementPolicy
+ * TerminationComplete, every pod that runs, terminating ones included) stay within `limit`. With `exclusive` (Recreate) no pod is created while pods of another revision still run.
  */
 export function planPods(w: World, desired: ReadonlyMap<string, number>, opts: { limit: number; exclusive?: boolean }): PodPlan {
   const size = (r: Rev) => desired.get(r.revision) ?? 0;
@@ -251,7 +251,10 @@ export function planPods(w: World, desired: ReadonlyMap<string, number>, opts: {
     if (size(a) !== size(b)) return size(b) - size(a);
     return b.age - a.age;
   });
-  let budget = opts.limit === Infinity ? Infinity : Math.max(0, opts.limit - w.running);
+  // What counts against the limit: every pod that runs (TerminationComplete), or only the active ones — a
+  // terminating pod is being replaced already (TerminationStarted, Kubernetes' default).
+  const counted = w.params.podReplacementPolicy === "TerminationComplete" ? w.running : w.revs.reduce((t, r) => t + r.active.length, 0);
+  let budget = opts.limit === Infinity ? Infinity : Math.max(0, opts.limit - counted);
   const createBy = new Map<string, number>();
   let heldBack = 0;
   let created = 0;
@@ -353,7 +356,7 @@ export function finishStep(w: World, pods: PodPlan, a: FinishArgs): PlannedStep 
   const counts = countsOf(w);
   const failed = w.revs.reduce((n, r) => n + r.failed.length, 0);
   const reasons = [...(failed > 0 ? [`removing ${failed} failed pod(s)`] : []), ...a.reasons];
-  if (a.reasons.length === 0 && pods.heldBack > 0 && w.running > counts.replicas) {
+  if (a.reasons.length === 0 && pods.heldBack > 0 && w.params.podReplacementPolicy === "TerminationComplete" && w.running > counts.replicas) {
     reasons.push(`waiting for ${w.running - counts.replicas} terminating pod(s) to stop before creating pods`);
   } else if (a.reasons.length === 0 && a.idleReason) reasons.push(a.idleReason);
   else if (a.reasons.length === 0) {

@@ -6,7 +6,7 @@
 import { CoxError } from "../api/errors.js";
 import type { DeploymentSpec } from "../api/generated/deployment.js";
 import type { CanaryAnalysis, RolloutSpec } from "../api/generated/rollout.js";
-import type { AnalysisSpec, BlueGreenParams, CanaryStepSpec, FailurePolicy, Promote, RolloutParams } from "./types.js";
+import type { AnalysisSpec, BlueGreenParams, CanaryStepSpec, FailurePolicy, PodReplacementPolicy, Promote, RolloutParams } from "./types.js";
 
 /** apps/v1 default of spec.replicas. */
 export const DEFAULT_REPLICAS = 1;
@@ -70,7 +70,7 @@ function resolveFenceposts(prefix: string, surgeRaw: unknown, unavailableRaw: un
 }
 
 /** replicas, minReadySeconds, progressDeadlineSeconds and revisionHistoryLimit, defaulted and validated. */
-function commonFields(spec: { replicas?: unknown; minReadySeconds?: unknown; progressDeadlineSeconds?: unknown; revisionHistoryLimit?: unknown }) {
+function commonFields(spec: { replicas?: unknown; minReadySeconds?: unknown; progressDeadlineSeconds?: unknown; revisionHistoryLimit?: unknown; podReplacementPolicy?: unknown }) {
   const replicas = nonNegativeInt("replicas", spec.replicas ?? DEFAULT_REPLICAS);
   const minReadySeconds = nonNegativeInt("minReadySeconds", spec.minReadySeconds ?? DEFAULT_MIN_READY_SECONDS);
   const progressDeadlineSeconds = nonNegativeInt("progressDeadlineSeconds", spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS);
@@ -78,7 +78,11 @@ function commonFields(spec: { replicas?: unknown; minReadySeconds?: unknown; pro
     throw invalid("progressDeadlineSeconds", progressDeadlineSeconds, `a value greater than minReadySeconds (${minReadySeconds})`);
   }
   const revisionHistoryLimit = nonNegativeInt("revisionHistoryLimit", spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT);
-  return { replicas, minReadySeconds, progressDeadlineSeconds, revisionHistoryLimit };
+  const podReplacementPolicy = spec.podReplacementPolicy ?? "TerminationStarted";
+  if (podReplacementPolicy !== "TerminationStarted" && podReplacementPolicy !== "TerminationComplete") {
+    throw invalid("podReplacementPolicy", podReplacementPolicy, '"TerminationStarted" or "TerminationComplete"');
+  }
+  return { replicas, minReadySeconds, progressDeadlineSeconds, revisionHistoryLimit, podReplacementPolicy: podReplacementPolicy as PodReplacementPolicy };
 }
 
 /**
@@ -106,7 +110,7 @@ export function resolveRollingParams(spec: DeploymentSpec): RolloutParams {
       throw invalid("strategy.rollingUpdate", loose.strategy.rollingUpdate, "no rollingUpdate when strategy type is 'Recreate'");
     }
     // MaxSurge and MaxUnavailable are 0 for anything but RollingUpdate (deploymentutil).
-    return { replicas: common.replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, strategy: "Recreate", paused, revisionHistoryLimit: common.revisionHistoryLimit };
+    return { replicas: common.replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, strategy: "Recreate", paused, revisionHistoryLimit: common.revisionHistoryLimit, podReplacementPolicy: common.podReplacementPolicy };
   }
   const rolling = spec.strategy?.rollingUpdate;
   const { maxSurge, maxUnavailable } = resolveFenceposts(
@@ -123,7 +127,7 @@ export function resolveRollingParams(spec: DeploymentSpec): RolloutParams {
     progressDeadlineSeconds: common.progressDeadlineSeconds,
     strategy: "RollingUpdate",
     paused,
-    revisionHistoryLimit: common.revisionHistoryLimit,
+    revisionHistoryLimit: common.revisionHistoryLimit, podReplacementPolicy: common.podReplacementPolicy,
   };
 }
 
@@ -199,7 +203,7 @@ export function resolveCanaryParams(spec: RolloutSpec): { params: RolloutParams;
     return d === undefined ? { pause: {} } : { pause: { durationSeconds: parseDurationSeconds(d, `${field}.pause.duration`) } };
   });
   return {
-    params: { replicas: common.replicas, maxSurge, maxUnavailable, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused, revisionHistoryLimit: common.revisionHistoryLimit },
+    params: { replicas: common.replicas, maxSurge, maxUnavailable, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused, revisionHistoryLimit: common.revisionHistoryLimit, podReplacementPolicy: common.podReplacementPolicy },
     steps,
   };
 }
@@ -256,7 +260,7 @@ export function resolveBlueGreenParams(spec: RolloutSpec): { params: RolloutPara
     blueGreen.previewReplicaCount = Math.min(common.replicas, nonNegativeInt("strategy.blueGreen.previewReplicaCount", bg.previewReplicaCount));
   }
   return {
-    params: { replicas: common.replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused: spec.paused ?? false, revisionHistoryLimit: common.revisionHistoryLimit },
+    params: { replicas: common.replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused: spec.paused ?? false, revisionHistoryLimit: common.revisionHistoryLimit, podReplacementPolicy: common.podReplacementPolicy },
     blueGreen,
   };
 }

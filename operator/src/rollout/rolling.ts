@@ -20,8 +20,9 @@
  *    wait; then the new revision to replicas.
  *
  * Where coxswain decides differently, on purpose:
- *  - pods still terminating count against maxSurge (like podReplacementPolicy TerminationComplete), so never
- *    more than replicas + maxSurge pods run; creations wait for them;
+ *  - podReplacementPolicy (Kubernetes' DeploymentPodReplacementPolicy, alpha there) is honoured:
+ *    TerminationStarted (the default, Kubernetes' behaviour) does not count terminating pods against
+ *    replicas + maxSurge; TerminationComplete does, so never more than replicas + maxSurge pods run;
  *  - failed pods do not run: they are removed at once and replaced in the same step (not counted as progress);
  *  - availability is the effective one (core.ts), so the decision sees in one step what Kubernetes sees a
  *    sync later; a new revision's unavailable count is never negative.

@@ -46,7 +46,16 @@ export interface RolloutParams {
   paused?: boolean;
   /** spec.revisionHistoryLimit (10 when absent); used with pruneHistory. */
   revisionHistoryLimit?: number;
+  /**
+   * spec.podReplacementPolicy (Kubernetes' DeploymentPodReplacementPolicy): TerminationStarted (the default)
+   * creates a replacement as soon as a pod starts terminating — a terminating pod does not count against
+   * replicas + maxSurge; TerminationComplete waits until it has stopped.
+   */
+  podReplacementPolicy?: PodReplacementPolicy;
 }
+
+/** When a replacement pod may be created: once the old pod is terminating, or once it has stopped. */
+export type PodReplacementPolicy = "TerminationStarted" | "TerminationComplete";
 
 /**
  * The desired size of each revision — what Kubernetes keeps as each ReplicaSet's .spec.replicas and its

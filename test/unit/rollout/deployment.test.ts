@@ -125,8 +125,13 @@ const rolloverCases: Case[] = [
     want: { desired: { c: 0, a: 8, b: 0 }, removals: { a: ["a-9", "a-8"], b: ["b-2", "b-1", "b-0"] }, create: 0 },
   },
   {
-    name: "the step after a rollover scales the newest revision up",
+    name: "the step after a rollover scales the newest revision up, creating all its pods beside the terminating ones (TerminationStarted, the default)",
     input: input(params(10, 3, 2), "c", [...available("a", 8), ...as(starting("b", 3), { terminating: true })], { revisionOrder: ["a", "b"] }),
+    want: { desired: { c: 5, a: 8 }, create: 5, reason: /revision c from 0 to 5/ },
+  },
+  {
+    name: "the step after a rollover scales the newest revision up, creating only what the terminating pods leave of the surge (TerminationComplete)",
+    input: input(params(10, 3, 2, { podReplacementPolicy: "TerminationComplete" }), "c", [...available("a", 8), ...as(starting("b", 3), { terminating: true })], { revisionOrder: ["a", "b"] }),
     want: { desired: { c: 5, a: 8 }, create: 2, reason: /revision c from 0 to 5/ },
   },
 ];

@@ -78,8 +78,9 @@ describe("resolveRollingParams", () => {
 });
 
 describe("resolveRollingParams: strategy, paused, revision history", () => {
-  it("defaults to RollingUpdate, not paused, revisionHistoryLimit 10", () => {
-    expect(resolveRollingParams(spec())).toMatchObject({ strategy: "RollingUpdate", paused: false, revisionHistoryLimit: 10 });
+  it("defaults to RollingUpdate, not paused, revisionHistoryLimit 10, podReplacementPolicy TerminationStarted (Kubernetes' default)", () => {
+    expect(resolveRollingParams(spec())).toMatchObject({ strategy: "RollingUpdate", paused: false, revisionHistoryLimit: 10, podReplacementPolicy: "TerminationStarted" });
+    expect(resolveRollingParams({ ...spec(), podReplacementPolicy: "TerminationComplete" })).toMatchObject({ podReplacementPolicy: "TerminationComplete" });
   });
 
   it("takes Recreate with maxSurge and maxUnavailable 0, paused and the history limit as given", () => {
@@ -91,6 +92,7 @@ describe("resolveRollingParams: strategy, paused, revision history", () => {
     { name: "rollingUpdate with Recreate", spec: { ...spec(), strategy: { type: "Recreate", rollingUpdate: { maxSurge: 1 } } } },
     { name: "an unknown strategy type", spec: { ...spec(), strategy: { type: "BlueGreen" } } },
     { name: "a negative revisionHistoryLimit", spec: { ...spec(), revisionHistoryLimit: -1 } },
+    { name: "an unknown podReplacementPolicy", spec: { ...spec(), podReplacementPolicy: "Always" } },
   ])("rejects $name with InvalidField", ({ spec: s }) => {
     let caught: unknown;
     try {

@@ -66,9 +66,14 @@ const rolling: Case[] = [
     want: { create: 0, remove: ["b-11", "b-10"] },
   },
   {
-    name: "does not create while terminating pods still fill the surge budget",
-    input: input(params(3, 1, 0), "b", [...available("a", 3), ...as(available("a", 1, 3), { terminating: true })]),
+    name: "does not create while terminating pods still fill the surge budget, with podReplacementPolicy TerminationComplete",
+    input: input(params(3, 1, 0, { podReplacementPolicy: "TerminationComplete" }), "b", [...available("a", 3), ...as(available("a", 1, 3), { terminating: true })]),
     want: { create: 0, remove: [] },
+  },
+  {
+    name: "creates beside a terminating pod by default (TerminationStarted): it is being replaced already",
+    input: input(params(3, 1, 0), "b", [...available("a", 3), ...as(available("a", 1, 3), { terminating: true })]),
+    want: { create: 1, remove: [] },
   },
   {
     name: "does not count a failed terminating pod against the surge budget",
@@ -81,9 +86,14 @@ const rolling: Case[] = [
     want: { create: 0, remove: ["a-2"] },
   },
   {
-    name: "with maxSurge 0 waits while the removed old pod is still terminating, and waiting for it is progress",
-    input: input(params(3, 0, 1), "b", [...available("a", 2), ...as(available("a", 1, 2), { terminating: true })]),
+    name: "with maxSurge 0 and TerminationComplete waits while the removed old pod is still terminating, and waiting for it is progress",
+    input: input(params(3, 0, 1, { podReplacementPolicy: "TerminationComplete" }), "b", [...available("a", 2), ...as(available("a", 1, 2), { terminating: true })]),
     want: { create: 0, remove: [], progressed: true },
+  },
+  {
+    name: "with maxSurge 0 creates the new pod while the removed old one is still terminating, by default",
+    input: input(params(3, 0, 1), "b", [...available("a", 2), ...as(available("a", 1, 2), { terminating: true })]),
+    want: { create: 1, remove: [] },
   },
   {
     name: "with maxSurge 0 creates the new pod once the old one is gone",

@@ -4,7 +4,7 @@
  */
 import { expect } from "vitest";
 import { isAvailable } from "../../../operator/src/rollout/index.js";
-import type { PlannedStep, RolloutPod } from "../../../operator/src/rollout/types.js";
+import type { PlannedStep, RolloutParams, RolloutPod } from "../../../operator/src/rollout/types.js";
 
 /** A pod with its future. */
 export interface SimPod extends RolloutPod {
@@ -77,6 +77,14 @@ export class SimWorld {
         this.pods.push(p);
       }
     }
+  }
+
+  /**
+   * The pods the surge limit counts: active ones (not terminating, not failed) under TerminationStarted,
+   * Kubernetes' default; every pod that runs under TerminationComplete.
+   */
+  counted(policy: RolloutParams["podReplacementPolicy"]): number {
+    return this.pods.filter((p) => !p.failed && (policy === "TerminationComplete" || !p.terminating)).length;
   }
 
   /** Pods that run (terminating included). */

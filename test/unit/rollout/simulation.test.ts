@@ -37,6 +37,8 @@ interface Event {
 
 interface Scenario {
   replicas: number;
+  /** Absent: Kubernetes' default, TerminationStarted. */
+  podReplacementPolicy?: "TerminationStarted" | "TerminationComplete";
   maxSurge: number | string;
   maxUnavailable: number | string;
   minReadySeconds: number;
@@ -50,7 +52,10 @@ interface Outcome {
   steps: number;
   complete: boolean;
   deadlineExceeded: boolean;
+  /** The most pods that ran at once (terminating ones included). */
   maxRunning: number;
+  /** The most active pods (neither terminating nor failed) at once. */
+  maxActive: number;
   minAvailableSeen: number;
   history: RolloutStep[];
   final: SimPod[];
@@ -69,6 +74,7 @@ function spec(replicas: number, s: Scenario) {
     replicas,
     minReadySeconds: s.minReadySeconds,
     progressDeadlineSeconds: s.progressDeadlineSeconds ?? 600,
+    ...(s.podReplacementPolicy ? { podReplacementPolicy: s.podReplacementPolicy } : {}),
     selector: { matchLabels: { app: "web" } },
     strategy: { type: "RollingUpdate" as const, rollingUpdate: { maxSurge: s.maxSurge, maxUnavailable: s.maxUnavailable } },
     template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "web" }] as [{ name: string; image: string }] } },
@@ -77,8 +83,9 @@ function spec(replicas: number, s: Scenario) {
 
 /**
  * Runs the scenario until complete (or maxSteps), checking after every step:
- * - a step that creates never takes what runs (not failed, terminating included) above replicas + maxSurge,
- *   and no step raises what runs when it is already above that;
+ * - a step that creates never takes what counts (the active pods; with TerminationComplete every pod that
+ *   runs, terminating ones included) above replicas + maxSurge, and no step raises what counts when it is
+ *   already above that;
  * - removals never take available pods below min(available before, replicas − maxUnavailable);
  * - without failures: once replicas − maxUnavailable pods were available, that many stay available;
  * - only known, not yet terminating pods are removed, each once.
@@ -96,6 +103,7 @@ function run(s: Scenario, maxSteps = 4000): Outcome {
   const failureFree = s.behaviour.failDelays.every((d) => d === undefined) && s.initial.every((p) => p.failAt === undefined && !p.failed);
   const history: RolloutStep[] = [];
   let maxRunning = 0;
+  let maxActive = 0;
   let minAvailableSeen = Infinity;
   let deadlineExceeded = false;
 
@@ -143,7 +151,8 @@ function run(s: Scenario, maxSteps = 4000): Outcome {
     if (step.progressed) lastProgressAt = now;
 
     // Apply: remove first, then create.
-    const runningBefore = pods.filter((p) => !p.failed).length;
+    const counts = (p: SimPod): boolean => !p.failed && (s.podReplacementPolicy === "TerminationComplete" || !p.terminating);
+    const countedBefore = pods.filter(counts).length;
     const names = new Set<string>();
     for (const name of step.remove) {
       expect(names.has(name)).toBe(false);
@@ -166,20 +175,22 @@ function run(s: Scenario, maxSteps = 4000): Outcome {
       pods.push(p);
     }
     const runningAfter = pods.filter((p) => !p.failed).length;
-    if (step.create > 0) expect(runningAfter).toBeLessThanOrEqual(limit);
-    expect(runningAfter).toBeLessThanOrEqual(Math.max(limit, runningBefore));
+    const countedAfter = pods.filter(counts).length;
+    if (step.create > 0) expect(countedAfter).toBeLessThanOrEqual(limit);
+    expect(countedAfter).toBeLessThanOrEqual(Math.max(limit, countedBefore));
     const availableAfter = pods.filter((p) => isAvailable(p, params.minReadySeconds, now)).length;
     expect(availableAfter).toBeGreaterThanOrEqual(Math.min(availableNow, minAvailable));
     if (availableAfter >= minAvailable) reached = true;
     maxRunning = Math.max(maxRunning, runningAfter);
+    maxActive = Math.max(maxActive, pods.filter((p) => !p.failed && !p.terminating).length);
     if (reached) minAvailableSeen = Math.min(minAvailableSeen, availableAfter);
 
     if (step.complete && s.events.every((e) => e.atStep <= i)) {
-      return { steps: i + 1, complete: true, deadlineExceeded, maxRunning, minAvailableSeen, history, final: pods, params, revision };
+      return { steps: i + 1, complete: true, deadlineExceeded, maxRunning, maxActive, minAvailableSeen, history, final: pods, params, revision };
     }
     now += TICK;
   }
-  return { steps: maxSteps, complete: false, deadlineExceeded, maxRunning, minAvailableSeen, history, final: pods, params, revision };
+  return { steps: maxSteps, complete: false, deadlineExceeded, maxRunning, maxActive, minAvailableSeen, history, final: pods, params, revision };
 }
 
 function initialPods(rev: string, n: number, o: Partial<SimPod> = {}): SimPod[] {
@@ -203,9 +214,10 @@ function expectSettled(o: Outcome): void {
 }
 
 describe("rolling update simulation", () => {
-  it("rolls 10 replicas at 25%/25% to the new revision within 13 running and 8 available pods", () => {
+  it("rolls 10 replicas at 25%/25% to the new revision within 13 running and 8 available pods when terminating pods count (TerminationComplete)", () => {
     const o = run({
       replicas: 10,
+      podReplacementPolicy: "TerminationComplete",
       maxSurge: "25%",
       maxUnavailable: "25%",
       minReadySeconds: 0,
@@ -220,20 +232,47 @@ describe("rolling update simulation", () => {
     expect(o.deadlineExceeded).toBe(false);
   });
 
-  it("rolls 3 replicas at 25%/25% one pod at a time, never below 3 available", () => {
-    const o = run({
-      replicas: 3,
+  it("by default (TerminationStarted) replaces a pod as soon as it terminates: within 13 active pods, never below 8 available, and sooner when pods are slow to stop", () => {
+    const scenario = (podReplacementPolicy?: "TerminationComplete"): Scenario => ({
+      replicas: 10,
+      ...(podReplacementPolicy ? { podReplacementPolicy } : {}),
       maxSurge: "25%",
       maxUnavailable: "25%",
-      minReadySeconds: 2,
-      initial: initialPods("r0", 3),
-      behaviour: { readyDelays: [1000], stopDelays: [1000], failDelays: [] },
+      minReadySeconds: 0,
+      initial: initialPods("r0", 10),
+      // Pods that take 30 s to stop, as an app ignoring SIGTERM does until the grace period ends.
+      behaviour: { readyDelays: [2000, 3500, 1000], stopDelays: [30_000], failDelays: [] },
       events: [],
     });
-    expectSettled(o);
-    expect(o.maxRunning).toBe(4);
-    expect(o.minAvailableSeen).toBe(3);
-    expect(Math.max(...o.history.map((h) => h.create))).toBe(1);
+    const started = run(scenario());
+    const complete = run(scenario("TerminationComplete"));
+    expectSettled(started);
+    expectSettled(complete);
+    expect(started.maxActive).toBe(13);
+    expect(started.maxRunning).toBeGreaterThan(13);
+    expect(started.minAvailableSeen).toBe(8);
+    expect(complete.maxRunning).toBe(13);
+    expect(started.steps * 3).toBeLessThan(complete.steps);
+  });
+
+  it("rolls 3 replicas at 25%/25% one pod at a time, never below 3 available", () => {
+    for (const podReplacementPolicy of [undefined, "TerminationComplete" as const]) {
+      const o = run({
+        replicas: 3,
+        ...(podReplacementPolicy ? { podReplacementPolicy } : {}),
+        maxSurge: "25%",
+        maxUnavailable: "25%",
+        minReadySeconds: 2,
+        initial: initialPods("r0", 3),
+        behaviour: { readyDelays: [1000], stopDelays: [1000], failDelays: [] },
+        events: [],
+      });
+      expectSettled(o);
+      expect(o.maxActive).toBe(4);
+      if (podReplacementPolicy) expect(o.maxRunning).toBe(4);
+      expect(o.minAvailableSeen).toBe(3);
+      expect(Math.max(...o.history.map((h) => h.create))).toBe(1);
+    }
   });
 
   it("replaces pods that fail and still completes", () => {
@@ -281,6 +320,7 @@ describe("rolling update simulation", () => {
   const scenario = fc
     .record({
       replicas: fc.integer({ min: 0, max: 12 }),
+      podReplacementPolicy: fc.constantFrom(undefined, "TerminationStarted" as const, "TerminationComplete" as const),
       maxSurge: intOrPercent,
       maxUnavailable: intOrPercent,
       minReadySeconds: fc.integer({ min: 0, max: 3 }),
@@ -301,6 +341,7 @@ describe("rolling update simulation", () => {
       const bothZero = (r.maxSurge === 0 || r.maxSurge === "0%") && (r.maxUnavailable === 0 || r.maxUnavailable === "0%");
       return {
         replicas: r.replicas,
+        ...(r.podReplacementPolicy ? { podReplacementPolicy: r.podReplacementPolicy } : {}),
         maxSurge: r.maxSurge,
         maxUnavailable: bothZero ? 1 : r.maxUnavailable,
         minReadySeconds: r.minReadySeconds,

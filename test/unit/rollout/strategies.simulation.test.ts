@@ -12,10 +12,18 @@ import { SimWorld } from "./sim.js";
 const TICK = 500;
 const START = 1_000_000;
 
-function resolved(replicas: number, maxSurge: number | string, maxUnavailable: number | string, minReadySeconds: number, type: "RollingUpdate" | "Recreate" = "RollingUpdate"): RolloutParams {
+function resolved(
+  replicas: number,
+  maxSurge: number | string,
+  maxUnavailable: number | string,
+  minReadySeconds: number,
+  type: "RollingUpdate" | "Recreate" = "RollingUpdate",
+  podReplacementPolicy?: RolloutParams["podReplacementPolicy"],
+): RolloutParams {
   return resolveRollingParams({
     replicas,
     minReadySeconds,
+    ...(podReplacementPolicy ? { podReplacementPolicy } : {}),
     selector: { matchLabels: { app: "web" } },
     strategy: type === "Recreate" ? { type } : { type, rollingUpdate: { maxSurge, maxUnavailable } },
     template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "web" }] } },
@@ -29,6 +37,8 @@ const delays = fc.array(fc.integer({ min: 0, max: 6000 }), { minLength: 1, maxLe
 describe("canary simulation", () => {
   interface Scenario {
     replicas: number;
+    /** Absent: TerminationStarted, Kubernetes' default. */
+    podReplacementPolicy?: RolloutParams["podReplacementPolicy"];
     maxSurge: number | string;
     maxUnavailable: number | string;
     steps: CanaryStepSpec[];
@@ -60,11 +70,15 @@ describe("canary simulation", () => {
       promoteFull: fc.boolean(),
       routed: fc.boolean(),
       proxyLag: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+      podReplacementPolicy: fc.option(fc.constantFrom("TerminationStarted" as const, "TerminationComplete" as const), { nil: undefined }),
     })
-    .map((s): Scenario => (isZero(s.maxSurge) && isZero(s.maxUnavailable) ? { ...s, maxUnavailable: 1 } : s));
+    .map(({ podReplacementPolicy, ...s }): Scenario => {
+      const withPolicy: Scenario = podReplacementPolicy ? { ...s, podReplacementPolicy } : s;
+      return isZero(s.maxSurge) && isZero(s.maxUnavailable) ? { ...withPolicy, maxUnavailable: 1 } : withPolicy;
+    });
 
   function run(s: Scenario) {
-    const params = resolved(s.replicas, s.maxSurge, s.maxUnavailable, 0);
+    const params = resolved(s.replicas, s.maxSurge, s.maxUnavailable, 0, "RollingUpdate", s.podReplacementPolicy);
     const world = new SimWorld(START, s.readyDelays, s.stopDelays);
     world.seed("s", s.replicas);
     let stable: string | undefined = "s";
@@ -86,7 +100,7 @@ describe("canary simulation", () => {
       }
       if (s.proxyLag !== undefined && told !== undefined && i - told.at >= s.proxyLag) applied = told.weight;
       const availableBefore = world.available(0);
-      const runningBefore = world.running();
+      const countedBefore = world.counted(params.podReplacementPolicy);
       const traffic = s.proxyLag === undefined ? {} : { traffic: applied === undefined ? {} : { appliedWeight: applied } };
       const r = canaryStep({ params, steps: s.steps, revision: "n", stable, pods: world.view(), now: world.now, lastProgressAt, status, sizes, promote, trafficRouting: s.routed === true, ...traffic });
       expect(r.deadlineExceeded).toBe(false);
@@ -113,13 +127,13 @@ describe("canary simulation", () => {
         }
       }
       world.apply(r);
-      const runningAfter = world.running();
+      const countedAfter = world.counted(params.podReplacementPolicy);
       if (s.routed === true) {
         // Traffic-routed counts keep the stable revision in full beside the canary, with no surge limit (Argo).
         expect(world.active("n") + world.active("s")).toBeLessThanOrEqual(2 * params.replicas);
       } else {
-        if (r.revisions.some((p) => p.create > 0)) expect(runningAfter).toBeLessThanOrEqual(limit);
-        expect(runningAfter).toBeLessThanOrEqual(Math.max(limit, runningBefore));
+        if (r.revisions.some((p) => p.create > 0)) expect(countedAfter).toBeLessThanOrEqual(limit);
+        expect(countedAfter).toBeLessThanOrEqual(Math.max(limit, countedBefore));
       }
       const availableAfter = world.available(0);
       if (reached) expect(availableAfter).toBeGreaterThanOrEqual(Math.min(availableBefore, minAvailable));
@@ -286,9 +300,10 @@ describe("Deployment simulation: Recreate and kept sizes", () => {
         delays,
         fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 3 }),
         fc.option(fc.record({ at: fc.integer({ min: 0, max: 40 }), replicas: fc.integer({ min: 0, max: 12 }) }), { nil: undefined }),
-        (replicas, surge, unavailable, readyDelays, stopDelays, losses, scaling) => {
+        fc.option(fc.constantFrom("TerminationStarted" as const, "TerminationComplete" as const), { nil: undefined }),
+        (replicas, surge, unavailable, readyDelays, stopDelays, losses, scaling, policy) => {
           const bothZero = isZero(surge) && isZero(unavailable);
-          let params = resolved(replicas, surge, bothZero ? 1 : unavailable, 0);
+          let params = resolved(replicas, surge, bothZero ? 1 : unavailable, 0, "RollingUpdate", policy);
           const world = new SimWorld(START, readyDelays, stopDelays);
           world.seed("a", replicas);
           let sizes: RevisionSizes | undefined;
@@ -297,19 +312,19 @@ describe("Deployment simulation: Recreate and kept sizes", () => {
           for (let i = 0; i < 3000; i++) {
             if (losses.includes(i)) sizes = undefined;
             if (scaling && scaling.at === i) {
-              params = resolved(scaling.replicas, surge, bothZero ? 1 : unavailable, 0);
+              params = resolved(scaling.replicas, surge, bothZero ? 1 : unavailable, 0, "RollingUpdate", policy);
               reached = false;
             }
             const minAvailable = params.replicas - params.maxUnavailable;
             const limit = params.replicas + params.maxSurge;
-            const before = { available: world.available(0), running: world.running() };
+            const before = { available: world.available(0), counted: world.counted(params.podReplacementPolicy) };
             const r = nextStep({ params, revision: "b", pods: world.view(), now: world.now, lastProgressAt, ...(sizes ? { sizes } : {}) });
             expect(r.deadlineExceeded).toBe(false);
             if (r.progressed) lastProgressAt = world.now;
             world.apply(r);
             const scalingEvent = sizes !== undefined && sizes.replicas !== params.replicas;
-            if (r.revisions.some((p) => p.create > 0)) expect(world.running()).toBeLessThanOrEqual(limit);
-            expect(world.running()).toBeLessThanOrEqual(Math.max(limit, before.running));
+            if (r.revisions.some((p) => p.create > 0)) expect(world.counted(params.podReplacementPolicy)).toBeLessThanOrEqual(limit);
+            expect(world.counted(params.podReplacementPolicy)).toBeLessThanOrEqual(Math.max(limit, before.counted));
             // Kubernetes' proportional scaling on a scaling event does not look at availability; every other step does.
             if (reached && !scalingEvent) expect(world.available(0)).toBeGreaterThanOrEqual(Math.min(before.available, minAvailable));
             if (world.available(0) >= minAvailable) reached = true;

@@ -36,6 +36,10 @@ export interface DeploymentSpec {
    */
   revisionHistoryLimit?: number;
   /**
+   * When a replacement pod may be created (Kubernetes' DeploymentPodReplacementPolicy). TerminationStarted (the default, as in Kubernetes) - as soon as the old pod starts terminating, so a terminating pod does not count against replicas + maxSurge and a slow-to-stop app does not slow the rollout; TerminationComplete - only once it has stopped, so never more than replicas + maxSurge pods run (for apps that must not overlap, or nodes short of memory).
+   */
+  podReplacementPolicy?: "TerminationStarted" | "TerminationComplete";
+  /**
    * While true, template changes make no new rollout step (scaling still applies).
    */
   paused?: boolean;
