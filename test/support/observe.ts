@@ -81,18 +81,22 @@ export function httpGet(port: number, path = "/", timeoutMs = 1000, host = "127.
 }
 
 /**
- * Resolves once PID 1 of the container catches SIGTERM (a shell `trap '…' TERM`) or ignores it (`trap ''
- * TERM`), read from /proc/1/status (SigCgt, SigIgn) by exec. A test that signals a freshly started shell
- * must wait for this: until the trap is set, PID 1 of a container has no handler, and the kernel drops the
- * signal instead; a fixed sleep "to let the shell set its trap" can be too short on a loaded machine.
+ * Resolves once the container's command catches SIGTERM (a shell `trap '…' TERM`) or ignores it (`trap ''
+ * TERM`), read from its /proc/<pid>/status (SigCgt, SigIgn) by exec: PID 1, or under the engine's init
+ * (docker-init is PID 1 then) the init's child. A test that signals a freshly started shell must wait for
+ * this: until the trap is set the signal ends the shell (or, as PID 1, is dropped by the kernel); a fixed
+ * sleep "to let the shell set its trap" can be too short on a loaded machine.
  */
 export async function waitForSigtermHandling(rt: NodeRuntime, containerId: string, how: "caught" | "ignored", timeoutMs = 15_000): Promise<void> {
   const field = how === "caught" ? "SigCgt" : "SigIgn";
   const SIGTERM_BIT = 1n << 14n; // signal 15
   await waitFor(
-    `PID 1 of ${containerId.slice(0, 12)} to have SIGTERM ${how}`,
+    `the command of ${containerId.slice(0, 12)} to have SIGTERM ${how}`,
     async () => {
-      const r = await rt.exec(containerId, ["cat", "/proc/1/status"], 5_000);
+      const script =
+        '[ "$(cat /proc/1/comm)" != docker-init ] && exec cat /proc/1/status; ' +
+        'for f in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$f" && exec cat "$f"; done';
+      const r = await rt.exec(containerId, ["sh", "-c", script], 5_000);
       const mask = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(r.output)?.[1];
       return mask !== undefined && (BigInt(`0x${mask}`) & SIGTERM_BIT) !== 0n;
     },

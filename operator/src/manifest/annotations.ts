@@ -24,6 +24,14 @@ export const PROMOTE_ANNOTATION = "coxswain.io/promote";
  * ready before the revision counts as stable (Swarm's update monitor, Nomad's min_healthy_time). Default 5.
  */
 export const MONITOR_SECONDS_ANNOTATION = "coxswain.io/monitor-seconds";
+/**
+ * On a pod template: "false" runs each container's command as PID 1 itself; by default ("true") it runs
+ * under the engine's small init process (Docker's --init), which forwards signals and reaps zombies — a
+ * shell or a program that installs no SIGTERM handler ignores SIGTERM as PID 1 and is killed only when the
+ * grace period ends. Images whose own init must be PID 1 (s6-overlay, systemd) need "false".
+ */
+export const INIT_ANNOTATION = "coxswain.io/init";
+
 /** The largest coxswain.io/monitor-seconds: one day. */
 const MAX_MONITOR_SECONDS = 86_400;
 
@@ -55,6 +63,11 @@ export function syncWaveOf(obj: DesiredObject): number {
 export function autoRevertOf(obj: DesiredObject): boolean | undefined {
   const v = annotation(obj, AUTO_REVERT_ANNOTATION);
   return v === "true" ? true : v === "false" ? false : undefined;
+}
+
+/** Whether a pod template's containers run under the engine's init (coxswain.io/init; true unless "false"). */
+export function initOf(template: { metadata?: { annotations?: Record<string, string> } }): boolean {
+  return template.metadata?.annotations?.[INIT_ANNOTATION] !== "false";
 }
 
 /** The coxswain.io/priority annotation as a number; undefined when absent or invalid. */

@@ -21,6 +21,7 @@ import { capabilityName } from "../api/capabilities.js";
 import { parseCpu, parseMemory } from "../api/quantity.js";
 import { defaultPullPolicy } from "./image.js";
 import { envIssues } from "./env.js";
+import { INIT_ANNOTATION } from "./annotations.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { LABEL_VALUE, QUALIFIED_NAME } from "./schema.js";
@@ -117,6 +118,10 @@ export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[
   const spec = template.spec;
   const specPath = [...base, "spec"];
   const issues: Issue[] = [];
+  const init = template.metadata?.annotations?.[INIT_ANNOTATION];
+  if (init !== undefined && init !== "true" && init !== "false") {
+    issues.push(fieldError("InvalidField", [...base, "metadata", "annotations", INIT_ANNOTATION], `must be "true" (the default: run under the engine's init, which forwards signals) or "false" (the command is PID 1 itself) (got ${showValue(init)})`));
+  }
   const noDns = spec.dnsPolicy === "None";
   if (noDns) {
     issues.push(

@@ -107,6 +107,12 @@ export interface ContainerLaunch {
   /** The pod's and container's securityContext merged; absent when it asks for nothing (the runtime's defaults). */
   security?: LaunchSecurity;
   /**
+   * The command is PID 1 itself (coxswain.io/init: "false"); absent: a runtime with an init process for
+   * containers (Docker's docker-init) runs the command under it, so that signals reach it. Processes of the
+   * process runtime get signals directly either way.
+   */
+  noInit?: true;
+  /**
    * imagePullPolicy and the registry credentials of the pod's imagePullSecrets (runtime/pull.ts); absent:
    * IfNotPresent without credentials. Holds secrets: not in the labels nor the spec hash, never logged.
    * Runtimes without images (process) ignore it.

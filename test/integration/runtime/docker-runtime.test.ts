@@ -311,6 +311,23 @@ describe.skipIf(!enabled)("DockerRuntime on real engines", () => {
     expect(graceMs).toBeLessThan(10_000);
   });
 
+  it("runs the command under the engine's init, so a shell with no TERM handler of its own stops on SIGTERM", async () => {
+    const c = await rt.run(launch({ command: ["/bin/sh", "-c", "while true; do sleep 1; done"] }));
+    expect(await rt.exec(c.id, ["cat", "/proc/1/comm"], 10_000)).toMatchObject({ exitCode: 0, output: "docker-init\n" });
+    await rt.stop(c.id, 20);
+    const after = (await rt.list()).find((x) => x.id === c.id)!;
+    expect(after.state).toBe("exited");
+    expect(after.exitCode).toBe(143); // 128 + SIGTERM, forwarded by the init; a SIGKILL at the grace period's end would be 137
+  });
+
+  it("with noInit the command is PID 1 itself, where a shell ignores SIGTERM until the grace period ends", async () => {
+    const c = await rt.run(launch({ command: ["/bin/sh", "-c", "while true; do sleep 1; done"], noInit: true }));
+    expect(await rt.exec(c.id, ["cat", "/proc/1/comm"], 10_000)).toMatchObject({ exitCode: 0, output: "sh\n" });
+    await rt.stop(c.id, 1);
+    const after = (await rt.list()).find((x) => x.id === c.id)!;
+    expect(after.exitCode).toBe(137);
+  });
+
   it("treats stopping a stopped or missing container as done", async () => {
     const c = await rt.run(launch({ image: TEST_IMAGES.exits }));
     await waitExited(rt, c.id);
@@ -358,11 +375,16 @@ describe.skipIf(!enabled)("DockerRuntime on real engines", () => {
     expect((await rejection(rt.run(l))).code).toBe("RuntimeCallFailed");
   });
 
-  it("reports a command missing from the image as CommandNotFound and leaves no container behind", async () => {
-    const l = launch({ command: ["/no/such/program"] });
-    const err = await rejection(rt.run(l));
-    expect(err.code).toBe("CommandNotFound");
-    expect((await rt.list()).map((c) => c.runtimeName)).not.toContain(l.runtimeName);
+  it("reports a command missing from the image as CommandNotFound and leaves no container behind, by path or by name (PATH)", async () => {
+    for (const command of ["/no/such/program", "no-such-program"]) {
+      const l = launch({ command: [command] });
+      const err = await rejection(rt.run(l));
+      expect(err.code).toBe("CommandNotFound");
+      expect((await rt.list()).map((c) => c.runtimeName)).not.toContain(l.runtimeName);
+    }
+    // Without the init, the engine itself refuses the start: the same code.
+    const l = launch({ command: ["/no/such/program"], noInit: true });
+    expect((await rejection(rt.run(l))).code).toBe("CommandNotFound");
   });
 
   it("refuses an env value with a NUL byte as InvalidField naming the variable, not the value, and creates nothing", async () => {

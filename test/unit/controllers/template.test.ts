@@ -59,6 +59,17 @@ describe("pod template", () => {
     expect(planTemplate(deployment({ image: "app:v2" }), lookup(cfg("hi"))).revision).not.toBe(base);
   });
 
+  it("runs the containers under the engine's init unless the template says coxswain.io/init: \"false\", which is a new revision", () => {
+    const at = { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" };
+    const plain = planTemplate(deployment(), lookup(cfg("hi")));
+    expect(podLaunches(plain, at)[0]!.noInit).toBeUndefined();
+    const own = deployment();
+    own.spec.template.metadata.annotations = { "coxswain.io/init": "false" };
+    const planned = planTemplate(own, lookup(cfg("hi")));
+    expect(podLaunches(planned, at)[0]!.noInit).toBe(true);
+    expect(planned.revision).not.toBe(plain.revision);
+  });
+
   it("in host mode the container sees its assigned host ports as PORT and PORT_<NAME>", () => {
     const plan = planTemplate(deployment(), lookup(cfg("hi")));
     const [launch] = podLaunches(plan, { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" });

@@ -37,6 +37,7 @@ import type { ContainerLaunch, LaunchPort, LaunchSecurity } from "../../runtime/
 import type { HostPort, PodRequest, Resources } from "../../scheduler/types.js";
 import { containerVolumes, planVolumes, type VolumesPlan } from "./volumes.js";
 import type { Discovery } from "../../traffic/discovery.js";
+import { initOf } from "../../manifest/annotations.js";
 import { launchSecurity } from "./security.js";
 import { expandVars, launchEnv, planEnv, type PlannedEnvVar, type ReferenceLookup } from "./env.js";
 
@@ -89,6 +90,8 @@ export interface TemplatePlan {
   /** Fixed host ports (containers' hostPort). */
   fixedHostPorts: HostPort[];
   graceSeconds: number;
+  /** false: the containers' commands are PID 1 themselves (coxswain.io/init: "false"); true: they run under the engine's init. */
+  init: boolean;
   /** The template's labels (for selectors: spreading, affinity). */
   podLabels: Record<string, string>;
   priority: PodPriority;
@@ -171,6 +174,7 @@ export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: Pod
     portCount: containers.reduce((n, c) => n + c.ports.filter((p) => p.hostPort === undefined).length, 0),
     fixedHostPorts: containers.flatMap((c) => c.ports.filter((p) => p.hostPort !== undefined).map((p) => ({ port: p.hostPort!, protocol: p.protocol }))),
     graceSeconds: spec.terminationGracePeriodSeconds ?? 30,
+    init: initOf(dep.spec.template),
     podLabels: { ...(dep.spec.template.metadata.labels ?? {}) },
     priority,
     scheduling,
@@ -252,6 +256,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       ...(at.discovery?.dnsSearch?.length ? { dnsSearch: [...at.discovery.dnsSearch] } : {}),
       ...(c.security ? { security: c.security } : {}),
       ...(plan.volumes ? containerVolumes(plan.volumes, c.name) : {}),
+      ...(plan.init ? {} : { noInit: true as const }),
     };
     const labels: Record<string, string> = {
       [LABELS.owner]: at.instance,

@@ -29,7 +29,7 @@ export interface DockerContainerInspect {
   Name?: string;
   /** RFC 3339 with nanoseconds. */
   Created?: string;
-  Config?: { Image?: string; Labels?: Record<string, string> | null };
+  Config?: { Image?: string; Labels?: Record<string, string> | null; Env?: string[] | null; WorkingDir?: string };
   /** The container's mounts; remove() reads the names of its volumes here. */
   Mounts?: { Type?: string; Name?: string }[] | null;
   State?: {
@@ -236,6 +236,8 @@ export interface CreateContainerBody {
     NanoCpus?: number;
     Memory?: number;
     RestartPolicy: { Name: "no" };
+    /** Run the command under docker-init (signals forwarded, zombies reaped); absent with ContainerLaunch.noInit. */
+    Init?: boolean;
     ExtraHosts?: string[];
     DnsSearch?: string[];
     DnsOptions?: string[];
@@ -262,7 +264,7 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
       .sort()
       .map((k) => `${k}=${launch.env[k]}`),
     Labels: { ...launch.labels },
-    HostConfig: { NetworkMode: launch.network === "host" ? "host" : bridge.network, RestartPolicy: { Name: "no" } },
+    HostConfig: { NetworkMode: launch.network === "host" ? "host" : bridge.network, RestartPolicy: { Name: "no" }, ...(launch.noInit ? {} : { Init: true }) },
   };
   if (launch.command && launch.command.length > 0) body.Entrypoint = [...launch.command];
   if (launch.args && launch.args.length > 0) body.Cmd = [...launch.args];

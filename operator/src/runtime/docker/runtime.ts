@@ -388,6 +388,17 @@ export class DockerRuntime implements NodeRuntime {
       }
     }
     this.invalidate(id);
+    // Under docker-init the engine starts the init, which then fails to run a missing command (exit 127):
+    // look for the command before the start, so that a typo is still CommandNotFound, not a crash loop.
+    const missing = launch.noInit ? undefined : await this.missingCommand(id, launch);
+    if (missing !== undefined) {
+      if (createdHere) await this.remove(id).catch(() => undefined);
+      throw new CoxError(
+        "CommandNotFound",
+        `node ${this.nodeName}: container ${launch.runtimeName}: command ${JSON.stringify(missing.command)} does not exist in image ${launch.image} (${missing.why}); fix command/args or the image`,
+        { details: { node: this.nodeName, command: missing.command, image: launch.image } },
+      );
+    }
     try {
       await this.call(`start container ${launch.runtimeName}`, {
         method: "POST",
@@ -882,6 +893,40 @@ export class DockerRuntime implements NodeRuntime {
       withoutCredentials(`node ${this.nodeName}: image ${image} could not be pulled${credentials}: ${reason}`, pull?.auth),
       { cause: failure, details: { node: this.nodeName, image } },
     );
+  }
+
+  /**
+   * The launch's command (command[0]), when the created container `id` has no file of that name where
+   * runc would look: the path itself (relative to the working directory) when it has a "/", else each
+   * directory of the container's PATH. Undefined when it is there, or when the launch names no command
+   * (the image's own entrypoint). Asked with GET /containers/{id}/archive, answered from the headers
+   * (the stream is dropped at once): 404 is a missing file.
+   */
+  private async missingCommand(id: string, launch: ContainerLaunch): Promise<{ command: string; why: string } | undefined> {
+    const command = launch.command?.[0];
+    if (command === undefined) return undefined;
+    const info = await this.inspect(id, `inspect container ${launch.runtimeName}`);
+    const env = info?.Config?.Env ?? [];
+    const path = env.find((e) => e.startsWith("PATH="))?.slice("PATH=".length) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    const workdir = info?.Config?.WorkingDir || "/";
+    const candidates = command.includes("/")
+      ? [command.startsWith("/") ? command : `${workdir.replace(/\/+$/, "")}/${command}`]
+      : path.split(":").filter((d) => d.startsWith("/")).map((d) => `${d.replace(/\/+$/, "")}/${command}`);
+    for (const candidate of candidates) {
+      try {
+        const stream = await this.call<NodeJS.ReadableStream & { destroy?: () => void }>(`look for ${candidate} in ${launch.runtimeName}`, {
+          method: "GET",
+          path: `/containers/${id}/archive`,
+          query: { path: candidate },
+          stream: true,
+        });
+        stream.destroy?.();
+        return undefined;
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+    }
+    return { command, why: command.includes("/") ? "no such file" : `not in PATH ${path}` };
   }
 
   /** The user an image's containers run as (its Config.User, "" for root) when nothing else is said. */
