@@ -25,7 +25,7 @@ const REPLICAS = 3;
 const MAX_TOTAL = REPLICAS + 1;
 const MIN_AVAILABLE = REPLICAS - 0;
 
-function web(image: string, extra: { minReadySeconds?: number } = {}): string {
+function web(image: string, extra: { minReadySeconds?: number; podReplacementPolicy?: "TerminationComplete" } = {}): string {
   return deploymentYaml({ name: "web", replicas: REPLICAS, image, probe: true, grace: 5, ...extra });
 }
 
@@ -338,10 +338,13 @@ describe.skipIf(!HAS_DOCKER).each([
     expect(pods.every((p) => p.commit === commits[0]!.oid)).toBe(true);
   });
 
-  it("commit v2 → a rolling update that never exceeds maxSurge nor goes below replicas − maxUnavailable", async () => {
+  it("commit v2 → a rolling update that never runs more than replicas + maxSurge containers (TerminationComplete) nor goes below replicas − maxUnavailable", async () => {
     const sample = sampler(obs);
     // minReadySeconds (not part of the pod template) makes each step wait, so the sampler sees more.
-    await repo.write("apps/web.yaml", web(TEST_IMAGES.v2, { minReadySeconds: 1 }));
+    // TerminationComplete: a stopping container counts against maxSurge, so the sampler, which sees every
+    // running container, can hold the rollout to replicas + maxSurge (the default lets a replacement start
+    // beside a stopping pod, as Kubernetes does).
+    await repo.write("apps/web.yaml", web(TEST_IMAGES.v2, { minReadySeconds: 1, podReplacementPolicy: "TerminationComplete" }));
     commits.push({ oid: await publish("web v2"), expect: "Succeeded" });
     await settledOn(obs, "v2");
     await recorded(commits[1]!.oid, "Succeeded");

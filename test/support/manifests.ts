@@ -23,6 +23,7 @@ export interface DeploymentOptions {
   args?: string[];
   ports?: boolean;
   grace?: number;
+  podReplacementPolicy?: "TerminationStarted" | "TerminationComplete";
 }
 
 /** A Deployment manifest. */
@@ -38,6 +39,7 @@ export function deploymentYaml(o: DeploymentOptions = {}): string {
     `  replicas: ${o.replicas ?? 3}`,
     ...(o.minReadySeconds !== undefined ? [`  minReadySeconds: ${o.minReadySeconds}`] : []),
     ...(o.progressDeadlineSeconds !== undefined ? [`  progressDeadlineSeconds: ${o.progressDeadlineSeconds}`] : []),
+    ...(o.podReplacementPolicy !== undefined ? [`  podReplacementPolicy: ${o.podReplacementPolicy}`] : []),
     "  selector:",
     "    matchLabels:",
     `      app: ${name}`,

@@ -157,15 +157,31 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
       expect(await images()).toEqual(["app:v1", "app:v1"]);
     });
 
-    it("waiting for old pods to stop is progress: a commit whose new pods all get ready is never rolled back", async () => {
+    it("old pods slow to stop do not hold a rollout up (podReplacementPolicy TerminationStarted, the default): the new pods start beside them", async () => {
       await repo.write("web.yaml", web("app:v1", { grace: 30 }));
+      const v1 = await repo.commit("v1");
+      await start();
+      await waitFor("v1 Succeeded", async () => (await phase(v1)) === "Succeeded");
+      // Each old pod takes 8 s to stop: both v2 pods must be running before the first old one is gone.
+      stopMs = 8_000;
+      await repo.write("web.yaml", web("app:v2", { grace: 30 }));
+      await repo.commit("v2, old pods slow to stop");
+      await waitFor("two v2 pods running while v1 pods still stop", async () => {
+        const all = await images();
+        return all.filter((i) => i === "app:v2").length === 2 && all.includes("app:v1");
+      }, 30_000, 50);
+      expect(lines.some((l) => l.includes("terminating pod(s) to stop"))).toBe(false);
+    });
+
+    it("waiting for old pods to stop is progress (TerminationComplete): a commit whose new pods all get ready is never rolled back", async () => {
+      await repo.write("web.yaml", web("app:v1", { grace: 30, podReplacementPolicy: "TerminationComplete" }));
       const v1 = await repo.commit("v1");
       await start();
       await waitFor("v1 Succeeded", async () => (await phase(v1)) === "Succeeded");
       // Each old pod takes 8 s to stop (longer than v2's 3 s deadline); maxSurge 1 waits for each. (A pod
       // without probes is ready a second after it started: the deadline leaves room for that.)
       stopMs = 8_000;
-      await repo.write("web.yaml", web("app:v2", { grace: 30, progressDeadlineSeconds: 3 }));
+      await repo.write("web.yaml", web("app:v2", { grace: 30, progressDeadlineSeconds: 3, podReplacementPolicy: "TerminationComplete" }));
       const v2 = await repo.commit("v2, old pods slow to stop");
       await waitFor("v2 Succeeded", async () => (await phase(v2)) === "Succeeded", 60_000, 100);
       expect(lines.some((l) => l.includes("terminating pod(s) to stop"))).toBe(true);
