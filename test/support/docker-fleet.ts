@@ -104,6 +104,12 @@ const PORT_SLOT_BASE = 20_000;
 const PORT_SLOT_SIZE = 1_000;
 const PORT_SLOTS = 40;
 const FLEET_PREFIX = "cxf-";
+/**
+ * The lock files of the port slots (and the address slots derived from them): in /tmp itself, not under
+ * TMPDIR, so that every test process of the machine shares them — CI gives its run a TMPDIR of its own,
+ * and fleets of two TMPDIRs taking one slot would bind the same ports and address pools.
+ */
+const SLOT_DIR = path.join("/tmp", `${FLEET_PREFIX}ports`);
 
 function findExecutable(name: string): string | undefined {
   const dirs = (process.env.PATH ?? "").split(path.delimiter).concat(["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]);
@@ -377,7 +383,7 @@ export function reapAbandonedFleets(): void {
       // leave it for the next run
     }
   }
-  const slotDir = path.join(tmp, `${FLEET_PREFIX}ports`);
+  const slotDir = SLOT_DIR;
   try {
     for (const slot of fs.readdirSync(slotDir)) {
       const file = path.join(slotDir, slot);
@@ -395,7 +401,7 @@ export function reapAbandonedFleets(): void {
 
 /** Reserves `count` free port slots machine-wide; returns the slot numbers and their lock files. */
 function reservePortSlots(count: number): { slots: number[]; files: string[] } {
-  const slotDir = path.join(os.tmpdir(), `${FLEET_PREFIX}ports`);
+  const slotDir = SLOT_DIR;
   fs.mkdirSync(slotDir, { recursive: true });
   const slots: number[] = [];
   const files: string[] = [];
