@@ -216,7 +216,7 @@ export function applyWorkloadDefaults(w: Workload): void {
     canary.maxSurge ??= DEFAULT_ROLLING_PERCENT;
     canary.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
   }
-  for (const c of w.spec.template.spec.containers) {
+  for (const c of [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]) {
     const limits = c.resources?.limits;
     if (!limits || !c.resources) continue;
     const requests = (c.resources.requests ??= {});

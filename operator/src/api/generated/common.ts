@@ -110,6 +110,10 @@ export interface PodSpec {
    * @minItems 1
    */
   containers: [Container, ...Container[]];
+  /**
+   * Run one after another before the containers, each to completion (exit 0), sharing the pod's volumes, environment sources, securityContext and network; one that fails is started again with the crash-loop back-off (the pod shows Init:Error, Init:CrashLoopBackOff, Init:N/M meanwhile), and the containers start only when all have succeeded. They have no ports, probes nor lifecycle hooks; names are unique among all the pod's containers. Part of the revision.
+   */
+  initContainers?: Container[];
 }
 /**
  * Security settings of every container of the pod (Docker create options). A container's own securityContext overrides runAsUser, runAsGroup, runAsNonRoot and seccompProfile, as in Kubernetes. On the process runtime a setting the operator's own process does not already meet makes the pod fail with SecurityContextUnmet.
