@@ -188,6 +188,20 @@ export function scoringRequests(perContainer: readonly Resources[]): Resources {
   return { cpuMillis, memoryBytes };
 }
 
+/**
+ * A pod's requests as Kubernetes computes them: init containers run one at a time before the others, so the
+ * pod needs the larger of its containers' sum and its largest init container, per resource (for scoring
+ * too, with the scoring defaults applied to each container first).
+ */
+export function podResources(containers: readonly { init?: number; requests: Resources }[]): { requests: Resources; requestsForScoring: Resources } {
+  const app = containers.filter((c) => c.init === undefined).map((c) => c.requests);
+  const inits = containers.filter((c) => c.init !== undefined).map((c) => c.requests);
+  const sum = app.reduce((acc, r) => ({ cpuMillis: acc.cpuMillis + r.cpuMillis, memoryBytes: acc.memoryBytes + r.memoryBytes }), { cpuMillis: 0, memoryBytes: 0 });
+  const max = (a: Resources, rs: readonly Resources[]): Resources =>
+    rs.reduce((acc, r) => ({ cpuMillis: Math.max(acc.cpuMillis, r.cpuMillis), memoryBytes: Math.max(acc.memoryBytes, r.memoryBytes) }), a);
+  return { requests: max(sum, inits), requestsForScoring: max(scoringRequests(app), inits.map((r) => scoringRequests([r]))) };
+}
+
 function byRuntimeName(a: ObservedContainer, b: ObservedContainer): number {
   return a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : 0;
 }
@@ -797,22 +811,23 @@ export class Fleet {
     const workload = l[LABELS.workload] ?? "";
     const kind = l[LABELS.kind] ?? "Deployment";
     const ports: LaunchPort[] = [];
-    const requests = { cpuMillis: 0, memoryBytes: 0 };
-    const perContainer: Resources[] = [];
+    const perContainer: { init?: number; requests: Resources }[] = [];
     for (const c of containers) {
       ports.push(...parseJson<LaunchPort[]>(c.labels[LABELS.ports], []));
       const r = parseJson<Resources>(c.labels[LABELS.requests], { cpuMillis: 0, memoryBytes: 0 });
-      perContainer.push(r);
-      requests.cpuMillis += r.cpuMillis;
-      requests.memoryBytes += r.memoryBytes;
+      perContainer.push({ ...(c.labels[LABELS.init] !== undefined ? { init: Number(c.labels[LABELS.init]) } : {}), requests: r });
     }
+    const { requests, requestsForScoring } = podResources(perContainer);
     // restartPolicy Always: an exited container is restarted in place by the kubelet, so its pod stays
-    // Running (not ready) rather than Failed, as on Kubernetes. A pod that never ran is Pending.
+    // Running (not ready) rather than Failed, as on Kubernetes. A pod none of whose containers (init
+    // containers aside: the pod is Pending while they run) ever ran is Pending.
+    const app = containers.filter((c) => c.labels[LABELS.init] === undefined);
     let phase: PodPhase;
-    if (containers.every((c) => c.state === "running")) phase = "Running";
-    else if (containers.some((c) => c.startedAt !== undefined)) phase = "Running";
+    if (app.every((c) => c.state === "running")) phase = "Running";
+    else if (app.some((c) => c.startedAt !== undefined)) phase = "Running";
     else phase = "Pending";
-    const exited = containers.find((c) => c.state === "exited" || c.state === "dead");
+    // An init container that exited 0 succeeded: no news.
+    const exited = containers.find((c) => (c.state === "exited" || c.state === "dead") && !(c.labels[LABELS.init] !== undefined && c.exitCode === 0));
     return {
       name,
       node: e.config.name,
@@ -825,7 +840,7 @@ export class Fleet {
       containers,
       ports,
       requests,
-      requestsForScoring: scoringRequests(perContainer),
+      requestsForScoring,
       createdAt: Math.min(...containers.map((c) => c.createdAt)),
       ready: false,
       restartCount: containers.reduce((n, c) => n + (c.restartCount ?? 0), 0),

@@ -43,6 +43,12 @@ export const LABELS = {
   priority: "io.coxswain.priority",
   /** Liveness and startup probes as resolved at create time, JSON {"liveness":…, "startup":…} (same shape as readiness). */
   probes: "io.coxswain.probes",
+  /**
+   * On an init container only: its place in the pod's initContainers (0-based, as text). The kubelet starts it
+   * when every init container before it has exited 0, and the pod's containers when all have; a stopped init
+   * container with exit code 0 is the durable record that it succeeded (it is kept, as the kubelet keeps it).
+   */
+  init: "io.coxswain.init",
   /** The container's preStop hook as resolved at create time, JSON (HookLabel in runtime/hooks.ts; host port assigned). */
   preStop: "io.coxswain.pre-stop",
   /** The container's postStart hook as resolved at create time, JSON (HookLabel in runtime/hooks.ts; host port assigned). */

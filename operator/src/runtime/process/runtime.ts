@@ -254,7 +254,8 @@ export class ProcessRuntime implements NodeRuntime {
   }
 
   /**
-   * Creates the container (record, per-container directory) and starts its program. Throws InvalidField
+   * Creates the container (record, per-container directory) and starts its program (not with
+   * launch.startLater: the record then has no pid, and the container is "created" until start()). Throws InvalidField
    * for an env entry no environment can hold (env values never appear in what it throws),
    * CommandNotFound when there is no command/args or the program is not on PATH, SecurityContextUnmet for
    * a securityContext setting a local process cannot have (security.ts), RuntimeCallFailed for
@@ -355,6 +356,7 @@ export class ProcessRuntime implements NodeRuntime {
           await writeFile(record.hostsFile, `${own}# Services (coxswain)\n${lines}`, { mode: 0o644 });
         }
         await this.#write(record);
+        if (launch.startLater) return this.#observe(record);
         const started = await this.#locked(id, () => this.#spawn(record));
         return this.#observe(started);
       } catch (err) {
