@@ -430,9 +430,9 @@ export class Kubelet {
   }
 }
 
-/** An init container that exited 0: it succeeded and is done for good. */
+/** An init container that exited 0 (as the runtime reports it now): it succeeded and is done for good. */
 function succeeded(t: Tracked): boolean {
-  return t.state.phase === "exited" && t.state.exitCode === 0;
+  return (t.container.state === "exited" || t.container.state === "dead") && t.container.exitCode === 0;
 }
 
 /**

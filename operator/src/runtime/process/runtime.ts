@@ -357,7 +357,12 @@ export class ProcessRuntime implements NodeRuntime {
         }
         await this.#write(record);
         if (launch.startLater) return this.#observe(record);
-        const started = await this.#locked(id, () => this.#spawn(record));
+        // A program that is already gone is reported with its exit code, as list() would: an init
+        // container's exit 0 is what lets the next one start, and an unknown code counts as a failure.
+        const started = await this.#locked(id, async () => {
+          const spawned = await this.#spawn(record);
+          return this.#isRunning(spawned) ? spawned : this.#settle(spawned, undefined);
+        });
         return this.#observe(started);
       } catch (err) {
         await this.#removeFiles(id);
