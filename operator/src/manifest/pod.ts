@@ -489,6 +489,28 @@ function resourceIssues(c: Container, path: Path): Issue[] {
       );
     }
   }
+  const limits = c.resources?.limits ?? {};
+  for (const group of ["requests", "limits"] as const) {
+    for (const [name, q] of Object.entries(c.resources?.[group] ?? {})) {
+      if (q === undefined || name === "cpu" || name === "memory") continue;
+      const at = [...path, group, name];
+      if (name === "ephemeral-storage") {
+        if (quantityOrIssue("memory", q, at, issues) !== undefined) {
+          issues.push({ code: "InvalidField", severity: "warning", path: at, at: "value", message: `${showValue(q)} is not enforced: coxswain neither limits a container's disk use nor places pods by it` });
+        }
+      } else if (name.startsWith("hugepages-")) {
+        issues.push(fieldError("InvalidField", at, `${name} is not supported by coxswain: it reserves no huge pages on a node nor gives them to a container`));
+      } else if (/(^|\.)kubernetes\.io\//.test(name)) {
+        issues.push(fieldError("InvalidField", at, `must not be in the kubernetes.io domain, which Kubernetes keeps for its own resources; an extended resource is named by your own domain, e.g. example.com/dongle (got ${showValue(name)})`));
+      } else if (!/^[0-9]+$/.test(String(q))) {
+        issues.push(fieldError("InvalidField", at, `must be a whole number: an extended resource has no fractions, as in Kubernetes (got ${showValue(q)})`));
+      } else if (group === "requests" && limits[name] === undefined) {
+        issues.push(fieldError("InvalidField", at, `needs a limit too, as in Kubernetes: an extended resource cannot be overcommitted; set limits.${name} to the same number`));
+      } else if (group === "requests" && String(limits[name]) !== String(q)) {
+        issues.push(fieldError("InvalidField", at, `must equal limits.${name} ${showValue(limits[name])}, as in Kubernetes: an extended resource cannot be overcommitted (got ${showValue(q)})`));
+      }
+    }
+  }
   return issues;
 }
 

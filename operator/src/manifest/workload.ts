@@ -220,7 +220,7 @@ export function applyWorkloadDefaults(w: Workload): void {
     const limits = c.resources?.limits;
     if (!limits || !c.resources) continue;
     const requests = (c.resources.requests ??= {});
-    if (limits.cpu !== undefined) requests.cpu ??= limits.cpu;
-    if (limits.memory !== undefined) requests.memory ??= limits.memory;
+    // Every resource, as Kubernetes does: cpu, memory, ephemeral-storage and extended resources.
+    for (const [name, q] of Object.entries(limits)) if (q !== undefined) requests[name] ??= q;
   }
 }

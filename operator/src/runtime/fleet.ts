@@ -40,8 +40,8 @@ export interface NodeConfig {
   labels: Record<string, string>;
   /** Node taints (Kubernetes' shape). */
   taints?: { key: string; value?: string; effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute" }[];
-  /** Override of what the engine reports (Node spec.capacity). */
-  capacity?: { cpuMillis?: number; memoryBytes?: number; pods?: number };
+  /** Override of what the engine reports (Node spec.capacity), and the extended resources the node offers. */
+  capacity?: { cpuMillis?: number; memoryBytes?: number; pods?: number; extended?: Record<string, number> };
   /** Kept back from capacity for the engine and the host (Node spec.reserved). */
   reserved?: { cpuMillis: number; memoryBytes: number };
   /** Client credentials for tcp:// endpoints (from the Node's TLS Secret). */
@@ -199,7 +199,15 @@ export function podResources(containers: readonly { init?: number; requests: Res
   const sum = app.reduce((acc, r) => ({ cpuMillis: acc.cpuMillis + r.cpuMillis, memoryBytes: acc.memoryBytes + r.memoryBytes }), { cpuMillis: 0, memoryBytes: 0 });
   const max = (a: Resources, rs: readonly Resources[]): Resources =>
     rs.reduce((acc, r) => ({ cpuMillis: Math.max(acc.cpuMillis, r.cpuMillis), memoryBytes: Math.max(acc.memoryBytes, r.memoryBytes) }), a);
-  return { requests: max(sum, inits), requestsForScoring: max(scoringRequests(app), inits.map((r) => scoringRequests([r]))) };
+  // Extended resources the same way: summed over the containers, at least each init container's.
+  const extended: Record<string, number> = {};
+  for (const r of app) for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = (extended[name] ?? 0) + q;
+  for (const r of inits) for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = Math.max(extended[name] ?? 0, q);
+  const requests = max(sum, inits);
+  return {
+    requests: Object.keys(extended).length > 0 ? { ...requests, extended: Object.fromEntries(Object.entries(extended).sort(([a], [b]) => (a < b ? -1 : 1))) } : requests,
+    requestsForScoring: max(scoringRequests(app), inits.map((r) => scoringRequests([r]))),
+  };
 }
 
 function byRuntimeName(a: ObservedContainer, b: ObservedContainer): number {
@@ -469,6 +477,7 @@ export class Fleet {
     for (const e of this.nodes.values()) {
       if (!e.ready || !e.info || e.evicted) continue;
       const requested = { cpuMillis: 0, memoryBytes: 0 };
+      const extended: Record<string, number> = {};
       const scoring = { cpuMillis: 0, memoryBytes: 0 };
       const podsByOwner: Record<string, number> = {};
       const pods: PodSummary[] = [];
@@ -476,6 +485,7 @@ export class Fleet {
       const add = (owner: string, r: Resources, sr: Resources) => {
         requested.cpuMillis += r.cpuMillis;
         requested.memoryBytes += r.memoryBytes;
+        for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = (extended[name] ?? 0) + q;
         scoring.cpuMillis += sr.cpuMillis;
         scoring.memoryBytes += sr.memoryBytes;
         podsByOwner[owner] = (podsByOwner[owner] ?? 0) + 1;
@@ -518,8 +528,9 @@ export class Fleet {
           cpuMillis: Math.max(0, (cap.cpuMillis ?? e.info.cpuMillis) - reserved.cpuMillis),
           memoryBytes: Math.max(0, (cap.memoryBytes ?? e.info.memoryBytes) - reserved.memoryBytes),
           pods: cap.pods ?? DEFAULT_MAX_PODS,
+          ...(cap.extended ? { extended: cap.extended } : {}),
         },
-        requested,
+        requested: Object.keys(extended).length > 0 ? { ...requested, extended } : requested,
         requestedForScoring: scoring,
         podCount,
         freePorts: Math.max(0, range - [...used].filter((p) => p >= e.config.portRange.from && p <= e.config.portRange.to).length),

@@ -253,4 +253,15 @@ describe("init containers", () => {
     expect(plan.requestsForScoring).toEqual({ cpuMillis: 1000, memoryBytes: 2 ** 30 });
     expect(plan.images).toEqual(["app:v1", "tools:v1"]);
   });
+
+  it("extended resources are requested by the pod, summed over its containers and at least its largest init container's", () => {
+    const d = withInits();
+    const spec = d.spec.template.spec;
+    spec.containers[0]!.resources = { requests: { cpu: "250m", "example.com/dongle": 1 }, limits: { "example.com/dongle": 1 } };
+    spec.initContainers![0]!.resources = { requests: { "example.com/dongle": 2, "example.com/key": 1 }, limits: { "example.com/dongle": 2, "example.com/key": 1 } };
+    const plan = planTemplate(d, lookup(cfg("hi")));
+    expect(plan.requests.extended).toEqual({ "example.com/dongle": 2, "example.com/key": 1 });
+    expect(plan.containers.map((c) => c.requests.extended)).toEqual([{ "example.com/dongle": 2, "example.com/key": 1 }, undefined, { "example.com/dongle": 1 }]);
+    expect(JSON.parse(podLaunches(plan, placement)[2]!.labels[LABELS.requests]!)).toEqual({ cpuMillis: 250, memoryBytes: 0, extended: { "example.com/dongle": 1 } });
+  });
 });

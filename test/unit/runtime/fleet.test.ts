@@ -87,6 +87,20 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("the scheduler's view offers a node's declared extended resources and counts those its pods (labels) and reservations request", async () => {
+    const { fleet } = makeFleet();
+    await fleet.setNodes([{ ...node("n1"), capacity: { extended: { "example.com/dongle": 2 } } }, node("n2")]);
+    const dongle = JSON.stringify({ cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 1 } });
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000], { [LABELS.requests]: dongle })]);
+    fleet.reserve({ pod: "web-b", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 1 } }, requestsForScoring: { cpuMillis: 100, memoryBytes: 0 }, portCount: 1 });
+    const [n1, n2] = fleet.schedulerSnapshot();
+    expect(n1!.allocatable.extended).toEqual({ "example.com/dongle": 2 });
+    expect(n1!.requested).toEqual({ cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 2 } });
+    expect(n2!.allocatable.extended).toBeUndefined();
+    expect(n2!.requested.extended).toBeUndefined();
+    await fleet.close();
+  });
+
   it("the scheduler's view counts reservations before their containers exist, and pods' labelled requests", async () => {
     const { fleet } = makeFleet();
     await fleet.setNodes([node("n1")]);

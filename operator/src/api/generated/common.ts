@@ -432,8 +432,14 @@ export interface ContainerPort {
 }
 export interface ResourceRequirements {
   requests?: ResourceList;
+  /**
+   * cpu and memory are requested from the node's allocatable and limited by Docker. ephemeral-storage is accepted and not enforced (a warning). An extended resource, a name with a domain (e.g. example.com/dongle) and a whole number, is requested from the Nodes that declare it in spec.capacity, as kube-scheduler does; its request, when given, equals its limit. hugepages-<size> is refused.
+   */
   limits?: ResourceList;
 }
+/**
+ * cpu and memory are requested from the node's allocatable and limited by Docker. ephemeral-storage is accepted and not enforced (a warning). An extended resource, a name with a domain (e.g. example.com/dongle) and a whole number, is requested from the Nodes that declare it in spec.capacity, as kube-scheduler does; its request, when given, equals its limit. hugepages-<size> is refused.
+ */
 export interface ResourceList {
   /**
    * Kubernetes quantity, e.g. 250m or 0.5.
@@ -443,6 +449,14 @@ export interface ResourceList {
    * Kubernetes quantity, e.g. 128Mi, 1G or 1048576.
    */
   memory?: number | string;
+  /**
+   * Kubernetes quantity, accepted with a warning (coxswain does not limit a container's disk use).
+   */
+  "ephemeral-storage"?: number | string;
+  /**
+   * An extended resource (a whole number) or hugepages-<size> (refused), as a Kubernetes quantity.
+   */
+  [k: string]: number | string | undefined;
 }
 /**
  * Security settings of this container (Docker create options); runAsUser, runAsGroup, runAsNonRoot and seccompProfile override the pod's.

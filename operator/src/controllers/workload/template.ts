@@ -118,10 +118,16 @@ export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: Pod
   const containers: ContainerPlan[] = all.map((c, i) => {
     const security = launchSecurity(dep.spec.template.spec, c);
     const env = planEnv(c, pod, refs, resolvedConfig);
-    const requests = {
+    const requests: Resources = {
       cpuMillis: c.resources?.requests?.cpu !== undefined ? parseCpu(c.resources.requests.cpu) : 0,
       memoryBytes: c.resources?.requests?.memory !== undefined ? parseMemory(c.resources.requests.memory) : 0,
     };
+    // Extended resources (a name with a domain; manifest/pod.ts checked them): whole units, in name order.
+    const extended = Object.entries(c.resources?.requests ?? {})
+      .filter(([name, q]) => name.includes("/") && q !== undefined)
+      .map(([name, q]) => [name, Number(q)] as const)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    if (extended.length > 0) requests.extended = Object.fromEntries(extended);
     const limits: ContainerPlan["limits"] = {};
     if (c.resources?.limits?.cpu !== undefined) limits.cpuMillis = parseCpu(c.resources.limits.cpu);
     if (c.resources?.limits?.memory !== undefined) limits.memoryBytes = parseMemory(c.resources.limits.memory);
