@@ -178,7 +178,7 @@ const DEFAULT_SCORING_CPU = 100;
 const DEFAULT_SCORING_MEMORY = 200 * 1024 * 1024;
 
 /** Requests used for scoring: Kubernetes counts 100m CPU and 200Mi per container that sets none. */
-export function scoringRequests(perContainer: readonly Resources[]): Resources {
+function scoringRequests(perContainer: readonly Resources[]): Resources {
   let cpuMillis = 0;
   let memoryBytes = 0;
   for (const r of perContainer) {
@@ -191,7 +191,7 @@ export function scoringRequests(perContainer: readonly Resources[]): Resources {
 /**
  * A pod's requests as Kubernetes computes them: init containers run one at a time before the others, so the
  * pod needs the larger of its containers' sum and its largest init container, per resource (for scoring
- * too, with the scoring defaults applied to each container first).
+ * too, with the scoring defaults applied to each container first; extended resources too, by name).
  */
 export function podResources(containers: readonly { init?: number; requests: Resources }[]): { requests: Resources; requestsForScoring: Resources } {
   const app = containers.filter((c) => c.init === undefined).map((c) => c.requests);

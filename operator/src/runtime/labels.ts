@@ -30,7 +30,10 @@ export const LABELS = {
   node: "io.coxswain.node",
   /** Assigned ports, JSON: [{"name":"http","containerPort":8080,"hostPort":30001,"protocol":"TCP"}]. */
   ports: "io.coxswain.ports",
-  /** The container's cpu/memory requests, JSON {"cpuMillis":100,"memoryBytes":0} (0 = unset), so capacity accounting survives restarts. */
+  /**
+   * The container's requests, JSON {"cpuMillis":100,"memoryBytes":0} (0 = unset) with "extended" {"example.com/dongle":1}
+   * when it asks for extended resources, so capacity accounting survives restarts.
+   */
   requests: "io.coxswain.requests",
   /**
    * Readiness probe as resolved at create time, JSON (see ReadinessLabel in runtime/fleet.ts): the host
