@@ -129,8 +129,9 @@ export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[
   }
   issues.push(...ignoredFieldIssues(spec, IGNORED_POD_FIELDS, specPath).filter((i) => !(noDns && i.path.at(-1) === "dnsPolicy")));
   for (const { c, path } of podContainers(spec, specPath)) issues.push(...ignoredFieldIssues(c, IGNORED_CONTAINER_FIELDS, path));
-  issues.push(...containerIssues(spec.containers, [...specPath, "containers"]));
-  issues.push(...initContainerIssues(spec, specPath));
+  const all = [...(spec.initContainers ?? []), ...spec.containers];
+  issues.push(...containerIssues(spec.containers, [...specPath, "containers"], all));
+  issues.push(...initContainerIssues(spec, specPath, all));
   issues.push(...securityIssues(spec, specPath));
   issues.push(...volumeIssues(spec, specPath));
   const affinity = spec.affinity;
@@ -234,11 +235,11 @@ function podContainers(spec: PodSpec, specPath: Path): { c: Container; path: Pat
  * what Kubernetes refuses on an init container (probes, lifecycle hooks); ports too, which would take host
  * ports from the node for a program that serves nothing (it runs before the pod is ready).
  */
-function initContainerIssues(spec: PodSpec, specPath: Path): Issue[] {
+function initContainerIssues(spec: PodSpec, specPath: Path, all: readonly Container[]): Issue[] {
   const inits = spec.initContainers ?? [];
   if (inits.length === 0) return [];
   const path = [...specPath, "initContainers"];
-  const issues = containerIssues(inits, path).filter((i) => !(i.path.length === path.length + 2 && i.path.at(-1) === "name"));
+  const issues = containerIssues(inits, path, all).filter((i) => !(i.path.length === path.length + 2 && i.path.at(-1) === "name"));
   const names = new Map<string, string>();
   spec.containers.forEach((c, ci) => names.set(c.name, `containers[${ci}]`));
   inits.forEach((c, ci) => {
@@ -259,7 +260,8 @@ function initContainerIssues(spec: PodSpec, specPath: Path): Issue[] {
   return issues;
 }
 
-function containerIssues(containers: readonly Container[], path: Path): Issue[] {
+/** Rules of each of `containers` at `path`; `all` is every container of the pod (env references name them). */
+function containerIssues(containers: readonly Container[], path: Path, all: readonly Container[]): Issue[] {
   const issues: Issue[] = [];
   const containerNames = new Map<string, number>();
   const portNames = new Map<string, string>();
@@ -318,7 +320,7 @@ function containerIssues(containers: readonly Container[], path: Path): Issue[] 
       }
     });
 
-    issues.push(...envIssues(c, containers, cPath));
+    issues.push(...envIssues(c, all, cPath));
 
     for (const kind of PROBES) {
       const probe = c[kind];
