@@ -323,6 +323,7 @@ export class Kubelet {
         t.listAsked = s.listAt;
         this.host.relist(t.node);
       }
+      if (s.action !== "stop" && s.action !== "restart") continue;
       if (t.acting || now < t.holdUntil || this.host.busy(t.pod) || !this.host.nodeReady(t.node) || !this.mayAct(t)) continue;
       if (s.action === "stop") void this.act(t, "stop", s);
       else if (s.action === "restart") void this.act(t, "restart", s);
@@ -335,9 +336,12 @@ export class Kubelet {
    * the pod is initialized.
    */
   private mayAct(t: Tracked): boolean {
-    const pod = [...(this.byPod.get(t.pod) ?? [])];
-    if (t.init === undefined && !pod.some((x) => x.init !== undefined)) return true;
-    const progress = initProgress(pod);
+    if (t.init !== undefined && succeeded(t)) return false; // the common case, decided without the pod
+    const ofPod = this.byPod.get(t.pod) ?? new Set<Tracked>();
+    let hasInit = false;
+    for (const x of ofPod) if (x.init !== undefined) hasInit = true;
+    if (!hasInit) return true;
+    const progress = initProgress([...ofPod]);
     if (t.init === undefined) return progress.current === undefined;
     return progress.current === t;
   }
