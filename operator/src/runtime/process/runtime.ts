@@ -359,11 +359,14 @@ export class ProcessRuntime implements NodeRuntime {
         if (launch.startLater) return this.#observe(record);
         // A program that is already gone is reported with its exit code, as list() would: an init
         // container's exit 0 is what lets the next one start, and an unknown code counts as a failure.
+        // Liveness is read once: one that dies after it is reported running, and a listing sees the exit.
+        let running = false;
         const started = await this.#locked(id, async () => {
           const spawned = await this.#spawn(record);
-          return this.#isRunning(spawned) ? spawned : this.#settle(spawned, undefined);
+          running = this.#isRunning(spawned);
+          return running ? spawned : this.#settle(spawned, undefined);
         });
-        return this.#observe(started);
+        return this.#observe(started, running);
       } catch (err) {
         await this.#removeFiles(id);
         await this.#removePodDirIfUnused(launch.runtimeName, launch.runtimeName);
