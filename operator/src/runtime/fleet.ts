@@ -81,7 +81,7 @@ export interface ObservedPod {
   ready: boolean;
   /** Epoch ms since when the pod has been ready continuously. */
   readySince?: number;
-  /** Restarts in place of its containers (by coxswain's kubelet). */
+  /** Restarts in place of its containers (by coxswain's kubelet); of its init containers while it initializes (kubectl's RESTARTS). */
   restartCount: number;
   /** A container waits in crash-loop back-off. */
   crashLooping: boolean;
@@ -854,7 +854,8 @@ export class Fleet {
       requestsForScoring,
       createdAt: Math.min(...containers.map((c) => c.createdAt)),
       ready: false,
-      restartCount: containers.reduce((n, c) => n + (c.restartCount ?? 0), 0),
+      // As kubectl's RESTARTS: the init containers' while the pod initializes, its containers' after.
+      restartCount: (phase === "Pending" ? containers : app).reduce((n, c) => n + (c.restartCount ?? 0), 0),
       crashLooping: false,
       ...(exited ? { message: `container ${exited.labels[LABELS.container] ?? exited.runtimeName} exited with code ${exited.exitCode ?? "unknown"}` } : {}),
     };

@@ -256,7 +256,6 @@ export class Kubelet {
     let crashLooping = false;
     let worst: HealthStatus | undefined;
     let firstReadyAt: number | undefined;
-    for (const t of all) if (t.init !== undefined) restartCount += t.state.restartCount;
     for (const t of ts) {
       const s = healthStatus(t.state, now);
       restartCount += s.restartCount;

@@ -366,6 +366,16 @@ describe("fleet", () => {
     await waitFor("restarted after 10 s", () => migrate().restartCount === 2 && migrate().state === "running", 5_000);
     expect(fleet.pods()[0]!.containers.filter((c) => c.labels[LABELS.container] !== "migrate").map((c) => c.state)).toEqual(["created", "created"]);
     expect(fleet.pods()[0]!.phase).toBe("Pending");
+    expect(fleet.pods()[0]!.restartCount).toBe(2);
+    // It succeeds now: the pod runs, and its restarts are its containers' (none), as kubectl counts them.
+    now += 1_000;
+    rt.crash(migrate().id, 0);
+    const seed = () => fleet.pods()[0]!.containers.find((c) => c.labels[LABELS.container] === "seed")!;
+    await waitFor("seed started", () => seed().state === "running", 5_000);
+    now += 1_000;
+    rt.crash(seed().id, 0);
+    await waitFor("the pod runs", () => fleet.pods()[0]!.phase === "Running", 5_000);
+    expect(fleet.pods()[0]!.restartCount).toBe(0);
     await fleet.close();
   });
 
