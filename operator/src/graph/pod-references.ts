@@ -48,8 +48,12 @@ function decodeUtf8(bytes: Buffer): string | undefined {
 export function podReferences(workload: Workload, namespace: string, lookup: (key: ResourceKey) => DesiredObject | undefined): PodReferences {
   const out: PodReferences = { edges: [], problems: [] };
   const error = (code: ErrorCode, path: FieldPath, message: string) => out.problems.push({ code, severity: "error", path, message });
-  workload.spec.template.spec.containers.forEach((container, ci) => {
-    const base = ["spec", "template", "spec", "containers", ci];
+  const spec = workload.spec.template.spec;
+  const all = [
+    ...(spec.initContainers ?? []).map((container, ci) => ({ container, base: ["spec", "template", "spec", "initContainers", ci] })),
+    ...spec.containers.map((container, ci) => ({ container, base: ["spec", "template", "spec", "containers", ci] })),
+  ];
+  all.forEach(({ container, base }) => {
     (container.env ?? []).forEach((env, ei) => {
       const from = env.valueFrom;
       const ref = from?.configMapKeyRef ?? from?.secretKeyRef;

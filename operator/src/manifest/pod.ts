@@ -100,7 +100,7 @@ export function dropIgnoredPodFields(template: PodTemplateSpec): void {
   const spec = template.spec as unknown as Record<string, unknown>;
   for (const field of Object.keys(IGNORED_POD_FIELDS)) delete spec[field];
   if (isEmpty(template.spec.securityContext)) delete template.spec.securityContext;
-  for (const c of template.spec.containers) {
+  for (const c of [...(template.spec.initContainers ?? []), ...template.spec.containers]) {
     const container = c as unknown as Record<string, unknown>;
     for (const field of Object.keys(IGNORED_CONTAINER_FIELDS)) delete container[field];
     if (isEmpty(c.securityContext)) delete c.securityContext;
@@ -133,8 +133,10 @@ export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[
     );
   }
   issues.push(...ignoredFieldIssues(spec, IGNORED_POD_FIELDS, specPath).filter((i) => !(noDns && i.path.at(-1) === "dnsPolicy")));
-  spec.containers.forEach((c, i) => issues.push(...ignoredFieldIssues(c, IGNORED_CONTAINER_FIELDS, [...specPath, "containers", i])));
-  issues.push(...containerIssues(spec.containers, [...specPath, "containers"]));
+  for (const { c, path } of podContainers(spec, specPath)) issues.push(...ignoredFieldIssues(c, IGNORED_CONTAINER_FIELDS, path));
+  const all = [...(spec.initContainers ?? []), ...spec.containers];
+  issues.push(...containerIssues(spec.containers, [...specPath, "containers"], all));
+  issues.push(...initContainerIssues(spec, specPath, all));
   issues.push(...securityIssues(spec, specPath));
   issues.push(...volumeIssues(spec, specPath));
   const affinity = spec.affinity;
@@ -189,10 +191,10 @@ function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
       }
     }
   });
-  spec.containers.forEach((c, ci) => {
+  for (const { c, path: cPath } of podContainers(spec, specPath)) {
     const mountPaths = new Map<string, number>();
     (c.volumeMounts ?? []).forEach((m, mi) => {
-      const mPath = [...specPath, "containers", ci, "volumeMounts", mi];
+      const mPath = [...cPath, "volumeMounts", mi];
       if (!volumes.has(m.name)) {
         const names = [...volumes.keys()].sort();
         issues.push(fieldError("InvalidField", [...mPath, "name"], `names no volume of the pod (volumes: ${names.length > 0 ? names.join(", ") : "none"}): expected the name of an entry of spec.volumes`));
@@ -214,7 +216,7 @@ function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
         }
       }
     });
-  });
+  }
   return issues;
 }
 
@@ -225,7 +227,46 @@ function relativePathProblem(path: string): string | undefined {
   return undefined;
 }
 
-function containerIssues(containers: readonly Container[], path: Path): Issue[] {
+/** The pod's init containers, then its containers, each with its path. */
+function podContainers(spec: PodSpec, specPath: Path): { c: Container; path: Path }[] {
+  return [
+    ...(spec.initContainers ?? []).map((c, i) => ({ c, path: [...specPath, "initContainers", i] })),
+    ...spec.containers.map((c, i) => ({ c, path: [...specPath, "containers", i] })),
+  ];
+}
+
+/**
+ * Init containers: the rules of containers (env, resources), names unique among all the pod's containers, and
+ * what Kubernetes refuses on an init container (probes, lifecycle hooks); ports too, which would take host
+ * ports from the node for a program that serves nothing (it runs before the pod is ready).
+ */
+function initContainerIssues(spec: PodSpec, specPath: Path, all: readonly Container[]): Issue[] {
+  const inits = spec.initContainers ?? [];
+  if (inits.length === 0) return [];
+  const path = [...specPath, "initContainers"];
+  const issues = containerIssues(inits, path, all).filter((i) => !(i.path.length === path.length + 2 && i.path.at(-1) === "name"));
+  const names = new Map<string, string>();
+  spec.containers.forEach((c, ci) => names.set(c.name, `containers[${ci}]`));
+  inits.forEach((c, ci) => {
+    const cPath = [...path, ci];
+    const first = names.get(c.name);
+    if (first !== undefined) {
+      issues.push(fieldError("InvalidField", [...cPath, "name"], `duplicate container name ${showValue(c.name)} (first used by ${first}); names must be unique among a pod's containers and init containers`));
+    } else names.set(c.name, `initContainers[${ci}]`);
+    for (const field of ["readinessProbe", "livenessProbe", "startupProbe", "lifecycle"] as const) {
+      if (c[field] !== undefined) {
+        issues.push(fieldError("InvalidField", [...cPath, field], `must not be set on an init container, as in Kubernetes: it runs to completion before the pod's containers start, and is never ready or restarted for health`));
+      }
+    }
+    if (c.ports?.length) {
+      issues.push(fieldError("InvalidField", [...cPath, "ports"], "must not be set on an init container in coxswain: it runs before the pod serves anything, and a port would hold a host port of the node"));
+    }
+  });
+  return issues;
+}
+
+/** Rules of each of `containers` at `path`; `all` is every container of the pod (env references name them). */
+function containerIssues(containers: readonly Container[], path: Path, all: readonly Container[]): Issue[] {
   const issues: Issue[] = [];
   const containerNames = new Map<string, number>();
   const portNames = new Map<string, string>();
@@ -284,7 +325,7 @@ function containerIssues(containers: readonly Container[], path: Path): Issue[] 
       }
     });
 
-    issues.push(...envIssues(c, containers, cPath));
+    issues.push(...envIssues(c, all, cPath));
 
     for (const kind of PROBES) {
       const probe = c[kind];
@@ -366,16 +407,16 @@ function securityIssues(spec: PodSpec, specPath: Path): Issue[] {
   const pod = spec.securityContext;
   const podPath = [...specPath, "securityContext"];
   if (pod?.seccompProfile) issues.push(...seccompIssues(pod.seccompProfile, [...podPath, "seccompProfile"]));
-  spec.containers.forEach((c, ci) => {
+  for (const { c, path: cPath } of podContainers(spec, specPath)) {
     const own = c.securityContext;
-    const path = [...specPath, "containers", ci, "securityContext"];
+    const path = [...cPath, "securityContext"];
     const nonRoot = own?.runAsNonRoot ?? pod?.runAsNonRoot;
     const user = own?.runAsUser ?? pod?.runAsUser;
     if (nonRoot === true && user === 0) {
       const at = own?.runAsUser !== undefined ? [...path, "runAsUser"] : own?.runAsNonRoot !== undefined ? [...path, "runAsNonRoot"] : [...podPath, "runAsUser"];
       issues.push(fieldError("InvalidField", at, `container ${showValue(c.name)} has runAsNonRoot and runAsUser 0 (root): it could never start; give a non-zero runAsUser or drop runAsNonRoot`));
     }
-    if (!own) return;
+    if (!own) continue;
     if (own.seccompProfile) issues.push(...seccompIssues(own.seccompProfile, [...path, "seccompProfile"]));
     for (const which of ["add", "drop"] as const) {
       (own.capabilities?.[which] ?? []).forEach((name, i) => {
@@ -393,7 +434,7 @@ function securityIssues(spec: PodSpec, specPath: Path): Issue[] {
         issues.push(fieldError("InvalidField", [...path, "capabilities", "add", sysAdmin], "cannot set allowPrivilegeEscalation to false and add CAP_SYS_ADMIN (as in Kubernetes): SYS_ADMIN gives the privileges back"));
       }
     }
-  });
+   }
   return issues;
 }
 
@@ -453,6 +494,28 @@ function resourceIssues(c: Container, path: Path): Issue[] {
           `must be less than or equal to the ${res} limit ${showValue(c.resources?.limits?.[res])} (got ${showValue(c.resources?.requests?.[res])})`,
         ),
       );
+    }
+  }
+  const limits = c.resources?.limits ?? {};
+  for (const group of ["requests", "limits"] as const) {
+    for (const [name, q] of Object.entries(c.resources?.[group] ?? {})) {
+      if (q === undefined || name === "cpu" || name === "memory") continue;
+      const at = [...path, group, name];
+      if (name === "ephemeral-storage") {
+        if (quantityOrIssue("memory", q, at, issues) !== undefined) {
+          issues.push({ code: "InvalidField", severity: "warning", path: at, at: "value", message: `${showValue(q)} is not enforced: coxswain neither limits a container's disk use nor places pods by it` });
+        }
+      } else if (name.startsWith("hugepages-")) {
+        issues.push(fieldError("InvalidField", at, `${name} is not supported by coxswain: it reserves no huge pages on a node nor gives them to a container`));
+      } else if (/(^|\.)kubernetes\.io\//.test(name)) {
+        issues.push(fieldError("InvalidField", at, `must not be in the kubernetes.io domain, which Kubernetes keeps for its own resources; an extended resource is named by your own domain, e.g. example.com/dongle (got ${showValue(name)})`));
+      } else if (!/^[0-9]+$/.test(String(q))) {
+        issues.push(fieldError("InvalidField", at, `must be a whole number: an extended resource has no fractions, as in Kubernetes (got ${showValue(q)})`));
+      } else if (group === "requests" && limits[name] === undefined) {
+        issues.push(fieldError("InvalidField", at, `needs a limit too, as in Kubernetes: an extended resource cannot be overcommitted; set limits.${name} to the same number`));
+      } else if (group === "requests" && String(limits[name]) !== String(q)) {
+        issues.push(fieldError("InvalidField", at, `must equal limits.${name} ${showValue(limits[name])}, as in Kubernetes: an extended resource cannot be overcommitted (got ${showValue(q)})`));
+      }
     }
   }
   return issues;

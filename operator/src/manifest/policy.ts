@@ -137,10 +137,14 @@ export function policyDiagnostics(policy: Policy | undefined, objects: readonly 
     volumes.forEach((v, i) => {
       if (v.hostPath !== undefined && !rule.allowHostPath) deny([...base, "volumes", i, "hostPath"], "a hostPath volume (a directory of the node)");
     });
-    spec.containers.forEach((c, ci) => {
+    const all = [
+      ...(spec.initContainers ?? []).map((c, ci) => ({ c, at: [...base, "initContainers", ci] })),
+      ...spec.containers.map((c, ci) => ({ c, at: [...base, "containers", ci] })),
+    ];
+    all.forEach(({ c, at }) => {
       const sc = c.securityContext;
       if (!sc) return;
-      const path: PathSegment[] = [...base, "containers", ci, "securityContext"];
+      const path: PathSegment[] = [...at, "securityContext"];
       if (sc.privileged === true && !rule.allowPrivileged) deny([...path, "privileged"], `privileged (container ${JSON.stringify(c.name)} with every capability and device of the node)`);
       (sc.capabilities?.add ?? []).forEach((name, i) => {
         const bare = capabilityName(name);

@@ -91,6 +91,10 @@ export const PATTERN_PHRASES: Record<string, string> = {
   "^[-A-Za-z0-9]+$": "an HTTP header name (letters, digits and '-')",
   "^[0-9]{1,5}-[0-9]{1,5}$": "a port range \"from-to\" like 30000-32767",
   "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}/[0-9]{1,2}$": "a network inside 127.0.0.0/8 like 127.77.0.0/16",
+  "^(cpu|memory|ephemeral-storage|hugepages-.+|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$":
+    "a resource name: cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource named with a domain like example.com/dongle",
+  "^(cpu|memory|pods|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$": "cpu, memory, pods, or an extended resource named with a domain like example.com/dongle",
+  "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|[KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a quantity like 1, 500m or 64Mi",
 };
 
 /** The keyword that marks a field coxswain knows by name but does not support; its value says why. */

@@ -216,11 +216,11 @@ export function applyWorkloadDefaults(w: Workload): void {
     canary.maxSurge ??= DEFAULT_ROLLING_PERCENT;
     canary.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
   }
-  for (const c of w.spec.template.spec.containers) {
+  for (const c of [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]) {
     const limits = c.resources?.limits;
     if (!limits || !c.resources) continue;
     const requests = (c.resources.requests ??= {});
-    if (limits.cpu !== undefined) requests.cpu ??= limits.cpu;
-    if (limits.memory !== undefined) requests.memory ??= limits.memory;
+    // Every resource, as Kubernetes does: cpu, memory, ephemeral-storage and extended resources.
+    for (const [name, q] of Object.entries(limits)) if (q !== undefined) requests[name] ??= q;
   }
 }

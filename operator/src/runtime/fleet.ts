@@ -40,8 +40,8 @@ export interface NodeConfig {
   labels: Record<string, string>;
   /** Node taints (Kubernetes' shape). */
   taints?: { key: string; value?: string; effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute" }[];
-  /** Override of what the engine reports (Node spec.capacity). */
-  capacity?: { cpuMillis?: number; memoryBytes?: number; pods?: number };
+  /** Override of what the engine reports (Node spec.capacity), and the extended resources the node offers. */
+  capacity?: { cpuMillis?: number; memoryBytes?: number; pods?: number; extended?: Record<string, number> };
   /** Kept back from capacity for the engine and the host (Node spec.reserved). */
   reserved?: { cpuMillis: number; memoryBytes: number };
   /** Client credentials for tcp:// endpoints (from the Node's TLS Secret). */
@@ -81,7 +81,7 @@ export interface ObservedPod {
   ready: boolean;
   /** Epoch ms since when the pod has been ready continuously. */
   readySince?: number;
-  /** Restarts in place of its containers (by coxswain's kubelet). */
+  /** Restarts in place of its containers (by coxswain's kubelet); of its init containers while it initializes (kubectl's RESTARTS). */
   restartCount: number;
   /** A container waits in crash-loop back-off. */
   crashLooping: boolean;
@@ -178,7 +178,7 @@ const DEFAULT_SCORING_CPU = 100;
 const DEFAULT_SCORING_MEMORY = 200 * 1024 * 1024;
 
 /** Requests used for scoring: Kubernetes counts 100m CPU and 200Mi per container that sets none. */
-export function scoringRequests(perContainer: readonly Resources[]): Resources {
+function scoringRequests(perContainer: readonly Resources[]): Resources {
   let cpuMillis = 0;
   let memoryBytes = 0;
   for (const r of perContainer) {
@@ -186,6 +186,28 @@ export function scoringRequests(perContainer: readonly Resources[]): Resources {
     memoryBytes += r.memoryBytes > 0 ? r.memoryBytes : DEFAULT_SCORING_MEMORY;
   }
   return { cpuMillis, memoryBytes };
+}
+
+/**
+ * A pod's requests as Kubernetes computes them: init containers run one at a time before the others, so the
+ * pod needs the larger of its containers' sum and its largest init container, per resource (for scoring
+ * too, with the scoring defaults applied to each container first; extended resources too, by name).
+ */
+export function podResources(containers: readonly { init?: number; requests: Resources }[]): { requests: Resources; requestsForScoring: Resources } {
+  const app = containers.filter((c) => c.init === undefined).map((c) => c.requests);
+  const inits = containers.filter((c) => c.init !== undefined).map((c) => c.requests);
+  const sum = app.reduce((acc, r) => ({ cpuMillis: acc.cpuMillis + r.cpuMillis, memoryBytes: acc.memoryBytes + r.memoryBytes }), { cpuMillis: 0, memoryBytes: 0 });
+  const max = (a: Resources, rs: readonly Resources[]): Resources =>
+    rs.reduce((acc, r) => ({ cpuMillis: Math.max(acc.cpuMillis, r.cpuMillis), memoryBytes: Math.max(acc.memoryBytes, r.memoryBytes) }), a);
+  // Extended resources the same way: summed over the containers, at least each init container's.
+  const extended: Record<string, number> = {};
+  for (const r of app) for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = (extended[name] ?? 0) + q;
+  for (const r of inits) for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = Math.max(extended[name] ?? 0, q);
+  const requests = max(sum, inits);
+  return {
+    requests: Object.keys(extended).length > 0 ? { ...requests, extended: Object.fromEntries(Object.entries(extended).sort(([a], [b]) => (a < b ? -1 : 1))) } : requests,
+    requestsForScoring: max(scoringRequests(app), inits.map((r) => scoringRequests([r]))),
+  };
 }
 
 function byRuntimeName(a: ObservedContainer, b: ObservedContainer): number {
@@ -455,6 +477,7 @@ export class Fleet {
     for (const e of this.nodes.values()) {
       if (!e.ready || !e.info || e.evicted) continue;
       const requested = { cpuMillis: 0, memoryBytes: 0 };
+      const extended: Record<string, number> = {};
       const scoring = { cpuMillis: 0, memoryBytes: 0 };
       const podsByOwner: Record<string, number> = {};
       const pods: PodSummary[] = [];
@@ -462,6 +485,7 @@ export class Fleet {
       const add = (owner: string, r: Resources, sr: Resources) => {
         requested.cpuMillis += r.cpuMillis;
         requested.memoryBytes += r.memoryBytes;
+        for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = (extended[name] ?? 0) + q;
         scoring.cpuMillis += sr.cpuMillis;
         scoring.memoryBytes += sr.memoryBytes;
         podsByOwner[owner] = (podsByOwner[owner] ?? 0) + 1;
@@ -504,8 +528,9 @@ export class Fleet {
           cpuMillis: Math.max(0, (cap.cpuMillis ?? e.info.cpuMillis) - reserved.cpuMillis),
           memoryBytes: Math.max(0, (cap.memoryBytes ?? e.info.memoryBytes) - reserved.memoryBytes),
           pods: cap.pods ?? DEFAULT_MAX_PODS,
+          ...(cap.extended ? { extended: cap.extended } : {}),
         },
-        requested,
+        requested: Object.keys(extended).length > 0 ? { ...requested, extended } : requested,
         requestedForScoring: scoring,
         podCount,
         freePorts: Math.max(0, range - [...used].filter((p) => p >= e.config.portRange.from && p <= e.config.portRange.to).length),
@@ -797,22 +822,23 @@ export class Fleet {
     const workload = l[LABELS.workload] ?? "";
     const kind = l[LABELS.kind] ?? "Deployment";
     const ports: LaunchPort[] = [];
-    const requests = { cpuMillis: 0, memoryBytes: 0 };
-    const perContainer: Resources[] = [];
+    const perContainer: { init?: number; requests: Resources }[] = [];
     for (const c of containers) {
       ports.push(...parseJson<LaunchPort[]>(c.labels[LABELS.ports], []));
       const r = parseJson<Resources>(c.labels[LABELS.requests], { cpuMillis: 0, memoryBytes: 0 });
-      perContainer.push(r);
-      requests.cpuMillis += r.cpuMillis;
-      requests.memoryBytes += r.memoryBytes;
+      perContainer.push({ ...(c.labels[LABELS.init] !== undefined ? { init: Number(c.labels[LABELS.init]) } : {}), requests: r });
     }
+    const { requests, requestsForScoring } = podResources(perContainer);
     // restartPolicy Always: an exited container is restarted in place by the kubelet, so its pod stays
-    // Running (not ready) rather than Failed, as on Kubernetes. A pod that never ran is Pending.
+    // Running (not ready) rather than Failed, as on Kubernetes. A pod none of whose containers (init
+    // containers aside: the pod is Pending while they run) ever ran is Pending.
+    const app = containers.filter((c) => c.labels[LABELS.init] === undefined);
     let phase: PodPhase;
-    if (containers.every((c) => c.state === "running")) phase = "Running";
-    else if (containers.some((c) => c.startedAt !== undefined)) phase = "Running";
+    if (app.every((c) => c.state === "running")) phase = "Running";
+    else if (app.some((c) => c.startedAt !== undefined)) phase = "Running";
     else phase = "Pending";
-    const exited = containers.find((c) => c.state === "exited" || c.state === "dead");
+    // An init container that exited 0 succeeded: no news.
+    const exited = containers.find((c) => (c.state === "exited" || c.state === "dead") && !(c.labels[LABELS.init] !== undefined && c.exitCode === 0));
     return {
       name,
       node: e.config.name,
@@ -825,10 +851,11 @@ export class Fleet {
       containers,
       ports,
       requests,
-      requestsForScoring: scoringRequests(perContainer),
+      requestsForScoring,
       createdAt: Math.min(...containers.map((c) => c.createdAt)),
       ready: false,
-      restartCount: containers.reduce((n, c) => n + (c.restartCount ?? 0), 0),
+      // As kubectl's RESTARTS: the init containers' while the pod initializes, its containers' after.
+      restartCount: (phase === "Pending" ? containers : app).reduce((n, c) => n + (c.restartCount ?? 0), 0),
       crashLooping: false,
       ...(exited ? { message: `container ${exited.labels[LABELS.container] ?? exited.runtimeName} exited with code ${exited.exitCode ?? "unknown"}` } : {}),
     };

@@ -10,6 +10,11 @@
  *   rebuilt from a listing (health.ts observeContainer).
  * - One action at a time per container; a probe kind is never run twice at once for one container.
  * - It never touches a container of a pod that is being created or stopped (the fleet says which).
+ * - Init containers (LABELS.init) run one at a time, in order: the kubelet starts one (podLaunches created
+ *   the others without starting them) only when every init container before it has exited 0, and the
+ *   pod's containers only when all have (or one of them has run before: the pod is initialized). A failed
+ *   init container is restarted with the crash-loop back-off; one that exited 0 is never started again,
+ *   also after an operator restart, since its exit is on the engine (as the kubelet keeps the container).
  * - postStart hooks run once per run that this process started (willStart): right after the start, before
  *   any probe, the container not ready meanwhile; a failed hook gets the container stopped, then restarted
  *   with the back-off. A run found already running (after an operator restart) is taken to have had its
@@ -96,6 +101,8 @@ export interface KubeletHost {
 interface Tracked {
   node: string;
   pod: string;
+  /** An init container's place in the pod's initContainers (LABELS.init). */
+  init?: number;
   owner: string;
   container: ObservedContainer;
   state: HealthState;
@@ -180,9 +187,11 @@ export class Kubelet {
           } catch {
             state = newHealthState({});
           }
+          const init = c.labels[LABELS.init] === undefined ? undefined : Number(c.labels[LABELS.init]);
           t = {
             node,
             pod,
+            ...(init !== undefined && Number.isInteger(init) ? { init } : {}),
             owner,
             container: c,
             state,
@@ -209,6 +218,11 @@ export class Kubelet {
     }
     const onNode = this.byNode.get(node);
     for (const [id, t] of onNode ?? []) if (!seen.has(id)) this.untrack(t);
+    // The end of an init container lets the next container of its pod start: evaluate the whole pod.
+    for (const t of [...changed]) {
+      if (t.init === undefined) continue;
+      for (const other of this.byPod.get(t.pod) ?? []) if (!changed.includes(other)) changed.push(other);
+    }
     // Only the containers whose state this listing changed (observeContainer returns the same state
     // otherwise); the passing of time is the periodic evaluate()'s. Evaluating the whole fleet on every
     // listing made a large scale-up quadratic: each pod created re-lists its node.
@@ -231,9 +245,12 @@ export class Kubelet {
   /** The pod's health over its containers; undefined when none is tracked. */
   podHealth(pod: string): PodHealth | undefined {
     const now = this.host.now();
-    const ts = [...(this.byPod.get(pod) ?? [])];
-    if (ts.length === 0) return undefined;
-    let ready = true;
+    const all = [...(this.byPod.get(pod) ?? [])];
+    if (all.length === 0) return undefined;
+    const init = initProgress(all);
+    if (init.current) return initHealth(all, init.current, init.done, init.total, now);
+    const ts = all.filter((t) => t.init === undefined);
+    let ready = ts.length > 0;
     let readySince = 0;
     let restartCount = 0;
     let crashLooping = false;
@@ -255,7 +272,8 @@ export class Kubelet {
       ...(ready && firstReadyAt !== undefined ? { firstReadyAt } : {}),
       restartCount,
       crashLooping,
-      reason: worst?.reason ?? "Running",
+      // The pod's containers wait to be started after the last init container: kubectl's PodInitializing.
+      reason: init.total > 0 && worst?.phase === "created" ? "PodInitializing" : (worst?.reason ?? "Running"),
       message: worst?.message ?? "",
     };
   }
@@ -304,10 +322,27 @@ export class Kubelet {
         t.listAsked = s.listAt;
         this.host.relist(t.node);
       }
-      if (t.acting || now < t.holdUntil || this.host.busy(t.pod) || !this.host.nodeReady(t.node)) continue;
+      if (s.action !== "stop" && s.action !== "restart") continue;
+      if (t.acting || now < t.holdUntil || this.host.busy(t.pod) || !this.host.nodeReady(t.node) || !this.mayAct(t)) continue;
       if (s.action === "stop") void this.act(t, "stop", s);
       else if (s.action === "restart") void this.act(t, "restart", s);
     }
+  }
+
+  /**
+   * Whether the init containers of t's pod let the kubelet start or stop t: an init container when those
+   * before it succeeded and it has not (a succeeded one is never run again), a container of the pod when
+   * the pod is initialized.
+   */
+  private mayAct(t: Tracked): boolean {
+    if (t.init !== undefined && succeeded(t)) return false; // the common case, decided without the pod
+    const ofPod = this.byPod.get(t.pod) ?? new Set<Tracked>();
+    let hasInit = false;
+    for (const x of ofPod) if (x.init !== undefined) hasInit = true;
+    if (!hasInit) return true;
+    const progress = initProgress([...ofPod]);
+    if (t.init === undefined) return progress.current === undefined;
+    return progress.current === t;
   }
 
   private target(t: Tracked, label: ProbeLabel): ProbeTarget | undefined {
@@ -396,4 +431,37 @@ export class Kubelet {
       this.host.changed(t.owner);
     }
   }
+}
+
+/** An init container that exited 0 (as the runtime reports it now): it succeeded and is done for good. */
+function succeeded(t: Tracked): boolean {
+  return (t.container.state === "exited" || t.container.state === "dead") && t.container.exitCode === 0;
+}
+
+/**
+ * Where a pod's init phase is: how many init containers there are and have succeeded, and the one to run now
+ * (the first that has not succeeded), absent when the pod is initialized: all succeeded, or one of the pod's
+ * containers has started (they start only after the init phase; a restarted operator must not go back to it).
+ */
+function initProgress(pod: readonly Tracked[]): { total: number; done: number; current?: Tracked } {
+  const inits = pod.filter((t) => t.init !== undefined).sort((a, b) => a.init! - b.init!);
+  const done = inits.filter(succeeded).length;
+  const started = pod.some((t) => t.init === undefined && t.state.phase !== "created" && t.state.phase !== "unknown");
+  const current = started ? undefined : inits.find((t) => !succeeded(t));
+  return { total: inits.length, done, ...(current ? { current } : {}) };
+}
+
+/** A pod in its init phase, as kubectl shows it: Init:N/M, Init:Error, Init:CrashLoopBackOff; never ready. */
+function initHealth(pod: readonly Tracked[], current: Tracked, done: number, total: number, now: number): PodHealth {
+  const s = healthStatus(current.state, now);
+  const name = current.container.labels[LABELS.container] ?? current.container.runtimeName;
+  const reason = s.reason === "CrashLoopBackOff" ? "Init:CrashLoopBackOff" : s.phase === "exited" ? "Init:Error" : `Init:${done}/${total}`;
+  const message = s.phase === "running" ? `init container ${name} is running` : `init container ${name}: ${s.message}`;
+  return {
+    ready: false,
+    restartCount: pod.reduce((n, t) => n + t.state.restartCount, 0),
+    crashLooping: s.reason === "CrashLoopBackOff",
+    reason,
+    message,
+  };
 }

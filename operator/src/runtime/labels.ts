@@ -30,7 +30,10 @@ export const LABELS = {
   node: "io.coxswain.node",
   /** Assigned ports, JSON: [{"name":"http","containerPort":8080,"hostPort":30001,"protocol":"TCP"}]. */
   ports: "io.coxswain.ports",
-  /** The container's cpu/memory requests, JSON {"cpuMillis":100,"memoryBytes":0} (0 = unset), so capacity accounting survives restarts. */
+  /**
+   * The container's requests, JSON {"cpuMillis":100,"memoryBytes":0} (0 = unset) with "extended" {"example.com/dongle":1}
+   * when it asks for extended resources, so capacity accounting survives restarts.
+   */
   requests: "io.coxswain.requests",
   /**
    * Readiness probe as resolved at create time, JSON (see ReadinessLabel in runtime/fleet.ts): the host
@@ -43,6 +46,12 @@ export const LABELS = {
   priority: "io.coxswain.priority",
   /** Liveness and startup probes as resolved at create time, JSON {"liveness":…, "startup":…} (same shape as readiness). */
   probes: "io.coxswain.probes",
+  /**
+   * On an init container only: its place in the pod's initContainers (0-based, as text). The kubelet starts it
+   * when every init container before it has exited 0, and the pod's containers when all have; a stopped init
+   * container with exit code 0 is the durable record that it succeeded (it is kept, as the kubelet keeps it).
+   */
+  init: "io.coxswain.init",
   /** The container's preStop hook as resolved at create time, JSON (HookLabel in runtime/hooks.ts; host port assigned). */
   preStop: "io.coxswain.pre-stop",
   /** The container's postStart hook as resolved at create time, JSON (HookLabel in runtime/hooks.ts; host port assigned). */

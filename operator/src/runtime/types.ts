@@ -122,6 +122,11 @@ export interface ContainerLaunch {
   volumes?: LaunchVolume[];
   /** The container's volumeMounts, in declaration order; absent when it has none. */
   mounts?: LaunchMount[];
+  /**
+   * Create the container without starting it (state "created"): it waits for the pod's init containers
+   * before it, and the kubelet starts it (NodeRuntime.start, which counts no restart for a first start).
+   */
+  startLater?: true;
 }
 
 /**
@@ -228,7 +233,8 @@ export interface NodeRuntime {
   /** Every container on the node that carries the owner label of this operator instance. */
   list(): Promise<ObservedContainer[]>;
   /**
-   * Makes sure the image is present (pulling when the runtime can), creates the container and starts it.
+   * Makes sure the image is present (pulling when the runtime can), creates the container and starts it
+   * (unless launch.startLater).
    * Env values never appear in what it throws (InvalidField for one no environment can hold; see env.ts).
    */
   run(launch: ContainerLaunch): Promise<ObservedContainer>;

@@ -73,6 +73,8 @@ export interface PodEntry {
   readonly mem: number;
   readonly scoreCpu: number;
   readonly scoreMem: number;
+  /** Extended resources requested (Resources.extended), when any. */
+  readonly ext: Readonly<Record<string, number>> | undefined;
   readonly ports: number;
   readonly hostPorts: readonly NormalizedHostPort[];
   readonly terms: HolderTerms | undefined;
@@ -301,6 +303,7 @@ export function makeEntry(f: EntryFields): PodEntry {
     mem: f.requests.memoryBytes,
     scoreCpu: f.requestsForScoring.cpuMillis,
     scoreMem: f.requestsForScoring.memoryBytes,
+    ext: f.requests.extended,
     ports: f.ports,
     hostPorts: f.hostPorts,
     terms: f.terms,
@@ -368,6 +371,10 @@ export class Cluster {
   readonly reqMem: Float64Array;
   readonly scoreCpu: Float64Array;
   readonly scoreMem: Float64Array;
+  /** Extended resources each node offers (allocatable.extended); undefined: none. */
+  readonly allocExt: readonly (Readonly<Record<string, number>> | undefined)[];
+  /** Extended resources requested on each node, kept up to date by addPod/removePod. */
+  readonly reqExt: Record<string, number>[];
   readonly podCount: Float64Array;
   readonly freePorts: Float64Array;
   readonly hostPorts: (HostPortSet | undefined)[];
@@ -428,6 +435,8 @@ export class Cluster {
     this.scoreCpu = new Float64Array(n);
     this.scoreMem = new Float64Array(n);
     this.podCount = new Float64Array(n);
+    this.allocExt = nodes.map((x) => x.allocatable.extended);
+    this.reqExt = nodes.map((x) => ({ ...x.requested.extended }));
     this.freePorts = new Float64Array(n);
     this.hostPorts = new Array(n).fill(undefined);
     const taints: (readonly Taint[] | undefined)[] = new Array(n).fill(undefined);
@@ -739,6 +748,7 @@ export class Cluster {
     this.reqMem[i]! += e.mem;
     this.scoreCpu[i]! += e.scoreCpu;
     this.scoreMem[i]! += e.scoreMem;
+    if (e.ext !== undefined) for (const [name, q] of Object.entries(e.ext)) this.reqExt[i]![name] = (this.reqExt[i]![name] ?? 0) + q;
     this.podCount[i]! += 1;
     this.freePorts[i]! -= e.ports;
     if (e.hostPorts.length > 0) {
@@ -771,6 +781,7 @@ export class Cluster {
     this.reqMem[i]! -= e.mem;
     this.scoreCpu[i]! -= e.scoreCpu;
     this.scoreMem[i]! -= e.scoreMem;
+    if (e.ext !== undefined) for (const [name, q] of Object.entries(e.ext)) this.reqExt[i]![name] = (this.reqExt[i]![name] ?? 0) - q;
     this.podCount[i]! -= 1;
     this.freePorts[i]! += e.ports;
     const set = this.hostPorts[i];
@@ -799,7 +810,7 @@ export class Cluster {
     return {
       ...x,
       allocatable: { ...x.allocatable },
-      requested: { cpuMillis: this.reqCpu[i]!, memoryBytes: this.reqMem[i]! },
+      requested: { cpuMillis: this.reqCpu[i]!, memoryBytes: this.reqMem[i]!, ...(Object.keys(this.reqExt[i]!).length > 0 ? { extended: { ...this.reqExt[i]! } } : {}) },
       requestedForScoring: { cpuMillis: this.scoreCpu[i]!, memoryBytes: this.scoreMem[i]! },
       podCount: this.podCount[i]!,
       freePorts: this.freePorts[i]!,

@@ -25,6 +25,7 @@ import { seededRandom } from "./random.js";
 import {
   REASON_EXISTING_ANTI_AFFINITY,
   REASON_INSUFFICIENT_CPU,
+  insufficientReason,
   REASON_INSUFFICIENT_MEMORY,
   REASON_NO_FREE_PORTS,
   REASON_NODE_AFFINITY,
@@ -616,7 +617,8 @@ export class Engine {
 
   /**
    * NodeResourcesFit.Filter (fitsRequest): the pod count, then each resource the pod requests (> 0) against
-   * allocatable − requested; every shortfall is reported.
+   * allocatable − requested, extended resources last (by name; a node offers none it does not declare);
+   * every shortfall is reported.
    */
   private fitStatus(p: PodInfo, i: number): number {
     const cl = this.cl;
@@ -624,7 +626,13 @@ export class Engine {
     if (cl.podCount[i]! + 1 > cl.allocPods[i]!) bits = 1;
     if (p.cpu > 0 && p.cpu > cl.allocCpu[i]! - cl.reqCpu[i]!) bits |= 2;
     if (p.mem > 0 && p.mem > cl.allocMem[i]! - cl.reqMem[i]!) bits |= 4;
-    return bits === 0 ? 0 : this.fitReasons[bits]!;
+    let short: string[] | undefined;
+    for (const [name, q] of p.ext) {
+      if (q > (cl.allocExt[i]?.[name] ?? 0) - (cl.reqExt[i]![name] ?? 0)) (short ??= []).push(name);
+    }
+    if (short === undefined) return bits === 0 ? 0 : this.fitReasons[bits]!;
+    const list = bits === 0 ? [] : this.reasons.list[this.fitReasons[bits]!]!.reasons;
+    return this.reasons.id("NodeResourcesFit", [...list, ...short.map(insufficientReason)], true);
   }
 
   private portsStatus(p: PodInfo, i: number): number {

@@ -88,6 +88,8 @@ export interface PodInfo {
   readonly mem: number;
   readonly scoreCpu: number;
   readonly scoreMem: number;
+  /** Extended resources requested (more than 0), sorted by name. */
+  readonly ext: readonly (readonly [string, number])[];
   readonly ports: number;
   readonly hostPorts: readonly NormalizedHostPort[];
   readonly images: readonly string[];
@@ -263,6 +265,9 @@ export function compilePod(req: PodRequest): PodInfo {
     mem: req.requests.memoryBytes,
     scoreCpu: req.requestsForScoring.cpuMillis,
     scoreMem: req.requestsForScoring.memoryBytes,
+    ext: Object.entries(req.requests.extended ?? {})
+      .filter(([, q]) => q > 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     ports: req.ports,
     hostPorts: req.hostPorts === undefined || req.hostPorts.length === 0 ? NONE : normalizeHostPorts(req.hostPorts),
     images: compileImages(req.images),

@@ -17,6 +17,10 @@ export const REASON_TOO_MANY_PODS = "Too many pods";
 export const REASON_INSUFFICIENT_CPU = "Insufficient cpu";
 /** NodeResourcesFit: the pod's memory request exceeds allocatable − requested. */
 export const REASON_INSUFFICIENT_MEMORY = "Insufficient memory";
+/** NodeResourcesFit: the pod's request of an extended resource exceeds allocatable − requested ("Insufficient example.com/dongle"). */
+export function insufficientReason(resource: string): string {
+  return `Insufficient ${resource}`;
+}
 /** PodTopologySpread (ErrReasonConstraintsNotMatch): placing the pod would exceed maxSkew. */
 export const REASON_SPREAD = "node(s) didn't match pod topology spread constraints";
 /** PodTopologySpread (ErrReasonNodeLabelNotMatch): the node lacks a constraint's topology key. */

@@ -11,6 +11,12 @@
 export interface Resources {
   cpuMillis: number;
   memoryBytes: number;
+  /**
+   * Extended resources (names with a domain, e.g. "example.com/dongle") in whole units; absent or missing: 0.
+   * Only NodeResourcesFit's filter looks at them (a node offers none it does not declare), as kube-scheduler's
+   * default profile does; scores use cpu and memory only.
+   */
+  extended?: Readonly<Record<string, number>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

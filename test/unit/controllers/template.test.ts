@@ -206,3 +206,73 @@ describe("image pulls of a pod template", () => {
     expect(planTemplate(withSecrets(deployment({ image: "app:v1" })), lookup(cfg("hi"))).revision).not.toBe(base);
   });
 });
+
+describe("init containers", () => {
+  const withInits = (): Deployment => {
+    const d = deployment();
+    d.spec.template.spec.volumes = [{ name: "shared", emptyDir: {} }];
+    d.spec.template.spec.initContainers = [
+      {
+        name: "migrate",
+        image: "tools:v1",
+        command: ["migrate", "--greeting=$(GREETING)"],
+        env: [{ name: "GREETING", valueFrom: { configMapKeyRef: { name: "cfg", key: "greeting" } } }],
+        resources: { requests: { cpu: "1", memory: "32Mi" } },
+        securityContext: { readOnlyRootFilesystem: true },
+        volumeMounts: [{ name: "shared", mountPath: "/shared" }],
+      },
+      { name: "seed", image: "tools:v1", resources: { requests: { cpu: "100m", memory: "1Gi" } } },
+    ];
+    return d;
+  };
+  const placement = { pod: "web-abc-x", node: node("host"), hostPorts: [30000, 30001], commit: "c1", instance: "coxswain" };
+
+  it("are launched first, in order, labelled with their place; only the first starts at once", () => {
+    const launches = podLaunches(planTemplate(withInits(), lookup(cfg("hi"))), placement);
+    expect(launches.map((l) => [l.labels[LABELS.container], l.labels[LABELS.init], l.startLater])).toEqual([
+      ["migrate", "0", undefined],
+      ["seed", "1", true],
+      ["app", undefined, true],
+    ]);
+    const migrate = launches[0]!;
+    // Env sources, volumes and securityContext are planned as for any container; no ports.
+    expect(migrate.command).toEqual(["migrate", "--greeting=hi"]);
+    expect(migrate.env.COXSWAIN_POD).toBe("web-abc-x");
+    expect(migrate.env.PORT).toBeUndefined();
+    expect(migrate.ports).toEqual([]);
+    expect(migrate.mounts).toEqual([{ volume: "shared", mountPath: "/shared", readOnly: false }]);
+    expect(migrate.volumes).toEqual([{ name: "shared", type: "emptyDir" }]);
+    expect(migrate.security).toEqual({ readOnlyRootFilesystem: true });
+    expect(launches[2]!.ports.map((p) => p.hostPort)).toEqual([30000, 30001]);
+  });
+
+  it("a pod without init containers starts every container at once", () => {
+    expect(podLaunches(planTemplate(deployment(), lookup(cfg("hi"))), placement).map((l) => l.startLater)).toEqual([undefined]);
+  });
+
+  it("are part of the revision", () => {
+    const base = planTemplate(withInits(), lookup(cfg("hi"))).revision;
+    const changed = withInits();
+    changed.spec.template.spec.initContainers![1]!.image = "tools:v2";
+    expect(planTemplate(changed, lookup(cfg("hi"))).revision).not.toBe(base);
+    expect(planTemplate(deployment(), lookup(cfg("hi"))).revision).not.toBe(base);
+  });
+
+  it("the pod requests the larger of its containers' sum and its largest init container, per resource, as Kubernetes does", () => {
+    const plan = planTemplate(withInits(), lookup(cfg("hi")));
+    expect(plan.requests).toEqual({ cpuMillis: 1000, memoryBytes: 2 ** 30 });
+    expect(plan.requestsForScoring).toEqual({ cpuMillis: 1000, memoryBytes: 2 ** 30 });
+    expect(plan.images).toEqual(["app:v1", "tools:v1"]);
+  });
+
+  it("extended resources are requested by the pod, summed over its containers and at least its largest init container's", () => {
+    const d = withInits();
+    const spec = d.spec.template.spec;
+    spec.containers[0]!.resources = { requests: { cpu: "250m", "example.com/dongle": 1 }, limits: { "example.com/dongle": 1 } };
+    spec.initContainers![0]!.resources = { requests: { "example.com/dongle": 2, "example.com/key": 1 }, limits: { "example.com/dongle": 2, "example.com/key": 1 } };
+    const plan = planTemplate(d, lookup(cfg("hi")));
+    expect(plan.requests.extended).toEqual({ "example.com/dongle": 2, "example.com/key": 1 });
+    expect(plan.containers.map((c) => c.requests.extended)).toEqual([{ "example.com/dongle": 2, "example.com/key": 1 }, undefined, { "example.com/dongle": 1 }]);
+    expect(JSON.parse(podLaunches(plan, placement)[2]!.labels[LABELS.requests]!)).toEqual({ cpuMillis: 250, memoryBytes: 0, extended: { "example.com/dongle": 1 } });
+  });
+});

@@ -116,7 +116,7 @@ describe("reasons of unsupported fields", () => {
 
   it("cover the pod fields people's manifests carry", () => {
     const pod = new Set(fields.filter((f) => f.kind === "Deployment").map((f) => f.path.join(".")));
-    for (const f of ["volumes.[].hostPath", "volumes.[].persistentVolumeClaim", "initContainers", "hostNetwork", "securityContext.fsGroup", "containers.[].securityContext.seLinuxOptions"]) {
+    for (const f of ["volumes.[].hostPath", "volumes.[].persistentVolumeClaim", "initContainers.[].restartPolicy", "hostNetwork", "securityContext.fsGroup", "containers.[].securityContext.seLinuxOptions"]) {
       expect(pod.has(`spec.template.spec.${f}`), f).toBe(true);
     }
   });

@@ -40,6 +40,15 @@ function launch(pod: string, ports: number[], extra: Record<string, string> = {}
   };
 }
 
+/** A pod with init containers migrate and seed before its container app, as podLaunches creates them. */
+function podWithInits(pod: string): ContainerLaunch[] {
+  const one = (name: string, init: number | undefined): ContainerLaunch => {
+    const base = launch(pod, [], { [LABELS.container]: name, ...(init !== undefined ? { [LABELS.init]: String(init) } : {}) });
+    return { ...base, runtimeName: `cx_default_${pod}_${name}`, ...(init === 0 ? {} : { startLater: true as const }) };
+  };
+  return [one("migrate", 0), one("seed", 1), one("app", undefined)];
+}
+
 function makeFleet(opts: { latency?: (name: string) => number; prober?: (t: ProbeTarget) => Promise<{ ok: boolean; message: string }> } = {}) {
   const runtimes = new Map<string, FakeRuntime>();
   const changes: string[][] = [];
@@ -75,6 +84,20 @@ describe("fleet", () => {
     fleet.setReservedHostPorts([30000, 30002]);
     const a = fleet.reserve({ pod: "web-a", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 100, memoryBytes: 0 }, portCount: 2 });
     expect(a).toEqual([30001, 30003]);
+    await fleet.close();
+  });
+
+  it("the scheduler's view offers a node's declared extended resources and counts those its pods (labels) and reservations request", async () => {
+    const { fleet } = makeFleet();
+    await fleet.setNodes([{ ...node("n1"), capacity: { extended: { "example.com/dongle": 2 } } }, node("n2")]);
+    const dongle = JSON.stringify({ cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 1 } });
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000], { [LABELS.requests]: dongle })]);
+    fleet.reserve({ pod: "web-b", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 1 } }, requestsForScoring: { cpuMillis: 100, memoryBytes: 0 }, portCount: 1 });
+    const [n1, n2] = fleet.schedulerSnapshot();
+    expect(n1!.allocatable.extended).toEqual({ "example.com/dongle": 2 });
+    expect(n1!.requested).toEqual({ cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 2 } });
+    expect(n2!.allocatable.extended).toBeUndefined();
+    expect(n2!.requested.extended).toBeUndefined();
     await fleet.close();
   });
 
@@ -281,6 +304,78 @@ describe("fleet", () => {
     await waitFor("both pods ready", () => fleet.pods().length === 2 && fleet.pods().every((p) => p.ready), 10_000);
     const newId = fleet.pods().find((p) => p.name === "web-new")!.containers[0]!.id;
     expect(rt.execs).toEqual([{ id: newId, command: ["warm-up"] }]);
+    await fleet.close();
+  });
+
+  it("runs init containers one at a time, in order, and the pod's containers after the last; an operator restart runs no succeeded one again", async () => {
+    const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
+    const first = new Fleet({ runtimeFactory: () => rt, pollMs: 60_000 });
+    await first.setNodes([node("n1")]);
+    first.start();
+    await first.createPod("web-a", "n1", podWithInits("web-a"));
+    const byName = (f: Fleet) => new Map(f.pods()[0]!.containers.map((c) => [c.labels[LABELS.container]!, c]));
+    expect([...byName(first)].map(([n, c]) => [n, c.state])).toEqual([["app", "created"], ["migrate", "running"], ["seed", "created"]]);
+    expect(first.pods().map((p) => [p.phase, p.ready, p.reason])).toEqual([["Pending", false, "Init:0/2"]]);
+    rt.crash(byName(first).get("migrate")!.id, 0);
+    await waitFor("seed started", () => byName(first).get("seed")?.state === "running", 5_000);
+    expect(byName(first).get("app")!.state).toBe("created");
+    expect(first.pods()[0]!.reason).toBe("Init:1/2");
+    await first.close();
+
+    // A new operator finds migrate succeeded and seed running: it waits for seed, never reruns migrate.
+    const second = new Fleet({ runtimeFactory: () => rt, pollMs: 60_000 });
+    await second.setNodes([node("n1")]);
+    second.start();
+    expect(second.pods()[0]!.reason).toBe("Init:1/2");
+    rt.crash(byName(second).get("seed")!.id, 0);
+    await waitFor("web-a ready", () => second.pods()[0]?.ready === true, 10_000);
+    const after = byName(second);
+    expect([...after].map(([n, c]) => [n, c.state, c.exitCode, c.restartCount])).toEqual([
+      ["app", "running", undefined, 0],
+      ["migrate", "exited", 0, 0],
+      ["seed", "exited", 0, 0],
+    ]);
+    expect(second.pods()[0]!.phase).toBe("Running");
+    expect(second.pods()[0]!.message).toBeUndefined();
+    await second.close();
+  });
+
+  it("restarts a failing init container with the crash-loop back-off (Init:Error, Init:CrashLoopBackOff) and never starts the pod's containers meanwhile", async () => {
+    let now = 1_000_000;
+    const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB, now: () => now });
+    const fleet = new Fleet({ runtimeFactory: () => rt, pollMs: 60_000, now: () => now });
+    await fleet.setNodes([node("n1")]);
+    fleet.start();
+    await fleet.createPod("web-a", "n1", podWithInits("web-a"));
+    const migrate = () => fleet.pods()[0]!.containers.find((c) => c.labels[LABELS.container] === "migrate")!;
+    now += 500;
+    // The first restart of a loop is immediate; here the engine refuses it once: Init:Error until the retry.
+    rt.failNext("start", "RuntimeCallFailed");
+    rt.crash(migrate().id, 1);
+    await waitFor("Init:Error", () => fleet.pods()[0]!.reason === "Init:Error", 5_000);
+    now += 1_000;
+    await waitFor("migrate restarted", () => migrate().restartCount === 1 && migrate().state === "running", 5_000);
+    now += 1_000;
+    await fleet.refresh("n1");
+    rt.crash(migrate().id, 1);
+    await fleet.refresh("n1");
+    await waitFor("in back-off", () => fleet.pods()[0]!.reason === "Init:CrashLoopBackOff", 5_000);
+    expect(fleet.pods()[0]!.crashLooping).toBe(true);
+    expect(migrate().state).toBe("exited");
+    now += 10_000;
+    await waitFor("restarted after 10 s", () => migrate().restartCount === 2 && migrate().state === "running", 5_000);
+    expect(fleet.pods()[0]!.containers.filter((c) => c.labels[LABELS.container] !== "migrate").map((c) => c.state)).toEqual(["created", "created"]);
+    expect(fleet.pods()[0]!.phase).toBe("Pending");
+    expect(fleet.pods()[0]!.restartCount).toBe(2);
+    // It succeeds now: the pod runs, and its restarts are its containers' (none), as kubectl counts them.
+    now += 1_000;
+    rt.crash(migrate().id, 0);
+    const seed = () => fleet.pods()[0]!.containers.find((c) => c.labels[LABELS.container] === "seed")!;
+    await waitFor("seed started", () => seed().state === "running", 5_000);
+    now += 1_000;
+    rt.crash(seed().id, 0);
+    await waitFor("the pod runs", () => fleet.pods()[0]!.phase === "Running", 5_000);
+    expect(fleet.pods()[0]!.restartCount).toBe(0);
     await fleet.close();
   });
 

@@ -62,9 +62,15 @@ export function withPlacement(nodes: readonly NodeSnapshot[], p: PodRequest, nod
     if (p.labels !== undefined) summary.labels = p.labels;
     if (p.affinity !== undefined) summary.affinity = p.affinity;
     if (p.hostPorts !== undefined) summary.hostPorts = p.hostPorts;
+    const extended: Record<string, number> = { ...n.requested.extended };
+    for (const [name, q] of Object.entries(p.requests.extended ?? {})) extended[name] = (extended[name] ?? 0) + q;
     const next: NodeSnapshot = {
       ...n,
-      requested: { cpuMillis: n.requested.cpuMillis + p.requests.cpuMillis, memoryBytes: n.requested.memoryBytes + p.requests.memoryBytes },
+      requested: {
+        cpuMillis: n.requested.cpuMillis + p.requests.cpuMillis,
+        memoryBytes: n.requested.memoryBytes + p.requests.memoryBytes,
+        ...(Object.keys(extended).length > 0 ? { extended } : {}),
+      },
       requestedForScoring: {
         cpuMillis: n.requestedForScoring.cpuMillis + p.requestsForScoring.cpuMillis,
         memoryBytes: n.requestedForScoring.memoryBytes + p.requestsForScoring.memoryBytes,

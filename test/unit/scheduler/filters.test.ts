@@ -286,6 +286,30 @@ describe("NodeResourcesFit filter", () => {
       reasons: [],
     },
     {
+      name: "accepts a pod whose extended resource the node offers with enough left",
+      node: node("a", { allocatable: { ...alloc, extended: { "example.com/dongle": 2 } }, requested: { cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 1 } } }),
+      pod: pod("p", { requests: { cpuMillis: 1, memoryBytes: 1, extended: { "example.com/dongle": 1 } } }),
+      reasons: [],
+    },
+    {
+      name: "rejects with Insufficient <name> when the node's extended resource is used up",
+      node: node("a", { allocatable: { ...alloc, extended: { "example.com/dongle": 2 } }, requested: { cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 2 } } }),
+      pod: pod("p", { requests: { cpuMillis: 1, memoryBytes: 1, extended: { "example.com/dongle": 1 } } }),
+      reasons: ["Insufficient example.com/dongle"],
+    },
+    {
+      name: "rejects a node that does not declare the extended resource at all",
+      node: node("a", { allocatable: alloc }),
+      pod: pod("p", { requests: { cpuMillis: 1, memoryBytes: 1, extended: { "example.com/dongle": 1 } } }),
+      reasons: ["Insufficient example.com/dongle"],
+    },
+    {
+      name: "lists extended shortfalls after cpu and memory, by name, and ignores an extended request of 0",
+      node: node("a", { allocatable: { ...alloc, extended: { "b.example/x": 1 } } }),
+      pod: pod("p", { requests: { cpuMillis: 2000, memoryBytes: 0, extended: { "b.example/x": 2, "a.example/y": 1, "c.example/z": 0 } } }),
+      reasons: ["Insufficient cpu", "Insufficient a.example/y", "Insufficient b.example/x"],
+    },
+    {
       name: "checks only the pod count for a pod without requests",
       node: node("a", { allocatable: alloc, podCount: 3, requested: { cpuMillis: 5000, memoryBytes: 5 * Gi } }),
       pod: pod("p", { requests: { cpuMillis: 0, memoryBytes: 0 } }),

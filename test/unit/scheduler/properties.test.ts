@@ -10,6 +10,9 @@ import type { Affinity, NodeSnapshot, PodAffinityTerm, PodRequest, PodSummary, T
 import { Mi, node, withPlacement } from "./builders.js";
 
 const HOST = "kubernetes.io/hostname";
+/** The extended resource some nodes declare and some pods request. */
+const DONGLE = "example.com/dongle";
+const dongles = (r: { extended?: Readonly<Record<string, number>> } | undefined) => r?.extended?.[DONGLE] ?? 0;
 const APPS = ["a", "b", "c"];
 const TAINTS: Taint[] = [
   { key: "dedicated", value: "db", effect: "NoSchedule" },
@@ -70,6 +73,7 @@ function fits(p: PodRequest, n: NodeSnapshot, nodes: readonly NodeSnapshot[]): b
   if (n.podCount + 1 > n.allocatable.pods) return false;
   if (p.requests.cpuMillis > 0 && p.requests.cpuMillis > n.allocatable.cpuMillis - n.requested.cpuMillis) return false;
   if (p.requests.memoryBytes > 0 && p.requests.memoryBytes > n.allocatable.memoryBytes - n.requested.memoryBytes) return false;
+  if (dongles(p.requests) > 0 && dongles(p.requests) > dongles(n.allocatable) - dongles(n.requested)) return false;
   const ns = p.namespace ?? "default";
   const pods = allPods(nodes);
   // DoNotSchedule spreading.
@@ -142,6 +146,7 @@ const nodeArb = fc.record({
   freePorts: fc.integer({ min: 0, max: 6 }),
   port80: rarely(4),
   running: fc.array(runningArb, { maxLength: 3 }),
+  dongles: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined, freq: 2 }),
 });
 
 function buildNode(name: string, r: typeof nodeArb extends fc.Arbitrary<infer T> ? T : never): NodeSnapshot {
@@ -149,7 +154,9 @@ function buildNode(name: string, r: typeof nodeArb extends fc.Arbitrary<infer T>
   if (r.zone !== undefined) labels["zone"] = r.zone;
   if (r.disk !== undefined) labels["disk"] = r.disk;
   const pods: PodSummary[] = r.running.map((x, k) => {
-    const s: PodSummary = { name: `${name}-run-${k}`, namespace: "default", labels: { app: x.app }, owner: `Deployment/default/${x.app}`, priority: x.priority, requests: { cpuMillis: x.cpu, memoryBytes: 0 }, terminating: x.terminating };
+    // A node that declares dongles has its first pod hold one.
+    const extended = k === 0 && (r.dongles ?? 0) > 0 ? { extended: { [DONGLE]: 1 } } : {};
+    const s: PodSummary = { name: `${name}-run-${k}`, namespace: "default", labels: { app: x.app }, owner: `Deployment/default/${x.app}`, priority: x.priority, requests: { cpuMillis: x.cpu, memoryBytes: 0, ...extended }, terminating: x.terminating };
     if (x.affinity !== undefined) s.affinity = x.affinity;
     return s;
   });
@@ -160,8 +167,8 @@ function buildNode(name: string, r: typeof nodeArb extends fc.Arbitrary<infer T>
     labels,
     taints: r.taints,
     unschedulable: r.unschedulable,
-    allocatable: { cpuMillis: Math.max(r.cpu, used), memoryBytes: r.memMi * Mi, pods: Math.max(r.pods, pods.length) },
-    requested: { cpuMillis: used, memoryBytes: 0 },
+    allocatable: { cpuMillis: Math.max(r.cpu, used), memoryBytes: r.memMi * Mi, pods: Math.max(r.pods, pods.length), ...(r.dongles !== undefined ? { extended: { [DONGLE]: r.dongles } } : {}) },
+    requested: { cpuMillis: used, memoryBytes: 0, ...(pods.some((p) => dongles(p.requests) > 0) ? { extended: { [DONGLE]: 1 } } : {}) },
     requestedForScoring: { cpuMillis: used, memoryBytes: 0 },
     podCount: pods.length,
     podsByOwner,
@@ -187,12 +194,13 @@ const podArb = fc.record({
   spread: fc.option(fc.record({ key: fc.constantFrom(HOST, "zone"), maxSkew: fc.integer({ min: 1, max: 2 }) }), { nil: undefined, freq: 2 }),
   podAffinity: rarely(6),
   anti: fc.option(fc.constantFrom(HOST, "zone"), { nil: undefined, freq: 2 }),
+  dongles: fc.constantFrom(0, 0, 0, 1, 2),
 });
 
 const podsArb = (max: number) =>
   fc.array(podArb, { maxLength: max }).map((rs) =>
     rs.map((r, i): PodRequest => {
-      const requests = { cpuMillis: r.cpu, memoryBytes: r.memMi * Mi };
+      const requests = { cpuMillis: r.cpu, memoryBytes: r.memMi * Mi, ...(r.dongles > 0 ? { extended: { [DONGLE]: r.dongles } } : {}) };
       const p: PodRequest = {
         id: `pod-${i}`,
         owner: r.owner === "" ? "" : `Deployment/default/${r.owner}`,
@@ -242,6 +250,7 @@ describe("schedule properties", () => {
         for (const n of fleet) {
           expect(n.requested.cpuMillis).toBeLessThanOrEqual(n.allocatable.cpuMillis);
           expect(n.requested.memoryBytes).toBeLessThanOrEqual(n.allocatable.memoryBytes);
+          expect(dongles(n.requested)).toBeLessThanOrEqual(dongles(n.allocatable));
           expect(n.podCount).toBeLessThanOrEqual(n.allocatable.pods);
           expect(n.freePorts).toBeGreaterThanOrEqual(0);
         }
@@ -370,13 +379,14 @@ function dropPods(n: NodeSnapshot, names: ReadonlySet<string>): NodeSnapshot {
   const keep = (n.pods ?? []).filter((p) => !names.has(p.name));
   const gone = (n.pods ?? []).filter((p) => names.has(p.name));
   const cpu = gone.reduce((s, p) => s + (p.requests?.cpuMillis ?? 0), 0);
+  const freed = gone.reduce((s, p) => s + dongles(p.requests), 0);
   const podsByOwner = { ...n.podsByOwner };
   for (const p of gone) if (p.owner !== undefined) podsByOwner[p.owner] = (podsByOwner[p.owner] ?? 1) - 1;
   return {
     ...n,
     pods: keep,
     podCount: n.podCount - gone.length,
-    requested: { ...n.requested, cpuMillis: n.requested.cpuMillis - cpu },
+    requested: { ...n.requested, cpuMillis: n.requested.cpuMillis - cpu, ...(freed > 0 ? { extended: { [DONGLE]: dongles(n.requested) - freed } } : {}) },
     requestedForScoring: { ...n.requestedForScoring, cpuMillis: n.requestedForScoring.cpuMillis - cpu },
     podsByOwner,
   };

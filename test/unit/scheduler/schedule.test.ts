@@ -45,6 +45,22 @@ describe("schedule places pods", () => {
     ]);
   });
 
+  it("places pods asking for an extended resource on the node that declares it, counting each placement, and says when none has enough left", () => {
+    const dongle = { cpuMillis: 100, memoryBytes: 1 * Mi, extended: { "example.com/dongle": 1 } };
+    const r = schedule(
+      [node("a"), node("b", { allocatable: { cpuMillis: 4000, memoryBytes: 8 * Gi, pods: 110, extended: { "example.com/dongle": 2 } } }), node("c")],
+      ["p1", "p2", "p3"].map((id) => pod(id, { requests: dongle })),
+      NO_PREEMPTION,
+    );
+    expect(r.placements.map((p) => [p.id, p.node])).toEqual([
+      ["p1", "b"],
+      ["p2", "b"],
+    ]);
+    expect(r.unschedulable).toEqual([
+      { id: "p3", message: "0/3 nodes are available: 3 Insufficient example.com/dongle.", reasons: { "Insufficient example.com/dongle": 3 }, plugins: ["NodeResourcesFit"] },
+    ]);
+  });
+
   it("stops placing on a node once its port range is exhausted", () => {
     const r = schedule([node("a", { freePorts: 2 })], ["p1", "p2", "p3"].map((id) => pod(id, { ports: 1 })), NO_PREEMPTION);
     expect(r.placements.map((p) => p.id)).toEqual(["p1", "p2"]);

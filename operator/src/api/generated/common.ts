@@ -110,6 +110,10 @@ export interface PodSpec {
    * @minItems 1
    */
   containers: [Container, ...Container[]];
+  /**
+   * Run one after another before the containers, each to completion (exit 0), sharing the pod's volumes, environment sources, securityContext and network; one that fails is started again with the crash-loop back-off (the pod shows Init:Error, Init:CrashLoopBackOff, Init:N/M meanwhile), and the containers start only when all have succeeded. They have no ports, probes nor lifecycle hooks; names are unique among all the pod's containers. Part of the revision.
+   */
+  initContainers?: Container[];
 }
 /**
  * Security settings of every container of the pod (Docker create options). A container's own securityContext overrides runAsUser, runAsGroup, runAsNonRoot and seccompProfile, as in Kubernetes. On the process runtime a setting the operator's own process does not already meet makes the pod fail with SecurityContextUnmet.
@@ -428,8 +432,14 @@ export interface ContainerPort {
 }
 export interface ResourceRequirements {
   requests?: ResourceList;
+  /**
+   * cpu and memory are requested from the node's allocatable and limited by Docker. ephemeral-storage is accepted and not enforced (a warning). An extended resource, a name with a domain (e.g. example.com/dongle) and a whole number, is requested from the Nodes that declare it in spec.capacity, as kube-scheduler does; its request, when given, equals its limit. hugepages-<size> is refused.
+   */
   limits?: ResourceList;
 }
+/**
+ * cpu and memory are requested from the node's allocatable and limited by Docker. ephemeral-storage is accepted and not enforced (a warning). An extended resource, a name with a domain (e.g. example.com/dongle) and a whole number, is requested from the Nodes that declare it in spec.capacity, as kube-scheduler does; its request, when given, equals its limit. hugepages-<size> is refused.
+ */
 export interface ResourceList {
   /**
    * Kubernetes quantity, e.g. 250m or 0.5.
@@ -439,6 +449,14 @@ export interface ResourceList {
    * Kubernetes quantity, e.g. 128Mi, 1G or 1048576.
    */
   memory?: number | string;
+  /**
+   * Kubernetes quantity, accepted with a warning (coxswain does not limit a container's disk use).
+   */
+  "ephemeral-storage"?: number | string;
+  /**
+   * An extended resource (a whole number) or hugepages-<size> (refused), as a Kubernetes quantity.
+   */
+  [k: string]: number | string | undefined;
 }
 /**
  * Security settings of this container (Docker create options); runAsUser, runAsGroup, runAsNonRoot and seccompProfile override the pod's.

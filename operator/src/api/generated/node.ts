@@ -73,7 +73,7 @@ export interface Taint {
   effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
 }
 /**
- * Overrides what the engine reports (CPUs, memory); pods caps how many pods the node runs.
+ * Overrides what the engine reports (CPUs, memory); pods caps how many pods the node runs. A name with a domain declares an extended resource the node offers, e.g. example.com/dongle: 2: a pod requesting one is placed only on nodes with enough left (none is offered where it is not declared).
  */
 export interface NodeCapacity {
   /**
@@ -85,6 +85,10 @@ export interface NodeCapacity {
    */
   memory?: number | string;
   pods?: number;
+  /**
+   * How many of this extended resource the node offers (a whole number).
+   */
+  [k: string]: number | string | undefined;
 }
 /**
  * Kept back for the host (the Docker engine, the system) and subtracted from the capacity before pods are placed. Default 100m CPU and 256Mi memory.

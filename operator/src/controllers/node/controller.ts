@@ -43,6 +43,9 @@ export function nodeConfigOf(node: Node, graph?: DesiredGraph): NodeConfig {
       ...(cap.memory !== undefined ? { memoryBytes: parseMemory(cap.memory) } : {}),
       ...(cap.pods !== undefined ? { pods: cap.pods } : {}),
     };
+    // Names with a domain are the extended resources the node offers (example.com/dongle: 2).
+    const extended = Object.entries(cap).filter(([name, q]) => name.includes("/") && typeof q === "number") as [string, number][];
+    if (extended.length > 0) cfg.capacity.extended = Object.fromEntries(extended.sort(([a], [b]) => (a < b ? -1 : 1)));
   }
   const reserved = node.spec.reserved;
   cfg.reserved = {

@@ -27,7 +27,7 @@ import { makeKey } from "../../api/objects.js";
 import type { LifecycleHandler, PodSpec, Probe } from "../../api/generated/index.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
 import type { NodeConfig } from "../../runtime/fleet.js";
-import { scoringRequests } from "../../runtime/fleet.js";
+import { podResources } from "../../runtime/fleet.js";
 import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { HookLabel } from "../../runtime/hooks.js";
@@ -44,6 +44,8 @@ import { expandVars, launchEnv, planEnv, type PlannedEnvVar, type ReferenceLooku
 /** A container of the template with everything resolved that does not depend on the node. */
 export interface ContainerPlan {
   name: string;
+  /** An init container's place in initContainers (0-based); absent for the pod's containers. */
+  init?: number;
   image: string;
   command?: string[];
   args?: string[];
@@ -112,19 +114,29 @@ export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: Pod
   const namespace = dep.metadata.namespace ?? "default";
   const resolvedConfig: Record<string, unknown> = {};
   const meta = dep.spec.template.metadata;
-  const pod = { namespace, labels: meta.labels ?? {}, annotations: meta.annotations ?? {}, containers: dep.spec.template.spec.containers };
-  const containers: ContainerPlan[] = dep.spec.template.spec.containers.map((c) => {
+  const inits = dep.spec.template.spec.initContainers ?? [];
+  const all = [...inits, ...dep.spec.template.spec.containers];
+  const pod = { namespace, labels: meta.labels ?? {}, annotations: meta.annotations ?? {}, containers: all };
+  // Init containers first, in order: podLaunches creates them first and the kubelet runs them one by one.
+  const containers: ContainerPlan[] = all.map((c, i) => {
     const security = launchSecurity(dep.spec.template.spec, c);
     const env = planEnv(c, pod, refs, resolvedConfig);
-    const requests = {
+    const requests: Resources = {
       cpuMillis: c.resources?.requests?.cpu !== undefined ? parseCpu(c.resources.requests.cpu) : 0,
       memoryBytes: c.resources?.requests?.memory !== undefined ? parseMemory(c.resources.requests.memory) : 0,
     };
+    // Extended resources (a name with a domain; manifest/pod.ts checked them): whole units, in name order.
+    const extended = Object.entries(c.resources?.requests ?? {})
+      .filter(([name, q]) => name.includes("/") && q !== undefined)
+      .map(([name, q]) => [name, Number(q)] as const)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    if (extended.length > 0) requests.extended = Object.fromEntries(extended);
     const limits: ContainerPlan["limits"] = {};
     if (c.resources?.limits?.cpu !== undefined) limits.cpuMillis = parseCpu(c.resources.limits.cpu);
     if (c.resources?.limits?.memory !== undefined) limits.memoryBytes = parseMemory(c.resources.limits.memory);
     return {
       name: c.name,
+      ...(i < inits.length ? { init: i } : {}),
       image: c.image,
       ...(c.command ? { command: c.command } : {}),
       ...(c.args ? { args: c.args } : {}),
@@ -166,11 +178,7 @@ export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: Pod
     workload: dep.metadata.name,
     revision,
     containers,
-    requests: containers.reduce(
-      (acc, c) => ({ cpuMillis: acc.cpuMillis + c.requests.cpuMillis, memoryBytes: acc.memoryBytes + c.requests.memoryBytes }),
-      { cpuMillis: 0, memoryBytes: 0 },
-    ),
-    requestsForScoring: scoringRequests(containers.map((c) => c.requests)),
+    ...podResources(containers),
     portCount: containers.reduce((n, c) => n + c.ports.filter((p) => p.hostPort === undefined).length, 0),
     fixedHostPorts: containers.flatMap((c) => c.ports.filter((p) => p.hostPort !== undefined).map((p) => ({ port: p.hostPort!, protocol: p.protocol }))),
     graceSeconds: spec.terminationGracePeriodSeconds ?? 30,
@@ -217,9 +225,15 @@ export interface PodPlacement {
   allocatable?: { cpuMillis: number; memoryBytes: number };
 }
 
-/** The container launches of one pod. Deterministic for the same plan and placement. */
+/**
+ * The container launches of one pod, init containers first. Deterministic for the same plan and placement.
+ * With init containers, every launch but the first is created without being started (startLater): the
+ * kubelet starts each init container when the one before it has succeeded, and the pod's containers after
+ * the last one.
+ */
 export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaunch[] {
   let next = 0;
+  const hasInit = plan.containers.some((c) => c.init !== undefined);
   return plan.containers.map((c) => {
     const ports: LaunchPort[] = c.ports.map((p) => {
       const hostPort = p.hostPort ?? at.hostPorts[next++];
@@ -277,6 +291,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     if (probes.liveness || probes.startup || c.postStart) labels[LABELS.probes] = canonicalJson(probes);
     if (c.preStop) labels[LABELS.preStop] = canonicalJson(hookLabel(c, "preStop", c.preStop, ports));
     if (c.postStart) labels[LABELS.postStart] = canonicalJson(hookLabel(c, "postStart", c.postStart, ports));
+    if (c.init !== undefined) labels[LABELS.init] = String(c.init);
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
     labels[LABELS.priority] = String(plan.priority.value);
     // After the spec hash and outside the labels: the credentials are secret, and a rotated one is no new spec.
@@ -284,7 +299,8 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     const pull = { policy: c.pullPolicy, ...(auth.length ? { auth } : {}) };
     // Not in the spec hash either: which values are a Secret's changes nothing in the container.
     const secretEnv = [...new Set(c.env.flatMap((e) => ("secret" in e && e.secret ? [e.name] : [])))].sort();
-    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, ...(secretEnv.length ? { secretEnv } : {}), labels, pull };
+    const startLater = hasInit && c.init !== 0;
+    return { runtimeName: runtimeName(plan.namespace, at.pod, c.name), ...base, ...(secretEnv.length ? { secretEnv } : {}), labels, pull, ...(startLater ? { startLater: true as const } : {}) };
   });
 }
 

@@ -69,7 +69,7 @@ export function planVolumes(spec: PodSpec, namespace: string, lookup: VolumeSour
     }
   }
   const mounts: Record<string, LaunchMount[]> = {};
-  for (const c of spec.containers) {
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
     if (!c.volumeMounts?.length) continue;
     mounts[c.name] = c.volumeMounts.map((m) => ({
       volume: m.name,

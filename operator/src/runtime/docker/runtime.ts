@@ -298,7 +298,7 @@ export class DockerRuntime implements NodeRuntime {
 
   /**
    * Ensures the image as launch.pull says (ensureImage), creates the container with the launch's labels and
-   * starts it. All or nothing: when start fails, the container created by this call is removed again.
+   * starts it (not with launch.startLater: it stays "created"). All or nothing: when start fails, the container created by this call is removed again.
    * A container that already has the name is reused when it is ours with the same spec hash (a retry
    * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed. An env
    * entry no environment can hold is InvalidField before anything is created; env values never appear in
@@ -383,7 +383,7 @@ export class DockerRuntime implements NodeRuntime {
       }
       id = existing.Id;
       createdHere = false;
-      if (existing.State?.Running) {
+      if (existing.State?.Running || launch.startLater) {
         return observedFromInspect(existing);
       }
     }
@@ -399,15 +399,17 @@ export class DockerRuntime implements NodeRuntime {
         { details: { node: this.nodeName, command: missing.command, image: launch.image } },
       );
     }
-    try {
-      await this.call(`start container ${launch.runtimeName}`, {
-        method: "POST",
-        path: `/containers/${id}/start`,
-        okStatuses: [304],
-      });
-    } catch (err) {
-      if (createdHere) await this.remove(id).catch(() => undefined);
-      throw this.startError(err, launch);
+    if (!launch.startLater) {
+      try {
+        await this.call(`start container ${launch.runtimeName}`, {
+          method: "POST",
+          path: `/containers/${id}/start`,
+          okStatuses: [304],
+        });
+      } catch (err) {
+        if (createdHere) await this.remove(id).catch(() => undefined);
+        throw this.startError(err, launch);
+      }
     }
     const info = await this.inspect(id, `inspect container ${launch.runtimeName}`);
     if (!info) {

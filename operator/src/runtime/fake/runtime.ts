@@ -221,7 +221,7 @@ export class FakeRuntime implements NodeRuntime {
     return out.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** Creates a running container at once (after latency); the image is then present. Throws RuntimeCallFailed when the name is taken. */
+  /** Creates a running container (a created one with launch.startLater) at once (after latency); the image is then present. Throws RuntimeCallFailed when the name is taken. */
   async run(launch: ContainerLaunch): Promise<ObservedContainer> {
     await this.#enter("run");
     const existing = this.#byName.get(launch.runtimeName);
@@ -240,9 +240,9 @@ export class FakeRuntime implements NodeRuntime {
       runtimeName: launch.runtimeName,
       image: launch.image,
       labels: Object.freeze({ ...launch.labels }) as Record<string, string>,
-      state: "running",
+      state: launch.startLater ? "created" : "running",
       createdAt: now,
-      startedAt: now,
+      ...(launch.startLater ? {} : { startedAt: now }),
       restartCount: 0,
     };
     this.#containers.set(id, c);

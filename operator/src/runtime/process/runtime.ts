@@ -254,7 +254,8 @@ export class ProcessRuntime implements NodeRuntime {
   }
 
   /**
-   * Creates the container (record, per-container directory) and starts its program. Throws InvalidField
+   * Creates the container (record, per-container directory) and starts its program (not with
+   * launch.startLater: the record then has no pid, and the container is "created" until start()). Throws InvalidField
    * for an env entry no environment can hold (env values never appear in what it throws),
    * CommandNotFound when there is no command/args or the program is not on PATH, SecurityContextUnmet for
    * a securityContext setting a local process cannot have (security.ts), RuntimeCallFailed for
@@ -355,8 +356,17 @@ export class ProcessRuntime implements NodeRuntime {
           await writeFile(record.hostsFile, `${own}# Services (coxswain)\n${lines}`, { mode: 0o644 });
         }
         await this.#write(record);
-        const started = await this.#locked(id, () => this.#spawn(record));
-        return this.#observe(started);
+        if (launch.startLater) return this.#observe(record);
+        // A program that is already gone is reported with its exit code, as list() would: an init
+        // container's exit 0 is what lets the next one start, and an unknown code counts as a failure.
+        // Liveness is read once: one that dies after it is reported running, and a listing sees the exit.
+        let running = false;
+        const started = await this.#locked(id, async () => {
+          const spawned = await this.#spawn(record);
+          running = this.#isRunning(spawned);
+          return running ? spawned : this.#settle(spawned, undefined);
+        });
+        return this.#observe(started, running);
       } catch (err) {
         await this.#removeFiles(id);
         await this.#removePodDirIfUnused(launch.runtimeName, launch.runtimeName);
