@@ -42,7 +42,7 @@ export interface ClaimRecord {
   removeByHand?: string;
 }
 
-/** The YAML text of a claim's status file. */
+/** The YAML text of a claim's status file (lines not folded, so that removeByHand can be copied). */
 export function renderClaimRecord(r: ClaimRecord): string {
   return stringify({
     claim: r.claim,
@@ -54,7 +54,7 @@ export function renderClaimRecord(r: ClaimRecord): string {
     deleteDataOnRemoval: r.deleteDataOnRemoval,
     message: r.message,
     ...(r.removeByHand !== undefined ? { removeByHand: r.removeByHand } : {}),
-  });
+  }, { lineWidth: 0 }); // unfolded: the command is copied as it is
 }
 
 /** The node and deleteDataOnRemoval of a claim's status file as written; empty when it cannot be read. */

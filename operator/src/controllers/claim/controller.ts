@@ -39,6 +39,8 @@ export class ClaimController {
   /** coxswain.io/delete-data-on-removal of every claim seen in Git, as last seen. */
   private readonly deleteData = new Map<string, boolean>();
   private readonly written = new Map<string, string>();
+  /** Claims whose data removal failed and was logged (once, until it succeeds: its pods may take a while to stop). */
+  private readonly failing = new Set<string>();
 
   constructor(private readonly opts: ClaimControllerOptions) {}
 
@@ -70,10 +72,12 @@ export class ClaimController {
     for (const r of plan.remove) {
       try {
         await fleet.removeClaimData(r.claim, r.node);
+        this.failing.delete(`${r.claim}@${r.node}`);
         this.opts.log?.(`claim ${r.claim}: removed its data on node ${r.node} (coxswain.io/delete-data-on-removal)`);
       } catch (err) {
         const e = toCoxError(err);
-        this.opts.log?.(`claim ${r.claim}: removing its data on node ${r.node} failed, retrying: ${e.code}: ${e.message}`);
+        if (!this.failing.has(`${r.claim}@${r.node}`)) this.opts.log?.(`claim ${r.claim}: removing its data on node ${r.node} failed (retried until it can be removed): ${e.code}: ${e.message}`);
+        this.failing.add(`${r.claim}@${r.node}`);
         retry = true;
       }
     }
