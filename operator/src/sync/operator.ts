@@ -260,6 +260,7 @@ export function fleetView(fleet: Fleet): FleetView {
   return {
     snapshot: () => fleet.schedulerSnapshot(),
     pods: (owner) => fleet.pods(owner).filter((p) => p.phase !== "Terminating").map((p) => ({ name: p.name, revision: p.revision })),
+    claimNode: (claim) => fleet.claimNode(claim),
   };
 }
 
