@@ -7,6 +7,8 @@
  *   claims/<ns>/<name>.yaml says Bound there;
  * - removing a claim from Git keeps its volume (Released, retained, with how to remove it by hand); a claim
  *   that carried coxswain.io/delete-data-on-removal: "true" has its volume removed;
+ * - when the claim's node stops, its pod is not replaced on the other node: the replacement waits, Pending
+ *   with the claim's node named; when the node is back, the pod runs there again with the data;
  * - a hostPath volume in a namespace the policy file does not name is PolicyDenied at its file:line and
  *   nothing of the commit is applied; in the namespace the policy allows, the container reads the host's file.
  */
@@ -138,6 +140,9 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
       statusDebounceMs: 50,
       log: (l) => lines.push(l),
       proxyFactory: () => new FakeProxy(),
+      // A stopped engine is NotReady after 1 s and its pods are replaced after 2 s more (the last test).
+      nodeGraceMs: 1_000,
+      evictionTimeoutMs: 2_000,
       manifests: { policy: parsePolicy("namespaces:\n  ops: {allowHostPath: true}\n", "policy.yaml") },
     });
   }, 180_000);
@@ -276,4 +281,35 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
     // DirectoryOrCreate made the directory on the node, and the container's file is there.
     expect(await readFile(join(hostDir, "made", "m"), "utf8")).toBe("made\n");
   }, 180_000);
+
+  it("never moves a claim's pod to another node: with its node stopped the pod waits, and runs there again when it is back", async () => {
+    await repo.write("apps/pin.yaml", `${claim("pinned")}---\n${deployment("pin", "pinned", 1, "1")}`);
+    await repo.commit("pin with a claim");
+    const [pin] = await withLog(waitFor("pin running", async () => {
+      const r = await running("pin");
+      return r.length === 1 ? r : undefined;
+    }, 90_000));
+    expect(await sh(pin!, "echo still-here > /data/f")).toEqual({ exitCode: 0, output: "" });
+    const index = fleet.nodes.findIndex((n) => n.name === pin!.node);
+    const other = fleet.nodes[1 - index]!.name;
+    await fleet.stopNode(index);
+    const record = await withLog(waitFor("pin Pending for its claim's node", async () => {
+      const text = await statusFile("workloads/default/deployment-pin.yaml");
+      return text.includes(`claim default/pinned is bound to node ${pin!.node}, which is NotReady`) ? text : undefined;
+    }, 90_000));
+    expect(record).toMatch(/volume node affinity conflict/);
+    expect((await engines.get(other)!.list()).filter((c) => c.labels[LABELS.workload] === "pin")).toEqual([]);
+    expect(await waitFor("claim still Bound to its node", async () => {
+      const text = parse(await statusFile("claims/default/pinned.yaml")) as Record<string, unknown> | null;
+      return text?.nodeState === "NotReady" ? text : undefined;
+    })).toMatchObject({ phase: "Bound", node: pin!.node });
+
+    await fleet.startNode(index);
+    const [back] = await withLog(waitFor("pin running again", async () => {
+      const r = (await running("pin")).filter((c) => c.id !== pin!.id);
+      return r.length === 1 ? r : undefined;
+    }, 120_000));
+    expect(back!.node).toBe(pin!.node);
+    expect(await sh(back!, "cat /data/f")).toEqual({ exitCode: 0, output: "still-here\n" });
+  }, 300_000);
 });
