@@ -8,7 +8,8 @@
  * - removing a claim from Git keeps its volume (Released, retained, with how to remove it by hand); a claim
  *   that carried coxswain.io/delete-data-on-removal: "true" has its volume removed;
  * - when the claim's node stops, its pod is not replaced on the other node: the replacement waits, Pending
- *   with the claim's node named; when the node is back, the pod runs there again with the data;
+ *   with the claim's node named; when the node is back, the pod runs there again with the data; the same
+ *   after an operator restart while the node is down (the binding read back from the status branch);
  * - a hostPath volume in a namespace the policy file does not name is PolicyDenied at its file:line and
  *   nothing of the commit is applied; in the namespace the policy allows, the container reads the host's file.
  */
@@ -118,6 +119,21 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
   let op: RunningOperator | undefined;
   const engines = new Map<string, DockerRuntime>();
   const lines: string[] = [];
+  const start = () =>
+    startOperator({
+      repo: repo.dir,
+      stateDir,
+      instance: INSTANCE,
+      pollMs: 200,
+      fleetPollMs: 200,
+      statusDebounceMs: 50,
+      log: (l) => lines.push(l),
+      proxyFactory: () => new FakeProxy(),
+      // A stopped engine is NotReady after 1 s and its pods are replaced after 2 s more (the last tests).
+      nodeGraceMs: 1_000,
+      evictionTimeoutMs: 2_000,
+      manifests: { policy: parsePolicy("namespaces:\n  ops: {allowHostPath: true}\n", "policy.yaml") },
+    });
 
   beforeAll(async () => {
     fleet = await startFleet({ nodes: 2, name: "op-claims" });
@@ -131,20 +147,7 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
     await repo.write("apps/data.yaml", claim("data"));
     await repo.write("apps/db.yaml", deployment("db", "data", 1, "1"));
     await repo.commit("db with a claim");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      log: (l) => lines.push(l),
-      proxyFactory: () => new FakeProxy(),
-      // A stopped engine is NotReady after 1 s and its pods are replaced after 2 s more (the last test).
-      nodeGraceMs: 1_000,
-      evictionTimeoutMs: 2_000,
-      manifests: { policy: parsePolicy("namespaces:\n  ops: {allowHostPath: true}\n", "policy.yaml") },
-    });
+    op = await start();
   }, 180_000);
 
   afterAll(async () => {
@@ -307,6 +310,33 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
     await fleet.startNode(index);
     const [back] = await withLog(waitFor("pin running again", async () => {
       const r = (await running("pin")).filter((c) => c.id !== pin!.id);
+      return r.length === 1 ? r : undefined;
+    }, 120_000));
+    expect(back!.node).toBe(pin!.node);
+    expect(await sh(back!, "cat /data/f")).toEqual({ exitCode: 0, output: "still-here\n" });
+  }, 300_000);
+
+  it("keeps a claim on its node across an operator restart while that node is down (the status branch's record)", async () => {
+    const [pin] = await running("pin");
+    const index = fleet.nodes.findIndex((n) => n.name === pin!.node);
+    await op!.stop();
+    op = undefined;
+    await fleet.stopNode(index);
+    lines.length = 0;
+    op = await start();
+    // The engine that holds the volume does not answer: only the status branch knows where the claim is.
+    const record = await withLog(waitFor("pin Pending for its claim's node after the restart", async () => {
+      const text = await statusFile("workloads/default/deployment-pin.yaml");
+      return text.includes(`claim default/pinned is bound to node ${pin!.node}`) ? text : undefined;
+    }, 90_000));
+    expect(record).toMatch(/volume node affinity conflict/);
+    const other = fleet.nodes[1 - index]!.name;
+    expect((await engines.get(other)!.list()).filter((c) => c.labels[LABELS.workload] === "pin")).toEqual([]);
+    await fleet.startNode(index);
+    // The node was never listed before it was evicted, so its pod is not known as replaced: it is adopted
+    // and started again in place (or replaced there), on the claim's node either way.
+    const [back] = await withLog(waitFor("pin running on its node again", async () => {
+      const r = await running("pin");
       return r.length === 1 ? r : undefined;
     }, 120_000));
     expect(back!.node).toBe(pin!.node);
