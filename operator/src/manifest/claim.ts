@@ -8,7 +8,7 @@ import { quantityOrIssue } from "./pod.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 
 /** The one storage class coxswain provisions; absent and "" mean it too. */
-export const LOCAL_STORAGE_CLASS = "coxswain-local";
+const LOCAL_STORAGE_CLASS = "coxswain-local";
 
 /** Why each access mode other than ReadWriteOnce is refused. */
 const REFUSED_ACCESS_MODES: Readonly<Record<string, string>> = {
