@@ -446,6 +446,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       },
       statusFiles: (prefix) => store.filePaths(prefix),
       statusFile: (path) => store.getFile(path),
+      otherGraphs: () => previews.list().map((p) => p.graph),
       log,
     });
     manager.register("PersistentVolumeClaim", claims);

@@ -12,6 +12,7 @@ import { toCoxError } from "../../api/errors.js";
 import { deleteDataOnRemovalOf } from "../../manifest/annotations.js";
 import type { Fleet } from "../../runtime/fleet.js";
 import { claimOfPath, claimPath, readClaimRecord, renderClaimRecord } from "../../status/claims.js";
+import type { DesiredGraph } from "../../graph/index.js";
 import type { DesiredView } from "../types.js";
 import { planClaims } from "./plan.js";
 
@@ -31,6 +32,8 @@ export interface ClaimControllerOptions {
   statusFiles(prefix: string): string[];
   /** A status file's text as last written or read back. */
   statusFile(path: string): string | undefined;
+  /** Other graphs whose claims are desired too (the running previews'): their data is never released meanwhile. */
+  otherGraphs?: () => DesiredGraph[];
   log?: (line: string) => void;
 }
 
@@ -49,7 +52,7 @@ export class ClaimController {
     const { desired, fleet } = this.opts;
     const graph = desired.graph();
     if (!graph || desired.ready?.() === false) return;
-    const claims = graph.ofKind("PersistentVolumeClaim").map((m) => m.object as PersistentVolumeClaim);
+    const claims = [graph, ...(this.opts.otherGraphs?.() ?? [])].flatMap((g) => g.ofKind("PersistentVolumeClaim").map((m) => m.object as PersistentVolumeClaim));
     const wanted = claims.map((c) => {
       const claim = `${c.metadata.namespace ?? "default"}/${c.metadata.name}`;
       const deleteData = deleteDataOnRemovalOf(c);
