@@ -341,7 +341,8 @@ export class DockerRuntime implements NodeRuntime {
       });
     }
     if (launch.network === "bridge") await this.ensureBridgeNetwork();
-    const volumes = volumeCreates(launch, { [LABELS.owner]: this.owner });
+    // With the owner label: a claim's volume is named after it (volumes.ts).
+    const volumes = volumeCreates({ ...launch, labels }, { [LABELS.owner]: this.owner });
     for (const v of volumes) {
       await this.call(`create volume ${v.Name}`, { method: "POST", path: "/volumes/create", body: v });
     }
@@ -383,7 +384,7 @@ export class DockerRuntime implements NodeRuntime {
     }
     this.invalidate(id);
     try {
-      await this.fillVolumes(id, launch);
+      await this.fillVolumes(id, { ...launch, labels });
     } catch (err) {
       if (createdHere) await this.remove(id).catch(() => undefined);
       throw err;
