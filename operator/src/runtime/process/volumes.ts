@@ -39,7 +39,7 @@ export function podPart(runtimeName: string): string {
 /**
  * Writes the launch's volumes and links its mounts below `mountRoot`; emptyDirs go to `podsDir`/<pod>,
  * claims to `claimsDir`/<ns>/<name>. Throws (a Node error) when a mount path is taken by something else, or
- * CoxError InvalidField when a hostPath of type Directory or File is missing or of the other kind.
+ * CoxError RuntimeCallFailed (as a Docker engine refuses it) when a hostPath of type Directory or File is missing or of the other kind.
  */
 export async function writeVolumes(launch: ContainerLaunch, mountRoot: string, podsDir: string, claimsDir: string): Promise<void> {
   const dirs = new Map<string, string>();
@@ -93,6 +93,6 @@ async function checkHostPath(path: string, type: HostPathType): Promise<void> {
   const st = await stat(path).catch(() => undefined);
   const ok = type === "Directory" ? st?.isDirectory() : st?.isFile();
   if (!ok) {
-    throw new CoxError("InvalidField", `hostPath ${JSON.stringify(path)} is ${st ? "not a " + (type === "Directory" ? "directory" : "file") : "missing"} on this node: type ${type} expects an existing ${type === "Directory" ? "directory" : "file"}`);
+    throw new CoxError("RuntimeCallFailed", `hostPath ${JSON.stringify(path)} is ${st ? "not a " + (type === "Directory" ? "directory" : "file") : "missing"} on this node: type ${type} expects an existing ${type === "Directory" ? "directory" : "file"}`);
   }
 }
