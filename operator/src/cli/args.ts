@@ -131,7 +131,7 @@ export const MANIFEST_CACHE_FLAG = { "manifest-cache-size": { type: "string" } }
 /** Help lines of MANIFEST_LIMIT_FLAGS. */
 export const MANIFEST_LIMITS_USAGE = `  --strict                      every warning about the manifests is an error: nothing written in them is ignored
                                 (kinds such as ServiceAccount, fields such as serviceAccountName, server-set metadata)
-  --policy-file <path>          what pods may ask for per namespace: privileged, hostPID, hostIPC, added capabilities
+  --policy-file <path>          what pods may ask for per namespace: privileged, hostPID, hostIPC, hostPath, added capabilities
                                 (YAML, see README "Security"); without it none of that is allowed
   --manifest-max-file-size <n>  largest manifest file: bytes, or 512Ki, 4Mi, 1Gi, 10M (default ${formatMemory(DEFAULT_MANIFEST_LIMITS.maxFileBytes)})
   --manifest-max-documents <n>  most YAML documents in one file (default ${DEFAULT_MANIFEST_LIMITS.maxDocumentsPerFile})

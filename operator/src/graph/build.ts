@@ -50,13 +50,13 @@ export interface GraphBuild {
  * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap or Secret → every workload
  * (Deployment, Rollout) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
  * optional refs too, when it exists: pod-references.ts), or mounts it as a configMap or secret volume
- * (volume-references.ts); a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
+ * (volume-references.ts); a PersistentVolumeClaim → every workload that mounts it; a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
  * spec.tls.secretRef names it; each `coxswain.io/depends-on` entry → the annotated object.
  *
  * Diagnostics (errors unless said otherwise, each at the offending field): MissingReference for a namespace other than
  * "default" without a Namespace object, a non-optional env reference to a ConfigMap, Secret or key that does
  * not exist (pod-references.ts, which also warns about envFrom keys that are skipped), a non-optional configMap or secret
- * volume whose object or listed key does not exist, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
+ * volume whose object or listed key does not exist, a persistentVolumeClaim volume whose claim is not declared, a priorityClassName that is neither declared nor built in, a Node TLS Secret that is not in the
  * commit, a depends-on entry naming an object not in the commit; SecretInvalid for a Node TLS Secret without
  * ca.crt, tls.crt and tls.key as PEM (a certificate, a certificate, and the certificate's private key);
  * InvalidField for a malformed or ambiguous depends-on entry, for an env reference to a value holding a NUL
@@ -125,7 +125,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       for (const e of refs.edges) addEdge(e.from, key, e.path);
       for (const p of refs.problems) diagnostics.push({ ...m.locate(p.path), code: p.code, severity: p.severity, field: formatFieldPath(p.path), message: p.message });
 
-      // configMap and secret volumes (volume-references.ts).
+      // configMap, secret and persistentVolumeClaim volumes (volume-references.ts).
       for (const ref of volumeReferences(obj, namespace ?? DEFAULT_NAMESPACE, (k) => byKey.get(k)?.object)) {
         if ("dependency" in ref) addEdge(ref.dependency, key, ref.path);
         else report(m, "MissingReference", ref.path, ref.missing);

@@ -2,7 +2,8 @@
  * The references of a workload's configMap and secret volumes to objects of the commit: each found
  * ConfigMap or Secret becomes a dependency (its change rolls the workload, see
  * controllers/workload/volumes.ts), and a missing one, or a missing key listed in items, is
- * MissingReference unless the volume is optional. Messages name keys, never values.
+ * MissingReference unless the volume is optional. A persistentVolumeClaim volume depends on its claim,
+ * which must be declared in the pod's namespace (there is no optional claim). Messages name keys, never values.
  */
 import { makeKey, type DesiredObject, type ResourceKey, type Workload } from "../api/objects.js";
 import { secretKeys } from "../manifest/secret.js";
@@ -18,6 +19,19 @@ export function volumeReferences(workload: Workload, namespace: string, lookup: 
   const out: VolumeReference[] = [];
   (workload.spec.template.spec.volumes ?? []).forEach((v, vi) => {
     const base = ["spec", "template", "spec", "volumes", vi];
+    if (v.persistentVolumeClaim) {
+      const claimName = v.persistentVolumeClaim.claimName;
+      const key = makeKey("PersistentVolumeClaim", claimName, namespace);
+      const path = [...base, "persistentVolumeClaim", "claimName"];
+      if (lookup(key)?.kind === "PersistentVolumeClaim") out.push({ dependency: key, path });
+      else {
+        out.push({
+          missing: `PersistentVolumeClaim "${claimName}" is not declared in namespace "${namespace}": expected a PersistentVolumeClaim of that name in this commit`,
+          path,
+        });
+      }
+      return;
+    }
     let kind: "ConfigMap" | "Secret";
     let name: string;
     let field: string;

@@ -32,6 +32,12 @@ export const MONITOR_SECONDS_ANNOTATION = "coxswain.io/monitor-seconds";
  */
 export const INIT_ANNOTATION = "coxswain.io/init";
 
+/**
+ * On a PersistentVolumeClaim: "true" removes the claim's data (its Docker volume, its directory) when the
+ * claim is removed from Git; "false" or absent keeps it (the status branch says how to remove it by hand).
+ */
+export const DELETE_DATA_ANNOTATION = "coxswain.io/delete-data-on-removal";
+
 /** The largest coxswain.io/monitor-seconds: one day. */
 const MAX_MONITOR_SECONDS = 86_400;
 
@@ -98,6 +104,11 @@ export function promoteOf(obj: DesiredObject): "full" | number | undefined {
   return /^[0-9]+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined;
 }
 
+/** Whether the claim's data goes with it when it is removed from Git (coxswain.io/delete-data-on-removal: "true"). */
+export function deleteDataOnRemovalOf(obj: DesiredObject): boolean {
+  return annotation(obj, DELETE_DATA_ANNOTATION) === "true";
+}
+
 /** Checks the values of the annotations coxswain reads on one object (see the file comment). */
 export function annotationIssues(obj: DesiredObject): Issue[] {
   const issues: Issue[] = [];
@@ -143,6 +154,13 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
         message: `is ignored: spec.template.spec.priorityClassName (${showValue(obj.spec.template.spec.priorityClassName)}) decides the priority`,
       });
     }
+  }
+
+  const deleteData = annotations[DELETE_DATA_ANNOTATION];
+  if (deleteData !== undefined) {
+    if (deleteData !== "true" && deleteData !== "false") {
+      issues.push(fieldError("InvalidField", at(DELETE_DATA_ANNOTATION), `must be "true" (remove the claim's data when the claim is removed from Git) or "false" (keep it) (got ${showValue(deleteData)})`));
+    } else if (obj.kind !== "PersistentVolumeClaim") noEffect(DELETE_DATA_ANNOTATION, "PersistentVolumeClaims");
   }
 
   const monitor = annotations[MONITOR_SECONDS_ANNOTATION];

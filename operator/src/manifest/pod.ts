@@ -161,9 +161,17 @@ function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
     if (first !== undefined) {
       issues.push(fieldError("InvalidField", [...vPath, "name"], `duplicate volume name ${showValue(v.name)} (first used by volumes[${first}]); names must be unique in a pod`));
     } else volumes.set(v.name, vi);
-    const sources = (["configMap", "secret", "emptyDir"] as const).filter((k) => v[k] !== undefined);
+    const sources = (["configMap", "secret", "emptyDir", "persistentVolumeClaim", "hostPath"] as const).filter((k) => v[k] !== undefined);
     if (sources.length > 1) {
-      issues.push(fieldError("InvalidField", vPath, `must have at most one volume source, configMap, secret or emptyDir (got ${sources.join(" and ")})`));
+      issues.push(fieldError("InvalidField", vPath, `must have at most one volume source, configMap, secret, emptyDir, persistentVolumeClaim or hostPath (got ${sources.join(" and ")})`));
+    }
+    if (v.hostPath) {
+      const hp = v.hostPath;
+      if (hp.path.split("/").some((p) => p === "." || p === "..")) {
+        issues.push(fieldError("InvalidField", [...vPath, "hostPath", "path"], `must be an absolute path without "." or ".." elements (got ${showValue(hp.path)})`));
+      }
+      const refused = hp.type !== undefined ? UNSUPPORTED_HOST_PATH_TYPES[hp.type] : undefined;
+      if (refused) issues.push(fieldError("SchemaViolation", [...vPath, "hostPath", "type"], `${showValue(hp.type)} is not supported by coxswain: ${refused}`));
     }
     const items = v.configMap?.items ?? v.secret?.items;
     const source = v.configMap ? "configMap" : "secret";
@@ -211,6 +219,9 @@ function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
         const problem = relativePathProblem(m.subPath);
         if (problem) issues.push(fieldError("InvalidField", [...mPath, "subPath"], `${problem} (got ${showValue(m.subPath)})`));
         const volume = (spec.volumes ?? []).find((v) => v.name === m.name);
+        if (volume?.hostPath) {
+          issues.push(fieldError("InvalidField", [...mPath, "subPath"], "a subPath of a hostPath volume is not supported by coxswain: name the sub-directory in hostPath.path instead"));
+        }
         if (volume?.emptyDir?.medium === "Memory") {
           issues.push(fieldError("InvalidField", [...mPath, "subPath"], "a subPath of a Memory emptyDir is not supported by coxswain: its tmpfs is mounted empty, so no sub-directory exists to mount; mount the volume itself"));
         }
@@ -219,6 +230,17 @@ function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
   }
   return issues;
 }
+
+/**
+ * The hostPath types coxswain refuses, with why: a Docker bind mount creates a missing source as a
+ * directory only, and the engine cannot check what kind of file an existing source is.
+ */
+const UNSUPPORTED_HOST_PATH_TYPES: Readonly<Record<string, string>> = {
+  FileOrCreate: "a Docker bind mount creates a missing source as a directory, never as a file; create the file on the node and use File",
+  Socket: 'the engine cannot check that a bind source is a socket; use type "" to mount the path unchecked',
+  CharDevice: 'the engine cannot check that a bind source is a character device; use type "" to mount the path unchecked',
+  BlockDevice: 'the engine cannot check that a bind source is a block device; use type "" to mount the path unchecked',
+};
 
 /** Why `path` is not a relative path inside a volume (as Kubernetes checks items' paths and subPaths), or undefined. */
 function relativePathProblem(path: string): string | undefined {

@@ -87,6 +87,7 @@ export const PATTERN_PHRASES: Record<string, string> = {
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|[KMGTPE]i|[kMGTPE])?$": "a resource divisor like 1, 1m or 1Mi",
   "^[-._a-zA-Z][-._a-zA-Z0-9]*$": "an environment variable name (letters, digits, '_', '-' and '.', not starting with a digit)",
   "^[-._a-zA-Z0-9]+$": "a ConfigMap or Secret key (letters, digits, '-', '_' and '.')",
+  "^/": 'an absolute path (starting with "/")',
   "^(unix:///|tcp://).+$": "unix:///absolute/path/to/docker.sock or tcp://host:port",
   "^[-A-Za-z0-9]+$": "an HTTP header name (letters, digits and '-')",
   "^[0-9]{1,5}-[0-9]{1,5}$": "a port range \"from-to\" like 30000-32767",

@@ -3,10 +3,11 @@
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
  * templates), workload.ts (Deployment, Rollout), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
- * ingress.ts, annotations.ts.
+ * ingress.ts, claim.ts, annotations.ts.
  */
 import { DEFAULT_NAMESPACE, KINDS, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
 import { annotationIssues } from "./annotations.js";
+import { claimIssues } from "./claim.js";
 import { nodeIssues, priorityClassIssues } from "./cluster.js";
 import { ingressIssues } from "./ingress.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
@@ -61,6 +62,8 @@ function kindIssues(obj: DesiredObject): Issue[] {
       return serviceIssues(obj);
     case "Ingress":
       return ingressIssues(obj);
+    case "PersistentVolumeClaim":
+      return claimIssues(obj);
   }
 }
 

@@ -12,8 +12,7 @@
  *   decision counts it even though the container does not exist yet.
  * - Listeners get the owner keys (e.g. "Deployment/default/web") whose pods changed, never raw events.
  */
-import type { CoxError } from "../api/errors.js";
-import { toCoxError } from "../api/errors.js";
+import { CoxError, toCoxError } from "../api/errors.js";
 import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
 import { bridgeProxyPort } from "../traffic/bridge.js";
 import { LABELS } from "./labels.js";
@@ -21,7 +20,7 @@ import { withPlatformLabels } from "./platform.js";
 import { Kubelet } from "./kubelet.js";
 import { runHook, type HookLabel } from "./hooks.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
-import type { ContainerLaunch, LaunchPort, NodeInfo, NodeRuntime, ObservedContainer } from "./types.js";
+import type { ClaimVolume, ContainerLaunch, LaunchPort, NodeInfo, NodeRuntime, ObservedContainer } from "./types.js";
 
 /** How a node is configured: from a Node object in the repository, or the default local node. */
 export interface NodeConfig {
@@ -155,6 +154,8 @@ interface NodeEntry {
   listedOnce: boolean;
   /** Images present on the node (repo:tag), refreshed with every listing (ImageLocality). */
   images: string[];
+  /** The claims whose storage is on the node (NodeRuntime.claims), as last listed; kept while it is NotReady. */
+  claims: ClaimVolume[];
   error?: CoxError;
   containers: ObservedContainer[];
   /** Pods by name, rebuilt on every list and write-through. */
@@ -218,6 +219,11 @@ function byRuntimeName(a: ObservedContainer, b: ObservedContainer): number {
 export class Fleet {
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly reservations = new Map<string, Reservation>();
+  /**
+   * Claims bound to a node that no listing shows them on (yet): bound by a placement whose pod is being
+   * created, read back from the status branch after a restart (seedClaims), or on a node that left the fleet.
+   */
+  private readonly claimBindings = new Map<string, string>();
   private readonly terminating = new Set<string>();
   /** See setReservedHostPorts. */
   private reservedHostPorts = new Set<number>();
@@ -291,6 +297,8 @@ export class Fleet {
       const next = wanted.get(name);
       if (!next || next.endpoint !== entry.config.endpoint || JSON.stringify(next.tls ?? null) !== JSON.stringify(entry.config.tls ?? null)) {
         entry.removed = true;
+        // Its claims stay bound to it: their pods wait for it rather than start elsewhere without the data.
+        for (const c of entry.claims) if (!this.claimBindings.has(c.claim)) this.claimBindings.set(c.claim, name);
         entry.unwatch?.();
         clearTimeout(entry.debounce);
         this.nodes.delete(name);
@@ -327,6 +335,7 @@ export class Fleet {
         evictedPods: new Set(),
         listedOnce: false,
         images: [],
+        claims: [],
         containers: [],
         pods: new Map(),
         relistAgain: false,
@@ -418,6 +427,44 @@ export class Fleet {
    */
   unknownNodes(): string[] {
     return [...this.nodes.values()].filter((e) => !e.listedOnce && !e.evicted).map((e) => e.config.name).sort();
+  }
+
+  /**
+   * The node a claim ("namespace/name") is bound to: the node whose engine holds its storage (the first by
+   * name, should two), else the binding recorded here (bindClaim, seedClaims); undefined while unbound.
+   */
+  claimNode(claim: string): string | undefined {
+    for (const name of [...this.nodes.keys()].sort()) if (this.nodes.get(name)!.claims.some((c) => c.claim === claim)) return name;
+    return this.claimBindings.get(claim);
+  }
+
+  /** Binds an unbound claim to `node` (the node of its first pod); a bound claim keeps its node. */
+  bindClaim(claim: string, node: string): void {
+    if (this.claimNode(claim) === undefined) this.claimBindings.set(claim, node);
+  }
+
+  /** Records bindings known from elsewhere (the status branch, after a restart), unless the claim is bound already. */
+  seedClaims(bindings: Readonly<Record<string, string>>): void {
+    for (const [claim, node] of Object.entries(bindings)) this.bindClaim(claim, node);
+  }
+
+  /** Every claim storage the nodes hold, by claim then node (a claim on two nodes is listed twice). */
+  claimVolumes(): { claim: string; node: string; volume: string }[] {
+    const out: { claim: string; node: string; volume: string }[] = [];
+    for (const [node, e] of this.nodes) for (const c of e.claims) out.push({ claim: c.claim, node, volume: c.volume });
+    return out.sort((a, b) => (a.claim !== b.claim ? (a.claim < b.claim ? -1 : 1) : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  }
+
+  /**
+   * Removes a claim's storage on `node` and forgets its binding there. RuntimeCallFailed while a container
+   * uses it (the caller retries); NodeUnreachable when the node is not in the fleet or cannot remove storage.
+   */
+  async removeClaimData(claim: string, node: string): Promise<void> {
+    const e = this.nodes.get(node);
+    if (!e?.runtime.removeClaim) throw new CoxError("NodeUnreachable", `node ${node} is not in the fleet or keeps no claims: claim ${claim}'s data there is left alone`);
+    await e.runtime.removeClaim(claim);
+    e.claims = e.claims.filter((c) => c.claim !== claim);
+    if (this.claimBindings.get(claim) === node) this.claimBindings.delete(claim);
   }
 
   /** The configuration of one node. */
@@ -734,12 +781,21 @@ export class Fleet {
         const wasReady = e.ready;
         /** When the listing began; the kubelet confirms runs without probes by it. */
         let listedAt: number | undefined;
+        let claimsChanged = false;
         try {
           if (!e.info || !e.ready) e.info = await e.runtime.connect();
           listedAt = this.opts.now();
-          const [containers, images] = await Promise.all([e.runtime.list(), e.runtime.images().catch(() => e.images)]);
+          const [containers, images, claims] = await Promise.all([
+            e.runtime.list(),
+            e.runtime.images().catch(() => e.images),
+            e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims),
+          ]);
           if (e.removed) return;
           e.images = [...images].sort();
+          if (JSON.stringify(claims) !== JSON.stringify(e.claims)) {
+            e.claims = claims;
+            claimsChanged = true;
+          }
           e.containers = containers;
           e.ready = true;
           e.listedOnce = true;
@@ -753,7 +809,7 @@ export class Fleet {
         this.rebuildPods(e, listedAt);
         if (e.ready && e.evicted) this.returned(e);
         else if (e.ready && e.condition === "NotReady") this.checkHealth();
-        if (wasReady !== e.ready && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
+        if ((wasReady !== e.ready || claimsChanged) && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
       } while (e.relistAgain && !this.closed);
     })();
     try {

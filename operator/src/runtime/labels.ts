@@ -16,6 +16,11 @@ export const LABELS = {
   kind: "io.coxswain.kind",
   /** Name of the owning workload. */
   workload: "io.coxswain.workload",
+  /**
+   * On a claim's Docker volume (not a container): the PersistentVolumeClaim, "namespace/name". With the owner,
+   * namespace and node labels it records where the claim is bound; the operator reads it back after a restart.
+   */
+  claim: "io.coxswain.claim",
   /** Pod name: "<workload>-<revision>-<suffix>"; all containers of a pod share it. */
   pod: "io.coxswain.pod",
   /** Container name within the pod (from the manifest). */

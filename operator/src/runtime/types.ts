@@ -49,13 +49,33 @@ export interface LaunchVolume {
   name: string;
   /**
    * "files": a configMap or secret volume, its content fixed at launch and always mounted read-only (as in
-   * Kubernetes); "emptyDir": starts empty, shared by the pod's containers, removed with the pod's last one.
+   * Kubernetes); "emptyDir": starts empty, shared by the pod's containers, removed with the pod's last one;
+   * "claim": a PersistentVolumeClaim's storage on the node, made with its first pod and kept after the last
+   * (removed only by the claim controller); "hostPath": a path of the node.
    */
-  type: "files" | "emptyDir";
+  type: "files" | "emptyDir" | "claim" | "hostPath";
   /** type "files": the files, sorted by path. */
   files?: LaunchFile[];
   /** emptyDir medium Memory: a tmpfs, `sizeBytes` big when sizeLimit was given. */
   memory?: { sizeBytes?: number };
+  /** type "claim": the claim ("namespace/name"); readOnly: every mount of it is read-only (the volume source's readOnly). */
+  claim?: { name: string; readOnly: boolean };
+  /**
+   * type "hostPath": the node's absolute path and Kubernetes' type: "" (no check), DirectoryOrCreate (made when
+   * missing), Directory or File (must exist). Other types were refused when the manifest was read.
+   */
+  hostPath?: { path: string; type: HostPathType };
+}
+
+/** The hostPath types coxswain mounts (manifest/pod.ts refuses FileOrCreate, Socket, CharDevice and BlockDevice). */
+export type HostPathType = "" | "DirectoryOrCreate" | "Directory" | "File";
+
+/** A claim's storage found on a node (NodeRuntime.claims). */
+export interface ClaimVolume {
+  /** The claim, "namespace/name". */
+  claim: string;
+  /** Where the data is: the Docker volume's name, or the directory (process runtime). */
+  volume: string;
 }
 
 /** Where a container sees one of its pod's volumes (a volumeMount). */
@@ -275,6 +295,13 @@ export interface NodeRuntime {
    * their addresses (traffic/bridge.ts). Only runtimes with bridge networks (Docker) have it.
    */
   bridgeNetwork?(): Promise<BridgeNetwork>;
+  /**
+   * The claims whose storage is on this node (made by this runtime's owner), sorted by claim: the durable
+   * record of which node a claim is bound to. Runtimes without claims (the fake) leave it out.
+   */
+  claims?(): Promise<ClaimVolume[]>;
+  /** Removes a claim's storage and its data; RuntimeCallFailed while a container still uses it. Missing is fine. */
+  removeClaim?(claim: string): Promise<void>;
   /** Releases connections and timers. Never stops containers. */
   close(): Promise<void>;
 }

@@ -24,6 +24,7 @@ import { entryForPlaced, type PodInfo, type SpreadConstraint } from "./podinfo.j
 import { seededRandom } from "./random.js";
 import {
   REASON_EXISTING_ANTI_AFFINITY,
+  REASON_VOLUME_NODE_CONFLICT,
   REASON_INSUFFICIENT_CPU,
   insufficientReason,
   REASON_INSUFFICIENT_MEMORY,
@@ -54,8 +55,9 @@ export const FilterCode = {
   NodeAffinity: 4,
   NodePorts: 5,
   NodeResourcesFit: 6,
-  PodTopologySpread: 7,
-  InterPodAffinity: 8,
+  VolumeBinding: 7,
+  PodTopologySpread: 8,
+  InterPodAffinity: 9,
 } as const;
 
 /** Built-in score plugins. */
@@ -232,6 +234,7 @@ export class Cycle {
   fAffinity = false;
   fPorts = false;
   fFit = false;
+  fVolume = false;
   fSpread = false;
   fInterPod = false;
   nodeNameIndex = -1;
@@ -262,11 +265,17 @@ function sameTemplate(a: PodInfo, b: PodInfo): boolean {
     a.namespace === b.namespace &&
     a.groupKey === b.groupKey &&
     a.req.nodeName === b.req.nodeName &&
+    claimsSig(a.req.claims) === claimsSig(b.req.claims) &&
     (a.ports > 0 || a.hostPorts.length > 0) === (b.ports > 0 || b.hostPorts.length > 0)
   );
 }
 
 const EMPTY_LIST: readonly never[] = [];
+
+/** The claims of a pod and their nodes as one string (two pods with equal signatures filter alike). */
+function claimsSig(claims: PodInfo["req"]["claims"]): string {
+  return (claims ?? EMPTY_LIST).map((c) => `${c.name}\u0000${c.node ?? ""}`).join("\u0001");
+}
 
 /** The engine of one pass: the cluster, the compiled profile, reason sets, buffers and the seeded PRNG. */
 export class Engine {
@@ -286,6 +295,9 @@ export class Engine {
   private readonly rAffinity: number;
   private readonly rAnti: number;
   private readonly rExistingAnti: number;
+  private readonly rVolume: number;
+  /** The claims ("namespace/name") that placements of this pass bound (the first pod of an unbound claim binds it). */
+  private readonly claimNodes = new Map<string, string>();
   /** Buffers sized to the fleet, reused by every cycle. */
   readonly feasible: Int32Array;
   readonly statuses: Int32Array;
@@ -331,6 +343,7 @@ export class Engine {
     this.rAffinity = r.id("InterPodAffinity", [REASON_POD_AFFINITY], false);
     this.rAnti = r.id("InterPodAffinity", [REASON_POD_ANTI_AFFINITY], true);
     this.rExistingAnti = r.id("InterPodAffinity", [REASON_EXISTING_ANTI_AFFINITY], true);
+    this.rVolume = r.id("VolumeBinding", [REASON_VOLUME_NODE_CONFLICT], false);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -397,6 +410,9 @@ export class Engine {
         case FilterCode.NodeResourcesFit:
           cy.fFit = true;
           break;
+        case FilterCode.VolumeBinding:
+          if ((p.req.claims?.length ?? 0) > 0) cy.fVolume = true;
+          break;
         case FilterCode.PodTopologySpread:
           if (p.spreadHard.length > 0) {
             this.prepareSpread(cy);
@@ -427,6 +443,8 @@ export class Engine {
         return cy.fPorts;
       case FilterCode.NodeResourcesFit:
         return cy.fFit;
+      case FilterCode.VolumeBinding:
+        return cy.fVolume;
       case FilterCode.PodTopologySpread:
         return cy.fSpread;
       case FilterCode.InterPodAffinity:
@@ -579,6 +597,8 @@ export class Engine {
         return this.portsStatus(cy.p, i);
       case FilterCode.NodeResourcesFit:
         return this.fitStatus(cy.p, i);
+      case FilterCode.VolumeBinding:
+        return this.volumeStatus(cy.p, i);
       case FilterCode.PodTopologySpread:
         return this.spreadStatus(cy, i);
       case FilterCode.InterPodAffinity:
@@ -607,6 +627,10 @@ export class Engine {
       const r = this.fitStatus(p, i);
       if (r !== 0) return r;
     }
+    if (cy.fVolume) {
+      const r = this.volumeStatus(p, i);
+      if (r !== 0) return r;
+    }
     if (cy.fSpread) {
       const r = this.spreadStatus(cy, i);
       if (r !== 0) return r;
@@ -633,6 +657,20 @@ export class Engine {
     if (short === undefined) return bits === 0 ? 0 : this.fitReasons[bits]!;
     const list = bits === 0 ? [] : this.reasons.list[this.fitReasons[bits]!]!.reasons;
     return this.reasons.id("NodeResourcesFit", [...list, ...short.map(insufficientReason)], true);
+  }
+
+  /**
+   * VolumeBinding.Filter for coxswain's claims (a local volume of one node, ReadWriteOnce): a claim bound to
+   * a node fits that node only, also when that node is not in the snapshot (then the pod fits nowhere: its
+   * data is never moved). An unbound claim fits every node; the placement binds it (assume).
+   */
+  private volumeStatus(p: PodInfo, i: number): number {
+    const name = this.cl.names[i]!;
+    for (const c of p.req.claims ?? EMPTY_LIST) {
+      const bound = c.node ?? this.claimNodes.get(c.name);
+      if (bound !== undefined && bound !== name) return this.rVolume;
+    }
+    return 0;
   }
 
   private portsStatus(p: PodInfo, i: number): number {
@@ -1170,6 +1208,7 @@ export class Engine {
 
   /** The assume step: the pod counts on node i at once, for every later decision of the pass. */
   assume(p: PodInfo, i: number): PodEntry {
+    for (const c of p.req.claims ?? EMPTY_LIST) if (c.node === undefined && !this.claimNodes.has(c.name)) this.claimNodes.set(c.name, this.cl.names[i]!);
     const e = entryForPlaced(p);
     this.cl.addPod(e, i);
     return e;

@@ -34,6 +34,7 @@ export {
   podTopologySpreadScore,
   taintToleration,
   taintTolerationScore,
+  volumeBinding,
   type ProfileOptions,
   type ResourceWeights,
   type ScoringStrategy,

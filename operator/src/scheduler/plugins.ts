@@ -4,9 +4,10 @@
  * scheduler's working state; these objects name them (and carry their configuration). Each also works as a
  * plain FilterPlugin/ScorePlugin when called directly, on the nodes it is given.
  *
- * Default profile (kube-scheduler's getDefaultPlugins, without volumes):
+ * Default profile (kube-scheduler's getDefaultPlugins; of the volume plugins, VolumeBinding only):
  *   filters: NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit,
- *            PodTopologySpread, InterPodAffinity
+ *            VolumeBinding (coxswain's claims: a claim bound to a node pins its pods there), PodTopologySpread,
+ *            InterPodAffinity
  *   scores:  TaintToleration 3, NodeAffinity 2, PodTopologySpread 2, InterPodAffinity 2,
  *            NodeResourcesFit 1 (LeastAllocated), NodeResourcesBalancedAllocation 1, ImageLocality 1
  */
@@ -93,6 +94,8 @@ export const nodeAffinity = builtinFilter("NodeAffinity", FilterCode.NodeAffinit
 export const nodePorts = builtinFilter("NodePorts", FilterCode.NodePorts, true);
 /** NodeResourcesFit (filter): pod count, then every requested resource against allocatable − requested; all shortfalls listed. */
 export const nodeResourcesFit = builtinFilter("NodeResourcesFit", FilterCode.NodeResourcesFit, true);
+/** VolumeBinding: a pod mounting a PersistentVolumeClaim bound to a node fits that node only (reasons.ts). */
+export const volumeBinding = builtinFilter("VolumeBinding", FilterCode.VolumeBinding, false);
 /** PodTopologySpread (filter): DoNotSchedule constraints; a node without the topology key is infeasible. */
 export const podTopologySpread = builtinFilter("PodTopologySpread", FilterCode.PodTopologySpread, true);
 /** InterPodAffinity (filter): the pod's required affinity and anti-affinity, and existing pods' required anti-affinity. */
@@ -140,7 +143,7 @@ function validateShape(shape: readonly UtilizationShapePoint[]): void {
 
 /** The default profile: every built-in plugin, kube-scheduler's order and weights, LeastAllocated. */
 export const DEFAULT_PROFILE: SchedulerProfile = Object.freeze({
-  filters: Object.freeze([nodeUnschedulable, nodeName, taintToleration, nodeAffinity, nodePorts, nodeResourcesFit, podTopologySpread, interPodAffinity]),
+  filters: Object.freeze([nodeUnschedulable, nodeName, taintToleration, nodeAffinity, nodePorts, nodeResourcesFit, volumeBinding, podTopologySpread, interPodAffinity]),
   scores: Object.freeze([
     taintTolerationScore,
     nodeAffinityScore,

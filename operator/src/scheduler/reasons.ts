@@ -31,6 +31,11 @@ export const REASON_POD_AFFINITY = "node(s) didn't match pod affinity rules";
 export const REASON_POD_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules";
 /** InterPodAffinity (ErrReasonExistingAntiAffinityRulesNotMatch): an existing pod's anti-affinity forbids the pod there. */
 export const REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules";
+/**
+ * VolumeBinding (ErrReasonNodeConflict): the pod mounts a PersistentVolumeClaim bound to another node (a
+ * coxswain claim is a volume of one node: ReadWriteOnce, its pods go where its data is).
+ */
+export const REASON_VOLUME_NODE_CONFLICT = "node(s) had volume node affinity conflict";
 
 /** TaintToleration: the first NoSchedule/NoExecute taint the pod does not tolerate, "{key: value}". */
 export function taintReason(key: string, value: string | undefined): string {

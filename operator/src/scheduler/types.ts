@@ -232,6 +232,14 @@ export interface NodeSnapshot {
   pods?: readonly PodSummary[];
 }
 
+/** A PersistentVolumeClaim a pod mounts, as the scheduler sees it. */
+export interface ClaimRequest {
+  /** "namespace/name". */
+  name: string;
+  /** The node the claim is bound to; absent while it is unbound. */
+  node?: string;
+}
+
 /** A pod that needs a node. */
 export interface PodRequest {
   /** Stable identity for results, e.g. the pod name. */
@@ -267,6 +275,12 @@ export interface PodRequest {
   topologySpreadConstraints?: readonly TopologySpreadConstraint[];
   /** Fixed host ports (containers' hostPort). */
   hostPorts?: readonly HostPort[];
+  /**
+   * The PersistentVolumeClaims the pod mounts, sorted by name ("namespace/name"), with the node each is bound to
+   * (VolumeBinding: the pod fits that node only; a node missing from the snapshot — gone, or NotReady — fits
+   * no node). Placing the pod binds its unbound claims to its node for the rest of the pass.
+   */
+  claims?: readonly ClaimRequest[];
   /** The images of the pod's containers, one per container ("repo:tag"), for ImageLocality. */
   images?: readonly string[];
   /**

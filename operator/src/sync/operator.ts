@@ -7,6 +7,8 @@
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
+import { ClaimController } from "../controllers/claim/controller.js";
+import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
@@ -258,6 +260,7 @@ export function fleetView(fleet: Fleet): FleetView {
   return {
     snapshot: () => fleet.schedulerSnapshot(),
     pods: (owner) => fleet.pods(owner).filter((p) => p.phase !== "Terminating").map((p) => ({ name: p.name, revision: p.revision })),
+    claimNode: (claim) => fleet.claimNode(claim),
   };
 }
 
@@ -433,6 +436,20 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       traffic,
       ...(opts.ingress ? { ingress: opts.ingress } : {}),
     });
+    const claims = new ClaimController({
+      desired: sync,
+      fleet,
+      setStatusFile: (path, content) => {
+        if (content === undefined) store.removeFile(path);
+        else store.setFile(path, content);
+        scheduleStatusWrite();
+      },
+      statusFiles: (prefix) => store.filePaths(prefix),
+      statusFile: (path) => store.getFile(path),
+      otherGraphs: () => previews.list().map((p) => p.graph),
+      log,
+    });
+    manager.register("PersistentVolumeClaim", claims);
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);
     manager.register("Deployment", workloads);
@@ -463,6 +480,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     }
 
     await sync.restore();
+    // Claims' bindings as last recorded: a claim whose node does not answer now still waits for that node.
+    const recorded: Record<string, string> = {};
+    for (const path of store.filePaths("claims/")) {
+      const claim = claimOfPath(path);
+      const node = readClaimRecord(store.getFile(path) ?? "").node;
+      if (claim !== undefined && node !== undefined) recorded[claim] = node;
+    }
+    fleet.seedClaims(recorded);
     // The fleet first: observed state must be known before any Deployment decides anything.
     await nodes.reconcile(NODES_KEY);
     // Previews next, before any workload is reconciled: after a restart their pods must be recognised as

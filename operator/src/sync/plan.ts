@@ -80,6 +80,8 @@ export interface FleetView {
   snapshot(): NodeSnapshot[];
   /** Pods of a workload that are not terminating: name and revision. */
   pods(owner: string): { name: string; revision: string }[];
+  /** The node a PersistentVolumeClaim ("namespace/name") is bound to; undefined while unbound (or unknown). */
+  claimNode?(claim: string): string | undefined;
 }
 
 /** The template of a workload in a graph, with its priority resolved from that graph. */
@@ -140,6 +142,9 @@ function surgeOf(w: Workload, replicas: number): number {
 export function placeChanges(changes: PlannedChange[], after: DesiredGraph, fleet: FleetView, opts: { seed?: number; scheduler?: SchedulerSettings } = {}): PlannedChange[] {
   let nodes = fleet.snapshot().map(copyNode);
   const seed = opts.seed ?? DEFAULT_SEED;
+  // Claims bound by the plan's own placements, for the changes after them (as the fleet binds them).
+  const bound = new Map<string, string>();
+  const claimNode = (claim: string): string | undefined => fleet.claimNode?.(claim) ?? bound.get(claim);
   const place = (requests: PodRequest[], label: string | undefined, plan: TemplatePlan): PlannedPlacement[] => {
     if (requests.length === 0) return [];
     const result = schedule(nodes, requests, { ...opts.scheduler, seed });
@@ -151,6 +156,7 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
       const p = byId.get(r.id);
       if (p) {
         nodes = assume(nodes, p.node, r, plan);
+        for (const c of r.claims ?? []) if (!bound.has(c.name)) bound.set(c.name, p.node);
         out.push({ pod: display, node: p.node, fits: true, ...(label ? { message: label } : {}) });
         continue;
       }
@@ -172,7 +178,7 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
     const replicas = replicasOf(w);
     const live = fleet.pods(change.key);
     const ids = (from: number, count: number): PodRequest[] =>
-      Array.from({ length: count }, (_, i) => podRequest(plan, `${change.key}#${plan.workload}-${plan.revision}-${from + i + 1}`));
+      Array.from({ length: count }, (_, i) => podRequest(plan, `${change.key}#${plan.workload}-${plan.revision}-${from + i + 1}`, claimNode));
     if (change.rollsTo) {
       const old = live.filter((p) => p.revision !== plan.revision);
       const current = live.length - old.length;

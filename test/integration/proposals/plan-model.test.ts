@@ -142,6 +142,23 @@ describe("placements account for the old pods a rollout removes", () => {
     ]);
   });
 
+  it("plans a claim's pods on the node it is bound to, and the pods of a new claim with its first one", () => {
+    const withClaim = (name: string, claimName: string) =>
+      deploymentYaml({ name, replicas: 2, image: `${name}:v1` }).replace("      containers:\n", `      volumes:\n        - name: data\n          persistentVolumeClaim: {claimName: ${claimName}}\n      containers:\n`);
+    const claimYaml = (name: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: ${name}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n`;
+    const target = {
+      commit: "b".repeat(40),
+      graph: graphOf({ "a.yaml": `${claimYaml("old")}---\n${withClaim("api", "old")}`, "b.yaml": `${claimYaml("new")}---\n${withClaim("db", "new")}---\n${withClaim("db2", "new")}` }),
+      diagnostics: [],
+    };
+    const fleet = { ...fleetOf([node("n1", 4000, 0), node("n2", 4000, 0), node("n3", 4000, 0)]), claimNode: (c: string) => (c === "default/old" ? "n3" : undefined) };
+    const plan = buildPlan({ target, fleet });
+    const nodesOf = (key: string) => plan.changes.find((c) => c.key === key)!.placements!.map((p) => p.node);
+    expect(nodesOf("Deployment/default/api")).toEqual(["n3", "n3"]);
+    const db = [...nodesOf("Deployment/default/db"), ...nodesOf("Deployment/default/db2")];
+    expect(new Set(db).size).toBe(1);
+  });
+
   it("plans the rollout a changed Secret of a volume makes, without the Secret's value in the plan, its text or its note", () => {
     const files = (value: string) => ({
       "web.yaml": `apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: ${value}\n---\n${deploymentYaml({ name: "web", replicas: 1, image: "web:v1" }).replace(

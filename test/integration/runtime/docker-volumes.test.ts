@@ -2,7 +2,8 @@
  * DockerRuntime volumes against a real Docker engine: files of a configMap/secret volume at the mount path
  * with their modes, a subPath mount of one file (also into a read-only root filesystem), read-only mounts refusing writes (the container runs as
  * root, so only the mount can refuse), an emptyDir shared by two containers of a pod and removed with the
- * pod's last container, and a Memory emptyDir that is a tmpfs of sizeLimit.
+ * pod's last container, a Memory emptyDir that is a tmpfs of sizeLimit, a claim's volume that outlives its
+ * containers (listed, labelled, removed on demand only when unused), and a missing hostPath File refused.
  */
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -150,5 +151,32 @@ describe.skipIf(!enabled)("DockerRuntime volumes on a real engine", () => {
     expect(await sh(c.id, "echo hi > /cache/x && cat /cache/x")).toEqual({ exitCode: 0, output: "hi\n" });
     await rt.remove(c.id);
     expect(await volumeNames()).toEqual([]);
+  });
+
+  it("keeps a claim's volume after its containers (listed by claims()), refuses to remove it while in use, and removes it on demand", async () => {
+    const data: LaunchVolume = { name: "data", type: "claim", claim: { name: "shop/db", readOnly: false } };
+    const withClaim = (pod: string) =>
+      launch(pod, "app", { labels: { [LABELS.owner]: OWNER, [LABELS.pod]: pod, [LABELS.specHash]: pod, [LABELS.node]: "node-1" }, volumes: [data], mounts: [{ volume: "data", mountPath: "/data", readOnly: false }] });
+    const first = await rt.run(withClaim("claim-1"));
+    expect(await sh(first.id, "echo kept > /data/f && stat -c %a /data")).toEqual({ exitCode: 0, output: "777\n" });
+    expect(await rt.claims()).toEqual([{ claim: "shop/db", volume: `cxclaim_${OWNER}_shop_db` }]);
+    const { Labels } = await raw.getVolume(`cxclaim_${OWNER}_shop_db`).inspect();
+    expect(Labels).toMatchObject({ [LABELS.owner]: OWNER, [LABELS.claim]: "shop/db", [LABELS.namespace]: "shop", [LABELS.node]: "node-1" });
+    await expect(rt.removeClaim("shop/db")).rejects.toMatchObject({ code: "RuntimeCallFailed" });
+    await rt.remove(first.id);
+    expect(await rt.claims()).toHaveLength(1);
+    const second = await rt.run(withClaim("claim-2"));
+    expect(await sh(second.id, "cat /data/f")).toEqual({ exitCode: 0, output: "kept\n" });
+    await rt.remove(second.id);
+    await rt.removeClaim("shop/db");
+    await rt.removeClaim("shop/db"); // missing is fine
+    expect(await rt.claims()).toEqual([]);
+  });
+
+  it("refuses to start a container whose hostPath of type File is missing on the node", async () => {
+    const missing: LaunchVolume = { name: "conf", type: "hostPath", hostPath: { path: "/nonexistent/coxswain-test.conf", type: "File" } };
+    await expect(rt.run(launch("host-1", "app", { volumes: [missing], mounts: [{ volume: "conf", mountPath: "/etc/x.conf", readOnly: true }] }))).rejects.toMatchObject({
+      code: "RuntimeCallFailed",
+    });
   });
 });

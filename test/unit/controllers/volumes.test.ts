@@ -4,7 +4,7 @@ import type { ConfigMap, Deployment, Secret } from "../../../operator/src/api/ob
 import { planTemplate, podLaunches } from "../../../operator/src/controllers/workload/template.js";
 import { planVolumes, type VolumeSourceLookup } from "../../../operator/src/controllers/workload/volumes.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
-import { dockerMounts, fillEntries, volumeCreates } from "../../../operator/src/runtime/docker/volumes.js";
+import { dockerBinds, dockerMounts, fillEntries, fillMounts, volumeCreates } from "../../../operator/src/runtime/docker/volumes.js";
 import type { LaunchVolume } from "../../../operator/src/runtime/types.js";
 
 const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
@@ -172,5 +172,75 @@ describe("volumes on a Docker engine, planned", () => {
       ["dir", "/coxswain-fill/d/logs", "777"],
       ["dir", "/coxswain-fill/d/logs/x", "777"],
     ]);
+  });
+});
+
+describe("claims and hostPath volumes", () => {
+  it("plans a persistentVolumeClaim volume as the namespace's claim, and a hostPath volume with its type (\"\" when none)", () => {
+    const plan = planVolumes(
+      spec([
+        { name: "data", persistentVolumeClaim: { claimName: "db", readOnly: true } },
+        { name: "logs", hostPath: { path: "/var/log" } },
+        { name: "conf", hostPath: { path: "/etc/app", type: "Directory" } },
+      ]),
+      "shop",
+      objects(),
+    );
+    expect(plan.volumes).toEqual([
+      { name: "data", type: "claim", claim: { name: "shop/db", readOnly: true } },
+      { name: "logs", type: "hostPath", hostPath: { path: "/var/log", type: "" } },
+      { name: "conf", type: "hostPath", hostPath: { path: "/etc/app", type: "Directory" } },
+    ]);
+  });
+
+  const launch = {
+    runtimeName: "cx_shop_web-abc-1_app",
+    image: "app:v1",
+    env: {},
+    network: "host" as const,
+    ports: [],
+    limits: {},
+    labels: { "io.coxswain.owner": "op1", "io.coxswain.node": "node-a" },
+    volumes: [
+      { name: "data", type: "claim" as const, claim: { name: "shop/db", readOnly: false } },
+      { name: "ro", type: "claim" as const, claim: { name: "shop/ref", readOnly: true } },
+      { name: "logs", type: "hostPath" as const, hostPath: { path: "/var/log/app", type: "DirectoryOrCreate" as const } },
+      { name: "sock", type: "hostPath" as const, hostPath: { path: "/run/x.sock", type: "File" as const } },
+    ],
+    mounts: [
+      { volume: "data", mountPath: "/data", readOnly: false },
+      { volume: "data", mountPath: "/backup", readOnly: false, subPath: "backup" },
+      { volume: "ro", mountPath: "/ref", readOnly: false },
+      { volume: "logs", mountPath: "/logs", readOnly: true },
+      { volume: "sock", mountPath: "/run/x.sock", readOnly: false },
+    ],
+  };
+
+  it("makes one Docker volume per claim and owner, labelled with the claim, its namespace and the node (the record of the binding)", () => {
+    expect(volumeCreates(launch, { "io.coxswain.owner": "op1" })).toEqual([
+      { Name: "cxclaim_op1_shop_db", Labels: { "io.coxswain.owner": "op1", "io.coxswain.claim": "shop/db", "io.coxswain.namespace": "shop", "io.coxswain.node": "node-a" } },
+      { Name: "cxclaim_op1_shop_ref", Labels: { "io.coxswain.owner": "op1", "io.coxswain.claim": "shop/ref", "io.coxswain.namespace": "shop", "io.coxswain.node": "node-a" } },
+    ]);
+  });
+
+  it("mounts a claim (read-only when its source says so) and binds host paths: DirectoryOrCreate as a Bind, File as a bind mount", () => {
+    const mountpoints = new Map([["cxclaim_op1_shop_db", "/var/lib/docker/volumes/cxclaim_op1_shop_db/_data"]]);
+    expect(dockerMounts(launch, mountpoints).map((m) => [m.Type, m.Source, m.Target, m.ReadOnly])).toEqual([
+      ["volume", "cxclaim_op1_shop_db", "/data", false],
+      ["volume", "cxclaim_op1_shop_db", "/.coxswain/mounts/1", false],
+      ["bind", "/var/lib/docker/volumes/cxclaim_op1_shop_db/_data/backup", "/backup", false],
+      ["volume", "cxclaim_op1_shop_ref", "/ref", true],
+      ["bind", "/run/x.sock", "/run/x.sock", false],
+    ]);
+    expect(dockerBinds(launch)).toEqual(["/var/log/app:/logs:ro"]);
+  });
+
+  it("makes a claim's root 0777 and its subPath directories, and never fills a host path", () => {
+    expect(fillEntries(launch).map((e) => [e.type, e.path, "mode" in e ? e.mode.toString(8) : ""])).toEqual([
+      ["dir", "/coxswain-fill/data", "777"],
+      ["dir", "/coxswain-fill/data/backup", "777"],
+      ["dir", "/coxswain-fill/ro", "777"],
+    ]);
+    expect(fillMounts(launch).map((m) => m.Source)).toEqual(["cxclaim_op1_shop_db", "cxclaim_op1_shop_ref"]);
   });
 });

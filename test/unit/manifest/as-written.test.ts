@@ -116,7 +116,7 @@ describe("reasons of unsupported fields", () => {
 
   it("cover the pod fields people's manifests carry", () => {
     const pod = new Set(fields.filter((f) => f.kind === "Deployment").map((f) => f.path.join(".")));
-    for (const f of ["volumes.[].hostPath", "volumes.[].persistentVolumeClaim", "initContainers.[].restartPolicy", "hostNetwork", "securityContext.fsGroup", "containers.[].securityContext.seLinuxOptions"]) {
+    for (const f of ["volumes.[].projected", "volumes.[].downwardAPI", "initContainers.[].restartPolicy", "hostNetwork", "securityContext.fsGroup", "containers.[].securityContext.seLinuxOptions"]) {
       expect(pod.has(`spec.template.spec.${f}`), f).toBe(true);
     }
   });
@@ -126,8 +126,8 @@ describe("reasons of unsupported fields", () => {
   });
 
   it("are printed as \"not supported by coxswain\" with the reason, at the field's key", () => {
-    const set = load(deployment("db", { volumes: [{ name: "data", hostPath: { path: "/var/lib/db" } }] }));
-    expect(set.diagnostics.map((d) => [d.code, d.field])).toEqual([["SchemaViolation", "spec.template.spec.volumes[0].hostPath"]]);
-    expect(set.diagnostics[0]!.message).toMatch(/^"hostPath" is not supported by coxswain: coxswain mounts no storage/);
+    const set = load(deployment("db", { volumes: [{ name: "data", projected: { sources: [] } }] }));
+    expect(set.diagnostics.map((d) => [d.code, d.field])).toEqual([["SchemaViolation", "spec.template.spec.volumes[0].projected"]]);
+    expect(set.diagnostics[0]!.message).toMatch(/^"projected" is not supported by coxswain: use a configMap or secret volume/);
   });
 });

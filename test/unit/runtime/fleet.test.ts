@@ -462,3 +462,50 @@ describe("fleet", () => {
     await fleet.close();
   });
 });
+
+describe("fleet: the node each claim is bound to", () => {
+  /** A fleet whose runtimes report the claims in `held` (node → claims) as their storage. */
+  function claimFleet(held: Map<string, string[]>) {
+    const removed: string[] = [];
+    const fleet = new Fleet({
+      runtimeFactory: (n) =>
+        Object.assign(new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB }), {
+          claims: async () => (held.get(n.name) ?? []).map((claim) => ({ claim, volume: `v-${claim}` })),
+          removeClaim: async (claim: string) => {
+            removed.push(`${n.name}:${claim}`);
+            held.set(n.name, (held.get(n.name) ?? []).filter((c) => c !== claim));
+          },
+        }),
+      pollMs: 60_000,
+    });
+    return { fleet, removed };
+  }
+
+  it("reads bindings from the nodes' storage first, then from placements and the status branch", async () => {
+    const held = new Map([["b", ["shop/db"]]]);
+    const { fleet } = claimFleet(held);
+    await fleet.setNodes([node("a"), node("b")]);
+    fleet.seedClaims({ "shop/db": "a", "shop/cache": "a" });
+    expect(fleet.claimNode("shop/db")).toBe("b"); // the storage wins over a record
+    expect(fleet.claimNode("shop/cache")).toBe("a");
+    fleet.bindClaim("shop/new", "b");
+    fleet.bindClaim("shop/new", "a"); // bound already: keeps its node
+    expect(fleet.claimNode("shop/new")).toBe("b");
+    expect(fleet.claimNode("shop/none")).toBeUndefined();
+    expect(fleet.claimVolumes()).toEqual([{ claim: "shop/db", node: "b", volume: "v-shop/db" }]);
+    await fleet.close();
+  });
+
+  it("keeps a claim bound to a node that left the fleet, and forgets a claim whose data it removed", async () => {
+    const held = new Map([["a", ["shop/db"]], ["b", ["shop/tmp"]]]);
+    const { fleet, removed } = claimFleet(held);
+    await fleet.setNodes([node("a"), node("b")]);
+    await fleet.setNodes([node("b")]);
+    expect(fleet.claimNode("shop/db")).toBe("a");
+    await fleet.removeClaimData("shop/tmp", "b");
+    expect(removed).toEqual(["b:shop/tmp"]);
+    expect(fleet.claimNode("shop/tmp")).toBeUndefined();
+    await expect(fleet.removeClaimData("shop/db", "a")).rejects.toMatchObject({ code: "NodeUnreachable" });
+    await fleet.close();
+  });
+});

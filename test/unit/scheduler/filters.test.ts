@@ -10,6 +10,7 @@ import {
   nodeUnschedulable,
   podTopologySpread,
   taintToleration,
+  volumeBinding,
 } from "../../../operator/src/scheduler/index.js";
 import type { Affinity, FilterPlugin, NodeSelectorTerm, NodeSnapshot, PodRequest, ScheduleOptions } from "../../../operator/src/scheduler/types.js";
 import { Gi, Mi, node, pod, running } from "./builders.js";
@@ -68,6 +69,41 @@ describe("NodeName filter", () => {
   ];
   it.each(cases)("$name", ({ nodes, pod: p, rejected }) => {
     expect(rejections(nodeName, nodes, p)).toEqual(rejected);
+  });
+});
+
+describe("VolumeBinding filter", () => {
+  const conflict = "node(s) had volume node affinity conflict";
+  const cases: Case[] = [
+    { name: "accepts every node for a pod without claims", nodes: [node("a"), node("b")], pod: pod("p"), rejected: {} },
+    { name: "accepts every node for a pod whose claim is unbound", nodes: [node("a"), node("b")], pod: pod("p", { claims: [{ name: "default/data" }] }), rejected: {} },
+    {
+      name: "accepts only the node a bound claim is on",
+      nodes: [node("a"), node("b"), node("c")],
+      pod: pod("p", { claims: [{ name: "default/data", node: "b" }] }),
+      rejected: { a: conflict, c: conflict },
+    },
+    {
+      name: "rejects every node when the claim's node is not in the snapshot (gone or NotReady): the data is never moved",
+      nodes: [node("a"), node("b")],
+      pod: pod("p", { claims: [{ name: "default/data", node: "gone" }] }),
+      rejected: { a: conflict, b: conflict },
+    },
+    {
+      name: "rejects every node when two claims are bound to different nodes",
+      nodes: [node("a"), node("b")],
+      pod: pod("p", { claims: [{ name: "default/data", node: "a" }, { name: "default/logs", node: "b" }] }),
+      rejected: { a: conflict, b: conflict },
+    },
+  ];
+  it.each(cases)("$name", ({ nodes, pod: p, rejected }) => {
+    expect(rejections(volumeBinding, nodes, p)).toEqual(rejected);
+  });
+
+  it("gives the same answer standalone (filterReasons) as inside a pass", () => {
+    const p = pod("p", { claims: [{ name: "default/data", node: "b" }] });
+    expect(filterReasons(volumeBinding, p, node("a"))).toEqual([conflict]);
+    expect(filterReasons(volumeBinding, p, node("b"))).toEqual([]);
   });
 });
 

@@ -395,3 +395,47 @@ function dropPods(n: NodeSnapshot, names: ReadonlySet<string>): NodeSnapshot {
 function stripLower(n: NodeSnapshot, priority: number): NodeSnapshot {
   return dropPods(n, new Set((n.pods ?? []).filter((p) => (p.priority ?? 0) < priority).map((p) => p.name)));
 }
+
+describe("claims (VolumeBinding)", () => {
+  const NODES = ["a", "b", "c", "d"];
+  const claimArb = fc.record({ claim: fc.constantFrom("default/x", "default/y", "other/x"), bound: fc.option(fc.constantFrom(...NODES, "gone"), { nil: undefined }) });
+  it("puts every pod of a claim on one node, the bound one when the claim has one, and never on another", () => {
+    fc.assert(
+      fc.property(
+        fc.subarray(NODES, { minLength: 1 }),
+        fc.array(fc.uniqueArray(claimArb, { selector: (c) => c.claim, maxLength: 2 }), { minLength: 1, maxLength: 8 }),
+        fc.integer(),
+        (names, podClaims, seed) => {
+          // One binding per claim for the whole pass, as the operator would give it.
+          const binding = new Map<string, string | undefined>();
+          for (const cs of podClaims) for (const c of cs) if (!binding.has(c.claim)) binding.set(c.claim, c.bound);
+          const pods: PodRequest[] = podClaims.map((cs, i) => ({
+            id: `p${i}`,
+            owner: `Deployment/default/w${i % 2}`,
+            requests: { cpuMillis: 10, memoryBytes: Mi },
+            requestsForScoring: { cpuMillis: 10, memoryBytes: Mi },
+            ports: 0,
+            claims: [...new Set(cs.map((c) => c.claim))].sort().map((name) => ({ name, ...(binding.get(name) !== undefined ? { node: binding.get(name)! } : {}) })),
+          }));
+          const r = schedule(names.map((n) => node(n)), pods, { seed });
+          const where = new Map<string, string>();
+          for (const p of r.placements) {
+            for (const c of pods.find((x) => x.id === p.id)!.claims!) {
+              if (c.node !== undefined) expect(p.node).toBe(c.node);
+              const seen = where.get(c.name);
+              if (seen !== undefined) expect(p.node).toBe(seen);
+              where.set(c.name, p.node);
+            }
+          }
+          // A pod whose claims are all unbound or bound to present nodes, and agree, is placed.
+          for (const p of pods) {
+            const bound = new Set(p.claims!.flatMap((c) => (c.node ? [c.node] : [])));
+            if (bound.size === 0 && p.claims!.every((c) => !where.has(c.name))) expect(r.placements.some((x) => x.id === p.id)).toBe(true);
+            if ([...bound].some((b) => !names.includes(b)) || bound.size > 1) expect(r.placements.some((x) => x.id === p.id)).toBe(false);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -179,6 +179,31 @@ describe("schedule places pods", () => {
     expect(schedule([...nodes].reverse(), pods, { seed: 7 })).toEqual(schedule(nodes, pods, { seed: 7 }));
   });
 
+  it("binds an unbound claim with the first pod that mounts it: every replica of the pass lands on that node, though spreading would split them", () => {
+    const claims = [{ name: "default/data" }];
+    const r = schedule([node("a"), node("b"), node("c")], [pod("p1", { claims }), pod("p2", { claims }), pod("p3", { claims })], { seed: 7 });
+    expect(r.unschedulable).toEqual([]);
+    expect(new Set(r.placements.map((p) => p.node)).size).toBe(1);
+  });
+
+  it("places a pod whose claim is bound to a node there, and explains the wait when that node is gone", () => {
+    const nodes = [node("a"), node("b")];
+    expect(nodesOf(schedule(nodes, [pod("p", { claims: [{ name: "default/data", node: "b" }] })]))).toEqual({ p: "b" });
+    const r = schedule(nodes, [pod("p", { claims: [{ name: "default/data", node: "gone" }] })]);
+    expect(r.placements).toEqual([]);
+    expect(r.unschedulable[0]!.message).toBe(
+      "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
+    );
+    expect(r.unschedulable[0]!.plugins).toEqual(["VolumeBinding"]);
+  });
+
+  it("does not let a claim's pods preempt elsewhere: only the bound node is tried", () => {
+    const full = node("b", { requested: { cpuMillis: 4000, memoryBytes: 0 } });
+    const r = schedule([node("a"), full], [pod("p", { claims: [{ name: "default/data", node: "b" }], requests: { cpuMillis: 1000, memoryBytes: 0 } })], NO_PREEMPTION);
+    expect(r.placements).toEqual([]);
+    expect(r.unschedulable[0]!.reasons).toEqual({ "Insufficient cpu": 1, "node(s) had volume node affinity conflict": 1 });
+  });
+
   it("places a pod on its nominated node when it fits there, whatever the scores say", () => {
     const nodes = [node("a"), node("b", { requested: { cpuMillis: 3000, memoryBytes: 6 * Gi } })];
     expect(nodesOf(schedule(nodes, [pod("p", { nominatedNodeName: "b" })]))).toEqual({ p: "b" });

@@ -156,6 +156,8 @@ export interface Volume {
   configMap?: ConfigMapVolumeSource;
   secret?: SecretVolumeSource;
   emptyDir?: EmptyDirVolumeSource;
+  persistentVolumeClaim?: PersistentVolumeClaimVolumeSource;
+  hostPath?: HostPathVolumeSource;
 }
 /**
  * The keys of a ConfigMap (data and binaryData) as files, one per key, or the keys listed in items.
@@ -213,6 +215,37 @@ export interface EmptyDirVolumeSource {
    * With medium Memory, the size of the tmpfs (a Kubernetes quantity, e.g. 64Mi); ignored on disk.
    */
   sizeLimit?: number | string;
+}
+/**
+ * A PersistentVolumeClaim of the pod's namespace, declared in the same commit. On Docker a named volume on the one node the claim is bound to (the node of its first pod; every later pod of the claim is placed there); on the process runtime a directory below the operator's state directory. Its data outlives the pod.
+ */
+export interface PersistentVolumeClaimVolumeSource {
+  claimName: string;
+  /**
+   * Mount the claim read-only in every container of the pod (a mount's own readOnly can only add to it).
+   */
+  readOnly?: boolean;
+}
+/**
+ * A file or directory of the node, bind-mounted (Docker) or linked (process runtime). Allowed only in namespaces whose policy says allowHostPath (the operator's --policy-file); refused otherwise with PolicyDenied.
+ */
+export interface HostPathVolumeSource {
+  /**
+   * Absolute path on the node, without "." or ".." elements.
+   */
+  path: string;
+  /**
+   * "" (default, no check), DirectoryOrCreate, Directory, FileOrCreate or File, as in Kubernetes. Socket, CharDevice and BlockDevice are refused (a bind mount of a device or socket is not checked by the engine the way the kubelet checks it).
+   */
+  type?:
+    | ""
+    | "DirectoryOrCreate"
+    | "Directory"
+    | "FileOrCreate"
+    | "File"
+    | "Socket"
+    | "CharDevice"
+    | "BlockDevice";
 }
 export interface Affinity {
   nodeAffinity?: NodeAffinity;

@@ -61,7 +61,7 @@ import type {
   Waiting,
 } from "../../rollout/types.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
-import { schedule, type SchedulerSettings } from "../../scheduler/index.js";
+import { schedule, type ClaimRequest, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { DEFAULT_SERVICE_NETWORK, reservedHostPorts } from "../../traffic/addresses.js";
 import { bridgeDiscoveryFor, discoveryFor, type Discovery } from "../../traffic/discovery.js";
@@ -506,7 +506,7 @@ export class WorkloadController {
     for (let i = 0; i < count; i++) {
       const { name } = uniquePodName(`${ctx.name}-${plan.revision}`, (n) => taken.has(n));
       taken.add(name);
-      const req = podRequest(plan, name);
+      const req = podRequest(plan, name, (claim) => fleet.claimNode(claim));
       if (i === 0 && mem.nominatedNode) req.nominatedNodeName = mem.nominatedNode;
       requests.push(req);
     }
@@ -529,6 +529,8 @@ export class WorkloadController {
         delete mem.nominatedNode;
         fleet.clearNomination(ctx.key);
       }
+      // The first pod of a claim binds it to its node (ReadWriteOnce): the claim's later pods go there too.
+      for (const c of requests.find((r) => r.id === placement.id)?.claims ?? []) fleet.bindClaim(c.name, placement.node);
       const hostPorts = fleet.reserve({
         pod: placement.id,
         node: placement.node,
@@ -585,8 +587,8 @@ export class WorkloadController {
         });
         this.requeue(ctx, 500);
       } else {
-        ctx.unschedulable = first.message;
-        ctx.events.push({ type: "Warning", reason: "FailedScheduling", message: first.message });
+        ctx.unschedulable = first.plugins.includes("VolumeBinding") ? `${first.message} ${claimsExplained(requests[0]?.claims ?? [], fleet)}` : first.message;
+        ctx.events.push({ type: "Warning", reason: "FailedScheduling", message: ctx.unschedulable });
         // Unschedulable pods wait with kube-scheduler's backoff (1 s doubling to 10 s); a change of the
         // fleet (a node added, changed or back) requeues every workload at once.
         const backoff = this.opts.unschedulableRetryMs ?? Math.min(10_000, 1_000 * 2 ** mem.unschedulableAttempts);
@@ -931,4 +933,19 @@ function servicesOf(key: string, graph: DesiredGraph): { service: string; role: 
   const rollouts = graph.ofKind("Rollout").map((m) => toRolloutServices(m.object as Rollout));
   const services = graph.ofKind("Service").map((m) => toServiceSpec(m.object as Service));
   return [...rolloutServiceRoles(rollouts, services)].filter(([, r]) => r.rollout === key).map(([s, r]) => ({ service: s.slice(s.indexOf("/") + 1), role: r.role }));
+}
+
+/**
+ * Where the claims of an unschedulable pod are bound, and the state of those nodes: a pod waits for its
+ * claim's node (its data is there) and is never started elsewhere.
+ */
+function claimsExplained(claims: readonly ClaimRequest[], fleet: Fleet): string {
+  const nodes = new Map(fleet.listNodes().map((n) => [n.config.name, n]));
+  const parts = claims.flatMap((c) => {
+    if (c.node === undefined) return [];
+    const n = nodes.get(c.node);
+    const state = n === undefined ? "which is not in the fleet" : !n.ready ? `which is ${n.condition === "NotReady" ? "NotReady" : "not answering"}` : n.config.unschedulable || n.config.drain ? "which is cordoned" : "which has no room for the pod";
+    return [`claim ${c.name} is bound to node ${c.node}, ${state}; its pods run there only (its data is on that node)`];
+  });
+  return parts.length > 0 ? `${parts.join("; ")}.` : "";
 }

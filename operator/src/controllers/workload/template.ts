@@ -361,9 +361,11 @@ function hookLabel(c: ContainerPlan, hook: "postStart" | "preStop", h: Lifecycle
 
 /**
  * The scheduler's request for one new pod of a plan. Used by the controller and by plans of proposals
- * (`coxswain plan`, PR plans) so that both ask the scheduler the same question.
+ * (`coxswain plan`, PR plans) so that both ask the scheduler the same question. `claimNode` says where each
+ * claim the pod mounts is bound (the fleet's record; undefined: unbound, the placement binds it).
  */
-export function podRequest(plan: TemplatePlan, id: string): PodRequest {
+export function podRequest(plan: TemplatePlan, id: string, claimNode: (claim: string) => string | undefined = () => undefined): PodRequest {
+  const claims = [...new Set((plan.volumes?.volumes ?? []).flatMap((v) => (v.claim ? [v.claim.name] : [])))].sort();
   return {
     id,
     owner: plan.owner,
@@ -376,6 +378,14 @@ export function podRequest(plan: TemplatePlan, id: string): PodRequest {
     preemptionPolicy: plan.priority.preemptionPolicy,
     ...plan.scheduling,
     ...(plan.fixedHostPorts.length ? { hostPorts: plan.fixedHostPorts } : {}),
+    ...(claims.length > 0
+      ? {
+          claims: claims.map((name) => {
+            const node = claimNode(name);
+            return node !== undefined ? { name, node } : { name };
+          }),
+        }
+      : {}),
     images: plan.images,
   };
 }

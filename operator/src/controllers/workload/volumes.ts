@@ -8,6 +8,9 @@
  *   workload, as configMapKeyRef values do (template.ts). Secret content enters the revision as a SHA-256
  *   digest only, so that nothing derived from the plan can carry it.
  * - emptyDir volumes carry their medium; Memory's sizeLimit becomes the tmpfs size in bytes.
+ * - persistentVolumeClaim volumes name their claim ("namespace/name"; template.ts podRequest gives them to the
+ *   scheduler, which pins the pod to the claim's node); hostPath volumes carry the node's path and type. Neither has
+ *   content the revision must cover: what is in them is not the template's.
  */
 import { createHash } from "node:crypto";
 import type { ConfigMap, Secret } from "../../api/objects.js";
@@ -15,7 +18,7 @@ import { makeKey } from "../../api/objects.js";
 import type { KeyToPath, PodSpec } from "../../api/generated/index.js";
 import { parseMemory } from "../../api/quantity.js";
 import { secretKeys, secretValue } from "../../manifest/secret.js";
-import type { LaunchFile, LaunchMount, LaunchVolume } from "../../runtime/types.js";
+import type { HostPathType, LaunchFile, LaunchMount, LaunchVolume } from "../../runtime/types.js";
 
 /** Looks up the ConfigMaps and Secrets of the commit by key ("ConfigMap/ns/name", "Secret/ns/name"). */
 export type VolumeSourceLookup = (key: string) => ConfigMap | Secret | undefined;
@@ -57,6 +60,10 @@ export function planVolumes(spec: PodSpec, namespace: string, lookup: VolumeSour
       const files = secret ? keyFiles(secretKeys(secret), source.items, source.defaultMode, (key) => secretValue(secret, key)!) : [];
       volumes.push({ name: v.name, type: "files", files });
       revisionInput[v.name] = files.map((f) => ({ path: f.path, mode: f.mode, content: `sha256:${createHash("sha256").update(f.data).digest("hex")}` }));
+    } else if (v.persistentVolumeClaim) {
+      volumes.push({ name: v.name, type: "claim", claim: { name: `${namespace}/${v.persistentVolumeClaim.claimName}`, readOnly: v.persistentVolumeClaim.readOnly ?? false } });
+    } else if (v.hostPath) {
+      volumes.push({ name: v.name, type: "hostPath", hostPath: { path: v.hostPath.path, type: (v.hostPath.type ?? "") as HostPathType } });
     } else {
       // emptyDir, also when no source is given (Kubernetes' default source).
       const memory = v.emptyDir?.medium === "Memory";

@@ -8,7 +8,7 @@ import { SERVICE_RANGE_LABEL, serviceRangeOf, type BridgeNetwork } from "../../t
 import { LABEL_PREFIX } from "../labels.js";
 import { MAX_EXEC_OUTPUT_BYTES, type ContainerLaunch, type ContainerState, type ObservedContainer } from "../types.js";
 import { dockerSecurityOptions, type DockerSecurityOptions } from "./security.js";
-import { dockerMounts, type DockerMount } from "./volumes.js";
+import { dockerBinds, dockerMounts, type DockerMount } from "./volumes.js";
 
 /** The fields of a GET /containers/json entry coxswain reads. */
 export interface DockerContainerSummary {
@@ -243,6 +243,8 @@ export interface CreateContainerBody {
     DnsOptions?: string[];
     /** The launch's volumes (volumes.ts). */
     Mounts?: DockerMount[];
+    /** hostPath volumes of type "" and DirectoryOrCreate: a missing path is made a directory (volumes.ts). */
+    Binds?: string[];
   } & DockerSecurityOptions["HostConfig"];
 }
 
@@ -282,7 +284,12 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
     body.HostConfig.PortBindings = bindings;
   }
   // Service names (ContainerLaunch.hosts): Docker writes them into the container's own /etc/hosts.
-  if (launch.mounts?.length) body.HostConfig.Mounts = dockerMounts(launch, mountpoints);
+  if (launch.mounts?.length) {
+    const mounts = dockerMounts(launch, mountpoints);
+    const binds = dockerBinds(launch);
+    if (mounts.length > 0) body.HostConfig.Mounts = mounts;
+    if (binds.length > 0) body.HostConfig.Binds = binds;
+  }
   if (launch.hosts?.length) body.HostConfig.ExtraHosts = launch.hosts.flatMap((h) => h.names.map((n) => `${n}:${h.address}`));
   // On a user-defined network Docker's DNS answers the Service forwarders' aliases; the search path makes
   // short names work. Docker writes ndots:0 there unless told otherwise (every name tried as it is first,

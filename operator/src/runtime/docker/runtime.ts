@@ -22,7 +22,8 @@
  *   SIGKILLed. On a remote engine a timed-out command is abandoned: it ends when it ends, or with the
  *   container.
  * - Volumes (configMap, secret, emptyDir; see volumes.ts): named volumes made before the container, filled
- *   by a fill container before it starts, removed with the last container that uses them.
+ *   by a fill container before it starts, removed with the last container that uses them. A claim's volume
+ *   is made the same way and kept: claims() lists them by their labels, removeClaim() removes one.
  * - TLS: endpoint tcp://host:port with `tls` (ca, and a client cert + key) speaks HTTPS; the server
  *   certificate must chain to tls.ca and name the host (IP SAN for an address).
  */
@@ -36,6 +37,7 @@ import { withoutCredentials, type PullSpec } from "../pull.js";
 import { liveDescendants } from "../process/proc.js";
 import {
   MAX_EXEC_OUTPUT_BYTES,
+  type ClaimVolume,
   type ContainerLaunch,
   type ExecResult,
   type KillSignal,
@@ -77,7 +79,7 @@ import {
 import { Semaphore } from "./semaphore.js";
 import { needsImageUser, runAsRootProblem } from "./security.js";
 import { tarOf } from "./tar.js";
-import { fillEntries, fillMounts, VOLUME_PREFIX, volumeCreates } from "./volumes.js";
+import { claimVolumeName, fillEntries, fillMounts, VOLUME_PREFIX, volumeCreates } from "./volumes.js";
 
 /** Options of a DockerRuntime. */
 export interface DockerRuntimeOptions {
@@ -339,7 +341,8 @@ export class DockerRuntime implements NodeRuntime {
       });
     }
     if (launch.network === "bridge") await this.ensureBridgeNetwork();
-    const volumes = volumeCreates(launch, { [LABELS.owner]: this.owner });
+    // With the owner label: a claim's volume is named after it (volumes.ts).
+    const volumes = volumeCreates({ ...launch, labels }, { [LABELS.owner]: this.owner });
     const mountpoints = new Map<string, string>();
     for (const v of volumes) {
       const made = await this.call<{ Mountpoint?: string }>(`create volume ${v.Name}`, { method: "POST", path: "/volumes/create", body: v });
@@ -347,9 +350,10 @@ export class DockerRuntime implements NodeRuntime {
     }
     // Filled before the container is made: a subPath mount binds a path inside a volume, which must exist then.
     try {
-      await this.fillVolumes(launch);
+      await this.fillVolumes({ ...launch, labels });
     } catch (err) {
-      await this.removeUnusedVolumes(volumes.map((v) => v.Name)).catch(() => undefined);
+      // Only the pod's own volumes: a claim's keeps its data.
+      await this.removeUnusedVolumes(volumes.map((v) => v.Name).filter((n) => n.startsWith(VOLUME_PREFIX))).catch(() => undefined);
       throw err;
     }
     const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp }, imageUser, mountpoints);
@@ -365,7 +369,8 @@ export class DockerRuntime implements NodeRuntime {
       id = created.Id;
     } catch (err) {
       if (statusOf(err) !== 409) {
-        await this.removeUnusedVolumes(volumes.map((v) => v.Name)).catch(() => undefined);
+        // Only the pod's own volumes: a claim's keeps its data.
+        await this.removeUnusedVolumes(volumes.map((v) => v.Name).filter((n) => n.startsWith(VOLUME_PREFIX))).catch(() => undefined);
         throw err;
       }
       const existing = await this.inspect(launch.runtimeName, `inspect existing container ${launch.runtimeName}`);
@@ -654,6 +659,27 @@ export class DockerRuntime implements NodeRuntime {
    */
   request<T>(what: string, req: EngineRequest, options: { timeoutMs?: number } = {}): Promise<T> {
     return this.call<T>(what, req, options);
+  }
+
+  /** The claim volumes of our owner on this engine (volumes.ts), sorted by claim. */
+  async claims(): Promise<ClaimVolume[]> {
+    const listed = await this.call<{ Volumes: { Name: string; Labels: Record<string, string> | null }[] | null }>("list claim volumes", {
+      method: "GET",
+      path: "/volumes",
+      query: { filters: { label: [`${LABELS.owner}=${this.owner}`, LABELS.claim] } },
+    });
+    return (listed.Volumes ?? [])
+      .flatMap((v) => {
+        const claim = v.Labels?.[LABELS.claim];
+        return claim !== undefined && v.Name === claimVolumeName(this.owner, claim) ? [{ claim, volume: v.Name }] : [];
+      })
+      .sort((a, b) => (a.claim < b.claim ? -1 : a.claim > b.claim ? 1 : 0));
+  }
+
+  /** Removes a claim's volume; RuntimeCallFailed (the engine's 409) while a container uses it. */
+  async removeClaim(claim: string): Promise<void> {
+    const name = claimVolumeName(this.owner, claim);
+    await this.call(`remove claim volume ${name}`, { method: "DELETE", path: `/volumes/${name}`, okStatuses: [404] });
   }
 
   /**

@@ -28,7 +28,18 @@
  *   the common case) is that file at mountPath, as in Kubernetes. The bind source must exist when the
  *   container is created: the fill container runs first.
  * - emptyDir volumes get mode 0777 at their root (as in Kubernetes), so that a non-root program can write.
+ * - A PersistentVolumeClaim is one named volume per claim and owner on the node it is bound to,
+ *   "cxclaim_<owner>_<ns>_<name>" (claimVolumeName), labelled with the owner, the claim, its namespace and the
+ *   node: those labels are the record of the binding (the operator lists them, runtime.ts claims()). Creating
+ *   it again returns the existing volume; it is never removed with a container (its name is outside
+ *   VOLUME_PREFIX), only by the claim controller. Its root is made 0777 like an emptyDir's, and its pods
+ *   share it (ReadWriteOnce: one node).
+ * - hostPath is a bind mount of the node's path: "" and DirectoryOrCreate through HostConfig.Binds, which
+ *   make a missing path a directory (as the kubelet does for DirectoryOrCreate); Directory and File as a
+ *   Mounts entry of type bind, which the engine refuses to start when the path is missing (that it is a
+ *   directory or a file is not checked: the Engine API cannot look at the node's files).
  */
+import { LABELS } from "../labels.js";
 import type { ContainerLaunch, LaunchVolume } from "../types.js";
 import type { TarEntry } from "./tar.js";
 
@@ -41,7 +52,10 @@ const SUBPATH_ROOT = "/.coxswain/mounts";
 /** The prefix of every volume name coxswain makes (remove() only tries to remove those). */
 export const VOLUME_PREFIX = "cx_";
 
-/** A mount of HostConfig.Mounts (the parts coxswain uses): a volume, or a bind of a path inside one (subPath). */
+/** The prefix of claim volumes: outside VOLUME_PREFIX, so that removing a container never removes one. */
+const CLAIM_PREFIX = "cxclaim_";
+
+/** A mount of HostConfig.Mounts (the parts coxswain uses): a volume, or a bind (a path inside a volume for a subPath, or a hostPath). */
 export type DockerMount =
   | { Type: "volume"; Source: string; Target: string; ReadOnly: boolean; VolumeOptions: { NoCopy: true } }
   | { Type: "bind"; Source: string; Target: string; ReadOnly: boolean };
@@ -53,37 +67,63 @@ export interface VolumeCreate {
   DriverOpts?: Record<string, string>;
 }
 
+/** The Docker volume of a claim ("namespace/name") made by `owner`. */
+export function claimVolumeName(owner: string, claim: string): string {
+  return `${CLAIM_PREFIX}${owner}_${claim.replace("/", "_")}`;
+}
+
 /** The Docker volume name of `volume` as the launch's container uses it (see the module comment). */
-export function volumeName(launch: Pick<ContainerLaunch, "runtimeName">, volume: LaunchVolume): string {
+export function volumeName(launch: Pick<ContainerLaunch, "runtimeName" | "labels">, volume: LaunchVolume): string {
   if (volume.type === "files") return `${launch.runtimeName}_${volume.name}`;
+  if (volume.claim) return claimVolumeName(launch.labels[LABELS.owner] ?? "", volume.claim.name);
   // runtimeName is "cx_<ns>_<pod>_<container>" (controllers/workload/template.ts): the pod's part.
   const podPart = launch.runtimeName.slice(0, launch.runtimeName.lastIndexOf("_"));
   return `${podPart}_${volume.name}`;
 }
 
-/** The volumes to create for a launch, with the owner's label (and the pod's, when the launch has it). */
+/**
+ * The volumes to create for a launch, with the owner's label; a claim's also with the claim, its namespace
+ * and the launch's node. `launch.labels` carry the owner.
+ */
 export function volumeCreates(launch: ContainerLaunch, labels: Record<string, string>): VolumeCreate[] {
-  return (launch.volumes ?? []).map((v) => ({
+  return (launch.volumes ?? []).filter((v) => v.type !== "hostPath").map((v) => ({
     Name: volumeName(launch, v),
-    Labels: { ...labels },
+    Labels: v.claim
+      ? { ...labels, [LABELS.claim]: v.claim.name, [LABELS.namespace]: v.claim.name.split("/")[0]!, [LABELS.node]: launch.labels[LABELS.node] ?? "" }
+      : { ...labels },
     ...(v.memory
       ? { DriverOpts: { type: "tmpfs", device: "tmpfs", o: [`mode=0777`, ...(v.memory.sizeBytes !== undefined ? [`size=${v.memory.sizeBytes}`] : [])].join(",") } }
       : {}),
   }));
 }
 
+/** HostConfig.Binds of a launch: its mounts of hostPath volumes of type "" or DirectoryOrCreate ("path:target[:ro]"). */
+export function dockerBinds(launch: ContainerLaunch): string[] {
+  const byName = new Map((launch.volumes ?? []).map((v) => [v.name, v]));
+  return (launch.mounts ?? []).flatMap((m) => {
+    const hp = byName.get(m.volume)?.hostPath;
+    if (!hp || (hp.type !== "" && hp.type !== "DirectoryOrCreate")) return [];
+    return [`${hp.path}:${m.mountPath}${m.readOnly ? ":ro" : ""}`];
+  });
+}
+
 /**
- * HostConfig.Mounts of a launch, in the order of its mounts; a subPath mount is two (the volume under
- * SUBPATH_ROOT, then the bind of the path inside it). `mountpoints`: each volume's Mountpoint on the
- * engine's host, by Docker volume name; a subPath mount of a volume without one throws (a bug).
+ * HostConfig.Mounts of a launch, in the order of its mounts (hostPath ones of type "" or DirectoryOrCreate
+ * are Binds); a subPath mount is two (the volume under SUBPATH_ROOT, then the bind of the path inside it).
+ * `mountpoints`: each volume's Mountpoint on the engine's host, by Docker volume name; a subPath mount of a
+ * volume without one throws (a bug).
  */
 export function dockerMounts(launch: ContainerLaunch, mountpoints: ReadonlyMap<string, string>): DockerMount[] {
   const byName = new Map((launch.volumes ?? []).map((v) => [v.name, v]));
   return (launch.mounts ?? []).flatMap((m, i): DockerMount[] => {
     const volume = byName.get(m.volume);
     if (!volume) return [];
+    if (volume.hostPath) {
+      if (volume.hostPath.type === "" || volume.hostPath.type === "DirectoryOrCreate") return [];
+      return [{ Type: "bind", Source: volume.hostPath.path, Target: m.mountPath, ReadOnly: m.readOnly }];
+    }
     const source = volumeName(launch, volume);
-    const readOnly = volume.type === "files" || m.readOnly;
+    const readOnly = volume.type === "files" || m.readOnly || volume.claim?.readOnly === true;
     if (!m.subPath) return [{ Type: "volume", Source: source, Target: m.mountPath, ReadOnly: readOnly, VolumeOptions: { NoCopy: true } }];
     const root = mountpoints.get(source);
     if (root === undefined) throw new Error(`volume ${source}: no mountpoint known for the subPath mount at ${m.mountPath}`);
@@ -96,13 +136,13 @@ export function dockerMounts(launch: ContainerLaunch, mountpoints: ReadonlyMap<s
 
 /**
  * What the fill container puts into the volumes (paths relative to "/"): each files volume's root (0755),
- * directories and files; each disk emptyDir's root (0777) and the subPath directories mounts need.
+ * directories and files; each disk emptyDir's and claim's root (0777) and the subPath directories mounts need.
  * Empty when there is nothing to put (no fill container is made then).
  */
 export function fillEntries(launch: ContainerLaunch): TarEntry[] {
   const entries: TarEntry[] = [];
   for (const v of launch.volumes ?? []) {
-    if (v.memory) continue;
+    if (v.memory || v.hostPath) continue;
     const root = `${FILL_ROOT}/${v.name}`;
     const dirs = new Set<string>();
     const dir = (path: string, mode: number): void => {
@@ -131,9 +171,9 @@ export function fillEntries(launch: ContainerLaunch): TarEntry[] {
   return entries;
 }
 
-/** The volumes the fill container mounts: every volume that is not a tmpfs, read-write under FILL_ROOT. */
+/** The volumes the fill container mounts: every volume that is not a tmpfs or a node's path, read-write under FILL_ROOT. */
 export function fillMounts(launch: ContainerLaunch): DockerMount[] {
   return (launch.volumes ?? [])
-    .filter((v) => !v.memory)
+    .filter((v) => !v.memory && !v.hostPath)
     .map((v): DockerMount => ({ Type: "volume", Source: volumeName(launch, v), Target: `${FILL_ROOT}/${v.name}`, ReadOnly: false, VolumeOptions: { NoCopy: true } }));
 }

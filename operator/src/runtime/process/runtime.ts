@@ -16,6 +16,7 @@
  * - `<id>.exit`  the exit code of the current run, written by the wrapper shell (below).
  * - `pods/<pod>/` the emptyDir volumes of a pod, removed with its last container (volumes.ts: how a
  *                process sees its volumes, below its container directory).
+ * - `claims/<ns>/<name>/` the data of a PersistentVolumeClaim, kept after its pods (claims(), removeClaim()).
  *
  * How a process outlives the operator and still reports its exit code: the program runs under a tiny
  * wrapper, `/bin/sh -c 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"' <exitfile> <program> <args…>`,
@@ -46,6 +47,7 @@ import { CoxError, isCoxError } from "../../api/errors.js";
 import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
 import type {
+  ClaimVolume,
   ContainerLaunch,
   ExecResult,
   KillSignal,
@@ -58,7 +60,7 @@ import { runCommand } from "./exec.js";
 import { isAlive, liveGroupMembers, readCmdline, readProcStat } from "./proc.js";
 import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
 import { unmetSecurity } from "./security.js";
-import { MOUNT_ROOT_ENV, podPart, writeVolumes } from "./volumes.js";
+import { claimDir, MOUNT_ROOT_ENV, podPart, writeVolumes } from "./volumes.js";
 
 /** Options of a ProcessRuntime. */
 export interface ProcessRuntimeOptions {
@@ -109,6 +111,11 @@ const POLL_MS = 20;
 /** How long stop() waits for a SIGKILLed group to vanish before reporting failure. */
 const KILL_WAIT_MS = 10_000;
 
+/** The claims a launch mounts, sorted. */
+function claimsOf(launch: ContainerLaunch): string[] {
+  return [...new Set((launch.volumes ?? []).flatMap((v) => (v.claim ? [v.claim.name] : [])))].sort();
+}
+
 /** The persisted record of one process container (`<stateDir>/process/<id>.json`). */
 export interface ProcessRecord {
   /** Record format version. */
@@ -126,6 +133,8 @@ export interface ProcessRecord {
   cwd: string;
   /** Epoch ms. */
   createdAt: number;
+  /** The claims ("namespace/name") the container mounts, sorted; absent when none (removeClaim() refuses those in use). */
+  claims?: string[];
   /** Pid of the current run's wrapper shell, which leads its process group (pgid = pid). */
   pid?: number;
   /** Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22). */
@@ -344,11 +353,12 @@ export class ProcessRuntime implements NodeRuntime {
         env,
         cwd,
         createdAt: Date.now(),
+        ...(claimsOf(launch).length > 0 ? { claims: claimsOf(launch) } : {}),
       };
       try {
         await mkdir(containerDir, { recursive: true, mode: 0o700 });
         await mkdir(cwd, { recursive: true });
-        if (launch.volumes?.length || launch.mounts?.length) await writeVolumes(launch, containerDir, this.#podsDir);
+        if (launch.volumes?.length || launch.mounts?.length) await writeVolumes(launch, containerDir, this.#podsDir, this.#claimsDir);
         if (launch.hosts?.length && PRIVATE_HOSTS) {
           const own = (await readFile("/etc/hosts", "utf8").catch(() => "127.0.0.1\tlocalhost\n")).replace(/\n*$/, "\n");
           const lines = launch.hosts.map((h) => `${h.address}\t${h.names.join(" ")}\n`).join("");
@@ -460,6 +470,30 @@ export class ProcessRuntime implements NodeRuntime {
   /** The directory of the pods' emptyDir volumes. */
   get #podsDir(): string {
     return join(this.#dir, "pods");
+  }
+
+  /** The directory of the claims' data (volumes.ts claimDir). */
+  get #claimsDir(): string {
+    return join(this.#dir, "claims");
+  }
+
+  /** The claims whose directory is on this node, sorted by claim. */
+  async claims(): Promise<ClaimVolume[]> {
+    const out: ClaimVolume[] = [];
+    for (const ns of (await readdir(this.#claimsDir).catch(() => [] as string[])).sort()) {
+      for (const name of (await readdir(join(this.#claimsDir, ns)).catch(() => [] as string[])).sort()) {
+        out.push({ claim: `${ns}/${name}`, volume: claimDir(this.#claimsDir, `${ns}/${name}`) });
+      }
+    }
+    return out;
+  }
+
+  /** Removes a claim's directory; RuntimeCallFailed while a container of this runtime mounts it. */
+  async removeClaim(claim: string): Promise<void> {
+    const dir = claimDir(this.#claimsDir, claim);
+    const users = (await this.#readAll()).filter((r) => r.claims?.includes(claim)).map((r) => r.runtimeName);
+    if (users.length > 0) throw new CoxError("RuntimeCallFailed", `claim ${claim} is in use by ${users.sort().join(", ")}; its directory ${dir} is kept`);
+    await rm(dir, { recursive: true, force: true });
   }
 
   /** Removes the emptyDir volumes of `runtimeName`'s pod when no other container of the pod exists or is being created (`creating` aside). */
