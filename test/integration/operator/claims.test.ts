@@ -287,11 +287,14 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
 
   it("never moves a claim's pod to another node: with its node stopped the pod waits, and runs there again when it is back", async () => {
     await repo.write("apps/pin.yaml", `${claim("pinned")}---\n${deployment("pin", "pinned", 1, "1")}`);
-    await repo.commit("pin with a claim");
+    const commit = await repo.commit("pin with a claim");
     const [pin] = await withLog(waitFor("pin running", async () => {
       const r = await running("pin");
       return r.length === 1 ? r : undefined;
     }, 90_000));
+    // Past its monitor window: a node lost during it fails the commit, which is then rolled back (and pin
+    // deleted), rightly — this test is about a node lost afterwards.
+    await withLog(waitFor("pin's commit Succeeded", async () => /^phase: Succeeded/m.test(await statusFile(`commits/${commit.slice(0, 2)}/${commit}.yaml`)), 60_000));
     expect(await sh(pin!, "echo still-here > /data/f")).toEqual({ exitCode: 0, output: "" });
     const index = fleet.nodes.findIndex((n) => n.name === pin!.node);
     const other = fleet.nodes[1 - index]!.name;
