@@ -2,7 +2,9 @@
  * The HTTP server with real requests on 127.0.0.1: each provider's signed push reaches onPush at once;
  * bad or missing signatures are 401 and reach nothing; bodies over the limit are 413 whether declared or
  * streamed; a client over its rate gets 429 with Retry-After; pings and other events are answered without
- * a push; /healthz reports and stays 200, /readyz answers 503 when not ready, /metrics serves text; unknown paths and methods are refused; nothing logged holds the secret.
+ * a push; /healthz reports and stays 200, /readyz answers 503 when not ready, /metrics serves text; each
+ * webhook's provider and result are reported; unknown paths and methods are refused; nothing logged holds
+ * the secret.
  */
 import { chmod, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
