@@ -50,7 +50,9 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --git-credentials-file <f>    username=/password= file for an http(s) repository
                                 (else COXSWAIN_GIT_USERNAME / COXSWAIN_GIT_PASSWORD; a token goes in the password)
   --git-timeout <d>             deadline of each request to the remote (default 30s)
-  --listen <host:port>          serve POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic} and GET /healthz
+  --listen <host:port>          serve POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz
+                                (liveness), GET /readyz (readiness) and GET /metrics (Prometheus)
+  --ready-fetch-failures <n>    /readyz fails from this many failed fetches of the remote in a row on (default 3)
   --webhook-secret-file <f>     the webhook secret (HMAC key, or GitLab's token); without it every webhook gets 401
   --webhook-rate <n>            webhook requests per second per client (default 10)
   --auto-revert                 after a failed commit was rolled back, commit a revert of it to the branch (and push it)
@@ -92,6 +94,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     listen: { type: "string" },
     "webhook-secret-file": { type: "string" },
     "webhook-rate": { type: "string" },
+    "ready-fetch-failures": { type: "string" },
     "auto-revert": { type: "boolean" },
     "preview-branches": { type: "string", multiple: true },
     "preview-envs": { type: "string", multiple: true },
@@ -151,6 +154,12 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     } else out(`warning: git credentials from ${creds.source} are not used: ${repo} is a repository on disk`);
   }
 
+  if (values["ready-fetch-failures"] !== undefined) {
+    const n = Number(values["ready-fetch-failures"]);
+    if (!Number.isInteger(n) || n < 1) throw new CoxError("InvalidArgument", `--ready-fetch-failures: expected a whole number of at least 1 (got ${JSON.stringify(values["ready-fetch-failures"])})`);
+    if (!values.listen) throw new CoxError("InvalidArgument", "--ready-fetch-failures needs --listen <host:port>");
+    opts.readyFetchFailures = n;
+  }
   if (values["webhook-secret-file"] && !values.listen) throw new CoxError("InvalidArgument", "--webhook-secret-file needs --listen <host:port>");
   if (values.listen) {
     parseListen(values.listen); // a bad address is a usage error before anything starts
@@ -160,7 +169,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
       for (const w of warnings) out(`warning: ${w}`);
       opts.webhookSecret = secret;
       out(`webhook secret: from file ${values["webhook-secret-file"]}`);
-    } else out("warning: --listen without --webhook-secret-file: every webhook is refused (401); /healthz is served");
+    } else out("warning: --listen without --webhook-secret-file: every webhook is refused (401); /healthz, /readyz and /metrics are served");
     if (values["webhook-rate"]) {
       const rate = Number(values["webhook-rate"]);
       if (!(rate > 0)) throw new CoxError("InvalidArgument", `--webhook-rate: expected a positive number (got ${JSON.stringify(values["webhook-rate"])})`);

@@ -18,6 +18,14 @@ export interface ManagerOptions {
   concurrency?: number;
   /** Called when a reconcile fails with a stalled error (not retried) or any error (for logs). */
   onError?: (key: string, err: CoxError) => void;
+  /**
+   * Called after every reconcile with its controller (the key's prefix), how long it took and whether it
+   * failed; and when a key starts, with how long it waited in the queue (metrics).
+   */
+  observe?: {
+    reconciled(controller: string, ms: number, failed: boolean): void;
+    waited(ms: number): void;
+  };
 }
 
 /** Routes keys to reconcilers over one keyed work queue. */
@@ -25,11 +33,14 @@ export class Manager {
   private readonly routes = new Map<string, Reconciler>();
   readonly queue: WorkQueue;
   private started = false;
+  private readonly observe: ManagerOptions["observe"];
 
   constructor(opts: ManagerOptions = {}) {
+    this.observe = opts.observe;
     this.queue = new WorkQueue({
       concurrency: opts.concurrency ?? 4,
       ...(opts.onError ? { onError: opts.onError } : {}),
+      ...(opts.observe ? { onStart: (_key: string, ms: number) => opts.observe!.waited(ms) } : {}),
     });
   }
 
@@ -57,7 +68,16 @@ export class Manager {
       const prefix = key.split("/", 1)[0]!;
       const r = this.routes.get(prefix);
       if (!r) throw new Error(`no reconciler for key ${key}`);
-      return r.reconcile(key);
+      if (!this.observe) return r.reconcile(key);
+      const started = performance.now();
+      let failed = true;
+      try {
+        const result = await r.reconcile(key);
+        failed = false;
+        return result;
+      } finally {
+        this.observe.reconciled(prefix, performance.now() - started, failed);
+      }
     });
   }
 

@@ -64,6 +64,8 @@ export interface WorkQueueOptions<K extends string = string> {
   clock?: QueueClock;
   /** Uniform [0, 1) source for jitter. Default Math.random. */
   random?: () => number;
+  /** Called when a key's run starts, with how long it waited since it was queued (metrics). */
+  onStart?: (key: K, waitedMs: number) => void;
 }
 
 /** Backoff defaults (client-go uses 5 ms..1000 s; coxswain's effects are heavier, its fleets smaller). */
@@ -99,9 +101,10 @@ export class WorkQueue<K extends string = string> {
   readonly #onError: ((key: K, err: CoxError, outcome: ErrorOutcome) => void) | undefined;
   readonly #clock: QueueClock;
   readonly #random: () => number;
+  readonly #onStart: ((key: K, waitedMs: number) => void) | undefined;
 
-  /** Keys handed to p-queue and not yet started. */
-  readonly #queued = new Set<K>();
+  /** Keys handed to p-queue and not yet started, with when they were queued. */
+  readonly #queued = new Map<K, number>();
   /** Keys whose handler is running. */
   readonly #processing = new Set<K>();
   /** Keys added while processing: run once more when the current run ends. */
@@ -131,6 +134,7 @@ export class WorkQueue<K extends string = string> {
     this.#onError = opts.onError;
     this.#clock = opts.clock ?? defaultClock;
     this.#random = opts.random ?? Math.random;
+    this.#onStart = opts.onStart;
     this.#pq = new PQueue({ concurrency: opts.concurrency, autoStart: false });
   }
 
@@ -249,12 +253,20 @@ export class WorkQueue<K extends string = string> {
   }
 
   #enqueue(key: K): void {
-    this.#queued.add(key);
+    this.#queued.set(key, this.#clock.now());
     void this.#pq.add(() => this.#run(key));
   }
 
   async #run(key: K): Promise<void> {
+    const queuedAt = this.#queued.get(key);
     this.#queued.delete(key);
+    if (queuedAt !== undefined && this.#onStart) {
+      try {
+        this.#onStart(key, this.#clock.now() - queuedAt);
+      } catch {
+        // An observer must not take the queue down.
+      }
+    }
     this.#processing.add(key);
     try {
       const result = await this.#handler!(key);

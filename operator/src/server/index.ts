@@ -1,14 +1,17 @@
 /**
- * server/: coxswain's HTTP surface — webhooks that trigger a fetch at once, and /healthz. startServer
- * (server.ts) serves; webhooks.ts verifies and parses each provider's requests (pure); rate.ts limits
- * requests per client; refusals.ts counts refused requests and rations their log lines;
- * readWebhookSecretFile reads `--webhook-secret-file`.
+ * server/: coxswain's HTTP surface — webhooks that trigger a fetch at once, /healthz, /readyz and
+ * /metrics. startServer (server.ts) serves; webhooks.ts verifies and parses each provider's requests
+ * (pure); rate.ts limits requests per client; refusals.ts counts refused requests and rations their log
+ * lines; metrics.ts defines every Prometheus metric; readiness.ts decides /readyz (pure); readWebhookSecretFile reads `--webhook-secret-file`.
  */
 import { CoxError } from "../api/errors.js";
 import { readSecretFile } from "../source/credentials.js";
 
 export { DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_PER_SECOND, parseListen, startServer } from "./server.js";
-export type { RunningServer, ServerOptions, WebhookSecrets } from "./server.js";
+export type { RunningServer, ServerOptions, WebhookResult, WebhookSecrets } from "./server.js";
+export { OperatorMetrics } from "./metrics.js";
+export { DEFAULT_READY_FETCH_FAILURES, readiness } from "./readiness.js";
+export type { Readiness } from "./readiness.js";
 export { deliveryId, parseWebhookEvent, PROVIDERS, sign, verifyWebhook } from "./webhooks.js";
 export type { Headers, Provider, PushEvent, Verification, WebhookEvent } from "./webhooks.js";
 export { RateLimiter } from "./rate.js";

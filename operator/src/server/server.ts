@@ -1,8 +1,14 @@
 /**
- * coxswain's HTTP surface: the webhook receiver and the health endpoint.
+ * coxswain's HTTP surface: the webhook receiver, liveness, readiness and metrics.
  *
  *   POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}
- *   GET  /healthz
+ *   GET  /healthz   liveness: 200 whenever the process answers at all (the body tells what it knows)
+ *   GET  /readyz    readiness: 200 or 503 with the checks and their reasons (JSON)
+ *   GET  /metrics   Prometheus' text format
+ *
+ * Liveness never fails for something outside the process (a Git outage, a status write, no node): a
+ * supervisor that restarts on a failed liveness check would restart a healthy operator, which fixes none
+ * of these. Readiness does fail for them, as Kubernetes splits the two.
  *
  * Every request is first counted against its client's rate (429 RateLimited, Retry-After). A webhook's
  * body is bounded (413 RequestTooLarge: a declared Content-Length over the limit is refused before reading
@@ -38,8 +44,14 @@ export interface ServerOptions {
   secrets?: WebhookSecrets;
   /** A verified push. Called at once, before the answer is sent; its errors answer 500. Should only trigger work. */
   onPush: (event: PushEvent) => void;
-  /** GET /healthz body; `ok: false` in it answers 503. */
+  /** GET /healthz body (always answered 200, with `ok: true`). */
   health?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** GET /readyz body; `ready: false` in it answers 503. Without it, /readyz answers 200 `{ ready: true }`. */
+  ready?: () => { ready: boolean };
+  /** GET /metrics: the exposition text and its content type; without it, /metrics is 404. */
+  metrics?: () => Promise<{ contentType: string; text: string }>;
+  /** Called once per webhook request with its provider and result (metrics). */
+  onWebhook?: (provider: Provider, result: WebhookResult) => void;
   /** Largest webhook body (default 1 MiB). */
   maxBodyBytes?: number;
   /** Requests per second per client address (default 10; burst twice that). */
@@ -54,6 +66,9 @@ export interface ServerOptions {
   /** Clock of the rate limit and of the refusal log (tests). */
   now?: () => number;
 }
+
+/** What became of a webhook request. */
+export type WebhookResult = "triggered" | "pong" | "ignored" | "invalid" | "unauthorized" | "too_large" | "rate_limited" | "incomplete" | "error";
 
 /** A listening server. */
 export interface RunningServer {
@@ -105,42 +120,63 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const client = req.socket.remoteAddress ?? "unknown";
     const path = safePath(req.url);
+    const m = /^\/api\/v1\/webhooks\/([a-z]+)$/.exec(path);
+    const provider = m && (PROVIDERS as readonly string[]).includes(m[1]!) ? (m[1] as Provider) : undefined;
+    const counted = (result: WebhookResult): void => {
+      if (provider) opts.onWebhook?.(provider, result);
+    };
     const rate = limiter.take(client);
     if (!rate.allowed) {
+      counted("rate_limited");
       res.setHeader("retry-after", String(Math.max(1, Math.ceil(rate.retryAfterMs / 1000))));
       refusals.refused(client, "rateLimited", `429 ${req.method} ${path}: over ${opts.rate ?? DEFAULT_RATE_PER_SECOND} requests per second`);
       return refuse(req, res, 429, "RateLimited", `more than ${opts.rate ?? DEFAULT_RATE_PER_SECOND} requests per second from ${client}`);
     }
     if (path === "/healthz") {
       if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, "use GET /healthz", { allow: "GET, HEAD" });
-      const body: Record<string, unknown> = { ...((await opts.health?.()) ?? { ok: true }), webhooks: { refused: refusals.counts() } };
-      return send(res, body.ok === false ? 503 : 200, body, req.method === "HEAD");
+      // Alive: answering at all is the check; what the body says is information.
+      const body: Record<string, unknown> = { ...(await opts.health?.()), ok: true, webhooks: { refused: refusals.counts() } };
+      return send(res, 200, body, req.method === "HEAD");
     }
-    const m = /^\/api\/v1\/webhooks\/([a-z]+)$/.exec(path);
-    if (!m || !(PROVIDERS as readonly string[]).includes(m[1]!)) {
+    if (path === "/readyz") {
+      if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, "use GET /readyz", { allow: "GET, HEAD" });
+      const body = opts.ready?.() ?? { ready: true };
+      return send(res, body.ready ? 200 : 503, body, req.method === "HEAD");
+    }
+    if (path === "/metrics" && opts.metrics) {
+      if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, "use GET /metrics", { allow: "GET, HEAD" });
+      const { contentType, text } = await opts.metrics();
+      res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+      res.end(req.method === "HEAD" ? undefined : text);
+      return;
+    }
+    if (!provider) {
       return refuse(req, res, 404, undefined, `no such endpoint; webhooks are POST /api/v1/webhooks/{${PROVIDERS.join(",")}}`);
     }
-    const provider = m[1] as Provider;
     if (req.method !== "POST") return refuse(req, res, 405, undefined, `use POST for ${path}`, { allow: "POST" });
 
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > maxBody) {
+      counted("too_large");
       refusals.refused(client, "tooLarge", `413 webhook ${provider}: a body of ${declared} bytes (at most ${maxBody})`);
       return refuse(req, res, 413, "RequestTooLarge", `the body is ${declared} bytes; at most ${maxBody} are accepted`);
     }
     const body = await readBody(req, maxBody);
     if (body === null) {
       // Nobody is left to answer; counted, not logged each time, like a refusal (anyone can do this).
+      counted("incomplete");
       refusals.refused(client, "incomplete", `webhook ${provider}: the client went away before the body was complete`);
       res.destroy();
       return;
     }
     if (body === undefined) {
+      counted("too_large");
       refusals.refused(client, "tooLarge", `413 webhook ${provider}: a body over ${maxBody} bytes`);
       return refuse(req, res, 413, "RequestTooLarge", `the body exceeds ${maxBody} bytes`);
     }
     const verified = verifyWebhook(provider, req.headers, body, secretFor(provider));
     if (!verified.ok) {
+      counted("unauthorized");
       refusals.refused(client, "unauthorized", `401 webhook ${provider}: ${verified.reason}`);
       return send(res, 401, { code: "WebhookUnauthorized", message: verified.reason });
     }
@@ -148,11 +184,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const delivery = deliveryId(provider, req.headers);
     switch (event.kind) {
       case "ping":
+        counted("pong");
         log(`webhook ${provider}: ping`);
         return send(res, 200, { result: "pong" });
       case "ignored":
+        counted("ignored");
         return send(res, 202, { result: "ignored", event: event.event });
       case "invalid":
+        counted("invalid");
         log(`webhook ${provider} from ${client}: 400 ${event.message}`);
         return send(res, 400, { code: "InvalidArgument", message: event.message });
       case "push": {
@@ -163,9 +202,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         try {
           opts.onPush(push);
         } catch (err) {
+          counted("error");
           log(`webhook ${provider}: onPush failed: ${err instanceof Error ? err.message : String(err)}`);
           return send(res, 500, { code: "RuntimeCallFailed", message: "the push could not be handed to the operator" });
         }
+        counted("triggered");
         log(`webhook ${provider}: push${push.ref ? ` ${push.ref}` : ""}${push.after ? ` ${push.after.slice(0, 7)}` : ""}${delivery ? ` (delivery ${delivery})` : ""}`);
         return send(res, 200, { result: "triggered", ...(push.ref ? { ref: push.ref } : {}), ...(push.after ? { after: push.after } : {}) });
       }
@@ -265,7 +306,7 @@ function drainThenDestroy(req: http.IncomingMessage): void {
   req.once("end", () => clearTimeout(timer));
 }
 
-function send(res: http.ServerResponse, status: number, body: Record<string, unknown>, headOnly = false): void {
+function send(res: http.ServerResponse, status: number, body: object, headOnly = false): void {
   const text = `${JSON.stringify(body)}\n`;
   // Headers set earlier with setHeader (retry-after, allow, connection) are merged in by writeHead.
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });

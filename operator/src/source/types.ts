@@ -152,6 +152,8 @@ export interface WatchOptions {
   onError?: (err: CoxError) => void;
   /** Called once when a fetch succeeds after `failures` failed ones (the remote is back). */
   onRecover?: (failures: number) => void;
+  /** Called after every fetch of a remote with how long it took and whether it failed (metrics). */
+  onFetched?: (ms: number, failed: boolean) => void;
   /** Debounce of file-watcher events, ms (default 20). */
   debounceMs?: number;
   /** Retry delays of a remote after a failed fetch: initialMs doubling up to maxMs (default 1 s → 60 s), ±20 % jitter. */

@@ -110,8 +110,17 @@ export function watchRepository(target: WatchTarget): WatchHandle {
       timer = undefined;
     }
     delete state.nextAttemptAt;
+    const started = performance.now();
+    const fetched = (failed: boolean): void => {
+      try {
+        opts.onFetched?.(performance.now() - started, failed);
+      } catch {
+        // as for onError
+      }
+    };
     inflight = target.refresh().then(
       () => {
+        fetched(false);
         const failuresBefore = state.failures;
         state.failures = 0;
         state.lastSuccessAt = new Date().toISOString();
@@ -126,6 +135,7 @@ export function watchRepository(target: WatchTarget): WatchHandle {
         if (!stopped) fire();
       },
       (err: unknown) => {
+        fetched(true);
         const e: CoxError = toCoxError(err, "GitFetchFailed");
         state.failures++;
         state.lastError = { code: e.code, message: e.message, at: new Date().toISOString() };

@@ -217,6 +217,12 @@ export class StatusStore {
   private readonly rendered = new Map<string, string>();
   private changes = 0;
 
+  /**
+   * `onCommitPhase` is called when setCommit records a commit in a phase other than the one it had (or a
+   * new commit), with the phase it had; records read back from Git (applyFiles, merge) are not reported.
+   */
+  constructor(private readonly opts: { onCommitPhase?: (phase: CommitPhase, previous: CommitPhase | undefined) => void } = {}) {}
+
   /** Increases whenever a record changed; equal versions mean equal contents. */
   get version(): number {
     return this.changes;
@@ -224,11 +230,23 @@ export class StatusStore {
 
   /** Records (or replaces) a processed commit. */
   setCommit(record: CommitRecord): void {
+    const previous = this.commitRecs.get(record.commit)?.phase;
+    if (!this.putCommit(record) || previous === record.phase) return;
+    try {
+      this.opts.onCommitPhase?.(record.phase, previous);
+    } catch {
+      // An observer must not change what is recorded.
+    }
+  }
+
+  /** Stores a commit record; false when it was already there as it is. */
+  private putCommit(record: CommitRecord): boolean {
     const rec = orderCommit(record);
-    if (dataEqual(this.commitRecs.get(rec.commit), rec)) return;
+    if (dataEqual(this.commitRecs.get(rec.commit), rec)) return false;
     this.commitRecs.set(rec.commit, rec);
     this.rendered.set(commitPath(rec.commit), toYaml(rec));
     this.changes++;
+    return true;
   }
 
   /** Forgets a commit record (its file disappears at the next flush). Used when adopting another writer's removal. */
@@ -391,7 +409,7 @@ export class StatusStore {
       problems.push(...parsed.problems);
       const { summary, commits, workloads, extra } = parsed.state;
       if (summary) this.setSummary(summary);
-      for (const r of commits) this.setCommit(r);
+      for (const r of commits) this.putCommit(r);
       for (const w of workloads) this.setWorkload(w);
       for (const f of extra) this.putExtra(f.path, f.content);
     }
@@ -423,7 +441,7 @@ export class StatusStore {
    */
   merge(state: StatusState): void {
     if (state.summary && !this.summaryRec) this.setSummary(state.summary);
-    for (const c of state.commits) if (!this.commitRecs.has(c.commit)) this.setCommit(c);
+    for (const c of state.commits) if (!this.commitRecs.has(c.commit)) this.putCommit(c);
     for (const w of state.workloads) if (!this.workloadRecs.has(workloadPath(w.kind, w.namespace, w.name))) this.setWorkload(w);
     for (const f of state.extra) if (!this.extraFiles.has(f.path)) this.putExtra(f.path, f.content);
   }

@@ -24,7 +24,7 @@ import { dockerForwardersFactory } from "../runtime/docker/forwarders.js";
 import { DEFAULT_PROXY_IMAGE, nodeProxyFactory, type ProxyFactory } from "../runtime/proxy/index.js";
 import { DEFAULT_SERVICE_NETWORK } from "../traffic/addresses.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
-import { startServer, type RunningServer, type WebhookSecrets } from "../server/index.js";
+import { DEFAULT_READY_FETCH_FAILURES, OperatorMetrics, readiness, startServer, type Readiness, type RunningServer, type WebhookSecrets } from "../server/index.js";
 import { acquireRepositoryLock, openRepository, refGlob, type GitCredentials, type RepositoryLock } from "../source/index.js";
 import type { Repository, WatchHandle } from "../source/types.js";
 import { AutoReverter, autoRevertWanted } from "../status/revert.js";
@@ -78,8 +78,10 @@ export interface OperatorOptions {
   gitCredentials?: GitCredentials;
   /** Retry delays of a remote after a failed fetch (default 1 s doubling to 60 s). */
   fetchBackoff?: { initialMs?: number; maxMs?: number };
-  /** "HOST:PORT": serve the webhooks and /healthz there. */
+  /** "HOST:PORT": serve the webhooks, /healthz, /readyz and /metrics there. */
   listen?: string;
+  /** /readyz fails from this many failed fetches of the remote in a row on (default 3). */
+  readyFetchFailures?: number;
   /** Webhook secrets (one for every provider, or one per provider). */
   webhookSecret?: WebhookSecrets;
   /** Webhook requests per second per client (default 10). */
@@ -120,14 +122,18 @@ export interface RunningOperator {
   readonly repo: Repository;
   /** The webhook and health server, when `listen` was given. */
   readonly server?: RunningServer;
+  /** This operator's metrics (served at /metrics). */
+  readonly metrics: OperatorMetrics;
   /** Proposals, when globs were given. */
   readonly proposals?: ProposalTracker;
   readonly previews: Previews;
   readonly reverter: AutoReverter;
   /** The default local node's runtime type ("docker" or "process"). */
   readonly defaultRuntime: string;
-  /** What GET /healthz answers. */
+  /** What GET /healthz answers (always with status 200). */
   health(): Record<string, unknown>;
+  /** What GET /readyz answers (503 when not ready). */
+  ready(): Readiness;
   /** Fetch (remote) and look at the refs now, as a webhook does. */
   trigger(): void;
   /** Writes pending status now (tests). */
@@ -188,8 +194,11 @@ export async function resolveDefaultNode(
   return { ...base, endpoint };
 }
 
-/** The runtime factory of real nodes: unix:// and tcp:// (TLS) → Docker, process:// → local processes. */
-export function realRuntimeFactory(stateDir: string, instance: string): RuntimeFactory {
+/**
+ * The runtime factory of real nodes: unix:// and tcp:// (TLS) → Docker, process:// → local processes.
+ * `onEngineCall` hears of every Docker Engine API call (metrics).
+ */
+export function realRuntimeFactory(stateDir: string, instance: string, onEngineCall?: (node: string, ms: number, failed: boolean) => void): RuntimeFactory {
   return (node) => {
     if (node.endpoint.startsWith("unix://") || node.endpoint.startsWith("tcp://")) {
       // Bridge mode publishes host ports on the node's address when it is an IP (all interfaces otherwise).
@@ -200,6 +209,7 @@ export function realRuntimeFactory(stateDir: string, instance: string): RuntimeF
         nodeName: node.name,
         publishIp: isIP(node.address) ? node.address : "",
         ...(node.tls ? { tls: node.tls } : {}),
+        ...(onEngineCall ? { onCall: (ms: number, failed: boolean) => onEngineCall(node.name, ms, failed) } : {}),
       });
     }
     if (node.endpoint.startsWith("process://")) return new ProcessRuntime({ stateDir, owner: instance });
@@ -300,12 +310,18 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   }
 
   async function assemble(): Promise<RunningOperator> {
-    const store = new StatusStore();
+    let manager: Manager | undefined;
+    let fleet: Fleet | undefined;
+    const metrics = new OperatorMetrics({
+      nodes: () => fleet?.listNodes().map((n) => ({ name: n.config.name, ready: n.condition === "Ready" })) ?? [],
+      podPhases: () => fleet?.pods().map((p) => p.phase) ?? [],
+      queueDepth: () => manager?.queue.len() ?? 0,
+    });
+    const store = new StatusStore({ onCommitPhase: (phase, previous) => metrics.commitPhase(phase, previous) });
     /** The status branch's last write failed (cleared by the next write that succeeds). */
     let statusFault: { code: string; message: string; since: string } | undefined;
     let proposals: ProposalTracker | undefined;
     let sync: BranchSync | undefined;
-    let manager: Manager | undefined;
     // Every record change schedules a write; when the deploy branch applied another commit, proposals
     // are planned again against it.
     const scheduleStatusWrite = (): void => {
@@ -333,8 +349,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const defaultNode = { ...(await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log)), ...(opts.defaultProxyImage ? { proxyImage: opts.defaultProxyImage } : {}), ...(opts.defaultServiceNetwork ? { serviceNetwork: opts.defaultServiceNetwork } : {}) };
     const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
     let services: ServiceController | undefined;
-    const fleet = new Fleet({
-      runtimeFactory: opts.runtimeFactory ?? realRuntimeFactory(opts.stateDir, instance),
+    fleet = new Fleet({
+      runtimeFactory: opts.runtimeFactory ?? realRuntimeFactory(opts.stateDir, instance, (node, ms, failed) => metrics.engineCall(node, ms, failed)),
       ...(opts.fleetPollMs ? { pollMs: opts.fleetPollMs } : {}),
       ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
       ...(opts.evictionTimeoutMs !== undefined ? { evictionTimeoutMs: opts.evictionTimeoutMs } : {}),
@@ -354,6 +370,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     cleanups.push(() => fleet.close());
     manager = new Manager({
       concurrency: 4,
+      observe: { reconciled: (controller, ms, failed) => metrics.reconciled(controller, ms, failed), waited: (ms) => metrics.queueWaited(ms) },
       // The branch sync reports its own faults, once each (sync.setFault), in the log and the summary.
       onError: (key, err) => {
         if (key !== SOURCE_KEY) log(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`);
@@ -366,6 +383,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       scheduleStatusWrite,
       log,
       onReverted: () => {
+        metrics.reverted();
         watch?.trigger();
         manager!.enqueue(SOURCE_KEY);
       },
@@ -385,6 +403,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       scheduleStatusWrite,
       progress: log,
       onRolledBack: (failed, stable, graph) => {
+        metrics.rolledBack();
         reverting = reverting.then(() => considerRevert(failed, stable, graph)).catch((err: unknown) => log(`auto-revert: ${(err as Error).message}`));
       },
     });
@@ -416,6 +435,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
       // Canary analysis measures what the node proxies log (the service controller is made just below).
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
+      onScheduled: (ms, placed, unschedulable) => metrics.scheduled(ms, placed, unschedulable),
     });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
     services = new ServiceController({
@@ -520,6 +540,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
           log(`source: ${repo.location} answers again after ${failures} failed fetch(es)`);
           sync!.setFault("fetch", undefined);
         },
+        onFetched: (ms, failed) => metrics.fetched(ms, failed),
         ...(opts.fetchBackoff ? { backoff: opts.fetchBackoff } : {}),
       },
     );
@@ -529,12 +550,12 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       await w?.();
     });
 
+    // Liveness: answering is the check, the body is information (faults included); readiness decides on them.
     const health = (): Record<string, unknown> => {
       const summary = store.summary();
       const faults = [...sync!.sourceFaults(), ...(statusFault ? [{ where: "status", code: statusFault.code, message: statusFault.message, since: statusFault.since }] : [])];
       return {
-        // Not ok while the deploy branch cannot be fetched or read, or the status branch cannot be written.
-        ok: faults.length === 0,
+        ok: true,
         ...(faults.length ? { faults } : {}),
         repository: repo.location,
         branch,
@@ -542,11 +563,20 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         applied: sync!.commit() ?? null,
         stable: summary?.stable ?? null,
         head: summary?.head ?? null,
-        nodes: fleet.listNodes().map((n) => ({ name: n.config.name, ready: n.condition === "Ready", pods: n.pods })),
+        nodes: fleet!.listNodes().map((n) => ({ name: n.config.name, ready: n.condition === "Ready", pods: n.pods })),
         proxies: services!.health(),
         ...(proposals ? { previews: previews.list().map((p) => ({ name: p.name, commit: p.commit, namespaces: p.namespaces, expiresAt: new Date(p.expiresAt).toISOString() })) } : {}),
       };
     };
+    const ready = (): Readiness =>
+      readiness({
+        location: repo.location,
+        fetch: watch?.state() ?? { failures: 0 },
+        fetchFailureLimit: opts.readyFetchFailures ?? DEFAULT_READY_FETCH_FAILURES,
+        readFaults: sync!.sourceFaults().filter((f) => f.where !== "fetch"),
+        ...(statusFault ? { statusFault } : {}),
+        nodes: fleet!.listNodes().map((n) => ({ name: n.config.name, condition: n.condition })),
+      });
     let server: RunningServer | undefined;
     if (opts.listen) {
       server = await startServer({
@@ -556,10 +586,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         // A verified push only triggers a fetch: the refs fetched decide what happens, not the payload.
         onPush: () => watch?.trigger(),
         health,
+        ready,
+        metrics: () => metrics.exposition(),
+        onWebhook: (provider, result) => metrics.webhook(provider, result),
         log,
       });
       cleanups.push(() => server!.close());
-      log(`listening on ${server.url}: POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz`);
+      log(`listening on ${server.url}: POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz, /readyz, /metrics`);
     }
     log(
       `following ${repo.location} branch ${branch}${repoPath ? ` path ${repoPath}` : ""}; default node runtime: ${defaultRuntime}` +
@@ -574,11 +607,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       store,
       repo,
       ...(server ? { server } : {}),
+      metrics,
       ...(proposals ? { proposals } : {}),
       previews,
       reverter,
       defaultRuntime,
       health,
+      ready,
       trigger: () => watch?.trigger(),
       flushStatus: () => writer.flush(),
       stop(options = {}) {

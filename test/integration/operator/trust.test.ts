@@ -306,7 +306,7 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
   });
 
   describe("Git faults are visible", () => {
-    it("a deleted deploy branch shows in summary.yaml, /healthz and coxswain status; what runs stays; its return clears it", async () => {
+    it("a deleted deploy branch shows in summary.yaml, /healthz, /readyz (503) and coxswain status; what runs stays; its return clears it", async () => {
       await repo.write("web.yaml", web("app:v1"));
       const v1 = await repo.commit("v1");
       await start({ listen: "127.0.0.1:0" });
@@ -319,9 +319,13 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
         return Array.isArray(sum.faults) && sum.faults.length > 0 ? sum : undefined;
       });
       expect(s).toMatchObject({ applied: v1, faults: [{ where: "read", code: "BranchNotFound" }], workloads: { total: 1 } });
+      // Alive all the same (the faults are information there); not ready, with the code.
       const health = await fetch(`${op!.server!.url}/healthz`);
-      expect(health.status).toBe(503);
-      expect(await health.json()).toMatchObject({ ok: false, faults: [{ where: "read", code: "BranchNotFound" }] });
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ ok: true, faults: [{ where: "read", code: "BranchNotFound" }] });
+      const readyz = await fetch(`${op!.server!.url}/readyz`);
+      expect(readyz.status).toBe(503);
+      expect(await readyz.json()).toMatchObject({ ready: false, checks: { git: { ok: false, code: "BranchNotFound" } } });
       const status = await cli(["status", "--repo", repo.dir]);
       expect(status.stdout).toMatch(/^fault\s+read: BranchNotFound: /m);
       expect(lines.filter((l) => l.includes("BranchNotFound"))).toHaveLength(1);
@@ -330,7 +334,7 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
       await runGit(["branch", "main", v1], { cwd: repo.dir });
       op!.trigger();
       await waitFor("the fault cleared", async () => (await summary()).faults === undefined);
-      expect((await fetch(`${op!.server!.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${op!.server!.url}/readyz`)).status).toBe(200);
     });
 
     it("a commit whose blob is missing is a fault of the source: nothing applied, nothing recorded as Invalid", async () => {

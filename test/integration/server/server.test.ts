@@ -2,7 +2,9 @@
  * The HTTP server with real requests on 127.0.0.1: each provider's signed push reaches onPush at once;
  * bad or missing signatures are 401 and reach nothing; bodies over the limit are 413 whether declared or
  * streamed; a client over its rate gets 429 with Retry-After; pings and other events are answered without
- * a push; /healthz reports; unknown paths and methods are refused; nothing logged holds the secret.
+ * a push; /healthz reports and stays 200, /readyz answers 503 when not ready, /metrics serves text; each
+ * webhook's provider and result are reported; unknown paths and methods are refused; nothing logged holds
+ * the secret.
  */
 import { chmod, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -301,14 +303,42 @@ describe("refused requests", () => {
 });
 
 describe("other endpoints", () => {
-  it("serves /healthz from the health callback plus the refusal counts, 503 when it says ok: false", async () => {
-    let ok = true;
-    const h = await serve({ health: () => ({ ok, source: { failures: ok ? 0 : 3 } }) });
+  it("serves /healthz 200 with the health callback's information and the refusal counts, whatever it says", async () => {
+    let failures = 0;
+    const h = await serve({ health: () => ({ ok: failures === 0, source: { failures } }) });
     const good = await request(`${h.server.url}/healthz`, { method: "GET" });
     expect(good).toMatchObject({ status: 200, body: { ok: true, source: { failures: 0 }, webhooks: { refused: { unauthorized: 0 } } } });
-    ok = false;
-    const bad = await request(`${h.server.url}/healthz`, { method: "GET" });
-    expect(bad).toMatchObject({ status: 503, body: { ok: false, source: { failures: 3 } } });
+    // Liveness: a fault outside the process is information, never a reason to be restarted.
+    failures = 3;
+    const still = await request(`${h.server.url}/healthz`, { method: "GET" });
+    expect(still).toMatchObject({ status: 200, body: { ok: true, source: { failures: 3 } } });
+  });
+
+  it("serves /readyz 200 or 503 as the ready callback says, with its body", async () => {
+    let ready = true;
+    const h = await serve({ ready: () => ({ ready, checks: { git: ready ? { ok: true } : { ok: false, code: "GitFetchFailed" } } }) });
+    expect(await request(`${h.server.url}/readyz`, { method: "GET" })).toMatchObject({ status: 200, body: { ready: true } });
+    ready = false;
+    expect(await request(`${h.server.url}/readyz`, { method: "GET" })).toMatchObject({ status: 503, body: { ready: false, checks: { git: { ok: false, code: "GitFetchFailed" } } } });
+    expect((await request(`${h.server.url}/healthz`, { method: "GET" })).status).toBe(200);
+  });
+
+  it("serves /metrics as text with the callback's content type, and 404 without one", async () => {
+    const h = await serve({ metrics: async () => ({ contentType: "text/plain; version=0.0.4; charset=utf-8", text: "# TYPE up gauge\nup 1\n" }) });
+    const res = await fetch(`${h.server.url}/metrics`);
+    expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([200, "text/plain; version=0.0.4; charset=utf-8", "# TYPE up gauge\nup 1\n"]);
+    const bare = await serve();
+    expect((await request(`${bare.server.url}/metrics`, { method: "GET" })).status).toBe(404);
+  });
+
+  it("reports each webhook request's provider and result", async () => {
+    const seen: string[] = [];
+    const h = await serve({ onWebhook: (provider, result) => seen.push(`${provider} ${result}`) });
+    const body = pushBody("github");
+    await request(`${h.server.url}/api/v1/webhooks/github`, { headers: pushHeaders("github", body), body });
+    await request(`${h.server.url}/api/v1/webhooks/gitlab`, { headers: pushHeaders("gitlab", body, "not-the-secret"), body });
+    await request(`${h.server.url}/api/v1/webhooks/svn`, { headers: pushHeaders("github", body), body });
+    expect(seen).toEqual(["github triggered", "gitlab unauthorized"]);
   });
 
   it.each([
@@ -316,6 +346,7 @@ describe("other endpoints", () => {
     ["POST", "/api/v1/webhooks/svn", 404],
     ["POST", "/api/v2/webhooks/github", 404],
     ["POST", "/healthz", 405],
+    ["POST", "/readyz", 405],
     ["GET", "/", 404],
   ])("answers %s %s with %i", async (method, path, status) => {
     const h = await serve();

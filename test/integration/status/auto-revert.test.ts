@@ -3,11 +3,13 @@
  * back to the stable commit, and then — with --auto-revert, or the coxswain.io/auto-revert annotation on a
  * workload it changed — a revert of it is committed to the deploy branch (a bare repository on disk) or
  * pushed (a remote over smart HTTP). The revert is an ordinary new head: it applies the stable manifests and
- * succeeds. A revision fails by never becoming ready (its readiness probe has nothing to answer).
+ * succeeds, and the operator's metrics count the rollback and the revert. A revision fails by never
+ * becoming ready (its readiness probe has nothing to answer).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { runGit } from "../../support/git-repo.js";
 import { deploymentYaml } from "../../support/manifests.js";
+import { parseExposition, sampleValue } from "../../support/prometheus-text.js";
 import { waitFor } from "../../support/wait.js";
 import { operator, Scope, statusFile, type TestOperator } from "../proposals/harness.js";
 
@@ -62,6 +64,14 @@ describe("auto-revert after an automatic rollback", () => {
     await t.op.flushStatus();
     const rec = (await statusFile(gitdir, `commits/${v2.slice(0, 2)}/${v2}.yaml`))!;
     expect(rec).toMatch(new RegExp(`revert:\\n  state: Committed\\n  commit: ${revert.commit}\\n`));
+    // The metrics count one rollback and one revert; v2's rollout ended other than Succeeded, v1's and the revert's Succeeded.
+    const m = parseExposition((await t.op.metrics.exposition()).text);
+    expect(sampleValue(m, "coxswain_rollbacks_total")).toBe(1);
+    expect(sampleValue(m, "coxswain_reverts_total")).toBe(1);
+    expect(sampleValue(m, "coxswain_commit_phase_transitions_total", { phase: "RolledBack" })).toBe(1);
+    const outcomes = m.get("coxswain_rollouts_total")!.samples.map((x) => [x.labels.outcome, x.value]);
+    expect(outcomes).toContainEqual(["Succeeded", 2]);
+    expect(outcomes.filter(([o]) => o !== "Succeeded").reduce((n, [, v]) => n + Number(v), 0)).toBe(1);
   });
 
   it("pushes the revert to a remote over smart HTTP", async () => {

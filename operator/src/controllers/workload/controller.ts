@@ -94,6 +94,8 @@ export interface WorkloadControllerOptions {
   ingressPorts?: readonly number[];
   /** The node proxies' request logs, which canary analysis steps measure (none: every analysis window has no request). */
   requests?: RequestSubscription;
+  /** Called after every scheduling pass with how long it took and how many pods it placed and could not place (metrics). */
+  onScheduled?: (ms: number, placed: number, unschedulable: number) => void;
 }
 
 const MAX_EVENTS = 20;
@@ -517,7 +519,9 @@ export class WorkloadController {
     if (services.length > 0 || ingressPorts.length > 0) fleet.setReservedHostPorts(reservedHostPorts(services, fleet.listNodes().map((n) => n.config.portRange), ingressPorts));
     // schedule → reserve runs without an await in between: the next decision sees these placements.
     const snapshot = fleet.schedulerSnapshot(plan.priority.value, ctx.key);
+    const scheduling = performance.now();
     const result = schedule(snapshot, requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
+    this.opts.onScheduled?.(performance.now() - scheduling, result.placements.length, result.unschedulable.length);
     this.nextStartIndex = result.nextStartIndex;
     const creates: Promise<void>[] = [];
     // Registry credentials from the current commit's Secrets, also for an older revision's pods (template.ts).

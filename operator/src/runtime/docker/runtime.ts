@@ -97,6 +97,11 @@ export interface DockerRuntimeOptions {
   nodeName?: string;
   /** Engine calls in flight at once on this node (default 8). */
   maxConcurrentCalls?: number;
+  /**
+   * Called after every Engine API call (each goes through one place) with how long it took once it held
+   * a slot, and whether it failed (metrics).
+   */
+  onCall?: (ms: number, failed: boolean) => void;
   /** Deadline of one engine call in ms (default 30 000); stop() adds the grace period. */
   callTimeoutMs?: number;
   /** Deadline of an image pull in ms (default 300 000). */
@@ -219,6 +224,7 @@ export class DockerRuntime implements NodeRuntime {
 
   private readonly target: EngineTarget;
   private readonly callTimeoutMs: number;
+  private readonly onCall: ((ms: number, failed: boolean) => void) | undefined;
   private readonly pullTimeoutMs: number;
   private readonly bridgeNetworkName: string;
   private readonly publishIp: string;
@@ -246,6 +252,7 @@ export class DockerRuntime implements NodeRuntime {
     this.owner = options.owner;
     this.nodeName = options.nodeName ?? options.endpoint;
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
+    this.onCall = options.onCall;
     this.pullTimeoutMs = options.pullTimeoutMs ?? 300_000;
     this.bridgeNetworkName = options.bridgeNetwork ?? "coxswain";
     this.publishIp = options.publishIp ?? "";
@@ -780,21 +787,31 @@ export class DockerRuntime implements NodeRuntime {
       timedOut = true;
       abort.abort();
     }, timeoutMs);
+    const started = performance.now();
+    let failed = true;
     // The caller's signal (an exec deadline) aborts the call too; unlinked when the call returns.
     const onOuter = () => abort.abort();
     outer?.addEventListener("abort", onOuter, { once: true });
     try {
       const docker = options.pinned === false ? undefined : await this.pinnedClient(abort.signal);
+      let result: T;
       try {
-        return await fn(docker as Docker, abort.signal);
+        result = await fn(docker as Docker, abort.signal);
       } catch (err) {
         if (!isApiVersionMismatch(err) || options.pinned === false) throw err;
         await this.negotiate(abort.signal);
-        return await fn(this.client!, abort.signal);
+        result = await fn(this.client!, abort.signal);
       }
+      failed = false;
+      return result;
     } catch (err) {
       throw classifyEngineError(err, { node: this.nodeName, endpoint: this.endpoint, what, timeoutMs, timedOut });
     } finally {
+      try {
+        this.onCall?.(performance.now() - started, failed);
+      } catch {
+        // An observer must not change the call's outcome.
+      }
       clearTimeout(timer);
       outer?.removeEventListener("abort", onOuter);
       release();
