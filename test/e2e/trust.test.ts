@@ -96,13 +96,15 @@ describe.skipIf(!HAS_DOCKER)("trust on a Docker engine", () => {
     await serving("v1");
   });
 
-  it("a healthy commit whose old pods take their whole grace period to stop is never rolled back", async () => {
-    await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v1, { command: IGNORES_SIGTERM, grace: 12 }));
+  it("a healthy commit whose old pods take their whole grace period to stop is never rolled back, also when it waits for them (TerminationComplete)", async () => {
+    // TerminationComplete: new pods wait for the old ones to stop, and that wait is progress. (By default a
+    // replacement starts beside a stopping pod and there is no wait: test/integration/operator/trust.test.ts.)
+    await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v1, { command: IGNORES_SIGTERM, grace: 12, podReplacementPolicy: "TerminationComplete" }));
     const v5 = await ctx.repo.commit("web v1 as an app that ignores SIGTERM");
     await waitPhase(v5, "Succeeded");
     // Each old pod now takes 12 s to stop, longer than the 5 s deadline; maxSurge 1 waits for each. (5 s, not
     // less: a new pod must still pass its readiness probe within the deadline on a loaded machine.)
-    await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v2, { command: IGNORES_SIGTERM, grace: 12, progressDeadlineSeconds: 5 }));
+    await ctx.repo.write("apps/web.yaml", web(TEST_IMAGES.v2, { command: IGNORES_SIGTERM, grace: 12, progressDeadlineSeconds: 5, podReplacementPolicy: "TerminationComplete" }));
     const v6 = await ctx.repo.commit("web v2, old pods slow to stop");
     const rec = await waitPhase(v6, "Succeeded", 120_000);
     expect(rec.rollback).toBeUndefined();
