@@ -8,7 +8,7 @@ import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { requireDocker, startFleet, type TestFleet } from "../support/docker-fleet.js";
-import { startLoad } from "../support/http-load.js";
+import { fetchAnswer, startLoad } from "../support/http-load.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
 import { buildProxyImage, buildTestImages, TEST_IMAGES } from "../support/images.js";
 import { deploymentYaml, serviceYaml } from "../support/manifests.js";
@@ -79,6 +79,9 @@ describe.skipIf(!HAS_DOCKER)("Services on a three-node Docker fleet", () => {
     const addresses = first.nodes.map((n) => n.address!);
     expect(new Set(addresses).size).toBe(3);
     for (const address of addresses) {
+      // The status file says a node serves the Service once its proxy has the listener and the endpoints are
+      // ready; the proxy's edits for those endpoints can land a moment later. Wait for the data plane itself.
+      await waitFor(`${address} answering`, async () => (await fetchAnswer(8080, { address }).catch(() => undefined))?.status === 200, 60_000, 100);
       const gen = startLoad(8080, 2, address);
       await waitFor(`requests through ${address}`, () => gen.latencies.length >= 20);
       await gen.stop();
