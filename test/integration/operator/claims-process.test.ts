@@ -81,7 +81,7 @@ describe("claims and hostPath volumes through the operator on the process runtim
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      defaultPortRange: { from: 63500, to: 63599 },
+      defaultPortRange: { from: 63800, to: 63899 },
       log: () => undefined,
       runtimeFactory: () => new ProcessRuntime({ stateDir, owner: INSTANCE }),
       proxyFactory: () => new FakeProxy(),

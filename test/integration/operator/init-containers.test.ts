@@ -216,7 +216,7 @@ describe("init containers through the operator on the process runtime", () => {
         pollMs: 200,
         fleetPollMs: 200,
         statusDebounceMs: 50,
-        defaultPortRange: { from: 63500, to: 63599 },
+        defaultPortRange: { from: 63900, to: 63999 },
         log: () => undefined,
         runtimeFactory: () => new ProcessRuntime({ stateDir, owner: INSTANCE }),
         proxyFactory: () => new FakeProxy(),

@@ -90,7 +90,7 @@ describe("SOPS-encrypted Secrets in the running operator (process runtime)", () 
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      defaultPortRange: { from: 62600, to: 62699 },
+      defaultPortRange: { from: 63700, to: 63799 },
       manifests: { age },
       log: (l) => lines.push(l),
     });
