@@ -14,7 +14,8 @@ import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";
 import type { ObservedContainer } from "../../../operator/src/runtime/types.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
+import { startProcessOperator } from "../../support/in-process-operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
 
@@ -74,15 +75,8 @@ describe("claims and hostPath volumes through the operator on the process runtim
     rt = new ProcessRuntime({ stateDir, owner: INSTANCE });
     await repo.write("web.yaml", manifests("1", hostDir, false));
     await repo.commit("web with a claim and a hostPath");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
+    op = await startProcessOperator(repo, stateDir, { from: 63800, to: 63899 }, [], {
       instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      defaultPortRange: { from: 63800, to: 63899 },
-      log: () => undefined,
       runtimeFactory: () => new ProcessRuntime({ stateDir, owner: INSTANCE }),
       proxyFactory: () => new FakeProxy(),
       manifests: { policy: parsePolicy('namespaces:\n  default: {allowHostPath: true}\n', "policy.yaml") },

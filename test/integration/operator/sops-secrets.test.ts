@@ -11,7 +11,8 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgeKeyring } from "../../../operator/src/manifest/sops.js";
 import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
+import { startProcessOperator } from "../../support/in-process-operator.js";
 import { runCli } from "../../support/cli.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml } from "../../support/manifests.js";
@@ -83,17 +84,7 @@ describe("SOPS-encrypted Secrets in the running operator (process runtime)", () 
     await repo.write("secrets/api.yaml", api);
     await repo.write("web.yaml", deploymentYaml({ replicas: 1, command: ["sleep", "300"], ports: false }));
     const good = await repo.commit("encrypted Secrets and a Deployment");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      runtime: "process",
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      defaultPortRange: { from: 63700, to: 63799 },
-      manifests: { age },
-      log: (l) => lines.push(l),
-    });
+    op = await startProcessOperator(repo, stateDir, { from: 63700, to: 63799 }, lines, { manifests: { age } });
     await waitFor("the encrypted commit Succeeded", async () => (await phase(good)) === "Succeeded", 60_000);
 
     const passwordEnc = /password: (ENC\[[^\]]+\])/.exec(db)![1]!;
