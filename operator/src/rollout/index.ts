@@ -27,6 +27,8 @@ export { compareForRemoval, isAvailable, nextStep } from "./rolling.js";
 export { nextRevisionNumber, pruneHistory, recordRevision } from "./history.js";
 export { detectFailure, rolloutHealth } from "./health.js";
 export { decideRollback } from "./rollback.js";
+export { DAEMON_TOLERATIONS, daemonFit, daemonSetStep, withDaemonTolerations } from "./daemonset.js";
+export type { DaemonNode, DaemonPod, DaemonRemoval, DaemonScheduling, DaemonSetCounts, DaemonSetInput, DaemonSetStep, DaemonStrategy } from "./daemonset.js";
 export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";
 export { analysisVerdict, describeWindow, judgeWindow, windowsDue } from "./analysis.js";
