@@ -6,7 +6,8 @@
  * - a template change rolls node by node with maxUnavailable 1: sampled as it goes, never more than one
  *   node lacks a ready pod, and the status record carries Kubernetes' DaemonSetStatus counts;
  * - a revision whose container crashes fails its commit, which is rolled back to the previous revision;
- * - a node whose label no longer matches the nodeSelector (its Node manifest changed) loses its pod.
+ * - a node whose label no longer matches the nodeSelector (its Node manifest changed) loses its pod;
+ * - a node that fits but has no room for the pod gets none, with the scheduler's reason recorded.
  */
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,12 +63,13 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
   const manifests = new Map<string, Record<string, unknown>>();
 
   /** Node manifests of `names`, with labels and taints. */
-  function nodes(spec: Record<string, { labels?: Record<string, string>; taints?: unknown[] }>): string {
+  function nodes(spec: Record<string, { labels?: Record<string, string>; taints?: unknown[]; capacity?: Record<string, number> }>): string {
     return Object.entries(spec)
       .map(([name, extra]) => {
         const m = structuredClone(manifests.get(name)!) as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
         if (extra.labels) m.metadata.labels = extra.labels;
         if (extra.taints) m.spec.taints = extra.taints;
+        if (extra.capacity) m.spec.capacity = extra.capacity;
         return JSON.stringify(m);
       })
       .join("\n---\n");
@@ -188,5 +190,19 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     await settle(c6, "Succeeded", ["node-2", "node-3"]);
     const record = parse(await statusFile("workloads/default/daemonset-agent.yaml"));
     expect(record.daemonSet).toMatchObject({ desiredNumberScheduled: 2, currentNumberScheduled: 2, numberMisscheduled: 0, nodes: ["node-2", "node-3"] });
+  }, 300_000);
+
+  it("reports a node that fits but has no room for the pod with the scheduler's reason, and leaves the other pods alone", async () => {
+    // node-1 fits the pod again, but takes no pod at all.
+    await repo.write("fleet/nodes.yaml", nodes({ "node-1": { labels: { agent: "yes" }, capacity: { pods: 0 } }, "node-2": { labels: { agent: "yes" } }, "node-3": { labels: { agent: "yes" } } }));
+    await repo.commit("node-1 labelled again, without room");
+    const record = await withLog(waitFor("FailedScheduling recorded", async () => {
+      const r = parse(await statusFile("workloads/default/daemonset-agent.yaml"));
+      return (r?.events as { reason: string }[] | undefined)?.some((e) => e.reason === "FailedScheduling") ? r : undefined;
+    }, 60_000));
+    const failed = (record.events as { reason: string; message: string }[]).filter((e) => e.reason === "FailedScheduling");
+    expect(failed.at(-1)!.message).toMatch(/^0\/3 nodes are available: 1 Too many pods, /);
+    expect(record.daemonSet).toMatchObject({ desiredNumberScheduled: 3, currentNumberScheduled: 2, nodes: ["node-1", "node-2", "node-3"] });
+    expect(Object.keys(placed()).sort()).toEqual(["node-2", "node-3"]);
   }, 300_000);
 });
