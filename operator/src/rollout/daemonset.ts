@@ -31,7 +31,7 @@ import { nodeAffinity, nodeName, taintToleration } from "../scheduler/plugins.js
 import type { FilterPlugin, NodeSnapshot, PodRequest, Taint, Toleration } from "../scheduler/types.js";
 
 /** The tolerations Kubernetes' DaemonSet controller adds to every daemon pod (operator Exists). */
-export const DAEMON_TOLERATIONS: readonly Toleration[] = Object.freeze([
+const DAEMON_TOLERATIONS: readonly Toleration[] = Object.freeze([
   { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute" },
   { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" },
   { key: "node.kubernetes.io/disk-pressure", operator: "Exists", effect: "NoSchedule" },
@@ -122,9 +122,8 @@ export interface DaemonSetStep {
   waiting: string[];
   /** Look again then: a ready pod becomes available (minReadySeconds). */
   requeueAfterMs?: number;
-  /** maxUnavailable and maxSurge as node counts (RollingUpdate). */
+  /** maxUnavailable as a node count (RollingUpdate; 0 for OnDelete). */
   maxUnavailable: number;
-  maxSurge: number;
 }
 
 /**
@@ -324,6 +323,5 @@ export function daemonSetStep(input: DaemonSetInput): DaemonSetStep {
     waiting,
     ...(requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(1, requeueAfterMs) } : {}),
     maxUnavailable,
-    maxSurge,
   };
 }

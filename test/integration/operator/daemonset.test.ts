@@ -7,7 +7,8 @@
  *   node lacks a ready pod, and the status record carries Kubernetes' DaemonSetStatus counts;
  * - a revision whose container crashes fails its commit, which is rolled back to the previous revision;
  * - a node whose label no longer matches the nodeSelector (its Node manifest changed) loses its pod;
- * - a node that fits but has no room for the pod gets none, with the scheduler's reason recorded.
+ * - a node that fits but has no room for the pod gets none, with the scheduler's reason recorded;
+ * - after an operator restart its pods are adopted: none replaced, none added.
  */
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -204,5 +205,15 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     expect(failed.at(-1)!.message).toMatch(/^0\/3 nodes are available: 1 Too many pods, /);
     expect(record.daemonSet).toMatchObject({ desiredNumberScheduled: 3, currentNumberScheduled: 2, nodes: ["node-1", "node-2", "node-3"] });
     expect(Object.keys(placed()).sort()).toEqual(["node-2", "node-3"]);
+  }, 300_000);
+
+  it("adopts its pods after an operator restart: none replaced, none added", async () => {
+    const before = op!.fleet.pods(KEY).map((p) => p.name).sort();
+    await op!.stop();
+    const from = lines.length;
+    op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: (l) => lines.push(l), proxyFactory: () => new FakeProxy() });
+    // The first reconcile after the restart says where the DaemonSet is (after any pod it would create).
+    await withLog(waitFor("the DaemonSet reconciled after the restart", () => lines.slice(from).some((l) => l.startsWith(`${KEY} revision `)) || undefined, 60_000));
+    expect(op.fleet.pods(KEY).map((p) => p.name).sort()).toEqual(before);
   }, 300_000);
 });
