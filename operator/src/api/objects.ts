@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+import type { ConfigMap, DaemonSet, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
-export type { ConfigMap, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+export type { ConfigMap, DaemonSet, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim;
+export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -34,6 +34,7 @@ function kind(apiVersions: readonly [string, ...string[]], namespaced: boolean, 
 /** apiVersions and scope per accepted kind; the single table that says what coxswain supports. */
 export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   ConfigMap: kind(["v1"], true, "configmap.yaml"),
+  DaemonSet: kind(["apps/v1"], true, "daemonset.yaml"),
   Deployment: kind(["apps/v1"], true, "deployment.yaml"),
   Ingress: kind(["networking.k8s.io/v1"], true, "ingress.yaml"),
   Namespace: kind(["v1"], false, "namespace.yaml"),
@@ -46,10 +47,10 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
 });
 
 /** The workload kinds: objects with a pod template that controllers turn into pods. */
-export type Workload = Deployment | Rollout;
+export type Workload = DaemonSet | Deployment | Rollout;
 
 /** The kinds whose objects are workloads, sorted. */
-export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["Deployment", "Rollout"]);
+export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["DaemonSet", "Deployment", "Rollout"]);
 
 /** True for the WORKLOAD_KINDS: objects with a pod template at spec.template. */
 export function isWorkload(obj: DesiredObject): obj is Workload {

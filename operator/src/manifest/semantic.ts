@@ -13,7 +13,7 @@ import { ingressIssues } from "./ingress.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import { mergeStringData, secretIssues } from "./secret.js";
 import { applyServiceDefaults, serviceIssues } from "./service.js";
-import { applyWorkloadDefaults, deploymentIssues, rolloutIssues } from "./workload.js";
+import { applyWorkloadDefaults, daemonSetIssues, deploymentIssues, rolloutIssues } from "./workload.js";
 
 export { DEFAULT_ROLLING_PERCENT } from "./workload.js";
 
@@ -32,7 +32,7 @@ export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 export function applyDefaults(obj: DesiredObject): void {
   if (KINDS[obj.kind].namespaced && obj.metadata.namespace === undefined) obj.metadata.namespace = DEFAULT_NAMESPACE;
   if (obj.kind === "Namespace") dropFinalizers(obj);
-  else if (obj.kind === "Deployment" || obj.kind === "Rollout") applyWorkloadDefaults(obj);
+  else if (obj.kind === "DaemonSet" || obj.kind === "Deployment" || obj.kind === "Rollout") applyWorkloadDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
   else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
@@ -44,6 +44,8 @@ export function semanticIssues(obj: DesiredObject): Issue[] {
 
 function kindIssues(obj: DesiredObject): Issue[] {
   switch (obj.kind) {
+    case "DaemonSet":
+      return daemonSetIssues(obj);
     case "Deployment":
       return deploymentIssues(obj);
     case "Rollout":

@@ -1,9 +1,9 @@
 /**
- * Rules and defaults of the workload kinds, Deployment (Kubernetes' apps/v1 validation) and Rollout (Argo
- * Rollouts' validation), beyond their schemas. The pod template's own rules are in pod.ts.
+ * Rules and defaults of the workload kinds, DaemonSet and Deployment (Kubernetes' apps/v1 validation) and
+ * Rollout (Argo Rollouts' validation), beyond their schemas. The pod template's own rules are in pod.ts.
  */
 import type { CanaryAnalysis } from "../api/generated/rollout.js";
-import type { Deployment, Rollout, Workload } from "../api/objects.js";
+import type { DaemonSet, Deployment, Rollout, Workload } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { dropIgnoredPodFields, podTemplateIssues } from "./pod.js";
@@ -18,7 +18,7 @@ type Path = readonly PathSegment[];
 function workloadIssues(w: Workload): Issue[] {
   const issues: Issue[] = [];
   const spec = w.spec;
-  const noun = w.kind === "Deployment" ? "a Deployment" : "a Rollout";
+  const noun = w.kind === "Deployment" ? "a Deployment" : w.kind === "DaemonSet" ? "a DaemonSet" : "a Rollout";
 
   const selectorPath = ["spec", "selector"];
   if (isEmptySelector(spec.selector)) {
@@ -39,7 +39,7 @@ function workloadIssues(w: Workload): Issue[] {
     }
   }
 
-  const deadline = spec.progressDeadlineSeconds;
+  const deadline = "progressDeadlineSeconds" in spec ? spec.progressDeadlineSeconds : undefined;
   const minReady = spec.minReadySeconds ?? 0;
   if (deadline !== undefined && deadline <= minReady) {
     issues.push(fieldError("InvalidField", ["spec", "progressDeadlineSeconds"], `must be greater than minReadySeconds (${minReady}), as in Kubernetes (got ${deadline})`));
@@ -56,6 +56,18 @@ export function deploymentIssues(d: Deployment): Issue[] {
     issues.push(fieldError("InvalidField", ["spec", "strategy", "rollingUpdate"], "may not be specified when strategy `type` is 'Recreate' (as in Kubernetes)"));
   } else if (strategy?.rollingUpdate) {
     issues.push(...surgeIssues(strategy.rollingUpdate, ["spec", "strategy", "rollingUpdate"]));
+  }
+  return issues;
+}
+
+/** Rules for a DaemonSet beyond its schema: rollingUpdate only with RollingUpdate, maxSurge and maxUnavailable as Kubernetes checks them. */
+export function daemonSetIssues(d: DaemonSet): Issue[] {
+  const issues = workloadIssues(d);
+  const strategy = d.spec.updateStrategy;
+  if (strategy?.type === "OnDelete" && strategy.rollingUpdate !== undefined) {
+    issues.push(fieldError("InvalidField", ["spec", "updateStrategy", "rollingUpdate"], "may not be specified when updateStrategy `type` is 'OnDelete' (as in Kubernetes)"));
+  } else if (strategy?.rollingUpdate) {
+    issues.push(...surgeIssues(strategy.rollingUpdate, ["spec", "updateStrategy", "rollingUpdate"]));
   }
   return issues;
 }
@@ -196,7 +208,7 @@ export function pauseDurationSeconds(duration: number | string): number | undefi
 
 /**
  * Defaults a JSON schema cannot express for workloads, in place: Deployment strategy RollingUpdate with 25%/25%
- * (also when strategy is omitted), a canary's maxSurge/maxUnavailable 25%/25%, and, in the pod template, a
+ * (also when strategy is omitted), DaemonSet updateStrategy RollingUpdate with maxUnavailable 1 and maxSurge 0, a canary's maxSurge/maxUnavailable 25%/25%, and, in the pod template, a
  * resource limit without a request makes the request equal to the limit (Kubernetes does this when it creates
  * the pods; coxswain has no pod objects, so it happens in the template, where the scheduler reads requests).
  * The template's ignored fields (serviceAccountName, dnsPolicy, …: pod.ts) are dropped.
@@ -210,6 +222,14 @@ export function applyWorkloadDefaults(w: Workload): void {
       const ru = (strategy.rollingUpdate ??= {});
       ru.maxSurge ??= DEFAULT_ROLLING_PERCENT;
       ru.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
+    }
+  } else if (w.kind === "DaemonSet") {
+    const strategy = (w.spec.updateStrategy ??= {});
+    strategy.type ??= "RollingUpdate";
+    if (strategy.type === "RollingUpdate") {
+      const ru = (strategy.rollingUpdate ??= {});
+      ru.maxUnavailable ??= 1;
+      ru.maxSurge ??= 0;
     }
   } else if (w.spec.strategy.canary) {
     const canary = w.spec.strategy.canary;

@@ -1,5 +1,6 @@
 /**
- * The rollout decisions, pure: Deployment steps (RollingUpdate, Recreate, scaling, paused — Kubernetes),
+ * The rollout decisions, pure: Deployment steps (RollingUpdate, Recreate, scaling, paused — Kubernetes), a
+ * DaemonSet's node-by-node steps (Kubernetes' DaemonSet controller),
  * canary and blue/green steps (Argo Rollouts) with canary analysis (coxswain's), revision history, failure detection (Kubernetes' progress
  * deadline, Nomad's healthy deadline, Swarm's failure ratio) and the rollback decision.
  */
@@ -27,6 +28,8 @@ export { compareForRemoval, isAvailable, nextStep } from "./rolling.js";
 export { nextRevisionNumber, pruneHistory, recordRevision } from "./history.js";
 export { detectFailure, rolloutHealth } from "./health.js";
 export { decideRollback } from "./rollback.js";
+export { daemonFit, daemonSetStep, withDaemonTolerations } from "./daemonset.js";
+export type { DaemonNode, DaemonPod, DaemonSetInput, DaemonSetStep, DaemonStrategy } from "./daemonset.js";
 export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";
 export { analysisVerdict, describeWindow, judgeWindow, windowsDue } from "./analysis.js";

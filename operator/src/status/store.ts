@@ -514,6 +514,7 @@ function orderWorkload(w: WorkloadRecord): WorkloadRecord {
     conditions: (w.conditions ?? []).map(orderCondition).sort((a, b) => cmp(a.type, b.type)),
     events,
   };
+  if (w.daemonSet) out.daemonSet = sortedKeys({ ...w.daemonSet, nodes: [...(w.daemonSet.nodes ?? [])].sort() }) as NonNullable<WorkloadRecord["daemonSet"]>;
   if (w.strategy !== undefined) out.strategy = w.strategy;
   if (w.stable) out.stable = { revision: w.stable.revision, commit: w.stable.commit };
   if (w.revisions) {

@@ -83,6 +83,20 @@ export interface WorkloadRecord {
   revision: string;
   commit: string;
   replicas: { desired: number; current: number; updated: number; ready: number; available: number };
+  /**
+   * A DaemonSet's counts as Kubernetes names them (DaemonSetStatus; replicas says the same in the columns
+   * every workload has), and the nodes that should run its pod, sorted.
+   */
+  daemonSet?: {
+    desiredNumberScheduled: number;
+    currentNumberScheduled: number;
+    numberMisscheduled: number;
+    numberReady: number;
+    updatedNumberScheduled: number;
+    numberAvailable: number;
+    numberUnavailable: number;
+    nodes: string[];
+  };
   pods: RecordedPod[];
   conditions: Condition[];
   /** Most recent last; at most 20. */

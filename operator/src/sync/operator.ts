@@ -11,6 +11,7 @@ import { ClaimController } from "../controllers/claim/controller.js";
 import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
+import { DaemonSetController } from "../controllers/daemonset/controller.js";
 import { PodPlacer } from "../controllers/workload/placer.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
@@ -444,6 +445,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       // Canary analysis measures what the node proxies log (the service controller is made just below).
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
     });
+    const daemonSets = new DaemonSetController({ desired, fleet, reporter: desired, placer });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
     services = new ServiceController({
       desired: sync,
@@ -479,6 +481,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("PersistentVolumeClaim", claims);
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);
+    manager.register("DaemonSet", daemonSets);
     manager.register("Deployment", workloads);
     manager.register("Rollout", workloads);
     manager.register("Node", nodes);

@@ -19,8 +19,9 @@
  * This is exact for the first step and for the end state, and optimistic in between only for rollouts
  * that interleave several removals and creations on nearly full nodes. Pods of workloads the commit
  * deletes are not released (deletions run last). A scale-up without a new revision places only the
- * additional pods. Placements are against the fleet that runs now: Node objects the commit adds or
- * changes are not taken into account.
+ * additional pods. A DaemonSet gets a pod on each node of the snapshot that fits it (rollout/daemonset.ts),
+ * placed with that node's name; a node's old pod is released before its new one is placed. Placements are
+ * against the fleet that runs now: Node objects the commit adds or changes are not taken into account.
  */
 import type { Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
@@ -29,8 +30,9 @@ import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js
 import { changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
 import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
+import { daemonTemplate } from "../controllers/daemonset/controller.js";
 import { planTemplate, podRequest, type TemplatePlan } from "../controllers/workload/template.js";
-import { resolveCanaryParams, resolveRollingParams } from "../rollout/index.js";
+import { daemonFit, resolveCanaryParams, resolveRollingParams } from "../rollout/index.js";
 import type { Repository } from "../source/types.js";
 import type { PlanRecord, RecordedError } from "../status/types.js";
 import { short, toRecordedError } from "./branch-sync.js";
@@ -119,14 +121,16 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
 /** The detail of a workload that rolls only because data it reads changed. */
 const READ_DATA_CHANGED = "data it reads changed";
 
+/** spec.replicas; a DaemonSet's count depends on the fleet (placeChanges fills it in), 0 without one. */
 function replicasOf(w: Workload): number {
-  return w.spec.replicas ?? 1;
+  return w.kind === "DaemonSet" ? 0 : (w.spec.replicas ?? 1);
 }
 
 /** New pods placed while the old ones still run (the first step), per the workload's strategy. */
 function surgeOf(w: Workload, replicas: number): number {
   try {
     if (w.kind === "Deployment") return Math.min(replicas, resolveRollingParams(w.spec).maxSurge);
+    if (w.kind === "DaemonSet") return 0;
     if (w.spec.strategy?.blueGreen) return replicas;
     if (w.spec.strategy?.canary) return Math.min(replicas, resolveCanaryParams(w.spec).params.maxSurge);
     return 0;
@@ -170,11 +174,31 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
     }
     return out;
   };
+  // A DaemonSet: a pod on each node that should run it (by the pod's own node filters) and has none of the
+  // revision wanted; a node's old pod is released before its new one is placed (maxSurge 0, the default).
+  const placeDaemonSet = (change: PlannedChange, plan: TemplatePlan): PlannedPlacement[] => {
+    const targets = nodes.filter((n) => daemonFit(n, plan.scheduling).shouldRun).map((n) => n.name);
+    if (change.rollsTo) change.rollsTo.replicas = targets.length;
+    const current = new Set(fleet.pods(change.key).filter((p) => p.revision === plan.revision).map((p) => p.name));
+    const out: PlannedPlacement[] = [];
+    for (const node of targets) {
+      const here = (nodes.find((n) => n.name === node)?.pods ?? []).filter((p) => p.owner === change.key && !p.terminating);
+      if (here.some((p) => current.has(p.name)) || (!change.rollsTo && here.length > 0)) continue;
+      nodes = release(nodes, new Set(here.map((p) => p.name)));
+      const request = { ...podRequest(plan, `${change.key}#${plan.workload}-${plan.revision}-${node}`, claimNode), nodeName: node };
+      out.push(...place([request], here.length > 0 ? "after the node's old pod is removed" : undefined, plan));
+    }
+    return out;
+  };
   for (const change of changes) {
     if (change.action === "delete") continue;
     const plan = templateOf(after, change.key);
     if (!plan) continue;
     const w = after.get(change.key)!.object as Workload;
+    if (w.kind === "DaemonSet") {
+      change.placements = placeDaemonSet(change, daemonTemplate(plan));
+      continue;
+    }
     const replicas = replicasOf(w);
     const live = fleet.pods(change.key);
     const ids = (from: number, count: number): PodRequest[] =>
@@ -305,7 +329,7 @@ export function formatPlan(plan: Plan): string[] {
   for (const c of plan.changes) {
     let line = `  ${c.action} ${c.key}`;
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
-    if (c.rollsTo) line += ` → rolls out revision ${c.rollsTo.revision} (${c.rollsTo.replicas} replicas)`;
+    if (c.rollsTo) line += ` → rolls out revision ${c.rollsTo.revision} (${c.key.startsWith("DaemonSet/") ? `one pod on each node that fits${plan.nodes ? `: ${c.rollsTo.replicas}` : ""}` : `${c.rollsTo.replicas} replicas`})`;
     lines.push(line);
     for (const p of c.placements ?? []) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";

@@ -15,10 +15,10 @@ describe("generated types", () => {
     }
   });
 
-  it("declares the pod template once, in common.ts, for Deployment and Rollout", async () => {
+  it("declares the pod template once, in common.ts, for DaemonSet, Deployment and Rollout", async () => {
     const files = await generate();
     expect(files.get("common.ts")).toMatch(/export interface PodTemplateSpec \{/);
-    for (const kind of ["deployment.ts", "rollout.ts"]) {
+    for (const kind of ["daemonset.ts", "deployment.ts", "rollout.ts"]) {
       expect(files.get(kind)).not.toMatch(/export interface PodTemplateSpec/);
       expect(files.get(kind)).toMatch(/import type \{[^}]*PodTemplateSpec[^}]*\} from "\.\/common\.js";/);
     }

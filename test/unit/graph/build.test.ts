@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../operator/src/api/errors.js";
+import type { DaemonSet, Deployment } from "../../../operator/src/api/objects.js";
 import type { ManifestObject } from "../../../operator/src/manifest/types.js";
 import { buildGraph, DesiredGraph, formatFieldPath } from "../../../operator/src/graph/index.js";
 import { configMap, dependsOn, deployment, manifest, namespace, node } from "./fabricate.js";
+
+/** The DaemonSet of a fabricated Deployment's selector and template. */
+function daemonSet(d: Deployment): DaemonSet {
+  return { apiVersion: "apps/v1", kind: "DaemonSet", metadata: d.metadata, spec: { selector: d.spec.selector, template: d.spec.template } };
+}
 
 const ENV0 = ["spec", "template", "spec", "containers", 0, "env", 0, "valueFrom", "configMapKeyRef"];
 const DEPENDS = ["metadata", "annotations", "coxswain.io/depends-on"];
@@ -95,6 +101,18 @@ describe("buildGraph edges", () => {
         manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }], annotations: dependsOn("ConfigMap/cfg,ConfigMap/default/cfg") })),
       ],
       edges: [["ConfigMap/default/cfg", "Deployment/default/web"]],
+    },
+    {
+      name: "links a ConfigMap to a DaemonSet whose env reads it, and a DaemonSet to what depends on it",
+      objects: [
+        manifest(configMap("cfg", "default", { a: "1" })),
+        manifest(daemonSet(deployment("agent", "default", { env: [{ configMap: "cfg", key: "a" }] }))),
+        manifest(deployment("web", "default", { annotations: dependsOn("DaemonSet/agent") })),
+      ],
+      edges: [
+        ["ConfigMap/default/cfg", "DaemonSet/default/agent"],
+        ["DaemonSet/default/agent", "Deployment/default/web"],
+      ],
     },
   ];
 

@@ -164,6 +164,7 @@ describe("schemas in crds/ and KINDS", () => {
   it("loads a minimal object of each kind under every apiVersion KINDS lists", () => {
     const minimal: Record<Kind, Record<string, unknown>> = {
       ConfigMap: {},
+      DaemonSet: { spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } },
       Namespace: {},
       Secret: {},
       PriorityClass: { value: 1 },

@@ -68,6 +68,7 @@ import type { RolloutTrafficState, ServiceRole } from "../../traffic/types.js";
 import { stateKey } from "../traffic-board.js";
 import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
+import { appendEvents, notePodsSeen, recordedPods } from "./observed.js";
 import type { PodPlacer } from "./placer.js";
 import { planTemplate, type TemplatePlan } from "./template.js";
 import type { DesiredView, RolloutTrafficPort, WorkloadReporter } from "../types.js";
@@ -86,7 +87,6 @@ export interface WorkloadControllerOptions {
   requests?: RequestSubscription;
 }
 
-const MAX_EVENTS = 20;
 const PROMOTE_ANNOTATION = "coxswain.io/promote";
 
 type Strategy = "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen";
@@ -399,7 +399,8 @@ export class WorkloadController {
     const proving = mem.stable?.revision !== plan.revision;
     if (proving || !step.complete) {
       const updated = proving ? ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating") : [];
-      const seen = this.seenSince(mem, ctx);
+      notePodsSeen(mem.seen, ctx.pods, this.startedAt, ctx.now);
+      const seen = mem.seen;
       ctx.health = rolloutHealth({
         now: ctx.now,
         lastProgressAt: mem.lastProgressAt,
@@ -611,23 +612,8 @@ export class WorkloadController {
       ctx.events.push({ type: "Warning", reason: failure.code, message: failure.message });
     }
     mem.conditions = conditions;
-    for (const e of ctx.events) {
-      // The same event again (a condition that persists across reconciles) is not news: keep the first.
-      const last = mem.events[mem.events.length - 1];
-      if (last && last.reason === e.reason && last.message === e.message) continue;
-      mem.events.push({ time: now.toISOString(), ...e });
-    }
-    if (mem.events.length > MAX_EVENTS) mem.events.splice(0, mem.events.length - MAX_EVENTS);
-
-    const recordedPods: RecordedPod[] = live.map((p) => ({
-      name: p.name,
-      node: p.node,
-      revision: p.revision,
-      ready: p.ready,
-      endpoints: p.ports.map((port) => `${port.name ?? String(port.containerPort)}=${this.opts.fleet.nodeConfig(p.node)?.address ?? "?"}:${port.hostPort}`).sort(),
-      ...(p.restartCount > 0 ? { restarts: p.restartCount } : {}),
-      ...(!p.ready && p.reason ? { state: p.reason } : {}),
-    }));
+    appendEvents(mem.events, ctx.events, now);
+    const recorded: RecordedPod[] = recordedPods(live, (node) => this.opts.fleet.nodeConfig(node)?.address);
     const record: WorkloadRecord = {
       kind: ctx.kind,
       namespace: ctx.namespace,
@@ -635,7 +621,7 @@ export class WorkloadController {
       revision: plan.revision,
       commit: mem.commit,
       replicas: { desired: params.replicas, current: counts.replicas, updated: counts.updated, ready: counts.ready, available: counts.available },
-      pods: recordedPods,
+      pods: recorded,
       conditions,
       events: [...mem.events],
       strategy: ctx.strategy!,
@@ -795,18 +781,6 @@ export class WorkloadController {
     }
     if (mem.commit !== ctx.commit) mem.commit = ctx.commit;
     return mem;
-  }
-
-  /** Records pods seen for the first time (at now, with their restart count) and forgets pods that are gone. */
-  private seenSince(mem: Memory, ctx: Ctx): Map<string, { at: number; restarts: number }> {
-    const names = new Set(ctx.pods.map((p) => p.name));
-    for (const name of mem.seen.keys()) if (!names.has(name)) mem.seen.delete(name);
-    for (const p of ctx.pods) {
-      if (mem.seen.has(p.name)) continue;
-      // Created by this process: judged from its creation. Found running: from now, with the crashes it had.
-      mem.seen.set(p.name, p.createdAt >= this.startedAt ? { at: p.createdAt, restarts: 0 } : { at: ctx.now, restarts: p.restartCount });
-    }
-    return mem.seen;
   }
 
   private requeue(ctx: Ctx, ms: number): void {
