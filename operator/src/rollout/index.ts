@@ -1,6 +1,6 @@
 /**
  * The rollout decisions, pure: Deployment steps (RollingUpdate, Recreate, scaling, paused — Kubernetes),
- * canary and blue/green steps (Argo Rollouts) with canary analysis (coxswain's), revision history, failure detection (Kubernetes' progress
+ * StatefulSet steps (ordinals, partition, OnDelete — Kubernetes), canary and blue/green steps (Argo Rollouts) with canary analysis (coxswain's), revision history, failure detection (Kubernetes' progress
  * deadline, Nomad's healthy deadline, Swarm's failure ratio) and the rollback decision.
  */
 export type * from "./types.js";
@@ -29,4 +29,5 @@ export { detectFailure, rolloutHealth } from "./health.js";
 export { decideRollback } from "./rollback.js";
 export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";
+export { ordinalOf, statefulPodName, statefulSetStep } from "./statefulset.js";
 export { analysisVerdict, describeWindow, judgeWindow, windowsDue } from "./analysis.js";
