@@ -27,9 +27,10 @@ export function withClaimVolumes(set: StatefulSet, ordinal: number): PodTemplate
   const templates = set.spec.volumeClaimTemplates ?? [];
   if (templates.length === 0) return set.spec.template;
   const names = new Set(templates.map((t) => t.metadata.name));
+  // One volume per template name (a duplicate name is statefulSetFieldIssues' to report).
   const volumes = [
     ...(set.spec.template.spec.volumes ?? []).filter((v) => !names.has(v.name)),
-    ...templates.map((t) => ({ name: t.metadata.name, persistentVolumeClaim: { claimName: statefulClaimName(t.metadata.name, set.metadata.name, ordinal) } })),
+    ...[...names].map((name) => ({ name, persistentVolumeClaim: { claimName: statefulClaimName(name, set.metadata.name, ordinal) } })),
   ];
   return { ...set.spec.template, spec: { ...set.spec.template.spec, volumes } };
 }
