@@ -8,6 +8,10 @@
  *  2. Ordinals 0..replicas-1, ascending: a missing one is created — with the update revision, or, below the
  *     RollingUpdate partition, with the current revision. OrderedReady creates one and waits; it also waits
  *     while an ordinal is terminating or not Running and Ready. Parallel creates every missing one at once.
+ *     One difference from Kubernetes: with RollingUpdate, a pod that is not ready and is of another revision
+ *     than the one its ordinal should have (the update revision, or below the partition the current one) is
+ *     deleted rather than waited for (Kubernetes waits, and a StatefulSet stuck on a
+ *     crash-looping pod needs the pod deleted by hand; here the rollback of a failed revision needs it gone).
  *  3. Ordinals ≥ replicas (condemned), descending: deleted. OrderedReady deletes one at a time, and only
  *     while every other pod is Running and Ready; Parallel deletes them all.
  *  4. Rolling update (type RollingUpdate): from the highest ordinal down to the partition, the first pod not
@@ -149,6 +153,14 @@ export function statefulSetStep(input: StatefulSetInput): StatefulSetStep {
       }
       continue;
     }
+    if (!blocked && !p.terminating && !p.ready && rolling && p.revision !== revisionFor(o)) {
+      // Waiting for a pod of another revision to become ready is waiting for nothing: it is replaced now. This
+      // is what lets a rollback (the revision before, in Git again) replace a pod that crash-loops.
+      del.push(p.name);
+      wait(`replacing ${p.name}, which is not ready, with revision ${revisionFor(o)}`);
+      if (ordered) blocked = true;
+      continue;
+    }
     if (ordered && !blocked && (p.terminating || !p.ready)) {
       wait(p.terminating ? `waiting for ${p.name} to stop before it is created again` : `waiting for ${p.name} to be Running and Ready before the next ordinal`);
       blocked = true;
@@ -193,6 +205,7 @@ export function statefulSetStep(input: StatefulSetInput): StatefulSetStep {
     for (let o = replicas - 1; o >= partition; o--) {
       const p = byOrdinal.get(o);
       if (p === undefined) break;
+      if (del.includes(p.name)) break;
       if (p.revision !== input.updateRevision && !p.terminating) {
         del.push(p.name);
         wait(`updating ${p.name} to revision ${input.updateRevision}`);

@@ -8,7 +8,10 @@
  * - a template change rolls from the highest ordinal down, and every pod reads what it wrote before;
  * - partition 2: only web-2 takes the next revision, web-0 and web-1 keep their containers;
  * - scaled 3 → 1: web-2 goes, then web-1; their claims' volumes and records are kept;
- * - an operator restart adopts web-0: the same container, the same name.
+ * - an operator restart adopts web-0: the same container, the same name;
+ * - a revision that crash-loops is rolled back and its commit quarantined, as for Deployments: web-0 is
+ *   created again with the revision it had before (the set's current revision, which the partition kept),
+ *   on its node, with its data.
  */
 import { rm } from "node:fs/promises";
 import Docker from "dockerode";
@@ -29,7 +32,8 @@ const INSTANCE = "cx-sts-test";
 const RECORD = "workloads/default/statefulset-web.yaml";
 const enabled = requireDocker("operator statefulset");
 
-function statefulSet(o: { replicas: number; version: string; partition?: number }): string {
+/** The set; `crash`: its container writes its line and exits 1 (a revision that crash-loops). */
+function statefulSet(o: { replicas: number; version: string; partition?: number; crash?: boolean }): string {
   return `apiVersion: apps/v1
 kind: StatefulSet
 metadata:
@@ -49,7 +53,7 @@ ${o.partition !== undefined ? `  updateStrategy:\n    type: RollingUpdate\n    r
       containers:
         - name: app
           image: ${TEST_IMAGES.v1}
-          command: [sh, -c, 'echo "$COXSWAIN_POD $VERSION" >> /data/log; exec sleep 3600']
+          command: [sh, -c, 'echo "$COXSWAIN_POD $VERSION" >> /data/log; ${o.crash ? "exit 1" : "exec sleep 3600"}']
           env:
             - {name: VERSION, value: "${o.version}"}
           readinessProbe:
@@ -245,5 +249,22 @@ describe.skipIf(!enabled)("a StatefulSet through the operator on two Docker engi
     const after = await running();
     expect([...after.keys()]).toEqual(["web-0"]);
     expect(after.get("web-0")!.id).toBe(before.id);
+  }, 300_000);
+
+  it("rolls a crashing revision back and quarantines its commit; web-0 comes back on the revision before, with its data", async () => {
+    // web-0 runs v2's revision: partition 2 kept it when v3 came (the set's current revision).
+    const good = (await record())!.pods[0]!.revision;
+    await repo.write("apps/web.yaml", statefulSet({ replicas: 1, version: "4", crash: true }));
+    const bad = await repo.commit("web v4 crashes");
+    await withLog(waitFor("v4 RolledBack", async () => {
+      await op!.flushStatus();
+      const text = await runGit(["show", `coxswain/status:commits/${bad.slice(0, 2)}/${bad}.yaml`], { cwd: repo.dir }).catch(() => "");
+      return /^phase: RolledBack/m.test(text) && /quarantined: true/.test(text) ? text : undefined;
+    }, 120_000, 200));
+    const r = await settled("web-0 back on the revision before", (x) => x.pods.length === 1 && x.pods[0]!.revision === good && x.replicas.ready === 1);
+    expect(r.events.some((e) => e.reason === "CrashLoopBackOff")).toBe(true);
+    const pod = (await running()).get("web-0")!;
+    expect(pod.node).toBe(nodes.get("web-0"));
+    expect(await sh(pod, "cat /data/log")).toMatchObject({ exitCode: 0, output: expect.stringMatching(/^web-0 1\nweb-0 2\n(web-0 4\n)+web-0 2\n$/) });
   }, 300_000);
 });

@@ -72,6 +72,11 @@ const cases: Case[] = [
   { name: "rolling: waits for the updated pod to be ready", in: { spec: "web-0:old web-1:old web-2:new?" }, create: [], delete: [], complete: false },
   { name: "rolling: then the next ordinal down", in: { spec: "web-0:old web-1:old web-2:new" }, create: [], delete: ["web-1"], complete: false },
   { name: "rolling: done when every ordinal is updated", in: { spec: "web-0:new web-1:new web-2:new" }, create: [], delete: [], complete: true },
+  { name: "rolling: an unready pod of another revision is replaced, not waited for (a rollback)", in: { spec: "web-0:new web-1:bad? web-2:bad?" }, create: [], delete: ["web-1"], complete: false },
+  { name: "rolling: below the partition an unready pod is waited for", in: { spec: "web-0:old? web-1:new web-2:new", partition: 1 }, create: [], delete: [], complete: false },
+  { name: "rolling: below the partition an unready pod of a third revision goes back to the current one", in: { spec: "web-0:bad? web-1:new web-2:new", partition: 1 }, create: [], delete: ["web-0"], complete: false },
+  { name: "onDelete: an unready pod is waited for, never deleted", in: { spec: "web-0:bad? web-1:old web-2:old", updateStrategy: "OnDelete" }, create: [], delete: [], complete: false },
+  { name: "parallel: an unready pod of another revision is replaced once", in: { spec: "web-0:new web-1:new web-2:bad?", podManagementPolicy: "Parallel" }, create: [], delete: ["web-2"], complete: false },
   // Partition: only ordinals at or above it are updated; below it, the current revision is kept and recreated.
   { name: "partition 2: updates ordinal 2", in: { spec: "web-0:old web-1:old web-2:old", partition: 2 }, create: [], delete: ["web-2"], complete: false },
   { name: "partition 2: ordinal 1 stays old", in: { spec: "web-0:old web-1:old web-2:new", partition: 2 }, create: [], delete: [], complete: true },

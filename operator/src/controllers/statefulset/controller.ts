@@ -263,7 +263,7 @@ export class StatefulSetController {
     else delete mem.rolledOut;
     if (proving && health.stable) {
       mem.stable = { revision: plan.revision, commit: mem.commit };
-      mem.history = pruneHistory(mem.history, set.spec.revisionHistoryLimit ?? 10, [...new Set(pods.map((p) => p.revision)), plan.revision]).kept;
+      mem.history = pruneHistory(mem.history, set.spec.revisionHistoryLimit ?? 10, [...new Set(pods.map((p) => p.revision)), plan.revision, ...(mem.current !== undefined ? [mem.current] : [])]).kept;
       mem.events.push({ time: new Date(now).toISOString(), type: "Normal", reason: "Stable", message: `revision ${plan.revision} completed and stayed healthy` });
     }
     return health;
