@@ -19,6 +19,9 @@
  *     waits while any of those pods is not available (Ready for minReadySeconds) or is terminating. OnDelete
  *     deletes nothing: a pod takes the update revision when it is gone (deleted by hand, lost with its node).
  *
+ *  5. Drain: when nothing else moves and every pod is ready, the highest ordinal on a draining node is deleted
+ *     (one at a time); step 2 creates it again elsewhere, unless its claims keep it on that node.
+ *
  * A pod that still exists in any phase holds its ordinal: a replacement is made only once it is gone (at most
  * one pod per ordinal: a pod of a lost node leaves the observed pods at the fleet's eviction timeout).
  */
@@ -53,6 +56,8 @@ export interface StatefulSetInput {
   now: number;
   /** Every observed pod of the set, terminating ones too. */
   pods: readonly StatefulPod[];
+  /** Pods on a node being drained (by name): moved one at a time, as `kubectl drain` evicts them. */
+  draining?: readonly string[];
 }
 
 /** Counts reported in status, as StatefulSet.status does. */
@@ -218,7 +223,16 @@ export function statefulSetStep(input: StatefulSetInput): StatefulSetStep {
     }
   }
 
-  let complete = condemned.length === 0 && del.length === 0 && create.length === 0;
+  // 5. Drain: when nothing else moves and every pod is ready, the highest ordinal on a draining node goes;
+  // step 2 creates it again (on another node, unless its claims hold it on that one).
+  const draining = new Set(input.draining ?? []);
+  const moving = [...byOrdinal.entries()].filter(([, p]) => draining.has(p.name) && !p.terminating).sort(([a], [b]) => b - a)[0];
+  if (moving !== undefined && del.length === 0 && create.length === 0 && !blocked && live.every((p) => p.ready) && live.length === [...byOrdinal.values()].length) {
+    del.push(moving[1].name);
+    wait(`moving ${moving[1].name} off a draining node`);
+  }
+
+  let complete = condemned.length === 0 && del.length === 0 && create.length === 0 && moving === undefined;
   for (let o = 0; o < replicas && complete; o++) {
     const p = byOrdinal.get(o);
     if (p === undefined || p.terminating || !available(p)) complete = false;

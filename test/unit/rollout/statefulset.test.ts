@@ -116,6 +116,15 @@ describe("statefulSetStep", () => {
     expect(step.requeueAfterMs).toBe(4_000);
   });
 
+  it("drain: moves the highest ordinal on a draining node, one at a time, only while every pod is ready", () => {
+    const draining = ["web-0", "web-2"];
+    expect(statefulSetStep({ ...input({ spec: "web-0:new web-1:new web-2:new" }), draining }).delete).toEqual(["web-2"]);
+    expect(statefulSetStep({ ...input({ spec: "web-0:new web-1:new web-2:new~" }), draining: ["web-0"] }).delete).toEqual([]);
+    expect(statefulSetStep({ ...input({ spec: "web-0:new web-1:new?" }), replicas: 2, draining }).delete).toEqual([]);
+    const last = statefulSetStep({ ...input({ spec: "web-0:new web-1:new web-2:new" }), draining: ["web-0"] });
+    expect([last.delete, last.complete]).toEqual([["web-0"], false]);
+  });
+
   it("ordinalOf reads only <set>-<ordinal>", () => {
     expect(ordinalOf("web", "web-12")).toBe(12);
     expect(ordinalOf("web", "web-01")).toBeUndefined();

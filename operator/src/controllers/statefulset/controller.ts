@@ -110,6 +110,7 @@ export class StatefulSetController {
     }
     const live = fleet.pods(key);
     const strategy = set.spec.updateStrategy?.type ?? "RollingUpdate";
+    const draining = new Set(fleet.listNodes().filter((n) => n.config.drain).map((n) => n.config.name));
     const step = statefulSetStep({
       name,
       replicas: set.spec.replicas ?? 1,
@@ -120,6 +121,7 @@ export class StatefulSetController {
       ...(mem.current !== undefined ? { currentRevision: mem.current } : {}),
       minReadySeconds: set.spec.minReadySeconds ?? 0,
       now,
+      draining: live.filter((p) => draining.has(p.node)).map((p) => p.name),
       pods: live.map((p) => ({
         name: p.name,
         revision: p.revision,
