@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, DaemonSet, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+import type { ConfigMap, DaemonSet, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
-export type { ConfigMap, DaemonSet, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+export type { ConfigMap, DaemonSet, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim;
+export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | StatefulSet;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -44,13 +44,14 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   Rollout: kind(["argoproj.io/v1alpha1", "coxswain.io/v1alpha1"], true, "rollout.yaml"),
   Secret: kind(["v1"], true, "secret.yaml"),
   Service: kind(["v1"], true, "service.yaml"),
+  StatefulSet: kind(["apps/v1"], true, "statefulset.yaml"),
 });
 
 /** The workload kinds: objects with a pod template that controllers turn into pods. */
-export type Workload = DaemonSet | Deployment | Rollout;
+export type Workload = DaemonSet | Deployment | Rollout | StatefulSet;
 
 /** The kinds whose objects are workloads, sorted. */
-export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["DaemonSet", "Deployment", "Rollout"]);
+export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["DaemonSet", "Deployment", "Rollout", "StatefulSet"]);
 
 /** True for the WORKLOAD_KINDS: objects with a pod template at spec.template. */
 export function isWorkload(obj: DesiredObject): obj is Workload {

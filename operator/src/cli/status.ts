@@ -182,6 +182,20 @@ export function formatStatus(r: StatusReport): string[] {
       ),
     );
   }
+  // StatefulSets: how they order and update, the revision below the partition, their claims.
+  const sets = r.workloads.filter((w) => w.statefulSet !== undefined);
+  if (sets.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table(
+        ["STATEFULSET", "POLICY", "UPDATE", "PARTITION", "CURRENT", "SERVICE", "CLAIMS"],
+        sets.map((w) => {
+          const st = w.statefulSet!;
+          return [`${w.namespace}/${w.name}`, st.podManagementPolicy, w.strategy ?? "-", st.partition === undefined ? "-" : String(st.partition), st.currentRevision ?? "-", st.serviceName ?? "-", st.claims.join(",") || "-"];
+        }),
+      ),
+    );
+  }
   const nodes = s?.nodes ?? [];
   if (nodes.length > 0) {
     lines.push("");

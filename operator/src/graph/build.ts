@@ -20,6 +20,7 @@ import {
 } from "../api/objects.js";
 import { BUILTIN_PRIORITY_CLASSES } from "../manifest/cluster.js";
 import { secretKeys, secretValue } from "../manifest/secret.js";
+import { statefulClaimNames } from "../manifest/statefulset.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
@@ -51,7 +52,8 @@ export interface GraphBuild {
  * (Deployment, Rollout) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
  * optional refs too, when it exists: pod-references.ts), or mounts it as a configMap or secret volume
  * (volume-references.ts); a PersistentVolumeClaim → every workload that mounts it; a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
- * spec.tls.secretRef names it; each `coxswain.io/depends-on` entry → the annotated object.
+ * spec.tls.secretRef names it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
+ * templates name them → the StatefulSet, when present; each `coxswain.io/depends-on` entry → the annotated object.
  *
  * Diagnostics (errors unless said otherwise, each at the offending field): MissingReference for a namespace other than
  * "default" without a Namespace object, a non-optional env reference to a ConfigMap, Secret or key that does
@@ -142,6 +144,18 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
             `PriorityClass "${className}" is not declared: expected a PriorityClass of that name in this commit ` +
               `(Kubernetes rejects pods that name a missing class; built in: ${builtins})`);
         }
+      }
+    }
+
+    if (obj.kind === "StatefulSet") {
+      // Its headless Service (the pods' stable names) and claims in Git that its claim templates name, when present.
+      const serviceKey = obj.spec.serviceName ? makeKey("Service", obj.spec.serviceName, namespace) : undefined;
+      if (serviceKey !== undefined && byKey.has(serviceKey)) addEdge(serviceKey, key, ["spec", "serviceName"]);
+      for (let o = 0; o < (obj.spec.replicas ?? 1); o++) {
+        statefulClaimNames(obj, o).forEach((claim, i) => {
+          const claimKey = makeKey("PersistentVolumeClaim", claim, namespace);
+          if (byKey.has(claimKey)) addEdge(claimKey, key, ["spec", "volumeClaimTemplates", i]);
+        });
       }
     }
 

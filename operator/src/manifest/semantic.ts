@@ -2,7 +2,7 @@
  * Rules beyond the schema (InvalidField) and the defaults a JSON schema cannot express, per kind. Both run
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
- * templates), workload.ts (Deployment, Rollout), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
+ * templates), workload.ts (Deployment, Rollout, StatefulSet), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
  * ingress.ts, claim.ts, annotations.ts.
  */
 import { DEFAULT_NAMESPACE, KINDS, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
@@ -13,7 +13,7 @@ import { ingressIssues } from "./ingress.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import { mergeStringData, secretIssues } from "./secret.js";
 import { applyServiceDefaults, serviceIssues } from "./service.js";
-import { applyWorkloadDefaults, daemonSetIssues, deploymentIssues, rolloutIssues } from "./workload.js";
+import { applyWorkloadDefaults, daemonSetIssues, deploymentIssues, rolloutIssues, statefulSetIssues } from "./workload.js";
 
 export { DEFAULT_ROLLING_PERCENT } from "./workload.js";
 
@@ -32,7 +32,7 @@ export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 export function applyDefaults(obj: DesiredObject): void {
   if (KINDS[obj.kind].namespaced && obj.metadata.namespace === undefined) obj.metadata.namespace = DEFAULT_NAMESPACE;
   if (obj.kind === "Namespace") dropFinalizers(obj);
-  else if (obj.kind === "DaemonSet" || obj.kind === "Deployment" || obj.kind === "Rollout") applyWorkloadDefaults(obj);
+  else if (obj.kind === "DaemonSet" || obj.kind === "Deployment" || obj.kind === "Rollout" || obj.kind === "StatefulSet") applyWorkloadDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
   else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
@@ -66,6 +66,8 @@ function kindIssues(obj: DesiredObject): Issue[] {
       return ingressIssues(obj);
     case "PersistentVolumeClaim":
       return claimIssues(obj);
+    case "StatefulSet":
+      return statefulSetIssues(obj);
   }
 }
 

@@ -1,13 +1,15 @@
 /**
- * Rules and defaults of the workload kinds, DaemonSet and Deployment (Kubernetes' apps/v1 validation) and
- * Rollout (Argo Rollouts' validation), beyond their schemas. The pod template's own rules are in pod.ts.
+ * Rules and defaults of the workload kinds, DaemonSet, Deployment and StatefulSet (Kubernetes' apps/v1
+ * validation) and Rollout (Argo Rollouts' validation), beyond their schemas. The pod template's own rules are
+ * in pod.ts; a StatefulSet's claim templates in statefulset.ts.
  */
 import type { CanaryAnalysis } from "../api/generated/rollout.js";
-import type { DaemonSet, Deployment, Rollout, Workload } from "../api/objects.js";
+import type { DaemonSet, Deployment, Rollout, StatefulSet, Workload } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { dropIgnoredPodFields, podTemplateIssues } from "./pod.js";
 import { isEmptySelector, selectorIssues, unmetRequirements } from "./selector.js";
+import { statefulSetFieldIssues, withClaimVolumes } from "./statefulset.js";
 
 /** Kubernetes' (and Argo's) default for maxSurge and maxUnavailable. */
 export const DEFAULT_ROLLING_PERCENT = "25%";
@@ -18,7 +20,7 @@ type Path = readonly PathSegment[];
 function workloadIssues(w: Workload): Issue[] {
   const issues: Issue[] = [];
   const spec = w.spec;
-  const noun = w.kind === "Deployment" ? "a Deployment" : w.kind === "DaemonSet" ? "a DaemonSet" : "a Rollout";
+  const noun = `a ${w.kind}`;
 
   const selectorPath = ["spec", "selector"];
   if (isEmptySelector(spec.selector)) {
@@ -44,8 +46,14 @@ function workloadIssues(w: Workload): Issue[] {
   if (deadline !== undefined && deadline <= minReady) {
     issues.push(fieldError("InvalidField", ["spec", "progressDeadlineSeconds"], `must be greater than minReadySeconds (${minReady}), as in Kubernetes (got ${deadline})`));
   }
-  issues.push(...podTemplateIssues(spec.template, ["spec", "template"]));
+  // A StatefulSet's volumeMounts may name its claim templates: they are volumes of each of its pods.
+  issues.push(...podTemplateIssues(w.kind === "StatefulSet" ? withClaimVolumes(w, 0) : spec.template, ["spec", "template"]));
   return issues;
+}
+
+/** Rules for a StatefulSet beyond its schema. */
+export function statefulSetIssues(s: StatefulSet): Issue[] {
+  return [...workloadIssues(s), ...statefulSetFieldIssues(s)];
 }
 
 /** Rules for a Deployment beyond its schema. */
@@ -208,7 +216,7 @@ export function pauseDurationSeconds(duration: number | string): number | undefi
 
 /**
  * Defaults a JSON schema cannot express for workloads, in place: Deployment strategy RollingUpdate with 25%/25%
- * (also when strategy is omitted), DaemonSet updateStrategy RollingUpdate with maxUnavailable 1 and maxSurge 0, a canary's maxSurge/maxUnavailable 25%/25%, and, in the pod template, a
+ * (also when strategy is omitted), DaemonSet updateStrategy RollingUpdate with maxUnavailable 1 and maxSurge 0, StatefulSet updateStrategy RollingUpdate with partition 0, a canary's maxSurge/maxUnavailable 25%/25%, and, in the pod template, a
  * resource limit without a request makes the request equal to the limit (Kubernetes does this when it creates
  * the pods; coxswain has no pod objects, so it happens in the template, where the scheduler reads requests).
  * The template's ignored fields (serviceAccountName, dnsPolicy, …: pod.ts) are dropped.
@@ -231,6 +239,11 @@ export function applyWorkloadDefaults(w: Workload): void {
       ru.maxUnavailable ??= 1;
       ru.maxSurge ??= 0;
     }
+  } else if (w.kind === "StatefulSet") {
+    // Kubernetes' defaults: RollingUpdate with partition 0.
+    const strategy = (w.spec.updateStrategy ??= {});
+    strategy.type ??= "RollingUpdate";
+    if (strategy.type === "RollingUpdate") (strategy.rollingUpdate ??= {}).partition ??= 0;
   } else if (w.spec.strategy.canary) {
     const canary = w.spec.strategy.canary;
     canary.maxSurge ??= DEFAULT_ROLLING_PERCENT;

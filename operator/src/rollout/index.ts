@@ -1,7 +1,7 @@
 /**
  * The rollout decisions, pure: Deployment steps (RollingUpdate, Recreate, scaling, paused — Kubernetes), a
- * DaemonSet's node-by-node steps (Kubernetes' DaemonSet controller),
- * canary and blue/green steps (Argo Rollouts) with canary analysis (coxswain's), revision history, failure detection (Kubernetes' progress
+ * DaemonSet's node-by-node steps (Kubernetes' DaemonSet controller), StatefulSet steps (ordinals, partition,
+ * OnDelete — Kubernetes), canary and blue/green steps (Argo Rollouts) with canary analysis (coxswain's), revision history, failure detection (Kubernetes' progress
  * deadline, Nomad's healthy deadline, Swarm's failure ratio) and the rollback decision.
  */
 export type * from "./types.js";
@@ -32,4 +32,5 @@ export { daemonFit, daemonSetStep, withDaemonTolerations } from "./daemonset.js"
 export type { DaemonNode, DaemonPod, DaemonSetInput, DaemonSetStep, DaemonStrategy } from "./daemonset.js";
 export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";
+export { ordinalOf, statefulPodName, statefulSetStep } from "./statefulset.js";
 export { analysisVerdict, describeWindow, judgeWindow, windowsDue } from "./analysis.js";

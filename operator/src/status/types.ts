@@ -110,6 +110,12 @@ export interface WorkloadRecord {
   /** The workload is paused (spec.paused, or after a rollback that itself failed). */
   paused?: boolean;
   /**
+   * A StatefulSet's own state: its podManagementPolicy, the RollingUpdate partition, the revision every pod
+   * had when it was last complete (what ordinals below the partition keep; read back after a restart), its
+   * serviceName, and the claims of its ordinals below replicas (<template>-<set>-<ordinal>, sorted).
+   */
+  statefulSet?: { podManagementPolicy: string; partition?: number; currentRevision?: string; serviceName?: string; claims: string[] };
+  /**
    * Canary progress: current step index, number of steps, current weight (percent of replicas), when the
    * current pause (or analysis) started, what it waits for, the coxswain.io/promote value seen when this
    * revision started (only a change of the annotation promotes), and the last analysis with its figures.

@@ -7,9 +7,10 @@
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
-import { ClaimController } from "../controllers/claim/controller.js";
+import { CLAIMS_KEY, ClaimController } from "../controllers/claim/controller.js";
 import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
+import { StatefulSetController } from "../controllers/statefulset/controller.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
 import { DaemonSetController } from "../controllers/daemonset/controller.js";
 import { PodPlacer } from "../controllers/workload/placer.js";
@@ -359,6 +360,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       log,
       onChange: ({ owners, nodes }) => {
         for (const o of owners) manager?.enqueue(o);
+        // A StatefulSet's pod binds its own claim: its record goes from Pending to Bound.
+        if (owners.some((o) => o.startsWith("StatefulSet/"))) manager?.enqueue(CLAIMS_KEY);
         services?.podsChanged(owners);
         if (nodes.length > 0) {
           sync?.enqueueAll();
@@ -446,6 +449,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
     });
     const daemonSets = new DaemonSetController({ desired, fleet, reporter: desired, placer });
+    const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
     services = new ServiceController({
       desired: sync,
@@ -484,6 +488,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("DaemonSet", daemonSets);
     manager.register("Deployment", workloads);
     manager.register("Rollout", workloads);
+    manager.register("StatefulSet", statefulSets);
     manager.register("Node", nodes);
     manager.register(SOURCE_KEY, new BurstGate(sync, () => repo.head(branch), opts.burstQuietMs ?? DEFAULT_BURST_QUIET_MS, opts.burstMaxWaitMs ?? DEFAULT_BURST_MAX_WAIT_MS));
     if (following) {

@@ -20,10 +20,12 @@
  * that interleave several removals and creations on nearly full nodes. Pods of workloads the commit
  * deletes are not released (deletions run last). A scale-up without a new revision places only the
  * additional pods. A DaemonSet gets a pod on each node of the snapshot that fits it (rollout/daemonset.ts),
- * placed with that node's name; a node's old pod is released before its new one is placed. Placements are
- * against the fleet that runs now: Node objects the commit adds or changes are not taken into account.
+ * placed with that node's name; a node's old pod is released before its new one is placed. A StatefulSet's
+ * pods are planned by name, ordinal by ordinal, each with its own claims (a claim already bound pins its pod
+ * to that node). Placements are against the fleet that runs now: Node objects the commit adds or changes
+ * are not taken into account.
  */
-import type { Workload } from "../api/objects.js";
+import type { StatefulSet, Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
@@ -32,7 +34,8 @@ import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
 import { daemonTemplate } from "../controllers/daemonset/controller.js";
 import { planTemplate, podRequest, type TemplatePlan } from "../controllers/workload/template.js";
-import { daemonFit, resolveCanaryParams, resolveRollingParams } from "../rollout/index.js";
+import { planOrdinal } from "../controllers/statefulset/template.js";
+import { daemonFit, resolveCanaryParams, resolveRollingParams, statefulPodName } from "../rollout/index.js";
 import type { Repository } from "../source/types.js";
 import type { PlanRecord, RecordedError } from "../status/types.js";
 import { short, toRecordedError } from "./branch-sync.js";
@@ -130,7 +133,7 @@ function replicasOf(w: Workload): number {
 function surgeOf(w: Workload, replicas: number): number {
   try {
     if (w.kind === "Deployment") return Math.min(replicas, resolveRollingParams(w.spec).maxSurge);
-    if (w.kind === "DaemonSet") return 0;
+    if (w.kind === "DaemonSet" || w.kind === "StatefulSet") return 0;
     if (w.spec.strategy?.blueGreen) return replicas;
     if (w.spec.strategy?.canary) return Math.min(replicas, resolveCanaryParams(w.spec).params.maxSurge);
     return 0;
@@ -201,6 +204,10 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
     }
     const replicas = replicasOf(w);
     const live = fleet.pods(change.key);
+    if (w.kind === "StatefulSet") {
+      change.placements = placeStatefulSet(change, w, after, live, (r, label, p) => place(r, label, p), claimNode, (gone) => (nodes = release(nodes, gone)));
+      continue;
+    }
     const ids = (from: number, count: number): PodRequest[] =>
       Array.from({ length: count }, (_, i) => podRequest(plan, `${change.key}#${plan.workload}-${plan.revision}-${from + i + 1}`, claimNode));
     if (change.rollsTo) {
@@ -217,6 +224,36 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
     }
   }
   return changes;
+}
+
+/**
+ * A StatefulSet's pods by ordinal ("web-2"), each with its own claims: the missing ordinals below replicas,
+ * then, when the set rolls, the ordinals from the partition up whose pod runs another revision (each placed
+ * after its old pod is released: a StatefulSet replaces a pod in place, one at a time).
+ */
+function placeStatefulSet(
+  change: PlannedChange,
+  set: StatefulSet,
+  graph: DesiredGraph,
+  live: readonly { name: string; revision: string }[],
+  place: (requests: PodRequest[], label: string | undefined, plan: TemplatePlan) => PlannedPlacement[],
+  claimNode: (claim: string) => string | undefined,
+  release: (gone: ReadonlySet<string>) => void,
+): PlannedPlacement[] {
+  const priority = resolvePriority(graph, set);
+  const refs = (k: string) => graph.get(k)?.object;
+  const byName = new Map(live.map((p) => [p.name, p]));
+  const partition = set.spec.updateStrategy?.type === "OnDelete" ? Number.MAX_SAFE_INTEGER : (set.spec.updateStrategy?.rollingUpdate?.partition ?? 0);
+  const out: PlannedPlacement[] = [];
+  for (let o = 0; o < (set.spec.replicas ?? 1); o++) {
+    const name = statefulPodName(set.metadata.name, o);
+    const plan = planOrdinal(set, refs, priority, o);
+    const old = byName.get(name);
+    if (old !== undefined && (!change.rollsTo || o < partition || old.revision === plan.revision)) continue;
+    if (old !== undefined) release(new Set([name]));
+    out.push(...place([podRequest(plan, `${change.key}#${name}`, claimNode)], old !== undefined ? `replacing ${name} of revision ${old.revision}` : undefined, plan));
+  }
+  return out;
 }
 
 function copyNode(n: NodeSnapshot): NodeSnapshot {

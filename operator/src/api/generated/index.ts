@@ -11,3 +11,4 @@ export type * from "./priorityclass.js";
 export type * from "./rollout.js";
 export type * from "./secret.js";
 export type * from "./service.js";
+export type * from "./statefulset.js";

@@ -1,5 +1,6 @@
 /**
- * The claim controller: PersistentVolumeClaims → claims/<ns>/<name>.yaml on the status branch, and the
+ * The claim controller: PersistentVolumeClaims, those in Git and those of StatefulSets' volumeClaimTemplates,
+ * → claims/<ns>/<name>.yaml on the status branch, and the
  * removal of a released claim's data when it asked for it (plan.ts decides; this applies). One key,
  * CLAIMS_KEY, looks at every claim: claims are few and their records depend on the fleet as a whole.
  *
@@ -7,14 +8,14 @@
  * volumes.ts) on the node the scheduler bound it to; the labels of that storage are the durable record of
  * the binding, read by the fleet on every listing. Nothing here makes storage.
  */
-import type { PersistentVolumeClaim } from "../../api/objects.js";
+import type { PersistentVolumeClaim, StatefulSet } from "../../api/objects.js";
 import { toCoxError } from "../../api/errors.js";
 import { deleteDataOnRemovalOf } from "../../manifest/annotations.js";
 import type { Fleet } from "../../runtime/fleet.js";
 import { claimOfPath, claimPath, readClaimRecord, renderClaimRecord } from "../../status/claims.js";
 import type { DesiredGraph } from "../../graph/index.js";
 import type { DesiredView } from "../types.js";
-import { planClaims } from "./plan.js";
+import { planClaims, statefulSetClaims } from "./plan.js";
 
 /** The key that makes the claim controller look at every claim. */
 export const CLAIMS_KEY = "PersistentVolumeClaim/*";
@@ -59,6 +60,10 @@ export class ClaimController {
       this.deleteData.set(claim, deleteData);
       return { claim, storage: String(c.spec.resources.requests.storage), deleteDataOnRemoval: deleteData };
     });
+    // StatefulSets' claims, from their volumeClaimTemplates (a claim in Git of the same name wins).
+    const sets = [graph, ...(this.opts.otherGraphs?.() ?? [])].flatMap((g) => g.ofKind("StatefulSet").map((m) => m.object as StatefulSet));
+    const inGit = new Set(wanted.map((w) => w.claim));
+    for (const c of statefulSetClaims(sets, new Set(fleet.claimVolumes().map((v) => v.claim)))) if (!inGit.has(c.claim)) wanted.push(c);
     const plan = planClaims({
       desired: wanted,
       volumes: fleet.claimVolumes(),

@@ -7,7 +7,12 @@
  * - A claim gone from Git whose data is still on a node is Released. Its data is removed only when the claim
  *   carried coxswain.io/delete-data-on-removal: "true" when it was last seen; otherwise it is kept, and the
  *   record says how to remove it by hand. Putting the claim back in Git binds it to its data again.
+ * - A StatefulSet's claims (statefulSetClaims) are desired like claims in Git: those of its ordinals below
+ *   replicas, and those of higher ordinals that still have data (kept after a scale-down, as Kubernetes
+ *   retains them, and used again when the set scales back up). They are released when the set goes.
  */
+import type { StatefulSet } from "../../api/objects.js";
+import { statefulClaimName } from "../../manifest/statefulset.js";
 import type { ClaimRecord } from "../../status/claims.js";
 
 /** A claim of the desired state. */
@@ -103,4 +108,30 @@ export function planClaims(input: ClaimsInput): ClaimsPlan {
   }
   records.sort((a, b) => (a.claim < b.claim ? -1 : a.claim > b.claim ? 1 : 0));
   return { records, remove };
+}
+
+/**
+ * The claims of StatefulSets as desired claims: <template>-<set>-<ordinal> for each ordinal below replicas,
+ * and for each higher ordinal whose claim still has data (`existing`: claims with storage on a node,
+ * "namespace/name"). Never removed with their data: only a claim in Git can ask for that.
+ */
+export function statefulSetClaims(sets: readonly StatefulSet[], existing: ReadonlySet<string>): DesiredClaim[] {
+  const out = new Map<string, DesiredClaim>();
+  for (const set of sets) {
+    const namespace = set.metadata.namespace ?? "default";
+    for (const t of set.spec.volumeClaimTemplates ?? []) {
+      const storage = String(t.spec.resources.requests.storage);
+      const add = (ordinal: number) => {
+        const claim = `${namespace}/${statefulClaimName(t.metadata.name, set.metadata.name, ordinal)}`;
+        if (!out.has(claim)) out.set(claim, { claim, storage, deleteDataOnRemoval: false });
+      };
+      for (let o = 0; o < (set.spec.replicas ?? 1); o++) add(o);
+      const prefix = `${namespace}/${t.metadata.name}-${set.metadata.name}-`;
+      for (const claim of existing) {
+        const rest = claim.startsWith(prefix) ? claim.slice(prefix.length) : "";
+        if (/^(0|[1-9][0-9]*)$/.test(rest)) add(Number(rest));
+      }
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.claim < b.claim ? -1 : a.claim > b.claim ? 1 : 0));
 }
