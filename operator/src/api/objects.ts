@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+import type { ConfigMap, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
-export type { ConfigMap, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+export type { ConfigMap, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim;
+export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -36,6 +36,7 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   ConfigMap: kind(["v1"], true, "configmap.yaml"),
   Deployment: kind(["apps/v1"], true, "deployment.yaml"),
   Ingress: kind(["networking.k8s.io/v1"], true, "ingress.yaml"),
+  Job: kind(["batch/v1"], true, "job.yaml"),
   Namespace: kind(["v1"], false, "namespace.yaml"),
   Node: kind(["coxswain.io/v1alpha1"], false, "node.yaml"),
   PersistentVolumeClaim: kind(["v1"], true, "persistentvolumeclaim.yaml"),
@@ -54,6 +55,17 @@ export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["Deplo
 /** True for Deployments and Rollouts (objects with spec.template). */
 export function isWorkload(obj: DesiredObject): obj is Workload {
   return obj.kind === "Deployment" || obj.kind === "Rollout";
+}
+
+/**
+ * Objects with a pod template at spec.template: the workloads, and Jobs (whose pods run to completion). What
+ * reads only the template (references, volumes, priority, the pod plan) takes these.
+ */
+export type PodTemplated = Workload | Job;
+
+/** True for the objects with spec.template (PodTemplated). */
+export function hasPodTemplate(obj: DesiredObject): obj is PodTemplated {
+  return isWorkload(obj) || obj.kind === "Job";
 }
 
 /** The namespace namespaced objects land in when metadata.namespace is omitted; never needs declaring. */

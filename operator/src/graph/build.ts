@@ -12,7 +12,7 @@ import {
   DEFAULT_NAMESPACE,
   KINDS,
   compareKeys,
-  isWorkload,
+  hasPodTemplate,
   keyOf,
   makeKey,
   type ResourceKey,
@@ -119,7 +119,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
     }
 
-    if (isWorkload(obj)) {
+    if (hasPodTemplate(obj)) {
       const podSpec = obj.spec.template.spec;
       const refs = podReferences(obj, namespace!, (k) => byKey.get(k)?.object);
       for (const e of refs.edges) addEdge(e.from, key, e.path);

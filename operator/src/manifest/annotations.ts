@@ -4,11 +4,19 @@
  * annotation has no effect on that kind), so the readers below can assume a valid value and fall back to
  * the default otherwise. coxswain.io/depends-on is parsed by graph/depends-on.ts (it needs the whole commit).
  */
-import { isWorkload, type DesiredObject, type Kind } from "../api/objects.js";
+import { hasPodTemplate, isWorkload, type DesiredObject, type Kind } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 
 /** Argo CD's sync wave: objects are applied wave by wave, lower first; default 0, may be negative. */
 export const SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave";
+/**
+ * Argo CD's resource hooks (PreSync, Sync, PostSync, SyncFail, Skip) and their deletion policy. coxswain refuses
+ * them (HookUnsupported): a hook runs on every sync and is deleted by its policy, where coxswain applies each
+ * commit once and a Job runs again only when its template changes. Sync waves and coxswain.io/depends-on order
+ * a Job before what needs it.
+ */
+const ARGO_HOOK_ANNOTATIONS: readonly string[] = ["argocd.argoproj.io/hook", "argocd.argoproj.io/hook-delete-policy"];
+
 /** "true" or "false": after an automatic rollback of this workload, push a revert of the failed commit. */
 export const AUTO_REVERT_ANNOTATION = "coxswain.io/auto-revert";
 /** An integer priority for a workload's pods when its pod template names no priorityClassName. */
@@ -130,6 +138,17 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
     issues.push(fieldError("InvalidField", at(SYNC_WAVE_ANNOTATION), `must be an integer like "-1", "0" or "5" (Argo CD's sync wave; lower waves apply first) (got ${showValue(wave)})`));
   }
 
+  for (const name of ARGO_HOOK_ANNOTATIONS) {
+    if (annotations[name] === undefined) continue;
+    issues.push(
+      fieldError(
+        "HookUnsupported",
+        at(name),
+        `Argo CD hooks are not supported by coxswain (it applies each commit once; a hook would run on every sync): drop the annotation and order the object with ${SYNC_WAVE_ANNOTATION} (a Job in a lower wave is Complete before the next wave rolls) or coxswain.io/depends-on; a Job runs again when its template changes`,
+      ),
+    );
+  }
+
   const revert = annotations[AUTO_REVERT_ANNOTATION];
   if (revert !== undefined) {
     if (revert !== "true" && revert !== "false") {
@@ -144,7 +163,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
       issues.push(
         fieldError("InvalidField", at(PRIORITY_ANNOTATION), `must be an integer from ${MIN_PRIORITY} to ${MAX_USER_PRIORITY} (got ${showValue(priority)})`),
       );
-    } else if (!isWorkload(obj)) noEffect(PRIORITY_ANNOTATION, workloads);
+    } else if (!hasPodTemplate(obj)) noEffect(PRIORITY_ANNOTATION, "Deployments, Rollouts and Jobs");
     else if (obj.spec.template.spec.priorityClassName !== undefined) {
       issues.push({
         code: "InvalidField",

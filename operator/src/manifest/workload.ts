@@ -2,6 +2,7 @@
  * Rules and defaults of the workload kinds, Deployment (Kubernetes' apps/v1 validation) and Rollout (Argo
  * Rollouts' validation), beyond their schemas. The pod template's own rules are in pod.ts.
  */
+import type { PodTemplateSpec } from "../api/generated/index.js";
 import type { CanaryAnalysis } from "../api/generated/rollout.js";
 import type { Deployment, Rollout, Workload } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
@@ -43,6 +44,10 @@ function workloadIssues(w: Workload): Issue[] {
   const minReady = spec.minReadySeconds ?? 0;
   if (deadline !== undefined && deadline <= minReady) {
     issues.push(fieldError("InvalidField", ["spec", "progressDeadlineSeconds"], `must be greater than minReadySeconds (${minReady}), as in Kubernetes (got ${deadline})`));
+  }
+  const policy = spec.template.spec.restartPolicy;
+  if (policy !== undefined && policy !== "Always") {
+    issues.push(fieldError("InvalidField", ["spec", "template", "spec", "restartPolicy"], `must be Always for ${noun} (as in Kubernetes; OnFailure and Never are for Jobs) (got ${showValue(policy)})`));
   }
   issues.push(...podTemplateIssues(spec.template, ["spec", "template"]));
   return issues;
@@ -216,7 +221,12 @@ export function applyWorkloadDefaults(w: Workload): void {
     canary.maxSurge ??= DEFAULT_ROLLING_PERCENT;
     canary.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
   }
-  for (const c of [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]) {
+  defaultRequestsFromLimits(w.spec.template);
+}
+
+/** A container's limit without a request makes the request equal to the limit, in place (see applyWorkloadDefaults). */
+export function defaultRequestsFromLimits(template: PodTemplateSpec): void {
+  for (const c of [...(template.spec.initContainers ?? []), ...template.spec.containers]) {
     const limits = c.resources?.limits;
     if (!limits || !c.resources) continue;
     const requests = (c.resources.requests ??= {});
