@@ -46,26 +46,15 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   Service: kind(["v1"], true, "service.yaml"),
 });
 
-/** The workload kinds: objects with a pod template that controllers turn into pods. */
-export type Workload = Deployment | Rollout;
+/** The workload kinds: objects with a pod template that controllers turn into pods (a Job's run to completion). */
+export type Workload = Deployment | Job | Rollout;
 
 /** The kinds whose objects are workloads, sorted. */
-export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["Deployment", "Rollout"]);
+export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["Deployment", "Job", "Rollout"]);
 
 /** True for the WORKLOAD_KINDS: objects with a pod template at spec.template. */
 export function isWorkload(obj: DesiredObject): obj is Workload {
   return (WORKLOAD_KINDS as readonly string[]).includes(obj.kind);
-}
-
-/**
- * Objects with a pod template at spec.template: the workloads, and Jobs (whose pods run to completion). What
- * reads only the template (references, volumes, priority, the pod plan) takes these.
- */
-export type PodTemplated = Workload | Job;
-
-/** True for the objects with spec.template (PodTemplated). */
-export function hasPodTemplate(obj: DesiredObject): obj is PodTemplated {
-  return isWorkload(obj) || obj.kind === "Job";
 }
 
 /** The namespace namespaced objects land in when metadata.namespace is omitted; never needs declaring. */

@@ -12,7 +12,7 @@ import {
   DEFAULT_NAMESPACE,
   KINDS,
   compareKeys,
-  hasPodTemplate,
+  isWorkload,
   keyOf,
   makeKey,
   type ResourceKey,
@@ -119,7 +119,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
     }
 
-    if (hasPodTemplate(obj)) {
+    if (isWorkload(obj)) {
       const podSpec = obj.spec.template.spec;
       const refs = podReferences(obj, namespace!, (k) => byKey.get(k)?.object);
       for (const e of refs.edges) addEdge(e.from, key, e.path);

@@ -4,7 +4,7 @@
  * annotation has no effect on that kind), so the readers below can assume a valid value and fall back to
  * the default otherwise. coxswain.io/depends-on is parsed by graph/depends-on.ts (it needs the whole commit).
  */
-import { hasPodTemplate, isWorkload, type DesiredObject, type Kind } from "../api/objects.js";
+import { isWorkload, type DesiredObject, type Kind } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 
 /** Argo CD's sync wave: objects are applied wave by wave, lower first; default 0, may be negative. */
@@ -131,7 +131,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
       message: `has no effect on a ${obj.kind}; it applies to ${appliesTo}`,
     });
   };
-  const workloads = "Deployments and Rollouts";
+  const workloads = "workloads (Deployments, Jobs, Rollouts)";
 
   const wave = annotations[SYNC_WAVE_ANNOTATION];
   if (wave !== undefined && parseInteger(wave) === undefined) {
@@ -163,7 +163,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
       issues.push(
         fieldError("InvalidField", at(PRIORITY_ANNOTATION), `must be an integer from ${MIN_PRIORITY} to ${MAX_USER_PRIORITY} (got ${showValue(priority)})`),
       );
-    } else if (!hasPodTemplate(obj)) noEffect(PRIORITY_ANNOTATION, "Deployments, Rollouts and Jobs");
+    } else if (!isWorkload(obj)) noEffect(PRIORITY_ANNOTATION, workloads);
     else if (obj.spec.template.spec.priorityClassName !== undefined) {
       issues.push({
         code: "InvalidField",

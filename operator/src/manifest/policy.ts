@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { capabilityName } from "../api/capabilities.js";
 import { CoxError } from "../api/errors.js";
-import { hasPodTemplate } from "../api/objects.js";
+import { isWorkload } from "../api/objects.js";
 import { parseYamlFile } from "./parse.js";
 import { formatFieldPath, type PathSegment } from "./paths.js";
 import { DNS1123_LABEL } from "./schema.js";
@@ -123,7 +123,7 @@ export function policyDiagnostics(policy: Policy | undefined, objects: readonly 
   const out: Diagnostic[] = [];
   for (const m of objects) {
     const obj = m.object;
-    if (!hasPodTemplate(obj)) continue;
+    if (!isWorkload(obj)) continue;
     const namespace = obj.metadata.namespace ?? "default";
     const { rule, source } = namespacePolicy(policy, namespace);
     const spec = obj.spec.template.spec;

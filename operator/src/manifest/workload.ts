@@ -4,7 +4,7 @@
  */
 import type { PodTemplateSpec } from "../api/generated/index.js";
 import type { CanaryAnalysis } from "../api/generated/rollout.js";
-import type { Deployment, Rollout, Workload } from "../api/objects.js";
+import type { Deployment, Rollout } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { dropIgnoredPodFields, podTemplateIssues } from "./pod.js";
@@ -15,8 +15,11 @@ export const DEFAULT_ROLLING_PERCENT = "25%";
 
 type Path = readonly PathSegment[];
 
-/** Rules shared by every workload: selector, template, deadlines. */
-function workloadIssues(w: Workload): Issue[] {
+/** The workloads that keep replicas running (a Job's rules are in job.ts). */
+type Replicated = Deployment | Rollout;
+
+/** Rules shared by Deployments and Rollouts: selector, template, deadlines. */
+function workloadIssues(w: Replicated): Issue[] {
   const issues: Issue[] = [];
   const spec = w.spec;
   const noun = w.kind === "Deployment" ? "a Deployment" : "a Rollout";
@@ -206,7 +209,7 @@ export function pauseDurationSeconds(duration: number | string): number | undefi
  * the pods; coxswain has no pod objects, so it happens in the template, where the scheduler reads requests).
  * The template's ignored fields (serviceAccountName, dnsPolicy, …: pod.ts) are dropped.
  */
-export function applyWorkloadDefaults(w: Workload): void {
+export function applyWorkloadDefaults(w: Replicated): void {
   dropIgnoredPodFields(w.spec.template);
   if (w.kind === "Deployment") {
     const strategy = (w.spec.strategy ??= {});

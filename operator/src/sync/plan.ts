@@ -119,13 +119,16 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
 /** The detail of a workload that rolls only because data it reads changed. */
 const READ_DATA_CHANGED = "data it reads changed";
 
+/** The pods that run at once: replicas, or a Job's parallelism (no more than its completions). */
 function replicasOf(w: Workload): number {
+  if (w.kind === "Job") return Math.min(w.spec.parallelism ?? 1, w.spec.completions ?? 1);
   return w.spec.replicas ?? 1;
 }
 
 /** New pods placed while the old ones still run (the first step), per the workload's strategy. */
 function surgeOf(w: Workload, replicas: number): number {
   try {
+    if (w.kind === "Job") return replicas; // a new run: every pod is new
     if (w.kind === "Deployment") return Math.min(replicas, resolveRollingParams(w.spec).maxSurge);
     if (w.spec.strategy?.blueGreen) return replicas;
     if (w.spec.strategy?.canary) return Math.min(replicas, resolveCanaryParams(w.spec).params.maxSurge);

@@ -21,7 +21,7 @@ describe("KINDS", () => {
   });
 
   it("names the workload kinds, and isWorkload agrees", () => {
-    expect(WORKLOAD_KINDS).toEqual(["Deployment", "Rollout"]);
+    expect(WORKLOAD_KINDS).toEqual(["Deployment", "Job", "Rollout"]);
     for (const kind of kinds) expect(isWorkload({ kind } as DesiredObject)).toBe(WORKLOAD_KINDS.includes(kind as never));
   });
 });
