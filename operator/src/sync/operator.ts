@@ -11,6 +11,7 @@ import { ClaimController } from "../controllers/claim/controller.js";
 import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
+import { JobController } from "../controllers/job/controller.js";
 import { PodPlacer } from "../controllers/workload/placer.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
@@ -444,6 +445,19 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       // Canary analysis measures what the node proxies log (the service controller is made just below).
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
     });
+    const jobs = new JobController({
+      desired,
+      fleet,
+      placer,
+      reporter: desired,
+      setStatusFile: (path, content) => {
+        if (content === undefined) store.removeFile(path);
+        else store.setFile(path, content);
+        scheduleStatusWrite();
+      },
+      statusFile: (path) => store.getFile(path),
+      log,
+    });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
     services = new ServiceController({
       desired: sync,
@@ -480,6 +494,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);
     manager.register("Deployment", workloads);
+    manager.register("Job", jobs);
     manager.register("Rollout", workloads);
     manager.register("Node", nodes);
     manager.register(SOURCE_KEY, new BurstGate(sync, () => repo.head(branch), opts.burstQuietMs ?? DEFAULT_BURST_QUIET_MS, opts.burstMaxWaitMs ?? DEFAULT_BURST_MAX_WAIT_MS));
