@@ -308,7 +308,8 @@ export function formatPlan(plan: Plan): string[] {
   for (const c of plan.changes) {
     let line = `  ${c.action} ${c.key}`;
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
-    if (c.rollsTo) line += ` → rolls out revision ${c.rollsTo.revision} (${c.rollsTo.replicas} replicas)`;
+    // A Job runs its pods to completion: its "replicas" are the pods it runs at once.
+    if (c.rollsTo) line += c.key.startsWith("Job/") ? ` → runs revision ${c.rollsTo.revision} (${c.rollsTo.replicas} pod(s) at a time)` : ` → rolls out revision ${c.rollsTo.revision} (${c.rollsTo.replicas} replicas)`;
     lines.push(line);
     for (const p of c.placements ?? []) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";
