@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, DaemonSet, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+import type { ConfigMap, DaemonSet, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
-export type { ConfigMap, DaemonSet, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+export type { ConfigMap, DaemonSet, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | StatefulSet;
+export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | StatefulSet;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -37,6 +37,7 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   DaemonSet: kind(["apps/v1"], true, "daemonset.yaml"),
   Deployment: kind(["apps/v1"], true, "deployment.yaml"),
   Ingress: kind(["networking.k8s.io/v1"], true, "ingress.yaml"),
+  Job: kind(["batch/v1"], true, "job.yaml"),
   Namespace: kind(["v1"], false, "namespace.yaml"),
   Node: kind(["coxswain.io/v1alpha1"], false, "node.yaml"),
   PersistentVolumeClaim: kind(["v1"], true, "persistentvolumeclaim.yaml"),
@@ -47,11 +48,11 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   StatefulSet: kind(["apps/v1"], true, "statefulset.yaml"),
 });
 
-/** The workload kinds: objects with a pod template that controllers turn into pods. */
-export type Workload = DaemonSet | Deployment | Rollout | StatefulSet;
+/** The workload kinds: objects with a pod template that controllers turn into pods (a Job's run to completion). */
+export type Workload = DaemonSet | Deployment | Job | Rollout | StatefulSet;
 
 /** The kinds whose objects are workloads, sorted. */
-export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["DaemonSet", "Deployment", "Rollout", "StatefulSet"]);
+export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["DaemonSet", "Deployment", "Job", "Rollout", "StatefulSet"]);
 
 /** True for the WORKLOAD_KINDS: objects with a pod template at spec.template. */
 export function isWorkload(obj: DesiredObject): obj is Workload {

@@ -163,12 +163,15 @@ export function formatStatus(r: StatusReport): string[] {
   }
   if (s) field("workloads", `${s.workloads.total} total: ${s.workloads.ready} ready, ${s.workloads.progressing} progressing, ${s.workloads.failed} failed`);
 
-  if (r.workloads.length > 0) {
+  // Jobs run to completion: a table of their own, as `kubectl get jobs` shows them.
+  const jobs = r.workloads.filter((w) => w.job !== undefined);
+  const workloads = r.workloads.filter((w) => w.job === undefined);
+  if (workloads.length > 0) {
     lines.push("");
     lines.push(
       ...table(
         ["WORKLOAD", "REVISION", "COMMIT", "DESIRED", "CURRENT", "UPDATED", "READY", "AVAILABLE", "CONDITIONS"],
-        r.workloads.map((w) => [
+        workloads.map((w) => [
           `${w.kind}/${w.namespace}/${w.name}`,
           w.revision,
           w.commit.slice(0, 7),
@@ -196,6 +199,20 @@ export function formatStatus(r: StatusReport): string[] {
       ),
     );
   }
+  if (jobs.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table(
+        ["JOB", "REVISION", "COMMIT", "STATUS", "COMPLETIONS", "ACTIVE", "FAILED", "DURATION"],
+        jobs.map((w) => {
+          const j = w.job!;
+          const duration = j.completionTime !== undefined ? formatSeconds((Date.parse(j.completionTime) - Date.parse(j.startTime)) / 1000) : "-";
+          const failed = w.conditions.find((c) => c.type === "Failed" && c.status === "True");
+          return [`${w.kind}/${w.namespace}/${w.name}`, w.revision, w.commit.slice(0, 7), failed ? `Failed(${failed.reason})` : j.phase, j.completions, String(j.active), String(j.failed), duration];
+        }),
+      ),
+    );
+  }
   const nodes = s?.nodes ?? [];
   if (nodes.length > 0) {
     lines.push("");
@@ -208,6 +225,14 @@ export function formatStatus(r: StatusReport): string[] {
 /** "Available=True", or with a reason when it matters: "Progressing=False(ProgressDeadlineExceeded)". */
 function formatCondition(c: Condition): string {
   return c.status === "True" && !/Deadline|Fail|Error/i.test(c.reason) ? `${c.type}=True` : `${c.type}=${c.status}(${c.reason})`;
+}
+
+/** A duration as kubectl shows it: "45s", "3m12s", "2h5m". */
+function formatSeconds(total: number): string {
+  const t = Math.max(0, Math.round(total));
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${t % 60}s`;
+  return `${Math.floor(t / 3600)}h${Math.floor((t % 3600) / 60)}m`;
 }
 
 /** Left-aligned columns separated by two spaces; trailing spaces trimmed. Pure. */

@@ -9,6 +9,14 @@ import { fieldError, showValue, type Issue } from "./issue.js";
 
 /** Argo CD's sync wave: objects are applied wave by wave, lower first; default 0, may be negative. */
 export const SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave";
+/**
+ * Argo CD's resource hooks (PreSync, Sync, PostSync, SyncFail, Skip) and their deletion policy. coxswain refuses
+ * them (HookUnsupported): a hook runs on every sync and is deleted by its policy, where coxswain applies each
+ * commit once and a Job runs again only when its template changes. Sync waves and coxswain.io/depends-on order
+ * a Job before what needs it.
+ */
+const ARGO_HOOK_ANNOTATIONS: readonly string[] = ["argocd.argoproj.io/hook", "argocd.argoproj.io/hook-delete-policy"];
+
 /** "true" or "false": after an automatic rollback of this workload, push a revert of the failed commit. */
 export const AUTO_REVERT_ANNOTATION = "coxswain.io/auto-revert";
 /** An integer priority for a workload's pods when its pod template names no priorityClassName. */
@@ -123,11 +131,22 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
       message: `has no effect on a ${obj.kind}; it applies to ${appliesTo}`,
     });
   };
-  const workloads = "Deployments and Rollouts";
+  const workloads = "workloads (Deployments, Jobs, Rollouts)";
 
   const wave = annotations[SYNC_WAVE_ANNOTATION];
   if (wave !== undefined && parseInteger(wave) === undefined) {
     issues.push(fieldError("InvalidField", at(SYNC_WAVE_ANNOTATION), `must be an integer like "-1", "0" or "5" (Argo CD's sync wave; lower waves apply first) (got ${showValue(wave)})`));
+  }
+
+  for (const name of ARGO_HOOK_ANNOTATIONS) {
+    if (annotations[name] === undefined) continue;
+    issues.push(
+      fieldError(
+        "HookUnsupported",
+        at(name),
+        `Argo CD hooks are not supported by coxswain (it applies each commit once; a hook would run on every sync): drop the annotation and order the object with ${SYNC_WAVE_ANNOTATION} (a Job in a lower wave is Complete before the next wave rolls) or coxswain.io/depends-on; a Job runs again when its template changes`,
+      ),
+    );
   }
 
   const revert = annotations[AUTO_REVERT_ANNOTATION];

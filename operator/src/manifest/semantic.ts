@@ -10,6 +10,7 @@ import { annotationIssues } from "./annotations.js";
 import { claimIssues } from "./claim.js";
 import { nodeIssues, priorityClassIssues } from "./cluster.js";
 import { ingressIssues } from "./ingress.js";
+import { applyJobDefaults, jobIssues } from "./job.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import { mergeStringData, secretIssues } from "./secret.js";
 import { applyServiceDefaults, serviceIssues } from "./service.js";
@@ -33,6 +34,7 @@ export function applyDefaults(obj: DesiredObject): void {
   if (KINDS[obj.kind].namespaced && obj.metadata.namespace === undefined) obj.metadata.namespace = DEFAULT_NAMESPACE;
   if (obj.kind === "Namespace") dropFinalizers(obj);
   else if (obj.kind === "DaemonSet" || obj.kind === "Deployment" || obj.kind === "Rollout" || obj.kind === "StatefulSet") applyWorkloadDefaults(obj);
+  else if (obj.kind === "Job") applyJobDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
   else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
@@ -48,6 +50,8 @@ function kindIssues(obj: DesiredObject): Issue[] {
       return daemonSetIssues(obj);
     case "Deployment":
       return deploymentIssues(obj);
+    case "Job":
+      return jobIssues(obj);
     case "Rollout":
       return rolloutIssues(obj);
     case "Node":

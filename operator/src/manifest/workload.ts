@@ -3,8 +3,9 @@
  * validation) and Rollout (Argo Rollouts' validation), beyond their schemas. The pod template's own rules are
  * in pod.ts; a StatefulSet's claim templates in statefulset.ts.
  */
+import type { PodTemplateSpec } from "../api/generated/index.js";
 import type { CanaryAnalysis } from "../api/generated/rollout.js";
-import type { DaemonSet, Deployment, Rollout, StatefulSet, Workload } from "../api/objects.js";
+import type { DaemonSet, Deployment, Rollout, StatefulSet } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { dropIgnoredPodFields, podTemplateIssues } from "./pod.js";
@@ -16,8 +17,11 @@ export const DEFAULT_ROLLING_PERCENT = "25%";
 
 type Path = readonly PathSegment[];
 
-/** Rules shared by every workload: selector, template, deadlines. */
-function workloadIssues(w: Workload): Issue[] {
+/** The workloads that keep replicas running (a Job's rules are in job.ts). */
+type Replicated = DaemonSet | Deployment | Rollout | StatefulSet;
+
+/** Rules shared by the workloads that keep replicas running: selector, template, deadlines. */
+function workloadIssues(w: Replicated): Issue[] {
   const issues: Issue[] = [];
   const spec = w.spec;
   const noun = `a ${w.kind}`;
@@ -45,6 +49,10 @@ function workloadIssues(w: Workload): Issue[] {
   const minReady = spec.minReadySeconds ?? 0;
   if (deadline !== undefined && deadline <= minReady) {
     issues.push(fieldError("InvalidField", ["spec", "progressDeadlineSeconds"], `must be greater than minReadySeconds (${minReady}), as in Kubernetes (got ${deadline})`));
+  }
+  const policy = spec.template.spec.restartPolicy;
+  if (policy !== undefined && policy !== "Always") {
+    issues.push(fieldError("InvalidField", ["spec", "template", "spec", "restartPolicy"], `must be Always for ${noun} (as in Kubernetes; OnFailure and Never are for Jobs) (got ${showValue(policy)})`));
   }
   // A StatefulSet's volumeMounts may name its claim templates: they are volumes of each of its pods.
   issues.push(...podTemplateIssues(w.kind === "StatefulSet" ? withClaimVolumes(w, 0) : spec.template, ["spec", "template"]));
@@ -221,7 +229,7 @@ export function pauseDurationSeconds(duration: number | string): number | undefi
  * the pods; coxswain has no pod objects, so it happens in the template, where the scheduler reads requests).
  * The template's ignored fields (serviceAccountName, dnsPolicy, …: pod.ts) are dropped.
  */
-export function applyWorkloadDefaults(w: Workload): void {
+export function applyWorkloadDefaults(w: Replicated): void {
   dropIgnoredPodFields(w.spec.template);
   if (w.kind === "Deployment") {
     const strategy = (w.spec.strategy ??= {});
@@ -249,7 +257,12 @@ export function applyWorkloadDefaults(w: Workload): void {
     canary.maxSurge ??= DEFAULT_ROLLING_PERCENT;
     canary.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
   }
-  for (const c of [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]) {
+  defaultRequestsFromLimits(w.spec.template);
+}
+
+/** A container's limit without a request makes the request equal to the limit, in place (see applyWorkloadDefaults). */
+export function defaultRequestsFromLimits(template: PodTemplateSpec): void {
+  for (const c of [...(template.spec.initContainers ?? []), ...template.spec.containers]) {
     const limits = c.resources?.limits;
     if (!limits || !c.resources) continue;
     const requests = (c.resources.requests ??= {});

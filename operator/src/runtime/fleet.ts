@@ -17,7 +17,7 @@ import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js"
 import { bridgeProxyPort } from "../traffic/bridge.js";
 import { LABELS } from "./labels.js";
 import { withPlatformLabels } from "./platform.js";
-import { Kubelet } from "./kubelet.js";
+import { Kubelet, restartPolicyOf } from "./kubelet.js";
 import { runHook, type HookLabel } from "./hooks.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
 import type { ClaimVolume, ContainerLaunch, LaunchPort, NodeInfo, NodeRuntime, ObservedContainer } from "./types.js";
@@ -55,8 +55,11 @@ export const DEFAULT_MAX_PODS = 110;
 /** Makes the runtime of a node; swapped for the fake runtime in tests and benchmarks. */
 export type RuntimeFactory = (node: NodeConfig) => NodeRuntime;
 
-/** Phase of an observed pod, in Kubernetes' words. */
-export type PodPhase = "Pending" | "Running" | "Failed" | "Terminating";
+/**
+ * Phase of an observed pod, in Kubernetes' words. Succeeded and Failed only for a pod whose restartPolicy is
+ * not Always (a Job's): all its containers exited 0, or one failed and the policy will not restart it.
+ */
+export type PodPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Terminating";
 
 /** A pod as observed: the containers sharing one pod label on one node. */
 export interface ObservedPod {
@@ -538,8 +541,10 @@ export class Fleet {
         podsByOwner[owner] = (podsByOwner[owner] ?? 0) + 1;
         podCount++;
       };
-      // Pods being stopped still hold their resources until their containers are gone, as in Kubernetes.
+      // Pods being stopped still hold their resources until their containers are gone, as in Kubernetes;
+      // pods that ended (a Job's) hold none, their containers are only kept for their exit and log.
       for (const p of e.pods.values()) {
+        if (p.phase === "Succeeded" || p.phase === "Failed") continue;
         add(p.owner, p.requests, p.requestsForScoring);
         const first = p.containers[0]!;
         pods.push({
@@ -893,6 +898,18 @@ export class Fleet {
     if (app.every((c) => c.state === "running")) phase = "Running";
     else if (app.some((c) => c.startedAt !== undefined)) phase = "Running";
     else phase = "Pending";
+    // OnFailure and Never: the pod ends (Kubernetes' pod lifecycle). Succeeded when every container exited 0;
+    // Failed when one exited non-zero and Never keeps it down (an init container's failure included).
+    const policy = restartPolicyOf(l);
+    if (policy !== "Always") {
+      const ended = (c: ObservedContainer) => (c.state === "exited" || c.state === "dead") && c.startedAt !== undefined;
+      const failedInit = containers.some((c) => c.labels[LABELS.init] !== undefined && ended(c) && c.exitCode !== 0);
+      if (policy === "Never" && failedInit) phase = "Failed";
+      else if (app.every(ended)) {
+        if (app.every((c) => c.exitCode === 0)) phase = "Succeeded";
+        else if (policy === "Never") phase = "Failed";
+      }
+    }
     // An init container that exited 0 succeeded: no news.
     const exited = containers.find((c) => (c.state === "exited" || c.state === "dead") && !(c.labels[LABELS.init] !== undefined && c.exitCode === 0));
     return {

@@ -2,7 +2,7 @@
  * The kubelet's share of coxswain: per container, the health state machine (runtime/health.ts) fed with
  * what the runtime reports and with probe results, and the effects it asks for — run probes (readiness,
  * liveness, startup; httpGet, tcpSocket, grpc, exec), stop a container whose liveness or startup probe failed,
- * restart exited containers in place with the crash-loop back-off.
+ * restart exited containers in place with the crash-loop back-off, as the pod's restartPolicy allows.
  *
  * Guarantees:
  * - Everything it needs is on the container: the probes are in its labels (resolved to host ports at
@@ -15,6 +15,9 @@
  *   pod's containers only when all have (or one of them has run before: the pod is initialized). A failed
  *   init container is restarted with the crash-loop back-off; one that exited 0 is never started again,
  *   also after an operator restart, since its exit is on the engine (as the kubelet keeps the container).
+ * - restartPolicy (LABELS.restartPolicy; absent: Always): Always restarts every exited container, OnFailure
+ *   only one that exited non-zero (a container that exited 0 is done for good), Never none. A container
+ *   created but never started is started whatever the policy (that is its first start, not a restart).
  * - postStart hooks run once per run that this process started (willStart): right after the start, before
  *   any probe, the container not ready meanwhile; a failed hook gets the container stopped, then restarted
  *   with the back-off. A run found already running (after an operator restart) is taken to have had its
@@ -66,6 +69,15 @@ export interface ProbesLabel {
   grace?: number;
 }
 
+/** A pod's restartPolicy, as Kubernetes spells it. */
+export type RestartPolicy = "Always" | "OnFailure" | "Never";
+
+/** The restartPolicy a container's labels record (Always when absent or unknown). */
+export function restartPolicyOf(labels: Readonly<Record<string, string>>): RestartPolicy {
+  const v = labels[LABELS.restartPolicy];
+  return v === "Never" || v === "OnFailure" ? v : "Always";
+}
+
 /** What the kubelet knows of one pod's health, summed over its containers. */
 export interface PodHealth {
   ready: boolean;
@@ -104,6 +116,8 @@ interface Tracked {
   /** An init container's place in the pod's initContainers (LABELS.init). */
   init?: number;
   owner: string;
+  /** The pod's restartPolicy (LABELS.restartPolicy). */
+  policy: RestartPolicy;
   container: ObservedContainer;
   state: HealthState;
   labels: { readiness?: ProbeLabel; liveness?: ProbeLabel; startup?: ProbeLabel; postStart?: HookLabel; grace: number };
@@ -193,6 +207,7 @@ export class Kubelet {
             pod,
             ...(init !== undefined && Number.isInteger(init) ? { init } : {}),
             owner,
+            policy: restartPolicyOf(c.labels),
             container: c,
             state,
             labels: {
@@ -323,6 +338,7 @@ export class Kubelet {
         this.host.relist(t.node);
       }
       if (s.action !== "stop" && s.action !== "restart") continue;
+      if (s.action === "restart" && !restartAllowed(t)) continue;
       if (t.acting || now < t.holdUntil || this.host.busy(t.pod) || !this.host.nodeReady(t.node) || !this.mayAct(t)) continue;
       if (s.action === "stop") void this.act(t, "stop", s);
       else if (s.action === "restart") void this.act(t, "restart", s);
@@ -431,6 +447,12 @@ export class Kubelet {
       this.host.changed(t.owner);
     }
   }
+}
+
+/** Whether the pod's restartPolicy lets the kubelet start t now: always its first start, a restart as the policy says. */
+function restartAllowed(t: Tracked): boolean {
+  if (t.policy === "Always" || t.state.phase !== "exited") return true;
+  return t.policy === "OnFailure" && t.state.exitCode !== 0;
 }
 
 /** An init container that exited 0 (as the runtime reports it now): it succeeded and is done for good. */

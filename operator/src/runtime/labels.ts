@@ -57,6 +57,14 @@ export const LABELS = {
    * container with exit code 0 is the durable record that it succeeded (it is kept, as the kubelet keeps it).
    */
   init: "io.coxswain.init",
+  /**
+   * The pod's restartPolicy when it is not Always ("OnFailure" or "Never"; a Job's pods), on every container of
+   * the pod. The kubelet restarts an exited container only as the policy allows, and the fleet gives a pod whose
+   * containers all exited the phase Succeeded or Failed; absent means Always (Deployments, Rollouts).
+   */
+  restartPolicy: "io.coxswain.restart-policy",
+  /** A pod of an Indexed Job: its completion index (as text), also given to its containers as JOB_COMPLETION_INDEX. */
+  completionIndex: "io.coxswain.completion-index",
   /** The container's preStop hook as resolved at create time, JSON (HookLabel in runtime/hooks.ts; host port assigned). */
   preStop: "io.coxswain.pre-stop",
   /** The container's postStart hook as resolved at create time, JSON (HookLabel in runtime/hooks.ts; host port assigned). */

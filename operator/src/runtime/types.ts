@@ -8,6 +8,7 @@
  */
 
 import type { BridgeNetwork } from "../traffic/bridge.js";
+import type { LogTail } from "./log-tail.js";
 import type { PullSpec } from "./pull.js";
 
 /** What a node offers, read from the engine when connecting. */
@@ -284,6 +285,12 @@ export interface NodeRuntime {
    * exist or does not run, NodeUnreachable when the node does not answer.
    */
   exec(id: string, command: readonly string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * The end of the container's output, stdout and stderr interleaved, over its runs so far (runtime/log-tail.ts
+   * bounds it). RuntimeCallFailed for an unknown container. May hold anything the program printed: callers that
+   * write it anywhere say whose output it is.
+   */
+  logs?(id: string, tail: LogTail): Promise<string>;
   /** Removes a stopped container (force-kills it if it still runs). No-op when it does not exist. */
   remove(id: string): Promise<void>;
   /** Images present on the node (repo:tag), for image locality and fast rollback. */

@@ -133,6 +133,11 @@ export interface WorkloadRecord {
    * stable, active, preview) and the revision it serves (none for a split: both). Read back after a restart,
    * so that the proxies keep it until the Rollout is decided again.
    */
+  /**
+   * A Job's run as `coxswain status` shows it (the details, failed pods' exit codes and logs included, are in
+   * jobs/<namespace>/<name>.yaml): Running, Complete or Failed; completions as "succeeded/wanted"; ISO-8601 times.
+   */
+  job?: { phase: string; completions: string; active: number; failed: number; startTime: string; completionTime?: string };
   traffic?: {
     strategy: "canary" | "blueGreen";
     stable?: string;

@@ -13,6 +13,7 @@ import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { StatefulSetController } from "../controllers/statefulset/controller.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
 import { DaemonSetController } from "../controllers/daemonset/controller.js";
+import { JobController } from "../controllers/job/controller.js";
 import { PodPlacer } from "../controllers/workload/placer.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
@@ -450,6 +451,19 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     });
     const daemonSets = new DaemonSetController({ desired, fleet, reporter: desired, placer });
     const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer });
+    const jobs = new JobController({
+      desired,
+      fleet,
+      placer,
+      reporter: desired,
+      setStatusFile: (path, content) => {
+        if (content === undefined) store.removeFile(path);
+        else store.setFile(path, content);
+        scheduleStatusWrite();
+      },
+      statusFile: (path) => store.getFile(path),
+      log,
+    });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
     services = new ServiceController({
       desired: sync,
@@ -487,6 +501,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register(PROXY_PREFIX, services);
     manager.register("DaemonSet", daemonSets);
     manager.register("Deployment", workloads);
+    manager.register("Job", jobs);
     manager.register("Rollout", workloads);
     manager.register("StatefulSet", statefulSets);
     manager.register("Node", nodes);

@@ -124,14 +124,16 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
 /** The detail of a workload that rolls only because data it reads changed. */
 const READ_DATA_CHANGED = "data it reads changed";
 
-/** spec.replicas; a DaemonSet's count depends on the fleet (placeChanges fills it in), 0 without one. */
+/** The pods that run at once: replicas, or a Job's parallelism (no more than its completions); a DaemonSet's count depends on the fleet (placeChanges fills it in), 0 without one. */
 function replicasOf(w: Workload): number {
+  if (w.kind === "Job") return Math.min(w.spec.parallelism ?? 1, w.spec.completions ?? 1);
   return w.kind === "DaemonSet" ? 0 : (w.spec.replicas ?? 1);
 }
 
 /** New pods placed while the old ones still run (the first step), per the workload's strategy. */
 function surgeOf(w: Workload, replicas: number): number {
   try {
+    if (w.kind === "Job") return replicas; // a new run: every pod is new
     if (w.kind === "Deployment") return Math.min(replicas, resolveRollingParams(w.spec).maxSurge);
     if (w.kind === "DaemonSet" || w.kind === "StatefulSet") return 0;
     if (w.spec.strategy?.blueGreen) return replicas;
@@ -366,7 +368,12 @@ export function formatPlan(plan: Plan): string[] {
   for (const c of plan.changes) {
     let line = `  ${c.action} ${c.key}`;
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
-    if (c.rollsTo) line += ` → rolls out revision ${c.rollsTo.revision} (${c.key.startsWith("DaemonSet/") ? `one pod on each node that fits${plan.nodes ? `: ${c.rollsTo.replicas}` : ""}` : `${c.rollsTo.replicas} replicas`})`;
+    // A Job runs its pods to completion: its "replicas" are the pods it runs at once.
+    if (c.rollsTo) {
+      line += c.key.startsWith("Job/")
+        ? ` → runs revision ${c.rollsTo.revision} (${c.rollsTo.replicas} pod(s) at a time)`
+        : ` → rolls out revision ${c.rollsTo.revision} (${c.key.startsWith("DaemonSet/") ? `one pod on each node that fits${plan.nodes ? `: ${c.rollsTo.replicas}` : ""}` : `${c.rollsTo.replicas} replicas`})`;
+    }
     lines.push(line);
     for (const p of c.placements ?? []) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";

@@ -246,6 +246,16 @@ describe("ProcessRuntime with real processes", () => {
     }
   });
 
+  it("gives back the end of a container's output, stdout and stderr of every run, bounded in lines and bytes", async () => {
+    const rt = runtime(await newStateDir());
+    const c = await rt.run(launch("logs", { args: ["sh", "-c", "echo one; echo two >&2; echo three; exit 3"] }));
+    expect((await waitExited(rt, c.id)).exitCode).toBe(3);
+    expect(await rt.logs(c.id, { lines: 2, bytes: 100 })).toBe("two\nthree");
+    expect(await rt.logs(c.id, { lines: 10, bytes: 4 })).toBe("hree");
+    await rt.remove(c.id);
+    await expect(rt.logs(c.id, { lines: 1, bytes: 10 })).rejects.toMatchObject({ code: "RuntimeCallFailed" });
+  });
+
   it("uses args alone as argv when there is no command", async () => {
     const rt = runtime(await newStateDir());
     const c = await rt.run(launch("args-only", { args: ["sh", "-c", "exit 4"] }));

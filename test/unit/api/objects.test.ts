@@ -6,7 +6,7 @@ const kinds = Object.keys(KINDS) as Kind[];
 
 describe("KINDS", () => {
   it("lists every kind coxswain accepts", () => {
-    expect([...kinds].sort()).toEqual(["ConfigMap", "DaemonSet", "Deployment", "Ingress", "Namespace", "Node", "PersistentVolumeClaim", "PriorityClass", "Rollout", "Secret", "Service", "StatefulSet"]);
+    expect([...kinds].sort()).toEqual(["ConfigMap", "DaemonSet", "Deployment", "Ingress", "Job", "Namespace", "Node", "PersistentVolumeClaim", "PriorityClass", "Rollout", "Secret", "Service", "StatefulSet"]);
   });
 
   it("accepts Rollout under Argo's group and coxswain's, Argo's first", () => {
@@ -21,7 +21,7 @@ describe("KINDS", () => {
   });
 
   it("names the workload kinds, and isWorkload agrees", () => {
-    expect(WORKLOAD_KINDS).toEqual(["DaemonSet", "Deployment", "Rollout", "StatefulSet"]);
+    expect(WORKLOAD_KINDS).toEqual(["DaemonSet", "Deployment", "Job", "Rollout", "StatefulSet"]);
     for (const kind of kinds) expect(isWorkload({ kind } as DesiredObject)).toBe(WORKLOAD_KINDS.includes(kind as never));
   });
 });

@@ -4,6 +4,7 @@ export type * from "./configmap.js";
 export type * from "./daemonset.js";
 export type * from "./deployment.js";
 export type * from "./ingress.js";
+export type * from "./job.js";
 export type * from "./namespace.js";
 export type * from "./node.js";
 export type * from "./persistentvolumeclaim.js";

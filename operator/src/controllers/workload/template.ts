@@ -13,7 +13,7 @@
  *   ports, which the app must listen on; in bridge mode they are the declared containerPorts and the
  *   assigned host ports are published to them.
  * - Every container also sees COXSWAIN_POD, COXSWAIN_NODE and COXSWAIN_REVISION (coxswain's small
- *   stand-in for Kubernetes' downward API).
+ *   stand-in for Kubernetes' downward API), and a pod of an Indexed Job JOB_COMPLETION_INDEX.
  * - Volumes (configMap, secret, emptyDir) and volumeMounts are planned in volumes.ts; their content is part
  *   of the revision too.
  * - $(VAR) in env values, command and args is expanded as Kubernetes does: from PORT variables and the
@@ -104,6 +104,10 @@ export interface TemplatePlan {
   pullSecrets: string[];
   /** The pod's volumes and each container's mounts (volumes.ts); absent when the template has none. */
   volumes?: Pick<VolumesPlan, "volumes" | "mounts">;
+  /** A Job's restartPolicy (OnFailure or Never; LABELS.restartPolicy); absent: Always. */
+  restartPolicy?: "OnFailure" | "Never";
+  /** An Indexed Job's pod: its completion index (LABELS.completionIndex, and JOB_COMPLETION_INDEX in its environment). */
+  completionIndex?: number;
 }
 
 /**
@@ -189,6 +193,7 @@ export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: Pod
     images: [...new Set(containers.map((c) => c.image))].sort(),
     pullSecrets: (spec.imagePullSecrets ?? []).map((r) => r.name),
     ...(volumes.volumes.length > 0 ? { volumes: { volumes: volumes.volumes, mounts: volumes.mounts } } : {}),
+    ...(spec.restartPolicy === "OnFailure" || spec.restartPolicy === "Never" ? { restartPolicy: spec.restartPolicy } : {}),
   };
 }
 
@@ -244,6 +249,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     // Injected first, so that the user's env and $(VAR) references can use them.
     // Kubernetes' Service variables come first: the pod's own variables and env override them.
     const vars: Record<string, string> = { ...at.discovery?.env, COXSWAIN_POD: at.pod, COXSWAIN_NODE: at.node.name, COXSWAIN_REVISION: plan.revision };
+    if (plan.completionIndex !== undefined) vars.JOB_COMPLETION_INDEX = String(plan.completionIndex);
     if (ports[0]) vars.PORT = String(seen(ports[0]));
     for (const p of ports) if (p.name) vars[`PORT_${p.name.toUpperCase().replace(/-/g, "_")}`] = String(seen(p));
     const env = launchEnv(c.env, vars, {
@@ -292,6 +298,8 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     if (c.preStop) labels[LABELS.preStop] = canonicalJson(hookLabel(c, "preStop", c.preStop, ports));
     if (c.postStart) labels[LABELS.postStart] = canonicalJson(hookLabel(c, "postStart", c.postStart, ports));
     if (c.init !== undefined) labels[LABELS.init] = String(c.init);
+    if (plan.restartPolicy) labels[LABELS.restartPolicy] = plan.restartPolicy;
+    if (plan.completionIndex !== undefined) labels[LABELS.completionIndex] = String(plan.completionIndex);
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
     labels[LABELS.priority] = String(plan.priority.value);
     // After the spec hash and outside the labels: the credentials are secret, and a rotated one is no new spec.

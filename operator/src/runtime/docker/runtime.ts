@@ -32,6 +32,7 @@ import type Docker from "dockerode";
 import { CoxError, isCoxError } from "../../api/errors.js";
 import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
+import { logTail, type LogTail } from "../log-tail.js";
 import type { RegistryAuth } from "../../manifest/image.js";
 import { withoutCredentials, type PullSpec } from "../pull.js";
 import { liveDescendants } from "../process/proc.js";
@@ -536,6 +537,24 @@ export class DockerRuntime implements NodeRuntime {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The end of the container's log (the engine's json-file or local log driver keeps every run's output):
+   * `tail` lines asked of the engine, demultiplexed (no TTY), then cut to the bytes asked for.
+   * RuntimeCallFailed for an unknown container (404).
+   */
+  async logs(id: string, tail: LogTail): Promise<string> {
+    const deadline = AbortSignal.timeout(this.callTimeoutMs);
+    const stream = await this.call<NodeJS.ReadableStream>(
+      `read the log of container ${id}`,
+      { method: "GET", path: `/containers/${id}/logs`, query: { stdout: true, stderr: true, tail: String(tail.lines) }, stream: true },
+      { signal: deadline },
+    );
+    // Lines are bounded by the engine; keep enough bytes of them to cut the tail from.
+    const output = new ExecOutputDemuxer(tail.lines * 4096);
+    await readExecStream(stream, output, deadline);
+    return logTail(Buffer.from(output.text(), "utf8"), tail);
   }
 
   /** The steps of exec(); errors after the deadline become the timed-out result. */

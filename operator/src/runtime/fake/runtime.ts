@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoxError, type ErrorCode } from "../../api/errors.js";
 import { DEFAULT_OWNER, LABELS } from "../labels.js";
+import { logTail, type LogTail } from "../log-tail.js";
 import {
   MAX_EXEC_OUTPUT_BYTES,
   type ContainerLaunch,
@@ -95,6 +96,8 @@ export class FakeRuntime implements NodeRuntime {
   readonly #inject = new Map<FakeOp, Injected[]>();
   readonly #exec = new Map<string, FakeExecScript>();
   readonly #sigterm = new Map<string, FakeSigtermBehaviour>();
+  /** What each container printed (crash's output). */
+  readonly #logs = new Map<string, string>();
   /** Every exec() that reached a running container, in order: [id, command]. */
   readonly execs: Array<{ id: string; command: string[] }> = [];
   readonly #listeners = new Set<RuntimeChangeListener>();
@@ -138,9 +141,13 @@ export class FakeRuntime implements NodeRuntime {
     return this.#down;
   }
 
-  /** A running container exits with `exitCode` now (no-op when it is not running). Throws InvalidArgument for an unknown id. */
-  crash(id: string, exitCode: number): void {
+  /**
+   * A running container exits with `exitCode` now (no-op when it is not running), having printed `output` (kept
+   * for logs()). Throws InvalidArgument for an unknown id.
+   */
+  crash(id: string, exitCode: number, output?: string): void {
     const c = this.#mustGet(id, "crash");
+    if (output !== undefined) this.#logs.set(id, (this.#logs.get(id) ?? "") + output);
     if (c.state !== "running") return;
     this.#exit(c, exitCode);
   }
@@ -332,6 +339,12 @@ export class FakeRuntime implements NodeRuntime {
     }
   }
 
+  /** What crash() said the container printed, cut as asked. RuntimeCallFailed for an unknown container. */
+  async logs(id: string, tail: LogTail): Promise<string> {
+    if (!this.#containers.has(id)) throw new CoxError("RuntimeCallFailed", `fake node ${this.name}: cannot read the log of container ${id}: no such container`);
+    return logTail(Buffer.from(this.#logs.get(id) ?? "", "utf8"), tail);
+  }
+
   /** Removes a container, running or not; no-op for an unknown id. Its image stays on the node. */
   async remove(id: string): Promise<void> {
     await this.#enter("remove");
@@ -341,6 +354,7 @@ export class FakeRuntime implements NodeRuntime {
     this.#byName.delete(c.runtimeName);
     this.#ready.delete(id);
     this.#exec.delete(id);
+    this.#logs.delete(id);
     this.#sigterm.delete(id);
     this.#notify(id);
   }

@@ -39,13 +39,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, closeSync, constants as fsConstants, openSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { arch, constants as osConstants, cpus, platform, totalmem } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoxError, isCoxError } from "../../api/errors.js";
 import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
+import { logTail, type LogTail } from "../log-tail.js";
 import type {
   ClaimVolume,
   ContainerLaunch,
@@ -450,6 +451,28 @@ export class ProcessRuntime implements NodeRuntime {
       throw err;
     }
     return runCommand(program, command.slice(1), { cwd: record.cwd, env: record.env, timeoutMs });
+  }
+
+  /** The end of `<id>.log` (every run's stdout and stderr). RuntimeCallFailed for an unknown id. */
+  async logs(id: string, tail: LogTail): Promise<string> {
+    await this.#mustRead(id, "read the log of");
+    let file;
+    try {
+      file = await open(this.logPath(id), "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return ""; // never started
+      throw err;
+    }
+    try {
+      const { size } = await file.stat();
+      // A little more than asked for: trailing newlines are not counted.
+      const length = Math.min(size, tail.bytes + 64);
+      const buf = Buffer.alloc(length);
+      await file.read(buf, 0, length, size - length);
+      return logTail(buf, tail);
+    } finally {
+      await file.close();
+    }
   }
 
   /** Kills the container's process group if anything of it lives, then deletes its record, log and directory. No-op for an unknown id. */

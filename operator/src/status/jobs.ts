@@ -1,0 +1,145 @@
+/**
+ * The status file of a Job: jobs/<namespace>/<name>.yaml on the status branch. Its run (the template's
+ * revision and the commit that started it), where it stands (Running, Complete, Failed with Kubernetes'
+ * reason), its counts and times, and what each failed pod said: its exit code and the end of its log, with
+ * the values of the Secrets its environment holds cut out.
+ *
+ * Rendering is pure and deterministic (no clock: times are the run's own). The file is read back after a
+ * restart (readJobRecord): a run that ended is not run again, its start time keeps the deadline, and its
+ * ttlSecondsAfterFinished removal is remembered.
+ */
+import { parse, stringify } from "yaml";
+
+/** jobs/<namespace>/<name>.yaml. */
+export function jobPath(namespace: string, name: string): string {
+  return `jobs/${namespace}/${name}.yaml`;
+}
+
+/** A failed pod as recorded. */
+export interface RecordedJobFailure {
+  pod: string;
+  /** Completion index (Indexed Jobs). */
+  index?: number;
+  /** The container that failed and its exit code (absent when the engine did not say). */
+  container: string;
+  exitCode?: number;
+  /** ISO-8601 time of its exit. */
+  finishedAt?: string;
+  /** The last lines of its output (runtime/log-tail.ts bounds them), Secret values cut out. */
+  log: string;
+}
+
+/** What the status file of one Job says. */
+export interface JobRecord {
+  namespace: string;
+  name: string;
+  /** The run: the pod template's revision, and the commit that started it. */
+  revision: string;
+  commit: string;
+  phase: "Running" | "Complete" | "Failed";
+  /** With Failed: BackoffLimitExceeded or DeadlineExceeded. */
+  reason?: string;
+  message: string;
+  completions: number;
+  parallelism: number;
+  succeeded: number;
+  failed: number;
+  active: number;
+  /** Indexed Jobs: the indexes that succeeded, as Kubernetes writes them ("0-2,5"). */
+  completedIndexes?: string;
+  /** ISO-8601: when the run started, when it ended. */
+  startTime: string;
+  completionTime?: string;
+  /** ISO-8601: when ttlSecondsAfterFinished removed its pods. */
+  podsRemovedAt?: string;
+  /** The latest failed pods, at most MAX_RECORDED_FAILURES, oldest first. */
+  failures: RecordedJobFailure[];
+}
+
+/** How many failed pods a Job's status file keeps (the latest). */
+export const MAX_RECORDED_FAILURES = 5;
+
+/** The YAML text of a Job's status file (long lines kept whole). */
+export function renderJobRecord(r: JobRecord): string {
+  return stringify(
+    {
+      namespace: r.namespace,
+      name: r.name,
+      revision: r.revision,
+      commit: r.commit,
+      phase: r.phase,
+      ...(r.reason !== undefined ? { reason: r.reason } : {}),
+      message: r.message,
+      completions: r.completions,
+      parallelism: r.parallelism,
+      succeeded: r.succeeded,
+      failed: r.failed,
+      active: r.active,
+      ...(r.completedIndexes !== undefined ? { completedIndexes: r.completedIndexes } : {}),
+      startTime: r.startTime,
+      ...(r.completionTime !== undefined ? { completionTime: r.completionTime } : {}),
+      ...(r.podsRemovedAt !== undefined ? { podsRemovedAt: r.podsRemovedAt } : {}),
+      failures: r.failures.map((f) => ({
+        pod: f.pod,
+        ...(f.index !== undefined ? { index: f.index } : {}),
+        container: f.container,
+        ...(f.exitCode !== undefined ? { exitCode: f.exitCode } : {}),
+        ...(f.finishedAt !== undefined ? { finishedAt: f.finishedAt } : {}),
+        log: f.log,
+      })),
+    },
+    { lineWidth: 0 },
+  );
+}
+
+/** A Job's status file as written; undefined when it cannot be read as one. */
+export function readJobRecord(text: string): JobRecord | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return undefined;
+  }
+  if (doc === null || typeof doc !== "object") return undefined;
+  const d = doc as Record<string, unknown>;
+  const str = (k: string) => (typeof d[k] === "string" ? (d[k] as string) : undefined);
+  const num = (k: string) => (typeof d[k] === "number" ? (d[k] as number) : 0);
+  const phase = str("phase");
+  if (phase !== "Running" && phase !== "Complete" && phase !== "Failed") return undefined;
+  const [namespace, name, revision, commit, startTime] = [str("namespace"), str("name"), str("revision"), str("commit"), str("startTime")];
+  if (namespace === undefined || name === undefined || revision === undefined || commit === undefined || startTime === undefined) return undefined;
+  const failures = Array.isArray(d.failures) ? (d.failures as RecordedJobFailure[]).filter((f) => f && typeof f.pod === "string" && typeof f.log === "string") : [];
+  const opt = (k: "reason" | "completedIndexes" | "completionTime" | "podsRemovedAt") => (str(k) !== undefined ? { [k]: str(k)! } : {});
+  return {
+    namespace,
+    name,
+    revision,
+    commit,
+    phase,
+    ...opt("reason"),
+    message: str("message") ?? "",
+    completions: num("completions"),
+    parallelism: num("parallelism"),
+    succeeded: num("succeeded"),
+    failed: num("failed"),
+    active: num("active"),
+    ...opt("completedIndexes"),
+    startTime,
+    ...opt("completionTime"),
+    ...opt("podsRemovedAt"),
+    failures,
+  };
+}
+
+/** Indexes as Kubernetes writes completedIndexes: ascending, runs joined ("0-2,5"). */
+export function formatIndexes(indexes: readonly number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < indexes.length) {
+    let j = i;
+    while (j + 1 < indexes.length && indexes[j + 1] === indexes[j]! + 1) j++;
+    parts.push(j > i ? `${indexes[i]}-${indexes[j]}` : String(indexes[i]));
+    i = j + 1;
+  }
+  return parts.join(",");
+}
