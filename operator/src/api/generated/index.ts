@@ -6,6 +6,7 @@ export type * from "./ingress.js";
 export type * from "./namespace.js";
 export type * from "./node.js";
 export type * from "./persistentvolumeclaim.js";
+export type * from "./poddisruptionbudget.js";
 export type * from "./priorityclass.js";
 export type * from "./rollout.js";
 export type * from "./secret.js";
