@@ -8,6 +8,8 @@ import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
 import { ClaimController } from "../controllers/claim/controller.js";
+import { BUDGETS_KEY, DisruptionBudgetController } from "../controllers/disruption/controller.js";
+import { DrainWaits } from "../controllers/disruption/drain-waits.js";
 import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
@@ -358,6 +360,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       log,
       onChange: ({ owners, nodes }) => {
         for (const o of owners) manager?.enqueue(o);
+        if (owners.length > 0) manager?.enqueue(BUDGETS_KEY);
         services?.podsChanged(owners);
         if (nodes.length > 0) {
           sync?.enqueueAll();
@@ -392,8 +395,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     let nodes: NodeController | undefined;
     /** Auto-revert decisions in flight (awaited on stop). */
     let reverting: Promise<unknown> = Promise.resolve();
+    // Drains held by a PodDisruptionBudget, shown on the summary's node lines.
+    const drainWaits = new DrainWaits(() => sync?.writeSummary());
     sync = new BranchSync({
       manifests,
+      drainWaits,
       applyNodes: () => nodes!.reconcile(NODES_KEY),
       repo,
       branch,
@@ -438,6 +444,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const workloads = new WorkloadController({
       desired,
       fleet,
+      drainWaits,
       reporter: desired,
       traffic,
       placer,
@@ -477,6 +484,19 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       log,
     });
     manager.register("PersistentVolumeClaim", claims);
+    manager.register(
+      "PodDisruptionBudget",
+      new DisruptionBudgetController({
+        desired: sync,
+        fleet,
+        setStatusFile: (path, content) => {
+          if (content === undefined) store.removeFile(path);
+          else store.setFile(path, content);
+          scheduleStatusWrite();
+        },
+        statusFiles: (prefix) => store.filePaths(prefix),
+      }),
+    );
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);
     manager.register("Deployment", workloads);
