@@ -12,7 +12,7 @@ import { selectorMatches } from "../manifest/selector.js";
 import type { Diagnostic, ManifestObject } from "../manifest/types.js";
 
 /** A budget → workload edge and the field of the budget that makes it. */
-export interface BudgetEdge {
+interface BudgetEdge {
   from: ResourceKey;
   to: ResourceKey;
   path: readonly PathSegment[];

@@ -84,7 +84,7 @@ export function scaledValue(value: number | string, total: number): number {
 }
 
 /** Whether a budget selects a pod: same namespace, and its selector (absent: none; {}: all) matches the labels. */
-export function budgetSelects(budget: Budget, pod: Pick<BudgetPod, "namespace" | "labels">): boolean {
+function budgetSelects(budget: Budget, pod: Pick<BudgetPod, "namespace" | "labels">): boolean {
   return budget.selector !== undefined && pod.namespace === budget.namespace && selectorMatches(budget.selector, pod.labels);
 }
 

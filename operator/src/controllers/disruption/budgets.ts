@@ -14,7 +14,7 @@ import { admitDisruptions, budgetStates, type Budget, type BudgetPod, type Budge
 import type { ObservedPod } from "../../runtime/fleet.js";
 
 /** A budget object as the pure module reads it. */
-export function budgetOf(pdb: PodDisruptionBudget): Budget {
+function budgetOf(pdb: PodDisruptionBudget): Budget {
   const namespace = pdb.metadata.namespace ?? "default";
   const s = pdb.spec;
   return {
@@ -28,7 +28,7 @@ export function budgetOf(pdb: PodDisruptionBudget): Budget {
 }
 
 /** An observed pod as budgets see it. */
-export function budgetPodOf(p: ObservedPod): BudgetPod {
+function budgetPodOf(p: ObservedPod): BudgetPod {
   return { name: p.name, namespace: p.namespace, labels: p.labels, owner: p.owner, phase: p.phase, ready: p.ready };
 }
 
