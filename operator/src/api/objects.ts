@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, DaemonSet, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+import type { ConfigMap, DaemonSet, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PodDisruptionBudget, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
-export type { ConfigMap, DaemonSet, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+export type { ConfigMap, DaemonSet, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PodDisruptionBudget, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | StatefulSet;
+export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | PodDisruptionBudget | StatefulSet;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -41,6 +41,7 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   Namespace: kind(["v1"], false, "namespace.yaml"),
   Node: kind(["coxswain.io/v1alpha1"], false, "node.yaml"),
   PersistentVolumeClaim: kind(["v1"], true, "persistentvolumeclaim.yaml"),
+  PodDisruptionBudget: kind(["policy/v1"], true, "poddisruptionbudget.yaml"),
   PriorityClass: kind(["scheduling.k8s.io/v1"], false, "priorityclass.yaml"),
   Rollout: kind(["argoproj.io/v1alpha1", "coxswain.io/v1alpha1"], true, "rollout.yaml"),
   Secret: kind(["v1"], true, "secret.yaml"),

@@ -2,8 +2,8 @@
  * `coxswain status --repo <path|url> [--branch main] [--status-branch coxswain/status] [--output json]`:
  * what runs, read from the status branch of any clone (or of a remote, through a throw-away mirror) —
  * never from the operator. Prints the summary (head commit and phase, applied commit, whether the
- * branch's current head was processed yet), each workload's revision, replicas and conditions, and the
- * nodes. Human output is aligned and sorted; JSON has a fixed shape and order.
+ * branch's current head was processed yet), each workload's revision, replicas and conditions, each
+ * PodDisruptionBudget's figures (as kubectl get pdb, with Kubernetes' status fields), and the nodes. Human output is aligned and sorted; JSON has a fixed shape and order.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import type { Condition } from "../api/conditions.js";
 import { CoxError } from "../api/errors.js";
 import { openRepository, resolveGitCredentials } from "../source/index.js";
 import type { Repository } from "../source/types.js";
+import { readBudgetRecord, type BudgetRecord } from "../status/disruption-budgets.js";
 import { readRecords, type RecordedStatus } from "../status/reader.js";
 import type { WorkloadRecord } from "../status/types.js";
 import { parse } from "./args.js";
@@ -98,6 +99,8 @@ export interface StatusReport {
   /** The deploy branch's head in this clone and whether coxswain has processed it. */
   branchHead: { branch: string; commit: string; processed: boolean; phase: string | null } | null;
   workloads: WorkloadRecord[];
+  /** PodDisruptionBudgets (disruptionbudgets/<ns>/<name>.yaml), sorted by namespace/name. */
+  budgets: BudgetRecord[];
   /** Files on the status branch that could not be read. */
   problems: { path: string; message: string }[];
 }
@@ -136,6 +139,10 @@ export async function buildStatusReport(repo: Repository, opts: { branch: string
     head: last ? { commit: last.commit, subject: last.subject, phase: last.phase, message: last.message } : null,
     branchHead: head ? { branch: opts.branch, commit: head, processed: headRecord !== undefined, phase: headRecord?.phase ?? null } : null,
     workloads: rec.state.workloads,
+    budgets: rec.state.extra
+      .filter((f) => f.path.startsWith("disruptionbudgets/"))
+      .flatMap((f) => readBudgetRecord(f.content) ?? [])
+      .sort((a, b) => (a.budget < b.budget ? -1 : a.budget > b.budget ? 1 : 0)),
     problems: rec.problems,
   };
 }
@@ -210,6 +217,23 @@ export function formatStatus(r: StatusReport): string[] {
           const failed = w.conditions.find((c) => c.type === "Failed" && c.status === "True");
           return [`${w.kind}/${w.namespace}/${w.name}`, w.revision, w.commit.slice(0, 7), failed ? `Failed(${failed.reason})` : j.phase, j.completions, String(j.active), String(j.failed), duration];
         }),
+      ),
+    );
+  }
+  if (r.budgets.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table(
+        ["BUDGET", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "HEALTHY", "DESIRED", "EXPECTED"],
+        r.budgets.map((b) => [
+          b.budget,
+          b.minAvailable !== undefined ? String(b.minAvailable) : "N/A",
+          b.maxUnavailable !== undefined ? String(b.maxUnavailable) : "N/A",
+          String(b.status.disruptionsAllowed),
+          String(b.status.currentHealthy),
+          String(b.status.desiredHealthy),
+          String(b.status.expectedPods),
+        ]),
       ),
     );
   }

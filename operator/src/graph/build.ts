@@ -24,6 +24,7 @@ import { statefulClaimNames } from "../manifest/statefulset.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
+import { disruptionBudgetGraph } from "./disruption-budgets.js";
 import { ingressDiagnostics } from "./ingresses.js";
 import { pullSecretDiagnostics } from "./pull-secrets.js";
 import { podReferences } from "./pod-references.js";
@@ -53,7 +54,9 @@ export interface GraphBuild {
  * optional refs too, when it exists: pod-references.ts), or mounts it as a configMap or secret volume
  * (volume-references.ts); a PersistentVolumeClaim → every workload that mounts it; a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
  * spec.tls.secretRef names it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
- * templates name them → the StatefulSet, when present; each `coxswain.io/depends-on` entry → the annotated object.
+ * templates name them → the StatefulSet, when present; a PodDisruptionBudget → every workload whose pod template
+ * its selector matches (disruption-budgets.ts, which warns about a budget that guards none); each
+ * `coxswain.io/depends-on` entry → the annotated object.
  *
  * Diagnostics (errors unless said otherwise, each at the offending field): MissingReference for a namespace other than
  * "default" without a Namespace object, a non-optional env reference to a ConfigMap, Secret or key that does
@@ -218,6 +221,9 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
   diagnostics.push(...ingressDiagnostics([...byKey.values()]));
   diagnostics.push(...rolloutServiceDiagnostics([...byKey.values()]));
   diagnostics.push(...pullSecretDiagnostics([...byKey.values()]));
+  const budgets = disruptionBudgetGraph([...byKey.values()]);
+  for (const e of budgets.edges) addEdge(e.from, e.to, e.path);
+  diagnostics.push(...budgets.diagnostics);
 
   const graph = new DesiredGraph(
     [...byKey.values()].map((m) => ({ object: m.object, source: m.source })),

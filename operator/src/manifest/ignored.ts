@@ -1,6 +1,6 @@
 /**
  * Kinds that mean nothing on Docker hosts but sit in the manifests people copy (RBAC next to every
- * Deployment, a NetworkPolicy, a PodDisruptionBudget): read, named in one warning that says why they are
+ * Deployment, a NetworkPolicy): read, named in one warning that says why they are
  * ignored, and left out of the commit's objects. Everything else coxswain does not know is an UnknownKind
  * error. The list stops at kinds whose absence changes nothing a workload does on coxswain or makes it
  * only less restricted in a way the warning spells out; LimitRange and ResourceQuota, which would change or
@@ -32,11 +32,6 @@ export const IGNORED_KINDS: Readonly<Record<string, IgnoredKind>> = Object.freez
     apiVersions: ["networking.k8s.io/v1"],
     namespaced: true,
     why: "coxswain does not filter traffic between pods: every pod can reach every Service and node port, so restrict access on the hosts (a firewall)",
-  },
-  PodDisruptionBudget: {
-    apiVersions: ["policy/v1"],
-    namespaced: true,
-    why: "there is no eviction API; a drain keeps each workload at replicas - maxUnavailable available, by its own strategy",
   },
   Role: { apiVersions: ["rbac.authorization.k8s.io/v1"], namespaced: true, why: RBAC },
   RoleBinding: { apiVersions: ["rbac.authorization.k8s.io/v1"], namespaced: true, why: RBAC },

@@ -82,6 +82,7 @@ export const PATTERN_PHRASES: Record<string, string> = {
   [QUALIFIED_NAME]: "a qualified name like \"app\" or \"example.com/app\" (name part: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)",
   "^[a-z]([-a-z0-9]*[a-z0-9])?$": "a Service name (a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit)",
   "^[0-9]+%?$": "a non-negative integer or a percentage like \"25%\"",
+  "^[0-9]+%$": "a percentage like \"50%\" (a number of pods is written without quotes)",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)m?$": "a CPU quantity like 250m, 0.5 or 2",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a memory quantity like 128Mi, 1G or 1048576",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|[KMGTPE]i|[kMGTPE])?$": "a resource divisor like 1, 1m or 1Mi",

@@ -69,6 +69,8 @@ export interface ObservedPod {
   owner: string;
   namespace: string;
   workload: string;
+  /** The pod template's labels (what Services and PodDisruptionBudgets select). */
+  labels: Record<string, string>;
   revision: string;
   commit: string;
   phase: PodPhase;
@@ -918,6 +920,7 @@ export class Fleet {
       owner: `${kind}/${namespace}/${workload}`,
       namespace,
       workload,
+      labels: parseJson<Record<string, string>>(l[LABELS.podLabels], {}),
       revision: l[LABELS.revision] ?? "",
       commit: l[LABELS.commit] ?? "",
       phase,

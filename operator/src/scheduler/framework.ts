@@ -19,7 +19,7 @@ import {
   type PodEntry,
   type TermGroup,
 } from "./cluster.js";
-import { tolerationsTolerate } from "./match.js";
+import { compileLabelSelector, tolerationsTolerate, type Selector } from "./match.js";
 import { entryForPlaced, type PodInfo, type SpreadConstraint } from "./podinfo.js";
 import { seededRandom } from "./random.js";
 import {
@@ -307,11 +307,15 @@ export class Engine {
   private readonly spreadWeights = new Float64Array(64);
   private readonly stamps = new Map<Domains, Int32Array>();
 
+  /** The budgets preemption weighs (ScheduleOptions.disruptionBudgets), their selectors compiled. */
+  readonly budgets: readonly { namespace: string; selector: Selector; disruptionsAllowed: number }[];
+
   constructor(
     nodes: readonly NodeSnapshot[],
     readonly profile: CompiledProfile,
     opts: ScheduleOptions,
   ) {
+    this.budgets = (opts.disruptionBudgets ?? []).map((b) => ({ namespace: b.namespace, selector: compileLabelSelector(b.selector), disruptionsAllowed: b.disruptionsAllowed }));
     this.cl = new Cluster(nodes, { views: profile.custom, ...(opts.namespaceLabels ? { namespaceLabels: opts.namespaceLabels } : {}) });
     const n = this.cl.n;
     this.random = seededRandom(opts.seed ?? DEFAULT_SEED);

@@ -7,11 +7,17 @@
  *    ports, spread skew, anti-affinity), visited from a seeded random offset, until max(10% of them, 100)
  *    candidates are found.
  * 3. Victims on a node (SelectVictimsOnNode): remove every pod of strictly lower priority; if the pod still does
- *    not fit, the node is no candidate; else re-add them most important first (higher priority, then earlier
- *    start) while the pod still fits — the ones that cannot come back are the victims.
- * 4. The node (pickOneNodeForPreemption): fewest PDB violations (coxswain has no PDBs: always 0), then the
- *    lowest highest-victim priority, the smallest sum of victim priorities, the fewest victims, the latest
- *    start among the highest-priority victims, then the first found.
+ *    not fit, the node is no candidate; else re-add them while the pod still fits — first the ones whose
+ *    removal would violate a PodDisruptionBudget (filterPodsWithPDBViolation: each matching budget's
+ *    disruptionsAllowed is counted down pod by pod, most important first; below 0 it is violated), then the
+ *    others, each group most important first (higher priority, then earlier start). The ones that cannot
+ *    come back are the victims; those of the first group are the node's PDB violations.
+ * 4. The node (pickOneNodeForPreemption): fewest PDB violations, then the lowest highest-victim priority,
+ *    the smallest sum of victim priorities, the fewest victims, the latest start among the highest-priority
+ *    victims, then the first found.
+ *
+ * Budgets are respected best effort, as in Kubernetes: a node whose victims keep every budget wins over one
+ * whose victims do not, but when every way to make room violates a budget, preemption still happens.
  *
  * Pure: the what-if removals are undone before returning.
  */
@@ -44,6 +50,8 @@ export interface PreemptionAttempt {
 interface Candidate {
   node: number;
   victims: PodEntry[];
+  /** Victims whose removal violates a PodDisruptionBudget. */
+  violations: number;
 }
 
 /** util.MoreImportantPod: higher priority first, then the earlier start. */
@@ -53,11 +61,35 @@ function moreImportantFirst(a: PodEntry, b: PodEntry): number {
 }
 
 /**
- * SelectVictimsOnNode. Returns the victims (most important first), or the reason id the node gives (no
- * lower-priority pods, or the pod does not fit even without them). Leaves the working state as it found it.
- * Pods placed earlier in the same pass are never victims (the caller orders its pods by priority).
+ * filterPodsWithPDBViolation: splits pods (most important first) into those whose removal would take a
+ * matching budget's disruptionsAllowed below 0 and the others, keeping their order. A pod without labels
+ * matches no budget; kube-scheduler's empty selector matches nothing.
  */
-function selectVictimsOnNode(engine: Engine, cy: Cycle, i: number): PodEntry[] | number {
+function splitByBudgets(engine: Engine, pods: readonly PodEntry[]): { violating: PodEntry[]; rest: PodEntry[] } {
+  const left = engine.budgets.map((b) => b.disruptionsAllowed);
+  const violating: PodEntry[] = [];
+  const rest: PodEntry[] = [];
+  for (const p of pods) {
+    let violated = false;
+    if (Object.keys(p.labels).length > 0) {
+      engine.budgets.forEach((b, k) => {
+        if (b.namespace !== p.namespace || b.selector.kind !== "match" || !b.selector.matches(p.labels)) return;
+        left[k]!--;
+        if (left[k]! < 0) violated = true;
+      });
+    }
+    (violated ? violating : rest).push(p);
+  }
+  return { violating, rest };
+}
+
+/**
+ * SelectVictimsOnNode. Returns the victims (most important first) with how many of them violate a budget, or
+ * the reason id the node gives (no lower-priority pods, or the pod does not fit even without them). Leaves
+ * the working state as it found it. Pods placed earlier in the same pass are never victims (the caller
+ * orders its pods by priority).
+ */
+function selectVictimsOnNode(engine: Engine, cy: Cycle, i: number): { victims: PodEntry[]; violations: number } | number {
   const cl = engine.cl;
   const pods = cl.pods[i]!;
   const priority = cy.p.priority;
@@ -76,16 +108,21 @@ function selectVictimsOnNode(engine: Engine, cy: Cycle, i: number): PodEntry[] |
     return status;
   }
   potential.sort(moreImportantFirst);
+  const { violating, rest } = splitByBudgets(engine, potential);
   const victims: PodEntry[] = [];
-  for (const e of potential) {
+  let violations = 0;
+  const reprieve = (e: PodEntry): boolean => {
     cl.addPod(e, i);
-    if (engine.filter(cy, i) !== 0) {
-      cl.removePod(e);
-      victims.push(e);
-    }
-  }
+    if (engine.filter(cy, i) === 0) return true;
+    cl.removePod(e);
+    victims.push(e);
+    return false;
+  };
+  for (const e of violating) if (!reprieve(e)) violations++;
+  for (const e of rest) reprieve(e);
+  if (violating.length > 0 && rest.length > 0) victims.sort(moreImportantFirst);
   restore(victims);
-  return victims;
+  return { victims, violations };
 }
 
 /** The earliest start among the highest-priority victims (GetEarliestPodStartTime). */
@@ -98,8 +135,8 @@ function earliestStartOfTop(victims: readonly PodEntry[]): number {
 
 /** pickOneNodeForPreemption's criteria, in order; each keeps the candidates with the best value. */
 const CRITERIA: readonly ((c: Candidate) => number)[] = [
-  // 1. fewest PDB violations: coxswain has no PodDisruptionBudgets, so every candidate has 0.
-  () => 0,
+  // 1. fewest PodDisruptionBudget violations.
+  (c) => -c.violations,
   // 2. lowest highest-victim priority (victims are sorted most important first).
   (c) => -c.victims[0]!.priority,
   // 3. smallest sum of victim priorities (each shifted by 2^31 so that negative priorities still add up).
@@ -162,7 +199,7 @@ export function preempt(engine: Engine, cy: Cycle, statuses: Int32Array): Preemp
       const r = selectVictimsOnNode(engine, cy, i);
       if (typeof r === "number") outcomes.set(i, r);
       else {
-        candidates.push({ node: i, victims: r });
+        candidates.push({ node: i, victims: r.victims, violations: r.violations });
         if (candidates.length >= wanted) break;
       }
     }

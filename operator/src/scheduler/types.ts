@@ -359,6 +359,19 @@ export interface ScheduleOptions {
   preemption?: boolean;
   /** Namespace labels, for namespaceSelector in affinity terms. A namespace not listed has no labels. */
   namespaceLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
+   * The PodDisruptionBudgets with their status (policy/v1): preemption prefers victims whose removal keeps
+   * every budget, best effort (scheduler/preemption.ts). None: every victim is as good as any other.
+   */
+  disruptionBudgets?: readonly DisruptionBudgetStatus[];
+}
+
+/** A PodDisruptionBudget as kube-scheduler's preemption reads it: its namespace, selector and status.disruptionsAllowed. */
+export interface DisruptionBudgetStatus {
+  namespace: string;
+  /** As kube-scheduler reads it, an absent or empty selector matches no pod. */
+  selector?: LabelSelector;
+  disruptionsAllowed: number;
 }
 
 /**

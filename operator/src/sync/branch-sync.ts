@@ -23,6 +23,8 @@ import { shortHash } from "../api/canonical.js";
 import { CoxError, toCoxError } from "../api/errors.js";
 import type { DesiredEntry, DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
 import { CLAIMS_KEY } from "../controllers/claim/controller.js";
+import { BUDGETS_KEY } from "../controllers/disruption/controller.js";
+import type { DrainWaits } from "../controllers/disruption/drain-waits.js";
 import { SERVICES_KEY } from "../controllers/service/controller.js";
 import type { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
@@ -59,6 +61,8 @@ export interface BranchSyncOptions {
   now?: () => number;
   /** How commits are read (limits, parse cache); the same for every commit this sync reads. */
   manifests?: ManifestReadOptions;
+  /** Drains held by a PodDisruptionBudget: the message of their node in the summary. */
+  drainWaits?: DrainWaits;
 }
 
 // loadCommit lives in load.ts; re-exported so existing imports keep working.
@@ -416,6 +420,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.opts.manager.enqueue("Node/*");
     this.opts.manager.enqueue(SERVICES_KEY);
     this.opts.manager.enqueue(CLAIMS_KEY);
+    this.opts.manager.enqueue(BUDGETS_KEY);
     const keys = new Set<string>();
     for (const g of [this.target?.graph, this.rollout?.fromGraph]) {
       if (!g) continue;
@@ -680,13 +685,18 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       ...(this.quarantined.size ? { quarantined: [...this.quarantined].sort() } : {}),
       ...(this.faults.size ? { faults: this.sourceFaults() } : {}),
       workloads: { total: keys.length, ready, progressing, failed },
-      nodes: this.opts.fleet.listNodes().map((n) => ({
-        name: n.config.name,
-        ready: n.condition === "Ready",
-        pods: n.pods,
-        ...(n.config.unschedulable ? { cordoned: true } : {}),
-        ...(n.error ? { message: `${n.error.code}: ${n.error.message}` } : {}),
-      })),
+      nodes: this.opts.fleet.listNodes().map((n) => {
+        const waits = this.opts.drainWaits?.forNode(n.config.name) ?? [];
+        const message = [...(n.error ? [`${n.error.code}: ${n.error.message}`] : []), ...waits].join("; ");
+        return {
+          name: n.config.name,
+          ready: n.condition === "Ready",
+          pods: n.pods,
+          ...(n.config.unschedulable ? { cordoned: true } : {}),
+          ...(n.config.drain ? { draining: true } : {}),
+          ...(message ? { message } : {}),
+        };
+      }),
     };
     this.opts.store.setSummary(summary);
     this.opts.scheduleStatusWrite();

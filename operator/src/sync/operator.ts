@@ -8,6 +8,8 @@ import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
 import { CLAIMS_KEY, ClaimController } from "../controllers/claim/controller.js";
+import { BUDGETS_KEY, DisruptionBudgetController } from "../controllers/disruption/controller.js";
+import { DrainWaits } from "../controllers/disruption/drain-waits.js";
 import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { StatefulSetController } from "../controllers/statefulset/controller.js";
@@ -363,6 +365,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         for (const o of owners) manager?.enqueue(o);
         // A StatefulSet's pod binds its own claim: its record goes from Pending to Bound.
         if (owners.some((o) => o.startsWith("StatefulSet/"))) manager?.enqueue(CLAIMS_KEY);
+        if (owners.length > 0) manager?.enqueue(BUDGETS_KEY);
         services?.podsChanged(owners);
         if (nodes.length > 0) {
           sync?.enqueueAll();
@@ -397,8 +400,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     let nodes: NodeController | undefined;
     /** Auto-revert decisions in flight (awaited on stop). */
     let reverting: Promise<unknown> = Promise.resolve();
+    // Drains held by a PodDisruptionBudget, shown on the summary's node lines.
+    const drainWaits = new DrainWaits(() => sync?.writeSummary());
     sync = new BranchSync({
       manifests,
+      drainWaits,
       applyNodes: () => nodes!.reconcile(NODES_KEY),
       repo,
       branch,
@@ -443,6 +449,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const workloads = new WorkloadController({
       desired,
       fleet,
+      drainWaits,
       reporter: desired,
       traffic,
       placer,
@@ -497,6 +504,19 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       log,
     });
     manager.register("PersistentVolumeClaim", claims);
+    manager.register(
+      "PodDisruptionBudget",
+      new DisruptionBudgetController({
+        desired: sync,
+        fleet,
+        setStatusFile: (path, content) => {
+          if (content === undefined) store.removeFile(path);
+          else store.setFile(path, content);
+          scheduleStatusWrite();
+        },
+        statusFiles: (prefix) => store.filePaths(prefix),
+      }),
+    );
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);
     manager.register("DaemonSet", daemonSets);

@@ -27,6 +27,7 @@
  */
 import type { StatefulSet, Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
+import { guardedWorkloads } from "../graph/disruption-budgets.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
 import { changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
@@ -115,6 +116,14 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
       changes.push(change);
     }
     change.rollsTo = { revision: next.revision, replicas: replicasOf(after.get(key)!.object as Workload) };
+  }
+  // A PodDisruptionBudget created or changed: the workloads whose pods it will guard.
+  const workloads = after.objects().filter(isWorkload);
+  for (const c of changes) {
+    const pdb = after.get(c.key)?.object;
+    if (c.action === "delete" || pdb?.kind !== "PodDisruptionBudget") continue;
+    const guarded = guardedWorkloads(pdb, workloads);
+    c.details = [...(c.details ?? []), guarded.length > 0 ? `guards ${guarded.join(", ")}` : "guards no workload"];
   }
   const order = new Map(after.order().map((k, i) => [k, i]));
   const rank = (c: PlannedChange) => (c.action === "delete" ? Number.MAX_SAFE_INTEGER : (order.get(c.key) ?? 0));
@@ -368,6 +377,7 @@ export function formatPlan(plan: Plan): string[] {
   for (const c of plan.changes) {
     let line = `  ${c.action} ${c.key}`;
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
+    else if (c.action === "create" && c.details?.length) line += ` (${c.details.join("; ")})`;
     // A Job runs its pods to completion: its "replicas" are the pods it runs at once.
     if (c.rollsTo) {
       line += c.key.startsWith("Job/")

@@ -27,6 +27,7 @@ describe("coxswain status with Jobs", () => {
       head: null,
       branchHead: null,
       problems: [],
+      budgets: [],
       workloads: [
         record("Deployment", "web"),
         record("Job", "migrate", {

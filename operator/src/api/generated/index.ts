@@ -8,6 +8,7 @@ export type * from "./job.js";
 export type * from "./namespace.js";
 export type * from "./node.js";
 export type * from "./persistentvolumeclaim.js";
+export type * from "./poddisruptionbudget.js";
 export type * from "./priorityclass.js";
 export type * from "./rollout.js";
 export type * from "./secret.js";

@@ -66,6 +66,9 @@ import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
 import type { RolloutTrafficState, ServiceRole } from "../../traffic/types.js";
 import { stateKey } from "../traffic-board.js";
+import { admitEvictions } from "../disruption/budgets.js";
+import type { DrainWaits } from "../disruption/drain-waits.js";
+import { describeBlocked } from "../../rollout/disruption.js";
 import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
 import { appendEvents, notePodsSeen, recordedPods } from "./observed.js";
@@ -85,6 +88,8 @@ export interface WorkloadControllerOptions {
   traffic?: RolloutTrafficPort;
   /** The node proxies' request logs, which canary analysis steps measure (none: every analysis window has no request). */
   requests?: RequestSubscription;
+  /** Where a drain held by a PodDisruptionBudget is told, per node (the summary shows it). */
+  drainWaits?: DrainWaits;
 }
 
 const PROMOTE_ANNOTATION = "coxswain.io/promote";
@@ -153,6 +158,8 @@ interface Ctx {
   step?: PlannedStep & { waiting?: Waiting };
   health?: RolloutHealth;
   draining: string[];
+  /** Drain moves a PodDisruptionBudget holds now: "drain of node a waits: PodDisruptionBudget …", by node. */
+  drainBlocked?: Map<string, string>;
   requeueAfterMs?: number;
   unschedulable?: string;
   createErrors: CoxError[];
@@ -274,6 +281,7 @@ export class WorkloadController {
       return;
     }
     if (ctx.kind === "Rollout") this.opts.traffic?.want(ctx.key, undefined);
+    this.opts.drainWaits?.set(ctx.key, new Map());
     for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
     this.analyses.stop(ctx.key);
     if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
@@ -449,13 +457,14 @@ export class WorkloadController {
     const step = ctx.step!;
     const plan = ctx.plan!;
     if (ctx.paused && step.create === 0 && step.remove.length === 0) return;
-    for (const name of step.remove) {
+    const remove = this.admitDrainMoves(ctx, step.remove);
+    for (const name of remove) {
       const pod = ctx.pods.find((p) => p.name === name);
       if (pod) this.opts.fleet.deletePod(pod, plan.graceSeconds);
     }
-    if (step.remove.length > 0) {
-      const why = ctx.draining.some((d) => step.remove.includes(d)) ? "moving off a draining node" : "scaling down";
-      ctx.events.push({ type: "Normal", reason: "ScalingDown", message: `${why}: removing ${step.remove.length} pod(s): ${step.remove.join(", ")}` });
+    if (remove.length > 0) {
+      const why = ctx.draining.some((d) => remove.includes(d)) ? "moving off a draining node" : "scaling down";
+      ctx.events.push({ type: "Normal", reason: "ScalingDown", message: `${why}: removing ${remove.length} pod(s): ${remove.join(", ")}` });
     }
     const creates: { plan: TemplatePlan; count: number; commit: string }[] = [];
     for (const r of step.revisions) {
@@ -480,6 +489,27 @@ export class WorkloadController {
       return;
     }
     for (const c of creates) await this.createPods(ctx, c.plan, c.count, c.commit);
+  }
+
+  /**
+   * A drain's removals are voluntary evictions: each pod on a draining node goes only while every
+   * PodDisruptionBudget over it (pods of any owner) allows a disruption. Other removals — the workload's own
+   * rolling update or scale-down — are not limited by budgets, as in Kubernetes. Runs right before the
+   * deletions, with no await in between, so that two workloads never spend the same disruption.
+   */
+  private admitDrainMoves(ctx: Ctx, remove: readonly string[]): string[] {
+    const evictions = remove.filter((n) => ctx.draining.includes(n));
+    const graph = this.opts.desired.graph();
+    const verdict = evictions.length > 0 && graph ? admitEvictions(graph, this.opts.fleet.pods(), evictions) : undefined;
+    const blocked = new Map<string, string>();
+    for (const b of verdict?.blocked ?? []) {
+      const node = ctx.pods.find((p) => p.name === b.pod)?.node ?? "?";
+      if (!blocked.has(node)) blocked.set(node, `drain of node ${node} waits: ${describeBlocked(b)}`);
+    }
+    if (blocked.size > 0) ctx.drainBlocked = blocked;
+    this.opts.drainWaits?.set(ctx.key, blocked);
+    const held = new Set((verdict?.blocked ?? []).map((b) => b.pod));
+    return remove.filter((n) => !held.has(n));
   }
 
   // ------------------------------------------------------------------ effects
@@ -608,6 +638,15 @@ export class WorkloadController {
     } else if (conditions.some((c) => c.type === "ReplicaFailure")) {
       conditions = conditions.filter((c) => c.type !== "ReplicaFailure");
     }
+    // A drain held by a PodDisruptionBudget: which budget, in a condition and an event (kubectl drain's
+    // "Cannot evict pod as it would violate the pod's disruption budget", with the figures).
+    if (ctx.drainBlocked) {
+      const message = [...ctx.drainBlocked.values()].join("; ");
+      conditions = setCondition(conditions, { type: "DrainBlocked", status: "True", reason: "DisruptionBudget", message }, now);
+      ctx.events.push({ type: "Warning", reason: "DisruptionBudget", message });
+    } else if (conditions.some((c) => c.type === "DrainBlocked")) {
+      conditions = conditions.filter((c) => c.type !== "DrainBlocked");
+    }
     if (failure && !mem.conditions.some((c) => c.type === "Progressing" && c.reason === failure.code)) {
       ctx.events.push({ type: "Warning", reason: failure.code, message: failure.message });
     }
@@ -670,6 +709,8 @@ export class WorkloadController {
               ? ` — ${ctx.unschedulable}`
               : ctx.createErrors[0]
                 ? ` — cannot create pods: ${ctx.createErrors[0].code}: ${ctx.createErrors[0].message}`
+              : ctx.drainBlocked
+                ? ` — ${[...ctx.drainBlocked.values()].join("; ")}`
               : step?.reason
                 ? ` — ${step.reason}`
                 : ""

@@ -19,6 +19,7 @@ import { bridgeDiscoveryFor, discoveryFor, type Discovery } from "../../traffic/
 import { toServiceSpec } from "../../traffic/spec.js";
 import type { ServiceSpec } from "../../traffic/types.js";
 import type { DesiredView } from "../types.js";
+import { disruptionStates } from "../disruption/budgets.js";
 import { podLaunches, podRequest, pullConfigsOf, type TemplatePlan } from "./template.js";
 
 /** Options of the placer. */
@@ -102,8 +103,16 @@ export class PodPlacer {
     if (services.length > 0 || ingressPorts.length > 0) fleet.setReservedHostPorts(reservedHostPorts(services, fleet.listNodes().map((n) => n.config.portRange), ingressPorts));
     // schedule → reserve runs without an await in between: the next decision sees these placements.
     const snapshot = fleet.schedulerSnapshot(first.plan.priority.value, req.owner);
+    // Preemption prefers victims whose removal keeps every PodDisruptionBudget (their status now).
+    const graph = this.opts.desired.graph();
+    const budgets = graph ? disruptionStates(graph, fleet.pods()).map((b) => ({ namespace: b.budget.namespace, ...(b.budget.selector ? { selector: b.budget.selector } : {}), disruptionsAllowed: b.disruptionsAllowed })) : [];
     const scheduling = performance.now();
-    const result = schedule(snapshot, requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
+    const result = schedule(snapshot, requests, {
+      ...this.opts.scheduler,
+      ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}),
+      startIndex: this.nextStartIndex,
+      ...(budgets.length > 0 ? { disruptionBudgets: budgets } : {}),
+    });
     this.opts.onScheduled?.(performance.now() - scheduling, result.placements.length, result.unschedulable.length);
     this.nextStartIndex = result.nextStartIndex;
     const creates: Promise<void>[] = [];
