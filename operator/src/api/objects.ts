@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+import type { ConfigMap, Deployment, HorizontalPodAutoscaler, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
-export type { ConfigMap, Deployment, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+export type { ConfigMap, Deployment, HorizontalPodAutoscaler, Ingress, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim;
+export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | HorizontalPodAutoscaler;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -35,6 +35,7 @@ function kind(apiVersions: readonly [string, ...string[]], namespaced: boolean, 
 export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   ConfigMap: kind(["v1"], true, "configmap.yaml"),
   Deployment: kind(["apps/v1"], true, "deployment.yaml"),
+  HorizontalPodAutoscaler: kind(["autoscaling/v2"], true, "horizontalpodautoscaler.yaml"),
   Ingress: kind(["networking.k8s.io/v1"], true, "ingress.yaml"),
   Namespace: kind(["v1"], false, "namespace.yaml"),
   Node: kind(["coxswain.io/v1alpha1"], false, "node.yaml"),

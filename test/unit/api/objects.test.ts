@@ -6,7 +6,7 @@ const kinds = Object.keys(KINDS) as Kind[];
 
 describe("KINDS", () => {
   it("lists every kind coxswain accepts", () => {
-    expect([...kinds].sort()).toEqual(["ConfigMap", "Deployment", "Ingress", "Namespace", "Node", "PersistentVolumeClaim", "PriorityClass", "Rollout", "Secret", "Service"]);
+    expect([...kinds].sort()).toEqual(["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Namespace", "Node", "PersistentVolumeClaim", "PriorityClass", "Rollout", "Secret", "Service"]);
   });
 
   it("accepts Rollout under Argo's group and coxswain's, Argo's first", () => {

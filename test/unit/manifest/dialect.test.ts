@@ -175,6 +175,7 @@ describe("schemas in crds/ and KINDS", () => {
       Service: { spec: { selector: { a: "b" }, ports: [{ port: 80 }] } },
       Ingress: { spec: { defaultBackend: { service: { name: "web", port: { number: 80 } } } } },
       PersistentVolumeClaim: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
+      HorizontalPodAutoscaler: { spec: { scaleTargetRef: { kind: "Deployment", name: "web" }, maxReplicas: 2 } },
     };
     for (const kind of kinds) {
       for (const apiVersion of KINDS[kind].apiVersions) {
