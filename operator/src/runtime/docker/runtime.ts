@@ -39,6 +39,7 @@ import {
   MAX_EXEC_OUTPUT_BYTES,
   type ClaimVolume,
   type ContainerLaunch,
+  type ContainerUsage,
   type ExecResult,
   type KillSignal,
   type NodeInfo,
@@ -164,6 +165,13 @@ interface CallOptions {
   signal?: AbortSignal;
   /** The pool of slots the call holds (default: the node's call limit). */
   semaphore?: Semaphore;
+}
+
+/** The fields of GET /containers/{id}/stats that usage() reads. */
+interface DockerStats {
+  read?: string;
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
 }
 
 /** An error as an aborted request raises it. */
@@ -695,6 +703,29 @@ export class DockerRuntime implements NodeRuntime {
    */
   bridgeNetwork(): Promise<BridgeNetwork> {
     return this.ensureBridgeNetwork();
+  }
+
+  /**
+   * The container's CPU time and working set from the engine's statistics (GET /containers/{id}/stats,
+   * stream=false, one-shot=true: one reading without the engine's own second sample, which would wait about
+   * a second; engines before API 1.41 ignore one-shot and answer after it). Working set = usage less
+   * inactive_file (cgroup v2) or total_inactive_file (v1), as the kubelet computes it. undefined when the
+   * container does not run (the engine reports no CPU time then) or no longer exists.
+   */
+  async usage(id: string): Promise<ContainerUsage | undefined> {
+    let stats: DockerStats;
+    try {
+      stats = await this.call<DockerStats>(`read the statistics of container ${id}`, { method: "GET", path: `/containers/${id}/stats`, query: { stream: false, "one-shot": true } });
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    const cpu = stats.cpu_stats?.cpu_usage?.total_usage;
+    // A stopped container's statistics are all zero, read at "0001-01-01T00:00:00Z".
+    if (cpu === undefined || !isDockerTimeSet(stats.read)) return undefined;
+    const mem = stats.memory_stats ?? {};
+    const inactive = mem.stats?.inactive_file ?? mem.stats?.total_inactive_file ?? 0;
+    return { cpuNanos: cpu, memoryBytes: Math.max(0, (mem.usage ?? 0) - inactive), at: Date.parse(stats.read!) };
   }
 
   /** Every repo:tag present on the engine, sorted; untagged images are left out. */
