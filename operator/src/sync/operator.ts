@@ -7,6 +7,7 @@
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
+import { AUTOSCALERS_KEY, AutoscalerController } from "../controllers/autoscaler/controller.js";
 import { ClaimController } from "../controllers/claim/controller.js";
 import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
@@ -97,6 +98,8 @@ export interface OperatorOptions {
   /** Burst coalescing of pushes (BurstGate): quiet time and longest hold (defaults 500 ms and 2 s). */
   burstQuietMs?: number;
   burstMaxWaitMs?: number;
+  /** How often HorizontalPodAutoscalers are synced (default 15 s, as Kubernetes; tests shorten it). */
+  autoscalerSyncMs?: number;
   /** Progress lines (the CLI prints them with a timestamp). */
   log?: (line: string) => void;
   /** Replaces the runtimes (tests and benchmarks use the fake runtime). */
@@ -424,11 +427,27 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       onApplied: (rollout) => manager!.enqueue(rollout),
       recorded: (rollout) => recordedTraffic(desired.previousRecord(rollout)),
     });
+    // HorizontalPodAutoscalers: their counts replace spec.replicas in the workload controller.
+    const autoscalers = new AutoscalerController({
+      desired: sync,
+      fleet,
+      setStatusFile: (path, content) => {
+        if (content === undefined) store.removeFile(path);
+        else store.setFile(path, content);
+        scheduleStatusWrite();
+      },
+      statusFiles: (prefix) => store.filePaths(prefix),
+      statusFile: (path) => store.getFile(path),
+      onScaled: (workload) => manager!.enqueue(workload),
+      ...(opts.autoscalerSyncMs !== undefined ? { syncPeriodMs: opts.autoscalerSyncMs } : {}),
+      log,
+    });
     const workloads = new WorkloadController({
       desired,
       fleet,
       reporter: desired,
       traffic,
+      replicas: autoscalers,
       instance,
       ingressPorts: [opts.ingress?.httpPort, opts.ingress?.httpsPort].filter((p): p is number => p !== undefined),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
@@ -473,6 +492,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);
     manager.register("Deployment", workloads);
+    manager.register("HorizontalPodAutoscaler", autoscalers);
     manager.register("Rollout", workloads);
     manager.register("Node", nodes);
     manager.register(SOURCE_KEY, new BurstGate(sync, () => repo.head(branch), opts.burstQuietMs ?? DEFAULT_BURST_QUIET_MS, opts.burstMaxWaitMs ?? DEFAULT_BURST_MAX_WAIT_MS));
@@ -524,6 +544,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     fleet.start();
     manager.enqueue(SOURCE_KEY);
     if (proposals) manager.enqueue(PROPOSALS_KEY);
+    manager.enqueue(AUTOSCALERS_KEY); // then every sync period, by itself
     sync.enqueueAll();
     let watch: WatchHandle | undefined = repo.watch(
       () => {

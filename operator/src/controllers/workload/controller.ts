@@ -72,7 +72,7 @@ import { stateKey } from "../traffic-board.js";
 import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
 import { planTemplate, podLaunches, podRequest, pullConfigsOf, type TemplatePlan } from "./template.js";
-import type { DesiredView, RolloutTrafficPort, WorkloadReporter } from "../types.js";
+import type { DesiredView, ReplicaCountPort, RolloutTrafficPort, WorkloadReporter } from "../types.js";
 
 /** Options of the workload controller. */
 export interface WorkloadControllerOptions {
@@ -90,6 +90,8 @@ export interface WorkloadControllerOptions {
   unschedulableRetryMs?: number;
   /** Where Rollouts' traffic is told to the service controller and read back; without it, no step waits for a proxy. */
   traffic?: RolloutTrafficPort;
+  /** The counts autoscalers set, which replace spec.replicas while one targets the workload. */
+  replicas?: ReplicaCountPort;
   /** The operator's ingress ports (`--ingress-http-port`, `--ingress-https-port`): never a pod's host port. */
   ingressPorts?: readonly number[];
   /** The node proxies' request logs, which canary analysis steps measure (none: every analysis window has no request). */
@@ -255,7 +257,9 @@ export class WorkloadController {
     ctx.pods = this.opts.fleet.pods(ctx.key);
     const entry = this.opts.desired.entry(ctx.key);
     if (!entry || (entry.object.kind !== "Deployment" && entry.object.kind !== "Rollout")) return;
-    const w = entry.object;
+    // An autoscaler's count replaces spec.replicas (controllers/autoscaler).
+    const scaled = this.opts.replicas?.replicas(ctx.key);
+    const w = scaled === undefined ? entry.object : ({ ...entry.object, spec: { ...entry.object.spec, replicas: scaled } } as Workload);
     const graph = entry.graph;
     ctx.workload = w;
     ctx.graph = graph;
