@@ -2,8 +2,8 @@
  * `coxswain status --repo <path|url> [--branch main] [--status-branch coxswain/status] [--output json]`:
  * what runs, read from the status branch of any clone (or of a remote, through a throw-away mirror) —
  * never from the operator. Prints the summary (head commit and phase, applied commit, whether the
- * branch's current head was processed yet), each workload's revision, replicas and conditions, and the
- * nodes. Human output is aligned and sorted; JSON has a fixed shape and order.
+ * branch's current head was processed yet), each workload's revision, replicas and conditions, each
+ * HorizontalPodAutoscaler's counts, metrics and last scaling (autoscalers/…), and the nodes. Human output is aligned and sorted; JSON has a fixed shape and order.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import type { Condition } from "../api/conditions.js";
 import { CoxError } from "../api/errors.js";
 import { openRepository, resolveGitCredentials } from "../source/index.js";
 import type { Repository } from "../source/types.js";
+import { readAutoscalerStatus, type AutoscalerRecord } from "../status/autoscalers.js";
 import { readRecords, type RecordedStatus } from "../status/reader.js";
 import type { WorkloadRecord } from "../status/types.js";
 import { parse } from "./args.js";
@@ -98,6 +99,8 @@ export interface StatusReport {
   /** The deploy branch's head in this clone and whether coxswain has processed it. */
   branchHead: { branch: string; commit: string; processed: boolean; phase: string | null } | null;
   workloads: WorkloadRecord[];
+  /** The HorizontalPodAutoscalers' status files (autoscalers/<ns>/<name>.yaml), sorted by autoscaler. */
+  autoscalers: AutoscalerRecord[];
   /** Files on the status branch that could not be read. */
   problems: { path: string; message: string }[];
 }
@@ -136,6 +139,7 @@ export async function buildStatusReport(repo: Repository, opts: { branch: string
     head: last ? { commit: last.commit, subject: last.subject, phase: last.phase, message: last.message } : null,
     branchHead: head ? { branch: opts.branch, commit: head, processed: headRecord !== undefined, phase: headRecord?.phase ?? null } : null,
     workloads: rec.state.workloads,
+    autoscalers: rec.state.extra.flatMap((f) => (f.path.startsWith("autoscalers/") ? [readAutoscalerStatus(f.content)].filter((a): a is AutoscalerRecord => a !== undefined) : [])).sort((a, b) => (a.autoscaler < b.autoscaler ? -1 : 1)),
     problems: rec.problems,
   };
 }
@@ -178,6 +182,25 @@ export function formatStatus(r: StatusReport): string[] {
           String(w.replicas.ready),
           String(w.replicas.available),
           w.conditions.map(formatCondition).join(" ") || "-",
+        ]),
+      ),
+    );
+  }
+  if (r.autoscalers.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table(
+        ["AUTOSCALER", "TARGET", "MIN", "MAX", "CURRENT", "DESIRED", "METRICS", "LAST SCALE", "CONDITIONS"],
+        r.autoscalers.map((a) => [
+          a.autoscaler.replace(/^HorizontalPodAutoscaler\//, ""),
+          a.target,
+          String(a.minReplicas),
+          String(a.maxReplicas),
+          String(a.currentReplicas),
+          String(a.desiredReplicas),
+          a.currentMetrics.map((m) => `${m.resource} ${m.averageUtilization !== undefined ? `${m.averageUtilization}%` : (m.averageValue ?? "<unknown>")}/${m.target.replace(/^\S+ /, "")}`).join(", ") || "-",
+          a.lastScaleTime ? `${a.lastScaleTime.replace(/\.\d+Z$/, "Z")} ${a.lastScaleReason ?? ""}`.trim() : "-",
+          a.conditions.map(formatCondition).join(" ") || "-",
         ]),
       ),
     );

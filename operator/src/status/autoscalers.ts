@@ -72,6 +72,33 @@ export function renderAutoscalerRecord(r: AutoscalerRecord): string {
   );
 }
 
+/** The whole record of a status file (for `coxswain status`); undefined when it is not one. */
+export function readAutoscalerStatus(text: string): AutoscalerRecord | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return undefined;
+  }
+  if (doc === null || typeof doc !== "object") return undefined;
+  const d = doc as Partial<AutoscalerRecord>;
+  if (typeof d.autoscaler !== "string" || typeof d.target !== "string" || typeof d.desiredReplicas !== "number") return undefined;
+  return {
+    autoscaler: d.autoscaler,
+    target: d.target,
+    minReplicas: Number(d.minReplicas ?? 1),
+    maxReplicas: Number(d.maxReplicas ?? 0),
+    currentReplicas: Number(d.currentReplicas ?? 0),
+    desiredReplicas: d.desiredReplicas,
+    gitReplicas: Number(d.gitReplicas ?? 0),
+    currentMetrics: Array.isArray(d.currentMetrics) ? d.currentMetrics : [],
+    ...(typeof d.lastScaleTime === "string" ? { lastScaleTime: d.lastScaleTime } : {}),
+    ...(typeof d.lastScaleReason === "string" ? { lastScaleReason: d.lastScaleReason } : {}),
+    conditions: Array.isArray(d.conditions) ? d.conditions : [],
+    message: typeof d.message === "string" ? d.message : "",
+  };
+}
+
 /** What a status file says that a restart needs; empty when it cannot be read. */
 export function readAutoscalerRecord(text: string): { target?: string; desiredReplicas?: number; lastScaleTime?: string; lastScaleReason?: string; conditions?: Condition[] } {
   let doc: unknown;

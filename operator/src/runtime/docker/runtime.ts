@@ -239,6 +239,8 @@ export class DockerRuntime implements NodeRuntime {
   private readonly semaphore: Semaphore;
   /** Slots for stop(), which waits inside the engine for up to the grace period. */
   private readonly stopSemaphore: Semaphore;
+  /** Slots for usage(), which waits inside the engine for its statistics collector's next round (up to 1 s). */
+  private readonly statsSemaphore: Semaphore;
   private version: string | undefined;
   private client: Docker | undefined;
   private streamClient: Docker | undefined;
@@ -267,6 +269,7 @@ export class DockerRuntime implements NodeRuntime {
     const limit = options.maxConcurrentCalls ?? 8;
     this.semaphore = new Semaphore(limit);
     this.stopSemaphore = new Semaphore(limit);
+    this.statsSemaphore = new Semaphore(limit);
     if (options.apiVersion !== undefined) {
       this.pin(chooseApiVersion({ ApiVersion: options.apiVersion }, `node ${this.nodeName}`, options.apiVersion));
     }
@@ -707,15 +710,21 @@ export class DockerRuntime implements NodeRuntime {
 
   /**
    * The container's CPU time and working set from the engine's statistics (GET /containers/{id}/stats,
-   * stream=false, one-shot=true: one reading without the engine's own second sample, which would wait about
-   * a second; engines before API 1.41 ignore one-shot and answer after it). Working set = usage less
+   * stream=false, one-shot=true: the engine answers with its collector's next round — up to a second, since
+   * it collects once a second — instead of waiting for a second round to fill precpu_stats; engines before
+   * API 1.41 ignore one-shot). Calls hold slots of their own, so that waiting readings never hold up the
+   * node's other calls; read many containers at once, not one after the other. Working set = usage less
    * inactive_file (cgroup v2) or total_inactive_file (v1), as the kubelet computes it. undefined when the
    * container does not run (the engine reports no CPU time then) or no longer exists.
    */
   async usage(id: string): Promise<ContainerUsage | undefined> {
     let stats: DockerStats;
     try {
-      stats = await this.call<DockerStats>(`read the statistics of container ${id}`, { method: "GET", path: `/containers/${id}/stats`, query: { stream: false, "one-shot": true } });
+      stats = await this.call<DockerStats>(
+        `read the statistics of container ${id}`,
+        { method: "GET", path: `/containers/${id}/stats`, query: { stream: false, "one-shot": true } },
+        { semaphore: this.statsSemaphore },
+      );
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
