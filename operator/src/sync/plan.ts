@@ -20,13 +20,17 @@
  * that interleave several removals and creations on nearly full nodes. Pods of workloads the commit
  * deletes are not released (deletions run last). A scale-up without a new revision places only the
  * additional pods. Placements are against the fleet that runs now: Node objects the commit adds or
- * changes are not taken into account.
+ * changes are not taken into account. A workload a HorizontalPodAutoscaler scales is noted as such: its
+ * spec.replicas in Git is ignored, so a change of it places no pod (the autoscaler decides the count); an
+ * autoscaler's own change says what it scales, between which counts, on which metrics.
  */
 import type { Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
-import { changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
+import { autoscalerOf, autoscalerTargetKey, changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
+import { resolveMetrics } from "../autoscale/index.js";
+import { formatCpu, formatMemory } from "../api/quantity.js";
 import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
 import { planTemplate, podRequest, type TemplatePlan } from "../controllers/workload/template.js";
@@ -59,6 +63,11 @@ export interface PlannedChange {
   rollsTo?: { revision: string; replicas: number };
   /** New pods and where they would go (with a fleet to ask), in creation order. */
   placements?: PlannedPlacement[];
+  /**
+   * Autoscaling: on a workload, the autoscaler that owns its count ("scaled by HorizontalPodAutoscaler/…");
+   * on an autoscaler, what it scales ("scales Deployment/default/web between 1 and 5 replicas on cpu 50%").
+   */
+  note?: string;
 }
 
 /** A plan between two commits. */
@@ -110,6 +119,19 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
       changes.push(change);
     }
     change.rollsTo = { revision: next.revision, replicas: replicasOf(after.get(key)!.object as Workload) };
+  }
+  for (const c of changes) {
+    if (c.action === "delete") continue;
+    const o = after.get(c.key)!.object;
+    if (o.kind === "HorizontalPodAutoscaler") {
+      const metrics = resolveMetrics(o).map((m) =>
+        m.type === "Utilization" ? `${m.resource} ${m.averageUtilization}%` : `${m.resource} ${m.resource === "cpu" ? formatCpu(m.averageValue) : formatMemory(m.averageValue)} per pod`,
+      );
+      c.note = `scales ${autoscalerTargetKey(o) ?? "?"} between ${o.spec.minReplicas ?? 1} and ${o.spec.maxReplicas} replicas on ${metrics.join(", ")}`;
+    } else {
+      const hpa = isWorkload(o) ? autoscalerOf(after, c.key) : undefined;
+      if (hpa !== undefined) c.note = `scaled by ${hpa}: spec.replicas in Git is ignored`;
+    }
   }
   const order = new Map(after.order().map((k, i) => [k, i]));
   const rank = (c: PlannedChange) => (c.action === "delete" ? Number.MAX_SAFE_INTEGER : (order.get(c.key) ?? 0));
@@ -188,7 +210,7 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
       nodes = release(nodes, new Set(old.map((p) => p.name)));
       const rest = place(ids(current + surge, wanted - surge), old.length > 0 ? "after the old pods are removed" : undefined, plan);
       change.placements = [...first, ...rest];
-    } else if (change.action === "update" && live.length < replicas) {
+    } else if (change.action === "update" && live.length < replicas && autoscalerOf(after, change.key) === undefined) {
       change.placements = place(ids(live.length, replicas - live.length), undefined, plan);
     }
   }
@@ -306,6 +328,7 @@ export function formatPlan(plan: Plan): string[] {
     let line = `  ${c.action} ${c.key}`;
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
     if (c.rollsTo) line += ` → rolls out revision ${c.rollsTo.revision} (${c.rollsTo.replicas} replicas)`;
+    if (c.note) line += ` [${c.note}]`;
     lines.push(line);
     for (const p of c.placements ?? []) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";
