@@ -50,7 +50,7 @@ describe("workloads an autoscaler scales", () => {
     ["a template change of an autoscaled workload is", deployment(2), deployment(2, "web:2"), true, ["Deployment/default/web"]],
     ["spec.replicas to 0 turns autoscaling off: a change", deployment(2), deployment(0), true, ["Deployment/default/web"]],
   ])("%s", (_name, before, after, autoscaled, want) => {
-    const extra = autoscaled ? { "hpa.yaml": HPA } : {};
+    const extra: Record<string, string> = autoscaled ? { "hpa.yaml": HPA } : {};
     expect(changedWorkloads(graphOf({ "web.yaml": before, ...extra }), graphOf({ "web.yaml": after, ...extra }))).toEqual(want);
   });
 
