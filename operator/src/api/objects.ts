@@ -52,9 +52,9 @@ export type Workload = Deployment | Rollout;
 /** The kinds whose objects are workloads, sorted. */
 export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["Deployment", "Rollout"]);
 
-/** True for Deployments and Rollouts (objects with spec.template). */
+/** True for the WORKLOAD_KINDS: objects with a pod template at spec.template. */
 export function isWorkload(obj: DesiredObject): obj is Workload {
-  return obj.kind === "Deployment" || obj.kind === "Rollout";
+  return (WORKLOAD_KINDS as readonly string[]).includes(obj.kind);
 }
 
 /** The namespace namespaced objects land in when metadata.namespace is omitted; never needs declaring. */

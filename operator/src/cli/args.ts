@@ -9,28 +9,81 @@ import { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, ManifestCach
 import { loadPolicyFile } from "../manifest/policy.js";
 import { AgeKeyring } from "../manifest/sops.js";
 import { createProfile, DEFAULT_PROFILE, type ProfileOptions, type SchedulerSettings } from "../scheduler/index.js";
+import { assertRefName } from "../source/refs.js";
 
-/** Parses argv against `options`; unknown flags and missing values become InvalidArgument errors. */
+/**
+ * Parses argv against `options`; unknown flags, missing values and empty values (`--branch ""`, usually an
+ * unset shell variable) become InvalidArgument errors. `--path ""` stays allowed: it is the repository's root.
+ */
 export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
   argv: string[],
   options: T,
   allowPositionals = false,
 ): { values: { [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : string }; positionals: string[] } {
+  let r: ReturnType<typeof parseArgs>;
   try {
-    const r = parseArgs({ args: argv, options, allowPositionals, strict: true });
-    return r as never;
+    r = parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
     throw new CoxError("InvalidArgument", (err as Error).message);
   }
+  for (const [flag, value] of Object.entries(r.values).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const empty = Array.isArray(value) ? value.some((v) => v === "") : value === "";
+    if (empty && flag !== "path") throw new CoxError("InvalidArgument", `--${flag}: expected a value (got an empty string)`);
+  }
+  return r as never;
 }
 
-/** Parses a duration: "500ms", "5s", "2m", "24h" or a bare number of milliseconds. */
-export function parseDuration(flag: string, text: string): number {
+/** Units of parseDuration, in milliseconds. */
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a duration: "500ms", "5s", "2m", "24h" or a bare number of milliseconds, of at least `minMs`
+ * (default 1 ms: no flag of coxswain's means anything with 0).
+ */
+export function parseDuration(flag: string, text: string, minMs = 1): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) throw new CoxError("InvalidArgument", `${flag}: expected a duration like 500ms, 5s, 2m or 24h (got ${JSON.stringify(text)})`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? "ms";
-  return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[unit]!);
+  const ms = Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "ms"]!);
+  if (ms < minMs) throw new CoxError("InvalidArgument", `${flag}: expected a duration of at least ${minMs >= 1000 ? `${minMs / 1000}s` : `${minMs}ms`} (got ${JSON.stringify(text)})`);
+  return ms;
+}
+
+/** Checks a branch name (without refs/heads/) the way git would refuse it. */
+export function parseBranch(flag: string, text: string): string {
+  checkRef(flag, `refs/heads/${text}`, text, "a branch name like main or coxswain/status");
+  return text;
+}
+
+/** Checks a full ref name (refs/…) the way git would refuse it. */
+export function parseRef(flag: string, text: string): string {
+  checkRef(flag, text, text, "a full ref like refs/notes/coxswain");
+  return text;
+}
+
+function checkRef(flag: string, ref: string, given: string, expected: string): void {
+  try {
+    assertRefName(ref);
+  } catch {
+    throw new CoxError("InvalidArgument", `${flag}: expected ${expected} (got ${JSON.stringify(given)})`);
+  }
+}
+
+/**
+ * Checks an operator instance name: it labels every container and names the Docker proxy container
+ * (`cx-proxy-<instance>`), so it is a Kubernetes label value that Docker accepts in a container name.
+ */
+export function parseInstance(flag: string, text: string): string {
+  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(text)) {
+    throw new CoxError("InvalidArgument", `${flag}: expected up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (got ${JSON.stringify(text)})`);
+  }
+  return text;
+}
+
+/** Parses a whole number of at least `min` (digits only). */
+export function parseWholeNumber(flag: string, text: string, min: number): number {
+  const n = Number(text.trim());
+  if (!/^[0-9]+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) throw new CoxError("InvalidArgument", `${flag}: expected a whole number of at least ${min} (got ${JSON.stringify(text)})`);
+  return n;
 }
 
 /** Requires a flag. */

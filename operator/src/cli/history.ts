@@ -6,7 +6,7 @@
  */
 import { CoxError } from "../api/errors.js";
 import { buildHistory, readRecords, type HistoryEntry } from "../status/reader.js";
-import { parse } from "./args.js";
+import { parse, parseWholeNumber } from "./args.js";
 import { openForReading, READ_FLAGS, table } from "./status.js";
 
 /** Help text of `coxswain history`. */
@@ -30,10 +30,7 @@ export async function historyCommand(argv: string[], out: (line: string) => void
   const output = values.output ?? "text";
   if (output !== "text" && output !== "json") throw new CoxError("InvalidArgument", `--output: expected json (got ${JSON.stringify(values.output)})`);
   let limit = DEFAULT_HISTORY_LIMIT;
-  if (values.limit !== undefined) {
-    if (!/^[0-9]+$/.test(values.limit)) throw new CoxError("InvalidArgument", `--limit: expected a whole number (got ${JSON.stringify(values.limit)})`);
-    limit = Number(values.limit);
-  }
+  if (values.limit !== undefined) limit = parseWholeNumber("--limit", values.limit, 1);
   const opened = await openForReading(values);
   try {
     for (const w of opened.warnings) process.stderr.write(`warning: ${w}\n`);

@@ -14,7 +14,11 @@ import {
   MANIFEST_LIMIT_FLAGS,
   MANIFEST_LIMITS_USAGE,
   parse,
+  parseBranch,
   parseDuration,
+  parseInstance,
+  parseRef,
+  parseWholeNumber,
   parseManifestFlags,
   readAgeKeyFlag,
   parsePort,
@@ -112,14 +116,14 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   const remote = /^https?:\/\//i.test(repo);
   const opts: OperatorOptions = {
     repo: remote ? repo : path.resolve(repo),
-    branch: values.branch ?? "main",
+    branch: values.branch !== undefined ? parseBranch("--branch", values.branch) : "main",
     path: values.path ?? "",
     stateDir: path.resolve(values["state-dir"] ?? ".coxswain"),
     runtime,
-    instance: values.instance ?? "coxswain",
+    instance: values.instance !== undefined ? parseInstance("--instance", values.instance) : "coxswain",
     log: out,
   };
-  if (values["port-range"]) opts.defaultPortRange = parsePortRange("--port-range", values["port-range"]);
+  if (values["port-range"] !== undefined) opts.defaultPortRange = parsePortRange("--port-range", values["port-range"]);
   if (values["proxy-image"] !== undefined) {
     if (!/^[^\s]+$/.test(values["proxy-image"])) throw new CoxError("InvalidArgument", `--proxy-image: expected an image reference like haproxy:2.6 (got ${JSON.stringify(values["proxy-image"])})`);
     opts.defaultProxyImage = values["proxy-image"];
@@ -128,13 +132,14 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   const httpsPort = values["ingress-https-port"] !== undefined ? parsePort("--ingress-https-port", values["ingress-https-port"]) : undefined;
   if (httpPort !== undefined && httpPort === httpsPort) throw new CoxError("InvalidArgument", `--ingress-http-port and --ingress-https-port: expected two different ports (got ${httpPort} for both)`);
   if (httpPort !== undefined || httpsPort !== undefined) opts.ingress = { ...(httpPort !== undefined ? { httpPort } : {}), ...(httpsPort !== undefined ? { httpsPort } : {}) };
-  if (values["poll-interval"]) opts.pollMs = parseDuration("--poll-interval", values["poll-interval"]);
-  if (values["node-grace"]) opts.nodeGraceMs = parseDuration("--node-grace", values["node-grace"]);
-  if (values["eviction-timeout"]) opts.evictionTimeoutMs = parseDuration("--eviction-timeout", values["eviction-timeout"]);
-  if (values["status-branch"]) opts.statusBranch = values["status-branch"];
-  if (values["notes-ref"]) opts.notesRef = values["notes-ref"];
-  if (values["git-timeout"]) opts.gitTimeoutMs = parseDuration("--git-timeout", values["git-timeout"]);
-  if (values.seed) opts.seed = Number(values.seed);
+  // A poll faster than 100 ms would only load the remote; the node flags are timeouts, so more than 0.
+  if (values["poll-interval"] !== undefined) opts.pollMs = parseDuration("--poll-interval", values["poll-interval"], 100);
+  if (values["node-grace"] !== undefined) opts.nodeGraceMs = parseDuration("--node-grace", values["node-grace"]);
+  if (values["eviction-timeout"] !== undefined) opts.evictionTimeoutMs = parseDuration("--eviction-timeout", values["eviction-timeout"]);
+  if (values["status-branch"] !== undefined) opts.statusBranch = parseBranch("--status-branch", values["status-branch"]);
+  if (values["notes-ref"] !== undefined) opts.notesRef = parseRef("--notes-ref", values["notes-ref"]);
+  if (values["git-timeout"] !== undefined) opts.gitTimeoutMs = parseDuration("--git-timeout", values["git-timeout"]);
+  if (values.seed !== undefined) opts.seed = parseWholeNumber("--seed", values.seed, 0);
   const scheduler = parseSchedulerFlags(values);
   if (scheduler) opts.scheduler = scheduler;
   const manifests = parseManifestFlags(values);
@@ -170,7 +175,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
       opts.webhookSecret = secret;
       out(`webhook secret: from file ${values["webhook-secret-file"]}`);
     } else out("warning: --listen without --webhook-secret-file: every webhook is refused (401); /healthz, /readyz and /metrics are served");
-    if (values["webhook-rate"]) {
+    if (values["webhook-rate"] !== undefined) {
       const rate = Number(values["webhook-rate"]);
       if (!(rate > 0)) throw new CoxError("InvalidArgument", `--webhook-rate: expected a positive number (got ${JSON.stringify(values["webhook-rate"])})`);
       opts.webhookRate = rate;
@@ -183,10 +188,9 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   const envs = list(values["preview-envs"]).map((g) => glob("--preview-envs", g));
   if (branches.length) opts.previewBranches = branches;
   if (envs.length) opts.previewEnvs = envs;
-  if (values["preview-ttl"]) {
+  if (values["preview-ttl"] !== undefined) {
     if (!envs.length) throw new CoxError("InvalidArgument", "--preview-ttl needs --preview-envs <glob>");
     opts.previewTtlMs = parseDuration("--preview-ttl", values["preview-ttl"]);
-    if (opts.previewTtlMs <= 0) throw new CoxError("InvalidArgument", "--preview-ttl: expected a duration above 0");
   }
   return opts;
 }

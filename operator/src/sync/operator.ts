@@ -12,6 +12,7 @@ import { ClaimController } from "../controllers/claim/controller.js";
 import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
+import { PodPlacer } from "../controllers/workload/placer.js";
 import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
@@ -442,19 +443,25 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ...(opts.autoscalerSyncMs !== undefined ? { syncPeriodMs: opts.autoscalerSyncMs } : {}),
       log,
     });
+    // One placer for every controller that makes pods, as one kube-scheduler serves a cluster.
+    const placer = new PodPlacer({
+      desired,
+      fleet,
+      instance,
+      ingressPorts: [opts.ingress?.httpPort, opts.ingress?.httpsPort].filter((p): p is number => p !== undefined),
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
+      onScheduled: (ms, placed, unschedulable) => metrics.scheduled(ms, placed, unschedulable),
+    });
     const workloads = new WorkloadController({
       desired,
       fleet,
       reporter: desired,
       traffic,
+      placer,
       replicas: autoscalers,
-      instance,
-      ingressPorts: [opts.ingress?.httpPort, opts.ingress?.httpsPort].filter((p): p is number => p !== undefined),
-      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-      ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
       // Canary analysis measures what the node proxies log (the service controller is made just below).
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
-      onScheduled: (ms, placed, unschedulable) => metrics.scheduled(ms, placed, unschedulable),
     });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
     services = new ServiceController({

@@ -309,7 +309,8 @@ describe("coxswain run refuses bad flags and never prints a secret", () => {
   it.each([
     { name: "a webhook secret without --listen", args: ["--webhook-secret-file", "/nonexistent"], error: /--webhook-secret-file needs --listen/ },
     { name: "--preview-ttl without --preview-envs", args: ["--preview-ttl", "1h"], error: /--preview-ttl needs --preview-envs/ },
-    { name: "an empty proposal glob", args: ["--preview-branches", ""], error: /--preview-branches: expected a glob/ },
+    { name: "an empty proposal glob", args: ["--preview-branches", ""], error: /--preview-branches: expected a value/ },
+    { name: "a blank proposal glob", args: ["--preview-branches", " "], error: /--preview-branches: expected a glob/ },
     { name: "a listen address that is not HOST:PORT", args: ["--listen", "nowhere"], error: /--listen: expected HOST:PORT/ },
     { name: "a manifest size limit that is not a size", args: ["--manifest-max-file-size", "4 megabytes"], error: /--manifest-max-file-size: expected a size/ },
     { name: "a parse cache of zero bytes", args: ["--manifest-cache-size", "0"], error: /--manifest-cache-size: expected a size/ },

@@ -23,7 +23,7 @@
  * back from it; the rest (progress clock, desired sizes) is rebuilt safely from the pods.
  */
 import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
-import { toCoxError, type CoxError } from "../../api/errors.js";
+import type { CoxError } from "../../api/errors.js";
 import type { Rollout, Secret, Service, Workload } from "../../api/objects.js";
 import { parseKey } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
@@ -61,17 +61,15 @@ import type {
   Waiting,
 } from "../../rollout/types.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
-import { schedule, type ClaimRequest, type SchedulerSettings } from "../../scheduler/index.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
-import { DEFAULT_SERVICE_NETWORK, reservedHostPorts } from "../../traffic/addresses.js";
-import { bridgeDiscoveryFor, discoveryFor, type Discovery } from "../../traffic/discovery.js";
 import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
-import type { RolloutTrafficState, ServiceRole, ServiceSpec } from "../../traffic/types.js";
+import type { RolloutTrafficState, ServiceRole } from "../../traffic/types.js";
 import { stateKey } from "../traffic-board.js";
 import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
-import { planTemplate, podLaunches, podRequest, pullConfigsOf, type TemplatePlan } from "./template.js";
+import type { PodPlacer } from "./placer.js";
+import { planTemplate, type TemplatePlan } from "./template.js";
 import type { DesiredView, ReplicaCountPort, RolloutTrafficPort, WorkloadReporter } from "../types.js";
 
 /** Options of the workload controller. */
@@ -79,25 +77,15 @@ export interface WorkloadControllerOptions {
   desired: DesiredView;
   fleet: Fleet;
   reporter: WorkloadReporter;
-  /** Operator instance: the io.coxswain.owner label value. */
-  instance: string;
   now?: () => number;
-  /** Seed for the scheduler's tie-breaking (tests). */
-  seed?: number;
-  /** Scoring profile and percentageOfNodesToScore (default: kube-scheduler's default profile, adaptive). */
-  scheduler?: SchedulerSettings;
-  /** How long to wait before looking again at pods that cannot be scheduled. */
-  unschedulableRetryMs?: number;
+  /** Schedules and creates pods (shared by every controller that makes pods). */
+  placer: PodPlacer;
   /** Where Rollouts' traffic is told to the service controller and read back; without it, no step waits for a proxy. */
   traffic?: RolloutTrafficPort;
   /** The counts autoscalers set, which replace spec.replicas while one targets the workload. */
   replicas?: ReplicaCountPort;
-  /** The operator's ingress ports (`--ingress-http-port`, `--ingress-https-port`): never a pod's host port. */
-  ingressPorts?: readonly number[];
   /** The node proxies' request logs, which canary analysis steps measure (none: every analysis window has no request). */
   requests?: RequestSubscription;
-  /** Called after every scheduling pass with how long it took and how many pods it placed and could not place (metrics). */
-  onScheduled?: (ms: number, placed: number, unschedulable: number) => void;
 }
 
 const MAX_EVENTS = 20;
@@ -129,13 +117,10 @@ interface Memory {
   weight?: number;
   /** The Rollout's traffic as last decided (told to the service controller). */
   traffic?: RolloutTrafficState;
-  nominatedNode?: string;
   /** The failure the revision was first reported with, while it keeps failing. */
   failure?: { revision: string; failure: RolloutFailure };
   /** Some pod of the workload was stopping at the last reconcile. */
   sawStopping?: boolean;
-  /** Scheduling attempts that placed nothing in a row: the backoff of kube-scheduler's queue (1 s doubling to 10 s). */
-  unschedulableAttempts: number;
   /**
    * When this process first saw each pod, and its restart count then. Failure detection judges a pod by
    * what happened since: a pod adopted after a restart (readiness not probed yet, restarts of unknown age)
@@ -198,7 +183,6 @@ export class WorkloadController {
   private readonly analyses: CanaryAnalyses;
   private readonly now: () => number;
   private readonly steps: ((ctx: Ctx) => Promise<void>)[];
-  private nextStartIndex = 0;
   /** When this controller started: pods created before were found running (adopted), not created by it. */
   private readonly startedAt: number;
 
@@ -298,6 +282,7 @@ export class WorkloadController {
     this.analyses.stop(ctx.key);
     if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
       const known = this.memory.delete(ctx.key);
+      this.opts.placer.forget(ctx.key);
       this.opts.reporter.removed(ctx.key);
       if (known) this.opts.reporter.progress(`${ctx.key}: deleted`);
     }
@@ -503,121 +488,20 @@ export class WorkloadController {
   // ------------------------------------------------------------------ effects
 
   private async createPods(ctx: Ctx, plan: TemplatePlan, count: number, commit: string): Promise<void> {
-    const fleet = this.opts.fleet;
-    const mem = ctx.mem!;
-    const requests = [];
-    // Names are checked against every name the fleet knows and the ones drawn here, then reserved with
-    // no await in between, so two pods never share a name.
-    const taken = fleet.podNames();
+    // Names are checked against every name the fleet knows and the ones drawn here; place() reserves them
+    // before its first await, so two pods never share a name.
+    const taken = this.opts.fleet.podNames();
+    const pods = [];
     for (let i = 0; i < count; i++) {
       const { name } = uniquePodName(`${ctx.name}-${plan.revision}`, (n) => taken.has(n));
       taken.add(name);
-      const req = podRequest(plan, name, (claim) => fleet.claimNode(claim));
-      if (i === 0 && mem.nominatedNode) req.nominatedNodeName = mem.nominatedNode;
-      requests.push(req);
+      pods.push({ name, plan });
     }
-    const services = (this.opts.desired.graph()?.ofKind("Service") ?? []).map((m) => toServiceSpec(m.object as Service));
-    // The Services' node ports and the ingress ports are where every node's proxy listens: never a pod's
-    // host port. (Node ports that cannot be assigned are the service controller's to report; pods are placed anyway.)
-    const ingressPorts = this.opts.ingressPorts ?? [];
-    if (services.length > 0 || ingressPorts.length > 0) fleet.setReservedHostPorts(reservedHostPorts(services, fleet.listNodes().map((n) => n.config.portRange), ingressPorts));
-    // schedule → reserve runs without an await in between: the next decision sees these placements.
-    const snapshot = fleet.schedulerSnapshot(plan.priority.value, ctx.key);
-    const scheduling = performance.now();
-    const result = schedule(snapshot, requests, { ...this.opts.scheduler, ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}), startIndex: this.nextStartIndex });
-    this.opts.onScheduled?.(performance.now() - scheduling, result.placements.length, result.unschedulable.length);
-    this.nextStartIndex = result.nextStartIndex;
-    const creates: Promise<void>[] = [];
-    // Registry credentials from the current commit's Secrets, also for an older revision's pods (template.ts).
-    const pullConfigs = pullConfigsOf(plan, (k) => ctx.graph?.get(k)?.object as Secret | undefined);
-    for (const placement of result.placements) {
-      const node = fleet.nodeConfig(placement.node)!;
-      const allocatable = snapshot.find((n) => n.name === placement.node)?.allocatable;
-      if (placement.node === mem.nominatedNode) {
-        delete mem.nominatedNode;
-        fleet.clearNomination(ctx.key);
-      }
-      // The first pod of a claim binds it to its node (ReadWriteOnce): the claim's later pods go there too.
-      for (const c of requests.find((r) => r.id === placement.id)?.claims ?? []) fleet.bindClaim(c.name, placement.node);
-      const hostPorts = fleet.reserve({
-        pod: placement.id,
-        node: placement.node,
-        owner: ctx.key,
-        requests: plan.requests,
-        requestsForScoring: plan.requestsForScoring,
-        portCount: plan.portCount,
-        fixedPorts: plan.fixedHostPorts.map((p) => p.port),
-      });
-      // Services are reached on the node's own loopback addresses (host network) or, on a bridge network,
-      // through their forwarders there (traffic/bridge.ts), whose addresses come from the network's Service range.
-      const launches = async () => {
-        const discovery =
-          node.network === "bridge"
-            ? await this.bridgeDiscovery(placement.node, services, ctx.namespace)
-            : services.length > 0
-              ? discoveryFor(services, node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK, ctx.namespace)
-              : undefined;
-        return podLaunches(plan, { pod: placement.id, node, hostPorts, commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}), pullConfigs, ...(allocatable ? { allocatable } : {}) });
-      };
-      creates.push(
-        launches()
-          .then(
-            (l) => fleet.createPod(placement.id, placement.node, l),
-            (err: unknown) => {
-              fleet.release(placement.id);
-              throw err;
-            },
-          )
-          .then(
-          () => void ctx.events.push({ type: "Normal", reason: "Created", message: `created pod ${placement.id} on ${placement.node}` }),
-          (err: unknown) => {
-            const e = toCoxError(err);
-            ctx.createErrors.push(e);
-            ctx.events.push({ type: "Warning", reason: "FailedCreate", message: `pod ${placement.id} on ${placement.node}: ${e.code}: ${e.message}` });
-          },
-        ),
-      );
-    }
-    const first = result.unschedulable[0];
-    if (first) {
-      if (first.preemption) {
-        // Kubernetes' DefaultPreemption: stop the chosen lower-priority victims, nominate the node, retry.
-        for (const v of first.preemption.victims) {
-          const victim = fleet.pods().find((p) => p.name === v.name);
-          if (victim) fleet.deletePod(victim, 30);
-        }
-        mem.nominatedNode = first.preemption.node;
-        fleet.nominate(ctx.key, { node: first.preemption.node, priority: plan.priority.value, requests: plan.requests, requestsForScoring: plan.requestsForScoring });
-        ctx.events.push({
-          type: "Normal",
-          reason: "Preempting",
-          message: `stopping ${first.preemption.victims.map((v) => `${v.namespace}/${v.name} (priority ${v.priority})`).join(", ")} on ${first.preemption.node} to make room`,
-        });
-        this.requeue(ctx, 500);
-      } else {
-        ctx.unschedulable = first.plugins.includes("VolumeBinding") ? `${first.message} ${claimsExplained(requests[0]?.claims ?? [], fleet)}` : first.message;
-        ctx.events.push({ type: "Warning", reason: "FailedScheduling", message: ctx.unschedulable });
-        // Unschedulable pods wait with kube-scheduler's backoff (1 s doubling to 10 s); a change of the
-        // fleet (a node added, changed or back) requeues every workload at once.
-        const backoff = this.opts.unschedulableRetryMs ?? Math.min(10_000, 1_000 * 2 ** mem.unschedulableAttempts);
-        mem.unschedulableAttempts++;
-        this.requeue(ctx, backoff);
-      }
-    } else if (result.placements.length > 0) {
-      mem.unschedulableAttempts = 0;
-    }
-    await Promise.all(creates);
-  }
-
-  /**
-   * What a pod of `namespace` on the bridge node `node` is told about `services`: their variables with
-   * their forwarders' addresses when the node's network has a Service range (asked of its runtime; none
-   * when it cannot say), and always the DNS search path that makes their short names resolve.
-   */
-  private async bridgeDiscovery(node: string, services: readonly ServiceSpec[], namespace: string): Promise<Discovery> {
-    const runtime = this.opts.fleet.runtimeOf(node);
-    const network = services.length > 0 && runtime?.bridgeNetwork ? await runtime.bridgeNetwork().catch(() => undefined) : undefined;
-    return bridgeDiscoveryFor(services, network?.serviceRange, namespace);
+    const out = await this.opts.placer.place({ owner: ctx.key, namespace: ctx.namespace, commit, pods, secret: (k) => ctx.graph?.get(k)?.object as Secret | undefined });
+    ctx.events.push(...out.events);
+    ctx.createErrors.push(...out.errors);
+    if (out.unschedulable !== undefined) ctx.unschedulable = out.unschedulable;
+    if (out.requeueAfterMs !== undefined) this.requeue(ctx, out.requeueAfterMs);
   }
 
   /** The plan of an older revision, rebuilt from the commit that last made it current. */
@@ -853,7 +737,6 @@ export class WorkloadController {
         conditions: rec?.conditions ? [...rec.conditions] : [],
         events: rec?.events ? [...rec.events] : this.opts.reporter.previousEvents(ctx.key),
         history: (rec?.revisions ?? []).map((r) => ({ revision: r.number, hash: r.revision, commit: r.commit })),
-        unschedulableAttempts: 0,
         seen: new Map(),
         ...(rec?.stable ? { stable: { ...rec.stable } } : {}),
       };
@@ -941,19 +824,4 @@ function servicesOf(key: string, graph: DesiredGraph): { service: string; role: 
   const rollouts = graph.ofKind("Rollout").map((m) => toRolloutServices(m.object as Rollout));
   const services = graph.ofKind("Service").map((m) => toServiceSpec(m.object as Service));
   return [...rolloutServiceRoles(rollouts, services)].filter(([, r]) => r.rollout === key).map(([s, r]) => ({ service: s.slice(s.indexOf("/") + 1), role: r.role }));
-}
-
-/**
- * Where the claims of an unschedulable pod are bound, and the state of those nodes: a pod waits for its
- * claim's node (its data is there) and is never started elsewhere.
- */
-function claimsExplained(claims: readonly ClaimRequest[], fleet: Fleet): string {
-  const nodes = new Map(fleet.listNodes().map((n) => [n.config.name, n]));
-  const parts = claims.flatMap((c) => {
-    if (c.node === undefined) return [];
-    const n = nodes.get(c.node);
-    const state = n === undefined ? "which is not in the fleet" : !n.ready ? `which is ${n.condition === "NotReady" ? "NotReady" : "not answering"}` : n.config.unschedulable || n.config.drain ? "which is cordoned" : "which has no room for the pod";
-    return [`claim ${c.name} is bound to node ${c.node}, ${state}; its pods run there only (its data is on that node)`];
-  });
-  return parts.length > 0 ? `${parts.join("; ")}.` : "";
 }
