@@ -84,16 +84,19 @@ export class AutoscalerController implements ReplicaCountPort {
     const targets = new Set<ResourceKey>();
     const paths = new Set<string>();
     const live = new Set<string>();
-    for (const { object: hpa } of graph.ofKind("HorizontalPodAutoscaler")) {
-      const key = keyOf(hpa);
+    const scaled = graph.ofKind("HorizontalPodAutoscaler").flatMap(({ object: hpa }) => {
       const target = autoscalerTargetKey(hpa);
       const entry = target === undefined ? undefined : graph.get(target);
-      if (target === undefined || entry === undefined) continue; // refused by validation; never in an applied graph
+      // A target missing or of another kind is refused by validation: never in an applied graph.
+      return target === undefined || entry === undefined ? [] : [{ hpa, target, workload: entry.object as Workload, pods: this.opts.fleet.pods(target) }];
+    });
+    // Every target's pods are read at once: a Docker reading waits up to a second for the engine's collector.
+    const measured = await Promise.all(scaled.map((s) => this.measure(s.pods, live)));
+    for (const [i, { hpa, target, workload, pods }] of scaled.entries()) {
+      const key = keyOf(hpa);
       targets.add(target);
-      const workload = entry.object as Workload;
       const gitReplicas = workload.spec.replicas ?? 1;
-      const pods = this.opts.fleet.pods(target);
-      const scalePods = await this.measure(pods, live);
+      const scalePods = measured[i]!;
       const prev = this.counts.get(target);
       const recorded = this.recorded(key);
       const current =
