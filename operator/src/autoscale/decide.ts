@@ -30,7 +30,7 @@ export interface ScalingRules {
 }
 
 /** Kubernetes' default scale-up: no stabilization, max(4 pods, 100 %) per 15 s. */
-export const DEFAULT_SCALE_UP: ScalingRules = Object.freeze({
+const DEFAULT_SCALE_UP: ScalingRules = Object.freeze({
   stabilizationWindowSeconds: 0,
   selectPolicy: "Max",
   policies: [
@@ -40,7 +40,7 @@ export const DEFAULT_SCALE_UP: ScalingRules = Object.freeze({
 }) as ScalingRules;
 
 /** Kubernetes' default scale-down: the highest recommendation of 300 s, 100 % per 15 s. */
-export const DEFAULT_SCALE_DOWN: ScalingRules = Object.freeze({
+const DEFAULT_SCALE_DOWN: ScalingRules = Object.freeze({
   stabilizationWindowSeconds: 300,
   selectPolicy: "Max",
   policies: [{ type: "Percent", value: 100, periodSeconds: 15 }],
@@ -63,7 +63,7 @@ export function resolveBehavior(b: HorizontalPodAutoscalerBehavior | undefined):
 }
 
 /** Kubernetes' default metric when spec.metrics is left out: cpu at 80 % of the requests. */
-export const DEFAULT_METRIC: ResolvedMetric = Object.freeze({ resource: "cpu", type: "Utilization", averageUtilization: 80 });
+const DEFAULT_METRIC: ResolvedMetric = Object.freeze({ resource: "cpu", type: "Utilization", averageUtilization: 80 });
 
 /**
  * spec.metrics as numbers (averageValue in millicores or bytes), DEFAULT_METRIC when absent. Only what
@@ -125,7 +125,7 @@ export interface ScaleDecision {
 }
 
 /** Kubernetes' name of a metric in reasons and messages. */
-export function metricName(m: ResolvedMetric): string {
+function metricName(m: ResolvedMetric): string {
   return m.type === "Utilization" ? `${m.resource} resource utilization (percentage of request)` : `${m.resource} resource`;
 }
 

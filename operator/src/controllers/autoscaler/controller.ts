@@ -30,7 +30,7 @@ import type { DesiredView, ReplicaCountPort } from "../types.js";
 export const AUTOSCALERS_KEY = "HorizontalPodAutoscaler/*";
 
 /** Kubernetes' --horizontal-pod-autoscaler-sync-period. */
-export const DEFAULT_SYNC_PERIOD_MS = 15_000;
+const DEFAULT_SYNC_PERIOD_MS = 15_000;
 
 /** Options of the autoscaler controller. */
 export interface AutoscalerControllerOptions {
