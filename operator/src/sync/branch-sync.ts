@@ -23,6 +23,7 @@ import { shortHash } from "../api/canonical.js";
 import { CoxError, toCoxError } from "../api/errors.js";
 import type { DesiredObject, Workload } from "../api/objects.js";
 import type { DesiredEntry, DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
+import { AUTOSCALERS_KEY } from "../controllers/autoscaler/controller.js";
 import { CLAIMS_KEY } from "../controllers/claim/controller.js";
 import { SERVICES_KEY } from "../controllers/service/controller.js";
 import type { Manager } from "../engine/manager.js";
@@ -423,11 +424,12 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.rollout = { ...(from ? { fromGraph: from.graph, fromCommit: from.commit } : {}), changed, direction, ...(failed ? { failed } : {}) };
   }
 
-  /** Queues every key that may need work: all workloads desired, every owner observed, the fleet, the Services, the claims. */
+  /** Queues every key that may need work: all workloads desired, every owner observed, the fleet, the Services, the claims, the autoscalers. */
   enqueueAll(): void {
     this.opts.manager.enqueue("Node/*");
     this.opts.manager.enqueue(SERVICES_KEY);
     this.opts.manager.enqueue(CLAIMS_KEY);
+    this.opts.manager.enqueue(AUTOSCALERS_KEY);
     const keys = new Set<string>();
     for (const g of [this.target?.graph, this.rollout?.fromGraph]) {
       if (!g) continue;

@@ -7,7 +7,7 @@
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
-import { AUTOSCALERS_KEY, AutoscalerController } from "../controllers/autoscaler/controller.js";
+import { AutoscalerController } from "../controllers/autoscaler/controller.js";
 import { ClaimController } from "../controllers/claim/controller.js";
 import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
@@ -551,7 +551,6 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     fleet.start();
     manager.enqueue(SOURCE_KEY);
     if (proposals) manager.enqueue(PROPOSALS_KEY);
-    manager.enqueue(AUTOSCALERS_KEY); // then every sync period, by itself
     sync.enqueueAll();
     let watch: WatchHandle | undefined = repo.watch(
       () => {
