@@ -75,12 +75,26 @@ export function serviceDiagnostics(objects: readonly ManifestObject[]): Diagnost
     }
   }
 
+  // Workloads by namespace and pod-template label: a Service looks only at those with its selector's rarest
+  // label, not at every workload (Services × workloads was the one quadratic step of reading a commit).
+  const byLabel = new Map<string, Workload[]>();
+  const labelKey = (namespace: string, k: string, v: string) => `${namespace}\0${k}\0${v}`;
+  for (const w of workloads) {
+    const namespace = w.metadata.namespace ?? DEFAULT_NAMESPACE;
+    for (const [k, v] of Object.entries(w.spec.template.metadata.labels ?? {})) {
+      const key = labelKey(namespace, k, v);
+      const list = byLabel.get(key);
+      if (list) list.push(w);
+      else byLabel.set(key, [w]);
+    }
+  }
   for (const { m, svc } of services) {
     const selector = svc.spec.selector ?? {};
     const entries = Object.entries(selector);
     if (entries.length === 0) continue; // manifest/service.ts warns about a Service without selector
     const namespace = svc.metadata.namespace ?? DEFAULT_NAMESPACE;
-    const selected = workloads.filter((w) => (w.metadata.namespace ?? DEFAULT_NAMESPACE) === namespace && entries.every(([k, v]) => w.spec.template.metadata.labels?.[k] === v));
+    const candidates = entries.map(([k, v]) => byLabel.get(labelKey(namespace, k, v)) ?? []).reduce((a, b) => (b.length < a.length ? b : a));
+    const selected = candidates.filter((w) => entries.every(([k, v]) => w.spec.template.metadata.labels?.[k] === v));
     if (selected.length === 0) {
       const wanted = entries.map(([k, v]) => `${k}=${v}`).join(", ");
       report(m, "warning", "MissingReference", ["spec", "selector"],

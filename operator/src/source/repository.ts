@@ -20,6 +20,7 @@ import { isNotFound, mapNetworkError, type GitNetworkOp } from "./errors.js";
 import { gitFs as fs } from "./fs.js";
 import { timedHttpClient } from "./http.js";
 import { KeyedMutex, SharedExclusiveLock } from "./mutex.js";
+import { PackReader } from "./packs.js";
 import { assertRefName, deleteRefLocked, listRefValues, readRefValue, refGlob, updateRefLocked } from "./refs.js";
 import { editSegments, entryType, parseTreeObject, serializeTreeObject, type RawTreeEntry, type TreeEdit } from "./trees.js";
 import type {
@@ -101,6 +102,8 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   private readonly pullRequests: boolean;
   private readonly locks: RepoLocks;
   private cache: object = {};
+  /** Bulk blob reads (packs.ts); reset with the cache. */
+  private readonly packs: PackReader;
   /** Objects this process wrote or found present, with when: see writeDirectory. */
   private readonly knownObjects = new Map<string, number>();
   private knownPacks = new Set<string>();
@@ -119,6 +122,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     // Credentials go up front in a header: isomorphic-git's onAuth costs a second round trip after a 401.
     this.headers = opts.credentials ? { authorization: basicAuthHeader(opts.credentials) } : {};
     this.locks = locksFor(opts.gitdir);
+    this.packs = new PackReader(opts.gitdir);
     this.reader = this;
     this.writer = this;
   }
@@ -167,8 +171,15 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     return out.sort(byPath);
   }
 
-  /** A blob's bytes; CoxError GitFetchFailed when it is missing. */
+  /**
+   * A blob's bytes; CoxError GitFetchFailed when it is missing. Read by the pack reader (packs.ts, about ten
+   * times faster in bulk) when it can answer; otherwise, and on anything it finds wrong, by isomorphic-git,
+   * which says what is missing or corrupt.
+   */
   async readBlob(oid: string): Promise<Uint8Array> {
+    await this.checkCache();
+    const fast = await this.packs.read(oid).catch(() => undefined);
+    if (fast?.type === "blob") return fast.data;
     try {
       const { blob } = await this.withFreshCacheRetry(() => git.readBlob({ fs, gitdir: this.gitdir, cache: this.cache, oid }));
       return blob;
@@ -671,6 +682,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
 
   /** Stops every watcher started by watch(). */
   async close(): Promise<void> {
+    this.packs.reset();
     await Promise.all([...this.stops].map((s) => s()));
   }
 
@@ -789,6 +801,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
 
   private renewCache(packs: Set<string>): void {
     this.cache = {};
+    this.packs.reset();
     this.knownPacks = packs;
     this.knownObjects.clear(); // after a repack, look again before trusting an object to exist
   }
@@ -808,6 +821,8 @@ export class GitRepository implements Repository, GitReader, GitWriter {
         return;
       }
     }
+    // New packs (a fetch): isomorphic-git finds them itself; the pack reader opens its list again.
+    if (packs.size !== this.knownPacks.size) this.packs.reset();
     this.knownPacks = packs;
   }
 

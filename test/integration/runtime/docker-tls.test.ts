@@ -168,7 +168,8 @@ describe.skipIf(!enabled)("DockerRuntime over tcp:// with TLS", () => {
           network: "host",
           address: "127.0.0.1",
           portRange: node.portRange,
-          serviceNetwork: "127.100.0.0/16",
+          // The fleet's machine-wide slot picks the network (127.<100+slot>.0.0/16): another fleet may hold slot 0.
+          serviceNetwork: expect.stringMatching(/^127\.(1[0-9][0-9]|2[0-4][0-9]|25[0-5])\.0\.0\/16$/),
           proxyImage: TEST_PROXY_IMAGE,
           tls: { secretRef: { name: "node-1-tls", namespace: "default" } },
         },
