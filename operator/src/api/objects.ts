@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, DaemonSet, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PodDisruptionBudget, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+import type { ConfigMap, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PodDisruptionBudget, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
-export type { ConfigMap, DaemonSet, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PodDisruptionBudget, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+export type { ConfigMap, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PodDisruptionBudget, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | PodDisruptionBudget | StatefulSet;
+export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | PodDisruptionBudget | StatefulSet | HorizontalPodAutoscaler;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -36,6 +36,7 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   ConfigMap: kind(["v1"], true, "configmap.yaml"),
   DaemonSet: kind(["apps/v1"], true, "daemonset.yaml"),
   Deployment: kind(["apps/v1"], true, "deployment.yaml"),
+  HorizontalPodAutoscaler: kind(["autoscaling/v2"], true, "horizontalpodautoscaler.yaml"),
   Ingress: kind(["networking.k8s.io/v1"], true, "ingress.yaml"),
   Job: kind(["batch/v1"], true, "job.yaml"),
   Namespace: kind(["v1"], false, "namespace.yaml"),

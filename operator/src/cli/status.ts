@@ -3,7 +3,8 @@
  * what runs, read from the status branch of any clone (or of a remote, through a throw-away mirror) —
  * never from the operator. Prints the summary (head commit and phase, applied commit, whether the
  * branch's current head was processed yet), each workload's revision, replicas and conditions, each
- * PodDisruptionBudget's figures (as kubectl get pdb, with Kubernetes' status fields), and the nodes. Human output is aligned and sorted; JSON has a fixed shape and order.
+ * PodDisruptionBudget's figures (as kubectl get pdb, with Kubernetes' status fields), each
+ * HorizontalPodAutoscaler's counts, metrics and last scaling (autoscalers/…), and the nodes. Human output is aligned and sorted; JSON has a fixed shape and order.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { CoxError } from "../api/errors.js";
 import { openRepository, resolveGitCredentials } from "../source/index.js";
 import type { Repository } from "../source/types.js";
 import { readBudgetRecord, type BudgetRecord } from "../status/disruption-budgets.js";
+import { readAutoscalerStatus, type AutoscalerRecord } from "../status/autoscalers.js";
 import { readRecords, type RecordedStatus } from "../status/reader.js";
 import type { WorkloadRecord } from "../status/types.js";
 import { parse } from "./args.js";
@@ -101,6 +103,8 @@ export interface StatusReport {
   workloads: WorkloadRecord[];
   /** PodDisruptionBudgets (disruptionbudgets/<ns>/<name>.yaml), sorted by namespace/name. */
   budgets: BudgetRecord[];
+  /** The HorizontalPodAutoscalers' status files (autoscalers/<ns>/<name>.yaml), sorted by autoscaler. */
+  autoscalers: AutoscalerRecord[];
   /** Files on the status branch that could not be read. */
   problems: { path: string; message: string }[];
 }
@@ -143,6 +147,7 @@ export async function buildStatusReport(repo: Repository, opts: { branch: string
       .filter((f) => f.path.startsWith("disruptionbudgets/"))
       .flatMap((f) => readBudgetRecord(f.content) ?? [])
       .sort((a, b) => (a.budget < b.budget ? -1 : a.budget > b.budget ? 1 : 0)),
+    autoscalers: rec.state.extra.flatMap((f) => (f.path.startsWith("autoscalers/") ? [readAutoscalerStatus(f.content)].filter((a): a is AutoscalerRecord => a !== undefined) : [])).sort((a, b) => (a.autoscaler < b.autoscaler ? -1 : 1)),
     problems: rec.problems,
   };
 }
@@ -233,6 +238,25 @@ export function formatStatus(r: StatusReport): string[] {
           String(b.status.currentHealthy),
           String(b.status.desiredHealthy),
           String(b.status.expectedPods),
+        ]),
+      ),
+    );
+  }
+  if (r.autoscalers.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table(
+        ["AUTOSCALER", "TARGET", "MIN", "MAX", "CURRENT", "DESIRED", "METRICS", "LAST SCALE", "CONDITIONS"],
+        r.autoscalers.map((a) => [
+          a.autoscaler.replace(/^HorizontalPodAutoscaler\//, ""),
+          a.target,
+          String(a.minReplicas),
+          String(a.maxReplicas),
+          String(a.currentReplicas),
+          String(a.desiredReplicas),
+          a.currentMetrics.map((m) => `${m.resource} ${m.averageUtilization !== undefined ? `${m.averageUtilization}%` : (m.averageValue ?? "<unknown>")}/${m.target.replace(/^\S+ /, "")}`).join(", ") || "-",
+          a.lastScaleTime ? `${a.lastScaleTime.replace(/\.\d+Z$/, "Z")} ${a.lastScaleReason ?? ""}`.trim() : "-",
+          a.conditions.map(formatCondition).join(" ") || "-",
         ]),
       ),
     );

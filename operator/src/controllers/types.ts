@@ -95,3 +95,12 @@ export interface ServiceTrafficPort {
   /** Every node's proxy runs `state` for the Rollout (undefined: not every one does). */
   setApplied(rollout: string, state: RolloutTrafficState | undefined): void;
 }
+
+/**
+ * The replica counts autoscalers set (controllers/autoscaler implements it); the workload controller reads
+ * it in place of spec.replicas.
+ */
+export interface ReplicaCountPort {
+  /** The count an autoscaler set for the workload (its key); undefined: spec.replicas in Git rules. */
+  replicas(workload: string): number | undefined;
+}

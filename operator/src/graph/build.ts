@@ -22,6 +22,7 @@ import { BUILTIN_PRIORITY_CLASSES } from "../manifest/cluster.js";
 import { secretKeys, secretValue } from "../manifest/secret.js";
 import { statefulClaimNames } from "../manifest/statefulset.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
+import { autoscalerReferences } from "./autoscalers.js";
 import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
 import { disruptionBudgetGraph } from "./disruption-budgets.js";
@@ -53,7 +54,7 @@ export interface GraphBuild {
  * (Deployment, Rollout) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
  * optional refs too, when it exists: pod-references.ts), or mounts it as a configMap or secret volume
  * (volume-references.ts); a PersistentVolumeClaim → every workload that mounts it; a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
- * spec.tls.secretRef names it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
+ * spec.tls.secretRef names it; a Deployment or Rollout → the HorizontalPodAutoscaler that scales it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
  * templates name them → the StatefulSet, when present; a PodDisruptionBudget → every workload whose pod template
  * its selector matches (disruption-budgets.ts, which warns about a budget that guards none); each
  * `coxswain.io/depends-on` entry → the annotated object.
@@ -76,7 +77,8 @@ export interface GraphBuild {
  * are warnings) and rolloutServiceDiagnostics' (rollout-services.ts: a Service a Rollout names that is not
  * in its namespace, headless, or does not select its pods, or that two fields name, is an error) and
  * pullSecretDiagnostics' (pull-secrets.ts: an imagePullSecrets entry naming no Secret, or no usable pull
- * Secret). No
+ * Secret) and autoscalerReferences' (autoscalers.ts: a scaleTargetRef naming no workload of the commit, or
+ * one another autoscaler scales). No
  * message contains a Secret value. The output does not
  * depend on the order of `objects`.
  */
@@ -216,6 +218,11 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
     }
   }
+
+  // HorizontalPodAutoscalers: target → autoscaler, a missing target or a second autoscaler of one (autoscalers.ts).
+  const scaled = autoscalerReferences([...byKey.values()], (k) => byKey.has(k));
+  for (const e of scaled.edges) addEdge(e.from, e.to, e.path);
+  for (const p of scaled.problems) report(p.object, p.code, p.path, p.message);
 
   diagnostics.push(...serviceDiagnostics([...byKey.values()]));
   diagnostics.push(...ingressDiagnostics([...byKey.values()]));

@@ -136,6 +136,12 @@ function objectLabel(kind: string, metadata: unknown): string | undefined {
   return namespaced ? `${kind}/${namespace ?? DEFAULT_NAMESPACE}/${name}` : `${kind}/${name}`;
 }
 
+/** How to rewrite an object written in an older apiVersion that Kubernetes still serves ("<kind> <apiVersion>" → hint). */
+const OLD_API_VERSION_HINTS: Readonly<Record<string, string>> = {
+  "HorizontalPodAutoscaler autoscaling/v1":
+    ": write spec.targetCPUUtilizationPercentage: N as autoscaling/v2's metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: N}}}] (scaleTargetRef, minReplicas and maxReplicas stay as they are)",
+};
+
 /** The message for a kind coxswain neither reads nor ignores; a List and a kustomization get a hint of their own. */
 function unknownKindMessage(kind: string, apiVersion: string): string {
   if (kind === "List") {
@@ -191,7 +197,7 @@ export function checkDocument(doc: ParsedDocument, positions: FilePositions, ord
       severity: "error",
       path: ["apiVersion"],
       at: "value",
-      message: `${kind} is accepted as apiVersion ${apiVersions.join(" or ")} (got ${showValue(apiVersion)})`,
+      message: `${kind} is accepted as apiVersion ${apiVersions.join(" or ")} (got ${showValue(apiVersion)})${OLD_API_VERSION_HINTS[`${kind} ${apiVersion}`] ?? ""}`,
     });
     return result();
   }

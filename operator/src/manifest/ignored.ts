@@ -23,11 +23,6 @@ const RBAC = "it grants access to the Kubernetes API, and coxswain serves none (
 export const IGNORED_KINDS: Readonly<Record<string, IgnoredKind>> = Object.freeze({
   ClusterRole: { apiVersions: ["rbac.authorization.k8s.io/v1"], namespaced: false, why: RBAC },
   ClusterRoleBinding: { apiVersions: ["rbac.authorization.k8s.io/v1"], namespaced: false, why: RBAC },
-  HorizontalPodAutoscaler: {
-    apiVersions: ["autoscaling/v2", "autoscaling/v1"],
-    namespaced: true,
-    why: "coxswain reads no metrics and scales nothing by itself; the workload keeps the spec.replicas in Git (1 when omitted)",
-  },
   NetworkPolicy: {
     apiVersions: ["networking.k8s.io/v1"],
     namespaced: true,

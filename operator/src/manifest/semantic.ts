@@ -3,10 +3,11 @@
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
  * templates), workload.ts (Deployment, Rollout, StatefulSet), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
- * ingress.ts, claim.ts, disruption.ts, annotations.ts.
+ * ingress.ts, claim.ts, disruption.ts, autoscaler.ts, annotations.ts.
  */
 import { DEFAULT_NAMESPACE, KINDS, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
 import { annotationIssues } from "./annotations.js";
+import { autoscalerIssues } from "./autoscaler.js";
 import { claimIssues } from "./claim.js";
 import { nodeIssues, priorityClassIssues } from "./cluster.js";
 import { disruptionBudgetIssues } from "./disruption.js";
@@ -71,6 +72,8 @@ function kindIssues(obj: DesiredObject): Issue[] {
       return ingressIssues(obj);
     case "PersistentVolumeClaim":
       return claimIssues(obj);
+    case "HorizontalPodAutoscaler":
+      return autoscalerIssues(obj);
     case "PodDisruptionBudget":
       return disruptionBudgetIssues(obj);
     case "StatefulSet":

@@ -239,6 +239,16 @@ export interface TlsCredentials {
   key?: string;
 }
 
+/** A container's resource use at one moment (NodeRuntime.usage), what an autoscaler measures. */
+export interface ContainerUsage {
+  /** CPU time the container's processes used since it started, in nanoseconds: cumulative, so a rate needs two readings. */
+  cpuNanos: number;
+  /** Its working set in bytes: memory in use less the inactive file cache, as the kubelet's metrics count it. */
+  memoryBytes: number;
+  /** Epoch ms of the reading. */
+  at: number;
+}
+
 /** Something changed on the node (a container started, died, was removed); callers re-list. */
 export type RuntimeChangeListener = (containerId: string | undefined) => void;
 
@@ -307,6 +317,11 @@ export interface NodeRuntime {
    * record of which node a claim is bound to. Runtimes without claims (the fake) leave it out.
    */
   claims?(): Promise<ClaimVolume[]>;
+  /**
+   * The container's resource use now; undefined when it does not run. Runtimes that cannot measure (the
+   * fake, unless a test sets usage) leave it out or answer undefined.
+   */
+  usage?(id: string): Promise<ContainerUsage | undefined>;
   /** Removes a claim's storage and its data; RuntimeCallFailed while a container still uses it. Missing is fine. */
   removeClaim?(claim: string): Promise<void>;
   /** Releases connections and timers. Never stops containers. */

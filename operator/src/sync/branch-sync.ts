@@ -21,14 +21,16 @@
 import type { WorkloadEvent } from "../api/conditions.js";
 import { shortHash } from "../api/canonical.js";
 import { CoxError, toCoxError } from "../api/errors.js";
+import type { DesiredObject, Deployment, Rollout as RolloutObject } from "../api/objects.js";
 import type { DesiredEntry, DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
+import { AUTOSCALERS_KEY } from "../controllers/autoscaler/controller.js";
 import { CLAIMS_KEY } from "../controllers/claim/controller.js";
 import { BUDGETS_KEY } from "../controllers/disruption/controller.js";
 import type { DrainWaits } from "../controllers/disruption/drain-waits.js";
 import { SERVICES_KEY } from "../controllers/service/controller.js";
 import type { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
-import { diffGraphs, formatChange, type DesiredGraph } from "../graph/index.js";
+import { autoscalerOf, diffGraphs, formatChange, type Change, type DesiredGraph } from "../graph/index.js";
 import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
 import type { Fleet } from "../runtime/fleet.js";
@@ -73,10 +75,14 @@ export function graphDigest(graph: DesiredGraph): string {
   return shortHash(graph.objects(), 16);
 }
 
-/** The workloads whose desired object differs between two graphs (created, changed, deleted), sorted. */
+/**
+ * The workloads whose desired object differs between two graphs (created, changed, deleted), sorted. A
+ * change of spec.replicas alone of a workload an autoscaler scales is none: the autoscaler owns its count
+ * (unless the count goes to or from 0, which turns autoscaling off or on).
+ */
 export function changedWorkloads(from: DesiredGraph | undefined, to: DesiredGraph): string[] {
   const out = new Set<string>();
-  for (const c of diffGraphs(from, to).changes) if (isWorkloadKey(c.key)) out.add(c.key);
+  for (const c of diffGraphs(from, to).changes) if (isWorkloadKey(c.key) && !isAutoscaledResize(c, to)) out.add(c.key);
   // A workload also changes when a ConfigMap or Secret it reads changed: its dependents in either graph.
   for (const c of diffGraphs(from, to).changes) {
     if (isWorkloadKey(c.key)) continue;
@@ -91,6 +97,14 @@ export function changedWorkloads(from: DesiredGraph | undefined, to: DesiredGrap
     }
   }
   return [...out].sort();
+}
+
+/** An update of spec.replicas alone, between counts above 0, of a workload an autoscaler scales in `to`. */
+function isAutoscaledResize(c: Change, to: DesiredGraph): boolean {
+  if (c.action !== "update" || c.fields?.length !== 1 || c.fields[0] !== "spec.replicas" || autoscalerOf(to, c.key) === undefined) return false;
+  // Autoscaler targets are Deployments and Rollouts (manifest/autoscaler.ts).
+  const replicas = (o: DesiredObject | undefined): number => ((o as Deployment | RolloutObject | undefined)?.spec.replicas ?? 1);
+  return replicas(c.before) > 0 && replicas(c.after) > 0;
 }
 
 interface Rollout {
@@ -415,12 +429,13 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.rollout = { ...(from ? { fromGraph: from.graph, fromCommit: from.commit } : {}), changed, direction, ...(failed ? { failed } : {}) };
   }
 
-  /** Queues every key that may need work: all workloads desired, every owner observed, the fleet, the Services, the claims. */
+  /** Queues every key that may need work: all workloads desired, every owner observed, the fleet, the Services, the claims, the autoscalers. */
   enqueueAll(): void {
     this.opts.manager.enqueue("Node/*");
     this.opts.manager.enqueue(SERVICES_KEY);
     this.opts.manager.enqueue(CLAIMS_KEY);
     this.opts.manager.enqueue(BUDGETS_KEY);
+    this.opts.manager.enqueue(AUTOSCALERS_KEY);
     const keys = new Set<string>();
     for (const g of [this.target?.graph, this.rollout?.fromGraph]) {
       if (!g) continue;

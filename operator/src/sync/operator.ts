@@ -7,6 +7,7 @@
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
+import { AutoscalerController } from "../controllers/autoscaler/controller.js";
 import { CLAIMS_KEY, ClaimController } from "../controllers/claim/controller.js";
 import { BUDGETS_KEY, DisruptionBudgetController } from "../controllers/disruption/controller.js";
 import { DrainWaits } from "../controllers/disruption/drain-waits.js";
@@ -103,6 +104,8 @@ export interface OperatorOptions {
   /** Burst coalescing of pushes (BurstGate): quiet time and longest hold (defaults 500 ms and 2 s). */
   burstQuietMs?: number;
   burstMaxWaitMs?: number;
+  /** How often HorizontalPodAutoscalers are synced (default 15 s, as Kubernetes; tests shorten it). */
+  autoscalerSyncMs?: number;
   /** Progress lines (the CLI prints them with a timestamp). */
   log?: (line: string) => void;
   /** Replaces the runtimes (tests and benchmarks use the fake runtime). */
@@ -436,6 +439,21 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       onApplied: (rollout) => manager!.enqueue(rollout),
       recorded: (rollout) => recordedTraffic(desired.previousRecord(rollout)),
     });
+    // HorizontalPodAutoscalers: their counts replace spec.replicas in the workload controller.
+    const autoscalers = new AutoscalerController({
+      desired: sync,
+      fleet,
+      setStatusFile: (path, content) => {
+        if (content === undefined) store.removeFile(path);
+        else store.setFile(path, content);
+        scheduleStatusWrite();
+      },
+      statusFiles: (prefix) => store.filePaths(prefix),
+      statusFile: (path) => store.getFile(path),
+      onScaled: (workload) => manager!.enqueue(workload),
+      ...(opts.autoscalerSyncMs !== undefined ? { syncPeriodMs: opts.autoscalerSyncMs } : {}),
+      log,
+    });
     // One placer for every controller that makes pods, as one kube-scheduler serves a cluster.
     const placer = new PodPlacer({
       desired,
@@ -453,6 +471,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       reporter: desired,
       traffic,
       placer,
+      replicas: autoscalers,
       // Canary analysis measures what the node proxies log (the service controller is made just below).
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
     });
@@ -521,6 +540,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register(PROXY_PREFIX, services);
     manager.register("DaemonSet", daemonSets);
     manager.register("Deployment", workloads);
+    manager.register("HorizontalPodAutoscaler", autoscalers);
     manager.register("Job", jobs);
     manager.register("Rollout", workloads);
     manager.register("StatefulSet", statefulSets);

@@ -23,14 +23,18 @@
  * placed with that node's name; a node's old pod is released before its new one is placed. A StatefulSet's
  * pods are planned by name, ordinal by ordinal, each with its own claims (a claim already bound pins its pod
  * to that node). Placements are against the fleet that runs now: Node objects the commit adds or changes
- * are not taken into account.
+ * are not taken into account. A workload a HorizontalPodAutoscaler scales is noted as such: its
+ * spec.replicas in Git is ignored, so a change of it places no pod (the autoscaler decides the count); an
+ * autoscaler's own change says what it scales, between which counts, on which metrics.
  */
 import type { StatefulSet, Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
 import { guardedWorkloads } from "../graph/disruption-budgets.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
-import { changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
+import { autoscalerOf, autoscalerTargetKey, changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
+import { resolveMetrics } from "../autoscale/index.js";
+import { formatCpu, formatMemory } from "../api/quantity.js";
 import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
 import { daemonTemplate } from "../controllers/daemonset/controller.js";
@@ -65,6 +69,11 @@ export interface PlannedChange {
   rollsTo?: { revision: string; replicas: number };
   /** New pods and where they would go (with a fleet to ask), in creation order. */
   placements?: PlannedPlacement[];
+  /**
+   * Autoscaling: on a workload, the autoscaler that owns its count ("scaled by HorizontalPodAutoscaler/…");
+   * on an autoscaler, what it scales ("scales Deployment/default/web between 1 and 5 replicas on cpu 50%").
+   */
+  note?: string;
 }
 
 /** A plan between two commits. */
@@ -124,6 +133,19 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
     if (c.action === "delete" || pdb?.kind !== "PodDisruptionBudget") continue;
     const guarded = guardedWorkloads(pdb, workloads);
     c.details = [...(c.details ?? []), guarded.length > 0 ? `guards ${guarded.join(", ")}` : "guards no workload"];
+  }
+  for (const c of changes) {
+    if (c.action === "delete") continue;
+    const o = after.get(c.key)!.object;
+    if (o.kind === "HorizontalPodAutoscaler") {
+      const metrics = resolveMetrics(o).map((m) =>
+        m.type === "Utilization" ? `${m.resource} ${m.averageUtilization}%` : `${m.resource} ${m.resource === "cpu" ? formatCpu(m.averageValue) : formatMemory(m.averageValue)} per pod`,
+      );
+      c.note = `scales ${autoscalerTargetKey(o) ?? "?"} between ${o.spec.minReplicas ?? 1} and ${o.spec.maxReplicas} replicas on ${metrics.join(", ")}`;
+    } else {
+      const hpa = isWorkload(o) ? autoscalerOf(after, c.key) : undefined;
+      if (hpa !== undefined) c.note = `scaled by ${hpa}: spec.replicas in Git is ignored`;
+    }
   }
   const order = new Map(after.order().map((k, i) => [k, i]));
   const rank = (c: PlannedChange) => (c.action === "delete" ? Number.MAX_SAFE_INTEGER : (order.get(c.key) ?? 0));
@@ -230,7 +252,7 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
       nodes = release(nodes, new Set(old.map((p) => p.name)));
       const rest = place(ids(current + surge, wanted - surge), old.length > 0 ? "after the old pods are removed" : undefined, plan);
       change.placements = [...first, ...rest];
-    } else if (change.action === "update" && live.length < replicas) {
+    } else if (change.action === "update" && live.length < replicas && autoscalerOf(after, change.key) === undefined) {
       change.placements = place(ids(live.length, replicas - live.length), undefined, plan);
     }
   }
@@ -377,13 +399,6 @@ export function formatPlan(plan: Plan): string[] {
   for (const c of plan.changes) {
     let line = `  ${c.action} ${c.key}`;
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
-    else if (c.action === "create" && c.details?.length) line += ` (${c.details.join("; ")})`;
-    // A Job runs its pods to completion: its "replicas" are the pods it runs at once.
-    if (c.rollsTo) {
-      line += c.key.startsWith("Job/")
-        ? ` → runs revision ${c.rollsTo.revision} (${c.rollsTo.replicas} pod(s) at a time)`
-        : ` → rolls out revision ${c.rollsTo.revision} (${c.key.startsWith("DaemonSet/") ? `one pod on each node that fits${plan.nodes ? `: ${c.rollsTo.replicas}` : ""}` : `${c.rollsTo.replicas} replicas`})`;
-    }
     lines.push(line);
     for (const p of c.placements ?? []) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";

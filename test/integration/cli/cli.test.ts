@@ -265,6 +265,7 @@ describe("coxswain kinds", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ {2}DaemonSet +apps\/v1$/m);
     expect(r.stdout).toMatch(/^ {2}Deployment +apps\/v1$/m);
+    expect(r.stdout).toMatch(/^ {2}HorizontalPodAutoscaler +autoscaling\/v2$/m);
     expect(r.stdout).toMatch(/^ {2}Rollout +argoproj\.io\/v1alpha1 or coxswain\.io\/v1alpha1$/m);
     expect(r.stdout).toMatch(/^ {2}StatefulSet +apps\/v1$/m);
     expect(r.stdout).toMatch(/^ {2}NetworkPolicy +networking\.k8s\.io\/v1: coxswain does not filter traffic between pods/m);

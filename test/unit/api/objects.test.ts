@@ -6,7 +6,7 @@ const kinds = Object.keys(KINDS) as Kind[];
 
 describe("KINDS", () => {
   it("lists every kind coxswain accepts", () => {
-    expect([...kinds].sort()).toEqual(["ConfigMap", "DaemonSet", "Deployment", "Ingress", "Job", "Namespace", "Node", "PersistentVolumeClaim", "PodDisruptionBudget", "PriorityClass", "Rollout", "Secret", "Service", "StatefulSet"]);
+    expect([...kinds].sort()).toEqual(["ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Job", "Namespace", "Node", "PersistentVolumeClaim", "PodDisruptionBudget", "PriorityClass", "Rollout", "Secret", "Service", "StatefulSet"]);
   });
 
   it("accepts Rollout under Argo's group and coxswain's, Argo's first", () => {

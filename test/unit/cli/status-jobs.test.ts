@@ -28,6 +28,7 @@ describe("coxswain status with Jobs", () => {
       branchHead: null,
       problems: [],
       budgets: [],
+      autoscalers: [],
       workloads: [
         record("Deployment", "web"),
         record("Job", "migrate", {

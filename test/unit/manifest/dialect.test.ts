@@ -177,6 +177,7 @@ describe("schemas in crds/ and KINDS", () => {
       Service: { spec: { selector: { a: "b" }, ports: [{ port: 80 }] } },
       Ingress: { spec: { defaultBackend: { service: { name: "web", port: { number: 80 } } } } },
       PersistentVolumeClaim: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
+      HorizontalPodAutoscaler: { spec: { scaleTargetRef: { kind: "Deployment", name: "web" }, maxReplicas: 2 } },
       PodDisruptionBudget: { spec: { minAvailable: 1, selector: { matchLabels: { a: "b" } } } },
       StatefulSet: { spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } },
     };

@@ -428,3 +428,20 @@ describe("FakeRuntime restarts, signals and exec", () => {
     expect(isCoxError(caught, "InvalidArgument")).toBe(true);
   });
 });
+
+describe("FakeRuntime usage", () => {
+  it("accrues CPU time at the rate set, on its clock, for a running container only", async () => {
+    let now = 1_000;
+    const rt = node({ now: () => now });
+    const c = await rt.run(launch("web"));
+    expect(await rt.usage(c.id)).toBeUndefined();
+    rt.setUsage(c.id, 250, 64 << 20);
+    now += 2_000;
+    expect(await rt.usage(c.id)).toEqual({ cpuNanos: 500e6, memoryBytes: 64 << 20, at: 3_000 });
+    rt.setUsage(c.id, 1000, 64 << 20);
+    now += 1_000;
+    expect((await rt.usage(c.id))!.cpuNanos).toBe(1500e6);
+    await rt.stop(c.id, 0);
+    expect(await rt.usage(c.id)).toBeUndefined();
+  });
+});

@@ -3,6 +3,7 @@ export type * from "./common.js";
 export type * from "./configmap.js";
 export type * from "./daemonset.js";
 export type * from "./deployment.js";
+export type * from "./horizontalpodautoscaler.js";
 export type * from "./ingress.js";
 export type * from "./job.js";
 export type * from "./namespace.js";

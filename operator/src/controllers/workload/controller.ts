@@ -74,7 +74,7 @@ import { uniquePodName } from "./names.js";
 import { appendEvents, notePodsSeen, recordedPods } from "./observed.js";
 import type { PodPlacer } from "./placer.js";
 import { planTemplate, type TemplatePlan } from "./template.js";
-import type { DesiredView, RolloutTrafficPort, WorkloadReporter } from "../types.js";
+import type { DesiredView, ReplicaCountPort, RolloutTrafficPort, WorkloadReporter } from "../types.js";
 
 /** Options of the workload controller. */
 export interface WorkloadControllerOptions {
@@ -86,6 +86,8 @@ export interface WorkloadControllerOptions {
   placer: PodPlacer;
   /** Where Rollouts' traffic is told to the service controller and read back; without it, no step waits for a proxy. */
   traffic?: RolloutTrafficPort;
+  /** The counts autoscalers set, which replace spec.replicas while one targets the workload. */
+  replicas?: ReplicaCountPort;
   /** The node proxies' request logs, which canary analysis steps measure (none: every analysis window has no request). */
   requests?: RequestSubscription;
   /** Where a drain held by a PodDisruptionBudget is told, per node (the summary shows it). */
@@ -246,7 +248,9 @@ export class WorkloadController {
     ctx.pods = this.opts.fleet.pods(ctx.key);
     const entry = this.opts.desired.entry(ctx.key);
     if (!entry || (entry.object.kind !== "Deployment" && entry.object.kind !== "Rollout")) return;
-    const w = entry.object;
+    // An autoscaler's count replaces spec.replicas (controllers/autoscaler).
+    const scaled = this.opts.replicas?.replicas(ctx.key);
+    const w = scaled === undefined ? entry.object : ({ ...entry.object, spec: { ...entry.object.spec, replicas: scaled } } as typeof entry.object);
     const graph = entry.graph;
     ctx.workload = w;
     ctx.graph = graph;

@@ -40,6 +40,7 @@ import {
   MAX_EXEC_OUTPUT_BYTES,
   type ClaimVolume,
   type ContainerLaunch,
+  type ContainerUsage,
   type ExecResult,
   type KillSignal,
   type NodeInfo,
@@ -167,6 +168,13 @@ interface CallOptions {
   semaphore?: Semaphore;
 }
 
+/** The fields of GET /containers/{id}/stats that usage() reads. */
+interface DockerStats {
+  read?: string;
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
+}
+
 /** An error as an aborted request raises it. */
 function abortError(): Error {
   const err = new Error("aborted");
@@ -232,6 +240,8 @@ export class DockerRuntime implements NodeRuntime {
   private readonly semaphore: Semaphore;
   /** Slots for stop(), which waits inside the engine for up to the grace period. */
   private readonly stopSemaphore: Semaphore;
+  /** Slots for usage(), which waits inside the engine for its statistics collector's next round (up to 1 s). */
+  private readonly statsSemaphore: Semaphore;
   private version: string | undefined;
   private client: Docker | undefined;
   private streamClient: Docker | undefined;
@@ -260,6 +270,7 @@ export class DockerRuntime implements NodeRuntime {
     const limit = options.maxConcurrentCalls ?? 8;
     this.semaphore = new Semaphore(limit);
     this.stopSemaphore = new Semaphore(limit);
+    this.statsSemaphore = new Semaphore(limit);
     if (options.apiVersion !== undefined) {
       this.pin(chooseApiVersion({ ApiVersion: options.apiVersion }, `node ${this.nodeName}`, options.apiVersion));
     }
@@ -714,6 +725,35 @@ export class DockerRuntime implements NodeRuntime {
    */
   bridgeNetwork(): Promise<BridgeNetwork> {
     return this.ensureBridgeNetwork();
+  }
+
+  /**
+   * The container's CPU time and working set from the engine's statistics (GET /containers/{id}/stats,
+   * stream=false, one-shot=true: the engine answers with its collector's next round — up to a second, since
+   * it collects once a second — instead of waiting for a second round to fill precpu_stats; engines before
+   * API 1.41 ignore one-shot). Calls hold slots of their own, so that waiting readings never hold up the
+   * node's other calls; read many containers at once, not one after the other. Working set = usage less
+   * inactive_file (cgroup v2) or total_inactive_file (v1), as the kubelet computes it. undefined when the
+   * container does not run (the engine reports no CPU time then) or no longer exists.
+   */
+  async usage(id: string): Promise<ContainerUsage | undefined> {
+    let stats: DockerStats;
+    try {
+      stats = await this.call<DockerStats>(
+        `read the statistics of container ${id}`,
+        { method: "GET", path: `/containers/${id}/stats`, query: { stream: false, "one-shot": true } },
+        { semaphore: this.statsSemaphore },
+      );
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    const cpu = stats.cpu_stats?.cpu_usage?.total_usage;
+    // A stopped container's statistics are all zero, read at "0001-01-01T00:00:00Z".
+    if (cpu === undefined || !isDockerTimeSet(stats.read)) return undefined;
+    const mem = stats.memory_stats ?? {};
+    const inactive = mem.stats?.inactive_file ?? mem.stats?.total_inactive_file ?? 0;
+    return { cpuNanos: cpu, memoryBytes: Math.max(0, (mem.usage ?? 0) - inactive), at: Date.parse(stats.read!) };
   }
 
   /** Every repo:tag present on the engine, sorted; untagged images are left out. */

@@ -12,6 +12,7 @@ import { logTail, type LogTail } from "../log-tail.js";
 import {
   MAX_EXEC_OUTPUT_BYTES,
   type ContainerLaunch,
+  type ContainerUsage,
   type ExecResult,
   type KillSignal,
   type NodeInfo,
@@ -98,6 +99,8 @@ export class FakeRuntime implements NodeRuntime {
   readonly #sigterm = new Map<string, FakeSigtermBehaviour>();
   /** What each container printed (crash's output). */
   readonly #logs = new Map<string, string>();
+  /** Per container: millicores it burns and bytes it holds (setUsage); CPU time accrues from when it was set. */
+  readonly #usage = new Map<string, { cpuMillis: number; memoryBytes: number; since: number; cpuNanos: number }>();
   /** Every exec() that reached a running container, in order: [id, command]. */
   readonly execs: Array<{ id: string; command: string[] }> = [];
   readonly #listeners = new Set<RuntimeChangeListener>();
@@ -201,6 +204,17 @@ export class FakeRuntime implements NodeRuntime {
     this.#images.add(container.image);
   }
 
+  /**
+   * Makes a running container use `cpuMillis` millicores from now on (its CPU time accrues at that rate on
+   * the fake's clock) and hold `memoryBytes`; usage() answers for it from then on.
+   */
+  setUsage(id: string, cpuMillis: number, memoryBytes: number): void {
+    const now = this.#now();
+    const prev = this.#usage.get(id);
+    const cpuNanos = prev === undefined ? 0 : prev.cpuNanos + (now - prev.since) * prev.cpuMillis * 1000;
+    this.#usage.set(id, { cpuMillis, memoryBytes, since: now, cpuNanos });
+  }
+
   /** A copy of one container whatever its owner, or undefined. No latency, never fails, not counted. */
   get(id: string): ObservedContainer | undefined {
     const c = this.#containers.get(id);
@@ -213,6 +227,14 @@ export class FakeRuntime implements NodeRuntime {
   }
 
   // ---- NodeRuntime ----
+
+  /** What setUsage said, for a running container (undefined otherwise, or when it was never set). Not counted, never fails. */
+  async usage(id: string): Promise<ContainerUsage | undefined> {
+    const u = this.#usage.get(id);
+    if (u === undefined || this.#containers.get(id)?.state !== "running") return undefined;
+    const now = this.#now();
+    return { cpuNanos: u.cpuNanos + (now - u.since) * u.cpuMillis * 1000, memoryBytes: u.memoryBytes, at: now };
+  }
 
   /** Reports the configured capacity; engine "fake <name>", platform "linux/amd64". */
   async connect(): Promise<NodeInfo> {

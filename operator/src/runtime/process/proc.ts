@@ -131,3 +131,30 @@ export function liveDescendants(pid: number): number[] {
   }
   return out.sort((a, b) => a - b);
 }
+
+/** Clock ticks per second of /proc's times (USER_HZ: 100 on every architecture Linux exports it for). */
+const USER_HZ = 100;
+
+/**
+ * The CPU time of a process in nanoseconds — its own (utime + stime, fields 14–15) and that of its
+ * children it has reaped (cutime + cstime, 16–17), so that summing a process tree counts every exited
+ * descendant once — and its resident set in bytes (VmRSS of /proc/<pid>/status). undefined when there is
+ * no such process.
+ */
+export function readProcUsage(pid: number): { cpuNanos: number; rssBytes: number } | undefined {
+  let stat: string;
+  let status: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const close = stat.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const rest = stat.slice(close + 2).split(" ");
+  // Field n is rest[n − 3].
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + (Number.parseInt(rest[i] ?? "", 10) || 0), 0);
+  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return { cpuNanos: (ticks * 1e9) / USER_HZ, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+}

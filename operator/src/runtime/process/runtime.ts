@@ -50,6 +50,7 @@ import { logTail, type LogTail } from "../log-tail.js";
 import type {
   ClaimVolume,
   ContainerLaunch,
+  ContainerUsage,
   ExecResult,
   KillSignal,
   NodeInfo,
@@ -58,7 +59,7 @@ import type {
   RuntimeChangeListener,
 } from "../types.js";
 import { runCommand } from "./exec.js";
-import { isAlive, liveGroupMembers, readCmdline, readProcStat } from "./proc.js";
+import { isAlive, liveDescendants, liveGroupMembers, readCmdline, readProcStat, readProcUsage } from "./proc.js";
 import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
 import { unmetSecurity } from "./security.js";
 import { claimDir, MOUNT_ROOT_ENV, podPart, writeVolumes } from "./volumes.js";
@@ -473,6 +474,25 @@ export class ProcessRuntime implements NodeRuntime {
     } finally {
       await file.close();
     }
+  }
+
+  /**
+   * The CPU time and resident memory of the container's process tree (its wrapper shell and every live
+   * descendant, read from /proc: readProcUsage); undefined when it does not run. Resident sets are summed,
+   * so pages the processes share count more than once: an upper bound of the working set.
+   */
+  async usage(id: string): Promise<ContainerUsage | undefined> {
+    const record = await this.#read(id);
+    if (record === undefined || record.pid === undefined || !this.#isRunning(record)) return undefined;
+    let cpuNanos = 0;
+    let memoryBytes = 0;
+    for (const pid of [record.pid, ...liveDescendants(record.pid)]) {
+      const u = readProcUsage(pid);
+      if (u === undefined) continue;
+      cpuNanos += u.cpuNanos;
+      memoryBytes += u.rssBytes;
+    }
+    return { cpuNanos, memoryBytes, at: Date.now() };
   }
 
   /** Kills the container's process group if anything of it lives, then deletes its record, log and directory. No-op for an unknown id. */
