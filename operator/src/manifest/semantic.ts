@@ -2,10 +2,10 @@
  * Rules beyond the schema (InvalidField) and the defaults a JSON schema cannot express, per kind. Both run
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
- * templates), workload.ts (Deployment, Rollout), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
+ * templates), workload.ts (Deployment, ReplicaSet, ReplicationController, Rollout, Pod), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
  * ingress.ts, claim.ts, annotations.ts.
  */
-import { DEFAULT_NAMESPACE, KINDS, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
+import { DEFAULT_NAMESPACE, KINDS, isWorkload, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
 import { annotationIssues } from "./annotations.js";
 import { claimIssues } from "./claim.js";
 import { nodeIssues, priorityClassIssues } from "./cluster.js";
@@ -13,7 +13,7 @@ import { ingressIssues } from "./ingress.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import { mergeStringData, secretIssues } from "./secret.js";
 import { applyServiceDefaults, serviceIssues } from "./service.js";
-import { applyWorkloadDefaults, deploymentIssues, rolloutIssues } from "./workload.js";
+import { applyPodDefaults, applyWorkloadDefaults, deploymentIssues, podIssues, replicaSetIssues, rolloutIssues } from "./workload.js";
 
 export { DEFAULT_ROLLING_PERCENT } from "./workload.js";
 
@@ -32,7 +32,8 @@ export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 export function applyDefaults(obj: DesiredObject): void {
   if (KINDS[obj.kind].namespaced && obj.metadata.namespace === undefined) obj.metadata.namespace = DEFAULT_NAMESPACE;
   if (obj.kind === "Namespace") dropFinalizers(obj);
-  else if (obj.kind === "Deployment" || obj.kind === "Rollout") applyWorkloadDefaults(obj);
+  else if (isWorkload(obj)) applyWorkloadDefaults(obj);
+  else if (obj.kind === "Pod") applyPodDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
   else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
@@ -64,6 +65,11 @@ function kindIssues(obj: DesiredObject): Issue[] {
       return ingressIssues(obj);
     case "PersistentVolumeClaim":
       return claimIssues(obj);
+    case "Pod":
+      return podIssues(obj);
+    case "ReplicaSet":
+    case "ReplicationController":
+      return replicaSetIssues(obj);
   }
 }
 

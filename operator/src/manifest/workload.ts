@@ -1,9 +1,11 @@
 /**
- * Rules and defaults of the workload kinds, Deployment (Kubernetes' apps/v1 validation) and Rollout (Argo
- * Rollouts' validation), beyond their schemas. The pod template's own rules are in pod.ts.
+ * Rules and defaults of the workload kinds, Deployment, ReplicaSet and ReplicationController (Kubernetes'
+ * validation) and Rollout (Argo Rollouts' validation), beyond their schemas. The pod template's own rules are
+ * in pod.ts.
  */
 import type { CanaryAnalysis } from "../api/generated/rollout.js";
-import type { Deployment, Rollout, Workload } from "../api/objects.js";
+import { podView, type Deployment, type Pod, type ReplicaSet, type ReplicationController, type Rollout, type Workload } from "../api/objects.js";
+import type { LabelSelector, PodTemplateSpec } from "../api/generated/index.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { dropIgnoredPodFields, podTemplateIssues } from "./pod.js";
@@ -18,16 +20,22 @@ type Path = readonly PathSegment[];
 function workloadIssues(w: Workload): Issue[] {
   const issues: Issue[] = [];
   const spec = w.spec;
-  const noun = w.kind === "Deployment" ? "a Deployment" : "a Rollout";
+  const noun = `a ${w.kind}`;
 
   const selectorPath = ["spec", "selector"];
-  if (isEmptySelector(spec.selector)) {
+  const selector = selectorOf(w);
+  if (selector === undefined) {
+    // A ReplicationController without a selector gets its template's labels (applyWorkloadDefaults).
+    if (isEmptyMap(spec.template.metadata.labels)) {
+      issues.push(fieldError("InvalidField", ["spec", "template", "metadata", "labels"], `must not be empty when spec.selector is omitted: ${noun} selects its pods by these labels (as in Kubernetes)`));
+    }
+  } else if (isEmptySelector(selector)) {
     issues.push(fieldError("InvalidField", selectorPath, `empty selector is invalid for ${noun} (as in Kubernetes): give matchLabels or matchExpressions that select the template's labels`));
   } else {
-    const bad = selectorIssues(spec.selector, selectorPath);
+    const bad = selectorIssues(selector, selectorPath);
     issues.push(...bad);
     // Kubernetes: "`selector` does not match template `labels`". Only meaningful for a valid selector.
-    const unmet = bad.length === 0 ? unmetRequirements(spec.selector, spec.template.metadata.labels) : [];
+    const unmet = bad.length === 0 ? unmetRequirements(selector, spec.template.metadata.labels) : [];
     if (unmet.length > 0) {
       issues.push(
         fieldError(
@@ -39,13 +47,28 @@ function workloadIssues(w: Workload): Issue[] {
     }
   }
 
-  const deadline = spec.progressDeadlineSeconds;
+  const deadline = "progressDeadlineSeconds" in spec ? spec.progressDeadlineSeconds : undefined;
   const minReady = spec.minReadySeconds ?? 0;
   if (deadline !== undefined && deadline <= minReady) {
     issues.push(fieldError("InvalidField", ["spec", "progressDeadlineSeconds"], `must be greater than minReadySeconds (${minReady}), as in Kubernetes (got ${deadline})`));
   }
   issues.push(...podTemplateIssues(spec.template, ["spec", "template"]));
   return issues;
+}
+
+/** A workload's selector as a LabelSelector (a ReplicationController's plain map as matchLabels); undefined: to be defaulted. */
+function selectorOf(w: Workload): LabelSelector | undefined {
+  if (w.kind !== "ReplicationController") return w.spec.selector;
+  return isEmptyMap(w.spec.selector) ? undefined : { matchLabels: w.spec.selector! };
+}
+
+function isEmptyMap(m: Readonly<Record<string, string>> | undefined): boolean {
+  return m === undefined || Object.keys(m).length === 0;
+}
+
+/** Rules for a ReplicaSet or a ReplicationController beyond its schema (selector, template). */
+export function replicaSetIssues(w: ReplicaSet | ReplicationController): Issue[] {
+  return workloadIssues(w);
 }
 
 /** Rules for a Deployment beyond its schema. */
@@ -196,13 +219,14 @@ export function pauseDurationSeconds(duration: number | string): number | undefi
 
 /**
  * Defaults a JSON schema cannot express for workloads, in place: Deployment strategy RollingUpdate with 25%/25%
- * (also when strategy is omitted), a canary's maxSurge/maxUnavailable 25%/25%, and, in the pod template, a
+ * (also when strategy is omitted), a canary's maxSurge/maxUnavailable 25%/25%, a ReplicationController's
+ * omitted selector (its template's labels), and, in the pod template, a
  * resource limit without a request makes the request equal to the limit (Kubernetes does this when it creates
  * the pods; coxswain has no pod objects, so it happens in the template, where the scheduler reads requests).
  * The template's ignored fields (serviceAccountName, dnsPolicy, …: pod.ts) are dropped.
  */
 export function applyWorkloadDefaults(w: Workload): void {
-  dropIgnoredPodFields(w.spec.template);
+  applyTemplateDefaults(w.spec.template);
   if (w.kind === "Deployment") {
     const strategy = (w.spec.strategy ??= {});
     strategy.type ??= "RollingUpdate";
@@ -211,16 +235,37 @@ export function applyWorkloadDefaults(w: Workload): void {
       ru.maxSurge ??= DEFAULT_ROLLING_PERCENT;
       ru.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
     }
-  } else if (w.spec.strategy.canary) {
+  } else if (w.kind === "ReplicationController") {
+    // Kubernetes: an omitted (or empty) selector is the template's labels.
+    if (isEmptyMap(w.spec.selector)) w.spec.selector = { ...w.spec.template.metadata.labels };
+  } else if (w.kind === "Rollout" && w.spec.strategy.canary) {
     const canary = w.spec.strategy.canary;
     canary.maxSurge ??= DEFAULT_ROLLING_PERCENT;
     canary.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
   }
-  for (const c of [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]) {
+}
+
+/** A pod template's defaults, in place: ignored fields dropped (pod.ts), requests from limits. */
+function applyTemplateDefaults(template: PodTemplateSpec): void {
+  dropIgnoredPodFields(template);
+  for (const c of [...(template.spec.initContainers ?? []), ...template.spec.containers]) {
     const limits = c.resources?.limits;
     if (!limits || !c.resources) continue;
     const requests = (c.resources.requests ??= {});
     // Every resource, as Kubernetes does: cpu, memory, ephemeral-storage and extended resources.
     for (const [name, q] of Object.entries(limits)) if (q !== undefined) requests[name] ??= q;
   }
+}
+
+/**
+ * Rules for a bare Pod beyond its schema: the pod template's rules of pod.ts on its view (manifest paths
+ * metadata.… and spec.…, not spec.template.…).
+ */
+export function podIssues(pod: Pod): Issue[] {
+  return podTemplateIssues(podView(pod).spec.template, []);
+}
+
+/** A bare Pod's defaults, in place: the pod template's (the view shares the Pod's spec). */
+export function applyPodDefaults(pod: Pod): void {
+  applyTemplateDefaults(podView(pod).spec.template);
 }

@@ -95,6 +95,8 @@ export interface WorkloadRecord {
   revisions?: { number: number; revision: string; commit: string }[];
   /** The workload is paused (spec.paused, or after a rollback that itself failed). */
   paused?: boolean;
+  /** A bare Pod: the node its pod of this revision was scheduled to; it is never scheduled again (read back after a restart). */
+  placed?: { revision: string; node: string };
   /**
    * Canary progress: current step index, number of steps, current weight (percent of replicas), when the
    * current pause (or analysis) started, what it waits for, the coxswain.io/promote value seen when this

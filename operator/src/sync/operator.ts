@@ -480,6 +480,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);
     manager.register("Deployment", workloads);
+    manager.register("Pod", workloads);
+    manager.register("ReplicaSet", workloads);
+    manager.register("ReplicationController", workloads);
     manager.register("Rollout", workloads);
     manager.register("Node", nodes);
     manager.register(SOURCE_KEY, new BurstGate(sync, () => repo.head(branch), opts.burstQuietMs ?? DEFAULT_BURST_QUIET_MS, opts.burstMaxWaitMs ?? DEFAULT_BURST_MAX_WAIT_MS));

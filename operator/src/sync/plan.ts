@@ -19,11 +19,13 @@
  * This is exact for the first step and for the end state, and optimistic in between only for rollouts
  * that interleave several removals and creations on nearly full nodes. Pods of workloads the commit
  * deletes are not released (deletions run last). A scale-up without a new revision places only the
- * additional pods. Placements are against the fleet that runs now: Node objects the commit adds or
+ * additional pods. A ReplicaSet (or ReplicationController) does not roll: its new template reaches the pods
+ * it creates only, so only the missing pods are placed, beside the running ones. A bare Pod whose spec
+ * changes is replaced: it is placed after its old pod goes, under its own name. Placements are against the fleet that runs now: Node objects the commit adds or
  * changes are not taken into account.
  */
-import type { Workload } from "../api/objects.js";
-import { isWorkload } from "../api/objects.js";
+import type { TemplateOwner } from "../api/objects.js";
+import { templateOwnerOf } from "../api/objects.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
 import { changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
@@ -87,8 +89,9 @@ export interface FleetView {
 /** The template of a workload in a graph, with its priority resolved from that graph. */
 function templateOf(graph: DesiredGraph, key: string): TemplatePlan | undefined {
   const o = graph.get(key)?.object;
-  if (!o || !isWorkload(o)) return undefined;
-  return planTemplate(o, (k) => graph.get(k)?.object, resolvePriority(graph, o));
+  const owner = o ? templateOwnerOf(o) : undefined;
+  if (!owner) return undefined;
+  return planTemplate(owner, (k) => graph.get(k)?.object, resolvePriority(graph, owner));
 }
 
 /** Computes the plan of applying `after` where `before` runs (graph order: dependencies first, deletions last). */
@@ -109,7 +112,7 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
       byKey.set(key, change);
       changes.push(change);
     }
-    change.rollsTo = { revision: next.revision, replicas: replicasOf(after.get(key)!.object as Workload) };
+    change.rollsTo = { revision: next.revision, replicas: replicasOf(templateOwnerOf(after.get(key)!.object)!) };
   }
   const order = new Map(after.order().map((k, i) => [k, i]));
   const rank = (c: PlannedChange) => (c.action === "delete" ? Number.MAX_SAFE_INTEGER : (order.get(c.key) ?? 0));
@@ -119,14 +122,15 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
 /** The detail of a workload that rolls only because data it reads changed. */
 const READ_DATA_CHANGED = "data it reads changed";
 
-function replicasOf(w: Workload): number {
-  return w.spec.replicas ?? 1;
+function replicasOf(w: TemplateOwner): number {
+  return w.kind === "Pod" ? 1 : (w.spec.replicas ?? 1);
 }
 
 /** New pods placed while the old ones still run (the first step), per the workload's strategy. */
-function surgeOf(w: Workload, replicas: number): number {
+function surgeOf(w: TemplateOwner, replicas: number): number {
   try {
     if (w.kind === "Deployment") return Math.min(replicas, resolveRollingParams(w.spec).maxSurge);
+    if (w.kind !== "Rollout") return 0; // a bare Pod is replaced: the old one goes first
     if (w.spec.strategy?.blueGreen) return replicas;
     if (w.spec.strategy?.canary) return Math.min(replicas, resolveCanaryParams(w.spec).params.maxSurge);
     return 0;
@@ -174,12 +178,15 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
     if (change.action === "delete") continue;
     const plan = templateOf(after, change.key);
     if (!plan) continue;
-    const w = after.get(change.key)!.object as Workload;
+    const w = templateOwnerOf(after.get(change.key)!.object)!;
     const replicas = replicasOf(w);
     const live = fleet.pods(change.key);
-    const ids = (from: number, count: number): PodRequest[] =>
-      Array.from({ length: count }, (_, i) => podRequest(plan, `${change.key}#${plan.workload}-${plan.revision}-${from + i + 1}`, claimNode));
-    if (change.rollsTo) {
+    const name = (i: number) => (w.kind === "Pod" ? plan.workload : `${plan.workload}-${plan.revision}-${i}`);
+    const ids = (from: number, count: number): PodRequest[] => Array.from({ length: count }, (_, i) => podRequest(plan, `${change.key}#${name(from + i + 1)}`, claimNode));
+    if (change.rollsTo && (w.kind === "ReplicaSet" || w.kind === "ReplicationController")) {
+      const missing = Math.max(0, replicas - live.length);
+      change.placements = place(ids(live.length, missing), live.length > 0 ? "new pods only: running pods keep their template" : undefined, plan);
+    } else if (change.rollsTo) {
       const old = live.filter((p) => p.revision !== plan.revision);
       const current = live.length - old.length;
       const wanted = Math.max(0, replicas - current);

@@ -175,6 +175,9 @@ describe("schemas in crds/ and KINDS", () => {
       Service: { spec: { selector: { a: "b" }, ports: [{ port: 80 }] } },
       Ingress: { spec: { defaultBackend: { service: { name: "web", port: { number: 80 } } } } },
       PersistentVolumeClaim: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
+      Pod: { spec: { containers: [{ name: "c", image: "i" }] } },
+      ReplicaSet: { spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } },
+      ReplicationController: { spec: { template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } },
     };
     for (const kind of kinds) {
       for (const apiVersion of KINDS[kind].apiVersions) {

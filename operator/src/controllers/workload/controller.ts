@@ -1,5 +1,8 @@
 /**
- * The workload controller: Deployments (RollingUpdate, Recreate) and Rollouts (canary, blue/green).
+ * The workload controller: Deployments (RollingUpdate, Recreate), Rollouts (canary, blue/green),
+ * ReplicaSets and ReplicationControllers (rollout/replicaset.ts: replicas kept, no rollout) and bare Pods
+ * (rollout/pod.ts: its own name, scheduled once, replaced when its spec changes; a Pod is read through its
+ * template view, api/objects.ts podView).
  * reconcile(key) re-reads the desired object (DesiredView.entry) and the observed pods (the fleet), then
  * runs an ordered list of small steps and one summarizer:
  *
@@ -24,8 +27,8 @@
  */
 import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
 import type { CoxError } from "../../api/errors.js";
-import type { Rollout, Secret, Service, Workload } from "../../api/objects.js";
-import { parseKey } from "../../api/objects.js";
+import type { Rollout, Secret, Service, TemplateOwner } from "../../api/objects.js";
+import { parseKey, templateOwnerOf } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
 import { monitorSecondsOf } from "../../manifest/index.js";
@@ -35,9 +38,12 @@ import {
   canaryStep,
   describeWindow,
   nextStep,
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
   parsePromote,
+  podStep,
   pruneHistory,
   recordRevision,
+  replicaSetStep,
   resolveBlueGreenParams,
   resolveCanaryParams,
   resolveFailurePolicy,
@@ -89,7 +95,7 @@ export interface WorkloadControllerOptions {
 const MAX_EVENTS = 20;
 const PROMOTE_ANNOTATION = "coxswain.io/promote";
 
-type Strategy = "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen";
+type Strategy = "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen" | "ReplicaSet" | "Pod";
 
 /** What the controller remembers per workload between reconciles (restored from the status record). */
 interface Memory {
@@ -126,16 +132,20 @@ interface Memory {
    */
   seen: Map<string, { at: number; restarts: number }>;
   lastLine?: string;
+  /** A bare Pod: where its pod of which revision was placed (it is never placed again). */
+  placed?: { revision: string; node: string };
+  /** A ReplicaSet: the revision whose "running pods keep their template" event was given. */
+  templateNoted?: string;
 }
 
 /** Everything one reconcile knows; the steps fill it in order. */
 interface Ctx {
   key: string;
-  kind: Workload["kind"];
+  kind: TemplateOwner["kind"];
   now: number;
   namespace: string;
   name: string;
-  workload?: Workload;
+  workload?: TemplateOwner;
   graph?: DesiredGraph;
   commit: string;
   paused: boolean;
@@ -150,7 +160,7 @@ interface Ctx {
   services?: { service: string; role: ServiceRole }[];
   pods: ObservedPod[];
   mem?: Memory;
-  step?: PlannedStep & { waiting?: Waiting };
+  step?: PlannedStep & { waiting?: Waiting; lost?: string };
   health?: RolloutHealth;
   draining: string[];
   requeueAfterMs?: number;
@@ -158,10 +168,12 @@ interface Ctx {
   createErrors: CoxError[];
   events: Omit<WorkloadEvent, "time">[];
   done: boolean;
+  /** A bare Pod's pod is created on this node only (it was placed there before). */
+  nodeName?: string;
 }
 
 /** The workload's coxswain.io/monitor-seconds as a failure-policy override (none: the default). */
-function monitorOverride(w: Workload): { monitorSeconds?: number } {
+function monitorOverride(w: TemplateOwner): { monitorSeconds?: number } {
   const m = monitorSecondsOf(w);
   return m === undefined ? {} : { monitorSeconds: m };
 }
@@ -202,7 +214,7 @@ export class WorkloadController {
     const { kind, namespace, name } = parseKey(key);
     const ctx: Ctx = {
       key,
-      kind: kind as Workload["kind"],
+      kind: kind as TemplateOwner["kind"],
       now: this.now(),
       namespace: namespace ?? "default",
       name,
@@ -238,8 +250,8 @@ export class WorkloadController {
     }
     ctx.pods = this.opts.fleet.pods(ctx.key);
     const entry = this.opts.desired.entry(ctx.key);
-    if (!entry || (entry.object.kind !== "Deployment" && entry.object.kind !== "Rollout")) return;
-    const w = entry.object;
+    const w = entry ? templateOwnerOf(entry.object) : undefined;
+    if (!entry || !w) return;
     const graph = entry.graph;
     ctx.workload = w;
     ctx.graph = graph;
@@ -250,6 +262,12 @@ export class WorkloadController {
     if (w.kind === "Deployment") {
       ctx.params = resolveRollingParams(w.spec);
       ctx.strategy = ctx.params.strategy ?? "RollingUpdate";
+    } else if (w.kind !== "Rollout") {
+      // ReplicaSet, ReplicationController, Pod: no rollout; a new template's pods held to the Deployment's default deadline.
+      const replicas = w.kind === "Pod" ? 1 : (w.spec.replicas ?? 1);
+      const minReadySeconds = w.kind === "Pod" ? 0 : (w.spec.minReadySeconds ?? 0);
+      ctx.params = { replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds, progressDeadlineSeconds: DEFAULT_PROGRESS_DEADLINE_SECONDS };
+      ctx.strategy = w.kind === "Pod" ? "Pod" : "ReplicaSet";
     } else if (w.spec.strategy?.canary) {
       const r = resolveCanaryParams(w.spec);
       ctx.params = r.params;
@@ -322,7 +340,9 @@ export class WorkloadController {
     const common = { params: { ...params, paused: ctx.paused || params.paused === true }, revision: plan.revision, now: ctx.now, lastProgressAt: mem.lastProgressAt, revisionOrder };
     const promote = this.promote(ctx);
     let step: PlannedStep & { waiting?: Waiting };
-    if (ctx.draining.length > 0) {
+    if (ctx.strategy === "ReplicaSet" || ctx.strategy === "Pod") {
+      step = this.decideReplicas(ctx, pods);
+    } else if (ctx.draining.length > 0) {
       // Drain: the pods on a draining node count as an older revision, so the rolling rules move them —
       // new pods first (within maxSurge, off the cordoned node), old ones removed while availability holds.
       const moved = pods.map((p) => (ctx.draining.includes(p.name) ? { ...p, revision: `${p.revision}~drain` } : p));
@@ -443,6 +463,51 @@ export class WorkloadController {
     }
   }
 
+  /**
+   * A ReplicaSet's or ReplicationController's step (rollout/replicaset.ts: pods of a draining node evicted and
+   * replaced), or a bare Pod's (rollout/pod.ts: never moved off its node; a bare Pod stays on a draining node,
+   * as `kubectl drain` leaves it without --force). Says in the events what Kubernetes users expect to hear.
+   */
+  private decideReplicas(ctx: Ctx, rolloutPods: readonly RolloutPod[]): PlannedStep {
+    const plan = ctx.plan!;
+    const mem = ctx.mem!;
+    const observed = new Map(ctx.pods.map((p) => [p.name, p]));
+    // Pods being created are unscheduled and pending for the ranking (they are never chosen: they are not
+    // observed yet, and a surplus has more observed pods than that).
+    const pods = rolloutPods.map((p) => {
+      const o = observed.get(p.name);
+      return { ...p, ...(o ? { node: o.node } : {}), pending: o ? o.phase === "Pending" : true, restartCount: o?.restartCount ?? 0 };
+    });
+    const common = { params: ctx.params!, revision: plan.revision, pods, now: ctx.now, lastProgressAt: mem.lastProgressAt };
+    if (ctx.strategy === "ReplicaSet") {
+      const older = ctx.pods.filter((p) => p.phase !== "Terminating" && p.revision !== plan.revision);
+      if (older.length > 0 && mem.templateNoted !== plan.revision) {
+        mem.templateNoted = plan.revision;
+        const revisions = [...new Set(older.map((p) => p.revision))].sort().join(", ");
+        ctx.events.push({
+          type: "Normal",
+          reason: "TemplateChanged",
+          message: `template changed to revision ${plan.revision}: the ${older.length} running pod(s) keep revision ${revisions}; only pods created from now on get the new template (a ReplicaSet does not roll out, as in Kubernetes — a Deployment does)`,
+        });
+      }
+      return replicaSetStep({ ...common, evict: ctx.draining });
+    }
+    const current = ctx.pods.find((p) => p.phase !== "Terminating" && p.revision === plan.revision);
+    if (current) mem.placed = { revision: plan.revision, node: current.node };
+    const r = podStep({ ...common, ...(mem.placed ? { placed: mem.placed } : {}), nodeState: (n) => this.nodeState(n) });
+    if (r.nodeName !== undefined) ctx.nodeName = r.nodeName;
+    if (r.replacing !== undefined) ctx.events.push({ type: "Normal", reason: "Replacing", message: r.replacing });
+    if (r.lost !== undefined) ctx.events.push({ type: "Warning", reason: "NodeLost", message: r.lost });
+    return r;
+  }
+
+  /** The state of a node for a bare Pod: Lost once evicted or gone from the fleet. */
+  private nodeState(name: string): "Ready" | "NotReady" | "Lost" {
+    const n = this.opts.fleet.listNodes().find((x) => x.config.name === name);
+    if (!n || n.evicted) return "Lost";
+    return n.ready && n.condition === "Ready" ? "Ready" : "NotReady";
+  }
+
   /** Removals in the background, then creations per revision (old revisions' templates come from Git). */
   private async apply(ctx: Ctx): Promise<void> {
     const step = ctx.step!;
@@ -453,7 +518,7 @@ export class WorkloadController {
       if (pod) this.opts.fleet.deletePod(pod, plan.graceSeconds);
     }
     if (step.remove.length > 0) {
-      const why = ctx.draining.some((d) => step.remove.includes(d)) ? "moving off a draining node" : "scaling down";
+      const why = ctx.strategy === "Pod" ? "replacing the Pod" : ctx.draining.some((d) => step.remove.includes(d)) ? "moving off a draining node" : "scaling down";
       ctx.events.push({ type: "Normal", reason: "ScalingDown", message: `${why}: removing ${step.remove.length} pod(s): ${step.remove.join(", ")}` });
     }
     const creates: { plan: TemplatePlan; count: number; commit: string }[] = [];
@@ -488,7 +553,17 @@ export class WorkloadController {
     // before its first await, so two pods never share a name.
     const taken = this.opts.fleet.podNames();
     const pods = [];
-    for (let i = 0; i < count; i++) {
+    if (ctx.kind === "Pod") {
+      // A bare Pod's pod is named metadata.name: wait while the name is someone else's (pod names are fleet-wide).
+      if (taken.has(ctx.name)) {
+        const other = this.opts.fleet.pods().find((p) => p.name === ctx.name && p.owner !== ctx.key);
+        ctx.events.push({ type: "Warning", reason: "FailedCreate", message: `pod name ${ctx.name} is in use${other ? ` by ${other.owner}` : ""}; pod names are unique across the fleet` });
+        this.requeue(ctx, 5_000);
+        return;
+      }
+      pods.push({ name: ctx.name, plan, ...(ctx.nodeName !== undefined ? { nodeName: ctx.nodeName } : {}) });
+    }
+    for (let i = 0; i < (ctx.kind === "Pod" ? 0 : count); i++) {
       const { name } = uniquePodName(`${ctx.name}-${plan.revision}`, (n) => taken.has(n));
       taken.add(name);
       pods.push({ name, plan });
@@ -584,6 +659,8 @@ export class WorkloadController {
       progressing = { type: "Progressing", status: "Unknown", reason: "DeploymentPaused", message: ctx.paused ? "paused: a rollback failed; push a new commit" : "spec.paused is true" };
     } else if (failure) {
       progressing = { type: "Progressing", status: "False", reason: failure.code, message: failure.message };
+    } else if (step?.lost) {
+      progressing = { type: "Progressing", status: "False", reason: "NodeLost", message: step.lost };
     } else if (step?.complete) {
       progressing = { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `revision ${plan.revision} has successfully progressed.` };
     } else if (step?.waiting) {
@@ -642,6 +719,7 @@ export class WorkloadController {
       ...(mem.stable ? { stable: mem.stable } : {}),
       revisions: mem.history.map((h) => ({ number: h.revision, revision: h.hash, commit: h.commit })),
       ...(ctx.paused || params.paused ? { paused: true } : {}),
+      ...(mem.placed ? { placed: mem.placed } : {}),
     };
     if (ctx.strategy === "Canary" && mem.canary) {
       record.canary = {
@@ -674,7 +752,9 @@ export class WorkloadController {
     const complete = step?.complete === true && (isStable || mem.stable?.revision === plan.revision);
     const failed = failure !== undefined;
     const line = `${ctx.key} revision ${plan.revision}: ${counts.updated}/${params.replicas} updated, ${counts.ready} ready, ${counts.available} available${
-      complete
+      step?.lost
+        ? ` — ${step.lost}`
+        : complete
         ? " — complete"
         : failed
           ? ` — ${failure!.code}: ${failure!.message}`
@@ -735,6 +815,7 @@ export class WorkloadController {
         history: (rec?.revisions ?? []).map((r) => ({ revision: r.number, hash: r.revision, commit: r.commit })),
         seen: new Map(),
         ...(rec?.stable ? { stable: { ...rec.stable } } : {}),
+        ...(rec?.placed ? { placed: { ...rec.placed } } : {}),
       };
       if (rec?.canary?.revision) {
         mem.canary = {
@@ -784,7 +865,7 @@ export class WorkloadController {
         delete mem.rolledOut;
         mem.revision = plan.revision;
         mem.lastProgressAt = ctx.now;
-        const promoteValue = (ctx.workload as Workload).metadata.annotations?.[PROMOTE_ANNOTATION];
+        const promoteValue = ctx.workload!.metadata.annotations?.[PROMOTE_ANNOTATION];
         if (ctx.strategy === "Canary") mem.canary = { revision: plan.revision, stepIndex: 0, ...(promoteValue !== undefined ? { promoteBaseline: promoteValue } : {}) };
         if (ctx.strategy === "BlueGreen") {
           mem.blueGreen = { ...(mem.blueGreen?.active ? { active: mem.blueGreen.active } : {}), ...(promoteValue !== undefined ? { promoteBaseline: promoteValue } : {}) };
