@@ -4,6 +4,7 @@
  * - a ReplicaSet of 3 comes up; a container removed behind coxswain's back is replaced; a template change
  *   leaves the 3 running pods on their revision (the status says so) and a scale-up to 4 adds one pod of the
  *   new template; a scale-down removes the not-ready pod first (Kubernetes' ranking: not ready before ready);
+ * - a new ReplicaSet whose pods crash fails its commit, which is rolled back (as a Deployment's);
  * - a ReplicationController without a selector (defaulted from its template's labels) does the same;
  * - a bare Pod runs under its own name, survives an operator restart (the same container), is replaced when
  *   its spec changes (its status says so), and when its node's engine stops it is not recreated on the other
@@ -17,6 +18,7 @@ import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ObservedContainer } from "../../../operator/src/runtime/types.js";
+import type { WorkloadRecord } from "../../../operator/src/status/types.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
@@ -59,6 +61,25 @@ spec:
     spec:
 ${podSpec(version, "      ")}`;
 }
+
+/** A ReplicaSet whose containers exit at once. */
+const BROKEN = `apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: broken
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {tier: broken}
+  template:
+    metadata:
+      labels: {tier: broken}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: app
+          image: ${TEST_IMAGES.exits}
+`;
 
 function replicationController(replicas: number): string {
   return `apiVersion: v1
@@ -141,8 +162,8 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     return runGit(["show", `coxswain/status:${path}`], { cwd: repo.dir }).catch(() => "");
   }
 
-  async function record(path: string): Promise<Record<string, any>> {
-    return (parse(await statusFile(path)) as Record<string, any> | null) ?? {};
+  async function record(path: string): Promise<Partial<WorkloadRecord>> {
+    return (parse(await statusFile(path)) as Partial<WorkloadRecord> | null) ?? {};
   }
 
   const removeContainer = (c: ObservedContainer & { node: string }) =>
@@ -171,7 +192,7 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     const first = await count(3, "frontend");
     const firstRecord = await readyRecord(path, 3);
     expect(firstRecord).toMatchObject({ kind: "ReplicaSet", strategy: "ReplicaSet", replicas: { desired: 3, current: 3, updated: 3, ready: 3, available: 3 } });
-    const v1 = firstRecord.revision as string;
+    const v1 = firstRecord.revision!;
 
     // A container removed behind coxswain's back: its pod is replaced.
     await removeContainer(first[0]!);
@@ -186,11 +207,11 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     await repo.commit("frontend template v2");
     const changed = await withLog(waitFor("the new revision recorded", async () => {
       const r = await record(path);
-      return r.revision !== v1 && (r.events ?? []).some((e: { reason: string }) => e.reason === "TemplateChanged") ? r : undefined;
+      return r.revision !== v1 && (r.events ?? []).some((e) => e.reason === "TemplateChanged") ? r : undefined;
     }, 60_000));
     expect(changed.replicas).toMatchObject({ desired: 3, current: 3, updated: 0 });
     expect((await running("frontend")).map((c) => c.id)).toEqual(replaced.map((c) => c.id));
-    const v2 = changed.revision as string;
+    const v2 = changed.revision!;
 
     // A scale-up to 4 adds one pod of the new template.
     await repo.write("apps/frontend.yaml", replicaSet(4, "2"));
@@ -224,6 +245,20 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     await readyRecord(path, 2);
   }, 300_000);
 
+  it("fails the commit of a new ReplicaSet whose pods crash, and rolls it back", async () => {
+    await repo.write("apps/broken.yaml", BROKEN);
+    const bad = await repo.commit("a ReplicaSet whose pods exit");
+    const phase = async () => (parse(await statusFile(`commits/${bad.slice(0, 2)}/${bad}.yaml`)) as { phase?: string; errors?: { code: string }[] } | null) ?? {};
+    const rolledBack = await withLog(waitFor("the commit RolledBack", async () => {
+      const p = await phase();
+      return p.phase === "RolledBack" ? p : undefined;
+    }, 120_000));
+    expect(JSON.stringify(rolledBack)).toMatch(/CrashLoopBackOff|PodStartDeadlineExceeded/);
+    await withLog(waitFor("the broken set's pods gone", async () => ((await running("broken")).length === 0 ? true : undefined), 60_000));
+    await repo.rm("apps/broken.yaml");
+    await succeeded(await repo.commit("without the broken set"));
+  }, 300_000);
+
   it("runs a bare Pod under its own name, keeps it across an operator restart, replaces it on a spec change and never reschedules it off a lost node", async () => {
     const path = "workloads/default/pod-toolbox.yaml";
     await repo.write("apps/toolbox.yaml", pod("1"));
@@ -253,7 +288,7 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     }, 120_000));
     expect(second!.labels[LABELS.pod]).toBe("toolbox");
     const replaced = await readyRecord(path, 1);
-    expect(replaced.events.map((e: { reason: string }) => e.reason)).toContain("Replacing");
+    expect(replaced.events!.map((e) => e.reason)).toContain("Replacing");
     await succeeded(v2);
 
     // Its node's engine stops: the pod is lost, not recreated on the other node; the status says why.
@@ -262,10 +297,10 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     await fleet.stopNode(index);
     const lost = await withLog(waitFor("the Pod NodeLost", async () => {
       const r = await record(path);
-      return (r.conditions ?? []).some((c: { reason: string }) => c.reason === "NodeLost") ? r : undefined;
+      return (r.conditions ?? []).some((c) => c.reason === "NodeLost") ? r : undefined;
     }, 120_000));
     expect(lost.pods).toEqual([]);
-    expect(lost.events.map((e: { reason: string }) => e.reason)).toContain("NodeLost");
+    expect(lost.events!.map((e) => e.reason)).toContain("NodeLost");
     // Looked at again after the eviction: still nothing of it on the other node.
     await withLog(waitFor("another reconcile", async () => ((await record(path)).replicas ? true : undefined)));
     expect((await engines.get(other)!.list()).filter((c) => c.labels[LABELS.workload] === "toolbox")).toEqual([]);

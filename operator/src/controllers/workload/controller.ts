@@ -187,7 +187,7 @@ function ms(iso: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** Reconciles Deployments and Rollouts into pods on the fleet. */
+/** Reconciles Deployments, Rollouts, ReplicaSets, ReplicationControllers and bare Pods into pods on the fleet. */
 export class WorkloadController {
   private readonly memory = new Map<string, Memory>();
   private readonly analyses: CanaryAnalyses;
@@ -209,7 +209,7 @@ export class WorkloadController {
     ];
   }
 
-  /** One reconcile of Deployment/<ns>/<name> or Rollout/<ns>/<name>. */
+  /** One reconcile of a workload or a bare Pod, by key (Deployment/<ns>/<name>, Pod/<ns>/<name>, …). */
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const { kind, namespace, name } = parseKey(key);
     const ctx: Ctx = {
