@@ -40,10 +40,8 @@ import {
   nextStep,
   DEFAULT_PROGRESS_DEADLINE_SECONDS,
   parsePromote,
-  podStep,
   pruneHistory,
   recordRevision,
-  replicaSetStep,
   resolveBlueGreenParams,
   resolveCanaryParams,
   resolveFailurePolicy,
@@ -75,6 +73,7 @@ import { stateKey } from "../traffic-board.js";
 import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
 import type { PodPlacer } from "./placer.js";
+import { decideReplicas } from "./replicas.js";
 import { planTemplate, type TemplatePlan } from "./template.js";
 import type { DesiredView, RolloutTrafficPort, WorkloadReporter } from "../types.js";
 
@@ -341,7 +340,10 @@ export class WorkloadController {
     const promote = this.promote(ctx);
     let step: PlannedStep & { waiting?: Waiting };
     if (ctx.strategy === "ReplicaSet" || ctx.strategy === "Pod") {
-      step = this.decideReplicas(ctx, pods);
+      const d = decideReplicas({ strategy: ctx.strategy, plan, params, observed: ctx.pods, pods, draining: ctx.draining, now: ctx.now, mem, fleet: this.opts.fleet });
+      ctx.events.push(...d.events);
+      if (d.nodeName !== undefined) ctx.nodeName = d.nodeName;
+      step = d.step;
     } else if (ctx.draining.length > 0) {
       // Drain: the pods on a draining node count as an older revision, so the rolling rules move them —
       // new pods first (within maxSurge, off the cordoned node), old ones removed while availability holds.
@@ -461,51 +463,6 @@ export class WorkloadController {
         ctx.events.push({ type: "Normal", reason: "Stable", message: `revision ${plan.revision} completed and stayed healthy` });
       }
     }
-  }
-
-  /**
-   * A ReplicaSet's or ReplicationController's step (rollout/replicaset.ts: pods of a draining node evicted and
-   * replaced), or a bare Pod's (rollout/pod.ts: never moved off its node; a bare Pod stays on a draining node,
-   * as `kubectl drain` leaves it without --force). Says in the events what Kubernetes users expect to hear.
-   */
-  private decideReplicas(ctx: Ctx, rolloutPods: readonly RolloutPod[]): PlannedStep {
-    const plan = ctx.plan!;
-    const mem = ctx.mem!;
-    const observed = new Map(ctx.pods.map((p) => [p.name, p]));
-    // Pods being created are unscheduled and pending for the ranking (they are never chosen: they are not
-    // observed yet, and a surplus has more observed pods than that).
-    const pods = rolloutPods.map((p) => {
-      const o = observed.get(p.name);
-      return { ...p, ...(o ? { node: o.node } : {}), pending: o ? o.phase === "Pending" : true, restartCount: o?.restartCount ?? 0 };
-    });
-    const common = { params: ctx.params!, revision: plan.revision, pods, now: ctx.now, lastProgressAt: mem.lastProgressAt };
-    if (ctx.strategy === "ReplicaSet") {
-      const older = ctx.pods.filter((p) => p.phase !== "Terminating" && p.revision !== plan.revision);
-      if (older.length > 0 && mem.templateNoted !== plan.revision) {
-        mem.templateNoted = plan.revision;
-        const revisions = [...new Set(older.map((p) => p.revision))].sort().join(", ");
-        ctx.events.push({
-          type: "Normal",
-          reason: "TemplateChanged",
-          message: `template changed to revision ${plan.revision}: the ${older.length} running pod(s) keep revision ${revisions}; only pods created from now on get the new template (a ReplicaSet does not roll out, as in Kubernetes — a Deployment does)`,
-        });
-      }
-      return replicaSetStep({ ...common, evict: ctx.draining });
-    }
-    const current = ctx.pods.find((p) => p.phase !== "Terminating" && p.revision === plan.revision);
-    if (current) mem.placed = { revision: plan.revision, node: current.node };
-    const r = podStep({ ...common, ...(mem.placed ? { placed: mem.placed } : {}), nodeState: (n) => this.nodeState(n) });
-    if (r.nodeName !== undefined) ctx.nodeName = r.nodeName;
-    if (r.replacing !== undefined) ctx.events.push({ type: "Normal", reason: "Replacing", message: r.replacing });
-    if (r.lost !== undefined) ctx.events.push({ type: "Warning", reason: "NodeLost", message: r.lost });
-    return r;
-  }
-
-  /** The state of a node for a bare Pod: Lost once evicted or gone from the fleet. */
-  private nodeState(name: string): "Ready" | "NotReady" | "Lost" {
-    const n = this.opts.fleet.listNodes().find((x) => x.config.name === name);
-    if (!n || n.evicted) return "Lost";
-    return n.ready && n.condition === "Ready" ? "Ready" : "NotReady";
   }
 
   /** Removals in the background, then creations per revision (old revisions' templates come from Git). */
