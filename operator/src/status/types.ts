@@ -87,7 +87,7 @@ export interface WorkloadRecord {
   conditions: Condition[];
   /** Most recent last; at most 20. */
   events: WorkloadEvent[];
-  /** "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen". */
+  /** "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen" | "ReplicaSet" (ReplicaSet, ReplicationController) | "Pod". */
   strategy?: string;
   /** The last revision that completed healthy (the rollback target), and the commit that brought it. */
   stable?: { revision: string; commit: string };

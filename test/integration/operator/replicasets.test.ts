@@ -6,7 +6,8 @@
  *   new template; a scale-down removes the not-ready pod first (Kubernetes' ranking: not ready before ready);
  * - a new ReplicaSet whose pods crash fails its commit, which is rolled back (as a Deployment's);
  * - a ReplicationController without a selector (defaulted from its template's labels) does the same;
- * - a bare Pod runs under its own name, survives an operator restart (the same container), is replaced when
+ * - a bare Pod runs under its own name, survives an operator restart (the same container), is created again on
+ *   its node (only there) when its container is removed behind coxswain's back, is replaced when
  *   its spec changes (its status says so), and when its node's engine stops it is not recreated on the other
  *   node: its status says NodeLost.
  */
@@ -279,12 +280,21 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     }, 60_000));
     expect((await running("toolbox")).map((c) => c.id)).toEqual([first!.id]);
 
+    // Its container removed behind coxswain's back (its node Ready): created again, on the same node only.
+    await removeContainer(first!);
+    const [again] = await withLog(waitFor("the Pod created again", async () => {
+      const r = await running("toolbox");
+      return r.length === 1 && r[0]!.id !== first!.id ? r : undefined;
+    }, 120_000));
+    expect(again).toMatchObject({ node: first!.node, labels: expect.objectContaining({ [LABELS.pod]: "toolbox" }) });
+    await readyRecord(path, 1);
+
     // A spec change replaces the pod (same name), and the status says so.
     await repo.write("apps/toolbox.yaml", pod("2"));
     const v2 = await repo.commit("toolbox v2");
     const [second] = await withLog(waitFor("the Pod replaced", async () => {
       const r = await running("toolbox");
-      return r.length === 1 && r[0]!.id !== first!.id ? r : undefined;
+      return r.length === 1 && r[0]!.id !== again!.id ? r : undefined;
     }, 120_000));
     expect(second!.labels[LABELS.pod]).toBe("toolbox");
     const replaced = await readyRecord(path, 1);
