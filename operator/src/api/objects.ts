@@ -1,12 +1,33 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PodDisruptionBudget, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+import type { ConfigMap, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, ReplicationController, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
-export type { ConfigMap, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PodDisruptionBudget, PriorityClass, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+import type { PodTemplateSpec } from "./generated/common.js";
+import type { ObjectMeta } from "./meta.js";
+
+export type { ConfigMap, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, ReplicationController, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | DaemonSet | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim | PodDisruptionBudget | StatefulSet | HorizontalPodAutoscaler;
+export type DesiredObject =
+  | Namespace
+  | ConfigMap
+  | Secret
+  | DaemonSet
+  | Deployment
+  | Job
+  | ReplicaSet
+  | ReplicationController
+  | Rollout
+  | Node
+  | PriorityClass
+  | Service
+  | Ingress
+  | PersistentVolumeClaim
+  | Pod
+  | PodDisruptionBudget
+  | StatefulSet
+  | HorizontalPodAutoscaler;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -42,23 +63,67 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   Namespace: kind(["v1"], false, "namespace.yaml"),
   Node: kind(["coxswain.io/v1alpha1"], false, "node.yaml"),
   PersistentVolumeClaim: kind(["v1"], true, "persistentvolumeclaim.yaml"),
+  Pod: kind(["v1"], true, "pod.yaml"),
   PodDisruptionBudget: kind(["policy/v1"], true, "poddisruptionbudget.yaml"),
   PriorityClass: kind(["scheduling.k8s.io/v1"], false, "priorityclass.yaml"),
+  ReplicaSet: kind(["apps/v1"], true, "replicaset.yaml"),
+  ReplicationController: kind(["v1"], true, "replicationcontroller.yaml"),
   Rollout: kind(["argoproj.io/v1alpha1", "coxswain.io/v1alpha1"], true, "rollout.yaml"),
   Secret: kind(["v1"], true, "secret.yaml"),
   Service: kind(["v1"], true, "service.yaml"),
   StatefulSet: kind(["apps/v1"], true, "statefulset.yaml"),
 });
 
-/** The workload kinds: objects with a pod template that controllers turn into pods (a Job's run to completion). */
-export type Workload = DaemonSet | Deployment | Job | Rollout | StatefulSet;
+/** The workload kinds: objects with a pod template at spec.template that controllers turn into pods (a Job's run to completion). */
+export type Workload = DaemonSet | Deployment | Job | ReplicaSet | ReplicationController | Rollout | StatefulSet;
 
 /** The kinds whose objects are workloads, sorted. */
-export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["DaemonSet", "Deployment", "Job", "Rollout", "StatefulSet"]);
+export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["DaemonSet", "Deployment", "Job", "ReplicaSet", "ReplicationController", "Rollout", "StatefulSet"]);
 
 /** True for the WORKLOAD_KINDS: objects with a pod template at spec.template. */
 export function isWorkload(obj: DesiredObject): obj is Workload {
   return (WORKLOAD_KINDS as readonly string[]).includes(obj.kind);
+}
+
+/**
+ * A bare Pod seen as the owner of a pod template: its labels and annotations as the template's metadata, its
+ * spec as the template's spec (the same objects, not copies). Template planning, the graph's references,
+ * the policy and the scheduler read a Pod through this view, the one way they read a workload's template.
+ */
+export interface PodView {
+  kind: "Pod";
+  metadata: ObjectMeta;
+  spec: { template: PodTemplateSpec };
+}
+
+/** What owns a pod template: a workload, or a bare Pod seen through its view. */
+export type TemplateOwner = Workload | PodView;
+
+/** The kinds that make pods: the workloads and the bare Pod, sorted. They roll out and are gated (sync/gate.ts). */
+export const POD_OWNER_KINDS: readonly TemplateOwner["kind"][] = Object.freeze([...WORKLOAD_KINDS, "Pod" as const].sort());
+
+/** The template owner an object is: a workload itself, a Pod's view (podView); undefined for other kinds. */
+export function templateOwnerOf(obj: DesiredObject): TemplateOwner | undefined {
+  return isWorkload(obj) ? obj : obj.kind === "Pod" ? podView(obj) : undefined;
+}
+
+/** The view of a bare Pod as a template owner (see PodView). */
+export function podView(pod: Pod): PodView {
+  const meta = pod.metadata;
+  return {
+    kind: "Pod",
+    metadata: meta,
+    spec: { template: { metadata: { ...(meta.labels ? { labels: meta.labels } : {}), ...(meta.annotations ? { annotations: meta.annotations } : {}) }, spec: pod.spec } },
+  };
+}
+
+/**
+ * A path into an owner's template as the path of the object's own field: unchanged for a workload;
+ * spec.template.spec.… → spec.… and spec.template.metadata.… → metadata.… for a Pod (file:line of its field).
+ */
+export function ownerPath<T extends string | number>(owner: TemplateOwner, path: readonly T[]): T[] {
+  if (owner.kind !== "Pod" || path[0] !== "spec" || path[1] !== "template") return [...path];
+  return path[2] === "spec" ? (["spec", ...path.slice(3)] as T[]) : path.slice(2);
 }
 
 /** The namespace namespaced objects land in when metadata.namespace is omitted; never needs declaring. */

@@ -12,9 +12,10 @@ import {
   DEFAULT_NAMESPACE,
   KINDS,
   compareKeys,
-  isWorkload,
   keyOf,
   makeKey,
+  ownerPath,
+  templateOwnerOf,
   type ResourceKey,
   type Secret,
 } from "../api/objects.js";
@@ -126,22 +127,25 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
     }
 
-    if (isWorkload(obj)) {
-      const podSpec = obj.spec.template.spec;
-      const refs = podReferences(obj, namespace!, (k) => byKey.get(k)?.object);
-      for (const e of refs.edges) addEdge(e.from, key, e.path);
-      for (const p of refs.problems) diagnostics.push({ ...m.locate(p.path), code: p.code, severity: p.severity, field: formatFieldPath(p.path), message: p.message });
+    // A workload's pod template, or a bare Pod's spec through its view: the same edges, at the object's own paths.
+    const owner = templateOwnerOf(obj);
+    if (owner) {
+      const podSpec = owner.spec.template.spec;
+      const own = <T extends string | number>(path: readonly T[]) => ownerPath(owner, path);
+      const refs = podReferences(owner, namespace!, (k) => byKey.get(k)?.object);
+      for (const e of refs.edges) addEdge(e.from, key, own(e.path));
+      for (const p of refs.problems) diagnostics.push({ ...m.locate(own(p.path)), code: p.code, severity: p.severity, field: formatFieldPath(own(p.path)), message: p.message });
 
       // configMap, secret and persistentVolumeClaim volumes (volume-references.ts).
-      for (const ref of volumeReferences(obj, namespace ?? DEFAULT_NAMESPACE, (k) => byKey.get(k)?.object)) {
-        if ("dependency" in ref) addEdge(ref.dependency, key, ref.path);
-        else report(m, "MissingReference", ref.path, ref.missing);
+      for (const ref of volumeReferences(owner, namespace ?? DEFAULT_NAMESPACE, (k) => byKey.get(k)?.object)) {
+        if ("dependency" in ref) addEdge(ref.dependency, key, own(ref.path));
+        else report(m, "MissingReference", own(ref.path), ref.missing);
       }
 
       const className = podSpec.priorityClassName;
       if (className !== undefined && !Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className)) {
         const pcKey = makeKey("PriorityClass", className);
-        const path = ["spec", "template", "spec", "priorityClassName"];
+        const path = own(["spec", "template", "spec", "priorityClassName"]);
         if (byKey.has(pcKey)) addEdge(pcKey, key, path);
         else {
           const builtins = Object.keys(BUILTIN_PRIORITY_CLASSES).sort().join(", ");

@@ -5,7 +5,7 @@
  * settings that should have been Secrets); key names are shown.
  */
 import type { ErrorCode } from "../api/errors.js";
-import { makeKey, type DesiredObject, type ResourceKey, type Workload } from "../api/objects.js";
+import { makeKey, type DesiredObject, type ResourceKey, type TemplateOwner } from "../api/objects.js";
 import { ENV_VAR_NAME } from "../manifest/env.js";
 import { NUL_IN_ENV } from "../manifest/pod.js";
 import { secretKeys, secretValue } from "../manifest/secret.js";
@@ -45,7 +45,7 @@ function decodeUtf8(bytes: Buffer): string | undefined {
  * a warning for envFrom keys that are not environment variable names with the prefix (they are skipped,
  * as in Kubernetes).
  */
-export function podReferences(workload: Workload, namespace: string, lookup: (key: ResourceKey) => DesiredObject | undefined): PodReferences {
+export function podReferences(workload: TemplateOwner, namespace: string, lookup: (key: ResourceKey) => DesiredObject | undefined): PodReferences {
   const out: PodReferences = { edges: [], problems: [] };
   const error = (code: ErrorCode, path: FieldPath, message: string) => out.problems.push({ code, severity: "error", path, message });
   const spec = workload.spec.template.spec;

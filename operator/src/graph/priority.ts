@@ -2,7 +2,7 @@
  * The scheduling priority of a workload's pods, resolved against the commit's graph as Kubernetes' Priority
  * admission does, with coxswain's annotation in between. Pure.
  */
-import { makeKey, type PriorityClass, type Workload } from "../api/objects.js";
+import { makeKey, type PriorityClass, type TemplateOwner } from "../api/objects.js";
 import { priorityAnnotationOf } from "../manifest/annotations.js";
 import { BUILTIN_PRIORITY_CLASSES } from "../manifest/cluster.js";
 import type { DesiredGraph } from "./graph.js";
@@ -28,7 +28,7 @@ export interface ResolvedPriority {
  * 4. 0, PreemptLowerPriority.
  * A class named but missing from the graph (buildGraph reports it as MissingReference) falls through to 2–4.
  */
-export function resolvePriority(graph: DesiredGraph, workload: Workload): ResolvedPriority {
+export function resolvePriority(graph: DesiredGraph, workload: TemplateOwner): ResolvedPriority {
   const className = workload.spec.template.spec.priorityClassName;
   if (className !== undefined) {
     const builtin = Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className) ? BUILTIN_PRIORITY_CLASSES[className] : undefined;

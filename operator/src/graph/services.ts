@@ -13,7 +13,7 @@
  * Services add no edges to the graph: no controller acts on them yet, and an edge would order (and could
  * contradict the sync waves of) workloads for nothing.
  */
-import { DEFAULT_NAMESPACE, isWorkload, keyOf, type Service, type Workload } from "../api/objects.js";
+import { DEFAULT_NAMESPACE, keyOf, makeKey, templateOwnerOf, type Service, type TemplateOwner } from "../api/objects.js";
 import { DEFAULT_PORT_RANGE, parsePortRange, type PortRange } from "../manifest/cluster.js";
 import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 import type { Diagnostic, ManifestObject } from "../manifest/types.js";
@@ -32,12 +32,12 @@ export function serviceDiagnostics(objects: readonly ManifestObject[]): Diagnost
   };
 
   const services: { m: ManifestObject; svc: Service }[] = [];
-  const workloads: Workload[] = [];
+  const workloads: TemplateOwner[] = [];
   const ranges: { node?: string; range: PortRange }[] = [];
   for (const m of objects) {
     const o = m.object;
     if (o.kind === "Service") services.push({ m, svc: o });
-    else if (isWorkload(o)) workloads.push(o);
+    else if (templateOwnerOf(o)) workloads.push(templateOwnerOf(o)!);
     else if (o.kind === "Node") {
       const range = parsePortRange(o.spec.portRange ?? "") ?? DEFAULT_PORT_RANGE;
       ranges.push({ node: o.metadata.name, range });
@@ -77,7 +77,7 @@ export function serviceDiagnostics(objects: readonly ManifestObject[]): Diagnost
 
   // Workloads by namespace and pod-template label: a Service looks only at those with its selector's rarest
   // label, not at every workload (Services × workloads was the one quadratic step of reading a commit).
-  const byLabel = new Map<string, Workload[]>();
+  const byLabel = new Map<string, TemplateOwner[]>();
   const labelKey = (namespace: string, k: string, v: string) => `${namespace}\0${k}\0${v}`;
   for (const w of workloads) {
     const namespace = w.metadata.namespace ?? DEFAULT_NAMESPACE;
@@ -98,10 +98,10 @@ export function serviceDiagnostics(objects: readonly ManifestObject[]): Diagnost
     if (selected.length === 0) {
       const wanted = entries.map(([k, v]) => `${k}=${v}`).join(", ");
       report(m, "warning", "MissingReference", ["spec", "selector"],
-        `selects no pods: no Deployment or Rollout in namespace "${namespace}" has a pod template with the labels ${wanted}, so the Service has no endpoints`);
+        `selects no pods: no workload or Pod in namespace "${namespace}" has a pod template with the labels ${wanted}, so the Service has no endpoints`);
       continue;
     }
-    const names = selected.map(keyOf);
+    const names = selected.map((w) => makeKey(w.kind, w.metadata.name, w.metadata.namespace));
     const listed = names.length > LISTED ? `${names.slice(0, LISTED).join(", ")}, …` : names.join(", ");
     (svc.spec.ports ?? []).forEach((p, i) => {
       const target = p.targetPort ?? p.port;

@@ -5,7 +5,7 @@
  * MissingReference unless the volume is optional. A persistentVolumeClaim volume depends on its claim,
  * which must be declared in the pod's namespace (there is no optional claim). Messages name keys, never values.
  */
-import { makeKey, type DesiredObject, type ResourceKey, type Workload } from "../api/objects.js";
+import { makeKey, type DesiredObject, type ResourceKey, type TemplateOwner } from "../api/objects.js";
 import { secretKeys } from "../manifest/secret.js";
 import type { PathSegment } from "../manifest/paths.js";
 
@@ -15,7 +15,7 @@ export type VolumeReference =
   | { missing: string; path: readonly PathSegment[] };
 
 /** The references of `workload`'s volumes in `namespace`, in the template's order; `lookup` finds objects of the commit by key. */
-export function volumeReferences(workload: Workload, namespace: string, lookup: (key: ResourceKey) => DesiredObject | undefined): VolumeReference[] {
+export function volumeReferences(workload: TemplateOwner, namespace: string, lookup: (key: ResourceKey) => DesiredObject | undefined): VolumeReference[] {
   const out: VolumeReference[] = [];
   (workload.spec.template.spec.volumes ?? []).forEach((v, vi) => {
     const base = ["spec", "template", "spec", "volumes", vi];

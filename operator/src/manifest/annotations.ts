@@ -4,7 +4,7 @@
  * annotation has no effect on that kind), so the readers below can assume a valid value and fall back to
  * the default otherwise. coxswain.io/depends-on is parsed by graph/depends-on.ts (it needs the whole commit).
  */
-import { isWorkload, type DesiredObject, type Kind } from "../api/objects.js";
+import { ownerPath, templateOwnerOf, type DesiredObject, type Kind } from "../api/objects.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 
 /** Argo CD's sync wave: objects are applied wave by wave, lower first; default 0, may be negative. */
@@ -56,7 +56,7 @@ export const MAX_USER_PRIORITY = 1_000_000_000;
 
 const INTEGER = /^[+-]?[0-9]+$/;
 
-function annotation(obj: DesiredObject, name: string): string | undefined {
+function annotation(obj: Pick<DesiredObject, "metadata">, name: string): string | undefined {
   return obj.metadata.annotations?.[name];
 }
 
@@ -85,7 +85,7 @@ export function initOf(template: { metadata?: { annotations?: Record<string, str
 }
 
 /** The coxswain.io/priority annotation as a number; undefined when absent or invalid. */
-export function priorityAnnotationOf(obj: DesiredObject): number | undefined {
+export function priorityAnnotationOf(obj: Pick<DesiredObject, "metadata">): number | undefined {
   const v = annotation(obj, PRIORITY_ANNOTATION);
   if (v === undefined) return undefined;
   const n = parseInteger(v);
@@ -93,7 +93,7 @@ export function priorityAnnotationOf(obj: DesiredObject): number | undefined {
 }
 
 /** The workload's coxswain.io/monitor-seconds; undefined when absent or invalid (the default applies). */
-export function monitorSecondsOf(obj: DesiredObject): number | undefined {
+export function monitorSecondsOf(obj: Pick<DesiredObject, "metadata">): number | undefined {
   const v = annotation(obj, MONITOR_SECONDS_ANNOTATION);
   if (v === undefined || !/^[0-9]+$/.test(v)) return undefined;
   const n = Number(v);
@@ -131,7 +131,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
       message: `has no effect on a ${obj.kind}; it applies to ${appliesTo}`,
     });
   };
-  const workloads = "workloads (Deployments, Jobs, Rollouts)";
+  const workloads = "the kinds that make pods";
 
   const wave = annotations[SYNC_WAVE_ANNOTATION];
   if (wave !== undefined && parseInteger(wave) === undefined) {
@@ -153,7 +153,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
   if (revert !== undefined) {
     if (revert !== "true" && revert !== "false") {
       issues.push(fieldError("InvalidField", at(AUTO_REVERT_ANNOTATION), `must be "true" or "false" (got ${showValue(revert)})`));
-    } else if (!isWorkload(obj)) noEffect(AUTO_REVERT_ANNOTATION, workloads);
+    } else if (!templateOwnerOf(obj)) noEffect(AUTO_REVERT_ANNOTATION, workloads);
   }
 
   const priority = annotations[PRIORITY_ANNOTATION];
@@ -163,14 +163,15 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
       issues.push(
         fieldError("InvalidField", at(PRIORITY_ANNOTATION), `must be an integer from ${MIN_PRIORITY} to ${MAX_USER_PRIORITY} (got ${showValue(priority)})`),
       );
-    } else if (!isWorkload(obj)) noEffect(PRIORITY_ANNOTATION, workloads);
-    else if (obj.spec.template.spec.priorityClassName !== undefined) {
+    } else if (!templateOwnerOf(obj)) noEffect(PRIORITY_ANNOTATION, workloads);
+    else if (templateOwnerOf(obj)!.spec.template.spec.priorityClassName !== undefined) {
+      const owner = templateOwnerOf(obj)!;
       issues.push({
         code: "InvalidField",
         severity: "warning",
         path: at(PRIORITY_ANNOTATION),
         at: "value",
-        message: `is ignored: spec.template.spec.priorityClassName (${showValue(obj.spec.template.spec.priorityClassName)}) decides the priority`,
+        message: `is ignored: ${ownerPath(owner, ["spec", "template", "spec", "priorityClassName"]).join(".")} (${showValue(owner.spec.template.spec.priorityClassName)}) decides the priority`,
       });
     }
   }
@@ -186,7 +187,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
   if (monitor !== undefined) {
     if (!/^[0-9]+$/.test(monitor) || Number(monitor) > MAX_MONITOR_SECONDS) {
       issues.push(fieldError("InvalidField", at(MONITOR_SECONDS_ANNOTATION), `must be a whole number of seconds from 0 to ${MAX_MONITOR_SECONDS} (got ${showValue(monitor)})`));
-    } else if (!isWorkload(obj)) noEffect(MONITOR_SECONDS_ANNOTATION, workloads);
+    } else if (!templateOwnerOf(obj)) noEffect(MONITOR_SECONDS_ANNOTATION, workloads);
   }
 
   const promote = annotations[PROMOTE_ANNOTATION];

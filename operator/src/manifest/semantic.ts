@@ -2,10 +2,10 @@
  * Rules beyond the schema (InvalidField) and the defaults a JSON schema cannot express, per kind. Both run
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
- * templates), workload.ts (Deployment, Rollout, StatefulSet), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
- * ingress.ts, claim.ts, disruption.ts, autoscaler.ts, annotations.ts.
+ * templates), workload.ts (DaemonSet, Deployment, Pod, ReplicaSet, ReplicationController, Rollout, StatefulSet), job.ts,
+ * cluster.ts (Node, PriorityClass), secret.ts, service.ts, ingress.ts, claim.ts, disruption.ts, autoscaler.ts, annotations.ts.
  */
-import { DEFAULT_NAMESPACE, KINDS, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
+import { DEFAULT_NAMESPACE, KINDS, isWorkload, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
 import { annotationIssues } from "./annotations.js";
 import { autoscalerIssues } from "./autoscaler.js";
 import { claimIssues } from "./claim.js";
@@ -16,7 +16,7 @@ import { applyJobDefaults, jobIssues } from "./job.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import { mergeStringData, secretIssues } from "./secret.js";
 import { applyServiceDefaults, serviceIssues } from "./service.js";
-import { applyWorkloadDefaults, daemonSetIssues, deploymentIssues, rolloutIssues, statefulSetIssues } from "./workload.js";
+import { applyPodDefaults, applyWorkloadDefaults, daemonSetIssues, deploymentIssues, podIssues, replicaSetIssues, rolloutIssues, statefulSetIssues } from "./workload.js";
 
 export { DEFAULT_ROLLING_PERCENT } from "./workload.js";
 
@@ -35,8 +35,9 @@ export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 export function applyDefaults(obj: DesiredObject): void {
   if (KINDS[obj.kind].namespaced && obj.metadata.namespace === undefined) obj.metadata.namespace = DEFAULT_NAMESPACE;
   if (obj.kind === "Namespace") dropFinalizers(obj);
-  else if (obj.kind === "DaemonSet" || obj.kind === "Deployment" || obj.kind === "Rollout" || obj.kind === "StatefulSet") applyWorkloadDefaults(obj);
   else if (obj.kind === "Job") applyJobDefaults(obj);
+  else if (isWorkload(obj)) applyWorkloadDefaults(obj);
+  else if (obj.kind === "Pod") applyPodDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
   else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
@@ -78,6 +79,11 @@ function kindIssues(obj: DesiredObject): Issue[] {
       return disruptionBudgetIssues(obj);
     case "StatefulSet":
       return statefulSetIssues(obj);
+    case "Pod":
+      return podIssues(obj);
+    case "ReplicaSet":
+    case "ReplicationController":
+      return replicaSetIssues(obj);
   }
 }
 

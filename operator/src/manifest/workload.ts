@@ -1,11 +1,12 @@
 /**
- * Rules and defaults of the workload kinds, DaemonSet, Deployment and StatefulSet (Kubernetes' apps/v1
- * validation) and Rollout (Argo Rollouts' validation), beyond their schemas. The pod template's own rules are
- * in pod.ts; a StatefulSet's claim templates in statefulset.ts.
+ * Rules and defaults of the workload kinds, DaemonSet, Deployment, ReplicaSet, ReplicationController and
+ * StatefulSet (Kubernetes' validation), Rollout (Argo Rollouts' validation) and the bare Pod, beyond their
+ * schemas. The pod template's own rules are in pod.ts; a StatefulSet's claim templates in statefulset.ts.
  */
 import type { PodTemplateSpec } from "../api/generated/index.js";
 import type { CanaryAnalysis } from "../api/generated/rollout.js";
-import type { DaemonSet, Deployment, Rollout, StatefulSet } from "../api/objects.js";
+import { podView, type DaemonSet, type Deployment, type Pod, type ReplicaSet, type ReplicationController, type Rollout, type StatefulSet } from "../api/objects.js";
+import type { LabelSelector } from "../api/generated/index.js";
 import { fieldError, showValue, type Issue } from "./issue.js";
 import type { PathSegment } from "./paths.js";
 import { dropIgnoredPodFields, podTemplateIssues } from "./pod.js";
@@ -18,7 +19,7 @@ export const DEFAULT_ROLLING_PERCENT = "25%";
 type Path = readonly PathSegment[];
 
 /** The workloads that keep replicas running (a Job's rules are in job.ts). */
-type Replicated = DaemonSet | Deployment | Rollout | StatefulSet;
+type Replicated = DaemonSet | Deployment | ReplicaSet | ReplicationController | Rollout | StatefulSet;
 
 /** Rules shared by the workloads that keep replicas running: selector, template, deadlines. */
 function workloadIssues(w: Replicated): Issue[] {
@@ -27,13 +28,19 @@ function workloadIssues(w: Replicated): Issue[] {
   const noun = `a ${w.kind}`;
 
   const selectorPath = ["spec", "selector"];
-  if (isEmptySelector(spec.selector)) {
+  const selector = selectorOf(w);
+  if (selector === undefined) {
+    // A ReplicationController without a selector gets its template's labels (applyWorkloadDefaults).
+    if (isEmptyMap(spec.template.metadata.labels)) {
+      issues.push(fieldError("InvalidField", ["spec", "template", "metadata", "labels"], `must not be empty when spec.selector is omitted: ${noun} selects its pods by these labels (as in Kubernetes)`));
+    }
+  } else if (isEmptySelector(selector)) {
     issues.push(fieldError("InvalidField", selectorPath, `empty selector is invalid for ${noun} (as in Kubernetes): give matchLabels or matchExpressions that select the template's labels`));
   } else {
-    const bad = selectorIssues(spec.selector, selectorPath);
+    const bad = selectorIssues(selector, selectorPath);
     issues.push(...bad);
     // Kubernetes: "`selector` does not match template `labels`". Only meaningful for a valid selector.
-    const unmet = bad.length === 0 ? unmetRequirements(spec.selector, spec.template.metadata.labels) : [];
+    const unmet = bad.length === 0 ? unmetRequirements(selector, spec.template.metadata.labels) : [];
     if (unmet.length > 0) {
       issues.push(
         fieldError(
@@ -57,6 +64,21 @@ function workloadIssues(w: Replicated): Issue[] {
   // A StatefulSet's volumeMounts may name its claim templates: they are volumes of each of its pods.
   issues.push(...podTemplateIssues(w.kind === "StatefulSet" ? withClaimVolumes(w, 0) : spec.template, ["spec", "template"]));
   return issues;
+}
+
+/** A workload's selector as a LabelSelector (a ReplicationController's plain map as matchLabels); undefined: to be defaulted. */
+function selectorOf(w: Replicated): LabelSelector | undefined {
+  if (w.kind !== "ReplicationController") return w.spec.selector;
+  return isEmptyMap(w.spec.selector) ? undefined : { matchLabels: w.spec.selector! };
+}
+
+function isEmptyMap(m: Readonly<Record<string, string>> | undefined): boolean {
+  return m === undefined || Object.keys(m).length === 0;
+}
+
+/** Rules for a ReplicaSet or a ReplicationController beyond its schema (selector, template). */
+export function replicaSetIssues(w: ReplicaSet | ReplicationController): Issue[] {
+  return workloadIssues(w);
 }
 
 /** Rules for a StatefulSet beyond its schema. */
@@ -224,7 +246,8 @@ export function pauseDurationSeconds(duration: number | string): number | undefi
 
 /**
  * Defaults a JSON schema cannot express for workloads, in place: Deployment strategy RollingUpdate with 25%/25%
- * (also when strategy is omitted), DaemonSet updateStrategy RollingUpdate with maxUnavailable 1 and maxSurge 0, StatefulSet updateStrategy RollingUpdate with partition 0, a canary's maxSurge/maxUnavailable 25%/25%, and, in the pod template, a
+ * (also when strategy is omitted), DaemonSet updateStrategy RollingUpdate with maxUnavailable 1 and maxSurge 0, StatefulSet updateStrategy RollingUpdate with partition 0, a canary's maxSurge/maxUnavailable 25%/25%, a ReplicationController's
+ * omitted selector (its template's labels), and, in the pod template, a
  * resource limit without a request makes the request equal to the limit (Kubernetes does this when it creates
  * the pods; coxswain has no pod objects, so it happens in the template, where the scheduler reads requests).
  * The template's ignored fields (serviceAccountName, dnsPolicy, …: pod.ts) are dropped.
@@ -252,7 +275,10 @@ export function applyWorkloadDefaults(w: Replicated): void {
     const strategy = (w.spec.updateStrategy ??= {});
     strategy.type ??= "RollingUpdate";
     if (strategy.type === "RollingUpdate") (strategy.rollingUpdate ??= {}).partition ??= 0;
-  } else if (w.spec.strategy.canary) {
+  } else if (w.kind === "ReplicationController") {
+    // Kubernetes: an omitted (or empty) selector is the template's labels.
+    if (isEmptyMap(w.spec.selector)) w.spec.selector = { ...w.spec.template.metadata.labels };
+  } else if (w.kind === "Rollout" && w.spec.strategy.canary) {
     const canary = w.spec.strategy.canary;
     canary.maxSurge ??= DEFAULT_ROLLING_PERCENT;
     canary.maxUnavailable ??= DEFAULT_ROLLING_PERCENT;
@@ -269,4 +295,19 @@ export function defaultRequestsFromLimits(template: PodTemplateSpec): void {
     // Every resource, as Kubernetes does: cpu, memory, ephemeral-storage and extended resources.
     for (const [name, q] of Object.entries(limits)) if (q !== undefined) requests[name] ??= q;
   }
+}
+
+/**
+ * Rules for a bare Pod beyond its schema: the pod template's rules of pod.ts on its view (manifest paths
+ * metadata.… and spec.…, not spec.template.…).
+ */
+export function podIssues(pod: Pod): Issue[] {
+  return podTemplateIssues(podView(pod).spec.template, []);
+}
+
+/** A bare Pod's defaults, in place: the pod template's (the view shares the Pod's spec). */
+export function applyPodDefaults(pod: Pod): void {
+  const template = podView(pod).spec.template;
+  dropIgnoredPodFields(template);
+  defaultRequestsFromLimits(template);
 }

@@ -5,6 +5,8 @@
  * deadline, Nomad's healthy deadline, Swarm's failure ratio) and the rollback decision.
  */
 export type * from "./types.js";
+export type { ReplicaSetInput, ReplicaSetPod } from "./replicaset.js";
+export type { PodNodeState, PodStep, PodStepInput } from "./pod.js";
 export {
   DEFAULT_ANALYSIS,
   DEFAULT_MAX_FAILURE_RATIO,
@@ -33,4 +35,6 @@ export type { DaemonNode, DaemonPod, DaemonSetInput, DaemonSetStep, DaemonStrate
 export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";
 export { ordinalOf, statefulPodName, statefulSetStep } from "./statefulset.js";
+export { compareForScaleDown, replicaSetStep } from "./replicaset.js";
+export { podStep } from "./pod.js";
 export { analysisVerdict, describeWindow, judgeWindow, windowsDue } from "./analysis.js";

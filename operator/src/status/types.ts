@@ -101,7 +101,7 @@ export interface WorkloadRecord {
   conditions: Condition[];
   /** Most recent last; at most 20. */
   events: WorkloadEvent[];
-  /** "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen". */
+  /** "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen" | "ReplicaSet" (ReplicaSet, ReplicationController) | "Pod". */
   strategy?: string;
   /** The last revision that completed healthy (the rollback target), and the commit that brought it. */
   stable?: { revision: string; commit: string };
@@ -109,6 +109,8 @@ export interface WorkloadRecord {
   revisions?: { number: number; revision: string; commit: string }[];
   /** The workload is paused (spec.paused, or after a rollback that itself failed). */
   paused?: boolean;
+  /** A bare Pod: the node its pod of this revision was scheduled to; it is never scheduled again (read back after a restart). */
+  placed?: { revision: string; node: string };
   /**
    * A StatefulSet's own state: its podManagementPolicy, the RollingUpdate partition, the revision every pod
    * had when it was last complete (what ordinals below the partition keep; read back after a restart), its

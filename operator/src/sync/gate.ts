@@ -10,12 +10,12 @@
  * Deleted workloads are released after the changed workloads that depended on them (dependents are
  * removed first, as Argo CD prunes in reverse wave order).
  */
-import { WORKLOAD_KINDS } from "../api/objects.js";
+import { POD_OWNER_KINDS } from "../api/objects.js";
 import type { DesiredGraph } from "../graph/index.js";
 
-/** True when the key names a workload (api/objects.ts WORKLOAD_KINDS): those roll out and are gated; everything else applies at once. */
+/** True when the key names a kind that makes pods (api/objects.ts POD_OWNER_KINDS: the workloads and the bare Pod): those roll out and are gated; everything else applies at once. */
 export function isWorkloadKey(key: string): boolean {
-  return (WORKLOAD_KINDS as readonly string[]).includes(key.split("/", 1)[0]!);
+  return (POD_OWNER_KINDS as readonly string[]).includes(key.split("/", 1)[0]!);
 }
 
 /** What the gate needs to know of each workload's progress toward the commit it was released for. */

@@ -542,6 +542,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("Deployment", workloads);
     manager.register("HorizontalPodAutoscaler", autoscalers);
     manager.register("Job", jobs);
+    manager.register("Pod", workloads);
+    manager.register("ReplicaSet", workloads);
+    manager.register("ReplicationController", workloads);
     manager.register("Rollout", workloads);
     manager.register("StatefulSet", statefulSets);
     manager.register("Node", nodes);

@@ -22,13 +22,16 @@
  * additional pods. A DaemonSet gets a pod on each node of the snapshot that fits it (rollout/daemonset.ts),
  * placed with that node's name; a node's old pod is released before its new one is placed. A StatefulSet's
  * pods are planned by name, ordinal by ordinal, each with its own claims (a claim already bound pins its pod
- * to that node). Placements are against the fleet that runs now: Node objects the commit adds or changes
- * are not taken into account. A workload a HorizontalPodAutoscaler scales is noted as such: its
- * spec.replicas in Git is ignored, so a change of it places no pod (the autoscaler decides the count); an
- * autoscaler's own change says what it scales, between which counts, on which metrics.
+ * to that node). A ReplicaSet (or ReplicationController) does not roll: its new template reaches the pods
+ * it creates only, so only the missing pods are placed, beside the running ones. A bare Pod whose spec
+ * changes is replaced: it is placed after its old pod goes, under its own name. Placements are against the
+ * fleet that runs now: Node objects the commit adds or changes are not taken into account. A workload a
+ * HorizontalPodAutoscaler scales is noted as such: its spec.replicas in Git is ignored, so a change of it
+ * places no pod (the autoscaler decides the count); an autoscaler's own change says what it scales, between
+ * which counts, on which metrics.
  */
-import type { StatefulSet, Workload } from "../api/objects.js";
-import { isWorkload } from "../api/objects.js";
+import type { StatefulSet, TemplateOwner } from "../api/objects.js";
+import { isWorkload, templateOwnerOf } from "../api/objects.js";
 import { guardedWorkloads } from "../graph/disruption-budgets.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
@@ -102,8 +105,9 @@ export interface FleetView {
 /** The template of a workload in a graph, with its priority resolved from that graph. */
 function templateOf(graph: DesiredGraph, key: string): TemplatePlan | undefined {
   const o = graph.get(key)?.object;
-  if (!o || !isWorkload(o)) return undefined;
-  return planTemplate(o, (k) => graph.get(k)?.object, resolvePriority(graph, o));
+  const owner = o ? templateOwnerOf(o) : undefined;
+  if (!owner) return undefined;
+  return planTemplate(owner, (k) => graph.get(k)?.object, resolvePriority(graph, owner));
 }
 
 /** Computes the plan of applying `after` where `before` runs (graph order: dependencies first, deletions last). */
@@ -124,7 +128,7 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
       byKey.set(key, change);
       changes.push(change);
     }
-    change.rollsTo = { revision: next.revision, replicas: replicasOf(after.get(key)!.object as Workload) };
+    change.rollsTo = { revision: next.revision, replicas: replicasOf(templateOwnerOf(after.get(key)!.object)!) };
   }
   // A PodDisruptionBudget created or changed: the workloads whose pods it will guard.
   const workloads = after.objects().filter(isWorkload);
@@ -155,18 +159,19 @@ export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph
 /** The detail of a workload that rolls only because data it reads changed. */
 const READ_DATA_CHANGED = "data it reads changed";
 
-/** The pods that run at once: replicas, or a Job's parallelism (no more than its completions); a DaemonSet's count depends on the fleet (placeChanges fills it in), 0 without one. */
-function replicasOf(w: Workload): number {
+/** The pods that run at once: replicas, one for a bare Pod, or a Job's parallelism (no more than its completions); a DaemonSet's count depends on the fleet (placeChanges fills it in), 0 without one. */
+function replicasOf(w: TemplateOwner): number {
   if (w.kind === "Job") return Math.min(w.spec.parallelism ?? 1, w.spec.completions ?? 1);
+  if (w.kind === "Pod") return 1;
   return w.kind === "DaemonSet" ? 0 : (w.spec.replicas ?? 1);
 }
 
 /** New pods placed while the old ones still run (the first step), per the workload's strategy. */
-function surgeOf(w: Workload, replicas: number): number {
+function surgeOf(w: TemplateOwner, replicas: number): number {
   try {
     if (w.kind === "Job") return replicas; // a new run: every pod is new
     if (w.kind === "Deployment") return Math.min(replicas, resolveRollingParams(w.spec).maxSurge);
-    if (w.kind === "DaemonSet" || w.kind === "StatefulSet") return 0;
+    if (w.kind !== "Rollout") return 0; // DaemonSet and StatefulSet pods are replaced in place, a bare Pod after the old one goes
     if (w.spec.strategy?.blueGreen) return replicas;
     if (w.spec.strategy?.canary) return Math.min(replicas, resolveCanaryParams(w.spec).params.maxSurge);
     return 0;
@@ -230,7 +235,7 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
     if (change.action === "delete") continue;
     const plan = templateOf(after, change.key);
     if (!plan) continue;
-    const w = after.get(change.key)!.object as Workload;
+    const w = templateOwnerOf(after.get(change.key)!.object)!;
     if (w.kind === "DaemonSet") {
       change.placements = placeDaemonSet(change, daemonTemplate(plan));
       continue;
@@ -241,9 +246,12 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
       change.placements = placeStatefulSet(change, w, after, live, (r, label, p) => place(r, label, p), claimNode, (gone) => (nodes = release(nodes, gone)));
       continue;
     }
-    const ids = (from: number, count: number): PodRequest[] =>
-      Array.from({ length: count }, (_, i) => podRequest(plan, `${change.key}#${plan.workload}-${plan.revision}-${from + i + 1}`, claimNode));
-    if (change.rollsTo) {
+    const name = (i: number) => (w.kind === "Pod" ? plan.workload : `${plan.workload}-${plan.revision}-${i}`);
+    const ids = (from: number, count: number): PodRequest[] => Array.from({ length: count }, (_, i) => podRequest(plan, `${change.key}#${name(from + i + 1)}`, claimNode));
+    if (change.rollsTo && (w.kind === "ReplicaSet" || w.kind === "ReplicationController")) {
+      const missing = Math.max(0, replicas - live.length);
+      change.placements = place(ids(live.length, missing), live.length > 0 ? "new pods only: running pods keep their template" : undefined, plan);
+    } else if (change.rollsTo) {
       const old = live.filter((p) => p.revision !== plan.revision);
       const current = live.length - old.length;
       const wanted = Math.max(0, replicas - current);

@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KINDS, WORKLOAD_KINDS, describeApiVersions, isKind, isWorkload, makeKey, parseKey, type DesiredObject, type Kind } from "../../../operator/src/api/objects.js";
+import { KINDS, POD_OWNER_KINDS, WORKLOAD_KINDS, describeApiVersions, isKind, isWorkload, makeKey, ownerPath, parseKey, templateOwnerOf, type DesiredObject, type Kind, type Pod } from "../../../operator/src/api/objects.js";
 
 const kinds = Object.keys(KINDS) as Kind[];
 
 describe("KINDS", () => {
   it("lists every kind coxswain accepts", () => {
-    expect([...kinds].sort()).toEqual(["ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Job", "Namespace", "Node", "PersistentVolumeClaim", "PodDisruptionBudget", "PriorityClass", "Rollout", "Secret", "Service", "StatefulSet"]);
+    expect([...kinds].sort()).toEqual(["ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Job", "Namespace", "Node", "PersistentVolumeClaim", "Pod", "PodDisruptionBudget", "PriorityClass", "ReplicaSet", "ReplicationController", "Rollout", "Secret", "Service", "StatefulSet"]);
   });
 
   it("accepts Rollout under Argo's group and coxswain's, Argo's first", () => {
@@ -21,8 +21,19 @@ describe("KINDS", () => {
   });
 
   it("names the workload kinds, and isWorkload agrees", () => {
-    expect(WORKLOAD_KINDS).toEqual(["DaemonSet", "Deployment", "Job", "Rollout", "StatefulSet"]);
+    expect(WORKLOAD_KINDS).toEqual(["DaemonSet", "Deployment", "Job", "ReplicaSet", "ReplicationController", "Rollout", "StatefulSet"]);
     for (const kind of kinds) expect(isWorkload({ kind } as DesiredObject)).toBe(WORKLOAD_KINDS.includes(kind as never));
+  });
+
+  it("makes pods of the workloads and the bare Pod, which is read through its template view at its own paths", () => {
+    expect(POD_OWNER_KINDS).toEqual(["Deployment", "Pod", "ReplicaSet", "ReplicationController", "Rollout"]);
+    const pod: Pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "t", labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } };
+    const view = templateOwnerOf(pod)!;
+    expect(view).toEqual({ kind: "Pod", metadata: pod.metadata, spec: { template: { metadata: { labels: { a: "b" } }, spec: pod.spec } } });
+    expect(view.spec.template.spec).toBe(pod.spec);
+    expect(ownerPath(view, ["spec", "template", "spec", "containers", 0, "image"])).toEqual(["spec", "containers", 0, "image"]);
+    expect(ownerPath(view, ["spec", "template", "metadata", "labels"])).toEqual(["metadata", "labels"]);
+    expect(templateOwnerOf({ kind: "ConfigMap", apiVersion: "v1", metadata: { name: "c" } } as DesiredObject)).toBeUndefined();
   });
 });
 

@@ -178,7 +178,10 @@ describe("schemas in crds/ and KINDS", () => {
       Ingress: { spec: { defaultBackend: { service: { name: "web", port: { number: 80 } } } } },
       PersistentVolumeClaim: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } },
       HorizontalPodAutoscaler: { spec: { scaleTargetRef: { kind: "Deployment", name: "web" }, maxReplicas: 2 } },
+      Pod: { spec: { containers: [{ name: "c", image: "i" }] } },
       PodDisruptionBudget: { spec: { minAvailable: 1, selector: { matchLabels: { a: "b" } } } },
+      ReplicaSet: { spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } },
+      ReplicationController: { spec: { template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } },
       StatefulSet: { spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } },
     };
     for (const kind of kinds) {

@@ -1,5 +1,8 @@
 /**
- * The workload controller: Deployments (RollingUpdate, Recreate) and Rollouts (canary, blue/green).
+ * The workload controller: Deployments (RollingUpdate, Recreate), Rollouts (canary, blue/green),
+ * ReplicaSets and ReplicationControllers (rollout/replicaset.ts: replicas kept, no rollout) and bare Pods
+ * (rollout/pod.ts: its own name, scheduled once, replaced when its spec changes; a Pod is read through its
+ * template view, api/objects.ts podView).
  * reconcile(key) re-reads the desired object (DesiredView.entry) and the observed pods (the fleet), then
  * runs an ordered list of small steps and one summarizer:
  *
@@ -24,8 +27,8 @@
  */
 import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
 import type { CoxError } from "../../api/errors.js";
-import type { Rollout, Secret, Service, Workload } from "../../api/objects.js";
-import { parseKey } from "../../api/objects.js";
+import type { Rollout, Secret, Service, TemplateOwner } from "../../api/objects.js";
+import { parseKey, templateOwnerOf } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
 import { monitorSecondsOf } from "../../manifest/index.js";
@@ -35,6 +38,7 @@ import {
   canaryStep,
   describeWindow,
   nextStep,
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
   parsePromote,
   pruneHistory,
   recordRevision,
@@ -73,6 +77,7 @@ import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, typ
 import { uniquePodName } from "./names.js";
 import { appendEvents, notePodsSeen, recordedPods } from "./observed.js";
 import type { PodPlacer } from "./placer.js";
+import { decideReplicas } from "./replicas.js";
 import { planTemplate, type TemplatePlan } from "./template.js";
 import type { DesiredView, ReplicaCountPort, RolloutTrafficPort, WorkloadReporter } from "../types.js";
 
@@ -96,7 +101,7 @@ export interface WorkloadControllerOptions {
 
 const PROMOTE_ANNOTATION = "coxswain.io/promote";
 
-type Strategy = "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen";
+type Strategy = "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen" | "ReplicaSet" | "Pod";
 
 /** What the controller remembers per workload between reconciles (restored from the status record). */
 interface Memory {
@@ -133,16 +138,27 @@ interface Memory {
    */
   seen: Map<string, { at: number; restarts: number }>;
   lastLine?: string;
+  /** A bare Pod: where its pod of which revision was placed (it is never placed again). */
+  placed?: { revision: string; node: string };
+  /** A ReplicaSet: the revision whose "running pods keep their template" event was given. */
+  templateNoted?: string;
+}
+
+/** What this controller drives (it is registered for these kinds in sync/operator.ts); DaemonSets, StatefulSets and Jobs have controllers of their own. */
+type Driven = Extract<TemplateOwner, { kind: "Deployment" | "Pod" | "ReplicaSet" | "ReplicationController" | "Rollout" }>;
+
+function isDriven(owner: TemplateOwner): owner is Driven {
+  return owner.kind === "Deployment" || owner.kind === "Pod" || owner.kind === "ReplicaSet" || owner.kind === "ReplicationController" || owner.kind === "Rollout";
 }
 
 /** Everything one reconcile knows; the steps fill it in order. */
 interface Ctx {
   key: string;
-  kind: Workload["kind"];
+  kind: TemplateOwner["kind"];
   now: number;
   namespace: string;
   name: string;
-  workload?: Workload;
+  workload?: TemplateOwner;
   graph?: DesiredGraph;
   commit: string;
   paused: boolean;
@@ -157,7 +173,7 @@ interface Ctx {
   services?: { service: string; role: ServiceRole }[];
   pods: ObservedPod[];
   mem?: Memory;
-  step?: PlannedStep & { waiting?: Waiting };
+  step?: PlannedStep & { waiting?: Waiting; lost?: string };
   health?: RolloutHealth;
   draining: string[];
   /** Drain moves a PodDisruptionBudget holds now: "drain of node a waits: PodDisruptionBudget …", by node. */
@@ -167,10 +183,12 @@ interface Ctx {
   createErrors: CoxError[];
   events: Omit<WorkloadEvent, "time">[];
   done: boolean;
+  /** A bare Pod's pod is created on this node only (it was placed there before). */
+  nodeName?: string;
 }
 
 /** The workload's coxswain.io/monitor-seconds as a failure-policy override (none: the default). */
-function monitorOverride(w: Workload): { monitorSeconds?: number } {
+function monitorOverride(w: TemplateOwner): { monitorSeconds?: number } {
   const m = monitorSecondsOf(w);
   return m === undefined ? {} : { monitorSeconds: m };
 }
@@ -184,7 +202,7 @@ function ms(iso: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** Reconciles Deployments and Rollouts into pods on the fleet. */
+/** Reconciles Deployments, Rollouts, ReplicaSets, ReplicationControllers and bare Pods into pods on the fleet. */
 export class WorkloadController {
   private readonly memory = new Map<string, Memory>();
   private readonly analyses: CanaryAnalyses;
@@ -206,12 +224,12 @@ export class WorkloadController {
     ];
   }
 
-  /** One reconcile of Deployment/<ns>/<name> or Rollout/<ns>/<name>. */
+  /** One reconcile of a workload or a bare Pod, by key (Deployment/<ns>/<name>, Pod/<ns>/<name>, …). */
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const { kind, namespace, name } = parseKey(key);
     const ctx: Ctx = {
       key,
-      kind: kind as Workload["kind"],
+      kind: kind as TemplateOwner["kind"],
       now: this.now(),
       namespace: namespace ?? "default",
       name,
@@ -247,10 +265,11 @@ export class WorkloadController {
     }
     ctx.pods = this.opts.fleet.pods(ctx.key);
     const entry = this.opts.desired.entry(ctx.key);
-    if (!entry || (entry.object.kind !== "Deployment" && entry.object.kind !== "Rollout")) return;
-    // An autoscaler's count replaces spec.replicas (controllers/autoscaler).
-    const scaled = this.opts.replicas?.replicas(ctx.key);
-    const w = scaled === undefined ? entry.object : ({ ...entry.object, spec: { ...entry.object.spec, replicas: scaled } } as typeof entry.object);
+    const owner = entry ? templateOwnerOf(entry.object) : undefined;
+    if (!entry || !owner || !isDriven(owner)) return;
+    // An autoscaler's count replaces spec.replicas (controllers/autoscaler; it scales Deployments and Rollouts).
+    const scaled = owner.kind === "Deployment" || owner.kind === "Rollout" ? this.opts.replicas?.replicas(ctx.key) : undefined;
+    const w = scaled === undefined ? owner : ({ ...owner, spec: { ...owner.spec, replicas: scaled } } as typeof owner);
     const graph = entry.graph;
     ctx.workload = w;
     ctx.graph = graph;
@@ -261,6 +280,12 @@ export class WorkloadController {
     if (w.kind === "Deployment") {
       ctx.params = resolveRollingParams(w.spec);
       ctx.strategy = ctx.params.strategy ?? "RollingUpdate";
+    } else if (w.kind !== "Rollout") {
+      // ReplicaSet, ReplicationController, Pod: no rollout; a new template's pods held to the Deployment's default deadline.
+      const replicas = w.kind === "Pod" ? 1 : (w.spec.replicas ?? 1);
+      const minReadySeconds = w.kind === "Pod" ? 0 : (w.spec.minReadySeconds ?? 0);
+      ctx.params = { replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds, progressDeadlineSeconds: DEFAULT_PROGRESS_DEADLINE_SECONDS };
+      ctx.strategy = w.kind === "Pod" ? "Pod" : "ReplicaSet";
     } else if (w.spec.strategy?.canary) {
       const r = resolveCanaryParams(w.spec);
       ctx.params = r.params;
@@ -334,7 +359,12 @@ export class WorkloadController {
     const common = { params: { ...params, paused: ctx.paused || params.paused === true }, revision: plan.revision, now: ctx.now, lastProgressAt: mem.lastProgressAt, revisionOrder };
     const promote = this.promote(ctx);
     let step: PlannedStep & { waiting?: Waiting };
-    if (ctx.draining.length > 0) {
+    if (ctx.strategy === "ReplicaSet" || ctx.strategy === "Pod") {
+      const d = decideReplicas({ strategy: ctx.strategy, plan, params, observed: ctx.pods, pods, draining: ctx.draining, now: ctx.now, mem, fleet: this.opts.fleet });
+      ctx.events.push(...d.events);
+      if (d.nodeName !== undefined) ctx.nodeName = d.nodeName;
+      step = d.step;
+    } else if (ctx.draining.length > 0) {
       // Drain: the pods on a draining node count as an older revision, so the rolling rules move them —
       // new pods first (within maxSurge, off the cordoned node), old ones removed while availability holds.
       const moved = pods.map((p) => (ctx.draining.includes(p.name) ? { ...p, revision: `${p.revision}~drain` } : p));
@@ -467,7 +497,7 @@ export class WorkloadController {
       if (pod) this.opts.fleet.deletePod(pod, plan.graceSeconds);
     }
     if (remove.length > 0) {
-      const why = ctx.draining.some((d) => remove.includes(d)) ? "moving off a draining node" : "scaling down";
+      const why = ctx.strategy === "Pod" ? "replacing the Pod" : ctx.draining.some((d) => remove.includes(d)) ? "moving off a draining node" : "scaling down";
       ctx.events.push({ type: "Normal", reason: "ScalingDown", message: `${why}: removing ${remove.length} pod(s): ${remove.join(", ")}` });
     }
     const creates: { plan: TemplatePlan; count: number; commit: string }[] = [];
@@ -523,7 +553,17 @@ export class WorkloadController {
     // before its first await, so two pods never share a name.
     const taken = this.opts.fleet.podNames();
     const pods = [];
-    for (let i = 0; i < count; i++) {
+    if (ctx.kind === "Pod") {
+      // A bare Pod's pod is named metadata.name: wait while the name is someone else's (pod names are fleet-wide).
+      if (taken.has(ctx.name)) {
+        const other = this.opts.fleet.pods().find((p) => p.name === ctx.name && p.owner !== ctx.key);
+        ctx.events.push({ type: "Warning", reason: "FailedCreate", message: `pod name ${ctx.name} is in use${other ? ` by ${other.owner}` : ""}; pod names are unique across the fleet` });
+        this.requeue(ctx, 5_000);
+        return;
+      }
+      pods.push({ name: ctx.name, plan, ...(ctx.nodeName !== undefined ? { nodeName: ctx.nodeName } : {}) });
+    }
+    for (let i = 0; i < (ctx.kind === "Pod" ? 0 : count); i++) {
       const { name } = uniquePodName(`${ctx.name}-${plan.revision}`, (n) => taken.has(n));
       taken.add(name);
       pods.push({ name, plan });
@@ -619,6 +659,8 @@ export class WorkloadController {
       progressing = { type: "Progressing", status: "Unknown", reason: "DeploymentPaused", message: ctx.paused ? "paused: a rollback failed; push a new commit" : "spec.paused is true" };
     } else if (failure) {
       progressing = { type: "Progressing", status: "False", reason: failure.code, message: failure.message };
+    } else if (step?.lost) {
+      progressing = { type: "Progressing", status: "False", reason: "NodeLost", message: step.lost };
     } else if (step?.complete) {
       progressing = { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `revision ${plan.revision} has successfully progressed.` };
     } else if (step?.waiting) {
@@ -671,6 +713,7 @@ export class WorkloadController {
       ...(mem.stable ? { stable: mem.stable } : {}),
       revisions: mem.history.map((h) => ({ number: h.revision, revision: h.hash, commit: h.commit })),
       ...(ctx.paused || params.paused ? { paused: true } : {}),
+      ...(mem.placed ? { placed: mem.placed } : {}),
     };
     if (ctx.strategy === "Canary" && mem.canary) {
       record.canary = {
@@ -703,7 +746,9 @@ export class WorkloadController {
     const complete = step?.complete === true && (isStable || mem.stable?.revision === plan.revision);
     const failed = failure !== undefined;
     const line = `${ctx.key} revision ${plan.revision}: ${counts.updated}/${params.replicas} updated, ${counts.ready} ready, ${counts.available} available${
-      complete
+      step?.lost
+        ? ` — ${step.lost}`
+        : complete
         ? " — complete"
         : failed
           ? ` — ${failure!.code}: ${failure!.message}`
@@ -766,6 +811,7 @@ export class WorkloadController {
         history: (rec?.revisions ?? []).map((r) => ({ revision: r.number, hash: r.revision, commit: r.commit })),
         seen: new Map(),
         ...(rec?.stable ? { stable: { ...rec.stable } } : {}),
+        ...(rec?.placed ? { placed: { ...rec.placed } } : {}),
       };
       if (rec?.canary?.revision) {
         mem.canary = {
@@ -815,7 +861,7 @@ export class WorkloadController {
         delete mem.rolledOut;
         mem.revision = plan.revision;
         mem.lastProgressAt = ctx.now;
-        const promoteValue = (ctx.workload as Workload).metadata.annotations?.[PROMOTE_ANNOTATION];
+        const promoteValue = ctx.workload!.metadata.annotations?.[PROMOTE_ANNOTATION];
         if (ctx.strategy === "Canary") mem.canary = { revision: plan.revision, stepIndex: 0, ...(promoteValue !== undefined ? { promoteBaseline: promoteValue } : {}) };
         if (ctx.strategy === "BlueGreen") {
           mem.blueGreen = { ...(mem.blueGreen?.active ? { active: mem.blueGreen.active } : {}), ...(promoteValue !== undefined ? { promoteBaseline: promoteValue } : {}) };

@@ -22,7 +22,7 @@
  *   depend on the pod when the plan is made (and into the revision), the rest in podLaunches.
  */
 import { canonicalJson, shortHash } from "../../api/canonical.js";
-import type { Secret, Workload } from "../../api/objects.js";
+import type { Secret, TemplateOwner } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
 import type { LifecycleHandler, PodSpec, Probe } from "../../api/generated/index.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
@@ -75,11 +75,11 @@ export interface PodPriority {
   preemptionPolicy: "PreemptLowerPriority" | "Never";
 }
 
-/** What every pod of one revision of a workload (Deployment or Rollout) needs. */
+/** What every pod of one revision of a workload (or of a bare Pod, seen through its view) needs. */
 export interface TemplatePlan {
-  /** Owner key, "Deployment/ns/name" or "Rollout/ns/name". */
+  /** Owner key, "Deployment/ns/name", "Pod/ns/name", … */
   owner: string;
-  kind: Workload["kind"];
+  kind: TemplateOwner["kind"];
   namespace: string;
   workload: string;
   revision: string;
@@ -114,7 +114,7 @@ export interface TemplatePlan {
  * Resolves a workload's template against the ConfigMaps and Secrets of the same commit. The priority is resolved by the
  * caller from the graph (graph/priority.ts resolvePriority); 0 when not given.
  */
-export function planTemplate(dep: Workload, refs: ReferenceLookup, priority: PodPriority = { value: 0, preemptionPolicy: "PreemptLowerPriority" }): TemplatePlan {
+export function planTemplate(dep: TemplateOwner, refs: ReferenceLookup, priority: PodPriority = { value: 0, preemptionPolicy: "PreemptLowerPriority" }): TemplatePlan {
   const namespace = dep.metadata.namespace ?? "default";
   const resolvedConfig: Record<string, unknown> = {};
   const meta = dep.spec.template.metadata;
