@@ -407,6 +407,14 @@ export function formatPlan(plan: Plan): string[] {
   for (const c of plan.changes) {
     let line = `  ${c.action} ${c.key}`;
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
+    else if (c.action === "create" && c.details?.length) line += ` (${c.details.join("; ")})`;
+    // A Job runs its pods to completion: its "replicas" are the pods it runs at once.
+    if (c.rollsTo) {
+      line += c.key.startsWith("Job/")
+        ? ` → runs revision ${c.rollsTo.revision} (${c.rollsTo.replicas} pod(s) at a time)`
+        : ` → rolls out revision ${c.rollsTo.revision} (${c.key.startsWith("DaemonSet/") ? `one pod on each node that fits${plan.nodes ? `: ${c.rollsTo.replicas}` : ""}` : `${c.rollsTo.replicas} replicas`})`;
+    }
+    if (c.note) line += ` [${c.note}]`;
     lines.push(line);
     for (const p of c.placements ?? []) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";
