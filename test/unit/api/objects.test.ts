@@ -26,7 +26,7 @@ describe("KINDS", () => {
   });
 
   it("makes pods of the workloads and the bare Pod, which is read through its template view at its own paths", () => {
-    expect(POD_OWNER_KINDS).toEqual(["Deployment", "Pod", "ReplicaSet", "ReplicationController", "Rollout"]);
+    expect(POD_OWNER_KINDS).toEqual(["DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "Rollout", "StatefulSet"]);
     const pod: Pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "t", labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } };
     const view = templateOwnerOf(pod)!;
     expect(view).toEqual({ kind: "Pod", metadata: pod.metadata, spec: { template: { metadata: { labels: { a: "b" } }, spec: pod.spec } } });
