@@ -1,12 +1,12 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+import type { ConfigMap, CronJob, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
-export type { ConfigMap, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
+export type { ConfigMap, CronJob, Deployment, Ingress, Job, Namespace, Node, PersistentVolumeClaim, PriorityClass, Rollout, Secret, Service } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
-export type DesiredObject = Namespace | ConfigMap | Secret | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim;
+export type DesiredObject = Namespace | ConfigMap | Secret | CronJob | Deployment | Job | Rollout | Node | PriorityClass | Service | Ingress | PersistentVolumeClaim;
 
 /** The kind names coxswain accepts. */
 export type Kind = DesiredObject["kind"];
@@ -34,6 +34,7 @@ function kind(apiVersions: readonly [string, ...string[]], namespaced: boolean, 
 /** apiVersions and scope per accepted kind; the single table that says what coxswain supports. */
 export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   ConfigMap: kind(["v1"], true, "configmap.yaml"),
+  CronJob: kind(["batch/v1"], true, "cronjob.yaml"),
   Deployment: kind(["apps/v1"], true, "deployment.yaml"),
   Ingress: kind(["networking.k8s.io/v1"], true, "ingress.yaml"),
   Job: kind(["batch/v1"], true, "job.yaml"),
@@ -55,6 +56,31 @@ export const WORKLOAD_KINDS: readonly Workload["kind"][] = Object.freeze(["Deplo
 /** True for the WORKLOAD_KINDS: objects with a pod template at spec.template. */
 export function isWorkload(obj: DesiredObject): obj is Workload {
   return (WORKLOAD_KINDS as readonly string[]).includes(obj.kind);
+}
+
+/**
+ * The Job a CronJob's run is: named `name` (the CronJob's own by default) in the CronJob's namespace, with the
+ * jobTemplate's labels and annotations; its spec IS the jobTemplate's spec (the same object, not a copy).
+ */
+export function cronJobAsJob(cj: CronJob, name: string = cj.metadata.name): Job {
+  const meta = cj.spec.jobTemplate.metadata;
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, ...(cj.metadata.namespace !== undefined ? { namespace: cj.metadata.namespace } : {}), ...(meta?.labels ? { labels: meta.labels } : {}), ...(meta?.annotations ? { annotations: meta.annotations } : {}) },
+    spec: cj.spec.jobTemplate.spec,
+  };
+}
+
+/**
+ * An object's pod template as a workload's: a workload itself, or a CronJob seen as its Job (cronJobAsJob),
+ * with `path` turning the workload's field paths (spec.template…) into the object's (spec.jobTemplate.spec.template…).
+ * What checks pod templates (references, pull Secrets, policy) goes through this, so a CronJob gets every check.
+ */
+export function podTemplated(obj: DesiredObject): { workload: Workload; path<T extends string | number>(p: readonly T[]): (T | string)[] } | undefined {
+  if (isWorkload(obj)) return { workload: obj, path: (p) => [...p] };
+  if (obj.kind === "CronJob") return { workload: cronJobAsJob(obj), path: (p) => (p[0] === "spec" ? ["spec", "jobTemplate", ...p] : [...p]) };
+  return undefined;
 }
 
 /** The namespace namespaced objects land in when metadata.namespace is omitted; never needs declaring. */

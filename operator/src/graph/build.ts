@@ -12,7 +12,7 @@ import {
   DEFAULT_NAMESPACE,
   KINDS,
   compareKeys,
-  isWorkload,
+  podTemplated,
   keyOf,
   makeKey,
   type ResourceKey,
@@ -119,22 +119,25 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
     }
 
-    if (isWorkload(obj)) {
-      const podSpec = obj.spec.template.spec;
-      const refs = podReferences(obj, namespace!, (k) => byKey.get(k)?.object);
-      for (const e of refs.edges) addEdge(e.from, key, e.path);
-      for (const p of refs.problems) diagnostics.push({ ...m.locate(p.path), code: p.code, severity: p.severity, field: formatFieldPath(p.path), message: p.message });
+    // Workloads' pod templates, and a CronJob's (spec.jobTemplate.spec.template: `at` maps the paths).
+    const templated = podTemplated(obj);
+    if (templated) {
+      const { workload, path: at } = templated;
+      const podSpec = workload.spec.template.spec;
+      const refs = podReferences(workload, namespace!, (k) => byKey.get(k)?.object);
+      for (const e of refs.edges) addEdge(e.from, key, at(e.path));
+      for (const p of refs.problems) diagnostics.push({ ...m.locate(at(p.path)), code: p.code, severity: p.severity, field: formatFieldPath(at(p.path)), message: p.message });
 
       // configMap, secret and persistentVolumeClaim volumes (volume-references.ts).
-      for (const ref of volumeReferences(obj, namespace ?? DEFAULT_NAMESPACE, (k) => byKey.get(k)?.object)) {
-        if ("dependency" in ref) addEdge(ref.dependency, key, ref.path);
-        else report(m, "MissingReference", ref.path, ref.missing);
+      for (const ref of volumeReferences(workload, namespace ?? DEFAULT_NAMESPACE, (k) => byKey.get(k)?.object)) {
+        if ("dependency" in ref) addEdge(ref.dependency, key, at(ref.path));
+        else report(m, "MissingReference", at(ref.path), ref.missing);
       }
 
       const className = podSpec.priorityClassName;
       if (className !== undefined && !Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className)) {
         const pcKey = makeKey("PriorityClass", className);
-        const path = ["spec", "template", "spec", "priorityClassName"];
+        const path = at(["spec", "template", "spec", "priorityClassName"]);
         if (byKey.has(pcKey)) addEdge(pcKey, key, path);
         else {
           const builtins = Object.keys(BUILTIN_PRIORITY_CLASSES).sort().join(", ");

@@ -2,12 +2,13 @@
  * Rules beyond the schema (InvalidField) and the defaults a JSON schema cannot express, per kind. Both run
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
- * templates), workload.ts (Deployment, Rollout), cluster.ts (Node, PriorityClass), secret.ts, service.ts,
+ * templates), workload.ts (Deployment, Rollout), job.ts, cronjob.ts, cluster.ts (Node, PriorityClass), secret.ts, service.ts,
  * ingress.ts, claim.ts, annotations.ts.
  */
 import { DEFAULT_NAMESPACE, KINDS, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
 import { annotationIssues } from "./annotations.js";
 import { claimIssues } from "./claim.js";
+import { applyCronJobDefaults, cronJobIssues } from "./cronjob.js";
 import { nodeIssues, priorityClassIssues } from "./cluster.js";
 import { ingressIssues } from "./ingress.js";
 import { applyJobDefaults, jobIssues } from "./job.js";
@@ -35,6 +36,7 @@ export function applyDefaults(obj: DesiredObject): void {
   if (obj.kind === "Namespace") dropFinalizers(obj);
   else if (obj.kind === "Deployment" || obj.kind === "Rollout") applyWorkloadDefaults(obj);
   else if (obj.kind === "Job") applyJobDefaults(obj);
+  else if (obj.kind === "CronJob") applyCronJobDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
   else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
@@ -46,6 +48,8 @@ export function semanticIssues(obj: DesiredObject): Issue[] {
 
 function kindIssues(obj: DesiredObject): Issue[] {
   switch (obj.kind) {
+    case "CronJob":
+      return cronJobIssues(obj);
     case "Deployment":
       return deploymentIssues(obj);
     case "Job":
