@@ -4,7 +4,7 @@
  * controller runs; the jobTemplate is checked as a Job is (job.ts), at its place under spec.jobTemplate.
  */
 import { cronJobAsJob, type CronJob } from "../api/objects.js";
-import { parseSchedule } from "../rollout/cronjob.js";
+import { parseSchedule } from "../api/schedule.js";
 import { fieldError, type Issue } from "./issue.js";
 import { applyJobDefaults, jobIssues } from "./job.js";
 
