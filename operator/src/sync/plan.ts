@@ -24,6 +24,7 @@
  */
 import type { Workload } from "../api/objects.js";
 import { isWorkload } from "../api/objects.js";
+import { parseSchedule } from "../api/schedule.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
 import { changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
@@ -59,6 +60,8 @@ export interface PlannedChange {
   rollsTo?: { revision: string; replicas: number };
   /** New pods and where they would go (with a fleet to ask), in creation order. */
   placements?: PlannedPlacement[];
+  /** For CronJobs created or updated: the first schedule time after the plan was made (ISO-8601), or suspended. */
+  nextRun?: { at: string } | { suspended: true };
 }
 
 /** A plan between two commits. */
@@ -92,10 +95,21 @@ function templateOf(graph: DesiredGraph, key: string): TemplatePlan | undefined 
 }
 
 /** Computes the plan of applying `after` where `before` runs (graph order: dependencies first, deletions last). */
-export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph): PlannedChange[] {
+export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph, now: number): PlannedChange[] {
   const changes = diffGraphs(before, after).changes.map(
     (c): PlannedChange => ({ action: c.action, key: c.key, fields: [...(c.fields ?? [])], ...(c.before && c.after ? { details: changeDetails(c.before, c.after) } : {}) }),
   );
+  // A CronJob does not roll out: it runs on its schedule, first at its next time.
+  for (const c of changes) {
+    const o = c.action === "delete" ? undefined : after.get(c.key)?.object;
+    if (o?.kind !== "CronJob") continue;
+    if (o.spec.suspend === true) c.nextRun = { suspended: true };
+    else {
+      const parsed = parseSchedule(o.spec.schedule, o.spec.timeZone);
+      const next = "cron" in parsed ? parsed.cron.nextRun(new Date(now)) : null;
+      if (next) c.nextRun = { at: next.toISOString() };
+    }
+  }
   // A workload rolls when its revision changes, also when only a ConfigMap it reads changed.
   const byKey = new Map(changes.map((c) => [c.key, c]));
   for (const key of after.keys()) {
@@ -267,11 +281,11 @@ export function release(nodes: NodeSnapshot[], gone: ReadonlySet<string>): NodeS
  * The plan of a loaded commit against a base graph, with placements when a fleet is given. Pure apart
  * from the fleet's snapshot.
  */
-export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; target: LoadedCommit; fleet?: FleetView; seed?: number; scheduler?: SchedulerSettings }): Plan {
+export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; target: LoadedCommit; fleet?: FleetView; seed?: number; scheduler?: SchedulerSettings; now?: number }): Plan {
   const { target } = input;
   const base = { ...(input.from ? { from: input.from } : {}), to: target.commit, diagnostics: target.diagnostics };
   if (!target.graph) return { ...base, changes: [], valid: false };
-  const changes = planGraphs(input.fromGraph, target.graph);
+  const changes = planGraphs(input.fromGraph, target.graph, input.now ?? Date.now());
   if (!input.fleet) return { ...base, changes, valid: true };
   const nodes = input.fleet.snapshot().map((n) => n.name).sort();
   return { ...base, changes: placeChanges(changes, target.graph, input.fleet, { ...(input.seed !== undefined ? { seed: input.seed } : {}), ...(input.scheduler ? { scheduler: input.scheduler } : {}) }), valid: true, nodes };
@@ -310,6 +324,7 @@ export function formatPlan(plan: Plan): string[] {
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
     // A Job runs its pods to completion: its "replicas" are the pods it runs at once.
     if (c.rollsTo) line += c.key.startsWith("Job/") ? ` → runs revision ${c.rollsTo.revision} (${c.rollsTo.replicas} pod(s) at a time)` : ` → rolls out revision ${c.rollsTo.revision} (${c.rollsTo.replicas} replicas)`;
+    if (c.nextRun) line += "at" in c.nextRun ? ` → next run at ${c.nextRun.at.replace(/\.\d+Z$/, "Z")}` : " → suspended: no run starts";
     lines.push(line);
     for (const p of c.placements ?? []) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";
