@@ -2,8 +2,8 @@
  * CronJobs through the whole pipeline in-process with the fake runtime (each container exits when the test
  * says) and a clock the test moves (cronClock: real time plus an offset, so a schedule time comes a moment
  * after the test moves there). A run starts at its scheduled minute and is run as a Job; concurrencyPolicy
- * Forbid waits for the active run, Replace stops it; suspend starts nothing; history limits remove old runs;
- * after an operator restart the missed times start exactly one catch-up run within startingDeadlineSeconds and
+ * Forbid waits for the active run, Replace stops it; suspend starts nothing; history limits remove old runs, as
+ * does a CronJob leaving Git; after an operator restart the missed times start exactly one catch-up run within startingDeadlineSeconds and
  * none past it (lastScheduleTime is read back from the status branch).
  */
 import { rm } from "node:fs/promises";
@@ -124,7 +124,7 @@ describe("CronJobs with the fake runtime", () => {
     expect(op!.store.getCommit(commit)?.phase).toBe("Succeeded");
   }, 120_000);
 
-  it("Replace stops the active run for the new one; suspend starts nothing", async () => {
+  it("Replace stops the active run for the new one; suspend starts nothing; a CronJob leaving Git removes its runs", async () => {
     await commitAndSee(cronJob("swap", "* * * * *", "  concurrencyPolicy: Replace\n"), "swap");
     moveTo(base + 1000);
     await waitFor("the first run runs", () => running(run("swap", base)), 15_000);
@@ -138,6 +138,11 @@ describe("CronJobs with the fake runtime", () => {
     moveTo(base + 2 * MINUTE + 1000);
     await waitFor("Suspended", () => record("swap")?.skipped?.reason === "Suspended", 15_000);
     expect(await runsOf("swap")).toEqual([run("swap", base + MINUTE)]);
+
+    // The CronJob leaves Git: its runs' pods go, then its record and its runs' status files.
+    await repo.rm("cronjob.yaml");
+    await repo.commit("no more swap");
+    await waitFor("runs and records gone", async () => (await runsOf("swap")).length === 0 && record("swap") === undefined && jobRecord(run("swap", base + MINUTE)) === undefined && op!.store.getWorkload("Job", "default", run("swap", base + MINUTE)) === undefined, 15_000);
   }, 120_000);
 
   it("after a restart, missed times start one catch-up run within startingDeadlineSeconds and none past it", async () => {
