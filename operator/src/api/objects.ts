@@ -1,18 +1,19 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, ReplicationController, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+import type { ConfigMap, CronJob, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, ReplicationController, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
 import type { PodTemplateSpec } from "./generated/common.js";
 import type { ObjectMeta } from "./meta.js";
 
-export type { ConfigMap, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, ReplicationController, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+export type { ConfigMap, CronJob, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, ReplicationController, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
 export type DesiredObject =
   | Namespace
   | ConfigMap
   | Secret
+  | CronJob
   | DaemonSet
   | Deployment
   | Job
@@ -55,6 +56,7 @@ function kind(apiVersions: readonly [string, ...string[]], namespaced: boolean, 
 /** apiVersions and scope per accepted kind; the single table that says what coxswain supports. */
 export const KINDS: Readonly<Record<Kind, KindInfo>> = Object.freeze({
   ConfigMap: kind(["v1"], true, "configmap.yaml"),
+  CronJob: kind(["batch/v1"], true, "cronjob.yaml"),
   DaemonSet: kind(["apps/v1"], true, "daemonset.yaml"),
   Deployment: kind(["apps/v1"], true, "deployment.yaml"),
   HorizontalPodAutoscaler: kind(["autoscaling/v2"], true, "horizontalpodautoscaler.yaml"),
@@ -118,12 +120,39 @@ export function podView(pod: Pod): PodView {
 }
 
 /**
+ * The Job a CronJob's run is: named `name` (the CronJob's own by default) in the CronJob's namespace, with the
+ * jobTemplate's labels and annotations; its spec IS the jobTemplate's spec (the same object, not a copy).
+ */
+export function cronJobAsJob(cj: CronJob, name: string = cj.metadata.name): Job {
+  const meta = cj.spec.jobTemplate.metadata;
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, ...(cj.metadata.namespace !== undefined ? { namespace: cj.metadata.namespace } : {}), ...(meta?.labels ? { labels: meta.labels } : {}), ...(meta?.annotations ? { annotations: meta.annotations } : {}) },
+    spec: cj.spec.jobTemplate.spec,
+  };
+}
+
+/**
  * A path into an owner's template as the path of the object's own field: unchanged for a workload;
  * spec.template.spec.… → spec.… and spec.template.metadata.… → metadata.… for a Pod (file:line of its field).
  */
 export function ownerPath<T extends string | number>(owner: TemplateOwner, path: readonly T[]): T[] {
   if (owner.kind !== "Pod" || path[0] !== "spec" || path[1] !== "template") return [...path];
   return path[2] === "spec" ? (["spec", ...path.slice(3)] as T[]) : path.slice(2);
+}
+
+/**
+ * An object's pod template as a template owner's, with `path` turning the owner's field paths (spec.template…)
+ * into the object's own: a workload itself; a bare Pod through its view (spec.…, metadata.…); a CronJob seen as
+ * its Job (cronJobAsJob: spec.jobTemplate.spec.template…). What checks pod templates (references, pull Secrets,
+ * policy) goes through this, so every kind that makes pods gets every check at its own lines.
+ */
+export function podTemplated(obj: DesiredObject): { owner: TemplateOwner; path<T extends string | number>(p: readonly T[]): (T | string)[] } | undefined {
+  const owner = templateOwnerOf(obj);
+  if (owner) return { owner, path: (p) => ownerPath(owner, p) };
+  if (obj.kind === "CronJob") return { owner: cronJobAsJob(obj), path: (p) => (p[0] === "spec" ? ["spec", "jobTemplate", ...p] : [...p]) };
+  return undefined;
 }
 
 /** The namespace namespaced objects land in when metadata.namespace is omitted; never needs declaring. */

@@ -15,6 +15,7 @@ import { openRepository, resolveGitCredentials } from "../source/index.js";
 import type { Repository } from "../source/types.js";
 import { readBudgetRecord, type BudgetRecord } from "../status/disruption-budgets.js";
 import { readAutoscalerStatus, type AutoscalerRecord } from "../status/autoscalers.js";
+import { readCronJobRecord, type CronJobRecord } from "../status/cronjobs.js";
 import { readRecords, type RecordedStatus } from "../status/reader.js";
 import type { WorkloadRecord } from "../status/types.js";
 import { parse } from "./args.js";
@@ -105,6 +106,8 @@ export interface StatusReport {
   budgets: BudgetRecord[];
   /** The HorizontalPodAutoscalers' status files (autoscalers/<ns>/<name>.yaml), sorted by autoscaler. */
   autoscalers: AutoscalerRecord[];
+  /** CronJobs (cronjobs/<ns>/<name>.yaml), sorted by namespace and name; their runs are Jobs among the workloads. */
+  cronJobs: CronJobRecord[];
   /** Files on the status branch that could not be read. */
   problems: { path: string; message: string }[];
 }
@@ -148,8 +151,18 @@ export async function buildStatusReport(repo: Repository, opts: { branch: string
       .flatMap((f) => readBudgetRecord(f.content) ?? [])
       .sort((a, b) => (a.budget < b.budget ? -1 : a.budget > b.budget ? 1 : 0)),
     autoscalers: rec.state.extra.flatMap((f) => (f.path.startsWith("autoscalers/") ? [readAutoscalerStatus(f.content)].filter((a): a is AutoscalerRecord => a !== undefined) : [])).sort((a, b) => (a.autoscaler < b.autoscaler ? -1 : 1)),
+    cronJobs: readCronJobs(rec.state.extra),
     problems: rec.problems,
   };
+}
+
+/** The CronJob records among the status branch's other files, sorted by path (namespace, then name). */
+function readCronJobs(files: readonly { path: string; content: string }[]): CronJobRecord[] {
+  return files
+    .filter((f) => /^cronjobs\/[^/]+\/[^/]+\.yaml$/.test(f.path))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map((f) => readCronJobRecord(f.content))
+    .filter((r): r is CronJobRecord => r !== undefined);
 }
 
 /** The human form of a StatusReport: aligned, sorted. Pure. */
@@ -261,6 +274,25 @@ export function formatStatus(r: StatusReport): string[] {
       ),
     );
   }
+  // CronJobs: as `kubectl get cronjobs` shows them, with the last success and the next time.
+  if (r.cronJobs.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table(
+        ["CRONJOB", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "LAST SUCCESS", "NEXT"],
+        r.cronJobs.map((c) => [
+          `CronJob/${c.namespace}/${c.name}`,
+          c.schedule,
+          c.timeZone ?? "-",
+          c.suspend ? "True" : "False",
+          String(c.runs.filter((x) => x.phase === "Running").length),
+          shortTime(c.lastScheduleTime),
+          shortTime(c.lastSuccessfulTime),
+          c.suspend ? "-" : shortTime(c.nextRunAt),
+        ]),
+      ),
+    );
+  }
   const nodes = s?.nodes ?? [];
   if (nodes.length > 0) {
     lines.push("");
@@ -268,6 +300,11 @@ export function formatStatus(r: StatusReport): string[] {
   }
   for (const p of r.problems) lines.push(`warning: ${p.path} could not be read: ${p.message}`);
   return lines;
+}
+
+/** An ISO time to the second ("2026-12-06T10:00:00Z"), or "-". */
+function shortTime(iso: string | undefined): string {
+  return iso === undefined ? "-" : iso.replace(/\.\d+Z$/, "Z");
 }
 
 /** "Available=True", or with a reason when it matters: "Progressing=False(ProgressDeadlineExceeded)". */

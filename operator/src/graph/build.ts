@@ -14,8 +14,7 @@ import {
   compareKeys,
   keyOf,
   makeKey,
-  ownerPath,
-  templateOwnerOf,
+  podTemplated,
   type ResourceKey,
   type Secret,
 } from "../api/objects.js";
@@ -127,11 +126,12 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
     }
 
-    // A workload's pod template, or a bare Pod's spec through its view: the same edges, at the object's own paths.
-    const owner = templateOwnerOf(obj);
-    if (owner) {
+    // A workload's pod template, a bare Pod's spec through its view, a CronJob's jobTemplate: the same edges,
+    // at the object's own paths.
+    const templated = podTemplated(obj);
+    if (templated) {
+      const { owner, path: own } = templated;
       const podSpec = owner.spec.template.spec;
-      const own = <T extends string | number>(path: readonly T[]) => ownerPath(owner, path);
       const refs = podReferences(owner, namespace!, (k) => byKey.get(k)?.object);
       for (const e of refs.edges) addEdge(e.from, key, own(e.path));
       for (const p of refs.problems) diagnostics.push({ ...m.locate(own(p.path)), code: p.code, severity: p.severity, field: formatFieldPath(own(p.path)), message: p.message });

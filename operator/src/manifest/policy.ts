@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import { capabilityName } from "../api/capabilities.js";
 import { CoxError } from "../api/errors.js";
-import { ownerPath, templateOwnerOf } from "../api/objects.js";
+import { podTemplated } from "../api/objects.js";
 import { parseYamlFile } from "./parse.js";
 import { formatFieldPath, type PathSegment } from "./paths.js";
 import { DNS1123_LABEL } from "./schema.js";
@@ -122,13 +122,12 @@ function namespacePolicy(policy: Policy | undefined, namespace: string): { rule:
 export function policyDiagnostics(policy: Policy | undefined, objects: readonly ManifestObject[]): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const m of objects) {
-    const obj = m.object;
-    const owner = templateOwnerOf(obj);
-    if (!owner) continue;
-    const namespace = obj.metadata.namespace ?? "default";
+    const templated = podTemplated(m.object);
+    if (!templated) continue;
+    const namespace = m.object.metadata.namespace ?? "default";
     const { rule, source } = namespacePolicy(policy, namespace);
-    const spec = owner.spec.template.spec;
-    const base: PathSegment[] = ownerPath(owner, ["spec", "template", "spec"]);
+    const spec = templated.owner.spec.template.spec;
+    const base: PathSegment[] = templated.path(["spec", "template", "spec"]);
     const deny = (path: PathSegment[], what: string) =>
       out.push({ ...m.locate(path), code: "PolicyDenied", severity: "error", field: formatFieldPath(path), message: `${what} is not allowed: ${source}` });
     if (spec.hostPID === true && !rule.allowHostPID) deny([...base, "hostPID"], "hostPID (sharing the node's process namespace)");

@@ -3,12 +3,14 @@
  * only on objects that passed schema validation (with the schema's defaults filled in), so the data has the
  * shapes the generated types describe. The rules themselves live next to their subject: pod.ts (pod
  * templates), workload.ts (DaemonSet, Deployment, Pod, ReplicaSet, ReplicationController, Rollout, StatefulSet), job.ts,
- * cluster.ts (Node, PriorityClass), secret.ts, service.ts, ingress.ts, claim.ts, disruption.ts, autoscaler.ts, annotations.ts.
+ * cronjob.ts, cluster.ts (Node, PriorityClass), secret.ts, service.ts, ingress.ts, claim.ts, disruption.ts, autoscaler.ts,
+ * annotations.ts.
  */
 import { DEFAULT_NAMESPACE, KINDS, isWorkload, type ConfigMap, type DesiredObject, type Namespace } from "../api/objects.js";
 import { annotationIssues } from "./annotations.js";
 import { autoscalerIssues } from "./autoscaler.js";
 import { claimIssues } from "./claim.js";
+import { applyCronJobDefaults, cronJobIssues } from "./cronjob.js";
 import { nodeIssues, priorityClassIssues } from "./cluster.js";
 import { disruptionBudgetIssues } from "./disruption.js";
 import { ingressIssues } from "./ingress.js";
@@ -38,6 +40,7 @@ export function applyDefaults(obj: DesiredObject): void {
   else if (obj.kind === "Job") applyJobDefaults(obj);
   else if (isWorkload(obj)) applyWorkloadDefaults(obj);
   else if (obj.kind === "Pod") applyPodDefaults(obj);
+  else if (obj.kind === "CronJob") applyCronJobDefaults(obj);
   else if (obj.kind === "Secret") mergeStringData(obj);
   else if (obj.kind === "Service") applyServiceDefaults(obj);
 }
@@ -49,6 +52,8 @@ export function semanticIssues(obj: DesiredObject): Issue[] {
 
 function kindIssues(obj: DesiredObject): Issue[] {
   switch (obj.kind) {
+    case "CronJob":
+      return cronJobIssues(obj);
     case "DaemonSet":
       return daemonSetIssues(obj);
     case "Deployment":

@@ -1,9 +1,10 @@
 /**
  * A CronJob's next step, as Kubernetes' cronjob controller (pkg/controller/cronjob, v2) decides it. Pure: the
  * schedule, the CronJob's runs (its Jobs) and the time in; which run to start, which to remove, when to look
- * again out. Schedules are read by croner (standard five-field cron with Vixie cron's day-of-month OR
- * day-of-week rule, the @hourly-style macros, IANA time zones with their DST rules: a time that a spring-forward
- * skips runs at the first minute after the gap, a time that a fall-back repeats runs once).
+ * again out. Schedules are read by croner through api/schedule.ts, the parser validation uses too (standard
+ * five-field cron with Vixie cron's day-of-month OR day-of-week rule, the @hourly-style macros, IANA time
+ * zones with their DST rules: a time that a spring-forward skips runs at the first minute after the gap, a
+ * time that a fall-back repeats runs once).
  *
  * - The schedule times in (last schedule time, or the CronJob's creation, …, now] are the missed ones; only
  *   the most recent is started (at most one catch-up, as Kubernetes: after the operator was down it does not
@@ -20,13 +21,10 @@
  *
  * All times are epoch milliseconds.
  */
-import { Cron } from "croner";
+import { parseSchedule } from "../api/schedule.js";
 
 /** Kubernetes' limit on missed schedule times before nothing is started. */
 export const MAX_MISSED_SCHEDULES = 100;
-
-/** The macros Kubernetes' cron parser accepts besides five fields. */
-const MACROS = new Set(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]);
 
 /** A CronJob's spec, defaulted. */
 export interface CronJobParams {
@@ -73,31 +71,6 @@ export interface CronJobStep {
   lastScheduleTime?: number;
   /** The next schedule time after now: decide again then. */
   nextRunAt?: number;
-}
-
-/**
- * The schedule read as Kubernetes accepts it, or why not: five fields or a macro, no seconds field, no
- * `TZ=`/`CRON_TZ=` prefix (timeZone says it), a time zone from the IANA database.
- */
-export function parseSchedule(schedule: string, timeZone?: string): { cron: Cron } | { error: string } {
-  const text = schedule.trim();
-  if (/^(CRON_)?TZ=/.test(text)) return { error: "a time zone in the schedule (TZ=, CRON_TZ=) is not allowed; set spec.timeZone (as Kubernetes requires)" };
-  const fields = text.split(/\s+/);
-  if (!(fields.length === 5 || (fields.length === 1 && MACROS.has(fields[0]!.toLowerCase())))) {
-    return { error: `expected five fields (minute hour day-of-month month day-of-week) or one of ${[...MACROS].join(", ")} (got ${fields.length} field(s))` };
-  }
-  if (timeZone !== undefined) {
-    try {
-      new Intl.DateTimeFormat("en-US", { timeZone }).format(0);
-    } catch {
-      return { error: `unknown time zone ${JSON.stringify(timeZone)}: expected a name of the IANA time zone database, such as "Europe/Berlin" or "Etc/UTC"` };
-    }
-  }
-  try {
-    return { cron: new Cron(text, { paused: true, ...(timeZone !== undefined ? { timezone: timeZone } : {}) }) };
-  } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
-  }
 }
 
 /** The run name of a scheduled time: `<cronjob>-<minutes since the epoch>`. */

@@ -429,7 +429,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.rollout = { ...(from ? { fromGraph: from.graph, fromCommit: from.commit } : {}), changed, direction, ...(failed ? { failed } : {}) };
   }
 
-  /** Queues every key that may need work: all workloads desired, every owner observed, the fleet, the Services, the claims, the autoscalers. */
+  /** Queues every key that may need work: all workloads and CronJobs desired or recorded, every owner observed, the fleet, the Services, the claims, the budgets, the autoscalers. */
   enqueueAll(): void {
     this.opts.manager.enqueue("Node/*");
     this.opts.manager.enqueue(SERVICES_KEY);
@@ -439,7 +439,12 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const keys = new Set<string>();
     for (const g of [this.target?.graph, this.rollout?.fromGraph]) {
       if (!g) continue;
-      for (const k of g.keys()) if (isWorkloadKey(k)) keys.add(k);
+      for (const k of g.keys()) if (isWorkloadKey(k) || k.startsWith("CronJob/")) keys.add(k);
+    }
+    // CronJobs recorded (one that left Git removes its runs).
+    for (const f of this.opts.store.filePaths("cronjobs/")) {
+      const m = /^cronjobs\/([^/]+)\/([^/]+)\.yaml$/.exec(f);
+      if (m) keys.add(`CronJob/${m[1]}/${m[2]}`);
     }
     for (const owner of this.opts.fleet.owners()) keys.add(owner);
     for (const k of [...keys].sort()) this.opts.manager.enqueue(k);

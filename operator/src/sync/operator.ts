@@ -15,6 +15,7 @@ import { claimOfPath, readClaimRecord } from "../status/claims.js";
 import { TrafficBoard, recordedTraffic } from "../controllers/traffic-board.js";
 import { StatefulSetController } from "../controllers/statefulset/controller.js";
 import { WorkloadController } from "../controllers/workload/controller.js";
+import { CronJobController } from "../controllers/cronjob/controller.js";
 import { DaemonSetController } from "../controllers/daemonset/controller.js";
 import { JobController } from "../controllers/job/controller.js";
 import { PodPlacer } from "../controllers/workload/placer.js";
@@ -114,6 +115,8 @@ export interface OperatorOptions {
   proxyFactory?: ProxyFactory;
   /** Scheduler seed (tests). */
   seed?: number;
+  /** The clock CronJob schedules are read on (default Date.now; tests move it). */
+  cronClock?: () => number;
   /** Scoring profile and percentageOfNodesToScore of the scheduler (`--scheduler-scoring`, …). */
   scheduler?: SchedulerSettings;
   /**
@@ -477,11 +480,41 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     });
     const daemonSets = new DaemonSetController({ desired, fleet, reporter: desired, placer });
     const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer });
-    const jobs = new JobController({
+    // CronJobs' runs are Jobs the Job controller runs: it asks the CronJob controller for those not in Git, and
+    // a run's report wakes its CronJob.
+    const cronJobs = new CronJobController({
       desired,
       fleet,
+      setStatusFile: (path, content) => {
+        if (content === undefined) store.removeFile(path);
+        else store.setFile(path, content);
+        scheduleStatusWrite();
+      },
+      statusFile: (path) => store.getFile(path),
+      enqueue: (key) => manager!.enqueue(key),
+      ...(opts.cronClock ? { now: opts.cronClock } : {}),
+      log,
+    });
+    const jobs = new JobController({
+      desired: {
+        graph: () => desired.graph(),
+        commit: () => desired.commit(),
+        ready: () => desired.ready(),
+        entry: (key) => desired.entry(key) ?? cronJobs.runEntry(key),
+      },
+      fleet,
       placer,
-      reporter: desired,
+      reporter: {
+        report: (record, state) => {
+          desired.report(record, state);
+          const owner = cronJobs.ownerOf(state.key);
+          if (owner) manager!.enqueue(owner);
+        },
+        removed: (key) => desired.removed(key),
+        previousEvents: (key) => desired.previousEvents(key),
+        previousRecord: (key) => desired.previousRecord(key),
+        progress: (line) => desired.progress(line),
+      },
       setStatusFile: (path, content) => {
         if (content === undefined) store.removeFile(path);
         else store.setFile(path, content);
@@ -538,6 +571,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     );
     manager.register("Service", services);
     manager.register(PROXY_PREFIX, services);
+    manager.register("CronJob", cronJobs);
     manager.register("DaemonSet", daemonSets);
     manager.register("Deployment", workloads);
     manager.register("HorizontalPodAutoscaler", autoscalers);

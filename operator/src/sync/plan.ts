@@ -33,6 +33,7 @@
 import type { StatefulSet, TemplateOwner } from "../api/objects.js";
 import { isWorkload, templateOwnerOf } from "../api/objects.js";
 import { guardedWorkloads } from "../graph/disruption-budgets.js";
+import { parseSchedule } from "../api/schedule.js";
 import { DEFAULT_SEED, schedule, type SchedulerSettings } from "../scheduler/index.js";
 import type { NodeSnapshot, PodRequest, PodSummary } from "../scheduler/types.js";
 import { autoscalerOf, autoscalerTargetKey, changeDetails, diffGraphs, resolvePriority, type Change, type DesiredGraph } from "../graph/index.js";
@@ -77,6 +78,8 @@ export interface PlannedChange {
    * on an autoscaler, what it scales ("scales Deployment/default/web between 1 and 5 replicas on cpu 50%").
    */
   note?: string;
+  /** For CronJobs created or updated: the first schedule time after the plan was made (ISO-8601), or suspended. */
+  nextRun?: { at: string } | { suspended: true };
 }
 
 /** A plan between two commits. */
@@ -111,10 +114,21 @@ function templateOf(graph: DesiredGraph, key: string): TemplatePlan | undefined 
 }
 
 /** Computes the plan of applying `after` where `before` runs (graph order: dependencies first, deletions last). */
-export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph): PlannedChange[] {
+export function planGraphs(before: DesiredGraph | undefined, after: DesiredGraph, now: number): PlannedChange[] {
   const changes = diffGraphs(before, after).changes.map(
     (c): PlannedChange => ({ action: c.action, key: c.key, fields: [...(c.fields ?? [])], ...(c.before && c.after ? { details: changeDetails(c.before, c.after) } : {}) }),
   );
+  // A CronJob does not roll out: it runs on its schedule, first at its next time.
+  for (const c of changes) {
+    const o = c.action === "delete" ? undefined : after.get(c.key)?.object;
+    if (o?.kind !== "CronJob") continue;
+    if (o.spec.suspend === true) c.nextRun = { suspended: true };
+    else {
+      const parsed = parseSchedule(o.spec.schedule, o.spec.timeZone);
+      const next = "cron" in parsed ? parsed.cron.nextRun(new Date(now)) : null;
+      if (next) c.nextRun = { at: next.toISOString() };
+    }
+  }
   // A workload rolls when its revision changes, also when only a ConfigMap it reads changed.
   const byKey = new Map(changes.map((c) => [c.key, c]));
   for (const key of after.keys()) {
@@ -366,11 +380,11 @@ export function release(nodes: NodeSnapshot[], gone: ReadonlySet<string>): NodeS
  * The plan of a loaded commit against a base graph, with placements when a fleet is given. Pure apart
  * from the fleet's snapshot.
  */
-export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; target: LoadedCommit; fleet?: FleetView; seed?: number; scheduler?: SchedulerSettings }): Plan {
+export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; target: LoadedCommit; fleet?: FleetView; seed?: number; scheduler?: SchedulerSettings; now?: number }): Plan {
   const { target } = input;
   const base = { ...(input.from ? { from: input.from } : {}), to: target.commit, diagnostics: target.diagnostics };
   if (!target.graph) return { ...base, changes: [], valid: false };
-  const changes = planGraphs(input.fromGraph, target.graph);
+  const changes = planGraphs(input.fromGraph, target.graph, input.now ?? Date.now());
   if (!input.fleet) return { ...base, changes, valid: true };
   const nodes = input.fleet.snapshot().map((n) => n.name).sort();
   return { ...base, changes: placeChanges(changes, target.graph, input.fleet, { ...(input.seed !== undefined ? { seed: input.seed } : {}), ...(input.scheduler ? { scheduler: input.scheduler } : {}) }), valid: true, nodes };
@@ -415,6 +429,7 @@ export function formatPlan(plan: Plan): string[] {
         : ` → rolls out revision ${c.rollsTo.revision} (${c.key.startsWith("DaemonSet/") ? `one pod on each node that fits${plan.nodes ? `: ${c.rollsTo.replicas}` : ""}` : `${c.rollsTo.replicas} replicas`})`;
     }
     if (c.note) line += ` [${c.note}]`;
+    if (c.nextRun) line += "at" in c.nextRun ? ` → next run at ${c.nextRun.at.replace(/\.\d+Z$/, "Z")}` : " → suspended: no run starts";
     lines.push(line);
     for (const p of c.placements ?? []) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";

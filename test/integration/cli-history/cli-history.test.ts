@@ -144,7 +144,7 @@ describe("coxswain status", () => {
     const b = await run(statusCommand, ["--repo", work.dir, "--output", "json"]);
     expect(a.lines).toEqual(b.lines);
     const report = JSON.parse(a.lines.join("\n")) as StatusReport;
-    expect(Object.keys(report)).toEqual(["repository", "statusBranch", "summary", "head", "branchHead", "workloads", "budgets", "problems"]);
+    expect(Object.keys(report)).toEqual(["repository", "statusBranch", "summary", "head", "branchHead", "workloads", "budgets", "autoscalers", "cronJobs", "problems"]);
     expect(report.branchHead).toEqual({ branch: "main", commit: commits[3], processed: true, phase: "Progressing" });
     expect(report.head).toEqual({ commit: commits[3], subject: "revert web v2", phase: "Progressing", message: "1 change(s) applied" });
     expect(report.summary?.nodes.map((n) => n.name)).toEqual(["node-1", "node-2"]);

@@ -142,6 +142,34 @@ describe("placements account for the old pods a rollout removes", () => {
     ]);
   });
 
+  it("plans a CronJob's next run in its time zone (not a rollout), or that it is suspended", () => {
+    const cron = (name: string, extra: string) => `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: ${name}
+spec:
+  schedule: "30 2 * * *"
+  timeZone: Europe/Berlin
+${extra}  jobTemplate:
+    spec:
+      template:
+        metadata: {}
+        spec:
+          restartPolicy: Never
+          containers:
+            - name: main
+              image: report:1
+`;
+    const target = { commit: "c".repeat(40), graph: graphOf({ "cron.yaml": `${cron("report", "")}---\n${cron("paused", "  suspend: true\n")}` }), diagnostics: [] };
+    // 2026-12-06T10:00Z: 02:30 in Berlin (UTC+1 in December) is next at 2026-12-07T01:30Z.
+    const lines = formatPlan(buildPlan({ target, now: Date.parse("2026-12-06T10:00:00Z") }));
+    expect(lines.slice(1)).toEqual([
+      "  create CronJob/default/paused → suspended: no run starts",
+      "  create CronJob/default/report → next run at 2026-12-07T01:30:00Z",
+      "2 to create, 0 to update, 0 to delete",
+    ]);
+  });
+
   it("plans a claim's pods on the node it is bound to, and the pods of a new claim with its first one", () => {
     const withClaim = (name: string, claimName: string) =>
       deploymentYaml({ name, replicas: 2, image: `${name}:v1` }).replace("      containers:\n", `      volumes:\n        - name: data\n          persistentVolumeClaim: {claimName: ${claimName}}\n      containers:\n`);

@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KINDS, POD_OWNER_KINDS, WORKLOAD_KINDS, describeApiVersions, isKind, isWorkload, makeKey, ownerPath, parseKey, templateOwnerOf, type DesiredObject, type Kind, type Pod } from "../../../operator/src/api/objects.js";
+import { KINDS, POD_OWNER_KINDS, WORKLOAD_KINDS, cronJobAsJob, describeApiVersions, isKind, isWorkload, makeKey, ownerPath, parseKey, podTemplated, templateOwnerOf, type CronJob, type DesiredObject, type Kind, type Pod } from "../../../operator/src/api/objects.js";
 
 const kinds = Object.keys(KINDS) as Kind[];
 
 describe("KINDS", () => {
   it("lists every kind coxswain accepts", () => {
-    expect([...kinds].sort()).toEqual(["ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Job", "Namespace", "Node", "PersistentVolumeClaim", "Pod", "PodDisruptionBudget", "PriorityClass", "ReplicaSet", "ReplicationController", "Rollout", "Secret", "Service", "StatefulSet"]);
+    expect([...kinds].sort()).toEqual(["ConfigMap", "CronJob", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Job", "Namespace", "Node", "PersistentVolumeClaim", "Pod", "PodDisruptionBudget", "PriorityClass", "ReplicaSet", "ReplicationController", "Rollout", "Secret", "Service", "StatefulSet"]);
   });
 
   it("accepts Rollout under Argo's group and coxswain's, Argo's first", () => {
@@ -62,5 +62,23 @@ describe("keys of every kind", () => {
   it("reject keys of unknown kinds or with the wrong number of parts", () => {
     for (const bad of ["NetworkPolicy/default/x", "Rollout/x", "PriorityClass/a/b", "", "Secret"]) expect(() => parseKey(bad), bad).toThrow();
     for (const bad of ["NetworkPolicy", "service", "", 1, null, "toString"]) expect(isKind(bad), String(bad)).toBe(false);
+  });
+
+  it("sees a CronJob's jobTemplate as the Job of a run, and maps its pod template's paths under spec.jobTemplate", () => {
+    const template: CronJob["spec"]["jobTemplate"]["spec"]["template"] = { metadata: {}, spec: { restartPolicy: "Never", containers: [{ name: "c", image: "i" }] } };
+    const cj: CronJob = {
+      apiVersion: "batch/v1",
+      kind: "CronJob",
+      metadata: { name: "report", namespace: "shop", labels: { of: "the-cronjob" } },
+      spec: { schedule: "@daily", jobTemplate: { metadata: { labels: { app: "report" } }, spec: { template } } },
+    };
+    const job = cronJobAsJob(cj, "report-29946330");
+    expect(job).toEqual({ apiVersion: "batch/v1", kind: "Job", metadata: { name: "report-29946330", namespace: "shop", labels: { app: "report" } }, spec: cj.spec.jobTemplate.spec });
+    expect(job.spec).toBe(cj.spec.jobTemplate.spec);
+    const t = podTemplated(cj)!;
+    expect(t.owner.metadata.name).toBe("report");
+    expect(t.path(["spec", "template", "spec", "containers", 0])).toEqual(["spec", "jobTemplate", "spec", "template", "spec", "containers", 0]);
+    expect(t.path(["metadata", "name"])).toEqual(["metadata", "name"]);
+    expect(podTemplated({ kind: "ConfigMap" } as DesiredObject)).toBeUndefined();
   });
 });

@@ -36,6 +36,7 @@ describe("PodDisruptionBudgets in coxswain status", () => {
       branchHead: null,
       workloads: [],
       autoscalers: [],
+      cronJobs: [],
       budgets: [web, { ...web, budget: "shop/cart", minAvailable: undefined, maxUnavailable: "25%", status: { ...web.status, currentHealthy: 4, desiredHealthy: 3, disruptionsAllowed: 1, expectedPods: 4 } }].map((b) => {
         const { minAvailable, ...rest } = b;
         return minAvailable === undefined ? rest : b;

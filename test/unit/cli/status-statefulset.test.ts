@@ -22,7 +22,7 @@ const web: WorkloadRecord = {
 
 describe("coxswain status of a StatefulSet", () => {
   it("has a row of its own with its policy, partition, current revision, Service and claims", () => {
-    const report: StatusReport = { repository: "/repo", statusBranch: null, summary: null, head: null, branchHead: null, workloads: [web], problems: [], budgets: [], autoscalers: [] };
+    const report: StatusReport = { repository: "/repo", statusBranch: null, summary: null, head: null, branchHead: null, workloads: [web], problems: [], budgets: [], autoscalers: [], cronJobs: [] };
     const lines = formatStatus(report);
     const at = lines.findIndex((l) => l.startsWith("STATEFULSET"));
     expect(lines[at]!.split(/ {2,}/)).toEqual(["STATEFULSET", "POLICY", "UPDATE", "PARTITION", "CURRENT", "SERVICE", "CLAIMS"]);

@@ -31,9 +31,9 @@ describe("PodDisruptionBudgets in the graph", () => {
 
   it("plans a budget with the workloads it guards", () => {
     const { graph } = buildGraph(objects);
-    const lines = formatPlan({ to: "b".repeat(40), changes: planGraphs(undefined, graph), diagnostics: [], valid: true });
+    const lines = formatPlan({ to: "b".repeat(40), changes: planGraphs(undefined, graph, 0), diagnostics: [], valid: true });
     expect(lines).toContain("  create PodDisruptionBudget/default/front (guards Deployment/default/cache, Deployment/default/web)");
     const lonely = buildGraph([manifest(pdb("none", "default", { matchLabels: { app: "nothing" } }))]).graph;
-    expect(planGraphs(undefined, lonely).find((c) => c.key === "PodDisruptionBudget/default/none")?.details).toEqual(["guards no workload"]);
+    expect(planGraphs(undefined, lonely, 0).find((c) => c.key === "PodDisruptionBudget/default/none")?.details).toEqual(["guards no workload"]);
   });
 });

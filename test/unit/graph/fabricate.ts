@@ -7,6 +7,7 @@
 import {
   keyOf,
   type ConfigMap,
+  type CronJob,
   type Deployment,
   type DesiredObject,
   type Namespace,
@@ -134,6 +135,17 @@ export interface EnvRef {
   configMap: string;
   key: string;
   optional?: boolean;
+}
+
+/** A CronJob every 5 minutes whose jobTemplate's pod template is deployment()'s, with restartPolicy Never. */
+export function cronJob(name: string, ns: string, opts: Parameters<typeof deployment>[2] = {}): CronJob {
+  const t = deployment(name, ns, opts).spec.template;
+  return {
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: { name, namespace: ns },
+    spec: { schedule: "*/5 * * * *", jobTemplate: { spec: { template: { ...t, spec: { ...t.spec, restartPolicy: "Never" } } } } },
+  };
 }
 
 /** A defaulted Deployment with one container; env refs go to that container in order. */

@@ -5,7 +5,7 @@ import type { Deployment } from "../../../operator/src/api/objects.js";
 import type { ManifestObject } from "../../../operator/src/manifest/types.js";
 import { formatDiagnostic } from "../../../operator/src/manifest/types.js";
 import { buildGraph, formatFieldPath, tlsSecretProblem } from "../../../operator/src/graph/index.js";
-import { configMap, dependsOn, deployment, manifest, namespace, priorityClass, rollout, secret, tcpNode } from "./fabricate.js";
+import { configMap, cronJob, dependsOn, deployment, manifest, namespace, priorityClass, rollout, secret, tcpNode } from "./fabricate.js";
 
 /** Test-only TLS material: a CA, a client certificate it signed, that certificate's key, and an unrelated key. */
 const tls = (file: string) => readFileSync(new URL(`../../fixtures/manifests/tls/${file}`, import.meta.url), "utf8");
@@ -84,6 +84,18 @@ describe("buildGraph edges of the new kinds", () => {
       edges: [
         ["ConfigMap/default/cfg", "Deployment/default/web"],
         ["Secret/default/creds", "Deployment/default/web"],
+      ],
+    },
+    {
+      name: "links a CronJob to the ConfigMaps and PriorityClass its jobTemplate's pod template names",
+      objects: [
+        manifest(configMap("cfg", "default", { a: "1" })),
+        manifest(priorityClass("low", -5)),
+        manifest(cronJob("report", "default", { priorityClassName: "low", env: [{ configMap: "cfg", key: "a" }] })),
+      ],
+      edges: [
+        ["ConfigMap/default/cfg", "CronJob/default/report"],
+        ["PriorityClass/low", "CronJob/default/report"],
       ],
     },
     {
@@ -184,6 +196,14 @@ describe("buildGraph diagnostics of the new kinds", () => {
       name: "reports a Rollout's env reference to a missing ConfigMap",
       objects: [manifest(rollout("web", "default", { env: [{ configMap: "cfg", key: "a" }] }))],
       expected: [{ code: "MissingReference", at: 0, path: [...ENV0, "name"] }],
+    },
+    {
+      name: "reports a CronJob's missing ConfigMap and PriorityClass at their place under spec.jobTemplate",
+      objects: [manifest(cronJob("report", "default", { priorityClassName: "nope", env: [{ configMap: "cfg", key: "a" }] }))],
+      expected: [
+        { code: "MissingReference", at: 0, path: ["spec", "jobTemplate", ...ENV0, "name"] },
+        { code: "MissingReference", at: 0, path: ["spec", "jobTemplate", ...PRIORITY] },
+      ],
     },
     {
       name: "rejects a bare depends-on name when both a Deployment and a Rollout have it",

@@ -170,6 +170,7 @@ describe("schemas in crds/ and KINDS", () => {
       PriorityClass: { value: 1 },
       Node: { spec: { endpoint: "unix:///run/docker.sock" } },
       Deployment: { spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } },
+      CronJob: { spec: { schedule: "*/5 * * * *", jobTemplate: { spec: { template: { metadata: {}, spec: { restartPolicy: "Never", containers: [{ name: "c", image: "i" }] } } } } } },
       Job: { spec: { template: { metadata: {}, spec: { restartPolicy: "Never", containers: [{ name: "c", image: "i" }] } } } },
       Rollout: {
         spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } }, strategy: { canary: {} } },

@@ -1,7 +1,8 @@
 /** The CronJob decision (rollout/cronjob.ts): missed runs, deadline, concurrency, suspend, history, time zones and DST. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { cronJobStep, parseSchedule, runName, type CronJobParams, type CronRun } from "../../../operator/src/rollout/cronjob.js";
+import { parseSchedule } from "../../../operator/src/api/schedule.js";
+import { cronJobStep, runName, type CronJobParams, type CronRun } from "../../../operator/src/rollout/cronjob.js";
 
 const base: CronJobParams = { schedule: "*/5 * * * *", concurrencyPolicy: "Allow", suspend: false, successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1 };
 const at = (iso: string) => Date.parse(iso);

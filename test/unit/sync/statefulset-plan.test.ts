@@ -63,7 +63,7 @@ function fleet(pods: { name: string; revision: string }[], bound: Record<string,
 describe("a StatefulSet in a plan", () => {
   it("places its pods by ordinal name, each where its claim is bound", () => {
     const after = graphOf(db({ replicas: 3, image: "db:1" }));
-    const changes = placeChanges(planGraphs(undefined, after), after, fleet([], { "default/data-db-1": "b", "default/data-db-2": "a" }));
+    const changes = placeChanges(planGraphs(undefined, after, 0), after, fleet([], { "default/data-db-1": "b", "default/data-db-2": "a" }));
     const c = changes.find((x) => x.key === "StatefulSet/default/db")!;
     expect(c.placements!.map((p) => [p.pod, p.fits])).toEqual([
       ["db-0", true],
@@ -77,7 +77,7 @@ describe("a StatefulSet in a plan", () => {
     const before = graphOf(db({ replicas: 3, image: "db:1" }));
     const after = graphOf(db({ replicas: 3, image: "db:2", partition: 2 }));
     const live = ["db-0", "db-1", "db-2"].map((name) => ({ name, revision: "old" }));
-    const changes = placeChanges(planGraphs(before, after), after, fleet(live, {}));
+    const changes = placeChanges(planGraphs(before, after, 0), after, fleet(live, {}));
     const c = changes.find((x) => x.key === "StatefulSet/default/db")!;
     expect(c.rollsTo?.replicas).toBe(3);
     expect(c.placements).toMatchObject([{ pod: "db-2", fits: true, message: "replacing db-2 of revision old" }]);
