@@ -5,7 +5,7 @@
  *   it as a host port), hence it must lie inside the portRange of every Node in the commit — or inside
  *   30000-32767, the default node's range, when the commit has no Node — and belong to one Service only.
  *   Both are errors (InvalidField) at every nodePort concerned.
- * - selectors: a Service whose selector matches the pod template labels of no Deployment or Rollout in its
+ * - selectors: a Service whose selector matches the pod template labels of nothing that makes pods in its
  *   namespace would have no endpoints; a port whose targetPort (a name, or a number) no container of the
  *   selected workloads declares would have none for that port (coxswain gives host ports to declared
  *   container ports only). Both are warnings (MissingReference): the workload may be on its way in a
