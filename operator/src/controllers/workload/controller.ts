@@ -64,6 +64,7 @@ import type {
   RolloutPod,
   Waiting,
 } from "../../rollout/types.js";
+import type { PodEnd, PodStep } from "../../rollout/index.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { rolloutServiceRoles } from "../../traffic/rollouts.js";
@@ -138,8 +139,8 @@ interface Memory {
    */
   seen: Map<string, { at: number; restarts: number }>;
   lastLine?: string;
-  /** A bare Pod: where its pod of which revision was placed (it is never placed again). */
-  placed?: { revision: string; node: string };
+  /** A bare Pod: where its pod of which revision was placed (it is never placed again), and how it ended. */
+  placed?: { revision: string; node: string; ended?: PodEnd };
   /** A ReplicaSet: the revision whose "running pods keep their template" event was given. */
   templateNoted?: string;
 }
@@ -173,7 +174,7 @@ interface Ctx {
   services?: { service: string; role: ServiceRole }[];
   pods: ObservedPod[];
   mem?: Memory;
-  step?: PlannedStep & { waiting?: Waiting; lost?: string };
+  step?: PlannedStep & { waiting?: Waiting } & Pick<PodStep, "lost" | "ended">;
   health?: RolloutHealth;
   draining: string[];
   /** Drain moves a PodDisruptionBudget holds now: "drain of node a waits: PodDisruptionBudget …", by node. */
@@ -358,7 +359,7 @@ export class WorkloadController {
     const revisionOrder = mem.history.map((h) => h.hash);
     const common = { params: { ...params, paused: ctx.paused || params.paused === true }, revision: plan.revision, now: ctx.now, lastProgressAt: mem.lastProgressAt, revisionOrder };
     const promote = this.promote(ctx);
-    let step: PlannedStep & { waiting?: Waiting };
+    let step: PlannedStep & { waiting?: Waiting } & Pick<PodStep, "lost" | "ended">;
     if (ctx.strategy === "ReplicaSet" || ctx.strategy === "Pod") {
       const d = decideReplicas({ strategy: ctx.strategy, plan, params, observed: ctx.pods, pods, draining: ctx.draining, now: ctx.now, mem, fleet: this.opts.fleet });
       ctx.events.push(...d.events);
@@ -443,7 +444,7 @@ export class WorkloadController {
       const updated = proving ? ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating") : [];
       notePodsSeen(mem.seen, ctx.pods, this.startedAt, ctx.now);
       const seen = mem.seen;
-      ctx.health = rolloutHealth({
+      ctx.health = step.ended ? endedHealth(step.ended, proving, updated) : rolloutHealth({
         now: ctx.now,
         lastProgressAt: mem.lastProgressAt,
         replicas: params.replicas,
@@ -511,7 +512,8 @@ export class WorkloadController {
       }
     }
     if (creates.length === 0) {
-      if (!step.complete && step.requeueAfterMs === undefined) this.requeue(ctx, 1000);
+      // A bare Pod that ended waits for nothing: only a change (a new spec) is news.
+      if (!step.complete && !step.ended && step.requeueAfterMs === undefined) this.requeue(ctx, 1000);
       return;
     }
     const unknown = this.opts.fleet.unknownNodes();
@@ -661,6 +663,9 @@ export class WorkloadController {
       progressing = { type: "Progressing", status: "False", reason: failure.code, message: failure.message };
     } else if (step?.lost) {
       progressing = { type: "Progressing", status: "False", reason: "NodeLost", message: step.lost };
+    } else if (step?.ended) {
+      // Kubernetes' reasons for a pod that ended: PodCompleted (Succeeded), and a Failed pod's own.
+      progressing = { type: "Progressing", status: step.ended.phase === "Succeeded" ? "True" : "False", reason: step.ended.phase === "Succeeded" ? "PodCompleted" : "PodFailed", message: step.ended.message };
     } else if (step?.complete) {
       progressing = { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `revision ${plan.revision} has successfully progressed.` };
     } else if (step?.waiting) {
@@ -714,6 +719,7 @@ export class WorkloadController {
       revisions: mem.history.map((h) => ({ number: h.revision, revision: h.hash, commit: h.commit })),
       ...(ctx.paused || params.paused ? { paused: true } : {}),
       ...(mem.placed ? { placed: mem.placed } : {}),
+      ...(ctx.kind === "Pod" ? { pod: { phase: podPhase(live.find((p) => p.revision === plan.revision), step), restartPolicy: plan.restartPolicy ?? "Always" } } : {}),
     };
     if (ctx.strategy === "Canary" && mem.canary) {
       record.canary = {
@@ -748,6 +754,8 @@ export class WorkloadController {
     const line = `${ctx.key} revision ${plan.revision}: ${counts.updated}/${params.replicas} updated, ${counts.ready} ready, ${counts.available} available${
       step?.lost
         ? ` — ${step.lost}`
+        : step?.ended && !failed
+        ? ` — ${step.ended.message}`
         : complete
         ? " — complete"
         : failed
@@ -878,6 +886,26 @@ export class WorkloadController {
     const v = Math.max(50, Math.ceil(ms));
     ctx.requeueAfterMs = ctx.requeueAfterMs === undefined ? v : Math.min(ctx.requeueAfterMs, v);
   }
+}
+
+/**
+ * The health of a bare Pod whose pod ended (restartPolicy OnFailure or Never), judged by how it ended rather
+ * than by readiness and deadlines (it is done, not late): while its revision is proven, Succeeded makes it
+ * stable and Failed fails it (PodFailed, which fails a commit that changed the Pod). Once stable, a later
+ * failure is reported in its status only, as a crash of a proven revision is.
+ */
+function endedHealth(ended: NonNullable<PodStep["ended"]>, proving: boolean, pods: readonly ObservedPod[]): RolloutHealth {
+  if (!proving) return { stable: false, crashedPods: [] };
+  if (ended.phase === "Succeeded") return { stable: true, crashedPods: [] };
+  const names = pods.map((p) => p.name).sort();
+  const why = pods.map((p) => p.message).find((m) => m !== undefined);
+  return { stable: false, crashedPods: names, failure: { code: "PodFailed", message: why !== undefined ? `${ended.message} (${why})` : ended.message, pods: names } };
+}
+
+/** A bare Pod's phase, as Kubernetes shows it: its pod's, or, with no pod, how it ended (Failed once its node was lost). */
+function podPhase(pod: ObservedPod | undefined, step: Ctx["step"]): string {
+  if (pod) return pod.phase;
+  return step?.ended?.phase ?? (step?.lost !== undefined ? "Failed" : "Pending");
 }
 
 /** The Services of `graph` that carry the Rollout `key`'s traffic (traffic/rollouts.ts), by name, and their roles. */
