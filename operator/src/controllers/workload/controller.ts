@@ -54,6 +54,7 @@ import type {
   CanaryInput,
   CanaryStatus,
   CanaryStepSpec,
+  HealthPod,
   PlannedStep,
   Promote,
   RevisionRecord,
@@ -444,26 +445,29 @@ export class WorkloadController {
       const updated = proving ? ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating") : [];
       notePodsSeen(mem.seen, ctx.pods, this.startedAt, ctx.now);
       const seen = mem.seen;
-      ctx.health = step.ended ? endedHealth(step.ended, proving, updated) : rolloutHealth({
-        now: ctx.now,
-        lastProgressAt: mem.lastProgressAt,
-        replicas: params.replicas,
-        complete: step.complete,
-        paused: common.params.paused || step.waiting !== undefined,
-        policy: resolveFailurePolicy(params, monitorOverride(ctx.workload!)),
-        pods: updated.map((p) => {
-          const since = seen.get(p.name)!;
-          return {
-            name: p.name,
-            createdAt: Math.max(p.createdAt, since.at),
-            ready: p.ready,
-            ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
-            ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
-            restartCount: Math.max(0, p.restartCount - since.restarts),
-            crashLooping: p.crashLooping,
-          };
-        }),
+      const healthPods: HealthPod[] = updated.map((p) => {
+        const since = seen.get(p.name)!;
+        return {
+          name: p.name,
+          createdAt: Math.max(p.createdAt, since.at),
+          ready: p.ready,
+          ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
+          ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
+          restartCount: Math.max(0, p.restartCount - since.restarts),
+          crashLooping: p.crashLooping,
+        };
       });
+      ctx.health = step.ended
+        ? endedHealth(step.ended, proving, updated, healthPods)
+        : rolloutHealth({
+            now: ctx.now,
+            lastProgressAt: mem.lastProgressAt,
+            replicas: params.replicas,
+            complete: step.complete,
+            paused: common.params.paused || step.waiting !== undefined,
+            policy: resolveFailurePolicy(params, monitorOverride(ctx.workload!)),
+            pods: healthPods,
+          });
       if (ctx.health.requeueAfterMs !== undefined) this.requeue(ctx, ctx.health.requeueAfterMs);
       // A failed analysis of the revision fails its rollout like a deadline does: it is rolled back.
       const analysis = mem.analysis;
@@ -891,11 +895,18 @@ export class WorkloadController {
 /**
  * The health of a bare Pod whose pod ended (restartPolicy OnFailure or Never), judged by how it ended rather
  * than by readiness and deadlines (it is done, not late): while its revision is proven, Succeeded makes it
- * stable and Failed fails it (PodFailed, which fails a commit that changed the Pod). Once stable, a later
- * failure is reported in its status only, as a crash of a proven revision is.
+ * stable and Failed fails it (PodFailed, which fails a commit that changed the Pod). An OnFailure pod that
+ * restarted in place while proven fails as any pod's crash does (CrashLoopBackOff, failure policy
+ * maxFailureRatio 0), also when it Succeeded since, so the verdict does not hang on whether a reconcile saw it
+ * running in between. Once stable, a later failure is reported in its status only, as a crash of a proven
+ * revision is.
  */
-function endedHealth(ended: NonNullable<PodStep["ended"]>, proving: boolean, pods: readonly ObservedPod[]): RolloutHealth {
+function endedHealth(ended: NonNullable<PodStep["ended"]>, proving: boolean, pods: readonly ObservedPod[], health: readonly HealthPod[]): RolloutHealth {
   if (!proving) return { stable: false, crashedPods: [] };
+  const crashed = health.filter((p) => p.restartCount > 0).map((p) => p.name).sort();
+  if (crashed.length > 0) {
+    return { stable: false, crashedPods: crashed, failure: { code: "CrashLoopBackOff", message: `pod ${crashed.join(", ")} restarted in place while its revision was being proven (${ended.message})`, pods: crashed } };
+  }
   if (ended.phase === "Succeeded") return { stable: true, crashedPods: [] };
   const names = pods.map((p) => p.name).sort();
   const why = pods.map((p) => p.message).find((m) => m !== undefined);
