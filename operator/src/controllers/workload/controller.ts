@@ -67,6 +67,7 @@ import type {
 } from "../../rollout/types.js";
 import type { PodEnd, PodStep } from "../../rollout/index.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
+import { LABELS } from "../../runtime/labels.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
@@ -909,7 +910,9 @@ function endedHealth(ended: NonNullable<PodStep["ended"]>, proving: boolean, pod
   }
   if (ended.phase === "Succeeded") return { stable: true, crashedPods: [] };
   const names = pods.map((p) => p.name).sort();
-  const why = pods.map((p) => p.message).find((m) => m !== undefined);
+  // The exit that failed it, from its containers (the kubelet's own message may speak of restarts).
+  const exit = pods.flatMap((p) => p.containers).find((c) => (c.state === "exited" || c.state === "dead") && c.exitCode !== undefined && c.exitCode !== 0);
+  const why = exit ? `container ${exit.labels[LABELS.container] ?? exit.runtimeName} exited with code ${exit.exitCode}` : undefined;
   return { stable: false, crashedPods: names, failure: { code: "PodFailed", message: why !== undefined ? `${ended.message} (${why})` : ended.message, pods: names } };
 }
 
