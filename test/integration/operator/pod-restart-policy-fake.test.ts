@@ -1,7 +1,8 @@
 /**
  * Bare Pods with restartPolicy Never and OnFailure through the whole pipeline in-process with the fake runtime
  * (each container exits when the test says): a Never pod that exits 0 ends Succeeded, its commit succeeds and
- * it is never created again — until its spec changes; one that exits 1 ends Failed and fails the commit that created it (PodFailed),
+ * it is never created again — until its spec changes; not after an operator restart either, even with its
+ * container removed meanwhile; one that exits 1 ends Failed and fails the commit that created it (PodFailed),
  * while a later commit that leaves it as it is succeeds; an OnFailure pod whose container exits 1 is restarted
  * in place (same pod, same container) and then ends Succeeded (the crash, while its commit was proven,
  * fails that commit as any pod's crash does: CrashLoopBackOff).
@@ -37,11 +38,15 @@ describe("bare Pods with restartPolicy Never and OnFailure (fake runtime)", () =
   let rt: FakeRuntime;
   let op: RunningOperator | undefined;
 
+  const start = async () => {
+    op = await startOperator({ repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, seed: 1, log: () => undefined, runtimeFactory: () => rt });
+  };
+
   beforeEach(async () => {
     repo = await makeRepo();
     stateDir = await tempDir("coxswain-state-");
     rt = new FakeRuntime({ name: "local", cpuMillis: 2000, memoryBytes: 4 * GiB });
-    op = await startOperator({ repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, seed: 1, log: () => undefined, runtimeFactory: () => rt });
+    await start();
   });
 
   afterEach(async () => {
@@ -112,6 +117,25 @@ describe("bare Pods with restartPolicy Never and OnFailure (fake runtime)", () =
     expect(left[0]!.restartCount).toBe(0);
     expect((await containersOf("other")).map((x) => x.id)).toEqual([otherId]);
     expect(record("broken")?.pod?.phase).toBe("Failed");
+  }, 90_000);
+
+  it("after an operator restart, a Pod that Succeeded and whose container was removed meanwhile is not created again", async () => {
+    await repo.write("once.yaml", pod("once", "job:1", "Never"));
+    await repo.commit("once");
+    const id = await exit("once", 0);
+    await waitFor("once Succeeded", () => record("once")?.placed?.ended === "Succeeded", 20_000);
+    await op!.flushStatus();
+    await op!.stop();
+    op = undefined;
+    // Its ended container removed behind coxswain's back while it was down: the status branch remembers the end.
+    await rt.remove(id);
+    await start();
+    await repo.write("other.yaml", pod("other", "job:1", "Never"));
+    await repo.commit("another Pod");
+    await waitFor("the other Pod runs", async () => (await containersOf("other")).length === 1, 20_000);
+    await waitFor("once looked at again", () => record("once")?.pod?.phase === "Succeeded" && record("once")?.pods.length === 0, 20_000);
+    expect(await containersOf("once")).toHaveLength(0);
+    expect(rt.calls.run).toBe(2);
   }, 90_000);
 
   it("OnFailure: a container that exits 1 is restarted in place (same pod, same container), then ends Succeeded", async () => {

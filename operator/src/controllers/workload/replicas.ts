@@ -2,8 +2,10 @@
  * The step of the kinds that do not roll out, for the workload controller: ReplicaSets and
  * ReplicationControllers (rollout/replicaset.ts: pods of a draining node evicted and replaced) and bare Pods
  * (rollout/pod.ts: never moved off their node; a bare Pod stays on a draining node, as `kubectl drain` leaves
- * it without --force). It says in events what Kubernetes users expect to hear: that a ReplicaSet's running
- * pods keep their template, that a Pod is replaced, that a Pod's node was lost.
+ * it without --force; one with restartPolicy OnFailure or Never that ended is terminal, and where it was
+ * placed remembers how it ended). It says in events what Kubernetes users expect to hear: that a ReplicaSet's
+ * running pods keep their template, that a Pod is replaced, that a Pod's node was lost, that a Pod completed
+ * or failed.
  */
 import type { WorkloadEvent } from "../../api/conditions.js";
 import { podStep, replicaSetStep } from "../../rollout/index.js";
