@@ -69,9 +69,11 @@ describe.skipIf(!enabled)("bare Pods with restartPolicy OnFailure and Never on a
     const endpoint = fleet.nodes[0]!.endpoint;
     rt = new DockerRuntime({ endpoint, owner: INSTANCE, nodeName: "local" });
     const [from, to] = fleet.nodes[0]!.portRange.split("-").map(Number) as [number, number];
+    // The first run lasts 5 s so that the operator sees it running before it fails (a restart it never saw
+    // running would be one of a pod found already restarted, which does not count).
     // The first commit is the OnFailure Pod (no stable commit before it: a failed commit is reported, and what
     // runs is left as it is rather than rolled back).
-    await repo.write("retry.yaml", pod("retry", "OnFailure", "if [ -f /tmp/mark ]; then echo second run; exit 0; fi; touch /tmp/mark; sleep 2; echo first run; exit 1"));
+    await repo.write("retry.yaml", pod("retry", "OnFailure", "if [ -f /tmp/mark ]; then echo second run; exit 0; fi; touch /tmp/mark; sleep 5; echo first run; exit 1"));
     retrySha = await repo.commit("retry");
     op = await startOperator({
       repo: repo.dir,
