@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   ProgressDeadlineExceeded: "stalled",
   PodStartDeadlineExceeded: "stalled",
   CrashLoopBackOff: "waiting",
+  PodFailed: "stalled",
   BackoffLimitExceeded: "stalled",
   DeadlineExceeded: "stalled",
   AnalysisFailed: "stalled",

@@ -224,6 +224,21 @@ export function formatStatus(r: StatusReport): string[] {
       ),
     );
   }
+  // Bare Pods: as `kubectl get pods` shows them, with the phase (Succeeded, Failed once one with restartPolicy
+  // OnFailure or Never ended), the restarts in place, the node and the policy.
+  const barePods = r.workloads.filter((w) => w.pod !== undefined);
+  if (barePods.length > 0) {
+    lines.push("");
+    lines.push(
+      ...table(
+        ["POD", "STATUS", "RESTARTS", "NODE", "RESTART POLICY"],
+        barePods.map((w) => {
+          const p = w.pods.find((x) => x.revision === w.revision) ?? w.pods[0];
+          return [`${w.namespace}/${w.name}`, w.pod!.phase, String(p?.restarts ?? 0), p?.node ?? w.placed?.node ?? "-", w.pod!.restartPolicy];
+        }),
+      ),
+    );
+  }
   if (jobs.length > 0) {
     lines.push("");
     lines.push(

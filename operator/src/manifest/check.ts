@@ -257,20 +257,6 @@ export function checkDocument(doc: ParsedDocument, positions: FilePositions, ord
     delete template.creationTimestamp;
   }
 
-  // A bare Pod's restartPolicy OnFailure and Never are Kubernetes' own, but coxswain's runtime restarts
-  // containers Always only for now: said as "not yet", not as an unknown value (the schema knows Always only).
-  const podSpec = kind === "Pod" && isMapping(data.spec) ? data.spec : undefined;
-  if (podSpec && (podSpec.restartPolicy === "OnFailure" || podSpec.restartPolicy === "Never")) {
-    issues.push({
-      code: "InvalidField",
-      severity: "error",
-      path: ["spec", "restartPolicy"],
-      at: "value",
-      message: `${String(podSpec.restartPolicy)} is not supported yet for a bare Pod: coxswain restarts a Pod's containers with restartPolicy Always only (the default); OnFailure and Never are coming with Jobs`,
-    });
-    delete podSpec.restartPolicy;
-  }
-
   issues.push(...validateSchema(kind, data));
   if (!KINDS[kind].namespaced && metadata.namespace !== undefined) {
     issues.push({

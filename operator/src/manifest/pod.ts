@@ -57,8 +57,9 @@ const NO_TERMINATION_MESSAGE = "coxswain reads no termination message; it report
 /**
  * The pod fields (spec.template.spec) coxswain accepts and ignores. A quiet value passes without a word,
  * any other is a warning; either way the field is dropped when the template is defaulted, so it makes no
- * revision (and no rollout) of its own. restartPolicy admits Always only (the schema refuses the rest),
- * what coxswain does.
+ * revision (and no rollout) of its own. restartPolicy passes here whatever its value: a workload that keeps
+ * pods running must say Always (workload.ts); a Job and a bare Pod keep OnFailure or Never (their defaults,
+ * job.ts applyJobDefaults and workload.ts applyPodDefaults, put it back).
  */
 const IGNORED_POD_FIELDS: Readonly<Record<string, IgnoredField>> = Object.freeze({
   automountServiceAccountToken: { quiet: [false], why: NO_API },

@@ -305,9 +305,15 @@ export function podIssues(pod: Pod): Issue[] {
   return podTemplateIssues(podView(pod).spec.template, []);
 }
 
-/** A bare Pod's defaults, in place: the pod template's (the view shares the Pod's spec). */
+/**
+ * A bare Pod's defaults, in place: the pod template's (the view shares the Pod's spec) — but a restartPolicy
+ * OnFailure or Never kept, which decides what the kubelet does with its containers and whether the Pod ends
+ * (Succeeded or Failed); Always, the default, is dropped so that writing it out makes no new revision.
+ */
 export function applyPodDefaults(pod: Pod): void {
   const template = podView(pod).spec.template;
+  const policy = template.spec.restartPolicy;
   dropIgnoredPodFields(template);
+  if (policy === "OnFailure" || policy === "Never") template.spec.restartPolicy = policy;
   defaultRequestsFromLimits(template);
 }

@@ -6,7 +6,7 @@
  */
 export type * from "./types.js";
 export type { ReplicaSetInput, ReplicaSetPod } from "./replicaset.js";
-export type { PodNodeState, PodStep, PodStepInput } from "./pod.js";
+export type { BarePod, PodEnd, PodNodeState, PodStep, PodStepInput } from "./pod.js";
 export {
   DEFAULT_ANALYSIS,
   DEFAULT_MAX_FAILURE_RATIO,

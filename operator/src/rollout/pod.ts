@@ -10,13 +10,27 @@
  *   such a pod and nothing brings it back). Its status says so. A new spec, or removing the Pod from Git and
  *   adding it again, runs it again.
  * - Its spec changed (a new revision): Kubernetes forbids most updates of a Pod; coxswain deletes the pod and,
- *   once it has stopped, creates it again under the same name with the new spec.
+ *   once it has stopped, creates it again under the same name with the new spec — also a pod that ended.
+ * - restartPolicy OnFailure or Never: the pod may end (the fleet's phase). Succeeded (every container exited
+ *   0) is complete; Failed (Never, a container exited non-zero) is not. Either way it is terminal, as in
+ *   Kubernetes: the pod is kept on its node (its exit and log) and never created again at this revision — not
+ *   even when its containers are removed afterwards (`placed.ended` remembers it). A new spec runs it again.
+ *   OnFailure restarts a failed container in place, with back-off and no limit (Kubernetes has no backoff
+ *   limit for a bare Pod), so such a pod only ends Succeeded.
  */
 import { replicaSetStep, type ReplicaSetPod } from "./replicaset.js";
 import type { PlannedStep, RolloutParams } from "./types.js";
 
 /** The state of the node a Pod was placed on, as the fleet sees it. */
 export type PodNodeState = "Ready" | "NotReady" | "Lost";
+
+/** How a pod with restartPolicy OnFailure or Never ended (Kubernetes' terminal pod phases). */
+export type PodEnd = "Succeeded" | "Failed";
+
+/** A bare Pod's pod as its step sees it: the ReplicaSet view, plus how it ended, once it has. */
+export interface BarePod extends ReplicaSetPod {
+  ended?: PodEnd;
+}
 
 /** Everything one step of a bare Pod needs. */
 export interface PodStepInput {
@@ -25,11 +39,14 @@ export interface PodStepInput {
   /** The revision of the Pod's spec now. */
   revision: string;
   /** Its pods (at most one per revision; two while it is being replaced). */
-  pods: readonly ReplicaSetPod[];
+  pods: readonly BarePod[];
   now: number;
   lastProgressAt: number;
-  /** Where its pod of which revision was placed (remembered across restarts); undefined: never placed. */
-  placed?: { revision: string; node: string };
+  /**
+   * Where its pod of which revision was placed, and how that pod ended (remembered across restarts);
+   * undefined: never placed.
+   */
+  placed?: { revision: string; node: string; ended?: PodEnd };
   /** The state of a node (of `placed.node`). */
   nodeState: (node: string) => PodNodeState;
 }
@@ -42,6 +59,8 @@ export interface PodStep extends PlannedStep {
   lost?: string;
   /** Its spec changed: its old pod is being replaced (the message says so). */
   replacing?: string;
+  /** Its pod of this revision ended: how, and the message that says so; it is not created again. */
+  ended?: { phase: PodEnd; message: string };
 }
 
 /** The next step of a bare Pod (see the file comment). */
@@ -65,6 +84,29 @@ export function podStep(input: PodStepInput): PodStep {
     };
   }
   const step = replicaSetStep({ ...base, pods: input.pods });
+  const ended = current.find((p) => p.ended !== undefined)?.ended ?? (current.length === 0 && input.placed?.revision === input.revision ? input.placed.ended : undefined);
+  if (ended !== undefined) {
+    // Terminal: nothing is created or removed, and no deadline runs (the pod is done, not late).
+    const name = current[0]?.name;
+    const what = name !== undefined ? `pod ${name}` : "its pod (its containers were removed since)";
+    const message =
+      ended === "Succeeded"
+        ? `${what} Succeeded: every container exited 0; a Pod that ended is not run again — change its spec to run it again`
+        : `${what} Failed: a container exited non-zero and restartPolicy Never keeps it down; a Pod that ended is not run again — change its spec to run it again`;
+    const out: PodStep = {
+      ...step,
+      create: 0,
+      remove: [],
+      revisions: step.revisions.map((r) => ({ ...r, create: 0, remove: [] })),
+      complete: ended === "Succeeded",
+      progressed: false,
+      deadlineExceeded: false,
+      reason: message,
+      ended: { phase: ended, message },
+    };
+    delete out.requeueAfterMs;
+    return out;
+  }
   if (current.length > 0 || step.create === 0 || input.placed?.revision !== input.revision) return step;
   const node = input.placed.node;
   const state = input.nodeState(node);

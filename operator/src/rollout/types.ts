@@ -231,7 +231,7 @@ export interface HealthInput {
 }
 
 /** Failure codes of a rollout (registered in api/errors.ts). */
-export type RolloutFailureCode = "ProgressDeadlineExceeded" | "PodStartDeadlineExceeded" | "CrashLoopBackOff" | "AnalysisFailed";
+export type RolloutFailureCode = "ProgressDeadlineExceeded" | "PodStartDeadlineExceeded" | "CrashLoopBackOff" | "AnalysisFailed" | "PodFailed";
 
 /** Why a rollout failed. */
 export interface RolloutFailure {

@@ -109,8 +109,13 @@ export interface WorkloadRecord {
   revisions?: { number: number; revision: string; commit: string }[];
   /** The workload is paused (spec.paused, or after a rollback that itself failed). */
   paused?: boolean;
-  /** A bare Pod: the node its pod of this revision was scheduled to; it is never scheduled again (read back after a restart). */
-  placed?: { revision: string; node: string };
+  /**
+   * A bare Pod: the node its pod of this revision was scheduled to; it is never scheduled again; and, once
+   * that pod ended (restartPolicy OnFailure or Never), how — it is never created again (read back after a restart).
+   */
+  placed?: { revision: string; node: string; ended?: "Succeeded" | "Failed" };
+  /** A bare Pod: its phase (Pending, Running, Succeeded, Failed; Terminating while replaced) and its restartPolicy. */
+  pod?: { phase: string; restartPolicy: string };
   /**
    * A StatefulSet's own state: its podManagementPolicy, the RollingUpdate partition, the revision every pod
    * had when it was last complete (what ordinals below the partition keep; read back after a restart), its

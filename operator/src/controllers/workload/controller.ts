@@ -54,6 +54,7 @@ import type {
   CanaryInput,
   CanaryStatus,
   CanaryStepSpec,
+  HealthPod,
   PlannedStep,
   Promote,
   RevisionRecord,
@@ -64,7 +65,9 @@ import type {
   RolloutPod,
   Waiting,
 } from "../../rollout/types.js";
+import type { PodEnd, PodStep } from "../../rollout/index.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
+import { LABELS } from "../../runtime/labels.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
@@ -138,8 +141,8 @@ interface Memory {
    */
   seen: Map<string, { at: number; restarts: number }>;
   lastLine?: string;
-  /** A bare Pod: where its pod of which revision was placed (it is never placed again). */
-  placed?: { revision: string; node: string };
+  /** A bare Pod: where its pod of which revision was placed (it is never placed again), and how it ended. */
+  placed?: { revision: string; node: string; ended?: PodEnd };
   /** A ReplicaSet: the revision whose "running pods keep their template" event was given. */
   templateNoted?: string;
 }
@@ -173,7 +176,7 @@ interface Ctx {
   services?: { service: string; role: ServiceRole }[];
   pods: ObservedPod[];
   mem?: Memory;
-  step?: PlannedStep & { waiting?: Waiting; lost?: string };
+  step?: PlannedStep & { waiting?: Waiting } & Pick<PodStep, "lost" | "ended">;
   health?: RolloutHealth;
   draining: string[];
   /** Drain moves a PodDisruptionBudget holds now: "drain of node a waits: PodDisruptionBudget …", by node. */
@@ -358,7 +361,7 @@ export class WorkloadController {
     const revisionOrder = mem.history.map((h) => h.hash);
     const common = { params: { ...params, paused: ctx.paused || params.paused === true }, revision: plan.revision, now: ctx.now, lastProgressAt: mem.lastProgressAt, revisionOrder };
     const promote = this.promote(ctx);
-    let step: PlannedStep & { waiting?: Waiting };
+    let step: PlannedStep & { waiting?: Waiting } & Pick<PodStep, "lost" | "ended">;
     if (ctx.strategy === "ReplicaSet" || ctx.strategy === "Pod") {
       const d = decideReplicas({ strategy: ctx.strategy, plan, params, observed: ctx.pods, pods, draining: ctx.draining, now: ctx.now, mem, fleet: this.opts.fleet });
       ctx.events.push(...d.events);
@@ -443,26 +446,29 @@ export class WorkloadController {
       const updated = proving ? ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating") : [];
       notePodsSeen(mem.seen, ctx.pods, this.startedAt, ctx.now);
       const seen = mem.seen;
-      ctx.health = rolloutHealth({
-        now: ctx.now,
-        lastProgressAt: mem.lastProgressAt,
-        replicas: params.replicas,
-        complete: step.complete,
-        paused: common.params.paused || step.waiting !== undefined,
-        policy: resolveFailurePolicy(params, monitorOverride(ctx.workload!)),
-        pods: updated.map((p) => {
-          const since = seen.get(p.name)!;
-          return {
-            name: p.name,
-            createdAt: Math.max(p.createdAt, since.at),
-            ready: p.ready,
-            ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
-            ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
-            restartCount: Math.max(0, p.restartCount - since.restarts),
-            crashLooping: p.crashLooping,
-          };
-        }),
+      const healthPods: HealthPod[] = updated.map((p) => {
+        const since = seen.get(p.name)!;
+        return {
+          name: p.name,
+          createdAt: Math.max(p.createdAt, since.at),
+          ready: p.ready,
+          ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
+          ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
+          restartCount: Math.max(0, p.restartCount - since.restarts),
+          crashLooping: p.crashLooping,
+        };
       });
+      ctx.health = step.ended
+        ? endedHealth(step.ended, proving, updated, healthPods)
+        : rolloutHealth({
+            now: ctx.now,
+            lastProgressAt: mem.lastProgressAt,
+            replicas: params.replicas,
+            complete: step.complete,
+            paused: common.params.paused || step.waiting !== undefined,
+            policy: resolveFailurePolicy(params, monitorOverride(ctx.workload!)),
+            pods: healthPods,
+          });
       if (ctx.health.requeueAfterMs !== undefined) this.requeue(ctx, ctx.health.requeueAfterMs);
       // A failed analysis of the revision fails its rollout like a deadline does: it is rolled back.
       const analysis = mem.analysis;
@@ -511,7 +517,8 @@ export class WorkloadController {
       }
     }
     if (creates.length === 0) {
-      if (!step.complete && step.requeueAfterMs === undefined) this.requeue(ctx, 1000);
+      // A bare Pod that ended waits for nothing: only a change (a new spec) is news.
+      if (!step.complete && !step.ended && step.requeueAfterMs === undefined) this.requeue(ctx, 1000);
       return;
     }
     const unknown = this.opts.fleet.unknownNodes();
@@ -661,6 +668,9 @@ export class WorkloadController {
       progressing = { type: "Progressing", status: "False", reason: failure.code, message: failure.message };
     } else if (step?.lost) {
       progressing = { type: "Progressing", status: "False", reason: "NodeLost", message: step.lost };
+    } else if (step?.ended) {
+      // Kubernetes' reasons for a pod that ended: PodCompleted (Succeeded), and a Failed pod's own.
+      progressing = { type: "Progressing", status: step.ended.phase === "Succeeded" ? "True" : "False", reason: step.ended.phase === "Succeeded" ? "PodCompleted" : "PodFailed", message: step.ended.message };
     } else if (step?.complete) {
       progressing = { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `revision ${plan.revision} has successfully progressed.` };
     } else if (step?.waiting) {
@@ -714,6 +724,7 @@ export class WorkloadController {
       revisions: mem.history.map((h) => ({ number: h.revision, revision: h.hash, commit: h.commit })),
       ...(ctx.paused || params.paused ? { paused: true } : {}),
       ...(mem.placed ? { placed: mem.placed } : {}),
+      ...(ctx.kind === "Pod" ? { pod: { phase: podPhase(live.find((p) => p.revision === plan.revision), step), restartPolicy: plan.restartPolicy ?? "Always" } } : {}),
     };
     if (ctx.strategy === "Canary" && mem.canary) {
       record.canary = {
@@ -748,6 +759,8 @@ export class WorkloadController {
     const line = `${ctx.key} revision ${plan.revision}: ${counts.updated}/${params.replicas} updated, ${counts.ready} ready, ${counts.available} available${
       step?.lost
         ? ` — ${step.lost}`
+        : step?.ended && !failed
+        ? ` — ${step.ended.message}`
         : complete
         ? " — complete"
         : failed
@@ -878,6 +891,35 @@ export class WorkloadController {
     const v = Math.max(50, Math.ceil(ms));
     ctx.requeueAfterMs = ctx.requeueAfterMs === undefined ? v : Math.min(ctx.requeueAfterMs, v);
   }
+}
+
+/**
+ * The health of a bare Pod whose pod ended (restartPolicy OnFailure or Never), judged by how it ended rather
+ * than by readiness and deadlines (it is done, not late): while its revision is proven, Succeeded makes it
+ * stable and Failed fails it (PodFailed, which fails a commit that changed the Pod). An OnFailure pod that
+ * restarted in place while proven fails as any pod's crash does (CrashLoopBackOff, failure policy
+ * maxFailureRatio 0), also when it Succeeded since, so the verdict does not hang on whether a reconcile saw it
+ * running in between. Once stable, a later failure is reported in its status only, as a crash of a proven
+ * revision is.
+ */
+function endedHealth(ended: NonNullable<PodStep["ended"]>, proving: boolean, pods: readonly ObservedPod[], health: readonly HealthPod[]): RolloutHealth {
+  if (!proving) return { stable: false, crashedPods: [] };
+  const crashed = health.filter((p) => p.restartCount > 0).map((p) => p.name).sort();
+  if (crashed.length > 0) {
+    return { stable: false, crashedPods: crashed, failure: { code: "CrashLoopBackOff", message: `pod ${crashed.join(", ")} restarted in place while its revision was being proven (${ended.message})`, pods: crashed } };
+  }
+  if (ended.phase === "Succeeded") return { stable: true, crashedPods: [] };
+  const names = pods.map((p) => p.name).sort();
+  // The exit that failed it, from its containers (the kubelet's own message may speak of restarts).
+  const exit = pods.flatMap((p) => p.containers).find((c) => (c.state === "exited" || c.state === "dead") && c.exitCode !== undefined && c.exitCode !== 0);
+  const why = exit ? `container ${exit.labels[LABELS.container] ?? exit.runtimeName} exited with code ${exit.exitCode}` : undefined;
+  return { stable: false, crashedPods: names, failure: { code: "PodFailed", message: why !== undefined ? `${ended.message} (${why})` : ended.message, pods: names } };
+}
+
+/** A bare Pod's phase, as Kubernetes shows it: its pod's, or, with no pod, how it ended (Failed once its node was lost). */
+function podPhase(pod: ObservedPod | undefined, step: Ctx["step"]): string {
+  if (pod) return pod.phase;
+  return step?.ended?.phase ?? (step?.lost !== undefined ? "Failed" : "Pending");
 }
 
 /** The Services of `graph` that carry the Rollout `key`'s traffic (traffic/rollouts.ts), by name, and their roles. */

@@ -19,7 +19,7 @@ export function recordedPods(live: readonly ObservedPod[], nodeAddress: (node: s
     ready: p.ready,
     endpoints: p.ports.map((port) => `${port.name ?? String(port.containerPort)}=${nodeAddress(p.node) ?? "?"}:${port.hostPort}`).sort(),
     ...(p.restartCount > 0 ? { restarts: p.restartCount } : {}),
-    ...(!p.ready && p.reason ? { state: p.reason } : {}),
+    ...(p.phase === "Succeeded" || p.phase === "Failed" ? { state: p.phase } : !p.ready && p.reason ? { state: p.reason } : {}),
   }));
 }
 
