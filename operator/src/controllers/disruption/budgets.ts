@@ -10,7 +10,7 @@
  */
 import type { DesiredObject, PodDisruptionBudget } from "../../api/objects.js";
 import type { DesiredGraph } from "../../graph/index.js";
-import { admitDisruptions, budgetStates, type Budget, type BudgetPod, type BudgetState, type DisruptionVerdict } from "../../rollout/disruption.js";
+import { admitDisruptions, budgetStates, describeBlocked, type Budget, type BudgetPod, type BudgetState, type DisruptionVerdict } from "../../rollout/disruption.js";
 import type { ObservedPod } from "../../runtime/fleet.js";
 
 /** A budget object as the pure module reads it. */
@@ -54,8 +54,42 @@ export function disruptionStates(graph: DesiredGraph, pods: readonly ObservedPod
  * The eviction API for a batch: which of the pods `names` may be disrupted now (in that order), and which
  * budget holds each of the others. `pods` are all of the fleet's pods (budgets count across owners).
  */
-export function admitEvictions(graph: DesiredGraph, pods: readonly ObservedPod[], names: readonly string[]): DisruptionVerdict {
+function admitEvictions(graph: DesiredGraph, pods: readonly ObservedPod[], names: readonly string[]): DisruptionVerdict {
   const states = disruptionStates(graph, pods);
   if (states.length === 0) return { allowed: [...names], blocked: [] };
   return admitDisruptions(states, pods.map(budgetPodOf), names);
+}
+
+/** What admitDrainMoves decided for one owner's removals. */
+export interface DrainAdmission {
+  /** The removals that may happen now (all but the held drain moves), in the order given. */
+  allowed: string[];
+  /** What holds the drain, per node: "drain of node a waits: PodDisruptionBudget …" (empty: nothing holds it). */
+  blocked: Map<string, string>;
+}
+
+/**
+ * A drain's moves are voluntary evictions (`kubectl drain` evicts through the eviction API): of `remove`
+ * (the pods an owner is about to delete, `pods` being that owner's), those in `evictions` go only while
+ * every budget over them allows a disruption; the other removals (the owner's own rolling update or
+ * scale-down) are not limited by budgets, as in Kubernetes. `fleetPods` are all of the fleet's pods.
+ * Call it right before the deletions, with no await in between, so that two owners never spend the same
+ * disruption.
+ */
+export function admitDrainMoves(
+  graph: DesiredGraph | undefined,
+  fleetPods: readonly ObservedPod[],
+  pods: readonly ObservedPod[],
+  remove: readonly string[],
+  evictions: readonly string[],
+): DrainAdmission {
+  const asked = remove.filter((n) => evictions.includes(n));
+  const verdict = asked.length > 0 && graph ? admitEvictions(graph, fleetPods, asked) : undefined;
+  const blocked = new Map<string, string>();
+  for (const b of verdict?.blocked ?? []) {
+    const node = pods.find((p) => p.name === b.pod)?.node ?? "?";
+    if (!blocked.has(node)) blocked.set(node, `drain of node ${node} waits: ${describeBlocked(b)}`);
+  }
+  const held = new Set((verdict?.blocked ?? []).map((b) => b.pod));
+  return { allowed: remove.filter((n) => !held.has(n)), blocked };
 }
