@@ -466,6 +466,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
       onScheduled: (ms, placed, unschedulable) => metrics.scheduled(ms, placed, unschedulable),
+      records: (key) => desired.previousRecord(key),
     });
     const workloads = new WorkloadController({
       desired,
@@ -567,6 +568,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
           scheduleStatusWrite();
         },
         statusFiles: (prefix) => store.filePaths(prefix),
+        records: (key) => sync!.previousRecord(key),
       }),
     );
     manager.register("Service", services);

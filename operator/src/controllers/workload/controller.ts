@@ -531,7 +531,14 @@ export class WorkloadController {
    * deletions, with no await in between, so that two workloads never spend the same disruption.
    */
   private admitDrainMoves(ctx: Ctx, remove: readonly string[]): string[] {
-    const { allowed, blocked } = admitDrainMoves(this.opts.desired.graph(), this.opts.fleet.pods(), ctx.pods, remove, ctx.draining);
+    const { allowed, blocked } = admitDrainMoves({
+      graph: this.opts.desired.graph(),
+      fleetPods: this.opts.fleet.pods(),
+      pods: ctx.pods,
+      remove,
+      evictions: ctx.draining,
+      ...(this.opts.reporter.previousRecord ? { records: (k: string) => this.opts.reporter.previousRecord!(k) } : {}),
+    });
     if (blocked.size > 0) ctx.drainBlocked = blocked;
     this.opts.drainWaits?.set(ctx.key, blocked);
     return allowed;
