@@ -480,7 +480,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
     });
     const daemonSets = new DaemonSetController({ desired, fleet, reporter: desired, placer });
-    const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer });
+    const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer, drainWaits });
     // CronJobs' runs are Jobs the Job controller runs: it asks the CronJob controller for those not in Git, and
     // a run's report wakes its CronJob.
     const cronJobs = new CronJobController({
