@@ -1,12 +1,15 @@
 /**
- * A StatefulSet's drain held by PodDisruptionBudgets, on the real fleet cache, placer and controller over
- * fake runtimes: the set's pods run on node a, node b joins and a drains. The drain's move (the highest
- * ordinal on a) goes only while every budget over it allows a disruption; a held move leaves the pod,
- * gives DrainBlocked, a DisruptionBudget event and the node's drain-wait line. The set's own rolling update
- * is not limited by budgets, and two sets under one budget never spend the same disruption.
+ * Drains and PodDisruptionBudgets for StatefulSets and DaemonSets, on the real fleet cache, placer and
+ * controllers over fake runtimes. A StatefulSet's pods run on node a, node b joins and a drains: the
+ * drain's move (the highest ordinal on a) goes only while every budget over it allows a disruption; a held
+ * move leaves the pod, gives DrainBlocked, a DisruptionBudget event and the node's drain-wait line. The
+ * set's own rolling update is not limited by budgets, and two sets under one budget never spend the same
+ * disruption. A DaemonSet's pod stays on a draining node (as `kubectl drain --ignore-daemonsets` leaves
+ * it) and is never asked of a budget; when its node stops fitting, it goes whatever the budgets say.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { WorkloadEvent } from "../../../operator/src/api/conditions.js";
+import { DaemonSetController } from "../../../operator/src/controllers/daemonset/controller.js";
 import { DrainWaits } from "../../../operator/src/controllers/disruption/drain-waits.js";
 import { StatefulSetController } from "../../../operator/src/controllers/statefulset/controller.js";
 import type { DesiredView, WorkloadReporter } from "../../../operator/src/controllers/types.js";
@@ -21,10 +24,23 @@ import { waitFor } from "../../support/wait.js";
 
 const GiB = 2 ** 30;
 
-function node(name: string, drain = false): NodeConfig {
+function node(name: string, drain = false, labels: Record<string, string> = {}): NodeConfig {
   const base = name === "a" ? 30000 : 31000;
-  return { name, endpoint: `unix:///fake/${name}.sock`, network: "host", address: "127.0.0.1", portRange: { from: base, to: base + 99 }, unschedulable: false, labels: {}, ...(drain ? { drain } : {}) };
+  return { name, endpoint: `unix:///fake/${name}.sock`, network: "host", address: "127.0.0.1", portRange: { from: base, to: base + 99 }, unschedulable: false, labels, ...(drain ? { drain } : {}) };
 }
+
+const DAEMON = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent, tier: data}}
+  template:
+    metadata: {labels: {app: agent, tier: data}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      nodeSelector: {zone: x}
+      containers: [{name: main, image: "agent:1", resources: {requests: {cpu: 100m}}}]
+`;
 
 function setYaml(name: string, replicas: number, image = "db:1"): string {
   return `apiVersion: apps/v1
@@ -82,11 +98,13 @@ function setup(initial: DesiredGraph) {
   const drainWaits = new DrainWaits();
   const placer = new PodPlacer({ fleet, desired, instance: DEFAULT_OWNER, seed: 1 });
   const controller = new StatefulSetController({ desired, fleet, reporter, placer, drainWaits });
+  const daemons = new DaemonSetController({ desired, fleet, reporter, placer });
   return {
     fleet,
     records,
     drainWaits,
     controller,
+    daemons,
     setGraph: (g: DesiredGraph) => (graph = g),
     /** Reconciles the sets until each has `replicas` ready pods. */
     async settle(sets: Record<string, number>): Promise<void> {
@@ -189,5 +207,41 @@ describe("a StatefulSet's drain and PodDisruptionBudgets", () => {
     expect(s.live("cache")).toEqual(["cache-0"]);
     expect(s.live("db")).toEqual(["db-0", "db-1"]);
     expect(s.drainWaits.forNode("a")).toEqual(["drain of node a waits: PodDisruptionBudget default/data allows 0 disruptions (3 healthy, 3 desired)"]);
+  });
+});
+
+describe("a DaemonSet on a draining node", () => {
+  /** The DaemonSet's pods ready on nodes a and b (both in zone x), under a budget that allows no disruption. */
+  async function running() {
+    const s = setup(graphOf([DAEMON, budgetYaml("minAvailable: 2\n  selector: {matchLabels: {app: agent}}")]));
+    cleanup = () => s.fleet.close();
+    await s.fleet.setNodes([node("a", false, { zone: "x" }), node("b", false, { zone: "x" })]);
+    s.fleet.start();
+    await waitFor("the agent on both nodes", async () => {
+      await s.daemons.reconcile("DaemonSet/default/agent");
+      return s.fleet.pods("DaemonSet/default/agent").filter((p) => p.ready).length === 2;
+    }, 30_000, 100);
+    return s;
+  }
+
+  it("keeps its pod there, as kubectl drain --ignore-daemonsets leaves it, and no budget is asked", async () => {
+    const s = await running();
+    await s.fleet.setNodes([node("a", true, { zone: "x" }), node("b", false, { zone: "x" })]);
+    await s.daemons.reconcile("DaemonSet/default/agent");
+    const pods = s.fleet.pods("DaemonSet/default/agent").filter((p) => p.phase !== "Terminating");
+    expect(pods.map((p) => p.node).sort()).toEqual(["a", "b"]);
+    const record = s.records.get("DaemonSet/default/agent")!;
+    expect(record.daemonSet?.desiredNumberScheduled).toBe(2);
+    expect(record.conditions.some((c) => c.type === "DrainBlocked")).toBe(false);
+    expect(s.drainWaits.forNode("a")).toEqual([]);
+  });
+
+  it("removes its pod from a node that stops fitting, whatever the budgets say (its own deletion, not an eviction)", async () => {
+    const s = await running();
+    await s.fleet.setNodes([node("a", true, {}), node("b", false, { zone: "x" })]);
+    await s.daemons.reconcile("DaemonSet/default/agent");
+    const pods = s.fleet.pods("DaemonSet/default/agent").filter((p) => p.phase !== "Terminating");
+    expect(pods.map((p) => p.node)).toEqual(["b"]);
+    expect(s.records.get("DaemonSet/default/agent")!.daemonSet?.desiredNumberScheduled).toBe(1);
   });
 });
