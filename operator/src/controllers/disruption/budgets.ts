@@ -1,11 +1,12 @@
 /**
  * The PodDisruptionBudgets of the applied commit over the fleet's pods: the one place every controller
- * asks before a voluntary disruption (a drain's move; a DaemonSet's or StatefulSet's update that evicts),
- * and what the budgets' status files and preemption read. The arithmetic is rollout/disruption.ts (pure);
+ * asks before a voluntary disruption (admitDrainMoves: a drain's move of a Deployment's, Rollout's,
+ * ReplicaSet's, ReplicationController's or StatefulSet's pod), and what the budgets' status files and
+ * preemption read. The arithmetic is rollout/disruption.ts (pure);
  * this only gathers its inputs: budgets from the graph, pods (of every owner) from the fleet, and each
  * owner's scale: spec.replicas from the graph, a DaemonSet's desiredNumberScheduled from its status record.
  *
- * Call admitEvictions and delete the pods it allows without an await in between: the fleet marks a
+ * Call admitDrainMoves and delete the pods it allows without an await in between: the fleet marks a
  * deleted pod Terminating at once, so the next caller's count already misses it.
  */
 import type { DesiredObject, PodDisruptionBudget } from "../../api/objects.js";
