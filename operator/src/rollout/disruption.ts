@@ -1,12 +1,14 @@
 /**
  * PodDisruptionBudgets (policy/v1), pure: a budget's status as Kubernetes' disruption controller computes it
  * (pkg/controller/disruption), and the eviction API's answer to "may these pods be disrupted now"
- * (pkg/registry/core/pod/storage/eviction.go), for every voluntary disruption coxswain makes — a drain's
- * moves of any workload kind, a DaemonSet's or StatefulSet's update when it evicts.
+ * (pkg/registry/core/pod/storage/eviction.go), for every voluntary disruption coxswain makes: a drain's
+ * moves (of every kind a drain moves; a DaemonSet's and a bare Pod's pods stay, as `kubectl drain` leaves
+ * them). A workload's own update or scale-down deletes pods directly and is not asked, as in Kubernetes.
  *
  * Status (per budget, over the pods its selector matches in its namespace, of every owner):
  *  - expectedPods: minAvailable as a number → the matched pods; minAvailable as a percentage, or
- *    maxUnavailable → the sum of the scale (replicas) of the owners of the matched pods;
+ *    maxUnavailable → the sum of the scale (replicas) of the owners of the matched pods (scaleOf: the
+ *    caller's lookup; controllers/disruption/budgets.ts gives a DaemonSet its desiredNumberScheduled);
  *  - desiredHealthy: minAvailable (a percentage of expectedPods, rounded up), or expectedPods −
  *    maxUnavailable (a percentage of expectedPods, rounded up), never below 0;
  *  - currentHealthy: matched pods that are ready and not terminating;

@@ -20,7 +20,9 @@
  *     deletes nothing: a pod takes the update revision when it is gone (deleted by hand, lost with its node).
  *
  *  5. Drain: when nothing else moves and every pod is ready, the highest ordinal on a draining node is deleted
- *     (one at a time); step 2 creates it again elsewhere, unless its claims keep it on that node.
+ *     (one at a time); step 2 creates it again elsewhere, unless its claims keep it on that node. It is the
+ *     step's `evict`: a voluntary eviction, which the controller lets go only while the PodDisruptionBudgets
+ *     over it allow (deletions of steps 1–4 are the set's own and, as in Kubernetes, not limited by budgets).
  *
  * A pod that still exists in any phase holds its ordinal: a replacement is made only once it is gone (at most
  * one pod per ordinal: a pod of a lost node leaves the observed pods at the fleet's eviction timeout).
@@ -77,6 +79,8 @@ export interface StatefulSetStep {
   create: { ordinal: number; name: string; revision: string }[];
   /** Pods to delete now, by name. */
   delete: string[];
+  /** The one of `delete` that is a drain's move (a voluntary eviction, which PodDisruptionBudgets may hold). */
+  evict?: string;
   counts: StatefulSetCounts;
   /** Every ordinal below replicas exists and is available, none above, each at the revision it should have. */
   complete: boolean;
@@ -227,9 +231,11 @@ export function statefulSetStep(input: StatefulSetInput): StatefulSetStep {
   // step 2 creates it again (on another node, unless its claims hold it on that one).
   const draining = new Set(input.draining ?? []);
   const moving = [...byOrdinal.entries()].filter(([, p]) => draining.has(p.name) && !p.terminating).sort(([a], [b]) => b - a)[0];
+  let evict: string | undefined;
   if (moving !== undefined && del.length === 0 && create.length === 0 && !blocked && live.every((p) => p.ready) && live.length === [...byOrdinal.values()].length) {
-    del.push(moving[1].name);
-    wait(`moving ${moving[1].name} off a draining node`);
+    evict = moving[1].name;
+    del.push(evict);
+    wait(`moving ${evict} off a draining node`);
   }
 
   let complete = condemned.length === 0 && del.length === 0 && create.length === 0 && moving === undefined;
@@ -242,6 +248,7 @@ export function statefulSetStep(input: StatefulSetInput): StatefulSetStep {
   return {
     create,
     delete: del,
+    ...(evict !== undefined ? { evict } : {}),
     counts,
     complete,
     progressed: create.length > 0 || del.length > 0,

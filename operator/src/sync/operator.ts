@@ -466,6 +466,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
       onScheduled: (ms, placed, unschedulable) => metrics.scheduled(ms, placed, unschedulable),
+      records: (key) => desired.previousRecord(key),
     });
     const workloads = new WorkloadController({
       desired,
@@ -479,7 +480,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
     });
     const daemonSets = new DaemonSetController({ desired, fleet, reporter: desired, placer });
-    const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer });
+    const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer, drainWaits });
     // CronJobs' runs are Jobs the Job controller runs: it asks the CronJob controller for those not in Git, and
     // a run's report wakes its CronJob.
     const cronJobs = new CronJobController({
@@ -567,6 +568,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
           scheduleStatusWrite();
         },
         statusFiles: (prefix) => store.filePaths(prefix),
+        records: (key) => sync!.previousRecord(key),
       }),
     );
     manager.register("Service", services);

@@ -125,6 +125,16 @@ describe("statefulSetStep", () => {
     expect([last.delete, last.complete]).toEqual([["web-0"], false]);
   });
 
+  it("only the drain's move is an eviction (budgets may hold it); the set's own deletions are not", () => {
+    expect(statefulSetStep({ ...input({ spec: "web-0:new web-1:new web-2:new" }), draining: ["web-0", "web-2"] }).evict).toBe("web-2");
+    // A rolling update of a pod on a draining node deletes it as the set's own update: no eviction.
+    const update = statefulSetStep({ ...input({ spec: "web-0:new web-1:new web-2:old" }), draining: ["web-2"] });
+    expect([update.delete, update.evict]).toEqual([["web-2"], undefined]);
+    // Scaling down a draining ordinal: the set's own deletion too.
+    const down = statefulSetStep({ ...input({ spec: "web-0:new web-1:new web-2:new" }), replicas: 2, draining: ["web-2"] });
+    expect([down.delete, down.evict]).toEqual([["web-2"], undefined]);
+  });
+
   it("ordinalOf reads only <set>-<ordinal>", () => {
     expect(ordinalOf("web", "web-12")).toBe(12);
     expect(ordinalOf("web", "web-01")).toBeUndefined();

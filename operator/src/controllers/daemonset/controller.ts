@@ -8,7 +8,9 @@
  *
  * The fleet's node changes (a node joins, leaves, becomes ready) requeue every workload (sync's
  * enqueueAll), and so do commits that change Node objects (labels, taints): a node that stops matching
- * loses its pod on the next reconcile.
+ * loses its pod on the next reconcile. A draining node keeps its pod (the daemon tolerations), as
+ * `kubectl drain --ignore-daemonsets` leaves it: nothing here is an eviction, so no PodDisruptionBudget is
+ * asked — the set's own removals and updates delete pods directly, as Kubernetes' DaemonSet controller does.
  *
  * Failure detection is the workload controller's (rollout/health.ts): crashes of the new revision's pods,
  * pods that never become ready, and no progress within Kubernetes' default progressDeadlineSeconds (600 s;

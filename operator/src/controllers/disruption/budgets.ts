@@ -1,17 +1,22 @@
 /**
  * The PodDisruptionBudgets of the applied commit over the fleet's pods: the one place every controller
- * asks before a voluntary disruption (a drain's move; a DaemonSet's or StatefulSet's update that evicts),
- * and what the budgets' status files and preemption read. The arithmetic is rollout/disruption.ts (pure);
+ * asks before a voluntary disruption (admitDrainMoves: a drain's move of a Deployment's, Rollout's,
+ * ReplicaSet's, ReplicationController's or StatefulSet's pod), and what the budgets' status files and
+ * preemption read. The arithmetic is rollout/disruption.ts (pure);
  * this only gathers its inputs: budgets from the graph, pods (of every owner) from the fleet, and each
- * owner's scale from the graph.
+ * owner's scale: spec.replicas from the graph, a DaemonSet's desiredNumberScheduled from its status record.
  *
- * Call admitEvictions and delete the pods it allows without an await in between: the fleet marks a
+ * Call admitDrainMoves and delete the pods it allows without an await in between: the fleet marks a
  * deleted pod Terminating at once, so the next caller's count already misses it.
  */
 import type { DesiredObject, PodDisruptionBudget } from "../../api/objects.js";
 import type { DesiredGraph } from "../../graph/index.js";
-import { admitDisruptions, budgetStates, type Budget, type BudgetPod, type BudgetState, type DisruptionVerdict } from "../../rollout/disruption.js";
+import { admitDisruptions, budgetStates, describeBlocked, type Budget, type BudgetPod, type BudgetState, type DisruptionVerdict } from "../../rollout/disruption.js";
 import type { ObservedPod } from "../../runtime/fleet.js";
+import type { WorkloadRecord } from "../../status/types.js";
+
+/** Workloads' status records by key (WorkloadReporter.previousRecord): where a DaemonSet's desired pod count is. */
+export type WorkloadRecords = (key: string) => WorkloadRecord | undefined;
 
 /** A budget object as the pure module reads it. */
 function budgetOf(pdb: PodDisruptionBudget): Budget {
@@ -33,29 +38,78 @@ function budgetPodOf(p: ObservedPod): BudgetPod {
 }
 
 /**
- * The scale of an owner (Kubernetes' scale subresource): spec.replicas of the object in the graph; undefined
- * for a kind without one (a DaemonSet) or an owner gone from Git — its pods are counted instead.
+ * The scale of an owner: spec.replicas of the object in the graph (Kubernetes' scale subresource); for a
+ * DaemonSet, which has none, the number of nodes that should run its pod (status.desiredNumberScheduled,
+ * from the DaemonSet controller's record) — where Kubernetes' disruption controller finds no scale and
+ * fails safe (see README). undefined for an owner gone from Git or a DaemonSet not recorded yet: its pods
+ * are counted instead.
  */
-function scaleIn(graph: DesiredGraph): (owner: string) => number | undefined {
+function scaleIn(graph: DesiredGraph, records: WorkloadRecords | undefined): (owner: string) => number | undefined {
   return (owner) => {
     const obj: DesiredObject | undefined = graph.get(owner)?.object;
+    if (obj?.kind === "DaemonSet") return records?.(owner)?.daemonSet?.desiredNumberScheduled;
     const spec = obj && "spec" in obj ? (obj.spec as { replicas?: unknown } | undefined) : undefined;
     return typeof spec?.replicas === "number" ? spec.replicas : undefined;
   };
 }
 
-/** Every budget of the graph with its status over `pods` (all of the fleet's pods), sorted by name. */
-export function disruptionStates(graph: DesiredGraph, pods: readonly ObservedPod[]): BudgetState[] {
+/**
+ * Every budget of the graph with its status over `pods` (all of the fleet's pods), sorted by name;
+ * `records` gives DaemonSets' desired pod counts (without it, their pods are counted).
+ */
+export function disruptionStates(graph: DesiredGraph, pods: readonly ObservedPod[], records?: WorkloadRecords): BudgetState[] {
   const budgets = graph.ofKind("PodDisruptionBudget").map((m) => budgetOf(m.object as PodDisruptionBudget));
-  return budgetStates(budgets, pods.map(budgetPodOf), scaleIn(graph));
+  return budgetStates(budgets, pods.map(budgetPodOf), scaleIn(graph, records));
 }
 
 /**
  * The eviction API for a batch: which of the pods `names` may be disrupted now (in that order), and which
  * budget holds each of the others. `pods` are all of the fleet's pods (budgets count across owners).
  */
-export function admitEvictions(graph: DesiredGraph, pods: readonly ObservedPod[], names: readonly string[]): DisruptionVerdict {
-  const states = disruptionStates(graph, pods);
+function admitEvictions(graph: DesiredGraph, pods: readonly ObservedPod[], names: readonly string[], records: WorkloadRecords | undefined): DisruptionVerdict {
+  const states = disruptionStates(graph, pods, records);
   if (states.length === 0) return { allowed: [...names], blocked: [] };
   return admitDisruptions(states, pods.map(budgetPodOf), names);
+}
+
+/** What admitDrainMoves decided for one owner's removals. */
+export interface DrainAdmission {
+  /** The removals that may happen now (all but the held drain moves), in the order given. */
+  allowed: string[];
+  /** What holds the drain, per node: "drain of node a waits: PodDisruptionBudget …" (empty: nothing holds it). */
+  blocked: Map<string, string>;
+}
+
+/** What admitDrainMoves reads. */
+export interface DrainMoves {
+  /** The applied graph (its budgets and owners); undefined: nothing is held. */
+  graph: DesiredGraph | undefined;
+  /** All of the fleet's pods (budgets count across owners). */
+  fleetPods: readonly ObservedPod[];
+  /** The owner's pods (where each removal is, for the message). */
+  pods: readonly ObservedPod[];
+  /** The pods the owner is about to delete now. */
+  remove: readonly string[];
+  /** Which of them are a drain's moves (voluntary evictions). */
+  evictions: readonly string[];
+  /** DaemonSets' desired pod counts (their status records). */
+  records?: WorkloadRecords;
+}
+
+/**
+ * A drain's moves are voluntary evictions (`kubectl drain` evicts through the eviction API): of `remove`,
+ * those in `evictions` go only while every budget over them allows a disruption; the other removals (the
+ * owner's own rolling update or scale-down) are not limited by budgets, as in Kubernetes. Call it right
+ * before the deletions, with no await in between, so that two owners never spend the same disruption.
+ */
+export function admitDrainMoves(m: DrainMoves): DrainAdmission {
+  const asked = m.remove.filter((n) => m.evictions.includes(n));
+  const verdict = asked.length > 0 && m.graph ? admitEvictions(m.graph, m.fleetPods, asked, m.records) : undefined;
+  const blocked = new Map<string, string>();
+  for (const b of verdict?.blocked ?? []) {
+    const node = m.pods.find((p) => p.name === b.pod)?.node ?? "?";
+    if (!blocked.has(node)) blocked.set(node, `drain of node ${node} waits: ${describeBlocked(b)}`);
+  }
+  const held = new Set((verdict?.blocked ?? []).map((b) => b.pod));
+  return { allowed: m.remove.filter((n) => !held.has(n)), blocked };
 }

@@ -10,7 +10,7 @@ import type { Fleet } from "../../runtime/fleet.js";
 import { budgetPath, renderBudgetRecord, type BudgetRecord } from "../../status/disruption-budgets.js";
 import type { BudgetState } from "../../rollout/disruption.js";
 import type { DesiredView } from "../types.js";
-import { disruptionStates } from "./budgets.js";
+import { disruptionStates, type WorkloadRecords } from "./budgets.js";
 
 /** The key that makes the controller write every budget's status. */
 export const BUDGETS_KEY = "PodDisruptionBudget/*";
@@ -23,6 +23,8 @@ export interface DisruptionBudgetControllerOptions {
   setStatusFile(path: string, content: string | undefined): void;
   /** Paths of the status files under a prefix (read back after a restart too). */
   statusFiles(prefix: string): string[];
+  /** Workloads' status records: DaemonSets' desired pod counts (without it, their pods are counted). */
+  records?: WorkloadRecords;
 }
 
 /** Reconciles BUDGETS_KEY. */
@@ -36,7 +38,7 @@ export class DisruptionBudgetController {
     const graph = this.opts.desired.graph();
     if (!graph || this.opts.desired.ready?.() === false) return;
     const paths = new Set<string>();
-    for (const state of disruptionStates(graph, this.opts.fleet.pods())) {
+    for (const state of disruptionStates(graph, this.opts.fleet.pods(), this.opts.records)) {
       const pdb = graph.get(`PodDisruptionBudget/${state.budget.name}`)?.object as PodDisruptionBudget | undefined;
       if (!pdb) continue;
       const path = budgetPath(state.budget.name);

@@ -5,8 +5,10 @@
  *   1. observe   the set, its template plan (the update revision), its pods by ordinal, what was remembered
  *   2. orphans   the set is gone from Git → stop every pod, report removal (the claims stay: Kubernetes' Retain)
  *   3. decide    statefulSetStep (ordinals to create, pods to delete) and failure detection (rollout/health.ts)
- *   4. apply     deletions in the background; creations one batch through the shared PodPlacer, each pod
- *                named <set>-<ordinal> with the plan of its ordinal (its own claims, template.ts planOrdinal)
+ *   4. apply     deletions in the background — a drain's move only while the PodDisruptionBudgets over it
+ *                allow (disruption/budgets.ts admitDrainMoves); creations one batch through the shared
+ *                PodPlacer, each pod named <set>-<ordinal> with the plan of its ordinal (its own claims,
+ *                template.ts planOrdinal)
  *   5. report    counts, conditions, events → the status record and the sync's verdict (WorkloadReporter),
  *                so a failing revision is rolled back and its commit quarantined as for Deployments
  *
@@ -30,6 +32,8 @@ import type { StatefulSetStep } from "../../rollout/statefulset.js";
 import type { RevisionRecord, RolloutFailure, RolloutHealth } from "../../rollout/types.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
+import { admitDrainMoves } from "../disruption/budgets.js";
+import type { DrainWaits } from "../disruption/drain-waits.js";
 import type { PodPlacer } from "../workload/placer.js";
 import type { ReferenceLookup } from "../workload/env.js";
 import type { PodPriority, TemplatePlan } from "../workload/template.js";
@@ -44,6 +48,8 @@ export interface StatefulSetControllerOptions {
   /** Schedules and creates pods (shared by every controller that makes pods). */
   placer: PodPlacer;
   now?: () => number;
+  /** Where a drain held by a PodDisruptionBudget is told, per node (the summary shows it). */
+  drainWaits?: DrainWaits;
 }
 
 const MAX_EVENTS = 20;
@@ -141,19 +147,31 @@ export class StatefulSetController {
     // Apply: deletions in the background (the fleet stops them), creations awaited.
     const createErrors: CoxError[] = [];
     let unschedulable: string | undefined;
+    let drainBlocked = new Map<string, string>();
     if (!entry.paused) {
-      for (const podName of step.delete) {
+      // The drain's move is a voluntary eviction: asked of the budgets and deleted with no await in between.
+      const admitted = admitDrainMoves({
+        graph: desired.graph(),
+        fleetPods: fleet.pods(),
+        pods: live,
+        remove: step.delete,
+        evictions: step.evict !== undefined ? [step.evict] : [],
+        ...(this.opts.reporter.previousRecord ? { records: (k: string) => this.opts.reporter.previousRecord!(k) } : {}),
+      });
+      drainBlocked = admitted.blocked;
+      for (const podName of admitted.allowed) {
         const p = live.find((x) => x.name === podName);
         if (p) fleet.deletePod(p, plan.graceSeconds);
       }
-      if (step.delete.length > 0) events.push({ type: "Normal", reason: "SuccessfulDelete", message: `delete Pod ${step.delete.join(", ")} in StatefulSet ${name}` });
+      if (admitted.allowed.length > 0) events.push({ type: "Normal", reason: "SuccessfulDelete", message: `delete Pod ${admitted.allowed.join(", ")} in StatefulSet ${name}` });
       const out = await this.create(key, set, entry, step, mem, events, requeue, refs, priority);
       createErrors.push(...out.errors);
       unschedulable = out.unschedulable;
     }
+    this.opts.drainWaits?.set(key, drainBlocked);
     if (!step.complete && requeueAfterMs === undefined) requeue(1_000);
 
-    this.report(key, set, mem, plan, step, health, { events, createErrors, ...(unschedulable !== undefined ? { unschedulable } : {}), paused: entry.paused }, now);
+    this.report(key, set, mem, plan, step, health, { events, createErrors, ...(unschedulable !== undefined ? { unschedulable } : {}), paused: entry.paused, drainBlocked }, now);
     const retry = createErrors.find((e) => e.retry !== "stalled");
     if (retry) throw retry;
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
@@ -162,6 +180,7 @@ export class StatefulSetController {
   /** The set is gone from Git: its pods go (its claims stay, as Kubernetes retains them). */
   private orphans(key: string, pods: readonly ObservedPod[]): void {
     if (this.opts.desired.graph()?.has(key)) return; // held back by the coordinated rollout
+    this.opts.drainWaits?.set(key, new Map());
     for (const p of pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
     if (pods.length === 0 && this.opts.fleet.pendingCreates(key) === 0) {
       const known = this.memory.delete(key);
@@ -279,7 +298,7 @@ export class StatefulSetController {
     plan: TemplatePlan,
     step: StatefulSetStep,
     health: RolloutHealth,
-    x: { events: Omit<WorkloadEvent, "time">[]; createErrors: CoxError[]; unschedulable?: string; paused: boolean },
+    x: { events: Omit<WorkloadEvent, "time">[]; createErrors: CoxError[]; unschedulable?: string; paused: boolean; drainBlocked: ReadonlyMap<string, string> },
     nowMs: number,
   ): void {
     const now = new Date(nowMs);
@@ -307,6 +326,12 @@ export class StatefulSetController {
       const message = x.unschedulable ?? `${x.createErrors[0]!.code}: ${x.createErrors[0]!.message}`;
       conditions = setCondition(conditions, { type: "ReplicaFailure", status: "True", reason: x.unschedulable ? "FailedScheduling" : "FailedCreate", message }, now);
     } else conditions = conditions.filter((c) => c.type !== "ReplicaFailure");
+    // A drain held by a PodDisruptionBudget: which budget, in a condition and an event (as for Deployments).
+    const drainWait = [...x.drainBlocked.values()].join("; ");
+    if (drainWait) {
+      conditions = setCondition(conditions, { type: "DrainBlocked", status: "True", reason: "DisruptionBudget", message: drainWait }, now);
+      x.events.push({ type: "Warning", reason: "DisruptionBudget", message: drainWait });
+    } else conditions = conditions.filter((c) => c.type !== "DrainBlocked");
     if (failure && !mem.conditions.some((c) => c.type === "Progressing" && c.reason === failure.code)) x.events.push({ type: "Warning", reason: failure.code, message: failure.message });
     mem.conditions = conditions;
     for (const e of x.events) {
@@ -362,7 +387,9 @@ export class StatefulSetController {
               ? ` — ${x.unschedulable}`
               : x.createErrors[0]
                 ? ` — cannot create pods: ${x.createErrors[0].code}: ${x.createErrors[0].message}`
-                : step.reason
+                : drainWait
+                  ? ` — ${drainWait}`
+                  : step.reason
                   ? ` — ${step.reason}`
                   : ""
     }`;

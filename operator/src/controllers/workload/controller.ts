@@ -73,9 +73,8 @@ import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
 import type { RolloutTrafficState, ServiceRole } from "../../traffic/types.js";
 import { stateKey } from "../traffic-board.js";
-import { admitEvictions } from "../disruption/budgets.js";
+import { admitDrainMoves } from "../disruption/budgets.js";
 import type { DrainWaits } from "../disruption/drain-waits.js";
-import { describeBlocked } from "../../rollout/disruption.js";
 import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
 import { appendEvents, notePodsSeen, recordedPods } from "./observed.js";
@@ -539,19 +538,19 @@ export class WorkloadController {
    * deletions, with no await in between, so that two workloads never spend the same disruption.
    */
   private admitDrainMoves(ctx: Ctx, remove: readonly string[]): string[] {
-    const evictions = remove.filter((n) => ctx.draining.includes(n));
-    const graph = this.opts.desired.graph();
-    const verdict = evictions.length > 0 && graph ? admitEvictions(graph, this.opts.fleet.pods(), evictions) : undefined;
-    const blocked = new Map<string, string>();
-    for (const b of verdict?.blocked ?? []) {
-      const node = ctx.pods.find((p) => p.name === b.pod)?.node ?? "?";
-      if (!blocked.has(node)) blocked.set(node, `drain of node ${node} waits: ${describeBlocked(b)}`);
-    }
+    const { allowed, blocked } = admitDrainMoves({
+      graph: this.opts.desired.graph(),
+      fleetPods: this.opts.fleet.pods(),
+      pods: ctx.pods,
+      remove,
+      evictions: ctx.draining,
+      ...(this.opts.reporter.previousRecord ? { records: (k: string) => this.opts.reporter.previousRecord!(k) } : {}),
+    });
     if (blocked.size > 0) ctx.drainBlocked = blocked;
     this.opts.drainWaits?.set(ctx.key, blocked);
-    const held = new Set((verdict?.blocked ?? []).map((b) => b.pod));
-    return remove.filter((n) => !held.has(n));
+    return allowed;
   }
+
 
   // ------------------------------------------------------------------ effects
 

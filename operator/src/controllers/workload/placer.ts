@@ -19,7 +19,7 @@ import { bridgeDiscoveryFor, discoveryFor, type Discovery } from "../../traffic/
 import { toServiceSpec } from "../../traffic/spec.js";
 import type { ServiceSpec } from "../../traffic/types.js";
 import type { DesiredView } from "../types.js";
-import { disruptionStates } from "../disruption/budgets.js";
+import { disruptionStates, type WorkloadRecords } from "../disruption/budgets.js";
 import { podLaunches, podRequest, pullConfigsOf, type TemplatePlan } from "./template.js";
 
 /** Options of the placer. */
@@ -37,6 +37,8 @@ export interface PlacerOptions {
   ingressPorts?: readonly number[];
   /** Called after every scheduling pass with how long it took and how many pods it placed and could not place (metrics). */
   onScheduled?: (ms: number, placed: number, unschedulable: number) => void;
+  /** Workloads' status records: DaemonSets' desired pod counts for the budgets preemption reads. */
+  records?: WorkloadRecords;
 }
 
 /** One pod to create: its name (chosen by the caller, unique in the fleet) and the plan of its revision. */
@@ -105,7 +107,7 @@ export class PodPlacer {
     const snapshot = fleet.schedulerSnapshot(first.plan.priority.value, req.owner);
     // Preemption prefers victims whose removal keeps every PodDisruptionBudget (their status now).
     const graph = this.opts.desired.graph();
-    const budgets = graph ? disruptionStates(graph, fleet.pods()).map((b) => ({ namespace: b.budget.namespace, ...(b.budget.selector ? { selector: b.budget.selector } : {}), disruptionsAllowed: b.disruptionsAllowed })) : [];
+    const budgets = graph ? disruptionStates(graph, fleet.pods(), this.opts.records).map((b) => ({ namespace: b.budget.namespace, ...(b.budget.selector ? { selector: b.budget.selector } : {}), disruptionsAllowed: b.disruptionsAllowed })) : [];
     const scheduling = performance.now();
     const result = schedule(snapshot, requests, {
       ...this.opts.scheduler,
