@@ -125,6 +125,12 @@ export interface ContainerLaunch {
    * cluster.local`), so that its short Service names resolve through the network's DNS (traffic/bridge.ts).
    */
   dnsSearch?: string[];
+  /**
+   * Bridge network: names of the pod itself (a StatefulSet pod's `<pod>.<serviceName>.<ns>.svc.cluster.local`
+   * and shorter, traffic/pod-names.ts), sorted. Docker gives them to the container as network aliases, which
+   * the network's DNS answers for every container on it; other runtimes and host networking ignore them.
+   */
+  aliases?: string[];
   /** The pod's and container's securityContext merged; absent when it asks for nothing (the runtime's defaults). */
   security?: LaunchSecurity;
   /**

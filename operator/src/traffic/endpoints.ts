@@ -85,8 +85,12 @@ export function allServiceEndpoints(services: readonly ServiceSpec[], pods: read
   return out;
 }
 
-/** Whether the Service's selector picks the pod: same namespace, every selector pair among its labels. */
-function selects(service: ServiceSpec, pod: TrafficPod): boolean {
+/**
+ * Whether the Service's selector picks the pod: same namespace, every selector pair among its labels (none
+ * for a Service without a selector, or an empty one). Also what gives a pod its own names under a headless
+ * Service (pod-names.ts).
+ */
+export function selects(service: ServiceSpec, pod: Pick<TrafficPod, "namespace" | "labels">): boolean {
   const selector = service.selector;
   if (selector === undefined || pod.namespace !== service.namespace) return false;
   const pairs = Object.entries(selector);

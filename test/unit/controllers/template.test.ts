@@ -276,3 +276,21 @@ describe("init containers", () => {
     expect(JSON.parse(podLaunches(plan, placement)[2]!.labels[LABELS.requests]!)).toEqual({ cpuMillis: 250, memoryBytes: 0, extended: { "example.com/dongle": 1 } });
   });
 });
+
+describe("a pod's own names (aliases)", () => {
+  const aliases = ["web-0.web", "web-0.web.shop", "web-0.web.shop.svc", "web-0.web.shop.svc.cluster.local"];
+  const withSidecar = (): Deployment => {
+    const d = deployment();
+    d.spec.template.spec.containers.push({ name: "sidecar", image: "tools:v1" });
+    d.spec.template.spec.initContainers = [{ name: "migrate", image: "tools:v1" }];
+    return d;
+  };
+  const cases: { name: string; network: "host" | "bridge"; want: (string[] | undefined)[] }[] = [
+    { name: "go to the first container that is not an init container, on a bridge node", network: "bridge", want: [undefined, aliases, undefined] },
+    { name: "go nowhere on a host-network node (no address per pod)", network: "host", want: [undefined, undefined, undefined] },
+  ];
+  it.each(cases)("$name", ({ network, want }) => {
+    const launches = podLaunches(planTemplate(withSidecar(), lookup(cfg("hi"))), { pod: "web-0", node: node(network), hostPorts: [30000, 30001], commit: "c1", instance: "coxswain", aliases });
+    expect(launches.map((l) => l.aliases)).toEqual(want);
+  });
+});

@@ -156,6 +156,18 @@ describe("a bridge container's DNS", () => {
     expect(body.HostConfig.DnsSearch).toBeUndefined();
     expect(body.HostConfig.DnsOptions).toBeUndefined();
   });
+
+  it("gives the pod's own names as aliases on the bridge network", () => {
+    const body = createContainerBody(launch({ aliases: ["web-0.web", "web-0.web.default.svc.cluster.local"] }), bridge);
+    expect(body.NetworkingConfig).toEqual({ EndpointsConfig: { coxswain: { Aliases: ["web-0.web", "web-0.web.default.svc.cluster.local"] } } });
+  });
+
+  it.each([
+    { name: "a host-network container", over: { network: "host" as const, aliases: ["web-0.web"] } },
+    { name: "a launch without names", over: {} },
+  ])("gives no aliases to $name", ({ over }) => {
+    expect(createContainerBody(launch(over), bridge).NetworkingConfig).toBeUndefined();
+  });
 });
 
 describe("bridgeNetworkOf", () => {

@@ -213,7 +213,7 @@ export class StatefulSetController {
       return { errors: [] };
     }
     const taken = fleet.podNames();
-    const pods: { name: string; plan: TemplatePlan }[] = [];
+    const pods: { name: string; plan: TemplatePlan; subdomain?: string }[] = [];
     let commit = entry.commit;
     for (const c of step.create) {
       // A name still held (a pod stopping, or on a node that is lost but not yet evicted) waits: one pod per ordinal.
@@ -226,7 +226,8 @@ export class StatefulSetController {
           commit = old.commit;
         } else events.push({ type: "Warning", reason: "RevisionUnavailable", message: `pod ${c.name}: the template of revision ${c.revision} is not in the history; creating it with revision ${plan.revision}` });
       }
-      pods.push({ name: c.name, plan });
+      // The pod's own names under the set's headless Service (on bridge nodes: the placer decides).
+      pods.push({ name: c.name, plan, ...(set.spec.serviceName ? { subdomain: set.spec.serviceName } : {}) });
     }
     if (pods.length === 0) return { errors: [] };
     const out = await this.opts.placer.place({ owner: key, namespace: set.metadata.namespace ?? "default", commit, pods, secret: (k) => entry.graph.get(k)?.object as Secret | undefined });

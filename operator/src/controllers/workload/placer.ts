@@ -16,6 +16,7 @@ import type { Fleet } from "../../runtime/fleet.js";
 import { schedule, type ClaimRequest, type PodRequest, type SchedulerSettings } from "../../scheduler/index.js";
 import { DEFAULT_SERVICE_NETWORK, reservedHostPorts } from "../../traffic/addresses.js";
 import { bridgeDiscoveryFor, discoveryFor, type Discovery } from "../../traffic/discovery.js";
+import { podDnsNames } from "../../traffic/pod-names.js";
 import { toServiceSpec } from "../../traffic/spec.js";
 import type { ServiceSpec } from "../../traffic/types.js";
 import type { DesiredView } from "../types.js";
@@ -47,6 +48,12 @@ export interface PodToPlace {
   plan: TemplatePlan;
   /** Only this node is feasible (spec.nodeName; a DaemonSet's pod for one node). */
   nodeName?: string;
+  /**
+   * Kubernetes' spec.subdomain (a StatefulSet's serviceName): on a bridge node the pod answers to
+   * `<name>.<subdomain>.<namespace>.svc.cluster.local` and shorter when that headless Service selects it
+   * (traffic/pod-names.ts).
+   */
+  subdomain?: string;
 }
 
 /** One batch of pods of one owner. */
@@ -149,7 +156,20 @@ export class PodPlacer {
             : services.length > 0
               ? discoveryFor(services, node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK, req.namespace)
               : undefined;
-        return podLaunches(plan, { pod: placement.id, node, hostPorts, commit: req.commit, instance: this.opts.instance, ...(discovery ? { discovery } : {}), pullConfigs, ...(allocatable ? { allocatable } : {}) });
+        // A pod's own names exist on a bridge network only (traffic/pod-names.ts says why).
+        const aliases =
+          node.network === "bridge" && pod.subdomain !== undefined ? podDnsNames({ name: placement.id, namespace: req.namespace, labels: plan.podLabels, subdomain: pod.subdomain }, services) : [];
+        return podLaunches(plan, {
+          pod: placement.id,
+          node,
+          hostPorts,
+          commit: req.commit,
+          instance: this.opts.instance,
+          ...(discovery ? { discovery } : {}),
+          ...(aliases.length > 0 ? { aliases } : {}),
+          pullConfigs,
+          ...(allocatable ? { allocatable } : {}),
+        });
       };
       creates.push(
         launches()

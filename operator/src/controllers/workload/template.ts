@@ -224,6 +224,11 @@ export interface PodPlacement {
   instance: string;
   /** The Services that exist as the pod starts, as seen from its node (traffic/discovery.ts). */
   discovery?: Discovery;
+  /**
+   * Bridge network: the pod's own names (traffic/pod-names.ts), given to its first container that is not an
+   * init container (each container of a bridge pod has an address of its own; the names are the pod's).
+   */
+  aliases?: readonly string[];
   /** The pod's pull Secrets, read (pullConfigsOf); none: anonymous pulls. */
   pullConfigs?: readonly DockerConfig[];
   /** The node's allocatable CPU and memory (resourceFieldRef to a limit a container does not set). */
@@ -239,6 +244,7 @@ export interface PodPlacement {
 export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaunch[] {
   let next = 0;
   const hasInit = plan.containers.some((c) => c.init !== undefined);
+  const named = at.aliases?.length && at.node.network === "bridge" ? plan.containers.find((c) => c.init === undefined) : undefined;
   return plan.containers.map((c) => {
     const ports: LaunchPort[] = c.ports.map((p) => {
       const hostPort = p.hostPort ?? at.hostPorts[next++];
@@ -274,6 +280,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       limits: c.limits,
       ...(at.discovery?.hosts.length ? { hosts: at.discovery.hosts.map((h) => ({ address: h.address, names: [...h.names] })) } : {}),
       ...(at.discovery?.dnsSearch?.length ? { dnsSearch: [...at.discovery.dnsSearch] } : {}),
+      ...(c === named ? { aliases: [...at.aliases!] } : {}),
       ...(c.security ? { security: c.security } : {}),
       ...(plan.volumes ? containerVolumes(plan.volumes, c.name) : {}),
       ...(plan.init ? {} : { noInit: true as const }),

@@ -246,6 +246,8 @@ export interface CreateContainerBody {
     /** hostPath volumes of type "" and DirectoryOrCreate: a missing path is made a directory (volumes.ts). */
     Binds?: string[];
   } & DockerSecurityOptions["HostConfig"];
+  /** A bridge container's aliases on its network (ContainerLaunch.aliases). */
+  NetworkingConfig?: { EndpointsConfig: Record<string, { Aliases: string[] }> };
 }
 
 /**
@@ -254,7 +256,8 @@ export interface CreateContainerBody {
  * replace CMD. Env is sorted by name. Restart policy is "no": coxswain restarts containers itself, with
  * back-off, so the engine must not race it. Host network: ports are not published (the container
  * listens on its host port directly). Bridge: each hostPort is published to its containerPort. Service
- * names (launch.hosts) become ExtraHosts, in the order given; a bridge container's launch.dnsSearch its DnsSearch.
+ * names (launch.hosts) become ExtraHosts, in the order given; a bridge container's launch.dnsSearch its DnsSearch,
+ * its launch.aliases its network aliases (given at create: Docker keeps them for the container's life).
  * launch.security becomes User and HostConfig fields (security.ts); `imageUser` is the image's Config.User,
  * needed only when security.ts needsImageUser says so. `mountpoints`: the launch's volumes' Mountpoints on the
  * engine's host by volume name, which its subPath mounts bind into (volumes.ts dockerMounts).
@@ -298,6 +301,11 @@ export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptio
   if (launch.network === "bridge" && launch.dnsSearch?.length) {
     body.HostConfig.DnsSearch = [...launch.dnsSearch];
     body.HostConfig.DnsOptions = ["ndots:1"];
+  }
+  // The pod's own names: the network's DNS answers them with this container's address, for every container
+  // on the network, also those made after it (a hosts file could not name them).
+  if (launch.network === "bridge" && launch.aliases?.length) {
+    body.NetworkingConfig = { EndpointsConfig: { [bridge.network]: { Aliases: [...launch.aliases] } } };
   }
   if (launch.limits.cpuMillis !== undefined) body.HostConfig.NanoCpus = Math.round(launch.limits.cpuMillis * 1e6);
   if (launch.limits.memoryBytes !== undefined) body.HostConfig.Memory = Math.round(launch.limits.memoryBytes);
