@@ -437,6 +437,12 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const previews = new Previews();
     const desired = new CompositeView(sync, previews, { store, scheduleStatusWrite, onPreviewChange: (name) => proposals?.previewChanged(name) });
     // Rollouts' traffic between the two controllers: a decision reaches every proxy, what they run comes back.
+    // One writer of status-branch files for every controller that keeps one: a file set or removed, then the coalesced write.
+    const setStatusFile = (path: string, content: string | undefined): void => {
+      if (content === undefined) store.removeFile(path);
+      else store.setFile(path, content);
+      scheduleStatusWrite();
+    };
     const traffic = new TrafficBoard({
       onWanted: () => manager!.enqueue(SERVICES_KEY),
       onApplied: (rollout) => manager!.enqueue(rollout),
@@ -446,11 +452,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const autoscalers = new AutoscalerController({
       desired: sync,
       fleet,
-      setStatusFile: (path, content) => {
-        if (content === undefined) store.removeFile(path);
-        else store.setFile(path, content);
-        scheduleStatusWrite();
-      },
+      setStatusFile,
       statusFiles: (prefix) => store.filePaths(prefix),
       statusFile: (path) => store.getFile(path),
       onScaled: (workload) => manager!.enqueue(workload),
@@ -486,11 +488,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const cronJobs = new CronJobController({
       desired,
       fleet,
-      setStatusFile: (path, content) => {
-        if (content === undefined) store.removeFile(path);
-        else store.setFile(path, content);
-        scheduleStatusWrite();
-      },
+      setStatusFile,
       statusFile: (path) => store.getFile(path),
       enqueue: (key) => manager!.enqueue(key),
       ...(opts.cronClock ? { now: opts.cronClock } : {}),
@@ -516,11 +514,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         previousRecord: (key) => desired.previousRecord(key),
         progress: (line) => desired.progress(line),
       },
-      setStatusFile: (path, content) => {
-        if (content === undefined) store.removeFile(path);
-        else store.setFile(path, content);
-        scheduleStatusWrite();
-      },
+      setStatusFile,
       statusFile: (path) => store.getFile(path),
       log,
     });
@@ -532,11 +526,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       proxyFor: opts.proxyFactory ?? (opts.runtimeFactory ? () => new FakeProxy() : nodeProxyFactory(opts.stateDir, (name) => fleet.runtimeOf(name))),
       // Bridge nodes' Service forwarders (Docker engines only; fake runtimes have none).
       ...(opts.runtimeFactory ? {} : { forwardersFor: dockerForwardersFactory((name) => fleet.runtimeOf(name), DEFAULT_PROXY_IMAGE) }),
-      setStatusFile: (path, content) => {
-        if (content === undefined) store.removeFile(path);
-        else store.setFile(path, content);
-        scheduleStatusWrite();
-      },
+      setStatusFile,
       statusFiles: (prefix) => store.filePaths(prefix),
       enqueue: (key) => manager!.enqueue(key),
       log,
@@ -546,11 +536,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const claims = new ClaimController({
       desired: sync,
       fleet,
-      setStatusFile: (path, content) => {
-        if (content === undefined) store.removeFile(path);
-        else store.setFile(path, content);
-        scheduleStatusWrite();
-      },
+      setStatusFile,
       statusFiles: (prefix) => store.filePaths(prefix),
       statusFile: (path) => store.getFile(path),
       otherGraphs: () => previews.list().map((p) => p.graph),
@@ -562,11 +548,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       new DisruptionBudgetController({
         desired: sync,
         fleet,
-        setStatusFile: (path, content) => {
-          if (content === undefined) store.removeFile(path);
-          else store.setFile(path, content);
-          scheduleStatusWrite();
-        },
+        setStatusFile,
         statusFiles: (prefix) => store.filePaths(prefix),
         records: (key) => sync!.previousRecord(key),
       }),

@@ -163,7 +163,8 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     await sampler;
     expect(new Set(Object.values(after)).size).toBe(1);
     expect(Object.values(after)[0]).not.toBe(Object.values(before)[0]);
-    expect(worst, `${worstSeen}\n${lines.slice(-30).join("\n")}`).toBe(1);
+    // An upper bound: the sampler may miss a short dip on a loaded machine; one replacement per step is asserted below.
+    expect(worst, `${worstSeen}\n${lines.slice(-30).join("\n")}`).toBeLessThanOrEqual(1);
     // One pod replaced per step: the rolling update's events name one pod each.
     const record = parse(await statusFile("workloads/default/daemonset-agent.yaml"));
     const replacing = (record.events as { reason: string; message: string }[]).filter((e) => e.reason === "ReplacingPod");
