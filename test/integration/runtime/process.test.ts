@@ -431,6 +431,26 @@ describe("ProcessRuntime with real processes", () => {
     await second.remove(c.id);
   });
 
+  it("settles the same exits from two instances on one state directory at once, both answering, no temporary file left", async () => {
+    const stateDir = await newStateDir();
+    const first = runtime(stateDir);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await first.run(launch(`twice-${i}`, { command: ["sh", "-c", "exit 3"] }))).id);
+    const pgids = await Promise.all(ids.map(async (id) => (await recordOf(first, id)).pid!));
+    await first.close(); // nobody settles the exits: the two lists below both do, record by record
+    await waitFor(() => pgids.every((pgid) => liveGroupMembers(pgid).length === 0));
+
+    const [a, b] = [runtime(stateDir), runtime(stateDir)];
+    const [fromA, fromB] = await Promise.all([a.list(), b.list()]);
+    for (const seen of [fromA, fromB]) {
+      const byId = seen.map((c) => [c.id, c.state, c.exitCode]).sort((x, y) => (x[0]! < y[0]! ? -1 : 1));
+      expect(byId).toEqual([...ids].sort().map((id) => [id, "exited", 3]));
+    }
+    for (const id of ids) expect((await recordOf(a, id)).exitCode).toBe(3);
+    expect((await readdir(join(stateDir, "process"))).filter((n) => n.includes(".tmp-"))).toEqual([]);
+    for (const id of ids) await a.remove(id);
+  });
+
   it("keeps a process running through a kill -9 of its operator; a new instance lists it and stops it", async () => {
     const stateDir = await newStateDir();
     const { op, container } = await startOperator(stateDir, "survivor", ["sleep", "60"]);

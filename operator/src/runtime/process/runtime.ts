@@ -83,6 +83,9 @@ export const INHERITED_ENV = ["HOME", "LANG", "PATH", "TZ"] as const;
 /** The wrapper shell script; "$0" is the exit file, "$@" the program and its arguments. */
 export const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
 
+/** Infix of a record's temporary file (`<id>.json.tmp-<pid>-<random>`), renamed over the record. */
+const RECORD_TMP = ".tmp-";
+
 /** Shell that runs the wrapper. */
 const SHELL = "/bin/sh";
 
@@ -834,9 +837,17 @@ export class ProcessRuntime implements NodeRuntime {
 
   async #write(record: ProcessRecord): Promise<void> {
     const path = this.recordPath(record.id);
-    const tmp = `${path}.tmp-${process.pid}`;
-    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-    await rename(tmp, path);
+    // A name of this write's own: two runtimes on one state directory in one process (an operator and
+    // `coxswain status`, or a test beside an operator) may settle the same record at once, and with a
+    // shared name one's rename took the other's file and the other failed with ENOENT.
+    const tmp = `${path}${RECORD_TMP}${process.pid}-${randomBytes(4).toString("hex")}`;
+    try {
+      await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   async #removeFiles(id: string): Promise<void> {
@@ -844,7 +855,10 @@ export class ProcessRuntime implements NodeRuntime {
     await rm(this.logPath(id), { force: true });
     await rm(this.#exitPath(id), { force: true });
     await rm(this.#hostsPath(id), { force: true });
-    await rm(`${this.recordPath(id)}.tmp-${process.pid}`, { force: true });
+    const tmpPrefix = `${id}.json${RECORD_TMP}`;
+    for (const name of await readdir(this.#dir).catch(() => [] as string[])) {
+      if (name.startsWith(tmpPrefix)) await rm(join(this.#dir, name), { force: true }); // left by a crash mid-write
+    }
     await rm(this.recordPath(id), { force: true });
   }
 }
