@@ -14,6 +14,7 @@
  */
 import PQueue from "p-queue";
 import { CoxError, toCoxError, type RetryDecision } from "../api/errors.js";
+import { backoffDelay, type Backoff } from "../api/backoff.js";
 
 /** What a reconcile may ask for besides success: to look at the key again after a delay. */
 export interface ReconcileResult {
@@ -23,15 +24,11 @@ export interface ReconcileResult {
 /** Reconciles one key; resolves on success, throws (preferably a CoxError) on failure. */
 export type ReconcileHandler<K extends string = string> = (key: K) => Promise<ReconcileResult | void>;
 
-/** Per-key exponential backoff: baseMs · 2^failures, capped at maxMs, minus up to jitter · that delay. */
-export interface BackoffOptions {
-  /** Delay after the first failure. Default 250 ms. */
-  baseMs?: number;
-  /** Upper bound of any delay. Default 60 000 ms. */
-  maxMs?: number;
-  /** 0..1: the delay is drawn uniformly from [d·(1 − jitter), d], so retries of many keys spread out. Default 0.2. */
-  jitter?: number;
-}
+/**
+ * Per-key exponential backoff (api/backoff.ts): the first retry after initialMs (default 250 ms), doubling
+ * per failure up to maxMs (default 60 000 ms), minus up to jitter (default 0.2) of the delay.
+ */
+export type BackoffOptions = Partial<Backoff>;
 
 /** Time source and timers, injectable so tests can drive time. */
 export interface QueueClock {
@@ -69,23 +66,13 @@ export interface WorkQueueOptions<K extends string = string> {
 }
 
 /** Backoff defaults (client-go uses 5 ms..1000 s; coxswain's effects are heavier, its fleets smaller). */
-export const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>> = Object.freeze({ baseMs: 250, maxMs: 60_000, jitter: 0.2 });
+export const DEFAULT_BACKOFF: Readonly<Required<Backoff>> = Object.freeze({ initialMs: 250, maxMs: 60_000, jitter: 0.2 });
 
 /** Default requeue delay of a "waiting" error that names none. */
 export const DEFAULT_WAITING_DELAY_MS = 5_000;
 
 /** Longest delay a timer can hold (2^31 − 1 ms, about 24.8 days); longer requests are clamped. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-/**
- * The delay before retry number `failures` + 1 (failures = consecutive failures before this one, so the
- * first retry waits about baseMs): min(maxMs, baseMs · 2^failures) · (1 − jitter · random), rounded to ms.
- * Always within [floor(d · (1 − jitter)), d] for d = min(maxMs, baseMs · 2^failures).
- */
-export function backoffDelay(failures: number, backoff: Readonly<Required<BackoffOptions>>, random: number): number {
-  const d = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(failures, 1024));
-  return Math.max(Math.floor(d * (1 - backoff.jitter)), Math.round(d * (1 - backoff.jitter * random)));
-}
 
 const defaultClock: QueueClock = {
   now: () => performance.now(),
@@ -96,7 +83,7 @@ const defaultClock: QueueClock = {
 /** A keyed work queue: deduplicated keys, one run per key at a time, delays, backoff, graceful shutdown. */
 export class WorkQueue<K extends string = string> {
   readonly #pq: PQueue;
-  readonly #backoff: Readonly<Required<BackoffOptions>>;
+  readonly #backoff: Readonly<Required<Backoff>>;
   readonly #waitingDelayMs: number;
   readonly #onError: ((key: K, err: CoxError, outcome: ErrorOutcome) => void) | undefined;
   readonly #clock: QueueClock;
@@ -123,10 +110,10 @@ export class WorkQueue<K extends string = string> {
       throw new CoxError("InvalidArgument", `work queue concurrency must be an integer ≥ 1 (got ${opts.concurrency})`);
     }
     const backoff = { ...DEFAULT_BACKOFF, ...stripUndefined(opts.backoff ?? {}) };
-    if (!(backoff.baseMs > 0) || !(backoff.maxMs >= backoff.baseMs) || !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
+    if (!(backoff.initialMs > 0) || !(backoff.maxMs >= backoff.initialMs) || !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
       throw new CoxError(
         "InvalidArgument",
-        `work queue backoff must have baseMs > 0, maxMs ≥ baseMs and 0 ≤ jitter ≤ 1 (got ${JSON.stringify(backoff)})`,
+        `work queue backoff must have initialMs > 0, maxMs ≥ initialMs and 0 ≤ jitter ≤ 1 (got ${JSON.stringify(backoff)})`,
       );
     }
     this.#backoff = Object.freeze(backoff);
@@ -176,12 +163,12 @@ export class WorkQueue<K extends string = string> {
   addRateLimited(key: K): number {
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
-    const ms = backoffDelay(failures, this.#backoff, this.#random());
+    const ms = backoffDelay(this.#backoff, failures + 1, this.#random); // `failures` before this one
     this.addAfter(key, ms);
     return ms;
   }
 
-  /** Resets the key's failure count (its next failure waits baseMs again). Does not cancel pending adds. */
+  /** Resets the key's failure count (its next failure waits initialMs again). Does not cancel pending adds. */
   forget(key: K): void {
     this.#failures.delete(key);
   }

@@ -16,8 +16,10 @@
  * All times are epoch milliseconds.
  */
 
+import { backoffDelay, type Backoff } from "../api/backoff.js";
+
 /** Kubernetes' pod-failure back-off of a Job: 10 s doubling per failure, at most 6 min. */
-export const JOB_BACKOFF = Object.freeze({ initialMs: 10_000, maxMs: 360_000 });
+export const JOB_BACKOFF: Backoff = Object.freeze({ initialMs: 10_000, maxMs: 360_000 });
 
 /** A Job's spec, defaulted (manifest/job.ts applies Kubernetes' defaults). */
 export interface JobParams {
@@ -80,8 +82,7 @@ export interface JobStep {
 
 /** The back-off before the next pod after `failures` pod failures: 0, 10 s, 20 s, … 6 min. */
 export function jobBackoffMs(failures: number): number {
-  if (failures <= 0) return 0;
-  return Math.min(JOB_BACKOFF.maxMs, JOB_BACKOFF.initialMs * 2 ** Math.min(failures - 1, 30));
+  return backoffDelay(JOB_BACKOFF, failures);
 }
 
 const isActive = (p: JobPod): boolean => p.phase === "Pending" || p.phase === "Running";

@@ -38,6 +38,7 @@
  *
  * All times are epoch milliseconds.
  */
+import { backoffDelay, type Backoff } from "../api/backoff.js";
 import { CoxError } from "../api/errors.js";
 import { PROBE_DEFAULTS, type ProbeParams } from "./probe.js";
 import type { ContainerState, ObservedContainer } from "./types.js";
@@ -73,7 +74,7 @@ export type ResolvedHealthSpec = { readonly [K in ProbeKind]?: Readonly<HealthPr
 export const RUNNING_CONFIRM_MS = 1_000;
 
 /** The kubelet's restart back-off (pkg/kubelet: 10 s doubling to 5 min; reset after 10 min of running). */
-export const RESTART_BACKOFF = Object.freeze({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 });
+export const RESTART_BACKOFF: Backoff & { readonly resetAfterMs: number } = Object.freeze({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 });
 
 /** Something that happened to the container. */
 export type HealthEvent =
@@ -439,8 +440,7 @@ export function observeContainer(state: HealthState, container: ContainerFacts, 
 
 /** Back-off before the restart that follows `loopRestarts` restarts of a crash loop: 0, 10 s, 20 s, … 5 min. */
 export function restartDelayMs(loopRestarts: number): number {
-  if (loopRestarts <= 0) return 0;
-  return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.initialMs * 2 ** Math.min(loopRestarts - 1, 30));
+  return backoffDelay(RESTART_BACKOFF, loopRestarts);
 }
 
 /** A duration as Go prints it (kubelet messages): "10s", "1m20s", "5m0s". */

@@ -23,6 +23,7 @@
  *   with the back-off. A run found already running (after an operator restart) is taken to have had its
  *   hook: the operator that started it ran it, as a restarted kubelet does not run it again either.
  */
+import { backoffDelay, type Backoff } from "../api/backoff.js";
 import { toCoxError } from "../api/errors.js";
 import {
   applyHealthEvent,
@@ -160,6 +161,9 @@ function params(p: ProbeLabel | undefined): Partial<HealthProbeParams> | undefin
  * container, which keeps a hung hook visible in the restart count instead.
  */
 const POST_START_TIMEOUT_MS = 5 * 60_000;
+
+/** Retries of a failed stop or start of a container: 1 s doubling to 30 s, spread so nodes' retries differ. */
+const ACTION_BACKOFF: Backoff = Object.freeze({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 });
 
 /** Per-container health and its effects. */
 export class Kubelet {
@@ -438,7 +442,7 @@ export class Kubelet {
       t.holdUntil = this.host.now() + 1_000;
     } catch (err) {
       t.actionFailures++;
-      const delay = Math.min(30_000, 1_000 * 2 ** (t.actionFailures - 1));
+      const delay = backoffDelay(ACTION_BACKOFF, t.actionFailures);
       t.holdUntil = this.host.now() + delay;
       this.host.log?.(`pod ${t.pod}: ${action} of ${t.container.runtimeName} failed (retry in ${Math.round(delay / 1000)}s): ${toCoxError(err).message}`);
     } finally {

@@ -28,7 +28,7 @@ export {
   resolveGitCredentials,
   type ResolvedCredentials,
 } from "./credentials.js";
-export { backoffDelay, DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_MAX_MS } from "./watch.js";
+export { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_MAX_MS } from "./watch.js";
 export { refGlob } from "./refs.js";
 export { classifyMove, isMergedInto } from "./moves.js";
 export { acquireRepositoryLock, LOCK_FILE, type LockHolder, type RepositoryLock } from "./lock.js";

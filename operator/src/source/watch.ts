@@ -13,6 +13,7 @@
  */
 import { relative, sep } from "node:path";
 import { watch as chokidarWatch } from "chokidar";
+import { backoffDelay } from "../api/backoff.js";
 import { toCoxError, type CoxError } from "../api/errors.js";
 import type { WatchHandle, WatchOptions, WatchState } from "./types.js";
 
@@ -20,6 +21,8 @@ import type { WatchHandle, WatchOptions, WatchState } from "./types.js";
 export const DEFAULT_BACKOFF_INITIAL_MS = 1_000;
 /** Default longest retry delay. */
 export const DEFAULT_BACKOFF_MAX_MS = 60_000;
+/** Part of a fetch retry's delay taken off at random, so that operators sharing a remote do not retry in step. */
+const FETCH_JITTER = 0.2;
 
 /** What watchRepository needs from a repository. */
 export interface WatchTarget {
@@ -28,15 +31,6 @@ export interface WatchTarget {
   refresh: () => Promise<void>;
   onChange: () => void;
   opts: WatchOptions;
-}
-
-/**
- * The delay before retry number `failures` (1 = the first retry): initialMs · 2^(failures−1), capped at
- * maxMs, times a jitter factor in [0.8, 1.2) (still capped). `random` is injectable for tests. Pure.
- */
-export function backoffDelay(failures: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
-  return Math.round(Math.min(maxMs, base * (0.8 + 0.4 * random())));
 }
 
 /**
@@ -148,7 +142,7 @@ export function watchRepository(target: WatchTarget): WatchHandle {
       if (again) {
         again = false;
         fetchNow();
-      } else schedule(state.failures === 0 ? opts.pollMs : backoffDelay(state.failures, initialMs, maxMs));
+      } else schedule(state.failures === 0 ? opts.pollMs : backoffDelay({ initialMs, maxMs, jitter: FETCH_JITTER }, state.failures));
     });
   };
 

@@ -17,6 +17,7 @@
  * the operator holds source/lock.ts's lock on the gitdir.
  */
 import { createHash } from "node:crypto";
+import { backoffDelay } from "../api/backoff.js";
 import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
 import type { GitWriter, TreeFile } from "../source/types.js";
 import { mergeStatusTrees, parseStatusTree, StatusStore, type StatusState } from "./store.js";
@@ -53,6 +54,7 @@ export interface FlushResult {
   pushed: string[];
 }
 
+/** Longest wait between retries of a failed write (retryMs doubling up to it: api/backoff.ts). */
 const MAX_RETRY_MS = 60_000;
 /** Pushes of one ref per flush before a rejection is reported (each after rebuilding on the new remote tip). */
 export const MAX_PUSH_ATTEMPTS = 5;
@@ -313,7 +315,7 @@ export class StatusWriter {
   private scheduleRetry(): void {
     this.failures++;
     if (this.closed || this.timer) return;
-    const delay = Math.min(MAX_RETRY_MS, this.retryMs * 2 ** (this.failures - 1));
+    const delay = backoffDelay({ initialMs: this.retryMs, maxMs: Math.max(this.retryMs, MAX_RETRY_MS) }, this.failures);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();

@@ -2,8 +2,6 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CoxError } from "../../../operator/src/api/errors.js";
 import {
-  backoffDelay,
-  DEFAULT_BACKOFF,
   WorkQueue,
   type ErrorOutcome,
   type WorkQueueOptions,
@@ -79,7 +77,7 @@ describe("WorkQueue", () => {
   });
 
   it("retries a failing key with doubling delays up to the maximum", async () => {
-    const { clock, queue, handler, errors } = setup({ backoff: { baseMs: 100, maxMs: 1_000, jitter: 0 } });
+    const { clock, queue, handler, errors } = setup({ backoff: { initialMs: 100, maxMs: 1_000, jitter: 0 } });
     queue.start(handler.handle);
     queue.add("a");
     await flush();
@@ -99,7 +97,7 @@ describe("WorkQueue", () => {
   });
 
   it("forgets a key's failures when it succeeds", async () => {
-    const { clock, queue, handler } = setup({ backoff: { baseMs: 100, maxMs: 1_000, jitter: 0 } });
+    const { clock, queue, handler } = setup({ backoff: { initialMs: 100, maxMs: 1_000, jitter: 0 } });
     queue.start(handler.handle);
     queue.add("a");
     await flush();
@@ -258,7 +256,7 @@ describe("WorkQueue", () => {
   });
 
   it("refuses a concurrency below one, a bad backoff, and a second start", () => {
-    for (const opts of [{ concurrency: 0 }, { concurrency: 1.5 }, { concurrency: 1, backoff: { jitter: 2 } }, { concurrency: 1, backoff: { baseMs: 10, maxMs: 5 } }]) {
+    for (const opts of [{ concurrency: 0 }, { concurrency: 1.5 }, { concurrency: 1, backoff: { jitter: 2 } }, { concurrency: 1, backoff: { initialMs: 10, maxMs: 5 } }]) {
       expect(() => new WorkQueue(opts)).toThrow(expect.objectContaining({ code: "InvalidArgument" }));
     }
     const q = new WorkQueue({ concurrency: 1 });
@@ -285,42 +283,6 @@ describe("WorkQueue", () => {
       expect(seen).toEqual(["a"]);
       await q.shutdown({ drain: false });
     });
-  });
-});
-
-describe("backoffDelay", () => {
-  it("doubles from baseMs per failure and stops at maxMs", () => {
-    const b = { baseMs: 250, maxMs: 60_000, jitter: 0 };
-    expect(Array.from({ length: 12 }, (_, n) => backoffDelay(n, b, 0.5))).toEqual([
-      250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000, 60_000,
-    ]);
-    expect(backoffDelay(5_000, b, 0)).toBe(60_000);
-  });
-
-  it("takes off at most jitter of the delay, and never adds to it", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 40 }),
-        fc.integer({ min: 1, max: 10_000 }),
-        fc.integer({ min: 0, max: 1_000_000 }),
-        fc.double({ min: 0, max: 1, noNaN: true }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-        (failures, baseMs, extra, jitter, random) => {
-          const b = { baseMs, maxMs: baseMs + extra, jitter };
-          const d = Math.min(b.maxMs, baseMs * 2 ** failures);
-          const ms = backoffDelay(failures, b, random);
-          expect(ms).toBeLessThanOrEqual(d);
-          expect(ms).toBeGreaterThanOrEqual(Math.floor(d * (1 - jitter)));
-        },
-      ),
-    );
-  });
-
-  it("spreads the delays of many keys across the jitter range", () => {
-    const values = Array.from({ length: 1_000 }, (_, i) => backoffDelay(3, DEFAULT_BACKOFF, i / 1_000));
-    const d = 250 * 8;
-    expect(Math.min(...values)).toBeLessThan(d * (1 - DEFAULT_BACKOFF.jitter) + 5);
-    expect(Math.max(...values)).toBe(d);
   });
 });
 

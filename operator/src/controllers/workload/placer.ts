@@ -9,6 +9,7 @@
  * decision of any controller sees these placements, and names a caller chose just before calling place()
  * (checked against fleet.podNames()) are reserved before anyone else can choose them.
  */
+import { backoffDelay, type Backoff } from "../../api/backoff.js";
 import type { WorkloadEvent } from "../../api/conditions.js";
 import { toCoxError, type CoxError } from "../../api/errors.js";
 import type { Secret, Service } from "../../api/objects.js";
@@ -22,6 +23,9 @@ import type { ServiceSpec } from "../../traffic/types.js";
 import type { DesiredView } from "../types.js";
 import { disruptionStates, type WorkloadRecords } from "../disruption/budgets.js";
 import { podLaunches, podRequest, pullConfigsOf, type TemplatePlan } from "./template.js";
+
+/** kube-scheduler's back-off of an unschedulable pod: 1 s doubling to 10 s (podInitialBackoff, podMaxBackoff). */
+const SCHEDULING_BACKOFF: Backoff = Object.freeze({ initialMs: 1_000, maxMs: 10_000 });
 
 /** Options of the placer. */
 export interface PlacerOptions {
@@ -212,7 +216,7 @@ export class PodPlacer {
       // Unschedulable pods wait with kube-scheduler's backoff (1 s doubling to 10 s); a change of the
       // fleet (a node added, changed or back) requeues every workload at once.
       const attempts = this.attempts.get(req.owner) ?? 0;
-      out.requeueAfterMs = Math.min(10_000, 1_000 * 2 ** attempts);
+      out.requeueAfterMs = backoffDelay(SCHEDULING_BACKOFF, attempts + 1);
       this.attempts.set(req.owner, attempts + 1);
     } else if (result.placements.length > 0) {
       this.attempts.delete(req.owner);

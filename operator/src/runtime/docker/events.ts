@@ -3,6 +3,7 @@
  * with back-off and `since` after the engine goes away, de-duplicated on (timeNano, id, action) because a
  * resumed stream replays the events at and after `since`.
  */
+import { backoffDelay, type Backoff } from "../../api/backoff.js";
 import { LineSplitter, parseEventLine, sinceFromTimeNano, type EngineEvent } from "./mapping.js";
 
 /** What the stream needs from its owner. */
@@ -18,7 +19,7 @@ export interface EventStreamOptions {
   onConnected(reconnect: boolean): void;
   /** The stream closed or failed; a reconnect is scheduled unless stopped. */
   onDisconnected(error: unknown): void;
-  /** First reconnect delay; doubles up to maxBackoffMs. */
+  /** First reconnect delay; doubles up to maxBackoffMs (api/backoff.ts, minus up to 20 % at random). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   /** How many recent event keys to remember for de-duplication. */
@@ -33,20 +34,19 @@ export class EventStream {
   private current: NodeJS.ReadableStream | undefined;
   private abort: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private backoffMs: number;
+  /** Reconnects since the stream was last open: the back-off's attempt. */
+  private failures = 0;
   private lastTimeNano: string | undefined;
   private readonly seen = new Map<string, true>();
-  private readonly initialBackoffMs: number;
-  private readonly maxBackoffMs: number;
+  private readonly backoff: Backoff;
   private readonly dedupeWindow: number;
   /** How many times the stream was (re)opened; for tests and metrics. */
   connections = 0;
 
   constructor(private readonly options: EventStreamOptions) {
-    this.initialBackoffMs = options.initialBackoffMs ?? 200;
-    this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
+    // Jitter so that many runtimes do not hammer an engine that comes back in lock-step.
+    this.backoff = { initialMs: options.initialBackoffMs ?? 200, maxMs: options.maxBackoffMs ?? 5_000, jitter: 0.2 };
     this.dedupeWindow = options.dedupeWindow ?? 4_096;
-    this.backoffMs = this.initialBackoffMs;
   }
 
   /** True while the HTTP stream is open and being read. */
@@ -93,7 +93,7 @@ export class EventStream {
     }
     this.current = stream;
     this.connections++;
-    this.backoffMs = this.initialBackoffMs;
+    this.failures = 0;
     const reconnect = this.everConnected;
     this.everConnected = true;
     const splitter = new LineSplitter();
@@ -139,9 +139,7 @@ export class EventStream {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.timer) return;
-    // ±20 % jitter so that many runtimes do not hammer an engine that comes back in lock-step.
-    const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
-    this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
+    const delay = backoffDelay(this.backoff, ++this.failures);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.connect();

@@ -1,12 +1,11 @@
 /**
  * Pure helpers of source/ added for remotes and proposals: the credentials file format and the
- * environment variables, branch globs, and the retry delays of a remote that is down.
+ * environment variables, and branch globs (the retry delays of a remote that is down: api/backoff.test.ts).
  */
 import { describe, expect, it } from "vitest";
 import { CoxError } from "../../../operator/src/api/errors.js";
 import { credentialsFromEnv, DEFAULT_TOKEN_USERNAME, parseCredentials } from "../../../operator/src/source/credentials.js";
 import { refGlob } from "../../../operator/src/source/refs.js";
-import { backoffDelay } from "../../../operator/src/source/watch.js";
 
 const TOKEN = "ghp_Zx9token0000secret";
 
@@ -77,23 +76,5 @@ describe("refGlob", () => {
     ["a+b", "a+b", true],
   ])("%s matches %s: %s", (pattern, name, expected) => {
     expect(refGlob(pattern).test(name)).toBe(expected);
-  });
-});
-
-describe("backoffDelay", () => {
-  it("doubles from the first delay and stops at the cap (no jitter at random = 0.5)", () => {
-    const mid = () => 0.5;
-    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n, 1_000, 60_000, mid))).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
-  });
-
-  it("stays within ±20 % of the doubled delay and never above the cap", () => {
-    for (let n = 1; n <= 40; n++) {
-      for (const r of [0, 0.25, 0.999]) {
-        const d = backoffDelay(n, 1_000, 60_000, () => r);
-        const base = Math.min(60_000, 1_000 * 2 ** (n - 1));
-        expect(d).toBeGreaterThanOrEqual(Math.floor(base * 0.8));
-        expect(d).toBeLessThanOrEqual(Math.min(60_000, Math.ceil(base * 1.2)));
-      }
-    }
   });
 });
