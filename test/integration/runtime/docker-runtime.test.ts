@@ -269,6 +269,13 @@ describe.skipIf(!enabled)("DockerRuntime on real engines", () => {
     expect(info.HostConfig.NetworkMode).toBe("host");
   });
 
+  it("bounds a container's log on an engine whose log driver is json-file (the kubelet's 10 MiB × 5 files)", async () => {
+    expect((await raw.info()).LoggingDriver).toBe("json-file"); // the test engines keep Docker's default
+    const c = await rt.run(launch());
+    const info = await raw.getContainer(c.id).inspect();
+    expect(info.HostConfig.LogConfig).toEqual({ Type: "json-file", Config: { "max-file": "5", "max-size": "10m" } });
+  });
+
   it("reports the :exits image as exited with exit code 1", async () => {
     const c = await rt.run(launch({ image: TEST_IMAGES.exits }));
     const done = await waitExited(rt, c.id);

@@ -256,6 +256,27 @@ describe("ProcessRuntime with real processes", () => {
     await expect(rt.logs(c.id, { lines: 1, bytes: 10 })).rejects.toMatchObject({ code: "RuntimeCallFailed" });
   });
 
+  it("rotates a log past maxLogBytes: the last maxLogBytes kept in <id>.log.1, the live file emptied, the tail read across both", async () => {
+    const stateDir = await newStateDir();
+    const rt = new ProcessRuntime({ stateDir, owner: OWNER, maxLogBytes: 64 * 1024 });
+    runtimes.push(rt);
+    // 200 KiB of 100-byte lines, a last line, then quiet: the rotation sees the whole burst.
+    const burst = 'i=0; while [ $i -lt 2048 ]; do printf "%099d\\n" $i; i=$((i+1)); done; echo last-line; exec sleep 600';
+    const c = await rt.run(launch("chatty", { command: ["sh", "-c", burst] }));
+    const log = rt.logPath(c.id);
+    await waitFor(async () => (await rt.logs(c.id, { lines: 1, bytes: 100 })) === "last-line", 20_000);
+    await waitFor(async () => {
+      await rt.list(); // looks at the sizes at most every 5 s
+      return (await stat(log)).size === 0;
+    }, 30_000, 100);
+    const rotated = await readFile(`${log}.1`, "utf8");
+    expect(rotated.length).toBe(64 * 1024);
+    expect(rotated.endsWith("last-line\n")).toBe(true);
+    expect(await rt.logs(c.id, { lines: 2, bytes: 200 })).toBe(`${"2047".padStart(99, "0")}\nlast-line`);
+    await rt.remove(c.id);
+    await expect(stat(`${log}.1`)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("uses args alone as argv when there is no command", async () => {
     const rt = runtime(await newStateDir());
     const c = await rt.run(launch("args-only", { args: ["sh", "-c", "exit 4"] }));

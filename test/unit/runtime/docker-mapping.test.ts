@@ -1,13 +1,15 @@
 /**
  * Pure parts of the Docker runtime: restart counts carried in container names, the demultiplexing of
  * exec output (frames split anywhere by the transport), a bridge container's DNS settings, what a bridge
- * network's inspect answer says about its Service range, and `since` values of engine timestamps.
+ * network's inspect answer says about its Service range, `since` values of engine timestamps, and the log
+ * rotation a container gets.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import {
   bridgeNetworkOf,
+  containerLogConfig,
   createContainerBody,
   ExecOutputDemuxer,
   isValidRuntimeName,
@@ -205,5 +207,21 @@ describe("sinceOfTimestamp", () => {
 
   it("gives nothing for what is not an RFC 3339 time", () => {
     for (const text of ["", "yesterday", "2024-05-01 10:00:00Z", "2024-05-01T10:00:00"]) expect(sinceOfTimestamp(text), text).toBeUndefined();
+  });
+});
+
+describe("containerLogConfig", () => {
+  const launch: ContainerLaunch = { runtimeName: "cx_default_web-1_app", image: "app:v1", env: {}, network: "host", ports: [], limits: {}, labels: {} };
+  const bridge = { network: "coxswain", publishIp: "" };
+
+  it.each([
+    { driver: "json-file", config: { Type: "json-file", Config: { "max-file": "5", "max-size": "10m" } } },
+    { driver: "local", config: undefined },
+    { driver: "journald", config: undefined },
+    { driver: undefined, config: undefined },
+  ])("gives a $driver engine's containers $config", ({ driver, config }) => {
+    expect(containerLogConfig(driver)).toEqual(config);
+    const body = createContainerBody(launch, bridge, undefined, new Map(), containerLogConfig(driver));
+    expect(body.HostConfig.LogConfig).toEqual(config);
   });
 });

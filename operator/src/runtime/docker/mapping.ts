@@ -245,9 +245,34 @@ export interface CreateContainerBody {
     Mounts?: DockerMount[];
     /** hostPath volumes of type "" and DirectoryOrCreate: a missing path is made a directory (volumes.ts). */
     Binds?: string[];
+    /** The container's log rotation (containerLogConfig), when the engine's driver keeps unbounded files. */
+    LogConfig?: DockerLogConfig;
   } & DockerSecurityOptions["HostConfig"];
   /** A bridge container's aliases on its network (ContainerLaunch.aliases). */
   NetworkingConfig?: { EndpointsConfig: Record<string, { Aliases: string[] }> };
+}
+
+/** HostConfig.LogConfig of a container: its log driver and the driver's options. */
+export interface DockerLogConfig {
+  Type: string;
+  Config: Record<string, string>;
+}
+
+/**
+ * The kubelet's container log bounds (containerLogMaxSize 10Mi, containerLogMaxFiles 5): a container that
+ * writes without end must not fill the engine's disk.
+ */
+export const CONTAINER_LOG_BOUNDS = Object.freeze({ maxSize: "10m", maxFiles: 5 });
+
+/**
+ * The log rotation a container gets on an engine whose default log driver is `driver` (GET /info's
+ * LoggingDriver). Only json-file, Docker's default, keeps files without bound: it gets the kubelet's bounds
+ * (CONTAINER_LOG_BOUNDS). Any other driver is the engine owner's choice and is left as configured ("local"
+ * rotates by itself; journald, syslog and the rest send logs elsewhere and take no size options).
+ */
+export function containerLogConfig(driver: string | undefined): DockerLogConfig | undefined {
+  if (driver !== "json-file") return undefined;
+  return { Type: "json-file", Config: { "max-file": String(CONTAINER_LOG_BOUNDS.maxFiles), "max-size": CONTAINER_LOG_BOUNDS.maxSize } };
 }
 
 /**
@@ -260,16 +285,28 @@ export interface CreateContainerBody {
  * its launch.aliases its network aliases (given at create: Docker keeps them for the container's life).
  * launch.security becomes User and HostConfig fields (security.ts); `imageUser` is the image's Config.User,
  * needed only when security.ts needsImageUser says so. `mountpoints`: the launch's volumes' Mountpoints on the
- * engine's host by volume name, which its subPath mounts bind into (volumes.ts dockerMounts).
+ * engine's host by volume name, which its subPath mounts bind into (volumes.ts dockerMounts). `logConfig`:
+ * the container's log rotation (containerLogConfig), absent to leave the engine's default.
  */
-export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions, imageUser?: string, mountpoints: ReadonlyMap<string, string> = new Map()): CreateContainerBody {
+export function createContainerBody(
+  launch: ContainerLaunch,
+  bridge: BridgeOptions,
+  imageUser?: string,
+  mountpoints: ReadonlyMap<string, string> = new Map(),
+  logConfig?: DockerLogConfig,
+): CreateContainerBody {
   const body: CreateContainerBody = {
     Image: launch.image,
     Env: Object.keys(launch.env)
       .sort()
       .map((k) => `${k}=${launch.env[k]}`),
     Labels: { ...launch.labels },
-    HostConfig: { NetworkMode: launch.network === "host" ? "host" : bridge.network, RestartPolicy: { Name: "no" }, ...(launch.noInit ? {} : { Init: true }) },
+    HostConfig: {
+      NetworkMode: launch.network === "host" ? "host" : bridge.network,
+      RestartPolicy: { Name: "no" },
+      ...(launch.noInit ? {} : { Init: true }),
+      ...(logConfig ? { LogConfig: logConfig } : {}),
+    },
   };
   if (launch.command && launch.command.length > 0) body.Entrypoint = [...launch.command];
   if (launch.args && launch.args.length > 0) body.Cmd = [...launch.args];

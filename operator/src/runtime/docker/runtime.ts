@@ -66,6 +66,7 @@ import {
   ExecOutputDemuxer,
   LineSplitter,
   compareObserved,
+  containerLogConfig,
   createContainerBody,
   isValidRuntimeName,
   observedFromInspect,
@@ -151,6 +152,8 @@ interface InfoReport {
   MemTotal?: number;
   OSType?: string;
   Architecture?: string;
+  /** The engine's default log driver (containers' logs: mapping.ts containerLogConfig). */
+  LoggingDriver?: string;
 }
 
 interface CacheEntry {
@@ -252,6 +255,8 @@ export class DockerRuntime implements NodeRuntime {
   private readonly cache = new Map<string, CacheEntry>();
   /** Bumped by every event and own call on a container: an inspect that overlapped one is not cached. */
   private readonly generations = new Map<string, number>();
+  /** The engine's default log driver, once read (engineLogDriver). */
+  private logDriver: Promise<string | undefined> | undefined;
   /** Bumped on every stream (dis)connection: invalidates everything in flight. */
   private epoch = 0;
   private closed = false;
@@ -294,6 +299,7 @@ export class DockerRuntime implements NodeRuntime {
       pinned: false,
     });
     const info = await this.call<InfoReport>("read the engine info", { method: "GET", path: "/info" });
+    this.logDriver = Promise.resolve(info.LoggingDriver);
     const os = report.Os ?? info.OSType ?? "unknown";
     const arch = report.Arch ?? info.Architecture ?? "unknown";
     return {
@@ -302,6 +308,21 @@ export class DockerRuntime implements NodeRuntime {
       engine: `docker ${report.Version ?? "unknown"} (API ${this.version})`,
       platform: `${os}/${arch}`,
     };
+  }
+
+  /**
+   * The engine's default log driver: read by connect(), else once on the first create (a runtime used
+   * without connect()); read again after a failed read.
+   */
+  private engineLogDriver(): Promise<string | undefined> {
+    this.logDriver ??= this.call<InfoReport>("read the engine info", { method: "GET", path: "/info" }).then(
+      (info) => info.LoggingDriver,
+      (err: unknown) => {
+        this.logDriver = undefined;
+        throw err;
+      },
+    );
+    return this.logDriver;
   }
 
   /** Every container (any state) labelled with our owner, sorted by runtime name then id. */
@@ -375,7 +396,8 @@ export class DockerRuntime implements NodeRuntime {
       await this.removeUnusedVolumes(volumes.map((v) => v.Name).filter((n) => n.startsWith(VOLUME_PREFIX))).catch(() => undefined);
       throw err;
     }
-    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp }, imageUser, mountpoints);
+    const logConfig = containerLogConfig(await this.engineLogDriver());
+    const body = createContainerBody({ ...launch, labels }, { network: this.bridgeNetworkName, publishIp: this.publishIp }, imageUser, mountpoints, logConfig);
     let id: string;
     let createdHere = true;
     try {

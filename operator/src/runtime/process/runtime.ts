@@ -12,7 +12,11 @@
  *                as it holds the resolved environment, which may carry secrets); written atomically.
  * - `<id>/`      the per-container directory: the default working directory, and the base of a relative
  *                `workingDir`.
- * - `<id>.log`   stdout and stderr of every run, appended.
+ * - `<id>.log`   stdout and stderr of every run, appended. Past maxLogBytes its last maxLogBytes are copied
+ *                to `<id>.log.1` and it is emptied (copy-truncate: the program keeps its file open in append
+ *                mode), so a container keeps maxLogBytes of its past plus what it wrote since the last look.
+ *                Looked at on list(), at most every LOG_CHECK_MS; lines written between the copy and the
+ *                truncation are lost, as with logrotate's copytruncate.
  * - `<id>.exit`  the exit code of the current run, written by the wrapper shell (below).
  * - `pods/<pod>/` the emptyDir volumes of a pod, removed with its last container (volumes.ts: how a
  *                process sees its volumes, below its container directory).
@@ -39,7 +43,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, closeSync, constants as fsConstants, openSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
 import { arch, constants as osConstants, cpus, platform, totalmem } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -70,7 +74,15 @@ export interface ProcessRuntimeOptions {
   stateDir: string;
   /** Owner label value of this operator instance; only records carrying it are listed or touched. */
   owner: string;
+  /** A container's log file is rotated past this size (default DEFAULT_MAX_LOG_BYTES). */
+  maxLogBytes?: number;
 }
+
+/** Size past which a container's log is rotated: the kubelet's containerLogMaxSize (10 Mi). */
+export const DEFAULT_MAX_LOG_BYTES = 10 * 2 ** 20;
+
+/** How often list() looks at the log files' sizes. */
+const LOG_CHECK_MS = 5_000;
 
 /**
  * Variables a launched program inherits from the operator's environment, when set there, before the
@@ -82,6 +94,9 @@ export const INHERITED_ENV = ["HOME", "LANG", "PATH", "TZ"] as const;
 
 /** The wrapper shell script; "$0" is the exit file, "$@" the program and its arguments. */
 export const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
+
+/** Suffix of a container's rotated log file. */
+const ROTATED_LOG = ".1";
 
 /** Infix of a record's temporary file (`<id>.json.tmp-<pid>-<random>`), renamed over the record. */
 const RECORD_TMP = ".tmp-";
@@ -181,6 +196,9 @@ export class ProcessRuntime implements NodeRuntime {
   readonly type = "process";
   readonly #dir: string;
   readonly #owner: string;
+  readonly #maxLogBytes: number;
+  /** When list() last looked at the log files' sizes (epoch ms). */
+  #logsCheckedAt = 0;
   readonly #listeners = new Set<RuntimeChangeListener>();
   /** Children spawned by this instance, by container id, while their exit is still pending. */
   readonly #children = new Map<string, ChildProcess>();
@@ -196,6 +214,8 @@ export class ProcessRuntime implements NodeRuntime {
     if (options.owner === "") throw new CoxError("InvalidArgument", "ProcessRuntime needs an owner; got an empty string");
     this.#dir = join(resolve(options.stateDir), "process");
     this.#owner = options.owner;
+    this.#maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
+    if (!(this.#maxLogBytes > 0)) throw new CoxError("InvalidArgument", `ProcessRuntime's maxLogBytes must be positive; got ${this.#maxLogBytes}`);
   }
 
   /** Path of the record of container `id`. */
@@ -263,6 +283,10 @@ export class ProcessRuntime implements NodeRuntime {
       }
       // A record settled here is not running; one read again under the lock may be a new run: look again.
       out.push(this.#observe(record, record === found ? running : this.#isRunning(record)));
+    }
+    if (Date.now() - this.#logsCheckedAt >= LOG_CHECK_MS) {
+      this.#logsCheckedAt = Date.now();
+      await this.#rotateLogs(out.filter((c) => c.state === "running").map((c) => c.id));
     }
     return out.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
@@ -457,25 +481,34 @@ export class ProcessRuntime implements NodeRuntime {
     return runCommand(program, command.slice(1), { cwd: record.cwd, env: record.env, timeoutMs });
   }
 
-  /** The end of `<id>.log` (every run's stdout and stderr). RuntimeCallFailed for an unknown id. */
+  /**
+   * The end of `<id>.log` (every run's stdout and stderr), continued from the rotated `<id>.log.1` when the
+   * live file holds less than asked for. RuntimeCallFailed for an unknown id.
+   */
   async logs(id: string, tail: LogTail): Promise<string> {
     await this.#mustRead(id, "read the log of");
-    let file;
-    try {
-      file = await open(this.logPath(id), "r");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return ""; // never started
-      throw err;
-    }
-    try {
-      const { size } = await file.stat();
-      // A little more than asked for: trailing newlines are not counted.
-      const length = Math.min(size, tail.bytes + 64);
-      const buf = Buffer.alloc(length);
-      await file.read(buf, 0, length, size - length);
-      return logTail(buf, tail);
-    } finally {
-      await file.close();
+    // A little more than asked for: trailing newlines are not counted.
+    const want = tail.bytes + 64;
+    const live = await readEnd(this.logPath(id), want);
+    const rotated = live.length < want ? await readEnd(`${this.logPath(id)}${ROTATED_LOG}`, want - live.length) : Buffer.alloc(0);
+    return logTail(Buffer.concat([rotated, live]), tail);
+  }
+
+  /** Rotates the log of each of `ids` that grew past maxLogBytes (see the module comment). */
+  async #rotateLogs(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const path = this.logPath(id);
+      const size = await stat(path).then(
+        (st) => st.size,
+        () => 0,
+      );
+      if (size <= this.#maxLogBytes) continue;
+      try {
+        await writeFile(`${path}${ROTATED_LOG}`, await readEnd(path, this.#maxLogBytes), { mode: 0o600 });
+        await truncate(path, 0);
+      } catch {
+        // Best effort: the next check tries again; the container is not disturbed either way.
+      }
     }
   }
 
@@ -853,6 +886,7 @@ export class ProcessRuntime implements NodeRuntime {
   async #removeFiles(id: string): Promise<void> {
     await rm(this.containerDir(id), { recursive: true, force: true });
     await rm(this.logPath(id), { force: true });
+    await rm(`${this.logPath(id)}${ROTATED_LOG}`, { force: true });
     await rm(this.#exitPath(id), { force: true });
     await rm(this.#hostsPath(id), { force: true });
     const tmpPrefix = `${id}.json${RECORD_TMP}`;
@@ -879,6 +913,26 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
     process.kill(-pgid, signal);
   } catch (err) {
     if (errnoCode(err) !== "ESRCH") throw fail(`sending ${signal} to process group ${pgid} failed: ${String(err)}`, err);
+  }
+}
+
+/** The last (at most) `bytes` bytes of the file at `path`; empty when it does not exist. */
+async function readEnd(path: string, bytes: number): Promise<Buffer> {
+  let file;
+  try {
+    file = await open(path, "r");
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return Buffer.alloc(0); // never started, or never rotated
+    throw err;
+  }
+  try {
+    const { size } = await file.stat();
+    const length = Math.min(size, bytes);
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await file.read(buf, 0, length, size - length);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await file.close();
   }
 }
 
