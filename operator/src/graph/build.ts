@@ -54,7 +54,7 @@ export interface GraphBuild {
  * (Deployment, Rollout) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
  * optional refs too, when it exists: pod-references.ts), or mounts it as a configMap or secret volume
  * (volume-references.ts); a PersistentVolumeClaim → every workload that mounts it; a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
- * spec.tls.secretRef names it; a Deployment or Rollout → the HorizontalPodAutoscaler that scales it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
+ * spec.tls.secretRef names it; a workload with a scale subresource → the HorizontalPodAutoscaler that scales it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
  * templates name them → the StatefulSet, when present; a PodDisruptionBudget → every workload whose pod template
  * its selector matches (disruption-budgets.ts, which warns about a budget that guards none); each
  * `coxswain.io/depends-on` entry → the annotated object.
