@@ -51,7 +51,7 @@ export interface GraphBuild {
  * Builds the desired-state graph of one commit.
  *
  * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap or Secret → every workload
- * (Deployment, Rollout) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
+ * (every kind that makes pods) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
  * optional refs too, when it exists: pod-references.ts), or mounts it as a configMap or secret volume
  * (volume-references.ts); a PersistentVolumeClaim → every workload that mounts it; a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
  * spec.tls.secretRef names it; a workload with a scale subresource → the HorizontalPodAutoscaler that scales it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
