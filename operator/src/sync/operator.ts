@@ -516,6 +516,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       },
       setStatusFile,
       statusFile: (path) => store.getFile(path),
+      drainWaits,
       log,
     });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });

@@ -1,7 +1,7 @@
 /**
  * The PodDisruptionBudgets of the applied commit over the fleet's pods: the one place every controller
  * asks before a voluntary disruption (admitDrainMoves: a drain's move of a Deployment's, Rollout's,
- * ReplicaSet's, ReplicationController's or StatefulSet's pod), and what the budgets' status files and
+ * ReplicaSet's, ReplicationController's or StatefulSet's pod, or a drain's eviction of a Job's running pod), and what the budgets' status files and
  * preemption read. The arithmetic is rollout/disruption.ts (pure);
  * this only gathers its inputs: budgets from the graph, pods (of every owner) from the fleet, and each
  * owner's scale: spec.replicas from the graph, a DaemonSet's desiredNumberScheduled from its status record.
