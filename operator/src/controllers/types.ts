@@ -97,8 +97,8 @@ export interface ServiceTrafficPort {
 }
 
 /**
- * The replica counts autoscalers set (controllers/autoscaler implements it); the workload controller reads
- * it in place of spec.replicas.
+ * The replica counts autoscalers set (controllers/autoscaler implements it); the controllers of the kinds an
+ * autoscaler may scale (the workload controller, the StatefulSet controller) read it in place of spec.replicas.
  */
 export interface ReplicaCountPort {
   /** The count an autoscaler set for the workload (its key); undefined: spec.replicas in Git rules. */

@@ -23,7 +23,7 @@ import { secretKeys, secretValue } from "../manifest/secret.js";
 import { statefulClaimNames } from "../manifest/statefulset.js";
 import { compareDiagnostics, type Diagnostic, type ManifestObject } from "../manifest/types.js";
 import { autoscalerReferences } from "./autoscalers.js";
-import { DEPENDS_ON_ANNOTATION, parseDependsOn } from "./depends-on.js";
+import { DEPENDS_ON_ANNOTATION, parseDependsOn, resolveBareName } from "./depends-on.js";
 import { DesiredGraph, type GraphEdge } from "./graph.js";
 import { disruptionBudgetGraph } from "./disruption-budgets.js";
 import { ingressDiagnostics } from "./ingresses.js";
@@ -51,10 +51,10 @@ export interface GraphBuild {
  * Builds the desired-state graph of one commit.
  *
  * Edges (dependency → dependent): a declared Namespace → every object in it; a ConfigMap or Secret → every workload
- * (Deployment, Rollout) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
+ * (every kind that makes pods) whose containers read it (env valueFrom.configMapKeyRef or secretKeyRef, envFrom;
  * optional refs too, when it exists: pod-references.ts), or mounts it as a configMap or secret volume
  * (volume-references.ts); a PersistentVolumeClaim → every workload that mounts it; a PriorityClass → every workload whose pod template names it; a Secret → every Node whose
- * spec.tls.secretRef names it; a Deployment or Rollout → the HorizontalPodAutoscaler that scales it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
+ * spec.tls.secretRef names it; a workload with a scale subresource → the HorizontalPodAutoscaler that scales it; a StatefulSet's headless Service (spec.serviceName) and claims in Git named as its claim
  * templates name them → the StatefulSet, when present; a PodDisruptionBudget → every workload whose pod template
  * its selector matches (disruption-budgets.ts, which warns about a budget that guards none); each
  * `coxswain.io/depends-on` entry → the annotated object.
@@ -201,18 +201,14 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
           report(m, "InvalidField", path, entry.error);
           continue;
         }
-        let target = entry.key;
-        if (!entry.entry.includes("/")) {
-          // A bare name is a workload in the same namespace: the Deployment, or else the Rollout of that name.
-          const rollout = makeKey("Rollout", entry.entry, namespace);
-          if (byKey.has(target) && byKey.has(rollout)) {
-            report(m, "InvalidField", path,
-              `depends-on entry "${entry.entry}" is ambiguous: both ${target} and ${rollout} exist; ` +
-                `expected "Deployment/${entry.entry}" or "Rollout/${entry.entry}"`);
-            continue;
-          }
-          if (!byKey.has(target) && byKey.has(rollout)) target = rollout;
+        if ("bare" in entry) {
+          // A bare name is a workload in the same namespace, of any kind that makes pods.
+          const resolved = resolveBareName(entry.bare, (k) => byKey.has(k));
+          if ("key" in resolved) addEdge(resolved.key, key, path);
+          else report(m, resolved.code, path, resolved.error);
+          continue;
         }
+        const target = entry.key;
         if (byKey.has(target)) addEdge(target, key, path);
         else {
           report(m, "MissingReference", path,

@@ -4,8 +4,8 @@
  * annotation has no effect on that kind), so the readers below can assume a valid value and fall back to
  * the default otherwise. coxswain.io/depends-on is parsed by graph/depends-on.ts (it needs the whole commit).
  */
-import { ownerPath, templateOwnerOf, type DesiredObject, type Kind } from "../api/objects.js";
-import { fieldError, showValue, type Issue } from "./issue.js";
+import { POD_OWNER_KINDS, ownerPath, templateOwnerOf, type DesiredObject, type Kind } from "../api/objects.js";
+import { fieldError, listOf, showValue, type Issue } from "./issue.js";
 
 /** Argo CD's sync wave: objects are applied wave by wave, lower first; default 0, may be negative. */
 export const SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave";
@@ -28,10 +28,17 @@ export const PRIORITY_ANNOTATION = "coxswain.io/priority";
 export const PROMOTE_ANNOTATION = "coxswain.io/promote";
 
 /**
- * On a Deployment or Rollout: how long (whole seconds, 0–86400) every pod of a completed rollout must stay
- * ready before the revision counts as stable (Swarm's update monitor, Nomad's min_healthy_time). Default 5.
+ * On a kind that rolls out (MONITORED_KINDS): how long (whole seconds, 0–86400) every pod of a completed
+ * rollout must stay ready before the revision counts as stable (Swarm's update monitor, Nomad's
+ * min_healthy_time). Default 5.
  */
 export const MONITOR_SECONDS_ANNOTATION = "coxswain.io/monitor-seconds";
+
+/**
+ * The kinds coxswain.io/monitor-seconds applies to, sorted: those that make pods, but a Job (it runs to
+ * completion: Complete or Failed is its verdict, with no window of staying ready).
+ */
+const MONITORED_KINDS: readonly string[] = POD_OWNER_KINDS.filter((k) => k !== "Job");
 /**
  * On a pod template: "false" runs each container's command as PID 1 itself; by default ("true") it runs
  * under the engine's small init process (Docker's --init), which forwards signals and reaps zombies — a
@@ -131,7 +138,8 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
       message: `has no effect on a ${obj.kind}; it applies to ${appliesTo}`,
     });
   };
-  const workloads = "the kinds that make pods";
+  // Derived from the kinds' lists, so that a warning names every kind it applies to.
+  const workloads = `the kinds that make pods: ${listOf(POD_OWNER_KINDS)}`;
 
   const wave = annotations[SYNC_WAVE_ANNOTATION];
   if (wave !== undefined && parseInteger(wave) === undefined) {
@@ -187,7 +195,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
   if (monitor !== undefined) {
     if (!/^[0-9]+$/.test(monitor) || Number(monitor) > MAX_MONITOR_SECONDS) {
       issues.push(fieldError("InvalidField", at(MONITOR_SECONDS_ANNOTATION), `must be a whole number of seconds from 0 to ${MAX_MONITOR_SECONDS} (got ${showValue(monitor)})`));
-    } else if (!templateOwnerOf(obj)) noEffect(MONITOR_SECONDS_ANNOTATION, workloads);
+    } else if (!MONITORED_KINDS.includes(obj.kind)) noEffect(MONITOR_SECONDS_ANNOTATION, `the kinds that roll out: ${listOf(MONITORED_KINDS)}`);
   }
 
   const promote = annotations[PROMOTE_ANNOTATION];

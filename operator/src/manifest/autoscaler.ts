@@ -4,15 +4,24 @@
  * a Utilization or AverageValue target, as the engines report them. Whether the target exists in the commit
  * is a rule across objects (graph/autoscalers.ts).
  */
-import { KINDS, type HorizontalPodAutoscaler, type Kind } from "../api/objects.js";
-import { fieldError, showValue, type Issue } from "./issue.js";
+import { KINDS, type Deployment, type HorizontalPodAutoscaler, type ReplicaSet, type ReplicationController, type Rollout, type StatefulSet } from "../api/objects.js";
+import { fieldError, listOf, showValue, type Issue } from "./issue.js";
 import { quantityOrIssue } from "./pod.js";
 
+/** What an autoscaler may scale: a workload with a scale subresource (spec.replicas) that coxswain runs. */
+export type ScaleTarget = Deployment | ReplicaSet | ReplicationController | Rollout | StatefulSet;
+
 /**
- * The kinds an autoscaler may scale: workloads with spec.replicas that the workload controller runs. A kind
- * added here must also read the autoscaler's count (controllers/workload reads it in observe()).
+ * The kinds an autoscaler may scale, sorted: those with Kubernetes' scale subresource among the kinds coxswain
+ * runs (a DaemonSet, Job, CronJob or bare Pod has none). Each one's controller reads the autoscaler's count
+ * through ReplicaCountPort (controllers/workload and controllers/statefulset, where they observe the object).
  */
-export const AUTOSCALE_TARGET_KINDS: readonly Kind[] = Object.freeze(["Deployment", "Rollout"]);
+export const AUTOSCALE_TARGET_KINDS: readonly ScaleTarget["kind"][] = Object.freeze(["Deployment", "ReplicaSet", "ReplicationController", "Rollout", "StatefulSet"]);
+
+/** Whether an object is of a kind an autoscaler may scale. */
+export function isScaleTarget(obj: { kind: string }): obj is ScaleTarget {
+  return (AUTOSCALE_TARGET_KINDS as readonly string[]).includes(obj.kind);
+}
 
 /** InvalidField and SchemaViolation errors of an autoscaler coxswain cannot run. */
 export function autoscalerIssues(hpa: HorizontalPodAutoscaler): Issue[] {
@@ -22,7 +31,7 @@ export function autoscalerIssues(hpa: HorizontalPodAutoscaler): Issue[] {
   const targetKind = AUTOSCALE_TARGET_KINDS.find((k) => k === ref.kind);
   if (targetKind === undefined) {
     issues.push(
-      fieldError("InvalidField", ["spec", "scaleTargetRef", "kind"], `coxswain scales ${AUTOSCALE_TARGET_KINDS.join(" or ")} only (got ${showValue(ref.kind)})`),
+      fieldError("InvalidField", ["spec", "scaleTargetRef", "kind"], `coxswain scales a ${listOf(AUTOSCALE_TARGET_KINDS)} only: the kinds with a scale subresource (got ${showValue(ref.kind)})`),
     );
   } else if (ref.apiVersion !== undefined && !KINDS[targetKind].apiVersions.includes(ref.apiVersion)) {
     issues.push(

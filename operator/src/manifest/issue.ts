@@ -47,3 +47,8 @@ export function describeGot(v: unknown): string {
   const t = typeName(v);
   return t === "mapping" || t === "list" || t === "null" ? `got ${t}` : `got ${t} ${showValue(v)}`;
 }
+
+/** "A, B, C or D" ("and" with `last`): names listed for a message, in the order given (callers pass them sorted). */
+export function listOf(names: readonly string[], last: "or" | "and" = "or"): string {
+  return names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} ${last} ${names.at(-1)}`;
+}

@@ -12,6 +12,11 @@
  *   (Indexed: one pod per index that has neither succeeded nor an active pod, lowest first). After a pod
  *   failure, new pods wait the back-off: 10 s doubling with each failure, at most 6 min, from the latest
  *   failure. Excess active pods (parallelism lowered) are removed, the newest first.
+ * - Drains: the active pods on a draining node are to be evicted (`evict`: `kubectl drain` evicts every pod
+ *   of a node through the eviction API; the caller asks the PodDisruptionBudgets). An evicted pod ends Failed
+ *   with the DisruptionTarget condition and, as Kubernetes counts it without a podFailurePolicy, it is a
+ *   failed pod from its eviction on: it counts toward backoffLimit and the back-off, and its replacement is
+ *   created elsewhere once the back-off allows (Indexed: for its index).
  *
  * All times are epoch milliseconds.
  */
@@ -44,10 +49,22 @@ export interface JobPod {
   finishedAt?: number;
 }
 
+/** A pod of the run that a drain evicted (it may be gone): Failed, with the DisruptionTarget condition, since `at`. */
+export interface EvictedJobPod {
+  name: string;
+  index?: number;
+  /** Epoch ms of the eviction. */
+  at: number;
+}
+
 /** What jobStep decides on. */
 export interface JobInput {
   params: JobParams;
   pods: readonly JobPod[];
+  /** Pods of the run evicted earlier: failed pods, whatever is observed of them now. */
+  evicted?: readonly EvictedJobPod[];
+  /** Names of the run's pods that are on a draining node. */
+  draining?: readonly string[];
   /** When the run started (its first pod was created; recorded). */
   startTime: number;
   now: number;
@@ -74,6 +91,8 @@ export interface JobStep {
   create: { index?: number }[];
   /** Active pods to remove now, sorted. */
   remove: string[];
+  /** Active pods on a draining node to evict now (not in `remove`), sorted: voluntary evictions, asked of the budgets. */
+  evict: string[];
   /** When the back-off ends, while it holds pods back. */
   backoffUntil?: number;
   /** Decide again at the latest then (back-off end, deadline). */
@@ -89,7 +108,13 @@ const isActive = (p: JobPod): boolean => p.phase === "Pending" || p.phase === "R
 
 /** The Job's next step (see the module comment). */
 export function jobStep(input: JobInput): JobStep {
-  const { params, pods, now } = input;
+  const { params, now } = input;
+  // An evicted pod is Failed from its eviction on (DisruptionTarget), whatever is observed of it now.
+  const evicted = new Set((input.evicted ?? []).map((e) => e.name));
+  const pods: JobPod[] = [
+    ...input.pods.filter((p) => !evicted.has(p.name)),
+    ...(input.evicted ?? []).map((e): JobPod => ({ name: e.name, phase: "Failed", ...(e.index !== undefined ? { index: e.index } : {}), restartCount: 0, createdAt: e.at, finishedAt: e.at })),
+  ];
   const active = pods.filter(isActive);
   const failedPods = pods.filter((p) => p.phase === "Failed");
   const succeededPods = pods.filter((p) => p.phase === "Succeeded");
@@ -103,7 +128,7 @@ export function jobStep(input: JobInput): JobStep {
   const lastEnd = (ps: readonly JobPod[]) => ps.reduce((t, p) => Math.max(t, p.finishedAt ?? p.createdAt), 0);
 
   if (succeeded >= params.completions) {
-    return { condition: { type: "Complete", at: Math.max(lastEnd(succeededPods), input.startTime) }, ...counts, create: [], remove: removeActive };
+    return { condition: { type: "Complete", at: Math.max(lastEnd(succeededPods), input.startTime) }, ...counts, create: [], remove: removeActive, evict: [] };
   }
   const restarts = params.restartPolicy === "OnFailure" ? active.reduce((n, p) => n + p.restartCount, 0) : 0;
   const overLimit = failedPods.length > params.backoffLimit || (params.restartPolicy === "OnFailure" && (params.backoffLimit === 0 ? restarts > 0 : restarts >= params.backoffLimit));
@@ -112,7 +137,7 @@ export function jobStep(input: JobInput): JobStep {
       restarts > 0 && failedPods.length <= params.backoffLimit
         ? `the pods' containers restarted ${restarts} time(s), reaching backoffLimit ${params.backoffLimit}`
         : `${failedPods.length} pod(s) failed, more than backoffLimit ${params.backoffLimit}`;
-    return { condition: { type: "Failed", reason: "BackoffLimitExceeded", at: failedPods.length > 0 ? lastEnd(failedPods) : now, message: `Job has reached the specified backoff limit: ${message}` }, ...counts, create: [], remove: removeActive };
+    return { condition: { type: "Failed", reason: "BackoffLimitExceeded", at: failedPods.length > 0 ? lastEnd(failedPods) : now, message: `Job has reached the specified backoff limit: ${message}` }, ...counts, create: [], remove: removeActive, evict: [] };
   }
   const deadline = params.activeDeadlineSeconds === undefined ? undefined : input.startTime + params.activeDeadlineSeconds * 1000;
   if (deadline !== undefined && now >= deadline) {
@@ -121,6 +146,7 @@ export function jobStep(input: JobInput): JobStep {
       ...counts,
       create: [],
       remove: removeActive,
+      evict: [],
     };
   }
 
@@ -147,11 +173,14 @@ export function jobStep(input: JobInput): JobStep {
   const holding = backoffUntil !== undefined && now < backoffUntil;
   if (!holding) for (const i of wanted.slice(0, room)) create.push(i >= 0 ? { index: i } : {});
   const next = [holding && wanted.length > 0 && room > 0 ? backoffUntil : undefined, deadline].filter((t): t is number => t !== undefined);
+  const draining = new Set(input.draining ?? []);
+  const evict = active.filter((p) => draining.has(p.name) && !remove.includes(p.name)).map((p) => p.name).sort();
   return {
     condition: { type: "Running" },
     ...counts,
     create,
     remove,
+    evict,
     ...(holding && wanted.length > 0 && room > 0 ? { backoffUntil: backoffUntil! } : {}),
     ...(next.length > 0 ? { nextCheckAt: Math.min(...next) } : {}),
   };

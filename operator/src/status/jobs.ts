@@ -29,6 +29,17 @@ export interface RecordedJobFailure {
   log: string;
 }
 
+/** A pod of the run that a drain evicted: a failed pod (DisruptionTarget) that left no exit behind. */
+export interface RecordedJobEviction {
+  pod: string;
+  /** Completion index (Indexed Jobs). */
+  index?: number;
+  /** The draining node it was evicted from. */
+  node: string;
+  /** ISO-8601 time of the eviction. */
+  at: string;
+}
+
 /** What the status file of one Job says. */
 export interface JobRecord {
   namespace: string;
@@ -54,6 +65,11 @@ export interface JobRecord {
   podsRemovedAt?: string;
   /** The latest failed pods, at most MAX_RECORDED_FAILURES, oldest first. */
   failures: RecordedJobFailure[];
+  /**
+   * Every pod of the run a drain evicted, oldest first: each counts as failed (toward backoffLimit), and this
+   * is where that is kept, since the pod itself is gone. Absent when none was.
+   */
+  evicted?: RecordedJobEviction[];
 }
 
 /** How many failed pods a Job's status file keeps (the latest). */
@@ -87,6 +103,7 @@ export function renderJobRecord(r: JobRecord): string {
         ...(f.finishedAt !== undefined ? { finishedAt: f.finishedAt } : {}),
         log: f.log,
       })),
+      ...(r.evicted !== undefined && r.evicted.length > 0 ? { evicted: r.evicted.map((e) => ({ pod: e.pod, ...(e.index !== undefined ? { index: e.index } : {}), node: e.node, at: e.at })) } : {}),
     },
     { lineWidth: 0 },
   );
@@ -109,6 +126,9 @@ export function readJobRecord(text: string): JobRecord | undefined {
   const [namespace, name, revision, commit, startTime] = [str("namespace"), str("name"), str("revision"), str("commit"), str("startTime")];
   if (namespace === undefined || name === undefined || revision === undefined || commit === undefined || startTime === undefined) return undefined;
   const failures = Array.isArray(d.failures) ? (d.failures as RecordedJobFailure[]).filter((f) => f && typeof f.pod === "string" && typeof f.log === "string") : [];
+  const evicted = Array.isArray(d.evicted)
+    ? (d.evicted as RecordedJobEviction[]).filter((e) => e && typeof e.pod === "string" && typeof e.node === "string" && typeof e.at === "string" && !Number.isNaN(Date.parse(e.at)))
+    : [];
   const opt = (k: "reason" | "completedIndexes" | "completionTime" | "podsRemovedAt") => (str(k) !== undefined ? { [k]: str(k)! } : {});
   return {
     namespace,
@@ -128,6 +148,7 @@ export function readJobRecord(text: string): JobRecord | undefined {
     ...opt("completionTime"),
     ...opt("podsRemovedAt"),
     failures,
+    ...(evicted.length > 0 ? { evicted } : {}),
   };
 }
 

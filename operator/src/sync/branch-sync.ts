@@ -21,7 +21,7 @@
 import type { WorkloadEvent } from "../api/conditions.js";
 import { shortHash } from "../api/canonical.js";
 import { CoxError, toCoxError } from "../api/errors.js";
-import type { DesiredObject, Deployment, Rollout as RolloutObject } from "../api/objects.js";
+import type { DesiredObject } from "../api/objects.js";
 import type { DesiredEntry, DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
 import { AUTOSCALERS_KEY } from "../controllers/autoscaler/controller.js";
 import { CLAIMS_KEY } from "../controllers/claim/controller.js";
@@ -31,6 +31,7 @@ import { SERVICES_KEY } from "../controllers/service/controller.js";
 import type { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
 import { autoscalerOf, diffGraphs, formatChange, type Change, type DesiredGraph } from "../graph/index.js";
+import type { ScaleTarget } from "../manifest/autoscaler.js";
 import type { Diagnostic } from "../manifest/types.js";
 import { formatDiagnostic } from "../manifest/types.js";
 import type { Fleet } from "../runtime/fleet.js";
@@ -102,8 +103,8 @@ export function changedWorkloads(from: DesiredGraph | undefined, to: DesiredGrap
 /** An update of spec.replicas alone, between counts above 0, of a workload an autoscaler scales in `to`. */
 function isAutoscaledResize(c: Change, to: DesiredGraph): boolean {
   if (c.action !== "update" || c.fields?.length !== 1 || c.fields[0] !== "spec.replicas" || autoscalerOf(to, c.key) === undefined) return false;
-  // Autoscaler targets are Deployments and Rollouts (manifest/autoscaler.ts).
-  const replicas = (o: DesiredObject | undefined): number => ((o as Deployment | RolloutObject | undefined)?.spec.replicas ?? 1);
+  // Autoscaler targets all have spec.replicas (manifest/autoscaler.ts AUTOSCALE_TARGET_KINDS).
+  const replicas = (o: DesiredObject | undefined): number => ((o as ScaleTarget | undefined)?.spec.replicas ?? 1);
   return replicas(c.before) > 0 && replicas(c.after) > 0;
 }
 

@@ -448,7 +448,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       onApplied: (rollout) => manager!.enqueue(rollout),
       recorded: (rollout) => recordedTraffic(desired.previousRecord(rollout)),
     });
-    // HorizontalPodAutoscalers: their counts replace spec.replicas in the workload controller.
+    // HorizontalPodAutoscalers: their counts replace spec.replicas in the workload and StatefulSet controllers.
     const autoscalers = new AutoscalerController({
       desired: sync,
       fleet,
@@ -482,7 +482,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       requests: (listener) => services?.subscribeRequests(listener) ?? (() => undefined),
     });
     const daemonSets = new DaemonSetController({ desired, fleet, reporter: desired, placer });
-    const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer, drainWaits });
+    const statefulSets = new StatefulSetController({ desired, fleet, reporter: desired, placer, drainWaits, replicas: autoscalers });
     // CronJobs' runs are Jobs the Job controller runs: it asks the CronJob controller for those not in Git, and
     // a run's report wakes its CronJob.
     const cronJobs = new CronJobController({
@@ -516,6 +516,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       },
       setStatusFile,
       statusFile: (path) => store.getFile(path),
+      drainWaits,
       log,
     });
     nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });

@@ -1,6 +1,6 @@
 /**
  * What budgets.ts counts as an owner's scale (expectedPods for a percentage or maxUnavailable): spec.replicas
- * of a StatefulSet or Deployment in the graph, a DaemonSet's desiredNumberScheduled from its status record,
+ * of a StatefulSet or Deployment in the graph (an autoscaled one's count from its record), a DaemonSet's desiredNumberScheduled from its status record,
  * the pods present for a DaemonSet not recorded yet or an owner gone from Git; and admitDrainMoves over it.
  */
 import { describe, expect, it } from "vitest";
@@ -29,6 +29,14 @@ spec:
   replicas: 4
   serviceName: db
   ${TEMPLATE}
+`;
+
+const HPA = `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: db}
+spec:
+  scaleTargetRef: {kind: StatefulSet, name: db}
+  maxReplicas: 5
 `;
 
 function graphOf(docs: string[], budget: string): DesiredGraph {
@@ -110,6 +118,21 @@ describe("the scale budgets count", () => {
       budget: "maxUnavailable: 1",
       pods: [pod("db-0", DB), pod("db-1", DB), pod("db-2", DB)],
       want: { expectedPods: 4, desiredHealthy: 3, currentHealthy: 3, disruptionsAllowed: 0 },
+    },
+    {
+      name: "an autoscaled StatefulSet: the count it runs (its record: 2), not spec.replicas in Git (4)",
+      docs: [STATEFUL, HPA],
+      budget: "maxUnavailable: 1",
+      pods: [pod("db-0", DB), pod("db-1", DB)],
+      records: (key) => (key === DB ? ({ kind: "StatefulSet", replicas: { desired: 2 } } as unknown as WorkloadRecord) : undefined),
+      want: { expectedPods: 2, desiredHealthy: 1, currentHealthy: 2, disruptionsAllowed: 1 },
+    },
+    {
+      name: "an autoscaled StatefulSet not recorded yet: spec.replicas in Git",
+      docs: [STATEFUL, HPA],
+      budget: "maxUnavailable: 1",
+      pods: [pod("db-0", DB), pod("db-1", DB)],
+      want: { expectedPods: 4, desiredHealthy: 3, currentHealthy: 2, disruptionsAllowed: 0 },
     },
     {
       name: "both under one budget: the sum of their scales",

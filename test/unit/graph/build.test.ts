@@ -3,7 +3,7 @@ import type { ErrorCode } from "../../../operator/src/api/errors.js";
 import type { DaemonSet, Deployment } from "../../../operator/src/api/objects.js";
 import type { ManifestObject } from "../../../operator/src/manifest/types.js";
 import { buildGraph, DesiredGraph, formatFieldPath } from "../../../operator/src/graph/index.js";
-import { configMap, dependsOn, deployment, manifest, namespace, node } from "./fabricate.js";
+import { configMap, dependsOn, deployment, manifest, namespace, node, rollout } from "./fabricate.js";
 
 /** The DaemonSet of a fabricated Deployment's selector and template. */
 function daemonSet(d: Deployment): DaemonSet {
@@ -103,6 +103,19 @@ describe("buildGraph edges", () => {
       edges: [["ConfigMap/default/cfg", "Deployment/default/web"]],
     },
     {
+      name: "resolves a bare depends-on name to a workload of any kind that makes pods (a DaemonSet, a Rollout)",
+      objects: [
+        manifest(daemonSet(deployment("agent", "default"))),
+        manifest(rollout("api", "default")),
+        manifest(configMap("agent", "default")),
+        manifest(deployment("web", "default", { annotations: dependsOn("agent, api") })),
+      ],
+      edges: [
+        ["DaemonSet/default/agent", "Deployment/default/web"],
+        ["Rollout/default/api", "Deployment/default/web"],
+      ],
+    },
+    {
       name: "links a ConfigMap to a DaemonSet whose env reads it, and a DaemonSet to what depends on it",
       objects: [
         manifest(configMap("cfg", "default", { a: "1" })),
@@ -190,6 +203,15 @@ describe("buildGraph diagnostics", () => {
         { code: "MissingReference", at: 0, path: DEPENDS },
         { code: "MissingReference", at: 0, path: DEPENDS },
       ],
+    },
+    {
+      name: "rejects a bare depends-on name that two kinds that make pods have (InvalidField), not one of another kind",
+      objects: [
+        manifest(daemonSet(deployment("db", "default"))),
+        manifest(rollout("db", "default")),
+        manifest(deployment("web", "default", { annotations: dependsOn("db") })),
+      ],
+      expected: [{ code: "InvalidField", at: 2, path: DEPENDS }],
     },
     {
       name: "rejects a relative depends-on entry on a cluster-scoped object",

@@ -1,6 +1,6 @@
 /** The Job decision (rollout/job.ts), table-driven: counts, creations, removals, back-off, deadline, Indexed. */
 import { describe, expect, it } from "vitest";
-import { jobBackoffMs, jobStep, type JobParams, type JobPod } from "../../../operator/src/rollout/job.js";
+import { jobBackoffMs, jobStep, type EvictedJobPod, type JobParams, type JobPod } from "../../../operator/src/rollout/job.js";
 
 const T0 = 1_000_000;
 const base: JobParams = { completions: 1, parallelism: 1, backoffLimit: 6, completionMode: "NonIndexed", restartPolicy: "Never" };
@@ -119,4 +119,63 @@ describe("jobStep", () => {
   it("the back-off doubles from 10 s to at most 6 min", () => {
     expect([0, 1, 2, 3, 6, 7, 50].map(jobBackoffMs)).toEqual([0, 10_000, 20_000, 40_000, 320_000, 360_000, 360_000]);
   });
+});
+
+describe("jobStep on a draining node", () => {
+  // An evicted pod (DisruptionTarget) counts as failed, as Kubernetes counts it without a podFailurePolicy.
+  const drainCases: { name: string; params?: Partial<JobParams>; pods: JobPod[]; evicted?: EvictedJobPod[]; draining?: string[]; now?: number; expect: Record<string, unknown> }[] = [
+    { name: "an active pod on a draining node is to be evicted; nothing new yet", pods: [pod("a", "Running")], draining: ["a"], expect: { evict: ["a"], create: [], active: 1, failed: 0 } },
+    {
+      name: "every active pod on the node, sorted; not the ended ones, not those elsewhere",
+      params: { completions: 4, parallelism: 3 },
+      pods: [pod("c", "Running"), pod("a", "Pending"), pod("b", "Running"), pod("d", "Succeeded")],
+      draining: ["c", "a", "d"],
+      expect: { evict: ["a", "c"], succeeded: 1 },
+    },
+    {
+      name: "an evicted pod is failed from its eviction on (the pod gone): the replacement waits the back-off",
+      pods: [],
+      evicted: [{ name: "a", at: T0 + 1_000 }],
+      now: T0 + 5_000,
+      expect: { failed: 1, active: 0, create: [], backoffUntil: T0 + 11_000, evict: [] },
+    },
+    { name: "after the back-off the replacement is created", pods: [], evicted: [{ name: "a", at: T0 + 1_000 }], now: T0 + 11_000, expect: { failed: 1, create: [{}] } },
+    {
+      name: "an evicted pod still stopping counts once, as failed, not as terminating",
+      pods: [pod("a", "Terminating")],
+      evicted: [{ name: "a", at: T0 + 1_000 }],
+      now: T0 + 11_000,
+      expect: { failed: 1, active: 0, create: [{}] },
+    },
+    {
+      name: "evictions count toward backoffLimit: beyond it the Job fails (BackoffLimitExceeded)",
+      params: { backoffLimit: 1 },
+      pods: [pod("a", "Failed")],
+      evicted: [{ name: "b", at: T0 + 9_000 }],
+      expect: { condition: { type: "Failed", reason: "BackoffLimitExceeded", at: T0 + 9_000 }, failed: 2, evict: [] },
+    },
+    { name: "backoffLimit 0: one eviction fails the Job", params: { backoffLimit: 0 }, pods: [], evicted: [{ name: "a", at: T0 }], expect: { condition: { type: "Failed", reason: "BackoffLimitExceeded" } } },
+    {
+      name: "Indexed: the evicted pod's index is created again (after the back-off)",
+      params: { completionMode: "Indexed", completions: 3, parallelism: 3 },
+      pods: [pod("a", "Succeeded", { index: 0 }), pod("c", "Running", { index: 2 })],
+      evicted: [{ name: "b", index: 1, at: T0 + 1_000 }],
+      now: T0 + 11_000,
+      expect: { create: [{ index: 1 }], failed: 1, active: 1 },
+    },
+    {
+      name: "a pod both in excess and draining is removed, not evicted",
+      params: { completions: 5, parallelism: 1 },
+      pods: [pod("a", "Running"), pod("b", "Running", { createdAt: T0 + 5 })],
+      draining: ["a", "b"],
+      expect: { remove: ["b"], evict: ["a"] },
+    },
+    { name: "a Job that completed evicts nothing", pods: [pod("a", "Succeeded"), pod("b", "Running")], draining: ["b"], params: { completions: 1, parallelism: 2 }, expect: { condition: { type: "Complete" }, remove: ["b"], evict: [] } },
+  ];
+  for (const c of drainCases) {
+    it(c.name, () => {
+      const step = jobStep({ params: { ...base, ...c.params }, pods: c.pods, evicted: c.evicted ?? [], draining: c.draining ?? [], startTime: T0, now: c.now ?? T0 + 2_000 });
+      expect(step).toMatchObject(c.expect);
+    });
+  }
 });

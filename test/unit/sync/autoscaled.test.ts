@@ -54,6 +54,27 @@ describe("workloads an autoscaler scales", () => {
     expect(changedWorkloads(graphOf({ "web.yaml": before, ...extra }), graphOf({ "web.yaml": after, ...extra }))).toEqual(want);
   });
 
+  // Every kind with a scale subresource: a replicas-only change is the autoscaler's, a template change rolls.
+  const scalable: [kind: string, apiVersion: string, extra: string][] = [
+    ["ReplicaSet", "apps/v1", ""],
+    ["ReplicationController", "v1", ""],
+    ["StatefulSet", "apps/v1", "  serviceName: web\n"],
+  ];
+  function workload(kind: string, apiVersion: string, extra: string, replicas: number, image = "web:1"): string {
+    const selector = kind === "ReplicationController" ? "{app: web}" : "{matchLabels: {app: web}}";
+    return `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: web}\nspec:\n  replicas: ${replicas}\n${extra}  selector: ${selector}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: "${image}"}]\n`;
+  }
+  const hpaOf = (kind: string) => HPA.replace("{apiVersion: apps/v1, kind: Deployment, name: web}", `{kind: ${kind}, name: web}`);
+  it.each(scalable)("%s: a replicas-only change of an autoscaled one is not a rollout; a template change and replicas 0 are", (kind, apiVersion, extra) => {
+    const key = `${kind}/default/web`;
+    const changed = (before: string, after: string, hpa = true) =>
+      changedWorkloads(graphOf({ "web.yaml": before, ...(hpa ? { "hpa.yaml": hpaOf(kind) } : {}) }), graphOf({ "web.yaml": after, ...(hpa ? { "hpa.yaml": hpaOf(kind) } : {}) }));
+    expect(changed(workload(kind, apiVersion, extra, 2), workload(kind, apiVersion, extra, 5))).toEqual([]);
+    expect(changed(workload(kind, apiVersion, extra, 2), workload(kind, apiVersion, extra, 5), false)).toEqual([key]);
+    expect(changed(workload(kind, apiVersion, extra, 2), workload(kind, apiVersion, extra, 2, "web:2"))).toEqual([key]);
+    expect(changed(workload(kind, apiVersion, extra, 2), workload(kind, apiVersion, extra, 0))).toEqual([key]);
+  });
+
   it("a change of the autoscaler alone changes no workload", () => {
     expect(changedWorkloads(graphOf({ "web.yaml": deployment(2), "hpa.yaml": HPA }), graphOf({ "web.yaml": deployment(2), "hpa.yaml": HPA.replace("maxReplicas: 6", "maxReplicas: 8") }))).toEqual([]);
   });

@@ -2,7 +2,7 @@
 import type { ObjectMeta } from "../meta.js";
 
 /**
- * Scales a Deployment or Rollout of the same namespace between minReplicas and maxReplicas from its pods' cpu and memory use, as Kubernetes' HPA controller does: every 15 s, desired = ceil(current × currentValue / targetValue), nothing within a tolerance of 0.1, scale-down stabilized over 300 s by default, rates limited by the behavior's policies. Usage comes from the engines themselves (Docker's container statistics, /proc for the process runtime). While it targets a workload, the autoscaler owns the workload's replica count: a change of spec.replicas in Git is ignored (not a rollout), and spec.replicas 0 turns autoscaling off, as in Kubernetes.
+ * Scales a Deployment, ReplicaSet, ReplicationController, Rollout or StatefulSet (the kinds with a scale subresource) of the same namespace between minReplicas and maxReplicas from its pods' cpu and memory use, as Kubernetes' HPA controller does: every 15 s, desired = ceil(current × currentValue / targetValue), nothing within a tolerance of 0.1, scale-down stabilized over 300 s by default, rates limited by the behavior's policies. Usage comes from the engines themselves (Docker's container statistics, /proc for the process runtime). While it targets a workload, the autoscaler owns the workload's replica count: a change of spec.replicas in Git is ignored (not a rollout), and spec.replicas 0 turns autoscaling off, as in Kubernetes.
  */
 export interface HorizontalPodAutoscaler {
   apiVersion: "autoscaling/v2";
@@ -30,11 +30,11 @@ export interface HorizontalPodAutoscalerSpec {
   behavior?: HorizontalPodAutoscalerBehavior;
 }
 /**
- * The workload scaled, in the autoscaler's namespace and in this commit (a Deployment, or an Argo Rollout).
+ * The workload scaled, in the autoscaler's namespace and in this commit (a Deployment, ReplicaSet, ReplicationController, StatefulSet, or an Argo Rollout; a DaemonSet, Job, CronJob or Pod has no scale subresource).
  */
 export interface CrossVersionObjectReference {
   /**
-   * The target's apiVersion (apps/v1 for a Deployment, argoproj.io/v1alpha1 or coxswain.io/v1alpha1 for a Rollout); optional.
+   * The target's apiVersion (apps/v1 for a Deployment, ReplicaSet or StatefulSet, v1 for a ReplicationController, argoproj.io/v1alpha1 or coxswain.io/v1alpha1 for a Rollout); optional.
    */
   apiVersion?: string;
   kind: string;

@@ -5,7 +5,7 @@
  * container), turns two samples of a container into a CPU rate, lets autoscale/ decide, and writes
  * autoscalers/<ns>/<name>.yaml.
  *
- * The replica count is told to the workload controller through ReplicaCountPort (controllers/types.ts),
+ * The replica count is told to the target's controller (workload or StatefulSet) through ReplicaCountPort (controllers/types.ts),
  * which this controller implements: while an autoscaler targets a workload, replicas(workload) is the
  * count it set — before its first sync since start, the count its status file recorded, so a restart keeps
  * the workload's size. A workload whose spec.replicas in Git is 0 is not scaled (Kubernetes: scaling
@@ -16,10 +16,11 @@
  * kept in memory here too: after a restart the first sync seeds the scale-down window with the current count.
  */
 import type { Condition } from "../../api/conditions.js";
-import { keyOf, parseKey, type Deployment, type ResourceKey, type Rollout } from "../../api/objects.js";
+import { keyOf, parseKey, type ResourceKey } from "../../api/objects.js";
 import { formatCpu } from "../../api/quantity.js";
 import { decideScale, resolveBehavior, resolveMetrics, type AutoscalerMemory, type MetricStatus, type ScalePod } from "../../autoscale/index.js";
 import { autoscalerOf, autoscalerTargetKey } from "../../graph/index.js";
+import type { ScaleTarget } from "../../manifest/autoscaler.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { ContainerUsage } from "../../runtime/types.js";
@@ -88,7 +89,7 @@ export class AutoscalerController implements ReplicaCountPort {
       const target = autoscalerTargetKey(hpa);
       const entry = target === undefined ? undefined : graph.get(target);
       // A target missing or of another kind is refused by validation: never in an applied graph.
-      return target === undefined || entry === undefined ? [] : [{ hpa, target, workload: entry.object as Deployment | Rollout, pods: this.opts.fleet.pods(target) }];
+      return target === undefined || entry === undefined ? [] : [{ hpa, target, workload: entry.object as ScaleTarget, pods: this.opts.fleet.pods(target) }];
     });
     // Every target's pods are read at once: a Docker reading waits up to a second for the engine's collector.
     const measured = await Promise.all(scaled.map((s) => this.measure(s.pods, live)));

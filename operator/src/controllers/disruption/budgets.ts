@@ -1,16 +1,17 @@
 /**
  * The PodDisruptionBudgets of the applied commit over the fleet's pods: the one place every controller
  * asks before a voluntary disruption (admitDrainMoves: a drain's move of a Deployment's, Rollout's,
- * ReplicaSet's, ReplicationController's or StatefulSet's pod), and what the budgets' status files and
+ * ReplicaSet's, ReplicationController's or StatefulSet's pod, or a drain's eviction of a Job's running pod), and what the budgets' status files and
  * preemption read. The arithmetic is rollout/disruption.ts (pure);
  * this only gathers its inputs: budgets from the graph, pods (of every owner) from the fleet, and each
- * owner's scale: spec.replicas from the graph, a DaemonSet's desiredNumberScheduled from its status record.
+ * owner's scale: spec.replicas from the graph (an autoscaled owner's count from its status record), a
+ * DaemonSet's desiredNumberScheduled from its status record.
  *
  * Call admitDrainMoves and delete the pods it allows without an await in between: the fleet marks a
  * deleted pod Terminating at once, so the next caller's count already misses it.
  */
 import type { DesiredObject, PodDisruptionBudget } from "../../api/objects.js";
-import type { DesiredGraph } from "../../graph/index.js";
+import { autoscalerOf, type DesiredGraph } from "../../graph/index.js";
 import { admitDisruptions, budgetStates, describeBlocked, type Budget, type BudgetPod, type BudgetState, type DisruptionVerdict } from "../../rollout/disruption.js";
 import type { ObservedPod } from "../../runtime/fleet.js";
 import type { WorkloadRecord } from "../../status/types.js";
@@ -38,7 +39,9 @@ function budgetPodOf(p: ObservedPod): BudgetPod {
 }
 
 /**
- * The scale of an owner: spec.replicas of the object in the graph (Kubernetes' scale subresource); for a
+ * The scale of an owner: spec.replicas of the object in the graph (Kubernetes' scale subresource) — for an
+ * owner a HorizontalPodAutoscaler scales, the count it runs (the desired count of its status record), as
+ * the autoscaler writes the scale subresource in Kubernetes —; for a
  * DaemonSet, which has none, the number of nodes that should run its pod (status.desiredNumberScheduled,
  * from the DaemonSet controller's record) — where Kubernetes' disruption controller finds no scale and
  * fails safe (see README). undefined for an owner gone from Git or a DaemonSet not recorded yet: its pods
@@ -48,6 +51,8 @@ function scaleIn(graph: DesiredGraph, records: WorkloadRecords | undefined): (ow
   return (owner) => {
     const obj: DesiredObject | undefined = graph.get(owner)?.object;
     if (obj?.kind === "DaemonSet") return records?.(owner)?.daemonSet?.desiredNumberScheduled;
+    const scaled = obj !== undefined && autoscalerOf(graph, owner) !== undefined ? records?.(owner)?.replicas.desired : undefined;
+    if (scaled !== undefined) return scaled;
     const spec = obj && "spec" in obj ? (obj.spec as { replicas?: unknown } | undefined) : undefined;
     return typeof spec?.replicas === "number" ? spec.replicas : undefined;
   };

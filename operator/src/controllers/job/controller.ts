@@ -15,6 +15,13 @@
  *   activeDeadlineSeconds) and that the run ended, also after ttlSecondsAfterFinished removed its pods.
  * - A failed pod's exit code and the end of its log go to the status file, with the values its environment
  *   took from Secrets cut out (runtime/env.ts redactEnv).
+ * - A running pod on a draining node is evicted, as `kubectl drain` evicts it: only while the
+ *   PodDisruptionBudgets over it allow (disruption/budgets.ts admitDrainMoves, with no await before the
+ *   deletion; a held eviction is a DrainBlocked condition, a DisruptionBudget event and the node's drain-wait
+ *   line). The evicted pod counts as failed, as Kubernetes counts a pod with the DisruptionTarget condition
+ *   when the Job has no podFailurePolicy (toward backoffLimit, and the back-off before its replacement);
+ *   the status file's `evicted` list keeps it, since the pod is gone. Its replacement is scheduled elsewhere
+ *   (a draining node is cordoned). Ended pods stay where they are: they hold nothing, and are the run's record.
  */
 import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
 import { toCoxError, type CoxError } from "../../api/errors.js";
@@ -29,6 +36,8 @@ import { formatIndexes, jobPath, MAX_RECORDED_FAILURES, readJobRecord, renderJob
 import type { WorkloadRecord } from "../../status/types.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredView, WorkloadReporter } from "../types.js";
+import { admitDrainMoves } from "../disruption/budgets.js";
+import type { DrainWaits } from "../disruption/drain-waits.js";
 import { uniquePodName } from "../workload/names.js";
 import type { PodPlacer } from "../workload/placer.js";
 import { planTemplate, type TemplatePlan } from "../workload/template.js";
@@ -42,7 +51,7 @@ const MAX_EVENTS = 20;
 /** Options of the Job controller. */
 export interface JobControllerOptions {
   desired: DesiredView;
-  fleet: Pick<Fleet, "pods" | "deletePod" | "pendingCreates" | "podNames" | "runtimeOf">;
+  fleet: Pick<Fleet, "pods" | "deletePod" | "pendingCreates" | "podNames" | "runtimeOf" | "listNodes">;
   placer: Pick<PodPlacer, "place" | "forget">;
   reporter: WorkloadReporter;
   /** Writes (or, with undefined, removes) a status file. */
@@ -51,6 +60,8 @@ export interface JobControllerOptions {
   statusFile(path: string): string | undefined;
   now?: () => number;
   log?: (line: string) => void;
+  /** Where an eviction held by a PodDisruptionBudget is told, per node (the summary shows it). */
+  drainWaits?: DrainWaits;
 }
 
 /** What the controller remembers of a Job between reconciles (rebuilt from the status branch after a restart). */
@@ -101,20 +112,52 @@ export class JobController {
     const params = jobParams(job);
     const startTime = sameRun ? Date.parse(sameRun.startTime) : run.length > 0 ? Math.min(...run.map((p) => p.createdAt)) : now;
 
+    const evicted = [...(sameRun?.evicted ?? [])];
+    const draining = new Set(fleet.listNodes().filter((n) => n.config.drain).map((n) => n.config.name));
     let step: JobStep;
     if (sameRun && sameRun.phase !== "Running") {
       // The run ended: it is not decided again (its pods may be gone after ttlSecondsAfterFinished).
       step = ended(sameRun);
     } else {
-      step = jobStep({ params, pods: run.map(toJobPod), startTime, now });
+      step = jobStep({
+        params,
+        pods: run.map(toJobPod),
+        evicted: evicted.map((e) => ({ name: e.pod, ...(e.index !== undefined ? { index: e.index } : {}), at: Date.parse(e.at) })),
+        draining: run.filter((p) => draining.has(p.node)).map((p) => p.name),
+        startTime,
+        now,
+      });
     }
+    let requeueAfterMs = step.nextCheckAt !== undefined ? Math.max(10, step.nextCheckAt - now) : undefined;
     for (const name of step.remove) {
       const p = run.find((x) => x.name === name);
       if (p && p.phase !== "Terminating") fleet.deletePod(p, plan.graceSeconds);
     }
+    // A drain's evictions: asked of the budgets, and deleted with no await in between.
+    let drainWait = "";
+    if (step.evict.length > 0 && !entry.paused) {
+      const admitted = admitDrainMoves({
+        graph: desired.graph(),
+        fleetPods: fleet.pods(),
+        pods: run,
+        remove: step.evict,
+        evictions: step.evict,
+        ...(this.opts.reporter.previousRecord ? { records: (k: string) => this.opts.reporter.previousRecord!(k) } : {}),
+      });
+      for (const podName of admitted.allowed) {
+        const p = run.find((x) => x.name === podName)!;
+        fleet.deletePod(p, plan.graceSeconds);
+        const index = toJobPod(p).index;
+        evicted.push({ pod: p.name, ...(index !== undefined ? { index } : {}), node: p.node, at: new Date(now).toISOString() });
+        events.push({ type: "Warning", reason: "Evicted", message: `pod ${p.name} evicted from draining node ${p.node} (DisruptionTarget): it counts as failed toward backoffLimit ${params.backoffLimit}` });
+      }
+      if (admitted.allowed.length > 0) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, 100); // the next step counts them and replaces them
+      this.opts.drainWaits?.set(key, admitted.blocked);
+      drainWait = [...admitted.blocked.values()].join("; ");
+      if (drainWait) events.push({ type: "Warning", reason: "DisruptionBudget", message: drainWait });
+    } else this.opts.drainWaits?.set(key, new Map());
     const failures = await this.readFailures(mem, run, plan);
 
-    let requeueAfterMs = step.nextCheckAt !== undefined ? Math.max(10, step.nextCheckAt - now) : undefined;
     let createErrors: CoxError[] = [];
     if (step.create.length > 0 && !entry.paused) {
       const taken = fleet.podNames();
@@ -172,6 +215,7 @@ export class JobController {
       ...(endedAt !== undefined ? { completionTime: new Date(endedAt).toISOString() } : {}),
       ...(podsRemovedAt !== undefined ? { podsRemovedAt } : {}),
       failures: failures.length > 0 ? failures : (sameRun?.failures ?? []),
+      ...(evicted.length > 0 ? { evicted } : {}),
     };
     if (sameRun && sameRun.phase !== "Running") {
       // Counts as they were when the run ended: its pods may be gone since.
@@ -181,7 +225,7 @@ export class JobController {
       events.push(condition.type === "Complete" ? { type: "Normal", reason: "Completed", message: "Job completed" } : { type: "Warning", reason: condition.reason, message: condition.message });
     }
     this.opts.setStatusFile(path, renderJobRecord(record));
-    this.report(key, job, plan, record, mem, events, now, entry.commit);
+    this.report(key, job, plan, record, mem, events, now, entry.commit, drainWait);
     const retry = createErrors.find((e) => e.retry !== "stalled");
     if (retry) throw retry;
     return requeueAfterMs !== undefined && Number.isFinite(requeueAfterMs) ? { requeueAfterMs: Math.ceil(requeueAfterMs) } : undefined;
@@ -190,6 +234,7 @@ export class JobController {
   /** The Job left Git (or is held back by the gate): its pods go, then its records. A failed run's status file stays. */
   private async removeJob(key: string, namespace: string, name: string, pods: ObservedPod[]): Promise<void> {
     if (this.opts.desired.graph()?.has(key)) return; // desired, held back by the coordinated rollout
+    this.opts.drainWaits?.set(key, new Map());
     for (const p of pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
     if (pods.length > 0 || this.opts.fleet.pendingCreates(key) > 0) return;
     const path = jobPath(namespace, name);
@@ -252,12 +297,15 @@ export class JobController {
   }
 
   /** The Job's workload record (conditions Complete/Failed as Kubernetes sets them) and its state for the gate. */
-  private report(key: string, job: Job, plan: TemplatePlan, r: JobRecord, mem: Memory, events: Omit<WorkloadEvent, "time">[], now: number, commit: string): void {
+  private report(key: string, job: Job, plan: TemplatePlan, r: JobRecord, mem: Memory, events: Omit<WorkloadEvent, "time">[], now: number, commit: string, drainWait: string): void {
     const at = new Date(now);
     let conditions = mem.conditions;
     if (r.phase === "Complete") conditions = setCondition(conditions, { type: "Complete", status: "True", reason: "Completed", message: r.message }, at);
     else if (r.phase === "Failed") conditions = setCondition(conditions, { type: "Failed", status: "True", reason: r.reason ?? "Failed", message: r.message }, at);
     else conditions = conditions.filter((c) => c.type !== "Complete" && c.type !== "Failed");
+    // An eviction held by a PodDisruptionBudget: which budget (as for Deployments and StatefulSets).
+    if (drainWait) conditions = setCondition(conditions, { type: "DrainBlocked", status: "True", reason: "DisruptionBudget", message: drainWait }, at);
+    else conditions = conditions.filter((c) => c.type !== "DrainBlocked");
     mem.conditions = conditions;
     for (const e of events) {
       const last = mem.events[mem.events.length - 1];
@@ -339,7 +387,7 @@ function ended(r: JobRecord): JobStep {
   const at = Date.parse(r.completionTime ?? r.startTime);
   const condition: JobStep["condition"] =
     r.phase === "Complete" ? { type: "Complete", at } : { type: "Failed", reason: r.reason === "DeadlineExceeded" ? "DeadlineExceeded" : "BackoffLimitExceeded", at, message: r.message };
-  return { condition, succeeded: r.succeeded, failed: r.failed, active: 0, create: [], remove: [] };
+  return { condition, succeeded: r.succeeded, failed: r.failed, active: 0, create: [], remove: [], evict: [] };
 }
 
 /** One line while the run goes on. */

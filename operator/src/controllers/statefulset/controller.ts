@@ -17,6 +17,10 @@
  * ordinal. A claim is bound to the node of its first pod (the scheduler's VolumeBinding), so the pod of an
  * ordinal always comes back where its data is.
  *
+ * While a HorizontalPodAutoscaler targets the set, its count (ReplicaCountPort) replaces spec.replicas
+ * everywhere here: the step creates and removes ordinals by the set's own rules (OrderedReady one at a time,
+ * Parallel at once; the highest ordinal goes first), and the record's desired count is the autoscaler's.
+ *
  * What must survive a restart is in the status record (revision history, stable and current revision);
  * the pods are adopted by name.
  */
@@ -37,7 +41,7 @@ import type { DrainWaits } from "../disruption/drain-waits.js";
 import type { PodPlacer } from "../workload/placer.js";
 import type { ReferenceLookup } from "../workload/env.js";
 import type { PodPriority, TemplatePlan } from "../workload/template.js";
-import type { DesiredEntry, DesiredView, WorkloadReporter } from "../types.js";
+import type { DesiredEntry, DesiredView, ReplicaCountPort, WorkloadReporter } from "../types.js";
 import { planOrdinal } from "./template.js";
 
 /** Options of the StatefulSet controller. */
@@ -50,6 +54,8 @@ export interface StatefulSetControllerOptions {
   now?: () => number;
   /** Where a drain held by a PodDisruptionBudget is told, per node (the summary shows it). */
   drainWaits?: DrainWaits;
+  /** The counts autoscalers set, which replace spec.replicas while one targets the set. */
+  replicas?: ReplicaCountPort;
 }
 
 const MAX_EVENTS = 20;
@@ -94,7 +100,9 @@ export class StatefulSetController {
     const pods = fleet.pods(key);
     const entry = desired.entry(key);
     if (!entry || entry.object.kind !== "StatefulSet") return this.orphans(key, pods);
-    const set = entry.object;
+    // An autoscaler's count replaces spec.replicas (controllers/autoscaler).
+    const scaled = this.opts.replicas?.replicas(key);
+    const set: StatefulSet = scaled === undefined ? entry.object : { ...entry.object, spec: { ...entry.object.spec, replicas: scaled } };
     const graph = entry.graph;
     const priority = resolvePriority(graph, set);
     const refs = (k: string) => graph.get(k)?.object;

@@ -32,6 +32,7 @@ import { parseKey, templateOwnerOf } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import type { DesiredGraph } from "../../graph/index.js";
 import { monitorSecondsOf } from "../../manifest/index.js";
+import { isScaleTarget } from "../../manifest/autoscaler.js";
 import { resolvePriority } from "../../graph/priority.js";
 import {
   blueGreenStep,
@@ -269,8 +270,8 @@ export class WorkloadController {
     const entry = this.opts.desired.entry(ctx.key);
     const owner = entry ? templateOwnerOf(entry.object) : undefined;
     if (!entry || !owner || !isDriven(owner)) return;
-    // An autoscaler's count replaces spec.replicas (controllers/autoscaler; it scales Deployments and Rollouts).
-    const scaled = owner.kind === "Deployment" || owner.kind === "Rollout" ? this.opts.replicas?.replicas(ctx.key) : undefined;
+    // An autoscaler's count replaces spec.replicas (controllers/autoscaler; of the kinds here, all but a bare Pod).
+    const scaled = isScaleTarget(owner) ? this.opts.replicas?.replicas(ctx.key) : undefined;
     const w = scaled === undefined ? owner : ({ ...owner, spec: { ...owner.spec, replicas: scaled } } as typeof owner);
     const graph = entry.graph;
     ctx.workload = w;
