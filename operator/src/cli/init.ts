@@ -20,7 +20,8 @@ export const INIT_USAGE = `coxswain init [DIR] [--node-name NAME]
   writes a GitOps repository for this host into DIR (default .; it must be empty or not exist):
   nodes/<node>.yaml (this host's Docker engine: $DOCKER_HOST when unix://, else /var/run/docker.sock),
   apps/hello/ (a Namespace, a Deployment of 2 replicas and a Service) and README.md; makes DIR a Git
-  repository with one commit unless it is inside one already; prints the coxswain run line to start
+  repository with one commit unless it is inside one already; prints the coxswain run line to start it
+
   --node-name <name>            the Node's name (default: this host's name as a DNS label)`;
 
 /** This host's name as a DNS-1123 label (lowercase letters, digits, '-'), or "node-1" when nothing is left. */
