@@ -51,6 +51,7 @@ describe("the systemd unit", () => {
     expect(service.get("User")).toBe("coxswain");
     expect(service.get("ExecStart")).toMatch(/^\/usr\/bin\/coxswain run --repo \$\{COXSWAIN_REPO\} /);
     expect(service.get("ExecStart")).toContain("--state-dir %S/coxswain");
+    expect(service.get("ExecStart")).toContain("--runtime docker");
     expect(service.get("StateDirectory")).toBe("coxswain");
     expect(service.get("Restart")).toBe("on-failure");
     expect(service.get("NoNewPrivileges")).toBe("yes");
