@@ -20,6 +20,8 @@
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { Readable } from "node:stream";
 import { createDockerClient, dial, parseEndpoint } from "../../operator/src/runtime/docker/client.js";
 
@@ -455,4 +457,59 @@ function untar(archive: Buffer): Map<string, Buffer> {
     off += 512 + Math.ceil(size / 512) * 512;
   }
   return files;
+}
+
+/**
+ * The test stand-in for the official Node.js image, for building the project's Dockerfile with no registry:
+ * this machine's node (with every library `ldd` names and the dynamic loader) at /usr/local/bin/node and its
+ * npm at /usr/local/lib/node_modules/npm, as the official image lays them out, over the busybox base (the
+ * shell and tools the Dockerfile's RUN steps use). Unlike the official image it carries this machine's npm
+ * cache at /root/.npm and sets npm_config_offline=true, so `npm ci` installs package-lock.json's packages from
+ * that cache and never reaches for the registry (CI's own `npm ci` filled the cache).
+ */
+export const TEST_NODE_IMAGE = "coxswain-test/node:20-offline";
+
+/** Imports TEST_NODE_IMAGE into the engine at socketPath (skipped when present with the same content). */
+export async function buildNodeImage(socketPath: string): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "coxswain-node-image-"));
+  try {
+    const put = (from: string, to: string) => {
+      fs.mkdirSync(path.dirname(path.join(root, to)), { recursive: true });
+      fs.cpSync(from, path.join(root, to), { recursive: true, dereference: true });
+    };
+    const link = (target: string, at: string) => {
+      fs.mkdirSync(path.dirname(path.join(root, at)), { recursive: true });
+      fs.symlinkSync(target, path.join(root, at));
+    };
+    const { applets } = baseRootfs();
+    put(findStaticBusybox(), "bin/busybox");
+    for (const applet of applets) link("busybox", `bin/${applet}`);
+    link("/bin/busybox", "usr/bin/env"); // npm's scripts start with #!/usr/bin/env node
+    put(process.execPath, "usr/local/bin/node");
+    const libs = execFileSync("ldd", [process.execPath], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(l)?.[1])
+      .filter((p): p is string => p !== undefined);
+    for (const lib of libs) put(lib, lib.slice(1));
+    const npmDir = path.resolve(path.dirname(fs.realpathSync(execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim())), "..");
+    put(npmDir, "usr/local/lib/node_modules/npm");
+    link("../lib/node_modules/npm/bin/npm-cli.js", "usr/local/bin/npm");
+    link("../lib/node_modules/npm/bin/npx-cli.js", "usr/local/bin/npx");
+    put(path.join(execFileSync("npm", ["config", "get", "cache"], { encoding: "utf8" }).trim(), "_cacache"), "root/.npm/_cacache");
+    fs.mkdirSync(path.join(root, "tmp"), { mode: 0o1777 });
+    fs.chmodSync(path.join(root, "tmp"), 0o1777);
+    fs.mkdirSync(path.join(root, "etc"));
+    fs.writeFileSync(path.join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+    fs.writeFileSync(path.join(root, "etc/group"), "root:x:0:\n");
+    const content = execFileSync("tar", ["-C", root, "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-c", "."], { maxBuffer: 1 << 30 });
+    await importImage(socketPath, TEST_NODE_IMAGE, content, [
+      "ENV PATH=/usr/local/bin:/usr/bin:/bin",
+      "ENV npm_config_cache=/root/.npm",
+      "ENV npm_config_offline=true",
+      "ENV npm_config_update_notifier=false",
+      'CMD ["node"]',
+    ]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 }

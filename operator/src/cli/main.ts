@@ -2,8 +2,10 @@
  * The `coxswain` command: dispatches to the subcommands. Exit codes: 0 success, 1 the input is invalid
  * (validate, plan) or the operator failed, 2 the command line is wrong.
  */
+import { readFileSync } from "node:fs";
 import { isCoxError, toCoxError } from "../api/errors.js";
 import { HISTORY_USAGE, historyCommand } from "./history.js";
+import { INIT_USAGE, initCommand } from "./init.js";
 import { KINDS_USAGE, kindsCommand } from "./kinds.js";
 import { PLAN_USAGE, planCommand } from "./plan.js";
 import { quickstartCommand } from "./quickstart.js";
@@ -23,6 +25,8 @@ usage:
   coxswain history --repo <path|url> [--limit 50] [--output json]        the deploy log, from the records and notes
   coxswain kinds                  the kinds coxswain reads, and those it accepts and ignores
   coxswain quickstart             run the operator on a Git copy of examples-repo (npm start)
+  coxswain init [DIR]             scaffold a GitOps repository for this host in DIR (default .)
+  coxswain --version              the version of this installation
 
 ${RUN_USAGE}
 
@@ -34,7 +38,15 @@ ${STATUS_USAGE}
 
 ${HISTORY_USAGE}
 
-${KINDS_USAGE}`;
+${KINDS_USAGE}
+
+${INIT_USAGE}`;
+
+/** The version of this installation: package.json's, two folders above cli/ in src/ and dist/ alike. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
 
 /** Prints a line with a timestamp (progress of `run`). */
 function stamped(line: string): void {
@@ -65,6 +77,12 @@ export async function main(argv: string[]): Promise<number> {
         return kindsCommand(rest, plain);
       case "quickstart":
         return await quickstartCommand(rest, stamped);
+      case "init":
+        return await initCommand(rest, plain);
+      case "--version":
+      case "version":
+        plain(packageVersion());
+        return 0;
       case undefined:
       case "help":
       case "--help":
