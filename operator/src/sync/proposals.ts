@@ -38,6 +38,7 @@ import type { SchedulerSettings } from "../scheduler/index.js";
 import { buildPlan, formatPlan, planNote, toPlanRecord, type FleetView, type Plan } from "./plan.js";
 import { isWorkloadKey } from "./gate.js";
 import { previewGraph, type Previews } from "./previews.js";
+import type { ProposalReporter } from "./forge-posts.js";
 
 /** The work-queue key of the proposal tracker. */
 export const PROPOSALS_KEY = "@proposals";
@@ -76,6 +77,8 @@ export interface ProposalTrackerOptions {
   now?: () => number;
   /** How commits are read (limits, parse cache): the deploy branch's, so a proposal is judged as its merge would be. */
   manifests?: ManifestReadOptions;
+  /** Told when a head is planned and when a merged proposal rolled out (the forge's comment and statuses). */
+  reporter?: ProposalReporter;
 }
 
 /** What the tracker knows about one proposal. */
@@ -220,6 +223,7 @@ export class ProposalTracker {
 
   private async planProposal(name: string, ref: ProposalRef, preview: boolean, k: Known | undefined): Promise<void> {
     const { repo } = this.opts;
+    this.opts.reporter?.planning(name, ref);
     const target = await loadCommit(repo, ref.oid, this.opts.path, this.opts.manifests);
     const base = this.opts.base.commit();
     const baseGraph = this.opts.base.graph();
@@ -239,6 +243,7 @@ export class ProposalTracker {
     this.opts.store.setNote(ref.oid, planNote(plan, planPath(name)));
     this.known.set(name, next);
     this.write(next, toPlanRecord(plan, ref.ref, previewRec));
+    this.opts.reporter?.planned(name, ref, plan, planPath(name));
     this.log(`proposal ${ref.name} at ${short(ref.oid)}: ${this.summaryOf(plan)}${previewRec ? `; preview ${previewRec.state} in ${previewRec.namespace || "-"}` : ""}`);
     for (const line of formatPlan(plan).slice(1)) this.log(`  ${line}`);
   }
@@ -326,6 +331,7 @@ export class ProposalTracker {
       }
       const final = this.opts.store.getCommit(k.merged!.linked ?? head);
       if (final && final.phase !== "Pending" && final.phase !== "Progressing") {
+        if (k.merged!.linked !== undefined) this.opts.reporter?.rolledOut(k.name, final);
         const by = k.merged!.linked ? ` (${short(k.merged!.linked)} records it)` : "";
         this.forget(k.name, `merged and rolled out${by}`);
       }
