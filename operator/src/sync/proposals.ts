@@ -9,7 +9,9 @@
  *   with placements on the fleet as it runs now (sync/plan.ts buildPlan);
  * - the plan is written to plans/<name>.yaml on the status branch (PlanRecord, name from planName:
  *   "pr/login" → "pr-login", pull request 12 → "pr-12") and a one-line note is asked for on the head
- *   commit (refs/notes/coxswain), so the author reads both with git;
+ *   commit (refs/notes/coxswain), so the author reads both with git; with a forge (`reporter`,
+ *   sync/forge-posts.ts) the head also gets a pending status before it is read, and the plan as the pull/merge
+ *   request's comment and a success or failure status after;
  * - with previews: a valid head replaces what the preview runs and renews its TTL; an invalid head leaves
  *   the previous preview running (state Invalid). The preview's state (Progressing, Running, Failed,
  *   Invalid, Expired, Removed) and expiry are recorded in the plan.
@@ -18,7 +20,8 @@
  * has it as a parent, that commit's record gets `plan: plans/<name>.yaml`; the plan file stays until that
  * rollout has finished (the record keeps pointing at it through the status branch's history:
  * `git log -p coxswain/status -- plans/<name>.yaml`). A deleted proposal loses its plan and preview at
- * once. A preview whose proposal got no new head for the TTL is removed (state Expired); a new push starts
+ * once. With a forge, the merge commit (the one linked) gets the rollout's result as a status when it finished.
+ * A preview whose proposal got no new head for the TTL is removed (state Expired); a new push starts
  * it again.
  *
  * After a restart the plans are read back from the status branch: a proposal whose head and base did not
