@@ -3,7 +3,8 @@
  * (test/support/forge-server.ts) and the operator in-process with the fake runtime on a real Git repository:
  * a pushed proposal gets one comment on its pull/merge request and a pending → success status on its head;
  * a new head edits that same comment and gets its own status; a broken manifest gets a failure status
- * naming file:line; the merge gets the rollout's result as a status on the merge commit. The token is
+ * naming file:line; the merge gets the rollout's result as a status on the merge commit (success, or
+ * failure naming the commit it was rolled back to and why). The token is
  * never in the log nor on the status branch. A forge that fails every call blocks nothing.
  */
 import { afterEach, describe, expect, it } from "vitest";
@@ -105,6 +106,28 @@ describe.each(FORGE_KINDS)("PR plans on %s", (kind) => {
     const texts = [{ where: "the operator's log", text: t.lines.join("\n") }, ...(await gitWritten(gitdir))];
     expect(texts.some((x) => x.text.includes("pr-scale"))).toBe(true);
     expect(findSecrets(texts, [TOKEN])).toEqual([]);
+  });
+});
+
+describe("a merge that is rolled back", () => {
+  it("gets a failure status on the merge commit, naming the commit it went back to and why", async () => {
+    const { forge, work, t } = await setup("github");
+    forge.openRequest("pr/bad", 5);
+    await work.git(["checkout", "--quiet", "-b", "pr/bad"]);
+    // Its pods never get ready (the probe fails on the fake runtime): the progress deadline rolls it back.
+    await work.write("web.yaml", deploymentYaml({ name: "web", replicas: 2, image: "app:v2", cpu: "250m", maxSurge: 1, maxUnavailable: 0, probe: true, progressDeadlineSeconds: 2 }));
+    const head = await work.commit("web v2 never gets ready");
+    await work.git(["push", "--quiet", "origin", "pr/bad:pr/bad"]);
+    await statusesOf(forge, head, "coxswain/plan", "success");
+    await work.git(["checkout", "--quiet", "main"]);
+    await work.git(["merge", "--quiet", "--no-ff", "-m", "Merge pr/bad", "pr/bad"]);
+    const merge = await work.revParse("HEAD");
+    await work.push("origin", "main");
+    await waitFor("merge RolledBack", () => t.op.store.getCommit(merge)?.phase === "RolledBack", 60_000, 100);
+    const [status] = await statusesOf(forge, merge, "coxswain/rollout", "failure");
+    const rollback = t.op.store.getCommit(merge)!.rollback!;
+    expect(rollback.code).toMatch(/DeadlineExceeded$/);
+    expect(status!.description.startsWith(`rolled back to ${rollback.to.slice(0, 7)}: ${rollback.code} `)).toBe(true);
   });
 });
 
