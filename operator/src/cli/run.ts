@@ -230,7 +230,10 @@ async function forgeOptions(values: Record<string, unknown>, repo: string, follo
   if (!following) throw new CoxError("InvalidArgument", "--forge needs --preview-branches or --preview-envs: it posts the plans of proposals");
   const url = str("forge-url") ?? DEFAULT_FORGE_URLS[forge];
   if (url === undefined) throw new CoxError("InvalidArgument", `--forge ${forge} needs --forge-url <API base>, e.g. https://gitea.example/api/v1`);
-  if (!/^https?:\/\/[^\s/]+/i.test(url)) throw new CoxError("InvalidArgument", `--forge-url: expected an http(s) URL (got ${JSON.stringify(url)})`);
+  const parsed = URL.canParse(url) && /^https?:\/\/[^\s/]+/i.test(url) ? new URL(url) : undefined;
+  if (!parsed) throw new CoxError("InvalidArgument", `--forge-url: expected an http(s) URL (got ${JSON.stringify(url)})`);
+  // Credentials in the URL would be printed with it; the token has its own flag.
+  if (parsed.username || parsed.password) throw new CoxError("InvalidArgument", "--forge-url: expected a URL without credentials; give the token with --forge-token-file or " + FORGE_TOKEN_ENV);
   let target = str("forge-repo");
   if (target === undefined && /^https?:\/\//i.test(repo)) target = new URL(repo).pathname.replace(/^\/+|\/+$/g, "").replace(/\.git$/, "");
   if (target === undefined || !/^[^\s/]+(\/[^\s/]+)+$/.test(target)) {

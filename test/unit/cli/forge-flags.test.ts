@@ -35,6 +35,8 @@ describe("--forge flags", () => {
     { what: "--forge without proposals to follow", flags: ["--forge", "github", "--forge-repo", "a/b"], plain: true },
     { what: "gitea without --forge-url", flags: ["--forge", "gitea", "--forge-repo", "a/b"], env: true },
     { what: "a --forge-url that is not http(s)", flags: ["--forge", "github", "--forge-repo", "a/b", "--forge-url", "ftp://x"], env: true },
+    { what: "a --forge-url that is no URL", flags: ["--forge", "github", "--forge-repo", "a/b", "--forge-url", "http://[::1"], env: true },
+    { what: "a --forge-url with credentials in it", flags: ["--forge", "github", "--forge-repo", "a/b", "--forge-url", "https://me:secret@api.github.com"], env: true },
     { what: "no --forge-repo with a repository on disk", flags: ["--forge", "github"], env: true },
     { what: "a --forge-repo without an owner", flags: ["--forge", "github", "--forge-repo", "deploy"], env: true },
     { what: "--forge-url without --forge", flags: ["--forge-url", "https://api.github.com"] },
