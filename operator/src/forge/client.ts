@@ -66,6 +66,8 @@ export interface ForgeClientOptions {
   token: string;
   /** Deadline of each request (default 10 s). */
   timeoutMs?: number;
+  /** Aborts the requests in flight (the operator stopping). */
+  signal?: AbortSignal;
 }
 
 /** GitHub refuses status descriptions longer than this. */
@@ -86,7 +88,7 @@ export function createForgeClient(opts: ForgeClientOptions): ForgeClient {
         method,
         headers: { ...auth, "user-agent": "coxswain", ...(body !== undefined ? { "content-type": "application/json" } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new CoxError("ForgeRequestFailed", `${opts.kind}: ${method} ${path}: ${(err as Error).message}`, { details: { method, path }, cause: err });

@@ -78,7 +78,7 @@ export class ForgePublisher {
     return this.chain;
   }
 
-  /** Drops what is queued and not started; resolves when the call in flight ended. */
+  /** Drops what is queued and not started (a call in flight gives up after its attempt); resolves when it ended. */
   close(): Promise<void> {
     this.closed = true;
     return this.chain;
@@ -91,6 +91,7 @@ export class ForgePublisher {
         await fn();
         this.opts.onCall?.("ok");
       } catch (err) {
+        if (this.closed) return void this.opts.log(`forge ${this.opts.client.kind}: ${what} not posted: the operator is stopping`);
         this.failed++;
         this.opts.onCall?.("failed");
         this.opts.log(`forge ${this.opts.client.kind}: ${what} not posted: ${toCoxError(err, "ForgeRequestFailed").message} (the rollout does not wait for it)`);

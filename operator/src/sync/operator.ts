@@ -110,7 +110,7 @@ export interface OperatorOptions {
    * Post proposals' plans and statuses on this forge (`--forge`; sync/forge-posts.ts): where it is, the
    * token, and the delays between attempts of a failed post (default the work queue's; tests shorten them).
    */
-  forge?: ForgeClientOptions & { backoff?: Required<BackoffOptions> };
+  forge?: Omit<ForgeClientOptions, "signal"> & { backoff?: Required<BackoffOptions> };
   /** Burst coalescing of pushes (BurstGate): quiet time and longest hold (defaults 500 ms and 2 s). */
   burstQuietMs?: number;
   burstMaxWaitMs?: number;
@@ -580,10 +580,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("Node", nodes);
     manager.register(SOURCE_KEY, new BurstGate(sync, () => repo.head(branch), opts.burstQuietMs ?? DEFAULT_BURST_QUIET_MS, opts.burstMaxWaitMs ?? DEFAULT_BURST_MAX_WAIT_MS));
     if (following && opts.forge) {
-      const client = createForgeClient(opts.forge);
+      // Stopping drops what is queued and aborts the request in flight: a forge that hangs never holds up a stop.
+      const abort = new AbortController();
+      const client = createForgeClient({ ...opts.forge, signal: abort.signal });
       forge = new ForgePublisher({ client, log, ...(opts.forge.backoff ? { backoff: opts.forge.backoff } : {}), onCall: (result) => metrics.forgePost(client.kind, result) });
       const publisher = forge;
-      cleanups.push(() => publisher.close());
+      cleanups.push(() => {
+        const closed = publisher.close();
+        abort.abort();
+        return closed;
+      });
     }
     if (following) {
       proposals = new ProposalTracker({

@@ -2,8 +2,11 @@
  * The forge client and publisher against the fake forge on 127.0.0.1, for each forge: a 503 is retried
  * until it answers, a 401 is not (the post is dropped, logged without the token, counted); one comment per
  * marker, edited and not posted anew, posted anew when it was deleted on the forge; of several queued
- * bodies of one marker only the newest goes out; a branch with no open request gets no comment.
+ * bodies of one marker only the newest goes out; a branch with no open request gets no comment. Closing
+ * drops what is queued, and aborting the client's signal ends a request a hanging forge never answers.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createForgeClient, FORGE_KINDS, type ForgeKind } from "../../../operator/src/forge/client.js";
 import { ForgePublisher } from "../../../operator/src/forge/publisher.js";
@@ -88,5 +91,31 @@ describe.each(FORGE_KINDS)("%s", (kind) => {
     await publisher.idle();
     expect([...forge.comments.values()].flat()).toEqual([]);
     expect(lines).toEqual([`forge ${kind}: no open pull/merge request from branch pr/none; its plan is not commented (statuses are set)`]);
+  });
+});
+
+describe("stopping", () => {
+  it("drops what is queued when closed", async () => {
+    const { forge, publisher } = await setup("github");
+    for (const state of ["pending", "success"] as const) publisher.status({ sha: SHA, state, context: "coxswain/plan", description: state });
+    await publisher.close();
+    expect(forge.requests).toEqual([]);
+  });
+
+  it("ends a request the forge never answers when the signal aborts", async () => {
+    const server = createServer(() => undefined); // never answers
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const abort = new AbortController();
+      const client = createForgeClient({ kind: "gitea", url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`, repo: "acme/deploy", token: TOKEN, signal: abort.signal });
+      const call = client.setStatus({ sha: SHA, state: "pending", context: "coxswain/plan", description: "x" });
+      const outcome = call.then(() => "answered", (err: { code?: string }) => err.code);
+      await new Promise((resolve) => server.once("request", resolve)); // in flight
+      abort.abort();
+      expect(await outcome).toBe("ForgeRequestFailed");
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
