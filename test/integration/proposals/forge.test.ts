@@ -5,7 +5,8 @@
  * a new head edits that same comment and gets its own status; a broken manifest gets a failure status
  * naming file:line; the merge gets the rollout's result as a status on the merge commit (success, or
  * failure naming the commit it was rolled back to and why). The token is
- * never in the log nor on the status branch. A forge that fails every call blocks nothing.
+ * never in the log nor on the status branch. A merge request head the remote advertises is commented on
+ * its own request. A forge that fails every call blocks nothing.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { FORGE_KINDS, type ForgeKind } from "../../../operator/src/forge/client.js";
@@ -106,6 +107,28 @@ describe.each(FORGE_KINDS)("PR plans on %s", (kind) => {
     const texts = [{ where: "the operator's log", text: t.lines.join("\n") }, ...(await gitWritten(gitdir))];
     expect(texts.some((x) => x.text.includes("pr-scale"))).toBe(true);
     expect(findSecrets(texts, [TOKEN])).toEqual([]);
+  });
+});
+
+describe("a merge request head the remote advertises", () => {
+  it("is commented on its own request, without asking the forge which request it is", async () => {
+    const forge = await startFakeForge("gitlab", "acme/deploy", TOKEN);
+    scope.defer(() => forge.close());
+    forge.openRequest("feature", 12);
+    const work = await scope.work();
+    const { url } = await scope.served(work);
+    await work.write("web.yaml", web(2, "app:v1"));
+    await work.commit("v1");
+    await work.push("origin", "main");
+    await work.git(["checkout", "--quiet", "-b", "feature"]);
+    await work.write("web.yaml", web(2, "app:v2"));
+    const head = await work.commit("v2 as a merge request");
+    await work.git(["push", "--quiet", "origin", "feature:refs/merge-requests/12/head"]);
+    await operator(scope, { repo: url, previewBranches: ["merge-requests/*"], forge: { kind: "gitlab", url: forge.url, repo: "acme/deploy", token: TOKEN, backoff } });
+    await statusesOf(forge, head, "coxswain/plan", "success");
+    const comment = await waitFor("the comment on !12", () => forge.comments.get(12)?.[0], 30_000, 50);
+    expect(comment.body).toContain("<!-- coxswain-plan pr-12 -->");
+    expect(forge.requests.filter((r) => r.path.includes("/merge_requests?"))).toEqual([]);
   });
 });
 
