@@ -38,7 +38,7 @@ import type { PlanRecord } from "../status/types.js";
 import { short } from "./branch-sync.js";
 import { loadCommit, type ManifestReadOptions } from "./load.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
-import { buildPlan, formatPlan, planNote, toPlanRecord, type FleetView, type Plan } from "./plan.js";
+import { buildPlan, formatPlan, NOTE_ITEMS, planNote, toPlanRecord, type FleetView, type Plan } from "./plan.js";
 import { isWorkloadKey } from "./gate.js";
 import { previewGraph, type Previews } from "./previews.js";
 import type { ProposalReporter } from "./forge-posts.js";
@@ -248,7 +248,7 @@ export class ProposalTracker {
     this.write(next, toPlanRecord(plan, ref.ref, previewRec));
     this.opts.reporter?.planned(name, ref, plan, planPath(name));
     this.log(`proposal ${ref.name} at ${short(ref.oid)}: ${this.summaryOf(plan)}${previewRec ? `; preview ${previewRec.state} in ${previewRec.namespace || "-"}` : ""}`);
-    for (const line of formatPlan(plan).slice(1)) this.log(`  ${line}`);
+    for (const line of formatPlan(plan, NOTE_ITEMS).slice(1)) this.log(`  ${line}`);
   }
 
   private summaryOf(plan: Plan): string {
