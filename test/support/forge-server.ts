@@ -80,7 +80,7 @@ export async function startFakeForge(kind: ForgeKind, repo: string, token: strin
       const n = Number(m[1]);
       if (![...open.values()].includes(n)) return [404, { message: "Not Found" }];
       const of = comments.get(n) ?? [];
-      if (method === "GET") return [200, firstPage ? of : []];
+      if (method === "GET") return [200, firstPage || kind === "gitea" ? of : []]; // Gitea does not page issue comments
       if (method === "POST") {
         const c = { id: nextId++, body: String(body.body) };
         comments.set(n, [...of, c]);

@@ -13,9 +13,9 @@
  *   POST /projects/{id}/statuses/{sha} ({state: pending|running|success|failed|canceled, name, description}).
  * - Gitea (API base like https://gitea.example/api/v1, `Authorization: token <token>`):
  *   GET /repos/{o}/{r}/pulls?state=open → [{number, head: {ref}}], filtered here by head.ref;
- *   GET|POST /repos/{o}/{r}/issues/{n}/comments; PATCH /repos/{o}/{r}/issues/comments/{id};
+ *   GET (every one, not paged) and POST /repos/{o}/{r}/issues/{n}/comments; PATCH /repos/{o}/{r}/issues/comments/{id};
  *   POST /repos/{o}/{r}/statuses/{sha} ({state: pending|success|error|failure|warning, context, description}).
- * Lists are read page by page (at most MAX_PAGES pages). A failed call throws ForgeRequestFailed with the
+ * Other lists are read page by page (at most MAX_PAGES pages). A failed call throws ForgeRequestFailed with the
  * method, path and HTTP status, never the token (it is only ever in a header).
  */
 import { CoxError } from "../api/errors.js";
@@ -114,6 +114,11 @@ export function createForgeClient(opts: ForgeClientOptions): ForgeClient {
     }
     return out;
   };
+  const all = async (path: string): Promise<Record<string, unknown>[]> => {
+    const got = await call("GET", path);
+    if (!Array.isArray(got)) throw new CoxError("ForgeRequestFailed", `${opts.kind}: GET ${path}: expected a list`);
+    return got as Record<string, unknown>[];
+  };
   const comments = (items: Record<string, unknown>[]): ForgeComment[] => items.map((c) => ({ id: Number(c.id), body: String(c.body ?? "") }));
   const description = (s: ForgeStatus) => (s.description.length <= STATUS_DESCRIPTION_MAX ? s.description : `${s.description.slice(0, STATUS_DESCRIPTION_MAX - 1)}…`);
   const enc = encodeURIComponent;
@@ -145,7 +150,8 @@ export function createForgeClient(opts: ForgeClientOptions): ForgeClient {
       const pr = found.find((p) => (p.head as { ref?: unknown } | undefined)?.ref === branch);
       return pr ? Number(pr.number) : undefined;
     },
-    listComments: async (n) => comments(await list(`${repo}/issues/${n}/comments`, opts.kind === "github" ? "per_page" : "limit")),
+    // Gitea's issue comments are not paged (only since/before): one call answers them all.
+    listComments: async (n) => comments(opts.kind === "github" ? await list(`${repo}/issues/${n}/comments`, "per_page") : await all(`${repo}/issues/${n}/comments`)),
     createComment: async (n, body) => Number(((await call("POST", `${repo}/issues/${n}/comments`, { body })) as { id: number }).id),
     editComment: async (_n, id, body) => void (await call("PATCH", `${repo}/issues/comments/${id}`, { body })),
     setStatus: async (s) => void (await call("POST", `${repo}/statuses/${s.sha}`, { state: s.state, context: s.context, description: description(s) })),
