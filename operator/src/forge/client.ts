@@ -71,7 +71,7 @@ export interface ForgeClientOptions {
 }
 
 /** GitHub refuses status descriptions longer than this. */
-export const STATUS_DESCRIPTION_MAX = 140;
+const STATUS_DESCRIPTION_MAX = 140;
 const PER_PAGE = 50;
 const MAX_PAGES = 20;
 

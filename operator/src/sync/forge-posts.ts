@@ -16,9 +16,9 @@ import { short } from "./branch-sync.js";
 import { placementCounts, planNote, type Plan } from "./plan.js";
 
 /** The status name of a proposal head's plan. */
-export const PLAN_CONTEXT = "coxswain/plan";
+const PLAN_CONTEXT = "coxswain/plan";
 /** The status name of a merged commit's rollout. */
-export const ROLLOUT_CONTEXT = "coxswain/rollout";
+const ROLLOUT_CONTEXT = "coxswain/rollout";
 
 /** A status without its commit and name: what the decision says. */
 export type StatusVerdict = Pick<ForgeStatus, "state" | "description">;
