@@ -76,6 +76,8 @@ export const ERROR_CODES = {
   WebhookUnauthorized: "stalled",
   RequestTooLarge: "stalled",
   RateLimited: "waiting",
+  // forge (pull/merge request comments and commit statuses)
+  ForgeRequestFailed: "transient",
   // status and CLI
   StatusWriteFailed: "transient",
   InvalidArgument: "stalled",

@@ -6,7 +6,8 @@
 import path from "node:path";
 import { CoxError } from "../api/errors.js";
 import { parseListen, readWebhookSecretFile } from "../server/index.js";
-import { refGlob, resolveGitCredentials } from "../source/index.js";
+import { readSecretFile, refGlob, resolveGitCredentials } from "../source/index.js";
+import { DEFAULT_FORGE_URLS, FORGE_KINDS, type ForgeKind } from "../forge/client.js";
 import { startOperator, type DefaultRuntime, type OperatorOptions } from "../sync/operator.js";
 import {
   MANIFEST_CACHE_FLAG,
@@ -28,6 +29,9 @@ import {
   SCHEDULER_FLAGS,
   SCHEDULER_USAGE,
 } from "./args.js";
+
+/** The environment variable that holds the forge token when --forge-token-file is not given. */
+export const FORGE_TOKEN_ENV = "COXSWAIN_FORGE_TOKEN";
 
 /** Help text of `coxswain run`. */
 export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
@@ -64,6 +68,13 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
                                 (repeatable); the plan goes to plans/<name>.yaml on the status branch and a note
   --preview-envs <glob>         plan these proposals and also run them as previews in namespaces of their own (repeatable)
   --preview-ttl <d>             remove a preview whose proposal got no new head for this long (default 24h)
+  --forge <github|gitlab|gitea> also post each proposal's plan as one pull/merge request comment (edited on every new
+                                head) and commit statuses: coxswain/plan on its head, coxswain/rollout on its merge
+  --forge-url <url>             the forge's API base (default https://api.github.com for github, https://gitlab.com/api/v4
+                                for gitlab; required for gitea, e.g. https://gitea.example/api/v1)
+  --forge-repo <owner/name>     the repository on the forge (GitLab: the project's path; default: the path of an
+                                http(s) --repo, without .git)
+  --forge-token-file <f>        the forge token (else ${FORGE_TOKEN_ENV}); required with --forge
 ${MANIFEST_LIMITS_USAGE}
 ${MANIFEST_CACHE_USAGE}
 ${SCHEDULER_USAGE}`;
@@ -103,6 +114,10 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     "preview-branches": { type: "string", multiple: true },
     "preview-envs": { type: "string", multiple: true },
     "preview-ttl": { type: "string" },
+    forge: { type: "string" },
+    "forge-url": { type: "string" },
+    "forge-repo": { type: "string" },
+    "forge-token-file": { type: "string" },
     seed: { type: "string" },
     ...MANIFEST_LIMIT_FLAGS,
     ...MANIFEST_CACHE_FLAG,
@@ -192,7 +207,52 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     if (!envs.length) throw new CoxError("InvalidArgument", "--preview-ttl needs --preview-envs <glob>");
     opts.previewTtlMs = parseDuration("--preview-ttl", values["preview-ttl"]);
   }
+  const forge = await forgeOptions(values, repo, branches.length + envs.length > 0, out);
+  if (forge) opts.forge = forge;
   return opts;
+}
+
+/**
+ * Reads the --forge flags: the forge, its API base, the repository on it and the token (from the file, else
+ * FORGE_TOKEN_ENV; only where it came from is printed). Any of them without --forge, --forge with no
+ * proposals to follow or without a token, an unknown forge: InvalidArgument.
+ */
+async function forgeOptions(values: Record<string, unknown>, repo: string, following: boolean, out: (line: string) => void): Promise<OperatorOptions["forge"]> {
+  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const kind = str("forge");
+  if (kind === undefined) {
+    const stray = ["forge-url", "forge-repo", "forge-token-file"].find((k) => str(k) !== undefined);
+    if (stray) throw new CoxError("InvalidArgument", `--${stray} needs --forge <github|gitlab|gitea>`);
+    return undefined;
+  }
+  if (!(FORGE_KINDS as readonly string[]).includes(kind)) throw new CoxError("InvalidArgument", `--forge: expected one of ${FORGE_KINDS.join(", ")} (got ${JSON.stringify(kind)})`);
+  const forge = kind as ForgeKind;
+  if (!following) throw new CoxError("InvalidArgument", "--forge needs --preview-branches or --preview-envs: it posts the plans of proposals");
+  const url = str("forge-url") ?? DEFAULT_FORGE_URLS[forge];
+  if (url === undefined) throw new CoxError("InvalidArgument", `--forge ${forge} needs --forge-url <API base>, e.g. https://gitea.example/api/v1`);
+  const parsed = URL.canParse(url) && /^https?:\/\/[^\s/]+/i.test(url) ? new URL(url) : undefined;
+  if (!parsed) throw new CoxError("InvalidArgument", `--forge-url: expected an http(s) URL (got ${JSON.stringify(url)})`);
+  // Credentials in the URL would be printed with it; the token has its own flag.
+  if (parsed.username || parsed.password) throw new CoxError("InvalidArgument", "--forge-url: expected a URL without credentials; give the token with --forge-token-file or " + FORGE_TOKEN_ENV);
+  let target = str("forge-repo");
+  if (target === undefined && /^https?:\/\//i.test(repo)) target = new URL(repo).pathname.replace(/^\/+|\/+$/g, "").replace(/\.git$/, "");
+  if (target === undefined || !/^[^\s/]+(\/[^\s/]+)+$/.test(target)) {
+    throw new CoxError("InvalidArgument", `--forge-repo: expected owner/name (the repository on the forge)${target === undefined ? "; it cannot be read from a --repo on disk" : ` (got ${JSON.stringify(target)})`}`);
+  }
+  let token: string;
+  const file = str("forge-token-file");
+  if (file !== undefined) {
+    const read = await readSecretFile(file, "forge token file");
+    for (const w of read.warnings) out(`warning: ${w}`);
+    token = read.text.trim();
+    if (token === "" || /\s/.test(token)) throw new CoxError("InvalidArgument", `forge token file ${file}: expected one line with the token`);
+    out(`forge token: from file ${file}`);
+  } else {
+    token = (process.env[FORGE_TOKEN_ENV] ?? "").trim();
+    if (token === "") throw new CoxError("InvalidArgument", `--forge ${forge} needs a token: --forge-token-file <f> or ${FORGE_TOKEN_ENV}`);
+    out(`forge token: from environment (${FORGE_TOKEN_ENV})`);
+  }
+  return { kind: forge, url, repo: target, token };
 }
 
 /** Runs the operator until a signal arrives; resolves with the exit code. */

@@ -100,7 +100,24 @@ function containersOf(template: unknown): Map<string, Record<string, unknown>> {
   return new Map(list.filter(isRecord).map((c) => [String(c.name), c]));
 }
 
-/** What changed in a pod template: each container's image, containers added or removed, then the rest. */
+/** A container's env entries by variable name, each as canonical JSON (compared, never shown). */
+function envOf(c: Record<string, unknown>): Map<string, string> {
+  const list = Array.isArray(c.env) ? c.env.filter(isRecord) : [];
+  return new Map(list.map((e) => [String(e.name), canonicalJson(e)]));
+}
+
+/** "web env GREETING changed, DEBUG added, OLD removed": the variables whose entry changed, by name, never their values. */
+function envDetail(container: string, a: Map<string, string>, b: Map<string, string>): string | undefined {
+  const parts: string[] = [];
+  for (const k of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    if (!a.has(k)) parts.push(`${k} added`);
+    else if (!b.has(k)) parts.push(`${k} removed`);
+    else if (a.get(k) !== b.get(k)) parts.push(`${k} changed`);
+  }
+  return parts.length ? `${container} env ${parts.join(", ")}` : undefined;
+}
+
+/** What changed in a pod template: each container's image and env variables, containers added or removed, then the rest. */
 function templateDetails(x: unknown, y: unknown): string[] {
   const [a, b] = [containersOf(x), containersOf(y)];
   const out: string[] = [];
@@ -108,12 +125,19 @@ function templateDetails(x: unknown, y: unknown): string[] {
     const [c, d] = [a.get(name), b.get(name)];
     if (!c) out.push(`container ${name} added`);
     else if (!d) out.push(`container ${name} removed`);
-    else if (c.image !== d.image) out.push(detail(`${name} image`, c.image, d.image));
+    else {
+      if (c.image !== d.image) out.push(detail(`${name} image`, c.image, d.image));
+      const env = envDetail(name, envOf(c), envOf(d));
+      if (env) out.push(env);
+    }
   }
-  // Anything else: compare the templates with the images made equal.
+  // Anything else: compare the templates with the images and env made equal.
   const strip = (t: unknown): string => {
     const copy = JSON.parse(canonicalJson(t ?? null)) as unknown;
-    for (const c of containersOf(copy).values()) delete c.image;
+    for (const c of containersOf(copy).values()) {
+      delete c.image;
+      delete c.env;
+    }
     return canonicalJson(copy);
   };
   if (strip(x) !== strip(y) && out.every((l) => !l.startsWith("container "))) out.push("pod template changed");
@@ -122,7 +146,7 @@ function templateDetails(x: unknown, y: unknown): string[] {
 
 /**
  * What an update changes, for people reading a plan: "replicas 2 → 4", "web image app:1 → app:2",
- * "data.LOG_LEVEL changed". Field paths as changedFields gives them, without a leading "spec."; short
+ * "web env LOG_LEVEL changed, DEBUG added" (variables named, values never shown), "data.LOG_LEVEL changed". Field paths as changedFields gives them, without a leading "spec."; short
  * scalar values are shown, others only named. A Secret's values are never shown. Sorted by field.
  */
 export function changeDetails(before: DesiredObject, after: DesiredObject): string[] {

@@ -47,6 +47,7 @@ export class OperatorMetrics {
   private readonly schedulerAttempts: Counter<"result">;
   private readonly schedulerDuration: Histogram;
   private readonly webhooks: Counter<"provider" | "result">;
+  private readonly forgeCalls: Counter<"forge" | "result">;
 
   constructor(gauges: MetricGauges) {
     const registers = [this.registry];
@@ -132,6 +133,12 @@ export class OperatorMetrics {
       labelNames: ["provider", "result"],
       registers,
     });
+    this.forgeCalls = new Counter({
+      name: "coxswain_forge_posts_total",
+      help: "Posts to the forge (a plan comment or a commit status, retries included), by forge and result (ok, failed).",
+      labelNames: ["forge", "result"],
+      registers,
+    });
   }
 
   /** A reconcile of `controller` ended. */
@@ -183,6 +190,11 @@ export class OperatorMetrics {
   /** A webhook request of `provider` was answered with `result`. */
   webhook(provider: string, result: string): void {
     this.webhooks.inc({ provider, result });
+  }
+
+  /** A post to the forge ended with `result` (after its retries). */
+  forgePost(forge: string, result: "ok" | "failed"): void {
+    this.forgeCalls.inc({ forge, result });
   }
 
   /** The exposition text of every metric, and its content type. */

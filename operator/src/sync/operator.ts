@@ -44,6 +44,10 @@ import { loadCommit, type ManifestReadOptions } from "./load.js";
 import type { FleetView } from "./plan.js";
 import { CompositeView, Previews } from "./previews.js";
 import { DEFAULT_PREVIEW_TTL_MS, ProposalTracker, PROPOSALS_KEY } from "./proposals.js";
+import { createForgeClient, type ForgeClientOptions } from "../forge/client.js";
+import { ForgePublisher } from "../forge/publisher.js";
+import type { BackoffOptions } from "../engine/queue.js";
+import { forgeReporter } from "./forge-posts.js";
 
 /** Which runtime the default local node uses when the repository declares no Node objects. */
 export type DefaultRuntime = RuntimeChoice;
@@ -102,6 +106,11 @@ export interface OperatorOptions {
   previewEnvs?: string[];
   /** Lifetime of a preview after its proposal's last new head (default 24 h). */
   previewTtlMs?: number;
+  /**
+   * Post proposals' plans and statuses on this forge (`--forge`; sync/forge-posts.ts): where it is, the
+   * token, and the delays between attempts of a failed post (default the work queue's; tests shorten them).
+   */
+  forge?: Omit<ForgeClientOptions, "signal"> & { backoff?: Required<BackoffOptions> };
   /** Burst coalescing of pushes (BurstGate): quiet time and longest hold (defaults 500 ms and 2 s). */
   burstQuietMs?: number;
   burstMaxWaitMs?: number;
@@ -138,6 +147,8 @@ export interface RunningOperator {
   readonly metrics: OperatorMetrics;
   /** Proposals, when globs were given. */
   readonly proposals?: ProposalTracker;
+  /** The posts to the forge, when `forge` was given with proposals to follow. */
+  readonly forge?: ForgePublisher;
   readonly previews: Previews;
   readonly reverter: AutoReverter;
   /** The default local node's runtime type ("docker" or "process"). */
@@ -333,6 +344,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     /** The status branch's last write failed (cleared by the next write that succeeds). */
     let statusFault: { code: string; message: string; since: string } | undefined;
     let proposals: ProposalTracker | undefined;
+    let forge: ForgePublisher | undefined;
     let sync: BranchSync | undefined;
     // Every record change schedules a write; when the deploy branch applied another commit, proposals
     // are planned again against it.
@@ -568,6 +580,18 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager.register("StatefulSet", statefulSets);
     manager.register("Node", nodes);
     manager.register(SOURCE_KEY, new BurstGate(sync, () => repo.head(branch), opts.burstQuietMs ?? DEFAULT_BURST_QUIET_MS, opts.burstMaxWaitMs ?? DEFAULT_BURST_MAX_WAIT_MS));
+    if (following && opts.forge) {
+      // Stopping drops what is queued and aborts the request in flight: a forge that hangs never holds up a stop.
+      const abort = new AbortController();
+      const client = createForgeClient({ ...opts.forge, signal: abort.signal });
+      forge = new ForgePublisher({ client, log, ...(opts.forge.backoff ? { backoff: opts.forge.backoff } : {}), onCall: (result) => metrics.forgePost(client.kind, result) });
+      const publisher = forge;
+      cleanups.push(() => {
+        const closed = publisher.close();
+        abort.abort();
+        return closed;
+      });
+    }
     if (following) {
       proposals = new ProposalTracker({
         repo,
@@ -587,6 +611,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         previews,
         ttlMs: opts.previewTtlMs ?? DEFAULT_PREVIEW_TTL_MS,
         manifests,
+        ...(forge ? { reporter: forgeReporter(forge, statusBranch) } : {}),
       });
       manager.register(PROPOSALS_KEY, proposals);
     }
@@ -701,6 +726,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ...(server ? { server } : {}),
       metrics,
       ...(proposals ? { proposals } : {}),
+      ...(forge ? { forge } : {}),
       previews,
       reverter,
       defaultRuntime,

@@ -410,15 +410,24 @@ export function placementCounts(plan: Plan): { pods: number; fit: number; unfit:
   return { pods, fit, unfit: pods - fit };
 }
 
-/** Human form of a plan, one change per line, each new pod's placement indented below its workload. */
-export function formatPlan(plan: Plan): string[] {
+/** The changes `coxswain plan` prints by default; past this it counts the rest (`--output json` has them all). */
+export const PLAN_TEXT_CHANGES = 200;
+/** The placements printed below one change; past this they are counted ("… and 80 more pod(s): 80 fit"). */
+export const PLAN_TEXT_PODS = 20;
+
+/**
+ * Human form of a plan, one change per line, each new pod's placement indented below its workload: at most
+ * `maxChanges` changes (default PLAN_TEXT_CHANGES) and PLAN_TEXT_PODS placements a change, the rest counted.
+ * The summary line counts everything.
+ */
+export function formatPlan(plan: Plan, maxChanges = PLAN_TEXT_CHANGES): string[] {
   const lines = [`plan ${plan.from ? short(plan.from) : "(nothing)"}..${short(plan.to)}`];
   for (const d of plan.diagnostics) lines.push(`  ${formatDiagnostic(d)}`);
   if (!plan.valid) {
     lines.push(`${plan.diagnostics.filter((d) => d.severity === "error").length} error(s): this commit would not be applied`);
     return lines;
   }
-  for (const c of plan.changes) {
+  for (const c of plan.changes.slice(0, maxChanges)) {
     let line = `  ${c.action} ${c.key}`;
     if (c.action === "update" && (c.details ?? c.fields).length) line += ` (${(c.details ?? c.fields).join("; ")})`;
     else if (c.action === "create" && c.details?.length) line += ` (${c.details.join("; ")})`;
@@ -431,11 +440,18 @@ export function formatPlan(plan: Plan): string[] {
     if (c.note) line += ` [${c.note}]`;
     if (c.nextRun) line += "at" in c.nextRun ? ` → next run at ${c.nextRun.at.replace(/\.\d+Z$/, "Z")}` : " → suspended: no run starts";
     lines.push(line);
-    for (const p of c.placements ?? []) {
+    const placements = c.placements ?? [];
+    for (const p of placements.slice(0, PLAN_TEXT_PODS)) {
       const where = p.fits ? `→ ${p.node}` : "does not fit:";
       lines.push(`      ${p.pod} ${where}${p.message ? (p.fits ? ` (${p.message})` : ` ${p.message}`) : ""}`);
     }
+    const rest = placements.slice(PLAN_TEXT_PODS);
+    if (rest.length) {
+      const unfit = rest.filter((p) => !p.fits).length;
+      lines.push(`      … and ${rest.length} more pod(s): ${rest.length - unfit} fit${unfit ? `, ${unfit} do not fit` : ""}`);
+    }
   }
+  if (plan.changes.length > maxChanges) lines.push(`  … and ${plan.changes.length - maxChanges} more change(s) (--output json lists every change)`);
   const count = (a: string) => plan.changes.filter((c) => c.action === a).length;
   let summary = plan.changes.length === 0 ? "no changes" : `${count("create")} to create, ${count("update")} to update, ${count("delete")} to delete`;
   if (plan.nodes) {
@@ -473,8 +489,8 @@ export function toPlanRecord(plan: Plan, ref: string, preview?: PlanRecord["prev
 
 /** The longest line of a plan note; longer ones end in "…". */
 const NOTE_LINE = 200;
-/** The changes (or errors) a plan note lists; past this it counts the rest and points to the plan file. */
-const NOTE_ITEMS = 20;
+/** The changes (or errors) a plan note (and the log of a proposal's plan) lists; past this it counts the rest. */
+export const NOTE_ITEMS = 20;
 
 /** `text` on one line of at most NOTE_LINE characters. */
 function noteLine(text: string): string {

@@ -9,7 +9,9 @@
  *   with placements on the fleet as it runs now (sync/plan.ts buildPlan);
  * - the plan is written to plans/<name>.yaml on the status branch (PlanRecord, name from planName:
  *   "pr/login" → "pr-login", pull request 12 → "pr-12") and a one-line note is asked for on the head
- *   commit (refs/notes/coxswain), so the author reads both with git;
+ *   commit (refs/notes/coxswain), so the author reads both with git; with a forge (`reporter`,
+ *   sync/forge-posts.ts) the head also gets a pending status before it is read, and the plan as the pull/merge
+ *   request's comment and a success or failure status after;
  * - with previews: a valid head replaces what the preview runs and renews its TTL; an invalid head leaves
  *   the previous preview running (state Invalid). The preview's state (Progressing, Running, Failed,
  *   Invalid, Expired, Removed) and expiry are recorded in the plan.
@@ -18,7 +20,8 @@
  * has it as a parent, that commit's record gets `plan: plans/<name>.yaml`; the plan file stays until that
  * rollout has finished (the record keeps pointing at it through the status branch's history:
  * `git log -p coxswain/status -- plans/<name>.yaml`). A deleted proposal loses its plan and preview at
- * once. A preview whose proposal got no new head for the TTL is removed (state Expired); a new push starts
+ * once. With a forge, the merge commit (the one linked) gets the rollout's result as a status when it finished.
+ * A preview whose proposal got no new head for the TTL is removed (state Expired); a new push starts
  * it again.
  *
  * After a restart the plans are read back from the status branch: a proposal whose head and base did not
@@ -35,9 +38,10 @@ import type { PlanRecord } from "../status/types.js";
 import { short } from "./branch-sync.js";
 import { loadCommit, type ManifestReadOptions } from "./load.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
-import { buildPlan, formatPlan, planNote, toPlanRecord, type FleetView, type Plan } from "./plan.js";
+import { buildPlan, formatPlan, NOTE_ITEMS, planNote, toPlanRecord, type FleetView, type Plan } from "./plan.js";
 import { isWorkloadKey } from "./gate.js";
 import { previewGraph, type Previews } from "./previews.js";
+import type { ProposalReporter } from "./forge-posts.js";
 
 /** The work-queue key of the proposal tracker. */
 export const PROPOSALS_KEY = "@proposals";
@@ -76,6 +80,8 @@ export interface ProposalTrackerOptions {
   now?: () => number;
   /** How commits are read (limits, parse cache): the deploy branch's, so a proposal is judged as its merge would be. */
   manifests?: ManifestReadOptions;
+  /** Told when a head is planned and when a merged proposal rolled out (the forge's comment and statuses). */
+  reporter?: ProposalReporter;
 }
 
 /** What the tracker knows about one proposal. */
@@ -220,6 +226,7 @@ export class ProposalTracker {
 
   private async planProposal(name: string, ref: ProposalRef, preview: boolean, k: Known | undefined): Promise<void> {
     const { repo } = this.opts;
+    this.opts.reporter?.planning(name, ref);
     const target = await loadCommit(repo, ref.oid, this.opts.path, this.opts.manifests);
     const base = this.opts.base.commit();
     const baseGraph = this.opts.base.graph();
@@ -239,8 +246,9 @@ export class ProposalTracker {
     this.opts.store.setNote(ref.oid, planNote(plan, planPath(name)));
     this.known.set(name, next);
     this.write(next, toPlanRecord(plan, ref.ref, previewRec));
+    this.opts.reporter?.planned(name, ref, plan, planPath(name));
     this.log(`proposal ${ref.name} at ${short(ref.oid)}: ${this.summaryOf(plan)}${previewRec ? `; preview ${previewRec.state} in ${previewRec.namespace || "-"}` : ""}`);
-    for (const line of formatPlan(plan).slice(1)) this.log(`  ${line}`);
+    for (const line of formatPlan(plan, NOTE_ITEMS).slice(1)) this.log(`  ${line}`);
   }
 
   private summaryOf(plan: Plan): string {
@@ -326,6 +334,7 @@ export class ProposalTracker {
       }
       const final = this.opts.store.getCommit(k.merged!.linked ?? head);
       if (final && final.phase !== "Pending" && final.phase !== "Progressing") {
+        if (k.merged!.linked !== undefined) this.opts.reporter?.rolledOut(k.name, final);
         const by = k.merged!.linked ? ` (${short(k.merged!.linked)} records it)` : "";
         this.forget(k.name, `merged and rolled out${by}`);
       }
