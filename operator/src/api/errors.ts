@@ -76,6 +76,11 @@ export const ERROR_CODES = {
   WebhookUnauthorized: "stalled",
   RequestTooLarge: "stalled",
   RateLimited: "waiting",
+  // HTTP surface (read API)
+  ApiUnauthorized: "stalled",
+  ApiForbidden: "stalled",
+  ApiNotFound: "stalled",
+  ApiTokensRequired: "stalled",
   // status and CLI
   StatusWriteFailed: "transient",
   InvalidArgument: "stalled",
