@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { runOptions } from "../../../operator/src/cli/run.js";
 import { authorize, EventFeed, isLoopbackHost, parseApiTokens, rolloutEvent } from "../../../operator/src/server/index.js";
 import { commitsView, findCommit, findWorkload, workloadsView } from "../../../operator/src/server/api/views.js";
+import { readServiceRecord, renderServiceRecord, type ServiceRecord } from "../../../operator/src/status/services.js";
 import type { StatusState } from "../../../operator/src/status/store.js";
 import type { CommitRecord, WorkloadRecord } from "../../../operator/src/status/types.js";
 import { codeOf, coxErrorOf } from "../../support/errors.js";
@@ -139,6 +140,21 @@ describe("views", () => {
     expect(workloadsView(state).workloads.map((w) => `${w.namespace}/${w.kind}/${w.name}`)).toEqual(["default/Deployment/a", "default/Deployment/z", "default/StatefulSet/a", "shop/Deployment/b"]);
     expect(findWorkload(state, "deployment", "shop", "b")?.name).toBe("b");
     expect(findWorkload({ ...state, workloads: [workload("d", { kind: "DaemonSet", namespace: "" })] }, "DaemonSet", "_cluster", "d")?.name).toBe("d");
+  });
+});
+
+describe("Service status files", () => {
+  it("read back as the record they were rendered from", () => {
+    const record: ServiceRecord = {
+      namespace: "shop",
+      name: "web",
+      type: "NodePort",
+      ports: [{ name: "http", port: 80, targetPort: "http", nodePort: 30080, ready: [{ pod: "web-a", node: "n1", address: "127.0.0.1:40001" }], notReady: [], terminating: [] }],
+      nodes: [{ node: "n1", address: "127.77.0.2", serving: true }],
+      rollout: { name: "web", role: "split", stable: "r1", canary: "r2", weight: 20 },
+    };
+    expect(readServiceRecord(renderServiceRecord(record))).toEqual(record);
+    expect(readServiceRecord("not: a service\n")).toBeUndefined();
   });
 });
 

@@ -5,10 +5,9 @@
  * Pure: the same inputs give the same JSON, every list sorted (commits newest first, the rest by name).
  * The shapes are described in openapi.ts; a test checks real answers against it.
  */
-import { parse } from "yaml";
 import type { NodeSnapshot } from "../../scheduler/types.js";
 import type { ObservedNode } from "../../runtime/fleet.js";
-import type { ServiceRecord } from "../../status/services.js";
+import { readServiceRecord, type ServiceRecord } from "../../status/services.js";
 import { CLUSTER_SCOPE, parsePlan, type StatusState } from "../../status/store.js";
 import type { CommitRecord, PlanRecord, WorkloadRecord } from "../../status/types.js";
 
@@ -191,10 +190,7 @@ export function servicesView(state: StatusState): { services: ServiceRecord[] } 
     services: state.extra
       .filter((f) => /^services\/[^/]+\/[^/]+\.yaml$/.test(f.path))
       .sort((a, b) => cmp(a.path, b.path))
-      .flatMap((f) => {
-        const doc = safeYaml(f.content) as ServiceRecord | undefined;
-        return doc && typeof doc.name === "string" && typeof doc.namespace === "string" ? [doc] : [];
-      }),
+      .flatMap((f) => readServiceRecord(f.content) ?? []),
   };
 }
 
@@ -237,14 +233,6 @@ function newestFirst(commits: readonly CommitRecord[]): CommitRecord[] {
 
 function sortWorkloads(ws: readonly WorkloadRecord[]): WorkloadRecord[] {
   return [...ws].sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
-}
-
-function safeYaml(text: string): unknown {
-  try {
-    return parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function cmp(a: string, b: string): number {
