@@ -9,14 +9,12 @@
 import { CoxError } from "../api/errors.js";
 import { readSecretFile } from "../source/credentials.js";
 
-export { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_PER_SECOND, parseListen, startServer } from "./server.js";
+export { DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_PER_SECOND, parseListen, startServer } from "./server.js";
 export { commitEvent, EventFeed, FleetEvents, RING_SIZE, rolloutEvent } from "./api/events.js";
-export type { FeedEvent, FeedEventType, Replay } from "./api/events.js";
 export type { ApiOptions, ApiSource } from "./api/routes.js";
 export type { CommitAuthor } from "./api/views.js";
 export { authorize, isLoopbackHost, parseApiTokens, readApiTokenFile } from "./api/tokens.js";
-export type { ApiToken, Authorization, TokenScope } from "./api/tokens.js";
-export { OPENAPI_DOCUMENT } from "./api/openapi.js";
+export type { ApiToken } from "./api/tokens.js";
 export type { RunningServer, ServerOptions, WebhookResult, WebhookSecrets } from "./server.js";
 export { OperatorMetrics } from "./metrics.js";
 export { DEFAULT_READY_FETCH_FAILURES, readiness } from "./readiness.js";

@@ -80,7 +80,7 @@ export interface ServerOptions {
 }
 
 /** Default interval of the heartbeat comments on the event stream: below the 30–60 s idle timeouts of common proxies. */
-export const DEFAULT_HEARTBEAT_MS = 15_000;
+const DEFAULT_HEARTBEAT_MS = 15_000;
 
 /** What became of a webhook request. */
 export type WebhookResult = "triggered" | "pong" | "ignored" | "invalid" | "unauthorized" | "too_large" | "rate_limited" | "incomplete" | "error";
@@ -168,7 +168,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       res.end(req.method === "HEAD" ? undefined : text);
       return;
     }
-    if (!provider && opts.api && path.startsWith("/api/v1/")) return serveApi(req, res, opts.api, path);
+    if (!provider && opts.api && path.startsWith("/api/v1/") && !path.startsWith("/api/v1/webhooks/")) return serveApi(req, res, opts.api, path);
     if (!provider) {
       return refuse(req, res, 404, undefined, `no such endpoint; webhooks are POST /api/v1/webhooks/{${PROVIDERS.join(",")}}`);
     }
@@ -240,6 +240,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!auth.ok) return refuse(req, res, auth.status, auth.code, auth.message, auth.challenge ? { "www-authenticate": auth.challenge } : {});
     if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, `use GET for ${path}; the API is read-only`, { allow: "GET, HEAD" });
     if (path === "/api/v1/events") {
+      if (req.method !== "GET") return refuse(req, res, 405, undefined, "use GET for the event stream", { allow: "GET" });
       if (!api.events) return refuse(req, res, 404, "ApiNotFound", "no event stream");
       return stream(req, res, api);
     }

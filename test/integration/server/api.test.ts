@@ -4,7 +4,8 @@
  * against the document's schema (JSON Schema 2020-12, as OpenAPI 3.1 has it) — commits (an Invalid one
  * with its file:line errors included), workloads and one workload's record, nodes with a taint and their
  * allocations, Services, proposals with a plan — and errors against the Error schema. The event stream:
- * commit phases, rollout steps, pod readiness in order with increasing ids, each validated against its
+ * commit phases, rollout steps, pod readiness and node health (a node that stops answering and comes
+ * back) in order with increasing ids, each validated against its
  * schema; Last-Event-ID resumes exactly after an id; an id older than the ring gets a reset; heartbeats;
  * the stream ends cleanly when the operator stops. Tokens: 401 with WWW-Authenticate, 403 for a read
  * token's write, webhooks and health unaffected, and no token in the log; no CORS headers.
@@ -164,14 +165,14 @@ describe("read API", () => {
     expect(post.status).toBe(405);
   });
 
-  it("streams commit phases, rollout steps and pod readiness with increasing ids; resumes from Last-Event-ID; resets an old one; ends cleanly on stop", async () => {
+  it("streams commit phases, rollout steps, pod readiness and node health with increasing ids; resumes from Last-Event-ID; resets an old one; ends cleanly on stop", async () => {
     const work = await scope.work();
     const { gitdir } = await scope.bare(work);
     await work.write("nodes.yaml", NODES);
     await work.write("web.yaml", web("app:v1"));
     const v1 = await work.commit("web v1");
     await work.push("origin", "main");
-    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", webhookRate: RATE, apiHeartbeatMs: 200 });
+    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", webhookRate: RATE, apiHeartbeatMs: 200, nodeGraceMs: 1_000, evictionTimeoutMs: 600_000 });
     await waitFor("v1 Succeeded", () => t.op.store.getCommit(v1)?.phase === "Succeeded", 60_000, 50);
     const api = await openApi(t);
 
@@ -216,6 +217,16 @@ describe("read API", () => {
     api.check(api.schema("ResetEvent"), reset.data);
     expect(Number(reset.id)).toBe(Number(stream.events.at(-1)!.id));
     await waitFor("a heartbeat", () => stream.comments.includes("heartbeat"), 30_000, 20);
+
+    // Node health: n2 stops answering (NotReady after the grace period), then answers again.
+    const nodeEvent = (condition: string) => (e: SseEvent) => e.event === "node" && (e.data as { node: string }).node === "n2" && (e.data as { condition: string }).condition === condition;
+    t.runtimes.get("n2")!.setDown(true);
+    const down = await waitFor("n2 NotReady on the stream", () => stream.events.find(nodeEvent("NotReady")), 60_000, 50);
+    api.check(api.schema("NodeEvent"), down.data);
+    t.runtimes.get("n2")!.setDown(false);
+    await waitFor("n2 Ready again on the stream", () => stream.events.slice(stream.events.indexOf(down)).find(nodeEvent("Ready")), 60_000, 50);
+    const head = await fetch(`${t.op.server!.url}/api/v1/events`, { method: "HEAD" });
+    expect(head.status).toBe(405);
 
     await t.stop();
     expect(await stream.done).toBe("ended");

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runOptions } from "../../../operator/src/cli/run.js";
-import { authorize, EventFeed, isLoopbackHost, parseApiTokens, rolloutEvent } from "../../../operator/src/server/index.js";
+import { authorize, EventFeed, isLoopbackHost, parseApiTokens, RING_SIZE, rolloutEvent } from "../../../operator/src/server/index.js";
 import { commitsView, findCommit, findWorkload, workloadsView } from "../../../operator/src/server/api/views.js";
 import { readServiceRecord, renderServiceRecord, type ServiceRecord } from "../../../operator/src/status/services.js";
 import type { StatusState } from "../../../operator/src/status/store.js";
@@ -106,6 +106,14 @@ describe("event ring", () => {
     expect(feed.since(101)).toEqual({ reset: { lastEventId: 105, oldestEventId: 103 } });
     // An id of another run (above this one's last) is not trusted either.
     expect(feed.since(106)).toEqual({ reset: { lastEventId: 105, oldestEventId: 103 } });
+  });
+
+  it(`keeps the last ${RING_SIZE} events by default`, () => {
+    const feed = new EventFeed({ firstId: 1 });
+    for (let i = 0; i <= RING_SIZE; i++) feed.publish("pod", { i });
+    // Event 1 fell out of the ring: resuming after 0 misses it (reset); after 1, nothing is missed.
+    expect(feed.since(0)).toMatchObject({ reset: { lastEventId: RING_SIZE + 1, oldestEventId: 2 } });
+    expect((feed.since(1) as { events: unknown[] }).events).toHaveLength(RING_SIZE);
   });
 
   it("a rollout step is a new revision, other counts, another canary step, pause or Progressing reason; not new events", () => {

@@ -26,7 +26,7 @@ export interface ApiToken {
 }
 
 /** Shortest token accepted. */
-export const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_LENGTH = 16;
 
 const TOKEN = /^[A-Za-z0-9._~+/=-]+$/;
 const USER = /^[A-Za-z0-9._@-]{1,64}$/;
