@@ -81,6 +81,8 @@ export interface ServerOptions {
 
 /** Default interval of the heartbeat comments on the event stream: below the 30–60 s idle timeouts of common proxies. */
 const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Bytes an event stream may have waiting for a slow client before it is cut off. */
+const MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 /** What became of a webhook request. */
 export type WebhookResult = "triggered" | "pong" | "ignored" | "invalid" | "unauthorized" | "too_large" | "rate_limited" | "incomplete" | "error";
@@ -255,7 +257,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const last = typeof header === "string" && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined;
     // Connection: close, so that ending the stream on stop closes its socket cleanly after the last bytes.
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no", connection: "close" });
-    const write = (e: FeedEvent): void => void res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+    const write = (e: FeedEvent): void => {
+      // A client that does not read cannot make the operator hold its events: past the bound it is cut off
+      // (it reconnects with Last-Event-ID and gets what it missed, or a reset).
+      if (res.writableLength > MAX_STREAM_BUFFER_BYTES) res.destroy();
+      else res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+    };
     // Subscribed and replayed in one turn of the event loop: nothing published can fall between the two.
     const unsubscribe = feed.subscribe(write);
     const replay = feed.since(last);

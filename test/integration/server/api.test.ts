@@ -8,11 +8,13 @@
  * back) in order with increasing ids, each validated against its
  * schema; Last-Event-ID resumes exactly after an id; an id older than the ring gets a reset; heartbeats;
  * the stream ends cleanly when the operator stops. Tokens: 401 with WWW-Authenticate, 403 for a read
- * token's write, webhooks and health unaffected, and no token in the log; no CORS headers.
+ * token's write, webhooks and health unaffected, and no token in the log; no CORS headers. A client that
+ * stops reading the stream is cut off.
  */
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseApiTokens, sign, startServer, type ApiSource } from "../../../operator/src/server/index.js";
+import { connect } from "node:net";
+import { EventFeed, parseApiTokens, sign, startServer, type ApiSource } from "../../../operator/src/server/index.js";
 import { deploymentYaml, serviceYaml } from "../../support/manifests.js";
 import { coxErrorOf } from "../../support/errors.js";
 import { findSecrets } from "../../support/secret-scan.js";
@@ -278,5 +280,32 @@ describe("read API", () => {
     const server = await startServer({ listen: "0.0.0.0:0", onPush: () => undefined, api: { source, tokens } });
     scope.defer(() => server.close());
     expect((await fetch(`${server.url}/api/v1/workloads`, { headers: { authorization: `Bearer ${READ}` } })).status).toBe(200);
+  });
+
+  it("cuts off an event stream whose client stops reading once 1 MiB waits for it", async () => {
+    const source: ApiSource = { state: () => ({ commits: [], workloads: [], extra: [] }), nodes: () => ({ observed: [], snapshot: [] }), previews: () => [], authors: async () => new Map() };
+    const events = new EventFeed({ firstId: 1 });
+    const server = await startServer({ listen: "127.0.0.1:0", onPush: () => undefined, api: { source, events } });
+    scope.defer(() => server.close());
+    const socket = connect(server.port, "127.0.0.1");
+    scope.defer(async () => socket.destroy());
+    let closed = false;
+    let received = 0;
+    socket.once("close", () => (closed = true));
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write("GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n");
+    // The client reads the answer's head, then nothing while 16 MiB of events are published.
+    await new Promise<void>((resolve) => socket.once("data", () => resolve()));
+    socket.pause();
+    const big = "x".repeat(64 * 1024);
+    for (let i = 0; i < 256; i++) {
+      events.publish("node", { node: big });
+      await new Promise((r) => setImmediate(r));
+    }
+    // Reading again: what the server still had buffered arrives, then the end — not the 16 MiB.
+    socket.on("data", (chunk: Buffer) => (received += chunk.length));
+    socket.resume();
+    await waitFor("the stream cut off", () => closed, 30_000, 20);
+    expect(received).toBeLessThan(256 * big.length / 2);
   });
 });
