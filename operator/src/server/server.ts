@@ -25,8 +25,8 @@
  * The read API (with `api`): every /api/v1 path but the webhooks needs a bearer token when tokens are
  * configured (401 with WWW-Authenticate; 403 for a read token on anything but GET/HEAD), and without
  * tokens the server refuses to listen anywhere but on loopback (ApiTokensRequired). No CORS headers are
- * sent: a browser page of another origin cannot read the API. Tokens are never logged: a request's log
- * line names the token's user at most.
+ * sent: a browser page of another origin cannot read the API. API requests are not logged (a failure is,
+ * by method and path without the query); tokens never are.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
