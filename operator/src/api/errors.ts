@@ -78,6 +78,11 @@ export const ERROR_CODES = {
   RateLimited: "waiting",
   // forge (pull/merge request comments and commit statuses)
   ForgeRequestFailed: "transient",
+  // HTTP surface (read API)
+  ApiUnauthorized: "stalled",
+  ApiForbidden: "stalled",
+  ApiNotFound: "stalled",
+  ApiTokensRequired: "stalled",
   // status and CLI
   StatusWriteFailed: "transient",
   InvalidArgument: "stalled",

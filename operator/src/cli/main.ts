@@ -1,6 +1,7 @@
 /**
  * The `coxswain` command: dispatches to the subcommands. Exit codes: 0 success, 1 the input is invalid
- * (validate, plan) or the operator failed, 2 the command line is wrong.
+ * (validate, plan) or the operator failed, 2 the command line is wrong (ApiTokensRequired included: an open
+ * API on a non-loopback --listen).
  */
 import { readFileSync } from "node:fs";
 import { isCoxError, toCoxError } from "../api/errors.js";
@@ -96,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const e = toCoxError(err);
     process.stderr.write(`error ${e.code}: ${e.message}\n`);
-    return isCoxError(err, "InvalidArgument") ? 2 : 1;
+    return isCoxError(err, "InvalidArgument") || isCoxError(err, "ApiTokensRequired") ? 2 : 1;
   }
 }
 

@@ -5,9 +5,9 @@
  */
 import path from "node:path";
 import { CoxError } from "../api/errors.js";
-import { parseListen, readWebhookSecretFile } from "../server/index.js";
-import { readSecretFile, refGlob, resolveGitCredentials } from "../source/index.js";
 import { DEFAULT_FORGE_URLS, FORGE_KINDS, type ForgeKind } from "../forge/client.js";
+import { isLoopbackHost, parseListen, readApiTokenFile, readWebhookSecretFile } from "../server/index.js";
+import { readSecretFile, refGlob, resolveGitCredentials } from "../source/index.js";
 import { startOperator, type DefaultRuntime, type OperatorOptions } from "../sync/operator.js";
 import {
   MANIFEST_CACHE_FLAG,
@@ -59,7 +59,10 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
                                 (else COXSWAIN_GIT_USERNAME / COXSWAIN_GIT_PASSWORD; a token goes in the password)
   --git-timeout <d>             deadline of each request to the remote (default 30s)
   --listen <host:port>          serve POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz
-                                (liveness), GET /readyz (readiness) and GET /metrics (Prometheus)
+                                (liveness), GET /readyz (readiness), GET /metrics (Prometheus) and the read API
+                                GET /api/v1/… (commits, workloads, nodes, services, proposals, events; openapi.json)
+  --api-token-file <f>          bearer tokens of the read API, one a line: "read <token> [user]" or "write <token> [user]";
+                                without it the API is open, so --listen must then be a loopback address (127.0.0.1, ::1)
   --ready-fetch-failures <n>    /readyz fails from this many failed fetches of the remote in a row on (default 3)
   --webhook-secret-file <f>     the webhook secret (HMAC key, or GitLab's token); without it every webhook gets 401
   --webhook-rate <n>            webhook requests per second per client (default 10)
@@ -108,6 +111,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     "git-timeout": { type: "string" },
     listen: { type: "string" },
     "webhook-secret-file": { type: "string" },
+    "api-token-file": { type: "string" },
     "webhook-rate": { type: "string" },
     "ready-fetch-failures": { type: "string" },
     "auto-revert": { type: "boolean" },
@@ -181,9 +185,19 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     opts.readyFetchFailures = n;
   }
   if (values["webhook-secret-file"] && !values.listen) throw new CoxError("InvalidArgument", "--webhook-secret-file needs --listen <host:port>");
+  if (values["api-token-file"] && !values.listen) throw new CoxError("InvalidArgument", "--api-token-file needs --listen <host:port>");
   if (values.listen) {
-    parseListen(values.listen); // a bad address is a usage error before anything starts
+    const { host } = parseListen(values.listen); // a bad address is a usage error before anything starts
     opts.listen = values.listen;
+    if (values["api-token-file"]) {
+      const { tokens, warnings } = await readApiTokenFile(values["api-token-file"]);
+      for (const w of warnings) out(`warning: ${w}`);
+      opts.apiTokens = tokens;
+      out(`api tokens: ${tokens.length} from file ${values["api-token-file"]} (${tokens.filter((t) => t.scope === "write").length} write)`);
+    } else if (!isLoopbackHost(host)) {
+      // Argo CD and Flux users expect a deploy system's API to need credentials: an open one only where nobody else can reach it.
+      throw new CoxError("ApiTokensRequired", `--listen ${values.listen}: other machines could read the API without a token; give --api-token-file, or listen on 127.0.0.1 or ::1`);
+    }
     if (values["webhook-secret-file"]) {
       const { secret, warnings } = await readWebhookSecretFile(values["webhook-secret-file"]);
       for (const w of warnings) out(`warning: ${w}`);

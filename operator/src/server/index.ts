@@ -3,11 +3,18 @@
  * /metrics. startServer (server.ts) serves; webhooks.ts verifies and parses each provider's requests
  * (pure); rate.ts limits requests per client; refusals.ts counts refused requests and rations their log
  * lines; metrics.ts defines every Prometheus metric; readiness.ts decides /readyz (pure); readWebhookSecretFile reads `--webhook-secret-file`.
+ * api/: the read API — routes.ts (path → answer), views.ts (the JSON, pure), events.ts (the event ring and
+ * what becomes an event), openapi.ts (the document), tokens.ts (`--api-token-file` and each request's decision).
  */
 import { CoxError } from "../api/errors.js";
 import { readSecretFile } from "../source/credentials.js";
 
 export { DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_PER_SECOND, parseListen, startServer } from "./server.js";
+export { commitEvent, EventFeed, FleetEvents, RING_SIZE, rolloutEvent } from "./api/events.js";
+export type { ApiOptions, ApiSource } from "./api/routes.js";
+export type { CommitAuthor } from "./api/views.js";
+export { authorize, isLoopbackHost, parseApiTokens, readApiTokenFile } from "./api/tokens.js";
+export type { ApiToken } from "./api/tokens.js";
 export type { RunningServer, ServerOptions, WebhookResult, WebhookSecrets } from "./server.js";
 export { OperatorMetrics } from "./metrics.js";
 export { DEFAULT_READY_FETCH_FAILURES, readiness } from "./readiness.js";

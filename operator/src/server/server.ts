@@ -5,6 +5,7 @@
  *   GET  /healthz   liveness: 200 whenever the process answers at all (the body tells what it knows)
  *   GET  /readyz    readiness: 200 or 503 with the checks and their reasons (JSON)
  *   GET  /metrics   Prometheus' text format
+ *   GET  /api/v1/…  the read API (api/routes.ts; the events stream, GET /api/v1/events, is served here)
  *
  * Liveness never fails for something outside the process (a Git outage, a status write, no node): a
  * supervisor that restarts on a failed liveness check would restart a healthy operator, which fixes none
@@ -20,10 +21,19 @@
  * Refused requests (401, 413, 429, and bodies the client abandoned) are counted per reason and reported
  * in /healthz as `webhooks.refused`; the log gets at most one line a minute per client about them
  * (refusals.ts), so whoever can reach the port cannot fill the log.
+ *
+ * The read API (with `api`): every /api/v1 path but the webhooks needs a bearer token when tokens are
+ * configured (401 with WWW-Authenticate; 403 for a read token on anything but GET/HEAD), and without
+ * tokens the server refuses to listen anywhere but on loopback (ApiTokensRequired). No CORS headers are
+ * sent: a browser page of another origin cannot read the API. API requests are not logged (a failure is,
+ * by method and path without the query); tokens never are.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { CoxError, type ErrorCode } from "../api/errors.js";
+import type { FeedEvent } from "./api/events.js";
+import { answerApi, type ApiOptions } from "./api/routes.js";
+import { authorize, isLoopbackHost } from "./api/tokens.js";
 import { RateLimiter } from "./rate.js";
 import { RefusalLog, type RefusalReason } from "./refusals.js";
 import { deliveryId, parseWebhookEvent, PROVIDERS, verifyWebhook, type Provider, type PushEvent } from "./webhooks.js";
@@ -65,7 +75,14 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Clock of the rate limit and of the refusal log (tests). */
   now?: () => number;
+  /** The read API under /api/v1 (webhooks aside); without it, those paths answer 404. */
+  api?: ApiOptions;
 }
+
+/** Default interval of the heartbeat comments on the event stream: below the 30–60 s idle timeouts of common proxies. */
+const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Bytes an event stream may have waiting for a slow client before it is cut off. */
+const MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 /** What became of a webhook request. */
 export type WebhookResult = "triggered" | "pong" | "ignored" | "invalid" | "unauthorized" | "too_large" | "rate_limited" | "incomplete" | "error";
@@ -99,6 +116,9 @@ export function parseListen(text: string): { host: string; port: number } {
 /** Starts the server; resolves once it listens. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen);
+  if (opts.api && !opts.api.tokens?.length && !isLoopbackHost(host)) {
+    throw new CoxError("ApiTokensRequired", `--listen ${opts.listen}: the read API would be open to the network; give --api-token-file, or listen on 127.0.0.1 or ::1`);
+  }
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const limiter = new RateLimiter({ perSecond: opts.rate ?? DEFAULT_RATE_PER_SECOND, ...(opts.burst ? { burst: opts.burst } : {}), ...(opts.now ? { now: opts.now } : {}) });
   const log = opts.log ?? (() => undefined);
@@ -150,6 +170,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       res.end(req.method === "HEAD" ? undefined : text);
       return;
     }
+    if (!provider && opts.api && path.startsWith("/api/v1/") && !path.startsWith("/api/v1/webhooks/")) return serveApi(req, res, opts.api, path);
     if (!provider) {
       return refuse(req, res, 404, undefined, `no such endpoint; webhooks are POST /api/v1/webhooks/{${PROVIDERS.join(",")}}`);
     }
@@ -213,6 +234,51 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
 
+  /** Open event streams, ended first when the server closes. */
+  const streams = new Set<http.ServerResponse>();
+
+  async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, api: ApiOptions, path: string): Promise<void> {
+    const auth = authorize(api.tokens, req.headers.authorization, req.method ?? "GET");
+    if (!auth.ok) return refuse(req, res, auth.status, auth.code, auth.message, auth.challenge ? { "www-authenticate": auth.challenge } : {});
+    if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, `use GET for ${path}; the API is read-only`, { allow: "GET, HEAD" });
+    if (path === "/api/v1/events") {
+      if (req.method !== "GET") return refuse(req, res, 405, undefined, "use GET for the event stream", { allow: "GET" });
+      if (!api.events) return refuse(req, res, 404, "ApiNotFound", "no event stream");
+      return stream(req, res, api);
+    }
+    const answer = await answerApi(api.source, path, new URL(req.url ?? "/", "http://api").searchParams);
+    send(res, answer.status, answer.body, req.method === "HEAD");
+  }
+
+  /** The event stream: what Last-Event-ID missed (or a reset), then each event as it comes, and heartbeats. */
+  function stream(req: http.IncomingMessage, res: http.ServerResponse, api: ApiOptions): void {
+    const feed = api.events!;
+    const header = req.headers["last-event-id"];
+    const last = typeof header === "string" && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined;
+    // Connection: close, so that ending the stream on stop closes its socket cleanly after the last bytes.
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no", connection: "close" });
+    const write = (e: FeedEvent): void => {
+      // A client that does not read cannot make the operator hold its events: past the bound it is cut off
+      // (it reconnects with Last-Event-ID and gets what it missed, or a reset).
+      if (res.writableLength > MAX_STREAM_BUFFER_BYTES) res.destroy();
+      else res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+    };
+    // Subscribed and replayed in one turn of the event loop: nothing published can fall between the two.
+    const unsubscribe = feed.subscribe(write);
+    const replay = feed.since(last);
+    res.write(": coxswain events\n\n");
+    if ("reset" in replay) res.write(`id: ${feed.lastId}\nevent: reset\ndata: ${JSON.stringify(replay.reset)}\n\n`);
+    else for (const e of replay.events) write(e);
+    const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), api.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    heartbeat.unref();
+    streams.add(res);
+    res.once("close", () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      streams.delete(res);
+    });
+  }
+
   const sockets = new Set<import("node:net").Socket>();
   server.on("connection", (s) => {
     sockets.add(s);
@@ -233,6 +299,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     refused: () => refusals.counts(),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Event streams end cleanly (the client sees the end of the stream, not a reset); what is left is cut.
+      const ended = [...streams].map((res) => new Promise<void>((resolve) => {
+        res.socket?.once("close", () => resolve());
+        res.end();
+      }));
+      await Promise.race([Promise.all(ended), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
       for (const s of sockets) s.destroy();
       await closed;
     },

@@ -5,7 +5,7 @@
  *
  * Rendering is pure and deterministic (lists sorted, no clock), so the same state writes no new commit.
  */
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 
 /** services/<namespace>/<name>.yaml. */
 export function servicePath(namespace: string, name: string): string {
@@ -88,4 +88,29 @@ export function renderServiceRecord(r: ServiceRecord): string {
         ...(n.bridge ? { bridge: { ...(n.bridge.address !== undefined ? { address: n.bridge.address } : {}), serving: n.bridge.serving, ...(n.bridge.error ? { error: n.bridge.error } : {}) } } : {}),
       })),
   });
+}
+
+/**
+ * Reads a Service's status file back into its record (the inverse of renderServiceRecord); undefined when
+ * the text is not one. Lists keep the file's (sorted) order.
+ */
+export function readServiceRecord(text: string): ServiceRecord | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return undefined;
+  }
+  const d = doc as { service?: unknown; type?: unknown; rollout?: ServiceRecord["rollout"]; ports?: unknown; nodes?: unknown } | null;
+  const m = typeof d?.service === "string" ? /^([^/]+)\/([^/]+)$/.exec(d.service) : null;
+  if (!d || !m || typeof d.type !== "string" || !Array.isArray(d.ports) || !Array.isArray(d.nodes)) return undefined;
+  type FilePort = Omit<ServiceRecord["ports"][number], "ready" | "notReady" | "terminating"> & { endpoints?: { ready?: ServiceEndpointRecord[]; notReady?: ServiceEndpointRecord[]; terminating?: ServiceEndpointRecord[] } };
+  return {
+    namespace: m[1]!,
+    name: m[2]!,
+    type: d.type,
+    ports: (d.ports as FilePort[]).map(({ endpoints, ...p }) => ({ ...p, ready: endpoints?.ready ?? [], notReady: endpoints?.notReady ?? [], terminating: endpoints?.terminating ?? [] })),
+    nodes: d.nodes as ServiceNodeRecord[],
+    ...(d.rollout !== undefined ? { rollout: d.rollout } : {}),
+  };
 }

@@ -219,9 +219,15 @@ export class StatusStore {
 
   /**
    * `onCommitPhase` is called when setCommit records a commit in a phase other than the one it had (or a
-   * new commit), with the phase it had; records read back from Git (applyFiles, merge) are not reported.
+   * new commit), with the phase it had and the record; `onWorkload` when setWorkload changes a record,
+   * with the one it replaces. Records read back from Git (applyFiles, merge) are not reported.
    */
-  constructor(private readonly opts: { onCommitPhase?: (phase: CommitPhase, previous: CommitPhase | undefined) => void } = {}) {}
+  constructor(
+    private readonly opts: {
+      onCommitPhase?: (phase: CommitPhase, previous: CommitPhase | undefined, record: CommitRecord) => void;
+      onWorkload?: (record: WorkloadRecord, previous: WorkloadRecord | undefined) => void;
+    } = {},
+  ) {}
 
   /** Increases whenever a record changed; equal versions mean equal contents. */
   get version(): number {
@@ -233,7 +239,7 @@ export class StatusStore {
     const previous = this.commitRecs.get(record.commit)?.phase;
     if (!this.putCommit(record) || previous === record.phase) return;
     try {
-      this.opts.onCommitPhase?.(record.phase, previous);
+      this.opts.onCommitPhase?.(record.phase, previous, structuredClone(record));
     } catch {
       // An observer must not change what is recorded.
     }
@@ -270,12 +276,25 @@ export class StatusStore {
 
   /** Records (or replaces) a workload. */
   setWorkload(record: WorkloadRecord): void {
+    const previous = this.putWorkload(record);
+    if (previous === false) return;
+    try {
+      this.opts.onWorkload?.(structuredClone(this.workloadRecs.get(workloadPath(record.kind, record.namespace, record.name))!), previous);
+    } catch {
+      // An observer must not change what is recorded.
+    }
+  }
+
+  /** Stores a workload record; false when it was already there as it is, else the record it replaced. */
+  private putWorkload(record: WorkloadRecord): WorkloadRecord | undefined | false {
     const rec = orderWorkload(record);
     const key = workloadPath(rec.kind, rec.namespace, rec.name);
-    if (dataEqual(this.workloadRecs.get(key), rec)) return;
+    const previous = this.workloadRecs.get(key);
+    if (dataEqual(previous, rec)) return false;
     this.workloadRecs.set(key, rec);
     this.rendered.set(key, toYaml(rec));
     this.changes++;
+    return previous;
   }
 
   /** The record of a workload, if any. */
@@ -410,7 +429,7 @@ export class StatusStore {
       const { summary, commits, workloads, extra } = parsed.state;
       if (summary) this.setSummary(summary);
       for (const r of commits) this.putCommit(r);
-      for (const w of workloads) this.setWorkload(w);
+      for (const w of workloads) this.putWorkload(w);
       for (const f of extra) this.putExtra(f.path, f.content);
     }
     return problems;
@@ -442,7 +461,7 @@ export class StatusStore {
   merge(state: StatusState): void {
     if (state.summary && !this.summaryRec) this.setSummary(state.summary);
     for (const c of state.commits) if (!this.commitRecs.has(c.commit)) this.putCommit(c);
-    for (const w of state.workloads) if (!this.workloadRecs.has(workloadPath(w.kind, w.namespace, w.name))) this.setWorkload(w);
+    for (const w of state.workloads) if (!this.workloadRecs.has(workloadPath(w.kind, w.namespace, w.name))) this.putWorkload(w);
     for (const f of state.extra) if (!this.extraFiles.has(f.path)) this.putExtra(f.path, f.content);
   }
 }

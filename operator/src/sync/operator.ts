@@ -32,7 +32,22 @@ import { dockerForwardersFactory } from "../runtime/docker/forwarders.js";
 import { DEFAULT_PROXY_IMAGE, nodeProxyFactory, type ProxyFactory } from "../runtime/proxy/index.js";
 import { DEFAULT_SERVICE_NETWORK } from "../traffic/addresses.js";
 import type { SchedulerSettings } from "../scheduler/index.js";
-import { DEFAULT_READY_FETCH_FAILURES, OperatorMetrics, readiness, startServer, type Readiness, type RunningServer, type WebhookSecrets } from "../server/index.js";
+import {
+  commitEvent,
+  DEFAULT_READY_FETCH_FAILURES,
+  EventFeed,
+  FleetEvents,
+  OperatorMetrics,
+  readiness,
+  rolloutEvent,
+  startServer,
+  type ApiSource,
+  type ApiToken,
+  type CommitAuthor,
+  type Readiness,
+  type RunningServer,
+  type WebhookSecrets,
+} from "../server/index.js";
 import { acquireRepositoryLock, openRepository, refGlob, type GitCredentials, type RepositoryLock } from "../source/index.js";
 import type { Repository, WatchHandle } from "../source/types.js";
 import { AutoReverter, autoRevertWanted } from "../status/revert.js";
@@ -98,6 +113,13 @@ export interface OperatorOptions {
   webhookSecret?: WebhookSecrets;
   /** Webhook requests per second per client (default 10). */
   webhookRate?: number;
+  /**
+   * Bearer tokens of the read API (`--api-token-file`). Without them the API is served only when
+   * `listen` is a loopback address (startServer refuses any other with ApiTokensRequired).
+   */
+  apiTokens?: ApiToken[];
+  /** Heartbeat interval of the event stream (default 15 s; tests shorten it). */
+  apiHeartbeatMs?: number;
   /** Revert a failed commit on the deploy branch once it has been rolled back (also per workload by annotation). */
   autoRevert?: boolean;
   /** Globs of proposals to validate and plan (branches; "pull/*", "merge-requests/*" for pull requests). */
@@ -145,6 +167,8 @@ export interface RunningOperator {
   readonly server?: RunningServer;
   /** This operator's metrics (served at /metrics). */
   readonly metrics: OperatorMetrics;
+  /** Live events (GET /api/v1/events): commit phases, rollout steps, pod readiness, node health. */
+  readonly events: EventFeed;
   /** Proposals, when globs were given. */
   readonly proposals?: ProposalTracker;
   /** The posts to the forge, when `forge` was given with proposals to follow. */
@@ -340,7 +364,18 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       podPhases: () => fleet?.pods().map((p) => p.phase) ?? [],
       queueDepth: () => manager?.queue.len() ?? 0,
     });
-    const store = new StatusStore({ onCommitPhase: (phase, previous) => metrics.commitPhase(phase, previous) });
+    const events = new EventFeed();
+    const fleetEvents = new FleetEvents(events);
+    const store = new StatusStore({
+      onCommitPhase: (phase, previous, record) => {
+        metrics.commitPhase(phase, previous);
+        events.publish("commit", commitEvent(record, previous));
+      },
+      onWorkload: (record, previous) => {
+        const step = rolloutEvent(previous, record);
+        if (step) events.publish("rollout", step);
+      },
+    });
     /** The status branch's last write failed (cleared by the next write that succeeds). */
     let statusFault: { code: string; message: string; since: string } | undefined;
     let proposals: ProposalTracker | undefined;
@@ -380,6 +415,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ...(opts.evictionTimeoutMs !== undefined ? { evictionTimeoutMs: opts.evictionTimeoutMs } : {}),
       log,
       onChange: ({ owners, nodes }) => {
+        for (const o of owners) fleetEvents.owner(o, fleet!.pods(o));
+        if (nodes.length > 0) fleetEvents.nodeList(fleet!.listNodes());
         for (const o of owners) manager?.enqueue(o);
         // A StatefulSet's pod binds its own claim: its record goes from Pending to Bound.
         if (owners.some((o) => o.startsWith("StatefulSet/"))) manager?.enqueue(CLAIMS_KEY);
@@ -694,6 +731,26 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         ...(statusFault ? { statusFault } : {}),
         nodes: fleet!.listNodes().map((n) => ({ name: n.config.name, condition: n.condition })),
       });
+    // Authors of commits never change: remembered (a bounded map, the oldest forgotten first).
+    const authors = new Map<string, CommitAuthor | null>();
+    const api: ApiSource = {
+      state: () => store.snapshot(),
+      nodes: () => ({ observed: fleet!.listNodes(), snapshot: fleet!.schedulerSnapshot() }),
+      previews: () => previews.list(),
+      async authors(shas) {
+        const out = new Map<string, CommitAuthor>();
+        for (const sha of shas) {
+          if (!authors.has(sha)) {
+            const info = await repo.reader.readCommit(sha).catch(() => undefined);
+            authors.set(sha, info ? { name: info.author.name, email: info.author.email, time: new Date(info.author.timestamp * 1000).toISOString() } : null);
+            if (authors.size > 2_000) authors.delete(authors.keys().next().value!);
+          }
+          const a = authors.get(sha);
+          if (a) out.set(sha, a);
+        }
+        return out;
+      },
+    };
     let server: RunningServer | undefined;
     if (opts.listen) {
       server = await startServer({
@@ -706,10 +763,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         ready,
         metrics: () => metrics.exposition(),
         onWebhook: (provider, result) => metrics.webhook(provider, result),
+        api: { source: api, events, ...(opts.apiTokens ? { tokens: opts.apiTokens } : {}), ...(opts.apiHeartbeatMs ? { heartbeatMs: opts.apiHeartbeatMs } : {}) },
         log,
       });
       cleanups.push(() => server!.close());
-      log(`listening on ${server.url}: POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz, /readyz, /metrics`);
+      log(
+        `listening on ${server.url}: POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz, /readyz, /metrics, ` +
+          `GET /api/v1/{commits,workloads,nodes,services,proposals,events,openapi.json} (${opts.apiTokens?.length ? `${opts.apiTokens.length} bearer token(s)` : "no token: loopback only"})`,
+      );
     }
     log(
       `following ${repo.location} branch ${branch}${repoPath ? ` path ${repoPath}` : ""}; default node runtime: ${defaultRuntime}` +
@@ -725,6 +786,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       repo,
       ...(server ? { server } : {}),
       metrics,
+      events,
       ...(proposals ? { proposals } : {}),
       ...(forge ? { forge } : {}),
       previews,
