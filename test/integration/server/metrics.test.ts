@@ -116,6 +116,7 @@ describe("/metrics", () => {
       "coxswain_commit_phase_transitions_total",
       "coxswain_engine_call_duration_seconds",
       "coxswain_engine_call_errors_total",
+      "coxswain_forge_posts_total",
       "coxswain_git_fetch_duration_seconds",
       "coxswain_git_fetch_failures_total",
       "coxswain_node_ready",
