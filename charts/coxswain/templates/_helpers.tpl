@@ -21,6 +21,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "coxswain.gitSecret" -}}
 {{- if .Values.gitCredentials.existingSecret }}{{ .Values.gitCredentials.existingSecret }}{{ else if .Values.gitCredentials.password }}{{ include "coxswain.fullname" . }}-git{{ end }}
 {{- end }}
+{{- define "coxswain.apiTokensSecret" -}}
+{{- if .Values.apiTokens.existingSecret }}{{ .Values.apiTokens.existingSecret }}{{ else if .Values.apiTokens.value }}{{ include "coxswain.fullname" . }}-api-tokens{{ end }}
+{{- end }}
 {{- define "coxswain.webhookSecret" -}}
 {{- if .Values.webhookSecret.existingSecret }}{{ .Values.webhookSecret.existingSecret }}{{ else if .Values.webhookSecret.value }}{{ include "coxswain.fullname" . }}-webhook{{ end }}
 {{- end }}

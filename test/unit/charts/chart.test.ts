@@ -83,13 +83,13 @@ describe("the Helm chart", () => {
         kinds.push(obj.kind!);
       }
     }
-    expect(kinds.sort()).toEqual(["Deployment", "PersistentVolumeClaim", "Secret", "Secret", "Secret", "Service"]);
+    expect(kinds.sort()).toEqual(["Deployment", "PersistentVolumeClaim", "Secret", "Secret", "Secret", "Secret", "Service"]);
   });
 
   it("passes only flags that coxswain run accepts", () => {
     const flags = new Set<string>();
     for (const t of templates) for (const m of t.matchAll(/- --([a-z-]+)=/g)) flags.add(m[1]!);
-    expect([...flags].sort()).toEqual(["age-key-file", "branch", "git-credentials-file", "listen", "path", "poll-interval", "repo", "runtime", "state-dir", "webhook-secret-file"]);
+    expect([...flags].sort()).toEqual(["age-key-file", "api-token-file", "branch", "git-credentials-file", "listen", "path", "poll-interval", "repo", "runtime", "state-dir", "webhook-secret-file"]);
     for (const f of flags) expect(RUN_USAGE, `--${f}`).toContain(`--${f} `);
   });
 
@@ -101,12 +101,15 @@ describe("the Helm chart", () => {
     expect(deployment).toMatch(/livenessProbe:\n\s+httpGet:\n\s+path: \/healthz\n\s+port: api/);
     expect(deployment).toMatch(/readinessProbe:\n\s+httpGet:\n\s+path: \/readyz\n\s+port: api/);
     expect(deployment).toContain("- --listen=0.0.0.0:{{ .Values.api.port }}");
+    // Off loopback coxswain serves its read API only with tokens (ApiTokensRequired otherwise): the chart
+    // refuses to render without them rather than make a pod that never starts.
+    expect(deployment).toMatch(/\{\{- if not \$apiTokens \}\}\n\{\{- fail "apiTokens is required/);
     expect(text("service.yaml")).toContain("targetPort: api");
   });
 
   it("mounts each Secret at the file its flag reads, and the state volume at --state-dir", () => {
     const deployment = text("deployment.yaml");
-    for (const [flag, dir, file] of [["git-credentials-file", "/etc/coxswain/git", "credentials"], ["webhook-secret-file", "/etc/coxswain/webhook", "secret"], ["age-key-file", "/etc/coxswain/age", "keys.txt"]] as const) {
+    for (const [flag, dir, file] of [["api-token-file", "/etc/coxswain/api", "tokens"], ["git-credentials-file", "/etc/coxswain/git", "credentials"], ["webhook-secret-file", "/etc/coxswain/webhook", "secret"], ["age-key-file", "/etc/coxswain/age", "keys.txt"]] as const) {
       expect(deployment).toContain(`- --${flag}=${dir}/${file}`);
       expect(deployment).toContain(`mountPath: ${dir}\n`);
       // The key the chart's own Secret stores is the file name the flag reads.
