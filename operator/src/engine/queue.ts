@@ -1,6 +1,6 @@
 /**
  * The keyed work queue the controllers run on, with client-go workqueue semantics on top of p-queue 9
- * (which supplies the concurrency limit only; see LIBRARIES.md for what it lacks):
+ * (which supplies the concurrency limit only: it has no keys, no dedupe, no dirty re-runs, no delays):
  *
  * - The queue holds keys, not events: a key added while it waits is not added twice.
  * - A key is never processed twice at once: added while in flight, it is marked dirty and runs exactly once
@@ -11,10 +11,12 @@
  *   decision → stalled: forget, no requeue; waiting: requeue after its delay; anything else: backoff.
  * - shutdown stops accepting keys, cancels delayed adds and waits for the work in flight (and, with drain,
  *   for every key queued before the shutdown).
+ * - Every reconcile starts on a new turn of the event loop, so reconciles that keep adding keys never keep
+ *   timers and I/O from running.
  */
 import PQueue from "p-queue";
-import { CoxError, toCoxError, type RetryDecision } from "../api/errors.js";
 import { backoffDelay, type Backoff } from "../api/backoff.js";
+import { CoxError, toCoxError, type RetryDecision } from "../api/errors.js";
 
 /** What a reconcile may ask for besides success: to look at the key again after a delay. */
 export interface ReconcileResult {
@@ -245,6 +247,10 @@ export class WorkQueue<K extends string = string> {
   }
 
   async #run(key: K): Promise<void> {
+    // One turn of the event loop before every reconcile (the key still counts as queued, so adds meanwhile
+    // stay deduplicated): reconciles that finish without real I/O and add each other's keys would otherwise
+    // chain in microtasks for ever, and no timer — a container's stop, a test's timeout — would fire again.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const queuedAt = this.#queued.get(key);
     this.#queued.delete(key);
     if (queuedAt !== undefined && this.#onStart) {

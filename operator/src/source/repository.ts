@@ -1,7 +1,7 @@
 /**
  * One Git repository, reached through isomorphic-git: a gitdir on disk (the user's repository, opened in
  * place) or a bare mirror of a remote one under the state dir. Implements GitReader, GitWriter and
- * Repository (source/types.ts) following the measured facts in LIBRARIES.md:
+ * Repository (source/types.ts) with isomorphic-git's pitfalls (measured on these machines) kept in mind:
  * - one `cache` object per repository passed to every call, replaced when a repack removed packs;
  * - every network call goes through an HTTP client with a per-request deadline (GitTimeout);
  * - fetch moves refs/remotes/origin/*, never local branches;

@@ -286,6 +286,29 @@ describe("WorkQueue", () => {
   });
 });
 
+describe("WorkQueue and the event loop", () => {
+  it("lets a timer fire while two keys that finish at once keep adding each other", async () => {
+    const queue = new WorkQueue({ concurrency: 1 });
+    let runs = 0;
+    let runsWhenTheTimerFired: number | undefined;
+    setTimeout(() => (runsWhenTheTimerFired = runs), 0);
+    const done = new Promise<void>((resolve) => {
+      // Each reconcile adds the other key and finishes without I/O: chained in microtasks, the timer above
+      // would only fire after all 5,000 runs.
+      queue.start(async (key) => {
+        runs++;
+        if (runs < 5_000) queue.add(key === "a" ? "b" : "a");
+        else resolve();
+      });
+    });
+    queue.add("a");
+    await done;
+    expect(runsWhenTheTimerFired).toBeDefined(); // it fired while the keys kept adding each other
+    expect(runsWhenTheTimerFired!).toBeLessThan(5_000);
+    await queue.shutdown({ drain: false });
+  });
+});
+
 describe("WorkQueue property", () => {
   type Op = { t: "add"; k: string } | { t: "finish"; i: number; how: "ok" | "stalled" | "requeue" };
   const opArb: fc.Arbitrary<Op> = fc.oneof(
