@@ -12,6 +12,7 @@
  *   decision counts it even though the container does not exist yet.
  * - Listeners get the owner keys (e.g. "Deployment/default/web") whose pods changed, never raw events.
  */
+import { backoffDelay, type Backoff } from "../api/backoff.js";
 import { CoxError, toCoxError } from "../api/errors.js";
 import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
 import { bridgeProxyPort } from "../traffic/bridge.js";
@@ -183,6 +184,9 @@ interface Reservation {
 const DEFAULT_SCORING_CPU = 100;
 const DEFAULT_SCORING_MEMORY = 200 * 1024 * 1024;
 
+/** How long a pod whose deletion failed stays Terminating before it is deleted again: 1 s doubling to 30 s. */
+const DELETE_BACKOFF: Backoff = Object.freeze({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 });
+
 /** Requests used for scoring: Kubernetes counts 100m CPU and 200Mi per container that sets none. */
 function scoringRequests(perContainer: readonly Resources[]): Resources {
   let cpuMillis = 0;
@@ -230,6 +234,9 @@ export class Fleet {
    */
   private readonly claimBindings = new Map<string, string>();
   private readonly terminating = new Set<string>();
+  /** Failed deletions in a row per pod (deletePod's back-off), and the timers that end each wait. */
+  private readonly deleteFailures = new Map<string, number>();
+  private readonly deleteRetries = new Set<NodeJS.Timeout>();
   /** See setReservedHostPorts. */
   private reservedHostPorts = new Set<number>();
   /** Preemptors' nominated nodes (Kubernetes' nominatedNodeName), by owner: room held for them. */
@@ -283,6 +290,8 @@ export class Fleet {
     this.closed = true;
     clearInterval(this.pollTimer);
     clearInterval(this.healthTimer);
+    for (const t of this.deleteRetries) clearTimeout(t);
+    this.deleteRetries.clear();
     for (const n of this.nodes.values()) {
       clearTimeout(n.debounce);
       n.unwatch?.();
@@ -674,7 +683,10 @@ export class Fleet {
   /**
    * Stops (SIGTERM, grace, SIGKILL) and removes every container of a pod, in the background. The pod is
    * Terminating at once; it leaves the cache when its containers are gone. Errors are logged and the pod
-   * becomes a normal pod again, so the next reconcile retries.
+   * stays Terminating for a back-off (DELETE_BACKOFF, growing with each failure of that pod) before it
+   * becomes a normal pod again, which the next reconcile deletes again: a stop that fails at once (a
+   * container already gone, an engine refusing) is never retried in a tight loop, and the node's next
+   * listing meanwhile shows what really is there.
    */
   deletePod(pod: ObservedPod, graceSeconds: number): void {
     if (this.terminating.has(pod.name)) return;
@@ -682,18 +694,30 @@ export class Fleet {
     if (!e) return;
     this.terminating.add(pod.name);
     this.emit([pod.owner], []);
+    const done = () => {
+      this.terminating.delete(pod.name);
+      this.rebuildPods(e);
+      this.emit([pod.owner], []);
+    };
     void (async () => {
       try {
         const grace = await this.runBeforeStop(pod, graceSeconds, e);
         await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
         for (const c of pod.containers) await e.runtime.remove(c.id);
         e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
+        this.deleteFailures.delete(pod.name);
+        done();
       } catch (err) {
-        this.opts.log?.(`stopping pod ${pod.name} on ${pod.node} failed: ${toCoxError(err).message}`);
-      } finally {
-        this.terminating.delete(pod.name);
-        this.rebuildPods(e);
-        this.emit([pod.owner], []);
+        const failures = (this.deleteFailures.get(pod.name) ?? 0) + 1;
+        this.deleteFailures.set(pod.name, failures);
+        const ms = backoffDelay(DELETE_BACKOFF, failures);
+        this.opts.log?.(`stopping pod ${pod.name} on ${pod.node} failed (retry in ${Math.round(ms / 100) / 10}s): ${toCoxError(err).message}`);
+        const timer = setTimeout(() => {
+          this.deleteRetries.delete(timer);
+          done();
+        }, ms);
+        timer.unref();
+        this.deleteRetries.add(timer);
       }
     })();
   }

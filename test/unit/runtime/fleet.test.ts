@@ -4,6 +4,7 @@
  * nodes joining only after their first listing, and readiness from the probe stored in the labels.
  */
 import { describe, expect, it, vi } from "vitest";
+import { CoxError } from "../../../operator/src/api/errors.js";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { Fleet, type NodeConfig } from "../../../operator/src/runtime/fleet.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
@@ -199,6 +200,33 @@ describe("fleet", () => {
     await fleet.settled();
     expect(fleet.pods()).toEqual([]);
     expect(await runtimes.get("n1")!.list()).toEqual([]);
+    await fleet.close();
+  });
+
+  it("a pod whose deletion fails stays Terminating for a back-off, is not stopped again meanwhile, then is deleted again", async () => {
+    const { fleet, runtimes, changes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    const rt = runtimes.get("n1")!;
+    // The engine refuses at once (as a stop of a container already gone did, before the next listing).
+    const stop = vi.spyOn(rt, "stop").mockRejectedValue(new CoxError("RuntimeCallFailed", "cannot stop container: no such container"));
+    changes.length = 0;
+    const deletedAt = Date.now();
+    fleet.deletePod(fleet.pods()[0]!, 30);
+    await waitFor("the stop to fail", () => stop.mock.calls.length === 1, 5_000);
+    for (let i = 0; i < 100; i++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      fleet.deletePod(fleet.pods()[0]!, 30); // what every reconcile of its owner does meanwhile
+    }
+    expect(fleet.pods()[0]!.phase).toBe("Terminating");
+    expect(stop).toHaveBeenCalledTimes(1);
+    expect(changes.flat()).toEqual(["Deployment/default/web"]); // Terminating once: no storm of changes
+    await waitFor("the back-off to end", () => fleet.pods()[0]?.phase !== "Terminating", 5_000);
+    expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(700); // DELETE_BACKOFF's first wait, less its jitter
+    stop.mockRestore();
+    fleet.deletePod(fleet.pods()[0]!, 1);
+    await fleet.settled();
+    expect(fleet.pods()).toEqual([]);
     await fleet.close();
   });
 
