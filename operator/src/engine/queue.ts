@@ -11,8 +11,8 @@
  *   decision → stalled: forget, no requeue; waiting: requeue after its delay; anything else: backoff.
  * - shutdown stops accepting keys, cancels delayed adds and waits for the work in flight (and, with drain,
  *   for every key queued before the shutdown).
- * - Every reconcile starts on a new turn of the event loop, so reconciles that keep adding keys never keep
- *   timers and I/O from running.
+ * - Reconciles never hold the event loop for more than MAX_TURN_MS between turns, so reconciles that keep
+ *   adding keys never keep timers and I/O from running.
  */
 import PQueue from "p-queue";
 import { backoffDelay, type Backoff } from "../api/backoff.js";
@@ -73,6 +73,9 @@ export const DEFAULT_BACKOFF: Readonly<Required<Backoff>> = Object.freeze({ init
 /** Default requeue delay of a "waiting" error that names none. */
 export const DEFAULT_WAITING_DELAY_MS = 5_000;
 
+/** Longest run of reconciles without a turn of the event loop for timers and I/O, in ms. */
+const MAX_TURN_MS = 2;
+
 /** Longest delay a timer can hold (2^31 − 1 ms, about 24.8 days); longer requests are clamped. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -90,6 +93,8 @@ export class WorkQueue<K extends string = string> {
   readonly #onError: ((key: K, err: CoxError, outcome: ErrorOutcome) => void) | undefined;
   readonly #clock: QueueClock;
   readonly #random: () => number;
+  /** When reconciles last let the event loop turn (performance.now()). */
+  #turnAt = 0;
   readonly #onStart: ((key: K, waitedMs: number) => void) | undefined;
 
   /** Keys handed to p-queue and not yet started, with when they were queued. */
@@ -247,10 +252,14 @@ export class WorkQueue<K extends string = string> {
   }
 
   async #run(key: K): Promise<void> {
-    // One turn of the event loop before every reconcile (the key still counts as queued, so adds meanwhile
-    // stay deduplicated): reconciles that finish without real I/O and add each other's keys would otherwise
-    // chain in microtasks for ever, and no timer — a container's stop, a test's timeout — would fire again.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // A turn of the event loop before a reconcile once MAX_TURN_MS went by without one (the key still
+    // counts as queued, so adds meanwhile stay deduplicated): reconciles that finish without real I/O and
+    // add each other's keys would otherwise chain in microtasks for ever, and no timer — a container's
+    // stop, a test's timeout — would fire again. Not before every reconcile: a turn costs microseconds.
+    if (performance.now() - this.#turnAt >= MAX_TURN_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.#turnAt = performance.now();
+    }
     const queuedAt = this.#queued.get(key);
     this.#queued.delete(key);
     if (queuedAt !== undefined && this.#onStart) {
