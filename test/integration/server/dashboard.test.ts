@@ -7,6 +7,8 @@
  *   allocation bars;
  * - a commit page shows a validation error with file:line;
  * - the proposals page shows a proposal's plan;
+ * - after the operator restarts, the page reconnects with Last-Event-ID and the new run's reset reloads
+ *   what it missed (a commit pushed while it was down);
  * - with --api-token-file the page asks for a token (a wrong one is refused), then works and follows the
  *   events; no request URL carries the token, nor does the operator's log.
  * Screenshots: test-output/dashboard/*.png (gitignored).
@@ -192,6 +194,49 @@ describe.skipIf(!enabled)("the web dashboard in Chromium", () => {
     expect(await page.getByRole("link", { name: "Proposals" }).getAttribute("aria-current")).toBe("page");
     await screenshot(page, SUITE, "proposals");
     expect(errors).toEqual([]);
+  });
+
+  it("reconnects after the operator restarts, sending its Last-Event-ID; the reset of the new run reloads what it missed", async () => {
+    const work = await scope.work();
+    const { gitdir } = await scope.bare(work);
+    await work.write("nodes.yaml", NODES);
+    await work.write("api.yaml", API);
+    const v1 = await work.commit("api v1");
+    await work.push("origin", "main");
+    const stateDir = await scope.dir("coxswain-state-");
+    const first = await operator(scope, { repo: gitdir, stateDir, listen: "127.0.0.1:0", ui: true, webhookRate: RATE });
+    await waitFor("v1 Succeeded", () => first.op.store.getCommit(v1)?.phase === "Succeeded", WAIT);
+    const port = first.op.server!.port;
+    const { page } = await open(first);
+    const resumes: string[] = [];
+    page.on("request", (r) => {
+      const id = r.headers()["last-event-id"];
+      if (r.url().endsWith("/api/v1/events") && id !== undefined) resumes.push(id);
+    });
+    await expect.poll(() => phaseOnPage(page, v1), { timeout: WAIT }).toBe("Succeeded");
+    await page.locator("#live[data-state=live]").waitFor({ timeout: WAIT });
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 7));
+    // An event the page sees gives it an id to resume from (a page that saw none reloads everything).
+    await work.write("api.yaml", deploymentYaml({ name: "api", replicas: 2, image: "api:v2", cpu: "500m", memory: "256Mi" }));
+    const v1b = await work.commit("api v2");
+    await work.push("origin", "main");
+    await expect.poll(() => phaseOnPage(page, v1b), { timeout: WAIT }).toBe("Succeeded");
+
+    // Down: the page says so; a commit lands meanwhile; the next operator serves on the same port.
+    await first.stop();
+    await page.locator("#live[data-state=reconnecting]").waitFor({ timeout: WAIT });
+    await work.write("api.yaml", deploymentYaml({ name: "api", replicas: 3, image: "api:v2", cpu: "500m", memory: "256Mi" }));
+    const v2 = await work.commit("api to 3 while the dashboard is away");
+    await work.push("origin", "main");
+    const second = await operator(scope, { repo: gitdir, stateDir, runtimes: first.runtimes, listen: `127.0.0.1:${port}`, ui: true, webhookRate: RATE });
+    await waitFor("v2 Succeeded", () => second.op.store.getCommit(v2)?.phase === "Succeeded", WAIT);
+
+    await expect.poll(() => phaseOnPage(page, v2), { timeout: WAIT }).toBe("Succeeded");
+    await page.locator("#live[data-state=live]").waitFor({ timeout: WAIT });
+    await page.locator('tr[data-workload="Deployment/default/api"] .pods[data-new-ready="3"]').waitFor({ timeout: WAIT });
+    expect(resumes.length).toBeGreaterThan(0);
+    expect(resumes.every((id) => /^\d+$/.test(id))).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(7);
   });
 
   it("with --api-token-file asks for a token, refuses a wrong one, then works and follows events; the token is in no URL and no log line", async () => {
