@@ -51,7 +51,7 @@ interface Preview { name: string; ref: string; commit: string; namespaces: strin
 
 const TOKEN_KEY = "coxswain.apiToken";
 /** Least time between two reloads of what events changed (the API rate-limits each client). */
-const REFRESH_MS = 300;
+const REFRESH_MS = 500;
 /** Reconnect delays of the event stream: from 1 s, doubling, to 30 s. */
 const RECONNECT_MS = [1_000, 30_000] as const;
 
