@@ -1,9 +1,10 @@
 /**
  * The web dashboard in headless Chromium against the operator driving two real Docker engines
  * (test/support/docker-fleet.ts): a pushed commit rolls a Deployment (maxSurge 1, maxUnavailable 0,
- * readiness probes) and the page follows it from the event stream — every state of the workload's row is
- * recorded in the page by a MutationObserver, and the rollout is seen advancing through states with pods of
- * both revisions to the new revision alone, without the page being reloaded. Screenshot:
+ * readiness probes, minReadySeconds 2 so that each step lasts longer than the page's 500 ms between
+ * reloads) and the page follows it from the event stream. Every state of the workload's row is recorded
+ * in the page by a MutationObserver (a reload would lose the record), and the rollout is seen advancing
+ * through states with pods of both revisions to the new revision alone. Screenshot:
  * test-output/dashboard-docker/rollout.png (gitignored).
  */
 import { rm } from "node:fs/promises";

@@ -71,7 +71,7 @@ afterAll(async () => {
 /** A new page (its own context: own sessionStorage) on the operator's dashboard, with every request URL and console error kept. */
 async function open(t: TestOperator): Promise<{ page: Page; urls: string[]; errors: string[] }> {
   if (!browser.isConnected()) {
-    // Seen once on the loaded CI machine: chromium went away between two tests. Said, and started again,
+    // Seen once on a loaded machine: chromium went away between two tests. Said, and started again,
     // so that one lost browser fails no test of the page's own.
     console.warn("dashboard: chromium was disconnected; starting it again");
     browser = await launchChromium();
