@@ -79,7 +79,6 @@ describe.skipIf(!enabled)("the web dashboard following a rollout on two Docker e
       statusDebounceMs: 50,
       listen: "127.0.0.1:0",
       ui: true,
-      webhookRate: 1_000,
       log: (l) => lines.push(l),
       proxyFactory: () => new FakeProxy(),
     });

@@ -11,6 +11,7 @@
  *   what it missed (a commit pushed while it was down);
  * - with --api-token-file the page asks for a token (a wrong one is refused), then works and follows the
  *   events; no request URL carries the token, nor does the operator's log.
+ * The operator keeps its default rate limit (10 requests a second per client): the page lives within it.
  * Screenshots: test-output/dashboard/*.png (gitignored).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -28,8 +29,6 @@ afterEach(() => scope.cleanup());
 
 /** Generous waits: the machine is shared with other suites. */
 const WAIT = 60_000;
-/** The tests' client is the browser and the harness: more requests per second than the default 10. */
-const RATE = 1_000;
 const READ = "dashboard-read-token-7d1e0c";
 
 /** Two fake nodes of 4 CPUs and 8 GiB. */
@@ -105,7 +104,7 @@ describe.skipIf(!enabled)("the web dashboard in Chromium", () => {
     await work.write("svc.yaml", serviceYaml({ name: "shop" }));
     const v1 = await work.commit("shop v1 and api");
     await work.push("origin", "main");
-    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", ui: true, webhookRate: RATE });
+    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", ui: true });
     await waitFor("v1 Succeeded", () => t.op.store.getCommit(v1)?.phase === "Succeeded", WAIT);
 
     const { page, errors } = await open(t);
@@ -153,7 +152,7 @@ describe.skipIf(!enabled)("the web dashboard in Chromium", () => {
     await work.write("api.yaml", API);
     const v1 = await work.commit("api v1");
     await work.push("origin", "main");
-    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", ui: true, webhookRate: RATE });
+    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", ui: true });
     await waitFor("v1 Succeeded", () => t.op.store.getCommit(v1)?.phase === "Succeeded", WAIT);
     const { page, errors } = await open(t);
     await expect.poll(() => phaseOnPage(page, v1), { timeout: WAIT }).toBe("Succeeded");
@@ -182,7 +181,7 @@ describe.skipIf(!enabled)("the web dashboard in Chromium", () => {
     await work.write("api.yaml", API);
     const v1 = await work.commit("api v1");
     await work.push("origin", "main");
-    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", ui: true, webhookRate: RATE, previewBranches: ["pr/*"] });
+    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", ui: true, previewBranches: ["pr/*"] });
     await waitFor("v1 Succeeded", () => t.op.store.getCommit(v1)?.phase === "Succeeded", WAIT);
     await work.git(["checkout", "-q", "-b", "pr/scale"]);
     await work.write("api.yaml", deploymentYaml({ name: "api", replicas: 4, image: "api:v1", cpu: "500m", memory: "256Mi" }));
@@ -210,7 +209,7 @@ describe.skipIf(!enabled)("the web dashboard in Chromium", () => {
     const v1 = await work.commit("api v1");
     await work.push("origin", "main");
     const stateDir = await scope.dir("coxswain-state-");
-    const first = await operator(scope, { repo: gitdir, stateDir, listen: "127.0.0.1:0", ui: true, webhookRate: RATE });
+    const first = await operator(scope, { repo: gitdir, stateDir, listen: "127.0.0.1:0", ui: true });
     await waitFor("v1 Succeeded", () => first.op.store.getCommit(v1)?.phase === "Succeeded", WAIT);
     const port = first.op.server!.port;
     const { page } = await open(first);
@@ -234,7 +233,7 @@ describe.skipIf(!enabled)("the web dashboard in Chromium", () => {
     await work.write("api.yaml", deploymentYaml({ name: "api", replicas: 3, image: "api:v2", cpu: "500m", memory: "256Mi" }));
     const v2 = await work.commit("api to 3 while the dashboard is away");
     await work.push("origin", "main");
-    const second = await operator(scope, { repo: gitdir, stateDir, runtimes: first.runtimes, listen: `127.0.0.1:${port}`, ui: true, webhookRate: RATE });
+    const second = await operator(scope, { repo: gitdir, stateDir, runtimes: first.runtimes, listen: `127.0.0.1:${port}`, ui: true });
     await waitFor("v2 Succeeded", () => second.op.store.getCommit(v2)?.phase === "Succeeded", WAIT);
 
     await expect.poll(() => phaseOnPage(page, v2), { timeout: WAIT }).toBe("Succeeded");
@@ -253,7 +252,7 @@ describe.skipIf(!enabled)("the web dashboard in Chromium", () => {
     const v1 = await work.commit("api v1");
     await work.push("origin", "main");
     const tokens = parseApiTokens(`read ${READ} alice\n`, "tokens");
-    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", ui: true, webhookRate: RATE, apiTokens: tokens });
+    const t = await operator(scope, { repo: gitdir, listen: "127.0.0.1:0", ui: true, apiTokens: tokens });
     await waitFor("v1 Succeeded", () => t.op.store.getCommit(v1)?.phase === "Succeeded", WAIT);
 
     const { page, urls } = await open(t);
