@@ -660,6 +660,9 @@ forget.addEventListener("click", () => {
 });
 window.addEventListener("hashchange", () => {
   state.commit = undefined;
-  void loadAll().catch(handleError);
+  // The new page's content gets the focus, so that a screen reader reads it rather than the old link.
+  void loadAll()
+    .then(() => main.focus())
+    .catch(handleError);
 });
 start();

@@ -10,10 +10,10 @@ import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 
 /** Debian's chromium. */
-export const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM = "/usr/bin/chromium";
 
 /** Where tests leave their artifacts (screenshots): test-output/ at the repository's top, gitignored. */
-export const TEST_OUTPUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../test-output");
+const TEST_OUTPUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../test-output");
 
 /** True when the suite can run: chromium is installed. In CI a missing one fails the suite (as Docker's does). */
 export function requireChromium(suite: string): boolean {

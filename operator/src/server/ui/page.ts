@@ -87,7 +87,7 @@ const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circl
 `;
 
 /** A file of the dashboard: its content type and text. */
-export interface UiFile {
+interface UiFile {
   contentType: string;
   body: string;
 }
