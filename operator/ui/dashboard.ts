@@ -186,7 +186,8 @@ function onEvent(type: string, data: Record<string, unknown>): void {
     case "rollout":
     case "pod":
       state.dirty.add("workloads");
-      if (typeof data.workload === "string") state.dirty.add(`w:${data.workload}`);
+      // Pod events name a cluster-scoped owner Kind/name, rollout events Kind//name (an empty namespace).
+      if (typeof data.workload === "string") state.dirty.add(`w:${data.workload.split("/").length === 2 ? data.workload.replace("/", "//") : data.workload}`);
       if (type === "pod") state.dirty.add("nodes");
       break;
     case "node":
