@@ -30,6 +30,9 @@ import {
   SCHEDULER_USAGE,
 } from "./args.js";
 
+/** Where `--ui` alone listens: loopback only (without --api-token-file the API may only be served there). */
+export const DEFAULT_UI_LISTEN = "127.0.0.1:8080";
+
 /** The environment variable that holds the forge token when --forge-token-file is not given. */
 export const FORGE_TOKEN_ENV = "COXSWAIN_FORGE_TOKEN";
 
@@ -61,6 +64,8 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --listen <host:port>          serve POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz
                                 (liveness), GET /readyz (readiness), GET /metrics (Prometheus) and the read API
                                 GET /api/v1/… (commits, workloads, nodes, services, proposals, events; openapi.json)
+  --ui                          serve the web dashboard at / of the listener (commits, workloads and their rollouts,
+                                nodes, proposals; live from the event stream); without --listen it listens on ${DEFAULT_UI_LISTEN}
   --api-token-file <f>          bearer tokens of the read API, one a line: "read <token> [user]" or "write <token> [user]";
                                 without it the API is open, so --listen must then be a loopback address (127.0.0.1, ::1)
   --ready-fetch-failures <n>    /readyz fails from this many failed fetches of the remote in a row on (default 3)
@@ -110,6 +115,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     "git-credentials-file": { type: "string" },
     "git-timeout": { type: "string" },
     listen: { type: "string" },
+    ui: { type: "boolean" },
     "webhook-secret-file": { type: "string" },
     "api-token-file": { type: "string" },
     "webhook-rate": { type: "string" },
@@ -178,14 +184,19 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     } else out(`warning: git credentials from ${creds.source} are not used: ${repo} is a repository on disk`);
   }
 
+  // --ui alone: the dashboard needs a listener, and one only this machine reaches is the safe default.
+  if (values.ui) {
+    opts.ui = true;
+    values.listen ??= DEFAULT_UI_LISTEN;
+  }
   if (values["ready-fetch-failures"] !== undefined) {
     const n = Number(values["ready-fetch-failures"]);
     if (!Number.isInteger(n) || n < 1) throw new CoxError("InvalidArgument", `--ready-fetch-failures: expected a whole number of at least 1 (got ${JSON.stringify(values["ready-fetch-failures"])})`);
-    if (!values.listen) throw new CoxError("InvalidArgument", "--ready-fetch-failures needs --listen <host:port>");
+    if (!values.listen) throw new CoxError("InvalidArgument", "--ready-fetch-failures needs --listen <host:port> (or --ui)");
     opts.readyFetchFailures = n;
   }
-  if (values["webhook-secret-file"] && !values.listen) throw new CoxError("InvalidArgument", "--webhook-secret-file needs --listen <host:port>");
-  if (values["api-token-file"] && !values.listen) throw new CoxError("InvalidArgument", "--api-token-file needs --listen <host:port>");
+  if (values["webhook-secret-file"] && !values.listen) throw new CoxError("InvalidArgument", "--webhook-secret-file needs --listen <host:port> (or --ui)");
+  if (values["api-token-file"] && !values.listen) throw new CoxError("InvalidArgument", "--api-token-file needs --listen <host:port> (or --ui)");
   if (values.listen) {
     const { host } = parseListen(values.listen); // a bad address is a usage error before anything starts
     opts.listen = values.listen;

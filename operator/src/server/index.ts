@@ -5,6 +5,7 @@
  * lines; metrics.ts defines every Prometheus metric; readiness.ts decides /readyz (pure); readWebhookSecretFile reads `--webhook-secret-file`.
  * api/: the read API — routes.ts (path → answer), views.ts (the JSON, pure), events.ts (the event ring and
  * what becomes an event), openapi.ts (the document), tokens.ts (`--api-token-file` and each request's decision).
+ * ui/: the web dashboard's files (page.ts), served at / with startServer's `ui`.
  */
 import { CoxError } from "../api/errors.js";
 import { readSecretFile } from "../source/credentials.js";

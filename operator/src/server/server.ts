@@ -6,6 +6,7 @@
  *   GET  /readyz    readiness: 200 or 503 with the checks and their reasons (JSON)
  *   GET  /metrics   Prometheus' text format
  *   GET  /api/v1/…  the read API (api/routes.ts; the events stream, GET /api/v1/events, is served here)
+ *   GET  /, /ui/…   the web dashboard, with `ui` (ui/page.ts; its files hold no data, so they need no token)
  *
  * Liveness never fails for something outside the process (a Git outage, a status write, no node): a
  * supervisor that restarts on a failed liveness check would restart a healthy operator, which fixes none
@@ -36,6 +37,7 @@ import { answerApi, type ApiOptions } from "./api/routes.js";
 import { authorize, isLoopbackHost } from "./api/tokens.js";
 import { RateLimiter } from "./rate.js";
 import { RefusalLog, type RefusalReason } from "./refusals.js";
+import { UI_FILES, UI_HEADERS } from "./ui/page.js";
 import { deliveryId, parseWebhookEvent, PROVIDERS, verifyWebhook, type Provider, type PushEvent } from "./webhooks.js";
 
 /** Default largest webhook body: GitHub caps payloads at 25 MB, but a push of a few commits is a few KiB. */
@@ -77,6 +79,8 @@ export interface ServerOptions {
   now?: () => number;
   /** The read API under /api/v1 (webhooks aside); without it, those paths answer 404. */
   api?: ApiOptions;
+  /** Serve the web dashboard at / (it reads the read API, so `api` is needed too). */
+  ui?: boolean;
 }
 
 /** Default interval of the heartbeat comments on the event stream: below the 30–60 s idle timeouts of common proxies. */
@@ -116,6 +120,7 @@ export function parseListen(text: string): { host: string; port: number } {
 /** Starts the server; resolves once it listens. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen);
+  if (opts.ui && !opts.api) throw new CoxError("InvalidArgument", "the dashboard (ui) reads the read API: give api too");
   if (opts.api && !opts.api.tokens?.length && !isLoopbackHost(host)) {
     throw new CoxError("ApiTokensRequired", `--listen ${opts.listen}: the read API would be open to the network; give --api-token-file, or listen on 127.0.0.1 or ::1`);
   }
@@ -171,6 +176,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return;
     }
     if (!provider && opts.api && path.startsWith("/api/v1/") && !path.startsWith("/api/v1/webhooks/")) return serveApi(req, res, opts.api, path);
+    const file = opts.ui ? UI_FILES.get(path) : undefined;
+    if (file) {
+      if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, `use GET for ${path}`, { allow: "GET, HEAD" });
+      res.writeHead(200, { ...UI_HEADERS, "content-type": file.contentType, "content-length": Buffer.byteLength(file.body) });
+      res.end(req.method === "HEAD" ? undefined : file.body);
+      return;
+    }
     if (!provider) {
       return refuse(req, res, 404, undefined, `no such endpoint; webhooks are POST /api/v1/webhooks/{${PROVIDERS.join(",")}}`);
     }

@@ -120,6 +120,8 @@ export interface OperatorOptions {
   apiTokens?: ApiToken[];
   /** Heartbeat interval of the event stream (default 15 s; tests shorten it). */
   apiHeartbeatMs?: number;
+  /** Serve the web dashboard at / of `listen` (`--ui`). */
+  ui?: boolean;
   /** Revert a failed commit on the deploy branch once it has been rolled back (also per workload by annotation). */
   autoRevert?: boolean;
   /** Globs of proposals to validate and plan (branches; "pull/*", "merge-requests/*" for pull requests). */
@@ -764,12 +766,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         metrics: () => metrics.exposition(),
         onWebhook: (provider, result) => metrics.webhook(provider, result),
         api: { source: api, events, ...(opts.apiTokens ? { tokens: opts.apiTokens } : {}), ...(opts.apiHeartbeatMs ? { heartbeatMs: opts.apiHeartbeatMs } : {}) },
+        ...(opts.ui ? { ui: true } : {}),
         log,
       });
       cleanups.push(() => server!.close());
       log(
         `listening on ${server.url}: POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz, /readyz, /metrics, ` +
-          `GET /api/v1/{commits,workloads,nodes,services,proposals,events,openapi.json} (${opts.apiTokens?.length ? `${opts.apiTokens.length} bearer token(s)` : "no token: loopback only"})`,
+          `GET /api/v1/{commits,workloads,nodes,services,proposals,events,openapi.json} (${opts.apiTokens?.length ? `${opts.apiTokens.length} bearer token(s)` : "no token: loopback only"})` +
+          (opts.ui ? `; dashboard at ${server.url}/` : ""),
       );
     }
     log(
