@@ -283,6 +283,14 @@ export function planPods(w: World, desired: ReadonlyMap<string, number>, opts: {
   return { plans, remove, created, removedActive, heldBack };
 }
 
+/** Whether two sizes say the same (no sizes at all differ from any). */
+export function sameSizes(a: RevisionSizes | undefined, b: RevisionSizes): boolean {
+  if (!a || a.replicas !== b.replicas || a.maxReplicas !== b.maxReplicas) return false;
+  const ka = Object.keys(a.byRevision).filter((k) => a.byRevision[k] !== 0);
+  const kb = Object.keys(b.byRevision).filter((k) => b.byRevision[k] !== 0);
+  return ka.length === kb.length && kb.every((k) => a.byRevision[k] === b.byRevision[k]);
+}
+
 /** The sizes to hand back: non-zero ones plus the wanted revision (so that it keeps existing). */
 export function sizesOut(w: World, desired: ReadonlyMap<string, number>, maxSurge: number): RevisionSizes {
   const byRevision: Record<string, number> = {};
@@ -352,6 +360,8 @@ export function finishStep(w: World, pods: PodPlan, a: FinishArgs): PlannedStep 
   }
   if (!complete && !deadlineExceeded && a.holdDeadline !== true) soonest((progressed ? now : a.lastProgressAt) + deadlineMs - now + 1);
   for (const t of a.wakeAt ?? []) soonest(Math.ceil(t - now));
+  const sizes = sizesOut(w, a.desired, a.maxSurge);
+  const wantedPlan = pods.plans.find((p) => p.revision === w.wanted.revision);
 
   const counts = countsOf(w);
   const failed = w.revs.reduce((n, r) => n + r.failed.length, 0);
@@ -364,12 +374,11 @@ export function finishStep(w: World, pods: PodPlan, a: FinishArgs): PlannedStep 
   }
   const reason = reasons.join("; ");
 
-  const wantedPlan = pods.plans.find((p) => p.revision === w.wanted.revision);
   return {
     create: wantedPlan?.create ?? 0,
     remove: pods.remove,
     revisions: pods.plans,
-    sizes: sizesOut(w, a.desired, a.maxSurge),
+    sizes,
     counts,
     complete,
     progressed,

@@ -27,6 +27,7 @@ export {
   resolveRollingParams,
 } from "./params.js";
 export { compareForRemoval, isAvailable, nextStep } from "./rolling.js";
+export { sameSizes } from "./core.js";
 export { nextRevisionNumber, pruneHistory, recordRevision } from "./history.js";
 export { detectFailure, rolloutHealth } from "./health.js";
 export { decideRollback } from "./rollback.js";

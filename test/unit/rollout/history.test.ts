@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
-import { nextRevisionNumber, pruneHistory, recordRevision } from "../../../operator/src/rollout/index.js";
+import { nextRevisionNumber, pruneHistory, recordRevision, sameSizes } from "../../../operator/src/rollout/index.js";
 import type { RevisionRecord } from "../../../operator/src/rollout/types.js";
 
 const h = (...entries: [number, string][]): RevisionRecord[] => entries.map(([revision, hash]) => ({ revision, hash, commit: `c-${hash}-${revision}` }));
@@ -126,5 +126,18 @@ describe("pruneHistory", () => {
         },
       ),
     );
+  });
+});
+
+describe("sameSizes (what tells the workload controller a step changed only sizes)", () => {
+  const s = (byRevision: Record<string, number>, replicas = 2, maxReplicas = 2) => ({ replicas, maxReplicas, byRevision });
+  it.each([
+    { name: "equal sizes are the same", a: s({ r1: 2 }), b: s({ r1: 2 }), same: true },
+    { name: "a revision at 0 counts as absent", a: s({ r1: 2, r2: 0 }), b: s({ r1: 2 }), same: true },
+    { name: "a revision scaled down is a change", a: s({ r1: 2 }), b: s({ r1: 1, r2: 0 }), same: false },
+    { name: "another spec.replicas is a change", a: s({ r1: 2 }), b: s({ r1: 2 }, 3, 3), same: false },
+    { name: "no sizes before is a change", a: undefined, b: s({ r1: 2 }), same: false },
+  ])("$name", ({ a, b, same }) => {
+    expect(sameSizes(a, b)).toBe(same);
   });
 });

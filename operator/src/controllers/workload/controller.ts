@@ -48,6 +48,7 @@ import {
   resolveFailurePolicy,
   resolveRollingParams,
   rolloutHealth,
+  sameSizes,
 } from "../../rollout/index.js";
 import type {
   BlueGreenParams,
@@ -428,6 +429,10 @@ export class WorkloadController {
     if (ctx.strategy !== "Canary" || ctx.draining.length > 0) this.analyses.stop(ctx.key);
     ctx.step = step;
     if (mem.traffic !== undefined) this.opts.traffic?.want(ctx.key, mem.traffic);
+    // Sizes that changed while no pod is created or removed (a revision scaled down whose pods were never
+    // made): nothing in the fleet changes to bring the next step, so look again at once — as a ReplicaSet's
+    // own update brings Kubernetes' Deployment controller back. Sizes converge, so this ends.
+    if (ctx.draining.length === 0 && step.create === 0 && step.remove.length === 0 && !sameSizes(mem.sizes, step.sizes)) this.requeue(ctx, 1);
     if (ctx.draining.length === 0) mem.sizes = step.sizes;
     mem.waiting = step.waiting;
     // A complete workload is not late: if it stops being complete (a pod lost), the deadline counts from then.
