@@ -110,6 +110,11 @@ export interface ObservedNode {
    */
   condition: "Ready" | "NotReady";
   evicted: boolean;
+  /**
+   * Removed from Git and draining until the pods a drain moves are off it (setNodes' `leaving`); its config
+   * has `drain: true` meanwhile.
+   */
+  leaving: boolean;
   /** Epoch ms of the last successful listing. */
   lastSeenAt?: number;
   error?: CoxError;
@@ -149,6 +154,8 @@ interface NodeEntry {
   ready: boolean;
   /** Left the fleet: late listings are dropped. */
   removed: boolean;
+  /** Removed from Git, draining before it leaves (see ObservedNode.leaving). */
+  leaving: boolean;
   /** Epoch ms of the last successful listing (or of joining, before the first one). */
   lastSeenAt: number;
   condition: "Ready" | "NotReady";
@@ -300,15 +307,32 @@ export class Fleet {
   }
 
   /**
-   * Makes the fleet's nodes be exactly `configs`: new nodes are connected and listed, changed ones are
-   * updated in place (a changed endpoint reconnects), removed ones are closed. Returns the names of
-   * removed nodes, whose pods the caller must move.
+   * Makes the fleet's nodes be exactly `configs`, plus the `leaving` ones: new nodes are connected and
+   * listed, changed ones are updated in place (a changed endpoint reconnects), removed ones are closed.
+   * A node of the fleet named in `leaving` and not in `configs` stays, cordoned and draining (its config
+   * with `drain: true`, ObservedNode.leaving) until a later call leaves it out; one back in `configs`
+   * stops leaving. Returns the names of removed nodes, whose pods the caller must move.
    */
-  async setNodes(configs: readonly NodeConfig[]): Promise<string[]> {
+  async setNodes(configs: readonly NodeConfig[], leaving: readonly string[] = []): Promise<string[]> {
     const wanted = new Map(configs.map((c) => [c.name, c]));
     const removed: string[] = [];
+    const changed: NodeEntry[] = [];
     for (const [name, entry] of this.nodes) {
       const next = wanted.get(name);
+      if (!next && leaving.includes(name)) {
+        // Removed from Git: cordoned and drained by the controllers (they read config.drain) before it leaves.
+        if (!entry.leaving) {
+          entry.leaving = true;
+          entry.config = { ...entry.config, drain: true };
+          changed.push(entry);
+        }
+        continue;
+      }
+      if (next && entry.leaving && next.endpoint === entry.config.endpoint && JSON.stringify(next.tls ?? null) === JSON.stringify(entry.config.tls ?? null)) {
+        // Back in Git before it left: it stops leaving, with the config Git gives it now.
+        entry.leaving = false;
+        changed.push(entry);
+      }
       if (!next || next.endpoint !== entry.config.endpoint || JSON.stringify(next.tls ?? null) !== JSON.stringify(entry.config.tls ?? null)) {
         entry.removed = true;
         // Its claims stay bound to it: their pods wait for it rather than start elsewhere without the data.
@@ -343,6 +367,7 @@ export class Fleet {
         runtime,
         ready: false,
         removed: false,
+        leaving: false,
         lastSeenAt: this.opts.now(),
         condition: "Ready",
         evicted: false,
@@ -361,7 +386,7 @@ export class Fleet {
     // see half a fleet (it would pile every replica onto the node that answered first).
     await Promise.all(added.map((e) => this.refreshEntry(e)));
     for (const e of added) this.nodes.set(e.config.name, e);
-    this.emit(this.ownersOn(added), [...added.map((e) => e.config.name), ...removed]);
+    this.emit(this.ownersOn([...added, ...changed]), [...added, ...changed].map((e) => e.config.name).concat(removed));
     return removed.sort();
   }
 
@@ -427,6 +452,7 @@ export class Fleet {
         ready: e.ready,
         condition: e.condition,
         evicted: e.evicted,
+        leaving: e.leaving,
         lastSeenAt: e.lastSeenAt,
         ...(e.error ? { error: e.error } : {}),
         pods: e.pods.size,

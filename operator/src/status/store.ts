@@ -584,6 +584,7 @@ function orderSummary(s: SummaryRecord): SummaryRecord {
       if (n.message !== undefined) node.message = n.message;
       if (n.cordoned !== undefined) node.cordoned = n.cordoned;
       if (n.draining !== undefined) node.draining = n.draining;
+      if (n.leaving !== undefined) node.leaving = n.leaving;
       return withRest(node, n);
     })
     .sort((a, b) => cmp(a.name, b.name));

@@ -193,7 +193,8 @@ export interface SummaryRecord {
   /** Last commit that was applied (valid) — what should be running. */
   applied?: string;
   workloads: { total: number; ready: number; progressing: number; failed: number };
-  nodes: { name: string; ready: boolean; pods: number; message?: string; cordoned?: boolean; draining?: boolean }[];
+  /** leaving: removed from Git, draining before it leaves the fleet (rollout/node-removal.ts). */
+  nodes: { name: string; ready: boolean; pods: number; message?: string; cordoned?: boolean; draining?: boolean; leaving?: boolean }[];
   /** The last commit whose rollout succeeded: what an automatic rollback goes back to. */
   stable?: string;
   /** Commits that failed and are not applied again until a newer commit supersedes them, sorted. */

@@ -39,6 +39,7 @@ import type { Repository } from "../source/types.js";
 import type { StatusStore } from "../status/store.js";
 import type { CommitRecord, RecordedError, SourceFault, SummaryRecord, WorkloadRecord } from "../status/types.js";
 import { decideRollback } from "../rollout/index.js";
+import { LEAVING_MESSAGE } from "../rollout/node-removal.js";
 import { gate, isWorkloadKey, type GateDecision, type GateWorkloadState } from "./gate.js";
 import { loadCommit, type ManifestReadOptions } from "./load.js";
 
@@ -708,13 +709,14 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       workloads: { total: keys.length, ready, progressing, failed },
       nodes: this.opts.fleet.listNodes().map((n) => {
         const waits = this.opts.drainWaits?.forNode(n.config.name) ?? [];
-        const message = [...(n.error ? [`${n.error.code}: ${n.error.message}`] : []), ...waits].join("; ");
+        const message = [...(n.leaving ? [LEAVING_MESSAGE] : []), ...(n.error ? [`${n.error.code}: ${n.error.message}`] : []), ...waits].join("; ");
         return {
           name: n.config.name,
           ready: n.condition === "Ready",
           pods: n.pods,
           ...(n.config.unschedulable ? { cordoned: true } : {}),
           ...(n.config.drain ? { draining: true } : {}),
+          ...(n.leaving ? { leaving: true } : {}),
           ...(message ? { message } : {}),
         };
       }),

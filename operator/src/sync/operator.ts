@@ -423,6 +423,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         // A StatefulSet's pod binds its own claim: its record goes from Pending to Bound.
         if (owners.some((o) => o.startsWith("StatefulSet/"))) manager?.enqueue(CLAIMS_KEY);
         if (owners.length > 0) manager?.enqueue(BUDGETS_KEY);
+        // A node removed from Git leaves once the pods a drain moves are off it (or it stops answering).
+        if (fleet!.listNodes().some((n) => n.leaving)) manager?.enqueue(NODES_KEY);
         services?.podsChanged(owners);
         if (nodes.length > 0) {
           sync?.enqueueAll();

@@ -219,7 +219,7 @@ describe("operator with the fake runtime", () => {
     expect((await rt.list()).length).toBe(1);
   });
 
-  it("moves the pods of a node removed from Git to the remaining nodes and cleans the removed node", async () => {
+  it("drains a node removed from Git onto the remaining nodes, then it leaves the fleet clean", async () => {
     await repo.write("nodes.yaml", nodesYaml([{ name: "node-1" }, { name: "node-2" }]));
     await repo.write("web.yaml", deploymentYaml({ replicas: 4, image: "app:v1" }));
     const c1 = await repo.commit("two nodes");
@@ -231,5 +231,9 @@ describe("operator with the fake runtime", () => {
     await waitFor("node-2 empty", async () => (await runtimes.get("node-2")!.list()).length === 0);
     const running = await containers();
     expect(running.filter((c) => c.node === "node-1")).toHaveLength(4);
+    // Drained as `drain: true` drains (its pods moved by the rolling rules), then gone from the fleet.
+    await waitFor("node-2 left the fleet", () => op!.fleet.listNodes().map((n) => n.config.name).join() === "node-1");
+    expect(lines.some((l) => l.includes("node node-2 removed from Git: draining it before it leaves the fleet"))).toBe(true);
+    expect(lines.some((l) => l.includes("node node-2 removed from Git is drained: it leaves the fleet"))).toBe(true);
   });
 });

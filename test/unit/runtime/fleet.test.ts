@@ -172,6 +172,28 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("keeps a node named leaving, cordoned and draining with its pods, until it is left out; one back in the configs stops leaving", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("a"), node("b", 31000, 31003)]);
+    await runtimes.get("b")!.run(launch("web-1", [31000]));
+    await fleet.refreshAll();
+    expect(await fleet.setNodes([node("a")], ["b"])).toEqual([]);
+    const b = () => fleet.listNodes().find((n) => n.config.name === "b");
+    expect(b()).toMatchObject({ leaving: true, config: { drain: true } });
+    expect(fleet.schedulerSnapshot().find((n) => n.name === "b")?.unschedulable).toBe(true);
+    expect(fleet.pods().map((p) => `${p.name}@${p.node}`)).toEqual(["web-1@b"]);
+    // Back in Git: it stops leaving, with the config given now.
+    await fleet.setNodes([node("a"), node("b", 31000, 31003)]);
+    expect(b()?.leaving).toBe(false);
+    expect(b()?.config.drain).toBeUndefined();
+    // Leaving again, then left out: it leaves, and its containers are stopped.
+    await fleet.setNodes([node("a")], ["b"]);
+    expect(await fleet.setNodes([node("a")])).toEqual(["b"]);
+    expect(b()).toBeUndefined();
+    await waitFor("b's containers removed", async () => (await runtimes.get("b")!.list()).length === 0);
+    await fleet.close();
+  });
+
   it("a pod with a readiness probe label is ready only once the probe passes, and the change is reported", async () => {
     let ok = false;
     const probed: ProbeTarget[] = [];

@@ -2,6 +2,11 @@
  * The Node controller: keeps the fleet's membership equal to the Node objects of the applied commit, or
  * to the one default local node when the repository declares none. Every "Node/…" key routes here and
  * recomputes the whole set (idempotent), so the order in which Node changes arrive does not matter.
+ *
+ * A node removed from Git leaves gracefully (rollout/node-removal.ts decides): while it answers it stays in
+ * the fleet, leaving — cordoned and drained, so the workload, StatefulSet and Job controllers move its pods
+ * as they do for `drain: true`, under the PodDisruptionBudgets — and leaves on the reconcile that finds no
+ * pod a drain moves left on it (the operator queues NODES_KEY on every pod change while a node is leaving).
  */
 import type { Node } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
@@ -12,6 +17,7 @@ import type { DesiredGraph } from "../../graph/index.js";
 import type { Fleet, NodeConfig } from "../../runtime/fleet.js";
 import { DEFAULT_PROXY_IMAGE } from "../../runtime/proxy/index.js";
 import { DEFAULT_SERVICE_NETWORK } from "../../traffic/addresses.js";
+import { LEAVING_MESSAGE, removedNodeStep } from "../../rollout/node-removal.js";
 import type { DesiredView } from "../types.js";
 
 /** The key that makes the Node controller recompute the fleet (any "Node/…" key does the same). */
@@ -102,8 +108,28 @@ export class NodeController {
 
   private async apply(): Promise<void> {
     const configs = nodeConfigsOf(this.opts.desired.graph(), this.opts.defaultNode);
-    const removed = await this.opts.fleet.setNodes(configs);
-    const line = configs.map((c) => `${c.name} (${c.endpoint}${c.drain ? ", draining" : c.unschedulable ? ", cordoned" : ""})`).join(", ");
+    const inGit = new Set(configs.map((c) => c.name));
+    const leaving: string[] = [];
+    const fleet = this.opts.fleet;
+    const gone = fleet.listNodes().filter((n) => !inGit.has(n.config.name));
+    const pods = gone.length > 0 ? fleet.pods() : [];
+    for (const n of gone) {
+      const name = n.config.name;
+      const step = removedNodeStep(
+        { name, leaving: n.leaving, answers: n.ready && !n.evicted, notReady: n.condition === "NotReady" || n.evicted },
+        pods.filter((p) => p.node === name),
+      );
+      if (step.leave) this.opts.progress?.(step.reason);
+      else {
+        leaving.push(name);
+        if (!n.leaving) this.opts.progress?.(`node ${name} removed from Git: draining it before it leaves the fleet (${step.holding.length} pod(s) to move)`);
+      }
+    }
+    const removed = await fleet.setNodes(configs, leaving);
+    const line = [
+      ...configs.map((c) => `${c.name} (${c.endpoint}${c.drain ? ", draining" : c.unschedulable ? ", cordoned" : ""})`),
+      ...leaving.map((name) => `${name} (${fleet.nodeConfig(name)?.endpoint ?? "?"}, ${LEAVING_MESSAGE})`),
+    ].join(", ");
     if (line !== this.last) {
       this.last = line;
       this.opts.progress?.(`fleet: ${line}`);

@@ -101,6 +101,7 @@ const schemas = {
     evicted: bool,
     unschedulable: bool,
     draining: bool,
+    leaving: bool,
     address: str,
     labels: { type: "object", additionalProperties: str },
     taints: { type: "array", items: closed({ key: str, value: str, effect: { enum: ["NoSchedule", "PreferNoSchedule", "NoExecute"] } }) },

@@ -142,6 +142,8 @@ export interface NodeView {
   evicted: boolean;
   unschedulable: boolean;
   draining: boolean;
+  /** Removed from Git, draining before it leaves the fleet. */
+  leaving: boolean;
   address: string;
   labels: Record<string, string>;
   taints: { key: string; value: string; effect: string }[];
@@ -171,6 +173,7 @@ export function nodesView(state: StatusState, nodes: readonly ObservedNode[], sn
           evicted: n.evicted,
           unschedulable: n.config.unschedulable || n.config.drain === true,
           draining: n.config.drain === true,
+          leaving: n.leaving,
           address: n.config.address,
           labels: Object.fromEntries(Object.entries(n.config.labels).sort(([a], [b]) => cmp(a, b))),
           taints: (n.config.taints ?? []).map((t) => ({ key: t.key, value: t.value ?? "", effect: t.effect })),
