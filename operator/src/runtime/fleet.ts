@@ -13,6 +13,7 @@
  * - Listeners get the owner keys (e.g. "Deployment/default/web") whose pods changed, never raw events.
  */
 import { CoxError, toCoxError } from "../api/errors.js";
+import type { Logger } from "../api/log.js";
 import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
 import { bridgeProxyPort } from "../traffic/bridge.js";
 import { LABELS } from "./labels.js";
@@ -131,7 +132,7 @@ export interface FleetOptions {
   /** Called with the owner keys whose pods changed, and with node names whose readiness changed. */
   onChange?: (change: { owners: string[]; nodes: string[] }) => void;
   /** Diagnostics (never secrets). */
-  log?: (line: string) => void;
+  log?: Logger;
   /**
    * Runs when a pod starts terminating, before any of its containers gets SIGTERM: the traffic manager
    * takes the pod out of every proxy and lets its in-flight requests finish (then a preStop hook would
@@ -366,7 +367,7 @@ export class Fleet {
         }),
       );
     } catch (err) {
-      this.opts.log?.(`node ${entry.config.name} left the fleet; removing its containers failed: ${toCoxError(err).message}`);
+      this.opts.log?.warn(`node ${entry.config.name} left the fleet; removing its containers failed: ${toCoxError(err).message}`);
     } finally {
       await entry.runtime.close().catch(() => undefined);
     }
@@ -397,13 +398,13 @@ export class Fleet {
       const condition = silent > this.opts.nodeGraceMs ? "NotReady" : "Ready";
       if (condition !== e.condition) {
         e.condition = condition;
-        this.opts.log?.(`node ${e.config.name} is ${condition}${condition === "NotReady" ? ` (no answer for ${Math.round(silent / 1000)}s)` : ""}`);
+        this.opts.log?.[condition === "NotReady" ? "warn" : "info"](`node ${e.config.name} is ${condition}${condition === "NotReady" ? ` (no answer for ${Math.round(silent / 1000)}s)` : ""}`, { node: e.config.name });
         this.emit([], [e.config.name]);
       }
       if (!e.evicted && silent > this.opts.nodeGraceMs + this.opts.evictionTimeoutMs) {
         e.evicted = true;
         for (const p of e.pods.keys()) e.evictedPods.add(p);
-        this.opts.log?.(`node ${e.config.name} NotReady for ${Math.round((silent - this.opts.nodeGraceMs) / 1000)}s: replacing its ${e.pods.size} pod(s) elsewhere`);
+        this.opts.log?.warn(`node ${e.config.name} NotReady for ${Math.round((silent - this.opts.nodeGraceMs) / 1000)}s: replacing its ${e.pods.size} pod(s) elsewhere`);
         this.emit(this.ownersOn([e]), [e.config.name]);
       }
     }
@@ -689,7 +690,7 @@ export class Fleet {
         for (const c of pod.containers) await e.runtime.remove(c.id);
         e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
       } catch (err) {
-        this.opts.log?.(`stopping pod ${pod.name} on ${pod.node} failed: ${toCoxError(err).message}`);
+        this.opts.log?.warn(`stopping pod ${pod.name} on ${pod.node} failed: ${toCoxError(err).message}`, { workload: pod.owner });
       } finally {
         this.terminating.delete(pod.name);
         this.rebuildPods(e);
@@ -719,7 +720,7 @@ export class Fleet {
           }),
         ]);
       } catch (err) {
-        this.opts.log?.(`before stopping pod ${pod.name}: ${toCoxError(err).message}`);
+        this.opts.log?.warn(`before stopping pod ${pod.name}: ${toCoxError(err).message}`, { workload: pod.owner });
       } finally {
         clearTimeout(timer);
       }
@@ -729,7 +730,7 @@ export class Fleet {
         const label = parseJson<HookLabel | undefined>(c.labels[LABELS.preStop], undefined);
         if (!label || c.state !== "running") return;
         const failed = await runHook(label, { runtime: e.runtime, containerId: c.id, address: e.config.address, prober: this.opts.prober }, left());
-        if (failed) this.opts.log?.(`pod ${pod.name}: preStop hook of container ${c.labels[LABELS.container] ?? c.runtimeName}: ${failed}`);
+        if (failed) this.opts.log?.warn(`pod ${pod.name}: preStop hook of container ${c.labels[LABELS.container] ?? c.runtimeName}: ${failed}`);
       }),
     );
     return Math.max(Math.ceil(left() / 1000), Math.min(2, graceSeconds));
@@ -866,7 +867,7 @@ export class Fleet {
     e.condition = "Ready";
     const stale = [...e.pods.values()].filter((p) => e.evictedPods.has(p.name));
     e.evictedPods.clear();
-    this.opts.log?.(`node ${e.config.name} is back: removing ${stale.length} stale pod(s) that were replaced meanwhile`);
+    this.opts.log?.info(`node ${e.config.name} is back: removing ${stale.length} stale pod(s) that were replaced meanwhile`);
     for (const p of stale) this.deletePod(this.decorate(p), 0);
     this.emit(this.ownersOn([e]), [e.config.name]);
   }

@@ -10,6 +10,7 @@ import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import type { ProbeTarget } from "../../../operator/src/runtime/probe.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 
@@ -240,7 +241,7 @@ describe("fleet", () => {
     const fleet = new Fleet({
       runtimeFactory: () => rt,
       pollMs: 60_000,
-      log: (l) => logs.push(l),
+      log: lineLogger((l) => logs.push(l)),
       beforeStop: (pod) => (pod.name === "web-hangs" ? new Promise<void>(() => undefined) : Promise.reject(new Error("proxy unreachable"))),
     });
     await fleet.setNodes([node("n1")]);
@@ -267,7 +268,7 @@ describe("fleet", () => {
       runtimeFactory: () => rt,
       pollMs: 60_000,
       now: () => now,
-      log: (l) => logs.push(l),
+      log: lineLogger((l) => logs.push(l)),
       beforeStop: async () => {
         order.push("out of the proxies");
       },

@@ -3,6 +3,7 @@
  * to the one default local node when the repository declares none. Every "Node/…" key routes here and
  * recomputes the whole set (idempotent), so the order in which Node changes arrive does not matter.
  */
+import type { Logger } from "../../api/log.js";
 import type { Node } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
@@ -79,7 +80,7 @@ export interface NodeControllerOptions {
   defaultNode: NodeConfig;
   /** Called with the names of nodes that left the fleet (their pods must be moved). */
   onNodesRemoved?: (names: string[]) => void;
-  progress?: (line: string) => void;
+  log?: Logger;
 }
 
 /** Reconciles the fleet's membership. */
@@ -106,7 +107,7 @@ export class NodeController {
     const line = configs.map((c) => `${c.name} (${c.endpoint}${c.drain ? ", draining" : c.unschedulable ? ", cordoned" : ""})`).join(", ");
     if (line !== this.last) {
       this.last = line;
-      this.opts.progress?.(`fleet: ${line}`);
+      this.opts.log?.info(`fleet: ${line}`);
     }
     if (removed.length > 0) this.opts.onNodesRemoved?.(removed);
   }
