@@ -478,7 +478,7 @@ export class ServiceController {
         if (error !== undefined) {
           if (before?.errors.get(f.key) !== error) this.opts.log?.warn(`Service ${f.key} cannot be found by name on node ${node.name}: ${error}`);
         } else if (next.problem === undefined && (before?.addresses.get(f.key) !== f.address || before.errors.has(f.key) || before.problem !== undefined)) {
-          this.opts.log?.debug(`Service ${f.key} is found by name on node ${node.name}'s bridge network ${plan.network.name} at ${f.address} (${f.aliases.join(", ")})`);
+          this.opts.log?.info(`Service ${f.key} is found by name on node ${node.name}'s bridge network ${plan.network.name} at ${f.address} (${f.aliases.join(", ")})`);
         }
       }
     }
