@@ -202,9 +202,9 @@ export function localDockerEndpoint(): string {
 
 /**
  * Decides the default node (runtime/default-runtime.ts): `process` only when chosen, or under `auto` when
- * there is no Docker socket at all — never because an engine is slow to answer — with a warning through
- * `warn`; a Docker socket that exists is the node whether it answers or not (the node waits for it, and
- * `warn` says so when it does not answer within 2 s). RuntimeUndecided when `auto` cannot tell.
+ * there is no Docker socket at all — never because an engine is slow to answer — with a warning to
+ * `log`; a Docker socket that exists is the node whether it answers or not (the node waits for it, and
+ * `log` warns so when it does not answer within 2 s). RuntimeUndecided when `auto` cannot tell.
  */
 export async function resolveDefaultNode(
   runtime: DefaultRuntime,
