@@ -36,7 +36,24 @@ export const silentLogger: Logger = {
   child: () => silentLogger,
 };
 
+/** The field of the lines about `commit`: its short sha (none without a commit). */
+export function commitFields(commit: string | undefined): LogFields {
+  return commit ? { commit: commit.slice(0, 7) } : {};
+}
+
 /** The fields of the lines about workload `key` (kind/ns/name) at `commit`, which they name by its short sha. */
 export function workloadFields(key: string, commit: string | undefined): LogFields {
-  return { ...(commit ? { commit: commit.slice(0, 7) } : {}), workload: key };
+  return { ...commitFields(commit), workload: key };
+}
+
+/**
+ * A logger whose lines carry `fields()` as they are when each line is written: the commit a long-lived
+ * controller acts on changes under it, where a child logger's fields are fixed when it is made.
+ */
+export function withCurrentFields(base: Logger, fields: () => LogFields): Logger {
+  const at =
+    (level: LogLevel) =>
+    (msg: string, own?: LogFields): void =>
+      base[level](msg, { ...fields(), ...own });
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"), child: (f) => withCurrentFields(base.child(f), fields) };
 }

@@ -6,7 +6,7 @@
  */
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
-import { silentLogger, type Logger } from "../api/log.js";
+import { commitFields, silentLogger, withCurrentFields, type Logger } from "../api/log.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
 import { AutoscalerController } from "../controllers/autoscaler/controller.js";
 import { CLAIMS_KEY, ClaimController } from "../controllers/claim/controller.js";
@@ -568,7 +568,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       statusFile: (path) => store.getFile(path),
       drainWaits,
     });
-    nodes = new NodeController({ desired: sync, fleet, defaultNode, log });
+    // The lines of the controllers of the applied commit's Nodes, Services and claims carry that commit.
+    const appliedLog = withCurrentFields(log, () => commitFields(sync!.commit()));
+    nodes = new NodeController({ desired: sync, fleet, defaultNode, log: appliedLog });
     services = new ServiceController({
       desired: sync,
       fleet,
@@ -579,7 +581,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       setStatusFile,
       statusFiles: (prefix) => store.filePaths(prefix),
       enqueue: (key) => manager!.enqueue(key),
-      log,
+      log: appliedLog,
       traffic,
       ...(opts.ingress ? { ingress: opts.ingress } : {}),
     });
@@ -590,7 +592,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       statusFiles: (prefix) => store.filePaths(prefix),
       statusFile: (path) => store.getFile(path),
       otherGraphs: () => previews.list().map((p) => p.graph),
-      log,
+      log: appliedLog,
     });
     manager.register("PersistentVolumeClaim", claims);
     manager.register(
