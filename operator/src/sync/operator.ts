@@ -56,6 +56,7 @@ import { StatusStore } from "../status/store.js";
 import { StatusWriter } from "../status/writer.js";
 import { BranchSync, changedWorkloads, short, SOURCE_KEY } from "./branch-sync.js";
 import { ManifestCache } from "../manifest/index.js";
+import { isWorkloadKey } from "./gate.js";
 import { loadCommit, type ManifestReadOptions } from "./load.js";
 import type { FleetView } from "./plan.js";
 import { CompositeView, Previews } from "./previews.js";
@@ -438,7 +439,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       observe: { reconciled: (controller, ms, failed) => metrics.reconciled(controller, ms, failed), waited: (ms) => metrics.queueWaited(ms) },
       // The branch sync reports its own faults, once each (sync.setFault), in the log and the summary.
       onError: (key, err) => {
-        if (key !== SOURCE_KEY) log.warn(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`);
+        // A workload's failed reconcile is a line of the workload (its key and commit as fields).
+        if (key !== SOURCE_KEY) (isWorkloadKey(key) ? desired.log(key) : log).warn(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`);
       },
     });
     const reverter = new AutoReverter({
