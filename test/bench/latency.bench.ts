@@ -29,6 +29,7 @@ import { startOperator, type RunningOperator } from "../../operator/src/sync/ope
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
 import { createBareRepo, startGitServer, type GitServer } from "../support/git-server.js";
 import { configMapYaml } from "../support/manifests.js";
+import { lineLogger } from "../support/log.js";
 
 const PUSHES = Math.max(30, Number(process.argv[2] ?? 30));
 const POLL_MS = Number(process.env.POLL_MS ?? 1_000);
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
         runtime: "process",
         pollMs: 600_000,
         statusDebounceMs: 200,
-        log: seen.line,
+        log: lineLogger(seen.line),
         runtimeFactory: fakeRuntime,
       });
       const stop = once(() => op.stop());
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
         runtime: "process",
         pollMs: 600_000,
         statusDebounceMs: 200,
-        log: seen.line,
+        log: lineLogger(seen.line),
         runtimeFactory: fakeRuntime,
         listen: "127.0.0.1:0",
         webhookSecret: SECRET,
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
       const state = await tempDir("coxswain-state-");
       cleanup.push(() => rm(state, { recursive: true, force: true }));
       const seen = new Seen();
-      const op = await startOperator({ repo: url, stateDir: state, runtime: "process", pollMs: POLL_MS, statusDebounceMs: 200, log: seen.line, runtimeFactory: fakeRuntime });
+      const op = await startOperator({ repo: url, stateDir: state, runtime: "process", pollMs: POLL_MS, statusDebounceMs: 200, log: lineLogger(seen.line), runtimeFactory: fakeRuntime });
       const stop = once(() => op.stop());
       cleanup.push(stop);
       const lat: number[] = [];

@@ -51,6 +51,7 @@ import { makeRepo, tempDir, type TestRepo } from "../support/git-repo.js";
 import { deploymentYaml, ingressYaml, serviceYaml } from "../support/manifests.js";
 import { waitFor } from "../support/wait.js";
 import { monotonicMs, type ClientAsk, type ClientReply, type ClientRequest, type FirstAnswer, type LoadResult, type ProbeSeen } from "./proxy-client.js";
+import { lineLogger } from "../support/log.js";
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 /** Where the node proxy (HaproxyProcess's default) runs HAProxy. */
@@ -291,12 +292,12 @@ async function main(): Promise<void> {
       defaultPortRange: PORT_RANGE,
       ingress: { httpPort: INGRESS_PORT },
       proxyFactory: timedProxies(nodeProxyFactory(stateDir, () => undefined), applies), // process runtime: local HAProxy
-      log: (line) => {
+      log: lineLogger((line) => {
         const m = /^commit ([0-9a-f]{7}) .*: valid/.exec(line);
         if (m) validAt.set(m[1]!, monotonicMs());
         logLines.push(line);
         if (logLines.length > 200) logLines.shift();
-      },
+      }),
     });
     cleanups.push(() => op.stop({ stopProxies: true }));
     const watched = watchPods(op.fleet, OWNER);

@@ -11,6 +11,7 @@ import { ProcessRuntime } from "../../operator/src/runtime/process/index.js";
 import { startOperator, type OperatorOptions, type RunningOperator } from "../../operator/src/sync/operator.js";
 import { runGit, tempDir, type TestRepo } from "./git-repo.js";
 import { deploymentYaml } from "./manifests.js";
+import { lineLogger } from "./log.js";
 
 const HAPROXY = "/usr/sbin/haproxy";
 
@@ -88,7 +89,7 @@ export function startProcessOperator(
     statusDebounceMs: 50,
     defaultPortRange: portRange,
     defaultServiceNetwork: processServiceNetwork(portRange),
-    log: (l) => lines.push(l),
+    log: lineLogger((l) => lines.push(l)),
     ...extra,
   });
 }

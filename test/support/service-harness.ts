@@ -13,6 +13,7 @@ import { ManifestCache, loadManifests } from "../../operator/src/manifest/index.
 import { FakeProxy } from "../../operator/src/runtime/fake/index.js";
 import type { Fleet, NodeConfig, ObservedPod } from "../../operator/src/runtime/fleet.js";
 import { LABELS } from "../../operator/src/runtime/labels.js";
+import { lineLogger } from "./log.js";
 
 /** A host-network (or bridge) node at `address` with a small port range. */
 export function fakeNode(name: string, address: string, network: "host" | "bridge" = "host", portRange = { from: 30000, to: 30001 }): NodeConfig {
@@ -127,7 +128,7 @@ export function serviceHarness(opts: ServiceHarnessOptions): ServiceHarness {
     setStatusFile: (path, content) => void (content === undefined ? h.status.delete(path) : h.status.set(path, content)),
     statusFiles: (prefix) => [...h.status.keys()].filter((p) => p.startsWith(prefix)),
     enqueue,
-    log: (line) => h.logs.push(line),
+    log: lineLogger((line) => h.logs.push(line)),
     ...opts.options?.(enqueue),
   });
   return Object.assign(h, { controller });

@@ -49,12 +49,6 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-/** Prints a line with a timestamp (progress of `run`). */
-function stamped(line: string): void {
-  const t = new Date().toISOString().slice(11, 19);
-  process.stdout.write(`${t} ${line}\n`);
-}
-
 function plain(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -65,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case "run":
-        return await runCommand(rest, stamped);
+        return await runCommand(rest, plain);
       case "validate":
         return await validateCommand(rest, plain);
       case "plan":
@@ -77,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
       case "kinds":
         return kindsCommand(rest, plain);
       case "quickstart":
-        return await quickstartCommand(rest, stamped);
+        return await quickstartCommand(rest, plain);
       case "init":
         return await initCommand(rest, plain);
       case "--version":

@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import { CoxError } from "../api/errors.js";
+import type { Logger } from "../api/log.js";
 import { DEFAULT_FORGE_URLS, FORGE_KINDS, type ForgeKind } from "../forge/client.js";
 import { isLoopbackHost, parseListen, readApiTokenFile, readWebhookSecretFile } from "../server/index.js";
 import { readSecretFile, refGlob, resolveGitCredentials } from "../source/index.js";
@@ -29,6 +30,7 @@ import {
   SCHEDULER_FLAGS,
   SCHEDULER_USAGE,
 } from "./args.js";
+import { createLogger, LOG_FLAGS, LOG_USAGE, parseLogFlags } from "./logger.js";
 
 /** Where `--ui` alone listens: loopback only (without --api-token-file the API may only be served there). */
 export const DEFAULT_UI_LISTEN = "127.0.0.1:8080";
@@ -83,6 +85,7 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --forge-repo <owner/name>     the repository on the forge (GitLab: the project's path; default: the path of an
                                 http(s) --repo, without .git)
   --forge-token-file <f>        the forge token (else ${FORGE_TOKEN_ENV}); required with --forge
+${LOG_USAGE}
 ${MANIFEST_LIMITS_USAGE}
 ${MANIFEST_CACHE_USAGE}
 ${SCHEDULER_USAGE}`;
@@ -94,8 +97,11 @@ function glob(flag: string, value: string): string {
   return value;
 }
 
-/** Turns `coxswain run` flags into operator options; prints where secrets come from and their warnings. */
-export async function runOptions(argv: string[], out: (line: string) => void): Promise<OperatorOptions> {
+/**
+ * Turns `coxswain run` flags into operator options, with the logger (--log-format, --log-level) that writes
+ * its lines to `out`; logs where secrets come from and their warnings.
+ */
+export async function runOptions(argv: string[], out: (line: string) => void): Promise<OperatorOptions & { log: Logger }> {
   const { values } = parse(argv, {
     repo: { type: "string" },
     branch: { type: "string" },
@@ -129,24 +135,26 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     "forge-repo": { type: "string" },
     "forge-token-file": { type: "string" },
     seed: { type: "string" },
+    ...LOG_FLAGS,
     ...MANIFEST_LIMIT_FLAGS,
     ...MANIFEST_CACHE_FLAG,
     ...SCHEDULER_FLAGS,
   });
+  const log = createLogger(parseLogFlags(values), out);
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
   if (!["auto", "docker", "process"].includes(runtime)) {
     throw new CoxError("InvalidArgument", `--runtime: expected auto, docker or process (got ${JSON.stringify(values.runtime)})`);
   }
   const repo = required("--repo", values.repo);
   const remote = /^https?:\/\//i.test(repo);
-  const opts: OperatorOptions = {
+  const opts: OperatorOptions & { log: Logger } = {
     repo: remote ? repo : path.resolve(repo),
     branch: values.branch !== undefined ? parseBranch("--branch", values.branch) : "main",
     path: values.path ?? "",
     stateDir: path.resolve(values["state-dir"] ?? ".coxswain"),
     runtime,
     instance: values.instance !== undefined ? parseInstance("--instance", values.instance) : "coxswain",
-    log: out,
+    log,
   };
   if (values["port-range"] !== undefined) opts.defaultPortRange = parsePortRange("--port-range", values["port-range"]);
   if (values["proxy-image"] !== undefined) {
@@ -171,17 +179,17 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   const age = await readAgeKeyFlag(values);
   if (age) {
     manifests.age = age;
-    out(`age keys: ${age.recipients.length} identit${age.recipients.length === 1 ? "y" : "ies"} from ${age.source} (for SOPS-encrypted Secrets)`);
+    log.info(`age keys: ${age.recipients.length} identit${age.recipients.length === 1 ? "y" : "ies"} from ${age.source} (for SOPS-encrypted Secrets)`);
   }
   if (Object.keys(manifests).length > 0) opts.manifests = manifests;
 
   const creds = await resolveGitCredentials(values["git-credentials-file"] ? { file: values["git-credentials-file"] } : {});
   if (creds) {
-    for (const w of creds.warnings) out(`warning: ${w}`);
+    for (const w of creds.warnings) log.warn(w);
     if (remote) {
       opts.gitCredentials = creds.credentials;
-      out(`git credentials: from ${creds.source}`);
-    } else out(`warning: git credentials from ${creds.source} are not used: ${repo} is a repository on disk`);
+      log.info(`git credentials: from ${creds.source}`);
+    } else log.warn(`git credentials from ${creds.source} are not used: ${repo} is a repository on disk`);
   }
 
   // --ui alone: the dashboard needs a listener, and one only this machine reaches is the safe default.
@@ -202,19 +210,19 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     opts.listen = values.listen;
     if (values["api-token-file"]) {
       const { tokens, warnings } = await readApiTokenFile(values["api-token-file"]);
-      for (const w of warnings) out(`warning: ${w}`);
+      for (const w of warnings) log.warn(w);
       opts.apiTokens = tokens;
-      out(`api tokens: ${tokens.length} from file ${values["api-token-file"]} (${tokens.filter((t) => t.scope === "write").length} write)`);
+      log.info(`api tokens: ${tokens.length} from file ${values["api-token-file"]} (${tokens.filter((t) => t.scope === "write").length} write)`);
     } else if (!isLoopbackHost(host)) {
       // Argo CD and Flux users expect a deploy system's API to need credentials: an open one only where nobody else can reach it.
       throw new CoxError("ApiTokensRequired", `--listen ${values.listen}: other machines could read the API without a token; give --api-token-file, or listen on 127.0.0.1 or ::1`);
     }
     if (values["webhook-secret-file"]) {
       const { secret, warnings } = await readWebhookSecretFile(values["webhook-secret-file"]);
-      for (const w of warnings) out(`warning: ${w}`);
+      for (const w of warnings) log.warn(w);
       opts.webhookSecret = secret;
-      out(`webhook secret: from file ${values["webhook-secret-file"]}`);
-    } else out("warning: --listen without --webhook-secret-file: every webhook is refused (401); /healthz, /readyz and /metrics are served");
+      log.info(`webhook secret: from file ${values["webhook-secret-file"]}`);
+    } else log.warn("--listen without --webhook-secret-file: every webhook is refused (401); /healthz, /readyz and /metrics are served");
     if (values["webhook-rate"] !== undefined) {
       const rate = Number(values["webhook-rate"]);
       if (!(rate > 0)) throw new CoxError("InvalidArgument", `--webhook-rate: expected a positive number (got ${JSON.stringify(values["webhook-rate"])})`);
@@ -232,7 +240,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     if (!envs.length) throw new CoxError("InvalidArgument", "--preview-ttl needs --preview-envs <glob>");
     opts.previewTtlMs = parseDuration("--preview-ttl", values["preview-ttl"]);
   }
-  const forge = await forgeOptions(values, repo, branches.length + envs.length > 0, out);
+  const forge = await forgeOptions(values, repo, branches.length + envs.length > 0, log);
   if (forge) opts.forge = forge;
   return opts;
 }
@@ -242,7 +250,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
  * FORGE_TOKEN_ENV; only where it came from is printed). Any of them without --forge, --forge with no
  * proposals to follow or without a token, an unknown forge: InvalidArgument.
  */
-async function forgeOptions(values: Record<string, unknown>, repo: string, following: boolean, out: (line: string) => void): Promise<OperatorOptions["forge"]> {
+async function forgeOptions(values: Record<string, unknown>, repo: string, following: boolean, log: Logger): Promise<OperatorOptions["forge"]> {
   const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
   const kind = str("forge");
   if (kind === undefined) {
@@ -268,24 +276,25 @@ async function forgeOptions(values: Record<string, unknown>, repo: string, follo
   const file = str("forge-token-file");
   if (file !== undefined) {
     const read = await readSecretFile(file, "forge token file");
-    for (const w of read.warnings) out(`warning: ${w}`);
+    for (const w of read.warnings) log.warn(w);
     token = read.text.trim();
     if (token === "" || /\s/.test(token)) throw new CoxError("InvalidArgument", `forge token file ${file}: expected one line with the token`);
-    out(`forge token: from file ${file}`);
+    log.info(`forge token: from file ${file}`);
   } else {
     token = (process.env[FORGE_TOKEN_ENV] ?? "").trim();
     if (token === "") throw new CoxError("InvalidArgument", `--forge ${forge} needs a token: --forge-token-file <f> or ${FORGE_TOKEN_ENV}`);
-    out(`forge token: from environment (${FORGE_TOKEN_ENV})`);
+    log.info(`forge token: from environment (${FORGE_TOKEN_ENV})`);
   }
   return { kind: forge, url, repo: target, token };
 }
 
-/** Runs the operator until a signal arrives; resolves with the exit code. */
+/** Runs the operator until a signal arrives, its log written line by line to `out`; resolves with the exit code. */
 export async function runCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  const op = await startOperator(await runOptions(argv, out));
+  const opts = await runOptions(argv, out);
+  const op = await startOperator(opts);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
-      out(`${sig}: stopping (containers keep running)`);
+      opts.log.info(`${sig}: stopping (containers keep running)`);
       resolve();
     };
     process.once("SIGINT", () => stop("SIGINT"));

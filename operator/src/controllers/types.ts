@@ -3,6 +3,7 @@
  * CLI and tests can provide them.
  */
 import type { WorkloadEvent } from "../api/conditions.js";
+import type { Logger } from "../api/log.js";
 import type { DesiredObject } from "../api/objects.js";
 import type { DesiredGraph } from "../graph/index.js";
 import type { WorkloadRecord } from "../status/types.js";
@@ -69,8 +70,8 @@ export interface WorkloadReporter {
   previousEvents(key: string): WorkloadEvent[];
   /** The workload's record as last written (read back from the status branch after a restart). */
   previousRecord?(key: string): WorkloadRecord | undefined;
-  /** A line of progress for the console. */
-  progress(line: string): void;
+  /** The logger of workload `key`: its lines carry the workload and the commit its controller drives. */
+  log(key: string): Logger;
 }
 
 /**

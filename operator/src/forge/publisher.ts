@@ -11,6 +11,7 @@
  */
 import { backoffDelay, type Backoff } from "../api/backoff.js";
 import { isCoxError, toCoxError } from "../api/errors.js";
+import type { Logger } from "../api/log.js";
 import { DEFAULT_BACKOFF } from "../engine/queue.js";
 import type { ForgeClient, ForgeStatus } from "./client.js";
 
@@ -20,7 +21,7 @@ export type CommentTarget = { branch: string } | { request: number };
 /** Options of a ForgePublisher. */
 export interface ForgePublisherOptions {
   client: ForgeClient;
-  log: (line: string) => void;
+  log: Logger;
   /** Attempts of one call before it is dropped (default 4). */
   attempts?: number;
   /** Delays between attempts (default the work queue's: 250 ms doubling, 20 % jitter). */
@@ -92,10 +93,10 @@ export class ForgePublisher {
         await fn();
         this.opts.onCall?.("ok");
       } catch (err) {
-        if (this.closed) return void this.opts.log(`forge ${this.opts.client.kind}: ${what} not posted: the operator is stopping`);
+        if (this.closed) return void this.opts.log.info(`forge ${this.opts.client.kind}: ${what} not posted: the operator is stopping`);
         this.failed++;
         this.opts.onCall?.("failed");
-        this.opts.log(`forge ${this.opts.client.kind}: ${what} not posted: ${toCoxError(err, "ForgeRequestFailed").message} (the rollout does not wait for it)`);
+        this.opts.log.warn(`forge ${this.opts.client.kind}: ${what} not posted: ${toCoxError(err, "ForgeRequestFailed").message} (the rollout does not wait for it)`);
       }
     });
   }
@@ -116,7 +117,7 @@ export class ForgePublisher {
     const request = "request" in target ? target.request : await this.retry(() => client.findRequest(target.branch));
     if (request === undefined) {
       const branch = (target as { branch: string }).branch;
-      if (!this.noRequest.has(branch)) this.opts.log(`forge ${client.kind}: no open pull/merge request from branch ${branch}; its plan is not commented (statuses are set)`);
+      if (!this.noRequest.has(branch)) this.opts.log.info(`forge ${client.kind}: no open pull/merge request from branch ${branch}; its plan is not commented (statuses are set)`);
       this.noRequest.add(branch);
       return;
     }

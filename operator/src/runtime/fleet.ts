@@ -14,6 +14,7 @@
  */
 import { backoffDelay, type Backoff } from "../api/backoff.js";
 import { CoxError, toCoxError } from "../api/errors.js";
+import type { Logger } from "../api/log.js";
 import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
 import { bridgeProxyPort } from "../traffic/bridge.js";
 import { LABELS } from "./labels.js";
@@ -137,7 +138,7 @@ export interface FleetOptions {
   /** Called with the owner keys whose pods changed, and with node names whose readiness changed. */
   onChange?: (change: { owners: string[]; nodes: string[] }) => void;
   /** Diagnostics (never secrets). */
-  log?: (line: string) => void;
+  log?: Logger;
   /**
    * Runs when a pod starts terminating, before any of its containers gets SIGTERM: the traffic manager
    * takes the pod out of every proxy and lets its in-flight requests finish (then a preStop hook would
@@ -400,7 +401,7 @@ export class Fleet {
         }),
       );
     } catch (err) {
-      this.opts.log?.(`node ${entry.config.name} left the fleet; removing its containers failed: ${toCoxError(err).message}`);
+      this.opts.log?.warn(`node ${entry.config.name} left the fleet; removing its containers failed: ${toCoxError(err).message}`);
     } finally {
       await entry.runtime.close().catch(() => undefined);
     }
@@ -431,13 +432,13 @@ export class Fleet {
       const condition = silent > this.opts.nodeGraceMs ? "NotReady" : "Ready";
       if (condition !== e.condition) {
         e.condition = condition;
-        this.opts.log?.(`node ${e.config.name} is ${condition}${condition === "NotReady" ? ` (no answer for ${Math.round(silent / 1000)}s)` : ""}`);
+        this.opts.log?.[condition === "NotReady" ? "warn" : "info"](`node ${e.config.name} is ${condition}${condition === "NotReady" ? ` (no answer for ${Math.round(silent / 1000)}s)` : ""}`, { node: e.config.name });
         this.emit([], [e.config.name]);
       }
       if (!e.evicted && silent > this.opts.nodeGraceMs + this.opts.evictionTimeoutMs) {
         e.evicted = true;
         for (const p of e.pods.keys()) e.evictedPods.add(p);
-        this.opts.log?.(`node ${e.config.name} NotReady for ${Math.round((silent - this.opts.nodeGraceMs) / 1000)}s: replacing its ${e.pods.size} pod(s) elsewhere`);
+        this.opts.log?.warn(`node ${e.config.name} NotReady for ${Math.round((silent - this.opts.nodeGraceMs) / 1000)}s: replacing its ${e.pods.size} pod(s) elsewhere`);
         this.emit(this.ownersOn([e]), [e.config.name]);
       }
     }
@@ -737,7 +738,7 @@ export class Fleet {
         const failures = (this.deleteFailures.get(pod.name) ?? 0) + 1;
         this.deleteFailures.set(pod.name, failures);
         const ms = backoffDelay(DELETE_BACKOFF, failures);
-        this.opts.log?.(`stopping pod ${pod.name} on ${pod.node} failed (retry in ${Math.round(ms / 100) / 10}s): ${toCoxError(err).message}`);
+        this.opts.log?.warn(`stopping pod ${pod.name} on ${pod.node} failed (retry in ${Math.round(ms / 100) / 10}s): ${toCoxError(err).message}`, { workload: pod.owner });
         const timer = setTimeout(() => {
           this.deleteRetries.delete(timer);
           done();
@@ -769,7 +770,7 @@ export class Fleet {
           }),
         ]);
       } catch (err) {
-        this.opts.log?.(`before stopping pod ${pod.name}: ${toCoxError(err).message}`);
+        this.opts.log?.warn(`before stopping pod ${pod.name}: ${toCoxError(err).message}`, { workload: pod.owner });
       } finally {
         clearTimeout(timer);
       }
@@ -779,7 +780,7 @@ export class Fleet {
         const label = parseJson<HookLabel | undefined>(c.labels[LABELS.preStop], undefined);
         if (!label || c.state !== "running") return;
         const failed = await runHook(label, { runtime: e.runtime, containerId: c.id, address: e.config.address, prober: this.opts.prober }, left());
-        if (failed) this.opts.log?.(`pod ${pod.name}: preStop hook of container ${c.labels[LABELS.container] ?? c.runtimeName}: ${failed}`);
+        if (failed) this.opts.log?.warn(`pod ${pod.name}: preStop hook of container ${c.labels[LABELS.container] ?? c.runtimeName}: ${failed}`);
       }),
     );
     return Math.max(Math.ceil(left() / 1000), Math.min(2, graceSeconds));
@@ -916,7 +917,7 @@ export class Fleet {
     e.condition = "Ready";
     const stale = [...e.pods.values()].filter((p) => e.evictedPods.has(p.name));
     e.evictedPods.clear();
-    this.opts.log?.(`node ${e.config.name} is back: removing ${stale.length} stale pod(s) that were replaced meanwhile`);
+    this.opts.log?.info(`node ${e.config.name} is back: removing ${stale.length} stale pod(s) that were replaced meanwhile`);
     for (const p of stale) this.deletePod(this.decorate(p), 0);
     this.emit(this.ownersOn([e]), [e.config.name]);
   }

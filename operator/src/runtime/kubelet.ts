@@ -25,6 +25,7 @@
  */
 import { backoffDelay, type Backoff } from "../api/backoff.js";
 import { toCoxError } from "../api/errors.js";
+import type { Logger } from "../api/log.js";
 import {
   applyHealthEvent,
   healthStatus,
@@ -108,7 +109,7 @@ export interface KubeletHost {
   relist(node: string): void;
   prober(target: ProbeTarget, timeoutMs: number): Promise<ProbeOutcome>;
   now(): number;
-  log?: (line: string) => void;
+  log?: Logger;
 }
 
 interface Tracked {
@@ -421,7 +422,7 @@ export class Kubelet {
     this.startedHere.delete(t.container.id);
     t.hookHandled = startedAt;
     void runHook(label, { runtime, containerId: t.container.id, address, prober: this.host.prober }, POST_START_TIMEOUT_MS).then((failed) => {
-      if (failed !== undefined) this.host.log?.(`pod ${t.pod}: postStart hook of ${t.container.runtimeName} failed: ${failed}`);
+      if (failed !== undefined) this.host.log?.warn(`pod ${t.pod}: postStart hook of ${t.container.runtimeName} failed: ${failed}`, { workload: t.owner });
       done(failed === undefined, failed);
     });
   }
@@ -432,7 +433,7 @@ export class Kubelet {
     t.acting = true;
     try {
       if (action === "stop") {
-        this.host.log?.(`pod ${t.pod}: ${s.message || s.reason}; stopping container ${t.container.runtimeName}`);
+        this.host.log?.warn(`pod ${t.pod}: ${s.message || s.reason}; stopping container ${t.container.runtimeName}`, { workload: t.owner });
         await runtime.stop(t.container.id, t.labels.grace);
       } else {
         this.willStart(t.container.id);
@@ -444,7 +445,7 @@ export class Kubelet {
       t.actionFailures++;
       const delay = backoffDelay(ACTION_BACKOFF, t.actionFailures);
       t.holdUntil = this.host.now() + delay;
-      this.host.log?.(`pod ${t.pod}: ${action} of ${t.container.runtimeName} failed (retry in ${Math.round(delay / 1000)}s): ${toCoxError(err).message}`);
+      this.host.log?.warn(`pod ${t.pod}: ${action} of ${t.container.runtimeName} failed (retry in ${Math.round(delay / 1000)}s): ${toCoxError(err).message}`, { workload: t.owner });
     } finally {
       t.acting = false;
       this.host.relist(t.node);

@@ -5,6 +5,7 @@
  * after a quiet spell says how many of its refusals went unlogged since its last one. Pure apart from the
  * clock and the log, both injected.
  */
+import type { Logger } from "../api/log.js";
 
 /**
  * Why a request was refused: 401 (no valid signature or token), 429 (over the rate), 413 (body too large),
@@ -20,7 +21,7 @@ export const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /** Options of RefusalLog. */
 export interface RefusalLogOptions {
-  log: (line: string) => void;
+  log: Logger;
   now?: () => number;
   /** At most one line per client this often (default 60 s). */
   intervalMs?: number;
@@ -38,7 +39,7 @@ interface ClientEntry {
 export class RefusalLog {
   private readonly totals = new Map<RefusalReason, number>();
   private readonly clients = new Map<string, ClientEntry>();
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
   private readonly now: () => number;
   private readonly intervalMs: number;
   private readonly maxClients: number;
@@ -69,7 +70,7 @@ export class RefusalLog {
       const parts = REFUSAL_REASONS.filter((r) => entry.unlogged.has(r)).map((r) => `${r} ${entry.unlogged.get(r)}`);
       line += `; and ${n} more from ${client} since its last line (${parts.join(", ")})`;
     }
-    this.log(line);
+    this.log.warn(line, { client });
     // Re-inserted: the map's order is then the order of last lines, oldest first, for forgetting.
     this.clients.delete(client);
     if (this.clients.size >= this.maxClients) this.forget(now);

@@ -32,6 +32,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { CoxError, type ErrorCode } from "../api/errors.js";
+import { silentLogger, type Logger } from "../api/log.js";
 import type { FeedEvent } from "./api/events.js";
 import { answerApi, type ApiOptions } from "./api/routes.js";
 import { authorize, isLoopbackHost } from "./api/tokens.js";
@@ -74,7 +75,7 @@ export interface ServerOptions {
    * One line per push and per failed request; refused requests (401, 413, 429) at most one line a minute
    * per client. Never secrets, signatures or bodies.
    */
-  log?: (line: string) => void;
+  log?: Logger;
   /** Clock of the rate limit and of the refusal log (tests). */
   now?: () => number;
   /** The read API under /api/v1 (webhooks aside); without it, those paths answer 404. */
@@ -126,13 +127,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const limiter = new RateLimiter({ perSecond: opts.rate ?? DEFAULT_RATE_PER_SECOND, ...(opts.burst ? { burst: opts.burst } : {}), ...(opts.now ? { now: opts.now } : {}) });
-  const log = opts.log ?? (() => undefined);
+  const log = opts.log ?? silentLogger;
   const refusals = new RefusalLog({ log, ...(opts.now ? { now: opts.now } : {}) });
   const secretFor = (p: Provider): string => (typeof opts.secrets === "string" ? opts.secrets : (opts.secrets?.[p] ?? ""));
 
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
-      log(`http: ${req.method} ${safePath(req.url)}: ${err instanceof Error ? err.message : String(err)}`);
+      log.error(`http: ${req.method} ${safePath(req.url)}: ${err instanceof Error ? err.message : String(err)}`);
       if (!res.headersSent) send(res, 500, { code: "RuntimeCallFailed", message: "internal error" });
       else res.destroy();
     });
@@ -218,14 +219,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     switch (event.kind) {
       case "ping":
         counted("pong");
-        log(`webhook ${provider}: ping`);
+        log.debug(`webhook ${provider}: ping`);
         return send(res, 200, { result: "pong" });
       case "ignored":
         counted("ignored");
         return send(res, 202, { result: "ignored", event: event.event });
       case "invalid":
         counted("invalid");
-        log(`webhook ${provider} from ${client}: 400 ${event.message}`);
+        log.warn(`webhook ${provider} from ${client}: 400 ${event.message}`);
         return send(res, 400, { code: "InvalidArgument", message: event.message });
       case "push": {
         const push: PushEvent = { provider };
@@ -236,11 +237,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           opts.onPush(push);
         } catch (err) {
           counted("error");
-          log(`webhook ${provider}: onPush failed: ${err instanceof Error ? err.message : String(err)}`);
+          log.error(`webhook ${provider}: onPush failed: ${err instanceof Error ? err.message : String(err)}`);
           return send(res, 500, { code: "RuntimeCallFailed", message: "the push could not be handed to the operator" });
         }
         counted("triggered");
-        log(`webhook ${provider}: push${push.ref ? ` ${push.ref}` : ""}${push.after ? ` ${push.after.slice(0, 7)}` : ""}${delivery ? ` (delivery ${delivery})` : ""}`);
+        log.info(`webhook ${provider}: push${push.ref ? ` ${push.ref}` : ""}${push.after ? ` ${push.after.slice(0, 7)}` : ""}${delivery ? ` (delivery ${delivery})` : ""}`);
         return send(res, 200, { result: "triggered", ...(push.ref ? { ref: push.ref } : {}), ...(push.after ? { after: push.after } : {}) });
       }
     }

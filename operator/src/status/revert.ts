@@ -21,6 +21,7 @@
  *   an ordinary new head for the sync loop: it applies the stable commit's manifests again.
  */
 import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
+import { silentLogger, type Logger } from "../api/log.js";
 import type { DesiredObject } from "../api/objects.js";
 import type { DesiredGraph } from "../graph/index.js";
 import { autoRevertOf } from "../manifest/index.js";
@@ -94,7 +95,7 @@ export interface AutoReverterOptions {
   branch: string;
   store: StatusStore;
   scheduleStatusWrite: () => void;
-  log?: (line: string) => void;
+  log?: Logger;
   /** Called with the revert commit once it is on the branch (the sync should look at the branch at once). */
   onReverted?: (commit: string) => void;
   /** Attempts when the branch keeps moving under the revert (default 5). */
@@ -104,10 +105,10 @@ export interface AutoReverterOptions {
 /** Commits reverts of failed commits, one at a time, and records each outcome on the failed commit. */
 export class AutoReverter {
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
 
   constructor(private readonly opts: AutoReverterOptions) {
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? silentLogger;
   }
 
   /**
@@ -142,7 +143,7 @@ export class AutoReverter {
       this.opts.store.setCommit({ ...rec, revert: outcome, errors });
       this.opts.scheduleStatusWrite();
     }
-    this.log(`auto-revert of ${failed.slice(0, 7)}: ${outcome.state}${outcome.commit ? ` ${outcome.commit.slice(0, 7)}` : ""} — ${outcome.message}`);
+    this.log[outcome.state === "Failed" ? "warn" : "info"](`auto-revert of ${failed.slice(0, 7)}: ${outcome.state}${outcome.commit ? ` ${outcome.commit.slice(0, 7)}` : ""} — ${outcome.message}`, { commit: failed.slice(0, 7) });
     if ((outcome.state === "Committed" || outcome.state === "Pushed") && outcome.commit) this.opts.onReverted?.(outcome.commit);
     return outcome;
   }

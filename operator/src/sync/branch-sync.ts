@@ -21,6 +21,7 @@
 import type { WorkloadEvent } from "../api/conditions.js";
 import { shortHash } from "../api/canonical.js";
 import { CoxError, toCoxError } from "../api/errors.js";
+import { silentLogger, workloadFields, type Logger } from "../api/log.js";
 import type { DesiredObject } from "../api/objects.js";
 import type { DesiredEntry, DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
 import { AUTOSCALERS_KEY } from "../controllers/autoscaler/controller.js";
@@ -57,7 +58,8 @@ export interface BranchSyncOptions {
   store: StatusStore;
   /** Asks for a coalesced write of the status branch. */
   scheduleStatusWrite: () => void;
-  progress: (line: string) => void;
+  /** Where its lines go: each line of a commit's processing carries `commit`, a workload's `workload` too. */
+  log?: Logger;
   /** Makes the fleet match the applied graph's Node objects; awaited before workloads are queued. */
   applyNodes?: () => Promise<unknown>;
   /** Called when a failed commit has been rolled back (auto-revert hooks in here). */
@@ -142,9 +144,11 @@ export class BranchSync implements DesiredView, WorkloadReporter {
   private readonly gone = new Set<string>();
   private readonly graphsAt = new Map<string, DesiredGraph>();
   private readonly now: () => number;
+  private readonly logger: Logger;
 
   constructor(private readonly opts: BranchSyncOptions) {
     this.now = opts.now ?? Date.now;
+    this.logger = opts.log ?? silentLogger;
   }
 
   // ------------------------------------------------------------------ DesiredView
@@ -182,13 +186,13 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     if (!err) {
       if (!prev) return;
       this.faults.delete(where);
-      this.opts.progress(`source (${where}): recovered from ${prev.code}`);
+      this.logger.info(`source (${where}): recovered from ${prev.code}`);
       this.writeSummary();
       return;
     }
     if (prev && prev.code === err.code && prev.message === err.message) return;
     this.faults.set(where, { where, code: err.code, message: err.message, since: prev?.since ?? new Date(this.now()).toISOString() });
-    this.opts.progress(`source (${where}): ${err.code}: ${err.message}; what runs is left as it is`);
+    this.logger.warn(`source (${where}): ${err.code}: ${err.message}; what runs is left as it is`);
     this.writeSummary();
   }
 
@@ -218,7 +222,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     this.recordedApplied = applied;
     const loaded = await loadCommit(this.opts.repo, applied, this.opts.path, this.opts.manifests).catch(() => undefined);
     if (!loaded?.graph) {
-      this.opts.progress(
+      this.commitLog(applied).warn(
         `the status branch names ${short(applied)} as applied, but it does not read as valid with this run's options (--path ${this.opts.path || "."}, manifest limits); ` +
           `nothing is applied from it and its records are kept`,
       );
@@ -235,7 +239,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
         this.startRollout({ commit: from, graph: prev.graph }, rollingBack ? "reverse" : "forward", rollingBack?.rollback ? { commit: rollingBack.commit, code: rollingBack.rollback.code, reason: rollingBack.rollback.reason } : undefined);
       }
     }
-    this.opts.progress(`restored applied commit ${short(applied)} from the status branch${this.stable ? `; stable ${short(this.stable)}` : ""}${this.quarantined.size ? `; quarantined ${[...this.quarantined].map(short).join(", ")}` : ""}`);
+    this.commitLog(applied).info(`restored applied commit ${short(applied)} from the status branch${this.stable ? `; stable ${short(this.stable)}` : ""}${this.quarantined.size ? `; quarantined ${[...this.quarantined].map(short).join(", ")}` : ""}`);
   }
 
   /** Reconciles the branch: process the head if it moved. */
@@ -289,6 +293,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const seenAt = this.now();
     const subject = info.message.split("\n", 1)[0] ?? "";
     const record: CommitRecord = this.opts.store.getCommit(commit) ?? this.newRecord(commit, subject, seenAt);
+    const log = this.commitLog(commit);
 
     if (this.target?.commit === commit) {
       // Already applied (before a restart): look at everything again, keep the record as it was.
@@ -297,7 +302,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       return;
     }
     if (this.quarantined.has(commit)) {
-      this.opts.progress(`commit ${short(commit)} "${subject}": quarantined (it failed before); not applied — push a newer commit`);
+      log.warn(`commit ${short(commit)} "${subject}": quarantined (it failed before); not applied — push a newer commit`);
       this.writeSummary();
       return;
     }
@@ -307,13 +312,13 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const loaded = await loadCommit(this.opts.repo, commit, this.opts.path, this.opts.manifests);
     const loadMs = this.now() - t0;
     const errors = loaded.diagnostics.filter((d) => d.severity === "error");
-    for (const d of loaded.diagnostics) this.opts.progress(`  ${formatDiagnostic(d)}`);
+    for (const d of loaded.diagnostics) log[d.severity === "error" ? "warn" : "info"](`  ${formatDiagnostic(d)}`);
     const base = { ...record, ...(rewritten ? { historyRewritten: true } : {}) };
-    if (rewritten) this.opts.progress(`branch ${this.opts.branch} was rewritten: ${short(commit)} does not descend from ${short(previousHead!)}`);
+    if (rewritten) log.warn(`branch ${this.opts.branch} was rewritten: ${short(commit)} does not descend from ${short(previousHead!)}`);
     if ((!loaded.graph || errors.length > 0) && record.phase !== "Pending" && record.phase !== "Invalid") {
       // An earlier run recorded an outcome for this very commit; reading it now as invalid says that this
       // run's options (--path, limits) differ, not that the commit changed. Its record stays as it is.
-      this.opts.progress(
+      log.warn(
         `commit ${short(commit)} "${subject}" was recorded as ${record.phase} by an earlier run but does not read as valid with this run's options ` +
           `(--path ${this.opts.path || "."}, manifest limits): nothing applied, its record is kept — check the flags`,
       );
@@ -329,7 +334,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
         errors: errors.map(toRecordedError),
         timings: { ...record.timings, finished: new Date(this.now()).toISOString(), durationMs: this.now() - seenAt },
       });
-      this.opts.progress(`commit ${short(commit)} "${subject}": invalid, ${errors.length} error(s), nothing applied${still}`);
+      log.warn(`commit ${short(commit)} "${subject}": invalid, ${errors.length} error(s), nothing applied${still}`);
       this.writeSummary();
       return;
     }
@@ -345,7 +350,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
         message: `same manifests as quarantined ${short(twin)}; not applied`,
         timings: { ...record.timings, finished: new Date(this.now()).toISOString() },
       });
-      this.opts.progress(`commit ${short(commit)} "${subject}": same manifests as quarantined ${short(twin)}; not applied`);
+      log.warn(`commit ${short(commit)} "${subject}": same manifests as quarantined ${short(twin)}; not applied`);
       this.writeSummary();
       return;
     }
@@ -365,7 +370,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       errors: [],
       timings: { ...record.timings, applied: new Date(this.now()).toISOString() },
     });
-    this.opts.progress(
+    log.info(
       `commit ${short(commit)} "${subject}": valid (${loaded.graph.size} objects, read in ${loadMs} ms), ${lines.length} change(s)${lines.length ? ": " + lines.join("; ") : ""}`,
     );
     if (changes.changes.some((c) => c.key.startsWith("Node/"))) await this.opts.applyNodes?.();
@@ -396,7 +401,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
           timings: { ...rec.timings, finished, durationMs: this.now() - Date.parse(rec.timings.seen) },
         });
         this.stable = prev;
-        this.opts.progress(`commit ${short(prev)} "${rec.subject}": rolled out and ready when ${short(by)} replaced it; it is the stable commit`);
+        this.commitLog(prev).info(`commit ${short(prev)} "${rec.subject}": rolled out and ready when ${short(by)} replaced it; it is the stable commit`);
       } else {
         this.setCommit({ ...rec, phase: "Superseded", message: `superseded by ${short(by)} before it completed`, supersededBy: by, timings: { ...rec.timings, finished } });
       }
@@ -498,9 +503,17 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     return [...(this.opts.store.getWorkload(kind, namespace, name)?.events ?? [])];
   }
 
-  /** Console progress. */
-  progress(line: string): void {
-    this.opts.progress(line);
+  /**
+   * The logger of workload `key`: its lines carry the workload and the commit whose object its controller
+   * drives (`commit`, default what it drives now; the target's when it drives none).
+   */
+  log(key: string, commit = this.entry(key)?.commit ?? this.target?.commit): Logger {
+    return this.logger.child(workloadFields(key, commit));
+  }
+
+  /** The logger of a commit's processing: its lines carry the commit. */
+  private commitLog(commit: string): Logger {
+    return this.logger.child({ commit: short(commit) });
   }
 
   // ------------------------------------------------------------------ evaluation
@@ -540,7 +553,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
         if (next) this.current.set(key, next);
         else this.current.delete(key);
         this.opts.manager.enqueue(key);
-        if (rollout.changed.length > 1) this.opts.progress(`${key}: released (${rollout.direction === "reverse" ? "rolling back" : "rolling out"} in dependency order)`);
+        if (rollout.changed.length > 1) this.log(key, target.commit).info(`${key}: released (${rollout.direction === "reverse" ? "rolling back" : "rolling out"} in dependency order)`);
       }
       // Everything not changed follows the target at once.
       for (const [key, cur] of this.current) if (!rollout.changed.includes(key) && cur.commit !== target.commit) this.current.delete(key);
@@ -572,7 +585,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
           errors: [...rec.errors, { code: decision.code, message: `rolling back to ${short(target.commit)} failed: ${reason}` }],
         });
       }
-      this.opts.progress(`rollback of ${short(failed)} to ${short(target.commit)} failed (${reason}); workloads paused until a new commit`);
+      this.commitLog(failed).error(`rollback of ${short(failed)} to ${short(target.commit)} failed (${reason}); workloads paused until a new commit`);
       for (const k of rollout.changed) this.opts.manager.enqueue(k);
       return;
     }
@@ -587,7 +600,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
           errors: [{ code, message: reason }],
           timings: { ...rec.timings, finished: new Date(this.now()).toISOString() },
         });
-        this.opts.progress(`commit ${short(target.commit)} failed: ${reason}; no stable commit to roll back to — what runs is left as it is`);
+        this.commitLog(target.commit).warn(`commit ${short(target.commit)} failed: ${reason}; no stable commit to roll back to — what runs is left as it is`);
       }
       return;
     }
@@ -600,7 +613,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const failedTarget = this.target!;
     const loaded = await loadCommit(this.opts.repo, stable, this.opts.path, this.opts.manifests).catch(() => undefined);
     if (!loaded?.graph) {
-      this.opts.progress(`cannot read stable commit ${short(stable)} to roll back to; ${short(failed)} stays as it is`);
+      this.commitLog(failed).error(`cannot read stable commit ${short(stable)} to roll back to; ${short(failed)} stays as it is`);
       return;
     }
     if (this.target?.commit !== failed) return; // a newer commit arrived meanwhile
@@ -617,7 +630,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
         errors: [{ code, message: reason }],
       });
     }
-    this.opts.progress(`commit ${short(failed)} failed (${code}: ${reason}); rolling back to ${short(stable)} and quarantining it`);
+    this.commitLog(failed).warn(`commit ${short(failed)} failed (${code}: ${reason}); rolling back to ${short(stable)} and quarantining it`);
     this.target = { commit: stable, graph: loaded.graph };
     this.startRollout(failedTarget, "reverse", { commit: failed, code, reason });
     // Release first: an enqueued key may be reconciled at once, and must see what the gate released.
@@ -640,7 +653,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
           message: `${f.reason}; rolled back to ${short(target.commit)}; quarantined until a newer commit`,
           timings: { ...rec.timings, finished: new Date(finished).toISOString(), durationMs: finished - Date.parse(rec.timings.seen) },
         });
-        this.opts.progress(`commit ${short(f.commit)} rolled back to ${short(target.commit)}; quarantined`);
+        this.commitLog(f.commit).info(`commit ${short(f.commit)} rolled back to ${short(target.commit)}; quarantined`);
         this.opts.onRolledBack?.(f.commit, target.commit, target.graph);
       }
       this.rollout = undefined;
@@ -658,7 +671,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
         errors: [],
         timings: { ...rec.timings, finished: new Date(finished).toISOString(), durationMs: finished - seen },
       });
-      this.opts.progress(`commit ${short(target.commit)} "${rec.subject}": Succeeded in ${((finished - seen) / 1000).toFixed(1)}s`);
+      this.commitLog(target.commit).info(`commit ${short(target.commit)} "${rec.subject}": Succeeded in ${((finished - seen) / 1000).toFixed(1)}s`);
     }
     this.stable = target.commit;
     this.rollout = undefined;

@@ -6,6 +6,7 @@
  */
 import { isIP } from "node:net";
 import { CoxError, toCoxError } from "../api/errors.js";
+import { commitFields, silentLogger, withCurrentFields, type Logger } from "../api/log.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
 import { AutoscalerController } from "../controllers/autoscaler/controller.js";
 import { CLAIMS_KEY, ClaimController } from "../controllers/claim/controller.js";
@@ -55,6 +56,7 @@ import { StatusStore } from "../status/store.js";
 import { StatusWriter } from "../status/writer.js";
 import { BranchSync, changedWorkloads, short, SOURCE_KEY } from "./branch-sync.js";
 import { ManifestCache } from "../manifest/index.js";
+import { isWorkloadKey } from "./gate.js";
 import { loadCommit, type ManifestReadOptions } from "./load.js";
 import type { FleetView } from "./plan.js";
 import { CompositeView, Previews } from "./previews.js";
@@ -140,8 +142,8 @@ export interface OperatorOptions {
   burstMaxWaitMs?: number;
   /** How often HorizontalPodAutoscalers are synced (default 15 s, as Kubernetes; tests shorten it). */
   autoscalerSyncMs?: number;
-  /** Progress lines (the CLI prints them with a timestamp). */
-  log?: (line: string) => void;
+  /** Where every module's lines go (the CLI's is pino's, --log-format and --log-level); none: nowhere. */
+  log?: Logger;
   /** Replaces the runtimes (tests and benchmarks use the fake runtime). */
   runtimeFactory?: RuntimeFactory;
   /** Replaces the node proxies; with a runtimeFactory and no proxyFactory, nodes get in-memory FakeProxy ones. */
@@ -203,15 +205,15 @@ export function localDockerEndpoint(): string {
 
 /**
  * Decides the default node (runtime/default-runtime.ts): `process` only when chosen, or under `auto` when
- * there is no Docker socket at all — never because an engine is slow to answer — with a warning through
- * `warn`; a Docker socket that exists is the node whether it answers or not (the node waits for it, and
- * `warn` says so when it does not answer within 2 s). RuntimeUndecided when `auto` cannot tell.
+ * there is no Docker socket at all — never because an engine is slow to answer — with a warning to
+ * `log`; a Docker socket that exists is the node whether it answers or not (the node waits for it, and
+ * `log` warns so when it does not answer within 2 s). RuntimeUndecided when `auto` cannot tell.
  */
 export async function resolveDefaultNode(
   runtime: DefaultRuntime,
   instance: string,
   portRange: { from: number; to: number } = { from: 30000, to: 32767 },
-  warn: (line: string) => void = () => undefined,
+  log: Logger = silentLogger,
 ): Promise<NodeConfig> {
   const base = {
     name: "local",
@@ -224,7 +226,7 @@ export async function resolveDefaultNode(
     labels: { "kubernetes.io/hostname": "local" },
   };
   const decision = decideDefaultRuntime(runtime, await inspectLocalDocker(process.env.DOCKER_HOST));
-  if (decision.warning) warn(`warning: ${decision.warning}`);
+  if (decision.warning) log.warn(decision.warning);
   if (decision.runtime === "process") return { ...base, endpoint: "process://local" };
   const endpoint = localDockerEndpoint();
   // Only for the message: whatever the answer, this engine is the default node.
@@ -233,8 +235,8 @@ export async function resolveDefaultNode(
     await probe.connect();
   } catch (err) {
     const e = toCoxError(err, "NodeUnreachable");
-    warn(
-      `warning: default node runtime: docker, but the engine does not answer yet (${e.code}: ${e.message}); ` +
+    log.warn(
+      `default node runtime: docker, but the engine does not answer yet (${e.code}: ${e.message}); ` +
         "the node waits for it: pods are placed once it answers, and nothing runs as a local process meanwhile",
     );
   } finally {
@@ -325,7 +327,7 @@ export function fleetView(fleet: Fleet): FleetView {
 
 /** Starts an operator and returns once the first reconciles are queued. */
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
-  const log = opts.log ?? (() => undefined);
+  const log = opts.log ?? silentLogger;
   const instance = opts.instance ?? DEFAULT_OWNER;
   const branch = opts.branch ?? "main";
   const repoPath = normalizePath(opts.path ?? "");
@@ -397,7 +399,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       remote: repo.remote,
       debounceMs: opts.statusDebounceMs ?? 500,
       onError: (err) => {
-        log(`status: ${err.code}: ${err.message}`);
+        log.warn(`status: ${err.code}: ${err.message}`);
         statusFault = { code: err.code, message: err.message, since: statusFault?.since ?? new Date().toISOString() };
       },
       onWritten: () => {
@@ -441,7 +443,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       observe: { reconciled: (controller, ms, failed) => metrics.reconciled(controller, ms, failed), waited: (ms) => metrics.queueWaited(ms) },
       // The branch sync reports its own faults, once each (sync.setFault), in the log and the summary.
       onError: (key, err) => {
-        if (key !== SOURCE_KEY) log(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`);
+        // A workload's failed reconcile is a line of the workload (its key and commit as fields).
+        if (key !== SOURCE_KEY) (isWorkloadKey(key) ? desired.log(key) : log).warn(`${key}: ${err.code}: ${err.message}${err.retry === "stalled" ? " (needs a fix; not retried)" : ""}`);
       },
     });
     const reverter = new AutoReverter({
@@ -472,10 +475,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       fleet,
       store,
       scheduleStatusWrite,
-      progress: log,
+      log,
       onRolledBack: (failed, stable, graph) => {
         metrics.rolledBack();
-        reverting = reverting.then(() => considerRevert(failed, stable, graph)).catch((err: unknown) => log(`auto-revert: ${(err as Error).message}`));
+        reverting = reverting.then(() => considerRevert(failed, stable, graph)).catch((err: unknown) => log.error(`auto-revert: ${(err as Error).message}`, { commit: short(failed) }));
       },
     });
     /** Auto-revert policy: the flag, or the annotation on a workload the failed commit changed. */
@@ -484,11 +487,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       const changed = loaded?.graph ? changedWorkloads(stableGraph, loaded.graph) : [];
       const wanted = loaded?.graph ? autoRevertWanted(changed, loaded.graph, stableGraph, opts.autoRevert === true) : opts.autoRevert === true;
       if (!wanted) return;
-      log(`commit ${short(failed)} was rolled back to ${short(stable)}; reverting it on ${branch} (auto-revert)`);
+      log.info(`commit ${short(failed)} was rolled back to ${short(stable)}; reverting it on ${branch} (auto-revert)`);
       await reverter.revert(failed);
     };
     const previews = new Previews();
-    const desired = new CompositeView(sync, previews, { store, scheduleStatusWrite, onPreviewChange: (name) => proposals?.previewChanged(name) });
+    const desired = new CompositeView(sync, previews, { store, scheduleStatusWrite, onPreviewChange: (name) => proposals?.previewChanged(name), log });
     // Rollouts' traffic between the two controllers: a decision reaches every proxy, what they run comes back.
     // One writer of status-branch files for every controller that keeps one: a file set or removed, then the coalesced write.
     const setStatusFile = (path: string, content: string | undefined): void => {
@@ -565,14 +568,15 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         removed: (key) => desired.removed(key),
         previousEvents: (key) => desired.previousEvents(key),
         previousRecord: (key) => desired.previousRecord(key),
-        progress: (line) => desired.progress(line),
+        log: (key) => desired.log(key),
       },
       setStatusFile,
       statusFile: (path) => store.getFile(path),
       drainWaits,
-      log,
     });
-    nodes = new NodeController({ desired: sync, fleet, defaultNode, progress: log });
+    // The lines of the controllers of the applied commit's Nodes, Services and claims carry that commit.
+    const appliedLog = withCurrentFields(log, () => commitFields(sync!.commit()));
+    nodes = new NodeController({ desired: sync, fleet, defaultNode, log: appliedLog });
     services = new ServiceController({
       desired: sync,
       fleet,
@@ -583,7 +587,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       setStatusFile,
       statusFiles: (prefix) => store.filePaths(prefix),
       enqueue: (key) => manager!.enqueue(key),
-      log,
+      log: appliedLog,
       traffic,
       ...(opts.ingress ? { ingress: opts.ingress } : {}),
     });
@@ -594,7 +598,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       statusFiles: (prefix) => store.filePaths(prefix),
       statusFile: (path) => store.getFile(path),
       otherGraphs: () => previews.list().map((p) => p.graph),
-      log,
+      log: appliedLog,
     });
     manager.register("PersistentVolumeClaim", claims);
     manager.register(
@@ -670,7 +674,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     await nodes.reconcile(NODES_KEY);
     // Previews next, before any workload is reconciled: after a restart their pods must be recognised as
     // desired, not removed as orphans.
-    if (proposals) await proposals.reconcile().catch((err: unknown) => log(`proposals: ${(err as Error).message}`));
+    if (proposals) await proposals.reconcile().catch((err: unknown) => log.warn(`proposals: ${(err as Error).message}`));
     // Stopped in reverse: the queue drains first, then reverts in flight finish (their outcome is part of
     // the final status write), then the fleet and the status writer close.
     cleanups.push(async () => {
@@ -691,11 +695,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       {
         pollMs: opts.pollMs ?? 5_000,
         onError: (err: CoxError) => {
-          log(`source: ${err.code}: ${err.message}${repo.remote ? `; retrying (${watch?.state().failures ?? 1} failure(s) in a row), what runs is left as it is` : ""}`);
+          log.warn(`source: ${err.code}: ${err.message}${repo.remote ? `; retrying (${watch?.state().failures ?? 1} failure(s) in a row), what runs is left as it is` : ""}`);
           sync!.setFault("fetch", err);
         },
         onRecover: (failures) => {
-          log(`source: ${repo.location} answers again after ${failures} failed fetch(es)`);
+          log.info(`source: ${repo.location} answers again after ${failures} failed fetch(es)`);
           sync!.setFault("fetch", undefined);
         },
         onFetched: (ms, failed) => metrics.fetched(ms, failed),
@@ -772,13 +776,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         log,
       });
       cleanups.push(() => server!.close());
-      log(
+      log.info(
         `listening on ${server.url}: POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz, /readyz, /metrics, ` +
           `GET /api/v1/{commits,workloads,nodes,services,proposals,events,openapi.json} (${opts.apiTokens?.length ? `${opts.apiTokens.length} bearer token(s)` : "no token: loopback only"})` +
           (opts.ui ? `; dashboard at ${server.url}/` : ""),
       );
     }
-    log(
+    log.info(
       `following ${repo.location} branch ${branch}${repoPath ? ` path ${repoPath}` : ""}; default node runtime: ${defaultRuntime}` +
         (following ? `; proposals: ${[...previewBranches, ...previewEnvs.map((p) => `${p} (previews)`)].join(", ")}` : "") +
         (opts.autoRevert ? "; auto-revert on" : ""),
@@ -807,7 +811,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         stopping ??= (async () => {
           // Reverse order of start: server, watch, queue, reverts in flight, fleet, status, lock, repository.
           const order = [...cleanups].reverse();
-          for (const c of order) await c().catch((err: unknown) => log(`stop: ${(err as Error).message}`));
+          for (const c of order) await c().catch((err: unknown) => log.warn(`stop: ${(err as Error).message}`));
         })();
         return stopping;
       },

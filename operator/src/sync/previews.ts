@@ -21,6 +21,7 @@
  */
 import { createHash } from "node:crypto";
 import type { WorkloadEvent } from "../api/conditions.js";
+import { silentLogger, workloadFields, type Logger } from "../api/log.js";
 import { DEFAULT_NAMESPACE, KINDS, isKind, type DesiredObject, type Namespace } from "../api/objects.js";
 import type { DesiredEntry, DesiredView, WorkloadReporter, WorkloadState } from "../controllers/types.js";
 import { DEPENDS_ON_ANNOTATION, DesiredGraph, parseDependsOn, type GraphEdge, type GraphNode } from "../graph/index.js";
@@ -246,7 +247,7 @@ export class CompositeView implements DesiredView, WorkloadReporter {
   constructor(
     private readonly branch: DesiredView & WorkloadReporter,
     private readonly previews: Previews,
-    private readonly opts: { store: StatusStore; scheduleStatusWrite: () => void; onPreviewChange?: (name: string) => void },
+    private readonly opts: { store: StatusStore; scheduleStatusWrite: () => void; onPreviewChange?: (name: string) => void; log?: Logger },
   ) {}
 
   /** True when `key` is a preview's: in a preview namespace, and not an object of the deploy branch. */
@@ -309,7 +310,8 @@ export class CompositeView implements DesiredView, WorkloadReporter {
     return this.opts.store.getWorkload(kind, namespace, name);
   }
 
-  progress(line: string): void {
-    this.branch.progress(line);
+  log(key: string): Logger {
+    if (!this.isPreviewKey(key)) return this.branch.log(key);
+    return (this.opts.log ?? silentLogger).child(workloadFields(key, this.entry(key)?.commit));
   }
 }

@@ -29,6 +29,7 @@
  * had. Everything here is level-based: reconcile() compares the refs with what it knows and acts on the
  * difference; running it twice changes nothing.
  */
+import { silentLogger, type Logger } from "../api/log.js";
 import type { DesiredGraph } from "../graph/index.js";
 import type { ReconcileResult } from "../engine/queue.js";
 import { isMergedInto, refGlob } from "../source/index.js";
@@ -59,7 +60,7 @@ export interface ProposalTrackerOptions {
   statusBranch: string;
   store: StatusStore;
   scheduleStatusWrite: () => void;
-  log?: (line: string) => void;
+  log?: Logger;
   /** The operator's scheduler settings, so that a plan places pods as the rollout will. */
   scheduler?: SchedulerSettings;
   /** What the deploy branch has applied (BranchSync): plans are made against it. */
@@ -105,14 +106,14 @@ export class ProposalTracker {
   private readonly known = new Map<string, Known>();
   private readonly now: () => number;
   private readonly ttlMs: number;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
   private loaded = false;
   private readonly collisions = new Set<string>();
 
   constructor(private readonly opts: ProposalTrackerOptions) {
     this.now = opts.now ?? Date.now;
     this.ttlMs = opts.ttlMs ?? DEFAULT_PREVIEW_TTL_MS;
-    this.log = opts.log ?? (() => undefined);
+    this.log = opts.log ?? silentLogger;
   }
 
   /** True when a glob was given (the operator follows proposals at all). */
@@ -147,7 +148,7 @@ export class ProposalTracker {
       if (taken) {
         if (!this.collisions.has(p.ref)) {
           this.collisions.add(p.ref);
-          this.log(`proposal ${p.ref} is not planned: its plan name ${name} is already used by ${taken.ref.ref}`);
+          this.log.warn(`proposal ${p.ref} is not planned: its plan name ${name} is already used by ${taken.ref.ref}`);
         }
         continue;
       }
@@ -219,7 +220,7 @@ export class ProposalTracker {
           ...(record.preview?.state === "Expired" ? { expired: true } : {}),
         });
       } catch (err) {
-        this.log(`status file ${path} is not a plan coxswain can read (${(err as Error).message}); it is replaced when its proposal is planned`);
+        this.log.warn(`status file ${path} is not a plan coxswain can read (${(err as Error).message}); it is replaced when its proposal is planned`);
       }
     }
   }
@@ -247,8 +248,9 @@ export class ProposalTracker {
     this.known.set(name, next);
     this.write(next, toPlanRecord(plan, ref.ref, previewRec));
     this.opts.reporter?.planned(name, ref, plan, planPath(name));
-    this.log(`proposal ${ref.name} at ${short(ref.oid)}: ${this.summaryOf(plan)}${previewRec ? `; preview ${previewRec.state} in ${previewRec.namespace || "-"}` : ""}`);
-    for (const line of formatPlan(plan, NOTE_ITEMS).slice(1)) this.log(`  ${line}`);
+    const log = this.log.child({ commit: short(ref.oid), proposal: ref.name });
+    log.info(`proposal ${ref.name} at ${short(ref.oid)}: ${this.summaryOf(plan)}${previewRec ? `; preview ${previewRec.state} in ${previewRec.namespace || "-"}` : ""}`);
+    for (const line of formatPlan(plan, NOTE_ITEMS).slice(1)) log.info(`  ${line}`);
   }
 
   private summaryOf(plan: Plan): string {
@@ -260,7 +262,7 @@ export class ProposalTracker {
     const deploy = this.opts.base.graph();
     const clash = pg.namespaces.find((ns) => deploy?.keys().some((key) => key === `Namespace/${ns}` || key.split("/")[1] === ns));
     if (clash) {
-      this.log(`preview of ${ref.name} not started: namespace ${clash} is used by the deploy branch`);
+      this.log.warn(`preview of ${ref.name} not started: namespace ${clash} is used by the deploy branch`);
       return;
     }
     k.expiresAt ??= this.now() + this.ttlMs;
@@ -298,7 +300,7 @@ export class ProposalTracker {
     const running = this.opts.previews.get(name) !== undefined;
     this.stopPreview(name);
     if (k.record.preview) this.write(k, { ...k.record, preview: this.previewRecord(name, k)! });
-    this.log(`proposal ${name} (${k.ref}) merged at ${short(k.commit)}${running ? "; its preview is removed" : ""}`);
+    this.log.info(`proposal ${name} (${k.ref}) merged at ${short(k.commit)}${running ? "; its preview is removed" : ""}`);
   }
 
   private forget(name: string, why: string): void {
@@ -308,7 +310,7 @@ export class ProposalTracker {
     this.opts.store.removeFile(planPath(name));
     if (k) this.opts.store.setNote(k.commit, undefined);
     this.opts.scheduleStatusWrite();
-    if (k) this.log(`proposal ${name} (${k.ref}) ${why}: plan${k.record.preview ? " and preview" : ""} removed`);
+    if (k) this.log.info(`proposal ${name} (${k.ref}) ${why}: plan${k.record.preview ? " and preview" : ""} removed`);
   }
 
   /**
@@ -353,7 +355,7 @@ export class ProposalTracker {
           k.expired = true;
           this.write(k, { ...k.record, preview: this.previewRecord(env.name, k)! });
         }
-        this.log(`preview of ${env.name} expired (no new head for ${Math.round(this.ttlMs / 60_000)} min); removed — push to the proposal to start it again`);
+        this.log.info(`preview of ${env.name} expired (no new head for ${Math.round(this.ttlMs / 60_000)} min); removed — push to the proposal to start it again`);
       } else next = Math.min(next, env.expiresAt - now);
     }
     return Number.isFinite(next) ? { requeueAfterMs: Math.max(50, next) } : undefined;

@@ -308,7 +308,6 @@ describe("a repository written by the real operator", () => {
       fleetPollMs: 100,
       statusDebounceMs: 20,
       seed: 1,
-      log: () => undefined,
       runtimeFactory: (node) => new FakeRuntime({ name: node.name, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }),
     });
     let stopped = false;

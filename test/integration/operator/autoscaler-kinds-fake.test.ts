@@ -17,6 +17,7 @@ import type { ObservedContainer } from "../../../operator/src/runtime/types.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 
@@ -98,7 +99,7 @@ describe("autoscaled StatefulSets and ReplicaSets with the fake runtime", () => 
       statusDebounceMs: 50,
       autoscalerSyncMs: 500,
       seed: 1,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: () => rt,
     });
   }, 60_000);

@@ -22,6 +22,7 @@ import { requireDocker, startFleet, type TestFleet } from "../../support/docker-
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-hpa-sts-test";
 const enabled = requireDocker("operator autoscaler of a StatefulSet");
@@ -96,7 +97,7 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler of a StatefulSet on a Docke
       fleetPollMs: 200,
       statusDebounceMs: 50,
       autoscalerSyncMs: 1_000,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
   }, 180_000);

@@ -23,6 +23,7 @@ import { requireDocker, startFleet, type TestFleet } from "../../support/docker-
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-hpa-test";
 const enabled = requireDocker("operator autoscaler");
@@ -105,7 +106,7 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler through the operator on a D
       fleetPollMs: 200,
       statusDebounceMs: 50,
       autoscalerSyncMs: 1_000,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
   }, 180_000);

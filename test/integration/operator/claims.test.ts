@@ -28,6 +28,7 @@ import { requireDocker, startFleet, type TestFleet } from "../../support/docker-
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-claims-test";
 const enabled = requireDocker("operator claims");
@@ -127,7 +128,7 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
       // A stopped engine is NotReady after 1 s and its pods are replaced after 2 s more (the last tests).
       nodeGraceMs: 1_000,

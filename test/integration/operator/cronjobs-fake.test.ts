@@ -51,7 +51,7 @@ describe("CronJobs with the fake runtime", () => {
   let base = 0;
 
   const start = async () => {
-    op = await startOperator({ repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, seed: 1, log: () => undefined, runtimeFactory: () => rt, cronClock: () => Date.now() + offset });
+    op = await startOperator({ repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, seed: 1, runtimeFactory: () => rt, cronClock: () => Date.now() + offset });
   };
   /** Moves the cron clock to `at` (epoch ms, forward only) and has the operator look. */
   const moveTo = (at: number) => {

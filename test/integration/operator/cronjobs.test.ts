@@ -70,7 +70,6 @@ describe.skipIf(!enabled)("CronJobs through the operator on a real Docker engine
       fleetPollMs: 200,
       statusDebounceMs: 50,
       defaultPortRange: { from, to },
-      log: () => undefined,
       runtimeFactory: () => new DockerRuntime({ endpoint, owner: INSTANCE, nodeName: "local", callTimeoutMs: 30_000 }),
       proxyFactory: () => new FakeProxy(),
       cronClock: () => Date.now() + offset,

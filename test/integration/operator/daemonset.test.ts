@@ -20,6 +20,7 @@ import { requireDocker, startFleet, type TestFleet } from "../../support/docker-
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-daemonset-test";
 const KEY = "DaemonSet/default/agent";
@@ -121,7 +122,7 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     await repo.write("fleet/nodes.yaml", nodes({ "node-1": { labels: { agent: "yes" } }, "node-2": { labels: { agent: "yes" }, taints: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] } }));
     await repo.write("apps/agent.yaml", daemonSet("1"));
     const c1 = await repo.commit("agent on labelled nodes");
-    op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: (l) => lines.push(l), proxyFactory: () => new FakeProxy() });
+    op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: lineLogger((l) => lines.push(l)), proxyFactory: () => new FakeProxy() });
     await settle(c1, "Succeeded", ["node-1"]);
     const record = parse(await statusFile("workloads/default/daemonset-agent.yaml"));
     expect(record.daemonSet).toEqual({ desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0, numberReady: 1, updatedNumberScheduled: 1, numberAvailable: 1, numberUnavailable: 0, nodes: ["node-1"] });
@@ -212,7 +213,7 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     const before = op!.fleet.pods(KEY).map((p) => p.name).sort();
     await op!.stop();
     const from = lines.length;
-    op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: (l) => lines.push(l), proxyFactory: () => new FakeProxy() });
+    op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: lineLogger((l) => lines.push(l)), proxyFactory: () => new FakeProxy() });
     // The first reconcile after the restart says where the DaemonSet is (after any pod it would create).
     await withLog(waitFor("the DaemonSet reconciled after the restart", () => lines.slice(from).some((l) => l.startsWith(`${KEY} revision `)) || undefined, 60_000));
     expect(op.fleet.pods(KEY).map((p) => p.name).sort()).toEqual(before);

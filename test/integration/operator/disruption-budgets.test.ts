@@ -21,6 +21,7 @@ import { statusFile } from "../../support/in-process-operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-pdb-test";
 const OWNER = "Deployment/default/web";
@@ -101,7 +102,7 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
   }, 180_000);

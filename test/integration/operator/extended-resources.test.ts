@@ -67,7 +67,6 @@ describe.skipIf(!enabled)("extended resources through the operator on a real Doc
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      log: () => undefined,
       proxyFactory: () => new FakeProxy(),
     });
   }, 180_000);

@@ -13,6 +13,7 @@ import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo
 import { configMapYaml, deploymentYaml, nodesYaml } from "../../support/manifests.js";
 import { Reconciles } from "../../support/reconciles.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 
@@ -45,7 +46,7 @@ describe("operator with the fake runtime", () => {
       fleetPollMs: 200,
       statusDebounceMs: 50,
       seed: 1,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: (node) => {
         let rt = runtimes.get(node.name);
         if (!rt) {

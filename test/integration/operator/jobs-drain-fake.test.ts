@@ -14,6 +14,7 @@ import { readJobRecord } from "../../../operator/src/status/jobs.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 
@@ -94,7 +95,7 @@ describe("a Job's pod on a draining node, with the fake runtime", () => {
       fleetPollMs: 200,
       statusDebounceMs: 50,
       seed: 1,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: (node) => {
         let rt = runtimes.get(node.name);
         if (!rt) runtimes.set(node.name, (rt = new FakeRuntime({ name: node.name, cpuMillis: 2000, memoryBytes: 4 * GiB })));

@@ -23,6 +23,7 @@ import { statusFile } from "../../support/in-process-operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-job-drain-test";
 const enabled = requireDocker("operator Job drain");
@@ -104,7 +105,7 @@ describe.skipIf(!enabled)("a Job's pod on a draining Docker engine", () => {
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
   }, 180_000);

@@ -42,7 +42,7 @@ describe("Jobs with the fake runtime", () => {
     repo = await makeRepo();
     stateDir = await tempDir("coxswain-state-");
     rt = new FakeRuntime({ name: "local", cpuMillis: 2000, memoryBytes: 4 * GiB });
-    op = await startOperator({ repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, seed: 1, log: () => undefined, runtimeFactory: () => rt });
+    op = await startOperator({ repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, seed: 1, runtimeFactory: () => rt });
   });
 
   afterEach(async () => {

@@ -22,6 +22,7 @@ import { requireDocker, startFleet, type TestFleet } from "../../support/docker-
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-jobs-test";
 const SECRET_VALUE = "s3cret-db-password";
@@ -145,7 +146,7 @@ describe.skipIf(!enabled)("Jobs through the operator on a real Docker engine", (
       fleetPollMs: 200,
       statusDebounceMs: 50,
       defaultPortRange: { from, to },
-      log: process.env.JOBS_TEST_LOG ? (l: string) => appendFileSync(process.env.JOBS_TEST_LOG!, `${new Date().toISOString()} ${l}\n`) : () => undefined,
+      log: lineLogger(process.env.JOBS_TEST_LOG ? (l: string) => appendFileSync(process.env.JOBS_TEST_LOG!, `${new Date().toISOString()} ${l}\n`) : () => undefined),
       runtimeFactory: () => new DockerRuntime({ endpoint, owner: INSTANCE, nodeName: "local", callTimeoutMs: 30_000 }),
       proxyFactory: () => new FakeProxy(),
     });

@@ -17,6 +17,7 @@ import { startOperator, type OperatorOptions, type RunningOperator } from "../..
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 
@@ -49,7 +50,7 @@ describe("the operator reading commits", () => {
       fleetPollMs: 200,
       statusDebounceMs: 50,
       seed: 1,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: (node) => {
         let rt = runtimes.get(node.name);
         if (!rt) {

@@ -15,6 +15,7 @@ import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 const OWNER = "Deployment/default/web";
@@ -107,7 +108,7 @@ describe("a Node removed from Git, with fake runtimes", () => {
       // Long: a node that does not answer stays Ready (its condition) through every test.
       nodeGraceMs: 120_000,
       seed: 1,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: (n) => {
         let rt = runtimes.get(n.name);
         if (!rt) runtimes.set(n.name, (rt = new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB })));

@@ -19,6 +19,7 @@ import { statusFile } from "../../support/in-process-operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-node-removal-test";
 const OWNER = "Deployment/default/web";
@@ -99,7 +100,7 @@ describe.skipIf(!enabled)("a Node removed from Git on two Docker engines", () =>
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
   }, 240_000);

@@ -12,6 +12,7 @@ import { startOperator, type RunningOperator } from "../../../operator/src/sync/
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml, nodesYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 const REPLICAS = 10_000;
@@ -58,7 +59,7 @@ describe("pod names through the operator", () => {
       fleetPollMs: 1_000,
       statusDebounceMs: 200,
       seed: 1,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: (node) => {
         let rt = runtimes.get(node.name);
         if (!rt) {

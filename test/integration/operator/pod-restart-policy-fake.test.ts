@@ -39,7 +39,7 @@ describe("bare Pods with restartPolicy Never and OnFailure (fake runtime)", () =
   let op: RunningOperator | undefined;
 
   const start = async () => {
-    op = await startOperator({ repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, seed: 1, log: () => undefined, runtimeFactory: () => rt });
+    op = await startOperator({ repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, seed: 1, runtimeFactory: () => rt });
   };
 
   beforeEach(async () => {

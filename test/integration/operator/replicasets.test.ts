@@ -25,6 +25,7 @@ import { requireDocker, startFleet, type TestFleet } from "../../support/docker-
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-replicasets-test";
 const enabled = requireDocker("operator replicasets");
@@ -121,7 +122,7 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
       // A stopped engine is NotReady after 1 s and its pods are lost after 2 s more (the last test).
       nodeGraceMs: 1_000,

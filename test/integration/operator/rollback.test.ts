@@ -12,6 +12,7 @@ import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo
 import { deploymentYaml } from "../../support/manifests.js";
 import { Reconciles } from "../../support/reconciles.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 
@@ -44,7 +45,7 @@ describe("automatic rollback and quarantine (fake runtime)", () => {
       fleetPollMs: 200,
       statusDebounceMs: 30,
       defaultPortRange: { from: 63000, to: 63099 },
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: () => rt,
     });
     return op;

@@ -92,7 +92,6 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
       statusDebounceMs: 50,
       defaultPortRange: { from: 62700, to: 62799 },
       defaultServiceNetwork: processServiceNetwork({ from: 62700 }),
-      log: () => undefined,
     });
   }
 

@@ -37,7 +37,6 @@ async function placements(flags: Parameters<typeof parseSchedulerFlags>[0]): Pro
     fleetPollMs: 200,
     statusDebounceMs: 50,
     seed: 1,
-    log: () => undefined,
     ...(scheduler ? { scheduler } : {}),
     runtimeFactory: (node) => {
       let rt = runtimes.get(node.name);

@@ -16,6 +16,7 @@ import { startOperator, type OperatorOptions, type RunningOperator } from "../..
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml, serviceYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 
@@ -55,7 +56,7 @@ describe("operator with Services in the repository", () => {
       fleetPollMs: 200,
       statusDebounceMs: 50,
       seed: 1,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       ...(opts.ingress ? { ingress: opts.ingress } : {}),
       runtimeFactory: (node) => {
         const rt = new FakeRuntime({ name: node.name, ...(opts.capacity ?? { cpuMillis: 2000, memoryBytes: 4 * GiB }) });

@@ -27,6 +27,7 @@ import { requireDocker, startFleet, type TestFleet } from "../../support/docker-
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const INSTANCE = "cx-sts-test";
 const RECORD = "workloads/default/statefulset-web.yaml";
@@ -85,7 +86,7 @@ describe.skipIf(!enabled)("a StatefulSet through the operator on two Docker engi
       pollMs: 200,
       fleetPollMs: 200,
       statusDebounceMs: 50,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
 

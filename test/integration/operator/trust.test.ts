@@ -22,6 +22,7 @@ import { startOperator, type OperatorOptions, type RunningOperator } from "../..
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml, type DeploymentOptions } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -58,7 +59,7 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
       fleetPollMs: 200,
       statusDebounceMs: 30,
       defaultPortRange: { from: 63100, to: 63199 },
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: () => rt,
       ...extra,
     });

@@ -119,7 +119,6 @@ describe.skipIf(!enabled)("volumes through the operator on a real Docker engine"
       fleetPollMs: 200,
       statusDebounceMs: 50,
       defaultPortRange: { from, to },
-      log: () => undefined,
       runtimeFactory: () => new DockerRuntime({ endpoint: fleet.nodes[0]!.endpoint, owner: INSTANCE, nodeName: "local", callTimeoutMs: 30_000 }),
       proxyFactory: () => new FakeProxy(),
     });
@@ -203,7 +202,6 @@ describe("volumes through the operator on the process runtime", () => {
       fleetPollMs: 200,
       statusDebounceMs: 50,
       defaultPortRange: { from: 63400, to: 63499 },
-      log: () => undefined,
       runtimeFactory: () => new ProcessRuntime({ stateDir, owner: INSTANCE }),
       proxyFactory: () => new FakeProxy(),
     });

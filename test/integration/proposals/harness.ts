@@ -12,6 +12,7 @@ import { startOperator, type OperatorOptions, type RunningOperator } from "../..
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { createBareRepo, startGitServer, type GitServer } from "../../support/git-server.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 export const GiB = 2 ** 30;
 
@@ -87,10 +88,10 @@ export async function operator(scope: Scope, opts: Omit<OperatorOptions, "stateD
     defaultPortRange: { from: 45000, to: 45999 },
     ...opts,
     stateDir,
-    log: (l) => {
+    log: lineLogger((l) => {
       lines.push(l);
       if (process.env.COXSWAIN_TEST_VERBOSE) process.stderr.write(`[op] ${l}\n`);
-    },
+    }),
     runtimeFactory: (node) => {
       let rt = runtimes.get(node.name);
       if (!rt) {

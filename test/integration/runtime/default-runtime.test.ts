@@ -21,6 +21,7 @@ import { deploymentYaml } from "../../support/manifests.js";
 import { FleetObserver } from "../../support/observe.js";
 import { startOperatorProcess } from "../../support/operator-process.js";
 import { waitFor } from "../../support/wait.js";
+import { recordingLogger } from "../../support/log.js";
 
 const HAS_DOCKER = requireDocker("default runtime");
 
@@ -59,8 +60,11 @@ afterAll(async () => {
   await rm(sockets, { recursive: true, force: true });
 });
 
+/** The operator's lines, a warning (level warn) as "warning: <message>". */
+const warningsMarked = recordingLogger((l) => lines.push(l.level === "warn" ? `warning: ${l.msg}` : l.msg));
+
 function options(extra: Partial<OperatorOptions> = {}): OperatorOptions {
-  return { repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: (l) => lines.push(l), ...extra };
+  return { repo: repo.dir, stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: warningsMarked, ...extra };
 }
 
 async function processRecords(): Promise<string[]> {

@@ -205,7 +205,7 @@ describe.skipIf(!enabled)("securityContext and the policy file through the opera
 
   async function start(extra: Partial<OperatorOptions> = {}): Promise<void> {
     const [from, to] = fleet.nodes[0]!.portRange.split("-").map(Number);
-    op = await startOperator({ repo: repo.dir, stateDir, runtime: "docker", defaultPortRange: { from: from!, to: to! }, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: () => undefined, ...extra });
+    op = await startOperator({ repo: repo.dir, stateDir, runtime: "docker", defaultPortRange: { from: from!, to: to! }, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, ...extra });
   }
 
   async function show(path: string): Promise<string> {

@@ -26,6 +26,7 @@ import { waitFor } from "../../support/wait.js";
 import { coxErrorOf } from "../../support/errors.js";
 import { buildTestImages, saveImage, TEST_IMAGES } from "../../support/images.js";
 import { startRegistry, type TestRegistry } from "../../support/registry.js";
+import { lineLogger } from "../../support/log.js";
 
 const OWNER = "cx-test-pull";
 const enabled = requireDocker("image pulls");
@@ -237,7 +238,7 @@ describe.skipIf(!enabled)("image pulls from a registry with credentials", () => 
         pollMs: 200,
         fleetPollMs: 200,
         statusDebounceMs: 50,
-        log: (l) => lines.push(l),
+        log: lineLogger((l) => lines.push(l)),
         runtimeFactory: (c) => new DockerRuntime({ endpoint: c.endpoint, owner: INSTANCE, nodeName: c.name, pullTimeoutMs: 60_000 }),
       });
       await waitFor("ReplicaFailure ImagePullFailed", async () => (await replicaFailureCode()) === "ImagePullFailed", 60_000);

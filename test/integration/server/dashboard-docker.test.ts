@@ -18,6 +18,7 @@ import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { deploymentYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const SUITE = "dashboard-docker";
 const enabled = requireDocker("dashboard on Docker") && requireChromium("dashboard on Docker");
@@ -79,7 +80,7 @@ describe.skipIf(!enabled)("the web dashboard following a rollout on two Docker e
       statusDebounceMs: 50,
       listen: "127.0.0.1:0",
       ui: true,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
     await waitFor("v1 Succeeded", () => op!.store.getCommit(v1)?.phase === "Succeeded", WAIT);

@@ -14,6 +14,7 @@ import { CoxError } from "../../../operator/src/api/errors.js";
 import { readWebhookSecretFile, sign, startServer, type PushEvent, type RunningServer, type ServerOptions } from "../../../operator/src/server/index.js";
 import { tempDir } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const SECRET = "whsec-9f1c2e7a-coxswain-test";
 const AFTER = "bffeb74224043ba2feb48d137756c8a9331c449a";
@@ -37,7 +38,7 @@ async function serve(opts: Partial<ServerOptions> = {}): Promise<Harness> {
     secrets: SECRET,
     onPush: (e) => pushes.push(e),
     rate: 1_000,
-    log: (l) => lines.push(l),
+    log: lineLogger((l) => lines.push(l)),
     ...opts,
   });
   cleanups.push(() => server.close());

@@ -19,6 +19,7 @@ import { makeRepo, runGit, tempDir } from "../../support/git-repo.js";
 import { createBareRepo, startGitServer, type GitServer } from "../../support/git-server.js";
 import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const execFileAsync = promisify(execFile);
 const USER = "deploy-bot";
@@ -177,7 +178,7 @@ describe("credentials are written nowhere", () => {
       fleetPollMs: 200,
       statusDebounceMs: 50,
       gitTimeoutMs: 10_000,
-      log: (l) => lines.push(l),
+      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: () => new FakeRuntime({ name: "local", cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }),
     });
     let stopped = false;

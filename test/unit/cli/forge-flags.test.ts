@@ -26,7 +26,9 @@ afterEach(() => {
   delete process.env[FORGE_TOKEN_ENV];
 });
 
-const run = (printed: string[], ...flags: string[]) => runOptions(["--repo", "/srv/repo", "--preview-branches", "pr/*", ...flags], (l) => printed.push(l));
+/** A line of `run`'s text log without its time. */
+const untimed = (line: string) => line.replace(/^\d\d:\d\d:\d\d /, "");
+const run = (printed: string[], ...flags: string[]) => runOptions(["--repo", "/srv/repo", "--preview-branches", "pr/*", ...flags], (l) => printed.push(untimed(l)));
 
 describe("--forge flags", () => {
   it.each([
@@ -50,7 +52,7 @@ describe("--forge flags", () => {
 
   it("reads the token from the file, the default API base of the forge and the repository of an http(s) --repo", async () => {
     const printed: string[] = [];
-    const o = await runOptions(["--repo", "https://github.com/acme/deploy.git", "--preview-branches", "pr/*", "--forge", "github", "--forge-token-file", tokenFile], (l) => printed.push(l));
+    const o = await runOptions(["--repo", "https://github.com/acme/deploy.git", "--preview-branches", "pr/*", "--forge", "github", "--forge-token-file", tokenFile], (l) => printed.push(untimed(l)));
     expect(o.forge).toEqual({ kind: "github", url: "https://api.github.com", repo: "acme/deploy", token: TOKEN });
     expect(printed).toContain(`forge token: from file ${tokenFile}`);
     expect(printed.join("\n")).not.toContain(TOKEN);

@@ -40,6 +40,10 @@ const REFUSED: [string, string[]][] = [
   ["an empty port range", ["--port-range", ""]],
   ["an empty state dir", ["--state-dir", ""]],
   ["a webhook rate of 0", ["--listen", "127.0.0.1:0", "--webhook-rate", "0"]],
+  ["an unknown log format", ["--log-format", "xml"]],
+  ["an empty log format", ["--log-format", ""]],
+  ["an unknown log level", ["--log-level", "trace"]],
+  ["a log level in capitals", ["--log-level", "INFO"]],
 ];
 
 const ACCEPTED: [string, string[], (o: Awaited<ReturnType<typeof options>>) => unknown, unknown][] = [

@@ -21,6 +21,7 @@ import { Fleet, type NodeConfig } from "../../../operator/src/runtime/fleet.js";
 import { DEFAULT_OWNER } from "../../../operator/src/runtime/labels.js";
 import type { WorkloadRecord } from "../../../operator/src/status/types.js";
 import { waitFor } from "../../support/wait.js";
+import { silentLogger } from "../../../operator/src/api/log.js";
 
 const GiB = 2 ** 30;
 
@@ -93,7 +94,7 @@ function setup(initial: DesiredGraph) {
     removed: (key) => records.delete(key),
     previousEvents: () => [],
     previousRecord: (key) => records.get(key),
-    progress: () => undefined,
+    log: () => silentLogger,
   };
   const drainWaits = new DrainWaits();
   const placer = new PodPlacer({ fleet, desired, instance: DEFAULT_OWNER, seed: 1 });

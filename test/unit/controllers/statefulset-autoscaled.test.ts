@@ -16,6 +16,7 @@ import { Fleet } from "../../../operator/src/runtime/fleet.js";
 import { DEFAULT_OWNER } from "../../../operator/src/runtime/labels.js";
 import type { WorkloadRecord } from "../../../operator/src/status/types.js";
 import { waitFor } from "../../support/wait.js";
+import { silentLogger } from "../../../operator/src/api/log.js";
 
 const KEY = "StatefulSet/default/db";
 
@@ -64,7 +65,7 @@ async function setup(graph: DesiredGraph) {
     removed: (key) => records.delete(key),
     previousEvents: () => [],
     previousRecord: (key) => records.get(key),
-    progress: () => undefined,
+    log: () => silentLogger,
   };
   const state: { count: number | undefined } = { count: undefined };
   const asked: string[] = [];

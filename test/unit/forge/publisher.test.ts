@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createForgeClient, FORGE_KINDS, type ForgeKind } from "../../../operator/src/forge/client.js";
 import { ForgePublisher } from "../../../operator/src/forge/publisher.js";
 import { startFakeForge, type FakeForge } from "../../support/forge-server.js";
+import { lineLogger } from "../../support/log.js";
 
 const TOKEN = "forge-token-0b7d3e9a1c";
 const SHA = "c".repeat(40);
@@ -26,7 +27,7 @@ async function setup(kind: ForgeKind, token = TOKEN) {
   const calls: string[] = [];
   const publisher = new ForgePublisher({
     client: createForgeClient({ kind, url: forge.url, repo: "acme/deploy", token }),
-    log: (l) => lines.push(l),
+    log: lineLogger((l) => lines.push(l)),
     backoff: { initialMs: 5, maxMs: 20, jitter: 0.2 },
     onCall: (r) => calls.push(r),
   });

@@ -11,6 +11,7 @@ import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import type { ProbeTarget } from "../../../operator/src/runtime/probe.js";
 import { waitFor } from "../../support/wait.js";
+import { lineLogger } from "../../support/log.js";
 
 const GiB = 2 ** 30;
 
@@ -290,7 +291,7 @@ describe("fleet", () => {
     const fleet = new Fleet({
       runtimeFactory: () => rt,
       pollMs: 60_000,
-      log: (l) => logs.push(l),
+      log: lineLogger((l) => logs.push(l)),
       beforeStop: (pod) => (pod.name === "web-hangs" ? new Promise<void>(() => undefined) : Promise.reject(new Error("proxy unreachable"))),
     });
     await fleet.setNodes([node("n1")]);
@@ -317,7 +318,7 @@ describe("fleet", () => {
       runtimeFactory: () => rt,
       pollMs: 60_000,
       now: () => now,
-      log: (l) => logs.push(l),
+      log: lineLogger((l) => logs.push(l)),
       beforeStop: async () => {
         order.push("out of the proxies");
       },

@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { RefusalLog } from "../../../operator/src/server/refusals.js";
+import { lineLogger } from "../../support/log.js";
 
 function harness(opts: { intervalMs?: number; maxClients?: number } = {}) {
   let t = 0;
   const lines: string[] = [];
-  const log = new RefusalLog({ log: (l) => lines.push(l), now: () => t, ...opts });
+  const log = new RefusalLog({ log: lineLogger((l) => lines.push(l)), now: () => t, ...opts });
   return { log, lines, advance: (ms: number) => (t += ms) };
 }
 

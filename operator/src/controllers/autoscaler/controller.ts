@@ -16,6 +16,7 @@
  * kept in memory here too: after a restart the first sync seeds the scale-down window with the current count.
  */
 import type { Condition } from "../../api/conditions.js";
+import type { Logger } from "../../api/log.js";
 import { keyOf, parseKey, type ResourceKey } from "../../api/objects.js";
 import { formatCpu } from "../../api/quantity.js";
 import { decideScale, resolveBehavior, resolveMetrics, type AutoscalerMemory, type MetricStatus, type ScalePod } from "../../autoscale/index.js";
@@ -48,7 +49,7 @@ export interface AutoscalerControllerOptions {
   /** How often every autoscaler is synced (default DEFAULT_SYNC_PERIOD_MS). */
   syncPeriodMs?: number;
   now?: () => number;
-  log?: (line: string) => void;
+  log?: Logger;
   /** Called with how long each container's usage reading took (figures, metrics). */
   onSample?: (ms: number) => void;
 }
@@ -124,7 +125,7 @@ export class AutoscalerController implements ReplicaCountPort {
       }
       if (decision.desiredReplicas !== current && decision.reason !== undefined) {
         this.lastScale.set(key, { time: new Date(now).toISOString(), reason: decision.reason });
-        this.opts.log?.(`${key}: ${target} ${current} → ${decision.desiredReplicas} replicas (${decision.reason})`);
+        this.opts.log?.info(`${key}: ${target} ${current} → ${decision.desiredReplicas} replicas (${decision.reason})`, { workload: target });
       }
       const last = this.lastScale.get(key) ?? (recorded.lastScaleTime !== undefined && recorded.lastScaleReason !== undefined ? { time: recorded.lastScaleTime, reason: recorded.lastScaleReason } : undefined);
       const { namespace, name } = parseKey(key);

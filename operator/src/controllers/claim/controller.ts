@@ -10,6 +10,7 @@
  */
 import type { PersistentVolumeClaim, StatefulSet } from "../../api/objects.js";
 import { toCoxError } from "../../api/errors.js";
+import type { Logger } from "../../api/log.js";
 import { deleteDataOnRemovalOf } from "../../manifest/annotations.js";
 import type { Fleet } from "../../runtime/fleet.js";
 import { claimOfPath, claimPath, readClaimRecord, renderClaimRecord } from "../../status/claims.js";
@@ -35,7 +36,7 @@ export interface ClaimControllerOptions {
   statusFile(path: string): string | undefined;
   /** Other graphs whose claims are desired too (the running previews'): their data is never released meanwhile. */
   otherGraphs?: () => DesiredGraph[];
-  log?: (line: string) => void;
+  log?: Logger;
 }
 
 /** Reconciles CLAIMS_KEY. */
@@ -81,10 +82,10 @@ export class ClaimController {
       try {
         await fleet.removeClaimData(r.claim, r.node);
         this.failing.delete(`${r.claim}@${r.node}`);
-        this.opts.log?.(`claim ${r.claim}: removed its data on node ${r.node} (coxswain.io/delete-data-on-removal)`);
+        this.opts.log?.info(`claim ${r.claim}: removed its data on node ${r.node} (coxswain.io/delete-data-on-removal)`);
       } catch (err) {
         const e = toCoxError(err);
-        if (!this.failing.has(`${r.claim}@${r.node}`)) this.opts.log?.(`claim ${r.claim}: removing its data on node ${r.node} failed (retried until it can be removed): ${e.code}: ${e.message}`);
+        if (!this.failing.has(`${r.claim}@${r.node}`)) this.opts.log?.warn(`claim ${r.claim}: removing its data on node ${r.node} failed (retried until it can be removed): ${e.code}: ${e.message}`);
         this.failing.add(`${r.claim}@${r.node}`);
         retry = true;
       }

@@ -15,6 +15,7 @@
  * - A run in progress follows the jobTemplate as it is in Git now: a changed template restarts it (as a
  *   changed Job does).
  */
+import { silentLogger, workloadFields, type Logger } from "../../api/log.js";
 import { cronJobAsJob, parseKey, type CronJob } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import { cronJobStep, type CronJobParams, type CronRun } from "../../rollout/cronjob.js";
@@ -38,7 +39,7 @@ export interface CronJobControllerOptions {
   enqueue(key: string): void;
   /** The clock schedules are read on (tests move it). */
   now?: () => number;
-  log?: (line: string) => void;
+  log?: Logger;
 }
 
 /** Reconciles CronJob/<ns>/<name>. */
@@ -79,6 +80,7 @@ export class CronJobController {
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const graph = this.opts.desired.graph();
     if (!graph || this.opts.desired.ready?.() === false) return;
+    const log = (this.opts.log ?? silentLogger).child(workloadFields(key, this.opts.desired.commit()));
     const { namespace = "default", name } = parseKey(key);
     const path = cronJobPath(namespace, name);
     const before = this.opts.statusFile(path);
@@ -94,7 +96,7 @@ export class CronJobController {
       const left = this.finishRemoving(namespace, removing);
       if (left.length === 0) {
         this.opts.setStatusFile(path, undefined);
-        this.opts.log?.(`${key}: deleted`);
+        log.info(`${key}: deleted`);
         return;
       }
       this.write(path, before, { ...previous, runs: [], removing: left });
@@ -124,9 +126,9 @@ export class CronJobController {
     const kept = runs.filter((r) => !removed.has(r.name));
     if (step.start) {
       kept.push({ name: step.start.name, scheduledAt: new Date(step.start.scheduledAt).toISOString(), phase: "Running" });
-      this.opts.log?.(`${key}: started run ${step.start.name} (scheduled ${new Date(step.start.scheduledAt).toISOString()})`);
+      log.info(`${key}: started run ${step.start.name} (scheduled ${new Date(step.start.scheduledAt).toISOString()})`);
     }
-    if (step.skipped && step.skipped.reason !== previous?.skipped?.reason) this.opts.log?.(`${key}: ${step.skipped.reason}: ${step.skipped.message}`);
+    if (step.skipped && step.skipped.reason !== previous?.skipped?.reason) log.info(`${key}: ${step.skipped.reason}: ${step.skipped.message}`);
     const removing = this.finishRemoving(namespace, [...new Set([...(previous?.removing ?? []), ...step.remove])].sort());
     const successes = kept.filter((r) => r.phase === "Complete" && r.finishedAt !== undefined).map((r) => r.finishedAt!);
     const lastSuccessfulTime = [previous?.lastSuccessfulTime, ...successes].filter((t): t is string => t !== undefined).sort().pop();

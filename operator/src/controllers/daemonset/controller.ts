@@ -185,7 +185,7 @@ export class DaemonSetController {
       const known = this.memory.delete(key);
       this.opts.placer.forget(key);
       this.opts.reporter.removed(key);
-      if (known) this.opts.reporter.progress(`${key}: deleted`);
+      if (known) this.opts.reporter.log(key).info(`${key}: deleted`);
     }
   }
 
@@ -321,7 +321,7 @@ export class DaemonSetController {
     }`;
     if (line !== mem.lastLine) {
       mem.lastLine = line;
-      this.opts.reporter.progress(line);
+      this.opts.reporter.log(key)[failed ? "warn" : "info"](line);
     }
     this.opts.reporter.report(record, {
       key,

@@ -59,7 +59,6 @@ export interface JobControllerOptions {
   /** A status file's text as last written or read back. */
   statusFile(path: string): string | undefined;
   now?: () => number;
-  log?: (line: string) => void;
   /** Where an eviction held by a PodDisruptionBudget is told, per node (the summary shows it). */
   drainWaits?: DrainWaits;
 }
@@ -156,7 +155,7 @@ export class JobController {
       drainWait = [...admitted.blocked.values()].join("; ");
       if (drainWait) events.push({ type: "Warning", reason: "DisruptionBudget", message: drainWait });
     } else this.opts.drainWaits?.set(key, new Map());
-    const failures = await this.readFailures(mem, run, plan);
+    const failures = await this.readFailures(key, mem, run, plan);
 
     let createErrors: CoxError[] = [];
     if (step.create.length > 0 && !entry.paused) {
@@ -244,7 +243,7 @@ export class JobController {
     const known = this.memory.delete(key);
     this.opts.placer.forget(key);
     this.opts.reporter.removed(key);
-    if (known) this.opts.reporter.progress(`${key}: deleted`);
+    if (known) this.opts.reporter.log(key).info(`${key}: deleted`);
   }
 
   private memoryOf(key: string, previous: JobRecord | undefined): Memory {
@@ -266,7 +265,7 @@ export class JobController {
    * MAX_RECORDED_FAILURES, oldest first. With restartPolicy OnFailure a pod's containers fail and restart
    * in place: the latest non-zero exit of a running pod is read too.
    */
-  private async readFailures(mem: Memory, run: readonly ObservedPod[], plan: TemplatePlan): Promise<RecordedJobFailure[]> {
+  private async readFailures(key: string, mem: Memory, run: readonly ObservedPod[], plan: TemplatePlan): Promise<RecordedJobFailure[]> {
     const secretEnv: Record<string, string> = {};
     for (const c of plan.containers) for (const e of c.env) if ("secret" in e && e.secret) secretEnv[e.name] = e.value;
     const secretNames = Object.keys(secretEnv).sort();
@@ -291,7 +290,7 @@ export class JobController {
         ...(failed.finishedAt !== undefined ? { finishedAt: iso(failed.finishedAt)! } : {}),
         log: redactEnv(log, secretEnv, secretNames),
       });
-      this.opts.log?.(`job pod ${p.name}: container ${failed.labels[LABELS.container] ?? failed.runtimeName} exited ${failed.exitCode}`);
+      this.opts.reporter.log(key).warn(`job pod ${p.name}: container ${failed.labels[LABELS.container] ?? failed.runtimeName} exited ${failed.exitCode}`);
     }
     return [...mem.failures.values()].sort((a, b) => ((a.finishedAt ?? "") < (b.finishedAt ?? "") ? -1 : (a.finishedAt ?? "") > (b.finishedAt ?? "") ? 1 : a.pod < b.pod ? -1 : 1)).slice(-MAX_RECORDED_FAILURES);
   }

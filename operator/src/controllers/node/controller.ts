@@ -8,6 +8,7 @@
  * as they do for `drain: true`, under the PodDisruptionBudgets — and leaves on the reconcile that finds no
  * pod a drain moves left on it (the operator queues NODES_KEY on every pod change while a node is leaving).
  */
+import type { Logger } from "../../api/log.js";
 import type { Node } from "../../api/objects.js";
 import { makeKey } from "../../api/objects.js";
 import { parseCpu, parseMemory } from "../../api/quantity.js";
@@ -85,7 +86,7 @@ export interface NodeControllerOptions {
   defaultNode: NodeConfig;
   /** Called with the names of nodes that left the fleet (their pods must be moved). */
   onNodesRemoved?: (names: string[]) => void;
-  progress?: (line: string) => void;
+  log?: Logger;
 }
 
 /** Reconciles the fleet's membership. */
@@ -119,10 +120,10 @@ export class NodeController {
         { name, leaving: n.leaving, answers: n.ready && !n.evicted, notReady: n.condition === "NotReady" || n.evicted },
         pods.filter((p) => p.node === name),
       );
-      if (step.leave) this.opts.progress?.(step.reason);
+      if (step.leave) this.opts.log?.info(step.reason, { node: name });
       else {
         leaving.push(name);
-        if (!n.leaving) this.opts.progress?.(`node ${name} removed from Git: draining it before it leaves the fleet (${step.holding.length} pod(s) to move)`);
+        if (!n.leaving) this.opts.log?.info(`node ${name} removed from Git: draining it before it leaves the fleet (${step.holding.length} pod(s) to move)`, { node: name });
       }
     }
     const removed = await fleet.setNodes(configs, leaving);
@@ -132,7 +133,7 @@ export class NodeController {
     ].join(", ");
     if (line !== this.last) {
       this.last = line;
-      this.opts.progress?.(`fleet: ${line}`);
+      this.opts.log?.info(`fleet: ${line}`);
     }
     if (removed.length > 0) this.opts.onNodesRemoved?.(removed);
   }

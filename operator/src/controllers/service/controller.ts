@@ -42,6 +42,7 @@
  * did not validate reaches a proxy: the desired graph is the applied one.
  */
 import { CoxError, toCoxError } from "../../api/errors.js";
+import type { Logger } from "../../api/log.js";
 import { makeKey, parseKey, type Ingress, type Rollout, type Secret, type Service } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
 import { ingressClassOf, isServedIngress } from "../../manifest/ingress.js";
@@ -94,7 +95,7 @@ export interface ServiceControllerOptions {
   statusFiles(prefix: string): string[];
   /** Queues a key on the operator's work queue. */
   enqueue(key: string): void;
-  log?: (line: string) => void;
+  log?: Logger;
   /**
    * Serve Ingresses on every node's address: plain HTTP at `httpPort`, HTTPS at `httpsPort` (bound once an
    * Ingress has a certificate). Both ports are kept out of node ports and pods' host ports. Absent (or
@@ -311,16 +312,16 @@ export class ServiceController {
     if (node && state && state.image !== node.proxyImage) {
       // The Node names another proxy image: a new proxy replaces this one (on Docker a new container, which
       // can bind the node's addresses only once the old one is gone — the one proxy change that is not hitless).
-      this.opts.log?.(`proxy of ${nodeName}: image ${state.image ?? "(default)"} → ${node.proxyImage ?? "(default)"}, replacing the proxy`);
+      this.opts.log?.info(`proxy of ${nodeName}: image ${state.image ?? "(default)"} → ${node.proxyImage ?? "(default)"}, replacing the proxy`);
       this.nodes.delete(nodeName);
-      await state.proxy.close().catch((err: unknown) => this.opts.log?.(`proxy of ${nodeName}: ${toCoxError(err).message}`));
+      await state.proxy.close().catch((err: unknown) => this.opts.log?.warn(`proxy of ${nodeName}: ${toCoxError(err).message}`, { node: nodeName }));
       state = undefined;
     }
     if (!node) {
       // The node left the fleet: its proxy goes with it.
       if (state) {
         this.nodes.delete(nodeName);
-        await state.proxy.close().catch((err: unknown) => this.opts.log?.(`proxy of ${nodeName}: ${toCoxError(err).message}`));
+        await state.proxy.close().catch((err: unknown) => this.opts.log?.warn(`proxy of ${nodeName}: ${toCoxError(err).message}`, { node: nodeName }));
       }
       this.publishApplied(snap);
       return;
@@ -372,20 +373,20 @@ export class ServiceController {
       for (const l of config.listeners) {
         if (before.has(l.key)) continue;
         const at = l.binds.map((b) => `${l.mode === "http" ? "http://" : ""}${b.address}:${b.port}${l.mode === "http" ? "/" : ""}`).join(" and ");
-        this.opts.log?.(`Service ${l.key} is served on node ${nodeName} at ${at}`);
+        this.opts.log?.info(`Service ${l.key} is served on node ${nodeName} at ${at}`);
       }
       if (ingress !== undefined && (ingress.http !== ingressBefore?.http || ingress.https !== ingressBefore?.https || ingress.problem !== ingressBefore?.problem)) {
         const at = [ingress.http && `http://${ingress.http}/`, ingress.https && `https://${ingress.https}/`].filter(Boolean).join(" and ");
         const why = [ingress.problem, ingress.note].filter(Boolean).join("; ");
-        this.opts.log?.(`Ingresses ${at ? `are served on node ${nodeName} at ${at}` : `are not served on node ${nodeName}`}${why ? ` (${why})` : ""}`);
+        this.opts.log?.info(`Ingresses ${at ? `are served on node ${nodeName} at ${at}` : `are not served on node ${nodeName}`}${why ? ` (${why})` : ""}`);
       }
-      if (s.error) this.opts.log?.(`proxy of ${nodeName} serves again`);
+      if (s.error) this.opts.log?.info(`proxy of ${nodeName} serves again`, { node: nodeName });
       delete s.error;
       // The forwarders follow the proxy: the frontend they send to serves now.
       await this.syncForwarders(node, s, bridge, config.bridge !== undefined ? undefined : bridgeProblem);
     } catch (err) {
       const e = toCoxError(err);
-      if (s.error?.code !== e.code || s.error.message !== e.message) this.opts.log?.(`proxy of ${nodeName}: ${e.code}: ${e.message}`);
+      if (s.error?.code !== e.code || s.error.message !== e.message) this.opts.log?.warn(`proxy of ${nodeName}: ${e.code}: ${e.message}`, { node: nodeName });
       s.error = e;
       // A runtime edit may have been half applied: the next attempt reloads the whole configuration.
       delete s.applied;
@@ -444,7 +445,7 @@ export class ServiceController {
       await s.forwarders
         .sync([])
         .then(() => (s.forwardersCleared = true))
-        .catch((err: unknown) => this.opts.log?.(`node ${node.name}: cannot remove leftover Service forwarders: ${toCoxError(err).message}`));
+        .catch((err: unknown) => this.opts.log?.warn(`node ${node.name}: cannot remove leftover Service forwarders: ${toCoxError(err).message}`));
       return;
     }
     const before = s.bridge;
@@ -469,15 +470,15 @@ export class ServiceController {
       }
     }
     s.bridge = next;
-    if (next.problem !== undefined && next.problem !== before?.problem) this.opts.log?.(`bridge discovery on node ${node.name}: ${next.problem}`);
-    if (next.problem === undefined && before?.problem !== undefined) this.opts.log?.(`bridge discovery on node ${node.name} works again`);
+    if (next.problem !== undefined && next.problem !== before?.problem) this.opts.log?.warn(`bridge discovery on node ${node.name}: ${next.problem}`, { node: node.name });
+    if (next.problem === undefined && before?.problem !== undefined) this.opts.log?.info(`bridge discovery on node ${node.name} works again`, { node: node.name });
     if ("network" in plan) {
       for (const f of plan.forwarders) {
         const error = next.errors.get(f.key);
         if (error !== undefined) {
-          if (before?.errors.get(f.key) !== error) this.opts.log?.(`Service ${f.key} cannot be found by name on node ${node.name}: ${error}`);
+          if (before?.errors.get(f.key) !== error) this.opts.log?.warn(`Service ${f.key} cannot be found by name on node ${node.name}: ${error}`);
         } else if (next.problem === undefined && (before?.addresses.get(f.key) !== f.address || before.errors.has(f.key) || before.problem !== undefined)) {
-          this.opts.log?.(`Service ${f.key} is found by name on node ${node.name}'s bridge network ${plan.network.name} at ${f.address} (${f.aliases.join(", ")})`);
+          this.opts.log?.info(`Service ${f.key} is found by name on node ${node.name}'s bridge network ${plan.network.name} at ${f.address} (${f.aliases.join(", ")})`);
         }
       }
     }
@@ -523,7 +524,7 @@ export class ServiceController {
     } catch (err) {
       const e = toCoxError(err);
       const line = `proxy of ${nodeName}: its request log cannot be collected, canary analysis measures nothing there: ${e.code}: ${e.message}`;
-      if (s.requestLogError !== line) this.opts.log?.(line);
+      if (s.requestLogError !== line) this.opts.log?.warn(line, { node: nodeName });
       s.requestLogError = line;
       return undefined;
     }

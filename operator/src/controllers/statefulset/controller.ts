@@ -194,7 +194,7 @@ export class StatefulSetController {
       const known = this.memory.delete(key);
       this.opts.placer.forget(key);
       this.opts.reporter.removed(key);
-      if (known) this.opts.reporter.progress(`${key}: deleted`);
+      if (known) this.opts.reporter.log(key).info(`${key}: deleted`);
     }
   }
 
@@ -404,7 +404,7 @@ export class StatefulSetController {
     }`;
     if (line !== mem.lastLine) {
       mem.lastLine = line;
-      this.opts.reporter.progress(line);
+      this.opts.reporter.log(key)[failed ? "warn" : "info"](line);
     }
     this.opts.reporter.report(record, {
       key,

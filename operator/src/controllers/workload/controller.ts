@@ -321,7 +321,7 @@ export class WorkloadController {
       const known = this.memory.delete(ctx.key);
       this.opts.placer.forget(ctx.key);
       this.opts.reporter.removed(ctx.key);
-      if (known) this.opts.reporter.progress(`${ctx.key}: deleted`);
+      if (known) this.opts.reporter.log(ctx.key).info(`${ctx.key}: deleted`);
     }
     ctx.done = true;
   }
@@ -617,9 +617,9 @@ export class WorkloadController {
     const before = mem.analysis;
     const { state, judged, wakeAt } = this.analyses.measure(ctx.key, { revision: plan.revision, step: stepIndex, spec: step.analysis, startedAt: pauseStartedAt! }, before, groups, ctx.now);
     const where = `${ctx.key} revision ${plan.revision} step ${stepIndex + 1}`;
-    judged.forEach((w, i) => this.opts.reporter.progress(`${where}: analysis ${describeWindow(w, state.windows.length - judged.length + i + 1)}`));
+    judged.forEach((w, i) => this.opts.reporter.log(ctx.key).info(`${where}: analysis ${describeWindow(w, state.windows.length - judged.length + i + 1)}`));
     if (state.verdict.phase !== "Running" && (before?.verdict.phase !== state.verdict.phase || before.startedAt !== state.startedAt)) {
-      this.opts.reporter.progress(`${where}: ${state.verdict.message}`);
+      this.opts.reporter.log(ctx.key)[state.verdict.phase === "Successful" ? "info" : "warn"](`${where}: ${state.verdict.message}`);
       ctx.events.push({ type: state.verdict.phase === "Successful" ? "Normal" : "Warning", reason: `Analysis${state.verdict.phase}`, message: state.verdict.message });
     }
     mem.analysis = state;
@@ -784,7 +784,7 @@ export class WorkloadController {
     }`;
     if (line !== mem.lastLine) {
       mem.lastLine = line;
-      this.opts.reporter.progress(line);
+      this.opts.reporter.log(ctx.key)[failed ? "warn" : "info"](line);
     }
     this.opts.reporter.report(record, {
       key: ctx.key,

@@ -14,6 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { toCoxError } from "../../api/errors.js";
+import type { Logger } from "../../api/log.js";
 import { parseRequestLine, type RequestLogTarget } from "../../traffic/haproxy.js";
 import type { RequestRecord } from "../../traffic/types.js";
 import type { DockerRuntime } from "../docker/runtime.js";
@@ -31,7 +32,7 @@ export interface DockerRequestLogOptions {
   /** How long to wait before following again after the stream ended or could not be opened; default 1 s. */
   retryMs?: number;
   /** Where a failure to follow is said (once per kind of failure). */
-  log?: (line: string) => void;
+  log?: Logger;
 }
 
 /** A RequestLog over a Docker container's log; see the module comment. */
@@ -92,7 +93,7 @@ export class DockerRequestLog implements RequestLog {
         } catch (err) {
           const e = toCoxError(err);
           const line = `the node proxy's request log cannot be followed: ${e.code}: ${e.message}`;
-          if (line !== this.#lastFailure) this.#opts.log?.(line);
+          if (line !== this.#lastFailure) this.#opts.log?.warn(line);
           this.#lastFailure = line;
         }
       }
