@@ -273,6 +273,9 @@ export const DEFAULT_BURST_QUIET_MS = 500;
 /** During a burst, a head is applied at least this often. */
 export const DEFAULT_BURST_MAX_WAIT_MS = 2_000;
 
+/** How long fleet changes gather before their pod events are told (the API's event stream). */
+const FLEET_EVENTS_MS = 50;
+
 /**
  * Coalesces bursts of pushes in front of the branch sync (the SOURCE_KEY reconciler). A head that moved
  * once is handed to the sync at once (no added latency for a single push). A head that moves again within
@@ -370,6 +373,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     });
     const events = new EventFeed();
     const fleetEvents = new FleetEvents(events);
+    // Pod events are told once per burst of fleet changes (FLEET_EVENTS_MS), not per change: a 10,000-pod
+    // rollout changes its owner 10,000 times, and looking at all its pods each time was quadratic.
+    const changedOwners = new Set<string>();
+    let fleetEventsTimer: NodeJS.Timeout | undefined;
+    const tellFleetEvents = () => {
+      fleetEventsTimer = undefined;
+      const owners = [...changedOwners].sort();
+      changedOwners.clear();
+      for (const o of owners) fleetEvents.owner(o, fleet?.pods(o) ?? []);
+    };
     const store = new StatusStore({
       onCommitPhase: (phase, previous, record) => {
         metrics.commitPhase(phase, previous);
@@ -419,7 +432,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       ...(opts.evictionTimeoutMs !== undefined ? { evictionTimeoutMs: opts.evictionTimeoutMs } : {}),
       log,
       onChange: ({ owners, nodes }) => {
-        for (const o of owners) fleetEvents.owner(o, fleet!.pods(o));
+        for (const o of owners) changedOwners.add(o);
+        if (owners.length > 0 && !fleetEventsTimer) {
+          fleetEventsTimer = setTimeout(tellFleetEvents, FLEET_EVENTS_MS);
+          fleetEventsTimer.unref();
+        }
         if (nodes.length > 0) fleetEvents.nodeList(fleet!.listNodes());
         for (const o of owners) manager?.enqueue(o);
         // A StatefulSet's pod binds its own claim: its record goes from Pending to Bound.
@@ -438,6 +455,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       beforeStop: (pod, budgetMs) => services?.beforeStop(pod, budgetMs) ?? Promise.resolve(),
     });
     cleanups.push(() => fleet.close());
+    cleanups.push(async () => clearTimeout(fleetEventsTimer));
     manager = new Manager({
       concurrency: 4,
       observe: { reconciled: (controller, ms, failed) => metrics.reconciled(controller, ms, failed), waited: (ms) => metrics.queueWaited(ms) },

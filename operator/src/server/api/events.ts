@@ -106,26 +106,33 @@ export function rolloutEvent(previous: WorkloadRecord | undefined, next: Workloa
 
 /** Turns fleet observations into pod readiness and node health events. */
 export class FleetEvents {
-  private readonly pods = new Map<string, { ready: boolean; phase: string; owner: string }>();
+  /** What was last told of each owner's pods, by owner then pod name. */
+  private readonly pods = new Map<string, Map<string, { ready: boolean; phase: string }>>();
   private readonly nodes = new Map<string, string>();
 
   constructor(private readonly feed: EventFeed) {}
 
-  /** The pods of `owner` now: an event for each pod that became ready or not ready, changed phase, appeared or is gone. */
+  /**
+   * The pods of `owner` now: an event for each pod that became ready or not ready, changed phase, appeared or
+   * is gone. Costs the owner's pods only (a 10,000-pod workload is looked at once per burst of changes).
+   */
   owner(owner: string, pods: readonly ObservedPod[]): void {
+    const known = this.pods.get(owner) ?? new Map<string, { ready: boolean; phase: string }>();
     const now = new Set<string>();
     for (const p of [...pods].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       now.add(p.name);
-      const before = this.pods.get(p.name);
+      const before = known.get(p.name);
       if (before && before.ready === p.ready && before.phase === p.phase) continue;
-      this.pods.set(p.name, { ready: p.ready, phase: p.phase, owner });
+      known.set(p.name, { ready: p.ready, phase: p.phase });
       this.feed.publish("pod", { pod: p.name, workload: owner, node: p.node, revision: p.revision, phase: p.phase, ready: p.ready, reason: p.ready ? null : (p.reason ?? null) });
     }
-    for (const [name, before] of [...this.pods].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (before.owner !== owner || now.has(name)) continue;
-      this.pods.delete(name);
+    for (const name of [...known.keys()].sort()) {
+      if (now.has(name)) continue;
+      known.delete(name);
       this.feed.publish("pod", { pod: name, workload: owner, node: null, revision: null, phase: "Deleted", ready: false, reason: null });
     }
+    if (known.size > 0) this.pods.set(owner, known);
+    else this.pods.delete(owner);
   }
 
   /** The nodes now: an event for each node whose condition changed (or that is new). */
