@@ -11,6 +11,8 @@ import { toCoxError } from "../api/errors.js";
 import { buildGraph, type DesiredGraph } from "../graph/index.js";
 import { readManifestFiles, type LoadOptions, type SourceFile } from "../manifest/index.js";
 import type { Diagnostic } from "../manifest/types.js";
+import type { Node } from "../api/objects.js";
+import type { NodeConfig } from "../runtime/fleet.js";
 import type { Repository } from "../source/types.js";
 
 /** The result of reading one commit. */
@@ -54,4 +56,36 @@ export async function loadCommit(repo: Repository, commit: string, path: string,
   const diagnostics = [...set.diagnostics, ...built.diagnostics];
   const hasError = diagnostics.some((d) => d.severity === "error");
   return hasError ? { commit, diagnostics } : { commit, graph: built.graph, diagnostics };
+}
+
+/** How many commits back leavingNodeConfigs looks for a leaving node's last Node object. */
+const LEAVING_LOOKBACK = 50;
+
+/**
+ * The fleet configurations of nodes that were leaving (removed from Git, still draining) when the operator
+ * stopped: summary.yaml names them, but their Node objects — endpoint, TLS Secret — are no longer in the applied
+ * commit. Each is read from the newest ancestor of `applied` (first parents, at most LEAVING_LOOKBACK commits)
+ * that still declares it, so a restart carries on with the drain instead of forgetting the node and its pods.
+ * A name not found that far back, or in commits that no longer read as valid, is left out.
+ */
+export async function leavingNodeConfigs(
+  repo: Repository,
+  applied: string,
+  names: readonly string[],
+  path: string,
+  opts: ManifestReadOptions,
+  configOf: (node: Node, graph: DesiredGraph) => NodeConfig,
+): Promise<NodeConfig[]> {
+  const wanted = new Set(names);
+  const found: NodeConfig[] = [];
+  // The applied commit itself no longer declares them: the search starts at its parent.
+  let commit = (await repo.reader.readCommit(applied)).parents[0];
+  for (let i = 0; commit !== undefined && wanted.size > 0 && i < LEAVING_LOOKBACK; i++) {
+    const graph = (await loadCommit(repo, commit, path, opts)).graph;
+    for (const m of graph?.ofKind("Node") ?? []) {
+      if (wanted.delete(m.object.metadata.name)) found.push(configOf(m.object as Node, graph!));
+    }
+    commit = (await repo.reader.readCommit(commit)).parents[0];
+  }
+  return found.sort((a, b) => (a.name < b.name ? -1 : 1));
 }

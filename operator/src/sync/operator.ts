@@ -20,7 +20,7 @@ import { CronJobController } from "../controllers/cronjob/controller.js";
 import { DaemonSetController } from "../controllers/daemonset/controller.js";
 import { JobController } from "../controllers/job/controller.js";
 import { PodPlacer } from "../controllers/workload/placer.js";
-import { NodeController, NODES_KEY } from "../controllers/node/controller.js";
+import { nodeConfigOf, NodeController, NODES_KEY } from "../controllers/node/controller.js";
 import { Manager } from "../engine/manager.js";
 import type { ReconcileResult } from "../engine/queue.js";
 import { decideDefaultRuntime, inspectLocalDocker, type RuntimeChoice } from "../runtime/default-runtime.js";
@@ -57,7 +57,7 @@ import { StatusWriter } from "../status/writer.js";
 import { BranchSync, changedWorkloads, short, SOURCE_KEY } from "./branch-sync.js";
 import { ManifestCache } from "../manifest/index.js";
 import { isWorkloadKey } from "./gate.js";
-import { loadCommit, type ManifestReadOptions } from "./load.js";
+import { leavingNodeConfigs, loadCommit, type ManifestReadOptions } from "./load.js";
 import type { FleetView } from "./plan.js";
 import { CompositeView, Previews } from "./previews.js";
 import { DEFAULT_PREVIEW_TTL_MS, ProposalTracker, PROPOSALS_KEY } from "./proposals.js";
@@ -680,6 +680,18 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     }
 
     await sync.restore();
+    // Nodes that were still draining out of the fleet when the operator stopped carry on leaving.
+    const applied = sync.commit();
+    const wasLeaving = (store.summary()?.nodes ?? []).filter((n) => n.leaving).map((n) => n.name);
+    if (applied && wasLeaving.length > 0) {
+      const back = await leavingNodeConfigs(repo, applied, wasLeaving, repoPath, manifests, nodeConfigOf).catch((err: unknown) => {
+        log.warn(`nodes ${wasLeaving.join(", ")} were leaving, but their configurations could not be read back: ${(err as Error).message}`);
+        return [];
+      });
+      const lost = wasLeaving.filter((name) => !back.some((c) => c.name === name));
+      if (lost.length > 0) log.warn(`nodes ${lost.join(", ")} were leaving, but no recent commit declares them: they are not drained, their containers are left as they are`);
+      nodes.restoreLeaving(back);
+    }
     // Claims' bindings as last recorded: a claim whose node does not answer now still waits for that node.
     const recorded: Record<string, string> = {};
     for (const path of store.filePaths("claims/")) {

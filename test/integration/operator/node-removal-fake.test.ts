@@ -93,13 +93,9 @@ describe("a Node removed from Git, with fake runtimes", () => {
   const node = (name: string) => op!.fleet.listNodes().find((n) => n.config.name === name);
   const summaryLine = (name: string) => op!.store.summary()?.nodes.find((n) => n.name === name);
 
-  /** Web and its budget committed with b cordoned, the operator started, both pods ready on a. */
-  async function start(minAvailable: number): Promise<string[]> {
-    await repo.write("nodes.yaml", nodes({ cordonB: true }));
-    await repo.write("web.yaml", DEPLOYMENT);
-    await repo.write("budget.yaml", budget(minAvailable));
-    await repo.commit("web on a, guarded by a budget");
-    op = await startOperator({
+  /** The operator on the test's repository, state directory and fake engines (which outlive a restart). */
+  function launch(): Promise<RunningOperator> {
+    return startOperator({
       repo: repo.dir,
       stateDir,
       pollMs: 200,
@@ -115,6 +111,15 @@ describe("a Node removed from Git, with fake runtimes", () => {
         return rt;
       },
     });
+  }
+
+  /** Web and its budget committed with b cordoned, the operator started, both pods ready on a. */
+  async function start(minAvailable: number): Promise<string[]> {
+    await repo.write("nodes.yaml", nodes({ cordonB: true }));
+    await repo.write("web.yaml", DEPLOYMENT);
+    await repo.write("budget.yaml", budget(minAvailable));
+    await repo.commit("web on a, guarded by a budget");
+    op = await launch();
     const ready = await withLog(
       waitFor("2 ready pods on a", () => {
         const p = pods();
@@ -215,5 +220,28 @@ describe("a Node removed from Git, with fake runtimes", () => {
       const p = pods();
       return p.length === 2 && p.every((x) => x.node === "b" && x.ready);
     }, 30_000, 50));
+  }, 120_000);
+  it("a restart while the removed node's drain is held carries on: the node is back, leaving, its pods neither doubled nor lost, and it leaves once the budget allows", async () => {
+    const before = await start(2);
+    await removeA();
+    await withLog(waitFor("a leaving, held by the budget", () => summaryLine("a")?.leaving === true && /allows 0 disruptions/.test(summaryLine("a")?.message ?? ""), 30_000, 50));
+    await op!.stop();
+    op = await launch();
+    await withLog(waitFor("a back in the fleet, leaving", () => node("a")?.leaving === true && node("a")?.config.drain === true, 30_000, 50));
+    expect(lines.some((l) => l.includes("restored 1 node(s) that were leaving when the operator stopped: a"))).toBe(true);
+    // Still held: the same two pods on a, none made elsewhere.
+    await withLog(waitFor("the held line again", () => /allows 0 disruptions/.test(summaryLine("a")?.message ?? ""), 30_000, 50));
+    expect(pods().map((p) => `${p.name}@${p.node}`).sort()).toEqual(before.map((n) => `${n}@a`));
+    expect((await runtimes.get("b")!.list()).filter((c) => c.state === "running")).toHaveLength(0);
+
+    await repo.write("budget.yaml", budget(1));
+    await repo.commit("budget: minAvailable 1");
+    op!.trigger();
+    await withLog(waitFor("node a left the fleet", () => node("a") === undefined, 60_000, 20));
+    await withLog(waitFor("both pods ready on b", () => {
+      const p = pods();
+      return p.length === 2 && p.every((x) => x.node === "b" && x.ready && x.phase === "Running");
+    }, 30_000, 50));
+    await withLog(waitFor("a's engine empty", async () => (await runtimes.get("a")!.list()).length === 0, 20_000, 50));
   }, 120_000);
 });

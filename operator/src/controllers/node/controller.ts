@@ -92,6 +92,8 @@ export interface NodeControllerOptions {
 /** Reconciles the fleet's membership. */
 export class NodeController {
   private last = "";
+  /** Nodes that were leaving when the operator stopped, to join (draining) on the next reconcile. */
+  private restoring: NodeConfig[] = [];
 
   constructor(private readonly opts: NodeControllerOptions) {}
 
@@ -107,11 +109,29 @@ export class NodeController {
 
   private running: Promise<unknown> = Promise.resolve();
 
+  /**
+   * Nodes that were leaving when the operator stopped (their configs from the last commit that declared
+   * them): the next reconcile connects them, cordoned and draining, and they carry on leaving as
+   * rollout/node-removal.ts decides — so a restart neither forgets a drain nor leaves its pods running
+   * unmanaged on an engine no one watches. Call before the first reconcile.
+   */
+  restoreLeaving(configs: readonly NodeConfig[]): void {
+    this.restoring = configs.map((c) => ({ ...c, drain: true }));
+  }
+
   private async apply(): Promise<void> {
     const configs = nodeConfigsOf(this.opts.desired.graph(), this.opts.defaultNode);
     const inGit = new Set(configs.map((c) => c.name));
     const leaving: string[] = [];
     const fleet = this.opts.fleet;
+    const back = this.restoring.filter((c) => !inGit.has(c.name) && !fleet.nodeConfig(c.name));
+    this.restoring = [];
+    if (back.length > 0) {
+      // Joined with the fleet of Git (after their first listing, as every new node): whether they answer
+      // decides below, as for a node removed just now.
+      await fleet.setNodes([...configs, ...back], fleet.listNodes().filter((n) => n.leaving).map((n) => n.config.name));
+      this.opts.log?.info(`restored ${back.length} node(s) that were leaving when the operator stopped: ${back.map((c) => c.name).join(", ")}`);
+    }
     const gone = fleet.listNodes().filter((n) => !inGit.has(n.config.name));
     const pods = gone.length > 0 ? fleet.pods() : [];
     for (const n of gone) {
