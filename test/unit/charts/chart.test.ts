@@ -89,7 +89,7 @@ describe("the Helm chart", () => {
   it("passes only flags that coxswain run accepts", () => {
     const flags = new Set<string>();
     for (const t of templates) for (const m of t.matchAll(/- --([a-z-]+)=/g)) flags.add(m[1]!);
-    expect([...flags].sort()).toEqual(["age-key-file", "api-token-file", "branch", "git-credentials-file", "listen", "path", "poll-interval", "repo", "runtime", "state-dir", "webhook-secret-file"]);
+    expect([...flags].sort()).toEqual(["age-key-file", "api-token-file", "branch", "git-credentials-file", "listen", "log-format", "log-level", "path", "poll-interval", "repo", "runtime", "state-dir", "webhook-secret-file"]);
     for (const f of flags) expect(RUN_USAGE, `--${f}`).toContain(`--${f} `);
   });
 
