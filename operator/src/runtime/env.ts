@@ -33,6 +33,13 @@ export function checkLaunchEnv(launch: Pick<ContainerLaunch, "runtimeName" | "en
  */
 export const MIN_REDACTED_LENGTH = 6;
 
+/**
+ * coxswain's own variables in every container (controllers/workload/template.ts): the pod's name, its node's
+ * and its revision — what an error message names anyway, so never redacted (an engine's "no such container
+ * cx_default_web-1_app" must not read "cx_default_<value of COXSWAIN_POD>_app").
+ */
+const POD_IDENTITY = new Set(["COXSWAIN_NODE", "COXSWAIN_POD", "COXSWAIN_REVISION"]);
+
 const GO_ESCAPES: Record<number, string> = { 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r" };
 
 /** How Go's %q writes a string's inside (runc and dockerd quote with it). */
@@ -53,8 +60,8 @@ function forms(value: string): string[] {
 }
 
 /**
- * `text` with every env value of at least MIN_REDACTED_LENGTH characters, and every value of a name in
- * `secret` (a Secret's, however short), replaced by "<value of NAME>", in any of the forms a message may
+ * `text` with every env value of at least MIN_REDACTED_LENGTH characters but the pod's identity (POD_IDENTITY),
+ * and every value of a name in `secret` (a Secret's, however short), replaced by "<value of NAME>", in any of the forms a message may
  * quote it in. One pass, longer forms first, so that a value containing another is replaced whole and no
  * replacement is searched again.
  */
@@ -63,6 +70,7 @@ export function redactEnv(text: string, env: Readonly<Record<string, string>>, s
   const names = Object.keys(env).sort();
   for (const name of names) {
     const value = env[name]!;
+    if (POD_IDENTITY.has(name) && !secret.includes(name)) continue;
     if (value.length < (secret.includes(name) ? 1 : MIN_REDACTED_LENGTH)) continue;
     for (const f of forms(value)) if (!byForm.has(f)) byForm.set(f, name);
   }

@@ -78,6 +78,19 @@ describe("redactEnv", () => {
       secret: ["A"],
       expected: "<value of TOKEN> <value of A>",
     },
+    {
+      name: "leaves the pod's own name, node and revision alone (coxswain's variables: what the message names anyway)",
+      text: "no such container cx_default_web-7f9c2-abcde_app on node-1 (revision 7f9c2d1e)",
+      env: { COXSWAIN_POD: "web-7f9c2-abcde", COXSWAIN_NODE: "node-1", COXSWAIN_REVISION: "7f9c2d1e", TOKEN: MARKER },
+      expected: "no such container cx_default_web-7f9c2-abcde_app on node-1 (revision 7f9c2d1e)",
+    },
+    {
+      name: "but redacts a value of one of those names that comes from a Secret",
+      text: "login node-1 refused",
+      env: { COXSWAIN_NODE: "node-1" },
+      secret: ["COXSWAIN_NODE"],
+      expected: "login <value of COXSWAIN_NODE> refused",
+    },
   ];
 
   it.each(cases)("$name", ({ text, env, secret, expected }) => {
