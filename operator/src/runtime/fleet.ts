@@ -159,6 +159,8 @@ interface NodeEntry {
   leaving: boolean;
   /** Epoch ms of the last successful listing (or of joining, before the first one). */
   lastSeenAt: number;
+  /** Epoch ms when the listing under way began (undefined between listings): how long the node has not answered it. */
+  askedAt?: number;
   condition: "Ready" | "NotReady";
   /** NotReady past the eviction timeout: its pods are left out of pods() so that they are replaced. */
   evicted: boolean;
@@ -424,11 +426,14 @@ export class Fleet {
    * The heartbeat check: a node silent for longer than the grace period becomes NotReady; after the
    * eviction timeout its pods are left out of pods() (so their workloads replace them elsewhere) and are
    * remembered, to be removed when the node answers again. Runs on every poll; callable from tests.
+   * Silent is since the last listing that answered when the last one failed, and since the listing under
+   * way began when it has not answered yet: an engine that accepts calls and never answers (hung) is
+   * NotReady after the grace period, not only once the engine call timeout (30 s) failed the listing.
    */
   checkHealth(): void {
     const now = this.opts.now();
     for (const e of this.nodes.values()) {
-      const silent = e.ready ? 0 : now - e.lastSeenAt;
+      const silent = !e.ready ? now - e.lastSeenAt : e.askedAt !== undefined ? now - e.askedAt : 0;
       const condition = silent > this.opts.nodeGraceMs ? "NotReady" : "Ready";
       if (condition !== e.condition) {
         e.condition = condition;
@@ -563,7 +568,9 @@ export class Fleet {
     const now = this.opts.now();
     for (const [owner, n] of this.nominations) if (n.expiresAt < now) this.nominations.delete(owner);
     for (const e of this.nodes.values()) {
-      if (!e.ready || !e.info || e.evicted) continue;
+      // A NotReady node takes no pods (Kubernetes taints it node.kubernetes.io/unreachable:NoSchedule), also
+      // while its hung listing has not failed yet.
+      if (!e.ready || !e.info || e.evicted || e.condition === "NotReady") continue;
       const requested = { cpuMillis: 0, memoryBytes: 0 };
       const extended: Record<string, number> = {};
       const scoring = { cpuMillis: 0, memoryBytes: 0 };
@@ -840,6 +847,7 @@ export class Fleet {
         /** When the listing began; the kubelet confirms runs without probes by it. */
         let listedAt: number | undefined;
         let claimsChanged = false;
+        e.askedAt = this.opts.now();
         try {
           if (!e.info || !e.ready) e.info = await e.runtime.connect();
           listedAt = this.opts.now();
@@ -863,6 +871,8 @@ export class Fleet {
           e.ready = false;
           e.error = toCoxError(err, "NodeUnreachable");
           listedAt = undefined; // the containers are the previous listing's
+        } finally {
+          delete e.askedAt;
         }
         this.rebuildPods(e, listedAt);
         if (e.ready && e.evicted) this.returned(e);

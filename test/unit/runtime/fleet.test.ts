@@ -468,6 +468,51 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("a hung node (a listing that never answers) is NotReady after the grace period and evicted after the timeout, before any call deadline", async () => {
+    let now = 1_000_000;
+    const runtimes = new Map<string, FakeRuntime>();
+    const fleet = new Fleet({
+      runtimeFactory: (n) => {
+        const rt = new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB });
+        runtimes.set(n.name, rt);
+        return rt;
+      },
+      pollMs: 60_000,
+      nodeGraceMs: 10_000,
+      evictionTimeoutMs: 30_000,
+      now: () => now,
+    });
+    await fleet.setNodes([node("n1"), node("n2", 31000, 31003)]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    const rt = runtimes.get("n1")!;
+    let answer!: () => void;
+    const hung = new Promise<void>((resolve) => (answer = resolve));
+    const list = rt.list.bind(rt);
+    rt.list = async () => {
+      await hung;
+      return list();
+    };
+    const listing = fleet.refresh("n1"); // accepted, never answered (until `answer`)
+    now += 5_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]).toMatchObject({ condition: "Ready", ready: true }); // within the grace period
+    now += 6_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]).toMatchObject({ condition: "NotReady", evicted: false });
+    expect(fleet.schedulerSnapshot().map((n) => n.name)).toEqual(["n2"]); // no pod goes to a NotReady node
+    expect(fleet.pods().map((p) => p.name)).toEqual(["web-a"]);
+    now += 30_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]!.evicted).toBe(true);
+    expect(fleet.pods()).toEqual([]); // replaced elsewhere
+    answer(); // the engine answers again: the stale pod goes
+    await listing;
+    await fleet.settled();
+    expect(fleet.listNodes()[0]).toMatchObject({ condition: "Ready", evicted: false });
+    expect(await rt.list()).toEqual([]);
+    await fleet.close();
+  });
+
   it("a node never listed since it joined is unknown until it answers", async () => {
     const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
     rt.setDown(true);
