@@ -177,8 +177,10 @@ interface NodeEntry {
   /** Pods by name, rebuilt on every list and write-through. */
   pods: Map<string, ObservedPod>;
   unwatch?: () => void;
+  /** The listings under way (listLoop), while they run. */
   listing?: Promise<void>;
-  relistAgain: boolean;
+  /** Asked for since the listing under way began: one more listing, and its waiters. */
+  nextListing?: { promise: Promise<void>; done: () => void };
   debounce?: NodeJS.Timeout;
 }
 
@@ -380,7 +382,6 @@ export class Fleet {
         claims: [],
         containers: [],
         pods: new Map(),
-        relistAgain: false,
       };
       entry.unwatch = runtime.watch(() => this.scheduleRelist(entry));
       added.push(entry);
@@ -834,57 +835,81 @@ export class Fleet {
     e.debounce.unref?.();
   }
 
-  /** Lists one node; concurrent calls share one listing and one more runs if asked for meanwhile. */
-  private async refreshEntry(e: NodeEntry): Promise<void> {
-    if (e.listing) {
-      e.relistAgain = true;
-      return e.listing;
+  /**
+   * Lists one node: resolves when a listing begun after this call has ended (the one under way may have
+   * begun before what the caller wants listed). Calls share listings: while one runs, every call made
+   * meanwhile waits for the single next one. A caller never waits for more than that — on an engine that
+   * hangs, the polls keep asking for listings for as long as it hangs, and a create that waited for the
+   * listings to stop waited for the engine to come back.
+   */
+  private refreshEntry(e: NodeEntry): Promise<void> {
+    if (!e.nextListing) {
+      let done!: () => void;
+      const promise = new Promise<void>((resolve) => (done = resolve));
+      e.nextListing = { promise, done };
     }
-    e.listing = (async () => {
-      do {
-        e.relistAgain = false;
-        const wasReady = e.ready;
-        /** When the listing began; the kubelet confirms runs without probes by it. */
-        let listedAt: number | undefined;
-        let claimsChanged = false;
-        e.askedAt = this.opts.now();
-        try {
-          if (!e.info || !e.ready) e.info = await e.runtime.connect();
-          listedAt = this.opts.now();
-          const [containers, images, claims] = await Promise.all([
-            e.runtime.list(),
-            e.runtime.images().catch(() => e.images),
-            e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims),
-          ]);
-          if (e.removed) return;
-          e.images = [...images].sort();
-          if (JSON.stringify(claims) !== JSON.stringify(e.claims)) {
-            e.claims = claims;
-            claimsChanged = true;
-          }
-          e.containers = containers;
-          e.ready = true;
-          e.listedOnce = true;
-          e.lastSeenAt = this.opts.now();
-          delete e.error;
-        } catch (err) {
-          e.ready = false;
-          e.error = toCoxError(err, "NodeUnreachable");
-          listedAt = undefined; // the containers are the previous listing's
-        } finally {
-          delete e.askedAt;
-        }
-        this.rebuildPods(e, listedAt);
-        if (e.ready && e.evicted) this.returned(e);
-        else if (e.ready && e.condition === "NotReady") this.checkHealth();
-        if ((wasReady !== e.ready || claimsChanged) && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
-      } while (e.relistAgain && !this.closed);
-    })();
+    const mine = e.nextListing.promise;
+    if (!e.listing) e.listing = this.listLoop(e);
+    return mine;
+  }
+
+  /** Runs listings while calls ask for one (refreshEntry); ends, in the same step as its last check, when none does. */
+  private async listLoop(e: NodeEntry): Promise<void> {
     try {
-      await e.listing;
+      while (e.nextListing !== undefined && !this.closed && !e.removed) {
+        const asked = e.nextListing;
+        delete e.nextListing;
+        try {
+          await this.listOnce(e);
+        } finally {
+          asked.done();
+        }
+      }
     } finally {
       e.listing = undefined;
+      // Closed or removed: nothing more is listed; nobody waits for it.
+      e.nextListing?.done();
+      delete e.nextListing;
     }
+  }
+
+  /** One listing of a node: the containers, images and claims, and what follows for its health. */
+  private async listOnce(e: NodeEntry): Promise<void> {
+    const wasReady = e.ready;
+    /** When the listing began; the kubelet confirms runs without probes by it. */
+    let listedAt: number | undefined;
+    let claimsChanged = false;
+    e.askedAt = this.opts.now();
+    try {
+      if (!e.info || !e.ready) e.info = await e.runtime.connect();
+      listedAt = this.opts.now();
+      const [containers, images, claims] = await Promise.all([
+        e.runtime.list(),
+        e.runtime.images().catch(() => e.images),
+        e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims),
+      ]);
+      if (e.removed) return;
+      e.images = [...images].sort();
+      if (JSON.stringify(claims) !== JSON.stringify(e.claims)) {
+        e.claims = claims;
+        claimsChanged = true;
+      }
+      e.containers = containers;
+      e.ready = true;
+      e.listedOnce = true;
+      e.lastSeenAt = this.opts.now();
+      delete e.error;
+    } catch (err) {
+      e.ready = false;
+      e.error = toCoxError(err, "NodeUnreachable");
+      listedAt = undefined; // the containers are the previous listing's
+    } finally {
+      delete e.askedAt;
+    }
+    this.rebuildPods(e, listedAt);
+    if (e.ready && e.evicted) this.returned(e);
+    else if (e.ready && e.condition === "NotReady") this.checkHealth();
+    if ((wasReady !== e.ready || claimsChanged) && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
   }
 
   /**

@@ -513,6 +513,37 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("a create on a node that hangs right after it waits for one listing more, not for the engine to come back", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    const rt = runtimes.get("n1")!;
+    const list = rt.list.bind(rt);
+    let listings = 0;
+    let timeOut = (): void => undefined;
+    // Hung: every listing waits until its engine call deadline fails it (timeOut()).
+    rt.list = () => {
+      listings++;
+      return new Promise((_, reject) => (timeOut = () => reject(new CoxError("NodeUnreachable", "n1: list containers: the Docker engine did not answer within 30000 ms"))));
+    };
+    void fleet.refresh("n1"); // a poll's listing, under way when the pod is created
+    let created = false;
+    const creating = fleet.createPod("web-a", "n1", [launch("web-a", [30000])]).then(() => (created = true));
+    await waitFor("the container run", () => rt.calls.run === 1);
+    // The polls go on asking while each hung listing runs into its deadline.
+    for (let pass = 1; pass <= 3 && !created; pass++) {
+      void fleet.refresh("n1");
+      timeOut();
+      await waitFor(`listing ${pass + 1} under way`, () => listings === pass + 1 || created);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(created).toBe(true);
+    expect(listings).toBeLessThanOrEqual(3);
+    rt.list = list;
+    timeOut();
+    await creating;
+    await fleet.close();
+  });
+
   it("a node never listed since it joined is unknown until it answers", async () => {
     const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
     rt.setDown(true);
