@@ -179,6 +179,13 @@ interface NodeEntry {
   unwatch?: () => void;
   /** The listings under way (listLoop), while they run. */
   listing?: Promise<void>;
+  /**
+   * Containers this process created and removed on the node since the listing under way began: that
+   * listing may not show the one and still show the other (a slow engine reads its containers before it
+   * answers). Taken as listed, a new pod would vanish from the cache until the next listing, its host port
+   * free for another pod, and a removed pod would come back as a pod of its workload, one too many.
+   */
+  writtenDuringListing?: { created: Set<string>; removed: Set<string> };
   /** Asked for since the listing under way began: one more listing, and its waiters. */
   nextListing?: { promise: Promise<void>; done: () => void };
   debounce?: NodeJS.Timeout;
@@ -699,10 +706,12 @@ export class Fleet {
         this.kubelet.willStart(c.id); // its postStart hook runs once the pod is no longer being created
         created.push(c);
         e.containers = [...e.containers.filter((x) => x.id !== c.id), c];
+        e.writtenDuringListing?.created.add(c.id);
       }
     } catch (err) {
       for (const c of created) await e.runtime.remove(c.id).catch(() => undefined);
       e.containers = e.containers.filter((x) => !created.some((c) => c.id === x.id));
+      for (const c of created) e.writtenDuringListing?.removed.add(c.id);
       throw toCoxError(err);
     } finally {
       this.release(pod);
@@ -740,6 +749,7 @@ export class Fleet {
         await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
         for (const c of pod.containers) await e.runtime.remove(c.id);
         e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
+        for (const c of pod.containers) e.writtenDuringListing?.removed.add(c.id);
         this.deleteFailures.delete(pod.name);
         done();
       } catch (err) {
@@ -880,6 +890,8 @@ export class Fleet {
     let listedAt: number | undefined;
     let claimsChanged = false;
     e.askedAt = this.opts.now();
+    const written = { created: new Set<string>(), removed: new Set<string>() };
+    e.writtenDuringListing = written;
     try {
       if (!e.info || !e.ready) e.info = await e.runtime.connect();
       listedAt = this.opts.now();
@@ -894,7 +906,13 @@ export class Fleet {
         e.claims = claims;
         claimsChanged = true;
       }
-      e.containers = containers;
+      // What was created meanwhile and is still in the cache stays (a failed create took its own out); what
+      // was removed meanwhile stays out.
+      const listed = new Set(containers.map((c) => c.id));
+      const kept = e.containers.filter((c) => written.created.has(c.id) && !listed.has(c.id));
+      const current = written.removed.size > 0 ? containers.filter((c) => !written.removed.has(c.id)) : containers;
+      e.containers = kept.length > 0 ? [...current, ...kept] : current;
+      if (kept.length > 0 || current.length !== containers.length) listedAt = undefined; // not all of one listing
       e.ready = true;
       e.listedOnce = true;
       e.lastSeenAt = this.opts.now();
@@ -905,6 +923,7 @@ export class Fleet {
       listedAt = undefined; // the containers are the previous listing's
     } finally {
       delete e.askedAt;
+      delete e.writtenDuringListing;
     }
     this.rebuildPods(e, listedAt);
     if (e.ready && e.evicted) this.returned(e);

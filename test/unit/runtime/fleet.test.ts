@@ -544,6 +544,66 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("a listing begun before a create and answered after it (a slow engine) keeps the new pod and its host port", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    const rt = runtimes.get("n1")!;
+    const list = rt.list.bind(rt);
+    let answer = (): void => undefined;
+    let waiting = 0;
+    // Slow: the engine reads its containers when asked and its answer arrives later.
+    rt.list = async () => {
+      const snapshot = await list();
+      waiting++;
+      await new Promise<void>((resolve) => (answer = resolve));
+      return snapshot;
+    };
+    const listing = fleet.refresh("n1");
+    await waitFor("the listing under way", () => waiting === 1);
+    const owner = "Deployment/default/web";
+    const none = { cpuMillis: 0, memoryBytes: 0 };
+    const [port] = fleet.reserve({ pod: "web-a", node: "n1", owner, requests: none, requestsForScoring: none, portCount: 1 });
+    expect(port).toBe(30000);
+    const creating = fleet.createPod("web-a", "n1", [launch("web-a", [port!])]);
+    await waitFor("web-a created", () => fleet.pods().some((p) => p.name === "web-a"));
+    answer(); // the listing from before the create answers: no web-a in it
+    await listing;
+    expect(fleet.pods().map((p) => p.name)).toEqual(["web-a"]);
+    expect(fleet.reserve({ pod: "web-b", node: "n1", owner, requests: none, requestsForScoring: none, portCount: 1 })).toEqual([30001]);
+    fleet.release("web-b");
+    rt.list = list;
+    await waitFor("the create's own listing", () => waiting === 2);
+    answer();
+    await creating;
+    expect(fleet.pods().map((p) => p.name)).toEqual(["web-a"]);
+    await fleet.close();
+  });
+
+  it("a listing begun before a pod's removal and answered after it (a slow engine) does not bring the pod back", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    const rt = runtimes.get("n1")!;
+    const list = rt.list.bind(rt);
+    let answer = (): void => undefined;
+    let waiting = 0;
+    rt.list = async () => {
+      const snapshot = await list();
+      waiting++;
+      await new Promise<void>((resolve) => (answer = resolve));
+      return snapshot;
+    };
+    const listing = fleet.refresh("n1");
+    await waitFor("the listing under way", () => waiting === 1);
+    fleet.deletePod(fleet.pods()[0]!, 0);
+    await waitFor("web-a removed", () => fleet.pods().length === 0);
+    answer(); // the listing from before the removal answers: web-a in it
+    await listing;
+    expect(fleet.pods()).toEqual([]);
+    rt.list = list;
+    await fleet.close();
+  });
+
   it("a node never listed since it joined is unknown until it answers", async () => {
     const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
     rt.setDown(true);
