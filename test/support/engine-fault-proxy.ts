@@ -11,7 +11,8 @@
  * - "slow": every answer is held `delayMs` before its head is passed on (the engine acted already).
  * - "flaky": every other call fails, alternately with a 500 made up by the proxy (the engine never saw the
  *   call) and with a connection reset after the engine answered (the engine acted, its answer is lost: the
- *   case that tempts a client to do it twice). Only actions (POST, PUT, DELETE) unless `reads` is set.
+ *   case that tempts a client to do it twice). Only actions (POST, PUT, DELETE) unless `reads` is set;
+ *   with `only`, only the calls it picks (method, path without the version) count and fail.
  *
  * It counts what it sees: calls, failures it injected, and per container name the creates, starts, stops
  * and removes it saw and those the engine carried out (answered 2xx), so a test can tell a retry from a
@@ -21,7 +22,11 @@ import fs from "node:fs";
 import http from "node:http";
 
 /** How the proxy treats calls; see the file comment. */
-export type FaultMode = { kind: "pass" } | { kind: "hang" } | { kind: "slow"; delayMs: number } | { kind: "flaky"; reads?: boolean };
+export type FaultMode =
+  | { kind: "pass" }
+  | { kind: "hang" }
+  | { kind: "slow"; delayMs: number }
+  | { kind: "flaky"; reads?: boolean; only?: (method: string, path: string) => boolean };
 
 /** What happened to the calls on one container name. */
 export interface ContainerCalls {
@@ -180,7 +185,7 @@ export class EngineFaultProxy {
         }
       } else if (action?.ref !== undefined) name = this.nameOf(action.ref);
       if (name !== undefined) this.entry(name)[action!.action].seen++;
-      const go = () => this.forward(req, res, method, body, action?.action, name);
+      const go = () => this.forward(req, res, method, path, body, action?.action, name);
       if (this.mode.kind === "hang") {
         this.counters.held++;
         // Passed on when the hang ends, unless the client gave up meanwhile.
@@ -191,9 +196,10 @@ export class EngineFaultProxy {
     });
   }
 
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, method: string, body: Buffer, action: Action | undefined, name: string | undefined): void {
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, method: string, path: string, body: Buffer, action: Action | undefined, name: string | undefined): void {
     let fault: "500" | "reset" | undefined;
-    if (this.mode.kind === "flaky" && (method !== "GET" || this.mode.reads === true)) {
+    const m = this.mode;
+    if (m.kind === "flaky" && (m.only ? m.only(method, path) : method !== "GET" || m.reads === true)) {
       this.flakyCount++;
       if (this.flakyCount % 2 === 0) fault = this.flakyCount % 4 === 2 ? "500" : "reset";
     }
