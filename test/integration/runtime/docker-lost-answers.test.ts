@@ -3,6 +3,7 @@
  * connection after the engine answered): a create whose answer never came is looked for by name and taken
  * up, never left behind as a container nobody knows of (which, found by a later listing, held a host port
  * that had been given to another pod meanwhile); a create the engine never saw is an error, nothing made.
+ * A start whose answer was lost is kept when the container runs (not removed and made again as a new pod).
  */
 import path from "node:path";
 import { rm } from "node:fs/promises";
@@ -86,6 +87,33 @@ describe.skipIf(!enabled)("DockerRuntime with answers lost after the engine acte
         ["web-4", "running"],
       ]);
       expect(listed.find((c) => c.labels[LABELS.pod] === "web-4")?.id).toBe(lost.id);
+    } finally {
+      proxy.setMode({ kind: "pass" });
+      await rt.close();
+    }
+  });
+
+  it("keeps the container of a start whose answer was lost when it runs, and removes the one whose start the engine never saw", async () => {
+    const rt = new DockerRuntime({ endpoint: proxy.endpoint, owner: OWNER, callTimeoutMs: 10_000 });
+    proxy.resetCounts();
+    try {
+      // Every other start fails: the 2nd with a 500 the engine never saw, the 4th reset after the engine started it.
+      proxy.setMode({ kind: "flaky", only: (method, p) => method === "POST" && /^\/containers\/[^/]+\/start$/.test(p) });
+      await rt.run(launch(11));
+      expect((await coxErrorOf(rt.run(launch(12)))).code).toBe("RuntimeCallFailed");
+      await rt.run(launch(13));
+      const lost = await rt.run(launch(14));
+      expect(lost.state).toBe("running");
+      expect(proxy.stats()).toMatchObject({ injected500: 1, injectedReset: 1 });
+      const calls = proxy.containers();
+      expect(calls.get("cx_default_web-14_app")).toMatchObject({ create: { seen: 1, done: 1 }, start: { seen: 1, done: 1 }, remove: { seen: 0, done: 0 } });
+      expect(calls.get("cx_default_web-12_app")).toMatchObject({ start: { seen: 1, done: 0 }, remove: { seen: 1, done: 1 } });
+      const pods = (await direct.list()).filter((c) => Number(c.labels[LABELS.pod]!.slice(4)) > 10);
+      expect(pods.map((c) => [c.labels[LABELS.pod], c.state])).toEqual([
+        ["web-11", "running"],
+        ["web-13", "running"],
+        ["web-14", "running"],
+      ]);
     } finally {
       proxy.setMode({ kind: "pass" });
       await rt.close();

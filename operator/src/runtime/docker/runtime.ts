@@ -343,7 +343,8 @@ export class DockerRuntime implements NodeRuntime {
    * starts it (not with launch.startLater: it stays "created"). All or nothing: when start fails, the container created by this call is removed again.
    * A container that already has the name is reused when it is ours with the same spec hash (a retry
    * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed. A create
-   * that got no answer (reset, deadline) is followed by a look for the name: the engine may have made it. An env
+   * that got no answer (reset, deadline) is followed by a look for the name: the engine may have made it;
+   * a start that got none, by a look at the container, which is kept when it runs. An env
    * entry no environment can hold is InvalidField before anything is created; env values never appear in
    * what it throws.
    */
@@ -461,8 +462,14 @@ export class DockerRuntime implements NodeRuntime {
           okStatuses: [304],
         });
       } catch (err) {
-        if (createdHere) await this.remove(id).catch(() => undefined);
-        throw this.startError(err, launch);
+        // No answer (reset, deadline): the engine may have started it all the same; then it runs and is kept.
+        const started = isCoxError(err, "NodeUnreachable") && statusOf(err) === undefined
+          ? await this.inspect(id, `look at container ${launch.runtimeName} after its start went unanswered`).catch(() => undefined)
+          : undefined;
+        if (!started?.State?.Running) {
+          if (createdHere) await this.remove(id).catch(() => undefined);
+          throw this.startError(err, launch);
+        }
       }
     }
     const info = await this.inspect(id, `inspect container ${launch.runtimeName}`);
