@@ -159,6 +159,8 @@ interface NodeEntry {
   leaving: boolean;
   /** Epoch ms of the last successful listing (or of joining, before the first one). */
   lastSeenAt: number;
+  /** Epoch ms when the listing under way began (undefined between listings): how long the node has not answered it. */
+  askedAt?: number;
   condition: "Ready" | "NotReady";
   /** NotReady past the eviction timeout: its pods are left out of pods() so that they are replaced. */
   evicted: boolean;
@@ -175,8 +177,17 @@ interface NodeEntry {
   /** Pods by name, rebuilt on every list and write-through. */
   pods: Map<string, ObservedPod>;
   unwatch?: () => void;
+  /** The listings under way (listLoop), while they run. */
   listing?: Promise<void>;
-  relistAgain: boolean;
+  /**
+   * Containers this process created and removed on the node since the listing under way began: that
+   * listing may not show the one and still show the other (a slow engine reads its containers before it
+   * answers). Taken as listed, a new pod would vanish from the cache until the next listing, its host port
+   * free for another pod, and a removed pod would come back as a pod of its workload, one too many.
+   */
+  writtenDuringListing?: { created: Set<string>; removed: Set<string> };
+  /** Asked for since the listing under way began: one more listing, and its waiters. */
+  nextListing?: { promise: Promise<void>; done: () => void };
   debounce?: NodeJS.Timeout;
 }
 
@@ -378,7 +389,6 @@ export class Fleet {
         claims: [],
         containers: [],
         pods: new Map(),
-        relistAgain: false,
       };
       entry.unwatch = runtime.watch(() => this.scheduleRelist(entry));
       added.push(entry);
@@ -424,11 +434,14 @@ export class Fleet {
    * The heartbeat check: a node silent for longer than the grace period becomes NotReady; after the
    * eviction timeout its pods are left out of pods() (so their workloads replace them elsewhere) and are
    * remembered, to be removed when the node answers again. Runs on every poll; callable from tests.
+   * Silent is since the last listing that answered when the last one failed, and since the listing under
+   * way began when it has not answered yet: an engine that accepts calls and never answers (hung) is
+   * NotReady after the grace period, not only once the engine call timeout (30 s) failed the listing.
    */
   checkHealth(): void {
     const now = this.opts.now();
     for (const e of this.nodes.values()) {
-      const silent = e.ready ? 0 : now - e.lastSeenAt;
+      const silent = !e.ready ? now - e.lastSeenAt : e.askedAt !== undefined ? now - e.askedAt : 0;
       const condition = silent > this.opts.nodeGraceMs ? "NotReady" : "Ready";
       if (condition !== e.condition) {
         e.condition = condition;
@@ -563,7 +576,9 @@ export class Fleet {
     const now = this.opts.now();
     for (const [owner, n] of this.nominations) if (n.expiresAt < now) this.nominations.delete(owner);
     for (const e of this.nodes.values()) {
-      if (!e.ready || !e.info || e.evicted) continue;
+      // A NotReady node takes no pods (Kubernetes taints it node.kubernetes.io/unreachable:NoSchedule), also
+      // while its hung listing has not failed yet.
+      if (!e.ready || !e.info || e.evicted || e.condition === "NotReady") continue;
       const requested = { cpuMillis: 0, memoryBytes: 0 };
       const extended: Record<string, number> = {};
       const scoring = { cpuMillis: 0, memoryBytes: 0 };
@@ -691,10 +706,12 @@ export class Fleet {
         this.kubelet.willStart(c.id); // its postStart hook runs once the pod is no longer being created
         created.push(c);
         e.containers = [...e.containers.filter((x) => x.id !== c.id), c];
+        e.writtenDuringListing?.created.add(c.id);
       }
     } catch (err) {
       for (const c of created) await e.runtime.remove(c.id).catch(() => undefined);
       e.containers = e.containers.filter((x) => !created.some((c) => c.id === x.id));
+      for (const c of created) e.writtenDuringListing?.removed.add(c.id);
       throw toCoxError(err);
     } finally {
       this.release(pod);
@@ -732,6 +749,7 @@ export class Fleet {
         await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
         for (const c of pod.containers) await e.runtime.remove(c.id);
         e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
+        for (const c of pod.containers) e.writtenDuringListing?.removed.add(c.id);
         this.deleteFailures.delete(pod.name);
         done();
       } catch (err) {
@@ -827,54 +845,90 @@ export class Fleet {
     e.debounce.unref?.();
   }
 
-  /** Lists one node; concurrent calls share one listing and one more runs if asked for meanwhile. */
-  private async refreshEntry(e: NodeEntry): Promise<void> {
-    if (e.listing) {
-      e.relistAgain = true;
-      return e.listing;
+  /**
+   * Lists one node: resolves when a listing begun after this call has ended (the one under way may have
+   * begun before what the caller wants listed). Calls share listings: while one runs, every call made
+   * meanwhile waits for the single next one. A caller never waits for more than that — on an engine that
+   * hangs, the polls keep asking for listings for as long as it hangs, and a create that waited for the
+   * listings to stop waited for the engine to come back.
+   */
+  private refreshEntry(e: NodeEntry): Promise<void> {
+    if (!e.nextListing) {
+      let done!: () => void;
+      const promise = new Promise<void>((resolve) => (done = resolve));
+      e.nextListing = { promise, done };
     }
-    e.listing = (async () => {
-      do {
-        e.relistAgain = false;
-        const wasReady = e.ready;
-        /** When the listing began; the kubelet confirms runs without probes by it. */
-        let listedAt: number | undefined;
-        let claimsChanged = false;
-        try {
-          if (!e.info || !e.ready) e.info = await e.runtime.connect();
-          listedAt = this.opts.now();
-          const [containers, images, claims] = await Promise.all([
-            e.runtime.list(),
-            e.runtime.images().catch(() => e.images),
-            e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims),
-          ]);
-          if (e.removed) return;
-          e.images = [...images].sort();
-          if (JSON.stringify(claims) !== JSON.stringify(e.claims)) {
-            e.claims = claims;
-            claimsChanged = true;
-          }
-          e.containers = containers;
-          e.ready = true;
-          e.listedOnce = true;
-          e.lastSeenAt = this.opts.now();
-          delete e.error;
-        } catch (err) {
-          e.ready = false;
-          e.error = toCoxError(err, "NodeUnreachable");
-          listedAt = undefined; // the containers are the previous listing's
-        }
-        this.rebuildPods(e, listedAt);
-        if (e.ready && e.evicted) this.returned(e);
-        else if (e.ready && e.condition === "NotReady") this.checkHealth();
-        if ((wasReady !== e.ready || claimsChanged) && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
-      } while (e.relistAgain && !this.closed);
-    })();
+    const mine = e.nextListing.promise;
+    if (!e.listing) e.listing = this.listLoop(e);
+    return mine;
+  }
+
+  /** Runs listings while calls ask for one (refreshEntry); ends, in the same step as its last check, when none does. */
+  private async listLoop(e: NodeEntry): Promise<void> {
     try {
-      await e.listing;
+      while (e.nextListing !== undefined && !this.closed && !e.removed) {
+        const asked = e.nextListing;
+        delete e.nextListing;
+        try {
+          await this.listOnce(e);
+        } finally {
+          asked.done();
+        }
+      }
     } finally {
       e.listing = undefined;
+      // Closed or removed: nothing more is listed; nobody waits for it.
+      e.nextListing?.done();
+      delete e.nextListing;
     }
+  }
+
+  /** One listing of a node: the containers, images and claims, and what follows for its health. */
+  private async listOnce(e: NodeEntry): Promise<void> {
+    const wasReady = e.ready;
+    /** When the listing began; the kubelet confirms runs without probes by it. */
+    let listedAt: number | undefined;
+    let claimsChanged = false;
+    e.askedAt = this.opts.now();
+    const written = { created: new Set<string>(), removed: new Set<string>() };
+    e.writtenDuringListing = written;
+    try {
+      if (!e.info || !e.ready) e.info = await e.runtime.connect();
+      listedAt = this.opts.now();
+      const [containers, images, claims] = await Promise.all([
+        e.runtime.list(),
+        e.runtime.images().catch(() => e.images),
+        e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims),
+      ]);
+      if (e.removed) return;
+      e.images = [...images].sort();
+      if (JSON.stringify(claims) !== JSON.stringify(e.claims)) {
+        e.claims = claims;
+        claimsChanged = true;
+      }
+      // What was created meanwhile and is still in the cache stays (a failed create took its own out); what
+      // was removed meanwhile stays out.
+      const listed = new Set(containers.map((c) => c.id));
+      const kept = e.containers.filter((c) => written.created.has(c.id) && !listed.has(c.id));
+      const current = written.removed.size > 0 ? containers.filter((c) => !written.removed.has(c.id)) : containers;
+      e.containers = kept.length > 0 ? [...current, ...kept] : current;
+      if (kept.length > 0 || current.length !== containers.length) listedAt = undefined; // not all of one listing
+      e.ready = true;
+      e.listedOnce = true;
+      e.lastSeenAt = this.opts.now();
+      delete e.error;
+    } catch (err) {
+      e.ready = false;
+      e.error = toCoxError(err, "NodeUnreachable");
+      listedAt = undefined; // the containers are the previous listing's
+    } finally {
+      delete e.askedAt;
+      delete e.writtenDuringListing;
+    }
+    this.rebuildPods(e, listedAt);
+    if (e.ready && e.evicted) this.returned(e);
+    else if (e.ready && e.condition === "NotReady") this.checkHealth();
+    if ((wasReady !== e.ready || claimsChanged) && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
   }
 
   /**

@@ -468,6 +468,142 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("a hung node (a listing that never answers) is NotReady after the grace period and evicted after the timeout, before any call deadline", async () => {
+    let now = 1_000_000;
+    const runtimes = new Map<string, FakeRuntime>();
+    const fleet = new Fleet({
+      runtimeFactory: (n) => {
+        const rt = new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB });
+        runtimes.set(n.name, rt);
+        return rt;
+      },
+      pollMs: 60_000,
+      nodeGraceMs: 10_000,
+      evictionTimeoutMs: 30_000,
+      now: () => now,
+    });
+    await fleet.setNodes([node("n1"), node("n2", 31000, 31003)]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    const rt = runtimes.get("n1")!;
+    let answer!: () => void;
+    const hung = new Promise<void>((resolve) => (answer = resolve));
+    const list = rt.list.bind(rt);
+    rt.list = async () => {
+      await hung;
+      return list();
+    };
+    const listing = fleet.refresh("n1"); // accepted, never answered (until `answer`)
+    now += 5_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]).toMatchObject({ condition: "Ready", ready: true }); // within the grace period
+    now += 6_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]).toMatchObject({ condition: "NotReady", evicted: false });
+    expect(fleet.schedulerSnapshot().map((n) => n.name)).toEqual(["n2"]); // no pod goes to a NotReady node
+    expect(fleet.pods().map((p) => p.name)).toEqual(["web-a"]);
+    now += 30_000;
+    fleet.checkHealth();
+    expect(fleet.listNodes()[0]!.evicted).toBe(true);
+    expect(fleet.pods()).toEqual([]); // replaced elsewhere
+    answer(); // the engine answers again: the stale pod goes
+    await listing;
+    await fleet.settled();
+    expect(fleet.listNodes()[0]).toMatchObject({ condition: "Ready", evicted: false });
+    expect(await rt.list()).toEqual([]);
+    await fleet.close();
+  });
+
+  it("a create on a node that hangs right after it waits for one listing more, not for the engine to come back", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    const rt = runtimes.get("n1")!;
+    const list = rt.list.bind(rt);
+    let listings = 0;
+    let timeOut = (): void => undefined;
+    // Hung: every listing waits until its engine call deadline fails it (timeOut()).
+    rt.list = () => {
+      listings++;
+      return new Promise((_, reject) => (timeOut = () => reject(new CoxError("NodeUnreachable", "n1: list containers: the Docker engine did not answer within 30000 ms"))));
+    };
+    void fleet.refresh("n1"); // a poll's listing, under way when the pod is created
+    let created = false;
+    const creating = fleet.createPod("web-a", "n1", [launch("web-a", [30000])]).then(() => (created = true));
+    await waitFor("the container run", () => rt.calls.run === 1);
+    // The polls go on asking while each hung listing runs into its deadline.
+    for (let pass = 1; pass <= 3 && !created; pass++) {
+      void fleet.refresh("n1");
+      timeOut();
+      await waitFor(`listing ${pass + 1} under way`, () => listings === pass + 1 || created);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(created).toBe(true);
+    expect(listings).toBeLessThanOrEqual(3);
+    rt.list = list;
+    timeOut();
+    await creating;
+    await fleet.close();
+  });
+
+  it("a listing begun before a create and answered after it (a slow engine) keeps the new pod and its host port", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    const rt = runtimes.get("n1")!;
+    const list = rt.list.bind(rt);
+    let answer = (): void => undefined;
+    let waiting = 0;
+    // Slow: the engine reads its containers when asked and its answer arrives later.
+    rt.list = async () => {
+      const snapshot = await list();
+      waiting++;
+      await new Promise<void>((resolve) => (answer = resolve));
+      return snapshot;
+    };
+    const listing = fleet.refresh("n1");
+    await waitFor("the listing under way", () => waiting === 1);
+    const owner = "Deployment/default/web";
+    const none = { cpuMillis: 0, memoryBytes: 0 };
+    const [port] = fleet.reserve({ pod: "web-a", node: "n1", owner, requests: none, requestsForScoring: none, portCount: 1 });
+    expect(port).toBe(30000);
+    const creating = fleet.createPod("web-a", "n1", [launch("web-a", [port!])]);
+    await waitFor("web-a created", () => fleet.pods().some((p) => p.name === "web-a"));
+    answer(); // the listing from before the create answers: no web-a in it
+    await listing;
+    expect(fleet.pods().map((p) => p.name)).toEqual(["web-a"]);
+    expect(fleet.reserve({ pod: "web-b", node: "n1", owner, requests: none, requestsForScoring: none, portCount: 1 })).toEqual([30001]);
+    fleet.release("web-b");
+    rt.list = list;
+    await waitFor("the create's own listing", () => waiting === 2);
+    answer();
+    await creating;
+    expect(fleet.pods().map((p) => p.name)).toEqual(["web-a"]);
+    await fleet.close();
+  });
+
+  it("a listing begun before a pod's removal and answered after it (a slow engine) does not bring the pod back", async () => {
+    const { fleet, runtimes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    const rt = runtimes.get("n1")!;
+    const list = rt.list.bind(rt);
+    let answer = (): void => undefined;
+    let waiting = 0;
+    rt.list = async () => {
+      const snapshot = await list();
+      waiting++;
+      await new Promise<void>((resolve) => (answer = resolve));
+      return snapshot;
+    };
+    const listing = fleet.refresh("n1");
+    await waitFor("the listing under way", () => waiting === 1);
+    fleet.deletePod(fleet.pods()[0]!, 0);
+    await waitFor("web-a removed", () => fleet.pods().length === 0);
+    answer(); // the listing from before the removal answers: web-a in it
+    await listing;
+    expect(fleet.pods()).toEqual([]);
+    rt.list = list;
+    await fleet.close();
+  });
+
   it("a node never listed since it joined is unknown until it answers", async () => {
     const rt = new FakeRuntime({ name: "n1", cpuMillis: 2000, memoryBytes: 4 * GiB });
     rt.setDown(true);

@@ -342,7 +342,9 @@ export class DockerRuntime implements NodeRuntime {
    * Ensures the image as launch.pull says (ensureImage), creates the container with the launch's labels and
    * starts it (not with launch.startLater: it stays "created"). All or nothing: when start fails, the container created by this call is removed again.
    * A container that already has the name is reused when it is ours with the same spec hash (a retry
-   * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed. An env
+   * after a crash between create and start); otherwise the name conflict is a RuntimeCallFailed. A create
+   * that got no answer (reset, deadline) is followed by a look for the name: the engine may have made it;
+   * a start that got none, by a look at the container, which is kept when it runs. An env
    * entry no environment can hold is InvalidField before anything is created; env values never appear in
    * what it throws.
    */
@@ -409,15 +411,22 @@ export class DockerRuntime implements NodeRuntime {
       });
       id = created.Id;
     } catch (err) {
-      if (statusOf(err) !== 409) {
+      const conflict = statusOf(err) === 409;
+      // No answer at all (a reset connection, the deadline): the engine may have made the container all the
+      // same. It is looked for by name and taken up when it is this launch's; left unknown, a later listing
+      // would find a container holding a host port that was given to another pod meanwhile.
+      const unanswered = !conflict && isCoxError(err, "NodeUnreachable");
+      const found = unanswered ? await this.inspect(launch.runtimeName, `look for container ${launch.runtimeName} after its create went unanswered`).catch(() => undefined) : undefined;
+      const specHash = labels[LABELS.specHash];
+      const lostAnswer = found !== undefined && found.Config?.Labels?.[LABELS.owner] === this.owner && specHash !== undefined && found.Config?.Labels?.[LABELS.specHash] === specHash;
+      if (!conflict && !lostAnswer) {
         // Only the pod's own volumes: a claim's keeps its data.
         await this.removeUnusedVolumes(volumes.map((v) => v.Name).filter((n) => n.startsWith(VOLUME_PREFIX))).catch(() => undefined);
         throw err;
       }
-      const existing = await this.inspect(launch.runtimeName, `inspect existing container ${launch.runtimeName}`);
+      const existing = lostAnswer ? found : await this.inspect(launch.runtimeName, `inspect existing container ${launch.runtimeName}`);
       if (!existing) throw err; // gone in the meantime: let the caller retry
       const theirs = existing.Config?.Labels ?? {};
-      const specHash = labels[LABELS.specHash];
       if (theirs[LABELS.owner] !== this.owner || specHash === undefined || theirs[LABELS.specHash] !== specHash) {
         throw new CoxError(
           "RuntimeCallFailed",
@@ -428,7 +437,7 @@ export class DockerRuntime implements NodeRuntime {
         );
       }
       id = existing.Id;
-      createdHere = false;
+      createdHere = lostAnswer; // made by this very call: a failed start removes it, as any container made here
       if (existing.State?.Running || launch.startLater) {
         return observedFromInspect(existing);
       }
@@ -453,8 +462,14 @@ export class DockerRuntime implements NodeRuntime {
           okStatuses: [304],
         });
       } catch (err) {
-        if (createdHere) await this.remove(id).catch(() => undefined);
-        throw this.startError(err, launch);
+        // No answer (reset, deadline): the engine may have started it all the same; then it runs and is kept.
+        const started = isCoxError(err, "NodeUnreachable") && statusOf(err) === undefined
+          ? await this.inspect(id, `look at container ${launch.runtimeName} after its start went unanswered`).catch(() => undefined)
+          : undefined;
+        if (!started?.State?.Running) {
+          if (createdHere) await this.remove(id).catch(() => undefined);
+          throw this.startError(err, launch);
+        }
       }
     }
     const info = await this.inspect(id, `inspect container ${launch.runtimeName}`);
