@@ -5,7 +5,7 @@
  * startOperator(); tests start it in-process too.
  */
 import { isIP } from "node:net";
-import { CoxError, toCoxError } from "../api/errors.js";
+import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
 import { commitFields, silentLogger, withCurrentFields, type Logger } from "../api/log.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
 import { AutoscalerController } from "../controllers/autoscaler/controller.js";
@@ -349,6 +349,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ...(opts.gitCredentials ? { auth: opts.gitCredentials } : {}),
     // One more request per fetch (the server's ref list), so only when a glob asks for them.
     ...(pullRequests ? { pullRequests: true } : {}),
+    log,
   });
   let lock: RepositoryLock | undefined;
   const cleanups: (() => Promise<unknown>)[] = [() => repo.close()];
@@ -356,7 +357,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     lock = await acquireRepositoryLock(repo.gitdir, `coxswain run (instance ${instance}, branch ${branch})`);
     cleanups.push(() => lock!.release());
     if (repo.remote) await repo.refresh();
-    await checkBranchAndPath(repo, branch, repoPath);
+    await checkBranchAndPath(repo, branch, repoPath).catch(async (err: unknown) => {
+      // A mirror whose damage only a read finds (an object gone below a ref) is repaired by the next fetch.
+      if (!isCoxError(err, "MirrorCorrupt")) throw err;
+      log.warn(`source: ${err.code}: ${err.message}`);
+      await repo.refresh();
+      await checkBranchAndPath(repo, branch, repoPath);
+    });
     return await assemble();
   } catch (err) {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
