@@ -34,6 +34,7 @@ const BACKOFF = { initialMs: 100, maxMs: LONG ? 2_000 : 400 };
 const scope = new Scope();
 afterEach(() => scope.cleanup());
 
+/** Prints one measured figure of a case. */
 function measured(what: string, value: string | number): void {
   process.stdout.write(`[git-faults] ${what}: ${value}\n`);
 }
@@ -56,6 +57,7 @@ async function remote(): Promise<{ work: TestRepo; url: string; gitdir: string; 
   };
 }
 
+/** Commits the Deployment "web" with `replicas` and pushes it over HTTP. */
 async function commitDeployment(work: TestRepo, replicas: number, message: string): Promise<string> {
   await work.write("web.yaml", deploymentYaml({ name: "web", replicas }));
   const oid = await work.commit(message);
@@ -77,10 +79,12 @@ function launches(runtimes: Map<string, RecordingRuntime>): number {
   return n;
 }
 
-async function startFake(url: string, extra: Parameters<typeof operator>[1] extends infer O ? Partial<O> : never = {}): Promise<TestOperator> {
+/** The operator in process on the fake runtime, following `url`, with the short fetch back-off. */
+async function startFake(url: string, extra: Partial<Parameters<typeof operator>[1]> = {}): Promise<TestOperator> {
   return operator(scope, { repo: url, fetchBackoff: BACKOFF, ...extra });
 }
 
+/** Waits until `commit` is the applied one and `pods` containers run. */
 async function appliedWith(t: TestOperator, commit: string, pods: number): Promise<void> {
   await waitFor(`${commit.slice(0, 7)} applied with ${pods} pods`, async () => t.op.sync.commit() === commit && (await t.containers()).length === pods, 60_000, 20);
 }
