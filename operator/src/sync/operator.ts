@@ -101,6 +101,8 @@ export interface OperatorOptions {
   notesRef?: string;
   /** Coalescing window of status writes. */
   statusDebounceMs?: number;
+  /** First retry delay of a failed status write, doubling up to 60 s (default 1 s; tests lengthen it). */
+  statusRetryMs?: number;
   /** Git network timeout. */
   gitTimeoutMs?: number;
   /** Basic-auth credentials for a remote repository (source/credentials.ts); credentials in the URL win. */
@@ -418,6 +420,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       notesRef: opts.notesRef ?? "refs/notes/coxswain",
       remote: repo.remote,
       debounceMs: opts.statusDebounceMs ?? 500,
+      ...(opts.statusRetryMs !== undefined ? { retryMs: opts.statusRetryMs } : {}),
       onError: (err) => {
         log.warn(`status: ${err.code}: ${err.message}`);
         statusFault = { code: err.code, message: err.message, since: statusFault?.since ?? new Date().toISOString() };
@@ -726,6 +729,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         onRecover: (failures) => {
           log.info(`source: ${repo.location} answers again after ${failures} failed fetch(es)`);
           sync!.setFault("fetch", undefined);
+          // The remote answers again: pushing the status branch may too. A failed write waits out its own
+          // back-off (up to 60 s after a long outage) — not for the remote that is back now.
+          if (statusFault && repo.remote) void writer.flush();
         },
         onFetched: (ms, failed) => metrics.fetched(ms, failed),
         ...(opts.fetchBackoff ? { backoff: opts.fetchBackoff } : {}),
