@@ -93,14 +93,15 @@ async function looseIsSound(path: string, oid: string): Promise<boolean> {
 
 /**
  * True for an error that says the objects on disk are damaged rather than absent or unreachable: zlib's
- * data errors, isomorphic-git's internal errors about packs ("Packfile trailer mismatch", "The packfile may
- * be corrupted"), a SHA-1 that does not match, a read past the end of a file cut short.
+ * data errors (pako's "Invalid compressed buffer" for an emptied loose object), isomorphic-git's internal
+ * errors about packs ("Packfile trailer mismatch", "The packfile may be corrupted"), a SHA-1 that does not
+ * match, a read past the end of a file cut short.
  */
 export function isDamage(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown; name?: unknown } | undefined;
   const code = typeof e?.code === "string" ? e.code : "";
   const message = typeof e?.message === "string" ? e.message : "";
   if (code.startsWith("Z_") || code === "ERR_OUT_OF_RANGE" || e?.name === "RangeError") return true;
-  if (code === "InternalError" || code === "") return /corrupt|trailer mismatch|SHA-?1|checksum|incorrect header check|unexpected end of file|invalid (?:stored block|distance|code)/i.test(message);
+  if (code === "InternalError" || code === "") return /corrupt|trailer mismatch|SHA-?1|checksum|incorrect header check|unexpected end of file|invalid (?:stored block|distance|code|compressed buffer)|buffer error/i.test(message);
   return false;
 }

@@ -5,8 +5,9 @@
  *     the next fetch recovers with no restart (in process, and as a real `coxswain run` process over HTTP);
  * (b) a force-push to an unrelated history and back to an older commit — followed as Argo CD and Flux do,
  *     each record `historyRewritten: true`;
- * (c) a damaged mirror (a pack cut short; an object gone below the head) — found, repaired from the remote,
- *     what runs untouched;
+ * (c) a damaged mirror (a pack cut short, an object gone below the head, loose objects emptied — at a
+ *     restart, as a crash leaves them; packs deleted while it runs) — found, repaired from the remote, what
+ *     runs untouched;
  * (d) the state directory on a full disk (a small tmpfs) — fetch and status write failures reported with
  *     their codes, nothing running touched, writes resume when space comes back, no temporary file left.
  * Each case prints what it measured. The in-process cases use the fake runtime (fast); the real process
@@ -288,6 +289,45 @@ describe("a damaged mirror", () => {
     expect(await t.line(/the mirror of .* was damaged \(tree [0-9a-f]{40} cannot be read\).*fetched again in full/)).toBeTruthy();
     expect(await runningIds(t.runtimes)).toEqual(before);
     expect(launches(t.runtimes)).toBe(2);
+  });
+
+  it("loose objects emptied (the status branch's, as a crash leaves them) are removed on open and fetched again", async () => {
+    let emptied = 0;
+    const { t, before, ms } = await damagedRestart(async (mirror) => {
+      for (const d of (await readdir(join(mirror, "objects"))).filter((n) => /^[0-9a-f]{2}$/.test(n))) {
+        for (const f of await readdir(join(mirror, "objects", d))) {
+          await writeFile(join(mirror, "objects", d, f), "");
+          emptied++;
+        }
+      }
+      expect(emptied).toBeGreaterThan(0);
+    });
+    measured(`${emptied} loose objects emptied → operator started, mirror repaired, branch read`, `${ms} ms`);
+    expect(await t.line(new RegExp(`the mirror of .* was damaged .*: ${emptied} damaged file\\(s\\) removed`))).toBeTruthy();
+    // The status branch goes on: a new record is written and pushed.
+    await t.op.flushStatus();
+    expect(t.op.ready()).toMatchObject({ ready: true, checks: { status: { ok: true } } });
+    expect(await runningIds(t.runtimes)).toEqual(before);
+    expect(launches(t.runtimes)).toBe(2);
+  });
+
+  it("packs deleted while it runs: the branch is read again from the remote, what runs untouched", async () => {
+    const r = await remote();
+    const c1 = await commitDeployment(r.work, 2, "v1");
+    const t = await startFake(r.url);
+    await appliedWith(t, c1, 2);
+    const before = await runningIds(t.runtimes);
+    for (const p of await packs(t.op.repo.gitdir)) {
+      await rm(p);
+      await rm(p.replace(/\.pack$/, ".idx"));
+    }
+    const c2 = await commitDeployment(r.work, 3, "v2 after the packs were lost");
+    const lost = performance.now();
+    t.op.trigger();
+    await appliedWith(t, c2, 3);
+    measured("packs deleted while running → next commit applied", `${Math.round(performance.now() - lost)} ms`);
+    expect(await runningIds(t.runtimes)).toEqual(expect.arrayContaining(before));
+    await waitFor("ready", () => t.op.ready().ready, 30_000, 20);
   });
 });
 

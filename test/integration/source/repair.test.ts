@@ -67,6 +67,7 @@ describe("isDamage", () => {
   it("is true for zlib and pack errors, false for a missing object or a network error", () => {
     expect(isDamage(Object.assign(new Error("incorrect header check"), { code: "Z_DATA_ERROR" }))).toBe(true);
     expect(isDamage(Object.assign(new Error("Packfile trailer mismatch: expected a, got b. The packfile may be corrupted."), { code: "InternalError" }))).toBe(true);
+    expect(isDamage(new Error("Invalid compressed buffer: buffer error"))).toBe(true);
     expect(isDamage(Object.assign(new Error("Could not find abc."), { code: "NotFoundError" }))).toBe(false);
     expect(isDamage(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }))).toBe(false);
     expect(isDamage(Object.assign(new Error("HTTP Error: 500"), { code: "HttpError" }))).toBe(false);
