@@ -651,9 +651,9 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   }
 
   /**
-   * Repairs a damaged mirror (called under the fetch key): checks every object on disk and removes the
-   * damaged ones (source/repair.ts), fetches the whole remote afresh into a sibling directory — no object
-   * of ours is trusted to negotiate with — and moves its packs in, so that every object of every remote ref
+   * Repairs a damaged mirror (called under the fetch key): fetches the whole remote afresh into a sibling
+   * directory — no object of ours is trusted to negotiate with —, then checks every object on disk, removes
+   * the damaged ones (source/repair.ts) and moves the fresh packs in, so that every object of every remote ref
    * is back, then points a ref of ours (the status branch, notes) that names a commit now unreadable at the
    * remote's copy, or removes it (the status writer rebuilds it). A failed fetch leaves the damage noted for
    * the next refresh. What runs is not touched: only the mirror's files change.
@@ -664,12 +664,13 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     const started = performance.now();
     const tmp = `${this.gitdir}.repair-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
+      // The remote in full, beside the mirror: status writes go on meanwhile (the gate is taken only to move it in).
+      await git.init({ fs, dir: tmp, bare: true, defaultBranch: "main" });
+      await git.setConfig({ fs, gitdir: tmp, path: "remote.origin.url", value: this.url! });
+      await git.setConfig({ fs, gitdir: tmp, path: "remote.origin.fetch", value: "+refs/heads/*:refs/remotes/origin/*" });
+      await new GitRepository({ ...this.options, gitdir: tmp, pullRequests: false }).initialFetch();
       const check = await this.locks.gate.exclusive(async () => {
         const check = await checkObjects(this.gitdir);
-        await git.init({ fs, dir: tmp, bare: true, defaultBranch: "main" });
-        await git.setConfig({ fs, gitdir: tmp, path: "remote.origin.url", value: this.url! });
-        await git.setConfig({ fs, gitdir: tmp, path: "remote.origin.fetch", value: "+refs/heads/*:refs/remotes/origin/*" });
-        await new GitRepository({ ...this.options, gitdir: tmp, pullRequests: false }).initialFetch();
         const packDir = join(this.gitdir, "objects", "pack");
         await fsp.mkdir(packDir, { recursive: true });
         const fresh = await fsp.readdir(join(tmp, "objects", "pack")).catch(() => [] as string[]);
