@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   GitTimeout: "transient",
   GitAuthFailed: "stalled",
   GitPushRejected: "transient",
+  MirrorCorrupt: "transient",
   // runtime: Docker engines and local processes
   NodeUnreachable: "transient",
   EngineApiUnsupported: "stalled",

@@ -33,7 +33,12 @@ export async function writeFileAtomic(path: string, data: WriteData, options?: W
       await fsp.writeFile(tmp, data, options);
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) {
+        // A write cut short (ENOSPC on a full disk, EIO) leaves part of the file behind: hidden from every
+        // listing, it would hold its blocks for ever, and each retry on a full disk would add another.
+        await fsp.rm(tmp, { force: true }).catch(() => undefined);
+        throw err;
+      }
       await fsp.mkdir(dirname(path), { recursive: true });
     }
   }

@@ -8,6 +8,7 @@ import { promises as fsp } from "node:fs";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import * as git from "isomorphic-git";
 import { CoxError } from "../api/errors.js";
+import type { Logger } from "../api/log.js";
 import { gitFs as fs } from "./fs.js";
 import { GitRepository } from "./repository.js";
 import type { Repository } from "./types.js";
@@ -45,13 +46,16 @@ export interface OpenRepositoryOptions {
   auth?: GitCredentials;
   /** For a URL: also mirror the remote's pull/merge request heads (refs/pull/<n>/head, refs/merge-requests/<n>/head). */
   pullRequests?: boolean;
+  /** Where the repair of a damaged mirror is told. */
+  log?: Logger;
 }
 
 /**
  * Opens a repository. On disk, the gitdir is opened directly (no copy); a path that is not a Git
  * repository → CoxError RepoNotFound. For an http(s) URL, a bare mirror is cloned on first open (full
  * history, no checkout; into a temporary directory renamed into place, so a half-finished clone is never
- * taken for a mirror) and reused afterwards; refresh() fetches. Credentials never reach `location`, the
+ * taken for a mirror) and reused afterwards — its objects checked first, and a damaged mirror repaired by the
+ * first refresh() (source/repair.ts); refresh() fetches. Credentials never reach `location`, the
  * mirror's config, file names or messages.
  */
 export async function openRepository(opts: OpenRepositoryOptions): Promise<Repository> {
@@ -69,8 +73,13 @@ export async function openRepository(opts: OpenRepositoryOptions): Promise<Repos
     ...(credentials ? { credentials } : {}),
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.pullRequests ? { pullRequests: true } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
   };
-  if (await isGitdir(path)) return new GitRepository({ gitdir: await fsp.realpath(path), ...base });
+  if (await isGitdir(path)) {
+    const mirror = new GitRepository({ gitdir: await fsp.realpath(path), ...base });
+    await mirror.checkOnOpen();
+    return mirror;
+  }
 
   await fsp.mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;

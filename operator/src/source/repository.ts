@@ -10,17 +10,19 @@
  * - diffs walk both trees together and never read a subtree whose oid is equal on both sides.
  */
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import * as git from "isomorphic-git";
 import type { ReadCommitResult, TreeEntry } from "isomorphic-git";
 import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
+import { silentLogger, type Logger } from "../api/log.js";
 import { isNotFound, mapNetworkError, type GitNetworkOp } from "./errors.js";
 import { gitFs as fs } from "./fs.js";
 import { timedHttpClient } from "./http.js";
 import { KeyedMutex, SharedExclusiveLock } from "./mutex.js";
 import { PackReader } from "./packs.js";
+import { checkObjects, isDamage } from "./repair.js";
 import { assertRefName, deleteRefLocked, listRefValues, readRefValue, refGlob, updateRefLocked } from "./refs.js";
 import { editSegments, entryType, parseTreeObject, serializeTreeObject, type RawTreeEntry, type TreeEdit } from "./trees.js";
 import type {
@@ -83,6 +85,8 @@ export interface GitRepositoryOptions {
   timeoutMs?: number;
   /** For a mirror: also mirror refs/pull/<n>/head and refs/merge-requests/<n>/head on refresh(). */
   pullRequests?: boolean;
+  /** Where the repair of a damaged mirror is told (source/repair.ts). */
+  log?: Logger;
 }
 
 /** The pull/merge request heads mirrored when asked: GitHub and Gitea (pull), GitLab (merge-requests). */
@@ -111,8 +115,14 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   private readonly stops = new Set<() => Promise<void>>();
   /** A repack needs the git CLI; once it is found missing we stop trying. */
   private gitCliMissing = false;
+  /** For a mirror: why its objects are thought damaged (and what was removed on open); the next refresh() repairs it first. */
+  private damage: { what: string; removed: string[] } | undefined;
+  private readonly options: GitRepositoryOptions;
+  private readonly logger: Logger;
 
   constructor(opts: GitRepositoryOptions) {
+    this.options = opts;
+    this.logger = opts.log ?? silentLogger;
     this.gitdir = opts.gitdir;
     this.location = opts.location;
     this.remote = opts.url !== undefined;
@@ -184,8 +194,9 @@ export class GitRepository implements Repository, GitReader, GitWriter {
       const { blob } = await this.withFreshCacheRetry(() => git.readBlob({ fs, gitdir: this.gitdir, cache: this.cache, oid }));
       return blob;
     } catch (err) {
-      if (isNotFound(err)) throw missingObject("blob", oid, this.location, err);
-      throw err;
+      // A blob a tree names is part of what the mirror fetched: missing, the mirror lost it.
+      if (isNotFound(err)) throw this.damaged(err, `blob ${oid} is missing`) ?? missingObject("blob", oid, this.location, err);
+      throw this.damaged(err, `blob ${oid} cannot be read`) ?? err;
     }
   }
 
@@ -607,7 +618,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
       return { type: r.type, object: r.object as Uint8Array };
     } catch (err) {
       if (isNotFound(err)) throw missingObject("object", oid, this.location, err);
-      throw err;
+      throw this.damaged(err, `object ${oid} cannot be read`) ?? err;
     }
   }
 
@@ -621,12 +632,103 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   async refresh(): Promise<void> {
     if (!this.remote) return;
     await this.locks.refs.run(FETCH_KEY, async () => {
-      await this.locks.gate.shared(async () => {
-        await this.fetchAll();
-        if (this.pullRequests) await this.fetchPullRequests();
-      });
+      if (this.damage !== undefined) await this.repair();
+      const fetch = () =>
+        this.locks.gate.shared(async () => {
+          await this.fetchAll();
+          if (this.pullRequests) await this.fetchPullRequests();
+        });
+      try {
+        await fetch();
+      } catch (err) {
+        // The fetch itself found the damage (isomorphic-git reads the packs to tell the server what we have).
+        if (!isCoxError(err, "MirrorCorrupt")) throw err;
+        await this.repair();
+        await fetch();
+      }
       await this.maybeRepack();
     });
+  }
+
+  /**
+   * Repairs a damaged mirror (called under the fetch key): fetches the whole remote afresh into a sibling
+   * directory — no object of ours is trusted to negotiate with —, then checks every object on disk, removes
+   * the damaged ones (source/repair.ts) and moves the fresh packs in, so that every object of every remote ref
+   * is back, then points a ref of ours (the status branch, notes) that names a commit now unreadable at the
+   * remote's copy, or removes it (the status writer rebuilds it). A failed fetch leaves the damage noted for
+   * the next refresh. What runs is not touched: only the mirror's files change.
+   */
+  private async repair(): Promise<void> {
+    const why = this.damage?.what ?? "a fetch found damaged objects";
+    const removedBefore = this.damage?.removed ?? [];
+    const started = performance.now();
+    const tmp = `${this.gitdir}.repair-${process.pid}-${randomBytes(4).toString("hex")}`;
+    try {
+      // The remote in full, beside the mirror: status writes go on meanwhile (the gate is taken only to move it in).
+      await git.init({ fs, dir: tmp, bare: true, defaultBranch: "main" });
+      await git.setConfig({ fs, gitdir: tmp, path: "remote.origin.url", value: this.url! });
+      await git.setConfig({ fs, gitdir: tmp, path: "remote.origin.fetch", value: "+refs/heads/*:refs/remotes/origin/*" });
+      await new GitRepository({ ...this.options, gitdir: tmp, pullRequests: false }).initialFetch();
+      const check = await this.locks.gate.exclusive(async () => {
+        const check = await checkObjects(this.gitdir, { loose: "full" });
+        const packDir = join(this.gitdir, "objects", "pack");
+        await fsp.mkdir(packDir, { recursive: true });
+        const fresh = await fsp.readdir(join(tmp, "objects", "pack")).catch(() => [] as string[]);
+        // Index after pack: a reader never sees an index whose pack is not there yet.
+        for (const name of [...fresh.filter((n) => n.endsWith(".pack")), ...fresh.filter((n) => !n.endsWith(".pack"))]) {
+          await fsp.rename(join(tmp, "objects", "pack", name), join(packDir, name));
+        }
+        this.renewCache(await this.packNames());
+        return check;
+      });
+      // Outside the exclusive gate: a ref's mutex is taken before the gate elsewhere (commitFiles).
+      const moved = await this.resetUnreadableRefs();
+      this.damage = undefined;
+      const removed = [...removedBefore, ...check.removed];
+      this.logger.warn(
+          `source: the mirror of ${this.location} was damaged (${why}): ${removed.length} damaged file(s) removed` +
+            `${removed.length ? ` (${removed.slice(0, 5).join(", ")}${removed.length > 5 ? ", …" : ""})` : ""}, ` +
+            `the remote fetched again in full${moved.length ? `, ${moved.join(", ")}` : ""} in ${Math.round(performance.now() - started)} ms; what runs was not touched`,
+      );
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** After a repair: our own refs whose commit cannot be read go to the remote's copy, or away. Says what it did. */
+  private async resetUnreadableRefs(): Promise<string[]> {
+    const done: string[] = [];
+    for (const prefix of ["refs/heads/", "refs/notes/"]) {
+      for (const { ref, oid } of await listRefValues(this.gitdir, prefix)) {
+        if (await this.tryReadCommit(oid).catch(() => undefined)) continue;
+        const copy = prefix === "refs/heads/" ? await this.readRef(`refs/remotes/origin/${ref.slice(prefix.length)}`) : undefined;
+        await this.locks.refs.run(ref, async () => {
+          if (copy !== undefined && (await this.tryReadCommit(copy).catch(() => undefined))) {
+            await this.moveRef(ref, copy, oid);
+            done.push(`${ref} reset to the remote's ${copy.slice(0, 9)}`);
+          } else {
+            await deleteRefLocked({ gitdir: this.gitdir, ref, expected: oid, current: () => this.readRef(ref) });
+            done.push(`${ref} removed`);
+          }
+        });
+      }
+    }
+    return done;
+  }
+
+  /**
+   * For a mirror, when `err` says its objects are damaged (or `missing`: an object it must hold is not
+   * there): notes the damage for the next refresh() and returns CoxError MirrorCorrupt. Undefined otherwise
+   * (on disk the user's repository is never repaired by coxswain).
+   */
+  private damaged(err: unknown, what: string, missing = false): CoxError | undefined {
+    if (!this.remote || isCoxError(err) || !(missing || isDamage(err))) return undefined;
+    this.damage ??= { what, removed: [] };
+    return new CoxError(
+      "MirrorCorrupt",
+      `the mirror of ${this.location} is damaged: ${what}${err instanceof Error ? ` (${err.message.replace(/^[\s\S]*this error message: /, "").split("\n", 1)[0]!.slice(0, 200)})` : ""}; it is repaired from the remote on the next fetch`,
+      { cause: err, details: { what } },
+    );
   }
 
   /** See Repository.listRefs. */
@@ -658,9 +760,14 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   /** The tip of branch as last seen: refs/heads/<branch> on disk, refs/remotes/origin/<branch> in a mirror. */
   async head(branch: string): Promise<string | undefined> {
     const name = branch.startsWith("refs/heads/") ? branch.slice("refs/heads/".length) : branch;
-    const oid = await this.readRef(this.remote ? `refs/remotes/origin/${name}` : `refs/heads/${name}`);
+    const ref = this.remote ? `refs/remotes/origin/${name}` : `refs/heads/${name}`;
+    const oid = await this.readRef(ref);
     if (oid === undefined) return undefined;
-    return (await this.tryReadCommit(oid))?.oid;
+    const commit = await this.tryReadCommit(oid);
+    // A fetch moves a remote ref only after writing its objects: a mirror's ref naming a commit it cannot
+    // read is a damaged mirror, not a deleted branch.
+    if (!commit && this.remote) throw this.damaged(undefined, `${ref} names commit ${oid}, which is missing`, true)!;
+    return commit?.oid;
   }
 
   /** See Repository.watch: chokidar on refs (disk) plus a poll; for a mirror the poll fetches first. */
@@ -687,6 +794,18 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * For a mirror opened again (a restart): checks its packs and looks for emptied loose objects
+   * (source/repair.ts), removing the damaged ones, so that the first refresh() repairs it before anything is
+   * read (a 33 MB mirror with 4,400 loose objects: 0.26 s on a busy 2-core machine, 1.7 s inflating them
+   * all; damage a read finds is repaired by the next fetch).
+   */
+  async checkOnOpen(): Promise<void> {
+    if (!this.remote) return;
+    const check = await checkObjects(this.gitdir, { loose: "empty" });
+    if (check.removed.length > 0) this.damage = { what: "damaged files found when it was opened", removed: check.removed };
+  }
 
   /** Creates the mirror's content: called once on a fresh bare gitdir by openRepository. */
   async initialFetch(): Promise<void> {
@@ -765,6 +884,10 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     try {
       return await fn(timed.client);
     } catch (err) {
+      if (!timed.timedOut()) {
+        const damaged = this.damaged(err, `${op} read a damaged object`);
+        if (damaged) throw damaged;
+      }
       throw mapNetworkError(err, { op, location: this.location, timedOut: timed.timedOut(), timeoutMs: this.timeoutMs, ...(ref ? { ref } : {}) });
     }
   }
@@ -856,7 +979,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
       return await this.withFreshCacheRetry(() => git.readCommit({ fs, gitdir: this.gitdir, cache: this.cache, oid }));
     } catch (err) {
       if (isNotFound(err) || (err as { code?: string }).code === "ObjectTypeError") return undefined;
-      throw err;
+      throw this.damaged(err, `commit ${oid} cannot be read`) ?? err;
     }
   }
 
@@ -883,8 +1006,13 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   }
 
   private async readTreeOf(commitOrTree: string): Promise<TreeEntry[]> {
-    const { tree } = await this.withFreshCacheRetry(() => git.readTree({ fs, gitdir: this.gitdir, cache: this.cache, oid: commitOrTree }));
-    return tree;
+    try {
+      const { tree } = await this.withFreshCacheRetry(() => git.readTree({ fs, gitdir: this.gitdir, cache: this.cache, oid: commitOrTree }));
+      return tree;
+    } catch (err) {
+      // Trees are read below a commit already read: one missing is one the mirror lost.
+      throw this.damaged(err, `tree ${commitOrTree} cannot be read`, isNotFound(err)) ?? err;
+    }
   }
 
   private async collectBlobs(tree: string, prefix: string, out: RepoFile[]): Promise<void> {

@@ -220,8 +220,13 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const applied = summary?.applied;
     if (!applied) return;
     this.recordedApplied = applied;
-    const loaded = await loadCommit(this.opts.repo, applied, this.opts.path, this.opts.manifests).catch(() => undefined);
-    if (!loaded?.graph) {
+    const loaded = await loadCommit(this.opts.repo, applied, this.opts.path, this.opts.manifests).catch((err: unknown) => toCoxError(err, "GitFetchFailed"));
+    if (loaded instanceof CoxError) {
+      // Git cannot read it now (a remote not fetched yet, a damaged mirror): the head's reading decides.
+      this.commitLog(applied).warn(`the status branch names ${short(applied)} as applied, but it cannot be read now (${loaded.code}: ${loaded.message}); nothing is applied from it until the branch is read`);
+      return;
+    }
+    if (!loaded.graph) {
       this.commitLog(applied).warn(
         `the status branch names ${short(applied)} as applied, but it does not read as valid with this run's options (--path ${this.opts.path || "."}, manifest limits); ` +
           `nothing is applied from it and its records are kept`,

@@ -7,7 +7,7 @@
  * and its bytes are dropped once parsed. What outlives the call is the returned graph (which the caller
  * keeps or drops) and the parse cache, which is bounded in bytes.
  */
-import { toCoxError } from "../api/errors.js";
+import { isCoxError } from "../api/errors.js";
 import { buildGraph, type DesiredGraph } from "../graph/index.js";
 import { readManifestFiles, type LoadOptions, type SourceFile } from "../manifest/index.js";
 import type { Diagnostic } from "../manifest/types.js";
@@ -37,8 +37,10 @@ export async function loadCommit(repo: Repository, commit: string, path: string,
   try {
     files = await repo.reader.listFiles(commit, path);
   } catch (err) {
-    const e = toCoxError(err, "PathNotFound");
-    return { commit, diagnostics: [{ code: e.code, severity: "error", file: path || ".", line: 1, col: 1, field: "", message: e.message }] };
+    // Only a missing directory is the commit's fault. A Git error (an object the mirror lacks or lost) says
+    // nothing of the commit: thrown, so that it is read again rather than recorded Invalid for ever.
+    if (!isCoxError(err, "PathNotFound")) throw err;
+    return { commit, diagnostics: [{ code: err.code, severity: "error", file: path || ".", line: 1, col: 1, field: "", message: err.message }] };
   }
   const decoder = new TextDecoder();
   const sources: SourceFile[] = files.map((f) => ({

@@ -5,7 +5,7 @@
  * startOperator(); tests start it in-process too.
  */
 import { isIP } from "node:net";
-import { CoxError, toCoxError } from "../api/errors.js";
+import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
 import { commitFields, silentLogger, withCurrentFields, type Logger } from "../api/log.js";
 import { PROXY_PREFIX, SERVICES_KEY, ServiceController } from "../controllers/service/controller.js";
 import { AutoscalerController } from "../controllers/autoscaler/controller.js";
@@ -101,6 +101,8 @@ export interface OperatorOptions {
   notesRef?: string;
   /** Coalescing window of status writes. */
   statusDebounceMs?: number;
+  /** First retry delay of a failed status write, doubling up to 60 s (default 1 s; tests lengthen it). */
+  statusRetryMs?: number;
   /** Git network timeout. */
   gitTimeoutMs?: number;
   /** Basic-auth credentials for a remote repository (source/credentials.ts); credentials in the URL win. */
@@ -349,6 +351,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ...(opts.gitCredentials ? { auth: opts.gitCredentials } : {}),
     // One more request per fetch (the server's ref list), so only when a glob asks for them.
     ...(pullRequests ? { pullRequests: true } : {}),
+    log,
   });
   let lock: RepositoryLock | undefined;
   const cleanups: (() => Promise<unknown>)[] = [() => repo.close()];
@@ -356,7 +359,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     lock = await acquireRepositoryLock(repo.gitdir, `coxswain run (instance ${instance}, branch ${branch})`);
     cleanups.push(() => lock!.release());
     if (repo.remote) await repo.refresh();
-    await checkBranchAndPath(repo, branch, repoPath);
+    await checkBranchAndPath(repo, branch, repoPath).catch(async (err: unknown) => {
+      // A mirror whose damage only a read finds (an object gone below a ref) is repaired by the next fetch.
+      if (!isCoxError(err, "MirrorCorrupt")) throw err;
+      log.warn(`source: ${err.code}: ${err.message}`);
+      await repo.refresh();
+      await checkBranchAndPath(repo, branch, repoPath);
+    });
     return await assemble();
   } catch (err) {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -411,6 +420,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       notesRef: opts.notesRef ?? "refs/notes/coxswain",
       remote: repo.remote,
       debounceMs: opts.statusDebounceMs ?? 500,
+      ...(opts.statusRetryMs !== undefined ? { retryMs: opts.statusRetryMs } : {}),
       onError: (err) => {
         log.warn(`status: ${err.code}: ${err.message}`);
         statusFault = { code: err.code, message: err.message, since: statusFault?.since ?? new Date().toISOString() };
@@ -731,6 +741,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         onRecover: (failures) => {
           log.info(`source: ${repo.location} answers again after ${failures} failed fetch(es)`);
           sync!.setFault("fetch", undefined);
+          // The remote answers again: pushing the status branch may too. A failed write waits out its own
+          // back-off (up to 60 s after a long outage) — not for the remote that is back now.
+          if (statusFault && repo.remote) void writer.flush();
         },
         onFetched: (ms, failed) => metrics.fetched(ms, failed),
         ...(opts.fetchBackoff ? { backoff: opts.fetchBackoff } : {}),

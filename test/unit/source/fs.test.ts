@@ -35,4 +35,16 @@ describe("gitFs", () => {
     await writeFileAtomic(join(d, "refs/notes/coxswain"), "0123\n");
     expect(await readdir(join(d, "refs/notes"))).toEqual(["coxswain"]);
   });
+
+  it("removes its temporary file when the write fails part-way (a full disk), and keeps the old file", async () => {
+    const d = await scratch();
+    await writeFile(join(d, "packed-refs"), "old\n");
+    // The data arrives in chunks and fails after the first, as a write does on ENOSPC.
+    async function* chunks(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(64 * 1024, 0x61);
+      throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+    }
+    await expect(writeFileAtomic(join(d, "packed-refs"), chunks())).rejects.toMatchObject({ code: "ENOSPC" });
+    expect(await readdir(d)).toEqual(["packed-refs"]);
+  });
 });
