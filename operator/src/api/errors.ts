@@ -83,6 +83,9 @@ export const ERROR_CODES = {
   ApiForbidden: "stalled",
   ApiNotFound: "stalled",
   ApiTokensRequired: "stalled",
+  ApiConflict: "stalled",
+  ApiWriteFailed: "transient",
+  ManifestNotEditable: "stalled",
   // status and CLI
   StatusWriteFailed: "transient",
   InvalidArgument: "stalled",

@@ -340,7 +340,17 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     }
 
     const digest = graphDigest(loaded.graph);
-    const twin = await this.quarantinedTwin(digest);
+    // A retry (the trailer `Coxswain-Retry: <sha>` naming a quarantined commit) lifts that quarantine, and
+    // this commit is applied even when its manifests are those of a quarantined commit.
+    const retried = this.retriedBy(info.message);
+    for (const q of retried) {
+      this.quarantined.delete(q);
+      this.quarantinedDigests.delete(q);
+      const r = this.opts.store.getCommit(q);
+      if (r) this.setCommit({ ...r, quarantined: false, message: `${r.message}; retried in ${short(commit)}` });
+      log.info(`commit ${short(commit)} "${subject}": retries quarantined ${short(q)}; its quarantine is lifted`);
+    }
+    const twin = retried.length > 0 ? undefined : await this.quarantinedTwin(digest);
     if (twin) {
       this.quarantined.add(commit);
       this.setCommit({
@@ -675,6 +685,23 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     }
     this.stable = target.commit;
     this.rollout = undefined;
+  }
+
+  /**
+   * The quarantined commits a commit message retries: the values of its `Coxswain-Retry:` trailers (in its
+   * last paragraph, the key in any case), each a full sha or a prefix of at least 7 hex digits naming one
+   * quarantined commit. Others are ignored. Sorted.
+   */
+  private retriedBy(message: string): string[] {
+    const last = message.trim().split(/\n\s*\n/).pop() ?? "";
+    const out = new Set<string>();
+    for (const line of last.split("\n")) {
+      const m = /^coxswain-retry:\s*([0-9a-f]{7,40})\s*$/i.exec(line.trim());
+      if (!m) continue;
+      const named = [...this.quarantined].filter((q) => q.startsWith(m[1]!.toLowerCase()));
+      if (named.length === 1) out.add(named[0]!);
+    }
+    return [...out].sort();
   }
 
   /** A quarantined commit with the same digest, if any. */
