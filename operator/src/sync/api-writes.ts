@@ -242,5 +242,5 @@ export class ApiWrites implements ApiWriter {
 
 /** A commit message of the API: subject, body, who asked, trailers. */
 function message(subject: string, body: string, user: string, trailers: [string, string][] = []): string {
-  return `${subject}\n\n${body}Requested by ${user} through the coxswain API.\n\n${[...trailers, [USER_TRAILER, user]].map(([k, v]) => `${k}: ${v}`).join("\n")}\n`;
+  return `${subject}\n\n${body}\nRequested by ${user} through the coxswain API.\n\n${[...trailers, [USER_TRAILER, user]].map(([k, v]) => `${k}: ${v}`).join("\n")}\n`;
 }
