@@ -100,9 +100,9 @@ describe("API writes", () => {
 
     await waitFor("the promoting commit Succeeded", () => t.op.store.getCommit(sha)?.phase === "Succeeded", 60_000, 50);
     expect((await t.containers()).map((x) => x.image)).toEqual(["app:v2", "app:v2"]);
-    const phases = stream.events.filter((e) => e.event === "commit" && (e.data as { sha: string }).sha === sha).map((e) => (e.data as { phase: string }).phase);
-    expect(phases).toContain("Progressing");
-    expect(phases[phases.length - 1]).toBe("Succeeded");
+    const phases = () => stream.events.filter((e) => e.event === "commit" && (e.data as { sha: string }).sha === sha).map((e) => (e.data as { phase: string }).phase);
+    await waitFor("the promoting commit's Succeeded event", () => phases().includes("Succeeded"), 30_000, 20);
+    expect(phases()).toEqual(["Progressing", "Succeeded"]);
     // Done: nothing waits any more.
     const again = await post(t, path, WRITE);
     expect([again.status, again.body.code]).toEqual([409, "ApiConflict"]);
