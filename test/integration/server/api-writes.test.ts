@@ -9,7 +9,9 @@
  * - retry: a commit whose rollout failed (its image could not be run) and was auto-reverted is retried — its
  *   changes put back with `Coxswain-Retry: <sha>` — and, the failure gone, rolls out and Succeeds.
  * - tokens: 401 without one, 403 with a read token, for every write.
+ * Every answer (202 and each error) is validated against the OpenAPI document's schema for it.
  */
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { CoxError } from "../../../operator/src/api/errors.js";
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
@@ -28,10 +30,30 @@ const READ = "writes-read-token-0a1b2c3d4e";
 const WRITE = "writes-write-token-5f6a7b8c9d";
 const tokens = parseApiTokens(`read ${READ} viewer\nwrite ${WRITE} alice\n`, "tokens");
 
-/** POST `path` with the token given (none: no header). */
+/** The OpenAPI document's POST paths in ajv, per operator; every answer of `post` is checked against it. */
+const documents = new WeakMap<TestOperator, { ajv: Ajv2020; paths: Record<string, { post?: { responses: Record<string, unknown> } }> }>();
+
+/**
+ * POST `path` with the token given (none: no header); the answer is validated against the OpenAPI
+ * document's schema for that path and status (`pattern` names the path as the document does).
+ */
 async function post(t: TestOperator, path: string, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${t.op.server!.url}${path}`, { method: "POST", headers: token ? { authorization: `Bearer ${token}` } : {} });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  const answer = { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  let doc = documents.get(t);
+  if (!doc) {
+    const d = (await (await fetch(`${t.op.server!.url}/api/v1/openapi.json`, { headers: { authorization: `Bearer ${READ}` } })).json()) as { paths: Record<string, { post?: { responses: Record<string, unknown> } }> };
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema(d, "openapi.json");
+    documents.set(t, (doc = { ajv, paths: d.paths }));
+  }
+  const pattern = Object.keys(doc.paths).find((p) => doc.paths[p]!.post && new RegExp(`^${p.replace(/\{[a-z]+\}/g, "[^/]+")}$`).test(path.split("?")[0]!));
+  expect(pattern, `the document describes POST ${path}`).toBeDefined();
+  expect(doc.paths[pattern!]!.post!.responses[String(answer.status)], `the document describes ${answer.status} of POST ${pattern}`).toBeDefined();
+  const pointer = `openapi.json#/paths/${pattern!.replace(/~/g, "~0").replace(/\//g, "~1")}/post/responses/${answer.status}/content/application~1json/schema`;
+  const validate = doc.ajv.getSchema(pointer)!;
+  if (!validate(answer.body)) throw new Error(`${answer.status} of POST ${path}: ${doc.ajv.errorsText(validate.errors)}\n${JSON.stringify(answer.body)}`);
+  return answer;
 }
 
 /** GET `path` with the read token. */
