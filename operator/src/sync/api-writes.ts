@@ -27,12 +27,11 @@ import type { Repository, TreeEdit } from "../source/types.js";
 import { commitOnBranch } from "../status/branch-commit.js";
 import { decideRevert, entriesAt } from "../status/revert.js";
 import type { StatusStore } from "../status/store.js";
+import { RETRY_TRAILER } from "./branch-sync.js";
 import { loadCommit, type ManifestReadOptions } from "./load.js";
 
-/** The trailer of a retry commit: the branch sync lifts the named commit's quarantine and applies the retry. */
-export const RETRY_TRAILER = "Coxswain-Retry";
 /** The trailer naming who asked for a commit the API made. */
-export const USER_TRAILER = "Coxswain-User";
+const USER_TRAILER = "Coxswain-User";
 
 /** Where the API's commits are built in a mirror before they are pushed. */
 function apiScratchRef(branch: string): string {

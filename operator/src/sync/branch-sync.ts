@@ -15,6 +15,9 @@
  *   a quarantined commit's is quarantined too. A rollback that fails pauses and reports; it is never rolled
  *   back. Without a stable commit there is nothing proven to go back to: the failure is recorded and the
  *   workloads keep their state.
+ * - A retry: a commit with the trailer `Coxswain-Retry: <sha>` naming a quarantined commit lifts that
+ *   quarantine and is applied, even when its manifests are a quarantined commit's (the API's retry makes
+ *   one; a person can too, e.g. an empty commit).
  * - After a restart the applied (target) commit, the stable commit and the quarantine are read back from
  *   the status branch, so an invalid or quarantined head does not make coxswain forget what should run.
  */
@@ -43,6 +46,12 @@ import { decideRollback } from "../rollout/index.js";
 import { LEAVING_MESSAGE } from "../rollout/node-removal.js";
 import { gate, isWorkloadKey, type GateDecision, type GateWorkloadState } from "./gate.js";
 import { loadCommit, type ManifestReadOptions } from "./load.js";
+
+/**
+ * The trailer of a retry commit (`Coxswain-Retry: <sha>`, as the API's retry writes it, or by hand): the
+ * sync lifts the named commit's quarantine and applies the commit carrying it.
+ */
+export const RETRY_TRAILER = "Coxswain-Retry";
 
 /** The key of the branch sync in the work queue. */
 export const SOURCE_KEY = "@source";
@@ -696,7 +705,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     const last = message.trim().split(/\n\s*\n/).pop() ?? "";
     const out = new Set<string>();
     for (const line of last.split("\n")) {
-      const m = /^coxswain-retry:\s*([0-9a-f]{7,40})\s*$/i.exec(line.trim());
+      const m = new RegExp(`^${RETRY_TRAILER}:\\s*([0-9a-f]{7,40})\\s*$`, "i").exec(line.trim());
       if (!m) continue;
       const named = [...this.quarantined].filter((q) => q.startsWith(m[1]!.toLowerCase()));
       if (named.length === 1) out.add(named[0]!);

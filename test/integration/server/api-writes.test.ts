@@ -7,7 +7,8 @@
  * - cordon / uncordon: the Node's spec.unschedulable in its file; a cordoned node gets no new pod; cordon
  *   twice is 409; a node written as a flow mapping is 422 with its file and line.
  * - retry: a commit whose rollout failed (its image could not be run) and was auto-reverted is retried — its
- *   changes put back with `Coxswain-Retry: <sha>` — and, the failure gone, rolls out and Succeeds.
+ *   changes put back with `Coxswain-Retry: <sha>` — and, the failure gone, rolls out and Succeeds; one still
+ *   at the head is retried with an empty commit; retry of a commit not quarantined is 409.
  * - tokens: 401 without one, 403 with a read token, for every write.
  * Every answer (202 and each error) is validated against the OpenAPI document's schema for it.
  */
@@ -29,6 +30,15 @@ const RATE = 1_000;
 const READ = "writes-read-token-0a1b2c3d4e";
 const WRITE = "writes-write-token-5f6a7b8c9d";
 const tokens = parseApiTokens(`read ${READ} viewer\nwrite ${WRITE} alice\n`, "tokens");
+
+/** The default node ("local"), whose engine cannot run app:v2 while `broken` (a registry that is down, say). */
+class FlakyRuntime extends RecordingRuntime {
+  broken = true;
+  override async run(launch: ContainerLaunch) {
+    if (this.broken && launch.image === "app:v2") throw new CoxError("ImagePullFailed", "registry down (test)");
+    return super.run(launch);
+  }
+}
 
 /** The OpenAPI document's POST paths in ajv, per operator; every answer of `post` is checked against it. */
 const documents = new WeakMap<TestOperator, { ajv: Ajv2020; paths: Record<string, { post?: { responses: Record<string, unknown> } }> }>();
@@ -185,14 +195,6 @@ describe("API writes", () => {
   });
 
   it("retries a commit that failed, was rolled back and auto-reverted: its changes come back and roll out", async () => {
-    /** A node whose engine cannot run app:v2 while `broken` (a registry that is down, say). */
-    class FlakyRuntime extends RecordingRuntime {
-      broken = true;
-      override async run(launch: ContainerLaunch) {
-        if (this.broken && launch.image === "app:v2") throw new CoxError("ImagePullFailed", "registry down (test)");
-        return super.run(launch);
-      }
-    }
     const flaky = new FlakyRuntime({ name: "local", cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 });
     const work = await scope.work();
     const { url, gitdir } = await scope.served(work);
@@ -229,5 +231,32 @@ describe("API writes", () => {
     expect(t.op.store.getCommit(v2)?.quarantined).toBe(false);
     const view = await get<{ quarantined: boolean }>(t, `/api/v1/commits/${v2}`);
     expect(view.quarantined).toBe(false);
+  });
+
+  it("retries a failed commit still at the head with an empty commit carrying Coxswain-Retry", async () => {
+    const flaky = new FlakyRuntime({ name: "local", cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 });
+    const work = await scope.work();
+    const { url, gitdir } = await scope.served(work);
+    const web = (image: string) => deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 1, maxUnavailable: 0, progressDeadlineSeconds: 2 });
+    await work.write("web.yaml", web("app:v1"));
+    const v1 = await work.commit("web v1");
+    await work.push("origin", "main");
+    const t = await operator(scope, { repo: url, listen: "127.0.0.1:0", webhookRate: RATE, apiTokens: tokens, runtimes: new Map([["local", flaky]]) });
+    await waitFor("v1 Succeeded", () => t.op.store.getCommit(v1)?.phase === "Succeeded", 60_000, 50);
+    await work.write("web.yaml", web("app:v2"));
+    const v2 = await work.commit("web v2");
+    await work.push("origin", "main");
+    await waitFor("v2 RolledBack", () => t.op.store.getCommit(v2)?.phase === "RolledBack", 60_000, 50);
+    flaky.broken = false;
+    const retried = await post(t, `/api/v1/commits/${v2}/retry`, WRITE);
+    expect(retried.status).toBe(202);
+    const sha = retried.body.commit as string;
+    expect(retried.body.parent).toBe(v2);
+    expect(await runGit(["--git-dir", gitdir, "rev-parse", `${sha}^{tree}`])).toBe(await runGit(["--git-dir", gitdir, "rev-parse", `${v2}^{tree}`]));
+    expect((await commitOf(gitdir, sha)).message).toContain(`Coxswain-Retry: ${v2}`);
+    await waitFor("the retry Succeeded", () => t.op.store.getCommit(sha)?.phase === "Succeeded", 60_000, 50);
+    expect((await t.containers()).map((x) => x.image)).toEqual(["app:v2", "app:v2"]);
+    const twice = await post(t, `/api/v1/commits/${v2}/retry`, WRITE);
+    expect([twice.status, twice.body.code]).toEqual([409, "ApiConflict"]);
   });
 });
