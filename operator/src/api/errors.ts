@@ -78,7 +78,7 @@ export const ERROR_CODES = {
   RateLimited: "waiting",
   // forge (pull/merge request comments and commit statuses)
   ForgeRequestFailed: "transient",
-  // HTTP surface (read API)
+  // HTTP surface (the API and its writes)
   ApiUnauthorized: "stalled",
   ApiForbidden: "stalled",
   ApiNotFound: "stalled",

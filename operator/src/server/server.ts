@@ -24,8 +24,9 @@
  * in /healthz as `webhooks.refused`; the log gets at most one line a minute per client about them
  * (refusals.ts), so whoever can reach the port cannot fill the log.
  *
- * The read API (with `api`): every /api/v1 path but the webhooks needs a bearer token when tokens are
- * configured (401 with WWW-Authenticate; 403 for a read token on anything but GET/HEAD), and without
+ * The API (with `api`): every /api/v1 path but the webhooks needs a bearer token when tokens are
+ * configured (401 with WWW-Authenticate; 403 for a read token on anything but GET/HEAD; the writes are
+ * POST and take no body), and without
  * tokens the server refuses to listen anywhere but on loopback (ApiTokensRequired). No CORS headers are
  * sent: a browser page of another origin cannot read the API. API requests are not logged (a failure is,
  * by method and path without the query); tokens never are.

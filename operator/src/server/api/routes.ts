@@ -1,7 +1,8 @@
 /**
- * The read API's JSON endpoints: a request path and query → a status and a body, from an ApiSource (what
- * the operator holds, read at the time of the request). No HTTP here: server.ts authenticates, answers
- * and streams the events; views.ts shapes.
+ * The API's JSON endpoints: a request path and query → a status and a body, from an ApiSource (what
+ * the operator holds, read at the time of the request), and the writes' paths → an ApiWriter (each write a
+ * commit in Git: sync/api-writes.ts). No HTTP here: server.ts authenticates, answers and streams the
+ * events; views.ts shapes.
  */
 import type { NodeSnapshot } from "../../scheduler/types.js";
 import type { ObservedNode } from "../../runtime/fleet.js";
