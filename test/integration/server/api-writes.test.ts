@@ -3,7 +3,8 @@
  * smart HTTP (test/support/git-server.ts): each write is a commit by coxswain naming the token's user, in
  * the remote, editing only the field it changes, and the branch sync applies it like any pushed commit.
  * - promote: a canary Rollout waiting at `pause: {}` gets coxswain.io/promote: "1" and finishes on v2; the
- *   event stream tells the promoting commit's phases; promote on a Rollout that waits for nothing is 409.
+ *   event stream tells the promoting commit's phases; promote on a Rollout that waits for nothing is 409; a
+ *   blue/green Rollout with spec.paused gets spec.paused: false, then its preview is promoted.
  * - cordon / uncordon: the Node's spec.unschedulable in its file; a cordoned node gets no new pod; cordon
  *   twice is 409; a node written as a flow mapping is 422 with its file and line.
  * - retry: a commit whose rollout failed (its image could not be run) and was auto-reverted is retried — its
@@ -138,6 +139,33 @@ describe("API writes", () => {
     // Done: nothing waits any more.
     const again = await post(t, path, WRITE);
     expect([again.status, again.body.code]).toEqual([409, "ApiConflict"]);
+  });
+
+  it("promotes a blue/green Rollout's preview (autoPromotionEnabled: false) and clears spec.paused", async () => {
+    const work = await scope.work();
+    const { url, gitdir } = await scope.served(work);
+    const shop = (image: string, paused = false) =>
+      rolloutYaml({ name: "shop", replicas: 2, image, blueGreen: { autoPromotionEnabled: false } }).replace("spec:\n", `spec:\n  paused: ${paused}\n`);
+    await work.write("shop.yaml", shop("app:v1"));
+    const v1 = await work.commit("shop v1");
+    await work.push("origin", "main");
+    const t = await operator(scope, { repo: url, listen: "127.0.0.1:0", webhookRate: RATE, apiTokens: tokens });
+    await waitFor("v1 Succeeded", () => t.op.store.getCommit(v1)?.phase === "Succeeded", 60_000, 50);
+    await work.write("shop.yaml", shop("app:v2", true));
+    const v2 = await work.commit("shop v2, paused");
+    await work.push("origin", "main");
+    await waitFor("v2 applied, paused", () => t.op.store.getCommit(v2)?.phase === "Progressing" && t.op.store.getWorkload("Rollout", "default", "shop")?.paused, 60_000, 50);
+    const promoted = await post(t, "/api/v1/workloads/rollout/default/shop/promote", WRITE);
+    expect(promoted.status).toBe(202);
+    const sha = promoted.body.commit as string;
+    // Paused: only spec.paused changes; nothing waited for a promotion yet.
+    expect((await commitOf(gitdir, sha)).diff).toEqual(["-  paused: true", "+  paused: false"]);
+    await waitFor("v2's preview waiting for promotion", () => t.op.store.getWorkload("Rollout", "default", "shop")?.blueGreen?.waiting === "promotion", 60_000, 50);
+    const again = await post(t, "/api/v1/workloads/Rollout/default/shop/promote", WRITE);
+    expect(again.status).toBe(202);
+    expect((await commitOf(gitdir, again.body.commit as string)).diff).toEqual(["+  annotations:", '+    coxswain.io/promote: "1"']);
+    await waitFor("the promoting commit Succeeded", () => t.op.store.getCommit(again.body.commit as string)?.phase === "Succeeded", 60_000, 50);
+    await waitFor("only v2 runs", async () => (await t.containers()).every((x) => x.image === "app:v2") && (await t.containers()).length === 2, 30_000, 50);
   });
 
   it("cordons and uncordons a node through its manifest: no new pod goes to a cordoned node", async () => {
