@@ -168,7 +168,6 @@ export class ApiWrites implements ApiWriter {
         },
       });
     } catch (err) {
-      if (isCoxError(err) && (err.code === "ManifestNotEditable" || err.code === "ApiConflict" || err.code === "ApiNotFound")) throw err;
       const e = toCoxError(err, "GitFetchFailed");
       throw new CoxError("ApiWriteFailed", `${action} ${target}: ${e.code}: ${e.message}`, { cause: err });
     }
