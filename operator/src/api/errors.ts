@@ -79,11 +79,14 @@ export const ERROR_CODES = {
   RateLimited: "waiting",
   // forge (pull/merge request comments and commit statuses)
   ForgeRequestFailed: "transient",
-  // HTTP surface (read API)
+  // HTTP surface (the API and its writes)
   ApiUnauthorized: "stalled",
   ApiForbidden: "stalled",
   ApiNotFound: "stalled",
   ApiTokensRequired: "stalled",
+  ApiConflict: "stalled",
+  ApiWriteFailed: "transient",
+  ManifestNotEditable: "stalled",
   // status and CLI
   StatusWriteFailed: "transient",
   InvalidArgument: "stalled",

@@ -65,10 +65,11 @@ export const RUN_USAGE = `coxswain run --repo <path|url> [flags]
   --git-timeout <d>             deadline of each request to the remote (default 30s)
   --listen <host:port>          serve POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz
                                 (liveness), GET /readyz (readiness), GET /metrics (Prometheus) and the read API
-                                GET /api/v1/… (commits, workloads, nodes, services, proposals, events; openapi.json)
+                                GET /api/v1/… (commits, workloads, nodes, services, proposals, events; openapi.json),
+                                and its writes, each a commit in Git: POST …/promote, …/cordon, …/uncordon, …/retry
   --ui                          serve the web dashboard at / of the listener (commits, workloads and their rollouts,
                                 nodes, proposals; live from the event stream); without --listen it listens on ${DEFAULT_UI_LISTEN}
-  --api-token-file <f>          bearer tokens of the read API, one a line: "read <token> [user]" or "write <token> [user]";
+  --api-token-file <f>          bearer tokens of the API (write: also its writes), one a line: "read <token> [user]" or "write <token> [user]";
                                 without it the API is open, so --listen must then be a loopback address (127.0.0.1, ::1)
   --ready-fetch-failures <n>    /readyz fails from this many failed fetches of the remote in a row on (default 3)
   --webhook-secret-file <f>     the webhook secret (HMAC key, or GitLab's token); without it every webhook gets 401

@@ -199,7 +199,7 @@ export function deriveCanaryStepIndex(steps: readonly CanaryStepSpec[], replicas
 }
 
 /** A step only a promotion may pass: a pause without duration, or an analysis (when it is inconclusive). */
-function isGate(s: CanaryStepSpec): boolean {
+export function isGate(s: CanaryStepSpec): boolean {
   return "analysis" in s || ("pause" in s && s.pause.durationSeconds === undefined);
 }
 

@@ -3,7 +3,7 @@
  * /metrics. startServer (server.ts) serves; webhooks.ts verifies and parses each provider's requests
  * (pure); rate.ts limits requests per client; refusals.ts counts refused requests and rations their log
  * lines; metrics.ts defines every Prometheus metric; readiness.ts decides /readyz (pure); readWebhookSecretFile reads `--webhook-secret-file`.
- * api/: the read API — routes.ts (path → answer), views.ts (the JSON, pure), events.ts (the event ring and
+ * api/: the API — routes.ts (path → answer; the writes' routes to an ApiWriter), views.ts (the JSON, pure), events.ts (the event ring and
  * what becomes an event), openapi.ts (the document), tokens.ts (`--api-token-file` and each request's decision).
  * ui/: the web dashboard's files (page.ts), served at / with startServer's `ui`.
  */

@@ -6,6 +6,7 @@
  *   GET  /readyz    readiness: 200 or 503 with the checks and their reasons (JSON)
  *   GET  /metrics   Prometheus' text format
  *   GET  /api/v1/…  the read API (api/routes.ts; the events stream, GET /api/v1/events, is served here)
+ *   POST /api/v1/{workloads/…/promote, nodes/…/cordon, nodes/…/uncordon, commits/…/retry}  the writes (write tokens)
  *   GET  /, /ui/…   the web dashboard, with `ui` (ui/page.ts; its files hold no data, so they need no token)
  *
  * Liveness never fails for something outside the process (a Git outage, a status write, no node): a
@@ -23,8 +24,9 @@
  * in /healthz as `webhooks.refused`; the log gets at most one line a minute per client about them
  * (refusals.ts), so whoever can reach the port cannot fill the log.
  *
- * The read API (with `api`): every /api/v1 path but the webhooks needs a bearer token when tokens are
- * configured (401 with WWW-Authenticate; 403 for a read token on anything but GET/HEAD), and without
+ * The API (with `api`): every /api/v1 path but the webhooks needs a bearer token when tokens are
+ * configured (401 with WWW-Authenticate; 403 for a read token on anything but GET/HEAD; the writes are
+ * POST and take no body), and without
  * tokens the server refuses to listen anywhere but on loopback (ApiTokensRequired). No CORS headers are
  * sent: a browser page of another origin cannot read the API. API requests are not logged (a failure is,
  * by method and path without the query); tokens never are.
@@ -34,7 +36,7 @@ import type { AddressInfo } from "node:net";
 import { CoxError, type ErrorCode } from "../api/errors.js";
 import { silentLogger, type Logger } from "../api/log.js";
 import type { FeedEvent } from "./api/events.js";
-import { answerApi, type ApiOptions } from "./api/routes.js";
+import { ANONYMOUS_USER, answerApi, answerApiWrite, isWritePath, type ApiOptions } from "./api/routes.js";
 import { authorize, isLoopbackHost } from "./api/tokens.js";
 import { RateLimiter } from "./rate.js";
 import { RefusalLog, type RefusalReason } from "./refusals.js";
@@ -43,6 +45,8 @@ import { deliveryId, parseWebhookEvent, PROVIDERS, verifyWebhook, type Provider,
 
 /** Default largest webhook body: GitHub caps payloads at 25 MB, but a push of a few commits is a few KiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Largest body read (and dropped) of an API write, which takes none. */
+const MAX_WRITE_BODY_BYTES = 64 * 1024;
 /** Default sustained requests per second per client. */
 export const DEFAULT_RATE_PER_SECOND = 10;
 
@@ -253,7 +257,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   async function serveApi(req: http.IncomingMessage, res: http.ServerResponse, api: ApiOptions, path: string): Promise<void> {
     const auth = authorize(api.tokens, req.headers.authorization, req.method ?? "GET");
     if (!auth.ok) return refuse(req, res, auth.status, auth.code, auth.message, auth.challenge ? { "www-authenticate": auth.challenge } : {});
-    if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, `use GET for ${path}; the API is read-only`, { allow: "GET, HEAD" });
+    if (isWritePath(path)) {
+      if (req.method !== "POST") return refuse(req, res, 405, undefined, `use POST for ${path}`, { allow: "POST" });
+      if (!api.writer) return refuse(req, res, 405, undefined, "this server takes no writes");
+      // The writes take no body: whatever is sent is read and dropped, bounded.
+      const body = await readBody(req, MAX_WRITE_BODY_BYTES);
+      if (body === null) return; // the client went away: nothing is written for it
+      if (body === undefined) return refuse(req, res, 413, "RequestTooLarge", `a write takes no body (got over ${MAX_WRITE_BODY_BYTES} bytes)`);
+      const answer = await answerApiWrite(api.writer, path, new URL(req.url ?? "/", "http://api").searchParams, auth.user ?? ANONYMOUS_USER);
+      return send(res, answer.status, answer.body);
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, res, 405, undefined, `use GET for ${path}`, { allow: "GET, HEAD" });
     if (path === "/api/v1/events") {
       if (req.method !== "GET") return refuse(req, res, 405, undefined, "use GET for the event stream", { allow: "GET" });
       if (!api.events) return refuse(req, res, 404, "ApiNotFound", "no event stream");

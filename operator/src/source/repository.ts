@@ -470,6 +470,11 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     await Promise.all(subtrees);
   }
 
+  /** Stores a blob (under the object gate, as trees are) and returns its oid. */
+  async writeBlob(content: Uint8Array): Promise<string> {
+    return this.locks.gate.shared(() => this.ensureObject("blob", Buffer.from(content.buffer, content.byteOffset, content.byteLength)));
+  }
+
   /**
    * Writes the tree that results from applying `edits` to `base` (a tree or commit oid; undefined = the
    * empty tree) and returns its oid. Only the trees on edited paths are rewritten; every other entry keeps

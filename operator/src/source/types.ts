@@ -128,6 +128,8 @@ export interface GitWriter {
   entryAt(treeOrCommit: string, path: string): Promise<TreeItem | undefined>;
   /** Paths whose entry differs between two trees or commits (content, mode, type), sorted; undefined = the empty tree. */
   diffTreeEntries(from: string | undefined, to: string | undefined): Promise<TreeEntryChange[]>;
+  /** Stores a blob (a file's new bytes, for a tree edit) and returns its oid. */
+  writeBlob(content: Uint8Array): Promise<string>;
   /** Writes `base` (tree or commit; undefined = empty) with `edits` applied; only trees on edited paths are rewritten. */
   editTree(base: string | undefined, edits: readonly TreeEdit[]): Promise<string>;
   /**

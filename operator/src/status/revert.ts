@@ -11,22 +11,22 @@
  *   A path changed since F is a conflict: nothing is forced; the record says Conflict and names the paths.
  * - Author and committer "coxswain <coxswain@localhost>"; message `Revert "<subject>"` with a body naming
  *   the failed commit, why it failed (its commit record's rollback) and "reverted automatically by coxswain".
- * - On disk: the branch ref is fast-forwarded under git's lock protocol (a bare repository). A branch that
- *   is checked out in a work tree is never moved under the user's feet: the outcome is Failed with a
- *   message saying to use a bare repository or a remote. For a remote: the commit is built in the mirror
- *   on a scratch ref and pushed (fast-forward only). When the branch moved meanwhile (a push raced us),
- *   the revert is rebuilt on the new head and tried again, a few times.
+ * - Committed and pushed by branch-commit.ts's commitOnBranch (the API's writes use it too): on disk a
+ *   bare repository's branch is fast-forwarded, a branch checked out in a work tree is never moved (the
+ *   outcome is Failed with a message saying to use a bare repository or a remote); a remote gets a
+ *   fast-forward push; when the branch moved meanwhile the revert is rebuilt on the new head, a few times.
  * - The outcome is recorded on the failed commit's record (CommitRecord.revert: Committed, Pushed,
  *   Conflict or Failed, with the revert commit) and a status write is scheduled. The revert commit is then
  *   an ordinary new head for the sync loop: it applies the stable commit's manifests again.
  */
-import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
+import { toCoxError } from "../api/errors.js";
 import { silentLogger, type Logger } from "../api/log.js";
 import type { DesiredObject } from "../api/objects.js";
 import type { DesiredGraph } from "../graph/index.js";
 import { autoRevertOf } from "../manifest/index.js";
 import type { TreeEdit } from "../source/trees.js";
-import type { Repository, TreeEntryChange, TreeItem } from "../source/types.js";
+import type { GitWriter, Repository, TreeEntryChange, TreeItem } from "../source/types.js";
+import { commitOnBranch } from "./branch-commit.js";
 import type { StatusStore } from "./store.js";
 import type { CommitRecord } from "./types.js";
 
@@ -151,81 +151,72 @@ export class AutoReverter {
   private async run(failed: string): Promise<{ outcome: RevertOutcome; conflict: boolean }> {
     const { repo, branch } = this.opts;
     const writer = repo.writer;
-    const branchRef = `refs/heads/${branch}`;
     const info = await repo.reader.readCommit(failed);
     const subject = info.message.split("\n", 1)[0] ?? "";
     const parent = info.parents[0];
     if (parent === undefined) return { outcome: { state: "Failed", message: `${failed.slice(0, 7)} is a root commit: there is nothing before it to revert to` }, conflict: false };
-    if (!repo.remote) {
-      const at = await writer.checkedOutAt(branchRef);
-      if (at !== undefined) {
+    const message = revertMessage({ commit: failed, subject }, this.opts.store.getCommit(failed)?.rollback);
+    const changes = await writer.diffTreeEntries(parent, failed);
+    type Stop = { outcome: RevertOutcome; conflict: boolean };
+    const stop = (outcome: RevertOutcome, conflict = false): { stop: Stop } => ({ stop: { outcome, conflict } });
+    const result = await commitOnBranch<Stop>({
+      repo,
+      branch,
+      scratchRef: revertScratchRef(branch),
+      ...(this.opts.maxAttempts !== undefined ? { maxAttempts: this.opts.maxAttempts } : {}),
+      build: async (head) => {
+        if (!(await repo.reader.isAncestor(failed, head).catch(() => false))) {
+          return stop({ state: "Failed", message: `${failed.slice(0, 7)} is no longer on ${branch} (history was rewritten to ${head.slice(0, 7)}); nothing to revert` });
+        }
+        let tree: string;
+        if (head === failed) tree = await writer.treeOf(parent);
+        else {
+          const decision = decideRevert(changes, await entriesAt(writer, head, changes));
+          if (decision.kind === "conflict") {
+            const shown = decision.paths.slice(0, 5).join(", ") + (decision.paths.length > 5 ? `, … (${decision.paths.length} paths)` : "");
+            return stop(
+              { state: "Conflict", message: `not reverted: ${branch} moved on to ${head.slice(0, 7)} and changed ${shown} since ${failed.slice(0, 7)}; a revert would conflict, so nothing was forced — revert it by hand` },
+              true,
+            );
+          }
+          if (decision.kind === "nothing") return stop({ state: "Failed", message: `not reverted: ${branch} at ${head.slice(0, 7)}: ${decision.message}` });
+          tree = await writer.editTree(head, decision.edits);
+        }
+        if (tree === (await writer.treeOf(head))) return stop({ state: "Failed", message: `not reverted: ${branch} at ${head.slice(0, 7)} already has the content the revert would make` });
+        return { tree, message };
+      },
+    });
+    switch (result.state) {
+      case "Stopped":
+        return result.stop;
+      case "Committed":
+        return { outcome: { state: "Committed", commit: result.commit, message: `committed ${result.commit.slice(0, 7)} on ${branch}: Revert "${subject}"` }, conflict: false };
+      case "Pushed":
+        return { outcome: { state: "Pushed", commit: result.commit, message: `pushed ${result.commit.slice(0, 7)} to ${branch} at ${repo.location}: Revert "${subject}"` }, conflict: false };
+      case "CheckedOut":
         return {
           outcome: {
             state: "Failed",
-            message: `${branch} is checked out in the work tree ${at}; coxswain does not move a checked-out branch under your feet — revert it yourself (git revert ${failed.slice(0, 7)}), or follow a bare repository or a remote for auto-revert`,
+            message: `${branch} is checked out in the work tree ${result.at}; coxswain does not move a checked-out branch under your feet — revert it yourself (git revert ${failed.slice(0, 7)}), or follow a bare repository or a remote for auto-revert`,
           },
           conflict: false,
         };
-      }
+      case "NoBranch":
+        return { outcome: { state: "Failed", message: `branch ${branch} does not exist any more` }, conflict: false };
+      case "PushFailed":
+        return { outcome: { state: "Failed", commit: result.commit, message: `committed ${result.commit.slice(0, 7)} in the mirror but the push to ${repo.location} failed: ${result.error.code}: ${result.error.message}` }, conflict: false };
+      case "Raced":
+        return { outcome: { state: "Failed", message: `not reverted: ${branch} kept moving during ${result.attempts} attempts (${result.error?.message ?? "moved"})` }, conflict: false };
     }
-    const message = revertMessage({ commit: failed, subject }, this.opts.store.getCommit(failed)?.rollback);
-    const changes = await writer.diffTreeEntries(parent, failed);
-    const attempts = this.opts.maxAttempts ?? 5;
-    let lastRace: CoxError | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (repo.remote) await repo.refresh();
-      const head = await repo.head(branch);
-      if (head === undefined) return { outcome: { state: "Failed", message: `branch ${branch} does not exist any more` }, conflict: false };
-      if (!(await repo.reader.isAncestor(failed, head).catch(() => false))) {
-        return { outcome: { state: "Failed", message: `${failed.slice(0, 7)} is no longer on ${branch} (history was rewritten to ${head.slice(0, 7)}); nothing to revert` }, conflict: false };
-      }
-      let tree: string;
-      if (head === failed) tree = await writer.treeOf(parent);
-      else {
-        const atHead = new Map<string, { oid: string; mode: string } | undefined>();
-        for (const c of changes) {
-          const e: TreeItem | undefined = await writer.entryAt(head, c.path);
-          atHead.set(c.path, e && e.type !== "tree" ? { oid: e.oid, mode: e.mode } : undefined);
-        }
-        const decision = decideRevert(changes, atHead);
-        if (decision.kind === "conflict") {
-          const shown = decision.paths.slice(0, 5).join(", ") + (decision.paths.length > 5 ? `, … (${decision.paths.length} paths)` : "");
-          return {
-            outcome: {
-              state: "Conflict",
-              message: `not reverted: ${branch} moved on to ${head.slice(0, 7)} and changed ${shown} since ${failed.slice(0, 7)}; a revert would conflict, so nothing was forced — revert it by hand`,
-            },
-            conflict: true,
-          };
-        }
-        if (decision.kind === "nothing") return { outcome: { state: "Failed", message: `not reverted: ${branch} at ${head.slice(0, 7)}: ${decision.message}` }, conflict: false };
-        tree = await writer.editTree(head, decision.edits);
-      }
-      if (tree === (await writer.treeOf(head))) {
-        return { outcome: { state: "Failed", message: `not reverted: ${branch} at ${head.slice(0, 7)} already has the content the revert would make` }, conflict: false };
-      }
-      try {
-        if (!repo.remote) {
-          const commit = await writer.commitTree({ ref: branchRef, tree, parents: [head], message, expected: head });
-          return { outcome: { state: "Committed", commit, message: `committed ${commit.slice(0, 7)} on ${branch}: Revert "${subject}"` }, conflict: false };
-        }
-        const scratch = revertScratchRef(branch);
-        await writer.setRef(scratch, head);
-        const commit = await writer.commitTree({ ref: scratch, tree, parents: [head], message, expected: head });
-        try {
-          await writer.pushRef(scratch, branchRef);
-        } catch (err) {
-          if (isCoxError(err, "GitPushRejected")) throw err;
-          const e = toCoxError(err, "GitFetchFailed");
-          return { outcome: { state: "Failed", commit, message: `committed ${commit.slice(0, 7)} in the mirror but the push to ${repo.location} failed: ${e.code}: ${e.message}` }, conflict: false };
-        }
-        return { outcome: { state: "Pushed", commit, message: `pushed ${commit.slice(0, 7)} to ${branch} at ${repo.location}: Revert "${subject}"` }, conflict: false };
-      } catch (err) {
-        if (!isCoxError(err, "GitPushRejected")) throw err;
-        lastRace = err; // the branch moved under us: rebuild on the new head
-        await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 50));
-      }
-    }
-    return { outcome: { state: "Failed", message: `not reverted: ${branch} kept moving during ${attempts} attempts (${lastRace?.message ?? "moved"})` }, conflict: false };
   }
+}
+
+/** The entry of each changed path at `head` (trees count as absent): what decideRevert compares against. */
+export async function entriesAt(writer: GitWriter, head: string, changes: readonly TreeEntryChange[]): Promise<Map<string, { oid: string; mode: string } | undefined>> {
+  const atHead = new Map<string, { oid: string; mode: string } | undefined>();
+  for (const c of changes) {
+    const e: TreeItem | undefined = await writer.entryAt(head, c.path);
+    atHead.set(c.path, e && e.type !== "tree" ? { oid: e.oid, mode: e.mode } : undefined);
+  }
+  return atHead;
 }

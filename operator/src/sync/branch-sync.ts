@@ -15,6 +15,9 @@
  *   a quarantined commit's is quarantined too. A rollback that fails pauses and reports; it is never rolled
  *   back. Without a stable commit there is nothing proven to go back to: the failure is recorded and the
  *   workloads keep their state.
+ * - A retry: a commit with the trailer `Coxswain-Retry: <sha>` naming a quarantined commit lifts that
+ *   quarantine and is applied, even when its manifests are a quarantined commit's (the API's retry makes
+ *   one; a person can too, e.g. an empty commit).
  * - After a restart the applied (target) commit, the stable commit and the quarantine are read back from
  *   the status branch, so an invalid or quarantined head does not make coxswain forget what should run.
  */
@@ -43,6 +46,12 @@ import { decideRollback } from "../rollout/index.js";
 import { LEAVING_MESSAGE } from "../rollout/node-removal.js";
 import { gate, isWorkloadKey, type GateDecision, type GateWorkloadState } from "./gate.js";
 import { loadCommit, type ManifestReadOptions } from "./load.js";
+
+/**
+ * The trailer of a retry commit (`Coxswain-Retry: <sha>`, as the API's retry writes it, or by hand): the
+ * sync lifts the named commit's quarantine and applies the commit carrying it.
+ */
+export const RETRY_TRAILER = "Coxswain-Retry";
 
 /** The key of the branch sync in the work queue. */
 export const SOURCE_KEY = "@source";
@@ -345,7 +354,17 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     }
 
     const digest = graphDigest(loaded.graph);
-    const twin = await this.quarantinedTwin(digest);
+    // A retry (the trailer `Coxswain-Retry: <sha>` naming a quarantined commit) lifts that quarantine, and
+    // this commit is applied even when its manifests are those of a quarantined commit.
+    const retried = this.retriedBy(info.message);
+    for (const q of retried) {
+      this.quarantined.delete(q);
+      this.quarantinedDigests.delete(q);
+      const r = this.opts.store.getCommit(q);
+      if (r) this.setCommit({ ...r, quarantined: false, message: `${r.message}; retried in ${short(commit)}` });
+      log.info(`commit ${short(commit)} "${subject}": retries quarantined ${short(q)}; its quarantine is lifted`);
+    }
+    const twin = retried.length > 0 ? undefined : await this.quarantinedTwin(digest);
     if (twin) {
       this.quarantined.add(commit);
       this.setCommit({
@@ -680,6 +699,23 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     }
     this.stable = target.commit;
     this.rollout = undefined;
+  }
+
+  /**
+   * The quarantined commits a commit message retries: the values of its `Coxswain-Retry:` trailers (in its
+   * last paragraph, the key in any case), each a full sha or a prefix of at least 7 hex digits naming one
+   * quarantined commit. Others are ignored. Sorted.
+   */
+  private retriedBy(message: string): string[] {
+    const last = message.trim().split(/\n\s*\n/).pop() ?? "";
+    const out = new Set<string>();
+    for (const line of last.split("\n")) {
+      const m = new RegExp(`^${RETRY_TRAILER}:\\s*([0-9a-f]{7,40})\\s*$`, "i").exec(line.trim());
+      if (!m) continue;
+      const named = [...this.quarantined].filter((q) => q.startsWith(m[1]!.toLowerCase()));
+      if (named.length === 1) out.add(named[0]!);
+    }
+    return [...out].sort();
   }
 
   /** A quarantined commit with the same digest, if any. */

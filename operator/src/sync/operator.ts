@@ -52,6 +52,7 @@ import {
 import { acquireRepositoryLock, openRepository, refGlob, type GitCredentials, type RepositoryLock } from "../source/index.js";
 import type { Repository, WatchHandle } from "../source/types.js";
 import { AutoReverter, autoRevertWanted } from "../status/revert.js";
+import { ApiWrites } from "./api-writes.js";
 import { StatusStore } from "../status/store.js";
 import { StatusWriter } from "../status/writer.js";
 import { BranchSync, changedWorkloads, short, SOURCE_KEY } from "./branch-sync.js";
@@ -802,6 +803,21 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         return out;
       },
     };
+    // The API's writes: commits on the deploy branch, applied by the sync like any other.
+    const writes = new ApiWrites({
+      repo,
+      branch,
+      path: repoPath,
+      manifests,
+      store,
+      nodeKnown: (name) => fleet!.listNodes().some((n) => n.config.name === name),
+      log,
+      onCommitted: () => {
+        watch?.trigger();
+        manager!.enqueue(SOURCE_KEY);
+      },
+    });
+    cleanups.push(() => writes.idle());
     let server: RunningServer | undefined;
     if (opts.listen) {
       server = await startServer({
@@ -814,14 +830,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         ready,
         metrics: () => metrics.exposition(),
         onWebhook: (provider, result) => metrics.webhook(provider, result),
-        api: { source: api, events, ...(opts.apiTokens ? { tokens: opts.apiTokens } : {}), ...(opts.apiHeartbeatMs ? { heartbeatMs: opts.apiHeartbeatMs } : {}) },
+        api: { source: api, writer: writes, events, ...(opts.apiTokens ? { tokens: opts.apiTokens } : {}), ...(opts.apiHeartbeatMs ? { heartbeatMs: opts.apiHeartbeatMs } : {}) },
         ...(opts.ui ? { ui: true } : {}),
         log,
       });
       cleanups.push(() => server!.close());
       log.info(
         `listening on ${server.url}: POST /api/v1/webhooks/{github,gitlab,gitea,bitbucket,generic}, GET /healthz, /readyz, /metrics, ` +
-          `GET /api/v1/{commits,workloads,nodes,services,proposals,events,openapi.json} (${opts.apiTokens?.length ? `${opts.apiTokens.length} bearer token(s)` : "no token: loopback only"})` +
+          `GET /api/v1/{commits,workloads,nodes,services,proposals,events,openapi.json}, POST …/promote, …/cordon, …/uncordon, …/retry (${opts.apiTokens?.length ? `${opts.apiTokens.length} bearer token(s)` : "no token: loopback only"})` +
           (opts.ui ? `; dashboard at ${server.url}/` : ""),
       );
     }

@@ -1,7 +1,8 @@
 /**
- * The OpenAPI 3.1 document of the read API, served at GET /api/v1/openapi.json. Its schemas (JSON Schema
- * 2020-12, as OpenAPI 3.1 has it) are those of views.ts and events.ts; test/integration/server/api.test.ts
- * checks real answers of a running operator against them, so the two cannot drift apart. The shapes this
+ * The OpenAPI 3.1 document of the API, served at GET /api/v1/openapi.json. Its schemas (JSON Schema
+ * 2020-12, as OpenAPI 3.1 has it) are those of views.ts, events.ts and the writes' WriteResult;
+ * test/integration/server/api.test.ts (reads) and api-writes.test.ts (writes) check real answers of a
+ * running operator against them, so the two cannot drift apart. The shapes this
  * API owns are closed (additionalProperties: false); records that newer coxswain versions extend (a
  * workload's strategy state, a Service's status file) are described as far as clients rely on them.
  */
@@ -22,6 +23,19 @@ const closed = (properties: Record<string, object>, optional: string[] = []) => 
 const json = (schema: object, description: string) => ({ description, content: { "application/json": { schema } } });
 const problem = (description: string) => json(ref("Error"), description);
 const SECURED = { 401: problem("no or an unknown bearer token (with --api-token-file)"), 429: problem("rate limited") };
+/** The answers every write shares. */
+const WRITE = {
+  202: json(ref("WriteResult"), "the commit made on the deploy branch; the sync applies it like any other (follow it on /api/v1/events)"),
+  403: problem("a read token (ApiForbidden)"),
+  409: problem("the object is not in the state the action needs, or is not declared in Git (ApiConflict); nothing was committed"),
+  503: problem("the commit could not be put on the branch (ApiWriteFailed)"),
+  ...SECURED,
+};
+/** A write's operation: POST, its summary and parameters, and the answers besides WRITE's. */
+const write = (summary: string, description: string, parameters: object[], responses: Record<number, object>) => ({
+  post: { summary, description, parameters, responses: { ...responses, ...WRITE } },
+});
+const pathParam = (name: string) => ({ name, in: "path", required: true, schema: str });
 
 const replicas = closed({ desired: int, current: int, updated: int, ready: int, available: int });
 const condition = { type: "object", required: ["type", "status", "reason", "message"], properties: { type: str, status: { enum: ["True", "False", "Unknown"] }, reason: str, message: str, lastTransitionTime: str } };
@@ -29,7 +43,17 @@ const recordedError = closed({ code: str, message: str, file: str, line: int, co
 const resources = closed({ cpuMillis: int, memoryBytes: int, pods: int });
 
 const schemas = {
-  Error: closed({ code: str, message: str }),
+  Error: closed({ code: str, message: str, file: str, line: int }, ["file", "line"]),
+  WriteResult: closed({
+    action: { enum: ["promote", "cordon", "uncordon", "retry"] },
+    target: str,
+    user: str,
+    commit: { type: "string", pattern: "^[0-9a-f]{40}$" },
+    parent: { type: "string", pattern: "^[0-9a-f]{40}$" },
+    branch: str,
+    subject: str,
+    pushed: bool,
+  }),
   CommitAuthor: closed({ name: str, email: str, time: str }),
   Commit: closed({
     sha: { type: "string", pattern: "^[0-9a-f]{40}$" },
@@ -176,11 +200,13 @@ const schemas = {
 export const OPENAPI_DOCUMENT = {
   openapi: "3.1.0",
   info: {
-    title: "coxswain read API",
+    title: "coxswain API",
     version: "1",
     description:
-      "What the operator knows, read-only: commits, workloads, nodes, Services, proposals, and live events. With --api-token-file every endpoint " +
-      "but the webhooks needs `Authorization: Bearer <token>`; without it the API is served on loopback addresses only.",
+      "What the operator knows — commits, workloads, nodes, Services, proposals, and live events — and the writes a UI needs (promote, cordon, " +
+      "uncordon, retry), each made as a commit on the deploy branch by coxswain naming the token's user, which the sync then applies. With " +
+      "--api-token-file every endpoint but the webhooks needs `Authorization: Bearer <token>` (a `write` token for the writes); without it the API " +
+      "is served on loopback addresses only.",
   },
   components: {
     schemas,
@@ -231,6 +257,32 @@ export const OPENAPI_DOCUMENT = {
         responses: { 200: { description: "the stream", content: { "text/event-stream": { schema: str } } }, ...SECURED },
       },
     },
+    "/api/v1/workloads/{kind}/{namespace}/{name}/promote": write(
+      "Promote a paused Rollout: a commit setting coxswain.io/promote to the value that passes the pause it waits at (and spec.paused: false)",
+      "The Rollout's manifest is edited in place (comments and formatting kept). A canary waiting at `pause: {}` (or an inconclusive analysis) " +
+        "passes that gate only; a blue/green preview is promoted. `full=true` skips every remaining step (coxswain.io/promote: \"full\").",
+      [...["kind", "namespace", "name"].map(pathParam), { name: "full", in: "query", required: false, schema: { type: "boolean", default: false } }],
+      { 400: problem("not a Rollout, or a bad `full`"), 404: problem("no such Rollout in Git"), 422: problem("the manifest cannot be edited in place (ManifestNotEditable, with file and line)") },
+    ),
+    "/api/v1/nodes/{name}/cordon": write(
+      "Cordon a node: a commit setting spec.unschedulable: true in its Node manifest",
+      "No new pod is placed on it once the commit is applied; its pods stay. 409 when it is cordoned in Git already, or not declared in Git.",
+      [pathParam("name")],
+      { 404: problem("no such node"), 422: problem("the manifest cannot be edited in place (ManifestNotEditable, with file and line)") },
+    ),
+    "/api/v1/nodes/{name}/uncordon": write(
+      "Uncordon a node: a commit setting spec.unschedulable: false in its Node manifest",
+      "409 when it is not cordoned in Git.",
+      [pathParam("name")],
+      { 404: problem("no such node"), 422: problem("the manifest cannot be edited in place (ManifestNotEditable, with file and line)") },
+    ),
+    "/api/v1/commits/{sha}/retry": write(
+      "Retry a quarantined commit: a commit that puts its changes back on the branch with the trailer `Coxswain-Retry: <sha>`",
+      "The changes are re-applied three-way (the revert of an auto-revert; none when the branch still holds them: an empty commit). The trailer " +
+        "lifts the commit's quarantine and the sync applies the retry. 409 when the commit is not quarantined or its paths changed since.",
+      [pathParam("sha")],
+      { 404: problem("no such commit") },
+    ),
     "/api/v1/openapi.json": {
       get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } }, ...SECURED } },
     },
