@@ -23,6 +23,7 @@ import { LIMIT_FLAGS, ManifestCache, type ManifestFile, type ManifestLimits } fr
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { runCliMeasured } from "../../support/cli.js";
+import { appDeployment, requireHaproxyAndRoot, startProcessOperator, stopProcessOperator, writeTestApp } from "../../support/in-process-operator.js";
 import { gitEnv, makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { lineLogger } from "../../support/log.js";
 import { waitFor } from "../../support/wait.js";
@@ -129,6 +130,18 @@ describe("the bad-input corpus", () => {
   it("has at least 100 refused cases, committed and generated", () => {
     expect(refused.length).toBeGreaterThanOrEqual(100);
     expect(refused.filter((c) => c.generate).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("measures what `coxswain validate` of one small file costs: the baseline of the figures", async () => {
+    const dir = await tempDir("coxswain-bad-input-baseline-");
+    try {
+      await writeTree(dir, [BASELINE]);
+      const r = await runCliMeasured(["validate", dir]);
+      expect(r.code, r.stderr).toBe(0);
+      figures.push(`coxswain validate, one small file (baseline): ${(r.peakRssKib / 1024).toFixed(0)} MiB peak RSS`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   afterAll(() => {
@@ -239,4 +252,46 @@ describe("the bad-input corpus", () => {
       });
     });
   }
+});
+
+describe("the bad-input corpus on the process runtime (real processes, Debian's HAProxy)", () => {
+  const enabled = requireHaproxyAndRoot("bad-input on the process runtime");
+  const nul = refused.find((c) => c.name === "yaml-nul-byte")!;
+
+  it.skipIf(!enabled)("refuses a commit of a corpus case while the app of the commit before keeps running, its process untouched", async () => {
+    const app = await writeTestApp();
+    const repo = await makeRepo();
+    const stateDir = await tempDir("coxswain-state-");
+    const lines: string[] = [];
+    let op: RunningOperator | undefined;
+    try {
+      await repo.write("web.yaml", appDeployment(app.file, { version: "v1", replicas: 2 }));
+      const good = await repo.commit("good");
+      op = await startProcessOperator(repo, stateDir, { from: 64200, to: 64299 }, lines);
+      await waitFor("good Succeeded", () => op!.store.getCommit(good)?.phase === "Succeeded", 120_000);
+      const pods = (): string[] =>
+        op!.fleet
+          .pods("Deployment/default/web")
+          .map((p) => `${p.name} ${p.commit} ${p.phase} ${p.ready} ${p.containers.map((c) => `${c.id} ${c.state}`).join(",")}`)
+          .sort();
+      const before = pods();
+      expect(before).toHaveLength(2);
+
+      const bad = await commitFiles(repo, [...nul.files.map((f) => ({ ...f, path: `case/${f.path}` })), { path: "web.yaml", content: appDeployment(app.file, { version: "v2", replicas: 2 }) }], "bad", good);
+      op.trigger();
+      const record = await waitFor("bad Invalid", () => {
+        const r = op!.store.getCommit(bad);
+        return r && r.phase !== "Pending" ? r : undefined;
+      }, 120_000);
+      expect(record.phase).toBe("Invalid");
+      expect(record.errors.map((e) => ({ code: e.code, file: e.file, line: e.line }))).toEqual(want(nul).map((d) => ({ code: d.code, file: `case/${d.file}`, line: d.line })));
+      expect(op.sync.commit()).toBe(good);
+      // The v2 template of the same commit was not applied either: the same processes run v1.
+      expect(pods()).toEqual(before);
+    } finally {
+      await stopProcessOperator(op, stateDir);
+      await repo.cleanup();
+      await app.remove();
+    }
+  }, 240_000);
 });
