@@ -72,7 +72,7 @@ describe("nesting of flow collections", () => {
   const load = (text: string) => loadManifests([{ path: "f.yaml", content: text }], { cache: null });
 
   it("refuses flow collections nested past 256 levels at the bracket past the limit, lists and mappings alike", () => {
-    for (const [open, close] of [["[", "]"], ["{a: ", "}"]]) {
+    for (const [open, close] of [["[", "]"], ["{a: ", "}"]] as const) {
       const set = load(cm(`${open.repeat(257)}1${close.repeat(257)}`));
       expect(set.diagnostics.map((d) => [d.code, d.line, d.col])).toEqual([["YamlSyntax", 5, 6 + 256 * open.length]]);
     }
