@@ -35,3 +35,17 @@ export function runCli(args: string[], cwd = ROOT, env: Record<string, string> =
     p.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** The preload that makes a CLI run print its peak memory (test/support/peak-rss.mjs). */
+const PEAK_RSS = path.join(ROOT, "test/support/peak-rss.mjs");
+
+/**
+ * Runs `coxswain <args>` as runCli does, and learns its peak resident memory (getrusage's maxRSS, in KiB)
+ * from a preload that prints it at exit; the line is taken out of stderr.
+ */
+export async function runCliMeasured(args: string[], cwd = ROOT): Promise<CliResult & { peakRssKib: number }> {
+  const r = await runCli(args, cwd, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${PEAK_RSS}`.trim() });
+  const m = /\n?peak-rss-kib (\d+)\n/.exec(r.stderr);
+  if (!m) throw new Error(`the CLI printed no peak-rss-kib line (exit ${r.code}): ${r.stderr.slice(-500)}`);
+  return { ...r, stderr: r.stderr.replace(m[0], ""), peakRssKib: Number(m[1]) };
+}

@@ -7,6 +7,7 @@
 import { KINDS, type Deployment, type HorizontalPodAutoscaler, type ReplicaSet, type ReplicationController, type Rollout, type StatefulSet } from "../api/objects.js";
 import { fieldError, listOf, showValue, type Issue } from "./issue.js";
 import { quantityOrIssue } from "./pod.js";
+import { MAX_REPLICAS } from "./workload.js";
 
 /** What an autoscaler may scale: a workload with a scale subresource (spec.replicas) that coxswain runs. */
 export type ScaleTarget = Deployment | ReplicaSet | ReplicationController | Rollout | StatefulSet;
@@ -43,6 +44,9 @@ export function autoscalerIssues(hpa: HorizontalPodAutoscaler): Issue[] {
     );
   }
   const min = spec.minReplicas ?? 1;
+  if (spec.maxReplicas > MAX_REPLICAS) {
+    issues.push(fieldError("InvalidField", ["spec", "maxReplicas"], `must be at most ${MAX_REPLICAS.toLocaleString("en-US")}, the most pods coxswain runs of one workload (got ${spec.maxReplicas})`));
+  }
   if (spec.maxReplicas < min) {
     issues.push(fieldError("InvalidField", ["spec", "maxReplicas"], `must be at least minReplicas (${min}), as in Kubernetes (got ${spec.maxReplicas})`));
   }

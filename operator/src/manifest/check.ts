@@ -6,10 +6,10 @@
 import { DEFAULT_NAMESPACE, KINDS, describeApiVersions, isKind, makeKey, type DesiredObject } from "../api/objects.js";
 import { deepFreeze, type CheckedDocument, type CheckedFile } from "./cache.js";
 import { describeGot, showValue, type Issue } from "./issue.js";
-import { decodeUtf8 } from "./decode.js";
+import { decodeUtf8, firstControlCharacter } from "./decode.js";
 import { LIMIT_FLAGS } from "./limits.js";
 import { ignoredKind } from "./ignored.js";
-import { FilePositions, yamlDocuments, type FileIssue, type ParsedDocument, type PositionIndex } from "./parse.js";
+import { FilePositions, MAX_FLOW_DEPTH, tooDeepFlow, yamlDocuments, type FileIssue, type ParsedDocument, type PositionIndex } from "./parse.js";
 import { formatFieldPath } from "./paths.js";
 import { SERVER_SET_ANNOTATIONS, SERVER_SET_METADATA_FIELDS, validateSchema } from "./schema.js";
 import { applyDefaults, semanticIssues } from "./semantic.js";
@@ -51,6 +51,27 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
       };
     }
     text = decoded.text;
+  }
+  const control = firstControlCharacter(text);
+  if (control) {
+    const { line, col, code } = control;
+    const name = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+    const escape = code === 0 ? "\\0" : code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).toUpperCase()}`;
+    return {
+      bytes,
+      documentCount: 0,
+      documents: [],
+      issues: [{ line, col, code: "YamlSyntax", severity: "error", field: "", message: `the file holds the control character ${name}, which YAML does not allow written as it is; expected printable text (in a double-quoted string it can be written as "${escape}")` }],
+    };
+  }
+  const deep = tooDeepFlow(text);
+  if (deep) {
+    return {
+      bytes,
+      documentCount: 0,
+      documents: [],
+      issues: [{ ...deep, code: "YamlSyntax", severity: "error", field: "", message: `flow collections ([…], {…}) are nested deeper than ${MAX_FLOW_DEPTH} levels here; expected a manifest (one written as JSON nests about 20 deep)` }],
+    };
   }
   const maxDocuments = opts.maxDocuments ?? Infinity;
   const positions = new FilePositions(text);

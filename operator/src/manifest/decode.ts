@@ -2,7 +2,9 @@
  * Bytes → text for manifests: strict UTF-8, the one decoding both the operator and `coxswain validate`
  * use. Lenient decoding would turn a stray byte into U+FFFD and apply it (a container once got the
  * environment value "a\uFFFDb" where the file had "a\xFFb"); a file that is not UTF-8 is an error instead,
- * placed at the first byte that is not.
+ * placed at the first byte that is not. So is a control character (NUL, BEL, ESC, DEL, …) written as it is:
+ * YAML allows only printable characters in a stream, Kubernetes' reader refuses them ("control characters
+ * are not allowed"), and a NUL byte in a value cannot reach a process's environment or arguments at all.
  */
 import type { LineCol } from "./parse.js";
 
@@ -67,4 +69,20 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
     i += need + 1;
   }
   return n;
+}
+
+/**
+ * Characters YAML 1.2 does not allow in a stream (outside its printable set: tab, LF, CR, U+0020–U+007E,
+ * U+0085, U+00A0–U+D7FF, U+E000–U+FFFD and above); in a double-quoted string they can be written escaped.
+ */
+const NOT_PRINTABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F\uFFFE\uFFFF]/;
+
+/** The first character of text that YAML does not allow written as it is, with its line and column (1-based, as the parser counts). */
+export function firstControlCharacter(text: string): (LineCol & { code: number }) | undefined {
+  const m = NOT_PRINTABLE.exec(text);
+  if (!m) return undefined;
+  const lineStart = text.lastIndexOf("\n", m.index - 1) + 1;
+  let line = 1;
+  for (let i = text.indexOf("\n"); i !== -1 && i < lineStart; i = text.indexOf("\n", i + 1)) line++;
+  return { line, col: m.index - lineStart + 1, code: m[0].charCodeAt(0) };
 }

@@ -477,7 +477,7 @@ function seccompIssues(profile: SeccompProfile, path: Path): Issue[] {
   return [];
 }
 
-/** Parses a quantity the schema admitted; reports (and returns undefined for) negative or malformed numbers. */
+/** Parses a quantity the schema admitted; reports (and returns undefined for) negative, malformed or too large (2^63 and above) numbers. */
 export function quantityOrIssue(res: "cpu" | "memory", q: number | string, path: Path, issues: Issue[]): number | undefined {
   try {
     return res === "cpu" ? parseCpu(q) : parseMemory(q);
@@ -486,7 +486,7 @@ export function quantityOrIssue(res: "cpu" | "memory", q: number | string, path:
       fieldError(
         "InvalidField",
         path,
-        `must be a non-negative ${res === "cpu" ? "CPU quantity like 250m, 0.5 or 2" : "memory quantity like 128Mi, 1G or 1048576"} (got ${showValue(q)})`,
+        `must be a non-negative ${res === "cpu" ? "CPU quantity like 250m, 0.5 or 2" : "memory quantity like 128Mi, 1G or 1048576"}, below 2^63 ${res === "cpu" ? "millicores" : "bytes"} (got ${showValue(q)})`,
       ),
     );
     return undefined;

@@ -21,11 +21,24 @@ type Path = readonly PathSegment[];
 /** The workloads that keep replicas running (a Job's rules are in job.ts). */
 type Replicated = DaemonSet | Deployment | ReplicaSet | ReplicationController | Rollout | StatefulSet;
 
-/** Rules shared by the workloads that keep replicas running: selector, template, deadlines. */
+/**
+ * The most pods one workload may ask for (replicas, an autoscaler's maxReplicas). Kubernetes allows any
+ * int32 and creates missing pods in slow-start batches; coxswain plans them in one pass, is measured up to
+ * 10,000 pods (test/integration/operator/pod-names.test.ts), and a Deployment of 2,000,000 replicas held
+ * the operator's event loop for minutes (no /healthz, no other commit).
+ */
+export const MAX_REPLICAS = 10_000;
+
+/** Rules shared by the workloads that keep replicas running: selector, template, deadlines, the replica bound. */
 function workloadIssues(w: Replicated): Issue[] {
   const issues: Issue[] = [];
   const spec = w.spec;
   const noun = `a ${w.kind}`;
+
+  const replicas = "replicas" in spec ? spec.replicas : undefined;
+  if (replicas !== undefined && replicas > MAX_REPLICAS) {
+    issues.push(fieldError("InvalidField", ["spec", "replicas"], `must be at most ${MAX_REPLICAS.toLocaleString("en-US")}: coxswain plans a workload's pods in one pass and runs at most that many of one workload — split it into several (got ${replicas})`));
+  }
 
   const selectorPath = ["spec", "selector"];
   const selector = selectorOf(w);

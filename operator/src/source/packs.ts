@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, promises as fsp, readSync } from "node:fs";
 import { join } from "node:path";
-import { inflateSync } from "node:zlib";
+import { constants as zlib, inflateSync } from "node:zlib";
 
 /** A Git object's type and content (without the "type size\0" header). */
 export interface GitObject {
@@ -91,8 +91,8 @@ class Pack {
     return undefined;
   }
 
-  /** The raw bytes of the object at `offset`: from its header to the next object. */
-  bytesAt(offset: number): Buffer {
+  /** The raw bytes of the object at `offset`: from its header to the next object, or its first `max` bytes. */
+  bytesAt(offset: number, max = Infinity): Buffer {
     // The next object starts at the smallest bound above offset.
     let lo = 0;
     let hi = this.bounds.length - 1;
@@ -101,7 +101,7 @@ class Pack {
       if (this.bounds[mid]! <= offset) lo = mid + 1;
       else hi = mid;
     }
-    const end = this.bounds[lo]!;
+    const end = Math.min(this.bounds[lo]!, offset + max);
     const buf = Buffer.allocUnsafe(end - offset);
     const bytesRead = readSync(this.fd, buf, 0, buf.length, offset);
     return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
@@ -163,6 +163,34 @@ export class PackReader {
     const [type] = raw.subarray(0, nul).toString("latin1").split(" ");
     if (type !== "commit" && type !== "tree" && type !== "blob" && type !== "tag") return undefined;
     return checked(oid, { type, data: raw.subarray(nul + 1) });
+  }
+
+  /**
+   * The size of object `oid` in bytes, learned without inflating its content: from a packed object's
+   * header (for a delta, the target size at the start of its instructions), or from a loose object's
+   * "type size" header; undefined when this reader cannot tell. So a blob too large to read is refused
+   * by its size (a 1 GiB file of one repeated line is a few MiB in a pack, and was inflated whole).
+   */
+  async size(oid: string): Promise<number | undefined> {
+    if (!/^[0-9a-f]{40}$/.test(oid)) return undefined;
+    const key = Buffer.from(oid, "hex");
+    this.lastRead = Date.now();
+    for (const pack of await this.openPacks()) {
+      const offset = pack.offsetOf(key);
+      if (offset === undefined) continue;
+      return packedSize(pack.bytesAt(offset, HEAD_BYTES));
+    }
+    const file = await fsp.open(join(this.objectsDir, oid.slice(0, 2), oid.slice(2))).catch(() => undefined);
+    if (file === undefined) return undefined;
+    try {
+      const head = Buffer.alloc(HEAD_BYTES);
+      const { bytesRead } = await file.read(head, 0, HEAD_BYTES, 0);
+      const raw = inflateHead(head.subarray(0, bytesRead));
+      const m = raw === undefined ? null : /^(?:commit|tree|blob|tag) (\d+)\0/.exec(raw.toString("latin1"));
+      return m ? Number(m[1]) : undefined;
+    } finally {
+      await file.close();
+    }
   }
 
   private openPacks(): Promise<Pack[]> {
@@ -251,6 +279,57 @@ export class PackReader {
     if (data.length !== size) throw new Error(`pack object at ${offset}: ${data.length} bytes, header says ${size}`);
     return { type, data };
   }
+}
+
+/** Compressed bytes read to learn an object's size: its header, and the start of a delta's instructions. */
+const HEAD_BYTES = 4096;
+
+/** What the start of a zlib stream inflates to (as much as the bytes give), or undefined for bad data. */
+function inflateHead(bytes: Buffer): Buffer | undefined {
+  try {
+    return inflateSync(bytes, { finishFlush: zlib.Z_SYNC_FLUSH });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a Git varint (7 bits a byte, least significant first) at `pos`; [value, next position]. */
+function varintAt(bytes: Buffer, pos: number): [number, number] | undefined {
+  let n = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos >= bytes.length) return undefined;
+    const byte = bytes[pos++]!;
+    n += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (!(byte & 0x80)) return [n, pos];
+  }
+}
+
+/** The size of the packed object whose first bytes are `bytes` (see PackReader.size); undefined when they do not tell. */
+function packedSize(bytes: Buffer): number | undefined {
+  let pos = 0;
+  let byte = bytes[pos++]!;
+  const type = TYPES[(byte >> 4) & 7];
+  let size = byte & 15;
+  let shift = 4;
+  while (byte & 0x80) {
+    if (pos >= bytes.length) return undefined;
+    byte = bytes[pos++]!;
+    size += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  }
+  if (type === "commit" || type === "tree" || type === "blob" || type === "tag") return size;
+  if (type === "ofs_delta") {
+    while (pos < bytes.length && bytes[pos]! & 0x80) pos++;
+    pos++;
+  } else if (type === "ref_delta") pos += 20;
+  else return undefined;
+  // The delta's instructions start with the base's size, then the size they make.
+  const delta = pos < bytes.length ? inflateHead(bytes.subarray(pos)) : undefined;
+  const source = delta === undefined ? undefined : varintAt(delta, 0);
+  const target = source === undefined ? undefined : varintAt(delta!, source[1]);
+  return target?.[0];
 }
 
 /** Applies a Git delta (source size, target size, then copy and insert instructions) to `base`. */

@@ -201,6 +201,17 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   }
 
   /**
+   * A blob's bytes, or only its { size } when that is above maxBytes and the object's header tells it
+   * (PackReader.size): a blob too large to read is never inflated.
+   */
+  async readBlobBounded(oid: string, maxBytes: number): Promise<Uint8Array | { size: number }> {
+    await this.checkCache();
+    const size = await this.packs.size(oid).catch(() => undefined);
+    if (size !== undefined && size > maxBytes) return { size };
+    return this.readBlob(oid);
+  }
+
+  /**
    * Paths under dir whose blob differs between `from` and `to`, sorted by path. Walks both trees at dir
    * together and skips every subtree whose oid is equal on both sides, so a one-file change reads only the
    * trees on its path. A directory that exists on one side only yields all-added or all-deleted; missing on both

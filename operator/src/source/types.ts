@@ -45,6 +45,8 @@ export interface GitReader {
    */
   listFiles(commit: string, dir: string): Promise<RepoFile[]>;
   readBlob(oid: string): Promise<Uint8Array>;
+  /** A blob's bytes, or only its { size } when it is larger than maxBytes (learned without inflating it when possible). */
+  readBlobBounded(oid: string, maxBytes: number): Promise<Uint8Array | { size: number }>;
   /** Paths under dir that differ between two commits (equal subtrees are skipped), sorted by path. */
   changedFiles(from: string, to: string, dir: string): Promise<FileChange[]>;
   /** Commits reachable from `ref`, newest first, at most `limit`. */

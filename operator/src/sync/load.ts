@@ -47,8 +47,8 @@ export async function loadCommit(repo: Repository, commit: string, path: string,
     path: f.path,
     oid: f.oid,
     ...(f.symlink ? { symlink: true } : {}),
-    // Git trees record no sizes: the blob is inflated to learn it, and never decoded or parsed when too large.
-    read: () => repo.reader.readBlob(f.oid),
+    // Git trees record no sizes, but an object's header does: a blob above the limit is not even inflated.
+    read: (maxBytes: number) => repo.reader.readBlobBounded(f.oid, maxBytes),
     // A link's blob is the path it points to (for the message only).
     linkTarget: async () => decoder.decode(await repo.reader.readBlob(f.oid)),
   }));

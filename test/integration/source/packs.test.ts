@@ -1,7 +1,8 @@
 /**
  * The pack reader (operator/src/source/packs.ts) against git itself: every object of real repositories —
  * packed with offset deltas, with reference deltas, and loose — reads back byte for byte as
- * `git cat-file --batch` prints it; corrupt data is never returned as content.
+ * `git cat-file --batch` prints it, and tells every object's size without inflating it; corrupt data is
+ * never returned as content.
  */
 import { execFileSync } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
@@ -65,6 +66,8 @@ async function expectSameAsGit(repo: TestRepo): Promise<number> {
     const got = await reader.read(o.oid);
     expect(got?.type, o.oid).toBe(o.type);
     expect(got!.data.equals(o.data), `${o.type} ${o.oid}`).toBe(true);
+    // The size from the header alone (for a delta, from the start of its instructions) is the same.
+    expect(await reader.size(o.oid), `size of ${o.type} ${o.oid}`).toBe(o.data.length);
   }
   reader.reset();
   return objects.length;
@@ -108,6 +111,28 @@ describe("the pack reader reads objects as git does", () => {
     await repo.git(["commit", "--quiet", "-m", "loose again"]);
     expect((await readdir(join(repo.gitdir, "objects", "pack"))).filter((n) => n.endsWith(".pack")).length).toBe(2);
     await expectSameAsGit(repo);
+  });
+
+  it("gives only the size of a blob above the bound, packed or loose (the reading refuses it by size, uninflated)", async () => {
+    const repo = await makeRepo();
+    repos.push(repo);
+    await repo.write("big.yaml", "# padding\n".repeat(100_000));
+    await repo.write("small.yaml", "a: 1\n");
+    await repo.git(["add", "-A"]);
+    await repo.git(["commit", "--quiet", "-m", "big"]);
+    const big = (await repo.git(["rev-parse", "HEAD:big.yaml"])).trim();
+    const small = (await repo.git(["rev-parse", "HEAD:small.yaml"])).trim();
+    for (const packed of [false, true]) {
+      if (packed) await repo.git(["repack", "-a", "-d", "-q"]);
+      const r = await openRepository({ repo: repo.dir, stateDir: repo.dir });
+      try {
+        expect(await r.reader.readBlobBounded(big, 4096), `packed: ${packed}`).toEqual({ size: 1_000_000 });
+        expect(Buffer.from((await r.reader.readBlobBounded(big, 1_000_000)) as Uint8Array).length).toBe(1_000_000);
+        expect(Buffer.from((await r.reader.readBlobBounded(small, 4096)) as Uint8Array).toString()).toBe("a: 1\n");
+      } finally {
+        await r.close();
+      }
+    }
   });
 
   it("answers nothing for an object it does not have", async () => {

@@ -1,6 +1,6 @@
 /**
  * The one reading of a set of manifest files (readManifestFiles, loadManifests): strict UTF-8 with the
- * position of the first bad byte, the limits checked before parsing (and again on cache hits), the parse
+ * position of the first bad byte, flow collections nested at most 256 deep, the limits checked before parsing (and again on cache hits), the parse
  * cache bounded in bytes, cached files never read again, a bounded number of reads in flight, and the
  * event loop served between files.
  */
@@ -64,6 +64,29 @@ describe("decoding", () => {
     const set = loadManifests([{ path: "c.yaml", content: bytes }], { cache: null });
     expect(set.objects).toEqual([]);
     expect(codes(set)).toEqual([["YamlSyntax", "c.yaml", 4, 13]]); // data: {v: "a|
+  });
+});
+
+describe("nesting of flow collections", () => {
+  const cm = (value: string, name = "deep"): string => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\ndata:\n  a: ${value}\n`;
+  const load = (text: string) => loadManifests([{ path: "f.yaml", content: text }], { cache: null });
+
+  it("refuses flow collections nested past 256 levels at the bracket past the limit, lists and mappings alike", () => {
+    for (const [open, close] of [["[", "]"], ["{a: ", "}"]] as const) {
+      const set = load(cm(`${open.repeat(257)}1${close.repeat(257)}`));
+      expect(set.diagnostics.map((d) => [d.code, d.line, d.col])).toEqual([["YamlSyntax", 5, 6 + 256 * open.length]]);
+    }
+  });
+
+  it("reads 256 levels as YAML (a ConfigMap value must be a string: the schema says so, not the nesting)", () => {
+    expect(load(cm(`${"[".repeat(256)}${"]".repeat(256)}`)).diagnostics.map((d) => d.code)).toEqual(["SchemaViolation"]);
+  });
+
+  it("counts no bracket inside a string or a comment, nor across documents", () => {
+    const brackets = "[".repeat(300);
+    expect(load(cm(`"${brackets}" # ${brackets}`)).diagnostics).toEqual([]);
+    const shallow = Array.from({ length: 300 }, (_, i) => cm("[[x]]", `c${i}`).replace("  a: [[x]]", '  a: "[[x]]"\n  b: "y"')).join("---\n");
+    expect(load(shallow).diagnostics).toEqual([]);
   });
 });
 
