@@ -85,6 +85,7 @@ export const ERROR_CODES = {
   ApiTokensRequired: "stalled",
   // status and CLI
   StatusWriteFailed: "transient",
+  StatusRecordInvalid: "stalled",
   InvalidArgument: "stalled",
 } as const satisfies Record<string, RetryDecision>;
 
