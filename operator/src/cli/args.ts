@@ -37,7 +37,7 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** The longest duration a flag may give: Node's timers fire at once beyond 2^31 − 1 ms (about 24.8 days). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Parses a duration: "500ms", "5s", "2m", "24h" or a bare number of milliseconds, from `minMs` (default 1 ms:
