@@ -5,6 +5,7 @@ import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CoxError } from "../api/errors.js";
 import { formatMemory, parseMemory } from "../api/quantity.js";
+import { MAX_TIMER_MS } from "../engine/queue.js";
 import { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, ManifestCache, type LoadOptions, type ManifestLimits } from "../manifest/index.js";
 import { loadPolicyFile } from "../manifest/policy.js";
 import { AgeKeyring } from "../manifest/sops.js";
@@ -36,12 +37,9 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
 /** Units of parseDuration, in milliseconds. */
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** The longest duration a flag may give: Node's timers fire at once beyond 2^31 − 1 ms (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Parses a duration: "500ms", "5s", "2m", "24h" or a bare number of milliseconds, from `minMs` (default 1 ms:
- * no flag of coxswain's means anything with 0) to `maxMs` (default MAX_TIMER_MS).
+ * no flag of coxswain's means anything with 0) to `maxMs` (default MAX_TIMER_MS: a longer timer would fire at once).
  */
 export function parseDuration(flag: string, text: string, minMs = 1, maxMs = MAX_TIMER_MS): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$/.exec(text.trim());
