@@ -65,7 +65,7 @@ const COMMIT = obj(
     message: str,
     changes: strings,
     errors: list(recordedError),
-    timings: obj({ seen: str, applied: str, finished: str, durationMs: count }),
+    timings: obj({ seen: str, applied: str, finished: str, durationMs: { type: "number" } }),
     supersededBy: str,
     quarantined: bool,
     rollback: obj({ to: str, code: str, reason: str }, true),
