@@ -89,6 +89,7 @@ export const ERROR_CODES = {
   ManifestNotEditable: "stalled",
   // status and CLI
   StatusWriteFailed: "transient",
+  StatusRecordInvalid: "stalled",
   InvalidArgument: "stalled",
 } as const satisfies Record<string, RetryDecision>;
 

@@ -5,6 +5,7 @@ import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CoxError } from "../api/errors.js";
 import { formatMemory, parseMemory } from "../api/quantity.js";
+import { MAX_TIMER_MS } from "../engine/queue.js";
 import { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, ManifestCache, type LoadOptions, type ManifestLimits } from "../manifest/index.js";
 import { loadPolicyFile } from "../manifest/policy.js";
 import { AgeKeyring } from "../manifest/sops.js";
@@ -19,7 +20,7 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
   argv: string[],
   options: T,
   allowPositionals = false,
-): { values: { [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : string }; positionals: string[] } {
+): { values: { -readonly [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : string }; positionals: string[] } {
   let r: ReturnType<typeof parseArgs>;
   try {
     r = parseArgs({ args: argv, options, allowPositionals, strict: true });
@@ -37,15 +38,23 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
- * Parses a duration: "500ms", "5s", "2m", "24h" or a bare number of milliseconds, of at least `minMs`
- * (default 1 ms: no flag of coxswain's means anything with 0).
+ * Parses a duration: "500ms", "5s", "2m", "24h" or a bare number of milliseconds, from `minMs` (default 1 ms:
+ * no flag of coxswain's means anything with 0) to `maxMs` (default MAX_TIMER_MS: a longer timer would fire at once).
  */
-export function parseDuration(flag: string, text: string, minMs = 1): number {
+export function parseDuration(flag: string, text: string, minMs = 1, maxMs = MAX_TIMER_MS): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) throw new CoxError("InvalidArgument", `${flag}: expected a duration like 500ms, 5s, 2m or 24h (got ${JSON.stringify(text)})`);
   const ms = Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "ms"]!);
-  if (ms < minMs) throw new CoxError("InvalidArgument", `${flag}: expected a duration of at least ${minMs >= 1000 ? `${minMs / 1000}s` : `${minMs}ms`} (got ${JSON.stringify(text)})`);
+  if (!(ms >= minMs && ms <= maxMs)) {
+    throw new CoxError("InvalidArgument", `${flag}: expected a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)} (got ${JSON.stringify(text)})`);
+  }
   return ms;
+}
+
+/** A duration in the largest unit that divides it ("100ms", "2s", "1m", "24h"); ms otherwise. */
+function formatDuration(ms: number): string {
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
 }
 
 /** Checks a branch name (without refs/heads/) the way git would refuse it. */
@@ -79,10 +88,21 @@ export function parseInstance(flag: string, text: string): string {
   return text;
 }
 
-/** Parses a whole number of at least `min` (digits only). */
-export function parseWholeNumber(flag: string, text: string, min: number): number {
+/** Parses a whole number of at least `min` (digits only), at most `max` (default Number.MAX_SAFE_INTEGER). */
+export function parseWholeNumber(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text.trim());
-  if (!/^[0-9]+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) throw new CoxError("InvalidArgument", `${flag}: expected a whole number of at least ${min} (got ${JSON.stringify(text)})`);
+  if (!/^[0-9]+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CoxError("InvalidArgument", `${flag}: expected a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? " up" : ` to ${max}`} (got ${JSON.stringify(text)})`);
+  }
+  return n;
+}
+
+/** Parses a positive decimal number (digits, an optional fraction) of at most `max`. */
+export function parsePositiveNumber(flag: string, text: string, max: number): number {
+  const n = Number(text.trim());
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text.trim()) || !(n > 0) || n > max) {
+    throw new CoxError("InvalidArgument", `${flag}: expected a number above 0 and at most ${max}, like 10 or 0.5 (got ${JSON.stringify(text)})`);
+  }
   return n;
 }
 

@@ -24,9 +24,12 @@ export const HISTORY_USAGE = `coxswain history --repo <path|url> [flags]
 /** Default number of entries. */
 export const DEFAULT_HISTORY_LIMIT = 50;
 
+/** The flags of `coxswain history`. */
+export const HISTORY_FLAGS = { ...READ_FLAGS, limit: { type: "string" } } as const;
+
 /** Prints the deploy log; resolves with the exit code (0; nothing recorded throws BranchNotFound → 1). */
 export async function historyCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  const { values } = parse(argv, { ...READ_FLAGS, limit: { type: "string" } });
+  const { values } = parse(argv, HISTORY_FLAGS);
   const output = values.output ?? "text";
   if (output !== "text" && output !== "json") throw new CoxError("InvalidArgument", `--output: expected json (got ${JSON.stringify(values.output)})`);
   let limit = DEFAULT_HISTORY_LIMIT;

@@ -172,9 +172,12 @@ function shellWord(text: string): string {
   return /^[A-Za-z0-9_./:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }
 
+/** The flags of `coxswain init`. */
+export const INIT_FLAGS = { "node-name": { type: "string" } } as const;
+
 /** Scaffolds the repository; resolves with the exit code. InvalidArgument when DIR holds anything but `.git`. */
 export async function initCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  const { values, positionals } = parse(argv, { "node-name": { type: "string" } }, true);
+  const { values, positionals } = parse(argv, INIT_FLAGS, true);
   if (positionals.length > 1) throw new CoxError("InvalidArgument", `usage: ${INIT_USAGE.split("\n")[0]}`);
   const dir = path.resolve(positionals[0] ?? ".");
   const node = values["node-name"] ?? hostNodeName();

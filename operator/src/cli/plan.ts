@@ -16,7 +16,7 @@ import { StatusWriter } from "../status/writer.js";
 import { loadCommit } from "../sync/load.js";
 import { realRuntimeFactory, resolveDefaultNode, type DefaultRuntime } from "../sync/operator.js";
 import { buildPlan, formatPlan, type Plan } from "../sync/plan.js";
-import { MANIFEST_LIMIT_FLAGS, MANIFEST_LIMITS_USAGE, parse, parseManifestFlags, parsePortRange, readAgeKeyFlag, parseSchedulerFlags, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
+import { MANIFEST_LIMIT_FLAGS, MANIFEST_LIMITS_USAGE, parse, parseInstance, parseManifestFlags, parsePortRange, readAgeKeyFlag, parseSchedulerFlags, SCHEDULER_FLAGS, SCHEDULER_USAGE } from "./args.js";
 import { observeFleet } from "./fleet.js";
 import { openForReading } from "./status.js";
 
@@ -39,25 +39,28 @@ export const PLAN_USAGE = `coxswain plan --repo <path|url> [flags]
 ${MANIFEST_LIMITS_USAGE}
 ${SCHEDULER_USAGE}`;
 
+/** The flags of `coxswain plan`. */
+export const PLAN_FLAGS = {
+  repo: { type: "string" },
+  branch: { type: "string" },
+  path: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  "state-dir": { type: "string" },
+  "status-branch": { type: "string" },
+  "git-credentials-file": { type: "string" },
+  runtime: { type: "string" },
+  "port-range": { type: "string" },
+  instance: { type: "string" },
+  offline: { type: "boolean" },
+  output: { type: "string" },
+  ...MANIFEST_LIMIT_FLAGS,
+  ...SCHEDULER_FLAGS,
+} as const;
+
 /** Prints a plan; resolves with the exit code (1 when the target commit is invalid or a pod does not fit). */
 export async function planCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  const { values } = parse(argv, {
-    repo: { type: "string" },
-    branch: { type: "string" },
-    path: { type: "string" },
-    from: { type: "string" },
-    to: { type: "string" },
-    "state-dir": { type: "string" },
-    "status-branch": { type: "string" },
-    "git-credentials-file": { type: "string" },
-    runtime: { type: "string" },
-    "port-range": { type: "string" },
-    instance: { type: "string" },
-    offline: { type: "boolean" },
-    output: { type: "string" },
-    ...MANIFEST_LIMIT_FLAGS,
-    ...SCHEDULER_FLAGS,
-  });
+  const { values } = parse(argv, PLAN_FLAGS);
   const scheduler = parseSchedulerFlags(values);
   const manifests = parseManifestFlags(values);
   const age = await readAgeKeyFlag(values);
@@ -66,6 +69,9 @@ export async function planCommand(argv: string[], out: (line: string) => void): 
   if (output !== "text" && output !== "json") throw new CoxError("InvalidArgument", `--output: expected json (got ${JSON.stringify(values.output)})`);
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
   if (!["auto", "docker", "process"].includes(runtime)) throw new CoxError("InvalidArgument", `--runtime: expected auto, docker or process (got ${JSON.stringify(values.runtime)})`);
+  // Checked before the repository is opened: a nonsense value is a usage error whatever the repository holds.
+  const portRange = values["port-range"] !== undefined ? parsePortRange("--port-range", values["port-range"]) : undefined;
+  const instance = values.instance !== undefined ? parseInstance("--instance", values.instance) : "coxswain";
   const toRef = values.to ?? values.branch ?? "main";
   const opened = await openForReading({ ...values, pullRequests: /^refs\/(pull|merge-requests)\//.test(toRef) || /^refs\/(pull|merge-requests)\//.test(values.from ?? "") });
   const repo = opened.repo;
@@ -91,9 +97,8 @@ export async function planCommand(argv: string[], out: (line: string) => void): 
     if (values.offline || !target.graph) {
       plan = buildPlan({ ...(from ? { from } : {}), ...(base?.graph ? { fromGraph: base.graph } : {}), target });
     } else {
-      const instance = values.instance ?? "coxswain";
       const stateDir = path.resolve(values["state-dir"] ?? ".coxswain");
-      const defaultNode = await resolveDefaultNode(runtime, instance, values["port-range"] ? parsePortRange("--port-range", values["port-range"]) : undefined);
+      const defaultNode = await resolveDefaultNode(runtime, instance, portRange);
       const fleet = await observeFleet(base?.graph, defaultNode, realRuntimeFactory(stateDir, instance));
       try {
         unreachable = fleet.unreachable;

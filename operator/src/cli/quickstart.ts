@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoxError } from "../api/errors.js";
 import { resolveDefaultNode, type DefaultRuntime } from "../sync/operator.js";
-import { parse } from "./args.js";
+import { parse, parsePortRange } from "./args.js";
 import { runCommand } from "./run.js";
 
 /** The image the example manifests reference. */
@@ -81,11 +81,17 @@ export function ensureExampleImage(endpoint: string, out: (line: string) => void
   }
 }
 
+/** The flags of `coxswain quickstart`. */
+export const QUICKSTART_FLAGS = { "state-dir": { type: "string" }, runtime: { type: "string" }, "port-range": { type: "string" } } as const;
+
 /** Sets up the example and runs the operator on it. */
 export async function quickstartCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  const { values } = parse(argv, { "state-dir": { type: "string" }, runtime: { type: "string" }, "port-range": { type: "string" } });
+  const { values } = parse(argv, QUICKSTART_FLAGS);
   const stateDir = path.resolve(values["state-dir"] ?? ".coxswain");
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
+  // Checked before the example is written or built (`run` checks them again).
+  if (!["auto", "docker", "process"].includes(runtime)) throw new CoxError("InvalidArgument", `--runtime: expected auto, docker or process (got ${JSON.stringify(values.runtime)})`);
+  if (values["port-range"] !== undefined) parsePortRange("--port-range", values["port-range"]);
   const repo = ensureExampleRepo(stateDir, out);
   const node = await resolveDefaultNode(runtime, "coxswain");
   if (node.endpoint.startsWith("unix://")) ensureExampleImage(node.endpoint, out);

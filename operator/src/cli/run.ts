@@ -9,6 +9,7 @@ import type { Logger } from "../api/log.js";
 import { DEFAULT_FORGE_URLS, FORGE_KINDS, type ForgeKind } from "../forge/client.js";
 import { isLoopbackHost, parseListen, readApiTokenFile, readWebhookSecretFile } from "../server/index.js";
 import { readSecretFile, refGlob, resolveGitCredentials } from "../source/index.js";
+import { DEFAULT_FLEET_POLL_MS } from "../runtime/fleet.js";
 import { startOperator, type DefaultRuntime, type OperatorOptions } from "../sync/operator.js";
 import {
   MANIFEST_CACHE_FLAG,
@@ -25,6 +26,7 @@ import {
   readAgeKeyFlag,
   parsePort,
   parsePortRange,
+  parsePositiveNumber,
   parseSchedulerFlags,
   required,
   SCHEDULER_FLAGS,
@@ -91,6 +93,46 @@ ${MANIFEST_LIMITS_USAGE}
 ${MANIFEST_CACHE_USAGE}
 ${SCHEDULER_USAGE}`;
 
+/** The flags of `coxswain run` (test/unit/cli/flag-values.test.ts checks a nonsense value of each is refused). */
+export const RUN_FLAGS = {
+  repo: { type: "string" },
+  branch: { type: "string" },
+  path: { type: "string" },
+  "state-dir": { type: "string" },
+  runtime: { type: "string" },
+  "port-range": { type: "string" },
+  "proxy-image": { type: "string" },
+  "ingress-http-port": { type: "string" },
+  "ingress-https-port": { type: "string" },
+  instance: { type: "string" },
+  "poll-interval": { type: "string" },
+  "node-grace": { type: "string" },
+  "eviction-timeout": { type: "string" },
+  "status-branch": { type: "string" },
+  "notes-ref": { type: "string" },
+  "git-credentials-file": { type: "string" },
+  "git-timeout": { type: "string" },
+  listen: { type: "string" },
+  ui: { type: "boolean" },
+  "webhook-secret-file": { type: "string" },
+  "api-token-file": { type: "string" },
+  "webhook-rate": { type: "string" },
+  "ready-fetch-failures": { type: "string" },
+  "auto-revert": { type: "boolean" },
+  "preview-branches": { type: "string", multiple: true },
+  "preview-envs": { type: "string", multiple: true },
+  "preview-ttl": { type: "string" },
+  forge: { type: "string" },
+  "forge-url": { type: "string" },
+  "forge-repo": { type: "string" },
+  "forge-token-file": { type: "string" },
+  seed: { type: "string" },
+  ...LOG_FLAGS,
+  ...MANIFEST_LIMIT_FLAGS,
+  ...MANIFEST_CACHE_FLAG,
+  ...SCHEDULER_FLAGS,
+} as const;
+
 /** Checks a proposal glob: not empty, no whitespace. */
 function glob(flag: string, value: string): string {
   if (value.trim() === "" || /\s/.test(value)) throw new CoxError("InvalidArgument", `${flag}: expected a glob like 'pr/*' (got ${JSON.stringify(value)})`);
@@ -103,44 +145,7 @@ function glob(flag: string, value: string): string {
  * its lines to `out`; logs where secrets come from and their warnings.
  */
 export async function runOptions(argv: string[], out: (line: string) => void): Promise<OperatorOptions & { log: Logger }> {
-  const { values } = parse(argv, {
-    repo: { type: "string" },
-    branch: { type: "string" },
-    path: { type: "string" },
-    "state-dir": { type: "string" },
-    runtime: { type: "string" },
-    "port-range": { type: "string" },
-    "proxy-image": { type: "string" },
-    "ingress-http-port": { type: "string" },
-    "ingress-https-port": { type: "string" },
-    instance: { type: "string" },
-    "poll-interval": { type: "string" },
-    "node-grace": { type: "string" },
-    "eviction-timeout": { type: "string" },
-    "status-branch": { type: "string" },
-    "notes-ref": { type: "string" },
-    "git-credentials-file": { type: "string" },
-    "git-timeout": { type: "string" },
-    listen: { type: "string" },
-    ui: { type: "boolean" },
-    "webhook-secret-file": { type: "string" },
-    "api-token-file": { type: "string" },
-    "webhook-rate": { type: "string" },
-    "ready-fetch-failures": { type: "string" },
-    "auto-revert": { type: "boolean" },
-    "preview-branches": { type: "string", multiple: true },
-    "preview-envs": { type: "string", multiple: true },
-    "preview-ttl": { type: "string" },
-    forge: { type: "string" },
-    "forge-url": { type: "string" },
-    "forge-repo": { type: "string" },
-    "forge-token-file": { type: "string" },
-    seed: { type: "string" },
-    ...LOG_FLAGS,
-    ...MANIFEST_LIMIT_FLAGS,
-    ...MANIFEST_CACHE_FLAG,
-    ...SCHEDULER_FLAGS,
-  });
+  const { values } = parse(argv, RUN_FLAGS);
   const log = createLogger(parseLogFlags(values), out);
   const runtime = (values.runtime ?? "auto") as DefaultRuntime;
   if (!["auto", "docker", "process"].includes(runtime)) {
@@ -166,13 +171,15 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   const httpsPort = values["ingress-https-port"] !== undefined ? parsePort("--ingress-https-port", values["ingress-https-port"]) : undefined;
   if (httpPort !== undefined && httpPort === httpsPort) throw new CoxError("InvalidArgument", `--ingress-http-port and --ingress-https-port: expected two different ports (got ${httpPort} for both)`);
   if (httpPort !== undefined || httpsPort !== undefined) opts.ingress = { ...(httpPort !== undefined ? { httpPort } : {}), ...(httpsPort !== undefined ? { httpsPort } : {}) };
-  // A poll faster than 100 ms would only load the remote; the node flags are timeouts, so more than 0.
+  // A poll faster than 100 ms would only load the remote. A node grace shorter than the fleet's heartbeat (it
+  // lists every node every 2 s) would call answering nodes NotReady between two listings; an eviction or a
+  // Git request given less than a second is no timeout but a failure.
   if (values["poll-interval"] !== undefined) opts.pollMs = parseDuration("--poll-interval", values["poll-interval"], 100);
-  if (values["node-grace"] !== undefined) opts.nodeGraceMs = parseDuration("--node-grace", values["node-grace"]);
-  if (values["eviction-timeout"] !== undefined) opts.evictionTimeoutMs = parseDuration("--eviction-timeout", values["eviction-timeout"]);
+  if (values["node-grace"] !== undefined) opts.nodeGraceMs = parseDuration("--node-grace", values["node-grace"], DEFAULT_FLEET_POLL_MS);
+  if (values["eviction-timeout"] !== undefined) opts.evictionTimeoutMs = parseDuration("--eviction-timeout", values["eviction-timeout"], 1000);
   if (values["status-branch"] !== undefined) opts.statusBranch = parseBranch("--status-branch", values["status-branch"]);
   if (values["notes-ref"] !== undefined) opts.notesRef = parseRef("--notes-ref", values["notes-ref"]);
-  if (values["git-timeout"] !== undefined) opts.gitTimeoutMs = parseDuration("--git-timeout", values["git-timeout"]);
+  if (values["git-timeout"] !== undefined) opts.gitTimeoutMs = parseDuration("--git-timeout", values["git-timeout"], 1000);
   if (values.seed !== undefined) opts.seed = parseWholeNumber("--seed", values.seed, 0);
   const scheduler = parseSchedulerFlags(values);
   if (scheduler) opts.scheduler = scheduler;
@@ -199,8 +206,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
     values.listen ??= DEFAULT_UI_LISTEN;
   }
   if (values["ready-fetch-failures"] !== undefined) {
-    const n = Number(values["ready-fetch-failures"]);
-    if (!Number.isInteger(n) || n < 1) throw new CoxError("InvalidArgument", `--ready-fetch-failures: expected a whole number of at least 1 (got ${JSON.stringify(values["ready-fetch-failures"])})`);
+    const n = parseWholeNumber("--ready-fetch-failures", values["ready-fetch-failures"], 1, 1_000_000);
     if (!values.listen) throw new CoxError("InvalidArgument", "--ready-fetch-failures needs --listen <host:port> (or --ui)");
     opts.readyFetchFailures = n;
   }
@@ -225,9 +231,7 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
       log.info(`webhook secret: from file ${values["webhook-secret-file"]}`);
     } else log.warn("--listen without --webhook-secret-file: every webhook is refused (401); /healthz, /readyz and /metrics are served");
     if (values["webhook-rate"] !== undefined) {
-      const rate = Number(values["webhook-rate"]);
-      if (!(rate > 0)) throw new CoxError("InvalidArgument", `--webhook-rate: expected a positive number (got ${JSON.stringify(values["webhook-rate"])})`);
-      opts.webhookRate = rate;
+      opts.webhookRate = parsePositiveNumber("--webhook-rate", values["webhook-rate"], 10_000);
     }
   }
   if (values["auto-revert"]) opts.autoRevert = true;
@@ -239,7 +243,8 @@ export async function runOptions(argv: string[], out: (line: string) => void): P
   if (envs.length) opts.previewEnvs = envs;
   if (values["preview-ttl"] !== undefined) {
     if (!envs.length) throw new CoxError("InvalidArgument", "--preview-ttl needs --preview-envs <glob>");
-    opts.previewTtlMs = parseDuration("--preview-ttl", values["preview-ttl"]);
+    // A preview removed within a minute of its head would never be looked at; a year is longer than any proposal lives.
+    opts.previewTtlMs = parseDuration("--preview-ttl", values["preview-ttl"], 60_000, 365 * 24 * 3_600_000);
   }
   const forge = await forgeOptions(values, repo, branches.length + envs.length > 0, log);
   if (forge) opts.forge = forge;

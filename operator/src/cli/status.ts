@@ -18,7 +18,7 @@ import { readAutoscalerStatus, type AutoscalerRecord } from "../status/autoscale
 import { readCronJobRecord, type CronJobRecord } from "../status/cronjobs.js";
 import { readRecords, type RecordedStatus } from "../status/reader.js";
 import type { WorkloadRecord } from "../status/types.js";
-import { parse } from "./args.js";
+import { parse, parseBranch, parseRef } from "./args.js";
 
 /** Help text of `coxswain status`. */
 export const STATUS_USAGE = `coxswain status --repo <path|url> [flags]
@@ -53,15 +53,23 @@ export interface OpenedForReading {
 /**
  * Opens --repo for reading: a path in place; a URL through a mirror in --state-dir, or in a temporary
  * directory removed by close(). Credentials for a URL: --git-credentials-file, else the environment.
+ * InvalidArgument for a --branch, --status-branch or --notes-ref git would refuse.
  */
 export async function openForReading(values: {
   repo?: string | undefined;
   "state-dir"?: string | undefined;
   "git-credentials-file"?: string | undefined;
+  branch?: string | undefined;
+  "status-branch"?: string | undefined;
+  "notes-ref"?: string | undefined;
   /** Also mirror pull/merge request heads (a URL's refs/pull/<n>/head). */
   pullRequests?: boolean;
 }): Promise<OpenedForReading> {
   if (!values.repo) throw new CoxError("InvalidArgument", "--repo is required");
+  // Names git would refuse are usage errors, before anything is opened or fetched.
+  if (values.branch !== undefined) parseBranch("--branch", values.branch);
+  if (values["status-branch"] !== undefined) parseBranch("--status-branch", values["status-branch"]);
+  if (values["notes-ref"] !== undefined) parseRef("--notes-ref", values["notes-ref"]);
   const remote = /^https?:\/\//i.test(values.repo);
   if (!remote) {
     const repo = await openRepository({ repo: path.resolve(values.repo), stateDir: path.resolve(values["state-dir"] ?? ".coxswain") });

@@ -76,8 +76,8 @@ export const DEFAULT_WAITING_DELAY_MS = 5_000;
 /** Longest run of reconciles without a turn of the event loop for timers and I/O, in ms. */
 const MAX_TURN_MS = 2;
 
-/** Longest delay a timer can hold (2^31 − 1 ms, about 24.8 days); longer requests are clamped. */
-const MAX_TIMER_MS = 2_147_483_647;
+/** Longest delay a Node timer can hold (2^31 − 1 ms, about 24.8 days): longer ones fire at once. Requeues are clamped to it. */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 const defaultClock: QueueClock = {
   now: () => performance.now(),

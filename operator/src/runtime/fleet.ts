@@ -51,6 +51,9 @@ export interface NodeConfig {
   drain?: boolean;
 }
 
+/** How often the fleet lists every node by default (FleetOptions.pollMs): its heartbeat. */
+export const DEFAULT_FLEET_POLL_MS = 2000;
+
 /** Kubernetes' default pod limit per node. */
 export const DEFAULT_MAX_PODS = 110;
 
@@ -268,7 +271,7 @@ export class Fleet {
 
   constructor(opts: FleetOptions) {
     this.opts = {
-      pollMs: 2000,
+      pollMs: DEFAULT_FLEET_POLL_MS,
       nodeGraceMs: 10_000,
       evictionTimeoutMs: 30_000,
       prober: runProbe,

@@ -71,6 +71,24 @@ export interface ProbesLabel {
   grace?: number;
 }
 
+/** Kubernetes' default terminationGracePeriodSeconds: what a pod gets when its spec sets none, or when its containers do not say. */
+export const DEFAULT_GRACE_SECONDS = 30;
+
+/**
+ * A pod's own terminationGracePeriodSeconds, as its containers record it (LABELS.probes' grace): what stopping
+ * the pod waits between SIGTERM and SIGKILL, as Kubernetes deletes a pod with its own grace period whoever
+ * asks (a removed workload, a preemption, an old revision's pod). `fallback` when no container records a valid
+ * one: pods made by versions that wrote the label only with probes.
+ */
+export function podGraceSeconds(pod: { containers: readonly { labels: Readonly<Record<string, string>> }[] }, fallback = DEFAULT_GRACE_SECONDS): number {
+  let grace: number | undefined;
+  for (const c of pod.containers) {
+    const g = parse<ProbesLabel>(c.labels[LABELS.probes])?.grace;
+    if (typeof g === "number" && Number.isInteger(g) && g >= 0) grace = Math.max(grace ?? 0, g);
+  }
+  return grace ?? fallback;
+}
+
 /** A pod's restartPolicy, as Kubernetes spells it. */
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
 
@@ -220,7 +238,7 @@ export class Kubelet {
               ...(probes.liveness ? { liveness: probes.liveness } : {}),
               ...(probes.startup ? { startup: probes.startup } : {}),
               ...(postStart ? { postStart } : {}),
-              grace: probes.grace ?? 30,
+              grace: probes.grace ?? DEFAULT_GRACE_SECONDS,
             },
             probing: new Set(),
             acting: false,

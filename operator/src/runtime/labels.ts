@@ -49,7 +49,11 @@ export const LABELS = {
   podLabels: "io.coxswain.pod-labels",
   /** The pod's scheduling priority (integer as text), from its PriorityClass or coxswain.io/priority; for preemption. */
   priority: "io.coxswain.priority",
-  /** Liveness and startup probes as resolved at create time, JSON {"liveness":…, "startup":…} (same shape as readiness). */
+  /**
+   * Liveness and startup probes as resolved at create time, JSON {"liveness":…, "startup":…} (same shape as
+   * readiness), with the pod's terminationGracePeriodSeconds as "grace"; on every container. Earlier versions wrote
+   * it only with probes or a postStart hook: a pod none of whose containers has it is stopped with the default 30 s.
+   */
   probes: "io.coxswain.probes",
   /**
    * On an init container only: its place in the pod's initContainers (0-based, as text). The kubelet starts it

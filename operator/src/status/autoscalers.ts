@@ -8,7 +8,8 @@
  * (readAutoscalerRecord): its desiredReplicas is the target's count until the autoscaler's next sync, so a
  * restart never drops the workload back to the count in Git.
  */
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { statusRecordOrUndefined } from "./schemas.js";
 import type { Condition } from "../api/conditions.js";
 
 /** autoscalers/<namespace>/<name>.yaml. */
@@ -72,48 +73,35 @@ export function renderAutoscalerRecord(r: AutoscalerRecord): string {
   );
 }
 
-/** The whole record of a status file (for `coxswain status`); undefined when it is not one. */
+/** The whole record of a status file (for `coxswain status`); undefined when it is absent or not one (status/schemas.ts). */
 export function readAutoscalerStatus(text: string): AutoscalerRecord | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch {
-    return undefined;
-  }
-  if (doc === null || typeof doc !== "object") return undefined;
-  const d = doc as Partial<AutoscalerRecord>;
-  if (typeof d.autoscaler !== "string" || typeof d.target !== "string" || typeof d.desiredReplicas !== "number") return undefined;
+  const d = statusRecordOrUndefined("autoscaler", text) as unknown as Partial<AutoscalerRecord> & Pick<AutoscalerRecord, "autoscaler" | "target" | "desiredReplicas">;
+  if (!d) return undefined;
   return {
     autoscaler: d.autoscaler,
     target: d.target,
-    minReplicas: Number(d.minReplicas ?? 1),
-    maxReplicas: Number(d.maxReplicas ?? 0),
-    currentReplicas: Number(d.currentReplicas ?? 0),
+    minReplicas: d.minReplicas ?? 1,
+    maxReplicas: d.maxReplicas ?? 0,
+    currentReplicas: d.currentReplicas ?? 0,
     desiredReplicas: d.desiredReplicas,
-    gitReplicas: Number(d.gitReplicas ?? 0),
-    currentMetrics: Array.isArray(d.currentMetrics) ? d.currentMetrics : [],
-    ...(typeof d.lastScaleTime === "string" ? { lastScaleTime: d.lastScaleTime } : {}),
-    ...(typeof d.lastScaleReason === "string" ? { lastScaleReason: d.lastScaleReason } : {}),
-    conditions: Array.isArray(d.conditions) ? d.conditions : [],
-    message: typeof d.message === "string" ? d.message : "",
+    gitReplicas: d.gitReplicas ?? 0,
+    currentMetrics: d.currentMetrics ?? [],
+    ...(d.lastScaleTime !== undefined ? { lastScaleTime: d.lastScaleTime } : {}),
+    ...(d.lastScaleReason !== undefined ? { lastScaleReason: d.lastScaleReason } : {}),
+    conditions: d.conditions ?? [],
+    message: d.message ?? "",
   };
 }
 
-/** What a status file says that a restart needs; empty when it cannot be read. */
+/** What a status file says that a restart needs; empty when it is absent or not one (status/schemas.ts). */
 export function readAutoscalerRecord(text: string): { target?: string; desiredReplicas?: number; lastScaleTime?: string; lastScaleReason?: string; conditions?: Condition[] } {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch {
-    return {};
-  }
-  if (doc === null || typeof doc !== "object") return {};
-  const d = doc as Record<string, unknown>;
+  const r = readAutoscalerStatus(text);
+  if (!r) return {};
   return {
-    ...(typeof d.target === "string" ? { target: d.target } : {}),
-    ...(typeof d.desiredReplicas === "number" && Number.isInteger(d.desiredReplicas) && d.desiredReplicas >= 0 ? { desiredReplicas: d.desiredReplicas } : {}),
-    ...(typeof d.lastScaleTime === "string" ? { lastScaleTime: d.lastScaleTime } : {}),
-    ...(typeof d.lastScaleReason === "string" ? { lastScaleReason: d.lastScaleReason } : {}),
-    ...(Array.isArray(d.conditions) ? { conditions: d.conditions as Condition[] } : {}),
+    target: r.target,
+    desiredReplicas: r.desiredReplicas,
+    ...(r.lastScaleTime !== undefined ? { lastScaleTime: r.lastScaleTime } : {}),
+    ...(r.lastScaleReason !== undefined ? { lastScaleReason: r.lastScaleReason } : {}),
+    conditions: r.conditions,
   };
 }

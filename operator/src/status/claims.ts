@@ -7,7 +7,8 @@
  * (readClaimRecord): its node seeds the claim's binding, its deleteDataOnRemoval decides for a claim that
  * was removed from Git while the operator was down.
  */
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { statusRecordOrUndefined } from "./schemas.js";
 
 /** claims/<namespace>/<name>.yaml. */
 export function claimPath(claim: string): string {
@@ -57,18 +58,9 @@ export function renderClaimRecord(r: ClaimRecord): string {
   }, { lineWidth: 0 }); // unfolded: the command is copied as it is
 }
 
-/** The node and deleteDataOnRemoval of a claim's status file as written; empty when it cannot be read. */
+/** The node and deleteDataOnRemoval of a claim's status file as written; empty when it is absent or not one (status/schemas.ts). */
 export function readClaimRecord(text: string): { node?: string; deleteDataOnRemoval?: boolean } {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch {
-    return {};
-  }
-  if (doc === null || typeof doc !== "object") return {};
-  const d = doc as Record<string, unknown>;
-  return {
-    ...(typeof d.node === "string" ? { node: d.node } : {}),
-    ...(typeof d.deleteDataOnRemoval === "boolean" ? { deleteDataOnRemoval: d.deleteDataOnRemoval } : {}),
-  };
+  const d = statusRecordOrUndefined("claim", text) as unknown as ClaimRecord | undefined;
+  if (!d) return {};
+  return { ...(d.node !== undefined ? { node: d.node } : {}), deleteDataOnRemoval: d.deleteDataOnRemoval };
 }

@@ -8,7 +8,8 @@
  * Read back after a restart (readCronJobRecord): lastScheduleTime is what makes the catch-up decision right
  * (at most one missed time started, none already started), and the runs are found again by name.
  */
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { statusRecordOrUndefined } from "./schemas.js";
 
 /** cronjobs/<namespace>/<name>.yaml. */
 export function cronJobPath(namespace: string, name: string): string {
@@ -68,36 +69,23 @@ export function renderCronJobRecord(r: CronJobRecord): string {
   );
 }
 
-/** A CronJob's status file as written; undefined when it cannot be read as one. */
+/** A CronJob's status file as written; undefined when it is absent or not one (status/schemas.ts). */
 export function readCronJobRecord(text: string): CronJobRecord | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch {
-    return undefined;
-  }
-  if (doc === null || typeof doc !== "object") return undefined;
-  const d = doc as Record<string, unknown>;
-  const str = (k: string) => (typeof d[k] === "string" ? (d[k] as string) : undefined);
-  const [namespace, name, schedule, createdAt] = [str("namespace"), str("name"), str("schedule"), str("createdAt")];
-  if (namespace === undefined || name === undefined || schedule === undefined || createdAt === undefined) return undefined;
-  const runs = (Array.isArray(d.runs) ? (d.runs as RecordedCronRun[]) : []).filter(
-    (x) => x && typeof x.name === "string" && typeof x.scheduledAt === "string" && (x.phase === "Running" || x.phase === "Complete" || x.phase === "Failed"),
-  );
-  const skipped = d.skipped as { reason?: unknown; message?: unknown } | undefined;
-  const opt = (k: "timeZone" | "lastScheduleTime" | "lastSuccessfulTime" | "nextRunAt") => (str(k) !== undefined ? { [k]: str(k)! } : {});
+  const d = statusRecordOrUndefined("cronjob", text) as unknown as CronJobRecord | undefined;
+  if (!d) return undefined;
+  const opt = (k: "timeZone" | "lastScheduleTime" | "lastSuccessfulTime" | "nextRunAt") => (d[k] !== undefined ? { [k]: d[k] } : {});
   return {
-    namespace,
-    name,
-    schedule,
+    namespace: d.namespace,
+    name: d.name,
+    schedule: d.schedule,
     ...opt("timeZone"),
-    suspend: d.suspend === true,
-    createdAt,
+    suspend: d.suspend,
+    createdAt: d.createdAt,
     ...opt("lastScheduleTime"),
     ...opt("lastSuccessfulTime"),
     ...opt("nextRunAt"),
-    ...(skipped && typeof skipped.reason === "string" && typeof skipped.message === "string" ? { skipped: { reason: skipped.reason, message: skipped.message } } : {}),
-    runs: runs.map((x) => ({ name: x.name, scheduledAt: x.scheduledAt, phase: x.phase, ...(typeof x.finishedAt === "string" ? { finishedAt: x.finishedAt } : {}) })),
-    removing: Array.isArray(d.removing) ? (d.removing as unknown[]).filter((x): x is string => typeof x === "string").sort() : [],
+    ...(d.skipped !== undefined ? { skipped: { reason: d.skipped.reason, message: d.skipped.message } } : {}),
+    runs: d.runs.map((x) => ({ name: x.name, scheduledAt: x.scheduledAt, phase: x.phase, ...(x.finishedAt !== undefined ? { finishedAt: x.finishedAt } : {}) })),
+    removing: [...d.removing].sort(),
   };
 }

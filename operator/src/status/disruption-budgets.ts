@@ -4,7 +4,8 @@
  * DisruptionAllowed condition) and the pods it counts. Rendering is pure and deterministic (no clock: the
  * file changes only when the figures do). `coxswain status` reads it back (readBudgetRecord).
  */
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { statusRecordOrUndefined } from "./schemas.js";
 
 /** disruptionbudgets/<namespace>/<name>.yaml. */
 export function budgetPath(budget: string): string {
@@ -49,24 +50,17 @@ export function renderBudgetRecord(r: BudgetRecord): string {
   });
 }
 
-/** A budget's status file read back; undefined when it is not one. */
+/** A budget's status file read back; undefined when it is absent or not one (status/schemas.ts). */
 export function readBudgetRecord(text: string): BudgetRecord | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch {
-    return undefined;
-  }
-  if (doc === null || typeof doc !== "object") return undefined;
-  const d = doc as Partial<BudgetRecord>;
+  const d = statusRecordOrUndefined("disruption budget", text) as unknown as (Omit<BudgetRecord, "status"> & { status: Partial<BudgetRecord["status"]> & Omit<BudgetRecord["status"], "conditions"> }) | undefined;
+  if (!d) return undefined;
   const s = d.status;
-  if (typeof d.budget !== "string" || !s || typeof s.currentHealthy !== "number" || typeof s.desiredHealthy !== "number" || typeof s.disruptionsAllowed !== "number" || typeof s.expectedPods !== "number") return undefined;
   return {
     budget: d.budget,
     ...(d.minAvailable !== undefined ? { minAvailable: d.minAvailable } : {}),
     ...(d.maxUnavailable !== undefined ? { maxUnavailable: d.maxUnavailable } : {}),
-    unhealthyPodEvictionPolicy: d.unhealthyPodEvictionPolicy === "AlwaysAllow" ? "AlwaysAllow" : "IfHealthyBudget",
-    status: { currentHealthy: s.currentHealthy, desiredHealthy: s.desiredHealthy, disruptionsAllowed: s.disruptionsAllowed, expectedPods: s.expectedPods, conditions: Array.isArray(s.conditions) ? s.conditions : [] },
-    pods: Array.isArray(d.pods) ? d.pods.map(String) : [],
+    unhealthyPodEvictionPolicy: d.unhealthyPodEvictionPolicy ?? "IfHealthyBudget",
+    status: { currentHealthy: s.currentHealthy, desiredHealthy: s.desiredHealthy, disruptionsAllowed: s.disruptionsAllowed, expectedPods: s.expectedPods, conditions: s.conditions ?? [] },
+    pods: d.pods ?? [],
   };
 }

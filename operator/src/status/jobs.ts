@@ -8,7 +8,8 @@
  * restart (readJobRecord): a run that ended is not run again, its start time keeps the deadline, and its
  * ttlSecondsAfterFinished removal is remembered.
  */
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { statusRecordOrUndefined } from "./schemas.js";
 
 /** jobs/<namespace>/<name>.yaml. */
 export function jobPath(namespace: string, name: string): string {
@@ -109,46 +110,37 @@ export function renderJobRecord(r: JobRecord): string {
   );
 }
 
-/** A Job's status file as written; undefined when it cannot be read as one. */
+/** A Job's status file as written; undefined when it is absent or not one (status/schemas.ts). */
 export function readJobRecord(text: string): JobRecord | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch {
-    return undefined;
-  }
-  if (doc === null || typeof doc !== "object") return undefined;
-  const d = doc as Record<string, unknown>;
-  const str = (k: string) => (typeof d[k] === "string" ? (d[k] as string) : undefined);
-  const num = (k: string) => (typeof d[k] === "number" ? (d[k] as number) : 0);
-  const phase = str("phase");
-  if (phase !== "Running" && phase !== "Complete" && phase !== "Failed") return undefined;
-  const [namespace, name, revision, commit, startTime] = [str("namespace"), str("name"), str("revision"), str("commit"), str("startTime")];
-  if (namespace === undefined || name === undefined || revision === undefined || commit === undefined || startTime === undefined) return undefined;
-  const failures = Array.isArray(d.failures) ? (d.failures as RecordedJobFailure[]).filter((f) => f && typeof f.pod === "string" && typeof f.log === "string") : [];
-  const evicted = Array.isArray(d.evicted)
-    ? (d.evicted as RecordedJobEviction[]).filter((e) => e && typeof e.pod === "string" && typeof e.node === "string" && typeof e.at === "string" && !Number.isNaN(Date.parse(e.at)))
-    : [];
-  const opt = (k: "reason" | "completedIndexes" | "completionTime" | "podsRemovedAt") => (str(k) !== undefined ? { [k]: str(k)! } : {});
+  const d = statusRecordOrUndefined("job", text) as unknown as JobRecord | undefined;
+  if (!d) return undefined;
+  const opt = (k: "reason" | "completedIndexes" | "completionTime" | "podsRemovedAt") => (d[k] !== undefined ? { [k]: d[k] } : {});
   return {
-    namespace,
-    name,
-    revision,
-    commit,
-    phase,
+    namespace: d.namespace,
+    name: d.name,
+    revision: d.revision,
+    commit: d.commit,
+    phase: d.phase,
     ...opt("reason"),
-    message: str("message") ?? "",
-    completions: num("completions"),
-    parallelism: num("parallelism"),
-    succeeded: num("succeeded"),
-    failed: num("failed"),
-    active: num("active"),
+    message: d.message,
+    completions: d.completions,
+    parallelism: d.parallelism,
+    succeeded: d.succeeded,
+    failed: d.failed,
+    active: d.active,
     ...opt("completedIndexes"),
-    startTime,
+    startTime: d.startTime,
     ...opt("completionTime"),
     ...opt("podsRemovedAt"),
-    failures,
-    ...(evicted.length > 0 ? { evicted } : {}),
+    failures: d.failures.map((f) => ({
+      pod: f.pod,
+      ...(f.index !== undefined ? { index: f.index } : {}),
+      container: f.container,
+      ...(f.exitCode !== undefined ? { exitCode: f.exitCode } : {}),
+      ...(f.finishedAt !== undefined ? { finishedAt: f.finishedAt } : {}),
+      log: f.log,
+    })),
+    ...(d.evicted !== undefined && d.evicted.length > 0 ? { evicted: d.evicted.map((e) => ({ pod: e.pod, ...(e.index !== undefined ? { index: e.index } : {}), node: e.node, at: e.at })) } : {}),
   };
 }
 

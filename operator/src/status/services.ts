@@ -5,7 +5,8 @@
  *
  * Rendering is pure and deterministic (lists sorted, no clock), so the same state writes no new commit.
  */
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { statusRecordOrUndefined } from "./schemas.js";
 
 /** services/<namespace>/<name>.yaml. */
 export function servicePath(namespace: string, name: string): string {
@@ -92,25 +93,19 @@ export function renderServiceRecord(r: ServiceRecord): string {
 
 /**
  * Reads a Service's status file back into its record (the inverse of renderServiceRecord); undefined when
- * the text is not one. Lists keep the file's (sorted) order.
+ * the text is absent or not one (status/schemas.ts). Lists keep the file's (sorted) order.
  */
 export function readServiceRecord(text: string): ServiceRecord | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch {
-    return undefined;
-  }
-  const d = doc as { service?: unknown; type?: unknown; rollout?: ServiceRecord["rollout"]; ports?: unknown; nodes?: unknown } | null;
-  const m = typeof d?.service === "string" ? /^([^/]+)\/([^/]+)$/.exec(d.service) : null;
-  if (!d || !m || typeof d.type !== "string" || !Array.isArray(d.ports) || !Array.isArray(d.nodes)) return undefined;
   type FilePort = Omit<ServiceRecord["ports"][number], "ready" | "notReady" | "terminating"> & { endpoints?: { ready?: ServiceEndpointRecord[]; notReady?: ServiceEndpointRecord[]; terminating?: ServiceEndpointRecord[] } };
+  const d = statusRecordOrUndefined("service", text) as unknown as { service: string; type: string; rollout?: ServiceRecord["rollout"]; ports: FilePort[]; nodes: ServiceNodeRecord[] } | undefined;
+  if (!d) return undefined;
+  const [namespace, name] = d.service.split("/") as [string, string];
   return {
-    namespace: m[1]!,
-    name: m[2]!,
+    namespace,
+    name,
     type: d.type,
-    ports: (d.ports as FilePort[]).map(({ endpoints, ...p }) => ({ ...p, ready: endpoints?.ready ?? [], notReady: endpoints?.notReady ?? [], terminating: endpoints?.terminating ?? [] })),
-    nodes: d.nodes as ServiceNodeRecord[],
+    ports: d.ports.map(({ endpoints, ...p }) => ({ ...p, ready: endpoints?.ready ?? [], notReady: endpoints?.notReady ?? [], terminating: endpoints?.terminating ?? [] })),
+    nodes: d.nodes,
     ...(d.rollout !== undefined ? { rollout: d.rollout } : {}),
   };
 }

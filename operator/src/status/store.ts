@@ -16,6 +16,7 @@ import { dataEqual } from "../api/canonical.js";
 import { CoxError } from "../api/errors.js";
 import type { Condition, WorkloadEvent } from "../api/conditions.js";
 import type { TreeFile } from "../source/types.js";
+import { parseStatusRecord, statusFileKind } from "./schemas.js";
 import type { CommitPhase, CommitRecord, PlanRecord, RecordedError, RecordedPod, SummaryRecord, WorkloadRecord } from "./types.js";
 
 /** The path of the summary file. */
@@ -129,43 +130,45 @@ export function renderStatusTree(state: StatusState): TreeFile[] {
 /** What parseStatusTree found. */
 export interface ParsedStatusTree {
   state: StatusState;
-  /** Files that looked like records but could not be read, with why; they are skipped. */
+  /**
+   * Files that hold a record kind (status/schemas.ts) but could not be read as one, with why (without the
+   * path); each is kept verbatim in `extra` and counts as absent.
+   */
   problems: { path: string; message: string }[];
 }
 
-/** Reads a status tree back into records (the inverse of renderStatusTree for the files it wrote). */
+/**
+ * Reads a status tree back into records (the inverse of renderStatusTree for the files it wrote). Every
+ * file of a record kind is checked against its schema, the per-kind files kept in `extra` (jobs/, claims/, …)
+ * included, so that a broken one is reported once here, naming the file.
+ */
 export function parseStatusTree(files: readonly TreeFile[]): ParsedStatusTree {
   const state: StatusState = { commits: [], workloads: [], extra: [] };
   const problems: { path: string; message: string }[] = [];
   for (const f of [...files].sort((a, b) => cmp(a.path, b.path))) {
-    const isCommit = COMMIT_FILE.test(f.path);
-    const isWorkload = WORKLOAD_FILE.test(f.path);
-    if (f.path !== SUMMARY_PATH && !isCommit && !isWorkload) {
+    const kind = statusFileKind(f.path);
+    if (kind !== "summary" && kind !== "commit" && kind !== "workload") {
       state.extra.push({ path: f.path, content: f.content });
-      continue;
+      if (kind === undefined) continue;
     }
     try {
-      const doc: unknown = parse(f.content);
-      if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new Error("expected a YAML mapping");
-      const rec = doc as Record<string, unknown>;
-      if (f.path === SUMMARY_PATH) {
-        requireStrings(rec, ["repository", "branch", "path"]);
+      const rec = parseStatusRecord(kind, f.content, f.path);
+      if (kind === "summary") {
         state.summary = orderSummary(rec as unknown as SummaryRecord);
-      } else if (isCommit) {
-        requireStrings(rec, ["commit", "branch", "subject", "phase", "message"]);
+      } else if (kind === "commit") {
         if (commitPath(rec.commit as string) !== f.path) throw new Error(`commit ${String(rec.commit)} does not match its file name`);
         state.commits.push(orderCommit(rec as unknown as CommitRecord));
-      } else {
-        requireStrings(rec, ["kind", "namespace", "name", "revision", "commit"]);
+      } else if (kind === "workload") {
         const w = rec as unknown as WorkloadRecord;
         if (workloadPath(w.kind, w.namespace, w.name) !== f.path) throw new Error(`${w.kind}/${w.namespace}/${w.name} does not match its file name`);
         state.workloads.push(orderWorkload(w));
       }
     } catch (err) {
-      problems.push({ path: f.path, message: err instanceof Error ? err.message : String(err) });
+      const reason = err instanceof CoxError && typeof err.details?.reason === "string" ? err.details.reason : err instanceof Error ? err.message : String(err);
+      problems.push({ path: f.path, message: reason });
       // Kept verbatim (like files we do not own), so a flush never deletes what it could not read; a
       // record set later for the same path replaces it.
-      state.extra.push({ path: f.path, content: f.content });
+      if (kind === "summary" || kind === "commit" || kind === "workload") state.extra.push({ path: f.path, content: f.content });
     }
   }
   return { state, problems };
@@ -642,10 +645,6 @@ function withRest<T extends object>(known: T, source: object): T {
   const out = { ...known } as Record<string, unknown>;
   for (const k of extra) out[k] = structuredClone((source as Record<string, unknown>)[k]);
   return out as T;
-}
-
-function requireStrings(rec: Record<string, unknown>, keys: string[]): void {
-  for (const k of keys) if (typeof rec[k] !== "string") throw new Error(`field ${k} must be a string`);
 }
 
 const HEADER = "# Written by coxswain. Do not edit: the next status write replaces this file.\n";

@@ -267,12 +267,7 @@ export class StatusWriter {
       // From the snapshot to the adoption nothing awaits, so records set meanwhile by the sync loop are
       // either in `ours` or set after the merge: none is overwritten by a stale copy.
       const { adopted } = mergeStatusTrees(base, this.store.renderedTree(), theirs);
-      for (const p of this.store.applyFiles(adopted)) {
-        this.report(
-          new CoxError("StatusWriteFailed", `status file ${p.path} written by another writer could not be read and is kept verbatim: ${p.message}`),
-          "merging the remote status branch",
-        );
-      }
+      for (const p of this.store.applyFiles(adopted)) this.invalidRecord(p, `written by another writer at ${remoteTip ?? "the remote"}`);
       const version = this.store.version;
       await this.writer.commitFiles({ ref, files: this.store.renderedTree(), message: this.message(), parent: remoteTip ?? null });
       this.committedVersion = version;
@@ -290,14 +285,21 @@ export class StatusWriter {
 
   private async readState(commit: string): Promise<StatusState> {
     const { state, problems } = parseStatusTree(await this.writer.readFiles(commit, ""));
-    for (const p of problems) {
+    for (const p of problems) this.invalidRecord(p, `at ${commit}`);
+    return state;
+  }
+
+  /** A record read back that is not one: StatusRecordInvalid naming the file; it is kept verbatim and counts as absent. */
+  private invalidRecord(p: { path: string; message: string }, where: string): void {
+    try {
       this.onError(
-        new CoxError("StatusWriteFailed", `status file ${p.path} at ${commit} could not be read back and is skipped: ${p.message}`, {
-          details: { path: p.path },
+        new CoxError("StatusRecordInvalid", `status file ${p.path} ${where}: ${p.message}; it counts as absent and is kept as it is until coxswain writes that record again`, {
+          details: { path: p.path, reason: p.message },
         }),
       );
+    } catch {
+      // An error handler that throws must not break the writer.
     }
-    return state;
   }
 
   /** The notes our notes ref holds (flat or fan-out layout), as commit → note blob oid; no blob is read. */

@@ -4,6 +4,7 @@ import type { ConfigMap, Deployment, Secret } from "../../../operator/src/api/ob
 import { expandVars } from "../../../operator/src/controllers/workload/env.js";
 import { planTemplate, podLaunches, pullConfigsOf } from "../../../operator/src/controllers/workload/template.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
+import { podGraceSeconds } from "../../../operator/src/runtime/kubelet.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 
 function deployment(overrides: Partial<Deployment["spec"]["template"]["spec"]["containers"][0]> = {}): Deployment {
@@ -128,6 +129,14 @@ describe("pod template", () => {
     expect(launch!.labels[LABELS.preStop]).toBeUndefined();
     expect(JSON.parse(launch!.labels[LABELS.probes]!)).toEqual({ grace: 30 }); // for the kubelet's stop after a failed hook
     expect(plan.revision).not.toBe(planTemplate(deployment(), lookup(cfg("hi"))).revision);
+  });
+
+  it("every container records the pod's grace period, probes or not, so that any stop of the pod can use it", () => {
+    const d = deployment();
+    d.spec.template.spec.terminationGracePeriodSeconds = 12;
+    const [launch] = podLaunches(planTemplate(d, lookup(cfg("hi"))), { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" });
+    expect(JSON.parse(launch!.labels[LABELS.probes]!)).toEqual({ grace: 12 });
+    expect(podGraceSeconds({ containers: [{ labels: launch!.labels }] })).toBe(12);
   });
 
   it("a gRPC probe is resolved to the host port of its container port, with its service", () => {

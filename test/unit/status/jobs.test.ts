@@ -29,10 +29,12 @@ describe("a Job's status file", () => {
     expect(text.indexOf("work-fghij")).toBeLessThan(text.indexOf("work-2-klmno"));
   });
 
-  it("has no evicted list when none was, and skips entries it cannot read", () => {
+  it("has no evicted list when none was, and reads nothing from a record with an entry it cannot read (never part of it)", () => {
     expect(renderJobRecord(BASE)).not.toContain("evicted");
     expect(readJobRecord(renderJobRecord(BASE))).toEqual(BASE);
-    const broken = `${renderJobRecord(BASE)}evicted:\n  - {pod: x, node: a, at: "not a time"}\n  - {pod: y, node: a, at: "2026-01-01T00:00:10.000Z"}\n  - {node: a}\n`;
-    expect(readJobRecord(broken)?.evicted).toEqual([{ pod: "y", node: "a", at: "2026-01-01T00:00:10.000Z" }]);
+    const good = `${renderJobRecord(BASE)}evicted:\n  - {pod: y, node: a, at: "2026-01-01T00:00:10.000Z"}\n`;
+    expect(readJobRecord(good)?.evicted).toEqual([{ pod: "y", node: "a", at: "2026-01-01T00:00:10.000Z" }]);
+    expect(readJobRecord(`${renderJobRecord(BASE)}evicted:\n  - {pod: x, node: a, at: "not a time"}\n`)).toBeUndefined();
+    expect(readJobRecord(`${renderJobRecord(BASE)}evicted:\n  - {node: a}\n`)).toBeUndefined();
   });
 });

@@ -28,6 +28,7 @@ import { monitorSecondsOf } from "../../manifest/index.js";
 import { daemonSetStep, DEFAULT_PROGRESS_DEADLINE_SECONDS, pruneHistory, recordRevision, resolveFailurePolicy, rolloutHealth, withDaemonTolerations } from "../../rollout/index.js";
 import type { DaemonSetStep, DaemonStrategy, RevisionRecord, RolloutFailure } from "../../rollout/index.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
+import { podGraceSeconds } from "../../runtime/kubelet.js";
 import { withPlatformLabels } from "../../runtime/platform.js";
 import type { WorkloadRecord } from "../../status/types.js";
 import type { DesiredView, WorkloadReporter } from "../types.js";
@@ -106,7 +107,7 @@ export class DaemonSetController {
     for (const pod of fleet.pods(key)) {
       if (pod.phase !== "Terminating" && pod.revision === plan.revision && pod.containers.length < plan.containers.length) {
         events.push({ type: "Warning", reason: "PodBroken", message: `pod ${pod.name} lost a container; replacing it` });
-        fleet.deletePod(pod, plan.graceSeconds);
+        fleet.deletePod(pod, podGraceSeconds(pod, plan.graceSeconds));
       }
     }
     const pods = fleet.pods(key);
@@ -145,7 +146,7 @@ export class DaemonSetController {
     if (!entry.paused && fleet.pendingCreates(key) === 0) {
       for (const r of step.remove) {
         const pod = pods.find((p) => p.name === r.pod);
-        if (pod) fleet.deletePod(pod, plan.graceSeconds);
+        if (pod) fleet.deletePod(pod, podGraceSeconds(pod, plan.graceSeconds));
       }
       for (const reason of [...new Set(step.remove.map((r) => r.reason))].sort()) {
         const names = step.remove.filter((r) => r.reason === reason).map((r) => r.pod);
@@ -180,7 +181,7 @@ export class DaemonSetController {
   private removeOrphans(key: string): void {
     if (this.opts.desired.graph()?.has(key)) return; // held back by the coordinated rollout: not orphans
     const pods = this.opts.fleet.pods(key);
-    for (const p of pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
+    for (const p of pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, podGraceSeconds(p));
     if (pods.length === 0 && this.opts.fleet.pendingCreates(key) === 0) {
       const known = this.memory.delete(key);
       this.opts.placer.forget(key);

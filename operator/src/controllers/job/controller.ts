@@ -29,6 +29,7 @@ import { parseKey, type Job, type Secret } from "../../api/objects.js";
 import { resolvePriority } from "../../graph/priority.js";
 import { redactEnv } from "../../runtime/env.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
+import { podGraceSeconds } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { LogTail } from "../../runtime/log-tail.js";
 import { jobStep, type JobParams, type JobPod, type JobStep } from "../../rollout/job.js";
@@ -101,7 +102,7 @@ export class JobController {
     // Pods of an earlier run (another template) go: a changed Job is a new run.
     for (const p of pods) {
       if (p.revision !== plan.revision && p.phase !== "Terminating") {
-        fleet.deletePod(p, plan.graceSeconds);
+        fleet.deletePod(p, podGraceSeconds(p, plan.graceSeconds));
         events.push({ type: "Normal", reason: "SuccessfulDelete", message: `deleted pod ${p.name} of an earlier run (revision ${p.revision})` });
       }
     }
@@ -130,7 +131,7 @@ export class JobController {
     let requeueAfterMs = step.nextCheckAt !== undefined ? Math.max(10, step.nextCheckAt - now) : undefined;
     for (const name of step.remove) {
       const p = run.find((x) => x.name === name);
-      if (p && p.phase !== "Terminating") fleet.deletePod(p, plan.graceSeconds);
+      if (p && p.phase !== "Terminating") fleet.deletePod(p, podGraceSeconds(p, plan.graceSeconds));
     }
     // A drain's evictions: asked of the budgets, and deleted with no await in between.
     let drainWait = "";
@@ -145,7 +146,7 @@ export class JobController {
       });
       for (const podName of admitted.allowed) {
         const p = run.find((x) => x.name === podName)!;
-        fleet.deletePod(p, plan.graceSeconds);
+        fleet.deletePod(p, podGraceSeconds(p, plan.graceSeconds));
         const index = toJobPod(p).index;
         evicted.push({ pod: p.name, ...(index !== undefined ? { index } : {}), node: p.node, at: new Date(now).toISOString() });
         events.push({ type: "Warning", reason: "Evicted", message: `pod ${p.name} evicted from draining node ${p.node} (DisruptionTarget): it counts as failed toward backoffLimit ${params.backoffLimit}` });
@@ -188,7 +189,7 @@ export class JobController {
       const due = endedAt + ttl * 1000;
       if (now >= due) {
         const left = fleet.pods(key).filter((p) => p.phase !== "Terminating");
-        for (const p of left) fleet.deletePod(p, plan.graceSeconds);
+        for (const p of left) fleet.deletePod(p, podGraceSeconds(p, plan.graceSeconds));
         if (podsRemovedAt === undefined) {
           podsRemovedAt = new Date(now).toISOString();
           events.push({ type: "Normal", reason: "TTLExpired", message: `removed the Job's ${left.length} pod(s): ttlSecondsAfterFinished ${ttl} passed` });
@@ -234,7 +235,7 @@ export class JobController {
   private async removeJob(key: string, namespace: string, name: string, pods: ObservedPod[]): Promise<void> {
     if (this.opts.desired.graph()?.has(key)) return; // desired, held back by the coordinated rollout
     this.opts.drainWaits?.set(key, new Map());
-    for (const p of pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
+    for (const p of pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, podGraceSeconds(p));
     if (pods.length > 0 || this.opts.fleet.pendingCreates(key) > 0) return;
     const path = jobPath(namespace, name);
     const last = readJobRecord(this.opts.statusFile(path) ?? "");

@@ -35,6 +35,7 @@ import { DEFAULT_PROGRESS_DEADLINE_SECONDS, pruneHistory, recordRevision, resolv
 import type { StatefulSetStep } from "../../rollout/statefulset.js";
 import type { RevisionRecord, RolloutFailure, RolloutHealth } from "../../rollout/types.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
+import { podGraceSeconds } from "../../runtime/kubelet.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { admitDrainMoves } from "../disruption/budgets.js";
 import type { DrainWaits } from "../disruption/drain-waits.js";
@@ -119,7 +120,7 @@ export class StatefulSetController {
     for (const p of pods) {
       if (p.phase !== "Terminating" && p.revision === plan.revision && p.containers.length < plan.containers.length) {
         events.push({ type: "Warning", reason: "PodBroken", message: `pod ${p.name} lost a container; replacing it` });
-        fleet.deletePod(p, plan.graceSeconds);
+        fleet.deletePod(p, podGraceSeconds(p, plan.graceSeconds));
       }
     }
     const live = fleet.pods(key);
@@ -169,7 +170,7 @@ export class StatefulSetController {
       drainBlocked = admitted.blocked;
       for (const podName of admitted.allowed) {
         const p = live.find((x) => x.name === podName);
-        if (p) fleet.deletePod(p, plan.graceSeconds);
+        if (p) fleet.deletePod(p, podGraceSeconds(p, plan.graceSeconds));
       }
       if (admitted.allowed.length > 0) events.push({ type: "Normal", reason: "SuccessfulDelete", message: `delete Pod ${admitted.allowed.join(", ")} in StatefulSet ${name}` });
       const out = await this.create(key, set, entry, step, mem, events, requeue, refs, priority);
@@ -189,7 +190,7 @@ export class StatefulSetController {
   private orphans(key: string, pods: readonly ObservedPod[]): void {
     if (this.opts.desired.graph()?.has(key)) return; // held back by the coordinated rollout
     this.opts.drainWaits?.set(key, new Map());
-    for (const p of pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
+    for (const p of pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, podGraceSeconds(p));
     if (pods.length === 0 && this.opts.fleet.pendingCreates(key) === 0) {
       const known = this.memory.delete(key);
       this.opts.placer.forget(key);

@@ -69,6 +69,7 @@ import type {
 } from "../../rollout/types.js";
 import type { PodEnd, PodStep } from "../../rollout/index.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
+import { podGraceSeconds } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { rolloutServiceRoles } from "../../traffic/rollouts.js";
@@ -315,7 +316,7 @@ export class WorkloadController {
     }
     if (ctx.kind === "Rollout") this.opts.traffic?.want(ctx.key, undefined);
     this.opts.drainWaits?.set(ctx.key, new Map());
-    for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, 30);
+    for (const p of ctx.pods) if (p.phase !== "Terminating") this.opts.fleet.deletePod(p, podGraceSeconds(p));
     this.analyses.stop(ctx.key);
     if (ctx.pods.length === 0 && this.opts.fleet.pendingCreates(ctx.key) === 0) {
       const known = this.memory.delete(ctx.key);
@@ -333,7 +334,7 @@ export class WorkloadController {
       if (pod.phase === "Terminating" || pod.revision !== plan.revision) continue;
       if (pod.containers.length < plan.containers.length) {
         ctx.events.push({ type: "Warning", reason: "PodBroken", message: `pod ${pod.name} lost a container; replacing it` });
-        this.opts.fleet.deletePod(pod, plan.graceSeconds);
+        this.opts.fleet.deletePod(pod, podGraceSeconds(pod, plan.graceSeconds));
       }
     }
     ctx.pods = this.opts.fleet.pods(ctx.key);
@@ -505,7 +506,7 @@ export class WorkloadController {
     const remove = this.admitDrainMoves(ctx, step.remove);
     for (const name of remove) {
       const pod = ctx.pods.find((p) => p.name === name);
-      if (pod) this.opts.fleet.deletePod(pod, plan.graceSeconds);
+      if (pod) this.opts.fleet.deletePod(pod, podGraceSeconds(pod, plan.graceSeconds));
     }
     if (remove.length > 0) {
       const why = ctx.strategy === "Pod" ? "replacing the Pod" : ctx.draining.some((d) => remove.includes(d)) ? "moving off a draining node" : "scaling down";

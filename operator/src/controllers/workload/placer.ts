@@ -14,6 +14,7 @@ import type { WorkloadEvent } from "../../api/conditions.js";
 import { toCoxError, type CoxError } from "../../api/errors.js";
 import type { Secret, Service } from "../../api/objects.js";
 import type { Fleet } from "../../runtime/fleet.js";
+import { podGraceSeconds } from "../../runtime/kubelet.js";
 import { schedule, type ClaimRequest, type PodRequest, type SchedulerSettings } from "../../scheduler/index.js";
 import { DEFAULT_SERVICE_NETWORK, reservedHostPorts } from "../../traffic/addresses.js";
 import { bridgeDiscoveryFor, discoveryFor, type Discovery } from "../../traffic/discovery.js";
@@ -199,7 +200,7 @@ export class PodPlacer {
       // Kubernetes' DefaultPreemption: stop the chosen lower-priority victims, nominate the node, retry.
       for (const v of stuck.preemption.victims) {
         const victim = fleet.pods().find((p) => p.name === v.name);
-        if (victim) fleet.deletePod(victim, 30);
+        if (victim) fleet.deletePod(victim, podGraceSeconds(victim));
       }
       this.nominated.set(req.owner, stuck.preemption.node);
       fleet.nominate(req.owner, { node: stuck.preemption.node, priority: first.plan.priority.value, requests: first.plan.requests, requestsForScoring: first.plan.requestsForScoring });

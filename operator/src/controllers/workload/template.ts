@@ -28,7 +28,7 @@ import type { LifecycleHandler, PodSpec, Probe } from "../../api/generated/index
 import { parseCpu, parseMemory } from "../../api/quantity.js";
 import type { NodeConfig } from "../../runtime/fleet.js";
 import { podResources } from "../../runtime/fleet.js";
-import type { ProbeLabel, ProbesLabel } from "../../runtime/kubelet.js";
+import { DEFAULT_GRACE_SECONDS, type ProbeLabel, type ProbesLabel } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
 import type { HookLabel } from "../../runtime/hooks.js";
 import { defaultPullPolicy, readPullSecret, type DockerConfig, type PullPolicy } from "../../manifest/image.js";
@@ -185,7 +185,7 @@ export function planTemplate(dep: TemplateOwner, refs: ReferenceLookup, priority
     ...podResources(containers),
     portCount: containers.reduce((n, c) => n + c.ports.filter((p) => p.hostPort === undefined).length, 0),
     fixedHostPorts: containers.flatMap((c) => c.ports.filter((p) => p.hostPort !== undefined).map((p) => ({ port: p.hostPort!, protocol: p.protocol }))),
-    graceSeconds: spec.terminationGracePeriodSeconds ?? 30,
+    graceSeconds: spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
     init: initOf(dep.spec.template),
     podLabels: { ...(dep.spec.template.metadata.labels ?? {}) },
     priority,
@@ -300,8 +300,9 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
       [LABELS.specHash]: shortHash(base),
     };
     if (readiness) labels[LABELS.readiness] = canonicalJson(readiness);
-    // The grace period is there for the kubelet's stops: failed liveness or startup probes, a failed postStart.
-    if (probes.liveness || probes.startup || c.postStart) labels[LABELS.probes] = canonicalJson(probes);
+    // On every container: the grace period is the pod's own for every stop — the kubelet's (failed liveness or
+    // startup probes, a failed postStart) and the fleet's (podGraceSeconds: a removed workload, a preemption).
+    labels[LABELS.probes] = canonicalJson(probes);
     if (c.preStop) labels[LABELS.preStop] = canonicalJson(hookLabel(c, "preStop", c.preStop, ports));
     if (c.postStart) labels[LABELS.postStart] = canonicalJson(hookLabel(c, "postStart", c.postStart, ports));
     if (c.init !== undefined) labels[LABELS.init] = String(c.init);
