@@ -29,6 +29,7 @@ import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import { parseArgs } from "node:util";
+import type { ObservedPod } from "../../operator/src/runtime/fleet.js";
 import { runProbe } from "../../operator/src/runtime/probe.js";
 import { startOperator, type RunningOperator } from "../../operator/src/sync/operator.js";
 import { startFleet, type FleetNode } from "../support/docker-fleet.js";
@@ -109,17 +110,26 @@ const rows: [string, string, string][] = [];
 /** The operator's log lines with the time they were logged (performance.now()). */
 const logged: { at: number; line: string }[] = [];
 
-/** Where the time of an operator step since `t0` went, from its log lines (see the file comment). */
-function breakdown(t0: number): string {
-  const after = logged.filter((l) => l.at >= t0);
-  const read = after.find((l) => / read in \d+ ms/.test(l.line));
-  const scaled = after.find((l) => /scaling up revision/.test(l.line));
+/**
+ * Where the time of an operator step begun at `t0` (performance.now()) and `epoch0` (Date.now()) went: when
+ * the commit was read, from the operator's log line (and how long reading it took), when the engines created
+ * and started the step's containers, and when the operator saw the pods ready (first and last of each).
+ */
+function breakdown(t0: number, epoch0: number, pods: readonly ObservedPod[]): string {
+  const read = logged.find((l) => l.at >= t0 && / read in \d+ ms/.test(l.line));
+  const span = (times: number[]): string => {
+    const sorted = times.map((t) => t - epoch0).sort((a, b) => a - b);
+    return `${secs(sorted[0]!)}–${secs(sorted[sorted.length - 1]!)}`;
+  };
   const parts = [
     read ? `commit read at ${secs(read.at - t0)} (reading took ${/ read in (\d+) ms/.exec(read.line)![1]} ms)` : "commit read: not logged",
-    scaled ? `first pods asked for at ${secs(scaled.at - t0)}` : "no scale-up logged",
+    `created ${span(pods.map((p) => p.createdAt))}`,
+    `started ${span(pods.map((p) => p.containers[0]?.startedAt ?? Number.NaN))}`,
+    `ready ${span(pods.map((p) => p.readySince ?? Number.NaN))}`,
   ];
   return `  ${parts.join(", ")}`;
 }
+
 const fleet = await startFleet({ nodes: ENGINES, name: "bench-conv" });
 const repo = await makeRepo();
 const stateDir = await tempDir("coxswain-bench-converge-");
@@ -145,6 +155,7 @@ try {
   // 1. commit → every replica ready.
   await repo.write("apps/web.yaml", web(TEST_IMAGES.v1));
   let t0 = performance.now();
+  let epoch0 = Date.now();
   await repo.commit(`web v1 ×${REPLICAS}`);
   op.trigger();
   const v1 = await podsSettled(op, `${REPLICAS} v1 pods ready`, () => true);
@@ -153,11 +164,12 @@ try {
   await checkServing(op, "v1");
   const perEngine = fleet.nodes.map((n) => v1.filter((p) => p.node === n.name).length).join("/");
   rows.push([`operator: commit → ${REPLICAS} pods ready (${perEngine} per engine)`, secs(converge), loadavg()]);
-  rows.push([breakdown(t0), "", ""]);
+  rows.push([breakdown(t0, epoch0, v1), "", ""]);
 
   // 2. a rolling update v1 → v2: a fresh rollout.
   await repo.write("apps/web.yaml", web(TEST_IMAGES.v2));
   t0 = performance.now();
+  epoch0 = Date.now();
   const v2Oid = await repo.commit("web v2");
   op.trigger();
   const v2 = await podsSettled(op, `${REPLICAS} v2 pods ready, no v1 left`, (r) => r !== v1Revision);
@@ -165,17 +177,18 @@ try {
   const v2Revision = v2[0]!.revision;
   await checkServing(op, "v2");
   rows.push([`operator: rolling update v1 → v2 (fresh rollout, 25 %/25 %)`, secs(rollout), loadavg()]);
-  rows.push([breakdown(t0), "", ""]);
+  rows.push([breakdown(t0, epoch0, v2), "", ""]);
 
   // 3. revert → the old revision serving again.
   t0 = performance.now();
+  epoch0 = Date.now();
   await repo.revert(v2Oid);
   op.trigger();
   const back = await podsSettled(op, `${REPLICAS} v1 pods ready, no v2 left`, (r) => r !== v2Revision);
   const revert = performance.now() - t0;
   await checkServing(op, "v1");
   rows.push([`operator: git revert → v1 serving (revision ${back[0]!.revision === v1Revision ? "re-used" : "new"})`, secs(revert), loadavg()]);
-  rows.push([breakdown(t0), "", ""]);
+  rows.push([breakdown(t0, epoch0, back), "", ""]);
 
   await op.stop({ stopProxies: true });
   op = undefined;
