@@ -10,7 +10,9 @@
  * has brought every pod up and recorded the commit as Succeeded:
  * 1. in this process: the whole operator (startOperator, default intervals) on a real Git repository with
  *    --pods pods on fake runtimes (10 Deployments over 10 nodes). CPU is process.cpuUsage() over the window
- *    (every thread of the process: the event loop, GC and libuv's pool), RSS is the highest sampled;
+ *    (every thread of the process: the event loop, GC and libuv's pool), RSS is the highest sampled — of
+ *    this process, so tsx and the bench's own code are in it; the heap still used after a full GC (node's
+ *    --expose-gc, which the npm script passes) is printed after the window;
  * 2. the installed command (operator/bin/coxswain.js: the compiled CLI, as users run it; `npm run bench:idle`
  *    builds it first) running `coxswain run` in a process of its own, on one real dockerd (test/support/docker-fleet.ts)
  *    with --docker-pods pods of the local test image, each with an HTTP readiness probe at Kubernetes'
@@ -221,8 +223,11 @@ async function inProcess(): Promise<void> {
     } finally {
       await stopChild(baseline);
     }
+    // What the RSS holds: the heap still in use after a full collection (with --expose-gc, as the npm script runs it).
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
     const m = process.memoryUsage();
-    console.log(`part 1: at the end of the window: heap ${mb(m.heapUsed / 2 ** 20)} used of ${mb(m.heapTotal / 2 ** 20)}, external ${mb(m.external / 2 ** 20)}, RSS ${mb(m.rss / 2 ** 20)}`);
+    console.log(`part 1: after the window${gc ? " and a full GC" : ""}: heap ${mb(m.heapUsed / 2 ** 20)} used of ${mb(m.heapTotal / 2 ** 20)}, external ${mb(m.external / 2 ** 20)}, RSS ${mb(m.rss / 2 ** 20)}`);
     const calls: Record<string, number> = {};
     runtimes.forEach((r, i) => {
       for (const [k, v] of Object.entries(r.calls)) calls[k] = (calls[k] ?? 0) + v - (callsBefore[i]![k as keyof typeof r.calls] ?? 0);
