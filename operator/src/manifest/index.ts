@@ -17,7 +17,7 @@ export { ManifestCache, defaultManifestCache, blobOid, DEFAULT_CACHE_ENTRIES, ty
 export { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./limits.js";
 export { decodeUtf8, firstInvalidUtf8, type Decoded } from "./decode.js";
 export { resolveCrdDir, readCrdSchema } from "./crds.js";
-export { compileAllSchemas, isSensitivePath, METADATA_SCHEMA, SENSITIVE_FIELDS, SERVER_SET_METADATA_FIELDS, UNSUPPORTED_KEYWORD } from "./schema.js";
+export { compileAllSchemas, compileSchemasInBackground, isSensitivePath, METADATA_SCHEMA, SENSITIVE_FIELDS, SERVER_SET_METADATA_FIELDS, UNSUPPORTED_KEYWORD } from "./schema.js";
 export { formatFieldPath, parseFieldPath, type PathSegment } from "./paths.js";
 export { DEFAULT_ROLLING_PERCENT, pauseDurationSeconds } from "./workload.js";
 export { isEmptySelector, requirementMatches, selectorMatches, unmetRequirements, type Labels } from "./selector.js";

@@ -30,6 +30,7 @@ import {
   applyHealthEvent,
   healthStatus,
   newHealthState,
+  nextEvaluationAt,
   observeContainer,
   type HealthProbeParams,
   type HealthSpec,
@@ -152,6 +153,8 @@ interface Tracked {
   lastSignature: string;
   /** The confirming listing (HealthStatus.listAt) already asked for, so that it is asked for once. */
   listAsked?: number;
+  /** The periodic evaluate() looks at this container again from this time on (health.ts nextEvaluationAt). */
+  evaluateAt: number;
 }
 
 function parse<T>(text: string | undefined): T | undefined {
@@ -245,6 +248,7 @@ export class Kubelet {
             holdUntil: 0,
             actionFailures: 0,
             lastSignature: "",
+            evaluateAt: 0,
           };
           this.track(t);
         }
@@ -316,9 +320,16 @@ export class Kubelet {
     };
   }
 
-  /** Runs due probes and the actions the state machine asks for. Call often (the fleet does every 100 ms). */
+  /**
+   * Runs due probes and the actions the state machine asks for. Call often (the fleet does every 100 ms):
+   * it looks only at the containers whose decision can have changed with the clock since they were last
+   * evaluated (evaluateAt); any other change of a container is evaluated where it is observed.
+   */
   evaluate(): void {
-    this.evaluateAll(this.tracked.values());
+    const now = this.host.now();
+    const due: Tracked[] = [];
+    for (const t of this.tracked.values()) if (t.evaluateAt <= now) due.push(t);
+    this.evaluateAll(due);
   }
 
   private track(t: Tracked): void {
@@ -347,6 +358,7 @@ export class Kubelet {
     const now = this.host.now();
     for (const t of ts) {
       const s = healthStatus(t.state, now);
+      t.evaluateAt = nextEvaluationAt(s, now);
       const sig = `${s.ready}:${s.reason}:${s.restartCount}`;
       if (s.ready && t.firstReadyAt === undefined) t.firstReadyAt = now;
       if (sig !== t.lastSignature) {

@@ -10,6 +10,7 @@ import {
   formatDuration,
   healthStatus,
   newHealthState,
+  nextEvaluationAt,
   observeContainer,
   resolveHealthSpec,
   restartDelayMs,
@@ -498,6 +499,29 @@ describe("properties over random event sequences", () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("nothing in the decision changes with the clock alone before nextEvaluationAt, which is now whenever an action, a hook or a probe is pending", () => {
+    const decision = (s: HealthStatus) => ({ ready: s.ready, reason: s.reason, action: s.action, restartCount: s.restartCount, due: s.due, postStartDue: s.postStartDue });
+    fc.assert(
+      fc.property(specArb, fc.array(stepArb, { maxLength: 40 }), fc.integer({ min: 0, max: 600 * S }), fc.double({ min: 0, max: 1, noNaN: true }), (spec, steps, extra, where) => {
+        const { events, end } = toEvents(steps);
+        const state = applyHealthEvents(newHealthState(spec), events);
+        const now = end + extra;
+        const status = healthStatus(state, now);
+        const at = nextEvaluationAt(status, now);
+        expect(at).toBeGreaterThanOrEqual(now);
+        if (status.action === "stop" || status.action === "restart" || status.postStartDue || status.due.length > 0) expect(at).toBe(now);
+        if (at === now) return;
+        // Any time before `at` (an hour on for "never"): the same decision as at `now`.
+        const until = Number.isFinite(at) ? at : now + 60 * MIN;
+        for (const t of [now + 1, Math.floor(now + where * (until - now)), until - 1]) {
+          if (t <= now || t >= until) continue;
+          expect(decision(healthStatus(state, t))).toEqual(decision(status));
+        }
+      }),
+      { numRuns: 1000 },
     );
   });
 
