@@ -143,7 +143,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
 
       const className = podSpec.priorityClassName;
-      if (className !== undefined && !Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className)) {
+      if (className !== undefined && !Object.hasOwn(BUILTIN_PRIORITY_CLASSES, className)) {
         const pcKey = makeKey("PriorityClass", className);
         const path = own(["spec", "template", "spec", "priorityClassName"]);
         if (byKey.has(pcKey)) addEdge(pcKey, key, path);

@@ -11,7 +11,7 @@
  * compareDiagnostics.
  */
 import { compareKeys, type DesiredObject, type ResourceKey } from "../api/objects.js";
-import { ManifestCache, blobOid, defaultManifestCache, type CheckedFile } from "./cache.js";
+import { type ManifestCache, blobOid, defaultManifestCache, type CheckedFile } from "./cache.js";
 import { checkFile } from "./check.js";
 import { LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./limits.js";
 import type { FileIssue, FilePositions } from "./parse.js";

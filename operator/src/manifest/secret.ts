@@ -39,7 +39,7 @@ export function secretIssues(secret: Secret): Issue[] {
       issues.push(
         fieldError("InvalidField", ["data", key], "must be base64 (standard alphabet, padded with '='), e.g. as printed by `base64 -w0`; the value is secret and not shown"),
       );
-    } else if (!Object.prototype.hasOwnProperty.call(stringData, key)) {
+    } else if (!Object.hasOwn(stringData, key)) {
       size += Buffer.byteLength(key) + Buffer.from(value, "base64").byteLength;
     }
   }
@@ -63,7 +63,7 @@ export function secretIssues(secret: Secret): Issue[] {
   }
   if (secret.type === "kubernetes.io/tls") {
     for (const key of TLS_SECRET_KEYS) {
-      if (!Object.prototype.hasOwnProperty.call(data, key) && !Object.prototype.hasOwnProperty.call(stringData, key)) {
+      if (!Object.hasOwn(data, key) && !Object.hasOwn(stringData, key)) {
         issues.push(fieldError("InvalidField", ["data", key], `a kubernetes.io/tls Secret must hold ${key} (in data or stringData), as in Kubernetes`));
       }
     }

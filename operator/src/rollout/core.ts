@@ -188,7 +188,7 @@ export function buildWorld(
     for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
     return a.revision < b.revision ? -1 : a.revision > b.revision ? 1 : 0;
   });
-  revs.forEach((r, i) => (r.age = i));
+  for (const [i, r] of revs.entries()) r.age = i;
   const w: World = { wanted: byRev.get(revision)!, revs, explicit: sizes !== undefined, params, now, running, pods };
   if (sizes) w.given = sizes;
   return w;

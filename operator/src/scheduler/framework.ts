@@ -758,7 +758,7 @@ export class Engine {
     let pct = this.pct;
     if (pct === 0) pct = Math.max(5, 50 - Math.trunc(n / 125));
     const num = Math.trunc((n * pct) / 100);
-    return num < 100 ? 100 : num;
+    return Math.max(num, 100);
   }
 
   /**

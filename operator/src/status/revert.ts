@@ -20,7 +20,7 @@
  *   Conflict or Failed, with the revert commit) and a status write is scheduled. The revert commit is then
  *   an ordinary new head for the sync loop: it applies the stable commit's manifests again.
  */
-import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
+import { type CoxError, isCoxError, toCoxError } from "../api/errors.js";
 import { silentLogger, type Logger } from "../api/log.js";
 import type { DesiredObject } from "../api/objects.js";
 import type { DesiredGraph } from "../graph/index.js";

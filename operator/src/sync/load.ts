@@ -11,7 +11,7 @@ import { toCoxError } from "../api/errors.js";
 import { buildGraph, type DesiredGraph } from "../graph/index.js";
 import { readManifestFiles, type LoadOptions, type SourceFile } from "../manifest/index.js";
 import type { Diagnostic } from "../manifest/types.js";
-import type { Repository } from "../source/types.js";
+import type { RepoFile, Repository } from "../source/types.js";
 
 /** The result of reading one commit. */
 export interface LoadedCommit {
@@ -31,7 +31,7 @@ export type ManifestReadOptions = LoadOptions;
  * a missing path is a PathNotFound diagnostic.
  */
 export async function loadCommit(repo: Repository, commit: string, path: string, opts: ManifestReadOptions = {}): Promise<LoadedCommit> {
-  let files;
+  let files: RepoFile[];
   try {
     files = await repo.reader.listFiles(commit, path);
   } catch (err) {

@@ -200,7 +200,7 @@ export interface RunningOperator {
 /** The local Docker socket coxswain tries for the default node: DOCKER_HOST when it is unix://, else the standard path. */
 export function localDockerEndpoint(): string {
   const env = process.env.DOCKER_HOST;
-  return env && env.startsWith("unix://") ? env : "unix:///var/run/docker.sock";
+  return env?.startsWith("unix://") ? env : "unix:///var/run/docker.sock";
 }
 
 /**

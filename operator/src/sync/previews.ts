@@ -282,7 +282,10 @@ export class CompositeView implements DesiredView, WorkloadReporter {
   }
 
   report(record: WorkloadRecord, state: WorkloadState): void {
-    if (!this.isPreviewKey(state.key)) return this.branch.report(record, state);
+    if (!this.isPreviewKey(state.key)) {
+      this.branch.report(record, state);
+      return;
+    }
     this.opts.store.setWorkload(record);
     this.previews.setState(state);
     this.opts.scheduleStatusWrite();
@@ -291,7 +294,10 @@ export class CompositeView implements DesiredView, WorkloadReporter {
   }
 
   removed(key: string): void {
-    if (!this.isPreviewKey(key)) return this.branch.removed(key);
+    if (!this.isPreviewKey(key)) {
+      this.branch.removed(key);
+      return;
+    }
     const [kind, namespace, name] = key.split("/") as [string, string, string];
     this.opts.store.removeWorkload(kind, namespace, name);
     this.previews.clearState(key);

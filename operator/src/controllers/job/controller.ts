@@ -87,7 +87,7 @@ export class JobController {
     const { namespace = "default", name } = parseKey(key);
     const pods = fleet.pods(key);
     const entry = desired.entry(key);
-    if (!entry || entry.object.kind !== "Job") return this.removeJob(key, namespace, name, pods);
+    if (entry?.object.kind !== "Job") return this.removeJob(key, namespace, name, pods);
     const job = entry.object;
     const graph = entry.graph;
     const priority = resolvePriority(graph, job);

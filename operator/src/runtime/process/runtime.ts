@@ -43,7 +43,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, closeSync, constants as fsConstants, openSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
 import { arch, constants as osConstants, cpus, platform, totalmem } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -918,7 +918,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 
 /** The last (at most) `bytes` bytes of the file at `path`; empty when it does not exist. */
 async function readEnd(path: string, bytes: number): Promise<Buffer> {
-  let file;
+  let file: FileHandle;
   try {
     file = await open(path, "r");
   } catch (err) {
