@@ -35,7 +35,7 @@ export const TEST_IMAGES = {
 } as const;
 
 /** Label holding the content hash of a test image. */
-export const TEST_IMAGE_HASH_LABEL = "coxswain-test.content-hash";
+const TEST_IMAGE_HASH_LABEL = "coxswain-test.content-hash";
 
 const APP_START = `#!/bin/sh
 # coxswain test app: busybox httpd on \${BIND:-127.0.0.1}:$PORT serving /www.

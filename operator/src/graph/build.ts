@@ -38,7 +38,7 @@ import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 type FieldPath = readonly PathSegment[];
 
 /** The keys a Node's TLS Secret must hold, PEM-encoded. */
-export const NODE_TLS_KEYS: readonly string[] = ["ca.crt", "tls.crt", "tls.key"];
+const NODE_TLS_KEYS: readonly string[] = ["ca.crt", "tls.crt", "tls.key"];
 
 /** The result of building a graph: the graph (always built) and diagnostics sorted by position. */
 export interface GraphBuild {

@@ -16,7 +16,7 @@ export const BUILTIN_PRIORITY_CLASSES: Readonly<Record<string, { value: number; 
 });
 
 /** The prefix Kubernetes reserves for its own PriorityClasses. */
-export const SYSTEM_PRIORITY_PREFIX = "system-";
+const SYSTEM_PRIORITY_PREFIX = "system-";
 
 /** The parts of a tcp:// endpoint. */
 export interface TcpEndpoint {

@@ -7,7 +7,7 @@ import type { Secret } from "../api/objects.js";
 import { fieldError, type Issue } from "./issue.js";
 
 /** Kubernetes refuses Secrets whose data exceed 1 MiB (MaxSecretSize). */
-export const MAX_SECRET_BYTES = 1024 * 1024;
+const MAX_SECRET_BYTES = 1024 * 1024;
 
 /** The Secret types a pull Secret may have, with the key holding its JSON. */
 export const PULL_SECRET_KEYS: Readonly<Record<string, string>> = Object.freeze({
@@ -16,7 +16,7 @@ export const PULL_SECRET_KEYS: Readonly<Record<string, string>> = Object.freeze(
 });
 
 /** The keys a kubernetes.io/tls Secret must hold. */
-export const TLS_SECRET_KEYS: readonly string[] = ["tls.crt", "tls.key"];
+const TLS_SECRET_KEYS: readonly string[] = ["tls.crt", "tls.key"];
 
 /**
  * True when `value` is standard base64 with padding, as Kubernetes decodes Secret data (Go's StdEncoding:

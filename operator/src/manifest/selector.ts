@@ -33,7 +33,7 @@ export function selectorIssues(selector: LabelSelector, path: readonly PathSegme
 }
 
 /** Whether one requirement holds for a set of labels (Kubernetes' semantics: NotIn also matches a missing label). */
-export function requirementMatches(req: LabelSelectorRequirement, labels: Labels): boolean {
+function requirementMatches(req: LabelSelectorRequirement, labels: Labels): boolean {
   const has = labels !== undefined && Object.hasOwn(labels, req.key);
   const value = has ? labels![req.key]! : undefined;
   switch (req.operator) {

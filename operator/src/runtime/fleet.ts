@@ -52,7 +52,7 @@ export interface NodeConfig {
 }
 
 /** Kubernetes' default pod limit per node. */
-export const DEFAULT_MAX_PODS = 110;
+const DEFAULT_MAX_PODS = 110;
 
 /** Makes the runtime of a node; swapped for the fake runtime in tests and benchmarks. */
 export type RuntimeFactory = (node: NodeConfig) => NodeRuntime;

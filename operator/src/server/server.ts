@@ -42,9 +42,9 @@ import { UI_FILES, UI_HEADERS } from "./ui/page.js";
 import { deliveryId, parseWebhookEvent, PROVIDERS, verifyWebhook, type Provider, type PushEvent } from "./webhooks.js";
 
 /** Default largest webhook body: GitHub caps payloads at 25 MB, but a push of a few commits is a few KiB. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** Default sustained requests per second per client. */
-export const DEFAULT_RATE_PER_SECOND = 10;
+const DEFAULT_RATE_PER_SECOND = 10;
 
 /** Secrets: one shared by every provider, or one per provider (a provider without one refuses all requests). */
 export type WebhookSecrets = string | Partial<Record<Provider, string>>;

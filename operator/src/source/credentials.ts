@@ -20,9 +20,9 @@ import { CoxError } from "../api/errors.js";
 import type { GitCredentials } from "./url.js";
 
 /** The environment variable holding the username. */
-export const ENV_USERNAME = "COXSWAIN_GIT_USERNAME";
+const ENV_USERNAME = "COXSWAIN_GIT_USERNAME";
 /** The environment variable holding the password or token. */
-export const ENV_PASSWORD = "COXSWAIN_GIT_PASSWORD";
+const ENV_PASSWORD = "COXSWAIN_GIT_PASSWORD";
 /**
  * Username sent with a token when none is given. GitHub and Gitea accept any non-empty username with a
  * token; GitLab (`oauth2` for OAuth tokens) and Bitbucket (`x-token-auth`) want theirs set explicitly.

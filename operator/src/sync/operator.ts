@@ -269,9 +269,9 @@ export function realRuntimeFactory(stateDir: string, instance: string, onEngineC
 }
 
 /** A head that moves again within this long of its previous move is part of a burst of pushes. */
-export const DEFAULT_BURST_QUIET_MS = 500;
+const DEFAULT_BURST_QUIET_MS = 500;
 /** During a burst, a head is applied at least this often. */
-export const DEFAULT_BURST_MAX_WAIT_MS = 2_000;
+const DEFAULT_BURST_MAX_WAIT_MS = 2_000;
 
 /** How long fleet changes gather before their pod events are told (the API's event stream). */
 const FLEET_EVENTS_MS = 50;

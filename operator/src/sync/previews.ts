@@ -30,9 +30,9 @@ import type { WorkloadRecord } from "../status/types.js";
 import { isWorkloadKey } from "./gate.js";
 
 /** Every preview namespace starts with this. */
-export const PREVIEW_PREFIX = "pv-";
+const PREVIEW_PREFIX = "pv-";
 /** Label on the Namespace objects of a preview: the proposal's plan name. */
-export const PREVIEW_LABEL = "coxswain.io/preview";
+const PREVIEW_LABEL = "coxswain.io/preview";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

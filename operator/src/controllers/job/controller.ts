@@ -43,7 +43,7 @@ import type { PodPlacer } from "../workload/placer.js";
 import { planTemplate, type TemplatePlan } from "../workload/template.js";
 
 /** How much of a failed pod's log its Job's status file keeps. */
-export const JOB_LOG_TAIL: LogTail = Object.freeze({ lines: 20, bytes: 2048 });
+const JOB_LOG_TAIL: LogTail = Object.freeze({ lines: 20, bytes: 2048 });
 
 /** Events kept per Job (as for workloads). */
 const MAX_EVENTS = 20;

@@ -28,7 +28,7 @@ export const NODES_KEY = "Node/*";
  * Turns a Node object into the fleet's configuration of it (defaults are applied by the manifest stage).
  * TLS client credentials come from the Secret the Node names, looked up in the same graph.
  */
-export function nodeConfigOf(node: Node, graph?: DesiredGraph): NodeConfig {
+function nodeConfigOf(node: Node, graph?: DesiredGraph): NodeConfig {
   const [from, to] = (node.spec.portRange ?? "30000-32767").split("-").map(Number) as [number, number];
   const cfg: NodeConfig = {
     name: node.metadata.name,

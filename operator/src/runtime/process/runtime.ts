@@ -79,7 +79,7 @@ export interface ProcessRuntimeOptions {
 }
 
 /** Size past which a container's log is rotated: the kubelet's containerLogMaxSize (10 Mi). */
-export const DEFAULT_MAX_LOG_BYTES = 10 * 2 ** 20;
+const DEFAULT_MAX_LOG_BYTES = 10 * 2 ** 20;
 
 /** How often list() looks at the log files' sizes. */
 const LOG_CHECK_MS = 5_000;
@@ -93,7 +93,7 @@ const LOG_CHECK_MS = 5_000;
 export const INHERITED_ENV = ["HOME", "LANG", "PATH", "TZ"] as const;
 
 /** The wrapper shell script; "$0" is the exit file, "$@" the program and its arguments. */
-export const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
+const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
 
 /** Suffix of a container's rotated log file. */
 const ROTATED_LOG = ".1";
