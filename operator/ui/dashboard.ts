@@ -312,7 +312,8 @@ function handleError(err: unknown): void {
     const refused = token() !== null;
     sessionStorage.removeItem(TOKEN_KEY);
     setLive("signed out");
-    return askToken(refused);
+    askToken(refused);
+    return;
   }
   const p = el("p", { role: "alert", class: "error" }, `Could not read the API: ${err instanceof Error ? err.message : String(err)}`);
   main.prepend(p);
@@ -573,7 +574,7 @@ function changesTable(changes: Change[]): HTMLElement {
 
 function commitPage(sha: string): HTMLElement {
   const c = state.commit;
-  if (!c || !c.sha.startsWith(sha)) return el("section", {}, el("h2", {}, `Commit ${short(sha)}`), el("p", {}, "No such commit was processed."));
+  if (!c?.sha.startsWith(sha)) return el("section", {}, el("h2", {}, `Commit ${short(sha)}`), el("p", {}, "No such commit was processed."));
   return el(
     "article",
     { "aria-labelledby": "commit-title", "data-sha": c.sha },

@@ -126,7 +126,10 @@ class Connection {
     if (end < 0) return;
     const head = this.buf.toString("latin1", 0, end);
     const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-    if (length === null) return this.fail("answer without Content-Length");
+    if (length === null) {
+      this.fail("answer without Content-Length");
+      return;
+    }
     const total = end + HEADER_END.length + Number(length[1]);
     if (this.buf.length < total) return;
     const body = this.buf.toString("utf8", end + HEADER_END.length, total).trim();

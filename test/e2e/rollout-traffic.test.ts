@@ -93,7 +93,7 @@ describe.skipIf(!HAS_DOCKER)("a canary's share of requests on a three-node Docke
     await waitFor("v2 stable, alone, every node's proxy sending it everything", async () => {
       const r = await show<RolloutStatus>("workloads/default/rollout-shop.yaml");
       const s = await show<ServiceStatus>("services/default/shop.yaml");
-      return r?.stable?.revision === r?.revision && r?.traffic?.applied === true && s?.ports[0]!.endpoints.ready.length === 2;
+      return r?.stable?.revision === r?.revision && r?.traffic?.applied === true && s?.ports[0]?.endpoints.ready.length === 2;
     }, 180_000, 250).catch(failWithOutput);
     for (const address of addresses) expect(await countAnswers(address, 8090, 100)).toEqual(new Map([["v2", 100]]));
   });

@@ -127,14 +127,9 @@ function findExecutable(name: string): string | undefined {
 }
 
 /** Synchronous availability check: dockerd, containerd and runc are installed and we are root. */
-export function dockerAvailableSync(): boolean {
+function dockerAvailableSync(): boolean {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return false;
   return ["dockerd", "containerd", "runc"].every((b) => findExecutable(b) !== undefined);
-}
-
-/** True when this machine can run a test fleet: dockerd (with containerd and runc) installed and we are root. */
-export async function dockerAvailable(): Promise<boolean> {
-  return dockerAvailableSync();
 }
 
 /**

@@ -35,7 +35,7 @@ export const TEST_IMAGES = {
 } as const;
 
 /** Label holding the content hash of a test image. */
-export const TEST_IMAGE_HASH_LABEL = "coxswain-test.content-hash";
+const TEST_IMAGE_HASH_LABEL = "coxswain-test.content-hash";
 
 const APP_START = `#!/bin/sh
 # coxswain test app: busybox httpd on \${BIND:-127.0.0.1}:$PORT serving /www.
@@ -140,7 +140,7 @@ exit $?
 
 /** Sourced by every endpoint of the redis stand-in: reply(), 401 without the password, and the query's key. */
 const REDIS_COMMON = `reply() { printf 'HTTP/1.0 %s\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s' "$1" "$2"; exit 0; }
-param() { echo "$QUERY_STRING" | sed -n "s/^\\(.*&\\)\\{0,1\\}$1=\\([^&]*\\).*\$/\\2/p"; }
+param() { echo "$QUERY_STRING" | sed -n "s/^\\(.*&\\)\\{0,1\\}$1=\\([^&]*\\).*$/\\2/p"; }
 [ "$HTTP_X_AUTH" = "$REDIS_REQUIREPASS" ] || reply "401 Unauthorized" "NOAUTH Authentication required."
 key=$(param key)
 case "$key" in *[!A-Za-z0-9_-]*) reply "400 Bad Request" "ERR bad key" ;; esac
@@ -172,7 +172,7 @@ exit $?
 
 const GUESTBOOK_PHP = `# guestbook.php of gb-frontend, in sh: set writes through the leader, get reads through a follower.
 reply() { printf 'HTTP/1.0 %s\\r\\nContent-Type: application/json\\r\\n\\r\\n%s\\n' "$1" "$2"; exit 0; }
-param() { echo "$QUERY_STRING" | sed -n "s/^\\(.*&\\)\\{0,1\\}$1=\\([^&]*\\).*\$/\\2/p"; }
+param() { echo "$QUERY_STRING" | sed -n "s/^\\(.*&\\)\\{0,1\\}$1=\\([^&]*\\).*$/\\2/p"; }
 pass=$REDIS_PASSWORD
 if [ -n "$REDIS_PASSWORD_FILE" ]; then pass=$(cat "$REDIS_PASSWORD_FILE") || reply "500 Internal Server Error" '{"error": "REDIS_PASSWORD_FILE unreadable"}'; fi
 if [ "$GET_HOSTS_FROM" = env ]; then

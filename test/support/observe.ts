@@ -6,7 +6,7 @@
 import http from "node:http";
 import { DockerRuntime } from "../../operator/src/runtime/docker/index.js";
 import { LABELS } from "../../operator/src/runtime/labels.js";
-import type { LaunchPort, NodeRuntime } from "../../operator/src/runtime/types.js";
+import type { LaunchPort, NodeRuntime, ObservedContainer } from "../../operator/src/runtime/types.js";
 import type { TestFleet } from "./docker-fleet.js";
 import { waitFor } from "./wait.js";
 
@@ -35,7 +35,7 @@ export class FleetObserver {
     const out: SeenContainer[] = [];
     await Promise.all(
       this.runtimes.map(async ({ node, rt }) => {
-        let listed;
+        let listed: ObservedContainer[];
         try {
           listed = await rt.list();
         } catch (err) {

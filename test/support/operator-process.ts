@@ -41,7 +41,7 @@ export function startOperatorProcess(args: string[], env: Record<string, string>
     stream?.setEncoding("utf8");
     stream?.on("data", (chunk: string) => {
       buf += chunk;
-      let i;
+      let i: number;
       while ((i = buf.indexOf("\n")) >= 0) {
         lines.push(buf.slice(0, i));
         if (process.env.COXSWAIN_TEST_VERBOSE) process.stderr.write(`[operator ${proc.pid}] ${buf.slice(0, i)}\n`);

@@ -36,7 +36,7 @@ export function readyPod(p: { name: string; node: string; labels: Record<string,
 }
 
 /** The desired graph of manifest text (documents separated by "---" lines); throws with every error when it is not valid. */
-export function graphOf(text: string): DesiredGraph {
+function graphOf(text: string): DesiredGraph {
   // One file per document, as a repository would hold them (a file may hold at most 1,000 documents).
   const files = text.split(/^---\n/m).map((content, i) => ({ path: `doc-${String(i).padStart(5, "0")}.yaml`, content }));
   const set = loadManifests(files, { cache: new ManifestCache() });

@@ -166,7 +166,7 @@ export type ResourceKey = string;
 
 /** Returns true when the kind is one coxswain accepts. */
 export function isKind(kind: unknown): kind is Kind {
-  return typeof kind === "string" && Object.prototype.hasOwnProperty.call(KINDS, kind);
+  return typeof kind === "string" && Object.hasOwn(KINDS, kind);
 }
 
 /** "apps/v1", or "argoproj.io/v1alpha1 or coxswain.io/v1alpha1": a kind's apiVersions for messages. */

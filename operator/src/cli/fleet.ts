@@ -14,7 +14,7 @@ import type { FleetView } from "../sync/plan.js";
 import { fleetView } from "../sync/operator.js";
 
 /** A runtime that lists and reports but refuses every call that would change a node. */
-export function readOnlyRuntime(rt: NodeRuntime): NodeRuntime {
+function readOnlyRuntime(rt: NodeRuntime): NodeRuntime {
   const refuse = (what: string) => (): Promise<never> =>
     Promise.reject(new CoxError("InvalidArgument", `${what} refused: this fleet is observed read-only (coxswain plan)`));
   return {

@@ -22,7 +22,7 @@ export const HISTORY_USAGE = `coxswain history --repo <path|url> [flags]
   --output json                 machine-readable output`;
 
 /** Default number of entries. */
-export const DEFAULT_HISTORY_LIMIT = 50;
+const DEFAULT_HISTORY_LIMIT = 50;
 
 /** The flags of `coxswain history`. */
 export const HISTORY_FLAGS = { ...READ_FLAGS, limit: { type: "string" } } as const;
@@ -66,7 +66,7 @@ export async function historyCommand(argv: string[], out: (line: string) => void
 const SUBJECT_WIDTH = 50;
 
 /** The human form: aligned columns COMMIT, DATE, PHASE, SUBJECT, RESULT; "no processed commits" when empty. Pure. */
-export function formatHistory(entries: readonly HistoryEntry[]): string[] {
+function formatHistory(entries: readonly HistoryEntry[]): string[] {
   if (entries.length === 0) return ["no processed commits recorded"];
   const cut = (s: string): string => (s.length <= SUBJECT_WIDTH ? s : `${s.slice(0, SUBJECT_WIDTH - 1)}…`);
   return table(

@@ -18,15 +18,15 @@ import { parse, parsePortRange } from "./args.js";
 import { runCommand } from "./run.js";
 
 /** The image the example manifests reference. */
-export const EXAMPLE_IMAGE = "coxswain-examples/node:local";
+const EXAMPLE_IMAGE = "coxswain-examples/node:local";
 
 /** examples-repo/ of this installation. */
-export function examplesDir(): string {
+function examplesDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../examples-repo");
 }
 
 /** Creates the example Git repository unless it exists; returns its path. */
-export function ensureExampleRepo(stateDir: string, out: (line: string) => void): string {
+function ensureExampleRepo(stateDir: string, out: (line: string) => void): string {
   const repo = path.join(stateDir, "examples-repo");
   if (existsSync(path.join(repo, ".git"))) {
     out(`using the example repository at ${repo} (delete it to start over)`);

@@ -71,7 +71,7 @@ export interface WorkQueueOptions<K extends string = string> {
 export const DEFAULT_BACKOFF: Readonly<Required<Backoff>> = Object.freeze({ initialMs: 250, maxMs: 60_000, jitter: 0.2 });
 
 /** Default requeue delay of a "waiting" error that names none. */
-export const DEFAULT_WAITING_DELAY_MS = 5_000;
+const DEFAULT_WAITING_DELAY_MS = 5_000;
 
 /** Longest run of reconciles without a turn of the event loop for timers and I/O, in ms. */
 const MAX_TURN_MS = 2;

@@ -38,7 +38,7 @@ import { formatFieldPath, type PathSegment } from "../manifest/paths.js";
 type FieldPath = readonly PathSegment[];
 
 /** The keys a Node's TLS Secret must hold, PEM-encoded. */
-export const NODE_TLS_KEYS: readonly string[] = ["ca.crt", "tls.crt", "tls.key"];
+const NODE_TLS_KEYS: readonly string[] = ["ca.crt", "tls.crt", "tls.key"];
 
 /** The result of building a graph: the graph (always built) and diagnostics sorted by position. */
 export interface GraphBuild {
@@ -143,7 +143,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       }
 
       const className = podSpec.priorityClassName;
-      if (className !== undefined && !Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className)) {
+      if (className !== undefined && !Object.hasOwn(BUILTIN_PRIORITY_CLASSES, className)) {
         const pcKey = makeKey("PriorityClass", className);
         const path = own(["spec", "template", "spec", "priorityClassName"]);
         if (byKey.has(pcKey)) addEdge(pcKey, key, path);

@@ -100,9 +100,9 @@ export function ingressDiagnostics(objects: readonly ManifestObject[]): Diagnost
       if (defaultBackend === undefined) defaultBackend = id;
       else report(m, "warning", "InvalidField", ["spec", "defaultBackend"], `Ingress ${defaultBackend} has a defaultBackend too and comes first by namespace/name, so its default backend is used and this one is not`);
     }
-    (ing.spec.rules ?? []).forEach((rule, i) =>
-      (rule.http?.paths ?? []).forEach((p, j) => backend(p.backend, ["spec", "rules", i, "http", "paths", j, "backend"])),
-    );
+    for (const [i, rule] of (ing.spec.rules ?? []).entries()) {
+      for (const [j, p] of (rule.http?.paths ?? []).entries()) backend(p.backend, ["spec", "rules", i, "http", "paths", j, "backend"]);
+    }
     for (const claim of ingressPathClaims(ing)) claims.push({ m, claim });
 
     (ing.spec.tls ?? []).forEach((t, i) => {

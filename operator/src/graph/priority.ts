@@ -31,7 +31,7 @@ export interface ResolvedPriority {
 export function resolvePriority(graph: DesiredGraph, workload: TemplateOwner): ResolvedPriority {
   const className = workload.spec.template.spec.priorityClassName;
   if (className !== undefined) {
-    const builtin = Object.prototype.hasOwnProperty.call(BUILTIN_PRIORITY_CLASSES, className) ? BUILTIN_PRIORITY_CLASSES[className] : undefined;
+    const builtin = Object.hasOwn(BUILTIN_PRIORITY_CLASSES, className) ? BUILTIN_PRIORITY_CLASSES[className] : undefined;
     if (builtin) return { value: builtin.value, preemptionPolicy: builtin.preemptionPolicy, source: "class", className };
     const pc = graph.get(makeKey("PriorityClass", className))?.object;
     if (pc?.kind === "PriorityClass") return fromClass(pc, "class");

@@ -8,7 +8,7 @@ import { POD_OWNER_KINDS, ownerPath, templateOwnerOf, type DesiredObject, type K
 import { fieldError, listOf, showValue, type Issue } from "./issue.js";
 
 /** Argo CD's sync wave: objects are applied wave by wave, lower first; default 0, may be negative. */
-export const SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave";
+const SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave";
 /**
  * Argo CD's resource hooks (PreSync, Sync, PostSync, SyncFail, Skip) and their deletion policy. coxswain refuses
  * them (HookUnsupported): a hook runs on every sync and is deleted by its policy, where coxswain applies each
@@ -18,9 +18,9 @@ export const SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave";
 const ARGO_HOOK_ANNOTATIONS: readonly string[] = ["argocd.argoproj.io/hook", "argocd.argoproj.io/hook-delete-policy"];
 
 /** "true" or "false": after an automatic rollback of this workload, push a revert of the failed commit. */
-export const AUTO_REVERT_ANNOTATION = "coxswain.io/auto-revert";
+const AUTO_REVERT_ANNOTATION = "coxswain.io/auto-revert";
 /** An integer priority for a workload's pods when its pod template names no priorityClassName. */
-export const PRIORITY_ANNOTATION = "coxswain.io/priority";
+const PRIORITY_ANNOTATION = "coxswain.io/priority";
 /**
  * On a Rollout: "full" (skip every remaining step and pause) or N, a non-negative integer meaning "promoted
  * past the first N indefinite pauses". Level-based: it is read from the commit, so promoting is a Git change.
@@ -32,7 +32,7 @@ export const PROMOTE_ANNOTATION = "coxswain.io/promote";
  * rollout must stay ready before the revision counts as stable (Swarm's update monitor, Nomad's
  * min_healthy_time). Default 5.
  */
-export const MONITOR_SECONDS_ANNOTATION = "coxswain.io/monitor-seconds";
+const MONITOR_SECONDS_ANNOTATION = "coxswain.io/monitor-seconds";
 
 /**
  * The kinds coxswain.io/monitor-seconds applies to, sorted: those that make pods, but a Job (it runs to
@@ -51,15 +51,15 @@ export const INIT_ANNOTATION = "coxswain.io/init";
  * On a PersistentVolumeClaim: "true" removes the claim's data (its Docker volume, its directory) when the
  * claim is removed from Git; "false" or absent keeps it (the status branch says how to remove it by hand).
  */
-export const DELETE_DATA_ANNOTATION = "coxswain.io/delete-data-on-removal";
+const DELETE_DATA_ANNOTATION = "coxswain.io/delete-data-on-removal";
 
 /** The largest coxswain.io/monitor-seconds: one day. */
 const MAX_MONITOR_SECONDS = 86_400;
 
 /** The range of a priority, as Kubernetes allows for pods (int32; user-defined classes stop at 1e9). */
-export const MIN_PRIORITY = -2147483648;
+const MIN_PRIORITY = -2147483648;
 /** The highest priority a user may give (Kubernetes' HighestUserDefinablePriority). */
-export const MAX_USER_PRIORITY = 1_000_000_000;
+const MAX_USER_PRIORITY = 1_000_000_000;
 
 const INTEGER = /^[+-]?[0-9]+$/;
 

@@ -65,7 +65,7 @@ export interface ManifestCacheStats {
 }
 
 /** Default bound on entries: entries are files; a small Deployment file costs a few KiB. */
-export const DEFAULT_CACHE_ENTRIES = 20_000;
+const DEFAULT_CACHE_ENTRIES = 20_000;
 
 /** A bounded, least-recently-used cache of checked files keyed by blob oid. */
 export class ManifestCache {

@@ -178,7 +178,7 @@ function unknownKindMessage(kind: string, apiVersion: string): string {
  * Runs the per-document pipeline: identity, kinds coxswain ignores, server-set fields, schema, cluster
  * scope, rules, defaults. Every issue of a document that says what it is carries the object's name.
  */
-export function checkDocument(doc: ParsedDocument, positions: FilePositions, ordinal: number): CheckedDocument {
+function checkDocument(doc: ParsedDocument, positions: FilePositions, ordinal: number): CheckedDocument {
   const issues: Issue[] = [];
   let object: string | undefined;
   const result = (extra: Partial<CheckedDocument> = {}): CheckedDocument => ({

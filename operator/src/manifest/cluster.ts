@@ -16,7 +16,7 @@ export const BUILTIN_PRIORITY_CLASSES: Readonly<Record<string, { value: number; 
 });
 
 /** The prefix Kubernetes reserves for its own PriorityClasses. */
-export const SYSTEM_PRIORITY_PREFIX = "system-";
+const SYSTEM_PRIORITY_PREFIX = "system-";
 
 /** The parts of a tcp:// endpoint. */
 export interface TcpEndpoint {
@@ -45,6 +45,7 @@ export function parseTcpEndpoint(endpoint: string): TcpEndpoint | undefined {
 export function parseUnixEndpoint(endpoint: string): string | undefined {
   if (!endpoint.startsWith("unix://")) return undefined;
   const p = endpoint.slice("unix://".length);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a NUL byte cannot be in a socket path
   if (!p.startsWith("/") || p.length < 2 || p.endsWith("/") || /[\s\u0000]/.test(p)) return undefined;
   return p.slice(1).split("/").every((s) => s !== "" && s !== "." && s !== "..") ? p : undefined;
 }

@@ -37,7 +37,7 @@ export function decodeUtf8(bytes: Uint8Array): Decoded {
  * Offset of the first byte that does not start or continue a well-formed UTF-8 sequence (RFC 3629: no
  * overlong forms, no surrogates, nothing above U+10FFFF); bytes.length when all are well-formed.
  */
-export function firstInvalidUtf8(bytes: Uint8Array): number {
+function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   const n = bytes.length;
   while (i < n) {

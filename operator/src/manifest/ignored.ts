@@ -39,5 +39,5 @@ export const IGNORED_KINDS: Readonly<Record<string, IgnoredKind>> = Object.freez
 
 /** The IgnoredKind of a kind name, or undefined when coxswain does not ignore it. */
 export function ignoredKind(kind: string): IgnoredKind | undefined {
-  return Object.prototype.hasOwnProperty.call(IGNORED_KINDS, kind) ? IGNORED_KINDS[kind] : undefined;
+  return Object.hasOwn(IGNORED_KINDS, kind) ? IGNORED_KINDS[kind] : undefined;
 }

@@ -11,7 +11,7 @@
  * compareDiagnostics.
  */
 import { compareKeys, type DesiredObject, type ResourceKey } from "../api/objects.js";
-import { ManifestCache, blobOid, defaultManifestCache, type CheckedFile } from "./cache.js";
+import { type ManifestCache, blobOid, defaultManifestCache, type CheckedFile } from "./cache.js";
 import { checkFile } from "./check.js";
 import { LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./limits.js";
 import type { FileIssue, FilePositions } from "./parse.js";
@@ -69,7 +69,7 @@ export interface SourceFile {
 }
 
 /** Default number of files read at once. */
-export const DEFAULT_READ_CONCURRENCY = 8;
+const DEFAULT_READ_CONCURRENCY = 8;
 
 /** Parsing yields to the event loop when it has held it this long (ms), so HTTP (/healthz, webhooks) is served during a long load. */
 const YIELD_AFTER_MS = 10;
@@ -84,7 +84,7 @@ export function isManifestPath(path: string): boolean {
 }
 
 /** True when a segment of the path starts with "." (hidden files and tool folders are never read). */
-export function isHiddenPath(path: string): boolean {
+function isHiddenPath(path: string): boolean {
   return path.split("/").some((seg) => seg !== "." && seg.startsWith("."));
 }
 

@@ -301,7 +301,7 @@ function leadingZeroModes(node: YamlNode | null, path: PathSegment[], out: { pat
       } else leadingZeroModes(v ?? null, [...path, name], out);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => leadingZeroModes((item as YamlNode | null) ?? null, [...path, i], out));
+    for (const [i, item] of node.items.entries()) leadingZeroModes((item as YamlNode | null) ?? null, [...path, i], out);
   }
 }
 
@@ -336,7 +336,7 @@ function indexNode(
       indexNode((pair.value as YamlNode | null) ?? null, [...path, name], k, index, at);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => indexNode((item as YamlNode | null) ?? null, [...path, i], null, index, at));
+    for (const [i, item] of node.items.entries()) indexNode((item as YamlNode | null) ?? null, [...path, i], null, index, at);
   }
   // Aliases are not followed: fields reached through one point at the alias.
 }

@@ -142,7 +142,7 @@ export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[
   issues.push(...volumeIssues(spec, specPath));
   const affinity = spec.affinity;
   if (affinity) issues.push(...affinityIssues(affinity, [...specPath, "affinity"]));
-  (spec.tolerations ?? []).forEach((t, i) => issues.push(...tolerationIssues(t, [...specPath, "tolerations", i])));
+  for (const [i, t] of (spec.tolerations ?? []).entries()) issues.push(...tolerationIssues(t, [...specPath, "tolerations", i]));
   issues.push(...spreadIssues(spec.topologySpreadConstraints ?? [], [...specPath, "topologySpreadConstraints"]));
   return issues;
 }
@@ -269,7 +269,7 @@ function initContainerIssues(spec: PodSpec, specPath: Path, all: readonly Contai
   const path = [...specPath, "initContainers"];
   const issues = containerIssues(inits, path, all).filter((i) => !(i.path.length === path.length + 2 && i.path.at(-1) === "name"));
   const names = new Map<string, string>();
-  spec.containers.forEach((c, ci) => names.set(c.name, `containers[${ci}]`));
+  for (const [ci, c] of spec.containers.entries()) names.set(c.name, `containers[${ci}]`);
   inits.forEach((c, ci) => {
     const cPath = [...path, ci];
     const first = names.get(c.name);
@@ -549,19 +549,17 @@ function affinityIssues(affinity: NonNullable<PodTemplateSpec["spec"]["affinity"
   const na = affinity.nodeAffinity;
   if (na) {
     const reqPath = [...path, "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"];
-    (na.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []).forEach((term, i) =>
-      issues.push(...nodeSelectorTermIssues(term, [...reqPath, i])),
-    );
+    for (const [i, term] of (na.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []).entries()) issues.push(...nodeSelectorTermIssues(term, [...reqPath, i]));
     const prefPath = [...path, "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"];
-    (na.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((p, i) => issues.push(...nodeSelectorTermIssues(p.preference, [...prefPath, i, "preference"])));
+    for (const [i, p] of (na.preferredDuringSchedulingIgnoredDuringExecution ?? []).entries()) issues.push(...nodeSelectorTermIssues(p.preference, [...prefPath, i, "preference"]));
   }
   for (const which of ["podAffinity", "podAntiAffinity"] as const) {
     const pa = affinity[which];
     if (!pa) continue;
     const reqPath = [...path, which, "requiredDuringSchedulingIgnoredDuringExecution"];
-    (pa.requiredDuringSchedulingIgnoredDuringExecution ?? []).forEach((t, i) => issues.push(...podAffinityTermIssues(t, [...reqPath, i])));
+    for (const [i, t] of (pa.requiredDuringSchedulingIgnoredDuringExecution ?? []).entries()) issues.push(...podAffinityTermIssues(t, [...reqPath, i]));
     const prefPath = [...path, which, "preferredDuringSchedulingIgnoredDuringExecution"];
-    (pa.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((w, i) => issues.push(...podAffinityTermIssues(w.podAffinityTerm, [...prefPath, i, "podAffinityTerm"])));
+    for (const [i, w] of (pa.preferredDuringSchedulingIgnoredDuringExecution ?? []).entries()) issues.push(...podAffinityTermIssues(w.podAffinityTerm, [...prefPath, i, "podAffinityTerm"]));
   }
   return issues;
 }

@@ -55,7 +55,7 @@ export const SERVER_SET_ANNOTATIONS: Readonly<Record<string, string>> = Object.f
 });
 
 /** coxswain's schema for metadata (the CRDs only say `metadata: {type: object}`). */
-export const METADATA_SCHEMA: JsonSchema = {
+const METADATA_SCHEMA: JsonSchema = {
   type: "object",
   additionalProperties: false,
   required: ["name"],
@@ -107,14 +107,14 @@ export const UNSUPPORTED_KEYWORD = "x-coxswain-unsupported";
  * Fields whose values are secret, per kind (top-level field names). Messages about a value under these paths
  * name the field and the problem, never the value.
  */
-export const SENSITIVE_FIELDS: Readonly<Partial<Record<Kind, readonly string[]>>> = { Secret: ["data", "stringData"] };
+const SENSITIVE_FIELDS: Readonly<Partial<Record<Kind, readonly string[]>>> = { Secret: ["data", "stringData"] };
 
 /**
  * True when a field path of an object of this kind may hold a value that must not reach a message: under
  * SENSITIVE_FIELDS, or a container's env values — the `env` list, an entry of it, and an entry's `value`
  * (tokens and passwords go there), but not an entry's `name` or `valueFrom`, which name things.
  */
-export function isSensitivePath(kind: Kind, path: readonly PathSegment[]): boolean {
+function isSensitivePath(kind: Kind, path: readonly PathSegment[]): boolean {
   const top = path[0];
   if (typeof top === "string" && (SENSITIVE_FIELDS[kind]?.includes(top) ?? false)) return true;
   const env = path.findIndex((seg, i) => seg === "env" && typeof path[i - 1] === "number" && path[i - 2] === "containers");
@@ -163,7 +163,7 @@ function ajv(): Ajv {
  * titled sub-schema is handed to it and replaced by what it returns (validatorFor turns them into $refs, so
  * that a pod template used by two kinds, or a selector used in five places, is compiled once).
  */
-export function toAjvSchema(schema: JsonSchema, isRoot = true, share?: (title: string, convert: () => JsonSchema) => JsonSchema): JsonSchema {
+function toAjvSchema(schema: JsonSchema, isRoot = true, share?: (title: string, convert: () => JsonSchema) => JsonSchema): JsonSchema {
   if (!isRoot && share && typeof schema.title === "string") {
     // A default stays where the schema is used: ajv fills defaults from the parent's properties.
     const { default: dflt, ...rest } = schema;
@@ -198,7 +198,7 @@ function isPlainObject(v: unknown): v is JsonSchema {
 }
 
 /** The compiled validator of a kind; compiled on first use, then reused for the life of the process. */
-export function validatorFor(kind: Kind): ValidateFunction {
+function validatorFor(kind: Kind): ValidateFunction {
   let v = validators.get(kind);
   if (!v) {
     const a = ajv();
@@ -260,7 +260,7 @@ export function validateSchema(kind: Kind, data: unknown): Issue[] {
  * Groups ajv errors into issues: one per bad value, unknown field, missing field, unsupported field or bad
  * key. Values at paths for which `hidden` is true are described by type only.
  */
-export function issuesFromAjv(errors: readonly ErrorObject[], data: unknown, hidden: (path: readonly PathSegment[]) => boolean = () => false): Issue[] {
+function issuesFromAjv(errors: readonly ErrorObject[], data: unknown, hidden: (path: readonly PathSegment[]) => boolean = () => false): Issue[] {
   const issues: Issue[] = [];
   const seen = new Set<string>();
   const byValue = new Map<string, ErrorObject[]>();

@@ -7,7 +7,7 @@ import type { Secret } from "../api/objects.js";
 import { fieldError, type Issue } from "./issue.js";
 
 /** Kubernetes refuses Secrets whose data exceed 1 MiB (MaxSecretSize). */
-export const MAX_SECRET_BYTES = 1024 * 1024;
+const MAX_SECRET_BYTES = 1024 * 1024;
 
 /** The Secret types a pull Secret may have, with the key holding its JSON. */
 export const PULL_SECRET_KEYS: Readonly<Record<string, string>> = Object.freeze({
@@ -16,7 +16,7 @@ export const PULL_SECRET_KEYS: Readonly<Record<string, string>> = Object.freeze(
 });
 
 /** The keys a kubernetes.io/tls Secret must hold. */
-export const TLS_SECRET_KEYS: readonly string[] = ["tls.crt", "tls.key"];
+const TLS_SECRET_KEYS: readonly string[] = ["tls.crt", "tls.key"];
 
 /**
  * True when `value` is standard base64 with padding, as Kubernetes decodes Secret data (Go's StdEncoding:
@@ -39,7 +39,7 @@ export function secretIssues(secret: Secret): Issue[] {
       issues.push(
         fieldError("InvalidField", ["data", key], "must be base64 (standard alphabet, padded with '='), e.g. as printed by `base64 -w0`; the value is secret and not shown"),
       );
-    } else if (!Object.prototype.hasOwnProperty.call(stringData, key)) {
+    } else if (!Object.hasOwn(stringData, key)) {
       size += Buffer.byteLength(key) + Buffer.from(value, "base64").byteLength;
     }
   }
@@ -63,7 +63,7 @@ export function secretIssues(secret: Secret): Issue[] {
   }
   if (secret.type === "kubernetes.io/tls") {
     for (const key of TLS_SECRET_KEYS) {
-      if (!Object.prototype.hasOwnProperty.call(data, key) && !Object.prototype.hasOwnProperty.call(stringData, key)) {
+      if (!Object.hasOwn(data, key) && !Object.hasOwn(stringData, key)) {
         issues.push(fieldError("InvalidField", ["data", key], `a kubernetes.io/tls Secret must hold ${key} (in data or stringData), as in Kubernetes`));
       }
     }

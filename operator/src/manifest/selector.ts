@@ -33,8 +33,8 @@ export function selectorIssues(selector: LabelSelector, path: readonly PathSegme
 }
 
 /** Whether one requirement holds for a set of labels (Kubernetes' semantics: NotIn also matches a missing label). */
-export function requirementMatches(req: LabelSelectorRequirement, labels: Labels): boolean {
-  const has = labels !== undefined && Object.prototype.hasOwnProperty.call(labels, req.key);
+function requirementMatches(req: LabelSelectorRequirement, labels: Labels): boolean {
+  const has = labels !== undefined && Object.hasOwn(labels, req.key);
   const value = has ? labels![req.key]! : undefined;
   switch (req.operator) {
     case "In":
@@ -62,7 +62,7 @@ export function selectorMatches(selector: LabelSelector, labels: Labels): boolea
  */
 export function unmetRequirements(selector: LabelSelector, labels: Labels): string[] {
   const out: string[] = [];
-  const has = (k: string): boolean => labels !== undefined && Object.prototype.hasOwnProperty.call(labels, k);
+  const has = (k: string): boolean => labels !== undefined && Object.hasOwn(labels, k);
   const have = (k: string): string => (has(k) ? `the labels have ${k}=${labels![k]}` : `the labels have no ${k}`);
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
     if (!has(k) || labels![k] !== v) out.push(`${k}=${v} (${have(k)})`);

@@ -20,10 +20,8 @@ import { mergeStringData, secretIssues } from "./secret.js";
 import { applyServiceDefaults, serviceIssues } from "./service.js";
 import { applyPodDefaults, applyWorkloadDefaults, daemonSetIssues, deploymentIssues, podIssues, replicaSetIssues, rolloutIssues, statefulSetIssues } from "./workload.js";
 
-export { DEFAULT_ROLLING_PERCENT } from "./workload.js";
-
 /** Kubernetes refuses ConfigMaps whose data exceed 1 MiB. */
-export const MAX_CONFIGMAP_BYTES = 1024 * 1024;
+const MAX_CONFIGMAP_BYTES = 1024 * 1024;
 
 /**
  * Applies the defaults the schema cannot express, in place, as Kubernetes' defaulting does:

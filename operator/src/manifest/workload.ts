@@ -14,7 +14,7 @@ import { isEmptySelector, selectorIssues, unmetRequirements } from "./selector.j
 import { statefulSetFieldIssues, withClaimVolumes } from "./statefulset.js";
 
 /** Kubernetes' (and Argo's) default for maxSurge and maxUnavailable. */
-export const DEFAULT_ROLLING_PERCENT = "25%";
+const DEFAULT_ROLLING_PERCENT = "25%";
 
 type Path = readonly PathSegment[];
 

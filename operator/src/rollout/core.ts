@@ -30,7 +30,7 @@ export function short(revision: string): string {
  * before available ones, so removing k pods of a revision with k unavailable ones removes exactly those.
  * First = removed first.
  */
-export function compareForRemoval(a: RolloutPod, b: RolloutPod): number {
+function compareForRemoval(a: RolloutPod, b: RolloutPod): number {
   if (a.ready !== b.ready) return a.ready ? 1 : -1;
   if (a.ready && b.ready && a.readySince !== b.readySince) {
     if (a.readySince === undefined) return -1;
@@ -188,7 +188,7 @@ export function buildWorld(
     for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
     return a.revision < b.revision ? -1 : a.revision > b.revision ? 1 : 0;
   });
-  revs.forEach((r, i) => (r.age = i));
+  for (const [i, r] of revs.entries()) r.age = i;
   const w: World = { wanted: byRev.get(revision)!, revs, explicit: sizes !== undefined, params, now, running, pods };
   if (sizes) w.given = sizes;
   return w;
@@ -200,7 +200,7 @@ export function oldRevs(w: World): Rev[] {
 }
 
 /** Counts reported in status, as Deployment.status does. */
-export function countsOf(w: World): RolloutCounts {
+function countsOf(w: World): RolloutCounts {
   let replicas = 0;
   let ready = 0;
   let available = 0;
@@ -292,7 +292,7 @@ export function sameSizes(a: RevisionSizes | undefined, b: RevisionSizes): boole
 }
 
 /** The sizes to hand back: non-zero ones plus the wanted revision (so that it keeps existing). */
-export function sizesOut(w: World, desired: ReadonlyMap<string, number>, maxSurge: number): RevisionSizes {
+function sizesOut(w: World, desired: ReadonlyMap<string, number>, maxSurge: number): RevisionSizes {
   const byRevision: Record<string, number> = {};
   for (const r of w.revs) {
     const n = desired.get(r.revision) ?? 0;

@@ -24,7 +24,7 @@
 import { parseSchedule } from "../api/schedule.js";
 
 /** Kubernetes' limit on missed schedule times before nothing is started. */
-export const MAX_MISSED_SCHEDULES = 100;
+const MAX_MISSED_SCHEDULES = 100;
 
 /** A CronJob's spec, defaulted. */
 export interface CronJobParams {

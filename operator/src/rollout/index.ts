@@ -5,20 +5,11 @@
  * deadline, Nomad's healthy deadline, Swarm's failure ratio) and the rollback decision.
  */
 export type * from "./types.js";
-export type { ReplicaSetInput, ReplicaSetPod } from "./replicaset.js";
-export type { BarePod, PodEnd, PodNodeState, PodStep, PodStepInput } from "./pod.js";
+export type { ReplicaSetPod } from "./replicaset.js";
+export type { BarePod, PodEnd, PodNodeState, PodStep } from "./pod.js";
 export {
   DEFAULT_ANALYSIS,
-  DEFAULT_MAX_FAILURE_RATIO,
-  DEFAULT_MAX_SURGE,
-  DEFAULT_MAX_UNAVAILABLE,
-  DEFAULT_MIN_READY_SECONDS,
-  DEFAULT_MONITOR_SECONDS,
-  DEFAULT_POD_START_DEADLINE_SECONDS,
   DEFAULT_PROGRESS_DEADLINE_SECONDS,
-  DEFAULT_REPLICAS,
-  DEFAULT_REVISION_HISTORY_LIMIT,
-  DEFAULT_SCALE_DOWN_DELAY_SECONDS,
   parseDurationSeconds,
   parsePromote,
   resolveBlueGreenParams,
@@ -26,7 +17,7 @@ export {
   resolveFailurePolicy,
   resolveRollingParams,
 } from "./params.js";
-export { compareForRemoval, isAvailable, nextStep } from "./rolling.js";
+export { isAvailable, nextStep } from "./rolling.js";
 export { sameSizes } from "./core.js";
 export { nextRevisionNumber, pruneHistory, recordRevision } from "./history.js";
 export { detectFailure, rolloutHealth } from "./health.js";

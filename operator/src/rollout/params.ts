@@ -9,25 +9,25 @@ import type { CanaryAnalysis, RolloutSpec } from "../api/generated/rollout.js";
 import type { AnalysisSpec, BlueGreenParams, CanaryStepSpec, FailurePolicy, PodReplacementPolicy, Promote, RolloutParams } from "./types.js";
 
 /** apps/v1 default of spec.replicas. */
-export const DEFAULT_REPLICAS = 1;
+const DEFAULT_REPLICAS = 1;
 /** apps/v1 default of spec.strategy.rollingUpdate.maxSurge. */
-export const DEFAULT_MAX_SURGE = "25%";
+const DEFAULT_MAX_SURGE = "25%";
 /** apps/v1 default of spec.strategy.rollingUpdate.maxUnavailable. */
-export const DEFAULT_MAX_UNAVAILABLE = "25%";
+const DEFAULT_MAX_UNAVAILABLE = "25%";
 /** apps/v1 default of spec.minReadySeconds. */
-export const DEFAULT_MIN_READY_SECONDS = 0;
+const DEFAULT_MIN_READY_SECONDS = 0;
 /** apps/v1 default of spec.progressDeadlineSeconds. */
 export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 /** apps/v1 default of spec.revisionHistoryLimit. */
-export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
+const DEFAULT_REVISION_HISTORY_LIMIT = 10;
 /** Argo Rollouts' default of strategy.blueGreen.scaleDownDelaySeconds. */
-export const DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30;
+const DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30;
 /** Per-pod start deadline: Nomad's update.healthy_deadline (5 min). */
-export const DEFAULT_POD_START_DEADLINE_SECONDS = 300;
+const DEFAULT_POD_START_DEADLINE_SECONDS = 300;
 /** Swarm's update max_failure_ratio: 0, any crash of an updated pod fails the rollout. */
-export const DEFAULT_MAX_FAILURE_RATIO = 0;
+const DEFAULT_MAX_FAILURE_RATIO = 0;
 /** Swarm's update monitor: 5 s. */
-export const DEFAULT_MONITOR_SECONDS = 5;
+const DEFAULT_MONITOR_SECONDS = 5;
 
 function invalid(field: string, value: unknown, expected: string): CoxError {
   return new CoxError("InvalidField", `spec.${field}: ${JSON.stringify(value)} is invalid; expected ${expected}`, {

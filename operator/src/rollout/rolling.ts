@@ -34,7 +34,7 @@ import type { Rev, World } from "./core.js";
 import { buildWorld, effAvailable, finishStep, oldRevs, planPods, roundHalfAway, short, validateCommon } from "./core.js";
 import type { RolloutInput, RolloutStep } from "./types.js";
 
-export { compareForRemoval, isAvailable } from "./core.js";
+export { isAvailable } from "./core.js";
 
 type Sizes = Map<string, number>;
 

@@ -55,7 +55,7 @@ export interface NodeConfig {
 export const DEFAULT_FLEET_POLL_MS = 2000;
 
 /** Kubernetes' default pod limit per node. */
-export const DEFAULT_MAX_PODS = 110;
+const DEFAULT_MAX_PODS = 110;
 
 /** Makes the runtime of a node; swapped for the fake runtime in tests and benchmarks. */
 export type RuntimeFactory = (node: NodeConfig) => NodeRuntime;

@@ -47,7 +47,7 @@ import type { ContainerState, ObservedContainer } from "./types.js";
 export type ProbeKind = "startup" | "liveness" | "readiness";
 
 /** Every ProbeKind, in the order they gate each other. */
-export const PROBE_KINDS: readonly ProbeKind[] = ["startup", "liveness", "readiness"];
+const PROBE_KINDS: readonly ProbeKind[] = ["startup", "liveness", "readiness"];
 
 /** Probe parameters as in a Pod spec, with the timeout the caller gives runProbe. */
 export interface HealthProbeParams extends ProbeParams {
@@ -451,7 +451,7 @@ export function formatDuration(ms: number): string {
 }
 
 /** When each probe is due next in this run; undefined when it is not run now (gated, passed, no run). */
-export function probeDueAt(state: HealthState, kind: ProbeKind): number | undefined {
+function probeDueAt(state: HealthState, kind: ProbeKind): number | undefined {
   const params = state.spec[kind];
   const counters = state.probes[kind];
   if (params === undefined || counters === undefined) return undefined;

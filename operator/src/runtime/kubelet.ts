@@ -444,7 +444,8 @@ export class Kubelet {
     };
     if (!label || !this.startedHere.has(t.container.id)) {
       t.hookHandled = startedAt;
-      return done(true);
+      done(true);
+      return;
     }
     const runtime = this.host.runtimeOf(t.node);
     const address = this.host.addressOf(t.node);

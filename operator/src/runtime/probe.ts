@@ -76,7 +76,7 @@ export interface ProbeOutcome {
 }
 
 /** At most this much of an HTTP body is read before the connection is dropped (Kubernetes: 10 KiB). */
-export const MAX_BODY_BYTES = 10 * 1024;
+const MAX_BODY_BYTES = 10 * 1024;
 
 /** User-Agent of HTTP probes (Kubernetes sends kube-probe/<version>). */
 export const PROBE_USER_AGENT = "coxswain-probe/1";

@@ -232,9 +232,6 @@ export const MAX_EXEC_OUTPUT_BYTES = 10 * 1024;
  */
 export type KillSignal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGQUIT" | "SIGHUP";
 
-/** Every KillSignal, in a fixed order. */
-export const KILL_SIGNALS: readonly KillSignal[] = ["SIGHUP", "SIGINT", "SIGKILL", "SIGQUIT", "SIGTERM"];
-
 /** Client credentials and trust for a Docker engine over TCP with TLS; PEM text, as read from a Secret. */
 export interface TlsCredentials {
   /** CA certificate(s) the engine's server certificate must chain to (PEM; a bundle is fine). */

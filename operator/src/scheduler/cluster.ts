@@ -30,8 +30,6 @@ import type { Affinity, NodeSnapshot, PodAffinityTerm, PodSummary, Resources, Ta
 
 /** The hostname label; a node without it is its own domain under its name. */
 export const HOSTNAME_KEY = "kubernetes.io/hostname";
-/** The zone label of the system default spreading. */
-export const ZONE_KEY = "topology.kubernetes.io/zone";
 /** The namespace of a pod that names none. */
 export const DEFAULT_NAMESPACE = "default";
 
@@ -235,7 +233,7 @@ function scopeSig(names: ReadonlySet<string>, selector: Selector | undefined): s
  * Compiles a PodAffinityTerm for a pod in `namespace` with `labels` (for matchLabelKeys / mismatchLabelKeys):
  * namespaces and namespaceSelector both absent = the pod's own namespace (getNamespacesFromPodAffinityTerm).
  */
-export function compileAffinityTerm(term: PodAffinityTerm, namespace: string, labels: Labels, weight = 1): CompiledTerm {
+function compileAffinityTerm(term: PodAffinityTerm, namespace: string, labels: Labels, weight = 1): CompiledTerm {
   const names = new Set(term.namespaces ?? []);
   if (names.size === 0 && term.namespaceSelector === undefined) names.add(namespace);
   const nsSelector = term.namespaceSelector === undefined ? undefined : compileLabelSelector(term.namespaceSelector);
@@ -319,7 +317,7 @@ export function makeEntry(f: EntryFields): PodEntry {
 const NO_RESOURCES: Resources = Object.freeze({ cpuMillis: 0, memoryBytes: 0 });
 
 /** A pod entry for a PodSummary of the snapshot. */
-export function entryFromSummary(p: PodSummary): PodEntry {
+function entryFromSummary(p: PodSummary): PodEntry {
   const namespace = p.namespace ?? DEFAULT_NAMESPACE;
   const labels = p.labels ?? EMPTY_LABELS;
   const requests = p.requests ?? NO_RESOURCES;

@@ -7,10 +7,10 @@ import { REASON_NO_FREE_PORTS } from "./reasons.js";
 import type { Unschedulable } from "./types.js";
 
 /** What kube-scheduler says when the cluster has no nodes at all (ErrNoNodesAvailable). */
-export const NO_NODES_MESSAGE = "no nodes available to schedule pods";
+const NO_NODES_MESSAGE = "no nodes available to schedule pods";
 
 /** The message for a pass over zero nodes: Kubernetes prints ErrNoNodesAvailable, not "0/0 nodes …". */
-export function explainNoNodes(): string {
+function explainNoNodes(): string {
   return NO_NODES_MESSAGE;
 }
 

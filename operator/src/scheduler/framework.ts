@@ -42,7 +42,7 @@ import {
 import type { CycleState, FilterPlugin, FilterResult, NodeSnapshot, ScheduleOptions, SchedulerProfile, ScorePlugin } from "./types.js";
 
 /** Highest score a plugin gives a node (kube-scheduler's MaxNodeScore). */
-export const MAX_NODE_SCORE = 100;
+const MAX_NODE_SCORE = 100;
 
 /** Marks the profile entries implemented here; the value says which plugin and how it is configured. */
 export const BUILTIN: unique symbol = Symbol("coxswain.scheduler.builtin");
@@ -146,7 +146,7 @@ export interface ReasonSet {
 }
 
 /** Interned reason sets of one pass. */
-export class ReasonSets {
+class ReasonSets {
   readonly list: ReasonSet[] = [{ reasons: [], resolvable: false, plugin: "" }];
   private readonly ids = new Map<string, number>();
 
@@ -758,7 +758,7 @@ export class Engine {
     let pct = this.pct;
     if (pct === 0) pct = Math.max(5, 50 - Math.trunc(n / 125));
     const num = Math.trunc((n * pct) / 100);
-    return num < 100 ? 100 : num;
+    return Math.max(num, 100);
   }
 
   /**
@@ -1223,26 +1223,26 @@ export class Engine {
 export const DEFAULT_SEED = 0x5eed;
 
 /** Kubernetes' InterPodAffinityArgs.hardPodAffinityWeight default. */
-export const HARD_POD_AFFINITY_WEIGHT = 1;
+const HARD_POD_AFFINITY_WEIGHT = 1;
 
 const MIB = 1024 * 1024;
 /** ImageLocality's minThreshold (23 MiB) and per-container maxThreshold (1000 MiB). */
 const MIN_IMAGE_THRESHOLD = 23 * MIB;
 const MAX_CONTAINER_THRESHOLD = 1000 * MIB;
 /** Size assumed for an image whose size no node reported (coxswain's choice; sizes are then all equal). */
-export const DEFAULT_IMAGE_SIZE_BYTES = 256 * MIB;
+const DEFAULT_IMAGE_SIZE_BYTES = 256 * MIB;
 
 const DEFAULT_RESOURCES: ResourceWeights = { cpu: 1, memory: 1 };
 const LEAST_ALLOCATED: ScoringStrategy = { type: "LeastAllocated" };
 
 /** ((capacity − requested)·100)/capacity in integer arithmetic; 0 when the request exceeds capacity. */
-export function leastRequested(requested: number, capacity: number): number {
+function leastRequested(requested: number, capacity: number): number {
   if (capacity <= 0 || requested > capacity) return 0;
   return Math.trunc(((capacity - requested) * MAX_NODE_SCORE) / capacity);
 }
 
 /** (min(requested, capacity)·100)/capacity in integer arithmetic. */
-export function mostRequested(requested: number, capacity: number): number {
+function mostRequested(requested: number, capacity: number): number {
   if (capacity <= 0) return 0;
   return Math.trunc((Math.min(requested, capacity) * MAX_NODE_SCORE) / capacity);
 }

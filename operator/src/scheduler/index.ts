@@ -5,23 +5,19 @@
  * them with back-off and at once when the fleet changes.
  */
 export type * from "./types.js";
-export { DEFAULT_SEED, evaluatePod, schedule, type NodeEvaluation, type PodEvaluation } from "./schedule.js";
+export { DEFAULT_SEED, evaluatePod, schedule } from "./schedule.js";
 export { selectVictims } from "./preemption.js";
-export { explainNoNodes, explainPreemption, explainUnschedulable, NO_NODES_MESSAGE, unschedulableError } from "./explain.js";
+export { explainUnschedulable, unschedulableError } from "./explain.js";
 export {
   balancedAllocation,
   createProfile,
   type SchedulerSettings,
-  DEFAULT_HOSTNAME_MAX_SKEW,
-  DEFAULT_IMAGE_SIZE_BYTES,
   DEFAULT_PROFILE,
-  DEFAULT_ZONE_MAX_SKEW,
   filterReasons,
   imageLocality,
   interPodAffinity,
   interPodAffinityScore,
   leastAllocated,
-  MAX_NODE_SCORE,
   mostAllocated,
   nodeAffinity,
   nodeAffinityScore,
@@ -36,10 +32,5 @@ export {
   taintTolerationScore,
   volumeBinding,
   type ProfileOptions,
-  type ResourceWeights,
-  type ScoringStrategy,
-  type UtilizationShapePoint,
 } from "./plugins.js";
 export * from "./reasons.js";
-export { seededRandom } from "./random.js";
-export { DEFAULT_NAMESPACE, HOSTNAME_KEY, ZONE_KEY } from "./cluster.js";

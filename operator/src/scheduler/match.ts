@@ -248,7 +248,7 @@ export interface NormalizedHostPort {
 }
 
 /** The bind-all address: a port on it conflicts with the same port on any address. */
-export const BIND_ALL = "0.0.0.0";
+const BIND_ALL = "0.0.0.0";
 
 /** Normalizes host ports as HostPortInfo.sanitize (empty ip → 0.0.0.0, empty protocol → TCP); drops ports ≤ 0. */
 export function normalizeHostPorts(ports: readonly HostPort[] | undefined): NormalizedHostPort[] {

@@ -25,8 +25,7 @@ import {
 import { compilePod } from "./podinfo.js";
 import type { CycleState, FilterPlugin, NodeSnapshot, PodRequest, SchedulerProfile, ScorePlugin } from "./types.js";
 
-export { DEFAULT_IMAGE_SIZE_BYTES, MAX_NODE_SCORE, type ResourceWeights, type ScoringStrategy, type UtilizationShapePoint } from "./framework.js";
-export { DEFAULT_HOSTNAME_MAX_SKEW, DEFAULT_ZONE_MAX_SKEW } from "./podinfo.js";
+export type { ScoringStrategy } from "./framework.js";
 export * from "./reasons.js";
 
 /** The reasons a built-in filter gives a single node (the node alone is the whole fleet). */

@@ -31,7 +31,7 @@ import {
 import type { Affinity, PodRequest, PodSummary, Toleration, TopologySpreadConstraint } from "./types.js";
 
 /** Kubernetes' taint for cordoned nodes: a pod tolerating it ignores NodeUnschedulable. */
-export const UNSCHEDULABLE_TAINT = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" } as const;
+const UNSCHEDULABLE_TAINT = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" } as const;
 
 /** One topology spread constraint of a pod, compiled. */
 export interface SpreadConstraint {
@@ -183,9 +183,9 @@ function compilePodAffinity(affinity: Affinity | undefined, namespace: string, l
 }
 
 /** maxSkew of the system default hostname constraint. */
-export const DEFAULT_HOSTNAME_MAX_SKEW = 3;
+const DEFAULT_HOSTNAME_MAX_SKEW = 3;
 /** maxSkew of the system default zone constraint. */
-export const DEFAULT_ZONE_MAX_SKEW = 5;
+const DEFAULT_ZONE_MAX_SKEW = 5;
 
 /** Kubernetes' system default constraints (ScheduleAnyway), selecting the pods of the same owner. */
 const SYSTEM_DEFAULT_SPREAD: readonly SpreadConstraint[] = [

@@ -10,7 +10,7 @@
  */
 import { CoxError } from "../api/errors.js";
 import { explainUnschedulable } from "./explain.js";
-import { compileProfile, Engine, MAX_NODE_SCORE, type Cycle } from "./framework.js";
+import { compileProfile, Engine, type Cycle } from "./framework.js";
 import { DEFAULT_PROFILE } from "./plugins.js";
 import { compilePod } from "./podinfo.js";
 import { preempt } from "./preemption.js";
@@ -178,5 +178,3 @@ export function evaluatePod(nodes: readonly NodeSnapshot[], pod: PodRequest, opt
   result.best = feasible.filter((_, k) => totals[k] === max).map((i) => cl.names[i]!);
   return result;
 }
-
-export { MAX_NODE_SCORE };

@@ -10,22 +10,18 @@
 import { CoxError } from "../api/errors.js";
 import { readSecretFile } from "../source/credentials.js";
 
-export { DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_PER_SECOND, parseListen, startServer } from "./server.js";
+export { parseListen, startServer } from "./server.js";
 export { commitEvent, EventFeed, FleetEvents, RING_SIZE, rolloutEvent } from "./api/events.js";
-export type { ApiOptions, ApiSource } from "./api/routes.js";
+export type { ApiSource } from "./api/routes.js";
 export type { CommitAuthor } from "./api/views.js";
 export { authorize, isLoopbackHost, parseApiTokens, readApiTokenFile } from "./api/tokens.js";
 export type { ApiToken } from "./api/tokens.js";
-export type { RunningServer, ServerOptions, WebhookResult, WebhookSecrets } from "./server.js";
+export type { RunningServer, ServerOptions, WebhookSecrets } from "./server.js";
 export { OperatorMetrics } from "./metrics.js";
 export { DEFAULT_READY_FETCH_FAILURES, readiness } from "./readiness.js";
 export type { Readiness } from "./readiness.js";
-export { deliveryId, parseWebhookEvent, PROVIDERS, sign, verifyWebhook } from "./webhooks.js";
-export type { Headers, Provider, PushEvent, Verification, WebhookEvent } from "./webhooks.js";
-export { RateLimiter } from "./rate.js";
-export { DEFAULT_REFUSAL_LOG_INTERVAL_MS, REFUSAL_REASONS, RefusalLog } from "./refusals.js";
-export type { RefusalLogOptions, RefusalReason } from "./refusals.js";
-export type { RateDecision, RateLimitOptions } from "./rate.js";
+export { sign } from "./webhooks.js";
+export type { PushEvent } from "./webhooks.js";
 
 /** A secret shorter than this gets a warning (GitHub suggests a random string of high entropy). */
 const SHORT_SECRET = 16;

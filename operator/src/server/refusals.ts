@@ -14,10 +14,10 @@ import type { Logger } from "../api/log.js";
 export type RefusalReason = "incomplete" | "rateLimited" | "tooLarge" | "unauthorized";
 
 /** Every reason, sorted: the keys of counts(). */
-export const REFUSAL_REASONS: readonly RefusalReason[] = ["incomplete", "rateLimited", "tooLarge", "unauthorized"];
+const REFUSAL_REASONS: readonly RefusalReason[] = ["incomplete", "rateLimited", "tooLarge", "unauthorized"];
 
 /** Default: one line per client per minute. */
-export const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 60_000;
+const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /** Options of RefusalLog. */
 export interface RefusalLogOptions {

@@ -48,7 +48,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** Largest body read (and dropped) of an API write, which takes none. */
 const MAX_WRITE_BODY_BYTES = 64 * 1024;
 /** Default sustained requests per second per client. */
-export const DEFAULT_RATE_PER_SECOND = 10;
+const DEFAULT_RATE_PER_SECOND = 10;
 
 /** Secrets: one shared by every provider, or one per provider (a provider without one refuses all requests). */
 export type WebhookSecrets = string | Partial<Record<Provider, string>>;

@@ -15,14 +15,14 @@
  * taken verbatim after the first "=" (no quoting, no trimming of inner spaces; a trailing "\r" is removed).
  * A file readable by group or others is accepted with a warning, as ssh does for keys it still uses.
  */
-import { promises as fsp } from "node:fs";
+import { promises as fsp, type Stats } from "node:fs";
 import { CoxError } from "../api/errors.js";
 import type { GitCredentials } from "./url.js";
 
 /** The environment variable holding the username. */
-export const ENV_USERNAME = "COXSWAIN_GIT_USERNAME";
+const ENV_USERNAME = "COXSWAIN_GIT_USERNAME";
 /** The environment variable holding the password or token. */
-export const ENV_PASSWORD = "COXSWAIN_GIT_PASSWORD";
+const ENV_PASSWORD = "COXSWAIN_GIT_PASSWORD";
 /**
  * Username sent with a token when none is given. GitHub and Gitea accept any non-empty username with a
  * token; GitLab (`oauth2` for OAuth tokens) and Bitbucket (`x-token-auth`) want theirs set explicitly.
@@ -125,7 +125,7 @@ export async function resolveGitCredentials(opts: { file?: string; env?: NodeJS.
  * Warns (does not refuse) when group or others may read it.
  */
 export async function readSecretFile(path: string, what: string): Promise<{ text: string; warnings: string[] }> {
-  let st;
+  let st: Stats;
   try {
     st = await fsp.stat(path);
   } catch (err) {

@@ -15,24 +15,16 @@ import type { Repository } from "./types.js";
 import { mirrorPath, parseRepoLocation, type GitCredentials } from "./url.js";
 
 export type * from "./types.js";
-export { GitRepository, COXSWAIN_IDENTITY, DEFAULT_TIMEOUT_MS, EMPTY_TREE } from "./repository.js";
-export { mirrorPath, parseRepoLocation, redactUrl } from "./url.js";
+export { mirrorPath } from "./url.js";
 export type { GitCredentials } from "./url.js";
 export {
-  credentialsFromEnv,
-  DEFAULT_TOKEN_USERNAME,
-  ENV_PASSWORD,
-  ENV_USERNAME,
-  parseCredentials,
   readCredentialsFile,
   readSecretFile,
   resolveGitCredentials,
-  type ResolvedCredentials,
 } from "./credentials.js";
-export { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_MAX_MS } from "./watch.js";
 export { refGlob } from "./refs.js";
 export { classifyMove, isMergedInto } from "./moves.js";
-export { acquireRepositoryLock, LOCK_FILE, type LockHolder, type RepositoryLock } from "./lock.js";
+export { acquireRepositoryLock, LOCK_FILE, type RepositoryLock } from "./lock.js";
 
 /** Options of openRepository. */
 export interface OpenRepositoryOptions {

@@ -135,7 +135,9 @@ export class PackReader {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     void old?.then(
-      (ps) => ps.forEach((p) => p.close()),
+      (ps) => {
+        for (const p of ps) p.close();
+      },
       () => undefined,
     );
   }
@@ -338,7 +340,7 @@ function applyDelta(base: Buffer, delta: Buffer): Buffer {
   const varint = (): number => {
     let n = 0;
     let shift = 0;
-    let byte;
+    let byte: number;
     do {
       byte = delta[pos++]!;
       n += (byte & 0x7f) * 2 ** shift;

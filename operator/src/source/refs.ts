@@ -4,7 +4,7 @@
  * a ref file in place under an in-process lock only; here we create `<ref>.lock` exclusively (as git does),
  * check the old value under that lock, write, and rename over the ref (atomic for readers).
  */
-import { constants as fsConstants, promises as fsp } from "node:fs";
+import { type Dirent, constants as fsConstants, promises as fsp } from "node:fs";
 import { dirname, join } from "node:path";
 import { CoxError } from "../api/errors.js";
 
@@ -20,6 +20,7 @@ export function assertRefName(ref: string): void {
     ref.includes("..") ||
     ref.includes("//") ||
     ref.split("/").some((part) => part === "" || part.startsWith(".")) ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: Git refuses control characters in ref names (git check-ref-format)
     /[\x00-\x20~^:?*[\\\x7f]/.test(ref) ||
     ref.includes("@{");
   if (bad) throw new CoxError("InvalidArgument", `invalid ref name ${JSON.stringify(ref)}: expected a full ref such as refs/heads/coxswain/status`);
@@ -194,7 +195,7 @@ export async function listRefValues(gitdir: string, prefix: string): Promise<{ r
   const names = new Set<string>();
   for (const name of (await readPackedRefs(gitdir)).keys()) if (name.startsWith(prefix)) names.add(name);
   const walk = async (dir: string): Promise<void> => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await fsp.readdir(join(gitdir, dir), { withFileTypes: true });
     } catch (err) {

@@ -43,11 +43,11 @@ import { basicAuthHeader, type GitCredentials } from "./url.js";
 import { watchRepository } from "./watch.js";
 
 /** The tree every repository knows (git special-cases it; so does isomorphic-git). */
-export const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 /** Who coxswain's commits are by. */
-export const COXSWAIN_IDENTITY = { name: "coxswain", email: "coxswain@localhost" } as const;
+const COXSWAIN_IDENTITY = { name: "coxswain", email: "coxswain@localhost" } as const;
 /** Default deadline of one HTTP request of a clone, fetch or push. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 /** A mirror is repacked (git CLI, when available) once it holds this many packs: each fetch adds one. */
 const REPACK_AFTER_PACKS = 32;
 /** Mutex key that serializes fetches (never a ref name: those start with "refs/"). */

@@ -51,7 +51,7 @@ export function serializeTreeObject(entries: readonly RawTreeEntry[]): Buffer {
 }
 
 /** git's tree order: byte order of the names, a tree's name compared as if it ended with "/". */
-export function compareTreeEntries(a: RawTreeEntry, b: RawTreeEntry): number {
+function compareTreeEntries(a: RawTreeEntry, b: RawTreeEntry): number {
   const key = (e: RawTreeEntry): Buffer => (entryType(e.mode) === "tree" ? Buffer.concat([e.name, Buffer.from("/")]) : e.name);
   return Buffer.compare(key(a), key(b));
 }

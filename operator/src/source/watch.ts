@@ -18,9 +18,9 @@ import { toCoxError, type CoxError } from "../api/errors.js";
 import type { WatchHandle, WatchOptions, WatchState } from "./types.js";
 
 /** Default first retry delay after a failed fetch. */
-export const DEFAULT_BACKOFF_INITIAL_MS = 1_000;
+const DEFAULT_BACKOFF_INITIAL_MS = 1_000;
 /** Default longest retry delay. */
-export const DEFAULT_BACKOFF_MAX_MS = 60_000;
+const DEFAULT_BACKOFF_MAX_MS = 60_000;
 /** Part of a fetch retry's delay taken off at random, so that operators sharing a remote do not retry in step. */
 const FETCH_JITTER = 0.2;
 

@@ -37,7 +37,7 @@ export type RevertOutcome = NonNullable<CommitRecord["revert"]>;
 export const REVERT_TRAILER = "reverted automatically by coxswain";
 
 /** Where the revert of a remote branch is built in the mirror before it is pushed. */
-export function revertScratchRef(branch: string): string {
+function revertScratchRef(branch: string): string {
   return `refs/coxswain/revert/${branch}`;
 }
 

@@ -20,11 +20,11 @@ import { parseStatusRecord, statusFileKind } from "./schemas.js";
 import type { CommitPhase, CommitRecord, PlanRecord, RecordedError, RecordedPod, SummaryRecord, WorkloadRecord } from "./types.js";
 
 /** The path of the summary file. */
-export const SUMMARY_PATH = "summary.yaml";
+const SUMMARY_PATH = "summary.yaml";
 /** The directory segment used for cluster-scoped objects (empty namespace). */
 export const CLUSTER_SCOPE = "_cluster";
 /** A workload keeps at most this many events, the most recent last. */
-export const MAX_EVENTS = 20;
+const MAX_EVENTS = 20;
 
 /** Everything the status branch holds. */
 export interface StatusState {
@@ -89,7 +89,7 @@ export function parsePlan(text: string): PlanRecord {
 }
 
 /** True for paths the record layout owns (summary, commit and workload files). */
-export function isRecordPath(path: string): boolean {
+function isRecordPath(path: string): boolean {
   return path === SUMMARY_PATH || COMMIT_FILE.test(path) || WORKLOAD_FILE.test(path);
 }
 

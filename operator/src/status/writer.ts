@@ -57,7 +57,7 @@ export interface FlushResult {
 /** Longest wait between retries of a failed write (retryMs doubling up to it: api/backoff.ts). */
 const MAX_RETRY_MS = 60_000;
 /** Pushes of one ref per flush before a rejection is reported (each after rebuilding on the new remote tip). */
-export const MAX_PUSH_ATTEMPTS = 5;
+const MAX_PUSH_ATTEMPTS = 5;
 
 /** Coalescing, single-flight writer of the status branch and notes. */
 export class StatusWriter {

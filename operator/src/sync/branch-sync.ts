@@ -80,11 +80,8 @@ export interface BranchSyncOptions {
   drainWaits?: DrainWaits;
 }
 
-// loadCommit lives in load.ts; re-exported so existing imports keep working.
-export { loadCommit, type LoadedCommit, type ManifestReadOptions } from "./load.js";
-
 /** A digest of a graph's objects: equal digests, equal desired state. */
-export function graphDigest(graph: DesiredGraph): string {
+function graphDigest(graph: DesiredGraph): string {
   return shortHash(graph.objects(), 16);
 }
 

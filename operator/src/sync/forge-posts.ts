@@ -24,7 +24,7 @@ const ROLLOUT_CONTEXT = "coxswain/rollout";
 export type StatusVerdict = Pick<ForgeStatus, "state" | "description">;
 
 /** The hidden marker that finds a proposal's comment again. */
-export function commentMarker(name: string): string {
+function commentMarker(name: string): string {
   return `<!-- coxswain-plan ${name} -->`;
 }
 

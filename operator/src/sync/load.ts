@@ -13,7 +13,7 @@ import { readManifestFiles, type LoadOptions, type SourceFile } from "../manifes
 import type { Diagnostic } from "../manifest/types.js";
 import type { Node } from "../api/objects.js";
 import type { NodeConfig } from "../runtime/fleet.js";
-import type { Repository } from "../source/types.js";
+import type { RepoFile, Repository } from "../source/types.js";
 
 /** The result of reading one commit. */
 export interface LoadedCommit {
@@ -33,7 +33,7 @@ export type ManifestReadOptions = LoadOptions;
  * a missing path is a PathNotFound diagnostic.
  */
 export async function loadCommit(repo: Repository, commit: string, path: string, opts: ManifestReadOptions = {}): Promise<LoadedCommit> {
-  let files;
+  let files: RepoFile[];
   try {
     files = await repo.reader.listFiles(commit, path);
   } catch (err) {

@@ -203,7 +203,7 @@ export interface RunningOperator {
 /** The local Docker socket coxswain tries for the default node: DOCKER_HOST when it is unix://, else the standard path. */
 export function localDockerEndpoint(): string {
   const env = process.env.DOCKER_HOST;
-  return env && env.startsWith("unix://") ? env : "unix:///var/run/docker.sock";
+  return env?.startsWith("unix://") ? env : "unix:///var/run/docker.sock";
 }
 
 /**
@@ -272,9 +272,9 @@ export function realRuntimeFactory(stateDir: string, instance: string, onEngineC
 }
 
 /** A head that moves again within this long of its previous move is part of a burst of pushes. */
-export const DEFAULT_BURST_QUIET_MS = 500;
+const DEFAULT_BURST_QUIET_MS = 500;
 /** During a burst, a head is applied at least this often. */
-export const DEFAULT_BURST_MAX_WAIT_MS = 2_000;
+const DEFAULT_BURST_MAX_WAIT_MS = 2_000;
 
 /** How long fleet changes gather before their pod events are told (the API's event stream). */
 const FLEET_EVENTS_MS = 50;

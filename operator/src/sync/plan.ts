@@ -45,10 +45,9 @@ import { daemonTemplate } from "../controllers/daemonset/controller.js";
 import { planTemplate, podRequest, type TemplatePlan } from "../controllers/workload/template.js";
 import { planOrdinal } from "../controllers/statefulset/template.js";
 import { daemonFit, resolveCanaryParams, resolveRollingParams, statefulPodName } from "../rollout/index.js";
-import type { Repository } from "../source/types.js";
 import type { PlanRecord, RecordedError } from "../status/types.js";
 import { short, toRecordedError } from "./branch-sync.js";
-import { loadCommit, type LoadedCommit, type ManifestReadOptions } from "./load.js";
+import type { LoadedCommit } from "./load.js";
 
 /** Where one new pod would go. */
 export interface PlannedPlacement {
@@ -388,13 +387,6 @@ export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; targ
   if (!input.fleet) return { ...base, changes, valid: true };
   const nodes = input.fleet.snapshot().map((n) => n.name).sort();
   return { ...base, changes: placeChanges(changes, target.graph, input.fleet, { ...(input.seed !== undefined ? { seed: input.seed } : {}), ...(input.scheduler ? { scheduler: input.scheduler } : {}) }), valid: true, nodes };
-}
-
-/** Reads both commits and plans; placements when a fleet is given. */
-export async function planCommits(repo: Repository, from: string | undefined, to: string, path: string, fleet?: FleetView, manifests?: ManifestReadOptions): Promise<Plan> {
-  const target = await loadCommit(repo, to, path, manifests);
-  const base = from && target.graph ? await loadCommit(repo, from, path, manifests) : undefined;
-  return buildPlan({ ...(from ? { from } : {}), ...(base?.graph ? { fromGraph: base.graph } : {}), target, ...(fleet ? { fleet } : {}) });
 }
 
 /** Counts of a plan's new pods: all, placed, not fitting. */

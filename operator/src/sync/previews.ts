@@ -30,9 +30,9 @@ import type { WorkloadRecord } from "../status/types.js";
 import { isWorkloadKey } from "./gate.js";
 
 /** Every preview namespace starts with this. */
-export const PREVIEW_PREFIX = "pv-";
+const PREVIEW_PREFIX = "pv-";
 /** Label on the Namespace objects of a preview: the proposal's plan name. */
-export const PREVIEW_LABEL = "coxswain.io/preview";
+const PREVIEW_LABEL = "coxswain.io/preview";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -282,7 +282,10 @@ export class CompositeView implements DesiredView, WorkloadReporter {
   }
 
   report(record: WorkloadRecord, state: WorkloadState): void {
-    if (!this.isPreviewKey(state.key)) return this.branch.report(record, state);
+    if (!this.isPreviewKey(state.key)) {
+      this.branch.report(record, state);
+      return;
+    }
     this.opts.store.setWorkload(record);
     this.previews.setState(state);
     this.opts.scheduleStatusWrite();
@@ -291,7 +294,10 @@ export class CompositeView implements DesiredView, WorkloadReporter {
   }
 
   removed(key: string): void {
-    if (!this.isPreviewKey(key)) return this.branch.removed(key);
+    if (!this.isPreviewKey(key)) {
+      this.branch.removed(key);
+      return;
+    }
     const [kind, namespace, name] = key.split("/") as [string, string, string];
     this.opts.store.removeWorkload(kind, namespace, name);
     this.previews.clearState(key);

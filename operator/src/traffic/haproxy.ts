@@ -532,7 +532,7 @@ function assignSlots(before: readonly SlotState[] | undefined, servers: readonly
   }
   const vacated = (i: number): number => (before?.[i]?.server === undefined ? 0 : 1);
   const free = out.flatMap((s, i) => (s === undefined ? [i] : [])).sort((a, b) => vacated(a) - vacated(b) || a - b);
-  newcomers.sort((a, b) => compareText(a.id, b.id)).forEach((s, j) => (out[free[j]!] = s));
+  for (const [j, s] of newcomers.sort((a, b) => compareText(a.id, b.id)).entries()) out[free[j]!] = s;
   return out;
 }
 
@@ -625,7 +625,9 @@ export function checkProxyConfig(config: ProxyConfig, opts: HaproxyOptions): voi
   const bad = (what: string, details: Record<string, unknown>): never => {
     throw new CoxError("InvalidArgument", what, { details });
   };
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters cannot be written in HAProxy's configuration
   if (opts.statsSocket !== undefined && (opts.statsSocket === "" || /['\x00-\x1f\x7f]/.test(opts.statsSocket))) bad(`stats socket path ${JSON.stringify(opts.statsSocket)} cannot be written in a configuration`, { statsSocket: opts.statsSocket });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters cannot be written in HAProxy's configuration
   if (opts.peersSocket !== undefined && !/^\/[^\s'"\x00-\x1f\x7f]*$/.test(opts.peersSocket)) bad(`peers socket path ${JSON.stringify(opts.peersSocket)} is not an absolute path a configuration can name`, { peersSocket: opts.peersSocket });
   const log = opts.requestLog;
   if (log !== undefined) {

@@ -103,15 +103,15 @@ export function ingressRouting(
         if (d.backend !== undefined) [defaultBackend, defaultFrom] = [d.backend, id];
       }
     }
-    ing.rules.forEach((rule, i) =>
-      rule.paths.forEach((p, j) => {
+    for (const [i, rule] of ing.rules.entries()) {
+      for (const [j, p] of rule.paths.entries()) {
         const o = { rule: i, index: j, ...(rule.host !== undefined ? { host: rule.host } : {}), path: p.path ?? "", pathType: p.pathType, ...resolve(ing.namespace, p.backend) };
         outcome.paths.push(o);
-        if (o.backend === undefined) return;
+        if (o.backend === undefined) continue;
         const claim = pathClaim(id, i, j, rule.host, p.path, p.pathType);
         claims.push({ claim, outcome: o });
-      }),
-    );
+      }
+    }
     outcomes.push(outcome);
   }
 

@@ -91,7 +91,8 @@ describe("operator with the fake runtime", () => {
     expect(running).toHaveLength(4);
     expect(new Set(running.map((c) => c.revision)).size).toBe(1);
     expect(running.every((c) => c.commit === c1)).toBe(true);
-    const perNode = running.reduce<Record<string, number>>((m, c) => ((m[c.node] = (m[c.node] ?? 0) + 1), m), {});
+    const perNode: Record<string, number> = {};
+    for (const c of running) perNode[c.node] = (perNode[c.node] ?? 0) + 1;
     expect(perNode).toEqual({ "node-1": 2, "node-2": 2 });
     const workload = await statusFile("workloads/default/deployment-web.yaml");
     expect(workload).toMatch(/available: 4/);

@@ -151,7 +151,7 @@ describe.skipIf(!enabled)("Services through a real HAProxy (process runtime)", (
     await waitFor("v2 rolled out and serving alone", async () => {
       const s = await status("web");
       const pods = (await op!.fleet.pods()).filter((p) => p.owner === "Deployment/default/web");
-      return s?.ports[0]!.endpoints.ready.length === 3 && pods.length === 3 && pods.every((p) => p.commit === v2 && p.ready) && s.ports[0]!.endpoints.terminating.length === 0;
+      return s?.ports[0]?.endpoints.ready.length === 3 && pods.length === 3 && pods.every((p) => p.commit === v2 && p.ready) && s.ports[0]!.endpoints.terminating.length === 0;
     }, 120_000);
     const before = sent;
     await waitFor("more traffic after the rollout", () => sent > before + 50);

@@ -146,7 +146,7 @@ describe("operator with Services in the repository", () => {
     await start();
     const s = await waitFor("2 ready endpoints served by both nodes", async () => {
       const st = await serviceStatus();
-      return st?.ports[0]!.endpoints.ready.length === 2 && st.nodes.every((n) => n.serving) ? st : undefined;
+      return st?.ports[0]?.endpoints.ready.length === 2 && st.nodes.every((n) => n.serving) ? st : undefined;
     });
     expect(s.nodes.map((n) => n.address)).toEqual([expect.stringMatching(/^127\.100\./), expect.stringMatching(/^127\.101\./)]);
     for (const name of ["n1", "n2"]) {
@@ -173,7 +173,7 @@ describe("operator with Services in the repository", () => {
     await repo.commit("web scaled to 1");
     await waitFor("1 ready endpoint, none leaving", async () => {
       const st = await serviceStatus();
-      return st?.ports[0]!.endpoints.ready.length === 1 && st.ports[0]!.endpoints.notReady.length === 0;
+      return st?.ports[0]?.endpoints.ready.length === 1 && st.ports[0]!.endpoints.notReady.length === 0;
     });
     await waitFor("both proxies told to drain it, then to take it out", () =>
       [...proxies.values()].every((p) => p.commands.some((c) => /state drain|weight 0/.test(c)) && p.commands.some((c) => /state maint/.test(c))),

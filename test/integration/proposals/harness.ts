@@ -4,7 +4,6 @@
  * server, and readers of what the operator wrote to Git (with the git CLI).
  */
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
@@ -145,17 +144,7 @@ export async function record(t: TestOperator, gitdir: string, oid: string): Prom
   return (await statusFile(gitdir, `commits/${oid.slice(0, 2)}/${oid}.yaml`)) ?? "";
 }
 
-/** The phase recorded for a commit. */
-export async function phase(t: TestOperator, gitdir: string, oid: string): Promise<string | undefined> {
-  return /^phase: (\w+)/m.exec(await record(t, gitdir, oid))?.[1];
-}
-
 /** The coxswain note on a commit, or "". */
 export async function note(gitdir: string, oid: string): Promise<string> {
   return runGit(["--git-dir", gitdir, "notes", "--ref=coxswain", "show", oid]).catch(() => "");
-}
-
-/** The gitdir of a work tree. */
-export function gitdirOf(work: TestRepo): string {
-  return join(work.dir, ".git");
 }

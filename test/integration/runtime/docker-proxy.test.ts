@@ -90,6 +90,7 @@ async function buildOfficialLikeImage(raw: DockerRuntime): Promise<void> {
     // What the official image's entrypoint does: run haproxy in master-worker mode, in the foreground.
     writeFileSync(
       entrypoint,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell script; ${1#-} is the shell's expansion
       '#!/bin/sh\nset -e\nif [ "${1#-}" != "$1" ]; then set -- haproxy "$@"; fi\nif [ "$1" = haproxy ]; then shift; set -- haproxy -W -db "$@"; fi\nexec "$@"\n',
     );
     chmodSync(entrypoint, 0o755);
@@ -285,7 +286,7 @@ describe.skipIf(!enabled)("DockerProxy: one HAProxy container per node, on a rea
 
     const err = await coxErrorOf(proxy.apply({ reload: true, text: `${config(["v2"])}    no-such-keyword here\n` }));
     expect(err.code).toBe("ProxyConfigInvalid");
-    expect((err.details?.lines as string[]).join("\n")).toMatch(/haproxy\.cfg:\d+/);
+    expect((err.details!.lines as string[]).join("\n")).toMatch(/haproxy\.cfg:\d+/);
     expect(proxy.health()).toMatchObject({ running: true, config: { hash: sha256(good) }, lastError: { code: "ProxyConfigInvalid" } });
     await servedBy(l, ["v1"], ["v2"]);
 

@@ -325,7 +325,7 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
     const err = await coxErrorOf(proxy.apply({ reload: true, text: bad }));
     expect(err.code).toBe("ProxyConfigInvalid");
     expect(err.retry).toBe("stalled");
-    expect((err.details?.lines as string[]).some((l) => l.includes(`[haproxy.cfg:${line}]`))).toBe(true);
+    expect((err.details!.lines as string[]).some((l) => l.includes(`[haproxy.cfg:${line}]`))).toBe(true);
 
     const h = proxy.health();
     expect(h.lastError?.code).toBe("ProxyConfigInvalid");

@@ -10,7 +10,7 @@ import { chmod, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CoxError } from "../../../operator/src/api/errors.js";
+import type { CoxError } from "../../../operator/src/api/errors.js";
 import { readWebhookSecretFile, sign, startServer, type PushEvent, type RunningServer, type ServerOptions } from "../../../operator/src/server/index.js";
 import { tempDir } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";

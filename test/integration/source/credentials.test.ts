@@ -10,7 +10,7 @@ import { chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { CoxError } from "../../../operator/src/api/errors.js";
+import type { CoxError } from "../../../operator/src/api/errors.js";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { openRepository, readCredentialsFile, resolveGitCredentials } from "../../../operator/src/source/index.js";
 import { StatusWriter } from "../../../operator/src/status/writer.js";

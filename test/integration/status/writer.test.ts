@@ -8,7 +8,7 @@ import { chmod, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { CoxError } from "../../../operator/src/api/errors.js";
+import type { CoxError } from "../../../operator/src/api/errors.js";
 import { openRepository } from "../../../operator/src/source/index.js";
 import type { Repository } from "../../../operator/src/source/types.js";
 import { commitPath, workloadPath } from "../../../operator/src/status/store.js";

@@ -9,7 +9,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CoxError, isCoxError } from "../../../operator/src/api/errors.js";
+import { type CoxError, isCoxError } from "../../../operator/src/api/errors.js";
 import { sign } from "../../../operator/src/server/index.js";
 import type { WatchState } from "../../../operator/src/source/types.js";
 import { deploymentYaml } from "../../support/manifests.js";

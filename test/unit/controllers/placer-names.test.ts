@@ -37,7 +37,10 @@ describe("a pod's own names through the placer", () => {
       runtimeFactory: (n) => {
         const rt = new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB });
         const run = rt.run.bind(rt);
-        rt.run = (l: ContainerLaunch) => (launched.push(l), run(l));
+        rt.run = (l: ContainerLaunch) => {
+          launched.push(l);
+          return run(l);
+        };
         return rt;
       },
       pollMs: 60_000,

@@ -25,7 +25,9 @@ function stream() {
       listeners.add(l);
       return () => listeners.delete(l);
     },
-    emit: (records: RequestRecord[]) => listeners.forEach((l) => l(records)),
+    emit: (records: RequestRecord[]) => {
+      for (const l of listeners) l(records);
+    },
     get subscribers() {
       return listeners.size;
     },

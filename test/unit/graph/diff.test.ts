@@ -294,7 +294,12 @@ describe("DesiredGraph order properties", () => {
     const left = new Set(g.keys());
     for (let progress = true; progress; ) {
       progress = false;
-      for (const k of [...left]) if (g.dependenciesOf(k).every((d) => !left.has(d))) (left.delete(k), (progress = true));
+      for (const k of [...left]) {
+        if (g.dependenciesOf(k).every((d) => !left.has(d))) {
+          left.delete(k);
+          progress = true;
+        }
+      }
     }
     return left.size === 0;
   };

@@ -30,8 +30,11 @@ export function manifest(object: DesiredObject, file = `${keyOf(object).replaceA
     let next = line;
     const walk = (value: unknown, path: Path): void => {
       out.set(JSON.stringify(path), { file, line: next++, col: 1 + 2 * Math.max(0, path.length - 1) });
-      if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
-      else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+      if (Array.isArray(value)) {
+        for (const [i, v] of value.entries()) walk(v, [...path, i]);
+      } else if (value && typeof value === "object") {
+        for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+      }
     };
     walk(object, []);
     return out;

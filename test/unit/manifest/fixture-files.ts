@@ -10,7 +10,7 @@ import YAML from "yaml";
 import type { ManifestFile } from "../../../operator/src/manifest/index.js";
 
 /** Root of the manifest fixtures. */
-export const FIXTURES = fileURLToPath(new URL("../../fixtures/manifests/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../../fixtures/manifests/", import.meta.url));
 
 /** The expectation files of a case; they sit at the top of the case folder and are not manifests under test. */
 const EXPECTATION_FILES = new Set(["expected.yaml", "expected-objects.yaml"]);
@@ -85,7 +85,7 @@ const GENERATORS: Record<string, () => ManifestFile[]> = {
  * Every file of a case folder, recursively (hidden ones included: the loader must skip them), sorted by
  * path. A symbolic link is handed over as Git holds it: marked, with the path it points to as content.
  */
-export function readCaseFiles(dir: string, rel = ""): ManifestFile[] {
+function readCaseFiles(dir: string, rel = ""): ManifestFile[] {
   const out: ManifestFile[] = [];
   for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
     const p = rel === "" ? e.name : `${rel}/${e.name}`;

@@ -69,25 +69,25 @@ describe("replicaSetStep", () => {
 });
 
 describe("Kubernetes' scale-down ranking", () => {
-  // Each row: the pod removed first, then the other one; everything else equal.
-  const rows: { name: string; first: ReplicaSetPod; then: ReplicaSetPod; others?: ReplicaSetPod[] }[] = [
-    { name: "unscheduled before scheduled", first: pod("x", { node: undefined, ready: false, pending: true }), then: pod("a", { ready: false, pending: true }) },
-    { name: "pending before running", first: pod("x", { pending: true, ready: false }), then: pod("a", { ready: false }) },
-    { name: "not ready before ready", first: pod("x", { ready: false }), then: pod("a") },
-    { name: "doubled up before alone", first: pod("x", { node: "a" }), then: pod("a", { node: "b" }), others: [pod("o", { node: "a" })] },
-    { name: "more recently ready before longer ready", first: pod("x", { readyAge: 60_000 }), then: pod("a", { readyAge: 3_600_000 }) },
-    { name: "ready times in one power of two: by name, restarts not consulted", first: pod("a", { readyAge: 3_000_000 }), then: pod("x", { readyAge: 3_100_000, restartCount: 5 }) },
-    { name: "more restarts first (not ready: no ready time)", first: pod("x", { ready: false, restartCount: 3 }), then: pod("a", { ready: false, restartCount: 1 }) },
-    { name: "newer before older", first: pod("x", { ready: false, age: 60_000 }), then: pod("a", { ready: false, age: 3_600_000 }) },
-    { name: "all equal: by name", first: pod("a"), then: pod("b") },
+  // Each row: the pod removed first, then the second; everything else equal.
+  const rows: { name: string; first: ReplicaSetPod; second: ReplicaSetPod; others?: ReplicaSetPod[] }[] = [
+    { name: "unscheduled before scheduled", first: pod("x", { node: undefined, ready: false, pending: true }), second: pod("a", { ready: false, pending: true }) },
+    { name: "pending before running", first: pod("x", { pending: true, ready: false }), second: pod("a", { ready: false }) },
+    { name: "not ready before ready", first: pod("x", { ready: false }), second: pod("a") },
+    { name: "doubled up before alone", first: pod("x", { node: "a" }), second: pod("a", { node: "b" }), others: [pod("o", { node: "a" })] },
+    { name: "more recently ready before longer ready", first: pod("x", { readyAge: 60_000 }), second: pod("a", { readyAge: 3_600_000 }) },
+    { name: "ready times in one power of two: by name, restarts not consulted", first: pod("a", { readyAge: 3_000_000 }), second: pod("x", { readyAge: 3_100_000, restartCount: 5 }) },
+    { name: "more restarts first (not ready: no ready time)", first: pod("x", { ready: false, restartCount: 3 }), second: pod("a", { ready: false, restartCount: 1 }) },
+    { name: "newer before older", first: pod("x", { ready: false, age: 60_000 }), second: pod("a", { ready: false, age: 3_600_000 }) },
+    { name: "all equal: by name", first: pod("a"), second: pod("b") },
   ];
   for (const r of rows) {
     it(r.name, () => {
-      const all = [r.first, r.then, ...(r.others ?? [])];
+      const all = [r.first, r.second, ...(r.others ?? [])];
       const perNode = new Map<string, number>();
       for (const p of all) if (p.node !== undefined) perNode.set(p.node, (perNode.get(p.node) ?? 0) + 1);
-      expect(compareForScaleDown(r.first, r.then, perNode, T)).toBeLessThan(0);
-      expect(compareForScaleDown(r.then, r.first, perNode, T)).toBeGreaterThan(0);
+      expect(compareForScaleDown(r.first, r.second, perNode, T)).toBeLessThan(0);
+      expect(compareForScaleDown(r.second, r.first, perNode, T)).toBeGreaterThan(0);
     });
   }
 

@@ -138,7 +138,9 @@ describe("fleet", () => {
     await fleet.setNodes([node("n1")]);
     fleet.start();
     const readySeen = new Set<string>();
-    const sample = setInterval(() => fleet.pods().forEach((p) => p.ready && readySeen.add(`${p.name} run ${p.restartCount}`)), 10);
+    const sample = setInterval(() => {
+      for (const p of fleet.pods()) if (p.ready) readySeen.add(`${p.name} run ${p.restartCount}`);
+    }, 10);
     try {
       await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
       await fleet.createPod("web-b", "n1", [launch("web-b", [30001])]);
@@ -162,7 +164,10 @@ describe("fleet", () => {
     const joining = fleet.setNodes([node("fast"), node("slow", 31000, 31003)]);
     const slow = runtimes.get("slow")!;
     const list = slow.list.bind(slow);
-    slow.list = async () => (await gate, list());
+    slow.list = async () => {
+      await gate;
+      return list();
+    };
     const fast = runtimes.get("fast")!;
     await waitFor("the fast node to be listed", () => fast.calls.list > 0 && fast.calls.images > 0);
     await new Promise((r) => setImmediate(r)); // its listing has been taken in
@@ -198,7 +203,12 @@ describe("fleet", () => {
   it("a pod with a readiness probe label is ready only once the probe passes, and the change is reported", async () => {
     let ok = false;
     const probed: ProbeTarget[] = [];
-    const { fleet, changes } = makeFleet({ prober: async (t) => (probed.push(t), { ok, message: ok ? "200" : "refused" }) });
+    const { fleet, changes } = makeFleet({
+      prober: async (t) => {
+        probed.push(t);
+        return { ok, message: ok ? "200" : "refused" };
+      },
+    });
     await fleet.setNodes([node("n1")]);
     fleet.start();
     const readiness = JSON.stringify({ type: "http", port: 30000, path: "/healthz", initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 });

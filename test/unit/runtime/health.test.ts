@@ -582,7 +582,12 @@ describe("properties over random event sequences", () => {
         const state = applyHealthEvents(newHealthState({}), events);
         let runs = 0;
         let last = -1;
-        for (const e of events) if (e.type === "started" && e.at > last) (runs++, (last = e.at));
+        for (const e of events) {
+          if (e.type === "started" && e.at > last) {
+            runs++;
+            last = e.at;
+          }
+        }
         expect(state.restartCount).toBe(runs - 1);
       }),
       { numRuns: 300 },

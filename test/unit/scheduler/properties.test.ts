@@ -151,8 +151,8 @@ const nodeArb = fc.record({
 
 function buildNode(name: string, r: typeof nodeArb extends fc.Arbitrary<infer T> ? T : never): NodeSnapshot {
   const labels: Record<string, string> = {};
-  if (r.zone !== undefined) labels["zone"] = r.zone;
-  if (r.disk !== undefined) labels["disk"] = r.disk;
+  if (r.zone !== undefined) labels.zone = r.zone;
+  if (r.disk !== undefined) labels.disk = r.disk;
   const pods: PodSummary[] = r.running.map((x, k) => {
     // A node that declares dongles has its first pod hold one.
     const extended = k === 0 && (r.dongles ?? 0) > 0 ? { extended: { [DONGLE]: 1 } } : {};

@@ -405,7 +405,7 @@ describe("schedule runs any profile", () => {
   it("runs a filter plugin added to the profile and counts its reason", () => {
     const gpuOnly: FilterPlugin = {
       name: "GpuOnly",
-      filter: (_p, n) => (n.labels["gpu"] === "true" ? undefined : "node(s) had no GPU"),
+      filter: (_p, n) => (n.labels.gpu === "true" ? undefined : "node(s) had no GPU"),
     };
     const profile = { filters: [...DEFAULT_PROFILE.filters, gpuOnly], scores: DEFAULT_PROFILE.scores };
     const r = schedule([node("a"), node("b", { labels: { gpu: "true" } }), node("c", { unschedulable: true })], [pod("p")], { profile });

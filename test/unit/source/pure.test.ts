@@ -102,7 +102,7 @@ describe("buildDirectory and normalizeDir", () => {
 function advertisement(refs: [string, string][], caps = "multi_ack side-band-64k ofs-delta"): Buffer {
   const pkt = (s: string): string => (s.length + 4).toString(16).padStart(4, "0") + s;
   let out = pkt("# service=git-upload-pack\n") + "0000";
-  refs.forEach(([oid, name], i) => (out += pkt(i === 0 ? `${oid} ${name}\0${caps}\n` : `${oid} ${name}\n`)));
+  for (const [i, [oid, name]] of refs.entries()) out += pkt(i === 0 ? `${oid} ${name}\0${caps}\n` : `${oid} ${name}\n`);
   return Buffer.from(out + "0000", "latin1");
 }
 const A = "a".repeat(40);

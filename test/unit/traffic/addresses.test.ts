@@ -189,14 +189,17 @@ describe("allocateNodePorts properties", () => {
           expect(nodePortsOf(allocateNodePorts(shuffled, range, taken))).toEqual(nodePortsOf(got));
           const explicit = new Set(services.flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [p.nodePort]))));
           const assigned: number[] = [];
-          got.forEach((s, i) =>
-            s.ports.forEach((p, j) => {
-              if (s.type === "ClusterIP") return expect(p.nodePort).toBeUndefined();
+          for (const [i, s] of got.entries()) {
+            for (const [j, p] of s.ports.entries()) {
+              if (s.type === "ClusterIP") {
+                expect(p.nodePort).toBeUndefined();
+                continue;
+              }
               expect(p.nodePort).toBeDefined();
-              if (services[i]!.ports[j]!.nodePort !== undefined) return expect(p.nodePort).toBe(services[i]!.ports[j]!.nodePort);
-              assigned.push(p.nodePort!);
-            }),
-          );
+              if (services[i]!.ports[j]!.nodePort !== undefined) expect(p.nodePort).toBe(services[i]!.ports[j]!.nodePort);
+              else assigned.push(p.nodePort!);
+            }
+          }
           expect(new Set(assigned).size).toBe(assigned.length);
           for (const p of assigned) {
             expect(p >= range.from && p <= range.to).toBe(true);

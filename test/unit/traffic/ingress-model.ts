@@ -64,16 +64,16 @@ export function kubernetesRoute(ingresses: readonly IngressSpec[], services: rea
   };
   const paths: { claim: IngressPathClaim; backend: string; cls: number }[] = [];
   for (const ing of sorted) {
-    ing.rules.forEach((rule, i) =>
-      rule.paths.forEach((p, j) => {
+    for (const [i, rule] of ing.rules.entries()) {
+      for (const [j, p] of rule.paths.entries()) {
         const backend = backendOf(ing.namespace, p.backend);
         const cls = hostClass(rule.host);
-        if (backend === undefined || cls < 0) return;
+        if (backend === undefined || cls < 0) continue;
         const r = routedPath(p.path, p.pathType);
         const claim: IngressPathClaim = { ingress: `${ing.namespace}/${ing.name}`, rule: i, index: j, pathType: p.pathType, match: r.match, path: r.path, key: "" };
         paths.push({ claim, backend, cls });
-      }),
-    );
+      }
+    }
   }
   const defaultBackend = sorted.map((i) => (i.defaultBackend ? backendOf(i.namespace, i.defaultBackend) : undefined)).find((b) => b !== undefined) ?? "404";
   if (paths.length === 0) return defaultBackend;

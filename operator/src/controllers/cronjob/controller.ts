@@ -180,7 +180,7 @@ export class CronJobController {
 }
 
 /** A CronJob's spec with Kubernetes' defaults. */
-export function cronJobParams(cj: CronJob): CronJobParams {
+function cronJobParams(cj: CronJob): CronJobParams {
   const s = cj.spec;
   return {
     schedule: s.schedule,

@@ -90,7 +90,7 @@ export class DaemonSetController {
     const now = this.now();
     const { namespace = "default", name } = parseKey(key);
     const entry = desired.entry(key);
-    if (!entry || entry.object.kind !== "DaemonSet") return this.removeOrphans(key);
+    if (entry?.object.kind !== "DaemonSet") return this.removeOrphans(key);
     const ds = entry.object;
     const graph = entry.graph;
     const priority = resolvePriority(graph, ds);

@@ -44,7 +44,7 @@ import type { PodPlacer } from "../workload/placer.js";
 import { planTemplate, type TemplatePlan } from "../workload/template.js";
 
 /** How much of a failed pod's log its Job's status file keeps. */
-export const JOB_LOG_TAIL: LogTail = Object.freeze({ lines: 20, bytes: 2048 });
+const JOB_LOG_TAIL: LogTail = Object.freeze({ lines: 20, bytes: 2048 });
 
 /** Events kept per Job (as for workloads). */
 const MAX_EVENTS = 20;
@@ -88,7 +88,7 @@ export class JobController {
     const { namespace = "default", name } = parseKey(key);
     const pods = fleet.pods(key);
     const entry = desired.entry(key);
-    if (!entry || entry.object.kind !== "Job") return this.removeJob(key, namespace, name, pods);
+    if (entry?.object.kind !== "Job") return this.removeJob(key, namespace, name, pods);
     const job = entry.object;
     const graph = entry.graph;
     const priority = resolvePriority(graph, job);

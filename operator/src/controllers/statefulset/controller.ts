@@ -100,7 +100,7 @@ export class StatefulSetController {
     const now = this.now();
     const pods = fleet.pods(key);
     const entry = desired.entry(key);
-    if (!entry || entry.object.kind !== "StatefulSet") return this.orphans(key, pods);
+    if (entry?.object.kind !== "StatefulSet") return this.orphans(key, pods);
     // An autoscaler's count replaces spec.replicas (controllers/autoscaler).
     const scaled = this.opts.replicas?.replicas(key);
     const set: StatefulSet = scaled === undefined ? entry.object : { ...entry.object, spec: { ...entry.object.spec, replicas: scaled } };
@@ -250,7 +250,7 @@ export class StatefulSetController {
     const h = mem.history.find((r) => r.hash === revision);
     if (!h || !this.opts.desired.objectAt) return undefined;
     const at = await this.opts.desired.objectAt(h.commit, key);
-    if (!at || at.object.kind !== "StatefulSet") return undefined;
+    if (at?.object.kind !== "StatefulSet") return undefined;
     const graph = at.graph;
     const plan = planOrdinal(at.object, (k) => graph.get(k)?.object, resolvePriority(graph, at.object), ordinal);
     return plan.revision === revision ? { plan, commit: h.commit } : undefined;

@@ -618,7 +618,7 @@ export class WorkloadController {
     const before = mem.analysis;
     const { state, judged, wakeAt } = this.analyses.measure(ctx.key, { revision: plan.revision, step: stepIndex, spec: step.analysis, startedAt: pauseStartedAt! }, before, groups, ctx.now);
     const where = `${ctx.key} revision ${plan.revision} step ${stepIndex + 1}`;
-    judged.forEach((w, i) => this.opts.reporter.log(ctx.key).info(`${where}: analysis ${describeWindow(w, state.windows.length - judged.length + i + 1)}`));
+    for (const [i, w] of judged.entries()) this.opts.reporter.log(ctx.key).info(`${where}: analysis ${describeWindow(w, state.windows.length - judged.length + i + 1)}`);
     if (state.verdict.phase !== "Running" && (before?.verdict.phase !== state.verdict.phase || before.startedAt !== state.startedAt)) {
       this.opts.reporter.log(ctx.key)[state.verdict.phase === "Successful" ? "info" : "warn"](`${where}: ${state.verdict.message}`);
       ctx.events.push({ type: state.verdict.phase === "Successful" ? "Normal" : "Warning", reason: `Analysis${state.verdict.phase}`, message: state.verdict.message });

@@ -91,7 +91,7 @@ export function planEnv(container: Container, pod: PodEnvContext, refs: Referenc
       const ref = from.configMapKeyRef;
       const cm = refs(makeKey("ConfigMap", ref.name, pod.namespace));
       const data = cm?.kind === "ConfigMap" ? (cm.data ?? {}) : {};
-      const value = Object.prototype.hasOwnProperty.call(data, ref.key) ? data[ref.key] : undefined;
+      const value = Object.hasOwn(data, ref.key) ? data[ref.key] : undefined;
       inputs[`${ref.name}/${ref.key}`] = value ?? null;
       if (value !== undefined) env.push({ name: e.name, value });
     } else if (from.secretKeyRef) {
@@ -203,7 +203,7 @@ export function expandVars(input: string, vars: Readonly<Record<string, string>>
       const close = input.indexOf(")", i + 2);
       if (close > 0) {
         const name = input.slice(i + 2, close);
-        if (Object.prototype.hasOwnProperty.call(vars, name)) {
+        if (Object.hasOwn(vars, name)) {
           out += vars[name];
           i = close;
           continue;

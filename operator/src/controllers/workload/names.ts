@@ -26,7 +26,7 @@ export const POD_NAME_MAX_DRAWS = 16;
 export type RandomInt = (n: number) => number;
 
 /** Cryptographically random integers (node:crypto randomInt): what the operator uses. */
-export const cryptoRandomInt: RandomInt = (n) => randomInt(n);
+const cryptoRandomInt: RandomInt = (n) => randomInt(n);
 
 /** A random suffix of POD_NAME_SUFFIX_LENGTH characters from POD_NAME_ALPHABET. */
 export function podNameSuffix(random: RandomInt = cryptoRandomInt): string {

@@ -8,7 +8,7 @@ import type { ObservedPod } from "../../runtime/fleet.js";
 import type { RecordedPod } from "../../status/types.js";
 
 /** Events kept per workload record. */
-export const MAX_EVENTS = 20;
+const MAX_EVENTS = 20;
 
 /** The pods of a status record: node, revision, readiness, endpoints ("port=address:hostPort", sorted), restarts, state when not ready. */
 export function recordedPods(live: readonly ObservedPod[], nodeAddress: (node: string) => string | undefined): RecordedPod[] {

@@ -321,7 +321,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
 }
 
 /** Docker container name of a pod's container: "cx_<namespace>_<pod>_<container>". */
-export function runtimeName(namespace: string, pod: string, container: string): string {
+function runtimeName(namespace: string, pod: string, container: string): string {
   return `cx_${namespace}_${pod}_${container}`;
 }
 

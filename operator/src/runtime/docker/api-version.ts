@@ -24,7 +24,7 @@ export const MIN_API_VERSION = "1.41";
 export const MAX_API_VERSION = "1.47";
 
 /** Parses "1.41" into [1, 41]; undefined when the text is not a MAJOR.MINOR version. */
-export function parseApiVersion(text: unknown): [number, number] | undefined {
+function parseApiVersion(text: unknown): [number, number] | undefined {
   if (typeof text !== "string") return undefined;
   const m = /^v?(\d+)\.(\d+)$/.exec(text.trim());
   if (!m) return undefined;

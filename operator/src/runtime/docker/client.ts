@@ -186,7 +186,7 @@ export interface EngineHttpError extends Error {
 }
 
 /** True when err is an HTTP error from the engine, optionally with the given status. */
-export function isEngineHttpError(err: unknown, status?: number): err is EngineHttpError {
+function isEngineHttpError(err: unknown, status?: number): err is EngineHttpError {
   return (
     err instanceof Error &&
     typeof (err as Partial<EngineHttpError>).statusCode === "number" &&

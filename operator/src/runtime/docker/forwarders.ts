@@ -87,7 +87,7 @@ function forwarderName(owner: string, forwarder: Pick<ServiceForwarder, "namespa
 }
 
 /** The forwarders of a Docker node; see the module comment. */
-export class DockerForwarders implements BridgeForwarders {
+class DockerForwarders implements BridgeForwarders {
   readonly #engine: ForwarderEngine;
   readonly #image: string;
 

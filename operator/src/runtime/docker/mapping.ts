@@ -53,7 +53,7 @@ const STATES: ReadonlySet<string> = new Set<ContainerState>([
 ]);
 
 /** Maps Docker's state word to ContainerState; an unknown word is reported as "dead" (not running, not coming back by itself). */
-export function toContainerState(state: string | undefined): ContainerState {
+function toContainerState(state: string | undefined): ContainerState {
   const s = (state ?? "").toLowerCase();
   return STATES.has(s) ? (s as ContainerState) : "dead";
 }
@@ -62,20 +62,20 @@ export function toContainerState(state: string | undefined): ContainerState {
  * Parses an engine timestamp (RFC 3339, up to nanoseconds) into epoch milliseconds. Docker reports
  * "0001-01-01T00:00:00Z" for "never"; that and anything unparsable give undefined.
  */
-export function parseDockerTime(text: string | undefined): number | undefined {
+function parseDockerTime(text: string | undefined): number | undefined {
   if (!text || text.startsWith("0001-01-01")) return undefined;
   const ms = Date.parse(text);
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 /** The exit code in a list entry's Status ("Exited (137) 5 seconds ago" → 137); undefined when absent. */
-export function exitCodeFromStatus(status: string | undefined): number | undefined {
+function exitCodeFromStatus(status: string | undefined): number | undefined {
   const m = /^Exited \((-?\d+)\)/.exec(status ?? "");
   return m ? Number(m[1]) : undefined;
 }
 
 /** A container name as Docker reports it ("/name") without the leading slash. */
-export function containerName(name: string | undefined): string {
+function containerName(name: string | undefined): string {
   return (name ?? "").replace(/^\//, "");
 }
 
@@ -109,7 +109,7 @@ export function isValidRuntimeName(runtimeName: string): boolean {
  * The coxswain labels of a container (prefix io.coxswain.). Docker merges the image's labels into the
  * container's; keeping only ours makes list() return exactly the labels run() was given.
  */
-export function ownLabels(labels: Record<string, string> | null | undefined): Record<string, string> {
+function ownLabels(labels: Record<string, string> | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(labels ?? {}).sort()) {
     if (key.startsWith(LABEL_PREFIX)) out[key] = labels![key]!;
@@ -262,7 +262,7 @@ export interface DockerLogConfig {
  * The kubelet's container log bounds (containerLogMaxSize 10Mi, containerLogMaxFiles 5): a container that
  * writes without end must not fill the engine's disk.
  */
-export const CONTAINER_LOG_BOUNDS = Object.freeze({ maxSize: "10m", maxFiles: 5 });
+const CONTAINER_LOG_BOUNDS = Object.freeze({ maxSize: "10m", maxFiles: 5 });
 
 /**
  * The log rotation a container gets on an engine whose default log driver is `driver` (GET /info's

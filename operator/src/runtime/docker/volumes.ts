@@ -73,7 +73,7 @@ export function claimVolumeName(owner: string, claim: string): string {
 }
 
 /** The Docker volume name of `volume` as the launch's container uses it (see the module comment). */
-export function volumeName(launch: Pick<ContainerLaunch, "runtimeName" | "labels">, volume: LaunchVolume): string {
+function volumeName(launch: Pick<ContainerLaunch, "runtimeName" | "labels">, volume: LaunchVolume): string {
   if (volume.type === "files") return `${launch.runtimeName}_${volume.name}`;
   if (volume.claim) return claimVolumeName(launch.labels[LABELS.owner] ?? "", volume.claim.name);
   // runtimeName is "cx_<ns>_<pod>_<container>" (controllers/workload/template.ts): the pod's part.

@@ -11,7 +11,7 @@ import type { RequestRecord } from "../../traffic/types.js";
 import type { NodeProxy, ProxyChange, ProxyHealth, ProxyServerStats, RequestLog } from "../proxy/types.js";
 
 /** A request log that collects nothing by itself: emit() delivers the records a test makes up. */
-export class FakeRequestLog implements RequestLog {
+class FakeRequestLog implements RequestLog {
   /** What start() resolves to: a UDP address nobody listens on, and a fixed tag. */
   readonly target: RequestLogTarget = { address: "127.0.0.1:9", tag: "fakefakefakefake" };
   /** What start() throws instead, when set (a collector that cannot start). */

@@ -14,7 +14,7 @@ const DRAIN_MS = 100;
 const REAP_MS = 2_000;
 
 /** Collects bytes up to a limit and drops the rest; decodes once at the end. */
-export class BoundedOutput {
+class BoundedOutput {
   private readonly chunks: Buffer[] = [];
   private size = 0;
 

@@ -43,7 +43,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, closeSync, constants as fsConstants, openSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
 import { arch, constants as osConstants, cpus, platform, totalmem } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -79,7 +79,7 @@ export interface ProcessRuntimeOptions {
 }
 
 /** Size past which a container's log is rotated: the kubelet's containerLogMaxSize (10 Mi). */
-export const DEFAULT_MAX_LOG_BYTES = 10 * 2 ** 20;
+const DEFAULT_MAX_LOG_BYTES = 10 * 2 ** 20;
 
 /** How often list() looks at the log files' sizes. */
 const LOG_CHECK_MS = 5_000;
@@ -93,7 +93,7 @@ const LOG_CHECK_MS = 5_000;
 export const INHERITED_ENV = ["HOME", "LANG", "PATH", "TZ"] as const;
 
 /** The wrapper shell script; "$0" is the exit file, "$@" the program and its arguments. */
-export const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
+const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
 
 /** Suffix of a container's rotated log file. */
 const ROTATED_LOG = ".1";
@@ -918,7 +918,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 
 /** The last (at most) `bytes` bytes of the file at `path`; empty when it does not exist. */
 async function readEnd(path: string, bytes: number): Promise<Buffer> {
-  let file;
+  let file: FileHandle;
   try {
     file = await open(path, "r");
   } catch (err) {

@@ -275,7 +275,7 @@ export class DockerProxy implements NodeProxy {
 
   health(): ProxyHealth {
     const o = this.#observed;
-    const running = o !== undefined && o.running && !this.#closed;
+    const running = o?.running === true && !this.#closed;
     return {
       running,
       ...(running ? { pid: o.pid } : {}),
