@@ -102,7 +102,7 @@ describe.skipIf(!HAS_DOCKER)("engine faults on a 2-node fleet behind fault proxi
     stateDir = await tempDir("coxswain-engf-");
     // The Nodes reach their engines through the proxies.
     const docs = YAML.parseAllDocuments(fleet.nodeManifests()).map((d) => d.toJS() as Record<string, any>);
-    docs.forEach((d, i) => (d.spec.endpoint = proxies[i]!.endpoint));
+    for (const [i, d] of docs.entries()) d.spec.endpoint = proxies[i]!.endpoint;
     await repo.write("fleet/nodes.yaml", docs.map((d) => YAML.stringify(d)).join("---\n"));
     operator = startOperatorProcess([
       "run", "--repo", repo.dir, "--state-dir", stateDir, "--poll-interval", "300ms",

@@ -56,12 +56,12 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
   if (control) {
     const { line, col, code } = control;
     const name = `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
-    const escape = code === 0 ? "\\0" : code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).toUpperCase()}`;
+    const escaped = code === 0 ? "\\0" : code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).toUpperCase()}`;
     return {
       bytes,
       documentCount: 0,
       documents: [],
-      issues: [{ line, col, code: "YamlSyntax", severity: "error", field: "", message: `the file holds the control character ${name}, which YAML does not allow written as it is; expected printable text (in a double-quoted string it can be written as "${escape}")` }],
+      issues: [{ line, col, code: "YamlSyntax", severity: "error", field: "", message: `the file holds the control character ${name}, which YAML does not allow written as it is; expected printable text (in a double-quoted string it can be written as "${escaped}")` }],
     };
   }
   const deep = tooDeepFlow(text);

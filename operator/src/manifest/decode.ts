@@ -75,6 +75,7 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
  * Characters YAML 1.2 does not allow in a stream (outside its printable set: tab, LF, CR, U+0020–U+007E,
  * U+0085, U+00A0–U+D7FF, U+E000–U+FFFD and above); in a double-quoted string they can be written escaped.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what this pattern finds
 const NOT_PRINTABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F\uFFFE\uFFFF]/;
 
 /** The first character of text that YAML does not allow written as it is, with its line and column (1-based, as the parser counts). */

@@ -26,7 +26,7 @@ export { daemonFit, daemonSetStep, withDaemonTolerations } from "./daemonset.js"
 export type { DaemonNode, DaemonPod, DaemonSetInput, DaemonSetStep, DaemonStrategy } from "./daemonset.js";
 export { basicCanaryCounts, canaryStep, canaryWeightAt, canaryWeightCounts, deriveCanaryStepIndex, routedCanaryCounts } from "./canary.js";
 export { blueGreenStep } from "./bluegreen.js";
-export { decidePromote, type PromoteDecision, type PromoteInput } from "./promote.js";
+export { decidePromote } from "./promote.js";
 export { ordinalOf, statefulPodName, statefulSetStep } from "./statefulset.js";
 export { compareForScaleDown, replicaSetStep } from "./replicaset.js";
 export { podStep } from "./pod.js";

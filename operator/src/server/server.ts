@@ -44,7 +44,7 @@ import { UI_FILES, UI_HEADERS } from "./ui/page.js";
 import { deliveryId, parseWebhookEvent, PROVIDERS, verifyWebhook, type Provider, type PushEvent } from "./webhooks.js";
 
 /** Default largest webhook body: GitHub caps payloads at 25 MB, but a push of a few commits is a few KiB. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** Largest body read (and dropped) of an API write, which takes none. */
 const MAX_WRITE_BODY_BYTES = 64 * 1024;
 /** Default sustained requests per second per client. */

@@ -9,7 +9,7 @@
  * - When the branch moved meanwhile (a push raced us), the commit is built again on the new head by the
  *   caller's `build`, a few times, with a short growing pause in between.
  */
-import { CoxError, isCoxError, toCoxError } from "../api/errors.js";
+import { type CoxError, isCoxError, toCoxError } from "../api/errors.js";
 import type { Repository } from "../source/types.js";
 
 /** What `build` makes of the branch head: a commit to add on it, or a stop with the caller's answer. */

@@ -24,7 +24,7 @@ import { PROMOTE_ANNOTATION } from "../manifest/index.js";
 import { decidePromote, resolveCanaryParams } from "../rollout/index.js";
 import type { ApiWriter, WriteResult } from "../server/api/routes.js";
 import type { Repository, TreeEdit } from "../source/types.js";
-import { commitOnBranch } from "../status/branch-commit.js";
+import { type BranchCommitResult, commitOnBranch } from "../status/branch-commit.js";
 import { decideRevert, entriesAt } from "../status/revert.js";
 import type { StatusStore } from "../status/store.js";
 import { RETRY_TRAILER } from "./branch-sync.js";
@@ -155,7 +155,7 @@ export class ApiWrites implements ApiWriter {
   private async attempt(action: WriteResult["action"], target: string, user: string, build: (head: string) => Promise<Plan>): Promise<WriteResult> {
     const { repo, branch } = this.opts;
     let subject = "";
-    let result;
+    let result: BranchCommitResult<CoxError>;
     try {
       result = await commitOnBranch<CoxError>({
         repo,
