@@ -17,7 +17,7 @@ import { LABELS } from "../../operator/src/runtime/labels.js";
 import { startFleet, requireDocker, type TestFleet } from "../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../support/images.js";
-import { describeTrial, gitFsck, Kill9Figures, kill9Seed, leftoverLocks, planTrials, readStatus, runTrial, trialCount, type Trial } from "../support/kill9.js";
+import { describeTrial, gitCaughtUp, gitFsck, Kill9Figures, kill9Seed, leftoverLocks, planTrials, readStatus, runTrial, trialCount, type Trial } from "../support/kill9.js";
 import { deploymentYaml } from "../support/manifests.js";
 import { httpGet } from "../support/observe.js";
 import { startOperatorProcess, type OperatorProcess } from "../support/operator-process.js";
@@ -26,7 +26,7 @@ import { waitFor } from "../support/wait.js";
 const HAS_DOCKER = requireDocker("e2e kill -9");
 const REPLICAS = 3;
 const SEED = kill9Seed();
-const TRIALS = planTrials(SEED, trialCount(3, 20), { rollout: 3000, rollback: 4000, restart: 2500, locks: 6 });
+const TRIALS = planTrials(SEED, trialCount(3, 20), ["rollout", "rollback", "restart", "status"], { rollout: 3000, rollback: 4000, restart: 2500, events: 6 });
 
 /** The image of trial `n` (v1 and v2 in turn) and the body its pods answer with. */
 const imageOf = (n: number) => (n % 2 === 0 ? { image: TEST_IMAGES.v1, body: "v1" } : { image: TEST_IMAGES.v2, body: "v2" });
@@ -117,7 +117,7 @@ describe.skipIf(!HAS_DOCKER)(`kill -9 of the operator on a Docker engine (seed $
         const all = await engineContainers();
         const recorded = await phaseOf(oid);
         last = `phase ${recorded}; containers ${JSON.stringify(all.map((c) => [c.pod, c.owner, c.state, c.revision]))}`;
-        if (recorded !== phase || all.length !== REPLICAS || !all.every((c) => c.owner === "coxswain" && c.state === "running")) return false;
+        if (recorded !== phase || !(await gitCaughtUp(repo.dir, repo.gitdir, oid, phase)) || all.length !== REPLICAS || !all.every((c) => c.owner === "coxswain" && c.state === "running")) return false;
         const revisions = new Set(all.map((c) => c.revision));
         if (revisions.size !== 1 || (back ? !revisions.has(stable.revision) : revisions.has(stable.revision))) return false;
         const bodies = await Promise.all(all.map((c) => (c.port ? httpGet(c.port, "/") : undefined)));

@@ -13,11 +13,14 @@ import { runGit } from "./git-repo.js";
 import type { OperatorProcess } from "./operator-process.js";
 import { sleep, waitFor } from "./wait.js";
 
-/** Where a trial's kill lands. */
-export type KillPhase = "rollout" | "rollback" | "restart" | "status";
+/**
+ * Where a trial's kill lands: during a rolling update, a failing revision's rollback, the recovery of an
+ * operator started again, a ref lock of a status write, or a record write of the process runtime.
+ */
+export type KillPhase = "rollout" | "rollback" | "restart" | "status" | "record";
 
 /** Every kill phase, in the order figures are printed. */
-const KILL_PHASES: readonly KillPhase[] = ["rollout", "rollback", "restart", "status"];
+const KILL_PHASES: readonly KillPhase[] = ["rollout", "rollback", "restart", "status", "record"];
 
 /** One planned trial: its phase and the random parts of its timing. */
 export interface Trial {
@@ -28,8 +31,8 @@ export interface Trial {
   delayMs: number;
   /** restart: ms from the operator's start again to the second kill (during its recovery). */
   restartDelayMs: number;
-  /** status: the kill lands on this (0-based) ref lock the operator takes after the commit. */
-  lockIndex: number;
+  /** status, record: the kill lands on this (0-based) file event (a ref lock, a record write) after the commit. */
+  eventIndex: number;
 }
 
 /**
@@ -64,17 +67,23 @@ function generator(seed: number): () => number {
 }
 
 /**
- * `count` trials drawn from `seed`: phases in turn from a shuffled cycle (every phase about as often), delays
- * uniform up to the given limits (ms). Pure: the same seed gives the same plan.
+ * `count` trials drawn from `seed`: `phases` in turn from a shuffled cycle (every phase about as often),
+ * delays uniform up to the given limits (ms), the file event up to `events`. Pure: the same seed gives the
+ * same plan.
  */
-export function planTrials(seed: number, count: number, limits: { rollout: number; rollback: number; restart: number; locks: number }): Trial[] {
+export function planTrials(
+  seed: number,
+  count: number,
+  phases: readonly KillPhase[],
+  limits: { rollout: number; rollback: number; restart: number; events: number },
+): Trial[] {
   const next = generator(seed);
   const upTo = (max: number) => Math.floor(next() * (max + 1));
   const trials: Trial[] = [];
   let cycle: KillPhase[] = [];
   for (let i = 1; i <= count; i++) {
     if (cycle.length === 0) {
-      cycle = [...KILL_PHASES];
+      cycle = [...phases];
       for (let j = cycle.length - 1; j > 0; j--) {
         const k = upTo(j);
         [cycle[j], cycle[k]] = [cycle[k]!, cycle[j]!];
@@ -86,7 +95,7 @@ export function planTrials(seed: number, count: number, limits: { rollout: numbe
       phase,
       delayMs: upTo(phase === "rollback" ? limits.rollback : limits.rollout),
       restartDelayMs: upTo(limits.restart),
-      lockIndex: upTo(limits.locks),
+      eventIndex: upTo(limits.events),
     });
   }
   return trials;
@@ -96,20 +105,22 @@ export function planTrials(seed: number, count: number, limits: { rollout: numbe
 export function describeTrial(t: Trial, total: number): string {
   const when =
     t.phase === "status"
-      ? `on the operator's ref lock #${t.lockIndex} after the commit`
-      : t.phase === "restart"
+      ? `on the operator's ref lock #${t.eventIndex} after the commit`
+      : t.phase === "record"
+        ? `on the runtime's record write #${t.eventIndex} after the commit`
+        : t.phase === "restart"
         ? `${t.delayMs} ms into a rollout, then ${t.restartDelayMs} ms into the recovery`
         : `${t.delayMs} ms after the new revision's first pod`;
   return `trial ${t.index}/${total}: ${t.phase}, kill -9 ${when}`;
 }
 
 /**
- * Calls `kill` as soon as the operator creates its `index`-th (0-based) ref lock file (`<ref>.lock`) under
- * the status branch's or the notes' directory of `gitdir` — a status write in progress — or after `timeoutMs`
- * when it takes no more locks. Resolves with whether a lock triggered it. inotify reports a file's creation
- * within microseconds, while the lock lasts for a write and an fsync.
+ * Calls `kill` at the `index`-th (0-based) file event in `dirs` whose name `match`es — a ref lock created or
+ * renamed (a status write in progress), a record's temporary file — or after `timeoutMs` when no more come.
+ * Resolves with whether an event triggered it. inotify reports a file's creation within microseconds, while
+ * a ref lock lasts for a write and an fsync.
  */
-function killOnRefLock(gitdir: string, index: number, kill: () => void, timeoutMs = 30_000): Promise<boolean> {
+function killOnFileEvent(dirs: readonly string[], match: (name: string) => boolean, index: number, kill: () => void, timeoutMs = 30_000): Promise<boolean> {
   return new Promise((resolve) => {
     const watchers: FSWatcher[] = [];
     let seen = 0;
@@ -123,15 +134,15 @@ function killOnRefLock(gitdir: string, index: number, kill: () => void, timeoutM
       resolve(byLock);
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
-    for (const dir of [join(gitdir, "refs/heads/coxswain"), join(gitdir, "refs/notes")]) {
+    for (const dir of dirs) {
       try {
         watchers.push(
           watch(dir, (event, name) => {
-            if (event === "rename" && name?.endsWith(".lock") && seen++ === index) finish(true);
+            if (event === "rename" && name !== null && match(name) && seen++ === index) finish(true);
           }),
         );
       } catch {
-        // Not there yet (no status written so far): that directory's locks are not watched.
+        // Not there yet (no status written so far): that directory's events are not watched.
       }
     }
   });
@@ -145,6 +156,8 @@ export interface TrialTarget {
   start(): OperatorProcess;
   /** The repository's gitdir (the status branch and notes are written there). */
   gitdir: string;
+  /** The process runtime's record directory, for "record" trials. */
+  recordDir?: string;
   /** Commits the trial's change (a new revision; one that never gets ready for a rollback trial). */
   commit(trial: Trial): Promise<string>;
   /** True once a pod of the trial's revision exists. */
@@ -169,10 +182,14 @@ export async function runTrial(trial: Trial, target: TrialTarget): Promise<{ lan
   };
   const oid = await target.commit(trial);
   let landed: string;
-  if (trial.phase === "status") {
-    const byLock = await killOnRefLock(target.gitdir, trial.lockIndex, () => target.operator().kill("SIGKILL"));
+  if (trial.phase === "status" || trial.phase === "record") {
+    const [dirs, match, what] =
+      trial.phase === "status"
+        ? [[join(target.gitdir, "refs/heads/coxswain"), join(target.gitdir, "refs/notes")], (n: string) => n.endsWith(".lock"), "ref lock"]
+        : [[target.recordDir!], (n: string) => n.includes(".json.tmp-"), "record write"];
+    const byEvent = await killOnFileEvent(dirs, match, trial.eventIndex, () => target.operator().kill("SIGKILL"));
     await kill9();
-    landed = `${byLock ? "ref lock" : "after the last lock"} ${await target.landed(oid, trial)}`;
+    landed = `${byEvent ? what : `after the last ${what}`} ${await target.landed(oid, trial)}`;
   } else {
     await waitFor(`a pod of trial ${trial.index}'s revision`, () => target.newPodSeen(trial), 60_000, 20);
     await sleep(trial.delayMs); // the random point of the kill, not a wait for something to happen
@@ -189,6 +206,15 @@ export async function runTrial(trial: Trial, target: TrialTarget): Promise<{ lan
     target.start();
   }
   return { landed, convergeMs: await target.converged(oid, trial, since) };
+}
+
+/**
+ * True once Git has caught up with `oid`'s `phase`: its note says so, and no ref lock is left (a lock a kill
+ * left behind is taken over by the next write of that ref, which may come a retry later).
+ */
+export async function gitCaughtUp(dir: string, gitdir: string, oid: string, phase: string): Promise<boolean> {
+  const note = await runGit(["notes", "--ref=coxswain", "show", oid], { cwd: dir }).catch(() => "");
+  return note.startsWith(`coxswain: ${phase}`) && (await leftoverLocks(gitdir)).length === 0;
 }
 
 /** `git fsck --full --strict` of the repository at `dir`; throws with git's output when it finds a problem. */

@@ -22,7 +22,7 @@ import { readProcStat } from "../../../operator/src/runtime/process/proc.js";
 import type { LaunchPort, ObservedContainer } from "../../../operator/src/runtime/types.js";
 import { runCli } from "../../support/cli.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
-import { describeTrial, gitFsck, Kill9Figures, kill9Seed, leftoverLocks, planTrials, readStatus, runTrial, trialCount, type Trial } from "../../support/kill9.js";
+import { describeTrial, gitCaughtUp, gitFsck, Kill9Figures, kill9Seed, leftoverLocks, planTrials, readStatus, runTrial, trialCount, type Trial } from "../../support/kill9.js";
 import { deploymentYaml } from "../../support/manifests.js";
 import { httpGet } from "../../support/observe.js";
 import { startOperatorProcess, stopNodeProxies, type OperatorProcess } from "../../support/operator-process.js";
@@ -31,7 +31,7 @@ import { waitFor } from "../../support/wait.js";
 const REPLICAS = 2;
 const PORTS = "61300-61399";
 const SEED = kill9Seed();
-const TRIALS = planTrials(SEED, trialCount(30, 200), { rollout: 2500, rollback: 3500, restart: 2500, locks: 6 });
+const TRIALS = planTrials(SEED, trialCount(30, 200), ["rollout", "rollback", "restart", "status", "record"], { rollout: 2500, rollback: 3500, restart: 2500, events: 6 });
 
 /**
  * A pod of revision `version`: busybox httpd serving /version and, when `ready`, /healthz (its readiness
@@ -115,7 +115,7 @@ describe.skipIf(process.platform !== "linux")(`kill -9 of the operator on the pr
         const all = await containers();
         const recorded = await phaseOf(oid);
         last = `phase ${recorded}; containers ${JSON.stringify(all.map((c) => [c.runtimeName, c.state, c.version]))}`;
-        if (recorded !== phase || all.length !== REPLICAS || !all.every((c) => c.state === "running" && c.version === version)) return false;
+        if (recorded !== phase || !(await gitCaughtUp(repo.dir, repo.gitdir, oid, phase)) || all.length !== REPLICAS || !all.every((c) => c.state === "running" && c.version === version)) return false;
         const bodies = await Promise.all(all.map((c) => httpGet((JSON.parse(c.labels[LABELS.ports] ?? "[]") as LaunchPort[])[0]?.hostPort ?? 0, "/version")));
         return bodies.every((b) => b?.trim() === version);
       },
@@ -193,6 +193,7 @@ describe.skipIf(process.platform !== "linux")(`kill -9 of the operator on the pr
       operator: () => operator!,
       start,
       gitdir: repo.gitdir,
+      recordDir: join(stateDir, "process"),
       async commit() {
         await repo.write("apps/web.yaml", web(version, !failing));
         return repo.commit(failing ? `web ${version}, never ready` : `web ${version}`);
