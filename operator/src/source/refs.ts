@@ -4,12 +4,22 @@
  * a ref file in place under an in-process lock only; here we create `<ref>.lock` exclusively (as git does),
  * check the old value under that lock, write, and rename over the ref (atomic for readers).
  */
+import { randomBytes } from "node:crypto";
 import { type Dirent, constants as fsConstants, promises as fsp } from "node:fs";
 import { dirname, join } from "node:path";
 import { CoxError } from "../api/errors.js";
 
 /** How long to wait for a `.lock` file held by another process before giving up. */
 const LOCK_WAIT_MS = 2_000;
+
+/**
+ * A `.lock` file unchanged for this long is abandoned, and taken over. git holds a ref lock for the
+ * milliseconds of one write (its own commands wait 100 ms for one, 1 s for packed-refs.lock), so only a
+ * writer killed between creating and renaming it — a kill -9 of coxswain mid status write, power loss —
+ * leaves one this old; git would then refuse every update of that ref until someone removes the file by
+ * hand, and coxswain's status or notes would stop for good.
+ */
+export const STALE_REF_LOCK_MS = 5_000;
 
 /** Checks a full ref name the way git would refuse it; ours are always under refs/. */
 export function assertRefName(ref: string): void {
@@ -71,6 +81,7 @@ export async function updateRefLocked(opts: {
 async function acquire(lockPath: string, ref: string): Promise<fsp.FileHandle> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   let delay = 2;
+  let tookOver = false;
   for (;;) {
     try {
       return await fsp.open(lockPath, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o644);
@@ -84,6 +95,10 @@ async function acquire(lockPath: string, ref: string): Promise<fsp.FileHandle> {
         continue;
       }
       if (code !== "EEXIST") throw err;
+      if (!tookOver && (await takeOverAbandoned(lockPath))) {
+        tookOver = true;
+        continue;
+      }
       if (Date.now() >= deadline) {
         throw new CoxError("StatusWriteFailed", `${ref} is locked by another process (${lockPath} exists for more than ${LOCK_WAIT_MS} ms)`, {
           details: { ref },
@@ -93,6 +108,29 @@ async function acquire(lockPath: string, ref: string): Promise<fsp.FileHandle> {
       delay = Math.min(delay * 2, 50);
     }
   }
+}
+
+/**
+ * Removes the lock file at `lockPath` when it is abandoned (unchanged for STALE_REF_LOCK_MS). It is moved
+ * aside first (a dot file, which git never takes for a ref); when what was moved is not the file judged
+ * abandoned (replaced in between by a fresh lock), it is put back unless yet another one appeared. True
+ * when the lock is gone: try to take it again.
+ */
+async function takeOverAbandoned(lockPath: string): Promise<boolean> {
+  const st = await fsp.stat(lockPath).catch(() => undefined);
+  if (st === undefined) return true;
+  if (Date.now() - st.mtimeMs < STALE_REF_LOCK_MS) return false;
+  const aside = join(dirname(lockPath), `.coxswain-stale-lock-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    await fsp.rename(lockPath, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+    throw err;
+  }
+  const moved = await fsp.stat(aside).catch(() => undefined);
+  if (moved !== undefined && (moved.ino !== st.ino || moved.mtimeMs !== st.mtimeMs)) await fsp.link(aside, lockPath).catch(() => undefined);
+  await fsp.rm(aside, { force: true });
+  return true;
 }
 
 /**

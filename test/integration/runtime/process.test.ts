@@ -11,6 +11,7 @@ import { runProbe } from "../../../operator/src/runtime/probe.js";
 import {
   INHERITED_ENV,
   ProcessRuntime,
+  WRAPPER_SCRIPT,
   type ProcessRecord,
 } from "../../../operator/src/runtime/process/index.js";
 import { liveGroupMembers, readCmdline, readProcStat } from "../../../operator/src/runtime/process/proc.js";
@@ -486,6 +487,46 @@ describe("ProcessRuntime with real processes", () => {
     expect(await find(rt, container.id)).toMatchObject({ state: "exited", exitCode: 143 });
     expect(liveGroupMembers((await recordOf(rt, container.id)).pid!)).toEqual([]);
     await rt.remove(container.id);
+  });
+
+  /**
+   * What an operator killed with -9 between spawning a container's wrapper and recording its pid leaves:
+   * the record without the run (made here with startLater), and the wrapper running as #spawn starts it.
+   */
+  async function unrecordedRun(stateDir: string, name: string): Promise<{ id: string; pid: number }> {
+    const created = await runtime(stateDir).run(launch(name, { command: ["sleep", "60"], startLater: true }));
+    const wrapper = spawn("/bin/sh", ["-c", WRAPPER_SCRIPT, join(stateDir, "process", `${created.id}.exit`), "sleep", "60"], {
+      cwd: join(stateDir, "process", created.id),
+      detached: true,
+      stdio: "ignore",
+    });
+    wrapper.unref();
+    directChildren.push(wrapper);
+    groupsSeen.add(wrapper.pid!);
+    return { id: created.id, pid: wrapper.pid! };
+  }
+
+  it("adopts a run its operator spawned and was killed with -9 before recording: a new instance lists it running and stops it", async () => {
+    const stateDir = await newStateDir();
+    const { id, pid } = await unrecordedRun(stateDir, "unrecorded");
+    const rt = runtime(stateDir);
+    expect(await find(rt, id)).toMatchObject({ state: "running", restartCount: 0 });
+    expect((await recordOf(rt, id)).pid).toBe(pid);
+    await rt.stop(id, 10);
+    expect(liveGroupMembers(pid)).toEqual([]);
+    await rt.remove(id);
+  });
+
+  it("kills a run that no record names any more (its container was removed while the run was unrecorded)", async () => {
+    const stateDir = await newStateDir();
+    const { id, pid } = await unrecordedRun(stateDir, "removed");
+    // The next operator, without the search, saw a container that never started and removed it: its files
+    // went, its process stayed.
+    await runtime(stateDir).remove(id);
+    expect(liveGroupMembers(pid)).not.toEqual([]);
+    const rt = runtime(stateDir);
+    expect(await rt.list()).toEqual([]);
+    await waitFor(() => liveGroupMembers(pid).length === 0);
   });
 
   it("reports the exit code of a process that exited after its operator was killed with -9", async () => {

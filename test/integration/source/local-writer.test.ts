@@ -2,10 +2,13 @@
  * Writing into a repository on disk without a work tree: commits built from flat paths, notes, and ref
  * updates that never clobber refs the git CLI writes at the same time. Checked with the git CLI.
  */
-import { rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
 import { openRepository } from "../../../operator/src/source/index.js";
+import { STALE_REF_LOCK_MS } from "../../../operator/src/source/refs.js";
 import type { Repository, TreeFile } from "../../../operator/src/source/types.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 
@@ -155,7 +158,6 @@ describe("commitFiles", () => {
   it("does not move a ref that another process holds locked, and says why", async () => {
     await repo.writer.commitFiles({ ref: STATUS, files: [{ path: "a", content: "1" }], message: "a" });
     const before = await git("rev-parse", STATUS);
-    const { writeFile } = await import("node:fs/promises");
     const lock = `${work.gitdir}/refs/heads/coxswain/status.lock`;
     await writeFile(lock, "");
     try {
@@ -165,6 +167,26 @@ describe("commitFiles", () => {
     } finally {
       await rm(lock, { force: true });
     }
+  });
+
+  it.each([
+    ["the status branch", STATUS],
+    ["the notes", NOTES],
+  ])("takes over a lock of %s that a killed writer left behind (unchanged for STALE_REF_LOCK_MS), and writes", async (_what, ref) => {
+    await repo.writer.commitFiles({ ref: STATUS, files: [{ path: "a", content: "1" }], message: "a" });
+    await repo.writer.setNote(NOTES, base, "first");
+    // What a kill -9 between creating the lock and renaming it over the ref leaves: the new value, or less.
+    const lock = `${work.gitdir}/${ref}.lock`;
+    await writeFile(lock, "");
+    const old = (Date.now() - STALE_REF_LOCK_MS - 1_000) / 1000;
+    await utimes(lock, old, old);
+    const oid = await repo.writer.commitFiles({ ref: STATUS, files: [{ path: "a", content: "2" }], message: "b" });
+    await repo.writer.setNote(NOTES, base, "second");
+    expect(await git("rev-parse", STATUS)).toBe(oid);
+    expect(await git("notes", "--ref=coxswain", "show", base)).toBe("second");
+    expect(existsSync(lock)).toBe(false);
+    expect(await readdir(dirname(lock))).not.toContainEqual(expect.stringMatching(/^\.coxswain-stale/)); // nothing of the takeover left
+    await git("fsck", "--strict", "--no-dangling");
   });
 });
 

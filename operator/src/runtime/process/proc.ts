@@ -92,6 +92,33 @@ export function liveGroupMembers(pgid: number): number[] {
   return members.sort((a, b) => a - b);
 }
 
+/**
+ * The live (non-zombie) process-group leaders (pid = pgid) one of whose arguments `pick` recognizes, with
+ * what it returned for the first such argument, sorted by pid. One scan of /proc.
+ */
+export function groupLeadersByArgument<T>(pick: (arg: string) => T | undefined): { pid: number; startTime: number; found: T }[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const out: { pid: number; startTime: number; found: T }[] = [];
+  for (const entry of entries) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat === undefined || stat.state === "Z" || stat.pgrp !== stat.pid) continue;
+    for (const arg of (readCmdline(stat.pid) ?? "").split("\0")) {
+      const found = pick(arg);
+      if (found === undefined) continue;
+      out.push({ pid: stat.pid, startTime: stat.startTime, found });
+      break;
+    }
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
 /** The raw /proc/<pid>/cmdline (NUL-separated argv), or undefined when there is no such process. */
 export function readCmdline(pid: number): string | undefined {
   try {

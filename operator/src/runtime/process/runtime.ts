@@ -36,6 +36,14 @@
  * A pid is trusted only together with its start time (/proc/<pid>/stat field 22), so a pid reused by
  * another program after ours died is never reported as running, stopped or killed.
  *
+ * An operator killed with -9 after spawning a wrapper and before writing its pid into the record leaves a
+ * process that no record names: the record says "created" (or names the previous run), and a removal
+ * would delete the files and leave the process running on unseen, holding its port. So every instance,
+ * before its first list() or run(), looks for wrappers whose exit file (their first argument after the
+ * script) is in this directory and that no record names: one whose record names no live run is adopted
+ * (the record now names it, as the spawn would have recorded it); one whose record is gone, or whose
+ * record names another live run, is killed with its group.
+ *
  * The record also keeps the restart count (start() after a run adds one), so it survives an operator
  * restart. exec() runs a command as a child of the operator (not of the wrapper) in the container's
  * working directory and environment, in a process group of its own that is SIGKILLed at the deadline.
@@ -63,7 +71,7 @@ import type {
   RuntimeChangeListener,
 } from "../types.js";
 import { runCommand } from "./exec.js";
-import { isAlive, liveDescendants, liveGroupMembers, readCmdline, readProcStat, readProcUsage } from "./proc.js";
+import { groupLeadersByArgument, isAlive, liveDescendants, liveGroupMembers, readCmdline, readProcStat, readProcUsage } from "./proc.js";
 import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
 import { unmetSecurity } from "./security.js";
 import { claimDir, MOUNT_ROOT_ENV, podPart, writeVolumes } from "./volumes.js";
@@ -206,6 +214,8 @@ export class ProcessRuntime implements NodeRuntime {
   readonly #locks = new Map<string, Promise<void>>();
   /** Runtime names being created right now, so two concurrent run() calls cannot both take one. */
   readonly #creating = new Set<string>();
+  /** The search for wrappers a killed predecessor left unrecorded, made once per instance (see the module comment). */
+  #recovered: Promise<void> | undefined;
   #closed = false;
 
   /** Creates the runtime; nothing touches the disk before the first call. */
@@ -264,6 +274,7 @@ export class ProcessRuntime implements NodeRuntime {
 
   /** Every record carrying our owner label, with its state checked against the live processes; sorted by runtimeName, then id. */
   async list(): Promise<ObservedContainer[]> {
+    await this.#recover();
     const records = await this.#readAll();
     const out: ObservedContainer[] = [];
     for (const found of records) {
@@ -347,6 +358,7 @@ export class ProcessRuntime implements NodeRuntime {
     }
     this.#creating.add(launch.runtimeName);
     try {
+      await this.#recover();
       await this.#ensureDir();
       const clash = (await this.#readAll()).find((r) => r.runtimeName === launch.runtimeName);
       if (clash !== undefined) {
@@ -608,6 +620,44 @@ export class ProcessRuntime implements NodeRuntime {
 
   async #ensureDir(): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+  }
+
+  #recover(): Promise<void> {
+    this.#recovered ??= this.#adoptUnrecorded();
+    return this.#recovered;
+  }
+
+  /** Adopts or kills the wrappers no record names (see the module comment); each under its container's lock. */
+  async #adoptUnrecorded(): Promise<void> {
+    const prefix = `${this.#dir}/`;
+    const leaders = groupLeadersByArgument((arg) => {
+      if (!arg.startsWith(prefix) || !arg.endsWith(".exit")) return undefined;
+      const id = arg.slice(prefix.length, -".exit".length);
+      return /^[0-9a-f]{16}$/.test(id) ? id : undefined;
+    });
+    for (const { pid, startTime, found: id } of leaders) {
+      await this.#locked(id, async () => {
+        const record = await this.#read(id);
+        if (record !== undefined && record.labels[LABELS.owner] !== this.#owner) return; // not ours to judge
+        if (record?.pid === pid && record.startTime === startTime) return; // recorded: the usual adoption
+        if (!isAlive(pid, startTime)) return; // ended meanwhile
+        if (record === undefined || this.#isRunning(record)) {
+          signalGroup(pid, "SIGKILL");
+          return;
+        }
+        const adopted: ProcessRecord = {
+          ...record,
+          pid,
+          startTime,
+          startedAt: Date.now(),
+          restartCount: (record.restartCount ?? 0) + (record.pid !== undefined ? 1 : 0),
+        };
+        delete adopted.finishedAt;
+        delete adopted.exitCode;
+        delete adopted.killSignal;
+        await this.#write(adopted);
+      });
+    }
   }
 
   #observe(record: ProcessRecord, running = this.#isRunning(record)): ObservedContainer {
