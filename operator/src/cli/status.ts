@@ -142,7 +142,7 @@ export async function statusCommand(argv: string[], out: (line: string) => void)
 }
 
 /** Reads the records and the deploy branch head into a StatusReport. */
-async function buildStatusReport(repo: Repository, opts: { branch: string; statusBranch: string; notesRef: string }): Promise<StatusReport> {
+export async function buildStatusReport(repo: Repository, opts: { branch: string; statusBranch: string; notesRef: string }): Promise<StatusReport> {
   const rec = await readRecords(repo, opts);
   const head = (await repo.head(opts.branch)) ?? (repo.remote ? undefined : await repo.reader.resolve(`refs/remotes/origin/${opts.branch}`));
   const headRecord = head ? rec.state.commits.find((c) => c.commit === head) : undefined;

@@ -1,3 +1,3 @@
 /** The process runtime: containers as local process groups (see runtime.ts for layout and limits). */
-export { INHERITED_ENV, ProcessRuntime } from "./runtime.js";
+export { INHERITED_ENV, ProcessRuntime, WRAPPER_SCRIPT } from "./runtime.js";
 export type { ProcessRecord } from "./runtime.js";

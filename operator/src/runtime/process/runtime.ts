@@ -101,7 +101,7 @@ const LOG_CHECK_MS = 5_000;
 export const INHERITED_ENV = ["HOME", "LANG", "PATH", "TZ"] as const;
 
 /** The wrapper shell script; "$0" is the exit file, "$@" the program and its arguments. */
-const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
+export const WRAPPER_SCRIPT = 'trap : HUP INT QUIT TERM; "$@"; echo $? > "$0"';
 
 /** Suffix of a container's rotated log file. */
 const ROTATED_LOG = ".1";
