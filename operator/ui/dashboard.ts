@@ -13,8 +13,20 @@
  */
 export {};
 
-interface Author { name: string; email: string; time: string }
-interface RecordedError { code: string; message: string; file?: string; line?: number; col?: number; object?: string; field?: string }
+interface Author {
+  name: string;
+  email: string;
+  time: string;
+}
+interface RecordedError {
+  code: string;
+  message: string;
+  file?: string;
+  line?: number;
+  col?: number;
+  object?: string;
+  field?: string;
+}
 interface Commit {
   sha: string;
   branch: string;
@@ -33,9 +45,30 @@ interface Commit {
   revert: { state: string; commit?: string; message: string } | null;
   plan: string | null;
 }
-interface Replicas { desired: number; current: number; updated: number; ready: number; available: number }
-interface Condition { type: string; status: string; reason: string; message: string }
-interface WorkloadSummary { kind: string; namespace: string; name: string; revision: string; commit: string; strategy: string | null; paused: boolean; replicas: Replicas; conditions: Condition[] }
+interface Replicas {
+  desired: number;
+  current: number;
+  updated: number;
+  ready: number;
+  available: number;
+}
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+interface WorkloadSummary {
+  kind: string;
+  namespace: string;
+  name: string;
+  revision: string;
+  commit: string;
+  strategy: string | null;
+  paused: boolean;
+  replicas: Replicas;
+  conditions: Condition[];
+}
 interface Workload extends WorkloadSummary {
   pods: { name: string; node: string; revision: string; ready: boolean; state?: string }[];
   stable?: { revision: string; commit: string };
@@ -43,11 +76,48 @@ interface Workload extends WorkloadSummary {
   blueGreen?: { active?: string; preview?: string; waiting?: string };
   traffic?: { strategy: string; stable?: string; canary?: string; weight?: number; active?: string; preview?: string; applied: boolean; services: { service: string; role: string; revision?: string }[] };
 }
-interface Resources { cpuMillis: number; memoryBytes: number; pods: number }
-interface NodeView { name: string; condition: string; ready: boolean; unschedulable: boolean; draining: boolean; allocatable: Resources | null; requested: Resources | null; pods: number; message: string | null; taints: { key: string; value: string; effect: string }[] }
-interface Change { action: string; key: string; fields: string[]; details?: string[]; rollsTo?: { revision: string; replicas: number }; placements?: { pod: string; node?: string; fits: boolean; message?: string }[] }
-interface Proposal { name: string; ref: string; commit: string; base?: string; valid: boolean; errors: RecordedError[]; changes: Change[]; preview?: { namespace: string; state: string; expiresAt?: string } }
-interface Preview { name: string; ref: string; commit: string; namespaces: string[]; expiresAt: string }
+interface Resources {
+  cpuMillis: number;
+  memoryBytes: number;
+  pods: number;
+}
+interface NodeView {
+  name: string;
+  condition: string;
+  ready: boolean;
+  unschedulable: boolean;
+  draining: boolean;
+  allocatable: Resources | null;
+  requested: Resources | null;
+  pods: number;
+  message: string | null;
+  taints: { key: string; value: string; effect: string }[];
+}
+interface Change {
+  action: string;
+  key: string;
+  fields: string[];
+  details?: string[];
+  rollsTo?: { revision: string; replicas: number };
+  placements?: { pod: string; node?: string; fits: boolean; message?: string }[];
+}
+interface Proposal {
+  name: string;
+  ref: string;
+  commit: string;
+  base?: string;
+  valid: boolean;
+  errors: RecordedError[];
+  changes: Change[];
+  preview?: { namespace: string; state: string; expiresAt?: string };
+}
+interface Preview {
+  name: string;
+  ref: string;
+  commit: string;
+  namespaces: string[];
+  expiresAt: string;
+}
 
 const TOKEN_KEY = "coxswain.apiToken";
 /** Least time between two reloads of what events changed (the API rate-limits each client). */
@@ -205,7 +275,9 @@ function scheduleRefresh(): void {
   refreshTimer = setTimeout(() => {
     refreshTimer = undefined;
     void (refreshing ?? Promise.resolve()).then(() => {
-      refreshing = refresh().catch(handleError).finally(() => (refreshing = undefined));
+      refreshing = refresh()
+        .catch(handleError)
+        .finally(() => (refreshing = undefined));
     });
   }, REFRESH_MS);
 }
@@ -463,7 +535,13 @@ function rolloutCell(w: WorkloadSummary, d: Workload | undefined): HTMLElement {
       old.length > 0 ? ` · old ${[...new Set(old.map((p) => short(p.revision)))].join(", ")}: ${old.filter((p) => p.ready).length}/${old.length} ready` : "",
     ),
     d?.canary ? el("p", { class: "canary", "data-step": String(d.canary.step) }, `canary step ${d.canary.step}/${d.canary.steps}, weight ${d.canary.weight}%${d.canary.waiting ? ` — ${d.canary.waiting}` : ""}`) : null,
-    d?.blueGreen ? el("p", { class: "bluegreen" }, `active ${d.blueGreen.active ? short(d.blueGreen.active) : "—"}, preview ${d.blueGreen.preview ? short(d.blueGreen.preview) : "—"}${d.blueGreen.waiting ? ` — ${d.blueGreen.waiting}` : ""}`) : null,
+    d?.blueGreen
+      ? el(
+          "p",
+          { class: "bluegreen" },
+          `active ${d.blueGreen.active ? short(d.blueGreen.active) : "—"}, preview ${d.blueGreen.preview ? short(d.blueGreen.preview) : "—"}${d.blueGreen.waiting ? ` — ${d.blueGreen.waiting}` : ""}`,
+        )
+      : null,
     t
       ? el(
           "p",
@@ -496,7 +574,15 @@ function workloadsSection(): HTMLElement {
         el(
           "table",
           {},
-          el("thead", {}, el("tr", {}, ["Workload", "Strategy", "Ready", "Rollout"].map((h) => el("th", { scope: "col" }, h)))),
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              ["Workload", "Strategy", "Ready", "Rollout"].map((h) => el("th", { scope: "col" }, h)),
+            ),
+          ),
           el(
             "tbody",
             {},
@@ -554,7 +640,15 @@ function changesTable(changes: Change[]): HTMLElement {
   return el(
     "table",
     { class: "plan" },
-    el("thead", {}, el("tr", {}, ["Action", "Object", "What changes", "New pods"].map((h) => el("th", { scope: "col" }, h)))),
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        ["Action", "Object", "What changes", "New pods"].map((h) => el("th", { scope: "col" }, h)),
+      ),
+    ),
     el(
       "tbody",
       {},
@@ -595,7 +689,13 @@ function commitPage(sha: string): HTMLElement {
       c.plan ? [el("dt", {}, "Proposal plan"), el("dd", {}, el("a", { href: "#/proposals" }, c.plan))] : [],
     ),
     el("h3", {}, "Plan"),
-    c.changes.length ? el("ul", { class: "changes" }, c.changes.map((x) => el("li", {}, x))) : el("p", {}, "No change."),
+    c.changes.length
+      ? el(
+          "ul",
+          { class: "changes" },
+          c.changes.map((x) => el("li", {}, x)),
+        )
+      : el("p", {}, "No change."),
     el("h3", {}, "Errors"),
     errorList(c.errors),
   );
@@ -618,7 +718,14 @@ function proposalsPage(): HTMLElement {
       ),
     ),
     state.previews.length
-      ? [el("h3", {}, "Previews"), el("ul", {}, state.previews.map((v) => el("li", {}, `${v.name} (${v.ref}, ${short(v.commit)}): ${v.namespaces.join(", ")} until ${v.expiresAt}`)))]
+      ? [
+          el("h3", {}, "Previews"),
+          el(
+            "ul",
+            {},
+            state.previews.map((v) => el("li", {}, `${v.name} (${v.ref}, ${short(v.commit)}): ${v.namespaces.join(", ")} until ${v.expiresAt}`)),
+          ),
+        ]
       : [],
   );
 }

@@ -189,7 +189,14 @@ async function main(): Promise<void> {
     const [a, b, h] = await fastImport(work.dir, [
       { message: "A", files: [...namespaces, ...names.map((p, i): [string, string] => [p, deployment(i, 2)])] },
       { message: "B: every file changed", files: names.map((p, i) => [p, deployment(i, 3)]) },
-      { message: "one huge file", files: [["bulk.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: bulk}\n"], ["huge.yaml", hugeText]], deleteAll: true },
+      {
+        message: "one huge file",
+        files: [
+          ["bulk.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: bulk}\n"],
+          ["huge.yaml", hugeText],
+        ],
+        deleteAll: true,
+      },
     ]);
     await runGit(["gc", "--quiet"], { cwd: work.dir });
     const bytes = names.reduce((n, _, i) => n + Buffer.byteLength(deployment(i, 2)), 0);
@@ -212,7 +219,10 @@ async function main(): Promise<void> {
         });
         const label = scenario === "large" ? `${files} files: A cold, then B (all changed)` : `one ${(Buffer.byteLength(hugeText) / 2 ** 20).toFixed(0)} MiB file`;
         console.log(
-          `${`${label} — ${variant}`.padEnd(44)} ${r.loadsMs.map((x) => x.toFixed(0)).join(" + ").padStart(16)} ${r.maxStallMs.toFixed(0).padStart(9)} ` +
+          `${`${label} — ${variant}`.padEnd(44)} ${r.loadsMs
+            .map((x) => x.toFixed(0))
+            .join(" + ")
+            .padStart(16)} ${r.maxStallMs.toFixed(0).padStart(9)} ` +
             `${`${r.peakRssMiB.toFixed(0)} MiB`.padStart(10)} ${(r.heapAfterMiB !== undefined ? `${r.heapAfterMiB.toFixed(0)} MiB` : "-").padStart(10)}  ` +
             `${r.objects} objects${r.errors.length ? `, ${r.errors.join(", ")}` : ""}`,
         );

@@ -87,10 +87,15 @@ async function rawBaseline(nodes: readonly FleetNode[], round: string): Promise<
 
 /** Waits until the Deployment's pods are exactly REPLICAS, all ready and of a revision `wanted` accepts; returns them. */
 async function podsSettled(op: RunningOperator, what: string, wanted: (revision: string) => boolean) {
-  return waitFor(what, () => {
-    const pods = op.fleet.pods(OWNER);
-    return pods.length === REPLICAS && pods.every((p) => p.ready && p.phase === "Running" && wanted(p.revision)) ? pods : undefined;
-  }, STEP_LIMIT_MS, 10);
+  return waitFor(
+    what,
+    () => {
+      const pods = op.fleet.pods(OWNER);
+      return pods.length === REPLICAS && pods.every((p) => p.ready && p.phase === "Running" && wanted(p.revision)) ? pods : undefined;
+    },
+    STEP_LIMIT_MS,
+    10,
+  );
 }
 
 /** Every pod answers GET / with `version` (what the image serves). */
@@ -148,10 +153,15 @@ try {
   const nodesOid = await repo.commit("three engines");
   op = await startOperator({ repo: repo.dir, stateDir, log: lineLogger((line) => logged.push({ at: performance.now(), line })) });
   const running = op;
-  await waitFor("the nodes' commit Succeeded", async () => {
-    await running.flushStatus();
-    return (await commitPhase(repo, nodesOid)) === "Succeeded";
-  }, STEP_LIMIT_MS, 200);
+  await waitFor(
+    "the nodes' commit Succeeded",
+    async () => {
+      await running.flushStatus();
+      return (await commitPhase(repo, nodesOid)) === "Succeeded";
+    },
+    STEP_LIMIT_MS,
+    200,
+  );
 
   // The operator compiles every kind's schema in the background once started (manifest/schema.ts); a commit
   // made a while later finds them compiled. Here the commit follows at once: finish that first (a no-op when

@@ -99,15 +99,7 @@ try {
           await c.remove({ force: true });
         }
       });
-      rows.push([
-        `create+start+remove ×${N}`,
-        via,
-        String(concurrency),
-        fmt(wallMs),
-        ((N * 1000) / wallMs).toFixed(1),
-        fmt(percentile(latencies, 50)),
-        fmt(percentile(latencies, 95)),
-      ]);
+      rows.push([`create+start+remove ×${N}`, via, String(concurrency), fmt(wallMs), ((N * 1000) / wallMs).toFixed(1), fmt(percentile(latencies, 50)), fmt(percentile(latencies, 95))]);
     }
   }
 
@@ -137,9 +129,7 @@ try {
   await new Promise((r) => setTimeout(r, 200));
   await measure("DockerRuntime, watcher on (cached inspects)", () => fresh.list());
   unwatch();
-  await measure("raw listContainers (label filter)", () =>
-    raw.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${OWNER}`] } }),
-  );
+  await measure("raw listContainers (label filter)", () => raw.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${OWNER}`] } }));
   await fresh.close();
   await rt.close();
 } finally {

@@ -57,11 +57,7 @@ async function main(): Promise<void> {
     const lines: string[] = ["commit refs/heads/main", "committer Bench <b@e> 1700000000 +0000", "data 4", "init"];
     for (let i = 0; i < FILES; i++) {
       const content = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\ndata:\n  value: "${i}"\n`;
-      lines.push(
-        `M 100644 inline apps/dir-${String(i % DIRS).padStart(2, "0")}/cm-${String(i).padStart(4, "0")}.yaml`,
-        `data ${Buffer.byteLength(content)}`,
-        content,
-      );
+      lines.push(`M 100644 inline apps/dir-${String(i % DIRS).padStart(2, "0")}/cm-${String(i).padStart(4, "0")}.yaml`, `data ${Buffer.byteLength(content)}`, content);
     }
     await runGit(["fast-import", "--quiet"], { cwd: work.dir, input: `${lines.join("\n")}\n` });
     await work.git(["reset", "--quiet", "--hard", "main"]);
@@ -79,22 +75,14 @@ async function main(): Promise<void> {
     const listed = await warm.reader.listFiles(c2, "");
     if (listed.length !== FILES) throw new Error(`listed ${listed.length} files, expected ${FILES}`);
     row("listFiles at a commit, 5,000 paths (cold)", await median(RUNS, async () => (await open()).reader.listFiles(c2, "")));
-    row(
-      "listFiles at a commit, 5,000 paths (warm) vs git ls-tree -r",
-      await median(RUNS, () => warm.reader.listFiles(c2, "")),
-      await median(RUNS, cli(work.gitdir, "ls-tree", "-r", c2)),
-    );
+    row("listFiles at a commit, 5,000 paths (warm) vs git ls-tree -r", await median(RUNS, () => warm.reader.listFiles(c2, "")), await median(RUNS, cli(work.gitdir, "ls-tree", "-r", c2)));
     row("listFiles of one directory, 100 paths (warm)", await median(RUNS, () => warm.reader.listFiles(c2, "apps/dir-07")));
 
     // ---- changedFiles
     const changes = await warm.reader.changedFiles(c1, c2, "");
     if (changes.length !== 1) throw new Error(`expected one change, got ${changes.length}`);
     row("changedFiles, one file changed (cold)", await median(RUNS, async () => (await open()).reader.changedFiles(c1, c2, "")));
-    row(
-      "changedFiles, one file changed (warm) vs git diff-tree -r",
-      await median(RUNS, () => warm.reader.changedFiles(c1, c2, "")),
-      await median(RUNS, cli(work.gitdir, "diff-tree", "-r", c1, c2)),
-    );
+    row("changedFiles, one file changed (warm) vs git diff-tree -r", await median(RUNS, () => warm.reader.changedFiles(c1, c2, "")), await median(RUNS, cli(work.gitdir, "diff-tree", "-r", c1, c2)));
 
     // ---- readBlob
     const readAll = async (repo: Repository) => {
@@ -103,11 +91,7 @@ async function main(): Promise<void> {
     row("readBlob of all 5,000 files, one by one (cold)", await median(3, async () => readAll(await open())));
     row("readBlob of all 5,000 files, one by one (warm)", await median(3, () => readAll(warm)));
     const oids = listed.map((f) => f.oid).join("\n");
-    row(
-      "  git cat-file --batch of all 5,000 blobs",
-      "",
-      await median(3, () => runGit(["--git-dir", work.gitdir, "cat-file", "--batch"], { input: `${oids}\n` })),
-    );
+    row("  git cat-file --batch of all 5,000 blobs", "", await median(3, () => runGit(["--git-dir", work.gitdir, "cat-file", "--batch"], { input: `${oids}\n` })));
 
     // ---- status writer: commit a 1,000-file tree
     const statusFiles = Array.from({ length: 1_000 }, (_, i) => ({
@@ -122,10 +106,7 @@ async function main(): Promise<void> {
         return warm.writer.commitFiles({ ref: "refs/heads/coxswain/bench", files: statusFiles, message: "bench" });
       }),
     );
-    row(
-      "commitFiles of the same tree again (no commit)",
-      await median(RUNS, () => warm.writer.commitFiles({ ref: "refs/heads/coxswain/bench", files: statusFiles, message: "bench" })),
-    );
+    row("commitFiles of the same tree again (no commit)", await median(RUNS, () => warm.writer.commitFiles({ ref: "refs/heads/coxswain/bench", files: statusFiles, message: "bench" })));
 
     // ---- fetch over HTTP
     const root = await tempDir("coxswain-bench-server-");
@@ -137,16 +118,9 @@ async function main(): Promise<void> {
     cleanup.push(() => server.close());
     await work.push(server.url("bench.git"), "main");
     let mirror: Repository | undefined;
-    row(
-      "first clone of the mirror (5,000 files, 2 commits)",
-      await timed(async () => (mirror = await openRepository({ repo: server.url("bench.git"), stateDir: state }))),
-    );
+    row("first clone of the mirror (5,000 files, 2 commits)", await timed(async () => (mirror = await openRepository({ repo: server.url("bench.git"), stateDir: state }))));
     cleanup.push(() => mirror!.close());
-    row(
-      "no-op fetch (refresh)",
-      await median(RUNS, () => mirror!.refresh()),
-      await median(RUNS, () => runGit(["--git-dir", `${root}/bench.git`, "fetch", "--quiet", server.url("bench.git")])),
-    );
+    row("no-op fetch (refresh)", await median(RUNS, () => mirror!.refresh()), await median(RUNS, () => runGit(["--git-dir", `${root}/bench.git`, "fetch", "--quiet", server.url("bench.git")])));
     const oneCommitFetch: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       await work.write("apps/dir-01/cm-0001.yaml", `value: ${i}\n`);

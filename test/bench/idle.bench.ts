@@ -86,7 +86,10 @@ const selfReader: Reader = () => {
   return { cpuS: (u.user + u.system) / 1e6, rssMb: process.memoryUsage.rss() / 2 ** 20 };
 };
 
-const pidReader = (pid: number): Reader => () => procUsage(pid);
+const pidReader =
+  (pid: number): Reader =>
+  () =>
+    procUsage(pid);
 
 /** Measures every reader over one window of WINDOW_S seconds (wall time from the same clock). */
 async function measureWindow(readers: Record<string, Reader>): Promise<Record<string, Figures>> {
@@ -159,7 +162,10 @@ async function profiled<T>(file: string, fn: () => Promise<T>): Promise<T> {
       const key = `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(operator|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
       self.set(key, (self.get(key) ?? 0) + (n.hitCount ?? 0));
     }
-    const top = [...self].filter(([k]) => !k.startsWith("(idle)")).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 15);
+    const top = [...self]
+      .filter(([k]) => !k.startsWith("(idle)"))
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, 15);
     console.log(`CPU profile of the window written to ${file}; most self time (ms):`);
     for (const [k, h] of top) console.log(`  ${(h * msPerHit).toFixed(0).padStart(7)}  ${k}`);
   }
@@ -209,10 +215,15 @@ async function inProcess(): Promise<void> {
     });
     const running = op;
     await waitFor(`${PODS} pods ready`, () => running.fleet.pods().filter((p) => p.ready).length === PODS, 600_000, 250);
-    await waitFor("the commit recorded as Succeeded", async () => {
-      await running.flushStatus();
-      return (await commitPhase(repo, oid)) === "Succeeded";
-    }, 600_000, 500);
+    await waitFor(
+      "the commit recorded as Succeeded",
+      async () => {
+        await running.flushStatus();
+        return (await commitPhase(repo, oid)) === "Succeeded";
+      },
+      600_000,
+      500,
+    );
     console.log(`part 1: ${PODS} pods ready and the commit Succeeded ${((performance.now() - t0) / 1000).toFixed(1)} s after the start; measuring ${WINDOW_S} s at rest (load ${loadavg()})`);
     const callsBefore = runtimes.map((r) => ({ ...r.calls }));
     const baseline = await idleNode();
@@ -265,11 +276,18 @@ async function onDocker(): Promise<void> {
     operator = spawn(process.execPath, [BIN, "run", "--repo", repo.dir, "--state-dir", stateDir, "--log-level", "warn"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     for (const stream of [operator.stdout!, operator.stderr!]) stream.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
     const proc = operator;
-    await waitFor("the commit recorded as Succeeded", async () => {
-      if (proc.exitCode !== null) throw new Error(`coxswain run exited with ${proc.exitCode}:\n${output.join("")}`);
-      return (await commitPhase(repo, oid)) === "Succeeded";
-    }, 900_000, 1_000);
-    console.log(`part 2: ${DOCKER_PODS} pods ready on ${node.storageDriver} and the commit Succeeded ${((performance.now() - t0) / 1000).toFixed(1)} s after the start; measuring ${WINDOW_S} s at rest (load ${loadavg()})`);
+    await waitFor(
+      "the commit recorded as Succeeded",
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`coxswain run exited with ${proc.exitCode}:\n${output.join("")}`);
+        return (await commitPhase(repo, oid)) === "Succeeded";
+      },
+      900_000,
+      1_000,
+    );
+    console.log(
+      `part 2: ${DOCKER_PODS} pods ready on ${node.storageDriver} and the commit Succeeded ${((performance.now() - t0) / 1000).toFixed(1)} s after the start; measuring ${WINDOW_S} s at rest (load ${loadavg()})`,
+    );
     const baseline = await idleNode();
     try {
       const load = loadavg();

@@ -108,9 +108,7 @@ for (let r = 0; r < runs; r++) {
 const row = (label: string, xs: number[]): void => {
   const m = median(xs);
   const best = Math.min(...xs);
-  console.log(
-    `  ${label.padEnd(32)} median ${m.toFixed(1).padStart(7)} ms (${((m * 1000) / N).toFixed(1).padStart(5)} µs/doc)   best ${best.toFixed(1).padStart(7)} ms   runs: ${xs.map((x) => x.toFixed(0)).join(", ")}`,
-  );
+  console.log(`  ${label.padEnd(32)} median ${m.toFixed(1).padStart(7)} ms (${((m * 1000) / N).toFixed(1).padStart(5)} µs/doc)   best ${best.toFixed(1).padStart(7)} ms   runs: ${xs.map((x) => x.toFixed(0)).join(", ")}`);
 };
 row("yaml parseAllDocuments (bare)", bare);
 row("yaml parse + toJS", toJs);

@@ -81,7 +81,15 @@ async function main(): Promise<void> {
     const theirs = { fetch: [] as number[], read: [] as number[] };
     for (let i = FETCHES + 1; i <= FETCHES + EXTRA; i++) {
       await runGit(["--git-dir", bare, "update-ref", "refs/heads/main", chain[i]!]);
-      for (const [r, m] of i % 2 ? ([[repo, ours], [fresh, theirs]] as const) : ([[fresh, theirs], [repo, ours]] as const)) {
+      for (const [r, m] of i % 2
+        ? ([
+            [repo, ours],
+            [fresh, theirs],
+          ] as const)
+        : ([
+            [fresh, theirs],
+            [repo, ours],
+          ] as const)) {
         const t0 = performance.now();
         await r.refresh();
         const t1 = performance.now();

@@ -135,9 +135,7 @@ class Client {
   }
 
   static start(): Client {
-    return new Client(
-      fork(join(ROOT, "test/bench/proxy-client.ts"), [], { cwd: ROOT, execArgv: ["--import", "tsx"], serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] }),
-    );
+    return new Client(fork(join(ROOT, "test/bench/proxy-client.ts"), [], { cwd: ROOT, execArgv: ["--import", "tsx"], serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] }));
   }
 
   call<T>(ask: ClientAsk): Promise<T> {
@@ -291,7 +289,10 @@ async function main(): Promise<void> {
       runtime: "process",
       defaultPortRange: PORT_RANGE,
       ingress: { httpPort: INGRESS_PORT },
-      proxyFactory: timedProxies(nodeProxyFactory(stateDir, () => undefined), applies), // process runtime: local HAProxy
+      proxyFactory: timedProxies(
+        nodeProxyFactory(stateDir, () => undefined),
+        applies,
+      ), // process runtime: local HAProxy
       log: lineLogger((line) => {
         const m = /^commit ([0-9a-f]{7}) .*: valid/.exec(line);
         if (m) validAt.set(m[1]!, monotonicMs());
@@ -463,13 +464,18 @@ async function main(): Promise<void> {
     console.log(latencyRow("new Service port → first answer on it (reload)", spans(reloads)));
     console.log(latencyRow("  t0 → proxy apply() called", reloadParts.toApply));
     console.log(latencyRow("  apply(): haproxy -c, reload, new worker serving", reloadParts.apply));
-    console.log(latencyRow("context: commit → new pod ready (start, 1 s probe)", joins.map((j) => j.t0 - j.committedAt)));
-    const errors = (s: ProbeSeen): Record<string, number> => Object.fromEntries(Object.entries(s.errors).map(([k, v]) => [k, v.count]));
     console.log(
-      `   probe: ${PROBE.connections} keep-alive connections, ${int(rate)} requests/s through the Service: a pod among ${PODS + 1} answers about every ${ms((1000 * (PODS + 1)) / rate)}, the resolution of t1`,
+      latencyRow(
+        "context: commit → new pod ready (start, 1 s probe)",
+        joins.map((j) => j.t0 - j.committedAt),
+      ),
     );
+    const errors = (s: ProbeSeen): Record<string, number> => Object.fromEntries(Object.entries(s.errors).map(([k, v]) => [k, v.count]));
+    console.log(`   probe: ${PROBE.connections} keep-alive connections, ${int(rate)} requests/s through the Service: a pod among ${PODS + 1} answers about every ${ms((1000 * (PODS + 1)) / rate)}, the resolution of t1`);
     console.log("   (a negative figure: the pod's last answer came before t0, and no probe request reached it in between: within that resolution)");
-    console.log(`   probe's failed requests: during the ${2 * CHANGES} scalings ${errorText(errors(afterScaling))} of ${int(afterScaling.requests)}; in all, with the ${CHANGES} reloads, ${errorText(errors(seen))} of ${int(seen.requests)}`);
+    console.log(
+      `   probe's failed requests: during the ${2 * CHANGES} scalings ${errorText(errors(afterScaling))} of ${int(afterScaling.requests)}; in all, with the ${CHANGES} reloads, ${errorText(errors(seen))} of ${int(seen.requests)}`,
+    );
     const end = os.loadavg();
     console.log(`\nload average at the end: ${end.map((l) => l.toFixed(2)).join(" / ")}`);
   } catch (err) {

@@ -73,7 +73,5 @@ const rows: [string, Figure][] = [
 console.log(`node ${process.version}, ${ADDS.toLocaleString("en-US")} adds over ${KEYS.toLocaleString("en-US")} keys, concurrency ${CONCURRENCY}, median of ${ROUNDS}`);
 console.log("case                              total ms     adds/s   handler runs     runs/s");
 for (const [name, f] of rows) {
-  console.log(
-    `${name.padEnd(32)} ${f.ms.toFixed(1).padStart(9)} ${fmt((ADDS / f.ms) * 1000).padStart(10)} ${fmt(f.runs).padStart(14)} ${fmt((f.runs / f.ms) * 1000).padStart(10)}`,
-  );
+  console.log(`${name.padEnd(32)} ${f.ms.toFixed(1).padStart(9)} ${fmt((ADDS / f.ms) * 1000).padStart(10)} ${fmt(f.runs).padStart(14)} ${fmt((f.runs / f.ms) * 1000).padStart(10)}`);
 }

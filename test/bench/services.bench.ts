@@ -71,13 +71,21 @@ async function timed(f: () => Promise<void>): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  console.log(`service controller: ${SERVICES} Services, ${PODS} pods, ${NODES} nodes; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `service controller: ${SERVICES} Services, ${PODS} pods, ${NODES} nodes; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   const nodes = Array.from({ length: NODES }, (_, n) => fakeNode(`node-${n}`, `10.0.${Math.floor(n / 250)}.${(n % 250) + 1}`, "host", { from: 30_000, to: 39_999 }));
   const pods: ObservedPod[] = Array.from({ length: PODS }, (_, p) =>
     readyPod({ name: `app-${p % SERVICES}-${p}`, node: nodes[p % NODES]!.name, labels: { app: `app-${p % SERVICES}` }, hostPort: 30_000 + Math.floor(p / NODES) }),
   );
   const text = manifests(SERVICES);
-  const more = `${text}---\n${manifests(SERVICES + 1).split("---\n").slice(-2).join("---\n")}`;
+  const more = `${text}---\n${manifests(SERVICES + 1)
+    .split("---\n")
+    .slice(-2)
+    .join("---\n")}`;
 
   const cold: number[] = [];
   const endpoint: number[] = [];
@@ -93,10 +101,12 @@ async function main(): Promise<void> {
     const reloadsBefore = n0.reloads.length;
     (pods[r] as { ready: boolean }).ready = false;
     // What the fleet says when a pod's readiness changes; then the work queue runs what that queued.
-    endpoint.push(await timed(async () => {
-      h.controller.podsChanged([`Deployment/default/app-${r % SERVICES}`]);
-      await h.drain();
-    }));
+    endpoint.push(
+      await timed(async () => {
+        h.controller.podsChanged([`Deployment/default/app-${r % SERVICES}`]);
+        await h.drain();
+      }),
+    );
     sizes = { bytes: Buffer.byteLength(config), commands: n0.commands.length, reloads: n0.reloads.length - reloadsBefore };
     h.setManifests(more);
     structural.push(await timed(() => h.run()));
@@ -117,7 +127,12 @@ async function main(): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  console.log(`load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `load average at the end ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
 }
 
 await main();

@@ -85,15 +85,25 @@ describe.skipIf(!HAS_DOCKER)("GET /api/v1/events on a Docker node", () => {
     const workload = (await getJson("/api/v1/workloads/Deployment/default/web")) as { revision: string; pods: { name: string; revision: string; ready: boolean }[] };
     const succeededAt = events.findIndex((e) => isV2(e, "Succeeded"));
     const pods = events.filter((e) => e.event === "pod").map((e) => e.data as { pod: string; revision: string | null; ready: boolean; phase: string });
-    const readyV2 = new Set(events.slice(0, succeededAt).filter((e) => e.event === "pod" && (e.data as { ready: boolean; revision: string }).ready && (e.data as { revision: string }).revision === workload.revision).map((e) => (e.data as { pod: string }).pod));
+    const readyV2 = new Set(
+      events
+        .slice(0, succeededAt)
+        .filter((e) => e.event === "pod" && (e.data as { ready: boolean; revision: string }).ready && (e.data as { revision: string }).revision === workload.revision)
+        .map((e) => (e.data as { pod: string }).pod),
+    );
     // Both v2 pods were reported ready before the commit Succeeded, and they are the pods the workload shows.
-    expect([...readyV2].sort()).toEqual(workload.pods.filter((p) => p.revision === workload.revision).map((p) => p.name).sort());
+    expect([...readyV2].sort()).toEqual(
+      workload.pods
+        .filter((p) => p.revision === workload.revision)
+        .map((p) => p.name)
+        .sort(),
+    );
     expect(readyV2.size).toBe(2);
     // The v1 pods left (terminating, then gone).
     expect(pods.filter((p) => p.phase === "Deleted").length).toBeGreaterThanOrEqual(2);
     const steps = events.filter((e) => e.event === "rollout" && (e.data as { workload: string }).workload === "Deployment/default/web");
     expect(steps.length).toBeGreaterThanOrEqual(2);
-    expect((steps.at(-1)!.data as { revision: string; replicas: { updated: number; ready: number } })).toMatchObject({ revision: workload.revision, replicas: { updated: 2, ready: 2 } });
+    expect(steps.at(-1)!.data as { revision: string; replicas: { updated: number; ready: number } }).toMatchObject({ revision: workload.revision, replicas: { updated: 2, ready: 2 } });
     expect(events.findIndex((e) => isV2(e, "Progressing"))).toBeLessThan(succeededAt);
     process.stderr.write(`api events: ${events.length} events during a ${rolloutMs} ms rollout of 2 pods (${steps.length} rollout, ${pods.length} pod)\n`);
 

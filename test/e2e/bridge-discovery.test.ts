@@ -61,24 +61,34 @@ describe.skipIf(!HAS_DOCKER)("Service discovery on bridge nodes", () => {
 
   /** The Service once it has ready endpoints and every node's bridge serves it; its forwarder address per node. */
   async function servedByName(name: string): Promise<Map<string, string>> {
-    return waitFor(`${name} found by name on every bridge node`, async () => {
-      const s = await status(name);
-      const ok = s !== undefined && (s.ports[0]?.endpoints.ready.length ?? 0) > 0 && s.nodes.length === 2 && s.nodes.every((n) => n.serving && n.bridge?.serving === true);
-      return ok ? new Map(s.nodes.map((n) => [n.node, n.bridge!.address!])) : undefined;
-    }, 180_000, 250).catch((err: Error) => {
+    return waitFor(
+      `${name} found by name on every bridge node`,
+      async () => {
+        const s = await status(name);
+        const ok = s !== undefined && (s.ports[0]?.endpoints.ready.length ?? 0) > 0 && s.nodes.length === 2 && s.nodes.every((n) => n.serving && n.bridge?.serving === true);
+        return ok ? new Map(s.nodes.map((n) => [n.node, n.bridge!.address!])) : undefined;
+      },
+      180_000,
+      250,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}${output()}`);
     });
   }
 
   /** The running container of the (one-pod) client workload, and its engine. */
   async function client(): Promise<{ engine: DockerRuntime; id: string; node: string }> {
-    return waitFor("the client pod running", async () => {
-      for (const [i, engine] of ctx.engines.entries()) {
-        const c = (await engine.list()).find((x) => x.labels[LABELS.workload] === "client" && x.state === "running");
-        if (c) return { engine, id: c.id, node: ctx.fleet.nodes[i]!.name };
-      }
-      return undefined;
-    }, 120_000, 250);
+    return waitFor(
+      "the client pod running",
+      async () => {
+        for (const [i, engine] of ctx.engines.entries()) {
+          const c = (await engine.list()).find((x) => x.labels[LABELS.workload] === "client" && x.state === "running");
+          if (c) return { engine, id: c.id, node: ctx.fleet.nodes[i]!.name };
+        }
+        return undefined;
+      },
+      120_000,
+      250,
+    );
   }
 
   /** Runs `sh -c script` in the client pod; its exit code and output. */
@@ -220,11 +230,16 @@ describe.skipIf(!HAS_DOCKER)("a bridge node whose network was made by hand", () 
     await ctx.repo.commit("web and its Service");
     ctx.operator = startOperatorProcess(["run", "--repo", ctx.repo.dir, "--state-dir", ctx.stateDir, "--poll-interval", "300ms"]);
     await ctx.operator.waitForLine(/^.*bridge discovery on node node-1: BridgeNetworkUnusable: node node-1: its bridge network coxswain has no room for Service forwarders/, 120_000);
-    const node = await waitFor("web served, its bridge discovery reported", async () => {
-      const text = await runGit(["show", "coxswain/status:services/default/web.yaml"], { cwd: ctx.repo.dir }).catch(() => undefined);
-      const n = text === undefined ? undefined : (parse(text) as ServiceStatus & { nodes: { address?: string }[] }).nodes[0];
-      return n?.serving === true && n.bridge?.error !== undefined ? n : undefined;
-    }, 120_000, 250);
+    const node = await waitFor(
+      "web served, its bridge discovery reported",
+      async () => {
+        const text = await runGit(["show", "coxswain/status:services/default/web.yaml"], { cwd: ctx.repo.dir }).catch(() => undefined);
+        const n = text === undefined ? undefined : (parse(text) as ServiceStatus & { nodes: { address?: string }[] }).nodes[0];
+        return n?.serving === true && n.bridge?.error !== undefined ? n : undefined;
+      },
+      120_000,
+      250,
+    );
     expect(node.bridge).toEqual({ serving: false, error: expect.stringMatching(/^BridgeNetworkUnusable: /) });
     // The node's proxy serves the Service on its host address all the same (its pod on the bridge network).
     const address = (node as { address?: string }).address!;

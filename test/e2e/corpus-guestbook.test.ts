@@ -144,10 +144,15 @@ describe.skipIf(!HAS_DOCKER)("the corpus guestbook on a two-node Docker fleet", 
 
     // Every Deployment available: all its replicas updated and available.
     for (const [name, replicas] of Object.entries(DEPLOYMENTS)) {
-      await waitFor(`Deployment ${name} available`, async () => {
-        const w = await statusOf<WorkloadStatus>(`workloads/default/deployment-${name}.yaml`);
-        return w?.replicas.desired === replicas && w.replicas.updated === replicas && w.replicas.available === replicas;
-      }, 240_000, 250).catch((err: Error) => {
+      await waitFor(
+        `Deployment ${name} available`,
+        async () => {
+          const w = await statusOf<WorkloadStatus>(`workloads/default/deployment-${name}.yaml`);
+          return w?.replicas.desired === replicas && w.replicas.updated === replicas && w.replicas.available === replicas;
+        },
+        240_000,
+        250,
+      ).catch((err: Error) => {
         throw new Error(`${err.message}${output()}`);
       });
     }
@@ -156,11 +161,16 @@ describe.skipIf(!HAS_DOCKER)("the corpus guestbook on a two-node Docker fleet", 
     // Every Service served by both nodes' proxies with all its pods; the frontend's node port on each node's
     // address, and each Service's own address on each node.
     const served = (name: string, pods: number): Promise<ServiceStatus> =>
-      waitFor(`${name} served by both nodes with its ${pods} pod(s)`, async () => {
-        const s = await statusOf<ServiceStatus>(`services/default/${name}.yaml`);
-        const ok = s && s.ports[0]?.endpoints.ready.length === pods && s.nodes.length === 2 && s.nodes.every((n) => n.serving && n.address);
-        return ok ? s : undefined;
-      }, 120_000, 250).catch((err: Error) => {
+      waitFor(
+        `${name} served by both nodes with its ${pods} pod(s)`,
+        async () => {
+          const s = await statusOf<ServiceStatus>(`services/default/${name}.yaml`);
+          const ok = s && s.ports[0]?.endpoints.ready.length === pods && s.nodes.length === 2 && s.nodes.every((n) => n.serving && n.address);
+          return ok ? s : undefined;
+        },
+        120_000,
+        250,
+      ).catch((err: Error) => {
         throw new Error(`${err.message}${output()}`);
       });
     const frontend = await served("frontend", DEPLOYMENTS.frontend);
@@ -212,10 +222,15 @@ describe.skipIf(!HAS_DOCKER)("the corpus guestbook on a two-node Docker fleet", 
     await ctx.repo.write("guestbook/redis-auth-secret.yaml", await redisAuth(ROTATED));
     const rotate = await ctx.repo.commit("rotate the Redis password");
     await ctx.repo.git(["checkout", "--quiet", "main"]);
-    const plan = await waitFor("the proposal's plan", async () => {
-      const p = await statusOf<{ commit: string; valid: boolean; changes: { key: string; action: string }[] }>("plans/pr-rotate.yaml");
-      return p?.commit === rotate ? p : undefined;
-    }, 120_000, 250).catch((err: Error) => {
+    const plan = await waitFor(
+      "the proposal's plan",
+      async () => {
+        const p = await statusOf<{ commit: string; valid: boolean; changes: { key: string; action: string }[] }>("plans/pr-rotate.yaml");
+        return p?.commit === rotate ? p : undefined;
+      },
+      120_000,
+      250,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}${output()}`);
     });
     expect(plan.valid).toBe(true);

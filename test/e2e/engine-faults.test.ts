@@ -41,10 +41,15 @@ describe.skipIf(!HAS_DOCKER)("engine faults on a 2-node fleet behind fault proxi
 
   const show = (p: string) => runGit(["show", `coxswain/status:${p}`], { cwd: repo.dir }).catch(() => "");
   const recorded = (oid: string, phase: string, timeoutMs = 90_000) =>
-    waitFor(`commit ${oid.slice(0, 7)} ${phase}`, async () => {
-      const t = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
-      return new RegExp(`^phase: ${phase}$`, "m").test(t) ? t : undefined;
-    }, timeoutMs, 250);
+    waitFor(
+      `commit ${oid.slice(0, 7)} ${phase}`,
+      async () => {
+        const t = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
+        return new RegExp(`^phase: ${phase}$`, "m").test(t) ? t : undefined;
+      },
+      timeoutMs,
+      250,
+    );
 
   /** The web containers on the engines (read directly, not through the proxies), with what each answers. */
   async function web(): Promise<(SeenContainer & { body?: string })[]> {
@@ -104,10 +109,7 @@ describe.skipIf(!HAS_DOCKER)("engine faults on a 2-node fleet behind fault proxi
     const docs = YAML.parseAllDocuments(fleet.nodeManifests()).map((d) => d.toJS() as Record<string, any>);
     for (const [i, d] of docs.entries()) d.spec.endpoint = proxies[i]!.endpoint;
     await repo.write("fleet/nodes.yaml", docs.map((d) => YAML.stringify(d)).join("---\n"));
-    operator = startOperatorProcess([
-      "run", "--repo", repo.dir, "--state-dir", stateDir, "--poll-interval", "300ms",
-      "--node-grace", `${GRACE_MS / 1000}s`, "--eviction-timeout", `${EVICTION_MS / 1000}s`,
-    ]);
+    operator = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--poll-interval", "300ms", "--node-grace", `${GRACE_MS / 1000}s`, "--eviction-timeout", `${EVICTION_MS / 1000}s`]);
   });
 
   afterAll(async () => {
@@ -135,10 +137,15 @@ describe.skipIf(!HAS_DOCKER)("engine faults on a 2-node fleet behind fault proxi
     await waitFor("node-2 NotReady in status", async () => /name: node-2\n\s+ready: false/.test(await show("summary.yaml")), 60_000, 100);
     const notReadyS = (Date.now() - t0) / 1000;
     // Replaced on node-1: REPLICAS pods serving there (node-2's still run on its engine, unseen by the operator).
-    await waitFor("4 pods serving on node-1", async () => {
-      const run = (await web()).filter((c) => c.node === "node-1" && c.body === "v1");
-      return run.length === REPLICAS;
-    }, 60_000, 250);
+    await waitFor(
+      "4 pods serving on node-1",
+      async () => {
+        const run = (await web()).filter((c) => c.node === "node-1" && c.body === "v1");
+        return run.length === REPLICAS;
+      },
+      60_000,
+      250,
+    );
     const replacedS = (Date.now() - t0) / 1000;
     expect(replacedS).toBeGreaterThanOrEqual((GRACE_MS + EVICTION_MS) / 1000);
     // Well before the engine call timeout (30 s): the heartbeat counts a listing that does not answer.
@@ -150,9 +157,7 @@ describe.skipIf(!HAS_DOCKER)("engine faults on a 2-node fleet behind fault proxi
     const cleanS = (Date.now() - t1) / 1000;
     expect(after.every((c) => c.node === "node-1")).toBe(true);
     expect(after.map((c) => c.pod)).not.toEqual(expect.arrayContaining(lost));
-    console.log(
-      figures(`hang: NotReady after ${notReadyS.toFixed(1)} s, replaced after ${replacedS.toFixed(1)} s; stale pods removed`, cleanS),
-    );
+    console.log(figures(`hang: NotReady after ${notReadyS.toFixed(1)} s, replaced after ${replacedS.toFixed(1)} s; stale pods removed`, cleanS));
     // Nothing was created on the hung node, and only its stale containers were removed there.
     const onHung = [...proxies[1]!.containers().values()];
     expect(onHung.reduce((n, c) => n + c.create.done, 0)).toBe(0);

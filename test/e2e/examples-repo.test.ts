@@ -95,7 +95,12 @@ function scenario(runtime: "process" | "docker", setup: () => Promise<Record<str
 }
 
 describe("examples-repo under the process runtime", () => {
-  scenario("process", async () => ({}), async () => undefined, "62000-62099");
+  scenario(
+    "process",
+    async () => ({}),
+    async () => undefined,
+    "62000-62099",
+  );
 });
 
 describe.skipIf(!HAS_DOCKER)("examples-repo on a Docker engine", () => {

@@ -50,10 +50,15 @@ function suite(name: string, count: number, tls: boolean, extraArgs: string[] = 
     s.stateDir = await tempDir(`coxswain-${name}-`);
     s.show = (p) => runGit(["show", `coxswain/status:${p}`], { cwd: s.repo.dir }).catch(() => "");
     s.recorded = (oid, phase) =>
-      waitFor(`commit ${oid.slice(0, 7)} ${phase}`, async () => {
-        const t = await s.show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
-        return new RegExp(`^phase: ${phase}$`, "m").test(t) ? t : undefined;
-      }, 90_000, 250);
+      waitFor(
+        `commit ${oid.slice(0, 7)} ${phase}`,
+        async () => {
+          const t = await s.show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
+          return new RegExp(`^phase: ${phase}$`, "m").test(t) ? t : undefined;
+        },
+        90_000,
+        250,
+      );
     s.operator = startOperatorProcess(["run", "--repo", s.repo.dir, "--state-dir", s.stateDir, "--poll-interval", "300ms", ...extraArgs]);
   });
   afterAll(async () => {
@@ -80,16 +85,26 @@ describe.skipIf(!HAS_DOCKER)("node loss and drain on a 3-node fleet", () => {
     const t0 = Date.now();
     await s.fleet.stopNode(2);
     // Not before grace (2 s) + eviction (3 s): 3 pods again, none on node-3.
-    const after = await waitFor("3 pods serving without node-3", async () => {
-      const run = (await running(s.obs, "web")).filter((c) => c.node !== "node-3" && c.body === "v1");
-      return run.length === 3 ? run : undefined;
-    }, 60_000, 250);
+    const after = await waitFor(
+      "3 pods serving without node-3",
+      async () => {
+        const run = (await running(s.obs, "web")).filter((c) => c.node !== "node-3" && c.body === "v1");
+        return run.length === 3 ? run : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(Date.now() - t0).toBeGreaterThanOrEqual(4_000);
     expect(after.map((c) => c.pod)).not.toContain(lost.pod);
-    const summary = await waitFor("node-3 NotReady in status", async () => {
-      const t = await s.show("summary.yaml");
-      return /name: node-3\n\s+ready: false/.test(t) ? t : undefined;
-    }, 20_000, 250);
+    const summary = await waitFor(
+      "node-3 NotReady in status",
+      async () => {
+        const t = await s.show("summary.yaml");
+        return /name: node-3\n\s+ready: false/.test(t) ? t : undefined;
+      },
+      20_000,
+      250,
+    );
     expect(summary).toMatch(/NodeUnreachable/);
     await s.fleet.startNode(2);
     await waitFor("the stale pod removed from node-3", async () => (await s.obs.containers()).every((c) => c.pod !== lost.pod), 60_000, 250);
@@ -117,12 +132,20 @@ describe.skipIf(!HAS_DOCKER)("node loss and drain on a 3-node fleet", () => {
         await sleep(50);
       }
     })();
-    await s.repo.write("fleet/nodes.yaml", nodes(s.fleet, (n, i) => i === 0 && (n.spec.drain = true)));
+    await s.repo.write(
+      "fleet/nodes.yaml",
+      nodes(s.fleet, (n, i) => i === 0 && (n.spec.drain = true)),
+    );
     await s.repo.commit("drain node-1");
-    await waitFor("node-1 empty and 4 pods elsewhere", async () => {
-      const run = await running(s.obs, "web");
-      return run.length === 4 && run.every((c) => c.node !== "node-1" && c.body === "v1");
-    }, 90_000, 250);
+    await waitFor(
+      "node-1 empty and 4 pods elsewhere",
+      async () => {
+        const run = await running(s.obs, "web");
+        return run.length === 4 && run.every((c) => c.node !== "node-1" && c.body === "v1");
+      },
+      90_000,
+      250,
+    );
     stop = true;
     await sampler;
     expect(samples).toBeGreaterThan(10);
@@ -163,7 +186,10 @@ describe.skipIf(!HAS_DOCKER)("engines over TCP with TLS, taints, capacity and pr
 
   it("explains a pod that fits nowhere, then makes room for a higher-priority workload by preempting a lower one", async () => {
     // node-1 offers 1 CPU: the low-priority app takes 2 × 400m; the high-priority one needs 500m.
-    await s.repo.write("apps/web.yaml", deploymentYaml({ name: "low", replicas: 2, image: TEST_IMAGES.v1, probe: true, cpu: "400m" }).replace("name: low\n", 'name: low\n  annotations:\n    coxswain.io/priority: "10"\n'));
+    await s.repo.write(
+      "apps/web.yaml",
+      deploymentYaml({ name: "low", replicas: 2, image: TEST_IMAGES.v1, probe: true, cpu: "400m" }).replace("name: low\n", 'name: low\n  annotations:\n    coxswain.io/priority: "10"\n'),
+    );
     const c2 = await s.repo.commit("low priority app (web removed)");
     await s.recorded(c2, "Succeeded");
     await s.repo.write(
@@ -174,10 +200,15 @@ describe.skipIf(!HAS_DOCKER)("engines over TCP with TLS, taints, capacity and pr
     await waitFor("the high-priority pod serving", async () => (await running(s.obs, "high")).some((c) => c.body === "v2"), 90_000, 250);
     const low = await running(s.obs, "low");
     expect(low.length).toBe(1);
-    const lowRecord = await waitFor("the low app explains its pending pod", async () => {
-      const t = await s.show("workloads/default/deployment-low.yaml");
-      return /0\/2 nodes are available/.test(t) ? t : undefined;
-    }, 30_000, 250);
+    const lowRecord = await waitFor(
+      "the low app explains its pending pod",
+      async () => {
+        const t = await s.show("workloads/default/deployment-low.yaml");
+        return /0\/2 nodes are available/.test(t) ? t : undefined;
+      },
+      30_000,
+      250,
+    );
     expect(lowRecord).toMatch(/1 Insufficient cpu/);
     expect(lowRecord).toMatch(/1 node\(s\) had untolerated taint \{dedicated: db\}/);
     const highRecord = await s.show("workloads/default/deployment-high.yaml");

@@ -27,8 +27,7 @@ import { waitFor } from "../support/wait.js";
 const HAS_DOCKER = requireDocker("e2e git interface");
 const SECRET = "e2e-webhook-secret-0123456789abcdef";
 
-const web = (image: string, extra: Parameters<typeof deploymentYaml>[0] = {}) =>
-  deploymentYaml({ name: "web", replicas: 2, image, probe: true, grace: 2, maxSurge: 1, maxUnavailable: 0, ...extra });
+const web = (image: string, extra: Parameters<typeof deploymentYaml>[0] = {}) => deploymentYaml({ name: "web", replicas: 2, image, probe: true, grace: 2, maxSurge: 1, maxUnavailable: 0, ...extra });
 
 describe.skipIf(!HAS_DOCKER)("Git as the whole interface on a 2-node Docker fleet", () => {
   let fleet: TestFleet;
@@ -103,12 +102,18 @@ describe.skipIf(!HAS_DOCKER)("Git as the whole interface on a 2-node Docker flee
     await work.push("origin", "main");
     operator = startOperatorProcess([
       "run",
-      "--repo", server.url("deploy.git"),
-      "--state-dir", stateDir,
-      "--poll-interval", "10m",
-      "--listen", "127.0.0.1:0",
-      "--webhook-secret-file", secretFile,
-      "--preview-envs", "pr/*",
+      "--repo",
+      server.url("deploy.git"),
+      "--state-dir",
+      stateDir,
+      "--poll-interval",
+      "10m",
+      "--listen",
+      "127.0.0.1:0",
+      "--webhook-secret-file",
+      secretFile,
+      "--preview-envs",
+      "pr/*",
       "--auto-revert",
     ]);
     const listening = await operator.waitForLine(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
@@ -179,10 +184,15 @@ describe.skipIf(!HAS_DOCKER)("Git as the whole interface on a 2-node Docker flee
     await work.push("origin", "main");
     await hook(bad);
     await waitFor("RolledBack", async () => (await phase(bad)) === "RolledBack", 120_000, 250);
-    const revert = await waitFor("a revert on the server's main", async () => {
-      const head = await git("rev-parse", "main");
-      return head !== bad ? head : undefined;
-    }, 60_000, 250);
+    const revert = await waitFor(
+      "a revert on the server's main",
+      async () => {
+        const head = await git("rev-parse", "main");
+        return head !== bad ? head : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(await git("rev-parse", `${revert}^`)).toBe(bad);
     expect(await git("rev-parse", `${revert}^{tree}`)).toBe(await git("rev-parse", `${stable}^{tree}`));
     const log = await git("log", "-1", "--format=%an <%ae>|%s|%b", revert);

@@ -71,14 +71,19 @@ describe.skipIf(!HAS_DOCKER)("Ingresses on a two-node Docker fleet", () => {
 
   /** web's Service once its endpoints are WEB_REPLICAS ready pods of one revision other than `not`, and every node serves it. */
   async function webSettled(what: string, not?: string): Promise<string> {
-    return waitFor(what, async () => {
-      const s = await statusFile<ServiceStatus>("services/default/web.yaml");
-      const eps = s?.ports[0]?.endpoints;
-      const revisions = new Set(eps?.ready.map((e) => revisionOf(e.pod)));
-      const [revision] = [...revisions];
-      const done = eps && eps.ready.length === WEB_REPLICAS && revisions.size === 1 && revision !== not && eps.terminating.length === 0 && eps.notReady.length === 0;
-      return done && s.nodes.length === 2 && s.nodes.every((n) => n.serving) ? revision : undefined;
-    }, 180_000, 250).catch(withLog);
+    return waitFor(
+      what,
+      async () => {
+        const s = await statusFile<ServiceStatus>("services/default/web.yaml");
+        const eps = s?.ports[0]?.endpoints;
+        const revisions = new Set(eps?.ready.map((e) => revisionOf(e.pod)));
+        const [revision] = [...revisions];
+        const done = eps && eps.ready.length === WEB_REPLICAS && revisions.size === 1 && revision !== not && eps.terminating.length === 0 && eps.notReady.length === 0;
+        return done && s.nodes.length === 2 && s.nodes.every((n) => n.serving) ? revision : undefined;
+      },
+      180_000,
+      250,
+    ).catch(withLog);
   }
 
   function web(image: string): string {
@@ -110,19 +115,7 @@ describe.skipIf(!HAS_DOCKER)("Ingresses on a two-node Docker fleet", () => {
       }),
     );
     await ctx.repo.commit("web and api, their Services, the shop Ingress with TLS");
-    ctx.operator = startOperatorProcess([
-      "run",
-      "--repo",
-      ctx.repo.dir,
-      "--state-dir",
-      ctx.stateDir,
-      "--poll-interval",
-      "300ms",
-      "--ingress-http-port",
-      String(HTTP_PORT),
-      "--ingress-https-port",
-      String(HTTPS_PORT),
-    ]);
+    ctx.operator = startOperatorProcess(["run", "--repo", ctx.repo.dir, "--state-dir", ctx.stateDir, "--poll-interval", "300ms", "--ingress-http-port", String(HTTP_PORT), "--ingress-https-port", String(HTTPS_PORT)]);
     await webSettled("web v1 served by both nodes");
     const status = await waitFor(
       "the shop Ingress served over HTTP and HTTPS by both nodes",

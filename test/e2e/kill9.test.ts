@@ -164,22 +164,26 @@ describe.skipIf(!HAS_DOCKER)(`kill -9 of the operator on a Docker engine (seed $
     for (const dir of [stateDir, readDir]) if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it.each(TRIALS.map((t) => [describeTrial(t, TRIALS.length), t] as const))("%s", async (_name, trial: Trial) => {
-    const failing = trial.phase === "rollback";
-    let oid = "";
-    const { landed: where, convergeMs } = await runTrial(trial, {
-      operator: () => operator!,
-      start,
-      gitdir: repo.gitdir,
-      async commit() {
-        await repo.write("apps/web.yaml", web(trial.index, failing));
-        oid = await repo.commit(failing ? `web, trial ${trial.index}, never ready` : `web, trial ${trial.index}`);
-        return oid;
-      },
-      newPodSeen: async () => (await engineContainers()).some((c) => c.commit === oid),
-      landed: (o) => landed(o),
-      converged: (o, _t, since) => converged(o, failing ? "RolledBack" : "Succeeded", failing ? stable.body : imageOf(trial.index).body, since, failing),
-    });
-    figures.add(trial.phase, where, convergeMs);
-  }, 600_000);
+  it.each(TRIALS.map((t) => [describeTrial(t, TRIALS.length), t] as const))(
+    "%s",
+    async (_name, trial: Trial) => {
+      const failing = trial.phase === "rollback";
+      let oid = "";
+      const { landed: where, convergeMs } = await runTrial(trial, {
+        operator: () => operator!,
+        start,
+        gitdir: repo.gitdir,
+        async commit() {
+          await repo.write("apps/web.yaml", web(trial.index, failing));
+          oid = await repo.commit(failing ? `web, trial ${trial.index}, never ready` : `web, trial ${trial.index}`);
+          return oid;
+        },
+        newPodSeen: async () => (await engineContainers()).some((c) => c.commit === oid),
+        landed: (o) => landed(o),
+        converged: (o, _t, since) => converged(o, failing ? "RolledBack" : "Succeeded", failing ? stable.body : imageOf(trial.index).body, since, failing),
+      });
+      figures.add(trial.phase, where, convergeMs);
+    },
+    600_000,
+  );
 });

@@ -66,18 +66,28 @@ describe.skipIf(!HAS_DOCKER)("a canary's share of requests on a three-node Docke
     await ctx.repo.write("apps/shop-svc.yaml", serviceYaml({ name: "shop", ports: [{ name: "http", port: 8090, targetPort: "http" }] }));
     await ctx.repo.commit("shop v1 and its Service");
     ctx.operator = startOperatorProcess(["run", "--repo", ctx.repo.dir, "--state-dir", ctx.stateDir, "--poll-interval", "300ms"]);
-    const first = await waitFor("shop v1 served by every node", async () => {
-      const s = await show<ServiceStatus>("services/default/shop.yaml");
-      return s && s.ports[0]!.endpoints.ready.length === 2 && s.nodes.length === 3 && s.nodes.every((n) => n.serving) ? s : undefined;
-    }, 180_000, 250).catch(failWithOutput);
+    const first = await waitFor(
+      "shop v1 served by every node",
+      async () => {
+        const s = await show<ServiceStatus>("services/default/shop.yaml");
+        return s && s.ports[0]!.endpoints.ready.length === 2 && s.nodes.length === 3 && s.nodes.every((n) => n.serving) ? s : undefined;
+      },
+      180_000,
+      250,
+    ).catch(failWithOutput);
     const addresses = first.nodes.map((n) => n.address!);
 
     await ctx.repo.write("apps/shop.yaml", shop(TEST_IMAGES.v2));
     await ctx.repo.commit("shop v2");
-    await waitFor("the canary paused at setWeight 10, every node's proxy sending it", async () => {
-      const r = await show<RolloutStatus>("workloads/default/rollout-shop.yaml");
-      return r?.canary?.waiting === "promotion" && r.traffic?.applied === true && r.traffic.weight === 10;
-    }, 180_000, 250).catch(failWithOutput);
+    await waitFor(
+      "the canary paused at setWeight 10, every node's proxy sending it",
+      async () => {
+        const r = await show<RolloutStatus>("workloads/default/rollout-shop.yaml");
+        return r?.canary?.waiting === "promotion" && r.traffic?.applied === true && r.traffic.weight === 10;
+      },
+      180_000,
+      250,
+    ).catch(failWithOutput);
     expect((await show<ServiceStatus>("services/default/shop.yaml"))!.ports[0]!.endpoints.ready).toHaveLength(2);
 
     for (const address of addresses) {
@@ -90,11 +100,16 @@ describe.skipIf(!HAS_DOCKER)("a canary's share of requests on a three-node Docke
 
     await ctx.repo.write("apps/shop.yaml", shop(TEST_IMAGES.v2, "full"));
     await ctx.repo.commit("promote shop v2");
-    await waitFor("v2 stable, alone, every node's proxy sending it everything", async () => {
-      const r = await show<RolloutStatus>("workloads/default/rollout-shop.yaml");
-      const s = await show<ServiceStatus>("services/default/shop.yaml");
-      return r?.stable?.revision === r?.revision && r?.traffic?.applied === true && s?.ports[0]?.endpoints.ready.length === 2;
-    }, 180_000, 250).catch(failWithOutput);
+    await waitFor(
+      "v2 stable, alone, every node's proxy sending it everything",
+      async () => {
+        const r = await show<RolloutStatus>("workloads/default/rollout-shop.yaml");
+        const s = await show<ServiceStatus>("services/default/shop.yaml");
+        return r?.stable?.revision === r?.revision && r?.traffic?.applied === true && s?.ports[0]?.endpoints.ready.length === 2;
+      },
+      180_000,
+      250,
+    ).catch(failWithOutput);
     for (const address of addresses) expect(await countAnswers(address, 8090, 100)).toEqual(new Map([["v2", 100]]));
   });
 });

@@ -109,10 +109,15 @@ function singleNodeOperator(name: string) {
     ctx.operator = startOperatorProcess(["run", "--repo", ctx.repo.dir, "--state-dir", ctx.stateDir, "--poll-interval", "300ms"]);
     await settledOn(ctx.obs, "v1");
     // v1 must be recorded as Succeeded (the stable commit a rollback goes back to) before a test moves on.
-    await waitFor("web v1 Succeeded", async () => {
-      const text = await runGit(["show", `coxswain/status:commits/${v1.slice(0, 2)}/${v1}.yaml`], { cwd: ctx.repo.dir }).catch(() => "");
-      return /^phase: Succeeded$/m.test(text);
-    }, 60_000, 200);
+    await waitFor(
+      "web v1 Succeeded",
+      async () => {
+        const text = await runGit(["show", `coxswain/status:commits/${v1.slice(0, 2)}/${v1}.yaml`], { cwd: ctx.repo.dir }).catch(() => "");
+        return /^phase: Succeeded$/m.test(text);
+      },
+      60_000,
+      200,
+    );
   });
   afterAll(async () => {
     await ctx.operator?.stop();
@@ -153,10 +158,15 @@ describe.skipIf(!HAS_DOCKER)("rollouts that cannot complete on a Docker engine",
   it("a revision whose pods never become ready hits the progress deadline and is rolled back and quarantined", async () => {
     await ctx.repo.write("apps/web.yaml", deploymentYaml({ name: "web", replicas: REPLICAS, image: TEST_IMAGES.neverReady, probe: true, progressDeadlineSeconds: 3 }));
     const oid = await ctx.repo.commit("web that never gets ready");
-    const record = await waitFor("commit recorded as RolledBack", async () => {
-      const text = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
-      return /^phase: RolledBack$/m.test(text) ? text : undefined;
-    }, 60_000, 250);
+    const record = await waitFor(
+      "commit recorded as RolledBack",
+      async () => {
+        const text = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
+        return /^phase: RolledBack$/m.test(text) ? text : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(record).toMatch(/quarantined: true/);
     // With progressDeadlineSeconds 3 both deadlines are 3 s; which one fires first depends on timing.
     expect(record).toMatch(/code: (PodStartDeadlineExceeded|ProgressDeadlineExceeded)/);
@@ -182,10 +192,15 @@ describe.skipIf(!HAS_DOCKER)("rollouts that cannot complete on a Docker engine",
     await ctx.repo.write("apps/crash.yaml", deploymentYaml({ name: "crash", replicas: 1, image: TEST_IMAGES.exits }));
     const oid = await ctx.repo.commit("web back to v1, and a crashing app");
     let last = "";
-    const record = await waitFor("commit recorded as RolledBack", async () => {
-      last = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
-      return /^phase: RolledBack$/m.test(last) ? last : undefined;
-    }, 60_000, 250).catch((err: Error) => {
+    const record = await waitFor(
+      "commit recorded as RolledBack",
+      async () => {
+        last = await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`);
+        return /^phase: RolledBack$/m.test(last) ? last : undefined;
+      },
+      60_000,
+      250,
+    ).catch((err: Error) => {
       // What the operator saw, so that a failure here can be understood from the CI log alone.
       throw new Error(`${err.message}\nlast record:\n${last}\noperator output (last 60 lines):\n${ctx.operator!.lines.slice(-60).join("\n")}`);
     });
@@ -202,22 +217,20 @@ describe.skipIf(!HAS_DOCKER)("liveness on a Docker engine", () => {
   it("a container failing its liveness probe is restarted in place by coxswain, and the restart shows in status", async () => {
     const manifest = deploymentYaml({ name: "live", replicas: 1, image: TEST_IMAGES.probes, env: [{ name: "HEALTHZ_FOR", value: "8" }] }).replace(
       "          ports:",
-      [
-        "          livenessProbe:",
-        "            exec:",
-        '              command: ["cat", "/www/healthz"]',
-        "            periodSeconds: 1",
-        "            failureThreshold: 2",
-        "          ports:",
-      ].join("\n"),
+      ["          livenessProbe:", "            exec:", '              command: ["cat", "/www/healthz"]', "            periodSeconds: 1", "            failureThreshold: 2", "          ports:"].join("\n"),
     );
     await ctx.repo.write("apps/live.yaml", manifest);
     await ctx.repo.commit("a workload whose health comes and goes");
     const first = await waitFor("the live pod", async () => (await ctx.obs.containers()).find((c) => c.workload === "live" && c.state === "running"), 30_000, 200);
-    const text = await waitFor("a restart recorded", async () => {
-      const t = await show("workloads/default/deployment-live.yaml");
-      return /restarts: [1-9]/.test(t) ? t : undefined;
-    }, 60_000, 250);
+    const text = await waitFor(
+      "a restart recorded",
+      async () => {
+        const t = await show("workloads/default/deployment-live.yaml");
+        return /restarts: [1-9]/.test(t) ? t : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(text).toMatch(new RegExp(`name: ${first.pod}`));
     const now = (await ctx.obs.containers()).filter((c) => c.workload === "live");
     expect(now.map((c) => c.id)).toEqual([first.id]); // the same container, started again: not a new pod
@@ -241,11 +254,16 @@ describe.skipIf(!HAS_DOCKER)("a canary Rollout on a Docker engine", () => {
     await ctx.repo.write("apps/shop.yaml", rolloutYaml({ name: "shop", image: TEST_IMAGES.v2, canary: steps }));
     await ctx.repo.commit("shop v2 as a canary");
     const seen = new Set<string>();
-    await waitFor("2 of 4 on v2, held", async () => {
-      const bodies = (await canaryPods()).sort();
-      seen.add(bodies.filter((b) => b === "v2").length + "/" + bodies.length);
-      return bodies.join() === "v1,v1,v2,v2";
-    }, 60_000, 100);
+    await waitFor(
+      "2 of 4 on v2, held",
+      async () => {
+        const bodies = (await canaryPods()).sort();
+        seen.add(bodies.filter((b) => b === "v2").length + "/" + bodies.length);
+        return bodies.join() === "v1,v1,v2,v2";
+      },
+      60_000,
+      100,
+    );
     expect([...seen].some((x) => x.startsWith("1/"))).toBe(true); // the 25% step was there
     // The open pause holds: made to act on the Rollout again (a pod removed behind its back must be
     // replaced, and only a reconcile creates pods), the operator replaces it and stays at 2 of 4.
@@ -253,10 +271,15 @@ describe.skipIf(!HAS_DOCKER)("a canary Rollout on a Docker engine", () => {
     const engine = new DockerRuntime({ endpoint: ctx.fleet.nodes[0]!.endpoint, owner: "coxswain" });
     await engine.remove(victim!.id);
     await engine.close();
-    await waitFor("the removed pod replaced, 4 answering", async () => {
-      const run = (await ctx.obs.containers()).filter((c) => c.workload === "shop" && c.state === "running");
-      return run.length === 4 && !run.some((c) => c.pod === victim!.pod) && (await canaryPods()).every((b) => b !== undefined);
-    }, 60_000, 250);
+    await waitFor(
+      "the removed pod replaced, 4 answering",
+      async () => {
+        const run = (await ctx.obs.containers()).filter((c) => c.workload === "shop" && c.state === "running");
+        return run.length === 4 && !run.some((c) => c.pod === victim!.pod) && (await canaryPods()).every((b) => b !== undefined);
+      },
+      60_000,
+      250,
+    );
     expect((await canaryPods()).sort().join()).toBe("v1,v1,v2,v2");
     await ctx.repo.write("apps/shop.yaml", rolloutYaml({ name: "shop", image: TEST_IMAGES.v2, canary: steps, promote: "1" }));
     await ctx.repo.commit("promote shop v2");
@@ -264,10 +287,7 @@ describe.skipIf(!HAS_DOCKER)("a canary Rollout on a Docker engine", () => {
   });
 });
 
-describe.skipIf(!HAS_DOCKER).each([
-  { transport: "a repository on disk" as const },
-  { transport: "the smart-HTTP Git server" as const },
-])("rollouts on a 2-node Docker fleet from $transport", ({ transport }) => {
+describe.skipIf(!HAS_DOCKER).each([{ transport: "a repository on disk" as const }, { transport: "the smart-HTTP Git server" as const }])("rollouts on a 2-node Docker fleet from $transport", ({ transport }) => {
   let fleet: TestFleet;
   let obs: FleetObserver;
   let repo: TestRepo;
@@ -284,10 +304,15 @@ describe.skipIf(!HAS_DOCKER).each([
 
   /** Waits until the operator has recorded the commit's phase in the status branch. */
   async function recorded(oid: string, phase: string): Promise<void> {
-    await waitFor(`commit ${oid.slice(0, 7)} recorded as ${phase}`, async () => {
-      const text = await statusRecord(statusWhere(), oid).catch(() => "");
-      return new RegExp(`^phase: ${phase}$`, "m").test(text);
-    }, 60_000, 200);
+    await waitFor(
+      `commit ${oid.slice(0, 7)} recorded as ${phase}`,
+      async () => {
+        const text = await statusRecord(statusWhere(), oid).catch(() => "");
+        return new RegExp(`^phase: ${phase}$`, "m").test(text);
+      },
+      60_000,
+      200,
+    );
   }
 
   async function publish(message: string): Promise<string> {
@@ -370,10 +395,15 @@ describe.skipIf(!HAS_DOCKER).each([
     // minReadySeconds slows each step so that the kill lands mid-rollout.
     await repo.write("apps/web.yaml", web(TEST_IMAGES.v2, { minReadySeconds: 2 }));
     commits.push({ oid: await publish("web v2, slower"), expect: "Succeeded" });
-    await waitFor("a v2 pod running beside v1 pods", async () => {
-      const run = await running(obs);
-      return run.some((c) => c.body === "v2") && run.some((c) => c.body === "v1");
-    }, 60_000, 100);
+    await waitFor(
+      "a v2 pod running beside v1 pods",
+      async () => {
+        const run = await running(obs);
+        return run.some((c) => c.body === "v2") && run.some((c) => c.body === "v1");
+      },
+      60_000,
+      100,
+    );
     operator!.kill("SIGKILL");
     expect(await operator!.exited).toBe("SIGKILL");
     const during = await obs.containers();
@@ -391,10 +421,15 @@ describe.skipIf(!HAS_DOCKER).each([
   it("the status branch and the notes describe every commit", async () => {
     const where = statusWhere();
     let last = new Map<string, string>();
-    await waitFor("a note on every commit", async () => {
-      last = await notes(where);
-      return commits.every((c) => last.get(c.oid)?.includes(c.expect)) ? last : undefined;
-    }, 30_000, 200).catch((err: Error) => {
+    await waitFor(
+      "a note on every commit",
+      async () => {
+        last = await notes(where);
+        return commits.every((c) => last.get(c.oid)?.includes(c.expect)) ? last : undefined;
+      },
+      30_000,
+      200,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\nnotes: ${JSON.stringify([...last])}\ncommits: ${JSON.stringify(commits)}\noperator:\n${operator?.lines.join("\n")}`);
     });
     for (const c of commits) {
@@ -411,5 +446,3 @@ describe.skipIf(!HAS_DOCKER).each([
     expect(log.split("\n").filter(Boolean)).toHaveLength(commits.length);
   });
 });
-
-

@@ -52,14 +52,19 @@ describe.skipIf(!HAS_DOCKER)("Services on a three-node Docker fleet", () => {
    * starting) and every node's proxy serves it.
    */
   async function settled(what: string, not?: string): Promise<ServiceStatus & { revision: string }> {
-    return waitFor(what, async () => {
-      const s = await status();
-      const eps = s?.ports[0]?.endpoints;
-      const revisions = new Set(eps?.ready.map((e) => revisionOf(e.pod)));
-      const [revision] = [...revisions];
-      const done = s && eps!.ready.length === 10 && revisions.size === 1 && revision !== not && eps!.terminating.length === 0 && eps!.notReady.length === 0;
-      return done && s.nodes.length === 3 && s.nodes.every((n) => n.serving) ? { ...s, revision: revision! } : undefined;
-    }, 180_000, 250).catch((err: Error) => {
+    return waitFor(
+      what,
+      async () => {
+        const s = await status();
+        const eps = s?.ports[0]?.endpoints;
+        const revisions = new Set(eps?.ready.map((e) => revisionOf(e.pod)));
+        const [revision] = [...revisions];
+        const done = s && eps!.ready.length === 10 && revisions.size === 1 && revision !== not && eps!.terminating.length === 0 && eps!.notReady.length === 0;
+        return done && s.nodes.length === 3 && s.nodes.every((n) => n.serving) ? { ...s, revision: revision! } : undefined;
+      },
+      180_000,
+      250,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\noperator output (last 40 lines):\n${ctx.operator?.lines.slice(-40).join("\n")}`);
     });
   }

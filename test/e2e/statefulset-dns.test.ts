@@ -121,13 +121,18 @@ describe.skipIf(!HAS_DOCKER)("a StatefulSet's per-pod names on bridge nodes", ()
 
   /** The running container of pod `pod` and its engine (index into the fleet). */
   async function running(pod: string): Promise<{ engine: DockerRuntime; index: number; id: string }> {
-    return waitFor(`pod ${pod} running`, async () => {
-      for (const [index, engine] of ctx.engines.entries()) {
-        const c = (await engine.list()).find((x) => x.labels[LABELS.pod] === pod && x.state === "running");
-        if (c) return { engine, index, id: c.id };
-      }
-      return undefined;
-    }, 180_000, 250).catch((err: Error) => {
+    return waitFor(
+      `pod ${pod} running`,
+      async () => {
+        for (const [index, engine] of ctx.engines.entries()) {
+          const c = (await engine.list()).find((x) => x.labels[LABELS.pod] === pod && x.state === "running");
+          if (c) return { engine, index, id: c.id };
+        }
+        return undefined;
+      },
+      180_000,
+      250,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}${output()}`);
     });
   }
@@ -190,10 +195,15 @@ describe.skipIf(!HAS_DOCKER)("a StatefulSet's per-pod names on bridge nodes", ()
     expect((await running("web-0")).id).toBe(web0.id);
 
     // The other engine's network does not know them: Docker's DNS answers for its own engine only.
-    const client = await waitFor("the client pod running on node-2", async () => {
-      const c = (await ctx.engines[1]!.list()).find((x) => x.labels[LABELS.workload] === "client" && x.state === "running");
-      return c?.labels[LABELS.pod];
-    }, 180_000, 250);
+    const client = await waitFor(
+      "the client pod running on node-2",
+      async () => {
+        const c = (await ctx.engines[1]!.list()).find((x) => x.labels[LABELS.workload] === "client" && x.state === "running");
+        return c?.labels[LABELS.pod];
+      },
+      180_000,
+      250,
+    );
     const far = await inPod(client, "nslookup web-0.web.default.svc.cluster.local && wget -qO- -T 5 http://web-0.web.default.svc.cluster.local:8080/");
     expect(far.exitCode).not.toBe(0);
     expect(far.output).not.toContain("v1");

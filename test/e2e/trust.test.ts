@@ -50,21 +50,31 @@ describe.skipIf(!HAS_DOCKER)("trust on a Docker engine", () => {
     return text ? (parse(text) as Record<string, unknown>) : undefined;
   }
   async function waitPhase(oid: string, phase: string, timeoutMs = 90_000): Promise<Record<string, unknown>> {
-    return waitFor(`${oid.slice(0, 7)} ${phase}`, async () => {
-      const r = await record(oid);
-      return r?.phase === phase ? r : undefined;
-    }, timeoutMs, 250).catch((err: Error) => {
+    return waitFor(
+      `${oid.slice(0, 7)} ${phase}`,
+      async () => {
+        const r = await record(oid);
+        return r?.phase === phase ? r : undefined;
+      },
+      timeoutMs,
+      250,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\noperator output (last 40 lines):\n${ctx.operator?.lines.slice(-40).join("\n")}`);
     });
   }
   /** Waits until exactly `n` pods of web run and all serve `body`; returns their container ids. */
   async function serving(body: string, n = 2): Promise<string[]> {
-    return waitFor(`${n} web pods serving ${body}`, async () => {
-      const run = (await ctx.obs.containers()).filter((c) => c.workload === "web");
-      if (run.length !== n || run.some((c) => c.state !== "running")) return undefined;
-      const bodies = await Promise.all(run.map((c) => (c.port ? httpGet(c.port, "/") : undefined)));
-      return bodies.every((b) => b?.trim() === body) ? run.map((c) => c.id).sort() : undefined;
-    }, 90_000, 200);
+    return waitFor(
+      `${n} web pods serving ${body}`,
+      async () => {
+        const run = (await ctx.obs.containers()).filter((c) => c.workload === "web");
+        if (run.length !== n || run.some((c) => c.state !== "running")) return undefined;
+        const bodies = await Promise.all(run.map((c) => (c.port ? httpGet(c.port, "/") : undefined)));
+        return bodies.every((b) => b?.trim() === body) ? run.map((c) => c.id).sort() : undefined;
+      },
+      90_000,
+      200,
+    );
   }
 
   it("a commit replaced during its monitor window is what the next failed commit rolls back to", async () => {

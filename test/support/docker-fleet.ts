@@ -175,15 +175,18 @@ function allThreadsStopped(pid: number): boolean {
   } catch {
     return false;
   }
-  return tids.length > 0 && tids.every((tid) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
-      return state === "T" || state === "t";
-    } catch {
-      return true; // the thread exited: it runs no more
-    }
-  });
+  return (
+    tids.length > 0 &&
+    tids.every((tid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
+        return state === "T" || state === "t";
+      } catch {
+        return true; // the thread exited: it runs no more
+      }
+    })
+  );
 }
 
 function alive(pid: number): boolean {
@@ -510,24 +513,34 @@ function daemonArgs(node: FleetNode, driver: string, octet: number): string[] {
     tls.push("-H", node.tcpEndpoint, "--tlsverify", "--tlscacert", files.ca, "--tlscert", files.cert, "--tlskey", files.key);
   }
   return [
-    "-H", `unix://${node.socketPath}`,
+    "-H",
+    `unix://${node.socketPath}`,
     ...tls,
-    "--data-root", path.join(node.dir, "data"),
-    "--exec-root", path.join(node.dir, "exec"),
-    "--pidfile", path.join(node.dir, "docker.pid"),
+    "--data-root",
+    path.join(node.dir, "data"),
+    "--exec-root",
+    path.join(node.dir, "exec"),
+    "--pidfile",
+    path.join(node.dir, "docker.pid"),
     // An explicit, empty config file: /etc/docker/daemon.json (if any) must not leak into tests.
-    "--config-file", path.join(node.dir, "daemon.json"),
-    "--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none",
+    "--config-file",
+    path.join(node.dir, "daemon.json"),
+    "--iptables=false",
+    "--ip-forward=false",
+    "--ip-masq=false",
+    "--bridge=none",
     // Names that no container or network alias answers go to this resolver, where nothing listens: a test
     // never sends a lookup off this machine (by default the embedded DNS of a bridge network would forward
     // it to the host's nameservers).
-    "--dns", "127.0.0.1",
+    "--dns",
+    "127.0.0.1",
     // Engines side by side on this host must never give two bridge networks the same subnet: each one
     // avoids the routes it sees, but two that pick at once (a network made and removed to learn a free
     // subnet, then made again) can both take the same one, and the host then routes one network's replies
     // into the other (seen: a bridge pod asking for one Service got another's answer). Each node's engine
     // takes its networks from a pool of its own, 10.<octet>.0.0/16, by its machine-wide slot.
-    "--default-address-pool", `base=10.${octet}.0.0/16,size=24`,
+    "--default-address-pool",
+    `base=10.${octet}.0.0/16,size=24`,
     `--storage-driver=${driver}`,
     // Daemon shutdown (stopNode) stops containers; do not wait the default 15 s for ones that ignore TERM.
     "--shutdown-timeout=5",
@@ -574,7 +587,10 @@ async function launch(state: NodeState, driver: string, timeoutMs: number): Prom
 
 /** A daemon that did not come up; `exited` tells a crash at startup from a timeout. */
 class DaemonStartError extends Error {
-  constructor(message: string, readonly exited: boolean) {
+  constructor(
+    message: string,
+    readonly exited: boolean,
+  ) {
     super(message);
   }
 }
@@ -794,8 +810,7 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
             serviceNetwork: `127.${s.octet}.0.0/${own ? 17 : 16}`,
             proxyImage: TEST_PROXY_IMAGE,
           };
-          const node = (extra: Record<string, unknown>) =>
-            stringify({ apiVersion: "coxswain.io/v1alpha1", kind: "Node", metadata: { name: s.node.name }, spec: { ...spec, ...extra } });
+          const node = (extra: Record<string, unknown>) => stringify({ apiVersion: "coxswain.io/v1alpha1", kind: "Node", metadata: { name: s.node.name }, spec: { ...spec, ...extra } });
           if (!options.tls) return [node({})];
           const secretName = `${s.node.name}-tls`;
           return [

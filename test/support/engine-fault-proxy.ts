@@ -22,11 +22,7 @@ import fs from "node:fs";
 import http from "node:http";
 
 /** How the proxy treats calls; see the file comment. */
-export type FaultMode =
-  | { kind: "pass" }
-  | { kind: "hang" }
-  | { kind: "slow"; delayMs: number }
-  | { kind: "flaky"; reads?: boolean; only?: (method: string, path: string) => boolean };
+export type FaultMode = { kind: "pass" } | { kind: "hang" } | { kind: "slow"; delayMs: number } | { kind: "flaky"; reads?: boolean; only?: (method: string, path: string) => boolean };
 
 /** What happened to the calls on one container name. */
 export interface ContainerCalls {

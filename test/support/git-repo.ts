@@ -29,15 +29,10 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** Runs git with the test environment; resolves with stdout (trimmed of one trailing newline). */
 export function runGit(args: readonly string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      "git",
-      args,
-      { cwd: opts.cwd, env: gitEnv(opts.env), maxBuffer: 256 * 1024 * 1024, encoding: "utf8" },
-      (err, stdout, stderr) => {
-        if (err) reject(new Error(`git ${args.join(" ")} failed: ${stderr || err.message}`));
-        else resolve(stdout.replace(/\n$/, ""));
-      },
-    );
+    const child = execFile("git", args, { cwd: opts.cwd, env: gitEnv(opts.env), maxBuffer: 256 * 1024 * 1024, encoding: "utf8" }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`git ${args.join(" ")} failed: ${stderr || err.message}`));
+      else resolve(stdout.replace(/\n$/, ""));
+    });
     if (opts.input !== undefined) {
       child.stdin?.on("error", () => undefined); // git may exit before reading it all; its exit code tells
       child.stdin?.end(opts.input);

@@ -96,8 +96,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
       return fetches;
     },
     url: (name) => `http://127.0.0.1:${port}/${name}`,
-    urlWithCredentials: (name, username, password) =>
-      `http://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${name}`,
+    urlWithCredentials: (name, username, password) => `http://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${name}`,
     stall(mode) {
       stallMode = mode;
     },

@@ -35,12 +35,9 @@ export async function startGrpcHealthServer(o: { port?: number; statusOf?: () =>
     if (status === undefined) return callback({ code: grpcStatus.NOT_FOUND, details: "unknown service" });
     callback(null, { status });
   };
-  const watch: handleServerStreamingCall<HealthCheckRequest, HealthCheckResponse> = (call) =>
-    void call.emit("error", { code: grpcStatus.UNIMPLEMENTED, details: "Watch is not used by probes" });
+  const watch: handleServerStreamingCall<HealthCheckRequest, HealthCheckResponse> = (call) => void call.emit("error", { code: grpcStatus.UNIMPLEMENTED, details: "Watch is not used by probes" });
   server.addService(HEALTH_SERVICE, { Check: check, Watch: watch });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${o.port ?? 0}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${o.port ?? 0}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return {
     port,
     get checks() {

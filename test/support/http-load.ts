@@ -161,11 +161,15 @@ export async function servedBy(load: Load, serving: string[], idle: string[], n 
     await waitFor(`${serving.join(", ")} to answer ${n} more requests`, () => serving.every((s, i) => count(s) >= base[i]! + n), 60_000);
   };
   await more();
-  await waitFor(`a round of requests with none to ${idle.join(", ") || "(nothing)"}`, async () => {
-    const idleBefore = idle.map(count);
-    await more();
-    return idle.every((name, i) => count(name) === idleBefore[i]);
-  }, 120_000);
+  await waitFor(
+    `a round of requests with none to ${idle.join(", ") || "(nothing)"}`,
+    async () => {
+      const idleBefore = idle.map(count);
+      await more();
+      return idle.every((name, i) => count(name) === idleBefore[i]);
+    },
+    120_000,
+  );
   expect(load.failures).toEqual([]);
 }
 

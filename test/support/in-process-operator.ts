@@ -73,13 +73,7 @@ export function processServiceNetwork(portRange: { from: number }): string {
  * network follows from it (processServiceNetwork), `extra` adds options (ingress ports, …). Its log lines
  * go to `lines`.
  */
-export function startProcessOperator(
-  repo: TestRepo,
-  stateDir: string,
-  portRange: { from: number; to: number },
-  lines: string[],
-  extra: Partial<OperatorOptions> = {},
-): Promise<RunningOperator> {
+export function startProcessOperator(repo: TestRepo, stateDir: string, portRange: { from: number; to: number }, lines: string[], extra: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
   return startOperator({
     repo: repo.dir,
     stateDir,

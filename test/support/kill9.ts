@@ -71,12 +71,7 @@ function generator(seed: number): () => number {
  * delays uniform up to the given limits (ms), the file event up to `events`. Pure: the same seed gives the
  * same plan.
  */
-export function planTrials(
-  seed: number,
-  count: number,
-  phases: readonly KillPhase[],
-  limits: { rollout: number; rollback: number; restart: number; events: number },
-): Trial[] {
+export function planTrials(seed: number, count: number, phases: readonly KillPhase[], limits: { rollout: number; rollback: number; restart: number; events: number }): Trial[] {
   const next = generator(seed);
   const upTo = (max: number) => Math.floor(next() * (max + 1));
   const trials: Trial[] = [];
@@ -109,8 +104,8 @@ export function describeTrial(t: Trial, total: number): string {
       : t.phase === "record"
         ? `on the runtime's record write #${t.eventIndex} after the commit`
         : t.phase === "restart"
-        ? `${t.delayMs} ms into a rollout, then ${t.restartDelayMs} ms into the recovery`
-        : `${t.delayMs} ms after the new revision's first pod`;
+          ? `${t.delayMs} ms into a rollout, then ${t.restartDelayMs} ms into the recovery`
+          : `${t.delayMs} ms after the new revision's first pod`;
   return `trial ${t.index}/${total}: ${t.phase}, kill -9 ${when}`;
 }
 
@@ -281,7 +276,10 @@ export class Kill9Figures {
       if (!e) continue;
       total += e.trials;
       all.push(...e.convergeMs);
-      const landed = [...e.landed].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => `${k} ${n}`).join(", ");
+      const landed = [...e.landed]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ");
       out.push(`  ${phase.padEnd(8)} ${String(e.trials).padStart(3)} trials; kills landed: ${landed}; converged after restart in ${stats(e.convergeMs)}`);
     }
     out.push(`  total    ${String(total).padStart(3)} trials; converged in ${stats(all)}; duplicate pods found: ${this.#duplicates}; orphans found: ${this.#orphans}`);

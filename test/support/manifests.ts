@@ -77,73 +77,61 @@ export function deploymentYaml(o: DeploymentOptions = {}): string {
     if (o.memory) lines.push(`              memory: ${o.memory}`);
   }
   if (o.probe) {
-    lines.push(
-      "          readinessProbe:",
-      "            httpGet:",
-      "              path: /healthz",
-      "              port: http",
-      "            periodSeconds: 1",
-      "            failureThreshold: 1",
-    );
+    lines.push("          readinessProbe:", "            httpGet:", "              path: /healthz", "              port: http", "            periodSeconds: 1", "            failureThreshold: 1");
   }
   return lines.join("\n") + "\n";
 }
 
 /** A ConfigMap manifest. */
 export function configMapYaml(name: string, data: Record<string, string>, namespace?: string): string {
-  return [
-    "apiVersion: v1",
-    "kind: ConfigMap",
-    "metadata:",
-    `  name: ${name}`,
-    ...(namespace ? [`  namespace: ${namespace}`] : []),
-    "data:",
-    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
-  ].join("\n") + "\n";
+  return (
+    ["apiVersion: v1", "kind: ConfigMap", "metadata:", `  name: ${name}`, ...(namespace ? [`  namespace: ${namespace}`] : []), "data:", ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`)].join(
+      "\n",
+    ) + "\n"
+  );
 }
 
 /** A v1 Service selecting `app: <selector>` (default: its own name), one line per port. */
-export function serviceYaml(o: {
-  name?: string;
-  selector?: string;
-  type?: "ClusterIP" | "NodePort" | "LoadBalancer";
-  ports?: { name?: string; port: number; targetPort?: number | string; nodePort?: number }[];
-}): string {
+export function serviceYaml(o: { name?: string; selector?: string; type?: "ClusterIP" | "NodePort" | "LoadBalancer"; ports?: { name?: string; port: number; targetPort?: number | string; nodePort?: number }[] }): string {
   const name = o.name ?? "web";
   const ports = o.ports ?? [{ port: 80, targetPort: "http" }];
-  return [
-    "apiVersion: v1",
-    "kind: Service",
-    "metadata:",
-    `  name: ${name}`,
-    "spec:",
-    ...(o.type ? [`  type: ${o.type}`] : []),
-    "  selector:",
-    `    app: ${o.selector ?? name}`,
-    "  ports:",
-    ...ports.map((p) => `    - ${JSON.stringify(p)}`),
-  ].join("\n") + "\n";
+  return (
+    [
+      "apiVersion: v1",
+      "kind: Service",
+      "metadata:",
+      `  name: ${name}`,
+      "spec:",
+      ...(o.type ? [`  type: ${o.type}`] : []),
+      "  selector:",
+      `    app: ${o.selector ?? name}`,
+      "  ports:",
+      ...ports.map((p) => `    - ${JSON.stringify(p)}`),
+    ].join("\n") + "\n"
+  );
 }
 
 /** Node manifests for named nodes (endpoints need not exist when a fake runtime factory is used). */
 export function nodesYaml(nodes: { name: string; endpoint?: string; portRange?: string; unschedulable?: boolean; capacityPods?: number }[]): string {
-  return nodes
-    .map((n, i) =>
-      [
-        "apiVersion: coxswain.io/v1alpha1",
-        "kind: Node",
-        "metadata:",
-        `  name: ${n.name}`,
-        "spec:",
-        `  endpoint: ${n.endpoint ?? `unix:///fake/${n.name}.sock`}`,
-        "  network: host",
-        "  address: 127.0.0.1",
-        `  portRange: ${n.portRange ?? `${40000 + i * 1000}-${40999 + i * 1000}`}`,
-        ...(n.unschedulable ? ["  unschedulable: true"] : []),
-        ...(n.capacityPods !== undefined ? ["  capacity:", `    pods: ${n.capacityPods}`] : []),
-      ].join("\n"),
-    )
-    .join("\n---\n") + "\n";
+  return (
+    nodes
+      .map((n, i) =>
+        [
+          "apiVersion: coxswain.io/v1alpha1",
+          "kind: Node",
+          "metadata:",
+          `  name: ${n.name}`,
+          "spec:",
+          `  endpoint: ${n.endpoint ?? `unix:///fake/${n.name}.sock`}`,
+          "  network: host",
+          "  address: 127.0.0.1",
+          `  portRange: ${n.portRange ?? `${40000 + i * 1000}-${40999 + i * 1000}`}`,
+          ...(n.unschedulable ? ["  unschedulable: true"] : []),
+          ...(n.capacityPods !== undefined ? ["  capacity:", `    pods: ${n.capacityPods}`] : []),
+        ].join("\n"),
+      )
+      .join("\n---\n") + "\n"
+  );
 }
 
 /** A Rollout (coxswain.io/v1alpha1 unless `argo`), canary or blue/green, with one container. */
@@ -200,17 +188,7 @@ export function rolloutYaml(o: {
     if (o.blueGreen?.activeService) lines.push(`      activeService: ${o.blueGreen.activeService}`);
     if (o.blueGreen?.previewService) lines.push(`      previewService: ${o.blueGreen.previewService}`);
   }
-  lines.push(
-    "  template:",
-    "    metadata:",
-    "      labels:",
-    `        app: ${name}`,
-    "    spec:",
-    "      terminationGracePeriodSeconds: 5",
-    "      containers:",
-    "        - name: app",
-    `          image: ${o.image}`,
-  );
+  lines.push("  template:", "    metadata:", "      labels:", `        app: ${name}`, "    spec:", "      terminationGracePeriodSeconds: 5", "      containers:", "        - name: app", `          image: ${o.image}`);
   if (o.command) lines.push(`          command: ${JSON.stringify(o.command)}`);
   if (o.env?.length) {
     lines.push("          env:");

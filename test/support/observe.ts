@@ -93,9 +93,7 @@ export async function waitForSigtermHandling(rt: NodeRuntime, containerId: strin
   await waitFor(
     `the command of ${containerId.slice(0, 12)} to have SIGTERM ${how}`,
     async () => {
-      const script =
-        '[ "$(cat /proc/1/comm)" != docker-init ] && exec cat /proc/1/status; ' +
-        'for f in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$f" && exec cat "$f"; done';
+      const script = '[ "$(cat /proc/1/comm)" != docker-init ] && exec cat /proc/1/status; ' + 'for f in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$f" && exec cat "$f"; done';
       const r = await rt.exec(containerId, ["sh", "-c", script], 5_000);
       const mask = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(r.output)?.[1];
       return mask !== undefined && (BigInt(`0x${mask}`) & SIGTERM_BIT) !== 0n;

@@ -60,10 +60,14 @@ export function startOperatorProcess(args: string[], env: Record<string, string>
     lines,
     exited,
     waitForLine: (re, timeoutMs = 60_000) =>
-      waitFor(`operator line ${re}`, () => {
-        if (ended && !lines.some((l) => re.test(l))) throw new Error(`operator exited; output:\n${lines.join("\n")}`);
-        return lines.find((l) => re.test(l));
-      }, timeoutMs),
+      waitFor(
+        `operator line ${re}`,
+        () => {
+          if (ended && !lines.some((l) => re.test(l))) throw new Error(`operator exited; output:\n${lines.join("\n")}`);
+          return lines.find((l) => re.test(l));
+        },
+        timeoutMs,
+      ),
     kill: (signal) => {
       if (!ended) process.kill(proc.pid!, signal);
     },

@@ -88,7 +88,10 @@ export function parseExposition(text: string): Map<string, MetricFamily> {
     const base = familyOf(name, families);
     const f = family(base, n, line);
     if (base !== name && f.type !== "histogram" && f.type !== "summary") fail(n, `${name} is not a sample of ${base}`, line);
-    const key = `${name}{${Object.entries(labels).sort().map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(",")}}`;
+    const key = `${name}{${Object.entries(labels)
+      .sort()
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(",")}}`;
     if (seen.has(key)) fail(n, "duplicate series", line);
     seen.add(key);
     if (f.type === "counter" && !(value! >= 0)) fail(n, "negative counter", line);

@@ -49,7 +49,12 @@ function graphOf(text: string): DesiredGraph {
 /** The lines of the section that starts with `header` in the last configuration `proxy` was given, unindented. */
 export function proxySection(proxy: FakeProxy, header: string): string[] {
   const block = (proxy.reloads.at(-1) ?? "").split("\n\n").find((b) => b.startsWith(`${header}\n`));
-  return block === undefined ? [] : block.split("\n").slice(1).map((l) => l.trim());
+  return block === undefined
+    ? []
+    : block
+        .split("\n")
+        .slice(1)
+        .map((l) => l.trim());
 }
 
 /** What a test gives the harness. */

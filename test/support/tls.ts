@@ -85,10 +85,7 @@ const OID = {
 } as const;
 
 function name(commonName: string): Buffer {
-  return seq(
-    set(seq(oid(OID.organization), utf8String("coxswain tests"))),
-    set(seq(oid(OID.commonName), utf8String(commonName))),
-  );
+  return seq(set(seq(oid(OID.organization), utf8String("coxswain tests"))), set(seq(oid(OID.commonName), utf8String(commonName))));
 }
 
 function extension(id: string, critical: boolean, value: Buffer): Buffer {

@@ -1,12 +1,52 @@
 /**
  * The kinds coxswain accepts, their identity (ResourceKey) and the helpers every stage uses to name them.
  */
-import type { ConfigMap, CronJob, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, ReplicationController, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+import type {
+  ConfigMap,
+  CronJob,
+  DaemonSet,
+  Deployment,
+  HorizontalPodAutoscaler,
+  Ingress,
+  Job,
+  Namespace,
+  Node,
+  PersistentVolumeClaim,
+  Pod,
+  PodDisruptionBudget,
+  PriorityClass,
+  ReplicaSet,
+  ReplicationController,
+  Rollout,
+  Secret,
+  Service,
+  StatefulSet,
+} from "./generated/index.js";
 
 import type { PodTemplateSpec } from "./generated/common.js";
 import type { ObjectMeta } from "./meta.js";
 
-export type { ConfigMap, CronJob, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, Namespace, Node, PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, ReplicaSet, ReplicationController, Rollout, Secret, Service, StatefulSet } from "./generated/index.js";
+export type {
+  ConfigMap,
+  CronJob,
+  DaemonSet,
+  Deployment,
+  HorizontalPodAutoscaler,
+  Ingress,
+  Job,
+  Namespace,
+  Node,
+  PersistentVolumeClaim,
+  Pod,
+  PodDisruptionBudget,
+  PriorityClass,
+  ReplicaSet,
+  ReplicationController,
+  Rollout,
+  Secret,
+  Service,
+  StatefulSet,
+} from "./generated/index.js";
 
 /** Any object coxswain accepts from a repository, after validation and defaulting. */
 export type DesiredObject =
@@ -128,7 +168,12 @@ export function cronJobAsJob(cj: CronJob, name: string = cj.metadata.name): Job 
   return {
     apiVersion: "batch/v1",
     kind: "Job",
-    metadata: { name, ...(cj.metadata.namespace !== undefined ? { namespace: cj.metadata.namespace } : {}), ...(meta?.labels ? { labels: meta.labels } : {}), ...(meta?.annotations ? { annotations: meta.annotations } : {}) },
+    metadata: {
+      name,
+      ...(cj.metadata.namespace !== undefined ? { namespace: cj.metadata.namespace } : {}),
+      ...(meta?.labels ? { labels: meta.labels } : {}),
+      ...(meta?.annotations ? { annotations: meta.annotations } : {}),
+    },
     spec: cj.spec.jobTemplate.spec,
   };
 }

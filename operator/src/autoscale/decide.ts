@@ -211,17 +211,13 @@ function limitRate(desired: number, current: number, min: number, max: number, m
     const limit = Math.max(current, scaleLimit("up", current, memory, behavior.scaleUp, now));
     const allowed = Math.min(max, limit);
     const [reason, message] =
-      max > limit
-        ? ["ScaleUpLimit", "the desired replica count is increasing faster than the maximum scale rate"]
-        : ["TooManyReplicas", "the desired replica count is more than the maximum replica count"];
+      max > limit ? ["ScaleUpLimit", "the desired replica count is increasing faster than the maximum scale rate"] : ["TooManyReplicas", "the desired replica count is more than the maximum replica count"];
     if (desired > allowed) return { replicas: allowed, reason, message };
   } else if (desired < current) {
     const limit = Math.min(current, scaleLimit("down", current, memory, behavior.scaleDown, now));
     const allowed = Math.max(min, limit);
     const [reason, message] =
-      min < limit
-        ? ["ScaleDownLimit", "the desired replica count is decreasing faster than the maximum scale rate"]
-        : ["TooFewReplicas", "the desired replica count is less than the minimum replica count"];
+      min < limit ? ["ScaleDownLimit", "the desired replica count is decreasing faster than the maximum scale rate"] : ["TooFewReplicas", "the desired replica count is less than the minimum replica count"];
     if (desired < allowed) return { replicas: allowed, reason, message };
   }
   return { replicas: desired, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range" };
@@ -238,14 +234,7 @@ function scaleLimit(dir: "up" | "down", current: number, memory: AutoscalerMemor
     const added = memory.scaleUpEvents.filter((e) => e.at > since).reduce((s, e) => s + e.change, 0);
     const removed = memory.scaleDownEvents.filter((e) => e.at > since).reduce((s, e) => s + e.change, 0);
     const periodStart = current - added + removed;
-    const proposed =
-      dir === "up"
-        ? p.type === "Pods"
-          ? periodStart + p.value
-          : Math.ceil(periodStart * (1 + p.value / 100))
-        : p.type === "Pods"
-          ? periodStart - p.value
-          : Math.trunc(periodStart * (1 - p.value / 100));
+    const proposed = dir === "up" ? (p.type === "Pods" ? periodStart + p.value : Math.ceil(periodStart * (1 + p.value / 100))) : p.type === "Pods" ? periodStart - p.value : Math.trunc(periodStart * (1 - p.value / 100));
     result = pickHighest ? Math.max(result, proposed) : Math.min(result, proposed);
   }
   return Number.isFinite(result) ? result : current;

@@ -53,7 +53,12 @@ export function parseDuration(flag: string, text: string, minMs = 1, maxMs = MAX
 
 /** A duration in the largest unit that divides it ("100ms", "2s", "1m", "24h"); ms otherwise. */
 function formatDuration(ms: number): string {
-  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  for (const [unit, size] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const)
+    if (ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
 }
 

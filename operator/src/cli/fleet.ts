@@ -15,8 +15,7 @@ import { fleetView } from "../sync/operator.js";
 
 /** A runtime that lists and reports but refuses every call that would change a node. */
 function readOnlyRuntime(rt: NodeRuntime): NodeRuntime {
-  const refuse = (what: string) => (): Promise<never> =>
-    Promise.reject(new CoxError("InvalidArgument", `${what} refused: this fleet is observed read-only (coxswain plan)`));
+  const refuse = (what: string) => (): Promise<never> => Promise.reject(new CoxError("InvalidArgument", `${what} refused: this fleet is observed read-only (coxswain plan)`));
   return {
     type: rt.type,
     connect: () => rt.connect(),
@@ -55,8 +54,14 @@ export async function observeFleet(graph: DesiredGraph | undefined, defaultNode:
   const nodes = fleet.listNodes();
   return {
     view: fleetView(fleet),
-    ready: nodes.filter((n) => n.ready).map((n) => n.config.name).sort(),
-    unreachable: nodes.filter((n) => !n.ready).map((n) => n.config.name).sort(),
+    ready: nodes
+      .filter((n) => n.ready)
+      .map((n) => n.config.name)
+      .sort(),
+    unreachable: nodes
+      .filter((n) => !n.ready)
+      .map((n) => n.config.name)
+      .sort(),
     close: () => fleet.close(),
   };
 }

@@ -26,7 +26,14 @@ export const INIT_USAGE = `coxswain init [DIR] [--node-name NAME]
 
 /** This host's name as a DNS-1123 label (lowercase letters, digits, '-'), or "node-1" when nothing is left. */
 function hostNodeName(): string {
-  const label = os.hostname().split(".")[0]!.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63).replace(/-+$/, "");
+  const label = os
+    .hostname()
+    .split(".")[0]!
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63)
+    .replace(/-+$/, "");
   return label === "" ? "node-1" : label;
 }
 
@@ -154,9 +161,7 @@ function workTreeOf(dir: string): string | undefined {
 /** `git init` + one commit of everything in `dir`, as the user's Git identity (or "coxswain init" when none is set). */
 function commitScaffold(dir: string): void {
   const identity = spawnSync("git", ["config", "user.email"], { cwd: dir, encoding: "utf8" }).stdout?.trim();
-  const fallback = identity
-    ? {}
-    : { GIT_AUTHOR_NAME: "coxswain init", GIT_AUTHOR_EMAIL: "init@coxswain.invalid", GIT_COMMITTER_NAME: "coxswain init", GIT_COMMITTER_EMAIL: "init@coxswain.invalid" };
+  const fallback = identity ? {} : { GIT_AUTHOR_NAME: "coxswain init", GIT_AUTHOR_EMAIL: "init@coxswain.invalid", GIT_COMMITTER_NAME: "coxswain init", GIT_COMMITTER_EMAIL: "init@coxswain.invalid" };
   const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, env: { ...process.env, ...fallback }, stdio: "pipe" });
   try {
     git("init", "-q", "-b", "main");
@@ -186,7 +191,9 @@ export async function initCommand(argv: string[], out: (line: string) => void): 
   }
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new CoxError("InvalidArgument", `${dir} is not a directory: coxswain init writes into an empty or new directory`);
-    const present = readdirSync(dir).filter((e) => e !== ".git").sort();
+    const present = readdirSync(dir)
+      .filter((e) => e !== ".git")
+      .sort();
     if (present.length > 0) {
       const shown = present.slice(0, 5).join(", ") + (present.length > 5 ? `, … (${present.length} entries)` : "");
       throw new CoxError("InvalidArgument", `${dir} is not empty (${shown}): coxswain init writes only into an empty or new directory, so that it overwrites nothing`);

@@ -57,10 +57,7 @@ export function ensureExampleImage(endpoint: string, out: (line: string) => void
   const inspect = spawnSync("docker", ["image", "inspect", EXAMPLE_IMAGE], { env, stdio: "ignore", timeout: answerMs });
   if (inspect.status === 0) return;
   if ((inspect.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT") {
-    throw new CoxError(
-      "NodeUnreachable",
-      `the Docker engine at ${endpoint} does not answer the docker CLI; start it (or fix it), or run the example as local processes on purpose with: npm start -- --runtime process`,
-    );
+    throw new CoxError("NodeUnreachable", `the Docker engine at ${endpoint} does not answer the docker CLI; start it (or fix it), or run the example as local processes on purpose with: npm start -- --runtime process`);
   }
   out(`building ${EXAMPLE_IMAGE} from ${process.execPath} (docker import; no registry needed)…`);
   const root = mkdtempSync(path.join(os.tmpdir(), "coxswain-example-image-"));

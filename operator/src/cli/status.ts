@@ -158,7 +158,9 @@ export async function buildStatusReport(repo: Repository, opts: { branch: string
       .filter((f) => f.path.startsWith("disruptionbudgets/"))
       .flatMap((f) => readBudgetRecord(f.content) ?? [])
       .sort((a, b) => (a.budget < b.budget ? -1 : a.budget > b.budget ? 1 : 0)),
-    autoscalers: rec.state.extra.flatMap((f) => (f.path.startsWith("autoscalers/") ? [readAutoscalerStatus(f.content)].filter((a): a is AutoscalerRecord => a !== undefined) : [])).sort((a, b) => (a.autoscaler < b.autoscaler ? -1 : 1)),
+    autoscalers: rec.state.extra
+      .flatMap((f) => (f.path.startsWith("autoscalers/") ? [readAutoscalerStatus(f.content)].filter((a): a is AutoscalerRecord => a !== undefined) : []))
+      .sort((a, b) => (a.autoscaler < b.autoscaler ? -1 : 1)),
     cronJobs: readCronJobs(rec.state.extra),
     problems: rec.problems,
   };
@@ -227,7 +229,15 @@ export function formatStatus(r: StatusReport): string[] {
         ["STATEFULSET", "POLICY", "UPDATE", "PARTITION", "CURRENT", "SERVICE", "CLAIMS"],
         sets.map((w) => {
           const st = w.statefulSet!;
-          return [`${w.namespace}/${w.name}`, st.podManagementPolicy, w.strategy ?? "-", st.partition === undefined ? "-" : String(st.partition), st.currentRevision ?? "-", st.serviceName ?? "-", st.claims.join(",") || "-"];
+          return [
+            `${w.namespace}/${w.name}`,
+            st.podManagementPolicy,
+            w.strategy ?? "-",
+            st.partition === undefined ? "-" : String(st.partition),
+            st.currentRevision ?? "-",
+            st.serviceName ?? "-",
+            st.claims.join(",") || "-",
+          ];
         }),
       ),
     );
@@ -319,7 +329,12 @@ export function formatStatus(r: StatusReport): string[] {
   const nodes = s?.nodes ?? [];
   if (nodes.length > 0) {
     lines.push("");
-    lines.push(...table(["NODE", "READY", "PODS", "MESSAGE"], nodes.map((n) => [n.name, n.ready ? "yes" : "no", String(n.pods), n.message ?? ""])));
+    lines.push(
+      ...table(
+        ["NODE", "READY", "PODS", "MESSAGE"],
+        nodes.map((n) => [n.name, n.ready ? "yes" : "no", String(n.pods), n.message ?? ""]),
+      ),
+    );
   }
   for (const p of r.problems) lines.push(`warning: ${p.path} could not be read: ${p.message}`);
   return lines;

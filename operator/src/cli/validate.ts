@@ -38,7 +38,8 @@ function validateSummary(read: ManifestSet["read"], diagnostics: readonly Diagno
 /** Validates a directory; resolves with the exit code. */
 export async function validateCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const { values, positionals } = parse(argv, { ...MANIFEST_LIMIT_FLAGS }, true);
-  if (positionals.length !== 1) throw new CoxError("InvalidArgument", "usage: coxswain validate <DIR> [--strict] [--policy-file PATH] [--age-key-file PATH] [--manifest-max-file-size N] [--manifest-max-documents N] [--manifest-max-total-size N]");
+  if (positionals.length !== 1)
+    throw new CoxError("InvalidArgument", "usage: coxswain validate <DIR> [--strict] [--policy-file PATH] [--age-key-file PATH] [--manifest-max-file-size N] [--manifest-max-documents N] [--manifest-max-total-size N]");
   const dir = path.resolve(positionals[0]!);
   const manifests = parseManifestFlags(values);
   const age = await readAgeKeyFlag(values);

@@ -118,10 +118,7 @@ export class WorkQueue<K extends string = string> {
     }
     const backoff = { ...DEFAULT_BACKOFF, ...stripUndefined(opts.backoff ?? {}) };
     if (!(backoff.initialMs > 0) || !(backoff.maxMs >= backoff.initialMs) || !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
-      throw new CoxError(
-        "InvalidArgument",
-        `work queue backoff must have initialMs > 0, maxMs ≥ initialMs and 0 ≤ jitter ≤ 1 (got ${JSON.stringify(backoff)})`,
-      );
+      throw new CoxError("InvalidArgument", `work queue backoff must have initialMs > 0, maxMs ≥ initialMs and 0 ≤ jitter ≤ 1 (got ${JSON.stringify(backoff)})`);
     }
     this.#backoff = Object.freeze(backoff);
     this.#waitingDelayMs = opts.waitingDelayMs ?? DEFAULT_WAITING_DELAY_MS;

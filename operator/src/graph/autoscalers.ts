@@ -31,9 +31,7 @@ export function autoscalerTargetKey(hpa: HorizontalPodAutoscaler): ResourceKey |
 /** Edges and problems of the autoscalers among `objects` (by key); `lookup` finds an object of the commit. */
 export function autoscalerReferences(objects: readonly ManifestObject[], has: (key: ResourceKey) => boolean): AutoscalerReferences {
   const out: AutoscalerReferences = { edges: [], problems: [] };
-  const hpas = objects
-    .filter((m): m is ManifestObject & { object: HorizontalPodAutoscaler } => m.object.kind === "HorizontalPodAutoscaler")
-    .sort((a, b) => compareKeys(keyOf(a.object), keyOf(b.object)));
+  const hpas = objects.filter((m): m is ManifestObject & { object: HorizontalPodAutoscaler } => m.object.kind === "HorizontalPodAutoscaler").sort((a, b) => compareKeys(keyOf(a.object), keyOf(b.object)));
   const owner = new Map<ResourceKey, ResourceKey>();
   for (const m of hpas) {
     const target = autoscalerTargetKey(m.object);

@@ -8,16 +8,7 @@
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import type { ErrorCode } from "../api/errors.js";
-import {
-  DEFAULT_NAMESPACE,
-  KINDS,
-  compareKeys,
-  keyOf,
-  makeKey,
-  podTemplated,
-  type ResourceKey,
-  type Secret,
-} from "../api/objects.js";
+import { DEFAULT_NAMESPACE, KINDS, compareKeys, keyOf, makeKey, podTemplated, type ResourceKey, type Secret } from "../api/objects.js";
 import { BUILTIN_PRIORITY_CLASSES } from "../manifest/cluster.js";
 import { secretKeys, secretValue } from "../manifest/secret.js";
 import { statefulClaimNames } from "../manifest/statefulset.js";
@@ -88,9 +79,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
     diagnostics.push({ ...m.locate(path), code, severity: "error", field: formatFieldPath(path), message });
   };
 
-  const sorted = [...objects].sort(
-    (a, b) => compareKeys(keyOf(a.object), keyOf(b.object)) || comparePositions(a.source, b.source),
-  );
+  const sorted = [...objects].sort((a, b) => compareKeys(keyOf(a.object), keyOf(b.object)) || comparePositions(a.source, b.source));
   const byKey = new Map<ResourceKey, ManifestObject>();
   for (const m of sorted) {
     const key = keyOf(m.object);
@@ -120,9 +109,12 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
       const nsKey = makeKey("Namespace", namespace);
       if (byKey.has(nsKey)) addEdge(nsKey, key, ["metadata", "namespace"]);
       else if (namespace !== DEFAULT_NAMESPACE) {
-        report(m, "MissingReference", ["metadata", "namespace"],
-          `namespace "${namespace}" is not declared: expected a Namespace object named "${namespace}" in this commit ` +
-            `(only "${DEFAULT_NAMESPACE}" exists without one)`);
+        report(
+          m,
+          "MissingReference",
+          ["metadata", "namespace"],
+          `namespace "${namespace}" is not declared: expected a Namespace object named "${namespace}" in this commit ` + `(only "${DEFAULT_NAMESPACE}" exists without one)`,
+        );
       }
     }
 
@@ -149,9 +141,12 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
         if (byKey.has(pcKey)) addEdge(pcKey, key, path);
         else {
           const builtins = Object.keys(BUILTIN_PRIORITY_CLASSES).sort().join(", ");
-          report(m, "MissingReference", path,
-            `PriorityClass "${className}" is not declared: expected a PriorityClass of that name in this commit ` +
-              `(Kubernetes rejects pods that name a missing class; built in: ${builtins})`);
+          report(
+            m,
+            "MissingReference",
+            path,
+            `PriorityClass "${className}" is not declared: expected a PriorityClass of that name in this commit ` + `(Kubernetes rejects pods that name a missing class; built in: ${builtins})`,
+          );
         }
       }
     }
@@ -179,17 +174,19 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
         const problem = tlsSecretProblem(secret);
         if (problem) report(m, "SecretInvalid", path, `Secret "${ref.name}" in namespace "${secretNamespace}" ${problem}`);
       } else {
-        report(m, "MissingReference", path,
-          `Secret "${ref.name}" is not declared in namespace "${secretNamespace}": expected a Secret of that name in this commit ` +
-            `holding ${NODE_TLS_KEYS.join(", ")} for ${obj.spec.endpoint}`);
+        report(
+          m,
+          "MissingReference",
+          path,
+          `Secret "${ref.name}" is not declared in namespace "${secretNamespace}": expected a Secret of that name in this commit ` + `holding ${NODE_TLS_KEYS.join(", ")} for ${obj.spec.endpoint}`,
+        );
       }
     }
 
     if (obj.kind === "PriorityClass" && obj.globalDefault === true) {
       if (globalDefault === undefined) globalDefault = key;
       else {
-        report(m, "InvalidField", ["globalDefault"],
-          `${globalDefault} is already the global default: at most one PriorityClass may have globalDefault: true (as in Kubernetes)`);
+        report(m, "InvalidField", ["globalDefault"], `${globalDefault} is already the global default: at most one PriorityClass may have globalDefault: true (as in Kubernetes)`);
       }
     }
 
@@ -211,9 +208,7 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
         const target = entry.key;
         if (byKey.has(target)) addEdge(target, key, path);
         else {
-          report(m, "MissingReference", path,
-            `depends-on entry "${entry.entry}" names ${target}, which is not in this commit: ` +
-              `expected an object of that kind, namespace and name`);
+          report(m, "MissingReference", path, `depends-on entry "${entry.entry}" names ${target}, which is not in this commit: ` + `expected an object of that kind, namespace and name`);
         }
       }
     }
@@ -242,16 +237,19 @@ export function buildGraph(objects: readonly ManifestObject[]): GraphBuild {
     const next = cycle[1 % cycle.length]!;
     const path = edges.get(`${next}\n${first}`)!.path;
     const listed = [...cycle, first].join(" → ");
-    report(byKey.get(first)!, "DependencyCycle", path,
-      `dependency cycle: ${listed} (each depends on the next): expected dependencies without cycles`);
+    report(byKey.get(first)!, "DependencyCycle", path, `dependency cycle: ${listed} (each depends on the next): expected dependencies without cycles`);
   }
 
   for (const { from, to } of graph.waveConflicts()) {
     const wf = graph.waveOf(from);
     const wt = graph.waveOf(to);
-    report(byKey.get(to)!, "DependencyCycle", edges.get(`${from}\n${to}`)!.path,
+    report(
+      byKey.get(to)!,
+      "DependencyCycle",
+      edges.get(`${from}\n${to}`)!.path,
       `${to} (sync-wave ${wt}) depends on ${from} (sync-wave ${wf}), a later wave: waves apply lower first, so the ` +
-        `dependency and the waves contradict each other; expected ${from} in wave ${wt} or lower, or ${to} in wave ${wf} or higher`);
+        `dependency and the waves contradict each other; expected ${from} in wave ${wt} or lower, or ${to} in wave ${wf} or higher`,
+    );
   }
 
   diagnostics.sort(compareDiagnostics);

@@ -88,8 +88,5 @@ export function resolveBareName(bare: { name: string; namespace: string }, has: 
 
 function relativeError(entry: string, kind: Kind | "<Kind>"): string {
   const name = entry.split("/").pop()!;
-  return (
-    `depends-on entry "${entry}" is relative to a namespace, but the annotated object is cluster-scoped: ` +
-    `expected "${kind}/<namespace>/${name}"`
-  );
+  return `depends-on entry "${entry}" is relative to a namespace, but the annotated object is cluster-scoped: ` + `expected "${kind}/<namespace>/${name}"`;
 }

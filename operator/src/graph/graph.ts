@@ -107,11 +107,7 @@ export class DesiredGraph {
     };
     const components = cyclicComponents(keys, this.#dependencies);
     this.#order = Object.freeze(topologicalOrder(keys, this.#dependencies, this.#dependents, components, before));
-    this.#cycles = Object.freeze(
-      components
-        .map((c) => Object.freeze(cycleIn(c, this.#dependencies)))
-        .sort((a, b) => compareKeys(a[0]!, b[0]!)),
-    );
+    this.#cycles = Object.freeze(components.map((c) => Object.freeze(cycleIn(c, this.#dependencies))).sort((a, b) => compareKeys(a[0]!, b[0]!)));
   }
 
   /** The graph with no objects (what "before" is for the first commit ever seen). */
@@ -199,9 +195,7 @@ export class DesiredGraph {
         if (!list) groups.set(w, (list = []));
         list.push(k);
       }
-      this.#waves = Object.freeze(
-        [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([wave, keys]) => Object.freeze({ wave, keys: Object.freeze(keys) })),
-      );
+      this.#waves = Object.freeze([...groups.entries()].sort((a, b) => a[0] - b[0]).map(([wave, keys]) => Object.freeze({ wave, keys: Object.freeze(keys) })));
     }
     return this.#waves;
   }
@@ -296,12 +290,7 @@ function topologicalOrder(
  * waits on anything outside it, so that whole components keep their dependency order and only edges inside
  * a cycle give way.
  */
-function breakCycle(
-  keys: readonly ResourceKey[],
-  deps: ReadonlyMap<ResourceKey, readonly ResourceKey[]>,
-  componentOf: ReadonlyMap<ResourceKey, ReadonlySet<ResourceKey>>,
-  placed: ReadonlySet<ResourceKey>,
-): ResourceKey {
+function breakCycle(keys: readonly ResourceKey[], deps: ReadonlyMap<ResourceKey, readonly ResourceKey[]>, componentOf: ReadonlyMap<ResourceKey, ReadonlySet<ResourceKey>>, placed: ReadonlySet<ResourceKey>): ResourceKey {
   const free = new Map<ReadonlySet<ResourceKey>, boolean>();
   for (const k of keys) {
     const c = componentOf.get(k);
@@ -321,10 +310,7 @@ function breakCycle(
  * Tarjan's strongly connected components (iterative: depends-on chains can be long). Returns only the
  * components that contain a cycle: two or more keys, or one key that depends on itself.
  */
-function cyclicComponents(
-  keys: readonly ResourceKey[],
-  deps: ReadonlyMap<ResourceKey, readonly ResourceKey[]>,
-): ReadonlySet<ResourceKey>[] {
+function cyclicComponents(keys: readonly ResourceKey[], deps: ReadonlyMap<ResourceKey, readonly ResourceKey[]>): ReadonlySet<ResourceKey>[] {
   const index = new Map<ResourceKey, number>();
   const low = new Map<ResourceKey, number>();
   const onStack = new Set<ResourceKey>();

@@ -63,9 +63,7 @@ export function ingressDiagnostics(objects: readonly ManifestObject[]): Diagnost
     out.push({ ...m.locate(path), code, severity, field: formatFieldPath(path), message });
   };
   const byKey = new Map(objects.map((m) => [keyOf(m.object), m]));
-  const ingresses = objects
-    .filter((m): m is ManifestObject & { object: Ingress } => m.object.kind === "Ingress" && isServedIngress(m.object))
-    .sort((a, b) => compareKeys(keyOf(a.object), keyOf(b.object)));
+  const ingresses = objects.filter((m): m is ManifestObject & { object: Ingress } => m.object.kind === "Ingress" && isServedIngress(m.object)).sort((a, b) => compareKeys(keyOf(a.object), keyOf(b.object)));
   if (ingresses.length === 0) return out;
 
   const claims: { m: ManifestObject; claim: IngressPathClaim }[] = [];
@@ -80,17 +78,35 @@ export function ingressDiagnostics(objects: readonly ManifestObject[]): Diagnost
       if (ref === undefined) return; // manifest/ingress.ts refuses a backend without a Service
       const svc = byKey.get(makeKey("Service", ref.name, namespace))?.object as Service | undefined;
       if (svc === undefined) {
-        report(m, "error", "MissingReference", [...path, "service", "name"], `Service "${ref.name}" is not declared in namespace "${namespace}": expected a Service of that name in this commit (an Ingress routes to Services of its own namespace)`);
+        report(
+          m,
+          "error",
+          "MissingReference",
+          [...path, "service", "name"],
+          `Service "${ref.name}" is not declared in namespace "${namespace}": expected a Service of that name in this commit (an Ingress routes to Services of its own namespace)`,
+        );
         return;
       }
       if (isHeadless(svc)) {
-        report(m, "error", "InvalidField", [...path, "service", "name"], `Service "${ref.name}" is headless (clusterIP: None), so no proxy listens for it and an Ingress cannot route to it: route to a Service with a cluster address (a node proxy listens for those)`);
+        report(
+          m,
+          "error",
+          "InvalidField",
+          [...path, "service", "name"],
+          `Service "${ref.name}" is headless (clusterIP: None), so no proxy listens for it and an Ingress cannot route to it: route to a Service with a cluster address (a node proxy listens for those)`,
+        );
         return;
       }
       const ports = svc.spec.ports ?? [];
       const have = ports.map((p) => (p.name !== undefined ? `${p.port} (${p.name})` : String(p.port))).join(", ") || "none";
       if (ref.port.number !== undefined && !ports.some((p) => p.port === ref.port.number)) {
-        report(m, "error", "MissingReference", [...path, "service", "port", "number"], `Service "${ref.name}" has no port ${ref.port.number} (ports: ${have}): expected the port a client uses on the Service, not its targetPort`);
+        report(
+          m,
+          "error",
+          "MissingReference",
+          [...path, "service", "port", "number"],
+          `Service "${ref.name}" has no port ${ref.port.number} (ports: ${have}): expected the port a client uses on the Service, not its targetPort`,
+        );
       } else if (ref.port.name !== undefined && !ports.some((p) => p.name === ref.port.name)) {
         report(m, "error", "MissingReference", [...path, "service", "port", "name"], `Service "${ref.name}" has no port named "${ref.port.name}" (ports: ${have})`);
       }
@@ -110,7 +126,13 @@ export function ingressDiagnostics(objects: readonly ManifestObject[]): Diagnost
       const path = ["spec", "tls", i, "secretName"];
       const secret = byKey.get(makeKey("Secret", t.secretName, namespace))?.object as Secret | undefined;
       if (secret === undefined) {
-        report(m, "error", "MissingReference", path, `Secret "${t.secretName}" is not declared in namespace "${namespace}": expected a ${INGRESS_TLS_SECRET_TYPE} Secret of that name in this commit (an Ingress uses Secrets of its own namespace)`);
+        report(
+          m,
+          "error",
+          "MissingReference",
+          path,
+          `Secret "${t.secretName}" is not declared in namespace "${namespace}": expected a ${INGRESS_TLS_SECRET_TYPE} Secret of that name in this commit (an Ingress uses Secrets of its own namespace)`,
+        );
         return;
       }
       const problem = ingressTlsSecretProblem(secret);
@@ -120,7 +142,13 @@ export function ingressDiagnostics(objects: readonly ManifestObject[]): Diagnost
         const first = certificateOf.get(host);
         if (first === undefined) certificateOf.set(host, { secret: secretId, ingress: id });
         else if (first.secret !== secretId) {
-          report(m, "warning", "InvalidField", ["spec", "tls", i, "hosts", j], `host ${host} already gets the certificate of Secret ${first.secret} from Ingress ${first.ingress}, which comes first by namespace/name: this entry's certificate is not presented for it`);
+          report(
+            m,
+            "warning",
+            "InvalidField",
+            ["spec", "tls", i, "hosts", j],
+            `host ${host} already gets the certificate of Secret ${first.secret} from Ingress ${first.ingress}, which comes first by namespace/name: this entry's certificate is not presented for it`,
+          );
         }
       });
     });
@@ -134,8 +162,13 @@ export function ingressDiagnostics(objects: readonly ManifestObject[]): Diagnost
     const used = sorted[0]!.claim;
     for (const { m, claim } of sorted.slice(1)) {
       if (claim.ingress === used.ingress) continue; // manifest/ingress.ts warns within one Ingress
-      report(m, "warning", "InvalidField", ["spec", "rules", claim.rule, "http", "paths", claim.index, "path"],
-        `routes the same requests as rules[${used.rule}].http.paths[${used.index}] of Ingress ${used.ingress} (same host, ${claim.match === "Exact" ? "Exact path" : "prefix"}), which is used instead (${used.pathType === claim.pathType ? "the first by namespace/name" : "a Prefix path before an ImplementationSpecific one"}): this path is not`);
+      report(
+        m,
+        "warning",
+        "InvalidField",
+        ["spec", "rules", claim.rule, "http", "paths", claim.index, "path"],
+        `routes the same requests as rules[${used.rule}].http.paths[${used.index}] of Ingress ${used.ingress} (same host, ${claim.match === "Exact" ? "Exact path" : "prefix"}), which is used instead (${used.pathType === claim.pathType ? "the first by namespace/name" : "a Prefix path before an ImplementationSpecific one"}): this path is not`,
+      );
     }
   }
   return out;

@@ -73,7 +73,11 @@ export function podReferences(workload: TemplateOwner, namespace: string, lookup
       const value = !have.includes(ref.key) ? undefined : obj.kind === "ConfigMap" ? obj.data![ref.key] : obj.kind === "Secret" ? secretValue(obj, ref.key) : undefined;
       if (value === undefined) {
         if (!ref.optional) {
-          error("MissingReference", [...at, "key"], `${kind} "${ref.name}" in namespace "${namespace}" has no key "${ref.key}" (keys: ${have.length ? have.join(", ") : "none"}): expected one of its keys, or optional: true`);
+          error(
+            "MissingReference",
+            [...at, "key"],
+            `${kind} "${ref.name}" in namespace "${namespace}" has no key "${ref.key}" (keys: ${have.length ? have.join(", ") : "none"}): expected one of its keys, or optional: true`,
+          );
         }
         return;
       }
@@ -95,8 +99,7 @@ export function podReferences(workload: TemplateOwner, namespace: string, lookup
         return;
       }
       out.edges.push({ from: key, path: at });
-      const values: [string, Buffer | string][] =
-        obj.kind === "ConfigMap" ? Object.entries(obj.data ?? {}) : obj.kind === "Secret" ? secretKeys(obj).map((k) => [k, secretValue(obj, k)!]) : [];
+      const values: [string, Buffer | string][] = obj.kind === "ConfigMap" ? Object.entries(obj.data ?? {}) : obj.kind === "Secret" ? secretKeys(obj).map((k) => [k, secretValue(obj, k)!]) : [];
       const prefix = source.prefix ?? "";
       const skipped: string[] = [];
       for (const [k, value] of values.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

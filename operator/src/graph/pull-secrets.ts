@@ -23,12 +23,10 @@ export function pullSecretDiagnostics(objects: readonly ManifestObject[]): Diagn
     const namespace = m.object.metadata.namespace ?? DEFAULT_NAMESPACE;
     (owner.spec.template.spec.imagePullSecrets ?? []).forEach((ref, i) => {
       const path = at(["spec", "template", "spec", "imagePullSecrets", i, "name"]);
-      const report = (code: Diagnostic["code"], message: string) =>
-        out.push({ ...m.locate(path), code, severity: "error", field: formatFieldPath(path), message });
+      const report = (code: Diagnostic["code"], message: string) => out.push({ ...m.locate(path), code, severity: "error", field: formatFieldPath(path), message });
       const secret = secrets.get(`${namespace}/${ref.name}`);
       if (secret === undefined) {
-        report("MissingReference",
-          `Secret "${ref.name}" is not declared in namespace "${namespace}": expected a kubernetes.io/dockerconfigjson Secret of that name in this commit`);
+        report("MissingReference", `Secret "${ref.name}" is not declared in namespace "${namespace}": expected a kubernetes.io/dockerconfigjson Secret of that name in this commit`);
         return;
       }
       const read = readPullSecret(secret);

@@ -20,8 +20,22 @@ import type { Diagnostic, ManifestObject } from "../manifest/types.js";
 /** The Service fields of a Rollout with their values, in field order, and the strategy they belong to. */
 function serviceFields(r: Rollout): { strategy: "canary" | "blueGreen"; fields: [field: string, name: string | undefined][] } | undefined {
   const { canary, blueGreen } = r.spec.strategy;
-  if (canary !== undefined) return { strategy: "canary", fields: [["canaryService", canary.canaryService], ["stableService", canary.stableService]] };
-  if (blueGreen !== undefined) return { strategy: "blueGreen", fields: [["activeService", blueGreen.activeService], ["previewService", blueGreen.previewService]] };
+  if (canary !== undefined)
+    return {
+      strategy: "canary",
+      fields: [
+        ["canaryService", canary.canaryService],
+        ["stableService", canary.stableService],
+      ],
+    };
+  if (blueGreen !== undefined)
+    return {
+      strategy: "blueGreen",
+      fields: [
+        ["activeService", blueGreen.activeService],
+        ["previewService", blueGreen.previewService],
+      ],
+    };
   return undefined;
 }
 

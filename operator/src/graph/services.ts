@@ -97,8 +97,7 @@ export function serviceDiagnostics(objects: readonly ManifestObject[]): Diagnost
     const selected = candidates.filter((w) => entries.every(([k, v]) => w.spec.template.metadata.labels?.[k] === v));
     if (selected.length === 0) {
       const wanted = entries.map(([k, v]) => `${k}=${v}`).join(", ");
-      report(m, "warning", "MissingReference", ["spec", "selector"],
-        `selects no pods: no workload or Pod in namespace "${namespace}" has a pod template with the labels ${wanted}, so the Service has no endpoints`);
+      report(m, "warning", "MissingReference", ["spec", "selector"], `selects no pods: no workload or Pod in namespace "${namespace}" has a pod template with the labels ${wanted}, so the Service has no endpoints`);
       continue;
     }
     const names = selected.map((w) => makeKey(w.kind, w.metadata.name, w.metadata.namespace));
@@ -107,14 +106,17 @@ export function serviceDiagnostics(objects: readonly ManifestObject[]): Diagnost
       const target = p.targetPort ?? p.port;
       const protocol = p.protocol ?? "TCP";
       const declared = selected.some((w) =>
-        w.spec.template.spec.containers.some((c) =>
-          (c.ports ?? []).some((cp) => (cp.protocol ?? "TCP") === protocol && (typeof target === "string" ? cp.name === target : cp.containerPort === target)),
-        ),
+        w.spec.template.spec.containers.some((c) => (c.ports ?? []).some((cp) => (cp.protocol ?? "TCP") === protocol && (typeof target === "string" ? cp.name === target : cp.containerPort === target))),
       );
       if (declared) return;
       const what = typeof target === "string" ? `a port named "${target}"` : `containerPort ${target}`;
-      report(m, "warning", "MissingReference", ["spec", "ports", i, "targetPort"],
-        `no container of the selected workloads (${listed}) declares ${what} (${protocol}): coxswain gives host ports to declared container ports only, so this port of the Service has no endpoints`);
+      report(
+        m,
+        "warning",
+        "MissingReference",
+        ["spec", "ports", i, "targetPort"],
+        `no container of the selected workloads (${listed}) declares ${what} (${protocol}): coxswain gives host ports to declared container ports only, so this port of the Service has no endpoints`,
+      );
     });
   }
   return out;

@@ -10,9 +10,7 @@ import { secretKeys } from "../manifest/secret.js";
 import type { PathSegment } from "../manifest/paths.js";
 
 /** One reference of a volume: the object it depends on (when found), or the problem at `path`. */
-export type VolumeReference =
-  | { dependency: ResourceKey; path: readonly PathSegment[] }
-  | { missing: string; path: readonly PathSegment[] };
+export type VolumeReference = { dependency: ResourceKey; path: readonly PathSegment[] } | { missing: string; path: readonly PathSegment[] };
 
 /** The references of `workload`'s volumes in `namespace`, in the template's order; `lookup` finds objects of the commit by key. */
 export function volumeReferences(workload: TemplateOwner, namespace: string, lookup: (key: ResourceKey) => DesiredObject | undefined): VolumeReference[] {

@@ -168,9 +168,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
   if (priority !== undefined) {
     const n = parseInteger(priority);
     if (n === undefined || n < MIN_PRIORITY || n > MAX_USER_PRIORITY) {
-      issues.push(
-        fieldError("InvalidField", at(PRIORITY_ANNOTATION), `must be an integer from ${MIN_PRIORITY} to ${MAX_USER_PRIORITY} (got ${showValue(priority)})`),
-      );
+      issues.push(fieldError("InvalidField", at(PRIORITY_ANNOTATION), `must be an integer from ${MIN_PRIORITY} to ${MAX_USER_PRIORITY} (got ${showValue(priority)})`));
     } else if (!templateOwnerOf(obj)) noEffect(PRIORITY_ANNOTATION, workloads);
     else if (templateOwnerOf(obj)!.spec.template.spec.priorityClassName !== undefined) {
       const owner = templateOwnerOf(obj)!;
@@ -201,13 +199,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
   const promote = annotations[PROMOTE_ANNOTATION];
   if (promote !== undefined) {
     if (promote !== "full" && !(/^[0-9]+$/.test(promote) && Number.isSafeInteger(Number(promote)))) {
-      issues.push(
-        fieldError(
-          "InvalidField",
-          at(PROMOTE_ANNOTATION),
-          `must be "full" (skip every remaining step) or a non-negative integer N (promoted past the first N indefinite pauses) (got ${showValue(promote)})`,
-        ),
-      );
+      issues.push(fieldError("InvalidField", at(PROMOTE_ANNOTATION), `must be "full" (skip every remaining step) or a non-negative integer N (promoted past the first N indefinite pauses) (got ${showValue(promote)})`));
     } else if (obj.kind !== ("Rollout" satisfies Kind)) noEffect(PROMOTE_ANNOTATION, "Rollouts");
   }
   return issues;

@@ -31,17 +31,9 @@ export function autoscalerIssues(hpa: HorizontalPodAutoscaler): Issue[] {
   const ref = spec.scaleTargetRef;
   const targetKind = AUTOSCALE_TARGET_KINDS.find((k) => k === ref.kind);
   if (targetKind === undefined) {
-    issues.push(
-      fieldError("InvalidField", ["spec", "scaleTargetRef", "kind"], `coxswain scales a ${listOf(AUTOSCALE_TARGET_KINDS)} only: the kinds with a scale subresource (got ${showValue(ref.kind)})`),
-    );
+    issues.push(fieldError("InvalidField", ["spec", "scaleTargetRef", "kind"], `coxswain scales a ${listOf(AUTOSCALE_TARGET_KINDS)} only: the kinds with a scale subresource (got ${showValue(ref.kind)})`));
   } else if (ref.apiVersion !== undefined && !KINDS[targetKind].apiVersions.includes(ref.apiVersion)) {
-    issues.push(
-      fieldError(
-        "InvalidField",
-        ["spec", "scaleTargetRef", "apiVersion"],
-        `a ${targetKind} is apiVersion ${KINDS[targetKind].apiVersions.join(" or ")} (got ${showValue(ref.apiVersion)})`,
-      ),
-    );
+    issues.push(fieldError("InvalidField", ["spec", "scaleTargetRef", "apiVersion"], `a ${targetKind} is apiVersion ${KINDS[targetKind].apiVersions.join(" or ")} (got ${showValue(ref.apiVersion)})`));
   }
   const min = spec.minReplicas ?? 1;
   if (spec.maxReplicas > MAX_REPLICAS) {

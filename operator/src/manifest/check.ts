@@ -47,7 +47,9 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
         bytes,
         documentCount: 0,
         documents: [],
-        issues: [{ line, col, code: "YamlSyntax", severity: "error", field: "", message: `the file is not valid UTF-8 (byte 0x${content[offset]!.toString(16).padStart(2, "0")} at offset ${offset}); expected UTF-8 YAML` }],
+        issues: [
+          { line, col, code: "YamlSyntax", severity: "error", field: "", message: `the file is not valid UTF-8 (byte 0x${content[offset]!.toString(16).padStart(2, "0")} at offset ${offset}); expected UTF-8 YAML` },
+        ],
       };
     }
     text = decoded.text;
@@ -61,7 +63,16 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
       bytes,
       documentCount: 0,
       documents: [],
-      issues: [{ line, col, code: "YamlSyntax", severity: "error", field: "", message: `the file holds the control character ${name}, which YAML does not allow written as it is; expected printable text (in a double-quoted string it can be written as "${escaped}")` }],
+      issues: [
+        {
+          line,
+          col,
+          code: "YamlSyntax",
+          severity: "error",
+          field: "",
+          message: `the file holds the control character ${name}, which YAML does not allow written as it is; expected printable text (in a double-quoted string it can be written as "${escaped}")`,
+        },
+      ],
     };
   }
   const deep = tooDeepFlow(text);
@@ -70,7 +81,15 @@ export function checkFile(content: string | Uint8Array, opts: { maxDocuments?: n
       bytes,
       documentCount: 0,
       documents: [],
-      issues: [{ ...deep, code: "YamlSyntax", severity: "error", field: "", message: `flow collections ([…], {…}) are nested deeper than ${MAX_FLOW_DEPTH} levels here; expected a manifest (one written as JSON nests about 20 deep)` }],
+      issues: [
+        {
+          ...deep,
+          code: "YamlSyntax",
+          severity: "error",
+          field: "",
+          message: `flow collections ([…], {…}) are nested deeper than ${MAX_FLOW_DEPTH} levels here; expected a manifest (one written as JSON nests about 20 deep)`,
+        },
+      ],
     };
   }
   const maxDocuments = opts.maxDocuments ?? Infinity;

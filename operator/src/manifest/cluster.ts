@@ -47,7 +47,12 @@ export function parseUnixEndpoint(endpoint: string): string | undefined {
   const p = endpoint.slice("unix://".length);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: a NUL byte cannot be in a socket path
   if (!p.startsWith("/") || p.length < 2 || p.endsWith("/") || /[\s\u0000]/.test(p)) return undefined;
-  return p.slice(1).split("/").every((s) => s !== "" && s !== "." && s !== "..") ? p : undefined;
+  return p
+    .slice(1)
+    .split("/")
+    .every((s) => s !== "" && s !== "." && s !== "..")
+    ? p
+    : undefined;
 }
 
 /** A Node's portRange as numbers, both ends inclusive. */
@@ -92,9 +97,7 @@ export function nodeIssues(node: Node): Issue[] {
   const endpoint = spec.endpoint;
   if (endpoint.startsWith("tcp://")) {
     if (!parseTcpEndpoint(endpoint)) {
-      issues.push(
-        fieldError("InvalidField", ["spec", "endpoint"], `must be tcp://host:port with a DNS name, IPv4 address or [IPv6] address and a port from 1 to 65535, nothing after it (got ${showValue(endpoint)})`),
-      );
+      issues.push(fieldError("InvalidField", ["spec", "endpoint"], `must be tcp://host:port with a DNS name, IPv4 address or [IPv6] address and a port from 1 to 65535, nothing after it (got ${showValue(endpoint)})`));
     } else if (spec.tls === undefined) {
       issues.push(
         fieldError(
@@ -107,9 +110,7 @@ export function nodeIssues(node: Node): Issue[] {
     }
   } else {
     if (parseUnixEndpoint(endpoint) === undefined) {
-      issues.push(
-        fieldError("InvalidField", ["spec", "endpoint"], `must be unix:// followed by a clean absolute socket path (no '.', '..' or empty segments, no trailing '/') (got ${showValue(endpoint)})`),
-      );
+      issues.push(fieldError("InvalidField", ["spec", "endpoint"], `must be unix:// followed by a clean absolute socket path (no '.', '..' or empty segments, no trailing '/') (got ${showValue(endpoint)})`));
     }
     if (spec.tls !== undefined) {
       issues.push(fieldError("InvalidField", ["spec", "tls"], "applies to tcp:// endpoints only; a unix:// socket is local and needs no TLS"));
@@ -131,9 +132,7 @@ export function nodeIssues(node: Node): Issue[] {
     const capN = cap === undefined ? undefined : quantityOrIssue(res, cap, ["spec", "capacity", res], issues);
     const resN = reserved === undefined ? undefined : quantityOrIssue(res, reserved, ["spec", "reserved", res], issues);
     if (capN !== undefined && resN !== undefined && resN > capN) {
-      issues.push(
-        fieldError("InvalidField", ["spec", "reserved", res], `must not exceed spec.capacity.${res} ${showValue(cap)}: nothing would be left for pods (got ${showValue(reserved)})`),
-      );
+      issues.push(fieldError("InvalidField", ["spec", "reserved", res], `must not exceed spec.capacity.${res} ${showValue(cap)}: nothing would be left for pods (got ${showValue(reserved)})`));
     }
   }
   return issues;
@@ -143,11 +142,5 @@ export function nodeIssues(node: Node): Issue[] {
 export function priorityClassIssues(pc: PriorityClass): Issue[] {
   if (!pc.metadata.name.startsWith(SYSTEM_PRIORITY_PREFIX)) return [];
   const builtins = Object.keys(BUILTIN_PRIORITY_CLASSES).sort().join(" and ");
-  return [
-    fieldError(
-      "InvalidField",
-      ["metadata", "name"],
-      `priority class names with '${SYSTEM_PRIORITY_PREFIX}' prefix are reserved for system use only, as in Kubernetes (${builtins} exist without being declared)`,
-    ),
-  ];
+  return [fieldError("InvalidField", ["metadata", "name"], `priority class names with '${SYSTEM_PRIORITY_PREFIX}' prefix are reserved for system use only, as in Kubernetes (${builtins} exist without being declared)`)];
 }

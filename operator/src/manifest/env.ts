@@ -67,28 +67,21 @@ export function envIssues(c: Container, containers: readonly Container[], path: 
         issues.push(fieldError("InvalidField", where, `must name a ${sub.map === "labels" ? "label" : "annotation"} key that is a qualified name like "app" or "example.com/tier" (got ${showValue(sub.key)})`));
       } else if (!sub && !ENV_FIELD_PATHS.includes(fieldPath)) {
         const why = UNSUPPORTED_FIELDS[fieldPath];
-        issues.push(
-          fieldError(
-            "InvalidField",
-            where,
-            why !== undefined
-              ? `${fieldPath} is not supported by coxswain: ${why}`
-              : `must be one of ${ENV_FIELD_PATHS.join(", ")} (got ${showValue(fieldPath)})`,
-          ),
-        );
+        issues.push(fieldError("InvalidField", where, why !== undefined ? `${fieldPath} is not supported by coxswain: ${why}` : `must be one of ${ENV_FIELD_PATHS.join(", ")} (got ${showValue(fieldPath)})`));
       }
     }
     const res = from.resourceFieldRef;
     if (res) {
       if (res.containerName !== undefined && !containers.some((x) => x.name === res.containerName)) {
-        const names = containers.map((x) => x.name).sort().join(", ");
+        const names = containers
+          .map((x) => x.name)
+          .sort()
+          .join(", ");
         issues.push(fieldError("InvalidField", [...at, "resourceFieldRef", "containerName"], `must name a container of this pod (containers: ${names}) (got ${showValue(res.containerName)})`));
       }
       const resource = res.resource.endsWith("cpu") ? "cpu" : "memory";
       if (res.divisor !== undefined && !RESOURCE_DIVISORS[resource].includes(String(res.divisor))) {
-        issues.push(
-          fieldError("InvalidField", [...at, "resourceFieldRef", "divisor"], `must be one of ${RESOURCE_DIVISORS[resource].join(", ")} for ${resource}, as in Kubernetes (got ${showValue(res.divisor)})`),
-        );
+        issues.push(fieldError("InvalidField", [...at, "resourceFieldRef", "divisor"], `must be one of ${RESOURCE_DIVISORS[resource].join(", ")} for ${resource}, as in Kubernetes (got ${showValue(res.divisor)})`));
       }
     }
   });
@@ -100,9 +93,7 @@ export function envIssues(c: Container, containers: readonly Container[], path: 
       issues.push(fieldError("InvalidField", at, `must have exactly one of configMapRef, secretRef, as in Kubernetes (got ${got})`));
     }
     if (s.prefix !== undefined && s.prefix !== "" && !ENV_VAR_NAME.test(s.prefix)) {
-      issues.push(
-        fieldError("InvalidField", [...at, "prefix"], `must be a valid environment variable name: letters, digits, '_', '-' and '.', not starting with a digit (got ${showValue(s.prefix)})`),
-      );
+      issues.push(fieldError("InvalidField", [...at, "prefix"], `must be a valid environment variable name: letters, digits, '_', '-' and '.', not starting with a digit (got ${showValue(s.prefix)})`));
     }
   });
   return issues;

@@ -57,7 +57,6 @@ export function defaultPullPolicy(image: string): PullPolicy {
   return tag === "latest" || (tag === undefined && digest === undefined) ? "Always" : "IfNotPresent";
 }
 
-
 /**
  * Credentials for one registry, in the shape of Docker's AuthConfig (the X-Registry-Auth header of
  * POST /images/create). Holds secrets: never log, print, label or hash it.
@@ -97,7 +96,9 @@ export function readPullSecret(secret: Secret): { config: DockerConfig } | { pro
   }
   const auths = type === "kubernetes.io/dockerconfigjson" ? (isObject(json) ? json.auths : undefined) : json;
   if (!isObject(auths)) {
-    return { problem: `holds a ${key} without ${type === "kubernetes.io/dockerconfigjson" ? 'an "auths" object' : "an object of registries"}: expected {${type === "kubernetes.io/dockerconfigjson" ? '"auths": {' : ""}"<registry>": {"username": …, "password": …}}` };
+    return {
+      problem: `holds a ${key} without ${type === "kubernetes.io/dockerconfigjson" ? 'an "auths" object' : "an object of registries"}: expected {${type === "kubernetes.io/dockerconfigjson" ? '"auths": {' : ""}"<registry>": {"username": …, "password": …}}`,
+    };
   }
   const config = new Map<string, RegistryAuth>();
   for (const registry of Object.keys(auths).sort()) {

@@ -87,7 +87,9 @@ export function ingressIssues(ingress: Ingress): Issue[] {
 
   const annotated = ingress.metadata.annotations?.[INGRESS_CLASS_ANNOTATION];
   if (spec.ingressClassName !== undefined && annotated !== undefined) {
-    issues.push(fieldError("InvalidField", ["metadata", "annotations", INGRESS_CLASS_ANNOTATION], "can not be set when spec.ingressClassName is also set, as in Kubernetes: name the class once, in spec.ingressClassName"));
+    issues.push(
+      fieldError("InvalidField", ["metadata", "annotations", INGRESS_CLASS_ANNOTATION], "can not be set when spec.ingressClassName is also set, as in Kubernetes: name the class once, in spec.ingressClassName"),
+    );
   } else {
     const cls = ingressClassOf(ingress);
     if (cls !== undefined && cls !== COXSWAIN_INGRESS_CLASS) {
@@ -130,8 +132,10 @@ export function ingressIssues(ingress: Ingress): Issue[] {
   for (const list of groups.values()) {
     const [used, ...others] = [...list].sort(compareClaims);
     for (const c of others) {
-      warn(["spec", "rules", c.rule, "http", "paths", c.index, "path"],
-        `routes the same requests as rules[${used!.rule}].http.paths[${used!.index}] (same host, ${c.match === "Exact" ? "Exact path" : "prefix"}), which is used instead: this path never is`);
+      warn(
+        ["spec", "rules", c.rule, "http", "paths", c.index, "path"],
+        `routes the same requests as rules[${used!.rule}].http.paths[${used!.index}] (same host, ${c.match === "Exact" ? "Exact path" : "prefix"}), which is used instead: this path never is`,
+      );
     }
   }
 
@@ -142,7 +146,13 @@ export function ingressIssues(ingress: Ingress): Issue[] {
       if (problem) issues.push(fieldError("InvalidField", [...at, "hosts", j], problem));
     });
     if (t.secretName === undefined || t.secretName === "") {
-      issues.push(fieldError("InvalidField", [...at, "secretName"], "is required: a TLS entry without secretName uses the controller's default certificate, and coxswain has none; name a kubernetes.io/tls Secret of this namespace"));
+      issues.push(
+        fieldError(
+          "InvalidField",
+          [...at, "secretName"],
+          "is required: a TLS entry without secretName uses the controller's default certificate, and coxswain has none; name a kubernetes.io/tls Secret of this namespace",
+        ),
+      );
     }
   });
   return issues;
@@ -154,7 +164,13 @@ function backendIssues(backend: IngressBackend, path: Path): Issue[] {
   if (service === undefined) return [fieldError("InvalidField", path, "must name a service (name and port), as in Kubernetes")];
   const issues: Issue[] = [];
   if (!isServiceName(service.name)) {
-    issues.push(fieldError("InvalidField", [...path, "service", "name"], `must be a Service name, a DNS-1035 label, as in Kubernetes: at most 63 lowercase letters, digits and '-', starting with a letter (got ${showValue(service.name)})`));
+    issues.push(
+      fieldError(
+        "InvalidField",
+        [...path, "service", "name"],
+        `must be a Service name, a DNS-1035 label, as in Kubernetes: at most 63 lowercase letters, digits and '-', starting with a letter (got ${showValue(service.name)})`,
+      ),
+    );
   }
   const { name, number } = service.port;
   if (name !== undefined && number !== undefined) {

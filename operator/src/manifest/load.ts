@@ -160,11 +160,7 @@ class SetBuilder {
 
   symlink(path: string, target: string | undefined): void {
     const to = target === undefined ? "" : ` (to ${JSON.stringify(target.length > 200 ? `${target.slice(0, 197)}...` : target)})`;
-    this.#error(
-      path,
-      "SymlinkNotAllowed",
-      `this is a symbolic link${to}; coxswain follows no links under the manifest path, in Git or on disk — replace it with the file or directory it points to`,
-    );
+    this.#error(path, "SymlinkNotAllowed", `this is a symbolic link${to}; coxswain follows no links under the manifest path, in Git or on disk — replace it with the file or directory it points to`);
   }
 
   /**

@@ -44,7 +44,8 @@ export function tooDeepFlow(text: string): LineCol | undefined {
   let depth = 0;
   let offset = 0;
   for (const token of new Lexer().lex(text)) {
-    if (token === "\u0002") depth = 0; // a new document
+    if (token === "\u0002")
+      depth = 0; // a new document
     else if (token === "[" || token === "{") {
       if (++depth > MAX_FLOW_DEPTH) {
         const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
@@ -310,13 +311,7 @@ function yamlMessage(message: string, code: string): string {
   return `${firstLine.replace(/ at line \d+, column \d+:?$/, "")} (${code})`;
 }
 
-function indexNode(
-  node: YamlNode | null,
-  path: PathSegment[],
-  keyNode: YamlNode | null,
-  index: PositionIndex,
-  at: (offset: number) => LineCol,
-): void {
+function indexNode(node: YamlNode | null, path: PathSegment[], keyNode: YamlNode | null, index: PositionIndex, at: (offset: number) => LineCol): void {
   const keyOffset = keyNode?.range?.[0];
   const valueOffset = node?.range?.[0];
   const keyPos = at(keyOffset ?? valueOffset ?? 0);

@@ -4,19 +4,7 @@
  * constraints, and the fields that mean nothing on Docker hosts (IGNORED_POD_FIELDS). Shared by every
  * workload kind; paths start at the template (["spec", "template"]).
  */
-import type {
-  Container,
-  ContainerPort,
-  LifecycleHandler,
-  NodeSelectorTerm,
-  PodAffinityTerm,
-  PodTemplateSpec,
-  PodSpec,
-  Probe,
-  SeccompProfile,
-  Toleration,
-  TopologySpreadConstraint,
-} from "../api/generated/index.js";
+import type { Container, ContainerPort, LifecycleHandler, NodeSelectorTerm, PodAffinityTerm, PodTemplateSpec, PodSpec, Probe, SeccompProfile, Toleration, TopologySpreadConstraint } from "../api/generated/index.js";
 import { capabilityName } from "../api/capabilities.js";
 import { parseCpu, parseMemory } from "../api/quantity.js";
 import { defaultPullPolicy } from "./image.js";
@@ -121,7 +109,13 @@ export function podTemplateIssues(template: PodTemplateSpec, base: Path): Issue[
   const issues: Issue[] = [];
   const init = template.metadata?.annotations?.[INIT_ANNOTATION];
   if (init !== undefined && init !== "true" && init !== "false") {
-    issues.push(fieldError("InvalidField", [...base, "metadata", "annotations", INIT_ANNOTATION], `must be "true" (the default: run under the engine's init, which forwards signals) or "false" (the command is PID 1 itself) (got ${showValue(init)})`));
+    issues.push(
+      fieldError(
+        "InvalidField",
+        [...base, "metadata", "annotations", INIT_ANNOTATION],
+        `must be "true" (the default: run under the engine's init, which forwards signals) or "false" (the command is PID 1 itself) (got ${showValue(init)})`,
+      ),
+    );
   }
   const noDns = spec.dnsPolicy === "None";
   if (noDns) {
@@ -224,7 +218,9 @@ function volumeIssues(spec: PodTemplateSpec["spec"], specPath: Path): Issue[] {
           issues.push(fieldError("InvalidField", [...mPath, "subPath"], "a subPath of a hostPath volume is not supported by coxswain: name the sub-directory in hostPath.path instead"));
         }
         if (volume?.emptyDir?.medium === "Memory") {
-          issues.push(fieldError("InvalidField", [...mPath, "subPath"], "a subPath of a Memory emptyDir is not supported by coxswain: its tmpfs is mounted empty, so no sub-directory exists to mount; mount the volume itself"));
+          issues.push(
+            fieldError("InvalidField", [...mPath, "subPath"], "a subPath of a Memory emptyDir is not supported by coxswain: its tmpfs is mounted empty, so no sub-directory exists to mount; mount the volume itself"),
+          );
         }
       }
     });
@@ -252,10 +248,7 @@ function relativePathProblem(path: string): string | undefined {
 
 /** The pod's init containers, then its containers, each with its path. */
 function podContainers(spec: PodSpec, specPath: Path): { c: Container; path: Path }[] {
-  return [
-    ...(spec.initContainers ?? []).map((c, i) => ({ c, path: [...specPath, "initContainers", i] })),
-    ...spec.containers.map((c, i) => ({ c, path: [...specPath, "containers", i] })),
-  ];
+  return [...(spec.initContainers ?? []).map((c, i) => ({ c, path: [...specPath, "initContainers", i] })), ...spec.containers.map((c, i) => ({ c, path: [...specPath, "containers", i] }))];
 }
 
 /**
@@ -278,7 +271,9 @@ function initContainerIssues(spec: PodSpec, specPath: Path, all: readonly Contai
     } else names.set(c.name, `initContainers[${ci}]`);
     for (const field of ["readinessProbe", "livenessProbe", "startupProbe", "lifecycle"] as const) {
       if (c[field] !== undefined) {
-        issues.push(fieldError("InvalidField", [...cPath, field], `must not be set on an init container, as in Kubernetes: it runs to completion before the pod's containers start, and is never ready or restarted for health`));
+        issues.push(
+          fieldError("InvalidField", [...cPath, field], `must not be set on an init container, as in Kubernetes: it runs to completion before the pod's containers start, and is never ready or restarted for health`),
+        );
       }
     }
     if (c.ports?.length) {
@@ -315,17 +310,13 @@ function containerIssues(containers: readonly Container[], path: Path, all: read
       const id = `${protocol}/${p.containerPort}`;
       const first = portNumbers.get(id);
       if (first !== undefined) {
-        issues.push(
-          fieldError("InvalidField", [...pPath, "containerPort"], `duplicate containerPort ${p.containerPort}/${protocol} (first declared by ${first}); each port and protocol may appear once in a pod`),
-        );
+        issues.push(fieldError("InvalidField", [...pPath, "containerPort"], `duplicate containerPort ${p.containerPort}/${protocol} (first declared by ${first}); each port and protocol may appear once in a pod`));
       } else portNumbers.set(id, where);
       if (p.hostPort !== undefined) {
         const hid = `${protocol}/${p.hostPort}`;
         const firstHost = hostPorts.get(hid);
         if (firstHost !== undefined) {
-          issues.push(
-            fieldError("InvalidField", [...pPath, "hostPort"], `duplicate hostPort ${p.hostPort}/${protocol} (first declared by ${firstHost}); a host port can be used once per pod, as in Kubernetes`),
-          );
+          issues.push(fieldError("InvalidField", [...pPath, "hostPort"], `duplicate hostPort ${p.hostPort}/${protocol} (first declared by ${firstHost}); a host port can be used once per pod, as in Kubernetes`));
         } else hostPorts.set(hid, where);
       }
     });
@@ -398,24 +389,15 @@ function declaredPortIssues(c: Container, port: number | string, portPath: Path,
   if (typeof port === "string") {
     if (ports.some((p) => p.name === port)) return issues;
     const names = ports.flatMap((p) => (p.name === undefined ? [] : [p.name])).sort();
-    issues.push(
-      fieldError(
-        "InvalidField",
-        portPath,
-        `port ${showValue(port)} is not a port name of container ${showValue(c.name)} (declared: ${names.length > 0 ? names.join(", ") : "none"}); ${why}`,
-      ),
-    );
+    issues.push(fieldError("InvalidField", portPath, `port ${showValue(port)} is not a port name of container ${showValue(c.name)} (declared: ${names.length > 0 ? names.join(", ") : "none"}); ${why}`));
     return issues;
   }
   if (ports.some((p) => p.containerPort === port && (p.protocol ?? "TCP") === "TCP")) return issues;
-  const numbers = ports.filter((p) => (p.protocol ?? "TCP") === "TCP").map((p) => p.containerPort).sort((a, b) => a - b);
-  issues.push(
-    fieldError(
-      "InvalidField",
-      portPath,
-      `port ${showValue(port)} is not a TCP containerPort of container ${showValue(c.name)} (declared: ${numbers.length > 0 ? numbers.join(", ") : "none"}); ${why}`,
-    ),
-  );
+  const numbers = ports
+    .filter((p) => (p.protocol ?? "TCP") === "TCP")
+    .map((p) => p.containerPort)
+    .sort((a, b) => a - b);
+  issues.push(fieldError("InvalidField", portPath, `port ${showValue(port)} is not a TCP containerPort of container ${showValue(c.name)} (declared: ${numbers.length > 0 ? numbers.join(", ") : "none"}); ${why}`));
   return issues;
 }
 
@@ -450,14 +432,16 @@ function securityIssues(spec: PodSpec, specPath: Path): Issue[] {
     }
     if (own.allowPrivilegeEscalation === false) {
       if (own.privileged === true) {
-        issues.push(fieldError("InvalidField", [...path, "allowPrivilegeEscalation"], "cannot set allowPrivilegeEscalation to false and privileged to true (as in Kubernetes): a privileged container has every privilege"));
+        issues.push(
+          fieldError("InvalidField", [...path, "allowPrivilegeEscalation"], "cannot set allowPrivilegeEscalation to false and privileged to true (as in Kubernetes): a privileged container has every privilege"),
+        );
       }
       const sysAdmin = (own.capabilities?.add ?? []).findIndex((n) => capabilityName(n) === "SYS_ADMIN");
       if (sysAdmin >= 0) {
         issues.push(fieldError("InvalidField", [...path, "capabilities", "add", sysAdmin], "cannot set allowPrivilegeEscalation to false and add CAP_SYS_ADMIN (as in Kubernetes): SYS_ADMIN gives the privileges back"));
       }
     }
-   }
+  }
   return issues;
 }
 
@@ -510,13 +494,7 @@ function resourceIssues(c: Container, path: Path): Issue[] {
     const req = parsed.requests![res];
     const lim = parsed.limits![res];
     if (req !== undefined && lim !== undefined && req > lim) {
-      issues.push(
-        fieldError(
-          "InvalidField",
-          [...path, "requests", res],
-          `must be less than or equal to the ${res} limit ${showValue(c.resources?.limits?.[res])} (got ${showValue(c.resources?.requests?.[res])})`,
-        ),
-      );
+      issues.push(fieldError("InvalidField", [...path, "requests", res], `must be less than or equal to the ${res} limit ${showValue(c.resources?.limits?.[res])} (got ${showValue(c.resources?.requests?.[res])})`));
     }
   }
   const limits = c.resources?.limits ?? {};
@@ -531,7 +509,13 @@ function resourceIssues(c: Container, path: Path): Issue[] {
       } else if (name.startsWith("hugepages-")) {
         issues.push(fieldError("InvalidField", at, `${name} is not supported by coxswain: it reserves no huge pages on a node nor gives them to a container`));
       } else if (/(^|\.)kubernetes\.io\//.test(name)) {
-        issues.push(fieldError("InvalidField", at, `must not be in the kubernetes.io domain, which Kubernetes keeps for its own resources; an extended resource is named by your own domain, e.g. example.com/dongle (got ${showValue(name)})`));
+        issues.push(
+          fieldError(
+            "InvalidField",
+            at,
+            `must not be in the kubernetes.io domain, which Kubernetes keeps for its own resources; an extended resource is named by your own domain, e.g. example.com/dongle (got ${showValue(name)})`,
+          ),
+        );
       } else if (!/^[0-9]+$/.test(String(q))) {
         issues.push(fieldError("InvalidField", at, `must be a whole number: an extended resource has no fractions, as in Kubernetes (got ${showValue(q)})`));
       } else if (group === "requests" && limits[name] === undefined) {
@@ -639,7 +623,11 @@ function spreadIssues(constraints: readonly TopologySpreadConstraint[], path: Pa
     const first = seen.get(id);
     if (first !== undefined) {
       issues.push(
-        fieldError("InvalidField", [...cPath, "topologyKey"], `duplicate {${c.topologyKey}, ${c.whenUnsatisfiable}} (first at topologySpreadConstraints[${first}]); each topologyKey and whenUnsatisfiable pair may appear once, as in Kubernetes`),
+        fieldError(
+          "InvalidField",
+          [...cPath, "topologyKey"],
+          `duplicate {${c.topologyKey}, ${c.whenUnsatisfiable}} (first at topologySpreadConstraints[${first}]); each topologyKey and whenUnsatisfiable pair may appear once, as in Kubernetes`,
+        ),
       );
     } else seen.set(id, i);
     if (c.labelSelector) issues.push(...selectorIssues(c.labelSelector, [...cPath, "labelSelector"]));

@@ -56,11 +56,14 @@ export function parsePolicy(text: string, file: string): Policy {
       problems.push(`${file}:${line}:${col}: ${path.length > 0 ? `${formatFieldPath(path)}: ` : ""}${message}`);
     };
     const root = doc.data;
-    if (!isMapping(root)) at([], "expected a mapping with namespaces: { <namespace or \"*\">: { allowPrivileged, allowHostPID, allowHostIPC, allowHostPath, allowedCapabilities } }");
+    if (!isMapping(root)) at([], 'expected a mapping with namespaces: { <namespace or "*">: { allowPrivileged, allowHostPID, allowHostIPC, allowHostPath, allowedCapabilities } }');
     else {
-      for (const key of Object.keys(root).filter((k) => k !== "namespaces").sort()) at([key], 'unknown field; expected only "namespaces"');
+      for (const key of Object.keys(root)
+        .filter((k) => k !== "namespaces")
+        .sort())
+        at([key], 'unknown field; expected only "namespaces"');
       const entries = root.namespaces;
-      if (!isMapping(entries)) at(["namespaces"], "expected a mapping of namespace names (or \"*\" for every other namespace) to what their pods may do");
+      if (!isMapping(entries)) at(["namespaces"], 'expected a mapping of namespace names (or "*" for every other namespace) to what their pods may do');
       else {
         for (const [ns, value] of Object.entries(entries)) {
           const path = ["namespaces", ns];
@@ -75,7 +78,7 @@ export function parsePolicy(text: string, file: string): Policy {
               if (typeof v === "boolean") entry[field as (typeof FLAGS)[number]] = v;
               else at([...path, field], `expected true or false (got ${JSON.stringify(v)})`);
             } else if (field === "allowedCapabilities") {
-              if (!Array.isArray(v)) at([...path, field], "expected a list of capability names like NET_ADMIN, or \"*\" for any");
+              if (!Array.isArray(v)) at([...path, field], 'expected a list of capability names like NET_ADMIN, or "*" for any');
               else
                 v.forEach((name: unknown, i) => {
                   const bare = typeof name === "string" ? (name === "*" ? "*" : capabilityName(name)) : undefined;
@@ -128,8 +131,7 @@ export function policyDiagnostics(policy: Policy | undefined, objects: readonly 
     const { rule, source } = namespacePolicy(policy, namespace);
     const spec = templated.owner.spec.template.spec;
     const base: PathSegment[] = templated.path(["spec", "template", "spec"]);
-    const deny = (path: PathSegment[], what: string) =>
-      out.push({ ...m.locate(path), code: "PolicyDenied", severity: "error", field: formatFieldPath(path), message: `${what} is not allowed: ${source}` });
+    const deny = (path: PathSegment[], what: string) => out.push({ ...m.locate(path), code: "PolicyDenied", severity: "error", field: formatFieldPath(path), message: `${what} is not allowed: ${source}` });
     if (spec.hostPID === true && !rule.allowHostPID) deny([...base, "hostPID"], "hostPID (sharing the node's process namespace)");
     if (spec.hostIPC === true && !rule.allowHostIPC) deny([...base, "hostIPC"], "hostIPC (sharing the node's IPC namespace)");
     // hostPath volumes: the volumes field is typed by the volume schema where coxswain supports them.
@@ -137,10 +139,7 @@ export function policyDiagnostics(policy: Policy | undefined, objects: readonly 
     volumes.forEach((v, i) => {
       if (v.hostPath !== undefined && !rule.allowHostPath) deny([...base, "volumes", i, "hostPath"], "a hostPath volume (a directory of the node)");
     });
-    const all = [
-      ...(spec.initContainers ?? []).map((c, ci) => ({ c, at: [...base, "initContainers", ci] })),
-      ...spec.containers.map((c, ci) => ({ c, at: [...base, "containers", ci] })),
-    ];
+    const all = [...(spec.initContainers ?? []).map((c, ci) => ({ c, at: [...base, "initContainers", ci] })), ...spec.containers.map((c, ci) => ({ c, at: [...base, "containers", ci] }))];
     all.forEach(({ c, at }) => {
       const sc = c.securityContext;
       if (!sc) return;

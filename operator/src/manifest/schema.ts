@@ -34,8 +34,7 @@ export const DNS1123_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a
 /** A label value: empty, or at most 63 alphanumerics with '-', '_', '.' inside. */
 export const LABEL_VALUE = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 /** A label or annotation key: optional DNS-subdomain prefix (≤ 253) and "/", then a name (≤ 63). */
-export const QUALIFIED_NAME =
-  "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
+export const QUALIFIED_NAME = "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
 
 /**
  * Fields of metadata that the API server sets. Manifests exported with `kubectl get -o yaml` carry them;
@@ -82,8 +81,8 @@ export const PATTERN_PHRASES: Record<string, string> = {
   [LABEL_VALUE]: "a label value (letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty)",
   [QUALIFIED_NAME]: "a qualified name like \"app\" or \"example.com/app\" (name part: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)",
   "^[a-z]([-a-z0-9]*[a-z0-9])?$": "a Service name (a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit)",
-  "^[0-9]+%?$": "a non-negative integer or a percentage like \"25%\"",
-  "^[0-9]+%$": "a percentage like \"50%\" (a number of pods is written without quotes)",
+  "^[0-9]+%?$": 'a non-negative integer or a percentage like "25%"',
+  "^[0-9]+%$": 'a percentage like "50%" (a number of pods is written without quotes)',
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)m?$": "a CPU quantity like 250m, 0.5 or 2",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a memory quantity like 128Mi, 1G or 1048576",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|[KMGTPE]i|[kMGTPE])?$": "a resource divisor like 1, 1m or 1Mi",
@@ -92,7 +91,7 @@ export const PATTERN_PHRASES: Record<string, string> = {
   "^/": 'an absolute path (starting with "/")',
   "^(unix:///|tcp://).+$": "unix:///absolute/path/to/docker.sock or tcp://host:port",
   "^[-A-Za-z0-9]+$": "an HTTP header name (letters, digits and '-')",
-  "^[0-9]{1,5}-[0-9]{1,5}$": "a port range \"from-to\" like 30000-32767",
+  "^[0-9]{1,5}-[0-9]{1,5}$": 'a port range "from-to" like 30000-32767',
   "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}/[0-9]{1,2}$": "a network inside 127.0.0.0/8 like 127.77.0.0/16",
   "^(cpu|memory|ephemeral-storage|hugepages-.+|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$":
     "a resource name: cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource named with a domain like example.com/dongle",
@@ -144,13 +143,7 @@ function ajv(): Ajv {
     validate: () => false,
     errors: false,
   });
-  for (const keyword of [
-    "x-kubernetes-preserve-unknown-fields",
-    "x-kubernetes-embedded-resource",
-    "x-kubernetes-list-type",
-    "x-kubernetes-list-map-keys",
-    "x-kubernetes-map-type",
-  ]) {
+  for (const keyword of ["x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-map-type"]) {
     a.addKeyword({ keyword });
   }
   ajvInstance = a;

@@ -36,9 +36,7 @@ export function secretIssues(secret: Secret): Issue[] {
   for (const key of Object.keys(data).sort()) {
     const value = data[key]!;
     if (!isBase64(value)) {
-      issues.push(
-        fieldError("InvalidField", ["data", key], "must be base64 (standard alphabet, padded with '='), e.g. as printed by `base64 -w0`; the value is secret and not shown"),
-      );
+      issues.push(fieldError("InvalidField", ["data", key], "must be base64 (standard alphabet, padded with '='), e.g. as printed by `base64 -w0`; the value is secret and not shown"));
     } else if (!Object.hasOwn(stringData, key)) {
       size += Buffer.byteLength(key) + Buffer.from(value, "base64").byteLength;
     }

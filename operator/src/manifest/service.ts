@@ -36,15 +36,7 @@ export function isServiceName(name: string): boolean {
 type Path = readonly PathSegment[];
 
 /** The fields reported as warnings ("ignored") and dropped by applyServiceDefaults, when not an error. */
-const IGNORED_FIELDS = [
-  "clusterIPs",
-  "ipFamilies",
-  "ipFamilyPolicy",
-  "externalTrafficPolicy",
-  "internalTrafficPolicy",
-  "allocateLoadBalancerNodePorts",
-  "healthCheckNodePort",
-] as const;
+const IGNORED_FIELDS = ["clusterIPs", "ipFamilies", "ipFamilyPolicy", "externalTrafficPolicy", "internalTrafficPolicy", "allocateLoadBalancerNodePorts", "healthCheckNodePort"] as const;
 
 /**
  * Why a port name (a targetPort, an Ingress backend's port) is not an IANA service name (Kubernetes'
@@ -164,7 +156,8 @@ export function serviceIssues(svc: Service): Issue[] {
   else if (spec.ipFamilyPolicy !== undefined) warn(["spec", "ipFamilyPolicy"], `is ignored, as Kubernetes' API server sets it: ${families}`);
   if (spec.ipFamilies !== undefined) warn(["spec", "ipFamilies"], `is ignored, as Kubernetes' API server sets it: ${families}`);
   if (spec.allocateLoadBalancerNodePorts === false) unsupported(["spec", "allocateLoadBalancerNodePorts"], "allocateLoadBalancerNodePorts false", "a LoadBalancer Service is a NodePort Service on every node's address");
-  else if (spec.allocateLoadBalancerNodePorts !== undefined) warn(["spec", "allocateLoadBalancerNodePorts"], "is ignored: coxswain always gives a LoadBalancer Service nodePorts (it is a NodePort Service on every node's address)");
+  else if (spec.allocateLoadBalancerNodePorts !== undefined)
+    warn(["spec", "allocateLoadBalancerNodePorts"], "is ignored: coxswain always gives a LoadBalancer Service nodePorts (it is a NodePort Service on every node's address)");
   if (spec.healthCheckNodePort !== undefined) warn(["spec", "healthCheckNodePort"], "is ignored, as Kubernetes' API server sets it for externalTrafficPolicy Local, which coxswain does not support");
   return issues;
 }

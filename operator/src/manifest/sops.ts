@@ -93,10 +93,7 @@ export class AgeKeyring {
         if (!/^AGE-SECRET-KEY-(PQ-)?1/.test(line)) throw new Error("not an identity");
         recipient = await identityToRecipient(line);
       } catch {
-        throw new CoxError(
-          "InvalidArgument",
-          `age key file ${source}: line ${i + 1} is not an age identity; expected one AGE-SECRET-KEY-1… per line (as age-keygen writes it), empty lines and # comments`,
-        );
+        throw new CoxError("InvalidArgument", `age key file ${source}: line ${i + 1} is not an age identity; expected one AGE-SECRET-KEY-1… per line (as age-keygen writes it), empty lines and # comments`);
       }
       identities.push(line);
       recipients.push(recipient);
@@ -402,7 +399,12 @@ function walkNode(node: YamlNode | null, sopsPath: string[], path: PathSegment[]
 function dataKey(contents: YamlNode | null, meta: YamlNode, keyring: AgeKeyring | undefined): Buffer {
   const groups = items(child(meta, "key_groups"));
   const flat = ["age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"].some((k) => items(child(meta, k)).length > 0);
-  if (!flat && groups.length > 1) throw new SopsRefusal(child(meta, "key_groups"), [SOPS_KEY, "key_groups"], "the data key is split over several key groups (Shamir's secret sharing), which coxswain does not support; encrypt for age recipients in one group");
+  if (!flat && groups.length > 1)
+    throw new SopsRefusal(
+      child(meta, "key_groups"),
+      [SOPS_KEY, "key_groups"],
+      "the data key is split over several key groups (Shamir's secret sharing), which coxswain does not support; encrypt for age recipients in one group",
+    );
   const stanzas = ageStanzas(contents);
   if (stanzas.length === 0) throw new SopsRefusal(meta, [SOPS_KEY], "the file is encrypted for no age recipient (only for PGP or a cloud KMS); coxswain decrypts with age keys only: encrypt with sops --age <recipient>");
   const recipients = stanzas.map((s) => s.recipient ?? "(unnamed)").join(", ");

@@ -37,7 +37,13 @@ function workloadIssues(w: Replicated): Issue[] {
 
   const replicas = "replicas" in spec ? spec.replicas : undefined;
   if (replicas !== undefined && replicas > MAX_REPLICAS) {
-    issues.push(fieldError("InvalidField", ["spec", "replicas"], `must be at most ${MAX_REPLICAS.toLocaleString("en-US")}: coxswain plans a workload's pods in one pass and runs at most that many of one workload — split it into several (got ${replicas})`));
+    issues.push(
+      fieldError(
+        "InvalidField",
+        ["spec", "replicas"],
+        `must be at most ${MAX_REPLICAS.toLocaleString("en-US")}: coxswain plans a workload's pods in one pass and runs at most that many of one workload — split it into several (got ${replicas})`,
+      ),
+    );
   }
 
   const selectorPath = ["spec", "selector"];
@@ -146,13 +152,7 @@ export function rolloutIssues(r: Rollout): Issue[] {
       if (step.analysis !== undefined) issues.push(...analysisIssues(step.analysis, [...stepPath, "analysis"], weight));
       const duration = step.pause?.duration;
       if (duration !== undefined && pauseDurationSeconds(duration) === undefined) {
-        issues.push(
-          fieldError(
-            "InvalidField",
-            [...stepPath, "pause", "duration"],
-            `must be a non-negative number of seconds, or a duration like "30s", "5m", "1h" or "1h30m" (got ${showValue(duration)})`,
-          ),
-        );
+        issues.push(fieldError("InvalidField", [...stepPath, "pause", "duration"], `must be a non-negative number of seconds, or a duration like "30s", "5m", "1h" or "1h30m" (got ${showValue(duration)})`));
       }
     });
   } else if (strategy.blueGreen) {
@@ -226,7 +226,7 @@ function checkIntOrPercent(v: number | string | undefined, path: Path, capAt100:
   return undefined;
 }
 
-const GO_DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+const GO_DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
 /**
  * A canary pause's duration in whole seconds, as Argo Rollouts reads it (RolloutPause.DurationSeconds): an

@@ -159,12 +159,7 @@ export function blueGreenStep(input: BlueGreenInput): BlueGreenResult {
   }
   const pods = planPods(w, sizes, { limit: Infinity });
   const wantedPlan = pods.plans.find((p) => p.revision === input.revision);
-  const complete =
-    active === input.revision &&
-    w.wanted.active.length === R &&
-    w.wanted.availablePods === R &&
-    (wantedPlan?.create ?? 0) === 0 &&
-    (wantedPlan?.remove.length ?? 0) === 0;
+  const complete = active === input.revision && w.wanted.active.length === R && w.wanted.availablePods === R && (wantedPlan?.create ?? 0) === 0 && (wantedPlan?.remove.length ?? 0) === 0;
   if (complete && reasons.length === 0) reasons.push(`revision ${short(input.revision)} complete: ${R} available`);
   const step = finishStep(w, pods, {
     lastProgressAt: input.lastProgressAt,

@@ -121,15 +121,7 @@ function adjustWithinLimits(drain: RS | undefined, adjust: RS | undefined, drain
  * Argo's CalculateReplicaCountsForBasicCanary: the sizes the new and stable revisions should have now, given
  * the weight, the limits and the current sizes (`othersSize`: Σ sizes of every other revision).
  */
-export function basicCanaryCounts(a: {
-  replicas: number;
-  weight: number;
-  maxSurge: number;
-  maxUnavailable: number;
-  newRS: RS;
-  stableRS?: RS;
-  othersSize: number;
-}): { newCount: number; stableCount: number } {
+export function basicCanaryCounts(a: { replicas: number; weight: number; maxSurge: number; maxUnavailable: number; newRS: RS; stableRS?: RS; othersSize: number }): { newCount: number; stableCount: number } {
   const { replicas, maxSurge, newRS, stableRS } = a;
   let { canary: desiredNew, stable: desiredStable } = canaryWeightCounts(replicas, a.weight, maxSurge);
   let newCount = newRS.size;
@@ -455,13 +447,7 @@ export function canaryStep(input: CanaryInput): CanaryResult {
   const { replicas } = params;
   const active = w.revs.reduce((t, r) => t + r.active.length, 0);
   const availableAll = w.revs.reduce((t, r) => t + r.availablePods, 0);
-  const complete =
-    stable === input.revision &&
-    w.wanted.active.length === replicas &&
-    active === replicas &&
-    availableAll === replicas &&
-    pods.created === 0 &&
-    pods.remove.length === 0;
+  const complete = stable === input.revision && w.wanted.active.length === replicas && active === replicas && availableAll === replicas && pods.created === 0 && pods.remove.length === 0;
   const weight = stable === input.revision || !stableRev ? 100 : canaryWeightAt(steps, index);
   const trafficWeight = stable === input.revision || !stableRev ? 100 : sharedWeight(w, sides, sizes, steps, index);
   if (complete) reasons.splice(0, reasons.length, `revision ${short(input.revision)} complete: ${replicas} available`);

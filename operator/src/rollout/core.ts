@@ -238,7 +238,13 @@ export function planPods(w: World, desired: ReadonlyMap<string, number>, opts: {
     const rm = r.failed.map((p) => p.name).sort();
     failedNames.push(...rm);
     const surplus = r.active.length - size(r);
-    const victims = surplus > 0 ? [...r.active].sort(compareForRemoval).slice(0, surplus).map((p) => p.name) : [];
+    const victims =
+      surplus > 0
+        ? [...r.active]
+            .sort(compareForRemoval)
+            .slice(0, surplus)
+            .map((p) => p.name)
+        : [];
     removedActive += victims.length;
     removeBy.set(r.revision, [...rm, ...victims]);
   }

@@ -107,7 +107,15 @@ export function cronJobStep(input: CronJobInput): CronJobStep {
   if (params.suspend) return done({ skipped: { reason: "Suspended", message: `the run due at ${new Date(due).toISOString()} was not started: the CronJob is suspended` } });
   const active = input.runs.filter((r) => r.phase === "Running");
   if (active.length > 0 && params.concurrencyPolicy === "Forbid") {
-    return done({ skipped: { reason: "ConcurrencyForbidden", message: `the run due at ${new Date(due).toISOString()} waits: ${active.map((r) => r.name).sort().join(", ")} still runs (concurrencyPolicy Forbid)` } });
+    return done({
+      skipped: {
+        reason: "ConcurrencyForbidden",
+        message: `the run due at ${new Date(due).toISOString()} waits: ${active
+          .map((r) => r.name)
+          .sort()
+          .join(", ")} still runs (concurrencyPolicy Forbid)`,
+      },
+    });
   }
   if (params.concurrencyPolicy === "Replace") for (const r of active) remove.add(r.name);
   return { ...base, start: { name, scheduledAt: due }, lastScheduleTime: due, remove: [...remove].sort() };
@@ -116,7 +124,10 @@ export function cronJobStep(input: CronJobInput): CronJobStep {
 /** The finished runs beyond the history limits: the oldest go first. */
 function historyOverflow(runs: readonly CronRun[], params: CronJobParams): string[] {
   const out: string[] = [];
-  for (const [phase, limit] of [["Complete", params.successfulJobsHistoryLimit], ["Failed", params.failedJobsHistoryLimit]] as const) {
+  for (const [phase, limit] of [
+    ["Complete", params.successfulJobsHistoryLimit],
+    ["Failed", params.failedJobsHistoryLimit],
+  ] as const) {
     const ended = runs.filter((r) => r.phase === phase).sort((a, b) => (b.finishedAt ?? b.scheduledAt) - (a.finishedAt ?? a.scheduledAt) || b.scheduledAt - a.scheduledAt);
     out.push(...ended.slice(limit).map((r) => r.name));
   }

@@ -63,8 +63,7 @@ export function rolloutHealth(input: HealthInput): RolloutHealth {
     failure = {
       code: "CrashLoopBackOff",
       message:
-        `${crashedPods.length} of ${input.replicas} updated pod(s) crashed (${list(crashedPods)}); ` +
-        `expected at most ${Math.floor(policy.maxFailureRatio * denominator)} (maxFailureRatio ${policy.maxFailureRatio})`,
+        `${crashedPods.length} of ${input.replicas} updated pod(s) crashed (${list(crashedPods)}); ` + `expected at most ${Math.floor(policy.maxFailureRatio * denominator)} (maxFailureRatio ${policy.maxFailureRatio})`,
       pods: crashedPods,
     };
   }
@@ -89,8 +88,7 @@ export function rolloutHealth(input: HealthInput): RolloutHealth {
     };
   }
 
-  const stable =
-    input.complete && !failure && pods.every((p) => p.ready && p.readySince !== undefined && p.readySince + monitorMs <= now);
+  const stable = input.complete && !failure && pods.every((p) => p.ready && p.readySince !== undefined && p.readySince + monitorMs <= now);
 
   let requeueAfterMs: number | undefined;
   const soonest = (ms: number) => {

@@ -71,10 +71,7 @@ export interface JobInput {
 }
 
 /** The Job's condition, with Kubernetes' reasons. */
-export type JobCondition =
-  | { type: "Running" }
-  | { type: "Complete"; at: number }
-  | { type: "Failed"; reason: "BackoffLimitExceeded" | "DeadlineExceeded"; at: number; message: string };
+export type JobCondition = { type: "Running" } | { type: "Complete"; at: number } | { type: "Failed"; reason: "BackoffLimitExceeded" | "DeadlineExceeded"; at: number; message: string };
 
 /** What to do now. */
 export interface JobStep {
@@ -119,9 +116,7 @@ export function jobStep(input: JobInput): JobStep {
   const failedPods = pods.filter((p) => p.phase === "Failed");
   const succeededPods = pods.filter((p) => p.phase === "Succeeded");
   const indexed = params.completionMode === "Indexed";
-  const doneIndexes = indexed
-    ? [...new Set(succeededPods.map((p) => p.index).filter((i): i is number => i !== undefined && i >= 0 && i < params.completions))].sort((a, b) => a - b)
-    : [];
+  const doneIndexes = indexed ? [...new Set(succeededPods.map((p) => p.index).filter((i): i is number => i !== undefined && i >= 0 && i < params.completions))].sort((a, b) => a - b) : [];
   const succeeded = Math.min(params.completions, indexed ? doneIndexes.length : succeededPods.length);
   const counts = { succeeded, failed: failedPods.length, active: active.length, ...(indexed ? { completedIndexes: doneIndexes } : {}) };
   const removeActive = active.map((p) => p.name).sort();
@@ -137,7 +132,13 @@ export function jobStep(input: JobInput): JobStep {
       restarts > 0 && failedPods.length <= params.backoffLimit
         ? `the pods' containers restarted ${restarts} time(s), reaching backoffLimit ${params.backoffLimit}`
         : `${failedPods.length} pod(s) failed, more than backoffLimit ${params.backoffLimit}`;
-    return { condition: { type: "Failed", reason: "BackoffLimitExceeded", at: failedPods.length > 0 ? lastEnd(failedPods) : now, message: `Job has reached the specified backoff limit: ${message}` }, ...counts, create: [], remove: removeActive, evict: [] };
+    return {
+      condition: { type: "Failed", reason: "BackoffLimitExceeded", at: failedPods.length > 0 ? lastEnd(failedPods) : now, message: `Job has reached the specified backoff limit: ${message}` },
+      ...counts,
+      create: [],
+      remove: removeActive,
+      evict: [],
+    };
   }
   const deadline = params.activeDeadlineSeconds === undefined ? undefined : input.startTime + params.activeDeadlineSeconds * 1000;
   if (deadline !== undefined && now >= deadline) {
@@ -167,14 +168,22 @@ export function jobStep(input: JobInput): JobStep {
   const excess = active.length - params.parallelism;
   if (excess > 0) {
     const newestFirst = [...active].sort((a, b) => b.createdAt - a.createdAt || (a.name < b.name ? 1 : -1));
-    remove.push(...newestFirst.slice(0, excess).map((p) => p.name).sort());
+    remove.push(
+      ...newestFirst
+        .slice(0, excess)
+        .map((p) => p.name)
+        .sort(),
+    );
   }
   const backoffUntil = failedPods.length > 0 ? lastEnd(failedPods) + jobBackoffMs(failedPods.length) : undefined;
   const holding = backoffUntil !== undefined && now < backoffUntil;
   if (!holding) for (const i of wanted.slice(0, room)) create.push(i >= 0 ? { index: i } : {});
   const next = [holding && wanted.length > 0 && room > 0 ? backoffUntil : undefined, deadline].filter((t): t is number => t !== undefined);
   const draining = new Set(input.draining ?? []);
-  const evict = active.filter((p) => draining.has(p.name) && !remove.includes(p.name)).map((p) => p.name).sort();
+  const evict = active
+    .filter((p) => draining.has(p.name) && !remove.includes(p.name))
+    .map((p) => p.name)
+    .sort();
   return {
     condition: { type: "Running" },
     ...counts,

@@ -42,9 +42,7 @@ export interface RemovedNodePod {
 }
 
 /** What to do with a node removed from Git. */
-export type RemovedNodeStep =
-  | { leave: true; reason: string }
-  | { leave: false; /** The pods that hold it, sorted. */ holding: string[] };
+export type RemovedNodeStep = { leave: true; reason: string } | { leave: false /** The pods that hold it, sorted. */; holding: string[] };
 
 /** The status line of a leaving node (summary.yaml, `coxswain status`, the fleet's progress line). */
 export const LEAVING_MESSAGE = "leaving (removed from Git)";
@@ -59,7 +57,10 @@ function holdsLeavingNode(pod: RemovedNodePod): boolean {
 export function removedNodeStep(node: RemovedNode, pods: readonly RemovedNodePod[]): RemovedNodeStep {
   if (!node.leaving && !node.answers) return { leave: true, reason: `node ${node.name} removed from Git does not answer: it leaves at once (nothing can be moved from it)` };
   if (node.notReady) return { leave: true, reason: `node ${node.name} removed from Git is NotReady: it leaves without its drain (its pods are replaced as a lost node's)` };
-  const holding = pods.filter(holdsLeavingNode).map((p) => p.name).sort();
+  const holding = pods
+    .filter(holdsLeavingNode)
+    .map((p) => p.name)
+    .sort();
   if (holding.length === 0) return { leave: true, reason: `node ${node.name} removed from Git is drained: it leaves the fleet` };
   return { leave: false, holding };
 }

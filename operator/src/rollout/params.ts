@@ -110,15 +110,20 @@ export function resolveRollingParams(spec: DeploymentSpec): RolloutParams {
       throw invalid("strategy.rollingUpdate", loose.strategy.rollingUpdate, "no rollingUpdate when strategy type is 'Recreate'");
     }
     // MaxSurge and MaxUnavailable are 0 for anything but RollingUpdate (deploymentutil).
-    return { replicas: common.replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, strategy: "Recreate", paused, revisionHistoryLimit: common.revisionHistoryLimit, podReplacementPolicy: common.podReplacementPolicy };
+    return {
+      replicas: common.replicas,
+      maxSurge: 0,
+      maxUnavailable: 0,
+      minReadySeconds: common.minReadySeconds,
+      progressDeadlineSeconds: common.progressDeadlineSeconds,
+      strategy: "Recreate",
+      paused,
+      revisionHistoryLimit: common.revisionHistoryLimit,
+      podReplacementPolicy: common.podReplacementPolicy,
+    };
   }
   const rolling = spec.strategy?.rollingUpdate;
-  const { maxSurge, maxUnavailable } = resolveFenceposts(
-    "strategy.rollingUpdate",
-    rolling?.maxSurge ?? DEFAULT_MAX_SURGE,
-    rolling?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE,
-    common.replicas,
-  );
+  const { maxSurge, maxUnavailable } = resolveFenceposts("strategy.rollingUpdate", rolling?.maxSurge ?? DEFAULT_MAX_SURGE, rolling?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, common.replicas);
   return {
     replicas: common.replicas,
     maxSurge,
@@ -127,11 +132,12 @@ export function resolveRollingParams(spec: DeploymentSpec): RolloutParams {
     progressDeadlineSeconds: common.progressDeadlineSeconds,
     strategy: "RollingUpdate",
     paused,
-    revisionHistoryLimit: common.revisionHistoryLimit, podReplacementPolicy: common.podReplacementPolicy,
+    revisionHistoryLimit: common.revisionHistoryLimit,
+    podReplacementPolicy: common.podReplacementPolicy,
   };
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+const DURATION_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
 /**
  * A pause duration in whole seconds, as Argo's RolloutPause.DurationSeconds: an integer (or a string of digits)
@@ -183,12 +189,7 @@ export function resolveCanaryParams(spec: RolloutSpec): { params: RolloutParams;
   if (!canary) throw invalid("strategy.canary", undefined, "a canary strategy");
   const common = commonFields(spec);
   const paused = spec.paused ?? false;
-  const { maxSurge, maxUnavailable } = resolveFenceposts(
-    "strategy.canary",
-    canary.maxSurge ?? DEFAULT_MAX_SURGE,
-    canary.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE,
-    common.replicas,
-  );
+  const { maxSurge, maxUnavailable } = resolveFenceposts("strategy.canary", canary.maxSurge ?? DEFAULT_MAX_SURGE, canary.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, common.replicas);
   const steps: CanaryStepSpec[] = (canary.steps ?? []).map((step, i) => {
     const field = `strategy.canary.steps[${i}]`;
     const kinds = [step.setWeight, step.pause, step.analysis].filter((k) => k !== undefined).length;
@@ -203,7 +204,16 @@ export function resolveCanaryParams(spec: RolloutSpec): { params: RolloutParams;
     return d === undefined ? { pause: {} } : { pause: { durationSeconds: parseDurationSeconds(d, `${field}.pause.duration`) } };
   });
   return {
-    params: { replicas: common.replicas, maxSurge, maxUnavailable, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused, revisionHistoryLimit: common.revisionHistoryLimit, podReplacementPolicy: common.podReplacementPolicy },
+    params: {
+      replicas: common.replicas,
+      maxSurge,
+      maxUnavailable,
+      minReadySeconds: common.minReadySeconds,
+      progressDeadlineSeconds: common.progressDeadlineSeconds,
+      paused,
+      revisionHistoryLimit: common.revisionHistoryLimit,
+      podReplacementPolicy: common.podReplacementPolicy,
+    },
     steps,
   };
 }
@@ -260,7 +270,16 @@ export function resolveBlueGreenParams(spec: RolloutSpec): { params: RolloutPara
     blueGreen.previewReplicaCount = Math.min(common.replicas, nonNegativeInt("strategy.blueGreen.previewReplicaCount", bg.previewReplicaCount));
   }
   return {
-    params: { replicas: common.replicas, maxSurge: 0, maxUnavailable: 0, minReadySeconds: common.minReadySeconds, progressDeadlineSeconds: common.progressDeadlineSeconds, paused: spec.paused ?? false, revisionHistoryLimit: common.revisionHistoryLimit, podReplacementPolicy: common.podReplacementPolicy },
+    params: {
+      replicas: common.replicas,
+      maxSurge: 0,
+      maxUnavailable: 0,
+      minReadySeconds: common.minReadySeconds,
+      progressDeadlineSeconds: common.progressDeadlineSeconds,
+      paused: spec.paused ?? false,
+      revisionHistoryLimit: common.revisionHistoryLimit,
+      podReplacementPolicy: common.podReplacementPolicy,
+    },
     blueGreen,
   };
 }

@@ -86,13 +86,25 @@ export function replicaSetStep(input: ReplicaSetInput): PlannedStep {
   const params: RolloutParams = { ...input.params, maxSurge: 0, maxUnavailable: 0, podReplacementPolicy: "TerminationStarted" };
   validateCommon(params, input.pods, undefined, input.now, input.lastProgressAt);
   const evict = new Set(input.evict ?? []);
-  const failed = input.pods.filter((p) => p.failed && !p.terminating).map((p) => p.name).sort();
-  const evicted = input.pods.filter((p) => evict.has(p.name) && !p.failed && !p.terminating).map((p) => p.name).sort();
+  const failed = input.pods
+    .filter((p) => p.failed && !p.terminating)
+    .map((p) => p.name)
+    .sort();
+  const evicted = input.pods
+    .filter((p) => evict.has(p.name) && !p.failed && !p.terminating)
+    .map((p) => p.name)
+    .sort();
   const active = input.pods.filter((p) => !p.failed && !p.terminating && !evict.has(p.name));
   const surplus = active.length - params.replicas;
   const perNode = new Map<string, number>();
   for (const p of active) if (p.node !== undefined) perNode.set(p.node, (perNode.get(p.node) ?? 0) + 1);
-  const scaledDown = surplus > 0 ? [...active].sort((a, b) => compareForScaleDown(a, b, perNode, input.now)).slice(0, surplus).map((p) => p.name) : [];
+  const scaledDown =
+    surplus > 0
+      ? [...active]
+          .sort((a, b) => compareForScaleDown(a, b, perNode, input.now))
+          .slice(0, surplus)
+          .map((p) => p.name)
+      : [];
   const create = Math.max(0, -surplus);
 
   // The world of core.ts for counts, availability, progress and the deadline; sizes: what stays per revision.

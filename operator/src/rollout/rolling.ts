@@ -208,8 +208,7 @@ export function nextStep(input: RolloutInput): RolloutStep {
   const reasons: string[] = [];
   let waitingFor = 0;
 
-  const scalingEvent =
-    w.given !== undefined && w.given.replicas !== params.replicas && w.revs.some((r) => (before.get(r.revision) ?? 0) > 0);
+  const scalingEvent = w.given !== undefined && w.given.replicas !== params.replicas && w.revs.some((r) => (before.get(r.revision) ?? 0) > 0);
   if (paused || scalingEvent) {
     scale(w, sizes, strategy === "RollingUpdate");
     reasons.push(...describeChanges(w, before, sizes, scalingEvent ? "proportionally " : ""));
@@ -230,8 +229,7 @@ export function nextStep(input: RolloutInput): RolloutStep {
     replicas: w.revs.reduce((t, r) => t + r.active.length, 0),
     available: w.revs.reduce((t, r) => t + r.availablePods, 0),
   };
-  const complete =
-    counts.updated === replicas && counts.replicas === replicas && counts.available === replicas && pods.created === 0 && pods.remove.length === 0;
+  const complete = counts.updated === replicas && counts.replicas === replicas && counts.available === replicas && pods.created === 0 && pods.remove.length === 0;
   if (complete) reasons.splice(0, reasons.length, `revision ${short(input.revision)} complete: ${replicas} available`);
   const step = finishStep(w, pods, {
     lastProgressAt: input.lastProgressAt,

@@ -270,10 +270,7 @@ export interface RollbackInput {
  * (nothing proven to go back to: record the failure, leave what runs as it is — Kubernetes' behaviour after
  * ProgressDeadlineExceeded).
  */
-export type RollbackDecision =
-  | { action: "rollback"; to: string; reason: string }
-  | { action: "pause"; code: "RollbackFailed"; reason: string }
-  | { action: "report"; code: "RolloutFailed"; reason: string };
+export type RollbackDecision = { action: "rollback"; to: string; reason: string } | { action: "pause"; code: "RollbackFailed"; reason: string } | { action: "report"; code: "RolloutFailed"; reason: string };
 
 // ---------------------------------------------------------------------------------------------------------
 // Canary and blue/green (Argo Rollouts)

@@ -59,8 +59,7 @@ export interface DefaultRuntimeDecision {
 
 /** What the process runtime means, said once at start whenever it is the default node's runtime. */
 const PROCESS_RUNTIME_MEANING =
-  "manifests from Git run as local processes with this operator's user and no isolation (no image, no resource limits): " +
-  "whoever can push to the followed branch runs commands on this host";
+  "manifests from Git run as local processes with this operator's user and no isolation (no image, no resource limits): " + "whoever can push to the followed branch runs commands on this host";
 
 /**
  * Decides the default node's runtime from the `--runtime` choice and what is at the local endpoint. Pure.

@@ -229,8 +229,7 @@ export function podResources(containers: readonly { init?: number; requests: Res
   const app = containers.filter((c) => c.init === undefined).map((c) => c.requests);
   const inits = containers.filter((c) => c.init !== undefined).map((c) => c.requests);
   const sum = app.reduce((acc, r) => ({ cpuMillis: acc.cpuMillis + r.cpuMillis, memoryBytes: acc.memoryBytes + r.memoryBytes }), { cpuMillis: 0, memoryBytes: 0 });
-  const max = (a: Resources, rs: readonly Resources[]): Resources =>
-    rs.reduce((acc, r) => ({ cpuMillis: Math.max(acc.cpuMillis, r.cpuMillis), memoryBytes: Math.max(acc.memoryBytes, r.memoryBytes) }), a);
+  const max = (a: Resources, rs: readonly Resources[]): Resources => rs.reduce((acc, r) => ({ cpuMillis: Math.max(acc.cpuMillis, r.cpuMillis), memoryBytes: Math.max(acc.memoryBytes, r.memoryBytes) }), a);
   // Extended resources the same way: summed over the containers, at least each init container's.
   const extended: Record<string, number> = {};
   for (const r of app) for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = (extended[name] ?? 0) + q;
@@ -238,7 +237,10 @@ export function podResources(containers: readonly { init?: number; requests: Res
   const requests = max(sum, inits);
   return {
     requests: Object.keys(extended).length > 0 ? { ...requests, extended: Object.fromEntries(Object.entries(extended).sort(([a], [b]) => (a < b ? -1 : 1))) } : requests,
-    requestsForScoring: max(scoringRequests(app), inits.map((r) => scoringRequests([r]))),
+    requestsForScoring: max(
+      scoringRequests(app),
+      inits.map((r) => scoringRequests([r])),
+    ),
   };
 }
 
@@ -483,7 +485,10 @@ export class Fleet {
    * there; after the eviction timeout they count as lost like any NotReady node. Sorted.
    */
   unknownNodes(): string[] {
-    return [...this.nodes.values()].filter((e) => !e.listedOnce && !e.evicted).map((e) => e.config.name).sort();
+    return [...this.nodes.values()]
+      .filter((e) => !e.listedOnce && !e.evicted)
+      .map((e) => e.config.name)
+      .sort();
   }
 
   /**
@@ -898,11 +903,7 @@ export class Fleet {
     try {
       if (!e.info || !e.ready) e.info = await e.runtime.connect();
       listedAt = this.opts.now();
-      const [containers, images, claims] = await Promise.all([
-        e.runtime.list(),
-        e.runtime.images().catch(() => e.images),
-        e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims),
-      ]);
+      const [containers, images, claims] = await Promise.all([e.runtime.list(), e.runtime.images().catch(() => e.images), e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims)]);
       if (e.removed) return;
       e.images = [...images].sort();
       if (JSON.stringify(claims) !== JSON.stringify(e.claims)) {

@@ -570,9 +570,7 @@ export function healthStatus(state: HealthState, now: number): HealthStatus {
           action: "none",
           reason: "Starting",
           message:
-            listAt === undefined
-              ? "started; no listing has seen it running yet"
-              : `started; ready when a listing ${formatDuration(RUNNING_CONFIRM_MS)} after the first one that saw it running still sees it running`,
+            listAt === undefined ? "started; no listing has seen it running yet" : `started; ready when a listing ${formatDuration(RUNNING_CONFIRM_MS)} after the first one that saw it running still sees it running`,
           due,
           ...(listAt !== undefined ? { listAt, nextCheckAt: listAt } : {}),
         };
@@ -585,10 +583,7 @@ export function healthStatus(state: HealthState, now: number): HealthStatus {
         started,
         action: "none",
         reason: "NotReady",
-        message:
-          failing > 0 && last !== undefined
-            ? `Readiness probe failed: ${last}`
-            : "waiting for the readiness probe to succeed",
+        message: failing > 0 && last !== undefined ? `Readiness probe failed: ${last}` : "waiting for the readiness probe to succeed",
         ...timing,
       };
     }

@@ -11,10 +11,7 @@ import type { ProbeHttpHeader, ProbeOutcome, ProbeTarget } from "./probe.js";
 import type { NodeRuntime } from "./types.js";
 
 /** A container's hook as stored in its label: exec, an HTTP GET on a host port, or a sleep. */
-export type HookLabel =
-  | { type: "exec"; command: string[] }
-  | { type: "http"; port: number; path: string; host?: string; headers?: ProbeHttpHeader[] }
-  | { type: "sleep"; seconds: number };
+export type HookLabel = { type: "exec"; command: string[] } | { type: "http"; port: number; path: string; host?: string; headers?: ProbeHttpHeader[] } | { type: "sleep"; seconds: number };
 
 /** Where a hook runs: the container's runtime and id, its node's address, and the prober for HTTP. */
 export interface HookContext {
@@ -40,9 +37,6 @@ export async function runHook(label: HookLabel, ctx: HookContext, budgetMs: numb
     if (result.timedOut) return `exec did not finish within ${budgetMs} ms`;
     return result.exitCode === 0 ? undefined : `exec exited with code ${result.exitCode}`;
   }
-  const outcome = await ctx.prober(
-    { type: "http", host: label.host ?? ctx.address, port: label.port, path: label.path, ...(label.headers?.length ? { headers: label.headers } : {}) },
-    budgetMs,
-  );
+  const outcome = await ctx.prober({ type: "http", host: label.host ?? ctx.address, port: label.port, path: label.path, ...(label.headers?.length ? { headers: label.headers } : {}) }, budgetMs);
   return outcome.ok ? undefined : outcome.message;
 }

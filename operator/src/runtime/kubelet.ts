@@ -26,18 +26,7 @@
 import { backoffDelay, type Backoff } from "../api/backoff.js";
 import { toCoxError } from "../api/errors.js";
 import type { Logger } from "../api/log.js";
-import {
-  applyHealthEvent,
-  healthStatus,
-  newHealthState,
-  nextEvaluationAt,
-  observeContainer,
-  type HealthProbeParams,
-  type HealthSpec,
-  type HealthState,
-  type HealthStatus,
-  type ProbeKind,
-} from "./health.js";
+import { applyHealthEvent, healthStatus, newHealthState, nextEvaluationAt, observeContainer, type HealthProbeParams, type HealthSpec, type HealthState, type HealthStatus, type ProbeKind } from "./health.js";
 import { runHook, type HookLabel } from "./hooks.js";
 import { LABELS } from "./labels.js";
 import type { ProbeHttpHeader, ProbeOutcome, ProbeTarget } from "./probe.js";

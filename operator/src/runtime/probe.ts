@@ -126,11 +126,7 @@ function describeCommand(command: readonly string[] | undefined): string {
   return command === undefined ? "exec" : `exec ${JSON.stringify(command)}`;
 }
 
-function probeExec(
-  target: RuntimeExecProbeTarget | FunctionExecProbeTarget,
-  timeoutMs: number,
-  finish: (o: ProbeOutcome) => void,
-): void {
+function probeExec(target: RuntimeExecProbeTarget | FunctionExecProbeTarget, timeoutMs: number, finish: (o: ProbeOutcome) => void): void {
   const what = describeCommand(target.command);
   const run = "run" in target ? target.run(timeoutMs) : target.runtime.exec(target.containerId, target.command, timeoutMs);
   run.then(
@@ -170,11 +166,7 @@ export function probeHeaders(target: Pick<HttpProbeTarget, "headers">): Outgoing
   return headers;
 }
 
-function probeTcp(
-  target: Extract<ProbeTarget, { type: "tcp" }>,
-  finish: (o: ProbeOutcome) => void,
-  setCleanup: (c: () => void) => void,
-): void {
+function probeTcp(target: Extract<ProbeTarget, { type: "tcp" }>, finish: (o: ProbeOutcome) => void, setCleanup: (c: () => void) => void): void {
   const socket = connect({ host: target.host, port: target.port });
   setCleanup(() => socket.destroy());
   socket.once("connect", () => finish({ ok: true, message: `connected to ${hostForUrl(target.host)}:${target.port}` }));
@@ -277,11 +269,7 @@ function grpcErrorMessage(err: ServiceError, addr: string, timeoutMs: number): s
   }
 }
 
-function probeHttp(
-  target: HttpProbeTarget,
-  finish: (o: ProbeOutcome) => void,
-  setCleanup: (c: () => void) => void,
-): void {
+function probeHttp(target: HttpProbeTarget, finish: (o: ProbeOutcome) => void, setCleanup: (c: () => void) => void): void {
   const path = target.path.startsWith("/") ? target.path : `/${target.path}`;
   const https = target.scheme === "HTTPS";
   const url = `${https ? "https" : "http"}://${hostForUrl(target.host)}:${target.port}${path}`;

@@ -37,7 +37,10 @@ function splitHost(host: string): { parts: string[]; port: string } {
 
 /** Go's filepath.Match for one host part, with "*" and "?" (no character classes). */
 function globMatch(glob: string, part: string): boolean {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${re}$`).test(part);
 }
 

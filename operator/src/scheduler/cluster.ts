@@ -15,17 +15,7 @@
  * removals keep every index exact. Internal to the scheduler: the inputs are never written.
  */
 import { CoxError } from "../api/errors.js";
-import {
-  compileLabelSelector,
-  HostPortSet,
-  labelKeyRequirements,
-  labelsSig,
-  normalizeHostPorts,
-  normalizeImageName,
-  type Labels,
-  type NormalizedHostPort,
-  type Selector,
-} from "./match.js";
+import { compileLabelSelector, HostPortSet, labelKeyRequirements, labelsSig, normalizeHostPorts, normalizeImageName, type Labels, type NormalizedHostPort, type Selector } from "./match.js";
 import type { Affinity, NodeSnapshot, PodAffinityTerm, PodSummary, Resources, Taint } from "./types.js";
 
 /** The hostname label; a node without it is its own domain under its name. */
@@ -251,12 +241,8 @@ export function compileHolderTerms(affinity: Affinity | undefined, namespace: st
   const terms: HolderTerms = {
     requiredAnti: (anti?.requiredDuringSchedulingIgnoredDuringExecution ?? []).map((t) => compileAffinityTerm(t, namespace, labels)),
     requiredAffinity: (pa?.requiredDuringSchedulingIgnoredDuringExecution ?? []).map((t) => compileAffinityTerm(t, namespace, labels)),
-    preferredAffinity: (pa?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) =>
-      compileAffinityTerm(w.podAffinityTerm, namespace, labels, w.weight),
-    ),
-    preferredAnti: (anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) =>
-      compileAffinityTerm(w.podAffinityTerm, namespace, labels, w.weight),
-    ),
+    preferredAffinity: (pa?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) => compileAffinityTerm(w.podAffinityTerm, namespace, labels, w.weight)),
+    preferredAnti: (anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) => compileAffinityTerm(w.podAffinityTerm, namespace, labels, w.weight)),
   };
   const n = terms.requiredAnti.length + terms.requiredAffinity.length + terms.preferredAffinity.length + terms.preferredAnti.length;
   return n === 0 ? undefined : terms;

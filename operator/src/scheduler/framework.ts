@@ -8,17 +8,7 @@
  * them as profile entries. Custom plugins (FilterPlugin/ScorePlugin on NodeSnapshot views) run beside them.
  */
 import { CoxError } from "../api/errors.js";
-import {
-  Cluster,
-  HOSTNAME_KEY,
-  TermKind,
-  type CompiledTerm,
-  type DomainCounter,
-  type Domains,
-  type Matcher,
-  type PodEntry,
-  type TermGroup,
-} from "./cluster.js";
+import { Cluster, HOSTNAME_KEY, TermKind, type CompiledTerm, type DomainCounter, type Domains, type Matcher, type PodEntry, type TermGroup } from "./cluster.js";
 import { compileLabelSelector, tolerationsTolerate, type Selector } from "./match.js";
 import { entryForPlaced, type PodInfo, type SpreadConstraint } from "./podinfo.js";
 import { seededRandom } from "./random.js";
@@ -88,9 +78,7 @@ export interface UtilizationShapePoint {
  * LeastAllocated (default, spreads), MostAllocated (bin-packs) or RequestedToCapacityRatio (a broken-linear
  * function of utilization).
  */
-export type ScoringStrategy =
-  | { type: "LeastAllocated" | "MostAllocated"; resources?: ResourceWeights }
-  | { type: "RequestedToCapacityRatio"; shape: readonly UtilizationShapePoint[]; resources?: ResourceWeights };
+export type ScoringStrategy = { type: "LeastAllocated" | "MostAllocated"; resources?: ResourceWeights } | { type: "RequestedToCapacityRatio"; shape: readonly UtilizationShapePoint[]; resources?: ResourceWeights };
 
 /** What a built-in profile entry carries under BUILTIN. */
 export type BuiltinSpec = { kind: "filter"; code: number } | { kind: "score"; code: number; strategy?: ScoringStrategy };
@@ -1059,14 +1047,7 @@ export class Engine {
       parts.push({ of: c.domains.of, counts: c.counts, w: -t.weight });
     }
     for (const g of cl.groupsMatching(cy.p.namespace, cy.p.labels, cy.p.groupKey)) {
-      const w =
-        g.kind === TermKind.RequiredAffinity
-          ? HARD_POD_AFFINITY_WEIGHT
-          : g.kind === TermKind.PreferredAffinity
-            ? g.term.weight
-            : g.kind === TermKind.PreferredAnti
-              ? -g.term.weight
-              : 0;
+      const w = g.kind === TermKind.RequiredAffinity ? HARD_POD_AFFINITY_WEIGHT : g.kind === TermKind.PreferredAffinity ? g.term.weight : g.kind === TermKind.PreferredAnti ? -g.term.weight : 0;
       if (w !== 0) parts.push({ of: g.domains.of, counts: g.holders, w });
     }
     return parts;

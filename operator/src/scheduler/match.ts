@@ -5,15 +5,7 @@
  *
  * Each compiled form carries a canonical signature, so that equal rules written twice share caches.
  */
-import type {
-  HostPort,
-  LabelSelector,
-  LabelSelectorRequirement,
-  NodeSelectorRequirement,
-  NodeSelectorTerm,
-  Taint,
-  Toleration,
-} from "./types.js";
+import type { HostPort, LabelSelector, LabelSelectorRequirement, NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration } from "./types.js";
 
 /** Labels as they are matched: a plain record. */
 export type Labels = Readonly<Record<string, string>>;
@@ -113,11 +105,7 @@ export function compileLabelSelector(s: LabelSelector | undefined, extra: readon
  * The requirements matchLabelKeys / mismatchLabelKeys add for a pod: `key in (value)` / `key notin (value)` for
  * each key the pod carries (keys it does not carry are ignored, as in Kubernetes).
  */
-export function labelKeyRequirements(
-  podLabels: Labels,
-  matchLabelKeys: readonly string[] = [],
-  mismatchLabelKeys: readonly string[] = [],
-): LabelSelectorRequirement[] {
+export function labelKeyRequirements(podLabels: Labels, matchLabelKeys: readonly string[] = [], mismatchLabelKeys: readonly string[] = []): LabelSelectorRequirement[] {
   const out: LabelSelectorRequirement[] = [];
   for (const key of matchLabelKeys) if (Object.hasOwn(podLabels, key)) out.push({ key, operator: "In", values: [podLabels[key]!] });
   for (const key of mismatchLabelKeys) if (Object.hasOwn(podLabels, key)) out.push({ key, operator: "NotIn", values: [podLabels[key]!] });
@@ -195,10 +183,7 @@ export function compileNodeSelectorTerm(term: NodeSelectorTerm): NodeMatcher {
  * A pod's required node affinity (nodeaffinity.GetRequiredNodeAffinity): every nodeSelector label AND at least
  * one of the required terms. Undefined when the pod has neither (every node matches).
  */
-export function compileRequiredNodeAffinity(
-  nodeSelector: Labels | undefined,
-  terms: readonly NodeSelectorTerm[] | undefined,
-): NodeMatcher | undefined {
+export function compileRequiredNodeAffinity(nodeSelector: Labels | undefined, terms: readonly NodeSelectorTerm[] | undefined): NodeMatcher | undefined {
   const hasSelector = nodeSelector !== undefined && Object.keys(nodeSelector).length > 0;
   if (!hasSelector && terms === undefined) return undefined;
   const selector = hasSelector ? compileLabelSelector({ matchLabels: nodeSelector }) : EVERYTHING;

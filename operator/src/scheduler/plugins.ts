@@ -12,16 +12,7 @@
  *            NodeResourcesFit 1 (LeastAllocated), NodeResourcesBalancedAllocation 1, ImageLocality 1
  */
 import { CoxError } from "../api/errors.js";
-import {
-  BUILTIN,
-  compileProfile,
-  Engine,
-  FilterCode,
-  ScoreCode,
-  type BuiltinSpec,
-  type ScoringStrategy,
-  type UtilizationShapePoint,
-} from "./framework.js";
+import { BUILTIN, compileProfile, Engine, FilterCode, ScoreCode, type BuiltinSpec, type ScoringStrategy, type UtilizationShapePoint } from "./framework.js";
 import { compilePod } from "./podinfo.js";
 import type { CycleState, FilterPlugin, NodeSnapshot, PodRequest, SchedulerProfile, ScorePlugin } from "./types.js";
 
@@ -143,15 +134,7 @@ function validateShape(shape: readonly UtilizationShapePoint[]): void {
 /** The default profile: every built-in plugin, kube-scheduler's order and weights, LeastAllocated. */
 export const DEFAULT_PROFILE: SchedulerProfile = Object.freeze({
   filters: Object.freeze([nodeUnschedulable, nodeName, taintToleration, nodeAffinity, nodePorts, nodeResourcesFit, volumeBinding, podTopologySpread, interPodAffinity]),
-  scores: Object.freeze([
-    taintTolerationScore,
-    nodeAffinityScore,
-    podTopologySpreadScore,
-    interPodAffinityScore,
-    leastAllocated,
-    balancedAllocation,
-    imageLocality,
-  ]),
+  scores: Object.freeze([taintTolerationScore, nodeAffinityScore, podTopologySpreadScore, interPodAffinityScore, leastAllocated, balancedAllocation, imageLocality]),
 });
 
 /** Options of createProfile. */

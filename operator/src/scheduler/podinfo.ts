@@ -4,16 +4,7 @@
  * the canonical signatures that key the cluster's caches. Compiled parts are memoized by the identity of the
  * objects they come from, so the replicas of one template (which share their spec objects) compile once.
  */
-import {
-  cachedLabelsSig,
-  compileHolderTerms,
-  DEFAULT_NAMESPACE,
-  makeEntry,
-  PLACED,
-  type CompiledTerm,
-  type HolderTerms,
-  type PodEntry,
-} from "./cluster.js";
+import { cachedLabelsSig, compileHolderTerms, DEFAULT_NAMESPACE, makeEntry, PLACED, type CompiledTerm, type HolderTerms, type PodEntry } from "./cluster.js";
 import {
   compileLabelSelector,
   compileNodeSelectorTerm,
@@ -142,7 +133,14 @@ function compileNodeAffinity(nodeSelector: Labels | undefined, affinity: Affinit
     const preferred = (na?.preferredDuringSchedulingIgnoredDuringExecution ?? [])
       .filter((t) => t.weight !== 0 && ((t.preference.matchExpressions?.length ?? 0) > 0 || (t.preference.matchFields?.length ?? 0) > 0))
       .map((t) => ({ weight: t.weight, matcher: compileNodeSelectorTerm(t.preference) }));
-    info = { required, preferred, preferredSig: preferred.map((p) => `${p.weight}\u0001${p.matcher.sig}`).sort().join("\u0002") };
+    info = {
+      required,
+      preferred,
+      preferredSig: preferred
+        .map((p) => `${p.weight}\u0001${p.matcher.sig}`)
+        .sort()
+        .join("\u0002"),
+    };
     inner.set(k2, info);
   }
   return info;

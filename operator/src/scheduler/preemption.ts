@@ -26,12 +26,7 @@ import { isPlaced, type PodEntry } from "./cluster.js";
 import { explainPreemption } from "./explain.js";
 import { DEFAULT_PROFILE } from "./plugins.js";
 import { compilePod } from "./podinfo.js";
-import {
-  PREEMPTION_NO_VICTIMS,
-  PREEMPTION_NOT_HELPFUL,
-  PREEMPTION_POLICY_NEVER,
-  PREEMPTION_TERMINATING_VICTIMS,
-} from "./reasons.js";
+import { PREEMPTION_NO_VICTIMS, PREEMPTION_NOT_HELPFUL, PREEMPTION_POLICY_NEVER, PREEMPTION_TERMINATING_VICTIMS } from "./reasons.js";
 import type { NodeSnapshot, PodRequest, Preemption, ScheduleOptions } from "./types.js";
 
 /** DefaultPreemptionArgs defaults. */

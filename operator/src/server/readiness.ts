@@ -53,13 +53,8 @@ export function readiness(input: ReadinessInput): Readiness {
       : read
         ? { ok: false, reason: `the deploy branch cannot be read (${read.where}): ${read.message}`, code: read.code }
         : { ok: true };
-  const status: ReadyCheck = input.statusFault
-    ? { ok: false, reason: `writing the status branch fails since ${input.statusFault.since}: ${input.statusFault.message}`, code: input.statusFault.code }
-    : { ok: true };
+  const status: ReadyCheck = input.statusFault ? { ok: false, reason: `writing the status branch fails since ${input.statusFault.since}: ${input.statusFault.message}`, code: input.statusFault.code } : { ok: true };
   const notReady = input.nodes.filter((n) => n.condition !== "Ready").map((n) => `${n.name} ${n.condition}`);
-  const nodes: ReadyCheck =
-    notReady.length < input.nodes.length
-      ? { ok: true }
-      : { ok: false, reason: input.nodes.length === 0 ? "no node is known" : `no node is Ready (${[...notReady].sort().join(", ")})` };
+  const nodes: ReadyCheck = notReady.length < input.nodes.length ? { ok: true } : { ok: false, reason: input.nodes.length === 0 ? "no node is known" : `no node is Ready (${[...notReady].sort().join(", ")})` };
   return { ready: git.ok && status.ok && nodes.ok, checks: { git, nodes, status } };
 }

@@ -312,9 +312,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     s.once("close", () => sockets.delete(s));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new CoxError("InvalidArgument", `--listen ${opts.listen}: cannot listen (${err.code ?? err.message})`, { cause: err })),
-    );
+    server.once("error", (err: NodeJS.ErrnoException) => reject(new CoxError("InvalidArgument", `--listen ${opts.listen}: cannot listen (${err.code ?? err.message})`, { cause: err })));
     server.listen(port, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
@@ -327,10 +325,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Event streams end cleanly (the client sees the end of the stream, not a reset); what is left is cut.
-      const ended = [...streams].map((res) => new Promise<void>((resolve) => {
-        res.socket?.once("close", () => resolve());
-        res.end();
-      }));
+      const ended = [...streams].map(
+        (res) =>
+          new Promise<void>((resolve) => {
+            res.socket?.once("close", () => resolve());
+            res.end();
+          }),
+      );
       await Promise.race([Promise.all(ended), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
       for (const s of sockets) s.destroy();
       await closed;
@@ -372,14 +373,7 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | unde
  * still writes makes the kernel reset the connection, and the client would see ECONNRESET instead of the
  * answer. A body declared too large (413) is answered at once — reading it is what the limit prevents.
  */
-function refuse(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  status: number,
-  code: ErrorCode | undefined,
-  message: string,
-  headers: Record<string, string> = {},
-): void {
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, code: ErrorCode | undefined, message: string, headers: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.setHeader("connection", "close");
   const answer = () => send(res, status, code ? { code, message } : { message });

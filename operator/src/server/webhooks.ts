@@ -36,11 +36,7 @@ export interface PushEvent {
 }
 
 /** What a verified request asks for. */
-export type WebhookEvent =
-  | { kind: "push"; ref?: string; after?: string }
-  | { kind: "ping" }
-  | { kind: "ignored"; event: string }
-  | { kind: "invalid"; message: string };
+export type WebhookEvent = { kind: "push"; ref?: string; after?: string } | { kind: "ping" } | { kind: "ignored"; event: string } | { kind: "invalid"; message: string };
 
 /** The outcome of verifyWebhook: ok, or why not (the reason never contains the secret or the signature). */
 export type Verification = { ok: true } | { ok: false; reason: string };

@@ -84,10 +84,7 @@ export function parseCredentials(text: string, where = "credentials file"): GitC
       case "url":
         break; // git credential fill prints these; the repository URL decides where credentials go
       default:
-        throw new CoxError(
-          "InvalidArgument",
-          `${where}, line ${i + 1}: unknown key ${JSON.stringify(key.slice(0, 40))}; expected username, password (or protocol, host, path, url)`,
-        );
+        throw new CoxError("InvalidArgument", `${where}, line ${i + 1}: unknown key ${JSON.stringify(key.slice(0, 40))}; expected username, password (or protocol, host, path, url)`);
     }
   }
   if (password === undefined || password === "") {
@@ -145,9 +142,7 @@ export async function readSecretFile(path: string, what: string): Promise<{ text
   }
   const warnings: string[] = [];
   if (process.platform !== "win32" && (st.mode & 0o077) !== 0) {
-    warnings.push(
-      `${what} ${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}: group or others can read it; run chmod 600 ${path}`,
-    );
+    warnings.push(`${what} ${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}: group or others can read it; run chmod 600 ${path}`);
   }
   return { text, warnings };
 }

@@ -21,38 +21,25 @@ interface IsoGitErrorShape {
  * HTTP → RepoNotFound; non-fast-forward or a refused ref update → GitPushRejected; anything else →
  * GitFetchFailed (transient).
  */
-export function mapNetworkError(
-  err: unknown,
-  ctx: { op: GitNetworkOp; location: string; timedOut: boolean; timeoutMs: number; ref?: string },
-): CoxError {
+export function mapNetworkError(err: unknown, ctx: { op: GitNetworkOp; location: string; timedOut: boolean; timeoutMs: number; ref?: string }): CoxError {
   if (err instanceof CoxError) return err;
   const e = (err ?? {}) as IsoGitErrorShape;
-  const what = ctx.ref
-    ? `${ctx.op} of ${ctx.ref} ${ctx.op === "push" ? "to" : "from"} ${ctx.location}`
-    : `${ctx.op} ${ctx.op === "push" ? "to" : "from"} ${ctx.location}`;
+  const what = ctx.ref ? `${ctx.op} of ${ctx.ref} ${ctx.op === "push" ? "to" : "from"} ${ctx.location}` : `${ctx.op} ${ctx.op === "push" ? "to" : "from"} ${ctx.location}`;
   const detail = redactUrl(String(e.message ?? err)).slice(0, 300);
   if (ctx.timedOut || err instanceof HttpDeadlineError) {
-    return new CoxError(
-      "GitTimeout",
-      `${what} did not complete within ${ctx.timeoutMs} ms (the server accepted the connection but did not answer in time)`,
-      {
-        cause: err,
-        details: { op: ctx.op, timeoutMs: ctx.timeoutMs },
-      },
-    );
+    return new CoxError("GitTimeout", `${what} did not complete within ${ctx.timeoutMs} ms (the server accepted the connection but did not answer in time)`, {
+      cause: err,
+      details: { op: ctx.op, timeoutMs: ctx.timeoutMs },
+    });
   }
   switch (e.code) {
     case "HttpError": {
       const status = e.data?.statusCode ?? 0;
       if (status === 401 || status === 403) {
-        return new CoxError(
-          "GitAuthFailed",
-          `${what} was refused with HTTP ${status}: the server did not accept the credentials (expected valid basic-auth credentials)`,
-          {
-            cause: err,
-            details: { op: ctx.op, status },
-          },
-        );
+        return new CoxError("GitAuthFailed", `${what} was refused with HTTP ${status}: the server did not accept the credentials (expected valid basic-auth credentials)`, {
+          cause: err,
+          details: { op: ctx.op, status },
+        });
       }
       if (status === 404) {
         return new CoxError("RepoNotFound", `${what} failed with HTTP 404: there is no Git repository at that URL`, {
@@ -69,14 +56,10 @@ export function mapNetworkError(
         details: { op: ctx.op },
       });
     case "PushRejectedError":
-      return new CoxError(
-        "GitPushRejected",
-        `${what} was rejected: the remote ref moved and our commit does not descend from it (${e.data?.reason ?? "not-fast-forward"})`,
-        {
-          cause: err,
-          details: { op: ctx.op, reason: e.data?.reason },
-        },
-      );
+      return new CoxError("GitPushRejected", `${what} was rejected: the remote ref moved and our commit does not descend from it (${e.data?.reason ?? "not-fast-forward"})`, {
+        cause: err,
+        details: { op: ctx.op, reason: e.data?.reason },
+      });
     case "GitPushError":
       return new CoxError("GitPushRejected", `${what} was refused by the server: ${detail}`, { cause: err, details: { op: ctx.op } });
     default:

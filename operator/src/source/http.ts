@@ -130,10 +130,7 @@ export function patchUnbornHead(adv: Buffer): Buffer {
     });
   if (refs.some((r) => r.name === "HEAD" || r.name === "capabilities^{}")) return adv;
   const branches = refs.filter((r) => r.name.startsWith("refs/heads/"));
-  const target =
-    branches.find((r) => r.name === "refs/heads/main") ??
-    branches.find((r) => r.name === "refs/heads/master") ??
-    [...branches].sort((a, b) => (a.name < b.name ? -1 : 1))[0];
+  const target = branches.find((r) => r.name === "refs/heads/main") ?? branches.find((r) => r.name === "refs/heads/master") ?? [...branches].sort((a, b) => (a.name < b.name ? -1 : 1))[0];
   if (!target) return adv;
   const caps = first.slice(nul + 1).replace(/\n$/, "");
   const pkt = (payload: string): Buffer => {

@@ -113,17 +113,10 @@ async function findGitdir(path: string): Promise<string> {
       const target = resolvePath(abs, m[1]!);
       const linked = await fsp.stat(join(target, "commondir")).catch(() => undefined);
       if (!linked && (await isGitdir(target))) return fsp.realpath(target);
-      if (linked)
-        throw new CoxError(
-          "RepoNotFound",
-          `${path} is a linked worktree (its .git file points at ${target}); point --repo at the main repository instead`,
-        );
+      if (linked) throw new CoxError("RepoNotFound", `${path} is a linked worktree (its .git file points at ${target}); point --repo at the main repository instead`);
     }
   }
-  throw new CoxError(
-    "RepoNotFound",
-    `${path} is not a Git repository: it is neither a gitdir (HEAD, objects/, refs/) nor a work tree with a .git directory`,
-  );
+  throw new CoxError("RepoNotFound", `${path} is not a Git repository: it is neither a gitdir (HEAD, objects/, refs/) nor a work tree with a .git directory`);
 }
 
 /** True when dir looks like a gitdir: a HEAD file and objects/ and refs/ directories. */

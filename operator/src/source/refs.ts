@@ -41,17 +41,10 @@ export function assertRefName(ref: string): void {
  * the ref (loose, then packed) and is called while we hold the lock. Throws CoxError StatusWriteFailed
  * when another process holds the lock for too long or moved the ref under us.
  */
-export async function updateRefLocked(opts: {
-  gitdir: string;
-  ref: string;
-  newOid: string;
-  expected: string | undefined;
-  current: () => Promise<string | undefined>;
-}): Promise<void> {
+export async function updateRefLocked(opts: { gitdir: string; ref: string; newOid: string; expected: string | undefined; current: () => Promise<string | undefined> }): Promise<void> {
   const { gitdir, ref, newOid, expected } = opts;
   assertRefName(ref);
-  if (!/^[0-9a-f]{40}$/.test(newOid))
-    throw new CoxError("InvalidArgument", `invalid object id ${JSON.stringify(newOid)} for ${ref}: expected 40 hex digits`);
+  if (!/^[0-9a-f]{40}$/.test(newOid)) throw new CoxError("InvalidArgument", `invalid object id ${JSON.stringify(newOid)} for ${ref}: expected 40 hex digits`);
   const path = join(gitdir, ref);
   const lockPath = `${path}.lock`;
   const handle = await acquire(lockPath, ref);
@@ -59,11 +52,9 @@ export async function updateRefLocked(opts: {
   try {
     const now = await opts.current();
     if (now !== expected) {
-      throw new CoxError(
-        "StatusWriteFailed",
-        `${ref} moved while coxswain was updating it (expected ${expected ?? "no ref"}, found ${now ?? "no ref"}); another process writes this ref`,
-        { details: { ref, expected, found: now } },
-      );
+      throw new CoxError("StatusWriteFailed", `${ref} moved while coxswain was updating it (expected ${expected ?? "no ref"}, found ${now ?? "no ref"}); another process writes this ref`, {
+        details: { ref, expected, found: now },
+      });
     }
     await handle.writeFile(`${newOid}\n`, "utf8");
     await handle.sync();

@@ -104,6 +104,7 @@ export function isDamage(err: unknown): boolean {
   const code = typeof e?.code === "string" ? e.code : "";
   const message = typeof e?.message === "string" ? e.message : "";
   if (code.startsWith("Z_") || code === "ERR_OUT_OF_RANGE" || e?.name === "RangeError") return true;
-  if (code === "InternalError" || code === "") return /corrupt|trailer mismatch|SHA-?1|checksum|incorrect header check|unexpected end of file|invalid (?:stored block|distance|code|compressed buffer)|buffer error/i.test(message);
+  if (code === "InternalError" || code === "")
+    return /corrupt|trailer mismatch|SHA-?1|checksum|incorrect header check|unexpected end of file|invalid (?:stored block|distance|code|compressed buffer)|buffer error/i.test(message);
   return false;
 }

@@ -25,20 +25,7 @@ import { PackReader } from "./packs.js";
 import { checkObjects, isDamage } from "./repair.js";
 import { assertRefName, deleteRefLocked, listRefValues, readRefValue, refGlob, updateRefLocked } from "./refs.js";
 import { editSegments, entryType, parseTreeObject, serializeTreeObject, type RawTreeEntry, type TreeEdit } from "./trees.js";
-import type {
-  CommitInfo,
-  FileChange,
-  GitReader,
-  GitWriter,
-  ProposalRef,
-  RepoFile,
-  Repository,
-  TreeEntryChange,
-  TreeFile,
-  TreeItem,
-  WatchHandle,
-  WatchOptions,
-} from "./types.js";
+import type { CommitInfo, FileChange, GitReader, GitWriter, ProposalRef, RepoFile, Repository, TreeEntryChange, TreeFile, TreeItem, WatchHandle, WatchOptions } from "./types.js";
 import { basicAuthHeader, type GitCredentials } from "./url.js";
 import { watchRepository } from "./watch.js";
 
@@ -261,8 +248,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   /** Up to `limit` commits reachable from ref, newest first (by committer date, as isomorphic-git walks). */
   async log(ref: string, limit: number): Promise<CommitInfo[]> {
     const oid = await this.resolve(ref);
-    if (oid === undefined)
-      throw new CoxError("BranchNotFound", `${ref} does not exist in ${this.location}`, { requeueAfterMs: 5_000, details: { ref } });
+    if (oid === undefined) throw new CoxError("BranchNotFound", `${ref} does not exist in ${this.location}`, { requeueAfterMs: 5_000, details: { ref } });
     if (limit <= 0) return [];
     const commits = await this.withFreshCacheRetry(() => git.log({ fs, gitdir: this.gitdir, cache: this.cache, ref: oid, depth: limit }));
     return commits.slice(0, limit).map(toCommitInfo);
@@ -358,11 +344,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
       assertRefName(ref);
       // Shared gate: a push reads packs, which a repack of the mirror must not delete under it.
       await this.locks.refs.run(`push:${ref}`, () =>
-        this.locks.gate.shared(() =>
-          this.network("push", ref, (http) =>
-            git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref, remoteRef: ref, headers: { ...this.headers } }),
-          ),
-        ),
+        this.locks.gate.shared(() => this.network("push", ref, (http) => git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref, remoteRef: ref, headers: { ...this.headers } }))),
       );
     }
   }
@@ -577,11 +559,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     assertRefName(remoteRef);
     // Serialized with fetches: both write refs/remotes/origin/*.
     await this.locks.refs.run(FETCH_KEY, () =>
-      this.locks.gate.shared(() =>
-        this.network("push", remoteRef, (http) =>
-          git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref: localRef, remoteRef, headers: { ...this.headers } }),
-        ),
-      ),
+      this.locks.gate.shared(() => this.network("push", remoteRef, (http) => git.push({ fs, http, gitdir: this.gitdir, cache: this.cache, remote: "origin", ref: localRef, remoteRef, headers: { ...this.headers } }))),
     );
   }
 
@@ -702,9 +680,9 @@ export class GitRepository implements Repository, GitReader, GitWriter {
       this.damage = undefined;
       const removed = [...removedBefore, ...check.removed];
       this.logger.warn(
-          `source: the mirror of ${this.location} was damaged (${why}): ${removed.length} damaged file(s) removed` +
-            `${removed.length ? ` (${removed.slice(0, 5).join(", ")}${removed.length > 5 ? ", …" : ""})` : ""}, ` +
-            `the remote fetched again in full${moved.length ? `, ${moved.join(", ")}` : ""} in ${Math.round(performance.now() - started)} ms; what runs was not touched`,
+        `source: the mirror of ${this.location} was damaged (${why}): ${removed.length} damaged file(s) removed` +
+          `${removed.length ? ` (${removed.slice(0, 5).join(", ")}${removed.length > 5 ? ", …" : ""})` : ""}, ` +
+          `the remote fetched again in full${moved.length ? `, ${moved.join(", ")}` : ""} in ${Math.round(performance.now() - started)} ms; what runs was not touched`,
       );
     } finally {
       await fsp.rm(tmp, { recursive: true, force: true });
@@ -742,7 +720,14 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     this.damage ??= { what, removed: [] };
     return new CoxError(
       "MirrorCorrupt",
-      `the mirror of ${this.location} is damaged: ${what}${err instanceof Error ? ` (${err.message.replace(/^[\s\S]*this error message: /, "").split("\n", 1)[0]!.slice(0, 200)})` : ""}; it is repaired from the remote on the next fetch`,
+      `the mirror of ${this.location} is damaged: ${what}${
+        err instanceof Error
+          ? ` (${err.message
+              .replace(/^[\s\S]*this error message: /, "")
+              .split("\n", 1)[0]!
+              .slice(0, 200)})`
+          : ""
+      }; it is repaired from the remote on the next fetch`,
       { cause: err, details: { what } },
     );
   }
@@ -854,9 +839,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
    */
   private async fetchPullRequests(): Promise<void> {
     const url = this.url!;
-    const advertised = await this.network("fetch", "refs/pull/*/head", (http) =>
-      git.listServerRefs({ http, url, headers: { ...this.headers }, protocolVersion: 1 }),
-    );
+    const advertised = await this.network("fetch", "refs/pull/*/head", (http) => git.listServerRefs({ http, url, headers: { ...this.headers }, protocolVersion: 1 }));
     const wanted = new Map<string, string>();
     for (const r of advertised) if (PULL_REF.test(r.ref) && /^[0-9a-f]{40}$/.test(r.oid)) wanted.set(r.ref, r.oid);
     const local = new Map<string, string>();
@@ -891,11 +874,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
   }
 
   /** Runs one network operation with a fresh deadline-carrying HTTP client and maps its errors. */
-  private async network<T>(
-    op: GitNetworkOp,
-    ref: string | undefined,
-    fn: (http: ReturnType<typeof timedHttpClient>["client"]) => Promise<T>,
-  ): Promise<T> {
+  private async network<T>(op: GitNetworkOp, ref: string | undefined, fn: (http: ReturnType<typeof timedHttpClient>["client"]) => Promise<T>): Promise<T> {
     const timed = timedHttpClient(this.timeoutMs);
     try {
       return await fn(timed.client);
@@ -918,9 +897,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
         await new Promise<void>((resolve, reject) =>
           // --keep-unreachable: objects of commits we orphaned (a status branch rebuilt on the remote tip) may
           // be written again from knownObjects without a look; they must not disappear.
-          execFile("git", ["--git-dir", this.gitdir, "repack", "-a", "-d", "-q", "--keep-unreachable"], { timeout: 10 * 60_000 }, (err) =>
-            err ? reject(err) : resolve(),
-          ),
+          execFile("git", ["--git-dir", this.gitdir, "repack", "-a", "-d", "-q", "--keep-unreachable"], { timeout: 10 * 60_000 }, (err) => (err ? reject(err) : resolve())),
         );
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") this.gitCliMissing = true;
@@ -1010,9 +987,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     const c = await this.mustReadCommit(commit);
     if (dir === "") return c.commit.tree;
     try {
-      const { oid } = await this.withFreshCacheRetry(() =>
-        git.readTree({ fs, gitdir: this.gitdir, cache: this.cache, oid: c.commit.tree, filepath: dir }),
-      );
+      const { oid } = await this.withFreshCacheRetry(() => git.readTree({ fs, gitdir: this.gitdir, cache: this.cache, oid: c.commit.tree, filepath: dir }));
       return oid;
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -1048,9 +1023,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     const paths = [commit, `${commit.slice(0, 2)}/${commit.slice(2)}`, `${commit.slice(0, 2)}/${commit.slice(2, 4)}/${commit.slice(4)}`];
     for (const filepath of paths) {
       try {
-        const { blob } = await this.withFreshCacheRetry(() =>
-          git.readBlob({ fs, gitdir: this.gitdir, cache: this.cache, oid: notesCommit, filepath }),
-        );
+        const { blob } = await this.withFreshCacheRetry(() => git.readBlob({ fs, gitdir: this.gitdir, cache: this.cache, oid: notesCommit, filepath }));
         return new TextDecoder().decode(blob);
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -1076,9 +1049,7 @@ export class GitRepository implements Repository, GitReader, GitWriter {
     // git's tree order: byte order of names, a directory compared as "name/".
     const key = (e: { name: string; tree: boolean }): Buffer => Buffer.from(e.tree ? `${e.name}/` : e.name, "utf8");
     entries.sort((x, y) => Buffer.compare(key(x), key(y)));
-    const body = Buffer.concat(
-      entries.flatMap((e) => [Buffer.from(`${e.tree ? "40000" : "100644"} ${e.name}\0`, "utf8"), Buffer.from(e.oid, "hex")]),
-    );
+    const body = Buffer.concat(entries.flatMap((e) => [Buffer.from(`${e.tree ? "40000" : "100644"} ${e.name}\0`, "utf8"), Buffer.from(e.oid, "hex")]));
     return this.ensureObject("tree", body);
   }
 
@@ -1117,28 +1088,21 @@ export function buildDirectory(files: readonly TreeFile[]): Directory {
   for (const f of files) {
     const parts = f.path.split("/");
     if (parts.some((p) => p === "" || p === "." || p === ".." || p === ".git")) {
-      throw new CoxError(
-        "InvalidArgument",
-        `invalid tree path ${JSON.stringify(f.path)}: expected a relative path like "a/b/c.yaml" without empty, ".", ".." or ".git" segments`,
-      );
+      throw new CoxError("InvalidArgument", `invalid tree path ${JSON.stringify(f.path)}: expected a relative path like "a/b/c.yaml" without empty, ".", ".." or ".git" segments`);
     }
     let dir = root;
     for (const [i, part] of parts.entries()) {
       const last = i === parts.length - 1;
       const existing = dir.get(part);
       if (last) {
-        if (existing !== undefined)
-          throw new CoxError("InvalidArgument", `tree path ${JSON.stringify(f.path)} is given twice or is also a directory`);
+        if (existing !== undefined) throw new CoxError("InvalidArgument", `tree path ${JSON.stringify(f.path)} is given twice or is also a directory`);
         dir.set(part, f.content);
       } else if (existing === undefined) {
         const sub: Directory = new Map();
         dir.set(part, sub);
         dir = sub;
       } else if (typeof existing === "string") {
-        throw new CoxError(
-          "InvalidArgument",
-          `tree path ${JSON.stringify(f.path)} needs ${JSON.stringify(parts.slice(0, i + 1).join("/"))} as a directory, but it is a file`,
-        );
+        throw new CoxError("InvalidArgument", `tree path ${JSON.stringify(f.path)} needs ${JSON.stringify(parts.slice(0, i + 1).join("/"))} as a directory, but it is a file`);
       } else dir = existing;
     }
   }
@@ -1167,21 +1131,13 @@ function toCommitInfo(c: ReadCommitResult): CommitInfo {
 }
 
 function pathNotFound(commit: string, dir: string, location: string): CoxError {
-  return new CoxError(
-    "PathNotFound",
-    `directory ${JSON.stringify(dir)} does not exist at ${commit} in ${location}; expected a directory of the repository`,
-    {
-      details: { commit, path: dir },
-    },
-  );
+  return new CoxError("PathNotFound", `directory ${JSON.stringify(dir)} does not exist at ${commit} in ${location}; expected a directory of the repository`, {
+    details: { commit, path: dir },
+  });
 }
 
 function refMoved(ref: string, expected: string | undefined, found: string | undefined): CoxError {
-  return new CoxError(
-    "GitPushRejected",
-    `${ref} moved while coxswain was committing on it (expected ${expected ?? "no ref"}, found ${found ?? "no ref"}); rebuild on the new tip`,
-    { details: { ref, expected, found } },
-  );
+  return new CoxError("GitPushRejected", `${ref} moved while coxswain was committing on it (expected ${expected ?? "no ref"}, found ${found ?? "no ref"}); rebuild on the new tip`, { details: { ref, expected, found } });
 }
 
 function missingObject(kind: string, oid: string, location: string, cause?: unknown): CoxError {

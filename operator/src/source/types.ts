@@ -21,7 +21,7 @@ export interface CommitInfo {
   oid: string;
   /** Full message. */
   message: string;
-  author: { name: string; email: string; /** epoch seconds */ timestamp: number };
+  author: { name: string; email: string /** epoch seconds */; timestamp: number };
   parents: string[];
 }
 
@@ -86,12 +86,7 @@ export interface GitWriter {
    * parent (undefined = the ref's current tip, or a root commit when the ref does not exist).
    * Returns the commit oid, or undefined when the tree equals the parent's tree (nothing to commit).
    */
-  commitFiles(opts: {
-    ref: string;
-    files: readonly TreeFile[];
-    message: string;
-    parent?: string | null;
-  }): Promise<string | undefined>;
+  commitFiles(opts: { ref: string; files: readonly TreeFile[]; message: string; parent?: string | null }): Promise<string | undefined>;
   /** Reads the files of a commit's tree (the status branch reads itself back after a restart). */
   readFiles(commit: string, dir: string): Promise<TreeFile[]>;
   /** The blobs of a commit's tree under dir with their oids, without reading them (see GitReader.listFiles). */

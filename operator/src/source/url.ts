@@ -51,10 +51,7 @@ export function parseRepoLocation(repo: string): RepoLocation {
   }
   if (/^file:\/\//i.test(trimmed)) return { kind: "local", path: fileURLToPath(trimmed) };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) || /^[^/\\]+@[^/\\]+:/.test(trimmed)) {
-    throw new CoxError(
-      "RepoNotFound",
-      `unsupported repository location ${redactUrl(trimmed)}: expected a local path or an http(s) URL (ssh and git:// are not supported)`,
-    );
+    throw new CoxError("RepoNotFound", `unsupported repository location ${redactUrl(trimmed)}: expected a local path or an http(s) URL (ssh and git:// are not supported)`);
   }
   return { kind: "local", path: trimmed };
 }

@@ -45,17 +45,20 @@ export interface ClaimRecord {
 
 /** The YAML text of a claim's status file (lines not folded, so that removeByHand can be copied). */
 export function renderClaimRecord(r: ClaimRecord): string {
-  return stringify({
-    claim: r.claim,
-    phase: r.phase,
-    ...(r.node !== undefined ? { node: r.node } : {}),
-    ...(r.nodeState !== undefined ? { nodeState: r.nodeState } : {}),
-    ...(r.volume !== undefined ? { volume: r.volume } : {}),
-    ...(r.storage !== undefined ? { storage: r.storage } : {}),
-    deleteDataOnRemoval: r.deleteDataOnRemoval,
-    message: r.message,
-    ...(r.removeByHand !== undefined ? { removeByHand: r.removeByHand } : {}),
-  }, { lineWidth: 0 }); // unfolded: the command is copied as it is
+  return stringify(
+    {
+      claim: r.claim,
+      phase: r.phase,
+      ...(r.node !== undefined ? { node: r.node } : {}),
+      ...(r.nodeState !== undefined ? { nodeState: r.nodeState } : {}),
+      ...(r.volume !== undefined ? { volume: r.volume } : {}),
+      ...(r.storage !== undefined ? { storage: r.storage } : {}),
+      deleteDataOnRemoval: r.deleteDataOnRemoval,
+      message: r.message,
+      ...(r.removeByHand !== undefined ? { removeByHand: r.removeByHand } : {}),
+    },
+    { lineWidth: 0 },
+  ); // unfolded: the command is copied as it is
 }
 
 /** The node and deleteDataOnRemoval of a claim's status file as written; empty when it is absent or not one (status/schemas.ts). */

@@ -35,9 +35,7 @@ export interface RecordedStatus {
  */
 export async function readRecords(repo: Repository, opts: { statusBranch: string; notesRef: string }): Promise<RecordedStatus> {
   const short = opts.statusBranch.replace(/^refs\/heads\//, "");
-  const candidates = repo.remote
-    ? [`refs/remotes/origin/${short}`, `refs/heads/${short}`]
-    : [`refs/heads/${short}`, `refs/remotes/origin/${short}`];
+  const candidates = repo.remote ? [`refs/remotes/origin/${short}`, `refs/heads/${short}`] : [`refs/heads/${short}`, `refs/remotes/origin/${short}`];
   let statusRef: string | undefined;
   let statusCommit: string | undefined;
   for (const ref of candidates) {

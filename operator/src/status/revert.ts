@@ -54,10 +54,7 @@ export function autoRevertWanted(changed: readonly string[], failed: DesiredGrap
 }
 
 /** What reverting F's changes means at the head, path by path. Pure. */
-export type RevertDecision =
-  | { kind: "edits"; edits: TreeEdit[] }
-  | { kind: "conflict"; paths: string[] }
-  | { kind: "nothing"; message: string };
+export type RevertDecision = { kind: "edits"; edits: TreeEdit[] } | { kind: "conflict"; paths: string[] } | { kind: "nothing"; message: string };
 
 /**
  * The three-way decision: `changes` are F's changes against its parent (before = parent's entry, after =
@@ -143,7 +140,9 @@ export class AutoReverter {
       this.opts.store.setCommit({ ...rec, revert: outcome, errors });
       this.opts.scheduleStatusWrite();
     }
-    this.log[outcome.state === "Failed" ? "warn" : "info"](`auto-revert of ${failed.slice(0, 7)}: ${outcome.state}${outcome.commit ? ` ${outcome.commit.slice(0, 7)}` : ""} — ${outcome.message}`, { commit: failed.slice(0, 7) });
+    this.log[outcome.state === "Failed" ? "warn" : "info"](`auto-revert of ${failed.slice(0, 7)}: ${outcome.state}${outcome.commit ? ` ${outcome.commit.slice(0, 7)}` : ""} — ${outcome.message}`, {
+      commit: failed.slice(0, 7),
+    });
     if ((outcome.state === "Committed" || outcome.state === "Pushed") && outcome.commit) this.opts.onReverted?.(outcome.commit);
     return outcome;
   }
@@ -175,7 +174,10 @@ export class AutoReverter {
           if (decision.kind === "conflict") {
             const shown = decision.paths.slice(0, 5).join(", ") + (decision.paths.length > 5 ? `, … (${decision.paths.length} paths)` : "");
             return stop(
-              { state: "Conflict", message: `not reverted: ${branch} moved on to ${head.slice(0, 7)} and changed ${shown} since ${failed.slice(0, 7)}; a revert would conflict, so nothing was forced — revert it by hand` },
+              {
+                state: "Conflict",
+                message: `not reverted: ${branch} moved on to ${head.slice(0, 7)} and changed ${shown} since ${failed.slice(0, 7)}; a revert would conflict, so nothing was forced — revert it by hand`,
+              },
               true,
             );
           }
@@ -204,7 +206,10 @@ export class AutoReverter {
       case "NoBranch":
         return { outcome: { state: "Failed", message: `branch ${branch} does not exist any more` }, conflict: false };
       case "PushFailed":
-        return { outcome: { state: "Failed", commit: result.commit, message: `committed ${result.commit.slice(0, 7)} in the mirror but the push to ${repo.location} failed: ${result.error.code}: ${result.error.message}` }, conflict: false };
+        return {
+          outcome: { state: "Failed", commit: result.commit, message: `committed ${result.commit.slice(0, 7)} in the mirror but the push to ${repo.location} failed: ${result.error.code}: ${result.error.message}` },
+          conflict: false,
+        };
       case "Raced":
         return { outcome: { state: "Failed", message: `not reverted: ${branch} kept moving during ${result.attempts} attempts (${result.error?.message ?? "moved"})` }, conflict: false };
     }

@@ -96,7 +96,9 @@ export function renderServiceRecord(r: ServiceRecord): string {
  * the text is absent or not one (status/schemas.ts). Lists keep the file's (sorted) order.
  */
 export function readServiceRecord(text: string): ServiceRecord | undefined {
-  type FilePort = Omit<ServiceRecord["ports"][number], "ready" | "notReady" | "terminating"> & { endpoints?: { ready?: ServiceEndpointRecord[]; notReady?: ServiceEndpointRecord[]; terminating?: ServiceEndpointRecord[] } };
+  type FilePort = Omit<ServiceRecord["ports"][number], "ready" | "notReady" | "terminating"> & {
+    endpoints?: { ready?: ServiceEndpointRecord[]; notReady?: ServiceEndpointRecord[]; terminating?: ServiceEndpointRecord[] };
+  };
   const d = statusRecordOrUndefined("service", text) as unknown as { service: string; type: string; rollout?: ServiceRecord["rollout"]; ports: FilePort[]; nodes: ServiceNodeRecord[] } | undefined;
   if (!d) return undefined;
   const [namespace, name] = d.service.split("/") as [string, string];

@@ -98,10 +98,7 @@ const WORKLOAD_FILE = /^workloads\/[^/]+\/[^/]+\.yaml$/;
 
 function assertTreePath(path: string): void {
   if (path.split("/").some((p) => p === "" || p === "." || p === ".." || p === ".git")) {
-    throw new CoxError(
-      "InvalidArgument",
-      `invalid status file path ${JSON.stringify(path)}: expected a relative path like "plans/pr/a.yaml" without empty, ".", ".." or ".git" segments`,
-    );
+    throw new CoxError("InvalidArgument", `invalid status file path ${JSON.stringify(path)}: expected a relative path like "plans/pr/a.yaml" without empty, ".", ".." or ".git" segments`);
   }
 }
 
@@ -508,14 +505,7 @@ function orderError(e: RecordedError): RecordedError {
 }
 
 function compareErrors(a: RecordedError, b: RecordedError): number {
-  return (
-    cmp(a.file ?? "", b.file ?? "") ||
-    (a.line ?? 0) - (b.line ?? 0) ||
-    (a.col ?? 0) - (b.col ?? 0) ||
-    cmp(a.code, b.code) ||
-    cmp(a.field ?? "", b.field ?? "") ||
-    cmp(a.message, b.message)
-  );
+  return cmp(a.file ?? "", b.file ?? "") || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0) || cmp(a.code, b.code) || cmp(a.field ?? "", b.field ?? "") || cmp(a.message, b.message);
 }
 
 function orderWorkload(w: WorkloadRecord): WorkloadRecord {

@@ -6,15 +6,7 @@
 import type { Condition, WorkloadEvent } from "../api/conditions.js";
 
 /** Phase of a processed commit of the deploy branch. */
-export type CommitPhase =
-  | "Pending"
-  | "Invalid"
-  | "Progressing"
-  | "Succeeded"
-  | "Failed"
-  | "RolledBack"
-  | "Quarantined"
-  | "Superseded";
+export type CommitPhase = "Pending" | "Invalid" | "Progressing" | "Succeeded" | "Failed" | "RolledBack" | "Quarantined" | "Superseded";
 
 /** An error in a commit record (a manifest diagnostic or a rollout failure). */
 export interface RecordedError {
@@ -42,7 +34,7 @@ export interface CommitRecord {
   changes: string[];
   errors: RecordedError[];
   /** ISO-8601 times: seen (commit noticed), applied (desired state handed to controllers), finished. */
-  timings: { seen: string; applied?: string; finished?: string; /** ms from seen to finished */ durationMs?: number };
+  timings: { seen: string; applied?: string; finished?: string /** ms from seen to finished */; durationMs?: number };
   /**
    * The newer commit that replaced this one while it was in flight: its rollout was cut short (Superseded),
    * or only its monitor window was (Succeeded: it had rolled out with every pod ready).

@@ -91,10 +91,7 @@ export class ApiWrites implements ApiWriter {
         const edits: FieldEdit[] = [];
         if (decision.annotation !== undefined) edits.push({ path: ["metadata", "annotations", PROMOTE_ANNOTATION], value: decision.annotation });
         if (decision.unpause) edits.push({ path: ["spec", "paused"], value: false });
-        const what = [
-          ...(decision.annotation !== undefined ? [`${PROMOTE_ANNOTATION}: "${decision.annotation}"`] : []),
-          ...(decision.unpause ? ["spec.paused: false"] : []),
-        ].join(" and ");
+        const what = [...(decision.annotation !== undefined ? [`${PROMOTE_ANNOTATION}: "${decision.annotation}"`] : []), ...(decision.unpause ? ["spec.paused: false"] : [])].join(" and ");
         return { edits, subject: `Promote Rollout ${namespace}/${name}${full ? " in full" : ""}`, what };
       }),
     );
@@ -196,13 +193,7 @@ export class ApiWrites implements ApiWriter {
    * The commit that edits `key`'s manifest at `head` as `decide` says (or its refusal): the object is read
    * from the head's manifests, its file edited in place, every other file kept byte for byte.
    */
-  private async editObject(
-    head: string,
-    key: string,
-    target: string,
-    user: string,
-    decide: (obj: DesiredObject) => { edits: FieldEdit[]; subject: string; what: string } | CoxError,
-  ): Promise<Plan> {
+  private async editObject(head: string, key: string, target: string, user: string, decide: (obj: DesiredObject) => { edits: FieldEdit[]; subject: string; what: string } | CoxError): Promise<Plan> {
     const { repo } = this.opts;
     const loaded = await loadCommit(repo, head, this.opts.path, this.opts.manifests);
     if (!loaded.graph) {

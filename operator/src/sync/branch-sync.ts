@@ -113,7 +113,7 @@ export function changedWorkloads(from: DesiredGraph | undefined, to: DesiredGrap
 function isAutoscaledResize(c: Change, to: DesiredGraph): boolean {
   if (c.action !== "update" || c.fields?.length !== 1 || c.fields[0] !== "spec.replicas" || autoscalerOf(to, c.key) === undefined) return false;
   // Autoscaler targets all have spec.replicas (manifest/autoscaler.ts AUTOSCALE_TARGET_KINDS).
-  const replicas = (o: DesiredObject | undefined): number => ((o as ScaleTarget | undefined)?.spec.replicas ?? 1);
+  const replicas = (o: DesiredObject | undefined): number => (o as ScaleTarget | undefined)?.spec.replicas ?? 1;
   return replicas(c.before) > 0 && replicas(c.after) > 0;
 }
 
@@ -247,10 +247,16 @@ export class BranchSync implements DesiredView, WorkloadReporter {
     if (from) {
       const prev = await loadCommit(this.opts.repo, from, this.opts.path, this.opts.manifests).catch(() => undefined);
       if (prev?.graph) {
-        this.startRollout({ commit: from, graph: prev.graph }, rollingBack ? "reverse" : "forward", rollingBack?.rollback ? { commit: rollingBack.commit, code: rollingBack.rollback.code, reason: rollingBack.rollback.reason } : undefined);
+        this.startRollout(
+          { commit: from, graph: prev.graph },
+          rollingBack ? "reverse" : "forward",
+          rollingBack?.rollback ? { commit: rollingBack.commit, code: rollingBack.rollback.code, reason: rollingBack.rollback.reason } : undefined,
+        );
       }
     }
-    this.commitLog(applied).info(`restored applied commit ${short(applied)} from the status branch${this.stable ? `; stable ${short(this.stable)}` : ""}${this.quarantined.size ? `; quarantined ${[...this.quarantined].map(short).join(", ")}` : ""}`);
+    this.commitLog(applied).info(
+      `restored applied commit ${short(applied)} from the status branch${this.stable ? `; stable ${short(this.stable)}` : ""}${this.quarantined.size ? `; quarantined ${[...this.quarantined].map(short).join(", ")}` : ""}`,
+    );
   }
 
   /** Reconciles the branch: process the head if it moved. */
@@ -391,9 +397,7 @@ export class BranchSync implements DesiredView, WorkloadReporter {
       errors: [],
       timings: { ...record.timings, applied: new Date(this.now()).toISOString() },
     });
-    log.info(
-      `commit ${short(commit)} "${subject}": valid (${loaded.graph.size} objects, read in ${loadMs} ms), ${lines.length} change(s)${lines.length ? ": " + lines.join("; ") : ""}`,
-    );
+    log.info(`commit ${short(commit)} "${subject}": valid (${loaded.graph.size} objects, read in ${loadMs} ms), ${lines.length} change(s)${lines.length ? ": " + lines.join("; ") : ""}`);
     if (changes.changes.some((c) => c.key.startsWith("Node/"))) await this.opts.applyNodes?.();
     // Release first: an enqueued key may be reconciled at once, and must see what the gate released.
     this.evaluate();
@@ -704,7 +708,11 @@ export class BranchSync implements DesiredView, WorkloadReporter {
    * quarantined commit. Others are ignored. Sorted.
    */
   private retriedBy(message: string): string[] {
-    const last = message.trim().split(/\n\s*\n/).pop() ?? "";
+    const last =
+      message
+        .trim()
+        .split(/\n\s*\n/)
+        .pop() ?? "";
     const out = new Set<string>();
     for (const line of last.split("\n")) {
       const m = new RegExp(`^${RETRY_TRAILER}:\\s*([0-9a-f]{7,40})\\s*$`, "i").exec(line.trim());

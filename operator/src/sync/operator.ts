@@ -212,12 +212,7 @@ export function localDockerEndpoint(): string {
  * `log`; a Docker socket that exists is the node whether it answers or not (the node waits for it, and
  * `log` warns so when it does not answer within 2 s). RuntimeUndecided when `auto` cannot tell.
  */
-export async function resolveDefaultNode(
-  runtime: DefaultRuntime,
-  instance: string,
-  portRange: { from: number; to: number } = { from: 30000, to: 32767 },
-  log: Logger = silentLogger,
-): Promise<NodeConfig> {
+export async function resolveDefaultNode(runtime: DefaultRuntime, instance: string, portRange: { from: number; to: number } = { from: 30000, to: 32767 }, log: Logger = silentLogger): Promise<NodeConfig> {
   const base = {
     name: "local",
     network: "host" as const,
@@ -238,10 +233,7 @@ export async function resolveDefaultNode(
     await probe.connect();
   } catch (err) {
     const e = toCoxError(err, "NodeUnreachable");
-    log.warn(
-      `default node runtime: docker, but the engine does not answer yet (${e.code}: ${e.message}); ` +
-        "the node waits for it: pods are placed once it answers, and nothing runs as a local process meanwhile",
-    );
+    log.warn(`default node runtime: docker, but the engine does not answer yet (${e.code}: ${e.message}); ` + "the node waits for it: pods are placed once it answers, and nothing runs as a local process meanwhile");
   } finally {
     await probe.close().catch(() => undefined);
   }
@@ -326,7 +318,11 @@ export class BurstGate {
 export function fleetView(fleet: Fleet): FleetView {
   return {
     snapshot: () => fleet.schedulerSnapshot(),
-    pods: (owner) => fleet.pods(owner).filter((p) => p.phase !== "Terminating").map((p) => ({ name: p.name, revision: p.revision })),
+    pods: (owner) =>
+      fleet
+        .pods(owner)
+        .filter((p) => p.phase !== "Terminating")
+        .map((p) => ({ name: p.name, revision: p.revision })),
     claimNode: (claim) => fleet.claimNode(claim),
   };
 }
@@ -433,7 +429,11 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     await writer.load();
     cleanups.push(() => writer.close());
 
-    const defaultNode = { ...(await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log)), ...(opts.defaultProxyImage ? { proxyImage: opts.defaultProxyImage } : {}), ...(opts.defaultServiceNetwork ? { serviceNetwork: opts.defaultServiceNetwork } : {}) };
+    const defaultNode = {
+      ...(await resolveDefaultNode(opts.runtime ?? "auto", instance, opts.defaultPortRange, log)),
+      ...(opts.defaultProxyImage ? { proxyImage: opts.defaultProxyImage } : {}),
+      ...(opts.defaultServiceNetwork ? { serviceNetwork: opts.defaultServiceNetwork } : {}),
+    };
     const defaultRuntime = defaultNode.endpoint.startsWith("process://") ? "process" : "docker";
     let services: ServiceController | undefined;
     fleet = new Fleet({
@@ -894,9 +894,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
 async function checkBranchAndPath(repo: Repository, branch: string, path: string): Promise<void> {
   const head = await repo.head(branch);
   if (!head) {
-    const branches = (await repo.listRefs("**").catch(() => []))
-      .map((r) => r.name)
-      .filter((b) => !b.startsWith("coxswain/"));
+    const branches = (await repo.listRefs("**").catch(() => [])).map((r) => r.name).filter((b) => !b.startsWith("coxswain/"));
     // A repository with no branch yet is waiting for its first push: the run waits with it.
     if (branches.length === 0) return;
     throw new CoxError("BranchNotFound", `--branch ${branch}: no such branch in ${repo.location}; expected one of: ${branches.slice(0, 20).join(", ")}`);
@@ -910,6 +908,9 @@ async function checkBranchAndPath(repo: Repository, branch: string, path: string
 }
 
 function normalizePath(p: string): string {
-  const s = p.replace(/\\/g, "/").replace(/^\.\/?/, "").replace(/\/+$/, "");
+  const s = p
+    .replace(/\\/g, "/")
+    .replace(/^\.\/?/, "")
+    .replace(/\/+$/, "");
   return s === "." ? "" : s;
 }

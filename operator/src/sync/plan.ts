@@ -233,7 +233,12 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
   const placeDaemonSet = (change: PlannedChange, plan: TemplatePlan): PlannedPlacement[] => {
     const targets = nodes.filter((n) => daemonFit(n, plan.scheduling).shouldRun).map((n) => n.name);
     if (change.rollsTo) change.rollsTo.replicas = targets.length;
-    const current = new Set(fleet.pods(change.key).filter((p) => p.revision === plan.revision).map((p) => p.name));
+    const current = new Set(
+      fleet
+        .pods(change.key)
+        .filter((p) => p.revision === plan.revision)
+        .map((p) => p.name),
+    );
     const out: PlannedPlacement[] = [];
     for (const node of targets) {
       const here = (nodes.find((n) => n.name === node)?.pods ?? []).filter((p) => p.owner === change.key && !p.terminating);
@@ -256,7 +261,15 @@ export function placeChanges(changes: PlannedChange[], after: DesiredGraph, flee
     const replicas = replicasOf(w);
     const live = fleet.pods(change.key);
     if (w.kind === "StatefulSet") {
-      change.placements = placeStatefulSet(change, w, after, live, (r, label, p) => place(r, label, p), claimNode, (gone) => (nodes = release(nodes, gone)));
+      change.placements = placeStatefulSet(
+        change,
+        w,
+        after,
+        live,
+        (r, label, p) => place(r, label, p),
+        claimNode,
+        (gone) => (nodes = release(nodes, gone)),
+      );
       continue;
     }
     const name = (i: number) => (w.kind === "Pod" ? plan.workload : `${plan.workload}-${plan.revision}-${i}`);
@@ -311,7 +324,14 @@ function placeStatefulSet(
 }
 
 function copyNode(n: NodeSnapshot): NodeSnapshot {
-  return { ...n, requested: { ...n.requested }, requestedForScoring: { ...n.requestedForScoring }, podsByOwner: { ...n.podsByOwner }, ...(n.pods ? { pods: [...n.pods] } : {}), ...(n.hostPortsInUse ? { hostPortsInUse: [...n.hostPortsInUse] } : {}) };
+  return {
+    ...n,
+    requested: { ...n.requested },
+    requestedForScoring: { ...n.requestedForScoring },
+    podsByOwner: { ...n.podsByOwner },
+    ...(n.pods ? { pods: [...n.pods] } : {}),
+    ...(n.hostPortsInUse ? { hostPortsInUse: [...n.hostPortsInUse] } : {}),
+  };
 }
 
 /** The snapshot with a new pod counted on `node` (the scheduler's "assume"). Pure. */
@@ -385,8 +405,16 @@ export function buildPlan(input: { from?: string; fromGraph?: DesiredGraph; targ
   if (!target.graph) return { ...base, changes: [], valid: false };
   const changes = planGraphs(input.fromGraph, target.graph, input.now ?? Date.now());
   if (!input.fleet) return { ...base, changes, valid: true };
-  const nodes = input.fleet.snapshot().map((n) => n.name).sort();
-  return { ...base, changes: placeChanges(changes, target.graph, input.fleet, { ...(input.seed !== undefined ? { seed: input.seed } : {}), ...(input.scheduler ? { scheduler: input.scheduler } : {}) }), valid: true, nodes };
+  const nodes = input.fleet
+    .snapshot()
+    .map((n) => n.name)
+    .sort();
+  return {
+    ...base,
+    changes: placeChanges(changes, target.graph, input.fleet, { ...(input.seed !== undefined ? { seed: input.seed } : {}), ...(input.scheduler ? { scheduler: input.scheduler } : {}) }),
+    valid: true,
+    nodes,
+  };
 }
 
 /** Counts of a plan's new pods: all, placed, not fitting. */

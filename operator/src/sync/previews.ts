@@ -130,7 +130,8 @@ export function previewGraph(source: DesiredGraph, proposal: string): PreviewGra
     if (declared.has(src)) continue;
     const ns: Namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: pv, labels: { [PREVIEW_LABEL]: proposal } } };
     nodes.push({ object: ns });
-    for (const n of nodes) if (n.object.kind !== "Namespace" && KINDS[n.object.kind].namespaced && n.object.metadata.namespace === pv) edges.push({ from: `Namespace/${pv}`, to: `${n.object.kind}/${pv}/${n.object.metadata.name}` });
+    for (const n of nodes)
+      if (n.object.kind !== "Namespace" && KINDS[n.object.kind].namespaced && n.object.metadata.namespace === pv) edges.push({ from: `Namespace/${pv}`, to: `${n.object.kind}/${pv}/${n.object.metadata.name}` });
   }
   return { graph: new DesiredGraph(nodes, edges), namespaces: [...new Set(mapping.values())].sort() };
 }

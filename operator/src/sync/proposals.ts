@@ -231,7 +231,13 @@ export class ProposalTracker {
     const target = await loadCommit(repo, ref.oid, this.opts.path, this.opts.manifests);
     const base = this.opts.base.commit();
     const baseGraph = this.opts.base.graph();
-    const plan = buildPlan({ ...(base ? { from: base } : {}), ...(baseGraph ? { fromGraph: baseGraph } : {}), target, ...(this.opts.fleet ? { fleet: this.opts.fleet } : {}), ...(this.opts.scheduler ? { scheduler: this.opts.scheduler } : {}) });
+    const plan = buildPlan({
+      ...(base ? { from: base } : {}),
+      ...(baseGraph ? { fromGraph: baseGraph } : {}),
+      target,
+      ...(this.opts.fleet ? { fleet: this.opts.fleet } : {}),
+      ...(this.opts.scheduler ? { scheduler: this.opts.scheduler } : {}),
+    });
     const next: Known = { name, ref: ref.ref, commit: ref.oid, base, record: k?.record ?? toPlanRecord(plan, ref.ref) };
     const sameHead = k?.commit === ref.oid;
     if (preview) {
@@ -254,7 +260,10 @@ export class ProposalTracker {
   }
 
   private summaryOf(plan: Plan): string {
-    return planNote(plan, "").split("\n")[0]!.replace(/^coxswain plan: /, "").replace(/ \(\)$/, "");
+    return planNote(plan, "")
+      .split("\n")[0]!
+      .replace(/^coxswain plan: /, "")
+      .replace(/ \(\)$/, "");
   }
 
   private startPreview(name: string, ref: ProposalRef, graph: DesiredGraph, k: Known): void {

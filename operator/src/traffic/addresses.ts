@@ -127,9 +127,7 @@ export function allocateNodePorts(services: readonly ServiceSpec[], range: PortR
   }
   const placed = place(wanted, size, (slot) => reserved.has(from + slot));
   return services.map((s) =>
-    hasNodePorts(s) && s.ports.some((p) => p.nodePort === undefined)
-      ? { ...s, ports: s.ports.map((p) => (p.nodePort === undefined ? { ...p, nodePort: from + placed.get(nodePortKey(s, p.port))! } : p)) }
-      : s,
+    hasNodePorts(s) && s.ports.some((p) => p.nodePort === undefined) ? { ...s, ports: s.ports.map((p) => (p.nodePort === undefined ? { ...p, nodePort: from + placed.get(nodePortKey(s, p.port))! } : p)) } : s,
   );
 }
 

@@ -53,11 +53,7 @@ function p95(values: number[]): number | undefined {
  * chosen), count for no group. Every group `groups` names has an entry, with 0 requests if none came.
  * Sorted by group.
  */
-export function requestFigures(
-  records: Iterable<RequestRecord>,
-  groups: ReadonlyMap<string, string>,
-  window: { from: number; to: number },
-): Map<string, RequestFigures> {
+export function requestFigures(records: Iterable<RequestRecord>, groups: ReadonlyMap<string, string>, window: { from: number; to: number }): Map<string, RequestFigures> {
   const tally = new Map<string, { requests: number; failed: number; latencies: number[] }>();
   for (const group of [...new Set(groups.values())].sort(compareText)) tally.set(group, { requests: 0, failed: 0, latencies: [] });
   for (const r of records) {

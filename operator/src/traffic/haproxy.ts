@@ -130,9 +130,7 @@ export interface RenderedState {
 }
 
 /** How to get a running HAProxy from its applied state to a new configuration. */
-export type ProxyEdits =
-  | { reload: true; text: string; state: RenderedState; files: ProxyFile[] }
-  | { reload: false; commands: string[]; state: RenderedState };
+export type ProxyEdits = { reload: true; text: string; state: RenderedState; files: ProxyFile[] } | { reload: false; commands: string[]; state: RenderedState };
 
 /** Where a free slot points: nothing listens on port 1, and the slot is in maintenance anyway. */
 const FREE_SLOT: SlotState = { address: "127.0.0.1", port: 1, weight: 1, admin: "maint" };
@@ -281,12 +279,7 @@ function word(value: string): string {
  * each followed by a rule that sends the rest of that host's requests to the default backend, so that a
  * host's requests never reach the routes of a less specific host.
  */
-function renderIngress(
-  ingress: ProxyIngress | undefined,
-  named: readonly { listener: ProxyListener; name: string }[],
-  filesDir: string | undefined,
-  log: RequestLogTarget | undefined,
-): RenderedIngress | undefined {
+function renderIngress(ingress: ProxyIngress | undefined, named: readonly { listener: ProxyListener; name: string }[], filesDir: string | undefined, log: RequestLogTarget | undefined): RenderedIngress | undefined {
   if (ingress === undefined || ingress.http.length + ingress.https.length === 0) return undefined;
   const nameOf = new Map(named.map((n) => [n.listener.key, n.name]));
   const backends = new Map<string, string>();
@@ -456,13 +449,7 @@ export function proxyEdits(applied: RenderedState | undefined, next: ProxyConfig
 }
 
 /** Whether `next` (with its ingress and request log as rendered) differs from `applied` in anything the runtime API cannot change. */
-function needsReload(
-  applied: RenderedState,
-  next: readonly { listener: ProxyListener; name: string }[],
-  ingress: RenderedIngress | undefined,
-  log: RequestLogTarget | undefined,
-  opts: HaproxyOptions,
-): boolean {
+function needsReload(applied: RenderedState, next: readonly { listener: ProxyListener; name: string }[], ingress: RenderedIngress | undefined, log: RequestLogTarget | undefined, opts: HaproxyOptions): boolean {
   if (applied.statsSocket !== opts.statsSocket || applied.listeners.length !== next.length || applied.ingress !== ingress?.signature) return true;
   if (applied.requestLog?.address !== log?.address || applied.requestLog?.tag !== log?.tag) return true;
   return next.some(({ listener: l, name }, i) => {
@@ -548,9 +535,7 @@ function namedListeners(config: ProxyConfig): { listener: ProxyListener; name: s
     .sort((a, b) => compareText(a.key, b.key))
     .map((listener) => {
       const key = listener.key;
-      const name = /^[a-z0-9-]+\/[a-z0-9-]+:[0-9]+$/.test(key)
-        ? key.replace("/", ".")
-        : `${key.replace(/[^A-Za-z0-9_.:-]/g, "_")}-${hash32(key).toString(16).padStart(8, "0")}`;
+      const name = /^[a-z0-9-]+\/[a-z0-9-]+:[0-9]+$/.test(key) ? key.replace("/", ".") : `${key.replace(/[^A-Za-z0-9_.:-]/g, "_")}-${hash32(key).toString(16).padStart(8, "0")}`;
       const other = taken.get(name);
       if (other !== undefined) {
         throw new CoxError("InvalidArgument", `listeners ${other} and ${key} would share the HAProxy name ${name}`, { details: { listeners: [other, key], name } });
@@ -626,9 +611,11 @@ export function checkProxyConfig(config: ProxyConfig, opts: HaproxyOptions): voi
     throw new CoxError("InvalidArgument", what, { details });
   };
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters cannot be written in HAProxy's configuration
-  if (opts.statsSocket !== undefined && (opts.statsSocket === "" || /['\x00-\x1f\x7f]/.test(opts.statsSocket))) bad(`stats socket path ${JSON.stringify(opts.statsSocket)} cannot be written in a configuration`, { statsSocket: opts.statsSocket });
+  if (opts.statsSocket !== undefined && (opts.statsSocket === "" || /['\x00-\x1f\x7f]/.test(opts.statsSocket)))
+    bad(`stats socket path ${JSON.stringify(opts.statsSocket)} cannot be written in a configuration`, { statsSocket: opts.statsSocket });
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters cannot be written in HAProxy's configuration
-  if (opts.peersSocket !== undefined && !/^\/[^\s'"\x00-\x1f\x7f]*$/.test(opts.peersSocket)) bad(`peers socket path ${JSON.stringify(opts.peersSocket)} is not an absolute path a configuration can name`, { peersSocket: opts.peersSocket });
+  if (opts.peersSocket !== undefined && !/^\/[^\s'"\x00-\x1f\x7f]*$/.test(opts.peersSocket))
+    bad(`peers socket path ${JSON.stringify(opts.peersSocket)} is not an absolute path a configuration can name`, { peersSocket: opts.peersSocket });
   const log = opts.requestLog;
   if (log !== undefined) {
     const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(log.address);
@@ -702,7 +689,8 @@ export function checkProxyConfig(config: ProxyConfig, opts: HaproxyOptions): voi
   }
   if (ingress.https.length > 0) {
     if (ingress.certificates.length === 0) bad("the ingress has an HTTPS bind but no certificate", {});
-    if (opts.filesDir === undefined || !/^\/[^\s'"#$\\]*$/.test(opts.filesDir)) bad(`the files directory ${JSON.stringify(opts.filesDir)} cannot hold the ingress's certificates: expected an absolute path without whitespace, quotes, '#', '$' or '\\'`, { filesDir: opts.filesDir });
+    if (opts.filesDir === undefined || !/^\/[^\s'"#$\\]*$/.test(opts.filesDir))
+      bad(`the files directory ${JSON.stringify(opts.filesDir)} cannot hold the ingress's certificates: expected an absolute path without whitespace, quotes, '#', '$' or '\\'`, { filesDir: opts.filesDir });
     for (const c of ingress.certificates) {
       for (const h of c.hosts) if (!INGRESS_HOST.test(h)) bad(`the certificate of ${c.secret}: host ${JSON.stringify(h)} is not a DNS name or "*." and one`, { host: h });
       if (!c.pem.includes("-----BEGIN")) bad(`the certificate of ${c.secret} is not PEM`, { secret: c.secret });

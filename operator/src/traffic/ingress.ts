@@ -69,11 +69,7 @@ export interface IngressRouting {
  * the key pair of a Secret ("namespace", "name"), undefined when the Secret is not a usable
  * kubernetes.io/tls Secret (graph/ingresses.ts refuses such a commit; a missing pair leaves the entry out).
  */
-export function ingressRouting(
-  ingresses: readonly IngressSpec[],
-  services: readonly ServiceSpec[],
-  tls: (namespace: string, name: string) => TlsKeyPair | undefined,
-): IngressRouting {
+export function ingressRouting(ingresses: readonly IngressSpec[], services: readonly ServiceSpec[], tls: (namespace: string, name: string) => TlsKeyPair | undefined): IngressRouting {
   // By "namespace/name" as one text, the order graph/ingresses.ts and compareClaims use.
   const sorted = [...ingresses].sort((a, b) => compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
   const serviceOf = new Map(services.map((s) => [`${s.namespace}/${s.name}`, s]));
@@ -135,13 +131,7 @@ export function ingressRouting(
 /** Host groups (exact, wildcard, none), then Exact before Prefix, then the longest path, then by text. */
 function compareRoutes(a: IngressRoute, b: IngressRoute): number {
   const group = (r: IngressRoute): number => (r.host === undefined ? 2 : r.host.startsWith("*.") ? 1 : 0);
-  return (
-    group(a) - group(b) ||
-    compareText(a.host ?? "", b.host ?? "") ||
-    (a.match === b.match ? 0 : a.match === "Exact" ? -1 : 1) ||
-    b.path.length - a.path.length ||
-    compareText(a.path, b.path)
-  );
+  return group(a) - group(b) || compareText(a.host ?? "", b.host ?? "") || (a.match === b.match ? 0 : a.match === "Exact" ? -1 : 1) || b.path.length - a.path.length || compareText(a.path, b.path);
 }
 
 /**

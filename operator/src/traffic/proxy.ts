@@ -48,12 +48,7 @@ const DEFAULT_WEIGHT = 1;
  * a NodePort/LoadBalancer port has no nodePort (allocateNodePorts), a route's weight is out of range, a
  * Service is given twice, or two listeners would bind the same address and port.
  */
-export function proxyConfig(
-  node: ProxyNode,
-  services: readonly ServiceSpec[],
-  endpoints: readonly ServiceEndpoints[],
-  routes: ReadonlyMap<string, ServiceRoute> = new Map(),
-): ProxyConfig {
+export function proxyConfig(node: ProxyNode, services: readonly ServiceSpec[], endpoints: readonly ServiceEndpoints[], routes: ReadonlyMap<string, ServiceRoute> = new Map()): ProxyConfig {
   const endpointsOf = new Map(endpoints.map((e) => [`${e.namespace}/${e.name}`, e]));
   const listeners: ProxyListener[] = [];
   for (const service of services) {
@@ -115,8 +110,7 @@ export function proxyConfig(
 
 /** The weight of each server (in the order given) of a listener whose Service carries `route`'s split. */
 function splitServerWeights(servers: readonly { endpoint: Endpoint; state: ProxyServer["state"] }[], route: Extract<ServiceRoute, { role: "split" }>): number[] {
-  const side = (e: Endpoint): "canary" | "stable" | "other" =>
-    e.owner !== route.rollout ? "other" : e.revision === route.canary ? "canary" : e.revision === route.stable ? "stable" : "other";
+  const side = (e: Endpoint): "canary" | "stable" | "other" => (e.owner !== route.rollout ? "other" : e.revision === route.canary ? "canary" : e.revision === route.stable ? "stable" : "other");
   const ready = servers.map((s) => (s.state === "ready" ? side(s.endpoint) : undefined));
   const split = splitWeights(ready.filter((x) => x === "canary").length, ready.filter((x) => x === "stable").length, route.weight);
   const others = split.canary.length + split.stable.length > 0 ? 0 : DEFAULT_WEIGHT;

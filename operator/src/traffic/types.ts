@@ -120,9 +120,7 @@ export type ServiceRole =
  * selected pod is an endpoint, and the canary revision's ready pods take `weight` % of new requests, the
  * stable revision's the rest, any other pod none while either has a ready pod (traffic/weights.ts).
  */
-export type ServiceRoute =
-  | { rollout: string; role: Exclude<ServiceRole, "split">; revision: string }
-  | { rollout: string; role: "split"; stable: string; canary: string; weight: number };
+export type ServiceRoute = { rollout: string; role: Exclude<ServiceRole, "split">; revision: string } | { rollout: string; role: "split"; stable: string; canary: string; weight: number };
 
 /** A Rollout as traffic needs it (traffic/spec.ts's toRolloutServices): its pods' labels and the Services it names. */
 export interface RolloutServices {
@@ -144,9 +142,7 @@ export interface RolloutServices {
  * revision, and the canary's share of requests (the same revision twice: no canary in progress). Blue/green:
  * the active revision (the wanted one before the first switch) and the preview, while there is one.
  */
-export type RolloutTrafficState =
-  | { strategy: "canary"; stable: string; canary: string; weight: number }
-  | { strategy: "blueGreen"; active: string; preview?: string };
+export type RolloutTrafficState = { strategy: "canary"; stable: string; canary: string; weight: number } | { strategy: "blueGreen"; active: string; preview?: string };
 
 /**
  * A backend server in a proxy listener. `id` is stable while the endpoint exists (the pod name and port),

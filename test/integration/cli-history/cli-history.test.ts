@@ -252,9 +252,7 @@ describe("coxswain history", () => {
     const r = await run(historyCommand, ["--repo", clone, "--output", "json"]);
     expect(r.error).toBeUndefined();
     const entries = JSON.parse(r.lines.join("\n")) as HistoryEntry[];
-    expect(entries.map((e) => [e.commit, e.phase, e.source])).toEqual(
-      [3, 2, 1, 0].map((i) => [commits[i], ["Succeeded", "Succeeded", "Failed", "Progressing"][i], "note"]),
-    );
+    expect(entries.map((e) => [e.commit, e.phase, e.source])).toEqual([3, 2, 1, 0].map((i) => [commits[i], ["Succeeded", "Succeeded", "Failed", "Progressing"][i], "note"]));
   });
 });
 

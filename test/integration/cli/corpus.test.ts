@@ -68,7 +68,11 @@ describe.each(NAMES)("the %s corpus", (name) => {
     if (want.policy) {
       const without = await cli(["validate", path.join(CORPUS, name)]);
       expect(without.code).toBe(1);
-      const errors = without.stdout.trim().split("\n").map(short).filter((d) => d?.severity === "error");
+      const errors = without.stdout
+        .trim()
+        .split("\n")
+        .map(short)
+        .filter((d) => d?.severity === "error");
       expect(errors.map((d) => d!.text)).toEqual(want.policy.deniedWithout);
     }
   });
@@ -85,7 +89,12 @@ describe.each(NAMES)("the %s corpus", (name) => {
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toBe(`plan (nothing)..${commit.slice(0, 7)}`);
     // Paths in a commit are the repository's: deploy/<file>.
-    expect(lines.map(short).filter((d) => d !== undefined).map((d) => d.text)).toEqual(want.warnings.map((w) => `deploy/${w}`));
+    expect(
+      lines
+        .map(short)
+        .filter((d) => d !== undefined)
+        .map((d) => d.text),
+    ).toEqual(want.warnings.map((w) => `deploy/${w}`));
     const created = lines.filter((l) => l.startsWith("  create ")).map((l) => l.slice("  create ".length).split(" ")[0]);
     expect([...created].sort()).toEqual(want.creates);
     expect(lines.at(-1)).toBe(`${want.creates.length} to create, 0 to update, 0 to delete`);
@@ -95,7 +104,11 @@ describe.each(NAMES)("the %s corpus", (name) => {
       expect(strict.code).toBe(0);
     } else {
       expect(strict.code).toBe(1);
-      const errors = strict.stdout.trim().split("\n").map(short).filter((d) => d !== undefined);
+      const errors = strict.stdout
+        .trim()
+        .split("\n")
+        .map(short)
+        .filter((d) => d !== undefined);
       expect(errors.map((d) => d.severity)).toEqual(want.warnings.map(() => "error"));
       expect(strict.stdout.trim().split("\n").at(-1)).toBe(`${want.warnings.length} error(s): this commit would not be applied`);
     }

@@ -28,13 +28,7 @@ describe("coxswain init", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split("\n").at(-1)).toBe(`next: coxswain run --repo ${repo}`);
-    expect((await runGit(["ls-files"], { cwd: repo })).trim().split("\n")).toEqual([
-      "README.md",
-      "apps/hello/deployment.yaml",
-      "apps/hello/namespace.yaml",
-      "apps/hello/service.yaml",
-      "nodes/edge-1.yaml",
-    ]);
+    expect((await runGit(["ls-files"], { cwd: repo })).trim().split("\n")).toEqual(["README.md", "apps/hello/deployment.yaml", "apps/hello/namespace.yaml", "apps/hello/service.yaml", "nodes/edge-1.yaml"]);
     expect((await runGit(["rev-list", "--count", "main"], { cwd: repo })).trim()).toBe("1");
     expect(await runGit(["status", "--porcelain"], { cwd: repo })).toBe("");
     expect(readFileSync(path.join(repo, "nodes/edge-1.yaml"), "utf8")).toContain("endpoint: unix:///run/test-docker.sock");

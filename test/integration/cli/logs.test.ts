@@ -89,9 +89,27 @@ describe("coxswain run --log-format json", () => {
     await writeFile(tokens, `read ${API_TOKEN} alice\n`, { mode: 0o600 });
 
     op = startOperatorProcess([
-      "run", "--repo", url, "--state-dir", stateDir, "--runtime", "process", "--poll-interval", "500ms",
-      "--git-credentials-file", creds, "--listen", "127.0.0.1:0", "--webhook-secret-file", hookSecret, "--api-token-file", tokens,
-      "--log-format", "json", "--log-level", "debug",
+      "run",
+      "--repo",
+      url,
+      "--state-dir",
+      stateDir,
+      "--runtime",
+      "process",
+      "--poll-interval",
+      "500ms",
+      "--git-credentials-file",
+      creds,
+      "--listen",
+      "127.0.0.1:0",
+      "--webhook-secret-file",
+      hookSecret,
+      "--api-token-file",
+      tokens,
+      "--log-format",
+      "json",
+      "--log-level",
+      "debug",
     ]);
     const listening = JSON.parse(await op.waitForLine(/listening on http:\/\/127\.0\.0\.1:\d+/, 120_000)) as { msg: string };
     const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(listening.msg)![1]!;
@@ -127,8 +145,18 @@ describe("coxswain run --log-format json", () => {
     }
     const msgs = parsed.map((o) => o.msg as string);
     // What was used is said (where each secret came from), so that the scan below is not of an empty log.
-    for (const said of [/^git credentials: from file /, /^webhook secret: from file /, /^api tokens: 1 from file /, /^webhook: refused a request from 127\.0\.0\.1/, /^webhook generic: push refs\/heads\/main/, /^SIGTERM: stopping/]) {
-      expect(msgs.some((m) => said.test(m)), String(said)).toBe(true);
+    for (const said of [
+      /^git credentials: from file /,
+      /^webhook secret: from file /,
+      /^api tokens: 1 from file /,
+      /^webhook: refused a request from 127\.0\.0\.1/,
+      /^webhook generic: push refs\/heads\/main/,
+      /^SIGTERM: stopping/,
+    ]) {
+      expect(
+        msgs.some((m) => said.test(m)),
+        String(said),
+      ).toBe(true);
     }
     // A commit's lines carry its sha; the workload's lines their workload and the commit they act on.
     for (const sha of [v1.slice(0, 7), v2.slice(0, 7)]) {

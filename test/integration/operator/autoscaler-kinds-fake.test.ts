@@ -125,19 +125,23 @@ describe("autoscaled StatefulSets and ReplicaSets with the fake runtime", () => 
     const text = op!.store.getFile(`autoscalers/default/${name}.yaml`);
     return text ? (parse(text) as AutoscalerDoc) : undefined;
   };
-  const withLog = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
 
   /** Waits until each workload runs `n` containers (burning as told) and its record says so. */
   async function scaledTo(n: number): Promise<void> {
     await withLog(
-      waitFor(`db and web at ${n}`, async () => {
-        const db = await running("db");
-        const web = await running("web");
-        const dbRecord = op!.store.getWorkload("StatefulSet", "default", "db");
-        const webRecord = op!.store.getWorkload("ReplicaSet", "default", "web");
-        return db.length === n && web.length === n && dbRecord?.replicas.desired === n && dbRecord.replicas.ready === n && webRecord?.replicas.desired === n ? true : undefined;
-      }, 60_000, 100),
+      waitFor(
+        `db and web at ${n}`,
+        async () => {
+          const db = await running("db");
+          const web = await running("web");
+          const dbRecord = op!.store.getWorkload("StatefulSet", "default", "db");
+          const webRecord = op!.store.getWorkload("ReplicaSet", "default", "web");
+          return db.length === n && web.length === n && dbRecord?.replicas.desired === n && dbRecord.replicas.ready === n && webRecord?.replicas.desired === n ? true : undefined;
+        },
+        60_000,
+        100,
+      ),
     );
   }
 

@@ -119,16 +119,22 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler of a StatefulSet on a Docke
     return text ? (parse(text) as StatusDoc) : undefined;
   }
 
-  const withLog = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
 
   it("scales the set up to maxReplicas one ordinal at a time, each once the one below runs", async () => {
     const up = await withLog(waitFor("the autoscaler at 3 replicas", () => (status()?.desiredReplicas === 3 ? status() : undefined), 120_000, 250));
     expect(up).toMatchObject({ target: "StatefulSet/default/db", gitReplicas: 1, lastScaleReason: "cpu resource utilization (percentage of request) above target" });
-    const pods = await withLog(waitFor("db-0, db-1 and db-2 running", async () => {
-      const r = await running();
-      return r.length === 3 ? r : undefined;
-    }, 90_000, 250));
+    const pods = await withLog(
+      waitFor(
+        "db-0, db-1 and db-2 running",
+        async () => {
+          const r = await running();
+          return r.length === 3 ? r : undefined;
+        },
+        90_000,
+        250,
+      ),
+    );
     const byName = new Map(pods.map((c) => [c.labels[LABELS.pod]!, c]));
     expect([...byName.keys()].sort()).toEqual(["db-0", "db-1", "db-2"]);
     // OrderedReady: an ordinal's container is made only after the one below it started.
@@ -140,10 +146,17 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler of a StatefulSet on a Docke
   it("scales back to minReplicas once the pods idle, from the highest ordinal", async () => {
     const down = await withLog(waitFor("the autoscaler back at 1", () => (status()?.desiredReplicas === 1 ? status() : undefined), 180_000, 250));
     expect(down.lastScaleReason).toBe("All metrics below target");
-    const [left] = await withLog(waitFor("only db-0 running", async () => {
-      const r = await running();
-      return r.length === 1 ? r : undefined;
-    }, 90_000, 250));
+    const [left] = await withLog(
+      waitFor(
+        "only db-0 running",
+        async () => {
+          const r = await running();
+          return r.length === 1 ? r : undefined;
+        },
+        90_000,
+        250,
+      ),
+    );
     expect(left!.labels[LABELS.pod]).toBe("db-0");
   }, 300_000);
 

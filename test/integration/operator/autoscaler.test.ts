@@ -129,14 +129,20 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler through the operator on a D
     return text ? (parse(text) as StatusDoc) : undefined;
   }
 
-  const withLog = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
 
   it("scales a CPU-burning Deployment up to maxReplicas from Docker's statistics", async () => {
-    const up = await withLog(waitFor("the autoscaler at 3 replicas", async () => {
-      const s = await status();
-      return s?.desiredReplicas === 3 ? s : undefined;
-    }, 120_000, 250));
+    const up = await withLog(
+      waitFor(
+        "the autoscaler at 3 replicas",
+        async () => {
+          const s = await status();
+          return s?.desiredReplicas === 3 ? s : undefined;
+        },
+        120_000,
+        250,
+      ),
+    );
     expect(up.lastScaleReason).toBe("cpu resource utilization (percentage of request) above target");
     expect(up.lastScaleTime).toBeDefined();
     expect(up.gitReplicas).toBe(1);
@@ -144,10 +150,17 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler through the operator on a D
     expect(up.currentMetrics[0]!.averageUtilization).toBeGreaterThan(55);
     expect(up.conditions.find((c) => c.type === "ScalingActive")).toMatchObject({ status: "True", reason: "ValidMetricFound" });
     await withLog(waitFor("three burning pods", async () => ((await running()).length === 3 ? true : undefined), 90_000));
-    const s = await withLog(waitFor("the status counting three pods", async () => {
-      const st = await status();
-      return st?.currentReplicas === 3 ? st : undefined;
-    }, 60_000, 250));
+    const s = await withLog(
+      waitFor(
+        "the status counting three pods",
+        async () => {
+          const st = await status();
+          return st?.currentReplicas === 3 ? st : undefined;
+        },
+        60_000,
+        250,
+      ),
+    );
     expect(s.desiredReplicas).toBe(3);
 
     // How long statistics readings take: one container after another (each waits for the engine's
@@ -180,10 +193,17 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler through the operator on a D
   it("scales down to minReplicas after the stabilization window once the pods idle", async () => {
     await repo.write("apps/burn.yaml", deployment(false, 1));
     await repo.commit("stop burning");
-    const down = await withLog(waitFor("the autoscaler back at 1 replica", async () => {
-      const s = await status();
-      return s?.desiredReplicas === 1 ? s : undefined;
-    }, 180_000, 250));
+    const down = await withLog(
+      waitFor(
+        "the autoscaler back at 1 replica",
+        async () => {
+          const s = await status();
+          return s?.desiredReplicas === 1 ? s : undefined;
+        },
+        180_000,
+        250,
+      ),
+    );
     expect(down.lastScaleReason).toBe("All metrics below target");
     await withLog(waitFor("one idle pod", async () => ((await running()).length === 1 ? true : undefined), 90_000));
     const [pod] = await running();
@@ -193,18 +213,32 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler through the operator on a D
   it("ignores a change of spec.replicas in Git while the autoscaler owns the count", async () => {
     await repo.write("apps/burn.yaml", deployment(false, 2));
     const commit = await repo.commit("replicas 2 in Git");
-    const s = await withLog(waitFor("the status showing the count in Git", async () => {
-      const st = await status();
-      return st?.gitReplicas === 2 ? st : undefined;
-    }, 60_000, 250));
+    const s = await withLog(
+      waitFor(
+        "the status showing the count in Git",
+        async () => {
+          const st = await status();
+          return st?.gitReplicas === 2 ? st : undefined;
+        },
+        60_000,
+        250,
+      ),
+    );
     expect(s.desiredReplicas).toBe(1);
     expect(s.message).toContain("spec.replicas in Git (2) is ignored");
     // The commit is applied with no rollout, and still one pod runs.
-    await withLog(waitFor("the commit applied", async () => {
-      await op!.flushStatus();
-      const text = await runGit(["show", `coxswain/status:commits/${commit.slice(0, 2)}/${commit}.yaml`], { cwd: repo.dir }).catch(() => "");
-      return text.includes("phase: Succeeded") ? text : undefined;
-    }, 60_000, 250));
+    await withLog(
+      waitFor(
+        "the commit applied",
+        async () => {
+          await op!.flushStatus();
+          const text = await runGit(["show", `coxswain/status:commits/${commit.slice(0, 2)}/${commit}.yaml`], { cwd: repo.dir }).catch(() => "");
+          return text.includes("phase: Succeeded") ? text : undefined;
+        },
+        60_000,
+        250,
+      ),
+    );
     expect((await running()).length).toBe(1);
 
     // coxswain status shows the autoscaler's row.

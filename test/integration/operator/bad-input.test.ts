@@ -78,9 +78,7 @@ let commitSeconds = 1_704_067_200;
  * (a commit of 20,000 files, or of a 1 GiB file, is written in one stream); returns the new commit.
  */
 function commitFiles(repo: TestRepo, files: readonly ManifestFile[], message: string, parent?: string): Promise<string> {
-  const chunks: Buffer[] = [
-    Buffer.from(`commit refs/heads/main\ncommitter t <t@example.com> ${++commitSeconds} +0000\ndata ${Buffer.byteLength(message)}\n${message}\n${parent ? `from ${parent}\n` : ""}deleteall\n`),
-  ];
+  const chunks: Buffer[] = [Buffer.from(`commit refs/heads/main\ncommitter t <t@example.com> ${++commitSeconds} +0000\ndata ${Buffer.byteLength(message)}\n${message}\n${parent ? `from ${parent}\n` : ""}deleteall\n`)];
   for (const f of files) {
     const data = typeof f.content === "string" ? Buffer.from(f.content) : Buffer.from(f.content.buffer, f.content.byteOffset, f.content.byteLength);
     chunks.push(Buffer.from(`M ${f.symlink ? "120000" : "100644"} inline ${f.path}\ndata ${data.length}\n`), data, Buffer.from("\n"));
@@ -206,43 +204,51 @@ describe("the bad-input corpus", () => {
       });
 
       for (const c of cases) {
-        it(`refuses ${c.name} with its codes, files and lines, in the CLI and the operator, applying nothing`, async () => {
-          const files = filesOf(c);
-          const expected = want(c);
+        it(
+          `refuses ${c.name} with its codes, files and lines, in the CLI and the operator, applying nothing`,
+          async () => {
+            const files = filesOf(c);
+            const expected = want(c);
 
-          // coxswain validate: exit 1 and exactly the expected diagnostics. The generated giants through the
-          // real CLI (a child process, whose peak memory is the figure), the others in-process (the same
-          // command; a child process each would cost seconds of start-up on a busy machine).
-          const dir = path.join(work, c.name);
-          await writeTree(dir, files);
-          if (c.generate) {
-            const r = await runCliMeasured(["validate", dir, ...limitFlags(limits)]);
-            expect(r.code, r.stderr).toBe(1);
-            expect(printed(r.stdout.split("\n"))).toEqual(expected);
-            figures.push(`coxswain validate, ${c.name}: ${(r.peakRssKib / 1024).toFixed(0)} MiB peak RSS`);
-          } else {
-            const lines: string[] = [];
-            expect(await validateCommand([dir, ...limitFlags(limits)], (l) => lines.push(l)), lines.join("\n")).toBe(1);
-            expect(printed(lines)).toEqual(expected);
-          }
-          await rm(dir, { recursive: true, force: true });
+            // coxswain validate: exit 1 and exactly the expected diagnostics. The generated giants through the
+            // real CLI (a child process, whose peak memory is the figure), the others in-process (the same
+            // command; a child process each would cost seconds of start-up on a busy machine).
+            const dir = path.join(work, c.name);
+            await writeTree(dir, files);
+            if (c.generate) {
+              const r = await runCliMeasured(["validate", dir, ...limitFlags(limits)]);
+              expect(r.code, r.stderr).toBe(1);
+              expect(printed(r.stdout.split("\n"))).toEqual(expected);
+              figures.push(`coxswain validate, ${c.name}: ${(r.peakRssKib / 1024).toFixed(0)} MiB peak RSS`);
+            } else {
+              const lines: string[] = [];
+              expect(await validateCommand([dir, ...limitFlags(limits)], (l) => lines.push(l)), lines.join("\n")).toBe(1);
+              expect(printed(lines)).toEqual(expected);
+            }
+            await rm(dir, { recursive: true, force: true });
 
-          // The operator: the commit is Invalid with the same errors; nothing of it is applied.
-          const peakBefore = peakMiB();
-          const bad = await commitFiles(repo, [...files.map((f) => ({ ...f, path: `case/${f.path}` })), BASELINE], c.name, head);
-          head = bad;
-          op.trigger();
-          const record = await waitFor(`${c.name} Invalid`, () => {
-            const r = op.store.getCommit(bad);
-            return r && r.phase !== "Pending" ? r : undefined;
-          }, 120_000);
-          expect(record.phase, record.message).toBe("Invalid");
-          const errors = expected.filter((d) => d.severity === "error").map((d) => ({ code: d.code, file: `case/${d.file}`, line: d.line }));
-          expect(record.errors.map((e) => ({ code: e.code, file: e.file, line: e.line }))).toEqual(errors);
-          expect(op.sync.commit()).toBe(good);
-          expect(await containers()).toEqual(before);
-          if (c.generate) figures.push(`operator (in-process), ${c.name}: ${peakMiB().toFixed(0)} MiB peak RSS of the test process (${peakBefore.toFixed(0)} before)`);
-        }, LONG ? 600_000 : 120_000);
+            // The operator: the commit is Invalid with the same errors; nothing of it is applied.
+            const peakBefore = peakMiB();
+            const bad = await commitFiles(repo, [...files.map((f) => ({ ...f, path: `case/${f.path}` })), BASELINE], c.name, head);
+            head = bad;
+            op.trigger();
+            const record = await waitFor(
+              `${c.name} Invalid`,
+              () => {
+                const r = op.store.getCommit(bad);
+                return r && r.phase !== "Pending" ? r : undefined;
+              },
+              120_000,
+            );
+            expect(record.phase, record.message).toBe("Invalid");
+            const errors = expected.filter((d) => d.severity === "error").map((d) => ({ code: d.code, file: `case/${d.file}`, line: d.line }));
+            expect(record.errors.map((e) => ({ code: e.code, file: e.file, line: e.line }))).toEqual(errors);
+            expect(op.sync.commit()).toBe(good);
+            expect(await containers()).toEqual(before);
+            if (c.generate) figures.push(`operator (in-process), ${c.name}: ${peakMiB().toFixed(0)} MiB peak RSS of the test process (${peakBefore.toFixed(0)} before)`);
+          },
+          LONG ? 600_000 : 120_000,
+        );
       }
 
       it("wrote the last refusal to the status branch in Git", async () => {
@@ -258,40 +264,48 @@ describe("the bad-input corpus on the process runtime (real processes, Debian's 
   const enabled = requireHaproxyAndRoot("bad-input on the process runtime");
   const nul = refused.find((c) => c.name === "yaml-nul-byte")!;
 
-  it.skipIf(!enabled)("refuses a commit of a corpus case while the app of the commit before keeps running, its process untouched", async () => {
-    const app = await writeTestApp();
-    const repo = await makeRepo();
-    const stateDir = await tempDir("coxswain-state-");
-    const lines: string[] = [];
-    let op: RunningOperator | undefined;
-    try {
-      await repo.write("web.yaml", appDeployment(app.file, { version: "v1", replicas: 2 }));
-      const good = await repo.commit("good");
-      op = await startProcessOperator(repo, stateDir, { from: 64200, to: 64299 }, lines);
-      await waitFor("good Succeeded", () => op!.store.getCommit(good)?.phase === "Succeeded", 120_000);
-      const pods = (): string[] =>
-        op!.fleet
-          .pods("Deployment/default/web")
-          .map((p) => `${p.name} ${p.commit} ${p.phase} ${p.ready} ${p.containers.map((c) => `${c.id} ${c.state}`).join(",")}`)
-          .sort();
-      const before = pods();
-      expect(before).toHaveLength(2);
+  it.skipIf(!enabled)(
+    "refuses a commit of a corpus case while the app of the commit before keeps running, its process untouched",
+    async () => {
+      const app = await writeTestApp();
+      const repo = await makeRepo();
+      const stateDir = await tempDir("coxswain-state-");
+      const lines: string[] = [];
+      let op: RunningOperator | undefined;
+      try {
+        await repo.write("web.yaml", appDeployment(app.file, { version: "v1", replicas: 2 }));
+        const good = await repo.commit("good");
+        op = await startProcessOperator(repo, stateDir, { from: 64200, to: 64299 }, lines);
+        await waitFor("good Succeeded", () => op!.store.getCommit(good)?.phase === "Succeeded", 120_000);
+        const pods = (): string[] =>
+          op!.fleet
+            .pods("Deployment/default/web")
+            .map((p) => `${p.name} ${p.commit} ${p.phase} ${p.ready} ${p.containers.map((c) => `${c.id} ${c.state}`).join(",")}`)
+            .sort();
+        const before = pods();
+        expect(before).toHaveLength(2);
 
-      const bad = await commitFiles(repo, [...nul.files.map((f) => ({ ...f, path: `case/${f.path}` })), { path: "web.yaml", content: appDeployment(app.file, { version: "v2", replicas: 2 }) }], "bad", good);
-      op.trigger();
-      const record = await waitFor("bad Invalid", () => {
-        const r = op!.store.getCommit(bad);
-        return r && r.phase !== "Pending" ? r : undefined;
-      }, 120_000);
-      expect(record.phase).toBe("Invalid");
-      expect(record.errors.map((e) => ({ code: e.code, file: e.file, line: e.line }))).toEqual(want(nul).map((d) => ({ code: d.code, file: `case/${d.file}`, line: d.line })));
-      expect(op.sync.commit()).toBe(good);
-      // The v2 template of the same commit was not applied either: the same processes run v1.
-      expect(pods()).toEqual(before);
-    } finally {
-      await stopProcessOperator(op, stateDir);
-      await repo.cleanup();
-      await app.remove();
-    }
-  }, 240_000);
+        const bad = await commitFiles(repo, [...nul.files.map((f) => ({ ...f, path: `case/${f.path}` })), { path: "web.yaml", content: appDeployment(app.file, { version: "v2", replicas: 2 }) }], "bad", good);
+        op.trigger();
+        const record = await waitFor(
+          "bad Invalid",
+          () => {
+            const r = op!.store.getCommit(bad);
+            return r && r.phase !== "Pending" ? r : undefined;
+          },
+          120_000,
+        );
+        expect(record.phase).toBe("Invalid");
+        expect(record.errors.map((e) => ({ code: e.code, file: e.file, line: e.line }))).toEqual(want(nul).map((d) => ({ code: d.code, file: `case/${d.file}`, line: d.line })));
+        expect(op.sync.commit()).toBe(good);
+        // The v2 template of the same commit was not applied either: the same processes run v1.
+        expect(pods()).toEqual(before);
+      } finally {
+        await stopProcessOperator(op, stateDir);
+        await repo.cleanup();
+        await app.remove();
+      }
+    },
+    240_000,
+  );
 });

@@ -129,10 +129,15 @@ describe.skipIf(!enabled)("canary analysis through a real HAProxy's request log 
     await v1WithLoad();
     await repo.write("checkout.yaml", rollout("v2", 100));
     const v2 = await repo.commit("v2 answers 500");
-    const rec = await waitFor("v2 RolledBack", async () => {
-      const r = await commitRecord(v2);
-      return r?.phase === "RolledBack" ? r : undefined;
-    }, 180_000, 200);
+    const rec = await waitFor(
+      "v2 RolledBack",
+      async () => {
+        const r = await commitRecord(v2);
+        return r?.phase === "RolledBack" ? r : undefined;
+      },
+      180_000,
+      200,
+    );
     expect(rec.errors).toEqual([{ code: "AnalysisFailed", message: expect.stringMatching(/success rate 0% \(\d+ of \d+ failed\) is below 95%/) }]);
     expect(rec.rollback).toMatchObject({ code: "AnalysisFailed" });
 
@@ -148,11 +153,15 @@ describe.skipIf(!enabled)("canary analysis through a real HAProxy's request log 
     expect(lines.some((l) => /AnalysisFailed/.test(l) || /analysis failed: 1 window\(s\) failed/.test(l))).toBe(true);
 
     // Back on v1 alone, and its clients see only v1 again.
-    await waitFor("v1 alone again", async () => {
-      const stable = (await workload())?.stable?.revision as string | undefined;
-      const pods = op!.fleet.pods().filter((p) => p.owner === "Rollout/default/checkout");
-      return pods.length === 4 && pods.every((p) => p.ready && p.revision === stable);
-    }, 120_000);
+    await waitFor(
+      "v1 alone again",
+      async () => {
+        const stable = (await workload())?.stable?.revision as string | undefined;
+        const pods = op!.fleet.pods().filter((p) => p.owner === "Rollout/default/checkout");
+        return pods.length === 4 && pods.every((p) => p.ready && p.revision === stable);
+      },
+      120_000,
+    );
     const v2Failures = load!.failures.length;
     const v1Before = load!.counts.get([...load!.counts.keys()].find((k) => k.startsWith("v1 "))!) ?? 0;
     await waitFor("more answers from v1", () => [...load!.counts].filter(([k]) => k.startsWith("v1 ")).reduce((a, [, n]) => a + n, 0) > v1Before + 100);

@@ -79,7 +79,7 @@ describe("claims and hostPath volumes through the operator on the process runtim
       instance: INSTANCE,
       runtimeFactory: () => new ProcessRuntime({ stateDir, owner: INSTANCE }),
       proxyFactory: () => new FakeProxy(),
-      manifests: { policy: parsePolicy('namespaces:\n  default: {allowHostPath: true}\n', "policy.yaml") },
+      manifests: { policy: parsePolicy("namespaces:\n  default: {allowHostPath: true}\n", "policy.yaml") },
     });
   }, 60_000);
 
@@ -122,11 +122,15 @@ describe("claims and hostPath volumes through the operator on the process runtim
   it("keeps the directory of a removed claim, and removes it when the claim asked for that", async () => {
     await repo.rm("web.yaml");
     await repo.commit("remove web and its claim");
-    await waitFor("claim Released", async () => {
-      await op!.flushStatus();
-      const text = await runGit(["show", "coxswain/status:claims/default/data.yaml"], { cwd: repo.dir }).catch(() => "");
-      return /phase: Released/.test(text) ? text : undefined;
-    }, 60_000);
+    await waitFor(
+      "claim Released",
+      async () => {
+        await op!.flushStatus();
+        const text = await runGit(["show", "coxswain/status:claims/default/data.yaml"], { cwd: repo.dir }).catch(() => "");
+        return /phase: Released/.test(text) ? text : undefined;
+      },
+      60_000,
+    );
     expect(await readFile(join(claimDir(), "file"), "utf8")).toBe("kept\n");
 
     // Back in Git with the annotation: bound to its data again; then removed, the data goes.

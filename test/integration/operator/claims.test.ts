@@ -189,10 +189,16 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
   const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
 
   it("keeps a claim's data across a pod replacement on its node, pins every pod of it there, and records the binding", async () => {
-    const [first] = await withLog(waitFor("db running", async () => {
-      const r = await running("db");
-      return r.length === 1 ? r : undefined;
-    }, 90_000));
+    const [first] = await withLog(
+      waitFor(
+        "db running",
+        async () => {
+          const r = await running("db");
+          return r.length === 1 ? r : undefined;
+        },
+        90_000,
+      ),
+    );
     expect(await sh(first!, "echo kept > /data/file && cat /data/file")).toEqual({ exitCode: 0, output: "kept\n" });
     const bound = first!.node;
 
@@ -202,38 +208,58 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
       Object.fromEntries(fleet.nodes.map((n) => [n.name, n.name === bound ? [`cxclaim_${INSTANCE}_default_data`] : []])),
     );
     expect(volumes[bound]![0]!.labels).toMatchObject({ [LABELS.owner]: INSTANCE, [LABELS.claim]: "default/data", [LABELS.namespace]: "default", [LABELS.node]: bound });
-    expect(await waitFor("claim Bound in the status branch", async () => {
-      const text = await statusFile("claims/default/data.yaml");
-      return /phase: Bound/.test(text) && text.includes(`node: ${bound}`) ? text : undefined;
-    })).toMatch(/volume: cxclaim_cx-claims-test_default_data/);
+    expect(
+      await waitFor("claim Bound in the status branch", async () => {
+        const text = await statusFile("claims/default/data.yaml");
+        return /phase: Bound/.test(text) && text.includes(`node: ${bound}`) ? text : undefined;
+      }),
+    ).toMatch(/volume: cxclaim_cx-claims-test_default_data/);
 
     // A template change replaces the pod (maxSurge 1: both pods share the claim on its node for a while).
     await repo.write("apps/db.yaml", deployment("db", "data", 1, "2"));
     await repo.commit("db v2");
-    const [second] = await withLog(waitFor("db v2 alone", async () => {
-      const r = await running("db");
-      return r.length === 1 && r[0]!.id !== first!.id ? r : undefined;
-    }, 90_000));
+    const [second] = await withLog(
+      waitFor(
+        "db v2 alone",
+        async () => {
+          const r = await running("db");
+          return r.length === 1 && r[0]!.id !== first!.id ? r : undefined;
+        },
+        90_000,
+      ),
+    );
     expect(second!.node).toBe(bound);
     expect(await sh(second!, "cat /data/file; echo $VERSION")).toEqual({ exitCode: 0, output: "kept\n2\n" });
 
     // Three replicas on two nodes: spreading would split them, the claim keeps every one on its node.
     await repo.write("apps/db.yaml", deployment("db", "data", 3, "2"));
     await repo.commit("db x3");
-    const three = await withLog(waitFor("three db pods", async () => {
-      const r = await running("db");
-      return r.length === 3 ? r : undefined;
-    }, 90_000));
+    const three = await withLog(
+      waitFor(
+        "three db pods",
+        async () => {
+          const r = await running("db");
+          return r.length === 3 ? r : undefined;
+        },
+        90_000,
+      ),
+    );
     expect(three.map((c) => c.node)).toEqual([bound, bound, bound]);
   }, 300_000);
 
-  it("keeps a removed claim's volume unless it carried coxswain.io/delete-data-on-removal: \"true\"", async () => {
+  it('keeps a removed claim\'s volume unless it carried coxswain.io/delete-data-on-removal: "true"', async () => {
     await repo.write("apps/scratch.yaml", `${claim("scratch", true)}---\n${deployment("tmp", "scratch", 1, "1")}`);
     await repo.commit("tmp with a claim whose data goes with it");
-    const [tmp] = await withLog(waitFor("tmp running", async () => {
-      const r = await running("tmp");
-      return r.length === 1 ? r : undefined;
-    }, 90_000));
+    const [tmp] = await withLog(
+      waitFor(
+        "tmp running",
+        async () => {
+          const r = await running("tmp");
+          return r.length === 1 ? r : undefined;
+        },
+        90_000,
+      ),
+    );
     expect(await sh(tmp!, "echo x > /data/x")).toEqual({ exitCode: 0, output: "" });
     const dbNode = (await running("db"))[0]!.node;
 
@@ -241,11 +267,19 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
     await repo.rm("apps/db.yaml");
     await repo.rm("apps/scratch.yaml");
     await repo.commit("remove both claims and their Deployments");
-    const after = await withLog(waitFor("scratch's volume removed", async () => {
-      const v = await claimVolumes();
-      const all = Object.values(v).flat().map((x) => x.name);
-      return all.includes(`cxclaim_${INSTANCE}_default_scratch`) ? undefined : v;
-    }, 90_000));
+    const after = await withLog(
+      waitFor(
+        "scratch's volume removed",
+        async () => {
+          const v = await claimVolumes();
+          const all = Object.values(v)
+            .flat()
+            .map((x) => x.name);
+          return all.includes(`cxclaim_${INSTANCE}_default_scratch`) ? undefined : v;
+        },
+        90_000,
+      ),
+    );
     // data's volume is kept on its node.
     expect(after[dbNode]!.map((v) => v.name)).toEqual([`cxclaim_${INSTANCE}_default_data`]);
     const released = await waitFor("data Released", async () => {
@@ -265,10 +299,14 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
     await repo.write("apps/ops.yaml", NAMESPACE_OPS);
     await repo.write("apps/agent.yaml", hostPathDeployment("default", hostDir));
     const bad = await repo.commit("agent with a hostPath in default");
-    const record = await waitFor("commit Invalid", async () => {
-      const text = await statusFile(`commits/${bad.slice(0, 2)}/${bad}.yaml`);
-      return /^phase: Invalid/m.test(text) ? text : undefined;
-    }, 60_000);
+    const record = await waitFor(
+      "commit Invalid",
+      async () => {
+        const text = await statusFile(`commits/${bad.slice(0, 2)}/${bad}.yaml`);
+        return /^phase: Invalid/m.test(text) ? text : undefined;
+      },
+      60_000,
+    );
     expect(record).toMatch(/code: PolicyDenied/);
     expect(record).toMatch(/file: apps\/agent.yaml/);
     expect(record).toMatch(/line: 17\n/);
@@ -276,10 +314,16 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
 
     await repo.write("apps/agent.yaml", hostPathDeployment("ops", hostDir));
     await repo.commit("agent in ops");
-    const [agent] = await withLog(waitFor("agent running", async () => {
-      const r = await running("agent");
-      return r.length === 1 ? r : undefined;
-    }, 90_000));
+    const [agent] = await withLog(
+      waitFor(
+        "agent running",
+        async () => {
+          const r = await running("agent");
+          return r.length === 1 ? r : undefined;
+        },
+        90_000,
+      ),
+    );
     expect(await sh(agent!, "cat /host/greeting.txt && echo made > /made/m")).toEqual({ exitCode: 0, output: "hello from the node\n" });
     expect(await sh(agent!, "echo no > /host/new")).toMatchObject({ output: expect.stringMatching(/Read-only file system/) });
     // DirectoryOrCreate made the directory on the node, and the container's file is there.
@@ -289,10 +333,16 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
   it("never moves a claim's pod to another node: with its node stopped the pod waits, and runs there again when it is back", async () => {
     await repo.write("apps/pin.yaml", `${claim("pinned")}---\n${deployment("pin", "pinned", 1, "1")}`);
     const commit = await repo.commit("pin with a claim");
-    const [pin] = await withLog(waitFor("pin running", async () => {
-      const r = await running("pin");
-      return r.length === 1 ? r : undefined;
-    }, 90_000));
+    const [pin] = await withLog(
+      waitFor(
+        "pin running",
+        async () => {
+          const r = await running("pin");
+          return r.length === 1 ? r : undefined;
+        },
+        90_000,
+      ),
+    );
     // Past its monitor window: a node lost during it fails the commit, which is then rolled back (and pin
     // deleted), rightly — this test is about a node lost afterwards.
     await withLog(waitFor("pin's commit Succeeded", async () => /^phase: Succeeded/m.test(await statusFile(`commits/${commit.slice(0, 2)}/${commit}.yaml`)), 60_000));
@@ -300,22 +350,36 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
     const index = fleet.nodes.findIndex((n) => n.name === pin!.node);
     const other = fleet.nodes[1 - index]!.name;
     await fleet.stopNode(index);
-    const record = await withLog(waitFor("pin Pending for its claim's node", async () => {
-      const text = await statusFile("workloads/default/deployment-pin.yaml");
-      return text.includes(`claim default/pinned is bound to node ${pin!.node}, which is NotReady`) ? text : undefined;
-    }, 90_000));
+    const record = await withLog(
+      waitFor(
+        "pin Pending for its claim's node",
+        async () => {
+          const text = await statusFile("workloads/default/deployment-pin.yaml");
+          return text.includes(`claim default/pinned is bound to node ${pin!.node}, which is NotReady`) ? text : undefined;
+        },
+        90_000,
+      ),
+    );
     expect(record).toMatch(/volume node affinity conflict/);
     expect((await engines.get(other)!.list()).filter((c) => c.labels[LABELS.workload] === "pin")).toEqual([]);
-    expect(await waitFor("claim still Bound to its node", async () => {
-      const text = parse(await statusFile("claims/default/pinned.yaml")) as Record<string, unknown> | null;
-      return text?.nodeState === "NotReady" ? text : undefined;
-    })).toMatchObject({ phase: "Bound", node: pin!.node });
+    expect(
+      await waitFor("claim still Bound to its node", async () => {
+        const text = parse(await statusFile("claims/default/pinned.yaml")) as Record<string, unknown> | null;
+        return text?.nodeState === "NotReady" ? text : undefined;
+      }),
+    ).toMatchObject({ phase: "Bound", node: pin!.node });
 
     await fleet.startNode(index);
-    const [back] = await withLog(waitFor("pin running again", async () => {
-      const r = (await running("pin")).filter((c) => c.id !== pin!.id);
-      return r.length === 1 ? r : undefined;
-    }, 120_000));
+    const [back] = await withLog(
+      waitFor(
+        "pin running again",
+        async () => {
+          const r = (await running("pin")).filter((c) => c.id !== pin!.id);
+          return r.length === 1 ? r : undefined;
+        },
+        120_000,
+      ),
+    );
     expect(back!.node).toBe(pin!.node);
     expect(await sh(back!, "cat /data/f")).toEqual({ exitCode: 0, output: "still-here\n" });
   }, 300_000);
@@ -329,20 +393,32 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
     lines.length = 0;
     op = await start();
     // The engine that holds the volume does not answer: only the status branch knows where the claim is.
-    const record = await withLog(waitFor("pin Pending for its claim's node after the restart", async () => {
-      const text = await statusFile("workloads/default/deployment-pin.yaml");
-      return text.includes(`claim default/pinned is bound to node ${pin!.node}`) ? text : undefined;
-    }, 90_000));
+    const record = await withLog(
+      waitFor(
+        "pin Pending for its claim's node after the restart",
+        async () => {
+          const text = await statusFile("workloads/default/deployment-pin.yaml");
+          return text.includes(`claim default/pinned is bound to node ${pin!.node}`) ? text : undefined;
+        },
+        90_000,
+      ),
+    );
     expect(record).toMatch(/volume node affinity conflict/);
     const other = fleet.nodes[1 - index]!.name;
     expect((await engines.get(other)!.list()).filter((c) => c.labels[LABELS.workload] === "pin")).toEqual([]);
     await fleet.startNode(index);
     // The node was never listed before it was evicted, so its pod is not known as replaced: it is adopted
     // and started again in place (or replaced there), on the claim's node either way.
-    const [back] = await withLog(waitFor("pin running on its node again", async () => {
-      const r = await running("pin");
-      return r.length === 1 ? r : undefined;
-    }, 120_000));
+    const [back] = await withLog(
+      waitFor(
+        "pin running on its node again",
+        async () => {
+          const r = await running("pin");
+          return r.length === 1 ? r : undefined;
+        },
+        120_000,
+      ),
+    );
     expect(back!.node).toBe(pin!.node);
     expect(await sh(back!, "cat /data/f")).toEqual({ exitCode: 0, output: "still-here\n" });
   }, 300_000);

@@ -81,10 +81,14 @@ describe("CronJobs with the fake runtime", () => {
   const runsOf = async (cj: string) => [...new Set((await rt.list()).map((c) => c.labels[LABELS.workload] ?? "").filter((w) => w.startsWith(`${cj}-`)))].sort();
   const running = async (name: string) => (await ofRun(name)).some((c) => c.state === "running");
   async function exitRun(name: string, code: number): Promise<void> {
-    const cs = await waitFor(`a running pod of ${name}`, async () => {
-      const r = (await ofRun(name)).filter((c) => c.state === "running");
-      return r.length > 0 ? r : undefined;
-    }, 15_000);
+    const cs = await waitFor(
+      `a running pod of ${name}`,
+      async () => {
+        const r = (await ofRun(name)).filter((c) => c.state === "running");
+        return r.length > 0 ? r : undefined;
+      },
+      15_000,
+    );
     for (const c of cs) rt.crash(c.id, code);
   }
   async function commitAndSee(yaml: string, name: string): Promise<string> {
@@ -142,7 +146,12 @@ describe("CronJobs with the fake runtime", () => {
     // The CronJob leaves Git: its runs' pods go, then its record and its runs' status files.
     await repo.rm("cronjob.yaml");
     await repo.commit("no more swap");
-    await waitFor("runs and records gone", async () => (await runsOf("swap")).length === 0 && record("swap") === undefined && jobRecord(run("swap", base + MINUTE)) === undefined && op!.store.getWorkload("Job", "default", run("swap", base + MINUTE)) === undefined, 15_000);
+    await waitFor(
+      "runs and records gone",
+      async () =>
+        (await runsOf("swap")).length === 0 && record("swap") === undefined && jobRecord(run("swap", base + MINUTE)) === undefined && op!.store.getWorkload("Job", "default", run("swap", base + MINUTE)) === undefined,
+      15_000,
+    );
   }, 120_000);
 
   it("after a restart, missed times start one catch-up run within startingDeadlineSeconds and none past it", async () => {

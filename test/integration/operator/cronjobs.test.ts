@@ -90,21 +90,29 @@ describe.skipIf(!enabled)("CronJobs through the operator on a real Docker engine
     offset = at - MINUTE - Date.now();
     await repo.write("cronjob.yaml", CRONJOB);
     const commit = await repo.commit("report CronJob");
-    await waitFor("the commit Succeeded with the CronJob recorded", async () => {
-      await op!.flushStatus();
-      return op!.store.getCommit(commit)?.phase === "Succeeded" && op!.store.getFile("cronjobs/default/report.yaml") !== undefined;
-    }, 90_000);
+    await waitFor(
+      "the commit Succeeded with the CronJob recorded",
+      async () => {
+        await op!.flushStatus();
+        return op!.store.getCommit(commit)?.phase === "Succeeded" && op!.store.getFile("cronjobs/default/report.yaml") !== undefined;
+      },
+      90_000,
+    );
     expect((await rt.list()).filter((c) => c.labels[LABELS.kind] === "Job")).toEqual([]);
 
     // The clock reaches the schedule time: the run starts and runs to its end on the engine.
     offset = at + 1000 - Date.now();
     op!.sync.enqueueAll();
     const run = `report-${Math.floor(at / MINUTE)}`;
-    const record = await waitFor("lastSuccessfulTime recorded", async () => {
-      await op!.flushStatus();
-      const r = readCronJobRecord(op!.store.getFile("cronjobs/default/report.yaml") ?? "");
-      return r?.lastSuccessfulTime !== undefined ? r : undefined;
-    }, 120_000);
+    const record = await waitFor(
+      "lastSuccessfulTime recorded",
+      async () => {
+        await op!.flushStatus();
+        const r = readCronJobRecord(op!.store.getFile("cronjobs/default/report.yaml") ?? "");
+        return r?.lastSuccessfulTime !== undefined ? r : undefined;
+      },
+      120_000,
+    );
     expect(record).toMatchObject({ lastScheduleTime: new Date(at).toISOString(), runs: [{ name: run, phase: "Complete" }], nextRunAt: new Date(at + 5 * MINUTE).toISOString() });
     const containers = (await rt.list()).filter((c) => c.labels[LABELS.workload] === run);
     expect(containers.map((c) => [c.labels[LABELS.kind], c.state, c.exitCode])).toEqual([["Job", "exited", 0]]);

@@ -106,16 +106,27 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
   }
   /** The agent's ready pods as the operator sees them: node → revision. */
   function placed(): Record<string, string> {
-    return Object.fromEntries(op!.fleet.pods(KEY).filter((p) => p.phase !== "Terminating" && p.ready).map((p) => [p.node, p.revision]));
+    return Object.fromEntries(
+      op!.fleet
+        .pods(KEY)
+        .filter((p) => p.phase !== "Terminating" && p.ready)
+        .map((p) => [p.node, p.revision]),
+    );
   }
   /** Waits until the commit has `want` as its phase, and the agent runs, ready, on exactly `onNodes` (and nowhere else). */
   async function settle(oid: string, want: string, onNodes: string[]): Promise<Record<string, string>> {
     await withLog(waitFor(`commit ${want}`, async () => (await phase(oid)) === want, 120_000, 100));
-    return withLog(waitFor(`agent on ${onNodes.join(", ")}`, () => {
-      const p = placed();
-      const live = op!.fleet.pods(KEY).filter((x) => x.phase !== "Terminating");
-      return JSON.stringify(Object.keys(p).sort()) === JSON.stringify(onNodes) && live.length === onNodes.length ? p : undefined;
-    }, 60_000));
+    return withLog(
+      waitFor(
+        `agent on ${onNodes.join(", ")}`,
+        () => {
+          const p = placed();
+          const live = op!.fleet.pods(KEY).filter((x) => x.phase !== "Terminating");
+          return JSON.stringify(Object.keys(p).sort()) === JSON.stringify(onNodes) && live.length === onNodes.length ? p : undefined;
+        },
+        60_000,
+      ),
+    );
   }
 
   it("runs one pod on every node that fits, and none on a tainted node without a toleration", async () => {
@@ -125,7 +136,16 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: lineLogger((l) => lines.push(l)), proxyFactory: () => new FakeProxy() });
     await settle(c1, "Succeeded", ["node-1"]);
     const record = parse(await statusFile("workloads/default/daemonset-agent.yaml"));
-    expect(record.daemonSet).toEqual({ desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0, numberReady: 1, updatedNumberScheduled: 1, numberAvailable: 1, numberUnavailable: 0, nodes: ["node-1"] });
+    expect(record.daemonSet).toEqual({
+      desiredNumberScheduled: 1,
+      currentNumberScheduled: 1,
+      numberMisscheduled: 0,
+      numberReady: 1,
+      updatedNumberScheduled: 1,
+      numberAvailable: 1,
+      numberUnavailable: 0,
+      nodes: ["node-1"],
+    });
   }, 300_000);
 
   it("gives a node added to the fleet a pod, and a node whose taint goes", async () => {
@@ -199,10 +219,16 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     // node-1 fits the pod again, but takes no pod at all.
     await repo.write("fleet/nodes.yaml", nodes({ "node-1": { labels: { agent: "yes" }, capacity: { pods: 0 } }, "node-2": { labels: { agent: "yes" } }, "node-3": { labels: { agent: "yes" } } }));
     await repo.commit("node-1 labelled again, without room");
-    const record = await withLog(waitFor("FailedScheduling recorded", async () => {
-      const r = parse(await statusFile("workloads/default/daemonset-agent.yaml"));
-      return (r?.events as { reason: string }[] | undefined)?.some((e) => e.reason === "FailedScheduling") ? r : undefined;
-    }, 60_000));
+    const record = await withLog(
+      waitFor(
+        "FailedScheduling recorded",
+        async () => {
+          const r = parse(await statusFile("workloads/default/daemonset-agent.yaml"));
+          return (r?.events as { reason: string }[] | undefined)?.some((e) => e.reason === "FailedScheduling") ? r : undefined;
+        },
+        60_000,
+      ),
+    );
     const failed = (record.events as { reason: string; message: string }[]).filter((e) => e.reason === "FailedScheduling");
     expect(failed.at(-1)!.message).toMatch(/^0\/3 nodes are available: 1 Too many pods, /);
     expect(record.daemonSet).toMatchObject({ desiredNumberScheduled: 3, currentNumberScheduled: 2, nodes: ["node-1", "node-2", "node-3"] });
@@ -210,12 +236,20 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
   }, 300_000);
 
   it("adopts its pods after an operator restart: none replaced, none added", async () => {
-    const before = op!.fleet.pods(KEY).map((p) => p.name).sort();
+    const before = op!.fleet
+      .pods(KEY)
+      .map((p) => p.name)
+      .sort();
     await op!.stop();
     const from = lines.length;
     op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: lineLogger((l) => lines.push(l)), proxyFactory: () => new FakeProxy() });
     // The first reconcile after the restart says where the DaemonSet is (after any pod it would create).
     await withLog(waitFor("the DaemonSet reconciled after the restart", () => lines.slice(from).some((l) => l.startsWith(`${KEY} revision `)) || undefined, 60_000));
-    expect(op.fleet.pods(KEY).map((p) => p.name).sort()).toEqual(before);
+    expect(
+      op.fleet
+        .pods(KEY)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(before);
   }, 300_000);
 });

@@ -117,7 +117,9 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
   it("blocks the drain while the budget allows no disruption, and says which budget holds it", async () => {
     const ready = () => op!.fleet.pods(OWNER).filter((p) => p.ready && p.phase === "Running");
     await withLog(waitFor("2 ready pods on node 1", () => ready().length === 2 && ready().every((p) => p.node === first), 90_000));
-    const before = ready().map((p) => p.name).sort();
+    const before = ready()
+      .map((p) => p.name)
+      .sort();
 
     await repo.write("fleet/nodes.yaml", nodes(true, false));
     await repo.commit("drain node 1, open node 2");
@@ -125,10 +127,14 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
 
     const line = `drain of node ${first} waits: PodDisruptionBudget default/web allows 0 disruptions (2 healthy, 2 desired)`;
     const summary = await withLog(
-      waitFor("the summary's node line names the budget", async () => {
-        const s = await statusFile<SummaryRecord>(op!, repo, "summary.yaml");
-        return s?.nodes.find((n) => n.name === first && n.message === line) ? s : undefined;
-      }, 60_000),
+      waitFor(
+        "the summary's node line names the budget",
+        async () => {
+          const s = await statusFile<SummaryRecord>(op!, repo, "summary.yaml");
+          return s?.nodes.find((n) => n.name === first && n.message === line) ? s : undefined;
+        },
+        60_000,
+      ),
     );
     expect(summary.nodes.find((n) => n.name === first)).toMatchObject({ draining: true });
     const rec = (await record())!;
@@ -136,7 +142,12 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
     expect(rec.events.filter((e) => e.reason === "DisruptionBudget").map((e) => e.message)).toContain(line);
     // Nothing was moved: the same two pods, still on node 1, and no removal for the drain.
     expect(rec.events.some((e) => e.reason === "ScalingDown")).toBe(false);
-    expect(op!.fleet.pods(OWNER).map((p) => [p.name, p.node, p.phase]).sort()).toEqual(before.map((name) => [name, first, "Running"]));
+    expect(
+      op!.fleet
+        .pods(OWNER)
+        .map((p) => [p.name, p.node, p.phase])
+        .sort(),
+    ).toEqual(before.map((name) => [name, first, "Running"]));
     const pdb = (await statusFile<BudgetRecord>(op!, repo, "disruptionbudgets/default/web.yaml"))!;
     expect(pdb).toMatchObject({
       budget: "default/web",
@@ -152,7 +163,10 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
     const sample = () => {
       const pods = op!.fleet.pods(OWNER);
       const ready = pods.filter((p) => p.ready && p.phase !== "Terminating").length;
-      const state = pods.map((p) => `${p.name}@${p.node}:${p.phase}${p.ready ? "+ready" : ""}`).sort().join(" ");
+      const state = pods
+        .map((p) => `${p.name}@${p.node}:${p.phase}${p.ready ? "+ready" : ""}`)
+        .sort()
+        .join(" ");
       if (seen[seen.length - 1]?.pods !== state) seen.push({ ready, pods: state });
     };
     const sampler = setInterval(sample, 10);
@@ -161,10 +175,14 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
       await repo.commit("budget of 1");
       op!.trigger();
       await withLog(
-        waitFor("both pods ready on node 2", () => {
-          const pods = op!.fleet.pods(OWNER);
-          return pods.length === 2 && pods.every((p) => p.node === second && p.ready && p.phase === "Running");
-        }, 120_000),
+        waitFor(
+          "both pods ready on node 2",
+          () => {
+            const pods = op!.fleet.pods(OWNER);
+            return pods.length === 2 && pods.every((p) => p.node === second && p.ready && p.phase === "Running");
+          },
+          120_000,
+        ),
       );
     } finally {
       clearInterval(sampler);
@@ -176,17 +194,25 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
     expect(moves).toHaveLength(2);
     for (const m of moves) expect(m).toMatch(/^moving off a draining node: removing 1 pod\(s\): web-/);
     await withLog(
-      waitFor("the drain is no longer blocked", async () => {
-        const r = await record();
-        return r && !r.conditions.some((c) => c.type === "DrainBlocked") ? r : undefined;
-      }, 30_000),
+      waitFor(
+        "the drain is no longer blocked",
+        async () => {
+          const r = await record();
+          return r && !r.conditions.some((c) => c.type === "DrainBlocked") ? r : undefined;
+        },
+        30_000,
+      ),
     );
     const summary = (await statusFile<SummaryRecord>(op!, repo, "summary.yaml"))!;
     expect(summary.nodes.find((n) => n.name === first)?.message).toBeUndefined();
-    const pdb = await waitFor("the budget's status after the drain", async () => {
-      const b = await statusFile<BudgetRecord>(op!, repo, "disruptionbudgets/default/web.yaml");
-      return b?.status.currentHealthy === 2 && b.pods.length === 2 ? b : undefined;
-    }, 30_000);
+    const pdb = await waitFor(
+      "the budget's status after the drain",
+      async () => {
+        const b = await statusFile<BudgetRecord>(op!, repo, "disruptionbudgets/default/web.yaml");
+        return b?.status.currentHealthy === 2 && b.pods.length === 2 ? b : undefined;
+      },
+      30_000,
+    );
     expect(pdb.status).toMatchObject({ currentHealthy: 2, desiredHealthy: 1, disruptionsAllowed: 1, expectedPods: 2 });
   }, 240_000);
 });

@@ -114,15 +114,25 @@ describe.skipIf(!HAS_DOCKER)("env from Secrets, ConfigMaps, pod fields and resou
 
   /** The running container of web whose environment holds PASSWORD=`password`: its env and revision. */
   async function webWith(password: string): Promise<{ env: Record<string, string>; revision: string; pod: string }> {
-    return waitFor(`web running with password ${password === FIRST_PASSWORD ? "one" : "two"}`, async () => {
-      const running = (await ctx.engine.list()).filter((c) => c.labels[LABELS.workload] === "web" && c.state === "running");
-      if (running.length !== 1) return undefined;
-      const c = running[0]!;
-      const res = await ctx.engine.exec(c.id, ["env"], 30_000);
-      if (res.exitCode !== 0) return undefined;
-      const env = Object.fromEntries(res.output.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-      return env.PASSWORD === password ? { env, revision: c.labels[LABELS.revision]!, pod: c.labels[LABELS.pod]! } : undefined;
-    }, 90_000, 250).catch((err: Error) => {
+    return waitFor(
+      `web running with password ${password === FIRST_PASSWORD ? "one" : "two"}`,
+      async () => {
+        const running = (await ctx.engine.list()).filter((c) => c.labels[LABELS.workload] === "web" && c.state === "running");
+        if (running.length !== 1) return undefined;
+        const c = running[0]!;
+        const res = await ctx.engine.exec(c.id, ["env"], 30_000);
+        if (res.exitCode !== 0) return undefined;
+        const env = Object.fromEntries(
+          res.output
+            .split("\n")
+            .filter((l) => l.includes("="))
+            .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+        );
+        return env.PASSWORD === password ? { env, revision: c.labels[LABELS.revision]!, pod: c.labels[LABELS.pod]! } : undefined;
+      },
+      90_000,
+      250,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\noperator log (last 30 lines):\n${lines.slice(-30).join("\n")}`);
     });
   }
@@ -133,7 +143,6 @@ describe.skipIf(!HAS_DOCKER)("env from Secrets, ConfigMaps, pod fields and resou
     await ctx.op!.flushStatus();
     return gitWritten(ctx.repo.dir);
   }
-
 
   it("gives the container Secret, envFrom, field and resource values; a changed Secret value rolls it; the values are written nowhere", async () => {
     await ctx.repo.write("apps/web.yaml", manifests(FIRST_PASSWORD));

@@ -95,11 +95,15 @@ describe.skipIf(!enabled)("extended resources through the operator on a real Doc
 
     await repo.write("apps/signer.yaml", signer(2));
     await repo.commit("two signers, one dongle");
-    const text = await waitFor("FailedScheduling in status", async () => {
-      await op!.flushStatus();
-      const t = await runGit(["show", "coxswain/status:workloads/default/deployment-signer.yaml"], { cwd: repo.dir }).catch(() => "");
-      return /0\/2 nodes are available/.test(t) ? t : undefined;
-    }, 90_000);
+    const text = await waitFor(
+      "FailedScheduling in status",
+      async () => {
+        await op!.flushStatus();
+        const t = await runGit(["show", "coxswain/status:workloads/default/deployment-signer.yaml"], { cwd: repo.dir }).catch(() => "");
+        return /0\/2 nodes are available/.test(t) ? t : undefined;
+      },
+      90_000,
+    );
     expect(text).toContain("0/2 nodes are available: 2 Insufficient example.com/dongle.");
     expect(await placed()).toEqual({ "node-2": 1 });
   }, 240_000);

@@ -234,7 +234,14 @@ describe("operator with the fake runtime", () => {
     const running = await containers();
     expect(running.filter((c) => c.node === "node-1")).toHaveLength(4);
     // Drained as `drain: true` drains (its pods moved by the rolling rules), then gone from the fleet.
-    await waitFor("node-2 left the fleet", () => op!.fleet.listNodes().map((n) => n.config.name).join() === "node-1");
+    await waitFor(
+      "node-2 left the fleet",
+      () =>
+        op!.fleet
+          .listNodes()
+          .map((n) => n.config.name)
+          .join() === "node-1",
+    );
     expect(lines.some((l) => l.includes("node node-2 removed from Git: draining it before it leaves the fleet"))).toBe(true);
     expect(lines.some((l) => l.includes("node node-2 removed from Git is drained: it leaves the fleet"))).toBe(true);
   });

@@ -71,19 +71,23 @@ describe("pods stop with their own grace period", () => {
   const running = async (workload: string) => (await rt.list()).filter((c) => c.labels[LABELS.workload] === workload && c.state === "running");
   const podsOf = async (workload: string) => new Set((await rt.list()).filter((c) => c.labels[LABELS.workload] === workload).map((c) => c.labels[LABELS.pod]!));
 
-  it.each(KINDS)("a %s removed from Git", async (_, manifest) => {
-    await repo.write("gone.yaml", manifest(7));
-    await repo.commit("add");
-    await start();
-    await waitFor("its pods run", async () => (await running("gone")).length > 0, 20_000);
-    const pods = await podsOf("gone");
-    await repo.rm("gone.yaml");
-    await repo.commit("remove");
-    await waitFor("its pods are gone", async () => (await rt.list()).every((c) => c.labels[LABELS.workload] !== "gone"), 20_000);
-    const stops = rt.stops.filter((s) => pods.has(s.pod));
-    expect(stops.length).toBeGreaterThanOrEqual(pods.size);
-    expect(new Set(stops.map((s) => s.grace))).toEqual(new Set([7]));
-  }, 60_000);
+  it.each(KINDS)(
+    "a %s removed from Git",
+    async (_, manifest) => {
+      await repo.write("gone.yaml", manifest(7));
+      await repo.commit("add");
+      await start();
+      await waitFor("its pods run", async () => (await running("gone")).length > 0, 20_000);
+      const pods = await podsOf("gone");
+      await repo.rm("gone.yaml");
+      await repo.commit("remove");
+      await waitFor("its pods are gone", async () => (await rt.list()).every((c) => c.labels[LABELS.workload] !== "gone"), 20_000);
+      const stops = rt.stops.filter((s) => pods.has(s.pod));
+      expect(stops.length).toBeGreaterThanOrEqual(pods.size);
+      expect(new Set(stops.map((s) => s.grace))).toEqual(new Set([7]));
+    },
+    60_000,
+  );
 
   it("a preempted victim", async () => {
     await repo.write("nodes.yaml", nodesYaml([{ name: "local", capacityPods: 1 }]));
@@ -109,10 +113,14 @@ describe("pods stop with their own grace period", () => {
     const old = await podsOf("web");
     await repo.write("web.yaml", deploymentYaml({ name: "web", replicas: 2, image: "app:v2", grace: 3 }));
     await repo.commit("v2");
-    await waitFor("v1's pods are gone", async () => {
-      const now = await podsOf("web");
-      return [...old].every((p) => !now.has(p)) && (await running("web")).length === 2;
-    }, 30_000);
+    await waitFor(
+      "v1's pods are gone",
+      async () => {
+        const now = await podsOf("web");
+        return [...old].every((p) => !now.has(p)) && (await running("web")).length === 2;
+      },
+      30_000,
+    );
     const stops = rt.stops.filter((s) => old.has(s.pod));
     expect(stops.length).toBeGreaterThanOrEqual(old.size);
     expect(new Set(stops.map((s) => s.grace))).toEqual(new Set([7]));

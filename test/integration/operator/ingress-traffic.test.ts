@@ -180,7 +180,12 @@ describe.skipIf(!enabled)("Ingresses through the operator and a real HAProxy (pr
     await repo.commit("no shop Ingress");
     await waitFor("the shop status file gone", async () => (await status("shop")) === undefined);
     // The Ingress of class nginx is all that is left, and it is not ours: nothing is served on the ports.
-    await waitFor("the ingress port to refuse connections", () => http("shop.example.com", "/").then(() => false, (err: Error) => /ECONNREFUSED/.test(err.message)));
+    await waitFor("the ingress port to refuse connections", () =>
+      http("shop.example.com", "/").then(
+        () => false,
+        (err: Error) => /ECONNREFUSED/.test(err.message),
+      ),
+    );
     await expect(fetchAnswer(HTTPS_PORT, { host: "shop.example.com", tls: { ca: ca.cert, servername: "shop.example.com" } })).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -100,10 +100,14 @@ function scenario(name: string, setup: () => Promise<{ rt: NodeRuntime; image: s
   const podState = () => op!.store.getWorkload("Deployment", "default", "web")?.pods[0]?.state;
 
   it(`${name}: a failing init container is retried with the back-off and the app never starts; an operator restart does not rerun the succeeded one`, async () => {
-    await waitFor("Init:CrashLoopBackOff in status", async () => {
-      await op!.flushStatus();
-      return podState() === "Init:CrashLoopBackOff";
-    }, 90_000);
+    await waitFor(
+      "Init:CrashLoopBackOff in status",
+      async () => {
+        await op!.flushStatus();
+        return podState() === "Init:CrashLoopBackOff";
+      },
+      90_000,
+    );
     const pod = await thePod(ctx.rt, (p) => (p.get("second")?.restartCount ?? 0) >= 1);
     expect(pod.get("first")).toMatchObject({ state: "exited", exitCode: 0, restartCount: 0 });
     expect(pod.get("app")!.state).toBe("created");
@@ -128,11 +132,15 @@ function scenario(name: string, setup: () => Promise<{ rt: NodeRuntime; image: s
     expect(pod.get("first")!.finishedAt!).toBeLessThanOrEqual(pod.get("second")!.startedAt! + 5);
     expect(pod.get("second")!.finishedAt!).toBeLessThanOrEqual(pod.get("app")!.startedAt! + 5);
     expect(await waitFor("the app's copy of the log", async () => (await ctx.read(pod.get("app")!)) || undefined)).toBe("first\nsecond\n");
-    await waitFor("the pod ready in status", async () => {
-      await op!.flushStatus();
-      const p = op!.store.getWorkload("Deployment", "default", "web")?.pods;
-      return p?.length === 1 && p[0]!.ready;
-    }, 60_000);
+    await waitFor(
+      "the pod ready in status",
+      async () => {
+        await op!.flushStatus();
+        const p = op!.store.getWorkload("Deployment", "default", "web")?.pods;
+        return p?.length === 1 && p[0]!.ready;
+      },
+      60_000,
+    );
 
     await op!.stop();
     op = await startOperator(ctx.options());

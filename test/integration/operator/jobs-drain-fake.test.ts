@@ -116,8 +116,7 @@ describe("a Job's pod on a draining node, with the fake runtime", () => {
 
   const record = () => readJobRecord(op!.store.getFile("jobs/default/work.yaml") ?? "");
   const workload = () => op!.store.getWorkload("Job", "default", "work");
-  const withLog = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
 
   async function drainA(): Promise<void> {
     await repo.write("nodes.yaml", nodes(true));
@@ -133,10 +132,17 @@ describe("a Job's pod on a draining node, with the fake runtime", () => {
     expect(workload()!.events.map((e) => e.reason)).toContain("Evicted");
     await withLog(waitFor("failed 1", () => record()?.failed === 1, 10_000, 100));
     // The replacement waits the pod-failure back-off (10 s), then runs on b.
-    const [replacement] = await withLog(waitFor("the replacement running on b", async () => {
-      const r = await running();
-      return r.length === 1 && r[0]!.node === "b" ? r : undefined;
-    }, 40_000, 100));
+    const [replacement] = await withLog(
+      waitFor(
+        "the replacement running on b",
+        async () => {
+          const r = await running();
+          return r.length === 1 && r[0]!.node === "b" ? r : undefined;
+        },
+        40_000,
+        100,
+      ),
+    );
     expect(replacement!.pod).not.toBe(first!.pod);
     runtimes.get("b")!.crash(replacement!.id, 0);
     const done = await withLog(waitFor("Complete", () => (record()?.phase === "Complete" ? record() : undefined), 20_000, 100));

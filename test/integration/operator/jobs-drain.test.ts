@@ -119,18 +119,32 @@ describe.skipIf(!enabled)("a Job's pod on a draining Docker engine", () => {
   });
 
   it("a budget holds the eviction and the drain says which", async () => {
-    const [pod] = await withLog(waitFor("the Job's pod running on node 1", async () => {
-      const r = await running();
-      return r.length === 1 && r[0]!.node === first ? r : undefined;
-    }, 90_000, 250));
+    const [pod] = await withLog(
+      waitFor(
+        "the Job's pod running on node 1",
+        async () => {
+          const r = await running();
+          return r.length === 1 && r[0]!.node === first ? r : undefined;
+        },
+        90_000,
+        250,
+      ),
+    );
     await repo.write("fleet/nodes.yaml", nodes(true));
     await repo.commit("drain node 1, open node 2");
     op!.trigger();
     const line = `drain of node ${first} waits: PodDisruptionBudget default/work allows 0 disruptions (1 healthy, 1 desired)`;
-    await withLog(waitFor("the summary's node line names the budget", async () => {
-      const s = await statusFile<SummaryRecord>(op!, repo, "summary.yaml");
-      return s?.nodes.some((n) => n.name === first && n.message === line);
-    }, 60_000, 250));
+    await withLog(
+      waitFor(
+        "the summary's node line names the budget",
+        async () => {
+          const s = await statusFile<SummaryRecord>(op!, repo, "summary.yaml");
+          return s?.nodes.some((n) => n.name === first && n.message === line);
+        },
+        60_000,
+        250,
+      ),
+    );
     expect(workload()!.conditions.find((c) => c.type === "DrainBlocked")).toMatchObject({ status: "True", reason: "DisruptionBudget", message: line });
     expect(await running()).toEqual([pod]);
     expect(record()?.evicted).toBeUndefined();
@@ -145,10 +159,17 @@ describe.skipIf(!enabled)("a Job's pod on a draining Docker engine", () => {
     expect(evicted.evicted![0]).toMatchObject({ pod: before!.pod, node: first });
     await withLog(waitFor("counted as failed", () => record()?.failed === 1, 30_000, 250));
     // After the back-off (10 s) the replacement runs on node 2, and nothing of the Job runs on node 1.
-    const [replacement] = await withLog(waitFor("the replacement on node 2", async () => {
-      const r = await running();
-      return r.length === 1 && r[0]!.node === second ? r : undefined;
-    }, 90_000, 250));
+    const [replacement] = await withLog(
+      waitFor(
+        "the replacement on node 2",
+        async () => {
+          const r = await running();
+          return r.length === 1 && r[0]!.node === second ? r : undefined;
+        },
+        90_000,
+        250,
+      ),
+    );
     expect(replacement!.pod).not.toBe(before!.pod);
     // The status file counts it once the Job looks again after the creation.
     await withLog(waitFor("the record counting the replacement active", () => record()?.active === 1, 30_000, 250));

@@ -55,10 +55,14 @@ describe("Jobs with the fake runtime", () => {
   const record = (name: string) => readJobRecord(op!.store.getFile(`jobs/default/${name}.yaml`) ?? "");
   /** Makes the Job's running containers exit with `code`. */
   async function exitAll(name: string, code: number): Promise<void> {
-    const running = await waitFor(`a running pod of ${name}`, async () => {
-      const r = (await ofJob(name)).filter((c) => c.state === "running");
-      return r.length > 0 ? r : undefined;
-    }, 10_000);
+    const running = await waitFor(
+      `a running pod of ${name}`,
+      async () => {
+        const r = (await ofJob(name)).filter((c) => c.state === "running");
+        return r.length > 0 ? r : undefined;
+      },
+      10_000,
+    );
     for (const c of running) rt.crash(c.id, code);
   }
 
@@ -85,10 +89,14 @@ describe("Jobs with the fake runtime", () => {
     const first = record("migrate")!.revision;
     await repo.write("job.yaml", job("migrate", "app:v2"));
     await repo.commit("migrate v2");
-    await waitFor("v2 running, v1 pod gone", async () => {
-      const cs = await ofJob("migrate");
-      return cs.length === 1 && cs[0]!.image === "app:v2" && cs[0]!.state === "running";
-    }, 10_000);
+    await waitFor(
+      "v2 running, v1 pod gone",
+      async () => {
+        const cs = await ofJob("migrate");
+        return cs.length === 1 && cs[0]!.image === "app:v2" && cs[0]!.state === "running";
+      },
+      10_000,
+    );
     expect(record("migrate")).toMatchObject({ phase: "Running", succeeded: 0 });
     expect(record("migrate")!.revision).not.toBe(first);
     await exitAll("migrate", 0);

@@ -123,8 +123,7 @@ describe.skipIf(!enabled)("Jobs through the operator on a real Docker engine", (
   let op: RunningOperator | undefined;
   let options: () => OperatorOptions;
 
-  const containersOf = async (job: string): Promise<ObservedContainer[]> =>
-    (await rt.list()).filter((c) => c.labels[LABELS.kind] === "Job" && c.labels[LABELS.workload] === job);
+  const containersOf = async (job: string): Promise<ObservedContainer[]> => (await rt.list()).filter((c) => c.labels[LABELS.kind] === "Job" && c.labels[LABELS.workload] === job);
   const jobFile = async (name: string) => {
     await op!.flushStatus();
     return readJobRecord(op!.store.getFile(`jobs/default/${name}.yaml`) ?? "");
@@ -153,10 +152,14 @@ describe.skipIf(!enabled)("Jobs through the operator on a real Docker engine", (
     await repo.write("web.yaml", web("1"));
     await repo.commit("web");
     op = await startOperator(options());
-    await waitFor("the first commit Succeeded", async () => {
-      await op!.flushStatus();
-      return op!.store.commits().some((c) => c.subject === "web" && c.phase === "Succeeded");
-    }, 90_000);
+    await waitFor(
+      "the first commit Succeeded",
+      async () => {
+        await op!.flushStatus();
+        return op!.store.commits().some((c) => c.subject === "web" && c.phase === "Succeeded");
+      },
+      90_000,
+    );
     await repo.write("work.yaml", WORK);
     await repo.commit("two Jobs");
   }, 180_000);
@@ -170,19 +173,31 @@ describe.skipIf(!enabled)("Jobs through the operator on a real Docker engine", (
   });
 
   it("completions 3 / parallelism 2 completes with at most 2 pods at a time; an operator restart mid-Job reruns no succeeded pod", async () => {
-    const first = await waitFor("a pod of work succeeded", async () => {
-      const done = (await containersOf("work")).filter((c) => c.state === "exited" && c.exitCode === 0);
-      return done.length >= 1 && done.length < 3 ? done : undefined;
-    }, 90_000);
+    const first = await waitFor(
+      "a pod of work succeeded",
+      async () => {
+        const done = (await containersOf("work")).filter((c) => c.state === "exited" && c.exitCode === 0);
+        return done.length >= 1 && done.length < 3 ? done : undefined;
+      },
+      90_000,
+    );
     await op!.stop();
     op = await startOperator(options());
-    const record = await waitFor("work Complete", async () => {
-      const r = await jobFile("work");
-      return r?.phase === "Complete" ? r : undefined;
-    }, 120_000);
+    const record = await waitFor(
+      "work Complete",
+      async () => {
+        const r = await jobFile("work");
+        return r?.phase === "Complete" ? r : undefined;
+      },
+      120_000,
+    );
     expect(record).toMatchObject({ succeeded: 3, failed: 0, active: 0, completions: 3, parallelism: 2 });
     const all = await containersOf("work");
-    expect(all.map((c) => [c.state, c.exitCode, c.restartCount])).toEqual([["exited", 0, 0], ["exited", 0, 0], ["exited", 0, 0]]);
+    expect(all.map((c) => [c.state, c.exitCode, c.restartCount])).toEqual([
+      ["exited", 0, 0],
+      ["exited", 0, 0],
+      ["exited", 0, 0],
+    ]);
     // The pods that succeeded before the restart are the same containers, not run again.
     for (const c of first) expect(all.find((x) => x.id === c.id)).toMatchObject({ startedAt: c.startedAt, finishedAt: c.finishedAt });
     // Never more than parallelism at once: at each start, fewer than 2 others were running.
@@ -196,19 +211,30 @@ describe.skipIf(!enabled)("Jobs through the operator on a real Docker engine", (
   }, 300_000);
 
   it("an Indexed Job's pods see JOB_COMPLETION_INDEX, one per index", async () => {
-    const record = await waitFor("indexed Complete", async () => {
-      const r = await jobFile("indexed");
-      return r?.phase === "Complete" ? r : undefined;
-    }, 90_000);
+    const record = await waitFor(
+      "indexed Complete",
+      async () => {
+        const r = await jobFile("indexed");
+        return r?.phase === "Complete" ? r : undefined;
+      },
+      90_000,
+    );
     expect(record).toMatchObject({ succeeded: 2, completedIndexes: "0-1" });
     const pods = await containersOf("indexed");
     const seen = await Promise.all(pods.map(async (c) => [c.labels[LABELS.completionIndex], await rt.logs(c.id, { lines: 5, bytes: 200 })]));
-    expect(seen.sort()).toEqual([["0", "index=0"], ["1", "index=1"]]);
+    expect(seen.sort()).toEqual([
+      ["0", "index=0"],
+      ["1", "index=1"],
+    ]);
     // The commit completed with its Jobs (also across the operator restart in the middle of it).
-    await waitFor("the Jobs' commit Succeeded", async () => {
-      await op!.flushStatus();
-      return op!.store.commits().some((c) => c.subject === "two Jobs" && c.phase === "Succeeded");
-    }, 90_000);
+    await waitFor(
+      "the Jobs' commit Succeeded",
+      async () => {
+        await op!.flushStatus();
+        return op!.store.commits().some((c) => c.subject === "two Jobs" && c.phase === "Succeeded");
+      },
+      90_000,
+    );
   }, 120_000);
 
   it("a failing migration Job in an earlier wave exhausts backoffLimit, fails the commit, and the Deployment it gates is never rolled; exit code and log tail are in the status branch, the Secret's value is not", async () => {
@@ -218,12 +244,16 @@ describe.skipIf(!enabled)("Jobs through the operator on a real Docker engine", (
     await repo.write("web.yaml", web("2", 0));
     const failing = await repo.commit("migrate, then web 2");
     let webRolled = false;
-    const record = await waitFor("migrate Failed", async () => {
-      const webNow = (await rt.list()).filter((c) => c.labels[LABELS.workload] === "web");
-      if (webNow.some((c) => c.id !== before[0]!.id)) webRolled = true;
-      const r = await jobFile("migrate");
-      return r?.phase === "Failed" ? r : undefined;
-    }, 120_000);
+    const record = await waitFor(
+      "migrate Failed",
+      async () => {
+        const webNow = (await rt.list()).filter((c) => c.labels[LABELS.workload] === "web");
+        if (webNow.some((c) => c.id !== before[0]!.id)) webRolled = true;
+        const r = await jobFile("migrate");
+        return r?.phase === "Failed" ? r : undefined;
+      },
+      120_000,
+    );
     expect(webRolled).toBe(false);
     expect(record).toMatchObject({ reason: "BackoffLimitExceeded", failed: 2, succeeded: 0 });
     expect(record.failures).toHaveLength(2);
@@ -235,11 +265,15 @@ describe.skipIf(!enabled)("Jobs through the operator on a real Docker engine", (
     // The second pod waited the back-off (10 s) after the first failed.
     const [a, b] = record.failures.map((f) => Date.parse(f.finishedAt!));
     expect(b! - a!).toBeGreaterThanOrEqual(10_000);
-    const c = await waitFor("the commit failed", async () => {
-      await op!.flushStatus();
-      const rec = op!.store.getCommit(failing);
-      return rec && rec.phase !== "Progressing" && rec.phase !== "Pending" ? rec : undefined;
-    }, 60_000);
+    const c = await waitFor(
+      "the commit failed",
+      async () => {
+        await op!.flushStatus();
+        const rec = op!.store.getCommit(failing);
+        return rec && rec.phase !== "Progressing" && rec.phase !== "Pending" ? rec : undefined;
+      },
+      60_000,
+    );
     expect(["Failed", "RolledBack"]).toContain(c.phase);
     expect(c.errors.map((e) => e.code)).toContain("BackoffLimitExceeded");
     // Rolled back to the first commit: the Job (not in it) is gone, its failed run's record stays; web was never touched.

@@ -66,9 +66,14 @@ describe("the commit and the workload of each line", () => {
     const short1 = v1.slice(0, 7);
     const short2 = v2.slice(0, 7);
     // The commit's own lines: read, valid, Succeeded — each with its sha as a field.
-    for (const [sha, subject] of [[short1, "v1"], [short2, "v2: web on app:v2, api scaled"]] as const) {
+    for (const [sha, subject] of [
+      [short1, "v1"],
+      [short2, "v2: web on app:v2, api scaled"],
+    ] as const) {
       const own = logged.filter((l) => l.msg.startsWith(`commit ${sha} `));
-      expect(own.map((l) => l.msg)).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^commit ${sha} "${subject}": valid`)), expect.stringMatching(new RegExp(`^commit ${sha} "${subject}": Succeeded in`))]));
+      expect(own.map((l) => l.msg)).toEqual(
+        expect.arrayContaining([expect.stringMatching(new RegExp(`^commit ${sha} "${subject}": valid`)), expect.stringMatching(new RegExp(`^commit ${sha} "${subject}": Succeeded in`))]),
+      );
       for (const l of own) expect(l.fields.commit, l.msg).toBe(sha);
     }
     // A workload's lines: its key and the commit its controller drove when it said it.
@@ -81,7 +86,10 @@ describe("the commit and the workload of each line", () => {
     for (const w of ["Deployment/default/web", "Deployment/default/api"]) {
       const own = ofWorkload.filter((l) => l.fields.workload === w);
       expect(own.at(-1)!.fields, w).toEqual({ commit: short2, workload: w });
-      expect(own.some((l) => l.fields.commit === short1), w).toBe(true);
+      expect(
+        own.some((l) => l.fields.commit === short1),
+        w,
+      ).toBe(true);
     }
     // Nothing went wrong here: no line at warn or error but the warning that the default node runs processes.
     expect(logged.filter((l) => (l.level === "warn" || l.level === "error") && !l.msg.startsWith("default node runtime: process")).map((l) => l.msg)).toEqual([]);

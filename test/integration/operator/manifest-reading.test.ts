@@ -117,17 +117,21 @@ describe("the operator reading commits", () => {
       [/code: ManifestsTooLarge/, /file: more.yaml/, /--manifest-max-total-size/],
     ],
     [
-      "an environment value that is not UTF-8 (it used to run as \"a\\uFFFDb\")",
-      () => writeFile(path.join(repo.dir, "web.yaml"), Buffer.from(deploymentYaml({ replicas: 2, image: "app:v2", env: [{ name: "GREETING", value: "ab" }] }).replace('"ab"', '"a\u0000b"').replace("\u0000", "\xff"), "latin1")),
+      'an environment value that is not UTF-8 (it used to run as "a\\uFFFDb")',
+      () =>
+        writeFile(
+          path.join(repo.dir, "web.yaml"),
+          Buffer.from(
+            deploymentYaml({ replicas: 2, image: "app:v2", env: [{ name: "GREETING", value: "ab" }] })
+              .replace('"ab"', '"a\u0000b"')
+              .replace("\u0000", "\xff"),
+            "latin1",
+          ),
+        ),
       {},
       [/code: YamlSyntax/, /file: web.yaml/, /line: 21\n/, /col: 24\n/],
     ],
-    [
-      "a symbolic link to a manifest",
-      () => symlink("web.yaml", path.join(repo.dir, "link.yaml")),
-      {},
-      [/code: SymlinkNotAllowed/, /file: link.yaml/],
-    ],
+    ["a symbolic link to a manifest", () => symlink("web.yaml", path.join(repo.dir, "link.yaml")), {}, [/code: SymlinkNotAllowed/, /file: link.yaml/]],
     [
       "a symbolic link to a directory",
       async () => {

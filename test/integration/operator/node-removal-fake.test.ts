@@ -87,8 +87,7 @@ describe("a Node removed from Git, with fake runtimes", () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  const withLog = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
   const pods = () => op!.fleet.pods(OWNER);
   const node = (name: string) => op!.fleet.listNodes().find((n) => n.config.name === name);
   const summaryLine = (name: string) => op!.store.summary()?.nodes.find((n) => n.name === name);
@@ -121,10 +120,15 @@ describe("a Node removed from Git, with fake runtimes", () => {
     await repo.commit("web on a, guarded by a budget");
     op = await launch();
     const ready = await withLog(
-      waitFor("2 ready pods on a", () => {
-        const p = pods();
-        return p.length === 2 && p.every((x) => x.node === "a" && x.ready && x.phase === "Running") ? p : undefined;
-      }, 30_000, 50),
+      waitFor(
+        "2 ready pods on a",
+        () => {
+          const p = pods();
+          return p.length === 2 && p.every((x) => x.node === "a" && x.ready && x.phase === "Running") ? p : undefined;
+        },
+        30_000,
+        50,
+      ),
     );
     return ready.map((p) => p.name).sort();
   }
@@ -144,7 +148,10 @@ describe("a Node removed from Git, with fake runtimes", () => {
     const sample = () => {
       const p = pods();
       const ready = p.filter((x) => x.ready && x.phase !== "Terminating").length;
-      const state = p.map((x) => `${x.name}@${x.node}:${x.phase}${x.ready ? "+ready" : ""}`).sort().join(" ");
+      const state = p
+        .map((x) => `${x.name}@${x.node}:${x.phase}${x.ready ? "+ready" : ""}`)
+        .sort()
+        .join(" ");
       if (seen[seen.length - 1]?.state !== state) seen.push({ ready, state });
       const a = node("a");
       if (a?.leaving) {
@@ -157,10 +164,17 @@ describe("a Node removed from Git, with fake runtimes", () => {
     try {
       await removeA();
       await withLog(waitFor("node a left the fleet", () => node("a") === undefined, 60_000, 20));
-      await withLog(waitFor("both pods ready on b", () => {
-        const p = pods();
-        return p.length === 2 && p.every((x) => x.node === "b" && x.ready && x.phase === "Running");
-      }, 30_000, 50));
+      await withLog(
+        waitFor(
+          "both pods ready on b",
+          () => {
+            const p = pods();
+            return p.length === 2 && p.every((x) => x.node === "b" && x.ready && x.phase === "Running");
+          },
+          30_000,
+          50,
+        ),
+      );
     } finally {
       clearInterval(sampler);
     }
@@ -178,7 +192,18 @@ describe("a Node removed from Git, with fake runtimes", () => {
     expect(moves.map((m) => /(web-\S+)$/.exec(m)![1]).sort()).toEqual(before);
     // Node a was left clean, and the summary no longer lists it.
     await withLog(waitFor("a's engine empty", async () => (await runtimes.get("a")!.list()).length === 0, 20_000, 50));
-    await withLog(waitFor("the summary without a", () => op!.store.summary()?.nodes.map((n) => n.name).join() === "b", 20_000, 50));
+    await withLog(
+      waitFor(
+        "the summary without a",
+        () =>
+          op!.store
+            .summary()
+            ?.nodes.map((n) => n.name)
+            .join() === "b",
+        20_000,
+        50,
+      ),
+    );
     expect(lines.some((l) => l.includes("node a removed from Git: draining it before it leaves the fleet (2 pod(s) to move)"))).toBe(true);
     expect(lines.some((l) => l.includes("node a removed from Git is drained: it leaves the fleet"))).toBe(true);
   }, 120_000);
@@ -192,19 +217,34 @@ describe("a Node removed from Git, with fake runtimes", () => {
     const rec = op!.store.getWorkload("Deployment", "default", "web")!;
     expect(rec.conditions.find((c) => c.type === "DrainBlocked")).toMatchObject({ status: "True", reason: "DisruptionBudget" });
     expect(rec.events.filter((e) => e.reason === "DisruptionBudget").map((e) => e.message)).toContain(line.slice("leaving (removed from Git); ".length));
-    expect(pods().map((p) => `${p.name}@${p.node}`).sort()).toEqual(before.map((n) => `${n}@a`));
+    expect(
+      pods()
+        .map((p) => `${p.name}@${p.node}`)
+        .sort(),
+    ).toEqual(before.map((n) => `${n}@a`));
 
     // Back in Git (b cordoned again): a stops leaving, its pods stay where they are.
     await repo.write("nodes.yaml", nodes({ cordonB: true }));
     await repo.commit("node a back");
     op!.trigger();
     await withLog(waitFor("a no longer leaving", () => node("a")?.leaving === false && node("a")?.config.drain === false, 30_000, 50));
-    await withLog(waitFor("a's node line clear", () => {
-      const l = summaryLine("a");
-      return l !== undefined && l.message === undefined && l.leaving === undefined && l.draining === undefined;
-    }, 30_000, 50));
+    await withLog(
+      waitFor(
+        "a's node line clear",
+        () => {
+          const l = summaryLine("a");
+          return l !== undefined && l.message === undefined && l.leaving === undefined && l.draining === undefined;
+        },
+        30_000,
+        50,
+      ),
+    );
     await withLog(waitFor("DrainBlocked cleared", () => op!.store.getWorkload("Deployment", "default", "web")?.conditions.every((c) => c.type !== "DrainBlocked"), 30_000, 50));
-    expect(pods().map((p) => `${p.name}@${p.node}:${p.phase}`).sort()).toEqual(before.map((n) => `${n}@a:Running`));
+    expect(
+      pods()
+        .map((p) => `${p.name}@${p.node}:${p.phase}`)
+        .sort(),
+    ).toEqual(before.map((n) => `${n}@a:Running`));
     expect((await runtimes.get("a")!.list()).filter((c) => c.state === "running")).toHaveLength(2);
   }, 120_000);
 
@@ -216,10 +256,17 @@ describe("a Node removed from Git, with fake runtimes", () => {
     await withLog(waitFor("node a left the fleet", () => node("a") === undefined, 30_000, 20));
     expect(lines.some((l) => l.includes("node a removed from Git does not answer: it leaves at once"))).toBe(true);
     expect(lines.some((l) => l.includes("node a removed from Git: draining it"))).toBe(false);
-    await withLog(waitFor("2 ready pods on b", () => {
-      const p = pods();
-      return p.length === 2 && p.every((x) => x.node === "b" && x.ready);
-    }, 30_000, 50));
+    await withLog(
+      waitFor(
+        "2 ready pods on b",
+        () => {
+          const p = pods();
+          return p.length === 2 && p.every((x) => x.node === "b" && x.ready);
+        },
+        30_000,
+        50,
+      ),
+    );
   }, 120_000);
   it("a restart while the removed node's drain is held carries on: the node is back, leaving, its pods neither doubled nor lost, and it leaves once the budget allows", async () => {
     const before = await start(2);
@@ -231,17 +278,28 @@ describe("a Node removed from Git, with fake runtimes", () => {
     expect(lines.some((l) => l.includes("restored 1 node(s) that were leaving when the operator stopped: a"))).toBe(true);
     // Still held: the same two pods on a, none made elsewhere.
     await withLog(waitFor("the held line again", () => /allows 0 disruptions/.test(summaryLine("a")?.message ?? ""), 30_000, 50));
-    expect(pods().map((p) => `${p.name}@${p.node}`).sort()).toEqual(before.map((n) => `${n}@a`));
+    expect(
+      pods()
+        .map((p) => `${p.name}@${p.node}`)
+        .sort(),
+    ).toEqual(before.map((n) => `${n}@a`));
     expect((await runtimes.get("b")!.list()).filter((c) => c.state === "running")).toHaveLength(0);
 
     await repo.write("budget.yaml", budget(1));
     await repo.commit("budget: minAvailable 1");
     op!.trigger();
     await withLog(waitFor("node a left the fleet", () => node("a") === undefined, 60_000, 20));
-    await withLog(waitFor("both pods ready on b", () => {
-      const p = pods();
-      return p.length === 2 && p.every((x) => x.node === "b" && x.ready && x.phase === "Running");
-    }, 30_000, 50));
+    await withLog(
+      waitFor(
+        "both pods ready on b",
+        () => {
+          const p = pods();
+          return p.length === 2 && p.every((x) => x.node === "b" && x.ready && x.phase === "Running");
+        },
+        30_000,
+        50,
+      ),
+    );
     await withLog(waitFor("a's engine empty", async () => (await runtimes.get("a")!.list()).length === 0, 20_000, 50));
   }, 120_000);
 });

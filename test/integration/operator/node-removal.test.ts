@@ -114,9 +114,16 @@ describe.skipIf(!enabled)("a Node removed from Git on two Docker engines", () =>
 
   it("drains the removed node one pod at a time under the budget, then it leaves with its daemon pod", async () => {
     const ready = () => op!.fleet.pods(OWNER).filter((p) => p.ready && p.phase === "Running");
-    await withLog(waitFor("2 ready web pods on node 1 and an agent on each node", () =>
-      ready().length === 2 && ready().every((p) => p.node === first) && op!.fleet.pods("DaemonSet/default/agent").filter((p) => p.ready).length === 2, 120_000));
-    const before = ready().map((p) => p.name).sort();
+    await withLog(
+      waitFor(
+        "2 ready web pods on node 1 and an agent on each node",
+        () => ready().length === 2 && ready().every((p) => p.node === first) && op!.fleet.pods("DaemonSet/default/agent").filter((p) => p.ready).length === 2,
+        120_000,
+      ),
+    );
+    const before = ready()
+      .map((p) => p.name)
+      .sort();
 
     const seen: { ready: number; state: string }[] = [];
     let leaving = false;
@@ -124,7 +131,10 @@ describe.skipIf(!enabled)("a Node removed from Git on two Docker engines", () =>
     const sample = () => {
       const pods = op!.fleet.pods(OWNER);
       const n = pods.filter((p) => p.ready && p.phase !== "Terminating").length;
-      const state = pods.map((p) => `${p.name}@${p.node}:${p.phase}${p.ready ? "+ready" : ""}`).sort().join(" ");
+      const state = pods
+        .map((p) => `${p.name}@${p.node}:${p.phase}${p.ready ? "+ready" : ""}`)
+        .sort()
+        .join(" ");
       if (seen[seen.length - 1]?.state !== state) seen.push({ ready: n, state });
       const node = op!.fleet.listNodes().find((x) => x.config.name === first);
       if (node?.leaving) leaving = true;
@@ -155,10 +165,16 @@ describe.skipIf(!enabled)("a Node removed from Git on two Docker engines", () =>
     expect(moves.map((m) => /^moving off a draining node: removing 1 pod\(s\): (web-\S+)$/.exec(m)?.[1]).sort()).toEqual(before);
     // Node 1's engine keeps no pod of the operator's: its agent went with it.
     const docker = new Docker({ socketPath: fleet.nodes[0]!.socketPath });
-    await withLog(waitFor("no pod container left on node 1", async () => {
-      const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${INSTANCE}`] } });
-      return left.filter((c) => c.Labels[LABELS.pod] !== undefined).length === 0;
-    }, 60_000));
+    await withLog(
+      waitFor(
+        "no pod container left on node 1",
+        async () => {
+          const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${INSTANCE}`] } });
+          return left.filter((c) => c.Labels[LABELS.pod] !== undefined).length === 0;
+        },
+        60_000,
+      ),
+    );
     expect(op!.fleet.pods("DaemonSet/default/agent").map((p) => p.node)).toEqual([second]);
   }, 300_000);
 });

@@ -65,11 +65,15 @@ describe("bare Pods with restartPolicy Never and OnFailure (fake runtime)", () =
   }
   /** The commit's record once it is decided. */
   async function verdict(sha: string) {
-    return waitFor(`commit ${sha.slice(0, 7)} decided`, async () => {
-      await op!.flushStatus();
-      const c = op!.store.getCommit(sha);
-      return c && c.phase !== "Pending" && c.phase !== "Progressing" ? c : undefined;
-    }, 60_000);
+    return waitFor(
+      `commit ${sha.slice(0, 7)} decided`,
+      async () => {
+        await op!.flushStatus();
+        const c = op!.store.getCommit(sha);
+        return c && c.phase !== "Pending" && c.phase !== "Progressing" ? c : undefined;
+      },
+      60_000,
+    );
   }
 
   it("Never, exit 0: Succeeded, the commit succeeds, and the pod is never created again", async () => {

@@ -49,18 +49,21 @@ describe.skipIf(!enabled)("bare Pods with restartPolicy OnFailure and Never on a
   let rt: DockerRuntime;
   let op: RunningOperator | undefined;
 
-  const containersOf = async (name: string): Promise<ObservedContainer[]> =>
-    (await rt.list()).filter((c) => c.labels[LABELS.kind] === "Pod" && c.labels[LABELS.workload] === name);
+  const containersOf = async (name: string): Promise<ObservedContainer[]> => (await rt.list()).filter((c) => c.labels[LABELS.kind] === "Pod" && c.labels[LABELS.workload] === name);
   const record = async (name: string) => {
     await op!.flushStatus();
     return op!.store.getWorkload("Pod", "default", name);
   };
   const verdict = (sha: string): Promise<CommitRecord> =>
-    waitFor(`commit ${sha.slice(0, 7)} decided`, async () => {
-      await op!.flushStatus();
-      const c = op!.store.getCommit(sha);
-      return c && c.phase !== "Pending" && c.phase !== "Progressing" ? c : undefined;
-    }, 120_000);
+    waitFor(
+      `commit ${sha.slice(0, 7)} decided`,
+      async () => {
+        await op!.flushStatus();
+        const c = op!.store.getCommit(sha);
+        return c && c.phase !== "Pending" && c.phase !== "Progressing" ? c : undefined;
+      },
+      120_000,
+    );
 
   beforeAll(async () => {
     fleet = await startFleet({ nodes: 1, name: "op-podrp" });
@@ -105,10 +108,14 @@ describe.skipIf(!enabled)("bare Pods with restartPolicy OnFailure and Never on a
   it("OnFailure: exit 1 restarts the same container in place (its files kept), exit 0 then ends it Succeeded", async () => {
     // The first run leaves a mark and fails; the restarted run finds the mark (same container) and succeeds.
     const sha = retrySha;
-    const rec = await waitFor("retry Succeeded", async () => {
-      const r = await record("retry");
-      return r?.pod?.phase === "Succeeded" ? r : undefined;
-    }, 120_000);
+    const rec = await waitFor(
+      "retry Succeeded",
+      async () => {
+        const r = await record("retry");
+        return r?.pod?.phase === "Succeeded" ? r : undefined;
+      },
+      120_000,
+    );
     expect(rec.pod).toEqual({ phase: "Succeeded", restartPolicy: "OnFailure" });
     expect(rec.pods).toEqual([expect.objectContaining({ name: "retry", restarts: 1, state: "Succeeded" })]);
     const cs = await containersOf("retry");

@@ -168,26 +168,36 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     return (parse(await statusFile(path)) as Partial<WorkloadRecord> | null) ?? {};
   }
 
-  const removeContainer = (c: ObservedContainer & { node: string }) =>
-    new Docker({ socketPath: fleet.nodes.find((n) => n.name === c.node)!.socketPath }).getContainer(c.id).remove({ force: true });
+  const removeContainer = (c: ObservedContainer & { node: string }) => new Docker({ socketPath: fleet.nodes.find((n) => n.name === c.node)!.socketPath }).getContainer(c.id).remove({ force: true });
 
   const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
 
   const count = (n: number, workload: string, ready?: (c: (ObservedContainer & { node: string })[]) => boolean) =>
-    withLog(waitFor(`${n} ${workload} pod(s) running`, async () => {
-      const r = await running(workload);
-      return r.length === n && (ready?.(r) ?? true) ? r : undefined;
-    }, 120_000));
+    withLog(
+      waitFor(
+        `${n} ${workload} pod(s) running`,
+        async () => {
+          const r = await running(workload);
+          return r.length === n && (ready?.(r) ?? true) ? r : undefined;
+        },
+        120_000,
+      ),
+    );
 
   /** Waits until the commit is Succeeded: its pods ready past the monitor window (a node lost before then fails it, rightly). */
-  const succeeded = (commit: string) =>
-    withLog(waitFor(`commit ${commit.slice(0, 7)} Succeeded`, async () => /^phase: Succeeded/m.test(await statusFile(`commits/${commit.slice(0, 2)}/${commit}.yaml`)), 90_000));
+  const succeeded = (commit: string) => withLog(waitFor(`commit ${commit.slice(0, 7)} Succeeded`, async () => /^phase: Succeeded/m.test(await statusFile(`commits/${commit.slice(0, 2)}/${commit}.yaml`)), 90_000));
 
   const readyRecord = (path: string, ready: number) =>
-    withLog(waitFor(`${path}: ${ready} ready`, async () => {
-      const r = await record(path);
-      return r.replicas?.ready === ready && r.replicas?.current === ready ? r : undefined;
-    }, 120_000));
+    withLog(
+      waitFor(
+        `${path}: ${ready} ready`,
+        async () => {
+          const r = await record(path);
+          return r.replicas?.ready === ready && r.replicas?.current === ready ? r : undefined;
+        },
+        120_000,
+      ),
+    );
 
   it("keeps 3 pods, replaces a removed one, gives a new template to new pods only, and scales down the not-ready pod first", async () => {
     const path = "workloads/default/replicaset-frontend.yaml";
@@ -198,19 +208,31 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
 
     // A container removed behind coxswain's back: its pod is replaced.
     await removeContainer(first[0]!);
-    const replaced = await withLog(waitFor("a replacement pod", async () => {
-      const r = await running("frontend");
-      return r.length === 3 && !r.some((c) => c.id === first[0]!.id) ? r : undefined;
-    }, 120_000));
+    const replaced = await withLog(
+      waitFor(
+        "a replacement pod",
+        async () => {
+          const r = await running("frontend");
+          return r.length === 3 && !r.some((c) => c.id === first[0]!.id) ? r : undefined;
+        },
+        120_000,
+      ),
+    );
     await readyRecord(path, 3);
 
     // A template change: the running pods keep their revision; the status says why.
     await repo.write("apps/frontend.yaml", replicaSet(3, "2"));
     await repo.commit("frontend template v2");
-    const changed = await withLog(waitFor("the new revision recorded", async () => {
-      const r = await record(path);
-      return r.revision !== v1 && (r.events ?? []).some((e) => e.reason === "TemplateChanged") ? r : undefined;
-    }, 60_000));
+    const changed = await withLog(
+      waitFor(
+        "the new revision recorded",
+        async () => {
+          const r = await record(path);
+          return r.revision !== v1 && (r.events ?? []).some((e) => e.reason === "TemplateChanged") ? r : undefined;
+        },
+        60_000,
+      ),
+    );
     expect(changed.replicas).toMatchObject({ desired: 3, current: 3, updated: 0 });
     expect((await running("frontend")).map((c) => c.id)).toEqual(replaced.map((c) => c.id));
     const v2 = changed.revision!;
@@ -240,10 +262,16 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     const path = "workloads/default/replicationcontroller-legacy.yaml";
     expect(await readyRecord(path, 2)).toMatchObject({ kind: "ReplicationController", strategy: "ReplicaSet" });
     await removeContainer(two[0]!);
-    await withLog(waitFor("a replacement legacy pod", async () => {
-      const r = await running("legacy");
-      return r.length === 2 && !r.some((c) => c.id === two[0]!.id) ? r : undefined;
-    }, 120_000));
+    await withLog(
+      waitFor(
+        "a replacement legacy pod",
+        async () => {
+          const r = await running("legacy");
+          return r.length === 2 && !r.some((c) => c.id === two[0]!.id) ? r : undefined;
+        },
+        120_000,
+      ),
+    );
     await readyRecord(path, 2);
   }, 300_000);
 
@@ -251,10 +279,16 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     await repo.write("apps/broken.yaml", BROKEN);
     const bad = await repo.commit("a ReplicaSet whose pods exit");
     const phase = async () => (parse(await statusFile(`commits/${bad.slice(0, 2)}/${bad}.yaml`)) as { phase?: string; errors?: { code: string }[] } | null) ?? {};
-    const rolledBack = await withLog(waitFor("the commit RolledBack", async () => {
-      const p = await phase();
-      return p.phase === "RolledBack" ? p : undefined;
-    }, 120_000));
+    const rolledBack = await withLog(
+      waitFor(
+        "the commit RolledBack",
+        async () => {
+          const p = await phase();
+          return p.phase === "RolledBack" ? p : undefined;
+        },
+        120_000,
+      ),
+    );
     expect(JSON.stringify(rolledBack)).toMatch(/CrashLoopBackOff|PodStartDeadlineExceeded/);
     await withLog(waitFor("the broken set's pods gone", async () => ((await running("broken")).length === 0 ? true : undefined), 60_000));
     await repo.rm("apps/broken.yaml");
@@ -275,28 +309,46 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     await op!.stop();
     op = undefined;
     op = await start();
-    await withLog(waitFor("the Pod recorded after the restart", async () => {
-      const r = await record(path);
-      return r.pods?.[0]?.ready === true ? r : undefined;
-    }, 60_000));
+    await withLog(
+      waitFor(
+        "the Pod recorded after the restart",
+        async () => {
+          const r = await record(path);
+          return r.pods?.[0]?.ready === true ? r : undefined;
+        },
+        60_000,
+      ),
+    );
     expect((await running("toolbox")).map((c) => c.id)).toEqual([first!.id]);
 
     // Its container removed behind coxswain's back (its node Ready): created again, on the same node only.
     await removeContainer(first!);
-    const [again] = await withLog(waitFor("the Pod created again", async () => {
-      const r = await running("toolbox");
-      return r.length === 1 && r[0]!.id !== first!.id ? r : undefined;
-    }, 120_000));
+    const [again] = await withLog(
+      waitFor(
+        "the Pod created again",
+        async () => {
+          const r = await running("toolbox");
+          return r.length === 1 && r[0]!.id !== first!.id ? r : undefined;
+        },
+        120_000,
+      ),
+    );
     expect(again).toMatchObject({ node: first!.node, labels: expect.objectContaining({ [LABELS.pod]: "toolbox" }) });
     await readyRecord(path, 1);
 
     // A spec change replaces the pod (same name), and the status says so.
     await repo.write("apps/toolbox.yaml", pod("2"));
     const v2 = await repo.commit("toolbox v2");
-    const [second] = await withLog(waitFor("the Pod replaced", async () => {
-      const r = await running("toolbox");
-      return r.length === 1 && r[0]!.id !== again!.id ? r : undefined;
-    }, 120_000));
+    const [second] = await withLog(
+      waitFor(
+        "the Pod replaced",
+        async () => {
+          const r = await running("toolbox");
+          return r.length === 1 && r[0]!.id !== again!.id ? r : undefined;
+        },
+        120_000,
+      ),
+    );
     expect(second!.labels[LABELS.pod]).toBe("toolbox");
     const replaced = await readyRecord(path, 1);
     expect(replaced.events!.map((e) => e.reason)).toContain("Replacing");
@@ -306,10 +358,16 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
     const index = fleet.nodes.findIndex((n) => n.name === second!.node);
     const other = fleet.nodes[1 - index]!.name;
     await fleet.stopNode(index);
-    const lost = await withLog(waitFor("the Pod NodeLost", async () => {
-      const r = await record(path);
-      return (r.conditions ?? []).some((c) => c.reason === "NodeLost") ? r : undefined;
-    }, 120_000));
+    const lost = await withLog(
+      waitFor(
+        "the Pod NodeLost",
+        async () => {
+          const r = await record(path);
+          return (r.conditions ?? []).some((c) => c.reason === "NodeLost") ? r : undefined;
+        },
+        120_000,
+      ),
+    );
     expect(lost.pods).toEqual([]);
     expect(lost.events!.map((e) => e.reason)).toContain("NodeLost");
     // Looked at again after the eviction: still nothing of it on the other node.

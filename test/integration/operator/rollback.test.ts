@@ -51,8 +51,7 @@ describe("automatic rollback and quarantine (fake runtime)", () => {
     return op;
   }
 
-  const good = (image: string, name = "web", extra: Parameters<typeof deploymentYaml>[0] = {}) =>
-    deploymentYaml({ name, replicas: 2, image, maxSurge: 1, maxUnavailable: 0, ...extra });
+  const good = (image: string, name = "web", extra: Parameters<typeof deploymentYaml>[0] = {}) => deploymentYaml({ name, replicas: 2, image, maxSurge: 1, maxUnavailable: 0, ...extra });
   /** A revision whose probe never passes (nothing listens on the assigned port). */
   const bad = (image: string, name = "web") => deploymentYaml({ name, replicas: 2, image, maxSurge: 1, maxUnavailable: 0, probe: true, progressDeadlineSeconds: 2 });
 
@@ -64,7 +63,10 @@ describe("automatic rollback and quarantine (fake runtime)", () => {
     return /^phase: (\w+)/m.exec(await record(oid))?.[1];
   }
   async function images(workload = "web"): Promise<string[]> {
-    return (await rt.list()).filter((c) => c.state === "running" && c.labels[LABELS.workload] === workload).map((c) => c.image).sort();
+    return (await rt.list())
+      .filter((c) => c.state === "running" && c.labels[LABELS.workload] === workload)
+      .map((c) => c.image)
+      .sort();
   }
 
   it("a failed rollout goes back to the last commit that succeeded and quarantines the failed one", async () => {
@@ -127,8 +129,7 @@ describe("automatic rollback and quarantine (fake runtime)", () => {
   });
 
   it("rolls out dependent workloads in order, and rolls the whole commit back in reverse order", async () => {
-    const api = (image: string, probe = false) =>
-      (probe ? bad(image, "api") : good(image, "api")).replace("metadata:\n  name: api", 'metadata:\n  name: api\n  annotations:\n    coxswain.io/depends-on: "db"');
+    const api = (image: string, probe = false) => (probe ? bad(image, "api") : good(image, "api")).replace("metadata:\n  name: api", 'metadata:\n  name: api\n  annotations:\n    coxswain.io/depends-on: "db"');
     await repo.write("db.yaml", good("db:v1", "db"));
     await repo.write("api.yaml", api("api:v1"));
     const v1 = await repo.commit("v1");

@@ -110,10 +110,14 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
 
   /** The address of Service `name` once `ready` endpoints are ready and every node serves it. */
   async function served(name: string, ready: number): Promise<string> {
-    const s = await waitFor(`Service ${name} served with ${ready} ready endpoints`, async () => {
-      const st = await service(name);
-      return st && st.ports[0]!.endpoints.ready.length === ready && st.nodes.every((n) => n.serving) ? st : undefined;
-    }, 60_000);
+    const s = await waitFor(
+      `Service ${name} served with ${ready} ready endpoints`,
+      async () => {
+        const st = await service(name);
+        return st && st.ports[0]!.endpoints.ready.length === ready && st.nodes.every((n) => n.serving) ? st : undefined;
+      },
+      60_000,
+    );
     return s.nodes[0]!.address!;
   }
 
@@ -125,7 +129,12 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
     const shop = (version: string, promote?: string) =>
       rolloutYaml({ name: "shop", replicas: 2, ...app(version), canary: [{ setWeight: 10 }, { pause: {} }], maxSurge: 0, maxUnavailable: 1, canaryService: "shop-canary", ...(promote ? { promote } : {}) });
     await repo.write("shop.yaml", shop("v1"));
-    await repo.write("svc.yaml", serviceYaml({ name: "shop", ports: [{ name: "http", port: 8181, targetPort: "http" }] }) + "---\n" + serviceYaml({ name: "shop-canary", selector: "shop", ports: [{ name: "http", port: 8182, targetPort: "http" }] }));
+    await repo.write(
+      "svc.yaml",
+      serviceYaml({ name: "shop", ports: [{ name: "http", port: 8181, targetPort: "http" }] }) +
+        "---\n" +
+        serviceYaml({ name: "shop-canary", selector: "shop", ports: [{ name: "http", port: 8182, targetPort: "http" }] }),
+    );
     await repo.commit("shop v1 and its Services");
     await start();
     const address = await served("shop", 2);
@@ -133,10 +142,14 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
 
     await repo.write("shop.yaml", shop("v2"));
     await repo.commit("shop v2");
-    const paused = await waitFor("the canary paused at setWeight 10, every proxy sending it", async () => {
-      const r = await rollout("shop");
-      return r?.canary?.waiting === "promotion" && r.traffic?.applied === true && r.traffic.weight === 10 ? r : undefined;
-    }, 120_000);
+    const paused = await waitFor(
+      "the canary paused at setWeight 10, every proxy sending it",
+      async () => {
+        const r = await rollout("shop");
+        return r?.canary?.waiting === "promotion" && r.traffic?.applied === true && r.traffic.weight === 10 ? r : undefined;
+      },
+      120_000,
+    );
     // One pod of each revision: by pods the canary would take half.
     expect((await service("shop"))!.ports[0]!.endpoints.ready).toHaveLength(2);
     expect((await service("shop"))!.rollout).toEqual({ name: "shop", role: "split", stable: paused.stable!.revision, canary: paused.revision, weight: 10 });
@@ -154,11 +167,15 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
 
     await repo.write("shop.yaml", shop("v2", "full"));
     await repo.commit("promote shop v2");
-    await waitFor("v2 stable, alone, and every proxy sending it everything", async () => {
-      const r = await rollout("shop");
-      const s = await service("shop");
-      return r?.stable?.revision === r?.revision && r?.traffic?.applied === true && s?.ports[0]?.endpoints.ready.length === 2;
-    }, 120_000);
+    await waitFor(
+      "v2 stable, alone, and every proxy sending it everything",
+      async () => {
+        const r = await rollout("shop");
+        const s = await service("shop");
+        return r?.stable?.revision === r?.revision && r?.traffic?.applied === true && s?.ports[0]?.endpoints.ready.length === 2;
+      },
+      120_000,
+    );
     expect(await countAnswers(address, 8181, 200)).toEqual(new Map([["v2", 200]]));
   });
 
@@ -168,16 +185,25 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
     const cart = (version: string) =>
       rolloutYaml({ name: "cart", replicas: 2, ...app(version), canary: [{ setWeight: 10 }, { pause: {} }], canaryService: "cart-canary", stableService: "cart-stable", trafficRouting: true });
     await repo.write("cart.yaml", cart("v1"));
-    await repo.write("svc.yaml", serviceYaml({ name: "cart-stable", selector: "cart", ports: [{ name: "http", port: 8183, targetPort: "http" }] }) + "---\n" + serviceYaml({ name: "cart-canary", selector: "cart", ports: [{ name: "http", port: 8184, targetPort: "http" }] }));
+    await repo.write(
+      "svc.yaml",
+      serviceYaml({ name: "cart-stable", selector: "cart", ports: [{ name: "http", port: 8183, targetPort: "http" }] }) +
+        "---\n" +
+        serviceYaml({ name: "cart-canary", selector: "cart", ports: [{ name: "http", port: 8184, targetPort: "http" }] }),
+    );
     await repo.commit("cart v1 and its Services");
     await start();
     const stable = await served("cart-stable", 2);
     await repo.write("cart.yaml", cart("v2"));
     await repo.commit("cart v2");
-    await waitFor("the canary paused at setWeight 10, every proxy sending it", async () => {
-      const r = await rollout("cart");
-      return r?.canary?.waiting === "promotion" && r.traffic?.applied === true && r.traffic.weight === 10;
-    }, 120_000);
+    await waitFor(
+      "the canary paused at setWeight 10, every proxy sending it",
+      async () => {
+        const r = await rollout("cart");
+        return r?.canary?.waiting === "promotion" && r.traffic?.applied === true && r.traffic.weight === 10;
+      },
+      120_000,
+    );
     // Both stable pods and one canary pod (ceil(2 × 10 / 100)) behind the stableService.
     expect((await service("cart-stable"))!.ports[0]!.endpoints.ready).toHaveLength(3);
     const counts = await countAnswers(stable, 8183, N);
@@ -191,9 +217,20 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
     stateDir = await tempDir("coxswain-rt-");
     repo = await makeRepo();
     const bg = (version: string, promote?: string) =>
-      rolloutYaml({ name: "desk", replicas: 2, ...app(version), blueGreen: { autoPromotionEnabled: false, scaleDownDelaySeconds: 3, activeService: "desk", previewService: "desk-preview" }, ...(promote ? { promote } : {}) });
+      rolloutYaml({
+        name: "desk",
+        replicas: 2,
+        ...app(version),
+        blueGreen: { autoPromotionEnabled: false, scaleDownDelaySeconds: 3, activeService: "desk", previewService: "desk-preview" },
+        ...(promote ? { promote } : {}),
+      });
     await repo.write("desk.yaml", bg("v1"));
-    await repo.write("svc.yaml", serviceYaml({ name: "desk", ports: [{ name: "http", port: 8185, targetPort: "http" }] }) + "---\n" + serviceYaml({ name: "desk-preview", selector: "desk", ports: [{ name: "http", port: 8186, targetPort: "http" }] }));
+    await repo.write(
+      "svc.yaml",
+      serviceYaml({ name: "desk", ports: [{ name: "http", port: 8185, targetPort: "http" }] }) +
+        "---\n" +
+        serviceYaml({ name: "desk-preview", selector: "desk", ports: [{ name: "http", port: 8186, targetPort: "http" }] }),
+    );
     await repo.commit("desk v1 and its Services");
     await start();
     const active = await served("desk", 2);
@@ -201,10 +238,14 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
 
     await repo.write("desk.yaml", bg("v2"));
     await repo.commit("desk v2");
-    await waitFor("the preview ready and served, waiting for promotion", async () => {
-      const r = await rollout("desk");
-      return /waiting: promotion/.test((await show("workloads/default/rollout-desk.yaml")) ?? "") && r?.traffic?.applied === true && r.traffic.preview === r.revision;
-    }, 120_000);
+    await waitFor(
+      "the preview ready and served, waiting for promotion",
+      async () => {
+        const r = await rollout("desk");
+        return /waiting: promotion/.test((await show("workloads/default/rollout-desk.yaml")) ?? "") && r?.traffic?.applied === true && r.traffic.preview === r.revision;
+      },
+      120_000,
+    );
     await served("desk-preview", 2);
     expect(await countAnswers(preview, 8186, 20)).toEqual(new Map([["v2", 20]]));
     expect(await countAnswers(active, 8185, 20)).toEqual(new Map([["v1", 20]]));
@@ -214,10 +255,14 @@ describe.skipIf(!enabled)("Rollouts' traffic through a real HAProxy (process run
     await repo.write("desk.yaml", bg("v2", "1"));
     await repo.commit("promote desk v2");
     await servedBy(load, ["v2"], ["v1"]);
-    await waitFor("the replaced revision gone after its scale-down delay", async () => {
-      const r = await rollout("desk");
-      return r !== undefined && r.traffic?.preview === undefined && (await op!.fleet.pods()).filter((p) => p.owner === "Rollout/default/desk").length === 2;
-    }, 120_000);
+    await waitFor(
+      "the replaced revision gone after its scale-down delay",
+      async () => {
+        const r = await rollout("desk");
+        return r !== undefined && r.traffic?.preview === undefined && (await op!.fleet.pods()).filter((p) => p.owner === "Rollout/default/desk").length === 2;
+      },
+      120_000,
+    );
     await servedBy(load, ["v2"], ["v1"]);
     await load.stop();
     const total = [...load.counts.values()].reduce((a, b) => a + b, 0);

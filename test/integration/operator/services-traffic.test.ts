@@ -61,10 +61,14 @@ describe.skipIf(!enabled)("Services through a real HAProxy (process runtime)", (
 
   /** The Service's status once `ready` endpoints are ready and the node serves it. */
   async function served(name: string, ready: number): Promise<ServiceStatus> {
-    return waitFor(`Service ${name} served with ${ready} ready endpoints`, async () => {
-      const s = await status(name);
-      return s && s.ports[0]!.endpoints.ready.length === ready && s.nodes.every((n) => n.serving) ? s : undefined;
-    }, 60_000);
+    return waitFor(
+      `Service ${name} served with ${ready} ready endpoints`,
+      async () => {
+        const s = await status(name);
+        return s && s.ports[0]!.endpoints.ready.length === ready && s.nodes.every((n) => n.serving) ? s : undefined;
+      },
+      60_000,
+    );
   }
 
   function get(address: string, port: number, agent?: http.Agent): Promise<string> {
@@ -148,11 +152,15 @@ describe.skipIf(!enabled)("Services through a real HAProxy (process runtime)", (
     await waitFor("traffic flowing", () => sent > 50);
     await repo.write("web.yaml", web("v2", 3));
     const v2 = await repo.commit("v2");
-    await waitFor("v2 rolled out and serving alone", async () => {
-      const s = await status("web");
-      const pods = (await op!.fleet.pods()).filter((p) => p.owner === "Deployment/default/web");
-      return s?.ports[0]?.endpoints.ready.length === 3 && pods.length === 3 && pods.every((p) => p.commit === v2 && p.ready) && s.ports[0]!.endpoints.terminating.length === 0;
-    }, 120_000);
+    await waitFor(
+      "v2 rolled out and serving alone",
+      async () => {
+        const s = await status("web");
+        const pods = (await op!.fleet.pods()).filter((p) => p.owner === "Deployment/default/web");
+        return s?.ports[0]?.endpoints.ready.length === 3 && pods.length === 3 && pods.every((p) => p.commit === v2 && p.ready) && s.ports[0]!.endpoints.terminating.length === 0;
+      },
+      120_000,
+    );
     const before = sent;
     await waitFor("more traffic after the rollout", () => sent > before + 50);
     running = false;
@@ -175,7 +183,12 @@ describe.skipIf(!enabled)("Services through a real HAProxy (process runtime)", (
     await repo.rm("svc.yaml");
     await repo.commit("no Service");
     await waitFor("the status file gone", async () => (await status("web")) === undefined);
-    await waitFor("the address refuses connections", async () => get(address, 8080).then(() => false, (err: Error) => /ECONNREFUSED/.test(err.message)));
+    await waitFor("the address refuses connections", async () =>
+      get(address, 8080).then(
+        () => false,
+        (err: Error) => /ECONNREFUSED/.test(err.message),
+      ),
+    );
     expect(execFileSync("git", ["ls-tree", "-r", "--name-only", "coxswain/status"], { cwd: repo.dir, encoding: "utf8" })).not.toMatch(/^services\//m);
   });
 });

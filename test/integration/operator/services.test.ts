@@ -72,10 +72,15 @@ describe("operator with Services in the repository", () => {
     });
   }
   const nodesYaml = ["n1", "n2"]
-    .map((n, i) => `apiVersion: coxswain.io/v1alpha1\nkind: Node\nmetadata:\n  name: ${n}\nspec:\n  endpoint: unix:///fake/${n}.sock\n  address: 127.0.0.${11 + i}\n  portRange: 30000-30999\n  serviceNetwork: 127.${100 + i}.0.0/16\n`)
+    .map(
+      (n, i) =>
+        `apiVersion: coxswain.io/v1alpha1\nkind: Node\nmetadata:\n  name: ${n}\nspec:\n  endpoint: unix:///fake/${n}.sock\n  address: 127.0.0.${11 + i}\n  portRange: 30000-30999\n  serviceNetwork: 127.${100 + i}.0.0/16\n`,
+    )
     .join("---\n");
 
-  async function serviceStatus(): Promise<{ ports: { endpoints: { ready: { pod: string }[]; notReady: { pod: string }[] } }[]; nodes: { node: string; serving: boolean; error?: string; address?: string }[] } | undefined> {
+  async function serviceStatus(): Promise<
+    { ports: { endpoints: { ready: { pod: string }[]; notReady: { pod: string }[] } }[]; nodes: { node: string; serving: boolean; error?: string; address?: string }[] } | undefined
+  > {
     await op!.flushStatus();
     const text = await runGit(["show", "coxswain/status:services/default/web.yaml"], { cwd: repo.dir }).catch(() => undefined);
     return text === undefined ? undefined : parse(text);
@@ -175,9 +180,7 @@ describe("operator with Services in the repository", () => {
       const st = await serviceStatus();
       return st?.ports[0]?.endpoints.ready.length === 1 && st.ports[0]!.endpoints.notReady.length === 0;
     });
-    await waitFor("both proxies told to drain it, then to take it out", () =>
-      [...proxies.values()].every((p) => p.commands.some((c) => /state drain|weight 0/.test(c)) && p.commands.some((c) => /state maint/.test(c))),
-    );
+    await waitFor("both proxies told to drain it, then to take it out", () => [...proxies.values()].every((p) => p.commands.some((c) => /state drain|weight 0/.test(c)) && p.commands.some((c) => /state maint/.test(c))));
     expect([...proxies.values()].map((p) => p.reloads.length)).toEqual(reloads);
   });
 
@@ -205,7 +208,15 @@ describe("operator with Services in the repository", () => {
     await waitFor("good Succeeded and served", async () => (await phase(good)) === "Succeeded" && (await serviceStatus())?.nodes.every((n) => n.serving) === true);
     const proxy = [...proxies.values()][0]!;
     const before = { reloads: proxy.reloads.length, commands: proxy.commands.length };
-    await repo.write("svc.yaml", serviceYaml({ ports: [{ name: "http", port: 81, targetPort: "http" }, { name: "http", port: 82, targetPort: "http" }] }));
+    await repo.write(
+      "svc.yaml",
+      serviceYaml({
+        ports: [
+          { name: "http", port: 81, targetPort: "http" },
+          { name: "http", port: 82, targetPort: "http" },
+        ],
+      }),
+    );
     const bad = await repo.commit("two ports with one name");
     await waitFor("bad Invalid", async () => (await phase(bad)) === "Invalid");
     await op!.flushStatus();

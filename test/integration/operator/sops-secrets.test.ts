@@ -53,7 +53,6 @@ describe("SOPS-encrypted Secrets in the running operator (process runtime)", () 
     return gitWritten(repo.dir);
   }
 
-
   async function record(oid: string): Promise<string> {
     await op!.flushStatus();
     return runGit(["show", `coxswain/status:commits/${oid.slice(0, 2)}/${oid}.yaml`], { cwd: repo.dir }).catch(() => "");
@@ -71,10 +70,7 @@ describe("SOPS-encrypted Secrets in the running operator (process runtime)", () 
     const age = await AgeKeyring.fromFile(keyFile);
     const [password, token, certKey, moved] = VALUES as [string, string, string, string];
     const regexSecret = (recipient: string) =>
-      sopsEncrypt(
-        { apiVersion: "v1", kind: "Secret", metadata: { name: "db" }, type: "Opaque", stringData: { password, token } },
-        { recipients: [recipient], encryptedRegex: "^(data|stringData)$" },
-      );
+      sopsEncrypt({ apiVersion: "v1", kind: "Secret", metadata: { name: "db" }, type: "Opaque", stringData: { password, token } }, { recipients: [recipient], encryptedRegex: "^(data|stringData)$" });
     const db = await regexSecret(key.recipient);
     const api = await sopsEncrypt(
       { apiVersion: "v1", kind: "Secret", metadata: { name: "api" }, data: { "tls.key": Buffer.from(certKey).toString("base64"), note: Buffer.from(moved).toString("base64") } },
@@ -92,7 +88,15 @@ describe("SOPS-encrypted Secrets in the running operator (process runtime)", () 
     const dbLines = db.split("\n");
     const lineOf = (re: RegExp): number => dbLines.findIndex((l) => re.test(l)) + 1;
     const bad: [string, string, number, string][] = [
-      ["a value changed by hand", db.replace(passwordEnc, passwordEnc.replace(/data:(.)/, (_m, c: string) => `data:${c === "A" ? "B" : "A"}`)), lineOf(/^\s+password: ENC/), "stringData.password"],
+      [
+        "a value changed by hand",
+        db.replace(
+          passwordEnc,
+          passwordEnc.replace(/data:(.)/, (_m, c: string) => `data:${c === "A" ? "B" : "A"}`),
+        ),
+        lineOf(/^\s+password: ENC/),
+        "stringData.password",
+      ],
       ["two values swapped", db.replace(passwordEnc, "@@").replace(tokenEnc, passwordEnc).replace("@@", tokenEnc), lineOf(/^\s+password: ENC/), "stringData.password"],
       ["encrypted for another key only", await regexSecret(stranger.recipient), lineOf(/^sops:/) + 1, "sops"],
       ["a changed MAC", db.replace(/mac: ENC\[AES256_GCM,data:(.)/, (_m, c: string) => `mac: ENC[AES256_GCM,data:${c === "A" ? "B" : "A"}`), lineOf(/^\s+mac:/), "sops.mac"],
@@ -112,7 +116,9 @@ describe("SOPS-encrypted Secrets in the running operator (process runtime)", () 
 
     const plan = await runCli(["plan", "--repo", repo.dir, "--to", good, "--status-branch", "coxswain/none", "--output", "json", "--offline", "--age-key-file", keyFile]);
     expect(plan.code).toBe(0);
-    expect(JSON.parse(plan.stdout).changes).toEqual(expect.arrayContaining([expect.objectContaining({ action: "create", key: "Secret/default/api" }), expect.objectContaining({ action: "create", key: "Secret/default/db" })]));
+    expect(JSON.parse(plan.stdout).changes).toEqual(
+      expect.arrayContaining([expect.objectContaining({ action: "create", key: "Secret/default/api" }), expect.objectContaining({ action: "create", key: "Secret/default/db" })]),
+    );
 
     const texts = [...(await written()), { where: "the operator's log", text: lines.join("\n") }, { where: "plan --output json", text: `${plan.stdout}\n${plan.stderr}` }];
     const everything = texts.map((t) => t.text).join("\n");

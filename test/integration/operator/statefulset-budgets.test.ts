@@ -122,17 +122,25 @@ describe.skipIf(!enabled)("a PodDisruptionBudget holds a StatefulSet's drain on 
 
     const line = `drain of node ${first} waits: PodDisruptionBudget default/db allows 0 disruptions (2 healthy, 2 desired)`;
     const summary = await withLog(
-      waitFor("the summary's node line names the budget", async () => {
-        const s = await statusFile<SummaryRecord>(op!, repo, "summary.yaml");
-        return s?.nodes.find((n) => n.name === first && n.message === line) ? s : undefined;
-      }, 60_000),
+      waitFor(
+        "the summary's node line names the budget",
+        async () => {
+          const s = await statusFile<SummaryRecord>(op!, repo, "summary.yaml");
+          return s?.nodes.find((n) => n.name === first && n.message === line) ? s : undefined;
+        },
+        60_000,
+      ),
     );
     expect(summary.nodes.find((n) => n.name === first)).toMatchObject({ draining: true });
     const rec = await withLog(
-      waitFor("the set's DrainBlocked condition", async () => {
-        const r = await record();
-        return r?.conditions.some((c) => c.type === "DrainBlocked") ? r : undefined;
-      }, 30_000),
+      waitFor(
+        "the set's DrainBlocked condition",
+        async () => {
+          const r = await record();
+          return r?.conditions.some((c) => c.type === "DrainBlocked") ? r : undefined;
+        },
+        30_000,
+      ),
     );
     expect(rec.conditions.find((c) => c.type === "DrainBlocked")).toMatchObject({ status: "True", reason: "DisruptionBudget", message: line });
     expect(rec.events.filter((e) => e.reason === "DisruptionBudget").map((e) => e.message)).toContain(line);
@@ -159,10 +167,14 @@ describe.skipIf(!enabled)("a PodDisruptionBudget holds a StatefulSet's drain on 
       await repo.commit("a budget of maxUnavailable 1");
       op!.trigger();
       await withLog(
-        waitFor("db-0 and db-1 ready on node 2", () => {
-          const pods = op!.fleet.pods(OWNER);
-          return pods.length === 2 && pods.every((p) => p.node === second && p.ready && p.phase === "Running");
-        }, 120_000),
+        waitFor(
+          "db-0 and db-1 ready on node 2",
+          () => {
+            const pods = op!.fleet.pods(OWNER);
+            return pods.length === 2 && pods.every((p) => p.node === second && p.ready && p.phase === "Running");
+          },
+          120_000,
+        ),
       );
     } finally {
       clearInterval(sampler);
@@ -170,10 +182,14 @@ describe.skipIf(!enabled)("a PodDisruptionBudget holds a StatefulSet's drain on 
     sample();
     expect(Math.min(...seen.map((s) => s.ready)), seen.map((s) => `${s.ready} ready: ${s.pods}`).join("\n")).toBeGreaterThanOrEqual(1);
     const rec = await withLog(
-      waitFor("the drain is no longer blocked", async () => {
-        const r = await record();
-        return r && !r.conditions.some((c) => c.type === "DrainBlocked") ? r : undefined;
-      }, 30_000),
+      waitFor(
+        "the drain is no longer blocked",
+        async () => {
+          const r = await record();
+          return r && !r.conditions.some((c) => c.type === "DrainBlocked") ? r : undefined;
+        },
+        30_000,
+      ),
     );
     const deletions = rec.events.filter((e) => e.reason === "SuccessfulDelete").map((e) => e.message);
     expect(deletions).toEqual(["delete Pod db-1 in StatefulSet db", "delete Pod db-0 in StatefulSet db"]);

@@ -156,10 +156,15 @@ describe.skipIf(!enabled)("a StatefulSet through the operator on two Docker engi
   /** The set's record once every pod is ready and complete at the revision of the commit, with the running containers. */
   async function settled(what: string, check: (r: WorkloadRecord) => boolean) {
     return withLog(
-      waitFor(what, async () => {
-        const r = await record();
-        return r && check(r) && r.conditions.some((c) => c.type === "Progressing" && c.reason === "NewReplicaSetAvailable") ? r : undefined;
-      }, 120_000, 200),
+      waitFor(
+        what,
+        async () => {
+          const r = await record();
+          return r && check(r) && r.conditions.some((c) => c.type === "Progressing" && c.reason === "NewReplicaSetAvailable") ? r : undefined;
+        },
+        120_000,
+        200,
+      ),
     );
   }
 
@@ -192,10 +197,16 @@ describe.skipIf(!enabled)("a StatefulSet through the operator on two Docker engi
     const volumes = await claimVolumes();
     for (const [name, node] of nodes) {
       expect(volumes.get(`default/data-${name}`)).toBe(node);
-      const text = await withLog(waitFor(`claim data-${name} Bound`, async () => {
-        const t = await statusFile(`claims/default/data-${name}.yaml`);
-        return /phase: Bound/.test(t) ? t : undefined;
-      }, 30_000));
+      const text = await withLog(
+        waitFor(
+          `claim data-${name} Bound`,
+          async () => {
+            const t = await statusFile(`claims/default/data-${name}.yaml`);
+            return /phase: Bound/.test(t) ? t : undefined;
+          },
+          30_000,
+        ),
+      );
       expect(parse(text)).toMatchObject({ phase: "Bound", node });
     }
     expect(r.statefulSet).toMatchObject({ podManagementPolicy: "OrderedReady", partition: 0, serviceName: "web", claims: ["data-web-0", "data-web-1", "data-web-2"] });
@@ -260,11 +271,18 @@ describe.skipIf(!enabled)("a StatefulSet through the operator on two Docker engi
     const good = (await record())!.pods[0]!.revision;
     await repo.write("apps/web.yaml", statefulSet({ replicas: 1, version: "4", crash: true }));
     const bad = await repo.commit("web v4 crashes");
-    await withLog(waitFor("v4 RolledBack", async () => {
-      await op!.flushStatus();
-      const text = await runGit(["show", `coxswain/status:commits/${bad.slice(0, 2)}/${bad}.yaml`], { cwd: repo.dir }).catch(() => "");
-      return /^phase: RolledBack/m.test(text) && /quarantined: true/.test(text) ? text : undefined;
-    }, 120_000, 200));
+    await withLog(
+      waitFor(
+        "v4 RolledBack",
+        async () => {
+          await op!.flushStatus();
+          const text = await runGit(["show", `coxswain/status:commits/${bad.slice(0, 2)}/${bad}.yaml`], { cwd: repo.dir }).catch(() => "");
+          return /^phase: RolledBack/m.test(text) && /quarantined: true/.test(text) ? text : undefined;
+        },
+        120_000,
+        200,
+      ),
+    );
     const r = await settled("web-0 back on the revision before", (x) => x.pods.length === 1 && x.pods[0]!.revision === good && x.replicas.ready === 1);
     expect(r.events.some((e) => e.reason === "CrashLoopBackOff")).toBe(true);
     const pod = (await running()).get("web-0")!;

@@ -50,7 +50,10 @@ describe("rollout strategies (fake runtime)", () => {
   }
   const phase = async (oid: string) => /^phase: (\w+)/m.exec(await show(`commits/${oid.slice(0, 2)}/${oid}.yaml`))?.[1];
   async function images(): Promise<string[]> {
-    return (await rt.list()).filter((c) => c.state === "running").map((c) => c.image).sort();
+    return (await rt.list())
+      .filter((c) => c.state === "running")
+      .map((c) => c.image)
+      .sort();
   }
   /** Samples running images until `until` resolves; returns every sample. */
   async function sampleWhile<T>(until: Promise<T>): Promise<string[][]> {
@@ -103,10 +106,14 @@ describe("rollout strategies (fake runtime)", () => {
     const reconciles = new Reconciles(op!);
     await repo.write("web.yaml", rolloutYaml({ image: "app:v2", canary: steps }));
     const v2 = await repo.commit("v2 canary");
-    await waitFor("half on v2, waiting for promotion", async () => {
-      const t = await show("workloads/default/rollout-web.yaml");
-      return /waiting: promotion/.test(t) && (await images()).join() === "app:v1,app:v1,app:v2,app:v2";
-    }, 30_000);
+    await waitFor(
+      "half on v2, waiting for promotion",
+      async () => {
+        const t = await show("workloads/default/rollout-web.yaml");
+        return /waiting: promotion/.test(t) && (await images()).join() === "app:v1,app:v1,app:v2,app:v2";
+      },
+      30_000,
+    );
     // It really holds: the controller looks at the Rollout again (twice, from after the hold was seen)
     // and leaves it where it is.
     for (let i = 0; i < 2; i++) await reconciles.fresh("Rollout/default/web");

@@ -71,7 +71,13 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
   const neverReady = (image: string) => web(image, { probe: true, progressDeadlineSeconds: 2 });
   /** Adds annotations to a Deployment manifest. */
   const annotate = (yaml: string, annotations: Record<string, string>) =>
-    yaml.replace(/^metadata:\n {2}name: (.+)$/m, (_m, name: string) => `metadata:\n  name: ${name}\n  annotations:\n${Object.entries(annotations).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join("\n")}`);
+    yaml.replace(
+      /^metadata:\n {2}name: (.+)$/m,
+      (_m, name: string) =>
+        `metadata:\n  name: ${name}\n  annotations:\n${Object.entries(annotations)
+          .map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)
+          .join("\n")}`,
+    );
 
   async function record(oid: string): Promise<Record<string, unknown> | undefined> {
     await op?.flushStatus();
@@ -167,10 +173,15 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
       stopMs = 8_000;
       await repo.write("web.yaml", web("app:v2", { grace: 30 }));
       await repo.commit("v2, old pods slow to stop");
-      await waitFor("two v2 pods running while v1 pods still stop", async () => {
-        const all = await images();
-        return all.filter((i) => i === "app:v2").length === 2 && all.includes("app:v1");
-      }, 30_000, 50);
+      await waitFor(
+        "two v2 pods running while v1 pods still stop",
+        async () => {
+          const all = await images();
+          return all.filter((i) => i === "app:v2").length === 2 && all.includes("app:v1");
+        },
+        30_000,
+        50,
+      );
       expect(lines.some((l) => l.includes("terminating pod(s) to stop"))).toBe(false);
     });
 
@@ -207,8 +218,7 @@ describe("trust: rollback always fires, restarts never kill (fake runtime)", () 
       // maxSurge 0: v2 replaces a v1 pod; going back needs a new v1 pod, and creating it fails.
       // v2 fails fast (2 s); v1's deadline, which the rollback to it is held to, leaves a loaded machine time
       // to start good pods (a pod without probes is ready a second after it started).
-      const strict = (image: string, probe = false) =>
-        deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 0, maxUnavailable: 1, progressDeadlineSeconds: probe ? 2 : 8, probe });
+      const strict = (image: string, probe = false) => deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 0, maxUnavailable: 1, progressDeadlineSeconds: probe ? 2 : 8, probe });
       await repo.write("web.yaml", strict("app:v1"));
       const v1 = await repo.commit("v1");
       await start();

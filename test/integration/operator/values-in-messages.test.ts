@@ -105,9 +105,11 @@ describe("values in the operator's messages (process runtime)", () => {
     );
     await repo.commit("two programs that do not exist");
     await start();
-    await waitFor("CommandNotFound for both workloads in the log", () =>
-      ["Deployment/default/inherits", "Deployment/default/own-path"].every((w) => lines.some((l) => l.includes(w) && l.includes("CommandNotFound"))),
-    60_000);
+    await waitFor(
+      "CommandNotFound for both workloads in the log",
+      () => ["Deployment/default/inherits", "Deployment/default/own-path"].every((w) => lines.some((l) => l.includes(w) && l.includes("CommandNotFound"))),
+      60_000,
+    );
     const everything = `${await written()}\n${lines.join("\n")}`;
     expect(everything).toContain("cx-no-such-program");
     expect(everything).not.toContain(PATH_MARKER);

@@ -192,7 +192,12 @@ describe("volumes through the operator on the process runtime", () => {
     repo = await makeRepo();
     stateDir = await tempDir("coxswain-state-");
     rt = new ProcessRuntime({ stateDir, owner: INSTANCE });
-    await repo.write("web.yaml", manifests("blue", "ignored:v1").replace(/\n {8}- name: cache\n {10}emptyDir: \{medium: Memory, sizeLimit: 16Mi\}/, "").replace(/\n {12}- \{name: cache, mountPath: \/cache\}/, ""));
+    await repo.write(
+      "web.yaml",
+      manifests("blue", "ignored:v1")
+        .replace(/\n {8}- name: cache\n {10}emptyDir: \{medium: Memory, sizeLimit: 16Mi\}/, "")
+        .replace(/\n {12}- \{name: cache, mountPath: \/cache\}/, ""),
+    );
     await repo.commit("web with volumes");
     op = await startOperator({
       repo: repo.dir,

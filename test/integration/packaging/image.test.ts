@@ -31,7 +31,15 @@ function contextFiles(): string[] {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("#"))
-    .map((p) => new RegExp(`^${p.replace(/\/+$/, "").replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}(/|$)`));
+    .map(
+      (p) =>
+        new RegExp(
+          `^${p
+            .replace(/\/+$/, "")
+            .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+            .replace(/\*/g, "[^/]*")}(/|$)`,
+        ),
+    );
   return execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
     .split("\0")
     .filter((f) => f !== "" && existsSync(path.join(ROOT, f)) && !patterns.some((re) => re.test(f)))
@@ -99,7 +107,11 @@ describe.skipIf(!HAS_DOCKER)("the operator image (Dockerfile)", () => {
   it("holds the built package and its production dependencies only", async () => {
     const listing = await run(docker, ["/opt/coxswain", "-type", "f"], ["find"]);
     expect(listing.code).toBe(0);
-    const paths = listing.output.trim().split("\n").map((p) => p.slice("/opt/coxswain/".length)).sort();
+    const paths = listing.output
+      .trim()
+      .split("\n")
+      .map((p) => p.slice("/opt/coxswain/".length))
+      .sort();
     const own = paths.filter((p) => !p.startsWith("node_modules/"));
     expect(own).toContain("operator/dist/cli/main.js");
     expect(own).toContain("operator/bin/coxswain.js");
@@ -109,8 +121,12 @@ describe.skipIf(!HAS_DOCKER)("the operator image (Dockerfile)", () => {
     // Exactly the installed packages package-lock.json does not mark dev (nor optional: those are another platform's).
     const installed = new Set(paths.filter((p) => p.endsWith("/package.json")).map((p) => p.slice(0, -"/package.json".length)));
     const lock = JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { dev?: boolean; optional?: boolean }> };
-    const production = Object.entries(lock.packages).filter(([p, e]) => p !== "" && !e.dev && !e.optional).map(([p]) => p);
-    const dev = Object.entries(lock.packages).filter(([p, e]) => p !== "" && e.dev).map(([p]) => p);
+    const production = Object.entries(lock.packages)
+      .filter(([p, e]) => p !== "" && !e.dev && !e.optional)
+      .map(([p]) => p);
+    const dev = Object.entries(lock.packages)
+      .filter(([p, e]) => p !== "" && e.dev)
+      .map(([p]) => p);
     expect(production.length).toBeGreaterThan(10);
     expect(production.filter((p) => !installed.has(p))).toEqual([]);
     expect(dev.filter((p) => installed.has(p))).toEqual([]);

@@ -41,10 +41,15 @@ async function setup(kind: ForgeKind) {
 
 /** Waits for the statuses of `context` on `sha` to end with state `last`; returns them all. */
 async function statusesOf(forge: FakeForge, sha: string, context: string, last: string): Promise<PostedStatus[]> {
-  return waitFor(`${context} ${last} on ${sha.slice(0, 7)}`, () => {
-    const of = forge.statuses.filter((s) => s.sha === sha && s.context === context);
-    return of.at(-1)?.state === last ? of : undefined;
-  }, 30_000, 50);
+  return waitFor(
+    `${context} ${last} on ${sha.slice(0, 7)}`,
+    () => {
+      const of = forge.statuses.filter((s) => s.sha === sha && s.context === context);
+      return of.at(-1)?.state === last ? of : undefined;
+    },
+    30_000,
+    50,
+  );
 }
 
 describe.each(FORGE_KINDS)("PR plans on %s", (kind) => {

@@ -133,7 +133,12 @@ describe("placements account for the old pods a rollout removes", () => {
     const target = { commit: "b".repeat(40), graph: graphOf({ "api.yaml": deploymentYaml({ name: "api", replicas: 3, image: "api:v1", cpu: "600m" }) }), diagnostics: [] };
     const plan = buildPlan({ target, fleet: fleetOf([node("n1", 1000, 0), node("n2", 1000, 0)]) });
     const placed = plan.changes[0]!.placements!;
-    expect(placed.filter((p) => p.fits).map((p) => p.node).sort()).toEqual(["n1", "n2"]);
+    expect(
+      placed
+        .filter((p) => p.fits)
+        .map((p) => p.node)
+        .sort(),
+    ).toEqual(["n1", "n2"]);
     expect(placed.filter((p) => !p.fits)).toHaveLength(1);
     const [first, second] = [placed[0]!.node!, placed.find((p) => p.fits && p.node !== placed[0]!.node)!.node!];
     expect(planNote(plan, "plans/x.yaml").split("\n")).toEqual([
@@ -163,11 +168,7 @@ ${extra}  jobTemplate:
     const target = { commit: "c".repeat(40), graph: graphOf({ "cron.yaml": `${cron("report", "")}---\n${cron("paused", "  suspend: true\n")}` }), diagnostics: [] };
     // 2026-12-06T10:00Z: 02:30 in Berlin (UTC+1 in December) is next at 2026-12-07T01:30Z.
     const lines = formatPlan(buildPlan({ target, now: Date.parse("2026-12-06T10:00:00Z") }));
-    expect(lines.slice(1)).toEqual([
-      "  create CronJob/default/paused → suspended: no run starts",
-      "  create CronJob/default/report → next run at 2026-12-07T01:30:00Z",
-      "2 to create, 0 to update, 0 to delete",
-    ]);
+    expect(lines.slice(1)).toEqual(["  create CronJob/default/paused → suspended: no run starts", "  create CronJob/default/report → next run at 2026-12-07T01:30:00Z", "2 to create, 0 to update, 0 to delete"]);
   });
 
   it("plans a claim's pods on the node it is bound to, and the pods of a new claim with its first one", () => {
@@ -282,12 +283,7 @@ describe("preview graphs", () => {
     ]);
     const api = graph.get("Deployment/pv-pr-x-shop/api")!.object;
     expect(api.metadata.annotations!["coxswain.io/depends-on"]).toBe("db, Deployment/pv-pr-x-default/web");
-    expect([...graph.dependenciesOf("Deployment/pv-pr-x-shop/api")].sort()).toEqual([
-      "ConfigMap/pv-pr-x-shop/cfg",
-      "Deployment/pv-pr-x-default/web",
-      "Deployment/pv-pr-x-shop/db",
-      "Namespace/pv-pr-x-shop",
-    ]);
+    expect([...graph.dependenciesOf("Deployment/pv-pr-x-shop/api")].sort()).toEqual(["ConfigMap/pv-pr-x-shop/cfg", "Deployment/pv-pr-x-default/web", "Deployment/pv-pr-x-shop/db", "Namespace/pv-pr-x-shop"]);
     expect(graph.dependenciesOf("Deployment/pv-pr-x-default/web")).toEqual(["Namespace/pv-pr-x-default"]);
     expect(graph.get("Namespace/pv-pr-x-shop")!.object.metadata.labels).toEqual({ "coxswain.io/preview": "pr-x" });
     expect(graph.cycles()).toEqual([]);

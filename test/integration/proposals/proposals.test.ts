@@ -22,12 +22,17 @@ const web = (image: string, extra: Parameters<typeof deploymentYaml>[0] = {}) =>
 
 /** Waits until plans/<name>.yaml on the status branch is the plan of `commit`, and returns it. */
 async function planOf(t: TestOperator, gitdir: string, name: string, commit: string, also: (p: PlanRecord) => boolean = () => true): Promise<PlanRecord> {
-  return waitFor(`plan ${name} of ${commit.slice(0, 7)}`, async () => {
-    await t.op.flushStatus();
-    const text = await statusFile(gitdir, `plans/${name}.yaml`);
-    const plan = text ? parsePlan(text) : undefined;
-    return plan && plan.commit === commit && also(plan) ? plan : undefined;
-  }, 30_000, 100);
+  return waitFor(
+    `plan ${name} of ${commit.slice(0, 7)}`,
+    async () => {
+      await t.op.flushStatus();
+      const text = await statusFile(gitdir, `plans/${name}.yaml`);
+      const plan = text ? parsePlan(text) : undefined;
+      return plan && plan.commit === commit && also(plan) ? plan : undefined;
+    },
+    30_000,
+    100,
+  );
 }
 
 async function pushBranch(work: Awaited<ReturnType<Scope["work"]>>, branch: string): Promise<void> {
@@ -113,10 +118,15 @@ describe("PR plans", () => {
     expect(p2.changes[0]!.placements).toHaveLength(2);
     expect(await note(gitdir, first)).toMatch(/^coxswain plan: valid/); // the old head keeps its note
     await work.git(["push", "--quiet", "origin", "--delete", "pr/scale"]);
-    await waitFor("plan removed", async () => {
-      await t.op.flushStatus();
-      return (await statusFile(gitdir, "plans/pr-scale.yaml")) === undefined;
-    }, 30_000, 100);
+    await waitFor(
+      "plan removed",
+      async () => {
+        await t.op.flushStatus();
+        return (await statusFile(gitdir, "plans/pr-scale.yaml")) === undefined;
+      },
+      30_000,
+      100,
+    );
     expect(t.lines).toContainEqual(expect.stringMatching(/^proposal pr-scale \(refs\/heads\/pr\/scale\) deleted: plan removed$/));
   });
 
@@ -132,11 +142,16 @@ describe("PR plans", () => {
     const merge = await work.revParse("HEAD");
     await work.push("origin", "main");
     await waitFor("merge Succeeded", () => t.op.store.getCommit(merge)?.phase === "Succeeded", 30_000, 50);
-    await waitFor("record names the plan and the plan is gone", async () => {
-      await t.op.flushStatus();
-      const rec = await statusFile(gitdir, `commits/${merge.slice(0, 2)}/${merge}.yaml`);
-      return /^plan: plans\/pr-v2\.yaml$/m.test(rec ?? "") && (await statusFile(gitdir, "plans/pr-v2.yaml")) === undefined;
-    }, 30_000, 100);
+    await waitFor(
+      "record names the plan and the plan is gone",
+      async () => {
+        await t.op.flushStatus();
+        const rec = await statusFile(gitdir, `commits/${merge.slice(0, 2)}/${merge}.yaml`);
+        return /^plan: plans\/pr-v2\.yaml$/m.test(rec ?? "") && (await statusFile(gitdir, "plans/pr-v2.yaml")) === undefined;
+      },
+      30_000,
+      100,
+    );
     // The plan the record points at is in the status branch's history.
     const shown = await runGit(["--git-dir", gitdir, "log", "--format=%H", "coxswain/status", "--", "plans/pr-v2.yaml"]);
     expect(shown.split("\n").length).toBeGreaterThanOrEqual(2);
@@ -174,10 +189,15 @@ describe("previews", () => {
     expect(await images(t, "default")).toEqual(["app:v1", "app:v1"]);
     const plan = await planOf(t, gitdir, "pr-login", h1, (p) => p.preview?.state === "Running");
     expect(plan.preview).toEqual({ namespace: "pv-pr-login-default", state: "Running", expiresAt: expect.stringMatching(/^\d{4}-/) });
-    await waitFor("preview workload record", async () => {
-      await t.op.flushStatus();
-      return (await statusFile(gitdir, "workloads/pv-pr-login-default/deployment-web.yaml"))?.includes(`commit: ${h1}`);
-    }, 30_000, 100);
+    await waitFor(
+      "preview workload record",
+      async () => {
+        await t.op.flushStatus();
+        return (await statusFile(gitdir, "workloads/pv-pr-login-default/deployment-web.yaml"))?.includes(`commit: ${h1}`);
+      },
+      30_000,
+      100,
+    );
     // The ConfigMap went with it: the preview pods read it from their own namespace.
     const launch = [...t.runtimes.get("local")!.launched].reverse().find((l) => l.labels["io.coxswain.namespace"] === "pv-pr-login-default");
     expect(launch?.env.GREETING).toBe("hello");
@@ -190,16 +210,25 @@ describe("previews", () => {
     await planOf(t, gitdir, "pr-login", h2);
 
     await work.git(["push", "--quiet", "origin", "pr/login:main"]); // a fast-forward merge
-    await waitFor("merged: main runs v3, the preview is gone", async () =>
-      (await images(t, "default")).join() === "app:v3,app:v3" && (await images(t, "pv-pr-login-default")).length === 0, 30_000, 100);
-    await waitFor("merged commit Succeeded and names the plan", () => {
-      const rec = t.op.store.getCommit(h2);
-      return rec?.phase === "Succeeded" && rec.plan === "plans/pr-login.yaml";
-    }, 30_000, 50);
-    await waitFor("preview workload record removed", async () => {
-      await t.op.flushStatus();
-      return (await statusFile(gitdir, "workloads/pv-pr-login-default/deployment-web.yaml")) === undefined;
-    }, 30_000, 100);
+    await waitFor("merged: main runs v3, the preview is gone", async () => (await images(t, "default")).join() === "app:v3,app:v3" && (await images(t, "pv-pr-login-default")).length === 0, 30_000, 100);
+    await waitFor(
+      "merged commit Succeeded and names the plan",
+      () => {
+        const rec = t.op.store.getCommit(h2);
+        return rec?.phase === "Succeeded" && rec.plan === "plans/pr-login.yaml";
+      },
+      30_000,
+      50,
+    );
+    await waitFor(
+      "preview workload record removed",
+      async () => {
+        await t.op.flushStatus();
+        return (await statusFile(gitdir, "workloads/pv-pr-login-default/deployment-web.yaml")) === undefined;
+      },
+      30_000,
+      100,
+    );
   });
 
   it("removes a preview when its branch is deleted, and after its TTL; a new push starts it again", async () => {
@@ -219,10 +248,15 @@ describe("previews", () => {
     await waitFor("started again", async () => (await images(t, "pv-pr-a-default")).length === 2, 30_000, 100);
     await planOf(t, gitdir, "pr-a", a2, (p) => p.preview?.state !== "Expired");
     await work.git(["push", "--quiet", "origin", "--delete", "pr/a"]);
-    await waitFor("deleted: pods and plan gone", async () => {
-      await t.op.flushStatus();
-      return (await images(t, "pv-pr-a-default")).length === 0 && (await statusFile(gitdir, "plans/pr-a.yaml")) === undefined;
-    }, 30_000, 100);
+    await waitFor(
+      "deleted: pods and plan gone",
+      async () => {
+        await t.op.flushStatus();
+        return (await images(t, "pv-pr-a-default")).length === 0 && (await statusFile(gitdir, "plans/pr-a.yaml")) === undefined;
+      },
+      30_000,
+      100,
+    );
   });
 
   it("keeps a preview's pods across an operator restart", async () => {

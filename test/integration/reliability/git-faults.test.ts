@@ -102,10 +102,15 @@ describe("the remote down for a while", () => {
 
     const down = performance.now();
     await r.server().close();
-    const notReady = await waitFor("/readyz's git check to fail", () => {
-      const ready = t.op.ready();
-      return !ready.checks.git.ok ? ready : undefined;
-    }, 60_000, 20);
+    const notReady = await waitFor(
+      "/readyz's git check to fail",
+      () => {
+        const ready = t.op.ready();
+        return !ready.checks.git.ok ? ready : undefined;
+      },
+      60_000,
+      20,
+    );
     measured("remote down → not ready (3 failed fetches)", `${Math.round(performance.now() - down)} ms`);
     expect(notReady).toMatchObject({ ready: false, checks: { git: { ok: false, code: "GitFetchFailed" }, status: expect.anything(), nodes: { ok: true } } });
     expect(notReady.checks.git.reason).toMatch(/^the last \d+ fetches of http:\/\/127\.0\.0\.1:\d+\/deploy\.git failed/);
@@ -141,7 +146,9 @@ describe("the remote down for a while", () => {
 
   it("as a real `coxswain run` process: /readyz answers 503 with the code while it is away, 200 after, its pod never restarted", async () => {
     const r = await remote();
-    await r.work.write("web.yaml", `apiVersion: apps/v1
+    await r.work.write(
+      "web.yaml",
+      `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
@@ -158,7 +165,8 @@ spec:
         - name: app
           image: local/app:v1
           command: ["sleep", "600"]
-`);
+`,
+    );
     const c1 = await r.work.commit("v1");
     await r.work.push("origin", "main");
     const stateDir = await scope.dir("coxswain-gitf-proc-");
@@ -169,8 +177,21 @@ spec:
       await rt.close();
     });
     const op: OperatorProcess = startOperatorProcess([
-      "run", "--repo", r.url, "--state-dir", stateDir, "--runtime", "process", "--poll-interval", "200ms",
-      "--listen", "127.0.0.1:0", "--ready-fetch-failures", "2", "--port-range", "46100-46199",
+      "run",
+      "--repo",
+      r.url,
+      "--state-dir",
+      stateDir,
+      "--runtime",
+      "process",
+      "--poll-interval",
+      "200ms",
+      "--listen",
+      "127.0.0.1:0",
+      "--ready-fetch-failures",
+      "2",
+      "--port-range",
+      "46100-46199",
     ]);
     scope.defer(() => op.stop());
     const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(await op.waitForLine(/listening on http:\/\/127\.0\.0\.1:\d+/, 120_000))![1]!;
@@ -186,10 +207,15 @@ spec:
     const down = performance.now();
     await r.server().close();
     // The status check fails first (its push is refused at once); the git check after 2 failed fetches.
-    const refused = await waitFor("/readyz 503 with the git check failing", async () => {
-      const res = await readyz();
-      return res.status === 503 && !res.body.checks.git.ok ? res : undefined;
-    }, 60_000, 50);
+    const refused = await waitFor(
+      "/readyz 503 with the git check failing",
+      async () => {
+        const res = await readyz();
+        return res.status === 503 && !res.body.checks.git.ok ? res : undefined;
+      },
+      60_000,
+      50,
+    );
     measured("real process: remote down → /readyz 503 (2 failed fetches, default back-off)", `${Math.round(performance.now() - down)} ms`);
     expect(refused.body).toMatchObject({ ready: false, checks: { git: { ok: false, code: "GitFetchFailed" } } });
     expect(refused.body.checks.git.reason).toMatch(/fetch/);
@@ -360,10 +386,15 @@ describe("the state directory on a full disk", () => {
     const c2 = await commitDeployment(r.work, 3, "v2 on a full disk");
     t.op.trigger();
     const full = performance.now();
-    const notReady = await waitFor("/readyz's git and status checks to fail", () => {
-      const ready = t.op.ready();
-      return !ready.checks.git.ok && !ready.checks.status.ok ? ready : undefined;
-    }, 60_000, 20);
+    const notReady = await waitFor(
+      "/readyz's git and status checks to fail",
+      () => {
+        const ready = t.op.ready();
+        return !ready.checks.git.ok && !ready.checks.status.ok ? ready : undefined;
+      },
+      60_000,
+      20,
+    );
     measured("disk full → git and status checks failing", `${Math.round(performance.now() - full)} ms`);
     expect(notReady.checks.git).toMatchObject({ ok: false, code: "GitFetchFailed" });
     expect(notReady.checks.git.reason).toMatch(/ENOSPC|no space left/i);

@@ -70,8 +70,7 @@ describe.skipIf(process.platform !== "linux")(`kill -9 of the operator on the pr
   /** The revision that runs when nothing fails, and the last commit the operator must have recorded. */
   let stable = "v0";
 
-  const start = (): OperatorProcess =>
-    (operator = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--runtime", "process", "--port-range", PORTS, "--poll-interval", "200ms"]));
+  const start = (): OperatorProcess => (operator = startOperatorProcess(["run", "--repo", repo.dir, "--state-dir", stateDir, "--runtime", "process", "--port-range", PORTS, "--poll-interval", "200ms"]));
 
   async function record(id: string): Promise<RecordFile | undefined> {
     return JSON.parse(await readFile(join(stateDir, "process", `${id}.json`), "utf8").catch(() => "null")) as RecordFile | undefined;
@@ -186,25 +185,29 @@ describe.skipIf(process.platform !== "linux")(`kill -9 of the operator on the pr
     await repo?.cleanup();
   });
 
-  it.each(TRIALS.map((t) => [describeTrial(t, TRIALS.length), t] as const))("%s", async (_name, trial: Trial) => {
-    const version = `v${trial.index}`;
-    const failing = trial.phase === "rollback";
-    const { landed: where, convergeMs } = await runTrial(trial, {
-      operator: () => operator!,
-      start,
-      gitdir: repo.gitdir,
-      recordDir: join(stateDir, "process"),
-      async commit() {
-        await repo.write("apps/web.yaml", web(version, !failing));
-        return repo.commit(failing ? `web ${version}, never ready` : `web ${version}`);
-      },
-      newPodSeen: async () => (await containers()).some((c) => c.version === version),
-      landed: (oid) => landed(oid, version),
-      converged: (oid, _t, since) => converged(oid, failing ? "RolledBack" : "Succeeded", failing ? stable : version, since),
-    });
-    if (!failing) stable = version;
-    figures.add(trial.phase, where, convergeMs);
-  }, 300_000);
+  it.each(TRIALS.map((t) => [describeTrial(t, TRIALS.length), t] as const))(
+    "%s",
+    async (_name, trial: Trial) => {
+      const version = `v${trial.index}`;
+      const failing = trial.phase === "rollback";
+      const { landed: where, convergeMs } = await runTrial(trial, {
+        operator: () => operator!,
+        start,
+        gitdir: repo.gitdir,
+        recordDir: join(stateDir, "process"),
+        async commit() {
+          await repo.write("apps/web.yaml", web(version, !failing));
+          return repo.commit(failing ? `web ${version}, never ready` : `web ${version}`);
+        },
+        newPodSeen: async () => (await containers()).some((c) => c.version === version),
+        landed: (oid) => landed(oid, version),
+        converged: (oid, _t, since) => converged(oid, failing ? "RolledBack" : "Succeeded", failing ? stable : version, since),
+      });
+      if (!failing) stable = version;
+      figures.add(trial.phase, where, convergeMs);
+    },
+    300_000,
+  );
 
   it("the status branch reads back through `coxswain status` after every kill", async () => {
     const res = await runCli(["status", "--repo", repo.dir, "--state-dir", readDir, "--output", "json"]);

@@ -130,9 +130,7 @@ describe.skipIf(!enabled)("DockerRuntime events on a real engine", () => {
     expect(bytes.toString("utf8")).toContain("✓");
     const whole = new LineSplitter();
     const reference = [...whole.push(bytes), ...[whole.end()].filter((x): x is string => x !== undefined)].map(parseEventLine);
-    expect(reference.filter((e) => e?.id === c.id).map((e) => e!.action)).toEqual(
-      expect.arrayContaining(["create", "start", "kill", "die", "stop", "destroy"]),
-    );
+    expect(reference.filter((e) => e?.id === c.id).map((e) => e!.action)).toEqual(expect.arrayContaining(["create", "start", "kill", "die", "stop", "destroy"]));
     // Every split point, including ones inside a multi-byte character, gives the same events.
     for (let cut = 1; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 400))) {
       const s = new LineSplitter();
@@ -240,10 +238,14 @@ describe.skipIf(!enabled)("DockerRuntime events on a real engine", () => {
     // Changed behind our back: stop and start again through the raw API.
     await raw.getContainer(c.id).stop({ t: 5 });
     await raw.getContainer(c.id).start();
-    const again = await eventually(async () => {
-      const x = (await rt.list()).find((y) => y.id === c.id)!;
-      return x.startedAt! > first.startedAt! ? x : undefined;
-    }, 5_000, "the new start time");
+    const again = await eventually(
+      async () => {
+        const x = (await rt.list()).find((y) => y.id === c.id)!;
+        return x.startedAt! > first.startedAt! ? x : undefined;
+      },
+      5_000,
+      "the new start time",
+    );
     expect(again.state).toBe("running");
     expect(again.finishedAt).toBeGreaterThanOrEqual(first.startedAt!);
     unsubscribe();

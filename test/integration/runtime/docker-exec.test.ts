@@ -71,10 +71,14 @@ describe.skipIf(!enabled)("DockerRuntime exec, kill and restart counts on a real
   }
 
   async function waitExited(r: DockerRuntime, id: string): Promise<ObservedContainer> {
-    return eventually(async () => {
-      const c = await observed(r, id);
-      return c?.state === "exited" ? c : undefined;
-    }, 15_000, `container ${id} to exit`);
+    return eventually(
+      async () => {
+        const c = await observed(r, id);
+        return c?.state === "exited" ? c : undefined;
+      },
+      15_000,
+      `container ${id} to exit`,
+    );
   }
 
   beforeAll(async () => {
@@ -121,10 +125,14 @@ describe.skipIf(!enabled)("DockerRuntime exec, kill and restart counts on a real
     expect(result).toEqual({ exitCode: -1, output: "begun\n", timedOut: true });
     expect(elapsed).toBeGreaterThanOrEqual(490);
     // The engine runs on this host, so the exec'd shell and its sleep are killed: only PID 1's sleep 600 is left.
-    const left = await eventually(async () => {
-      const ps = await rt.exec(c.id, ["ps", "-o", "args"], 5_000);
-      return ps.output.includes("sleep 300") ? undefined : ps.output;
-    }, 5_000, "the timed-out command to be killed");
+    const left = await eventually(
+      async () => {
+        const ps = await rt.exec(c.id, ["ps", "-o", "args"], 5_000);
+        return ps.output.includes("sleep 300") ? undefined : ps.output;
+      },
+      5_000,
+      "the timed-out command to be killed",
+    );
     expect(left).toContain("sleep 600");
     expect((await observed(rt, c.id))?.state).toBe("running");
     await rt.remove(c.id);

@@ -95,11 +95,7 @@ async function buildOfficialLikeImage(raw: DockerRuntime): Promise<void> {
     );
     chmodSync(entrypoint, 0o755);
     const rel = (p: string): string => p.replace(/^\//, "");
-    const tar = execFileSync(
-      "tar",
-      ["-chf", "-", "-C", "/", rel(perl), "usr/lib/x86_64-linux-gnu/perl-base", ...libs.map(rel), "-C", extra, "usr/local/bin/docker-entrypoint.sh"],
-      { maxBuffer: 1 << 28 },
-    );
+    const tar = execFileSync("tar", ["-chf", "-", "-C", "/", rel(perl), "usr/lib/x86_64-linux-gnu/perl-base", ...libs.map(rel), "-C", extra, "usr/local/bin/docker-entrypoint.sh"], { maxBuffer: 1 << 28 });
     const { Id: id } = await raw.request<{ Id: string }>("create", { method: "POST", path: "/containers/create", body: { Image: TEST_PROXY_IMAGE } });
     await raw.request("put perl", { method: "PUT", path: `/containers/${id}/archive`, query: { path: "/" }, tar });
     const [repo, tag] = OFFICIAL_LIKE_IMAGE.split(":") as [string, string];

@@ -83,9 +83,7 @@ describe.skipIf(!enabled)("securityContext on a real Docker engine", () => {
   });
 
   it("runs the container as the uid, gid and supplemental groups asked, read-only, without dropped capabilities, with no-new-privileges", async () => {
-    const c = await rt.run(
-      launch({ security: { runAsUser: 1000, runAsGroup: 3000, supplementalGroups: [4000], readOnlyRootFilesystem: true, noNewPrivileges: true, capDrop: ["ALL"] } }),
-    );
+    const c = await rt.run(launch({ security: { runAsUser: 1000, runAsGroup: 3000, supplementalGroups: [4000], readOnlyRootFilesystem: true, noNewPrivileges: true, capDrop: ["ALL"] } }));
     try {
       const status = await initStatus(c.id);
       expect(statusField(status, "Uid").split(/\s+/)).toEqual(["1000", "1000", "1000", "1000"]);

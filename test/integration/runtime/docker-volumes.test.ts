@@ -44,7 +44,10 @@ describe.skipIf(!enabled)("DockerRuntime volumes on a real engine", () => {
 
   async function volumeNames(): Promise<string[]> {
     const { Volumes } = await raw.listVolumes();
-    return (Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith("cx_test_")).sort();
+    return (Volumes ?? [])
+      .map((v) => v.Name)
+      .filter((n) => n.startsWith("cx_test_"))
+      .sort();
   }
 
   beforeAll(async () => {

@@ -97,7 +97,9 @@ describe.skipIf(!enabled)("the fleet on a real Docker engine", () => {
       },
       30_000,
     ).catch((err: Error) => {
-      const seen = fleet.pods().map((p) => `${p.name}: ready=${p.ready} restarts=${p.restartCount} reason=${p.reason ?? "-"} ${p.containers.map((c) => `${c.state} started=${c.startedAt} finished=${c.finishedAt}`).join(" ")}`);
+      const seen = fleet
+        .pods()
+        .map((p) => `${p.name}: ready=${p.ready} restarts=${p.restartCount} reason=${p.reason ?? "-"} ${p.containers.map((c) => `${c.state} started=${c.startedAt} finished=${c.finishedAt}`).join(" ")}`);
       throw new Error(`${err.message}\n${seen.join("\n")}`);
     });
     expect(looping.map((p) => p.restartCount >= 1 && !p.ready && p.reason === "CrashLoopBackOff")).toEqual(names.map(() => true));

@@ -202,7 +202,10 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
     ];
     const byName = { a, b, c } as Record<string, { name: string; port: number }>;
     for (const [names, serving, idle] of steps) {
-      const text = config(port, names.map((n) => server(byName[n]!)));
+      const text = config(
+        port,
+        names.map((n) => server(byName[n]!)),
+      );
       await proxy.apply({ reload: true, text });
       expect(proxy.health().config?.hash).toBe(sha256(text));
       await servedBy(load, serving, idle);
@@ -399,9 +402,7 @@ describe.skipIf(!requireHaproxy("haproxy-process"))("HaproxyProcess with the rea
     const s1 = (await proxy.stats()).find((s) => s.server === "s1");
     expect(s1).toMatchObject({ address: `127.0.0.1:${b.port}`, status: "no check" });
     // The killed master's worker did not outlive it: what runs is the new master and its own worker(s).
-    await waitFor("only the new master and its workers", () =>
-      processesUsing(dir).every((pid) => pid === after.pid || readProcStat(pid)?.ppid === after.pid),
-    );
+    await waitFor("only the new master and its workers", () => processesUsing(dir).every((pid) => pid === after.pid || readProcStat(pid)?.ppid === after.pid));
   });
 
   it("close() stops the master and its workers, by pid, and later applies fail", async () => {

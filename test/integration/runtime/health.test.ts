@@ -10,16 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
-import {
-  applyHealthEvent,
-  healthStatus,
-  newHealthState,
-  observeContainer,
-  type HealthSpec,
-  type HealthState,
-  type HealthStatus,
-  type ProbeKind,
-} from "../../../operator/src/runtime/health.js";
+import { applyHealthEvent, healthStatus, newHealthState, observeContainer, type HealthSpec, type HealthState, type HealthStatus, type ProbeKind } from "../../../operator/src/runtime/health.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { runProbe, type ProbeTarget } from "../../../operator/src/runtime/probe.js";
 import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";

@@ -45,10 +45,15 @@ describe("ProcessRuntime.usage", () => {
     const first = (await rt.usage(c.id))!;
     expect(first.memoryBytes).toBeGreaterThan(0);
     // 200 ms of CPU time more: the loop runs (generous wait: other work shares the machine's cores).
-    const later = await waitFor("200 ms more CPU time", async () => {
-      const u = await rt!.usage(c.id);
-      return u && u.cpuNanos - first.cpuNanos >= 200e6 ? u : undefined;
-    }, 60_000, 100);
+    const later = await waitFor(
+      "200 ms more CPU time",
+      async () => {
+        const u = await rt!.usage(c.id);
+        return u && u.cpuNanos - first.cpuNanos >= 200e6 ? u : undefined;
+      },
+      60_000,
+      100,
+    );
     expect(later.at).toBeGreaterThan(first.at);
     await rt.stop(c.id, 0);
     expect(await rt.usage(c.id)).toBeUndefined();

@@ -8,12 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { isCoxError, type ErrorCode } from "../../../operator/src/api/errors.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { runProbe } from "../../../operator/src/runtime/probe.js";
-import {
-  INHERITED_ENV,
-  ProcessRuntime,
-  WRAPPER_SCRIPT,
-  type ProcessRecord,
-} from "../../../operator/src/runtime/process/index.js";
+import { INHERITED_ENV, ProcessRuntime, WRAPPER_SCRIPT, type ProcessRecord } from "../../../operator/src/runtime/process/index.js";
 import { liveGroupMembers, readCmdline, readProcStat } from "../../../operator/src/runtime/process/proc.js";
 import type { ContainerLaunch, ObservedContainer } from "../../../operator/src/runtime/types.js";
 
@@ -266,10 +261,14 @@ describe("ProcessRuntime with real processes", () => {
     const c = await rt.run(launch("chatty", { command: ["sh", "-c", burst] }));
     const log = rt.logPath(c.id);
     await waitFor(async () => (await rt.logs(c.id, { lines: 1, bytes: 100 })) === "last-line", 20_000);
-    await waitFor(async () => {
-      await rt.list(); // looks at the sizes at most every 5 s
-      return (await stat(log)).size === 0;
-    }, 30_000, 100);
+    await waitFor(
+      async () => {
+        await rt.list(); // looks at the sizes at most every 5 s
+        return (await stat(log)).size === 0;
+      },
+      30_000,
+      100,
+    );
     const rotated = await readFile(`${log}.1`, "utf8");
     expect(rotated.length).toBe(64 * 1024);
     expect(rotated.endsWith("last-line\n")).toBe(true);
@@ -696,9 +695,7 @@ describe("ProcessRuntime with real processes", () => {
     const mine = runtime(stateDir);
     const theirs = runtime(stateDir, "other-owner");
     const a = await mine.run(launch("mine", { command: ["sleep", "60"] }));
-    const b = await theirs.run(
-      launch("theirs", { command: ["sleep", "60"], labels: { [LABELS.owner]: "other-owner" } }),
-    );
+    const b = await theirs.run(launch("theirs", { command: ["sleep", "60"], labels: { [LABELS.owner]: "other-owner" } }));
     expect((await mine.list()).map((c) => c.id)).toEqual([a.id]);
     expect((await theirs.list()).map((c) => c.id)).toEqual([b.id]);
     await mine.remove(b.id);

@@ -77,9 +77,7 @@ async function get<T>(t: TestOperator, path: string): Promise<T> {
 async function commitOf(gitdir: string, sha: string): Promise<{ author: string; message: string; diff: string[] }> {
   const author = await runGit(["--git-dir", gitdir, "log", "-1", "--format=%an <%ae>", sha]);
   const message = await runGit(["--git-dir", gitdir, "log", "-1", "--format=%B", sha]);
-  const diff = (await runGit(["--git-dir", gitdir, "diff", "--unified=0", `${sha}^`, sha]))
-    .split("\n")
-    .filter((l) => /^[-+][^-+]/.test(l));
+  const diff = (await runGit(["--git-dir", gitdir, "diff", "--unified=0", `${sha}^`, sha])).split("\n").filter((l) => /^[-+][^-+]/.test(l));
   return { author, message, diff };
 }
 
@@ -144,8 +142,7 @@ describe("API writes", () => {
   it("promotes a blue/green Rollout's preview (autoPromotionEnabled: false) and clears spec.paused", async () => {
     const work = await scope.work();
     const { url, gitdir } = await scope.served(work);
-    const shop = (image: string, paused = false) =>
-      rolloutYaml({ name: "shop", replicas: 2, image, blueGreen: { autoPromotionEnabled: false } }).replace("spec:\n", `spec:\n  paused: ${paused}\n`);
+    const shop = (image: string, paused = false) => rolloutYaml({ name: "shop", replicas: 2, image, blueGreen: { autoPromotionEnabled: false } }).replace("spec:\n", `spec:\n  paused: ${paused}\n`);
     await work.write("shop.yaml", shop("app:v1"));
     const v1 = await work.commit("shop v1");
     await work.push("origin", "main");

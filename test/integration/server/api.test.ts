@@ -201,7 +201,9 @@ describe("read API", () => {
     const v2Phases = events.filter((e) => e.event === "commit" && (e.data as { sha: string }).sha === v2).map((e) => (e.data as { phase: string }).phase);
     expect(v2Phases.at(-1)).toBe("Succeeded");
     expect(v2Phases.length).toBeGreaterThan(1);
-    const readyV2 = events.findIndex((e) => e.event === "pod" && (e.data as { ready: boolean; revision: string }).ready && (e.data as { revision: string }).revision === t.op.store.getWorkload("Deployment", "default", "web")!.revision);
+    const readyV2 = events.findIndex(
+      (e) => e.event === "pod" && (e.data as { ready: boolean; revision: string }).ready && (e.data as { revision: string }).revision === t.op.store.getWorkload("Deployment", "default", "web")!.revision,
+    );
     expect(readyV2).toBeGreaterThanOrEqual(0);
     expect(readyV2).toBeLessThan(events.findIndex(succeeded));
     expect(events.some((e) => e.event === "rollout" && (e.data as { workload: string }).workload === "Deployment/default/web")).toBe(true);
@@ -307,6 +309,6 @@ describe("read API", () => {
     socket.on("data", (chunk: Buffer) => (received += chunk.length));
     socket.resume();
     await waitFor("the stream cut off", () => closed, 30_000, 20);
-    expect(received).toBeLessThan(256 * big.length / 2);
+    expect(received).toBeLessThan((256 * big.length) / 2);
   });
 });

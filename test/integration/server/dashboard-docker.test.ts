@@ -40,8 +40,7 @@ const RECORDER = `(() => {
   record();
 })()`;
 
-const web = (image: string) =>
-  deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 1, maxUnavailable: 0, minReadySeconds: 2, probe: true, cpu: "100m", memory: "32Mi" });
+const web = (image: string) => deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 1, maxUnavailable: 0, minReadySeconds: 2, probe: true, cpu: "100m", memory: "32Mi" });
 
 describe.skipIf(!enabled)("the web dashboard following a rollout on two Docker engines", () => {
   let fleet: TestFleet;

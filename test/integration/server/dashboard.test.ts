@@ -56,8 +56,7 @@ spec:
 /** A Deployment that asks for resources (the nodes' bars). */
 const API = deploymentYaml({ name: "api", replicas: 2, image: "api:v1", cpu: "500m", memory: "256Mi" });
 /** The canary Rollout: 50 %, then a pause until promoted. */
-const shop = (image: string, promote?: string) =>
-  rolloutYaml({ name: "shop", replicas: 2, image, canary: [{ setWeight: 50 }, { pause: {} }], ...(promote !== undefined ? { promote } : {}) });
+const shop = (image: string, promote?: string) => rolloutYaml({ name: "shop", replicas: 2, image, canary: [{ setWeight: 50 }, { pause: {} }], ...(promote !== undefined ? { promote } : {}) });
 
 let browser: Browser;
 beforeAll(async () => {

@@ -58,10 +58,7 @@ interface Reply {
 }
 
 /** One real HTTP request; `chunks` sends the body chunked (no Content-Length); `from` is the client's loopback address. */
-function request(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[]; from?: string } = {},
-): Promise<Reply> {
+function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[]; from?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: opts.method ?? "POST", headers: opts.headers ?? {}, agent: false, ...(opts.from ? { localAddress: opts.from } : {}) }, (res) => {
       let text = "";

@@ -58,15 +58,17 @@ describe("a commit and the same tree on disk", () => {
     const relative = (t: string): string => t.replace(/\bapps\//g, "");
     const gitView = fromGit.diagnostics.map((d) => ({ ...d, file: relative(d.file), message: relative(d.message) }));
     expect(gitView).toEqual(fromDisk.diagnostics);
-    expect(fromDisk.diagnostics.map((d) => [d.code, d.file, d.line, d.col])).toEqual([
-      ["FileTooLarge", "big.yaml", 1, 1],
-      ["SymlinkNotAllowed", "common.yaml", 1, 1],
-      ["DuplicateObject", "dup.yaml", 4, 9],
-      ["YamlSyntax", "latin1.yaml", 6, 11],
-      ["TooManyDocuments", "many.yaml", 22, 1],
-      ["SymlinkNotAllowed", "NOTES.md", 1, 1],
-      ["SymlinkNotAllowed", "shared", 1, 1],
-    ].sort((a, b) => (String(a[1]) < String(b[1]) ? -1 : 1)));
+    expect(fromDisk.diagnostics.map((d) => [d.code, d.file, d.line, d.col])).toEqual(
+      [
+        ["FileTooLarge", "big.yaml", 1, 1],
+        ["SymlinkNotAllowed", "common.yaml", 1, 1],
+        ["DuplicateObject", "dup.yaml", 4, 9],
+        ["YamlSyntax", "latin1.yaml", 6, 11],
+        ["TooManyDocuments", "many.yaml", 22, 1],
+        ["SymlinkNotAllowed", "NOTES.md", 1, 1],
+        ["SymlinkNotAllowed", "shared", 1, 1],
+      ].sort((a, b) => (String(a[1]) < String(b[1]) ? -1 : 1)),
+    );
     expect(fromGit.graph).toBeUndefined();
     expect(fromDisk.objects.map((o) => o.key)).toEqual(["ConfigMap/default/bom", "ConfigMap/default/web-config", "Deployment/default/web"]);
   });

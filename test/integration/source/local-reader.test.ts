@@ -124,9 +124,7 @@ describe.each(KINDS)("a %s", (kind) => {
       for (const dir of ["", "apps", "apps/web", "conf", "deep"]) {
         // dir names a directory: a file of that name (conf before c3) is not part of it.
         const under = (p: string): boolean => dir === "" || p.startsWith(`${dir}/`);
-        const present = [...(await lsTree(gitdirOf(kind), commits[from]!, dir)), ...(await lsTree(gitdirOf(kind), commits[to]!, dir))].filter((f) =>
-          under(f.path),
-        );
+        const present = [...(await lsTree(gitdirOf(kind), commits[from]!, dir)), ...(await lsTree(gitdirOf(kind), commits[to]!, dir))].filter((f) => under(f.path));
         if (present.length === 0) continue;
         const expected = (await diffTree(gitdirOf(kind), commits[from]!, commits[to]!, dir)).filter((c) => under(c.path));
         expect(await repo.reader.changedFiles(commits[from]!, commits[to]!, dir), `${from}..${to} ${dir}`).toEqual(expected);

@@ -54,9 +54,7 @@ describe("commitFiles", () => {
     expect(listed).toEqual(files.map((f) => f.path).sort());
     for (const f of files) expect(`${await git("show", `${STATUS}:${f.path}`)}\n`).toBe(f.content);
     await git("fsck", "--strict", "--no-dangling");
-    expect(await git("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", STATUS)).toBe(
-      "coxswain <coxswain@localhost>|coxswain <coxswain@localhost>|status: test",
-    );
+    expect(await git("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", STATUS)).toBe("coxswain <coxswain@localhost>|coxswain <coxswain@localhost>|status: test");
     // Never the deploy branch, never the work tree.
     expect(await git("rev-parse", "main")).toBe(base);
     expect(await git("status", "--porcelain")).toBe("");
@@ -81,11 +79,7 @@ describe("commitFiles", () => {
   });
 
   it("serializes concurrent commits to one ref so that none is lost", async () => {
-    const oids = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        repo.writer.commitFiles({ ref: STATUS, files: [{ path: "n.yaml", content: `n: ${i}\n` }], message: `n=${i}` }),
-      ),
-    );
+    const oids = await Promise.all(Array.from({ length: 20 }, (_, i) => repo.writer.commitFiles({ ref: STATUS, files: [{ path: "n.yaml", content: `n: ${i}\n` }], message: `n=${i}` })));
     expect(oids.every((o) => o !== undefined)).toBe(true);
     expect(await git("rev-list", "--count", STATUS)).toBe("20");
     expect((await git("rev-list", STATUS)).split("\n").sort()).toEqual([...(oids as string[])].sort());
@@ -218,8 +212,7 @@ describe("notes", () => {
     const lines: string[] = [];
     // 300 commits and a note on each in one fast-import stream, then let git notes rewrite the tree
     // (it switches to fan-out as it grows).
-    for (let i = 0; i < 300; i++)
-      lines.push(`commit refs/heads/many`, `mark :${i + 1}`, `committer T <t@e> ${1_700_000_000 + i} +0000`, `data 2`, `${i % 10}`, ``);
+    for (let i = 0; i < 300; i++) lines.push(`commit refs/heads/many`, `mark :${i + 1}`, `committer T <t@e> ${1_700_000_000 + i} +0000`, `data 2`, `${i % 10}`, ``);
     await runGit(["fast-import", "--quiet"], { cwd: work.dir, input: `${lines.join("\n")}\n` });
     oids.push(...(await git("rev-list", "many")).split("\n"));
     for (const oid of oids) await runGit(["notes", "--ref=coxswain", "add", "-m", `n ${oid.slice(0, 8)}`, oid], { cwd: work.dir });

@@ -32,7 +32,9 @@ async function deltaCount(gitdir: string): Promise<number> {
   const dir = join(gitdir, "objects", "pack");
   let deltas = 0;
   for (const idx of (await readdir(dir)).filter((n) => n.endsWith(".idx"))) {
-    const lines = execFileSync("git", ["verify-pack", "-v", join(dir, idx)], { env: gitEnv(), maxBuffer: 64 * 1024 * 1024 }).toString().split("\n");
+    const lines = execFileSync("git", ["verify-pack", "-v", join(dir, idx)], { env: gitEnv(), maxBuffer: 64 * 1024 * 1024 })
+      .toString()
+      .split("\n");
     // A delta's line has seven fields: oid type size size-in-pack offset depth base-oid.
     deltas += lines.filter((l) => l.split(/\s+/).length === 7 && /^[0-9a-f]{40}/.test(l)).length;
   }
@@ -48,7 +50,12 @@ async function similarManifests(): Promise<TestRepo> {
         `apps/app-${i}.yaml`,
         `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-${i}\n  labels: {team: t${i % 4}}\nspec:\n  replicas: ${version}\n` +
           `  selector: {matchLabels: {app: app-${i}}}\n  template:\n    metadata: {labels: {app: app-${i}}}\n    spec:\n` +
-          `      containers:\n        - name: web\n          image: example/web:${version}.${i}\n          args: [${"--flag ".repeat(20 + i).trim().split(" ").map((f) => `"${f}"`).join(", ")}]\n`,
+          `      containers:\n        - name: web\n          image: example/web:${version}.${i}\n          args: [${"--flag "
+            .repeat(20 + i)
+            .trim()
+            .split(" ")
+            .map((f) => `"${f}"`)
+            .join(", ")}]\n`,
       );
     }
     // A file far over 64 KiB changed in one line: its delta copies whole 64 KiB runs (encoded with size 0).
@@ -158,7 +165,10 @@ describe("a corrupt pack", () => {
     // Flip bytes in the middle of the blob's compressed data.
     const dir = join(repo.gitdir, "objects", "pack");
     const idx = (await readdir(dir)).find((n) => n.endsWith(".idx"))!;
-    const line = execFileSync("git", ["verify-pack", "-v", join(dir, idx)], { env: gitEnv() }).toString().split("\n").find((l) => l.startsWith(blob))!;
+    const line = execFileSync("git", ["verify-pack", "-v", join(dir, idx)], { env: gitEnv() })
+      .toString()
+      .split("\n")
+      .find((l) => l.startsWith(blob))!;
     const [, , , sizeInPack, offset] = line.split(/\s+/);
     const packPath = join(dir, `${idx.slice(0, -4)}.pack`);
     const pack = await readFile(packPath);

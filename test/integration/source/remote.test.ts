@@ -80,9 +80,7 @@ describe("a remote repository", () => {
     expect(await repo.reader.resolve("main")).toBe(head);
     expect(await repo.reader.resolve("refs/heads/main")).toBe(head);
     expect(await repo.reader.resolve("v1")).toBe(await serverGit("app.git", "rev-parse", "v1^{commit}"));
-    const lsTree = (await serverGit("app.git", "ls-tree", "-r", "main"))
-      .split("\n")
-      .map((l) => ({ path: l.split("\t")[1]!, oid: l.split(" ")[2]!.split("\t")[0]! }));
+    const lsTree = (await serverGit("app.git", "ls-tree", "-r", "main")).split("\n").map((l) => ({ path: l.split("\t")[1]!, oid: l.split(" ")[2]!.split("\t")[0]! }));
     expect(await repo.reader.listFiles(head, "")).toEqual(lsTree);
     const mirror = mirrorPath(state, server.url("app.git"));
     expect(await runGit(["--git-dir", mirror, "rev-parse", "--is-bare-repository"])).toBe("true");
@@ -104,9 +102,7 @@ describe("a remote repository", () => {
     expect(await repo.head("main")).toBe(before);
     await repo.refresh();
     expect(await repo.head("main")).toBe(next);
-    expect(await repo.reader.changedFiles(before!, next, "")).toEqual([
-      { path: "apps/web/deployment.yaml", before: expect.any(String), after: expect.any(String) },
-    ]);
+    expect(await repo.reader.changedFiles(before!, next, "")).toEqual([{ path: "apps/web/deployment.yaml", before: expect.any(String), after: expect.any(String) }]);
     const refs = (await runGit(["--git-dir", mirrorPath(state, server.url("app.git")), "for-each-ref", "--format=%(refname)"])).split("\n");
     expect(refs).toContain("refs/remotes/origin/main");
     expect(refs).not.toContain("refs/heads/main");

@@ -49,11 +49,16 @@ async function server(root: string): Promise<GitServer> {
 async function watching(git: (args: string[]) => Promise<unknown>, calls: () => number): Promise<void> {
   const before = calls();
   let n = 0;
-  await waitFor("the watcher reports a ref move", async () => {
-    if (calls() > before) return true;
-    await git(["branch", `probe-${n++}`, "main"]);
-    return calls() > before;
-  }, 30_000, 50);
+  await waitFor(
+    "the watcher reports a ref move",
+    async () => {
+      if (calls() > before) return true;
+      await git(["branch", `probe-${n++}`, "main"]);
+      return calls() > before;
+    },
+    30_000,
+    50,
+  );
 }
 
 describe("watching a repository on disk", () => {
@@ -63,7 +68,10 @@ describe("watching a repository on disk", () => {
     const heads: (string | undefined)[] = [];
     const stop = repo.watch(() => void repo.head("main").then((h) => heads.push(h)), { pollMs: 600_000 });
     cleanups.push(stop);
-    await watching((a) => work.git(a), () => heads.length);
+    await watching(
+      (a) => work.git(a),
+      () => heads.length,
+    );
     await work.write("a.yaml", "a: 1\n");
     const oid = await work.commit("second");
     // The poll is ten minutes away: a callback that sees the commit came from the file watcher. How long
@@ -81,7 +89,10 @@ describe("watching a repository on disk", () => {
     const heads: (string | undefined)[] = [];
     const stop = repo.watch(() => void repo.head("main").then((h) => heads.push(h)), { pollMs: 600_000 });
     cleanups.push(stop);
-    await watching((a) => runGit(["--git-dir", bare, ...a]), () => heads.length);
+    await watching(
+      (a) => runGit(["--git-dir", bare, ...a]),
+      () => heads.length,
+    );
     await work.write("a.yaml", "a: 2\n");
     const oid = await work.commit("pushed");
     await work.push(bare, "main");
@@ -94,7 +105,10 @@ describe("watching a repository on disk", () => {
     let calls = 0;
     const stop = repo.watch(() => calls++, { pollMs: 600_000 });
     cleanups.push(stop);
-    await watching((a) => work.git(a), () => calls);
+    await watching(
+      (a) => work.git(a),
+      () => calls,
+    );
     await work.git(["pack-refs", "--all", "--prune"]);
     const after = calls;
     await waitFor("a callback for packed-refs", () => calls > after, 30_000, 5);

@@ -17,8 +17,7 @@ const scope = new Scope();
 afterEach(() => scope.cleanup());
 
 const good = (image: string, annotate?: string) => annotated(deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 1, maxUnavailable: 0 }), annotate);
-const bad = (image: string, annotate?: string) =>
-  annotated(deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 1, maxUnavailable: 0, probe: true, progressDeadlineSeconds: 2 }), annotate);
+const bad = (image: string, annotate?: string) => annotated(deploymentYaml({ name: "web", replicas: 2, image, maxSurge: 1, maxUnavailable: 0, probe: true, progressDeadlineSeconds: 2 }), annotate);
 function annotated(yaml: string, value?: string): string {
   return value === undefined ? yaml : yaml.replace("metadata:\n  name: web", `metadata:\n  name: web\n  annotations:\n    coxswain.io/auto-revert: "${value}"`);
 }
@@ -46,10 +45,15 @@ describe("auto-revert after an automatic rollback", () => {
     await work.push("origin", "main");
     const t = await operator(scope, { repo: gitdir, autoRevert: true });
     const v2 = await failOnce(t, work, () => work.push("origin", "main"), v1, bad("app:v2"));
-    const revert = await waitFor("revert Committed", () => {
-      const r = t.op.store.getCommit(v2)?.revert;
-      return r?.state === "Committed" ? r : undefined;
-    }, 30_000, 50);
+    const revert = await waitFor(
+      "revert Committed",
+      () => {
+        const r = t.op.store.getCommit(v2)?.revert;
+        return r?.state === "Committed" ? r : undefined;
+      },
+      30_000,
+      50,
+    );
     expect(await runGit(["--git-dir", gitdir, "rev-parse", "main"])).toBe(revert.commit);
     expect(await runGit(["--git-dir", gitdir, "rev-parse", "main^"])).toBe(v2);
     expect(await runGit(["--git-dir", gitdir, "rev-parse", "main^{tree}"])).toBe(await runGit(["--git-dir", gitdir, "rev-parse", `${v1}^{tree}`]));
@@ -82,10 +86,15 @@ describe("auto-revert after an automatic rollback", () => {
     await work.push("origin", "main");
     const t = await operator(scope, { repo: url, autoRevert: true });
     const v2 = await failOnce(t, work, () => work.push("origin", "main"), v1, bad("app:v2"));
-    const revert = await waitFor("revert Pushed", () => {
-      const r = t.op.store.getCommit(v2)?.revert;
-      return r?.state === "Pushed" ? r : undefined;
-    }, 30_000, 50);
+    const revert = await waitFor(
+      "revert Pushed",
+      () => {
+        const r = t.op.store.getCommit(v2)?.revert;
+        return r?.state === "Pushed" ? r : undefined;
+      },
+      30_000,
+      50,
+    );
     expect(await runGit(["--git-dir", gitdir, "rev-parse", "main"])).toBe(revert.commit);
     await waitFor("the revert Succeeded", () => t.op.store.getCommit(revert.commit!)?.phase === "Succeeded", 30_000, 50);
     // The pushed status branch records it too.
@@ -122,10 +131,15 @@ describe("auto-revert after an automatic rollback", () => {
     const v1 = await work.commit("web v1");
     const t = await operator(scope, { repo: work.dir, autoRevert: true });
     const v2 = await failOnce(t, work, async () => undefined, v1, bad("app:v2"));
-    const outcome = await waitFor("revert Failed", () => {
-      const r = t.op.store.getCommit(v2)?.revert;
-      return r?.state === "Failed" ? r : undefined;
-    }, 30_000, 50);
+    const outcome = await waitFor(
+      "revert Failed",
+      () => {
+        const r = t.op.store.getCommit(v2)?.revert;
+        return r?.state === "Failed" ? r : undefined;
+      },
+      30_000,
+      50,
+    );
     expect(outcome.message).toMatch(/checked out in the work tree .*bare repository or a remote/);
     expect(await work.revParse("main")).toBe(v2);
   });

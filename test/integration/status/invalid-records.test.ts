@@ -81,9 +81,7 @@ describe("broken records on the status branch", () => {
     // Both files are written anew, readable.
     await waitFor("a readable Job record", () => readJobRecord(op!.store.getFile("jobs/default/nightly.yaml") ?? "")?.phase === "Running", 20_000);
     await op.flushStatus();
-    const tree = await Promise.all(
-      ["summary.yaml", "jobs/default/nightly.yaml"].map(async (path) => ({ path, content: await repo.git(["show", `coxswain/status:${path}`]) })),
-    );
+    const tree = await Promise.all(["summary.yaml", "jobs/default/nightly.yaml"].map(async (path) => ({ path, content: await repo.git(["show", `coxswain/status:${path}`]) })));
     expect(parseStatusTree(tree).problems).toEqual([]);
   }, 60_000);
 });

@@ -92,13 +92,20 @@ describe("decideRevert", () => {
   it.each([
     {
       name: "puts back the parent's entries of paths that still hold the failed commit's",
-      changes: [{ path: "a", before: e("1"), after: e("2") }, { path: "b", after: e("3") }, { path: "c", before: e("4") }],
+      changes: [
+        { path: "a", before: e("1"), after: e("2") },
+        { path: "b", after: e("3") },
+        { path: "c", before: e("4") },
+      ],
       head: { a: e("2"), b: e("3"), c: undefined },
       want: { kind: "edits", edits: [{ path: "a", entry: e("1") }, { path: "b" }, { path: "c", entry: e("4") }] },
     },
     {
       name: "reports a conflict when a path changed again after the failed commit",
-      changes: [{ path: "a", before: e("1"), after: e("2") }, { path: "z", before: e("5"), after: e("6") }],
+      changes: [
+        { path: "a", before: e("1"), after: e("2") },
+        { path: "z", before: e("5"), after: e("6") },
+      ],
       head: { a: e("9"), z: e("6") },
       want: { kind: "conflict", paths: ["a"] },
     },

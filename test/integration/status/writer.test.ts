@@ -163,9 +163,7 @@ describe("the status writer on a repository on disk", () => {
     const w = env.writer();
     w.store.setCommit(commitRecord(env.deploy, "Progressing", "1/3 pods of Deployment/default/web ready"));
     await w.flush();
-    expect(await env.work.git(["notes", "--ref=coxswain", "show", env.deploy])).toBe(
-      "coxswain: Progressing — 1/3 pods of Deployment/default/web ready",
-    );
+    expect(await env.work.git(["notes", "--ref=coxswain", "show", env.deploy])).toBe("coxswain: Progressing — 1/3 pods of Deployment/default/web ready");
     w.store.setCommit(commitRecord(env.deploy, "Succeeded", "3/3 pods of Deployment/default/web ready (revision 5d8f7c9b6)"));
     await w.flush();
     const log = await env.work.git(["log", "--notes=coxswain", "-1", "main"]);
@@ -227,11 +225,7 @@ describe("the status writer on a repository on disk", () => {
     await w.flush();
     expect(await env.work.git(["rev-parse", "main"])).toBe(env.deploy);
     expect(await env.work.git(["status", "--porcelain"])).toBe("");
-    expect((await env.work.git(["for-each-ref", "--format=%(refname)"])).split("\n").sort()).toEqual([
-      "refs/heads/coxswain/status",
-      "refs/heads/main",
-      "refs/notes/coxswain",
-    ]);
+    expect((await env.work.git(["for-each-ref", "--format=%(refname)"])).split("\n").sort()).toEqual(["refs/heads/coxswain/status", "refs/heads/main", "refs/notes/coxswain"]);
   });
 
   it("reports a failed write as StatusWriteFailed and retries it by itself", async () => {
@@ -404,10 +398,7 @@ describe("the status writer on a remote repository", () => {
     // A pre-receive hook on the server declines updates of the status branch while a marker file exists.
     const marker = join(env.root, "decline");
     const hook = join(env.bare, "hooks", "pre-receive");
-    await writeFile(
-      hook,
-      `#!/bin/sh\nwhile read old new ref; do\n  if [ "$ref" = "${BRANCH}" ] && [ -e "${marker}" ]; then echo "status branch frozen" >&2; exit 1; fi\ndone\nexit 0\n`,
-    );
+    await writeFile(hook, `#!/bin/sh\nwhile read old new ref; do\n  if [ "$ref" = "${BRANCH}" ] && [ -e "${marker}" ]; then echo "status branch frozen" >&2; exit 1; fi\ndone\nexit 0\n`);
     await chmod(hook, 0o755);
     await writeFile(marker, "");
     w.store.setCommit(commitRecord(env.deploy, "Succeeded"));

@@ -36,8 +36,19 @@ function pipeline(): ProxyConfig {
     pod("web-b", { node: "n2", address: "10.0.0.2", terminating: true }),
     pod("db-0", { labels: { app: "db" }, ports: [podPort({ containerPort: 5432, hostPort: 31432 })] }),
   ];
-  const node = { name: "n1", address: "10.0.0.1", serviceNetworkAddresses: new Map([["default/web", "127.77.0.10"], ["default/db", "127.77.0.11"]]) };
-  return proxyConfig(node, services, services.map((s) => serviceEndpoints(s, pods)));
+  const node = {
+    name: "n1",
+    address: "10.0.0.1",
+    serviceNetworkAddresses: new Map([
+      ["default/web", "127.77.0.10"],
+      ["default/db", "127.77.0.11"],
+    ]),
+  };
+  return proxyConfig(
+    node,
+    services,
+    services.map((s) => serviceEndpoints(s, pods)),
+  );
 }
 
 const cases: { name: string; config: ProxyConfig; statsSocket?: string }[] = [
@@ -46,7 +57,17 @@ const cases: { name: string; config: ProxyConfig; statsSocket?: string }[] = [
   { name: "a TCP listener", config: { node: "n1", listeners: [listener("default/db:5432")] } },
   {
     name: "a NodePort listener on the Service address and the node address",
-    config: { node: "n1", listeners: [listener("default/web:80", { binds: [{ address: "10.0.0.1", port: 30080 }, { address: "127.77.0.10", port: 80 }] })] },
+    config: {
+      node: "n1",
+      listeners: [
+        listener("default/web:80", {
+          binds: [
+            { address: "10.0.0.1", port: 30080 },
+            { address: "127.77.0.10", port: 80 },
+          ],
+        }),
+      ],
+    },
   },
   { name: "a ClientIP affinity listener", config: { node: "n1", listeners: [listener("default/web:80", { mode: "http", affinity: { timeoutSeconds: 10800 } })] } },
   { name: "a listener with 300 servers in 1,024 slots", config: { node: "n1", listeners: [listener("default/web:80", { servers: servers(300) })] } },

@@ -56,14 +56,14 @@ async function answers(listenPort: number, n: number): Promise<Map<string, numbe
   const seen = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const who = await new Promise<string>((resolve, reject) => {
-        const req = request({ host: "127.0.0.1", port: listenPort, path: "/", agent: false }, (res) => {
-          let body = "";
-          res.on("data", (c: Buffer) => (body += c.toString()));
-          res.on("end", () => resolve(res.statusCode === 200 ? body : String(res.statusCode)));
-        });
-        req.on("error", reject);
-        req.end();
+      const req = request({ host: "127.0.0.1", port: listenPort, path: "/", agent: false }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve(res.statusCode === 200 ? body : String(res.statusCode)));
       });
+      req.on("error", reject);
+      req.end();
+    });
     seen.set(who, (seen.get(who) ?? 0) + 1);
   }
   return seen;
@@ -95,10 +95,7 @@ describe.skipIf(haproxy === undefined)("proxyEdits on a running haproxy", () => 
     }
     webPort = await freePort();
     stickyPort = await freePort();
-    services = [
-      service("web", { ports: [port({ name: "http", port: webPort, mode: "http" })] }),
-      service("sticky", { selector: { app: "web" }, sessionAffinity: "ClientIP", ports: [port({ port: stickyPort })] }),
-    ];
+    services = [service("web", { ports: [port({ name: "http", port: webPort, mode: "http" })] }), service("sticky", { selector: { app: "web" }, sessionAffinity: "ClientIP", ports: [port({ port: stickyPort })] })];
   });
 
   afterAll(async () => {
@@ -112,17 +109,28 @@ describe.skipIf(haproxy === undefined)("proxyEdits on a running haproxy", () => 
   });
 
   /** A ready pod answering on backend `name`'s port. */
-  const backendPod = (name: string, over: Partial<TrafficPod> = {}): TrafficPod =>
-    pod(name, { address: "127.0.0.1", ports: [podPort({ hostPort: backends.get(name)!.port })], ...over });
+  const backendPod = (name: string, over: Partial<TrafficPod> = {}): TrafficPod => pod(name, { address: "127.0.0.1", ports: [podPort({ hostPort: backends.get(name)!.port })], ...over });
 
   /** A pod of the Rollout default/web at revision "s" (stable) or "c" (canary). */
   const rolloutPod = (name: string, revision: "s" | "c"): TrafficPod => backendPod(name, { owner: "Rollout/default/web", revision });
 
   /** The configuration for `pods`; with `canaryWeight`, Service web carries the Rollout's split at that weight. */
   function configFor(pods: TrafficPod[], canaryWeight?: number): ProxyConfig {
-    const node = { name: "n1", address: "127.0.0.1", serviceNetworkAddresses: new Map([["default/web", "127.0.0.1"], ["default/sticky", "127.0.0.1"]]) };
+    const node = {
+      name: "n1",
+      address: "127.0.0.1",
+      serviceNetworkAddresses: new Map([
+        ["default/web", "127.0.0.1"],
+        ["default/sticky", "127.0.0.1"],
+      ]),
+    };
     const routes = new Map<string, ServiceRoute>(canaryWeight === undefined ? [] : [["default/web", { rollout: "Rollout/default/web", role: "split", stable: "s", canary: "c", weight: canaryWeight }]]);
-    return proxyConfig(node, services, services.map((s) => serviceEndpoints(s, pods)), routes);
+    return proxyConfig(
+      node,
+      services,
+      services.map((s) => serviceEndpoints(s, pods)),
+      routes,
+    );
   }
 
   /** Takes HAProxy to `config` (starting it the first time) and checks that it reports what the state says. */
@@ -210,5 +218,4 @@ describe.skipIf(haproxy === undefined)("proxyEdits on a running haproxy", () => 
     await apply(state, configFor([]));
     await expectResponders(webPort, ["503"]);
   });
-
 });

@@ -123,9 +123,15 @@ describe.skipIf(haproxy === undefined)("Ingress through haproxy", () => {
     httpPort = await freePort();
     httpsPort = await freePort();
     servicePorts = new Map(await Promise.all(NAMES.filter((n) => n !== "web2").map(async (n) => [n, await freePort()] as const)));
-    services = [...servicePorts].map(([name, p]) => service(name, { selector: { app: name === "web2" ? "web" : name }, ports: [port({ name: name === "web" ? "http" : "main", port: p, targetPort: 8080, mode: name === "web" ? "http" : "tcp" })] }));
+    services = [...servicePorts].map(([name, p]) =>
+      service(name, { selector: { app: name === "web2" ? "web" : name }, ports: [port({ name: name === "web" ? "http" : "main", port: p, targetPort: 8080, mode: name === "web" ? "http" : "tcp" })] }),
+    );
     ca = issueCertificate({ commonName: "coxswain ingress test CA", usage: "ca" });
-    for (const [name, hosts] of [["a", ["a.example.com"]], ["w", ["*.w.example.com"]], ["default", ["default.example.com"]]] as const) {
+    for (const [name, hosts] of [
+      ["a", ["a.example.com"]],
+      ["w", ["*.w.example.com"]],
+      ["default", ["default.example.com"]],
+    ] as const) {
       certs.set(name, issueCertificate({ commonName: hosts[0]!, hosts, usage: "server" }, ca));
     }
     stateDir = mkdtempSync(join(tmpdir(), "cx-ing-"));
@@ -165,7 +171,14 @@ describe.skipIf(haproxy === undefined)("Ingress through haproxy", () => {
     { paths: [["/aaa/bbb", "Prefix"]], request: "/aaa/bbb/ccc?x=/aaa", matches: true },
     { paths: [["/aaa/bbb", "Prefix"]], request: "/aaa/bbbxyz", matches: false },
     { paths: [["/aaa", "Prefix"]], request: "/ccc", matches: false },
-    { paths: [["/foo", "Prefix"], ["/foo", "Exact"]], request: "/foo", matches: true },
+    {
+      paths: [
+        ["/foo", "Prefix"],
+        ["/foo", "Exact"],
+      ],
+      request: "/foo",
+      matches: true,
+    },
   ];
 
   /** The Ingresses of the main configuration; `withDefault` false drops the default backend. */
@@ -202,7 +215,11 @@ describe.skipIf(haproxy === undefined)("Ingress through haproxy", () => {
 
   function configFor(pods: TrafficPod[], ings: IngressSpec[], filesDir: string | undefined): ProxyConfig {
     const node = { name: "n1", address: "127.0.0.1", serviceNetworkAddresses: new Map(services.map((s) => [`default/${s.name}`, "127.0.0.1"])) };
-    const base = proxyConfig(node, services, services.map((s) => serviceEndpoints(s, pods)));
+    const base = proxyConfig(
+      node,
+      services,
+      services.map((s) => serviceEndpoints(s, pods)),
+    );
     const ingress = proxyIngress(ingressRouting(ings, services, keyPair), "127.0.0.1", { http: httpPort, https: httpsPort }, filesDir !== undefined);
     return { ...base, ...(ingress ? { ingress } : {}) };
   }

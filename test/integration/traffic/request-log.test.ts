@@ -185,7 +185,14 @@ describe.skipIf(haproxy === undefined)("the request log of a real HAProxy, colle
     const okPods = [backendPod("fast", "db")];
     const refusedPods = [backendPod("refused", "gone")];
     const target = await proxy.requestLog.start();
-    const node = { name: "n1", address: "127.0.0.1", serviceNetworkAddresses: new Map([["default/db", "127.0.0.1"], ["default/gone", "127.0.0.1"]]) };
+    const node = {
+      name: "n1",
+      address: "127.0.0.1",
+      serviceNetworkAddresses: new Map([
+        ["default/db", "127.0.0.1"],
+        ["default/gone", "127.0.0.1"],
+      ]),
+    };
     const config = proxyConfig(node, [ok, refused], [serviceEndpoints(ok, okPods), serviceEndpoints(refused, refusedPods)]);
     const logged = { ...config, listeners: config.listeners.map((l) => ({ ...l, requestLog: true })) };
     await proxy.apply({ reload: true, text: renderHaproxy(logged, { requestLog: target }).text });
@@ -225,7 +232,14 @@ describe.skipIf(haproxy === undefined)("the request log of a real HAProxy, colle
     dirs.push(dir);
     const http = service("web", { ports: [port({ name: "http", port: 18080, mode: "http" })] });
     const tcp = service("db", { ports: [port({ port: 15432, mode: "tcp" })] });
-    const node = { name: "n1", address: "127.0.0.1", serviceNetworkAddresses: new Map([["default/web", "127.0.0.1"], ["default/db", "127.0.0.1"]]) };
+    const node = {
+      name: "n1",
+      address: "127.0.0.1",
+      serviceNetworkAddresses: new Map([
+        ["default/web", "127.0.0.1"],
+        ["default/db", "127.0.0.1"],
+      ]),
+    };
     const pods = [backendPod("fast", "web"), backendPod("slow", "db")];
     const base = proxyConfig(node, [http, tcp], [serviceEndpoints(http, pods), serviceEndpoints(tcp, pods)]);
     const config: ProxyConfig = {
@@ -233,7 +247,10 @@ describe.skipIf(haproxy === undefined)("the request log of a real HAProxy, colle
       listeners: base.listeners.map((l) => ({ ...l, requestLog: true })),
       ingress: { http: [{ address: "127.0.0.1", port: 18081 }], https: [], routes: [{ match: "Prefix", path: "", backend: "default/web:18080" }], certificates: [] },
     };
-    for (const target of [{ address: "127.0.0.1:40000", tag: "0123456789abcdef" }, { address: "stdout", tag: "0123456789abcdef" }] satisfies RequestLogTarget[]) {
+    for (const target of [
+      { address: "127.0.0.1:40000", tag: "0123456789abcdef" },
+      { address: "stdout", tag: "0123456789abcdef" },
+    ] satisfies RequestLogTarget[]) {
       const file = join(dir, "haproxy.cfg");
       writeFileSync(file, renderHaproxy(config, { statsSocket: join(dir, "admin.sock"), requestLog: target }).text);
       const run = spawnSync(haproxy!, ["-c", "-f", file], { encoding: "utf8" });

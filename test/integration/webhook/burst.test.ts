@@ -79,10 +79,12 @@ describe("a burst of pushes", () => {
     for (const oid of heads) {
       await work.git(["push", "--quiet", "origin", `${oid}:refs/heads/main`]);
       const body = JSON.stringify({ ref: "refs/heads/main", after: oid });
-      hooks.push(fetch(`${t.op.server!.url}/api/v1/webhooks/generic`, { method: "POST", headers: { "x-coxswain-signature-256": `sha256=${sign(SECRET, body)}` }, body }).then(
-        (r) => r.status,
-        (e: unknown) => `fetch failed: ${String((e as { cause?: unknown }).cause ?? e)}`,
-      ));
+      hooks.push(
+        fetch(`${t.op.server!.url}/api/v1/webhooks/generic`, { method: "POST", headers: { "x-coxswain-signature-256": `sha256=${sign(SECRET, body)}` }, body }).then(
+          (r) => r.status,
+          (e: unknown) => `fetch failed: ${String((e as { cause?: unknown }).cause ?? e)}`,
+        ),
+      );
     }
     const pushedIn = performance.now() - started;
     // The rate limit (10/s, burst 20) may refuse some hooks with 429: the fetch they ask for happens anyway.
@@ -101,7 +103,9 @@ describe("a burst of pushes", () => {
     const revisions = new Set(launched.map((l) => l.labels[LABELS.revision]));
     const processed = oids.filter((o) => t.op.store.getCommit(o));
     if (process.env.COXSWAIN_TEST_VERBOSE) {
-      process.stderr.write(`burst: ${COMMITS} commits in ${heads.length} pushes in ${Math.round(pushedIn)} ms, ${processed.length} head(s) processed, ${revisions.size} revision(s) started, ${launched.length} pod(s) created\n`);
+      process.stderr.write(
+        `burst: ${COMMITS} commits in ${heads.length} pushes in ${Math.round(pushedIn)} ms, ${processed.length} head(s) processed, ${revisions.size} revision(s) started, ${launched.length} pod(s) created\n`,
+      );
     }
     expect(revisions.size).toBeLessThanOrEqual(2);
     expect(launched.length).toBeLessThanOrEqual(2 * revisions.size + 4);
@@ -124,24 +128,61 @@ describe("a burst of pushes", () => {
 
 describe("BurstGate (the decision, on a clock of our own)", () => {
   it.each([
-    { name: "hands the head seen at start and a later single push to the sync at once", steps: [[0, "a"], [100, "b"]] as [number, string][], want: ["sync a", "sync b"] },
+    {
+      name: "hands the head seen at start and a later single push to the sync at once",
+      steps: [
+        [0, "a"],
+        [100, "b"],
+      ] as [number, string][],
+      want: ["sync a", "sync b"],
+    },
     {
       name: "holds a head that moves again within 500 ms until the branch has been quiet for 500 ms",
-      steps: [[0, "a"], [1_000, "b"], [1_100, "c"], [1_300, "d"], [1_900, "d"]] as [number, string][],
+      steps: [
+        [0, "a"],
+        [1_000, "b"],
+        [1_100, "c"],
+        [1_300, "d"],
+        [1_900, "d"],
+      ] as [number, string][],
       want: ["sync a", "sync b", "hold c 500", "hold d 500", "sync d"],
     },
     {
       name: "applies the head at least every 2 s during a burst that does not stop",
-      steps: [[0, "a"], [1_000, "b"], [1_100, "c"], [1_500, "d"], [1_900, "e"], [2_300, "f"], [2_700, "g"], [3_100, "h"], [3_200, "i"]] as [number, string][],
+      steps: [
+        [0, "a"],
+        [1_000, "b"],
+        [1_100, "c"],
+        [1_500, "d"],
+        [1_900, "e"],
+        [2_300, "f"],
+        [2_700, "g"],
+        [3_100, "h"],
+        [3_200, "i"],
+      ] as [number, string][],
       // h is applied 2 s after the burst began; i, 100 ms later, starts the next hold.
       want: ["sync a", "sync b", "hold c 500", "hold d 500", "hold e 500", "hold f 500", "hold g 400", "sync h", "hold i 500"],
     },
-    { name: "lets reconciles without a new head pass", steps: [[0, "a"], [10, "a"], [20, "a"]] as [number, string][], want: ["sync a", "sync a", "sync a"] },
+    {
+      name: "lets reconciles without a new head pass",
+      steps: [
+        [0, "a"],
+        [10, "a"],
+        [20, "a"],
+      ] as [number, string][],
+      want: ["sync a", "sync a", "sync a"],
+    },
   ])("$name", async ({ steps, want }) => {
     let now = 0;
     let head = "";
     const out: string[] = [];
-    const gate = new BurstGate({ reconcile: async () => void out.push(`sync ${head}`) }, async () => head, 500, 2_000, () => now);
+    const gate = new BurstGate(
+      { reconcile: async () => void out.push(`sync ${head}`) },
+      async () => head,
+      500,
+      2_000,
+      () => now,
+    );
     for (const [t, h] of steps) {
       now = t;
       head = h;

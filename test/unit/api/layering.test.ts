@@ -26,7 +26,9 @@ describe("operator/src layering", () => {
   const order = moduleOrder();
 
   it("the map in operator/README.md names every folder under operator/src", () => {
-    const folders = readdirSync(src).filter((n) => statSync(join(src, n)).isDirectory()).sort();
+    const folders = readdirSync(src)
+      .filter((n) => statSync(join(src, n)).isDirectory())
+      .sort();
     expect([...order].sort()).toEqual(folders);
   });
 

@@ -19,7 +19,10 @@ describe("log fields", () => {
   it("withCurrentFields reads the fields at each line, beneath the line's own and its children's", () => {
     const lines: RecordedLine[] = [];
     let commit: string | undefined;
-    const log = withCurrentFields(recordingLogger((l) => lines.push(l)), () => commitFields(commit));
+    const log = withCurrentFields(
+      recordingLogger((l) => lines.push(l)),
+      () => commitFields(commit),
+    );
     log.info("before any commit");
     commit = SHA;
     log.warn("proxy of n1: failed", { node: "n1" });

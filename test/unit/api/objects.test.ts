@@ -1,12 +1,49 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KINDS, POD_OWNER_KINDS, WORKLOAD_KINDS, cronJobAsJob, describeApiVersions, isKind, isWorkload, makeKey, ownerPath, parseKey, podTemplated, templateOwnerOf, type CronJob, type DesiredObject, type Kind, type Pod } from "../../../operator/src/api/objects.js";
+import {
+  KINDS,
+  POD_OWNER_KINDS,
+  WORKLOAD_KINDS,
+  cronJobAsJob,
+  describeApiVersions,
+  isKind,
+  isWorkload,
+  makeKey,
+  ownerPath,
+  parseKey,
+  podTemplated,
+  templateOwnerOf,
+  type CronJob,
+  type DesiredObject,
+  type Kind,
+  type Pod,
+} from "../../../operator/src/api/objects.js";
 
 const kinds = Object.keys(KINDS) as Kind[];
 
 describe("KINDS", () => {
   it("lists every kind coxswain accepts", () => {
-    expect([...kinds].sort()).toEqual(["ConfigMap", "CronJob", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Job", "Namespace", "Node", "PersistentVolumeClaim", "Pod", "PodDisruptionBudget", "PriorityClass", "ReplicaSet", "ReplicationController", "Rollout", "Secret", "Service", "StatefulSet"]);
+    expect([...kinds].sort()).toEqual([
+      "ConfigMap",
+      "CronJob",
+      "DaemonSet",
+      "Deployment",
+      "HorizontalPodAutoscaler",
+      "Ingress",
+      "Job",
+      "Namespace",
+      "Node",
+      "PersistentVolumeClaim",
+      "Pod",
+      "PodDisruptionBudget",
+      "PriorityClass",
+      "ReplicaSet",
+      "ReplicationController",
+      "Rollout",
+      "Secret",
+      "Service",
+      "StatefulSet",
+    ]);
   });
 
   it("accepts Rollout under Argo's group and coxswain's, Argo's first", () => {

@@ -144,14 +144,27 @@ describe("decideScale (Kubernetes' HPA sync)", () => {
 
   it("a stabilization window takes the highest recommendation of the window down, not the latest", () => {
     const behavior = resolveBehavior({ scaleDown: { stabilizationWindowSeconds: 60 } });
-    const memory: AutoscalerMemory = { recommendations: [{ replicas: 3, at: NOW - 30_000 }, { replicas: 6, at: NOW - 90_000 }], scaleUpEvents: [], scaleDownEvents: [] };
+    const memory: AutoscalerMemory = {
+      recommendations: [
+        { replicas: 3, at: NOW - 30_000 },
+        { replicas: 6, at: NOW - 90_000 },
+      ],
+      scaleUpEvents: [],
+      scaleDownEvents: [],
+    };
     const d = decideScale(input({ currentReplicas: 6, pods: pods([0, 0, 0, 0, 0, 0]), behavior, memory }));
     expect(d.desiredReplicas).toBe(3);
   });
 
   it("the documentation's scale-down policies: 10 % or 4 pods per 60 s, the bigger change (8 of 80)", () => {
     const behavior = resolveBehavior({
-      scaleDown: { stabilizationWindowSeconds: 0, policies: [{ type: "Pods", value: 4, periodSeconds: 60 }, { type: "Percent", value: 10, periodSeconds: 60 }] },
+      scaleDown: {
+        stabilizationWindowSeconds: 0,
+        policies: [
+          { type: "Pods", value: 4, periodSeconds: 60 },
+          { type: "Percent", value: 10, periodSeconds: 60 },
+        ],
+      },
     });
     const idle = (n: number) => pods(Array.from({ length: n }, () => 10));
     const first = decideScale(input({ currentReplicas: 80, maxReplicas: 100, pods: idle(80), behavior }));
@@ -185,7 +198,14 @@ describe("decideScale (Kubernetes' HPA sync)", () => {
     const d = decideScale(input({ currentReplicas: 2, pods: noRequests }));
     expect(d.desiredReplicas).toBe(2);
     expect(conditionOf(d, "ScalingActive")).toBe("False FailedGetResourceMetric");
-    const mixed = decideScale(input({ currentReplicas: 4, pods: pods([0, 0, 0, 0]).map((p) => ({ ...p, usage: { cpu: 0 } })), metrics: [cpuAvg(100), { resource: "memory", type: "AverageValue", averageValue: 1 }], behavior: resolveBehavior({ scaleDown: { stabilizationWindowSeconds: 0 } }) }));
+    const mixed = decideScale(
+      input({
+        currentReplicas: 4,
+        pods: pods([0, 0, 0, 0]).map((p) => ({ ...p, usage: { cpu: 0 } })),
+        metrics: [cpuAvg(100), { resource: "memory", type: "AverageValue", averageValue: 1 }],
+        behavior: resolveBehavior({ scaleDown: { stabilizationWindowSeconds: 0 } }),
+      }),
+    );
     expect(mixed.desiredReplicas).toBe(4);
   });
 
@@ -201,7 +221,12 @@ describe("decideScale (Kubernetes' HPA sync)", () => {
       ({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: { name: "h" }, spec: { scaleTargetRef: { kind: "Deployment", name: "w" }, maxReplicas: 3, ...(metrics ? { metrics } : {}) } }) as never;
     expect(resolveMetrics(hpa())).toEqual([{ resource: "cpu", type: "Utilization", averageUtilization: 80 }]);
     expect(
-      resolveMetrics(hpa([{ type: "Resource", resource: { name: "cpu", target: { type: "AverageValue", averageValue: "0.5" } } }, { type: "Resource", resource: { name: "memory", target: { type: "AverageValue", averageValue: "64Mi" } } }])),
+      resolveMetrics(
+        hpa([
+          { type: "Resource", resource: { name: "cpu", target: { type: "AverageValue", averageValue: "0.5" } } },
+          { type: "Resource", resource: { name: "memory", target: { type: "AverageValue", averageValue: "64Mi" } } },
+        ]),
+      ),
     ).toEqual([
       { resource: "cpu", type: "AverageValue", averageValue: 500 },
       { resource: "memory", type: "AverageValue", averageValue: 64 * 2 ** 20 },

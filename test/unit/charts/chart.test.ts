@@ -25,7 +25,14 @@ function standIn(template: string): string {
   const out: string[] = [];
   for (const line of template.split("\n")) {
     const trimmed = line.trim();
-    if (/^(\{\{-?[^}]*-?\}\}\s*)+$/.test(trimmed) && trimmed.split(/\}\}\s*/).filter(Boolean).every((a) => CONTROL.test(a.trim()))) continue;
+    if (
+      /^(\{\{-?[^}]*-?\}\}\s*)+$/.test(trimmed) &&
+      trimmed
+        .split(/\}\}\s*/)
+        .filter(Boolean)
+        .every((a) => CONTROL.test(a.trim()))
+    )
+      continue;
     const nindent = /^\{\{-?.*\|\s*nindent\s+(\d+)\s*-?\}\}$/.exec(trimmed);
     if (nindent) out.push(`${" ".repeat(Number(nindent[1]))}rendered_by_helm: x`);
     else out.push(line.replace(/\{\{-?.*?-?\}\}/g, "x"));
@@ -89,7 +96,21 @@ describe("the Helm chart", () => {
   it("passes only flags that coxswain run accepts", () => {
     const flags = new Set<string>();
     for (const t of templates) for (const m of t.matchAll(/- --([a-z-]+)=/g)) flags.add(m[1]!);
-    expect([...flags].sort()).toEqual(["age-key-file", "api-token-file", "branch", "git-credentials-file", "listen", "log-format", "log-level", "path", "poll-interval", "repo", "runtime", "state-dir", "webhook-secret-file"]);
+    expect([...flags].sort()).toEqual([
+      "age-key-file",
+      "api-token-file",
+      "branch",
+      "git-credentials-file",
+      "listen",
+      "log-format",
+      "log-level",
+      "path",
+      "poll-interval",
+      "repo",
+      "runtime",
+      "state-dir",
+      "webhook-secret-file",
+    ]);
     for (const f of flags) expect(RUN_USAGE, `--${f}`).toContain(`--${f} `);
   });
 
@@ -109,7 +130,12 @@ describe("the Helm chart", () => {
 
   it("mounts each Secret at the file its flag reads, and the state volume at --state-dir", () => {
     const deployment = text("deployment.yaml");
-    for (const [flag, dir, file] of [["api-token-file", "/etc/coxswain/api", "tokens"], ["git-credentials-file", "/etc/coxswain/git", "credentials"], ["webhook-secret-file", "/etc/coxswain/webhook", "secret"], ["age-key-file", "/etc/coxswain/age", "keys.txt"]] as const) {
+    for (const [flag, dir, file] of [
+      ["api-token-file", "/etc/coxswain/api", "tokens"],
+      ["git-credentials-file", "/etc/coxswain/git", "credentials"],
+      ["webhook-secret-file", "/etc/coxswain/webhook", "secret"],
+      ["age-key-file", "/etc/coxswain/age", "keys.txt"],
+    ] as const) {
       expect(deployment).toContain(`- --${flag}=${dir}/${file}`);
       expect(deployment).toContain(`mountPath: ${dir}\n`);
       // The key the chart's own Secret stores is the file name the flag reads.

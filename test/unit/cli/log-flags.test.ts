@@ -23,7 +23,14 @@ describe("--log-format json", () => {
     log.child({ commit: "0123abc" }).child({ workload: "Deployment/default/web" }).warn("Deployment/default/web revision 2: failed", { node: "n1" });
     expect(lines).toHaveLength(1);
     const o = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(o).toEqual({ level: "warn", time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), msg: "Deployment/default/web revision 2: failed", commit: "0123abc", workload: "Deployment/default/web", node: "n1" });
+    expect(o).toEqual({
+      level: "warn",
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      msg: "Deployment/default/web revision 2: failed",
+      commit: "0123abc",
+      workload: "Deployment/default/web",
+      node: "n1",
+    });
     expect(Math.abs(Date.parse(o.time as string) - Date.now())).toBeLessThan(60_000);
   });
 
@@ -87,12 +94,7 @@ describe("the flags", () => {
     expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([expect.objectContaining({ level: "warn", msg: "written", commit: "abcdef0" })]);
   });
 
-  it.each([
-    [["--log-format", "yaml"]],
-    [["--log-format", "JSON"]],
-    [["--log-level", "verbose"]],
-    [["--log-level", ""]],
-  ])("refuses %j as InvalidArgument, and `coxswain run` exits 2", async (flags) => {
+  it.each([[["--log-format", "yaml"]], [["--log-format", "JSON"]], [["--log-level", "verbose"]], [["--log-level", ""]]])("refuses %j as InvalidArgument, and `coxswain run` exits 2", async (flags) => {
     let code = "ok";
     try {
       await runOptions(["--repo", "/srv/repo", ...flags], () => undefined);

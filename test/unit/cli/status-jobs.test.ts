@@ -75,7 +75,16 @@ describe("coxswain status with Jobs", () => {
           runs: [{ name: "nightly-29947020", scheduledAt: "2026-12-06T01:00:00.000Z", phase: "Complete", finishedAt: "2026-12-06T01:00:09.123Z" }],
           removing: [],
         },
-        { namespace: "default", name: "paused", schedule: "@hourly", suspend: true, createdAt: "2026-12-01T00:00:00.000Z", nextRunAt: "2026-12-06T11:00:00.000Z", runs: [{ name: "paused-1", scheduledAt: "2026-12-06T10:00:00.000Z", phase: "Running" }], removing: [] },
+        {
+          namespace: "default",
+          name: "paused",
+          schedule: "@hourly",
+          suspend: true,
+          createdAt: "2026-12-01T00:00:00.000Z",
+          nextRunAt: "2026-12-06T11:00:00.000Z",
+          runs: [{ name: "paused-1", scheduledAt: "2026-12-06T10:00:00.000Z", phase: "Running" }],
+          removing: [],
+        },
       ],
     };
     const lines = formatStatus(report);

@@ -34,7 +34,7 @@ describe("claims planned", () => {
     expect(plan.records).toMatchObject([{ claim: "shop/db", phase: "Released", node: "a", removeByHand: "docker -H tcp://127.0.0.1:2375 volume rm cxclaim_op_shop_db" }]);
   });
 
-  it("removes the data of a released claim that carried coxswain.io/delete-data-on-removal: \"true\", on every node that has it", () => {
+  it('removes the data of a released claim that carried coxswain.io/delete-data-on-removal: "true", on every node that has it', () => {
     const volumes = [
       { claim: "shop/db", node: "a", volume: "v" },
       { claim: "shop/db", node: "b", volume: "v" },

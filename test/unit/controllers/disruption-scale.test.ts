@@ -72,7 +72,10 @@ function pod(name: string, owner: string, node = "n1", ready = true): ObservedPo
 function daemonRecord(desired: number): WorkloadRecords {
   return (key) =>
     key === "DaemonSet/default/agent"
-      ? ({ kind: "DaemonSet", daemonSet: { desiredNumberScheduled: desired, currentNumberScheduled: 2, numberMisscheduled: 0, numberReady: 2, updatedNumberScheduled: 2, numberAvailable: 2, numberUnavailable: 0, nodes: [] } } as unknown as WorkloadRecord)
+      ? ({
+          kind: "DaemonSet",
+          daemonSet: { desiredNumberScheduled: desired, currentNumberScheduled: 2, numberMisscheduled: 0, numberReady: 2, updatedNumberScheduled: 2, numberAvailable: 2, numberUnavailable: 0, nodes: [] },
+        } as unknown as WorkloadRecord)
       : undefined;
 }
 
@@ -80,7 +83,14 @@ const AGENT = "DaemonSet/default/agent";
 const DB = "StatefulSet/default/db";
 
 describe("the scale budgets count", () => {
-  const cases: { name: string; docs: string[]; budget: string; pods: ObservedPod[]; records?: WorkloadRecords; want: { expectedPods: number; desiredHealthy: number; currentHealthy: number; disruptionsAllowed: number } }[] = [
+  const cases: {
+    name: string;
+    docs: string[];
+    budget: string;
+    pods: ObservedPod[];
+    records?: WorkloadRecords;
+    want: { expectedPods: number; desiredHealthy: number; currentHealthy: number; disruptionsAllowed: number };
+  }[] = [
     {
       name: "a DaemonSet: its desiredNumberScheduled (3 nodes should run it, 2 pods exist)",
       docs: [DAEMON],

@@ -109,10 +109,15 @@ function setup(initial: DesiredGraph) {
     setGraph: (g: DesiredGraph) => (graph = g),
     /** Reconciles the sets until each has `replicas` ready pods. */
     async settle(sets: Record<string, number>): Promise<void> {
-      await waitFor("every set ready", async () => {
-        for (const name of Object.keys(sets)) await controller.reconcile(`StatefulSet/default/${name}`);
-        return Object.entries(sets).every(([name, n]) => fleet.pods(`StatefulSet/default/${name}`).filter((p) => p.ready).length === n);
-      }, 30_000, 100);
+      await waitFor(
+        "every set ready",
+        async () => {
+          for (const name of Object.keys(sets)) await controller.reconcile(`StatefulSet/default/${name}`);
+          return Object.entries(sets).every(([name, n]) => fleet.pods(`StatefulSet/default/${name}`).filter((p) => p.ready).length === n);
+        },
+        30_000,
+        100,
+      );
     },
     live: (name: string) =>
       fleet
@@ -149,9 +154,21 @@ describe("a StatefulSet's drain and PodDisruptionBudgets", () => {
     { name: "no budget: the highest ordinal on the draining node goes", kept: ["db-0", "db-1"] },
     { name: "maxUnavailable 1 allows one disruption", budget: "maxUnavailable: 1\n  selector: {matchLabels: {tier: data}}", kept: ["db-0", "db-1"] },
     { name: "a budget over other pods does not hold it", budget: "minAvailable: 3\n  selector: {matchLabels: {app: web}}", kept: ["db-0", "db-1"] },
-    { name: "minAvailable 3 of 3 holds it", budget: "minAvailable: 3\n  selector: {matchLabels: {tier: data}}", ...held("drain of node a waits: PodDisruptionBudget default/data allows 0 disruptions (3 healthy, 3 desired)") },
-    { name: 'minAvailable "100%" (of spec.replicas) holds it', budget: 'minAvailable: "100%"\n  selector: {matchLabels: {tier: data}}', ...held("drain of node a waits: PodDisruptionBudget default/data allows 0 disruptions (3 healthy, 3 desired)") },
-    { name: "maxUnavailable 0 holds it", budget: "maxUnavailable: 0\n  selector: {matchLabels: {app: db}}", ...held("drain of node a waits: PodDisruptionBudget default/data allows 0 disruptions (3 healthy, 3 desired)") },
+    {
+      name: "minAvailable 3 of 3 holds it",
+      budget: "minAvailable: 3\n  selector: {matchLabels: {tier: data}}",
+      ...held("drain of node a waits: PodDisruptionBudget default/data allows 0 disruptions (3 healthy, 3 desired)"),
+    },
+    {
+      name: 'minAvailable "100%" (of spec.replicas) holds it',
+      budget: 'minAvailable: "100%"\n  selector: {matchLabels: {tier: data}}',
+      ...held("drain of node a waits: PodDisruptionBudget default/data allows 0 disruptions (3 healthy, 3 desired)"),
+    },
+    {
+      name: "maxUnavailable 0 holds it",
+      budget: "maxUnavailable: 0\n  selector: {matchLabels: {app: db}}",
+      ...held("drain of node a waits: PodDisruptionBudget default/data allows 0 disruptions (3 healthy, 3 desired)"),
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -187,7 +204,7 @@ describe("a StatefulSet's drain and PodDisruptionBudgets", () => {
     const s = setup(graphOf([setYaml("db", 3), budget]));
     cleanup = () => s.fleet.close();
     await s.fleet.setNodes([node("a")]);
-  s.fleet.start();
+    s.fleet.start();
     await s.settle({ db: 3 });
     s.setGraph(graphOf([setYaml("db", 3, "db:2"), budget]));
     await s.controller.reconcile("StatefulSet/default/db");
@@ -200,7 +217,7 @@ describe("a StatefulSet's drain and PodDisruptionBudgets", () => {
     const s = setup(graphOf([setYaml("db", 2), setYaml("cache", 2), budget]));
     cleanup = () => s.fleet.close();
     await s.fleet.setNodes([node("a")]);
-  s.fleet.start();
+    s.fleet.start();
     await s.settle({ db: 2, cache: 2 });
     await s.fleet.setNodes([node("a", true), node("b")]);
     await s.controller.reconcile("StatefulSet/default/cache");
@@ -218,10 +235,15 @@ describe("a DaemonSet on a draining node", () => {
     cleanup = () => s.fleet.close();
     await s.fleet.setNodes([node("a", false, { zone: "x" }), node("b", false, { zone: "x" })]);
     s.fleet.start();
-    await waitFor("the agent on both nodes", async () => {
-      await s.daemons.reconcile("DaemonSet/default/agent");
-      return s.fleet.pods("DaemonSet/default/agent").filter((p) => p.ready).length === 2;
-    }, 30_000, 100);
+    await waitFor(
+      "the agent on both nodes",
+      async () => {
+        await s.daemons.reconcile("DaemonSet/default/agent");
+        return s.fleet.pods("DaemonSet/default/agent").filter((p) => p.ready).length === 2;
+      },
+      30_000,
+      100,
+    );
     return s;
   }
 

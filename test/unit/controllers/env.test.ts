@@ -15,13 +15,12 @@ const secret = (name: string, values: Record<string, string>): Secret => ({
   type: "Opaque",
   data: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
 });
-const lookupOf = (...objects: DesiredObject[]) => (key: string) => objects.find((o) => keyOf(o) === key);
+const lookupOf =
+  (...objects: DesiredObject[]) =>
+  (key: string) =>
+    objects.find((o) => keyOf(o) === key);
 
-const OBJECTS = [
-  cm("cfg", { greeting: "hi $(PORT)", LEVEL: "info", "bad key": "x", "1st": "y" }),
-  cm("more", { LEVEL: "debug", EXTRA: "e" }),
-  secret("db", { password: "s3cr3t-$$-value", user: "app" }),
-];
+const OBJECTS = [cm("cfg", { greeting: "hi $(PORT)", LEVEL: "info", "bad key": "x", "1st": "y" }), cm("more", { LEVEL: "debug", EXTRA: "e" }), secret("db", { password: "s3cr3t-$$-value", user: "app" })];
 
 const POD: Omit<PodEnvContext, "containers"> = { namespace: "shop", labels: { app: "web", tier: "front" }, annotations: { "example.com/team": "blue" } };
 const FACTS: PodFacts = { pod: "web-abc-1", node: "n1", hostIP: "10.0.0.5", podIP: "10.0.0.5", allocatable: { cpuMillis: 3500, memoryBytes: 8 * 2 ** 30 } };
@@ -110,7 +109,13 @@ describe("container environment", () => {
     },
     {
       name: "envFrom with a prefix names the variables prefix + key, and a key valid only with the prefix is kept",
-      container: container([], [{ prefix: "CFG_", configMapRef: { name: "cfg" } }, { prefix: "DB_", secretRef: { name: "db" } }]),
+      container: container(
+        [],
+        [
+          { prefix: "CFG_", configMapRef: { name: "cfg" } },
+          { prefix: "DB_", secretRef: { name: "db" } },
+        ],
+      ),
       want: { CFG_greeting: "hi $(PORT)", CFG_LEVEL: "info", CFG_1st: "y", DB_password: "s3cr3t-$$-value", DB_user: "app" },
     },
     {

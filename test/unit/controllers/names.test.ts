@@ -3,24 +3,20 @@
  * whatever the random source does.
  */
 import { describe, expect, it } from "vitest";
-import {
-  POD_NAME_ALPHABET,
-  POD_NAME_MAX_DRAWS,
-  POD_NAME_SUFFIX_LENGTH,
-  podNameSuffix,
-  uniquePodName,
-  type RandomInt,
-} from "../../../operator/src/controllers/workload/names.js";
+import { POD_NAME_ALPHABET, POD_NAME_MAX_DRAWS, POD_NAME_SUFFIX_LENGTH, podNameSuffix, uniquePodName, type RandomInt } from "../../../operator/src/controllers/workload/names.js";
 import { seededRandom } from "../../../operator/src/scheduler/random.js";
 
 /** A random source that returns the given indexes in order, then repeats the last one. */
 function scripted(indexes: number[]): RandomInt & { calls: number } {
-  const f = Object.assign((n: number) => {
-    const i = indexes[Math.min(f.calls, indexes.length - 1)]!;
-    f.calls++;
-    if (i >= n) throw new Error(`index ${i} out of range ${n}`);
-    return i;
-  }, { calls: 0 });
+  const f = Object.assign(
+    (n: number) => {
+      const i = indexes[Math.min(f.calls, indexes.length - 1)]!;
+      f.calls++;
+      if (i >= n) throw new Error(`index ${i} out of range ${n}`);
+      return i;
+    },
+    { calls: 0 },
+  );
   return f;
 }
 
@@ -66,7 +62,11 @@ describe("unique pod names", () => {
     const random = seededRandom(3);
     const taken = new Set<string>();
     for (let i = 0; i < 10_000; i++) {
-      const { name } = uniquePodName("web-5d8f", (n) => taken.has(n), (n) => Math.floor(random() * Math.min(n, 2)));
+      const { name } = uniquePodName(
+        "web-5d8f",
+        (n) => taken.has(n),
+        (n) => Math.floor(random() * Math.min(n, 2)),
+      );
       expect(taken.has(name)).toBe(false);
       taken.add(name);
     }

@@ -14,7 +14,15 @@ import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 import { deployment, manifest, service } from "../graph/fabricate.js";
 
 const GiB = 2 ** 30;
-const node = (name: string, network: "host" | "bridge"): NodeConfig => ({ name, endpoint: `unix:///fake/${name}.sock`, network, address: "127.0.0.1", portRange: { from: 30000, to: 30009 }, unschedulable: false, labels: {} });
+const node = (name: string, network: "host" | "bridge"): NodeConfig => ({
+  name,
+  endpoint: `unix:///fake/${name}.sock`,
+  network,
+  address: "127.0.0.1",
+  portRange: { from: 30000, to: 30009 },
+  unschedulable: false,
+  labels: {},
+});
 const headless = (selector: Record<string, string>): Service => {
   const s = service("web", "default", { selector, ports: [{ name: "http", port: 8080 }] });
   return { ...s, spec: { ...s.spec, clusterIP: "None" } };

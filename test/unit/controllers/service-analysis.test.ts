@@ -71,7 +71,19 @@ function harness(analysis = true, proxy?: () => FakeProxy) {
 /** The `listen` section of `name` in the last text `proxy` was given, without indentation. */
 const listen = (proxy: FakeProxy, name: string): string[] => proxySection(proxy, `listen ${name}`);
 
-const record = (serverAddress: string): RequestRecord => ({ at: 1, mode: "http", backend: "default.web:80", server: "s1", serverAddress, status: 200, responseMs: 1, totalMs: 1, termination: "--", retries: 0, redispatched: false });
+const record = (serverAddress: string): RequestRecord => ({
+  at: 1,
+  mode: "http",
+  backend: "default.web:80",
+  server: "s1",
+  serverAddress,
+  status: 200,
+  responseMs: 1,
+  totalMs: 1,
+  termination: "--",
+  retries: 0,
+  redispatched: false,
+});
 
 describe("the service controller and canary analysis", () => {
   it("makes the listeners of a Service that selects a Rollout with an analysis step log their requests, on every node, and no other", async () => {

@@ -62,7 +62,8 @@ function harness(opts: { forwarders?: (n: NodeConfig) => FakeForwarders; proxy?:
       },
     }),
   });
-  const nodeStatus = (svc: string, n: string) => (parse(h.status.get(`services/default/${svc}.yaml`)!) as { nodes: { node: string; bridge?: { address?: string; serving: boolean; error?: string } }[] }).nodes.find((x) => x.node === n);
+  const nodeStatus = (svc: string, n: string) =>
+    (parse(h.status.get(`services/default/${svc}.yaml`)!) as { nodes: { node: string; bridge?: { address?: string; serving: boolean; error?: string } }[] }).nodes.find((x) => x.node === n);
   return Object.assign(h, { forwarders, nodeStatus });
 }
 
@@ -70,8 +71,26 @@ function harness(opts: { forwarders?: (n: NodeConfig) => FakeForwarders; proxy?:
 const planned = new Map(
   serviceForwarders(
     [
-      { namespace: "default", name: "api", type: "ClusterIP", ports: [{ port: 80, targetPort: "http", protocol: "TCP", mode: "http" }], sessionAffinity: "None", affinityTimeoutSeconds: 10800, publishNotReadyAddresses: false, headless: false },
-      { namespace: "default", name: "web", type: "ClusterIP", ports: [{ port: 80, targetPort: "http", protocol: "TCP", mode: "http" }], sessionAffinity: "None", affinityTimeoutSeconds: 10800, publishNotReadyAddresses: false, headless: false },
+      {
+        namespace: "default",
+        name: "api",
+        type: "ClusterIP",
+        ports: [{ port: 80, targetPort: "http", protocol: "TCP", mode: "http" }],
+        sessionAffinity: "None",
+        affinityTimeoutSeconds: 10800,
+        publishNotReadyAddresses: false,
+        headless: false,
+      },
+      {
+        namespace: "default",
+        name: "web",
+        type: "ClusterIP",
+        ports: [{ port: 80, targetPort: "http", protocol: "TCP", mode: "http" }],
+        sessionAffinity: "None",
+        affinityTimeoutSeconds: 10800,
+        publishNotReadyAddresses: false,
+        headless: false,
+      },
     ],
     NETWORK.serviceRange!,
   ).map((f) => [f.key, f]),
@@ -103,7 +122,7 @@ describe("the service controller on bridge nodes", () => {
   });
 
   it("keeps serving a node whose bridge network has no Service range, and says why in the status files and the log", async () => {
-    const h = harness({ forwarders: (n) => new FakeForwarders(n.name === "n2" ? { ...NETWORK, serviceRange: undefined, problem: "it has no io.coxswain.service-range label" } as BridgeNetwork : NETWORK) });
+    const h = harness({ forwarders: (n) => new FakeForwarders(n.name === "n2" ? ({ ...NETWORK, serviceRange: undefined, problem: "it has no io.coxswain.service-range label" } as BridgeNetwork) : NETWORK) });
     await h.run();
     expect(h.proxies.get("n2")!.reloads.at(-1)).toContain("listen default.web:80");
     expect(h.proxies.get("n2")!.reloads.at(-1)).not.toContain("frontend bridge");
@@ -117,7 +136,8 @@ describe("the service controller on bridge nodes", () => {
     const busy = (): FakeProxy => {
       const p = new FakeProxy();
       const apply = p.apply.bind(p);
-      p.apply = (change) => (change.reload && change.text.includes("frontend bridge") ? Promise.reject(new CoxError("ProxyBindFailed", "the node proxy cannot listen on 172.18.0.1:30999 (Address already in use)")) : apply(change));
+      p.apply = (change) =>
+        change.reload && change.text.includes("frontend bridge") ? Promise.reject(new CoxError("ProxyBindFailed", "the node proxy cannot listen on 172.18.0.1:30999 (Address already in use)")) : apply(change);
       return p;
     };
     const h = harness({ proxy: (n) => (n.name === "n2" ? busy() : new FakeProxy()) });

@@ -17,7 +17,12 @@ import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
 import { proxySection, readyPod, serviceHarness } from "../../support/service-harness.js";
 
 const TLS = fileURLToPath(new URL("../../fixtures/manifests/tls/", import.meta.url));
-const indent = (text: string): string => text.trim().split("\n").map((l) => `    ${l}`).join("\n");
+const indent = (text: string): string =>
+  text
+    .trim()
+    .split("\n")
+    .map((l) => `    ${l}`)
+    .join("\n");
 
 const MANIFESTS = `
 apiVersion: apps/v1
@@ -93,7 +98,10 @@ describe("the service controller with Ingresses", () => {
   it("gives every node's proxy the ingress frontend on its own address, HTTPS with the certificate as files", async () => {
     const h = harness({ ingress: { httpPort: 30000, httpsPort: 8443 } });
     await h.run();
-    for (const [name, address] of [["n1", "10.0.0.1"], ["n2", "10.0.0.2"]] as const) {
+    for (const [name, address] of [
+      ["n1", "10.0.0.1"],
+      ["n2", "10.0.0.2"],
+    ] as const) {
       const proxy = h.proxies.get(name)!;
       const binds = section(proxy, "frontend ingress").filter((l) => l.startsWith("bind "));
       const crtList = [...proxy.files.keys()].find((f) => f.endsWith(".crt-list"))!;
@@ -148,7 +156,10 @@ describe("the service controller with Ingresses", () => {
   });
 
   it("leaves the ingress out where its port is a Service's nodePort, keeps serving the Service there, and says why", async () => {
-    const taken = MANIFESTS.replace("    - {name: http, port: 80, targetPort: http}", "    - {name: http, port: 80, targetPort: http, nodePort: 30000}").replace("spec:\n  selector: {app: web}\n  ports:", "spec:\n  type: NodePort\n  selector: {app: web}\n  ports:");
+    const taken = MANIFESTS.replace("    - {name: http, port: 80, targetPort: http}", "    - {name: http, port: 80, targetPort: http, nodePort: 30000}").replace(
+      "spec:\n  selector: {app: web}\n  ports:",
+      "spec:\n  type: NodePort\n  selector: {app: web}\n  ports:",
+    );
     const h = harness({ ingress: { httpPort: 30000 }, manifests: taken });
     await h.run();
     const proxy = h.proxies.get("n1")!;
@@ -156,7 +167,10 @@ describe("the service controller with Ingresses", () => {
     expect(section(proxy, "listen default.web:80")).toContain("bind 10.0.0.1:30000");
     expect(parse(h.status.get("ingresses/default/shop.yaml")!)).toMatchObject({
       served: true,
-      nodes: [{ node: "n1", serving: false, error: expect.stringMatching(/^InvalidArgument: .*10\.0\.0\.1:30000/) }, { node: "n2", serving: false }],
+      nodes: [
+        { node: "n1", serving: false, error: expect.stringMatching(/^InvalidArgument: .*10\.0\.0\.1:30000/) },
+        { node: "n2", serving: false },
+      ],
     });
   });
 
@@ -164,7 +178,8 @@ describe("the service controller with Ingresses", () => {
     const busy = (): FakeProxy => {
       const p = new FakeProxy();
       const apply = p.apply.bind(p);
-      p.apply = (change) => (change.reload && change.text.includes("frontend ingress") ? Promise.reject(new CoxError("ProxyBindFailed", "the node proxy cannot listen on 10.0.0.2:30000 (Address already in use)")) : apply(change));
+      p.apply = (change) =>
+        change.reload && change.text.includes("frontend ingress") ? Promise.reject(new CoxError("ProxyBindFailed", "the node proxy cannot listen on 10.0.0.2:30000 (Address already in use)")) : apply(change);
       return p;
     };
     const h = harness({ ingress: { httpPort: 30000 }, proxy: (n) => (n.name === "n2" ? busy() : new FakeProxy()) });
@@ -172,9 +187,17 @@ describe("the service controller with Ingresses", () => {
     expect(h.proxies.get("n2")!.reloads.at(-1)).toContain("listen default.web:80");
     expect(h.proxies.get("n2")!.reloads.at(-1)).not.toContain("frontend ingress");
     expect(h.proxies.get("n1")!.reloads.at(-1)).toContain("frontend ingress");
-    expect(parse(h.status.get("services/default/web.yaml")!)).toMatchObject({ nodes: [{ node: "n1", serving: true }, { node: "n2", serving: true }] });
+    expect(parse(h.status.get("services/default/web.yaml")!)).toMatchObject({
+      nodes: [
+        { node: "n1", serving: true },
+        { node: "n2", serving: true },
+      ],
+    });
     expect(parse(h.status.get("ingresses/default/shop.yaml")!)).toMatchObject({
-      nodes: [{ node: "n1", serving: true }, { node: "n2", serving: false, error: expect.stringMatching(/^ProxyBindFailed: /) }],
+      nodes: [
+        { node: "n1", serving: true },
+        { node: "n2", serving: false, error: expect.stringMatching(/^ProxyBindFailed: /) },
+      ],
     });
     expect(h.logs).toContain("Ingresses are not served on node n2 (ProxyBindFailed: the node proxy cannot listen on 10.0.0.2:30000 (Address already in use))");
   });

@@ -18,7 +18,10 @@ spec:
 
 describe("the service controller's node proxies", () => {
   it("replaces a node's proxy when the Node names another proxy image, and keeps the one whose image is unchanged", async () => {
-    const nodes = [{ ...fakeNode("n1", "10.0.0.1"), proxyImage: "haproxy:2.6" }, { ...fakeNode("n2", "10.0.0.2"), proxyImage: "haproxy:2.6" }];
+    const nodes = [
+      { ...fakeNode("n1", "10.0.0.1"), proxyImage: "haproxy:2.6" },
+      { ...fakeNode("n2", "10.0.0.2"), proxyImage: "haproxy:2.6" },
+    ];
     const h = serviceHarness({ manifests: WEB, nodes, pods: [readyPod({ name: "web-a", node: "n1", labels: { app: "web" }, hostPort: 30500 })] });
     await h.run();
     const [first, other] = [h.proxies.get("n1")!, h.proxies.get("n2")!];

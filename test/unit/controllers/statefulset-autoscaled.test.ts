@@ -97,14 +97,19 @@ async function setup(graph: DesiredGraph) {
   const settle = async (want: string[]) => {
     const seen: string[][] = [];
     let maxUnready = 0;
-    await waitFor(`pods ${want.join(", ")} ready`, async () => {
-      await controller.reconcile(KEY);
-      const pods = fleet.pods(KEY);
-      maxUnready = Math.max(maxUnready, pods.filter((p) => !p.ready || p.phase === "Terminating").length);
-      const now = live();
-      if (seen.at(-1)?.join() !== now.join()) seen.push(now);
-      return now.join() === want.join() && pods.length === want.length && pods.every((p) => p.ready) ? true : undefined;
-    }, 30_000, 50);
+    await waitFor(
+      `pods ${want.join(", ")} ready`,
+      async () => {
+        await controller.reconcile(KEY);
+        const pods = fleet.pods(KEY);
+        maxUnready = Math.max(maxUnready, pods.filter((p) => !p.ready || p.phase === "Terminating").length);
+        const now = live();
+        if (seen.at(-1)?.join() !== now.join()) seen.push(now);
+        return now.join() === want.join() && pods.length === want.length && pods.every((p) => p.ready) ? true : undefined;
+      },
+      30_000,
+      50,
+    );
     return { seen, maxUnready };
   };
   return { fleet, records, state, asked, controller, settle, live };
@@ -117,7 +122,10 @@ describe("a StatefulSet an autoscaler scales", () => {
     expect(s.asked).toContain(KEY);
     s.state.count = 3;
     const up = await s.settle(["db-0", "db-1", "db-2"]);
-    expect(up.seen).toEqual([["db-0", "db-1"], ["db-0", "db-1", "db-2"]]);
+    expect(up.seen).toEqual([
+      ["db-0", "db-1"],
+      ["db-0", "db-1", "db-2"],
+    ]);
     expect(up.maxUnready).toBe(1);
     expect(s.records.get(KEY)!.replicas).toMatchObject({ desired: 3, ready: 3 });
     expect(s.records.get(KEY)!.statefulSet?.podManagementPolicy).toBe("OrderedReady");

@@ -60,7 +60,7 @@ describe("pod template", () => {
     expect(planTemplate(deployment({ image: "app:v2" }), lookup(cfg("hi"))).revision).not.toBe(base);
   });
 
-  it("runs the containers under the engine's init unless the template says coxswain.io/init: \"false\", which is a new revision", () => {
+  it('runs the containers under the engine\'s init unless the template says coxswain.io/init: "false", which is a new revision', () => {
     const at = { pod: "web-abc-1", node: node("host"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" };
     const plain = planTemplate(deployment(), lookup(cfg("hi")));
     expect(podLaunches(plain, at)[0]!.noInit).toBeUndefined();
@@ -80,7 +80,10 @@ describe("pod template", () => {
     expect(launch!.env.URL).toBe("http://localhost:30001/");
     expect(launch!.env.GREETING).toBe("hi");
     expect(launch!.args).toEqual(["--listen=30001", "--admin=30002", "$(PORT)", "$(UNKNOWN)"]);
-    expect(launch!.ports.map((p) => [p.containerPort, p.hostPort])).toEqual([[8080, 30001], [9090, 30002]]);
+    expect(launch!.ports.map((p) => [p.containerPort, p.hostPort])).toEqual([
+      [8080, 30001],
+      [9090, 30002],
+    ]);
   });
 
   it("in bridge mode the container sees its declared container ports and the host ports are published to them", () => {
@@ -140,10 +143,7 @@ describe("pod template", () => {
   });
 
   it("a gRPC probe is resolved to the host port of its container port, with its service", () => {
-    const plan = planTemplate(
-      deployment({ livenessProbe: { grpc: { port: 9090, service: "cart" }, periodSeconds: 2 }, startupProbe: { grpc: { port: 8080 } } }),
-      lookup(cfg("hi")),
-    );
+    const plan = planTemplate(deployment({ livenessProbe: { grpc: { port: 9090, service: "cart" }, periodSeconds: 2 }, startupProbe: { grpc: { port: 8080 } } }), lookup(cfg("hi")));
     const [launch] = podLaunches(plan, { pod: "web-abc-1", node: node("bridge"), hostPorts: [30001, 30002], commit: "c0ffee", instance: "coxswain" });
     const probes = JSON.parse(launch!.labels[LABELS.probes]!);
     expect(probes.liveness).toEqual({ type: "grpc", port: 30002, service: "cart", initialDelaySeconds: 0, periodSeconds: 2, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 });

@@ -10,10 +10,19 @@ import type { LaunchVolume } from "../../../operator/src/runtime/types.js";
 const b64 = (text: string): string => Buffer.from(text, "utf8").toString("base64");
 const cm = (data: Record<string, string>): ConfigMap => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg", namespace: "shop" }, data });
 const secret = (stringData: Record<string, string>): Secret => ({ apiVersion: "v1", kind: "Secret", metadata: { name: "creds", namespace: "shop" }, stringData });
-const objects = (...objs: (ConfigMap | Secret)[]): VolumeSourceLookup => (key) => objs.find((o) => `${o.kind}/shop/${o.metadata.name}` === key);
+const objects =
+  (...objs: (ConfigMap | Secret)[]): VolumeSourceLookup =>
+  (key) =>
+    objs.find((o) => `${o.kind}/shop/${o.metadata.name}` === key);
 
 function spec(volumes: PodSpec["volumes"], mounts: NonNullable<PodSpec["containers"][0]["volumeMounts"]> = []): PodSpec {
-  return { containers: [{ name: "app", image: "app:v1", ...(mounts.length ? { volumeMounts: mounts } : {}) }, { name: "sidecar", image: "app:v1" }], volumes };
+  return {
+    containers: [
+      { name: "app", image: "app:v1", ...(mounts.length ? { volumeMounts: mounts } : {}) },
+      { name: "sidecar", image: "app:v1" },
+    ],
+    volumes,
+  };
 }
 
 describe("volume planning", () => {
@@ -22,18 +31,58 @@ describe("volume planning", () => {
       name: "makes one file per ConfigMap key, mode 0644, sorted by path",
       spec: spec([{ name: "c", configMap: { name: "cfg" } }]),
       lookup: objects(cm({ "z.conf": "z", "a.conf": "a" })),
-      volumes: [{ name: "c", type: "files", files: [{ path: "a.conf", mode: 0o644, data: b64("a") }, { path: "z.conf", mode: 0o644, data: b64("z") }] }],
+      volumes: [
+        {
+          name: "c",
+          type: "files",
+          files: [
+            { path: "a.conf", mode: 0o644, data: b64("a") },
+            { path: "z.conf", mode: 0o644, data: b64("z") },
+          ],
+        },
+      ],
     },
     {
       name: "takes only the listed items, at their paths, with their own mode over defaultMode",
-      spec: spec([{ name: "c", configMap: { name: "cfg", defaultMode: 0o440, items: [{ key: "a.conf", path: "etc/a" }, { key: "z.conf", path: "z", mode: 0o600 }] } }]),
-      lookup: objects(cm({ "a.conf": "a", "z.conf": "z", "unused": "u" })),
-      volumes: [{ name: "c", type: "files", files: [{ path: "etc/a", mode: 0o440, data: b64("a") }, { path: "z", mode: 0o600, data: b64("z") }] }],
+      spec: spec([
+        {
+          name: "c",
+          configMap: {
+            name: "cfg",
+            defaultMode: 0o440,
+            items: [
+              { key: "a.conf", path: "etc/a" },
+              { key: "z.conf", path: "z", mode: 0o600 },
+            ],
+          },
+        },
+      ]),
+      lookup: objects(cm({ "a.conf": "a", "z.conf": "z", unused: "u" })),
+      volumes: [
+        {
+          name: "c",
+          type: "files",
+          files: [
+            { path: "etc/a", mode: 0o440, data: b64("a") },
+            { path: "z", mode: 0o600, data: b64("z") },
+          ],
+        },
+      ],
     },
     {
       name: "leaves out a missing key of an optional volume, and makes an empty volume of a missing optional Secret",
       spec: spec([
-        { name: "c", configMap: { name: "cfg", optional: true, items: [{ key: "gone", path: "gone" }, { key: "a", path: "a" }] } },
+        {
+          name: "c",
+          configMap: {
+            name: "cfg",
+            optional: true,
+            items: [
+              { key: "gone", path: "gone" },
+              { key: "a", path: "a" },
+            ],
+          },
+        },
         { name: "s", secret: { secretName: "nowhere", optional: true } },
       ]),
       lookup: objects(cm({ a: "1" })),
@@ -46,11 +95,24 @@ describe("volume planning", () => {
       name: "decodes a Secret's data and stringData into the files' bytes",
       spec: spec([{ name: "s", secret: { secretName: "creds", defaultMode: 0o400 } }]),
       lookup: objects({ ...secret({ password: "hunter2" }), data: { token: b64("t0k3n") } }),
-      volumes: [{ name: "s", type: "files", files: [{ path: "password", mode: 0o400, data: b64("hunter2") }, { path: "token", mode: 0o400, data: b64("t0k3n") }] }],
+      volumes: [
+        {
+          name: "s",
+          type: "files",
+          files: [
+            { path: "password", mode: 0o400, data: b64("hunter2") },
+            { path: "token", mode: 0o400, data: b64("t0k3n") },
+          ],
+        },
+      ],
     },
     {
       name: "makes an emptyDir on disk, and a Memory one with sizeLimit in bytes",
-      spec: spec([{ name: "d", emptyDir: {} }, { name: "m", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } }, { name: "n", emptyDir: { medium: "Memory" } }]),
+      spec: spec([
+        { name: "d", emptyDir: {} },
+        { name: "m", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } },
+        { name: "n", emptyDir: { medium: "Memory" } },
+      ]),
       lookup: objects(),
       volumes: [
         { name: "d", type: "emptyDir" },
@@ -72,7 +134,13 @@ describe("volume planning", () => {
         selector: { matchLabels: { app: "web" } },
         template: {
           metadata: { labels: { app: "web" } },
-          spec: spec([{ name: "c", configMap: { name: "cfg" } }, { name: "d", emptyDir: {} }], [{ name: "d", mountPath: "/data", subPath: "x" }]),
+          spec: spec(
+            [
+              { name: "c", configMap: { name: "cfg" } },
+              { name: "d", emptyDir: {} },
+            ],
+            [{ name: "d", mountPath: "/data", subPath: "x" }],
+          ),
         },
       },
     };
@@ -95,7 +163,10 @@ describe("revisions of templates with volumes", () => {
       spec: { selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "app:v1" }], ...(volumes ? { volumes } : {}) } } },
     };
   }
-  const withBoth: PodSpec["volumes"] = [{ name: "c", configMap: { name: "cfg" } }, { name: "s", secret: { secretName: "creds" } }];
+  const withBoth: PodSpec["volumes"] = [
+    { name: "c", configMap: { name: "cfg" } },
+    { name: "s", secret: { secretName: "creds" } },
+  ];
 
   it("changes when a ConfigMap a volume reads changes", () => {
     const before = planTemplate(deployment(withBoth), objects(cm({ a: "1" }), secret({ k: "v" }))).revision;
@@ -176,7 +247,7 @@ describe("volumes on a Docker engine, planned", () => {
 });
 
 describe("claims and hostPath volumes", () => {
-  it("plans a persistentVolumeClaim volume as the namespace's claim, and a hostPath volume with its type (\"\" when none)", () => {
+  it('plans a persistentVolumeClaim volume as the namespace\'s claim, and a hostPath volume with its type ("" when none)', () => {
     const plan = planVolumes(
       spec([
         { name: "data", persistentVolumeClaim: { claimName: "db", readOnly: true } },

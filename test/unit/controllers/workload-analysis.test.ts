@@ -132,7 +132,14 @@ describe("the analysis in the status record", () => {
     step: 1,
     startedAt: T0,
     windows: [
-      { from: T0, to: T0 + 10_000, phase: "Failed", reason: "success rate 50% (1 of 2 failed) is below 99%", canary: { requests: 2, failed: 1, successRate: 50, latencyRequests: 2, latencyP95Ms: 5 }, stable: { requests: 0, failed: 0, latencyRequests: 0 } },
+      {
+        from: T0,
+        to: T0 + 10_000,
+        phase: "Failed",
+        reason: "success rate 50% (1 of 2 failed) is below 99%",
+        canary: { requests: 2, failed: 1, successRate: 50, latencyRequests: 2, latencyP95Ms: 5 },
+        stable: { requests: 0, failed: 0, latencyRequests: 0 },
+      },
     ],
     verdict: { phase: "Failed", message: "analysis failed: …" },
   };
@@ -143,7 +150,12 @@ describe("the analysis in the status record", () => {
 
   it("is not read back when it is damaged: the analysis starts over", () => {
     const good = analysisRecord(state);
-    for (const bad of [{ ...good, startedAt: "soon" }, { ...good, phase: "Maybe" }, { ...good, windows: [{ ...good.windows[0]!, phase: "Running" }] }, { ...good, windows: undefined }]) {
+    for (const bad of [
+      { ...good, startedAt: "soon" },
+      { ...good, phase: "Maybe" },
+      { ...good, windows: [{ ...good.windows[0]!, phase: "Running" }] },
+      { ...good, windows: undefined },
+    ]) {
       expect(analysisFromRecord(bad as unknown as typeof good)).toBeUndefined();
     }
   });

@@ -1,11 +1,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CoxError } from "../../../operator/src/api/errors.js";
-import {
-  WorkQueue,
-  type ErrorOutcome,
-  type WorkQueueOptions,
-} from "../../../operator/src/engine/queue.js";
+import { WorkQueue, type ErrorOutcome, type WorkQueueOptions } from "../../../operator/src/engine/queue.js";
 import { ControlledHandler, FakeClock, flush } from "./support.js";
 
 function setup(opts: Partial<WorkQueueOptions> = {}) {
@@ -91,9 +87,7 @@ describe("WorkQueue", () => {
       expect(handler.pending()).toHaveLength(1);
     }
     expect(clock.scheduled).toEqual([100, 200, 400, 800, 1_000, 1_000]);
-    expect(errors.map((e) => e.outcome)).toEqual(
-      clock.scheduled.map((ms, i) => ({ retry: "transient", failures: i + 1, requeueAfterMs: ms })),
-    );
+    expect(errors.map((e) => e.outcome)).toEqual(clock.scheduled.map((ms, i) => ({ retry: "transient", failures: i + 1, requeueAfterMs: ms })));
   });
 
   it("forgets a key's failures when it succeeds", async () => {
@@ -244,7 +238,11 @@ describe("WorkQueue", () => {
   });
 
   it("keeps working when the error reporter throws", async () => {
-    const { queue, handler } = setup({ onError: () => { throw new Error("logger broke"); } });
+    const { queue, handler } = setup({
+      onError: () => {
+        throw new Error("logger broke");
+      },
+    });
     queue.start(handler.handle);
     queue.add("a");
     queue.add("b");

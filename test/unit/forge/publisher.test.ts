@@ -79,10 +79,16 @@ describe.each(FORGE_KINDS)("%s", (kind) => {
   it("finds a comment it made before (a restart) by its marker among others", async () => {
     const { forge, publisher } = await setup(kind);
     forge.openRequest("pr/b", 9);
-    forge.comments.set(9, [{ id: 1, body: "LGTM" }, { id: 2, body: "<!-- coxswain-plan pr-b -->\nold" }]);
+    forge.comments.set(9, [
+      { id: 1, body: "LGTM" },
+      { id: 2, body: "<!-- coxswain-plan pr-b -->\nold" },
+    ]);
     publisher.comment({ branch: "pr/b" }, "<!-- coxswain-plan pr-b -->", "<!-- coxswain-plan pr-b -->\nnew");
     await publisher.idle();
-    expect(forge.comments.get(9)).toEqual([{ id: 1, body: "LGTM" }, { id: 2, body: "<!-- coxswain-plan pr-b -->\nnew" }]);
+    expect(forge.comments.get(9)).toEqual([
+      { id: 1, body: "LGTM" },
+      { id: 2, body: "<!-- coxswain-plan pr-b -->\nnew" },
+    ]);
   });
 
   it("comments nothing for a branch without an open request, and says so once", async () => {
@@ -110,7 +116,10 @@ describe("stopping", () => {
       const abort = new AbortController();
       const client = createForgeClient({ kind: "gitea", url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`, repo: "acme/deploy", token: TOKEN, signal: abort.signal });
       const call = client.setStatus({ sha: SHA, state: "pending", context: "coxswain/plan", description: "x" });
-      const outcome = call.then(() => "answered", (err: { code?: string }) => err.code);
+      const outcome = call.then(
+        () => "answered",
+        (err: { code?: string }) => err.code,
+      );
       await new Promise((resolve) => server.once("request", resolve)); // in flight
       abort.abort();
       expect(await outcome).toBe("ForgeRequestFailed");

@@ -17,13 +17,7 @@ describe("buildGraph edges", () => {
   const cases: { name: string; objects: ManifestObject[]; edges: [string, string][] }[] = [
     {
       name: "links a declared Namespace to every object in it, and nothing else",
-      objects: [
-        manifest(namespace("shop")),
-        manifest(configMap("cfg", "shop")),
-        manifest(deployment("web", "shop")),
-        manifest(deployment("web", "default")),
-        manifest(node("n1")),
-      ],
+      objects: [manifest(namespace("shop")), manifest(configMap("cfg", "shop")), manifest(deployment("web", "shop")), manifest(deployment("web", "default")), manifest(node("n1"))],
       edges: [
         ["Namespace/shop", "ConfigMap/shop/cfg"],
         ["Namespace/shop", "Deployment/shop/web"],
@@ -38,7 +32,14 @@ describe("buildGraph edges", () => {
       name: "links a ConfigMap to each Deployment whose env reads it, once however many keys are read",
       objects: [
         manifest(configMap("cfg", "default", { a: "1", b: "2" })),
-        manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }, { configMap: "cfg", key: "b" }] })),
+        manifest(
+          deployment("web", "default", {
+            env: [
+              { configMap: "cfg", key: "a" },
+              { configMap: "cfg", key: "b" },
+            ],
+          }),
+        ),
         manifest(deployment("api", "default", { env: [{ configMap: "cfg", key: "b" }] })),
         manifest(deployment("other", "default")),
       ],
@@ -49,18 +50,12 @@ describe("buildGraph edges", () => {
     },
     {
       name: "links an optional ConfigMap reference when the ConfigMap exists, even without the key",
-      objects: [
-        manifest(configMap("cfg", "default", {})),
-        manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "missing", optional: true }] })),
-      ],
+      objects: [manifest(configMap("cfg", "default", {})), manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "missing", optional: true }] }))],
       edges: [["ConfigMap/default/cfg", "Deployment/default/web"]],
     },
     {
       name: "follows env references in every container, not only the first",
-      objects: [
-        manifest(configMap("cfg", "default", { a: "1" })),
-        manifest(deployment("web", "default", { containers: 2, env: [{ configMap: "cfg", key: "a" }] })),
-      ],
+      objects: [manifest(configMap("cfg", "default", { a: "1" })), manifest(deployment("web", "default", { containers: 2, env: [{ configMap: "cfg", key: "a" }] }))],
       edges: [["ConfigMap/default/cfg", "Deployment/default/web"]],
     },
     {
@@ -84,11 +79,7 @@ describe("buildGraph edges", () => {
     },
     {
       name: "lets cluster-scoped objects depend on objects named with their namespace",
-      objects: [
-        manifest(deployment("db", "default")),
-        manifest(node("n1", dependsOn("Deployment/default/db, Node/n2"))),
-        manifest(node("n2")),
-      ],
+      objects: [manifest(deployment("db", "default")), manifest(node("n1", dependsOn("Deployment/default/db, Node/n2"))), manifest(node("n2"))],
       edges: [
         ["Deployment/default/db", "Node/n1"],
         ["Node/n2", "Node/n1"],
@@ -96,10 +87,7 @@ describe("buildGraph edges", () => {
     },
     {
       name: "merges a dependency declared twice into one edge",
-      objects: [
-        manifest(configMap("cfg", "default", { a: "1" })),
-        manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }], annotations: dependsOn("ConfigMap/cfg,ConfigMap/default/cfg") })),
-      ],
+      objects: [manifest(configMap("cfg", "default", { a: "1" })), manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }], annotations: dependsOn("ConfigMap/cfg,ConfigMap/default/cfg") }))],
       edges: [["ConfigMap/default/cfg", "Deployment/default/web"]],
     },
     {
@@ -160,19 +148,12 @@ describe("buildGraph diagnostics", () => {
     },
     {
       name: "reports an env reference to a ConfigMap of the same name in another namespace",
-      objects: [
-        manifest(namespace("other")),
-        manifest(configMap("cfg", "other", { a: "1" })),
-        manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }] })),
-      ],
+      objects: [manifest(namespace("other")), manifest(configMap("cfg", "other", { a: "1" })), manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }] }))],
       expected: [{ code: "MissingReference", at: 2, path: [...ENV0, "name"] }],
     },
     {
       name: "reports an env reference to a key the ConfigMap does not have, at its key",
-      objects: [
-        manifest(configMap("cfg", "default", { b: "2" })),
-        manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }] })),
-      ],
+      objects: [manifest(configMap("cfg", "default", { b: "2" })), manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }] }))],
       expected: [{ code: "MissingReference", at: 1, path: [...ENV0, "key"] }],
     },
     {
@@ -182,10 +163,7 @@ describe("buildGraph diagnostics", () => {
     },
     {
       name: "reports an explicitly non-optional env reference to a missing key",
-      objects: [
-        manifest(configMap("cfg", "default")),
-        manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a", optional: false }] })),
-      ],
+      objects: [manifest(configMap("cfg", "default")), manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a", optional: false }] }))],
       expected: [{ code: "MissingReference", at: 1, path: [...ENV0, "key"] }],
     },
     {
@@ -206,11 +184,7 @@ describe("buildGraph diagnostics", () => {
     },
     {
       name: "rejects a bare depends-on name that two kinds that make pods have (InvalidField), not one of another kind",
-      objects: [
-        manifest(daemonSet(deployment("db", "default"))),
-        manifest(rollout("db", "default")),
-        manifest(deployment("web", "default", { annotations: dependsOn("db") })),
-      ],
+      objects: [manifest(daemonSet(deployment("db", "default"))), manifest(rollout("db", "default")), manifest(deployment("web", "default", { annotations: dependsOn("db") }))],
       expected: [{ code: "InvalidField", at: 2, path: DEPENDS }],
     },
     {
@@ -220,10 +194,7 @@ describe("buildGraph diagnostics", () => {
     },
     {
       name: "reports a cycle of two Deployments once, on the first one's depends-on",
-      objects: [
-        manifest(deployment("a", "default", { annotations: dependsOn("b") })),
-        manifest(deployment("b", "default", { annotations: dependsOn("a") })),
-      ],
+      objects: [manifest(deployment("a", "default", { annotations: dependsOn("b") })), manifest(deployment("b", "default", { annotations: dependsOn("a") }))],
       expected: [{ code: "DependencyCycle", at: 0, path: DEPENDS }],
     },
     {
@@ -233,10 +204,7 @@ describe("buildGraph diagnostics", () => {
     },
     {
       name: "reports a cycle closed through a derived ConfigMap edge, at the env reference",
-      objects: [
-        manifest(configMap("cfg", "default", { a: "1" }, dependsOn("Deployment/web"))),
-        manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }] })),
-      ],
+      objects: [manifest(configMap("cfg", "default", { a: "1" }, dependsOn("Deployment/web"))), manifest(deployment("web", "default", { env: [{ configMap: "cfg", key: "a" }] }))],
       expected: [{ code: "DependencyCycle", at: 0, path: DEPENDS }],
     },
     {
@@ -261,21 +229,14 @@ describe("buildGraph diagnostics", () => {
 
   it.each(cases)("$name", ({ objects, expected }) => {
     const { diagnostics } = buildGraph(objects);
-    const line = (d: { file: string; line: number; col: number; code: string; severity: string; field: string }) =>
-      `${d.file}:${d.line}:${d.col} ${d.severity} ${d.code} ${d.field}`;
-    const want = expected.map(({ code, at, path }) =>
-      line({ ...objects[at]!.locate(path), code, severity: "error", field: formatFieldPath(path) }),
-    );
+    const line = (d: { file: string; line: number; col: number; code: string; severity: string; field: string }) => `${d.file}:${d.line}:${d.col} ${d.severity} ${d.code} ${d.field}`;
+    const want = expected.map(({ code, at, path }) => line({ ...objects[at]!.locate(path), code, severity: "error", field: formatFieldPath(path) }));
     expect(diagnostics.map(line).sort()).toEqual(want.sort());
     for (const d of diagnostics) expect(d.message.length).toBeGreaterThan(0);
   });
 
   it("returns diagnostics sorted by file, line and column", () => {
-    const objects = [
-      manifest(configMap("z", "nope"), "a.yaml", 40),
-      manifest(configMap("y", "nope"), "a.yaml", 3),
-      manifest(configMap("x", "nope"), "b.yaml", 1),
-    ];
+    const objects = [manifest(configMap("z", "nope"), "a.yaml", 40), manifest(configMap("y", "nope"), "a.yaml", 3), manifest(configMap("x", "nope"), "b.yaml", 1)];
     const at = (i: number) => {
       const p = objects[i]!.locate(["metadata", "namespace"]);
       return `${p.file}:${p.line}`;
@@ -287,7 +248,10 @@ describe("buildGraph diagnostics", () => {
   it("keeps the first of two duplicates by position whatever the input order", () => {
     const first = manifest(deployment("web", "default", { replicas: 1 }), "a.yaml", 10);
     const second = manifest(deployment("web", "default", { replicas: 2 }), "a.yaml", 50);
-    for (const input of [[first, second], [second, first]]) {
+    for (const input of [
+      [first, second],
+      [second, first],
+    ]) {
       const { graph, diagnostics } = buildGraph(input);
       expect(graph.size).toBe(1);
       expect(graph.get("Deployment/default/web")?.source).toEqual(first.source);
@@ -343,9 +307,7 @@ describe("cycles", () => {
   it("handles a depends-on chain of 20,000 objects without deep recursion", () => {
     const n = 20_000;
     const name = (i: number) => `d${String(i).padStart(5, "0")}`;
-    const objects = Array.from({ length: n }, (_, i) =>
-      manifest(deployment(name(i), "default", { annotations: dependsOn(name((i + 1) % n)) })),
-    );
+    const objects = Array.from({ length: n }, (_, i) => manifest(deployment(name(i), "default", { annotations: dependsOn(name((i + 1) % n)) })));
     const { graph, diagnostics } = buildGraph(objects);
     expect(diagnostics.map((d) => d.code)).toEqual(["DependencyCycle"]);
     expect(graph.cycles()[0]).toHaveLength(n);
@@ -368,9 +330,7 @@ describe("DesiredGraph", () => {
     const keys = ["ConfigMap/shop/cfg", "Deployment/shop/api", "Deployment/shop/web", "Namespace/shop", "Node/n1", "Node/n2"];
     expect(graph.keys()).toEqual(keys);
     expect(graph.size).toBe(6);
-    expect(graph.objects().map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
-      "ConfigMap/cfg", "Deployment/api", "Deployment/web", "Namespace/shop", "Node/n1", "Node/n2",
-    ]);
+    expect(graph.objects().map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["ConfigMap/cfg", "Deployment/api", "Deployment/web", "Namespace/shop", "Node/n1", "Node/n2"]);
     expect(graph.ofKind("Node").map((e) => e.object.spec.endpoint)).toEqual(["unix:///run/n1.sock", "unix:///run/n2.sock"]);
     expect(graph.ofKind("Deployment").map((e) => e.key)).toEqual(["Deployment/shop/api", "Deployment/shop/web"]);
   });
@@ -386,9 +346,7 @@ describe("DesiredGraph", () => {
   });
 
   it("orders dependencies first and breaks ties by key", () => {
-    expect(graph.order()).toEqual([
-      "Namespace/shop", "ConfigMap/shop/cfg", "Deployment/shop/api", "Deployment/shop/web", "Node/n1", "Node/n2",
-    ]);
+    expect(graph.order()).toEqual(["Namespace/shop", "ConfigMap/shop/cfg", "Deployment/shop/api", "Deployment/shop/web", "Node/n1", "Node/n2"]);
     expect(graph.dependenciesOf("Deployment/shop/web")).toEqual(["ConfigMap/shop/cfg", "Namespace/shop"]);
     expect(graph.dependentsOf("Namespace/shop")).toEqual(["ConfigMap/shop/cfg", "Deployment/shop/api", "Deployment/shop/web"]);
   });

@@ -2,26 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, dataEqual } from "../../../operator/src/api/canonical.js";
 import type { DesiredObject, ResourceKey } from "../../../operator/src/api/objects.js";
-import {
-  buildGraph,
-  changeDetails,
-  changedFields,
-  DesiredGraph,
-  diffGraphs,
-  formatChange,
-  type ChangeSet,
-} from "../../../operator/src/graph/index.js";
+import { buildGraph, changeDetails, changedFields, DesiredGraph, diffGraphs, formatChange, type ChangeSet } from "../../../operator/src/graph/index.js";
 import { configMap, dependsOn, deployment, manifest, namespace, node, secret } from "./fabricate.js";
 
 const graphOf = (objects: DesiredObject[]) => buildGraph(objects.map((o) => manifest(o))).graph;
 
 describe("diffGraphs", () => {
   it("creates everything, dependencies first, when nothing was applied before", () => {
-    const after = graphOf([
-      deployment("web", "shop", { env: [{ configMap: "cfg", key: "a" }] }),
-      configMap("cfg", "shop", { a: "1" }),
-      namespace("shop"),
-    ]);
+    const after = graphOf([deployment("web", "shop", { env: [{ configMap: "cfg", key: "a" }] }), configMap("cfg", "shop", { a: "1" }), namespace("shop")]);
     const lines = diffGraphs(undefined, after).changes.map(formatChange);
     expect(lines).toEqual(["create Namespace/shop", "create ConfigMap/shop/cfg", "create Deployment/shop/web"]);
     expect(diffGraphs(DesiredGraph.empty(), after)).toEqual(diffGraphs(undefined, after));
@@ -35,14 +23,8 @@ describe("diffGraphs", () => {
 
   it("names the changed fields of an update, two levels deep and sorted", () => {
     const before = graphOf([deployment("web", "default", { replicas: 1, image: "app:v1" }), configMap("cfg", "default", { a: "1", "b.conf": "x" })]);
-    const after = graphOf([
-      deployment("web", "default", { replicas: 3, image: "app:v2", annotations: { note: "x" } }),
-      configMap("cfg", "default", { a: "1", "b.conf": "y", c: "new" }),
-    ]);
-    expect(diffGraphs(before, after).changes.map(formatChange)).toEqual([
-      'update ConfigMap/default/cfg (data.c, data["b.conf"])',
-      "update Deployment/default/web (metadata.annotations, spec.replicas, spec.template)",
-    ]);
+    const after = graphOf([deployment("web", "default", { replicas: 3, image: "app:v2", annotations: { note: "x" } }), configMap("cfg", "default", { a: "1", "b.conf": "y", c: "new" })]);
+    expect(diffGraphs(before, after).changes.map(formatChange)).toEqual(['update ConfigMap/default/cfg (data.c, data["b.conf"])', "update Deployment/default/web (metadata.annotations, spec.replicas, spec.template)"]);
   });
 
   it("sees no change when only the order of fields differs", () => {
@@ -50,7 +32,11 @@ describe("diffGraphs", () => {
       Array.isArray(v)
         ? v.map(reverseKeys)
         : v && typeof v === "object"
-          ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)]))
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reverseKeys(x)]),
+            )
           : v;
     const a = deployment("web", "default", { env: [{ configMap: "cfg", key: "a", optional: true }] });
     const b = reverseKeys(a) as DesiredObject;
@@ -81,9 +67,7 @@ describe("diffGraphs", () => {
 
   it("formats a change as one line", () => {
     expect(formatChange({ action: "create", key: "Deployment/default/web" })).toBe("create Deployment/default/web");
-    expect(formatChange({ action: "update", key: "Deployment/default/web", fields: ["spec.replicas"] })).toBe(
-      "update Deployment/default/web (spec.replicas)",
-    );
+    expect(formatChange({ action: "update", key: "Deployment/default/web", fields: ["spec.replicas"] })).toBe("update Deployment/default/web (spec.replicas)");
   });
 
   it("names a whole top-level field that appears or disappears", () => {
@@ -116,10 +100,7 @@ const commitArb = fc
         ns: fc.constantFrom(...NAMESPACES),
         replicas: fc.integer({ min: 1, max: 3 }),
         image: fc.constantFrom("app:v1", "app:v2"),
-        env: fc.array(
-          fc.record({ configMap: fc.constantFrom("c1", "c2", "c3"), key: fc.constantFrom("a", "b", "c.d"), optional: fc.boolean() }),
-          { maxLength: 3 },
-        ),
+        env: fc.array(fc.record({ configMap: fc.constantFrom("c1", "c2", "c3"), key: fc.constantFrom("a", "b", "c.d"), optional: fc.boolean() }), { maxLength: 3 }),
         deps: fc.subarray([0, 1, 2, 3, 4]),
       }),
       { selector: (d) => `${d.ns}/${d.n}`, maxLength: 8 },
@@ -147,7 +128,10 @@ const commitArb = fc
 /** Shuffles with a seed drawn by fast-check, so failures shrink and replay. */
 const shuffled = <T>(items: readonly T[]) =>
   fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: items.length, maxLength: items.length }).map((r) =>
-    items.map((x, i) => [r[i]!, x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x),
+    items
+      .map((x, i) => [r[i]!, x] as const)
+      .sort((a, b) => a[0] - b[0])
+      .map(([, x]) => x),
   );
 
 function applyChanges(before: DesiredGraph, cs: ChangeSet): Map<ResourceKey, DesiredObject> {
@@ -185,13 +169,39 @@ describe("changeDetails", () => {
     [
       "names a container's env variables that changed, came or went, never their values",
       deployment("web", "default", { env: [{ configMap: "a", key: "x" }] }),
-      deployment("web", "default", { env: [{ configMap: "b", key: "x" }, { configMap: "c", key: "y" }] }),
+      deployment("web", "default", {
+        env: [
+          { configMap: "b", key: "x" },
+          { configMap: "c", key: "y" },
+        ],
+      }),
       ["main env VAR_0 changed, VAR_1 added"],
     ],
     ["names env variables that went", deployment("web", "default", { env: [{ configMap: "a", key: "x" }] }), deployment("web", "default"), ["main env VAR_0 removed"]],
-    ["names an image and env change together, and the rest of the template", deployment("web", "default", { image: "a:1" }), { ...withPort, spec: { ...withPort.spec, template: { ...withPort.spec.template, spec: { ...withPort.spec.template.spec, containers: [{ ...withPort.spec.template.spec.containers[0]!, image: "a:2", env: [{ name: "DEBUG", value: "1" }] }] } } } }, ["main image a:1 → a:2", "main env DEBUG added", "pod template changed"]],
-    ["lists every changed field, in field order", deployment("web", "default", { replicas: 1, image: "a:1" }), deployment("web", "default", { replicas: 3, image: "a:2", annotations: { n: "x" } }), ["metadata.annotations changed", "replicas 1 → 3", "main image a:1 → a:2"]],
-    ["shows ConfigMap keys with short values, and names a key that came or went", configMap("cfg", "default", { a: "1", b: "2" }), configMap("cfg", "default", { a: "3", c: "4" }), ["data.a 1 → 3", "data.b 2 → (none)", "data.c (none) → 4"]],
+    [
+      "names an image and env change together, and the rest of the template",
+      deployment("web", "default", { image: "a:1" }),
+      {
+        ...withPort,
+        spec: {
+          ...withPort.spec,
+          template: { ...withPort.spec.template, spec: { ...withPort.spec.template.spec, containers: [{ ...withPort.spec.template.spec.containers[0]!, image: "a:2", env: [{ name: "DEBUG", value: "1" }] }] } },
+        },
+      },
+      ["main image a:1 → a:2", "main env DEBUG added", "pod template changed"],
+    ],
+    [
+      "lists every changed field, in field order",
+      deployment("web", "default", { replicas: 1, image: "a:1" }),
+      deployment("web", "default", { replicas: 3, image: "a:2", annotations: { n: "x" } }),
+      ["metadata.annotations changed", "replicas 1 → 3", "main image a:1 → a:2"],
+    ],
+    [
+      "shows ConfigMap keys with short values, and names a key that came or went",
+      configMap("cfg", "default", { a: "1", b: "2" }),
+      configMap("cfg", "default", { a: "3", c: "4" }),
+      ["data.a 1 → 3", "data.b 2 → (none)", "data.c (none) → 4"],
+    ],
     ["only names a value too long to show", configMap("cfg", "default", { a: "1" }), configMap("cfg", "default", { a: long }), ["data.a changed"]],
     ["looks up keys that are not identifiers", configMap("cfg", "default", { "b.conf": "x" }), configMap("cfg", "default", { "b.conf": "y" }), ['data["b.conf"] x → y']],
     ["never shows a Secret's values", secret("s", "default", { token: "old-token" }), secret("s", "default", { token: "new-token" }), ["data.token changed"]],
@@ -281,13 +291,14 @@ describe("DesiredGraph order properties", () => {
   });
 
   /** Random graphs over Nodes n0..n9 with arbitrary (possibly cyclic) edges. */
-  const randomGraphArb = fc
-    .tuple(fc.integer({ min: 0, max: 10 }), fc.array(fc.tuple(fc.nat(9), fc.nat(9)), { maxLength: 25 }))
-    .map(([n, pairs]) => {
-      const keys = Array.from({ length: n }, (_, i) => `Node/n${i}`);
-      const edges = pairs.filter(([f, t]) => f < n && t < n).map(([f, t]) => ({ from: keys[f]!, to: keys[t]! }));
-      return new DesiredGraph(keys.map((_, i) => ({ object: node(`n${i}`) })), edges);
-    });
+  const randomGraphArb = fc.tuple(fc.integer({ min: 0, max: 10 }), fc.array(fc.tuple(fc.nat(9), fc.nat(9)), { maxLength: 25 })).map(([n, pairs]) => {
+    const keys = Array.from({ length: n }, (_, i) => `Node/n${i}`);
+    const edges = pairs.filter(([f, t]) => f < n && t < n).map(([f, t]) => ({ from: keys[f]!, to: keys[t]! }));
+    return new DesiredGraph(
+      keys.map((_, i) => ({ object: node(`n${i}`) })),
+      edges,
+    );
+  });
 
   /** Independent acyclicity check: repeatedly remove keys with no remaining dependency. */
   const isAcyclic = (g: DesiredGraph) => {

@@ -4,19 +4,7 @@
  * written), indented two columns per level. locate(path) returns the position of the path, or of its
  * nearest existing parent, so tests can check that a diagnostic points at the offending field.
  */
-import {
-  keyOf,
-  type ConfigMap,
-  type CronJob,
-  type Deployment,
-  type DesiredObject,
-  type Namespace,
-  type Node,
-  type PriorityClass,
-  type Rollout,
-  type Secret,
-  type Service,
-} from "../../../operator/src/api/objects.js";
+import { keyOf, type ConfigMap, type CronJob, type Deployment, type DesiredObject, type Namespace, type Node, type PriorityClass, type Rollout, type Secret, type Service } from "../../../operator/src/api/objects.js";
 import type { ContainerPort, ServicePort } from "../../../operator/src/api/generated/index.js";
 import type { ManifestObject, SourcePosition } from "../../../operator/src/manifest/types.js";
 
@@ -87,11 +75,7 @@ export function secret(name: string, ns: string, values: Record<string, string |
 }
 
 /** A defaulted PriorityClass. */
-export function priorityClass(
-  name: string,
-  value: number,
-  opts: { globalDefault?: boolean; preemptionPolicy?: PriorityClass["preemptionPolicy"]; annotations?: Record<string, string> } = {},
-): PriorityClass {
+export function priorityClass(name: string, value: number, opts: { globalDefault?: boolean; preemptionPolicy?: PriorityClass["preemptionPolicy"]; annotations?: Record<string, string> } = {}): PriorityClass {
   return {
     apiVersion: "scheduling.k8s.io/v1",
     kind: "PriorityClass",
@@ -103,11 +87,7 @@ export function priorityClass(
 }
 
 /** A defaulted canary Rollout made from the Deployment the same options would make. */
-export function rollout(
-  name: string,
-  ns: string,
-  opts: Parameters<typeof deployment>[2] & { apiVersion?: Rollout["apiVersion"] } = {},
-): Rollout {
+export function rollout(name: string, ns: string, opts: Parameters<typeof deployment>[2] & { apiVersion?: Rollout["apiVersion"] } = {}): Rollout {
   const d = deployment(name, ns, opts);
   const { strategy: _strategy, ...spec } = d.spec;
   return {
@@ -124,12 +104,7 @@ export function wave(n: number | string): Record<string, string> {
 }
 
 /** A ConfigMap. */
-export function configMap(
-  name: string,
-  ns: string,
-  data: Record<string, string> = {},
-  annotations?: Record<string, string>,
-): ConfigMap {
+export function configMap(name: string, ns: string, data: Record<string, string> = {}, annotations?: Record<string, string>): ConfigMap {
   return { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns, ...(annotations ? { annotations } : {}) }, data };
 }
 
@@ -207,11 +182,7 @@ export function dependsOn(value: string): Record<string, string> {
 }
 
 /** A defaulted Service (type ClusterIP unless given; targetPort defaulted to port as the loader does). */
-export function service(
-  name: string,
-  ns: string,
-  opts: { selector?: Record<string, string>; ports?: ServicePort[]; type?: Service["spec"]["type"] } = {},
-): Service {
+export function service(name: string, ns: string, opts: { selector?: Record<string, string>; ports?: ServicePort[]; type?: Service["spec"]["type"] } = {}): Service {
   const ports = (opts.ports ?? [{ port: 80 }]).map((p) => ({ protocol: "TCP" as const, ...p, targetPort: p.targetPort ?? p.port }));
   return {
     apiVersion: "v1",

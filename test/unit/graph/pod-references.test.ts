@@ -90,10 +90,7 @@ describe("env references to Secrets and envFrom sources", () => {
     },
     {
       name: "envFrom keys that are not variable names (with the prefix) are skipped with a warning at the source",
-      objects: [
-        manifest(configMap("cfg", "default", { "a b": "1", "1st": "2", ok: "3" })),
-        manifest(web([], [{ configMapRef: { name: "cfg" } }, { prefix: "X_", configMapRef: { name: "cfg" } }])),
-      ],
+      objects: [manifest(configMap("cfg", "default", { "a b": "1", "1st": "2", ok: "3" })), manifest(web([], [{ configMapRef: { name: "cfg" } }, { prefix: "X_", configMapRef: { name: "cfg" } }]))],
       edges: [["ConfigMap/default/cfg", "Deployment/default/web"]],
       problems: [
         { code: "InvalidField", severity: "warning", field: ENV_FROM(0, "configMapRef") },
@@ -118,10 +115,7 @@ describe("env references to Secrets and envFrom sources", () => {
 
   it("no message quotes a Secret value", () => {
     const value = "pw-\u0000-very-secret";
-    const { diagnostics } = buildGraph([
-      manifest(secret("db", "default", { password: value, "bad key": value })),
-      manifest(web(secretEnv({ name: "db", key: "password" }), [{ secretRef: { name: "db" } }])),
-    ]);
+    const { diagnostics } = buildGraph([manifest(secret("db", "default", { password: value, "bad key": value })), manifest(web(secretEnv({ name: "db", key: "password" }), [{ secretRef: { name: "db" } }]))]);
     expect(diagnostics.length).toBeGreaterThan(0);
     for (const d of diagnostics) expect(d.message).not.toContain("very-secret");
   });

@@ -26,13 +26,7 @@ describe("buildGraph edges of the new kinds", () => {
   const cases: { name: string; objects: ManifestObject[]; edges: [string, string][] }[] = [
     {
       name: "links a Node's TLS Secret to the Node, in the Secret's namespace",
-      objects: [
-        manifest(namespace("fleet")),
-        manifest(secret("certs", "fleet", GOOD_TLS)),
-        manifest(tcpNode("a", "certs", "fleet")),
-        manifest(secret("certs", "default", GOOD_TLS)),
-        manifest(tcpNode("b", "certs")),
-      ],
+      objects: [manifest(namespace("fleet")), manifest(secret("certs", "fleet", GOOD_TLS)), manifest(tcpNode("a", "certs", "fleet")), manifest(secret("certs", "default", GOOD_TLS)), manifest(tcpNode("b", "certs"))],
       edges: [
         ["Namespace/fleet", "Secret/fleet/certs"],
         ["Secret/default/certs", "Node/b"],
@@ -56,18 +50,12 @@ describe("buildGraph edges of the new kinds", () => {
     },
     {
       name: "accepts the built-in system PriorityClasses without declaring them (no edge)",
-      objects: [
-        manifest(deployment("dns", "default", { priorityClassName: "system-cluster-critical" })),
-        manifest(rollout("agent", "default", { priorityClassName: "system-node-critical" })),
-      ],
+      objects: [manifest(deployment("dns", "default", { priorityClassName: "system-cluster-critical" })), manifest(rollout("agent", "default", { priorityClassName: "system-node-critical" }))],
       edges: [],
     },
     {
       name: "links a ConfigMap to the Rollouts whose env reads it, as for Deployments",
-      objects: [
-        manifest(configMap("cfg", "default", { a: "1" })),
-        manifest(rollout("web", "default", { env: [{ configMap: "cfg", key: "a" }] })),
-      ],
+      objects: [manifest(configMap("cfg", "default", { a: "1" })), manifest(rollout("web", "default", { env: [{ configMap: "cfg", key: "a" }] }))],
       edges: [["ConfigMap/default/cfg", "Rollout/default/web"]],
     },
     {
@@ -75,11 +63,13 @@ describe("buildGraph edges of the new kinds", () => {
       objects: [
         manifest(configMap("cfg", "default", { a: "1" })),
         manifest(secret("creds", "default", { k: "v" })),
-        manifest(withVolumes(deployment("web", "default"), [
-          { name: "c", configMap: { name: "cfg" } },
-          { name: "s", secret: { secretName: "creds", items: [{ key: "k", path: "k" }] } },
-          { name: "o", secret: { secretName: "not-here", optional: true } },
-        ])),
+        manifest(
+          withVolumes(deployment("web", "default"), [
+            { name: "c", configMap: { name: "cfg" } },
+            { name: "s", secret: { secretName: "creds", items: [{ key: "k", path: "k" }] } },
+            { name: "o", secret: { secretName: "not-here", optional: true } },
+          ]),
+        ),
       ],
       edges: [
         ["ConfigMap/default/cfg", "Deployment/default/web"],
@@ -88,11 +78,7 @@ describe("buildGraph edges of the new kinds", () => {
     },
     {
       name: "links a CronJob to the ConfigMaps and PriorityClass its jobTemplate's pod template names",
-      objects: [
-        manifest(configMap("cfg", "default", { a: "1" })),
-        manifest(priorityClass("low", -5)),
-        manifest(cronJob("report", "default", { priorityClassName: "low", env: [{ configMap: "cfg", key: "a" }] })),
-      ],
+      objects: [manifest(configMap("cfg", "default", { a: "1" })), manifest(priorityClass("low", -5)), manifest(cronJob("report", "default", { priorityClassName: "low", env: [{ configMap: "cfg", key: "a" }] }))],
       edges: [
         ["ConfigMap/default/cfg", "CronJob/default/report"],
         ["PriorityClass/low", "CronJob/default/report"],
@@ -100,11 +86,7 @@ describe("buildGraph edges of the new kinds", () => {
     },
     {
       name: "resolves a bare depends-on name to the Rollout when there is no Deployment of that name",
-      objects: [
-        manifest(rollout("api", "default")),
-        manifest(deployment("db", "default")),
-        manifest(deployment("web", "default", { annotations: dependsOn("api, db, Rollout/api") })),
-      ],
+      objects: [manifest(rollout("api", "default")), manifest(deployment("db", "default")), manifest(deployment("web", "default", { annotations: dependsOn("api, db, Rollout/api") }))],
       edges: [
         ["Deployment/default/db", "Deployment/default/web"],
         ["Rollout/default/api", "Deployment/default/web"],
@@ -119,10 +101,7 @@ describe("buildGraph edges of the new kinds", () => {
   });
 
   it("keys Rollouts Rollout/namespace/name whichever apiVersion they were written with", () => {
-    const { graph, diagnostics } = buildGraph([
-      manifest(rollout("a", "default", { apiVersion: "argoproj.io/v1alpha1" })),
-      manifest(rollout("b", "default", { apiVersion: "coxswain.io/v1alpha1" })),
-    ]);
+    const { graph, diagnostics } = buildGraph([manifest(rollout("a", "default", { apiVersion: "argoproj.io/v1alpha1" })), manifest(rollout("b", "default", { apiVersion: "coxswain.io/v1alpha1" }))]);
     expect(diagnostics).toEqual([]);
     expect(graph.ofKind("Rollout").map((e) => e.key)).toEqual(["Rollout/default/a", "Rollout/default/b"]);
   });
@@ -207,19 +186,14 @@ describe("buildGraph diagnostics of the new kinds", () => {
     },
     {
       name: "rejects a bare depends-on name when both a Deployment and a Rollout have it",
-      objects: [
-        manifest(deployment("api", "default")),
-        manifest(rollout("api", "default")),
-        manifest(deployment("web", "default", { annotations: dependsOn("api") })),
-      ],
+      objects: [manifest(deployment("api", "default")), manifest(rollout("api", "default")), manifest(deployment("web", "default", { annotations: dependsOn("api") }))],
       expected: [{ code: "InvalidField", at: 2, path: DEPENDS }],
     },
   ];
 
   it.each(cases)("$name", ({ objects, expected }) => {
     const { diagnostics } = buildGraph(objects);
-    const line = (d: { file: string; line: number; col: number; code: string; severity: string; field: string }) =>
-      `${d.file}:${d.line}:${d.col} ${d.severity} ${d.code} ${d.field}`;
+    const line = (d: { file: string; line: number; col: number; code: string; severity: string; field: string }) => `${d.file}:${d.line}:${d.col} ${d.severity} ${d.code} ${d.field}`;
     const want = expected.map(({ code, at, path }) => line({ ...objects[at]!.locate(path), code, severity: "error", field: formatFieldPath(path) }));
     expect(diagnostics.map(line).sort()).toEqual(want.sort());
     for (const d of diagnostics) expect(d.message.length).toBeGreaterThan(0);

@@ -25,10 +25,7 @@ describe("buildGraph's rules of Services", () => {
     },
     {
       name: "accepts a Service that selects a Rollout's pod template by a subset of its labels",
-      objects: [
-        manifest(rollout("api", "default", { ports: HTTP, labels: { app: "api", tier: "back" } })),
-        manifest(service("api", "default", { selector: { tier: "back" }, ports: [{ port: 80, targetPort: 8080 }] })),
-      ],
+      objects: [manifest(rollout("api", "default", { ports: HTTP, labels: { app: "api", tier: "back" } })), manifest(service("api", "default", { selector: { tier: "back" }, ports: [{ port: 80, targetPort: 8080 }] }))],
       expected: [],
     },
     {
@@ -38,18 +35,22 @@ describe("buildGraph's rules of Services", () => {
     },
     {
       name: "looks for the selected workloads in the Service's namespace only",
-      objects: [
-        manifest(namespace("shop")),
-        manifest(deployment("web", "shop", { ports: HTTP })),
-        manifest(service("web", "default", { selector: { app: "web" }, ports: [{ port: 80, targetPort: "http" }] })),
-      ],
+      objects: [manifest(namespace("shop")), manifest(deployment("web", "shop", { ports: HTTP })), manifest(service("web", "default", { selector: { app: "web" }, ports: [{ port: 80, targetPort: "http" }] }))],
       expected: [{ code: "MissingReference", severity: "warning", at: 2, path: ["spec", "selector"] }],
     },
     {
       name: "warns about a targetPort name that no selected workload's containers declare",
       objects: [
         manifest(deployment("web", "default", { ports: HTTP })),
-        manifest(service("web", "default", { selector: { app: "web" }, ports: [{ name: "a", port: 80, targetPort: "http" }, { name: "b", port: 81, targetPort: "admin" }] })),
+        manifest(
+          service("web", "default", {
+            selector: { app: "web" },
+            ports: [
+              { name: "a", port: 80, targetPort: "http" },
+              { name: "b", port: 81, targetPort: "admin" },
+            ],
+          }),
+        ),
       ],
       expected: [{ code: "MissingReference", severity: "warning", at: 1, path: TARGET(1) }],
     },
@@ -57,7 +58,16 @@ describe("buildGraph's rules of Services", () => {
       name: "warns about a numeric targetPort, or a defaulted one, that no selected container declares (only declared ports get host ports)",
       objects: [
         manifest(deployment("web", "default", { ports: HTTP })),
-        manifest(service("web", "default", { selector: { app: "web" }, ports: [{ name: "a", port: 8080 }, { name: "b", port: 80, targetPort: 9090 }, { name: "c", port: 81 }] })),
+        manifest(
+          service("web", "default", {
+            selector: { app: "web" },
+            ports: [
+              { name: "a", port: 8080 },
+              { name: "b", port: 80, targetPort: 9090 },
+              { name: "c", port: 81 },
+            ],
+          }),
+        ),
       ],
       expected: [
         { code: "MissingReference", severity: "warning", at: 1, path: TARGET(1) },
@@ -88,10 +98,7 @@ describe("buildGraph's rules of Services", () => {
     },
     {
       name: "reports the same nodePort in two Services as an error at each",
-      objects: [
-        manifest(service("a", "default", { type: "NodePort", ports: [{ port: 80, nodePort: 30080 }] })),
-        manifest(service("b", "default", { type: "LoadBalancer", ports: [{ port: 81, nodePort: 30080 }] })),
-      ],
+      objects: [manifest(service("a", "default", { type: "NodePort", ports: [{ port: 80, nodePort: 30080 }] })), manifest(service("b", "default", { type: "LoadBalancer", ports: [{ port: 81, nodePort: 30080 }] }))],
       expected: [
         { code: "InvalidField", severity: "error", at: 0, path: NODE_PORT0 },
         { code: "InvalidField", severity: "error", at: 1, path: NODE_PORT0 },
@@ -104,20 +111,12 @@ describe("buildGraph's rules of Services", () => {
     },
     {
       name: "reports a nodePort outside the portRange of any Node in the commit",
-      objects: [
-        manifest(rangedNode("a", "30000-32767")),
-        manifest(rangedNode("b", "20000-20099")),
-        manifest(service("s", "default", { type: "NodePort", ports: [{ port: 80, nodePort: 30080 }] })),
-      ],
+      objects: [manifest(rangedNode("a", "30000-32767")), manifest(rangedNode("b", "20000-20099")), manifest(service("s", "default", { type: "NodePort", ports: [{ port: 80, nodePort: 30080 }] }))],
       expected: [{ code: "InvalidField", severity: "error", at: 2, path: NODE_PORT0 }],
     },
     {
       name: "accepts a nodePort inside every Node's portRange, also outside the default range",
-      objects: [
-        manifest(rangedNode("a", "20000-20099")),
-        manifest(rangedNode("b", "20050-20199")),
-        manifest(service("s", "default", { type: "NodePort", ports: [{ port: 80, nodePort: 20060 }] })),
-      ],
+      objects: [manifest(rangedNode("a", "20000-20099")), manifest(rangedNode("b", "20050-20199")), manifest(service("s", "default", { type: "NodePort", ports: [{ port: 80, nodePort: 20060 }] }))],
       expected: [],
     },
   ];

@@ -8,11 +8,7 @@ const DEPENDS = ["metadata", "annotations", "coxswain.io/depends-on"];
 
 describe("sync waves", () => {
   it("reads each object's wave from argocd.argoproj.io/sync-wave, 0 by default and for unknown keys", () => {
-    const { graph } = buildGraph([
-      manifest(deployment("a", "default", { annotations: wave(-2) })),
-      manifest(deployment("b", "default", { annotations: wave("+3") })),
-      manifest(deployment("c", "default")),
-    ]);
+    const { graph } = buildGraph([manifest(deployment("a", "default", { annotations: wave(-2) })), manifest(deployment("b", "default", { annotations: wave("+3") })), manifest(deployment("c", "default"))]);
     expect(graph.waveOf("Deployment/default/a")).toBe(-2);
     expect(graph.waveOf("Deployment/default/b")).toBe(3);
     expect(graph.waveOf("Deployment/default/c")).toBe(0);
@@ -37,21 +33,14 @@ describe("sync waves", () => {
   });
 
   it("creates in wave order and deletes in reverse wave order", () => {
-    const objects = [
-      manifest(deployment("late", "default", { annotations: wave(5) })),
-      manifest(deployment("early", "default", { annotations: wave(-5) })),
-      manifest(deployment("mid", "default")),
-    ];
+    const objects = [manifest(deployment("late", "default", { annotations: wave(5) })), manifest(deployment("early", "default", { annotations: wave(-5) })), manifest(deployment("mid", "default"))];
     const { graph } = buildGraph(objects);
     expect(diffGraphs(undefined, graph).changes.map((c) => c.key)).toEqual(["Deployment/default/early", "Deployment/default/mid", "Deployment/default/late"]);
     expect(diffGraphs(graph, DesiredGraph.empty()).changes.map((c) => c.key)).toEqual(["Deployment/default/late", "Deployment/default/mid", "Deployment/default/early"]);
   });
 
   it("reports a dependency in a later wave than its dependent as a DependencyCycle at the field that declares it", () => {
-    const objects = [
-      manifest(deployment("db", "default", { annotations: wave(2) })),
-      manifest(deployment("web", "default", { annotations: { ...wave(1), ...dependsOn("db") } })),
-    ];
+    const objects = [manifest(deployment("db", "default", { annotations: wave(2) })), manifest(deployment("web", "default", { annotations: { ...wave(1), ...dependsOn("db") } }))];
     const { graph, diagnostics } = buildGraph(objects);
     expect(graph.waveConflicts()).toEqual([{ from: "Deployment/default/db", to: "Deployment/default/web" }]);
     expect(diagnostics.map((d) => [d.code, d.line, d.field])).toEqual([["DependencyCycle", objects[1]!.locate(DEPENDS).line, formatFieldPath(DEPENDS)]]);
@@ -82,17 +71,15 @@ describe("sync wave properties", () => {
    * higher index only (no cycles); when `consistent`, a dependency's wave never exceeds its dependent's.
    */
   const commitArb = (consistent: boolean) =>
-    fc
-      .array(fc.record({ wave: fc.integer({ min: -3, max: 3 }), deps: fc.subarray([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) }), { maxLength: 10 })
-      .map((specs) => {
-        const waves = specs.map((s) => s.wave);
-        if (consistent) for (let i = 0; i < specs.length; i++) for (const j of specs[i]!.deps) if (j < i) waves[i] = Math.max(waves[i]!, waves[j]!);
-        return specs.map((s, i): DesiredObject => {
-          const deps = s.deps.filter((j) => j < i).map((j) => `d${j}`);
-          const annotations = { ...wave(waves[i]!), ...(deps.length ? dependsOn(deps.join(",")) : {}) };
-          return deployment(`d${i}`, "default", { annotations });
-        });
+    fc.array(fc.record({ wave: fc.integer({ min: -3, max: 3 }), deps: fc.subarray([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) }), { maxLength: 10 }).map((specs) => {
+      const waves = specs.map((s) => s.wave);
+      if (consistent) for (let i = 0; i < specs.length; i++) for (const j of specs[i]!.deps) if (j < i) waves[i] = Math.max(waves[i]!, waves[j]!);
+      return specs.map((s, i): DesiredObject => {
+        const deps = s.deps.filter((j) => j < i).map((j) => `d${j}`);
+        const annotations = { ...wave(waves[i]!), ...(deps.length ? dependsOn(deps.join(",")) : {}) };
+        return deployment(`d${i}`, "default", { annotations });
       });
+    });
 
   it("orders every consistent commit by wave and respects every edge", () => {
     fc.assert(

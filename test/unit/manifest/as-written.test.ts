@@ -125,7 +125,7 @@ describe("reasons of unsupported fields", () => {
     expect(reason).not.toMatch(/\byet\b|\buntil\b|\blater\b|\bfor now\b|\bplanned\b|\bsoon\b|\bnot yet\b/i);
   });
 
-  it("are printed as \"not supported by coxswain\" with the reason, at the field's key", () => {
+  it('are printed as "not supported by coxswain" with the reason, at the field\'s key', () => {
     const set = load(deployment("db", { volumes: [{ name: "data", projected: { sources: [] } }] }));
     expect(set.diagnostics.map((d) => [d.code, d.field])).toEqual([["SchemaViolation", "spec.template.spec.volumes[0].projected"]]);
     expect(set.diagnostics[0]!.message).toMatch(/^"projected" is not supported by coxswain: use a configMap or secret volume/);

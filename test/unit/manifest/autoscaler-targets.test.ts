@@ -61,9 +61,7 @@ describe("what an autoscaler may target", () => {
 
   it.each(["DaemonSet", "Job", "CronJob", "Pod"])("a %s: InvalidField at hpa.yaml:5 spec.scaleTargetRef.kind, naming every kind allowed", (kind) => {
     const { diagnostics } = load(kind);
-    expect(diagnostics.map((d) => ({ code: d.code, file: d.file, line: d.line, field: d.field }))).toEqual([
-      { code: "InvalidField", file: "hpa.yaml", line: 5, field: "spec.scaleTargetRef.kind" },
-    ]);
+    expect(diagnostics.map((d) => ({ code: d.code, file: d.file, line: d.line, field: d.field }))).toEqual([{ code: "InvalidField", file: "hpa.yaml", line: 5, field: "spec.scaleTargetRef.kind" }]);
     for (const allowed of AUTOSCALE_TARGET_KINDS) expect(diagnostics[0]!.message).toContain(allowed);
   });
 });

@@ -17,7 +17,7 @@ beforeAll(() => {
     writeFileSync(path.join(dir, rel), text);
   };
   write("b/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n");
-  write("a/deeper/cm.yml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: b}\ndata: {x: \"1\"}\n");
+  write("a/deeper/cm.yml", 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: b}\ndata: {x: "1"}\n');
   write("a/bad.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: Bad_Name\n");
   write("notes.txt", "kind: Deployment\n");
   write(".git/config.yaml", "kind: Broken\n");

@@ -11,30 +11,35 @@ import { formatDiagnostic, loadManifests, ManifestCache, type Diagnostic } from 
 const MARKER = "Qz7tokenXK93val";
 
 function deployment(env: string, kind: "Deployment" | "Rollout" = "Deployment"): string {
-  return [
-    kind === "Deployment" ? "apiVersion: apps/v1" : "apiVersion: argoproj.io/v1alpha1",
-    `kind: ${kind}`,
-    "metadata:",
-    "  name: web",
-    "spec:",
-    "  selector:",
-    "    matchLabels: {app: web}",
-    ...(kind === "Rollout" ? ["  strategy:", "    canary:", "      steps: [{setWeight: 50}]"] : []),
-    "  template:",
-    "    metadata:",
-    "      labels: {app: web}",
-    "    spec:",
-    "      containers:",
-    "        - name: app",
-    "          image: example/app:1",
-    "          env:",
-    env,
-  ].join("\n") + "\n";
+  return (
+    [
+      kind === "Deployment" ? "apiVersion: apps/v1" : "apiVersion: argoproj.io/v1alpha1",
+      `kind: ${kind}`,
+      "metadata:",
+      "  name: web",
+      "spec:",
+      "  selector:",
+      "    matchLabels: {app: web}",
+      ...(kind === "Rollout" ? ["  strategy:", "    canary:", "      steps: [{setWeight: 50}]"] : []),
+      "  template:",
+      "    metadata:",
+      "      labels: {app: web}",
+      "    spec:",
+      "      containers:",
+      "        - name: app",
+      "          image: example/app:1",
+      "          env:",
+      env,
+    ].join("\n") + "\n"
+  );
 }
 
 /** Load and build the graph, as a commit is checked: every diagnostic of both stages. */
 function diagnose(files: Record<string, string>): Diagnostic[] {
-  const set = loadManifests(Object.entries(files).map(([path, content]) => ({ path, content })), { cache: new ManifestCache() });
+  const set = loadManifests(
+    Object.entries(files).map(([path, content]) => ({ path, content })),
+    { cache: new ManifestCache() },
+  );
   return [...set.diagnostics, ...buildGraph(set.objects).diagnostics];
 }
 
@@ -107,7 +112,9 @@ describe("env values never appear in a diagnostic", () => {
     expect(
       diagnose({
         "config.yaml": configMap(JSON.stringify(MARKER)),
-        "web.yaml": deployment(`            - name: A\n              value: "${MARKER} with spaces and = signs"\n            - name: B\n              valueFrom:\n                configMapKeyRef: {name: settings, key: token}`),
+        "web.yaml": deployment(
+          `            - name: A\n              value: "${MARKER} with spaces and = signs"\n            - name: B\n              valueFrom:\n                configMapKeyRef: {name: settings, key: token}`,
+        ),
       }),
     ).toEqual([]);
   });

@@ -72,8 +72,7 @@ const GENERATORS: Record<string, () => ManifestFile[]> = {
     return [{ path: "docs.yaml", content: docs.join("---\n") }];
   },
   // Five files of 3.9 MiB (under the per-file limit, together over the 16 MiB of one commit).
-  "generated-manifests-too-large": () =>
-    Array.from({ length: 5 }, (_, i) => ({ path: `part-${i}.yaml`, content: filled(Math.floor(3.9 * 2 ** 20), PADDING) })),
+  "generated-manifests-too-large": () => Array.from({ length: 5 }, (_, i) => ({ path: `part-${i}.yaml`, content: filled(Math.floor(3.9 * 2 ** 20), PADDING) })),
   // Flow lists nested 20,000 deep (1,000,000 in the long form) on line 6 of a ConfigMap, from column 6.
   "generated-deep-nesting": () => {
     const depth = LONG ? 1_000_000 : 20_000;

@@ -60,7 +60,15 @@ describe("compareClaims", () => {
 
   it("then the first Ingress by namespace/name, then the first declared", () => {
     const claims = [
-      ...ingressPathClaims(ingress(paths([{ path: "/x", pathType: "Prefix" }, { path: "/x/", pathType: "Prefix" }]), { name: "b" })),
+      ...ingressPathClaims(
+        ingress(
+          paths([
+            { path: "/x", pathType: "Prefix" },
+            { path: "/x/", pathType: "Prefix" },
+          ]),
+          { name: "b" },
+        ),
+      ),
       ...ingressPathClaims(ingress(paths([{ path: "/x", pathType: "Prefix" }]), { name: "b", namespace: "a" })),
     ];
     const sorted = [...claims].sort(compareClaims);
@@ -68,12 +76,14 @@ describe("compareClaims", () => {
   });
 
   it("is a total order on claims with the same key (antisymmetric, transitive), so every node picks the same path", () => {
-    const claim = fc.record({
-      ingress: fc.constantFrom("a/x", "a/y", "b/x"),
-      rule: fc.nat(3),
-      index: fc.nat(3),
-      pathType: fc.constantFrom("Prefix" as const, "ImplementationSpecific" as const),
-    }).map((c) => ({ ...c, match: "Prefix" as const, path: "/p", key: "k" }));
+    const claim = fc
+      .record({
+        ingress: fc.constantFrom("a/x", "a/y", "b/x"),
+        rule: fc.nat(3),
+        index: fc.nat(3),
+        pathType: fc.constantFrom("Prefix" as const, "ImplementationSpecific" as const),
+      })
+      .map((c) => ({ ...c, match: "Prefix" as const, path: "/p", key: "k" }));
     fc.assert(
       fc.property(claim, claim, claim, (a, b, c) => {
         expect(Math.sign(compareClaims(a, b)) + Math.sign(compareClaims(b, a))).toBe(0);
@@ -85,7 +95,10 @@ describe("compareClaims", () => {
 
 describe("hosts and paths", () => {
   const label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?$/);
-  const dnsName = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join(".")).filter((h) => !/^[0-9.]+$/.test(h));
+  const dnsName = fc
+    .array(label, { minLength: 1, maxLength: 4 })
+    .map((ls) => ls.join("."))
+    .filter((h) => !/^[0-9.]+$/.test(h));
 
   it("accepts every DNS name and '*.' DNS name as a rule host", () => {
     fc.assert(

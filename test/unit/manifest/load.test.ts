@@ -8,18 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KINDS, type Kind } from "../../../operator/src/api/objects.js";
 import { canonicalJson } from "../../../operator/src/api/canonical.js";
-import {
-  ManifestCache,
-  blobOid,
-  compileAllSchemas,
-  formatFieldPath,
-  isManifestPath,
-  loadManifests,
-  parseFieldPath,
-  resolveCrdDir,
-  type ManifestFile,
-  type ManifestSet,
-} from "../../../operator/src/manifest/index.js";
+import { ManifestCache, blobOid, compileAllSchemas, formatFieldPath, isManifestPath, loadManifests, parseFieldPath, resolveCrdDir, type ManifestFile, type ManifestSet } from "../../../operator/src/manifest/index.js";
 import { discoverCases } from "./fixture-files.js";
 
 function deployment(name: string, replicas: number): string {
@@ -106,9 +95,7 @@ describe("the parse cache", () => {
   });
 
   it("gives the same result with and without the cache, and with a warm cache", () => {
-    const files = [...discoverCases("valid"), ...discoverCases("invalid")].flatMap((c) =>
-      c.files.map((f) => ({ ...f, path: `${c.name}/${f.path}` })),
-    );
+    const files = [...discoverCases("valid"), ...discoverCases("invalid")].flatMap((c) => c.files.map((f) => ({ ...f, path: `${c.name}/${f.path}` })));
     const cache = new ManifestCache();
     const uncached = snapshot(loadManifests(files, { cache: null }));
     expect(snapshot(loadManifests(files, { cache }))).toEqual(uncached);
@@ -117,9 +104,7 @@ describe("the parse cache", () => {
 });
 
 describe("output order", () => {
-  const files: ManifestFile[] = [...discoverCases("valid"), ...discoverCases("invalid")].flatMap((c) =>
-    c.files.map((f) => ({ ...f, path: `${c.name}/${f.path}` })),
-  );
+  const files: ManifestFile[] = [...discoverCases("valid"), ...discoverCases("invalid")].flatMap((c) => c.files.map((f) => ({ ...f, path: `${c.name}/${f.path}` })));
   // Also the same objects under other paths, so that DuplicateObject has to pick "the second" by path.
   files.push(file("zz/dup.yaml", deployment("web", 3)), file("aa/dup.yaml", deployment("web", 2)));
 
@@ -257,9 +242,7 @@ describe("field paths", () => {
   });
 
   it("prints list indexes in brackets and quotes keys that are not identifiers", () => {
-    expect(formatFieldPath(["spec", "template", "spec", "containers", 0, "ports", 1, "containerPort"])).toBe(
-      "spec.template.spec.containers[0].ports[1].containerPort",
-    );
+    expect(formatFieldPath(["spec", "template", "spec", "containers", 0, "ports", 1, "containerPort"])).toBe("spec.template.spec.containers[0].ports[1].containerPort");
     expect(formatFieldPath(["metadata", "labels", "app.kubernetes.io/name"])).toBe('metadata.labels["app.kubernetes.io/name"]');
   });
 });

@@ -106,9 +106,9 @@ describe("the policy of a commit", () => {
   it.each<[string, string, Policy | undefined, string[]]>([
     ["denies everything without a policy file", "monitoring", undefined, ALL_DENIED],
     ["allows what a namespace's own entry allows", "monitoring", policy, []],
-    ["falls back to the \"*\" entry for a namespace it does not name", "shop", policy, ALL_DENIED.filter((f) => !f.endsWith("add[1]"))],
-    ["uses a namespace's own entry whole, without the \"*\" entry's grants, and \"*\" capabilities for any", "lab", policy, ALL_DENIED.filter((f) => !f.includes("hostIPC") && !f.includes("capabilities"))],
-    ["denies everything in a namespace a file without \"*\" does not name", "shop", parsePolicy("namespaces:\n  monitoring: {allowPrivileged: true}\n", "p.yaml"), ALL_DENIED],
+    ['falls back to the "*" entry for a namespace it does not name', "shop", policy, ALL_DENIED.filter((f) => !f.endsWith("add[1]"))],
+    ['uses a namespace\'s own entry whole, without the "*" entry\'s grants, and "*" capabilities for any', "lab", policy, ALL_DENIED.filter((f) => !f.includes("hostIPC") && !f.includes("capabilities"))],
+    ['denies everything in a namespace a file without "*" does not name', "shop", parsePolicy("namespaces:\n  monitoring: {allowPrivileged: true}\n", "p.yaml"), ALL_DENIED],
   ])("%s", (_, namespace, p, want) => {
     expect(denied(namespace, p)).toEqual(want);
   });

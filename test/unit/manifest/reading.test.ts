@@ -5,16 +5,7 @@
  * event loop served between files.
  */
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_MANIFEST_LIMITS,
-  ManifestCache,
-  blobOid,
-  decodeUtf8,
-  loadManifests,
-  readManifestFiles,
-  resolveLimits,
-  type SourceFile,
-} from "../../../operator/src/manifest/index.js";
+import { DEFAULT_MANIFEST_LIMITS, ManifestCache, blobOid, decodeUtf8, loadManifests, readManifestFiles, resolveLimits, type SourceFile } from "../../../operator/src/manifest/index.js";
 import { codeOf } from "../../support/errors.js";
 
 const enc = new TextEncoder();
@@ -60,7 +51,7 @@ describe("decoding", () => {
   });
 
   it("never applies a value decoded leniently: the file is an error and yields no object", () => {
-    const bytes = new Uint8Array([...enc.encode("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {v: \"a"), 0xff, ...enc.encode('b"}\n')]);
+    const bytes = new Uint8Array([...enc.encode('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {v: "a'), 0xff, ...enc.encode('b"}\n')]);
     const set = loadManifests([{ path: "c.yaml", content: bytes }], { cache: null });
     expect(set.objects).toEqual([]);
     expect(codes(set)).toEqual([["YamlSyntax", "c.yaml", 4, 13]]); // data: {v: "a|
@@ -72,7 +63,10 @@ describe("nesting of flow collections", () => {
   const load = (text: string) => loadManifests([{ path: "f.yaml", content: text }], { cache: null });
 
   it("refuses flow collections nested past 256 levels at the bracket past the limit, lists and mappings alike", () => {
-    for (const [open, close] of [["[", "]"], ["{a: ", "}"]] as const) {
+    for (const [open, close] of [
+      ["[", "]"],
+      ["{a: ", "}"],
+    ] as const) {
       const set = load(cm(`${open.repeat(257)}1${close.repeat(257)}`));
       expect(set.diagnostics.map((d) => [d.code, d.line, d.col])).toEqual([["YamlSyntax", 5, 6 + 256 * open.length]]);
     }
@@ -129,7 +123,13 @@ describe("the parse cache bounded in bytes", () => {
     const c = namespace("c", 100);
     const size = enc.encode(a).byteLength;
     const cache = new ManifestCache({ maxBytes: size * 2 });
-    loadManifests([{ path: "a.yaml", content: a }, { path: "b.yaml", content: b }], { cache });
+    loadManifests(
+      [
+        { path: "a.yaml", content: a },
+        { path: "b.yaml", content: b },
+      ],
+      { cache },
+    );
     expect(cache.bytes).toBe(size * 2);
     loadManifests([{ path: "a.yaml", content: a }], { cache }); // a is now the most recent
     loadManifests([{ path: "c.yaml", content: c }], { cache }); // evicts b

@@ -34,7 +34,16 @@ function secretDocument(name: string, entries: { key: string; token: string; suf
         put("data", e.key, `${text}!`); // "!" is never base64
         break;
       case "data-number":
-        put("data", e.key, Number(`9${e.token.replace(/[^0-9]/g, "").padEnd(12, "7").slice(0, 14)}`));
+        put(
+          "data",
+          e.key,
+          Number(
+            `9${e.token
+              .replace(/[^0-9]/g, "")
+              .padEnd(12, "7")
+              .slice(0, 14)}`,
+          ),
+        );
         break;
       case "data-list":
         put("data", e.key, [text, text]);
@@ -43,7 +52,16 @@ function secretDocument(name: string, entries: { key: string; token: string; suf
         put("stringData", e.key, text);
         break;
       case "stringData-number":
-        put("stringData", e.key, Number(`8${e.token.replace(/[^0-9]/g, "").padEnd(12, "3").slice(0, 14)}`));
+        put(
+          "stringData",
+          e.key,
+          Number(
+            `8${e.token
+              .replace(/[^0-9]/g, "")
+              .padEnd(12, "3")
+              .slice(0, 14)}`,
+          ),
+        );
         break;
       case "data-whole":
         doc.data = text;
@@ -71,18 +89,13 @@ describe("Secret values in diagnostics", () => {
   it("never appear in any formatted diagnostic, whatever is wrong with the Secret", () => {
     const entryArb = fc.record({ key: keyArb, token: tokenArb, suffix: fc.string({ maxLength: 20 }), shape: shapeArb });
     fc.assert(
-      fc.property(
-        fc.array(entryArb, { minLength: 1, maxLength: 5 }),
-        fc.constantFrom("Opaque", "kubernetes.io/tls", "kubernetes.io/basic-auth"),
-        styleArb,
-        (entries, type, style) => {
-          const doc = secretDocument("s", entries, type);
-          const text = YAML.stringify(doc, { defaultStringType: style, lineWidth: 0 });
-          const set = loadManifests([{ path: "secret.yaml", content: text }], { cache: new ManifestCache() });
-          const printed = set.diagnostics.map(formatDiagnostic).join("\n");
-          for (const f of fingerprints(entries)) expect(printed).not.toContain(f);
-        },
-      ),
+      fc.property(fc.array(entryArb, { minLength: 1, maxLength: 5 }), fc.constantFrom("Opaque", "kubernetes.io/tls", "kubernetes.io/basic-auth"), styleArb, (entries, type, style) => {
+        const doc = secretDocument("s", entries, type);
+        const text = YAML.stringify(doc, { defaultStringType: style, lineWidth: 0 });
+        const set = loadManifests([{ path: "secret.yaml", content: text }], { cache: new ManifestCache() });
+        const printed = set.diagnostics.map(formatDiagnostic).join("\n");
+        for (const f of fingerprints(entries)) expect(printed).not.toContain(f);
+      }),
       { numRuns: 300 },
     );
   });
@@ -100,10 +113,7 @@ describe("Secret values in diagnostics", () => {
   });
 
   it("are reported by key when data is not base64, so the property above exercises real diagnostics", () => {
-    const set = loadManifests(
-      [{ path: "s.yaml", content: "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: hunter2, n: 5}\n" }],
-      { cache: new ManifestCache() },
-    );
+    const set = loadManifests([{ path: "s.yaml", content: "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: hunter2, n: 5}\n" }], { cache: new ManifestCache() });
     expect(set.diagnostics.map((d) => [d.code, d.field])).toEqual([["SchemaViolation", "data.n"]]);
     const again = loadManifests([{ path: "s.yaml", content: "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: hunter2}\n" }], {
       cache: new ManifestCache(),
@@ -157,10 +167,7 @@ describe("Secret readers", () => {
   });
 
   it("read the same values from a loaded Secret, whose stringData was merged into data", () => {
-    const set = loadManifests(
-      [{ path: "s.yaml", content: "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: aGVsbG8=, b: eA==}\nstringData: {b: wins, c: \"ü\"}\n" }],
-      { cache: new ManifestCache() },
-    );
+    const set = loadManifests([{ path: "s.yaml", content: 'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: aGVsbG8=, b: eA==}\nstringData: {b: wins, c: "ü"}\n' }], { cache: new ManifestCache() });
     expect(set.diagnostics).toEqual([]);
     const s = set.objects[0]!.object as Secret;
     expect(s.stringData).toBeUndefined();

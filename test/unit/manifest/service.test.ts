@@ -63,7 +63,13 @@ describe("a loaded Service", () => {
   });
 
   it("defaults every port's targetPort to its port and protocol to TCP", () => {
-    const svc = loadedService({ selector: { a: "b" }, ports: [{ name: "a", port: 80 }, { name: "b", port: 81, targetPort: "web" }] });
+    const svc = loadedService({
+      selector: { a: "b" },
+      ports: [
+        { name: "a", port: 80 },
+        { name: "b", port: 81, targetPort: "web" },
+      ],
+    });
     expect(svc.spec.ports).toEqual([
       { name: "a", port: 80, targetPort: 80, protocol: "TCP" },
       { name: "b", port: 81, targetPort: "web", protocol: "TCP" },

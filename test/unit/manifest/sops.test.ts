@@ -115,7 +115,10 @@ describe("SOPS-encrypted Secrets", () => {
     ];
     for (const [what, content, ring, line, field] of cases) {
       const set = await read({ "secret.yaml": content }, ring ? { age: ring } : {});
-      expect(errorsOf(set).map((d) => [d.code, d.file, d.line, d.field]), what).toEqual([["SecretUndecryptable", "secret.yaml", line, field]]);
+      expect(
+        errorsOf(set).map((d) => [d.code, d.file, d.line, d.field]),
+        what,
+      ).toEqual([["SecretUndecryptable", "secret.yaml", line, field]]);
       expect(set.objects, what).toEqual([]);
       for (const d of set.diagnostics) expect(formatDiagnostic(d), what).not.toMatch(new RegExp(`${TOKEN}|${PASSWORD}`));
     }
@@ -198,16 +201,7 @@ describe("age key files", () => {
 
 describe("Go's formatting, as the MAC needs it", () => {
   it("formats floats as strconv.FormatFloat(v, 'f', -1, 64)", () => {
-    expect([1, 1.5, -2.25, 0.1, 1e21, 1.5e-7, 123456789012345680000, -0].map(goFormatFloat)).toEqual([
-      "1",
-      "1.5",
-      "-2.25",
-      "0.1",
-      "1000000000000000000000",
-      "0.00000015",
-      "123456789012345680000",
-      "-0",
-    ]);
+    expect([1, 1.5, -2.25, 0.1, 1e21, 1.5e-7, 123456789012345680000, -0].map(goFormatFloat)).toEqual(["1", "1.5", "-2.25", "0.1", "1000000000000000000000", "0.00000015", "123456789012345680000", "-0"]);
   });
 
   it("re-formats lastmodified as time.Parse then Format(RFC3339)", () => {

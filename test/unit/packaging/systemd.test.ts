@@ -63,7 +63,12 @@ describe("the systemd unit", () => {
     const flags = [...exec.matchAll(/ --([a-z-]+)/g)].map((m) => m[1]!);
     expect(flags.length).toBeGreaterThan(4);
     for (const f of flags) expect(RUN_USAGE, `--${f}`).toContain(`--${f} `);
-    const env = new Set(readFileSync(path.join(DIR, "coxswain.env"), "utf8").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.slice(0, l.indexOf("="))));
+    const env = new Set(
+      readFileSync(path.join(DIR, "coxswain.env"), "utf8")
+        .split("\n")
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => l.slice(0, l.indexOf("="))),
+    );
     const used = [...exec.matchAll(/\$\{?([A-Z_]+)\}?/g)].map((m) => m[1]!);
     expect(used.length).toBeGreaterThan(2);
     for (const v of used) expect(env, v).toContain(v);

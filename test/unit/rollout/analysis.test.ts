@@ -114,7 +114,8 @@ describe("analysisVerdict", () => {
       name: "a failed window beyond failureLimit fails at once, naming the window and both revisions' figures",
       windows: [ok, bad],
       phase: "Failed",
-      message: /1 window\(s\) failed, more than failureLimit 0: window 2: success rate 70% \(30 of 100 failed\) is below 99% \(new revision: 100 requests, 70% succeeded, p95 10 ms; stable: 300 requests, 100% succeeded, p95 10 ms\)/,
+      message:
+        /1 window\(s\) failed, more than failureLimit 0: window 2: success rate 70% \(30 of 100 failed\) is below 99% \(new revision: 100 requests, 70% succeeded, p95 10 ms; stable: 300 requests, 100% succeeded, p95 10 ms\)/,
     },
     { name: "failed windows within failureLimit keep it running", spec: { failureLimit: 1 }, windows: [bad, ok], phase: "Running" },
     { name: "failed windows within failureLimit still pass after count windows", spec: { failureLimit: 1 }, windows: [bad, ok, ok], phase: "Successful" },
@@ -146,8 +147,27 @@ describe("windowsDue", () => {
   const cases: { name: string; from: number; now: number; left: number; want: { from: number; to: number }[] }[] = [
     { name: "a window that has not ended is not due", from: 0, now: 9_999, left: 3, want: [] },
     { name: "a window is due once it ended", from: 0, now: 10_000, left: 3, want: [{ from: 0, to: 10_000 }] },
-    { name: "windows follow each other back to back", from: 5_000, now: 40_000, left: 3, want: [{ from: 5_000, to: 15_000 }, { from: 15_000, to: 25_000 }, { from: 25_000, to: 35_000 }] },
-    { name: "no more windows than are left to measure", from: 0, now: 100_000, left: 2, want: [{ from: 0, to: 10_000 }, { from: 10_000, to: 20_000 }] },
+    {
+      name: "windows follow each other back to back",
+      from: 5_000,
+      now: 40_000,
+      left: 3,
+      want: [
+        { from: 5_000, to: 15_000 },
+        { from: 15_000, to: 25_000 },
+        { from: 25_000, to: 35_000 },
+      ],
+    },
+    {
+      name: "no more windows than are left to measure",
+      from: 0,
+      now: 100_000,
+      left: 2,
+      want: [
+        { from: 0, to: 10_000 },
+        { from: 10_000, to: 20_000 },
+      ],
+    },
   ];
   for (const c of cases) it(c.name, () => expect(windowsDue(spec, c.from, c.now, c.left)).toEqual(c.want));
 });

@@ -116,10 +116,7 @@ const cases: Case[] = [
   },
   {
     name: "switches back at once to a revision still running after its replacement (a rollback is instant)",
-    input: bg(
-      { revision: "a", active: "b", pods: [...available("a", 3), ...available("b", 3)], status: { revision: "b", scaleDownAt: { a: T + 20_000 } } },
-      { autoPromotionEnabled: false },
-    ),
+    input: bg({ revision: "a", active: "b", pods: [...available("a", 3), ...available("b", 3)], status: { revision: "b", scaleDownAt: { a: T + 20_000 } } }, { autoPromotionEnabled: false }),
     want: { active: "a", promoted: true, scaleDownAt: { b: T + 30_000 } },
   },
   {

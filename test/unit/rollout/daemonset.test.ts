@@ -32,7 +32,12 @@ const cases: Case[] = [
   {
     name: "one available pod of the wanted revision per node is complete",
     input: input(three, [pod("p-a", "a", "new"), pod("p-b", "b", "new"), pod("p-c", "c", "new")]),
-    want: { create: [], remove: [], complete: true, counts: { desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 3, updatedNumberScheduled: 3, numberAvailable: 3, numberUnavailable: 0, numberMisscheduled: 0 } },
+    want: {
+      create: [],
+      remove: [],
+      complete: true,
+      counts: { desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 3, updatedNumberScheduled: 3, numberAvailable: 3, numberUnavailable: 0, numberMisscheduled: 0 },
+    },
   },
   {
     name: "a node that joined gets a pod",
@@ -52,7 +57,10 @@ const cases: Case[] = [
   {
     name: "required node affinity selects nodes like the scheduler does",
     input: input([node("a", { labels: { zone: "1" } }), node("b", { labels: { zone: "2" } })], [], {
-      scheduling: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["2"] }] }] } } }, tolerations: withDaemonTolerations(undefined) },
+      scheduling: {
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["2"] }] }] } } },
+        tolerations: withDaemonTolerations(undefined),
+      },
     }),
     want: { nodes: ["b"], create: ["b"] },
   },
@@ -68,7 +76,9 @@ const cases: Case[] = [
   },
   {
     name: "a toleration of the pod's own lets it onto a tainted node",
-    input: input([node("a", { taints: [{ key: "gpu", value: "yes", effect: "NoSchedule" }] })], [], { scheduling: { tolerations: withDaemonTolerations([{ key: "gpu", operator: "Equal", value: "yes", effect: "NoSchedule" }]) } }),
+    input: input([node("a", { taints: [{ key: "gpu", value: "yes", effect: "NoSchedule" }] })], [], {
+      scheduling: { tolerations: withDaemonTolerations([{ key: "gpu", operator: "Equal", value: "yes", effect: "NoSchedule" }]) },
+    }),
     want: { nodes: ["a"], create: ["a"] },
   },
   {
@@ -77,7 +87,13 @@ const cases: Case[] = [
       [
         node("a", { taints: [{ key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }] }),
         node("b", { taints: [{ key: "node.kubernetes.io/not-ready", effect: "NoExecute" }] }),
-        node("c", { taints: [{ key: "node.kubernetes.io/memory-pressure", effect: "NoSchedule" }, { key: "node.kubernetes.io/disk-pressure", effect: "NoSchedule" }, { key: "node.kubernetes.io/pid-pressure", effect: "NoSchedule" }] }),
+        node("c", {
+          taints: [
+            { key: "node.kubernetes.io/memory-pressure", effect: "NoSchedule" },
+            { key: "node.kubernetes.io/disk-pressure", effect: "NoSchedule" },
+            { key: "node.kubernetes.io/pid-pressure", effect: "NoSchedule" },
+          ],
+        }),
         node("d", { taints: [{ key: "node.kubernetes.io/unreachable", effect: "NoExecute" }] }),
       ],
       [],
@@ -146,7 +162,9 @@ const cases: Case[] = [
   },
   {
     name: "maxSurge 1: the old pod goes once the new one beside it is available",
-    input: input(three, [pod("o-a", "a", "old", { createdAt: T - 90_000 }), pod("n-a", "a", "new"), pod("o-b", "b", "old"), pod("o-c", "c", "old")], { strategy: { type: "RollingUpdate", maxSurge: 1, maxUnavailable: 0 } }),
+    input: input(three, [pod("o-a", "a", "old", { createdAt: T - 90_000 }), pod("n-a", "a", "new"), pod("o-b", "b", "old"), pod("o-c", "c", "old")], {
+      strategy: { type: "RollingUpdate", maxSurge: 1, maxUnavailable: 0 },
+    }),
     want: { create: ["b"], remove: ["o-a"] },
   },
   {

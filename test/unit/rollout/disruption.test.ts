@@ -97,9 +97,19 @@ describe("evictions", () => {
     const loose = web({ name: "default/loose", maxUnavailable: 2 });
     const tight = web({ name: "default/tight", minAvailable: 3 });
     const other: Budget = { name: "default/other", namespace: "default", selector: { matchLabels: { app: "api" } }, minAvailable: 5 };
-    const v = admitDisruptions(budgetStates([loose, tight, other], all, () => 3), all, ["web-0"]);
+    const v = admitDisruptions(
+      budgetStates([loose, tight, other], all, () => 3),
+      all,
+      ["web-0"],
+    );
     expect(v.blocked).toEqual([{ pod: "web-0", budget: "default/tight", status: { currentHealthy: 3, desiredHealthy: 3, disruptionsAllowed: 0, expectedPods: 3 } }]);
-    expect(admitDisruptions(budgetStates([loose, other], all, () => 3), all, ["web-0"]).allowed).toEqual(["web-0"]);
+    expect(
+      admitDisruptions(
+        budgetStates([loose, other], all, () => 3),
+        all,
+        ["web-0"],
+      ).allowed,
+    ).toEqual(["web-0"]);
   });
 
   it("never guards pods that do not run yet, failed or already terminating ones, nor pods it does not know", () => {

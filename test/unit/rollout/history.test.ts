@@ -92,7 +92,12 @@ describe("pruneHistory", () => {
   ])("$name", ({ history, limit, pods, pruned }) => {
     const got = pruneHistory(history, limit, pods);
     expect(got.pruned.map((r) => r.hash)).toEqual(pruned);
-    expect(got.kept.map((r) => r.hash).sort()).toEqual(history.map((r) => r.hash).filter((x) => !pruned.includes(x)).sort());
+    expect(got.kept.map((r) => r.hash).sort()).toEqual(
+      history
+        .map((r) => r.hash)
+        .filter((x) => !pruned.includes(x))
+        .sort(),
+    );
     expect(got.kept.map((r) => r.revision)).toEqual([...got.kept.map((r) => r.revision)].sort((a, b) => a - b));
   });
 
@@ -109,22 +114,17 @@ describe("pruneHistory", () => {
   it("keeps the current revision, every revision with pods, and at least `limit` old ones; drops only the oldest (property)", () => {
     const hashes = ["a", "b", "c", "d", "e", "f", "g", "h"];
     fc.assert(
-      fc.property(
-        fc.shuffledSubarray(hashes, { minLength: 1 }),
-        fc.integer({ min: 0, max: 8 }),
-        fc.subarray(hashes),
-        (order, limit, withPods) => {
-          const history = order.map((hash, i) => ({ revision: i + 1, hash, commit: `c${i}` }));
-          const { kept, pruned } = pruneHistory(history, limit, withPods);
-          expect(kept.length + pruned.length).toBe(history.length);
-          expect(kept.at(-1)?.hash).toBe(order.at(-1));
-          for (const r of pruned) expect(withPods).not.toContain(r.hash);
-          expect(kept.length - 1).toBeGreaterThanOrEqual(Math.min(limit, history.length - 1));
-          // Every dropped revision is older than every kept old revision without pods.
-          const keptOld = kept.slice(0, -1).filter((r) => !withPods.includes(r.hash));
-          for (const p of pruned) for (const k of keptOld) expect(p.revision).toBeLessThan(k.revision);
-        },
-      ),
+      fc.property(fc.shuffledSubarray(hashes, { minLength: 1 }), fc.integer({ min: 0, max: 8 }), fc.subarray(hashes), (order, limit, withPods) => {
+        const history = order.map((hash, i) => ({ revision: i + 1, hash, commit: `c${i}` }));
+        const { kept, pruned } = pruneHistory(history, limit, withPods);
+        expect(kept.length + pruned.length).toBe(history.length);
+        expect(kept.at(-1)?.hash).toBe(order.at(-1));
+        for (const r of pruned) expect(withPods).not.toContain(r.hash);
+        expect(kept.length - 1).toBeGreaterThanOrEqual(Math.min(limit, history.length - 1));
+        // Every dropped revision is older than every kept old revision without pods.
+        const keptOld = kept.slice(0, -1).filter((r) => !withPods.includes(r.hash));
+        for (const p of pruned) for (const k of keptOld) expect(p.revision).toBeLessThan(k.revision);
+      }),
     );
   });
 });

@@ -170,7 +170,13 @@ describe("jobStep on a draining node", () => {
       draining: ["a", "b"],
       expect: { remove: ["b"], evict: ["a"] },
     },
-    { name: "a Job that completed evicts nothing", pods: [pod("a", "Succeeded"), pod("b", "Running")], draining: ["b"], params: { completions: 1, parallelism: 2 }, expect: { condition: { type: "Complete" }, remove: ["b"], evict: [] } },
+    {
+      name: "a Job that completed evicts nothing",
+      pods: [pod("a", "Succeeded"), pod("b", "Running")],
+      draining: ["b"],
+      params: { completions: 1, parallelism: 2 },
+      expect: { condition: { type: "Complete" }, remove: ["b"], evict: [] },
+    },
   ];
   for (const c of drainCases) {
     it(c.name, () => {

@@ -2,15 +2,7 @@ import { describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
 import type { DeploymentSpec } from "../../../operator/src/api/generated/deployment.js";
 import type { RolloutSpec } from "../../../operator/src/api/generated/rollout.js";
-import {
-  DEFAULT_ANALYSIS,
-  parseDurationSeconds,
-  parsePromote,
-  resolveBlueGreenParams,
-  resolveCanaryParams,
-  resolveFailurePolicy,
-  resolveRollingParams,
-} from "../../../operator/src/rollout/index.js";
+import { DEFAULT_ANALYSIS, parseDurationSeconds, parsePromote, resolveBlueGreenParams, resolveCanaryParams, resolveFailurePolicy, resolveRollingParams } from "../../../operator/src/rollout/index.js";
 
 function spec(o: Partial<DeploymentSpec> & { maxSurge?: number | string; maxUnavailable?: number | string } = {}): DeploymentSpec {
   const { maxSurge, maxUnavailable, ...rest } = o;
@@ -122,10 +114,7 @@ describe("resolveCanaryParams", () => {
 
   it("resolves steps, pause durations in seconds and surge/unavailable", () => {
     const got = resolveCanaryParams(
-      rolloutSpec(
-        { canary: { maxSurge: "20%", maxUnavailable: 1, steps: [{ setWeight: 20 }, { pause: { duration: "1m30s" } }, { setWeight: 50 }, { pause: {} }, { pause: { duration: 45 } }] } },
-        { replicas: 10 },
-      ),
+      rolloutSpec({ canary: { maxSurge: "20%", maxUnavailable: 1, steps: [{ setWeight: 20 }, { pause: { duration: "1m30s" } }, { setWeight: 50 }, { pause: {} }, { pause: { duration: 45 } }] } }, { replicas: 10 }),
     );
     expect(got.params).toMatchObject({ replicas: 10, maxSurge: 2, maxUnavailable: 1 });
     expect(got.steps).toEqual([{ setWeight: 20 }, { pause: { durationSeconds: 90 } }, { setWeight: 50 }, { pause: {} }, { pause: { durationSeconds: 45 } }]);
@@ -191,9 +180,7 @@ describe("resolveBlueGreenParams", () => {
   });
 
   it("keeps given values and caps previewReplicaCount at replicas", () => {
-    const got = resolveBlueGreenParams(
-      rolloutSpec({ blueGreen: { autoPromotionEnabled: false, autoPromotionSeconds: 20, scaleDownDelaySeconds: 0, previewReplicaCount: 9 } }, { replicas: 3, paused: true }),
-    );
+    const got = resolveBlueGreenParams(rolloutSpec({ blueGreen: { autoPromotionEnabled: false, autoPromotionSeconds: 20, scaleDownDelaySeconds: 0, previewReplicaCount: 9 } }, { replicas: 3, paused: true }));
     expect(got.blueGreen).toEqual({ autoPromotionEnabled: false, autoPromotionSeconds: 20, scaleDownDelaySeconds: 0, previewReplicaCount: 3 });
     expect(got.params.paused).toBe(true);
   });

@@ -115,10 +115,7 @@ const scaling: Case[] = [
   },
   {
     name: "scales the current revision down removing not-ready pods first, then the newest",
-    input: input(params(2, 1, 0), "b", [
-      ...as(available("b", 3), { readySince: T - 50_000 }),
-      ...as(starting("b", 1, 3), { createdAt: T - 999_999 }),
-    ]),
+    input: input(params(2, 1, 0), "b", [...as(available("b", 3), { readySince: T - 50_000 }), ...as(starting("b", 1, 3), { createdAt: T - 999_999 })]),
     want: { create: 0, remove: ["b-3", "b-2"] },
   },
   {
@@ -179,16 +176,12 @@ const failures: Case[] = [
 const timing: Case[] = [
   {
     name: "counts a pod as available only after minReadySeconds and asks to look again when it matures",
-    input: input(params(1, 1, 0, { minReadySeconds: 10 }), "b", [
-      { name: "b-0", revision: "b", createdAt: T - 9000, terminating: false, failed: false, ready: true, readySince: T - 4000 },
-    ]),
+    input: input(params(1, 1, 0, { minReadySeconds: 10 }), "b", [{ name: "b-0", revision: "b", createdAt: T - 9000, terminating: false, failed: false, ready: true, readySince: T - 4000 }]),
     want: { complete: false, counts: { ready: 1, available: 0, unavailable: 1 }, requeueAfterMs: 6001 },
   },
   {
     name: "counts a ready pod of unknown ready time as not available when minReadySeconds is set",
-    input: input(params(1, 1, 0, { minReadySeconds: 10 }), "b", [
-      { name: "b-0", revision: "b", createdAt: T - 90_000, terminating: false, failed: false, ready: true },
-    ]),
+    input: input(params(1, 1, 0, { minReadySeconds: 10 }), "b", [{ name: "b-0", revision: "b", createdAt: T - 90_000, terminating: false, failed: false, ready: true }]),
     want: { complete: false, counts: { available: 0 } },
   },
   {
@@ -212,18 +205,16 @@ const timing: Case[] = [
   },
   {
     name: "counts a pod that became available since lastProgressAt as progress",
-    input: input(params(2, 1, 0, { minReadySeconds: 10 }), "b", [
-      ...available("b", 1),
-      { name: "b-1", revision: "b", createdAt: T - 20_000, terminating: false, failed: false, ready: true, readySince: T - 10_500 },
-    ], { lastProgressAt: T - 1000 }),
+    input: input(params(2, 1, 0, { minReadySeconds: 10 }), "b", [...available("b", 1), { name: "b-1", revision: "b", createdAt: T - 20_000, terminating: false, failed: false, ready: true, readySince: T - 10_500 }], {
+      lastProgressAt: T - 1000,
+    }),
     want: { progressed: true, complete: true },
   },
   {
     name: "does not count readiness before minReadySeconds as progress",
-    input: input(params(2, 1, 0, { minReadySeconds: 10 }), "b", [
-      ...available("b", 1),
-      { name: "b-1", revision: "b", createdAt: T - 20_000, terminating: false, failed: false, ready: true, readySince: T - 500 },
-    ], { lastProgressAt: T - 1000 }),
+    input: input(params(2, 1, 0, { minReadySeconds: 10 }), "b", [...available("b", 1), { name: "b-1", revision: "b", createdAt: T - 20_000, terminating: false, failed: false, ready: true, readySince: T - 500 }], {
+      lastProgressAt: T - 1000,
+    }),
     want: { progressed: false, complete: false },
   },
 ];

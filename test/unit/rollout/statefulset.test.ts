@@ -87,7 +87,13 @@ const cases: Case[] = [
   { name: "onDelete: a deleted pod comes back updated", in: { spec: "web-0:old web-2:old", updateStrategy: "OnDelete" }, create: ["web-1@new"], delete: [], complete: false },
   // Names that are not ordinals, and a second pod of an ordinal.
   { name: "strays are deleted", in: { spec: "web-0:new web-1:new web-2:new web-x:new" }, create: [], delete: ["web-x"], complete: false },
-  { name: "a new set takes the update revision everywhere", in: { spec: "", currentRevision: undefined, partition: 2, podManagementPolicy: "Parallel" }, create: ["web-0@new", "web-1@new", "web-2@new"], delete: [], complete: false },
+  {
+    name: "a new set takes the update revision everywhere",
+    in: { spec: "", currentRevision: undefined, partition: 2, podManagementPolicy: "Parallel" },
+    create: ["web-0@new", "web-1@new", "web-2@new"],
+    delete: [],
+    complete: false,
+  },
 ];
 
 describe("statefulSetStep", () => {

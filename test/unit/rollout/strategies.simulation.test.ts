@@ -30,7 +30,10 @@ function resolved(
   });
 }
 
-const intOrPercent = fc.oneof(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 100 }).map((n) => `${n}%`));
+const intOrPercent = fc.oneof(
+  fc.integer({ min: 0, max: 4 }),
+  fc.integer({ min: 0, max: 100 }).map((n) => `${n}%`),
+);
 const isZero = (v: number | string) => v === 0 || v === "0%";
 const delays = fc.array(fc.integer({ min: 0, max: 6000 }), { minLength: 1, maxLength: 5 });
 
@@ -149,7 +152,16 @@ describe("canary simulation", () => {
   }
 
   it("rolls 10 replicas through 20% → pause 10s → 50% → promotion → full, within limits", () => {
-    const o = run({ replicas: 10, maxSurge: "25%", maxUnavailable: "25%", steps: [{ setWeight: 20 }, { pause: { durationSeconds: 10 } }, { setWeight: 50 }, { pause: {} }], readyDelays: [1500, 2500], stopDelays: [800], losses: [], promoteFull: false });
+    const o = run({
+      replicas: 10,
+      maxSurge: "25%",
+      maxUnavailable: "25%",
+      steps: [{ setWeight: 20 }, { pause: { durationSeconds: 10 } }, { setWeight: 50 }, { pause: {} }],
+      readyDelays: [1500, 2500],
+      stopDelays: [800],
+      losses: [],
+      promoteFull: false,
+    });
     expect(o.complete).toBe(true);
     expect(o.stable).toBe("n");
     expect(o.world.active("n")).toBe(10);
@@ -157,7 +169,18 @@ describe("canary simulation", () => {
   });
 
   it("rolls 10 replicas through 20% → 50% with trafficRouting and lagging proxies: the stable revision stays in full, every weight is sent before its step passes", () => {
-    const o = run({ replicas: 10, maxSurge: "25%", maxUnavailable: "25%", steps: [{ setWeight: 20 }, { pause: { durationSeconds: 10 } }, { setWeight: 50 }, { pause: {} }], readyDelays: [1500, 2500], stopDelays: [800], losses: [], promoteFull: false, routed: true, proxyLag: 3 });
+    const o = run({
+      replicas: 10,
+      maxSurge: "25%",
+      maxUnavailable: "25%",
+      steps: [{ setWeight: 20 }, { pause: { durationSeconds: 10 } }, { setWeight: 50 }, { pause: {} }],
+      readyDelays: [1500, 2500],
+      stopDelays: [800],
+      losses: [],
+      promoteFull: false,
+      routed: true,
+      proxyLag: 3,
+    });
     expect(o.complete).toBe(true);
     expect(o.stable).toBe("n");
     expect(o.world.active("n")).toBe(10);
@@ -260,32 +283,25 @@ describe("blue/green simulation", () => {
 describe("Deployment simulation: Recreate and kept sizes", () => {
   it("Recreate never runs old and new pods at once and always finishes (property)", () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 10 }),
-        fc.integer({ min: 0, max: 10 }),
-        delays,
-        delays,
-        fc.integer({ min: 0, max: 3 }),
-        (replicas, oldPods, readyDelays, stopDelays, minReadySeconds) => {
-          const params = resolved(replicas, 0, 0, minReadySeconds, "Recreate");
-          const world = new SimWorld(START, readyDelays, stopDelays);
-          world.seed("a", oldPods);
-          let lastProgressAt = world.now;
-          for (let i = 0; i < 2000; i++) {
-            const r = nextStep({ params, revision: "b", pods: world.view(), now: world.now, lastProgressAt });
-            if (r.progressed) lastProgressAt = world.now;
-            world.apply(r);
-            expect(world.running("a") === 0 || world.running("b") === 0).toBe(true);
-            expect(world.running()).toBeLessThanOrEqual(Math.max(replicas, oldPods));
-            if (r.complete) {
-              expect(world.active("b")).toBe(replicas);
-              return;
-            }
-            world.advance(TICK);
+      fc.property(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 10 }), delays, delays, fc.integer({ min: 0, max: 3 }), (replicas, oldPods, readyDelays, stopDelays, minReadySeconds) => {
+        const params = resolved(replicas, 0, 0, minReadySeconds, "Recreate");
+        const world = new SimWorld(START, readyDelays, stopDelays);
+        world.seed("a", oldPods);
+        let lastProgressAt = world.now;
+        for (let i = 0; i < 2000; i++) {
+          const r = nextStep({ params, revision: "b", pods: world.view(), now: world.now, lastProgressAt });
+          if (r.progressed) lastProgressAt = world.now;
+          world.apply(r);
+          expect(world.running("a") === 0 || world.running("b") === 0).toBe(true);
+          expect(world.running()).toBeLessThanOrEqual(Math.max(replicas, oldPods));
+          if (r.complete) {
+            expect(world.active("b")).toBe(replicas);
+            return;
           }
-          throw new Error("Recreate did not finish");
-        },
-      ),
+          world.advance(TICK);
+        }
+        throw new Error("Recreate did not finish");
+      }),
       { numRuns: 300 },
     );
   });

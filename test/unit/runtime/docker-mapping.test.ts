@@ -108,16 +108,12 @@ describe("ExecOutputDemuxer", () => {
 
   it("gives the same text however the transport splits the frames", () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.record({ stream: fc.constantFrom<1 | 2>(1, 2), text: fc.string({ maxLength: 50 }) }), { maxLength: 20 }),
-        fc.array(fc.nat(), { maxLength: 30 }),
-        (frames, points) => {
-          const bytes = Buffer.concat(frames.map((f) => frame(f.stream, f.text)));
-          const d = new ExecOutputDemuxer();
-          for (const chunk of cut(bytes, points)) d.push(chunk);
-          expect(d.text()).toBe(frames.map((f) => f.text).join(""));
-        },
-      ),
+      fc.property(fc.array(fc.record({ stream: fc.constantFrom<1 | 2>(1, 2), text: fc.string({ maxLength: 50 }) }), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, points) => {
+        const bytes = Buffer.concat(frames.map((f) => frame(f.stream, f.text)));
+        const d = new ExecOutputDemuxer();
+        for (const chunk of cut(bytes, points)) d.push(chunk);
+        expect(d.text()).toBe(frames.map((f) => f.text).join(""));
+      }),
     );
   });
 

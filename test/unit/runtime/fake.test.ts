@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isCoxError, type ErrorCode } from "../../../operator/src/api/errors.js";
-import {
-  FAKE_OPS,
-  FAKE_SIGKILL_EXIT,
-  FAKE_SIGTERM_EXIT,
-  FakeRuntime,
-  type FakeOp,
-} from "../../../operator/src/runtime/fake/index.js";
+import { FAKE_OPS, FAKE_SIGKILL_EXIT, FAKE_SIGTERM_EXIT, FakeRuntime, type FakeOp } from "../../../operator/src/runtime/fake/index.js";
 import { DEFAULT_OWNER, LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ContainerLaunch } from "../../../operator/src/runtime/types.js";
 
@@ -384,7 +378,13 @@ describe("FakeRuntime restarts, signals and exec", () => {
     { name: "returns a scripted success", script: () => ({ exitCode: 0, output: "ok\n" }), result: { exitCode: 0, output: "ok\n" } },
     { name: "returns a scripted failure", script: () => ({ exitCode: 1, output: "cat: /healthz: No such file\n" }), result: { exitCode: 1, output: "cat: /healthz: No such file\n" } },
     { name: "returns an async script's result before the deadline", script: async () => ({ exitCode: 3, output: "" }), result: { exitCode: 3, output: "" } },
-    { name: "turns a throwing script into exit code 126 with its message", script: () => { throw new Error("exec format error"); }, result: { exitCode: 126, output: "exec format error" } },
+    {
+      name: "turns a throwing script into exit code 126 with its message",
+      script: () => {
+        throw new Error("exec format error");
+      },
+      result: { exitCode: 126, output: "exec format error" },
+    },
     { name: "times out a script that does not answer by the deadline", script: () => new Promise<never>(() => undefined), result: { exitCode: -1, output: "", timedOut: true } },
     { name: "cuts output to 10 KiB", script: () => ({ exitCode: 0, output: "x".repeat(20_000) }), result: { exitCode: 0, output: "x".repeat(10 * 1024) } },
   ])("exec $name", async ({ script, result }) => {
@@ -404,7 +404,10 @@ describe("FakeRuntime restarts, signals and exec", () => {
     });
     expect((await rt.exec(a.id, ["ok"], 500)).exitCode).toBe(0);
     expect((await rt.exec(a.id, ["bad"], 700)).exitCode).toBe(1);
-    expect(seen).toEqual([[["ok"], 500], [["bad"], 700]]);
+    expect(seen).toEqual([
+      [["ok"], 500],
+      [["bad"], 700],
+    ]);
   });
 
   it("refuses exec in a stopped or unknown container with RuntimeCallFailed", async () => {

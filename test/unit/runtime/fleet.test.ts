@@ -94,7 +94,14 @@ describe("fleet", () => {
     await fleet.setNodes([{ ...node("n1"), capacity: { extended: { "example.com/dongle": 2 } } }, node("n2")]);
     const dongle = JSON.stringify({ cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 1 } });
     await fleet.createPod("web-a", "n1", [launch("web-a", [30000], { [LABELS.requests]: dongle })]);
-    fleet.reserve({ pod: "web-b", node: "n1", owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 1 } }, requestsForScoring: { cpuMillis: 100, memoryBytes: 0 }, portCount: 1 });
+    fleet.reserve({
+      pod: "web-b",
+      node: "n1",
+      owner: "Deployment/default/web",
+      requests: { cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 1 } },
+      requestsForScoring: { cpuMillis: 100, memoryBytes: 0 },
+      portCount: 1,
+    });
     const [n1, n2] = fleet.schedulerSnapshot();
     expect(n1!.allocatable.extended).toEqual({ "example.com/dongle": 2 });
     expect(n1!.requested).toEqual({ cpuMillis: 0, memoryBytes: 0, extended: { "example.com/dongle": 2 } });
@@ -144,7 +151,10 @@ describe("fleet", () => {
     try {
       await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
       await fleet.createPod("web-b", "n1", [launch("web-b", [30001])]);
-      expect(fleet.pods().map((p) => [p.name, p.ready, p.reason])).toEqual([["web-a", false, "Starting"], ["web-b", false, "Starting"]]);
+      expect(fleet.pods().map((p) => [p.name, p.ready, p.reason])).toEqual([
+        ["web-a", false, "Starting"],
+        ["web-b", false, "Starting"],
+      ]);
       runtimes.get("n1")!.crash(fleet.pods()[1]!.containers[0]!.id, 1);
       await fleet.refresh("n1");
       await waitFor("web-a ready", () => fleet.pods()[0]!.ready, 5_000);
@@ -375,7 +385,11 @@ describe("fleet", () => {
     first.start();
     await first.createPod("web-a", "n1", podWithInits("web-a"));
     const byName = (f: Fleet) => new Map(f.pods()[0]!.containers.map((c) => [c.labels[LABELS.container]!, c]));
-    expect([...byName(first)].map(([n, c]) => [n, c.state])).toEqual([["app", "created"], ["migrate", "running"], ["seed", "created"]]);
+    expect([...byName(first)].map(([n, c]) => [n, c.state])).toEqual([
+      ["app", "created"],
+      ["migrate", "running"],
+      ["seed", "created"],
+    ]);
     expect(first.pods().map((p) => [p.phase, p.ready, p.reason])).toEqual([["Pending", false, "Init:0/2"]]);
     rt.crash(byName(first).get("migrate")!.id, 0);
     await waitFor("seed started", () => byName(first).get("seed")?.state === "running", 5_000);
@@ -425,7 +439,12 @@ describe("fleet", () => {
     expect(migrate().state).toBe("exited");
     now += 10_000;
     await waitFor("restarted after 10 s", () => migrate().restartCount === 2 && migrate().state === "running", 5_000);
-    expect(fleet.pods()[0]!.containers.filter((c) => c.labels[LABELS.container] !== "migrate").map((c) => c.state)).toEqual(["created", "created"]);
+    expect(
+      fleet
+        .pods()[0]!
+        .containers.filter((c) => c.labels[LABELS.container] !== "migrate")
+        .map((c) => c.state),
+    ).toEqual(["created", "created"]);
     expect(fleet.pods()[0]!.phase).toBe("Pending");
     expect(fleet.pods()[0]!.restartCount).toBe(2);
     // It succeeds now: the pod runs, and its restarts are its containers' (none), as kubectl counts them.
@@ -670,7 +689,10 @@ describe("fleet: the node each claim is bound to", () => {
           claims: async () => (held.get(n.name) ?? []).map((claim) => ({ claim, volume: `v-${claim}` })),
           removeClaim: async (claim: string) => {
             removed.push(`${n.name}:${claim}`);
-            held.set(n.name, (held.get(n.name) ?? []).filter((c) => c !== claim));
+            held.set(
+              n.name,
+              (held.get(n.name) ?? []).filter((c) => c !== claim),
+            );
           },
         }),
       pollMs: 60_000,
@@ -694,7 +716,10 @@ describe("fleet: the node each claim is bound to", () => {
   });
 
   it("keeps a claim bound to a node that left the fleet, and forgets a claim whose data it removed", async () => {
-    const held = new Map([["a", ["shop/db"]], ["b", ["shop/tmp"]]]);
+    const held = new Map([
+      ["a", ["shop/db"]],
+      ["b", ["shop/tmp"]],
+    ]);
     const { fleet, removed } = claimFleet(held);
     await fleet.setNodes([node("a"), node("b")]);
     await fleet.setNodes([node("b")]);

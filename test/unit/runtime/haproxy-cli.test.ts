@@ -4,14 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  alertLines,
-  bindFailures,
-  parseInfoPid,
-  parseShowProc,
-  parseStatCsv,
-  runtimeAnswerError,
-} from "../../../operator/src/runtime/proxy/haproxy-cli.js";
+import { alertLines, bindFailures, parseInfoPid, parseShowProc, parseStatCsv, runtimeAnswerError } from "../../../operator/src/runtime/proxy/haproxy-cli.js";
 
 const PROC_HEADER = "#<PID>          <type>          <reloads>       <uptime>        <version>      ";
 
@@ -19,12 +12,27 @@ describe("parseShowProc", () => {
   it.each([
     {
       name: "reads the master and its worker after a start",
-      text: [PROC_HEADER, "17501           master          0 [failed: 0]   0d00h00m02s     2.6.12-1+deb12u4", "# workers", "17504           worker          0               0d00h00m02s     2.6.12-1+deb12u4", "# programs", "", ""],
+      text: [
+        PROC_HEADER,
+        "17501           master          0 [failed: 0]   0d00h00m02s     2.6.12-1+deb12u4",
+        "# workers",
+        "17504           worker          0               0d00h00m02s     2.6.12-1+deb12u4",
+        "# programs",
+        "",
+        "",
+      ],
       want: { masterPid: 17501, reloads: 0, failedReloads: 0, workers: [{ pid: 17504, reloads: 0 }] },
     },
     {
       name: "reads a failed reload: the old worker keeps serving with its reload count raised",
-      text: [PROC_HEADER, "17281           master          2 [failed: 1]   0d00h00m15s     2.6.12-1+deb12u4", "# workers", "17692           worker          1               0d00h00m08s     2.6.12-1+deb12u4", "# programs", ""],
+      text: [
+        PROC_HEADER,
+        "17281           master          2 [failed: 1]   0d00h00m15s     2.6.12-1+deb12u4",
+        "# workers",
+        "17692           worker          1               0d00h00m08s     2.6.12-1+deb12u4",
+        "# programs",
+        "",
+      ],
       want: { masterPid: 17281, reloads: 2, failedReloads: 1, workers: [{ pid: 17692, reloads: 1 }] },
     },
     {
@@ -90,7 +98,7 @@ describe("parseStatCsv", () => {
   });
 
   it("reads quoted fields and empty counters", () => {
-    const text = ['# pxname,svname,type,status,uweight,stot,req_tot,check_desc,addr', 'b,"s,1",2,UP,3,,,"say ""hi"", twice",10.0.0.1:80', ""].join("\n");
+    const text = ["# pxname,svname,type,status,uweight,stot,req_tot,check_desc,addr", 'b,"s,1",2,UP,3,,,"say ""hi"", twice",10.0.0.1:80', ""].join("\n");
     expect(parseStatCsv(text)).toMatchObject([{ backend: "b", server: "s,1", weight: 3, sessionsTotal: 0, requestsTotal: 0, address: "10.0.0.1:80" }]);
   });
 
@@ -126,10 +134,7 @@ describe("alertLines and bindFailures", () => {
       "[WARNING]  (19008) : something else",
       "",
     ].join("\n");
-    expect(alertLines(output, "/state/haproxy.cfg.next", "haproxy.cfg")).toEqual([
-      "config : [haproxy.cfg:16] : 'server b2/x' : unknown keyword 'bogus'.",
-      "config : Error(s) found in configuration file : haproxy.cfg",
-    ]);
+    expect(alertLines(output, "/state/haproxy.cfg.next", "haproxy.cfg")).toEqual(["config : [haproxy.cfg:16] : 'server b2/x' : unknown keyword 'bogus'.", "config : Error(s) found in configuration file : haproxy.cfg"]);
   });
 
   it("reads every bind HAProxy could not listen on, with the reason and the line", () => {

@@ -34,8 +34,7 @@ const running = (at: number): HealthEvent => ({ type: "running", at });
 const confirmed = (at: number): HealthEvent[] => [running(at), running(at + RUNNING_CONFIRM_MS)];
 const probe = (kind: ProbeKind, at: number, ok: boolean, message = ok ? "HTTP 200" : "HTTP 500"): HealthEvent => ({ type: "probe", probe: kind, at, ok, message });
 /** n results of one probe, one per period starting at `from`. */
-const probes = (kind: ProbeKind, from: number, periodMs: number, results: boolean[]): HealthEvent[] =>
-  results.map((ok, i) => probe(kind, from + i * periodMs, ok));
+const probes = (kind: ProbeKind, from: number, periodMs: number, results: boolean[]): HealthEvent[] => results.map((ok, i) => probe(kind, from + i * periodMs, ok));
 
 function statusAfter(spec: HealthSpec, events: HealthEvent[], now: number): HealthStatus {
   return healthStatus(applyHealthEvents(newHealthState(spec), events), now);
@@ -214,7 +213,7 @@ describe("startup and liveness probes", () => {
 
   it("reports the exit of a container stopped for a failed liveness probe with the reason", () => {
     const spec = { liveness: { periodSeconds: 1, failureThreshold: 1 } };
-    const status = statusAfter(spec, [started(0), probe("liveness", S, false, "exec [\"cat\",\"/healthz\"] exited with exit code 1"), exited(2 * S, 137)], 2 * S);
+    const status = statusAfter(spec, [started(0), probe("liveness", S, false, 'exec ["cat","/healthz"] exited with exit code 1'), exited(2 * S, 137)], 2 * S);
     expect(status).toMatchObject({ action: "restart", reason: "Error" });
     expect(status.message).toBe('Liveness probe failed 1 time(s) in a row: exec ["cat","/healthz"] exited with exit code 1; stopped, exited with code 137; restarting');
   });

@@ -44,11 +44,26 @@ describe("the fleet's nodes", () => {
   it("carry their engine's os and arch, so a pod with nodeSelector kubernetes.io/os: linux is placed", async () => {
     const fleet = new Fleet({ runtimeFactory: (n) => new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 2 ** 30 }), pollMs: 60_000 });
     try {
-      const node: NodeConfig = { name: "n1", endpoint: "unix:///fake/n1.sock", network: "host", address: "127.0.0.1", portRange: { from: 30000, to: 30009 }, unschedulable: false, labels: { "kubernetes.io/hostname": "n1" } };
+      const node: NodeConfig = {
+        name: "n1",
+        endpoint: "unix:///fake/n1.sock",
+        network: "host",
+        address: "127.0.0.1",
+        portRange: { from: 30000, to: 30009 },
+        unschedulable: false,
+        labels: { "kubernetes.io/hostname": "n1" },
+      };
       await fleet.setNodes([node]);
       const [snap] = fleet.schedulerSnapshot();
       expect(snap!.labels).toEqual({ "kubernetes.io/hostname": "n1", "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64" }); // the fake engine is linux/amd64
-      const pod = (id: string, nodeSelector: Record<string, string>) => ({ id, owner: "Deployment/default/web", requests: { cpuMillis: 0, memoryBytes: 0 }, requestsForScoring: { cpuMillis: 100, memoryBytes: 0 }, ports: 0, nodeSelector });
+      const pod = (id: string, nodeSelector: Record<string, string>) => ({
+        id,
+        owner: "Deployment/default/web",
+        requests: { cpuMillis: 0, memoryBytes: 0 },
+        requestsForScoring: { cpuMillis: 100, memoryBytes: 0 },
+        ports: 0,
+        nodeSelector,
+      });
       const result = schedule(fleet.schedulerSnapshot(), [pod("linux", { "kubernetes.io/os": "linux" }), pod("arm", { "kubernetes.io/arch": "arm64" })], { preemption: false });
       expect(result.placements.map((p) => [p.id, p.node])).toEqual([["linux", "n1"]]);
       expect(result.unschedulable.map((u) => u.id)).toEqual(["arm"]);

@@ -35,13 +35,17 @@ describe("gRPC probes against a real grpc.health.v1 server", () => {
     await server?.stop();
   });
 
-  it("passes on SERVING, for the whole server (service defaults to \"\") and for a named service", async () => {
+  it('passes on SERVING, for the whole server (service defaults to "") and for a named service', async () => {
     expect(await runProbe(target(), 2_000)).toEqual({ ok: true, message: "service healthy" });
     expect(await runProbe(target("cart"), 2_000)).toEqual({ ok: true, message: "service healthy" });
   });
 
   it("fails on NOT_SERVING, UNKNOWN and SERVICE_UNKNOWN, naming the status", async () => {
-    for (const [service, status] of [["payments", "NOT_SERVING"], ["warming", "UNKNOWN"], ["gone", "SERVICE_UNKNOWN"]] as const) {
+    for (const [service, status] of [
+      ["payments", "NOT_SERVING"],
+      ["warming", "UNKNOWN"],
+      ["gone", "SERVICE_UNKNOWN"],
+    ] as const) {
       const outcome = await runProbe(target(service), 2_000);
       expect(outcome.ok, service).toBe(false);
       expect(outcome.message).toContain(status);

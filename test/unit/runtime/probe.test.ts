@@ -186,10 +186,7 @@ describe("runProbe over real sockets", () => {
     { name: "reports an out-of-range TCP port as a failure instead of throwing", type: "tcp" as const },
     { name: "reports an out-of-range HTTP port as a failure instead of throwing", type: "http" as const },
   ])("$name", async ({ type }) => {
-    const target =
-      type === "tcp"
-        ? { type, host: "127.0.0.1", port: 70_000 }
-        : { type, host: "127.0.0.1", port: 70_000, path: "/" };
+    const target = type === "tcp" ? { type, host: "127.0.0.1", port: 70_000 } : { type, host: "127.0.0.1", port: 70_000, path: "/" };
     const outcome = await runProbe(target, 500);
     expect(outcome.ok).toBe(false);
     expect(outcome.message.length).toBeGreaterThan(0);
@@ -386,12 +383,19 @@ describe("runProbe: httpGet headers, host and HTTPS", () => {
   it.each([
     {
       name: "adds custom headers, repeating a name as often as it is given",
-      headers: [{ name: "X-Probe", value: "a" }, { name: "X-Probe", value: "b" }, { name: "X-Other", value: "c" }],
+      headers: [
+        { name: "X-Probe", value: "a" },
+        { name: "X-Probe", value: "b" },
+        { name: "X-Other", value: "c" },
+      ],
       expect: { "x-probe": ["a", "b"], "x-other": ["c"], "user-agent": [PROBE_USER_AGENT] },
     },
     {
       name: "replaces the default User-Agent and Accept when the manifest sets them, whatever their case",
-      headers: [{ name: "user-agent", value: "mine/1" }, { name: "ACCEPT", value: "application/json" }],
+      headers: [
+        { name: "user-agent", value: "mine/1" },
+        { name: "ACCEPT", value: "application/json" },
+      ],
       expect: { "user-agent": ["mine/1"], accept: ["application/json"] },
     },
     {
@@ -431,7 +435,14 @@ describe("runProbe: httpGet headers, host and HTTPS", () => {
   });
 
   it("builds the header set deterministically", () => {
-    expect(probeHeaders({ headers: [{ name: "X-A", value: "1" }, { name: "x-a", value: "2" }] })).toEqual({
+    expect(
+      probeHeaders({
+        headers: [
+          { name: "X-A", value: "1" },
+          { name: "x-a", value: "2" },
+        ],
+      }),
+    ).toEqual({
       "User-Agent": PROBE_USER_AGENT,
       Accept: "*/*",
       "X-A": ["1", "2"],
@@ -448,7 +459,14 @@ describe("runProbe: exec", () => {
     { name: "fails on exit code 1 with the output", run: async () => result(1, "cat: can't open '/healthz'\n"), ok: false, message: `exec ["cat","/healthz"] exited with exit code 1: cat: can't open '/healthz'` },
     { name: "fails on a command that was not found (127)", run: async () => result(127, "not found"), ok: false, message: 'exec ["cat","/healthz"] exited with exit code 127: not found' },
     { name: "fails when the runtime reports a timeout", run: async () => result(-1, "", true), ok: false, message: 'exec ["cat","/healthz"] timed out after 500 ms' },
-    { name: "fails when the command cannot run (the runtime throws)", run: async () => { throw new Error("container is not running"); }, ok: false, message: 'exec ["cat","/healthz"] could not run: container is not running' },
+    {
+      name: "fails when the command cannot run (the runtime throws)",
+      run: async () => {
+        throw new Error("container is not running");
+      },
+      ok: false,
+      message: 'exec ["cat","/healthz"] could not run: container is not running',
+    },
   ])("$name", async ({ run, ok, message }) => {
     expect(await runProbe({ type: "exec", command: ["cat", "/healthz"], run }, 500)).toEqual({ ok, message });
   });

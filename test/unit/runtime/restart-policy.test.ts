@@ -62,7 +62,10 @@ describe("restartPolicy", () => {
     await waitFor("both ended", () => pod("a").phase === "Failed" && pod("b").phase === "Succeeded", 5_000);
     now += 60_000; // long past any back-off
     await fleet.refresh("n1");
-    expect(pod("a").containers.map((c) => [c.state, c.exitCode, c.restartCount])).toEqual([["exited", 3, 0], ["exited", 0, 0]]);
+    expect(pod("a").containers.map((c) => [c.state, c.exitCode, c.restartCount])).toEqual([
+      ["exited", 3, 0],
+      ["exited", 0, 0],
+    ]);
     expect(rt.calls.start).toBe(0);
     expect(fleet.schedulerSnapshot()[0]!.requested.cpuMillis).toBe(0);
     expect(await rt.logs(pod("a").containers[0]!.id, { lines: 1, bytes: 100 })).toBe("migration 7 failed");
@@ -72,7 +75,10 @@ describe("restartPolicy", () => {
     const again = new Fleet({ runtimeFactory: () => rt, pollMs: 60_000, now: () => now });
     await again.setNodes([n1]);
     again.start();
-    expect(again.pods().map((p) => [p.name, p.phase])).toEqual([["a", "Failed"], ["b", "Succeeded"]]);
+    expect(again.pods().map((p) => [p.name, p.phase])).toEqual([
+      ["a", "Failed"],
+      ["b", "Succeeded"],
+    ]);
     now += 60_000;
     await again.refresh("n1");
     expect(rt.calls.start).toBe(0);

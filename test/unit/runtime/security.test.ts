@@ -19,7 +19,12 @@ function spec(pod: Partial<PodSpec>, container: Partial<Container>): [PodSpec, C
 describe("a container's launch security", () => {
   it.each<[string, Partial<PodSpec>, Partial<Container>, LaunchSecurity | undefined]>([
     ["is absent when nothing is asked", {}, {}, undefined],
-    ["is absent when only defaults are spelled out", { securityContext: { runAsNonRoot: false } }, { securityContext: { privileged: false, allowPrivilegeEscalation: true, readOnlyRootFilesystem: false, procMount: "Default" } }, undefined],
+    [
+      "is absent when only defaults are spelled out",
+      { securityContext: { runAsNonRoot: false } },
+      { securityContext: { privileged: false, allowPrivilegeEscalation: true, readOnlyRootFilesystem: false, procMount: "Default" } },
+      undefined,
+    ],
     ["takes the pod's user, group and runAsNonRoot", { securityContext: { runAsUser: 1000, runAsGroup: 3000, runAsNonRoot: true } }, {}, { runAsUser: 1000, runAsGroup: 3000, runAsNonRoot: true }],
     [
       "lets the container's user, group, runAsNonRoot and seccomp override the pod's",

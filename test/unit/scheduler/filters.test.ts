@@ -92,7 +92,12 @@ describe("VolumeBinding filter", () => {
     {
       name: "rejects every node when two claims are bound to different nodes",
       nodes: [node("a"), node("b")],
-      pod: pod("p", { claims: [{ name: "default/data", node: "a" }, { name: "default/logs", node: "b" }] }),
+      pod: pod("p", {
+        claims: [
+          { name: "default/data", node: "a" },
+          { name: "default/logs", node: "b" },
+        ],
+      }),
       rejected: { a: conflict, b: conflict },
     },
   ];
@@ -154,7 +159,15 @@ describe("TaintToleration filter", () => {
     },
     {
       name: "names the first untolerated taint in the node's order",
-      nodes: [node("a", { taints: [{ key: "ok", effect: "NoSchedule" }, { key: "first", value: "1", effect: "NoSchedule" }, { key: "second", value: "2", effect: "NoExecute" }] })],
+      nodes: [
+        node("a", {
+          taints: [
+            { key: "ok", effect: "NoSchedule" },
+            { key: "first", value: "1", effect: "NoSchedule" },
+            { key: "second", value: "2", effect: "NoExecute" },
+          ],
+        }),
+      ],
       pod: pod("p", { tolerations: [{ key: "ok", operator: "Exists" }] }),
       rejected: { a: "node(s) had untolerated taint {first: 1}" },
     },
@@ -192,7 +205,12 @@ describe("NodeAffinity filter", () => {
       nodes,
       pod: pod("p", {
         affinity: required(
-          { matchExpressions: [{ key: "disk", operator: "In", values: ["ssd"] }, { key: "zone", operator: "In", values: ["z2"] }] },
+          {
+            matchExpressions: [
+              { key: "disk", operator: "In", values: ["ssd"] },
+              { key: "zone", operator: "In", values: ["z2"] },
+            ],
+          },
           { matchExpressions: [{ key: "disk", operator: "In", values: ["hdd"] }] },
         ),
       }),
@@ -201,7 +219,14 @@ describe("NodeAffinity filter", () => {
     {
       name: "matches NotIn and DoesNotExist on a node without the label",
       nodes,
-      pod: pod("p", { affinity: required({ matchExpressions: [{ key: "disk", operator: "NotIn", values: ["ssd"] }, { key: "gpu", operator: "DoesNotExist" }] }) }),
+      pod: pod("p", {
+        affinity: required({
+          matchExpressions: [
+            { key: "disk", operator: "NotIn", values: ["ssd"] },
+            { key: "gpu", operator: "DoesNotExist" },
+          ],
+        }),
+      }),
       rejected: { "ssd-1": no, "ssd-2": no },
     },
     {
@@ -398,21 +423,13 @@ describe("PodTopologySpread filter (DoNotSchedule)", () => {
     },
     {
       name: "takes the minimum only over zones whose nodes match the pod's node affinity (nodeAffinityPolicy Honor)",
-      nodes: [
-        node("a1", { labels: { zone: "A", tier: "x" }, pods: [w("x")] }),
-        node("b1", { labels: { zone: "B", tier: "x" }, pods: [w("y")] }),
-        node("c1", { labels: { zone: "C", tier: "y" } }),
-      ],
+      nodes: [node("a1", { labels: { zone: "A", tier: "x" }, pods: [w("x")] }), node("b1", { labels: { zone: "B", tier: "x" }, pods: [w("y")] }), node("c1", { labels: { zone: "C", tier: "y" } })],
       pod: pod("p", { labels: web, nodeSelector: { tier: "x" }, ...zone() }),
       rejected: {},
     },
     {
       name: "counts zones outside the node affinity with nodeAffinityPolicy Ignore",
-      nodes: [
-        node("a1", { labels: { zone: "A", tier: "x" }, pods: [w("x")] }),
-        node("b1", { labels: { zone: "B", tier: "x" }, pods: [w("y")] }),
-        node("c1", { labels: { zone: "C", tier: "y" } }),
-      ],
+      nodes: [node("a1", { labels: { zone: "A", tier: "x" }, pods: [w("x")] }), node("b1", { labels: { zone: "B", tier: "x" }, pods: [w("y")] }), node("c1", { labels: { zone: "C", tier: "y" } })],
       pod: pod("p", { labels: web, nodeSelector: { tier: "x" }, ...zone(1, { nodeAffinityPolicy: "Ignore" }) }),
       rejected: { a1: skew, b1: skew },
     },
@@ -436,10 +453,7 @@ describe("PodTopologySpread filter (DoNotSchedule)", () => {
     },
     {
       name: "adds matchLabelKeys to the selector with the pod's own values",
-      nodes: [
-        node("a1", { labels: { zone: "A" }, pods: [w("x", { labels: { app: "web", rev: "1" } }), w("y", { labels: { app: "web", rev: "1" } })] }),
-        node("b1", { labels: { zone: "B" } }),
-      ],
+      nodes: [node("a1", { labels: { zone: "A" }, pods: [w("x", { labels: { app: "web", rev: "1" } }), w("y", { labels: { app: "web", rev: "1" } })] }), node("b1", { labels: { zone: "B" } })],
       pod: pod("p", { labels: { app: "web", rev: "2" }, ...zone(1, { matchLabelKeys: ["rev"] }) }),
       rejected: {},
     },
@@ -573,9 +587,7 @@ describe("filter order", () => {
   });
 
   it("works as a plain FilterPlugin on a single node", () => {
-    expect(filterReasons(taintToleration, pod("p"), node("a", { taints: [{ key: "k", value: "v", effect: "NoSchedule" }] }))).toEqual([
-      "node(s) had untolerated taint {k: v}",
-    ]);
+    expect(filterReasons(taintToleration, pod("p"), node("a", { taints: [{ key: "k", value: "v", effect: "NoSchedule" }] }))).toEqual(["node(s) had untolerated taint {k: v}"]);
     expect(filterReasons(nodeUnschedulable, pod("p"), node("a"))).toEqual([]);
   });
 });

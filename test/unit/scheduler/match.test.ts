@@ -1,13 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  compileLabelSelector,
-  compileNodeSelectorTerm,
-  HostPortSet,
-  labelKeyRequirements,
-  normalizeHostPorts,
-  normalizeImageName,
-  toleratesTaint,
-} from "../../../operator/src/scheduler/match.js";
+import { compileLabelSelector, compileNodeSelectorTerm, HostPortSet, labelKeyRequirements, normalizeHostPorts, normalizeImageName, toleratesTaint } from "../../../operator/src/scheduler/match.js";
 import type { LabelSelector, NodeSelectorTerm, Taint, Toleration } from "../../../operator/src/scheduler/types.js";
 
 describe("label selectors", () => {
@@ -28,7 +20,12 @@ describe("label selectors", () => {
 
   it("gives equal selectors written differently one signature", () => {
     const a = compileLabelSelector({ matchLabels: { a: "1", b: "2" } });
-    const b = compileLabelSelector({ matchExpressions: [{ key: "b", operator: "In", values: ["2"] }, { key: "a", operator: "In", values: ["1"] }] });
+    const b = compileLabelSelector({
+      matchExpressions: [
+        { key: "b", operator: "In", values: ["2"] },
+        { key: "a", operator: "In", values: ["1"] },
+      ],
+    });
     expect(a.sig).toBe(b.sig);
     expect(compileLabelSelector({ matchLabels: { a: "1" } }).sig).not.toBe(a.sig);
   });

@@ -79,7 +79,12 @@ describe("preemption with PodDisruptionBudgets", () => {
     });
     fc.assert(
       fc.property(arb, ({ nodes: spec, allowed, millis }) => {
-        const nodes = spec.map((ps, i) => nodeWith(`n${i}`, ps.map((p, j) => low(`n${i}-${j}`, p.priority, p.millis, p.app))));
+        const nodes = spec.map((ps, i) =>
+          nodeWith(
+            `n${i}`,
+            ps.map((p, j) => low(`n${i}-${j}`, p.priority, p.millis, p.app)),
+          ),
+        );
         // -1: the app has no budget.
         const budgets = apps.flatMap((app, k) => (allowed[k]! >= 0 ? [guard(app, allowed[k]!)] : []));
         const allowance = new Map(budgets.map((b) => [b.selector!.matchLabels!.app!, b.disruptionsAllowed]));

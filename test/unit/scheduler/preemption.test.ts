@@ -101,7 +101,10 @@ describe("selectVictims chooses as Kubernetes' DefaultPreemption", () => {
       name: "removes a lower-priority pod whose own anti-affinity keeps the pod away",
       nodes: [
         nodeWith("a", [
-          low("guard", 1, 0, { labels: { app: "db" }, affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" }] } } }),
+          low("guard", 1, 0, {
+            labels: { app: "db" },
+            affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" }] } },
+          }),
         ]),
       ],
       pod: pod("p", { priority: 10, ...cpu(0), labels: { app: "web" } }),
@@ -109,10 +112,7 @@ describe("selectVictims chooses as Kubernetes' DefaultPreemption", () => {
     },
     {
       name: "removes lower-priority pods that skew a DoNotSchedule spread (the cordoned node's zone still counts)",
-      nodes: [
-        nodeWith("a", [low("w1", 1, 0, { labels: { app: "web" } }), low("w2", 1, 0, { labels: { app: "web" } })]),
-        node("b", { unschedulable: true }),
-      ],
+      nodes: [nodeWith("a", [low("w1", 1, 0, { labels: { app: "web" } }), low("w2", 1, 0, { labels: { app: "web" } })]), node("b", { unschedulable: true })],
       pod: pod("p", {
         priority: 10,
         ...cpu(0),
@@ -140,7 +140,14 @@ describe("selectVictims chooses as Kubernetes' DefaultPreemption", () => {
     const p = pod("p", { priority: 10, ...cpu(2000) });
     const r = selectVictims(p, nodes)!;
     const gone = new Set(r.victims.map((v) => v.name));
-    const after = nodes.map((n) => (n.name === r.node ? nodeWith(n.name, (n.pods ?? []).filter((x) => !gone.has(x.name))) : n));
+    const after = nodes.map((n) =>
+      n.name === r.node
+        ? nodeWith(
+            n.name,
+            (n.pods ?? []).filter((x) => !gone.has(x.name)),
+          )
+        : n,
+    );
     expect(evaluatePod(after, p).nodes.find((n) => n.node === r.node)!.reasons).toEqual([]);
     // Putting any single victim back makes the pod not fit (the set is minimal in Kubernetes' sense).
     for (const v of r.victims) {

@@ -33,12 +33,7 @@ function labelsOf(n: NodeSnapshot): Record<string, string> {
 }
 
 function tolerates(ts: readonly Toleration[], t: Taint): boolean {
-  return ts.some(
-    (x) =>
-      (x.effect === undefined || x.effect === t.effect) &&
-      (x.key === undefined || x.key === "" || x.key === t.key) &&
-      ((x.operator ?? "Equal") === "Exists" || (x.value ?? "") === (t.value ?? "")),
-  );
+  return ts.some((x) => (x.effect === undefined || x.effect === t.effect) && (x.key === undefined || x.key === "" || x.key === t.key) && ((x.operator ?? "Equal") === "Exists" || (x.value ?? "") === (t.value ?? "")));
 }
 
 function matchesLabels(sel: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
@@ -124,15 +119,17 @@ const rarely = (n: number): fc.Arbitrary<boolean> => fc.integer({ min: 0, max: n
 
 const antiArb = (app: string): fc.Arbitrary<Affinity | undefined> =>
   fc.option(
-    fc.constantFrom(HOST, "zone").map((topologyKey): Affinity => ({
-      podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey }] },
-    })),
+    fc.constantFrom(HOST, "zone").map(
+      (topologyKey): Affinity => ({
+        podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey }] },
+      }),
+    ),
     { nil: undefined, freq: 3 },
   );
 
-const runningArb = fc.record({ app: fc.constantFrom(...APPS), priority: fc.integer({ min: 0, max: 2 }), cpu: fc.integer({ min: 0, max: 1500 }), terminating: rarely(6) }).chain((r) =>
-  antiArb(r.app).map((affinity) => ({ ...r, affinity })),
-);
+const runningArb = fc
+  .record({ app: fc.constantFrom(...APPS), priority: fc.integer({ min: 0, max: 2 }), cpu: fc.integer({ min: 0, max: 1500 }), terminating: rarely(6) })
+  .chain((r) => antiArb(r.app).map((affinity) => ({ ...r, affinity })));
 
 const nodeArb = fc.record({
   zone: fc.constantFrom("z1", "z2", "z3", undefined),
@@ -156,7 +153,15 @@ function buildNode(name: string, r: typeof nodeArb extends fc.Arbitrary<infer T>
   const pods: PodSummary[] = r.running.map((x, k) => {
     // A node that declares dongles has its first pod hold one.
     const extended = k === 0 && (r.dongles ?? 0) > 0 ? { extended: { [DONGLE]: 1 } } : {};
-    const s: PodSummary = { name: `${name}-run-${k}`, namespace: "default", labels: { app: x.app }, owner: `Deployment/default/${x.app}`, priority: x.priority, requests: { cpuMillis: x.cpu, memoryBytes: 0, ...extended }, terminating: x.terminating };
+    const s: PodSummary = {
+      name: `${name}-run-${k}`,
+      namespace: "default",
+      labels: { app: x.app },
+      owner: `Deployment/default/${x.app}`,
+      priority: x.priority,
+      requests: { cpuMillis: x.cpu, memoryBytes: 0, ...extended },
+      terminating: x.terminating,
+    };
     if (x.affinity !== undefined) s.affinity = x.affinity;
     return s;
   });
@@ -332,7 +337,10 @@ describe("schedule properties", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 1000 }), fc.integer(), (nodeCount, replicas, cpu, seed) => {
         const nodes = Array.from({ length: nodeCount }, (_, i) => node(`n${i}`, { allocatable: { cpuMillis: 64_000, memoryBytes: 256 * 1024 * Mi, pods: 110 }, freePorts: 1000 }));
-        const pods = Array.from({ length: replicas }, (_, i): PodRequest => ({ id: `web-${i}`, owner: "Deployment/default/web", requests: { cpuMillis: cpu, memoryBytes: 0 }, requestsForScoring: { cpuMillis: cpu || 100, memoryBytes: 200 * Mi }, ports: 1 }));
+        const pods = Array.from(
+          { length: replicas },
+          (_, i): PodRequest => ({ id: `web-${i}`, owner: "Deployment/default/web", requests: { cpuMillis: cpu, memoryBytes: 0 }, requestsForScoring: { cpuMillis: cpu || 100, memoryBytes: 200 * Mi }, ports: 1 }),
+        );
         const r = schedule(nodes, pods, { seed });
         expect(r.placements).toHaveLength(replicas);
         const counts = nodes.map((n) => r.placements.filter((p) => p.node === n.name).length);
@@ -401,40 +409,39 @@ describe("claims (VolumeBinding)", () => {
   const claimArb = fc.record({ claim: fc.constantFrom("default/x", "default/y", "other/x"), bound: fc.option(fc.constantFrom(...NODES, "gone"), { nil: undefined }) });
   it("puts every pod of a claim on one node, the bound one when the claim has one, and never on another", () => {
     fc.assert(
-      fc.property(
-        fc.subarray(NODES, { minLength: 1 }),
-        fc.array(fc.uniqueArray(claimArb, { selector: (c) => c.claim, maxLength: 2 }), { minLength: 1, maxLength: 8 }),
-        fc.integer(),
-        (names, podClaims, seed) => {
-          // One binding per claim for the whole pass, as the operator would give it.
-          const binding = new Map<string, string | undefined>();
-          for (const cs of podClaims) for (const c of cs) if (!binding.has(c.claim)) binding.set(c.claim, c.bound);
-          const pods: PodRequest[] = podClaims.map((cs, i) => ({
-            id: `p${i}`,
-            owner: `Deployment/default/w${i % 2}`,
-            requests: { cpuMillis: 10, memoryBytes: Mi },
-            requestsForScoring: { cpuMillis: 10, memoryBytes: Mi },
-            ports: 0,
-            claims: [...new Set(cs.map((c) => c.claim))].sort().map((name) => ({ name, ...(binding.get(name) !== undefined ? { node: binding.get(name)! } : {}) })),
-          }));
-          const r = schedule(names.map((n) => node(n)), pods, { seed });
-          const where = new Map<string, string>();
-          for (const p of r.placements) {
-            for (const c of pods.find((x) => x.id === p.id)!.claims!) {
-              if (c.node !== undefined) expect(p.node).toBe(c.node);
-              const seen = where.get(c.name);
-              if (seen !== undefined) expect(p.node).toBe(seen);
-              where.set(c.name, p.node);
-            }
+      fc.property(fc.subarray(NODES, { minLength: 1 }), fc.array(fc.uniqueArray(claimArb, { selector: (c) => c.claim, maxLength: 2 }), { minLength: 1, maxLength: 8 }), fc.integer(), (names, podClaims, seed) => {
+        // One binding per claim for the whole pass, as the operator would give it.
+        const binding = new Map<string, string | undefined>();
+        for (const cs of podClaims) for (const c of cs) if (!binding.has(c.claim)) binding.set(c.claim, c.bound);
+        const pods: PodRequest[] = podClaims.map((cs, i) => ({
+          id: `p${i}`,
+          owner: `Deployment/default/w${i % 2}`,
+          requests: { cpuMillis: 10, memoryBytes: Mi },
+          requestsForScoring: { cpuMillis: 10, memoryBytes: Mi },
+          ports: 0,
+          claims: [...new Set(cs.map((c) => c.claim))].sort().map((name) => ({ name, ...(binding.get(name) !== undefined ? { node: binding.get(name)! } : {}) })),
+        }));
+        const r = schedule(
+          names.map((n) => node(n)),
+          pods,
+          { seed },
+        );
+        const where = new Map<string, string>();
+        for (const p of r.placements) {
+          for (const c of pods.find((x) => x.id === p.id)!.claims!) {
+            if (c.node !== undefined) expect(p.node).toBe(c.node);
+            const seen = where.get(c.name);
+            if (seen !== undefined) expect(p.node).toBe(seen);
+            where.set(c.name, p.node);
           }
-          // A pod whose claims are all unbound or bound to present nodes, and agree, is placed.
-          for (const p of pods) {
-            const bound = new Set(p.claims!.flatMap((c) => (c.node ? [c.node] : [])));
-            if (bound.size === 0 && p.claims!.every((c) => !where.has(c.name))) expect(r.placements.some((x) => x.id === p.id)).toBe(true);
-            if ([...bound].some((b) => !names.includes(b)) || bound.size > 1) expect(r.placements.some((x) => x.id === p.id)).toBe(false);
-          }
-        },
-      ),
+        }
+        // A pod whose claims are all unbound or bound to present nodes, and agree, is placed.
+        for (const p of pods) {
+          const bound = new Set(p.claims!.flatMap((c) => (c.node ? [c.node] : [])));
+          if (bound.size === 0 && p.claims!.every((c) => !where.has(c.name))) expect(r.placements.some((x) => x.id === p.id)).toBe(true);
+          if ([...bound].some((b) => !names.includes(b)) || bound.size > 1) expect(r.placements.some((x) => x.id === p.id)).toBe(false);
+        }
+      }),
       { numRuns: 300 },
     );
   });

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
-import {
-  DEFAULT_PROFILE,
-  evaluatePod,
-  explainUnschedulable,
-  schedule,
-  unschedulableError,
-} from "../../../operator/src/scheduler/index.js";
+import { DEFAULT_PROFILE, evaluatePod, explainUnschedulable, schedule, unschedulableError } from "../../../operator/src/scheduler/index.js";
 import type { FilterPlugin, NodeSnapshot, PodRequest, ScheduleOptions, ScorePlugin } from "../../../operator/src/scheduler/types.js";
 import { Gi, Mi, node, nodeWith, pod, running } from "./builders.js";
 
@@ -38,11 +32,13 @@ describe("schedule places pods", () => {
 
   it("leaves the third node-sized pod unschedulable once both nodes are taken", () => {
     const big = { cpuMillis: 3000, memoryBytes: 1 * Gi };
-    const r = schedule([node("a"), node("b")], ["p1", "p2", "p3"].map((id) => pod(id, { requests: big })), NO_PREEMPTION);
+    const r = schedule(
+      [node("a"), node("b")],
+      ["p1", "p2", "p3"].map((id) => pod(id, { requests: big })),
+      NO_PREEMPTION,
+    );
     expect(r.placements).toHaveLength(2);
-    expect(r.unschedulable).toEqual([
-      { id: "p3", message: "0/2 nodes are available: 2 Insufficient cpu.", reasons: { "Insufficient cpu": 2 }, plugins: ["NodeResourcesFit"] },
-    ]);
+    expect(r.unschedulable).toEqual([{ id: "p3", message: "0/2 nodes are available: 2 Insufficient cpu.", reasons: { "Insufficient cpu": 2 }, plugins: ["NodeResourcesFit"] }]);
   });
 
   it("places pods asking for an extended resource on the node that declares it, counting each placement, and says when none has enough left", () => {
@@ -56,13 +52,15 @@ describe("schedule places pods", () => {
       ["p1", "b"],
       ["p2", "b"],
     ]);
-    expect(r.unschedulable).toEqual([
-      { id: "p3", message: "0/3 nodes are available: 3 Insufficient example.com/dongle.", reasons: { "Insufficient example.com/dongle": 3 }, plugins: ["NodeResourcesFit"] },
-    ]);
+    expect(r.unschedulable).toEqual([{ id: "p3", message: "0/3 nodes are available: 3 Insufficient example.com/dongle.", reasons: { "Insufficient example.com/dongle": 3 }, plugins: ["NodeResourcesFit"] }]);
   });
 
   it("stops placing on a node once its port range is exhausted", () => {
-    const r = schedule([node("a", { freePorts: 2 })], ["p1", "p2", "p3"].map((id) => pod(id, { ports: 1 })), NO_PREEMPTION);
+    const r = schedule(
+      [node("a", { freePorts: 2 })],
+      ["p1", "p2", "p3"].map((id) => pod(id, { ports: 1 })),
+      NO_PREEMPTION,
+    );
     expect(r.placements.map((p) => p.id)).toEqual(["p1", "p2"]);
     expect(r.unschedulable[0]!.message).toBe("0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.");
   });
@@ -97,22 +95,13 @@ describe("schedule places pods", () => {
   });
 
   it("lets spreading (weight 2) outweigh a small resource advantage (weight 1)", () => {
-    const nodes = [
-      node("a", { podsByOwner: { "Deployment/default/web": 1 }, requestedForScoring: { cpuMillis: 0, memoryBytes: 0 } }),
-      node("b", { requestedForScoring: { cpuMillis: 400, memoryBytes: 800 * Mi } }),
-    ];
+    const nodes = [node("a", { podsByOwner: { "Deployment/default/web": 1 }, requestedForScoring: { cpuMillis: 0, memoryBytes: 0 } }), node("b", { requestedForScoring: { cpuMillis: 400, memoryBytes: 800 * Mi } })];
     expect(nodesOf(schedule(nodes, [pod("p")]))).toEqual({ p: "b" });
   });
 
   it("keeps pods off nodes with untolerated taints and on nodes their selector names", () => {
-    const nodes = [
-      node("db", { labels: { role: "db" }, taints: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] }),
-      node("web", { labels: { role: "web" } }),
-    ];
-    const r = schedule(nodes, [
-      pod("plain"),
-      pod("tolerant", { nodeSelector: { role: "db" }, tolerations: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] }),
-    ]);
+    const nodes = [node("db", { labels: { role: "db" }, taints: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] }), node("web", { labels: { role: "web" } })];
+    const r = schedule(nodes, [pod("plain"), pod("tolerant", { nodeSelector: { role: "db" }, tolerations: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] })]);
     expect(nodesOf(r)).toEqual({ plain: "web", tolerant: "db" });
   });
 
@@ -136,7 +125,10 @@ describe("schedule places pods", () => {
     const spread = [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" as const, labelSelector: sel }];
     // Zone A is much emptier (LeastAllocated prefers it), but spreading forces alternation.
     const nodes = [node("a1", { labels: { zone: "A" } }), node("b1", { labels: { zone: "B" }, requested: { cpuMillis: 3000, memoryBytes: 6 * Gi } })];
-    const r = schedule(nodes, Array.from({ length: 6 }, (_, i) => pod(`w${i}`, { owner: "", labels: { app: "web" }, topologySpreadConstraints: spread })));
+    const r = schedule(
+      nodes,
+      Array.from({ length: 6 }, (_, i) => pod(`w${i}`, { owner: "", labels: { app: "web" }, topologySpreadConstraints: spread })),
+    );
     expect(perNode(r)).toEqual({ a1: 3, b1: 3 });
   });
 
@@ -191,9 +183,7 @@ describe("schedule places pods", () => {
     expect(nodesOf(schedule(nodes, [pod("p", { claims: [{ name: "default/data", node: "b" }] })]))).toEqual({ p: "b" });
     const r = schedule(nodes, [pod("p", { claims: [{ name: "default/data", node: "gone" }] })]);
     expect(r.placements).toEqual([]);
-    expect(r.unschedulable[0]!.message).toBe(
-      "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
-    );
+    expect(r.unschedulable[0]!.message).toBe("0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.");
     expect(r.unschedulable[0]!.plugins).toEqual(["VolumeBinding"]);
   });
 
@@ -214,8 +204,7 @@ describe("schedule places pods", () => {
 });
 
 describe("schedule samples large fleets (percentageOfNodesToScore)", () => {
-  const fleet = (n: number, cordonEvery = 0) =>
-    Array.from({ length: n }, (_, i) => node(`n${String(i).padStart(4, "0")}`, { unschedulable: cordonEvery > 0 && i % cordonEvery === 0 }));
+  const fleet = (n: number, cordonEvery = 0) => Array.from({ length: n }, (_, i) => node(`n${String(i).padStart(4, "0")}`, { unschedulable: cordonEvery > 0 && i % cordonEvery === 0 }));
 
   it("filters every node of a fleet below 100 nodes", () => {
     expect(schedule(fleet(99), [pod("p")]).nextStartIndex).toBe(0);
@@ -292,7 +281,11 @@ describe("schedule explains unschedulable pods as Kubernetes does", () => {
     },
     {
       name: "names the untolerated taint, and says preemption cannot help",
-      nodes: [node("a", { requested: { cpuMillis: 0, memoryBytes: 8 * Gi } }), node("b", { requested: { cpuMillis: 0, memoryBytes: 8 * Gi } }), node("c", { taints: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] })],
+      nodes: [
+        node("a", { requested: { cpuMillis: 0, memoryBytes: 8 * Gi } }),
+        node("b", { requested: { cpuMillis: 0, memoryBytes: 8 * Gi } }),
+        node("c", { taints: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] }),
+      ],
       pod: pod("p"),
       message:
         "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: db}, 2 Insufficient memory. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.",

@@ -109,7 +109,11 @@ describe("PodTopologySpread score", () => {
     {
       // hostname weight log(5), zone weight log(2 zones + 2); raw a = 1.609 + 2 + 1.386 + 4 = 9, b = 2 + 1.386 + 4 = 7, c = 6
       name: "adds the system default zone constraint (maxSkew 5) for nodes with a zone label",
-      nodes: [node("a", { labels: { "topology.kubernetes.io/zone": "z1" }, ...byOwner(1) }), node("b", { labels: { "topology.kubernetes.io/zone": "z1" } }), node("c", { labels: { "topology.kubernetes.io/zone": "z2" } })],
+      nodes: [
+        node("a", { labels: { "topology.kubernetes.io/zone": "z1" }, ...byOwner(1) }),
+        node("b", { labels: { "topology.kubernetes.io/zone": "z1" } }),
+        node("c", { labels: { "topology.kubernetes.io/zone": "z2" } }),
+      ],
       pod: pod("p"),
       scores: [66, 88, 100],
     },
@@ -127,11 +131,7 @@ describe("PodTopologySpread score", () => {
     {
       // explicit ScheduleAnyway on zone, selector app=web: counts z1 = 2, z2 = 0; weight log(2 + 2); raw z1 = 2·1.386 + 0 = 3, z2 = 0
       name: "uses a pod's ScheduleAnyway constraints instead of the defaults and gives nodes without the key 0",
-      nodes: [
-        node("a", { labels: { zone: "z1" }, pods: [running("x", { labels: { app: "web" } }), running("y", { labels: { app: "web" } })] }),
-        node("b", { labels: { zone: "z2" } }),
-        node("nolabel"),
-      ],
+      nodes: [node("a", { labels: { zone: "z1" }, pods: [running("x", { labels: { app: "web" } }), running("y", { labels: { app: "web" } })] }), node("b", { labels: { zone: "z2" } }), node("nolabel")],
       pod: pod("p", {
         labels: { app: "web" },
         topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { app: "web" } } }],
@@ -187,7 +187,9 @@ describe("InterPodAffinity score", () => {
     },
     {
       name: "counts an existing pod's preferred anti-affinity that selects the pod against its node",
-      nodes: zones([[running("x", { labels: { app: "db" }, affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, podAffinityTerm: term("web", "kubernetes.io/hostname") }] } } })]]),
+      nodes: zones([
+        [running("x", { labels: { app: "db" }, affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, podAffinityTerm: term("web", "kubernetes.io/hostname") }] } } })],
+      ]),
       pod: pod("p", { labels: { app: "web" } }),
       scores: [0, 100, 100],
     },
@@ -253,14 +255,26 @@ describe("NodeResourcesFit score", () => {
     },
     {
       name: "RequestedToCapacityRatio follows its shape (0→0, 100→10 is utilization itself: cpu 50, memory 25 → 38 rounded)",
-      plugin: nodeResourcesFitScore({ type: "RequestedToCapacityRatio", shape: [{ utilization: 0, score: 0 }, { utilization: 100, score: 10 }] }),
+      plugin: nodeResourcesFitScore({
+        type: "RequestedToCapacityRatio",
+        shape: [
+          { utilization: 0, score: 0 },
+          { utilization: 100, score: 10 },
+        ],
+      }),
       node: node("a", { allocatable: alloc, requestedForScoring: { cpuMillis: 1000, memoryBytes: 1 * Gi } }),
       pod: pod("p", { requestsForScoring: { cpuMillis: 1000, memoryBytes: 1 * Gi } }),
       score: 38,
     },
     {
       name: "RequestedToCapacityRatio with a decreasing shape spreads (0→10, 100→0: cpu 50, memory 75 → 63 rounded)",
-      plugin: nodeResourcesFitScore({ type: "RequestedToCapacityRatio", shape: [{ utilization: 0, score: 10 }, { utilization: 100, score: 0 }] }),
+      plugin: nodeResourcesFitScore({
+        type: "RequestedToCapacityRatio",
+        shape: [
+          { utilization: 0, score: 10 },
+          { utilization: 100, score: 0 },
+        ],
+      }),
       node: node("a", { allocatable: alloc, requestedForScoring: { cpuMillis: 1000, memoryBytes: 1 * Gi } }),
       pod: pod("p", { requestsForScoring: { cpuMillis: 1000, memoryBytes: 1 * Gi } }),
       score: 63,
@@ -373,13 +387,7 @@ describe("score plugins in the default profile", () => {
 
   it("leaves out disabled plugins and applies changed weights", () => {
     const profile = createProfile({ disabled: ["ImageLocality", "InterPodAffinity"], weights: { NodeResourcesFit: 5 } });
-    expect(profile.scores.map((s) => `${s.name}=${s.weight}`)).toEqual([
-      "TaintToleration=3",
-      "NodeAffinity=2",
-      "PodTopologySpread=2",
-      "NodeResourcesFit=5",
-      "NodeResourcesBalancedAllocation=1",
-    ]);
+    expect(profile.scores.map((s) => `${s.name}=${s.weight}`)).toEqual(["TaintToleration=3", "NodeAffinity=2", "PodTopologySpread=2", "NodeResourcesFit=5", "NodeResourcesBalancedAllocation=1"]);
     expect(profile.filters.map((f) => f.name)).not.toContain("InterPodAffinity");
   });
 

@@ -41,7 +41,13 @@ describe("readiness", () => {
   });
 
   it("fails when no node is Ready, naming each node's condition, and when there is none", () => {
-    const r = readiness({ ...fine, nodes: [{ name: "b", condition: "NotReady" }, { name: "a", condition: "Unknown" }] });
+    const r = readiness({
+      ...fine,
+      nodes: [
+        { name: "b", condition: "NotReady" },
+        { name: "a", condition: "Unknown" },
+      ],
+    });
     expect([r.ready, r.checks.nodes.ok, r.checks.nodes.reason]).toEqual([false, false, "no node is Ready (a Unknown, b NotReady)"]);
     expect(readiness({ ...fine, nodes: [] }).checks.nodes).toEqual({ ok: false, reason: "no node is known" });
   });

@@ -19,7 +19,12 @@ describe("RefusalLog", () => {
     h.log.refused("a", "unauthorized", "401");
     h.log.refused("a", "unauthorized", "401");
     h.log.refused("b", "rateLimited", "429");
-    expect(Object.entries(h.log.counts())).toEqual([["incomplete", 0], ["rateLimited", 1], ["tooLarge", 0], ["unauthorized", 2]]);
+    expect(Object.entries(h.log.counts())).toEqual([
+      ["incomplete", 0],
+      ["rateLimited", 1],
+      ["tooLarge", 0],
+      ["unauthorized", 2],
+    ]);
   });
 
   it("logs a client's first refusal, then nothing until the interval is over, then one line with what went unlogged", () => {

@@ -30,7 +30,7 @@ const ALL: Provider[] = ["github", "gitlab", "gitea", "bitbucket", "generic"];
 const body = (text: string): Uint8Array => Buffer.from(text, "utf8");
 
 describe("verifyWebhook", () => {
-  it("accepts GitHub's documented test delivery (secret \"It's a Secret to Everybody\", body \"Hello, World!\")", () => {
+  it('accepts GitHub\'s documented test delivery (secret "It\'s a Secret to Everybody", body "Hello, World!")', () => {
     const headers = { "x-hub-signature-256": "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17" };
     expect(verifyWebhook("github", headers, body("Hello, World!"), "It's a Secret to Everybody")).toEqual({ ok: true });
     expect(verifyWebhook("github", headers, body("Hello, World?"), "It's a Secret to Everybody").ok).toBe(false);
@@ -98,19 +98,56 @@ describe("parseWebhookEvent", () => {
     ["a GitHub pull_request event", "github", { "x-github-event": "pull_request" }, { action: "opened" }, { kind: "ignored", event: "pull_request" }],
     ["a GitHub delivery without an event header", "github", {}, {}, { kind: "ignored", event: "(no X-GitHub-Event)" }],
     // GitLab: Push Hook; Tag Push Hook is not a branch move; System Hook carries object_kind.
-    ["a GitLab Push Hook", "gitlab", { "x-gitlab-event": "Push Hook" }, { object_kind: "push", event_name: "push", before: "a08b7d82ceaabc27394f526f35c22ff581a18a39", after: "787ef6aa092e4b9ed30fe29c7fc5c9cf4ac194d8", ref: "refs/heads/main", checkout_sha: "787ef6aa092e4b9ed30fe29c7fc5c9cf4ac194d8" }, { kind: "push", ref: "refs/heads/main", after: "787ef6aa092e4b9ed30fe29c7fc5c9cf4ac194d8" }],
+    [
+      "a GitLab Push Hook",
+      "gitlab",
+      { "x-gitlab-event": "Push Hook" },
+      {
+        object_kind: "push",
+        event_name: "push",
+        before: "a08b7d82ceaabc27394f526f35c22ff581a18a39",
+        after: "787ef6aa092e4b9ed30fe29c7fc5c9cf4ac194d8",
+        ref: "refs/heads/main",
+        checkout_sha: "787ef6aa092e4b9ed30fe29c7fc5c9cf4ac194d8",
+      },
+      { kind: "push", ref: "refs/heads/main", after: "787ef6aa092e4b9ed30fe29c7fc5c9cf4ac194d8" },
+    ],
     ["a GitLab System Hook for a push", "gitlab", { "x-gitlab-event": "System Hook" }, { object_kind: "push", ref: "refs/heads/main", after: AFTER }, { kind: "push", ref: "refs/heads/main", after: AFTER }],
     ["a GitLab System Hook for a tag push", "gitlab", { "x-gitlab-event": "System Hook" }, { object_kind: "tag_push", ref: "refs/tags/v1" }, { kind: "ignored", event: "System Hook tag_push" }],
     ["a GitLab Tag Push Hook", "gitlab", { "x-gitlab-event": "Tag Push Hook" }, { object_kind: "tag_push" }, { kind: "ignored", event: "Tag Push Hook" }],
     ["a GitLab Merge Request Hook", "gitlab", { "x-gitlab-event": "Merge Request Hook" }, { object_kind: "merge_request" }, { kind: "ignored", event: "Merge Request Hook" }],
     // Gitea: the documented sample (X-Gitea-Event: push, ref refs/heads/develop).
-    ["Gitea's documented push sample", "gitea", { "x-gitea-event": "push", "x-gitea-delivery": "f6266f16-1bf3-46a5-9ea4-602e06ead473", "x-github-event": "push", "x-gogs-event": "push" }, { ref: "refs/heads/develop", before: "28e1879d029cb852e4844d9c718537df08844e03", after: AFTER }, { kind: "push", ref: "refs/heads/develop", after: AFTER }],
+    [
+      "Gitea's documented push sample",
+      "gitea",
+      { "x-gitea-event": "push", "x-gitea-delivery": "f6266f16-1bf3-46a5-9ea4-602e06ead473", "x-github-event": "push", "x-gogs-event": "push" },
+      { ref: "refs/heads/develop", before: "28e1879d029cb852e4844d9c718537df08844e03", after: AFTER },
+      { kind: "push", ref: "refs/heads/develop", after: AFTER },
+    ],
     ["a Gitea create event", "gitea", { "x-gitea-event": "create" }, {}, { kind: "ignored", event: "create" }],
     // Bitbucket Cloud repo:push and Data Center repo:refs_changed; diagnostics:ping.
-    ["a Bitbucket Cloud repo:push", "bitbucket", { "x-event-key": "repo:push" }, { push: { changes: [{ new: { type: "branch", name: "main", target: { type: "commit", hash: AFTER } }, old: null }] } }, { kind: "push", ref: "refs/heads/main", after: AFTER }],
-    ["a Bitbucket Cloud tag push", "bitbucket", { "x-event-key": "repo:push" }, { push: { changes: [{ new: { type: "tag", name: "v1", target: { hash: AFTER } } }] } }, { kind: "push", ref: "refs/tags/v1", after: AFTER }],
+    [
+      "a Bitbucket Cloud repo:push",
+      "bitbucket",
+      { "x-event-key": "repo:push" },
+      { push: { changes: [{ new: { type: "branch", name: "main", target: { type: "commit", hash: AFTER } }, old: null }] } },
+      { kind: "push", ref: "refs/heads/main", after: AFTER },
+    ],
+    [
+      "a Bitbucket Cloud tag push",
+      "bitbucket",
+      { "x-event-key": "repo:push" },
+      { push: { changes: [{ new: { type: "tag", name: "v1", target: { hash: AFTER } } }] } },
+      { kind: "push", ref: "refs/tags/v1", after: AFTER },
+    ],
     ["a Bitbucket branch deletion (new: null)", "bitbucket", { "x-event-key": "repo:push" }, { push: { changes: [{ new: null, old: { type: "branch", name: "gone" } }] } }, { kind: "push" }],
-    ["a Bitbucket Data Center repo:refs_changed", "bitbucket", { "x-event-key": "repo:refs_changed" }, { changes: [{ ref: { id: "refs/heads/main", displayId: "main", type: "BRANCH" }, refId: "refs/heads/main", fromHash: "0".repeat(40), toHash: AFTER, type: "UPDATE" }] }, { kind: "push", ref: "refs/heads/main", after: AFTER }],
+    [
+      "a Bitbucket Data Center repo:refs_changed",
+      "bitbucket",
+      { "x-event-key": "repo:refs_changed" },
+      { changes: [{ ref: { id: "refs/heads/main", displayId: "main", type: "BRANCH" }, refId: "refs/heads/main", fromHash: "0".repeat(40), toHash: AFTER, type: "UPDATE" }] },
+      { kind: "push", ref: "refs/heads/main", after: AFTER },
+    ],
     ["a Bitbucket diagnostics:ping", "bitbucket", { "x-event-key": "diagnostics:ping" }, { test: true }, { kind: "ping" }],
     ["a Bitbucket pullrequest:created", "bitbucket", { "x-event-key": "pullrequest:created" }, {}, { kind: "ignored", event: "pullrequest:created" }],
     // generic: push unless told otherwise.

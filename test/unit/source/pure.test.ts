@@ -15,11 +15,7 @@ describe("parseRepoLocation", () => {
     ["an absolute path", "/srv/git/app.git", { kind: "local", path: "/srv/git/app.git" }],
     ["a file URL", "file:///srv/git/app.git", { kind: "local", path: "/srv/git/app.git" }],
     ["an https URL", "https://git.example.com/org/app.git", { kind: "remote", url: "https://git.example.com/org/app.git" }],
-    [
-      "a URL with credentials",
-      "http://bot:p%40ss@127.0.0.1:8080/app.git",
-      { kind: "remote", url: "http://127.0.0.1:8080/app.git", credentials: { username: "bot", password: "p@ss" } },
-    ],
+    ["a URL with credentials", "http://bot:p%40ss@127.0.0.1:8080/app.git", { kind: "remote", url: "http://127.0.0.1:8080/app.git", credentials: { username: "bot", password: "p@ss" } }],
     ["a URL with a fragment", "https://example.com/app.git#main", { kind: "remote", url: "https://example.com/app.git" }],
   ])("reads %s", (_what, input, expected) => {
     expect(parseRepoLocation(input)).toEqual(expected);
@@ -65,12 +61,9 @@ describe("assertRefName", () => {
   it.each(["refs/heads/coxswain/status", "refs/notes/coxswain", "refs/heads/a-b_c.d"])("accepts %s", (ref) => {
     expect(() => assertRefName(ref)).not.toThrow();
   });
-  it.each(["coxswain/status", "refs/heads/", "refs/heads/a..b", "refs/heads/x.lock", "refs/heads/.hidden", "refs/heads/a b", "refs/heads/a@{1}"])(
-    "rejects %s",
-    (ref) => {
-      expect(() => assertRefName(ref)).toThrow();
-    },
-  );
+  it.each(["coxswain/status", "refs/heads/", "refs/heads/a..b", "refs/heads/x.lock", "refs/heads/.hidden", "refs/heads/a b", "refs/heads/a@{1}"])("rejects %s", (ref) => {
+    expect(() => assertRefName(ref)).toThrow();
+  });
 });
 
 describe("buildDirectory and normalizeDir", () => {

@@ -23,7 +23,13 @@ const BASE: JobRecord = {
 
 describe("a Job's status file", () => {
   it("reads back the evictions as written, oldest first, with their index when Indexed", () => {
-    const r: JobRecord = { ...BASE, evicted: [{ pod: "work-fghij", node: "a", at: "2026-01-01T00:00:10.000Z" }, { pod: "work-2-klmno", index: 2, node: "b", at: "2026-01-01T00:00:20.000Z" }] };
+    const r: JobRecord = {
+      ...BASE,
+      evicted: [
+        { pod: "work-fghij", node: "a", at: "2026-01-01T00:00:10.000Z" },
+        { pod: "work-2-klmno", index: 2, node: "b", at: "2026-01-01T00:00:20.000Z" },
+      ],
+    };
     const text = renderJobRecord(r);
     expect(readJobRecord(text)).toEqual(r);
     expect(text.indexOf("work-fghij")).toBeLessThan(text.indexOf("work-2-klmno"));

@@ -24,12 +24,9 @@ describe("mergeStatusTrees", () => {
     ["keeps our removal of a file they did not touch", [f("a", "base")], [], [f("a", "base")], [], []],
     ["keeps our removal of a file they changed (ours wins)", [f("a", "base")], [], [f("a", "theirs")], [], []],
     ["keeps our change of a file they removed", [f("a", "base")], [f("a", "ours")], [], [f("a", "ours")], []],
-  ] as [string, TreeFile[], TreeFile[], TreeFile[], TreeFile[], { path: string; content?: string }[]][])(
-    "%s",
-    (_what, base, ours, theirs, files, adopted) => {
-      expect(mergeStatusTrees(base, ours, theirs)).toEqual({ files, adopted });
-    },
-  );
+  ] as [string, TreeFile[], TreeFile[], TreeFile[], TreeFile[], { path: string; content?: string }[]][])("%s", (_what, base, ours, theirs, files, adopted) => {
+    expect(mergeStatusTrees(base, ours, theirs)).toEqual({ files, adopted });
+  });
 
   const tree = fc
     .uniqueArray(fc.tuple(fc.constantFrom("a", "b", "c", "d", "e", "f"), fc.constantFrom("1", "2", "3")), { selector: (t) => t[0], maxLength: 6 })
@@ -131,12 +128,7 @@ describe("StatusStore files and notes", () => {
     store.setCommit(record("a".repeat(40), "Succeeded"));
     const theirs = new StatusStore();
     theirs.setCommit(record("c".repeat(40), "Failed"));
-    const problems = store.applyFiles([
-      ...theirs.renderedTree(),
-      { path: "plans/pr/x.yaml", content: "x\n" },
-      { path: commitPath("a".repeat(40)) },
-      { path: commitPath("d".repeat(40)), content: "not: [yaml\n" },
-    ]);
+    const problems = store.applyFiles([...theirs.renderedTree(), { path: "plans/pr/x.yaml", content: "x\n" }, { path: commitPath("a".repeat(40)) }, { path: commitPath("d".repeat(40)), content: "not: [yaml\n" }]);
     expect(problems.map((p) => p.path)).toEqual([commitPath("d".repeat(40))]);
     expect(store.commits().map((c) => c.commit)).toEqual(["c".repeat(40)]);
     expect(store.getFile("plans/pr/x.yaml")).toBe("x\n");
@@ -227,7 +219,10 @@ describe("plans", () => {
       commit: "a".repeat(40),
       ref: "refs/pull/12/head",
       base: "b".repeat(40),
-      errors: [{ message: "m2", code: "SchemaViolation", file: "b.yaml", line: 2 }, { code: "UnknownKind", message: "m1", file: "a.yaml", line: 9 }],
+      errors: [
+        { message: "m2", code: "SchemaViolation", file: "b.yaml", line: 2 },
+        { code: "UnknownKind", message: "m1", file: "a.yaml", line: 9 },
+      ],
       changes: [
         { key: "ConfigMap/default/c", action: "update", fields: ["data.b", "data.a"] },
         {
@@ -235,7 +230,10 @@ describe("plans", () => {
           key: "Deployment/default/web",
           fields: [],
           rollsTo: { replicas: 2, revision: "r1" },
-          placements: [{ pod: "web-2", fits: false, message: "0/1 nodes are available: 1 Insufficient cpu." }, { pod: "web-1", node: "n1", fits: true }],
+          placements: [
+            { pod: "web-2", fits: false, message: "0/1 nodes are available: 1 Insufficient cpu." },
+            { pod: "web-1", node: "n1", fits: true },
+          ],
         },
       ],
     };

@@ -9,15 +9,7 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import {
-  commitPath,
-  noteText,
-  parseStatusTree,
-  renderStatusTree,
-  StatusStore,
-  workloadPath,
-  type StatusState,
-} from "../../../operator/src/status/store.js";
+import { commitPath, noteText, parseStatusTree, renderStatusTree, StatusStore, workloadPath, type StatusState } from "../../../operator/src/status/store.js";
 import type { CommitPhase, CommitRecord, SummaryRecord, WorkloadRecord } from "../../../operator/src/status/types.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/status/render/", import.meta.url));
@@ -80,10 +72,7 @@ const commitRecord: fc.Arbitrary<CommitRecord> = fc.record({
   phase,
   message: text,
   changes: fc.array(text, { maxLength: 5 }),
-  errors: fc.array(
-    fc.record({ code: name, message: text, file: name, line: fc.nat(500), col: fc.nat(80), field: name }, { requiredKeys: ["code", "message"] }),
-    { maxLength: 4 },
-  ),
+  errors: fc.array(fc.record({ code: name, message: text, file: name, line: fc.nat(500), col: fc.nat(80), field: name }, { requiredKeys: ["code", "message"] }), { maxLength: 4 }),
   timings: fc.record({ seen: time, applied: time, finished: time, durationMs: fc.nat() }, { requiredKeys: ["seen"] }),
 });
 
@@ -94,10 +83,7 @@ const workloadRecord: fc.Arbitrary<WorkloadRecord> = fc.record({
   revision: fc.stringMatching(/^[0-9a-f]{9}$/),
   commit: hex40,
   replicas: fc.record({ desired: fc.nat(50), current: fc.nat(50), updated: fc.nat(50), ready: fc.nat(50), available: fc.nat(50) }),
-  pods: fc.uniqueArray(
-    fc.record({ name, node: name, revision: fc.stringMatching(/^[0-9a-f]{9}$/), ready: fc.boolean(), endpoints: fc.array(text, { maxLength: 3 }) }),
-    { maxLength: 5, selector: (p) => p.name },
-  ),
+  pods: fc.uniqueArray(fc.record({ name, node: name, revision: fc.stringMatching(/^[0-9a-f]{9}$/), ready: fc.boolean(), endpoints: fc.array(text, { maxLength: 3 }) }), { maxLength: 5, selector: (p) => p.name }),
   conditions: fc.uniqueArray(
     fc.record({
       type: name,
@@ -162,11 +148,7 @@ describe("renderStatusTree properties", () => {
     fc.assert(
       fc.property(state, (s) => {
         const paths = renderStatusTree(s).map((f) => f.path);
-        const expected = [
-          ...(s.summary ? ["summary.yaml"] : []),
-          ...s.commits.map((c) => commitPath(c.commit)),
-          ...s.workloads.map((w) => workloadPath(w.kind, w.namespace, w.name)),
-        ].sort();
+        const expected = [...(s.summary ? ["summary.yaml"] : []), ...s.commits.map((c) => commitPath(c.commit)), ...s.workloads.map((w) => workloadPath(w.kind, w.namespace, w.name))].sort();
         expect(paths).toEqual(expected);
       }),
     );

@@ -51,9 +51,7 @@ const READERS: Record<string, (text: string) => unknown> = {
 describe("malformed status records", () => {
   it("finds the fixture cases, of every kind of record", () => {
     expect(CASES.length).toBeGreaterThanOrEqual(15);
-    expect(new Set(CASES.map((c) => statusFileKind(c.path)))).toEqual(
-      new Set(["summary", "commit", "workload", "job", "cronjob", "service", "claim", "autoscaler", "disruption budget", "ingress"]),
-    );
+    expect(new Set(CASES.map((c) => statusFileKind(c.path)))).toEqual(new Set(["summary", "commit", "workload", "job", "cronjob", "service", "claim", "autoscaler", "disruption budget", "ingress"]));
   });
 
   it.each(CASES)("$name: StatusRecordInvalid naming the file", ({ path, content }) => {

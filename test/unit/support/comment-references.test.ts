@@ -88,7 +88,13 @@ describe("comments cite only this repository and public sources", () => {
     ] as const) {
       for (const file of files) {
         for (const c of comments(file)) {
-          if (OUTSIDE.some((re) => re.test(c.text))) found.push(`${relative(ROOT, file)}:${c.line}: ${c.text.split("\n").find((l) => OUTSIDE.some((re) => re.test(l)))?.trim()}`);
+          if (OUTSIDE.some((re) => re.test(c.text)))
+            found.push(
+              `${relative(ROOT, file)}:${c.line}: ${c.text
+                .split("\n")
+                .find((l) => OUTSIDE.some((re) => re.test(l)))
+                ?.trim()}`,
+            );
         }
       }
     }

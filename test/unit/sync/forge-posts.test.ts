@@ -26,13 +26,21 @@ describe("planStatus", () => {
       plan([{ action: "update", key: "Deployment/default/web", fields: ["spec.replicas"], details: ["replicas 2 → 4"], placements: placed(2) }]),
       { state: "success", description: "valid against aaaaaaa: 0 to create, 1 to update, 0 to delete; 2 new pod(s) fit" },
     ],
-    ["a plan from nothing, without a fleet", plan([{ action: "create", key: "Service/default/web", fields: [] }], { from: undefined, nodes: undefined }), { state: "success", description: "valid against nothing: 1 to create, 0 to update, 0 to delete" }],
+    [
+      "a plan from nothing, without a fleet",
+      plan([{ action: "create", key: "Service/default/web", fields: [] }], { from: undefined, nodes: undefined }),
+      { state: "success", description: "valid against nothing: 1 to create, 0 to update, 0 to delete" },
+    ],
     [
       "a valid plan with a pod that fits nowhere",
       plan([{ action: "create", key: "Deployment/default/big", fields: [], placements: [...placed(1), ...placed(1, "", false)] }]),
       { state: "failure", description: "1 of 2 new pod(s) fit no node: Deployment/default/big" },
     ],
-    ["an invalid plan: its first error's place, code and field", plan([], { valid: false, diagnostics: [error("web.yaml", 7, "spec.replicas")] }), { state: "failure", description: "invalid: web.yaml:7:3 SchemaViolation spec.replicas" }],
+    [
+      "an invalid plan: its first error's place, code and field",
+      plan([], { valid: false, diagnostics: [error("web.yaml", 7, "spec.replicas")] }),
+      { state: "failure", description: "invalid: web.yaml:7:3 SchemaViolation spec.replicas" },
+    ],
     [
       "an invalid plan with more errors counts them",
       plan([], { valid: false, diagnostics: [error("a.yaml", 1, "spec.replicas"), error("b.yaml", 2, "spec.selector"), { ...error("c.yaml", 3, ""), severity: "warning" }] }),
@@ -44,11 +52,29 @@ describe("planStatus", () => {
 });
 
 describe("rolloutStatus", () => {
-  const record = (r: Partial<CommitRecord>): CommitRecord => ({ commit: B, branch: "main", subject: "Merge", phase: "Succeeded", message: "2/2 pods ready", changes: [], errors: [], timings: { seen: "2026-12-06T10:00:00Z" }, ...r });
+  const record = (r: Partial<CommitRecord>): CommitRecord => ({
+    commit: B,
+    branch: "main",
+    subject: "Merge",
+    phase: "Succeeded",
+    message: "2/2 pods ready",
+    changes: [],
+    errors: [],
+    timings: { seen: "2026-12-06T10:00:00Z" },
+    ...r,
+  });
   it.each<[string, Partial<CommitRecord>, StatusVerdict | undefined]>([
     ["Succeeded", {}, { state: "success", description: "Succeeded: 2/2 pods ready" }],
-    ["RolledBack, with where to and why", { phase: "RolledBack", rollback: { to: A, code: "CrashLoopBackOff", reason: "web-1 restarted 5 times" } }, { state: "failure", description: "rolled back to aaaaaaa: CrashLoopBackOff web-1 restarted 5 times" }],
-    ["Failed, with its first error", { phase: "Failed", errors: [{ code: "ProgressDeadlineExceeded", message: "no progress for 600s" }] }, { state: "failure", description: "Failed: ProgressDeadlineExceeded no progress for 600s" }],
+    [
+      "RolledBack, with where to and why",
+      { phase: "RolledBack", rollback: { to: A, code: "CrashLoopBackOff", reason: "web-1 restarted 5 times" } },
+      { state: "failure", description: "rolled back to aaaaaaa: CrashLoopBackOff web-1 restarted 5 times" },
+    ],
+    [
+      "Failed, with its first error",
+      { phase: "Failed", errors: [{ code: "ProgressDeadlineExceeded", message: "no progress for 600s" }] },
+      { state: "failure", description: "Failed: ProgressDeadlineExceeded no progress for 600s" },
+    ],
     ["Quarantined, with its message", { phase: "Quarantined", message: "failed before" }, { state: "failure", description: "Quarantined: failed before" }],
     ["Progressing: nothing yet", { phase: "Progressing" }, undefined],
     ["Pending: nothing yet", { phase: "Pending" }, undefined],
@@ -88,12 +114,7 @@ describe("the comment", () => {
     const rec = { commit: A, branch: "main", subject: "m", message: "", changes: [], errors: [], timings: { seen: "" } };
     reporter.rolledOut("pr-scale", { ...rec, phase: "Superseded" });
     reporter.rolledOut("pr-scale", { ...rec, phase: "RolledBack" });
-    expect(posted).toEqual([
-      "status coxswain/plan pending bbb",
-      "status coxswain/plan success bbb",
-      'comment {"branch":"pr/scale"} <!-- coxswain-plan pr-scale -->',
-      "status coxswain/rollout failure aaa",
-    ]);
+    expect(posted).toEqual(["status coxswain/plan pending bbb", "status coxswain/plan success bbb", 'comment {"branch":"pr/scale"} <!-- coxswain-plan pr-scale -->', "status coxswain/rollout failure aaa"]);
   });
 });
 
@@ -107,10 +128,13 @@ describe("planNote", () => {
         { action: "update", key: "Deployment/default/web", fields: ["spec.replicas"], details: ["replicas 2 → 4"], placements: [...placed(2, "node1"), ...placed(1, "node2"), ...placed(1, "", false)] },
         { action: "delete", key: "ConfigMap/default/old", fields: [] },
       ]),
-      (lines) =>
-        expect(lines.slice(1)).toEqual(["create Service/default/web", "update Deployment/default/web: replicas 2 → 4; 4 new pod(s) → node1 (2), node2; 1 do not fit", "delete ConfigMap/default/old"]),
+      (lines) => expect(lines.slice(1)).toEqual(["create Service/default/web", "update Deployment/default/web: replicas 2 → 4; 4 new pod(s) → node1 (2), node2; 1 do not fit", "delete ConfigMap/default/old"]),
     ],
-    ["shows a template's image and env details", plan([{ action: "update", key: "Deployment/default/web", fields: ["spec.template"], details: ["web image app:1 → app:2", "web env DEBUG added"] }]), (lines) => expect(lines[1]).toBe("update Deployment/default/web: web image app:1 → app:2; web env DEBUG added")],
+    [
+      "shows a template's image and env details",
+      plan([{ action: "update", key: "Deployment/default/web", fields: ["spec.template"], details: ["web image app:1 → app:2", "web env DEBUG added"] }]),
+      (lines) => expect(lines[1]).toBe("update Deployment/default/web: web image app:1 → app:2; web env DEBUG added"),
+    ],
     [
       "lists twenty objects and counts the rest, pointing to the plan file",
       plan(Array.from({ length: 25 }, (_, i) => cm(i))),

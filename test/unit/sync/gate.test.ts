@@ -5,17 +5,14 @@ import { dependsOn, deployment, manifest } from "../graph/fabricate.js";
 
 /** A graph of Deployments in "default"; deps maps name → names it depends on. */
 function graph(names: Record<string, string[]>, image = "app:v1"): DesiredGraph {
-  const objs = Object.entries(names).map(([n, deps]) =>
-    manifest(deployment(n, "default", { image, ...(deps.length ? { annotations: dependsOn(deps.join(",")) } : {}) })),
-  );
+  const objs = Object.entries(names).map(([n, deps]) => manifest(deployment(n, "default", { image, ...(deps.length ? { annotations: dependsOn(deps.join(",")) } : {}) })));
   const built = buildGraph(objs);
   expect(built.diagnostics).toEqual([]);
   return built.graph;
 }
 
 const k = (n: string) => `Deployment/default/${n}`;
-const states = (s: Record<string, Partial<GateWorkloadState>>) =>
-  new Map(Object.entries(s).map(([n, v]) => [k(n), { done: false, failed: false, ...v }]));
+const states = (s: Record<string, Partial<GateWorkloadState>>) => new Map(Object.entries(s).map(([n, v]) => [k(n), { done: false, failed: false, ...v }]));
 
 describe("coordinated rollout gate", () => {
   const from = graph({ db: [], api: ["db"], web: ["api"] }, "app:v1");

@@ -8,7 +8,8 @@ import { formatPlan, PLAN_TEXT_CHANGES, PLAN_TEXT_PODS, type Plan, type PlannedC
 
 const plan = (changes: PlannedChange[]): Plan => ({ from: "a".repeat(40), to: "b".repeat(40), changes, diagnostics: [], valid: true, nodes: ["n1"] });
 const cm = (i: number): PlannedChange => ({ action: "update", key: `ConfigMap/default/cm${String(i).padStart(4, "0")}`, fields: ["data.A"], details: ["data.A 1 → 2"] });
-const pods = (n: number, unfit = 0) => Array.from({ length: n }, (_, i) => (i < n - unfit ? { pod: `web-r-${i + 1}`, node: "n1", fits: true } : { pod: `web-r-${i + 1}`, fits: false, message: "0/1 nodes are available" }));
+const pods = (n: number, unfit = 0) =>
+  Array.from({ length: n }, (_, i) => (i < n - unfit ? { pod: `web-r-${i + 1}`, node: "n1", fits: true } : { pod: `web-r-${i + 1}`, fits: false, message: "0/1 nodes are available" }));
 
 describe("formatPlan", () => {
   it.each<[string, Plan, number | undefined, (lines: string[]) => void]>([
@@ -40,7 +41,12 @@ describe("formatPlan", () => {
         expect(lines.at(-1)).toBe(`0 to create, ${PLAN_TEXT_CHANGES + 5} to update, 0 to delete; 0 new pod(s) on 1 node(s): 0 fit`);
       },
     ],
-    ["prints as many changes as asked", plan([cm(1), cm(2), cm(3)]), 2, (lines) => expect(lines.slice(1, 4)).toEqual(["  update ConfigMap/default/cm0001 (data.A 1 → 2)", "  update ConfigMap/default/cm0002 (data.A 1 → 2)", "  … and 1 more change(s) (--output json lists every change)"])],
+    [
+      "prints as many changes as asked",
+      plan([cm(1), cm(2), cm(3)]),
+      2,
+      (lines) => expect(lines.slice(1, 4)).toEqual(["  update ConfigMap/default/cm0001 (data.A 1 → 2)", "  update ConfigMap/default/cm0002 (data.A 1 → 2)", "  … and 1 more change(s) (--output json lists every change)"]),
+    ],
     [
       `prints ${PLAN_TEXT_PODS} placements of a change and counts the rest, with those that do not fit`,
       plan([{ action: "create", key: "Deployment/default/web", fields: [], placements: pods(PLAN_TEXT_PODS + 7, 2) }]),

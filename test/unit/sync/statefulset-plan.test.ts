@@ -85,7 +85,7 @@ describe("a StatefulSet in a plan", () => {
 });
 
 describe("the claims of StatefulSets", () => {
-  const set = (replicas: number): StatefulSet => (graphOf(db({ replicas, image: "db:1" })).get("StatefulSet/default/db")!.object as StatefulSet);
+  const set = (replicas: number): StatefulSet => graphOf(db({ replicas, image: "db:1" })).get("StatefulSet/default/db")!.object as StatefulSet;
 
   it("are those of the ordinals below replicas, and of higher ordinals that still have data", () => {
     expect(statefulSetClaims([set(2)], new Set()).map((c) => c.claim)).toEqual(["default/data-db-0", "default/data-db-1"]);

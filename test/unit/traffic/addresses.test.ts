@@ -45,17 +45,21 @@ const arbNetwork = fc.constantFrom("127.77.0.0/16", "10.0.0.0/24", "10.9.0.0/28"
 describe("allocateServiceAddresses properties", () => {
   it("gives every key a distinct host address of the network, the same whatever the order of the keys", () => {
     fc.assert(
-      fc.property(arbNetwork, fc.uniqueArray(arbKey, { maxLength: 14 }).chain((keys) => fc.tuple(fc.constant(keys), fc.shuffledSubarray(keys, { minLength: keys.length }))), (network, [keys, shuffled]) => {
-        const [base, prefix] = network.split("/") as [string, string];
-        const first = parseIpv4(base)!;
-        const last = first + 2 ** (32 - Number(prefix)) - 1;
-        const got = allocateServiceAddresses(network, keys);
-        expect(allocateServiceAddresses(network, [...shuffled, ...shuffled])).toEqual(got);
-        expect([...got.keys()]).toEqual([...keys].sort());
-        const addrs = [...got.values()].map((a) => parseIpv4(a)!);
-        expect(new Set(addrs).size).toBe(keys.length);
-        for (const a of addrs) expect(a > first && a < last).toBe(true);
-      }),
+      fc.property(
+        arbNetwork,
+        fc.uniqueArray(arbKey, { maxLength: 14 }).chain((keys) => fc.tuple(fc.constant(keys), fc.shuffledSubarray(keys, { minLength: keys.length }))),
+        (network, [keys, shuffled]) => {
+          const [base, prefix] = network.split("/") as [string, string];
+          const first = parseIpv4(base)!;
+          const last = first + 2 ** (32 - Number(prefix)) - 1;
+          const got = allocateServiceAddresses(network, keys);
+          expect(allocateServiceAddresses(network, [...shuffled, ...shuffled])).toEqual(got);
+          expect([...got.keys()]).toEqual([...keys].sort());
+          const addrs = [...got.values()].map((a) => parseIpv4(a)!);
+          expect(new Set(addrs).size).toBe(keys.length);
+          for (const a of addrs) expect(a > first && a < last).toBe(true);
+        },
+      ),
     );
   });
 
@@ -99,8 +103,7 @@ describe("allocateServiceAddresses properties", () => {
 });
 
 const nodePortService = (name: string, over: Partial<ServiceSpec> = {}): ServiceSpec => service(name, { type: "NodePort", ...over });
-const nodePortsOf = (services: ServiceSpec[]): Record<string, (number | undefined)[]> =>
-  Object.fromEntries(services.map((s) => [`${s.namespace}/${s.name}`, s.ports.map((p) => p.nodePort)]));
+const nodePortsOf = (services: ServiceSpec[]): Record<string, (number | undefined)[]> => Object.fromEntries(services.map((s) => [`${s.namespace}/${s.name}`, s.ports.map((p) => p.nodePort)]));
 
 describe("allocateNodePorts", () => {
   it("places node ports by a hash that does not change between releases", () => {

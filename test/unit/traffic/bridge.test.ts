@@ -56,12 +56,7 @@ describe("serviceForwarders", () => {
   const range = "172.18.128.0/17";
 
   it("gives each Service that is not headless a forwarder with its qualified names and ports, sorted by key", () => {
-    const services = [
-      service("web", { ports: [port({ name: "http", port: 80 }), port({ name: "admin", port: 9000 })] }),
-      service("api"),
-      service("web", { namespace: "shop" }),
-      service("dns", { headless: true }),
-    ];
+    const services = [service("web", { ports: [port({ name: "http", port: 80 }), port({ name: "admin", port: 9000 })] }), service("api"), service("web", { namespace: "shop" }), service("dns", { headless: true })];
     const got = serviceForwarders(services, range).map(({ address: _a, ...f }) => f);
     expect(got).toEqual([
       { key: "default/api", namespace: "default", name: "api", aliases: ["api.default", "api.default.svc", "api.default.svc.cluster.local"], ports: [80] },

@@ -6,12 +6,7 @@ import { pod, podPort, port, service } from "./builders.js";
 
 /** Each Service port ("name:port") → its endpoints as "pod@address:port", flagged "not-ready" and "terminating". */
 function summary(eps: ServiceEndpoints): Record<string, string[]> {
-  return Object.fromEntries(
-    eps.ports.map((p) => [
-      `${p.name ?? ""}:${p.port}`,
-      p.endpoints.map((e) => `${e.pod}@${e.address}:${e.port}${e.ready ? "" : " not-ready"}${e.terminating ? " terminating" : ""}`),
-    ]),
-  );
+  return Object.fromEntries(eps.ports.map((p) => [`${p.name ?? ""}:${p.port}`, p.endpoints.map((e) => `${e.pod}@${e.address}:${e.port}${e.ready ? "" : " not-ready"}${e.terminating ? " terminating" : ""}`)]));
 }
 
 interface Case {
@@ -74,10 +69,7 @@ describe("serviceEndpoints", () => {
     {
       name: "leaves a pod without the named port out of that Service port only",
       service: web({ ports: [port({ name: "http", targetPort: "http" }), port({ name: "metrics", port: 9100, targetPort: "metrics" })] }),
-      pods: [
-        pod("a", { ports: [podPort({ name: "http", hostPort: 31001 }), podPort({ name: "metrics", containerPort: 9100, hostPort: 31002 })] }),
-        pod("b", { ports: [podPort({ name: "http", hostPort: 31003 })] }),
-      ],
+      pods: [pod("a", { ports: [podPort({ name: "http", hostPort: 31001 }), podPort({ name: "metrics", containerPort: 9100, hostPort: 31002 })] }), pod("b", { ports: [podPort({ name: "http", hostPort: 31003 })] })],
       want: { "http:80": ["a@10.0.0.1:31001", "b@10.0.0.1:31003"], "metrics:9100": ["a@10.0.0.1:31002"] },
     },
     {
@@ -185,13 +177,13 @@ const arbPod: fc.Arbitrary<TrafficPod> = fc.record({
 /** Pods with unique names in their namespace, as the fleet has them. */
 const arbPods = fc.uniqueArray(arbPod, { selector: (p) => `${p.namespace}/${p.name}`, maxLength: 8 });
 
-const arbService: fc.Arbitrary<ServiceSpec> = fc.record({
-  selector: fc.option(fc.dictionary(fc.constantFrom("app", "tier"), fc.constantFrom("web", "api", "front")), { nil: undefined }),
-  publishNotReadyAddresses: fc.boolean(),
-  targets: fc.uniqueArray(fc.constantFrom<number | string>("http", "metrics", 8080, 9090), { minLength: 1, maxLength: 3 }),
-}).map(({ selector, publishNotReadyAddresses, targets }) =>
-  service("web", { selector, publishNotReadyAddresses, ports: targets.map((t, i) => port({ name: `p${i}`, port: 80 + i, targetPort: t })) }),
-);
+const arbService: fc.Arbitrary<ServiceSpec> = fc
+  .record({
+    selector: fc.option(fc.dictionary(fc.constantFrom("app", "tier"), fc.constantFrom("web", "api", "front")), { nil: undefined }),
+    publishNotReadyAddresses: fc.boolean(),
+    targets: fc.uniqueArray(fc.constantFrom<number | string>("http", "metrics", 8080, 9090), { minLength: 1, maxLength: 3 }),
+  })
+  .map(({ selector, publishNotReadyAddresses, targets }) => service("web", { selector, publishNotReadyAddresses, ports: targets.map((t, i) => port({ name: `p${i}`, port: 80 + i, targetPort: t })) }));
 
 /** The rules, stated again without the implementation's helpers. */
 function reference(s: ServiceSpec, pods: readonly TrafficPod[]): Record<string, string[]> {
@@ -225,9 +217,13 @@ describe("serviceEndpoints properties", () => {
 
   it("gives the same endpoints whatever the order of the pods", () => {
     fc.assert(
-      fc.property(arbService, arbPods.chain((pods) => fc.tuple(fc.constant(pods), fc.shuffledSubarray(pods, { minLength: pods.length }))), (s, [pods, shuffled]) => {
-        expect(serviceEndpoints(s, shuffled)).toEqual(serviceEndpoints(s, pods));
-      }),
+      fc.property(
+        arbService,
+        arbPods.chain((pods) => fc.tuple(fc.constant(pods), fc.shuffledSubarray(pods, { minLength: pods.length }))),
+        (s, [pods, shuffled]) => {
+          expect(serviceEndpoints(s, shuffled)).toEqual(serviceEndpoints(s, pods));
+        },
+      ),
     );
   });
 

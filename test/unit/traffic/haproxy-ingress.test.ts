@@ -57,7 +57,11 @@ function config(ing: ProxyIngress | null = ingress(), webServers = [server("w-1"
 function section(text: string, header: string): string[] {
   const block = text.split("\n\n").find((b) => b.startsWith(`${header}\n`));
   if (block === undefined) throw new Error(`no section ${header} in:\n${text}`);
-  return block.trimEnd().split("\n").slice(1).map((l) => l.trim());
+  return block
+    .trimEnd()
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim());
 }
 
 function commands(edits: ProxyEdits): string[] {
@@ -108,7 +112,10 @@ describe("renderHaproxy with an ingress", () => {
     const { text, state } = renderHaproxy(config(), opts);
     expect(section(text, "backend default.api:8080:ingress")).toEqual(["mode http", "balance roundrobin", "server s1 10.0.0.1:31001 weight 1", "server-template s 2-4 127.0.0.1:1 disabled"]);
     expect(section(text, "listen default.api:8080").slice(0, 1)).toEqual(["mode tcp"]);
-    expect(state.listeners.map((l) => [l.key, l.ingressBackend])).toEqual([[API, "default.api:8080:ingress"], [WEB, "default.web:80:ingress"]]);
+    expect(state.listeners.map((l) => [l.key, l.ingressBackend])).toEqual([
+      [API, "default.api:8080:ingress"],
+      [WEB, "default.web:80:ingress"],
+    ]);
   });
 
   it("mirrors only the listeners the ingress sends to", () => {
@@ -157,10 +164,7 @@ describe("proxyEdits with an ingress", () => {
       "set server default.web:80/s2 state ready",
       "set server default.web:80:ingress/s2 state ready",
     ]);
-    expect(commands(proxyEdits(applied, config(ingress(), [server("w-1", { state: "drain" })]), opts))).toEqual([
-      "set server default.web:80/s1 state drain",
-      "set server default.web:80:ingress/s1 state drain",
-    ]);
+    expect(commands(proxyEdits(applied, config(ingress(), [server("w-1", { state: "drain" })]), opts))).toEqual(["set server default.web:80/s1 state drain", "set server default.web:80:ingress/s1 state drain"]);
   });
 
   it("needs nothing for the same configuration", () => {

@@ -25,7 +25,11 @@ function section(text: string, name: string): string[] {
   const blocks = text.split("\n\n");
   const block = blocks.find((b) => b.startsWith(`listen ${name}\n`));
   if (block === undefined) throw new Error(`no section ${name} in:\n${text}`);
-  return block.trimEnd().split("\n").slice(1).map((l) => l.trim());
+  return block
+    .trimEnd()
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim());
 }
 
 /** The commands of edits that need no reload (fails the test otherwise). */
@@ -61,14 +65,7 @@ describe("renderHaproxy", () => {
       name: "renders a TCP listener with its servers in slots and the free slots in maintenance",
       listener: listener("default/db:5432", [server("db-1"), server("db-2")]),
       section: "default.db:5432",
-      want: [
-        "mode tcp",
-        "bind 127.77.0.10:80",
-        "balance roundrobin",
-        "server s1 10.0.0.1:31001 weight 1",
-        "server s2 10.0.0.2:31002 weight 1",
-        "server-template s 3-4 127.0.0.1:1 disabled",
-      ],
+      want: ["mode tcp", "bind 127.77.0.10:80", "balance roundrobin", "server s1 10.0.0.1:31001 weight 1", "server s2 10.0.0.2:31002 weight 1", "server-template s 3-4 127.0.0.1:1 disabled"],
     },
     {
       name: "renders an HTTP listener that closes idle client connections when its worker leaves",
@@ -91,15 +88,7 @@ describe("renderHaproxy", () => {
       name: "keeps a client on its server for the affinity timeout with a stick table on the source address",
       listener: listener("default/web:80", [server("w-1")], { affinity: { timeoutSeconds: 600 } }),
       section: "default.web:80",
-      want: [
-        "mode tcp",
-        "bind 127.77.0.10:80",
-        "balance roundrobin",
-        "stick-table type ip size 100k expire 600s",
-        "stick on src",
-        "server s1 10.0.0.1:31001 weight 1",
-        "server-template s 2-4 127.0.0.1:1 disabled",
-      ],
+      want: ["mode tcp", "bind 127.77.0.10:80", "balance roundrobin", "stick-table type ip size 100k expire 600s", "stick on src", "server s1 10.0.0.1:31001 weight 1", "server-template s 2-4 127.0.0.1:1 disabled"],
     },
     {
       name: "renders a draining server with weight 0 and a server in maintenance disabled",
@@ -135,7 +124,10 @@ describe("renderHaproxy", () => {
     { servers: 5, slots: 16 },
     { servers: 100, slots: 256 },
   ])("gives $servers servers $slots slots: room for twice as many, at least 4, a power of two", ({ servers, slots }) => {
-    const l = listener("default/web:80", Array.from({ length: servers }, (_, i) => server(`w-${i + 1}`, { address: "10.0.0.1" })));
+    const l = listener(
+      "default/web:80",
+      Array.from({ length: servers }, (_, i) => server(`w-${i + 1}`, { address: "10.0.0.1" })),
+    );
     expect(renderHaproxy(config(l), opts).state.listeners[0]!.slots).toHaveLength(slots);
   });
 
@@ -302,7 +294,18 @@ describe("proxyEdits", () => {
   const reloads: { name: string; from: RenderedState; to: ProxyConfig; statsSocket?: string }[] = [
     { name: "reloads for a new listener", from: applied(), to: config(listener(WEB), listener("default/api:80", [], { binds: [{ address: "127.77.0.11", port: 80 }] })) },
     { name: "reloads for a removed listener", from: applied(), to: config() },
-    { name: "reloads for a new bind", from: applied(), to: config(listener(WEB, [], { binds: [{ address: "10.0.0.1", port: 30080 }, { address: "127.77.0.10", port: 80 }] })) },
+    {
+      name: "reloads for a new bind",
+      from: applied(),
+      to: config(
+        listener(WEB, [], {
+          binds: [
+            { address: "10.0.0.1", port: 30080 },
+            { address: "127.77.0.10", port: 80 },
+          ],
+        }),
+      ),
+    },
     { name: "reloads for a new mode", from: applied(), to: config(listener(WEB, [], { mode: "http" })) },
     { name: "reloads for new affinity", from: applied(), to: config(listener(WEB, [], { affinity: { timeoutSeconds: 60 } })) },
     {
@@ -389,9 +392,7 @@ describe("proxyEdits properties", () => {
           { mode, binds: [{ address, port: 80 }] },
         ),
       );
-  const arbConfig = fc
-    .tuple(arbListener("a/one:80", "127.77.0.1"), fc.option(arbListener("b/two:80", "127.77.0.2"), { nil: undefined }))
-    .map(([a, b]) => config(...(b === undefined ? [a] : [a, b])));
+  const arbConfig = fc.tuple(arbListener("a/one:80", "127.77.0.1"), fc.option(arbListener("b/two:80", "127.77.0.2"), { nil: undefined })).map(([a, b]) => config(...(b === undefined ? [a] : [a, b])));
 
   it("takes a proxy through any sequence of configurations, each step ending in a state that means the configuration", () => {
     let runtimeSteps = 0;

@@ -73,7 +73,10 @@ describe("ingressRouting: Kubernetes' path matching examples", () => {
   });
 
   it("prefers an Exact path to a Prefix path that is as long, in whichever order they are written", () => {
-    for (const order of [["Prefix", "Exact"], ["Exact", "Prefix"]] as const) {
+    for (const order of [
+      ["Prefix", "Exact"],
+      ["Exact", "Prefix"],
+    ] as const) {
       const ing = ingress("x", { rules: [{ paths: order.map((t) => p("/foo", t, t === "Exact" ? "api" : "web")) }] });
       expect(route([ing], undefined, "/foo")).toBe(API);
       expect(route([ing], undefined, "/foo/bar")).toBe(WEB);
@@ -90,11 +93,7 @@ describe("ingressRouting: Kubernetes' path matching examples", () => {
 describe("ingressRouting: hosts", () => {
   const ing = ingress("x", {
     defaultBackend: { service: "web", port: 9000 },
-    rules: [
-      { host: "a.example.com", paths: [p("/a", "Prefix", "api")] },
-      { host: "*.example.com", paths: [p("/", "Prefix", "web")] },
-      { paths: [p("/", "Prefix", "api")] },
-    ],
+    rules: [{ host: "a.example.com", paths: [p("/a", "Prefix", "api")] }, { host: "*.example.com", paths: [p("/", "Prefix", "web")] }, { paths: [p("/", "Prefix", "api")] }],
   });
   it.each([
     { host: "a.example.com", path: "/a/1", want: API, why: "an exact host's path" },
@@ -126,7 +125,10 @@ describe("ingressRouting: conflicts and what the status file gets", () => {
   it("uses the first Ingress by namespace/name for a path two Ingresses route, whatever their order, and says why the other is not", () => {
     const first = ingress("a", { rules: [{ host: "a.example.com", paths: [p("/x", "Prefix", "api")] }] });
     const second = ingress("b", { rules: [{ host: "a.example.com", paths: [p("/x/", "Prefix", "web")] }] });
-    for (const list of [[first, second], [second, first]]) {
+    for (const list of [
+      [first, second],
+      [second, first],
+    ]) {
       const r = ingressRouting(list, services, noTls);
       expect(frontendRoute(r, "a.example.com", "/x")).toBe(API);
       expect(r.outcomes.map((o) => o.name)).toEqual(["a", "b"]);
@@ -184,8 +186,18 @@ describe("ingressRouting: certificates", () => {
   it("presents certificates for their own names first, then each host's from the first Ingress by namespace/name that names it", () => {
     const r = ingressRouting(
       [
-        ingress("b", { tls: [{ hosts: ["a.example.com", "c.example.com"], secretName: "b-cert" }, { hosts: [], secretName: "wild" }] }),
-        ingress("a", { tls: [{ hosts: ["a.example.com", "*.example.com"], secretName: "a-cert" }, { hosts: ["b.example.com"], secretName: "a-cert" }] }),
+        ingress("b", {
+          tls: [
+            { hosts: ["a.example.com", "c.example.com"], secretName: "b-cert" },
+            { hosts: [], secretName: "wild" },
+          ],
+        }),
+        ingress("a", {
+          tls: [
+            { hosts: ["a.example.com", "*.example.com"], secretName: "a-cert" },
+            { hosts: ["b.example.com"], secretName: "a-cert" },
+          ],
+        }),
       ],
       services,
       tls,
@@ -232,21 +244,32 @@ describe("ingressRouting as the frontend reads it", () => {
     { service: "api", port: 8080 as number | string },
     { service: "db", port: 5432 as number | string },
   );
-  const pathSpecArb = fc.record({ path: fc.option(pathArb, { nil: undefined }), pathType: fc.constantFrom("Exact" as const, "Prefix" as const, "ImplementationSpecific" as const), backend: backendArb }).map(
-    (x): IngressPathSpec => (x.path === undefined && x.pathType !== "ImplementationSpecific" ? { ...x, path: "/" } : x.path === undefined ? { pathType: x.pathType, backend: x.backend } : { path: x.path, pathType: x.pathType, backend: x.backend }),
-  );
-  const ingressArb = fc.record({
-    name: fc.constantFrom("a", "b", "c"),
-    namespace: fc.constantFrom("default"),
-    defaultBackend: fc.option(backendArb, { nil: undefined }),
-    rules: fc.array(fc.record({ host: fc.constantFrom(...hosts), paths: fc.array(pathSpecArb, { minLength: 1, maxLength: 4 }) }), { maxLength: 4 }),
-  }).map((x): IngressSpec => ({
-    namespace: x.namespace,
-    name: x.name,
-    ...(x.defaultBackend ? { defaultBackend: x.defaultBackend } : {}),
-    rules: x.rules.map((r) => (r.host === undefined ? { paths: r.paths } : { host: r.host, paths: r.paths })),
-    tls: [],
-  }));
+  const pathSpecArb = fc
+    .record({ path: fc.option(pathArb, { nil: undefined }), pathType: fc.constantFrom("Exact" as const, "Prefix" as const, "ImplementationSpecific" as const), backend: backendArb })
+    .map(
+      (x): IngressPathSpec =>
+        x.path === undefined && x.pathType !== "ImplementationSpecific"
+          ? { ...x, path: "/" }
+          : x.path === undefined
+            ? { pathType: x.pathType, backend: x.backend }
+            : { path: x.path, pathType: x.pathType, backend: x.backend },
+    );
+  const ingressArb = fc
+    .record({
+      name: fc.constantFrom("a", "b", "c"),
+      namespace: fc.constantFrom("default"),
+      defaultBackend: fc.option(backendArb, { nil: undefined }),
+      rules: fc.array(fc.record({ host: fc.constantFrom(...hosts), paths: fc.array(pathSpecArb, { minLength: 1, maxLength: 4 }) }), { maxLength: 4 }),
+    })
+    .map(
+      (x): IngressSpec => ({
+        namespace: x.namespace,
+        name: x.name,
+        ...(x.defaultBackend ? { defaultBackend: x.defaultBackend } : {}),
+        rules: x.rules.map((r) => (r.host === undefined ? { paths: r.paths } : { host: r.host, paths: r.paths })),
+        tls: [],
+      }),
+    );
   const requestHost = fc.constantFrom("a.example.com", "A.EXAMPLE.com:8443", "b.example.com", "c.example.com", "x.a.example.com", "example.com", "other.org", undefined);
 
   it("sends every request where Kubernetes' rules say, for any Ingresses", () => {

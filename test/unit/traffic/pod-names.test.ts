@@ -9,7 +9,12 @@ describe("podDnsNames", () => {
   const all = ["web-1.web", "web-1.web.default", "web-1.web.default.svc", "web-1.web.default.svc.cluster.local"];
   const cases: { name: string; pod?: Partial<NamedPod>; services: ServiceSpec[]; want: string[] }[] = [
     { name: "gives the short and the namespace-qualified names, sorted, when the headless Service selects the pod", services: [headless(), service("api")], want: all },
-    { name: "names a pod of another namespace under its own", pod: { name: "db-2", namespace: "shop", subdomain: "db" }, services: [service("db", { namespace: "shop", headless: true, selector: { tier: "db" } })], want: ["db-2.db", "db-2.db.shop", "db-2.db.shop.svc", "db-2.db.shop.svc.cluster.local"] },
+    {
+      name: "names a pod of another namespace under its own",
+      pod: { name: "db-2", namespace: "shop", subdomain: "db" },
+      services: [service("db", { namespace: "shop", headless: true, selector: { tier: "db" } })],
+      want: ["db-2.db", "db-2.db.shop", "db-2.db.shop.svc", "db-2.db.shop.svc.cluster.local"],
+    },
     { name: "gives none without the Service", services: [service("api")], want: [] },
     { name: "gives none when the Service is not headless (its forwarder has the Service's names)", services: [service("web")], want: [] },
     { name: "gives none when the Service does not select the pod", services: [headless({ selector: { app: "other" } })], want: [] },

@@ -18,7 +18,12 @@ const node: ProxyNode = {
 
 /** The proxy configuration of node n1 for `services` and the endpoints `pods` give them, with Rollouts' `routes`. */
 function configFor(services: ServiceSpec[], pods: TrafficPod[], routes?: Map<string, ServiceRoute>): ProxyConfig {
-  return proxyConfig(node, services, services.map((s) => serviceEndpoints(s, pods, routes?.get(`${s.namespace}/${s.name}`))), routes);
+  return proxyConfig(
+    node,
+    services,
+    services.map((s) => serviceEndpoints(s, pods, routes?.get(`${s.namespace}/${s.name}`))),
+    routes,
+  );
 }
 
 const ROLLOUT = "Rollout/default/web";
@@ -169,10 +174,9 @@ describe("proxyConfig", () => {
 
 describe("proxyConfig properties", () => {
   it("gives every endpoint of a non-headless Service exactly one server, with an id that does not depend on the other pods", () => {
-    const arbPods = fc.uniqueArray(
-      fc.record({ name: fc.constantFrom("web-a", "web-b", "web-c", "web-d"), hostPort: fc.integer({ min: 31000, max: 31010 }), ready: fc.boolean(), terminating: fc.boolean() }),
-      { selector: (p) => p.name },
-    );
+    const arbPods = fc.uniqueArray(fc.record({ name: fc.constantFrom("web-a", "web-b", "web-c", "web-d"), hostPort: fc.integer({ min: 31000, max: 31010 }), ready: fc.boolean(), terminating: fc.boolean() }), {
+      selector: (p) => p.name,
+    });
     fc.assert(
       fc.property(arbPods, fc.boolean(), (specs, affinity) => {
         const pods = specs.map((p) => pod(p.name, { ready: p.ready, terminating: p.terminating, ports: [podPort({ hostPort: p.hostPort })] }));

@@ -18,7 +18,11 @@ function config(...listeners: ProxyListener[]): ProxyConfig {
 function section(text: string, header: string): string[] {
   const block = text.split("\n\n").find((b) => b.startsWith(`${header}\n`));
   if (block === undefined) throw new Error(`no section ${header} in:\n${text}`);
-  return block.trimEnd().split("\n").slice(1).map((l) => l.trim());
+  return block
+    .trimEnd()
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim());
 }
 
 describe("the request log in rendered configurations", () => {
@@ -55,10 +59,7 @@ describe("the request log in rendered configurations", () => {
     const ingress = { http: [{ address: "127.0.0.1", port: 8080 }], https: [], routes: [{ match: "Prefix" as const, path: "", backend: "default/web:80" }], certificates: [] };
     const logged = renderHaproxy({ ...config(listener("default/web:80", { requestLog: true }), listener("default/api:80", { binds: [{ address: "127.77.0.11", port: 80 }] })), ingress }, { requestLog: UDP }).text;
     expect(section(logged, "frontend ingress")).toContain("log 127.0.0.1:40123 format raw daemon");
-    const other = renderHaproxy(
-      { ...config(listener("default/web:80"), listener("default/api:80", { binds: [{ address: "127.77.0.11", port: 80 }], requestLog: true })), ingress },
-      { requestLog: UDP },
-    ).text;
+    const other = renderHaproxy({ ...config(listener("default/web:80"), listener("default/api:80", { binds: [{ address: "127.77.0.11", port: 80 }], requestLog: true })), ingress }, { requestLog: UDP }).text;
     expect(section(other, "frontend ingress").some((l) => l.startsWith("log"))).toBe(false);
   });
 
@@ -80,10 +81,16 @@ describe("the request log in rendered configurations", () => {
     const logged = config(listener("default/web:80", { requestLog: true }));
     expect(codeOf(() => renderHaproxy(logged, {}))).toBe("InvalidArgument");
     for (const address of ["/dev/log", "127.0.0.1", "localhost:514", "127.0.0.1:0", "127.0.0.1:70000", "stdout "]) {
-      expect(codeOf(() => renderHaproxy(logged, { requestLog: { address, tag: TAG } })), address).toBe("InvalidArgument");
+      expect(
+        codeOf(() => renderHaproxy(logged, { requestLog: { address, tag: TAG } })),
+        address,
+      ).toBe("InvalidArgument");
     }
-    for (const tag of ["short", "has space in it", "quote\"quote\"", "x".repeat(65)]) {
-      expect(codeOf(() => renderHaproxy(logged, { requestLog: { address: "stdout", tag } })), tag).toBe("InvalidArgument");
+    for (const tag of ["short", "has space in it", 'quote"quote"', "x".repeat(65)]) {
+      expect(
+        codeOf(() => renderHaproxy(logged, { requestLog: { address: "stdout", tag } })),
+        tag,
+      ).toBe("InvalidArgument");
     }
   });
 });

@@ -101,8 +101,7 @@ export class AutoscalerController implements ReplicaCountPort {
       const scalePods = measured[i]!;
       const prev = this.counts.get(target);
       const recorded = this.recorded(key);
-      const current =
-        gitReplicas === 0 ? 0 : prev?.autoscaler === key ? prev.replicas : recorded.target === target && recorded.desiredReplicas ? recorded.desiredReplicas : gitReplicas;
+      const current = gitReplicas === 0 ? 0 : prev?.autoscaler === key ? prev.replicas : recorded.target === target && recorded.desiredReplicas ? recorded.desiredReplicas : gitReplicas;
       const minReplicas = hpa.spec.minReplicas ?? 1;
       const decision = decideScale({
         minReplicas,

@@ -92,7 +92,13 @@ export function planClaims(input: ClaimsInput): ClaimsPlan {
     if (deleteData) for (const v of vols) remove.push({ claim, node: v.node });
     const v = vols[0]!;
     const endpoint = nodes.get(v.node)?.dockerEndpoint;
-    const also = vols.length > 1 ? ` (and on ${vols.slice(1).map((o) => o.node).join(", ")})` : "";
+    const also =
+      vols.length > 1
+        ? ` (and on ${vols
+            .slice(1)
+            .map((o) => o.node)
+            .join(", ")})`
+        : "";
     records.push({
       claim,
       phase: "Released",

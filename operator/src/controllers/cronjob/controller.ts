@@ -131,7 +131,10 @@ export class CronJobController {
     if (step.skipped && step.skipped.reason !== previous?.skipped?.reason) log.info(`${key}: ${step.skipped.reason}: ${step.skipped.message}`);
     const removing = this.finishRemoving(namespace, [...new Set([...(previous?.removing ?? []), ...step.remove])].sort());
     const successes = kept.filter((r) => r.phase === "Complete" && r.finishedAt !== undefined).map((r) => r.finishedAt!);
-    const lastSuccessfulTime = [previous?.lastSuccessfulTime, ...successes].filter((t): t is string => t !== undefined).sort().pop();
+    const lastSuccessfulTime = [previous?.lastSuccessfulTime, ...successes]
+      .filter((t): t is string => t !== undefined)
+      .sort()
+      .pop();
     const record: CronJobRecord = {
       namespace,
       name,

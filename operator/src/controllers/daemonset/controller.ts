@@ -111,8 +111,7 @@ export class DaemonSetController {
       }
     }
     const pods = fleet.pods(key);
-    const strategy: DaemonStrategy =
-      ds.spec.updateStrategy?.type === "OnDelete" ? { type: "OnDelete" } : { type: "RollingUpdate", ...(ds.spec.updateStrategy?.rollingUpdate ?? {}) };
+    const strategy: DaemonStrategy = ds.spec.updateStrategy?.type === "OnDelete" ? { type: "OnDelete" } : { type: "RollingUpdate", ...(ds.spec.updateStrategy?.rollingUpdate ?? {}) };
     const minReadySeconds = ds.spec.minReadySeconds ?? 0;
     const step = daemonSetStep({
       nodes: fleet.listNodes().map((n) => ({

@@ -113,7 +113,12 @@ export class JobController {
     const startTime = sameRun ? Date.parse(sameRun.startTime) : run.length > 0 ? Math.min(...run.map((p) => p.createdAt)) : now;
 
     const evicted = [...(sameRun?.evicted ?? [])];
-    const draining = new Set(fleet.listNodes().filter((n) => n.config.drain).map((n) => n.config.name));
+    const draining = new Set(
+      fleet
+        .listNodes()
+        .filter((n) => n.config.drain)
+        .map((n) => n.config.name),
+    );
     let step: JobStep;
     if (sameRun && sameRun.phase !== "Running") {
       // The run ended: it is not decided again (its pods may be gone after ttlSecondsAfterFinished).
@@ -271,9 +276,7 @@ export class JobController {
     for (const c of plan.containers) for (const e of c.env) if ("secret" in e && e.secret) secretEnv[e.name] = e.value;
     const secretNames = Object.keys(secretEnv).sort();
     for (const p of run) {
-      const failed = p.containers
-        .filter((c) => (c.state === "exited" || c.state === "dead") && c.exitCode !== undefined && c.exitCode !== 0)
-        .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))[0];
+      const failed = p.containers.filter((c) => (c.state === "exited" || c.state === "dead") && c.exitCode !== undefined && c.exitCode !== 0).sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))[0];
       if (!failed) continue;
       if (mem.failures.has(p.name) && mem.failures.get(p.name)!.finishedAt === iso(failed.finishedAt)) continue;
       let log = "";

@@ -129,7 +129,13 @@ export class NodeController {
     if (back.length > 0) {
       // Joined with the fleet of Git (after their first listing, as every new node): whether they answer
       // decides below, as for a node removed just now.
-      await fleet.setNodes([...configs, ...back], fleet.listNodes().filter((n) => n.leaving).map((n) => n.config.name));
+      await fleet.setNodes(
+        [...configs, ...back],
+        fleet
+          .listNodes()
+          .filter((n) => n.leaving)
+          .map((n) => n.config.name),
+      );
       this.opts.log?.info(`restored ${back.length} node(s) that were leaving when the operator stopped: ${back.map((c) => c.name).join(", ")}`);
     }
     const gone = fleet.listNodes().filter((n) => !inGit.has(n.config.name));

@@ -552,12 +552,7 @@ export class ServiceController {
    * Ingresses. An ingress the node cannot serve is left out, so that its Services are still served.
    */
   private nodeConfig(node: NodeConfig, snap: Snapshot, filesDir: string | undefined): { config: ProxyConfig; ingress?: NodeIngress } {
-    const config = proxyConfig(
-      { name: node.name, address: node.address, serviceNetworkAddresses: this.addresses(node, snap) },
-      snap.services,
-      [...snap.endpoints.values()],
-      snap.routes,
-    );
+    const config = proxyConfig({ name: node.name, address: node.address, serviceNetworkAddresses: this.addresses(node, snap) }, snap.services, [...snap.endpoints.values()], snap.routes);
     const ports = this.opts.ingress;
     if (!this.servesIngresses() || snap.routing.outcomes.length === 0) return { config };
     let problem: string | undefined;
@@ -598,7 +593,10 @@ export class ServiceController {
     const network = node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK;
     let placed = snap.addressCache.get(network);
     if (placed === undefined) {
-      placed = allocateServiceAddresses(network, snap.services.filter((s) => !s.headless).map((s) => `${s.namespace}/${s.name}`));
+      placed = allocateServiceAddresses(
+        network,
+        snap.services.filter((s) => !s.headless).map((s) => `${s.namespace}/${s.name}`),
+      );
       snap.addressCache.set(network, placed);
     }
     return placed;
@@ -628,7 +626,12 @@ export class ServiceController {
     const namespace = ing.metadata.namespace ?? "default";
     const cls = ingressClassOf(ing);
     const base = { namespace, name: ing.metadata.name, ...(cls !== undefined ? { ingressClass: cls } : {}) };
-    const record = (b: BackendOutcome): IngressBackendRecord => ({ service: b.service, port: b.port, ...(b.backend !== undefined ? { listener: b.backend } : {}), ...(b.problem !== undefined ? { problem: b.problem } : {}) });
+    const record = (b: BackendOutcome): IngressBackendRecord => ({
+      service: b.service,
+      port: b.port,
+      ...(b.backend !== undefined ? { listener: b.backend } : {}),
+      ...(b.problem !== undefined ? { problem: b.problem } : {}),
+    });
     const outcome = snap.routing.outcomes.find((o) => o.namespace === namespace && o.name === ing.metadata.name);
     const notServed = (reason: string): string => renderIngressRecord({ ...base, served: false, reason, paths: [], tls: [], nodes: [] });
     if (!isServedIngress(ing) || outcome === undefined) return notServed(`ingress class ${JSON.stringify(cls)} is not coxswain's: another controller's Ingress`);
@@ -668,7 +671,15 @@ export class ServiceController {
       namespace: spec.namespace,
       name: spec.name,
       type: spec.headless ? `${spec.type} (headless)` : spec.type,
-      ...(role !== undefined ? { rollout: { name: parseKey(role.rollout).name, role: role.role, ...(route === undefined ? {} : route.role === "split" ? { stable: route.stable, canary: route.canary, weight: route.weight } : { revision: route.revision }) } } : {}),
+      ...(role !== undefined
+        ? {
+            rollout: {
+              name: parseKey(role.rollout).name,
+              role: role.role,
+              ...(route === undefined ? {} : route.role === "split" ? { stable: route.stable, canary: route.canary, weight: route.weight } : { revision: route.revision }),
+            },
+          }
+        : {}),
       ports: spec.ports.map((p) => {
         const list = eps?.ports.find((x) => x.port === p.port)?.endpoints ?? [];
         return {
@@ -727,8 +738,18 @@ export class ServiceController {
     const nodes = this.opts.fleet.listNodes().map((n) => n.config);
     const specs = this.serviceObjects().map(toServiceSpec);
     const ingressPorts = this.ingressPorts();
-    const services = withNodePorts(specs, nodes.map((n) => n.portRange), new Set(ingressPorts));
-    this.opts.fleet.setReservedHostPorts(reservedHostPorts(services, nodes.map((n) => n.portRange), ingressPorts));
+    const services = withNodePorts(
+      specs,
+      nodes.map((n) => n.portRange),
+      new Set(ingressPorts),
+    );
+    this.opts.fleet.setReservedHostPorts(
+      reservedHostPorts(
+        services,
+        nodes.map((n) => n.portRange),
+        ingressPorts,
+      ),
+    );
     const pods = this.opts.fleet.pods().map((p) => trafficPod(p, this.opts.fleet.nodeConfig(p.node)?.address ?? "127.0.0.1"));
     const graph = this.opts.desired.graph();
     const rollouts = (graph?.ofKind("Rollout") ?? []).map((m) => toRolloutServices(m.object as Rollout));

@@ -125,7 +125,12 @@ export class StatefulSetController {
     }
     const live = fleet.pods(key);
     const strategy = set.spec.updateStrategy?.type ?? "RollingUpdate";
-    const draining = new Set(fleet.listNodes().filter((n) => n.config.drain).map((n) => n.config.name));
+    const draining = new Set(
+      fleet
+        .listNodes()
+        .filter((n) => n.config.drain)
+        .map((n) => n.config.name),
+    );
     const step = statefulSetStep({
       name,
       replicas: set.spec.replicas ?? 1,
@@ -381,7 +386,9 @@ export class StatefulSetController {
         ...(strategy === "RollingUpdate" ? { partition: set.spec.updateStrategy?.rollingUpdate?.partition ?? 0 } : {}),
         ...(mem.current !== undefined ? { currentRevision: mem.current } : {}),
         ...(set.spec.serviceName ? { serviceName: set.spec.serviceName } : {}),
-        claims: Array.from({ length: replicas }, (_, o) => statefulClaimNames(set, o)).flat().sort(),
+        claims: Array.from({ length: replicas }, (_, o) => statefulClaimNames(set, o))
+          .flat()
+          .sort(),
       },
     };
     const complete = step.complete && mem.stable?.revision === plan.revision;
@@ -400,8 +407,8 @@ export class StatefulSetController {
                 : drainWait
                   ? ` — ${drainWait}`
                   : step.reason
-                  ? ` — ${step.reason}`
-                  : ""
+                    ? ` — ${step.reason}`
+                    : ""
     }`;
     if (line !== mem.lastLine) {
       mem.lastLine = line;

@@ -91,9 +91,7 @@ export class CanaryAnalyses {
   ): { state: AnalysisState; judged: JudgedWindow[]; wakeAt?: number } {
     const { spec } = at;
     const same = previous !== undefined && previous.revision === at.revision && previous.step === at.step && previous.startedAt === at.startedAt;
-    const state: AnalysisState = same
-      ? { ...previous, windows: [...previous.windows] }
-      : { revision: at.revision, step: at.step, startedAt: at.startedAt, windows: [], verdict: analysisVerdict(spec, []) };
+    const state: AnalysisState = same ? { ...previous, windows: [...previous.windows] } : { revision: at.revision, step: at.step, startedAt: at.startedAt, windows: [], verdict: analysisVerdict(spec, []) };
     if (state.verdict.phase !== "Running") {
       this.stop(key);
       return { state, judged: [] };

@@ -220,13 +220,7 @@ export class WorkloadController {
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
     this.analyses = new CanaryAnalyses(opts.requests);
-    this.steps = [
-      (c) => this.observe(c),
-      (c) => this.removeOrphans(c),
-      (c) => this.repairPods(c),
-      (c) => this.decide(c),
-      (c) => this.apply(c),
-    ];
+    this.steps = [(c) => this.observe(c), (c) => this.removeOrphans(c), (c) => this.repairPods(c), (c) => this.decide(c), (c) => this.apply(c)];
   }
 
   /** One reconcile of a workload or a bare Pod, by key (Deployment/<ns>/<name>, Pod/<ns>/<name>, …). */
@@ -345,7 +339,12 @@ export class WorkloadController {
     const plan = ctx.plan!;
     const params = ctx.params!;
     const mem = ctx.mem!;
-    const drainingNodes = new Set(this.opts.fleet.listNodes().filter((n) => n.config.drain).map((n) => n.config.name));
+    const drainingNodes = new Set(
+      this.opts.fleet
+        .listNodes()
+        .filter((n) => n.config.drain)
+        .map((n) => n.config.name),
+    );
     ctx.draining = ctx.pods.filter((p) => drainingNodes.has(p.node) && p.phase !== "Terminating").map((p) => p.name);
     const pods: RolloutPod[] = ctx.pods.map((p) => ({
       name: p.name,
@@ -479,7 +478,10 @@ export class WorkloadController {
       // A failed analysis of the revision fails its rollout like a deadline does: it is rolled back.
       const analysis = mem.analysis;
       if (!ctx.health.failure && proving && analysis?.revision === plan.revision && analysis.verdict.phase === "Failed") {
-        const canaryPods = ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating").map((p) => p.name).sort();
+        const canaryPods = ctx.pods
+          .filter((p) => p.revision === plan.revision && p.phase !== "Terminating")
+          .map((p) => p.name)
+          .sort();
         ctx.health = { ...ctx.health, failure: { code: "AnalysisFailed", message: analysis.verdict.message, pods: canaryPods } };
       }
       // While the revision keeps failing it keeps the failure it was first reported with: two deadlines that
@@ -557,7 +559,6 @@ export class WorkloadController {
     this.opts.drainWaits?.set(ctx.key, blocked);
     return allowed;
   }
-
 
   // ------------------------------------------------------------------ effects
 
@@ -730,7 +731,17 @@ export class WorkloadController {
       revisions: mem.history.map((h) => ({ number: h.revision, revision: h.hash, commit: h.commit })),
       ...(ctx.paused || params.paused ? { paused: true } : {}),
       ...(mem.placed ? { placed: mem.placed } : {}),
-      ...(ctx.kind === "Pod" ? { pod: { phase: podPhase(live.find((p) => p.revision === plan.revision), step), restartPolicy: plan.restartPolicy ?? "Always" } } : {}),
+      ...(ctx.kind === "Pod"
+        ? {
+            pod: {
+              phase: podPhase(
+                live.find((p) => p.revision === plan.revision),
+                step,
+              ),
+              restartPolicy: plan.restartPolicy ?? "Always",
+            },
+          }
+        : {}),
     };
     if (ctx.strategy === "Canary" && mem.canary) {
       record.canary = {
@@ -766,22 +777,22 @@ export class WorkloadController {
       step?.lost
         ? ` — ${step.lost}`
         : step?.ended && !failed
-        ? ` — ${step.ended.message}`
-        : complete
-        ? " — complete"
-        : failed
-          ? ` — ${failure!.code}: ${failure!.message}`
-          : step?.complete
-            ? " — complete, watching it stay healthy"
-            : ctx.unschedulable
-              ? ` — ${ctx.unschedulable}`
-              : ctx.createErrors[0]
-                ? ` — cannot create pods: ${ctx.createErrors[0].code}: ${ctx.createErrors[0].message}`
-              : ctx.drainBlocked
-                ? ` — ${[...ctx.drainBlocked.values()].join("; ")}`
-              : step?.reason
-                ? ` — ${step.reason}`
-                : ""
+          ? ` — ${step.ended.message}`
+          : complete
+            ? " — complete"
+            : failed
+              ? ` — ${failure!.code}: ${failure!.message}`
+              : step?.complete
+                ? " — complete, watching it stay healthy"
+                : ctx.unschedulable
+                  ? ` — ${ctx.unschedulable}`
+                  : ctx.createErrors[0]
+                    ? ` — cannot create pods: ${ctx.createErrors[0].code}: ${ctx.createErrors[0].message}`
+                    : ctx.drainBlocked
+                      ? ` — ${[...ctx.drainBlocked.values()].join("; ")}`
+                      : step?.reason
+                        ? ` — ${step.reason}`
+                        : ""
     }`;
     if (line !== mem.lastLine) {
       mem.lastLine = line;
@@ -910,7 +921,10 @@ export class WorkloadController {
  */
 function endedHealth(ended: NonNullable<PodStep["ended"]>, proving: boolean, pods: readonly ObservedPod[], health: readonly HealthPod[]): RolloutHealth {
   if (!proving) return { stable: false, crashedPods: [] };
-  const crashed = health.filter((p) => p.restartCount > 0).map((p) => p.name).sort();
+  const crashed = health
+    .filter((p) => p.restartCount > 0)
+    .map((p) => p.name)
+    .sort();
   if (crashed.length > 0) {
     return { stable: false, crashedPods: crashed, failure: { code: "CrashLoopBackOff", message: `pod ${crashed.join(", ")} restarted in place while its revision was being proven (${ended.message})`, pods: crashed } };
   }

@@ -114,12 +114,21 @@ export class PodPlacer {
     // The Services' node ports and the ingress ports are where every node's proxy listens: never a pod's
     // host port. (Node ports that cannot be assigned are the service controller's to report; pods are placed anyway.)
     const ingressPorts = this.opts.ingressPorts ?? [];
-    if (services.length > 0 || ingressPorts.length > 0) fleet.setReservedHostPorts(reservedHostPorts(services, fleet.listNodes().map((n) => n.config.portRange), ingressPorts));
+    if (services.length > 0 || ingressPorts.length > 0)
+      fleet.setReservedHostPorts(
+        reservedHostPorts(
+          services,
+          fleet.listNodes().map((n) => n.config.portRange),
+          ingressPorts,
+        ),
+      );
     // schedule → reserve runs without an await in between: the next decision sees these placements.
     const snapshot = fleet.schedulerSnapshot(first.plan.priority.value, req.owner);
     // Preemption prefers victims whose removal keeps every PodDisruptionBudget (their status now).
     const graph = this.opts.desired.graph();
-    const budgets = graph ? disruptionStates(graph, fleet.pods(), this.opts.records).map((b) => ({ namespace: b.budget.namespace, ...(b.budget.selector ? { selector: b.budget.selector } : {}), disruptionsAllowed: b.disruptionsAllowed })) : [];
+    const budgets = graph
+      ? disruptionStates(graph, fleet.pods(), this.opts.records).map((b) => ({ namespace: b.budget.namespace, ...(b.budget.selector ? { selector: b.budget.selector } : {}), disruptionsAllowed: b.disruptionsAllowed }))
+      : [];
     const scheduling = performance.now();
     const result = schedule(snapshot, requests, {
       ...this.opts.scheduler,
@@ -162,8 +171,7 @@ export class PodPlacer {
               ? discoveryFor(services, node.serviceNetwork ?? DEFAULT_SERVICE_NETWORK, req.namespace)
               : undefined;
         // A pod's own names exist on a bridge network only (traffic/pod-names.ts says why).
-        const aliases =
-          node.network === "bridge" && pod.subdomain !== undefined ? podDnsNames({ name: placement.id, namespace: req.namespace, labels: plan.podLabels, subdomain: pod.subdomain }, services) : [];
+        const aliases = node.network === "bridge" && pod.subdomain !== undefined ? podDnsNames({ name: placement.id, namespace: req.namespace, labels: plan.podLabels, subdomain: pod.subdomain }, services) : [];
         return podLaunches(plan, {
           pod: placement.id,
           node,
@@ -253,7 +261,14 @@ function claimsExplained(claims: readonly ClaimRequest[], fleet: Fleet): string 
   const parts = claims.flatMap((c) => {
     if (c.node === undefined) return [];
     const n = nodes.get(c.node);
-    const state = n === undefined ? "which is not in the fleet" : !n.ready ? `which is ${n.condition === "NotReady" ? "NotReady" : "not answering"}` : n.config.unschedulable || n.config.drain ? "which is cordoned" : "which has no room for the pod";
+    const state =
+      n === undefined
+        ? "which is not in the fleet"
+        : !n.ready
+          ? `which is ${n.condition === "NotReady" ? "NotReady" : "not answering"}`
+          : n.config.unschedulable || n.config.drain
+            ? "which is cordoned"
+            : "which has no room for the pod";
     return [`claim ${c.name} is bound to node ${c.node}, ${state}; its pods run there only (its data is on that node)`];
   });
   return parts.length > 0 ? `${parts.join("; ")}.` : "";

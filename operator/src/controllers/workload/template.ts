@@ -258,13 +258,18 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     if (plan.completionIndex !== undefined) vars.JOB_COMPLETION_INDEX = String(plan.completionIndex);
     if (ports[0]) vars.PORT = String(seen(ports[0]));
     for (const p of ports) if (p.name) vars[`PORT_${p.name.toUpperCase().replace(/-/g, "_")}`] = String(seen(p));
-    const env = launchEnv(c.env, vars, {
-      pod: at.pod,
-      node: at.node.name,
-      hostIP: at.node.address,
-      ...(at.node.network === "host" ? { podIP: at.node.address } : {}),
-      ...(at.allocatable ? { allocatable: at.allocatable } : {}),
-    }, c.name);
+    const env = launchEnv(
+      c.env,
+      vars,
+      {
+        pod: at.pod,
+        node: at.node.name,
+        hostIP: at.node.address,
+        ...(at.node.network === "host" ? { podIP: at.node.address } : {}),
+        ...(at.allocatable ? { allocatable: at.allocatable } : {}),
+      },
+      c.name,
+    );
     const readiness = c.readinessProbe ? probeLabel(c, c.readinessProbe, ports) : undefined;
     const probes: ProbesLabel = { grace: plan.graceSeconds };
     if (c.livenessProbe) probes.liveness = probeLabel(c, c.livenessProbe, ports);

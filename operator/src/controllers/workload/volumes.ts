@@ -101,7 +101,5 @@ function keyFiles(keys: readonly string[], items: readonly KeyToPath[] | undefin
   const mode = defaultMode ?? DEFAULT_FILE_MODE;
   const have = new Set(keys);
   const chosen = items ? items.filter((i) => have.has(i.key)).map((i) => ({ key: i.key, path: i.path, mode: i.mode ?? mode })) : keys.map((key) => ({ key, path: key, mode }));
-  return chosen
-    .map((c) => ({ path: c.path, mode: c.mode, data: value(c.key).toString("base64") }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return chosen.map((c) => ({ path: c.path, mode: c.mode, data: value(c.key).toString("base64") })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

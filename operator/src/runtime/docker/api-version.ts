@@ -50,33 +50,22 @@ export interface EngineVersionReport {
  * EngineApiUnsupported when the engine is older than MIN_API_VERSION or requires a version newer than
  * maxVersion, and RuntimeCallFailed when the report has no readable ApiVersion.
  */
-export function chooseApiVersion(
-  report: EngineVersionReport,
-  where: string,
-  maxVersion: string = MAX_API_VERSION,
-): string {
+export function chooseApiVersion(report: EngineVersionReport, where: string, maxVersion: string = MAX_API_VERSION): string {
   const engine = report.ApiVersion;
   if (parseApiVersion(engine) === undefined) {
-    throw new CoxError(
-      "RuntimeCallFailed",
-      `${where}: GET /version returned no readable ApiVersion (got ${JSON.stringify(engine)}); expected "MAJOR.MINOR"`,
-    );
+    throw new CoxError("RuntimeCallFailed", `${where}: GET /version returned no readable ApiVersion (got ${JSON.stringify(engine)}); expected "MAJOR.MINOR"`);
   }
   const engineVersion = String(engine);
   if (compareApiVersions(engineVersion, MIN_API_VERSION) < 0) {
-    throw new CoxError(
-      "EngineApiUnsupported",
-      `${where}: the Docker engine speaks API ${engineVersion}; coxswain needs at least ${MIN_API_VERSION} (Docker 20.10)`,
-      { details: { engineApiVersion: engineVersion, minApiVersion: MIN_API_VERSION } },
-    );
+    throw new CoxError("EngineApiUnsupported", `${where}: the Docker engine speaks API ${engineVersion}; coxswain needs at least ${MIN_API_VERSION} (Docker 20.10)`, {
+      details: { engineApiVersion: engineVersion, minApiVersion: MIN_API_VERSION },
+    });
   }
   const engineMin = parseApiVersion(report.MinAPIVersion) ? String(report.MinAPIVersion) : undefined;
   if (engineMin !== undefined && compareApiVersions(engineMin, maxVersion) > 0) {
-    throw new CoxError(
-      "EngineApiUnsupported",
-      `${where}: the Docker engine requires API ${engineMin} or newer; coxswain speaks at most ${maxVersion}`,
-      { details: { engineMinApiVersion: engineMin, maxApiVersion: maxVersion } },
-    );
+    throw new CoxError("EngineApiUnsupported", `${where}: the Docker engine requires API ${engineMin} or newer; coxswain speaks at most ${maxVersion}`, {
+      details: { engineMinApiVersion: engineMin, maxApiVersion: maxVersion },
+    });
   }
   return compareApiVersions(engineVersion, maxVersion) < 0 ? engineVersion : maxVersion;
 }

@@ -10,9 +10,7 @@ import type { RegistryAuth } from "../../manifest/image.js";
 import type { TlsCredentials } from "../types.js";
 
 /** Where an engine listens, parsed from a Node's endpoint. */
-export type EngineTarget =
-  | { kind: "unix"; socketPath: string; endpoint: string }
-  | { kind: "tcp"; host: string; port: number; endpoint: string; tls?: TlsCredentials };
+export type EngineTarget = { kind: "unix"; socketPath: string; endpoint: string } | { kind: "tcp"; host: string; port: number; endpoint: string; tls?: TlsCredentials };
 
 /**
  * Parses "unix:///path/docker.sock" or "tcp://host:port". With `tls`, a tcp endpoint is spoken to over
@@ -25,10 +23,7 @@ export function parseEndpoint(endpoint: string, tls?: TlsCredentials): EngineTar
     const socketPath = endpoint.slice("unix://".length);
     if (socketPath.startsWith("/")) {
       if (tls !== undefined) {
-        throw new CoxError(
-          "InvalidArgument",
-          `Docker endpoint ${endpoint} is a unix socket; TLS credentials apply to tcp://host:port endpoints only`,
-        );
+        throw new CoxError("InvalidArgument", `Docker endpoint ${endpoint} is a unix socket; TLS credentials apply to tcp://host:port endpoints only`);
       }
       return { kind: "unix", socketPath, endpoint };
     }
@@ -43,10 +38,7 @@ export function parseEndpoint(endpoint: string, tls?: TlsCredentials): EngineTar
       return target;
     }
   }
-  throw new CoxError(
-    "InvalidArgument",
-    `Docker endpoint ${JSON.stringify(endpoint)} is not supported; expected unix:///absolute/path/docker.sock or tcp://host:port`,
-  );
+  throw new CoxError("InvalidArgument", `Docker endpoint ${JSON.stringify(endpoint)} is not supported; expected unix:///absolute/path/docker.sock or tcp://host:port`);
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -187,11 +179,7 @@ export interface EngineHttpError extends Error {
 
 /** True when err is an HTTP error from the engine, optionally with the given status. */
 function isEngineHttpError(err: unknown, status?: number): err is EngineHttpError {
-  return (
-    err instanceof Error &&
-    typeof (err as Partial<EngineHttpError>).statusCode === "number" &&
-    (status === undefined || (err as EngineHttpError).statusCode === status)
-  );
+  return err instanceof Error && typeof (err as Partial<EngineHttpError>).statusCode === "number" && (status === undefined || (err as EngineHttpError).statusCode === status);
 }
 
 /** The engine's own error message from an HTTP error ("No such container: …"), else the error's message. */
@@ -225,28 +213,12 @@ export function dial<T>(docker: Docker, req: EngineRequest): Promise<T> {
   if (req.authconfig) dialOptions.authconfig = req.authconfig;
   if (req.signal) dialOptions.abortSignal = req.signal;
   return new Promise<T>((resolve, reject) => {
-    (docker.modem as unknown as { dial(o: unknown, cb: (err: unknown, data: unknown) => void): void }).dial(
-      dialOptions,
-      (err, data) => (err ? reject(err) : resolve(data as T)),
-    );
+    (docker.modem as unknown as { dial(o: unknown, cb: (err: unknown, data: unknown) => void): void }).dial(dialOptions, (err, data) => (err ? reject(err) : resolve(data as T)));
   });
 }
 
 /** Transport error codes that mean "nobody answers at this endpoint". */
-const UNREACHABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ENOENT",
-  "ECONNRESET",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EACCES",
-  "ENOTSOCK",
-  "ECONNABORTED",
-]);
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ENOENT", "ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EACCES", "ENOTSOCK", "ECONNABORTED"]);
 
 /** Context for error messages: which node, which call, which deadline. */
 export interface CallContext {
@@ -316,36 +288,28 @@ export function classifyEngineError(err: unknown, ctx: CallContext): CoxError {
     );
   }
   if (ctx.timedOut || e?.name === "AbortError" || e?.name === "TimeoutError") {
-    return new CoxError(
-      "NodeUnreachable",
-      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: the Docker engine did not answer within ${ctx.timeoutMs ?? "?"} ms`,
-      { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, timeoutMs: ctx.timeoutMs } },
-    );
+    return new CoxError("NodeUnreachable", `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: the Docker engine did not answer within ${ctx.timeoutMs ?? "?"} ms`, {
+      cause: err,
+      details: { node: ctx.node, endpoint: ctx.endpoint, timeoutMs: ctx.timeoutMs },
+    });
   }
   if (typeof e?.code === "string" && UNREACHABLE_CODES.has(e.code)) {
-    return new CoxError(
-      "NodeUnreachable",
-      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: cannot reach the Docker engine (${e.code}); expected a Docker engine listening there`,
-      { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, errno: e.code } },
-    );
+    return new CoxError("NodeUnreachable", `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: cannot reach the Docker engine (${e.code}); expected a Docker engine listening there`, {
+      cause: err,
+      details: { node: ctx.node, endpoint: ctx.endpoint, errno: e.code },
+    });
   }
   if (isEngineHttpError(err) && err.statusCode === 400 && /HTTP request to an HTTPS server/i.test(engineMessage(err))) {
-    return new CoxError(
-      "NodeUnreachable",
-      `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: the engine speaks TLS on this port; give the node TLS credentials`,
-      { cause: err, details: { node: ctx.node, endpoint: ctx.endpoint, tls: "PLAIN_HTTP_TO_TLS_PORT" } },
-    );
+    return new CoxError("NodeUnreachable", `node ${ctx.node} (${ctx.endpoint}): ${ctx.what}: the engine speaks TLS on this port; give the node TLS credentials`, {
+      cause: err,
+      details: { node: ctx.node, endpoint: ctx.endpoint, tls: "PLAIN_HTTP_TO_TLS_PORT" },
+    });
   }
   if (isEngineHttpError(err)) {
-    return new CoxError(
-      "RuntimeCallFailed",
-      `node ${ctx.node}: ${ctx.what}: the Docker engine answered HTTP ${err.statusCode}: ${engineMessage(err)}`,
-      { cause: err, details: { node: ctx.node, status: err.statusCode } },
-    );
+    return new CoxError("RuntimeCallFailed", `node ${ctx.node}: ${ctx.what}: the Docker engine answered HTTP ${err.statusCode}: ${engineMessage(err)}`, {
+      cause: err,
+      details: { node: ctx.node, status: err.statusCode },
+    });
   }
-  return new CoxError(
-    "RuntimeCallFailed",
-    `node ${ctx.node}: ${ctx.what}: ${typeof e?.message === "string" ? e.message : String(err)}`,
-    { cause: err, details: { node: ctx.node } },
-  );
+  return new CoxError("RuntimeCallFailed", `node ${ctx.node}: ${ctx.what}: ${typeof e?.message === "string" ? e.message : String(err)}`, { cause: err, details: { node: ctx.node } });
 }

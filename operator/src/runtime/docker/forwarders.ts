@@ -125,7 +125,12 @@ class DockerForwarders implements BridgeForwarders {
         if (existing === undefined) await this.#create(forwarder, hash, target!);
         else if (existing.State === "restarting") {
           // Its HAProxy exits and the engine's restart policy keeps trying: say so (its log says why).
-          errors.set(key, new CoxError("RuntimeCallFailed", `node ${this.#engine.nodeName}: the forwarder of Service ${key} keeps restarting; see docker logs ${forwarderName(this.#engine.owner, forwarder)}`, { details: { node: this.#engine.nodeName, service: key } }));
+          errors.set(
+            key,
+            new CoxError("RuntimeCallFailed", `node ${this.#engine.nodeName}: the forwarder of Service ${key} keeps restarting; see docker logs ${forwarderName(this.#engine.owner, forwarder)}`, {
+              details: { node: this.#engine.nodeName, service: key },
+            }),
+          );
         } else if (existing.State !== "running") await this.#start(existing.Id, forwarder);
       } catch (err) {
         errors.set(key, toCoxError(err));

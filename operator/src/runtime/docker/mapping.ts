@@ -42,15 +42,7 @@ export interface DockerContainerInspect {
   };
 }
 
-const STATES: ReadonlySet<string> = new Set<ContainerState>([
-  "created",
-  "running",
-  "restarting",
-  "paused",
-  "exited",
-  "dead",
-  "removing",
-]);
+const STATES: ReadonlySet<string> = new Set<ContainerState>(["created", "running", "restarting", "paused", "exited", "dead", "removing"]);
 
 /** Maps Docker's state word to ContainerState; an unknown word is reported as "dead" (not running, not coming back by itself). */
 function toContainerState(state: string | undefined): ContainerState {
@@ -205,10 +197,7 @@ export function bridgeNetworkOf(info: DockerNetworkInspect): BridgeNetwork {
   if (ipam?.Subnet === undefined) return { name, subnet: "", gateway: "", problem: "it has no IPv4 subnet" };
   const first = parseIpv4(ipam.Subnet.split("/")[0]!);
   const gateway = ipam.Gateway !== undefined && ipam.Gateway !== "" ? ipam.Gateway.split("/")[0]! : first === undefined ? "" : formatIpv4(first + 1);
-  const range = serviceRangeOf(
-    { subnet: ipam.Subnet, ...(ipam.IPRange ? { ipRange: ipam.IPRange } : {}), ...(gateway ? { gateway } : {}) },
-    info.Labels?.[SERVICE_RANGE_LABEL],
-  );
+  const range = serviceRangeOf({ subnet: ipam.Subnet, ...(ipam.IPRange ? { ipRange: ipam.IPRange } : {}), ...(gateway ? { gateway } : {}) }, info.Labels?.[SERVICE_RANGE_LABEL]);
   return { name, subnet: ipam.Subnet, gateway, ...range };
 }
 
@@ -288,13 +277,7 @@ export function containerLogConfig(driver: string | undefined): DockerLogConfig 
  * engine's host by volume name, which its subPath mounts bind into (volumes.ts dockerMounts). `logConfig`:
  * the container's log rotation (containerLogConfig), absent to leave the engine's default.
  */
-export function createContainerBody(
-  launch: ContainerLaunch,
-  bridge: BridgeOptions,
-  imageUser?: string,
-  mountpoints: ReadonlyMap<string, string> = new Map(),
-  logConfig?: DockerLogConfig,
-): CreateContainerBody {
+export function createContainerBody(launch: ContainerLaunch, bridge: BridgeOptions, imageUser?: string, mountpoints: ReadonlyMap<string, string> = new Map(), logConfig?: DockerLogConfig): CreateContainerBody {
   const body: CreateContainerBody = {
     Image: launch.image,
     Env: Object.keys(launch.env)

@@ -50,15 +50,7 @@ import {
   type TlsCredentials,
 } from "../types.js";
 import { chooseApiVersion, isApiVersionMismatch, type EngineVersionReport } from "./api-version.js";
-import {
-  classifyEngineError,
-  createDockerClient,
-  dial,
-  engineMessage,
-  parseEndpoint,
-  type EngineRequest,
-  type EngineTarget,
-} from "./client.js";
+import { classifyEngineError, createDockerClient, dial, engineMessage, parseEndpoint, type EngineRequest, type EngineTarget } from "./client.js";
 import { EventStream } from "./events.js";
 import { bridgeNetworkPlan, SERVICE_RANGE_LABEL, type BridgeNetwork } from "../../traffic/bridge.js";
 import {
@@ -124,20 +116,7 @@ export interface DockerRuntimeOptions {
 const NETWORK_PROBE_LABEL = "io.coxswain.network-probe";
 
 /** Container event actions that change what list() reports; exec_*, attach, resize… are ignored. */
-const LIFECYCLE_ACTIONS: ReadonlySet<string> = new Set([
-  "create",
-  "start",
-  "restart",
-  "die",
-  "kill",
-  "oom",
-  "stop",
-  "pause",
-  "unpause",
-  "destroy",
-  "rename",
-  "update",
-]);
+const LIFECYCLE_ACTIONS: ReadonlySet<string> = new Set(["create", "start", "restart", "die", "kill", "oom", "stop", "pause", "unpause", "destroy", "rename", "update"]);
 
 /** The fields of GET /version coxswain reads. */
 interface VersionReport extends EngineVersionReport {
@@ -360,19 +339,13 @@ export class DockerRuntime implements NodeRuntime {
 
   private async launch(launch: ContainerLaunch): Promise<ObservedContainer> {
     if (!isValidRuntimeName(launch.runtimeName)) {
-      throw new CoxError(
-        "InvalidArgument",
-        `container name ${JSON.stringify(launch.runtimeName)} is not usable: expected [a-zA-Z0-9][a-zA-Z0-9_.-]* not ending in ".<digits>" (that suffix counts restarts)`,
-      );
+      throw new CoxError("InvalidArgument", `container name ${JSON.stringify(launch.runtimeName)} is not usable: expected [a-zA-Z0-9][a-zA-Z0-9_.-]* not ending in ".<digits>" (that suffix counts restarts)`);
     }
     const labels = { ...launch.labels };
     const owner = labels[LABELS.owner];
     if (owner === undefined) labels[LABELS.owner] = this.owner;
     else if (owner !== this.owner) {
-      throw new CoxError(
-        "InvalidArgument",
-        `launch of ${launch.runtimeName} carries ${LABELS.owner}=${owner}; this runtime manages owner ${this.owner}`,
-      );
+      throw new CoxError("InvalidArgument", `launch of ${launch.runtimeName} carries ${LABELS.owner}=${owner}; this runtime manages owner ${this.owner}`);
     }
     await this.ensureImage(launch.image, launch.pull);
     const imageUser = needsImageUser(launch.security) ? await this.imageUser(launch.image) : undefined;
@@ -463,9 +436,8 @@ export class DockerRuntime implements NodeRuntime {
         });
       } catch (err) {
         // No answer (reset, deadline): the engine may have started it all the same; then it runs and is kept.
-        const started = isCoxError(err, "NodeUnreachable") && statusOf(err) === undefined
-          ? await this.inspect(id, `look at container ${launch.runtimeName} after its start went unanswered`).catch(() => undefined)
-          : undefined;
+        const started =
+          isCoxError(err, "NodeUnreachable") && statusOf(err) === undefined ? await this.inspect(id, `look at container ${launch.runtimeName} after its start went unanswered`).catch(() => undefined) : undefined;
         if (!started?.State?.Running) {
           if (createdHere) await this.remove(id).catch(() => undefined);
           throw this.startError(err, launch);
@@ -474,11 +446,7 @@ export class DockerRuntime implements NodeRuntime {
     }
     const info = await this.inspect(id, `inspect container ${launch.runtimeName}`);
     if (!info) {
-      throw new CoxError(
-        "RuntimeCallFailed",
-        `node ${this.nodeName}: container ${launch.runtimeName} (${id.slice(0, 12)}) disappeared right after it was started`,
-        { details: { node: this.nodeName } },
-      );
+      throw new CoxError("RuntimeCallFailed", `node ${this.nodeName}: container ${launch.runtimeName} (${id.slice(0, 12)}) disappeared right after it was started`, { details: { node: this.nodeName } });
     }
     return observedFromInspect(info);
   }
@@ -524,11 +492,7 @@ export class DockerRuntime implements NodeRuntime {
     const t = Math.max(0, Math.ceil(graceSeconds));
     this.invalidate(id);
     try {
-      await this.call(
-        `stop container ${id}`,
-        { method: "POST", path: `/containers/${id}/stop`, query: { t }, okStatuses: [304] },
-        { timeoutMs: t * 1000 + this.callTimeoutMs, semaphore: this.stopSemaphore },
-      );
+      await this.call(`stop container ${id}`, { method: "POST", path: `/containers/${id}/stop`, query: { t }, okStatuses: [304] }, { timeoutMs: t * 1000 + this.callTimeoutMs, semaphore: this.stopSemaphore });
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     } finally {
@@ -577,9 +541,7 @@ export class DockerRuntime implements NodeRuntime {
     };
     // Resolves at the deadline even when the work still waits for a slot; the work then stops at its
     // next step (every engine call checks the deadline) and kills what it started.
-    const atDeadline = new Promise<ExecResult>((resolve) =>
-      deadline.signal.addEventListener("abort", () => resolve({ exitCode: -1, output: output.text(), timedOut: true }), { once: true }),
-    );
+    const atDeadline = new Promise<ExecResult>((resolve) => deadline.signal.addEventListener("abort", () => resolve({ exitCode: -1, output: output.text(), timedOut: true }), { once: true }));
     try {
       return await Promise.race([this.execSteps(id, command, deadline.signal, output, timedOut, (x) => (execId = x)), atDeadline]);
     } finally {
@@ -606,14 +568,7 @@ export class DockerRuntime implements NodeRuntime {
   }
 
   /** The steps of exec(); errors after the deadline become the timed-out result. */
-  private async execSteps(
-    id: string,
-    command: readonly string[],
-    deadline: AbortSignal,
-    output: ExecOutputDemuxer,
-    timedOut: () => ExecResult,
-    setExecId: (execId: string) => void,
-  ): Promise<ExecResult> {
+  private async execSteps(id: string, command: readonly string[], deadline: AbortSignal, output: ExecOutputDemuxer, timedOut: () => ExecResult, setExecId: (execId: string) => void): Promise<ExecResult> {
     try {
       const created = await this.call<{ Id: string }>(
         `create exec in container ${id}`,
@@ -626,20 +581,12 @@ export class DockerRuntime implements NodeRuntime {
       );
       const execId = created.Id;
       setExecId(execId);
-      const stream = await this.call<NodeJS.ReadableStream>(
-        `start exec in container ${id}`,
-        { method: "POST", path: `/exec/${execId}/start`, body: { Detach: false, Tty: false }, stream: true },
-        { signal: deadline },
-      );
+      const stream = await this.call<NodeJS.ReadableStream>(`start exec in container ${id}`, { method: "POST", path: `/exec/${execId}/start`, body: { Detach: false, Tty: false }, stream: true }, { signal: deadline });
       const ended = await readExecStream(stream, output, deadline);
       if (!ended) return timedOut();
       // The stream ends when the process closed its output; the exit code can lag behind by a moment.
       for (;;) {
-        const info = await this.call<DockerExecInspect>(
-          `inspect exec in container ${id}`,
-          { method: "GET", path: `/exec/${execId}/json` },
-          { signal: deadline },
-        );
+        const info = await this.call<DockerExecInspect>(`inspect exec in container ${id}`, { method: "GET", path: `/exec/${execId}/json` }, { signal: deadline });
         if (!info.Running && typeof info.ExitCode === "number") return { exitCode: info.ExitCode, output: output.text() };
         await new Promise<void>((resolve) => setTimeout(resolve, 10));
         if (deadline.aborted) return timedOut();
@@ -691,8 +638,7 @@ export class DockerRuntime implements NodeRuntime {
    */
   async remove(id: string): Promise<void> {
     this.invalidate(id);
-    const volumes = ((await this.inspect(id, `inspect container ${id}`).catch(() => undefined))?.Mounts ?? [])
-      .flatMap((m) => (m.Type === "volume" && m.Name?.startsWith(VOLUME_PREFIX) ? [m.Name] : []));
+    const volumes = ((await this.inspect(id, `inspect container ${id}`).catch(() => undefined))?.Mounts ?? []).flatMap((m) => (m.Type === "volume" && m.Name?.startsWith(VOLUME_PREFIX) ? [m.Name] : []));
     try {
       await this.call(`remove container ${id}`, {
         method: "DELETE",
@@ -776,11 +722,7 @@ export class DockerRuntime implements NodeRuntime {
   async usage(id: string): Promise<ContainerUsage | undefined> {
     let stats: DockerStats;
     try {
-      stats = await this.call<DockerStats>(
-        `read the statistics of container ${id}`,
-        { method: "GET", path: `/containers/${id}/stats`, query: { stream: false, "one-shot": true } },
-        { semaphore: this.statsSemaphore },
-      );
+      stats = await this.call<DockerStats>(`read the statistics of container ${id}`, { method: "GET", path: `/containers/${id}/stats`, query: { stream: false, "one-shot": true } }, { semaphore: this.statsSemaphore });
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
@@ -864,11 +806,7 @@ export class DockerRuntime implements NodeRuntime {
    * Runs one engine interaction while holding a slot, under a deadline; negotiates the version first
    * when none is pinned, and once more on a version mismatch. Failures become CoxErrors.
    */
-  private async engineCall<T>(
-    what: string,
-    fn: (docker: Docker, signal: AbortSignal) => Promise<T>,
-    options: CallOptions & { pinned?: boolean } = {},
-  ): Promise<T> {
+  private async engineCall<T>(what: string, fn: (docker: Docker, signal: AbortSignal) => Promise<T>, options: CallOptions & { pinned?: boolean } = {}): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
     const outer = options.signal;
     if (outer?.aborted) throw classifyEngineError(abortError(), { node: this.nodeName, endpoint: this.endpoint, what });
@@ -937,12 +875,7 @@ export class DockerRuntime implements NodeRuntime {
     const info = await this.inspect(s.Id, `inspect container ${s.Id.slice(0, 12)}`);
     if (!info) return undefined; // removed between list and inspect
     const observed = observedFromInspect(info);
-    if (
-      this.events?.connected === true &&
-      epoch === this.epoch &&
-      generation === (this.generations.get(s.Id) ?? 0) &&
-      info.State?.Status !== undefined
-    ) {
+    if (this.events?.connected === true && epoch === this.epoch && generation === (this.generations.get(s.Id) ?? 0) && info.State?.Status !== undefined) {
       this.cache.set(s.Id, { state: info.State.Status, observed });
     }
     return observed;
@@ -957,11 +890,10 @@ export class DockerRuntime implements NodeRuntime {
     const text = engineMessage(isCoxError(err) ? ((err as Error).cause ?? err) : err);
     const m = /exec: "([^"]*)": (stat [^:]*: no such file or directory|executable file not found[^:]*)/.exec(text);
     if (m) {
-      return new CoxError(
-        "CommandNotFound",
-        `node ${this.nodeName}: container ${launch.runtimeName}: command ${JSON.stringify(m[1])} does not exist in image ${launch.image} (${m[2]}); fix command/args or the image`,
-        { cause: err, details: { node: this.nodeName, command: m[1], image: launch.image } },
-      );
+      return new CoxError("CommandNotFound", `node ${this.nodeName}: container ${launch.runtimeName}: command ${JSON.stringify(m[1])} does not exist in image ${launch.image} (${m[2]}); fix command/args or the image`, {
+        cause: err,
+        details: { node: this.nodeName, command: m[1], image: launch.image },
+      });
     }
     return isCoxError(err) ? err : classifyEngineError(err, { node: this.nodeName, endpoint: this.endpoint, what: "start" });
   }
@@ -1029,11 +961,10 @@ export class DockerRuntime implements NodeRuntime {
             ? engineMessage(failure.cause ?? failure)
             : String(failure);
     const credentials = pull?.auth?.length ? ` (with the credentials of ${[...new Set(pull.auth.map((a) => a.serveraddress))].join(", ")})` : "";
-    throw new CoxError(
-      "ImagePullFailed",
-      withoutCredentials(`node ${this.nodeName}: image ${image} could not be pulled${credentials}: ${reason}`, pull?.auth),
-      { cause: failure, details: { node: this.nodeName, image } },
-    );
+    throw new CoxError("ImagePullFailed", withoutCredentials(`node ${this.nodeName}: image ${image} could not be pulled${credentials}: ${reason}`, pull?.auth), {
+      cause: failure,
+      details: { node: this.nodeName, image },
+    });
   }
 
   /**
@@ -1052,7 +983,10 @@ export class DockerRuntime implements NodeRuntime {
     const workdir = info?.Config?.WorkingDir || "/";
     const candidates = command.includes("/")
       ? [command.startsWith("/") ? command : `${workdir.replace(/\/+$/, "")}/${command}`]
-      : path.split(":").filter((d) => d.startsWith("/")).map((d) => `${d.replace(/\/+$/, "")}/${command}`);
+      : path
+          .split(":")
+          .filter((d) => d.startsWith("/"))
+          .map((d) => `${d.replace(/\/+$/, "")}/${command}`);
     for (const candidate of candidates) {
       try {
         const stream = await this.call<NodeJS.ReadableStream & { destroy?: () => void }>(`look for ${candidate} in ${launch.runtimeName}`, {

@@ -6,10 +6,7 @@
 import { CoxError } from "../../api/errors.js";
 
 /** An entry of an archive: a regular file, a directory or a symbolic link, with its permission bits. */
-export type TarEntry =
-  | { type: "file"; path: string; data: Buffer; mode: number }
-  | { type: "dir"; path: string; mode: number }
-  | { type: "symlink"; path: string; target: string };
+export type TarEntry = { type: "file"; path: string; data: Buffer; mode: number } | { type: "dir"; path: string; mode: number } | { type: "symlink"; path: string; target: string };
 
 /** A ustar archive of `entries`, in their order (a directory before what it holds). */
 export function tarOf(entries: readonly TarEntry[]): Buffer {

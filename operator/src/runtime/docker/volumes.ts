@@ -56,9 +56,7 @@ export const VOLUME_PREFIX = "cx_";
 const CLAIM_PREFIX = "cxclaim_";
 
 /** A mount of HostConfig.Mounts (the parts coxswain uses): a volume, or a bind (a path inside a volume for a subPath, or a hostPath). */
-export type DockerMount =
-  | { Type: "volume"; Source: string; Target: string; ReadOnly: boolean; VolumeOptions: { NoCopy: true } }
-  | { Type: "bind"; Source: string; Target: string; ReadOnly: boolean };
+export type DockerMount = { Type: "volume"; Source: string; Target: string; ReadOnly: boolean; VolumeOptions: { NoCopy: true } } | { Type: "bind"; Source: string; Target: string; ReadOnly: boolean };
 
 /** A volume to create (POST /volumes/create). */
 export interface VolumeCreate {
@@ -86,15 +84,13 @@ function volumeName(launch: Pick<ContainerLaunch, "runtimeName" | "labels">, vol
  * and the launch's node. `launch.labels` carry the owner.
  */
 export function volumeCreates(launch: ContainerLaunch, labels: Record<string, string>): VolumeCreate[] {
-  return (launch.volumes ?? []).filter((v) => v.type !== "hostPath").map((v) => ({
-    Name: volumeName(launch, v),
-    Labels: v.claim
-      ? { ...labels, [LABELS.claim]: v.claim.name, [LABELS.namespace]: v.claim.name.split("/")[0]!, [LABELS.node]: launch.labels[LABELS.node] ?? "" }
-      : { ...labels },
-    ...(v.memory
-      ? { DriverOpts: { type: "tmpfs", device: "tmpfs", o: [`mode=0777`, ...(v.memory.sizeBytes !== undefined ? [`size=${v.memory.sizeBytes}`] : [])].join(",") } }
-      : {}),
-  }));
+  return (launch.volumes ?? [])
+    .filter((v) => v.type !== "hostPath")
+    .map((v) => ({
+      Name: volumeName(launch, v),
+      Labels: v.claim ? { ...labels, [LABELS.claim]: v.claim.name, [LABELS.namespace]: v.claim.name.split("/")[0]!, [LABELS.node]: launch.labels[LABELS.node] ?? "" } : { ...labels },
+      ...(v.memory ? { DriverOpts: { type: "tmpfs", device: "tmpfs", o: [`mode=0777`, ...(v.memory.sizeBytes !== undefined ? [`size=${v.memory.sizeBytes}`] : [])].join(",") } } : {}),
+    }));
 }
 
 /** HostConfig.Binds of a launch: its mounts of hostPath volumes of type "" or DirectoryOrCreate ("path:target[:ro]"). */

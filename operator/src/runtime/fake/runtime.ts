@@ -9,17 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoxError, type ErrorCode } from "../../api/errors.js";
 import { DEFAULT_OWNER, LABELS } from "../labels.js";
 import { logTail, type LogTail } from "../log-tail.js";
-import {
-  MAX_EXEC_OUTPUT_BYTES,
-  type ContainerLaunch,
-  type ContainerUsage,
-  type ExecResult,
-  type KillSignal,
-  type NodeInfo,
-  type NodeRuntime,
-  type ObservedContainer,
-  type RuntimeChangeListener,
-} from "../types.js";
+import { MAX_EXEC_OUTPUT_BYTES, type ContainerLaunch, type ContainerUsage, type ExecResult, type KillSignal, type NodeInfo, type NodeRuntime, type ObservedContainer, type RuntimeChangeListener } from "../types.js";
 
 /** The NodeRuntime calls the fake counts, delays and can fail. */
 export type FakeOp = "connect" | "list" | "run" | "start" | "stop" | "kill" | "remove" | "images" | "exec";
@@ -34,10 +24,7 @@ export const FAKE_OPS: readonly FakeOp[] = ["connect", "list", "run", "start", "
 export type FakeSigtermBehaviour = "die" | "exit0" | "ignore";
 
 /** A scripted exec: gets the command and the deadline; may be async (a result later than the deadline times out). */
-export type FakeExecScript = (
-  command: readonly string[],
-  timeoutMs: number,
-) => Pick<ExecResult, "exitCode" | "output"> | Promise<Pick<ExecResult, "exitCode" | "output">>;
+export type FakeExecScript = (command: readonly string[], timeoutMs: number) => Pick<ExecResult, "exitCode" | "output"> | Promise<Pick<ExecResult, "exitCode" | "output">>;
 
 /** Signal numbers on Linux, for 128+n exit codes. */
 const SIGNAL_NUMBERS: Record<KillSignal, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
@@ -255,11 +242,7 @@ export class FakeRuntime implements NodeRuntime {
     await this.#enter("run");
     const existing = this.#byName.get(launch.runtimeName);
     if (existing !== undefined) {
-      throw new CoxError(
-        "RuntimeCallFailed",
-        `fake node ${this.name}: a container named ${launch.runtimeName} already exists (id ${existing})`,
-        { details: { runtimeName: launch.runtimeName, id: existing } },
-      );
+      throw new CoxError("RuntimeCallFailed", `fake node ${this.name}: a container named ${launch.runtimeName} already exists (id ${existing})`, { details: { runtimeName: launch.runtimeName, id: existing } });
     }
     this.#counter += 1;
     const id = `${this.name}-c${this.#counter}`;
@@ -466,5 +449,8 @@ export class FakeRuntime implements NodeRuntime {
 function cutOutput(text: string): string {
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length <= MAX_EXEC_OUTPUT_BYTES) return text;
-  return bytes.subarray(0, MAX_EXEC_OUTPUT_BYTES).toString("utf8").replace(/\uFFFD$/, "");
+  return bytes
+    .subarray(0, MAX_EXEC_OUTPUT_BYTES)
+    .toString("utf8")
+    .replace(/\uFFFD$/, "");
 }

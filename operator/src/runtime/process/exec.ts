@@ -82,17 +82,20 @@ export function runCommand(program: string, args: readonly string[], options: Ru
     };
     /** Set when the command exited (its output may still be draining). */
     let exitCode: number | undefined;
-    const deadline = setTimeout(() => {
-      killGroup();
-      if (exitCode !== undefined) {
-        finish({ exitCode, output: output.text() }); // it finished; only a background child held the pipes
-        return;
-      }
-      timedOut = true;
-      // Resolve once the kernel reaped it (or after REAP_MS at most), so that a caller may check at once that nothing is left.
-      child.once("exit", () => finish({ exitCode: -1, output: output.text(), timedOut: true }));
-      reapTimer = setTimeout(() => finish({ exitCode: -1, output: output.text(), timedOut: true }), REAP_MS);
-    }, Math.max(0, options.timeoutMs));
+    const deadline = setTimeout(
+      () => {
+        killGroup();
+        if (exitCode !== undefined) {
+          finish({ exitCode, output: output.text() }); // it finished; only a background child held the pipes
+          return;
+        }
+        timedOut = true;
+        // Resolve once the kernel reaped it (or after REAP_MS at most), so that a caller may check at once that nothing is left.
+        child.once("exit", () => finish({ exitCode: -1, output: output.text(), timedOut: true }));
+        reapTimer = setTimeout(() => finish({ exitCode: -1, output: output.text(), timedOut: true }), REAP_MS);
+      },
+      Math.max(0, options.timeoutMs),
+    );
     child.stdout?.on("data", (c: Buffer) => output.push(c));
     child.stderr?.on("data", (c: Buffer) => output.push(c));
     child.once("error", (err: NodeJS.ErrnoException) => {

@@ -43,13 +43,7 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const ppid = Number.parseInt(rest[1] ?? "", 10);
   const pgrp = Number.parseInt(rest[2] ?? "", 10);
   const startTime = Number.parseInt(rest[19] ?? "", 10);
-  if (
-    state === undefined ||
-    !Number.isInteger(pid) ||
-    !Number.isInteger(ppid) ||
-    !Number.isInteger(pgrp) ||
-    !Number.isInteger(startTime)
-  ) {
+  if (state === undefined || !Number.isInteger(pid) || !Number.isInteger(ppid) || !Number.isInteger(pgrp) || !Number.isInteger(startTime)) {
     return undefined;
   }
   return { pid, state, ppid, pgrp, startTime };

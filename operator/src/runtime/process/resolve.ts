@@ -32,11 +32,7 @@ export function resolveProgram(program: string, pathVar: string, cwd: string): s
   if (program.includes("/")) {
     const full = isAbsolute(program) ? program : resolve(cwd, program);
     if (isExecutableFile(full)) return full;
-    throw new CoxError(
-      "CommandNotFound",
-      `program "${program}" (${full}) does not exist or is not an executable file`,
-      { details: { program, path: full } },
-    );
+    throw new CoxError("CommandNotFound", `program "${program}" (${full}) does not exist or is not an executable file`, { details: { program, path: full } });
   }
   const dirs = pathVar.split(":").filter((d) => d !== "");
   for (const dir of dirs) {

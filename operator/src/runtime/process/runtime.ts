@@ -59,17 +59,7 @@ import { CoxError, isCoxError } from "../../api/errors.js";
 import { checkLaunchEnv, withoutEnvValues } from "../env.js";
 import { LABELS } from "../labels.js";
 import { logTail, type LogTail } from "../log-tail.js";
-import type {
-  ClaimVolume,
-  ContainerLaunch,
-  ContainerUsage,
-  ExecResult,
-  KillSignal,
-  NodeInfo,
-  NodeRuntime,
-  ObservedContainer,
-  RuntimeChangeListener,
-} from "../types.js";
+import type { ClaimVolume, ContainerLaunch, ContainerUsage, ExecResult, KillSignal, NodeInfo, NodeRuntime, ObservedContainer, RuntimeChangeListener } from "../types.js";
 import { runCommand } from "./exec.js";
 import { groupLeadersByArgument, isAlive, liveDescendants, liveGroupMembers, readCmdline, readProcStat, readProcUsage } from "./proc.js";
 import { DEFAULT_PATH, resolveProgram } from "./resolve.js";
@@ -121,14 +111,17 @@ const HOSTS_SCRIPT = 'mount --bind "$0" /etc/hosts && exec "$@"';
  */
 const PRIVATE_HOSTS: { unshare: string } | undefined = (() => {
   if (process.getuid?.() !== 0) return undefined;
-  const find = (name: string) => ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map((d) => join(d, name)).find((p) => {
-    try {
-      accessSync(p, fsConstants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const find = (name: string) =>
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+      .map((d) => join(d, name))
+      .find((p) => {
+        try {
+          accessSync(p, fsConstants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      });
   const unshare = find("unshare");
   return unshare && find("mount") ? { unshare } : undefined;
 })();
@@ -331,27 +324,20 @@ export class ProcessRuntime implements NodeRuntime {
       );
     }
     if (launch.network !== "host") {
-      throw fail(
-        `container ${launch.runtimeName} asks for network "${launch.network}"; the process runtime only has host networking (programs listen on their hostPort directly)`,
-        undefined,
-        { runtimeName: launch.runtimeName, network: launch.network },
-      );
+      throw fail(`container ${launch.runtimeName} asks for network "${launch.network}"; the process runtime only has host networking (programs listen on their hostPort directly)`, undefined, {
+        runtimeName: launch.runtimeName,
+        network: launch.network,
+      });
     }
     const argv = [...(launch.command ?? []), ...(launch.args ?? [])];
     if (argv.length === 0) {
-      throw new CoxError(
-        "CommandNotFound",
-        `container ${launch.runtimeName}: the process runtime needs command or args; it has no image to take an entrypoint from`,
-        { details: { runtimeName: launch.runtimeName } },
-      );
+      throw new CoxError("CommandNotFound", `container ${launch.runtimeName}: the process runtime needs command or args; it has no image to take an entrypoint from`, { details: { runtimeName: launch.runtimeName } });
     }
     const labels = { ...launch.labels };
     const owner = labels[LABELS.owner];
     if (owner === undefined) labels[LABELS.owner] = this.#owner;
     else if (owner !== this.#owner) {
-      throw fail(
-        `container ${launch.runtimeName} is labelled ${LABELS.owner}=${owner}, but this runtime belongs to owner "${this.#owner}"`,
-      );
+      throw fail(`container ${launch.runtimeName} is labelled ${LABELS.owner}=${owner}, but this runtime belongs to owner "${this.#owner}"`);
     }
     if (this.#creating.has(launch.runtimeName)) {
       throw fail(`a container named ${launch.runtimeName} is already being created`);
@@ -379,9 +365,7 @@ export class ProcessRuntime implements NodeRuntime {
       if (wd !== undefined && isAbsolute(wd)) {
         const st = await stat(wd).catch(() => undefined);
         if (st === undefined || !st.isDirectory()) {
-          throw fail(
-            `container ${launch.runtimeName}: workingDir ${wd} does not exist or is not a directory; the process runtime creates relative working directories only (under ${containerDir})`,
-          );
+          throw fail(`container ${launch.runtimeName}: workingDir ${wd} does not exist or is not a directory; the process runtime creates relative working directories only (under ${containerDir})`);
         }
       }
       const record: ProcessRecord = {
@@ -679,12 +663,7 @@ export class ProcessRuntime implements NodeRuntime {
   }
 
   #isRunning(record: ProcessRecord): boolean {
-    return (
-      record.pid !== undefined &&
-      record.startTime !== undefined &&
-      record.finishedAt === undefined &&
-      isAlive(record.pid, record.startTime)
-    );
+    return record.pid !== undefined && record.startTime !== undefined && record.finishedAt === undefined && isAlive(record.pid, record.startTime);
   }
 
   /**
@@ -757,11 +736,7 @@ export class ProcessRuntime implements NodeRuntime {
     }
     // SIGKILL leaves the wrapper no chance to write the exit file: the status is 128 + 9. A wrapper that
     // dies of our SIGTERM before its trap is set writes none either: 128 + 15.
-    const hint = killed
-      ? 128 + osConstants.signals.SIGKILL
-      : termed
-        ? 128 + osConstants.signals.SIGTERM
-        : undefined;
+    const hint = killed ? 128 + osConstants.signals.SIGKILL : termed ? 128 + osConstants.signals.SIGTERM : undefined;
     return this.#settle(record, hint);
   }
 
@@ -909,7 +884,10 @@ export class ProcessRuntime implements NodeRuntime {
       if (errnoCode(err) === "ENOENT") return [];
       throw fail(`listing ${this.#dir} failed: ${String(err)}`, err);
     }
-    const ids = names.filter((n) => n.endsWith(".json")).map((n) => n.slice(0, -".json".length)).sort();
+    const ids = names
+      .filter((n) => n.endsWith(".json"))
+      .map((n) => n.slice(0, -".json".length))
+      .sort();
     const records: ProcessRecord[] = [];
     for (const id of ids) {
       const record = await this.#read(id);

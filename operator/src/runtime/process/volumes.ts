@@ -93,6 +93,9 @@ async function checkHostPath(path: string, type: HostPathType): Promise<void> {
   const st = await stat(path).catch(() => undefined);
   const ok = type === "Directory" ? st?.isDirectory() : st?.isFile();
   if (!ok) {
-    throw new CoxError("RuntimeCallFailed", `hostPath ${JSON.stringify(path)} is ${st ? "not a " + (type === "Directory" ? "directory" : "file") : "missing"} on this node: type ${type} expects an existing ${type === "Directory" ? "directory" : "file"}`);
+    throw new CoxError(
+      "RuntimeCallFailed",
+      `hostPath ${JSON.stringify(path)} is ${st ? "not a " + (type === "Directory" ? "directory" : "file") : "missing"} on this node: type ${type} expects an existing ${type === "Directory" ? "directory" : "file"}`,
+    );
   }
 }

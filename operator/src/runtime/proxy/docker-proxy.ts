@@ -114,10 +114,7 @@ const RELOAD_SCRIPT = `set -e; cd ${CONFIG_DIR}; cp -f haproxy.cfg haproxy.cfg.p
 /** After a reload that failed: the file that is serving goes back in place. */
 const RESTORE_SCRIPT = `cd ${CONFIG_DIR} && mv -f haproxy.cfg.prev haproxy.cfg`;
 /** `sh -c PRUNE_SCRIPT sh <name>…`: removes every file of FILES_DIR but the ones named. */
-const PRUNE_SCRIPT = [
-  `cd ${FILES_DIR} 2>/dev/null || exit 0`,
-  'for f in *; do [ -e "$f" ] || continue; for k in "$@"; do [ "$f" = "$k" ] && continue 2; done; rm -f -- "$f" || exit 1; done',
-].join("\n");
+const PRUNE_SCRIPT = [`cd ${FILES_DIR} 2>/dev/null || exit 0`, 'for f in *; do [ -e "$f" ] || continue; for k in "$@"; do [ "$f" = "$k" ] && continue 2; done; rm -f -- "$f" || exit 1; done'].join("\n");
 /** Exit status of CLI_SCRIPT when the image has no client for the unix socket. */
 const NO_CLIENT = 97;
 /**
@@ -256,11 +253,9 @@ export class DockerProxy implements NodeProxy {
       if (this.#closed) throw unreachable("the node proxy was closed");
       try {
         if (!change.reload) {
-          throw new CoxError(
-            "ProxyCommandRejected",
-            `the node proxy of node ${this.#engine.nodeName} takes no runtime-API commands (runtimeApi is false); apply the whole configuration with reload: true`,
-            { details: { runtimeApi: false, commands: change.commands } },
-          );
+          throw new CoxError("ProxyCommandRejected", `the node proxy of node ${this.#engine.nodeName} takes no runtime-API commands (runtimeApi is false); apply the whole configuration with reload: true`, {
+            details: { runtimeApi: false, commands: change.commands },
+          });
         }
         await this.#load(change.text, change.files ?? []);
         this.#lastError = undefined;
@@ -292,11 +287,9 @@ export class DockerProxy implements NodeProxy {
     const result = await this.#engine.exec(id, ["sh", "-c", CLI_SCRIPT, "sh", STATS_SOCKET, "show stat"], CLI_TIMEOUT_MS, MAX_STATS_BYTES);
     if (result.timedOut) throw unreachable(`the node proxy's stats socket did not answer within ${CLI_TIMEOUT_MS} ms`);
     if (result.exitCode === NO_CLIENT) {
-      throw new CoxError(
-        "CommandNotFound",
-        `the node proxy's image ${this.#image} has neither socat nor perl to read the stats socket with; use the official haproxy image or add one`,
-        { details: { image: this.#image } },
-      );
+      throw new CoxError("CommandNotFound", `the node proxy's image ${this.#image} has neither socat nor perl to read the stats socket with; use the official haproxy image or add one`, {
+        details: { image: this.#image },
+      });
     }
     if (result.exitCode !== 0) throw unreachable(`the node proxy's stats socket does not answer: ${result.output.trim()}`);
     if (Buffer.byteLength(result.output) >= MAX_STATS_BYTES - 4) {
@@ -461,11 +454,7 @@ export class DockerProxy implements NodeProxy {
       throw new CoxError("CommandNotFound", `cannot run haproxy in the node proxy's image ${this.#image}: ${result.output.trim()}`);
     }
     const lines = alertLines(result.output, CANDIDATE_PATH, CONFIG_NAME);
-    throw new CoxError(
-      "ProxyConfigInvalid",
-      `the node proxy's configuration does not load: ${lines.length > 0 ? lines.join("; ") : result.output.trim()}`,
-      { details: { lines } },
-    );
+    throw new CoxError("ProxyConfigInvalid", `the node proxy's configuration does not load: ${lines.length > 0 ? lines.join("; ") : result.output.trim()}`, { details: { lines } });
   }
 
   /**
@@ -530,12 +519,7 @@ export class DockerProxy implements NodeProxy {
     if (what === "start" && outcome.why === "stopped" && lines.length > 0) {
       return new CoxError("ProxyConfigInvalid", `the node proxy's configuration does not load: ${lines.join("; ")}`, { details: { lines, ...extra } });
     }
-    const how =
-      outcome.why === "timeout"
-        ? `HAProxy reported nothing within ${this.#readyTimeoutMs} ms`
-        : outcome.why === "stopped"
-          ? "the container stopped"
-          : "HAProxy reported a loading failure";
+    const how = outcome.why === "timeout" ? `HAProxy reported nothing within ${this.#readyTimeoutMs} ms` : outcome.why === "stopped" ? "the container stopped" : "HAProxy reported a loading failure";
     return unreachable(`the node proxy's ${what} did not complete: ${how}${lines.length > 0 ? `: ${lines.join("; ")}` : ""}`, { lines, ...extra });
   }
 
@@ -587,10 +571,7 @@ export class DockerProxy implements NodeProxy {
     // Root's files (0600) and directory (0700): the proxy runs as root and nobody else needs them.
     const entries: TarEntry[] = [{ type: "file", path, data: Buffer.from(full, "utf8"), mode: 0o600 }];
     if (files.length > 0) {
-      entries.push(
-        { type: "dir", path: FILES_DIR, mode: 0o700 },
-        ...files.map((f): TarEntry => ({ type: "file", path: `${FILES_DIR}/${f.name}`, data: Buffer.from(f.content, "utf8"), mode: 0o600 })),
-      );
+      entries.push({ type: "dir", path: FILES_DIR, mode: 0o700 }, ...files.map((f): TarEntry => ({ type: "file", path: `${FILES_DIR}/${f.name}`, data: Buffer.from(f.content, "utf8"), mode: 0o600 })));
     }
     await this.#engine.request(`put ${path}${files.length > 0 ? ` and ${files.length} files` : ""} into the node proxy container`, {
       method: "PUT",

@@ -112,10 +112,12 @@ export class DockerRequestLog implements RequestLog {
 
   /** One stream of the container's log from #since, until it ends. */
   async #read(id: string): Promise<void> {
-    const stream = await this.#opts.engine.request<NodeJS.ReadableStream & { destroy(): void }>(
-      "follow the node proxy's request log",
-      { method: "GET", path: `/containers/${id}/logs`, query: { follow: true, stdout: true, stderr: false, timestamps: true, since: this.#since! }, stream: true },
-    );
+    const stream = await this.#opts.engine.request<NodeJS.ReadableStream & { destroy(): void }>("follow the node proxy's request log", {
+      method: "GET",
+      path: `/containers/${id}/logs`,
+      query: { follow: true, stdout: true, stderr: false, timestamps: true, since: this.#since! },
+      stream: true,
+    });
     if (this.#closed) {
       stream.destroy();
       return;

@@ -130,12 +130,7 @@ function compareStats(a: ProxyServerStats, b: ProxyServerStats): number {
  * command ("No such server.", "Absolute weight can only be between 0 and 256 inclusive.", "Unknown
  * command…"), so an answer not listed here is an error rather than a silently ignored edit.
  */
-const OK_ANSWERS = [
-  /^(IP changed from|no need to change the addr)\b.* by '[^']*'$/i,
-  /^New server registered\.$/,
-  /^Server deleted\.$/,
-  /^health check (addr|port) updated\.$/,
-];
+const OK_ANSWERS = [/^(IP changed from|no need to change the addr)\b.* by '[^']*'$/i, /^New server registered\.$/, /^Server deleted\.$/, /^health check (addr|port) updated\.$/];
 
 /** The error HAProxy answered to one runtime-API command, or undefined when the answer means success. */
 export function runtimeAnswerError(answer: string): string | undefined {
@@ -156,7 +151,13 @@ export function alertLines(output: string, path: string, name: string): string[]
   return output
     .split("\n")
     .filter((l) => l.startsWith("[ALERT]"))
-    .map((l) => l.replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, "").split(path).join(name).trimEnd());
+    .map((l) =>
+      l
+        .replace(/^\[ALERT\]\s*\(\d+\)\s*:\s*/, "")
+        .split(path)
+        .join(name)
+        .trimEnd(),
+    );
 }
 
 /** A listener HAProxy could not bind. */

@@ -50,15 +50,7 @@ import { RESTART_BACKOFF, restartDelayMs } from "../health.js";
 import { runCommand } from "../process/exec.js";
 import { isAlive, liveDescendants, readCmdline, readProcStat } from "../process/proc.js";
 import { checkProxyFileNames } from "./files.js";
-import {
-  alertLines,
-  bindFailures,
-  parseInfoPid,
-  parseShowProc,
-  parseStatCsv,
-  runtimeAnswerError,
-  type MasterProcs,
-} from "./haproxy-cli.js";
+import { alertLines, bindFailures, parseInfoPid, parseShowProc, parseStatCsv, runtimeAnswerError, type MasterProcs } from "./haproxy-cli.js";
 import type { NodeProxy, ProxyChange, ProxyChangeFile, ProxyHealth, ProxyServerStats } from "./types.js";
 import { UdpRequestLog } from "./udp-request-log.js";
 
@@ -333,11 +325,7 @@ export class HaproxyProcess implements NodeProxy {
     }
     if (result.timedOut) throw unreachable(`haproxy -c did not finish within ${this.#readyTimeoutMs} ms`);
     const lines = alertLines(result.output, this.#paths.candidate, CONFIG_NAME);
-    throw new CoxError(
-      "ProxyConfigInvalid",
-      `the node proxy's configuration does not load: ${lines.length > 0 ? lines.join("; ") : result.output.trim()}`,
-      { details: { lines } },
-    );
+    throw new CoxError("ProxyConfigInvalid", `the node proxy's configuration does not load: ${lines.length > 0 ? lines.join("; ") : result.output.trim()}`, { details: { lines } });
   }
 
   /** Puts the last text that loaded back in place after a candidate that did not (for a restart to use). */

@@ -90,7 +90,8 @@ export function commitEvent(record: CommitRecord, previous: CommitPhase | undefi
  */
 export function rolloutEvent(previous: WorkloadRecord | undefined, next: WorkloadRecord): Record<string, unknown> | undefined {
   const step = (w: WorkloadRecord | undefined) =>
-    w && JSON.stringify([w.revision, w.replicas, w.canary?.step, w.canary?.weight, w.paused === true, w.conditions.filter((c) => c.type === "Progressing" || c.type === "Available").map((c) => [c.type, c.status, c.reason])]);
+    w &&
+    JSON.stringify([w.revision, w.replicas, w.canary?.step, w.canary?.weight, w.paused === true, w.conditions.filter((c) => c.type === "Progressing" || c.type === "Available").map((c) => [c.type, c.status, c.reason])]);
   if (previous && step(previous) === step(next)) return undefined;
   const progressing = next.conditions.find((c) => c.type === "Progressing");
   return {

@@ -260,7 +260,7 @@ export const OPENAPI_DOCUMENT = {
     "/api/v1/workloads/{kind}/{namespace}/{name}/promote": write(
       "Promote a paused Rollout: a commit setting coxswain.io/promote to the value that passes the pause it waits at (and spec.paused: false)",
       "The Rollout's manifest is edited in place (comments and formatting kept). A canary waiting at `pause: {}` (or an inconclusive analysis) " +
-        "passes that gate only; a blue/green preview is promoted. `full=true` skips every remaining step (coxswain.io/promote: \"full\").",
+        'passes that gate only; a blue/green preview is promoted. `full=true` skips every remaining step (coxswain.io/promote: "full").',
       [...["kind", "namespace", "name"].map(pathParam), { name: "full", in: "query", required: false, schema: { type: "boolean", default: false } }],
       { 400: problem("not a Rollout, or a bad `full`"), 404: problem("no such Rollout in Git"), 422: problem("the manifest cannot be edited in place (ManifestNotEditable, with file and line)") },
     ),
@@ -270,12 +270,10 @@ export const OPENAPI_DOCUMENT = {
       [pathParam("name")],
       { 404: problem("no such node"), 422: problem("the manifest cannot be edited in place (ManifestNotEditable, with file and line)") },
     ),
-    "/api/v1/nodes/{name}/uncordon": write(
-      "Uncordon a node: a commit setting spec.unschedulable: false in its Node manifest",
-      "409 when it is not cordoned in Git.",
-      [pathParam("name")],
-      { 404: problem("no such node"), 422: problem("the manifest cannot be edited in place (ManifestNotEditable, with file and line)") },
-    ),
+    "/api/v1/nodes/{name}/uncordon": write("Uncordon a node: a commit setting spec.unschedulable: false in its Node manifest", "409 when it is not cordoned in Git.", [pathParam("name")], {
+      404: problem("no such node"),
+      422: problem("the manifest cannot be edited in place (ManifestNotEditable, with file and line)"),
+    }),
     "/api/v1/commits/{sha}/retry": write(
       "Retry a quarantined commit: a commit that puts its changes back on the branch with the trailer `Coxswain-Retry: <sha>`",
       "The changes are re-applied three-way (the revert of an auto-revert; none when the branch still holds them: an empty commit). The trailer " +

@@ -11,20 +11,7 @@ import { CLUSTER_SCOPE, type StatusState } from "../../status/store.js";
 import type { EventFeed } from "./events.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import type { ApiToken } from "./tokens.js";
-import {
-  commitPage,
-  commitsView,
-  commitView,
-  DEFAULT_COMMITS_LIMIT,
-  findCommit,
-  findWorkload,
-  MAX_COMMITS_LIMIT,
-  nodesView,
-  proposalsView,
-  servicesView,
-  workloadsView,
-  type CommitAuthor,
-} from "./views.js";
+import { commitPage, commitsView, commitView, DEFAULT_COMMITS_LIMIT, findCommit, findWorkload, MAX_COMMITS_LIMIT, nodesView, proposalsView, servicesView, workloadsView, type CommitAuthor } from "./views.js";
 
 /** What the API reads, at the time of each request. */
 export interface ApiSource {
@@ -85,7 +72,10 @@ export interface ApiAnswer {
 
 /** Answers GET `path` (below /api/v1/) with `query`; the events stream is not answered here. */
 export async function answerApi(source: ApiSource, path: string, query: URLSearchParams): Promise<ApiAnswer> {
-  const parts = path.replace(/^\/api\/v1\/?/, "").split("/").map(decodeSegment);
+  const parts = path
+    .replace(/^\/api\/v1\/?/, "")
+    .split("/")
+    .map(decodeSegment);
   const [what, ...rest] = parts;
   if (parts.some((p) => p === undefined)) return notFound(path);
   if (what === "openapi.json" && rest.length === 0) return { status: 200, body: OPENAPI_DOCUMENT };
@@ -156,7 +146,10 @@ export async function answerApiWrite(writer: ApiWriter, path: string, query: URL
 }
 
 function writeRoute(path: string): { action: "promote" | "cordon" | "uncordon" | "retry"; args: string[] } | undefined {
-  const parts = path.replace(/^\/api\/v1\/?/, "").split("/").map(decodeSegment);
+  const parts = path
+    .replace(/^\/api\/v1\/?/, "")
+    .split("/")
+    .map(decodeSegment);
   if (parts.some((p) => p === undefined || p === "")) return undefined;
   const [what, ...rest] = parts as string[];
   const action = rest[rest.length - 1];

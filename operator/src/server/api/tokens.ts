@@ -61,9 +61,7 @@ export async function readApiTokenFile(path: string): Promise<{ tokens: ApiToken
 }
 
 /** The decision on one API request. */
-export type Authorization =
-  | { ok: true; user?: string; scope?: TokenScope }
-  | { ok: false; status: 401 | 403; code: "ApiUnauthorized" | "ApiForbidden"; message: string; challenge?: string };
+export type Authorization = { ok: true; user?: string; scope?: TokenScope } | { ok: false; status: 401 | 403; code: "ApiUnauthorized" | "ApiForbidden"; message: string; challenge?: string };
 
 /**
  * Decides an API request: without tokens configured, everything is allowed (the server only starts so

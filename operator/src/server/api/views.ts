@@ -207,7 +207,10 @@ export interface PreviewView {
 }
 
 /** Proposals' plans (plans/<name>.yaml) by name, and the running previews by name. */
-export function proposalsView(state: StatusState, previews: readonly { name: string; ref: string; commit: string; namespaces: readonly string[]; expiresAt: number }[]): {
+export function proposalsView(
+  state: StatusState,
+  previews: readonly { name: string; ref: string; commit: string; namespaces: readonly string[]; expiresAt: number }[],
+): {
   proposals: (PlanRecord & { name: string })[];
   previews: PreviewView[];
 } {
@@ -224,9 +227,7 @@ export function proposalsView(state: StatusState, previews: readonly { name: str
   }
   return {
     proposals,
-    previews: [...previews]
-      .sort((a, b) => cmp(a.name, b.name))
-      .map((p) => ({ name: p.name, ref: p.ref, commit: p.commit, namespaces: [...p.namespaces].sort(cmp), expiresAt: new Date(p.expiresAt).toISOString() })),
+    previews: [...previews].sort((a, b) => cmp(a.name, b.name)).map((p) => ({ name: p.name, ref: p.ref, commit: p.commit, namespaces: [...p.namespaces].sort(cmp), expiresAt: new Date(p.expiresAt).toISOString() })),
   };
 }
 
