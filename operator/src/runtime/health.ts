@@ -571,8 +571,9 @@ export function healthStatus(state: HealthState, now: number): HealthStatus {
           reason: "Starting",
           message:
             listAt === undefined ? "started; no listing has seen it running yet" : `started; ready when a listing ${formatDuration(RUNNING_CONFIRM_MS)} after the first one that saw it running still sees it running`,
-          due,
-          ...(listAt !== undefined ? { listAt, nextCheckAt: listAt } : {}),
+          ...timing,
+          // The confirming listing or a liveness probe falling due, whichever comes first.
+          ...(listAt !== undefined ? { listAt, nextCheckAt: nextProbeAt === undefined ? listAt : Math.min(listAt, nextProbeAt) } : {}),
         };
       }
       const last = state.probes.readiness?.lastMessage;

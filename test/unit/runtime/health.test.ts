@@ -501,6 +501,15 @@ describe("properties over random event sequences", () => {
     );
   });
 
+  it("a run waiting for its confirming listing is evaluated again when its liveness probe falls due (the property's counterexample, seed 1944692003)", () => {
+    const spec = { liveness: { periodSeconds: 1, failureThreshold: 1, initialDelaySeconds: 0 } } as HealthSpec;
+    const state = applyHealthEvents(newHealthState(spec), [started(0), probe("liveness", 0, true)]);
+    const status = healthStatus(state, 0);
+    expect(status).toMatchObject({ reason: "Starting", due: [] });
+    expect(nextEvaluationAt(status, 0)).toBe(1000);
+    expect(healthStatus(state, 1000).due).toEqual(["liveness"]);
+  });
+
   it("nothing in the decision changes with the clock alone before nextEvaluationAt, which is now whenever an action, a hook or a probe is pending", () => {
     const decision = (s: HealthStatus) => ({ ready: s.ready, reason: s.reason, action: s.action, restartCount: s.restartCount, due: s.due, postStartDue: s.postStartDue });
     fc.assert(

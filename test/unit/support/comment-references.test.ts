@@ -6,7 +6,7 @@
  * found with TypeScript's own parser (so test data in strings, such as a symlink target, is not a comment),
  * and as '#' lines of the YAML and shell files.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -28,7 +28,10 @@ function filesUnder(dir: string, keep: (path: string) => boolean): string[] {
   return readdirSync(dir).flatMap((name) => {
     if (name === "node_modules" || name.startsWith(".")) return [];
     const p = join(dir, name);
-    return statSync(p).isDirectory() ? filesUnder(p, keep) : keep(p) ? [p] : [];
+    // Symbolic links are never followed: the bad-input fixtures hold links out of the repository on purpose.
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) return [];
+    return st.isDirectory() ? filesUnder(p, keep) : keep(p) ? [p] : [];
   });
 }
 
