@@ -4,6 +4,7 @@
  * unaffected.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -71,6 +72,56 @@ describe("acquireRepositoryLock", () => {
     await new Promise((r) => child.once("exit", r));
     const mine = await acquireRepositoryLock(dir, "after the crash");
     expect(JSON.parse(await readFile(join(dir, LOCK_FILE), "utf8")).pid).toBe(process.pid);
+    await mine.release();
+  });
+
+  it("waits out a lock file that names no holder, then takes it over", async () => {
+    const dir = await gitdir();
+    await writeFile(join(dir, LOCK_FILE), "");
+    const lock = await acquireRepositoryLock(dir, "after an unreadable lock", 300);
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE), "utf8"))).toMatchObject({ pid: process.pid, owner: "after an unreadable lock" });
+    await lock.release();
+  });
+
+  it("is never seen empty or half-written, so a process killed while taking it leaves none: the next one takes over at once", async () => {
+    const dir = await gitdir();
+    // The child takes and releases the lock as fast as it can.
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "-e",
+        `import { acquireRepositoryLock } from ${JSON.stringify(join(process.cwd(), "operator/src/source/lock.ts"))};
+         process.stdout.write("looping\\n");
+         for (;;) await (await acquireRepositoryLock(${JSON.stringify(dir)}, "child")).release();`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGKILL");
+    });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    await waitFor("the child's loop", () => out.includes("looping"), 20_000);
+    // Read as often as possible meanwhile (a lock created empty and then written was seen empty ~5 % of reads).
+    const seen = { whole: 0, unreadable: 0 };
+    for (const end = Date.now() + 1_500; Date.now() < end || seen.whole === 0; ) {
+      let text: string;
+      try {
+        text = readFileSync(join(dir, LOCK_FILE), "utf8");
+      } catch {
+        continue; // released at that moment
+      }
+      if (/^\{.*"pid":\d+.*\}\n$/.test(text)) seen.whole++;
+      else seen.unreadable++;
+    }
+    expect(seen.unreadable).toBe(0);
+    process.kill(child.pid!, "SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    // An unreadable lock would be waited out for an hour (past the test's timeout); a whole one of a dead
+    // process, or none, is taken at once.
+    const mine = await acquireRepositoryLock(dir, "after the kill", 3_600_000);
     await mine.release();
   });
 

@@ -171,8 +171,9 @@ describe.skipIf(haproxy === undefined)("the request log of a real HAProxy, colle
     const slowP95 = figures.get("slow")!.latencyP95Ms!;
     expect(slowP95).toBeGreaterThanOrEqual(SLOW_MS);
     expect(slowP95).toBeGreaterThan(fastP95);
-    // What the proxy measured is part of what the clients waited.
-    expect(p95(answers.filter((a) => a.body === "slow").map((a) => a.ms))).toBeGreaterThanOrEqual(slowP95);
+    // What the proxy measured is part of what the clients waited — within HAProxy's clock, which counts
+    // whole milliseconds (a client once measured 41.98 ms where the proxy logged 42).
+    expect(p95(answers.filter((a) => a.body === "slow").map((a) => a.ms))).toBeGreaterThanOrEqual(slowP95 - 1);
   });
 
   it("records each connection of a TCP-mode Service, with no status and no latency; one the server refused is a failure", async () => {
