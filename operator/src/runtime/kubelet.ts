@@ -12,7 +12,9 @@
  * - It never touches a container of a pod that is being created or stopped (the fleet says which).
  * - Init containers (LABELS.init) run one at a time, in order: the kubelet starts one (podLaunches created
  *   the others without starting them) only when every init container before it has exited 0, and the
- *   pod's containers only when all have (or one of them has run before: the pod is initialized). A failed
+ *   pod's containers only when all have (or one of them has run before: the pod is initialized). How many there
+ *   are is the pod's LABELS.initCount, not how many a listing shows: a view of the pod that lacks an init
+ *   container waits for it (starts neither a later one nor the pod's containers). A failed
  *   init container is restarted with the crash-loop back-off; one that exited 0 is never started again,
  *   also after an operator restart, since its exit is on the engine (as the kubelet keeps the container).
  * - restartPolicy (LABELS.restartPolicy; absent: Always): Always restarts every exited container, OnFailure
@@ -125,6 +127,8 @@ interface Tracked {
   pod: string;
   /** An init container's place in the pod's initContainers (LABELS.init). */
   init?: number;
+  /** How many init containers the pod has (LABELS.initCount; absent on pods made before the label). */
+  initCount?: number;
   owner: string;
   /** The pod's restartPolicy (LABELS.restartPolicy). */
   policy: RestartPolicy;
@@ -217,10 +221,12 @@ export class Kubelet {
             state = newHealthState({});
           }
           const init = c.labels[LABELS.init] === undefined ? undefined : Number(c.labels[LABELS.init]);
+          const initCount = c.labels[LABELS.initCount] === undefined ? undefined : Number(c.labels[LABELS.initCount]);
           t = {
             node,
             pod,
             ...(init !== undefined && Number.isInteger(init) ? { init } : {}),
+            ...(initCount !== undefined && Number.isInteger(initCount) && initCount > 0 ? { initCount } : {}),
             owner,
             policy: restartPolicyOf(c.labels),
             container: c,
@@ -280,6 +286,7 @@ export class Kubelet {
     if (all.length === 0) return undefined;
     const init = initProgress(all);
     if (init.current) return initHealth(all, init.current, init.done, init.total, now);
+    if (init.pending !== undefined) return unlistedInitHealth(all, init.pending, init.done, init.total);
     const ts = all.filter((t) => t.init === undefined);
     let ready = ts.length > 0;
     let readySince = 0;
@@ -378,10 +385,10 @@ export class Kubelet {
     if (t.init !== undefined && succeeded(t)) return false; // the common case, decided without the pod
     const ofPod = this.byPod.get(t.pod) ?? new Set<Tracked>();
     let hasInit = false;
-    for (const x of ofPod) if (x.init !== undefined) hasInit = true;
+    for (const x of ofPod) if (x.init !== undefined || x.initCount !== undefined) hasInit = true;
     if (!hasInit) return true;
     const progress = initProgress([...ofPod]);
-    if (t.init === undefined) return progress.current === undefined;
+    if (t.init === undefined) return progress.initialized;
     return progress.current === t;
   }
 
@@ -486,16 +493,45 @@ function succeeded(t: Tracked): boolean {
 }
 
 /**
- * Where a pod's init phase is: how many init containers there are and have succeeded, and the one to run now
- * (the first that has not succeeded), absent when the pod is initialized: all succeeded, or one of the pod's
- * containers has started (they start only after the init phase; a restarted operator must not go back to it).
+ * Where a pod's init phase is: how many init containers there are and have succeeded, whether the pod is
+ * initialized — all succeeded, or one of the pod's containers has started (they start only after the init
+ * phase; a restarted operator must not go back to it) —, and the init container to run now: the first that has
+ * not succeeded, when it is seen. How many there are is the pod's LABELS.initCount (or, on pods made before
+ * it, the init containers seen): an init container missing from the view (not listed) is not done, so neither
+ * a later one nor the pod's containers run before it is seen and has succeeded.
  */
-function initProgress(pod: readonly Tracked[]): { total: number; done: number; current?: Tracked } {
-  const inits = pod.filter((t) => t.init !== undefined).sort((a, b) => a.init! - b.init!);
-  const done = inits.filter(succeeded).length;
+function initProgress(pod: readonly Tracked[]): { total: number; done: number; initialized: boolean; current?: Tracked; pending?: number } {
+  const byIndex = new Map<number, Tracked>();
+  let total = 0;
+  for (const t of pod) {
+    if (t.initCount !== undefined) total = Math.max(total, t.initCount);
+    if (t.init === undefined) continue;
+    byIndex.set(t.init, t);
+    total = Math.max(total, t.init + 1);
+  }
+  let done = 0;
+  for (const t of byIndex.values()) if (succeeded(t)) done++;
   const started = pod.some((t) => t.init === undefined && t.state.phase !== "created" && t.state.phase !== "unknown");
-  const current = started ? undefined : inits.find((t) => !succeeded(t));
-  return { total: inits.length, done, ...(current ? { current } : {}) };
+  if (started) return { total, done, initialized: true };
+  let pending: number | undefined;
+  for (let i = 0; i < total && pending === undefined; i++) {
+    const t = byIndex.get(i);
+    if (t === undefined || !succeeded(t)) pending = i;
+  }
+  if (pending === undefined) return { total, done, initialized: true };
+  const current = byIndex.get(pending);
+  return { total, done, initialized: false, ...(current ? { current } : { pending }) };
+}
+
+/** A pod whose next init container (place `pending`) is not seen, not listed yet: Init:N/M, never ready. */
+function unlistedInitHealth(pod: readonly Tracked[], pending: number, done: number, total: number): PodHealth {
+  return {
+    ready: false,
+    restartCount: pod.reduce((n, t) => n + t.state.restartCount, 0),
+    crashLooping: false,
+    reason: `Init:${done}/${total}`,
+    message: `init container ${pending + 1} of ${total} is not listed`,
+  };
 }
 
 /** A pod in its init phase, as kubectl shows it: Init:N/M, Init:Error, Init:CrashLoopBackOff; never ready. */

@@ -62,6 +62,13 @@ export const LABELS = {
    */
   init: "io.coxswain.init",
   /**
+   * On every container of a pod that has init containers: how many it has (as text). The kubelet starts the pod's
+   * containers only when that many init containers have succeeded, so a view of the pod that lacks one of them
+   * (a listing that missed it) cannot pass for an initialized pod. Not part of the spec hash or the revision: pods
+   * made before it carry none, keep running as they are, and the kubelet counts the init containers it sees.
+   */
+  initCount: "io.coxswain.init-count",
+  /**
    * The pod's restartPolicy when it is not Always ("OnFailure" or "Never"; a Job's pods), on every container of
    * the pod. The kubelet restarts an exited container only as the policy allows, and the fleet gives a pod whose
    * containers all exited the phase Succeeded or Failed; absent means Always (Deployments, Rollouts).

@@ -236,12 +236,12 @@ describe("init containers", () => {
   };
   const placement = { pod: "web-abc-x", node: node("host"), hostPorts: [30000, 30001], commit: "c1", instance: "coxswain" };
 
-  it("are launched first, in order, labelled with their place; only the first starts at once", () => {
+  it("are launched first, in order, labelled with their place and the pod's count of them; only the first starts at once", () => {
     const launches = podLaunches(planTemplate(withInits(), lookup(cfg("hi"))), placement);
-    expect(launches.map((l) => [l.labels[LABELS.container], l.labels[LABELS.init], l.startLater])).toEqual([
-      ["migrate", "0", undefined],
-      ["seed", "1", true],
-      ["app", undefined, true],
+    expect(launches.map((l) => [l.labels[LABELS.container], l.labels[LABELS.init], l.labels[LABELS.initCount], l.startLater])).toEqual([
+      ["migrate", "0", "2", undefined],
+      ["seed", "1", "2", true],
+      ["app", undefined, "2", true],
     ]);
     const migrate = launches[0]!;
     // Env sources, volumes and securityContext are planned as for any container; no ports.
@@ -256,7 +256,7 @@ describe("init containers", () => {
   });
 
   it("a pod without init containers starts every container at once", () => {
-    expect(podLaunches(planTemplate(deployment(), lookup(cfg("hi"))), placement).map((l) => l.startLater)).toEqual([undefined]);
+    expect(podLaunches(planTemplate(deployment(), lookup(cfg("hi"))), placement).map((l) => [l.startLater, l.labels[LABELS.initCount]])).toEqual([[undefined, undefined]]);
   });
 
   it("are part of the revision", () => {

@@ -11,7 +11,10 @@
  *   3. repairPods     a pod that lost a container (removed behind our back) is removed; the strategy replaces it
  *   4. decide         the strategy's pure step (rollout/), or a drain move, plus failure detection
  *   5. apply          removals in the background, creations scheduled (with preemption) and awaited
- *   6. summarize      counts, conditions, strategy state, events → status record and the sync's verdict
+ *   6. summarize      counts, conditions, strategy state, events → status record and the sync's verdict (summary.ts)
+ *
+ * What a reconcile knows while its steps run (Ctx) and what the controller remembers between reconciles
+ * (Memory) are in context.ts.
  *
  * Containers that crash are restarted in place by the fleet's kubelet; this controller only sees their
  * restart counts and crash loops (failure detection).
@@ -25,8 +28,6 @@
  * (revision history, stable revision, canary/blue-green state) is written to the status branch and read
  * back from it; the rest (progress clock, desired sizes) is rebuilt safely from the pods.
  */
-import { setCondition, type Condition, type WorkloadEvent } from "../../api/conditions.js";
-import type { CoxError } from "../../api/errors.js";
 import type { Rollout, Secret, Service, TemplateOwner } from "../../api/objects.js";
 import { parseKey, templateOwnerOf } from "../../api/objects.js";
 import type { ReconcileResult } from "../../engine/queue.js";
@@ -50,41 +51,25 @@ import {
   rolloutHealth,
   sameSizes,
 } from "../../rollout/index.js";
-import type {
-  BlueGreenParams,
-  BlueGreenStatus,
-  CanaryInput,
-  CanaryStatus,
-  CanaryStepSpec,
-  HealthPod,
-  PlannedStep,
-  Promote,
-  RevisionRecord,
-  RevisionSizes,
-  RolloutFailure,
-  RolloutHealth,
-  RolloutParams,
-  RolloutPod,
-  Waiting,
-} from "../../rollout/types.js";
-import type { PodEnd, PodStep } from "../../rollout/index.js";
+import type { CanaryInput, CanaryStatus, HealthPod, PlannedStep, Promote, RolloutHealth, RolloutPod, Waiting } from "../../rollout/types.js";
+import type { PodStep } from "../../rollout/index.js";
 import type { Fleet, ObservedPod } from "../../runtime/fleet.js";
 import { podGraceSeconds } from "../../runtime/kubelet.js";
 import { LABELS } from "../../runtime/labels.js";
-import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { rolloutServiceRoles } from "../../traffic/rollouts.js";
 import { toRolloutServices, toServiceSpec } from "../../traffic/spec.js";
-import type { RolloutTrafficState, ServiceRole } from "../../traffic/types.js";
-import { stateKey } from "../traffic-board.js";
+import type { ServiceRole } from "../../traffic/types.js";
 import { admitDrainMoves } from "../disruption/budgets.js";
 import type { DrainWaits } from "../disruption/drain-waits.js";
-import { analysisFromRecord, analysisRecord, CanaryAnalyses, revisionGroups, type AnalysisState, type RequestSubscription } from "./analysis.js";
+import { analysisFromRecord, CanaryAnalyses, revisionGroups, type RequestSubscription } from "./analysis.js";
 import { uniquePodName } from "./names.js";
-import { appendEvents, notePodsSeen, recordedPods } from "./observed.js";
+import { notePodsSeen } from "./observed.js";
 import type { PodPlacer } from "./placer.js";
 import { decideReplicas } from "./replicas.js";
 import { planTemplate, type TemplatePlan } from "./template.js";
 import type { DesiredView, ReplicaCountPort, RolloutTrafficPort, WorkloadReporter } from "../types.js";
+import type { Ctx, Memory } from "./context.js";
+import { summarize } from "./summary.js";
 
 /** Options of the workload controller. */
 export interface WorkloadControllerOptions {
@@ -106,90 +91,11 @@ export interface WorkloadControllerOptions {
 
 const PROMOTE_ANNOTATION = "coxswain.io/promote";
 
-type Strategy = "RollingUpdate" | "Recreate" | "Canary" | "BlueGreen" | "ReplicaSet" | "Pod";
-
-/** What the controller remembers per workload between reconciles (restored from the status record). */
-interface Memory {
-  revision: string;
-  commit: string;
-  lastProgressAt: number;
-  sizes?: RevisionSizes;
-  conditions: Condition[];
-  events: WorkloadEvent[];
-  history: RevisionRecord[];
-  stable?: { revision: string; commit: string };
-  /**
-   * The revision whose rollout was complete, with no failure seen, at the last reconcile (not yet stable: its
-   * monitor window runs). When a newer revision replaces it before the window ends, it becomes the stable
-   * revision all the same: it completed and its pods were ready when it was replaced.
-   */
-  rolledOut?: string;
-  canary?: CanaryStatus & { promoteBaseline?: string };
-  /** The canary's last analysis step (measuring, or how it ended), with its windows. */
-  analysis?: AnalysisState;
-  blueGreen?: { active?: string; status?: BlueGreenStatus; promotedAt?: number; promoteBaseline?: string };
-  waiting?: Waiting;
-  weight?: number;
-  /** The Rollout's traffic as last decided (told to the service controller). */
-  traffic?: RolloutTrafficState;
-  /** The failure the revision was first reported with, while it keeps failing. */
-  failure?: { revision: string; failure: RolloutFailure };
-  /** Some pod of the workload was stopping at the last reconcile. */
-  sawStopping?: boolean;
-  /**
-   * When this process first saw each pod, and its restart count then. Failure detection judges a pod by
-   * what happened since: a pod adopted after a restart (readiness not probed yet, restarts of unknown age)
-   * gets a fresh start deadline and only its new crashes count, so adopting never fails a rollout.
-   */
-  seen: Map<string, { at: number; restarts: number }>;
-  lastLine?: string;
-  /** A bare Pod: where its pod of which revision was placed (it is never placed again), and how it ended. */
-  placed?: { revision: string; node: string; ended?: PodEnd };
-  /** A ReplicaSet: the revision whose "running pods keep their template" event was given. */
-  templateNoted?: string;
-}
-
 /** What this controller drives (it is registered for these kinds in sync/operator.ts); DaemonSets, StatefulSets and Jobs have controllers of their own. */
 type Driven = Extract<TemplateOwner, { kind: "Deployment" | "Pod" | "ReplicaSet" | "ReplicationController" | "Rollout" }>;
 
 function isDriven(owner: TemplateOwner): owner is Driven {
   return owner.kind === "Deployment" || owner.kind === "Pod" || owner.kind === "ReplicaSet" || owner.kind === "ReplicationController" || owner.kind === "Rollout";
-}
-
-/** Everything one reconcile knows; the steps fill it in order. */
-interface Ctx {
-  key: string;
-  kind: TemplateOwner["kind"];
-  now: number;
-  namespace: string;
-  name: string;
-  workload?: TemplateOwner;
-  graph?: DesiredGraph;
-  commit: string;
-  paused: boolean;
-  plan?: TemplatePlan;
-  strategy?: Strategy;
-  params?: RolloutParams;
-  steps?: CanaryStepSpec[];
-  blueGreen?: BlueGreenParams;
-  /** A canary with trafficRouting: {} (coxswain's proxy as the router: Argo's traffic-routed counts). */
-  trafficRouting?: boolean;
-  /** A Rollout's Services (names in its namespace) and what each is to it, by name. */
-  services?: { service: string; role: ServiceRole }[];
-  pods: ObservedPod[];
-  mem?: Memory;
-  step?: PlannedStep & { waiting?: Waiting } & Pick<PodStep, "lost" | "ended">;
-  health?: RolloutHealth;
-  draining: string[];
-  /** Drain moves a PodDisruptionBudget holds now: "drain of node a waits: PodDisruptionBudget …", by node. */
-  drainBlocked?: Map<string, string>;
-  requeueAfterMs?: number;
-  unschedulable?: string;
-  createErrors: CoxError[];
-  events: Omit<WorkloadEvent, "time">[];
-  done: boolean;
-  /** A bare Pod's pod is created on this node only (it was placed there before). */
-  nodeName?: string;
 }
 
 /** The workload's coxswain.io/monitor-seconds as a failure-policy override (none: the default). */
@@ -198,9 +104,6 @@ function monitorOverride(w: TemplateOwner): { monitorSeconds?: number } {
   return m === undefined ? {} : { monitorSeconds: m };
 }
 
-function iso(ms: number | undefined): string | undefined {
-  return ms === undefined ? undefined : new Date(ms).toISOString();
-}
 function ms(iso: string | undefined): number | undefined {
   if (!iso) return undefined;
   const t = Date.parse(iso);
@@ -244,7 +147,7 @@ export class WorkloadController {
       await step(ctx);
       if (ctx.done) break;
     }
-    if (ctx.workload) this.summarize(ctx);
+    if (ctx.workload) summarize(this.opts, ctx);
     // A pod that could not be created for a passing reason is retried with the engine's backoff. One whose
     // error needs a fix (stalled) is not retried at once, but the workload is still looked at when its
     // deadline passes (requeueAfterMs): the rollout must fail and be rolled back. The error is in the
@@ -645,187 +548,6 @@ export class WorkloadController {
     }
   }
 
-  // ------------------------------------------------------------------ summarizer
-
-  /** Derives counts, conditions and events, and reports them. */
-  private summarize(ctx: Ctx): void {
-    const plan = ctx.plan!;
-    const params = ctx.params!;
-    const step = ctx.step;
-    const mem = ctx.mem!;
-    const now = new Date(ctx.now);
-    const pods = this.opts.fleet.pods(ctx.key);
-    const live = pods.filter((p) => p.phase !== "Terminating");
-    const counts = step?.counts ?? { replicas: live.length, updated: 0, ready: 0, available: 0, unavailable: params.replicas };
-    const minAvailable = params.replicas - params.maxUnavailable;
-    const failure = ctx.health?.failure;
-    const isStable = mem.stable?.revision === plan.revision;
-
-    let conditions = setCondition(
-      mem.conditions,
-      counts.available >= minAvailable
-        ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Workload has minimum availability." }
-        : { type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: "Workload does not have minimum availability." },
-      now,
-    );
-    let progressing: Omit<Condition, "lastTransitionTime">;
-    if (ctx.paused || params.paused) {
-      progressing = { type: "Progressing", status: "Unknown", reason: "DeploymentPaused", message: ctx.paused ? "paused: a rollback failed; push a new commit" : "spec.paused is true" };
-    } else if (failure) {
-      progressing = { type: "Progressing", status: "False", reason: failure.code, message: failure.message };
-    } else if (step?.lost) {
-      progressing = { type: "Progressing", status: "False", reason: "NodeLost", message: step.lost };
-    } else if (step?.ended) {
-      // Kubernetes' reasons for a pod that ended: PodCompleted (Succeeded), and a Failed pod's own.
-      progressing = { type: "Progressing", status: step.ended.phase === "Succeeded" ? "True" : "False", reason: step.ended.phase === "Succeeded" ? "PodCompleted" : "PodFailed", message: step.ended.message };
-    } else if (step?.complete) {
-      progressing = { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `revision ${plan.revision} has successfully progressed.` };
-    } else if (step?.waiting) {
-      const reason = step.waiting === "promotion" ? "WaitingForPromotion" : step.waiting === "analysis" ? "Analyzing" : "Paused";
-      progressing = { type: "Progressing", status: "True", reason, message: step.reason };
-    } else {
-      progressing = { type: "Progressing", status: "True", reason: "ReplicaSetUpdated", message: `revision ${plan.revision} is progressing.` };
-    }
-    conditions = setCondition(conditions, progressing, now);
-    if (ctx.unschedulable || ctx.createErrors.length > 0) {
-      conditions = setCondition(
-        conditions,
-        {
-          type: "ReplicaFailure",
-          status: "True",
-          reason: ctx.unschedulable ? "FailedScheduling" : "FailedCreate",
-          message: ctx.unschedulable ?? `${ctx.createErrors[0]!.code}: ${ctx.createErrors[0]!.message}`,
-        },
-        now,
-      );
-    } else if (conditions.some((c) => c.type === "ReplicaFailure")) {
-      conditions = conditions.filter((c) => c.type !== "ReplicaFailure");
-    }
-    // A drain held by a PodDisruptionBudget: which budget, in a condition and an event (kubectl drain's
-    // "Cannot evict pod as it would violate the pod's disruption budget", with the figures).
-    if (ctx.drainBlocked) {
-      const message = [...ctx.drainBlocked.values()].join("; ");
-      conditions = setCondition(conditions, { type: "DrainBlocked", status: "True", reason: "DisruptionBudget", message }, now);
-      ctx.events.push({ type: "Warning", reason: "DisruptionBudget", message });
-    } else if (conditions.some((c) => c.type === "DrainBlocked")) {
-      conditions = conditions.filter((c) => c.type !== "DrainBlocked");
-    }
-    if (failure && !mem.conditions.some((c) => c.type === "Progressing" && c.reason === failure.code)) {
-      ctx.events.push({ type: "Warning", reason: failure.code, message: failure.message });
-    }
-    mem.conditions = conditions;
-    appendEvents(mem.events, ctx.events, now);
-    const recorded: RecordedPod[] = recordedPods(live, (node) => this.opts.fleet.nodeConfig(node)?.address);
-    const record: WorkloadRecord = {
-      kind: ctx.kind,
-      namespace: ctx.namespace,
-      name: ctx.name,
-      revision: plan.revision,
-      commit: mem.commit,
-      replicas: { desired: params.replicas, current: counts.replicas, updated: counts.updated, ready: counts.ready, available: counts.available },
-      pods: recorded,
-      conditions,
-      events: [...mem.events],
-      strategy: ctx.strategy!,
-      ...(mem.stable ? { stable: mem.stable } : {}),
-      revisions: mem.history.map((h) => ({ number: h.revision, revision: h.hash, commit: h.commit })),
-      ...(ctx.paused || params.paused ? { paused: true } : {}),
-      ...(mem.placed ? { placed: mem.placed } : {}),
-      ...(ctx.kind === "Pod"
-        ? {
-            pod: {
-              phase: podPhase(
-                live.find((p) => p.revision === plan.revision),
-                step,
-              ),
-              restartPolicy: plan.restartPolicy ?? "Always",
-            },
-          }
-        : {}),
-    };
-    if (ctx.strategy === "Canary" && mem.canary) {
-      record.canary = {
-        revision: mem.canary.revision,
-        step: mem.canary.stepIndex,
-        steps: ctx.steps!.length,
-        weight: mem.weight ?? 0,
-        ...(mem.canary.pauseStartedAt !== undefined ? { pauseStartedAt: iso(mem.canary.pauseStartedAt)! } : {}),
-        ...(mem.waiting ? { waiting: mem.waiting } : {}),
-        ...(mem.canary.promoteBaseline !== undefined ? { promoteBaseline: mem.canary.promoteBaseline } : {}),
-        ...(mem.analysis !== undefined ? { analysis: analysisRecord(mem.analysis) } : {}),
-      };
-    }
-    if (mem.traffic !== undefined && (ctx.services?.length ?? 0) > 0) record.traffic = this.trafficRecord(ctx.key, mem.traffic, ctx.services!);
-    if (ctx.strategy === "BlueGreen" && mem.blueGreen) {
-      const bg = mem.blueGreen;
-      const st = bg.status;
-      record.blueGreen = {
-        ...(bg.active ? { active: bg.active } : {}),
-        ...(st && st.revision !== bg.active ? { preview: st.revision } : {}),
-        ...(bg.promotedAt !== undefined ? { promotedAt: iso(bg.promotedAt)! } : {}),
-        ...(st?.pauseStartedAt !== undefined ? { pauseStartedAt: iso(st.pauseStartedAt)! } : {}),
-        ...(st?.scaleDownAt ? { scaleDownAt: Object.fromEntries(Object.entries(st.scaleDownAt).map(([k, v]) => [k, iso(v)!])) } : {}),
-        ...(mem.waiting ? { waiting: mem.waiting } : {}),
-        ...(bg.promoteBaseline !== undefined ? { promoteBaseline: bg.promoteBaseline } : {}),
-      };
-    }
-    // Done for the sync (gate and commit phase): stable (complete, then healthy for the monitor window), or
-    // complete again for a revision that was already stable (scaling, drains).
-    const complete = step?.complete === true && (isStable || mem.stable?.revision === plan.revision);
-    const failed = failure !== undefined;
-    const line = `${ctx.key} revision ${plan.revision}: ${counts.updated}/${params.replicas} updated, ${counts.ready} ready, ${counts.available} available${
-      step?.lost
-        ? ` — ${step.lost}`
-        : step?.ended && !failed
-          ? ` — ${step.ended.message}`
-          : complete
-            ? " — complete"
-            : failed
-              ? ` — ${failure!.code}: ${failure!.message}`
-              : step?.complete
-                ? " — complete, watching it stay healthy"
-                : ctx.unschedulable
-                  ? ` — ${ctx.unschedulable}`
-                  : ctx.createErrors[0]
-                    ? ` — cannot create pods: ${ctx.createErrors[0].code}: ${ctx.createErrors[0].message}`
-                    : ctx.drainBlocked
-                      ? ` — ${[...ctx.drainBlocked.values()].join("; ")}`
-                      : step?.reason
-                        ? ` — ${step.reason}`
-                        : ""
-    }`;
-    if (line !== mem.lastLine) {
-      mem.lastLine = line;
-      this.opts.reporter.log(ctx.key)[failed ? "warn" : "info"](line);
-    }
-    this.opts.reporter.report(record, {
-      key: ctx.key,
-      revision: plan.revision,
-      commit: mem.commit,
-      complete,
-      rolledOut: complete || (!failed && mem.rolledOut === plan.revision),
-      failed,
-      ...(failed ? { failureCode: failure!.code } : {}),
-      message: failed ? `${ctx.key}: ${failure!.message}` : line,
-    });
-  }
-
-  /** A Rollout's traffic for its status record: the state, whether every proxy runs it, what each Service serves. */
-  private trafficRecord(key: string, t: RolloutTrafficState, services: readonly { service: string; role: ServiceRole }[]): NonNullable<WorkloadRecord["traffic"]> {
-    const revisionOf = (role: ServiceRole): string | undefined => {
-      if (t.strategy === "canary") return role === "canary" ? t.canary : role === "stable" ? t.stable : undefined;
-      return role === "active" ? t.active : role === "preview" ? (t.preview ?? t.active) : undefined;
-    };
-    return {
-      ...t,
-      applied: stateKey(this.opts.traffic?.applied(key)) === stateKey(t),
-      services: services.map((s) => {
-        const revision = revisionOf(s.role);
-        return { service: s.service, role: s.role, ...(revision !== undefined ? { revision } : {}) };
-      }),
-    };
-  }
-
   /** The memory of a workload: restored from its status record the first time, updated per revision. */
   private memoryOf(ctx: Ctx): Memory {
     const plan = ctx.plan!;
@@ -934,12 +656,6 @@ function endedHealth(ended: NonNullable<PodStep["ended"]>, proving: boolean, pod
   const exit = pods.flatMap((p) => p.containers).find((c) => (c.state === "exited" || c.state === "dead") && c.exitCode !== undefined && c.exitCode !== 0);
   const why = exit ? `container ${exit.labels[LABELS.container] ?? exit.runtimeName} exited with code ${exit.exitCode}` : undefined;
   return { stable: false, crashedPods: names, failure: { code: "PodFailed", message: why !== undefined ? `${ended.message} (${why})` : ended.message, pods: names } };
-}
-
-/** A bare Pod's phase, as Kubernetes shows it: its pod's, or, with no pod, how it ended (Failed once its node was lost). */
-function podPhase(pod: ObservedPod | undefined, step: Ctx["step"]): string {
-  if (pod) return pod.phase;
-  return step?.ended?.phase ?? (step?.lost !== undefined ? "Failed" : "Pending");
 }
 
 /** The Services of `graph` that carry the Rollout `key`'s traffic (traffic/rollouts.ts), by name, and their roles. */

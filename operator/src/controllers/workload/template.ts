@@ -243,7 +243,8 @@ export interface PodPlacement {
  */
 export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaunch[] {
   let next = 0;
-  const hasInit = plan.containers.some((c) => c.init !== undefined);
+  const initCount = plan.containers.filter((c) => c.init !== undefined).length;
+  const hasInit = initCount > 0;
   const named = at.aliases?.length && at.node.network === "bridge" ? plan.containers.find((c) => c.init === undefined) : undefined;
   return plan.containers.map((c) => {
     const ports: LaunchPort[] = c.ports.map((p) => {
@@ -311,6 +312,7 @@ export function podLaunches(plan: TemplatePlan, at: PodPlacement): ContainerLaun
     if (c.preStop) labels[LABELS.preStop] = canonicalJson(hookLabel(c, "preStop", c.preStop, ports));
     if (c.postStart) labels[LABELS.postStart] = canonicalJson(hookLabel(c, "postStart", c.postStart, ports));
     if (c.init !== undefined) labels[LABELS.init] = String(c.init);
+    if (hasInit) labels[LABELS.initCount] = String(initCount);
     if (plan.restartPolicy) labels[LABELS.restartPolicy] = plan.restartPolicy;
     if (plan.completionIndex !== undefined) labels[LABELS.completionIndex] = String(plan.completionIndex);
     labels[LABELS.podLabels] = canonicalJson(plan.podLabels);
