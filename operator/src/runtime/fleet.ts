@@ -179,6 +179,8 @@ interface NodeEntry {
   containers: ObservedContainer[];
   /** Pods by name, rebuilt on every list and write-through. */
   pods: Map<string, ObservedPod>;
+  /** The containers `pods` was built from: a listing that gives the same objects again changes no pod. */
+  podsFrom: readonly ObservedContainer[];
   unwatch?: () => void;
   /** The listings under way (listLoop), while they run. */
   listing?: Promise<void>;
@@ -394,6 +396,7 @@ export class Fleet {
         claims: [],
         containers: [],
         pods: new Map(),
+        podsFrom: [],
       };
       entry.unwatch = runtime.watch(() => this.scheduleRelist(entry));
       added.push(entry);
@@ -611,7 +614,7 @@ export class Fleet {
         pods.push({
           name: p.name,
           namespace: p.namespace,
-          labels: parseJson<Record<string, string>>(first.labels[LABELS.podLabels], {}),
+          labels: p.labels,
           owner: p.owner,
           priority: Number(first.labels[LABELS.priority] ?? 0) || 0,
           requests: p.requests,
@@ -903,8 +906,9 @@ export class Fleet {
     try {
       if (!e.info || !e.ready) e.info = await e.runtime.connect();
       listedAt = this.opts.now();
-      const [containers, images, claims] = await Promise.all([e.runtime.list(), e.runtime.images().catch(() => e.images), e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims)]);
+      const [answer, images, claims] = await Promise.all([e.runtime.list(), e.runtime.images().catch(() => e.images), e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims)]);
       if (e.removed) return;
+      const containers = keepUnchanged(e.containers, answer);
       e.images = [...images].sort();
       if (JSON.stringify(claims) !== JSON.stringify(e.claims)) {
         e.claims = claims;
@@ -940,6 +944,12 @@ export class Fleet {
    * the containers are exactly a listing begun then (not merged with a create's answer).
    */
   private rebuildPods(e: NodeEntry, listedAt?: number): void {
+    if (sameElements(e.containers, e.podsFrom)) {
+      // The very containers the pods were built from, in the same order: the same pods (a relisting that
+      // changed nothing, see keepUnchanged); the kubelet still learns when they were listed.
+      if (!e.removed) this.kubelet.observe(e.config.name, e.pods, listedAt);
+      return;
+    }
     const before = e.pods;
     const byPod = new Map<string, ObservedContainer[]>();
     for (const c of e.containers) {
@@ -959,6 +969,7 @@ export class Fleet {
       after.set(name, same ? prev : this.toPod(e, name, containers));
     }
     e.pods = after;
+    e.podsFrom = e.containers;
     if (!e.removed) this.kubelet.observe(e.config.name, after, listedAt);
     const changed = new Set<string>();
     for (const [name, p] of after) {
@@ -996,9 +1007,9 @@ export class Fleet {
     const ports: LaunchPort[] = [];
     const perContainer: { init?: number; requests: Resources }[] = [];
     for (const c of containers) {
-      ports.push(...parseJson<LaunchPort[]>(c.labels[LABELS.ports], []));
-      const r = parseJson<Resources>(c.labels[LABELS.requests], { cpuMillis: 0, memoryBytes: 0 });
-      perContainer.push({ ...(c.labels[LABELS.init] !== undefined ? { init: Number(c.labels[LABELS.init]) } : {}), requests: r });
+      const parsed = parsedLabels(c.labels);
+      ports.push(...parsed.ports);
+      perContainer.push({ ...(c.labels[LABELS.init] !== undefined ? { init: Number(c.labels[LABELS.init]) } : {}), requests: parsed.requests });
     }
     const { requests, requestsForScoring } = podResources(perContainer);
     // restartPolicy Always: an exited container is restarted in place by the kubelet, so its pod stays
@@ -1029,7 +1040,7 @@ export class Fleet {
       owner: `${kind}/${namespace}/${workload}`,
       namespace,
       workload,
-      labels: parseJson<Record<string, string>>(l[LABELS.podLabels], {}),
+      labels: parsedLabels(l).podLabels,
       revision: l[LABELS.revision] ?? "",
       commit: l[LABELS.commit] ?? "",
       phase,
@@ -1075,8 +1086,74 @@ export class Fleet {
   }
 }
 
+/**
+ * The listed containers, each one that is equal in every field to the cached container of its id replaced by
+ * that cached object. rebuildPods keeps a pod whose containers are the very objects it was built from, so a
+ * listing that changed nothing rebuilds no pod (a runtime that answers with new objects every time — the
+ * fake, the process runtime — otherwise had every pod of the node rebuilt, its labels parsed again, every 2 s).
+ */
+function keepUnchanged(cached: readonly ObservedContainer[], listed: ObservedContainer[]): ObservedContainer[] {
+  if (cached.length === 0) return listed;
+  const byId = new Map<string, ObservedContainer>();
+  for (const c of cached) byId.set(c.id, c);
+  return listed.map((c) => {
+    const prev = byId.get(c.id);
+    return prev !== undefined && sameContainer(prev, c) ? prev : c;
+  });
+}
+
+/** Two observations of a container are equal: the same own fields with the same values, labels compared by key and value. */
+function sameContainer(a: ObservedContainer, b: ObservedContainer): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) {
+    if (!Object.hasOwn(b, k)) return false;
+    if ((a as unknown as Record<string, unknown>)[k] === (b as unknown as Record<string, unknown>)[k]) continue;
+    if (k !== "labels" || !sameLabels(a.labels, b.labels)) return false;
+  }
+  return true;
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (!Object.hasOwn(b, k) || a[k] !== b[k]) return false;
+  return true;
+}
+
+function sameElements<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function signature(p: ObservedPod): string {
   return p.containers.map((c) => `${c.id}:${c.state}:${c.startedAt ?? ""}:${c.exitCode ?? ""}`).join(",");
+}
+
+/** What toPod reads of a container's JSON labels. */
+interface ParsedLabels {
+  ports: LaunchPort[];
+  requests: Resources;
+  podLabels: Record<string, string>;
+}
+
+/** Parsed once per labels object (a container's labels never change; a pod is rebuilt when its state does). */
+const parsedByLabels = new WeakMap<Readonly<Record<string, string>>, ParsedLabels>();
+
+function parsedLabels(labels: Readonly<Record<string, string>>): ParsedLabels {
+  let parsed = parsedByLabels.get(labels);
+  if (parsed === undefined) {
+    parsed = {
+      ports: parseJson<LaunchPort[]>(labels[LABELS.ports], []),
+      requests: parseJson<Resources>(labels[LABELS.requests], { cpuMillis: 0, memoryBytes: 0 }),
+      podLabels: parseJson<Record<string, string>>(labels[LABELS.podLabels], {}),
+    };
+    parsedByLabels.set(labels, parsed);
+  }
+  return parsed;
 }
 
 function parseJson<T>(text: string | undefined, fallback: T): T {
