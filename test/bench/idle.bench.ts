@@ -29,6 +29,7 @@ import { fileURLToPath } from "node:url";
 import { rm, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import os from "node:os";
+import { getHeapSpaceStatistics } from "node:v8";
 import { parseArgs } from "node:util";
 import { FakeRuntime } from "../../operator/src/runtime/fake/index.js";
 import { startOperator } from "../../operator/src/sync/operator.js";
@@ -240,6 +241,12 @@ async function inProcess(): Promise<void> {
     gc?.();
     const m = process.memoryUsage();
     console.log(`part 1: after the window${gc ? " and a full GC" : ""}: heap ${mb(m.heapUsed / 2 ** 20)} used of ${mb(m.heapTotal / 2 ** 20)}, external ${mb(m.external / 2 ** 20)}, RSS ${mb(m.rss / 2 ** 20)}`);
+    // Where the heap's size is: a space much larger than what it uses is room V8 grew into (while the pods were
+    // created) and keeps, not data the operator holds.
+    const spaces = getHeapSpaceStatistics()
+      .filter((x) => x.space_size >= 2 ** 20)
+      .map((x) => `${x.space_name} ${mb(x.space_used_size / 2 ** 20)} of ${mb(x.space_size / 2 ** 20)}`);
+    console.log(`part 1: heap spaces (used of size): ${spaces.join(", ")}`);
     const calls: Record<string, number> = {};
     runtimes.forEach((r, i) => {
       for (const [k, v] of Object.entries(r.calls)) calls[k] = (calls[k] ?? 0) + v - (callsBefore[i]![k as keyof typeof r.calls] ?? 0);
@@ -297,6 +304,10 @@ async function onDocker(): Promise<void> {
         "its dockerd (for information)": pidReader(node.pid),
       });
       report(`2: ${DOCKER_PODS} pods, Docker`, figures, "operator (coxswain run, own process)", `${load} → ${loadavg()}`);
+      // What the operator's RSS is: anonymous memory (the heap, buffers, malloc) and mapped files (node's code).
+      const status = readFileSync(`/proc/${operator.pid}/status`, "utf8");
+      const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0);
+      console.log(`part 2: operator's RSS after the window: ${mb(kb("RssAnon") / 1024)} anonymous, ${mb(kb("RssFile") / 1024)} file-backed`);
     } finally {
       await stopChild(baseline);
     }

@@ -19,111 +19,20 @@ import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js"
 import { bridgeProxyPort } from "../traffic/bridge.js";
 import { LABELS } from "./labels.js";
 import { withPlatformLabels } from "./platform.js";
-import { Kubelet, restartPolicyOf } from "./kubelet.js";
-import { runHook, type HookLabel } from "./hooks.js";
+import { Kubelet } from "./kubelet.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
-import type { ClaimVolume, ContainerLaunch, LaunchPort, NodeInfo, NodeRuntime, ObservedContainer } from "./types.js";
+import type { ContainerLaunch, NodeRuntime, ObservedContainer } from "./types.js";
+import { failingRuntime } from "./fleet/failing-runtime.js";
+import { keepUnchanged, sameElements } from "./fleet/listing.js";
+import { byRuntimeName, signature, toPod } from "./fleet/pods.js";
+import { runBeforeStop } from "./fleet/stopping.js";
+import { DEFAULT_FLEET_POLL_MS, type NodeConfig, type NodeEntry, type ObservedNode, type ObservedPod, type Reservation, type RuntimeFactory } from "./fleet/types.js";
 
-/** How a node is configured: from a Node object in the repository, or the default local node. */
-export interface NodeConfig {
-  name: string;
-  /** "unix:///path/docker.sock", or "process://local" for the process runtime. */
-  endpoint: string;
-  network: "host" | "bridge";
-  /** Address clients and probes use to reach the node's ports. */
-  address: string;
-  portRange: { from: number; to: number };
-  /** Where the node's proxy gives each Service an address (IPv4 CIDR in 127.0.0.0/8; default 127.77.0.0/16). */
-  serviceNetwork?: string;
-  /** Image of the node's HAProxy on Docker nodes (default haproxy:2.6). */
-  proxyImage?: string;
-  unschedulable: boolean;
-  labels: Record<string, string>;
-  /** Node taints (Kubernetes' shape). */
-  taints?: { key: string; value?: string; effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute" }[];
-  /** Override of what the engine reports (Node spec.capacity), and the extended resources the node offers. */
-  capacity?: { cpuMillis?: number; memoryBytes?: number; pods?: number; extended?: Record<string, number> };
-  /** Kept back from capacity for the engine and the host (Node spec.reserved). */
-  reserved?: { cpuMillis: number; memoryBytes: number };
-  /** Client credentials for tcp:// endpoints (from the Node's TLS Secret). */
-  tls?: { ca: string; cert?: string; key?: string };
-  /** Move the pods off this node (implies cordon). */
-  drain?: boolean;
-}
-
-/** How often the fleet lists every node by default (FleetOptions.pollMs): its heartbeat. */
-export const DEFAULT_FLEET_POLL_MS = 2000;
+export { podResources } from "./fleet/pods.js";
+export { DEFAULT_FLEET_POLL_MS, type NodeConfig, type ObservedNode, type ObservedPod, type RuntimeFactory } from "./fleet/types.js";
 
 /** Kubernetes' default pod limit per node. */
 const DEFAULT_MAX_PODS = 110;
-
-/** Makes the runtime of a node; swapped for the fake runtime in tests and benchmarks. */
-export type RuntimeFactory = (node: NodeConfig) => NodeRuntime;
-
-/**
- * Phase of an observed pod, in Kubernetes' words. Succeeded and Failed only for a pod whose restartPolicy is
- * not Always (a Job's): all its containers exited 0, or one failed and the policy will not restart it.
- */
-export type PodPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Terminating";
-
-/** A pod as observed: the containers sharing one pod label on one node. */
-export interface ObservedPod {
-  name: string;
-  node: string;
-  /** Owner key, e.g. "Deployment/default/web". */
-  owner: string;
-  namespace: string;
-  workload: string;
-  /** The pod template's labels (what Services and PodDisruptionBudgets select). */
-  labels: Record<string, string>;
-  revision: string;
-  commit: string;
-  phase: PodPhase;
-  containers: ObservedContainer[];
-  ports: LaunchPort[];
-  /** Sum of the containers' real requests (0 when unset). */
-  requests: Resources;
-  /** Requests for scoring: 100m / 200Mi for each container that sets none. */
-  requestsForScoring: Resources;
-  /** Earliest container creation, epoch ms. */
-  createdAt: number;
-  ready: boolean;
-  /** Epoch ms since when the pod has been ready continuously. */
-  readySince?: number;
-  /** Restarts in place of its containers (by coxswain's kubelet); of its init containers while it initializes (kubectl's RESTARTS). */
-  restartCount: number;
-  /** A container waits in crash-loop back-off. */
-  crashLooping: boolean;
-  /** First time this process saw the pod ready (pod start deadline). */
-  firstReadyAt?: number;
-  /** Kubernetes-style reason when not ready ("CrashLoopBackOff", "Starting", "NotReady", …). */
-  reason?: string;
-  /** Last probe failure or exit, for status. */
-  message?: string;
-}
-
-/** A node as observed. */
-export interface ObservedNode {
-  config: NodeConfig;
-  info?: NodeInfo;
-  /** Listing succeeded the last time it was tried (pods can be placed on it now). */
-  ready: boolean;
-  /**
-   * Kubernetes-style node condition: "Ready" while it answers or has not been silent longer than the
-   * grace period, then "NotReady". After the eviction timeout on top, its pods count as lost (`evicted`).
-   */
-  condition: "Ready" | "NotReady";
-  evicted: boolean;
-  /**
-   * Removed from Git and draining until the pods a drain moves are off it (setNodes' `leaving`); its config
-   * has `drain: true` meanwhile.
-   */
-  leaving: boolean;
-  /** Epoch ms of the last successful listing. */
-  lastSeenAt?: number;
-  error?: CoxError;
-  pods: number;
-}
 
 /** Options of the fleet. */
 export interface FleetOptions {
@@ -151,102 +60,8 @@ export interface FleetOptions {
   beforeStop?: (pod: ObservedPod, budgetMs: number) => Promise<void>;
 }
 
-interface NodeEntry {
-  config: NodeConfig;
-  runtime: NodeRuntime;
-  info?: NodeInfo;
-  ready: boolean;
-  /** Left the fleet: late listings are dropped. */
-  removed: boolean;
-  /** Removed from Git, draining before it leaves (see ObservedNode.leaving). */
-  leaving: boolean;
-  /** Epoch ms of the last successful listing (or of joining, before the first one). */
-  lastSeenAt: number;
-  /** Epoch ms when the listing under way began (undefined between listings): how long the node has not answered it. */
-  askedAt?: number;
-  condition: "Ready" | "NotReady";
-  /** NotReady past the eviction timeout: its pods are left out of pods() so that they are replaced. */
-  evicted: boolean;
-  /** Pods the node held when it was evicted: removed when it answers again (they were replaced). */
-  evictedPods: Set<string>;
-  /** Listed successfully at least once since it joined: until then its pods are unknown. */
-  listedOnce: boolean;
-  /** Images present on the node (repo:tag), refreshed with every listing (ImageLocality). */
-  images: string[];
-  /** The claims whose storage is on the node (NodeRuntime.claims), as last listed; kept while it is NotReady. */
-  claims: ClaimVolume[];
-  error?: CoxError;
-  containers: ObservedContainer[];
-  /** Pods by name, rebuilt on every list and write-through. */
-  pods: Map<string, ObservedPod>;
-  unwatch?: () => void;
-  /** The listings under way (listLoop), while they run. */
-  listing?: Promise<void>;
-  /**
-   * Containers this process created and removed on the node since the listing under way began: that
-   * listing may not show the one and still show the other (a slow engine reads its containers before it
-   * answers). Taken as listed, a new pod would vanish from the cache until the next listing, its host port
-   * free for another pod, and a removed pod would come back as a pod of its workload, one too many.
-   */
-  writtenDuringListing?: { created: Set<string>; removed: Set<string> };
-  /** Asked for since the listing under way began: one more listing, and its waiters. */
-  nextListing?: { promise: Promise<void>; done: () => void };
-  debounce?: NodeJS.Timeout;
-}
-
-interface Reservation {
-  pod: string;
-  node: string;
-  owner: string;
-  requests: Resources;
-  requestsForScoring: Resources;
-  ports: number[];
-}
-
-const DEFAULT_SCORING_CPU = 100;
-const DEFAULT_SCORING_MEMORY = 200 * 1024 * 1024;
-
 /** How long a pod whose deletion failed stays Terminating before it is deleted again: 1 s doubling to 30 s. */
 const DELETE_BACKOFF: Backoff = Object.freeze({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 });
-
-/** Requests used for scoring: Kubernetes counts 100m CPU and 200Mi per container that sets none. */
-function scoringRequests(perContainer: readonly Resources[]): Resources {
-  let cpuMillis = 0;
-  let memoryBytes = 0;
-  for (const r of perContainer) {
-    cpuMillis += r.cpuMillis > 0 ? r.cpuMillis : DEFAULT_SCORING_CPU;
-    memoryBytes += r.memoryBytes > 0 ? r.memoryBytes : DEFAULT_SCORING_MEMORY;
-  }
-  return { cpuMillis, memoryBytes };
-}
-
-/**
- * A pod's requests as Kubernetes computes them: init containers run one at a time before the others, so the
- * pod needs the larger of its containers' sum and its largest init container, per resource (for scoring
- * too, with the scoring defaults applied to each container first; extended resources too, by name).
- */
-export function podResources(containers: readonly { init?: number; requests: Resources }[]): { requests: Resources; requestsForScoring: Resources } {
-  const app = containers.filter((c) => c.init === undefined).map((c) => c.requests);
-  const inits = containers.filter((c) => c.init !== undefined).map((c) => c.requests);
-  const sum = app.reduce((acc, r) => ({ cpuMillis: acc.cpuMillis + r.cpuMillis, memoryBytes: acc.memoryBytes + r.memoryBytes }), { cpuMillis: 0, memoryBytes: 0 });
-  const max = (a: Resources, rs: readonly Resources[]): Resources => rs.reduce((acc, r) => ({ cpuMillis: Math.max(acc.cpuMillis, r.cpuMillis), memoryBytes: Math.max(acc.memoryBytes, r.memoryBytes) }), a);
-  // Extended resources the same way: summed over the containers, at least each init container's.
-  const extended: Record<string, number> = {};
-  for (const r of app) for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = (extended[name] ?? 0) + q;
-  for (const r of inits) for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = Math.max(extended[name] ?? 0, q);
-  const requests = max(sum, inits);
-  return {
-    requests: Object.keys(extended).length > 0 ? { ...requests, extended: Object.fromEntries(Object.entries(extended).sort(([a], [b]) => (a < b ? -1 : 1))) } : requests,
-    requestsForScoring: max(
-      scoringRequests(app),
-      inits.map((r) => scoringRequests([r])),
-    ),
-  };
-}
-
-function byRuntimeName(a: ObservedContainer, b: ObservedContainer): number {
-  return a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : 0;
-}
 
 /** The observed state of every node, with scheduling reservations and readiness probing. */
 export class Fleet {
@@ -394,6 +209,7 @@ export class Fleet {
         claims: [],
         containers: [],
         pods: new Map(),
+        podsFrom: [],
       };
       entry.unwatch = runtime.watch(() => this.scheduleRelist(entry));
       added.push(entry);
@@ -611,7 +427,7 @@ export class Fleet {
         pods.push({
           name: p.name,
           namespace: p.namespace,
-          labels: parseJson<Record<string, string>>(first.labels[LABELS.podLabels], {}),
+          labels: p.labels,
           owner: p.owner,
           priority: Number(first.labels[LABELS.priority] ?? 0) || 0,
           requests: p.requests,
@@ -753,7 +569,7 @@ export class Fleet {
     };
     void (async () => {
       try {
-        const grace = await this.runBeforeStop(pod, graceSeconds, e);
+        const grace = await runBeforeStop(this.opts, pod, graceSeconds, e);
         await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
         for (const c of pod.containers) await e.runtime.remove(c.id);
         e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
@@ -773,43 +589,6 @@ export class Fleet {
         this.deleteRetries.add(timer);
       }
     })();
-  }
-
-  /**
-   * What comes before SIGTERM, within the grace period: the beforeStop hook (out of every proxy), then each
-   * container's preStop hook (in parallel). Returns the seconds left for SIGTERM → SIGKILL; like the kubelet
-   * after a preStop hook that used up the grace period, the containers get at least 2 s more (never more
-   * than the grace period itself). A hook that fails or runs out of time is logged; the pod stops anyway.
-   */
-  private async runBeforeStop(pod: ObservedPod, graceSeconds: number, e: NodeEntry): Promise<number> {
-    const started = this.opts.now();
-    const left = () => graceSeconds * 1000 - (this.opts.now() - started);
-    const hook = this.opts.beforeStop;
-    if (hook) {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          hook(pod, left()),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, left());
-            timer.unref?.();
-          }),
-        ]);
-      } catch (err) {
-        this.opts.log?.warn(`before stopping pod ${pod.name}: ${toCoxError(err).message}`, { workload: pod.owner });
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    await Promise.all(
-      pod.containers.map(async (c) => {
-        const label = parseJson<HookLabel | undefined>(c.labels[LABELS.preStop], undefined);
-        if (!label || c.state !== "running") return;
-        const failed = await runHook(label, { runtime: e.runtime, containerId: c.id, address: e.config.address, prober: this.opts.prober }, left());
-        if (failed) this.opts.log?.warn(`pod ${pod.name}: preStop hook of container ${c.labels[LABELS.container] ?? c.runtimeName}: ${failed}`);
-      }),
-    );
-    return Math.max(Math.ceil(left() / 1000), Math.min(2, graceSeconds));
   }
 
   /** Starts a stopped container of a pod again (restart in place) and re-lists its node. */
@@ -903,8 +682,9 @@ export class Fleet {
     try {
       if (!e.info || !e.ready) e.info = await e.runtime.connect();
       listedAt = this.opts.now();
-      const [containers, images, claims] = await Promise.all([e.runtime.list(), e.runtime.images().catch(() => e.images), e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims)]);
+      const [answer, images, claims] = await Promise.all([e.runtime.list(), e.runtime.images().catch(() => e.images), e.runtime.claims ? e.runtime.claims().catch(() => e.claims) : Promise.resolve(e.claims)]);
       if (e.removed) return;
+      const containers = keepUnchanged(e.containers, answer);
       e.images = [...images].sort();
       if (JSON.stringify(claims) !== JSON.stringify(e.claims)) {
         e.claims = claims;
@@ -940,6 +720,12 @@ export class Fleet {
    * the containers are exactly a listing begun then (not merged with a create's answer).
    */
   private rebuildPods(e: NodeEntry, listedAt?: number): void {
+    if (sameElements(e.containers, e.podsFrom)) {
+      // The very containers the pods were built from, in the same order: the same pods (a relisting that
+      // changed nothing, see keepUnchanged); the kubelet still learns when they were listed.
+      if (!e.removed) this.kubelet.observe(e.config.name, e.pods, listedAt);
+      return;
+    }
     const before = e.pods;
     const byPod = new Map<string, ObservedContainer[]>();
     for (const c of e.containers) {
@@ -956,9 +742,10 @@ export class Fleet {
       // stop rebuilds one node's pods, and building every other pod again made a large scale-up quadratic.
       const prev = before.get(name);
       const same = prev !== undefined && prev.containers.length === containers.length && prev.containers.every((c, i) => c === containers[i]);
-      after.set(name, same ? prev : this.toPod(e, name, containers));
+      after.set(name, same ? prev : toPod(e, name, containers));
     }
     e.pods = after;
+    e.podsFrom = e.containers;
     if (!e.removed) this.kubelet.observe(e.config.name, after, listedAt);
     const changed = new Set<string>();
     for (const [name, p] of after) {
@@ -984,66 +771,6 @@ export class Fleet {
     const owners = new Set<string>();
     for (const e of entries) for (const p of e.pods.values()) owners.add(p.owner);
     return [...owners];
-  }
-
-  /** A pod from its containers, which are sorted by runtime name. */
-  private toPod(e: NodeEntry, name: string, containers: ObservedContainer[]): ObservedPod {
-    const first = containers[0]!;
-    const l = first.labels;
-    const namespace = l[LABELS.namespace] ?? "";
-    const workload = l[LABELS.workload] ?? "";
-    const kind = l[LABELS.kind] ?? "Deployment";
-    const ports: LaunchPort[] = [];
-    const perContainer: { init?: number; requests: Resources }[] = [];
-    for (const c of containers) {
-      ports.push(...parseJson<LaunchPort[]>(c.labels[LABELS.ports], []));
-      const r = parseJson<Resources>(c.labels[LABELS.requests], { cpuMillis: 0, memoryBytes: 0 });
-      perContainer.push({ ...(c.labels[LABELS.init] !== undefined ? { init: Number(c.labels[LABELS.init]) } : {}), requests: r });
-    }
-    const { requests, requestsForScoring } = podResources(perContainer);
-    // restartPolicy Always: an exited container is restarted in place by the kubelet, so its pod stays
-    // Running (not ready) rather than Failed, as on Kubernetes. A pod none of whose containers (init
-    // containers aside: the pod is Pending while they run) ever ran is Pending.
-    const app = containers.filter((c) => c.labels[LABELS.init] === undefined);
-    let phase: PodPhase;
-    if (app.every((c) => c.state === "running")) phase = "Running";
-    else if (app.some((c) => c.startedAt !== undefined)) phase = "Running";
-    else phase = "Pending";
-    // OnFailure and Never: the pod ends (Kubernetes' pod lifecycle). Succeeded when every container exited 0;
-    // Failed when one exited non-zero and Never keeps it down (an init container's failure included).
-    const policy = restartPolicyOf(l);
-    if (policy !== "Always") {
-      const ended = (c: ObservedContainer) => (c.state === "exited" || c.state === "dead") && c.startedAt !== undefined;
-      const failedInit = containers.some((c) => c.labels[LABELS.init] !== undefined && ended(c) && c.exitCode !== 0);
-      if (policy === "Never" && failedInit) phase = "Failed";
-      else if (app.every(ended)) {
-        if (app.every((c) => c.exitCode === 0)) phase = "Succeeded";
-        else if (policy === "Never") phase = "Failed";
-      }
-    }
-    // An init container that exited 0 succeeded: no news.
-    const exited = containers.find((c) => (c.state === "exited" || c.state === "dead") && !(c.labels[LABELS.init] !== undefined && c.exitCode === 0));
-    return {
-      name,
-      node: e.config.name,
-      owner: `${kind}/${namespace}/${workload}`,
-      namespace,
-      workload,
-      labels: parseJson<Record<string, string>>(l[LABELS.podLabels], {}),
-      revision: l[LABELS.revision] ?? "",
-      commit: l[LABELS.commit] ?? "",
-      phase,
-      containers,
-      ports,
-      requests,
-      requestsForScoring,
-      createdAt: Math.min(...containers.map((c) => c.createdAt)),
-      ready: false,
-      // As kubectl's RESTARTS: the init containers' while the pod initializes, its containers' after.
-      restartCount: (phase === "Pending" ? containers : app).reduce((n, c) => n + (c.restartCount ?? 0), 0),
-      crashLooping: false,
-      ...(exited ? { message: `container ${exited.labels[LABELS.container] ?? exited.runtimeName} exited with code ${exited.exitCode ?? "unknown"}` } : {}),
-    };
   }
 
   /** Adds what only this process knows: terminating, and health (readiness, restarts) from the kubelet. */
@@ -1073,38 +800,4 @@ export class Fleet {
     if (this.closed || (owners.length === 0 && nodes.length === 0)) return;
     this.opts.onChange?.({ owners: [...new Set(owners)].sort(), nodes: [...new Set(nodes)].sort() });
   }
-}
-
-function signature(p: ObservedPod): string {
-  return p.containers.map((c) => `${c.id}:${c.state}:${c.startedAt ?? ""}:${c.exitCode ?? ""}`).join(",");
-}
-
-function parseJson<T>(text: string | undefined, fallback: T): T {
-  if (!text) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-}
-
-/** A runtime whose every call fails with `err`: a node that cannot even be set up still shows in status. */
-function failingRuntime(err: CoxError): NodeRuntime {
-  const fail = async (): Promise<never> => {
-    throw err;
-  };
-  return {
-    type: "unavailable",
-    connect: fail,
-    list: fail,
-    run: fail,
-    start: fail,
-    stop: fail,
-    kill: fail,
-    remove: fail,
-    exec: fail,
-    images: fail,
-    watch: () => () => undefined,
-    close: async () => undefined,
-  };
 }

@@ -140,6 +140,33 @@ describe("fleet", () => {
     await second.close();
   });
 
+  it("a relisting that changed nothing keeps every pod as it was built; a container whose state changed rebuilds its pod only", async () => {
+    const { fleet, runtimes, changes } = makeFleet();
+    await fleet.setNodes([node("n1")]);
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000])]);
+    await fleet.createPod("web-b", "n1", [launch("web-b", [30001])]);
+    const rt = runtimes.get("n1")!;
+    // Every listing answers with new objects, labels included, as an engine's JSON does.
+    const list = rt.list.bind(rt);
+    vi.spyOn(rt, "list").mockImplementation(async () => (await list()).map((c) => ({ ...c, labels: { ...c.labels } })));
+    await fleet.refresh("n1");
+    const built = fleet.pods().map((p) => p.containers);
+    const changesBefore = changes.length;
+    await fleet.refresh("n1");
+    await fleet.refresh("n1");
+    expect(fleet.pods().map((p) => p.containers)).toEqual(built);
+    for (const [i, p] of fleet.pods().entries()) expect(p.containers).toBe(built[i]);
+    expect(changes.length).toBe(changesBefore);
+    rt.crash(built[1]![0]!.id, 3);
+    await fleet.refresh("n1");
+    const [a, b] = fleet.pods();
+    expect(a!.containers).toBe(built[0]);
+    expect(b!.containers).not.toBe(built[1]);
+    expect([b!.containers[0]!.state, b!.containers[0]!.exitCode]).toEqual(["exited", 3]);
+    expect(changes.length).toBeGreaterThan(changesBefore);
+    await fleet.close();
+  });
+
   it("a pod without probes is ready only once a listing begun a second after the first still sees it running; a run that exits before never was", async () => {
     const { fleet, runtimes } = makeFleet();
     await fleet.setNodes([node("n1")]);
