@@ -40,6 +40,11 @@ const MONITOR_SECONDS_ANNOTATION = "coxswain.io/monitor-seconds";
  */
 const MONITORED_KINDS: readonly string[] = POD_OWNER_KINDS.filter((k) => k !== "Job");
 /**
+ * What the annotations of workloads apply to, derived from the kinds' list so that a warning names every
+ * kind; made once (it was made for every object checked).
+ */
+const WORKLOADS = `the kinds that make pods: ${listOf(POD_OWNER_KINDS)}`;
+/**
  * On a pod template: "false" runs each container's command as PID 1 itself; by default ("true") it runs
  * under the engine's small init process (Docker's --init), which forwards signals and reaps zombies — a
  * shell or a program that installs no SIGTERM handler ignores SIGTERM as PID 1 and is killed only when the
@@ -138,8 +143,6 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
       message: `has no effect on a ${obj.kind}; it applies to ${appliesTo}`,
     });
   };
-  // Derived from the kinds' lists, so that a warning names every kind it applies to.
-  const workloads = `the kinds that make pods: ${listOf(POD_OWNER_KINDS)}`;
 
   const wave = annotations[SYNC_WAVE_ANNOTATION];
   if (wave !== undefined && parseInteger(wave) === undefined) {
@@ -161,7 +164,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
   if (revert !== undefined) {
     if (revert !== "true" && revert !== "false") {
       issues.push(fieldError("InvalidField", at(AUTO_REVERT_ANNOTATION), `must be "true" or "false" (got ${showValue(revert)})`));
-    } else if (!templateOwnerOf(obj)) noEffect(AUTO_REVERT_ANNOTATION, workloads);
+    } else if (!templateOwnerOf(obj)) noEffect(AUTO_REVERT_ANNOTATION, WORKLOADS);
   }
 
   const priority = annotations[PRIORITY_ANNOTATION];
@@ -169,7 +172,7 @@ export function annotationIssues(obj: DesiredObject): Issue[] {
     const n = parseInteger(priority);
     if (n === undefined || n < MIN_PRIORITY || n > MAX_USER_PRIORITY) {
       issues.push(fieldError("InvalidField", at(PRIORITY_ANNOTATION), `must be an integer from ${MIN_PRIORITY} to ${MAX_USER_PRIORITY} (got ${showValue(priority)})`));
-    } else if (!templateOwnerOf(obj)) noEffect(PRIORITY_ANNOTATION, workloads);
+    } else if (!templateOwnerOf(obj)) noEffect(PRIORITY_ANNOTATION, WORKLOADS);
     else if (templateOwnerOf(obj)!.spec.template.spec.priorityClassName !== undefined) {
       const owner = templateOwnerOf(obj)!;
       issues.push({

@@ -297,12 +297,19 @@ function leadingZeroModes(node: YamlNode | null, path: PathSegment[], out: { pat
       if (!isScalar(k)) continue;
       const name = k.value === null ? "" : String(k.value);
       const v = pair.value as YamlNode | null;
+      // One path, pushed and popped on the way down and copied for a mode found (as in nonJsonValues).
+      path.push(name);
       if ((name === "mode" || name === "defaultMode") && isScalar(v) && typeof v.value === "number" && /^0[0-9]+$/.test(v.source ?? "") && v.value === Number(v.source)) {
-        out.push({ path: [...path, name], source: v.source! });
-      } else leadingZeroModes(v ?? null, [...path, name], out);
+        out.push({ path: [...path], source: v.source! });
+      } else leadingZeroModes(v ?? null, path, out);
+      path.pop();
     }
   } else if (isSeq(node)) {
-    for (const [i, item] of node.items.entries()) leadingZeroModes((item as YamlNode | null) ?? null, [...path, i], out);
+    for (let i = 0; i < node.items.length; i++) {
+      path.push(i);
+      leadingZeroModes((node.items[i] as YamlNode | null) ?? null, path, out);
+      path.pop();
+    }
   }
 }
 
@@ -353,14 +360,33 @@ function findComplexKeys(node: YamlNode | null, out: number[]): void {
  * Values YAML can express but JSON (and so Kubernetes) cannot: !!binary, !!set, !!omap, timestamps under
  * %YAML 1.1, .inf and .nan. Returns each with its path; plain data yields [].
  */
-function nonJsonValues(v: unknown, path: PathSegment[]): { path: PathSegment[]; what: string }[] {
-  if (typeof v === "number") return Number.isFinite(v) ? [] : [{ path, what: `the number ${String(v)}` }];
-  if (v === null || typeof v !== "object") return [];
-  if (Array.isArray(v)) return v.flatMap((x, i) => nonJsonValues(x, [...path, i]));
-  if (v instanceof Uint8Array) return [{ path, what: "binary data (!!binary)" }];
-  if (v instanceof Set) return [{ path, what: "a set (!!set)" }];
-  if (v instanceof Map) return [{ path, what: "an ordered map (!!omap)" }];
-  if (v instanceof Date) return [{ path, what: "a timestamp" }];
-  if (Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null) return [{ path, what: "a tagged value" }];
-  return Object.entries(v).flatMap(([k, x]) => nonJsonValues(x, [...path, k]));
+function nonJsonValues(v: unknown, path: PathSegment[], out: { path: PathSegment[]; what: string }[] = []): { path: PathSegment[]; what: string }[] {
+  // One path, pushed and popped on the way down, copied only for a value found: every document of every
+  // file goes through here, and a path array per field was a good part of the load's garbage.
+  const found = (what: string): void => {
+    out.push({ path: [...path], what });
+  };
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) found(`the number ${String(v)}`);
+  } else if (v === null || typeof v !== "object") {
+    // a string, a boolean or null
+  } else if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      path.push(i);
+      nonJsonValues(v[i], path, out);
+      path.pop();
+    }
+  } else if (v instanceof Uint8Array) found("binary data (!!binary)");
+  else if (v instanceof Set) found("a set (!!set)");
+  else if (v instanceof Map) found("an ordered map (!!omap)");
+  else if (v instanceof Date) found("a timestamp");
+  else if (Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null) found("a tagged value");
+  else {
+    for (const k of Object.keys(v)) {
+      path.push(k);
+      nonJsonValues((v as Record<string, unknown>)[k], path, out);
+      path.pop();
+    }
+  }
+  return out;
 }

@@ -51,6 +51,12 @@ class Pack {
     private readonly fanout: Uint32Array,
   ) {}
 
+  /**
+   * The last object read whole by bytesAt: a bounded read (PackReader.size, its header) is followed by the
+   * read of the same object (readBlobBounded), which gets these bytes instead of reading them again.
+   */
+  private last: { offset: number; bytes: Buffer } | undefined;
+
   /** Opens a pack by its .idx path; undefined for an index this reader does not know (version 1). */
   static async open(idxPath: string, packPath: string): Promise<Pack | undefined> {
     const idx = await fsp.readFile(idxPath);
@@ -101,10 +107,15 @@ class Pack {
       if (this.bounds[mid]! <= offset) lo = mid + 1;
       else hi = mid;
     }
-    const end = Math.min(this.bounds[lo]!, offset + max);
+    const whole = this.bounds[lo]!;
+    const end = Math.min(whole, offset + max);
+    if (this.last?.offset === offset) return this.last.bytes.subarray(0, end - offset);
     const buf = Buffer.allocUnsafe(end - offset);
     const bytesRead = readSync(this.fd, buf, 0, buf.length, offset);
-    return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    const bytes = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    // Kept only when it is the whole object (the pack file never changes: a new set of packs is a new Pack).
+    if (end === whole && bytesRead === buf.length) this.last = { offset, bytes };
+    return bytes;
   }
 
   close(): void {
@@ -272,15 +283,25 @@ export class PackReader {
         base = at === undefined ? undefined : this.unpack(pack, packIndex, at, depth + 1);
       }
       if (base === undefined) return undefined;
-      const delta = inflateSync(bytes.subarray(pos));
+      const delta = inflateSync(bytes.subarray(pos), outputChunk(size));
       if (delta.length !== size) throw new Error(`pack object at ${offset}: delta is ${delta.length} bytes, header says ${size}`);
       return { type: base.type, data: applyDelta(base.data, delta) };
     }
     if (type !== "commit" && type !== "tree" && type !== "blob" && type !== "tag") return undefined;
-    const data = inflateSync(bytes.subarray(pos));
+    const data = inflateSync(bytes.subarray(pos), outputChunk(size));
     if (data.length !== size) throw new Error(`pack object at ${offset}: ${data.length} bytes, header says ${size}`);
     return { type, data };
   }
+}
+
+/**
+ * zlib's output chunk for an object whose header says `size` bytes: one byte more than that (zlib takes a
+ * full chunk as "more may come"), at most zlib's default of 16 KiB. Each inflateSync allocates its first
+ * chunk whole, so a 300-byte manifest cost 16 KiB of garbage; a wrong size only changes how the output is
+ * gathered, and the length is checked after.
+ */
+function outputChunk(size: number): { chunkSize: number } {
+  return { chunkSize: Math.min(Math.max(size + 1, zlib.Z_MIN_CHUNK), 16 * 1024) };
 }
 
 /** Compressed bytes read to learn an object's size: its header, and the start of a delta's instructions. */

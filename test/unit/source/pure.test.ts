@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
 import { patchUnbornHead } from "../../../operator/src/source/http.js";
 import { assertRefName } from "../../../operator/src/source/refs.js";
-import { buildDirectory, normalizeDir } from "../../../operator/src/source/repository.js";
+import { buildDirectory } from "../../../operator/src/source/commits.js";
+import { normalizeDir } from "../../../operator/src/source/read.js";
 import { mirrorPath, parseRepoLocation, redactUrl } from "../../../operator/src/source/url.js";
 
 describe("parseRepoLocation", () => {
