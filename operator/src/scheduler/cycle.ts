@@ -5,7 +5,7 @@
 import type { TermGroup } from "./cluster.js";
 import type { ScorePart, TermCounter } from "./interpod.js";
 import type { PodInfo } from "./podinfo.js";
-import type { HardSpread, SoftSpread } from "./spread.js";
+import type { HardSpread, SoftSpreadPlan } from "./spread.js";
 import type { CycleState } from "./types.js";
 
 /**
@@ -36,7 +36,7 @@ export class Cycle {
   readonly existingAnti: TermGroup[] = [];
   /** cluster.groups.length when this cycle was resolved (a new term group means resolving again). */
   groupsSeen = 0;
-  softSpread: SoftSpread[] | undefined;
+  softSpread: SoftSpreadPlan | undefined;
   interParts: ScorePart[] | undefined;
   state: CycleState = new Map();
 
@@ -65,5 +65,7 @@ export const EMPTY_LIST: readonly never[] = [];
 
 /** The claims of a pod and their nodes as one string (two pods with equal signatures filter alike). */
 function claimsSig(claims: PodInfo["req"]["claims"]): string {
+  // Most pods have no claims: the same "" without building an array and a string per pod.
+  if (claims === undefined || claims.length === 0) return "";
   return (claims ?? EMPTY_LIST).map((c) => `${c.name}\u0000${c.node ?? ""}`).join("\u0001");
 }

@@ -304,7 +304,7 @@ export class Engine {
 
   /** Runs the cycle's filters on node i: 0 when the pod fits, else the id of the first failing filter's reasons. */
   filter(cy: Cycle, i: number): number {
-    if (cy.canonical) return this.filterCanonical(cy, i);
+    if (cy.canonical) return this.filterCanonical(cy, i, cy.fSpread);
     const fs = cy.filters;
     for (let k = 0; k < fs.length; k++) {
       const code = fs[k]!;
@@ -340,8 +340,11 @@ export class Engine {
     }
   }
 
-  /** filter() for the default order: the same checks, straight-line (the hot loop of every pass). */
-  private filterCanonical(cy: Cycle, i: number): number {
+  /**
+   * filter() for the default order: the same checks, straight-line (the hot loop of every pass). `spread`:
+   * run PodTopologySpread (false when the scan's per-domain verdicts already passed the node).
+   */
+  private filterCanonical(cy: Cycle, i: number, spread: boolean): number {
     const cl = this.cl;
     const p = cy.p;
     if (cy.fUnschedulable && cl.unschedulable[i] === 1) return this.rUnschedulable;
@@ -363,7 +366,7 @@ export class Engine {
       const r = volumeStatus(this, p, i);
       if (r !== 0) return r;
     }
-    if (cy.fSpread) {
+    if (spread) {
       const r = spreadStatus(this, cy, i);
       if (r !== 0) return r;
     }
@@ -403,6 +406,9 @@ export class Engine {
     const feasible = this.feasible;
     const statuses = this.statuses;
     const quick = cy.fSpread ? quickSpread(this, cy) : undefined;
+    // Every DoNotSchedule constraint has its per-domain verdict: a node they pass passes spreadStatus (the same
+    // counts and minimum, unchanged during the scan), so the straight-line filter need not check it again.
+    const quickAll = quick !== undefined && quick.length === cy.spread.length && cy.canonical;
     let m = 0;
     let processed = 0;
     const start = this.nextStart;
@@ -415,7 +421,7 @@ export class Engine {
         statuses[i] = this.rSpread;
         continue;
       }
-      const r = this.filter(cy, i);
+      const r = quickAll ? this.filterCanonical(cy, i, false) : this.filter(cy, i);
       statuses[i] = r;
       if (r === 0) {
         feasible[m++] = i;

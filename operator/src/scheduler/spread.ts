@@ -53,6 +53,16 @@ export interface SoftSpread {
   readonly base: number;
 }
 
+/** The soft constraints of a template, resolved for scoring (PreScore), once per Cycle. */
+export interface SoftSpreadPlan {
+  readonly constraints: readonly SoftSpread[];
+  /**
+   * With explicit constraints, the nodes that have every key (1), read instead of each node's labels for each
+   * pod scored; undefined when no node can lack one (system defaults, or hostname keys only).
+   */
+  readonly hasKeys: Uint8Array | undefined;
+}
+
 /** The matcher of a spreading selector: pods of the pod's namespace matching it, terminating ones excluded. */
 function spreadMatcher(engine: Engine, p: PodInfo, c: SpreadConstraint): Matcher | undefined {
   const cl = engine.cl;
@@ -158,18 +168,19 @@ export function spreadScore(engine: Engine, cy: Cycle, f: Int32Array, m: number,
   const p = cy.p;
   const cs = p.spreadSoft;
   if (cs.length === 0 || m === 0) return 0;
-  const cl = engine.cl;
   const requireAll = !p.spreadSystemDefault;
-  const plan = (cy.softSpread ??= softSpreadPlan(engine, cy, requireAll));
+  const resolved = (cy.softSpread ??= softSpreadPlan(engine, cy, requireAll));
+  const plan = resolved.constraints;
   // With explicit constraints, nodes missing a key are ignored (score 0): marked out[k] = -1 meanwhile.
   let ignored = 0;
-  if (requireAll) {
+  const hasKeys = resolved.hasKeys;
+  if (hasKeys !== undefined) {
     for (let k = 0; k < m; k++) {
-      const i = f[k]!;
-      let ok = true;
-      for (const c of cs) if (!cl.hasKey(i, c.key)) ok = false;
-      out[k] = ok ? 0 : -1;
-      if (!ok) ignored++;
+      if (hasKeys[f[k]!] === 1) out[k] = 0;
+      else {
+        out[k] = -1;
+        ignored++;
+      }
     }
   } else out.fill(0, 0, m);
   // topologyNormalizingWeight: log(number of domains among the scored nodes + 2).
@@ -235,11 +246,20 @@ export function spreadScore(engine: Engine, cy: Cycle, f: Int32Array, m: number,
 }
 
 /** Resolves the soft constraints' matchers and counters (PreScore's initPreScoreState, once per template). */
-function softSpreadPlan(engine: Engine, cy: Cycle, requireAll: boolean): SoftSpread[] {
+function softSpreadPlan(engine: Engine, cy: Cycle, requireAll: boolean): SoftSpreadPlan {
   const cl = engine.cl;
   const cs = cy.p.spreadSoft;
   const keys = cs.map((c) => c.key);
-  return cs.map((c): SoftSpread => {
+  // Every node has a hostname. The signature has one NUL, eligibility's two or more: the masks never mix.
+  const needKeys = keys.filter((k) => k !== HOSTNAME_KEY);
+  const hasKeys =
+    requireAll && needKeys.length > 0
+      ? cl.mask(`keys\u0000${needKeys.join("\u0001")}`, (i) => {
+          for (const k of needKeys) if (!cl.hasKey(i, k)) return false;
+          return true;
+        })
+      : undefined;
+  const constraints = cs.map((c): SoftSpread => {
     const domains = cl.domains(c.key);
     const matcher = spreadMatcher(engine, cy.p, c);
     const hostname = c.key === HOSTNAME_KEY;
@@ -252,4 +272,5 @@ function softSpreadPlan(engine: Engine, cy: Cycle, requireAll: boolean): SoftSpr
     if (seen === undefined) engine.stamps.set(domains, (seen = new Int32Array(domains.values.length)));
     return { c, domains, hostname, perNode: hostname ? matcher?.perNode : undefined, counts, seen, base: c.maxSkew - 1 };
   });
+  return { constraints, hasKeys };
 }
