@@ -398,8 +398,8 @@ export class Engine {
 
   /**
    * findNodesThatPassFilters: from the round-robin start, filter nodes until `limit` feasible ones are found
-   * (feasible indexes in this.feasible; the reason id of each rejected node in this.statuses). Advances the
-   * start past the nodes processed. Returns the number of feasible nodes.
+   * (feasible indexes in this.feasible). When none is, this.statuses holds the reason id of every node (only
+   * then is it read). Advances the start past the nodes processed. Returns the number of feasible nodes.
    */
   findFeasible(cy: Cycle, limit: number, advance = true): number {
     const n = this.cl.n;
@@ -409,6 +409,10 @@ export class Engine {
     // Every DoNotSchedule constraint has its per-domain verdict: a node they pass passes spreadStatus (the same
     // counts and minimum, unchanged during the scan), so the straight-line filter need not check it again.
     const quickAll = quick !== undefined && quick.length === cy.spread.length && cy.canonical;
+    // One verdict (one constraint over few domains, the common case) is read inline.
+    const q0 = quick !== undefined && quick.length === 1 ? quick[0]! : undefined;
+    const q0of = q0?.of;
+    const q0ok = q0?.ok;
     let m = 0;
     let processed = 0;
     const start = this.nextStart;
@@ -416,11 +420,12 @@ export class Engine {
       let i = start + k;
       if (i >= n) i -= n;
       processed++;
-      if (quick !== undefined && quickReject(quick, i)) {
-        // Spreading rejects the node whatever comes first; the exact reason is only needed if nothing fits.
-        statuses[i] = this.rSpread;
-        continue;
-      }
+      // Spreading rejects the node whatever comes first; the exact reason is only needed if nothing fits, and
+      // then every node is filtered again below: no status is written for it here.
+      if (q0of !== undefined) {
+        const d = q0of[i]!;
+        if (d < 0 || q0ok![d] === 0) continue;
+      } else if (quick !== undefined && quickReject(quick, i)) continue;
       const r = quickAll ? this.filterCanonical(cy, i, false) : this.filter(cy, i);
       statuses[i] = r;
       if (r === 0) {

@@ -205,8 +205,9 @@ export function spreadScore(engine: Engine, cy: Cycle, f: Int32Array, m: number,
     weights[ci] = Math.log(size + 2);
   }
   // Raw score per node, one constraint at a time (tight loops), then rounded as the plugin returns
-  // int64(math.Round(score)), then normalized.
-  for (let ci = 0; ci < plan.length; ci++) {
+  // int64(math.Round(score)) in the last constraint's loop, then normalized.
+  const last = plan.length - 1;
+  for (let ci = 0; ci < last; ci++) {
     const s = plan[ci]!;
     const w = weights[ci]!;
     const base = s.base;
@@ -228,13 +229,26 @@ export function spreadScore(engine: Engine, cy: Cycle, f: Int32Array, m: number,
   }
   let min = Infinity;
   let max = 0;
-  for (let k = 0; k < m; k++) {
-    const v = out[k]!;
-    if (v < 0) continue;
-    const r = Math.round(v);
-    out[k] = r;
-    if (r < min) min = r;
-    if (r > max) max = r;
+  {
+    const s = plan[last]!;
+    const w = weights[last]!;
+    const base = s.base;
+    const of = s.domains.of;
+    const perNode = s.perNode;
+    const counts = s.counts;
+    for (let k = 0; k < m; k++) {
+      let v = out[k]!;
+      if (v < 0) continue;
+      if (perNode !== undefined) v += perNode[f[k]!]! * w + base;
+      else {
+        const d = of[f[k]!]!;
+        if (d >= 0) v += counts !== undefined ? counts[d]! * w + base : base;
+      }
+      const r = Math.round(v);
+      out[k] = r;
+      if (r < min) min = r;
+      if (r > max) max = r;
+    }
   }
   for (let k = 0; k < m; k++) {
     const s = out[k]!;
