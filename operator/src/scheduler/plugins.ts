@@ -1,7 +1,8 @@
 /**
  * The built-in plugins as profile entries, and the default profile that lists them in kube-scheduler's order
- * with Kubernetes' default weights. The plugins themselves run inside the framework (framework.ts) on the
- * scheduler's working state; these objects name them (and carry their configuration). Each also works as a
+ * with Kubernetes' default weights. The plugins themselves run inside the framework (framework.ts; each family's
+ * rules in its own file: fit.ts, ports.ts, taints.ts, node-affinity.ts, volume.ts, spread.ts, interpod.ts, images.ts)
+ * on the scheduler's working state; these objects name them (and carry their configuration). Each also works as a
  * plain FilterPlugin/ScorePlugin when called directly, on the nodes it is given.
  *
  * Default profile (kube-scheduler's getDefaultPlugins; of the volume plugins, VolumeBinding only):
@@ -12,11 +13,12 @@
  *            NodeResourcesFit 1 (LeastAllocated), NodeResourcesBalancedAllocation 1, ImageLocality 1
  */
 import { CoxError } from "../api/errors.js";
-import { BUILTIN, compileProfile, Engine, FilterCode, ScoreCode, type BuiltinSpec, type ScoringStrategy, type UtilizationShapePoint } from "./framework.js";
+import type { ScoringStrategy, UtilizationShapePoint } from "./fit.js";
+import { BUILTIN, compileProfile, Engine, FilterCode, ScoreCode, type BuiltinSpec } from "./framework.js";
 import { compilePod } from "./podinfo.js";
 import type { CycleState, FilterPlugin, NodeSnapshot, PodRequest, SchedulerProfile, ScorePlugin } from "./types.js";
 
-export type { ScoringStrategy } from "./framework.js";
+export type { ScoringStrategy } from "./fit.js";
 export * from "./reasons.js";
 
 /** The reasons a built-in filter gives a single node (the node alone is the whole fleet). */

@@ -21,7 +21,8 @@
  *
  * Pure: the what-if removals are undone before returning.
  */
-import { compileProfile, Engine, type Cycle } from "./framework.js";
+import type { Cycle } from "./cycle.js";
+import { compileProfile, Engine } from "./framework.js";
 import { isPlaced, type PodEntry } from "./cluster.js";
 import { explainPreemption } from "./explain.js";
 import { DEFAULT_PROFILE } from "./plugins.js";

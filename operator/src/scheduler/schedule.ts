@@ -10,7 +10,8 @@
  */
 import { CoxError } from "../api/errors.js";
 import { explainUnschedulable } from "./explain.js";
-import { compileProfile, Engine, type Cycle } from "./framework.js";
+import type { Cycle } from "./cycle.js";
+import { compileProfile, Engine } from "./framework.js";
 import { DEFAULT_PROFILE } from "./plugins.js";
 import { compilePod } from "./podinfo.js";
 import { preempt } from "./preemption.js";
