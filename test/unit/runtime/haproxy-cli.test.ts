@@ -149,4 +149,9 @@ describe("alertLines and bindFailures", () => {
     ]);
     expect(bindFailures(["config : [haproxy.cfg:3] : unknown keyword 'x'."])).toEqual([]);
   });
+
+  it("names each failed bind once when the same alert arrives twice", () => {
+    const alert = "Binding [haproxy.cfg:11] for frontend fe: cannot bind socket (Address already in use) for [127.0.0.1:20003]";
+    expect(bindFailures([alert, alert])).toEqual([{ bind: "127.0.0.1:20003", reason: "Address already in use", where: "haproxy.cfg:11" }]);
+  });
 });

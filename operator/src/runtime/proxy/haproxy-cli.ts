@@ -172,14 +172,19 @@ export interface BindFailure {
 
 /**
  * The binds in alert lines such as "Binding [haproxy.cfg:9] for frontend fe: cannot bind socket (Address
- * already in use) for [127.0.0.1:18482]", in the order HAProxy reported them.
+ * already in use) for [127.0.0.1:18482]", in the order HAProxy first reported them, each once (a container's
+ * log stream can deliver the same alert twice: seen once in CI under load).
  */
 export function bindFailures(lines: readonly string[]): BindFailure[] {
   const out: BindFailure[] = [];
+  const seen = new Set<string>();
   for (const line of lines) {
     const m = /cannot bind socket \(([^)]*)\) for \[(.+)\]\s*$/.exec(line);
     if (!m) continue;
     const where = /^Binding \[([^\]]+)\]/.exec(line)?.[1];
+    const key = `${m[2]}\0${m[1]}\0${where ?? ""}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     out.push({ bind: m[2]!, reason: m[1]!, ...(where !== undefined ? { where } : {}) });
   }
   return out;
