@@ -12,7 +12,9 @@
  * - "flaky": every other call fails, alternately with a 500 made up by the proxy (the engine never saw the
  *   call) and with a connection reset after the engine answered (the engine acted, its answer is lost: the
  *   case that tempts a client to do it twice). Only actions (POST, PUT, DELETE) unless `reads` is set;
- *   with `only`, only the calls it picks (method, path without the version) count and fail.
+ *   with `only`, only the calls it picks (method, path without the version) count and fail. With `perPath`,
+ *   the first, third, … call to each path fails instead (one call in two, and the call after a failed one
+ *   on the same path gets through whatever else runs beside it).
  *
  * It counts what it sees: calls, failures it injected, and per container name the creates, starts, stops
  * and removes it saw and those the engine carried out (answered 2xx), so a test can tell a retry from a
@@ -22,7 +24,7 @@ import fs from "node:fs";
 import http from "node:http";
 
 /** How the proxy treats calls; see the file comment. */
-export type FaultMode = { kind: "pass" } | { kind: "hang" } | { kind: "slow"; delayMs: number } | { kind: "flaky"; reads?: boolean; only?: (method: string, path: string) => boolean };
+export type FaultMode = { kind: "pass" } | { kind: "hang" } | { kind: "slow"; delayMs: number } | { kind: "flaky"; reads?: boolean; only?: (method: string, path: string) => boolean; perPath?: boolean };
 
 /** What happened to the calls on one container name. */
 export interface ContainerCalls {
@@ -66,6 +68,9 @@ export class EngineFaultProxy {
   /** Work waiting for the end of a hang, in arrival order. */
   private held: (() => void)[] = [];
   private flakyCount = 0;
+  /** Calls per path in a "flaky" mode with perPath. */
+  private readonly pathCounts = new Map<string, number>();
+  private perPathFaults = 0;
   private readonly byName = new Map<string, ContainerCalls>();
   private readonly nameOfId = new Map<string, string>();
   private readonly counters: FaultStats = { calls: 0, held: 0, delayed: 0, injected500: 0, injectedReset: 0 };
@@ -120,6 +125,7 @@ export class EngineFaultProxy {
   /** Zeroes every counter (names already mapped to ids stay known). */
   resetCounts(): void {
     this.byName.clear();
+    this.pathCounts.clear();
     Object.assign(this.counters, { calls: 0, held: 0, delayed: 0, injected500: 0, injectedReset: 0 });
   }
 
@@ -196,8 +202,14 @@ export class EngineFaultProxy {
     let fault: "500" | "reset" | undefined;
     const m = this.mode;
     if (m.kind === "flaky" && (m.only ? m.only(method, path) : method !== "GET" || m.reads === true)) {
-      this.flakyCount++;
-      if (this.flakyCount % 2 === 0) fault = this.flakyCount % 4 === 2 ? "500" : "reset";
+      if (m.perPath === true) {
+        const n = (this.pathCounts.get(path) ?? 0) + 1;
+        this.pathCounts.set(path, n);
+        if (n % 2 === 1) fault = this.perPathFaults++ % 2 === 0 ? "500" : "reset";
+      } else {
+        this.flakyCount++;
+        if (this.flakyCount % 2 === 0) fault = this.flakyCount % 4 === 2 ? "500" : "reset";
+      }
     }
     if (fault === "500") {
       this.counters.injected500++;

@@ -4,6 +4,7 @@
  * up, never left behind as a container nobody knows of (which, found by a later listing, held a host port
  * that had been given to another pod meanwhile); a create the engine never saw is an error, nothing made.
  * A start whose answer was lost is kept when the container runs (not removed and made again as a new pod).
+ * A read that fails fast (a 500, a reset) is made again in place; an action never is.
  */
 import path from "node:path";
 import { rm } from "node:fs/promises";
@@ -114,6 +115,25 @@ describe.skipIf(!enabled)("DockerRuntime with answers lost after the engine acte
         ["web-13", "running"],
         ["web-14", "running"],
       ]);
+    } finally {
+      proxy.setMode({ kind: "pass" });
+      await rt.close();
+    }
+  });
+
+  it("makes a read again in place when it fails fast, so an engine failing every other read still lists whole", async () => {
+    const rt = new DockerRuntime({ endpoint: proxy.endpoint, owner: OWNER, callTimeoutMs: 10_000 });
+    proxy.resetCounts();
+    try {
+      const expected = (await direct.list()).map((c) => c.id);
+      expect(expected.length).toBeGreaterThan(2);
+      // One list or inspect in two fails (the first of each path), alternately with a 500 and with a reset
+      // after the engine answered; the next call on the same path gets through.
+      proxy.setMode({ kind: "flaky", perPath: true, only: (method, p) => method === "GET" && (p === "/containers/json" || /^\/containers\/[^/]+\/json$/.test(p)) });
+      for (let i = 0; i < 5; i++) expect((await rt.list()).map((c) => c.id)).toEqual(expected);
+      const { injected500, injectedReset } = proxy.stats();
+      expect(injected500).toBeGreaterThan(2);
+      expect(injectedReset).toBeGreaterThan(2);
     } finally {
       proxy.setMode({ kind: "pass" });
       await rt.close();

@@ -3,9 +3,11 @@
  * the API version negotiated and pinned (again once on a version mismatch), at most maxConcurrentCalls
  * calls in flight (separate pools of the same size for stop() and usage(), which wait inside the engine),
  * a deadline per call enforced with abort signals, failures as CoxErrors (client.ts classifyEngineError),
- * and every call's duration reported to onCall.
+ * a read that failed fast made again in place (never an action), and every call's duration reported to onCall.
  */
 import type Docker from "dockerode";
+import { setTimeout as sleep } from "node:timers/promises";
+import { backoffDelay, type Backoff } from "../../api/backoff.js";
 import { isCoxError } from "../../api/errors.js";
 import { LABELS } from "../labels.js";
 import { chooseApiVersion, isApiVersionMismatch, type EngineVersionReport } from "./api-version.js";
@@ -29,6 +31,22 @@ interface CallOptions {
   signal?: AbortSignal;
   /** The pool of slots the call holds (default: the node's call limit). */
   semaphore?: Semaphore;
+}
+
+/** How many times a read that failed fast is made again (see DockerEngine.call). */
+const READ_RETRIES = 2;
+/** The wait before each repeated read: 50 ms, then 100 ms, up to half taken off at random. */
+const READ_BACKOFF: Backoff = { initialMs: 50, maxMs: 200, jitter: 0.5 };
+/** Transport errors after which a read is made again: the connection broke, the engine may be fine. */
+const BROKEN_CONNECTION = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+
+/** True when a classified engine error is a fast failure worth one more read: a 5xx or a broken connection, not a deadline. */
+function isFastReadFailure(err: unknown): boolean {
+  if (!isCoxError(err)) return false;
+  const status = statusOf(err);
+  if (status !== undefined) return status >= 500;
+  const errno = err.details?.errno;
+  return typeof errno === "string" && BROKEN_CONNECTION.has(errno);
 }
 
 /** An error as an aborted request raises it. */
@@ -170,9 +188,24 @@ export class DockerEngine {
     }
   }
 
-  /** One engine request made as engineCall says. */
-  call<T = unknown>(what: string, req: EngineRequest, options: CallOptions = {}): Promise<T> {
-    return this.engineCall(what, (docker, signal) => dial<T>(docker, { ...req, signal }), options);
+  /**
+   * One engine request made as engineCall says. A read (GET, not a stream) that fails fast — the engine
+   * answered 5xx or the connection was reset or broken — is made again in place, up to READ_RETRIES more
+   * times after READ_BACKOFF: a read changes nothing, so doing it twice is harmless, and an engine that fails
+   * one read in two would otherwise fail most listings (a listing is many reads) and count as silent. A read
+   * that ran out its deadline is not repeated (the engine hangs: the node's grace rules decide), nor is an
+   * action (POST, PUT, DELETE: a lost answer may hide a done action; launch.ts and runtime.ts look first).
+   */
+  async call<T = unknown>(what: string, req: EngineRequest, options: CallOptions = {}): Promise<T> {
+    const retries = req.method === "GET" && req.stream !== true ? READ_RETRIES : 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.engineCall(what, (docker, signal) => dial<T>(docker, { ...req, signal }), options);
+      } catch (err) {
+        if (attempt >= retries || !isFastReadFailure(err) || options.signal?.aborted) throw err;
+        await sleep(backoffDelay(READ_BACKOFF, attempt + 1));
+      }
+    }
   }
 
   /** A container's inspect answer; undefined when the engine has no such container (404). */
