@@ -472,6 +472,24 @@ describe("ProcessRuntime with real processes", () => {
     for (const id of ids) await a.remove(id);
   });
 
+  it("removes a temporary record file a killed writer left, and keeps one whose writer still lives", async () => {
+    const stateDir = await newStateDir();
+    const rt = runtime(stateDir);
+    const c = await rt.run(launch("leftover", { command: ["sleep", "30"] }));
+    // A writer that is gone: a process that has exited, its pid not reused in the meantime.
+    const gone = spawn("true");
+    await new Promise((done) => gone.once("exit", done));
+    const dir = join(stateDir, "process");
+    const dead = `${c.id}.json.tmp-${gone.pid}-0badf00d`;
+    const live = `${c.id}.json.tmp-${process.pid}-0badf00d`;
+    for (const name of [dead, live]) await writeFile(join(dir, name), "{");
+    expect((await rt.list()).map((o) => o.id)).toContain(c.id);
+    const left = (await readdir(dir)).filter((n) => n.includes(".tmp-"));
+    expect(left).toEqual([live]);
+    await rm(join(dir, live));
+    await rt.remove(c.id);
+  });
+
   it("keeps a process running through a kill -9 of its operator; a new instance lists it and stops it", async () => {
     const stateDir = await newStateDir();
     const { op, container } = await startOperator(stateDir, "survivor", ["sleep", "60"]);

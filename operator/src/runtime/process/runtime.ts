@@ -99,6 +99,16 @@ const ROTATED_LOG = ".1";
 /** Infix of a record's temporary file (`<id>.json.tmp-<pid>-<random>`), renamed over the record. */
 const RECORD_TMP = ".tmp-";
 
+/** True while a process with this pid exists (any owner: EPERM means it exists). */
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === "EPERM";
+  }
+}
+
 /** Shell that runs the wrapper. */
 const SHELL = "/bin/sh";
 
@@ -884,6 +894,7 @@ export class ProcessRuntime implements NodeRuntime {
       if (errnoCode(err) === "ENOENT") return [];
       throw fail(`listing ${this.#dir} failed: ${String(err)}`, err);
     }
+    await this.#sweepTemporaries(names);
     const ids = names
       .filter((n) => n.endsWith(".json"))
       .map((n) => n.slice(0, -".json".length))
@@ -894,6 +905,22 @@ export class ProcessRuntime implements NodeRuntime {
       if (record !== undefined) records.push(record);
     }
     return records;
+  }
+
+  /**
+   * Removes the temporary record files of writers that are gone (a kill between write and rename leaves
+   * `<id>.json.tmp-<pid>-<random>`). Only a file whose pid no longer exists is taken: a live writer — this
+   * process or another instance on the same directory — may be about to rename it. A pid reused by some other
+   * program keeps its file until the container is removed (#removeFiles takes it then): harmless, never wrong.
+   */
+  async #sweepTemporaries(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      const at = name.indexOf(RECORD_TMP);
+      if (at < 0) continue;
+      const pid = Number.parseInt(name.slice(at + RECORD_TMP.length), 10);
+      if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || pidExists(pid)) continue;
+      await rm(join(this.#dir, name), { force: true });
+    }
   }
 
   async #write(record: ProcessRecord): Promise<void> {
