@@ -4,18 +4,15 @@
  * controller logic is exercised fast and deterministically. The same flows run on real Docker engines in
  * test/e2e.
  */
-import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
-import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { configMapYaml, deploymentYaml, nodesYaml } from "../../support/manifests.js";
 import { Reconciles } from "../../support/reconciles.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
-
-const GiB = 2 ** 30;
+import { fakeRuntimeFactory, startTestOperator, stopTestOperator } from "../../support/operator-fixture.js";
 
 describe("operator with the fake runtime", () => {
   let repo: TestRepo;
@@ -32,30 +29,12 @@ describe("operator with the fake runtime", () => {
   });
 
   afterEach(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     op = undefined;
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
   });
 
   async function start(): Promise<RunningOperator> {
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      seed: 1,
-      log: lineLogger((l) => lines.push(l)),
-      runtimeFactory: (node) => {
-        let rt = runtimes.get(node.name);
-        if (!rt) {
-          rt = new FakeRuntime({ name: node.name, cpuMillis: 2000, memoryBytes: 4 * GiB });
-          runtimes.set(node.name, rt);
-        }
-        return rt;
-      },
-    });
+    op = await startTestOperator(repo, stateDir, lines, { seed: 1, runtimeFactory: fakeRuntimeFactory(runtimes) });
     return op;
   }
 

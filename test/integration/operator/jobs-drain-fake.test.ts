@@ -6,17 +6,14 @@
  * back-off before the replacement), and the replacement runs on another node. The status file keeps the
  * eviction (the pod itself is gone).
  */
-import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
+import type { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { readJobRecord } from "../../../operator/src/status/jobs.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
-
-const GiB = 2 ** 30;
+import { fakeRuntimeFactory, startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 /** Nodes a and b on fake engines: `drainA` drains a; until then b is cordoned, so the Job's pod goes to a. */
 function nodes(drainA: boolean): string {
@@ -76,10 +73,8 @@ describe("a Job's pod on a draining node, with the fake runtime", () => {
   });
 
   afterEach(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     op = undefined;
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
   });
 
   /** The Job (and `extra` files) committed with a cordoned, the operator started, the pod running on a. */
@@ -88,20 +83,7 @@ describe("a Job's pod on a draining node, with the fake runtime", () => {
     await repo.write("job.yaml", job(backoffLimit));
     for (const [path, content] of Object.entries(extra)) await repo.write(path, content);
     await repo.commit("the Job");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      seed: 1,
-      log: lineLogger((l) => lines.push(l)),
-      runtimeFactory: (node) => {
-        let rt = runtimes.get(node.name);
-        if (!rt) runtimes.set(node.name, (rt = new FakeRuntime({ name: node.name, cpuMillis: 2000, memoryBytes: 4 * GiB })));
-        return rt;
-      },
-    });
+    op = await startTestOperator(repo, stateDir, lines, { seed: 1, runtimeFactory: fakeRuntimeFactory(runtimes) });
     await withLog(waitFor("the Job's pod running on a", async () => (await running()).map((c) => c.node).join() === "a", 20_000, 100));
   }
 
@@ -116,7 +98,7 @@ describe("a Job's pod on a draining node, with the fake runtime", () => {
 
   const record = () => readJobRecord(op!.store.getFile("jobs/default/work.yaml") ?? "");
   const workload = () => op!.store.getWorkload("Job", "default", "work");
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
 
   async function drainA(): Promise<void> {
     await repo.write("nodes.yaml", nodes(true));

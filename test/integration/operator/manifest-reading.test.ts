@@ -4,22 +4,20 @@
  * while the previous commit keeps running; /healthz answers while a large commit is being parsed; and
  * nothing keeps a replaced commit's parsed objects beyond the bounded parse cache.
  */
-import { symlink, rm, writeFile } from "node:fs/promises";
+import { symlink, writeFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManifestCache } from "../../../operator/src/manifest/index.js";
-import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
+import type { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
-import { startOperator, type OperatorOptions, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { OperatorOptions, RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
-
-const GiB = 2 ** 30;
+import { fakeRuntimeFactory, startTestOperator, stopTestOperator } from "../../support/operator-fixture.js";
 
 describe("the operator reading commits", () => {
   let repo: TestRepo;
@@ -36,31 +34,12 @@ describe("the operator reading commits", () => {
   });
 
   afterEach(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     op = undefined;
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
   });
 
   async function start(extra: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      seed: 1,
-      log: lineLogger((l) => lines.push(l)),
-      runtimeFactory: (node) => {
-        let rt = runtimes.get(node.name);
-        if (!rt) {
-          rt = new FakeRuntime({ name: node.name, cpuMillis: 4000, memoryBytes: 4 * GiB });
-          runtimes.set(node.name, rt);
-        }
-        return rt;
-      },
-      ...extra,
-    });
+    op = await startTestOperator(repo, stateDir, lines, { seed: 1, runtimeFactory: fakeRuntimeFactory(runtimes, 4000), ...extra });
     return op;
   }
 

@@ -9,15 +9,13 @@
  *   it; adding the node back to Git cancels the leaving, its pods stay;
  * - a removed node that does not answer leaves at once (long before its grace period would make it NotReady).
  */
-import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { fakeRuntimeFactory, startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
-const GiB = 2 ** 30;
 const OWNER = "Deployment/default/web";
 
 /** The Node manifests: a (unless `withoutA`), and b (cordoned while `cordonB`). */
@@ -81,34 +79,22 @@ describe("a Node removed from Git, with fake runtimes", () => {
   });
 
   afterEach(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     op = undefined;
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
   });
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
   const pods = () => op!.fleet.pods(OWNER);
   const node = (name: string) => op!.fleet.listNodes().find((n) => n.config.name === name);
   const summaryLine = (name: string) => op!.store.summary()?.nodes.find((n) => n.name === name);
 
   /** The operator on the test's repository, state directory and fake engines (which outlive a restart). */
   function launch(): Promise<RunningOperator> {
-    return startOperator({
-      repo: repo.dir,
-      stateDir,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
+    return startTestOperator(repo, stateDir, lines, {
       // Long: a node that does not answer stays Ready (its condition) through every test.
       nodeGraceMs: 120_000,
       seed: 1,
-      log: lineLogger((l) => lines.push(l)),
-      runtimeFactory: (n) => {
-        let rt = runtimes.get(n.name);
-        if (!rt) runtimes.set(n.name, (rt = new FakeRuntime({ name: n.name, cpuMillis: 2000, memoryBytes: 4 * GiB })));
-        return rt;
-      },
+      runtimeFactory: fakeRuntimeFactory(runtimes),
     });
   }
 
