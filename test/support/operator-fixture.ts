@@ -1,11 +1,14 @@
 /**
  * The set-up most operator integration tests share: the whole operator in the test process on a real Git
  * repository, polling fast and writing status soon, its log lines kept so that a failure can show them,
- * and what is left removed after; and a fleet of fake engines for the tests that run on one.
+ * and what is left removed after; a fleet of fake engines for the tests that run on one, and the Node
+ * manifests of a Docker test fleet with a node drained, cordoned or removed.
  */
 import { rm } from "node:fs/promises";
+import { parseAllDocuments, stringify } from "yaml";
 import { FakeRuntime } from "../../operator/src/runtime/fake/index.js";
 import { startOperator, type OperatorOptions, type RunningOperator } from "../../operator/src/sync/operator.js";
+import type { TestFleet } from "./docker-fleet.js";
 import type { TestRepo } from "./git-repo.js";
 import { lineLogger } from "./log.js";
 
@@ -54,4 +57,20 @@ export async function stopTestOperator(op: RunningOperator | undefined, repo: Te
   await op?.stop();
   await repo?.cleanup();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
+}
+
+/**
+ * The Node manifests of `fleet` (TestFleet.nodeManifests), in its order: without the node named `without`,
+ * with `drain: true` on the node named `drain` and `unschedulable: true` on the node named `cordon`.
+ */
+export function fleetNodes(fleet: TestFleet, edits: { drain?: string | undefined; cordon?: string | undefined; without?: string | undefined }): string {
+  return parseAllDocuments(fleet.nodeManifests())
+    .map((d) => d.toJSON() as { metadata: { name: string }; spec: Record<string, unknown> })
+    .filter((n) => n.metadata.name !== edits.without)
+    .map((n) => {
+      if (n.metadata.name === edits.drain) n.spec.drain = true;
+      if (n.metadata.name === edits.cordon) n.spec.unschedulable = true;
+      return stringify(n);
+    })
+    .join("---\n");
 }

@@ -9,11 +9,9 @@
  * - with minAvailable 1 the drain proceeds one pod at a time: every removal event names one pod, and the
  *   operator's own view of the pods (what the budget counts) never has fewer than 1 ready pod.
  */
-import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import type { SummaryRecord, WorkloadRecord } from "../../../operator/src/status/types.js";
 import type { BudgetRecord } from "../../../operator/src/status/disruption-budgets.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
@@ -21,7 +19,7 @@ import { statusFile } from "../../support/in-process-operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { fleetNodes, startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-pdb-test";
 const OWNER = "Deployment/default/web";
@@ -71,17 +69,9 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
   let second = "";
 
   /** The fleet's Node manifests with node 1 drained (or not) and node 2 cordoned (or not). */
-  const nodes = (drainFirst: boolean, cordonSecond: boolean): string =>
-    parseAllDocuments(fleet.nodeManifests())
-      .map((d) => {
-        const n = d.toJSON() as { metadata: { name: string }; spec: Record<string, unknown> };
-        if (n.metadata.name === first && drainFirst) n.spec.drain = true;
-        if (n.metadata.name === second && cordonSecond) n.spec.unschedulable = true;
-        return stringify(n);
-      })
-      .join("---\n");
+  const nodes = (drainFirst: boolean, cordonSecond: boolean): string => fleetNodes(fleet, { drain: drainFirst ? first : undefined, cordon: cordonSecond ? second : undefined });
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
   const record = () => statusFile<WorkloadRecord>(op!, repo, "workloads/default/deployment-web.yaml");
 
   beforeAll(async () => {
@@ -95,22 +85,11 @@ describe.skipIf(!enabled)("PodDisruptionBudgets hold a drain on two Docker engin
     await repo.write("apps/web.yaml", DEPLOYMENT);
     await repo.write("apps/web-budget.yaml", budget(2));
     await repo.commit("web on node 1, guarded by a budget of 2");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      log: lineLogger((l) => lines.push(l)),
-      proxyFactory: () => new FakeProxy(),
-    });
+    op = await startTestOperator(repo, stateDir, lines, { instance: INSTANCE, proxyFactory: () => new FakeProxy() });
   }, 180_000);
 
   afterAll(async () => {
-    await op?.stop();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await stopTestOperator(op, repo, stateDir);
     await fleet?.stop();
   });
 

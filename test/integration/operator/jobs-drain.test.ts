@@ -9,21 +9,19 @@
  *   eviction and counts it as failed (Kubernetes' DisruptionTarget without a podFailurePolicy), and after
  *   the pod-failure back-off the replacement runs on node 2.
  */
-import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
 import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { readJobRecord } from "../../../operator/src/status/jobs.js";
 import type { SummaryRecord } from "../../../operator/src/status/types.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { statusFile } from "../../support/in-process-operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { fleetNodes, startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-job-drain-test";
 const enabled = requireDocker("operator Job drain");
@@ -63,17 +61,9 @@ describe.skipIf(!enabled)("a Job's pod on a draining Docker engine", () => {
   let second = "";
 
   /** The fleet's Node manifests with node 1 drained (or not) and node 2 cordoned (or not). */
-  const nodes = (drainFirst: boolean): string =>
-    parseAllDocuments(fleet.nodeManifests())
-      .map((d) => {
-        const n = d.toJSON() as { metadata: { name: string }; spec: Record<string, unknown> };
-        if (n.metadata.name === first && drainFirst) n.spec.drain = true;
-        if (n.metadata.name === second && !drainFirst) n.spec.unschedulable = true;
-        return stringify(n);
-      })
-      .join("---\n");
+  const nodes = (drainFirst: boolean): string => fleetNodes(fleet, { drain: drainFirst ? first : undefined, cordon: drainFirst ? undefined : second });
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
   const record = () => readJobRecord(op!.store.getFile("jobs/default/work.yaml") ?? "");
   const workload = () => op!.store.getWorkload("Job", "default", "work");
 
@@ -98,23 +88,12 @@ describe.skipIf(!enabled)("a Job's pod on a draining Docker engine", () => {
     await repo.write("apps/job.yaml", JOB);
     await repo.write("apps/budget.yaml", BUDGET);
     await repo.commit("a Job on node 1, guarded by a budget of 1");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      log: lineLogger((l) => lines.push(l)),
-      proxyFactory: () => new FakeProxy(),
-    });
+    op = await startTestOperator(repo, stateDir, lines, { instance: INSTANCE, proxyFactory: () => new FakeProxy() });
   }, 180_000);
 
   afterAll(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     for (const e of engines) await e.close();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
     await fleet?.stop();
   });
 

@@ -6,20 +6,18 @@
  * move one at a time (never fewer than 1 ready in the operator's view, what the budget counts); then it
  * leaves — its DaemonSet pod does not hold it — and its engine is left without a pod of the operator's.
  */
-import { rm } from "node:fs/promises";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import type { WorkloadRecord } from "../../../operator/src/status/types.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { statusFile } from "../../support/in-process-operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { fleetNodes, startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-node-removal-test";
 const OWNER = "Deployment/default/web";
@@ -71,17 +69,9 @@ describe.skipIf(!enabled)("a Node removed from Git on two Docker engines", () =>
   let second = "";
 
   /** The fleet's Node manifests: node 1 (unless removed), node 2 cordoned (or not). */
-  const nodes = (withFirst: boolean, cordonSecond: boolean): string =>
-    parseAllDocuments(fleet.nodeManifests())
-      .map((d) => d.toJSON() as { metadata: { name: string }; spec: Record<string, unknown> })
-      .filter((n) => withFirst || n.metadata.name !== first)
-      .map((n) => {
-        if (n.metadata.name === second && cordonSecond) n.spec.unschedulable = true;
-        return stringify(n);
-      })
-      .join("---\n");
+  const nodes = (withFirst: boolean, cordonSecond: boolean): string => fleetNodes(fleet, { without: withFirst ? undefined : first, cordon: cordonSecond ? second : undefined });
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
 
   beforeAll(async () => {
     fleet = await startFleet({ nodes: 2, name: "op-noderm" });
@@ -93,22 +83,11 @@ describe.skipIf(!enabled)("a Node removed from Git on two Docker engines", () =>
     await repo.write("fleet/nodes.yaml", nodes(true, true));
     await repo.write("apps/web.yaml", APPS);
     await repo.commit("web on node 1 under a budget of 1, an agent on every node");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      log: lineLogger((l) => lines.push(l)),
-      proxyFactory: () => new FakeProxy(),
-    });
+    op = await startTestOperator(repo, stateDir, lines, { instance: INSTANCE, proxyFactory: () => new FakeProxy() });
   }, 240_000);
 
   afterAll(async () => {
-    await op?.stop();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await stopTestOperator(op, repo, stateDir);
     await fleet?.stop();
   });
 

@@ -9,18 +9,16 @@
  *   created again on node 2, and the operator's own view of the pods (what the budget counts) never has
  *   fewer than 1 ready pod.
  */
-import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import type { SummaryRecord, WorkloadRecord } from "../../../operator/src/status/types.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { statusFile } from "../../support/in-process-operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { fleetNodes, startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-pdb-sts-test";
 const OWNER = "StatefulSet/default/db";
@@ -69,17 +67,9 @@ describe.skipIf(!enabled)("a PodDisruptionBudget holds a StatefulSet's drain on 
   let second = "";
 
   /** The fleet's Node manifests with node 1 drained (or not) and node 2 cordoned (or not). */
-  const nodes = (drainFirst: boolean, cordonSecond: boolean): string =>
-    parseAllDocuments(fleet.nodeManifests())
-      .map((d) => {
-        const n = d.toJSON() as { metadata: { name: string }; spec: Record<string, unknown> };
-        if (n.metadata.name === first && drainFirst) n.spec.drain = true;
-        if (n.metadata.name === second && cordonSecond) n.spec.unschedulable = true;
-        return stringify(n);
-      })
-      .join("---\n");
+  const nodes = (drainFirst: boolean, cordonSecond: boolean): string => fleetNodes(fleet, { drain: drainFirst ? first : undefined, cordon: cordonSecond ? second : undefined });
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
   const record = () => statusFile<WorkloadRecord>(op!, repo, "workloads/default/statefulset-db.yaml");
 
   beforeAll(async () => {
@@ -93,22 +83,11 @@ describe.skipIf(!enabled)("a PodDisruptionBudget holds a StatefulSet's drain on 
     await repo.write("apps/db.yaml", STATEFUL_SET);
     await repo.write("apps/db-budget.yaml", budget("minAvailable: 2"));
     await repo.commit("db on node 1, guarded by a budget of 2");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      log: lineLogger((l) => lines.push(l)),
-      proxyFactory: () => new FakeProxy(),
-    });
+    op = await startTestOperator(repo, stateDir, lines, { instance: INSTANCE, proxyFactory: () => new FakeProxy() });
   }, 180_000);
 
   afterAll(async () => {
-    await op?.stop();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await stopTestOperator(op, repo, stateDir);
     await fleet?.stop();
   });
 
