@@ -10,7 +10,6 @@
  *   shows the count in Git as ignored.
  * It also prints how long one Docker statistics reading of a container takes.
  */
-import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { statusCommand } from "../../../operator/src/cli/status.js";
@@ -18,12 +17,12 @@ import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ObservedContainer } from "../../../operator/src/runtime/types.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-hpa-test";
 const enabled = requireDocker("operator autoscaler");
@@ -98,24 +97,16 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler through the operator on a D
     await repo.write("apps/burn.yaml", deployment(true, 1));
     await repo.write("apps/hpa.yaml", HPA);
     await repo.commit("a CPU burner and its autoscaler");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
+    op = await startTestOperator(repo, stateDir, lines, {
       instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
       autoscalerSyncMs: 1_000,
-      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
   }, 180_000);
 
   afterAll(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     await engine?.close();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
     await fleet?.stop();
   });
 
@@ -129,7 +120,7 @@ describe.skipIf(!enabled)("a HorizontalPodAutoscaler through the operator on a D
     return text ? (parse(text) as StatusDoc) : undefined;
   }
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
 
   it("scales a CPU-burning Deployment up to maxReplicas from Docker's statistics", async () => {
     const up = await withLog(

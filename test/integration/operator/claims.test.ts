@@ -23,12 +23,12 @@ import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ObservedContainer } from "../../../operator/src/runtime/types.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-claims-test";
 const enabled = requireDocker("operator claims");
@@ -121,14 +121,8 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
   const engines = new Map<string, DockerRuntime>();
   const lines: string[] = [];
   const start = () =>
-    startOperator({
-      repo: repo.dir,
-      stateDir,
+    startTestOperator(repo, stateDir, lines, {
       instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
       // A stopped engine is NotReady after 1 s and its pods are replaced after 2 s more (the last tests).
       nodeGraceMs: 1_000,
@@ -186,7 +180,7 @@ describe.skipIf(!enabled)("claims and hostPath volumes through the operator on t
     return { exitCode: r.exitCode, output: r.output };
   };
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
 
   it("keeps a claim's data across a pod replacement on its node, pins every pod of it there, and records the binding", async () => {
     const [first] = await withLog(

@@ -15,12 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import type { ObservedPod } from "../../../operator/src/runtime/fleet.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-daemonset-test";
 const KEY = "DaemonSet/default/agent";
@@ -95,7 +95,7 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     await fleet?.stop();
   });
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
 
   async function statusFile(path: string): Promise<string> {
     await op!.flushStatus();
@@ -133,7 +133,7 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
     await repo.write("fleet/nodes.yaml", nodes({ "node-1": { labels: { agent: "yes" } }, "node-2": { labels: { agent: "yes" }, taints: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] } }));
     await repo.write("apps/agent.yaml", daemonSet("1"));
     const c1 = await repo.commit("agent on labelled nodes");
-    op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: lineLogger((l) => lines.push(l)), proxyFactory: () => new FakeProxy() });
+    op = await startTestOperator(repo, stateDir, lines, { instance: INSTANCE, proxyFactory: () => new FakeProxy() });
     await settle(c1, "Succeeded", ["node-1"]);
     const record = parse(await statusFile("workloads/default/daemonset-agent.yaml"));
     expect(record.daemonSet).toEqual({
@@ -242,7 +242,7 @@ describe.skipIf(!enabled)("a DaemonSet through the operator on three Docker engi
       .sort();
     await op!.stop();
     const from = lines.length;
-    op = await startOperator({ repo: repo.dir, stateDir, instance: INSTANCE, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: lineLogger((l) => lines.push(l)), proxyFactory: () => new FakeProxy() });
+    op = await startTestOperator(repo, stateDir, lines, { instance: INSTANCE, proxyFactory: () => new FakeProxy() });
     // The first reconcile after the restart says where the DaemonSet is (after any pod it would create).
     await withLog(waitFor("the DaemonSet reconciled after the restart", () => lines.slice(from).some((l) => l.startsWith(`${KEY} revision `)) || undefined, 60_000));
     expect(

@@ -11,7 +11,6 @@
  *   its spec changes (its status says so), and when its node's engine stops it is not recreated on the other
  *   node: its status says NodeLost.
  */
-import { rm } from "node:fs/promises";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -20,12 +19,12 @@ import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ObservedContainer } from "../../../operator/src/runtime/types.js";
 import type { WorkloadRecord } from "../../../operator/src/status/types.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-replicasets-test";
 const enabled = requireDocker("operator replicasets");
@@ -115,14 +114,8 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
   const engines = new Map<string, DockerRuntime>();
   const lines: string[] = [];
   const start = () =>
-    startOperator({
-      repo: repo.dir,
-      stateDir,
+    startTestOperator(repo, stateDir, lines, {
       instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
       // A stopped engine is NotReady after 1 s and its pods are lost after 2 s more (the last test).
       nodeGraceMs: 1_000,
@@ -142,10 +135,8 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
   }, 180_000);
 
   afterAll(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     for (const e of engines.values()) await e.close();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
     await fleet?.stop();
   });
 
@@ -170,7 +161,7 @@ describe.skipIf(!enabled)("ReplicaSets, ReplicationControllers and bare Pods thr
 
   const removeContainer = (c: ObservedContainer & { node: string }) => new Docker({ socketPath: fleet.nodes.find((n) => n.name === c.node)!.socketPath }).getContainer(c.id).remove({ force: true });
 
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
 
   const count = (n: number, workload: string, ready?: (c: (ObservedContainer & { node: string })[]) => boolean) =>
     withLog(

@@ -13,7 +13,6 @@
  *   created again with the revision it had before (the set's current revision, which the partition kept),
  *   on its node, with its data.
  */
-import { rm } from "node:fs/promises";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -22,12 +21,12 @@ import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ObservedContainer } from "../../../operator/src/runtime/types.js";
 import type { WorkloadRecord } from "../../../operator/src/status/types.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-sts-test";
 const RECORD = "workloads/default/statefulset-web.yaml";
@@ -79,14 +78,8 @@ describe.skipIf(!enabled)("a StatefulSet through the operator on two Docker engi
   const engines = new Map<string, DockerRuntime>();
   const lines: string[] = [];
   const start = () =>
-    startOperator({
-      repo: repo.dir,
-      stateDir,
+    startTestOperator(repo, stateDir, lines, {
       instance: INSTANCE,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
-      log: lineLogger((l) => lines.push(l)),
       proxyFactory: () => new FakeProxy(),
     });
 
@@ -103,10 +96,8 @@ describe.skipIf(!enabled)("a StatefulSet through the operator on two Docker engi
   }, 180_000);
 
   afterAll(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     for (const e of engines.values()) await e.close();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
     await fleet?.stop();
   });
 
@@ -169,7 +160,7 @@ describe.skipIf(!enabled)("a StatefulSet through the operator on two Docker engi
   }
 
   const messages = (r: WorkloadRecord, reason: string) => r.events.filter((e) => e.reason === reason).map((e) => e.message);
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
 
   let nodes: Map<string, string>;
 
