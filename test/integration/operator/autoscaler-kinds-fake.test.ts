@@ -8,16 +8,15 @@
  * - a change of spec.replicas alone in Git of both is not a rollout: the commit succeeds and the counts stay;
  * - once the pods idle, both go back to minReplicas (1), the StatefulSet from its highest ordinal down.
  */
-import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import type { ObservedContainer } from "../../../operator/src/runtime/types.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator, stopTestOperator, withLogOf } from "../../support/operator-fixture.js";
 
 const GiB = 2 ** 30;
 
@@ -91,23 +90,15 @@ describe("autoscaled StatefulSets and ReplicaSets with the fake runtime", () => 
     await repo.write("web.yaml", replicaSet(1));
     await repo.write("hpa.yaml", `${hpa("StatefulSet", "db")}---\n${hpa("ReplicaSet", "web")}`);
     await repo.commit("a StatefulSet, a ReplicaSet and their autoscalers");
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
+    op = await startTestOperator(repo, stateDir, lines, {
       autoscalerSyncMs: 500,
       seed: 1,
-      log: lineLogger((l) => lines.push(l)),
       runtimeFactory: () => rt,
     });
   }, 60_000);
 
   afterAll(async () => {
-    await op?.stop();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await stopTestOperator(op, repo, stateDir);
   });
 
   /** The running containers of a workload, each made to burn `burn` millicores (set again when it changes). */
@@ -125,7 +116,7 @@ describe("autoscaled StatefulSets and ReplicaSets with the fake runtime", () => 
     const text = op!.store.getFile(`autoscalers/default/${name}.yaml`);
     return text ? (parse(text) as AutoscalerDoc) : undefined;
   };
-  const withLog = <T>(p: Promise<T>): Promise<T> => p.catch((err: Error) => Promise.reject(new Error(`${err.message}\noperator log (last 40 lines):\n${lines.slice(-40).join("\n")}`)));
+  const withLog = withLogOf(lines);
 
   /** Waits until each workload runs `n` containers (burning as told) and its record says so. */
   async function scaledTo(n: number): Promise<void> {

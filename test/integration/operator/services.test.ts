@@ -6,17 +6,16 @@
  * configured while the others serve, and nothing of an invalid commit reaches a proxy. (Real traffic through
  * a real HAProxy: services-traffic.test.ts and test/e2e/services.test.ts.)
  */
-import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CoxError } from "../../../operator/src/api/errors.js";
 import { FakeProxy, FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import type { NodeConfig } from "../../../operator/src/runtime/fleet.js";
-import { startOperator, type OperatorOptions, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { OperatorOptions, RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { deploymentYaml, serviceYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator, stopTestOperator } from "../../support/operator-fixture.js";
 
 const GiB = 2 ** 30;
 
@@ -31,10 +30,8 @@ describe("operator with Services in the repository", () => {
   });
 
   afterEach(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     op = undefined;
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
   });
 
   const proxies = new Map<string, FakeProxy>();
@@ -49,14 +46,8 @@ describe("operator with Services in the repository", () => {
     proxies.clear();
     runtimes.clear();
     lines.length = 0;
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      pollMs: 200,
-      fleetPollMs: 200,
-      statusDebounceMs: 50,
+    op = await startTestOperator(repo, stateDir, lines, {
       seed: 1,
-      log: lineLogger((l) => lines.push(l)),
       ...(opts.ingress ? { ingress: opts.ingress } : {}),
       runtimeFactory: (node) => {
         const rt = new FakeRuntime({ name: node.name, ...(opts.capacity ?? { cpuMillis: 2000, memoryBytes: 4 * GiB }) });
