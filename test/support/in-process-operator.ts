@@ -8,10 +8,10 @@ import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { ProcessRuntime } from "../../operator/src/runtime/process/index.js";
-import { startOperator, type OperatorOptions, type RunningOperator } from "../../operator/src/sync/operator.js";
+import type { OperatorOptions, RunningOperator } from "../../operator/src/sync/operator.js";
 import { runGit, tempDir, type TestRepo } from "./git-repo.js";
 import { deploymentYaml } from "./manifests.js";
-import { lineLogger } from "./log.js";
+import { startTestOperator } from "./operator-fixture.js";
 
 const HAPROXY = "/usr/sbin/haproxy";
 
@@ -68,22 +68,16 @@ export function processServiceNetwork(portRange: { from: number }): string {
 }
 
 /**
- * Starts the operator on `repo` with the process runtime, polling fast and writing status soon; the default
- * node's host ports are `portRange` (one range per suite, so that suites run side by side) and its Service
- * network follows from it (processServiceNetwork), `extra` adds options (ingress ports, …). Its log lines
- * go to `lines`.
+ * Starts the operator on `repo` with the process runtime, polling fast and writing status soon (startTestOperator
+ * of test/support/operator-fixture.ts); the default node's host ports are `portRange` (one range per suite, so
+ * that suites run side by side) and its Service network follows from it (processServiceNetwork), `extra` adds
+ * options (ingress ports, …). Its log lines go to `lines`.
  */
 export function startProcessOperator(repo: TestRepo, stateDir: string, portRange: { from: number; to: number }, lines: string[], extra: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
-  return startOperator({
-    repo: repo.dir,
-    stateDir,
+  return startTestOperator(repo, stateDir, lines, {
     runtime: "process",
-    pollMs: 200,
-    fleetPollMs: 200,
-    statusDebounceMs: 50,
     defaultPortRange: portRange,
     defaultServiceNetwork: processServiceNetwork(portRange),
-    log: lineLogger((l) => lines.push(l)),
     ...extra,
   });
 }
