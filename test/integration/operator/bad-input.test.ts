@@ -27,6 +27,7 @@ import { appDeployment, requireHaproxyAndRoot, startProcessOperator, stopProcess
 import { gitEnv, makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { lineLogger } from "../../support/log.js";
 import { waitFor } from "../../support/wait.js";
+import { stopTestOperator } from "../../support/operator-fixture.js";
 import { LONG, discoverCases, type FixtureCase } from "../../unit/manifest/fixture-files.js";
 
 const GiB = 2 ** 30;
@@ -197,9 +198,7 @@ describe("the bad-input corpus", () => {
       }, 120_000);
 
       afterAll(async () => {
-        await op?.stop();
-        await repo?.cleanup();
-        if (stateDir) await rm(stateDir, { recursive: true, force: true });
+        await stopTestOperator(op, repo, stateDir);
         if (work) await rm(work, { recursive: true, force: true });
       });
 

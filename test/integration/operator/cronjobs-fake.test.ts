@@ -6,7 +6,6 @@
  * does a CronJob leaving Git; after an operator restart the missed times start exactly one catch-up run within startingDeadlineSeconds and
  * none past it (lastScheduleTime is read back from the status branch).
  */
-import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
@@ -15,6 +14,7 @@ import { readJobRecord } from "../../../operator/src/status/jobs.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
+import { stopTestOperator } from "../../support/operator-fixture.js";
 
 const GiB = 2 ** 30;
 const MINUTE = 60_000;
@@ -69,9 +69,7 @@ describe("CronJobs with the fake runtime", () => {
   });
 
   afterEach(async () => {
-    await op?.stop();
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
+    await stopTestOperator(op, repo, stateDir);
   });
 
   const run = (cj: string, at: number) => `${cj}-${Math.floor(at / MINUTE)}`;

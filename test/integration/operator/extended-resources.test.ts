@@ -3,7 +3,6 @@
  * example.com/dongle in its Node's spec.capacity, node-1 none. A pod asking for one goes to node-2; a second
  * replica fits nowhere and stays Pending with kube-scheduler's message, in the workload's status.
  */
-import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { FakeProxy } from "../../../operator/src/runtime/fake/index.js";
@@ -14,6 +13,7 @@ import { requireDocker, startFleet, type TestFleet } from "../../support/docker-
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { waitFor } from "../../support/wait.js";
+import { stopTestOperator } from "../../support/operator-fixture.js";
 
 const INSTANCE = "cx-extended-test";
 const enabled = requireDocker("operator extended resources");
@@ -72,10 +72,8 @@ describe.skipIf(!enabled)("extended resources through the operator on a real Doc
   }, 180_000);
 
   afterAll(async () => {
-    await op?.stop();
+    await stopTestOperator(op, repo, stateDir);
     for (const e of engines) await e.close();
-    await repo?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
     await fleet?.stop();
   });
 

@@ -4,7 +4,6 @@
  * again; a changed template is a new run (the earlier run's pods go); activeDeadlineSeconds fails a Job whose
  * pod keeps running (DeadlineExceeded) and stops the pod.
  */
-import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
@@ -12,6 +11,7 @@ import { readJobRecord } from "../../../operator/src/status/jobs.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
+import { stopTestOperator } from "../../support/operator-fixture.js";
 
 const GiB = 2 ** 30;
 
@@ -46,9 +46,7 @@ describe("Jobs with the fake runtime", () => {
   });
 
   afterEach(async () => {
-    await op?.stop();
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
+    await stopTestOperator(op, repo, stateDir);
   });
 
   const ofJob = async (name: string) => (await rt.list()).filter((c) => c.labels[LABELS.workload] === name);

@@ -7,13 +7,13 @@
  * in place (same pod, same container) and then ends Succeeded (the crash, while its commit was proven,
  * fails that commit as any pod's crash does: CrashLoopBackOff).
  */
-import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
 import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { waitFor } from "../../support/wait.js";
+import { stopTestOperator } from "../../support/operator-fixture.js";
 
 const GiB = 2 ** 30;
 
@@ -50,9 +50,7 @@ describe("bare Pods with restartPolicy Never and OnFailure (fake runtime)", () =
   });
 
   afterEach(async () => {
-    await op?.stop();
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
+    await stopTestOperator(op, repo, stateDir);
   });
 
   const containersOf = async (name: string) => (await rt.list()).filter((c) => c.labels[LABELS.workload] === name);

@@ -4,7 +4,6 @@
  * pause until the promote annotation changes in Git; blue/green runs the preview beside the active set and
  * switches on promotion, removing the old set after the scale-down delay.
  */
-import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeRuntime } from "../../../operator/src/runtime/fake/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
@@ -13,6 +12,7 @@ import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo
 import { deploymentYaml, rolloutYaml } from "../../support/manifests.js";
 import { Reconciles } from "../../support/reconciles.js";
 import { waitFor } from "../../support/wait.js";
+import { stopTestOperator } from "../../support/operator-fixture.js";
 
 const GiB = 2 ** 30;
 
@@ -39,9 +39,7 @@ describe("rollout strategies (fake runtime)", () => {
   });
 
   afterEach(async () => {
-    await op?.stop();
-    await repo.cleanup();
-    await rm(stateDir, { recursive: true, force: true });
+    await stopTestOperator(op, repo, stateDir);
   });
 
   async function show(path: string): Promise<string> {
