@@ -9,14 +9,14 @@ import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerRuntime } from "../../../operator/src/runtime/docker/index.js";
 import { LABELS } from "../../../operator/src/runtime/labels.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { runCli } from "../../support/cli.js";
 import { requireDocker, startFleet, type TestFleet } from "../../support/docker-fleet.js";
 import { makeRepo, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { buildProxyImage, buildTestImages, TEST_IMAGES } from "../../support/images.js";
 import { findSecrets, gitWritten, type ScannedText } from "../../support/secret-scan.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator } from "../../support/operator-fixture.js";
 
 const HAS_DOCKER = requireDocker("env sources on Docker");
 
@@ -147,7 +147,7 @@ describe.skipIf(!HAS_DOCKER)("env from Secrets, ConfigMaps, pod fields and resou
   it("gives the container Secret, envFrom, field and resource values; a changed Secret value rolls it; the values are written nowhere", async () => {
     await ctx.repo.write("apps/web.yaml", manifests(FIRST_PASSWORD));
     const first = await ctx.repo.commit("web reads a Secret, a ConfigMap, its fields and its resources");
-    ctx.op = await startOperator({ repo: ctx.repo.dir, stateDir: ctx.stateDir, pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, log: lineLogger((l) => lines.push(l)) });
+    ctx.op = await startTestOperator(ctx.repo, ctx.stateDir, lines);
 
     const one = await webWith(FIRST_PASSWORD);
     const info = await ctx.engine.connect();

@@ -8,11 +8,11 @@
 import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ProcessRuntime } from "../../../operator/src/runtime/process/index.js";
-import { startOperator, type RunningOperator } from "../../../operator/src/sync/operator.js";
+import type { RunningOperator } from "../../../operator/src/sync/operator.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../../support/git-repo.js";
 import { configMapYaml, deploymentYaml } from "../../support/manifests.js";
 import { waitFor } from "../../support/wait.js";
-import { lineLogger } from "../../support/log.js";
+import { startTestOperator } from "../../support/operator-fixture.js";
 
 const VALUE_MARKER = "Vq81envSecretZt";
 const CONFIG_MARKER = "Cm44configSecretRw";
@@ -43,7 +43,7 @@ describe("values in the operator's messages (process runtime)", () => {
   });
 
   async function start(): Promise<RunningOperator> {
-    op = await startOperator({ repo: repo.dir, stateDir, runtime: "process", pollMs: 200, fleetPollMs: 200, statusDebounceMs: 50, defaultPortRange: { from: 62500, to: 62599 }, log: lineLogger((l) => lines.push(l)) });
+    op = await startTestOperator(repo, stateDir, lines, { runtime: "process", defaultPortRange: { from: 62500, to: 62599 } });
     return op;
   }
 
