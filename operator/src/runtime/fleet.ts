@@ -12,21 +12,21 @@
  *   decision counts it even though the container does not exist yet.
  * - Listeners get the owner keys (e.g. "Deployment/default/web") whose pods changed, never raw events.
  */
-import { backoffDelay, type Backoff } from "../api/backoff.js";
-import { CoxError, toCoxError } from "../api/errors.js";
+import { toCoxError } from "../api/errors.js";
 import type { Logger } from "../api/log.js";
 import type { NodeSnapshot, Resources } from "../scheduler/types.js";
 import { LABELS } from "./labels.js";
 import { Kubelet } from "./kubelet.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
 import type { ContainerLaunch, NodeRuntime, ObservedContainer } from "./types.js";
+import { ClaimBindings } from "./fleet/claims.js";
 import { checkHeartbeats, type HeartbeatFleet, observedNodes, returned, unlistedNodes } from "./fleet/heartbeats.js";
 import { keepUnchanged, sameElements } from "./fleet/listing.js";
 import { applyNodeConfigs, type MembershipFleet } from "./fleet/membership.js";
 import { byRuntimeName, signature, toPod } from "./fleet/pods.js";
 import { Reservations } from "./fleet/reservations.js";
 import { schedulerSnapshot } from "./fleet/scheduler-snapshot.js";
-import { runBeforeStop } from "./fleet/stopping.js";
+import { stopPod, type StopFleet } from "./fleet/stopping.js";
 import { DEFAULT_FLEET_POLL_MS, type NodeConfig, type NodeEntry, type ObservedNode, type ObservedPod, type Reservation, type RuntimeFactory } from "./fleet/types.js";
 
 export { podResources } from "./fleet/pods.js";
@@ -58,25 +58,18 @@ export interface FleetOptions {
   beforeStop?: (pod: ObservedPod, budgetMs: number) => Promise<void>;
 }
 
-/** How long a pod whose deletion failed stays Terminating before it is deleted again: 1 s doubling to 30 s. */
-const DELETE_BACKOFF: Backoff = Object.freeze({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 });
-
 /** The observed state of every node, with scheduling reservations and readiness probing. */
 export class Fleet {
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly reservations = new Reservations();
-  /**
-   * Claims bound to a node that no listing shows them on (yet): bound by a placement whose pod is being
-   * created, read back from the status branch after a restart (seedClaims), or on a node that left the fleet.
-   */
-  private readonly claimBindings = new Map<string, string>();
+  private readonly claims: ClaimBindings;
   private readonly terminating = new Set<string>();
   /** Failed deletions in a row per pod (deletePod's back-off), and the timers that end each wait. */
   private readonly deleteFailures = new Map<string, number>();
   private readonly deleteRetries = new Set<NodeJS.Timeout>();
   private readonly kubelet: Kubelet;
-  /** What the fleet's parts (fleet/heartbeats.ts, fleet/membership.ts) take of it. */
-  private readonly parts: HeartbeatFleet & MembershipFleet;
+  /** What the fleet's parts (fleet/heartbeats.ts, fleet/membership.ts, fleet/stopping.ts) take of it. */
+  private readonly parts: HeartbeatFleet & MembershipFleet & StopFleet;
   private readonly opts: Required<Omit<FleetOptions, "onChange" | "log" | "beforeStop">> & Pick<FleetOptions, "onChange" | "log" | "beforeStop">;
   private pollTimer?: NodeJS.Timeout;
   private healthTimer?: NodeJS.Timeout;
@@ -105,9 +98,14 @@ export class Fleet {
       now: () => this.opts.now(),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
+    this.claims = new ClaimBindings(this.nodes);
     this.parts = {
       nodes: this.nodes,
-      claimBindings: this.claimBindings,
+      claimBindings: this.claims.claimBindings,
+      terminating: this.terminating,
+      deleteFailures: this.deleteFailures,
+      deleteRetries: this.deleteRetries,
+      rebuildPods: (e) => this.rebuildPods(e),
       opts: this.opts,
       emit: (owners, nodes) => this.emit(owners, nodes),
       ownersOn: (entries) => this.ownersOn(entries),
@@ -190,42 +188,29 @@ export class Fleet {
     return unlistedNodes(this.nodes);
   }
 
-  /**
-   * The node a claim ("namespace/name") is bound to: the node whose engine holds its storage (the first by
-   * name, should two), else the binding recorded here (bindClaim, seedClaims); undefined while unbound.
-   */
+  /** The node a claim ("namespace/name") is bound to, undefined while unbound (fleet/claims.ts). */
   claimNode(claim: string): string | undefined {
-    for (const name of [...this.nodes.keys()].sort()) if (this.nodes.get(name)!.claims.some((c) => c.claim === claim)) return name;
-    return this.claimBindings.get(claim);
+    return this.claims.claimNode(claim);
   }
 
-  /** Binds an unbound claim to `node` (the node of its first pod); a bound claim keeps its node. */
+  /** Binds an unbound claim to `node`; a bound claim keeps its node. */
   bindClaim(claim: string, node: string): void {
-    if (this.claimNode(claim) === undefined) this.claimBindings.set(claim, node);
+    this.claims.bindClaim(claim, node);
   }
 
   /** Records bindings known from elsewhere (the status branch, after a restart), unless the claim is bound already. */
   seedClaims(bindings: Readonly<Record<string, string>>): void {
-    for (const [claim, node] of Object.entries(bindings)) this.bindClaim(claim, node);
+    this.claims.seedClaims(bindings);
   }
 
-  /** Every claim storage the nodes hold, by claim then node (a claim on two nodes is listed twice). */
+  /** Every claim storage the nodes hold, by claim then node. */
   claimVolumes(): { claim: string; node: string; volume: string }[] {
-    const out: { claim: string; node: string; volume: string }[] = [];
-    for (const [node, e] of this.nodes) for (const c of e.claims) out.push({ claim: c.claim, node, volume: c.volume });
-    return out.sort((a, b) => (a.claim !== b.claim ? (a.claim < b.claim ? -1 : 1) : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    return this.claims.claimVolumes();
   }
 
-  /**
-   * Removes a claim's storage on `node` and forgets its binding there. RuntimeCallFailed while a container
-   * uses it (the caller retries); NodeUnreachable when the node is not in the fleet or cannot remove storage.
-   */
-  async removeClaimData(claim: string, node: string): Promise<void> {
-    const e = this.nodes.get(node);
-    if (!e?.runtime.removeClaim) throw new CoxError("NodeUnreachable", `node ${node} is not in the fleet or keeps no claims: claim ${claim}'s data there is left alone`);
-    await e.runtime.removeClaim(claim);
-    e.claims = e.claims.filter((c) => c.claim !== claim);
-    if (this.claimBindings.get(claim) === node) this.claimBindings.delete(claim);
+  /** Removes a claim's storage on `node` and forgets its binding there (errors: fleet/claims.ts). */
+  removeClaimData(claim: string, node: string): Promise<void> {
+    return this.claims.removeClaimData(claim, node);
   }
 
   /** The configuration of one node. */
@@ -349,44 +334,13 @@ export class Fleet {
   /**
    * Stops (SIGTERM, grace, SIGKILL) and removes every container of a pod, in the background. The pod is
    * Terminating at once; it leaves the cache when its containers are gone. Errors are logged and the pod
-   * stays Terminating for a back-off (DELETE_BACKOFF, growing with each failure of that pod) before it
+   * stays Terminating for a back-off (DELETE_BACKOFF in fleet/stopping.ts, growing with each failure of that pod) before it
    * becomes a normal pod again, which the next reconcile deletes again: a stop that fails at once (a
    * container already gone, an engine refusing) is never retried in a tight loop, and the node's next
    * listing meanwhile shows what really is there.
    */
   deletePod(pod: ObservedPod, graceSeconds: number): void {
-    if (this.terminating.has(pod.name)) return;
-    const e = this.nodes.get(pod.node);
-    if (!e) return;
-    this.terminating.add(pod.name);
-    this.emit([pod.owner], []);
-    const done = () => {
-      this.terminating.delete(pod.name);
-      this.rebuildPods(e);
-      this.emit([pod.owner], []);
-    };
-    void (async () => {
-      try {
-        const grace = await runBeforeStop(this.opts, pod, graceSeconds, e);
-        await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
-        for (const c of pod.containers) await e.runtime.remove(c.id);
-        e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
-        for (const c of pod.containers) e.writtenDuringListing?.removed.add(c.id);
-        this.deleteFailures.delete(pod.name);
-        done();
-      } catch (err) {
-        const failures = (this.deleteFailures.get(pod.name) ?? 0) + 1;
-        this.deleteFailures.set(pod.name, failures);
-        const ms = backoffDelay(DELETE_BACKOFF, failures);
-        this.opts.log?.warn(`stopping pod ${pod.name} on ${pod.node} failed (retry in ${Math.round(ms / 100) / 10}s): ${toCoxError(err).message}`, { workload: pod.owner });
-        const timer = setTimeout(() => {
-          this.deleteRetries.delete(timer);
-          done();
-        }, ms);
-        timer.unref();
-        this.deleteRetries.add(timer);
-      }
-    })();
+    stopPod(this.parts, pod, graceSeconds);
   }
 
   /** Starts a stopped container of a pod again (restart in place) and re-lists its node. */
