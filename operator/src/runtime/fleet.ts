@@ -12,27 +12,25 @@
  *   decision counts it even though the container does not exist yet.
  * - Listeners get the owner keys (e.g. "Deployment/default/web") whose pods changed, never raw events.
  */
-import { backoffDelay, type Backoff } from "../api/backoff.js";
-import { CoxError, toCoxError } from "../api/errors.js";
+import { toCoxError } from "../api/errors.js";
 import type { Logger } from "../api/log.js";
-import type { NodeSnapshot, PodSummary, Resources } from "../scheduler/types.js";
-import { bridgeProxyPort } from "../traffic/bridge.js";
+import type { NodeSnapshot, Resources } from "../scheduler/types.js";
 import { LABELS } from "./labels.js";
-import { withPlatformLabels } from "./platform.js";
 import { Kubelet } from "./kubelet.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
 import type { ContainerLaunch, NodeRuntime, ObservedContainer } from "./types.js";
-import { failingRuntime } from "./fleet/failing-runtime.js";
+import { ClaimBindings } from "./fleet/claims.js";
+import { checkHeartbeats, type HeartbeatFleet, observedNodes, returned, unlistedNodes } from "./fleet/heartbeats.js";
 import { keepUnchanged, sameElements } from "./fleet/listing.js";
+import { applyNodeConfigs, type MembershipFleet } from "./fleet/membership.js";
 import { byRuntimeName, signature, toPod } from "./fleet/pods.js";
-import { runBeforeStop } from "./fleet/stopping.js";
+import { Reservations } from "./fleet/reservations.js";
+import { schedulerSnapshot } from "./fleet/scheduler-snapshot.js";
+import { stopPod, type StopFleet } from "./fleet/stopping.js";
 import { DEFAULT_FLEET_POLL_MS, type NodeConfig, type NodeEntry, type ObservedNode, type ObservedPod, type Reservation, type RuntimeFactory } from "./fleet/types.js";
 
 export { podResources } from "./fleet/pods.js";
 export { DEFAULT_FLEET_POLL_MS, type NodeConfig, type ObservedNode, type ObservedPod, type RuntimeFactory } from "./fleet/types.js";
-
-/** Kubernetes' default pod limit per node. */
-const DEFAULT_MAX_PODS = 110;
 
 /** Options of the fleet. */
 export interface FleetOptions {
@@ -60,27 +58,18 @@ export interface FleetOptions {
   beforeStop?: (pod: ObservedPod, budgetMs: number) => Promise<void>;
 }
 
-/** How long a pod whose deletion failed stays Terminating before it is deleted again: 1 s doubling to 30 s. */
-const DELETE_BACKOFF: Backoff = Object.freeze({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 });
-
 /** The observed state of every node, with scheduling reservations and readiness probing. */
 export class Fleet {
   private readonly nodes = new Map<string, NodeEntry>();
-  private readonly reservations = new Map<string, Reservation>();
-  /**
-   * Claims bound to a node that no listing shows them on (yet): bound by a placement whose pod is being
-   * created, read back from the status branch after a restart (seedClaims), or on a node that left the fleet.
-   */
-  private readonly claimBindings = new Map<string, string>();
+  private readonly reservations = new Reservations();
+  private readonly claims: ClaimBindings;
   private readonly terminating = new Set<string>();
   /** Failed deletions in a row per pod (deletePod's back-off), and the timers that end each wait. */
   private readonly deleteFailures = new Map<string, number>();
   private readonly deleteRetries = new Set<NodeJS.Timeout>();
-  /** See setReservedHostPorts. */
-  private reservedHostPorts = new Set<number>();
-  /** Preemptors' nominated nodes (Kubernetes' nominatedNodeName), by owner: room held for them. */
-  private readonly nominations = new Map<string, { node: string; priority: number; requests: Resources; requestsForScoring: Resources; expiresAt: number }>();
   private readonly kubelet: Kubelet;
+  /** What the fleet's parts (fleet/heartbeats.ts, fleet/membership.ts, fleet/stopping.ts) take of it. */
+  private readonly parts: HeartbeatFleet & MembershipFleet & StopFleet;
   private readonly opts: Required<Omit<FleetOptions, "onChange" | "log" | "beforeStop">> & Pick<FleetOptions, "onChange" | "log" | "beforeStop">;
   private pollTimer?: NodeJS.Timeout;
   private healthTimer?: NodeJS.Timeout;
@@ -98,7 +87,7 @@ export class Fleet {
     this.kubelet = new Kubelet({
       runtimeOf: (node) => this.nodes.get(node)?.runtime,
       addressOf: (node) => this.nodes.get(node)?.config.address,
-      busy: (pod) => this.terminating.has(pod) || this.reservations.has(pod),
+      busy: (pod) => this.terminating.has(pod) || this.reservations.byPod.has(pod),
       nodeReady: (node) => this.nodes.get(node)?.ready === true,
       changed: (owner) => this.emit([owner], []),
       relist: (node) => {
@@ -109,6 +98,22 @@ export class Fleet {
       now: () => this.opts.now(),
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
+    this.claims = new ClaimBindings(this.nodes);
+    this.parts = {
+      nodes: this.nodes,
+      claimBindings: this.claims.claimBindings,
+      terminating: this.terminating,
+      deleteFailures: this.deleteFailures,
+      deleteRetries: this.deleteRetries,
+      rebuildPods: (e) => this.rebuildPods(e),
+      opts: this.opts,
+      emit: (owners, nodes) => this.emit(owners, nodes),
+      ownersOn: (entries) => this.ownersOn(entries),
+      deletePod: (pod, graceSeconds) => this.deletePod(pod, graceSeconds),
+      decorate: (p) => this.decorate(p),
+      refreshEntry: (e) => this.refreshEntry(e),
+      scheduleRelist: (e) => this.scheduleRelist(e),
+    };
   }
 
   /** Starts polling and probing. Call setNodes first. */
@@ -145,98 +150,8 @@ export class Fleet {
    * with `drain: true`, ObservedNode.leaving) until a later call leaves it out; one back in `configs`
    * stops leaving. Returns the names of removed nodes, whose pods the caller must move.
    */
-  async setNodes(configs: readonly NodeConfig[], leaving: readonly string[] = []): Promise<string[]> {
-    const wanted = new Map(configs.map((c) => [c.name, c]));
-    const removed: string[] = [];
-    const changed: NodeEntry[] = [];
-    for (const [name, entry] of this.nodes) {
-      const next = wanted.get(name);
-      if (!next && leaving.includes(name)) {
-        // Removed from Git: cordoned and drained by the controllers (they read config.drain) before it leaves.
-        if (!entry.leaving) {
-          entry.leaving = true;
-          entry.config = { ...entry.config, drain: true };
-          changed.push(entry);
-        }
-        continue;
-      }
-      if (next && entry.leaving && next.endpoint === entry.config.endpoint && JSON.stringify(next.tls ?? null) === JSON.stringify(entry.config.tls ?? null)) {
-        // Back in Git before it left: it stops leaving, with the config Git gives it now.
-        entry.leaving = false;
-        changed.push(entry);
-      }
-      if (!next || next.endpoint !== entry.config.endpoint || JSON.stringify(next.tls ?? null) !== JSON.stringify(entry.config.tls ?? null)) {
-        entry.removed = true;
-        // Its claims stay bound to it: their pods wait for it rather than start elsewhere without the data.
-        for (const c of entry.claims) if (!this.claimBindings.has(c.claim)) this.claimBindings.set(c.claim, name);
-        entry.unwatch?.();
-        clearTimeout(entry.debounce);
-        this.nodes.delete(name);
-        if (!next) {
-          removed.push(name);
-          // A node removed from Git is left clean: its pods are stopped in the background (their
-          // workloads place replacements on the remaining nodes at once), then the runtime is closed.
-          void this.drainRemoved(entry);
-        } else {
-          await entry.runtime.close().catch(() => undefined);
-        }
-      } else {
-        entry.config = next;
-      }
-    }
-    const added: NodeEntry[] = [];
-    for (const config of configs) {
-      if (this.nodes.has(config.name)) continue;
-      let runtime: NodeRuntime;
-      try {
-        runtime = this.opts.runtimeFactory(config);
-      } catch (err) {
-        // E.g. unreadable TLS credentials (SecretInvalid): the node joins, NotReady with that error.
-        runtime = failingRuntime(toCoxError(err, "NodeUnreachable"));
-      }
-      const entry: NodeEntry = {
-        config,
-        runtime,
-        ready: false,
-        removed: false,
-        leaving: false,
-        lastSeenAt: this.opts.now(),
-        condition: "Ready",
-        evicted: false,
-        evictedPods: new Set(),
-        listedOnce: false,
-        images: [],
-        claims: [],
-        containers: [],
-        pods: new Map(),
-        podsFrom: [],
-      };
-      entry.unwatch = runtime.watch(() => this.scheduleRelist(entry));
-      added.push(entry);
-    }
-    // New nodes join only after their first listing, all together: a decision taken meanwhile must not
-    // see half a fleet (it would pile every replica onto the node that answered first).
-    await Promise.all(added.map((e) => this.refreshEntry(e)));
-    for (const e of added) this.nodes.set(e.config.name, e);
-    this.emit(this.ownersOn([...added, ...changed]), [...added, ...changed].map((e) => e.config.name).concat(removed));
-    return removed.sort();
-  }
-
-  private async drainRemoved(entry: NodeEntry): Promise<void> {
-    const owners = this.ownersOn([entry]);
-    try {
-      await Promise.all(
-        entry.containers.map(async (c) => {
-          await entry.runtime.stop(c.id, 10);
-          await entry.runtime.remove(c.id);
-        }),
-      );
-    } catch (err) {
-      this.opts.log?.warn(`node ${entry.config.name} left the fleet; removing its containers failed: ${toCoxError(err).message}`);
-    } finally {
-      await entry.runtime.close().catch(() => undefined);
-    }
-    this.emit(owners, []);
+  setNodes(configs: readonly NodeConfig[], leaving: readonly string[] = []): Promise<string[]> {
+    return applyNodeConfigs(this.parts, configs, leaving);
   }
 
   /** Re-lists every node now. */
@@ -252,47 +167,16 @@ export class Fleet {
   }
 
   /**
-   * The heartbeat check: a node silent for longer than the grace period becomes NotReady; after the
-   * eviction timeout its pods are left out of pods() (so their workloads replace them elsewhere) and are
-   * remembered, to be removed when the node answers again. Runs on every poll; callable from tests.
-   * Silent is since the last listing that answered when the last one failed, and since the listing under
-   * way began when it has not answered yet: an engine that accepts calls and never answers (hung) is
-   * NotReady after the grace period, not only once the engine call timeout (30 s) failed the listing.
+   * The heartbeat check (fleet/heartbeats.ts): a node silent past the grace period is NotReady, past the
+   * eviction timeout too its pods are left out of pods(). Runs on every poll; callable from tests.
    */
   checkHealth(): void {
-    const now = this.opts.now();
-    for (const e of this.nodes.values()) {
-      const silent = !e.ready ? now - e.lastSeenAt : e.askedAt !== undefined ? now - e.askedAt : 0;
-      const condition = silent > this.opts.nodeGraceMs ? "NotReady" : "Ready";
-      if (condition !== e.condition) {
-        e.condition = condition;
-        this.opts.log?.[condition === "NotReady" ? "warn" : "info"](`node ${e.config.name} is ${condition}${condition === "NotReady" ? ` (no answer for ${Math.round(silent / 1000)}s)` : ""}`, { node: e.config.name });
-        this.emit([], [e.config.name]);
-      }
-      if (!e.evicted && silent > this.opts.nodeGraceMs + this.opts.evictionTimeoutMs) {
-        e.evicted = true;
-        for (const p of e.pods.keys()) e.evictedPods.add(p);
-        this.opts.log?.warn(`node ${e.config.name} NotReady for ${Math.round((silent - this.opts.nodeGraceMs) / 1000)}s: replacing its ${e.pods.size} pod(s) elsewhere`);
-        this.emit(this.ownersOn([e]), [e.config.name]);
-      }
-    }
+    checkHeartbeats(this.parts);
   }
 
   /** Nodes, sorted by name. */
   listNodes(): ObservedNode[] {
-    return [...this.nodes.values()]
-      .map((e) => ({
-        config: e.config,
-        ...(e.info ? { info: e.info } : {}),
-        ready: e.ready,
-        condition: e.condition,
-        evicted: e.evicted,
-        leaving: e.leaving,
-        lastSeenAt: e.lastSeenAt,
-        ...(e.error ? { error: e.error } : {}),
-        pods: e.pods.size,
-      }))
-      .sort((a, b) => (a.config.name < b.config.name ? -1 : 1));
+    return observedNodes(this.nodes);
   }
 
   /**
@@ -301,48 +185,32 @@ export class Fleet {
    * there; after the eviction timeout they count as lost like any NotReady node. Sorted.
    */
   unknownNodes(): string[] {
-    return [...this.nodes.values()]
-      .filter((e) => !e.listedOnce && !e.evicted)
-      .map((e) => e.config.name)
-      .sort();
+    return unlistedNodes(this.nodes);
   }
 
-  /**
-   * The node a claim ("namespace/name") is bound to: the node whose engine holds its storage (the first by
-   * name, should two), else the binding recorded here (bindClaim, seedClaims); undefined while unbound.
-   */
+  /** The node a claim ("namespace/name") is bound to, undefined while unbound (fleet/claims.ts). */
   claimNode(claim: string): string | undefined {
-    for (const name of [...this.nodes.keys()].sort()) if (this.nodes.get(name)!.claims.some((c) => c.claim === claim)) return name;
-    return this.claimBindings.get(claim);
+    return this.claims.claimNode(claim);
   }
 
-  /** Binds an unbound claim to `node` (the node of its first pod); a bound claim keeps its node. */
+  /** Binds an unbound claim to `node`; a bound claim keeps its node. */
   bindClaim(claim: string, node: string): void {
-    if (this.claimNode(claim) === undefined) this.claimBindings.set(claim, node);
+    this.claims.bindClaim(claim, node);
   }
 
   /** Records bindings known from elsewhere (the status branch, after a restart), unless the claim is bound already. */
   seedClaims(bindings: Readonly<Record<string, string>>): void {
-    for (const [claim, node] of Object.entries(bindings)) this.bindClaim(claim, node);
+    this.claims.seedClaims(bindings);
   }
 
-  /** Every claim storage the nodes hold, by claim then node (a claim on two nodes is listed twice). */
+  /** Every claim storage the nodes hold, by claim then node. */
   claimVolumes(): { claim: string; node: string; volume: string }[] {
-    const out: { claim: string; node: string; volume: string }[] = [];
-    for (const [node, e] of this.nodes) for (const c of e.claims) out.push({ claim: c.claim, node, volume: c.volume });
-    return out.sort((a, b) => (a.claim !== b.claim ? (a.claim < b.claim ? -1 : 1) : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    return this.claims.claimVolumes();
   }
 
-  /**
-   * Removes a claim's storage on `node` and forgets its binding there. RuntimeCallFailed while a container
-   * uses it (the caller retries); NodeUnreachable when the node is not in the fleet or cannot remove storage.
-   */
-  async removeClaimData(claim: string, node: string): Promise<void> {
-    const e = this.nodes.get(node);
-    if (!e?.runtime.removeClaim) throw new CoxError("NodeUnreachable", `node ${node} is not in the fleet or keeps no claims: claim ${claim}'s data there is left alone`);
-    await e.runtime.removeClaim(claim);
-    e.claims = e.claims.filter((c) => c.claim !== claim);
-    if (this.claimBindings.get(claim) === node) this.claimBindings.delete(claim);
+  /** Removes a claim's storage on `node` and forgets its binding there (errors: fleet/claims.ts). */
+  removeClaimData(claim: string, node: string): Promise<void> {
+    return this.claims.removeClaimData(claim, node);
   }
 
   /** The configuration of one node. */
@@ -378,7 +246,7 @@ export class Fleet {
    * outside this set: pods, reservations and stops are keyed by name across the fleet.
    */
   podNames(): Set<string> {
-    const names = new Set<string>(this.reservations.keys());
+    const names = new Set<string>(this.reservations.byPod.keys());
     for (const n of this.terminating) names.add(n);
     for (const e of this.nodes.values()) for (const n of e.pods.keys()) names.add(n);
     return names;
@@ -387,7 +255,7 @@ export class Fleet {
   /** Pods being created right now (reserved, not yet observed) per owner. */
   pendingCreates(owner: string): number {
     let n = 0;
-    for (const r of this.reservations.values()) if (r.owner === owner) n++;
+    for (const r of this.reservations.byPod.values()) if (r.owner === owner) n++;
     return n;
   }
 
@@ -396,82 +264,7 @@ export class Fleet {
    * Nodes that did not answer their last listing are left out (a pod cannot be placed there).
    */
   schedulerSnapshot(forPriority = Number.POSITIVE_INFINITY, forOwner?: string): NodeSnapshot[] {
-    const out: NodeSnapshot[] = [];
-    const now = this.opts.now();
-    for (const [owner, n] of this.nominations) if (n.expiresAt < now) this.nominations.delete(owner);
-    for (const e of this.nodes.values()) {
-      // A NotReady node takes no pods (Kubernetes taints it node.kubernetes.io/unreachable:NoSchedule), also
-      // while its hung listing has not failed yet.
-      if (!e.ready || !e.info || e.evicted || e.condition === "NotReady") continue;
-      const requested = { cpuMillis: 0, memoryBytes: 0 };
-      const extended: Record<string, number> = {};
-      const scoring = { cpuMillis: 0, memoryBytes: 0 };
-      const podsByOwner: Record<string, number> = {};
-      const pods: PodSummary[] = [];
-      let podCount = 0;
-      const add = (owner: string, r: Resources, sr: Resources) => {
-        requested.cpuMillis += r.cpuMillis;
-        requested.memoryBytes += r.memoryBytes;
-        for (const [name, q] of Object.entries(r.extended ?? {})) extended[name] = (extended[name] ?? 0) + q;
-        scoring.cpuMillis += sr.cpuMillis;
-        scoring.memoryBytes += sr.memoryBytes;
-        podsByOwner[owner] = (podsByOwner[owner] ?? 0) + 1;
-        podCount++;
-      };
-      // Pods being stopped still hold their resources until their containers are gone, as in Kubernetes;
-      // pods that ended (a Job's) hold none, their containers are only kept for their exit and log.
-      for (const p of e.pods.values()) {
-        if (p.phase === "Succeeded" || p.phase === "Failed") continue;
-        add(p.owner, p.requests, p.requestsForScoring);
-        const first = p.containers[0]!;
-        pods.push({
-          name: p.name,
-          namespace: p.namespace,
-          labels: p.labels,
-          owner: p.owner,
-          priority: Number(first.labels[LABELS.priority] ?? 0) || 0,
-          requests: p.requests,
-          requestsForScoring: p.requestsForScoring,
-          ports: p.ports.length,
-          hostPorts: p.ports.map((x) => ({ port: x.hostPort, protocol: x.protocol })),
-          startTime: p.createdAt,
-          ...(this.terminating.has(p.name) ? { terminating: true } : {}),
-        });
-      }
-      for (const r of this.reservations.values()) if (r.node === e.config.name) add(r.owner, r.requests, r.requestsForScoring);
-      // Room held for a higher-priority preemptor counts against lower-priority pods (Kubernetes'
-      // scheduler does the same with nominated pods), so a victim's workload cannot take it back.
-      for (const [owner, n] of this.nominations) {
-        if (n.node === e.config.name && owner !== forOwner && n.priority > forPriority) add(owner, n.requests, n.requestsForScoring);
-      }
-      const range = e.config.portRange.to - e.config.portRange.from + 1;
-      const used = this.usedPorts(e);
-      const cap = e.config.capacity ?? {};
-      const reserved = e.config.reserved ?? { cpuMillis: 0, memoryBytes: 0 };
-      out.push({
-        name: e.config.name,
-        unschedulable: e.config.unschedulable || e.config.drain === true,
-        // The engine's kubernetes.io/os and kubernetes.io/arch, as the kubelet adds them.
-        labels: withPlatformLabels(e.config.labels, e.info.platform),
-        allocatable: {
-          cpuMillis: Math.max(0, (cap.cpuMillis ?? e.info.cpuMillis) - reserved.cpuMillis),
-          memoryBytes: Math.max(0, (cap.memoryBytes ?? e.info.memoryBytes) - reserved.memoryBytes),
-          pods: cap.pods ?? DEFAULT_MAX_PODS,
-          ...(cap.extended ? { extended: cap.extended } : {}),
-        },
-        requested: Object.keys(extended).length > 0 ? { ...requested, extended } : requested,
-        requestedForScoring: scoring,
-        podCount,
-        freePorts: Math.max(0, range - [...used].filter((p) => p >= e.config.portRange.from && p <= e.config.portRange.to).length),
-        podsByOwner,
-        ...(e.config.taints?.length ? { taints: e.config.taints } : {}),
-        // Every host port in use, from the range or fixed: a fixed hostPort must avoid both.
-        hostPortsInUse: [...used].sort((a, b) => a - b).map((port) => ({ port })),
-        images: e.images,
-        pods,
-      });
-    }
-    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+    return schedulerSnapshot(this.nodes, this.reservations, this.terminating, this.opts.now(), forPriority, forOwner);
   }
 
   /**
@@ -481,17 +274,7 @@ export class Fleet {
    * a bug guard).
    */
   reserve(r: Omit<Reservation, "ports"> & { portCount: number; fixedPorts?: readonly number[] }): number[] {
-    const e = this.nodes.get(r.node);
-    if (!e) throw new Error(`reserve on unknown node ${r.node}`);
-    const used = this.usedPorts(e);
-    for (const p of r.fixedPorts ?? []) used.add(p);
-    const ports: number[] = [];
-    for (let p = e.config.portRange.from; p <= e.config.portRange.to && ports.length < r.portCount; p++) {
-      if (!used.has(p)) ports.push(p);
-    }
-    if (ports.length < r.portCount) throw new Error(`node ${r.node} has no ${r.portCount} free ports`);
-    this.reservations.set(r.pod, { pod: r.pod, node: r.node, owner: r.owner, requests: r.requests, requestsForScoring: r.requestsForScoring, ports: [...ports, ...(r.fixedPorts ?? [])] });
-    return ports;
+    return this.reservations.reserve(this.nodes.get(r.node), r);
   }
 
   /**
@@ -499,17 +282,17 @@ export class Fleet {
    * priority pods do not see that room. Replaces an earlier nomination of the owner.
    */
   nominate(owner: string, n: { node: string; priority: number; requests: Resources; requestsForScoring: Resources }): void {
-    this.nominations.set(owner, { ...n, expiresAt: this.opts.now() + 60_000 });
+    this.reservations.nominations.set(owner, { ...n, expiresAt: this.opts.now() + 60_000 });
   }
 
   /** Ends a nomination (the preemptor was placed). */
   clearNomination(owner: string): void {
-    this.nominations.delete(owner);
+    this.reservations.nominations.delete(owner);
   }
 
   /** Drops a reservation (the create failed or was abandoned). */
   release(pod: string): void {
-    this.reservations.delete(pod);
+    this.reservations.byPod.delete(pod);
   }
 
   /**
@@ -551,44 +334,13 @@ export class Fleet {
   /**
    * Stops (SIGTERM, grace, SIGKILL) and removes every container of a pod, in the background. The pod is
    * Terminating at once; it leaves the cache when its containers are gone. Errors are logged and the pod
-   * stays Terminating for a back-off (DELETE_BACKOFF, growing with each failure of that pod) before it
+   * stays Terminating for a back-off (DELETE_BACKOFF in fleet/stopping.ts, growing with each failure of that pod) before it
    * becomes a normal pod again, which the next reconcile deletes again: a stop that fails at once (a
    * container already gone, an engine refusing) is never retried in a tight loop, and the node's next
    * listing meanwhile shows what really is there.
    */
   deletePod(pod: ObservedPod, graceSeconds: number): void {
-    if (this.terminating.has(pod.name)) return;
-    const e = this.nodes.get(pod.node);
-    if (!e) return;
-    this.terminating.add(pod.name);
-    this.emit([pod.owner], []);
-    const done = () => {
-      this.terminating.delete(pod.name);
-      this.rebuildPods(e);
-      this.emit([pod.owner], []);
-    };
-    void (async () => {
-      try {
-        const grace = await runBeforeStop(this.opts, pod, graceSeconds, e);
-        await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
-        for (const c of pod.containers) await e.runtime.remove(c.id);
-        e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
-        for (const c of pod.containers) e.writtenDuringListing?.removed.add(c.id);
-        this.deleteFailures.delete(pod.name);
-        done();
-      } catch (err) {
-        const failures = (this.deleteFailures.get(pod.name) ?? 0) + 1;
-        this.deleteFailures.set(pod.name, failures);
-        const ms = backoffDelay(DELETE_BACKOFF, failures);
-        this.opts.log?.warn(`stopping pod ${pod.name} on ${pod.node} failed (retry in ${Math.round(ms / 100) / 10}s): ${toCoxError(err).message}`, { workload: pod.owner });
-        const timer = setTimeout(() => {
-          this.deleteRetries.delete(timer);
-          done();
-        }, ms);
-        timer.unref();
-        this.deleteRetries.add(timer);
-      }
-    })();
+    stopPod(this.parts, pod, graceSeconds);
   }
 
   /** Starts a stopped container of a pod again (restart in place) and re-lists its node. */
@@ -603,7 +355,7 @@ export class Fleet {
   /** Resolves when no pod is being stopped any more (for tests and shutdown). */
   async settled(timeoutMs = 60_000): Promise<void> {
     const deadline = this.opts.now() + timeoutMs;
-    while ((this.terminating.size > 0 || this.reservations.size > 0) && this.opts.now() < deadline) {
+    while ((this.terminating.size > 0 || this.reservations.byPod.size > 0) && this.opts.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -613,17 +365,7 @@ export class Fleet {
    * listens. Pods that already hold one keep it (the proxy then reports the bind as failed on that node).
    */
   setReservedHostPorts(ports: Iterable<number>): void {
-    this.reservedHostPorts = new Set(ports);
-  }
-
-  private usedPorts(e: NodeEntry): Set<number> {
-    const used = new Set<number>(this.reservedHostPorts);
-    // A bridge node's proxy takes its Service forwarders' connections there (traffic/bridge.ts).
-    const bridgePort = bridgeProxyPort(e.config);
-    if (bridgePort !== undefined) used.add(bridgePort);
-    for (const p of e.pods.values()) for (const port of p.ports) used.add(port.hostPort);
-    for (const r of this.reservations.values()) if (r.node === e.config.name) for (const p of r.ports) used.add(p);
-    return used;
+    this.reservations.hostPorts = new Set(ports);
   }
 
   private scheduleRelist(e: NodeEntry): void {
@@ -710,7 +452,7 @@ export class Fleet {
       delete e.writtenDuringListing;
     }
     this.rebuildPods(e, listedAt);
-    if (e.ready && e.evicted) this.returned(e);
+    if (e.ready && e.evicted) returned(this.parts, e);
     else if (e.ready && e.condition === "NotReady") this.checkHealth();
     if ((wasReady !== e.ready || claimsChanged) && this.nodes.get(e.config.name) === e) this.emit([], [e.config.name]);
   }
@@ -754,17 +496,6 @@ export class Fleet {
     }
     for (const [name, p] of before) if (!after.has(name)) changed.add(p.owner);
     if (changed.size > 0 && this.nodes.get(e.config.name) === e) this.emit([...changed], []);
-  }
-
-  /** An evicted node answers again: its pods were replaced elsewhere, so the stale ones are removed. */
-  private returned(e: NodeEntry): void {
-    e.evicted = false;
-    e.condition = "Ready";
-    const stale = [...e.pods.values()].filter((p) => e.evictedPods.has(p.name));
-    e.evictedPods.clear();
-    this.opts.log?.info(`node ${e.config.name} is back: removing ${stale.length} stale pod(s) that were replaced meanwhile`);
-    for (const p of stale) this.deletePod(this.decorate(p), 0);
-    this.emit(this.ownersOn([e]), [e.config.name]);
   }
 
   private ownersOn(entries: readonly NodeEntry[]): string[] {

@@ -3,7 +3,7 @@
  * lock left by a process that died is taken over, a release frees it for the next one, and readers are
  * unaffected.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -27,6 +27,23 @@ async function gitdir(): Promise<string> {
   return r.gitdir;
 }
 
+/**
+ * Another process, running `body` with acquireRepositoryLock imported; resolves once it printed `ready`. It
+ * is SIGKILLed after the test if it still runs.
+ */
+async function lockChild(ready: string, body: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", `import { acquireRepositoryLock } from ${JSON.stringify(join(process.cwd(), "operator/src/source/lock.ts"))};\n${body}`], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGKILL");
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  await waitFor(`the child's "${ready}"`, () => out.includes(ready), 20_000);
+  return child;
+}
+
 describe("acquireRepositoryLock", () => {
   it("refuses a second holder with InvalidArgument naming the first, and lets the next one in after release", async () => {
     const dir = await gitdir();
@@ -45,25 +62,12 @@ describe("acquireRepositoryLock", () => {
   it("refuses while another live process holds it", async () => {
     const dir = await gitdir();
     // A real other process takes the lock and keeps running.
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "-e",
-        `import { acquireRepositoryLock } from ${JSON.stringify(join(process.cwd(), "operator/src/source/lock.ts"))};
-         await acquireRepositoryLock(${JSON.stringify(dir)}, "child");
-         process.stdout.write("locked\\n");
-         setInterval(() => {}, 1000);`,
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
+    const child = await lockChild(
+      "locked",
+      `await acquireRepositoryLock(${JSON.stringify(dir)}, "child");
+       process.stdout.write("locked\\n");
+       setInterval(() => {}, 1000);`,
     );
-    cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGKILL");
-    });
-    let out = "";
-    child.stdout!.on("data", (d) => (out += d));
-    await waitFor("the child's lock", () => out.includes("locked"), 20_000);
     const err = (await acquireRepositoryLock(dir).catch((e: unknown) => e)) as CoxError;
     expect(err.code).toBe("InvalidArgument");
     expect(err.details).toMatchObject({ pid: child.pid, owner: "child" });
@@ -86,24 +90,11 @@ describe("acquireRepositoryLock", () => {
   it("is never seen empty or half-written, so a process killed while taking it leaves none: the next one takes over at once", async () => {
     const dir = await gitdir();
     // The child takes and releases the lock as fast as it can.
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "-e",
-        `import { acquireRepositoryLock } from ${JSON.stringify(join(process.cwd(), "operator/src/source/lock.ts"))};
-         process.stdout.write("looping\\n");
-         for (;;) await (await acquireRepositoryLock(${JSON.stringify(dir)}, "child")).release();`,
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
+    const child = await lockChild(
+      "looping",
+      `process.stdout.write("looping\\n");
+       for (;;) await (await acquireRepositoryLock(${JSON.stringify(dir)}, "child")).release();`,
     );
-    cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGKILL");
-    });
-    let out = "";
-    child.stdout!.on("data", (d) => (out += d));
-    await waitFor("the child's loop", () => out.includes("looping"), 20_000);
     // Read as often as possible meanwhile (a lock created empty and then written was seen empty ~5 % of reads).
     const seen = { whole: 0, unreadable: 0 };
     for (const end = Date.now() + 1_500; Date.now() < end || seen.whole === 0; ) {

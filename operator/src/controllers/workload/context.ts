@@ -92,3 +92,9 @@ export interface Ctx {
   /** A bare Pod's pod is created on this node only (it was placed there before). */
   nodeName?: string;
 }
+
+/** Asks for another reconcile after `ms` (at least 50 ms); the earliest of a reconcile's asks wins. */
+export function requeue(ctx: Ctx, ms: number): void {
+  const v = Math.max(50, Math.ceil(ms));
+  ctx.requeueAfterMs = ctx.requeueAfterMs === undefined ? v : Math.min(ctx.requeueAfterMs, v);
+}

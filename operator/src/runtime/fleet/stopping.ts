@@ -1,7 +1,9 @@
 /**
- * What runs before a pod's containers get SIGTERM (Fleet.deletePod): the fleet's beforeStop hook, then each
- * container's preStop hook, within the pod's grace period.
+ * A pod stopped and removed (Fleet.deletePod), in the background, with a back-off after a failure; and what
+ * runs before its containers get SIGTERM: the fleet's beforeStop hook, then each container's preStop hook,
+ * within the pod's grace period.
  */
+import { backoffDelay, type Backoff } from "../../api/backoff.js";
 import { toCoxError } from "../../api/errors.js";
 import type { Logger } from "../../api/log.js";
 import { runHook, type HookLabel } from "../hooks.js";
@@ -24,7 +26,7 @@ interface BeforeStopOptions {
  * after a preStop hook that used up the grace period, the containers get at least 2 s more (never more
  * than the grace period itself). A hook that fails or runs out of time is logged; the pod stops anyway.
  */
-export async function runBeforeStop(opts: BeforeStopOptions, pod: ObservedPod, graceSeconds: number, e: NodeEntry): Promise<number> {
+async function runBeforeStop(opts: BeforeStopOptions, pod: ObservedPod, graceSeconds: number, e: NodeEntry): Promise<number> {
   const started = opts.now();
   const left = () => graceSeconds * 1000 - (opts.now() - started);
   const hook = opts.beforeStop;
@@ -53,4 +55,56 @@ export async function runBeforeStop(opts: BeforeStopOptions, pod: ObservedPod, g
     }),
   );
   return Math.max(Math.ceil(left() / 1000), Math.min(2, graceSeconds));
+}
+
+/** How long a pod whose deletion failed stays Terminating before it is deleted again: 1 s doubling to 30 s. */
+const DELETE_BACKOFF: Backoff = Object.freeze({ initialMs: 1_000, maxMs: 30_000, jitter: 0.2 });
+
+/** What stopPod takes of the fleet. */
+export interface StopFleet {
+  readonly nodes: ReadonlyMap<string, NodeEntry>;
+  /** Pods being stopped, by name. */
+  readonly terminating: Set<string>;
+  /** Failed deletions in a row per pod (the back-off), and the timers that end each wait. */
+  readonly deleteFailures: Map<string, number>;
+  readonly deleteRetries: Set<NodeJS.Timeout>;
+  readonly opts: BeforeStopOptions;
+  emit(owners: string[], nodes: string[]): void;
+  rebuildPods(e: NodeEntry): void;
+}
+
+/** Fleet.deletePod (see there), on the fleet's parts `f`. */
+export function stopPod(f: StopFleet, pod: ObservedPod, graceSeconds: number): void {
+  if (f.terminating.has(pod.name)) return;
+  const e = f.nodes.get(pod.node);
+  if (!e) return;
+  f.terminating.add(pod.name);
+  f.emit([pod.owner], []);
+  const done = () => {
+    f.terminating.delete(pod.name);
+    f.rebuildPods(e);
+    f.emit([pod.owner], []);
+  };
+  void (async () => {
+    try {
+      const grace = await runBeforeStop(f.opts, pod, graceSeconds, e);
+      await Promise.all(pod.containers.map((c) => e.runtime.stop(c.id, grace)));
+      for (const c of pod.containers) await e.runtime.remove(c.id);
+      e.containers = e.containers.filter((x) => !pod.containers.some((c) => c.id === x.id));
+      for (const c of pod.containers) e.writtenDuringListing?.removed.add(c.id);
+      f.deleteFailures.delete(pod.name);
+      done();
+    } catch (err) {
+      const failures = (f.deleteFailures.get(pod.name) ?? 0) + 1;
+      f.deleteFailures.set(pod.name, failures);
+      const ms = backoffDelay(DELETE_BACKOFF, failures);
+      f.opts.log?.warn(`stopping pod ${pod.name} on ${pod.node} failed (retry in ${Math.round(ms / 100) / 10}s): ${toCoxError(err).message}`, { workload: pod.owner });
+      const timer = setTimeout(() => {
+        f.deleteRetries.delete(timer);
+        done();
+      }, ms);
+      timer.unref();
+      f.deleteRetries.add(timer);
+    }
+  })();
 }
