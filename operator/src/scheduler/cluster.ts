@@ -257,6 +257,52 @@ export function cachedLabelsSig(labels: Labels): string {
   return s;
 }
 
+/** The keys of one namespace + labels pair: the group key, and the match key per owner. */
+interface EntryKeys {
+  readonly groupKey: string;
+  readonly matchKeys: Map<string, string>;
+}
+
+const entryKeysCache = new WeakMap<object, Map<string, EntryKeys>>();
+
+/**
+ * The keys of a namespace and a labels object, cached per labels object (the replicas of one template share it):
+ * the same string objects pod after pod, so the maps keyed by them neither build nor hash a new string per pod.
+ */
+function entryKeys(namespace: string, labels: Labels): EntryKeys {
+  let byNs = entryKeysCache.get(labels);
+  if (byNs === undefined) entryKeysCache.set(labels, (byNs = new Map()));
+  let keys = byNs.get(namespace);
+  if (keys === undefined) byNs.set(namespace, (keys = { groupKey: `${namespace}\u0000${cachedLabelsSig(labels)}`, matchKeys: new Map() }));
+  return keys;
+}
+
+/** namespace + labels as one string: pods with equal keys match the same term groups. */
+export function groupKeyOf(namespace: string, labels: Labels): string {
+  return entryKeys(namespace, labels).groupKey;
+}
+
+/** owner + namespace + labels as one string: pods with equal keys match the same matchers. */
+function matchKeyOf(owner: string, namespace: string, labels: Labels): string {
+  const keys = entryKeys(namespace, labels);
+  let k = keys.matchKeys.get(owner);
+  if (k === undefined) keys.matchKeys.set(owner, (k = `${owner}\u0000${keys.groupKey}`));
+  return k;
+}
+
+const labelKeysCache = new WeakMap<object, readonly string[]>();
+
+/** The "key\u0000value" strings of a labels object (byLabel's keys), cached per object. */
+function labelKeys(labels: Labels): readonly string[] {
+  let keys = labelKeysCache.get(labels);
+  if (keys === undefined) {
+    const list: string[] = [];
+    for (const k in labels) list.push(`${k}\u0000${labels[k]}`);
+    labelKeysCache.set(labels, (keys = list));
+  }
+  return keys;
+}
+
 /** What a pod entry is made of; both existing pods and placed pods go through it. */
 export interface EntryFields {
   name: string;
@@ -276,7 +322,6 @@ export interface EntryFields {
 
 /** Builds a pod entry (not yet on a node). */
 export function makeEntry(f: EntryFields): PodEntry {
-  const ls = cachedLabelsSig(f.labels);
   return {
     name: f.name,
     namespace: f.namespace,
@@ -294,8 +339,8 @@ export function makeEntry(f: EntryFields): PodEntry {
     startTime: f.startTime,
     terminating: f.terminating,
     node: -1,
-    matchKey: `${f.owner}\u0000${f.namespace}\u0000${ls}`,
-    groupKey: `${f.namespace}\u0000${ls}`,
+    matchKey: matchKeyOf(f.owner, f.namespace, f.labels),
+    groupKey: groupKeyOf(f.namespace, f.labels),
     summary: f.summary,
   };
 }
@@ -386,6 +431,8 @@ export class Cluster {
   private readonly placedByOwner = new Map<string, Set<PodEntry>>();
   readonly groups: TermGroup[] = [];
   private readonly groupBySig = new Map<string, TermGroup>();
+  /** Per TermKind, the group of each term object met (a template's pods share their compiled terms). */
+  private readonly groupByTerm: readonly Map<CompiledTerm, TermGroup>[] = [new Map(), new Map(), new Map(), new Map()];
   private readonly groupMemo = new Map<string, MatchMemo<TermGroup>>();
   private readonly masks = new Map<string, Uint8Array>();
   private readonly counterBySig = new Map<string, DomainCounter>();
@@ -593,8 +640,9 @@ export class Cluster {
   }
 
   private indexLabels(e: PodEntry, add: boolean): void {
-    for (const k in e.labels) {
-      const key = `${k}\u0000${e.labels[k]}`;
+    const keys = labelKeys(e.labels);
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j]!;
       let bucket = this.byLabel.get(key);
       if (add) {
         if (bucket === undefined) this.byLabel.set(key, (bucket = new Set()));
@@ -666,13 +714,17 @@ export class Cluster {
 
   /** The term group with this shape, created on first use (holders are added as pods come). */
   group(kind: TermKind, term: CompiledTerm): TermGroup {
+    const byTerm = this.groupByTerm[kind]!;
+    let g = byTerm.get(term);
+    if (g !== undefined) return g;
     const sig = `${kind}\u0000${term.key}\u0000${term.weight}\u0000${term.matchSig}`;
-    let g = this.groupBySig.get(sig);
+    g = this.groupBySig.get(sig);
     if (g === undefined) {
       g = new TermGroup(this.groups.length, kind, term, this.domains(term.key));
       this.groups.push(g);
       this.groupBySig.set(sig, g);
     }
+    byTerm.set(term, g);
     return g;
   }
 
@@ -700,20 +752,20 @@ export class Cluster {
   private addHolder(e: PodEntry, delta: number): void {
     const t = e.terms;
     if (t === undefined) return;
-    const i = e.node;
-    const each = (kind: TermKind, list: readonly CompiledTerm[]): void => {
-      for (const term of list) {
-        const g = this.group(kind, term);
-        const d = g.domains.of[i]!;
-        if (d < 0) continue;
-        g.holders[d]! += delta;
-        g.total += delta;
-      }
-    };
-    each(TermKind.RequiredAnti, t.requiredAnti);
-    each(TermKind.RequiredAffinity, t.requiredAffinity);
-    each(TermKind.PreferredAffinity, t.preferredAffinity);
-    each(TermKind.PreferredAnti, t.preferredAnti);
+    this.addHolders(TermKind.RequiredAnti, t.requiredAnti, e.node, delta);
+    this.addHolders(TermKind.RequiredAffinity, t.requiredAffinity, e.node, delta);
+    this.addHolders(TermKind.PreferredAffinity, t.preferredAffinity, e.node, delta);
+    this.addHolders(TermKind.PreferredAnti, t.preferredAnti, e.node, delta);
+  }
+
+  private addHolders(kind: TermKind, list: readonly CompiledTerm[], i: number, delta: number): void {
+    for (let k = 0; k < list.length; k++) {
+      const g = this.group(kind, list[k]!);
+      const d = g.domains.of[i]!;
+      if (d < 0) continue;
+      g.holders[d]! += delta;
+      g.total += delta;
+    }
   }
 
   private count(e: PodEntry, i: number, delta: number): void {
