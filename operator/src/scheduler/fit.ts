@@ -53,8 +53,11 @@ export function fitStatus(engine: Engine, p: PodInfo, i: number): number {
   return engine.reasons.id("NodeResourcesFit", [...list, ...short.map(insufficientReason)], true);
 }
 
-/** NodeResourcesFit score with the profile's strategy, on scoring requests (100m / 200Mi defaults) incl. the pod. */
-export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f: Int32Array, m: number, out: Float64Array): number | undefined {
+/**
+ * NodeResourcesFit score with the profile's strategy, on scoring requests (100m / 200Mi defaults) incl. the pod:
+ * out[k], also added times `w` to totals[k].
+ */
+export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f: Int32Array, m: number, out: Float64Array, totals: Float64Array, w: number): number | undefined {
   const cl = engine.cl;
   const p = cy.p;
   const wc = strategy.resources?.cpu ?? 1;
@@ -67,7 +70,9 @@ export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f
     const fn = brokenLinear(strategy.shape);
     for (let k = 0; k < m; k++) {
       const i = f[k]!;
-      out[k] = ratioScore(fn, reqCpu[i]! + p.scoreCpu, allocCpu[i]!, wc, reqMem[i]! + p.scoreMem, allocMem[i]!, wm);
+      const v = ratioScore(fn, reqCpu[i]! + p.scoreCpu, allocCpu[i]!, wc, reqMem[i]! + p.scoreMem, allocMem[i]!, wm);
+      out[k] = v;
+      totals[k]! += v * w;
     }
     return undefined;
   }
@@ -88,16 +93,19 @@ export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f
       sum += (most ? mostRequested(r, mc) : leastRequested(r, mc)) * wm;
       weights += wm;
     }
-    out[k] = weights === 0 ? 0 : Math.trunc(sum / weights);
+    const v = weights === 0 ? 0 : Math.trunc(sum / weights);
+    out[k] = v;
+    totals[k]! += v * w;
   }
   return undefined;
 }
 
 /**
  * NodeResourcesBalancedAllocation: fractions f = min(1, requested/allocatable) on real requests incl. the pod;
- * score = (1 − std(f))·100, std = |f1 − f2|/2 for two resources. Skipped for a pod that requests nothing.
+ * score = (1 − std(f))·100, std = |f1 − f2|/2 for two resources, in out[k] and added times `w` to totals[k].
+ * Skipped (0, nothing added) for a pod that requests nothing.
  */
-export function balancedScore(engine: Engine, cy: Cycle, rw: ResourceWeights, f: Int32Array, m: number, out: Float64Array): number | undefined {
+export function balancedScore(engine: Engine, cy: Cycle, rw: ResourceWeights, f: Int32Array, m: number, out: Float64Array, totals: Float64Array, w: number): number | undefined {
   const p = cy.p;
   if (p.cpu === 0 && p.mem === 0) return 0;
   const cl = engine.cl;
@@ -119,7 +127,9 @@ export function balancedScore(engine: Engine, cy: Cycle, rw: ResourceWeights, f:
       n++;
     }
     const std = n === 2 ? Math.abs((f1 - f2) / 2) : 0;
-    out[k] = Math.trunc((1 - std) * MAX_NODE_SCORE);
+    const v = Math.trunc((1 - std) * MAX_NODE_SCORE);
+    out[k] = v;
+    totals[k]! += v * w;
   }
   return undefined;
 }
