@@ -44,6 +44,13 @@ export function fitStatus(engine: Engine, p: PodInfo, i: number): number {
   if (cl.podCount[i]! + 1 > cl.allocPods[i]!) bits = 1;
   if (p.cpu > 0 && p.cpu > cl.allocCpu[i]! - cl.reqCpu[i]!) bits |= 2;
   if (p.mem > 0 && p.mem > cl.allocMem[i]! - cl.reqMem[i]!) bits |= 4;
+  if (p.ext.length === 0) return bits === 0 ? 0 : engine.fitReasons[bits]!;
+  return fitStatusExtended(engine, p, i, bits);
+}
+
+/** fitStatus for a pod requesting extended resources (rare: out of the scan's hot path). */
+function fitStatusExtended(engine: Engine, p: PodInfo, i: number, bits: number): number {
+  const cl = engine.cl;
   let short: string[] | undefined;
   for (const [name, q] of p.ext) {
     if (q > (cl.allocExt[i]?.[name] ?? 0) - (cl.reqExt[i]![name] ?? 0)) (short ??= []).push(name);

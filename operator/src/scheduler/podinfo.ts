@@ -250,6 +250,13 @@ function compileImages(images: readonly string[] | undefined): readonly string[]
   return out;
 }
 
+/** Extended resources requested (more than 0), sorted by name. */
+function compileExtended(extended: Readonly<Record<string, number>>): readonly (readonly [string, number])[] {
+  return Object.entries(extended)
+    .filter(([, q]) => q > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** Compiles a pod request. */
 export function compilePod(req: PodRequest): PodInfo {
   const namespace = req.namespace ?? DEFAULT_NAMESPACE;
@@ -270,9 +277,7 @@ export function compilePod(req: PodRequest): PodInfo {
     mem: req.requests.memoryBytes,
     scoreCpu: req.requestsForScoring.cpuMillis,
     scoreMem: req.requestsForScoring.memoryBytes,
-    ext: Object.entries(req.requests.extended ?? {})
-      .filter(([, q]) => q > 0)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ext: req.requests.extended === undefined ? NONE : compileExtended(req.requests.extended),
     ports: req.ports,
     hostPorts: req.hostPorts === undefined || req.hostPorts.length === 0 ? NONE : normalizeHostPorts(req.hostPorts),
     images: compileImages(req.images),
