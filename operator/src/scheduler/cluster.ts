@@ -195,6 +195,34 @@ export class DomainCounter {
   }
 }
 
+/**
+ * A per-node memo of a score that depends only on the node's own resources and on two numbers of the pod (its
+ * requests): an entry is valid while its node did not change (Cluster.changedAt) and the pod's numbers are the
+ * ones it was computed for. The replicas of one template then divide once per node they meet, not once per pod.
+ */
+export class NodeMemo {
+  readonly values: Float64Array;
+  /** Cluster.tick when each node's value was computed (0: never). */
+  readonly at: Int32Array;
+  /** Entries computed before this tick are for other numbers. */
+  validFrom = 0;
+  private a = Number.NaN;
+  private b = Number.NaN;
+
+  constructor(n: number) {
+    this.values = new Float64Array(n);
+    this.at = new Int32Array(n);
+  }
+
+  /** Makes the memo the one of the numbers (a, b): entries for other numbers become invalid. */
+  use(cl: Cluster, a: number, b: number): void {
+    if (Object.is(a, this.a) && Object.is(b, this.b)) return;
+    this.a = a;
+    this.b = b;
+    this.validFrom = ++cl.tick;
+  }
+}
+
 /** The four ways an existing pod's affinity term acts on an incoming pod. */
 export const TermKind = { RequiredAnti: 0, RequiredAffinity: 1, PreferredAffinity: 2, PreferredAnti: 3 } as const;
 /** One of TermKind's values. */
@@ -406,6 +434,9 @@ export class Cluster {
   readonly reqExt: Record<string, number>[];
   readonly podCount: Float64Array;
   readonly freePorts: Float64Array;
+  /** A counter of changes; changedAt[i] is its value when node i's resources last changed (NodeMemo). */
+  tick = 0;
+  readonly changedAt: Int32Array;
   readonly hostPorts: (HostPortSet | undefined)[];
   readonly images: readonly (ReadonlySet<string> | undefined)[];
   /** Normalized image name → number of nodes holding it. */
@@ -469,6 +500,7 @@ export class Cluster {
     this.allocExt = nodes.map((x) => x.allocatable.extended);
     this.reqExt = nodes.map((x) => ({ ...x.requested.extended }));
     this.freePorts = new Float64Array(n);
+    this.changedAt = new Int32Array(n);
     this.hostPorts = new Array(n).fill(undefined);
     const taints: (readonly Taint[] | undefined)[] = new Array(n).fill(undefined);
     const images: (Set<string> | undefined)[] = new Array(n).fill(undefined);
@@ -780,6 +812,7 @@ export class Cluster {
   /** Puts a pod on node i: resources, ports, pod list, every matcher, term group and view. */
   addPod(e: PodEntry, i: number): void {
     e.node = i;
+    this.changedAt[i] = ++this.tick;
     this.reqCpu[i]! += e.cpu;
     this.reqMem[i]! += e.mem;
     this.scoreCpu[i]! += e.scoreCpu;
@@ -811,6 +844,7 @@ export class Cluster {
     const at = list.indexOf(e);
     if (at < 0) return;
     list.splice(at, 1);
+    this.changedAt[i] = ++this.tick;
     this.indexLabels(e, false);
     if (isPlaced(e)) this.placedByOwner.get(e.owner)?.delete(e);
     this.reqCpu[i]! -= e.cpu;

@@ -2,6 +2,7 @@
  * NodeResourcesFit (the filter: pods, cpu, memory and extended resources against what is left; the score with
  * its strategies LeastAllocated, MostAllocated and RequestedToCapacityRatio) and NodeResourcesBalancedAllocation.
  */
+import { NodeMemo } from "./cluster.js";
 import type { Cycle } from "./cycle.js";
 import type { Engine } from "./framework.js";
 import { MAX_NODE_SCORE } from "./normalize.js";
@@ -73,11 +74,26 @@ export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f
   const allocMem = cl.allocMem;
   const reqCpu = cl.scoreCpu;
   const reqMem = cl.scoreMem;
+  // A node's score depends on its own resources and the pod's scoring requests only: memoized per strategy.
+  const memo = memoOf(engine.fitMemos, strategy, cl.n);
+  memo.use(cl, p.scoreCpu, p.scoreMem);
+  const values = memo.values;
+  const at = memo.at;
+  const from = memo.validFrom;
+  const changedAt = cl.changedAt;
+  const now = cl.tick;
   if (strategy.type === "RequestedToCapacityRatio") {
     const fn = brokenLinear(strategy.shape);
     for (let k = 0; k < m; k++) {
       const i = f[k]!;
-      const v = ratioScore(fn, reqCpu[i]! + p.scoreCpu, allocCpu[i]!, wc, reqMem[i]! + p.scoreMem, allocMem[i]!, wm);
+      const t = at[i]!;
+      let v: number;
+      if (t >= from && t >= changedAt[i]!) v = values[i]!;
+      else {
+        v = ratioScore(fn, reqCpu[i]! + p.scoreCpu, allocCpu[i]!, wc, reqMem[i]! + p.scoreMem, allocMem[i]!, wm);
+        values[i] = v;
+        at[i] = now;
+      }
       out[k] = v;
       totals[k]! += v * w;
     }
@@ -86,6 +102,13 @@ export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f
   const most = strategy.type === "MostAllocated";
   for (let k = 0; k < m; k++) {
     const i = f[k]!;
+    const t = at[i]!;
+    if (t >= from && t >= changedAt[i]!) {
+      const v = values[i]!;
+      out[k] = v;
+      totals[k]! += v * w;
+      continue;
+    }
     let sum = 0;
     let weights = 0;
     const cc = allocCpu[i]!;
@@ -101,10 +124,19 @@ export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f
       weights += wm;
     }
     const v = weights === 0 ? 0 : Math.trunc(sum / weights);
+    values[i] = v;
+    at[i] = now;
     out[k] = v;
     totals[k]! += v * w;
   }
   return undefined;
+}
+
+/** The memo of `config` (a strategy, resource weights) in `memos`, made on first use. */
+function memoOf(memos: Map<object, NodeMemo>, config: object, n: number): NodeMemo {
+  let memo = memos.get(config);
+  if (memo === undefined) memos.set(config, (memo = new NodeMemo(n)));
+  return memo;
 }
 
 /**
@@ -116,8 +148,23 @@ export function balancedScore(engine: Engine, cy: Cycle, rw: ResourceWeights, f:
   const p = cy.p;
   if (p.cpu === 0 && p.mem === 0) return 0;
   const cl = engine.cl;
+  // A node's score depends on its own resources and the pod's requests only: memoized per resource weights.
+  const memo = memoOf(engine.balancedMemos, rw, cl.n);
+  memo.use(cl, p.cpu, p.mem);
+  const values = memo.values;
+  const at = memo.at;
+  const from = memo.validFrom;
+  const changedAt = cl.changedAt;
+  const now = cl.tick;
   for (let k = 0; k < m; k++) {
     const i = f[k]!;
+    const t = at[i]!;
+    if (t >= from && t >= changedAt[i]!) {
+      const v = values[i]!;
+      out[k] = v;
+      totals[k]! += v * w;
+      continue;
+    }
     let n = 0;
     let f1 = 0;
     let f2 = 0;
@@ -135,6 +182,8 @@ export function balancedScore(engine: Engine, cy: Cycle, rw: ResourceWeights, f:
     }
     const std = n === 2 ? Math.abs((f1 - f2) / 2) : 0;
     const v = Math.trunc((1 - std) * MAX_NODE_SCORE);
+    values[i] = v;
+    at[i] = now;
     out[k] = v;
     totals[k]! += v * w;
   }

@@ -10,7 +10,7 @@
  * entries. Custom plugins (FilterPlugin/ScorePlugin on NodeSnapshot views) run beside them.
  */
 import { CoxError } from "../api/errors.js";
-import { Cluster, type Domains, type Matcher, type PodEntry } from "./cluster.js";
+import { Cluster, type Domains, type Matcher, type NodeMemo, type PodEntry } from "./cluster.js";
 import { Cycle, EMPTY_LIST, sameTemplate } from "./cycle.js";
 import { balancedScore, DEFAULT_RESOURCES, fitScore, fitStatus, LEAST_ALLOCATED, type ScoringStrategy } from "./fit.js";
 import { imageScore } from "./images.js";
@@ -153,6 +153,9 @@ export class Engine {
   stampCycle = 0;
   readonly spreadWeights = new Float64Array(64);
   readonly stamps = new Map<Domains, Int32Array>();
+  /** Per-node memos of the NodeResourcesFit score per strategy and of BalancedAllocation per weights (fit.ts). */
+  readonly fitMemos = new Map<object, NodeMemo>();
+  readonly balancedMemos = new Map<object, NodeMemo>();
   /** Matchers of spreading selectors, per constraint and namespace (spread.ts spreadMatcher). */
   readonly spreadMatchers = new WeakMap<SpreadConstraint, Map<string, Matcher>>();
 
