@@ -251,9 +251,20 @@ export function spreadScore(engine: Engine, cy: Cycle, f: Int32Array, m: number,
       if (r > max) max = r;
     }
   }
+  // Most nodes share a few raw scores: the last one's normalized value is reused (one division per distinct run).
+  let lastRaw = Number.NaN;
+  let lastScore = 0;
   for (let k = 0; k < m; k++) {
     const s = out[k]!;
-    const v = s < 0 ? 0 : max === 0 ? MAX_NODE_SCORE : Math.trunc((MAX_NODE_SCORE * (max + min - s)) / max);
+    let v: number;
+    if (s < 0) v = 0;
+    else if (max === 0) v = MAX_NODE_SCORE;
+    else if (Object.is(s, lastRaw)) v = lastScore;
+    else {
+      v = Math.trunc((MAX_NODE_SCORE * (max + min - s)) / max);
+      lastRaw = s;
+      lastScore = v;
+    }
     out[k] = v;
     totals[k]! += v * weight;
   }
