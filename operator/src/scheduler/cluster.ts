@@ -195,6 +195,34 @@ export class DomainCounter {
   }
 }
 
+/**
+ * A per-node memo of a score that depends only on the node's own resources and on two numbers of the pod (its
+ * requests): an entry is valid while its node did not change (Cluster.changedAt) and the pod's numbers are the
+ * ones it was computed for. The replicas of one template then divide once per node they meet, not once per pod.
+ */
+export class NodeMemo {
+  readonly values: Float64Array;
+  /** Cluster.tick when each node's value was computed (0: never). */
+  readonly at: Int32Array;
+  /** Entries computed before this tick are for other numbers. */
+  validFrom = 0;
+  private a = Number.NaN;
+  private b = Number.NaN;
+
+  constructor(n: number) {
+    this.values = new Float64Array(n);
+    this.at = new Int32Array(n);
+  }
+
+  /** Makes the memo the one of the numbers (a, b): entries for other numbers become invalid. */
+  use(cl: Cluster, a: number, b: number): void {
+    if (Object.is(a, this.a) && Object.is(b, this.b)) return;
+    this.a = a;
+    this.b = b;
+    this.validFrom = ++cl.tick;
+  }
+}
+
 /** The four ways an existing pod's affinity term acts on an incoming pod. */
 export const TermKind = { RequiredAnti: 0, RequiredAffinity: 1, PreferredAffinity: 2, PreferredAnti: 3 } as const;
 /** One of TermKind's values. */
@@ -257,6 +285,52 @@ export function cachedLabelsSig(labels: Labels): string {
   return s;
 }
 
+/** The keys of one namespace + labels pair: the group key, and the match key per owner. */
+interface EntryKeys {
+  readonly groupKey: string;
+  readonly matchKeys: Map<string, string>;
+}
+
+const entryKeysCache = new WeakMap<object, Map<string, EntryKeys>>();
+
+/**
+ * The keys of a namespace and a labels object, cached per labels object (the replicas of one template share it):
+ * the same string objects pod after pod, so the maps keyed by them neither build nor hash a new string per pod.
+ */
+function entryKeys(namespace: string, labels: Labels): EntryKeys {
+  let byNs = entryKeysCache.get(labels);
+  if (byNs === undefined) entryKeysCache.set(labels, (byNs = new Map()));
+  let keys = byNs.get(namespace);
+  if (keys === undefined) byNs.set(namespace, (keys = { groupKey: `${namespace}\u0000${cachedLabelsSig(labels)}`, matchKeys: new Map() }));
+  return keys;
+}
+
+/** namespace + labels as one string: pods with equal keys match the same term groups. */
+export function groupKeyOf(namespace: string, labels: Labels): string {
+  return entryKeys(namespace, labels).groupKey;
+}
+
+/** owner + namespace + labels as one string: pods with equal keys match the same matchers. */
+function matchKeyOf(owner: string, namespace: string, labels: Labels): string {
+  const keys = entryKeys(namespace, labels);
+  let k = keys.matchKeys.get(owner);
+  if (k === undefined) keys.matchKeys.set(owner, (k = `${owner}\u0000${keys.groupKey}`));
+  return k;
+}
+
+const labelKeysCache = new WeakMap<object, readonly string[]>();
+
+/** The "key\u0000value" strings of a labels object (byLabel's keys), cached per object. */
+function labelKeys(labels: Labels): readonly string[] {
+  let keys = labelKeysCache.get(labels);
+  if (keys === undefined) {
+    const list: string[] = [];
+    for (const k in labels) list.push(`${k}\u0000${labels[k]}`);
+    labelKeysCache.set(labels, (keys = list));
+  }
+  return keys;
+}
+
 /** What a pod entry is made of; both existing pods and placed pods go through it. */
 export interface EntryFields {
   name: string;
@@ -276,7 +350,6 @@ export interface EntryFields {
 
 /** Builds a pod entry (not yet on a node). */
 export function makeEntry(f: EntryFields): PodEntry {
-  const ls = cachedLabelsSig(f.labels);
   return {
     name: f.name,
     namespace: f.namespace,
@@ -294,8 +367,8 @@ export function makeEntry(f: EntryFields): PodEntry {
     startTime: f.startTime,
     terminating: f.terminating,
     node: -1,
-    matchKey: `${f.owner}\u0000${f.namespace}\u0000${ls}`,
-    groupKey: `${f.namespace}\u0000${ls}`,
+    matchKey: matchKeyOf(f.owner, f.namespace, f.labels),
+    groupKey: groupKeyOf(f.namespace, f.labels),
     summary: f.summary,
   };
 }
@@ -361,6 +434,9 @@ export class Cluster {
   readonly reqExt: Record<string, number>[];
   readonly podCount: Float64Array;
   readonly freePorts: Float64Array;
+  /** A counter of changes; changedAt[i] is its value when node i's resources last changed (NodeMemo). */
+  tick = 0;
+  readonly changedAt: Int32Array;
   readonly hostPorts: (HostPortSet | undefined)[];
   readonly images: readonly (ReadonlySet<string> | undefined)[];
   /** Normalized image name → number of nodes holding it. */
@@ -386,6 +462,8 @@ export class Cluster {
   private readonly placedByOwner = new Map<string, Set<PodEntry>>();
   readonly groups: TermGroup[] = [];
   private readonly groupBySig = new Map<string, TermGroup>();
+  /** Per TermKind, the group of each term object met (a template's pods share their compiled terms). */
+  private readonly groupByTerm: readonly Map<CompiledTerm, TermGroup>[] = [new Map(), new Map(), new Map(), new Map()];
   private readonly groupMemo = new Map<string, MatchMemo<TermGroup>>();
   private readonly masks = new Map<string, Uint8Array>();
   private readonly counterBySig = new Map<string, DomainCounter>();
@@ -422,6 +500,7 @@ export class Cluster {
     this.allocExt = nodes.map((x) => x.allocatable.extended);
     this.reqExt = nodes.map((x) => ({ ...x.requested.extended }));
     this.freePorts = new Float64Array(n);
+    this.changedAt = new Int32Array(n);
     this.hostPorts = new Array(n).fill(undefined);
     const taints: (readonly Taint[] | undefined)[] = new Array(n).fill(undefined);
     const images: (Set<string> | undefined)[] = new Array(n).fill(undefined);
@@ -593,8 +672,9 @@ export class Cluster {
   }
 
   private indexLabels(e: PodEntry, add: boolean): void {
-    for (const k in e.labels) {
-      const key = `${k}\u0000${e.labels[k]}`;
+    const keys = labelKeys(e.labels);
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j]!;
       let bucket = this.byLabel.get(key);
       if (add) {
         if (bucket === undefined) this.byLabel.set(key, (bucket = new Set()));
@@ -666,13 +746,17 @@ export class Cluster {
 
   /** The term group with this shape, created on first use (holders are added as pods come). */
   group(kind: TermKind, term: CompiledTerm): TermGroup {
+    const byTerm = this.groupByTerm[kind]!;
+    let g = byTerm.get(term);
+    if (g !== undefined) return g;
     const sig = `${kind}\u0000${term.key}\u0000${term.weight}\u0000${term.matchSig}`;
-    let g = this.groupBySig.get(sig);
+    g = this.groupBySig.get(sig);
     if (g === undefined) {
       g = new TermGroup(this.groups.length, kind, term, this.domains(term.key));
       this.groups.push(g);
       this.groupBySig.set(sig, g);
     }
+    byTerm.set(term, g);
     return g;
   }
 
@@ -700,20 +784,20 @@ export class Cluster {
   private addHolder(e: PodEntry, delta: number): void {
     const t = e.terms;
     if (t === undefined) return;
-    const i = e.node;
-    const each = (kind: TermKind, list: readonly CompiledTerm[]): void => {
-      for (const term of list) {
-        const g = this.group(kind, term);
-        const d = g.domains.of[i]!;
-        if (d < 0) continue;
-        g.holders[d]! += delta;
-        g.total += delta;
-      }
-    };
-    each(TermKind.RequiredAnti, t.requiredAnti);
-    each(TermKind.RequiredAffinity, t.requiredAffinity);
-    each(TermKind.PreferredAffinity, t.preferredAffinity);
-    each(TermKind.PreferredAnti, t.preferredAnti);
+    this.addHolders(TermKind.RequiredAnti, t.requiredAnti, e.node, delta);
+    this.addHolders(TermKind.RequiredAffinity, t.requiredAffinity, e.node, delta);
+    this.addHolders(TermKind.PreferredAffinity, t.preferredAffinity, e.node, delta);
+    this.addHolders(TermKind.PreferredAnti, t.preferredAnti, e.node, delta);
+  }
+
+  private addHolders(kind: TermKind, list: readonly CompiledTerm[], i: number, delta: number): void {
+    for (let k = 0; k < list.length; k++) {
+      const g = this.group(kind, list[k]!);
+      const d = g.domains.of[i]!;
+      if (d < 0) continue;
+      g.holders[d]! += delta;
+      g.total += delta;
+    }
   }
 
   private count(e: PodEntry, i: number, delta: number): void {
@@ -728,6 +812,7 @@ export class Cluster {
   /** Puts a pod on node i: resources, ports, pod list, every matcher, term group and view. */
   addPod(e: PodEntry, i: number): void {
     e.node = i;
+    this.changedAt[i] = ++this.tick;
     this.reqCpu[i]! += e.cpu;
     this.reqMem[i]! += e.mem;
     this.scoreCpu[i]! += e.scoreCpu;
@@ -759,6 +844,7 @@ export class Cluster {
     const at = list.indexOf(e);
     if (at < 0) return;
     list.splice(at, 1);
+    this.changedAt[i] = ++this.tick;
     this.indexLabels(e, false);
     if (isPlaced(e)) this.placedByOwner.get(e.owner)?.delete(e);
     this.reqCpu[i]! -= e.cpu;

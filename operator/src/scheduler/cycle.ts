@@ -2,8 +2,7 @@
  * The per-pod state of one scheduling cycle (kube-scheduler's CycleState: what PreFilter and PreScore resolve),
  * and when the replicas of one template may share it.
  */
-import type { TermGroup } from "./cluster.js";
-import type { ScorePart, TermCounter } from "./interpod.js";
+import type { AntiCheck, ScorePart, TermCounter } from "./interpod.js";
 import type { PodInfo } from "./podinfo.js";
 import type { HardSpread, SoftSpreadPlan } from "./spread.js";
 import type { CycleState } from "./types.js";
@@ -32,8 +31,8 @@ export class Cycle {
   affinityCache: Int32Array | undefined;
   readonly spread: HardSpread[] = [];
   readonly affinityTerms: TermCounter[] = [];
-  readonly antiTerms: TermCounter[] = [];
-  readonly existingAnti: TermGroup[] = [];
+  /** The pod's required anti-affinity terms, then the existing pods' anti-affinity groups that select it. */
+  readonly antiChecks: AntiCheck[] = [];
   /** cluster.groups.length when this cycle was resolved (a new term group means resolving again). */
   groupsSeen = 0;
   softSpread: SoftSpreadPlan | undefined;

@@ -2,6 +2,7 @@
  * NodeResourcesFit (the filter: pods, cpu, memory and extended resources against what is left; the score with
  * its strategies LeastAllocated, MostAllocated and RequestedToCapacityRatio) and NodeResourcesBalancedAllocation.
  */
+import { NodeMemo } from "./cluster.js";
 import type { Cycle } from "./cycle.js";
 import type { Engine } from "./framework.js";
 import { MAX_NODE_SCORE } from "./normalize.js";
@@ -44,6 +45,13 @@ export function fitStatus(engine: Engine, p: PodInfo, i: number): number {
   if (cl.podCount[i]! + 1 > cl.allocPods[i]!) bits = 1;
   if (p.cpu > 0 && p.cpu > cl.allocCpu[i]! - cl.reqCpu[i]!) bits |= 2;
   if (p.mem > 0 && p.mem > cl.allocMem[i]! - cl.reqMem[i]!) bits |= 4;
+  if (p.ext.length === 0) return bits === 0 ? 0 : engine.fitReasons[bits]!;
+  return fitStatusExtended(engine, p, i, bits);
+}
+
+/** fitStatus for a pod requesting extended resources (rare: out of the scan's hot path). */
+function fitStatusExtended(engine: Engine, p: PodInfo, i: number, bits: number): number {
+  const cl = engine.cl;
   let short: string[] | undefined;
   for (const [name, q] of p.ext) {
     if (q > (cl.allocExt[i]?.[name] ?? 0) - (cl.reqExt[i]![name] ?? 0)) (short ??= []).push(name);
@@ -53,8 +61,11 @@ export function fitStatus(engine: Engine, p: PodInfo, i: number): number {
   return engine.reasons.id("NodeResourcesFit", [...list, ...short.map(insufficientReason)], true);
 }
 
-/** NodeResourcesFit score with the profile's strategy, on scoring requests (100m / 200Mi defaults) incl. the pod. */
-export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f: Int32Array, m: number, out: Float64Array): number | undefined {
+/**
+ * NodeResourcesFit score with the profile's strategy, on scoring requests (100m / 200Mi defaults) incl. the pod:
+ * out[k], also added times `w` to totals[k].
+ */
+export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f: Int32Array, m: number, out: Float64Array, totals: Float64Array, w: number): number | undefined {
   const cl = engine.cl;
   const p = cy.p;
   const wc = strategy.resources?.cpu ?? 1;
@@ -63,17 +74,41 @@ export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f
   const allocMem = cl.allocMem;
   const reqCpu = cl.scoreCpu;
   const reqMem = cl.scoreMem;
+  // A node's score depends on its own resources and the pod's scoring requests only: memoized per strategy.
+  const memo = memoOf(engine.fitMemos, strategy, cl.n);
+  memo.use(cl, p.scoreCpu, p.scoreMem);
+  const values = memo.values;
+  const at = memo.at;
+  const from = memo.validFrom;
+  const changedAt = cl.changedAt;
+  const now = cl.tick;
   if (strategy.type === "RequestedToCapacityRatio") {
     const fn = brokenLinear(strategy.shape);
     for (let k = 0; k < m; k++) {
       const i = f[k]!;
-      out[k] = ratioScore(fn, reqCpu[i]! + p.scoreCpu, allocCpu[i]!, wc, reqMem[i]! + p.scoreMem, allocMem[i]!, wm);
+      const t = at[i]!;
+      let v: number;
+      if (t >= from && t >= changedAt[i]!) v = values[i]!;
+      else {
+        v = ratioScore(fn, reqCpu[i]! + p.scoreCpu, allocCpu[i]!, wc, reqMem[i]! + p.scoreMem, allocMem[i]!, wm);
+        values[i] = v;
+        at[i] = now;
+      }
+      out[k] = v;
+      totals[k]! += v * w;
     }
     return undefined;
   }
   const most = strategy.type === "MostAllocated";
   for (let k = 0; k < m; k++) {
     const i = f[k]!;
+    const t = at[i]!;
+    if (t >= from && t >= changedAt[i]!) {
+      const v = values[i]!;
+      out[k] = v;
+      totals[k]! += v * w;
+      continue;
+    }
     let sum = 0;
     let weights = 0;
     const cc = allocCpu[i]!;
@@ -88,21 +123,48 @@ export function fitScore(engine: Engine, cy: Cycle, strategy: ScoringStrategy, f
       sum += (most ? mostRequested(r, mc) : leastRequested(r, mc)) * wm;
       weights += wm;
     }
-    out[k] = weights === 0 ? 0 : Math.trunc(sum / weights);
+    const v = weights === 0 ? 0 : Math.trunc(sum / weights);
+    values[i] = v;
+    at[i] = now;
+    out[k] = v;
+    totals[k]! += v * w;
   }
   return undefined;
 }
 
+/** The memo of `config` (a strategy, resource weights) in `memos`, made on first use. */
+function memoOf(memos: Map<object, NodeMemo>, config: object, n: number): NodeMemo {
+  let memo = memos.get(config);
+  if (memo === undefined) memos.set(config, (memo = new NodeMemo(n)));
+  return memo;
+}
+
 /**
  * NodeResourcesBalancedAllocation: fractions f = min(1, requested/allocatable) on real requests incl. the pod;
- * score = (1 − std(f))·100, std = |f1 − f2|/2 for two resources. Skipped for a pod that requests nothing.
+ * score = (1 − std(f))·100, std = |f1 − f2|/2 for two resources, in out[k] and added times `w` to totals[k].
+ * Skipped (0, nothing added) for a pod that requests nothing.
  */
-export function balancedScore(engine: Engine, cy: Cycle, rw: ResourceWeights, f: Int32Array, m: number, out: Float64Array): number | undefined {
+export function balancedScore(engine: Engine, cy: Cycle, rw: ResourceWeights, f: Int32Array, m: number, out: Float64Array, totals: Float64Array, w: number): number | undefined {
   const p = cy.p;
   if (p.cpu === 0 && p.mem === 0) return 0;
   const cl = engine.cl;
+  // A node's score depends on its own resources and the pod's requests only: memoized per resource weights.
+  const memo = memoOf(engine.balancedMemos, rw, cl.n);
+  memo.use(cl, p.cpu, p.mem);
+  const values = memo.values;
+  const at = memo.at;
+  const from = memo.validFrom;
+  const changedAt = cl.changedAt;
+  const now = cl.tick;
   for (let k = 0; k < m; k++) {
     const i = f[k]!;
+    const t = at[i]!;
+    if (t >= from && t >= changedAt[i]!) {
+      const v = values[i]!;
+      out[k] = v;
+      totals[k]! += v * w;
+      continue;
+    }
     let n = 0;
     let f1 = 0;
     let f2 = 0;
@@ -119,7 +181,11 @@ export function balancedScore(engine: Engine, cy: Cycle, rw: ResourceWeights, f:
       n++;
     }
     const std = n === 2 ? Math.abs((f1 - f2) / 2) : 0;
-    out[k] = Math.trunc((1 - std) * MAX_NODE_SCORE);
+    const v = Math.trunc((1 - std) * MAX_NODE_SCORE);
+    values[i] = v;
+    at[i] = now;
+    out[k] = v;
+    totals[k]! += v * w;
   }
   return undefined;
 }

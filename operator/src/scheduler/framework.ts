@@ -10,7 +10,7 @@
  * entries. Custom plugins (FilterPlugin/ScorePlugin on NodeSnapshot views) run beside them.
  */
 import { CoxError } from "../api/errors.js";
-import { Cluster, type Domains, type Matcher, type PodEntry } from "./cluster.js";
+import { Cluster, type Domains, type Matcher, type NodeMemo, type PodEntry } from "./cluster.js";
 import { Cycle, EMPTY_LIST, sameTemplate } from "./cycle.js";
 import { balancedScore, DEFAULT_RESOURCES, fitScore, fitStatus, LEAST_ALLOCATED, type ScoringStrategy } from "./fit.js";
 import { imageScore } from "./images.js";
@@ -114,6 +114,14 @@ export function compileProfile(profile: SchedulerProfile): CompiledProfile {
   return { filters, scores, custom };
 }
 
+/**
+ * The built-in scores that, when they return undefined, have also added out[k]·weight to totals[k] themselves
+ * (the same sums in the same plugin order as the runner's loop).
+ */
+function addsItself(code: number): boolean {
+  return code === ScoreCode.NodeResourcesFit || code === ScoreCode.BalancedAllocation || code === ScoreCode.PodTopologySpread;
+}
+
 /** The engine of one pass: the cluster, the compiled profile, reason sets, buffers and the seeded PRNG. */
 export class Engine {
   readonly cl: Cluster;
@@ -145,6 +153,9 @@ export class Engine {
   stampCycle = 0;
   readonly spreadWeights = new Float64Array(64);
   readonly stamps = new Map<Domains, Int32Array>();
+  /** Per-node memos of the NodeResourcesFit score per strategy and of BalancedAllocation per weights (fit.ts). */
+  readonly fitMemos = new Map<object, NodeMemo>();
+  readonly balancedMemos = new Map<object, NodeMemo>();
   /** Matchers of spreading selectors, per constraint and namespace (spread.ts spreadMatcher). */
   readonly spreadMatchers = new WeakMap<SpreadConstraint, Map<string, Matcher>>();
 
@@ -451,14 +462,15 @@ export class Engine {
     const out = this.buf;
     let constant = 0;
     for (const s of this.profile.scores) {
-      const c = this.scorePlugin(cy, s, feasible, m, out);
+      const c = this.scorePlugin(cy, s, feasible, m, out, totals);
       const w = s.weight;
       if (c !== undefined) {
         // The same for every node: it cannot change the choice, so it is added once, to the chosen total.
         constant += c * w;
         if (record) record.set(s.plugin.name, new Float64Array(m).fill(c));
       } else {
-        for (let k = 0; k < m; k++) totals[k]! += out[k]! * w;
+        // The hot built-ins add their weighted scores to the totals in their own last loop (one pass less).
+        if (!addsItself(s.code)) for (let k = 0; k < m; k++) totals[k]! += out[k]! * w;
         if (record) record.set(s.plugin.name, out.slice(0, m));
       }
     }
@@ -470,20 +482,20 @@ export class Engine {
   scoreConstant = 0;
 
   /** One plugin's normalized scores into out[0..m), or a constant when every node gets the same (0 = skipped). */
-  private scorePlugin(cy: Cycle, s: ProfileScore, f: Int32Array, m: number, out: Float64Array): number | undefined {
+  private scorePlugin(cy: Cycle, s: ProfileScore, f: Int32Array, m: number, out: Float64Array, totals: Float64Array): number | undefined {
     switch (s.code) {
       case ScoreCode.TaintToleration:
         return taintScore(this, cy, f, m, out);
       case ScoreCode.NodeAffinity:
         return nodeAffinityScore(this, cy, f, m, out);
       case ScoreCode.PodTopologySpread:
-        return spreadScore(this, cy, f, m, out);
+        return spreadScore(this, cy, f, m, out, totals, s.weight);
       case ScoreCode.InterPodAffinity:
         return interPodScore(this, cy, f, m, out);
       case ScoreCode.NodeResourcesFit:
-        return fitScore(this, cy, s.strategy ?? LEAST_ALLOCATED, f, m, out);
+        return fitScore(this, cy, s.strategy ?? LEAST_ALLOCATED, f, m, out, totals, s.weight);
       case ScoreCode.BalancedAllocation:
-        return balancedScore(this, cy, s.strategy?.resources ?? DEFAULT_RESOURCES, f, m, out);
+        return balancedScore(this, cy, s.strategy?.resources ?? DEFAULT_RESOURCES, f, m, out, totals, s.weight);
       case ScoreCode.ImageLocality:
         return imageScore(this, cy, f, m, out);
       default:

@@ -14,6 +14,16 @@ export interface TermCounter {
   readonly counter: DomainCounter;
 }
 
+/**
+ * One "no counted pod in the node's domain" check of the filter (the pod's required anti-affinity terms, then the
+ * existing pods' anti-affinity groups): the domain of each node, the live counts per domain, the reason id.
+ */
+export interface AntiCheck {
+  readonly of: Int32Array;
+  readonly counts: Int32Array;
+  readonly reason: number;
+}
+
 /** One additive part of the InterPodAffinity score: weight × count of the node's domain. */
 export interface ScorePart {
   readonly of: Int32Array;
@@ -43,13 +53,16 @@ export function prepareInterPod(engine: Engine, cy: Cycle): boolean {
     );
     for (const t of terms) cy.affinityTerms.push({ domains: cl.domains(t.key), counter: cl.counter(m, t.key, undefined, "*") });
   }
+  // The pod's anti-affinity terms first, then the existing pods' (the filter's order of reasons), as one list of
+  // plain checks: the scan runs them on every node it filters.
   for (const t of pa.requiredAnti) {
-    cy.antiTerms.push({ domains: cl.domains(t.key), counter: cl.counter(termMatcher(engine, t), t.key, undefined, "*") });
+    const c = cl.counter(termMatcher(engine, t), t.key, undefined, "*");
+    cy.antiChecks.push({ of: c.domains.of, counts: c.counts, reason: engine.rAnti });
   }
   for (const g of cl.groupsMatching(cy.p.namespace, cy.p.labels, cy.p.groupKey)) {
-    if (g.kind === TermKind.RequiredAnti) cy.existingAnti.push(g);
+    if (g.kind === TermKind.RequiredAnti) cy.antiChecks.push({ of: g.domains.of, counts: g.holders, reason: engine.rExistingAnti });
   }
-  return cy.affinityTerms.length > 0 || cy.antiTerms.length > 0 || cy.existingAnti.length > 0;
+  return cy.affinityTerms.length > 0 || cy.antiChecks.length > 0;
 }
 
 /** InterPodAffinity.Filter: the pod's affinity, its anti-affinity, then the existing pods' anti-affinity. */
@@ -71,17 +84,11 @@ export function interPodStatus(engine: Engine, cy: Cycle, i: number): number {
       if (any || !cy.p.podAffinity.selfMatchesAffinity) return engine.rAffinity;
     }
   }
-  const anti = cy.antiTerms;
-  for (let k = 0; k < anti.length; k++) {
-    const t = anti[k]!;
-    const d = t.domains.of[i]!;
-    if (d >= 0 && t.counter.counts[d]! > 0) return engine.rAnti;
-  }
-  const ex = cy.existingAnti;
-  for (let k = 0; k < ex.length; k++) {
-    const g = ex[k]!;
-    const d = g.domains.of[i]!;
-    if (d >= 0 && g.holders[d]! > 0) return engine.rExistingAnti;
+  const checks = cy.antiChecks;
+  for (let k = 0; k < checks.length; k++) {
+    const c = checks[k]!;
+    const d = c.of[i]!;
+    if (d >= 0 && c.counts[d]! > 0) return c.reason;
   }
   return 0;
 }

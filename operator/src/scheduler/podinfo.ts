@@ -4,7 +4,7 @@
  * the canonical signatures that key the cluster's caches. Compiled parts are memoized by the identity of the
  * objects they come from, so the replicas of one template (which share their spec objects) compile once.
  */
-import { cachedLabelsSig, compileHolderTerms, DEFAULT_NAMESPACE, makeEntry, PLACED, type CompiledTerm, type HolderTerms, type PodEntry } from "./cluster.js";
+import { cachedLabelsSig, compileHolderTerms, DEFAULT_NAMESPACE, groupKeyOf, makeEntry, PLACED, type CompiledTerm, type HolderTerms, type PodEntry } from "./cluster.js";
 import {
   compileLabelSelector,
   compileNodeSelectorTerm,
@@ -157,11 +157,12 @@ const NO_POD_AFFINITY: PodAffinityInfo = {
 
 const podAffinityCache = new WeakMap<object, Map<string, PodAffinityInfo>>();
 
-function compilePodAffinity(affinity: Affinity | undefined, namespace: string, labels: Labels, labelsKey: string): PodAffinityInfo {
+function compilePodAffinity(affinity: Affinity | undefined, namespace: string, labels: Labels, groupKey: string): PodAffinityInfo {
   if (affinity === undefined || (affinity.podAffinity === undefined && affinity.podAntiAffinity === undefined)) return NO_POD_AFFINITY;
   let inner = podAffinityCache.get(affinity);
   if (inner === undefined) podAffinityCache.set(affinity, (inner = new Map()));
-  const key = `${namespace}\u0000${labelsKey}`;
+  // The group key is namespace + labels, what the compiled terms depend on besides the affinity.
+  const key = groupKey;
   let info = inner.get(key);
   if (info === undefined) {
     const holder = compileHolderTerms(affinity, namespace, labels);
@@ -239,9 +240,21 @@ const imagesCache = new WeakMap<object, readonly string[]>();
 
 function compileImages(images: readonly string[] | undefined): readonly string[] {
   if (images === undefined || images.length === 0) return NONE;
+  // Names with a tag are already normalized: the list itself is the answer (only read). Callers often build a
+  // new list per pod, and a WeakMap entry per pod costs more in garbage collection than the lookup saves.
+  let normalized = true;
+  for (let k = 0; k < images.length; k++) if (normalizeImageName(images[k]!) !== images[k]) normalized = false;
+  if (normalized) return images;
   let out = imagesCache.get(images);
   if (out === undefined) imagesCache.set(images, (out = images.map(normalizeImageName)));
   return out;
+}
+
+/** Extended resources requested (more than 0), sorted by name. */
+function compileExtended(extended: Readonly<Record<string, number>>): readonly (readonly [string, number])[] {
+  return Object.entries(extended)
+    .filter(([, q]) => q > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Compiles a pod request. */
@@ -249,13 +262,14 @@ export function compilePod(req: PodRequest): PodInfo {
   const namespace = req.namespace ?? DEFAULT_NAMESPACE;
   const labels = req.labels ?? EMPTY_LABELS;
   const ls = cachedLabelsSig(labels);
+  const groupKey = groupKeyOf(namespace, labels);
   const spread = compileSpread(req.topologySpreadConstraints, req.owner, labels, ls);
   return {
     req,
     id: req.id,
     namespace,
     labels,
-    groupKey: `${namespace}\u0000${ls}`,
+    groupKey,
     owner: req.owner,
     priority: req.priority ?? 0,
     preemptNever: req.preemptionPolicy === "Never",
@@ -263,15 +277,13 @@ export function compilePod(req: PodRequest): PodInfo {
     mem: req.requests.memoryBytes,
     scoreCpu: req.requestsForScoring.cpuMillis,
     scoreMem: req.requestsForScoring.memoryBytes,
-    ext: Object.entries(req.requests.extended ?? {})
-      .filter(([, q]) => q > 0)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ext: req.requests.extended === undefined ? NONE : compileExtended(req.requests.extended),
     ports: req.ports,
     hostPorts: req.hostPorts === undefined || req.hostPorts.length === 0 ? NONE : normalizeHostPorts(req.hostPorts),
     images: compileImages(req.images),
     tolerations: compileTolerations(req.tolerations),
     nodeAffinity: compileNodeAffinity(req.nodeSelector, req.affinity),
-    podAffinity: compilePodAffinity(req.affinity, namespace, labels, ls),
+    podAffinity: compilePodAffinity(req.affinity, namespace, labels, groupKey),
     spreadHard: spread.hard,
     spreadSoft: spread.soft,
     spreadSystemDefault: spread.systemDefault,

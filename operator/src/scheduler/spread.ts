@@ -163,8 +163,9 @@ export function quickSpread(engine: Engine, cy: Cycle): QuickSpread[] | undefine
  * PodTopologySpread score: per node Σ over the soft constraints (the pod's ScheduleAnyway ones, or the system
  * defaults) of count·log(domains + 2) + maxSkew − 1, rounded; then the lowest gets 100 and the others
  * 100·(max + min − s)/max. With explicit constraints, feasible nodes lacking a key are ignored (score 0).
+ * Scores in out[k], also added times `weight` to totals[k] (nothing added when it returns 0: no soft constraint).
  */
-export function spreadScore(engine: Engine, cy: Cycle, f: Int32Array, m: number, out: Float64Array): number | undefined {
+export function spreadScore(engine: Engine, cy: Cycle, f: Int32Array, m: number, out: Float64Array, totals: Float64Array, weight: number): number | undefined {
   const p = cy.p;
   const cs = p.spreadSoft;
   if (cs.length === 0 || m === 0) return 0;
@@ -250,11 +251,22 @@ export function spreadScore(engine: Engine, cy: Cycle, f: Int32Array, m: number,
       if (r > max) max = r;
     }
   }
+  // Most nodes share a few raw scores: the last one's normalized value is reused (one division per distinct run).
+  let lastRaw = Number.NaN;
+  let lastScore = 0;
   for (let k = 0; k < m; k++) {
     const s = out[k]!;
-    if (s < 0) out[k] = 0;
-    else if (max === 0) out[k] = MAX_NODE_SCORE;
-    else out[k] = Math.trunc((MAX_NODE_SCORE * (max + min - s)) / max);
+    let v: number;
+    if (s < 0) v = 0;
+    else if (max === 0) v = MAX_NODE_SCORE;
+    else if (Object.is(s, lastRaw)) v = lastScore;
+    else {
+      v = Math.trunc((MAX_NODE_SCORE * (max + min - s)) / max);
+      lastRaw = s;
+      lastScore = v;
+    }
+    out[k] = v;
+    totals[k]! += v * weight;
   }
   return undefined;
 }

@@ -11,10 +11,11 @@ import {
   nodeAffinityScore,
   nodeResourcesFitScore,
   podTopologySpreadScore,
+  schedule,
   taintTolerationScore,
 } from "../../../operator/src/scheduler/index.js";
 import type { CycleState, NodeSnapshot, PodRequest, ScheduleOptions, ScorePlugin } from "../../../operator/src/scheduler/types.js";
-import { Gi, Mi, node, pod, running } from "./builders.js";
+import { Gi, Mi, node, pod, running, withPlacement } from "./builders.js";
 
 /** The normalized 0..100 score each node gets from `plugin` alone (every node feasible). */
 function scores(plugin: ScorePlugin, nodes: NodeSnapshot[], p: PodRequest, opts: ScheduleOptions = {}): number[] {
@@ -389,6 +390,32 @@ describe("score plugins in the default profile", () => {
     const profile = createProfile({ disabled: ["ImageLocality", "InterPodAffinity"], weights: { NodeResourcesFit: 5 } });
     expect(profile.scores.map((s) => `${s.name}=${s.weight}`)).toEqual(["TaintToleration=3", "NodeAffinity=2", "PodTopologySpread=2", "NodeResourcesFit=5", "NodeResourcesBalancedAllocation=1"]);
     expect(profile.filters.map((f) => f.name)).not.toContain("InterPodAffinity");
+  });
+
+  it("scores each pod of a pass on the nodes as the placements before it left them, whatever the strategy", () => {
+    // Replicas share their requests objects; a second shape in between, then the first again.
+    const small = { cpuMillis: 500, memoryBytes: 1 * Gi };
+    const large = { cpuMillis: 1500, memoryBytes: 512 * Mi };
+    const shapes = [small, small, small, small, large, large, small, small, large, small, small, small];
+    const pods = shapes.map((requests, k) => pod(`p${k}`, { owner: "", requests, requestsForScoring: requests }));
+    const nodes = [
+      node("a", { allocatable: { cpuMillis: 8000, memoryBytes: 8 * Gi, pods: 110 } }),
+      node("b", { requested: { cpuMillis: 1000, memoryBytes: 3 * Gi } }),
+      node("c", { allocatable: { cpuMillis: 6000, memoryBytes: 16 * Gi, pods: 110 }, requested: { cpuMillis: 2500, memoryBytes: 0 } }),
+    ];
+    for (const profile of [DEFAULT_PROFILE, createProfile({ scoringStrategy: { type: "MostAllocated" } })]) {
+      const r = schedule(nodes, pods, { profile });
+      expect(r.placements).toHaveLength(pods.length);
+      let fleet = nodes;
+      for (const [k, pl] of r.placements.entries()) {
+        const ev = evaluatePod(fleet, pods[k]!, { profile });
+        expect(ev.best).toContain(pl.node);
+        expect(ev.nodes.find((n) => n.node === pl.node)!.total).toBe(pl.score);
+        fleet = withPlacement(fleet, pods[k]!, pl.node);
+      }
+      // The nodes' usage changed the choice along the way (no node took every pod).
+      expect(new Set(r.placements.map((pl) => pl.node)).size).toBeGreaterThan(1);
+    }
   });
 
   it("works as a plain ScorePlugin: preScore over the nodes, then score per node", () => {
