@@ -376,16 +376,18 @@ export class Kubelet {
       if (t.firstReadyAt !== undefined) firstReadyAt = Math.max(firstReadyAt ?? 0, t.firstReadyAt);
     }
     const ready = containers > 0 && allReady;
-    return {
+    const health: PodHealth = {
       ready,
-      ...(ready ? { readySince } : {}),
-      ...(ready && firstReadyAt !== undefined ? { firstReadyAt } : {}),
       restartCount,
       crashLooping,
       // The pod's containers wait to be started after the last init container: kubectl's PodInitializing.
       reason: initTotal > 0 && worst?.phase === "created" ? "PodInitializing" : (worst?.reason ?? "Running"),
       message: worst?.message ?? "",
     };
+    // Set rather than spread in: one object per pod each time a controller reads the fleet's pods.
+    if (ready) health.readySince = readySince;
+    if (ready && firstReadyAt !== undefined) health.firstReadyAt = firstReadyAt;
+    return health;
   }
 
   /**
