@@ -12,7 +12,9 @@
  *    --pods pods on fake runtimes (10 Deployments over 10 nodes). CPU is process.cpuUsage() over the window
  *    (every thread of the process: the event loop, GC and libuv's pool), RSS is the highest sampled — of
  *    this process, so tsx and the bench's own code are in it; the heap still used after a full GC (node's
- *    --expose-gc, which the npm script passes) is printed after the window;
+ *    --expose-gc, which the npm script passes) is printed after the window, and so is the highest RSS of the
+ *    start-up before it (loading, the first commit, every pod created), with the heap's spaces then: V8 keeps
+ *    the heap it grew to while nothing makes it collect, so the window's RSS is mostly the start-up's;
  * 2. the installed command (operator/bin/coxswain.js: the compiled CLI, as users run it; `npm run bench:idle`
  *    builds it first) running `coxswain run` in a process of its own, on one real dockerd (test/support/docker-fleet.ts)
  *    with --docker-pods pods of the local test image, each with an HTTP readiness probe at Kubernetes'
@@ -191,6 +193,29 @@ function report(part: string, figures: Record<string, Figures>, operatorKey: str
   }
 }
 
+/** The highest RSS sampled while `fn` runs (every 250 ms), with the heap's spaces at that moment (used of size, MiB). */
+async function startupPeak<T>(fn: () => Promise<T>): Promise<{ result: T; rssMb: number; spaces: string }> {
+  let rssMb = 0;
+  let spaces = "";
+  const sample = () => {
+    const rss = process.memoryUsage.rss() / 2 ** 20;
+    if (rss <= rssMb) return;
+    rssMb = rss;
+    spaces = getHeapSpaceStatistics()
+      .filter((x) => x.space_size >= 2 ** 20)
+      .map((x) => `${x.space_name} ${mb(x.space_used_size / 2 ** 20)} of ${mb(x.space_size / 2 ** 20)}`)
+      .join(", ");
+  };
+  const timer = setInterval(sample, 250);
+  try {
+    const result = await fn();
+    sample();
+    return { result, rssMb, spaces };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** Part 1: the operator in this process, PODS pods on fake runtimes. */
 async function inProcess(): Promise<void> {
   const repo = await makeRepo();
@@ -205,27 +230,30 @@ async function inProcess(): Promise<void> {
     }
     const oid = await repo.commit(`${PODS} pods`);
     const t0 = performance.now();
-    op = await startOperator({
-      repo: repo.dir,
-      stateDir,
-      runtimeFactory: (node) => {
-        const rt = new FakeRuntime({ name: node.name, cpuMillis: 64_000, memoryBytes: 256 * GiB });
-        runtimes.push(rt);
-        return rt;
-      },
+    const startup = await startupPeak(async () => {
+      op = await startOperator({
+        repo: repo.dir,
+        stateDir,
+        runtimeFactory: (node) => {
+          const rt = new FakeRuntime({ name: node.name, cpuMillis: 64_000, memoryBytes: 256 * GiB });
+          runtimes.push(rt);
+          return rt;
+        },
+      });
+      const running = op;
+      await waitFor(`${PODS} pods ready`, () => running.fleet.pods().filter((p) => p.ready).length === PODS, 600_000, 250);
+      await waitFor(
+        "the commit recorded as Succeeded",
+        async () => {
+          await running.flushStatus();
+          return (await commitPhase(repo, oid)) === "Succeeded";
+        },
+        600_000,
+        500,
+      );
     });
-    const running = op;
-    await waitFor(`${PODS} pods ready`, () => running.fleet.pods().filter((p) => p.ready).length === PODS, 600_000, 250);
-    await waitFor(
-      "the commit recorded as Succeeded",
-      async () => {
-        await running.flushStatus();
-        return (await commitPhase(repo, oid)) === "Succeeded";
-      },
-      600_000,
-      500,
-    );
     console.log(`part 1: ${PODS} pods ready and the commit Succeeded ${((performance.now() - t0) / 1000).toFixed(1)} s after the start; measuring ${WINDOW_S} s at rest (load ${loadavg()})`);
+    console.log(`part 1: highest RSS of the start-up ${mb(startup.rssMb)}; heap spaces then (used of size): ${startup.spaces}`);
     const callsBefore = runtimes.map((r) => ({ ...r.calls }));
     const baseline = await idleNode();
     try {

@@ -438,6 +438,18 @@ export function observeContainer(state: HealthState, container: ContainerFacts, 
   return next;
 }
 
+/**
+ * Whether a listing can still change the state by seeing the container running (the "running" event that
+ * confirms a run, see RUNNING_CONFIRM_MS). When it cannot, observeContainer with the facts last observed
+ * returns the state itself whatever the listing's time: a caller may skip observing a container whose facts
+ * did not change (the kubelet skips a node's listing that changed nothing). Conservative: true may be said
+ * of a state that a listing would leave as it is (one whose postStart hook is pending).
+ */
+export function awaitsListing(state: HealthState): boolean {
+  if (state.phase !== "running" || state.failure !== undefined) return false;
+  return state.runningSeenAt === undefined || (confirmedByListings(state.spec) && state.readySince === undefined);
+}
+
 /** Back-off before the restart that follows `loopRestarts` restarts of a crash loop: 0, 10 s, 20 s, … 5 min. */
 export function restartDelayMs(loopRestarts: number): number {
   return backoffDelay(RESTART_BACKOFF, loopRestarts);

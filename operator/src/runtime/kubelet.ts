@@ -28,7 +28,19 @@
 import { backoffDelay, type Backoff } from "../api/backoff.js";
 import { toCoxError } from "../api/errors.js";
 import type { Logger } from "../api/log.js";
-import { applyHealthEvent, healthStatus, newHealthState, nextEvaluationAt, observeContainer, type HealthProbeParams, type HealthSpec, type HealthState, type HealthStatus, type ProbeKind } from "./health.js";
+import {
+  applyHealthEvent,
+  awaitsListing,
+  healthStatus,
+  newHealthState,
+  nextEvaluationAt,
+  observeContainer,
+  type HealthProbeParams,
+  type HealthSpec,
+  type HealthState,
+  type HealthStatus,
+  type ProbeKind,
+} from "./health.js";
 import { runHook, type HookLabel } from "./hooks.js";
 import { LABELS } from "./labels.js";
 import type { ProbeHttpHeader, ProbeOutcome, ProbeTarget } from "./probe.js";
@@ -148,7 +160,15 @@ interface Tracked {
   listAsked?: number;
   /** The periodic evaluate() looks at this container again from this time on (health.ts nextEvaluationAt). */
   evaluateAt: number;
+  /** The observe() call that last saw the container listed (Kubelet.observations). */
+  seenIn: number;
+  /** The last decision worked out (healthStatus) and the state it was worked out from: see statusOf. */
+  status?: HealthStatus;
+  statusFrom?: HealthState;
 }
+
+/** What the kubelet reads of a listing: each pod's owner and containers. */
+type PodListing = ReadonlyMap<string, { owner: string; containers: readonly ObservedContainer[] }>;
 
 function parse<T>(text: string | undefined): T | undefined {
   if (!text) return undefined;
@@ -189,6 +209,13 @@ export class Kubelet {
   // containers, so creating the pods of a 10,000-replica workload one by one stays linear, not quadratic.
   private readonly byNode = new Map<string, Map<string, Tracked>>();
   private readonly byPod = new Map<string, Set<Tracked>>();
+  /** Per node, the pods of its last observed listing, and its containers a listing can still change (awaitsListing). */
+  private readonly lastListing = new Map<string, PodListing>();
+  private readonly awaiting = new Map<string, Set<Tracked>>();
+  /** observe() calls that took in a listing so far: Tracked.seenIn marks the containers each one showed. */
+  private observations = 0;
+  /** No container is due for the periodic evaluation before this time (the least evaluateAt, or earlier). */
+  private nextDue = 0;
 
   constructor(private readonly host: KubeletHost) {}
 
@@ -198,12 +225,23 @@ export class Kubelet {
    * the listing began (host clock); leave it out when the containers are not all from one listing (e.g.
    * a create's own answer merged in): only listings confirm a run without probes.
    */
-  observe(node: string, pods: ReadonlyMap<string, { owner: string; containers: readonly ObservedContainer[] }>, listedAt?: number): void {
-    const seen = new Set<string>();
+  observe(node: string, pods: PodListing, listedAt?: number): void {
+    if (this.lastListing.get(node) === pods) {
+      // The very pods observed before (the fleet hands the same map over while no container changed): only
+      // the "running" event of a listing can change a state now, and only of the containers awaiting it. An
+      // idle operator relists every node every 2 s; going over every container of it each time was the
+      // largest cost at rest (bench:idle).
+      if (listedAt !== undefined) this.observeAgain(node, listedAt);
+      return;
+    }
+    this.lastListing.set(node, pods);
+    // Which tracked containers this listing shows, by a mark rather than a set of ids: while a node's pods are
+    // created one by one, each create relists the node, and a set of every id per listing was garbage enough
+    // to grow the heap of a 1,000-pod start-up (bench:idle).
+    const mark = ++this.observations;
     const changed: Tracked[] = [];
     for (const [pod, { owner, containers }] of pods) {
       for (const c of containers) {
-        seen.add(c.id);
         let t = this.tracked.get(c.id);
         if (!t) {
           const readiness = parse<ProbeLabel>(c.labels[LABELS.readiness]);
@@ -244,17 +282,17 @@ export class Kubelet {
             actionFailures: 0,
             lastSignature: "",
             evaluateAt: 0,
+            seenIn: mark,
           };
           this.track(t);
         }
+        t.seenIn = mark;
         t.container = c;
-        const before = t.state;
-        t.state = observeContainer(t.state, c, listedAt);
-        if (t.state !== before) changed.push(t);
+        if (this.setState(t, observeContainer(t.state, c, listedAt))) changed.push(t);
       }
     }
     const onNode = this.byNode.get(node);
-    for (const [id, t] of onNode ?? []) if (!seen.has(id)) this.untrack(t);
+    for (const t of onNode?.values() ?? []) if (t.seenIn !== mark) this.untrack(t);
     // The end of an init container lets the next container of its pod start: evaluate the whole pod.
     for (const t of [...changed]) {
       if (t.init === undefined) continue;
@@ -264,6 +302,27 @@ export class Kubelet {
     // otherwise); the passing of time is the periodic evaluate()'s. Evaluating the whole fleet on every
     // listing made a large scale-up quadratic: each pod created re-lists its node.
     this.evaluateAll(changed);
+  }
+
+  /** A listing of the same containers as the node's last one, begun at `listedAt`: see observe. */
+  private observeAgain(node: string, listedAt: number): void {
+    const ts = this.awaiting.get(node);
+    if (ts === undefined) return;
+    const changed: Tracked[] = [];
+    for (const t of [...ts]) if (this.setState(t, observeContainer(t.state, t.container, listedAt))) changed.push(t);
+    this.evaluateAll(changed);
+  }
+
+  /** Sets a container's health state (keeping the index of those awaiting a listing); whether it changed. */
+  private setState(t: Tracked, state: HealthState): boolean {
+    if (state === t.state) return false;
+    t.state = state;
+    let ts = this.awaiting.get(t.node);
+    if (awaitsListing(state)) {
+      if (!ts) this.awaiting.set(t.node, (ts = new Set()));
+      ts.add(t);
+    } else if (ts?.delete(t) && ts.size === 0) this.awaiting.delete(t.node);
+    return true;
   }
 
   /**
@@ -277,43 +336,58 @@ export class Kubelet {
   /** Forgets every container of a node (it left the fleet). */
   forgetNode(node: string): void {
     for (const t of [...(this.byNode.get(node)?.values() ?? [])]) this.untrack(t);
+    this.lastListing.delete(node);
   }
 
   /** The pod's health over its containers; undefined when none is tracked. */
   podHealth(pod: string): PodHealth | undefined {
     const now = this.host.now();
-    const all = [...(this.byPod.get(pod) ?? [])];
-    if (all.length === 0) return undefined;
-    const init = initProgress(all);
-    if (init.current) return initHealth(all, init.current, init.done, init.total, now);
-    if (init.pending !== undefined) return unlistedInitHealth(all, init.pending, init.done, init.total);
-    const ts = all.filter((t) => t.init === undefined);
-    let ready = ts.length > 0;
+    const ofPod = this.byPod.get(pod);
+    if (ofPod === undefined || ofPod.size === 0) return undefined;
+    let hasInit = false;
+    for (const t of ofPod) if (t.init !== undefined || t.initCount !== undefined) hasInit = true;
+    // The fleet asks for every pod's health whenever a controller reads its pods: a pod without init
+    // containers (most) is summed without copying its containers or working out an init phase it has not.
+    let initTotal = 0;
+    if (hasInit) {
+      const all = [...ofPod];
+      const init = initProgress(all);
+      if (init.current) return initHealth(all, init.current, init.done, init.total, now);
+      if (init.pending !== undefined) return unlistedInitHealth(all, init.pending, init.done, init.total);
+      initTotal = init.total;
+    }
+    let containers = 0;
+    let allReady = true;
     let readySince = 0;
     let restartCount = 0;
     let crashLooping = false;
     let worst: HealthStatus | undefined;
     let firstReadyAt: number | undefined;
-    for (const t of ts) {
-      const s = healthStatus(t.state, now);
+    for (const t of ofPod) {
+      if (t.init !== undefined) continue;
+      containers++;
+      const s = statusOf(t, now);
       restartCount += s.restartCount;
       if (s.reason === "CrashLoopBackOff") crashLooping = true;
       if (!s.ready) {
-        ready = false;
+        allReady = false;
         worst ??= s;
       } else readySince = Math.max(readySince, s.readySince ?? now);
       if (t.firstReadyAt !== undefined) firstReadyAt = Math.max(firstReadyAt ?? 0, t.firstReadyAt);
     }
-    return {
+    const ready = containers > 0 && allReady;
+    const health: PodHealth = {
       ready,
-      ...(ready ? { readySince } : {}),
-      ...(ready && firstReadyAt !== undefined ? { firstReadyAt } : {}),
       restartCount,
       crashLooping,
       // The pod's containers wait to be started after the last init container: kubectl's PodInitializing.
-      reason: init.total > 0 && worst?.phase === "created" ? "PodInitializing" : (worst?.reason ?? "Running"),
+      reason: initTotal > 0 && worst?.phase === "created" ? "PodInitializing" : (worst?.reason ?? "Running"),
       message: worst?.message ?? "",
     };
+    // Set rather than spread in: one object per pod each time a controller reads the fleet's pods.
+    if (ready) health.readySince = readySince;
+    if (ready && firstReadyAt !== undefined) health.firstReadyAt = firstReadyAt;
+    return health;
   }
 
   /**
@@ -323,13 +397,21 @@ export class Kubelet {
    */
   evaluate(): void {
     const now = this.host.now();
+    // At rest nothing is due for long stretches (ready pods without probes: never): no pass over every container then.
+    if (now < this.nextDue) return;
     const due: Tracked[] = [];
-    for (const t of this.tracked.values()) if (t.evaluateAt <= now) due.push(t);
-    this.evaluateAll(due);
+    let next = Number.POSITIVE_INFINITY;
+    for (const t of this.tracked.values()) {
+      if (t.evaluateAt <= now) due.push(t);
+      else if (t.evaluateAt < next) next = t.evaluateAt;
+    }
+    this.nextDue = next;
+    this.evaluateAll(due); // lowers nextDue again for what it evaluates
   }
 
   private track(t: Tracked): void {
     this.tracked.set(t.container.id, t);
+    this.nextDue = Math.min(this.nextDue, t.evaluateAt);
     let onNode = this.byNode.get(t.node);
     if (!onNode) this.byNode.set(t.node, (onNode = new Map()));
     onNode.set(t.container.id, t);
@@ -348,13 +430,18 @@ export class Kubelet {
     const ofPod = this.byPod.get(t.pod);
     ofPod?.delete(t);
     if (ofPod?.size === 0) this.byPod.delete(t.pod);
+    const waiting = this.awaiting.get(t.node);
+    if (waiting?.delete(t) && waiting.size === 0) this.awaiting.delete(t.node);
   }
 
   private evaluateAll(ts: Iterable<Tracked>): void {
     const now = this.host.now();
     for (const t of ts) {
       const s = healthStatus(t.state, now);
+      t.status = s;
+      t.statusFrom = t.state;
       t.evaluateAt = nextEvaluationAt(s, now);
+      if (t.evaluateAt < this.nextDue) this.nextDue = t.evaluateAt;
       const sig = `${s.ready}:${s.reason}:${s.restartCount}`;
       if (s.ready && t.firstReadyAt === undefined) t.firstReadyAt = now;
       if (sig !== t.lastSignature) {
@@ -423,7 +510,7 @@ export class Kubelet {
     void this.host.prober(target, label.timeoutSeconds * 1000).then((outcome) => {
       t.probing.delete(kind);
       if (this.tracked.get(t.container.id) !== t || t.state.startedAt !== startedAt) return;
-      t.state = applyHealthEvent(t.state, { type: "probe", probe: kind, at: this.host.now(), ok: outcome.ok, message: outcome.message });
+      this.setState(t, applyHealthEvent(t.state, { type: "probe", probe: kind, at: this.host.now(), ok: outcome.ok, message: outcome.message }));
       this.evaluateAll([t]); // the result changed this container only
     });
   }
@@ -435,7 +522,7 @@ export class Kubelet {
     if (startedAt === undefined || t.hookHandled === startedAt) return;
     const done = (ok: boolean, message?: string): void => {
       if (this.tracked.get(t.container.id) !== t || t.state.startedAt !== startedAt) return;
-      t.state = applyHealthEvent(t.state, { type: "postStart", at: this.host.now(), ok, ...(message !== undefined ? { message } : {}) });
+      this.setState(t, applyHealthEvent(t.state, { type: "postStart", at: this.host.now(), ok, ...(message !== undefined ? { message } : {}) }));
       this.evaluateAll([t]);
     };
     if (!label || !this.startedHere.has(t.container.id)) {
@@ -479,6 +566,17 @@ export class Kubelet {
       this.host.changed(t.owner);
     }
   }
+}
+
+/**
+ * t's decision at `now` as far as a pod's health reads it (readiness, reason, message, restarts): the one the
+ * last evaluation worked out while the state is the same and the clock has not reached the time it can change
+ * at (HealthStatus.nextCheckAt), else worked out afresh. Its due probes may be stale: only evaluateAll acts.
+ */
+function statusOf(t: Tracked, now: number): HealthStatus {
+  const s = t.status;
+  if (s !== undefined && t.statusFrom === t.state && (s.nextCheckAt === undefined || now < s.nextCheckAt)) return s;
+  return healthStatus(t.state, now);
 }
 
 /** Whether the pod's restartPolicy lets the kubelet start t now: always its first start, a restart as the policy says. */

@@ -78,13 +78,30 @@ describe("FakeRuntime", () => {
     expect(rt.size).toBe(3);
   });
 
-  it("hands out copies, so callers cannot change the node's state", async () => {
+  it("hands out frozen views, so callers cannot change the node's state", async () => {
     const rt = node();
     const c = await rt.run(launch("a"));
-    c.state = "exited";
+    expect(() => Object.assign(c, { state: "exited" })).toThrow(TypeError);
     const [listed] = await rt.list();
-    listed!.state = "dead";
+    expect(() => Object.assign(listed!, { state: "dead" })).toThrow(TypeError);
     expect(rt.get(c.id)?.state).toBe("running");
+  });
+
+  it("lists an unchanged container as the same object, and a changed one as a new view", async () => {
+    const rt = node();
+    const a = await rt.run(launch("a"));
+    const b = await rt.run(launch("b"));
+    const first = await rt.list();
+    expect(first).toEqual([a, b]);
+    expect(first[0]).toBe(a);
+    first.pop(); // the array is the caller's
+    expect(await rt.list()).toEqual([a, b]);
+    await rt.stop(b.id, 10);
+    const [a2, b2] = await rt.list();
+    expect(a2).toBe(a);
+    expect(b2).not.toBe(b);
+    expect(b2).toMatchObject({ state: "exited", exitCode: FAKE_SIGTERM_EXIT });
+    expect(b.state).toBe("running"); // a view handed out earlier still says what was seen then
   });
 
   it("rejects a second container with the same runtime name", async () => {

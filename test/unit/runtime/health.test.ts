@@ -6,7 +6,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isCoxError } from "../../../operator/src/api/errors.js";
 import {
+  applyHealthEvent,
   applyHealthEvents,
+  awaitsListing,
   formatDuration,
   healthStatus,
   newHealthState,
@@ -498,6 +500,51 @@ describe("properties over random event sequences", () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("what a pod's health shows (ready, since when, reason, message, restarts) does not change with the clock alone before nextCheckAt", () => {
+    const shown = (s: HealthStatus) => ({ phase: s.phase, ready: s.ready, readySince: s.readySince, reason: s.reason, message: s.message, restartCount: s.restartCount });
+    fc.assert(
+      fc.property(specArb, fc.array(stepArb, { maxLength: 40 }), fc.integer({ min: 0, max: 600 * S }), fc.double({ min: 0, max: 1, noNaN: true }), (spec, steps, extra, where) => {
+        const { events, end } = toEvents(steps);
+        const state = applyHealthEvents(newHealthState(spec), events);
+        const now = end + extra;
+        const status = healthStatus(state, now);
+        const until = status.nextCheckAt ?? now + 60 * MIN;
+        for (const t of [now + 1, Math.floor(now + where * (until - now)), until - 1]) {
+          if (t <= now || t >= until) continue;
+          expect(shown(healthStatus(state, t))).toEqual(shown(status));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("a state that awaits no listing is left as it is by listings of the facts last observed, whenever they began", () => {
+    type Seen = { kind: "run" | "exit" | "list" | "postStart" | ProbeKind; dt: number; ok: boolean };
+    const seenArb: fc.Arbitrary<Seen> = fc.record({
+      kind: fc.constantFrom("run", "exit", "list", "list", "postStart", "startup", "liveness", "readiness"),
+      dt: fc.integer({ min: 0, max: 3 * S }),
+      ok: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(specArb, fc.array(seenArb, { maxLength: 30 }), fc.integer({ min: 0, max: 60 * S }), (spec, steps, later) => {
+        let t = 0;
+        let restarts = 0;
+        let facts: ContainerFacts = { state: "running", startedAt: 0, restartCount: 0 };
+        let state = observeContainer(newHealthState(spec), facts, 0);
+        for (const step of steps) {
+          t += step.dt;
+          if (step.kind === "run" && facts.state !== "running") facts = { state: "running", startedAt: t, restartCount: ++restarts };
+          else if (step.kind === "exit" && facts.state === "running") facts = { ...facts, state: "exited", finishedAt: t, exitCode: step.ok ? 0 : 1 };
+          if (step.kind === "run" || step.kind === "exit" || step.kind === "list") state = observeContainer(state, facts, t);
+          else if (step.kind === "postStart") state = applyHealthEvent(state, { type: "postStart", at: t, ok: step.ok });
+          else state = applyHealthEvent(state, probe(step.kind, t, step.ok));
+        }
+        if (!awaitsListing(state)) for (const at of [t, t + later]) expect(observeContainer(state, facts, at)).toBe(state);
+      }),
+      { numRuns: 1000 },
     );
   });
 

@@ -2,6 +2,7 @@
  * The kubelet's init ordering, fed listings directly: how many init containers a pod has is its init-count label,
  * not how many a listing shows, so a listing that lacks one of them — the last before the pod's containers, or one
  * in the middle — starts neither the pod's containers nor a later init container; the full listing then does.
+ * And what an idle fleet hands it: the same pods again on every relisting, periodic evaluations with nothing due.
  */
 import { describe, expect, it } from "vitest";
 import { Kubelet, type KubeletHost } from "../../../operator/src/runtime/kubelet.js";
@@ -96,5 +97,69 @@ describe("kubelet init ordering", () => {
     kubelet.evaluate();
     await Promise.resolve();
     expect(started).toEqual(["id-app"]);
+  });
+});
+
+describe("kubelet relistings that change nothing", () => {
+  /** A kubelet with a clock the test moves; counts the probes it runs. */
+  function clocked() {
+    let now = 0;
+    const probed: number[] = [];
+    const host: KubeletHost = {
+      runtimeOf: () => ({}) as NodeRuntime,
+      addressOf: () => "127.0.0.1",
+      busy: () => false,
+      nodeReady: () => true,
+      changed: () => undefined,
+      relist: () => undefined,
+      prober: async () => {
+        probed.push(now);
+        return { ok: true, message: "" };
+      },
+      now: () => now,
+    };
+    return { kubelet: new Kubelet(host), probed, at: (t: number) => (now = t) };
+  }
+
+  it("the same pods handed over again still confirm a run without probes when a listing a second later sees it", () => {
+    const { kubelet, at } = clocked();
+    const pods = new Map([[POD, { owner: OWNER, containers: [container("app", "running")] }]]);
+    at(2_000);
+    kubelet.observe("n1", pods, 2_000);
+    expect(kubelet.podHealth(POD)).toMatchObject({ ready: false, reason: "Starting" });
+    at(2_500);
+    kubelet.observe("n1", pods, 2_500); // too early: not confirmed
+    expect(kubelet.podHealth(POD)?.ready).toBe(false);
+    at(3_000);
+    kubelet.observe("n1", pods); // not all from one listing: confirms nothing
+    expect(kubelet.podHealth(POD)?.ready).toBe(false);
+    kubelet.observe("n1", pods, 3_000);
+    expect(kubelet.podHealth(POD)).toMatchObject({ ready: true, readySince: 3_000, reason: "Running" });
+  });
+
+  it("a periodic evaluation with nothing due runs nothing, and the next probe still runs when it falls due", async () => {
+    const { kubelet, probed, at } = clocked();
+    const app = {
+      ...container("app", "running"),
+      labels: {
+        ...container("app", "running").labels,
+        [LABELS.readiness]: JSON.stringify({ type: "tcp", port: 8080, initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 }),
+      },
+    };
+    at(2_000);
+    kubelet.observe("n1", new Map([[POD, { owner: OWNER, containers: [app] }]]), 2_000);
+    await Promise.resolve();
+    expect(probed).toEqual([2_000]);
+    for (const t of [3_000, 6_000, 11_999]) {
+      at(t);
+      kubelet.evaluate();
+    }
+    await Promise.resolve();
+    expect(probed).toEqual([2_000]);
+    expect(kubelet.podHealth(POD)).toMatchObject({ ready: true, readySince: 2_000 });
+    at(12_000);
+    kubelet.evaluate();
+    await Promise.resolve();
+    expect(probed).toEqual([2_000, 12_000]);
   });
 });

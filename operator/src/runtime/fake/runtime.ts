@@ -4,6 +4,12 @@
  * where that matters to callers: names are unique, stop/start/remove follow the NodeRuntime contract,
  * images stay on the node after their containers are removed, and list() only shows the owner's
  * containers. Ids are deterministic: "<name>-c<counter>".
+ *
+ * What list() and run() hand out are frozen views of the containers, made once per change of a container:
+ * callers cannot change the node's state through them, and a listing of a node where nothing changed answers
+ * with the very objects of the listing before, as the Docker runtime's cache does (docker/listing.ts). The
+ * fleet then recognises unchanged containers by identity; copies of every container on every listing made an
+ * idle operator with 1,000 fake pods copy and compare 500 containers a second (bench:idle).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoxError, type ErrorCode } from "../../api/errors.js";
@@ -78,6 +84,10 @@ export class FakeRuntime implements NodeRuntime {
   readonly #owner: string;
   readonly #now: () => number;
   readonly #containers = new Map<string, ObservedContainer>();
+  /** The frozen view of each container callers get (see the module comment); dropped when the container changes. */
+  readonly #views = new Map<string, ObservedContainer>();
+  /** What list() answers (the owner's views, sorted), until any container changes. */
+  #listing: readonly ObservedContainer[] | undefined;
   readonly #byName = new Map<string, string>();
   readonly #images = new Set<string>();
   readonly #ready = new Map<string, boolean>();
@@ -189,6 +199,7 @@ export class FakeRuntime implements NodeRuntime {
     });
     this.#byName.set(container.runtimeName, container.id);
     this.#images.add(container.image);
+    this.#changed(container.id);
   }
 
   /**
@@ -229,15 +240,21 @@ export class FakeRuntime implements NodeRuntime {
     return { cpuMillis: this.#cpuMillis, memoryBytes: this.#memoryBytes, engine: `fake ${this.name}`, platform: "linux/amd64" };
   }
 
-  /** Copies of the owner's containers, sorted by runtimeName, then id. */
+  /** The owner's containers (frozen views, the same objects while a container does not change), sorted by runtimeName, then id. */
   async list(): Promise<ObservedContainer[]> {
     await this.#enter("list");
-    const out: ObservedContainer[] = [];
-    for (const c of this.#containers.values()) if (c.labels[LABELS.owner] === this.#owner) out.push({ ...c });
-    return out.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (this.#listing === undefined) {
+      const out: ObservedContainer[] = [];
+      for (const c of this.#containers.values()) if (c.labels[LABELS.owner] === this.#owner) out.push(this.#view(c));
+      this.#listing = out.sort((a, b) => (a.runtimeName < b.runtimeName ? -1 : a.runtimeName > b.runtimeName ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+    return [...this.#listing];
   }
 
-  /** Creates a running container (a created one with launch.startLater) at once (after latency); the image is then present. Throws RuntimeCallFailed when the name is taken. */
+  /**
+   * Creates a running container (a created one with launch.startLater) at once (after latency) and answers
+   * with its frozen view; the image is then present. Throws RuntimeCallFailed when the name is taken.
+   */
   async run(launch: ContainerLaunch): Promise<ObservedContainer> {
     await this.#enter("run");
     const existing = this.#byName.get(launch.runtimeName);
@@ -260,8 +277,9 @@ export class FakeRuntime implements NodeRuntime {
     this.#containers.set(id, c);
     this.#byName.set(launch.runtimeName, id);
     this.#images.add(launch.image);
+    this.#changed(id);
     this.#notify(id);
-    return { ...c };
+    return this.#view(c);
   }
 
   /**
@@ -278,6 +296,7 @@ export class FakeRuntime implements NodeRuntime {
     delete c.exitCode;
     delete c.finishedAt;
     this.#ready.delete(id);
+    this.#changed(id);
     this.#notify(id);
   }
 
@@ -361,6 +380,7 @@ export class FakeRuntime implements NodeRuntime {
     this.#exec.delete(id);
     this.#logs.delete(id);
     this.#sigterm.delete(id);
+    this.#changed(id);
     this.#notify(id);
   }
 
@@ -411,7 +431,24 @@ export class FakeRuntime implements NodeRuntime {
     c.exitCode = code;
     c.finishedAt = this.#now();
     this.#ready.delete(c.id);
+    this.#changed(c.id);
     this.#notify(c.id);
+  }
+
+  /** The frozen view of a container, made on first use after each change. */
+  #view(c: ObservedContainer): ObservedContainer {
+    let v = this.#views.get(c.id);
+    if (v === undefined) {
+      v = Object.freeze({ ...c });
+      this.#views.set(c.id, v);
+    }
+    return v;
+  }
+
+  /** A container was added, changed or removed: its view and the listing are made again when next asked for. */
+  #changed(id: string): void {
+    this.#views.delete(id);
+    this.#listing = undefined;
   }
 
   #known(id: string, op: FakeOp): ObservedContainer {

@@ -11,7 +11,7 @@ import type { ObservedContainer } from "../types.js";
  * fake, the process runtime — otherwise had every pod of the node rebuilt, its labels parsed again, every 2 s).
  */
 export function keepUnchanged(cached: readonly ObservedContainer[], listed: ObservedContainer[]): ObservedContainer[] {
-  if (cached.length === 0) return listed;
+  if (cached.length === 0 || sameElements(cached, listed)) return listed; // a runtime that keeps its objects (Docker's cache, the fake): nothing to compare
   const byId = new Map<string, ObservedContainer>();
   for (const c of cached) byId.set(c.id, c);
   return listed.map((c) => {
