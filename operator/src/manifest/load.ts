@@ -282,14 +282,20 @@ export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions 
 type Settled = { bytes: Uint8Array } | { size: number } | { error: unknown };
 
 /**
- * A reading parses on worker threads (parse-pool.ts) once it has this many files to parse: below it, the
- * workers' start-up (tens of ms compiled, more from source) costs more than they save (measured in
- * test/bench/load.bench.ts), so small commits, tests and reloads that hit the cache parse in-thread.
+ * A reading parses on worker threads (parse-pool.ts) once it has this many files to parse. A worker's
+ * start costs ~0.6 s of CPU (loading the modules, ~0.17 s, and compiling the schema validators again,
+ * ~0.45 s for a Deployment's), while a small file parses in-thread in ~0.5 ms: below ~2,000 files a
+ * process whose workers have not started yet would wait longer for them than it saves. Small commits,
+ * tests and reloads that hit the cache parse in-thread.
  */
-const POOL_MIN_FILES = 256;
+const POOL_MIN_FILES = 2_000;
 
-/** A file at least this large goes to a worker whatever the count, so parsing it never blocks the event loop. */
-const POOL_MIN_FILE_BYTES = 256 * 1024;
+/**
+ * A file at least this large goes to a worker whatever the count, so that parsing it does not hold the
+ * event loop: the slowest YAML per byte measured (blank lines) took ~1.5 ms of CPU per KiB, so a file
+ * below this holds it ~0.1 s at most; a 4 MiB one took 5–25 s.
+ */
+const POOL_MIN_FILE_BYTES = 64 * 1024;
 
 /** Files per batch sent to a worker (fewer messages; small enough that all workers get work early). */
 const POOL_BATCH_FILES = 64;

@@ -122,7 +122,8 @@ describe("ParsePool", () => {
 
 describe("readManifestFiles on workers", () => {
   it("yields the same set as an in-thread reading: objects, diagnostics, positions, duplicates, limits", async () => {
-    const texts = Array.from({ length: 700 }, (_, i) => manifest(i));
+    // More files than POOL_MIN_FILES (load.ts), so that the reading goes to the workers.
+    const texts = Array.from({ length: 2_500 }, (_, i) => manifest(i));
     // A duplicate object in a later file, and the same blob at two paths.
     texts.push(manifest(0), manifest(5));
     const files = sources(texts);
@@ -138,9 +139,11 @@ describe("readManifestFiles on workers", () => {
     expect(pooled.diagnostics.some((d) => d.code === "DuplicateObject")).toBe(true);
     // The repeated blob was parsed once and found in the cache the second time, as without workers.
     expect(cache.stats).toEqual({ parses: files.length - 1, hits: 1, evictions: 0 });
-    // A total limit stops the reading at the same file either way.
-    const limits = { maxTotalBytes: 40_000 };
-    expect(view(await readManifestFiles(files, { cache: null, limits }))).toBe(
+    // A total limit stops the reading at the same file either way (after more than POOL_MIN_FILES files).
+    const limits = { maxTotalBytes: Math.floor(texts.reduce((n, t) => n + t.length, 0) * 0.9) };
+    const limited = await readManifestFiles(files, { cache: null, limits });
+    expect(limited.incomplete).toBe(true);
+    expect(view(limited)).toBe(
       view(
         loadManifests(
           texts.map((c, i) => ({ path: files[i]!.path, content: c })),
