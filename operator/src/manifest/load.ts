@@ -282,13 +282,14 @@ export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions 
 type Settled = { bytes: Uint8Array } | { size: number } | { error: unknown };
 
 /**
- * A reading parses on worker threads (parse-pool.ts) once it has this many files to parse. A worker's
- * start costs ~0.6 s of CPU (loading the modules, ~0.17 s, and compiling the schema validators again,
- * ~0.45 s for a Deployment's), while a small file parses in-thread in ~0.5 ms: below ~2,000 files a
- * process whose workers have not started yet would wait longer for them than it saves. Small commits,
- * tests and reloads that hit the cache parse in-thread.
+ * A reading parses on worker threads (parse-pool.ts) once it has this many bytes of YAML to parse. A
+ * worker's start costs ~0.6 s of CPU compiled (loading the modules, ~0.17 s, and compiling the schema
+ * validators again, ~0.45 s for a Deployment's; more from the TypeScript sources), while YAML parses and
+ * checks in-thread at ~1 ms per KiB (0.1–0.5 ms for a small file): below ~1 MiB a process whose workers
+ * have not started yet would wait longer for them than it saves (3,000 small ConfigMaps, 0.3 MiB, took
+ * longer on workers). Small commits, tests and reloads that hit the cache parse in-thread.
  */
-const POOL_MIN_FILES = 2_000;
+const POOL_MIN_BYTES = 2 ** 20;
 
 /**
  * A file at least this large goes to a worker whatever the count, so that parsing it does not hold the
@@ -316,6 +317,7 @@ class Parser {
   readonly #b: SetBuilder;
   readonly #queue: ToParse[] = [];
   readonly #batch: ToParse[] = [];
+  #queued = 0;
   #pool: ParsePool | undefined;
 
   constructor(b: SetBuilder) {
@@ -329,7 +331,8 @@ class Parser {
       return;
     }
     this.#queue.push(f);
-    if (this.#queue.length >= POOL_MIN_FILES || f.bytes.byteLength >= POOL_MIN_FILE_BYTES) {
+    this.#queued += f.bytes.byteLength;
+    if (this.#queued >= POOL_MIN_BYTES || f.bytes.byteLength >= POOL_MIN_FILE_BYTES) {
       this.#pool = sharedParsePool();
       for (const q of this.#queue.splice(0)) this.#send(q);
     }

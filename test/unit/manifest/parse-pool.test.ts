@@ -122,10 +122,10 @@ describe("ParsePool", () => {
 
 describe("readManifestFiles on workers", () => {
   it("yields the same set as an in-thread reading: objects, diagnostics, positions, duplicates, limits", async () => {
-    // More files than POOL_MIN_FILES (load.ts), so that the reading goes to the workers.
-    const texts = Array.from({ length: 2_500 }, (_, i) => manifest(i));
+    // More bytes than POOL_MIN_BYTES (load.ts), so that the reading goes to the workers.
+    const texts = Array.from({ length: 2_500 }, (_, i) => `# ${"-".repeat(400)}\n${manifest(i)}`);
     // A duplicate object in a later file, and the same blob at two paths.
-    texts.push(manifest(0), manifest(5));
+    texts.push(texts[0]!, texts[5]!);
     const files = sources(texts);
     files[files.length - 1] = { ...files[files.length - 1]!, oid: files[5]!.oid! };
     const inThread = loadManifests(
@@ -139,7 +139,7 @@ describe("readManifestFiles on workers", () => {
     expect(pooled.diagnostics.some((d) => d.code === "DuplicateObject")).toBe(true);
     // The repeated blob was parsed once and found in the cache the second time, as without workers.
     expect(cache.stats).toEqual({ parses: files.length - 1, hits: 1, evictions: 0 });
-    // A total limit stops the reading at the same file either way (after more than POOL_MIN_FILES files).
+    // A total limit stops the reading at the same file either way (after more than POOL_MIN_BYTES).
     const limits = { maxTotalBytes: Math.floor(texts.reduce((n, t) => n + t.length, 0) * 0.9) };
     const limited = await readManifestFiles(files, { cache: null, limits });
     expect(limited.incomplete).toBe(true);
