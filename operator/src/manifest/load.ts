@@ -13,6 +13,7 @@
 import { compareKeys, type DesiredObject, type ResourceKey } from "../api/objects.js";
 import { type ManifestCache, blobOid, defaultManifestCache, type CheckedFile } from "./cache.js";
 import { checkFile } from "./check.js";
+import { sharedParsePool, type ParsePool } from "./parse-pool.js";
 import { LIMIT_FLAGS, formatBytes, resolveLimits, type ManifestLimits } from "./limits.js";
 import type { FileIssue, FilePositions } from "./parse.js";
 import { policyDiagnostics, type Policy } from "./policy.js";
@@ -204,8 +205,13 @@ class SetBuilder {
   /** Parses and checks admitted content, and caches the result (unless it depends on the age keys). */
   check(content: string | Uint8Array, oid: string | undefined): CheckedFile {
     const checked = checkFile(content, { maxDocuments: this.limits.maxDocumentsPerFile, ...(this.age ? { age: this.age } : {}) });
-    if (this.cache && !checked.keyDependent) this.cache.set(oid ?? blobOid(content), checked);
+    this.store(checked, content, oid);
     return checked;
+  }
+
+  /** Caches a checked file under its oid (unless it depends on the age keys). */
+  store(checked: CheckedFile, content: string | Uint8Array, oid: string | undefined): void {
+    if (this.cache && !checked.keyDependent) this.cache.set(oid ?? blobOid(content), checked);
   }
 
   /** Adds a checked file's documents and diagnostics under its path. */
@@ -276,12 +282,115 @@ export function loadManifests(files: readonly ManifestFile[], opts: LoadOptions 
 type Settled = { bytes: Uint8Array } | { size: number } | { error: unknown };
 
 /**
+ * A reading parses on worker threads (parse-pool.ts) once it has this many bytes of YAML to parse. A
+ * worker's start costs ~0.6 s of CPU compiled (loading the modules, ~0.17 s, and compiling the schema
+ * validators again, ~0.45 s for a Deployment's; more from the TypeScript sources), while YAML parses and
+ * checks in-thread at ~1 ms per KiB (0.1–0.5 ms for a small file): below ~1 MiB a process whose workers
+ * have not started yet would wait longer for them than it saves (3,000 small ConfigMaps, 0.3 MiB, took
+ * longer on workers). Small commits, tests and reloads that hit the cache parse in-thread.
+ */
+const POOL_MIN_BYTES = 2 ** 20;
+
+/**
+ * A file at least this large goes to a worker whatever the count, so that parsing it does not hold the
+ * event loop: the slowest YAML per byte measured (blank lines) took ~1.5 ms of CPU per KiB, so a file
+ * below this holds it ~0.1 s at most; a 4 MiB one took 5–25 s.
+ */
+const POOL_MIN_FILE_BYTES = 64 * 1024;
+
+/** Files per batch sent to a worker (fewer messages; small enough that all workers get work early). */
+const POOL_BATCH_FILES = 64;
+
+/** A file admitted for parsing, waiting for its result. */
+interface ToParse {
+  bytes: Uint8Array;
+  oid: string | undefined;
+  result?: Promise<CheckedFile>;
+}
+
+/**
+ * Parses admitted files either in-thread or, once there are enough of them (or a large one), on a
+ * ParsePool; results come back through each file's own promise, so they are used in path order whatever
+ * the timing.
+ */
+class Parser {
+  readonly #b: SetBuilder;
+  readonly #queue: ToParse[] = [];
+  readonly #batch: ToParse[] = [];
+  #queued = 0;
+  #pool: ParsePool | undefined;
+
+  constructor(b: SetBuilder) {
+    this.#b = b;
+  }
+
+  /** Takes a file to parse; its result is set once it is sent to a worker or parsed (finish()). */
+  add(f: ToParse): void {
+    if (this.#pool) {
+      this.#send(f);
+      return;
+    }
+    this.#queue.push(f);
+    this.#queued += f.bytes.byteLength;
+    if (this.#queued >= POOL_MIN_BYTES || f.bytes.byteLength >= POOL_MIN_FILE_BYTES) {
+      this.#pool = sharedParsePool();
+      for (const q of this.#queue.splice(0)) this.#send(q);
+    }
+  }
+
+  #send(f: ToParse): void {
+    this.#batch.push(f);
+    if (this.#batch.length >= POOL_BATCH_FILES || f.bytes.byteLength >= POOL_MIN_FILE_BYTES) this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch.splice(0);
+    const checked = this.#pool!.check(
+      batch.map((f) => f.bytes),
+      this.#b.limits.maxDocumentsPerFile,
+    );
+    // Every file of a failed batch is rejected with the batch's error; one of them is awaited, the rest handled.
+    batch.forEach((f, i) => {
+      f.result = checked.then((files) => files[i]!);
+      f.result.catch(() => undefined);
+    });
+  }
+
+  /** Sends the last partial batch; files never sent are parsed in-thread when their turn comes (result()). */
+  finish(): void {
+    if (this.#pool) this.#flush();
+  }
+
+  /** The checked file (a worker's, or checked now in-thread), with the age keys applied when it needs them. */
+  async result(f: ToParse): Promise<CheckedFile> {
+    const b = this.#b;
+    if (!f.result) {
+      if (b.age) await b.age.unlock(f.bytes);
+      return b.check(f.bytes, f.oid);
+    }
+    const checked = await f.result;
+    // A SOPS file: workers have no age keys, so it is checked again here, with them.
+    if (checked.keyDependent && b.age) {
+      await b.age.unlock(f.bytes);
+      return b.check(f.bytes, f.oid);
+    }
+    b.store(checked, f.bytes, f.oid);
+    return checked;
+  }
+}
+
+/**
  * Reads and loads the manifests among `files` (see isReadPath), in path order, with a bounded number of
  * reads in flight (opts.concurrency). Symbolic links are SymlinkNotAllowed errors and never read. A file
  * whose oid is cached is not read. A file larger than maxFileBytes is never parsed (a source that knows
  * sizes does not even read it); once the running total passes maxTotalBytes nothing more is read. The
  * event loop gets a turn at least every few milliseconds between files. Errors of the source (a missing
  * Git object, an unreadable file) are thrown.
+ *
+ * Files are read and admitted in path order first; those to parse are parsed in-thread, or on worker
+ * threads when there are many (or a large one: see Parser); then their results are added in path order.
+ * Either way the set is the same. A failure of a parse worker is thrown as a CoxError.
  */
 export async function readManifestFiles(files: readonly SourceFile[], opts: LoadOptions = {}): Promise<ManifestSet> {
   const b = new SetBuilder(opts);
@@ -302,6 +411,17 @@ export async function readManifestFiles(files: readonly SourceFile[], opts: Load
   };
   let next = 0; // the next index whose read may start
   let lastYield = performance.now();
+  const yieldNow = async (): Promise<void> => {
+    if (performance.now() - lastYield >= YIELD_AFTER_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
+  };
+  const parser = new Parser(b);
+  /** What is added, in path order: a checked file, or a file waiting to be parsed. */
+  const adds: { path: string; checked?: CheckedFile; parse?: ToParse; again?: ToParse }[] = [];
+  /** The first file of this reading with each oid still to be parsed: a second path with it reuses the result, as the cache would. */
+  const parsing = new Map<string, ToParse>();
 
   for (let i = 0; i < sorted.length; i++) {
     if (b.full) break;
@@ -319,22 +439,32 @@ export async function readManifestFiles(files: readonly SourceFile[], opts: Load
     }
     const hit = b.cached(f.oid);
     if (hit) {
-      if (b.admit(f.path, hit.bytes, remaining)) b.add(f.path, hit);
+      if (b.admit(f.path, hit.bytes, remaining)) adds.push({ path: f.path, checked: hit });
     } else {
       const r = await start(i);
       reads.delete(i);
       if ("error" in r) throw r.error;
       if ("size" in r) b.admit(f.path, r.size, remaining);
       else if (b.admit(f.path, r.bytes.byteLength, remaining)) {
-        // The age data keys of a SOPS file are unwrapped (asynchronously) before its synchronous check.
-        if (b.age) await b.age.unlock(r.bytes);
-        b.add(f.path, b.check(r.bytes, f.oid));
+        const first = f.oid === undefined ? undefined : parsing.get(f.oid);
+        if (first) adds.push({ path: f.path, again: { bytes: r.bytes, oid: f.oid } });
+        else {
+          const toParse: ToParse = { bytes: r.bytes, oid: f.oid };
+          if (f.oid !== undefined) parsing.set(f.oid, toParse);
+          parser.add(toParse);
+          adds.push({ path: f.path, parse: toParse });
+        }
       }
     }
-    if (performance.now() - lastYield >= YIELD_AFTER_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      lastYield = performance.now();
-    }
+    await yieldNow();
+  }
+  parser.finish();
+  for (const a of adds) {
+    // A repeated oid is a cache hit once its first path is checked (or parsed again, as it was before
+    // workers, when the cache is off or no longer holds it).
+    const checked = a.checked ?? (a.parse ? await parser.result(a.parse) : (b.cached(a.again!.oid) ?? (await parser.result(a.again!))));
+    b.add(a.path, checked);
+    await yieldNow();
   }
   return b.finish();
 }

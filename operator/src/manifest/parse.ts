@@ -111,17 +111,22 @@ export class PositionIndex {
  * so the rebuilt indexes equal the ones the checks used.
  */
 export class FilePositions {
-  #text: string | undefined;
+  #text: string | Uint8Array | undefined;
   #indexes: PositionIndex[] | undefined;
 
-  constructor(text: string) {
+  /**
+   * The file's text, or its bytes when it was checked elsewhere (a parse worker, parse-pool.ts): bytes that
+   * checkFile decoded as strict UTF-8 are decoded again only when a position is asked for.
+   */
+  constructor(text: string | Uint8Array) {
     this.#text = text;
   }
 
   /** The index of the n-th non-empty document (the order of ParsedFile.documents). */
   document(ordinal: number): PositionIndex {
     if (!this.#indexes) {
-      this.#indexes = parseYamlFile(this.#text ?? "").documents.map((d) => d.positions());
+      const text = typeof this.#text === "string" ? this.#text : new TextDecoder().decode(this.#text);
+      this.#indexes = parseYamlFile(text).documents.map((d) => d.positions());
       this.#text = undefined;
     }
     return this.#indexes[ordinal] ?? new PositionIndex();
