@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   MissingReference: "stalled",
   DependencyCycle: "stalled",
   SecretUndecryptable: "stalled",
+  ParseWorkerFailed: "transient",
   // source: Git
   RepoNotFound: "stalled",
   BranchNotFound: "waiting",

@@ -11,7 +11,7 @@
  * size; a worker with no batch in flight does not keep the process alive, and close() ends them all.
  *
  * A failure of a worker (checkFile throwing, the worker dying) rejects the batches it held with a CoxError
- * (RuntimeCallFailed, retried: it says nothing of the commit); the pool stays usable for other batches.
+ * (ParseWorkerFailed, retried: it says nothing of the commit); the pool stays usable for other batches.
  */
 import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
@@ -96,7 +96,7 @@ export class ParsePool {
    * file, in the order given. Rejects with a CoxError when the worker fails or the pool is closed.
    */
   check(files: readonly Uint8Array[], maxDocuments: number): Promise<CheckedFile[]> {
-    if (this.#closed) return Promise.reject(new CoxError("RuntimeCallFailed", "the YAML parse pool is closed"));
+    if (this.#closed) return Promise.reject(new CoxError("ParseWorkerFailed", "the YAML parse pool is closed"));
     const total = files.reduce((n, f) => n + f.byteLength, 0);
     const all = new Uint8Array(total);
     const ends: number[] = [];
@@ -157,7 +157,7 @@ export class ParsePool {
         worker.unref();
         this.#whenIdle();
       }
-      if ("error" in reply) p.reject(new CoxError("RuntimeCallFailed", `a YAML parse worker failed: ${reply.error}`));
+      if ("error" in reply) p.reject(new CoxError("ParseWorkerFailed", `a YAML parse worker failed: ${reply.error}`));
       else p.resolve(reply.files);
     });
     worker.on("error", (err) => this.#drop(w, `a YAML parse worker failed: ${err.stack ?? err.message}`));
@@ -177,7 +177,7 @@ export class ParsePool {
   #fail(w: PoolWorker, message: string): void {
     const pending = [...w.pending.values()];
     w.pending.clear();
-    for (const p of pending) p.reject(new CoxError("RuntimeCallFailed", message));
+    for (const p of pending) p.reject(new CoxError("ParseWorkerFailed", message));
   }
 }
 

@@ -90,19 +90,19 @@ describe("ParsePool", () => {
     try {
       for (const p of [throws, dies, replies]) {
         const err = await p.check([enc.encode(manifest(0))], 10).catch((e: unknown) => e);
-        expect(isCoxError(err, "RuntimeCallFailed")).toBe(true);
+        expect(isCoxError(err, "ParseWorkerFailed")).toBe(true);
       }
       // The worker that answered with an error is still in the pool; the dead ones were replaced on demand.
       expect(replies.started).toBe(1);
-      expect(isCoxError(await dies.check([enc.encode(manifest(0))], 10).catch((e: unknown) => e), "RuntimeCallFailed")).toBe(true);
+      expect(isCoxError(await dies.check([enc.encode(manifest(0))], 10).catch((e: unknown) => e), "ParseWorkerFailed")).toBe(true);
     } finally {
       await Promise.all([throws.close(), dies.close(), replies.close()]);
     }
     const closed = new ParsePool({ size: 1 });
     const inFlight = closed.check([enc.encode(manifest(0))], 10).catch((e: unknown) => e);
     await closed.close();
-    expect(isCoxError(await inFlight, "RuntimeCallFailed")).toBe(true);
-    expect(isCoxError(await closed.check([enc.encode(manifest(0))], 10).catch((e: unknown) => e), "RuntimeCallFailed")).toBe(true);
+    expect(isCoxError(await inFlight, "ParseWorkerFailed")).toBe(true);
+    expect(isCoxError(await closed.check([enc.encode(manifest(0))], 10).catch((e: unknown) => e), "ParseWorkerFailed")).toBe(true);
   });
 
   it("ends idle workers after idleMs and starts them again on demand", async () => {
