@@ -33,7 +33,7 @@ import { withPlatformLabels } from "../../runtime/platform.js";
 import type { WorkloadRecord } from "../../status/types.js";
 import type { DesiredView, WorkloadReporter } from "../types.js";
 import { uniquePodName } from "../workload/names.js";
-import { appendEvents, notePodsSeen, recordedPods } from "../workload/observed.js";
+import { appendEvents, healthPodsOf, notePodsSeen, recordedPods } from "../workload/observed.js";
 import type { PodPlacer } from "../workload/placer.js";
 import { planTemplate, type TemplatePlan } from "../workload/template.js";
 
@@ -220,18 +220,7 @@ export class DaemonSetController {
       complete: step.complete,
       paused,
       policy: resolveFailurePolicy({ progressDeadlineSeconds: DEFAULT_PROGRESS_DEADLINE_SECONDS }, monitor === undefined ? {} : { monitorSeconds: monitor }),
-      pods: updated.map((p) => {
-        const since = mem.seen.get(p.name)!;
-        return {
-          name: p.name,
-          createdAt: Math.max(p.createdAt, since.at),
-          ready: p.ready,
-          ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
-          ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
-          restartCount: Math.max(0, p.restartCount - since.restarts),
-          crashLooping: p.crashLooping,
-        };
-      }),
+      pods: healthPodsOf(updated, mem.seen),
     });
     if (health.requeueAfterMs !== undefined) requeue(health.requeueAfterMs);
     let failure = health.failure;

@@ -39,6 +39,7 @@ import { podGraceSeconds } from "../../runtime/kubelet.js";
 import type { RecordedPod, WorkloadRecord } from "../../status/types.js";
 import { admitDrainMoves } from "../disruption/budgets.js";
 import type { DrainWaits } from "../disruption/drain-waits.js";
+import { healthPodsOf, notePodsSeen } from "../workload/observed.js";
 import type { PodPlacer } from "../workload/placer.js";
 import type { ReferenceLookup } from "../workload/env.js";
 import type { PodPriority, TemplatePlan } from "../workload/template.js";
@@ -266,11 +267,7 @@ export class StatefulSetController {
     const proving = mem.stable?.revision !== plan.revision;
     if (!proving && step.complete) return { stable: true, crashedPods: [] };
     const updated = proving ? pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating") : [];
-    const names = new Set(pods.map((p) => p.name));
-    for (const n of mem.seen.keys()) if (!names.has(n)) mem.seen.delete(n);
-    for (const p of pods) {
-      if (!mem.seen.has(p.name)) mem.seen.set(p.name, p.createdAt >= this.startedAt ? { at: p.createdAt, restarts: 0 } : { at: now, restarts: p.restartCount });
-    }
+    notePodsSeen(mem.seen, pods, this.startedAt, now);
     const monitor = monitorSecondsOf(set);
     let health = rolloutHealth({
       now,
@@ -278,18 +275,7 @@ export class StatefulSetController {
       replicas: set.spec.replicas ?? 1,
       complete: step.complete,
       policy: resolveFailurePolicy({ progressDeadlineSeconds: DEFAULT_PROGRESS_DEADLINE_SECONDS }, monitor === undefined ? {} : { monitorSeconds: monitor }),
-      pods: updated.map((p) => {
-        const since = mem.seen.get(p.name)!;
-        return {
-          name: p.name,
-          createdAt: Math.max(p.createdAt, since.at),
-          ready: p.ready,
-          ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
-          ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
-          restartCount: Math.max(0, p.restartCount - since.restarts),
-          crashLooping: p.crashLooping,
-        };
-      }),
+      pods: healthPodsOf(updated, mem.seen),
     });
     // A revision that keeps failing keeps the failure it was first reported with.
     if (health.failure && mem.failure?.revision === plan.revision) health = { ...health, failure: mem.failure.failure };

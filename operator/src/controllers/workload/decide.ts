@@ -15,7 +15,7 @@ import { requeue, type Ctx } from "./context.js";
 import type { WorkloadControllerOptions } from "./controller.js";
 import { drainingPods, drainStep } from "./drain.js";
 import { PROMOTE_ANNOTATION } from "./memory.js";
-import { notePodsSeen } from "./observed.js";
+import { healthPodsOf, notePodsSeen } from "./observed.js";
 import { decideReplicas } from "./replicas.js";
 
 /** What the decide step takes of the controller: its options, its canary analyses, and when it started. */
@@ -139,18 +139,7 @@ export async function decide(deps: DecideDeps, ctx: Ctx): Promise<void> {
     const updated = proving ? ctx.pods.filter((p) => p.revision === plan.revision && p.phase !== "Terminating") : [];
     notePodsSeen(mem.seen, ctx.pods, deps.startedAt, ctx.now);
     const seen = mem.seen;
-    const healthPods: HealthPod[] = updated.map((p) => {
-      const since = seen.get(p.name)!;
-      return {
-        name: p.name,
-        createdAt: Math.max(p.createdAt, since.at),
-        ready: p.ready,
-        ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
-        ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
-        restartCount: Math.max(0, p.restartCount - since.restarts),
-        crashLooping: p.crashLooping,
-      };
-    });
+    const healthPods: HealthPod[] = healthPodsOf(updated, seen);
     ctx.health = step.ended
       ? endedHealth(step.ended, proving, updated, healthPods)
       : rolloutHealth({

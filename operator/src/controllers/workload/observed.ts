@@ -5,6 +5,7 @@
  */
 import type { WorkloadEvent } from "../../api/conditions.js";
 import type { ObservedPod } from "../../runtime/fleet.js";
+import type { HealthPod } from "../../rollout/types.js";
 import type { RecordedPod } from "../../status/types.js";
 
 /** Events kept per workload record. */
@@ -48,4 +49,23 @@ export function notePodsSeen(seen: Map<string, { at: number; restarts: number }>
     if (seen.has(p.name)) continue;
     seen.set(p.name, p.createdAt >= startedAt ? { at: p.createdAt, restarts: 0 } : { at: now, restarts: p.restartCount });
   }
+}
+
+/**
+ * The pods as the rollout health judge sees them: created at the later of their creation and when this
+ * process first saw them, restarts counted from then (see notePodsSeen, which must have recorded each pod).
+ */
+export function healthPodsOf(pods: readonly ObservedPod[], seen: ReadonlyMap<string, { at: number; restarts: number }>): HealthPod[] {
+  return pods.map((p) => {
+    const since = seen.get(p.name)!;
+    return {
+      name: p.name,
+      createdAt: Math.max(p.createdAt, since.at),
+      ready: p.ready,
+      ...(p.readySince !== undefined ? { readySince: p.readySince } : {}),
+      ...(p.firstReadyAt !== undefined ? { firstReadyAt: p.firstReadyAt } : {}),
+      restartCount: Math.max(0, p.restartCount - since.restarts),
+      crashLooping: p.crashLooping,
+    };
+  });
 }
