@@ -14,7 +14,7 @@
  * runs local processes. COXSWAIN_LONG=1 keeps the remote away for longer (the back-off reaches its cap).
  */
 import { execFile } from "node:child_process";
-import { readdir, rm, stat, statfs, truncate, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, stat, statfs, truncate, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
@@ -376,11 +376,22 @@ describe("the state directory on a full disk", () => {
     const before = await runningIds(t.runtimes);
     const launched = launches(t.runtimes);
 
-    // Fill the disk: one file of every free block.
+    // Fill the disk: a file of every free block, and another while the operator's own files, removed
+    // meanwhile (a temporary file of a status write finishing), free blocks again — until none is free.
     const ballast = join(mount, "ballast");
-    const fs = await statfs(mount);
-    await writeFile(ballast, Buffer.alloc(Number(fs.bavail) * Number(fs.bsize))).catch(() => undefined);
-    expect((await statfs(mount)).bavail).toBe(0);
+    await mkdir(ballast);
+    let fills = 0;
+    await waitFor(
+      "the disk full",
+      async () => {
+        const fs = await statfs(mount);
+        if (Number(fs.bavail) === 0) return true;
+        await writeFile(join(ballast, String(fills++)), Buffer.alloc(Number(fs.bavail) * Number(fs.bsize))).catch(() => undefined);
+        return false;
+      },
+      60_000,
+      20,
+    );
 
     // A new commit: its fetch cannot write the pack, the summary's fault cannot be committed.
     const c2 = await commitDeployment(r.work, 3, "v2 on a full disk");
@@ -405,7 +416,7 @@ describe("the state directory on a full disk", () => {
     expect(launches(t.runtimes)).toBe(launched);
 
     const freed = performance.now();
-    await rm(ballast);
+    await rm(ballast, { recursive: true });
     t.op.trigger();
     await appliedWith(t, c2, 3);
     await waitFor("ready again", () => t.op.ready().ready, 60_000, 20);
