@@ -26,15 +26,9 @@ import { KINDS, type Kind } from "../api/objects.js";
 import { readCrdSchema, type JsonSchema } from "./crds.js";
 import { describeGot, showValue, typeName, type Issue } from "./issue.js";
 import { getAtPath, pointerToPath, type PathSegment } from "./paths.js";
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, QUALIFIED_NAME, UNSUPPORTED_KEYWORD } from "./schema-defs.js";
 
-/** Kubernetes' DNS-1123 label: names of namespaces, containers, ports. At most 63 characters. */
-export const DNS1123_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
-/** Kubernetes' DNS-1123 subdomain: object names. At most 253 characters. */
-export const DNS1123_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-/** A label value: empty, or at most 63 alphanumerics with '-', '_', '.' inside. */
-export const LABEL_VALUE = "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
-/** A label or annotation key: optional DNS-subdomain prefix (≤ 253) and "/", then a name (≤ 63). */
-export const QUALIFIED_NAME = "^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(?=[^/]{1,63}$)([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
+export { DNS1123_LABEL, DNS1123_SUBDOMAIN, LABEL_VALUE, QUALIFIED_NAME, UNSUPPORTED_KEYWORD } from "./schema-defs.js";
 
 /**
  * Fields of metadata that the API server sets. Manifests exported with `kubectl get -o yaml` carry them;
@@ -98,9 +92,6 @@ export const PATTERN_PHRASES: Record<string, string> = {
   "^(cpu|memory|pods|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$": "cpu, memory, pods, or an extended resource named with a domain like example.com/dongle",
   "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|[KMGTPE]i|[kMGTPE]|[eE][0-9]+)?$": "a quantity like 1, 500m or 64Mi",
 };
-
-/** The keyword that marks a field coxswain knows by name but does not support; its value says why. */
-export const UNSUPPORTED_KEYWORD = "x-coxswain-unsupported";
 
 /**
  * Fields whose values are secret, per kind (top-level field names). Messages about a value under these paths
