@@ -1,6 +1,6 @@
 /**
- * Regenerates operator/src/api/generated/ from the schemas in crds/ with json-schema-to-typescript, and the
- * dashboard's browser script (gen-dashboard.ts).
+ * Regenerates operator/src/api/generated/ from the schemas in crds/ with json-schema-to-typescript, the
+ * dashboard's browser script (gen-dashboard.ts) and the schema validators (gen-validators.ts).
  *
  * Usage: `npm run gen` (writes the files) or `npm run gen -- --check` (exits 1 when a file would change;
  * CI runs this so that a schema change without regenerated types fails).
@@ -23,6 +23,7 @@ import { isDeepStrictEqual } from "node:util";
 import { compile, type JSONSchema, type Options } from "json-schema-to-typescript";
 import YAML from "yaml";
 import { genDashboard } from "./gen-dashboard.js";
+import { genValidators } from "./gen-validators.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const crdDir = path.join(root, "crds");
@@ -212,11 +213,12 @@ async function main(): Promise<void> {
     console.error(`not generated from crds/: operator/src/api/generated/${extra}`);
   }
   if (await genDashboard(check)) stale++;
+  if (await genValidators(check)) stale++;
   if (check && stale > 0) {
     console.error("run `npm run gen` and commit the result");
     process.exit(1);
   }
-  console.log(check ? "generated types and the dashboard script are up to date" : `wrote ${files.size} files to operator/src/api/generated and the dashboard script`);
+  console.log(check ? "generated types, the dashboard script and the schema validators are up to date" : `wrote ${files.size} files to operator/src/api/generated, the dashboard script and the schema validators`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) await main();

@@ -30,7 +30,6 @@ import { rm } from "node:fs/promises";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import type { ObservedPod } from "../../operator/src/runtime/fleet.js";
-import { compileAllSchemas } from "../../operator/src/manifest/index.js";
 import { runProbe } from "../../operator/src/runtime/probe.js";
 import { startOperator, type RunningOperator } from "../../operator/src/sync/operator.js";
 import { startFleet, type FleetNode } from "../support/docker-fleet.js";
@@ -162,11 +161,6 @@ try {
     STEP_LIMIT_MS,
     200,
   );
-
-  // The operator compiles every kind's schema in the background once started (manifest/schema.ts); a commit
-  // made a while later finds them compiled. Here the commit follows at once: finish that first (a no-op when
-  // it is done; this process is the operator's).
-  compileAllSchemas();
 
   // 1. commit → every replica ready.
   await repo.write("apps/web.yaml", web(TEST_IMAGES.v1));

@@ -11,7 +11,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { parseAllDocuments } from "yaml";
-import { ManifestCache, blobOid, compileAllSchemas, loadManifests, type ManifestFile } from "../../operator/src/manifest/index.js";
+import { ManifestCache, blobOid, loadManifests, type ManifestFile } from "../../operator/src/manifest/index.js";
 
 const N = Number(process.argv[2] ?? 5000);
 
@@ -46,10 +46,6 @@ spec:
 `;
 }
 
-function ms(t0: number): string {
-  return `${(performance.now() - t0).toFixed(1)} ms`;
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -63,9 +59,7 @@ for (let i = 0; i < N; i++) {
 const bytes = files.reduce((n, f) => n + (f.content as string).length, 0);
 console.log(`manifest bench: ${N} Deployment documents, ${(bytes / 1024).toFixed(0)} KiB, node ${process.version}`);
 
-let t0 = performance.now();
-compileAllSchemas();
-console.log(`  compile schemas (4 kinds)      ${ms(t0)}`);
+let t0: number;
 
 // Warm up the JIT on a slice so the first measured pass is not mostly compilation.
 loadManifests(files.slice(0, 200), { cache: null });

@@ -14,7 +14,7 @@ export { ManifestCache, blobOid } from "./cache.js";
 export { DEFAULT_CACHE_BYTES, DEFAULT_MANIFEST_LIMITS, LIMIT_FLAGS, resolveLimits, type ManifestLimits } from "./limits.js";
 export { decodeUtf8 } from "./decode.js";
 export { resolveCrdDir, readCrdSchema } from "./crds.js";
-export { compileAllSchemas, compileSchemasInBackground, UNSUPPORTED_KEYWORD } from "./schema.js";
+export { UNSUPPORTED_KEYWORD } from "./schema.js";
 export { formatFieldPath, parseFieldPath } from "./paths.js";
 export { pauseDurationSeconds } from "./workload.js";
 export { selectorMatches } from "./selector.js";

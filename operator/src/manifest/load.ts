@@ -283,11 +283,13 @@ type Settled = { bytes: Uint8Array } | { size: number } | { error: unknown };
 
 /**
  * A reading parses on worker threads (parse-pool.ts) once it has this many bytes of YAML to parse. A
- * worker's start costs ~0.6 s of CPU compiled (loading the modules, ~0.17 s, and compiling the schema
- * validators again, ~0.45 s for a Deployment's; more from the TypeScript sources), while YAML parses and
- * checks in-thread at ~1 ms per KiB (0.1–0.5 ms for a small file): below ~1 MiB a process whose workers
- * have not started yet would wait longer for them than it saves (3,000 small ConfigMaps, 0.3 MiB, took
- * longer on workers). Small commits, tests and reloads that hit the cache parse in-thread.
+ * worker's start costs ~0.17–0.2 s of CPU compiled, loading the modules (its first Deployment checked ~0.15 s
+ * after `new Worker`; the schema validators are generated code, compiled by `npm run gen`, not by the worker:
+ * that took ~0.45 s more before; more from the TypeScript sources), while YAML parses and checks in-thread at
+ * ~1 ms per KiB (0.1–0.5 ms for a small file): below ~1 MiB a process whose workers have not started yet
+ * would wait longer for them than it saves (3,000 small ConfigMaps, 0.3 MiB, took longer on workers, measured
+ * when a worker still compiled its validators). Small commits, tests and reloads that hit the cache parse
+ * in-thread.
  */
 const POOL_MIN_BYTES = 2 ** 20;
 

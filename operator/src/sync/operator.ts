@@ -56,7 +56,7 @@ import { ApiWrites } from "./api-writes.js";
 import { StatusStore } from "../status/store.js";
 import { StatusWriter } from "../status/writer.js";
 import { BranchSync, changedWorkloads, short, SOURCE_KEY } from "./branch-sync.js";
-import { compileSchemasInBackground, ManifestCache } from "../manifest/index.js";
+import { ManifestCache } from "../manifest/index.js";
 import { isWorkloadKey } from "./gate.js";
 import { leavingNodeConfigs, loadCommit, type ManifestReadOptions } from "./load.js";
 import type { FleetView } from "./plan.js";
@@ -846,14 +846,6 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         (following ? `; proposals: ${[...previewBranches, ...previewEnvs.map((p) => `${p} (previews)`)].join(", ")}` : "") +
         (opts.autoRevert ? "; auto-revert on" : ""),
     );
-
-    // The validators of the kinds no commit had yet: the first commit of a kind would wait for its compile.
-    const warming = new AbortController();
-    const warmed = compileSchemasInBackground(warming.signal);
-    cleanups.push(async () => {
-      warming.abort();
-      await warmed;
-    });
 
     let stopping: Promise<void> | undefined;
     return {
