@@ -13,8 +13,8 @@
  *   same blobs (the baseline: git's own C reader);
  * - what is left for parsing, validation and the graph (the load minus list and read);
  * - the parse worker threads the loads used (manifest/parse-pool.ts), and the first load of the process,
- *   which also starts those workers (each compiles the schema validators again): the medians are of a
- *   process whose workers have already started, as they are of a process whose validators are compiled.
+ *   which also starts those workers (each loads the modules; the schema validators are generated code,
+ *   compiled by `npm run gen`): the medians are of a process whose workers have already started.
  */
 import { parseArgs } from "node:util";
 import * as git from "isomorphic-git";
