@@ -3,18 +3,24 @@
  *   npm run bench:idle -- [--pods 1000] [--docker-pods 100] [--seconds 300] [--no-docker] [--cpu-prof FILE]
  *   (COXSWAIN_BENCH_IDLE_SECONDS=30 shortens every window as --seconds does)
  *
- * --cpu-prof writes a V8 CPU profile of part 1's window (open it in Chrome DevTools) and prints the
- * functions with the most self time: what to look at when the operator spends more than it should at rest.
+ * --cpu-prof writes a V8 CPU profile of part 1's window (taken by the operator's process through the inspector,
+ * started and stopped by this script over IPC; open it in Chrome DevTools) and prints the functions with the most
+ * self time: what to look at when the operator spends more than it should at rest. The profiler adds its own
+ * CPU and memory to the window's figures.
  *
  * Two parts, each a window in which nothing changes (no commit, no container moves), after the operator
- * has brought every pod up and recorded the commit as Succeeded:
- * 1. in this process: the whole operator (startOperator, default intervals) on a real Git repository with
- *    --pods pods on fake runtimes (10 Deployments over 10 nodes). CPU is process.cpuUsage() over the window
- *    (every thread of the process: the event loop, GC and libuv's pool), RSS is the highest sampled — of
- *    this process, so tsx and the bench's own code are in it; the heap still used after a full GC (node's
- *    --expose-gc, which the npm script passes) is printed after the window, and so is the highest RSS of the
- *    start-up before it (loading, the first commit, every pod created), with the heap's spaces then: V8 keeps
- *    the heap it grew to while nothing makes it collect, so the window's RSS is mostly the start-up's;
+ * has brought every pod up and recorded the commit as Succeeded. Both measure a process of its own, read
+ * from /proc/<pid>/stat (CPU: utime + stime over the window, every thread: the event loop, GC, libuv's pool)
+ * and /proc/<pid>/status (RSS), never this script's process (tsx and the harness are not in the figures):
+ * 1. the compiled operator (operator/dist; `npm run bench:idle` builds it first), started by
+ *    test/bench/idle-operator.js — startOperator with default intervals on a real Git repository, --pods pods
+ *    on fake runtimes (10 Deployments over 10 nodes), node's IPC channel to answer this script (pods ready,
+ *    flush the status, heap figures), nothing else. RSS: the highest of the start-up (loading, the first
+ *    commit, every pod created) and, separately, the window's highest — both the kernel's peak (VmHWM, reset
+ *    at the window's start through /proc/<pid>/clear_refs; sampled every 5 s where that is refused). The heap
+ *    still used after a full GC (the child runs with --expose-gc; it collects only when asked, after the
+ *    window) is printed after the window: V8 keeps the heap it grew to while nothing makes it collect, so the
+ *    window's RSS is mostly the start-up's;
  * 2. the installed command (operator/bin/coxswain.js: the compiled CLI, as users run it; `npm run bench:idle`
  *    builds it first) running `coxswain run` in a process of its own, on one real dockerd (test/support/docker-fleet.ts)
  *    with --docker-pods pods of the local test image, each with an HTTP readiness probe at Kubernetes'
@@ -25,16 +31,12 @@
  * < 200 MB RSS.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { rm, writeFile } from "node:fs/promises";
-import { Session } from "node:inspector/promises";
+import { rm } from "node:fs/promises";
 import os from "node:os";
-import { getHeapSpaceStatistics } from "node:v8";
 import { parseArgs } from "node:util";
-import { FakeRuntime } from "../../operator/src/runtime/fake/index.js";
-import { startOperator } from "../../operator/src/sync/operator.js";
 import { startFleet } from "../support/docker-fleet.js";
 import { makeRepo, runGit, tempDir, type TestRepo } from "../support/git-repo.js";
 import { buildTestImages, TEST_IMAGES } from "../support/images.js";
@@ -61,6 +63,9 @@ const GOAL_RSS_MB = 200;
 const GiB = 2 ** 30;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = path.join(ROOT, "operator/bin/coxswain.js");
+/** Part 1's measured process: the compiled operator on fake runtimes, and nothing else. */
+const CHILD = path.join(ROOT, "test/bench/idle-operator.js");
+const OPERATOR_KEY = "operator (compiled, own process)";
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (getconf CLK_TCK; 100 on Linux/x86 and arm64). */
 const CLK_TCK = 100;
 /** RSS is sampled this often during a window (a peak between samples can be missed; the figure is a lower bound of it). */
@@ -83,11 +88,6 @@ interface Figures {
 
 /** A probe of one process's usage: `read` gives CPU seconds so far and the RSS now. */
 type Reader = () => { cpuS: number; rssMb: number };
-
-const selfReader: Reader = () => {
-  const u = process.cpuUsage();
-  return { cpuS: (u.user + u.system) / 1e6, rssMb: process.memoryUsage.rss() / 2 ** 20 };
-};
 
 const pidReader =
   (pid: number): Reader =>
@@ -145,33 +145,23 @@ interface CpuProfile {
   endTime: number;
 }
 
-/** Profiles this process while `fn` runs, writes the profile to `file` and prints the 15 functions with the most self time. */
-async function profiled<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.start");
-  try {
-    return await fn();
-  } finally {
-    const { profile } = (await session.post("Profiler.stop")) as { profile: CpuProfile };
-    session.disconnect();
-    await writeFile(file, JSON.stringify(profile));
-    const hits = profile.nodes.reduce((n, x) => n + (x.hitCount ?? 0), 0);
-    const msPerHit = (profile.endTime - profile.startTime) / 1000 / Math.max(1, hits);
-    const self = new Map<string, number>();
-    for (const n of profile.nodes) {
-      const f = n.callFrame;
-      const key = `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(operator|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
-      self.set(key, (self.get(key) ?? 0) + (n.hitCount ?? 0));
-    }
-    const top = [...self]
-      .filter(([k]) => !k.startsWith("(idle)"))
-      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-      .slice(0, 15);
-    console.log(`CPU profile of the window written to ${file}; most self time (ms):`);
-    for (const [k, h] of top) console.log(`  ${(h * msPerHit).toFixed(0).padStart(7)}  ${k}`);
+/** Prints the 15 functions with the most self time of the CPU profile in `file`. */
+function printProfile(file: string): void {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const hits = profile.nodes.reduce((n, x) => n + (x.hitCount ?? 0), 0);
+  const msPerHit = (profile.endTime - profile.startTime) / 1000 / Math.max(1, hits);
+  const self = new Map<string, number>();
+  for (const n of profile.nodes) {
+    const f = n.callFrame;
+    const key = `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/(operator|node_modules)\//, "$1/")}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (n.hitCount ?? 0));
   }
+  const top = [...self]
+    .filter(([k]) => !k.startsWith("(idle)"))
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, 15);
+  console.log(`CPU profile of the window written to ${file}; most self time (ms):`);
+  for (const [k, h] of top) console.log(`  ${(h * msPerHit).toFixed(0).padStart(7)}  ${k}`);
 }
 
 const rows: string[][] = [];
@@ -193,35 +183,77 @@ function report(part: string, figures: Record<string, Figures>, operatorKey: str
   }
 }
 
-/** The highest RSS sampled while `fn` runs (every 250 ms), with the heap's spaces at that moment (used of size, MiB). */
-async function startupPeak<T>(fn: () => Promise<T>): Promise<{ result: T; rssMb: number; spaces: string }> {
-  let rssMb = 0;
-  let spaces = "";
-  const sample = () => {
-    const rss = process.memoryUsage.rss() / 2 ** 20;
-    if (rss <= rssMb) return;
-    rssMb = rss;
-    spaces = getHeapSpaceStatistics()
-      .filter((x) => x.space_size >= 2 ** 20)
-      .map((x) => `${x.space_name} ${mb(x.space_used_size / 2 ** 20)} of ${mb(x.space_size / 2 ** 20)}`)
-      .join(", ");
+/** The child of part 1 (test/bench/idle-operator.js) and its requests over node's IPC channel. */
+interface OperatorChild {
+  proc: ChildProcess;
+  ask<T>(op: string, args?: Record<string, unknown>): Promise<T>;
+}
+
+/** Starts test/bench/idle-operator.js on `repo` and resolves once the operator in it has started. */
+async function startOperatorChild(repo: string, stateDir: string): Promise<OperatorChild> {
+  if (!existsSync(path.join(ROOT, "operator/dist/sync/operator.js"))) throw new Error("part 1 runs the compiled operator: npm run build first (npm run bench:idle does)");
+  // --expose-gc only lets the child collect when asked after the window (heap figures); nothing calls gc before.
+  const proc = spawn(process.execPath, ["--expose-gc", CHILD, JSON.stringify({ repo, stateDir, nodes: FAKE_NODES })], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let next = 1;
+  const started = new Promise<void>((resolve, reject) => {
+    pending.set(0, { resolve: () => resolve(), reject });
+  });
+  proc.on("message", (msg: { id: number; result?: unknown; error?: string }) => {
+    const p = pending.get(msg.id);
+    pending.delete(msg.id);
+    if (msg.error !== undefined) p?.reject(new Error(msg.error));
+    else p?.resolve(msg.result);
+  });
+  proc.once("exit", (code, signal) => {
+    for (const p of pending.values()) p.reject(new Error(`the operator's process exited (${code ?? signal})`));
+    pending.clear();
+  });
+  await started;
+  return {
+    proc,
+    ask: <T>(op: string, args: Record<string, unknown> = {}) =>
+      new Promise<T>((resolve, reject) => {
+        const id = next++;
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        proc.send({ id, op, ...args });
+      }),
   };
-  const timer = setInterval(sample, 250);
+}
+
+/** A process's highest RSS since it started or since the last resetPeak (VmHWM of /proc/<pid>/status), in MiB. */
+function peakRss(pid: number): number {
+  return Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+}
+
+/** Starts a new peak (VmHWM) at the RSS now (proc(5): writing 5 to clear_refs); false where the kernel does not allow it. */
+function resetPeak(pid: number): boolean {
   try {
-    const result = await fn();
-    sample();
-    return { result, rssMb, spaces };
-  } finally {
-    clearInterval(timer);
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
   }
 }
 
-/** Part 1: the operator in this process, PODS pods on fake runtimes. */
-async function inProcess(): Promise<void> {
+interface HeapFigures {
+  collected: boolean;
+  usage: NodeJS.MemoryUsage;
+  spaces: { name: string; used: number; size: number }[];
+}
+
+/** The heap's spaces of at least 1 MiB, used of size. */
+const spacesText = (h: HeapFigures): string =>
+  h.spaces
+    .filter((x) => x.size >= 2 ** 20)
+    .map((x) => `${x.name} ${mb(x.used / 2 ** 20)} of ${mb(x.size / 2 ** 20)}`)
+    .join(", ");
+
+/** Part 1: the compiled operator in a process of its own (test/bench/idle-operator.js), PODS pods on fake runtimes. */
+async function onFakeRuntimes(): Promise<void> {
   const repo = await makeRepo();
   const stateDir = await tempDir("coxswain-bench-idle-");
-  const runtimes: FakeRuntime[] = [];
-  let op: Awaited<ReturnType<typeof startOperator>> | undefined;
+  let child: OperatorChild | undefined;
   try {
     await repo.write("nodes.yaml", nodesYaml(Array.from({ length: FAKE_NODES }, (_, i) => ({ name: `node-${i + 1}`, capacityPods: Math.ceil((PODS / FAKE_NODES) * 1.5) }))));
     for (let d = 0; d < FAKE_DEPLOYMENTS; d++) {
@@ -230,59 +262,63 @@ async function inProcess(): Promise<void> {
     }
     const oid = await repo.commit(`${PODS} pods`);
     const t0 = performance.now();
-    const startup = await startupPeak(async () => {
-      op = await startOperator({
-        repo: repo.dir,
-        stateDir,
-        runtimeFactory: (node) => {
-          const rt = new FakeRuntime({ name: node.name, cpuMillis: 64_000, memoryBytes: 256 * GiB });
-          runtimes.push(rt);
-          return rt;
-        },
-      });
-      const running = op;
-      await waitFor(`${PODS} pods ready`, () => running.fleet.pods().filter((p) => p.ready).length === PODS, 600_000, 250);
-      await waitFor(
-        "the commit recorded as Succeeded",
-        async () => {
-          await running.flushStatus();
-          return (await commitPhase(repo, oid)) === "Succeeded";
-        },
-        600_000,
-        500,
-      );
-    });
+    child = await startOperatorChild(repo.dir, stateDir);
+    const op = child;
+    await waitFor(`${PODS} pods ready`, async () => (await op.ask<{ ready: number }>("ready")).ready === PODS, 600_000, 250);
+    await waitFor(
+      "the commit recorded as Succeeded",
+      async () => {
+        await op.ask("flush");
+        return (await commitPhase(repo, oid)) === "Succeeded";
+      },
+      600_000,
+      500,
+    );
+    const pid = op.proc.pid!;
+    const startupPeak = peakRss(pid);
+    const startupHeap = await op.ask<HeapFigures>("heap");
     console.log(`part 1: ${PODS} pods ready and the commit Succeeded ${((performance.now() - t0) / 1000).toFixed(1)} s after the start; measuring ${WINDOW_S} s at rest (load ${loadavg()})`);
-    console.log(`part 1: highest RSS of the start-up ${mb(startup.rssMb)}; heap spaces then (used of size): ${startup.spaces}`);
-    const callsBefore = runtimes.map((r) => ({ ...r.calls }));
+    console.log(`part 1: highest RSS of the start-up ${mb(startupPeak)} (VmHWM); RSS now ${mb(procUsage(pid).rssMb)}, heap spaces now (used of size): ${spacesText(startupHeap)}`);
+    const callsBefore = await op.ask<Record<string, number>>("calls");
     const baseline = await idleNode();
     try {
       const load = loadavg();
-      const measure = () => measureWindow({ "operator (in this process, with the bench harness)": selfReader, "idle Node process (baseline)": pidReader(baseline.pid!) });
-      const figures = values["cpu-prof"] ? await profiled(values["cpu-prof"], measure) : await measure();
-      report(`1: ${PODS} pods, fake runtime`, figures, "operator (in this process, with the bench harness)", `${load} → ${loadavg()}`);
+      const exactPeak = resetPeak(pid);
+      const profile = values["cpu-prof"];
+      if (profile) await op.ask("profileStart");
+      const figures = await measureWindow({ [OPERATOR_KEY]: pidReader(pid), "idle Node process (baseline)": pidReader(baseline.pid!) });
+      if (profile) await op.ask("profileStop", { file: path.resolve(profile) });
+      // The exact peak of the window where the kernel keeps it (sampling every RSS_SAMPLE_MS can miss one).
+      if (exactPeak) figures[OPERATOR_KEY]!.rssMb = Math.max(figures[OPERATOR_KEY]!.rssMb, peakRss(pid));
+      report(`1: ${PODS} pods, fake runtime`, figures, OPERATOR_KEY, `${load} → ${loadavg()}`);
+      console.log(`part 1: the window's highest RSS is ${exactPeak ? "the kernel's (VmHWM, reset at its start)" : `the highest sampled every ${RSS_SAMPLE_MS / 1000} s`}`);
+      if (profile) printProfile(profile);
     } finally {
       await stopChild(baseline);
     }
-    // What the RSS holds: the heap still in use after a full collection (with --expose-gc, as the npm script runs it).
-    const gc = (globalThis as { gc?: () => void }).gc;
-    gc?.();
-    const m = process.memoryUsage();
-    console.log(`part 1: after the window${gc ? " and a full GC" : ""}: heap ${mb(m.heapUsed / 2 ** 20)} used of ${mb(m.heapTotal / 2 ** 20)}, external ${mb(m.external / 2 ** 20)}, RSS ${mb(m.rss / 2 ** 20)}`);
+    // What the RSS holds: the heap still in use after a full collection, and anonymous memory against mapped files.
+    const after = await op.ask<HeapFigures>("heap", { gc: true });
+    const m = after.usage;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0);
+    console.log(
+      `part 1: after the window${after.collected ? " and a full GC" : ""}: heap ${mb(m.heapUsed / 2 ** 20)} used of ${mb(m.heapTotal / 2 ** 20)}, external ${mb(m.external / 2 ** 20)}, ` +
+        `RSS ${mb(m.rss / 2 ** 20)} (${mb(kb("RssAnon") / 1024)} anonymous, ${mb(kb("RssFile") / 1024)} file-backed)`,
+    );
     // Where the heap's size is: a space much larger than what it uses is room V8 grew into (while the pods were
     // created) and keeps, not data the operator holds.
-    const spaces = getHeapSpaceStatistics()
-      .filter((x) => x.space_size >= 2 ** 20)
-      .map((x) => `${x.space_name} ${mb(x.space_used_size / 2 ** 20)} of ${mb(x.space_size / 2 ** 20)}`);
-    console.log(`part 1: heap spaces (used of size): ${spaces.join(", ")}`);
-    const calls: Record<string, number> = {};
-    runtimes.forEach((r, i) => {
-      for (const [k, v] of Object.entries(r.calls)) calls[k] = (calls[k] ?? 0) + v - (callsBefore[i]![k as keyof typeof r.calls] ?? 0);
-    });
+    console.log(`part 1: heap spaces (used of size): ${spacesText(after)}`);
+    const callsAfter = await op.ask<Record<string, number>>("calls");
+    const calls = Object.fromEntries(Object.entries(callsAfter).map(([k, v]) => [k, v - (callsBefore[k] ?? 0)]));
     const moved = Object.entries(calls).filter(([k, v]) => v > 0 && k !== "list");
-    console.log(`part 1: runtime calls during the window over ${runtimes.length} nodes: list ${calls.list ?? 0}${moved.length ? `, others: ${moved.map(([k, v]) => `${k} ${v}`).join(", ")}` : " (nothing else)"}`);
+    console.log(`part 1: runtime calls during the window over ${FAKE_NODES} nodes: list ${calls.list ?? 0}${moved.length ? `, others: ${moved.map(([k, v]) => `${k} ${v}`).join(", ")}` : " (nothing else)"}`);
   } finally {
-    await op?.stop();
+    if (child && child.proc.exitCode === null) {
+      const exited = new Promise((r) => child!.proc.once("exit", r));
+      await child.ask("stop").catch(() => undefined);
+      child.proc.disconnect();
+      await exited;
+    }
     await repo.cleanup();
     await rm(stateDir, { recursive: true, force: true });
   }
@@ -348,7 +384,7 @@ async function onDocker(): Promise<void> {
 }
 
 console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${(os.totalmem() / GiB).toFixed(0)} GiB; windows of ${WINDOW_S} s\n`);
-await inProcess();
+await onFakeRuntimes();
 if (!values["no-docker"]) await onDocker();
 
 const header = ["part", "process", "CPU of one core", "RSS (highest)", "load avg (1/5/15 min) start → end"];
