@@ -16,7 +16,7 @@ import { toCoxError } from "../api/errors.js";
 import type { Logger } from "../api/log.js";
 import type { NodeSnapshot, Resources } from "../scheduler/types.js";
 import { LABELS } from "./labels.js";
-import { Kubelet } from "./kubelet.js";
+import { Kubelet, type PodHealth } from "./kubelet.js";
 import { runProbe, type ProbeOutcome, type ProbeTarget } from "./probe.js";
 import type { ContainerLaunch, NodeRuntime, ObservedContainer } from "./types.js";
 import { ClaimBindings } from "./fleet/claims.js";
@@ -68,6 +68,8 @@ export class Fleet {
   private readonly deleteFailures = new Map<string, number>();
   private readonly deleteRetries = new Set<NodeJS.Timeout>();
   private readonly kubelet: Kubelet;
+  /** Each observed pod's last decorated copy and what it was decorated with (see decorate); dropped with the pod. */
+  private readonly decorated = new WeakMap<ObservedPod, { terminating: boolean; health: PodHealth | undefined; pod: ObservedPod }>();
   /** What the fleet's parts (fleet/heartbeats.ts, fleet/membership.ts, fleet/stopping.ts) take of it. */
   private readonly parts: HeartbeatFleet & MembershipFleet & StopFleet;
   private readonly opts: Required<Omit<FleetOptions, "onChange" | "log" | "beforeStop">> & Pick<FleetOptions, "onChange" | "log" | "beforeStop">;
@@ -504,31 +506,54 @@ export class Fleet {
     return [...owners];
   }
 
-  /** Adds what only this process knows: terminating, and health (readiness, restarts) from the kubelet. */
+  /**
+   * Adds what only this process knows: terminating, and health (readiness, restarts) from the kubelet.
+   * A pod whose observed object, terminating and health are what they were at its last read is the very
+   * object that read returned (frozen): controllers read every pod of an owner on each reconcile, and a
+   * copy of each pod per read was most of what the operator allocated while it brought 1,000 pods up.
+   */
   private decorate(p: ObservedPod): ObservedPod {
-    const out: ObservedPod = { ...p };
-    if (this.terminating.has(p.name)) {
-      out.phase = "Terminating";
-      out.ready = false;
-      delete out.readySince;
-      return out;
-    }
-    const h = this.kubelet.podHealth(p.name);
-    if (!h) return out;
-    out.restartCount = Math.max(out.restartCount, h.restartCount);
-    out.crashLooping = h.crashLooping;
-    out.ready = h.ready && p.phase === "Running";
-    if (out.ready && h.readySince !== undefined) out.readySince = h.readySince;
-    if (h.firstReadyAt !== undefined) out.firstReadyAt = h.firstReadyAt;
-    if (!out.ready) {
-      out.reason = h.reason;
-      if (h.message) out.message = h.message;
-    }
-    return out;
+    const terminating = this.terminating.has(p.name);
+    const health = terminating ? undefined : this.kubelet.podHealth(p.name);
+    const last = this.decorated.get(p);
+    if (last !== undefined && last.terminating === terminating && sameHealth(last.health, health)) return last.pod;
+    const pod = Object.freeze(decorated(p, terminating, health));
+    this.decorated.set(p, { terminating, health, pod });
+    return pod;
   }
 
   private emit(owners: string[], nodes: string[]): void {
     if (this.closed || (owners.length === 0 && nodes.length === 0)) return;
     this.opts.onChange?.({ owners: [...new Set(owners)].sort(), nodes: [...new Set(nodes)].sort() });
   }
+}
+
+/** `p` as this process sees it: terminating, or with the kubelet's health (see Fleet.decorate). */
+function decorated(p: ObservedPod, terminating: boolean, h: PodHealth | undefined): ObservedPod {
+  const out: ObservedPod = { ...p };
+  if (terminating) {
+    out.phase = "Terminating";
+    out.ready = false;
+    delete out.readySince;
+    return out;
+  }
+  if (!h) return out;
+  out.restartCount = Math.max(out.restartCount, h.restartCount);
+  out.crashLooping = h.crashLooping;
+  out.ready = h.ready && p.phase === "Running";
+  if (out.ready && h.readySince !== undefined) out.readySince = h.readySince;
+  if (h.firstReadyAt !== undefined) out.firstReadyAt = h.firstReadyAt;
+  if (!out.ready) {
+    out.reason = h.reason;
+    if (h.message) out.message = h.message;
+  }
+  return out;
+}
+
+/** Two healths that decorate the same pod alike: every field equal (both absent counts as equal). */
+function sameHealth(a: PodHealth | undefined, b: PodHealth | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.ready === b.ready && a.readySince === b.readySince && a.firstReadyAt === b.firstReadyAt && a.restartCount === b.restartCount && a.crashLooping === b.crashLooping && a.reason === b.reason && a.message === b.message
+  );
 }

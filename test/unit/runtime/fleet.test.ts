@@ -261,6 +261,38 @@ describe("fleet", () => {
     await fleet.close();
   });
 
+  it("a read of pods whose containers, health and terminating are unchanged returns the objects of the last read (frozen); a change gives a new one", async () => {
+    let ok = false;
+    let probes = 0;
+    const { fleet } = makeFleet({
+      prober: async () => {
+        probes++;
+        return { ok, message: ok ? "200" : "refused" };
+      },
+    });
+    await fleet.setNodes([node("n1")]);
+    fleet.start();
+    const readiness = JSON.stringify({ type: "http", port: 30000, path: "/healthz", initialDelaySeconds: 0, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 1 });
+    await fleet.createPod("web-a", "n1", [launch("web-a", [30000], { [LABELS.readiness]: readiness })]);
+    await fleet.createPod("web-b", "n1", [launch("web-b", [30001])]);
+    await waitFor("a failed probe", () => probes > 0);
+    const [a, b] = fleet.pods();
+    expect(a!.ready).toBe(false);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(fleet.pods()[0]).toBe(a);
+    expect(fleet.pods("Deployment/default/web")[1]).toBe(b);
+    ok = true;
+    const ready = await waitFor("ready", () => fleet.pods().find((p) => p.name === "web-a" && p.ready), 5_000);
+    expect(ready).not.toBe(a);
+    expect(fleet.pods()[0]).toBe(ready);
+    // A copy is still what it was when read: nothing writes into an object once returned.
+    expect([a!.ready, a!.reason]).toEqual([false, "NotReady"]);
+    fleet.deletePod(ready, 1);
+    const stopping = fleet.pods().find((p) => p.name === "web-a");
+    expect([stopping!.phase, stopping!.ready, ready.phase, ready.ready]).toEqual(["Terminating", false, "Running", true]);
+    await fleet.close();
+  });
+
   it("a pod being deleted is Terminating at once and leaves the cache when its containers are gone", async () => {
     const { fleet, runtimes } = makeFleet();
     await fleet.setNodes([node("n1")]);
