@@ -249,6 +249,35 @@ describe("StatusStore", () => {
     expect(store.getCommit(rec.commit)!.phase).toBe("Pending");
   });
 
+  it("renders the records it holds when the tree is asked for: later edits of a caller's objects stay out, a change after a read is in the next", () => {
+    const store = new StatusStore();
+    const workload = (ready: number): WorkloadRecord => ({
+      kind: "Deployment",
+      namespace: "default",
+      name: "web",
+      revision: "r1",
+      commit: "a".repeat(40),
+      replicas: { desired: 3, current: 3, updated: 3, ready, available: ready },
+      pods: [0, 1, 2].map((i) => ({ name: `web-${i}`, node: "n1", revision: "r1", ready: i < ready, endpoints: [`127.0.0.1:${30000 + i}`] })),
+      conditions: [],
+      events: [],
+    });
+    const rec = commit("a".repeat(40), "Pending");
+    store.setCommit(rec);
+    for (let ready = 0; ready <= 2; ready++) store.setWorkload(workload(ready));
+    const held = workload(2);
+    store.setWorkload(held);
+    // Edits after the set, nested ones too, before anything was rendered.
+    rec.phase = "Failed";
+    held.pods[0]!.endpoints.push("127.0.0.1:1");
+    held.replicas.ready = 0;
+    const state = (ready: number, phase: CommitPhase): StatusState => ({ commits: [commit("a".repeat(40), phase)], workloads: [workload(ready)], extra: [] });
+    expect(store.renderedTree()).toEqual(renderStatusTree(state(2, "Pending")));
+    store.setWorkload(workload(3));
+    store.setCommit(commit("a".repeat(40), "Succeeded"));
+    expect(store.renderedTree()).toEqual(renderStatusTree(state(3, "Succeeded")));
+  });
+
   it("lets records set since start win over records read back in merge", () => {
     const store = new StatusStore();
     store.setCommit(commit("a".repeat(40), "Succeeded"));
