@@ -121,7 +121,12 @@ describe.skipIf(!HAS_DOCKER)(`kill -9 of the operator on a Docker engine (seed $
         const revisions = new Set(all.map((c) => c.revision));
         if (revisions.size !== 1 || (back ? !revisions.has(stable.revision) : revisions.has(stable.revision))) return false;
         const bodies = await Promise.all(all.map((c) => (c.port ? httpGet(c.port, "/") : undefined)));
-        return bodies.every((b) => b?.trim() === body) ? all : false;
+        if (!bodies.every((b) => b?.trim() === body)) return false;
+        // Started again, the operator probes the pods it adopts afresh: the workload record says they are
+        // available after their first probes and the next status write (kill9-process.test.ts says more).
+        const replicas = (await readStatus(repo.dir, readDir)).workloads.find((w) => w.name === "web")?.replicas;
+        last = `${last}; workload record ${JSON.stringify(replicas)}`;
+        return replicas?.available === REPLICAS ? all : false;
       },
       180_000,
       200,
